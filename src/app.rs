@@ -1,0 +1,38 @@
+//! The application core shared by the web server, the CLI and the jobs.
+
+use std::sync::Arc;
+
+use crate::config::Config;
+use crate::processor::PaymentProcessor;
+use crate::processor::sandbox::SandboxProcessor;
+use crate::store::Db;
+
+#[derive(Clone)]
+pub struct App {
+    pub db: Db,
+    pub config: Arc<Config>,
+    pub processor: Arc<dyn PaymentProcessor>,
+}
+
+impl App {
+    /// Opens the database, applies migrations and sets up the default processor.
+    pub async fn open(config: Config) -> anyhow::Result<App> {
+        let db = Db::connect(&config.database_url).await?;
+        db.migrate().await?;
+        Ok(App::with_db(db, config))
+    }
+
+    pub fn with_db(db: Db, config: Config) -> App {
+        let processor = Arc::new(SandboxProcessor::new(db.clone()));
+        App {
+            db,
+            config: Arc::new(config),
+            processor,
+        }
+    }
+
+    /// The origin links are built from: the company's own, else the server's.
+    pub fn base_url<'a>(&'a self, company_base_url: Option<&'a str>) -> &'a str {
+        company_base_url.unwrap_or(&self.config.base_url)
+    }
+}

@@ -1,0 +1,177 @@
+//! Settings from flags and `FIELDPAY_*` environment variables.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use clap::Args;
+
+use crate::crypto::Secret;
+
+#[derive(Debug, Clone, Args)]
+pub struct Settings {
+    /// Listen address.
+    #[arg(long, global = true, env = "FIELDPAY_BIND", default_value = "127.0.0.1:8080")]
+    pub bind: SocketAddr,
+    /// `sqlite://PATH` (created when missing).
+    #[arg(long, global = true, env = "FIELDPAY_DATABASE_URL", default_value = "sqlite://fieldpay.db")]
+    pub database_url: String,
+    /// Public origin used in every link; defaults to http:// + the bind address.
+    #[arg(long, global = true, env = "FIELDPAY_BASE_URL")]
+    pub base_url: Option<String>,
+    /// Folder where the default email and SMS transports write.
+    #[arg(long, global = true, env = "FIELDPAY_SPOOL_DIR", default_value = "./spool")]
+    pub spool_dir: PathBuf,
+    /// The server secret (base64url, at least 32 bytes). Generated and kept
+    /// beside the SQLite database when unset.
+    #[arg(long, global = true, env = "FIELDPAY_SECRET_KEY", hide_env_values = true)]
+    pub secret_key: Option<String>,
+}
+
+/// Limits on the `/pay` space (SECURITY.md 4).
+#[derive(Debug, Clone, Copy)]
+pub struct RateLimits {
+    /// Lookups with an unknown token, per client address per minute.
+    pub misses_per_client_per_minute: u32,
+    /// Lookups with an unknown token, all clients together, per minute.
+    pub misses_total_per_minute: u32,
+    /// Requests with one valid token per minute.
+    pub hits_per_token_per_minute: u32,
+}
+
+impl Default for RateLimits {
+    fn default() -> Self {
+        RateLimits {
+            misses_per_client_per_minute: 20,
+            misses_total_per_minute: 600,
+            hits_per_token_per_minute: 120,
+        }
+    }
+}
+
+/// Resolved configuration of a running server.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub bind: SocketAddr,
+    pub database_url: String,
+    /// Origin without a trailing slash, e.g. `https://pay.example.com`.
+    pub base_url: String,
+    pub spool_dir: PathBuf,
+    pub secret: Secret,
+    pub rate_limits: RateLimits,
+}
+
+impl Config {
+    pub fn resolve(s: &Settings) -> anyhow::Result<Config> {
+        let base_url = match &s.base_url {
+            Some(u) => normalize_base_url(u)?,
+            None => format!("http://{}", s.bind),
+        };
+        let secret = match &s.secret_key {
+            Some(text) => Secret::decode(text).ok_or_else(|| {
+                anyhow::anyhow!(
+                    "FIELDPAY_SECRET_KEY must be base64url of at least 32 bytes \
+                     (generate one with: head -c 32 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')"
+                )
+            })?,
+            None => load_or_create_secret(&s.database_url)?,
+        };
+        Ok(Config {
+            bind: s.bind,
+            database_url: s.database_url.clone(),
+            base_url,
+            spool_dir: s.spool_dir.clone(),
+            secret,
+            rate_limits: RateLimits::default(),
+        })
+    }
+}
+
+/// Checks a base URL is an http(s) origin and drops a trailing slash.
+pub fn normalize_base_url(url: &str) -> anyhow::Result<String> {
+    let trimmed = url.trim().trim_end_matches('/');
+    let rest = trimmed
+        .strip_prefix("https://")
+        .or_else(|| trimmed.strip_prefix("http://"))
+        .ok_or_else(|| anyhow::anyhow!("base URL '{url}' must start with http:// or https://"))?;
+    if rest.is_empty() || rest.contains(['?', '#', ' ']) {
+        anyhow::bail!("base URL '{url}' must be an origin such as https://pay.example.com");
+    }
+    Ok(trimmed.to_string())
+}
+
+/// The SQLite file a `sqlite://` URL names, if it names one.
+pub fn sqlite_path(database_url: &str) -> Option<PathBuf> {
+    let rest = database_url
+        .strip_prefix("sqlite://")
+        .or_else(|| database_url.strip_prefix("sqlite:"))?;
+    let path = rest.split('?').next().unwrap_or(rest);
+    (!path.is_empty() && path != ":memory:").then(|| PathBuf::from(path))
+}
+
+fn load_or_create_secret(database_url: &str) -> anyhow::Result<Secret> {
+    let db = sqlite_path(database_url).ok_or_else(|| {
+        anyhow::anyhow!("FIELDPAY_SECRET_KEY must be set when the database is not a SQLite file")
+    })?;
+    let path = secret_path(&db);
+    if let Ok(text) = std::fs::read_to_string(&path) {
+        return Secret::decode(&text)
+            .ok_or_else(|| anyhow::anyhow!("{} does not hold a valid secret", path.display()));
+    }
+    let secret = Secret::generate();
+    write_private(&path, &secret.encoded())?;
+    Ok(secret)
+}
+
+fn secret_path(db: &Path) -> PathBuf {
+    let mut name = db.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+    name.push(".secret");
+    db.with_file_name(name)
+}
+
+fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", path.display()))?;
+    f.write_all(text.as_bytes())?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base_urls_are_checked() {
+        assert_eq!(normalize_base_url("https://pay.example.com/").unwrap(), "https://pay.example.com");
+        assert!(normalize_base_url("pay.example.com").is_err());
+        assert!(normalize_base_url("https://").is_err());
+    }
+
+    #[test]
+    fn sqlite_paths() {
+        assert_eq!(sqlite_path("sqlite://fieldpay.db"), Some(PathBuf::from("fieldpay.db")));
+        assert_eq!(sqlite_path("sqlite:///tmp/x.db?mode=rwc"), Some(PathBuf::from("/tmp/x.db")));
+        assert_eq!(sqlite_path("postgres://x"), None);
+    }
+
+    #[test]
+    fn secret_file_is_created_once_with_mode_0600() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!("fp-secret-{}", crate::crypto::new_id("t")));
+        let url = format!("sqlite://{}/x.db", dir.display());
+        let a = load_or_create_secret(&url).unwrap();
+        let b = load_or_create_secret(&url).unwrap();
+        assert_eq!(a.derive(b"k"), b.derive(b"k"));
+        let mode = std::fs::metadata(dir.join("x.db.secret")).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        std::fs::remove_dir_all(dir).ok();
+    }
+}

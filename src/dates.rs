@@ -1,0 +1,91 @@
+//! Calendar dates: `YYYY-MM-DD` on the wire, "Dec 15, 2026" on pages, and
+//! "today" in a company's time zone.
+
+use time::Date;
+use time::macros::format_description;
+
+pub fn parse(text: &str) -> Option<Date> {
+    Date::parse(text, format_description!("[year]-[month]-[day]")).ok()
+}
+
+pub fn iso(date: Date) -> String {
+    date.format(format_description!("[year]-[month]-[day]"))
+        .unwrap_or_default()
+}
+
+/// "Dec 15, 2026".
+pub fn display(date: Date) -> String {
+    date.format(format_description!(
+        "[month repr:short] [day padding:none], [year]"
+    ))
+    .unwrap_or_default()
+}
+
+/// Today's date where the company is. An unknown zone falls back to UTC.
+pub fn today_in(time_zone: &str) -> Date {
+    let now = jiff::Timestamp::now();
+    let civil = match jiff::tz::TimeZone::get(time_zone) {
+        Ok(tz) => now.to_zoned_datetime(tz).date(),
+        Err(_) => now.to_zoned_datetime(jiff::tz::TimeZone::UTC).date(),
+    };
+    Date::from_calendar_date(
+        i32::from(civil.year()),
+        time::Month::try_from(civil.month() as u8).unwrap_or(time::Month::January),
+        civil.day() as u8,
+    )
+    .unwrap_or(Date::MIN)
+}
+
+/// Whether an IANA time zone name is known.
+pub fn is_known_zone(time_zone: &str) -> bool {
+    jiff::tz::TimeZone::get(time_zone).is_ok()
+}
+
+pub mod serde_iso {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use time::Date;
+
+    pub fn serialize<S: Serializer>(date: &Date, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&super::iso(*date))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Date, D::Error> {
+        let text = String::deserialize(d)?;
+        super::parse(&text).ok_or_else(|| {
+            serde::de::Error::custom(format!("'{text}' is not a date in the form YYYY-MM-DD"))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::date;
+
+    #[test]
+    fn formats_and_parses() {
+        assert_eq!(parse("2026-12-15"), Some(date!(2026 - 12 - 15)));
+        assert_eq!(parse("2026-13-01"), None);
+        assert_eq!(parse("12/15/2026"), None);
+        assert_eq!(iso(date!(2026 - 01 - 05)), "2026-01-05");
+        assert_eq!(display(date!(2026 - 12 - 05)), "Dec 5, 2026");
+    }
+
+    #[test]
+    fn zones() {
+        assert!(is_known_zone("America/Chicago"));
+        assert!(!is_known_zone("Mars/Olympus"));
+        let utc = today_in("UTC");
+        let chicago = today_in("America/Chicago");
+        assert!((utc - chicago).whole_days().abs() <= 1);
+    }
+}
+
+/// "Nov 28, 2026, 4:31 PM CST" in the company's zone.
+pub fn display_instant(at: time::OffsetDateTime, time_zone: &str) -> String {
+    let tz = jiff::tz::TimeZone::get(time_zone).unwrap_or(jiff::tz::TimeZone::UTC);
+    match jiff::Timestamp::from_second(at.unix_timestamp()) {
+        Ok(ts) => ts.to_zoned_datetime(tz).strftime("%b %-d, %Y, %-I:%M %p %Z").to_string(),
+        Err(_) => String::new(),
+    }
+}

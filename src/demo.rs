@@ -1,0 +1,150 @@
+//! The demo company: a handful of customers, a landlord billed for two rental
+//! properties, open and overdue invoices. Seeding is idempotent.
+
+use time::Duration;
+
+use crate::app::App;
+use crate::dates;
+use crate::domain::{LineInput, price_lines};
+use crate::money::Currency;
+use crate::paylink;
+use crate::setup;
+use crate::store::companies::{self, NewCompany};
+use crate::store::customers::{self, NewCustomer};
+use crate::store::invoices::{self, NewInvoice};
+use crate::store::{StoreError, Tx};
+
+pub const COMPANY_NAME: &str = "Greenleaf Pest Control";
+pub const OFFICE_EMAIL: &str = "office@greenleaf.example";
+pub const OFFICE_PASSWORD: &str = "greenleaf-demo-2026";
+
+pub struct DemoInfo {
+    pub company_id: String,
+    pub api_key: String,
+    /// (customer name, quick-pay URL)
+    pub links: Vec<(String, String)>,
+}
+
+struct Seeded {
+    landlord: String,
+    homeowner: String,
+    tenant: String,
+}
+
+/// Creates the demo company when missing; issues a fresh demo API key and
+/// returns the quick-pay URLs.
+pub async fn ensure(app: &App) -> anyhow::Result<DemoInfo> {
+    let company_id = match companies::find_by_name(&app.db, COMPANY_NAME).await? {
+        Some(id) => id,
+        None => seed(app).await?,
+    };
+    let company = companies::get(&app.db, &company_id)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("demo company vanished"))?;
+    let base = app.base_url(company.base_url.as_deref()).to_string();
+    let mut tx = app.db.begin_write().await?;
+    companies::revoke_api_keys_labelled(&mut tx, &company_id, "demo").await?;
+    let api_key = companies::issue_api_key(&mut tx, &company_id, "demo").await?;
+    let mut links = Vec::new();
+    for c in customers::search(&app.db, &company_id, "", 50).await? {
+        let link = paylink::current(&mut tx, &app.config.secret, &company_id, &c.id).await?;
+        links.push((c.name, paylink::url(&base, &link.token)));
+    }
+    tx.commit().await.map_err(StoreError::from)?;
+    Ok(DemoInfo {
+        company_id,
+        api_key,
+        links,
+    })
+}
+
+async fn seed(app: &App) -> anyhow::Result<String> {
+    let company = NewCompany {
+        name: COMPANY_NAME.into(),
+        phone: "(512) 555-0142".into(),
+        email: "billing@greenleaf.example".into(),
+        address: "1200 Barton Springs Rd, Austin, TX 78704".into(),
+        currency: Currency::USD,
+        time_zone: "America/Chicago".into(),
+    };
+    let created = setup::create_company(&app.db, &company, OFFICE_EMAIL, OFFICE_PASSWORD).await?;
+    let company_id = created.company_id;
+    let today = dates::today_in(&company.time_zone);
+    let mut tx = app.db.begin_write().await?;
+    let s = seed_customers(&mut tx, &company_id).await?;
+    let props = [
+        // (address, resident, bill-to)
+        ("418 Oak Hollow Dr, Austin, TX 78745", &s.landlord, &s.landlord),
+        ("22 Riverside Ct, Unit B, Austin, TX 78741", &s.tenant, &s.landlord),
+        ("915 Cedar Elm Ln, Austin, TX 78748", &s.tenant, &s.landlord),
+        ("7 Lantana Way, Austin, TX 78704", &s.homeowner, &s.homeowner),
+    ];
+    let mut property_ids = Vec::new();
+    for (address, resident, bill_to) in props {
+        let p = customers::create_property(&mut tx, &company_id, address, resident, bill_to).await?;
+        property_ids.push((p.id, p.bill_to_customer_id));
+    }
+    let invoices: [(usize, i64, &[(&str, i64, i64)]); 6] = [
+        (0, -20, &[("Quarterly pest control", 1, 8900)]),
+        (1, -5, &[("Quarterly pest control", 1, 8900), ("Rodent exclusion, garage", 1, 12600)]),
+        (2, 10, &[("Termite inspection", 1, 7500)]),
+        (2, 25, &[("Mosquito treatment", 2, 4500)]),
+        (3, -35, &[("Bed bug heat treatment", 1, 45000)]),
+        (3, 14, &[("Quarterly pest control", 1, 8900), ("Wasp nest removal", 1, 6500)]),
+    ];
+    for (prop, due_in, lines) in invoices {
+        let lines: Vec<LineInput> = lines
+            .iter()
+            .map(|(d, q, p)| LineInput {
+                description: d.to_string(),
+                quantity: *q,
+                unit_price: *p,
+            })
+            .collect();
+        let (amounts, total) = price_lines(&lines).map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        let (property_id, bill_to) = &property_ids[prop];
+        invoices::create(
+            &mut tx,
+            &NewInvoice {
+                company_id: &company_id,
+                number: None,
+                property_id,
+                bill_to_customer_id: bill_to,
+                issue_date: today + Duration::days(due_in - 30),
+                due_date: today + Duration::days(due_in),
+                currency: Currency::USD,
+                lines: &lines,
+                amounts: &amounts,
+                total,
+            },
+        )
+        .await?;
+    }
+    tx.commit().await.map_err(StoreError::from)?;
+    Ok(company_id)
+}
+
+async fn seed_customers(tx: &mut Tx, company_id: &str) -> anyhow::Result<Seeded> {
+    let mut make = async |name: &str, email: &str, phone: &str, address: &str| {
+        customers::create(
+            tx,
+            company_id,
+            &NewCustomer {
+                name: name.into(),
+                email: Some(email.into()),
+                phone: Some(phone.into()),
+                billing_address: Some(address.into()),
+            },
+        )
+        .await
+        .map(|c| c.id)
+    };
+    let landlord = make("Lena Landlord", "lena@example.com", "(512) 555-0101", "PO Box 1120, Austin, TX 78767").await?;
+    let tenant = make("Tom Tenant", "tom@example.com", "(512) 555-0102", "22 Riverside Ct, Unit B, Austin, TX 78741").await?;
+    let homeowner = make("Maria Homeowner", "maria@example.com", "(512) 555-0103", "7 Lantana Way, Austin, TX 78704").await?;
+    Ok(Seeded {
+        landlord,
+        homeowner,
+        tenant,
+    })
+}

@@ -1,0 +1,9 @@
+//! Pure billing rules: no HTTP, SQL or processors here.
+
+pub mod allocation;
+pub mod consent;
+pub mod invoice;
+
+pub use allocation::{Allocation, allocate};
+pub use consent::autopay_consent_text;
+pub use invoice::{LineInput, LineError, price_lines};

@@ -1,0 +1,16 @@
+//! fieldpay: billing and payment collection for field-service companies.
+
+pub mod app;
+pub mod config;
+pub mod crypto;
+pub mod dates;
+pub mod demo;
+pub mod domain;
+pub mod jobs;
+pub mod money;
+pub mod paylink;
+pub mod payments;
+pub mod processor;
+pub mod setup;
+pub mod store;
+pub mod web;

@@ -1,0 +1,485 @@
+//! Paying invoices: the one path the page, the API and reconciliation share.
+//!
+//! 1. Reserve: in one write transaction, replay a known idempotency key or
+//!    lock the selected invoices to a new attempt, computing the amount from
+//!    their balances. The attempt is written before the processor is called.
+//! 2. Charge at the processor with the attempt's id as idempotency key.
+//! 3. Settle: `apply` records the payment, its allocations and the new
+//!    balances, guarded by the unique processor charge id, or a decline frees
+//!    the invoices. Reconciliation settles attempts left pending.
+//!
+//! A second payer racing for a locked invoice gets `InvoiceBusy` (409) and is
+//! never charged.
+
+use serde::{Deserialize, Serialize};
+
+use crate::app::App;
+use crate::crypto::{new_id, sha256_hex};
+use crate::domain::allocate;
+use crate::money::Currency;
+use crate::processor::{
+    Charge, ChargeOutcome, ChargeRequest, ChargeSource, Decline, ProcessorError,
+};
+use crate::store::payments::{self as store, Attempt, Consent, NewAttempt, PlannedShare};
+use crate::store::{StoreError, audit, customers};
+
+pub const MAX_INVOICES_PER_PAYMENT: usize = 100;
+
+#[derive(Debug, Clone)]
+pub struct PayInvoices {
+    pub company_id: String,
+    pub customer_id: String,
+    pub invoice_ids: Vec<String>,
+    /// A processor token (`tok_…`, `pm_…`) or a saved method id (`pmt_…`).
+    pub payment_method: String,
+    pub idempotency_key: String,
+    pub channel: &'static str,
+    /// Save the card and enroll in autopay with this consent.
+    pub enroll: Option<Consent>,
+    /// Who the audit log names.
+    pub actor: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Share {
+    pub invoice_id: String,
+    pub amount: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct CardRef {
+    pub brand: String,
+    pub last4: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct AutopayState {
+    pub enrolled: bool,
+    pub method_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct PaymentSummary {
+    pub id: String,
+    pub amount: i64,
+    pub currency: Currency,
+    pub status: String,
+    pub allocations: Vec<Share>,
+    pub card: CardRef,
+    pub autopay: Option<AutopayState>,
+}
+
+/// The result of an attempt that reached the processor; stored with the
+/// attempt so a repeated idempotency key returns it again.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum PayResult {
+    Succeeded(PaymentSummary),
+    Declined(Decline),
+}
+
+#[derive(Debug)]
+pub enum PayError {
+    Invalid { field: &'static str, message: String },
+    InvoiceNotFound,
+    InvoiceNotPayable(String),
+    InvoiceBusy(String),
+    MixedCurrency,
+    MethodNotFound,
+    InProgress,
+    KeyReused,
+    ProcessorUnavailable,
+    Store(StoreError),
+}
+
+impl From<StoreError> for PayError {
+    fn from(e: StoreError) -> Self {
+        PayError::Store(e)
+    }
+}
+
+fn invalid(field: &'static str, message: &str) -> PayError {
+    PayError::Invalid {
+        field,
+        message: message.to_string(),
+    }
+}
+
+/// The selection, deduplicated in the order given, checked for size and form.
+fn check_request(req: &PayInvoices) -> Result<Vec<String>, PayError> {
+    let key = &req.idempotency_key;
+    if key.is_empty() || key.len() > 255 {
+        return Err(invalid("Idempotency-Key", "an idempotency key of 1 to 255 characters is required"));
+    }
+    if req.invoice_ids.is_empty() {
+        return Err(invalid("invoice_ids", "select at least one invoice to pay"));
+    }
+    let mut ids: Vec<String> = Vec::with_capacity(req.invoice_ids.len());
+    for id in &req.invoice_ids {
+        if id.is_empty() || id.len() > 64 {
+            return Err(invalid("invoice_ids", "invoice ids are 1 to 64 characters"));
+        }
+        if !ids.contains(id) {
+            ids.push(id.clone());
+        }
+    }
+    if ids.len() > MAX_INVOICES_PER_PAYMENT {
+        return Err(invalid("invoice_ids", "at most 100 invoices can be paid at once"));
+    }
+    let m = &req.payment_method;
+    if m.is_empty() || m.len() > 255 || !(m.starts_with("tok_") || m.starts_with("pm_") || m.starts_with("pmt_")) {
+        return Err(invalid(
+            "payment_method",
+            "payment_method must be a card token (tok_…, pm_…) or a saved card's id (pmt_…)",
+        ));
+    }
+    if let Some(c) = &req.enroll
+        && c.text.trim().is_empty()
+    {
+        return Err(invalid("autopay_consent", "autopay needs the customer's consent"));
+    }
+    Ok(ids)
+}
+
+fn fingerprint(ids: &[String], req: &PayInvoices) -> String {
+    let mut sorted = ids.to_vec();
+    sorted.sort();
+    let text = serde_json::json!([sorted, req.payment_method, req.enroll.is_some()]).to_string();
+    sha256_hex(text.as_bytes())
+}
+
+/// What a stored attempt answers to a repeat of its key.
+fn replay(attempt: &Attempt) -> Result<PayResult, PayError> {
+    match attempt.response_body.as_deref() {
+        Some(body) if attempt.status != "pending" => {
+            serde_json::from_str(body).map_err(|_| PayError::InProgress)
+        }
+        _ => Err(PayError::InProgress),
+    }
+}
+
+/// Pays the selected invoices of one customer in one charge.
+pub async fn pay(app: &App, req: PayInvoices) -> Result<PayResult, PayError> {
+    let ids = check_request(&req)?;
+    let print = fingerprint(&ids, &req);
+    let (source, saved_method_id) = if req.payment_method.starts_with("pmt_") {
+        let m = store::saved_method(&app.db, &req.company_id, &req.customer_id, &req.payment_method)
+            .await?
+            .ok_or(PayError::MethodNotFound)?;
+        (ChargeSource::SavedMethod(m.processor_method_id), Some(m.id))
+    } else {
+        (ChargeSource::Token(req.payment_method.clone()), None)
+    };
+    let processor_customer: Option<String> = None;
+
+    // 1. Reserve.
+    let attempt_id = new_id("att");
+    let mut tx = app.db.begin_write().await?;
+    if let Some(existing) =
+        store::find_attempt(&mut tx, &req.company_id, &req.customer_id, &req.idempotency_key).await?
+    {
+        tx.rollback().await.ok();
+        if existing.fingerprint != print {
+            return Err(PayError::KeyReused);
+        }
+        return replay(&existing);
+    }
+    let locked = store::lock_invoices(&mut tx, &req.company_id, &req.customer_id, &attempt_id, &ids).await?;
+    if locked.len() != ids.len() {
+        let states = store::invoice_states(&mut tx, &req.company_id, &req.customer_id, &ids).await?;
+        tx.rollback().await.ok();
+        return Err(why_not_lockable(&ids, &states));
+    }
+    let currency = &locked[0].2;
+    if locked.iter().any(|(_, _, c)| c != currency) {
+        tx.rollback().await.ok();
+        return Err(PayError::MixedCurrency);
+    }
+    let currency = Currency::parse(currency).unwrap_or(Currency::USD);
+    // Plan in the order the customer listed the invoices.
+    let plan: Vec<PlannedShare> = ids
+        .iter()
+        .filter_map(|id| {
+            locked.iter().find(|(l, _, _)| l == id).map(|(_, bal, _)| PlannedShare {
+                invoice_id: id.clone(),
+                amount: *bal,
+            })
+        })
+        .collect();
+    let amount = plan.iter().try_fold(0i64, |sum, p| sum.checked_add(p.amount));
+    let Some(amount) = amount else {
+        tx.rollback().await.ok();
+        return Err(invalid("invoice_ids", "the total is too large for one payment"));
+    };
+    let new_attempt = NewAttempt {
+        id: &attempt_id,
+        company_id: &req.company_id,
+        customer_id: &req.customer_id,
+        idempotency_key: &req.idempotency_key,
+        fingerprint: &print,
+        channel: req.channel,
+        amount,
+        currency,
+        plan: &plan,
+        payment_method: &req.payment_method,
+        enroll: req.enroll.as_ref(),
+    };
+    store::insert_attempt(&mut tx, &new_attempt).await?;
+    tx.commit().await.map_err(StoreError::from)?;
+
+    let attempt = Attempt {
+        id: attempt_id.clone(),
+        company_id: req.company_id.clone(),
+        customer_id: req.customer_id.clone(),
+        fingerprint: print,
+        channel: req.channel.to_string(),
+        amount,
+        currency,
+        plan,
+        payment_method: req.payment_method.clone(),
+        enroll: req.enroll.clone(),
+        status: "pending".into(),
+        response_body: None,
+        created_at: crate::store::now(),
+    };
+
+    // 2. Charge.
+    let outcome = app
+        .processor
+        .charge(ChargeRequest {
+            idempotency_key: attempt_id,
+            amount: crate::money::Money::new(amount, currency),
+            source,
+            save_method: req.enroll.is_some() && saved_method_id.is_none(),
+            off_session: false,
+            processor_customer,
+            description: format!("Invoices {}", ids.join(", ")),
+        })
+        .await;
+
+    // 3. Settle.
+    match outcome {
+        Ok(outcome) => settle(app, &attempt, outcome, saved_method_id.as_deref(), &req.actor).await,
+        Err(ProcessorError::InvalidSource(reason)) => {
+            tracing::info!(attempt = %attempt.id, %reason, "payment method refused by processor");
+            let decline = Decline {
+                code: "invalid_payment_method".into(),
+                message: "The card details could not be used. Enter the card again.".into(),
+            };
+            settle_unpaid(app, &attempt, decline, "failed", &req.actor).await
+        }
+        Err(ProcessorError::Unavailable(reason)) => {
+            // Unknown outcome: the attempt stays pending for reconciliation.
+            tracing::warn!(attempt = %attempt.id, %reason, "processor unavailable; left for reconciliation");
+            Err(PayError::ProcessorUnavailable)
+        }
+    }
+}
+
+fn why_not_lockable(ids: &[String], states: &[(String, String, i64, bool)]) -> PayError {
+    for id in ids {
+        match states.iter().find(|(s, _, _, _)| s == id) {
+            None => return PayError::InvoiceNotFound,
+            Some((_, status, balance, locked)) => {
+                if status != "open" || *balance <= 0 {
+                    return PayError::InvoiceNotPayable(id.clone());
+                }
+                if *locked {
+                    return PayError::InvoiceBusy(id.clone());
+                }
+            }
+        }
+    }
+    PayError::InvoiceNotFound
+}
+
+/// Settles an attempt with the processor's outcome. Idempotent: a charge
+/// already recorded is not recorded again.
+pub async fn settle(
+    app: &App,
+    attempt: &Attempt,
+    outcome: ChargeOutcome,
+    saved_method_id: Option<&str>,
+    actor: &str,
+) -> Result<PayResult, PayError> {
+    match outcome {
+        ChargeOutcome::Declined(decline) => settle_unpaid(app, attempt, decline, "declined", actor).await,
+        ChargeOutcome::Succeeded(charge) => apply(app, attempt, &charge, saved_method_id, actor).await,
+    }
+}
+
+async fn settle_unpaid(
+    app: &App,
+    attempt: &Attempt,
+    decline: Decline,
+    status: &str,
+    actor: &str,
+) -> Result<PayResult, PayError> {
+    let result = PayResult::Declined(decline.clone());
+    let body = serde_json::to_string(&result).unwrap_or_default();
+    let mut tx = app.db.begin_write().await?;
+    store::settle_unpaid(&mut tx, &attempt.id, status, &decline.code, &body).await?;
+    audit::record(
+        &mut tx,
+        &attempt.company_id,
+        actor,
+        "payment.declined",
+        &attempt.customer_id,
+        serde_json::json!({"attempt": attempt.id, "code": decline.code, "amount": attempt.amount}),
+    )
+    .await?;
+    tx.commit().await.map_err(StoreError::from)?;
+    Ok(result)
+}
+
+/// Records a successful charge: payment, allocations, balances, and the
+/// autopay enrollment the customer consented to.
+async fn apply(
+    app: &App,
+    attempt: &Attempt,
+    charge: &Charge,
+    saved_method_id: Option<&str>,
+    actor: &str,
+) -> Result<PayResult, PayError> {
+    let mut tx = app.db.begin_write().await?;
+    let balances = store::balances(&mut tx, &attempt.plan).await?;
+    let (allocations, unapplied) = allocate(charge.amount.minor, &balances);
+    let Some(payment_id) = store::insert_card_payment(&mut tx, attempt, charge, &allocations).await? else {
+        // Recorded before (webhook, reconciler or a retry): answer as then.
+        tx.rollback().await.ok();
+        let stored = store::get_attempt(&app.db, &attempt.id).await?;
+        return match stored {
+            Some(a) => replay(&a),
+            None => Err(PayError::InProgress),
+        };
+    };
+    store::release_locks(&mut tx, &attempt.id).await?;
+    if unapplied > 0 {
+        // Balances fell while the charge was out (only possible after a lock
+        // was lost); the office must refund what no invoice took.
+        tracing::error!(payment = %payment_id, unapplied, "charge exceeded the remaining balances");
+        audit::record(
+            &mut tx,
+            &attempt.company_id,
+            actor,
+            "payment.unapplied",
+            &payment_id,
+            serde_json::json!({"amount": unapplied}),
+        )
+        .await?;
+    }
+    let mut autopay = None;
+    if let Some(consent) = &attempt.enroll {
+        let method_id = match (saved_method_id, &charge.saved_method) {
+            (Some(id), _) => Some(id.to_string()),
+            (None, Some(processor_method)) => Some(
+                store::insert_method(&mut tx, &attempt.company_id, &attempt.customer_id, processor_method, &charge.card)
+                    .await?,
+            ),
+            (None, None) => None,
+        };
+        if let Some(processor_customer) = &charge.processor_customer {
+            customers::set_processor_customer(&mut tx, &attempt.customer_id, processor_customer).await?;
+        }
+        if let Some(method_id) = &method_id {
+            let enrollment =
+                store::enroll_autopay(&mut tx, &attempt.company_id, &attempt.customer_id, method_id, consent)
+                    .await?;
+            audit::record(
+                &mut tx,
+                &attempt.company_id,
+                actor,
+                "autopay.enrolled",
+                &attempt.customer_id,
+                serde_json::json!({"enrollment": enrollment, "method": method_id, "channel": consent.channel}),
+            )
+            .await?;
+        }
+        autopay = Some(AutopayState {
+            enrolled: method_id.is_some(),
+            method_id,
+        });
+    }
+    let summary = PaymentSummary {
+        id: payment_id.clone(),
+        amount: charge.amount.minor,
+        currency: charge.amount.currency,
+        status: "succeeded".into(),
+        allocations: allocations
+            .iter()
+            .map(|a| Share {
+                invoice_id: a.invoice_id.clone(),
+                amount: a.amount,
+            })
+            .collect(),
+        card: CardRef {
+            brand: charge.card.brand.clone(),
+            last4: charge.card.last4.clone(),
+        },
+        autopay,
+    };
+    let result = PayResult::Succeeded(summary);
+    let body = serde_json::to_string(&result).unwrap_or_default();
+    store::mark_succeeded(&mut tx, &attempt.id, &charge.id, &body).await?;
+    audit::record(
+        &mut tx,
+        &attempt.company_id,
+        actor,
+        "payment.created",
+        &payment_id,
+        serde_json::json!({"amount": charge.amount.minor, "channel": attempt.channel, "attempt": attempt.id}),
+    )
+    .await?;
+    tx.commit().await.map_err(StoreError::from)?;
+    Ok(result)
+}
+
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct ReconcileReport {
+    pub applied: usize,
+    pub declined: usize,
+    pub abandoned: usize,
+    pub still_pending: usize,
+}
+
+/// Settles attempts left pending for longer than `grace` by asking the
+/// processor what became of them.
+pub async fn reconcile(
+    app: &App,
+    now: time::OffsetDateTime,
+    grace: time::Duration,
+) -> Result<ReconcileReport, PayError> {
+    let before = now - grace;
+    let mut report = ReconcileReport::default();
+    for attempt in store::pending_attempts(&app.db, before).await? {
+        match app.processor.find_charge(attempt.id.clone()).await {
+            Ok(Some(outcome)) => {
+                let saved = if attempt.payment_method.starts_with("pmt_") {
+                    Some(attempt.payment_method.as_str())
+                } else {
+                    None
+                };
+                let succeeded = matches!(outcome, ChargeOutcome::Succeeded(_));
+                settle(app, &attempt, outcome, saved, "reconciler").await?;
+                if succeeded {
+                    report.applied += 1;
+                } else {
+                    report.declined += 1;
+                }
+            }
+            Ok(None) => {
+                let decline = Decline {
+                    code: "not_charged".into(),
+                    message: "The payment did not go through and the card was not charged.".into(),
+                };
+                settle_unpaid(app, &attempt, decline, "failed", "reconciler").await?;
+                report.abandoned += 1;
+            }
+            Err(e) => {
+                tracing::warn!(attempt = %attempt.id, error = %e, "reconciliation could not reach the processor");
+                report.still_pending += 1;
+            }
+        }
+    }
+    Ok(report)
+}

@@ -1,0 +1,135 @@
+//! Card processors behind one trait. The core sees tokens, brand, last 4 and
+//! expiry; card numbers reach only the processor's own module.
+
+pub mod sandbox;
+
+use std::future::Future;
+use std::pin::Pin;
+
+use serde::{Deserialize, Serialize};
+
+use crate::money::Money;
+
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// What is charged: a one-time token from the processor's card fields, or a
+/// method saved at the processor earlier.
+#[derive(Debug, Clone)]
+pub enum ChargeSource {
+    Token(String),
+    SavedMethod(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct ChargeRequest {
+    /// Our payment attempt's id: the processor never charges one key twice.
+    pub idempotency_key: String,
+    pub amount: Money,
+    pub source: ChargeSource,
+    /// Keep the card at the processor for later charges (autopay).
+    pub save_method: bool,
+    /// The customer is not present (autopay).
+    pub off_session: bool,
+    pub processor_customer: Option<String>,
+    pub description: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CardSummary {
+    pub brand: String,
+    pub last4: String,
+    pub exp_month: i64,
+    pub exp_year: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Charge {
+    pub id: String,
+    pub amount: Money,
+    pub card: CardSummary,
+    /// The processor's id of the saved method, when `save_method` was asked.
+    pub saved_method: Option<String>,
+    pub processor_customer: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Decline {
+    pub code: String,
+    /// Words a customer understands.
+    pub message: String,
+}
+
+impl Decline {
+    pub fn new(code: &str) -> Decline {
+        Decline {
+            code: code.to_string(),
+            message: decline_message(code).to_string(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChargeOutcome {
+    Succeeded(Charge),
+    Declined(Decline),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProcessorError {
+    /// The token or method is unknown, used up, or not this processor's.
+    InvalidSource(String),
+    /// The processor could not be reached or failed; the outcome is unknown.
+    Unavailable(String),
+}
+
+impl std::fmt::Display for ProcessorError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ProcessorError::InvalidSource(m) => write!(f, "invalid payment method: {m}"),
+            ProcessorError::Unavailable(m) => write!(f, "processor unavailable: {m}"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refund {
+    pub id: String,
+    pub amount: Money,
+}
+
+/// A card processor. Every call that moves money takes an idempotency key.
+pub trait PaymentProcessor: Send + Sync + 'static {
+    fn name(&self) -> &'static str;
+
+    fn charge(&self, req: ChargeRequest) -> BoxFuture<'_, Result<ChargeOutcome, ProcessorError>>;
+
+    /// The outcome of an earlier charge by its idempotency key, or `None`
+    /// when the processor never received it (reconciliation asks this).
+    fn find_charge(
+        &self,
+        idempotency_key: String,
+    ) -> BoxFuture<'_, Result<Option<ChargeOutcome>, ProcessorError>>;
+
+    fn refund(
+        &self,
+        charge_id: String,
+        amount: Money,
+        idempotency_key: String,
+    ) -> BoxFuture<'_, Result<Refund, ProcessorError>>;
+}
+
+/// What a customer is told for a decline code.
+pub fn decline_message(code: &str) -> &'static str {
+    match code {
+        "insufficient_funds" => {
+            "The card has insufficient funds. Try another card or call your bank."
+        }
+        "expired_card" => "The card has expired. Check the expiry date or use another card.",
+        "incorrect_cvc" => "The security code (CVC) is incorrect. Check it and try again.",
+        "incorrect_number" | "invalid_number" => {
+            "The card number is incorrect. Check it and try again."
+        }
+        "processing_error" => "The card could not be processed. Please try again in a moment.",
+        _ => "Your bank declined the card. Try another card or call your bank.",
+    }
+}

@@ -1,0 +1,493 @@
+//! The built-in sandbox processor: behaves like Stripe's test mode.
+//!
+//! Card numbers arrive only at `POST /sandbox/v1/tokens`, are checked and
+//! mapped to a behaviour, and are dropped: its tables hold the behaviour,
+//! brand, last 4 and expiry, never the number or the CVC.
+
+use axum::extract::State;
+use axum::routing::post;
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use sqlx::Row;
+
+use super::{
+    BoxFuture, CardSummary, Charge, ChargeOutcome, ChargeRequest, ChargeSource, Decline,
+    PaymentProcessor, ProcessorError, Refund,
+};
+use crate::crypto::new_id;
+use crate::money::{Currency, Money};
+use crate::store::{Db, now};
+use crate::web::error::ApiError;
+
+#[derive(Clone)]
+pub struct SandboxProcessor {
+    db: Db,
+}
+
+impl SandboxProcessor {
+    pub fn new(db: Db) -> SandboxProcessor {
+        SandboxProcessor { db }
+    }
+}
+
+/// What a test card does when charged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Behaviour {
+    Succeed,
+    Decline(&'static str),
+    /// Saves fine; every charge is declined.
+    SaveThenDecline,
+}
+
+impl Behaviour {
+    fn for_number(number: &str) -> Behaviour {
+        match number {
+            "4000000000000002" => Behaviour::Decline("card_declined"),
+            "4000000000009995" => Behaviour::Decline("insufficient_funds"),
+            "4000000000000069" => Behaviour::Decline("expired_card"),
+            "4000000000000127" => Behaviour::Decline("incorrect_cvc"),
+            "4000000000000341" => Behaviour::SaveThenDecline,
+            _ => Behaviour::Succeed,
+        }
+    }
+
+    fn encode(self) -> String {
+        match self {
+            Behaviour::Succeed => "succeed".into(),
+            Behaviour::Decline(code) => format!("decline:{code}"),
+            Behaviour::SaveThenDecline => "save_then_decline".into(),
+        }
+    }
+
+    fn decode(text: &str) -> Behaviour {
+        match text {
+            "succeed" => Behaviour::Succeed,
+            "save_then_decline" => Behaviour::SaveThenDecline,
+            other => match other.strip_prefix("decline:") {
+                Some("insufficient_funds") => Behaviour::Decline("insufficient_funds"),
+                Some("expired_card") => Behaviour::Decline("expired_card"),
+                Some("incorrect_cvc") => Behaviour::Decline("incorrect_cvc"),
+                _ => Behaviour::Decline("card_declined"),
+            },
+        }
+    }
+
+    fn decline_code(self) -> Option<&'static str> {
+        match self {
+            Behaviour::Succeed => None,
+            Behaviour::Decline(code) => Some(code),
+            Behaviour::SaveThenDecline => Some("card_declined"),
+        }
+    }
+}
+
+fn luhn_valid(digits: &str) -> bool {
+    let mut sum = 0u32;
+    for (i, ch) in digits.chars().rev().enumerate() {
+        let Some(mut d) = ch.to_digit(10) else {
+            return false;
+        };
+        if i % 2 == 1 {
+            d *= 2;
+            if d > 9 {
+                d -= 9;
+            }
+        }
+        sum += d;
+    }
+    sum % 10 == 0
+}
+
+fn brand_of(number: &str) -> &'static str {
+    let two: u32 = number.get(..2).and_then(|p| p.parse().ok()).unwrap_or(0);
+    let four: u32 = number.get(..4).and_then(|p| p.parse().ok()).unwrap_or(0);
+    if number.starts_with('4') {
+        "Visa"
+    } else if (51..=55).contains(&two) || (2221..=2720).contains(&four) {
+        "Mastercard"
+    } else if two == 34 || two == 37 {
+        "American Express"
+    } else if four == 6011 || two == 65 {
+        "Discover"
+    } else {
+        "Card"
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CardInput {
+    number: String,
+    exp_month: i64,
+    exp_year: i64,
+    cvc: String,
+    #[serde(default)]
+    postal_code: Option<String>,
+}
+
+#[derive(Serialize)]
+pub struct TokenResponse {
+    id: String,
+    brand: String,
+    last4: String,
+    exp_month: i64,
+    exp_year: i64,
+}
+
+/// Checks card fields the way a processor's card form does.
+fn check_card(input: &CardInput, today: time::Date) -> Result<(String, i64), ApiError> {
+    let number: String = input.number.chars().filter(|c| !c.is_whitespace() && *c != '-').collect();
+    if number.len() < 12 || number.len() > 19 || !number.bytes().all(|b| b.is_ascii_digit()) || !luhn_valid(&number) {
+        return Err(ApiError::unprocessable(
+            "incorrect_number",
+            "The card number is incorrect. Check it and try again.",
+            "number",
+        ));
+    }
+    if !(1..=12).contains(&input.exp_month) {
+        return Err(ApiError::unprocessable(
+            "invalid_expiry_month",
+            "The expiry month must be between 1 and 12.",
+            "exp_month",
+        ));
+    }
+    let year = if input.exp_year < 100 { 2000 + input.exp_year } else { input.exp_year };
+    let this_year = i64::from(today.year());
+    let this_month = i64::from(u8::from(today.month()));
+    if year < this_year || (year == this_year && input.exp_month < this_month) || year > this_year + 50 {
+        return Err(ApiError::unprocessable(
+            "invalid_expiry_year",
+            "The card's expiry date is in the past. Check it or use another card.",
+            "exp_year",
+        ));
+    }
+    let cvc_ok = (3..=4).contains(&input.cvc.len()) && input.cvc.bytes().all(|b| b.is_ascii_digit());
+    if !cvc_ok {
+        return Err(ApiError::unprocessable(
+            "invalid_cvc",
+            "The security code (CVC) must be 3 or 4 digits.",
+            "cvc",
+        ));
+    }
+    if let Some(zip) = &input.postal_code
+        && zip.len() > 10
+    {
+        return Err(ApiError::unprocessable(
+            "invalid_postal_code",
+            "The postal code is too long.",
+            "postal_code",
+        ));
+    }
+    Ok((number, year))
+}
+
+async fn create_token(
+    State(db): State<Db>,
+    Json(input): Json<CardInput>,
+) -> Result<Json<TokenResponse>, ApiError> {
+    let today = time::OffsetDateTime::now_utc().date();
+    let (number, year) = check_card(&input, today)?;
+    let behaviour = Behaviour::for_number(&number);
+    let brand = brand_of(&number);
+    let last4 = number[number.len() - 4..].to_string();
+    drop(number);
+    let id = new_id("tok");
+    sqlx::query(
+        "INSERT INTO sandbox_tokens (id, behaviour, brand, last4, exp_month, exp_year, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(&id)
+    .bind(behaviour.encode())
+    .bind(brand)
+    .bind(&last4)
+    .bind(input.exp_month)
+    .bind(year)
+    .bind(now())
+    .execute(db.writer())
+    .await
+    .map_err(ApiError::internal)?;
+    Ok(Json(TokenResponse {
+        id,
+        brand: brand.to_string(),
+        last4,
+        exp_month: input.exp_month,
+        exp_year: year,
+    }))
+}
+
+/// The sandbox's own routes (card tokenization).
+pub fn router(db: Db) -> Router {
+    Router::new()
+        .route("/sandbox/v1/tokens", post(create_token))
+        .with_state(db)
+}
+
+struct Card {
+    behaviour: Behaviour,
+    summary: CardSummary,
+}
+
+fn card_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<Card, sqlx::Error> {
+    Ok(Card {
+        behaviour: Behaviour::decode(row.try_get("behaviour")?),
+        summary: CardSummary {
+            brand: row.try_get("brand")?,
+            last4: row.try_get("last4")?,
+            exp_month: row.try_get("exp_month")?,
+            exp_year: row.try_get("exp_year")?,
+        },
+    })
+}
+
+fn unavailable(e: sqlx::Error) -> ProcessorError {
+    ProcessorError::Unavailable(e.to_string())
+}
+
+fn outcome_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<ChargeOutcome, sqlx::Error> {
+    let status: String = row.try_get("status")?;
+    if status == "succeeded" {
+        let currency: String = row.try_get("currency")?;
+        Ok(ChargeOutcome::Succeeded(Charge {
+            id: row.try_get("id")?,
+            amount: Money::new(
+                row.try_get("amount")?,
+                Currency::parse(&currency).unwrap_or(Currency::USD),
+            ),
+            card: card_from_row(row)?.summary,
+            saved_method: row.try_get("saved_method_id")?,
+            processor_customer: None,
+        }))
+    } else {
+        let code: Option<String> = row.try_get("decline_code")?;
+        Ok(ChargeOutcome::Declined(Decline::new(
+            code.as_deref().unwrap_or("card_declined"),
+        )))
+    }
+}
+
+impl SandboxProcessor {
+    async fn existing_charge(&self, key: &str) -> Result<Option<ChargeOutcome>, ProcessorError> {
+        let row = sqlx::query(
+            "SELECT id, amount, currency, status, decline_code, 'succeed' AS behaviour, brand, last4,
+                    exp_month, exp_year, saved_method_id
+             FROM sandbox_charges WHERE idempotency_key = $1",
+        )
+        .bind(key)
+        .fetch_optional(self.db.writer())
+        .await
+        .map_err(unavailable)?;
+        row.as_ref()
+            .map(outcome_from_row)
+            .transpose()
+            .map_err(unavailable)
+    }
+
+    async fn do_charge(&self, req: ChargeRequest) -> Result<ChargeOutcome, ProcessorError> {
+        // A token is single-use: claim it, or find the charge that used it.
+        let card_row = match &req.source {
+            ChargeSource::Token(token) => {
+                sqlx::query(
+                    "UPDATE sandbox_tokens SET used_at = $1 WHERE id = $2 AND used_at IS NULL
+                     RETURNING behaviour, brand, last4, exp_month, exp_year",
+                )
+                .bind(now())
+                .bind(token)
+                .fetch_optional(self.db.writer())
+                .await
+            }
+            ChargeSource::SavedMethod(method) => {
+                sqlx::query(
+                    "SELECT behaviour, brand, last4, exp_month, exp_year FROM sandbox_methods WHERE id = $1",
+                )
+                .bind(method)
+                .fetch_optional(self.db.writer())
+                .await
+            }
+        }
+        .map_err(unavailable)?;
+        let Some(card_row) = card_row else {
+            if let Some(done) = self.existing_charge(&req.idempotency_key).await? {
+                return Ok(done);
+            }
+            return Err(ProcessorError::InvalidSource(
+                "the card token is unknown or was already used".into(),
+            ));
+        };
+        let card = card_from_row(&card_row).map_err(unavailable)?;
+        let declined = card.behaviour.decline_code();
+        let saved_method = match (declined, req.save_method) {
+            (None, true) => Some(new_id("pm")),
+            _ => None,
+        };
+        let charge_id = new_id("ch");
+        let inserted = sqlx::query(
+            "INSERT INTO sandbox_charges (id, idempotency_key, amount, currency, status, decline_code,
+                brand, last4, exp_month, exp_year, saved_method_id, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+             ON CONFLICT (idempotency_key) DO NOTHING",
+        )
+        .bind(&charge_id)
+        .bind(&req.idempotency_key)
+        .bind(req.amount.minor)
+        .bind(req.amount.currency.code())
+        .bind(if declined.is_some() { "failed" } else { "succeeded" })
+        .bind(declined)
+        .bind(&card.summary.brand)
+        .bind(&card.summary.last4)
+        .bind(card.summary.exp_month)
+        .bind(card.summary.exp_year)
+        .bind(&saved_method)
+        .bind(now())
+        .execute(self.db.writer())
+        .await
+        .map_err(unavailable)?;
+        if inserted.rows_affected() == 0 {
+            // The same key again: the first outcome stands.
+            return self
+                .existing_charge(&req.idempotency_key)
+                .await?
+                .ok_or_else(|| ProcessorError::Unavailable("charge vanished".into()));
+        }
+        if let Some(method_id) = &saved_method {
+            sqlx::query(
+                "INSERT INTO sandbox_methods (id, behaviour, brand, last4, exp_month, exp_year, created_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .bind(method_id)
+            .bind(card.behaviour.encode())
+            .bind(&card.summary.brand)
+            .bind(&card.summary.last4)
+            .bind(card.summary.exp_month)
+            .bind(card.summary.exp_year)
+            .bind(now())
+            .execute(self.db.writer())
+            .await
+            .map_err(unavailable)?;
+        }
+        Ok(match declined {
+            Some(code) => ChargeOutcome::Declined(Decline::new(code)),
+            None => ChargeOutcome::Succeeded(Charge {
+                id: charge_id,
+                amount: req.amount,
+                card: card.summary,
+                saved_method,
+                processor_customer: None,
+            }),
+        })
+    }
+
+    async fn do_refund(
+        &self,
+        charge_id: String,
+        amount: Money,
+        key: String,
+    ) -> Result<Refund, ProcessorError> {
+        let mut tx = self.db.begin_write().await.map_err(|e| ProcessorError::Unavailable(e.to_string()))?;
+        let prior: Option<(String, i64)> =
+            sqlx::query_as("SELECT id, amount FROM sandbox_refunds WHERE idempotency_key = $1")
+                .bind(&key)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(unavailable)?;
+        if let Some((id, minor)) = prior {
+            return Ok(Refund { id, amount: Money::new(minor, amount.currency) });
+        }
+        let updated = sqlx::query(
+            "UPDATE sandbox_charges SET refunded = refunded + $1
+             WHERE id = $2 AND status = 'succeeded' AND refunded + $1 <= amount",
+        )
+        .bind(amount.minor)
+        .bind(&charge_id)
+        .execute(&mut *tx)
+        .await
+        .map_err(unavailable)?;
+        if updated.rows_affected() == 0 {
+            return Err(ProcessorError::InvalidSource(
+                "the charge is unknown or the refund exceeds what is left".into(),
+            ));
+        }
+        let id = new_id("re");
+        sqlx::query(
+            "INSERT INTO sandbox_refunds (id, charge_id, idempotency_key, amount, created_at)
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(&id)
+        .bind(&charge_id)
+        .bind(&key)
+        .bind(amount.minor)
+        .bind(now())
+        .execute(&mut *tx)
+        .await
+        .map_err(unavailable)?;
+        tx.commit().await.map_err(unavailable)?;
+        Ok(Refund { id, amount })
+    }
+}
+
+impl PaymentProcessor for SandboxProcessor {
+    fn name(&self) -> &'static str {
+        "sandbox"
+    }
+
+    fn charge(&self, req: ChargeRequest) -> BoxFuture<'_, Result<ChargeOutcome, ProcessorError>> {
+        Box::pin(self.do_charge(req))
+    }
+
+    fn find_charge(
+        &self,
+        idempotency_key: String,
+    ) -> BoxFuture<'_, Result<Option<ChargeOutcome>, ProcessorError>> {
+        Box::pin(async move { self.existing_charge(&idempotency_key).await })
+    }
+
+    fn refund(
+        &self,
+        charge_id: String,
+        amount: Money,
+        idempotency_key: String,
+    ) -> BoxFuture<'_, Result<Refund, ProcessorError>> {
+        Box::pin(self.do_refund(charge_id, amount, idempotency_key))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::date;
+
+    fn card(number: &str, month: i64, year: i64, cvc: &str) -> CardInput {
+        CardInput { number: number.into(), exp_month: month, exp_year: year, cvc: cvc.into(), postal_code: None }
+    }
+
+    #[test]
+    fn luhn_and_brands() {
+        assert!(luhn_valid("4242424242424242"));
+        assert!(!luhn_valid("4242424242424241"));
+        assert_eq!(brand_of("4242424242424242"), "Visa");
+        assert_eq!(brand_of("5555555555554444"), "Mastercard");
+        assert_eq!(brand_of("378282246310005"), "American Express");
+        assert_eq!(brand_of("6011111111111117"), "Discover");
+    }
+
+    #[test]
+    fn test_cards_map_to_behaviours() {
+        assert_eq!(Behaviour::for_number("4242424242424242"), Behaviour::Succeed);
+        assert_eq!(Behaviour::for_number("4000000000000002"), Behaviour::Decline("card_declined"));
+        assert_eq!(Behaviour::for_number("4000000000009995"), Behaviour::Decline("insufficient_funds"));
+        assert_eq!(Behaviour::for_number("4000000000000341"), Behaviour::SaveThenDecline);
+        for b in [Behaviour::Succeed, Behaviour::Decline("expired_card"), Behaviour::SaveThenDecline] {
+            assert_eq!(Behaviour::decode(&b.encode()), b);
+        }
+    }
+
+    #[test]
+    fn card_checks() {
+        let today = date!(2026 - 11 - 28);
+        assert!(check_card(&card("4242 4242 4242 4242", 12, 30, "123"), today).is_ok());
+        assert!(check_card(&card("4242424242424241", 12, 2030, "123"), today).is_err());
+        assert!(check_card(&card("4242424242424242", 13, 2030, "123"), today).is_err());
+        assert!(check_card(&card("4242424242424242", 10, 2026, "123"), today).is_err());
+        assert!(check_card(&card("4242424242424242", 11, 2026, "123"), today).is_ok());
+        assert!(check_card(&card("4242424242424242", 12, 2030, "12"), today).is_err());
+    }
+}

@@ -1,0 +1,28 @@
+//! The audit log: who did what to which subject, never a secret.
+
+use super::{StoreResult, Tx, now};
+use crate::crypto::new_id;
+
+pub async fn record(
+    tx: &mut Tx,
+    company_id: &str,
+    actor: &str,
+    action: &str,
+    subject: &str,
+    detail: serde_json::Value,
+) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO audit_log (id, company_id, at, actor, action, subject, detail)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(new_id("aud"))
+    .bind(company_id)
+    .bind(now())
+    .bind(actor)
+    .bind(action)
+    .bind(subject)
+    .bind(detail.to_string())
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,194 @@
+//! The database: connection pools, migrations and one module per aggregate.
+//!
+//! SQL is written once, with `$N` placeholders, integer minor units and UTC
+//! timestamps bound from Rust, so the same text runs on PostgreSQL.
+
+pub mod audit;
+pub mod companies;
+pub mod customers;
+pub mod invoices;
+pub mod links;
+pub mod paypage;
+pub mod payments;
+
+use std::borrow::Cow;
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::migrate::{Migration, MigrationType, Migrator};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{AssertSqlSafe, SqlSafeStr, SqlitePool};
+
+pub type Tx = sqlx::Transaction<'static, sqlx::Sqlite>;
+
+/// The database handle: one writer connection (SQLite has one writer; taking
+/// it in-process avoids lock upgrades and busy retries) and a pool of readers.
+#[derive(Clone, Debug)]
+pub struct Db {
+    write: SqlitePool,
+    read: SqlitePool,
+}
+
+#[derive(Debug)]
+pub enum StoreError {
+    /// A unique constraint refused the row.
+    Conflict,
+    /// A CHECK or foreign key constraint refused the row.
+    Invalid,
+    Other(sqlx::Error),
+}
+
+impl std::fmt::Display for StoreError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StoreError::Conflict => f.write_str("unique constraint violated"),
+            StoreError::Invalid => f.write_str("constraint violated"),
+            StoreError::Other(e) => write!(f, "database error: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for StoreError {}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        // SQLite names no constraint: match the kind of error instead.
+        if let sqlx::Error::Database(db) = &e {
+            match db.kind() {
+                sqlx::error::ErrorKind::UniqueViolation => return StoreError::Conflict,
+                sqlx::error::ErrorKind::CheckViolation
+                | sqlx::error::ErrorKind::ForeignKeyViolation
+                | sqlx::error::ErrorKind::NotNullViolation => return StoreError::Invalid,
+                _ => {}
+            }
+        }
+        StoreError::Other(e)
+    }
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+const MIGRATIONS: &[(i64, &str, &str)] = &[(
+    1,
+    "init",
+    include_str!("../../migrations/sqlite/0001_init.sql"),
+)];
+
+fn migrator() -> Migrator {
+    let migrations = MIGRATIONS
+        .iter()
+        .map(|(version, description, sql)| {
+            Migration::new(
+                *version,
+                Cow::Borrowed(*description),
+                MigrationType::Simple,
+                (*sql).into_sql_str(),
+                false,
+            )
+        })
+        .collect();
+    Migrator::with_migrations(migrations)
+}
+
+impl Db {
+    /// Opens (creating when missing) the database a URL names.
+    pub async fn connect(url: &str) -> anyhow::Result<Db> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            anyhow::bail!(
+                "PostgreSQL is not supported by this build yet; use sqlite://PATH for FIELDPAY_DATABASE_URL"
+            );
+        }
+        if !url.starts_with("sqlite:") {
+            anyhow::bail!("FIELDPAY_DATABASE_URL must look like sqlite://PATH, got '{url}'");
+        }
+        let options = SqliteConnectOptions::from_str(url)
+            .map_err(|e| anyhow::anyhow!("bad database URL '{url}': {e}"))?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            // A lost payment record is the one thing we cannot have.
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10))
+            .statement_cache_capacity(256);
+        let write = SqlitePoolOptions::new()
+            .max_connections(1)
+            .min_connections(1)
+            .connect_with(options.clone())
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot open database '{url}': {e}"))?;
+        let read = SqlitePoolOptions::new()
+            .max_connections(8)
+            .min_connections(1)
+            .connect_with(options.read_only(false))
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot open database '{url}': {e}"))?;
+        Ok(Db { write, read })
+    }
+
+    pub async fn migrate(&self) -> anyhow::Result<()> {
+        migrator()
+            .run(&self.write)
+            .await
+            .map_err(|e| anyhow::anyhow!("migrations failed: {e}"))
+    }
+
+    /// Pool for reads that need no lock.
+    pub fn reader(&self) -> &SqlitePool {
+        &self.read
+    }
+
+    /// The single writer, for statements outside a transaction.
+    pub fn writer(&self) -> &SqlitePool {
+        &self.write
+    }
+
+    /// A write transaction holding the database's write lock from its start.
+    pub async fn begin_write(&self) -> StoreResult<Tx> {
+        Ok(self.write.begin_with("BEGIN IMMEDIATE").await?)
+    }
+
+    pub async fn close(&self) {
+        self.write.close().await;
+        self.read.close().await;
+    }
+}
+
+/// `$from, $from+1, …` for `n` values: bind lists of ids.
+pub fn placeholders(from: usize, n: usize) -> String {
+    (from..from + n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// A statement built from literal SQL and generated placeholders only.
+pub(crate) fn dynamic_sql(sql: String) -> AssertSqlSafe<String> {
+    AssertSqlSafe(sql)
+}
+
+pub fn now() -> time::OffsetDateTime {
+    let t = time::OffsetDateTime::now_utc();
+    // Microseconds: what PostgreSQL keeps, so values compare the same on both.
+    t.replace_nanosecond(t.nanosecond() / 1000 * 1000).unwrap_or(t)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_count_from_offset() {
+        assert_eq!(placeholders(3, 3), "$3, $4, $5");
+        assert_eq!(placeholders(1, 0), "");
+    }
+
+    #[tokio::test]
+    async fn sqlite_is_built_without_stat4() {
+        let db = Db::connect("sqlite::memory:").await.unwrap();
+        let used: i64 = sqlx::query_scalar("SELECT sqlite_compileoption_used('ENABLE_STAT4')")
+            .fetch_one(db.reader())
+            .await
+            .unwrap();
+        assert_eq!(used, 0, "LIBSQLITE3_FLAGS in .cargo/config.toml must remove STAT4");
+    }
+}

@@ -1,0 +1,544 @@
+//! Payment attempts, payments, allocations, saved methods and autopay enrollments.
+
+use serde::{Deserialize, Serialize};
+use sqlx::Row;
+use time::{Date, OffsetDateTime};
+
+use super::{Db, StoreResult, Tx, dynamic_sql, now, placeholders};
+use crate::crypto::new_id;
+use crate::domain::Allocation;
+use crate::money::Currency;
+use crate::processor::Charge;
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct PlannedShare {
+    pub invoice_id: String,
+    pub amount: i64,
+}
+
+/// The consent a customer gave to autopay, as recorded.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Consent {
+    pub text: String,
+    pub ip: String,
+    pub user_agent: String,
+    pub channel: String,
+    #[serde(with = "crate::dates::serde_iso")]
+    pub starts_on: Date,
+}
+
+#[derive(Debug, Clone)]
+pub struct Attempt {
+    pub id: String,
+    pub company_id: String,
+    pub customer_id: String,
+    pub fingerprint: String,
+    pub channel: String,
+    pub amount: i64,
+    pub currency: Currency,
+    pub plan: Vec<PlannedShare>,
+    /// The payment method as the client named it (token or saved method id).
+    pub payment_method: String,
+    pub enroll: Option<Consent>,
+    pub status: String,
+    pub response_body: Option<String>,
+    pub created_at: OffsetDateTime,
+}
+
+const ATTEMPT_COLUMNS: &str = "id, company_id, customer_id, request_fingerprint, channel, amount, currency, plan,
+    payment_method, enroll, status, response_body, created_at";
+
+fn attempt_from_row(row: &sqlx::sqlite::SqliteRow) -> StoreResult<Attempt> {
+    let plan: String = row.try_get("plan")?;
+    let enroll: Option<String> = row.try_get("enroll")?;
+    let currency: String = row.try_get("currency")?;
+    Ok(Attempt {
+        id: row.try_get("id")?,
+        company_id: row.try_get("company_id")?,
+        customer_id: row.try_get("customer_id")?,
+        fingerprint: row.try_get("request_fingerprint")?,
+        channel: row.try_get("channel")?,
+        amount: row.try_get("amount")?,
+        currency: Currency::parse(&currency).unwrap_or(Currency::USD),
+        plan: serde_json::from_str(&plan).unwrap_or_default(),
+        payment_method: row.try_get("payment_method")?,
+        enroll: enroll.and_then(|e| serde_json::from_str(&e).ok()),
+        status: row.try_get("status")?,
+        response_body: row.try_get("response_body")?,
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+pub async fn find_attempt(
+    tx: &mut Tx,
+    company_id: &str,
+    customer_id: &str,
+    key: &str,
+) -> StoreResult<Option<Attempt>> {
+    let sql = format!(
+        "SELECT {ATTEMPT_COLUMNS} FROM payment_attempts
+         WHERE company_id = $1 AND customer_id = $2 AND idempotency_key = $3"
+    );
+    let row = sqlx::query(dynamic_sql(sql))
+        .bind(company_id)
+        .bind(customer_id)
+        .bind(key)
+        .fetch_optional(&mut **tx)
+        .await?;
+    row.as_ref().map(attempt_from_row).transpose()
+}
+
+pub async fn get_attempt(db: &Db, id: &str) -> StoreResult<Option<Attempt>> {
+    let sql = format!("SELECT {ATTEMPT_COLUMNS} FROM payment_attempts WHERE id = $1");
+    let row = sqlx::query(dynamic_sql(sql))
+        .bind(id)
+        .fetch_optional(db.writer())
+        .await?;
+    row.as_ref().map(attempt_from_row).transpose()
+}
+
+/// Attempts still pending that started before `before`.
+pub async fn pending_attempts(db: &Db, before: OffsetDateTime) -> StoreResult<Vec<Attempt>> {
+    let sql = format!(
+        "SELECT {ATTEMPT_COLUMNS} FROM payment_attempts
+         WHERE status = 'pending' AND created_at < $1 ORDER BY created_at LIMIT 500"
+    );
+    let rows = sqlx::query(dynamic_sql(sql))
+        .bind(before)
+        .fetch_all(db.reader())
+        .await?;
+    rows.iter().map(attempt_from_row).collect()
+}
+
+/// Locks the customer's open, unlocked invoices among `ids` for an attempt and
+/// returns `(id, balance, currency)` of those it locked.
+pub async fn lock_invoices(
+    tx: &mut Tx,
+    company_id: &str,
+    customer_id: &str,
+    attempt_id: &str,
+    ids: &[String],
+) -> StoreResult<Vec<(String, i64, String)>> {
+    let sql = format!(
+        "UPDATE invoices SET locked_by_attempt = $1
+         WHERE company_id = $2 AND bill_to_customer_id = $3 AND status = 'open' AND balance > 0
+           AND locked_by_attempt IS NULL AND id IN ({})
+         RETURNING id, balance, currency",
+        placeholders(4, ids.len())
+    );
+    let mut q = sqlx::query_as(dynamic_sql(sql))
+        .bind(attempt_id)
+        .bind(company_id)
+        .bind(customer_id);
+    for id in ids {
+        q = q.bind(id);
+    }
+    Ok(q.fetch_all(&mut **tx).await?)
+}
+
+/// Why invoices could not be locked: `(id, status, balance, locked)` of those
+/// that belong to the customer.
+pub async fn invoice_states(
+    tx: &mut Tx,
+    company_id: &str,
+    customer_id: &str,
+    ids: &[String],
+) -> StoreResult<Vec<(String, String, i64, bool)>> {
+    let sql = format!(
+        "SELECT id, status, balance, locked_by_attempt IS NOT NULL FROM invoices
+         WHERE company_id = $1 AND bill_to_customer_id = $2 AND id IN ({})",
+        placeholders(3, ids.len())
+    );
+    let mut q = sqlx::query_as(dynamic_sql(sql)).bind(company_id).bind(customer_id);
+    for id in ids {
+        q = q.bind(id);
+    }
+    Ok(q.fetch_all(&mut **tx).await?)
+}
+
+pub struct NewAttempt<'a> {
+    pub id: &'a str,
+    pub company_id: &'a str,
+    pub customer_id: &'a str,
+    pub idempotency_key: &'a str,
+    pub fingerprint: &'a str,
+    pub channel: &'a str,
+    pub amount: i64,
+    pub currency: Currency,
+    pub plan: &'a [PlannedShare],
+    pub payment_method: &'a str,
+    pub enroll: Option<&'a Consent>,
+}
+
+pub async fn insert_attempt(tx: &mut Tx, a: &NewAttempt<'_>) -> StoreResult<()> {
+    let t = now();
+    sqlx::query(
+        "INSERT INTO payment_attempts (id, company_id, customer_id, idempotency_key, request_fingerprint,
+            channel, amount, currency, plan, payment_method, enroll, status, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'pending', $12, $12)",
+    )
+    .bind(a.id)
+    .bind(a.company_id)
+    .bind(a.customer_id)
+    .bind(a.idempotency_key)
+    .bind(a.fingerprint)
+    .bind(a.channel)
+    .bind(a.amount)
+    .bind(a.currency.code())
+    .bind(serde_json::to_string(a.plan).unwrap_or_default())
+    .bind(a.payment_method)
+    .bind(a.enroll.map(|c| serde_json::to_string(c).unwrap_or_default()))
+    .bind(t)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Ends an attempt without a payment (declined or failed) and frees its invoices.
+pub async fn settle_unpaid(
+    tx: &mut Tx,
+    attempt_id: &str,
+    status: &str,
+    decline_code: &str,
+    response_body: &str,
+) -> StoreResult<()> {
+    sqlx::query(
+        "UPDATE payment_attempts SET status = $1, decline_code = $2, response_body = $3, updated_at = $4
+         WHERE id = $5 AND status = 'pending'",
+    )
+    .bind(status)
+    .bind(decline_code)
+    .bind(response_body)
+    .bind(now())
+    .bind(attempt_id)
+    .execute(&mut **tx)
+    .await?;
+    release_locks(tx, attempt_id).await
+}
+
+pub async fn release_locks(tx: &mut Tx, attempt_id: &str) -> StoreResult<()> {
+    sqlx::query("UPDATE invoices SET locked_by_attempt = NULL WHERE locked_by_attempt = $1")
+        .bind(attempt_id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// Current balances of the invoices an attempt planned to pay, in plan order.
+pub async fn balances(tx: &mut Tx, plan: &[PlannedShare]) -> StoreResult<Vec<(String, i64)>> {
+    let ids: Vec<String> = plan.iter().map(|p| p.invoice_id.clone()).collect();
+    let sql = format!(
+        "SELECT id, balance FROM invoices WHERE status = 'open' AND id IN ({})",
+        placeholders(1, ids.len())
+    );
+    let mut q = sqlx::query_as(dynamic_sql(sql));
+    for id in &ids {
+        q = q.bind(id);
+    }
+    let found: Vec<(String, i64)> = q.fetch_all(&mut **tx).await?;
+    Ok(ids
+        .into_iter()
+        .map(|id| {
+            let bal = found.iter().find(|(f, _)| *f == id).map(|(_, b)| *b).unwrap_or(0);
+            (id, bal)
+        })
+        .collect())
+}
+
+/// Records a charge as a payment with its allocations and lowers the
+/// balances. `None` when this charge was recorded before (the unique
+/// processor charge id guards it).
+pub async fn insert_card_payment(
+    tx: &mut Tx,
+    attempt: &Attempt,
+    charge: &Charge,
+    allocations: &[Allocation],
+) -> StoreResult<Option<String>> {
+    let id = new_id("pay");
+    let inserted = sqlx::query(
+        "INSERT INTO payments (id, company_id, customer_id, attempt_id, channel, method, amount, currency,
+            processor_charge_id, card_brand, card_last4, created_at)
+         VALUES ($1, $2, $3, $4, $5, 'card', $6, $7, $8, $9, $10, $11)
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(&id)
+    .bind(&attempt.company_id)
+    .bind(&attempt.customer_id)
+    .bind(&attempt.id)
+    .bind(&attempt.channel)
+    .bind(charge.amount.minor)
+    .bind(charge.amount.currency.code())
+    .bind(&charge.id)
+    .bind(&charge.card.brand)
+    .bind(&charge.card.last4)
+    .bind(now())
+    .execute(&mut **tx)
+    .await?;
+    if inserted.rows_affected() == 0 {
+        return Ok(None);
+    }
+    if !allocations.is_empty() {
+        let values: Vec<String> = (0..allocations.len())
+            .map(|i| format!("($1, ${}, ${})", 2 + 2 * i, 3 + 2 * i))
+            .collect();
+        let sql = format!(
+            "INSERT INTO payment_allocations (payment_id, invoice_id, amount) VALUES {}",
+            values.join(", ")
+        );
+        let mut q = sqlx::query(dynamic_sql(sql)).bind(&id);
+        for a in allocations {
+            q = q.bind(&a.invoice_id).bind(a.amount);
+        }
+        q.execute(&mut **tx).await?;
+    }
+    for a in allocations {
+        apply_to_invoice(tx, &a.invoice_id, a.amount).await?;
+    }
+    Ok(Some(id))
+}
+
+/// Lowers an invoice's balance by a payment's share, marking it paid at zero.
+pub async fn apply_to_invoice(tx: &mut Tx, invoice_id: &str, amount: i64) -> StoreResult<()> {
+    sqlx::query(
+        "UPDATE invoices SET applied = applied + $1, balance = balance - $1,
+            status = CASE WHEN balance - $1 = 0 THEN 'paid' ELSE status END,
+            locked_by_attempt = NULL
+         WHERE id = $2",
+    )
+    .bind(amount)
+    .bind(invoice_id)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+pub async fn mark_succeeded(
+    tx: &mut Tx,
+    attempt_id: &str,
+    charge_id: &str,
+    response_body: &str,
+) -> StoreResult<()> {
+    sqlx::query(
+        "UPDATE payment_attempts SET status = 'succeeded', processor_charge_id = $1, response_body = $2,
+            updated_at = $3
+         WHERE id = $4",
+    )
+    .bind(charge_id)
+    .bind(response_body)
+    .bind(now())
+    .bind(attempt_id)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SavedMethod {
+    pub id: String,
+    #[serde(skip)]
+    pub processor_method_id: String,
+    pub brand: String,
+    pub last4: String,
+    pub exp_month: i64,
+    pub exp_year: i64,
+}
+
+pub async fn saved_method(
+    db: &Db,
+    company_id: &str,
+    customer_id: &str,
+    id: &str,
+) -> StoreResult<Option<SavedMethod>> {
+    let row: Option<(String, String, String, String, i64, i64)> = sqlx::query_as(
+        "SELECT id, processor_method_id, brand, last4, exp_month, exp_year FROM payment_methods
+         WHERE company_id = $1 AND customer_id = $2 AND id = $3 AND removed_at IS NULL",
+    )
+    .bind(company_id)
+    .bind(customer_id)
+    .bind(id)
+    .fetch_optional(db.reader())
+    .await?;
+    Ok(row.map(|(id, processor_method_id, brand, last4, exp_month, exp_year)| SavedMethod {
+        id,
+        processor_method_id,
+        brand,
+        last4,
+        exp_month,
+        exp_year,
+    }))
+}
+
+pub async fn insert_method(
+    tx: &mut Tx,
+    company_id: &str,
+    customer_id: &str,
+    processor_method_id: &str,
+    card: &crate::processor::CardSummary,
+) -> StoreResult<String> {
+    let id = new_id("pmt");
+    sqlx::query(
+        "INSERT INTO payment_methods (id, company_id, customer_id, processor_method_id, brand, last4,
+            exp_month, exp_year, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(&id)
+    .bind(company_id)
+    .bind(customer_id)
+    .bind(processor_method_id)
+    .bind(&card.brand)
+    .bind(&card.last4)
+    .bind(card.exp_month)
+    .bind(card.exp_year)
+    .bind(now())
+    .execute(&mut **tx)
+    .await?;
+    Ok(id)
+}
+
+/// Replaces the customer's autopay enrollment with one for `method_id`.
+pub async fn enroll_autopay(
+    tx: &mut Tx,
+    company_id: &str,
+    customer_id: &str,
+    method_id: &str,
+    consent: &Consent,
+) -> StoreResult<String> {
+    let t = now();
+    sqlx::query(
+        "UPDATE autopay_enrollments SET cancelled_at = $1 WHERE customer_id = $2 AND cancelled_at IS NULL",
+    )
+    .bind(t)
+    .bind(customer_id)
+    .execute(&mut **tx)
+    .await?;
+    let id = new_id("ape");
+    sqlx::query(
+        "INSERT INTO autopay_enrollments (id, company_id, customer_id, payment_method_id, consent_text,
+            consent_at, consent_ip, consent_user_agent, channel, starts_on)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+    )
+    .bind(&id)
+    .bind(company_id)
+    .bind(customer_id)
+    .bind(method_id)
+    .bind(&consent.text)
+    .bind(t)
+    .bind(&consent.ip)
+    .bind(&consent.user_agent)
+    .bind(&consent.channel)
+    .bind(consent.starts_on)
+    .execute(&mut **tx)
+    .await?;
+    Ok(id)
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PaymentAllocation {
+    pub invoice_id: String,
+    pub invoice_number: String,
+    pub amount: i64,
+    pub invoice_balance: i64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PaymentRecord {
+    pub id: String,
+    pub customer_id: String,
+    pub channel: String,
+    pub method: String,
+    pub amount: i64,
+    pub currency: Currency,
+    pub status: &'static str,
+    pub card_brand: Option<String>,
+    pub card_last4: Option<String>,
+    pub refunded: i64,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    pub allocations: Vec<PaymentAllocation>,
+}
+
+/// Payments of a company (optionally one customer, or one payment), newest first.
+pub async fn list(
+    db: &Db,
+    company_id: &str,
+    customer_id: Option<&str>,
+    payment_id: Option<&str>,
+    limit: i64,
+) -> StoreResult<Vec<PaymentRecord>> {
+    let rows = sqlx::query(
+        "SELECT p.id, p.customer_id, p.channel, p.method, p.amount, p.currency, p.card_brand, p.card_last4,
+                p.refunded, p.created_at, a.invoice_id, a.amount AS alloc_amount, i.number, i.balance
+         FROM (SELECT * FROM payments WHERE company_id = $1
+                 AND ($2 IS NULL OR customer_id = $2) AND ($3 IS NULL OR id = $3)
+               ORDER BY created_at DESC, id LIMIT $4) p
+         LEFT JOIN payment_allocations a ON a.payment_id = p.id
+         LEFT JOIN invoices i ON i.id = a.invoice_id
+         ORDER BY p.created_at DESC, p.id, i.number",
+    )
+    .bind(company_id)
+    .bind(customer_id)
+    .bind(payment_id)
+    .bind(limit)
+    .fetch_all(db.reader())
+    .await?;
+    let mut out: Vec<PaymentRecord> = Vec::new();
+    for row in &rows {
+        let id: String = row.try_get("id")?;
+        if out.last().map(|p| p.id != id).unwrap_or(true) {
+            let currency: String = row.try_get("currency")?;
+            let amount: i64 = row.try_get("amount")?;
+            let refunded: i64 = row.try_get("refunded")?;
+            out.push(PaymentRecord {
+                id,
+                customer_id: row.try_get("customer_id")?,
+                channel: row.try_get("channel")?,
+                method: row.try_get("method")?,
+                amount,
+                currency: Currency::parse(&currency).unwrap_or(Currency::USD),
+                status: if refunded == 0 {
+                    "succeeded"
+                } else if refunded < amount {
+                    "partially_refunded"
+                } else {
+                    "refunded"
+                },
+                card_brand: row.try_get("card_brand")?,
+                card_last4: row.try_get("card_last4")?,
+                refunded,
+                created_at: row.try_get("created_at")?,
+                allocations: Vec::new(),
+            });
+        }
+        if let Some(invoice_id) = row.try_get::<Option<String>, _>("invoice_id")?
+            && let Some(p) = out.last_mut()
+        {
+            p.allocations.push(PaymentAllocation {
+                invoice_id,
+                invoice_number: row.try_get("number")?,
+                amount: row.try_get("alloc_amount")?,
+                invoice_balance: row.try_get("balance")?,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// The card autopay charges for a customer, if enrolled.
+pub async fn active_autopay(db: &Db, customer_id: &str) -> StoreResult<Option<SavedMethod>> {
+    let row: Option<(String, String, String, String, i64, i64)> = sqlx::query_as(
+        "SELECT m.id, m.processor_method_id, m.brand, m.last4, m.exp_month, m.exp_year
+         FROM autopay_enrollments e JOIN payment_methods m ON m.id = e.payment_method_id
+         WHERE e.customer_id = $1 AND e.cancelled_at IS NULL",
+    )
+    .bind(customer_id)
+    .fetch_optional(db.reader())
+    .await?;
+    Ok(row.map(|(id, processor_method_id, brand, last4, exp_month, exp_year)| SavedMethod {
+        id,
+        processor_method_id,
+        brand,
+        last4,
+        exp_month,
+        exp_year,
+    }))
+}

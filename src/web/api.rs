@@ -1,0 +1,373 @@
+//! The office JSON API `/api/v1`, authenticated by a company API key.
+
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::error::ApiError;
+use super::{AppState, json_created};
+use crate::dates;
+use crate::domain::{LineInput, price_lines};
+use crate::money::minor_units_from_json;
+use crate::paylink;
+use crate::store::customers::{self, NewCustomer};
+use crate::store::invoices::{self, NewInvoice};
+use crate::store::{StoreError, companies, payments};
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/openapi.json", get(openapi))
+        .route("/api/v1/customers", post(create_customer).get(list_customers))
+        .route("/api/v1/customers/{id}", get(get_customer))
+        .route("/api/v1/customers/{id}/payment-link", get(get_link))
+        .route("/api/v1/customers/{id}/payment-link/rotate", post(rotate_link))
+        .route("/api/v1/customers/{id}/payment-link/revoke", post(revoke_link))
+        .route("/api/v1/properties", post(create_property))
+        .route("/api/v1/invoices", post(create_invoice).get(list_invoices))
+        .route("/api/v1/invoices/{id}", get(get_invoice))
+        .route("/api/v1/payments", get(list_payments))
+}
+
+async fn openapi() -> Response {
+    let mut resp = include_str!("openapi.json").into_response();
+    resp.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    resp
+}
+
+/// The company whose API key the request carries.
+pub struct CompanyKey(pub String);
+
+impl FromRequestParts<AppState> for CompanyKey {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let unauthorized = || {
+            ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "Send the company's API key as 'Authorization: Bearer <key>'.",
+            )
+        };
+        let key = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim)
+            .filter(|k| !k.is_empty() && k.len() < 200)
+            .ok_or_else(unauthorized)?;
+        let company = companies::company_for_api_key(&state.app.db, key).await?;
+        company.map(CompanyKey).ok_or_else(unauthorized)
+    }
+}
+
+type ApiResult = Result<Response, ApiError>;
+
+fn required_text(value: &str, field: &str, max: usize) -> Result<String, ApiError> {
+    let v = value.trim();
+    if v.is_empty() {
+        return Err(ApiError::unprocessable("invalid_field", format!("{field} must not be empty"), field));
+    }
+    if v.chars().count() > max {
+        return Err(ApiError::unprocessable(
+            "invalid_field",
+            format!("{field} must be at most {max} characters"),
+            field,
+        ));
+    }
+    Ok(v.to_string())
+}
+
+fn optional_text(value: Option<String>, field: &str, max: usize) -> Result<Option<String>, ApiError> {
+    match value {
+        None => Ok(None),
+        Some(v) if v.trim().is_empty() => Ok(None),
+        Some(v) => required_text(&v, field, max).map(Some),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CustomerBody {
+    name: String,
+    email: Option<String>,
+    phone: Option<String>,
+    billing_address: Option<String>,
+}
+
+async fn create_customer(
+    State(state): State<AppState>,
+    CompanyKey(company): CompanyKey,
+    body: Result<Json<CustomerBody>, JsonRejection>,
+) -> ApiResult {
+    let Json(b) = body?;
+    let email = optional_text(b.email, "email", 254)?;
+    if let Some(e) = &email
+        && (!e.contains('@') || e.contains(char::is_whitespace))
+    {
+        return Err(ApiError::unprocessable("invalid_field", "email must be an email address", "email"));
+    }
+    let c = NewCustomer {
+        name: required_text(&b.name, "name", 200)?,
+        email,
+        phone: optional_text(b.phone, "phone", 40)?,
+        billing_address: optional_text(b.billing_address, "billing_address", 500)?,
+    };
+    let mut tx = state.app.db.begin_write().await?;
+    let customer = customers::create(&mut tx, &company, &c).await?;
+    tx.commit().await.map_err(StoreError::from)?;
+    Ok(json_created(customer))
+}
+
+#[derive(Deserialize)]
+struct SearchQuery {
+    q: Option<String>,
+}
+
+#[derive(Serialize)]
+struct List<T> {
+    data: Vec<T>,
+}
+
+async fn list_customers(
+    State(state): State<AppState>,
+    CompanyKey(company): CompanyKey,
+    query: Result<Query<SearchQuery>, QueryRejection>,
+) -> ApiResult {
+    let Query(q) = query?;
+    let data = customers::search(&state.app.db, &company, q.q.as_deref().unwrap_or(""), 200).await?;
+    Ok(Json(List { data }).into_response())
+}
+
+async fn get_customer(
+    State(state): State<AppState>,
+    CompanyKey(company): CompanyKey,
+    Path(id): Path<String>,
+) -> ApiResult {
+    let c = customers::get(&state.app.db, &company, &id).await?.ok_or_else(ApiError::not_found)?;
+    Ok(Json(c).into_response())
+}
+
+#[derive(Serialize)]
+struct LinkBody {
+    url: String,
+    active: bool,
+}
+
+async fn company_base_url(state: &AppState, company: &str) -> Result<String, ApiError> {
+    let c = companies::get(&state.app.db, company).await?.ok_or_else(ApiError::not_found)?;
+    Ok(state.app.base_url(c.base_url.as_deref()).to_string())
+}
+
+async fn get_link(
+    State(state): State<AppState>,
+    CompanyKey(company): CompanyKey,
+    Path(id): Path<String>,
+) -> ApiResult {
+    customers::get(&state.app.db, &company, &id).await?.ok_or_else(ApiError::not_found)?;
+    let base = company_base_url(&state, &company).await?;
+    let mut tx = state.app.db.begin_write().await?;
+    let link = paylink::current(&mut tx, &state.app.config.secret, &company, &id).await?;
+    tx.commit().await.map_err(StoreError::from)?;
+    Ok(Json(LinkBody {
+        url: paylink::url(&base, &link.token),
+        active: !link.revoked,
+    })
+    .into_response())
+}
+
+async fn rotate_link(
+    State(state): State<AppState>,
+    CompanyKey(company): CompanyKey,
+    Path(id): Path<String>,
+) -> ApiResult {
+    customers::get(&state.app.db, &company, &id).await?.ok_or_else(ApiError::not_found)?;
+    let base = company_base_url(&state, &company).await?;
+    let mut tx = state.app.db.begin_write().await?;
+    let token = paylink::rotate(&mut tx, &state.app.config.secret, &company, &id, "api").await?;
+    tx.commit().await.map_err(StoreError::from)?;
+    Ok(Json(LinkBody {
+        url: paylink::url(&base, &token),
+        active: true,
+    })
+    .into_response())
+}
+
+async fn revoke_link(
+    State(state): State<AppState>,
+    CompanyKey(company): CompanyKey,
+    Path(id): Path<String>,
+) -> ApiResult {
+    customers::get(&state.app.db, &company, &id).await?.ok_or_else(ApiError::not_found)?;
+    let mut tx = state.app.db.begin_write().await?;
+    paylink::revoke(&mut tx, &state.app.config.secret, &company, &id, "api").await?;
+    tx.commit().await.map_err(StoreError::from)?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PropertyBody {
+    address: String,
+    resident_customer_id: String,
+    bill_to_customer_id: Option<String>,
+}
+
+async fn create_property(
+    State(state): State<AppState>,
+    CompanyKey(company): CompanyKey,
+    body: Result<Json<PropertyBody>, JsonRejection>,
+) -> ApiResult {
+    let Json(b) = body?;
+    let address = required_text(&b.address, "address", 500)?;
+    let bill_to = b.bill_to_customer_id.unwrap_or_else(|| b.resident_customer_id.clone());
+    let mut tx = state.app.db.begin_write().await?;
+    for (field, id) in [("resident_customer_id", &b.resident_customer_id), ("bill_to_customer_id", &bill_to)] {
+        if !customers::all_belong(&mut tx, &company, &[id.as_str()]).await? {
+            return Err(ApiError::new(StatusCode::NOT_FOUND, "customer_not_found", format!("{field} names no customer of this company")).with_field(field));
+        }
+    }
+    let p = customers::create_property(&mut tx, &company, &address, &b.resident_customer_id, &bill_to).await?;
+    tx.commit().await.map_err(StoreError::from)?;
+    Ok(json_created(p))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LineBody {
+    description: String,
+    quantity: Value,
+    unit_price: Value,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct InvoiceBody {
+    property_id: String,
+    number: Option<String>,
+    issue_date: Option<String>,
+    due_date: String,
+    lines: Vec<LineBody>,
+}
+
+fn parse_date(text: &str, field: &str) -> Result<time::Date, ApiError> {
+    dates::parse(text).ok_or_else(|| {
+        ApiError::unprocessable("invalid_date", format!("{field} must be a date in the form YYYY-MM-DD, got '{text}'"), field)
+    })
+}
+
+async fn create_invoice(
+    State(state): State<AppState>,
+    CompanyKey(company_id): CompanyKey,
+    body: Result<Json<InvoiceBody>, JsonRejection>,
+) -> ApiResult {
+    let Json(b) = body?;
+    let company = companies::get(&state.app.db, &company_id).await?.ok_or_else(ApiError::not_found)?;
+    let due_date = parse_date(&b.due_date, "due_date")?;
+    let issue_date = match &b.issue_date {
+        Some(d) => parse_date(d, "issue_date")?,
+        None => dates::today_in(&company.time_zone),
+    };
+    if due_date < issue_date {
+        return Err(ApiError::unprocessable("invalid_date", "due_date must not be before issue_date", "due_date"));
+    }
+    let number = match &b.number {
+        Some(n) => Some(required_text(n, "number", 40)?),
+        None => None,
+    };
+    let mut lines = Vec::with_capacity(b.lines.len());
+    for (i, l) in b.lines.iter().enumerate() {
+        let quantity = l
+            .quantity
+            .as_i64()
+            .ok_or_else(|| ApiError::unprocessable("invalid_field", "quantity must be a whole number", &format!("lines[{i}].quantity")))?;
+        let unit_price = minor_units_from_json(&l.unit_price).map_err(|why| {
+            ApiError::unprocessable("invalid_amount", format!("unit_price {why}"), &format!("lines[{i}].unit_price"))
+        })?;
+        lines.push(LineInput {
+            description: l.description.trim().chars().take(500).collect(),
+            quantity,
+            unit_price,
+        });
+    }
+    let (amounts, total) = price_lines(&lines).map_err(|e| {
+        let (field, message) = e.describe();
+        ApiError::unprocessable("invalid_line", message, &field)
+    })?;
+    let mut tx = state.app.db.begin_write().await?;
+    let property = customers::get_property(&mut tx, &company_id, &b.property_id)
+        .await?
+        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "property_not_found", "property_id names no property of this company").with_field("property_id"))?;
+    let new = NewInvoice {
+        company_id: &company_id,
+        number: number.as_deref(),
+        property_id: &property.id,
+        bill_to_customer_id: &property.bill_to_customer_id,
+        issue_date,
+        due_date,
+        currency: company.currency,
+        lines: &lines,
+        amounts: &amounts,
+        total,
+    };
+    let invoice = match invoices::create(&mut tx, &new).await {
+        Err(StoreError::Conflict) => {
+            return Err(ApiError::conflict("invoice_number_taken", "An invoice with this number already exists.").with_field("number"));
+        }
+        other => other?,
+    };
+    tx.commit().await.map_err(StoreError::from)?;
+    Ok(json_created(invoice))
+}
+
+async fn get_invoice(
+    State(state): State<AppState>,
+    CompanyKey(company): CompanyKey,
+    Path(id): Path<String>,
+) -> ApiResult {
+    let inv = invoices::get(&state.app.db, &company, &id).await?.ok_or_else(ApiError::not_found)?;
+    Ok(Json(inv).into_response())
+}
+
+#[derive(Deserialize)]
+struct InvoiceQuery {
+    customer_id: Option<String>,
+    status: Option<String>,
+}
+
+async fn list_invoices(
+    State(state): State<AppState>,
+    CompanyKey(company): CompanyKey,
+    query: Result<Query<InvoiceQuery>, QueryRejection>,
+) -> ApiResult {
+    let Query(q) = query?;
+    if let Some(s) = &q.status
+        && !["open", "paid", "void"].contains(&s.as_str())
+    {
+        return Err(ApiError::bad_request("invalid_query", "status must be open, paid or void").with_field("status"));
+    }
+    let data = invoices::list(&state.app.db, &company, q.customer_id.as_deref(), q.status.as_deref(), 500).await?;
+    Ok(Json(List { data }).into_response())
+}
+
+#[derive(Deserialize)]
+struct PaymentQuery {
+    customer_id: Option<String>,
+}
+
+async fn list_payments(
+    State(state): State<AppState>,
+    CompanyKey(company): CompanyKey,
+    query: Result<Query<PaymentQuery>, QueryRejection>,
+) -> ApiResult {
+    let Query(q) = query?;
+    let data = payments::list(&state.app.db, &company, q.customer_id.as_deref(), None, 500).await?;
+    Ok(Json(List { data }).into_response())
+}

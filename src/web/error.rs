@@ -1,0 +1,169 @@
+//! Client-visible errors: a stable `code`, a message that says what to fix,
+//! and the field it is about. Internals are logged, never shown.
+
+use axum::Json;
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use crate::payments::PayError;
+use crate::store::StoreError;
+
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+    pub field: Option<String>,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+            field: None,
+        }
+    }
+
+    pub fn with_field(mut self, field: impl Into<String>) -> ApiError {
+        self.field = Some(field.into());
+        self
+    }
+
+    pub fn bad_request(code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::BAD_REQUEST, code, message)
+    }
+
+    pub fn unprocessable(code: &'static str, message: impl Into<String>, field: &str) -> ApiError {
+        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, message).with_field(field)
+    }
+
+    pub fn not_found() -> ApiError {
+        ApiError::new(StatusCode::NOT_FOUND, "not_found", "Not found.")
+    }
+
+    pub fn conflict(code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::CONFLICT, code, message)
+    }
+
+    pub fn internal(e: impl std::fmt::Display) -> ApiError {
+        tracing::error!(error = %e, "internal error");
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal_error",
+            "Something went wrong on our side. Nothing was charged twice; please try again.",
+        )
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut error = json!({"code": self.code, "message": self.message});
+        if let Some(field) = self.field {
+            error["field"] = json!(field);
+        }
+        (self.status, Json(json!({ "error": error }))).into_response()
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Conflict => ApiError::conflict("conflict", "That record already exists."),
+            StoreError::Invalid => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid",
+                "The values break a rule of the data (a reference or a limit).",
+            ),
+            StoreError::Other(e) => ApiError::internal(e),
+        }
+    }
+}
+
+impl From<JsonRejection> for ApiError {
+    fn from(r: JsonRejection) -> Self {
+        let status = match &r {
+            JsonRejection::MissingJsonContentType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            JsonRejection::BytesRejection(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            JsonRejection::JsonDataError(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            _ => StatusCode::BAD_REQUEST,
+        };
+        let code = match status {
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+            StatusCode::PAYLOAD_TOO_LARGE => "body_too_large",
+            StatusCode::UNPROCESSABLE_ENTITY => "invalid_field",
+            _ => "malformed_json",
+        };
+        ApiError::new(status, code, r.body_text())
+    }
+}
+
+impl From<QueryRejection> for ApiError {
+    fn from(r: QueryRejection) -> Self {
+        ApiError::bad_request("invalid_query", r.body_text())
+    }
+}
+
+impl From<PayError> for ApiError {
+    fn from(e: PayError) -> Self {
+        match e {
+            PayError::Invalid { field, message } => {
+                let status = if field == "Idempotency-Key" {
+                    StatusCode::BAD_REQUEST
+                } else {
+                    StatusCode::UNPROCESSABLE_ENTITY
+                };
+                let code = if field == "Idempotency-Key" {
+                    "idempotency_key_required"
+                } else {
+                    "invalid_request"
+                };
+                ApiError::new(status, code, message).with_field(field)
+            }
+            PayError::InvoiceNotFound => ApiError::new(
+                StatusCode::NOT_FOUND,
+                "invoice_not_found",
+                "One of the selected invoices does not exist on this account.",
+            )
+            .with_field("invoice_ids"),
+            PayError::InvoiceNotPayable(id) => ApiError::conflict(
+                "invoice_not_payable",
+                format!("Invoice {id} is already paid or void. Refresh the page to see what is still owed."),
+            )
+            .with_field("invoice_ids"),
+            PayError::InvoiceBusy(id) => ApiError::conflict(
+                "invoice_being_paid",
+                format!("Invoice {id} is being paid right now. Wait a moment and refresh the page."),
+            )
+            .with_field("invoice_ids"),
+            PayError::MixedCurrency => ApiError::unprocessable(
+                "mixed_currency",
+                "Invoices in different currencies must be paid separately.",
+                "invoice_ids",
+            ),
+            PayError::MethodNotFound => ApiError::unprocessable(
+                "payment_method_not_found",
+                "That saved card is not on this account any more. Enter a card.",
+                "payment_method",
+            ),
+            PayError::InProgress => ApiError::conflict(
+                "idempotency_in_progress",
+                "A request with this Idempotency-Key is still being processed. Retry shortly for its result.",
+            ),
+            PayError::KeyReused => ApiError::unprocessable(
+                "idempotency_key_reused",
+                "This Idempotency-Key was used for a different request. Use a new key for a new payment.",
+                "Idempotency-Key",
+            ),
+            PayError::ProcessorUnavailable => ApiError::new(
+                StatusCode::BAD_GATEWAY,
+                "processor_unavailable",
+                "We could not reach the card processor. Do not pay again yet: the payment will be confirmed or cancelled within minutes.",
+            ),
+            PayError::Store(e) => e.into(),
+        }
+    }
+}

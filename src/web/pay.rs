@@ -1,0 +1,615 @@
+//! The quick payment page and its JSON twin. The token in the path is the
+//! credential: every lookup goes through `resolve`, which rate-limits and
+//! answers a miss exactly as any unknown path.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use serde::{Deserialize, Serialize};
+
+use super::error::ApiError;
+use super::{AppState, ClientIp, json_created, not_found_for, user_agent};
+use crate::crypto::random_token;
+use crate::dates;
+use crate::domain::autopay_consent_text;
+use crate::money::Money;
+use crate::paylink;
+use crate::payments::{self, PayError, PayInvoices, PayResult};
+use crate::store::links::LiveLink;
+use crate::store::paypage::{self, PayPage};
+use crate::store::payments::{self as pay_store, Consent};
+use crate::store::{audit, companies};
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/pay/{token}", get(page).post(submit))
+        .route("/pay/{token}/receipts/{payment_id}", get(receipt))
+        .route("/api/v1/pay/{token}", get(page_data))
+        .route("/api/v1/pay/{token}/payments", post(api_pay))
+}
+
+/// What a miss answers: 404 like any unknown path, or 429 over the limits.
+fn miss(state: &AppState, ip: ClientIp, path: &str) -> Response {
+    if state.limits.allow_miss(ip.0) {
+        not_found_for(state, path)
+    } else {
+        too_many(path)
+    }
+}
+
+fn too_many(path: &str) -> Response {
+    let mut resp = if path.starts_with("/api/") {
+        ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            "Too many requests. Wait a minute and try again.",
+        )
+        .into_response()
+    } else {
+        (
+            StatusCode::TOO_MANY_REQUESTS,
+            "Too many requests. Wait a minute and try again.",
+        )
+            .into_response()
+    };
+    resp.headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from_static("60"));
+    resp
+}
+
+/// Loads the page a token opens, applying the rate limits.
+async fn load_page(state: &AppState, ip: ClientIp, token: &str, path: &str) -> Result<PayPage, Response> {
+    if !paylink::looks_like_token(token) {
+        return Err(miss(state, ip, path));
+    }
+    let found = paypage::load(&state.app.db, &paylink::token_hash(token))
+        .await
+        .map_err(|e| ApiError::from(e).into_response())?;
+    let Some(page) = found else {
+        return Err(miss(state, ip, path));
+    };
+    if !state.limits.allow_hit(&page.link_id) {
+        return Err(too_many(path));
+    }
+    note_opened(state, &page.company.id, &page.link_id, token);
+    Ok(page)
+}
+
+/// Resolves a token for a state change, applying the rate limits.
+async fn resolve(state: &AppState, ip: ClientIp, token: &str, path: &str) -> Result<LiveLink, Response> {
+    if !paylink::looks_like_token(token) {
+        return Err(miss(state, ip, path));
+    }
+    let found = crate::store::links::find_live(&state.app.db, &paylink::token_hash(token))
+        .await
+        .map_err(|e| ApiError::from(e).into_response())?;
+    let Some(link) = found else {
+        return Err(miss(state, ip, path));
+    };
+    if !state.limits.allow_hit(&link.id) {
+        return Err(too_many(path));
+    }
+    Ok(link)
+}
+
+static OPENED: Mutex<Option<HashMap<String, Instant>>> = Mutex::new(None);
+
+/// Writes "link opened" to the audit log at most once an hour per link, off
+/// the request path, so page views do not queue behind the database writer.
+fn note_opened(state: &AppState, company_id: &str, link_id: &str, token: &str) {
+    {
+        let Ok(mut guard) = OPENED.lock() else { return };
+        let seen = guard.get_or_insert_with(HashMap::new);
+        if seen.len() > 100_000 {
+            seen.clear();
+        }
+        match seen.get(link_id) {
+            Some(at) if at.elapsed() < Duration::from_secs(3600) => return,
+            _ => {
+                seen.insert(link_id.to_string(), Instant::now());
+            }
+        }
+    }
+    let db = state.app.db.clone();
+    let company_id = company_id.to_string();
+    let subject = paylink::audit_ref(&paylink::token_hash(token));
+    tokio::spawn(async move {
+        let Ok(mut tx) = db.begin_write().await else { return };
+        let ok = audit::record(&mut tx, &company_id, "customer", "payment_link.opened", &subject, serde_json::json!({}))
+            .await
+            .is_ok();
+        if ok {
+            tx.commit().await.ok();
+        }
+    });
+}
+
+// ---------------------------------------------------------------- HTML page
+
+#[derive(Default)]
+struct FormState {
+    selected: Option<Vec<String>>,
+    plan: String,
+    method: Option<String>,
+    error: Option<String>,
+    card_error: Option<String>,
+    consent_error: Option<String>,
+}
+
+#[derive(Serialize)]
+struct LineView {
+    description: String,
+    quantity: i64,
+    amount: String,
+}
+
+#[derive(Serialize)]
+struct InvoiceView {
+    id: String,
+    number: String,
+    issue_date: String,
+    due_text: String,
+    overdue: bool,
+    balance: String,
+    balance_minor: i64,
+    total: String,
+    paid_so_far: Option<String>,
+    selected: bool,
+    lines: Vec<LineView>,
+}
+
+#[derive(Serialize)]
+struct PropertyView {
+    address: String,
+    on_behalf: bool,
+    invoices: Vec<InvoiceView>,
+}
+
+#[derive(Serialize)]
+struct MethodView {
+    id: String,
+    label: String,
+    checked: bool,
+}
+
+fn method_label(brand: &str, last4: &str, exp_month: i64, exp_year: i64) -> String {
+    format!("{brand} ending {last4}, expires {exp_month:02}/{:02}", exp_year % 100)
+}
+
+fn due_text(due: time::Date, today: time::Date) -> (String, bool) {
+    let days = (due - today).whole_days();
+    match days {
+        d if d < 0 => {
+            let n = -d;
+            let unit = if n == 1 { "day" } else { "days" };
+            (format!("Overdue by {n} {unit} (was due {})", dates::display(due)), true)
+        }
+        0 => ("Due today".to_string(), false),
+        _ => (format!("Due {}", dates::display(due)), false),
+    }
+}
+
+/// A signed one-time form token: the nonce is the payment's idempotency key,
+/// the signature proves this server issued it for this link (CSRF).
+fn form_token(state: &AppState, link_id: &str) -> (String, String) {
+    let nonce = random_token(18);
+    let sig = state.app.config.secret.derive(format!("form:{link_id}:{nonce}").as_bytes());
+    (nonce, sig)
+}
+
+fn form_sig_valid(state: &AppState, link_id: &str, nonce: &str, sig: &str) -> bool {
+    let expected = state.app.config.secret.derive(format!("form:{link_id}:{nonce}").as_bytes());
+    !nonce.is_empty()
+        && expected.len() == sig.len()
+        && expected.bytes().zip(sig.bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
+}
+
+fn render_page(state: &AppState, page: &PayPage, token: &str, status: StatusCode, form: FormState) -> Response {
+    let today = dates::today_in(&page.company.time_zone);
+    let currency = page.company.currency;
+    let mut total = 0i64;
+    let properties: Vec<PropertyView> = page
+        .properties
+        .iter()
+        .map(|p| PropertyView {
+            address: p.address.clone(),
+            on_behalf: p.billed_on_behalf_of_resident,
+            invoices: p
+                .invoices
+                .iter()
+                .map(|inv| {
+                    let selected = form
+                        .selected
+                        .as_ref()
+                        .map(|s| s.contains(&inv.id))
+                        .unwrap_or(true);
+                    if selected {
+                        total += inv.balance;
+                    }
+                    let (due_text, overdue) = due_text(inv.due_date, today);
+                    let paid = inv.total - inv.balance;
+                    InvoiceView {
+                        id: inv.id.clone(),
+                        number: inv.number.clone(),
+                        issue_date: dates::display(inv.issue_date),
+                        due_text,
+                        overdue,
+                        balance: Money::new(inv.balance, inv.currency).format(),
+                        balance_minor: inv.balance,
+                        total: Money::new(inv.total, inv.currency).format(),
+                        paid_so_far: (paid > 0).then(|| Money::new(paid, inv.currency).format()),
+                        selected,
+                        lines: inv
+                            .lines
+                            .iter()
+                            .map(|l| LineView {
+                                description: l.description.clone(),
+                                quantity: l.quantity,
+                                amount: Money::new(l.amount, inv.currency).format(),
+                            })
+                            .collect(),
+                    }
+                })
+                .collect(),
+        })
+        .collect();
+    let chosen = form
+        .method
+        .clone()
+        .or_else(|| page.saved_methods.first().map(|m| m.id.clone()))
+        .unwrap_or_else(|| "new_card".into());
+    let methods: Vec<MethodView> = page
+        .saved_methods
+        .iter()
+        .map(|m| MethodView {
+            id: m.id.clone(),
+            label: method_label(&m.brand, &m.last4, m.exp_month, m.exp_year),
+            checked: m.id == chosen,
+        })
+        .collect();
+    let autopay = page.autopay.method_id.as_ref().and_then(|id| {
+        page.saved_methods.iter().find(|m| &m.id == id).map(|m| {
+            minijinja::context! { label => format!("{} ending {}", m.brand, m.last4) }
+        })
+    });
+    let (nonce, sig) = form_token(state, &page.link_id);
+    let ctx = minijinja::context! {
+        accent => page.company.accent_color.as_str(),
+        company => minijinja::context! { name => page.company.name.as_str(), phone => page.company.phone.as_str() },
+        customer_name => page.customer.name.as_str(),
+        token => token,
+        properties => minijinja::value::Serde(&properties),
+        total => Money::new(total, currency).format(),
+        currency => currency.code(),
+        saved_methods => minijinja::value::Serde(&methods),
+        new_card_checked => chosen == "new_card",
+        autopay => autopay,
+        consent_text => autopay_consent_text(&page.company.name, &page.company.phone),
+        plan => form.plan,
+        form => minijinja::context! { nonce => nonce, sig => sig },
+        error => form.error,
+        card_error => form.card_error,
+        consent_error => form.consent_error,
+    };
+    state.views.page(status, "pay.html", ctx)
+}
+
+async fn page(State(state): State<AppState>, ip: ClientIp, Path(token): Path<String>) -> Response {
+    match load_page(&state, ip, &token, "/pay").await {
+        Ok(page) => render_page(&state, &page, &token, StatusCode::OK, FormState::default()),
+        Err(resp) => resp,
+    }
+}
+
+/// The form's fields; card numbers are not among them (the inputs carry no name).
+#[derive(Default)]
+struct PayForm {
+    invoice_ids: Vec<String>,
+    payment_method: String,
+    card_token: String,
+    plan: String,
+    autopay_consent: bool,
+    form_nonce: String,
+    form_sig: String,
+}
+
+fn parse_form(body: &[u8]) -> PayForm {
+    let mut f = PayForm::default();
+    for (k, v) in form_urlencoded::parse(body) {
+        let v = v.into_owned();
+        match k.as_ref() {
+            "invoice_ids" => f.invoice_ids.push(v),
+            "payment_method" => f.payment_method = v,
+            "card_token" => f.card_token = v,
+            "plan" => f.plan = v,
+            "autopay_consent" => f.autopay_consent = v == "yes",
+            "form_nonce" => f.form_nonce = v,
+            "form_sig" => f.form_sig = v,
+            _ => {}
+        }
+    }
+    f
+}
+
+async fn submit(
+    State(state): State<AppState>,
+    ip: ClientIp,
+    headers: HeaderMap,
+    Path(token): Path<String>,
+    body: Bytes,
+) -> Response {
+    let link = match resolve(&state, ip, &token, "/pay").await {
+        Ok(l) => l,
+        Err(resp) => return resp,
+    };
+    let form = parse_form(&body);
+    let rerender = |status: StatusCode, fs: FormState| {
+        let state = state.clone();
+        let token = token.clone();
+        async move {
+            match paypage::load(&state.app.db, &paylink::token_hash(&token)).await {
+                Ok(Some(page)) => render_page(&state, &page, &token, status, fs),
+                Ok(None) => state.views.not_found(),
+                Err(e) => ApiError::from(e).into_response(),
+            }
+        }
+    };
+    let mut fs = FormState {
+        selected: Some(form.invoice_ids.clone()),
+        plan: form.plan.clone(),
+        method: Some(form.payment_method.clone()),
+        ..FormState::default()
+    };
+    if !form_sig_valid(&state, &link.id, &form.form_nonce, &form.form_sig) {
+        fs.error = Some("This page was open too long or came from elsewhere. Check your selection and press Pay again.".into());
+        return rerender(StatusCode::BAD_REQUEST, fs).await;
+    }
+    if form.invoice_ids.is_empty() {
+        fs.error = Some("Select at least one invoice to pay.".into());
+        return rerender(StatusCode::UNPROCESSABLE_ENTITY, fs).await;
+    }
+    let method = if form.payment_method == "new_card" || form.payment_method.is_empty() {
+        if form.card_token.is_empty() {
+            fs.card_error = Some("Enter your card details. Card entry needs JavaScript turned on in your browser.".into());
+            return rerender(StatusCode::UNPROCESSABLE_ENTITY, fs).await;
+        }
+        form.card_token.clone()
+    } else {
+        form.payment_method.clone()
+    };
+    let enroll = if form.plan == "autopay" {
+        if !form.autopay_consent {
+            fs.consent_error = Some("To use autopay, tick the box to authorize future charges, or choose \u{201c}Pay this time only\u{201d}.".into());
+            return rerender(StatusCode::UNPROCESSABLE_ENTITY, fs).await;
+        }
+        match consent_for(&state, &link, ip, &headers).await {
+            Ok(c) => Some(c),
+            Err(e) => return e.into_response(),
+        }
+    } else {
+        None
+    };
+    let req = PayInvoices {
+        company_id: link.company_id.clone(),
+        customer_id: link.customer_id.clone(),
+        invoice_ids: form.invoice_ids.clone(),
+        payment_method: method,
+        idempotency_key: format!("form:{}", form.form_nonce),
+        channel: "quick_pay",
+        enroll,
+        actor: "customer".into(),
+    };
+    match pay_waiting(&state, req).await {
+        Ok(PayResult::Succeeded(s)) => {
+            Redirect::to(&format!("/pay/{token}/receipts/{}", s.id)).into_response()
+        }
+        Ok(PayResult::Declined(d)) => {
+            fs.card_error = Some(d.message);
+            fs.method = Some("new_card".into());
+            rerender(StatusCode::PAYMENT_REQUIRED, fs).await
+        }
+        Err(e) => {
+            let e = ApiError::from(e);
+            if e.status.is_server_error() && e.status != StatusCode::BAD_GATEWAY {
+                return e.into_response();
+            }
+            fs.error = Some(e.message);
+            rerender(e.status, fs).await
+        }
+    }
+}
+
+/// A double submit of the same form waits for the first one's result.
+async fn pay_waiting(state: &AppState, req: PayInvoices) -> Result<PayResult, PayError> {
+    for _ in 0..40 {
+        match payments::pay(&state.app, req.clone()).await {
+            Err(PayError::InProgress) => tokio::time::sleep(Duration::from_millis(250)).await,
+            other => return other,
+        }
+    }
+    Err(PayError::InProgress)
+}
+
+/// The consent record for autopay: the exact text shown, when, from where.
+async fn consent_for(state: &AppState, link: &LiveLink, ip: ClientIp, headers: &HeaderMap) -> Result<Consent, ApiError> {
+    let company = companies::get(&state.app.db, &link.company_id)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    Ok(Consent {
+        text: autopay_consent_text(&company.name, &company.phone),
+        ip: ip.0.to_string(),
+        user_agent: user_agent(headers),
+        channel: "quick_pay".into(),
+        starts_on: dates::today_in(&company.time_zone),
+    })
+}
+
+async fn receipt(
+    State(state): State<AppState>,
+    ip: ClientIp,
+    Path((token, payment_id)): Path<(String, String)>,
+) -> Response {
+    let link = match resolve(&state, ip, &token, "/pay").await {
+        Ok(l) => l,
+        Err(resp) => return resp,
+    };
+    let found = async {
+        let payment = pay_store::list(&state.app.db, &link.company_id, Some(&link.customer_id), Some(&payment_id), 1)
+            .await?
+            .pop();
+        let company = companies::get(&state.app.db, &link.company_id).await?;
+        let autopay = pay_store::active_autopay(&state.app.db, &link.customer_id).await?;
+        Ok::<_, crate::store::StoreError>((payment, company, autopay))
+    }
+    .await;
+    let (payment, company, autopay) = match found {
+        Ok((Some(p), Some(c), a)) => (p, c, a),
+        Ok(_) => return state.views.not_found(),
+        Err(e) => return ApiError::from(e).into_response(),
+    };
+    let ctx = minijinja::context! {
+        accent => company.accent_color,
+        company => minijinja::context! { name => company.name, phone => company.phone },
+        amount => Money::new(payment.amount, payment.currency).format(),
+        reference => payment.id,
+        card => format!("{} ending {}", payment.card_brand.unwrap_or_default(), payment.card_last4.unwrap_or_default()),
+        time => dates::display_instant(payment.created_at, &company.time_zone),
+        allocations => payment.allocations.iter().map(|a| minijinja::context! {
+            number => a.invoice_number.clone(),
+            amount => Money::new(a.amount, payment.currency).format(),
+            balance => Money::new(a.invoice_balance, payment.currency).format(),
+        }).collect::<Vec<_>>(),
+        autopay => autopay.map(|m| format!("{} ending {}", m.brand, m.last4)),
+        token => token,
+    };
+    state.views.page(StatusCode::OK, "receipt.html", ctx)
+}
+
+// ---------------------------------------------------------------- JSON twin
+
+async fn page_data(State(state): State<AppState>, ip: ClientIp, Path(token): Path<String>) -> Response {
+    match load_page(&state, ip, &token, "/api/v1/pay").await {
+        Ok(page) => Json(page).into_response(),
+        Err(resp) => resp,
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PayBody {
+    invoice_ids: Vec<String>,
+    payment_method: String,
+    #[serde(default)]
+    save_card_and_enroll_autopay: bool,
+    #[serde(default)]
+    autopay_consent: bool,
+}
+
+async fn api_pay(
+    State(state): State<AppState>,
+    ip: ClientIp,
+    headers: HeaderMap,
+    Path(token): Path<String>,
+    body: Result<Json<PayBody>, JsonRejection>,
+) -> Response {
+    let link = match resolve(&state, ip, &token, "/api/v1/pay").await {
+        Ok(l) => l,
+        Err(resp) => return resp,
+    };
+    match api_pay_inner(&state, &link, ip, &headers, body).await {
+        Ok(resp) => resp,
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn api_pay_inner(
+    state: &AppState,
+    link: &LiveLink,
+    ip: ClientIp,
+    headers: &HeaderMap,
+    body: Result<Json<PayBody>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    let key = headers
+        .get("idempotency-key")
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|k| !k.is_empty())
+        .ok_or_else(|| {
+            ApiError::bad_request(
+                "idempotency_key_required",
+                "Send an Idempotency-Key header (a unique value per payment, reused on retries).",
+            )
+            .with_field("Idempotency-Key")
+        })?
+        .to_string();
+    let Json(body) = body?;
+    let enroll = if body.save_card_and_enroll_autopay {
+        if !body.autopay_consent {
+            return Err(ApiError::unprocessable(
+                "autopay_consent_required",
+                "Saving the card for autopay needs the customer's consent: send autopay_consent: true after showing the authorization text.",
+                "autopay_consent",
+            ));
+        }
+        Some(consent_for(state, link, ip, headers).await?)
+    } else {
+        None
+    };
+    let req = PayInvoices {
+        company_id: link.company_id.clone(),
+        customer_id: link.customer_id.clone(),
+        invoice_ids: body.invoice_ids,
+        payment_method: body.payment_method,
+        idempotency_key: key,
+        channel: "quick_pay",
+        enroll,
+        actor: "customer".into(),
+    };
+    Ok(pay_result_response(payments::pay(&state.app, req).await?))
+}
+
+/// 201 with the payment, or 402 with the decline: the same for a replay.
+pub fn pay_result_response(result: PayResult) -> Response {
+    match result {
+        PayResult::Succeeded(summary) => json_created(summary),
+        PayResult::Declined(d) => {
+            let mut e = ApiError::new(StatusCode::PAYMENT_REQUIRED, "card_declined", d.message);
+            e.code = match d.code.as_str() {
+                "insufficient_funds" => "insufficient_funds",
+                "expired_card" => "expired_card",
+                "incorrect_cvc" => "incorrect_cvc",
+                "invalid_payment_method" => "invalid_payment_method",
+                _ => "card_declined",
+            };
+            e.into_response()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::date;
+
+    #[test]
+    fn due_texts() {
+        let today = date!(2026 - 11 - 28);
+        assert_eq!(due_text(date!(2026 - 11 - 27), today), ("Overdue by 1 day (was due Nov 27, 2026)".into(), true));
+        assert_eq!(due_text(date!(2026 - 11 - 28), today), ("Due today".into(), false));
+        assert_eq!(due_text(date!(2026 - 12 - 15), today), ("Due Dec 15, 2026".into(), false));
+    }
+
+    #[test]
+    fn method_labels() {
+        assert_eq!(method_label("Visa", "4242", 12, 2030), "Visa ending 4242, expires 12/30");
+    }
+}

@@ -1,0 +1,73 @@
+//! Page templates, compiled once at start, and the static assets.
+
+use std::sync::Arc;
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use minijinja::Environment;
+use serde::Serialize;
+
+#[derive(Clone)]
+pub struct Views {
+    env: Arc<Environment<'static>>,
+}
+
+impl Views {
+    pub fn new() -> Views {
+        let mut env = Environment::new();
+        env.set_undefined_behavior(minijinja::UndefinedBehavior::Chainable);
+        let templates: [(&str, &str); 4] = [
+            ("layout.html", include_str!("../../templates/layout.html")),
+            ("pay.html", include_str!("../../templates/pay.html")),
+            ("receipt.html", include_str!("../../templates/receipt.html")),
+            ("not_found.html", include_str!("../../templates/not_found.html")),
+        ];
+        for (name, source) in templates {
+            if let Err(e) = env.add_template(name, source) {
+                panic!("built-in template {name} does not compile: {e}");
+            }
+        }
+        Views { env: Arc::new(env) }
+    }
+
+    pub fn render(&self, name: &str, ctx: impl Serialize) -> Result<String, minijinja::Error> {
+        self.env
+            .get_template(name)?
+            .render(minijinja::value::Serde(&ctx))
+    }
+
+    /// A rendered page with a status; a template failure is logged and shown as a plain 500.
+    pub fn page(&self, status: StatusCode, name: &str, ctx: impl Serialize) -> Response {
+        match self.render(name, ctx) {
+            Ok(html) => (status, Html(html)).into_response(),
+            Err(e) => {
+                tracing::error!(error = %e, template = name, "page template failed");
+                (StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong on our side.").into_response()
+            }
+        }
+    }
+
+    /// The one 404 page: unknown paths and unknown, revoked or expired links alike.
+    pub fn not_found(&self) -> Response {
+        self.page(StatusCode::NOT_FOUND, "not_found.html", minijinja::context! {})
+    }
+}
+
+impl Default for Views {
+    fn default() -> Self {
+        Views::new()
+    }
+}
+
+pub fn static_asset(name: &str) -> Option<Response> {
+    let (body, kind): (&'static str, &'static str) = match name {
+        "pay.css" => (include_str!("../../static/pay.css"), "text/css; charset=utf-8"),
+        "pay.js" => (include_str!("../../static/pay.js"), "text/javascript; charset=utf-8"),
+        _ => return None,
+    };
+    let mut resp = body.into_response();
+    let headers = resp.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(kind));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=3600"));
+    Some(resp)
+}
