@@ -10,21 +10,65 @@ use crate::crypto::Secret;
 #[derive(Debug, Clone, Args)]
 pub struct Settings {
     /// Listen address.
-    #[arg(long, global = true, env = "FIELDPAY_BIND", default_value = "127.0.0.1:8080")]
+    #[arg(
+        long,
+        global = true,
+        env = "FIELDPAY_BIND",
+        default_value = "127.0.0.1:8080"
+    )]
     pub bind: SocketAddr,
     /// `sqlite://PATH` (created when missing).
-    #[arg(long, global = true, env = "FIELDPAY_DATABASE_URL", default_value = "sqlite://fieldpay.db")]
+    #[arg(
+        long,
+        global = true,
+        env = "FIELDPAY_DATABASE_URL",
+        default_value = "sqlite://fieldpay.db"
+    )]
     pub database_url: String,
     /// Public origin used in every link; defaults to http:// + the bind address.
     #[arg(long, global = true, env = "FIELDPAY_BASE_URL")]
     pub base_url: Option<String>,
     /// Folder where the default email and SMS transports write.
-    #[arg(long, global = true, env = "FIELDPAY_SPOOL_DIR", default_value = "./spool")]
+    #[arg(
+        long,
+        global = true,
+        env = "FIELDPAY_SPOOL_DIR",
+        default_value = "./spool"
+    )]
     pub spool_dir: PathBuf,
     /// The server secret (base64url, at least 32 bytes). Generated and kept
     /// beside the SQLite database when unset.
-    #[arg(long, global = true, env = "FIELDPAY_SECRET_KEY", hide_env_values = true)]
+    #[arg(
+        long,
+        global = true,
+        env = "FIELDPAY_SECRET_KEY",
+        hide_env_values = true
+    )]
     pub secret_key: Option<String>,
+    /// Requests per minute with one valid payment link.
+    #[arg(
+        long,
+        global = true,
+        env = "FIELDPAY_PAY_RATE_LIMIT_PER_LINK",
+        default_value_t = 120
+    )]
+    pub pay_rate_limit_per_link: u32,
+    /// Lookups of unknown payment links per client address per minute.
+    #[arg(
+        long,
+        global = true,
+        env = "FIELDPAY_PAY_RATE_LIMIT_MISSES",
+        default_value_t = 20
+    )]
+    pub pay_rate_limit_misses: u32,
+    /// Lookups of unknown payment links per minute, all clients together.
+    #[arg(
+        long,
+        global = true,
+        env = "FIELDPAY_PAY_RATE_LIMIT_MISSES_TOTAL",
+        default_value_t = 600
+    )]
+    pub pay_rate_limit_misses_total: u32,
 }
 
 /// Limits on the `/pay` space (SECURITY.md 4).
@@ -81,7 +125,11 @@ impl Config {
             base_url,
             spool_dir: s.spool_dir.clone(),
             secret,
-            rate_limits: RateLimits::default(),
+            rate_limits: RateLimits {
+                misses_per_client_per_minute: s.pay_rate_limit_misses,
+                misses_total_per_minute: s.pay_rate_limit_misses_total,
+                hits_per_token_per_minute: s.pay_rate_limit_per_link,
+            },
         })
     }
 }
@@ -150,15 +198,24 @@ mod tests {
 
     #[test]
     fn base_urls_are_checked() {
-        assert_eq!(normalize_base_url("https://pay.example.com/").unwrap(), "https://pay.example.com");
+        assert_eq!(
+            normalize_base_url("https://pay.example.com/").unwrap(),
+            "https://pay.example.com"
+        );
         assert!(normalize_base_url("pay.example.com").is_err());
         assert!(normalize_base_url("https://").is_err());
     }
 
     #[test]
     fn sqlite_paths() {
-        assert_eq!(sqlite_path("sqlite://fieldpay.db"), Some(PathBuf::from("fieldpay.db")));
-        assert_eq!(sqlite_path("sqlite:///tmp/x.db?mode=rwc"), Some(PathBuf::from("/tmp/x.db")));
+        assert_eq!(
+            sqlite_path("sqlite://fieldpay.db"),
+            Some(PathBuf::from("fieldpay.db"))
+        );
+        assert_eq!(
+            sqlite_path("sqlite:///tmp/x.db?mode=rwc"),
+            Some(PathBuf::from("/tmp/x.db"))
+        );
         assert_eq!(sqlite_path("postgres://x"), None);
     }
 
@@ -170,7 +227,10 @@ mod tests {
         let a = load_or_create_secret(&url).unwrap();
         let b = load_or_create_secret(&url).unwrap();
         assert_eq!(a.derive(b"k"), b.derive(b"k"));
-        let mode = std::fs::metadata(dir.join("x.db.secret")).unwrap().permissions().mode();
+        let mode = std::fs::metadata(dir.join("x.db.secret"))
+            .unwrap()
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o600);
         std::fs::remove_dir_all(dir).ok();
     }

@@ -6,8 +6,8 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{Hmac, Mac};
 use rand::RngCore;
-use rand::rngs::OsRng;
 use rand::TryRngCore;
+use rand::rngs::OsRng;
 use sha2::{Digest, Sha256};
 
 /// The server secret. Its `Debug` never shows the bytes.
@@ -25,7 +25,8 @@ impl Secret {
 
     /// HMAC-SHA256 of `message` under this secret, base64url without padding.
     pub fn derive(&self, message: &[u8]) -> String {
-        let mut mac = Hmac::<Sha256>::new_from_slice(&self.0).expect("HMAC takes keys of any length");
+        let mut mac =
+            Hmac::<Sha256>::new_from_slice(&self.0).expect("HMAC takes keys of any length");
         mac.update(message);
         URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
     }

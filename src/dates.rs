@@ -57,6 +57,19 @@ pub mod serde_iso {
     }
 }
 
+/// "Nov 28, 2026, 4:31 PM CST" in the company's zone.
+pub fn display_instant(at: time::OffsetDateTime, time_zone: &str) -> String {
+    let tz = jiff::tz::TimeZone::get(time_zone).unwrap_or(jiff::tz::TimeZone::UTC);
+    match jiff::Timestamp::from_second(at.unix_timestamp()) {
+        Ok(ts) => ts
+            .to_zoned_datetime(tz)
+            .strftime("%b %-d, %Y, %-I:%M %p %Z")
+            .to_string(),
+        Err(_) => String::new(),
+    }
+}
+
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -78,14 +91,5 @@ mod tests {
         let utc = today_in("UTC");
         let chicago = today_in("America/Chicago");
         assert!((utc - chicago).whole_days().abs() <= 1);
-    }
-}
-
-/// "Nov 28, 2026, 4:31 PM CST" in the company's zone.
-pub fn display_instant(at: time::OffsetDateTime, time_zone: &str) -> String {
-    let tz = jiff::tz::TimeZone::get(time_zone).unwrap_or(jiff::tz::TimeZone::UTC);
-    match jiff::Timestamp::from_second(at.unix_timestamp()) {
-        Ok(ts) => ts.to_zoned_datetime(tz).strftime("%b %-d, %Y, %-I:%M %p %Z").to_string(),
-        Err(_) => String::new(),
     }
 }

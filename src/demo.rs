@@ -74,23 +74,52 @@ async fn seed(app: &App) -> anyhow::Result<String> {
     let s = seed_customers(&mut tx, &company_id).await?;
     let props = [
         // (address, resident, bill-to)
-        ("418 Oak Hollow Dr, Austin, TX 78745", &s.landlord, &s.landlord),
-        ("22 Riverside Ct, Unit B, Austin, TX 78741", &s.tenant, &s.landlord),
+        (
+            "418 Oak Hollow Dr, Austin, TX 78745",
+            &s.landlord,
+            &s.landlord,
+        ),
+        (
+            "22 Riverside Ct, Unit B, Austin, TX 78741",
+            &s.tenant,
+            &s.landlord,
+        ),
         ("915 Cedar Elm Ln, Austin, TX 78748", &s.tenant, &s.landlord),
-        ("7 Lantana Way, Austin, TX 78704", &s.homeowner, &s.homeowner),
+        (
+            "7 Lantana Way, Austin, TX 78704",
+            &s.homeowner,
+            &s.homeowner,
+        ),
     ];
     let mut property_ids = Vec::new();
     for (address, resident, bill_to) in props {
-        let p = customers::create_property(&mut tx, &company_id, address, resident, bill_to).await?;
+        let p =
+            customers::create_property(&mut tx, &company_id, address, resident, bill_to).await?;
         property_ids.push((p.id, p.bill_to_customer_id));
     }
-    let invoices: [(usize, i64, &[(&str, i64, i64)]); 6] = [
+    // (property, due in days from today, lines of (description, quantity, unit price))
+    type DemoInvoice<'a> = (usize, i64, &'a [(&'a str, i64, i64)]);
+    let invoices: [DemoInvoice; 6] = [
         (0, -20, &[("Quarterly pest control", 1, 8900)]),
-        (1, -5, &[("Quarterly pest control", 1, 8900), ("Rodent exclusion, garage", 1, 12600)]),
+        (
+            1,
+            -5,
+            &[
+                ("Quarterly pest control", 1, 8900),
+                ("Rodent exclusion, garage", 1, 12600),
+            ],
+        ),
         (2, 10, &[("Termite inspection", 1, 7500)]),
         (2, 25, &[("Mosquito treatment", 2, 4500)]),
         (3, -35, &[("Bed bug heat treatment", 1, 45000)]),
-        (3, 14, &[("Quarterly pest control", 1, 8900), ("Wasp nest removal", 1, 6500)]),
+        (
+            3,
+            14,
+            &[
+                ("Quarterly pest control", 1, 8900),
+                ("Wasp nest removal", 1, 6500),
+            ],
+        ),
     ];
     for (prop, due_in, lines) in invoices {
         let lines: Vec<LineInput> = lines
@@ -139,9 +168,27 @@ async fn seed_customers(tx: &mut Tx, company_id: &str) -> anyhow::Result<Seeded>
         .await
         .map(|c| c.id)
     };
-    let landlord = make("Lena Landlord", "lena@example.com", "(512) 555-0101", "PO Box 1120, Austin, TX 78767").await?;
-    let tenant = make("Tom Tenant", "tom@example.com", "(512) 555-0102", "22 Riverside Ct, Unit B, Austin, TX 78741").await?;
-    let homeowner = make("Maria Homeowner", "maria@example.com", "(512) 555-0103", "7 Lantana Way, Austin, TX 78704").await?;
+    let landlord = make(
+        "Lena Landlord",
+        "lena@example.com",
+        "(512) 555-0101",
+        "PO Box 1120, Austin, TX 78767",
+    )
+    .await?;
+    let tenant = make(
+        "Tom Tenant",
+        "tom@example.com",
+        "(512) 555-0102",
+        "22 Riverside Ct, Unit B, Austin, TX 78741",
+    )
+    .await?;
+    let homeowner = make(
+        "Maria Homeowner",
+        "maria@example.com",
+        "(512) 555-0103",
+        "7 Lantana Way, Austin, TX 78704",
+    )
+    .await?;
     Ok(Seeded {
         landlord,
         homeowner,

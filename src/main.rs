@@ -8,7 +8,11 @@ use fieldpay::store::companies::NewCompany;
 use fieldpay::{demo, jobs, setup, web};
 
 #[derive(Parser)]
-#[command(name = "fieldpay", version, about = "Billing and payment collection for field-service companies")]
+#[command(
+    name = "fieldpay",
+    version,
+    about = "Billing and payment collection for field-service companies"
+)]
 struct Cli {
     #[command(flatten)]
     settings: Settings,
@@ -73,7 +77,10 @@ enum JobsCommand {
 #[tokio::main]
 async fn main() {
     tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_env("FIELDPAY_LOG").unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn")))
+        .with_env_filter(
+            EnvFilter::try_from_env("FIELDPAY_LOG")
+                .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn")),
+        )
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
@@ -100,13 +107,20 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let app = App::open(config).await?;
             let info = demo::ensure(&app).await?;
             println!("fieldpay demo: {}", demo::COMPANY_NAME);
-            println!("  office login: {} / {}", demo::OFFICE_EMAIL, demo::OFFICE_PASSWORD);
+            println!(
+                "  office login: {} / {}",
+                demo::OFFICE_EMAIL,
+                demo::OFFICE_PASSWORD
+            );
             println!("  API key:      {}", info.api_key);
             println!("  quick-pay links:");
             for (name, url) in &info.links {
                 println!("    {name:<18} {url}");
             }
-            println!("  try: curl -H 'Authorization: Bearer {}' {}/api/v1/customers", info.api_key, app.config.base_url);
+            println!(
+                "  try: curl -H 'Authorization: Bearer {}' {}/api/v1/customers",
+                info.api_key, app.config.base_url
+            );
             tokio::spawn(jobs::run_forever(app.clone()));
             web::serve(app).await
         }
@@ -122,7 +136,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     json,
                 },
         } => {
-            let currency = Currency::parse(&currency).ok_or_else(|| anyhow::anyhow!("unsupported currency '{currency}'"))?;
+            let currency = Currency::parse(&currency)
+                .ok_or_else(|| anyhow::anyhow!("unsupported currency '{currency}'"))?;
             let app = App::open(config).await?;
             let company = NewCompany {
                 phone: phone.unwrap_or_default(),
@@ -130,7 +145,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 time_zone,
                 ..setup::default_company(&name)
             };
-            let created = setup::create_company(&app.db, &company, &owner_email, &owner_password).await?;
+            let created =
+                setup::create_company(&app.db, &company, &owner_email, &owner_password).await?;
             if json {
                 println!(
                     "{}",
@@ -141,7 +157,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     })
                 );
             } else {
-                println!("company {} created; API key {}", created.company_id, created.api_key);
+                println!(
+                    "company {} created; API key {}",
+                    created.company_id, created.api_key
+                );
             }
             Ok(())
         }
@@ -149,8 +168,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             command: JobsCommand::Run { once: _, now },
         } => {
             let now = match now {
-                Some(t) => time::OffsetDateTime::parse(&t, &time::format_description::well_known::Rfc3339)
-                    .map_err(|e| anyhow::anyhow!("--now must be an RFC 3339 instant: {e}"))?,
+                Some(t) => {
+                    time::OffsetDateTime::parse(&t, &time::format_description::well_known::Rfc3339)
+                        .map_err(|e| anyhow::anyhow!("--now must be an RFC 3339 instant: {e}"))?
+                }
                 None => fieldpay::store::now(),
             };
             let app = App::open(config).await?;

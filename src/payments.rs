@@ -80,7 +80,10 @@ pub enum PayResult {
 
 #[derive(Debug)]
 pub enum PayError {
-    Invalid { field: &'static str, message: String },
+    Invalid {
+        field: &'static str,
+        message: String,
+    },
     InvoiceNotFound,
     InvoiceNotPayable(String),
     InvoiceBusy(String),
@@ -109,7 +112,10 @@ fn invalid(field: &'static str, message: &str) -> PayError {
 fn check_request(req: &PayInvoices) -> Result<Vec<String>, PayError> {
     let key = &req.idempotency_key;
     if key.is_empty() || key.len() > 255 {
-        return Err(invalid("Idempotency-Key", "an idempotency key of 1 to 255 characters is required"));
+        return Err(invalid(
+            "Idempotency-Key",
+            "an idempotency key of 1 to 255 characters is required",
+        ));
     }
     if req.invoice_ids.is_empty() {
         return Err(invalid("invoice_ids", "select at least one invoice to pay"));
@@ -124,10 +130,16 @@ fn check_request(req: &PayInvoices) -> Result<Vec<String>, PayError> {
         }
     }
     if ids.len() > MAX_INVOICES_PER_PAYMENT {
-        return Err(invalid("invoice_ids", "at most 100 invoices can be paid at once"));
+        return Err(invalid(
+            "invoice_ids",
+            "at most 100 invoices can be paid at once",
+        ));
     }
     let m = &req.payment_method;
-    if m.is_empty() || m.len() > 255 || !(m.starts_with("tok_") || m.starts_with("pm_") || m.starts_with("pmt_")) {
+    if m.is_empty()
+        || m.len() > 255
+        || !(m.starts_with("tok_") || m.starts_with("pm_") || m.starts_with("pmt_"))
+    {
         return Err(invalid(
             "payment_method",
             "payment_method must be a card token (tok_…, pm_…) or a saved card's id (pmt_…)",
@@ -136,7 +148,10 @@ fn check_request(req: &PayInvoices) -> Result<Vec<String>, PayError> {
     if let Some(c) = &req.enroll
         && c.text.trim().is_empty()
     {
-        return Err(invalid("autopay_consent", "autopay needs the customer's consent"));
+        return Err(invalid(
+            "autopay_consent",
+            "autopay needs the customer's consent",
+        ));
     }
     Ok(ids)
 }
@@ -163,9 +178,14 @@ pub async fn pay(app: &App, req: PayInvoices) -> Result<PayResult, PayError> {
     let ids = check_request(&req)?;
     let print = fingerprint(&ids, &req);
     let (source, saved_method_id) = if req.payment_method.starts_with("pmt_") {
-        let m = store::saved_method(&app.db, &req.company_id, &req.customer_id, &req.payment_method)
-            .await?
-            .ok_or(PayError::MethodNotFound)?;
+        let m = store::saved_method(
+            &app.db,
+            &req.company_id,
+            &req.customer_id,
+            &req.payment_method,
+        )
+        .await?
+        .ok_or(PayError::MethodNotFound)?;
         (ChargeSource::SavedMethod(m.processor_method_id), Some(m.id))
     } else {
         (ChargeSource::Token(req.payment_method.clone()), None)
@@ -175,8 +195,13 @@ pub async fn pay(app: &App, req: PayInvoices) -> Result<PayResult, PayError> {
     // 1. Reserve.
     let attempt_id = new_id("att");
     let mut tx = app.db.begin_write().await?;
-    if let Some(existing) =
-        store::find_attempt(&mut tx, &req.company_id, &req.customer_id, &req.idempotency_key).await?
+    if let Some(existing) = store::find_attempt(
+        &mut tx,
+        &req.company_id,
+        &req.customer_id,
+        &req.idempotency_key,
+    )
+    .await?
     {
         tx.rollback().await.ok();
         if existing.fingerprint != print {
@@ -184,9 +209,17 @@ pub async fn pay(app: &App, req: PayInvoices) -> Result<PayResult, PayError> {
         }
         return replay(&existing);
     }
-    let locked = store::lock_invoices(&mut tx, &req.company_id, &req.customer_id, &attempt_id, &ids).await?;
+    let locked = store::lock_invoices(
+        &mut tx,
+        &req.company_id,
+        &req.customer_id,
+        &attempt_id,
+        &ids,
+    )
+    .await?;
     if locked.len() != ids.len() {
-        let states = store::invoice_states(&mut tx, &req.company_id, &req.customer_id, &ids).await?;
+        let states =
+            store::invoice_states(&mut tx, &req.company_id, &req.customer_id, &ids).await?;
         tx.rollback().await.ok();
         return Err(why_not_lockable(&ids, &states));
     }
@@ -200,16 +233,24 @@ pub async fn pay(app: &App, req: PayInvoices) -> Result<PayResult, PayError> {
     let plan: Vec<PlannedShare> = ids
         .iter()
         .filter_map(|id| {
-            locked.iter().find(|(l, _, _)| l == id).map(|(_, bal, _)| PlannedShare {
-                invoice_id: id.clone(),
-                amount: *bal,
-            })
+            locked
+                .iter()
+                .find(|(l, _, _)| l == id)
+                .map(|(_, bal, _)| PlannedShare {
+                    invoice_id: id.clone(),
+                    amount: *bal,
+                })
         })
         .collect();
-    let amount = plan.iter().try_fold(0i64, |sum, p| sum.checked_add(p.amount));
+    let amount = plan
+        .iter()
+        .try_fold(0i64, |sum, p| sum.checked_add(p.amount));
     let Some(amount) = amount else {
         tx.rollback().await.ok();
-        return Err(invalid("invoice_ids", "the total is too large for one payment"));
+        return Err(invalid(
+            "invoice_ids",
+            "the total is too large for one payment",
+        ));
     };
     let new_attempt = NewAttempt {
         id: &attempt_id,
@@ -259,7 +300,16 @@ pub async fn pay(app: &App, req: PayInvoices) -> Result<PayResult, PayError> {
 
     // 3. Settle.
     match outcome {
-        Ok(outcome) => settle(app, &attempt, outcome, saved_method_id.as_deref(), &req.actor).await,
+        Ok(outcome) => {
+            settle(
+                app,
+                &attempt,
+                outcome,
+                saved_method_id.as_deref(),
+                &req.actor,
+            )
+            .await
+        }
         Err(ProcessorError::InvalidSource(reason)) => {
             tracing::info!(attempt = %attempt.id, %reason, "payment method refused by processor");
             let decline = Decline {
@@ -303,8 +353,12 @@ pub async fn settle(
     actor: &str,
 ) -> Result<PayResult, PayError> {
     match outcome {
-        ChargeOutcome::Declined(decline) => settle_unpaid(app, attempt, decline, "declined", actor).await,
-        ChargeOutcome::Succeeded(charge) => apply(app, attempt, &charge, saved_method_id, actor).await,
+        ChargeOutcome::Declined(decline) => {
+            settle_unpaid(app, attempt, decline, "declined", actor).await
+        }
+        ChargeOutcome::Succeeded(charge) => {
+            apply(app, attempt, &charge, saved_method_id, actor).await
+        }
     }
 }
 
@@ -344,7 +398,9 @@ async fn apply(
     let mut tx = app.db.begin_write().await?;
     let balances = store::balances(&mut tx, &attempt.plan).await?;
     let (allocations, unapplied) = allocate(charge.amount.minor, &balances);
-    let Some(payment_id) = store::insert_card_payment(&mut tx, attempt, charge, &allocations).await? else {
+    let Some(payment_id) =
+        store::insert_card_payment(&mut tx, attempt, charge, &allocations).await?
+    else {
         // Recorded before (webhook, reconciler or a retry): answer as then.
         tx.rollback().await.ok();
         let stored = store::get_attempt(&app.db, &attempt.id).await?;
@@ -373,18 +429,30 @@ async fn apply(
         let method_id = match (saved_method_id, &charge.saved_method) {
             (Some(id), _) => Some(id.to_string()),
             (None, Some(processor_method)) => Some(
-                store::insert_method(&mut tx, &attempt.company_id, &attempt.customer_id, processor_method, &charge.card)
-                    .await?,
+                store::insert_method(
+                    &mut tx,
+                    &attempt.company_id,
+                    &attempt.customer_id,
+                    processor_method,
+                    &charge.card,
+                )
+                .await?,
             ),
             (None, None) => None,
         };
         if let Some(processor_customer) = &charge.processor_customer {
-            customers::set_processor_customer(&mut tx, &attempt.customer_id, processor_customer).await?;
+            customers::set_processor_customer(&mut tx, &attempt.customer_id, processor_customer)
+                .await?;
         }
         if let Some(method_id) = &method_id {
-            let enrollment =
-                store::enroll_autopay(&mut tx, &attempt.company_id, &attempt.customer_id, method_id, consent)
-                    .await?;
+            let enrollment = store::enroll_autopay(
+                &mut tx,
+                &attempt.company_id,
+                &attempt.customer_id,
+                method_id,
+                consent,
+            )
+            .await?;
             audit::record(
                 &mut tx,
                 &attempt.company_id,

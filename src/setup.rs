@@ -47,8 +47,18 @@ pub async fn create_company(
     let hash = hash_password(owner_password)?;
     let mut tx = db.begin_write().await?;
     let company_id = companies::create(&mut tx, company).await?;
-    let owner_id = match companies::create_office_user(&mut tx, &company_id, owner_email, &hash, "owner").await {
-        Err(StoreError::Conflict) => anyhow::bail!("an office user with email {owner_email} already exists"),
+    let owner_id = match companies::create_office_user(
+        &mut tx,
+        &company_id,
+        owner_email,
+        &hash,
+        "owner",
+    )
+    .await
+    {
+        Err(StoreError::Conflict) => {
+            anyhow::bail!("an office user with email {owner_email} already exists")
+        }
         other => other?,
     };
     let api_key = companies::issue_api_key(&mut tx, &company_id, "default").await?;

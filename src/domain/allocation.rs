@@ -43,8 +43,14 @@ mod tests {
         assert_eq!(
             allocs,
             vec![
-                Allocation { invoice_id: "a".into(), amount: 500 },
-                Allocation { invoice_id: "b".into(), amount: 100 },
+                Allocation {
+                    invoice_id: "a".into(),
+                    amount: 500
+                },
+                Allocation {
+                    invoice_id: "b".into(),
+                    amount: 100
+                },
             ]
         );
         assert_eq!(left, 0);

@@ -36,10 +36,7 @@ impl LineError {
                 format!("lines[{i}].unit_price"),
                 "unit_price must not be negative".into(),
             ),
-            LineError::TooLarge(i) => (
-                format!("lines[{i}]"),
-                "the amounts are too large".into(),
-            ),
+            LineError::TooLarge(i) => (format!("lines[{i}]"), "the amounts are too large".into()),
         }
     }
 }
@@ -86,7 +83,11 @@ mod tests {
     use proptest::prelude::*;
 
     fn line(q: i64, p: i64) -> LineInput {
-        LineInput { description: "Quarterly pest control".into(), quantity: q, unit_price: p }
+        LineInput {
+            description: "Quarterly pest control".into(),
+            quantity: q,
+            unit_price: p,
+        }
     }
 
     #[test]
@@ -99,10 +100,23 @@ mod tests {
     #[test]
     fn refuses_bad_lines() {
         assert_eq!(price_lines(&[]), Err(LineError::NoLines));
-        assert_eq!(price_lines(&[line(0, 1)]), Err(LineError::NonPositiveQuantity(0)));
-        assert_eq!(price_lines(&[line(1, 1), line(1, -1)]), Err(LineError::NegativePrice(1)));
-        assert_eq!(price_lines(&[line(i64::MAX, 2)]), Err(LineError::TooLarge(0)));
-        let blank = LineInput { description: "  ".into(), quantity: 1, unit_price: 1 };
+        assert_eq!(
+            price_lines(&[line(0, 1)]),
+            Err(LineError::NonPositiveQuantity(0))
+        );
+        assert_eq!(
+            price_lines(&[line(1, 1), line(1, -1)]),
+            Err(LineError::NegativePrice(1))
+        );
+        assert_eq!(
+            price_lines(&[line(i64::MAX, 2)]),
+            Err(LineError::TooLarge(0))
+        );
+        let blank = LineInput {
+            description: "  ".into(),
+            quantity: 1,
+            unit_price: 1,
+        };
         assert_eq!(price_lines(&[blank]), Err(LineError::EmptyDescription(0)));
     }
 

@@ -6,4 +6,4 @@ pub mod invoice;
 
 pub use allocation::{Allocation, allocate};
 pub use consent::autopay_consent_text;
-pub use invoice::{LineInput, LineError, price_lines};
+pub use invoice::{LineError, LineInput, price_lines};

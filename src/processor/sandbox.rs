@@ -5,6 +5,7 @@
 //! brand, last 4 and expiry, never the number or the CVC.
 
 use axum::extract::State;
+use axum::extract::rejection::JsonRejection;
 use axum::routing::post;
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
@@ -95,7 +96,7 @@ fn luhn_valid(digits: &str) -> bool {
         }
         sum += d;
     }
-    sum % 10 == 0
+    sum.is_multiple_of(10)
 }
 
 fn brand_of(number: &str) -> &'static str {
@@ -136,8 +137,16 @@ pub struct TokenResponse {
 
 /// Checks card fields the way a processor's card form does.
 fn check_card(input: &CardInput, today: time::Date) -> Result<(String, i64), ApiError> {
-    let number: String = input.number.chars().filter(|c| !c.is_whitespace() && *c != '-').collect();
-    if number.len() < 12 || number.len() > 19 || !number.bytes().all(|b| b.is_ascii_digit()) || !luhn_valid(&number) {
+    let number: String = input
+        .number
+        .chars()
+        .filter(|c| !c.is_whitespace() && *c != '-')
+        .collect();
+    if number.len() < 12
+        || number.len() > 19
+        || !number.bytes().all(|b| b.is_ascii_digit())
+        || !luhn_valid(&number)
+    {
         return Err(ApiError::unprocessable(
             "incorrect_number",
             "The card number is incorrect. Check it and try again.",
@@ -151,17 +160,25 @@ fn check_card(input: &CardInput, today: time::Date) -> Result<(String, i64), Api
             "exp_month",
         ));
     }
-    let year = if input.exp_year < 100 { 2000 + input.exp_year } else { input.exp_year };
+    let year = if input.exp_year < 100 {
+        2000 + input.exp_year
+    } else {
+        input.exp_year
+    };
     let this_year = i64::from(today.year());
     let this_month = i64::from(u8::from(today.month()));
-    if year < this_year || (year == this_year && input.exp_month < this_month) || year > this_year + 50 {
+    if year < this_year
+        || (year == this_year && input.exp_month < this_month)
+        || year > this_year + 50
+    {
         return Err(ApiError::unprocessable(
             "invalid_expiry_year",
             "The card's expiry date is in the past. Check it or use another card.",
             "exp_year",
         ));
     }
-    let cvc_ok = (3..=4).contains(&input.cvc.len()) && input.cvc.bytes().all(|b| b.is_ascii_digit());
+    let cvc_ok =
+        (3..=4).contains(&input.cvc.len()) && input.cvc.bytes().all(|b| b.is_ascii_digit());
     if !cvc_ok {
         return Err(ApiError::unprocessable(
             "invalid_cvc",
@@ -183,8 +200,9 @@ fn check_card(input: &CardInput, today: time::Date) -> Result<(String, i64), Api
 
 async fn create_token(
     State(db): State<Db>,
-    Json(input): Json<CardInput>,
+    body: Result<Json<CardInput>, JsonRejection>,
 ) -> Result<Json<TokenResponse>, ApiError> {
+    let Json(input) = body?;
     let today = time::OffsetDateTime::now_utc().date();
     let (number, year) = check_card(&input, today)?;
     let behaviour = Behaviour::for_number(&number);
@@ -382,7 +400,11 @@ impl SandboxProcessor {
         amount: Money,
         key: String,
     ) -> Result<Refund, ProcessorError> {
-        let mut tx = self.db.begin_write().await.map_err(|e| ProcessorError::Unavailable(e.to_string()))?;
+        let mut tx = self
+            .db
+            .begin_write()
+            .await
+            .map_err(|e| ProcessorError::Unavailable(e.to_string()))?;
         let prior: Option<(String, i64)> =
             sqlx::query_as("SELECT id, amount FROM sandbox_refunds WHERE idempotency_key = $1")
                 .bind(&key)
@@ -390,7 +412,10 @@ impl SandboxProcessor {
                 .await
                 .map_err(unavailable)?;
         if let Some((id, minor)) = prior {
-            return Ok(Refund { id, amount: Money::new(minor, amount.currency) });
+            return Ok(Refund {
+                id,
+                amount: Money::new(minor, amount.currency),
+            });
         }
         let updated = sqlx::query(
             "UPDATE sandbox_charges SET refunded = refunded + $1
@@ -456,7 +481,13 @@ mod tests {
     use time::macros::date;
 
     fn card(number: &str, month: i64, year: i64, cvc: &str) -> CardInput {
-        CardInput { number: number.into(), exp_month: month, exp_year: year, cvc: cvc.into(), postal_code: None }
+        CardInput {
+            number: number.into(),
+            exp_month: month,
+            exp_year: year,
+            cvc: cvc.into(),
+            postal_code: None,
+        }
     }
 
     #[test]
@@ -471,11 +502,27 @@ mod tests {
 
     #[test]
     fn test_cards_map_to_behaviours() {
-        assert_eq!(Behaviour::for_number("4242424242424242"), Behaviour::Succeed);
-        assert_eq!(Behaviour::for_number("4000000000000002"), Behaviour::Decline("card_declined"));
-        assert_eq!(Behaviour::for_number("4000000000009995"), Behaviour::Decline("insufficient_funds"));
-        assert_eq!(Behaviour::for_number("4000000000000341"), Behaviour::SaveThenDecline);
-        for b in [Behaviour::Succeed, Behaviour::Decline("expired_card"), Behaviour::SaveThenDecline] {
+        assert_eq!(
+            Behaviour::for_number("4242424242424242"),
+            Behaviour::Succeed
+        );
+        assert_eq!(
+            Behaviour::for_number("4000000000000002"),
+            Behaviour::Decline("card_declined")
+        );
+        assert_eq!(
+            Behaviour::for_number("4000000000009995"),
+            Behaviour::Decline("insufficient_funds")
+        );
+        assert_eq!(
+            Behaviour::for_number("4000000000000341"),
+            Behaviour::SaveThenDecline
+        );
+        for b in [
+            Behaviour::Succeed,
+            Behaviour::Decline("expired_card"),
+            Behaviour::SaveThenDecline,
+        ] {
             assert_eq!(Behaviour::decode(&b.encode()), b);
         }
     }

@@ -76,10 +76,12 @@ pub async fn get(db: &Db, id: &str) -> StoreResult<Option<Company>> {
 }
 
 pub async fn find_by_name(db: &Db, name: &str) -> StoreResult<Option<String>> {
-    Ok(sqlx::query_scalar("SELECT id FROM companies WHERE name = $1 ORDER BY created_at LIMIT 1")
-        .bind(name)
-        .fetch_optional(db.reader())
-        .await?)
+    Ok(
+        sqlx::query_scalar("SELECT id FROM companies WHERE name = $1 ORDER BY created_at LIMIT 1")
+            .bind(name)
+            .fetch_optional(db.reader())
+            .await?,
+    )
 }
 
 /// Issues a new API key; only its hash is kept. Returns the key itself.
@@ -98,7 +100,11 @@ pub async fn issue_api_key(tx: &mut Tx, company_id: &str, label: &str) -> StoreR
     Ok(key)
 }
 
-pub async fn revoke_api_keys_labelled(tx: &mut Tx, company_id: &str, label: &str) -> StoreResult<()> {
+pub async fn revoke_api_keys_labelled(
+    tx: &mut Tx,
+    company_id: &str,
+    label: &str,
+) -> StoreResult<()> {
     sqlx::query(
         "UPDATE api_keys SET revoked_at = $1 WHERE company_id = $2 AND label = $3 AND revoked_at IS NULL",
     )
@@ -143,7 +149,11 @@ pub async fn create_office_user(
     Ok(id)
 }
 
-pub async fn set_office_password(tx: &mut Tx, email: &str, password_hash: &str) -> StoreResult<bool> {
+pub async fn set_office_password(
+    tx: &mut Tx,
+    email: &str,
+    password_hash: &str,
+) -> StoreResult<bool> {
     let done = sqlx::query("UPDATE office_users SET password_hash = $1 WHERE email = $2")
         .bind(password_hash)
         .bind(email.to_ascii_lowercase())

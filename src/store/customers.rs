@@ -142,7 +142,11 @@ pub async fn all_belong(tx: &mut Tx, company_id: &str, ids: &[&str]) -> StoreRes
     Ok(true)
 }
 
-pub async fn get_property(tx: &mut Tx, company_id: &str, id: &str) -> StoreResult<Option<Property>> {
+pub async fn get_property(
+    tx: &mut Tx,
+    company_id: &str,
+    id: &str,
+) -> StoreResult<Option<Property>> {
     let row = sqlx::query(
         "SELECT id, address, resident_customer_id, bill_to_customer_id FROM properties
          WHERE company_id = $1 AND id = $2",

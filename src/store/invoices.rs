@@ -119,7 +119,8 @@ pub async fn create(tx: &mut Tx, inv: &NewInvoice<'_>) -> StoreResult<Invoice> {
     })
 }
 
-const INVOICE_COLUMNS: &str = "i.id, i.number, i.property_id, i.bill_to_customer_id, i.issue_date, i.due_date,
+const INVOICE_COLUMNS: &str =
+    "i.id, i.number, i.property_id, i.bill_to_customer_id, i.issue_date, i.due_date,
     i.currency, i.total, i.balance, i.status, l.description, l.quantity, l.unit_price, l.amount";
 
 /// Folds invoice rows joined with their lines (ordered by invoice) into invoices.

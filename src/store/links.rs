@@ -52,13 +52,15 @@ pub async fn for_customer(
     .bind(customer_id)
     .fetch_optional(executor)
     .await?;
-    Ok(row.map(|(id, company_id, customer_id, generation, revoked)| LinkRow {
-        id,
-        company_id,
-        customer_id,
-        generation,
-        revoked: revoked.is_some(),
-    }))
+    Ok(row.map(
+        |(id, company_id, customer_id, generation, revoked)| LinkRow {
+            id,
+            company_id,
+            customer_id,
+            generation,
+            revoked: revoked.is_some(),
+        },
+    ))
 }
 
 /// The live link a token hash opens: not revoked, not expired.

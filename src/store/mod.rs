@@ -8,8 +8,8 @@ pub mod companies;
 pub mod customers;
 pub mod invoices;
 pub mod links;
-pub mod paypage;
 pub mod payments;
+pub mod paypage;
 
 use std::borrow::Cow;
 use std::str::FromStr;
@@ -169,7 +169,8 @@ pub(crate) fn dynamic_sql(sql: String) -> AssertSqlSafe<String> {
 pub fn now() -> time::OffsetDateTime {
     let t = time::OffsetDateTime::now_utc();
     // Microseconds: what PostgreSQL keeps, so values compare the same on both.
-    t.replace_nanosecond(t.nanosecond() / 1000 * 1000).unwrap_or(t)
+    t.replace_nanosecond(t.nanosecond() / 1000 * 1000)
+        .unwrap_or(t)
 }
 
 #[cfg(test)]
@@ -189,6 +190,9 @@ mod tests {
             .fetch_one(db.reader())
             .await
             .unwrap();
-        assert_eq!(used, 0, "LIBSQLITE3_FLAGS in .cargo/config.toml must remove STAT4");
+        assert_eq!(
+            used, 0,
+            "LIBSQLITE3_FLAGS in .cargo/config.toml must remove STAT4"
+        );
     }
 }

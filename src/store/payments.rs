@@ -45,7 +45,8 @@ pub struct Attempt {
     pub created_at: OffsetDateTime,
 }
 
-const ATTEMPT_COLUMNS: &str = "id, company_id, customer_id, request_fingerprint, channel, amount, currency, plan,
+const ATTEMPT_COLUMNS: &str =
+    "id, company_id, customer_id, request_fingerprint, channel, amount, currency, plan,
     payment_method, enroll, status, response_body, created_at";
 
 fn attempt_from_row(row: &sqlx::sqlite::SqliteRow) -> StoreResult<Attempt> {
@@ -149,7 +150,9 @@ pub async fn invoice_states(
          WHERE company_id = $1 AND bill_to_customer_id = $2 AND id IN ({})",
         placeholders(3, ids.len())
     );
-    let mut q = sqlx::query_as(dynamic_sql(sql)).bind(company_id).bind(customer_id);
+    let mut q = sqlx::query_as(dynamic_sql(sql))
+        .bind(company_id)
+        .bind(customer_id);
     for id in ids {
         q = q.bind(id);
     }
@@ -239,7 +242,11 @@ pub async fn balances(tx: &mut Tx, plan: &[PlannedShare]) -> StoreResult<Vec<(St
     Ok(ids
         .into_iter()
         .map(|id| {
-            let bal = found.iter().find(|(f, _)| *f == id).map(|(_, b)| *b).unwrap_or(0);
+            let bal = found
+                .iter()
+                .find(|(f, _)| *f == id)
+                .map(|(_, b)| *b)
+                .unwrap_or(0);
             (id, bal)
         })
         .collect())
@@ -358,14 +365,16 @@ pub async fn saved_method(
     .bind(id)
     .fetch_optional(db.reader())
     .await?;
-    Ok(row.map(|(id, processor_method_id, brand, last4, exp_month, exp_year)| SavedMethod {
-        id,
-        processor_method_id,
-        brand,
-        last4,
-        exp_month,
-        exp_year,
-    }))
+    Ok(row.map(
+        |(id, processor_method_id, brand, last4, exp_month, exp_year)| SavedMethod {
+            id,
+            processor_method_id,
+            brand,
+            last4,
+            exp_month,
+            exp_year,
+        },
+    ))
 }
 
 pub async fn insert_method(
@@ -533,12 +542,14 @@ pub async fn active_autopay(db: &Db, customer_id: &str) -> StoreResult<Option<Sa
     .bind(customer_id)
     .fetch_optional(db.reader())
     .await?;
-    Ok(row.map(|(id, processor_method_id, brand, last4, exp_month, exp_year)| SavedMethod {
-        id,
-        processor_method_id,
-        brand,
-        last4,
-        exp_month,
-        exp_year,
-    }))
+    Ok(row.map(
+        |(id, processor_method_id, brand, last4, exp_month, exp_year)| SavedMethod {
+            id,
+            processor_method_id,
+            brand,
+            last4,
+            exp_month,
+            exp_year,
+        },
+    ))
 }

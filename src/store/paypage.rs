@@ -140,7 +140,12 @@ pub async fn load(db: &Db, token_hash: &str) -> StoreResult<Option<PayPage>> {
             continue;
         };
         let property_id: String = row.try_get("property_id")?;
-        if page.properties.last().map(|p| p.id != property_id).unwrap_or(true) {
+        if page
+            .properties
+            .last()
+            .map(|p| p.id != property_id)
+            .unwrap_or(true)
+        {
             let resident: String = row.try_get("resident_customer_id")?;
             page.properties.push(PageProperty {
                 id: property_id,
@@ -152,7 +157,12 @@ pub async fn load(db: &Db, token_hash: &str) -> StoreResult<Option<PayPage>> {
         let Some(property) = page.properties.last_mut() else {
             continue;
         };
-        if property.invoices.last().map(|i| i.id != invoice_id).unwrap_or(true) {
+        if property
+            .invoices
+            .last()
+            .map(|i| i.id != invoice_id)
+            .unwrap_or(true)
+        {
             let currency: String = row.try_get("currency")?;
             property.invoices.push(PageInvoice {
                 id: invoice_id,

@@ -23,11 +23,20 @@ use crate::store::{StoreError, companies, payments};
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/api/v1/openapi.json", get(openapi))
-        .route("/api/v1/customers", post(create_customer).get(list_customers))
+        .route(
+            "/api/v1/customers",
+            post(create_customer).get(list_customers),
+        )
         .route("/api/v1/customers/{id}", get(get_customer))
         .route("/api/v1/customers/{id}/payment-link", get(get_link))
-        .route("/api/v1/customers/{id}/payment-link/rotate", post(rotate_link))
-        .route("/api/v1/customers/{id}/payment-link/revoke", post(revoke_link))
+        .route(
+            "/api/v1/customers/{id}/payment-link/rotate",
+            post(rotate_link),
+        )
+        .route(
+            "/api/v1/customers/{id}/payment-link/revoke",
+            post(revoke_link),
+        )
         .route("/api/v1/properties", post(create_property))
         .route("/api/v1/invoices", post(create_invoice).get(list_invoices))
         .route("/api/v1/invoices/{id}", get(get_invoice))
@@ -36,8 +45,10 @@ pub fn routes() -> Router<AppState> {
 
 async fn openapi() -> Response {
     let mut resp = include_str!("openapi.json").into_response();
-    resp.headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     resp
 }
 
@@ -73,7 +84,11 @@ type ApiResult = Result<Response, ApiError>;
 fn required_text(value: &str, field: &str, max: usize) -> Result<String, ApiError> {
     let v = value.trim();
     if v.is_empty() {
-        return Err(ApiError::unprocessable("invalid_field", format!("{field} must not be empty"), field));
+        return Err(ApiError::unprocessable(
+            "invalid_field",
+            format!("{field} must not be empty"),
+            field,
+        ));
     }
     if v.chars().count() > max {
         return Err(ApiError::unprocessable(
@@ -85,7 +100,11 @@ fn required_text(value: &str, field: &str, max: usize) -> Result<String, ApiErro
     Ok(v.to_string())
 }
 
-fn optional_text(value: Option<String>, field: &str, max: usize) -> Result<Option<String>, ApiError> {
+fn optional_text(
+    value: Option<String>,
+    field: &str,
+    max: usize,
+) -> Result<Option<String>, ApiError> {
     match value {
         None => Ok(None),
         Some(v) if v.trim().is_empty() => Ok(None),
@@ -112,7 +131,11 @@ async fn create_customer(
     if let Some(e) = &email
         && (!e.contains('@') || e.contains(char::is_whitespace))
     {
-        return Err(ApiError::unprocessable("invalid_field", "email must be an email address", "email"));
+        return Err(ApiError::unprocessable(
+            "invalid_field",
+            "email must be an email address",
+            "email",
+        ));
     }
     let c = NewCustomer {
         name: required_text(&b.name, "name", 200)?,
@@ -142,7 +165,8 @@ async fn list_customers(
     query: Result<Query<SearchQuery>, QueryRejection>,
 ) -> ApiResult {
     let Query(q) = query?;
-    let data = customers::search(&state.app.db, &company, q.q.as_deref().unwrap_or(""), 200).await?;
+    let data =
+        customers::search(&state.app.db, &company, q.q.as_deref().unwrap_or(""), 200).await?;
     Ok(Json(List { data }).into_response())
 }
 
@@ -151,7 +175,9 @@ async fn get_customer(
     CompanyKey(company): CompanyKey,
     Path(id): Path<String>,
 ) -> ApiResult {
-    let c = customers::get(&state.app.db, &company, &id).await?.ok_or_else(ApiError::not_found)?;
+    let c = customers::get(&state.app.db, &company, &id)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
     Ok(Json(c).into_response())
 }
 
@@ -162,7 +188,9 @@ struct LinkBody {
 }
 
 async fn company_base_url(state: &AppState, company: &str) -> Result<String, ApiError> {
-    let c = companies::get(&state.app.db, company).await?.ok_or_else(ApiError::not_found)?;
+    let c = companies::get(&state.app.db, company)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
     Ok(state.app.base_url(c.base_url.as_deref()).to_string())
 }
 
@@ -171,7 +199,9 @@ async fn get_link(
     CompanyKey(company): CompanyKey,
     Path(id): Path<String>,
 ) -> ApiResult {
-    customers::get(&state.app.db, &company, &id).await?.ok_or_else(ApiError::not_found)?;
+    customers::get(&state.app.db, &company, &id)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
     let base = company_base_url(&state, &company).await?;
     let mut tx = state.app.db.begin_write().await?;
     let link = paylink::current(&mut tx, &state.app.config.secret, &company, &id).await?;
@@ -188,7 +218,9 @@ async fn rotate_link(
     CompanyKey(company): CompanyKey,
     Path(id): Path<String>,
 ) -> ApiResult {
-    customers::get(&state.app.db, &company, &id).await?.ok_or_else(ApiError::not_found)?;
+    customers::get(&state.app.db, &company, &id)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
     let base = company_base_url(&state, &company).await?;
     let mut tx = state.app.db.begin_write().await?;
     let token = paylink::rotate(&mut tx, &state.app.config.secret, &company, &id, "api").await?;
@@ -205,7 +237,9 @@ async fn revoke_link(
     CompanyKey(company): CompanyKey,
     Path(id): Path<String>,
 ) -> ApiResult {
-    customers::get(&state.app.db, &company, &id).await?.ok_or_else(ApiError::not_found)?;
+    customers::get(&state.app.db, &company, &id)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
     let mut tx = state.app.db.begin_write().await?;
     paylink::revoke(&mut tx, &state.app.config.secret, &company, &id, "api").await?;
     tx.commit().await.map_err(StoreError::from)?;
@@ -227,14 +261,31 @@ async fn create_property(
 ) -> ApiResult {
     let Json(b) = body?;
     let address = required_text(&b.address, "address", 500)?;
-    let bill_to = b.bill_to_customer_id.unwrap_or_else(|| b.resident_customer_id.clone());
+    let bill_to = b
+        .bill_to_customer_id
+        .unwrap_or_else(|| b.resident_customer_id.clone());
     let mut tx = state.app.db.begin_write().await?;
-    for (field, id) in [("resident_customer_id", &b.resident_customer_id), ("bill_to_customer_id", &bill_to)] {
+    for (field, id) in [
+        ("resident_customer_id", &b.resident_customer_id),
+        ("bill_to_customer_id", &bill_to),
+    ] {
         if !customers::all_belong(&mut tx, &company, &[id.as_str()]).await? {
-            return Err(ApiError::new(StatusCode::NOT_FOUND, "customer_not_found", format!("{field} names no customer of this company")).with_field(field));
+            return Err(ApiError::new(
+                StatusCode::NOT_FOUND,
+                "customer_not_found",
+                format!("{field} names no customer of this company"),
+            )
+            .with_field(field));
         }
     }
-    let p = customers::create_property(&mut tx, &company, &address, &b.resident_customer_id, &bill_to).await?;
+    let p = customers::create_property(
+        &mut tx,
+        &company,
+        &address,
+        &b.resident_customer_id,
+        &bill_to,
+    )
+    .await?;
     tx.commit().await.map_err(StoreError::from)?;
     Ok(json_created(p))
 }
@@ -259,7 +310,11 @@ struct InvoiceBody {
 
 fn parse_date(text: &str, field: &str) -> Result<time::Date, ApiError> {
     dates::parse(text).ok_or_else(|| {
-        ApiError::unprocessable("invalid_date", format!("{field} must be a date in the form YYYY-MM-DD, got '{text}'"), field)
+        ApiError::unprocessable(
+            "invalid_date",
+            format!("{field} must be a date in the form YYYY-MM-DD, got '{text}'"),
+            field,
+        )
     })
 }
 
@@ -269,14 +324,20 @@ async fn create_invoice(
     body: Result<Json<InvoiceBody>, JsonRejection>,
 ) -> ApiResult {
     let Json(b) = body?;
-    let company = companies::get(&state.app.db, &company_id).await?.ok_or_else(ApiError::not_found)?;
+    let company = companies::get(&state.app.db, &company_id)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
     let due_date = parse_date(&b.due_date, "due_date")?;
     let issue_date = match &b.issue_date {
         Some(d) => parse_date(d, "issue_date")?,
         None => dates::today_in(&company.time_zone),
     };
     if due_date < issue_date {
-        return Err(ApiError::unprocessable("invalid_date", "due_date must not be before issue_date", "due_date"));
+        return Err(ApiError::unprocessable(
+            "invalid_date",
+            "due_date must not be before issue_date",
+            "due_date",
+        ));
     }
     let number = match &b.number {
         Some(n) => Some(required_text(n, "number", 40)?),
@@ -284,12 +345,19 @@ async fn create_invoice(
     };
     let mut lines = Vec::with_capacity(b.lines.len());
     for (i, l) in b.lines.iter().enumerate() {
-        let quantity = l
-            .quantity
-            .as_i64()
-            .ok_or_else(|| ApiError::unprocessable("invalid_field", "quantity must be a whole number", &format!("lines[{i}].quantity")))?;
+        let quantity = l.quantity.as_i64().ok_or_else(|| {
+            ApiError::unprocessable(
+                "invalid_field",
+                "quantity must be a whole number",
+                &format!("lines[{i}].quantity"),
+            )
+        })?;
         let unit_price = minor_units_from_json(&l.unit_price).map_err(|why| {
-            ApiError::unprocessable("invalid_amount", format!("unit_price {why}"), &format!("lines[{i}].unit_price"))
+            ApiError::unprocessable(
+                "invalid_amount",
+                format!("unit_price {why}"),
+                &format!("lines[{i}].unit_price"),
+            )
         })?;
         lines.push(LineInput {
             description: l.description.trim().chars().take(500).collect(),
@@ -304,7 +372,14 @@ async fn create_invoice(
     let mut tx = state.app.db.begin_write().await?;
     let property = customers::get_property(&mut tx, &company_id, &b.property_id)
         .await?
-        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "property_not_found", "property_id names no property of this company").with_field("property_id"))?;
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::NOT_FOUND,
+                "property_not_found",
+                "property_id names no property of this company",
+            )
+            .with_field("property_id")
+        })?;
     let new = NewInvoice {
         company_id: &company_id,
         number: number.as_deref(),
@@ -319,7 +394,11 @@ async fn create_invoice(
     };
     let invoice = match invoices::create(&mut tx, &new).await {
         Err(StoreError::Conflict) => {
-            return Err(ApiError::conflict("invoice_number_taken", "An invoice with this number already exists.").with_field("number"));
+            return Err(ApiError::conflict(
+                "invoice_number_taken",
+                "An invoice with this number already exists.",
+            )
+            .with_field("number"));
         }
         other => other?,
     };
@@ -332,7 +411,9 @@ async fn get_invoice(
     CompanyKey(company): CompanyKey,
     Path(id): Path<String>,
 ) -> ApiResult {
-    let inv = invoices::get(&state.app.db, &company, &id).await?.ok_or_else(ApiError::not_found)?;
+    let inv = invoices::get(&state.app.db, &company, &id)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
     Ok(Json(inv).into_response())
 }
 
@@ -351,9 +432,19 @@ async fn list_invoices(
     if let Some(s) = &q.status
         && !["open", "paid", "void"].contains(&s.as_str())
     {
-        return Err(ApiError::bad_request("invalid_query", "status must be open, paid or void").with_field("status"));
+        return Err(
+            ApiError::bad_request("invalid_query", "status must be open, paid or void")
+                .with_field("status"),
+        );
     }
-    let data = invoices::list(&state.app.db, &company, q.customer_id.as_deref(), q.status.as_deref(), 500).await?;
+    let data = invoices::list(
+        &state.app.db,
+        &company,
+        q.customer_id.as_deref(),
+        q.status.as_deref(),
+        500,
+    )
+    .await?;
     Ok(Json(List { data }).into_response())
 }
 

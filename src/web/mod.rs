@@ -48,7 +48,9 @@ pub fn router(app: App) -> Router {
         .with_state(state.clone())
         .merge(sandbox::router(app.db.clone()))
         .layer(middleware::from_fn_with_state(state, check_origin))
-        .layer(middleware::from_fn(move |req, next| security_headers(hsts, req, next)))
+        .layer(middleware::from_fn(move |req, next| {
+            security_headers(hsts, req, next)
+        }))
         .layer(DefaultBodyLimit::max(64 * 1024))
 }
 
@@ -84,7 +86,10 @@ async fn security_headers(hsts: bool, req: Request, next: Next) -> Response {
     let mut resp = next.run(req).await;
     let h = resp.headers_mut();
     h.insert("referrer-policy", HeaderValue::from_static("no-referrer"));
-    h.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
+    h.insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
     h.insert("x-frame-options", HeaderValue::from_static("DENY"));
     h.insert(
         "content-security-policy",
@@ -94,7 +99,10 @@ async fn security_headers(hsts: bool, req: Request, next: Next) -> Response {
     );
     if !is_static {
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        h.insert("x-robots-tag", HeaderValue::from_static("noindex, nofollow"));
+        h.insert(
+            "x-robots-tag",
+            HeaderValue::from_static("noindex, nofollow"),
+        );
     }
     if hsts {
         h.insert(
@@ -173,9 +181,12 @@ pub async fn serve(app: App) -> anyhow::Result<()> {
 pub async fn serve_on(listener: tokio::net::TcpListener, app: App) -> anyhow::Result<()> {
     let router = router(app);
     tracing::info!(addr = %listener.local_addr()?, "listening");
-    axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await?;
     Ok(())
 }
 
@@ -184,7 +195,8 @@ async fn shutdown_signal() {
         tokio::signal::ctrl_c().await.ok();
     };
     let term = async {
-        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
             s.recv().await;
         }
     };

@@ -7,13 +7,13 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use axum::Json;
+use axum::Router;
 use axum::body::Bytes;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use axum::Router;
 use serde::{Deserialize, Serialize};
 
 use super::error::ApiError;
@@ -25,8 +25,8 @@ use crate::money::Money;
 use crate::paylink;
 use crate::payments::{self, PayError, PayInvoices, PayResult};
 use crate::store::links::LiveLink;
-use crate::store::paypage::{self, PayPage};
 use crate::store::payments::{self as pay_store, Consent};
+use crate::store::paypage::{self, PayPage};
 use crate::store::{audit, companies};
 
 pub fn routes() -> Router<AppState> {
@@ -67,7 +67,12 @@ fn too_many(path: &str) -> Response {
 }
 
 /// Loads the page a token opens, applying the rate limits.
-async fn load_page(state: &AppState, ip: ClientIp, token: &str, path: &str) -> Result<PayPage, Response> {
+async fn load_page(
+    state: &AppState,
+    ip: ClientIp,
+    token: &str,
+    path: &str,
+) -> Result<PayPage, Response> {
     if !paylink::looks_like_token(token) {
         return Err(miss(state, ip, path));
     }
@@ -85,7 +90,12 @@ async fn load_page(state: &AppState, ip: ClientIp, token: &str, path: &str) -> R
 }
 
 /// Resolves a token for a state change, applying the rate limits.
-async fn resolve(state: &AppState, ip: ClientIp, token: &str, path: &str) -> Result<LiveLink, Response> {
+async fn resolve(
+    state: &AppState,
+    ip: ClientIp,
+    token: &str,
+    path: &str,
+) -> Result<LiveLink, Response> {
     if !paylink::looks_like_token(token) {
         return Err(miss(state, ip, path));
     }
@@ -123,10 +133,19 @@ fn note_opened(state: &AppState, company_id: &str, link_id: &str, token: &str) {
     let company_id = company_id.to_string();
     let subject = paylink::audit_ref(&paylink::token_hash(token));
     tokio::spawn(async move {
-        let Ok(mut tx) = db.begin_write().await else { return };
-        let ok = audit::record(&mut tx, &company_id, "customer", "payment_link.opened", &subject, serde_json::json!({}))
-            .await
-            .is_ok();
+        let Ok(mut tx) = db.begin_write().await else {
+            return;
+        };
+        let ok = audit::record(
+            &mut tx,
+            &company_id,
+            "customer",
+            "payment_link.opened",
+            &subject,
+            serde_json::json!({}),
+        )
+        .await
+        .is_ok();
         if ok {
             tx.commit().await.ok();
         }
@@ -182,7 +201,10 @@ struct MethodView {
 }
 
 fn method_label(brand: &str, last4: &str, exp_month: i64, exp_year: i64) -> String {
-    format!("{brand} ending {last4}, expires {exp_month:02}/{:02}", exp_year % 100)
+    format!(
+        "{brand} ending {last4}, expires {exp_month:02}/{:02}",
+        exp_year % 100
+    )
 }
 
 fn due_text(due: time::Date, today: time::Date) -> (String, bool) {
@@ -191,7 +213,10 @@ fn due_text(due: time::Date, today: time::Date) -> (String, bool) {
         d if d < 0 => {
             let n = -d;
             let unit = if n == 1 { "day" } else { "days" };
-            (format!("Overdue by {n} {unit} (was due {})", dates::display(due)), true)
+            (
+                format!("Overdue by {n} {unit} (was due {})", dates::display(due)),
+                true,
+            )
         }
         0 => ("Due today".to_string(), false),
         _ => (format!("Due {}", dates::display(due)), false),
@@ -202,18 +227,36 @@ fn due_text(due: time::Date, today: time::Date) -> (String, bool) {
 /// the signature proves this server issued it for this link (CSRF).
 fn form_token(state: &AppState, link_id: &str) -> (String, String) {
     let nonce = random_token(18);
-    let sig = state.app.config.secret.derive(format!("form:{link_id}:{nonce}").as_bytes());
+    let sig = state
+        .app
+        .config
+        .secret
+        .derive(format!("form:{link_id}:{nonce}").as_bytes());
     (nonce, sig)
 }
 
 fn form_sig_valid(state: &AppState, link_id: &str, nonce: &str, sig: &str) -> bool {
-    let expected = state.app.config.secret.derive(format!("form:{link_id}:{nonce}").as_bytes());
+    let expected = state
+        .app
+        .config
+        .secret
+        .derive(format!("form:{link_id}:{nonce}").as_bytes());
     !nonce.is_empty()
         && expected.len() == sig.len()
-        && expected.bytes().zip(sig.bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
+        && expected
+            .bytes()
+            .zip(sig.bytes())
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0
 }
 
-fn render_page(state: &AppState, page: &PayPage, token: &str, status: StatusCode, form: FormState) -> Response {
+fn render_page(
+    state: &AppState,
+    page: &PayPage,
+    token: &str,
+    status: StatusCode,
+    form: FormState,
+) -> Response {
     let today = dates::today_in(&page.company.time_zone);
     let currency = page.company.currency;
     let mut total = 0i64;
@@ -379,7 +422,10 @@ async fn submit(
     }
     let method = if form.payment_method == "new_card" || form.payment_method.is_empty() {
         if form.card_token.is_empty() {
-            fs.card_error = Some("Enter your card details. Card entry needs JavaScript turned on in your browser.".into());
+            fs.card_error = Some(
+                "Enter your card details. Card entry needs JavaScript turned on in your browser."
+                    .into(),
+            );
             return rerender(StatusCode::UNPROCESSABLE_ENTITY, fs).await;
         }
         form.card_token.clone()
@@ -440,7 +486,12 @@ async fn pay_waiting(state: &AppState, req: PayInvoices) -> Result<PayResult, Pa
 }
 
 /// The consent record for autopay: the exact text shown, when, from where.
-async fn consent_for(state: &AppState, link: &LiveLink, ip: ClientIp, headers: &HeaderMap) -> Result<Consent, ApiError> {
+async fn consent_for(
+    state: &AppState,
+    link: &LiveLink,
+    ip: ClientIp,
+    headers: &HeaderMap,
+) -> Result<Consent, ApiError> {
     let company = companies::get(&state.app.db, &link.company_id)
         .await?
         .ok_or_else(ApiError::not_found)?;
@@ -463,9 +514,15 @@ async fn receipt(
         Err(resp) => return resp,
     };
     let found = async {
-        let payment = pay_store::list(&state.app.db, &link.company_id, Some(&link.customer_id), Some(&payment_id), 1)
-            .await?
-            .pop();
+        let payment = pay_store::list(
+            &state.app.db,
+            &link.company_id,
+            Some(&link.customer_id),
+            Some(&payment_id),
+            1,
+        )
+        .await?
+        .pop();
         let company = companies::get(&state.app.db, &link.company_id).await?;
         let autopay = pay_store::active_autopay(&state.app.db, &link.customer_id).await?;
         Ok::<_, crate::store::StoreError>((payment, company, autopay))
@@ -496,7 +553,11 @@ async fn receipt(
 
 // ---------------------------------------------------------------- JSON twin
 
-async fn page_data(State(state): State<AppState>, ip: ClientIp, Path(token): Path<String>) -> Response {
+async fn page_data(
+    State(state): State<AppState>,
+    ip: ClientIp,
+    Path(token): Path<String>,
+) -> Response {
     match load_page(&state, ip, &token, "/api/v1/pay").await {
         Ok(page) => Json(page).into_response(),
         Err(resp) => resp,
@@ -603,13 +664,25 @@ mod tests {
     #[test]
     fn due_texts() {
         let today = date!(2026 - 11 - 28);
-        assert_eq!(due_text(date!(2026 - 11 - 27), today), ("Overdue by 1 day (was due Nov 27, 2026)".into(), true));
-        assert_eq!(due_text(date!(2026 - 11 - 28), today), ("Due today".into(), false));
-        assert_eq!(due_text(date!(2026 - 12 - 15), today), ("Due Dec 15, 2026".into(), false));
+        assert_eq!(
+            due_text(date!(2026 - 11 - 27), today),
+            ("Overdue by 1 day (was due Nov 27, 2026)".into(), true)
+        );
+        assert_eq!(
+            due_text(date!(2026 - 11 - 28), today),
+            ("Due today".into(), false)
+        );
+        assert_eq!(
+            due_text(date!(2026 - 12 - 15), today),
+            ("Due Dec 15, 2026".into(), false)
+        );
     }
 
     #[test]
     fn method_labels() {
-        assert_eq!(method_label("Visa", "4242", 12, 2030), "Visa ending 4242, expires 12/30");
+        assert_eq!(
+            method_label("Visa", "4242", 12, 2030),
+            "Visa ending 4242, expires 12/30"
+        );
     }
 }

@@ -20,7 +20,10 @@ impl Views {
             ("layout.html", include_str!("../../templates/layout.html")),
             ("pay.html", include_str!("../../templates/pay.html")),
             ("receipt.html", include_str!("../../templates/receipt.html")),
-            ("not_found.html", include_str!("../../templates/not_found.html")),
+            (
+                "not_found.html",
+                include_str!("../../templates/not_found.html"),
+            ),
         ];
         for (name, source) in templates {
             if let Err(e) = env.add_template(name, source) {
@@ -42,14 +45,22 @@ impl Views {
             Ok(html) => (status, Html(html)).into_response(),
             Err(e) => {
                 tracing::error!(error = %e, template = name, "page template failed");
-                (StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong on our side.").into_response()
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "Something went wrong on our side.",
+                )
+                    .into_response()
             }
         }
     }
 
     /// The one 404 page: unknown paths and unknown, revoked or expired links alike.
     pub fn not_found(&self) -> Response {
-        self.page(StatusCode::NOT_FOUND, "not_found.html", minijinja::context! {})
+        self.page(
+            StatusCode::NOT_FOUND,
+            "not_found.html",
+            minijinja::context! {},
+        )
     }
 }
 
@@ -61,13 +72,22 @@ impl Default for Views {
 
 pub fn static_asset(name: &str) -> Option<Response> {
     let (body, kind): (&'static str, &'static str) = match name {
-        "pay.css" => (include_str!("../../static/pay.css"), "text/css; charset=utf-8"),
-        "pay.js" => (include_str!("../../static/pay.js"), "text/javascript; charset=utf-8"),
+        "pay.css" => (
+            include_str!("../../static/pay.css"),
+            "text/css; charset=utf-8",
+        ),
+        "pay.js" => (
+            include_str!("../../static/pay.js"),
+            "text/javascript; charset=utf-8",
+        ),
         _ => return None,
     };
     let mut resp = body.into_response();
     let headers = resp.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(kind));
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=3600"));
+    headers.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=3600"),
+    );
     Some(resp)
 }

@@ -1,0 +1,192 @@
+//! The HTML form journey: select, pay, receipt; decline; double submit.
+
+use axum::http::{Method, StatusCode};
+
+use crate::support::{TestApp, customer_with_invoices};
+
+fn hidden(html: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let at = html
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no {name} in page"))
+        + marker.len();
+    html[at..at + html[at..].find('"').unwrap()].to_string()
+}
+
+async fn submit(t: &TestApp, token: &str, fields: &[(&str, &str)]) -> crate::support::Resp {
+    let body = fields
+        .iter()
+        .map(|(k, v)| format!("{k}={}", v.replace(' ', "+")))
+        .collect::<Vec<_>>()
+        .join("&");
+    t.request(
+        Method::POST,
+        &format!("/pay/{token}"),
+        &[
+            ("content-type", "application/x-www-form-urlencoded"),
+            ("origin", crate::support::BASE_URL),
+            ("user-agent", "TestPhone/1.0"),
+        ],
+        Some(body),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn pay_two_of_three_and_see_the_receipt() {
+    let t = TestApp::new().await;
+    let (c, inv) = customer_with_invoices(&t, "Form Filler", &[8900, 21500, 7500]).await;
+    let token = t.token(&c).await;
+    let page = t.get(&format!("/pay/{token}")).await;
+    let nonce = hidden(&page.body, "form_nonce");
+    let sig = hidden(&page.body, "form_sig");
+    let card = t.card("4242424242424242").await;
+    let fields = [
+        ("form_nonce", nonce.as_str()),
+        ("form_sig", sig.as_str()),
+        ("invoice_ids", inv[0].as_str()),
+        ("invoice_ids", inv[1].as_str()),
+        ("payment_method", "new_card"),
+        ("card_token", card.as_str()),
+        ("plan", "once"),
+    ];
+    let r = submit(&t, &token, &fields).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let receipt_path = r.header("location").to_string();
+    assert!(receipt_path.starts_with(&format!("/pay/{token}/receipts/pay_")));
+    // A second submit of the same form (double click, reload) lands on the same receipt.
+    let again = submit(&t, &token, &fields).await;
+    assert_eq!(again.header("location"), receipt_path);
+    assert_eq!(t.count("SELECT COUNT(*) FROM sandbox_charges").await, 1);
+
+    let receipt = t.get(&receipt_path).await;
+    assert_eq!(receipt.status, StatusCode::OK);
+    assert!(
+        receipt.body.contains("Paid $304.00 — thank you"),
+        "{}",
+        receipt.body
+    );
+    assert!(receipt.body.contains("Visa ending 4242"));
+    assert!(receipt.body.contains("$75.00") || !receipt.body.contains(&inv[2]));
+    assert_eq!(t.balance(&inv[0]).await, 0);
+    assert_eq!(t.balance(&inv[1]).await, 0);
+    assert_eq!(t.balance(&inv[2]).await, 7500);
+    // Another customer's link cannot open this receipt.
+    let (other, _) = customer_with_invoices(&t, "Nosy Neighbour", &[100]).await;
+    let other_token = t.token(&other).await;
+    let payment_id = receipt_path.rsplit('/').next().unwrap();
+    let peek = t
+        .get(&format!("/pay/{other_token}/receipts/{payment_id}"))
+        .await;
+    assert_eq!(peek.status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn a_decline_keeps_the_selection_and_says_why() {
+    let t = TestApp::new().await;
+    let (c, inv) = customer_with_invoices(&t, "Declined Dora", &[8900, 4500]).await;
+    let token = t.token(&c).await;
+    let page = t.get(&format!("/pay/{token}")).await;
+    let card = t.card("4000000000009995").await;
+    let nonce = hidden(&page.body, "form_nonce");
+    let sig = hidden(&page.body, "form_sig");
+    let r = submit(
+        &t,
+        &token,
+        &[
+            ("form_nonce", &nonce),
+            ("form_sig", &sig),
+            ("invoice_ids", &inv[1]),
+            ("payment_method", "new_card"),
+            ("card_token", &card),
+            ("plan", "once"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::PAYMENT_REQUIRED);
+    assert!(
+        r.body
+            .contains("The card has insufficient funds. Try another card or call your bank.")
+    );
+    assert!(r.body.contains("role=\"alert\""));
+    // Only the invoice that was chosen stays selected, and the total says so.
+    assert!(r.body.contains(&format!(
+        "value=\"{}\" id=\"inv-{}\" data-balance=\"4500\" checked",
+        inv[1], inv[1]
+    )));
+    assert!(!r.body.contains("data-balance=\"8900\" checked"));
+    assert!(r.body.contains("Pay $45.00"));
+    assert_eq!(t.balance(&inv[1]).await, 4500);
+    // A new form token for the retry.
+    assert_ne!(hidden(&r.body, "form_nonce"), nonce);
+}
+
+#[tokio::test]
+async fn autopay_without_the_consent_box_is_refused() {
+    let t = TestApp::new().await;
+    let (c, inv) = customer_with_invoices(&t, "Hasty Harry", &[8900]).await;
+    let token = t.token(&c).await;
+    let page = t.get(&format!("/pay/{token}")).await;
+    let card = t.card("4242424242424242").await;
+    let nonce = hidden(&page.body, "form_nonce");
+    let sig = hidden(&page.body, "form_sig");
+    let base = [
+        ("form_nonce", nonce.as_str()),
+        ("form_sig", sig.as_str()),
+        ("invoice_ids", inv[0].as_str()),
+        ("payment_method", "new_card"),
+        ("card_token", card.as_str()),
+        ("plan", "autopay"),
+    ];
+    let r = submit(&t, &token, &base).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.body.contains("tick the box to authorize"));
+    assert_eq!(t.count("SELECT COUNT(*) FROM sandbox_charges").await, 0);
+    let mut with_consent = base.to_vec();
+    with_consent.push(("autopay_consent", "yes"));
+    let r = submit(&t, &token, &with_consent).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let receipt = t.get(r.header("location")).await;
+    assert!(receipt.body.contains("Autopay is on for Visa ending 4242"));
+    assert_eq!(
+        t.count("SELECT COUNT(*) FROM autopay_enrollments WHERE cancelled_at IS NULL")
+            .await,
+        1
+    );
+}
+
+#[tokio::test]
+async fn forged_or_foreign_forms_are_refused() {
+    let t = TestApp::new().await;
+    let (c, inv) = customer_with_invoices(&t, "Csrf Target", &[8900]).await;
+    let token = t.token(&c).await;
+    let card = t.card("4242424242424242").await;
+    let forged = submit(
+        &t,
+        &token,
+        &[
+            ("form_nonce", "abc"),
+            ("form_sig", "def"),
+            ("invoice_ids", &inv[0]),
+            ("payment_method", "new_card"),
+            ("card_token", &card),
+        ],
+    )
+    .await;
+    assert_eq!(forged.status, StatusCode::BAD_REQUEST);
+    let cross = t
+        .request(
+            Method::POST,
+            &format!("/pay/{token}"),
+            &[
+                ("content-type", "application/x-www-form-urlencoded"),
+                ("origin", "https://evil.example"),
+                ("sec-fetch-site", "cross-site"),
+            ],
+            Some(format!("invoice_ids={}", inv[0])),
+        )
+        .await;
+    assert_eq!(cross.status, StatusCode::FORBIDDEN);
+    assert_eq!(t.count("SELECT COUNT(*) FROM sandbox_charges").await, 0);
+    assert_eq!(t.balance(&inv[0]).await, 8900);
+}

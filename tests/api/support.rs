@@ -1,0 +1,329 @@
+//! `TestApp`: the real router over a fresh database, with helpers that act as
+//! an office integrator (API key) and as a payer (link token).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::ConnectInfo;
+use axum::http::{HeaderMap, Method, Request, StatusCode};
+use http_body_util::BodyExt;
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+use fieldpay::app::App;
+use fieldpay::config::{Config, RateLimits};
+use fieldpay::crypto::{Secret, new_id};
+use fieldpay::setup;
+use fieldpay::store::companies::NewCompany;
+
+pub const BASE_URL: &str = "https://pay.greenleaf.test";
+
+/// Everything the app logged during the tests, for the card-number scan.
+pub fn captured_logs() -> Arc<Mutex<Vec<u8>>> {
+    static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
+    LOGS.get_or_init(|| {
+        let buf = Arc::new(Mutex::new(Vec::new()));
+        let writer = buf.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::DEBUG)
+            .with_ansi(false)
+            .with_writer(move || LogWriter(writer.clone()))
+            .finish();
+        tracing::subscriber::set_global_default(subscriber).ok();
+        buf
+    })
+    .clone()
+}
+
+struct LogWriter(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for LogWriter {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        if let Ok(mut v) = self.0.lock() {
+            v.extend_from_slice(b);
+        }
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+pub struct Resp {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: String,
+}
+
+impl Resp {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
+    }
+
+    pub fn header(&self, name: &str) -> &str {
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+    }
+}
+
+pub struct TestApp {
+    pub app: App,
+    pub router: Router,
+    pub dir: PathBuf,
+    pub api_key: String,
+}
+
+impl TestApp {
+    pub async fn new() -> TestApp {
+        TestApp::with_limits(RateLimits {
+            misses_per_client_per_minute: 1000,
+            misses_total_per_minute: 100_000,
+            hits_per_token_per_minute: 100_000,
+        })
+        .await
+    }
+
+    pub async fn with_limits(rate_limits: RateLimits) -> TestApp {
+        captured_logs();
+        let dir = std::env::temp_dir().join(format!("fieldpay-test-{}", new_id("t")));
+        std::fs::create_dir_all(&dir).unwrap();
+        let config = Config {
+            bind: "127.0.0.1:0".parse().unwrap(),
+            database_url: format!("sqlite://{}/test.db", dir.display()),
+            base_url: BASE_URL.into(),
+            spool_dir: dir.join("spool"),
+            secret: Secret::generate(),
+            rate_limits,
+        };
+        let app = App::open(config).await.unwrap();
+        let company = NewCompany {
+            phone: "(512) 555-0142".into(),
+            ..setup::default_company("Greenleaf Pest Control")
+        };
+        let created = setup::create_company(
+            &app.db,
+            &company,
+            &format!("{}@example.com", new_id("o")),
+            "correct horse battery",
+        )
+        .await
+        .unwrap();
+        let router = fieldpay::web::router(app.clone());
+        TestApp {
+            app,
+            router,
+            dir,
+            api_key: created.api_key,
+        }
+    }
+
+    /// A second company on the same server, with its own key.
+    pub async fn other_company(&self) -> String {
+        let company = setup::default_company("Other Pest Co");
+        setup::create_company(
+            &self.app.db,
+            &company,
+            &format!("{}@example.com", new_id("o")),
+            "correct horse battery",
+        )
+        .await
+        .unwrap()
+        .api_key
+    }
+
+    pub async fn send(&self, req: Request<Body>) -> Resp {
+        let resp = self.router.clone().oneshot(req).await.unwrap();
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+        Resp {
+            status,
+            headers,
+            body: String::from_utf8_lossy(&bytes).into_owned(),
+        }
+    }
+
+    pub async fn request(
+        &self,
+        method: Method,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<String>,
+    ) -> Resp {
+        let mut b = Request::builder().method(method).uri(path);
+        for (k, v) in headers {
+            b = b.header(*k, *v);
+        }
+        let req = b
+            .body(body.map(Body::from).unwrap_or_else(Body::empty))
+            .unwrap();
+        self.send(req).await
+    }
+
+    pub async fn get(&self, path: &str) -> Resp {
+        self.request(Method::GET, path, &[], None).await
+    }
+
+    /// A GET from a given client address (for rate limits).
+    pub async fn get_from(&self, path: &str, ip: [u8; 4]) -> Resp {
+        let mut req = Request::builder().uri(path).body(Body::empty()).unwrap();
+        req.extensions_mut()
+            .insert(ConnectInfo(SocketAddr::from((ip, 40000))));
+        self.send(req).await
+    }
+
+    pub async fn api_with_key(
+        &self,
+        key: &str,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Resp {
+        let auth = format!("Bearer {key}");
+        let mut headers = vec![("authorization", auth.as_str())];
+        if body.is_some() {
+            headers.push(("content-type", "application/json"));
+        }
+        self.request(method, path, &headers, body.map(|b| b.to_string()))
+            .await
+    }
+
+    pub async fn api(&self, method: Method, path: &str, body: Option<Value>) -> Resp {
+        self.api_with_key(&self.api_key.clone(), method, path, body)
+            .await
+    }
+
+    pub async fn customer(&self, name: &str) -> String {
+        let r = self
+            .api(
+                Method::POST,
+                "/api/v1/customers",
+                Some(json!({"name": name, "email": "x@example.com"})),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        r.json()["id"].as_str().unwrap().to_string()
+    }
+
+    pub async fn property(&self, address: &str, resident: &str, bill_to: Option<&str>) -> String {
+        let mut body = json!({"address": address, "resident_customer_id": resident});
+        if let Some(b) = bill_to {
+            body["bill_to_customer_id"] = json!(b);
+        }
+        let r = self
+            .api(Method::POST, "/api/v1/properties", Some(body))
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        r.json()["id"].as_str().unwrap().to_string()
+    }
+
+    /// An open invoice of one line; returns its id.
+    pub async fn invoice(&self, property: &str, amount: i64, due_date: &str) -> String {
+        let r = self
+            .api(
+                Method::POST,
+                "/api/v1/invoices",
+                Some(json!({
+                    "property_id": property,
+                    "issue_date": "2026-10-01",
+                    "due_date": due_date,
+                    "lines": [{"description": "Quarterly pest control", "quantity": 1, "unit_price": amount}]
+                })),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        r.json()["id"].as_str().unwrap().to_string()
+    }
+
+    pub async fn invoice_json(&self, id: &str) -> Value {
+        let r = self
+            .api(Method::GET, &format!("/api/v1/invoices/{id}"), None)
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        r.json()
+    }
+
+    pub async fn balance(&self, invoice: &str) -> i64 {
+        self.invoice_json(invoice).await["balance"]
+            .as_i64()
+            .unwrap()
+    }
+
+    /// The customer's quick-pay URL as the API gives it.
+    pub async fn link_url(&self, customer: &str) -> String {
+        let r = self
+            .api(
+                Method::GET,
+                &format!("/api/v1/customers/{customer}/payment-link"),
+                None,
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        r.json()["url"].as_str().unwrap().to_string()
+    }
+
+    pub async fn token(&self, customer: &str) -> String {
+        let url = self.link_url(customer).await;
+        url.rsplit('/').next().unwrap().to_string()
+    }
+
+    /// A sandbox card token for a test card number.
+    pub async fn card(&self, number: &str) -> String {
+        let r = self
+            .request(
+                Method::POST,
+                "/sandbox/v1/tokens",
+                &[("content-type", "application/json")],
+                Some(
+                    json!({"number": number, "exp_month": 12, "exp_year": 2030, "cvc": "123"})
+                        .to_string(),
+                ),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        r.json()["id"].as_str().unwrap().to_string()
+    }
+
+    pub async fn pay(&self, token: &str, key: &str, body: Value) -> Resp {
+        self.request(
+            Method::POST,
+            &format!("/api/v1/pay/{token}/payments"),
+            &[
+                ("content-type", "application/json"),
+                ("idempotency-key", key),
+                ("user-agent", "TestPhone/1.0"),
+            ],
+            Some(body.to_string()),
+        )
+        .await
+    }
+
+    pub async fn count(&self, sql: &'static str) -> i64 {
+        sqlx::query_scalar(sql)
+            .fetch_one(self.app.db.reader())
+            .await
+            .unwrap()
+    }
+}
+
+/// A customer with one property and invoices of the given amounts.
+pub async fn customer_with_invoices(
+    t: &TestApp,
+    name: &str,
+    amounts: &[i64],
+) -> (String, Vec<String>) {
+    let c = t.customer(name).await;
+    let p = t
+        .property(&format!("{name}'s house, 1 Main St"), &c, None)
+        .await;
+    let mut ids = Vec::new();
+    for a in amounts {
+        ids.push(t.invoice(&p, *a, "2026-12-15").await);
+    }
+    (c, ids)
+}
