@@ -47,7 +47,7 @@ pub async fn ensure(app: &App) -> anyhow::Result<DemoInfo> {
     let api_key = companies::issue_api_key(&mut tx, &company_id, "demo").await?;
     let mut links = Vec::new();
     for c in customers::search(&app.db, &company_id, "", 50).await? {
-        let link = paylink::current(&mut tx, &app.config.secret, &company_id, &c.id).await?;
+        let link = paylink::issue(&mut tx, &app.config.secret, &company_id, &c.id).await?;
         links.push((c.name, paylink::url(&base, &link.token)));
     }
     tx.commit().await.map_err(StoreError::from)?;

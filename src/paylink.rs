@@ -33,19 +33,10 @@ pub fn url(base_url: &str, token: &str) -> String {
     format!("{base_url}/pay/{token}")
 }
 
-/// The customer's link (made on first use) and its current token.
-pub async fn current(
-    tx: &mut Tx,
-    secret: &Secret,
-    company_id: &str,
-    customer_id: &str,
-) -> StoreResult<CurrentLink> {
-    if let Some(row) = links::for_customer(&mut **tx, company_id, customer_id).await? {
-        return Ok(CurrentLink {
-            token: token(secret, &row.id, row.generation),
-            revoked: row.revoked,
-            link_id: row.id,
-        });
+/// Gives a new customer its link, in the transaction that creates the customer.
+pub async fn issue(tx: &mut Tx, secret: &Secret, company_id: &str, customer_id: &str) -> StoreResult<CurrentLink> {
+    if let Some(existing) = shown(&mut **tx, secret, company_id, customer_id).await? {
+        return Ok(existing);
     }
     let id = new_id("lnk");
     let t = token(secret, &id, 1);
@@ -54,7 +45,25 @@ pub async fn current(
         token: t,
         revoked: false,
         link_id: id,
+        generation: 1,
     })
+}
+
+/// The customer's link and current token, read without changing anything.
+pub async fn shown(
+    executor: impl sqlx::SqliteExecutor<'_>,
+    secret: &Secret,
+    company_id: &str,
+    customer_id: &str,
+) -> StoreResult<Option<CurrentLink>> {
+    Ok(links::for_customer(executor, company_id, customer_id)
+        .await?
+        .map(|row| CurrentLink {
+            token: token(secret, &row.id, row.generation),
+            revoked: row.revoked,
+            link_id: row.id,
+            generation: row.generation,
+        }))
 }
 
 #[derive(Debug, Clone)]
@@ -62,6 +71,7 @@ pub struct CurrentLink {
     pub link_id: String,
     pub token: String,
     pub revoked: bool,
+    pub generation: i64,
 }
 
 /// Issues a new token for the customer; the old one stops working at once.
@@ -72,14 +82,11 @@ pub async fn rotate(
     customer_id: &str,
     actor: &str,
 ) -> StoreResult<String> {
-    let existing = current(tx, secret, company_id, customer_id).await?;
-    let row = links::for_customer(&mut **tx, company_id, customer_id)
-        .await?
-        .ok_or(crate::store::StoreError::Invalid)?;
-    let generation = row.generation + 1;
-    let t = token(secret, &row.id, generation);
+    let existing = issue(tx, secret, company_id, customer_id).await?;
+    let generation = existing.generation + 1;
+    let t = token(secret, &existing.link_id, generation);
     let hash = token_hash(&t);
-    links::rotate(tx, &row.id, generation, &hash).await?;
+    links::rotate(tx, &existing.link_id, generation, &hash).await?;
     audit::record(
         tx,
         company_id,
@@ -103,7 +110,7 @@ pub async fn revoke(
     customer_id: &str,
     actor: &str,
 ) -> StoreResult<()> {
-    let existing = current(tx, secret, company_id, customer_id).await?;
+    let existing = issue(tx, secret, company_id, customer_id).await?;
     links::revoke(tx, &existing.link_id).await?;
     audit::record(
         tx,

@@ -119,7 +119,7 @@ impl Db {
         let read = SqlitePoolOptions::new()
             .max_connections(8)
             .min_connections(1)
-            .connect_with(options.read_only(false))
+            .connect_with(options)
             .await
             .map_err(|e| anyhow::anyhow!("cannot open database '{url}': {e}"))?;
         Ok(Db { write, read })

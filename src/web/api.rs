@@ -145,6 +145,7 @@ async fn create_customer(
     };
     let mut tx = state.app.db.begin_write().await?;
     let customer = customers::create(&mut tx, &company, &c).await?;
+    paylink::issue(&mut tx, &state.app.config.secret, &company, &customer.id).await?;
     tx.commit().await.map_err(StoreError::from)?;
     Ok(json_created(customer))
 }
@@ -203,9 +204,9 @@ async fn get_link(
         .await?
         .ok_or_else(ApiError::not_found)?;
     let base = company_base_url(&state, &company).await?;
-    let mut tx = state.app.db.begin_write().await?;
-    let link = paylink::current(&mut tx, &state.app.config.secret, &company, &id).await?;
-    tx.commit().await.map_err(StoreError::from)?;
+    let link = paylink::shown(state.app.db.reader(), &state.app.config.secret, &company, &id)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
     Ok(Json(LinkBody {
         url: paylink::url(&base, &link.token),
         active: !link.revoked,

@@ -95,7 +95,10 @@ async fn unknown_rotated_and_revoked_tokens_get_the_same_404_as_any_missing_page
 async fn only_the_token_hash_is_stored() {
     let t = TestApp::new().await;
     let (c, _) = customer_with_invoices(&t, "Hash Only", &[100]).await;
+    // The link is issued with the customer; showing it writes nothing.
+    assert_eq!(t.count("SELECT COUNT(*) FROM payment_links").await, 1);
     let token = t.token(&c).await;
+    assert_eq!(t.token(&c).await, token, "the same URL is shown again");
     assert_eq!(token.len(), 43, "256 bits in base64url");
     let stored: String = sqlx::query_scalar("SELECT token_hash FROM payment_links")
         .fetch_one(t.app.db.reader())
