@@ -1,1 +1,896 @@
-fn main() {}
+//! End-to-end load benchmark: seeds a fresh SQLite database through the
+//! library, starts the release `fieldpay serve` binary on it and drives it
+//! over real HTTP/1.1 keep-alive connections.
+//!
+//! Run with `cargo bench --bench load` (`BENCH_SECONDS=N` sets the length of
+//! each measured phase, 10 s by default). It prints figures only; it never
+//! asserts on timings.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use axum::body::Bytes;
+use axum::http::{Method, Request, StatusCode, Uri};
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+
+use fieldpay::crypto::{Secret, new_id};
+use fieldpay::domain::{LineInput, price_lines};
+use fieldpay::money::Currency;
+use fieldpay::paylink;
+use fieldpay::setup;
+use fieldpay::store::customers::{self, NewCustomer};
+use fieldpay::store::invoices::{self, NewInvoice};
+use fieldpay::store::{Db, StoreError, Tx};
+
+/// Customers in the company, the measured one included.
+const CUSTOMERS: usize = 5_000;
+/// Open invoices of every customer other than the measured one.
+const INVOICES_PER_CUSTOMER: usize = 4;
+/// Rows (customers, properties, links, invoices, lines) per write transaction.
+const ROWS_PER_TX: usize = 500;
+const GET_CONNECTIONS: usize = 64;
+const PAY_CLIENTS: usize = 32;
+const DEFAULT_SECONDS: u64 = 10;
+const TIME_ZONE: &str = "America/Chicago";
+
+type HttpClient = Client<HttpConnector, Full<Bytes>>;
+
+fn main() {
+    if let Err(e) = run() {
+        eprintln!("load bench failed: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn run() -> anyhow::Result<()> {
+    let seconds = match std::env::var("BENCH_SECONDS") {
+        Ok(s) => s
+            .trim()
+            .parse::<u64>()
+            .ok()
+            .filter(|n| *n > 0)
+            .with_context(|| format!("BENCH_SECONDS must be a positive whole number, got '{s}'"))?,
+        Err(_) => DEFAULT_SECONDS,
+    };
+    let phase = Duration::from_secs(seconds);
+    let nproc = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
+
+    let dir = std::env::temp_dir().join(format!("fieldpay-bench-{}", new_id("run")));
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    // Removes the folder (and kills the server, once started) on every exit path.
+    let mut guard = Cleanup {
+        child: None,
+        dir: dir.clone(),
+    };
+
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let secret = Secret::generate();
+    let db_path = dir.join("bench.db");
+    let db_url = format!("sqlite://{}", db_path.display());
+
+    eprintln!("load: seeding {} ...", db_path.display());
+    let seeded = rt.block_on(seed(&db_url, &secret))?;
+    eprintln!(
+        "load: seeded {} customers, {} invoices, {} lines in {:.1} s",
+        seeded.customers,
+        seeded.invoices,
+        seeded.lines,
+        seeded.took.as_secs_f64()
+    );
+
+    let port = free_port()?;
+    let base = format!("http://127.0.0.1:{port}");
+    let log_path = dir.join("server.log");
+    let child = spawn_server(&dir, &db_url, port, &secret, &log_path)?;
+    let pid = child.id();
+    guard.child = Some(child);
+
+    let report = rt.block_on(async {
+        wait_ready(&base, &mut guard, &log_path).await?;
+        check_page(&base, &seeded.page_token).await?;
+
+        eprintln!("load: GET /healthz, {GET_CONNECTIONS} connections, {seconds} s ...");
+        let health = get_load(&format!("{base}/healthz"), GET_CONNECTIONS, phase).await?;
+        eprintln!("load: GET /pay/{{token}}, {GET_CONNECTIONS} connections, {seconds} s ...");
+        let page = get_load(
+            &format!("{base}/pay/{}", seeded.page_token),
+            GET_CONNECTIONS,
+            phase,
+        )
+        .await?;
+        eprintln!("load: payments, {PAY_CLIENTS} clients, {seconds} s ...");
+        let pays = pay_load(&base, seeded.queue.clone(), PAY_CLIENTS, phase).await?;
+        anyhow::Ok((health, page, pays))
+    })?;
+    let (health, page, pays) = report;
+
+    let hwm_kb = read_status_kb(pid, "VmHWM");
+    let log_lines = std::fs::read_to_string(&log_path).unwrap_or_default();
+
+    print_report(&Figures {
+        nproc,
+        seconds,
+        seeded: &seeded,
+        health: &health,
+        page: &page,
+        pays: &pays,
+        hwm_kb,
+    });
+    let log_count = log_lines.lines().count();
+    if log_count > 0 {
+        println!("server log (FIELDPAY_LOG=warn): {log_count} lines; first ones:");
+        for line in log_lines.lines().take(5) {
+            println!("  {line}");
+        }
+    }
+    drop(guard);
+    Ok(())
+}
+
+// ---------------------------------------------------------------- seeding
+
+struct Seeded {
+    customers: usize,
+    invoices: usize,
+    lines: usize,
+    took: Duration,
+    /// The measured customer's link token (6 open invoices on 2 properties).
+    page_token: String,
+    page_invoices: usize,
+    /// (link token, open invoice id), ordered so consecutive entries belong to
+    /// different customers; the measured customer is not in it.
+    queue: Vec<(String, String)>,
+}
+
+/// Deterministic xorshift64*, so every run seeds the same shape of data.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    fn below(&mut self, n: u64) -> i64 {
+        (self.next() % n) as i64
+    }
+}
+
+const SERVICES: &[&str] = &[
+    "Quarterly pest control",
+    "Termite inspection",
+    "Rodent exclusion, garage",
+    "Mosquito treatment",
+    "Wasp nest removal",
+    "Bed bug heat treatment",
+    "Ant barrier treatment",
+    "Attic insulation check",
+];
+
+/// A write transaction that commits and reopens every `ROWS_PER_TX` rows.
+struct Batch<'a> {
+    db: &'a Db,
+    tx: Option<Tx>,
+    rows: usize,
+}
+
+impl Batch<'_> {
+    fn tx(&mut self) -> &mut Tx {
+        self.tx
+            .as_mut()
+            .expect("a transaction is open between batches")
+    }
+
+    async fn wrote(&mut self, rows: usize) -> anyhow::Result<()> {
+        self.rows += rows;
+        if self.rows >= ROWS_PER_TX {
+            self.commit().await?;
+            self.tx = Some(self.db.begin_write().await?);
+            self.rows = 0;
+        }
+        Ok(())
+    }
+
+    async fn commit(&mut self) -> anyhow::Result<()> {
+        if let Some(tx) = self.tx.take() {
+            tx.commit().await.map_err(StoreError::from)?;
+        }
+        Ok(())
+    }
+}
+
+struct Ctx<'a> {
+    company_id: &'a str,
+    today: time::Date,
+}
+
+async fn seed(db_url: &str, secret: &Secret) -> anyhow::Result<Seeded> {
+    let started = Instant::now();
+    let db = Db::connect(db_url).await?;
+    db.migrate().await?;
+    let mut company = setup::default_company("Benchmark Pest Control");
+    company.phone = "(512) 555-0199".into();
+    company.email = "billing@bench.example".into();
+    company.address = "1 Benchmark Way, Austin, TX 78701".into();
+    company.currency = Currency::USD;
+    company.time_zone = TIME_ZONE.into();
+    let created =
+        setup::create_company(&db, &company, "owner@bench.example", "bench-owner-password").await?;
+    let ctx = Ctx {
+        company_id: &created.company_id,
+        today: fieldpay::dates::today_in(TIME_ZONE),
+    };
+    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+    let mut batch = Batch {
+        db: &db,
+        tx: Some(db.begin_write().await?),
+        rows: 0,
+    };
+    let mut invoice_count = 0usize;
+    let mut line_count = 0usize;
+
+    // The measured customer: a landlord billed for their own home and for a
+    // rental where another customer (the tenant) lives.
+    let target = add_customer(&mut batch, &ctx, 0).await?;
+    let tenant = add_customer(&mut batch, &ctx, 1).await?;
+    let own = customers::create_property(
+        batch.tx(),
+        ctx.company_id,
+        "100 Landlord Ln, Austin, TX 78704",
+        &target,
+        &target,
+    )
+    .await?;
+    let rental = customers::create_property(
+        batch.tx(),
+        ctx.company_id,
+        "22 Rental Ct, Unit B, Austin, TX 78741",
+        &tenant,
+        &target,
+    )
+    .await?;
+    batch.wrote(2).await?;
+    for property in [
+        &own.id, &own.id, &own.id, &rental.id, &rental.id, &rental.id,
+    ] {
+        let (_, lines) = add_invoice(&mut batch, &ctx, &mut rng, property, &target).await?;
+        invoice_count += 1;
+        line_count += lines;
+    }
+    let page_token = add_link(&mut batch, &ctx, secret, &target).await?;
+
+    // Everyone else (the tenant included): one home, four open invoices.
+    let mut per_customer: Vec<(String, Vec<String>)> = Vec::with_capacity(CUSTOMERS - 1);
+    for n in 1..CUSTOMERS {
+        let id = if n == 1 {
+            tenant.clone()
+        } else {
+            add_customer(&mut batch, &ctx, n).await?
+        };
+        let address = format!("{} Elm St, Austin, TX 787{:02}", 100 + n, n % 50);
+        let home =
+            customers::create_property(batch.tx(), ctx.company_id, &address, &id, &id).await?;
+        batch.wrote(1).await?;
+        let mut ids = Vec::with_capacity(INVOICES_PER_CUSTOMER);
+        for _ in 0..INVOICES_PER_CUSTOMER {
+            let (inv, lines) = add_invoice(&mut batch, &ctx, &mut rng, &home.id, &id).await?;
+            ids.push(inv);
+            invoice_count += 1;
+            line_count += lines;
+        }
+        let token = add_link(&mut batch, &ctx, secret, &id).await?;
+        per_customer.push((token, ids));
+    }
+    batch.commit().await?;
+    db.close().await;
+
+    // Round-robin over customers: 32 payments in flight never share a customer.
+    let mut queue = Vec::with_capacity(per_customer.len() * INVOICES_PER_CUSTOMER);
+    for k in 0..INVOICES_PER_CUSTOMER {
+        for (token, ids) in &per_customer {
+            queue.push((token.clone(), ids[k].clone()));
+        }
+    }
+    Ok(Seeded {
+        customers: CUSTOMERS,
+        invoices: invoice_count,
+        lines: line_count,
+        took: started.elapsed(),
+        page_token,
+        page_invoices: 6,
+        queue,
+    })
+}
+
+async fn add_customer(batch: &mut Batch<'_>, ctx: &Ctx<'_>, n: usize) -> anyhow::Result<String> {
+    let c = customers::create(
+        batch.tx(),
+        ctx.company_id,
+        &NewCustomer {
+            name: format!("Customer {n:05}"),
+            email: Some(format!("customer{n:05}@bench.example")),
+            phone: Some(format!("(512) 555-{:04}", n % 10_000)),
+            billing_address: Some(format!("PO Box {n}, Austin, TX 78767")),
+        },
+    )
+    .await?;
+    batch.wrote(1).await?;
+    Ok(c.id)
+}
+
+async fn add_link(
+    batch: &mut Batch<'_>,
+    ctx: &Ctx<'_>,
+    secret: &Secret,
+    customer_id: &str,
+) -> anyhow::Result<String> {
+    let link = paylink::issue(batch.tx(), secret, ctx.company_id, customer_id).await?;
+    batch.wrote(1).await?;
+    Ok(link.token)
+}
+
+/// One open invoice with 1-3 lines; returns its id and line count.
+async fn add_invoice(
+    batch: &mut Batch<'_>,
+    ctx: &Ctx<'_>,
+    rng: &mut Rng,
+    property_id: &str,
+    bill_to: &str,
+) -> anyhow::Result<(String, usize)> {
+    let n_lines = 1 + rng.below(3) as usize;
+    let lines: Vec<LineInput> = (0..n_lines)
+        .map(|_| LineInput {
+            description: SERVICES[rng.below(SERVICES.len() as u64) as usize].to_string(),
+            quantity: 1 + rng.below(3),
+            unit_price: 2_500 + 100 * rng.below(450),
+        })
+        .collect();
+    let (amounts, total) =
+        price_lines(&lines).map_err(|e| anyhow::anyhow!("bad seed lines: {e:?}"))?;
+    let due_in = rng.below(70) - 40;
+    let inv = invoices::create(
+        batch.tx(),
+        &NewInvoice {
+            company_id: ctx.company_id,
+            number: None,
+            property_id,
+            bill_to_customer_id: bill_to,
+            issue_date: ctx.today + time::Duration::days(due_in - 30),
+            due_date: ctx.today + time::Duration::days(due_in),
+            currency: Currency::USD,
+            lines: &lines,
+            amounts: &amounts,
+            total,
+        },
+    )
+    .await?;
+    batch.wrote(1 + n_lines).await?;
+    Ok((inv.id, n_lines))
+}
+
+// ---------------------------------------------------------------- the server
+
+struct Cleanup {
+    child: Option<Child>,
+    dir: PathBuf,
+}
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            child.kill().ok();
+            child.wait().ok();
+        }
+        std::fs::remove_dir_all(&self.dir).ok();
+    }
+}
+
+fn free_port() -> anyhow::Result<u16> {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    Ok(listener.local_addr()?.port())
+}
+
+fn spawn_server(
+    dir: &Path,
+    db_url: &str,
+    port: u16,
+    secret: &Secret,
+    log: &Path,
+) -> anyhow::Result<Child> {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_fieldpay"));
+    cmd.arg("serve");
+    // Only the settings below: nothing inherited from the caller's shell.
+    for (key, _) in std::env::vars_os() {
+        if key.to_string_lossy().starts_with("FIELDPAY_") {
+            cmd.env_remove(key);
+        }
+    }
+    cmd.env("FIELDPAY_DATABASE_URL", db_url)
+        .env("FIELDPAY_BIND", format!("127.0.0.1:{port}"))
+        .env("FIELDPAY_SECRET_KEY", secret.encoded())
+        .env("FIELDPAY_SPOOL_DIR", dir.join("spool"))
+        .env("FIELDPAY_LOG", "warn")
+        // The per-link and miss limits on /pay (120 and 20 per minute by
+        // default) would otherwise turn the page benchmark into a 429 one.
+        // A server that does not know these variables ignores them.
+        .env("FIELDPAY_PAY_RATE_LIMIT_PER_LINK", "1000000000")
+        .env("FIELDPAY_PAY_RATE_LIMIT_MISSES", "1000000000")
+        .env("FIELDPAY_PAY_RATE_LIMIT_MISSES_TOTAL", "1000000000")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(log)?);
+    cmd.spawn().context("cannot start the fieldpay binary")
+}
+
+async fn wait_ready(base: &str, guard: &mut Cleanup, log: &Path) -> anyhow::Result<()> {
+    let client = http_client();
+    let uri: Uri = format!("{base}/healthz").parse()?;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(child) = guard.child.as_mut()
+            && let Some(status) = child.try_wait()?
+        {
+            let text = std::fs::read_to_string(log).unwrap_or_default();
+            bail!("the server exited ({status}) before answering /healthz:\n{text}");
+        }
+        if let Ok((status, _)) = send(&client, get(&uri)?).await
+            && status == StatusCode::OK
+        {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            bail!("the server did not answer /healthz within 30 s");
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+/// Checks the measured page holds what the benchmark claims (one request).
+async fn check_page(base: &str, token: &str) -> anyhow::Result<()> {
+    let client = http_client();
+    let uri: Uri = format!("{base}/api/v1/pay/{token}").parse()?;
+    let (status, body) = send(&client, get(&uri)?).await?;
+    if status != StatusCode::OK {
+        bail!("GET /api/v1/pay/{{token}} answered {status}");
+    }
+    let page: serde_json::Value = serde_json::from_slice(&body)?;
+    let props = page["properties"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    let invoices: usize = props
+        .iter()
+        .map(|p| p["invoices"].as_array().map(Vec::len).unwrap_or(0))
+        .sum();
+    let on_behalf = props
+        .iter()
+        .filter(|p| p["billed_on_behalf_of_resident"] == serde_json::Value::Bool(true))
+        .count();
+    if props.len() != 2 || invoices != 6 || on_behalf != 1 {
+        bail!(
+            "the measured page shows {} properties ({on_behalf} on behalf of a resident) and {invoices} invoices; expected 2 (1) and 6",
+            props.len()
+        );
+    }
+    Ok(())
+}
+
+fn read_status_kb(pid: u32, field: &str) -> Option<u64> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    text.lines()
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
+// ---------------------------------------------------------------- HTTP
+
+fn http_client() -> HttpClient {
+    let mut connector = HttpConnector::new();
+    connector.set_nodelay(true);
+    Client::builder(TokioExecutor::new())
+        .pool_max_idle_per_host(1)
+        .build(connector)
+}
+
+fn get(uri: &Uri) -> anyhow::Result<Request<Full<Bytes>>> {
+    Ok(Request::builder()
+        .method(Method::GET)
+        .uri(uri.clone())
+        .body(Full::new(Bytes::new()))?)
+}
+
+fn post_json(
+    uri: &Uri,
+    body: &serde_json::Value,
+    idempotency_key: Option<&str>,
+) -> anyhow::Result<Request<Full<Bytes>>> {
+    let mut b = Request::builder()
+        .method(Method::POST)
+        .uri(uri.clone())
+        .header("content-type", "application/json");
+    if let Some(key) = idempotency_key {
+        b = b.header("idempotency-key", key);
+    }
+    Ok(b.body(Full::new(Bytes::from(serde_json::to_vec(body)?)))?)
+}
+
+/// Sends a request and reads the whole body.
+async fn send(
+    client: &HttpClient,
+    req: Request<Full<Bytes>>,
+) -> anyhow::Result<(StatusCode, Bytes)> {
+    let resp = client.request(req).await?;
+    let status = resp.status();
+    let body = resp.into_body().collect().await?.to_bytes();
+    Ok((status, body))
+}
+
+// ---------------------------------------------------------------- GET load
+
+#[derive(Default)]
+struct GetResult {
+    elapsed: Duration,
+    /// Latency of the 2xx answers.
+    ok: Vec<Duration>,
+    /// Latency of every answer, whatever its status.
+    all: Vec<Duration>,
+    statuses: BTreeMap<u16, u64>,
+    transport_errors: u64,
+}
+
+/// `conns` workers, each on its own keep-alive connection, request after
+/// request until `dur` has passed.
+async fn get_load(url: &str, conns: usize, dur: Duration) -> anyhow::Result<GetResult> {
+    let uri: Uri = url.parse()?;
+    let started = Instant::now();
+    let deadline = started + dur;
+    let mut tasks = Vec::with_capacity(conns);
+    for _ in 0..conns {
+        let uri = uri.clone();
+        tasks.push(tokio::spawn(async move {
+            let client = http_client();
+            let mut r = GetResult::default();
+            while Instant::now() < deadline {
+                let t = Instant::now();
+                match send(&client, get(&uri)?).await {
+                    Ok((status, _)) => {
+                        let lat = t.elapsed();
+                        *r.statuses.entry(status.as_u16()).or_default() += 1;
+                        if status.is_success() {
+                            r.ok.push(lat);
+                        }
+                        r.all.push(lat);
+                    }
+                    Err(_) => r.transport_errors += 1,
+                }
+            }
+            anyhow::Ok(r)
+        }));
+    }
+    let mut total = GetResult::default();
+    for task in tasks {
+        let r = task.await??;
+        total.ok.extend(r.ok);
+        total.all.extend(r.all);
+        for (s, n) in r.statuses {
+            *total.statuses.entry(s).or_default() += n;
+        }
+        total.transport_errors += r.transport_errors;
+    }
+    total.elapsed = started.elapsed();
+    total.ok.sort_unstable();
+    total.all.sort_unstable();
+    Ok(total)
+}
+
+// ---------------------------------------------------------------- payments
+
+#[derive(Default)]
+struct PayResult {
+    elapsed: Duration,
+    /// When the queue ran out, if it did.
+    queue_empty_at: Option<Duration>,
+    committed: u64,
+    /// Latency of the token POST (200s).
+    token_lat: Vec<Duration>,
+    /// Latency of the pay POST (201s).
+    pay_lat: Vec<Duration>,
+    /// Token POST plus pay POST, for loops that committed.
+    loop_lat: Vec<Duration>,
+    /// Time spent in pay POSTs, whatever their answer.
+    pay_busy: Duration,
+    token_statuses: BTreeMap<u16, u64>,
+    pay_statuses: BTreeMap<u16, u64>,
+    transport_errors: u64,
+    sample_error: Option<String>,
+}
+
+async fn pay_load(
+    base: &str,
+    queue: Vec<(String, String)>,
+    clients: usize,
+    dur: Duration,
+) -> anyhow::Result<PayResult> {
+    let token_uri: Uri = format!("{base}/sandbox/v1/tokens").parse()?;
+    let queue = Arc::new(queue);
+    let next = Arc::new(AtomicUsize::new(0));
+    let card = serde_json::json!({
+        "number": "4242424242424242", "exp_month": 12, "exp_year": 2030, "cvc": "123"
+    });
+    let started = Instant::now();
+    let deadline = started + dur;
+    let mut tasks = Vec::with_capacity(clients);
+    for worker in 0..clients {
+        let (queue, next, token_uri, card, base) = (
+            queue.clone(),
+            next.clone(),
+            token_uri.clone(),
+            card.clone(),
+            base.to_string(),
+        );
+        tasks.push(tokio::spawn(async move {
+            let client = http_client();
+            let mut r = PayResult::default();
+            let mut n = 0u64;
+            while Instant::now() < deadline {
+                let Some((link, invoice)) = queue.get(next.fetch_add(1, Ordering::Relaxed)) else {
+                    r.queue_empty_at = Some(started.elapsed());
+                    break;
+                };
+                n += 1;
+                let loop_start = Instant::now();
+                let tok = match send(&client, post_json(&token_uri, &card, None)?).await {
+                    Ok((status, body)) => {
+                        *r.token_statuses.entry(status.as_u16()).or_default() += 1;
+                        if status != StatusCode::OK {
+                            r.sample_error.get_or_insert_with(|| {
+                                format!("token {status}: {}", String::from_utf8_lossy(&body))
+                            });
+                            continue;
+                        }
+                        r.token_lat.push(loop_start.elapsed());
+                        let v: serde_json::Value = serde_json::from_slice(&body)?;
+                        v["id"].as_str().unwrap_or_default().to_string()
+                    }
+                    Err(_) => {
+                        r.transport_errors += 1;
+                        continue;
+                    }
+                };
+                let uri: Uri = format!("{base}/api/v1/pay/{link}/payments").parse()?;
+                let body = serde_json::json!({ "invoice_ids": [invoice], "payment_method": tok });
+                let key = format!("bench-{worker}-{n}");
+                let t = Instant::now();
+                let answer = send(&client, post_json(&uri, &body, Some(&key))?).await;
+                r.pay_busy += t.elapsed();
+                match answer {
+                    Ok((status, body)) => {
+                        *r.pay_statuses.entry(status.as_u16()).or_default() += 1;
+                        if status == StatusCode::CREATED {
+                            r.pay_lat.push(t.elapsed());
+                            r.loop_lat.push(loop_start.elapsed());
+                            r.committed += 1;
+                        } else {
+                            r.sample_error.get_or_insert_with(|| {
+                                format!("pay {status}: {}", String::from_utf8_lossy(&body))
+                            });
+                        }
+                    }
+                    Err(_) => r.transport_errors += 1,
+                }
+            }
+            anyhow::Ok(r)
+        }));
+    }
+    let mut total = PayResult::default();
+    for task in tasks {
+        let r = task.await??;
+        total.committed += r.committed;
+        total.token_lat.extend(r.token_lat);
+        total.pay_lat.extend(r.pay_lat);
+        total.loop_lat.extend(r.loop_lat);
+        total.pay_busy += r.pay_busy;
+        for (s, n) in r.token_statuses {
+            *total.token_statuses.entry(s).or_default() += n;
+        }
+        for (s, n) in r.pay_statuses {
+            *total.pay_statuses.entry(s).or_default() += n;
+        }
+        total.transport_errors += r.transport_errors;
+        total.queue_empty_at = match (total.queue_empty_at, r.queue_empty_at) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        if total.sample_error.is_none() {
+            total.sample_error = r.sample_error;
+        }
+    }
+    total.elapsed = started.elapsed();
+    total.token_lat.sort_unstable();
+    total.pay_lat.sort_unstable();
+    total.loop_lat.sort_unstable();
+    Ok(total)
+}
+
+// ---------------------------------------------------------------- report
+
+struct Figures<'a> {
+    nproc: usize,
+    seconds: u64,
+    seeded: &'a Seeded,
+    health: &'a GetResult,
+    page: &'a GetResult,
+    pays: &'a PayResult,
+    hwm_kb: Option<u64>,
+}
+
+/// Nearest-rank percentile of sorted latencies, in milliseconds.
+fn pct_ms(sorted: &[Duration], p: f64) -> Option<f64> {
+    if sorted.is_empty() {
+        return None;
+    }
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    Some(sorted[rank.clamp(1, sorted.len()) - 1].as_secs_f64() * 1e3)
+}
+
+fn ms(v: Option<f64>) -> String {
+    v.map(|x| format!("{x:.3}")).unwrap_or_else(|| "-".into())
+}
+
+fn per_sec(n: usize, d: Duration) -> f64 {
+    n as f64 / d.as_secs_f64().max(1e-9)
+}
+
+fn statuses(map: &BTreeMap<u16, u64>, transport: u64) -> String {
+    let mut parts: Vec<String> = map.iter().map(|(s, n)| format!("{s}\u{d7}{n}")).collect();
+    if transport > 0 {
+        parts.push(format!("transport-error\u{d7}{transport}"));
+    }
+    if parts.is_empty() {
+        "none".into()
+    } else {
+        parts.join(" ")
+    }
+}
+
+fn ratio(a: Option<f64>, b: Option<f64>) -> String {
+    match (a, b) {
+        (Some(a), Some(b)) if b > 0.0 => format!("{:.2}", a / b),
+        _ => "-".into(),
+    }
+}
+
+fn print_report(f: &Figures<'_>) {
+    let (h, p, y) = (f.health, f.page, f.pays);
+    println!();
+    println!("==================== fieldpay load benchmark ====================");
+    println!(
+        "reproduce : cargo bench --bench load   (BENCH_SECONDS=N per phase; default {DEFAULT_SECONDS})"
+    );
+    println!(
+        "machine   : nproc {} (load generator and server share these CPUs)",
+        f.nproc
+    );
+    println!(
+        "phase     : {} s each, HTTP/1.1 keep-alive, server = release `fieldpay serve`",
+        f.seconds
+    );
+    println!(
+        "data      : {} customers, {} open invoices, {} lines; seeded in {:.1} s",
+        f.seeded.customers,
+        f.seeded.invoices,
+        f.seeded.lines,
+        f.seeded.took.as_secs_f64()
+    );
+    println!(
+        "page      : measured customer has {} open invoices on 2 properties (1 billed on behalf of a tenant)",
+        f.seeded.page_invoices
+    );
+    println!();
+    println!(
+        "{:<22} {:>5} {:>11} {:>11} {:>9} {:>9}  statuses",
+        "GET", "conns", "2xx req/s", "all req/s", "p50 ms", "p99 ms"
+    );
+    for (name, r) in [("/healthz", h), ("/pay/{token}", p)] {
+        println!(
+            "{:<22} {:>5} {:>11.0} {:>11.0} {:>9} {:>9}  {}",
+            name,
+            GET_CONNECTIONS,
+            per_sec(r.ok.len(), r.elapsed),
+            per_sec(r.all.len(), r.elapsed),
+            ms(pct_ms(&r.ok, 50.0)),
+            ms(pct_ms(&r.ok, 99.0)),
+            statuses(&r.statuses, r.transport_errors)
+        );
+    }
+    println!("  (p50/p99 are over 2xx answers only)");
+    println!(
+        "ratio pay/healthz     : throughput {}   p50 {}   p99 {}",
+        ratio(
+            Some(per_sec(p.ok.len(), p.elapsed)),
+            Some(per_sec(h.ok.len(), h.elapsed))
+        ),
+        ratio(pct_ms(&p.ok, 50.0), pct_ms(&h.ok, 50.0)),
+        ratio(pct_ms(&p.ok, 99.0), pct_ms(&h.ok, 99.0)),
+    );
+    let non_ok: u64 = p
+        .statuses
+        .iter()
+        .filter(|(s, _)| **s >= 300)
+        .map(|(_, n)| n)
+        .sum();
+    if non_ok > 0 {
+        println!(
+            "  note: {non_ok} /pay answers were not 2xx (429 = the per-link limit, 120/min by default); \
+             the 2xx figures cover only {} requests",
+            p.ok.len()
+        );
+    }
+    println!();
+    let committed = y.committed as usize;
+    let pay_only = committed as f64 / (y.pay_busy.as_secs_f64() / PAY_CLIENTS as f64).max(1e-9);
+    println!(
+        "payments  : {PAY_CLIENTS} clients, each: POST /sandbox/v1/tokens then POST /api/v1/pay/{{token}}/payments"
+    );
+    println!(
+        "  committed (201)          : {committed} in {:.2} s",
+        y.elapsed.as_secs_f64()
+    );
+    println!(
+        "  full loop rate           : {:.1} payments/s (201s / wall time; token call included)",
+        per_sec(committed, y.elapsed)
+    );
+    println!(
+        "  pay-only rate            : {pay_only:.1} payments/s (201s / time the {PAY_CLIENTS} clients spent inside the pay POST)"
+    );
+    println!(
+        "  latency p50/p99 ms       : token {}/{}   pay {}/{}   loop {}/{}",
+        ms(pct_ms(&y.token_lat, 50.0)),
+        ms(pct_ms(&y.token_lat, 99.0)),
+        ms(pct_ms(&y.pay_lat, 50.0)),
+        ms(pct_ms(&y.pay_lat, 99.0)),
+        ms(pct_ms(&y.loop_lat, 50.0)),
+        ms(pct_ms(&y.loop_lat, 99.0)),
+    );
+    println!(
+        "  token POST statuses      : {}",
+        statuses(&y.token_statuses, 0)
+    );
+    println!(
+        "  pay POST statuses        : {}",
+        statuses(&y.pay_statuses, y.transport_errors)
+    );
+    if let Some(at) = y.queue_empty_at {
+        println!(
+            "  queue of {} (link, invoice) pairs ran out after {:.2} s",
+            f.seeded.queue.len(),
+            at.as_secs_f64()
+        );
+    }
+    if let Some(e) = &y.sample_error {
+        println!(
+            "  first error              : {}",
+            e.chars().take(300).collect::<String>()
+        );
+    }
+    println!();
+    match f.hwm_kb {
+        Some(kb) => println!("server peak RSS (VmHWM)  : {:.1} MB", kb as f64 / 1024.0),
+        None => println!("server peak RSS (VmHWM)  : unavailable (no /proc?)"),
+    }
+    println!("==================================================================");
+}
