@@ -69,7 +69,6 @@ pub fn display_instant(at: time::OffsetDateTime, time_zone: &str) -> String {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -34,7 +34,12 @@ pub fn url(base_url: &str, token: &str) -> String {
 }
 
 /// Gives a new customer its link, in the transaction that creates the customer.
-pub async fn issue(tx: &mut Tx, secret: &Secret, company_id: &str, customer_id: &str) -> StoreResult<CurrentLink> {
+pub async fn issue(
+    tx: &mut Tx,
+    secret: &Secret,
+    company_id: &str,
+    customer_id: &str,
+) -> StoreResult<CurrentLink> {
     if let Some(existing) = shown(&mut **tx, secret, company_id, customer_id).await? {
         return Ok(existing);
     }

@@ -204,9 +204,14 @@ async fn get_link(
         .await?
         .ok_or_else(ApiError::not_found)?;
     let base = company_base_url(&state, &company).await?;
-    let link = paylink::shown(state.app.db.reader(), &state.app.config.secret, &company, &id)
-        .await?
-        .ok_or_else(ApiError::not_found)?;
+    let link = paylink::shown(
+        state.app.db.reader(),
+        &state.app.config.secret,
+        &company,
+        &id,
+    )
+    .await?
+    .ok_or_else(ApiError::not_found)?;
     Ok(Json(LinkBody {
         url: paylink::url(&base, &link.token),
         active: !link.revoked,
