@@ -12,6 +12,8 @@ pub struct App {
     pub db: Db,
     pub config: Arc<Config>,
     pub processor: Arc<dyn PaymentProcessor>,
+    /// The built-in processor, whose card-token routes are always served.
+    pub sandbox: SandboxProcessor,
 }
 
 impl App {
@@ -19,16 +21,13 @@ impl App {
     pub async fn open(config: Config) -> anyhow::Result<App> {
         let db = Db::connect(&config.database_url).await?;
         db.migrate().await?;
-        Ok(App::with_db(db, config))
-    }
-
-    pub fn with_db(db: Db, config: Config) -> App {
-        let processor = Arc::new(SandboxProcessor::new(db.clone()));
-        App {
+        let sandbox = SandboxProcessor::open(&config.sandbox_database_url()).await?;
+        Ok(App {
             db,
+            processor: Arc::new(sandbox.clone()),
+            sandbox,
             config: Arc::new(config),
-            processor,
-        }
+        })
     }
 
     /// The origin links are built from: the company's own, else the server's.

@@ -134,6 +134,20 @@ impl Config {
     }
 }
 
+impl Config {
+    /// The sandbox processor's own database, beside fieldpay's:
+    /// `sqlite://fieldpay.db` gives `sqlite://fieldpay.sandbox.db`.
+    pub fn sandbox_database_url(&self) -> String {
+        match sqlite_path(&self.database_url) {
+            Some(path) => {
+                let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+                format!("sqlite://{}", path.with_file_name(format!("{stem}.sandbox.db")).display())
+            }
+            None => "sqlite::memory:".to_string(),
+        }
+    }
+}
+
 /// Checks a base URL is an http(s) origin and drops a trailing slash.
 pub fn normalize_base_url(url: &str) -> anyhow::Result<String> {
     let trimmed = url.trim().trim_end_matches('/');
@@ -204,6 +218,23 @@ mod tests {
         );
         assert!(normalize_base_url("pay.example.com").is_err());
         assert!(normalize_base_url("https://").is_err());
+    }
+
+    #[test]
+    fn sandbox_lives_beside_the_database() {
+        let s = Settings {
+            bind: "127.0.0.1:1".parse().unwrap(),
+            database_url: "sqlite:///var/lib/fieldpay/fp.db".into(),
+            base_url: None,
+            spool_dir: "spool".into(),
+            secret_key: Some(Secret::generate().encoded()),
+            pay_rate_limit_per_link: 1,
+            pay_rate_limit_misses: 1,
+            pay_rate_limit_misses_total: 1,
+        };
+        let c = Config::resolve(&s).unwrap();
+        assert_eq!(c.sandbox_database_url(), "sqlite:///var/lib/fieldpay/fp.sandbox.db");
+        assert_eq!(c.base_url, "http://127.0.0.1:1");
     }
 
     #[test]

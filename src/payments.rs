@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::app::App;
 use crate::crypto::{new_id, sha256_hex};
-use crate::domain::allocate;
+use crate::domain::{Allocation, allocate};
 use crate::money::Currency;
 use crate::processor::{
     Charge, ChargeOutcome, ChargeRequest, ChargeSource, Decline, ProcessorError,
@@ -163,6 +163,14 @@ fn fingerprint(ids: &[String], req: &PayInvoices) -> String {
     sha256_hex(text.as_bytes())
 }
 
+/// A repeat of a key: the same request gets the stored answer, another is refused.
+fn replay_same(attempt: &Attempt, fingerprint: &str) -> Result<PayResult, PayError> {
+    if attempt.fingerprint != fingerprint {
+        return Err(PayError::KeyReused);
+    }
+    replay(attempt)
+}
+
 /// What a stored attempt answers to a repeat of its key.
 fn replay(attempt: &Attempt) -> Result<PayResult, PayError> {
     match attempt.response_body.as_deref() {
@@ -192,36 +200,21 @@ pub async fn pay(app: &App, req: PayInvoices) -> Result<PayResult, PayError> {
     };
     let processor_customer: Option<String> = None;
 
-    // 1. Reserve.
+    // 1. Reserve: lock the invoices and write the attempt, or replay the key.
     let attempt_id = new_id("att");
     let mut tx = app.db.begin_write().await?;
-    if let Some(existing) = store::find_attempt(
-        &mut tx,
-        &req.company_id,
-        &req.customer_id,
-        &req.idempotency_key,
-    )
-    .await?
-    {
-        tx.rollback().await.ok();
-        if existing.fingerprint != print {
-            return Err(PayError::KeyReused);
-        }
-        return replay(&existing);
-    }
-    let locked = store::lock_invoices(
-        &mut tx,
-        &req.company_id,
-        &req.customer_id,
-        &attempt_id,
-        &ids,
-    )
-    .await?;
+    let locked = store::lock_invoices(&mut tx, &req.company_id, &req.customer_id, &attempt_id, &ids).await?;
     if locked.len() != ids.len() {
-        let states =
-            store::invoice_states(&mut tx, &req.company_id, &req.customer_id, &ids).await?;
+        let prior = store::find_attempt(&mut tx, &req.company_id, &req.customer_id, &req.idempotency_key).await?;
+        let states = match prior {
+            Some(_) => Vec::new(),
+            None => store::invoice_states(&mut tx, &req.company_id, &req.customer_id, &ids).await?,
+        };
         tx.rollback().await.ok();
-        return Err(why_not_lockable(&ids, &states));
+        return match prior {
+            Some(existing) => replay_same(&existing, &print),
+            None => Err(why_not_lockable(&ids, &states)),
+        };
     }
     let currency = &locked[0].2;
     if locked.iter().any(|(_, _, c)| c != currency) {
@@ -265,7 +258,15 @@ pub async fn pay(app: &App, req: PayInvoices) -> Result<PayResult, PayError> {
         payment_method: &req.payment_method,
         enroll: req.enroll.as_ref(),
     };
-    store::insert_attempt(&mut tx, &new_attempt).await?;
+    if !store::insert_attempt(&mut tx, &new_attempt).await? {
+        // The key was used before: undo the locks and answer as then.
+        let prior = store::find_attempt(&mut tx, &req.company_id, &req.customer_id, &req.idempotency_key).await?;
+        tx.rollback().await.ok();
+        return match prior {
+            Some(existing) => replay_same(&existing, &print),
+            None => Err(PayError::InProgress),
+        };
+    }
     tx.commit().await.map_err(StoreError::from)?;
 
     let attempt = Attempt {
@@ -396,11 +397,7 @@ async fn apply(
     actor: &str,
 ) -> Result<PayResult, PayError> {
     let mut tx = app.db.begin_write().await?;
-    let balances = store::balances(&mut tx, &attempt.plan).await?;
-    let (allocations, unapplied) = allocate(charge.amount.minor, &balances);
-    let Some(payment_id) =
-        store::insert_card_payment(&mut tx, attempt, charge, &allocations).await?
-    else {
+    let Some(payment_id) = store::insert_card_payment(&mut tx, attempt, charge).await? else {
         // Recorded before (webhook, reconciler or a retry): answer as then.
         tx.rollback().await.ok();
         let stored = store::get_attempt(&app.db, &attempt.id).await?;
@@ -409,10 +406,24 @@ async fn apply(
             None => Err(PayError::InProgress),
         };
     };
-    store::release_locks(&mut tx, &attempt.id).await?;
+    // The attempt holds its invoices, so their balances are as planned.
+    let planned: Vec<(String, i64)> = attempt
+        .plan
+        .iter()
+        .map(|p| (p.invoice_id.clone(), p.amount))
+        .collect();
+    let (shares, mut unapplied) = allocate(charge.amount.minor, &planned);
+    let applied_ids = store::apply_to_held_invoices(&mut tx, &attempt.id, &shares).await?;
+    let (allocations, lost): (Vec<Allocation>, Vec<Allocation>) =
+        shares.into_iter().partition(|a| applied_ids.contains(&a.invoice_id));
+    unapplied += lost.iter().map(|a| a.amount).sum::<i64>();
+    store::insert_allocations(&mut tx, &payment_id, &allocations).await?;
+    if allocations.len() < attempt.plan.len() {
+        store::release_locks(&mut tx, &attempt.id).await?;
+    }
     if unapplied > 0 {
-        // Balances fell while the charge was out (only possible after a lock
-        // was lost); the office must refund what no invoice took.
+        // The charge exceeded what the held invoices still owed (only after a
+        // lock was lost); the office must refund what no invoice took.
         tracing::error!(payment = %payment_id, unapplied, "charge exceeded the remaining balances");
         audit::record(
             &mut tx,

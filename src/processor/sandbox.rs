@@ -9,7 +9,10 @@ use axum::extract::rejection::JsonRejection;
 use axum::routing::post;
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
-use sqlx::Row;
+use std::str::FromStr;
+
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Row, SqlitePool};
 
 use super::{
     BoxFuture, CardSummary, Charge, ChargeOutcome, ChargeRequest, ChargeSource, Decline,
@@ -17,17 +20,44 @@ use super::{
 };
 use crate::crypto::new_id;
 use crate::money::{Currency, Money};
-use crate::store::{Db, now};
+use crate::store::now;
 use crate::web::error::ApiError;
 
+/// The sandbox keeps its state in its own SQLite file, as a real processor
+/// keeps its own: fieldpay's database never holds its tables.
 #[derive(Clone)]
 pub struct SandboxProcessor {
-    db: Db,
+    db: SqlitePool,
 }
 
+const SCHEMA: &str = include_str!("sandbox_schema.sql");
+
 impl SandboxProcessor {
-    pub fn new(db: Db) -> SandboxProcessor {
-        SandboxProcessor { db }
+    /// Opens (creating) the sandbox's database. It is a stand-in for a remote
+    /// processor, so it trades durability for speed (`synchronous=NORMAL`).
+    pub async fn open(url: &str) -> anyhow::Result<SandboxProcessor> {
+        let options = SqliteConnectOptions::from_str(url)
+            .map_err(|e| anyhow::anyhow!("bad sandbox database URL '{url}': {e}"))?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(std::time::Duration::from_secs(10));
+        let db = SqlitePoolOptions::new()
+            .max_connections(1)
+            .min_connections(1)
+            .connect_with(options)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot open sandbox database '{url}': {e}"))?;
+        sqlx::raw_sql(SCHEMA)
+            .execute(&db)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot create sandbox tables: {e}"))?;
+        Ok(SandboxProcessor { db })
+    }
+
+    /// The sandbox's own database, for tests that count its charges.
+    pub fn database(&self) -> &SqlitePool {
+        &self.db
     }
 }
 
@@ -199,7 +229,7 @@ fn check_card(input: &CardInput, today: time::Date) -> Result<(String, i64), Api
 }
 
 async fn create_token(
-    State(db): State<Db>,
+    State(sandbox): State<SandboxProcessor>,
     body: Result<Json<CardInput>, JsonRejection>,
 ) -> Result<Json<TokenResponse>, ApiError> {
     let Json(input) = body?;
@@ -221,7 +251,7 @@ async fn create_token(
     .bind(input.exp_month)
     .bind(year)
     .bind(now())
-    .execute(db.writer())
+    .execute(&sandbox.db)
     .await
     .map_err(ApiError::internal)?;
     Ok(Json(TokenResponse {
@@ -234,10 +264,10 @@ async fn create_token(
 }
 
 /// The sandbox's own routes (card tokenization).
-pub fn router(db: Db) -> Router {
+pub fn router(sandbox: SandboxProcessor) -> Router {
     Router::new()
         .route("/sandbox/v1/tokens", post(create_token))
-        .with_state(db)
+        .with_state(sandbox)
 }
 
 struct Card {
@@ -291,7 +321,7 @@ impl SandboxProcessor {
              FROM sandbox_charges WHERE idempotency_key = $1",
         )
         .bind(key)
-        .fetch_optional(self.db.writer())
+        .fetch_optional(&self.db)
         .await
         .map_err(unavailable)?;
         row.as_ref()
@@ -310,7 +340,7 @@ impl SandboxProcessor {
                 )
                 .bind(now())
                 .bind(token)
-                .fetch_optional(self.db.writer())
+                .fetch_optional(&self.db)
                 .await
             }
             ChargeSource::SavedMethod(method) => {
@@ -318,7 +348,7 @@ impl SandboxProcessor {
                     "SELECT behaviour, brand, last4, exp_month, exp_year FROM sandbox_methods WHERE id = $1",
                 )
                 .bind(method)
-                .fetch_optional(self.db.writer())
+                .fetch_optional(&self.db)
                 .await
             }
         }
@@ -356,7 +386,7 @@ impl SandboxProcessor {
         .bind(card.summary.exp_year)
         .bind(&saved_method)
         .bind(now())
-        .execute(self.db.writer())
+        .execute(&self.db)
         .await
         .map_err(unavailable)?;
         if inserted.rows_affected() == 0 {
@@ -378,7 +408,7 @@ impl SandboxProcessor {
             .bind(card.summary.exp_month)
             .bind(card.summary.exp_year)
             .bind(now())
-            .execute(self.db.writer())
+            .execute(&self.db)
             .await
             .map_err(unavailable)?;
         }
@@ -400,11 +430,7 @@ impl SandboxProcessor {
         amount: Money,
         key: String,
     ) -> Result<Refund, ProcessorError> {
-        let mut tx = self
-            .db
-            .begin_write()
-            .await
-            .map_err(|e| ProcessorError::Unavailable(e.to_string()))?;
+        let mut tx = self.db.begin().await.map_err(unavailable)?;
         let prior: Option<(String, i64)> =
             sqlx::query_as("SELECT id, amount FROM sandbox_refunds WHERE idempotency_key = $1")
                 .bind(&key)

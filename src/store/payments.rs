@@ -173,12 +173,14 @@ pub struct NewAttempt<'a> {
     pub enroll: Option<&'a Consent>,
 }
 
-pub async fn insert_attempt(tx: &mut Tx, a: &NewAttempt<'_>) -> StoreResult<()> {
+/// Writes a pending attempt; `false` when its idempotency key was used before.
+pub async fn insert_attempt(tx: &mut Tx, a: &NewAttempt<'_>) -> StoreResult<bool> {
     let t = now();
-    sqlx::query(
+    let done = sqlx::query(
         "INSERT INTO payment_attempts (id, company_id, customer_id, idempotency_key, request_fingerprint,
             channel, amount, currency, plan, payment_method, enroll, status, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'pending', $12, $12)",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'pending', $12, $12)
+         ON CONFLICT (company_id, customer_id, idempotency_key) DO NOTHING",
     )
     .bind(a.id)
     .bind(a.company_id)
@@ -194,7 +196,7 @@ pub async fn insert_attempt(tx: &mut Tx, a: &NewAttempt<'_>) -> StoreResult<()> 
     .bind(t)
     .execute(&mut **tx)
     .await?;
-    Ok(())
+    Ok(done.rows_affected() > 0)
 }
 
 /// Ends an attempt without a payment (declined or failed) and frees its invoices.
@@ -227,39 +229,12 @@ pub async fn release_locks(tx: &mut Tx, attempt_id: &str) -> StoreResult<()> {
     Ok(())
 }
 
-/// Current balances of the invoices an attempt planned to pay, in plan order.
-pub async fn balances(tx: &mut Tx, plan: &[PlannedShare]) -> StoreResult<Vec<(String, i64)>> {
-    let ids: Vec<String> = plan.iter().map(|p| p.invoice_id.clone()).collect();
-    let sql = format!(
-        "SELECT id, balance FROM invoices WHERE status = 'open' AND id IN ({})",
-        placeholders(1, ids.len())
-    );
-    let mut q = sqlx::query_as(dynamic_sql(sql));
-    for id in &ids {
-        q = q.bind(id);
-    }
-    let found: Vec<(String, i64)> = q.fetch_all(&mut **tx).await?;
-    Ok(ids
-        .into_iter()
-        .map(|id| {
-            let bal = found
-                .iter()
-                .find(|(f, _)| *f == id)
-                .map(|(_, b)| *b)
-                .unwrap_or(0);
-            (id, bal)
-        })
-        .collect())
-}
-
-/// Records a charge as a payment with its allocations and lowers the
-/// balances. `None` when this charge was recorded before (the unique
-/// processor charge id guards it).
+/// Records a charge as a payment. `None` when this charge or attempt was
+/// recorded before (unique processor charge id and attempt id guard it).
 pub async fn insert_card_payment(
     tx: &mut Tx,
     attempt: &Attempt,
     charge: &Charge,
-    allocations: &[Allocation],
 ) -> StoreResult<Option<String>> {
     let id = new_id("pay");
     let inserted = sqlx::query(
@@ -281,41 +256,59 @@ pub async fn insert_card_payment(
     .bind(now())
     .execute(&mut **tx)
     .await?;
-    if inserted.rows_affected() == 0 {
-        return Ok(None);
-    }
-    if !allocations.is_empty() {
-        let values: Vec<String> = (0..allocations.len())
-            .map(|i| format!("($1, ${}, ${})", 2 + 2 * i, 3 + 2 * i))
-            .collect();
-        let sql = format!(
-            "INSERT INTO payment_allocations (payment_id, invoice_id, amount) VALUES {}",
-            values.join(", ")
-        );
-        let mut q = sqlx::query(dynamic_sql(sql)).bind(&id);
-        for a in allocations {
-            q = q.bind(&a.invoice_id).bind(a.amount);
-        }
-        q.execute(&mut **tx).await?;
-    }
-    for a in allocations {
-        apply_to_invoice(tx, &a.invoice_id, a.amount).await?;
-    }
-    Ok(Some(id))
+    Ok((inserted.rows_affected() > 0).then_some(id))
 }
 
-/// Lowers an invoice's balance by a payment's share, marking it paid at zero.
-pub async fn apply_to_invoice(tx: &mut Tx, invoice_id: &str, amount: i64) -> StoreResult<()> {
-    sqlx::query(
-        "UPDATE invoices SET applied = applied + $1, balance = balance - $1,
-            status = CASE WHEN balance - $1 = 0 THEN 'paid' ELSE status END,
+/// Lowers the balances of the invoices an attempt still holds by their
+/// shares (paid at zero) and releases them, in one statement. Returns the ids
+/// it applied to: an invoice no longer held by the attempt is left alone.
+pub async fn apply_to_held_invoices(
+    tx: &mut Tx,
+    attempt_id: &str,
+    shares: &[Allocation],
+) -> StoreResult<Vec<String>> {
+    if shares.is_empty() {
+        return Ok(Vec::new());
+    }
+    // $1 attempt; then (id, amount) pairs from $2.
+    let case: String = (0..shares.len())
+        .map(|i| format!(" WHEN ${} THEN ${}", 2 + 2 * i, 3 + 2 * i))
+        .collect();
+    let share = format!("(CASE id{case} ELSE 0 END)");
+    let ids = (0..shares.len())
+        .map(|i| format!("${}", 2 + 2 * i))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let sql = format!(
+        "UPDATE invoices SET applied = applied + {share}, balance = balance - {share},
+            status = CASE WHEN balance - {share} = 0 THEN 'paid' ELSE status END,
             locked_by_attempt = NULL
-         WHERE id = $2",
-    )
-    .bind(amount)
-    .bind(invoice_id)
-    .execute(&mut **tx)
-    .await?;
+         WHERE locked_by_attempt = $1 AND id IN ({ids})
+         RETURNING id"
+    );
+    let mut q = sqlx::query_scalar(dynamic_sql(sql)).bind(attempt_id);
+    for a in shares {
+        q = q.bind(&a.invoice_id).bind(a.amount);
+    }
+    Ok(q.fetch_all(&mut **tx).await?)
+}
+
+pub async fn insert_allocations(tx: &mut Tx, payment_id: &str, allocations: &[Allocation]) -> StoreResult<()> {
+    if allocations.is_empty() {
+        return Ok(());
+    }
+    let values: Vec<String> = (0..allocations.len())
+        .map(|i| format!("($1, ${}, ${})", 2 + 2 * i, 3 + 2 * i))
+        .collect();
+    let sql = format!(
+        "INSERT INTO payment_allocations (payment_id, invoice_id, amount) VALUES {}",
+        values.join(", ")
+    );
+    let mut q = sqlx::query(dynamic_sql(sql)).bind(payment_id);
+    for a in allocations {
+        q = q.bind(&a.invoice_id).bind(a.amount);
+    }
+    q.execute(&mut **tx).await?;
     Ok(())
 }
 

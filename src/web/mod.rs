@@ -46,7 +46,7 @@ pub fn router(app: App) -> Router {
         .merge(api::routes())
         .fallback(fallback)
         .with_state(state.clone())
-        .merge(sandbox::router(app.db.clone()))
+        .merge(sandbox::router(app.sandbox.clone()))
         .layer(middleware::from_fn_with_state(state, check_origin))
         .layer(middleware::from_fn(move |req, next| {
             security_headers(hsts, req, next)

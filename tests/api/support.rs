@@ -303,6 +303,14 @@ impl TestApp {
         .await
     }
 
+    /// A count in the sandbox processor's own database (its charges).
+    pub async fn sandbox_count(&self, sql: &'static str) -> i64 {
+        sqlx::query_scalar(sql)
+            .fetch_one(self.app.sandbox.database())
+            .await
+            .unwrap()
+    }
+
     pub async fn count(&self, sql: &'static str) -> i64 {
         sqlx::query_scalar(sql)
             .fetch_one(self.app.db.reader())
