@@ -1,6 +1,6 @@
 //! Everything the quick payment page shows, read by token hash in one query
-//! (link, company, customer, open invoices, properties and lines) plus one for
-//! saved cards and autopay.
+//! (link, company, customer, open invoices, properties and lines), plus one for
+//! saved cards and autopay when the customer has any.
 
 use serde::Serialize;
 use sqlx::Row;
@@ -91,6 +91,8 @@ pub async fn load(db: &Db, token_hash: &str) -> StoreResult<Option<PayPage>> {
         "SELECT l.id AS link_id, l.company_id, l.customer_id, c.name AS customer_name,
                 co.name AS company_name, co.phone, co.accent_color, co.currency AS company_currency,
                 co.time_zone, co.base_url,
+                (SELECT COUNT(*) FROM payment_methods pm
+                  WHERE pm.customer_id = l.customer_id AND pm.removed_at IS NULL) AS method_count,
                 i.id AS invoice_id, i.number, i.issue_date, i.due_date, i.total, i.balance, i.currency,
                 p.id AS property_id, p.address, p.resident_customer_id,
                 li.description, li.quantity, li.unit_price, li.amount
@@ -185,6 +187,10 @@ pub async fn load(db: &Db, token_hash: &str) -> StoreResult<Option<PayPage>> {
                 amount: row.try_get("amount")?,
             });
         }
+    }
+    let method_count: i64 = first.try_get("method_count")?;
+    if method_count == 0 {
+        return Ok(Some(page));
     }
     let methods = sqlx::query(
         "SELECT m.id, m.brand, m.last4, m.exp_month, m.exp_year, e.id AS enrollment
