@@ -140,8 +140,14 @@ impl Config {
     pub fn sandbox_database_url(&self) -> String {
         match sqlite_path(&self.database_url) {
             Some(path) => {
-                let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-                format!("sqlite://{}", path.with_file_name(format!("{stem}.sandbox.db")).display())
+                let stem = path
+                    .file_stem()
+                    .map(|s| s.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                format!(
+                    "sqlite://{}",
+                    path.with_file_name(format!("{stem}.sandbox.db")).display()
+                )
             }
             None => "sqlite::memory:".to_string(),
         }
@@ -233,7 +239,10 @@ mod tests {
             pay_rate_limit_misses_total: 1,
         };
         let c = Config::resolve(&s).unwrap();
-        assert_eq!(c.sandbox_database_url(), "sqlite:///var/lib/fieldpay/fp.sandbox.db");
+        assert_eq!(
+            c.sandbox_database_url(),
+            "sqlite:///var/lib/fieldpay/fp.sandbox.db"
+        );
         assert_eq!(c.base_url, "http://127.0.0.1:1");
     }
 

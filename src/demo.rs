@@ -12,7 +12,7 @@ use crate::setup;
 use crate::store::companies::{self, NewCompany};
 use crate::store::customers::{self, NewCustomer};
 use crate::store::invoices::{self, NewInvoice};
-use crate::store::{StoreError, Tx};
+use crate::store::{Conn, StoreError};
 
 pub const COMPANY_NAME: &str = "Greenleaf Pest Control";
 pub const OFFICE_EMAIL: &str = "office@greenleaf.example";
@@ -153,7 +153,7 @@ async fn seed(app: &App) -> anyhow::Result<String> {
     Ok(company_id)
 }
 
-async fn seed_customers(tx: &mut Tx, company_id: &str) -> anyhow::Result<Seeded> {
+async fn seed_customers(tx: &mut Conn, company_id: &str) -> anyhow::Result<Seeded> {
     let mut make = async |name: &str, email: &str, phone: &str, address: &str| {
         customers::create(
             tx,

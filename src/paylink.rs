@@ -5,7 +5,7 @@
 //! SHA-256 is kept, for lookup. Rotation bumps the generation.
 
 use crate::crypto::{Secret, new_id, sha256_hex};
-use crate::store::{StoreResult, Tx, audit, links};
+use crate::store::{Conn, StoreResult, audit, links};
 
 pub fn token(secret: &Secret, link_id: &str, generation: i64) -> String {
     secret.derive(format!("paylink:{link_id}:{generation}").as_bytes())
@@ -35,12 +35,12 @@ pub fn url(base_url: &str, token: &str) -> String {
 
 /// Gives a new customer its link, in the transaction that creates the customer.
 pub async fn issue(
-    tx: &mut Tx,
+    tx: &mut Conn,
     secret: &Secret,
     company_id: &str,
     customer_id: &str,
 ) -> StoreResult<CurrentLink> {
-    if let Some(existing) = shown(&mut **tx, secret, company_id, customer_id).await? {
+    if let Some(existing) = shown(&mut *tx, secret, company_id, customer_id).await? {
         return Ok(existing);
     }
     let id = new_id("lnk");
@@ -81,7 +81,7 @@ pub struct CurrentLink {
 
 /// Issues a new token for the customer; the old one stops working at once.
 pub async fn rotate(
-    tx: &mut Tx,
+    tx: &mut Conn,
     secret: &Secret,
     company_id: &str,
     customer_id: &str,
@@ -109,7 +109,7 @@ pub async fn rotate(
 
 /// Revokes the customer's link: its URL becomes a 404 until rotated.
 pub async fn revoke(
-    tx: &mut Tx,
+    tx: &mut Conn,
     secret: &Secret,
     company_id: &str,
     customer_id: &str,

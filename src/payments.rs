@@ -21,7 +21,7 @@ use crate::processor::{
     Charge, ChargeOutcome, ChargeRequest, ChargeSource, Decline, ProcessorError,
 };
 use crate::store::payments::{self as store, Attempt, Consent, NewAttempt, PlannedShare};
-use crate::store::{StoreError, audit, customers};
+use crate::store::{Conn, StoreError, audit, customers};
 
 pub const MAX_INVOICES_PER_PAYMENT: usize = 100;
 
@@ -181,6 +181,19 @@ fn replay(attempt: &Attempt) -> Result<PayResult, PayError> {
     }
 }
 
+/// `pay` in a task of its own: a client that hangs up mid-payment does not
+/// cut the payment short between the processor's answer and our record.
+pub async fn pay_detached(app: &App, req: PayInvoices) -> Result<PayResult, PayError> {
+    let app = app.clone();
+    tokio::spawn(async move { pay(&app, req).await })
+        .await
+        .unwrap_or_else(|e| {
+            Err(PayError::Store(StoreError::Unavailable(format!(
+                "payment task failed: {e}"
+            ))))
+        })
+}
+
 /// Pays the selected invoices of one customer in one charge.
 pub async fn pay(app: &App, req: PayInvoices) -> Result<PayResult, PayError> {
     let ids = check_request(&req)?;
@@ -201,89 +214,18 @@ pub async fn pay(app: &App, req: PayInvoices) -> Result<PayResult, PayError> {
     let processor_customer: Option<String> = None;
 
     // 1. Reserve: lock the invoices and write the attempt, or replay the key.
-    let attempt_id = new_id("att");
-    let mut tx = app.db.begin_write().await?;
-    let locked = store::lock_invoices(&mut tx, &req.company_id, &req.customer_id, &attempt_id, &ids).await?;
-    if locked.len() != ids.len() {
-        let prior = store::find_attempt(&mut tx, &req.company_id, &req.customer_id, &req.idempotency_key).await?;
-        let states = match prior {
-            Some(_) => Vec::new(),
-            None => store::invoice_states(&mut tx, &req.company_id, &req.customer_id, &ids).await?,
-        };
-        tx.rollback().await.ok();
-        return match prior {
-            Some(existing) => replay_same(&existing, &print),
-            None => Err(why_not_lockable(&ids, &states)),
-        };
-    }
-    let currency = &locked[0].2;
-    if locked.iter().any(|(_, _, c)| c != currency) {
-        tx.rollback().await.ok();
-        return Err(PayError::MixedCurrency);
-    }
-    let currency = Currency::parse(currency).unwrap_or(Currency::USD);
-    // Plan in the order the customer listed the invoices.
-    let plan: Vec<PlannedShare> = ids
-        .iter()
-        .filter_map(|id| {
-            locked
-                .iter()
-                .find(|(l, _, _)| l == id)
-                .map(|(_, bal, _)| PlannedShare {
-                    invoice_id: id.clone(),
-                    amount: *bal,
-                })
-        })
-        .collect();
-    let amount = plan
-        .iter()
-        .try_fold(0i64, |sum, p| sum.checked_add(p.amount));
-    let Some(amount) = amount else {
-        tx.rollback().await.ok();
-        return Err(invalid(
-            "invoice_ids",
-            "the total is too large for one payment",
-        ));
+    let attempt = {
+        let (req, ids, print) = (req.clone(), ids.clone(), print.clone());
+        let reserved = app
+            .db
+            .write(move |conn| Box::pin(async move { reserve(conn, &req, &ids, &print).await }))
+            .await?;
+        match reserved {
+            Reserved::New(attempt) => attempt,
+            Reserved::Replay(result) => return Ok(result),
+        }
     };
-    let new_attempt = NewAttempt {
-        id: &attempt_id,
-        company_id: &req.company_id,
-        customer_id: &req.customer_id,
-        idempotency_key: &req.idempotency_key,
-        fingerprint: &print,
-        channel: req.channel,
-        amount,
-        currency,
-        plan: &plan,
-        payment_method: &req.payment_method,
-        enroll: req.enroll.as_ref(),
-    };
-    if !store::insert_attempt(&mut tx, &new_attempt).await? {
-        // The key was used before: undo the locks and answer as then.
-        let prior = store::find_attempt(&mut tx, &req.company_id, &req.customer_id, &req.idempotency_key).await?;
-        tx.rollback().await.ok();
-        return match prior {
-            Some(existing) => replay_same(&existing, &print),
-            None => Err(PayError::InProgress),
-        };
-    }
-    tx.commit().await.map_err(StoreError::from)?;
-
-    let attempt = Attempt {
-        id: attempt_id.clone(),
-        company_id: req.company_id.clone(),
-        customer_id: req.customer_id.clone(),
-        fingerprint: print,
-        channel: req.channel.to_string(),
-        amount,
-        currency,
-        plan,
-        payment_method: req.payment_method.clone(),
-        enroll: req.enroll.clone(),
-        status: "pending".into(),
-        response_body: None,
-        created_at: crate::store::now(),
-    };
+    let (amount, currency, attempt_id) = (attempt.amount, attempt.currency, attempt.id.clone());
 
     // 2. Charge.
     let outcome = app
@@ -327,6 +269,104 @@ pub async fn pay(app: &App, req: PayInvoices) -> Result<PayResult, PayError> {
     }
 }
 
+enum Reserved {
+    New(Attempt),
+    Replay(PayResult),
+}
+
+/// Locks the selected invoices to a new attempt and writes it, computing the
+/// amount from their balances; or answers a known key as before.
+async fn reserve(
+    conn: &mut Conn,
+    req: &PayInvoices,
+    ids: &[String],
+    print: &str,
+) -> Result<Reserved, PayError> {
+    let attempt_id = new_id("att");
+    let locked =
+        store::lock_invoices(conn, &req.company_id, &req.customer_id, &attempt_id, ids).await?;
+    if locked.len() != ids.len() {
+        if let Some(prior) = store::find_attempt(
+            conn,
+            &req.company_id,
+            &req.customer_id,
+            &req.idempotency_key,
+        )
+        .await?
+        {
+            store::release_locks(conn, &attempt_id).await?;
+            return replay_same(&prior, print).map(Reserved::Replay);
+        }
+        let states = store::invoice_states(conn, &req.company_id, &req.customer_id, ids).await?;
+        return Err(why_not_lockable(ids, &states));
+    }
+    let currency = &locked[0].2;
+    if locked.iter().any(|(_, _, c)| c != currency) {
+        return Err(PayError::MixedCurrency);
+    }
+    let currency = Currency::parse(currency).unwrap_or(Currency::USD);
+    // Plan in the order the customer listed the invoices.
+    let plan: Vec<PlannedShare> = ids
+        .iter()
+        .filter_map(|id| {
+            locked
+                .iter()
+                .find(|(l, _, _)| l == id)
+                .map(|(_, bal, _)| PlannedShare {
+                    invoice_id: id.clone(),
+                    amount: *bal,
+                })
+        })
+        .collect();
+    let amount = plan
+        .iter()
+        .try_fold(0i64, |sum, p| sum.checked_add(p.amount))
+        .ok_or_else(|| invalid("invoice_ids", "the total is too large for one payment"))?;
+    let new_attempt = NewAttempt {
+        id: &attempt_id,
+        company_id: &req.company_id,
+        customer_id: &req.customer_id,
+        idempotency_key: &req.idempotency_key,
+        fingerprint: print,
+        channel: req.channel,
+        amount,
+        currency,
+        plan: &plan,
+        payment_method: &req.payment_method,
+        enroll: req.enroll.as_ref(),
+    };
+    if !store::insert_attempt(conn, &new_attempt).await? {
+        // The key was used before: undo the locks and answer as then.
+        store::release_locks(conn, &attempt_id).await?;
+        return match store::find_attempt(
+            conn,
+            &req.company_id,
+            &req.customer_id,
+            &req.idempotency_key,
+        )
+        .await?
+        {
+            Some(prior) => replay_same(&prior, print).map(Reserved::Replay),
+            None => Err(PayError::InProgress),
+        };
+    }
+    Ok(Reserved::New(Attempt {
+        id: attempt_id,
+        company_id: req.company_id.clone(),
+        customer_id: req.customer_id.clone(),
+        fingerprint: print.to_string(),
+        channel: req.channel.to_string(),
+        amount,
+        currency,
+        plan,
+        payment_method: req.payment_method.clone(),
+        enroll: req.enroll.clone(),
+        status: "pending".into(),
+        response_body: None,
+        created_at: crate::store::now(),
+    }))
+}
+
 fn why_not_lockable(ids: &[String], states: &[(String, String, i64, bool)]) -> PayError {
     for id in ids {
         match states.iter().find(|(s, _, _, _)| s == id) {
@@ -367,24 +407,29 @@ async fn settle_unpaid(
     app: &App,
     attempt: &Attempt,
     decline: Decline,
-    status: &str,
+    status: &'static str,
     actor: &str,
 ) -> Result<PayResult, PayError> {
-    let result = PayResult::Declined(decline.clone());
-    let body = serde_json::to_string(&result).unwrap_or_default();
-    let mut tx = app.db.begin_write().await?;
-    store::settle_unpaid(&mut tx, &attempt.id, status, &decline.code, &body).await?;
-    audit::record(
-        &mut tx,
-        &attempt.company_id,
-        actor,
-        "payment.declined",
-        &attempt.customer_id,
-        serde_json::json!({"attempt": attempt.id, "code": decline.code, "amount": attempt.amount}),
-    )
-    .await?;
-    tx.commit().await.map_err(StoreError::from)?;
-    Ok(result)
+    let (attempt, actor) = (attempt.clone(), actor.to_string());
+    app.db
+        .write(move |conn| {
+            Box::pin(async move {
+                let result = PayResult::Declined(decline.clone());
+                let body = serde_json::to_string(&result).unwrap_or_default();
+                store::settle_unpaid(conn, &attempt.id, status, &decline.code, &body).await?;
+                audit::record(
+                    conn,
+                    &attempt.company_id,
+                    &actor,
+                    "payment.declined",
+                    &attempt.customer_id,
+                    serde_json::json!({"attempt": attempt.id, "code": decline.code, "amount": attempt.amount}),
+                )
+                .await?;
+                Ok(result)
+            })
+        })
+        .await
 }
 
 /// Records a successful charge: payment, allocations, balances, and the
@@ -396,12 +441,27 @@ async fn apply(
     saved_method_id: Option<&str>,
     actor: &str,
 ) -> Result<PayResult, PayError> {
-    let mut tx = app.db.begin_write().await?;
-    let Some(payment_id) = store::insert_card_payment(&mut tx, attempt, charge).await? else {
+    let (attempt, charge) = (attempt.clone(), charge.clone());
+    let (saved_method_id, actor) = (saved_method_id.map(str::to_string), actor.to_string());
+    app.db
+        .write(move |conn| {
+            Box::pin(async move {
+                apply_on(conn, &attempt, &charge, saved_method_id.as_deref(), &actor).await
+            })
+        })
+        .await
+}
+
+async fn apply_on(
+    conn: &mut Conn,
+    attempt: &Attempt,
+    charge: &Charge,
+    saved_method_id: Option<&str>,
+    actor: &str,
+) -> Result<PayResult, PayError> {
+    let Some(payment_id) = store::insert_card_payment(conn, attempt, charge).await? else {
         // Recorded before (webhook, reconciler or a retry): answer as then.
-        tx.rollback().await.ok();
-        let stored = store::get_attempt(&app.db, &attempt.id).await?;
-        return match stored {
+        return match store::get_attempt(&mut *conn, &attempt.id).await? {
             Some(a) => replay(&a),
             None => Err(PayError::InProgress),
         };
@@ -413,20 +473,21 @@ async fn apply(
         .map(|p| (p.invoice_id.clone(), p.amount))
         .collect();
     let (shares, mut unapplied) = allocate(charge.amount.minor, &planned);
-    let applied_ids = store::apply_to_held_invoices(&mut tx, &attempt.id, &shares).await?;
-    let (allocations, lost): (Vec<Allocation>, Vec<Allocation>) =
-        shares.into_iter().partition(|a| applied_ids.contains(&a.invoice_id));
+    let applied_ids = store::apply_to_held_invoices(conn, &attempt.id, &shares).await?;
+    let (allocations, lost): (Vec<Allocation>, Vec<Allocation>) = shares
+        .into_iter()
+        .partition(|a| applied_ids.contains(&a.invoice_id));
     unapplied += lost.iter().map(|a| a.amount).sum::<i64>();
-    store::insert_allocations(&mut tx, &payment_id, &allocations).await?;
+    store::insert_allocations(conn, &payment_id, &allocations).await?;
     if allocations.len() < attempt.plan.len() {
-        store::release_locks(&mut tx, &attempt.id).await?;
+        store::release_locks(conn, &attempt.id).await?;
     }
     if unapplied > 0 {
         // The charge exceeded what the held invoices still owed (only after a
         // lock was lost); the office must refund what no invoice took.
         tracing::error!(payment = %payment_id, unapplied, "charge exceeded the remaining balances");
         audit::record(
-            &mut tx,
+            conn,
             &attempt.company_id,
             actor,
             "payment.unapplied",
@@ -441,7 +502,7 @@ async fn apply(
             (Some(id), _) => Some(id.to_string()),
             (None, Some(processor_method)) => Some(
                 store::insert_method(
-                    &mut tx,
+                    conn,
                     &attempt.company_id,
                     &attempt.customer_id,
                     processor_method,
@@ -452,12 +513,12 @@ async fn apply(
             (None, None) => None,
         };
         if let Some(processor_customer) = &charge.processor_customer {
-            customers::set_processor_customer(&mut tx, &attempt.customer_id, processor_customer)
+            customers::set_processor_customer(conn, &attempt.customer_id, processor_customer)
                 .await?;
         }
         if let Some(method_id) = &method_id {
             let enrollment = store::enroll_autopay(
-                &mut tx,
+                conn,
                 &attempt.company_id,
                 &attempt.customer_id,
                 method_id,
@@ -465,7 +526,7 @@ async fn apply(
             )
             .await?;
             audit::record(
-                &mut tx,
+                conn,
                 &attempt.company_id,
                 actor,
                 "autopay.enrolled",
@@ -499,9 +560,9 @@ async fn apply(
     };
     let result = PayResult::Succeeded(summary);
     let body = serde_json::to_string(&result).unwrap_or_default();
-    store::mark_succeeded(&mut tx, &attempt.id, &charge.id, &body).await?;
+    store::mark_succeeded(conn, &attempt.id, &charge.id, &body).await?;
     audit::record(
-        &mut tx,
+        conn,
         &attempt.company_id,
         actor,
         "payment.created",
@@ -509,7 +570,6 @@ async fn apply(
         serde_json::json!({"amount": charge.amount.minor, "channel": attempt.channel, "attempt": attempt.id}),
     )
     .await?;
-    tx.commit().await.map_err(StoreError::from)?;
     Ok(result)
 }
 

@@ -1,10 +1,10 @@
 //! The audit log: who did what to which subject, never a secret.
 
-use super::{StoreResult, Tx, now};
+use super::{Conn, StoreResult, now};
 use crate::crypto::new_id;
 
 pub async fn record(
-    tx: &mut Tx,
+    tx: &mut Conn,
     company_id: &str,
     actor: &str,
     action: &str,
@@ -22,7 +22,7 @@ pub async fn record(
     .bind(action)
     .bind(subject)
     .bind(detail.to_string())
-    .execute(&mut **tx)
+    .execute(&mut *tx)
     .await?;
     Ok(())
 }

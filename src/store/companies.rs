@@ -3,7 +3,7 @@
 use serde::Serialize;
 use sqlx::Row;
 
-use super::{Db, StoreResult, Tx, now};
+use super::{Conn, Db, StoreResult, now};
 use crate::crypto::{new_id, random_token, sha256_hex};
 use crate::money::Currency;
 
@@ -30,7 +30,7 @@ pub struct NewCompany {
     pub time_zone: String,
 }
 
-pub async fn create(tx: &mut Tx, c: &NewCompany) -> StoreResult<String> {
+pub async fn create(tx: &mut Conn, c: &NewCompany) -> StoreResult<String> {
     let id = new_id("co");
     sqlx::query(
         "INSERT INTO companies (id, name, phone, email, address, currency, time_zone, created_at)
@@ -44,7 +44,7 @@ pub async fn create(tx: &mut Tx, c: &NewCompany) -> StoreResult<String> {
     .bind(c.currency.code())
     .bind(&c.time_zone)
     .bind(now())
-    .execute(&mut **tx)
+    .execute(&mut *tx)
     .await?;
     Ok(id)
 }
@@ -85,7 +85,7 @@ pub async fn find_by_name(db: &Db, name: &str) -> StoreResult<Option<String>> {
 }
 
 /// Issues a new API key; only its hash is kept. Returns the key itself.
-pub async fn issue_api_key(tx: &mut Tx, company_id: &str, label: &str) -> StoreResult<String> {
+pub async fn issue_api_key(tx: &mut Conn, company_id: &str, label: &str) -> StoreResult<String> {
     let key = format!("fpk_{}", random_token(32));
     sqlx::query(
         "INSERT INTO api_keys (id, company_id, key_hash, label, created_at) VALUES ($1, $2, $3, $4, $5)",
@@ -95,13 +95,13 @@ pub async fn issue_api_key(tx: &mut Tx, company_id: &str, label: &str) -> StoreR
     .bind(sha256_hex(key.as_bytes()))
     .bind(label)
     .bind(now())
-    .execute(&mut **tx)
+    .execute(&mut *tx)
     .await?;
     Ok(key)
 }
 
 pub async fn revoke_api_keys_labelled(
-    tx: &mut Tx,
+    tx: &mut Conn,
     company_id: &str,
     label: &str,
 ) -> StoreResult<()> {
@@ -111,7 +111,7 @@ pub async fn revoke_api_keys_labelled(
     .bind(now())
     .bind(company_id)
     .bind(label)
-    .execute(&mut **tx)
+    .execute(&mut *tx)
     .await?;
     Ok(())
 }
@@ -127,7 +127,7 @@ pub async fn company_for_api_key(db: &Db, key: &str) -> StoreResult<Option<Strin
 }
 
 pub async fn create_office_user(
-    tx: &mut Tx,
+    tx: &mut Conn,
     company_id: &str,
     email: &str,
     password_hash: &str,
@@ -144,20 +144,20 @@ pub async fn create_office_user(
     .bind(password_hash)
     .bind(role)
     .bind(now())
-    .execute(&mut **tx)
+    .execute(&mut *tx)
     .await?;
     Ok(id)
 }
 
 pub async fn set_office_password(
-    tx: &mut Tx,
+    tx: &mut Conn,
     email: &str,
     password_hash: &str,
 ) -> StoreResult<bool> {
     let done = sqlx::query("UPDATE office_users SET password_hash = $1 WHERE email = $2")
         .bind(password_hash)
         .bind(email.to_ascii_lowercase())
-        .execute(&mut **tx)
+        .execute(&mut *tx)
         .await?;
     Ok(done.rows_affected() > 0)
 }

@@ -3,7 +3,7 @@
 use serde::Serialize;
 use sqlx::Row;
 
-use super::{Db, StoreResult, Tx, now};
+use super::{Conn, Db, StoreResult, now};
 use crate::crypto::new_id;
 
 #[derive(Debug, Clone, Serialize)]
@@ -31,7 +31,7 @@ pub struct Property {
     pub bill_to_customer_id: String,
 }
 
-pub async fn create(tx: &mut Tx, company_id: &str, c: &NewCustomer) -> StoreResult<Customer> {
+pub async fn create(tx: &mut Conn, company_id: &str, c: &NewCustomer) -> StoreResult<Customer> {
     let id = new_id("cus");
     sqlx::query(
         "INSERT INTO customers (id, company_id, name, email, phone, billing_address, created_at)
@@ -44,7 +44,7 @@ pub async fn create(tx: &mut Tx, company_id: &str, c: &NewCustomer) -> StoreResu
     .bind(&c.phone)
     .bind(&c.billing_address)
     .bind(now())
-    .execute(&mut **tx)
+    .execute(&mut *tx)
     .await?;
     Ok(Customer {
         id,
@@ -99,7 +99,7 @@ pub async fn search(db: &Db, company_id: &str, q: &str, limit: i64) -> StoreResu
 }
 
 pub async fn create_property(
-    tx: &mut Tx,
+    tx: &mut Conn,
     company_id: &str,
     address: &str,
     resident_customer_id: &str,
@@ -116,7 +116,7 @@ pub async fn create_property(
     .bind(resident_customer_id)
     .bind(bill_to_customer_id)
     .bind(now())
-    .execute(&mut **tx)
+    .execute(&mut *tx)
     .await?;
     Ok(Property {
         id,
@@ -127,13 +127,13 @@ pub async fn create_property(
 }
 
 /// Whether every id names a customer of the company.
-pub async fn all_belong(tx: &mut Tx, company_id: &str, ids: &[&str]) -> StoreResult<bool> {
+pub async fn all_belong(tx: &mut Conn, company_id: &str, ids: &[&str]) -> StoreResult<bool> {
     for id in ids {
         let found: Option<i64> =
             sqlx::query_scalar("SELECT 1 FROM customers WHERE company_id = $1 AND id = $2")
                 .bind(company_id)
                 .bind(*id)
-                .fetch_optional(&mut **tx)
+                .fetch_optional(&mut *tx)
                 .await?;
         if found.is_none() {
             return Ok(false);
@@ -143,7 +143,7 @@ pub async fn all_belong(tx: &mut Tx, company_id: &str, ids: &[&str]) -> StoreRes
 }
 
 pub async fn get_property(
-    tx: &mut Tx,
+    tx: &mut Conn,
     company_id: &str,
     id: &str,
 ) -> StoreResult<Option<Property>> {
@@ -153,7 +153,7 @@ pub async fn get_property(
     )
     .bind(company_id)
     .bind(id)
-    .fetch_optional(&mut **tx)
+    .fetch_optional(&mut *tx)
     .await?;
     row.map(|r| {
         Ok(Property {
@@ -167,14 +167,14 @@ pub async fn get_property(
 }
 
 pub async fn set_processor_customer(
-    tx: &mut Tx,
+    tx: &mut Conn,
     customer_id: &str,
     processor_customer_id: &str,
 ) -> StoreResult<()> {
     sqlx::query("UPDATE customers SET processor_customer_id = $1 WHERE id = $2")
         .bind(processor_customer_id)
         .bind(customer_id)
-        .execute(&mut **tx)
+        .execute(&mut *tx)
         .await?;
     Ok(())
 }

@@ -4,7 +4,7 @@ use serde::Serialize;
 use sqlx::Row;
 use time::Date;
 
-use super::{Db, StoreError, StoreResult, Tx, dynamic_sql, now};
+use super::{Conn, Db, StoreError, StoreResult, dynamic_sql, now};
 use crate::crypto::new_id;
 use crate::domain::LineInput;
 use crate::money::Currency;
@@ -49,7 +49,7 @@ pub struct NewInvoice<'a> {
 
 /// Inserts an invoice with its lines. A number is taken from the company's
 /// counter when none is given; a taken number is a `Conflict`.
-pub async fn create(tx: &mut Tx, inv: &NewInvoice<'_>) -> StoreResult<Invoice> {
+pub async fn create(tx: &mut Conn, inv: &NewInvoice<'_>) -> StoreResult<Invoice> {
     let number = match inv.number {
         Some(n) => n.to_string(),
         None => {
@@ -58,7 +58,7 @@ pub async fn create(tx: &mut Tx, inv: &NewInvoice<'_>) -> StoreResult<Invoice> {
                  WHERE id = $1 RETURNING next_invoice_number - 1",
             )
             .bind(inv.company_id)
-            .fetch_one(&mut **tx)
+            .fetch_one(&mut *tx)
             .await?;
             n.to_string()
         }
@@ -81,7 +81,7 @@ pub async fn create(tx: &mut Tx, inv: &NewInvoice<'_>) -> StoreResult<Invoice> {
     .bind(inv.total)
     .bind(status)
     .bind(now())
-    .execute(&mut **tx)
+    .execute(&mut *tx)
     .await?;
     let mut lines = Vec::with_capacity(inv.lines.len());
     for (pos, (line, amount)) in inv.lines.iter().zip(inv.amounts).enumerate() {
@@ -95,7 +95,7 @@ pub async fn create(tx: &mut Tx, inv: &NewInvoice<'_>) -> StoreResult<Invoice> {
         .bind(line.quantity)
         .bind(line.unit_price)
         .bind(*amount)
-        .execute(&mut **tx)
+        .execute(&mut *tx)
         .await?;
         lines.push(Line {
             description: line.description.clone(),

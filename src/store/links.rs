@@ -1,6 +1,6 @@
 //! Payment-link rows. Only the SHA-256 of a token is ever stored.
 
-use super::{Db, StoreResult, Tx, now};
+use super::{Conn, Db, StoreResult, now};
 
 #[derive(Debug, Clone)]
 pub struct LinkRow {
@@ -19,7 +19,7 @@ pub struct LiveLink {
 }
 
 pub async fn insert(
-    tx: &mut Tx,
+    tx: &mut Conn,
     id: &str,
     company_id: &str,
     customer_id: &str,
@@ -34,7 +34,7 @@ pub async fn insert(
     .bind(customer_id)
     .bind(token_hash)
     .bind(now())
-    .execute(&mut **tx)
+    .execute(&mut *tx)
     .await?;
     Ok(())
 }
@@ -81,7 +81,7 @@ pub async fn find_live(db: &Db, token_hash: &str) -> StoreResult<Option<LiveLink
 }
 
 /// Moves a link to a new generation and hash; a revoked link becomes live again.
-pub async fn rotate(tx: &mut Tx, id: &str, generation: i64, token_hash: &str) -> StoreResult<()> {
+pub async fn rotate(tx: &mut Conn, id: &str, generation: i64, token_hash: &str) -> StoreResult<()> {
     sqlx::query(
         "UPDATE payment_links SET generation = $1, token_hash = $2, rotated_at = $3, revoked_at = NULL
          WHERE id = $4",
@@ -90,16 +90,16 @@ pub async fn rotate(tx: &mut Tx, id: &str, generation: i64, token_hash: &str) ->
     .bind(token_hash)
     .bind(now())
     .bind(id)
-    .execute(&mut **tx)
+    .execute(&mut *tx)
     .await?;
     Ok(())
 }
 
-pub async fn revoke(tx: &mut Tx, id: &str) -> StoreResult<()> {
+pub async fn revoke(tx: &mut Conn, id: &str) -> StoreResult<()> {
     sqlx::query("UPDATE payment_links SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
         .bind(now())
         .bind(id)
-        .execute(&mut **tx)
+        .execute(&mut *tx)
         .await?;
     Ok(())
 }

@@ -10,6 +10,7 @@ pub mod invoices;
 pub mod links;
 pub mod payments;
 pub mod paypage;
+pub mod writer;
 
 use std::borrow::Cow;
 use std::str::FromStr;
@@ -20,6 +21,8 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{AssertSqlSafe, SqlSafeStr, SqlitePool};
 
 pub type Tx = sqlx::Transaction<'static, sqlx::Sqlite>;
+/// What store functions run on: a transaction (`&mut tx` coerces) or a connection.
+pub type Conn = sqlx::SqliteConnection;
 
 /// The database handle: one writer connection (SQLite has one writer; taking
 /// it in-process avoids lock upgrades and busy retries) and a pool of readers.
@@ -27,12 +30,15 @@ pub type Tx = sqlx::Transaction<'static, sqlx::Sqlite>;
 pub struct Db {
     write: SqlitePool,
     read: SqlitePool,
+    group: writer::GroupWriter,
 }
 
 #[derive(Debug)]
 pub enum StoreError {
     /// A unique constraint refused the row.
     Conflict,
+    /// The write could not be made durable; nothing was saved.
+    Unavailable(String),
     /// A CHECK or foreign key constraint refused the row.
     Invalid,
     Other(sqlx::Error),
@@ -43,6 +49,7 @@ impl std::fmt::Display for StoreError {
         match self {
             StoreError::Conflict => f.write_str("unique constraint violated"),
             StoreError::Invalid => f.write_str("constraint violated"),
+            StoreError::Unavailable(m) => write!(f, "database unavailable: {m}"),
             StoreError::Other(e) => write!(f, "database error: {e}"),
         }
     }
@@ -122,7 +129,8 @@ impl Db {
             .connect_with(options)
             .await
             .map_err(|e| anyhow::anyhow!("cannot open database '{url}': {e}"))?;
-        Ok(Db { write, read })
+        let group = writer::GroupWriter::start(write.clone());
+        Ok(Db { write, read, group })
     }
 
     pub async fn migrate(&self) -> anyhow::Result<()> {
@@ -145,6 +153,23 @@ impl Db {
     /// A write transaction holding the database's write lock from its start.
     pub async fn begin_write(&self) -> StoreResult<Tx> {
         Ok(self.write.begin_with("BEGIN IMMEDIATE").await?)
+    }
+
+    /// Runs `work` in a shared transaction with other concurrent writes (one
+    /// fsync for all); `Err` from `work` undoes its own writes only. The hot
+    /// path of payments goes through here.
+    pub async fn write<T, E, F>(&self, work: F) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+        F: for<'c> FnOnce(
+                &'c mut Conn,
+            ) -> std::pin::Pin<
+                Box<dyn std::future::Future<Output = Result<T, E>> + Send + 'c>,
+            > + Send
+            + 'static,
+    {
+        self.group.write(work).await
     }
 
     pub async fn close(&self) {

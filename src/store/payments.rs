@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::Row;
 use time::{Date, OffsetDateTime};
 
-use super::{Db, StoreResult, Tx, dynamic_sql, now, placeholders};
+use super::{Conn, Db, StoreResult, dynamic_sql, now, placeholders};
 use crate::crypto::new_id;
 use crate::domain::Allocation;
 use crate::money::Currency;
@@ -71,7 +71,7 @@ fn attempt_from_row(row: &sqlx::sqlite::SqliteRow) -> StoreResult<Attempt> {
 }
 
 pub async fn find_attempt(
-    tx: &mut Tx,
+    tx: &mut Conn,
     company_id: &str,
     customer_id: &str,
     key: &str,
@@ -84,16 +84,19 @@ pub async fn find_attempt(
         .bind(company_id)
         .bind(customer_id)
         .bind(key)
-        .fetch_optional(&mut **tx)
+        .fetch_optional(&mut *tx)
         .await?;
     row.as_ref().map(attempt_from_row).transpose()
 }
 
-pub async fn get_attempt(db: &Db, id: &str) -> StoreResult<Option<Attempt>> {
+pub async fn get_attempt(
+    executor: impl sqlx::SqliteExecutor<'_>,
+    id: &str,
+) -> StoreResult<Option<Attempt>> {
     let sql = format!("SELECT {ATTEMPT_COLUMNS} FROM payment_attempts WHERE id = $1");
     let row = sqlx::query(dynamic_sql(sql))
         .bind(id)
-        .fetch_optional(db.writer())
+        .fetch_optional(executor)
         .await?;
     row.as_ref().map(attempt_from_row).transpose()
 }
@@ -114,7 +117,7 @@ pub async fn pending_attempts(db: &Db, before: OffsetDateTime) -> StoreResult<Ve
 /// Locks the customer's open, unlocked invoices among `ids` for an attempt and
 /// returns `(id, balance, currency)` of those it locked.
 pub async fn lock_invoices(
-    tx: &mut Tx,
+    tx: &mut Conn,
     company_id: &str,
     customer_id: &str,
     attempt_id: &str,
@@ -134,13 +137,13 @@ pub async fn lock_invoices(
     for id in ids {
         q = q.bind(id);
     }
-    Ok(q.fetch_all(&mut **tx).await?)
+    Ok(q.fetch_all(&mut *tx).await?)
 }
 
 /// Why invoices could not be locked: `(id, status, balance, locked)` of those
 /// that belong to the customer.
 pub async fn invoice_states(
-    tx: &mut Tx,
+    tx: &mut Conn,
     company_id: &str,
     customer_id: &str,
     ids: &[String],
@@ -156,7 +159,7 @@ pub async fn invoice_states(
     for id in ids {
         q = q.bind(id);
     }
-    Ok(q.fetch_all(&mut **tx).await?)
+    Ok(q.fetch_all(&mut *tx).await?)
 }
 
 pub struct NewAttempt<'a> {
@@ -174,7 +177,7 @@ pub struct NewAttempt<'a> {
 }
 
 /// Writes a pending attempt; `false` when its idempotency key was used before.
-pub async fn insert_attempt(tx: &mut Tx, a: &NewAttempt<'_>) -> StoreResult<bool> {
+pub async fn insert_attempt(tx: &mut Conn, a: &NewAttempt<'_>) -> StoreResult<bool> {
     let t = now();
     let done = sqlx::query(
         "INSERT INTO payment_attempts (id, company_id, customer_id, idempotency_key, request_fingerprint,
@@ -194,14 +197,14 @@ pub async fn insert_attempt(tx: &mut Tx, a: &NewAttempt<'_>) -> StoreResult<bool
     .bind(a.payment_method)
     .bind(a.enroll.map(|c| serde_json::to_string(c).unwrap_or_default()))
     .bind(t)
-    .execute(&mut **tx)
+    .execute(&mut *tx)
     .await?;
     Ok(done.rows_affected() > 0)
 }
 
 /// Ends an attempt without a payment (declined or failed) and frees its invoices.
 pub async fn settle_unpaid(
-    tx: &mut Tx,
+    tx: &mut Conn,
     attempt_id: &str,
     status: &str,
     decline_code: &str,
@@ -216,15 +219,15 @@ pub async fn settle_unpaid(
     .bind(response_body)
     .bind(now())
     .bind(attempt_id)
-    .execute(&mut **tx)
+    .execute(&mut *tx)
     .await?;
     release_locks(tx, attempt_id).await
 }
 
-pub async fn release_locks(tx: &mut Tx, attempt_id: &str) -> StoreResult<()> {
+pub async fn release_locks(tx: &mut Conn, attempt_id: &str) -> StoreResult<()> {
     sqlx::query("UPDATE invoices SET locked_by_attempt = NULL WHERE locked_by_attempt = $1")
         .bind(attempt_id)
-        .execute(&mut **tx)
+        .execute(&mut *tx)
         .await?;
     Ok(())
 }
@@ -232,7 +235,7 @@ pub async fn release_locks(tx: &mut Tx, attempt_id: &str) -> StoreResult<()> {
 /// Records a charge as a payment. `None` when this charge or attempt was
 /// recorded before (unique processor charge id and attempt id guard it).
 pub async fn insert_card_payment(
-    tx: &mut Tx,
+    tx: &mut Conn,
     attempt: &Attempt,
     charge: &Charge,
 ) -> StoreResult<Option<String>> {
@@ -254,7 +257,7 @@ pub async fn insert_card_payment(
     .bind(&charge.card.brand)
     .bind(&charge.card.last4)
     .bind(now())
-    .execute(&mut **tx)
+    .execute(&mut *tx)
     .await?;
     Ok((inserted.rows_affected() > 0).then_some(id))
 }
@@ -263,7 +266,7 @@ pub async fn insert_card_payment(
 /// shares (paid at zero) and releases them, in one statement. Returns the ids
 /// it applied to: an invoice no longer held by the attempt is left alone.
 pub async fn apply_to_held_invoices(
-    tx: &mut Tx,
+    tx: &mut Conn,
     attempt_id: &str,
     shares: &[Allocation],
 ) -> StoreResult<Vec<String>> {
@@ -290,10 +293,14 @@ pub async fn apply_to_held_invoices(
     for a in shares {
         q = q.bind(&a.invoice_id).bind(a.amount);
     }
-    Ok(q.fetch_all(&mut **tx).await?)
+    Ok(q.fetch_all(&mut *tx).await?)
 }
 
-pub async fn insert_allocations(tx: &mut Tx, payment_id: &str, allocations: &[Allocation]) -> StoreResult<()> {
+pub async fn insert_allocations(
+    tx: &mut Conn,
+    payment_id: &str,
+    allocations: &[Allocation],
+) -> StoreResult<()> {
     if allocations.is_empty() {
         return Ok(());
     }
@@ -308,12 +315,12 @@ pub async fn insert_allocations(tx: &mut Tx, payment_id: &str, allocations: &[Al
     for a in allocations {
         q = q.bind(&a.invoice_id).bind(a.amount);
     }
-    q.execute(&mut **tx).await?;
+    q.execute(&mut *tx).await?;
     Ok(())
 }
 
 pub async fn mark_succeeded(
-    tx: &mut Tx,
+    tx: &mut Conn,
     attempt_id: &str,
     charge_id: &str,
     response_body: &str,
@@ -327,7 +334,7 @@ pub async fn mark_succeeded(
     .bind(response_body)
     .bind(now())
     .bind(attempt_id)
-    .execute(&mut **tx)
+    .execute(&mut *tx)
     .await?;
     Ok(())
 }
@@ -371,7 +378,7 @@ pub async fn saved_method(
 }
 
 pub async fn insert_method(
-    tx: &mut Tx,
+    tx: &mut Conn,
     company_id: &str,
     customer_id: &str,
     processor_method_id: &str,
@@ -392,14 +399,14 @@ pub async fn insert_method(
     .bind(card.exp_month)
     .bind(card.exp_year)
     .bind(now())
-    .execute(&mut **tx)
+    .execute(&mut *tx)
     .await?;
     Ok(id)
 }
 
 /// Replaces the customer's autopay enrollment with one for `method_id`.
 pub async fn enroll_autopay(
-    tx: &mut Tx,
+    tx: &mut Conn,
     company_id: &str,
     customer_id: &str,
     method_id: &str,
@@ -411,7 +418,7 @@ pub async fn enroll_autopay(
     )
     .bind(t)
     .bind(customer_id)
-    .execute(&mut **tx)
+    .execute(&mut *tx)
     .await?;
     let id = new_id("ape");
     sqlx::query(
@@ -429,7 +436,7 @@ pub async fn enroll_autopay(
     .bind(&consent.user_agent)
     .bind(&consent.channel)
     .bind(consent.starts_on)
-    .execute(&mut **tx)
+    .execute(&mut *tx)
     .await?;
     Ok(id)
 }

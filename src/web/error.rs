@@ -79,6 +79,7 @@ impl From<StoreError> for ApiError {
                 "The values break a rule of the data (a reference or a limit).",
             ),
             StoreError::Other(e) => ApiError::internal(e),
+            StoreError::Unavailable(m) => ApiError::internal(m),
         }
     }
 }

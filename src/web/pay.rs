@@ -477,7 +477,7 @@ async fn submit(
 /// A double submit of the same form waits for the first one's result.
 async fn pay_waiting(state: &AppState, req: PayInvoices) -> Result<PayResult, PayError> {
     for _ in 0..40 {
-        match payments::pay(&state.app, req.clone()).await {
+        match payments::pay_detached(&state.app, req.clone()).await {
             Err(PayError::InProgress) => tokio::time::sleep(Duration::from_millis(250)).await,
             other => return other,
         }
@@ -635,7 +635,9 @@ async fn api_pay_inner(
         enroll,
         actor: "customer".into(),
     };
-    Ok(pay_result_response(payments::pay(&state.app, req).await?))
+    Ok(pay_result_response(
+        payments::pay_detached(&state.app, req).await?,
+    ))
 }
 
 /// 201 with the payment, or 402 with the decline: the same for a replay.

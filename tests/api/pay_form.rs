@@ -57,7 +57,11 @@ async fn pay_two_of_three_and_see_the_receipt() {
     // A second submit of the same form (double click, reload) lands on the same receipt.
     let again = submit(&t, &token, &fields).await;
     assert_eq!(again.header("location"), receipt_path);
-    assert_eq!(t.sandbox_count("SELECT COUNT(*) FROM sandbox_charges").await, 1);
+    assert_eq!(
+        t.sandbox_count("SELECT COUNT(*) FROM sandbox_charges")
+            .await,
+        1
+    );
 
     let receipt = t.get(&receipt_path).await;
     assert_eq!(receipt.status, StatusCode::OK);
@@ -141,7 +145,11 @@ async fn autopay_without_the_consent_box_is_refused() {
     let r = submit(&t, &token, &base).await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(r.body.contains("tick the box to authorize"));
-    assert_eq!(t.sandbox_count("SELECT COUNT(*) FROM sandbox_charges").await, 0);
+    assert_eq!(
+        t.sandbox_count("SELECT COUNT(*) FROM sandbox_charges")
+            .await,
+        0
+    );
     let mut with_consent = base.to_vec();
     with_consent.push(("autopay_consent", "yes"));
     let r = submit(&t, &token, &with_consent).await;
@@ -187,6 +195,10 @@ async fn forged_or_foreign_forms_are_refused() {
         )
         .await;
     assert_eq!(cross.status, StatusCode::FORBIDDEN);
-    assert_eq!(t.sandbox_count("SELECT COUNT(*) FROM sandbox_charges").await, 0);
+    assert_eq!(
+        t.sandbox_count("SELECT COUNT(*) FROM sandbox_charges")
+            .await,
+        0
+    );
     assert_eq!(t.balance(&inv[0]).await, 8900);
 }

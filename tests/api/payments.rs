@@ -68,7 +68,11 @@ async fn pays_several_invoices_across_properties_in_one_charge() {
         .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
     assert_eq!(r.json()["amount"], 30400);
-    assert_eq!(t.sandbox_count("SELECT COUNT(*) FROM sandbox_charges").await, 1);
+    assert_eq!(
+        t.sandbox_count("SELECT COUNT(*) FROM sandbox_charges")
+            .await,
+        1
+    );
     assert_eq!(t.balance(&a).await, 0);
     assert_eq!(t.balance(&b).await, 0);
     assert_eq!(t.balance(&c).await, 7500);
@@ -138,7 +142,11 @@ async fn repeated_idempotency_key_returns_first_result_and_charges_once() {
     assert_eq!(first.status, StatusCode::CREATED);
     assert_eq!(second.status, first.status);
     assert_eq!(second.body, first.body);
-    assert_eq!(t.sandbox_count("SELECT COUNT(*) FROM sandbox_charges").await, 1);
+    assert_eq!(
+        t.sandbox_count("SELECT COUNT(*) FROM sandbox_charges")
+            .await,
+        1
+    );
     assert_eq!(t.count("SELECT COUNT(*) FROM payments").await, 1);
     // The same key for a different request is refused.
     let other = t
@@ -205,7 +213,11 @@ async fn twenty_concurrent_identical_submits_make_one_charge() {
         }
     }
     assert!(created >= 1);
-    assert_eq!(t.sandbox_count("SELECT COUNT(*) FROM sandbox_charges").await, 1);
+    assert_eq!(
+        t.sandbox_count("SELECT COUNT(*) FROM sandbox_charges")
+            .await,
+        1
+    );
     assert_eq!(t.count("SELECT COUNT(*) FROM payments").await, 1);
     assert_eq!(t.balance(&inv[0]).await, 0);
 }
@@ -248,7 +260,9 @@ async fn fifty_racing_payers_collect_at_most_the_balance() {
     }
     assert_eq!(created, 1);
     let collected: i64 = t
-        .sandbox_count("SELECT COALESCE(SUM(amount), 0) FROM sandbox_charges WHERE status = 'succeeded'")
+        .sandbox_count(
+            "SELECT COALESCE(SUM(amount), 0) FROM sandbox_charges WHERE status = 'succeeded'",
+        )
         .await;
     assert_eq!(collected, 9900);
     assert_eq!(t.balance(&inv[0]).await, 0);
@@ -315,7 +329,11 @@ async fn other_customers_and_companies_invoices_are_refused() {
             .await;
         assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.body);
     }
-    assert_eq!(t.sandbox_count("SELECT COUNT(*) FROM sandbox_charges").await, 0);
+    assert_eq!(
+        t.sandbox_count("SELECT COUNT(*) FROM sandbox_charges")
+            .await,
+        0
+    );
     assert_eq!(t.balance(&theirs[0]).await, 5000);
     // The office API hides another company's records too.
     let r = t
@@ -344,7 +362,11 @@ async fn autopay_needs_consent_and_stores_it() {
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(r.json()["error"]["code"], "autopay_consent_required");
     assert_eq!(t.count("SELECT COUNT(*) FROM autopay_enrollments").await, 0);
-    assert_eq!(t.sandbox_count("SELECT COUNT(*) FROM sandbox_charges").await, 0);
+    assert_eq!(
+        t.sandbox_count("SELECT COUNT(*) FROM sandbox_charges")
+            .await,
+        0
+    );
 
     let r = t
         .pay(

@@ -156,7 +156,12 @@ async fn no_card_number_in_the_database_or_the_logs_after_payments() {
     .await;
     assert!(t.count("SELECT COUNT(*) FROM payments").await >= 2);
     let mut text = String::new();
-    for f in ["test.db", "test.db-wal", "test.sandbox.db", "test.sandbox.db-wal"] {
+    for f in [
+        "test.db",
+        "test.db-wal",
+        "test.sandbox.db",
+        "test.sandbox.db-wal",
+    ] {
         text.push_str(&String::from_utf8_lossy(
             &std::fs::read(t.dir.join(f)).unwrap_or_default(),
         ));
