@@ -75,7 +75,8 @@ CREATE TABLE invoices (
     UNIQUE (company_id, number),
     CHECK (status <> 'paid' OR balance = 0)
 );
-CREATE INDEX invoices_bill_to ON invoices (bill_to_customer_id, status);
+-- Leads with the customer so the pay page never walks the whole company.
+CREATE INDEX invoices_bill_to ON invoices (bill_to_customer_id, company_id, status);
 CREATE INDEX invoices_company_status ON invoices (company_id, status, due_date);
 
 CREATE TABLE invoice_lines (

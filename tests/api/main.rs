@@ -4,6 +4,7 @@
 mod support;
 
 mod api_validation;
+mod cli;
 mod links;
 mod pay_form;
 mod pay_page;

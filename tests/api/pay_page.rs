@@ -162,3 +162,23 @@ async fn page_is_light_and_self_contained() {
             .contains("inputmode=\"numeric\" autocomplete=\"cc-number\"")
     );
 }
+
+#[tokio::test]
+async fn the_page_query_looks_invoices_up_by_customer() {
+    let t = TestApp::new().await;
+    let sql = format!("EXPLAIN QUERY PLAN {}", fieldpay::store::paypage::PAGE_SQL);
+    let plan: Vec<(i64, i64, i64, String)> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind("hash")
+        .bind(fieldpay::store::now())
+        .fetch_all(t.app.db.reader())
+        .await
+        .unwrap();
+    let steps: Vec<&str> = plan.iter().map(|(_, _, _, d)| d.as_str()).collect();
+    assert!(
+        steps
+            .iter()
+            .any(|d| d.contains("SEARCH i USING INDEX invoices_bill_to (bill_to_customer_id=?")),
+        "the page would walk the company's invoices: {steps:?}"
+    );
+    assert!(!steps.iter().any(|d| d.starts_with("SCAN")), "{steps:?}");
+}

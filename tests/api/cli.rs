@@ -1,0 +1,108 @@
+//! The `fieldpay` command line, run as a real process.
+
+use std::process::Command;
+
+fn fieldpay(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_fieldpay"))
+        .args(args)
+        .env(
+            "FIELDPAY_DATABASE_URL",
+            format!("sqlite://{}/cli.db", dir.display()),
+        )
+        .env("FIELDPAY_LOG", "warn")
+        .env_remove("FIELDPAY_SECRET_KEY")
+        .env_remove("FIELDPAY_BASE_URL")
+        .output()
+        .expect("the binary runs")
+}
+
+#[test]
+fn migrate_company_create_and_jobs() {
+    let dir = std::env::temp_dir().join(format!("fieldpay-cli-{}", fieldpay::crypto::new_id("t")));
+    std::fs::create_dir_all(&dir).unwrap();
+
+    let out = fieldpay(&dir, &["migrate"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(dir.join("cli.db").exists());
+    assert!(
+        dir.join("cli.db.secret").exists(),
+        "the secret is generated beside the database"
+    );
+
+    let out = fieldpay(
+        &dir,
+        &[
+            "company",
+            "create",
+            "--name",
+            "Acme Pest",
+            "--owner-email",
+            "owner@acme.example",
+            "--owner-password",
+            "long enough pw",
+            "--json",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
+    assert!(json["company_id"].as_str().unwrap().starts_with("co_"));
+    assert!(json["api_key"].as_str().unwrap().starts_with("fpk_"));
+
+    // The same owner twice is refused with a message, not a panic.
+    let out = fieldpay(
+        &dir,
+        &[
+            "company",
+            "create",
+            "--name",
+            "Acme 2",
+            "--owner-email",
+            "owner@acme.example",
+            "--owner-password",
+            "long enough pw",
+            "--json",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("already exists"));
+
+    let out = fieldpay(
+        &dir,
+        &["jobs", "run", "--once", "--now", "2026-11-28T12:00:00Z"],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = fieldpay(&dir, &["jobs", "run", "--once", "--now", "yesterday"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("RFC 3339"));
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn a_bad_database_url_is_a_clear_error() {
+    let out = Command::new(env!("CARGO_BIN_EXE_fieldpay"))
+        .args(["migrate"])
+        .env("FIELDPAY_DATABASE_URL", "mysql://nope")
+        .env(
+            "FIELDPAY_SECRET_KEY",
+            fieldpay::crypto::Secret::generate().encoded(),
+        )
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("FIELDPAY_DATABASE_URL must look like sqlite://PATH")
+    );
+}
