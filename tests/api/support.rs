@@ -319,6 +319,12 @@ impl TestApp {
     }
 }
 
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        std::fs::remove_dir_all(&self.dir).ok();
+    }
+}
+
 /// A customer with one property and invoices of the given amounts.
 pub async fn customer_with_invoices(
     t: &TestApp,
