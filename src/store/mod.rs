@@ -124,7 +124,7 @@ impl Db {
             .await
             .map_err(|e| anyhow::anyhow!("cannot open database '{url}': {e}"))?;
         let read = SqlitePoolOptions::new()
-            .max_connections(8)
+            .max_connections(4)
             .min_connections(1)
             .connect_with(options)
             .await
