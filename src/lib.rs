@@ -1,6 +1,7 @@
 //! fieldpay: billing and payment collection for field-service companies.
 
 pub mod app;
+pub mod auth;
 pub mod config;
 pub mod crypto;
 pub mod dates;

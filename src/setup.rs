@@ -1,8 +1,5 @@
 //! Creating companies and their first office user.
 
-use argon2::Argon2;
-use argon2::password_hash::PasswordHasher;
-
 use crate::money::Currency;
 use crate::store::companies::{self, NewCompany};
 use crate::store::{Db, StoreError};
@@ -13,20 +10,12 @@ pub struct CreatedCompany {
     pub api_key: String,
 }
 
-/// argon2id with the crate's default parameters.
-pub fn hash_password(password: &str) -> anyhow::Result<String> {
-    Argon2::default()
-        .hash_password(password.as_bytes())
-        .map(|h| h.to_string())
-        .map_err(|e| anyhow::anyhow!("cannot hash password: {e}"))
-}
-
 pub fn check_owner(email: &str, password: &str) -> anyhow::Result<()> {
     if !email.contains('@') || email.len() > 254 {
         anyhow::bail!("--owner-email must be an email address");
     }
-    if password.chars().count() < 10 {
-        anyhow::bail!("--owner-password must be at least 10 characters");
+    if let Err(why) = crate::auth::check_new_password(password) {
+        anyhow::bail!("--owner-password: {why}");
     }
     Ok(())
 }
@@ -44,7 +33,7 @@ pub async fn create_company(
     if !crate::dates::is_known_zone(&company.time_zone) {
         anyhow::bail!("unknown time zone '{}'", company.time_zone);
     }
-    let hash = hash_password(owner_password)?;
+    let hash = crate::auth::hash_password(owner_password)?;
     let mut tx = db.begin_write().await?;
     let company_id = companies::create(&mut tx, company).await?;
     let owner_id = match companies::create_office_user(

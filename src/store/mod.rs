@@ -10,6 +10,7 @@ pub mod invoices;
 pub mod links;
 pub mod payments;
 pub mod paypage;
+pub mod sessions;
 pub mod writer;
 
 use std::borrow::Cow;
@@ -75,11 +76,48 @@ impl From<sqlx::Error> for StoreError {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
-const MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "init",
-    include_str!("../../migrations/sqlite/0001_init.sql"),
-)];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "init",
+        include_str!("../../migrations/sqlite/0001_init.sql"),
+    ),
+    (
+        2,
+        "office_portal",
+        include_str!("../../migrations/sqlite/0002_office_portal.sql"),
+    ),
+    (
+        3,
+        "customers",
+        include_str!("../../migrations/sqlite/0003_customers.sql"),
+    ),
+    (
+        4,
+        "invoices",
+        include_str!("../../migrations/sqlite/0004_invoices.sql"),
+    ),
+    (
+        5,
+        "office_payments",
+        include_str!("../../migrations/sqlite/0005_office_payments.sql"),
+    ),
+    (
+        6,
+        "settings",
+        include_str!("../../migrations/sqlite/0006_settings.sql"),
+    ),
+    (
+        7,
+        "portal",
+        include_str!("../../migrations/sqlite/0007_portal.sql"),
+    ),
+    (
+        8,
+        "import",
+        include_str!("../../migrations/sqlite/0008_import.sql"),
+    ),
+];
 
 fn migrator() -> Migrator {
     let migrations = MIGRATIONS

@@ -3,7 +3,9 @@
 pub mod api;
 pub mod error;
 pub mod limits;
+pub mod office;
 pub mod pay;
+pub mod portal;
 pub mod views;
 
 use std::net::{IpAddr, SocketAddr};
@@ -44,6 +46,8 @@ pub fn router(app: App) -> Router {
         .route("/static/{name}", get(static_file))
         .merge(pay::routes())
         .merge(api::routes())
+        .merge(office::routes())
+        .merge(portal::routes())
         .fallback(fallback)
         .with_state(state.clone())
         .merge(sandbox::router(app.sandbox.clone()))

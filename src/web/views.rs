@@ -16,20 +16,8 @@ impl Views {
     pub fn new() -> Views {
         let mut env = Environment::new();
         env.set_undefined_behavior(minijinja::UndefinedBehavior::Chainable);
-        let templates: [(&str, &str); 4] = [
-            ("layout.html", include_str!("../../templates/layout.html")),
-            ("pay.html", include_str!("../../templates/pay.html")),
-            ("receipt.html", include_str!("../../templates/receipt.html")),
-            (
-                "not_found.html",
-                include_str!("../../templates/not_found.html"),
-            ),
-        ];
-        for (name, source) in templates {
-            if let Err(e) = env.add_template(name, source) {
-                panic!("built-in template {name} does not compile: {e}");
-            }
-        }
+        // Every file under templates/, embedded at build time (build.rs).
+        minijinja_embed::load_templates!(&mut env);
         Views { env: Arc::new(env) }
     }
 
@@ -74,6 +62,14 @@ pub fn static_asset(name: &str) -> Option<Response> {
     let (body, kind): (&'static str, &'static str) = match name {
         "pay.css" => (
             include_str!("../../static/pay.css"),
+            "text/css; charset=utf-8",
+        ),
+        "office.js" => (
+            include_str!("../../static/office.js"),
+            "text/javascript; charset=utf-8",
+        ),
+        "office.css" => (
+            include_str!("../../static/office.css"),
             "text/css; charset=utf-8",
         ),
         "pay.js" => (

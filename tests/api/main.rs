@@ -5,8 +5,15 @@ mod support;
 
 mod api_validation;
 mod cli;
+mod import;
 mod links;
+mod office_auth;
+mod office_customers;
+mod office_invoices;
+mod office_payments;
+mod office_settings;
 mod pay_form;
 mod pay_page;
 mod payments;
+mod portal;
 mod security;

@@ -20,6 +20,7 @@ use fieldpay::setup;
 use fieldpay::store::companies::NewCompany;
 
 pub const BASE_URL: &str = "https://pay.greenleaf.test";
+pub const OWNER_PASSWORD: &str = "correct horse battery";
 
 /// Everything the app logged during the tests, for the card-number scan.
 pub fn captured_logs() -> Arc<Mutex<Vec<u8>>> {
@@ -76,6 +77,7 @@ pub struct TestApp {
     pub router: Router,
     pub dir: PathBuf,
     pub api_key: String,
+    pub owner_email: String,
 }
 
 impl TestApp {
@@ -105,20 +107,17 @@ impl TestApp {
             phone: "(512) 555-0142".into(),
             ..setup::default_company("Greenleaf Pest Control")
         };
-        let created = setup::create_company(
-            &app.db,
-            &company,
-            &format!("{}@example.com", new_id("o")),
-            "correct horse battery",
-        )
-        .await
-        .unwrap();
+        let owner_email = format!("{}@example.com", new_id("o"));
+        let created = setup::create_company(&app.db, &company, &owner_email, OWNER_PASSWORD)
+            .await
+            .unwrap();
         let router = fieldpay::web::router(app.clone());
         TestApp {
             app,
             router,
             dir,
             api_key: created.api_key,
+            owner_email,
         }
     }
 

@@ -1,0 +1,2 @@
+-- Reserved for the customers area; no changes yet.
+SELECT 1;

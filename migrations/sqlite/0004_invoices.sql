@@ -1,0 +1,2 @@
+-- Reserved for the invoices area; no changes yet.
+SELECT 1;

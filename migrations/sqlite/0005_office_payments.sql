@@ -1,0 +1,2 @@
+-- Reserved for the office_payments area; no changes yet.
+SELECT 1;

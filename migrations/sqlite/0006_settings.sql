@@ -1,0 +1,2 @@
+-- Reserved for the settings area; no changes yet.
+SELECT 1;

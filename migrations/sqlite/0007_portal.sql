@@ -1,0 +1,2 @@
+-- Reserved for the portal area; no changes yet.
+SELECT 1;

@@ -1,0 +1,60 @@
+//! Passwords: argon2id hashing and verification, off the async threads.
+
+use argon2::Argon2;
+use argon2::password_hash::phc::PasswordHash;
+use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+
+/// argon2id with the crate's default parameters.
+pub fn hash_password(password: &str) -> anyhow::Result<String> {
+    Argon2::default()
+        .hash_password(password.as_bytes())
+        .map(|h| h.to_string())
+        .map_err(|e| anyhow::anyhow!("cannot hash password: {e}"))
+}
+
+/// Checks a password against a stored hash (or, when there is none, against a
+/// dummy so an unknown account costs the same time).
+pub async fn verify_password(password: String, hash: Option<String>) -> bool {
+    static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    tokio::task::spawn_blocking(move || {
+        let dummy = DUMMY.get_or_init(|| hash_password("no such account").unwrap_or_default());
+        let stored = hash.as_deref().unwrap_or(dummy);
+        let ok = PasswordHash::new(stored)
+            .map(|parsed| {
+                Argon2::default()
+                    .verify_password(password.as_bytes(), &parsed)
+                    .is_ok()
+            })
+            .unwrap_or(false);
+        ok && hash.is_some()
+    })
+    .await
+    .unwrap_or(false)
+}
+
+/// What a new password must be.
+pub fn check_new_password(password: &str) -> Result<(), &'static str> {
+    if password.chars().count() < 10 {
+        return Err("Use at least 10 characters.");
+    }
+    if password.len() > 200 {
+        return Err("Use at most 200 characters.");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn hashes_verify() {
+        let h = hash_password("correct horse battery").unwrap();
+        assert!(h.starts_with("$argon2id$"));
+        assert!(verify_password("correct horse battery".into(), Some(h.clone())).await);
+        assert!(!verify_password("wrong".into(), Some(h)).await);
+        assert!(!verify_password("anything".into(), None).await);
+        assert!(check_new_password("short").is_err());
+        assert!(check_new_password("long enough!").is_ok());
+    }
+}

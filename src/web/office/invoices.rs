@@ -1,0 +1,9 @@
+//! Office: invoices.
+
+use axum::Router;
+
+use crate::web::AppState;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+}

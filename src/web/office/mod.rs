@@ -1,0 +1,479 @@
+//! The office app `/office`: sign-in, the shared layout, and one module per
+//! area. Every handler takes an `OfficeUser`, whose company scopes every query.
+
+pub mod customers;
+pub mod dashboard;
+pub mod import;
+pub mod invoices;
+pub mod payments;
+pub mod settings;
+
+use std::net::IpAddr;
+use std::num::NonZeroU32;
+use std::sync::OnceLock;
+
+use axum::extract::{FromRequestParts, Query, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Form, Router};
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use serde::{Deserialize, Serialize};
+use sqlx::Row;
+
+use super::{AppState, ClientIp};
+use crate::auth;
+use crate::store::sessions::{self, Kind};
+use crate::store::{StoreError, audit, now};
+
+pub const COOKIE: &str = "fp_office";
+const SESSION_HOURS: i64 = 12;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/office",
+            get(|| async { Redirect::to("/office/dashboard") }),
+        )
+        .route("/office/login", get(login_page).post(login))
+        .route("/office/logout", post(logout))
+        .route(
+            "/office/account/password",
+            get(password_page).post(change_password),
+        )
+        .route("/office/search", get(search))
+        .merge(dashboard::routes())
+        .merge(customers::routes())
+        .merge(invoices::routes())
+        .merge(payments::routes())
+        .merge(settings::routes())
+        .merge(import::routes())
+}
+
+/// The signed-in office user. Its `company_id` scopes every query.
+#[derive(Debug, Clone, Serialize)]
+pub struct OfficeUser {
+    pub user_id: String,
+    pub company_id: String,
+    pub email: String,
+    pub role: String,
+    pub company_name: String,
+    pub csrf: String,
+}
+
+impl OfficeUser {
+    pub fn is_owner(&self) -> bool {
+        self.role == "owner"
+    }
+
+    /// The audit log's name for this user.
+    pub fn actor(&self) -> String {
+        format!("office:{}", self.user_id)
+    }
+
+    /// The refusal for a form whose CSRF token is not this session's, if it is not.
+    pub fn csrf_refusal(&self, token: &str) -> Option<Response> {
+        let same = token.len() == self.csrf.len()
+            && token
+                .bytes()
+                .zip(self.csrf.bytes())
+                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+                == 0;
+        (!same).then(|| {
+            (
+                StatusCode::FORBIDDEN,
+                "This form has expired or did not come from fieldpay. Go back, reload the page and try again.",
+            )
+                .into_response()
+        })
+    }
+}
+
+/// A cookie's value from the request headers.
+pub fn cookie_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+/// `Set-Cookie` for a session cookie: HttpOnly, SameSite=Lax, Secure over https.
+pub fn session_cookie(
+    state: &AppState,
+    name: &str,
+    value: &str,
+    path: &str,
+    max_age: i64,
+) -> HeaderValue {
+    let secure = if state.app.config.base_url.starts_with("https://") {
+        "; Secure"
+    } else {
+        ""
+    };
+    HeaderValue::from_str(&format!(
+        "{name}={value}; Path={path}; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}"
+    ))
+    .unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
+impl FromRequestParts<AppState> for OfficeUser {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        let to_login = || Redirect::to("/office/login").into_response();
+        let Some(cookie) = cookie_value(&parts.headers, COOKIE) else {
+            return Err(to_login());
+        };
+        let session = sessions::find(&state.app.db, Kind::Office, cookie)
+            .await
+            .map_err(|e| super::error::ApiError::from(e).into_response())?
+            .ok_or_else(to_login)?;
+        let row = sqlx::query(
+            "SELECT u.email, u.role, c.name FROM office_users u JOIN companies c ON c.id = u.company_id
+             WHERE u.id = $1 AND u.company_id = $2 AND u.disabled_at IS NULL",
+        )
+        .bind(&session.principal_id)
+        .bind(&session.company_id)
+        .fetch_optional(state.app.db.reader())
+        .await
+        .map_err(|e| super::error::ApiError::from(StoreError::from(e)).into_response())?
+        .ok_or_else(to_login)?;
+        Ok(OfficeUser {
+            user_id: session.principal_id,
+            company_id: session.company_id,
+            email: row.try_get("email").unwrap_or_default(),
+            role: row.try_get("role").unwrap_or_default(),
+            company_name: row.try_get("name").unwrap_or_default(),
+            csrf: session.csrf_token,
+        })
+    }
+}
+
+/// Renders an office page inside the layout: `nav` names the active section.
+pub fn page(
+    state: &AppState,
+    user: &OfficeUser,
+    template: &str,
+    nav: &str,
+    ctx: minijinja::Value,
+) -> Response {
+    page_with_status(state, user, StatusCode::OK, template, nav, ctx)
+}
+
+pub fn page_with_status(
+    state: &AppState,
+    user: &OfficeUser,
+    status: StatusCode,
+    template: &str,
+    nav: &str,
+    ctx: minijinja::Value,
+) -> Response {
+    let base = minijinja::context! { user => minijinja::value::Serde(user), nav => nav, csrf => user.csrf.as_str() };
+    state
+        .views
+        .page(status, template, minijinja::context! { ..base, ..ctx })
+}
+
+// ---------------------------------------------------------------- sign-in
+
+fn login_limits() -> &'static (
+    DefaultKeyedRateLimiter<String>,
+    DefaultKeyedRateLimiter<IpAddr>,
+) {
+    static LIMITS: OnceLock<(
+        DefaultKeyedRateLimiter<String>,
+        DefaultKeyedRateLimiter<IpAddr>,
+    )> = OnceLock::new();
+    LIMITS.get_or_init(|| {
+        let per_account = Quota::per_minute(NonZeroU32::new(5).unwrap_or(NonZeroU32::MIN));
+        let per_client = Quota::per_minute(NonZeroU32::new(20).unwrap_or(NonZeroU32::MIN));
+        (
+            RateLimiter::keyed(per_account),
+            RateLimiter::keyed(per_client),
+        )
+    })
+}
+
+#[derive(Deserialize, Default)]
+struct NextQuery {
+    #[serde(default)]
+    error: Option<String>,
+}
+
+async fn login_page(State(state): State<AppState>, Query(q): Query<NextQuery>) -> Response {
+    let _ = q.error;
+    state.views.page(
+        StatusCode::OK,
+        "office/login.html",
+        minijinja::context! { email => "" },
+    )
+}
+
+#[derive(Deserialize)]
+struct LoginForm {
+    email: String,
+    password: String,
+}
+
+async fn login(State(state): State<AppState>, ip: ClientIp, Form(f): Form<LoginForm>) -> Response {
+    let email = f.email.trim().to_ascii_lowercase();
+    let fail = |status: StatusCode, message: &str| {
+        state.views.page(
+            status,
+            "office/login.html",
+            minijinja::context! { email => email.as_str(), error => message },
+        )
+    };
+    let (per_account, per_client) = login_limits();
+    if per_client.check_key(&ip.0).is_err() || per_account.check_key(&email).is_err() {
+        return fail(
+            StatusCode::TOO_MANY_REQUESTS,
+            "Too many sign-in attempts. Wait a minute and try again.",
+        );
+    }
+    let row: Option<(String, String, String)> = match sqlx::query_as(
+        "SELECT id, company_id, password_hash FROM office_users WHERE email = $1 AND disabled_at IS NULL",
+    )
+    .bind(&email)
+    .fetch_optional(state.app.db.reader())
+    .await
+    {
+        Ok(r) => r,
+        Err(e) => return super::error::ApiError::from(StoreError::from(e)).into_response(),
+    };
+    let ok = auth::verify_password(f.password, row.as_ref().map(|r| r.2.clone())).await;
+    let Some((user_id, company_id, _)) = row.filter(|_| ok) else {
+        return fail(
+            StatusCode::UNAUTHORIZED,
+            "That email and password do not match an office account.",
+        );
+    };
+    let ttl = time::Duration::hours(SESSION_HOURS);
+    let result: Result<String, StoreError> = async {
+        let mut tx = state.app.db.begin_write().await?;
+        let cookie = sessions::create(&mut tx, Kind::Office, &user_id, &company_id, ttl).await?;
+        audit::record(
+            &mut tx,
+            &company_id,
+            &format!("office:{user_id}"),
+            "office.signed_in",
+            &user_id,
+            serde_json::json!({"ip": ip.0.to_string()}),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(cookie)
+    }
+    .await;
+    match result {
+        Ok(cookie) => {
+            let mut resp = Redirect::to("/office/dashboard").into_response();
+            resp.headers_mut().append(
+                header::SET_COOKIE,
+                session_cookie(&state, COOKIE, &cookie, "/office", SESSION_HOURS * 3600),
+            );
+            resp
+        }
+        Err(e) => super::error::ApiError::from(e).into_response(),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct CsrfForm {
+    pub csrf: String,
+}
+
+async fn logout(
+    State(state): State<AppState>,
+    user: OfficeUser,
+    headers: HeaderMap,
+    Form(f): Form<CsrfForm>,
+) -> Response {
+    if let Some(refused) = user.csrf_refusal(&f.csrf) {
+        return refused;
+    }
+    if let Some(cookie) = cookie_value(&headers, COOKIE)
+        && let Ok(mut tx) = state.app.db.begin_write().await
+        && sessions::delete(&mut tx, cookie).await.is_ok()
+    {
+        tx.commit().await.ok();
+    }
+    let mut resp = Redirect::to("/office/login").into_response();
+    resp.headers_mut().append(
+        header::SET_COOKIE,
+        session_cookie(&state, COOKIE, "", "/office", 0),
+    );
+    resp
+}
+
+async fn password_page(State(state): State<AppState>, user: OfficeUser) -> Response {
+    page(
+        &state,
+        &user,
+        "office/password.html",
+        "account",
+        minijinja::context! {},
+    )
+}
+
+#[derive(Deserialize)]
+struct PasswordForm {
+    csrf: String,
+    current: String,
+    new: String,
+    confirm: String,
+}
+
+async fn change_password(
+    State(state): State<AppState>,
+    user: OfficeUser,
+    headers: HeaderMap,
+    Form(f): Form<PasswordForm>,
+) -> Response {
+    if let Some(refused) = user.csrf_refusal(&f.csrf) {
+        return refused;
+    }
+    let show = |status: StatusCode, error: &str, done: bool| {
+        page_with_status(
+            &state,
+            &user,
+            status,
+            "office/password.html",
+            "account",
+            minijinja::context! { error => error, done => done },
+        )
+    };
+    let stored: Option<String> =
+        sqlx::query_scalar("SELECT password_hash FROM office_users WHERE id = $1")
+            .bind(&user.user_id)
+            .fetch_optional(state.app.db.reader())
+            .await
+            .ok()
+            .flatten();
+    if !auth::verify_password(f.current, stored).await {
+        return show(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Your current password is not right.",
+            false,
+        );
+    }
+    if f.new != f.confirm {
+        return show(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "The new password and its confirmation differ.",
+            false,
+        );
+    }
+    if let Err(why) = auth::check_new_password(&f.new) {
+        return show(StatusCode::UNPROCESSABLE_ENTITY, why, false);
+    }
+    let Ok(hash) = auth::hash_password(&f.new) else {
+        return show(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "The password could not be saved.",
+            false,
+        );
+    };
+    let keep = cookie_value(&headers, COOKIE).map(str::to_string);
+    let result: Result<(), StoreError> = async {
+        let mut tx = state.app.db.begin_write().await?;
+        sqlx::query("UPDATE office_users SET password_hash = $1 WHERE id = $2")
+            .bind(&hash)
+            .bind(&user.user_id)
+            .execute(&mut *tx)
+            .await?;
+        // Other sessions of this user end: a stolen cookie stops working.
+        sessions::delete_all_for(&mut tx, Kind::Office, &user.user_id, keep.as_deref()).await?;
+        audit::record(
+            &mut tx,
+            &user.company_id,
+            &user.actor(),
+            "office.password_changed",
+            &user.user_id,
+            serde_json::json!({}),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+    .await;
+    match result {
+        Ok(()) => show(StatusCode::OK, "", true),
+        Err(e) => super::error::ApiError::from(e).into_response(),
+    }
+}
+
+// ---------------------------------------------------------------- search
+
+#[derive(Deserialize)]
+pub struct SearchQuery {
+    #[serde(default)]
+    pub q: String,
+}
+
+#[derive(Serialize)]
+struct Hit {
+    id: String,
+    name: String,
+    email: String,
+    phone: String,
+    detail: String,
+}
+
+/// Finds customers by name, email, phone, billing or service address, or
+/// invoice number.
+async fn search(
+    State(state): State<AppState>,
+    user: OfficeUser,
+    Query(q): Query<SearchQuery>,
+) -> Response {
+    let text = q.q.trim().to_lowercase();
+    let pattern = format!("%{text}%");
+    let rows = sqlx::query(
+        "SELECT c.id, c.name, coalesce(c.email, '') AS email, coalesce(c.phone, '') AS phone,
+                coalesce((SELECT 'Invoice ' || i.number FROM invoices i
+                          WHERE i.company_id = c.company_id AND i.bill_to_customer_id = c.id
+                            AND lower(i.number) = $2 LIMIT 1), '') AS detail
+         FROM customers c
+         WHERE c.company_id = $1 AND $2 <> '' AND (
+            lower(c.name) LIKE $3 OR lower(coalesce(c.email, '')) LIKE $3 OR coalesce(c.phone, '') LIKE $3
+            OR lower(coalesce(c.billing_address, '')) LIKE $3
+            OR EXISTS (SELECT 1 FROM properties p WHERE p.company_id = c.company_id
+                       AND (p.resident_customer_id = c.id OR p.bill_to_customer_id = c.id)
+                       AND lower(p.address) LIKE $3)
+            OR EXISTS (SELECT 1 FROM invoices i WHERE i.company_id = c.company_id
+                       AND i.bill_to_customer_id = c.id AND lower(i.number) = $2))
+         ORDER BY c.name LIMIT 100",
+    )
+    .bind(&user.company_id)
+    .bind(&text)
+    .bind(&pattern)
+    .fetch_all(state.app.db.reader())
+    .await;
+    let hits: Vec<Hit> = match rows {
+        Ok(rows) => rows
+            .iter()
+            .map(|r| Hit {
+                id: r.try_get("id").unwrap_or_default(),
+                name: r.try_get("name").unwrap_or_default(),
+                email: r.try_get("email").unwrap_or_default(),
+                phone: r.try_get("phone").unwrap_or_default(),
+                detail: r.try_get("detail").unwrap_or_default(),
+            })
+            .collect(),
+        Err(e) => return super::error::ApiError::from(StoreError::from(e)).into_response(),
+    };
+    let _ = now;
+    page(
+        &state,
+        &user,
+        "office/search.html",
+        "customers",
+        minijinja::context! { q => q.q.as_str(), hits => minijinja::value::Serde(&hits) },
+    )
+}

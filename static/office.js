@@ -1,0 +1,1 @@
+// Office pages: small helpers (copy a link).

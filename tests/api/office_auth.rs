@@ -1,0 +1,210 @@
+//! Office sign-in, sessions, CSRF and company isolation.
+
+use axum::http::{Method, StatusCode};
+
+use crate::support::{Resp, TestApp};
+
+/// The value of a hidden `csrf` field on a page.
+pub fn csrf_of(html: &str) -> String {
+    let marker = "name=\"csrf\" value=\"";
+    let at = html.find(marker).expect("csrf field") + marker.len();
+    html[at..at + html[at..].find('"').unwrap()].to_string()
+}
+
+/// A signed-in office session: its cookie and CSRF token.
+pub struct Office {
+    pub cookie: String,
+    pub csrf: String,
+}
+
+impl Office {
+    pub async fn sign_in(t: &TestApp, email: &str, password: &str) -> Office {
+        let r = t
+            .request(
+                Method::POST,
+                "/office/login",
+                &[("content-type", "application/x-www-form-urlencoded")],
+                Some(format!(
+                    "email={}&password={}",
+                    email.replace('@', "%40"),
+                    password.replace(' ', "+")
+                )),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+        let set = r.header("set-cookie").to_string();
+        let cookie = set.split(';').next().unwrap().to_string();
+        let dash = t
+            .request(
+                Method::GET,
+                "/office/dashboard",
+                &[("cookie", &cookie)],
+                None,
+            )
+            .await;
+        assert_eq!(dash.status, StatusCode::OK);
+        Office {
+            csrf: csrf_of(&dash.body),
+            cookie,
+        }
+    }
+
+    pub async fn get(&self, t: &TestApp, path: &str) -> Resp {
+        t.request(Method::GET, path, &[("cookie", &self.cookie)], None)
+            .await
+    }
+
+    /// Posts a form; `csrf` is added unless the fields carry one.
+    pub async fn post(&self, t: &TestApp, path: &str, fields: &[(&str, &str)]) -> Resp {
+        let mut pairs: Vec<String> = fields
+            .iter()
+            .map(|(k, v)| format!("{k}={}", urlencode(v)))
+            .collect();
+        if !fields.iter().any(|(k, _)| *k == "csrf") {
+            pairs.push(format!("csrf={}", urlencode(&self.csrf)));
+        }
+        t.request(
+            Method::POST,
+            path,
+            &[
+                ("cookie", &self.cookie),
+                ("content-type", "application/x-www-form-urlencoded"),
+            ],
+            Some(pairs.join("&")),
+        )
+        .await
+    }
+}
+
+pub fn urlencode(v: &str) -> String {
+    form_urlencoded::byte_serialize(v.as_bytes()).collect()
+}
+
+#[tokio::test]
+async fn sign_in_good_bad_and_rate_limited() {
+    let t = TestApp::new().await;
+    let office = Office::sign_in(&t, &t.owner_email, crate::support::OWNER_PASSWORD).await;
+    let dash = office.get(&t, "/office/dashboard").await;
+    assert!(dash.body.contains("Greenleaf Pest Control"));
+    // Cookie flags.
+    let r = t
+        .request(
+            Method::POST,
+            "/office/login",
+            &[("content-type", "application/x-www-form-urlencoded")],
+            Some(format!(
+                "email={}&password=correct+horse+battery",
+                t.owner_email.replace('@', "%40")
+            )),
+        )
+        .await;
+    let set = r.header("set-cookie");
+    for flag in ["HttpOnly", "SameSite=Lax", "Secure", "Path=/office"] {
+        assert!(set.contains(flag), "{set}");
+    }
+    // Each sign-in gets a fresh session id.
+    assert_ne!(set.split(';').next().unwrap(), office.cookie);
+
+    // Without a session: to the sign-in page.
+    let anon = t.get("/office/dashboard").await;
+    assert_eq!(anon.status, StatusCode::SEE_OTHER);
+    assert_eq!(anon.header("location"), "/office/login");
+
+    // A wrong password, then too many.
+    let mut statuses = Vec::new();
+    for _ in 0..7 {
+        let r = t
+            .request(
+                Method::POST,
+                "/office/login",
+                &[("content-type", "application/x-www-form-urlencoded")],
+                Some(format!(
+                    "email={}&password=wrong",
+                    t.owner_email.replace('@', "%40")
+                )),
+            )
+            .await;
+        statuses.push(r.status.as_u16());
+        assert!(r.header("set-cookie").is_empty());
+    }
+    assert!(
+        statuses.contains(&401) && statuses.contains(&429),
+        "{statuses:?}"
+    );
+}
+
+#[tokio::test]
+async fn forms_without_the_csrf_token_are_refused() {
+    let t = TestApp::new().await;
+    let office = Office::sign_in(&t, &t.owner_email, crate::support::OWNER_PASSWORD).await;
+    let r = office
+        .post(&t, "/office/logout", &[("csrf", "forged")])
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    // Still signed in.
+    assert_eq!(
+        office.get(&t, "/office/dashboard").await.status,
+        StatusCode::OK
+    );
+    let r = office.post(&t, "/office/logout", &[]).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        office.get(&t, "/office/dashboard").await.status,
+        StatusCode::SEE_OTHER
+    );
+}
+
+#[tokio::test]
+async fn password_change_ends_other_sessions() {
+    let t = TestApp::new().await;
+    let a = Office::sign_in(&t, &t.owner_email, crate::support::OWNER_PASSWORD).await;
+    let b = Office::sign_in(&t, &t.owner_email, crate::support::OWNER_PASSWORD).await;
+    let r = a
+        .post(
+            &t,
+            "/office/account/password",
+            &[
+                ("current", "nope"),
+                ("new", "a brand new pw"),
+                ("confirm", "a brand new pw"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let r = a
+        .post(
+            &t,
+            "/office/account/password",
+            &[
+                ("current", crate::support::OWNER_PASSWORD),
+                ("new", "a brand new pw"),
+                ("confirm", "a brand new pw"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(a.get(&t, "/office/dashboard").await.status, StatusCode::OK);
+    assert_eq!(
+        b.get(&t, "/office/dashboard").await.status,
+        StatusCode::SEE_OTHER
+    );
+    Office::sign_in(&t, &t.owner_email, "a brand new pw").await;
+}
+
+#[tokio::test]
+async fn search_finds_customers_by_many_keys_within_the_company() {
+    let t = TestApp::new().await;
+    let c = t.customer("Lena Landlord").await;
+    let p = t.property("22 Riverside Ct", &c, None).await;
+    let inv = t
+        .invoice_json(&t.invoice(&p, 100, "2026-12-01").await)
+        .await;
+    let number = inv["number"].as_str().unwrap().to_string();
+    let office = Office::sign_in(&t, &t.owner_email, crate::support::OWNER_PASSWORD).await;
+    for q in ["lena", "riverside", &number, "x%40example.com"] {
+        let r = office.get(&t, &format!("/office/search?q={q}")).await;
+        assert!(r.body.contains(&format!("/office/customers/{c}")), "{q}");
+    }
+    let none = office.get(&t, "/office/search?q=nobody").await;
+    assert!(!none.body.contains("/office/customers/cus_"));
+}
