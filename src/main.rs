@@ -43,6 +43,36 @@ enum Command {
         #[command(subcommand)]
         command: JobsCommand,
     },
+    /// Import customers or invoices from a CSV file. Exits 0 when every row
+    /// was imported, 2 when some rows failed (they are listed), 1 when
+    /// nothing could be imported (unreadable file, unknown company).
+    Import {
+        #[command(subcommand)]
+        command: ImportCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum ImportCommand {
+    /// Customers and their service addresses: external_id, name, email,
+    /// phone, billing_address, service_address, property_external_id,
+    /// bill_to_external_id.
+    Customers(ImportArgs),
+    /// Invoices: number, customer_external_id or property_external_id,
+    /// issue_date, due_date, lines or total, amount_paid, external_id.
+    Invoices(ImportArgs),
+}
+
+#[derive(clap::Args)]
+struct ImportArgs {
+    /// The CSV file; its first line names the columns.
+    file: std::path::PathBuf,
+    /// The company to import into (its id, as `company create` printed it).
+    #[arg(long, required_unless_present = "company_name")]
+    company: Option<String>,
+    /// The company to import into, by its exact name.
+    #[arg(long, conflicts_with = "company")]
+    company_name: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -184,5 +214,91 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{:?}", report);
             Ok(())
         }
+        Command::Import { command } => {
+            let (kind, args) = match command {
+                ImportCommand::Customers(a) => ("customers", a),
+                ImportCommand::Invoices(a) => ("invoices", a),
+            };
+            let failed = import_file(config, kind, args).await?;
+            if failed > 0 {
+                std::process::exit(2);
+            }
+            Ok(())
+        }
     }
+}
+
+/// Runs an import and prints its report; returns how many rows failed.
+async fn import_file(config: Config, kind: &str, args: ImportArgs) -> anyhow::Result<usize> {
+    use std::io::{IsTerminal, Write};
+    let file = std::fs::File::open(&args.file)
+        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", args.file.display()))?;
+    let app = App::open(config).await?;
+    let company = match (&args.company, &args.company_name) {
+        (Some(id), _) => id.clone(),
+        (None, Some(name)) => fieldpay::store::companies::find_by_name(&app.db, name)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("no company is named '{name}'"))?,
+        (None, None) => anyhow::bail!("say which company with --company ID"),
+    };
+    let tty = std::io::stderr().is_terminal();
+    let mut last_drawn = usize::MAX;
+    let mut progress = move |done: usize, total: usize| {
+        if !tty || total == 0 {
+            return;
+        }
+        let width = 30;
+        let filled = done * width / total;
+        let percent = done * 100 / total;
+        if percent == last_drawn && done != total {
+            return;
+        }
+        last_drawn = percent;
+        let mut err = std::io::stderr();
+        let _ = write!(
+            err,
+            "\r[{}{}] {done}/{total} rows ({percent}%)",
+            "#".repeat(filled),
+            "-".repeat(width - filled)
+        );
+        if done == total {
+            let _ = writeln!(err);
+        }
+        let _ = err.flush();
+    };
+    let reader = std::io::BufReader::new(file);
+    let actor = "cli:import";
+    let result = match kind {
+        "customers" => {
+            fieldpay::import::import_customers(&app, &company, reader, actor, &mut progress).await
+        }
+        _ => fieldpay::import::import_invoices(&app, &company, reader, actor, &mut progress).await,
+    };
+    let report = match result {
+        Ok(r) => r,
+        Err(fieldpay::import::ImportError::UnknownCompany) => {
+            anyhow::bail!("no company has the id '{company}'")
+        }
+        Err(fieldpay::import::ImportError::File(m)) => {
+            anyhow::bail!("{}: {m}", args.file.display())
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let mut out = std::io::stdout().lock();
+    for note in &report.notes {
+        writeln!(out, "note: {note}")?;
+    }
+    for r in report.problems() {
+        writeln!(
+            out,
+            "line {}: {} {}: {}",
+            r.line,
+            r.outcome.word(),
+            if r.key.is_empty() { "(no id)" } else { &r.key },
+            r.message
+        )?;
+    }
+    writeln!(out, "{kind}: {} rows: {}", report.rows, report.summary())?;
+    out.flush()?;
+    Ok(report.failed)
 }

@@ -47,6 +47,11 @@ impl Currency {
         self.0
     }
 
+    /// Digits after the decimal point (2 for dollars, 0 for yen).
+    pub fn minor_digits(self) -> u32 {
+        self.info().1
+    }
+
     fn info(self) -> (&'static str, u32) {
         CURRENCIES
             .iter()
@@ -129,6 +134,82 @@ fn group_thousands(n: u64) -> String {
     out
 }
 
+/// Parses an amount typed by a person ("125.00", "$1,250.5", "80", ".07") into
+/// minor units exactly, without floats. `digits` is the currency's
+/// `minor_digits()`. The error is a sentence that says what to fix.
+pub fn parse_amount(text: &str, digits: u32) -> Result<i64, &'static str> {
+    const NOT_A_NUMBER: &str = "Write the amount as a number such as 125.00.";
+    let t = text.trim();
+    let t = t.strip_prefix('$').unwrap_or(t).trim();
+    if t.is_empty() {
+        return Err("Enter an amount.");
+    }
+    if t.starts_with('-') || (t.starts_with('(') && t.ends_with(')')) {
+        return Err("The amount must not be negative.");
+    }
+    let (whole, frac) = t.split_once('.').unwrap_or((t, ""));
+    let whole: String = if whole.contains(',') {
+        // Thousands separators only where they belong: 1,250 not 12,50.
+        let groups: Vec<&str> = whole.split(',').collect();
+        let grouped = groups.first().is_some_and(|g| (1..=3).contains(&g.len()))
+            && groups[1..].iter().all(|g| g.len() == 3);
+        if !grouped {
+            return Err(NOT_A_NUMBER);
+        }
+        groups.concat()
+    } else {
+        whole.to_string()
+    };
+    let digits_only = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    if !digits_only(&whole) || !digits_only(frac) || (whole.is_empty() && frac.is_empty()) {
+        return Err(NOT_A_NUMBER);
+    }
+    if frac.len() > digits as usize {
+        return Err(if digits == 0 {
+            "This currency has no cents: enter a whole amount."
+        } else {
+            "Enter at most two decimals (cents), like 12.35."
+        });
+    }
+    if whole.len() > 12 {
+        return Err("The amount is too large.");
+    }
+    let whole: i64 = if whole.is_empty() {
+        0
+    } else {
+        whole.parse().map_err(|_| "The amount is too large.")?
+    };
+    let mut frac_minor: i64 = if frac.is_empty() {
+        0
+    } else {
+        frac.parse().map_err(|_| NOT_A_NUMBER)?
+    };
+    for _ in frac.len()..digits as usize {
+        frac_minor *= 10;
+    }
+    whole
+        .checked_mul(10i64.pow(digits))
+        .and_then(|w| w.checked_add(frac_minor))
+        .ok_or("The amount is too large.")
+}
+
+/// Minor units as a person types them back into a form: "12.50", "700".
+pub fn plain_amount(minor: i64, digits: u32) -> String {
+    if digits == 0 {
+        return minor.to_string();
+    }
+    let scale = 10i64.pow(digits);
+    let sign = if minor < 0 { "-" } else { "" };
+    let abs = minor.unsigned_abs();
+    let scale = scale as u64;
+    format!(
+        "{sign}{}.{:0width$}",
+        abs / scale,
+        abs % scale,
+        width = digits as usize
+    )
+}
+
 /// Parses an amount given as a JSON value: a non-negative integer of minor
 /// units. Floats, strings and negative numbers are refused with a reason.
 pub fn minor_units_from_json(value: &serde_json::Value) -> Result<i64, &'static str> {
@@ -186,6 +267,42 @@ mod tests {
         assert!(minor_units_from_json(&json!(-1)).is_err());
         assert!(minor_units_from_json(&json!("12")).is_err());
         assert!(minor_units_from_json(&json!(u64::MAX)).is_err());
+    }
+
+    #[test]
+    fn typed_amounts_parse_exactly() {
+        assert_eq!(parse_amount("125.00", 2), Ok(12500));
+        assert_eq!(parse_amount(" $1,250.5 ", 2), Ok(125050));
+        assert_eq!(parse_amount("80", 2), Ok(8000));
+        assert_eq!(parse_amount(".07", 2), Ok(7));
+        assert_eq!(parse_amount("0", 2), Ok(0));
+        assert_eq!(parse_amount("500", 0), Ok(500));
+        for bad in [
+            "12.345",
+            "-5",
+            "(5)",
+            "12,34.00",
+            "1e3",
+            "",
+            "9999999999999",
+            "1.2.3",
+            "abc",
+        ] {
+            assert!(parse_amount(bad, 2).is_err(), "{bad}");
+        }
+        assert!(parse_amount("5.5", 0).is_err());
+        assert_eq!(Currency::USD.minor_digits(), 2);
+        assert_eq!(Currency::parse("jpy").unwrap().minor_digits(), 0);
+    }
+
+    #[test]
+    fn plain_amounts_round_trip() {
+        assert_eq!(plain_amount(1250, 2), "12.50");
+        assert_eq!(plain_amount(5, 2), "0.05");
+        assert_eq!(plain_amount(700, 0), "700");
+        for minor in [0i64, 1, 99, 100, 123456] {
+            assert_eq!(parse_amount(&plain_amount(minor, 2), 2), Ok(minor));
+        }
     }
 
     #[test]

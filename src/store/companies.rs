@@ -161,3 +161,237 @@ pub async fn set_office_password(
         .await?;
     Ok(done.rows_affected() > 0)
 }
+
+// ---------------------------------------------------------------- settings
+
+/// Settings › Configuration › Invoice Settings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct InvoiceSettings {
+    pub payment_link_enabled: bool,
+    /// `portal` or `public`.
+    pub payment_link_target: String,
+}
+
+pub async fn invoice_settings(db: &Db, company_id: &str) -> StoreResult<Option<InvoiceSettings>> {
+    let row: Option<(i64, String)> = sqlx::query_as(
+        "SELECT payment_link_enabled, payment_link_target FROM companies WHERE id = $1",
+    )
+    .bind(company_id)
+    .fetch_optional(db.reader())
+    .await?;
+    Ok(row.map(|(enabled, target)| InvoiceSettings {
+        payment_link_enabled: enabled != 0,
+        payment_link_target: target,
+    }))
+}
+
+pub async fn set_invoice_settings(
+    conn: &mut Conn,
+    company_id: &str,
+    s: &InvoiceSettings,
+) -> StoreResult<()> {
+    sqlx::query(
+        "UPDATE companies SET payment_link_enabled = $1, payment_link_target = $2 WHERE id = $3",
+    )
+    .bind(i64::from(s.payment_link_enabled))
+    .bind(&s.payment_link_target)
+    .bind(company_id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// What the Company settings page edits.
+#[derive(Debug, Clone)]
+pub struct CompanyProfile {
+    pub name: String,
+    pub address: String,
+    pub phone: String,
+    pub email: String,
+    pub currency: Currency,
+    pub time_zone: String,
+    pub accent_color: String,
+}
+
+pub async fn update_profile(
+    conn: &mut Conn,
+    company_id: &str,
+    p: &CompanyProfile,
+) -> StoreResult<()> {
+    sqlx::query(
+        "UPDATE companies SET name = $1, address = $2, phone = $3, email = $4, currency = $5,
+                time_zone = $6, accent_color = $7
+         WHERE id = $8",
+    )
+    .bind(&p.name)
+    .bind(&p.address)
+    .bind(&p.phone)
+    .bind(&p.email)
+    .bind(p.currency.code())
+    .bind(&p.time_zone)
+    .bind(&p.accent_color)
+    .bind(company_id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Whether the company has issued any invoice (its currency is then fixed).
+pub async fn has_invoices(conn: &mut Conn, company_id: &str) -> StoreResult<bool> {
+    let found: Option<i64> =
+        sqlx::query_scalar("SELECT 1 FROM invoices WHERE company_id = $1 LIMIT 1")
+            .bind(company_id)
+            .fetch_optional(&mut *conn)
+            .await?;
+    Ok(found.is_some())
+}
+
+pub async fn set_logo(
+    conn: &mut Conn,
+    company_id: &str,
+    logo: Option<(&str, &[u8])>,
+) -> StoreResult<()> {
+    sqlx::query("UPDATE companies SET logo_type = $1, logo = $2 WHERE id = $3")
+        .bind(logo.map(|l| l.0))
+        .bind(logo.map(|l| l.1))
+        .bind(company_id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// The company's logo: its media type and bytes, when one is set.
+pub async fn logo(db: &Db, company_id: &str) -> StoreResult<Option<(String, Vec<u8>)>> {
+    let row: Option<(Option<String>, Option<Vec<u8>>)> =
+        sqlx::query_as("SELECT logo_type, logo FROM companies WHERE id = $1")
+            .bind(company_id)
+            .fetch_optional(db.reader())
+            .await?;
+    Ok(row.and_then(|(kind, bytes)| Some((kind?, bytes?))))
+}
+
+// ---------------------------------------------------------------- office users
+
+#[derive(Debug, Clone, Serialize)]
+pub struct OfficeUserRow {
+    pub id: String,
+    pub email: String,
+    pub name: String,
+    pub role: String,
+    pub disabled: bool,
+}
+
+pub async fn list_office_users(db: &Db, company_id: &str) -> StoreResult<Vec<OfficeUserRow>> {
+    let rows = sqlx::query(
+        "SELECT id, email, name, role, disabled_at IS NOT NULL AS disabled
+         FROM office_users WHERE company_id = $1 ORDER BY disabled, lower(name), email",
+    )
+    .bind(company_id)
+    .fetch_all(db.reader())
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(OfficeUserRow {
+                id: r.try_get("id")?,
+                email: r.try_get("email")?,
+                name: r.try_get("name")?,
+                role: r.try_get("role")?,
+                disabled: r.try_get::<i64, _>("disabled")? != 0,
+            })
+        })
+        .collect()
+}
+
+pub async fn office_user(
+    db: &Db,
+    company_id: &str,
+    user_id: &str,
+) -> StoreResult<Option<OfficeUserRow>> {
+    Ok(list_office_users(db, company_id)
+        .await?
+        .into_iter()
+        .find(|u| u.id == user_id))
+}
+
+/// A new office user with a display name. A taken email is `StoreError::Conflict`.
+pub async fn create_named_office_user(
+    tx: &mut Conn,
+    company_id: &str,
+    email: &str,
+    name: &str,
+    password_hash: &str,
+    role: &str,
+) -> StoreResult<String> {
+    let id = create_office_user(tx, company_id, email, password_hash, role).await?;
+    sqlx::query("UPDATE office_users SET name = $1 WHERE id = $2 AND company_id = $3")
+        .bind(name)
+        .bind(&id)
+        .bind(company_id)
+        .execute(&mut *tx)
+        .await?;
+    Ok(id)
+}
+
+/// Disables a user of this company and ends their sessions. False when there
+/// is no such (enabled) user in the company.
+pub async fn disable_office_user(
+    conn: &mut Conn,
+    company_id: &str,
+    user_id: &str,
+) -> StoreResult<bool> {
+    let done = sqlx::query(
+        "UPDATE office_users SET disabled_at = $1
+         WHERE id = $2 AND company_id = $3 AND disabled_at IS NULL",
+    )
+    .bind(now())
+    .bind(user_id)
+    .bind(company_id)
+    .execute(&mut *conn)
+    .await?;
+    if done.rows_affected() == 0 {
+        return Ok(false);
+    }
+    sqlx::query(
+        "DELETE FROM sessions WHERE kind = 'office' AND principal_id = $1 AND company_id = $2",
+    )
+    .bind(user_id)
+    .bind(company_id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(true)
+}
+
+// ---------------------------------------------------------------- dashboard
+
+/// Open balances grouped by due date: (due date, invoice count, balance sum).
+/// Void and paid invoices are left out.
+pub async fn open_balances_by_due_date(
+    db: &Db,
+    company_id: &str,
+) -> StoreResult<Vec<(time::Date, i64, i64)>> {
+    Ok(sqlx::query_as(
+        "SELECT due_date, count(*), coalesce(sum(balance), 0) FROM invoices
+         WHERE company_id = $1 AND status = 'open' AND balance > 0
+         GROUP BY due_date ORDER BY due_date",
+    )
+    .bind(company_id)
+    .fetch_all(db.reader())
+    .await?)
+}
+
+/// Payments received since an instant, by channel: (channel, count, amount sum).
+pub async fn payments_by_channel_since(
+    db: &Db,
+    company_id: &str,
+    since: time::OffsetDateTime,
+) -> StoreResult<Vec<(String, i64, i64)>> {
+    Ok(sqlx::query_as(
+        "SELECT channel, count(*), coalesce(sum(amount), 0) FROM payments
+         WHERE company_id = $1 AND created_at >= $2
+         GROUP BY channel",
+    )
+    .bind(company_id)
+    .bind(since)
+    .fetch_all(db.reader())
+    .await?)
+}

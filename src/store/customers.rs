@@ -178,3 +178,306 @@ pub async fn set_processor_customer(
         .await?;
     Ok(())
 }
+
+// ------------------------------------------------------------ office pages
+
+/// A customer in the office list, with what it owes.
+#[derive(Debug, Clone, Serialize)]
+pub struct CustomerSummary {
+    pub id: String,
+    pub name: String,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub billing_address: Option<String>,
+    /// Sum of the balances of open invoices billed to the customer (minor units).
+    pub open_balance: i64,
+    pub open_invoices: i64,
+}
+
+/// `%text%` for `LIKE … ESCAPE '\'`, lowercased, with `%`, `_` and `\` taken literally.
+pub fn like_pattern(q: &str) -> String {
+    let mut out = String::with_capacity(q.len() + 2);
+    out.push('%');
+    for ch in q.trim().to_lowercase().chars() {
+        if matches!(ch, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(ch);
+    }
+    out.push('%');
+    out
+}
+
+/// For a query that looks like (part of) a phone number, `%digits%` to match
+/// against the stored phone with its punctuation removed: "512-555-0142"
+/// finds "(512) 555-0142".
+pub fn phone_digits_pattern(q: &str) -> Option<String> {
+    let q = q.trim();
+    let digits: String = q.chars().filter(char::is_ascii_digit).collect();
+    let phone_like = q
+        .chars()
+        .all(|c| c.is_ascii_digit() || " +-().".contains(c));
+    (phone_like && digits.len() >= 3).then(|| format!("%{digits}%"))
+}
+
+/// The company's customers matching `q` (name, email, phone, billing or
+/// service address, or an exact invoice number), with open balances; every
+/// customer when `q` is empty. Ordered by name.
+pub async fn list_with_balances(
+    db: &Db,
+    company_id: &str,
+    q: &str,
+    limit: i64,
+) -> StoreResult<Vec<CustomerSummary>> {
+    let text = q.trim().to_lowercase();
+    let rows = sqlx::query(
+        "SELECT c.id, c.name, c.email, c.phone, c.billing_address,
+                (SELECT coalesce(sum(i.balance), 0) FROM invoices i
+                 WHERE i.bill_to_customer_id = c.id AND i.company_id = c.company_id
+                   AND i.status = 'open') AS open_balance,
+                (SELECT count(*) FROM invoices i
+                 WHERE i.bill_to_customer_id = c.id AND i.company_id = c.company_id
+                   AND i.status = 'open') AS open_invoices
+         FROM customers c
+         WHERE c.company_id = $1 AND (
+            $2 = ''
+            OR lower(c.name) LIKE $3 ESCAPE '\\'
+            OR lower(coalesce(c.email, '')) LIKE $3 ESCAPE '\\'
+            OR lower(coalesce(c.phone, '')) LIKE $3 ESCAPE '\\'
+            OR replace(replace(replace(replace(replace(replace(coalesce(c.phone, ''),
+                 ' ', ''), '-', ''), '(', ''), ')', ''), '.', ''), '+', '') LIKE $4
+            OR lower(coalesce(c.billing_address, '')) LIKE $3 ESCAPE '\\'
+            OR EXISTS (SELECT 1 FROM properties p WHERE p.company_id = c.company_id
+                       AND (p.resident_customer_id = c.id OR p.bill_to_customer_id = c.id)
+                       AND lower(p.address) LIKE $3 ESCAPE '\\')
+            OR EXISTS (SELECT 1 FROM invoices i WHERE i.company_id = c.company_id
+                       AND i.bill_to_customer_id = c.id AND lower(i.number) = $2))
+         ORDER BY c.name, c.id LIMIT $5",
+    )
+    .bind(company_id)
+    .bind(&text)
+    .bind(like_pattern(&text))
+    .bind(phone_digits_pattern(&text))
+    .bind(limit)
+    .fetch_all(db.reader())
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(CustomerSummary {
+                id: r.try_get("id")?,
+                name: r.try_get("name")?,
+                email: r.try_get("email")?,
+                phone: r.try_get("phone")?,
+                billing_address: r.try_get("billing_address")?,
+                open_balance: r.try_get("open_balance")?,
+                open_invoices: r.try_get("open_invoices")?,
+            })
+        })
+        .collect()
+}
+
+/// What the customer owes: the balances of open invoices billed to it.
+pub async fn open_balance(db: &Db, company_id: &str, customer_id: &str) -> StoreResult<i64> {
+    Ok(sqlx::query_scalar(
+        "SELECT coalesce(sum(balance), 0) FROM invoices
+         WHERE bill_to_customer_id = $1 AND company_id = $2 AND status = 'open'",
+    )
+    .bind(customer_id)
+    .bind(company_id)
+    .fetch_one(db.reader())
+    .await?)
+}
+
+/// Changes a customer's contact details; `false` when no such customer.
+pub async fn update(
+    tx: &mut Conn,
+    company_id: &str,
+    id: &str,
+    c: &NewCustomer,
+) -> StoreResult<bool> {
+    let done = sqlx::query(
+        "UPDATE customers SET name = $1, email = $2, phone = $3, billing_address = $4
+         WHERE company_id = $5 AND id = $6",
+    )
+    .bind(&c.name)
+    .bind(&c.email)
+    .bind(&c.phone)
+    .bind(&c.billing_address)
+    .bind(company_id)
+    .bind(id)
+    .execute(&mut *tx)
+    .await?;
+    Ok(done.rows_affected() > 0)
+}
+
+/// A customer's id and name, for choosing one from a list.
+#[derive(Debug, Clone, Serialize)]
+pub struct CustomerChoice {
+    pub id: String,
+    pub name: String,
+}
+
+/// The company's customers by name, for a select.
+pub async fn choices(db: &Db, company_id: &str, limit: i64) -> StoreResult<Vec<CustomerChoice>> {
+    let rows: Vec<(String, String)> = sqlx::query_as(
+        "SELECT id, name FROM customers WHERE company_id = $1 ORDER BY name, id LIMIT $2",
+    )
+    .bind(company_id)
+    .bind(limit)
+    .fetch_all(db.reader())
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, name)| CustomerChoice { id, name })
+        .collect())
+}
+
+/// A property with the names of its resident and of the customer responsible
+/// for billing it.
+#[derive(Debug, Clone, Serialize)]
+pub struct PropertyView {
+    pub id: String,
+    pub address: String,
+    pub resident_customer_id: String,
+    pub resident_name: String,
+    pub bill_to_customer_id: String,
+    pub bill_to_name: String,
+}
+
+const PROPERTY_VIEW: &str =
+    "SELECT p.id, p.address, p.resident_customer_id, r.name AS resident_name,
+        p.bill_to_customer_id, b.name AS bill_to_name
+     FROM properties p
+     JOIN customers r ON r.id = p.resident_customer_id AND r.company_id = p.company_id
+     JOIN customers b ON b.id = p.bill_to_customer_id AND b.company_id = p.company_id";
+
+fn property_view_from_row(r: &sqlx::sqlite::SqliteRow) -> StoreResult<PropertyView> {
+    Ok(PropertyView {
+        id: r.try_get("id")?,
+        address: r.try_get("address")?,
+        resident_customer_id: r.try_get("resident_customer_id")?,
+        resident_name: r.try_get("resident_name")?,
+        bill_to_customer_id: r.try_get("bill_to_customer_id")?,
+        bill_to_name: r.try_get("bill_to_name")?,
+    })
+}
+
+/// Properties where the customer lives or which it pays for.
+pub async fn properties_of(
+    db: &Db,
+    company_id: &str,
+    customer_id: &str,
+) -> StoreResult<Vec<PropertyView>> {
+    let sql = format!(
+        "{PROPERTY_VIEW}
+         WHERE p.company_id = $1 AND (p.resident_customer_id = $2 OR p.bill_to_customer_id = $2)
+         ORDER BY p.address, p.id"
+    );
+    let rows = sqlx::query(super::dynamic_sql(sql))
+        .bind(company_id)
+        .bind(customer_id)
+        .fetch_all(db.reader())
+        .await?;
+    rows.iter().map(property_view_from_row).collect()
+}
+
+pub async fn property_view(
+    db: &Db,
+    company_id: &str,
+    id: &str,
+) -> StoreResult<Option<PropertyView>> {
+    let sql = format!("{PROPERTY_VIEW} WHERE p.company_id = $1 AND p.id = $2");
+    let row = sqlx::query(super::dynamic_sql(sql))
+        .bind(company_id)
+        .bind(id)
+        .fetch_optional(db.reader())
+        .await?;
+    row.as_ref().map(property_view_from_row).transpose()
+}
+
+/// Changes a property's address and the customer responsible for billing it.
+/// Invoices already issued keep the bill-to they were issued with.
+pub async fn update_property(
+    tx: &mut Conn,
+    company_id: &str,
+    id: &str,
+    address: &str,
+    bill_to_customer_id: &str,
+) -> StoreResult<bool> {
+    let done = sqlx::query(
+        "UPDATE properties SET address = $1, bill_to_customer_id = $2
+         WHERE company_id = $3 AND id = $4
+           AND EXISTS (SELECT 1 FROM customers WHERE company_id = $3 AND id = $2)",
+    )
+    .bind(address)
+    .bind(bill_to_customer_id)
+    .bind(company_id)
+    .bind(id)
+    .execute(&mut *tx)
+    .await?;
+    Ok(done.rows_affected() > 0)
+}
+
+/// A saved card as the office sees it: never more than brand, last 4 and expiry.
+#[derive(Debug, Clone, Serialize)]
+pub struct CardOnFile {
+    pub id: String,
+    pub brand: String,
+    pub last4: String,
+    pub exp_month: i64,
+    pub exp_year: i64,
+    pub is_default: bool,
+}
+
+pub async fn saved_cards(
+    db: &Db,
+    company_id: &str,
+    customer_id: &str,
+) -> StoreResult<Vec<CardOnFile>> {
+    let rows: Vec<(String, String, String, i64, i64, i64)> = sqlx::query_as(
+        "SELECT id, brand, last4, exp_month, exp_year, is_default FROM payment_methods
+         WHERE company_id = $1 AND customer_id = $2 AND removed_at IS NULL
+         ORDER BY is_default DESC, created_at DESC",
+    )
+    .bind(company_id)
+    .bind(customer_id)
+    .fetch_all(db.reader())
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(
+            |(id, brand, last4, exp_month, exp_year, is_default)| CardOnFile {
+                id,
+                brand,
+                last4,
+                exp_month,
+                exp_year,
+                is_default: is_default != 0,
+            },
+        )
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn like_patterns_take_wildcards_literally() {
+        assert_eq!(like_pattern("  Lena "), "%lena%");
+        assert_eq!(like_pattern("50%_off\\"), "%50\\%\\_off\\\\%");
+        assert_eq!(like_pattern(""), "%%");
+    }
+
+    #[test]
+    fn phone_queries_match_on_digits() {
+        assert_eq!(
+            phone_digits_pattern("512-555-0142"),
+            Some("%5125550142%".into())
+        );
+        assert_eq!(phone_digits_pattern("(512) 555"), Some("%512555%".into()));
+        assert_eq!(phone_digits_pattern("12"), None);
+        assert_eq!(phone_digits_pattern("Suite 100"), None);
+        assert_eq!(phone_digits_pattern("1001"), Some("%1001%".into()));
+    }
+}

@@ -198,3 +198,556 @@ pub async fn list(
         .await?;
     fold_rows(&rows)
 }
+
+// ---------------------------------------------------------------- office
+
+/// Which invoices the office list shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatusFilter {
+    All,
+    Open,
+    /// Open and due before today (in the company's time zone).
+    Overdue,
+    Paid,
+    Void,
+}
+
+impl StatusFilter {
+    pub fn parse(text: &str) -> Option<StatusFilter> {
+        Some(match text {
+            "" | "all" => StatusFilter::All,
+            "open" => StatusFilter::Open,
+            "overdue" => StatusFilter::Overdue,
+            "paid" => StatusFilter::Paid,
+            "void" => StatusFilter::Void,
+            _ => return None,
+        })
+    }
+
+    pub fn key(self) -> &'static str {
+        match self {
+            StatusFilter::All => "all",
+            StatusFilter::Open => "open",
+            StatusFilter::Overdue => "overdue",
+            StatusFilter::Paid => "paid",
+            StatusFilter::Void => "void",
+        }
+    }
+
+    /// The status column value it needs, if one.
+    fn status(self) -> Option<&'static str> {
+        match self {
+            StatusFilter::All => None,
+            StatusFilter::Open | StatusFilter::Overdue => Some("open"),
+            StatusFilter::Paid => Some("paid"),
+            StatusFilter::Void => Some("void"),
+        }
+    }
+}
+
+pub struct ListFilter<'a> {
+    pub status: StatusFilter,
+    /// Today where the company is: "overdue" means due before it.
+    pub today: Date,
+    /// Issue dates from and to, both inclusive.
+    pub from: Option<Date>,
+    pub to: Option<Date>,
+    /// Invoices billed to this customer.
+    pub customer_id: Option<&'a str>,
+}
+
+/// One row of the office list.
+#[derive(Debug, Clone, Serialize)]
+pub struct ListRow {
+    pub id: String,
+    pub number: String,
+    pub customer_id: String,
+    pub customer_name: String,
+    pub property_address: String,
+    #[serde(with = "crate::dates::serde_iso")]
+    pub issue_date: Date,
+    #[serde(with = "crate::dates::serde_iso")]
+    pub due_date: Date,
+    pub currency: Currency,
+    pub total: i64,
+    pub balance: i64,
+    pub status: String,
+}
+
+/// Totals over every invoice the filter matches, not only the rows shown.
+#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq, Eq)]
+pub struct ListTotals {
+    pub count: i64,
+    /// Sum of totals, void invoices left out: they are not owed.
+    pub total: i64,
+    /// Sum of the balances of open invoices.
+    pub open_balance: i64,
+}
+
+/// Newest first (issue date, then creation), at most `limit` rows, with the
+/// totals of everything that matched (one query: window aggregates).
+pub async fn office_list(
+    db: &Db,
+    company_id: &str,
+    filter: &ListFilter<'_>,
+    limit: i64,
+) -> StoreResult<(Vec<ListRow>, ListTotals)> {
+    let rows = sqlx::query(
+        "SELECT i.id, i.number, i.bill_to_customer_id, c.name AS customer_name, p.address,
+                i.issue_date, i.due_date, i.currency, i.total, i.balance, i.status,
+                COUNT(*) OVER () AS n_all,
+                SUM(CASE WHEN i.status <> 'void' THEN i.total ELSE 0 END) OVER () AS sum_total,
+                SUM(CASE WHEN i.status = 'open' THEN i.balance ELSE 0 END) OVER () AS sum_open
+         FROM invoices i
+         JOIN customers c ON c.id = i.bill_to_customer_id
+         JOIN properties p ON p.id = i.property_id
+         WHERE i.company_id = $1
+           AND ($2 IS NULL OR i.status = $2)
+           AND ($3 = 0 OR i.due_date < $4)
+           AND ($5 IS NULL OR i.issue_date >= $5)
+           AND ($6 IS NULL OR i.issue_date <= $6)
+           AND ($7 IS NULL OR i.bill_to_customer_id = $7)
+         ORDER BY i.issue_date DESC, i.created_at DESC, i.id DESC
+         LIMIT $8",
+    )
+    .bind(company_id)
+    .bind(filter.status.status())
+    .bind(i64::from(filter.status == StatusFilter::Overdue))
+    .bind(filter.today)
+    .bind(filter.from)
+    .bind(filter.to)
+    .bind(filter.customer_id)
+    .bind(limit)
+    .fetch_all(db.reader())
+    .await?;
+    let mut totals = ListTotals::default();
+    let mut out = Vec::with_capacity(rows.len());
+    for row in &rows {
+        if out.is_empty() {
+            totals = ListTotals {
+                count: row.try_get("n_all")?,
+                total: row.try_get::<Option<i64>, _>("sum_total")?.unwrap_or(0),
+                open_balance: row.try_get::<Option<i64>, _>("sum_open")?.unwrap_or(0),
+            };
+        }
+        let currency: String = row.try_get("currency")?;
+        out.push(ListRow {
+            id: row.try_get("id")?,
+            number: row.try_get("number")?,
+            customer_id: row.try_get("bill_to_customer_id")?,
+            customer_name: row.try_get("customer_name")?,
+            property_address: row.try_get("address")?,
+            issue_date: row.try_get("issue_date")?,
+            due_date: row.try_get("due_date")?,
+            currency: Currency::parse(&currency).ok_or(StoreError::Invalid)?,
+            total: row.try_get("total")?,
+            balance: row.try_get("balance")?,
+            status: row.try_get("status")?,
+        });
+    }
+    Ok((out, totals))
+}
+
+/// A property an invoice can be issued for, with who lives there and who pays.
+#[derive(Debug, Clone, Serialize)]
+pub struct PropertyChoice {
+    pub id: String,
+    pub address: String,
+    pub bill_to_customer_id: String,
+    pub bill_to_name: String,
+    pub resident_name: String,
+}
+
+/// The company's properties by address; with `customer_id`, only those the
+/// customer lives at or pays for.
+pub async fn property_choices(
+    db: &Db,
+    company_id: &str,
+    customer_id: Option<&str>,
+    limit: i64,
+) -> StoreResult<Vec<PropertyChoice>> {
+    let rows = sqlx::query(
+        "SELECT p.id, p.address, p.bill_to_customer_id, b.name AS bill_to_name, r.name AS resident_name
+         FROM properties p
+         JOIN customers b ON b.id = p.bill_to_customer_id
+         JOIN customers r ON r.id = p.resident_customer_id
+         WHERE p.company_id = $1
+           AND ($2 IS NULL OR p.bill_to_customer_id = $2 OR p.resident_customer_id = $2)
+         ORDER BY p.address, p.id LIMIT $3",
+    )
+    .bind(company_id)
+    .bind(customer_id)
+    .bind(limit)
+    .fetch_all(db.reader())
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(PropertyChoice {
+                id: r.try_get("id")?,
+                address: r.try_get("address")?,
+                bill_to_customer_id: r.try_get("bill_to_customer_id")?,
+                bill_to_name: r.try_get("bill_to_name")?,
+                resident_name: r.try_get("resident_name")?,
+            })
+        })
+        .collect()
+}
+
+/// A payment's share applied to one invoice.
+#[derive(Debug, Clone, Serialize)]
+pub struct AppliedPayment {
+    pub payment_id: String,
+    pub created_at: time::OffsetDateTime,
+    pub channel: String,
+    pub method: String,
+    pub card_brand: Option<String>,
+    pub card_last4: Option<String>,
+    pub check_number: Option<String>,
+    /// What this payment applied to this invoice.
+    pub amount: i64,
+}
+
+/// What a refund gave back to one invoice.
+#[derive(Debug, Clone, Serialize)]
+pub struct RefundGiven {
+    pub refund_id: String,
+    pub payment_id: String,
+    pub created_at: time::OffsetDateTime,
+    pub reason: String,
+    pub amount: i64,
+}
+
+/// An invoice with everything its office page shows.
+#[derive(Debug, Clone, Serialize)]
+pub struct Detail {
+    pub invoice: Invoice,
+    pub applied: i64,
+    pub refunded: i64,
+    /// A payment attempt is charging it right now.
+    pub locked: bool,
+    pub voided_at: Option<time::OffsetDateTime>,
+    pub created_at: time::OffsetDateTime,
+    pub property_address: String,
+    pub bill_to_name: String,
+    pub resident_customer_id: String,
+    pub resident_name: String,
+    pub payments: Vec<AppliedPayment>,
+    pub refunds: Vec<RefundGiven>,
+}
+
+impl Detail {
+    pub fn change(&self) -> ChangeState {
+        ChangeState {
+            status: self.invoice.status.clone(),
+            applied: self.applied,
+            locked: self.locked,
+        }
+    }
+}
+
+pub async fn detail(db: &Db, company_id: &str, id: &str) -> StoreResult<Option<Detail>> {
+    let Some(invoice) = get(db, company_id, id).await? else {
+        return Ok(None);
+    };
+    let Some(row) = sqlx::query(
+        "SELECT i.applied, i.refunded, i.locked_by_attempt IS NOT NULL AS locked, i.voided_at,
+                i.created_at, p.address, b.name AS bill_to_name, p.resident_customer_id,
+                r.name AS resident_name
+         FROM invoices i
+         JOIN properties p ON p.id = i.property_id
+         JOIN customers b ON b.id = i.bill_to_customer_id
+         JOIN customers r ON r.id = p.resident_customer_id
+         WHERE i.company_id = $1 AND i.id = $2",
+    )
+    .bind(company_id)
+    .bind(id)
+    .fetch_optional(db.reader())
+    .await?
+    else {
+        return Ok(None);
+    };
+    let payments = sqlx::query(
+        "SELECT pa.payment_id, pa.amount, pm.created_at, pm.channel, pm.method, pm.card_brand,
+                pm.card_last4, pm.check_number
+         FROM payment_allocations pa JOIN payments pm ON pm.id = pa.payment_id
+         WHERE pa.invoice_id = $1 AND pm.company_id = $2
+         ORDER BY pm.created_at, pm.id",
+    )
+    .bind(id)
+    .bind(company_id)
+    .fetch_all(db.reader())
+    .await?
+    .iter()
+    .map(|r| {
+        Ok(AppliedPayment {
+            payment_id: r.try_get("payment_id")?,
+            created_at: r.try_get("created_at")?,
+            channel: r.try_get("channel")?,
+            method: r.try_get("method")?,
+            card_brand: r.try_get("card_brand")?,
+            card_last4: r.try_get("card_last4")?,
+            check_number: r.try_get("check_number")?,
+            amount: r.try_get("amount")?,
+        })
+    })
+    .collect::<StoreResult<Vec<_>>>()?;
+    let refunds = sqlx::query(
+        "SELECT ra.refund_id, ra.amount, rf.payment_id, rf.created_at, rf.reason
+         FROM refund_allocations ra JOIN refunds rf ON rf.id = ra.refund_id
+         WHERE ra.invoice_id = $1 AND rf.company_id = $2
+         ORDER BY rf.created_at, rf.id",
+    )
+    .bind(id)
+    .bind(company_id)
+    .fetch_all(db.reader())
+    .await?
+    .iter()
+    .map(|r| {
+        Ok(RefundGiven {
+            refund_id: r.try_get("refund_id")?,
+            payment_id: r.try_get("payment_id")?,
+            created_at: r.try_get("created_at")?,
+            reason: r.try_get("reason")?,
+            amount: r.try_get("amount")?,
+        })
+    })
+    .collect::<StoreResult<Vec<_>>>()?;
+    Ok(Some(Detail {
+        invoice,
+        applied: row.try_get("applied")?,
+        refunded: row.try_get("refunded")?,
+        locked: row.try_get("locked")?,
+        voided_at: row.try_get("voided_at")?,
+        created_at: row.try_get("created_at")?,
+        property_address: row.try_get("address")?,
+        bill_to_name: row.try_get("bill_to_name")?,
+        resident_customer_id: row.try_get("resident_customer_id")?,
+        resident_name: row.try_get("resident_name")?,
+        payments,
+        refunds,
+    }))
+}
+
+/// What decides whether an invoice may still be changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChangeState {
+    pub status: String,
+    pub applied: i64,
+    pub locked: bool,
+}
+
+/// Why an invoice cannot be edited or voided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// No such invoice in this company.
+    NotFound,
+    /// A payment attempt holds it right now.
+    Locked,
+    /// A payment has been applied to it.
+    PaymentApplied,
+    /// It is void already.
+    Void,
+    /// Paid (a zero total): nothing to edit.
+    Paid,
+}
+
+/// Lines and dates may be replaced only while the invoice is open, nothing
+/// has been applied to it, and no payment is in progress.
+pub fn edit_refusal(s: &ChangeState) -> Option<Refusal> {
+    if s.status == "void" {
+        Some(Refusal::Void)
+    } else if s.applied > 0 {
+        Some(Refusal::PaymentApplied)
+    } else if s.locked {
+        Some(Refusal::Locked)
+    } else if s.status != "open" {
+        Some(Refusal::Paid)
+    } else {
+        None
+    }
+}
+
+/// An invoice may be voided only when nothing has been applied to it and no
+/// payment is in progress.
+pub fn void_refusal(s: &ChangeState) -> Option<Refusal> {
+    if s.status == "void" {
+        Some(Refusal::Void)
+    } else if s.applied > 0 {
+        Some(Refusal::PaymentApplied)
+    } else if s.locked {
+        Some(Refusal::Locked)
+    } else {
+        None
+    }
+}
+
+/// The invoice's change state and its total.
+async fn change_state(
+    tx: &mut Conn,
+    company_id: &str,
+    id: &str,
+) -> StoreResult<Option<(ChangeState, i64)>> {
+    let row: Option<(String, i64, bool, i64)> = sqlx::query_as(
+        "SELECT status, applied, locked_by_attempt IS NOT NULL, total FROM invoices
+         WHERE company_id = $1 AND id = $2",
+    )
+    .bind(company_id)
+    .bind(id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    Ok(row.map(|(status, applied, locked, total)| {
+        (
+            ChangeState {
+                status,
+                applied,
+                locked,
+            },
+            total,
+        )
+    }))
+}
+
+/// New dates and lines for an invoice.
+pub struct Replacement<'a> {
+    pub issue_date: Date,
+    pub due_date: Date,
+    pub lines: &'a [LineInput],
+    pub amounts: &'a [i64],
+    pub total: i64,
+}
+
+/// Replaces an unpaid invoice's dates and lines and sets its total and
+/// balance (`balance = total - applied + refunded`, with nothing applied).
+/// Returns the old total, or why it was refused. Run it in a transaction.
+pub async fn replace(
+    tx: &mut Conn,
+    company_id: &str,
+    id: &str,
+    r: &Replacement<'_>,
+) -> StoreResult<Result<i64, Refusal>> {
+    let Some((state, old_total)) = change_state(tx, company_id, id).await? else {
+        return Ok(Err(Refusal::NotFound));
+    };
+    if let Some(why) = edit_refusal(&state) {
+        return Ok(Err(why));
+    }
+    // The same conditions again in the statement: nothing can slip between.
+    let done = sqlx::query(
+        "UPDATE invoices SET issue_date = $3, due_date = $4, total = $5,
+            balance = $5 - applied + refunded,
+            status = CASE WHEN $5 - applied + refunded = 0 THEN 'paid' ELSE 'open' END
+         WHERE company_id = $1 AND id = $2 AND status = 'open' AND applied = 0
+           AND locked_by_attempt IS NULL",
+    )
+    .bind(company_id)
+    .bind(id)
+    .bind(r.issue_date)
+    .bind(r.due_date)
+    .bind(r.total)
+    .execute(&mut *tx)
+    .await?;
+    if done.rows_affected() == 0 {
+        return Ok(Err(Refusal::Locked));
+    }
+    sqlx::query("DELETE FROM invoice_lines WHERE invoice_id = $1")
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    for (pos, (line, amount)) in r.lines.iter().zip(r.amounts).enumerate() {
+        sqlx::query(
+            "INSERT INTO invoice_lines (invoice_id, position, description, quantity, unit_price, amount)
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(id)
+        .bind(pos as i64)
+        .bind(&line.description)
+        .bind(line.quantity)
+        .bind(line.unit_price)
+        .bind(*amount)
+        .execute(&mut *tx)
+        .await?;
+    }
+    Ok(Ok(old_total))
+}
+
+/// Voids an invoice nothing has been applied to. Its total and balance stay
+/// as they were (the balance CHECK holds); status 'void' takes it off every
+/// payable and owed list. Run it in a transaction.
+pub async fn void(tx: &mut Conn, company_id: &str, id: &str) -> StoreResult<Result<(), Refusal>> {
+    let Some((state, _)) = change_state(tx, company_id, id).await? else {
+        return Ok(Err(Refusal::NotFound));
+    };
+    if let Some(why) = void_refusal(&state) {
+        return Ok(Err(why));
+    }
+    let done = sqlx::query(
+        "UPDATE invoices SET status = 'void', voided_at = $3
+         WHERE company_id = $1 AND id = $2 AND status <> 'void' AND applied = 0
+           AND locked_by_attempt IS NULL",
+    )
+    .bind(company_id)
+    .bind(id)
+    .bind(now())
+    .execute(&mut *tx)
+    .await?;
+    if done.rows_affected() == 0 {
+        return Ok(Err(Refusal::Locked));
+    }
+    Ok(Ok(()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn state(status: &str, applied: i64, locked: bool) -> ChangeState {
+        ChangeState {
+            status: status.into(),
+            applied,
+            locked,
+        }
+    }
+
+    #[test]
+    fn only_untouched_open_invoices_can_be_edited() {
+        assert_eq!(edit_refusal(&state("open", 0, false)), None);
+        assert_eq!(edit_refusal(&state("open", 0, true)), Some(Refusal::Locked));
+        assert_eq!(
+            edit_refusal(&state("open", 1, false)),
+            Some(Refusal::PaymentApplied)
+        );
+        assert_eq!(
+            edit_refusal(&state("paid", 500, false)),
+            Some(Refusal::PaymentApplied)
+        );
+        assert_eq!(edit_refusal(&state("paid", 0, false)), Some(Refusal::Paid));
+        assert_eq!(edit_refusal(&state("void", 0, false)), Some(Refusal::Void));
+    }
+
+    #[test]
+    fn void_needs_nothing_applied_and_no_payment_in_progress() {
+        assert_eq!(void_refusal(&state("open", 0, false)), None);
+        assert_eq!(void_refusal(&state("paid", 0, false)), None);
+        assert_eq!(void_refusal(&state("open", 0, true)), Some(Refusal::Locked));
+        assert_eq!(
+            void_refusal(&state("open", 100, false)),
+            Some(Refusal::PaymentApplied)
+        );
+        assert_eq!(void_refusal(&state("void", 0, false)), Some(Refusal::Void));
+    }
+
+    #[test]
+    fn status_filters_round_trip() {
+        for f in [
+            StatusFilter::All,
+            StatusFilter::Open,
+            StatusFilter::Overdue,
+            StatusFilter::Paid,
+            StatusFilter::Void,
+        ] {
+            assert_eq!(StatusFilter::parse(f.key()), Some(f));
+        }
+        assert_eq!(StatusFilter::parse(""), Some(StatusFilter::All));
+        assert_eq!(StatusFilter::parse("owed"), None);
+    }
+}

@@ -10,6 +10,8 @@ pub mod invoices;
 pub mod links;
 pub mod payments;
 pub mod paypage;
+pub mod portal;
+pub mod refunds;
 pub mod sessions;
 pub mod writer;
 

@@ -553,3 +553,346 @@ pub async fn active_autopay(db: &Db, customer_id: &str) -> StoreResult<Option<Sa
         },
     ))
 }
+
+// ------------------------------------------------------------ office payments
+
+/// The customer's saved cards, newest first.
+pub async fn saved_methods(
+    db: &Db,
+    company_id: &str,
+    customer_id: &str,
+) -> StoreResult<Vec<SavedMethod>> {
+    let rows: Vec<(String, String, String, String, i64, i64)> = sqlx::query_as(
+        "SELECT id, processor_method_id, brand, last4, exp_month, exp_year FROM payment_methods
+         WHERE company_id = $1 AND customer_id = $2 AND removed_at IS NULL
+         ORDER BY created_at DESC, id",
+    )
+    .bind(company_id)
+    .bind(customer_id)
+    .fetch_all(db.reader())
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(
+            |(id, processor_method_id, brand, last4, exp_month, exp_year)| SavedMethod {
+                id,
+                processor_method_id,
+                brand,
+                last4,
+                exp_month,
+                exp_year,
+            },
+        )
+        .collect())
+}
+
+/// An invoice an office payment can pay.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct PayableInvoice {
+    pub id: String,
+    pub number: String,
+    pub address: String,
+    #[serde(with = "crate::dates::serde_iso")]
+    pub due_date: Date,
+    pub currency: String,
+    pub total: i64,
+    pub balance: i64,
+    /// Held by a payment in progress.
+    pub locked: bool,
+}
+
+/// The customer's open invoices with a balance, oldest due first.
+pub async fn office_open_invoices(
+    db: &Db,
+    company_id: &str,
+    customer_id: &str,
+) -> StoreResult<Vec<PayableInvoice>> {
+    let rows = sqlx::query(
+        "SELECT i.id, i.number, p.address, i.due_date, i.currency, i.total, i.balance,
+                i.locked_by_attempt IS NOT NULL AS locked
+         FROM invoices i JOIN properties p ON p.id = i.property_id
+         WHERE i.bill_to_customer_id = $2 AND i.company_id = $1 AND i.status = 'open' AND i.balance > 0
+         ORDER BY i.due_date, i.number",
+    )
+    .bind(company_id)
+    .bind(customer_id)
+    .fetch_all(db.reader())
+    .await?;
+    rows.iter().map(payable_from_row).collect()
+}
+
+fn payable_from_row(r: &sqlx::sqlite::SqliteRow) -> StoreResult<PayableInvoice> {
+    Ok(PayableInvoice {
+        id: r.try_get("id")?,
+        number: r.try_get("number")?,
+        address: r.try_get("address")?,
+        due_date: r.try_get("due_date")?,
+        currency: r.try_get("currency")?,
+        total: r.try_get("total")?,
+        balance: r.try_get("balance")?,
+        locked: r.try_get("locked")?,
+    })
+}
+
+/// The given invoices of a customer as they stand now, with their status:
+/// `(invoice, status)`; ids that are not the customer's are left out.
+pub async fn office_invoice_states(
+    conn: &mut Conn,
+    company_id: &str,
+    customer_id: &str,
+    ids: &[String],
+) -> StoreResult<Vec<(PayableInvoice, String)>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = format!(
+        "SELECT i.id, i.number, p.address, i.due_date, i.currency, i.total, i.balance,
+                i.locked_by_attempt IS NOT NULL AS locked, i.status
+         FROM invoices i JOIN properties p ON p.id = i.property_id
+         WHERE i.company_id = $1 AND i.bill_to_customer_id = $2 AND i.id IN ({})",
+        placeholders(3, ids.len())
+    );
+    let mut q = sqlx::query(dynamic_sql(sql))
+        .bind(company_id)
+        .bind(customer_id);
+    for id in ids {
+        q = q.bind(id);
+    }
+    let rows = q.fetch_all(&mut *conn).await?;
+    rows.iter()
+        .map(|r| Ok((payable_from_row(r)?, r.try_get("status")?)))
+        .collect()
+}
+
+/// The office payment recorded under a form's key, if any.
+pub async fn find_by_office_key(
+    conn: &mut Conn,
+    company_id: &str,
+    key: &str,
+) -> StoreResult<Option<String>> {
+    Ok(
+        sqlx::query_scalar("SELECT id FROM payments WHERE company_id = $1 AND office_key = $2")
+            .bind(company_id)
+            .bind(key)
+            .fetch_optional(&mut *conn)
+            .await?,
+    )
+}
+
+/// Applies a cash or check share to an open invoice nobody is paying right
+/// now; `false` (nothing changed) when the invoice is no longer like that.
+pub async fn apply_office_share(
+    conn: &mut Conn,
+    company_id: &str,
+    customer_id: &str,
+    share: &Allocation,
+) -> StoreResult<bool> {
+    let done = sqlx::query(
+        "UPDATE invoices SET applied = applied + $1, balance = balance - $1,
+            status = CASE WHEN balance - $1 = 0 THEN 'paid' ELSE status END
+         WHERE id = $2 AND company_id = $3 AND bill_to_customer_id = $4 AND status = 'open'
+           AND $1 > 0 AND balance >= $1 AND locked_by_attempt IS NULL",
+    )
+    .bind(share.amount)
+    .bind(&share.invoice_id)
+    .bind(company_id)
+    .bind(customer_id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+pub struct NewOfficePayment<'a> {
+    pub company_id: &'a str,
+    pub customer_id: &'a str,
+    /// `cash` or `check`.
+    pub method: &'a str,
+    pub amount: i64,
+    pub currency: Currency,
+    pub check_number: Option<&'a str>,
+    pub recorded_by: &'a str,
+    pub office_key: &'a str,
+}
+
+/// Records a cash or check payment (channel `office`); returns its id.
+pub async fn insert_office_payment(
+    conn: &mut Conn,
+    p: &NewOfficePayment<'_>,
+) -> StoreResult<String> {
+    let id = new_id("pay");
+    sqlx::query(
+        "INSERT INTO payments (id, company_id, customer_id, attempt_id, channel, method, amount, currency,
+            processor_charge_id, check_number, recorded_by, office_key, created_at)
+         VALUES ($1, $2, $3, NULL, 'office', $4, $5, $6, NULL, $7, $8, $9, $10)",
+    )
+    .bind(&id)
+    .bind(p.company_id)
+    .bind(p.customer_id)
+    .bind(p.method)
+    .bind(p.amount)
+    .bind(p.currency.code())
+    .bind(p.check_number)
+    .bind(p.recorded_by)
+    .bind(p.office_key)
+    .bind(now())
+    .execute(&mut *conn)
+    .await?;
+    Ok(id)
+}
+
+/// Names the office user who took a card payment.
+pub async fn set_recorded_by(
+    conn: &mut Conn,
+    company_id: &str,
+    payment_id: &str,
+    user_id: &str,
+) -> StoreResult<()> {
+    sqlx::query(
+        "UPDATE payments SET recorded_by = $1 WHERE id = $2 AND company_id = $3 AND recorded_by IS NULL",
+    )
+    .bind(user_id)
+    .bind(payment_id)
+    .bind(company_id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Filters of the office payments list.
+#[derive(Debug, Clone, Default)]
+pub struct OfficeFilter {
+    pub channel: Option<String>,
+    pub method: Option<String>,
+    /// Created at or after this instant.
+    pub from: Option<OffsetDateTime>,
+    /// Created before this instant.
+    pub until: Option<OffsetDateTime>,
+    pub customer_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct OfficeTotals {
+    pub count: i64,
+    pub amount: i64,
+    pub refunded: i64,
+}
+
+/// A payment as the office sees it.
+#[derive(Debug, Clone, Serialize)]
+pub struct OfficePayment {
+    pub id: String,
+    pub customer_id: String,
+    pub customer_name: String,
+    pub channel: String,
+    pub method: String,
+    pub amount: i64,
+    pub currency: Currency,
+    pub refunded: i64,
+    pub card_brand: Option<String>,
+    pub card_last4: Option<String>,
+    pub check_number: Option<String>,
+    pub processor_charge_id: Option<String>,
+    pub recorded_by: Option<String>,
+    pub created_at: OffsetDateTime,
+    /// Invoice numbers paid, comma-separated.
+    pub invoices: String,
+}
+
+const OFFICE_PAYMENT_SELECT: &str =
+    "SELECT p.id, p.customer_id, c.name AS customer_name, p.channel, p.method,
+        p.amount, p.currency, p.refunded, p.card_brand, p.card_last4, p.check_number,
+        p.processor_charge_id, coalesce(u.email, p.recorded_by) AS recorded_by, p.created_at,
+        coalesce((SELECT group_concat(i.number, ', ') FROM payment_allocations a
+                  JOIN invoices i ON i.id = a.invoice_id WHERE a.payment_id = p.id), '') AS invoices
+     FROM payments p
+     JOIN customers c ON c.id = p.customer_id
+     LEFT JOIN office_users u ON u.id = p.recorded_by";
+
+fn office_payment_from_row(r: &sqlx::sqlite::SqliteRow) -> StoreResult<OfficePayment> {
+    let currency: String = r.try_get("currency")?;
+    Ok(OfficePayment {
+        id: r.try_get("id")?,
+        customer_id: r.try_get("customer_id")?,
+        customer_name: r.try_get("customer_name")?,
+        channel: r.try_get("channel")?,
+        method: r.try_get("method")?,
+        amount: r.try_get("amount")?,
+        currency: Currency::parse(&currency).unwrap_or(Currency::USD),
+        refunded: r.try_get("refunded")?,
+        card_brand: r.try_get("card_brand")?,
+        card_last4: r.try_get("card_last4")?,
+        check_number: r.try_get("check_number")?,
+        processor_charge_id: r.try_get("processor_charge_id")?,
+        recorded_by: r.try_get("recorded_by")?,
+        created_at: r.try_get("created_at")?,
+        invoices: r.try_get("invoices")?,
+    })
+}
+
+const OFFICE_FILTER: &str =
+    "p.company_id = $1 AND ($2 IS NULL OR p.channel = $2) AND ($3 IS NULL OR p.method = $3)
+     AND ($4 IS NULL OR p.created_at >= $4) AND ($5 IS NULL OR p.created_at < $5)
+     AND ($6 IS NULL OR p.customer_id = $6)";
+
+/// The company's payments matching `f`, newest first (at most `limit`), and
+/// the totals of all that match.
+pub async fn office_list(
+    db: &Db,
+    company_id: &str,
+    f: &OfficeFilter,
+    limit: i64,
+) -> StoreResult<(OfficeTotals, Vec<OfficePayment>)> {
+    let totals_sql = format!(
+        "SELECT count(*), coalesce(sum(p.amount), 0), coalesce(sum(p.refunded), 0)
+         FROM payments p WHERE {OFFICE_FILTER}"
+    );
+    let (count, amount, refunded): (i64, i64, i64) = sqlx::query_as(dynamic_sql(totals_sql))
+        .bind(company_id)
+        .bind(&f.channel)
+        .bind(&f.method)
+        .bind(f.from)
+        .bind(f.until)
+        .bind(&f.customer_id)
+        .fetch_one(db.reader())
+        .await?;
+    let sql = format!(
+        "{OFFICE_PAYMENT_SELECT} WHERE {OFFICE_FILTER} ORDER BY p.created_at DESC, p.id LIMIT $7"
+    );
+    let rows = sqlx::query(dynamic_sql(sql))
+        .bind(company_id)
+        .bind(&f.channel)
+        .bind(&f.method)
+        .bind(f.from)
+        .bind(f.until)
+        .bind(&f.customer_id)
+        .bind(limit)
+        .fetch_all(db.reader())
+        .await?;
+    let list = rows
+        .iter()
+        .map(office_payment_from_row)
+        .collect::<StoreResult<Vec<_>>>()?;
+    Ok((
+        OfficeTotals {
+            count,
+            amount,
+            refunded,
+        },
+        list,
+    ))
+}
+
+/// One payment of the company, or `None` (another company's id too).
+pub async fn office_get(
+    conn: &mut Conn,
+    company_id: &str,
+    payment_id: &str,
+) -> StoreResult<Option<OfficePayment>> {
+    let sql = format!("{OFFICE_PAYMENT_SELECT} WHERE p.company_id = $1 AND p.id = $2");
+    let row = sqlx::query(dynamic_sql(sql))
+        .bind(company_id)
+        .bind(payment_id)
+        .fetch_optional(&mut *conn)
+        .await?;
+    row.as_ref().map(office_payment_from_row).transpose()
+}

@@ -41,6 +41,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/invoices", post(create_invoice).get(list_invoices))
         .route("/api/v1/invoices/{id}", get(get_invoice))
         .route("/api/v1/payments", get(list_payments))
+        .merge(crate::web::office::settings::api_routes())
 }
 
 async fn openapi() -> Response {

@@ -47,6 +47,34 @@ impl PayLimits {
     }
 }
 
+/// Sign-in attempts, per account and per client address. Each server (and
+/// each test app) has its own.
+pub struct LoginLimits {
+    per_account: DefaultKeyedRateLimiter<String>,
+    per_client: DefaultKeyedRateLimiter<IpAddr>,
+}
+
+impl LoginLimits {
+    pub fn new(per_account_per_minute: u32, per_client_per_minute: u32) -> LoginLimits {
+        LoginLimits {
+            per_account: RateLimiter::keyed(per_minute(per_account_per_minute)),
+            per_client: RateLimiter::keyed(per_minute(per_client_per_minute)),
+        }
+    }
+
+    /// Counts an attempt; `false` when the account or the client is over its limit.
+    pub fn allow(&self, account: &str, client: IpAddr) -> bool {
+        let client_ok = self.per_client.check_key(&client).is_ok();
+        client_ok && self.per_account.check_key(&account.to_lowercase()).is_ok()
+    }
+}
+
+impl Default for LoginLimits {
+    fn default() -> Self {
+        LoginLimits::new(5, 20)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -22,7 +22,7 @@ use axum::{Json, Router};
 use crate::app::App;
 use crate::processor::sandbox;
 use error::ApiError;
-use limits::PayLimits;
+use limits::{LoginLimits, PayLimits};
 use views::Views;
 
 #[derive(Clone)]
@@ -30,6 +30,10 @@ pub struct AppState {
     pub app: App,
     pub views: Views,
     pub limits: Arc<PayLimits>,
+    pub office_logins: Arc<LoginLimits>,
+    pub portal_logins: Arc<LoginLimits>,
+    /// Requests for emailed portal sign-in links.
+    pub portal_links: Arc<LoginLimits>,
 }
 
 /// The whole HTTP application.
@@ -37,6 +41,9 @@ pub fn router(app: App) -> Router {
     let state = AppState {
         views: Views::new(),
         limits: Arc::new(PayLimits::new(app.config.rate_limits)),
+        office_logins: Arc::new(LoginLimits::default()),
+        portal_logins: Arc::new(LoginLimits::default()),
+        portal_links: Arc::new(LoginLimits::new(3, 20)),
         app: app.clone(),
     };
     let hsts = app.config.base_url.starts_with("https://");
@@ -86,7 +93,9 @@ pub fn not_found_for(state: &AppState, path: &str) -> Response {
 
 /// Headers every response carries (SECURITY.md 7).
 async fn security_headers(hsts: bool, req: Request, next: Next) -> Response {
-    let is_static = req.uri().path().starts_with("/static/");
+    // Assets and company logos may be cached; everything else is private.
+    let is_static =
+        req.uri().path().starts_with("/static/") || req.uri().path().starts_with("/logo/");
     let mut resp = next.run(req).await;
     let h = resp.headers_mut();
     h.insert("referrer-policy", HeaderValue::from_static("no-referrer"));

@@ -154,14 +154,15 @@ fn note_opened(state: &AppState, company_id: &str, link_id: &str, token: &str) {
 
 // ---------------------------------------------------------------- HTML page
 
+/// What the form showed when it comes back: the choices made and the errors.
 #[derive(Default)]
-struct FormState {
-    selected: Option<Vec<String>>,
-    plan: String,
-    method: Option<String>,
-    error: Option<String>,
-    card_error: Option<String>,
-    consent_error: Option<String>,
+pub(crate) struct FormState {
+    pub selected: Option<Vec<String>>,
+    pub plan: String,
+    pub method: Option<String>,
+    pub error: Option<String>,
+    pub card_error: Option<String>,
+    pub consent_error: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -200,7 +201,7 @@ struct MethodView {
     checked: bool,
 }
 
-fn method_label(brand: &str, last4: &str, exp_month: i64, exp_year: i64) -> String {
+pub(crate) fn method_label(brand: &str, last4: &str, exp_month: i64, exp_year: i64) -> String {
     format!(
         "{brand} ending {last4}, expires {exp_month:02}/{:02}",
         exp_year % 100
@@ -224,23 +225,24 @@ fn due_text(due: time::Date, today: time::Date) -> (String, bool) {
 }
 
 /// A signed one-time form token: the nonce is the payment's idempotency key,
-/// the signature proves this server issued it for this link (CSRF).
-fn form_token(state: &AppState, link_id: &str) -> (String, String) {
+/// the signature proves this server issued it for this scope (CSRF). The
+/// scope is the link's id on the quick payment page, the session on the portal.
+pub(crate) fn form_token(state: &AppState, scope: &str) -> (String, String) {
     let nonce = random_token(18);
     let sig = state
         .app
         .config
         .secret
-        .derive(format!("form:{link_id}:{nonce}").as_bytes());
+        .derive(format!("form:{scope}:{nonce}").as_bytes());
     (nonce, sig)
 }
 
-fn form_sig_valid(state: &AppState, link_id: &str, nonce: &str, sig: &str) -> bool {
+pub(crate) fn form_sig_valid(state: &AppState, scope: &str, nonce: &str, sig: &str) -> bool {
     let expected = state
         .app
         .config
         .secret
-        .derive(format!("form:{link_id}:{nonce}").as_bytes());
+        .derive(format!("form:{scope}:{nonce}").as_bytes());
     !nonce.is_empty()
         && expected.len() == sig.len()
         && expected
@@ -257,6 +259,23 @@ fn render_page(
     status: StatusCode,
     form: FormState,
 ) -> Response {
+    let ctx = page_context(state, page, &page.link_id, &format!("/pay/{token}"), form);
+    state.views.page(
+        status,
+        "pay.html",
+        minijinja::context! { token => token, ..ctx },
+    )
+}
+
+/// Everything the pay form shows (`pay.html`), for any place that shows it:
+/// `scope` binds the form token, `action` is where the form posts.
+pub(crate) fn page_context(
+    state: &AppState,
+    page: &PayPage,
+    scope: &str,
+    action: &str,
+    form: FormState,
+) -> minijinja::Value {
     let today = dates::today_in(&page.company.time_zone);
     let currency = page.company.currency;
     let mut total = 0i64;
@@ -324,12 +343,12 @@ fn render_page(
             minijinja::context! { label => format!("{} ending {}", m.brand, m.last4) }
         })
     });
-    let (nonce, sig) = form_token(state, &page.link_id);
-    let ctx = minijinja::context! {
+    let (nonce, sig) = form_token(state, scope);
+    minijinja::context! {
         accent => page.company.accent_color.as_str(),
         company => minijinja::context! { name => page.company.name.as_str(), phone => page.company.phone.as_str() },
         customer_name => page.customer.name.as_str(),
-        token => token,
+        action => action,
         properties => minijinja::value::Serde(&properties),
         total => Money::new(total, currency).format(),
         currency => currency.code(),
@@ -342,8 +361,7 @@ fn render_page(
         error => form.error,
         card_error => form.card_error,
         consent_error => form.consent_error,
-    };
-    state.views.page(status, "pay.html", ctx)
+    }
 }
 
 async fn page(State(state): State<AppState>, ip: ClientIp, Path(token): Path<String>) -> Response {
@@ -355,7 +373,7 @@ async fn page(State(state): State<AppState>, ip: ClientIp, Path(token): Path<Str
 
 /// The form's fields; card numbers are not among them (the inputs carry no name).
 #[derive(Default)]
-struct PayForm {
+pub(crate) struct PayForm {
     invoice_ids: Vec<String>,
     payment_method: String,
     card_token: String,
@@ -365,7 +383,7 @@ struct PayForm {
     form_sig: String,
 }
 
-fn parse_form(body: &[u8]) -> PayForm {
+pub(crate) fn parse_form(body: &[u8]) -> PayForm {
     let mut f = PayForm::default();
     for (k, v) in form_urlencoded::parse(body) {
         let v = v.into_owned();
@@ -394,31 +412,71 @@ async fn submit(
         Ok(l) => l,
         Err(resp) => return resp,
     };
-    let form = parse_form(&body);
-    let rerender = |status: StatusCode, fs: FormState| {
-        let state = state.clone();
-        let token = token.clone();
-        async move {
+    let payer = FormPayer {
+        company_id: &link.company_id,
+        customer_id: &link.customer_id,
+        scope: &link.id,
+        channel: "quick_pay",
+        key_prefix: "form",
+    };
+    match submit_form(&state, &payer, ip, &headers, &body).await {
+        Submitted::Paid(payment_id) => {
+            Redirect::to(&format!("/pay/{token}/receipts/{payment_id}")).into_response()
+        }
+        Submitted::Again(status, fs) => {
             match paypage::load(&state.app.db, &paylink::token_hash(&token)).await {
                 Ok(Some(page)) => render_page(&state, &page, &token, status, fs),
                 Ok(None) => state.views.not_found(),
                 Err(e) => ApiError::from(e).into_response(),
             }
         }
-    };
+        Submitted::Failed(resp) => resp,
+    }
+}
+
+/// Who pays through a pay form, and how the form was bound.
+pub(crate) struct FormPayer<'a> {
+    pub company_id: &'a str,
+    pub customer_id: &'a str,
+    /// What the form token was signed for (see `form_token`).
+    pub scope: &'a str,
+    pub channel: &'static str,
+    /// Prefix of the idempotency key made from the form's nonce.
+    pub key_prefix: &'static str,
+}
+
+/// What a submitted pay form came to.
+pub(crate) enum Submitted {
+    /// Paid: the payment's id, for the receipt.
+    Paid(String),
+    /// Show the form again with this status, the choices kept and the errors.
+    Again(StatusCode, FormState),
+    /// An answer that is not the form (a server error).
+    Failed(Response),
+}
+
+/// The pay form's submit flow, wherever the form is shown.
+pub(crate) async fn submit_form(
+    state: &AppState,
+    payer: &FormPayer<'_>,
+    ip: ClientIp,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Submitted {
+    let form = parse_form(body);
     let mut fs = FormState {
         selected: Some(form.invoice_ids.clone()),
         plan: form.plan.clone(),
         method: Some(form.payment_method.clone()),
         ..FormState::default()
     };
-    if !form_sig_valid(&state, &link.id, &form.form_nonce, &form.form_sig) {
+    if !form_sig_valid(state, payer.scope, &form.form_nonce, &form.form_sig) {
         fs.error = Some("This page was open too long or came from elsewhere. Check your selection and press Pay again.".into());
-        return rerender(StatusCode::BAD_REQUEST, fs).await;
+        return Submitted::Again(StatusCode::BAD_REQUEST, fs);
     }
     if form.invoice_ids.is_empty() {
         fs.error = Some("Select at least one invoice to pay.".into());
-        return rerender(StatusCode::UNPROCESSABLE_ENTITY, fs).await;
+        return Submitted::Again(StatusCode::UNPROCESSABLE_ENTITY, fs);
     }
     let method = if form.payment_method == "new_card" || form.payment_method.is_empty() {
         if form.card_token.is_empty() {
@@ -426,7 +484,7 @@ async fn submit(
                 "Enter your card details. Card entry needs JavaScript turned on in your browser."
                     .into(),
             );
-            return rerender(StatusCode::UNPROCESSABLE_ENTITY, fs).await;
+            return Submitted::Again(StatusCode::UNPROCESSABLE_ENTITY, fs);
         }
         form.card_token.clone()
     } else {
@@ -435,41 +493,39 @@ async fn submit(
     let enroll = if form.plan == "autopay" {
         if !form.autopay_consent {
             fs.consent_error = Some("To use autopay, tick the box to authorize future charges, or choose \u{201c}Pay this time only\u{201d}.".into());
-            return rerender(StatusCode::UNPROCESSABLE_ENTITY, fs).await;
+            return Submitted::Again(StatusCode::UNPROCESSABLE_ENTITY, fs);
         }
-        match consent_for(&state, &link, ip, &headers).await {
+        match consent_for(state, payer.company_id, payer.channel, ip, headers).await {
             Ok(c) => Some(c),
-            Err(e) => return e.into_response(),
+            Err(e) => return Submitted::Failed(e.into_response()),
         }
     } else {
         None
     };
     let req = PayInvoices {
-        company_id: link.company_id.clone(),
-        customer_id: link.customer_id.clone(),
+        company_id: payer.company_id.to_string(),
+        customer_id: payer.customer_id.to_string(),
         invoice_ids: form.invoice_ids.clone(),
         payment_method: method,
-        idempotency_key: format!("form:{}", form.form_nonce),
-        channel: "quick_pay",
+        idempotency_key: format!("{}:{}", payer.key_prefix, form.form_nonce),
+        channel: payer.channel,
         enroll,
         actor: "customer".into(),
     };
-    match pay_waiting(&state, req).await {
-        Ok(PayResult::Succeeded(s)) => {
-            Redirect::to(&format!("/pay/{token}/receipts/{}", s.id)).into_response()
-        }
+    match pay_waiting(state, req).await {
+        Ok(PayResult::Succeeded(s)) => Submitted::Paid(s.id),
         Ok(PayResult::Declined(d)) => {
             fs.card_error = Some(d.message);
             fs.method = Some("new_card".into());
-            rerender(StatusCode::PAYMENT_REQUIRED, fs).await
+            Submitted::Again(StatusCode::PAYMENT_REQUIRED, fs)
         }
         Err(e) => {
             let e = ApiError::from(e);
             if e.status.is_server_error() && e.status != StatusCode::BAD_GATEWAY {
-                return e.into_response();
+                return Submitted::Failed(e.into_response());
             }
             fs.error = Some(e.message);
-            rerender(e.status, fs).await
+            Submitted::Again(e.status, fs)
         }
     }
 }
@@ -486,20 +542,21 @@ async fn pay_waiting(state: &AppState, req: PayInvoices) -> Result<PayResult, Pa
 }
 
 /// The consent record for autopay: the exact text shown, when, from where.
-async fn consent_for(
+pub(crate) async fn consent_for(
     state: &AppState,
-    link: &LiveLink,
+    company_id: &str,
+    channel: &str,
     ip: ClientIp,
     headers: &HeaderMap,
 ) -> Result<Consent, ApiError> {
-    let company = companies::get(&state.app.db, &link.company_id)
+    let company = companies::get(&state.app.db, company_id)
         .await?
         .ok_or_else(ApiError::not_found)?;
     Ok(Consent {
         text: autopay_consent_text(&company.name, &company.phone),
         ip: ip.0.to_string(),
         user_agent: user_agent(headers),
-        channel: "quick_pay".into(),
+        channel: channel.into(),
         starts_on: dates::today_in(&company.time_zone),
     })
 }
@@ -513,27 +570,40 @@ async fn receipt(
         Ok(l) => l,
         Err(resp) => return resp,
     };
-    let found = async {
-        let payment = pay_store::list(
-            &state.app.db,
-            &link.company_id,
-            Some(&link.customer_id),
-            Some(&payment_id),
-            1,
-        )
-        .await?
-        .pop();
-        let company = companies::get(&state.app.db, &link.company_id).await?;
-        let autopay = pay_store::active_autopay(&state.app.db, &link.customer_id).await?;
-        Ok::<_, crate::store::StoreError>((payment, company, autopay))
+    match receipt_context(&state, &link.company_id, &link.customer_id, &payment_id).await {
+        Ok(Some(ctx)) => state.views.page(
+            StatusCode::OK,
+            "receipt.html",
+            minijinja::context! { back => format!("/pay/{token}"), token => token, ..ctx },
+        ),
+        Ok(None) => state.views.not_found(),
+        Err(e) => e.into_response(),
     }
-    .await;
-    let (payment, company, autopay) = match found {
-        Ok((Some(p), Some(c), a)) => (p, c, a),
-        Ok(_) => return state.views.not_found(),
-        Err(e) => return ApiError::from(e).into_response(),
+}
+
+/// What a receipt (`receipt.html`) shows: one payment of one customer, or
+/// `None` when the payment is not theirs.
+pub(crate) async fn receipt_context(
+    state: &AppState,
+    company_id: &str,
+    customer_id: &str,
+    payment_id: &str,
+) -> Result<Option<minijinja::Value>, ApiError> {
+    let payment = pay_store::list(
+        &state.app.db,
+        company_id,
+        Some(customer_id),
+        Some(payment_id),
+        1,
+    )
+    .await?
+    .pop();
+    let company = companies::get(&state.app.db, company_id).await?;
+    let autopay = pay_store::active_autopay(&state.app.db, customer_id).await?;
+    let (Some(payment), Some(company)) = (payment, company) else {
+        return Ok(None);
     };
-    let ctx = minijinja::context! {
+    Ok(Some(minijinja::context! {
         accent => company.accent_color,
         company => minijinja::context! { name => company.name, phone => company.phone },
         amount => Money::new(payment.amount, payment.currency).format(),
@@ -546,9 +616,7 @@ async fn receipt(
             balance => Money::new(a.invoice_balance, payment.currency).format(),
         }).collect::<Vec<_>>(),
         autopay => autopay.map(|m| format!("{} ending {}", m.brand, m.last4)),
-        token => token,
-    };
-    state.views.page(StatusCode::OK, "receipt.html", ctx)
+    }))
 }
 
 // ---------------------------------------------------------------- JSON twin
@@ -621,7 +689,7 @@ async fn api_pay_inner(
                 "autopay_consent",
             ));
         }
-        Some(consent_for(state, link, ip, headers).await?)
+        Some(consent_for(state, &link.company_id, "quick_pay", ip, headers).await?)
     } else {
         None
     };

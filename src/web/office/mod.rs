@@ -8,17 +8,12 @@ pub mod invoices;
 pub mod payments;
 pub mod settings;
 
-use std::net::IpAddr;
-use std::num::NonZeroU32;
-use std::sync::OnceLock;
-
 use axum::extract::{FromRequestParts, Query, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
-use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
@@ -181,24 +176,6 @@ pub fn page_with_status(
 
 // ---------------------------------------------------------------- sign-in
 
-fn login_limits() -> &'static (
-    DefaultKeyedRateLimiter<String>,
-    DefaultKeyedRateLimiter<IpAddr>,
-) {
-    static LIMITS: OnceLock<(
-        DefaultKeyedRateLimiter<String>,
-        DefaultKeyedRateLimiter<IpAddr>,
-    )> = OnceLock::new();
-    LIMITS.get_or_init(|| {
-        let per_account = Quota::per_minute(NonZeroU32::new(5).unwrap_or(NonZeroU32::MIN));
-        let per_client = Quota::per_minute(NonZeroU32::new(20).unwrap_or(NonZeroU32::MIN));
-        (
-            RateLimiter::keyed(per_account),
-            RateLimiter::keyed(per_client),
-        )
-    })
-}
-
 #[derive(Deserialize, Default)]
 struct NextQuery {
     #[serde(default)]
@@ -229,8 +206,7 @@ async fn login(State(state): State<AppState>, ip: ClientIp, Form(f): Form<LoginF
             minijinja::context! { email => email.as_str(), error => message },
         )
     };
-    let (per_account, per_client) = login_limits();
-    if per_client.check_key(&ip.0).is_err() || per_account.check_key(&email).is_err() {
+    if !state.office_logins.allow(&email, ip.0) {
         return fail(
             StatusCode::TOO_MANY_REQUESTS,
             "Too many sign-in attempts. Wait a minute and try again.",

@@ -1,0 +1,3 @@
+//! Outgoing messages.
+
+pub mod email;

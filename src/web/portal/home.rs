@@ -1,0 +1,524 @@
+//! The signed-in portal: invoices and the pay form (the quick payment page's
+//! own code), payment history and receipts, saved cards and autopay.
+
+use axum::Form;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::{Deserialize, Serialize};
+
+use super::{PortalUser, page, portal_context};
+use crate::dates;
+use crate::domain::autopay_consent_text;
+use crate::money::Money;
+use crate::store::payments as pay_store;
+use crate::store::portal as store;
+use crate::store::{StoreError, audit, paypage};
+use crate::web::error::ApiError;
+use crate::web::pay::{self, FormPayer, FormState, Submitted};
+use crate::web::{AppState, ClientIp};
+
+/// GET /portal: the customer's open invoices and the pay form.
+pub(super) async fn home(State(state): State<AppState>, user: PortalUser) -> Response {
+    render_home(&state, &user, StatusCode::OK, FormState::default()).await
+}
+
+async fn render_home(
+    state: &AppState,
+    user: &PortalUser,
+    status: StatusCode,
+    form: FormState,
+) -> Response {
+    let hash = match store::pay_page_hash(
+        &state.app.db,
+        &state.app.config.secret,
+        &user.company_id,
+        &user.customer_id,
+    )
+    .await
+    {
+        Ok(h) => h,
+        Err(e) => return ApiError::from(e).into_response(),
+    };
+    let found = match hash {
+        Some(h) => match paypage::load(&state.app.db, &h).await {
+            Ok(p) => p,
+            Err(e) => return ApiError::from(e).into_response(),
+        },
+        None => None,
+    };
+    let Some(pay_page) = found else {
+        // No live payment link: the office turned online payment off for this customer.
+        return page(
+            state,
+            user,
+            StatusCode::OK,
+            "portal/unavailable.html",
+            minijinja::context! {},
+        );
+    };
+    let ctx = pay::page_context(state, &pay_page, &user.form_scope(), "/portal/pay", form);
+    let base = portal_context(user);
+    state.views.page(status, "portal/home.html", minijinja::context! { ..minijinja::context! { token => "", back => "/portal" }, ..base, ..ctx })
+}
+
+/// POST /portal/pay: the pay form's submit flow, channel "portal". Its signed
+/// form token is bound to this session (the CSRF check).
+pub(super) async fn pay(
+    State(state): State<AppState>,
+    user: PortalUser,
+    ip: ClientIp,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let scope = user.form_scope();
+    let payer = FormPayer {
+        company_id: &user.company_id,
+        customer_id: &user.customer_id,
+        scope: &scope,
+        channel: "portal",
+        key_prefix: "portal",
+    };
+    match pay::submit_form(&state, &payer, ip, &headers, &body).await {
+        Submitted::Paid(id) => Redirect::to(&format!("/portal/receipts/{id}")).into_response(),
+        Submitted::Again(status, fs) => render_home(&state, &user, status, fs).await,
+        Submitted::Failed(resp) => resp,
+    }
+}
+
+/// GET /portal/receipts/{id}: one of this customer's payments.
+pub(super) async fn receipt(
+    State(state): State<AppState>,
+    user: PortalUser,
+    Path(payment_id): Path<String>,
+) -> Response {
+    match pay::receipt_context(&state, &user.company_id, &user.customer_id, &payment_id).await {
+        Ok(Some(ctx)) => {
+            let base = portal_context(&user);
+            state.views.page(StatusCode::OK, "portal/receipt.html", minijinja::context! { ..minijinja::context! { token => "", back => "/portal" }, ..base, ..ctx })
+        }
+        Ok(None) => state.views.not_found(),
+        Err(e) => e.into_response(),
+    }
+}
+
+#[derive(Serialize)]
+struct HistoryRow {
+    id: String,
+    date: String,
+    amount: String,
+    how: String,
+    invoices: String,
+    status: &'static str,
+}
+
+/// GET /portal/history: payments, newest first, each with its receipt.
+pub(super) async fn history(State(state): State<AppState>, user: PortalUser) -> Response {
+    let (payments, company) = match async {
+        let p = pay_store::list(
+            &state.app.db,
+            &user.company_id,
+            Some(&user.customer_id),
+            None,
+            200,
+        )
+        .await?;
+        let c = crate::store::companies::get(&state.app.db, &user.company_id).await?;
+        Ok::<_, StoreError>((p, c))
+    }
+    .await
+    {
+        Ok((p, Some(c))) => (p, c),
+        Ok((_, None)) => return state.views.not_found(),
+        Err(e) => return ApiError::from(e).into_response(),
+    };
+    let rows: Vec<HistoryRow> = payments
+        .into_iter()
+        .map(|p| HistoryRow {
+            date: dates::display_instant(p.created_at, &company.time_zone),
+            amount: Money::new(p.amount, p.currency).format(),
+            how: match (&p.card_brand, &p.card_last4) {
+                (Some(b), Some(l)) => format!("{b} ending {l}"),
+                _ => match p.method.as_str() {
+                    "cash" => "Cash".into(),
+                    "check" => "Check".into(),
+                    other => other.to_string(),
+                },
+            },
+            invoices: p
+                .allocations
+                .iter()
+                .map(|a| a.invoice_number.clone())
+                .collect::<Vec<_>>()
+                .join(", "),
+            status: match p.status {
+                "refunded" => "Refunded",
+                "partially_refunded" => "Partly refunded",
+                _ => "Paid",
+            },
+            id: p.id,
+        })
+        .collect();
+    page(
+        &state,
+        &user,
+        StatusCode::OK,
+        "portal/history.html",
+        minijinja::context! { payments => minijinja::value::Serde(&rows) },
+    )
+}
+
+#[derive(Serialize)]
+struct CardView {
+    id: String,
+    label: String,
+    is_default: bool,
+    autopay: bool,
+    checked: bool,
+}
+
+/// GET /portal/cards: saved cards and autopay.
+pub(super) async fn cards(State(state): State<AppState>, user: PortalUser) -> Response {
+    render_cards(&state, &user, StatusCode::OK, minijinja::context! {}, None).await
+}
+
+async fn render_cards(
+    state: &AppState,
+    user: &PortalUser,
+    status: StatusCode,
+    ctx: minijinja::Value,
+    chosen: Option<&str>,
+) -> Response {
+    let cards = match store::cards(&state.app.db, &user.company_id, &user.customer_id).await {
+        Ok(c) => c,
+        Err(e) => return ApiError::from(e).into_response(),
+    };
+    let autopay = cards
+        .iter()
+        .find(|c| c.autopay)
+        .map(|c| format!("{} ending {}", c.brand, c.last4));
+    let chosen = chosen
+        .map(str::to_string)
+        .or_else(|| cards.iter().find(|c| c.is_default).map(|c| c.id.clone()))
+        .or_else(|| cards.first().map(|c| c.id.clone()));
+    let views: Vec<CardView> = cards
+        .iter()
+        .map(|c| CardView {
+            id: c.id.clone(),
+            label: pay::method_label(&c.brand, &c.last4, c.exp_month, c.exp_year),
+            is_default: c.is_default,
+            autopay: c.autopay,
+            checked: Some(&c.id) == chosen.as_ref(),
+        })
+        .collect();
+    page(
+        state,
+        user,
+        status,
+        "portal/cards.html",
+        minijinja::context! {
+            cards => minijinja::value::Serde(&views),
+            autopay => autopay,
+            consent_text => autopay_consent_text(&user.company_name, &user.company_phone),
+            ..ctx
+        },
+    )
+}
+
+#[derive(Deserialize)]
+pub(super) struct CsrfForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+/// GET /portal/cards/{id}/remove: asks once, saying what will happen.
+pub(super) async fn remove_card_page(
+    State(state): State<AppState>,
+    user: PortalUser,
+    Path(id): Path<String>,
+) -> Response {
+    let cards = match store::cards(&state.app.db, &user.company_id, &user.customer_id).await {
+        Ok(c) => c,
+        Err(e) => return ApiError::from(e).into_response(),
+    };
+    let Some(card) = cards.into_iter().find(|c| c.id == id) else {
+        return state.views.not_found();
+    };
+    page(
+        &state,
+        &user,
+        StatusCode::OK,
+        "portal/card_remove.html",
+        minijinja::context! {
+            card => minijinja::context! {
+                id => card.id,
+                label => format!("{} ending {}", card.brand, card.last4),
+                autopay => card.autopay,
+            },
+        },
+    )
+}
+
+/// POST /portal/cards/{id}/remove: removes the card; autopay on it turns off.
+pub(super) async fn remove_card(
+    State(state): State<AppState>,
+    user: PortalUser,
+    Path(id): Path<String>,
+    Form(f): Form<CsrfForm>,
+) -> Response {
+    if let Some(r) = user.csrf_refusal(&f.csrf) {
+        return r;
+    }
+    let result: Result<Option<store::Removed>, StoreError> = async {
+        let mut tx = state.app.db.begin_write().await?;
+        let Some(removed) =
+            store::remove_card(&mut tx, &user.company_id, &user.customer_id, &id).await?
+        else {
+            return Ok(None);
+        };
+        audit::record(
+            &mut tx,
+            &user.company_id,
+            &user.actor(),
+            "payment_method.removed",
+            &id,
+            serde_json::json!({ "customer": user.customer_id, "channel": "portal" }),
+        )
+        .await?;
+        if removed.autopay_cancelled {
+            audit::record(
+                &mut tx,
+                &user.company_id,
+                &user.actor(),
+                "autopay.cancelled",
+                &user.customer_id,
+                serde_json::json!({ "method": id, "reason": "card_removed", "channel": "portal" }),
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(Some(removed))
+    }
+    .await;
+    match result {
+        Ok(Some(removed)) => {
+            let notice = if removed.autopay_cancelled {
+                "The card was removed. Autopay used it, so autopay is now off."
+            } else {
+                "The card was removed."
+            };
+            render_cards(
+                &state,
+                &user,
+                StatusCode::OK,
+                minijinja::context! { notice => notice },
+                None,
+            )
+            .await
+        }
+        Ok(None) => state.views.not_found(),
+        Err(e) => ApiError::from(e).into_response(),
+    }
+}
+
+/// POST /portal/cards/{id}/default.
+pub(super) async fn set_default(
+    State(state): State<AppState>,
+    user: PortalUser,
+    Path(id): Path<String>,
+    Form(f): Form<CsrfForm>,
+) -> Response {
+    if let Some(r) = user.csrf_refusal(&f.csrf) {
+        return r;
+    }
+    let result: Result<bool, StoreError> = async {
+        let mut tx = state.app.db.begin_write().await?;
+        if !store::set_default_card(&mut tx, &user.company_id, &user.customer_id, &id).await? {
+            return Ok(false);
+        }
+        audit::record(
+            &mut tx,
+            &user.company_id,
+            &user.actor(),
+            "payment_method.default_set",
+            &id,
+            serde_json::json!({ "customer": user.customer_id, "channel": "portal" }),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+    .await;
+    match result {
+        Ok(true) => {
+            render_cards(
+                &state,
+                &user,
+                StatusCode::OK,
+                minijinja::context! { notice => "Your default card was changed." },
+                None,
+            )
+            .await
+        }
+        Ok(false) => state.views.not_found(),
+        Err(e) => ApiError::from(e).into_response(),
+    }
+}
+
+#[derive(Deserialize)]
+pub(super) struct AutopayForm {
+    #[serde(default)]
+    csrf: String,
+    /// "on" or "off".
+    #[serde(default)]
+    action: String,
+    #[serde(default)]
+    method_id: String,
+    #[serde(default)]
+    autopay_consent: String,
+}
+
+/// POST /portal/autopay: off cancels the enrollment; on needs a saved card
+/// and the ticked consent, whose exact text is stored with time, address and
+/// user agent.
+pub(super) async fn autopay(
+    State(state): State<AppState>,
+    user: PortalUser,
+    ip: ClientIp,
+    headers: HeaderMap,
+    Form(f): Form<AutopayForm>,
+) -> Response {
+    if let Some(r) = user.csrf_refusal(&f.csrf) {
+        return r;
+    }
+    match f.action.as_str() {
+        "off" => autopay_off(&state, &user).await,
+        "on" => autopay_on(&state, &user, ip, &headers, &f).await,
+        _ => (StatusCode::BAD_REQUEST, "Choose to turn autopay on or off.").into_response(),
+    }
+}
+
+async fn autopay_off(state: &AppState, user: &PortalUser) -> Response {
+    let result: Result<bool, StoreError> = async {
+        let mut tx = state.app.db.begin_write().await?;
+        let was_on = store::cancel_autopay(&mut tx, &user.company_id, &user.customer_id).await?;
+        if was_on {
+            audit::record(
+                &mut tx,
+                &user.company_id,
+                &user.actor(),
+                "autopay.cancelled",
+                &user.customer_id,
+                serde_json::json!({ "channel": "portal" }),
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(was_on)
+    }
+    .await;
+    match result {
+        Ok(was_on) => {
+            let notice = if was_on {
+                "Autopay is off. Future invoices will not be charged automatically."
+            } else {
+                "Autopay was already off."
+            };
+            render_cards(
+                state,
+                user,
+                StatusCode::OK,
+                minijinja::context! { notice => notice },
+                None,
+            )
+            .await
+        }
+        Err(e) => ApiError::from(e).into_response(),
+    }
+}
+
+async fn autopay_on(
+    state: &AppState,
+    user: &PortalUser,
+    ip: ClientIp,
+    headers: &HeaderMap,
+    f: &AutopayForm,
+) -> Response {
+    let chosen = Some(f.method_id.as_str()).filter(|m| !m.is_empty());
+    let method = match chosen {
+        Some(id) => {
+            match pay_store::saved_method(&state.app.db, &user.company_id, &user.customer_id, id)
+                .await
+            {
+                Ok(m) => m,
+                Err(e) => return ApiError::from(e).into_response(),
+            }
+        }
+        None => None,
+    };
+    let Some(method) = method else {
+        return render_cards(
+            state,
+            user,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            minijinja::context! { method_error => "Choose one of your saved cards for autopay." },
+            chosen,
+        )
+        .await;
+    };
+    if f.autopay_consent != "yes" {
+        return render_cards(
+            state,
+            user,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            minijinja::context! { consent_error => "To turn autopay on, tick the box to authorize future charges." },
+            chosen,
+        )
+        .await;
+    }
+    let consent = match pay::consent_for(state, &user.company_id, "portal", ip, headers).await {
+        Ok(c) => c,
+        Err(e) => return e.into_response(),
+    };
+    let result: Result<String, StoreError> = async {
+        let mut tx = state.app.db.begin_write().await?;
+        let enrollment = pay_store::enroll_autopay(
+            &mut tx,
+            &user.company_id,
+            &user.customer_id,
+            &method.id,
+            &consent,
+        )
+        .await?;
+        audit::record(
+            &mut tx,
+            &user.company_id,
+            &user.actor(),
+            "autopay.enrolled",
+            &user.customer_id,
+            serde_json::json!({ "enrollment": enrollment, "method": method.id, "channel": "portal" }),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(enrollment)
+    }
+    .await;
+    match result {
+        Ok(_) => {
+            let notice = format!(
+                "Autopay is on for {} ending {}. Invoices due from today on are charged to it when they are due.",
+                method.brand, method.last4
+            );
+            render_cards(
+                state,
+                user,
+                StatusCode::OK,
+                minijinja::context! { notice => notice },
+                None,
+            )
+            .await
+        }
+        Err(e) => ApiError::from(e).into_response(),
+    }
+}
