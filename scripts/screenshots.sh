@@ -23,6 +23,14 @@ shot() { # url file width height
 }
 
 lena=$(grep "Lena Landlord" "$work/demo.out" | awk '{print $3}')
+maria=$(grep "Maria Homeowner" "$work/demo.out" | awk '{print $3}')
+# One quick payment, so the dashboard and the payments list have something to show.
+token=${maria##*/}
+card=$(curl -s -H 'content-type: application/json' -d '{"number":"4242424242424242","exp_month":12,"exp_year":2030,"cvc":"123"}' \
+  "$base/sandbox/v1/tokens" | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+invoice=$(curl -s "$base/api/v1/pay/$token" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["properties"][0]["invoices"][-1]["id"])')
+curl -s -o /dev/null -H 'content-type: application/json' -H "Idempotency-Key: screenshots-$$" \
+  -d "{\"invoice_ids\":[\"$invoice\"],\"payment_method\":\"$card\"}" "$base/api/v1/pay/$token/payments"
 shot "$lena" "$out/pay-page-phone.png" 360 1500
 
 # Office pages: fetched with a signed-in session, then rendered from a file

@@ -205,6 +205,13 @@ async fn search_finds_customers_by_many_keys_within_the_company() {
         let r = office.get(&t, &format!("/office/search?q={q}")).await;
         assert!(r.body.contains(&format!("/office/customers/{c}")), "{q}");
     }
+    // The search box on other pages starts empty, whatever their own filters are called.
+    let payments = office.get(&t, "/office/payments").await;
+    assert!(
+        payments
+            .body
+            .contains("placeholder=\"Name, phone, email, address or invoice number\" value=\"\"")
+    );
     let none = office.get(&t, "/office/search?q=nobody").await;
     assert!(!none.body.contains("/office/customers/cus_"));
 }

@@ -450,6 +450,6 @@ async fn search(
         &user,
         "office/search.html",
         "customers",
-        minijinja::context! { q => q.q.as_str(), hits => minijinja::value::Serde(&hits) },
+        minijinja::context! { q => q.q.as_str(), search_q => q.q.as_str(), hits => minijinja::value::Serde(&hits) },
     )
 }
