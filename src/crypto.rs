@@ -74,6 +74,17 @@ pub fn random_token(bytes: usize) -> String {
     URL_SAFE_NO_PAD.encode(random_bytes(bytes))
 }
 
+/// Compares two secrets (CSRF tokens, signatures) in time that does not
+/// depend on where they differ. Empty never matches.
+pub fn same_secret(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && !a.is_empty()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
+}
+
 /// Hex SHA-256, the form in which tokens and keys are stored.
 pub fn sha256_hex(data: &[u8]) -> String {
     let digest = Sha256::digest(data);
@@ -106,6 +117,14 @@ mod tests {
         // 256 bits in base64url without padding.
         assert_eq!(s.derive(b"x").len(), 43);
         assert_eq!(format!("{s:?}"), "Secret(redacted)");
+    }
+
+    #[test]
+    fn secrets_compare_whole() {
+        assert!(same_secret("abc", "abc"));
+        assert!(!same_secret("abc", "abd"));
+        assert!(!same_secret("", ""));
+        assert!(!same_secret("ab", "abc"));
     }
 
     #[test]

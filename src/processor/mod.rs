@@ -74,6 +74,20 @@ pub enum ChargeOutcome {
     Declined(Decline),
 }
 
+/// A card kept at the processor without a charge.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SavedCard {
+    pub method_id: String,
+    pub card: CardSummary,
+    pub processor_customer: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SaveOutcome {
+    Saved(SavedCard),
+    Declined(Decline),
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ProcessorError {
     /// The token or method is unknown, used up, or not this processor's.
@@ -102,6 +116,14 @@ pub trait PaymentProcessor: Send + Sync + 'static {
     fn name(&self) -> &'static str;
 
     fn charge(&self, req: ChargeRequest) -> BoxFuture<'_, Result<ChargeOutcome, ProcessorError>>;
+
+    /// Keeps a card (from a one-time token) for later charges, without
+    /// charging it; the bank may refuse it here already.
+    fn save_method(
+        &self,
+        token: String,
+        processor_customer: Option<String>,
+    ) -> BoxFuture<'_, Result<SaveOutcome, ProcessorError>>;
 
     /// The outcome of an earlier charge by its idempotency key, or `None`
     /// when the processor never received it (reconciliation asks this).

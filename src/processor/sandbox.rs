@@ -16,7 +16,7 @@ use sqlx::{Row, SqlitePool};
 
 use super::{
     BoxFuture, CardSummary, Charge, ChargeOutcome, ChargeRequest, ChargeSource, Decline,
-    PaymentProcessor, ProcessorError, Refund,
+    PaymentProcessor, ProcessorError, Refund, SaveOutcome, SavedCard,
 };
 use crate::crypto::new_id;
 use crate::money::{Currency, Money};
@@ -475,6 +475,49 @@ impl SandboxProcessor {
     }
 }
 
+impl SandboxProcessor {
+    async fn do_save(&self, token: String) -> Result<SaveOutcome, ProcessorError> {
+        let row = sqlx::query(
+            "UPDATE sandbox_tokens SET used_at = $1 WHERE id = $2 AND used_at IS NULL
+             RETURNING behaviour, brand, last4, exp_month, exp_year",
+        )
+        .bind(now())
+        .bind(&token)
+        .fetch_optional(&self.db)
+        .await
+        .map_err(unavailable)?
+        .ok_or_else(|| {
+            ProcessorError::InvalidSource("the card token is unknown or was already used".into())
+        })?;
+        let card = card_from_row(&row).map_err(unavailable)?;
+        // Like Stripe's SetupIntents: a card that declines every charge is
+        // refused here too, except the one that only fails later.
+        if let Behaviour::Decline(code) = card.behaviour {
+            return Ok(SaveOutcome::Declined(Decline::new(code)));
+        }
+        let method_id = new_id("pm");
+        sqlx::query(
+            "INSERT INTO sandbox_methods (id, behaviour, brand, last4, exp_month, exp_year, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(&method_id)
+        .bind(card.behaviour.encode())
+        .bind(&card.summary.brand)
+        .bind(&card.summary.last4)
+        .bind(card.summary.exp_month)
+        .bind(card.summary.exp_year)
+        .bind(now())
+        .execute(&self.db)
+        .await
+        .map_err(unavailable)?;
+        Ok(SaveOutcome::Saved(SavedCard {
+            method_id,
+            card: card.summary,
+            processor_customer: None,
+        }))
+    }
+}
+
 impl PaymentProcessor for SandboxProcessor {
     fn name(&self) -> &'static str {
         "sandbox"
@@ -482,6 +525,14 @@ impl PaymentProcessor for SandboxProcessor {
 
     fn charge(&self, req: ChargeRequest) -> BoxFuture<'_, Result<ChargeOutcome, ProcessorError>> {
         Box::pin(self.do_charge(req))
+    }
+
+    fn save_method(
+        &self,
+        token: String,
+        _processor_customer: Option<String>,
+    ) -> BoxFuture<'_, Result<SaveOutcome, ProcessorError>> {
+        Box::pin(self.do_save(token))
     }
 
     fn find_charge(

@@ -357,6 +357,23 @@ pub async fn pay_page_hash(
     )
 }
 
+/// Whether the customer has a default among their live cards.
+pub async fn has_default_card(
+    conn: &mut Conn,
+    company_id: &str,
+    customer_id: &str,
+) -> StoreResult<bool> {
+    let found: Option<i64> = sqlx::query_scalar(
+        "SELECT 1 FROM payment_methods
+         WHERE company_id = $1 AND customer_id = $2 AND removed_at IS NULL AND is_default = 1 LIMIT 1",
+    )
+    .bind(company_id)
+    .bind(customer_id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    Ok(found.is_some())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -151,6 +151,18 @@ async fn check_origin(State(state): State<AppState>, req: Request, next: Next) -
     next.run(req).await
 }
 
+/// The refusal of a form whose CSRF token is not the session's (office and
+/// portal), or `None` when it is.
+pub fn csrf_refusal(expected: &str, given: &str) -> Option<Response> {
+    (!crate::crypto::same_secret(given, expected)).then(|| {
+        (
+            StatusCode::FORBIDDEN,
+            "This form has expired or did not come from this site. Go back, reload the page and try again.",
+        )
+            .into_response()
+    })
+}
+
 /// The client's address as the connection reports it.
 #[derive(Debug, Clone, Copy)]
 pub struct ClientIp(pub IpAddr);

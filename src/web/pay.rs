@@ -243,13 +243,7 @@ pub(crate) fn form_sig_valid(state: &AppState, scope: &str, nonce: &str, sig: &s
         .config
         .secret
         .derive(format!("form:{scope}:{nonce}").as_bytes());
-    !nonce.is_empty()
-        && expected.len() == sig.len()
-        && expected
-            .bytes()
-            .zip(sig.bytes())
-            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-            == 0
+    !nonce.is_empty() && crate::crypto::same_secret(&expected, sig)
 }
 
 fn render_page(

@@ -64,6 +64,10 @@ pub fn static_asset(name: &str) -> Option<Response> {
             include_str!("../../static/pay.css"),
             "text/css; charset=utf-8",
         ),
+        "card.js" => (
+            include_str!("../../static/card.js"),
+            "text/javascript; charset=utf-8",
+        ),
         "office.js" => (
             include_str!("../../static/office.js"),
             "text/javascript; charset=utf-8",

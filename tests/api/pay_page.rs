@@ -133,9 +133,11 @@ async fn page_is_light_and_self_contained() {
     let html = t.get(&format!("/pay/{token}")).await;
     let css = t.get("/static/pay.css").await;
     let js = t.get("/static/pay.js").await;
+    let card_js = t.get("/static/card.js").await;
+    assert_eq!(card_js.status, StatusCode::OK);
     assert_eq!(css.status, StatusCode::OK);
     assert_eq!(js.status, StatusCode::OK);
-    let total = html.body.len() + css.body.len() + js.body.len();
+    let total = html.body.len() + css.body.len() + js.body.len() + card_js.body.len();
     assert!(total < 30 * 1024, "page, CSS and JS weigh {total} bytes");
     // No third-party resources: every src/href is local or a tel: link.
     for attr in ["src=\"", "href=\""] {

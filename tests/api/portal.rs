@@ -1038,3 +1038,71 @@ async fn names_with_markup_render_as_text() {
         assert!(!r.body.contains("<b>1 Bold St</b>"));
     }
 }
+
+#[tokio::test]
+async fn a_card_can_be_added_without_a_charge() {
+    let t = TestApp::new().await;
+    let (c, inv) = crate::support::customer_with_invoices(&t, "Card Keeper", &[4000]).await;
+    let portal = sign_in_as(&t, &c).await;
+    let form = portal.get(&t, "/portal/cards/new").await;
+    assert_eq!(form.status, StatusCode::OK);
+    assert!(form.body.contains("data-card-form"));
+    // The card inputs have no name: only the processor's token is posted.
+    assert!(!form.body.contains("name=\"number\""));
+
+    // A card the bank refuses is not kept.
+    let bad = t.card("4000000000000002").await;
+    let r = portal
+        .post(&t, "/portal/cards/new", &[("card_token", &bad)])
+        .await;
+    assert_eq!(r.status, StatusCode::PAYMENT_REQUIRED);
+    assert!(r.body.contains("declined"));
+    assert_eq!(t.count("SELECT COUNT(*) FROM payment_methods").await, 0);
+
+    let good = t.card("5555555555554444").await;
+    let r = portal
+        .post(&t, "/portal/cards/new", &[("card_token", &good)])
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert!(r.body.contains("Your card was saved."));
+    assert!(r.body.contains("Mastercard ending 4444"));
+    assert_eq!(
+        t.count("SELECT COUNT(*) FROM payment_methods WHERE is_default = 1")
+            .await,
+        1
+    );
+    // Nothing was charged, and a used token cannot be saved twice.
+    assert_eq!(
+        t.sandbox_count("SELECT COUNT(*) FROM sandbox_charges")
+            .await,
+        0
+    );
+    let again = portal
+        .post(&t, "/portal/cards/new", &[("card_token", &good)])
+        .await;
+    assert_eq!(again.status, StatusCode::PAYMENT_REQUIRED);
+    assert_eq!(t.count("SELECT COUNT(*) FROM payment_methods").await, 1);
+    // Without CSRF: refused.
+    let forged = portal
+        .post(
+            &t,
+            "/portal/cards/new",
+            &[("csrf", "x"), ("card_token", "tok_x")],
+        )
+        .await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+    // The saved card pays from the quick payment page.
+    let method: String = sqlx::query_scalar("SELECT id FROM payment_methods")
+        .fetch_one(t.app.db.reader())
+        .await
+        .unwrap();
+    let token = t.token(&c).await;
+    let paid = t
+        .pay(
+            &token,
+            "with-saved",
+            serde_json::json!({"invoice_ids": [inv[0]], "payment_method": method}),
+        )
+        .await;
+    assert_eq!(paid.status, StatusCode::CREATED, "{}", paid.body);
+}

@@ -69,19 +69,7 @@ impl OfficeUser {
 
     /// The refusal for a form whose CSRF token is not this session's, if it is not.
     pub fn csrf_refusal(&self, token: &str) -> Option<Response> {
-        let same = token.len() == self.csrf.len()
-            && token
-                .bytes()
-                .zip(self.csrf.bytes())
-                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-                == 0;
-        (!same).then(|| {
-            (
-                StatusCode::FORBIDDEN,
-                "This form has expired or did not come from fieldpay. Go back, reload the page and try again.",
-            )
-                .into_response()
-        })
+        super::csrf_refusal(&self.csrf, token)
     }
 }
 

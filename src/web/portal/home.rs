@@ -322,6 +322,77 @@ pub(super) async fn remove_card(
     }
 }
 
+/// GET /portal/cards/new: card fields (tokenized at the processor by card.js).
+pub(super) async fn new_card(State(state): State<AppState>, user: PortalUser) -> Response {
+    page(
+        &state,
+        &user,
+        StatusCode::OK,
+        "portal/card_new.html",
+        minijinja::context! {},
+    )
+}
+
+#[derive(Deserialize)]
+pub(super) struct AddCardForm {
+    csrf: String,
+    #[serde(default)]
+    card_token: String,
+}
+
+/// POST /portal/cards/new: keeps the card at the processor without a charge.
+pub(super) async fn add_card(
+    State(state): State<AppState>,
+    user: PortalUser,
+    Form(f): Form<AddCardForm>,
+) -> Response {
+    if let Some(r) = user.csrf_refusal(&f.csrf) {
+        return r;
+    }
+    let again = |status: StatusCode, message: &str| {
+        page(
+            &state,
+            &user,
+            status,
+            "portal/card_new.html",
+            minijinja::context! { card_error => message },
+        )
+    };
+    if f.card_token.is_empty() {
+        return again(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Enter your card details. Card entry needs JavaScript turned on in your browser.",
+        );
+    }
+    match crate::payments::add_card(
+        &state.app,
+        &user.company_id,
+        &user.customer_id,
+        f.card_token,
+        &user.actor(),
+    )
+    .await
+    {
+        Ok(crate::payments::AddCard::Added(_)) => {
+            render_cards(
+                &state,
+                &user,
+                StatusCode::OK,
+                minijinja::context! { notice => "Your card was saved." },
+                None,
+            )
+            .await
+        }
+        Ok(crate::payments::AddCard::Declined(d)) => {
+            again(StatusCode::PAYMENT_REQUIRED, &d.message)
+        }
+        Err(e) => {
+            let e = ApiError::from(e);
+            again(e.status, &e.message)
+        }
+    }
+}
+
 /// POST /portal/cards/{id}/default.
 pub(super) async fn set_default(
     State(state): State<AppState>,

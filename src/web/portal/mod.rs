@@ -42,6 +42,10 @@ pub fn routes() -> Router<AppState> {
             get(home::remove_card_page).post(home::remove_card),
         )
         .route("/portal/cards/{id}/default", post(home::set_default))
+        .route(
+            "/portal/cards/new",
+            get(home::new_card).post(home::add_card),
+        )
         .route("/portal/autopay", post(home::autopay))
         .route(
             "/portal/login",
@@ -85,29 +89,13 @@ impl PortalUser {
 
     /// The refusal for a form whose CSRF token is not this session's.
     pub fn csrf_refusal(&self, token: &str) -> Option<Response> {
-        (!same_secret(token, &self.csrf)).then(|| {
-            (
-                StatusCode::FORBIDDEN,
-                "This form has expired or did not come from this site. Go back, reload the page and try again.",
-            )
-                .into_response()
-        })
+        crate::web::csrf_refusal(&self.csrf, token)
     }
 
     /// What the pay form's signed token is bound to: this session.
     fn form_scope(&self) -> String {
         format!("portal:{}", self.csrf)
     }
-}
-
-/// Constant-time comparison of two secrets.
-fn same_secret(a: &str, b: &str) -> bool {
-    a.len() == b.len()
-        && !a.is_empty()
-        && a.bytes()
-            .zip(b.bytes())
-            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
-            == 0
 }
 
 impl FromRequestParts<AppState> for PortalUser {
@@ -274,13 +262,5 @@ mod tests {
         );
         assert_eq!(normalize_email("lena"), None);
         assert_eq!(normalize_email("a b@example.com"), None);
-    }
-
-    #[test]
-    fn secrets_compare_whole() {
-        assert!(same_secret("abc", "abc"));
-        assert!(!same_secret("abc", "abd"));
-        assert!(!same_secret("", ""));
-        assert!(!same_secret("ab", "abc"));
     }
 }
