@@ -1,3 +1,33 @@
-//! Outgoing messages.
+//! Outgoing messages: templates and their variables, the outbox, and the
+//! email and SMS transports.
 
 pub mod email;
+pub mod outbox;
+pub mod sms;
+pub mod template;
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Channel {
+    Email,
+    Sms,
+}
+
+impl Channel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Channel::Email => "email",
+            Channel::Sms => "sms",
+        }
+    }
+}
+
+/// A message ready for a transport. For SMS only `text` is used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rendered {
+    pub subject: String,
+    pub html: Option<String>,
+    pub text: String,
+}

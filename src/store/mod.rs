@@ -8,11 +8,13 @@ pub mod companies;
 pub mod customers;
 pub mod invoices;
 pub mod links;
+pub mod messages;
 pub mod payments;
 pub mod paypage;
 pub mod portal;
 pub mod refunds;
 pub mod sessions;
+pub mod templates;
 pub mod writer;
 
 use std::borrow::Cow;

@@ -1,0 +1,2 @@
+-- Reserved for message templates.
+SELECT 1;

@@ -1,0 +1,2 @@
+-- Reserved for the outbox and SMS opt-outs.
+SELECT 1;

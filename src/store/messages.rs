@@ -1,0 +1,1 @@
+//! Outbox rows and SMS opt-outs.

@@ -1,0 +1,1 @@
+//! Email and SMS templates.
