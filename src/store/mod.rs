@@ -121,6 +121,16 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "import",
         include_str!("../../migrations/sqlite/0008_import.sql"),
     ),
+    (
+        9,
+        "templates",
+        include_str!("../../migrations/sqlite/0009_templates.sql"),
+    ),
+    (
+        10,
+        "outbox",
+        include_str!("../../migrations/sqlite/0010_outbox.sql"),
+    ),
 ];
 
 fn migrator() -> Migrator {
