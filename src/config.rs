@@ -69,6 +69,86 @@ pub struct Settings {
         default_value_t = 600
     )]
     pub pay_rate_limit_misses_total: u32,
+    #[command(flatten)]
+    pub delivery: DeliveryArgs,
+}
+
+/// Where messages go (CONTRACT.md): unset URLs keep the spool folder.
+#[derive(Debug, Clone, Default, Args)]
+pub struct DeliveryArgs {
+    /// `smtp://[user:pass@]host:port` (STARTTLS when offered) or
+    /// `smtps://…` (implicit TLS); unset: `.eml` files in the spool folder.
+    #[arg(long, global = true, env = "FIELDPAY_SMTP_URL", hide_env_values = true)]
+    pub smtp_url: Option<String>,
+    /// Base URL of a Twilio-compatible Messages API; unset: `.txt` files in
+    /// the spool folder.
+    #[arg(long, global = true, env = "FIELDPAY_SMS_URL")]
+    pub sms_url: Option<String>,
+    /// Account SID for the SMS API (the user of its basic auth).
+    #[arg(long, global = true, env = "FIELDPAY_SMS_ACCOUNT")]
+    pub sms_account: Option<String>,
+    /// Auth token for the SMS API.
+    #[arg(
+        long,
+        global = true,
+        env = "FIELDPAY_SMS_TOKEN",
+        hide_env_values = true
+    )]
+    pub sms_token: Option<String>,
+    /// Sender number for SMS (E.164).
+    #[arg(long, global = true, env = "FIELDPAY_SMS_FROM")]
+    pub sms_from: Option<String>,
+}
+
+/// Resolved delivery settings; the default writes everything to the spool.
+#[derive(Clone, Default)]
+pub struct DeliverySettings {
+    pub smtp_url: Option<String>,
+    pub sms_url: Option<String>,
+    pub sms_account: String,
+    pub sms_token: String,
+    pub sms_from: String,
+}
+
+impl std::fmt::Debug for DeliverySettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The SMTP URL may hold a password and the token is one.
+        f.debug_struct("DeliverySettings")
+            .field("smtp", &self.smtp_url.is_some())
+            .field("sms_url", &self.sms_url)
+            .field("sms_account", &self.sms_account)
+            .field("sms_from", &self.sms_from)
+            .finish_non_exhaustive()
+    }
+}
+
+impl DeliverySettings {
+    pub fn resolve(a: &DeliveryArgs) -> anyhow::Result<DeliverySettings> {
+        let nonempty = |v: &Option<String>| {
+            v.as_deref()
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+                .map(String::from)
+        };
+        let d = DeliverySettings {
+            smtp_url: nonempty(&a.smtp_url),
+            sms_url: nonempty(&a.sms_url).map(|u| u.trim_end_matches('/').to_string()),
+            sms_account: nonempty(&a.sms_account).unwrap_or_default(),
+            sms_token: nonempty(&a.sms_token).unwrap_or_default(),
+            sms_from: nonempty(&a.sms_from).unwrap_or_default(),
+        };
+        if d.sms_url.is_some()
+            && (d.sms_account.is_empty() || d.sms_token.is_empty() || d.sms_from.is_empty())
+        {
+            anyhow::bail!(
+                "FIELDPAY_SMS_URL needs FIELDPAY_SMS_ACCOUNT, FIELDPAY_SMS_TOKEN and FIELDPAY_SMS_FROM"
+            );
+        }
+        if let Some(u) = &d.smtp_url {
+            crate::messaging::email::parse_smtp_url(u).map_err(|e| anyhow::anyhow!(e))?;
+        }
+        Ok(d)
+    }
 }
 
 /// Limits on the `/pay` space (SECURITY.md 4).
@@ -102,6 +182,8 @@ pub struct Config {
     pub spool_dir: PathBuf,
     pub secret: Secret,
     pub rate_limits: RateLimits,
+    /// SMTP and SMS settings (`Default`: the spool folder for both).
+    pub delivery: DeliverySettings,
 }
 
 impl Config {
@@ -130,6 +212,7 @@ impl Config {
                 misses_total_per_minute: s.pay_rate_limit_misses_total,
                 hits_per_token_per_minute: s.pay_rate_limit_per_link,
             },
+            delivery: DeliverySettings::resolve(&s.delivery)?,
         })
     }
 }
@@ -237,6 +320,7 @@ mod tests {
             pay_rate_limit_per_link: 1,
             pay_rate_limit_misses: 1,
             pay_rate_limit_misses_total: 1,
+            delivery: Default::default(),
         };
         let c = Config::resolve(&s).unwrap();
         assert_eq!(

@@ -1,8 +1,10 @@
-//! Scheduled work: today, reconciliation of payment attempts left pending.
+//! Scheduled work: reconciliation of payment attempts left pending, and
+//! delivery of the outbox.
 
 use std::time::Duration;
 
 use crate::app::App;
+use crate::messaging::outbox;
 use crate::payments;
 
 /// How long an attempt may stay pending before reconciliation asks the processor.
@@ -11,6 +13,7 @@ pub const RECONCILE_GRACE: time::Duration = time::Duration::minutes(2);
 #[derive(Debug, Default)]
 pub struct RunReport {
     pub reconciled: payments::ReconcileReport,
+    pub delivered: outbox::DeliveryReport,
 }
 
 /// Runs every job that is due at `now`.
@@ -18,7 +21,13 @@ pub async fn run_once(app: &App, now: time::OffsetDateTime) -> anyhow::Result<Ru
     let reconciled = payments::reconcile(app, now, RECONCILE_GRACE)
         .await
         .map_err(|e| anyhow::anyhow!("reconciliation failed: {e:?}"))?;
-    Ok(RunReport { reconciled })
+    let delivered = outbox::deliver_due(app, now, outbox::render_stored)
+        .await
+        .map_err(|e| anyhow::anyhow!("message delivery failed: {e}"))?;
+    Ok(RunReport {
+        reconciled,
+        delivered,
+    })
 }
 
 /// The scheduler loop `serve` runs beside the web server.
@@ -27,10 +36,14 @@ pub async fn run_forever(app: App) {
     loop {
         tick.tick().await;
         match run_once(&app, crate::store::now()).await {
-            Ok(r) if r.reconciled != payments::ReconcileReport::default() => {
-                tracing::info!(report = ?r.reconciled, "reconciliation settled attempts");
+            Ok(r) => {
+                if r.reconciled != payments::ReconcileReport::default() {
+                    tracing::info!(report = ?r.reconciled, "reconciliation settled attempts");
+                }
+                if r.delivered != outbox::DeliveryReport::default() {
+                    tracing::info!(report = ?r.delivered, "outbox delivered messages");
+                }
             }
-            Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "scheduled jobs failed"),
         }
     }

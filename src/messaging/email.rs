@@ -1,6 +1,10 @@
-//! Outgoing email: one small trait, and the built-in transport that writes
-//! each message as an RFC 5322 `.eml` file into the spool folder. SMTP is a
-//! second implementation of the same trait.
+//! Outgoing email: one small trait, the built-in transport that writes each
+//! message as an RFC 5322 `.eml` file into the spool folder, and SMTP.
+//!
+//! `FIELDPAY_SMTP_URL`: `smtp://[user:pass@]host[:port]` speaks plain SMTP and
+//! upgrades with STARTTLS whenever the server offers it (port 587 by default);
+//! `smtps://[user:pass@]host[:port]` opens TLS at once (port 465 by default).
+//! A user name and password in the URL are percent-decoded and sent with AUTH.
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -46,7 +50,18 @@ impl std::error::Error for EmailError {}
 
 /// Sends one email; answers its `Message-ID` (without angle brackets).
 pub trait EmailTransport: Send + Sync + 'static {
-    fn send<'a>(&'a self, email: &'a Email) -> BoxFuture<'a, Result<String, EmailError>>;
+    /// A plain-text email.
+    fn send<'a>(&'a self, email: &'a Email) -> BoxFuture<'a, Result<String, EmailError>> {
+        self.send_alternative(email, None)
+    }
+
+    /// An email with an HTML part beside its text (`multipart/alternative`)
+    /// when `html` is given.
+    fn send_alternative<'a>(
+        &'a self,
+        email: &'a Email,
+        html: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<String, EmailError>>;
 }
 
 /// The default transport: `{spool_dir}/{message id}.eml`, one file per message.
@@ -62,10 +77,17 @@ impl SpoolTransport {
 }
 
 impl EmailTransport for SpoolTransport {
-    fn send<'a>(&'a self, email: &'a Email) -> BoxFuture<'a, Result<String, EmailError>> {
+    fn send_alternative<'a>(
+        &'a self,
+        email: &'a Email,
+        html: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<String, EmailError>> {
         Box::pin(async move {
             let id = format!("{}@fieldpay", random_token(18));
-            let text = render(email, &id, OffsetDateTime::now_utc());
+            let text = match html {
+                Some(html) => render_alternative(email, html, &id, OffsetDateTime::now_utc()),
+                None => render(email, &id, OffsetDateTime::now_utc()),
+            };
             tokio::fs::create_dir_all(&self.dir).await.map_err(|e| {
                 EmailError::Temporary(format!("cannot create the spool folder: {e}"))
             })?;
@@ -118,10 +140,8 @@ fn mailbox(value: &str) -> String {
     }
 }
 
-/// The message as RFC 5322 text with CRLF line ends.
-pub fn render(email: &Email, message_id: &str, at: OffsetDateTime) -> String {
+fn headers(out: &mut String, email: &Email, message_id: &str, at: OffsetDateTime) {
     let date = at.format(&Rfc2822).unwrap_or_default();
-    let mut out = String::new();
     for (name, value) in [
         ("From", mailbox(&email.from)),
         ("To", mailbox(&email.to)),
@@ -129,16 +149,16 @@ pub fn render(email: &Email, message_id: &str, at: OffsetDateTime) -> String {
         ("Date", date),
         ("Message-ID", format!("<{}>", one_line(message_id))),
         ("MIME-Version", "1.0".into()),
-        ("Content-Type", "text/plain; charset=utf-8".into()),
-        ("Content-Transfer-Encoding", "8bit".into()),
     ] {
         out.push_str(name);
         out.push_str(": ");
         out.push_str(&value);
         out.push_str("\r\n");
     }
-    out.push_str("\r\n");
-    for line in email.text.lines() {
+}
+
+fn body_lines(out: &mut String, text: &str) {
+    for line in text.lines() {
         // A lone "." line ends an SMTP DATA section; never send one.
         if line == "." {
             out.push_str("..");
@@ -147,7 +167,196 @@ pub fn render(email: &Email, message_id: &str, at: OffsetDateTime) -> String {
         }
         out.push_str("\r\n");
     }
+}
+
+/// The message as RFC 5322 text with CRLF line ends.
+pub fn render(email: &Email, message_id: &str, at: OffsetDateTime) -> String {
+    let mut out = String::new();
+    headers(&mut out, email, message_id, at);
+    out.push_str("Content-Type: text/plain; charset=utf-8\r\n");
+    out.push_str("Content-Transfer-Encoding: 8bit\r\n\r\n");
+    body_lines(&mut out, &email.text);
     out
+}
+
+/// The message with a text and an HTML part (`multipart/alternative`).
+pub fn render_alternative(
+    email: &Email,
+    html: &str,
+    message_id: &str,
+    at: OffsetDateTime,
+) -> String {
+    let boundary = format!("=_fieldpay_{}", random_token(12));
+    let mut out = String::new();
+    headers(&mut out, email, message_id, at);
+    out.push_str(&format!(
+        "Content-Type: multipart/alternative; boundary=\"{boundary}\"\r\n\r\n"
+    ));
+    for (kind, body) in [("text/plain", email.text.as_str()), ("text/html", html)] {
+        out.push_str(&format!("--{boundary}\r\n"));
+        out.push_str(&format!("Content-Type: {kind}; charset=utf-8\r\n"));
+        out.push_str("Content-Transfer-Encoding: 8bit\r\n\r\n");
+        body_lines(&mut out, body);
+    }
+    out.push_str(&format!("--{boundary}--\r\n"));
+    out
+}
+
+/// Email over SMTP (lettre, pooled connections), from `FIELDPAY_SMTP_URL`.
+#[derive(Clone)]
+pub struct SmtpTransport {
+    inner: lettre::AsyncSmtpTransport<lettre::Tokio1Executor>,
+}
+
+impl std::fmt::Debug for SmtpTransport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SmtpTransport")
+    }
+}
+
+impl SmtpTransport {
+    /// `smtp://[user:pass@]host[:port]` (STARTTLS when offered) or
+    /// `smtps://[user:pass@]host[:port]` (implicit TLS). Call it inside the
+    /// tokio runtime (the connection pool runs a task).
+    pub fn from_url(url: &str) -> Result<SmtpTransport, String> {
+        use lettre::transport::smtp::authentication::Credentials;
+        use lettre::transport::smtp::client::{Tls, TlsParameters};
+        let u = parse_smtp_url(url)?;
+        let tls = TlsParameters::new(u.host.clone()).map_err(|e| format!("TLS setup: {e}"))?;
+        let mut b =
+            lettre::AsyncSmtpTransport::<lettre::Tokio1Executor>::builder_dangerous(&u.host)
+                .port(u.port)
+                .timeout(Some(std::time::Duration::from_secs(30)))
+                .tls(if u.implicit_tls {
+                    Tls::Wrapper(tls)
+                } else {
+                    Tls::Opportunistic(tls)
+                });
+        if let Some((user, pass)) = u.credentials {
+            b = b.credentials(Credentials::new(user, pass));
+        }
+        Ok(SmtpTransport { inner: b.build() })
+    }
+}
+
+/// The parts of `FIELDPAY_SMTP_URL`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SmtpUrl {
+    pub host: String,
+    pub port: u16,
+    pub implicit_tls: bool,
+    pub credentials: Option<(String, String)>,
+}
+
+/// Checks and splits `smtp://[user:pass@]host[:port]` / `smtps://…`.
+pub fn parse_smtp_url(url: &str) -> Result<SmtpUrl, String> {
+    let parsed = reqwest::Url::parse(url).map_err(|e| format!("bad FIELDPAY_SMTP_URL: {e}"))?;
+    let implicit_tls = match parsed.scheme() {
+        "smtp" => false,
+        "smtps" => true,
+        other => {
+            return Err(format!(
+                "FIELDPAY_SMTP_URL must start with smtp:// or smtps://, not {other}://"
+            ));
+        }
+    };
+    let host = parsed
+        .host_str()
+        .filter(|h| !h.is_empty())
+        .ok_or("FIELDPAY_SMTP_URL names no host")?
+        .trim_matches(['[', ']'])
+        .to_string();
+    let port = parsed
+        .port()
+        .unwrap_or(if implicit_tls { 465 } else { 587 });
+    let credentials = if parsed.username().is_empty() {
+        None
+    } else {
+        let decode = |s: &str| {
+            percent_decode(s).ok_or_else(|| "FIELDPAY_SMTP_URL: bad percent-encoding".to_string())
+        };
+        Some((
+            decode(parsed.username())?,
+            decode(parsed.password().unwrap_or(""))?,
+        ))
+    };
+    Ok(SmtpUrl {
+        host,
+        port,
+        implicit_tls,
+        credentials,
+    })
+}
+
+fn percent_decode(s: &str) -> Option<String> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+/// Whether an SMTP failure is worth retrying: 4xx and connection trouble
+/// are; a 5xx answer is not.
+pub fn classify_smtp(e: &lettre::transport::smtp::Error) -> EmailError {
+    let text = e.to_string();
+    if e.is_permanent() {
+        EmailError::Permanent(text)
+    } else {
+        EmailError::Temporary(text)
+    }
+}
+
+impl EmailTransport for SmtpTransport {
+    fn send_alternative<'a>(
+        &'a self,
+        email: &'a Email,
+        html: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<String, EmailError>> {
+        use lettre::AsyncTransport;
+        use lettre::message::{Mailbox, MultiPart, header::ContentType};
+        Box::pin(async move {
+            let bad = |what: &str, e: &dyn std::fmt::Display| {
+                EmailError::Permanent(format!("{what} is not a valid address: {e}"))
+            };
+            let from: Mailbox = one_line(&email.from)
+                .parse()
+                .map_err(|e| bad("the sender", &e))?;
+            let to: Mailbox = one_line(&email.to)
+                .parse()
+                .map_err(|e| bad("the recipient", &e))?;
+            let id = format!("{}@fieldpay", random_token(18));
+            let builder = lettre::Message::builder()
+                .from(from)
+                .to(to)
+                .subject(one_line(&email.subject))
+                .message_id(Some(format!("<{id}>")));
+            let message = match html {
+                Some(html) => builder.multipart(MultiPart::alternative_plain_html(
+                    email.text.clone(),
+                    html.to_string(),
+                )),
+                None => builder
+                    .header(ContentType::TEXT_PLAIN)
+                    .body(email.text.clone()),
+            }
+            .map_err(|e| EmailError::Permanent(format!("cannot build the message: {e}")))?;
+            self.inner
+                .send(message)
+                .await
+                .map_err(|e| classify_smtp(&e))?;
+            Ok(id)
+        })
+    }
 }
 
 #[cfg(test)]
@@ -186,6 +395,41 @@ mod tests {
         e.subject = "Café receipt".into();
         let text = render(&e, "m3@fieldpay", datetime!(2026-11-28 05:00 UTC));
         assert!(text.contains("Subject: =?utf-8?B?"));
+    }
+
+    #[test]
+    fn alternative_has_both_parts() {
+        let text = render_alternative(
+            &sample(),
+            "<p>Hello</p>",
+            "m4@fieldpay",
+            datetime!(2026-11-28 05:00 UTC),
+        );
+        assert!(text.contains("Content-Type: multipart/alternative; boundary="));
+        assert!(text.contains("Content-Type: text/plain; charset=utf-8\r\n"));
+        assert!(text.contains("Content-Type: text/html; charset=utf-8\r\n"));
+        assert!(text.contains("<p>Hello</p>\r\n"));
+    }
+
+    #[test]
+    fn smtp_urls() {
+        let u = parse_smtp_url("smtp://127.0.0.1:2525").unwrap();
+        assert_eq!(
+            (u.host.as_str(), u.port, u.implicit_tls),
+            ("127.0.0.1", 2525, false)
+        );
+        assert_eq!(u.credentials, None);
+        let u = parse_smtp_url("smtps://u%40x:p%2Fw@mail.example.com").unwrap();
+        assert_eq!(
+            (u.host.as_str(), u.port, u.implicit_tls),
+            ("mail.example.com", 465, true)
+        );
+        assert_eq!(u.credentials, Some(("u@x".into(), "p/w".into())));
+        assert_eq!(parse_smtp_url("smtp://mail.example.com").unwrap().port, 587);
+        assert!(parse_smtp_url("http://mail.example.com").is_err());
+        assert!(parse_smtp_url("smtp://").is_err());
+        assert_eq!(percent_decode("u%40x").as_deref(), Some("u@x"));
+        assert_eq!(percent_decode("bad%zz"), None);
     }
 
     #[tokio::test]

@@ -1,1 +1,499 @@
-//! Messaging: outbox.
+//! The outbox (SECURITY.md 19): a message is queued in the transaction of its
+//! cause, then delivered at least once by `deliver_due` (run by the jobs
+//! loop). Its text is rendered at delivery — with the customer's current
+//! payment link — and only a copy with the link token redacted is kept
+//! (SECURITY.md 1). Temporary failures are retried with exponential backoff
+//! and jitter; permanent ones end the message at once. SMS to numbers that
+//! opted out (SECURITY.md 20) are suppressed when queued and again when sent.
+
+use time::{Duration, OffsetDateTime};
+
+use super::email::{BoxFuture, Email, EmailError, EmailTransport, SmtpTransport, SpoolTransport};
+use super::sms::{Sms, SmsError, SmsTransport, SpoolSms, TwilioSms, normalize_phone};
+use super::{Channel, Rendered};
+use crate::app::App;
+use crate::crypto::new_id;
+use crate::store::messages::{self as store, InsertRow, OutboxRow};
+use crate::store::{Conn, StoreError, StoreResult};
+
+/// Attempts before a message that keeps failing temporarily is given up.
+pub const MAX_ATTEMPTS: i64 = 8;
+/// How long a worker owns a claimed message before another may take it.
+pub const CLAIM: Duration = Duration::minutes(5);
+/// Messages one `deliver_due` run sends at most.
+pub const MAX_PER_RUN: usize = 500;
+
+/// A message to queue.
+#[derive(Debug, Clone)]
+pub struct NewMessage {
+    pub company_id: String,
+    pub customer_id: String,
+    pub invoice_id: Option<String>,
+    pub channel: Channel,
+    /// An email address, or a phone number (normalised to E.164 here).
+    pub recipient: String,
+    pub template_id: String,
+    /// Why it is sent, e.g. `alert:{alert_id}:{invoice_id}`,
+    /// `receipt:{payment_id}`, `send_now:{nonce}`.
+    pub cause: String,
+}
+
+/// What `enqueue` did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Enqueued {
+    /// Queued for delivery.
+    Queued { id: String },
+    /// Kept as `suppressed`: the number opted out of SMS.
+    Suppressed { id: String },
+    /// Kept as `failed`: the recipient cannot be sent to (not an email
+    /// address, not a phone number).
+    Rejected { id: String, reason: String },
+    /// The same cause already queued this channel and recipient.
+    Duplicate { id: String },
+}
+
+impl Enqueued {
+    pub fn id(&self) -> &str {
+        match self {
+            Enqueued::Queued { id }
+            | Enqueued::Suppressed { id }
+            | Enqueued::Rejected { id, .. }
+            | Enqueued::Duplicate { id } => id,
+        }
+    }
+}
+
+/// `cause|channel|recipient`.
+pub fn dedupe_key(cause: &str, channel: Channel, recipient: &str) -> String {
+    format!("{cause}|{}|{recipient}", channel.as_str())
+}
+
+/// The recipient as kept, or why it cannot be used.
+pub fn normalize_recipient(channel: Channel, raw: &str) -> Result<String, String> {
+    let raw = raw.trim();
+    match channel {
+        Channel::Sms => normalize_phone(raw).ok_or_else(|| "not a phone number".to_string()),
+        Channel::Email => {
+            let ok = raw.len() <= 254
+                && !raw.contains(char::is_whitespace)
+                && raw
+                    .split_once('@')
+                    .is_some_and(|(a, d)| !a.is_empty() && d.contains('.') && !d.contains('@'));
+            if ok {
+                Ok(raw.to_ascii_lowercase())
+            } else {
+                Err("not an email address".to_string())
+            }
+        }
+    }
+}
+
+/// Queues a message. Call it inside the transaction of its cause.
+pub async fn enqueue(
+    conn: &mut Conn,
+    m: &NewMessage,
+    now: OffsetDateTime,
+) -> StoreResult<Enqueued> {
+    let (recipient, problem) = match normalize_recipient(m.channel, &m.recipient) {
+        Ok(r) => (r, None),
+        Err(reason) => (m.recipient.trim().to_string(), Some(reason)),
+    };
+    let key = dedupe_key(&m.cause, m.channel, &recipient);
+    let opted_out = problem.is_none()
+        && m.channel == Channel::Sms
+        && store::is_opted_out(conn, &m.company_id, &recipient).await?;
+    let (status, last_error) = match (&problem, opted_out) {
+        (Some(reason), _) => ("failed", Some(reason.as_str())),
+        (None, true) => ("suppressed", Some("the number opted out of SMS (STOP)")),
+        (None, false) => ("queued", None),
+    };
+    let id = new_id("msg");
+    let inserted = store::insert(
+        conn,
+        &InsertRow {
+            id: &id,
+            company_id: &m.company_id,
+            customer_id: &m.customer_id,
+            invoice_id: m.invoice_id.as_deref(),
+            channel: m.channel.as_str(),
+            recipient: &recipient,
+            template_id: &m.template_id,
+            cause: &m.cause,
+            dedupe_key: &key,
+            status,
+            last_error,
+            now,
+        },
+    )
+    .await?;
+    if !inserted {
+        let id = store::id_for_dedupe_key(conn, &key)
+            .await?
+            .ok_or(StoreError::Conflict)?;
+        return Ok(Enqueued::Duplicate { id });
+    }
+    Ok(match (problem, opted_out) {
+        (Some(reason), _) => Enqueued::Rejected { id, reason },
+        (None, true) => Enqueued::Suppressed { id },
+        (None, false) => Enqueued::Queued { id },
+    })
+}
+
+/// Delay before the next attempt after `attempts` failed ones:
+/// 1 min × 2^(attempts−1), capped at 6 h, times `1 + 0.2 × jitter` with
+/// `jitter` in [-1, 1].
+pub fn backoff(attempts: i64, jitter: f64) -> Duration {
+    let exp = attempts.clamp(1, 30) - 1;
+    let base = (60i64 << exp).min(6 * 3600) as f64;
+    let factor = 1.0 + 0.2 * jitter.clamp(-1.0, 1.0);
+    Duration::seconds_f64(base * factor)
+}
+
+/// When to try again after `attempts` failed attempts; `None` once they are
+/// used up.
+pub fn retry_at(now: OffsetDateTime, attempts: i64, jitter: f64) -> Option<OffsetDateTime> {
+    (attempts < MAX_ATTEMPTS).then(|| now + backoff(attempts, jitter))
+}
+
+/// A string with every payment-link token replaced by `[link]`: any run of
+/// 32 or more base64url characters (link tokens are 43).
+pub fn redact(text: &str) -> String {
+    let is_tok = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_';
+    let mut out = String::with_capacity(text.len());
+    let mut run = String::new();
+    let flush = |run: &mut String, out: &mut String| {
+        if run.len() >= 32 {
+            out.push_str("[link]");
+        } else {
+            out.push_str(run);
+        }
+        run.clear();
+    };
+    for c in text.chars() {
+        if is_tok(c) {
+            run.push(c);
+        } else {
+            flush(&mut run, &mut out);
+            out.push(c);
+        }
+    }
+    flush(&mut run, &mut out);
+    out
+}
+
+/// What one `deliver_due` run did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct DeliveryReport {
+    pub sent: usize,
+    /// Put back in the queue after a temporary failure.
+    pub retried: usize,
+    pub failed: usize,
+    pub suppressed: usize,
+}
+
+/// The transports chosen by the settings (spool folder by default).
+pub struct Transports {
+    pub email: Box<dyn EmailTransport>,
+    pub sms: Box<dyn SmsTransport>,
+}
+
+impl Transports {
+    pub fn from_config(config: &crate::config::Config) -> Result<Transports, String> {
+        let d = &config.delivery;
+        let email: Box<dyn EmailTransport> = match &d.smtp_url {
+            Some(url) => Box::new(smtp_for(url)?),
+            None => Box::new(SpoolTransport::new(&config.spool_dir)),
+        };
+        let sms: Box<dyn SmsTransport> = match &d.sms_url {
+            Some(url) => Box::new(TwilioSms::new(
+                url,
+                &d.sms_account,
+                &d.sms_token,
+                &d.sms_from,
+            )?),
+            None => Box::new(SpoolSms::new(&config.spool_dir)),
+        };
+        Ok(Transports { email, sms })
+    }
+}
+
+/// One SMTP transport per URL for the life of the process, so its pooled
+/// connections outlive one `deliver_due` run.
+fn smtp_for(url: &str) -> Result<SmtpTransport, String> {
+    static CACHE: std::sync::Mutex<Option<(String, SmtpTransport)>> = std::sync::Mutex::new(None);
+    let mut cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((cached, t)) = &*cache
+        && cached == url
+    {
+        return Ok(t.clone());
+    }
+    let t = SmtpTransport::from_url(url)?;
+    *cache = Some((url.to_string(), t.clone()));
+    Ok(t)
+}
+
+/// The renderer the jobs loop uses: the company's stored template, with the
+/// data (and payment link) as they are now.
+pub fn render_stored<'a>(
+    app: &'a App,
+    row: &'a OutboxRow,
+) -> BoxFuture<'a, Result<Rendered, String>> {
+    Box::pin(async move {
+        let channel = channel_of(row)?;
+        super::template::render_for(
+            app,
+            &row.company_id,
+            channel,
+            &row.template_id,
+            &row.customer_id,
+            row.invoice_id.as_deref(),
+        )
+        .await
+        .map_err(|e| e.to_string())
+    })
+}
+
+fn channel_of(row: &OutboxRow) -> Result<Channel, String> {
+    match row.channel.as_str() {
+        "email" => Ok(Channel::Email),
+        "sms" => Ok(Channel::Sms),
+        other => Err(format!("unknown channel {other}")),
+    }
+}
+
+enum Outcome {
+    Sent {
+        subject: String,
+        body: String,
+        provider_id: String,
+    },
+    Temporary(String),
+    Permanent(String),
+    Suppressed,
+}
+
+/// Sends every message due at `now`, with the transports the settings name.
+pub async fn deliver_due<R>(
+    app: &App,
+    now: OffsetDateTime,
+    render: R,
+) -> anyhow::Result<DeliveryReport>
+where
+    R: for<'a> Fn(&'a App, &'a OutboxRow) -> BoxFuture<'a, Result<Rendered, String>>,
+{
+    let transports = Transports::from_config(&app.config).map_err(|e| anyhow::anyhow!(e))?;
+    deliver_due_with(app, &transports, now, render).await
+}
+
+/// `deliver_due` with given transports.
+pub async fn deliver_due_with<R>(
+    app: &App,
+    transports: &Transports,
+    now: OffsetDateTime,
+    render: R,
+) -> anyhow::Result<DeliveryReport>
+where
+    R: for<'a> Fn(&'a App, &'a OutboxRow) -> BoxFuture<'a, Result<Rendered, String>>,
+{
+    let mut report = DeliveryReport::default();
+    for _ in 0..MAX_PER_RUN {
+        // Claimed until `now + CLAIM`: a worker that dies mid-send leaves a
+        // message another run takes again (at least once).
+        let row = {
+            let mut conn = app.db.writer().acquire().await?;
+            store::claim_one(&mut conn, now, now + CLAIM).await?
+        };
+        let Some(row) = row else { break };
+        let outcome = deliver_one(app, transports, &row, &render).await;
+        let mut conn = app.db.writer().acquire().await?;
+        let attempts = row.attempts + 1;
+        match outcome {
+            Outcome::Sent {
+                subject,
+                body,
+                provider_id,
+            } => {
+                store::mark_sent(&mut conn, &row, &subject, &body, &provider_id, now).await?;
+                report.sent += 1;
+            }
+            Outcome::Suppressed => {
+                store::mark_unsent(
+                    &mut conn,
+                    &row,
+                    false,
+                    None,
+                    "suppressed",
+                    "the number opted out of SMS (STOP)",
+                )
+                .await?;
+                report.suppressed += 1;
+            }
+            Outcome::Temporary(e) => {
+                let jitter = rand::random::<f64>() * 2.0 - 1.0;
+                let next = retry_at(now, attempts, jitter);
+                let e = if next.is_none() {
+                    format!("{e} (gave up after {attempts} attempts)")
+                } else {
+                    e
+                };
+                store::mark_unsent(&mut conn, &row, true, next, "failed", &redact(&e)).await?;
+                if next.is_some() {
+                    report.retried += 1;
+                } else {
+                    report.failed += 1;
+                }
+            }
+            Outcome::Permanent(e) => {
+                store::mark_unsent(&mut conn, &row, true, None, "failed", &redact(&e)).await?;
+                report.failed += 1;
+            }
+        }
+    }
+    Ok(report)
+}
+
+async fn deliver_one<R>(app: &App, transports: &Transports, row: &OutboxRow, render: &R) -> Outcome
+where
+    R: for<'a> Fn(&'a App, &'a OutboxRow) -> BoxFuture<'a, Result<Rendered, String>>,
+{
+    let channel = match channel_of(row) {
+        Ok(c) => c,
+        Err(e) => return Outcome::Permanent(e),
+    };
+    if channel == Channel::Sms {
+        let opted_out = match app.db.reader().acquire().await {
+            Ok(mut c) => store::is_opted_out(&mut c, &row.company_id, &row.recipient).await,
+            Err(e) => Err(e.into()),
+        };
+        match opted_out {
+            Ok(true) => return Outcome::Suppressed,
+            Ok(false) => {}
+            Err(e) => return Outcome::Temporary(format!("cannot check the opt-out list: {e}")),
+        }
+    }
+    let rendered = match render(app, row).await {
+        Ok(r) => r,
+        Err(e) => return Outcome::Temporary(format!("cannot render the message: {e}")),
+    };
+    match channel {
+        Channel::Email => {
+            let from = match sender(app, &row.company_id).await {
+                Ok(f) => f,
+                Err(e) => return Outcome::Temporary(e),
+            };
+            let email = Email {
+                from,
+                to: row.recipient.clone(),
+                subject: rendered.subject.clone(),
+                text: rendered.text.clone(),
+            };
+            match transports
+                .email
+                .send_alternative(&email, rendered.html.as_deref())
+                .await
+            {
+                Ok(id) => Outcome::Sent {
+                    subject: redact(&rendered.subject),
+                    body: redact(&rendered.text),
+                    provider_id: id,
+                },
+                Err(EmailError::Temporary(e)) => Outcome::Temporary(e),
+                Err(EmailError::Permanent(e)) => Outcome::Permanent(e),
+            }
+        }
+        Channel::Sms => {
+            let sms = Sms {
+                to: row.recipient.clone(),
+                body: rendered.text.clone(),
+            };
+            match transports.sms.send(&sms).await {
+                Ok(id) => Outcome::Sent {
+                    subject: String::new(),
+                    body: redact(&rendered.text),
+                    provider_id: id,
+                },
+                Err(SmsError::Temporary(e)) => Outcome::Temporary(e),
+                Err(SmsError::Permanent(e)) => Outcome::Permanent(e),
+            }
+        }
+    }
+}
+
+/// `Company <office@company>`, or `no-reply@` the company's host.
+async fn sender(app: &App, company_id: &str) -> Result<String, String> {
+    let company = crate::store::companies::get(&app.db, company_id)
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or("the company is gone")?;
+    let addr = if company.email.contains('@') {
+        company.email.clone()
+    } else {
+        let base = app.base_url(company.base_url.as_deref());
+        let host = base.split_once("://").map(|(_, r)| r).unwrap_or(base);
+        let host = host.split([':', '/']).next().unwrap_or("localhost");
+        format!("no-reply@{host}")
+    };
+    let name: String = company
+        .name
+        .chars()
+        .filter(|c| !"<>\"\r\n".contains(*c))
+        .collect();
+    Ok(format!("{name} <{addr}>"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    #[test]
+    fn backoff_doubles_with_jitter_and_caps() {
+        assert_eq!(backoff(1, 0.0), Duration::minutes(1));
+        assert_eq!(backoff(2, 0.0), Duration::minutes(2));
+        assert_eq!(backoff(4, 0.0), Duration::minutes(8));
+        assert_eq!(backoff(20, 0.0), Duration::hours(6));
+        assert_eq!(backoff(1, 1.0), Duration::seconds(72));
+        assert_eq!(backoff(1, -1.0), Duration::seconds(48));
+        assert_eq!(backoff(1, 5.0), Duration::seconds(72));
+        assert_eq!(backoff(0, 0.0), Duration::minutes(1));
+    }
+
+    #[test]
+    fn retries_stop_after_max_attempts() {
+        let now = datetime!(2026-11-28 06:00 UTC);
+        assert_eq!(retry_at(now, 1, 0.0), Some(now + Duration::minutes(1)));
+        assert!(retry_at(now, MAX_ATTEMPTS - 1, 0.0).is_some());
+        assert_eq!(retry_at(now, MAX_ATTEMPTS, 0.0), None);
+    }
+
+    #[test]
+    fn redaction_removes_tokens_only() {
+        let token = "AbCdEfGhIjKlMnOpQrStUvWxYz0123456789-_abcde";
+        assert_eq!(token.len(), 43);
+        let text = format!("Pay here: https://pay.test/pay/{token}\nThanks, Greenleaf");
+        assert_eq!(
+            redact(&text),
+            "Pay here: https://pay.test/pay/[link]\nThanks, Greenleaf"
+        );
+        assert_eq!(redact("invoice INV-1001 is due"), "invoice INV-1001 is due");
+    }
+
+    #[test]
+    fn recipients_and_keys() {
+        assert_eq!(
+            normalize_recipient(Channel::Sms, "(512) 555-0142").unwrap(),
+            "+15125550142"
+        );
+        assert!(normalize_recipient(Channel::Sms, "nope").is_err());
+        assert_eq!(
+            normalize_recipient(Channel::Email, " Lena@Example.com ").unwrap(),
+            "lena@example.com"
+        );
+        assert!(normalize_recipient(Channel::Email, "lena example.com").is_err());
+        assert!(normalize_recipient(Channel::Email, "lena@localhost").is_err());
+        assert_eq!(
+            dedupe_key("receipt:p1", Channel::Sms, "+15125550142"),
+            "receipt:p1|sms|+15125550142"
+        );
+    }
+}

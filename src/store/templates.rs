@@ -1,1 +1,254 @@
-//! Email and SMS templates.
+//! A company's email and SMS templates. Sources are checked by
+//! `crate::messaging::template::validate` before they reach these functions.
+
+use serde::Serialize;
+use sqlx::Row;
+use time::OffsetDateTime;
+
+use super::{Conn, Db, StoreResult, now};
+use crate::crypto::new_id;
+use crate::messaging::template::TemplateEmail;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct EmailTemplate {
+    pub id: String,
+    pub name: String,
+    pub subject: String,
+    pub html_body: String,
+    pub text_body: Option<String>,
+    #[serde(skip)]
+    pub created_at: OffsetDateTime,
+    #[serde(skip)]
+    pub updated_at: OffsetDateTime,
+}
+
+impl EmailTemplate {
+    /// The sources, for rendering.
+    pub fn source(&self) -> TemplateEmail {
+        TemplateEmail {
+            subject: self.subject.clone(),
+            html_body: self.html_body.clone(),
+            text_body: self.text_body.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SmsTemplate {
+    pub id: String,
+    pub name: String,
+    pub body: String,
+    #[serde(skip)]
+    pub created_at: OffsetDateTime,
+    #[serde(skip)]
+    pub updated_at: OffsetDateTime,
+}
+
+/// What an email template is made of, for create and update.
+#[derive(Debug, Clone)]
+pub struct EmailFields<'a> {
+    pub name: &'a str,
+    pub subject: &'a str,
+    pub html_body: &'a str,
+    pub text_body: Option<&'a str>,
+}
+
+fn email_from_row(row: &sqlx::sqlite::SqliteRow) -> StoreResult<EmailTemplate> {
+    Ok(EmailTemplate {
+        id: row.try_get("id")?,
+        name: row.try_get("name")?,
+        subject: row.try_get("subject")?,
+        html_body: row.try_get("html_body")?,
+        text_body: row.try_get("text_body")?,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+    })
+}
+
+fn sms_from_row(row: &sqlx::sqlite::SqliteRow) -> StoreResult<SmsTemplate> {
+    Ok(SmsTemplate {
+        id: row.try_get("id")?,
+        name: row.try_get("name")?,
+        body: row.try_get("body")?,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+    })
+}
+
+const EMAIL_COLUMNS: &str = "id, name, subject, html_body, text_body, created_at, updated_at";
+const SMS_COLUMNS: &str = "id, name, body, created_at, updated_at";
+
+// ---------------------------------------------------------------- email
+
+pub async fn create_email(
+    conn: &mut Conn,
+    company_id: &str,
+    f: &EmailFields<'_>,
+) -> StoreResult<EmailTemplate> {
+    let id = new_id("etpl");
+    let at = now();
+    sqlx::query(
+        "INSERT INTO email_templates
+         (id, company_id, name, subject, html_body, text_body, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(&id)
+    .bind(company_id)
+    .bind(f.name)
+    .bind(f.subject)
+    .bind(f.html_body)
+    .bind(f.text_body)
+    .bind(at)
+    .bind(at)
+    .execute(&mut *conn)
+    .await?;
+    Ok(EmailTemplate {
+        id,
+        name: f.name.to_string(),
+        subject: f.subject.to_string(),
+        html_body: f.html_body.to_string(),
+        text_body: f.text_body.map(str::to_string),
+        created_at: at,
+        updated_at: at,
+    })
+}
+
+pub async fn get_email(db: &Db, company_id: &str, id: &str) -> StoreResult<Option<EmailTemplate>> {
+    let row = sqlx::query(super::dynamic_sql(format!(
+        "SELECT {EMAIL_COLUMNS} FROM email_templates WHERE company_id = $1 AND id = $2"
+    )))
+    .bind(company_id)
+    .bind(id)
+    .fetch_optional(db.reader())
+    .await?;
+    row.as_ref().map(email_from_row).transpose()
+}
+
+pub async fn list_email(db: &Db, company_id: &str) -> StoreResult<Vec<EmailTemplate>> {
+    let rows = sqlx::query(super::dynamic_sql(format!(
+        "SELECT {EMAIL_COLUMNS} FROM email_templates WHERE company_id = $1
+         ORDER BY name COLLATE NOCASE, id"
+    )))
+    .bind(company_id)
+    .fetch_all(db.reader())
+    .await?;
+    rows.iter().map(email_from_row).collect()
+}
+
+/// Replaces an email template's fields; `None` when it is not the company's.
+pub async fn update_email(
+    conn: &mut Conn,
+    company_id: &str,
+    id: &str,
+    f: &EmailFields<'_>,
+) -> StoreResult<Option<EmailTemplate>> {
+    let row = sqlx::query(super::dynamic_sql(format!(
+        "UPDATE email_templates SET name = $1, subject = $2, html_body = $3, text_body = $4,
+         updated_at = $5 WHERE company_id = $6 AND id = $7 RETURNING {EMAIL_COLUMNS}"
+    )))
+    .bind(f.name)
+    .bind(f.subject)
+    .bind(f.html_body)
+    .bind(f.text_body)
+    .bind(now())
+    .bind(company_id)
+    .bind(id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    row.as_ref().map(email_from_row).transpose()
+}
+
+/// Deletes an email template; `false` when it is not the company's.
+pub async fn delete_email(conn: &mut Conn, company_id: &str, id: &str) -> StoreResult<bool> {
+    let done = sqlx::query("DELETE FROM email_templates WHERE company_id = $1 AND id = $2")
+        .bind(company_id)
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(done.rows_affected() > 0)
+}
+
+// ---------------------------------------------------------------- sms
+
+pub async fn create_sms(
+    conn: &mut Conn,
+    company_id: &str,
+    name: &str,
+    body: &str,
+) -> StoreResult<SmsTemplate> {
+    let id = new_id("stpl");
+    let at = now();
+    sqlx::query(
+        "INSERT INTO sms_templates (id, company_id, name, body, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(&id)
+    .bind(company_id)
+    .bind(name)
+    .bind(body)
+    .bind(at)
+    .bind(at)
+    .execute(&mut *conn)
+    .await?;
+    Ok(SmsTemplate {
+        id,
+        name: name.to_string(),
+        body: body.to_string(),
+        created_at: at,
+        updated_at: at,
+    })
+}
+
+pub async fn get_sms(db: &Db, company_id: &str, id: &str) -> StoreResult<Option<SmsTemplate>> {
+    let row = sqlx::query(super::dynamic_sql(format!(
+        "SELECT {SMS_COLUMNS} FROM sms_templates WHERE company_id = $1 AND id = $2"
+    )))
+    .bind(company_id)
+    .bind(id)
+    .fetch_optional(db.reader())
+    .await?;
+    row.as_ref().map(sms_from_row).transpose()
+}
+
+pub async fn list_sms(db: &Db, company_id: &str) -> StoreResult<Vec<SmsTemplate>> {
+    let rows = sqlx::query(super::dynamic_sql(format!(
+        "SELECT {SMS_COLUMNS} FROM sms_templates WHERE company_id = $1
+         ORDER BY name COLLATE NOCASE, id"
+    )))
+    .bind(company_id)
+    .fetch_all(db.reader())
+    .await?;
+    rows.iter().map(sms_from_row).collect()
+}
+
+/// Replaces an SMS template's name and body; `None` when it is not the company's.
+pub async fn update_sms(
+    conn: &mut Conn,
+    company_id: &str,
+    id: &str,
+    name: &str,
+    body: &str,
+) -> StoreResult<Option<SmsTemplate>> {
+    let row = sqlx::query(super::dynamic_sql(format!(
+        "UPDATE sms_templates SET name = $1, body = $2, updated_at = $3
+         WHERE company_id = $4 AND id = $5 RETURNING {SMS_COLUMNS}"
+    )))
+    .bind(name)
+    .bind(body)
+    .bind(now())
+    .bind(company_id)
+    .bind(id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    row.as_ref().map(sms_from_row).transpose()
+}
+
+/// Deletes an SMS template; `false` when it is not the company's.
+pub async fn delete_sms(conn: &mut Conn, company_id: &str, id: &str) -> StoreResult<bool> {
+    let done = sqlx::query("DELETE FROM sms_templates WHERE company_id = $1 AND id = $2")
+        .bind(company_id)
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(done.rows_affected() > 0)
+}

@@ -1,6 +1,8 @@
 //! The HTTP layer: routing, headers, and thin handlers over the core.
 
 pub mod api;
+pub mod api_messages;
+pub mod api_templates;
 pub mod error;
 pub mod limits;
 pub mod office;
@@ -53,6 +55,8 @@ pub fn router(app: App) -> Router {
         .route("/static/{name}", get(static_file))
         .merge(pay::routes())
         .merge(api::routes())
+        .merge(api_templates::routes())
+        .merge(api_messages::routes())
         .merge(office::routes())
         .merge(portal::routes())
         .fallback(fallback)

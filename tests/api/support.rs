@@ -101,6 +101,7 @@ impl TestApp {
             spool_dir: dir.join("spool"),
             secret: Secret::generate(),
             rate_limits,
+            delivery: Default::default(),
         };
         let app = App::open(config).await.unwrap();
         let company = NewCompany {

@@ -23,7 +23,7 @@ use super::AppState;
 use super::error::ApiError;
 use super::office::{cookie_value, session_cookie};
 use crate::app::App;
-use crate::messaging::email::{Email, EmailTransport, SpoolTransport};
+use crate::messaging::email::Email;
 use crate::store::StoreError;
 use crate::store::sessions::{self, Kind};
 
@@ -194,8 +194,9 @@ async fn start_session(
 
 // ---------------------------------------------------------------- email
 
-/// Sends a plain-text email from the company through the default transport
-/// (the spool folder; SMTP comes later behind the same trait).
+/// Sends a plain-text email from the company through the configured
+/// transport (SMTP when set, else the spool folder). Sign-in links are sent
+/// at once rather than through the outbox: they expire in minutes.
 async fn send_email(app: &App, company_id: &str, to: &str, subject: &str, text: String) -> bool {
     let company = match crate::store::companies::get(&app.db, company_id).await {
         Ok(Some(c)) => c,
@@ -215,10 +216,14 @@ async fn send_email(app: &App, company_id: &str, to: &str, subject: &str, text: 
         subject: subject.to_string(),
         text,
     };
-    match SpoolTransport::new(&app.config.spool_dir)
-        .send(&email)
-        .await
-    {
+    let transports = match crate::messaging::outbox::Transports::from_config(&app.config) {
+        Ok(t) => t,
+        Err(e) => {
+            tracing::error!(error = %e, "email transport misconfigured");
+            return false;
+        }
+    };
+    match transports.email.send(&email).await {
         Ok(_) => true,
         Err(e) => {
             tracing::error!(error = %e, "portal email not sent");
