@@ -301,13 +301,63 @@ async fn webhook(t: &TestApp, company: &str, from: &str, body: &str) -> crate::s
         form_urlencoded::byte_serialize(from.as_bytes()).collect::<String>(),
         form_urlencoded::byte_serialize(body.as_bytes()).collect::<String>()
     );
+    let url = format!("{}/webhooks/sms/{company}", crate::support::BASE_URL);
+    let signature = fieldpay::web::api_messages::twilio_signature(
+        crate::support::SMS_TOKEN,
+        &url,
+        form.as_bytes(),
+    );
     t.request(
         Method::POST,
         &format!("/webhooks/sms/{company}"),
-        &[("content-type", "application/x-www-form-urlencoded")],
+        &[
+            ("content-type", "application/x-www-form-urlencoded"),
+            ("x-twilio-signature", &signature),
+        ],
         Some(form),
     )
     .await
+}
+
+#[tokio::test]
+async fn unsigned_or_forged_sms_webhooks_are_refused() {
+    let t = TestApp::new().await;
+    let company = company_id(&t).await;
+    for signature in [None, Some("forged="), Some("")] {
+        let mut headers = vec![("content-type", "application/x-www-form-urlencoded")];
+        if let Some(s) = signature {
+            headers.push(("x-twilio-signature", s));
+        }
+        let r = t
+            .request(
+                Method::POST,
+                &format!("/webhooks/sms/{company}"),
+                &headers,
+                Some("From=%2B15125550142&Body=STOP".into()),
+            )
+            .await;
+        assert_eq!(r.status, axum::http::StatusCode::FORBIDDEN);
+    }
+    // A signed request for another body does not carry over.
+    let url = format!("{}/webhooks/sms/{company}", crate::support::BASE_URL);
+    let signed_start = fieldpay::web::api_messages::twilio_signature(
+        crate::support::SMS_TOKEN,
+        &url,
+        b"From=%2B15125550142&Body=START",
+    );
+    let r = t
+        .request(
+            Method::POST,
+            &format!("/webhooks/sms/{company}"),
+            &[
+                ("content-type", "application/x-www-form-urlencoded"),
+                ("x-twilio-signature", &signed_start),
+            ],
+            Some("From=%2B15125550142&Body=STOP".into()),
+        )
+        .await;
+    assert_eq!(r.status, axum::http::StatusCode::FORBIDDEN);
+    assert_eq!(t.count("SELECT COUNT(*) FROM sms_opt_outs").await, 0);
 }
 
 #[tokio::test]

@@ -21,6 +21,7 @@ use fieldpay::store::companies::NewCompany;
 
 pub const BASE_URL: &str = "https://pay.greenleaf.test";
 pub const OWNER_PASSWORD: &str = "correct horse battery";
+pub const SMS_TOKEN: &str = "test-sms-auth-token";
 
 /// Everything the app logged during the tests, for the card-number scan.
 pub fn captured_logs() -> Arc<Mutex<Vec<u8>>> {
@@ -101,7 +102,11 @@ impl TestApp {
             spool_dir: dir.join("spool"),
             secret: Secret::generate(),
             rate_limits,
-            delivery: Default::default(),
+            delivery: fieldpay::config::DeliverySettings {
+                // Inbound SMS webhooks are signed with it (spool transport still).
+                sms_token: SMS_TOKEN.into(),
+                ..Default::default()
+            },
         };
         let app = App::open(config).await.unwrap();
         let company = NewCompany {
