@@ -1,5 +1,5 @@
-//! Scheduled work: reconciliation of payment attempts left pending, and
-//! delivery of the outbox.
+//! Scheduled work: reconciliation of payment attempts left pending, queueing
+//! of invoice alerts, and delivery of the outbox.
 
 use std::time::Duration;
 
@@ -13,6 +13,7 @@ pub const RECONCILE_GRACE: time::Duration = time::Duration::minutes(2);
 #[derive(Debug, Default)]
 pub struct RunReport {
     pub reconciled: payments::ReconcileReport,
+    pub alerts: crate::alerts::AlertReport,
     pub delivered: outbox::DeliveryReport,
 }
 
@@ -21,11 +22,16 @@ pub async fn run_once(app: &App, now: time::OffsetDateTime) -> anyhow::Result<Ru
     let reconciled = payments::reconcile(app, now, RECONCILE_GRACE)
         .await
         .map_err(|e| anyhow::anyhow!("reconciliation failed: {e:?}"))?;
+    // Before delivery, so an alert queued now goes out in this same run.
+    let alerts = crate::alerts::queue_due(app, now)
+        .await
+        .map_err(|e| anyhow::anyhow!("queueing invoice alerts failed: {e}"))?;
     let delivered = outbox::deliver_due(app, now, outbox::render_stored)
         .await
         .map_err(|e| anyhow::anyhow!("message delivery failed: {e}"))?;
     Ok(RunReport {
         reconciled,
+        alerts,
         delivered,
     })
 }
@@ -39,6 +45,9 @@ pub async fn run_forever(app: App) {
             Ok(r) => {
                 if r.reconciled != payments::ReconcileReport::default() {
                     tracing::info!(report = ?r.reconciled, "reconciliation settled attempts");
+                }
+                if r.alerts.queued > 0 || r.alerts.withdrawn > 0 {
+                    tracing::info!(report = ?r.alerts, "invoice alerts queued");
                 }
                 if r.delivered != outbox::DeliveryReport::default() {
                     tracing::info!(report = ?r.delivered, "outbox delivered messages");

@@ -1,5 +1,6 @@
 //! fieldpay: billing and payment collection for field-service companies.
 
+pub mod alerts;
 pub mod app;
 pub mod auth;
 pub mod config;

@@ -304,6 +304,15 @@ pub async fn record_payment(app: &App, req: &RecordPayment) -> Result<Recorded, 
     )
     .await?;
     store::insert_allocations(&mut tx, &payment_id, &shares).await?;
+    crate::alerts::enqueue_receipt(
+        &mut tx,
+        c,
+        &req.customer_id,
+        &payment_id,
+        shares.first().map(|s| s.invoice_id.as_str()),
+        crate::store::now(),
+    )
+    .await?;
     audit::record(
         &mut tx,
         c,

@@ -479,6 +479,15 @@ async fn apply_on(
         .partition(|a| applied_ids.contains(&a.invoice_id));
     unapplied += lost.iter().map(|a| a.amount).sum::<i64>();
     store::insert_allocations(conn, &payment_id, &allocations).await?;
+    crate::alerts::enqueue_receipt(
+        conn,
+        &attempt.company_id,
+        &attempt.customer_id,
+        &payment_id,
+        allocations.first().map(|a| a.invoice_id.as_str()),
+        crate::store::now(),
+    )
+    .await?;
     if allocations.len() < attempt.plan.len() {
         store::release_locks(conn, &attempt.id).await?;
     }

@@ -952,6 +952,90 @@ pub async fn render_for(
     }
 }
 
+// ---------------------------------------------------------------- saving
+
+/// Longest template name.
+pub const NAME_MAX: usize = 200;
+/// Longest subject source.
+pub const SUBJECT_MAX: usize = 1000;
+/// Longest email body source.
+pub const BODY_MAX: usize = 100 * 1024;
+/// Longest SMS body source.
+pub const SMS_SOURCE_MAX: usize = 5000;
+/// A field that failed its check, and why.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct FieldError {
+    pub field: &'static str,
+    /// A stable error code: `invalid_field` or the template error's.
+    pub code: &'static str,
+    pub message: String,
+}
+
+fn field_error(field: &'static str, message: String) -> FieldError {
+    FieldError {
+        field,
+        code: "invalid_field",
+        message,
+    }
+}
+
+/// A required text field of at most `max` characters.
+pub fn check_text(
+    value: &str,
+    field: &'static str,
+    label: &str,
+    max: usize,
+) -> Result<(), FieldError> {
+    if value.trim().is_empty() {
+        return Err(field_error(field, format!("{label} must not be empty")));
+    }
+    if value.chars().count() > max {
+        return Err(field_error(
+            field,
+            format!("{label} must be at most {max} characters"),
+        ));
+    }
+    Ok(())
+}
+
+fn check_source(
+    source: &str,
+    part: Part,
+    field: &'static str,
+    label: &str,
+    max: usize,
+) -> Result<(), FieldError> {
+    check_text(source, field, label, max)?;
+    validate(source, part).map_err(|e| FieldError {
+        field,
+        code: e.code(),
+        message: e.to_string(),
+    })
+}
+
+/// The checks of an email template (an empty text body means "derive it
+/// from the HTML").
+pub fn check_email_fields(
+    name: &str,
+    subject: &str,
+    html: &str,
+    text: &str,
+) -> Result<(), FieldError> {
+    check_text(name, "name", "Name", NAME_MAX)?;
+    check_source(subject, Part::Subject, "subject", "Subject", SUBJECT_MAX)?;
+    check_source(html, Part::Html, "html_body", "HTML body", BODY_MAX)?;
+    if !text.trim().is_empty() {
+        check_source(text, Part::Text, "text_body", "Plain-text body", BODY_MAX)?;
+    }
+    Ok(())
+}
+
+/// The checks of an SMS template.
+pub fn check_sms_fields(name: &str, body: &str) -> Result<(), FieldError> {
+    check_text(name, "name", "Name", NAME_MAX)?;
+    check_source(body, Part::Sms, "body", "Message", SMS_SOURCE_MAX)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,6 +3,7 @@
 //! SQL is written once, with `$N` placeholders, integer minor units and UTC
 //! timestamps bound from Rust, so the same text runs on PostgreSQL.
 
+pub mod alerts;
 pub mod audit;
 pub mod companies;
 pub mod customers;
@@ -130,6 +131,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         10,
         "outbox",
         include_str!("../../migrations/sqlite/0010_outbox.sql"),
+    ),
+    (
+        11,
+        "alerts",
+        include_str!("../../migrations/sqlite/0011_alerts.sql"),
     ),
 ];
 

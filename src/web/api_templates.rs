@@ -15,20 +15,9 @@ use time::format_description::well_known::Rfc3339;
 use super::AppState;
 use super::api::CompanyKey;
 use super::error::ApiError;
-use crate::messaging::template::{
-    self, MessageVars, Part, RenderError, TemplateError, sms_segments,
-};
+use crate::messaging::template::{self, MessageVars, RenderError, sms_segments};
 use crate::store::templates::{self, EmailFields, EmailTemplate, SmsTemplate};
 use crate::store::{StoreError, companies, invoices};
-
-/// Longest template name.
-const NAME_MAX: usize = 200;
-/// Longest subject source.
-const SUBJECT_MAX: usize = 1000;
-/// Longest email body source, in bytes.
-const BODY_MAX: usize = 100 * 1024;
-/// Longest SMS body source, in characters.
-const SMS_SOURCE_MAX: usize = 5000;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -74,10 +63,6 @@ struct PreviewBody {
     invoice_id: Option<String>,
 }
 
-fn template_error(e: TemplateError, field: &str) -> ApiError {
-    ApiError::unprocessable(e.code(), e.to_string(), field)
-}
-
 fn render_error(e: RenderError) -> ApiError {
     match e {
         RenderError::NotFound(_) => ApiError::not_found(),
@@ -88,48 +73,20 @@ fn render_error(e: RenderError) -> ApiError {
     }
 }
 
-fn text_field(value: &str, field: &str, max: usize) -> Result<(), ApiError> {
-    if value.trim().is_empty() {
-        return Err(ApiError::unprocessable(
-            "invalid_field",
-            format!("{field} must not be empty"),
-            field,
-        ));
-    }
-    if value.chars().count() > max {
-        return Err(ApiError::unprocessable(
-            "invalid_field",
-            format!("{field} must be at most {max} characters"),
-            field,
-        ));
-    }
-    Ok(())
-}
-
-fn checked_source(source: &str, part: Part, field: &str, max: usize) -> Result<(), ApiError> {
-    text_field(source, field, max)?;
-    template::validate(source, part).map_err(|e| template_error(e, field))
+fn field_error(e: template::FieldError) -> ApiError {
+    ApiError::unprocessable(e.code, e.message, e.field)
 }
 
 /// The fields of an email template, trimmed and checked; nothing broken passes.
 fn checked_email(b: &EmailBody) -> Result<(String, Option<String>), ApiError> {
-    text_field(&b.name, "name", NAME_MAX)?;
-    checked_source(&b.subject, Part::Subject, "subject", SUBJECT_MAX)?;
-    checked_source(&b.html_body, Part::Html, "html_body", BODY_MAX)?;
-    let text_body = b
-        .text_body
-        .as_deref()
-        .filter(|t| !t.trim().is_empty())
-        .map(str::to_string);
-    if let Some(t) = &text_body {
-        checked_source(t, Part::Text, "text_body", BODY_MAX)?;
-    }
+    let text = b.text_body.as_deref().unwrap_or("");
+    template::check_email_fields(&b.name, &b.subject, &b.html_body, text).map_err(field_error)?;
+    let text_body = Some(text.to_string()).filter(|t| !t.trim().is_empty());
     Ok((b.name.trim().to_string(), text_body))
 }
 
 fn checked_sms(b: &SmsBody) -> Result<String, ApiError> {
-    text_field(&b.name, "name", NAME_MAX)?;
-    checked_source(&b.body, Part::Sms, "body", SMS_SOURCE_MAX)?;
+    template::check_sms_fields(&b.name, &b.body).map_err(field_error)?;
     Ok(b.name.trim().to_string())
 }
 

@@ -1,6 +1,7 @@
 //! The HTTP layer: routing, headers, and thin handlers over the core.
 
 pub mod api;
+pub mod api_alerts;
 pub mod api_messages;
 pub mod api_templates;
 pub mod error;
@@ -57,6 +58,7 @@ pub fn router(app: App) -> Router {
         .merge(api::routes())
         .merge(api_templates::routes())
         .merge(api_messages::routes())
+        .merge(api_alerts::routes())
         .merge(office::routes())
         .merge(portal::routes())
         .fallback(fallback)

@@ -3,12 +3,14 @@
 
 mod support;
 
+mod alerts;
 mod api_validation;
 mod cli;
 mod import;
 mod links;
 mod messages;
 mod office_auth;
+mod office_communications;
 mod office_customers;
 mod office_invoices;
 mod office_payments;

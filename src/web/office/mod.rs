@@ -1,6 +1,7 @@
 //! The office app `/office`: sign-in, the shared layout, and one module per
 //! area. Every handler takes an `OfficeUser`, whose company scopes every query.
 
+pub mod communications;
 pub mod customers;
 pub mod dashboard;
 pub mod import;
@@ -44,6 +45,7 @@ pub fn routes() -> Router<AppState> {
         .merge(payments::routes())
         .merge(settings::routes())
         .merge(import::routes())
+        .merge(communications::routes())
 }
 
 /// The signed-in office user. Its `company_id` scopes every query.

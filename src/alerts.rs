@@ -1,0 +1,310 @@
+//! Automatic invoice alerts and payment receipts (issue 4, points 4 and 5).
+//!
+//! An alert rule names an email and/or SMS template and when to send:
+//! `days` after the due date (default), `days` before it, or on the issue
+//! date. `queue_due`, run by the jobs loop before delivery, queues one
+//! message per channel for every open invoice whose trigger date has come,
+//! with cause `alert:{rule_id}:{invoice_id}`: the outbox's dedupe key
+//! (`cause|channel|recipient`) makes each alert go once per invoice and
+//! channel, however many runners race or restart.
+//!
+//! Catch-up window: only trigger dates within the last `CATCH_UP_DAYS` days
+//! (today included, in the company's time zone) fire. A new rule therefore
+//! does not mail years of history, and a runner that was down less than a
+//! week catches up; triggers older than that are skipped for good.
+//! Alerts are queued only once the company's local time is `SEND_FROM_HOUR`
+//! or later, so nobody gets a reminder at 3 a.m.
+//!
+//! Receipts: when the company chose receipt templates, every recorded
+//! payment queues a receipt in the payment's own transaction, with cause
+//! `receipt:{payment_id}` (see `enqueue_receipt`).
+
+use time::{Date, Duration, OffsetDateTime};
+
+use crate::app::App;
+use crate::messaging::Channel;
+use crate::messaging::outbox::{self, Enqueued, NewMessage};
+use crate::store::alerts::{self as store, AlertRule, DueInvoice, Timing};
+use crate::store::{Conn, StoreError, StoreResult};
+
+/// Trigger dates older than this many days (today counted) are not sent.
+pub const CATCH_UP_DAYS: i64 = 7;
+/// Local hour (company time zone) from which alerts are queued.
+pub const SEND_FROM_HOUR: u8 = 9;
+/// Largest number of days in a rule.
+pub const MAX_DAYS: i64 = 365;
+/// Invoices queued per write transaction.
+pub const BATCH: usize = 100;
+
+/// What one `queue_due` run did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct AlertReport {
+    /// Enabled rules looked at.
+    pub rules: usize,
+    /// Rules skipped because it is before `SEND_FROM_HOUR` where the company is.
+    pub too_early: usize,
+    /// Messages newly queued.
+    pub queued: usize,
+    /// Messages an earlier run (or another runner) already queued.
+    pub duplicates: usize,
+    /// Messages kept as failed or suppressed (bad address, SMS opt-out).
+    pub not_sendable: usize,
+    /// Queued alerts withdrawn because their invoice was paid or voided.
+    pub withdrawn: u64,
+}
+
+/// The date and hour at `now` in `time_zone` (UTC when the zone is unknown).
+pub fn local_date_hour(now: OffsetDateTime, time_zone: &str) -> (Date, u8) {
+    let tz = jiff::tz::TimeZone::get(time_zone).unwrap_or(jiff::tz::TimeZone::UTC);
+    let ts =
+        jiff::Timestamp::from_second(now.unix_timestamp()).unwrap_or(jiff::Timestamp::UNIX_EPOCH);
+    let z = ts.to_zoned_datetime(tz);
+    let civil = z.date();
+    let date = Date::from_calendar_date(
+        i32::from(civil.year()),
+        time::Month::try_from(civil.month() as u8).unwrap_or(time::Month::January),
+        civil.day() as u8,
+    )
+    .unwrap_or(Date::MIN);
+    (date, z.hour() as u8)
+}
+
+/// The window `(after, through]` of the invoice's date column (issue date
+/// for `at_creation`, due date otherwise) whose trigger date lies in the
+/// last `CATCH_UP_DAYS` days up to `today`.
+pub fn column_window(timing: Timing, days: i64, today: Date) -> (Date, Date) {
+    let shift = match timing {
+        Timing::AfterDue => -days,
+        Timing::BeforeDue => days,
+        Timing::AtCreation => 0,
+    };
+    let through = today + Duration::days(shift);
+    (through - Duration::days(CATCH_UP_DAYS), through)
+}
+
+/// The trigger date of an invoice under a rule.
+pub fn trigger_date(timing: Timing, days: i64, issue: Date, due: Date) -> Date {
+    match timing {
+        Timing::AfterDue => due + Duration::days(days),
+        Timing::BeforeDue => due - Duration::days(days),
+        Timing::AtCreation => issue,
+    }
+}
+
+/// Why a rule's fields are refused, with the field to blame.
+pub fn check_rule(
+    email_template_id: Option<&str>,
+    sms_template_id: Option<&str>,
+    days: i64,
+) -> Result<(), (&'static str, String)> {
+    if email_template_id.is_none() && sms_template_id.is_none() {
+        return Err((
+            "email_template_id",
+            "Choose an email template, an SMS template, or both.".to_string(),
+        ));
+    }
+    if !(0..=MAX_DAYS).contains(&days) {
+        return Err((
+            "days_after_due",
+            format!("days_after_due must be between 0 and {MAX_DAYS}."),
+        ));
+    }
+    Ok(())
+}
+
+/// A contact worth sending to: present and not blank.
+fn contact(value: &Option<String>) -> Option<&str> {
+    value.as_deref().map(str::trim).filter(|v| !v.is_empty())
+}
+
+fn count(report: &mut AlertReport, e: &Enqueued) {
+    match e {
+        Enqueued::Queued { .. } => report.queued += 1,
+        Enqueued::Duplicate { .. } => report.duplicates += 1,
+        Enqueued::Suppressed { .. } | Enqueued::Rejected { .. } => report.not_sendable += 1,
+    }
+}
+
+/// Queues every alert due at `now`, then withdraws queued alerts whose
+/// invoice is no longer open. Run before outbox delivery.
+pub async fn queue_due(app: &App, now: OffsetDateTime) -> StoreResult<AlertReport> {
+    let mut report = AlertReport::default();
+    for (rule, time_zone) in store::enabled_rules(&app.db).await? {
+        report.rules += 1;
+        let (today, hour) = local_date_hour(now, &time_zone);
+        if hour < SEND_FROM_HOUR {
+            report.too_early += 1;
+            continue;
+        }
+        let (after, through) = column_window(rule.timing, rule.days_after_due, today);
+        let due = store::due_invoices(
+            &app.db,
+            &rule.company_id,
+            rule.timing == Timing::AtCreation,
+            after,
+            through,
+        )
+        .await?;
+        for batch in due.chunks(BATCH) {
+            let mut tx = app.db.begin_write().await?;
+            for inv in batch {
+                queue_one(&mut tx, &rule, inv, now, &mut report).await?;
+            }
+            tx.commit().await.map_err(StoreError::from)?;
+        }
+    }
+    let mut tx = app.db.begin_write().await?;
+    report.withdrawn = store::suppress_stale_alerts(&mut tx).await?;
+    tx.commit().await.map_err(StoreError::from)?;
+    Ok(report)
+}
+
+async fn queue_one(
+    conn: &mut Conn,
+    rule: &AlertRule,
+    inv: &DueInvoice,
+    now: OffsetDateTime,
+    report: &mut AlertReport,
+) -> StoreResult<()> {
+    // Paid between the read and this transaction: nothing to remind about.
+    if !store::invoice_open(conn, &rule.company_id, &inv.invoice_id).await? {
+        return Ok(());
+    }
+    let cause = format!("alert:{}:{}", rule.id, inv.invoice_id);
+    let sends = [
+        (Channel::Email, &rule.email_template_id, contact(&inv.email)),
+        (Channel::Sms, &rule.sms_template_id, contact(&inv.phone)),
+    ];
+    for (channel, template, to) in sends {
+        let (Some(template), Some(to)) = (template, to) else {
+            continue;
+        };
+        let e = outbox::enqueue(
+            conn,
+            &NewMessage {
+                company_id: rule.company_id.clone(),
+                customer_id: inv.customer_id.clone(),
+                invoice_id: Some(inv.invoice_id.clone()),
+                channel,
+                recipient: to.to_string(),
+                template_id: template.clone(),
+                cause: cause.clone(),
+            },
+            now,
+        )
+        .await?;
+        count(report, &e);
+    }
+    Ok(())
+}
+
+/// Queues the payment's receipt (if the company chose receipt templates) to
+/// the paying customer. Call it inside the transaction that records the
+/// payment; `invoice_id` is the first invoice the payment went to.
+pub async fn enqueue_receipt(
+    conn: &mut Conn,
+    company_id: &str,
+    customer_id: &str,
+    payment_id: &str,
+    invoice_id: Option<&str>,
+    now: OffsetDateTime,
+) -> StoreResult<()> {
+    let settings = store::receipt_settings(conn, company_id).await?;
+    if settings.email_template_id.is_none() && settings.sms_template_id.is_none() {
+        return Ok(());
+    }
+    let Some((email, phone)) = store::customer_contacts(conn, company_id, customer_id).await?
+    else {
+        return Ok(());
+    };
+    let cause = format!("receipt:{payment_id}");
+    let sends = [
+        (Channel::Email, &settings.email_template_id, contact(&email)),
+        (Channel::Sms, &settings.sms_template_id, contact(&phone)),
+    ];
+    for (channel, template, to) in sends {
+        let (Some(template), Some(to)) = (template, to) else {
+            continue;
+        };
+        outbox::enqueue(
+            conn,
+            &NewMessage {
+                company_id: company_id.to_string(),
+                customer_id: customer_id.to_string(),
+                invoice_id: invoice_id.map(str::to_string),
+                channel,
+                recipient: to.to_string(),
+                template_id: template.clone(),
+                cause: cause.clone(),
+            },
+            now,
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::{date, datetime};
+
+    #[test]
+    fn local_time_follows_the_company_zone() {
+        // 14:30 UTC in late November is 08:30 in Chicago (CST, UTC-6).
+        let (d, h) = local_date_hour(datetime!(2026-11-28 14:30 UTC), "America/Chicago");
+        assert_eq!((d, h), (date!(2026 - 11 - 28), 8));
+        // 03:00 UTC is still the previous evening there.
+        let (d, h) = local_date_hour(datetime!(2026-11-28 03:00 UTC), "America/Chicago");
+        assert_eq!((d, h), (date!(2026 - 11 - 27), 21));
+        let (d, h) = local_date_hour(datetime!(2026-11-28 03:00 UTC), "Nowhere/Nope");
+        assert_eq!((d, h), (date!(2026 - 11 - 28), 3));
+    }
+
+    #[test]
+    fn windows_map_trigger_dates_to_invoice_dates() {
+        let today = date!(2026 - 12 - 10);
+        // 3 days after due: due dates Nov 30 (exclusive) .. Dec 7 fire.
+        assert_eq!(
+            column_window(Timing::AfterDue, 3, today),
+            (date!(2026 - 11 - 30), date!(2026 - 12 - 07))
+        );
+        assert_eq!(
+            column_window(Timing::BeforeDue, 5, today),
+            (date!(2026 - 12 - 08), date!(2026 - 12 - 15))
+        );
+        assert_eq!(
+            column_window(Timing::AtCreation, 9, today),
+            (date!(2026 - 12 - 03), today)
+        );
+        // Every date in the window has its trigger in the last 7 days.
+        for timing in [Timing::AfterDue, Timing::BeforeDue, Timing::AtCreation] {
+            let (after, through) = column_window(timing, 3, today);
+            let mut d = after + Duration::days(1);
+            while d <= through {
+                let t = trigger_date(timing, 3, d, d);
+                assert!(t <= today && t > today - Duration::days(CATCH_UP_DAYS));
+                d += Duration::days(1);
+            }
+        }
+    }
+
+    #[test]
+    fn rules_need_a_template_and_sane_days() {
+        assert!(check_rule(Some("e"), None, 3).is_ok());
+        assert!(check_rule(None, Some("s"), 0).is_ok());
+        assert!(check_rule(Some("e"), Some("s"), 365).is_ok());
+        assert_eq!(
+            check_rule(None, None, 3).unwrap_err().0,
+            "email_template_id"
+        );
+        assert_eq!(
+            check_rule(Some("e"), None, 366).unwrap_err().0,
+            "days_after_due"
+        );
+        assert_eq!(
+            check_rule(Some("e"), None, -1).unwrap_err().0,
+            "days_after_due"
+        );
+    }
+}

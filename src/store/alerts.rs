@@ -1,0 +1,361 @@
+//! Invoice alert rules, the open invoices an alert is due for, and the
+//! company's receipt templates. Every query is scoped by company.
+
+use serde::Serialize;
+use sqlx::Row;
+use time::{Date, OffsetDateTime};
+
+use super::{Conn, Db, StoreResult};
+use crate::crypto::new_id;
+
+/// When an alert's trigger date falls, relative to the invoice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Timing {
+    /// `due_date + days`.
+    AfterDue,
+    /// `due_date - days`.
+    BeforeDue,
+    /// `issue_date` (days ignored).
+    AtCreation,
+}
+
+impl Timing {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Timing::AfterDue => "after_due",
+            Timing::BeforeDue => "before_due",
+            Timing::AtCreation => "at_creation",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Timing> {
+        match s {
+            "after_due" => Some(Timing::AfterDue),
+            "before_due" => Some(Timing::BeforeDue),
+            "at_creation" => Some(Timing::AtCreation),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AlertRule {
+    pub id: String,
+    #[serde(skip)]
+    pub company_id: String,
+    pub email_template_id: Option<String>,
+    pub sms_template_id: Option<String>,
+    pub timing: Timing,
+    pub days_after_due: i64,
+    pub enabled: bool,
+    #[serde(skip)]
+    pub created_at: OffsetDateTime,
+}
+
+/// The fields of a rule, checked by `crate::alerts::check_rule`.
+#[derive(Debug, Clone)]
+pub struct RuleFields<'a> {
+    pub email_template_id: Option<&'a str>,
+    pub sms_template_id: Option<&'a str>,
+    pub timing: Timing,
+    pub days: i64,
+    pub enabled: bool,
+}
+
+const RULE_COLUMNS: &str =
+    "id, company_id, email_template_id, sms_template_id, timing, days, enabled, created_at";
+
+fn rule_from_row(row: &sqlx::sqlite::SqliteRow) -> StoreResult<AlertRule> {
+    let timing: String = row.try_get("timing")?;
+    Ok(AlertRule {
+        id: row.try_get("id")?,
+        company_id: row.try_get("company_id")?,
+        email_template_id: row.try_get("email_template_id")?,
+        sms_template_id: row.try_get("sms_template_id")?,
+        timing: Timing::parse(&timing).unwrap_or(Timing::AfterDue),
+        days_after_due: row.try_get("days")?,
+        enabled: row.try_get::<i64, _>("enabled")? != 0,
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+/// Whether the email and SMS templates named (if any) belong to the company.
+pub async fn templates_belong(
+    conn: &mut Conn,
+    company_id: &str,
+    email_template_id: Option<&str>,
+    sms_template_id: Option<&str>,
+) -> StoreResult<bool> {
+    if let Some(id) = email_template_id {
+        let found = sqlx::query("SELECT 1 FROM email_templates WHERE company_id = $1 AND id = $2")
+            .bind(company_id)
+            .bind(id)
+            .fetch_optional(&mut *conn)
+            .await?;
+        if found.is_none() {
+            return Ok(false);
+        }
+    }
+    if let Some(id) = sms_template_id {
+        let found = sqlx::query("SELECT 1 FROM sms_templates WHERE company_id = $1 AND id = $2")
+            .bind(company_id)
+            .bind(id)
+            .fetch_optional(&mut *conn)
+            .await?;
+        if found.is_none() {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+pub async fn create(
+    conn: &mut Conn,
+    company_id: &str,
+    f: &RuleFields<'_>,
+    now: OffsetDateTime,
+) -> StoreResult<AlertRule> {
+    let id = new_id("alert");
+    sqlx::query(
+        "INSERT INTO invoice_alerts (id, company_id, email_template_id, sms_template_id, timing,
+            days, enabled, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)",
+    )
+    .bind(&id)
+    .bind(company_id)
+    .bind(f.email_template_id)
+    .bind(f.sms_template_id)
+    .bind(f.timing.as_str())
+    .bind(f.days)
+    .bind(i64::from(f.enabled))
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    Ok(AlertRule {
+        id,
+        company_id: company_id.to_string(),
+        email_template_id: f.email_template_id.map(str::to_string),
+        sms_template_id: f.sms_template_id.map(str::to_string),
+        timing: f.timing,
+        days_after_due: f.days,
+        enabled: f.enabled,
+        created_at: now,
+    })
+}
+
+pub async fn get(db: &Db, company_id: &str, id: &str) -> StoreResult<Option<AlertRule>> {
+    let sql =
+        format!("SELECT {RULE_COLUMNS} FROM invoice_alerts WHERE company_id = $1 AND id = $2");
+    let row = sqlx::query(super::dynamic_sql(sql))
+        .bind(company_id)
+        .bind(id)
+        .fetch_optional(db.reader())
+        .await?;
+    row.as_ref().map(rule_from_row).transpose()
+}
+
+pub async fn list(db: &Db, company_id: &str) -> StoreResult<Vec<AlertRule>> {
+    let sql = format!(
+        "SELECT {RULE_COLUMNS} FROM invoice_alerts WHERE company_id = $1 ORDER BY created_at, id"
+    );
+    let rows = sqlx::query(super::dynamic_sql(sql))
+        .bind(company_id)
+        .fetch_all(db.reader())
+        .await?;
+    rows.iter().map(rule_from_row).collect()
+}
+
+/// Every enabled rule of every company, with the company's time zone.
+pub async fn enabled_rules(db: &Db) -> StoreResult<Vec<(AlertRule, String)>> {
+    let sql = format!(
+        "SELECT {}, c.time_zone FROM invoice_alerts a JOIN companies c ON c.id = a.company_id
+         WHERE a.enabled = 1 ORDER BY a.company_id, a.id",
+        RULE_COLUMNS
+            .split(", ")
+            .map(|c| format!("a.{c}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let rows = sqlx::query(super::dynamic_sql(sql))
+        .fetch_all(db.reader())
+        .await?;
+    rows.iter()
+        .map(|r| Ok((rule_from_row(r)?, r.try_get("time_zone")?)))
+        .collect()
+}
+
+pub async fn update(
+    conn: &mut Conn,
+    company_id: &str,
+    id: &str,
+    f: &RuleFields<'_>,
+    now: OffsetDateTime,
+) -> StoreResult<bool> {
+    let done = sqlx::query(
+        "UPDATE invoice_alerts SET email_template_id = $3, sms_template_id = $4, timing = $5,
+            days = $6, enabled = $7, updated_at = $8
+         WHERE company_id = $1 AND id = $2",
+    )
+    .bind(company_id)
+    .bind(id)
+    .bind(f.email_template_id)
+    .bind(f.sms_template_id)
+    .bind(f.timing.as_str())
+    .bind(f.days)
+    .bind(i64::from(f.enabled))
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    Ok(done.rows_affected() > 0)
+}
+
+pub async fn delete(conn: &mut Conn, company_id: &str, id: &str) -> StoreResult<bool> {
+    let done = sqlx::query("DELETE FROM invoice_alerts WHERE company_id = $1 AND id = $2")
+        .bind(company_id)
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(done.rows_affected() > 0)
+}
+
+/// An open invoice an alert is due for, with its bill-to customer's contacts.
+#[derive(Debug, Clone)]
+pub struct DueInvoice {
+    pub invoice_id: String,
+    pub customer_id: String,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+}
+
+/// The company's open invoices (status open, balance > 0) whose date column
+/// (`due_date` or `issue_date`) lies in `(after, through]`, joined with the
+/// bill-to customer: one set-based query per rule, served by the
+/// `invoices_company_status (company_id, status, due_date)` index.
+pub async fn due_invoices(
+    db: &Db,
+    company_id: &str,
+    by_issue_date: bool,
+    after: Date,
+    through: Date,
+) -> StoreResult<Vec<DueInvoice>> {
+    let sql = if by_issue_date {
+        "SELECT i.id, i.bill_to_customer_id, c.email, c.phone
+         FROM invoices i JOIN customers c ON c.id = i.bill_to_customer_id AND c.company_id = i.company_id
+         WHERE i.company_id = $1 AND i.status = 'open' AND i.balance > 0
+           AND i.issue_date > $2 AND i.issue_date <= $3
+         ORDER BY i.id"
+    } else {
+        "SELECT i.id, i.bill_to_customer_id, c.email, c.phone
+         FROM invoices i JOIN customers c ON c.id = i.bill_to_customer_id AND c.company_id = i.company_id
+         WHERE i.company_id = $1 AND i.status = 'open' AND i.balance > 0
+           AND i.due_date > $2 AND i.due_date <= $3
+         ORDER BY i.id"
+    };
+    let rows = sqlx::query(sql)
+        .bind(company_id)
+        .bind(after)
+        .bind(through)
+        .fetch_all(db.reader())
+        .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(DueInvoice {
+                invoice_id: r.try_get("id")?,
+                customer_id: r.try_get("bill_to_customer_id")?,
+                email: r.try_get("email")?,
+                phone: r.try_get("phone")?,
+            })
+        })
+        .collect()
+}
+
+/// Whether the invoice is still open with a balance (checked again inside
+/// the write transaction that queues its alert).
+pub async fn invoice_open(
+    conn: &mut Conn,
+    company_id: &str,
+    invoice_id: &str,
+) -> StoreResult<bool> {
+    let row = sqlx::query(
+        "SELECT 1 FROM invoices WHERE company_id = $1 AND id = $2 AND status = 'open' AND balance > 0",
+    )
+    .bind(company_id)
+    .bind(invoice_id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    Ok(row.is_some())
+}
+
+/// Marks queued alert messages whose invoice is no longer open (paid or
+/// void since they were queued) as suppressed, so delivery skips them.
+pub async fn suppress_stale_alerts(conn: &mut Conn) -> StoreResult<u64> {
+    let done = sqlx::query(
+        "UPDATE outbox SET status = 'suppressed', claimed_until = NULL,
+            last_error = 'the invoice is no longer open'
+         WHERE status = 'queued' AND cause LIKE 'alert:%' AND invoice_id IS NOT NULL
+           AND EXISTS (SELECT 1 FROM invoices i WHERE i.id = outbox.invoice_id
+                       AND (i.status <> 'open' OR i.balance = 0))",
+    )
+    .execute(&mut *conn)
+    .await?;
+    Ok(done.rows_affected())
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ReceiptSettings {
+    pub email_template_id: Option<String>,
+    pub sms_template_id: Option<String>,
+}
+
+pub async fn receipt_settings(conn: &mut Conn, company_id: &str) -> StoreResult<ReceiptSettings> {
+    let row = sqlx::query(
+        "SELECT email_template_id, sms_template_id FROM receipt_settings WHERE company_id = $1",
+    )
+    .bind(company_id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    Ok(match row {
+        Some(r) => ReceiptSettings {
+            email_template_id: r.try_get("email_template_id")?,
+            sms_template_id: r.try_get("sms_template_id")?,
+        },
+        None => ReceiptSettings::default(),
+    })
+}
+
+pub async fn set_receipt_settings(
+    conn: &mut Conn,
+    company_id: &str,
+    s: &ReceiptSettings,
+    now: OffsetDateTime,
+) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO receipt_settings (company_id, email_template_id, sms_template_id, updated_at)
+         VALUES ($1, $2, $3, $4)
+         ON CONFLICT (company_id) DO UPDATE SET email_template_id = excluded.email_template_id,
+            sms_template_id = excluded.sms_template_id, updated_at = excluded.updated_at",
+    )
+    .bind(company_id)
+    .bind(s.email_template_id.as_deref())
+    .bind(s.sms_template_id.as_deref())
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// The customer's email and phone, scoped by company.
+pub async fn customer_contacts(
+    conn: &mut Conn,
+    company_id: &str,
+    customer_id: &str,
+) -> StoreResult<Option<(Option<String>, Option<String>)>> {
+    let row = sqlx::query("SELECT email, phone FROM customers WHERE company_id = $1 AND id = $2")
+        .bind(company_id)
+        .bind(customer_id)
+        .fetch_optional(&mut *conn)
+        .await?;
+    row.map(|r| Ok((r.try_get("email")?, r.try_get("phone")?)))
+        .transpose()
+}
