@@ -9,6 +9,7 @@ mod cli;
 mod import;
 mod links;
 mod messages;
+mod office_alerts;
 mod office_auth;
 mod office_communications;
 mod office_customers;

@@ -1,6 +1,7 @@
 //! The office app `/office`: sign-in, the shared layout, and one module per
 //! area. Every handler takes an `OfficeUser`, whose company scopes every query.
 
+pub mod alerts;
 pub mod communications;
 pub mod customers;
 pub mod dashboard;
@@ -46,6 +47,7 @@ pub fn routes() -> Router<AppState> {
         .merge(settings::routes())
         .merge(import::routes())
         .merge(communications::routes())
+        .merge(alerts::routes())
 }
 
 /// The signed-in office user. Its `company_id` scopes every query.

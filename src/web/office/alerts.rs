@@ -1,0 +1,567 @@
+//! Office: Settings › Communications › Invoice Alerts — alert rules (list,
+//! add, edit, enable/disable, delete) and the receipt templates sent after
+//! each payment. Rules are checked with `crate::alerts::check_rule` and
+//! `store::alerts::templates_belong`, the same checks as the JSON API.
+
+use std::collections::{BTreeMap, HashMap};
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Form, Router};
+use serde::{Deserialize, Serialize};
+
+use super::{CsrfForm, OfficeUser, page, page_with_status};
+use crate::store::alerts::{self, AlertRule, ReceiptSettings, RuleFields, Timing};
+use crate::store::templates as tpl;
+use crate::store::{StoreError, audit, now};
+use crate::web::AppState;
+use crate::web::error::ApiError;
+
+type Page = Result<Response, ApiError>;
+
+const BASE: &str = "/office/settings/invoice-alerts";
+const NAV: &str = "invoice-alerts";
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route(BASE, get(list_page))
+        .route(&format!("{BASE}/new"), get(new_form).post(create))
+        .route(&format!("{BASE}/receipts"), post(save_receipts))
+        .route(&format!("{BASE}/{{id}}/edit"), get(edit_form).post(update))
+        .route(&format!("{BASE}/{{id}}/toggle"), post(toggle))
+        .route(
+            &format!("{BASE}/{{id}}/delete"),
+            get(delete_confirm).post(delete),
+        )
+}
+
+// ---------------------------------------------------------------- rules
+
+/// When an alert goes out, in words.
+pub fn when_text(timing: Timing, days: i64) -> String {
+    let n = |d: i64| {
+        if d == 1 {
+            "1 day".to_string()
+        } else {
+            format!("{d} days")
+        }
+    };
+    match timing {
+        Timing::AtCreation => "when the invoice is created".to_string(),
+        Timing::AfterDue if days == 0 => "on the due date".to_string(),
+        Timing::BeforeDue if days == 0 => "on the due date".to_string(),
+        Timing::AfterDue => format!("{} after the due date", n(days)),
+        Timing::BeforeDue => format!("{} before the due date", n(days)),
+    }
+}
+
+/// A select's value, with blank meaning none.
+fn chosen(v: &str) -> Option<&str> {
+    Some(v.trim()).filter(|s| !s.is_empty())
+}
+
+/// Days as typed: blank is 0; anything but a whole number is refused.
+pub fn parse_days(s: &str) -> Result<i64, &'static str> {
+    let s = s.trim();
+    if s.is_empty() {
+        return Ok(0);
+    }
+    s.parse::<i64>()
+        .map_err(|_| "Enter a whole number of days from 0 to 365.")
+}
+
+/// The form's fields checked (without the templates' owner), or the field
+/// in error and its message.
+fn check_form(f: &RuleForm) -> Result<RuleFields<'_>, (&'static str, String)> {
+    let timing = Timing::parse(f.timing.trim())
+        .ok_or(("timing", "Choose when the alert is sent.".to_string()))?;
+    let days = if timing == Timing::AtCreation {
+        0
+    } else {
+        parse_days(&f.days).map_err(|m| ("days", m.to_string()))?
+    };
+    let (email, sms) = (chosen(&f.email_template_id), chosen(&f.sms_template_id));
+    crate::alerts::check_rule(email, sms, days).map_err(|(field, msg)| match field {
+        "days_after_due" => (
+            "days",
+            "Enter a whole number of days from 0 to 365.".to_string(),
+        ),
+        _ => ("email_template_id", msg),
+    })?;
+    Ok(RuleFields {
+        email_template_id: email,
+        sms_template_id: sms,
+        timing,
+        days,
+        enabled: f.enabled.is_some(),
+    })
+}
+
+// ---------------------------------------------------------------- forms
+
+#[derive(Deserialize, Serialize, Default, Debug)]
+struct RuleForm {
+    #[serde(default, skip_serializing)]
+    csrf: String,
+    #[serde(default)]
+    email_template_id: String,
+    #[serde(default)]
+    sms_template_id: String,
+    #[serde(default)]
+    timing: String,
+    #[serde(default)]
+    days: String,
+    #[serde(default)]
+    enabled: Option<String>,
+}
+
+impl RuleForm {
+    fn from_rule(r: &AlertRule) -> RuleForm {
+        RuleForm {
+            email_template_id: r.email_template_id.clone().unwrap_or_default(),
+            sms_template_id: r.sms_template_id.clone().unwrap_or_default(),
+            timing: r.timing.as_str().to_string(),
+            days: r.days_after_due.to_string(),
+            enabled: r.enabled.then(|| "on".to_string()),
+            ..RuleForm::default()
+        }
+    }
+}
+
+#[derive(Deserialize, Serialize, Default, Debug)]
+struct ReceiptForm {
+    #[serde(default, skip_serializing)]
+    csrf: String,
+    #[serde(default)]
+    email_template_id: String,
+    #[serde(default)]
+    sms_template_id: String,
+}
+
+#[derive(Deserialize, Default)]
+struct SavedQuery {
+    #[serde(default)]
+    saved: Option<String>,
+}
+
+/// The company's email and SMS templates as (id, name) pairs.
+async fn template_choices(
+    state: &AppState,
+    company_id: &str,
+) -> Result<(Vec<(String, String)>, Vec<(String, String)>), ApiError> {
+    let db = &state.app.db;
+    let emails = tpl::list_email(db, company_id)
+        .await?
+        .into_iter()
+        .map(|t| (t.id, t.name))
+        .collect();
+    let sms = tpl::list_sms(db, company_id)
+        .await?
+        .into_iter()
+        .map(|t| (t.id, t.name))
+        .collect();
+    Ok((emails, sms))
+}
+
+#[derive(Serialize)]
+struct RuleRow {
+    id: String,
+    email: Option<String>,
+    sms: Option<String>,
+    when: String,
+    enabled: bool,
+}
+
+async fn list_view(
+    state: &AppState,
+    user: &OfficeUser,
+    status: StatusCode,
+    receipt: &ReceiptForm,
+    receipt_error: Option<String>,
+    saved: Option<String>,
+) -> Page {
+    let (emails, sms) = template_choices(state, &user.company_id).await?;
+    let email_names: HashMap<&str, &str> = emails
+        .iter()
+        .map(|(i, n)| (i.as_str(), n.as_str()))
+        .collect();
+    let sms_names: HashMap<&str, &str> =
+        sms.iter().map(|(i, n)| (i.as_str(), n.as_str())).collect();
+    let name_of = |names: &HashMap<&str, &str>, id: &Option<String>| {
+        id.as_deref().map(|i| {
+            names
+                .get(i)
+                .copied()
+                .unwrap_or("(deleted template)")
+                .to_string()
+        })
+    };
+    let rules: Vec<RuleRow> = alerts::list(&state.app.db, &user.company_id)
+        .await?
+        .iter()
+        .map(|r| RuleRow {
+            id: r.id.clone(),
+            email: name_of(&email_names, &r.email_template_id),
+            sms: name_of(&sms_names, &r.sms_template_id),
+            when: when_text(r.timing, r.days_after_due),
+            enabled: r.enabled,
+        })
+        .collect();
+    Ok(page_with_status(
+        state,
+        user,
+        status,
+        "office/alerts.html",
+        NAV,
+        minijinja::context! {
+            base => BASE,
+            rules => minijinja::value::Serde(&rules),
+            email_templates => emails,
+            sms_templates => sms,
+            receipt => minijinja::value::Serde(receipt),
+            receipt_error => receipt_error,
+            saved => saved,
+        },
+    ))
+}
+
+async fn list_page(
+    State(state): State<AppState>,
+    user: OfficeUser,
+    Query(q): Query<SavedQuery>,
+) -> Page {
+    let mut conn = state
+        .app
+        .db
+        .reader()
+        .acquire()
+        .await
+        .map_err(StoreError::from)?;
+    let s = alerts::receipt_settings(&mut conn, &user.company_id).await?;
+    drop(conn);
+    let receipt = ReceiptForm {
+        email_template_id: s.email_template_id.unwrap_or_default(),
+        sms_template_id: s.sms_template_id.unwrap_or_default(),
+        ..ReceiptForm::default()
+    };
+    list_view(&state, &user, StatusCode::OK, &receipt, None, q.saved).await
+}
+
+async fn editor(
+    state: &AppState,
+    user: &OfficeUser,
+    status: StatusCode,
+    id: Option<&str>,
+    f: &RuleForm,
+    errors: BTreeMap<&'static str, String>,
+) -> Page {
+    let (emails, sms) = template_choices(state, &user.company_id).await?;
+    Ok(page_with_status(
+        state,
+        user,
+        status,
+        "office/alerts_form.html",
+        NAV,
+        minijinja::context! {
+            base => BASE,
+            id => id,
+            f => minijinja::value::Serde(f),
+            errors => errors,
+            email_templates => emails,
+            sms_templates => sms,
+        },
+    ))
+}
+
+async fn new_form(State(state): State<AppState>, user: OfficeUser) -> Page {
+    let f = RuleForm {
+        timing: "after_due".to_string(),
+        days: "3".to_string(),
+        enabled: Some("on".to_string()),
+        ..RuleForm::default()
+    };
+    editor(&state, &user, StatusCode::OK, None, &f, BTreeMap::new()).await
+}
+
+async fn edit_form(
+    State(state): State<AppState>,
+    user: OfficeUser,
+    Path(id): Path<String>,
+) -> Page {
+    let Some(rule) = alerts::get(&state.app.db, &user.company_id, &id).await? else {
+        return Ok(state.views.not_found());
+    };
+    let f = RuleForm::from_rule(&rule);
+    editor(
+        &state,
+        &user,
+        StatusCode::OK,
+        Some(&id),
+        &f,
+        BTreeMap::new(),
+    )
+    .await
+}
+
+/// Creates (`id` None) or updates the rule; the form again with the error
+/// next to its field when it is refused.
+async fn save(state: &AppState, user: &OfficeUser, id: Option<&str>, f: &RuleForm) -> Page {
+    let refuse = |field: &'static str, msg: String| async move {
+        let errors = BTreeMap::from([(field, msg)]);
+        editor(state, user, StatusCode::UNPROCESSABLE_ENTITY, id, f, errors).await
+    };
+    let fields = match check_form(f) {
+        Ok(x) => x,
+        Err((field, msg)) => return refuse(field, msg).await,
+    };
+    let mut tx = state.app.db.begin_write().await?;
+    let belong = alerts::templates_belong(
+        &mut tx,
+        &user.company_id,
+        fields.email_template_id,
+        fields.sms_template_id,
+    )
+    .await?;
+    if !belong {
+        drop(tx);
+        return refuse(
+            "email_template_id",
+            "That template is not one of this company's templates.".to_string(),
+        )
+        .await;
+    }
+    let (action, subject) = match id {
+        None => {
+            let rule = alerts::create(&mut tx, &user.company_id, &fields, now()).await?;
+            ("invoice_alert.create", rule.id)
+        }
+        Some(id) => {
+            if !alerts::update(&mut tx, &user.company_id, id, &fields, now()).await? {
+                return Ok(state.views.not_found());
+            }
+            ("invoice_alert.update", id.to_string())
+        }
+    };
+    audit::record(
+        &mut tx,
+        &user.company_id,
+        &user.actor(),
+        action,
+        &subject,
+        serde_json::json!({
+            "email_template_id": fields.email_template_id,
+            "sms_template_id": fields.sms_template_id,
+            "timing": fields.timing.as_str(),
+            "days": fields.days,
+            "enabled": fields.enabled,
+        }),
+    )
+    .await?;
+    tx.commit().await.map_err(StoreError::from)?;
+    Ok(Redirect::to(&format!("{BASE}?saved=alert")).into_response())
+}
+
+async fn create(State(state): State<AppState>, user: OfficeUser, Form(f): Form<RuleForm>) -> Page {
+    if let Some(r) = user.csrf_refusal(&f.csrf) {
+        return Ok(r);
+    }
+    save(&state, &user, None, &f).await
+}
+
+async fn update(
+    State(state): State<AppState>,
+    user: OfficeUser,
+    Path(id): Path<String>,
+    Form(f): Form<RuleForm>,
+) -> Page {
+    if let Some(r) = user.csrf_refusal(&f.csrf) {
+        return Ok(r);
+    }
+    if alerts::get(&state.app.db, &user.company_id, &id)
+        .await?
+        .is_none()
+    {
+        return Ok(state.views.not_found());
+    }
+    save(&state, &user, Some(&id), &f).await
+}
+
+async fn toggle(
+    State(state): State<AppState>,
+    user: OfficeUser,
+    Path(id): Path<String>,
+    Form(f): Form<CsrfForm>,
+) -> Page {
+    if let Some(r) = user.csrf_refusal(&f.csrf) {
+        return Ok(r);
+    }
+    let Some(rule) = alerts::get(&state.app.db, &user.company_id, &id).await? else {
+        return Ok(state.views.not_found());
+    };
+    let fields = RuleFields {
+        email_template_id: rule.email_template_id.as_deref(),
+        sms_template_id: rule.sms_template_id.as_deref(),
+        timing: rule.timing,
+        days: rule.days_after_due,
+        enabled: !rule.enabled,
+    };
+    let mut tx = state.app.db.begin_write().await?;
+    if !alerts::update(&mut tx, &user.company_id, &id, &fields, now()).await? {
+        return Ok(state.views.not_found());
+    }
+    let action = if fields.enabled {
+        "invoice_alert.enable"
+    } else {
+        "invoice_alert.disable"
+    };
+    audit::record(
+        &mut tx,
+        &user.company_id,
+        &user.actor(),
+        action,
+        &id,
+        serde_json::json!({}),
+    )
+    .await?;
+    tx.commit().await.map_err(StoreError::from)?;
+    Ok(Redirect::to(BASE).into_response())
+}
+
+async fn delete_confirm(
+    State(state): State<AppState>,
+    user: OfficeUser,
+    Path(id): Path<String>,
+) -> Page {
+    let Some(rule) = alerts::get(&state.app.db, &user.company_id, &id).await? else {
+        return Ok(state.views.not_found());
+    };
+    Ok(page(
+        &state,
+        &user,
+        "office/alerts_delete.html",
+        NAV,
+        minijinja::context! {
+            base => BASE, id => id, when => when_text(rule.timing, rule.days_after_due),
+        },
+    ))
+}
+
+async fn delete(
+    State(state): State<AppState>,
+    user: OfficeUser,
+    Path(id): Path<String>,
+    Form(f): Form<CsrfForm>,
+) -> Page {
+    if let Some(r) = user.csrf_refusal(&f.csrf) {
+        return Ok(r);
+    }
+    let mut tx = state.app.db.begin_write().await?;
+    if !alerts::delete(&mut tx, &user.company_id, &id).await? {
+        return Ok(state.views.not_found());
+    }
+    audit::record(
+        &mut tx,
+        &user.company_id,
+        &user.actor(),
+        "invoice_alert.delete",
+        &id,
+        serde_json::json!({}),
+    )
+    .await?;
+    tx.commit().await.map_err(StoreError::from)?;
+    Ok(Redirect::to(&format!("{BASE}?saved=deleted")).into_response())
+}
+
+async fn save_receipts(
+    State(state): State<AppState>,
+    user: OfficeUser,
+    Form(f): Form<ReceiptForm>,
+) -> Page {
+    if let Some(r) = user.csrf_refusal(&f.csrf) {
+        return Ok(r);
+    }
+    let s = ReceiptSettings {
+        email_template_id: chosen(&f.email_template_id).map(str::to_string),
+        sms_template_id: chosen(&f.sms_template_id).map(str::to_string),
+    };
+    let mut tx = state.app.db.begin_write().await?;
+    let belong = alerts::templates_belong(
+        &mut tx,
+        &user.company_id,
+        s.email_template_id.as_deref(),
+        s.sms_template_id.as_deref(),
+    )
+    .await?;
+    if !belong {
+        drop(tx);
+        let msg = "That template is not one of this company's templates.".to_string();
+        return list_view(
+            &state,
+            &user,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &f,
+            Some(msg),
+            None,
+        )
+        .await;
+    }
+    alerts::set_receipt_settings(&mut tx, &user.company_id, &s, now()).await?;
+    audit::record(
+        &mut tx,
+        &user.company_id,
+        &user.actor(),
+        "receipt_settings.update",
+        &user.company_id,
+        serde_json::json!(s),
+    )
+    .await?;
+    tx.commit().await.map_err(StoreError::from)?;
+    Ok(Redirect::to(&format!("{BASE}?saved=receipts")).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn when_in_words() {
+        assert_eq!(when_text(Timing::AfterDue, 3), "3 days after the due date");
+        assert_eq!(
+            when_text(Timing::BeforeDue, 2),
+            "2 days before the due date"
+        );
+        assert_eq!(when_text(Timing::BeforeDue, 1), "1 day before the due date");
+        assert_eq!(when_text(Timing::AfterDue, 0), "on the due date");
+        assert_eq!(
+            when_text(Timing::AtCreation, 9),
+            "when the invoice is created"
+        );
+    }
+
+    #[test]
+    fn days_and_form_checks() {
+        assert_eq!(parse_days(" 7 "), Ok(7));
+        assert_eq!(parse_days(""), Ok(0));
+        assert!(parse_days("3.5").is_err());
+        let mut f = RuleForm {
+            email_template_id: "etpl_1".into(),
+            timing: "after_due".into(),
+            days: "366".into(),
+            ..RuleForm::default()
+        };
+        assert_eq!(check_form(&f).unwrap_err().0, "days");
+        f.days = "365".into();
+        let ok = check_form(&f).unwrap();
+        assert_eq!((ok.days, ok.enabled), (365, false));
+        f.timing = "at_creation".into();
+        f.days = "".into();
+        assert_eq!(check_form(&f).unwrap().days, 0);
+        f.email_template_id = " ".into();
+        assert_eq!(check_form(&f).unwrap_err().0, "email_template_id");
+        f.email_template_id = "x".into();
+        f.timing = "weekly".into();
+        assert_eq!(check_form(&f).unwrap_err().0, "timing");
+    }
+}
