@@ -240,13 +240,14 @@ pub fn render_stored<'a>(
 ) -> BoxFuture<'a, Result<Rendered, String>> {
     Box::pin(async move {
         let channel = channel_of(row)?;
-        super::template::render_for(
+        super::template::render_for_cause(
             app,
             &row.company_id,
             channel,
             &row.template_id,
             &row.customer_id,
             row.invoice_id.as_deref(),
+            &row.cause,
         )
         .await
         .map_err(|e| e.to_string())

@@ -60,6 +60,7 @@ pub const VARIABLES: &[&str] = &[
     "invoice_due_date",
     "invoice_total",
     "invoice_balance",
+    "payment_amount",
 ];
 
 /// The filters a template may use.
@@ -141,6 +142,8 @@ pub struct MessageVars {
     pub invoice_due_date: String,
     pub invoice_total: String,
     pub invoice_balance: String,
+    /// The amount of the payment a receipt is about; empty otherwise.
+    pub payment_amount: String,
 }
 
 impl MessageVars {
@@ -159,6 +162,7 @@ impl MessageVars {
             invoice_due_date: "Dec 15, 2026".into(),
             invoice_total: "$125.00".into(),
             invoice_balance: "$125.00".into(),
+            payment_amount: "$125.00".into(),
         }
     }
 
@@ -188,6 +192,7 @@ impl MessageVars {
             ("invoice_due_date", s(&self.invoice_due_date)),
             ("invoice_total", s(&self.invoice_total)),
             ("invoice_balance", s(&self.invoice_balance)),
+            ("payment_amount", s(&self.payment_amount)),
         ];
         Value::from(
             pairs
@@ -921,11 +926,12 @@ pub async fn vars_for(
             .as_ref()
             .map(|i| money(i.balance, i.currency))
             .unwrap_or_default(),
+        payment_amount: String::new(),
     })
 }
 
 /// Renders a stored template for a customer (and invoice) with the data as
-/// it is now: what the outbox worker calls at delivery time.
+/// it is now.
 pub async fn render_for(
     app: &App,
     company_id: &str,
@@ -934,19 +940,54 @@ pub async fn render_for(
     customer_id: &str,
     invoice_id: Option<&str>,
 ) -> Result<Rendered, RenderError> {
+    render_for_cause(
+        app,
+        company_id,
+        channel,
+        template_id,
+        customer_id,
+        invoice_id,
+        "",
+    )
+    .await
+}
+
+/// `render_for` for an outbox message: a receipt's cause (`receipt:{payment
+/// id}`) also fills `payment_amount`. What the worker calls at delivery time.
+pub async fn render_for_cause(
+    app: &App,
+    company_id: &str,
+    channel: Channel,
+    template_id: &str,
+    customer_id: &str,
+    invoice_id: Option<&str>,
+    cause: &str,
+) -> Result<Rendered, RenderError> {
+    let mut vars = vars_for(app, company_id, customer_id, invoice_id).await?;
+    if let Some(payment_id) = cause.strip_prefix("receipt:") {
+        let payment = crate::store::payments::list(
+            &app.db,
+            company_id,
+            Some(customer_id),
+            Some(payment_id),
+            1,
+        )
+        .await?
+        .pop()
+        .ok_or(RenderError::NotFound("payment"))?;
+        vars.payment_amount = Money::new(payment.amount, payment.currency).format();
+    }
     match channel {
         Channel::Email => {
             let t = templates::get_email(&app.db, company_id, template_id)
                 .await?
                 .ok_or(RenderError::NotFound("email template"))?;
-            let vars = vars_for(app, company_id, customer_id, invoice_id).await?;
             Ok(render_email(&t.source(), &vars)?)
         }
         Channel::Sms => {
             let t = templates::get_sms(&app.db, company_id, template_id)
                 .await?
                 .ok_or(RenderError::NotFound("SMS template"))?;
-            let vars = vars_for(app, company_id, customer_id, invoice_id).await?;
             Ok(render_sms(&t.body, &vars)?)
         }
     }

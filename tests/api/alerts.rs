@@ -371,7 +371,11 @@ async fn a_cash_payment_sends_an_email_and_sms_receipt() {
         "<p>Thanks! Balance now {{ invoice_balance }}.</p>",
     )
     .await;
-    let s = sms_template(&t, "Thanks, payment received for {{ invoice_number }}.").await;
+    let s = sms_template(
+        &t,
+        "Thanks, {{ payment_amount }} received for {{ invoice_number }}.",
+    )
+    .await;
     let r = t
         .api(
             Method::PUT,
@@ -414,6 +418,8 @@ async fn a_cash_payment_sends_an_email_and_sms_receipt() {
     let texts = spool(&t, ".txt");
     assert_eq!(texts.len(), 1);
     assert!(texts[0].contains(&number), "{}", texts[0]);
+    // The receipt names the amount paid, not the invoice's total.
+    assert!(texts[0].contains("Thanks, $40.00 received"), "{}", texts[0]);
 }
 
 #[tokio::test]

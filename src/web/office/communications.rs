@@ -61,6 +61,7 @@ pub const VARIABLE_MEANINGS: &[(&str, &str)] = &[
     ("invoice_due_date", "The invoice's due date"),
     ("invoice_total", "The invoice's total"),
     ("invoice_balance", "What is still owed on the invoice"),
+    ("payment_amount", "The amount paid (in payment receipts)"),
 ];
 
 /// The statuses a message can have, for the filter.
