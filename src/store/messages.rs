@@ -118,10 +118,13 @@ pub async fn claim_one(
 ) -> StoreResult<Option<OutboxRow>> {
     let row = sqlx::query(
         "UPDATE outbox SET status = 'sending', claimed_until = $2
-         WHERE id = (SELECT id FROM outbox
-                     WHERE (status = 'queued' AND next_attempt_at <= $1)
-                        OR (status = 'sending' AND claimed_until < $1)
-                     ORDER BY next_attempt_at LIMIT 1)
+         WHERE id = COALESCE(
+                 -- A claim that expired (its worker died) first; these are few.
+                 (SELECT id FROM outbox WHERE status = 'sending' AND claimed_until < $1 LIMIT 1),
+                 -- Then the oldest due message: one step down the (status,
+                 -- next_attempt_at) index, however long the queue is.
+                 (SELECT id FROM outbox WHERE status = 'queued' AND next_attempt_at <= $1
+                  ORDER BY next_attempt_at LIMIT 1))
            -- Checked again on the row itself: on PostgreSQL a worker that
            -- waited for another's claim sees the claim and takes nothing.
            AND ((status = 'queued' AND next_attempt_at <= $1)
