@@ -149,19 +149,6 @@ pub async fn create_office_user(
     Ok(id)
 }
 
-pub async fn set_office_password(
-    tx: &mut Conn,
-    email: &str,
-    password_hash: &str,
-) -> StoreResult<bool> {
-    let done = sqlx::query("UPDATE office_users SET password_hash = $1 WHERE email = $2")
-        .bind(password_hash)
-        .bind(email.to_ascii_lowercase())
-        .execute(&mut *tx)
-        .await?;
-    Ok(done.rows_affected() > 0)
-}
-
 // ---------------------------------------------------------------- settings
 
 /// Settings › Configuration › Invoice Settings.

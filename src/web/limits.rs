@@ -62,6 +62,12 @@ impl LoginLimits {
         }
     }
 
+    /// Forgets keys whose limits have fully recovered (bounded memory).
+    pub fn shrink(&self) {
+        self.per_account.retain_recent();
+        self.per_client.retain_recent();
+    }
+
     /// Counts an attempt; `false` when the account or the client is over its limit.
     pub fn allow(&self, account: &str, client: IpAddr) -> bool {
         let client_ok = self.per_client.check_key(&client).is_ok();

@@ -49,6 +49,7 @@ pub fn router(app: App) -> Router {
         portal_links: Arc::new(LoginLimits::new(3, 20)),
         app: app.clone(),
     };
+    forget_recovered_limits(&state);
     let hsts = app.config.base_url.starts_with("https://");
     Router::new()
         .route("/healthz", get(healthz))
@@ -69,6 +70,39 @@ pub fn router(app: App) -> Router {
             security_headers(hsts, req, next)
         }))
         .layer(DefaultBodyLimit::max(64 * 1024))
+}
+
+/// Every minute, drops rate-limit keys that have fully recovered, so a flood
+/// of addresses or guessed accounts cannot grow memory without bound. The
+/// task ends when the router is dropped.
+fn forget_recovered_limits(state: &AppState) {
+    let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+        return;
+    };
+    let limits = (
+        Arc::downgrade(&state.limits),
+        Arc::downgrade(&state.office_logins),
+        Arc::downgrade(&state.portal_logins),
+        Arc::downgrade(&state.portal_links),
+    );
+    runtime.spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+        loop {
+            tick.tick().await;
+            let (Some(pay), Some(office), Some(portal), Some(links)) = (
+                limits.0.upgrade(),
+                limits.1.upgrade(),
+                limits.2.upgrade(),
+                limits.3.upgrade(),
+            ) else {
+                return;
+            };
+            pay.shrink();
+            office.shrink();
+            portal.shrink();
+            links.shrink();
+        }
+    });
 }
 
 async fn healthz() -> &'static str {
