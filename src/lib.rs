@@ -3,6 +3,7 @@
 pub mod alerts;
 pub mod app;
 pub mod auth;
+pub mod autopay;
 pub mod config;
 pub mod crypto;
 pub mod dates;
@@ -14,6 +15,7 @@ pub mod messaging;
 pub mod money;
 pub mod office_payments;
 pub mod paylink;
+pub mod pdf;
 pub mod payments;
 pub mod processor;
 pub mod setup;

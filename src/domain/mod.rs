@@ -1,6 +1,7 @@
 //! Pure billing rules: no HTTP, SQL or processors here.
 
 pub mod allocation;
+pub mod autopay;
 pub mod consent;
 pub mod invoice;
 

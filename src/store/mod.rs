@@ -5,6 +5,7 @@
 
 pub mod alerts;
 pub mod audit;
+pub mod autopay;
 pub mod companies;
 pub mod customers;
 pub mod invoices;
@@ -136,6 +137,16 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         11,
         "alerts",
         include_str!("../../migrations/sqlite/0011_alerts.sql"),
+    ),
+    (
+        12,
+        "pdf",
+        include_str!("../../migrations/sqlite/0012_pdf.sql"),
+    ),
+    (
+        13,
+        "autopay",
+        include_str!("../../migrations/sqlite/0013_autopay.sql"),
     ),
 ];
 

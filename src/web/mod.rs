@@ -8,6 +8,8 @@ pub mod error;
 pub mod limits;
 pub mod office;
 pub mod pay;
+pub mod pay_autopay;
+pub mod pdf;
 pub mod portal;
 pub mod views;
 
@@ -62,6 +64,8 @@ pub fn router(app: App) -> Router {
         .merge(api_alerts::routes())
         .merge(office::routes())
         .merge(portal::routes())
+        .merge(pdf::routes())
+        .merge(pay_autopay::routes())
         .fallback(fallback)
         .with_state(state.clone())
         .merge(sandbox::router(app.sandbox.clone()))

@@ -4,6 +4,7 @@
 mod support;
 
 mod alerts;
+mod autopay;
 mod api_validation;
 mod cli;
 mod import;
@@ -18,6 +19,7 @@ mod office_payments;
 mod office_settings;
 mod pay_form;
 mod pay_page;
+mod pdf;
 mod payments;
 mod portal;
 mod security;

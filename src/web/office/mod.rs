@@ -2,6 +2,7 @@
 //! area. Every handler takes an `OfficeUser`, whose company scopes every query.
 
 pub mod alerts;
+pub mod autopay;
 pub mod communications;
 pub mod customers;
 pub mod dashboard;
@@ -48,6 +49,7 @@ pub fn routes() -> Router<AppState> {
         .merge(import::routes())
         .merge(communications::routes())
         .merge(alerts::routes())
+        .merge(autopay::routes())
 }
 
 /// The signed-in office user. Its `company_id` scopes every query.

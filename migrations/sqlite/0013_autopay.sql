@@ -1,0 +1,2 @@
+-- Autopay: schedules, charges, retries (filled in by the autopay work).
+SELECT 1;

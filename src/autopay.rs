@@ -1,0 +1,1 @@
+//! Autopay: scheduled charges of saved cards, retries, notices.

@@ -1,0 +1,1 @@
+//! Pure autopay rules: when an invoice is charged, retry schedule, decline kinds.

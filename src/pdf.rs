@@ -1,0 +1,1 @@
+//! Invoice and statement PDFs.

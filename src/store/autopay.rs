@@ -1,0 +1,1 @@
+//! Autopay schedules, charge runs and retries.

@@ -1,0 +1,1 @@
+//! Autopay stepped through a month with jobs run --once --now.

@@ -1,0 +1,1 @@
+//! Invoice and statement PDFs as a reader sees them.
