@@ -456,7 +456,7 @@ async fn deliver(
             d.elapsed = end - started;
         }
         d.report.failed += r.failed;
-        d.report.suppressed += r.suppressed;
+        d.report.withdrawn += r.withdrawn;
         if r == outbox::DeliveryReport::default() || r.sent == 0 {
             // Nothing left, or every message of the run failed.
             break;
@@ -603,8 +603,8 @@ fn print_report(f: &Figures<'_>) {
         per_sec(r.queued, f.queue_took)
     );
     println!(
-        "  report                   : rules {}, too early {}, duplicates {}, not sendable {}, withdrawn {}",
-        r.rules, r.too_early, r.duplicates, r.not_sendable, r.withdrawn
+        "  report                   : rules {}, too early {}, duplicates {}, not sendable {}",
+        r.rules, r.too_early, r.duplicates, r.not_sendable
     );
     for (target, d) in f.phases {
         println!();
@@ -623,8 +623,8 @@ fn print_report(f: &Figures<'_>) {
             per_sec(d.report.sent, d.elapsed)
         );
         println!(
-            "  retried/failed/suppressed: {}/{}/{} (plus {} claimed after the deadline and put back)",
-            d.report.retried, d.report.failed, d.report.suppressed, d.put_back
+            "  retried/failed/withdrawn: {}/{}/{} (plus {} claimed after the deadline and put back)",
+            d.report.retried, d.report.failed, d.report.withdrawn, d.put_back
         );
         if d.report.sent > 0 {
             println!(

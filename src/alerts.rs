@@ -34,7 +34,7 @@ pub const SEND_FROM_HOUR: u8 = 9;
 /// Largest number of days in a rule.
 pub const MAX_DAYS: i64 = 365;
 /// Invoices queued per write transaction.
-pub const BATCH: usize = 100;
+pub const BATCH: usize = 1_000;
 
 /// What one `queue_due` run did.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -49,8 +49,6 @@ pub struct AlertReport {
     pub duplicates: usize,
     /// Messages kept as failed or suppressed (bad address, SMS opt-out).
     pub not_sendable: usize,
-    /// Queued alerts withdrawn because their invoice was paid or voided.
-    pub withdrawn: u64,
 }
 
 /// The date and hour at `now` in `time_zone` (UTC when the zone is unknown).
@@ -125,8 +123,8 @@ fn count(report: &mut AlertReport, e: &Enqueued) {
     }
 }
 
-/// Queues every alert due at `now`, then withdraws queued alerts whose
-/// invoice is no longer open. Run before outbox delivery.
+/// Queues every alert due at `now`. Alerts about invoices paid after they
+/// were queued are withdrawn when the delivery worker claims them.
 pub async fn queue_due(app: &App, now: OffsetDateTime) -> StoreResult<AlertReport> {
     let mut report = AlertReport::default();
     for (rule, time_zone) in store::enabled_rules(&app.db).await? {
@@ -147,41 +145,36 @@ pub async fn queue_due(app: &App, now: OffsetDateTime) -> StoreResult<AlertRepor
         .await?;
         for batch in due.chunks(BATCH) {
             let mut tx = app.db.begin_write().await?;
-            for inv in batch {
-                queue_one(&mut tx, &rule, inv, now, &mut report).await?;
-            }
+            queue_batch(&mut tx, &rule, batch, now, &mut report).await?;
             tx.commit().await.map_err(StoreError::from)?;
         }
     }
-    let mut tx = app.db.begin_write().await?;
-    report.withdrawn = store::suppress_stale_alerts(&mut tx).await?;
-    tx.commit().await.map_err(StoreError::from)?;
     Ok(report)
 }
 
-async fn queue_one(
+/// Queues the rule's messages for a batch of invoices in a few statements.
+async fn queue_batch(
     conn: &mut Conn,
     rule: &AlertRule,
-    inv: &DueInvoice,
+    batch: &[DueInvoice],
     now: OffsetDateTime,
     report: &mut AlertReport,
 ) -> StoreResult<()> {
     // Paid between the read and this transaction: nothing to remind about.
-    if !store::invoice_open(conn, &rule.company_id, &inv.invoice_id).await? {
-        return Ok(());
-    }
-    let cause = format!("alert:{}:{}", rule.id, inv.invoice_id);
-    let sends = [
-        (Channel::Email, &rule.email_template_id, contact(&inv.email)),
-        (Channel::Sms, &rule.sms_template_id, contact(&inv.phone)),
-    ];
-    for (channel, template, to) in sends {
-        let (Some(template), Some(to)) = (template, to) else {
-            continue;
-        };
-        let e = outbox::enqueue(
-            conn,
-            &NewMessage {
+    let ids: Vec<&str> = batch.iter().map(|i| i.invoice_id.as_str()).collect();
+    let open = store::still_open(conn, &rule.company_id, &ids).await?;
+    let mut messages = Vec::with_capacity(batch.len() * 2);
+    for inv in batch.iter().filter(|i| open.contains(&i.invoice_id)) {
+        let cause = format!("alert:{}:{}", rule.id, inv.invoice_id);
+        let sends = [
+            (Channel::Email, &rule.email_template_id, contact(&inv.email)),
+            (Channel::Sms, &rule.sms_template_id, contact(&inv.phone)),
+        ];
+        for (channel, template, to) in sends {
+            let (Some(template), Some(to)) = (template, to) else {
+                continue;
+            };
+            messages.push(NewMessage {
                 company_id: rule.company_id.clone(),
                 customer_id: inv.customer_id.clone(),
                 invoice_id: Some(inv.invoice_id.clone()),
@@ -189,10 +182,10 @@ async fn queue_one(
                 recipient: to.to_string(),
                 template_id: template.clone(),
                 cause: cause.clone(),
-            },
-            now,
-        )
-        .await?;
+            });
+        }
+    }
+    for e in outbox::enqueue_many(conn, &messages, now).await? {
         count(report, &e);
     }
     Ok(())

@@ -69,6 +69,15 @@ pub struct Settings {
         default_value_t = 600
     )]
     pub pay_rate_limit_misses_total: u32,
+    /// Where the Stripe adapter sends requests (tests point it at a local
+    /// fake such as localstripe).
+    #[arg(
+        long,
+        global = true,
+        env = "FIELDPAY_STRIPE_API_BASE",
+        default_value = crate::processor::stripe::DEFAULT_API_BASE
+    )]
+    pub stripe_api_base: String,
     #[command(flatten)]
     pub delivery: DeliveryArgs,
 }
@@ -201,6 +210,9 @@ impl Config {
             })?,
             None => load_or_create_secret(&s.database_url)?,
         };
+        // Held process-wide until `Config` can carry it (see
+        // `crate::processor::stripe::set_api_base`).
+        crate::processor::stripe::set_api_base(&normalize_base_url(&s.stripe_api_base)?);
         Ok(Config {
             bind: s.bind,
             database_url: s.database_url.clone(),
@@ -218,6 +230,12 @@ impl Config {
 }
 
 impl Config {
+    /// The box that seals processor keys at rest: AES-256-GCM under a key
+    /// derived from the server secret (`FIELDPAY_SECRET_KEY`).
+    pub fn processor_keys(&self) -> crate::crypto::KeyBox {
+        crate::crypto::KeyBox::from_secret(&self.secret)
+    }
+
     /// The sandbox processor's own database, beside fieldpay's:
     /// `sqlite://fieldpay.db` gives `sqlite://fieldpay.sandbox.db`.
     pub fn sandbox_database_url(&self) -> String {
@@ -320,6 +338,7 @@ mod tests {
             pay_rate_limit_per_link: 1,
             pay_rate_limit_misses: 1,
             pay_rate_limit_misses_total: 1,
+            stripe_api_base: crate::processor::stripe::DEFAULT_API_BASE.into(),
             delivery: Default::default(),
         };
         let c = Config::resolve(&s).unwrap();

@@ -95,6 +95,99 @@ pub fn sha256_hex(data: &[u8]) -> String {
     out
 }
 
+/// Seals processor keys (Stripe secret key, webhook secret) at rest with
+/// AES-256-GCM under a key derived from the server secret. Sealed text is
+/// `v1.` + base64url(nonce || ciphertext || tag); the company id is bound as
+/// associated data, so a sealed key cannot be moved to another company.
+/// Its `Debug` shows nothing.
+#[derive(Clone)]
+pub struct KeyBox(ring::aead::LessSafeKey);
+
+impl KeyBox {
+    /// The box for a server secret (its own derived key, never the secret itself).
+    pub fn from_secret(secret: &Secret) -> KeyBox {
+        let mut mac =
+            Hmac::<Sha256>::new_from_slice(&secret.0).expect("HMAC takes keys of any length");
+        mac.update(b"fieldpay/processor-keys/aes-256-gcm/v1");
+        let key = mac.finalize().into_bytes();
+        let unbound = ring::aead::UnboundKey::new(&ring::aead::AES_256_GCM, &key)
+            .expect("AES-256-GCM takes 32-byte keys");
+        KeyBox(ring::aead::LessSafeKey::new(unbound))
+    }
+
+    pub fn seal(&self, company_id: &str, plaintext: &str) -> String {
+        let nonce_bytes: [u8; 12] = random_bytes(12).try_into().expect("12 random bytes");
+        let nonce = ring::aead::Nonce::assume_unique_for_key(nonce_bytes);
+        let mut data = plaintext.as_bytes().to_vec();
+        self.0
+            .seal_in_place_append_tag(
+                nonce,
+                ring::aead::Aad::from(company_id.as_bytes()),
+                &mut data,
+            )
+            .expect("sealing fits in memory");
+        let mut out = nonce_bytes.to_vec();
+        out.extend_from_slice(&data);
+        format!("v1.{}", URL_SAFE_NO_PAD.encode(out))
+    }
+
+    /// The plaintext, or `None` when the text was not sealed by this server
+    /// secret for this company (or was altered).
+    pub fn open(&self, company_id: &str, sealed: &str) -> Option<String> {
+        let bytes = URL_SAFE_NO_PAD.decode(sealed.strip_prefix("v1.")?).ok()?;
+        if bytes.len() < 12 + 16 {
+            return None;
+        }
+        let (nonce, rest) = bytes.split_at(12);
+        let nonce = ring::aead::Nonce::try_assume_unique_for_key(nonce).ok()?;
+        let mut data = rest.to_vec();
+        let plain = self
+            .0
+            .open_in_place(
+                nonce,
+                ring::aead::Aad::from(company_id.as_bytes()),
+                &mut data,
+            )
+            .ok()?;
+        String::from_utf8(plain.to_vec()).ok()
+    }
+}
+
+impl fmt::Debug for KeyBox {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("KeyBox(redacted)")
+    }
+}
+
+/// A key shown back masked: its prefix (`sk_test_`, `whsec_`) and last 4,
+/// e.g. `sk_test_…4242`. Short keys show only the prefix.
+pub fn mask_key(key: &str) -> String {
+    let prefix_end = key
+        .rfind('_')
+        .map(|i| i + 1)
+        .filter(|&i| i <= 16)
+        .unwrap_or(0);
+    let (prefix, rest) = key.split_at(prefix_end);
+    let n = rest.chars().count();
+    if n >= 12 {
+        let last4: String = rest.chars().skip(n - 4).collect();
+        format!("{prefix}\u{2026}{last4}")
+    } else {
+        format!("{prefix}\u{2026}")
+    }
+}
+
+/// Hex HMAC-SHA256 of `message` under `key` (webhook signatures).
+pub fn hmac_sha256_hex(key: &[u8], message: &[u8]) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes keys of any length");
+    mac.update(message);
+    let mut out = String::with_capacity(64);
+    for b in mac.finalize().into_bytes() {
+        out.push_str(&format!("{b:02x}"));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -133,5 +226,46 @@ mod tests {
         let back = Secret::decode(&s.encoded()).unwrap();
         assert_eq!(s.derive(b"a"), back.derive(b"a"));
         assert!(Secret::decode("short").is_none());
+    }
+
+    #[test]
+    fn key_box_round_trips_and_binds_the_company() {
+        let b = KeyBox::from_secret(&Secret::new(vec![9; 32]));
+        let sealed = b.seal("co_a", "sk_test_4eC39HqLyjWDarjtT1zdp7dc");
+        assert!(sealed.starts_with("v1."));
+        assert!(!sealed.contains("sk_test"));
+        assert_ne!(sealed, b.seal("co_a", "sk_test_4eC39HqLyjWDarjtT1zdp7dc"));
+        assert_eq!(
+            b.open("co_a", &sealed).as_deref(),
+            Some("sk_test_4eC39HqLyjWDarjtT1zdp7dc")
+        );
+        assert_eq!(b.open("co_b", &sealed), None);
+        let other = KeyBox::from_secret(&Secret::new(vec![8; 32]));
+        assert_eq!(other.open("co_a", &sealed), None);
+        let mut raw = URL_SAFE_NO_PAD.decode(&sealed[3..]).unwrap();
+        raw[14] ^= 1;
+        let tampered = format!("v1.{}", URL_SAFE_NO_PAD.encode(raw));
+        assert_eq!(b.open("co_a", &tampered), None);
+        assert_eq!(format!("{b:?}"), "KeyBox(redacted)");
+    }
+
+    #[test]
+    fn keys_are_masked() {
+        assert_eq!(
+            mask_key("sk_test_4eC39HqLyjWDarjtT1zd4242"),
+            "sk_test_\u{2026}4242"
+        );
+        assert_eq!(mask_key("whsec_abcdefghijklmnop1234"), "whsec_\u{2026}1234");
+        assert_eq!(mask_key("sk_test_short"), "sk_test_\u{2026}");
+        assert_eq!(mask_key("abc"), "\u{2026}");
+    }
+
+    #[test]
+    fn hmac_hex_matches_a_known_vector() {
+        // RFC 4231 test case 2.
+        assert_eq!(
+            hmac_sha256_hex(b"Jefe", b"what do ya want for nothing?"),
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        );
     }
 }

@@ -1,5 +1,6 @@
-//! Scheduled work: reconciliation of payment attempts left pending, queueing
-//! of invoice alerts, and delivery of the outbox.
+//! Scheduled work: reconciliation of payment attempts left pending, autopay
+//! charges (with their notices and card reminders), queueing of invoice
+//! alerts, and delivery of the outbox.
 
 use std::time::Duration;
 
@@ -13,6 +14,7 @@ pub const RECONCILE_GRACE: time::Duration = time::Duration::minutes(2);
 #[derive(Debug, Default)]
 pub struct RunReport {
     pub reconciled: payments::ReconcileReport,
+    pub autopay: crate::autopay::AutopayReport,
     pub alerts: crate::alerts::AlertReport,
     pub delivered: outbox::DeliveryReport,
 }
@@ -22,6 +24,12 @@ pub async fn run_once(app: &App, now: time::OffsetDateTime) -> anyhow::Result<Ru
     let reconciled = payments::reconcile(app, now, RECONCILE_GRACE)
         .await
         .map_err(|e| anyhow::anyhow!("reconciliation failed: {e:?}"))?;
+    // After reconciliation (attempts left pending are settled first, so their
+    // invoices are free or paid) and before alerts and delivery (its notices,
+    // receipts and decline messages go out in this same run).
+    let autopay = crate::autopay::run_due(app, now)
+        .await
+        .map_err(|e| anyhow::anyhow!("autopay failed: {e}"))?;
     // Before delivery, so an alert queued now goes out in this same run.
     let alerts = crate::alerts::queue_due(app, now)
         .await
@@ -31,6 +39,7 @@ pub async fn run_once(app: &App, now: time::OffsetDateTime) -> anyhow::Result<Ru
         .map_err(|e| anyhow::anyhow!("message delivery failed: {e}"))?;
     Ok(RunReport {
         reconciled,
+        autopay,
         alerts,
         delivered,
     })
@@ -46,7 +55,10 @@ pub async fn run_forever(app: App) {
                 if r.reconciled != payments::ReconcileReport::default() {
                     tracing::info!(report = ?r.reconciled, "reconciliation settled attempts");
                 }
-                if r.alerts.queued > 0 || r.alerts.withdrawn > 0 {
+                if !r.autopay.is_quiet() {
+                    tracing::info!(report = ?r.autopay, "autopay charged, declined or queued messages");
+                }
+                if r.alerts.queued > 0 {
                     tracing::info!(report = ?r.alerts, "invoice alerts queued");
                 }
                 if r.delivered != outbox::DeliveryReport::default() {

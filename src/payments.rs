@@ -10,6 +10,11 @@
 //!
 //! A second payer racing for a locked invoice gets `InvoiceBusy` (409) and is
 //! never charged.
+//!
+//! Autopay takes this same path (`pay_with`: channel `autopay`, off-session,
+//! the saved card, an expired card refused before the processor); settling
+//! an autopay attempt also writes the invoices' retry state, the result and
+//! the receipt or decline message in the same transaction (`crate::autopay`).
 
 use serde::{Deserialize, Serialize};
 
@@ -194,11 +199,56 @@ pub async fn pay_detached(app: &App, req: PayInvoices) -> Result<PayResult, PayE
         })
 }
 
+/// How a charge is made beyond what the payer chose.
+#[derive(Debug, Clone, Copy)]
+pub struct ChargeOptions {
+    /// The customer is not present (autopay): the processor is told so.
+    pub off_session: bool,
+    /// The instant the work happens at (the jobs pass their `now`): messages
+    /// queued with the settlement are queued at it.
+    pub now: time::OffsetDateTime,
+    /// Refuse a saved card whose expiry month ended before this day, as an
+    /// `expired_card` decline, without calling the processor (autopay).
+    pub refuse_expired_on: Option<time::Date>,
+}
+
+impl ChargeOptions {
+    /// A payer at the page, the portal or the office, now.
+    pub fn on_session() -> ChargeOptions {
+        ChargeOptions {
+            off_session: false,
+            now: crate::store::now(),
+            refuse_expired_on: None,
+        }
+    }
+}
+
+/// What `pay_with` came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Charged {
+    pub result: PayResult,
+    /// The key was used before: this is that attempt's answer, and nothing
+    /// was charged now.
+    pub replayed: bool,
+}
+
 /// Pays the selected invoices of one customer in one charge.
 pub async fn pay(app: &App, req: PayInvoices) -> Result<PayResult, PayError> {
+    pay_with(app, req, ChargeOptions::on_session())
+        .await
+        .map(|c| c.result)
+}
+
+/// `pay` with options: the one path every charge takes (the page, the
+/// portal, the office and autopay).
+pub async fn pay_with(
+    app: &App,
+    req: PayInvoices,
+    opts: ChargeOptions,
+) -> Result<Charged, PayError> {
     let ids = check_request(&req)?;
     let print = fingerprint(&ids, &req);
-    let (source, saved_method_id) = if req.payment_method.starts_with("pmt_") {
+    let (source, saved) = if req.payment_method.starts_with("pmt_") {
         let m = store::saved_method(
             &app.db,
             &req.company_id,
@@ -207,10 +257,14 @@ pub async fn pay(app: &App, req: PayInvoices) -> Result<PayResult, PayError> {
         )
         .await?
         .ok_or(PayError::MethodNotFound)?;
-        (ChargeSource::SavedMethod(m.processor_method_id), Some(m.id))
+        (
+            ChargeSource::SavedMethod(m.processor_method_id.clone()),
+            Some(m),
+        )
     } else {
         (ChargeSource::Token(req.payment_method.clone()), None)
     };
+    let saved_method_id = saved.as_ref().map(|m| m.id.clone());
     let processor_customer: Option<String> = None;
 
     // 1. Reserve: lock the invoices and write the attempt, or replay the key.
@@ -222,10 +276,30 @@ pub async fn pay(app: &App, req: PayInvoices) -> Result<PayResult, PayError> {
             .await?;
         match reserved {
             Reserved::New(attempt) => attempt,
-            Reserved::Replay(result) => return Ok(result),
+            Reserved::Replay(result) => {
+                return Ok(Charged {
+                    result,
+                    replayed: true,
+                });
+            }
         }
     };
     let (amount, currency, attempt_id) = (attempt.amount, attempt.currency, attempt.id.clone());
+    let fresh = |result: PayResult| Charged {
+        result,
+        replayed: false,
+    };
+
+    // An expired saved card is not sent to the processor.
+    if let (Some(today), Some(m)) = (opts.refuse_expired_on, &saved)
+        && crate::domain::autopay::is_expired(m.exp_month, m.exp_year, today)
+    {
+        tracing::info!(attempt = %attempt.id, "saved card expired; not charged");
+        let decline = Decline::new("expired_card");
+        return settle_unpaid(app, &attempt, decline, "declined", &req.actor, opts.now)
+            .await
+            .map(fresh);
+    }
 
     // 2. Charge.
     let outcome = app
@@ -235,7 +309,7 @@ pub async fn pay(app: &App, req: PayInvoices) -> Result<PayResult, PayError> {
             amount: crate::money::Money::new(amount, currency),
             source,
             save_method: req.enroll.is_some() && saved_method_id.is_none(),
-            off_session: false,
+            off_session: opts.off_session,
             processor_customer,
             description: format!("Invoices {}", ids.join(", ")),
         })
@@ -243,23 +317,25 @@ pub async fn pay(app: &App, req: PayInvoices) -> Result<PayResult, PayError> {
 
     // 3. Settle.
     match outcome {
-        Ok(outcome) => {
-            settle(
-                app,
-                &attempt,
-                outcome,
-                saved_method_id.as_deref(),
-                &req.actor,
-            )
-            .await
-        }
+        Ok(outcome) => settle_at(
+            app,
+            &attempt,
+            outcome,
+            saved_method_id.as_deref(),
+            &req.actor,
+            opts.now,
+        )
+        .await
+        .map(fresh),
         Err(ProcessorError::InvalidSource(reason)) => {
             tracing::info!(attempt = %attempt.id, %reason, "payment method refused by processor");
             let decline = Decline {
                 code: "invalid_payment_method".into(),
                 message: "The card details could not be used. Enter the card again.".into(),
             };
-            settle_unpaid(app, &attempt, decline, "failed", &req.actor).await
+            settle_unpaid(app, &attempt, decline, "failed", &req.actor, opts.now)
+                .await
+                .map(fresh)
         }
         Err(ProcessorError::Unavailable(reason)) => {
             // Unknown outcome: the attempt stays pending for reconciliation.
@@ -393,22 +469,45 @@ pub async fn settle(
     saved_method_id: Option<&str>,
     actor: &str,
 ) -> Result<PayResult, PayError> {
+    settle_at(
+        app,
+        attempt,
+        outcome,
+        saved_method_id,
+        actor,
+        crate::store::now(),
+    )
+    .await
+}
+
+/// `settle`, queueing its messages at `now`.
+async fn settle_at(
+    app: &App,
+    attempt: &Attempt,
+    outcome: ChargeOutcome,
+    saved_method_id: Option<&str>,
+    actor: &str,
+    now: time::OffsetDateTime,
+) -> Result<PayResult, PayError> {
     match outcome {
         ChargeOutcome::Declined(decline) => {
-            settle_unpaid(app, attempt, decline, "declined", actor).await
+            settle_unpaid(app, attempt, decline, "declined", actor, now).await
         }
         ChargeOutcome::Succeeded(charge) => {
-            apply(app, attempt, &charge, saved_method_id, actor).await
+            apply(app, attempt, &charge, saved_method_id, actor, now).await
         }
     }
 }
 
+/// Ends an attempt without a payment. For autopay, the invoices' retry
+/// state and the decline message are written in the same transaction.
 async fn settle_unpaid(
     app: &App,
     attempt: &Attempt,
     decline: Decline,
     status: &'static str,
     actor: &str,
+    now: time::OffsetDateTime,
 ) -> Result<PayResult, PayError> {
     let (attempt, actor) = (attempt.clone(), actor.to_string());
     app.db
@@ -426,6 +525,9 @@ async fn settle_unpaid(
                     serde_json::json!({"attempt": attempt.id, "code": decline.code, "amount": attempt.amount}),
                 )
                 .await?;
+                if attempt.channel == crate::autopay::CHANNEL {
+                    crate::autopay::on_unpaid(conn, &attempt, &decline, now).await?;
+                }
                 Ok(result)
             })
         })
@@ -440,13 +542,22 @@ async fn apply(
     charge: &Charge,
     saved_method_id: Option<&str>,
     actor: &str,
+    now: time::OffsetDateTime,
 ) -> Result<PayResult, PayError> {
     let (attempt, charge) = (attempt.clone(), charge.clone());
     let (saved_method_id, actor) = (saved_method_id.map(str::to_string), actor.to_string());
     app.db
         .write(move |conn| {
             Box::pin(async move {
-                apply_on(conn, &attempt, &charge, saved_method_id.as_deref(), &actor).await
+                apply_on(
+                    conn,
+                    &attempt,
+                    &charge,
+                    saved_method_id.as_deref(),
+                    &actor,
+                    now,
+                )
+                .await
             })
         })
         .await
@@ -458,6 +569,7 @@ async fn apply_on(
     charge: &Charge,
     saved_method_id: Option<&str>,
     actor: &str,
+    now: time::OffsetDateTime,
 ) -> Result<PayResult, PayError> {
     let Some(payment_id) = store::insert_card_payment(conn, attempt, charge).await? else {
         // Recorded before (webhook, reconciler or a retry): answer as then.
@@ -479,15 +591,21 @@ async fn apply_on(
         .partition(|a| applied_ids.contains(&a.invoice_id));
     unapplied += lost.iter().map(|a| a.amount).sum::<i64>();
     store::insert_allocations(conn, &payment_id, &allocations).await?;
-    crate::alerts::enqueue_receipt(
-        conn,
-        &attempt.company_id,
-        &attempt.customer_id,
-        &payment_id,
-        allocations.first().map(|a| a.invoice_id.as_str()),
-        crate::store::now(),
-    )
-    .await?;
+    if attempt.channel == crate::autopay::CHANNEL {
+        // Autopay's receipt (its own templates, else the company's) and the
+        // invoices' autopay state.
+        crate::autopay::on_paid(conn, attempt, &payment_id, &allocations, now).await?;
+    } else {
+        crate::alerts::enqueue_receipt(
+            conn,
+            &attempt.company_id,
+            &attempt.customer_id,
+            &payment_id,
+            allocations.first().map(|a| a.invoice_id.as_str()),
+            now,
+        )
+        .await?;
+    }
     if allocations.len() < attempt.plan.len() {
         store::release_locks(conn, &attempt.id).await?;
     }
@@ -608,7 +726,7 @@ pub async fn reconcile(
                     None
                 };
                 let succeeded = matches!(outcome, ChargeOutcome::Succeeded(_));
-                settle(app, &attempt, outcome, saved, "reconciler").await?;
+                settle_at(app, &attempt, outcome, saved, "reconciler", now).await?;
                 if succeeded {
                     report.applied += 1;
                 } else {
@@ -620,7 +738,7 @@ pub async fn reconcile(
                     code: "not_charged".into(),
                     message: "The payment did not go through and the card was not charged.".into(),
                 };
-                settle_unpaid(app, &attempt, decline, "failed", "reconciler").await?;
+                settle_unpaid(app, &attempt, decline, "failed", "reconciler", now).await?;
                 report.abandoned += 1;
             }
             Err(e) => {

@@ -4,7 +4,8 @@
 //! payment link — and only a copy with the link token redacted is kept
 //! (SECURITY.md 1). Temporary failures are retried with exponential backoff
 //! and jitter; permanent ones end the message at once. SMS to numbers that
-//! opted out (SECURITY.md 20) are suppressed when queued and again when sent.
+//! opted out (SECURITY.md 20) are suppressed when queued and again when claimed
+//! for sending, as are reminders about invoices paid since they were queued.
 
 use time::{Duration, OffsetDateTime};
 
@@ -22,6 +23,8 @@ pub const MAX_ATTEMPTS: i64 = 8;
 pub const CLAIM: Duration = Duration::minutes(5);
 /// Messages one `deliver_due` run sends at most.
 pub const MAX_PER_RUN: usize = 500;
+/// Messages claimed together and sent concurrently.
+pub const BATCH: usize = 16;
 
 /// A message to queue.
 #[derive(Debug, Clone)]
@@ -94,49 +97,119 @@ pub async fn enqueue(
     m: &NewMessage,
     now: OffsetDateTime,
 ) -> StoreResult<Enqueued> {
-    let (recipient, problem) = match normalize_recipient(m.channel, &m.recipient) {
-        Ok(r) => (r, None),
-        Err(reason) => (m.recipient.trim().to_string(), Some(reason)),
-    };
-    let key = dedupe_key(&m.cause, m.channel, &recipient);
-    let opted_out = problem.is_none()
-        && m.channel == Channel::Sms
-        && store::is_opted_out(conn, &m.company_id, &recipient).await?;
-    let (status, last_error) = match (&problem, opted_out) {
-        (Some(reason), _) => ("failed", Some(reason.as_str())),
-        (None, true) => ("suppressed", Some("the number opted out of SMS (STOP)")),
-        (None, false) => ("queued", None),
-    };
-    let id = new_id("msg");
-    let inserted = store::insert(
-        conn,
-        &InsertRow {
-            id: &id,
-            company_id: &m.company_id,
-            customer_id: &m.customer_id,
-            invoice_id: m.invoice_id.as_deref(),
-            channel: m.channel.as_str(),
-            recipient: &recipient,
-            template_id: &m.template_id,
-            cause: &m.cause,
-            dedupe_key: &key,
-            status,
-            last_error,
-            now,
-        },
-    )
-    .await?;
-    if !inserted {
-        let id = store::id_for_dedupe_key(conn, &key)
-            .await?
-            .ok_or(StoreError::Conflict)?;
-        return Ok(Enqueued::Duplicate { id });
+    enqueue_many(conn, std::slice::from_ref(m), now)
+        .await?
+        .pop()
+        .ok_or(StoreError::Conflict)
+}
+
+/// Queues messages in a few statements whatever their number (alerts for
+/// thousands of invoices); answers what happened to each, in order. Call it
+/// inside the transaction of their cause.
+pub async fn enqueue_many(
+    conn: &mut Conn,
+    messages: &[NewMessage],
+    now: OffsetDateTime,
+) -> StoreResult<Vec<Enqueued>> {
+    struct Planned {
+        id: String,
+        recipient: String,
+        key: String,
+        problem: Option<String>,
+        opted_out: bool,
     }
-    Ok(match (problem, opted_out) {
-        (Some(reason), _) => Enqueued::Rejected { id, reason },
-        (None, true) => Enqueued::Suppressed { id },
-        (None, false) => Enqueued::Queued { id },
-    })
+    let mut planned: Vec<Planned> = messages
+        .iter()
+        .map(|m| {
+            let (recipient, problem) = match normalize_recipient(m.channel, &m.recipient) {
+                Ok(r) => (r, None),
+                Err(reason) => (m.recipient.trim().to_string(), Some(reason)),
+            };
+            Planned {
+                id: new_id("msg"),
+                key: dedupe_key(&m.cause, m.channel, &recipient),
+                recipient,
+                problem,
+                opted_out: false,
+            }
+        })
+        .collect();
+    // Opt-outs, one lookup per company among its SMS recipients.
+    let mut companies: Vec<&str> = messages
+        .iter()
+        .filter(|m| m.channel == Channel::Sms)
+        .map(|m| m.company_id.as_str())
+        .collect();
+    companies.sort_unstable();
+    companies.dedup();
+    for company in companies {
+        let phones: Vec<&str> = messages
+            .iter()
+            .zip(&planned)
+            .filter(|(m, p)| {
+                m.channel == Channel::Sms && m.company_id == company && p.problem.is_none()
+            })
+            .map(|(_, p)| p.recipient.as_str())
+            .collect();
+        let out = store::opted_out_among(conn, company, &phones).await?;
+        for (m, p) in messages.iter().zip(planned.iter_mut()) {
+            p.opted_out = m.channel == Channel::Sms
+                && m.company_id == company
+                && p.problem.is_none()
+                && out.contains(&p.recipient);
+        }
+    }
+    let rows: Vec<InsertRow<'_>> = messages
+        .iter()
+        .zip(&planned)
+        .map(|(m, p)| {
+            let (status, last_error) = match (&p.problem, p.opted_out) {
+                (Some(reason), _) => ("failed", Some(reason.as_str())),
+                (None, true) => ("suppressed", Some("the number opted out of SMS (STOP)")),
+                (None, false) => ("queued", None),
+            };
+            InsertRow {
+                id: &p.id,
+                company_id: &m.company_id,
+                customer_id: &m.customer_id,
+                invoice_id: m.invoice_id.as_deref(),
+                channel: m.channel.as_str(),
+                recipient: &p.recipient,
+                template_id: &m.template_id,
+                cause: &m.cause,
+                dedupe_key: &p.key,
+                status,
+                last_error,
+            }
+        })
+        .collect();
+    let inserted = store::insert_many(conn, &rows, now).await?;
+    drop(rows);
+    let taken: Vec<&str> = planned
+        .iter()
+        .filter(|p| !inserted.contains(&p.id))
+        .map(|p| p.key.as_str())
+        .collect();
+    let existing = if taken.is_empty() {
+        Default::default()
+    } else {
+        store::ids_for_dedupe_keys(conn, &taken).await?
+    };
+    planned
+        .into_iter()
+        .map(|p| {
+            if !inserted.contains(&p.id) {
+                // Two messages of one call with the same key: the first won.
+                let id = existing.get(&p.key).cloned().ok_or(StoreError::Conflict)?;
+                return Ok(Enqueued::Duplicate { id });
+            }
+            Ok(match (p.problem, p.opted_out) {
+                (Some(reason), _) => Enqueued::Rejected { id: p.id, reason },
+                (None, true) => Enqueued::Suppressed { id: p.id },
+                (None, false) => Enqueued::Queued { id: p.id },
+            })
+        })
+        .collect()
 }
 
 /// Delay before the next attempt after `attempts` failed ones:
@@ -188,7 +261,9 @@ pub struct DeliveryReport {
     /// Put back in the queue after a temporary failure.
     pub retried: usize,
     pub failed: usize,
-    pub suppressed: usize,
+    /// Ended unsent when claimed: the number opted out of SMS, or the invoice
+    /// a reminder is about was paid or voided after it was queued.
+    pub withdrawn: usize,
 }
 
 /// The transports chosen by the settings (spool folder by default).
@@ -270,7 +345,6 @@ enum Outcome {
     },
     Temporary(String),
     Permanent(String),
-    Suppressed,
 }
 
 /// Sends every message due at `now`, with the transports the settings name.
@@ -286,7 +360,9 @@ where
     deliver_due_with(app, &transports, now, render).await
 }
 
-/// `deliver_due` with given transports.
+/// `deliver_due` with given transports. Messages are claimed `BATCH` at a
+/// time and sent concurrently (a round trip to the SMTP server or the SMS
+/// API is the slow part); their outcomes are written in one transaction.
 pub async fn deliver_due_with<R>(
     app: &App,
     transports: &Transports,
@@ -297,60 +373,81 @@ where
     R: for<'a> Fn(&'a App, &'a OutboxRow) -> BoxFuture<'a, Result<Rendered, String>>,
 {
     let mut report = DeliveryReport::default();
-    for _ in 0..MAX_PER_RUN {
-        // Claimed until `now + CLAIM`: a worker that dies mid-send leaves a
-        // message another run takes again (at least once).
-        let row = {
-            let mut conn = app.db.writer().acquire().await?;
-            store::claim_one(&mut conn, now, now + CLAIM).await?
+    let mut handled = 0;
+    while handled < MAX_PER_RUN {
+        let want = BATCH.min(MAX_PER_RUN - handled);
+        // Claimed until `now + CLAIM`: a worker that dies mid-send leaves its
+        // messages to another run (at least once).
+        let claimed = {
+            let mut tx = app.db.begin_write().await?;
+            let rows = store::claim_batch(&mut tx, now, now + CLAIM, want).await?;
+            tx.commit().await?;
+            rows
         };
-        let Some(row) = row else { break };
-        let outcome = deliver_one(app, transports, &row, &render).await;
-        let mut conn = app.db.writer().acquire().await?;
-        let attempts = row.attempts + 1;
-        match outcome {
-            Outcome::Sent {
-                subject,
-                body,
-                provider_id,
-            } => {
-                store::mark_sent(&mut conn, &row, &subject, &body, &provider_id, now).await?;
-                report.sent += 1;
+        handled += claimed.len();
+        let (ended, to_send): (Vec<_>, Vec<_>) =
+            claimed.into_iter().partition(|r| r.status == "suppressed");
+        report.withdrawn += ended.len();
+        if to_send.is_empty() {
+            if ended.is_empty() {
+                break;
             }
-            Outcome::Suppressed => {
-                store::mark_unsent(
-                    &mut conn,
-                    &row,
-                    false,
-                    None,
-                    "suppressed",
-                    "the number opted out of SMS (STOP)",
-                )
-                .await?;
-                report.suppressed += 1;
-            }
-            Outcome::Temporary(e) => {
-                let jitter = rand::random::<f64>() * 2.0 - 1.0;
-                let next = retry_at(now, attempts, jitter);
-                let e = if next.is_none() {
-                    format!("{e} (gave up after {attempts} attempts)")
-                } else {
-                    e
-                };
-                store::mark_unsent(&mut conn, &row, true, next, "failed", &redact(&e)).await?;
-                if next.is_some() {
-                    report.retried += 1;
-                } else {
-                    report.failed += 1;
-                }
-            }
-            Outcome::Permanent(e) => {
-                store::mark_unsent(&mut conn, &row, true, None, "failed", &redact(&e)).await?;
+            continue;
+        }
+        let outcomes = futures_util::future::join_all(
+            to_send
+                .iter()
+                .map(|row| deliver_one(app, transports, row, &render)),
+        )
+        .await;
+        let mut tx = app.db.begin_write().await?;
+        for (row, outcome) in to_send.iter().zip(outcomes) {
+            record(&mut tx, row, outcome, now, &mut report).await?;
+        }
+        tx.commit().await?;
+    }
+    Ok(report)
+}
+
+/// Writes what became of one claimed message.
+async fn record(
+    conn: &mut Conn,
+    row: &OutboxRow,
+    outcome: Outcome,
+    now: OffsetDateTime,
+    report: &mut DeliveryReport,
+) -> StoreResult<()> {
+    let attempts = row.attempts + 1;
+    match outcome {
+        Outcome::Sent {
+            subject,
+            body,
+            provider_id,
+        } => {
+            store::mark_sent(conn, row, &subject, &body, &provider_id, now).await?;
+            report.sent += 1;
+        }
+        Outcome::Temporary(e) => {
+            let jitter = rand::random::<f64>() * 2.0 - 1.0;
+            let next = retry_at(now, attempts, jitter);
+            let e = if next.is_none() {
+                format!("{e} (gave up after {attempts} attempts)")
+            } else {
+                e
+            };
+            store::mark_unsent(conn, row, true, next, "failed", &redact(&e)).await?;
+            if next.is_some() {
+                report.retried += 1;
+            } else {
                 report.failed += 1;
             }
         }
+        Outcome::Permanent(e) => {
+            store::mark_unsent(conn, row, true, None, "failed", &redact(&e)).await?;
+            report.failed += 1;
+        }
     }
-    Ok(report)
+    Ok(())
 }
 
 async fn deliver_one<R>(app: &App, transports: &Transports, row: &OutboxRow, render: &R) -> Outcome
@@ -361,17 +458,6 @@ where
         Ok(c) => c,
         Err(e) => return Outcome::Permanent(e),
     };
-    if channel == Channel::Sms {
-        let opted_out = match app.db.reader().acquire().await {
-            Ok(mut c) => store::is_opted_out(&mut c, &row.company_id, &row.recipient).await,
-            Err(e) => Err(e.into()),
-        };
-        match opted_out {
-            Ok(true) => return Outcome::Suppressed,
-            Ok(false) => {}
-            Err(e) => return Outcome::Temporary(format!("cannot check the opt-out list: {e}")),
-        }
-    }
     let rendered = match render(app, row).await {
         Ok(r) => r,
         Err(e) => return Outcome::Temporary(format!("cannot render the message: {e}")),

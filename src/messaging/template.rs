@@ -61,6 +61,80 @@ pub const VARIABLES: &[&str] = &[
     "invoice_total",
     "invoice_balance",
     "payment_amount",
+    "card_brand",
+    "card_last4",
+    "card_expiry",
+    "autopay_amount",
+    "autopay_date",
+    "decline_reason",
+    "autopay_cancel_link",
+    "update_card_link",
+];
+
+/// Every template variable with a one-line meaning, in the order of
+/// [`VARIABLES`]: the help the office shows beside the template editors.
+pub const VARIABLE_HELP: &[(&str, &str)] = &[
+    (
+        "email_payment_link",
+        "In email: a \"Click Here to Make Payment\" link to the customer's payment page",
+    ),
+    (
+        "sms_payment_link",
+        "The address of the customer's payment page (for SMS)",
+    ),
+    ("portal_link", "The address of the customer portal"),
+    ("customer_name", "The customer's full name"),
+    (
+        "customer_first_name",
+        "The first word of the customer's name",
+    ),
+    (
+        "customer_balance",
+        "Everything the customer owes now, e.g. $125.00",
+    ),
+    ("company_name", "Your company's name"),
+    ("company_phone", "Your company's phone number"),
+    (
+        "invoice_number",
+        "The invoice's number (when one is chosen)",
+    ),
+    ("invoice_date", "The invoice's issue date"),
+    ("invoice_due_date", "The invoice's due date"),
+    ("invoice_total", "The invoice's total"),
+    ("invoice_balance", "What is still owed on the invoice"),
+    ("payment_amount", "The amount paid (in payment receipts)"),
+    (
+        "card_brand",
+        "The card's brand, e.g. Visa (autopay messages and receipts)",
+    ),
+    (
+        "card_last4",
+        "The last 4 digits of the card (autopay messages and receipts)",
+    ),
+    (
+        "card_expiry",
+        "The card's expiry, e.g. 12/26 (autopay messages)",
+    ),
+    (
+        "autopay_amount",
+        "The amount autopay charges or tried to charge (autopay messages and receipts)",
+    ),
+    (
+        "autopay_date",
+        "The day of the autopay charge (in notices), or of the next try (after a decline)",
+    ),
+    (
+        "decline_reason",
+        "Why the bank declined the card, in plain words (autopay decline messages)",
+    ),
+    (
+        "autopay_cancel_link",
+        "The address where the customer turns autopay off",
+    ),
+    (
+        "update_card_link",
+        "The address where the customer updates the saved card",
+    ),
 ];
 
 /// The filters a template may use.
@@ -144,6 +218,23 @@ pub struct MessageVars {
     pub invoice_balance: String,
     /// The amount of the payment a receipt is about; empty otherwise.
     pub payment_amount: String,
+    /// The card of an autopay message or a receipt; empty otherwise.
+    pub card_brand: String,
+    pub card_last4: String,
+    /// "MM/YY".
+    pub card_expiry: String,
+    /// What autopay charges (notice), charged (receipt) or tried to charge
+    /// (decline).
+    pub autopay_amount: String,
+    /// The charge day (notice) or the next try (decline).
+    pub autopay_date: String,
+    /// The decline in words a customer understands.
+    pub decline_reason: String,
+    /// Where autopay is turned off: the payment link's autopay page, or the
+    /// portal's cards page when links are off.
+    pub autopay_cancel_link: String,
+    /// Where the saved card is updated (the portal's cards page).
+    pub update_card_link: String,
 }
 
 impl MessageVars {
@@ -163,6 +254,15 @@ impl MessageVars {
             invoice_total: "$125.00".into(),
             invoice_balance: "$125.00".into(),
             payment_amount: "$125.00".into(),
+            card_brand: "Visa".into(),
+            card_last4: "4242".into(),
+            card_expiry: "12/28".into(),
+            autopay_amount: "$125.00".into(),
+            autopay_date: "Dec 15, 2026".into(),
+            decline_reason: "The card has insufficient funds. Try another card or call your bank."
+                .into(),
+            autopay_cancel_link: format!("{base_url}/pay/sample-payment-link/autopay"),
+            update_card_link: format!("{base_url}/portal/cards"),
         }
     }
 
@@ -193,6 +293,14 @@ impl MessageVars {
             ("invoice_total", s(&self.invoice_total)),
             ("invoice_balance", s(&self.invoice_balance)),
             ("payment_amount", s(&self.payment_amount)),
+            ("card_brand", s(&self.card_brand)),
+            ("card_last4", s(&self.card_last4)),
+            ("card_expiry", s(&self.card_expiry)),
+            ("autopay_amount", s(&self.autopay_amount)),
+            ("autopay_date", s(&self.autopay_date)),
+            ("decline_reason", s(&self.decline_reason)),
+            ("autopay_cancel_link", s(&self.autopay_cancel_link)),
+            ("update_card_link", s(&self.update_card_link)),
         ];
         Value::from(
             pairs
@@ -893,10 +1001,15 @@ pub async fn vars_for(
         .unwrap_or(true);
     let link =
         crate::paylink::shown(db.reader(), &app.config.secret, company_id, customer_id).await?;
-    let payment_url = match link {
-        Some(l) if !l.revoked && links_public => crate::paylink::url(&base, &l.token),
-        _ => portal_link.clone(),
+    let (payment_url, autopay_cancel_link) = match link {
+        Some(l) if !l.revoked && links_public => {
+            let url = crate::paylink::url(&base, &l.token);
+            let cancel = format!("{url}/autopay");
+            (url, cancel)
+        }
+        _ => (portal_link.clone(), format!("{portal_link}/cards")),
     };
+    let update_card_link = format!("{portal_link}/cards");
     let money = |minor: i64, currency| Money::new(minor, currency).format();
     Ok(MessageVars {
         payment_url,
@@ -927,6 +1040,9 @@ pub async fn vars_for(
             .map(|i| money(i.balance, i.currency))
             .unwrap_or_default(),
         payment_amount: String::new(),
+        autopay_cancel_link,
+        update_card_link,
+        ..MessageVars::default()
     })
 }
 
@@ -953,7 +1069,10 @@ pub async fn render_for(
 }
 
 /// `render_for` for an outbox message: a receipt's cause (`receipt:{payment
-/// id}`) also fills `payment_amount`. What the worker calls at delivery time.
+/// id}`) also fills `payment_amount`, `autopay_amount` and the card; autopay
+/// causes (`autopay_notice:…`, `autopay_declined:…`, `card_expiring:…`) fill
+/// the card, the amount, the date and the decline reason
+/// (`crate::autopay::vars_for_cause`). What the worker calls at delivery time.
 pub async fn render_for_cause(
     app: &App,
     company_id: &str,
@@ -976,6 +1095,16 @@ pub async fn render_for_cause(
         .pop()
         .ok_or(RenderError::NotFound("payment"))?;
         vars.payment_amount = Money::new(payment.amount, payment.currency).format();
+        vars.autopay_amount = vars.payment_amount.clone();
+        vars.card_brand = payment.card_brand.unwrap_or_default();
+        vars.card_last4 = payment.card_last4.unwrap_or_default();
+    } else if let Some(a) = crate::autopay::vars_for_cause(app, company_id, cause).await? {
+        vars.card_brand = a.card_brand;
+        vars.card_last4 = a.card_last4;
+        vars.card_expiry = a.card_expiry;
+        vars.autopay_amount = a.autopay_amount;
+        vars.autopay_date = a.autopay_date;
+        vars.decline_reason = a.decline_reason;
     }
     match channel {
         Channel::Email => {
@@ -1352,6 +1481,12 @@ mod tests {
         assert_eq!(s(&"ж".repeat(71)).segments, 2);
         assert_eq!(s(&"ж".repeat(134)).segments, 2);
         assert_eq!(s(&"ж".repeat(135)).segments, 3);
+    }
+
+    #[test]
+    fn every_variable_has_help() {
+        let named: Vec<&str> = VARIABLE_HELP.iter().map(|(v, _)| *v).collect();
+        assert_eq!(named, VARIABLES);
     }
 
     #[test]

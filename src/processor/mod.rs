@@ -2,6 +2,7 @@
 //! expiry; card numbers reach only the processor's own module.
 
 pub mod sandbox;
+pub mod stripe;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -154,4 +155,65 @@ pub fn decline_message(code: &str) -> &'static str {
         "processing_error" => "The card could not be processed. Please try again in a moment.",
         _ => "Your bank declined the card. Try another card or call your bank.",
     }
+}
+
+/// Which processor a company takes cards through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProcessorKind {
+    Sandbox,
+    Stripe,
+}
+
+impl ProcessorKind {
+    pub fn parse(text: &str) -> Option<ProcessorKind> {
+        match text {
+            "sandbox" => Some(ProcessorKind::Sandbox),
+            "stripe" => Some(ProcessorKind::Stripe),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProcessorKind::Sandbox => "sandbox",
+            ProcessorKind::Stripe => "stripe",
+        }
+    }
+}
+
+/// The processor a company's payments go through: its Stripe account when
+/// it chose Stripe, else the app's default (the built-in sandbox).
+pub async fn processor_for(
+    app: &crate::app::App,
+    company_id: &str,
+) -> Result<std::sync::Arc<dyn PaymentProcessor>, crate::store::StoreError> {
+    match stripe_for(app, company_id).await? {
+        Some(s) => Ok(std::sync::Arc::new(s)),
+        None => Ok(app.processor.clone()),
+    }
+}
+
+/// The company's Stripe adapter, when it chose Stripe and its key opens.
+pub async fn stripe_for(
+    app: &crate::app::App,
+    company_id: &str,
+) -> Result<Option<stripe::StripeProcessor>, crate::store::StoreError> {
+    let Some(settings) = crate::store::processor_settings::get(&app.db, company_id).await? else {
+        return Ok(None);
+    };
+    if settings.kind != ProcessorKind::Stripe {
+        return Ok(None);
+    }
+    let keys = app.config.processor_keys();
+    let secret = settings
+        .secret_key_sealed
+        .as_deref()
+        .and_then(|s| keys.open(company_id, s))
+        .ok_or_else(|| {
+            crate::store::StoreError::Unavailable(
+                "the company's Stripe key cannot be opened (was the server secret changed?)".into(),
+            )
+        })?;
+    Ok(Some(stripe::StripeProcessor::with_key(&secret)))
 }

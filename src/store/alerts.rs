@@ -1,6 +1,8 @@
 //! Invoice alert rules, the open invoices an alert is due for, and the
 //! company's receipt templates. Every query is scoped by company.
 
+use std::collections::HashSet;
+
 use serde::Serialize;
 use sqlx::Row;
 use time::{Date, OffsetDateTime};
@@ -270,36 +272,31 @@ pub async fn due_invoices(
         .collect()
 }
 
-/// Whether the invoice is still open with a balance (checked again inside
-/// the write transaction that queues its alert).
-pub async fn invoice_open(
+/// Which of these invoices are still open with a balance (checked again
+/// inside the write transaction that queues their alerts).
+pub async fn still_open(
     conn: &mut Conn,
     company_id: &str,
-    invoice_id: &str,
-) -> StoreResult<bool> {
-    let row = sqlx::query(
-        "SELECT 1 FROM invoices WHERE company_id = $1 AND id = $2 AND status = 'open' AND balance > 0",
-    )
-    .bind(company_id)
-    .bind(invoice_id)
-    .fetch_optional(&mut *conn)
-    .await?;
-    Ok(row.is_some())
-}
-
-/// Marks queued alert messages whose invoice is no longer open (paid or
-/// void since they were queued) as suppressed, so delivery skips them.
-pub async fn suppress_stale_alerts(conn: &mut Conn) -> StoreResult<u64> {
-    let done = sqlx::query(
-        "UPDATE outbox SET status = 'suppressed', claimed_until = NULL,
-            last_error = 'the invoice is no longer open'
-         WHERE status = 'queued' AND cause LIKE 'alert:%' AND invoice_id IS NOT NULL
-           AND EXISTS (SELECT 1 FROM invoices i WHERE i.id = outbox.invoice_id
-                       AND (i.status <> 'open' OR i.balance = 0))",
-    )
-    .execute(&mut *conn)
-    .await?;
-    Ok(done.rows_affected())
+    invoice_ids: &[&str],
+) -> StoreResult<HashSet<String>> {
+    // Only the id list in SQL: with the company and status there too,
+    // SQLite's planner (no statistics) walks the company's whole
+    // (company_id, status) index instead of looking the ids up.
+    let sql = format!(
+        "SELECT id, company_id, status, balance FROM invoices WHERE id IN ({})",
+        super::json_values(1)
+    );
+    let rows = sqlx::query_as::<_, (String, String, String, i64)>(super::dynamic_sql(sql))
+        .bind(super::json_list(invoice_ids.iter().copied()))
+        .fetch_all(&mut *conn)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .filter(|(_, company, status, balance)| {
+            company == company_id && status == "open" && *balance > 0
+        })
+        .map(|(id, ..)| id)
+        .collect())
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]

@@ -1,5 +1,7 @@
 //! Outbox rows and SMS opt-outs (SECURITY.md 19, 20).
 
+use std::collections::{HashMap, HashSet};
+
 use serde::Serialize;
 use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
@@ -55,41 +57,73 @@ pub struct InsertRow<'a> {
     pub dedupe_key: &'a str,
     pub status: &'a str,
     pub last_error: Option<&'a str>,
-    pub now: OffsetDateTime,
 }
 
-/// Inserts the row unless its de-duplication key is taken; `false` when it was.
-pub async fn insert(conn: &mut Conn, r: &InsertRow<'_>) -> StoreResult<bool> {
-    let done = sqlx::query(
-        "INSERT INTO outbox (id, company_id, customer_id, invoice_id, channel, recipient,
-             template_id, cause, dedupe_key, status, attempts, next_attempt_at, last_error, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 0, $11, $12, $11)
-         ON CONFLICT (dedupe_key) DO NOTHING",
+/// Inserts the rows whose de-duplication key is free, all queued at `now`;
+/// answers the ids inserted (a row whose key was taken is left out). One
+/// statement for any number of rows, the rows bound as one JSON array:
+/// queueing 100,000 alerts is bound by round trips and binding.
+pub async fn insert_many(
+    conn: &mut Conn,
+    rows: &[InsertRow<'_>],
+    now: OffsetDateTime,
+) -> StoreResult<HashSet<String>> {
+    if rows.is_empty() {
+        return Ok(HashSet::new());
+    }
+    let json = serde_json::Value::Array(
+        rows.iter()
+            .map(|r| {
+                serde_json::json!([
+                    r.id,
+                    r.company_id,
+                    r.customer_id,
+                    r.invoice_id,
+                    r.channel,
+                    r.recipient,
+                    r.template_id,
+                    r.cause,
+                    r.dedupe_key,
+                    r.status,
+                    r.last_error
+                ])
+            })
+            .collect(),
     )
-    .bind(r.id)
-    .bind(r.company_id)
-    .bind(r.customer_id)
-    .bind(r.invoice_id)
-    .bind(r.channel)
-    .bind(r.recipient)
-    .bind(r.template_id)
-    .bind(r.cause)
-    .bind(r.dedupe_key)
-    .bind(r.status)
-    .bind(r.now)
-    .bind(r.last_error)
-    .execute(&mut *conn)
+    .to_string();
+    let ids: Vec<String> = sqlx::query_scalar(
+        "INSERT INTO outbox (id, company_id, customer_id, invoice_id, channel, recipient,
+             template_id, cause, dedupe_key, status, attempts, next_attempt_at, last_error,
+             created_at)
+         SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5,
+                value ->> 6, value ->> 7, value ->> 8, value ->> 9, 0, $2, value ->> 10, $2
+         FROM json_each($1) WHERE true
+         ON CONFLICT (dedupe_key) DO NOTHING
+         RETURNING id",
+    )
+    .bind(json)
+    .bind(now)
+    .fetch_all(&mut *conn)
     .await?;
-    Ok(done.rows_affected() == 1)
+    Ok(ids.into_iter().collect())
 }
 
-/// The id of the row holding a de-duplication key.
-pub async fn id_for_dedupe_key(conn: &mut Conn, dedupe_key: &str) -> StoreResult<Option<String>> {
+/// The ids of the rows holding these de-duplication keys, by key.
+pub async fn ids_for_dedupe_keys(
+    conn: &mut Conn,
+    keys: &[&str],
+) -> StoreResult<HashMap<String, String>> {
+    let sql = format!(
+        "SELECT dedupe_key, id FROM outbox WHERE dedupe_key IN ({})",
+        super::json_values(1)
+    );
     Ok(
-        sqlx::query_scalar("SELECT id FROM outbox WHERE dedupe_key = $1")
-            .bind(dedupe_key)
-            .fetch_optional(&mut *conn)
-            .await?,
+        sqlx::query_as::<_, (String, String)>(super::dynamic_sql(sql))
+            .bind(super::json_list(keys.iter().copied()))
+            .fetch_all(&mut *conn)
+            .await?
+            .into_iter()
+            .collect(),
     )
 }
 
@@ -109,22 +143,31 @@ fn outbox_row(r: &SqliteRow) -> StoreResult<OutboxRow> {
     })
 }
 
-/// Claims one due message (queued and due, or a claim that expired) until
-/// `until`. One statement: two workers never claim the same row at once.
-pub async fn claim_one(
+/// Claims up to `limit` due messages (queued and due, or claims that
+/// expired because their worker died) until `until`, then ends at once the
+/// claimed ones that must not go: SMS to a number that opted out, and
+/// reminders about an invoice that is no longer open (paid or void since it
+/// was queued). One transaction: two workers never claim the same row, and
+/// the checks see the invoice as it is at the moment of sending.
+pub async fn claim_batch(
     conn: &mut Conn,
     now: OffsetDateTime,
     until: OffsetDateTime,
-) -> StoreResult<Option<OutboxRow>> {
-    let row = sqlx::query(
+    limit: usize,
+) -> StoreResult<Vec<OutboxRow>> {
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let rows = sqlx::query(
         "UPDATE outbox SET status = 'sending', claimed_until = $2
-         WHERE id = COALESCE(
-                 -- A claim that expired (its worker died) first; these are few.
-                 (SELECT id FROM outbox WHERE status = 'sending' AND claimed_until < $1 LIMIT 1),
-                 -- Then the oldest due message: one step down the (status,
+         WHERE id IN (
+                 -- Claims that expired first; these are few.
+                 SELECT id FROM (SELECT id FROM outbox
+                                 WHERE status = 'sending' AND claimed_until < $1 LIMIT $3)
+                 UNION ALL
+                 -- Then the oldest due messages: a walk down the (status,
                  -- next_attempt_at) index, however long the queue is.
-                 (SELECT id FROM outbox WHERE status = 'queued' AND next_attempt_at <= $1
-                  ORDER BY next_attempt_at LIMIT 1))
+                 SELECT id FROM (SELECT id FROM outbox
+                                 WHERE status = 'queued' AND next_attempt_at <= $1
+                                 ORDER BY next_attempt_at LIMIT $3))
            -- Checked again on the row itself: on PostgreSQL a worker that
            -- waited for another's claim sees the claim and takes nothing.
            AND ((status = 'queued' AND next_attempt_at <= $1)
@@ -134,10 +177,54 @@ pub async fn claim_one(
     )
     .bind(now)
     .bind(until)
-    .fetch_optional(&mut *conn)
+    .bind(limit)
+    .fetch_all(&mut *conn)
     .await?;
-    row.as_ref().map(outbox_row).transpose()
+    let claimed = rows
+        .iter()
+        .map(outbox_row)
+        .collect::<StoreResult<Vec<_>>>()?;
+    if claimed.is_empty() {
+        return Ok(claimed);
+    }
+    let ids: Vec<&str> = claimed.iter().map(|r| r.id.as_str()).collect();
+    let sql = format!(
+        "UPDATE outbox SET status = 'suppressed', claimed_until = NULL,
+             last_error = CASE WHEN channel = 'sms' AND EXISTS ({OPTED_OUT})
+                               THEN 'the number opted out of SMS (STOP)'
+                               ELSE 'the invoice is no longer open' END
+         WHERE id IN ({}) AND status = 'sending'
+           AND ((channel = 'sms' AND EXISTS ({OPTED_OUT}))
+                OR ({WITHDRAWN_WHEN_CLOSED} AND invoice_id IS NOT NULL
+                    AND EXISTS (SELECT 1 FROM invoices i WHERE i.id = outbox.invoice_id
+                                AND (i.status <> 'open' OR i.balance = 0))))
+         RETURNING id",
+        super::json_values(1)
+    );
+    let ended: HashSet<String> = sqlx::query_scalar::<_, String>(super::dynamic_sql(sql))
+        .bind(super::json_list(ids.iter().copied()))
+        .fetch_all(&mut *conn)
+        .await?
+        .into_iter()
+        .collect();
+    Ok(claimed
+        .into_iter()
+        .map(|mut r| {
+            if ended.contains(&r.id) {
+                r.status = "suppressed".to_string();
+            }
+            r
+        })
+        .collect())
 }
+
+/// The number of an outbox row has opted out of its company's SMS.
+const OPTED_OUT: &str = "SELECT 1 FROM sms_opt_outs o
+     WHERE o.company_id = outbox.company_id AND o.phone = outbox.recipient";
+
+/// Messages about an open invoice that are pointless once it is paid or
+/// void: invoice alerts and autopay notices.
+const WITHDRAWN_WHEN_CLOSED: &str = "(cause LIKE 'alert:%' OR cause LIKE 'autopay_notice:%')";
 
 /// Records a delivery; `false` when the claim was lost meanwhile.
 pub async fn mark_sent(
@@ -195,16 +282,45 @@ pub async fn mark_unsent(
     Ok(done.rows_affected() == 1)
 }
 
+/// Which of these numbers have opted out of this company's SMS.
+pub async fn opted_out_among(
+    conn: &mut Conn,
+    company_id: &str,
+    phones: &[&str],
+) -> StoreResult<HashSet<String>> {
+    let sql = format!(
+        "SELECT phone FROM sms_opt_outs WHERE company_id = $1 AND phone IN ({})",
+        super::json_values(2)
+    );
+    Ok(sqlx::query_scalar::<_, String>(super::dynamic_sql(sql))
+        .bind(company_id)
+        .bind(super::json_list(phones.iter().copied()))
+        .fetch_all(&mut *conn)
+        .await?
+        .into_iter()
+        .collect())
+}
+
 /// Whether a number has opted out of this company's SMS.
 pub async fn is_opted_out(conn: &mut Conn, company_id: &str, phone: &str) -> StoreResult<bool> {
-    let n: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM sms_opt_outs WHERE company_id = $1 AND phone = $2",
+    Ok(!opted_out_among(conn, company_id, &[phone])
+        .await?
+        .is_empty())
+}
+
+/// Since when a number has opted out of this company's SMS, if it has.
+pub async fn opted_out_since(
+    db: &Db,
+    company_id: &str,
+    phone: &str,
+) -> StoreResult<Option<OffsetDateTime>> {
+    Ok(sqlx::query_scalar(
+        "SELECT opted_out_at FROM sms_opt_outs WHERE company_id = $1 AND phone = $2",
     )
     .bind(company_id)
     .bind(phone)
-    .fetch_one(&mut *conn)
-    .await?;
-    Ok(n > 0)
+    .fetch_optional(db.reader())
+    .await?)
 }
 
 /// Opts a number out (`true`) or back in (`false`).

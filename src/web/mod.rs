@@ -3,6 +3,7 @@
 pub mod api;
 pub mod api_alerts;
 pub mod api_messages;
+pub mod api_processor;
 pub mod api_templates;
 pub mod error;
 pub mod limits;
@@ -11,6 +12,7 @@ pub mod pay;
 pub mod pay_autopay;
 pub mod pdf;
 pub mod portal;
+pub mod stripe_webhook;
 pub mod views;
 
 use std::net::{IpAddr, SocketAddr};
@@ -66,6 +68,8 @@ pub fn router(app: App) -> Router {
         .merge(portal::routes())
         .merge(pdf::routes())
         .merge(pay_autopay::routes())
+        .merge(api_processor::routes())
+        .merge(stripe_webhook::routes())
         .fallback(fallback)
         .with_state(state.clone())
         .merge(sandbox::router(app.sandbox.clone()))

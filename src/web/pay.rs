@@ -90,7 +90,7 @@ async fn load_page(
 }
 
 /// Resolves a token for a state change, applying the rate limits.
-async fn resolve(
+pub(crate) async fn resolve(
     state: &AppState,
     ip: ClientIp,
     token: &str,
@@ -605,6 +605,7 @@ pub(crate) async fn receipt_context(
         card => format!("{} ending {}", payment.card_brand.unwrap_or_default(), payment.card_last4.unwrap_or_default()),
         time => dates::display_instant(payment.created_at, &company.time_zone),
         allocations => payment.allocations.iter().map(|a| minijinja::context! {
+            invoice_id => a.invoice_id.clone(),
             number => a.invoice_number.clone(),
             amount => Money::new(a.amount, payment.currency).format(),
             balance => Money::new(a.invoice_balance, payment.currency).format(),

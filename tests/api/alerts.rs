@@ -201,7 +201,7 @@ async fn disabled_rules_and_old_or_paid_invoices_send_nothing() {
     assert_eq!(report.queued, 1, "{report:?}");
     pay_by_card(&t, &c, &inv, "alerts-pay-2").await;
     let r = run(&t, at).await;
-    assert_eq!(r.alerts.withdrawn, 1, "{:?}", r.alerts);
+    assert_eq!(r.delivered.withdrawn, 1, "{:?}", r.delivered);
     assert!(spool(&t, ".eml").is_empty());
 }
 

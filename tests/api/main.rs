@@ -4,8 +4,8 @@
 mod support;
 
 mod alerts;
-mod autopay;
 mod api_validation;
+mod autopay;
 mod cli;
 mod import;
 mod links;
@@ -19,8 +19,9 @@ mod office_payments;
 mod office_settings;
 mod pay_form;
 mod pay_page;
-mod pdf;
 mod payments;
+mod pdf;
 mod portal;
 mod security;
+mod stripe;
 mod templates;

@@ -64,6 +64,13 @@ fn msg(company: &str, customer: &str, channel: Channel, to: &str, cause: &str) -
     }
 }
 
+async fn enqueue_all(t: &TestApp, batch: &[NewMessage]) -> Vec<Enqueued> {
+    let mut tx = t.app.db.begin_write().await.unwrap();
+    let e = outbox::enqueue_many(&mut tx, batch, now()).await.unwrap();
+    tx.commit().await.unwrap();
+    e
+}
+
 async fn enqueue(t: &TestApp, m: NewMessage) -> Enqueued {
     let mut tx = t.app.db.begin_write().await.unwrap();
     let e = outbox::enqueue(&mut tx, &m, now()).await.unwrap();
@@ -379,7 +386,7 @@ async fn stop_suppresses_and_start_resumes() {
     let report = outbox::deliver_due(&t.app, now(), fixed_render)
         .await
         .unwrap();
-    assert_eq!(report.suppressed, 1, "{report:?}");
+    assert_eq!(report.withdrawn, 1, "{report:?}");
     assert_eq!(report.sent, 0);
     assert_eq!(copy(&t, &company, early.id()).await.0, "suppressed");
 
@@ -415,9 +422,22 @@ async fn stop_suppresses_and_start_resumes() {
     )
     .await;
     assert!(matches!(still, Enqueued::Suppressed { .. }), "{still:?}");
+    // The office sees it on the customer's page.
+    let office =
+        crate::office_auth::Office::sign_in(&t, &t.owner_email, crate::support::OWNER_PASSWORD)
+            .await;
+    let page = office.get(&t, &format!("/office/customers/{c}")).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(
+        page.body.contains("No SMS: replied STOP on"),
+        "{}",
+        page.body
+    );
 
     let r = webhook(&t, &company, "+15125550142", "Unstop").await;
     assert_eq!(r.status, StatusCode::OK);
+    let page = office.get(&t, &format!("/office/customers/{c}")).await;
+    assert!(!page.body.contains("No SMS"), "{}", page.body);
     let resumed = enqueue(
         &t,
         msg(&company, &c, Channel::Sms, "5125550142", "alert:a4:i1"),
@@ -429,6 +449,64 @@ async fn stop_suppresses_and_start_resumes() {
         .unwrap();
     assert_eq!(report.sent, 2, "{report:?}");
     assert_eq!(spool_files(&t, ".txt").len(), 1);
+}
+
+#[tokio::test]
+async fn many_messages_queue_in_one_call_each_once() {
+    let t = TestApp::new().await;
+    let company = company_id(&t).await;
+    let c = customer(&t, "lena@example.com", "(512) 555-0142").await;
+    let r = webhook(&t, &company, "+15125550199", "STOP").await;
+    assert_eq!(r.status, StatusCode::OK);
+    let batch = vec![
+        msg(
+            &company,
+            &c,
+            Channel::Email,
+            "Lena@Example.com",
+            "alert:r1:i1",
+        ),
+        // The same cause, channel and recipient in the same call.
+        msg(
+            &company,
+            &c,
+            Channel::Email,
+            "lena@example.com ",
+            "alert:r1:i1",
+        ),
+        msg(&company, &c, Channel::Sms, "(512) 555-0199", "alert:r1:i1"),
+        msg(&company, &c, Channel::Sms, "(512) 555-0142", "alert:r1:i1"),
+        msg(
+            &company,
+            &c,
+            Channel::Email,
+            "not an address",
+            "alert:r1:i2",
+        ),
+    ];
+    let first = enqueue_all(&t, &batch).await;
+    assert!(matches!(first[0], Enqueued::Queued { .. }), "{first:?}");
+    assert_eq!(
+        first[1],
+        Enqueued::Duplicate {
+            id: first[0].id().to_string()
+        }
+    );
+    assert!(matches!(first[2], Enqueued::Suppressed { .. }), "{first:?}");
+    assert!(matches!(first[3], Enqueued::Queued { .. }), "{first:?}");
+    assert!(matches!(first[4], Enqueued::Rejected { .. }), "{first:?}");
+    assert_eq!(t.count("SELECT COUNT(*) FROM outbox").await, 4);
+    // Again (a second runner, a restart): nothing new, the same ids.
+    let again = enqueue_all(&t, &batch).await;
+    for (a, f) in again.iter().zip(&first) {
+        assert_eq!(
+            a,
+            &Enqueued::Duplicate {
+                id: f.id().to_string()
+            }
+        );
+    }
+    assert_eq!(t.count("SELECT COUNT(*) FROM outbox").await, 4);
 }
 
 // ------------------------------------------------------------ SMS over HTTP
@@ -810,12 +888,12 @@ async fn a_claim_left_by_a_dead_worker_is_taken_again() {
     let t0 = now();
     // A worker claims the message and dies before sending.
     let mut conn = t.app.db.writer().acquire().await.unwrap();
-    let claimed = store::claim_one(&mut conn, t0, t0 + outbox::CLAIM)
+    let claimed = store::claim_batch(&mut conn, t0, t0 + outbox::CLAIM, 10)
         .await
-        .unwrap()
         .unwrap();
     drop(conn);
-    assert_eq!(claimed.id, e.id());
+    assert_eq!(claimed.len(), 1);
+    assert_eq!(claimed[0].id, e.id());
     let report = outbox::deliver_due(&t.app, t0 + time::Duration::minutes(1), fixed_render)
         .await
         .unwrap();

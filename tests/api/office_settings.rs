@@ -93,7 +93,7 @@ async fn invoice_settings_round_trip_by_form_and_api() {
     assert_eq!(api.status, StatusCode::OK, "{}", api.body);
     assert_eq!(
         api.json(),
-        json!({"payment_link_enabled": true, "payment_link_target": "portal"})
+        json!({"payment_link_enabled": true, "payment_link_target": "portal", "paper_size": "letter"})
     );
 
     // Off: the target sent along is ignored (without JavaScript the select is still there).
@@ -136,7 +136,7 @@ async fn invoice_settings_round_trip_by_form_and_api() {
     assert_eq!(put.status, StatusCode::OK, "{}", put.body);
     assert_eq!(
         put.json(),
-        json!({"payment_link_enabled": true, "payment_link_target": "public"})
+        json!({"payment_link_enabled": true, "payment_link_target": "public", "paper_size": "letter"})
     );
     let page = o.get(&t, "/office/settings/invoice").await;
     assert!(checked(&page.body, "payment_link_enabled"));
@@ -174,7 +174,7 @@ async fn invoice_settings_round_trip_by_form_and_api() {
     let api = t.api(Method::GET, "/api/v1/settings/invoice", None).await;
     assert_eq!(
         api.json(),
-        json!({"payment_link_enabled": true, "payment_link_target": "public"})
+        json!({"payment_link_enabled": true, "payment_link_target": "public", "paper_size": "letter"})
     );
     // Three changes, three audit entries (two by form, one by API).
     assert_eq!(audit_count(&t, "settings.invoice_updated").await, 3);

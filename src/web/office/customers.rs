@@ -624,6 +624,18 @@ async fn render_detail(
             .collect();
         let autopay_words = autopay.map(|a| format!("{} ending {}", a.brand, a.last4));
 
+        // The office sees that texts to this number stopped (SECURITY.md 20).
+        let sms_opted_out = match customer
+            .phone
+            .as_deref()
+            .and_then(crate::messaging::sms::normalize_phone)
+        {
+            Some(phone) => crate::store::messages::opted_out_since(db, company_id, &phone)
+                .await?
+                .map(|at| crate::dates::display_instant(at, &company.time_zone)),
+            None => None,
+        };
+
         let choices = customers::choices(db, company_id, CHOICES_LIMIT).await?;
         let mut property_form = property_form;
         if property_form.bill_to.is_empty() {
@@ -643,6 +655,7 @@ async fn render_detail(
             paid_total => money(paid_total),
             cards => minijinja::value::Serde(&cards),
             autopay => autopay_words,
+            sms_opted_out => sms_opted_out,
             choices => minijinja::value::Serde(&choices),
             property_form => minijinja::value::Serde(&property_form),
         }))

@@ -9,6 +9,7 @@ pub mod dashboard;
 pub mod import;
 pub mod invoices;
 pub mod payments;
+mod processor;
 pub mod settings;
 
 use axum::extract::{FromRequestParts, Query, State};
@@ -50,6 +51,7 @@ pub fn routes() -> Router<AppState> {
         .merge(communications::routes())
         .merge(alerts::routes())
         .merge(autopay::routes())
+        .merge(processor::routes())
 }
 
 /// The signed-in office user. Its `company_id` scopes every query.

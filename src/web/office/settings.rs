@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{OfficeUser, page, page_with_status};
 use crate::money::Currency;
+use crate::pdf::PaperSize;
 use crate::store::companies::{self, CompanyProfile, InvoiceSettings};
 use crate::store::{StoreError, audit};
 use crate::web::AppState;
@@ -341,13 +342,16 @@ struct NoticeQuery {
     saved: Option<String>,
 }
 
+#[allow(clippy::too_many_arguments)]
 fn invoice_view(
     state: &AppState,
     user: &OfficeUser,
     status: StatusCode,
     s: &InvoiceSettings,
+    paper: PaperSize,
     saved: bool,
     error: Option<&str>,
+    paper_error: Option<&str>,
 ) -> Response {
     page_with_status(
         state,
@@ -357,6 +361,8 @@ fn invoice_view(
         "invoice-settings",
         minijinja::context! {
             settings => minijinja::value::Serde(s),
+            paper_size => paper.key(),
+            paper_error => paper_error,
             saved => saved,
             error => error,
             can_edit => user.is_owner(),
@@ -369,8 +375,21 @@ async fn invoice_page(
     user: OfficeUser,
     Query(q): Query<NoticeQuery>,
 ) -> Response {
+    let paper = match crate::pdf::paper_size(&state.app.db, &user.company_id).await {
+        Ok(p) => p,
+        Err(e) => return internal(e),
+    };
     match companies::invoice_settings(&state.app.db, &user.company_id).await {
-        Ok(Some(s)) => invoice_view(&state, &user, StatusCode::OK, &s, q.saved.is_some(), None),
+        Ok(Some(s)) => invoice_view(
+            &state,
+            &user,
+            StatusCode::OK,
+            &s,
+            paper,
+            q.saved.is_some(),
+            None,
+            None,
+        ),
         Ok(None) => state.views.not_found(),
         Err(e) => internal(e),
     }
@@ -384,6 +403,8 @@ struct InvoiceForm {
     payment_link_enabled: Option<String>,
     #[serde(default)]
     payment_link_target: String,
+    #[serde(default)]
+    paper_size: String,
 }
 
 async fn save_invoice(
@@ -403,6 +424,11 @@ async fn save_invoice(
         Err(e) => return internal(e),
     };
     let enabled = f.payment_link_enabled.is_some();
+    // A form without the field (an older page) keeps the stored paper size.
+    let paper = match f.paper_size.trim() {
+        "" => Ok(None),
+        text => PaperSize::parse(text).map(Some).ok_or(()),
+    };
     // The target only matters when the link is on; when off, the stored one stays.
     let target = if enabled {
         match parse_link_target(&f.payment_link_target) {
@@ -417,8 +443,10 @@ async fn save_invoice(
                     &user,
                     StatusCode::UNPROCESSABLE_ENTITY,
                     &typed,
+                    paper.ok().flatten().unwrap_or_default(),
                     false,
                     Some("Choose where the payment link goes: Customer Portal or Public Link."),
+                    None,
                 );
             }
         }
@@ -429,7 +457,28 @@ async fn save_invoice(
         payment_link_enabled: enabled,
         payment_link_target: target,
     };
-    match write_invoice_settings(&state, &user.company_id, &user.actor(), &current, &new).await {
+    let Ok(paper) = paper else {
+        return invoice_view(
+            &state,
+            &user,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &new,
+            PaperSize::default(),
+            false,
+            None,
+            Some("Choose a paper size: US Letter or A4."),
+        );
+    };
+    match write_invoice_settings(
+        &state,
+        &user.company_id,
+        &user.actor(),
+        &current,
+        &new,
+        paper,
+    )
+    .await
+    {
         Ok(()) => Redirect::to("/office/settings/invoice?saved=1").into_response(),
         Err(e) => internal(e),
     }
@@ -441,9 +490,13 @@ async fn write_invoice_settings(
     actor: &str,
     old: &InvoiceSettings,
     new: &InvoiceSettings,
+    paper: Option<PaperSize>,
 ) -> Result<(), StoreError> {
+    let old_paper = crate::pdf::paper_size(&state.app.db, company_id).await?;
+    let paper = paper.unwrap_or(old_paper);
     let mut tx = state.app.db.begin_write().await?;
     companies::set_invoice_settings(&mut tx, company_id, new).await?;
+    crate::pdf::set_paper_size(&mut tx, company_id, paper).await?;
     audit::record(
         &mut tx,
         company_id,
@@ -451,8 +504,8 @@ async fn write_invoice_settings(
         "settings.invoice_updated",
         company_id,
         serde_json::json!({
-            "from": {"payment_link_enabled": old.payment_link_enabled, "payment_link_target": old.payment_link_target},
-            "to": {"payment_link_enabled": new.payment_link_enabled, "payment_link_target": new.payment_link_target},
+            "from": {"payment_link_enabled": old.payment_link_enabled, "payment_link_target": old.payment_link_target, "paper_size": old_paper.key()},
+            "to": {"payment_link_enabled": new.payment_link_enabled, "payment_link_target": new.payment_link_target, "paper_size": paper.key()},
         }),
     )
     .await?;
@@ -481,6 +534,19 @@ function s(){f.hidden=!b.checked;}b.addEventListener('change',s);s();})();\n";
 struct InvoiceSettingsBody {
     payment_link_enabled: bool,
     payment_link_target: String,
+    /// `letter` or `a4`; left as it is when not sent.
+    #[serde(default)]
+    paper_size: Option<String>,
+}
+
+/// Invoice settings as the API shows them: the stored ones and the paper size.
+fn invoice_settings_json(s: &InvoiceSettings, paper: PaperSize) -> Response {
+    Json(serde_json::json!({
+        "payment_link_enabled": s.payment_link_enabled,
+        "payment_link_target": s.payment_link_target,
+        "paper_size": paper.key(),
+    }))
+    .into_response()
 }
 
 async fn api_get_invoice(
@@ -490,7 +556,8 @@ async fn api_get_invoice(
     let s = companies::invoice_settings(&state.app.db, &company)
         .await?
         .ok_or_else(ApiError::not_found)?;
-    Ok(Json(s).into_response())
+    let paper = crate::pdf::paper_size(&state.app.db, &company).await?;
+    Ok(invoice_settings_json(&s, paper))
 }
 
 async fn api_put_invoice(
@@ -506,6 +573,16 @@ async fn api_put_invoice(
             "payment_link_target",
         )
     })?;
+    let paper = match b.paper_size.as_deref() {
+        None => None,
+        Some(text) => Some(PaperSize::parse(text).ok_or_else(|| {
+            ApiError::unprocessable(
+                "invalid_field",
+                "paper_size must be \"letter\" or \"a4\"",
+                "paper_size",
+            )
+        })?),
+    };
     let current = companies::invoice_settings(&state.app.db, &company)
         .await?
         .ok_or_else(ApiError::not_found)?;
@@ -513,8 +590,9 @@ async fn api_put_invoice(
         payment_link_enabled: b.payment_link_enabled,
         payment_link_target: target.to_string(),
     };
-    write_invoice_settings(&state, &company, "api", &current, &new).await?;
-    Ok(Json(new).into_response())
+    write_invoice_settings(&state, &company, "api", &current, &new, paper).await?;
+    let paper = crate::pdf::paper_size(&state.app.db, &company).await?;
+    Ok(invoice_settings_json(&new, paper))
 }
 
 // ---------------------------------------------------------------- company

@@ -1,1 +1,0 @@
-//! Invoice and statement PDFs.

@@ -1,0 +1,229 @@
+//! Reading a PDF's data from the store. Every query is scoped by company.
+
+use sqlx::Row;
+
+use super::{
+    CompanyBlock, DocLine, InvoiceDoc, Logo, PdfError, StatementDoc, StatementInvoice,
+    StatementProperty, paper_size, render_blocking, render_invoice, render_statement,
+};
+use crate::app::App;
+use crate::money::Currency;
+use crate::store::companies::{self, Company};
+use crate::store::{StoreError, customers, invoices};
+
+/// The payment link a PDF prints for a customer, per Invoice Settings:
+/// `None` when payment links are off or the customer's link is revoked (or
+/// was never issued); the portal URL when the link goes to the portal; else
+/// the customer's current quick payment URL. Built from the configured base
+/// URL, never from a request.
+pub async fn pay_url(
+    app: &App,
+    company: &Company,
+    customer_id: &str,
+) -> Result<Option<String>, StoreError> {
+    let Some(settings) = companies::invoice_settings(&app.db, &company.id).await? else {
+        return Ok(None);
+    };
+    if !settings.payment_link_enabled {
+        return Ok(None);
+    }
+    let link = crate::paylink::shown(
+        app.db.reader(),
+        &app.config.secret,
+        &company.id,
+        customer_id,
+    )
+    .await?;
+    let Some(link) = link.filter(|l| !l.revoked) else {
+        return Ok(None);
+    };
+    let base = app.base_url(company.base_url.as_deref());
+    Ok(Some(if settings.payment_link_target == "portal" {
+        format!("{base}/portal")
+    } else {
+        crate::paylink::url(base, &link.token)
+    }))
+}
+
+async fn company_block(app: &App, company: &Company) -> Result<CompanyBlock, StoreError> {
+    let logo = companies::logo(&app.db, &company.id)
+        .await?
+        .map(|(media_type, bytes)| Logo { media_type, bytes });
+    Ok(CompanyBlock {
+        name: company.name.clone(),
+        address: company.address.clone(),
+        phone: company.phone.clone(),
+        email: company.email.clone(),
+        logo,
+    })
+}
+
+pub(super) struct LoadedInvoice {
+    pub doc: InvoiceDoc,
+    pub bill_to_customer_id: String,
+}
+
+/// An invoice of the company with everything its PDF prints.
+pub(super) async fn invoice_doc(
+    app: &App,
+    company_id: &str,
+    invoice_id: &str,
+) -> Result<Option<LoadedInvoice>, PdfError> {
+    let Some(d) = invoices::detail(&app.db, company_id, invoice_id).await? else {
+        return Ok(None);
+    };
+    let Some(company) = companies::get(&app.db, company_id).await? else {
+        return Ok(None);
+    };
+    let bill_to = customers::get(&app.db, company_id, &d.invoice.bill_to_customer_id).await?;
+    let inv = d.invoice;
+    let pay_url = if inv.status == "open" && inv.balance > 0 {
+        pay_url(app, &company, &inv.bill_to_customer_id).await?
+    } else {
+        None
+    };
+    let doc = InvoiceDoc {
+        paper: paper_size(&app.db, company_id).await?,
+        company: company_block(app, &company).await?,
+        number: inv.number,
+        issue_date: inv.issue_date,
+        due_date: inv.due_date,
+        status: inv.status,
+        bill_to_name: d.bill_to_name,
+        bill_to_address: bill_to.and_then(|c| c.billing_address),
+        property_address: d.property_address,
+        on_behalf_of: (d.resident_customer_id != inv.bill_to_customer_id)
+            .then_some(d.resident_name),
+        currency: inv.currency,
+        lines: inv
+            .lines
+            .into_iter()
+            .map(|l| DocLine {
+                description: l.description,
+                quantity: l.quantity,
+                unit_price: l.unit_price,
+                amount: l.amount,
+            })
+            .collect(),
+        tax: 0,
+        total: inv.total,
+        paid: d.applied - d.refunded,
+        balance: inv.balance,
+        pay_url,
+    };
+    Ok(Some(LoadedInvoice {
+        doc,
+        bill_to_customer_id: inv.bill_to_customer_id,
+    }))
+}
+
+/// The PDF of an invoice as its customer may see it: only an invoice billed
+/// to that customer, and not a void one; `None` otherwise.
+pub async fn invoice_pdf_for_customer(
+    app: &App,
+    company_id: &str,
+    customer_id: &str,
+    invoice_id: &str,
+) -> Result<Option<(String, Vec<u8>)>, PdfError> {
+    let Some(loaded) = invoice_doc(app, company_id, invoice_id).await? else {
+        return Ok(None);
+    };
+    if loaded.bill_to_customer_id != customer_id || loaded.doc.status == "void" {
+        return Ok(None);
+    }
+    let number = loaded.doc.number.clone();
+    let bytes = render_blocking(move || render_invoice(&loaded.doc)).await?;
+    Ok(Some((number, bytes)))
+}
+
+/// The invoice's number and PDF for the office and the API; `None` when
+/// the company has no such invoice.
+pub async fn invoice_pdf_named(
+    app: &App,
+    company_id: &str,
+    invoice_id: &str,
+) -> Result<Option<(String, Vec<u8>)>, PdfError> {
+    let Some(loaded) = invoice_doc(app, company_id, invoice_id).await? else {
+        return Ok(None);
+    };
+    let number = loaded.doc.number.clone();
+    let bytes = render_blocking(move || render_invoice(&loaded.doc)).await?;
+    Ok(Some((number, bytes)))
+}
+
+/// A statement of the customer's open invoices, grouped by property, with
+/// the total due and the payment link; `None` when the company has no such
+/// customer.
+pub async fn statement_pdf(
+    app: &App,
+    company_id: &str,
+    customer_id: &str,
+) -> Result<Option<Vec<u8>>, PdfError> {
+    let Some(company) = companies::get(&app.db, company_id).await? else {
+        return Ok(None);
+    };
+    let Some(customer) = customers::get(&app.db, company_id, customer_id).await? else {
+        return Ok(None);
+    };
+    let rows = sqlx::query(
+        "SELECT i.number, i.issue_date, i.due_date, i.total, i.balance, i.currency,
+                p.id AS property_id, p.address, p.resident_customer_id, r.name AS resident_name
+         FROM invoices i
+         JOIN properties p ON p.id = i.property_id
+         JOIN customers r ON r.id = p.resident_customer_id
+         WHERE i.company_id = $1 AND i.bill_to_customer_id = $2 AND i.status = 'open'
+         ORDER BY p.address, p.id, i.due_date, i.number",
+    )
+    .bind(company_id)
+    .bind(customer_id)
+    .fetch_all(app.db.reader())
+    .await
+    .map_err(StoreError::from)?;
+    let mut properties: Vec<(String, StatementProperty)> = Vec::new();
+    let mut currency = company.currency;
+    for r in &rows {
+        let property_id: String = r.try_get("property_id").map_err(StoreError::from)?;
+        let code: String = r.try_get("currency").map_err(StoreError::from)?;
+        currency = Currency::parse(&code).unwrap_or(currency);
+        if properties
+            .last()
+            .map(|(id, _)| id != &property_id)
+            .unwrap_or(true)
+        {
+            let resident: String = r
+                .try_get("resident_customer_id")
+                .map_err(StoreError::from)?;
+            let resident_name: String = r.try_get("resident_name").map_err(StoreError::from)?;
+            properties.push((
+                property_id,
+                StatementProperty {
+                    address: r.try_get("address").map_err(StoreError::from)?,
+                    on_behalf_of: (resident != customer_id).then_some(resident_name),
+                    invoices: Vec::new(),
+                },
+            ));
+        }
+        if let Some((_, p)) = properties.last_mut() {
+            p.invoices.push(StatementInvoice {
+                number: r.try_get("number").map_err(StoreError::from)?,
+                issue_date: r.try_get("issue_date").map_err(StoreError::from)?,
+                due_date: r.try_get("due_date").map_err(StoreError::from)?,
+                total: r.try_get("total").map_err(StoreError::from)?,
+                balance: r.try_get("balance").map_err(StoreError::from)?,
+            });
+        }
+    }
+    let doc = StatementDoc {
+        paper: paper_size(&app.db, company_id).await?,
+        pay_url: pay_url(app, &company, customer_id).await?,
+        company: company_block(app, &company).await?,
+        date: crate::dates::today_in(&company.time_zone),
+        customer_name: customer.name,
+        customer_address: customer.billing_address,
+        currency,
+        properties: properties.into_iter().map(|(_, p)| p).collect(),
+    };
+    render_blocking(move || render_statement(&doc))
+        .await
+        .map(Some)
+}

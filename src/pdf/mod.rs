@@ -1,0 +1,632 @@
+//! Invoice and statement PDFs, drawn in-process with krilla.
+//!
+//! `InvoiceDoc` and `StatementDoc` are plain data; `render_invoice` and
+//! `render_statement` turn them into PDF bytes (US letter or A4, a header
+//! repeated on every page with "Page N of M", the bundled DejaVu Sans
+//! embedded, text extractable, title and language in the metadata). The
+//! payment link, when Invoice Settings turn it on, is printed as text and as
+//! a QR code of exactly the same URL. `invoice_pdf` and `statement_pdf` read
+//! what they need from the store.
+
+pub mod layout;
+mod load;
+mod render;
+
+use serde::Serialize;
+use time::Date;
+
+use crate::app::App;
+use crate::dates;
+use crate::money::{Currency, Money};
+use crate::store::{Conn, Db, StoreError, StoreResult};
+use render::{Align, Column, Row, Sheet};
+
+pub use load::{invoice_pdf_for_customer, invoice_pdf_named, pay_url, statement_pdf};
+
+#[derive(Debug)]
+pub enum PdfError {
+    Store(StoreError),
+    /// The page could not be laid out (an impossible paper size).
+    Layout,
+    Render(String),
+}
+
+impl std::fmt::Display for PdfError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PdfError::Store(e) => write!(f, "{e}"),
+            PdfError::Layout => f.write_str("PDF layout failed"),
+            PdfError::Render(e) => write!(f, "PDF rendering failed: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for PdfError {}
+
+impl From<StoreError> for PdfError {
+    fn from(e: StoreError) -> Self {
+        PdfError::Store(e)
+    }
+}
+
+/// The company's paper: US letter unless it chose A4.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PaperSize {
+    #[default]
+    Letter,
+    A4,
+}
+
+impl PaperSize {
+    pub fn parse(text: &str) -> Option<PaperSize> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "letter" => Some(PaperSize::Letter),
+            "a4" => Some(PaperSize::A4),
+            _ => None,
+        }
+    }
+
+    /// `letter` or `a4`, as stored and as the API spells it.
+    pub fn key(self) -> &'static str {
+        match self {
+            PaperSize::Letter => "letter",
+            PaperSize::A4 => "a4",
+        }
+    }
+
+    /// Width and height in PDF points (1/72 inch).
+    pub fn size_pt(self) -> (f32, f32) {
+        match self {
+            PaperSize::Letter => (612.0, 792.0),
+            PaperSize::A4 => (595.28, 841.89),
+        }
+    }
+}
+
+/// The company's paper size (Invoice Settings).
+pub async fn paper_size(db: &Db, company_id: &str) -> StoreResult<PaperSize> {
+    let key: Option<String> = sqlx::query_scalar("SELECT paper_size FROM companies WHERE id = $1")
+        .bind(company_id)
+        .fetch_optional(db.reader())
+        .await?;
+    Ok(key
+        .as_deref()
+        .and_then(PaperSize::parse)
+        .unwrap_or_default())
+}
+
+pub async fn set_paper_size(
+    conn: &mut Conn,
+    company_id: &str,
+    paper: PaperSize,
+) -> StoreResult<()> {
+    sqlx::query("UPDATE companies SET paper_size = $1 WHERE id = $2")
+        .bind(paper.key())
+        .bind(company_id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// A company logo as stored: its media type and bytes. PNG, JPEG, GIF and
+/// WebP are drawn; anything else (SVG) is left out.
+#[derive(Debug, Clone)]
+pub struct Logo {
+    pub media_type: String,
+    pub bytes: Vec<u8>,
+}
+
+/// Who sends the document.
+#[derive(Debug, Clone, Default)]
+pub struct CompanyBlock {
+    pub name: String,
+    /// Free text; line breaks are kept.
+    pub address: String,
+    pub phone: String,
+    pub email: String,
+    pub logo: Option<Logo>,
+}
+
+impl CompanyBlock {
+    fn lines(&self) -> Vec<String> {
+        let mut lines: Vec<String> = self
+            .address
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .map(String::from)
+            .collect();
+        if !self.phone.trim().is_empty() {
+            lines.push(format!("Phone {}", self.phone.trim()));
+        }
+        if !self.email.trim().is_empty() {
+            lines.push(self.email.trim().to_string());
+        }
+        lines
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct DocLine {
+    pub description: String,
+    pub quantity: i64,
+    /// Minor units.
+    pub unit_price: i64,
+    pub amount: i64,
+}
+
+/// Everything an invoice PDF prints. Amounts in minor units of `currency`.
+#[derive(Debug, Clone)]
+pub struct InvoiceDoc {
+    pub paper: PaperSize,
+    pub company: CompanyBlock,
+    pub number: String,
+    pub issue_date: Date,
+    pub due_date: Date,
+    /// `open`, `paid` or `void`.
+    pub status: String,
+    pub bill_to_name: String,
+    pub bill_to_address: Option<String>,
+    pub property_address: String,
+    /// The resident's name when someone else is billed for the property.
+    pub on_behalf_of: Option<String>,
+    pub currency: Currency,
+    pub lines: Vec<DocLine>,
+    pub tax: i64,
+    pub total: i64,
+    /// Payments applied, less what was refunded.
+    pub paid: i64,
+    pub balance: i64,
+    /// The payment link (public quick-pay URL or the portal), when on.
+    pub pay_url: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct StatementInvoice {
+    pub number: String,
+    pub issue_date: Date,
+    pub due_date: Date,
+    pub total: i64,
+    pub balance: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct StatementProperty {
+    pub address: String,
+    pub on_behalf_of: Option<String>,
+    pub invoices: Vec<StatementInvoice>,
+}
+
+/// A customer's open invoices, by property.
+#[derive(Debug, Clone)]
+pub struct StatementDoc {
+    pub paper: PaperSize,
+    pub company: CompanyBlock,
+    pub date: Date,
+    pub customer_name: String,
+    pub customer_address: Option<String>,
+    pub currency: Currency,
+    pub properties: Vec<StatementProperty>,
+    pub pay_url: Option<String>,
+}
+
+impl StatementDoc {
+    pub fn total_due(&self) -> i64 {
+        self.properties
+            .iter()
+            .flat_map(|p| &p.invoices)
+            .map(|i| i.balance)
+            .sum()
+    }
+}
+
+fn party(name: &str, address: Option<&str>) -> Vec<String> {
+    let mut v = vec![name.to_string()];
+    if let Some(a) = address {
+        v.extend(
+            a.lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .map(String::from),
+        );
+    }
+    v
+}
+
+fn on_behalf_note(resident: &str) -> String {
+    format!("Billed on behalf of the resident, {resident}")
+}
+
+fn contact(company: &CompanyBlock) -> String {
+    match (company.phone.trim(), company.email.trim()) {
+        ("", "") => String::new(),
+        (p, "") => format!(" Questions? Call {p}."),
+        ("", e) => format!(" Questions? Email {e}."),
+        (p, e) => format!(" Questions? Call {p} or email {e}."),
+    }
+}
+
+/// The invoice as a sheet: what goes where, before layout.
+fn invoice_sheet(d: &InvoiceDoc) -> Sheet {
+    let money = |m: i64| Money::new(m, d.currency).format();
+    let void = d.status == "void";
+    let mut facts = vec![
+        ("Invoice number".to_string(), d.number.clone()),
+        ("Issue date".to_string(), dates::display(d.issue_date)),
+        ("Due date".to_string(), dates::display(d.due_date)),
+    ];
+    if void {
+        facts.push(("Status".into(), "VOID".into()));
+    } else {
+        facts.push(("Balance due".into(), money(d.balance)));
+    }
+    let mut service = vec![d.property_address.clone()];
+    if let Some(r) = &d.on_behalf_of {
+        service.push(on_behalf_note(r));
+    }
+    let subtotal: i64 = d.lines.iter().map(|l| l.amount).sum();
+    let mut summary = vec![("Subtotal".to_string(), money(subtotal), false)];
+    if d.tax != 0 {
+        summary.push(("Tax".into(), money(d.tax), false));
+    }
+    summary.push(("Total".into(), money(d.total), false));
+    summary.push(("Payments applied".into(), money(-d.paid), false));
+    summary.push((
+        "Balance due".into(),
+        money(if void { 0 } else { d.balance }),
+        true,
+    ));
+    let owed = !void && d.balance > 0;
+    let closing = if void {
+        Some("This invoice has been voided. Nothing is owed on it.".to_string())
+    } else if !owed {
+        Some("Paid in full. Thank you!".to_string())
+    } else if d.pay_url.is_none() && !d.company.phone.trim().is_empty() {
+        Some(format!("To pay, call {}.", d.company.phone.trim()))
+    } else {
+        None
+    };
+    let terms = if owed {
+        format!(
+            "Terms: payment of {} is due by {}. Please write invoice number {} on any check.{}",
+            money(d.balance),
+            dates::display(d.due_date),
+            d.number,
+            contact(&d.company)
+        )
+    } else {
+        format!("Thank you for your business.{}", contact(&d.company))
+    };
+    Sheet {
+        paper: d.paper,
+        title: format!("Invoice {} from {}", d.number, d.company.name),
+        company_name: d.company.name.clone(),
+        company_lines: d.company.lines(),
+        logo: d.company.logo.clone(),
+        kind: "INVOICE",
+        facts,
+        parties: vec![
+            (
+                "BILL TO".into(),
+                party(&d.bill_to_name, d.bill_to_address.as_deref()),
+            ),
+            ("SERVICE ADDRESS".into(), service),
+        ],
+        columns: vec![
+            Column {
+                title: "Description",
+                width: None,
+                align: Align::Left,
+            },
+            Column {
+                title: "Qty",
+                width: Some(50.0),
+                align: Align::Right,
+            },
+            Column {
+                title: "Unit price",
+                width: Some(85.0),
+                align: Align::Right,
+            },
+            Column {
+                title: "Amount",
+                width: Some(90.0),
+                align: Align::Right,
+            },
+        ],
+        rows: d
+            .lines
+            .iter()
+            .map(|l| {
+                Row::Cells(vec![
+                    l.description.clone(),
+                    l.quantity.to_string(),
+                    money(l.unit_price),
+                    money(l.amount),
+                ])
+            })
+            .collect(),
+        summary,
+        pay_url: if owed { d.pay_url.clone() } else { None },
+        closing,
+        footer: terms,
+        footer_ref: format!("Invoice {}", d.number),
+    }
+}
+
+fn statement_sheet(d: &StatementDoc) -> Sheet {
+    let money = |m: i64| Money::new(m, d.currency).format();
+    let total = d.total_due();
+    let count: usize = d.properties.iter().map(|p| p.invoices.len()).sum();
+    let mut rows = Vec::new();
+    for p in &d.properties {
+        rows.push(Row::Group(
+            p.address.clone(),
+            p.on_behalf_of.as_deref().map(on_behalf_note),
+        ));
+        for i in &p.invoices {
+            rows.push(Row::Cells(vec![
+                i.number.clone(),
+                dates::display(i.issue_date),
+                dates::display(i.due_date),
+                money(i.total),
+                money(i.balance),
+            ]));
+        }
+    }
+    let owed = total > 0;
+    Sheet {
+        paper: d.paper,
+        title: format!("Statement for {} from {}", d.customer_name, d.company.name),
+        company_name: d.company.name.clone(),
+        company_lines: d.company.lines(),
+        logo: d.company.logo.clone(),
+        kind: "STATEMENT",
+        facts: vec![
+            ("Statement date".into(), dates::display(d.date)),
+            ("Open invoices".into(), count.to_string()),
+            ("Total due".into(), money(total)),
+        ],
+        parties: vec![(
+            "STATEMENT FOR".into(),
+            party(&d.customer_name, d.customer_address.as_deref()),
+        )],
+        columns: vec![
+            Column {
+                title: "Invoice",
+                width: None,
+                align: Align::Left,
+            },
+            Column {
+                title: "Issued",
+                width: Some(85.0),
+                align: Align::Left,
+            },
+            Column {
+                title: "Due",
+                width: Some(85.0),
+                align: Align::Left,
+            },
+            Column {
+                title: "Total",
+                width: Some(85.0),
+                align: Align::Right,
+            },
+            Column {
+                title: "Balance",
+                width: Some(85.0),
+                align: Align::Right,
+            },
+        ],
+        rows,
+        summary: vec![("Total due".into(), money(total), true)],
+        pay_url: if owed { d.pay_url.clone() } else { None },
+        closing: if owed {
+            None
+        } else {
+            Some("Nothing is due. Thank you!".into())
+        },
+        footer: format!(
+            "Open invoices as of {}; payments made after that date are not shown.{}",
+            dates::display(d.date),
+            contact(&d.company)
+        ),
+        footer_ref: format!("Statement for {}", d.customer_name),
+    }
+}
+
+/// Lays out and draws an invoice. Pure: no I/O.
+pub fn render_invoice(doc: &InvoiceDoc) -> Result<Vec<u8>, PdfError> {
+    render::render(&invoice_sheet(doc))
+}
+
+/// Lays out and draws a statement. Pure: no I/O.
+pub fn render_statement(doc: &StatementDoc) -> Result<Vec<u8>, PdfError> {
+    render::render(&statement_sheet(doc))
+}
+
+/// The PDF of one invoice of a company, as the office prints it: `None`
+/// when the company has no such invoice (another company's id included).
+///
+/// The payment link follows Invoice Settings for the invoice's bill-to
+/// customer (public quick-pay URL or the portal; none when links are off,
+/// the customer's link is revoked, or nothing is owed). Rendering runs on a
+/// blocking thread. Use it for email attachments too.
+pub async fn invoice_pdf(
+    app: &App,
+    company_id: &str,
+    invoice_id: &str,
+) -> Result<Option<Vec<u8>>, PdfError> {
+    Ok(load::invoice_pdf_named(app, company_id, invoice_id)
+        .await?
+        .map(|(_, bytes)| bytes))
+}
+
+/// Runs a render off the async threads.
+pub(crate) async fn render_blocking(
+    work: impl FnOnce() -> Result<Vec<u8>, PdfError> + Send + 'static,
+) -> Result<Vec<u8>, PdfError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| PdfError::Render(e.to_string()))?
+}
+
+/// A file name for an invoice's PDF: `invoice-1001.pdf`, with anything but
+/// letters, digits, `.`, `-` and `_` in the number replaced by `_`.
+pub fn invoice_filename(number: &str) -> String {
+    let safe: String = number
+        .chars()
+        .take(60)
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    format!("invoice-{safe}.pdf")
+}
+
+/// A demo invoice (`fieldpay` docs, benchmarks): one page, a QR code.
+pub fn sample_invoice(lines: usize) -> InvoiceDoc {
+    let services = [
+        (
+            "Quarterly general pest control, interior and exterior",
+            1,
+            12_500,
+        ),
+        ("Termite inspection, crawl space and garage", 1, 8_500),
+        ("Rodent bait stations, refill", 4, 1_250),
+        ("Mosquito yard treatment", 2, 4_500),
+    ];
+    let lines: Vec<DocLine> = (0..lines)
+        .map(|i| {
+            let (d, q, p) = services[i % services.len()];
+            DocLine {
+                description: d.to_string(),
+                quantity: q,
+                unit_price: p,
+                amount: q * p,
+            }
+        })
+        .collect();
+    let total: i64 = lines.iter().map(|l| l.amount).sum();
+    InvoiceDoc {
+        paper: PaperSize::Letter,
+        company: CompanyBlock {
+            name: "Greenleaf Pest Control".into(),
+            address: "1200 Commerce St, Suite 4\nAustin, TX 78701".into(),
+            phone: "(512) 555-0142".into(),
+            email: "office@greenleaf.example".into(),
+            logo: None,
+        },
+        number: "1042".into(),
+        issue_date: time::macros::date!(2026 - 11 - 02),
+        due_date: time::macros::date!(2026 - 12 - 02),
+        status: "open".into(),
+        bill_to_name: "Lena Landlord".into(),
+        bill_to_address: Some("PO Box 118\nRound Rock, TX 78680".into()),
+        property_address: "77 Elm Street, Unit B, Austin, TX 78704".into(),
+        on_behalf_of: Some("Tom Tenant".into()),
+        currency: Currency::USD,
+        lines,
+        tax: 0,
+        total,
+        paid: 5_000.min(total),
+        balance: total - 5_000.min(total),
+        pay_url: Some(
+            "https://pay.greenleaf.example/pay/q1T3vXb9S0m8Zr2LkWc7eYpA5hN4uJdF6gHiKoPlMnQ".into(),
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paper_sizes_parse_and_measure() {
+        assert_eq!(PaperSize::parse("A4"), Some(PaperSize::A4));
+        assert_eq!(PaperSize::parse(" letter "), Some(PaperSize::Letter));
+        assert_eq!(PaperSize::parse("legal"), None);
+        assert_eq!(PaperSize::default().size_pt(), (612.0, 792.0));
+        assert_eq!(PaperSize::A4.key(), "a4");
+    }
+
+    #[test]
+    fn file_names_are_safe() {
+        assert_eq!(invoice_filename("1001"), "invoice-1001.pdf");
+        assert_eq!(invoice_filename("A/7 \"x\""), "invoice-A_7__x_.pdf");
+    }
+
+    #[test]
+    fn invoice_sheet_says_on_behalf_and_drops_the_link_when_paid() {
+        let mut doc = sample_invoice(2);
+        let sheet = invoice_sheet(&doc);
+        assert!(
+            sheet.parties[1]
+                .1
+                .contains(&"Billed on behalf of the resident, Tom Tenant".to_string())
+        );
+        assert!(sheet.pay_url.is_some());
+        assert_eq!(
+            sheet.summary.last().map(|s| s.0.as_str()),
+            Some("Balance due")
+        );
+        doc.balance = 0;
+        doc.paid = doc.total;
+        let sheet = invoice_sheet(&doc);
+        assert!(sheet.pay_url.is_none());
+        assert_eq!(sheet.closing.as_deref(), Some("Paid in full. Thank you!"));
+    }
+
+    #[test]
+    fn png_logos_are_drawn_and_svg_logos_left_out() {
+        use base64::Engine;
+        let png = base64::engine::general_purpose::STANDARD
+            .decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==")
+            .unwrap();
+        let mut doc = sample_invoice(1);
+        doc.company.logo = Some(Logo {
+            media_type: "image/png".into(),
+            bytes: png.clone(),
+        });
+        let with_logo = render_invoice(&doc).unwrap();
+        let has_image = |pdf: &[u8]| pdf.windows(14).any(|w| w == b"/Subtype/Image");
+        assert!(has_image(&with_logo));
+        doc.company.logo = Some(Logo {
+            media_type: "image/svg+xml".into(),
+            bytes: b"<svg xmlns='http://www.w3.org/2000/svg'/>".to_vec(),
+        });
+        assert!(!has_image(&render_invoice(&doc).unwrap()));
+        doc.company.logo = Some(Logo {
+            media_type: "image/png".into(),
+            bytes: b"not a png".to_vec(),
+        });
+        assert!(render_invoice(&doc).is_ok());
+        // A readable header over broken pixel data: drawn without the logo.
+        let mut broken = png.clone();
+        let idat = broken.windows(4).position(|w| w == b"IDAT").unwrap();
+        for b in &mut broken[idat + 4..idat + 12] {
+            *b ^= 0x5a;
+        }
+        doc.company.logo = Some(Logo {
+            media_type: "image/png".into(),
+            bytes: broken,
+        });
+        assert!(render_invoice(&doc).is_ok());
+    }
+
+    #[test]
+    fn renders_a_pdf_with_the_chosen_paper() {
+        let mut doc = sample_invoice(3);
+        let letter = render_invoice(&doc).unwrap();
+        assert!(letter.starts_with(b"%PDF-"));
+        doc.paper = PaperSize::A4;
+        let a4 = render_invoice(&doc).unwrap();
+        assert!(a4.starts_with(b"%PDF-"));
+        assert_ne!(letter, a4);
+    }
+}

@@ -1,0 +1,724 @@
+//! Stripe's wire format mapped to ours: the core never sees Stripe's field names.
+//!
+//! Requests are form-encoded (`a[b]=c`), responses JSON. Everything here is
+//! pure (no I/O), so it is tested against the shapes Stripe documents and the
+//! ones localstripe sends.
+
+use std::collections::HashMap;
+
+use serde::Deserialize;
+
+use crate::money::{Currency, Money};
+use crate::processor::{CardSummary, Charge, ChargeOutcome, Decline};
+
+/// Where our attempt id is kept on a PaymentIntent (and so searched for).
+pub const ATTEMPT_METADATA: &str = "attempt_id";
+/// Set on a PaymentIntent whose card was kept for later charges.
+pub const SAVED_METADATA: &str = "saved_method";
+/// Where our refund id is kept on a Stripe Refund we made.
+pub const REFUND_METADATA: &str = "fieldpay_refund_id";
+
+pub type Form = Vec<(String, String)>;
+
+fn pair(k: &str, v: impl Into<String>) -> (String, String) {
+    (k.to_string(), v.into())
+}
+
+/// What a PaymentIntent is created with.
+pub struct IntentParams<'a> {
+    pub attempt_id: &'a str,
+    pub amount: Money,
+    pub payment_method: &'a str,
+    pub customer: Option<&'a str>,
+    pub off_session: bool,
+    pub saved: bool,
+    pub description: &'a str,
+}
+
+/// `POST /v1/payment_intents`, created and confirmed at once.
+pub fn payment_intent_form(p: &IntentParams<'_>) -> Form {
+    let mut f = vec![
+        pair("amount", p.amount.minor.to_string()),
+        pair("currency", p.amount.currency.code().to_ascii_lowercase()),
+        pair("payment_method", p.payment_method),
+        pair("confirm", "true"),
+        pair(&format!("metadata[{ATTEMPT_METADATA}]"), p.attempt_id),
+        // localstripe refuses `description`; the metadata carries it.
+        pair("metadata[description]", truncate(p.description, 450)),
+        pair("expand[0]", "payment_method"),
+    ];
+    if let Some(c) = p.customer {
+        f.push(pair("customer", c));
+    }
+    if p.off_session {
+        f.push(pair("off_session", "true"));
+    }
+    if p.saved {
+        f.push(pair(&format!("metadata[{SAVED_METADATA}]"), "true"));
+    }
+    f
+}
+
+/// `POST /v1/customers`.
+pub fn customer_form(reference: &str) -> Form {
+    vec![pair("metadata[fieldpay_reference]", reference)]
+}
+
+/// `POST /v1/payment_methods/{id}/attach`.
+pub fn attach_form(customer: &str) -> Form {
+    vec![pair("customer", customer)]
+}
+
+/// `POST /v1/refunds`.
+pub fn refund_form(payment_intent: &str, amount: i64, refund_id: &str) -> Form {
+    vec![
+        pair("payment_intent", payment_intent),
+        pair("amount", amount.to_string()),
+        pair(&format!("metadata[{REFUND_METADATA}]"), refund_id),
+    ]
+}
+
+/// The query of `GET /v1/payment_intents/search` for one attempt.
+pub fn search_query(attempt_id: &str) -> String {
+    // Attempt ids are `att_` + [0-9a-z]: nothing to escape in the query.
+    let q = format!("metadata['{ATTEMPT_METADATA}']:'{attempt_id}'");
+    form_urlencoded::Serializer::new(String::new())
+        .append_pair("query", &q)
+        .append_pair("limit", "10")
+        .finish()
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    s.chars().take(max).collect()
+}
+
+/// A Stripe id, or the object it names when expanded.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum Expandable<T> {
+    Id(String),
+    Object(Box<T>),
+}
+
+impl<T: HasId> Expandable<T> {
+    pub fn id(&self) -> &str {
+        match self {
+            Expandable::Id(id) => id,
+            Expandable::Object(o) => o.id(),
+        }
+    }
+
+    pub fn object(&self) -> Option<&T> {
+        match self {
+            Expandable::Id(_) => None,
+            Expandable::Object(o) => Some(o),
+        }
+    }
+}
+
+pub trait HasId {
+    fn id(&self) -> &str;
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct StripeCard {
+    #[serde(default)]
+    pub brand: Option<String>,
+    #[serde(default)]
+    pub last4: Option<String>,
+    #[serde(default)]
+    pub exp_month: Option<i64>,
+    #[serde(default)]
+    pub exp_year: Option<i64>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct StripePaymentMethod {
+    pub id: String,
+    #[serde(default)]
+    pub customer: Option<String>,
+    #[serde(default)]
+    pub card: Option<StripeCard>,
+}
+
+impl HasId for StripePaymentMethod {
+    fn id(&self) -> &str {
+        &self.id
+    }
+}
+
+impl StripePaymentMethod {
+    pub fn summary(&self) -> CardSummary {
+        let card = self.card.as_ref();
+        CardSummary {
+            brand: brand_name(card.and_then(|c| c.brand.as_deref()).unwrap_or("")).to_string(),
+            last4: card.and_then(|c| c.last4.clone()).unwrap_or_default(),
+            exp_month: card.and_then(|c| c.exp_month).unwrap_or(0),
+            exp_year: card.and_then(|c| c.exp_year).unwrap_or(0),
+        }
+    }
+}
+
+/// Stripe's brand codes as people write them.
+pub fn brand_name(code: &str) -> &'static str {
+    match code.to_ascii_lowercase().as_str() {
+        "visa" => "Visa",
+        "mastercard" => "Mastercard",
+        "amex" | "american express" => "American Express",
+        "discover" => "Discover",
+        "diners" => "Diners Club",
+        "jcb" => "JCB",
+        "unionpay" => "UnionPay",
+        _ => "Card",
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct StripeCustomer {
+    pub id: String,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct StripeApiError {
+    #[serde(default, rename = "type")]
+    pub kind: Option<String>,
+    #[serde(default)]
+    pub code: Option<String>,
+    #[serde(default)]
+    pub decline_code: Option<String>,
+    #[serde(default)]
+    pub message: Option<String>,
+    #[serde(default)]
+    pub param: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct StripeErrorBody {
+    pub error: StripeApiError,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct StripePaymentIntent {
+    pub id: String,
+    pub status: String,
+    pub amount: i64,
+    pub currency: String,
+    #[serde(default)]
+    pub customer: Option<String>,
+    #[serde(default)]
+    pub payment_method: Option<Expandable<StripePaymentMethod>>,
+    #[serde(default)]
+    pub metadata: HashMap<String, String>,
+    #[serde(default)]
+    pub last_payment_error: Option<StripeApiError>,
+    #[serde(default)]
+    pub created: i64,
+}
+
+impl HasId for StripePaymentIntent {
+    fn id(&self) -> &str {
+        &self.id
+    }
+}
+
+impl StripePaymentIntent {
+    pub fn attempt_id(&self) -> Option<&str> {
+        self.metadata.get(ATTEMPT_METADATA).map(String::as_str)
+    }
+
+    pub fn money(&self) -> Money {
+        Money::new(
+            self.amount,
+            Currency::parse(&self.currency.to_ascii_uppercase())
+                .or_else(|| Currency::parse(&self.currency))
+                .unwrap_or(Currency::USD),
+        )
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct StripeList<T> {
+    pub data: Vec<T>,
+    #[serde(default)]
+    pub has_more: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct StripeRefund {
+    pub id: String,
+    pub amount: i64,
+    #[serde(default)]
+    pub status: Option<String>,
+    #[serde(default)]
+    pub metadata: HashMap<String, String>,
+}
+
+impl StripeRefund {
+    /// Our refund id when fieldpay made this refund.
+    pub fn ours(&self) -> Option<&str> {
+        self.metadata.get(REFUND_METADATA).map(String::as_str)
+    }
+
+    pub fn succeeded(&self) -> bool {
+        matches!(
+            self.status.as_deref(),
+            None | Some("succeeded") | Some("pending")
+        )
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct StripeCharge {
+    pub id: String,
+    #[serde(default)]
+    pub payment_intent: Option<String>,
+    pub amount: i64,
+    #[serde(default)]
+    pub amount_refunded: i64,
+    pub currency: String,
+    #[serde(default)]
+    pub refunds: Option<StripeList<StripeRefund>>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct StripeDispute {
+    pub id: String,
+    pub charge: String,
+    #[serde(default)]
+    pub payment_intent: Option<String>,
+    pub amount: i64,
+    pub currency: String,
+    #[serde(default)]
+    pub reason: Option<String>,
+    #[serde(default)]
+    pub status: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct StripeEventData {
+    pub object: serde_json::Value,
+}
+
+/// A webhook event. Only its id, type and the id of its object are
+/// trusted; the object itself is read again from Stripe.
+#[derive(Debug, Clone, Deserialize)]
+pub struct StripeEvent {
+    pub id: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub data: StripeEventData,
+}
+
+impl StripeEvent {
+    pub fn object_id(&self) -> Option<&str> {
+        self.data.object.get("id").and_then(|v| v.as_str())
+    }
+}
+
+/// The events fieldpay acts on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventKind {
+    PaymentSucceeded,
+    PaymentFailed,
+    ChargeRefunded,
+    DisputeCreated,
+    Other,
+}
+
+pub fn event_kind(kind: &str) -> EventKind {
+    match kind {
+        "payment_intent.succeeded" => EventKind::PaymentSucceeded,
+        "payment_intent.payment_failed" => EventKind::PaymentFailed,
+        "charge.refunded" | "charge.refund.updated" => EventKind::ChargeRefunded,
+        "charge.dispute.created" => EventKind::DisputeCreated,
+        _ => EventKind::Other,
+    }
+}
+
+/// Our decline code for Stripe's error: its `decline_code` (issuer's
+/// reason) first, then its `code`. Reasons a cardholder must not be told
+/// (lost, stolen, fraud) become a plain `card_declined`.
+pub fn decline_code(e: &StripeApiError) -> &'static str {
+    let pick = |c: &str| -> Option<&'static str> {
+        Some(match c {
+            "insufficient_funds" => "insufficient_funds",
+            "expired_card" => "expired_card",
+            "incorrect_cvc" | "invalid_cvc" => "incorrect_cvc",
+            "incorrect_number" | "invalid_number" => "incorrect_number",
+            "processing_error" => "processing_error",
+            "authentication_required" | "payment_intent_authentication_failure" => {
+                "authentication_required"
+            }
+            "card_declined"
+            | "generic_decline"
+            | "do_not_honor"
+            | "lost_card"
+            | "stolen_card"
+            | "fraudulent"
+            | "pickup_card"
+            | "restricted_card"
+            | "merchant_blacklist"
+            | "card_velocity_exceeded"
+            | "transaction_not_allowed" => "card_declined",
+            _ => return None,
+        })
+    };
+    e.decline_code
+        .as_deref()
+        .and_then(pick)
+        .or_else(|| e.code.as_deref().and_then(pick))
+        .unwrap_or("card_declined")
+}
+
+/// What a failed request to Stripe means for us.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Failure {
+    /// The card was refused: nothing was charged.
+    Declined(String),
+    /// The request named something Stripe does not know or will not use
+    /// (payment method, charge): nothing was charged.
+    Invalid(String),
+    /// The outcome is unknown or Stripe failed (network, 5xx, 429, keys).
+    Unavailable(String),
+}
+
+/// Classifies an HTTP error answer from Stripe.
+pub fn classify(status: u16, body: &str) -> Failure {
+    let err = serde_json::from_str::<StripeErrorBody>(body)
+        .map(|b| b.error)
+        .unwrap_or_default();
+    let kind = err.kind.as_deref().unwrap_or("");
+    let what = format!(
+        "stripe {status} {kind} {}",
+        err.code.as_deref().unwrap_or("")
+    );
+    match status {
+        402 => Failure::Declined(decline_code(&err).to_string()),
+        _ if kind == "card_error" => Failure::Declined(decline_code(&err).to_string()),
+        400 | 404 if kind == "invalid_request_error" || kind.is_empty() => Failure::Invalid(what),
+        // 401/403 (keys), 409 (idempotency race), 429 (rate limit), 5xx.
+        _ => Failure::Unavailable(what),
+    }
+}
+
+/// What a PaymentIntent's state means for an attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IntentState {
+    Final(ChargeOutcome),
+    /// The customer must authenticate (3-D Secure); not charged yet.
+    NeedsAction,
+    /// Created but never confirmed: not charged.
+    Unconfirmed,
+    /// Still moving (`processing`): ask again later.
+    InFlight,
+}
+
+pub fn intent_state(pi: &StripePaymentIntent, saved_customer: Option<&str>) -> IntentState {
+    match pi.status.as_str() {
+        "succeeded" => {
+            let method = pi.payment_method.as_ref();
+            let card = method
+                .and_then(|m| m.object())
+                .map(StripePaymentMethod::summary)
+                .unwrap_or(CardSummary {
+                    brand: "Card".into(),
+                    last4: String::new(),
+                    exp_month: 0,
+                    exp_year: 0,
+                });
+            let saved = pi.metadata.get(SAVED_METADATA).map(String::as_str) == Some("true");
+            IntentState::Final(ChargeOutcome::Succeeded(Charge {
+                id: pi.id.clone(),
+                amount: pi.money(),
+                card,
+                saved_method: if saved {
+                    method.map(|m| m.id().to_string())
+                } else {
+                    None
+                },
+                processor_customer: if saved {
+                    pi.customer.clone().or(saved_customer.map(str::to_string))
+                } else {
+                    None
+                },
+            }))
+        }
+        "requires_action" => IntentState::NeedsAction,
+        "requires_confirmation" => IntentState::Unconfirmed,
+        "processing" | "requires_capture" => IntentState::InFlight,
+        // requires_payment_method after a failure, canceled.
+        _ => {
+            let code = pi
+                .last_payment_error
+                .as_ref()
+                .map(decline_code)
+                .unwrap_or("card_declined");
+            IntentState::Final(ChargeOutcome::Declined(Decline::new(code)))
+        }
+    }
+}
+
+/// Why a webhook's signature was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SignatureError {
+    Missing,
+    Malformed,
+    Stale,
+    Mismatch,
+}
+
+/// Checks `Stripe-Signature: t=…,v1=…[,v1=…]` over `t.payload` with the
+/// endpoint's secret: any v1 may match; `t` within `tolerance` seconds of now.
+pub fn verify_signature(
+    header: Option<&str>,
+    payload: &[u8],
+    secret: &str,
+    now_unix: i64,
+    tolerance: i64,
+) -> Result<(), SignatureError> {
+    let header = header.ok_or(SignatureError::Missing)?;
+    let mut t: Option<i64> = None;
+    let mut v1: Vec<&str> = Vec::new();
+    for part in header.split(',') {
+        let Some((k, v)) = part.trim().split_once('=') else {
+            continue;
+        };
+        match k {
+            "t" => t = v.parse().ok(),
+            "v1" => v1.push(v),
+            _ => {}
+        }
+    }
+    let t = t.ok_or(SignatureError::Malformed)?;
+    if v1.is_empty() {
+        return Err(SignatureError::Malformed);
+    }
+    if (now_unix - t).abs() > tolerance {
+        return Err(SignatureError::Stale);
+    }
+    let mut signed = Vec::with_capacity(payload.len() + 12);
+    signed.extend_from_slice(t.to_string().as_bytes());
+    signed.push(b'.');
+    signed.extend_from_slice(payload);
+    let expected = crate::crypto::hmac_sha256_hex(secret.as_bytes(), &signed);
+    if v1
+        .iter()
+        .any(|sig| crate::crypto::same_secret(&sig.to_ascii_lowercase(), &expected))
+    {
+        Ok(())
+    } else {
+        Err(SignatureError::Mismatch)
+    }
+}
+
+/// The header Stripe would send for `payload` at `t` (tests and tools).
+pub fn sign(payload: &[u8], secret: &str, t: i64) -> String {
+    let mut signed = t.to_string().into_bytes();
+    signed.push(b'.');
+    signed.extend_from_slice(payload);
+    format!(
+        "t={t},v1={}",
+        crate::crypto::hmac_sha256_hex(secret.as_bytes(), &signed)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn err(kind: &str, code: Option<&str>, decline: Option<&str>) -> String {
+        serde_json::json!({"error": {"type": kind, "code": code, "decline_code": decline, "message": "x"}})
+            .to_string()
+    }
+
+    #[test]
+    fn errors_are_classified() {
+        assert_eq!(
+            classify(
+                402,
+                &err(
+                    "card_error",
+                    Some("card_declined"),
+                    Some("insufficient_funds")
+                )
+            ),
+            Failure::Declined("insufficient_funds".into())
+        );
+        assert_eq!(
+            classify(402, &err("card_error", Some("expired_card"), None)),
+            Failure::Declined("expired_card".into())
+        );
+        assert_eq!(
+            classify(402, &err("card_error", Some("incorrect_cvc"), None)),
+            Failure::Declined("incorrect_cvc".into())
+        );
+        assert_eq!(
+            classify(
+                402,
+                &err("card_error", Some("card_declined"), Some("stolen_card"))
+            ),
+            Failure::Declined("card_declined".into())
+        );
+        assert_eq!(
+            classify(
+                402,
+                &err("card_error", Some("authentication_required"), None)
+            ),
+            Failure::Declined("authentication_required".into())
+        );
+        // localstripe's shape: 402, invalid_request_error, code card_declined.
+        assert_eq!(
+            classify(
+                402,
+                &err("invalid_request_error", Some("card_declined"), None)
+            ),
+            Failure::Declined("card_declined".into())
+        );
+        assert!(matches!(
+            classify(
+                404,
+                &err("invalid_request_error", Some("resource_missing"), None)
+            ),
+            Failure::Invalid(_)
+        ));
+        assert!(matches!(
+            classify(500, &err("api_error", None, None)),
+            Failure::Unavailable(_)
+        ));
+        assert!(matches!(
+            classify(429, &err("invalid_request_error", Some("rate_limit"), None)),
+            Failure::Unavailable(_)
+        ));
+        assert!(matches!(
+            classify(401, &err("invalid_request_error", None, None)),
+            Failure::Unavailable(_)
+        ));
+        assert!(matches!(classify(502, "<html>"), Failure::Unavailable(_)));
+    }
+
+    #[test]
+    fn every_decline_has_words_for_the_customer() {
+        for code in [
+            "insufficient_funds",
+            "expired_card",
+            "incorrect_cvc",
+            "incorrect_number",
+        ] {
+            let d = Decline::new(code);
+            assert_ne!(
+                d.message,
+                Decline::new("card_declined").message,
+                "{code} has its own message"
+            );
+        }
+    }
+
+    fn intent(status: &str, extra: serde_json::Value) -> StripePaymentIntent {
+        let mut v = serde_json::json!({
+            "id": "pi_1", "status": status, "amount": 12500, "currency": "usd",
+            "customer": null, "metadata": {"attempt_id": "att_1"},
+            "payment_method": {"id": "pm_1", "customer": null,
+                "card": {"brand": "visa", "last4": "4242", "exp_month": 12, "exp_year": 2030}}
+        });
+        for (k, x) in extra.as_object().unwrap() {
+            v[k] = x.clone();
+        }
+        serde_json::from_value(v).unwrap()
+    }
+
+    #[test]
+    fn intents_map_to_outcomes() {
+        let IntentState::Final(ChargeOutcome::Succeeded(c)) =
+            intent_state(&intent("succeeded", serde_json::json!({})), None)
+        else {
+            panic!("not a success");
+        };
+        assert_eq!(c.id, "pi_1");
+        assert_eq!(c.amount, Money::new(12500, Currency::USD));
+        assert_eq!(c.card.brand, "Visa");
+        assert_eq!(c.card.last4, "4242");
+        assert_eq!(c.saved_method, None);
+
+        let saved = intent(
+            "succeeded",
+            serde_json::json!({"customer": "cus_1", "metadata": {"attempt_id": "att_1", "saved_method": "true"}}),
+        );
+        let IntentState::Final(ChargeOutcome::Succeeded(c)) = intent_state(&saved, None) else {
+            panic!("not a success");
+        };
+        assert_eq!(c.saved_method.as_deref(), Some("pm_1"));
+        assert_eq!(c.processor_customer.as_deref(), Some("cus_1"));
+
+        let failed = intent(
+            "requires_payment_method",
+            serde_json::json!({"last_payment_error": {"code": "card_declined", "decline_code": "insufficient_funds"}}),
+        );
+        assert_eq!(
+            intent_state(&failed, None),
+            IntentState::Final(ChargeOutcome::Declined(Decline::new("insufficient_funds")))
+        );
+        assert_eq!(
+            intent_state(&intent("requires_action", serde_json::json!({})), None),
+            IntentState::NeedsAction
+        );
+        assert_eq!(
+            intent_state(&intent("processing", serde_json::json!({})), None),
+            IntentState::InFlight
+        );
+        // An unexpanded payment method still parses.
+        let bare = intent("succeeded", serde_json::json!({"payment_method": "pm_9"}));
+        assert_eq!(bare.payment_method.as_ref().map(|m| m.id()), Some("pm_9"));
+    }
+
+    #[test]
+    fn forms_carry_the_attempt_and_off_session() {
+        let f = payment_intent_form(&IntentParams {
+            attempt_id: "att_1",
+            amount: Money::new(500, Currency::USD),
+            payment_method: "pm_1",
+            customer: Some("cus_1"),
+            off_session: true,
+            saved: false,
+            description: "Invoices 1001",
+        });
+        let get = |k: &str| f.iter().find(|(a, _)| a == k).map(|(_, v)| v.as_str());
+        assert_eq!(get("amount"), Some("500"));
+        assert_eq!(get("currency"), Some("usd"));
+        assert_eq!(get("metadata[attempt_id]"), Some("att_1"));
+        assert_eq!(get("off_session"), Some("true"));
+        assert_eq!(get("confirm"), Some("true"));
+        assert_eq!(get("customer"), Some("cus_1"));
+        assert_eq!(
+            search_query("att_1"),
+            "query=metadata%5B%27attempt_id%27%5D%3A%27att_1%27&limit=10"
+        );
+    }
+
+    #[test]
+    fn signatures() {
+        let payload = br#"{"id":"evt_1"}"#;
+        let header = sign(payload, "whsec_x", 1_000_000);
+        let ok = |h: &str, now| verify_signature(Some(h), payload, "whsec_x", now, 300);
+        assert_eq!(ok(&header, 1_000_100), Ok(()));
+        assert_eq!(ok(&header, 1_000_301), Err(SignatureError::Stale));
+        assert_eq!(ok(&header, 999_600), Err(SignatureError::Stale));
+        assert_eq!(
+            verify_signature(Some(&header), payload, "whsec_y", 1_000_000, 300),
+            Err(SignatureError::Mismatch)
+        );
+        assert_eq!(
+            verify_signature(Some(&header), b"{}", "whsec_x", 1_000_000, 300),
+            Err(SignatureError::Mismatch)
+        );
+        // Several v1 (secret rotation): any one may match.
+        let v1 = header.split_once(",v1=").unwrap().1;
+        let multi = format!("t=1000000,v1={},v0=abc,v1={v1}", "0".repeat(64));
+        assert_eq!(ok(&multi, 1_000_000), Ok(()));
+        assert_eq!(
+            verify_signature(None, payload, "whsec_x", 0, 300),
+            Err(SignatureError::Missing)
+        );
+        assert_eq!(ok("v1=abc", 1_000_000), Err(SignatureError::Malformed));
+        assert_eq!(ok("t=1000000", 1_000_000), Err(SignatureError::Malformed));
+    }
+}

@@ -1,0 +1,291 @@
+//! Which processor a company uses, with its keys encrypted at rest.
+//!
+//! Secret keys are stored sealed (`crate::crypto::KeyBox`) with a masked
+//! hint for display; this module never sees a plaintext secret. Also the
+//! Stripe events received (each once) and disputes opened at Stripe.
+
+use serde::Serialize;
+use sqlx::Row;
+use time::OffsetDateTime;
+
+use super::{Conn, Db, StoreResult, now};
+use crate::crypto::new_id;
+use crate::processor::ProcessorKind;
+
+#[derive(Debug, Clone)]
+pub struct ProcessorSettings {
+    pub kind: ProcessorKind,
+    pub secret_key_sealed: Option<String>,
+    pub secret_key_hint: Option<String>,
+    pub publishable_key: Option<String>,
+    pub webhook_secret_sealed: Option<String>,
+    pub webhook_secret_hint: Option<String>,
+    pub updated_at: OffsetDateTime,
+}
+
+pub async fn get(db: &Db, company_id: &str) -> StoreResult<Option<ProcessorSettings>> {
+    let row = sqlx::query(
+        "SELECT kind, secret_key_sealed, secret_key_hint, publishable_key, webhook_secret_sealed,
+                webhook_secret_hint, updated_at
+         FROM processor_settings WHERE company_id = $1",
+    )
+    .bind(company_id)
+    .fetch_optional(db.reader())
+    .await?;
+    let Some(r) = row else { return Ok(None) };
+    let kind: String = r.try_get("kind")?;
+    Ok(Some(ProcessorSettings {
+        kind: ProcessorKind::parse(&kind).unwrap_or(ProcessorKind::Sandbox),
+        secret_key_sealed: r.try_get("secret_key_sealed")?,
+        secret_key_hint: r.try_get("secret_key_hint")?,
+        publishable_key: r.try_get("publishable_key")?,
+        webhook_secret_sealed: r.try_get("webhook_secret_sealed")?,
+        webhook_secret_hint: r.try_get("webhook_secret_hint")?,
+        updated_at: r.try_get("updated_at")?,
+    }))
+}
+
+/// What is written: `None` keys keep what was stored.
+pub struct SettingsUpdate<'a> {
+    pub kind: ProcessorKind,
+    /// `(sealed, hint)`.
+    pub secret_key: Option<(String, String)>,
+    pub publishable_key: Option<&'a str>,
+    pub webhook_secret: Option<(String, String)>,
+    pub updated_by: &'a str,
+}
+
+pub async fn save(conn: &mut Conn, company_id: &str, u: &SettingsUpdate<'_>) -> StoreResult<()> {
+    let (sk, sk_hint) = u.secret_key.clone().unzip();
+    let (wh, wh_hint) = u.webhook_secret.clone().unzip();
+    sqlx::query(
+        "INSERT INTO processor_settings (company_id, kind, secret_key_sealed, secret_key_hint,
+            publishable_key, webhook_secret_sealed, webhook_secret_hint, updated_by, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+         ON CONFLICT (company_id) DO UPDATE SET
+            kind = excluded.kind,
+            secret_key_sealed = coalesce(excluded.secret_key_sealed, processor_settings.secret_key_sealed),
+            secret_key_hint = coalesce(excluded.secret_key_hint, processor_settings.secret_key_hint),
+            publishable_key = coalesce(excluded.publishable_key, processor_settings.publishable_key),
+            webhook_secret_sealed = coalesce(excluded.webhook_secret_sealed, processor_settings.webhook_secret_sealed),
+            webhook_secret_hint = coalesce(excluded.webhook_secret_hint, processor_settings.webhook_secret_hint),
+            updated_by = excluded.updated_by,
+            updated_at = excluded.updated_at",
+    )
+    .bind(company_id)
+    .bind(u.kind.as_str())
+    .bind(sk)
+    .bind(sk_hint)
+    .bind(u.publishable_key)
+    .bind(wh)
+    .bind(wh_hint)
+    .bind(u.updated_by)
+    .bind(now())
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Records an event id once: `false` when it was received before.
+pub async fn record_event(
+    conn: &mut Conn,
+    company_id: &str,
+    event_id: &str,
+    kind: &str,
+    object_id: Option<&str>,
+) -> StoreResult<bool> {
+    let done = sqlx::query(
+        "INSERT INTO stripe_events (id, company_id, event_id, type, object_id, received_at)
+         VALUES ($1, $2, $3, $4, $5, $6)
+         ON CONFLICT (company_id, event_id) DO NOTHING",
+    )
+    .bind(new_id("sev"))
+    .bind(company_id)
+    .bind(event_id)
+    .bind(kind)
+    .bind(object_id)
+    .bind(now())
+    .execute(&mut *conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+pub async fn mark_event_processed(
+    conn: &mut Conn,
+    company_id: &str,
+    event_id: &str,
+    result: &str,
+) -> StoreResult<()> {
+    sqlx::query(
+        "UPDATE stripe_events SET processed_at = $1, result = $2
+         WHERE company_id = $3 AND event_id = $4",
+    )
+    .bind(now())
+    .bind(result)
+    .bind(company_id)
+    .bind(event_id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// `(event_id, type, object_id)` of events received but not processed
+/// (the server stopped before processing them).
+pub async fn unprocessed_events(
+    db: &Db,
+    company_id: &str,
+    before: OffsetDateTime,
+) -> StoreResult<Vec<(String, String, Option<String>)>> {
+    Ok(sqlx::query_as(
+        "SELECT event_id, type, object_id FROM stripe_events
+         WHERE company_id = $1 AND processed_at IS NULL AND received_at < $2
+         ORDER BY received_at LIMIT 100",
+    )
+    .bind(company_id)
+    .bind(before)
+    .fetch_all(db.reader())
+    .await?)
+}
+
+/// `(company_id, event_id, type, object_id)` of events of any company
+/// received before `before` and never processed (the jobs' retry).
+pub async fn all_unprocessed_events(
+    db: &Db,
+    before: OffsetDateTime,
+) -> StoreResult<Vec<(String, String, String, Option<String>)>> {
+    Ok(sqlx::query_as(
+        "SELECT company_id, event_id, type, object_id FROM stripe_events
+         WHERE processed_at IS NULL AND received_at < $1
+         ORDER BY received_at LIMIT 500",
+    )
+    .bind(before)
+    .fetch_all(db.reader())
+    .await?)
+}
+
+/// A refund fieldpay wrote whose processor reply was lost: `true` when it
+/// was still waiting for its processor id.
+pub async fn our_refund_unconfirmed(
+    conn: &mut Conn,
+    company_id: &str,
+    refund_id: &str,
+) -> StoreResult<bool> {
+    let n: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM refunds
+         WHERE company_id = $1 AND id = $2 AND processor_refund_id IS NULL",
+    )
+    .bind(company_id)
+    .bind(refund_id)
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(n > 0)
+}
+
+/// The payment a processor charge id names in this company:
+/// `(payment_id, amount, refunded, currency)`.
+pub async fn payment_by_charge(
+    conn: &mut Conn,
+    company_id: &str,
+    processor_charge_id: &str,
+) -> StoreResult<Option<(String, i64, i64, String)>> {
+    Ok(sqlx::query_as(
+        "SELECT id, amount, refunded, currency FROM payments
+         WHERE company_id = $1 AND processor_charge_id = $2",
+    )
+    .bind(company_id)
+    .bind(processor_charge_id)
+    .fetch_optional(&mut *conn)
+    .await?)
+}
+
+/// Whether a refund with this processor id or our id is already recorded.
+pub async fn refund_known(
+    conn: &mut Conn,
+    company_id: &str,
+    processor_refund_id: &str,
+    our_refund_id: Option<&str>,
+) -> StoreResult<bool> {
+    let n: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM refunds
+         WHERE company_id = $1 AND (processor_refund_id = $2 OR id = $3)",
+    )
+    .bind(company_id)
+    .bind(processor_refund_id)
+    .bind(our_refund_id.unwrap_or(""))
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(n > 0)
+}
+
+pub struct NewDispute<'a> {
+    pub processor_dispute_id: &'a str,
+    pub processor_charge_id: &'a str,
+    pub payment_id: Option<&'a str>,
+    pub amount: i64,
+    pub currency: &'a str,
+    pub reason: &'a str,
+    pub status: &'a str,
+}
+
+/// Records a dispute once: `false` when it was known.
+pub async fn insert_dispute(
+    conn: &mut Conn,
+    company_id: &str,
+    d: &NewDispute<'_>,
+) -> StoreResult<bool> {
+    let done = sqlx::query(
+        "INSERT INTO processor_disputes (id, company_id, processor_dispute_id, processor_charge_id,
+            payment_id, amount, currency, reason, status, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+         ON CONFLICT (company_id, processor_dispute_id) DO NOTHING",
+    )
+    .bind(new_id("dsp"))
+    .bind(company_id)
+    .bind(d.processor_dispute_id)
+    .bind(d.processor_charge_id)
+    .bind(d.payment_id)
+    .bind(d.amount)
+    .bind(d.currency)
+    .bind(d.reason)
+    .bind(d.status)
+    .bind(now())
+    .execute(&mut *conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DisputeRow {
+    pub processor_dispute_id: String,
+    pub payment_id: Option<String>,
+    pub amount: i64,
+    pub currency: String,
+    pub reason: String,
+    pub status: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+}
+
+pub async fn disputes(db: &Db, company_id: &str, limit: i64) -> StoreResult<Vec<DisputeRow>> {
+    let rows = sqlx::query(
+        "SELECT processor_dispute_id, payment_id, amount, currency, reason, status, created_at
+         FROM processor_disputes WHERE company_id = $1 ORDER BY created_at DESC LIMIT $2",
+    )
+    .bind(company_id)
+    .bind(limit)
+    .fetch_all(db.reader())
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(DisputeRow {
+                processor_dispute_id: r.try_get("processor_dispute_id")?,
+                payment_id: r.try_get("payment_id")?,
+                amount: r.try_get("amount")?,
+                currency: r.try_get("currency")?,
+                reason: r.try_get("reason")?,
+                status: r.try_get("status")?,
+                created_at: r.try_get("created_at")?,
+            })
+        })
+        .collect()
+}

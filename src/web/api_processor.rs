@@ -1,0 +1,342 @@
+//! PUT /api/v1/settings/processor: sandbox or Stripe.
+//!
+//! Keys are checked, sealed with the server's key box and stored; only a
+//! masked form (`sk_test_…4242`) is ever shown back. The office page
+//! (`web::office::processor`) uses the same rules and writer.
+
+use axum::extract::State;
+use axum::extract::rejection::JsonRejection;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+
+use super::AppState;
+use super::api::CompanyKey;
+use super::error::ApiError;
+use crate::app::App;
+use crate::crypto::mask_key;
+use crate::processor::ProcessorKind;
+use crate::store::processor_settings::{self as store, ProcessorSettings, SettingsUpdate};
+use crate::store::{StoreError, audit};
+
+pub fn routes() -> Router<AppState> {
+    Router::new().route("/api/v1/settings/processor", get(api_get).put(api_put))
+}
+
+/// What a client or the office form sends. Empty strings mean "keep".
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProcessorInput {
+    pub kind: String,
+    #[serde(default)]
+    pub secret_key: Option<String>,
+    #[serde(default)]
+    pub publishable_key: Option<String>,
+    #[serde(default)]
+    pub webhook_secret: Option<String>,
+}
+
+/// A checked update: plaintext keys, to be sealed before they are stored.
+#[derive(PartialEq, Eq)]
+pub struct CheckedInput {
+    pub kind: ProcessorKind,
+    pub secret_key: Option<String>,
+    pub publishable_key: Option<String>,
+    pub webhook_secret: Option<String>,
+}
+
+impl std::fmt::Debug for CheckedInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CheckedInput")
+            .field("kind", &self.kind)
+            .field("secret_key", &self.secret_key.as_deref().map(mask_key))
+            .field("publishable_key", &self.publishable_key)
+            .field(
+                "webhook_secret",
+                &self.webhook_secret.as_deref().map(mask_key),
+            )
+            .finish()
+    }
+}
+
+/// A refused field: `(field, message)`.
+pub type FieldError = (&'static str, String);
+
+fn key_chars_ok(k: &str) -> bool {
+    !k.is_empty() && k.len() <= 255 && k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+}
+
+fn mode_of(key: &str) -> Option<&'static str> {
+    if key.contains("_test_") {
+        Some("test")
+    } else if key.contains("_live_") {
+        Some("live")
+    } else {
+        None
+    }
+}
+
+/// Checks an update against what is stored (`has_*`: a key is already kept,
+/// so an empty field keeps it).
+pub fn check_input(
+    input: &ProcessorInput,
+    current: Option<&ProcessorSettings>,
+) -> Result<CheckedInput, FieldError> {
+    let kind = ProcessorKind::parse(input.kind.trim())
+        .ok_or(("kind", "Choose \"sandbox\" or \"stripe\".".to_string()))?;
+    let given = |v: &Option<String>| {
+        v.as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+    };
+    let secret_key = given(&input.secret_key);
+    let publishable_key = given(&input.publishable_key);
+    let webhook_secret = given(&input.webhook_secret);
+    if let Some(k) = &secret_key
+        && (!(k.starts_with("sk_test_")
+            || k.starts_with("sk_live_")
+            || k.starts_with("rk_test_")
+            || k.starts_with("rk_live_"))
+            || !key_chars_ok(k))
+    {
+        return Err((
+            "secret_key",
+            "The secret key starts with sk_test_ or sk_live_ (or rk_ for a restricted key). Copy it from Stripe's Developers › API keys."
+                .into(),
+        ));
+    }
+    if let Some(k) = &publishable_key
+        && (!(k.starts_with("pk_test_") || k.starts_with("pk_live_")) || !key_chars_ok(k))
+    {
+        return Err((
+            "publishable_key",
+            "The publishable key starts with pk_test_ or pk_live_.".into(),
+        ));
+    }
+    if let Some(k) = &webhook_secret
+        && (!k.starts_with("whsec_") || !key_chars_ok(k))
+    {
+        return Err((
+            "webhook_secret",
+            "The webhook signing secret starts with whsec_. Find it on the webhook endpoint's page in Stripe."
+                .into(),
+        ));
+    }
+    if let (Some(s), Some(p)) = (&secret_key, &publishable_key)
+        && mode_of(s) != mode_of(p)
+    {
+        return Err((
+            "publishable_key",
+            "The publishable key and the secret key must both be test keys or both live keys."
+                .into(),
+        ));
+    }
+    if kind == ProcessorKind::Stripe {
+        let has = |f: fn(&ProcessorSettings) -> bool| current.is_some_and(f);
+        if secret_key.is_none() && !has(|c| c.secret_key_sealed.is_some()) {
+            return Err(("secret_key", "Stripe needs the secret key.".into()));
+        }
+        if publishable_key.is_none() && !has(|c| c.publishable_key.is_some()) {
+            return Err((
+                "publishable_key",
+                "Stripe needs the publishable key.".into(),
+            ));
+        }
+        if webhook_secret.is_none() && !has(|c| c.webhook_secret_sealed.is_some()) {
+            return Err((
+                "webhook_secret",
+                "Stripe needs the webhook signing secret (whsec_…) so fieldpay can trust its notices."
+                    .into(),
+            ));
+        }
+    }
+    Ok(CheckedInput {
+        kind,
+        secret_key,
+        publishable_key,
+        webhook_secret,
+    })
+}
+
+/// Seals the keys and writes the settings with an audit entry (which keys
+/// changed, never their values).
+pub async fn write_settings(
+    app: &App,
+    company_id: &str,
+    actor: &str,
+    input: &CheckedInput,
+) -> Result<(), StoreError> {
+    let keys = app.config.processor_keys();
+    let seal = |k: &Option<String>| k.as_ref().map(|k| (keys.seal(company_id, k), mask_key(k)));
+    let update = SettingsUpdate {
+        kind: input.kind,
+        secret_key: seal(&input.secret_key),
+        publishable_key: input.publishable_key.as_deref(),
+        webhook_secret: seal(&input.webhook_secret),
+        updated_by: actor,
+    };
+    let mut tx = app.db.begin_write().await?;
+    store::save(&mut tx, company_id, &update).await?;
+    audit::record(
+        &mut tx,
+        company_id,
+        actor,
+        "processor.settings_changed",
+        company_id,
+        serde_json::json!({
+            "kind": input.kind.as_str(),
+            "secret_key_changed": input.secret_key.is_some(),
+            "publishable_key_changed": input.publishable_key.is_some(),
+            "webhook_secret_changed": input.webhook_secret.is_some(),
+        }),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// What is shown of the settings: never a secret in full.
+#[derive(Debug, Serialize)]
+pub struct SettingsView {
+    pub kind: ProcessorKind,
+    pub secret_key: Option<String>,
+    pub publishable_key: Option<String>,
+    pub webhook_secret: Option<String>,
+    /// Where Stripe must send this company's events.
+    pub webhook_url: String,
+}
+
+pub fn view(app: &App, company_id: &str, s: Option<&ProcessorSettings>) -> SettingsView {
+    SettingsView {
+        kind: s.map(|s| s.kind).unwrap_or(ProcessorKind::Sandbox),
+        secret_key: s.and_then(|s| s.secret_key_hint.clone()),
+        publishable_key: s.and_then(|s| s.publishable_key.clone()),
+        webhook_secret: s.and_then(|s| s.webhook_secret_hint.clone()),
+        webhook_url: format!("{}/webhooks/stripe/{company_id}", app.config.base_url),
+    }
+}
+
+async fn api_get(
+    State(state): State<AppState>,
+    CompanyKey(company): CompanyKey,
+) -> Result<Response, ApiError> {
+    let s = store::get(&state.app.db, &company).await?;
+    Ok(Json(view(&state.app, &company, s.as_ref())).into_response())
+}
+
+async fn api_put(
+    State(state): State<AppState>,
+    CompanyKey(company): CompanyKey,
+    body: Result<Json<ProcessorInput>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    let Json(input) = body?;
+    let current = store::get(&state.app.db, &company).await?;
+    let checked = check_input(&input, current.as_ref())
+        .map_err(|(field, message)| ApiError::unprocessable("invalid_field", message, field))?;
+    write_settings(&state.app, &company, "api", &checked).await?;
+    let s = store::get(&state.app.db, &company).await?;
+    Ok(Json(view(&state.app, &company, s.as_ref())).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn input(kind: &str, sk: &str, pk: &str, wh: &str) -> ProcessorInput {
+        let o = |s: &str| Some(s.to_string());
+        ProcessorInput {
+            kind: kind.into(),
+            secret_key: o(sk),
+            publishable_key: o(pk),
+            webhook_secret: o(wh),
+        }
+    }
+
+    fn stored() -> ProcessorSettings {
+        ProcessorSettings {
+            kind: ProcessorKind::Stripe,
+            secret_key_sealed: Some("v1.x".into()),
+            secret_key_hint: Some("sk_test_…4242".into()),
+            publishable_key: Some("pk_test_abc".into()),
+            webhook_secret_sealed: Some("v1.y".into()),
+            webhook_secret_hint: Some("whsec_…".into()),
+            updated_at: crate::store::now(),
+        }
+    }
+
+    #[test]
+    fn stripe_needs_its_three_keys_once() {
+        let ok = check_input(
+            &input("stripe", "sk_test_abc123", "pk_test_abc", "whsec_abc"),
+            None,
+        )
+        .unwrap();
+        assert_eq!(ok.kind, ProcessorKind::Stripe);
+        assert_eq!(
+            check_input(&input("stripe", "", "pk_test_abc", "whsec_abc"), None)
+                .unwrap_err()
+                .0,
+            "secret_key"
+        );
+        assert_eq!(
+            check_input(&input("stripe", "sk_test_a", "", "whsec_abc"), None)
+                .unwrap_err()
+                .0,
+            "publishable_key"
+        );
+        assert_eq!(
+            check_input(&input("stripe", "sk_test_a", "pk_test_a", ""), None)
+                .unwrap_err()
+                .0,
+            "webhook_secret"
+        );
+        // Stored keys are kept when the fields are left empty.
+        let kept = check_input(&input("stripe", "", "", ""), Some(&stored())).unwrap();
+        assert_eq!(kept.secret_key, None);
+        // The sandbox needs nothing.
+        assert!(check_input(&input("sandbox", "", "", ""), None).is_ok());
+    }
+
+    #[test]
+    fn keys_are_checked() {
+        let e = |sk: &str, pk: &str, wh: &str| {
+            check_input(&input("stripe", sk, pk, wh), None)
+                .err()
+                .map(|e| e.0)
+        };
+        assert_eq!(e("pk_test_a", "pk_test_a", "whsec_a"), Some("secret_key"));
+        assert_eq!(e("sk_test_a b", "pk_test_a", "whsec_a"), Some("secret_key"));
+        assert_eq!(
+            e("sk_test_a", "sk_test_a", "whsec_a"),
+            Some("publishable_key")
+        );
+        assert_eq!(
+            e("sk_test_a", "pk_live_a", "whsec_a"),
+            Some("publishable_key")
+        );
+        assert_eq!(e("sk_test_a", "pk_test_a", "sec_a"), Some("webhook_secret"));
+        assert_eq!(e("rk_live_a", "pk_live_a", "whsec_a"), None);
+        assert_eq!(
+            check_input(&input("paypal", "", "", ""), None)
+                .unwrap_err()
+                .0,
+            "kind"
+        );
+        let shown = format!(
+            "{:?}",
+            check_input(
+                &input(
+                    "stripe",
+                    "sk_test_abcdefghijklmnop",
+                    "pk_test_a",
+                    "whsec_abcdefghijklmnopq"
+                ),
+                None
+            )
+            .unwrap()
+        );
+        assert!(!shown.contains("abcdefghijkl"), "{shown}");
+    }
+}

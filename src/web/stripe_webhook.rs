@@ -1,0 +1,500 @@
+//! Stripe webhooks: signed events applied once.
+//!
+//! `POST /webhooks/stripe/{company}`: the `Stripe-Signature` header is
+//! checked on the raw body with the company's webhook secret (300 s
+//! tolerance, any `v1` may match), the event id is recorded once (a replay
+//! answers 200 and does nothing), and the answer goes out before the work:
+//! processing runs in a task of its own. Processing trusts only the event's
+//! id, type and the id of its object; the object is read again from Stripe
+//! with the company's key.
+//!
+//! - `payment_intent.succeeded` / `payment_intent.payment_failed`: the
+//!   attempt named by `metadata[attempt_id]` is settled through
+//!   `payments::settle`, the same idempotent path as the page and the
+//!   reconciler (a payment is recorded once, guarded by the attempt id and
+//!   the processor charge id).
+//! - `charge.refunded`: refunds fieldpay did not make (Stripe's dashboard)
+//!   are recorded once (unique processor refund id) and reopen the invoices.
+//! - `charge.dispute.created`: recorded for the office and audited.
+
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
+
+use super::AppState;
+use crate::app::App;
+use crate::domain::Allocation;
+use crate::office_payments::{Refundable, plan_refund};
+use crate::processor::stripe::StripeProcessor;
+use crate::processor::stripe::transformers::{
+    self as wire, EventKind, IntentState, SignatureError, StripeEvent,
+};
+use crate::processor::{ProcessorError, ProcessorKind};
+use crate::store::processor_settings as settings;
+use crate::store::refunds::{self, NewRefund};
+use crate::store::{StoreError, audit};
+
+/// Seconds a signature stays valid (Stripe's own default).
+pub const TOLERANCE_SECONDS: i64 = 300;
+/// Stripe's events are well under this; the default 64 KiB may not do.
+const BODY_LIMIT: usize = 512 * 1024;
+/// An event received but not processed this long ago is processed again
+/// when Stripe redelivers it.
+const STALE_UNPROCESSED: time::Duration = time::Duration::minutes(5);
+
+pub fn routes() -> Router<AppState> {
+    Router::new().route(
+        "/webhooks/stripe/{company}",
+        post(receive).layer(DefaultBodyLimit::max(BODY_LIMIT)),
+    )
+}
+
+fn refuse(status: StatusCode, code: &'static str, message: &str) -> Response {
+    (
+        status,
+        Json(serde_json::json!({"error": {"code": code, "message": message}})),
+    )
+        .into_response()
+}
+
+/// The company's webhook secret, when it takes cards through Stripe.
+async fn webhook_secret(app: &App, company_id: &str) -> Result<Option<String>, StoreError> {
+    if company_id.is_empty() || company_id.len() > 64 {
+        return Ok(None);
+    }
+    let Some(s) = settings::get(&app.db, company_id).await? else {
+        return Ok(None);
+    };
+    if s.kind != ProcessorKind::Stripe {
+        return Ok(None);
+    }
+    let keys = app.config.processor_keys();
+    Ok(s.webhook_secret_sealed
+        .as_deref()
+        .and_then(|sealed| keys.open(company_id, sealed)))
+}
+
+async fn receive(
+    State(state): State<AppState>,
+    Path(company): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let app = &state.app;
+    let secret = match webhook_secret(app, &company).await {
+        Ok(Some(s)) => s,
+        Ok(None) => return refuse(StatusCode::NOT_FOUND, "not_found", "Not found."),
+        Err(e) => {
+            tracing::error!(error = %e, "webhook settings unavailable");
+            return refuse(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "Try again later.",
+            );
+        }
+    };
+    let signature = headers
+        .get("stripe-signature")
+        .and_then(|v| v.to_str().ok());
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    if let Err(e) = wire::verify_signature(signature, &body, &secret, now, TOLERANCE_SECONDS) {
+        tracing::warn!(company = %company, reason = ?e, "stripe webhook refused");
+        let message = match e {
+            SignatureError::Missing => "The Stripe-Signature header is missing.",
+            SignatureError::Malformed => "The Stripe-Signature header is malformed.",
+            SignatureError::Stale => "The signature's timestamp is outside the tolerance.",
+            SignatureError::Mismatch => "No signature matches this endpoint's secret.",
+        };
+        return refuse(StatusCode::BAD_REQUEST, "invalid_signature", message);
+    }
+    let event: StripeEvent = match serde_json::from_slice(&body) {
+        Ok(e) => e,
+        Err(_) => {
+            return refuse(
+                StatusCode::BAD_REQUEST,
+                "invalid_event",
+                "The body is not a Stripe event.",
+            );
+        }
+    };
+    if event.id.is_empty() || event.id.len() > 255 {
+        return refuse(
+            StatusCode::BAD_REQUEST,
+            "invalid_event",
+            "The event has no id.",
+        );
+    }
+    let object_id = event.object_id().map(str::to_string);
+    let fresh = match record(app, &company, &event, object_id.as_deref()).await {
+        Ok(f) => f,
+        Err(e) => {
+            tracing::error!(error = %e, "could not record a stripe event");
+            return refuse(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "Try again later.",
+            );
+        }
+    };
+    if fresh {
+        let (app, company) = (app.clone(), company.clone());
+        tokio::spawn(async move {
+            process_event(
+                &app,
+                &company,
+                &event.id,
+                &event.kind,
+                object_id.as_deref(),
+                Some(&event),
+            )
+            .await;
+        });
+    }
+    (StatusCode::OK, Json(serde_json::json!({"received": true}))).into_response()
+}
+
+/// Processes events received but never processed (the server stopped
+/// between answering Stripe and finishing the work). For the jobs, next to
+/// reconciliation; returns how many were tried.
+pub async fn process_unprocessed(
+    app: &App,
+    now: time::OffsetDateTime,
+) -> Result<usize, StoreError> {
+    let events =
+        settings::all_unprocessed_events(&app.db, now - time::Duration::minutes(1)).await?;
+    for (company, event_id, kind, object_id) in &events {
+        process_event(app, company, event_id, kind, object_id.as_deref(), None).await;
+    }
+    Ok(events.len())
+}
+
+/// Records the event; `true` when it should be processed now (first time,
+/// or received long ago and never processed).
+async fn record(
+    app: &App,
+    company: &str,
+    event: &StripeEvent,
+    object_id: Option<&str>,
+) -> Result<bool, StoreError> {
+    let mut tx = app.db.begin_write().await?;
+    let fresh = settings::record_event(&mut tx, company, &event.id, &event.kind, object_id).await?;
+    tx.commit().await?;
+    if fresh {
+        return Ok(true);
+    }
+    let stale = settings::unprocessed_events(
+        &app.db,
+        company,
+        time::OffsetDateTime::now_utc() - STALE_UNPROCESSED,
+    )
+    .await?;
+    Ok(stale.iter().any(|(id, _, _)| id == &event.id))
+}
+
+/// Processes one recorded event and marks it processed (unless it must be
+/// tried again). `signed` is the verified event, used only where Stripe
+/// cannot be asked again (disputes on a server without them).
+pub async fn process_event(
+    app: &App,
+    company: &str,
+    event_id: &str,
+    kind: &str,
+    object_id: Option<&str>,
+    signed: Option<&StripeEvent>,
+) {
+    let result = match crate::processor::stripe_for(app, company).await {
+        Ok(Some(stripe)) => apply(app, &stripe, company, kind, object_id, signed).await,
+        Ok(None) => Ok("ignored: company no longer uses stripe".to_string()),
+        Err(e) => Err(format!("settings: {e}")),
+    };
+    match result {
+        Ok(done) => {
+            tracing::info!(company = %company, event = %event_id, kind, result = %done, "stripe event processed");
+            let mark = async {
+                let mut tx = app.db.begin_write().await?;
+                settings::mark_event_processed(&mut tx, company, event_id, &done).await?;
+                tx.commit().await?;
+                Ok::<_, StoreError>(())
+            };
+            if let Err(e) = mark.await {
+                tracing::error!(error = %e, "could not mark a stripe event processed");
+            }
+        }
+        Err(why) => {
+            // Left unprocessed: Stripe redelivers and it is tried again.
+            tracing::warn!(company = %company, event = %event_id, kind, %why, "stripe event not processed yet");
+        }
+    }
+}
+
+async fn apply(
+    app: &App,
+    stripe: &StripeProcessor,
+    company: &str,
+    kind: &str,
+    object_id: Option<&str>,
+    signed: Option<&StripeEvent>,
+) -> Result<String, String> {
+    let Some(object_id) = object_id else {
+        return Ok("ignored: no object".into());
+    };
+    match wire::event_kind(kind) {
+        EventKind::PaymentSucceeded | EventKind::PaymentFailed => {
+            payment_intent(app, stripe, company, object_id).await
+        }
+        EventKind::ChargeRefunded => charge_refunded(app, stripe, company, object_id).await,
+        EventKind::DisputeCreated => dispute(app, stripe, company, object_id, signed).await,
+        EventKind::Other => Ok("ignored".into()),
+    }
+}
+
+fn unavailable(e: ProcessorError) -> String {
+    e.to_string()
+}
+
+/// Settles the attempt a PaymentIntent carries, from the intent as Stripe
+/// reports it now.
+async fn payment_intent(
+    app: &App,
+    stripe: &StripeProcessor,
+    company: &str,
+    pi_id: &str,
+) -> Result<String, String> {
+    let pi = stripe.payment_intent(pi_id).await.map_err(unavailable)?;
+    let Some(attempt_id) = pi.attempt_id() else {
+        return Ok("ignored: not made by fieldpay".into());
+    };
+    let attempt = crate::store::payments::get_attempt(app.db.reader(), attempt_id)
+        .await
+        .map_err(|e| e.to_string())?;
+    let Some(attempt) = attempt.filter(|a| a.company_id == company) else {
+        return Ok("ignored: unknown attempt".into());
+    };
+    let outcome = match wire::intent_state(&pi, None) {
+        IntentState::Final(outcome) => outcome,
+        _ => return Ok(format!("ignored: intent is {}", pi.status)),
+    };
+    let succeeded = matches!(outcome, crate::processor::ChargeOutcome::Succeeded(_));
+    if !succeeded && attempt.status != "pending" {
+        return Ok("ignored: attempt already settled".into());
+    }
+    let saved = attempt
+        .payment_method
+        .starts_with("pmt_")
+        .then_some(attempt.payment_method.as_str());
+    crate::payments::settle(app, &attempt, outcome, saved, "stripe_webhook")
+        .await
+        .map_err(|e| format!("{e:?}"))?;
+    Ok(if succeeded {
+        "settled: paid"
+    } else {
+        "settled: declined"
+    }
+    .into())
+}
+
+/// Records refunds made outside fieldpay (Stripe's dashboard) of a charge.
+async fn charge_refunded(
+    app: &App,
+    stripe: &StripeProcessor,
+    company: &str,
+    charge_id: &str,
+) -> Result<String, String> {
+    let charge = stripe.charge_object(charge_id).await.map_err(unavailable)?;
+    let Some(pi) = charge.payment_intent.clone() else {
+        return Ok("ignored: charge without payment intent".into());
+    };
+    let refunds = match &charge.refunds {
+        Some(list) if !list.has_more => list.data.clone(),
+        _ => stripe.refunds_of(&pi).await.map_err(unavailable)?,
+    };
+    let mut recorded = 0;
+    for r in refunds.iter().filter(|r| r.succeeded()) {
+        if record_outside_refund(app, company, &pi, r)
+            .await
+            .map_err(|e| e.to_string())?
+        {
+            recorded += 1;
+        }
+    }
+    Ok(format!("refunds recorded: {recorded}"))
+}
+
+/// One refund made at Stripe, recorded like an office refund that the
+/// processor has confirmed: the payment's refunded total, the refund row
+/// (keyed by Stripe's refund id) and the reopened invoices. `false` when it
+/// was known (ours, or recorded before).
+async fn record_outside_refund(
+    app: &App,
+    company: &str,
+    pi: &str,
+    r: &wire::StripeRefund,
+) -> Result<bool, StoreError> {
+    let mut tx = app.db.begin_write().await?;
+    if let Some(ours) = r.ours() {
+        // Made by fieldpay: the office refund recorded it. If its reply was
+        // lost, Stripe's word confirms it now and frees its invoices.
+        if settings::our_refund_unconfirmed(&mut tx, company, ours).await? {
+            refunds::mark_sent(&mut tx, company, ours, &r.id).await?;
+            audit::record(
+                &mut tx,
+                company,
+                "stripe",
+                "refund.sent",
+                ours,
+                serde_json::json!({"processor_refund_id": r.id, "amount": r.amount, "via": "webhook"}),
+            )
+            .await?;
+            tx.commit().await?;
+        }
+        return Ok(false);
+    }
+    if settings::refund_known(&mut tx, company, &r.id, None).await? {
+        return Ok(false);
+    }
+    let Some((payment_id, amount, refunded, _currency)) =
+        settings::payment_by_charge(&mut tx, company, pi).await?
+    else {
+        return Ok(false);
+    };
+    let take = r.amount.min(amount - refunded);
+    if take <= 0 {
+        return Ok(false);
+    }
+    let received = refunds::received_by_invoice(&mut tx, company, &payment_id).await?;
+    let refundable: Vec<Refundable> = received
+        .iter()
+        .map(|x| Refundable {
+            invoice_id: x.invoice_id.clone(),
+            received: x.received,
+            given_back: x.given_back,
+        })
+        .collect();
+    let (shares, unapplied) = plan_refund(take, &refundable);
+    if !refunds::add_to_payment(&mut tx, company, &payment_id, take).await? {
+        return Ok(false);
+    }
+    let refund_id = crate::crypto::new_id("ref");
+    refunds::insert(
+        &mut tx,
+        &NewRefund {
+            id: &refund_id,
+            company_id: company,
+            payment_id: &payment_id,
+            amount: take,
+            idempotency_key: &format!("stripe:{}", r.id),
+            reason: "Refunded in Stripe",
+            created_by: "stripe",
+        },
+    )
+    .await?;
+    for share in &shares {
+        let a = Allocation {
+            invoice_id: share.invoice_id.clone(),
+            amount: share.amount,
+        };
+        if !refunds::reopen_invoice(&mut tx, company, &refund_id, &a, false).await? {
+            // An invoice is being paid right now: try again on redelivery.
+            return Err(StoreError::Unavailable(
+                "an invoice of the refunded payment is held by a payment in progress".into(),
+            ));
+        }
+    }
+    refunds::mark_sent(&mut tx, company, &refund_id, &r.id).await?;
+    audit::record(
+        &mut tx,
+        company,
+        "stripe",
+        "refund.recorded_from_processor",
+        &refund_id,
+        serde_json::json!({
+            "payment": payment_id,
+            "amount": take,
+            "processor_refund_id": r.id,
+            "unapplied": unapplied,
+        }),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(true)
+}
+
+/// Records a dispute for the office: read from Stripe, or from the signed
+/// event when the server has no disputes to read (it moves no money).
+async fn dispute(
+    app: &App,
+    stripe: &StripeProcessor,
+    company: &str,
+    dispute_id: &str,
+    signed: Option<&StripeEvent>,
+) -> Result<String, String> {
+    let d = match stripe.dispute(dispute_id).await {
+        Ok(d) => d,
+        Err(e) => match signed.and_then(|ev| {
+            serde_json::from_value::<wire::StripeDispute>(ev.data.object.clone()).ok()
+        }) {
+            Some(d) => {
+                tracing::info!(error = %e, "dispute not readable from stripe; using the signed event");
+                d
+            }
+            None => return Err(unavailable(e)),
+        },
+    };
+    let pi = match &d.payment_intent {
+        Some(pi) => Some(pi.clone()),
+        None => stripe
+            .charge_object(&d.charge)
+            .await
+            .ok()
+            .and_then(|c| c.payment_intent),
+    };
+    let mut tx = app.db.begin_write().await.map_err(|e| e.to_string())?;
+    let payment = match &pi {
+        Some(pi) => settings::payment_by_charge(&mut tx, company, pi)
+            .await
+            .map_err(|e| e.to_string())?,
+        None => None,
+    };
+    let payment_id = payment.as_ref().map(|p| p.0.clone());
+    let fresh = settings::insert_dispute(
+        &mut tx,
+        company,
+        &settings::NewDispute {
+            processor_dispute_id: &d.id,
+            processor_charge_id: pi.as_deref().unwrap_or(&d.charge),
+            payment_id: payment_id.as_deref(),
+            amount: d.amount,
+            currency: &d.currency,
+            reason: d.reason.as_deref().unwrap_or(""),
+            status: d.status.as_deref().unwrap_or(""),
+        },
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+    if fresh {
+        audit::record(
+            &mut tx,
+            company,
+            "stripe",
+            "payment.disputed",
+            payment_id.as_deref().unwrap_or(&d.id),
+            serde_json::json!({
+                "dispute": d.id,
+                "amount": d.amount,
+                "reason": d.reason,
+            }),
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+    }
+    tx.commit().await.map_err(|e| e.to_string())?;
+    Ok(if fresh {
+        "dispute recorded"
+    } else {
+        "dispute known"
+    }
+    .into())
+}
