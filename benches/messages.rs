@@ -304,6 +304,7 @@ async fn seed(app: &App, invoices_wanted: usize) -> anyhow::Result<Seeded> {
             subject: SUBJECT,
             html_body: HTML_BODY,
             text_body: Some(TEXT_BODY),
+            attach_invoice_pdf: false,
         },
     )
     .await?;

@@ -31,6 +31,8 @@ pub struct Email {
     pub to: String,
     pub subject: String,
     pub text: String,
+    /// Files sent with it (an invoice's PDF).
+    pub attachments: Vec<super::Attachment>,
 }
 
 #[derive(Debug)]
@@ -88,10 +90,7 @@ impl EmailTransport for SpoolTransport {
     ) -> BoxFuture<'a, Result<String, EmailError>> {
         Box::pin(async move {
             let id = format!("{}@fieldpay", random_token(18));
-            let text = match html {
-                Some(html) => render_alternative(email, html, &id, OffsetDateTime::now_utc()),
-                None => render(email, &id, OffsetDateTime::now_utc()),
-            };
+            let text = render_message(email, html, &id, OffsetDateTime::now_utc());
             tokio::fs::create_dir_all(&self.dir).await.map_err(|e| {
                 EmailError::Temporary(format!("cannot create the spool folder: {e}"))
             })?;
@@ -175,12 +174,7 @@ fn body_lines(out: &mut String, text: &str) {
 
 /// The message as RFC 5322 text with CRLF line ends.
 pub fn render(email: &Email, message_id: &str, at: OffsetDateTime) -> String {
-    let mut out = String::new();
-    headers(&mut out, email, message_id, at);
-    out.push_str("Content-Type: text/plain; charset=utf-8\r\n");
-    out.push_str("Content-Transfer-Encoding: 8bit\r\n\r\n");
-    body_lines(&mut out, &email.text);
-    out
+    render_message(email, None, message_id, at)
 }
 
 /// The message with a text and an HTML part (`multipart/alternative`).
@@ -190,9 +184,60 @@ pub fn render_alternative(
     message_id: &str,
     at: OffsetDateTime,
 ) -> String {
-    let boundary = format!("=_fieldpay_{}", random_token(12));
+    render_message(email, Some(html), message_id, at)
+}
+
+/// The message: its text (and HTML beside it, `multipart/alternative`),
+/// wrapped with its attachments in `multipart/mixed` when it has any.
+pub fn render_message(
+    email: &Email,
+    html: Option<&str>,
+    message_id: &str,
+    at: OffsetDateTime,
+) -> String {
     let mut out = String::new();
     headers(&mut out, email, message_id, at);
+    if email.attachments.is_empty() {
+        content(&mut out, email, html);
+        return out;
+    }
+    let boundary = format!("=_fieldpay_mixed_{}", random_token(12));
+    out.push_str(&format!(
+        "Content-Type: multipart/mixed; boundary=\"{boundary}\"\r\n\r\n"
+    ));
+    out.push_str(&format!("--{boundary}\r\n"));
+    content(&mut out, email, html);
+    for a in &email.attachments {
+        let name = a.filename.replace(['"', '\\', '\r', '\n'], "_");
+        out.push_str(&format!("--{boundary}\r\n"));
+        out.push_str(&format!(
+            "Content-Type: {}; name=\"{name}\"\r\n",
+            one_line(&a.content_type)
+        ));
+        out.push_str(&format!(
+            "Content-Disposition: attachment; filename=\"{name}\"\r\n"
+        ));
+        out.push_str("Content-Transfer-Encoding: base64\r\n\r\n");
+        let encoded = STANDARD.encode(&a.content);
+        for line in encoded.as_bytes().chunks(76) {
+            out.push_str(std::str::from_utf8(line).unwrap_or_default());
+            out.push_str("\r\n");
+        }
+    }
+    out.push_str(&format!("--{boundary}--\r\n"));
+    out
+}
+
+/// The text part, or the text and HTML parts side by side, with their own
+/// `Content-Type` header.
+fn content(out: &mut String, email: &Email, html: Option<&str>) {
+    let Some(html) = html else {
+        out.push_str("Content-Type: text/plain; charset=utf-8\r\n");
+        out.push_str("Content-Transfer-Encoding: 8bit\r\n\r\n");
+        body_lines(out, &email.text);
+        return;
+    };
+    let boundary = format!("=_fieldpay_{}", random_token(12));
     out.push_str(&format!(
         "Content-Type: multipart/alternative; boundary=\"{boundary}\"\r\n\r\n"
     ));
@@ -200,10 +245,9 @@ pub fn render_alternative(
         out.push_str(&format!("--{boundary}\r\n"));
         out.push_str(&format!("Content-Type: {kind}; charset=utf-8\r\n"));
         out.push_str("Content-Transfer-Encoding: 8bit\r\n\r\n");
-        body_lines(&mut out, body);
+        body_lines(out, body);
     }
     out.push_str(&format!("--{boundary}--\r\n"));
-    out
 }
 
 /// Email over SMTP (lettre's connection, our pool), from `FIELDPAY_SMTP_URL`.
@@ -484,7 +528,7 @@ impl EmailTransport for SmtpTransport {
         email: &'a Email,
         html: Option<&'a str>,
     ) -> BoxFuture<'a, Result<String, EmailError>> {
-        use lettre::message::{Mailbox, MultiPart, header::ContentType};
+        use lettre::message::{Mailbox, MultiPart, SinglePart, header::ContentType};
         Box::pin(async move {
             let bad = |what: &str, e: &dyn std::fmt::Display| {
                 EmailError::Permanent(format!("{what} is not a valid address: {e}"))
@@ -501,16 +545,37 @@ impl EmailTransport for SmtpTransport {
                 .to(to)
                 .subject(one_line(&email.subject))
                 .message_id(Some(format!("<{id}>")));
-            let message = match html {
-                Some(html) => builder.multipart(MultiPart::alternative_plain_html(
+            let built = match (html, email.attachments.is_empty()) {
+                (Some(html), true) => builder.multipart(MultiPart::alternative_plain_html(
                     email.text.clone(),
                     html.to_string(),
                 )),
-                None => builder
+                (None, true) => builder
                     .header(ContentType::TEXT_PLAIN)
                     .body(email.text.clone()),
-            }
-            .map_err(|e| EmailError::Permanent(format!("cannot build the message: {e}")))?;
+                (html, false) => {
+                    let mut mixed = match html {
+                        Some(html) => MultiPart::mixed().multipart(
+                            MultiPart::alternative_plain_html(email.text.clone(), html.to_string()),
+                        ),
+                        None => {
+                            MultiPart::mixed().singlepart(SinglePart::plain(email.text.clone()))
+                        }
+                    };
+                    for a in &email.attachments {
+                        let kind = ContentType::parse(&a.content_type).map_err(|e| {
+                            EmailError::Permanent(format!("bad attachment type: {e}"))
+                        })?;
+                        mixed = mixed.singlepart(
+                            lettre::message::Attachment::new(a.filename.clone())
+                                .body(a.content.clone(), kind),
+                        );
+                    }
+                    builder.multipart(mixed)
+                }
+            };
+            let message = built
+                .map_err(|e| EmailError::Permanent(format!("cannot build the message: {e}")))?;
             self.send_message(&message).await?;
             Ok(id)
         })
@@ -528,6 +593,7 @@ mod tests {
             to: "lena@example.com".into(),
             subject: "Your sign-in link".into(),
             text: "Hello\nOpen this: https://x.test/portal/link/abc\n".into(),
+            attachments: Vec::new(),
         }
     }
 

@@ -30,4 +30,26 @@ pub struct Rendered {
     pub subject: String,
     pub html: Option<String>,
     pub text: String,
+    /// Files sent with an email (an invoice's PDF).
+    pub attachments: Vec<Attachment>,
+}
+
+/// A file attached to an email.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Attachment {
+    pub filename: String,
+    pub content_type: String,
+    pub content: Vec<u8>,
+}
+
+impl std::fmt::Debug for Attachment {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "Attachment({}, {}, {} bytes)",
+            self.filename,
+            self.content_type,
+            self.content.len()
+        )
+    }
 }

@@ -473,6 +473,7 @@ where
                 to: row.recipient.clone(),
                 subject: rendered.subject.clone(),
                 text: rendered.text.clone(),
+                attachments: rendered.attachments.clone(),
             };
             match transports
                 .email

@@ -691,6 +691,7 @@ pub fn render_email(t: &TemplateEmail, vars: &MessageVars) -> Result<Rendered, T
         _ => html_to_text(&html),
     };
     Ok(Rendered {
+        attachments: Vec::new(),
         subject,
         html: Some(html),
         text,
@@ -701,6 +702,7 @@ pub fn render_email(t: &TemplateEmail, vars: &MessageVars) -> Result<Rendered, T
 pub fn render_sms(body: &str, vars: &MessageVars) -> Result<Rendered, TemplateError> {
     let text = render_part(body, Part::Sms, vars)?;
     Ok(Rendered {
+        attachments: Vec::new(),
         subject: String::new(),
         html: None,
         text: text.trim().to_string(),
@@ -940,6 +942,8 @@ pub enum RenderError {
     NotFound(&'static str),
     Template(TemplateError),
     Store(StoreError),
+    /// The invoice's PDF could not be made.
+    Attachment(String),
 }
 
 impl fmt::Display for RenderError {
@@ -948,6 +952,7 @@ impl fmt::Display for RenderError {
             RenderError::NotFound(what) => write!(f, "{what} not found"),
             RenderError::Template(e) => write!(f, "template: {e}"),
             RenderError::Store(e) => write!(f, "{e}"),
+            RenderError::Attachment(e) => write!(f, "attachment: {e}"),
         }
     }
 }
@@ -1111,7 +1116,19 @@ pub async fn render_for_cause(
             let t = templates::get_email(&app.db, company_id, template_id)
                 .await?
                 .ok_or(RenderError::NotFound("email template"))?;
-            Ok(render_email(&t.source(), &vars)?)
+            let mut rendered = render_email(&t.source(), &vars)?;
+            if let (true, Some(invoice_id)) = (t.attach_invoice_pdf, invoice_id) {
+                let (number, content) = crate::pdf::invoice_pdf_named(app, company_id, invoice_id)
+                    .await
+                    .map_err(|e| RenderError::Attachment(e.to_string()))?
+                    .ok_or(RenderError::NotFound("invoice"))?;
+                rendered.attachments.push(super::Attachment {
+                    filename: crate::pdf::invoice_filename(&number),
+                    content_type: "application/pdf".to_string(),
+                    content,
+                });
+            }
+            Ok(rendered)
         }
         Channel::Sms => {
             let t = templates::get_sms(&app.db, company_id, template_id)

@@ -154,6 +154,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "stripe",
         include_str!("../../migrations/sqlite/0014_stripe.sql"),
     ),
+    (
+        15,
+        "attachments",
+        include_str!("../../migrations/sqlite/0015_attachments.sql"),
+    ),
 ];
 
 fn migrator() -> Migrator {

@@ -16,6 +16,8 @@ pub struct EmailTemplate {
     pub subject: String,
     pub html_body: String,
     pub text_body: Option<String>,
+    /// Attach the invoice's PDF when the message is about an invoice.
+    pub attach_invoice_pdf: bool,
     #[serde(skip)]
     pub created_at: OffsetDateTime,
     #[serde(skip)]
@@ -51,6 +53,7 @@ pub struct EmailFields<'a> {
     pub subject: &'a str,
     pub html_body: &'a str,
     pub text_body: Option<&'a str>,
+    pub attach_invoice_pdf: bool,
 }
 
 fn email_from_row(row: &sqlx::sqlite::SqliteRow) -> StoreResult<EmailTemplate> {
@@ -60,6 +63,7 @@ fn email_from_row(row: &sqlx::sqlite::SqliteRow) -> StoreResult<EmailTemplate> {
         subject: row.try_get("subject")?,
         html_body: row.try_get("html_body")?,
         text_body: row.try_get("text_body")?,
+        attach_invoice_pdf: row.try_get::<i64, _>("attach_invoice_pdf")? != 0,
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
     })
@@ -75,7 +79,8 @@ fn sms_from_row(row: &sqlx::sqlite::SqliteRow) -> StoreResult<SmsTemplate> {
     })
 }
 
-const EMAIL_COLUMNS: &str = "id, name, subject, html_body, text_body, created_at, updated_at";
+const EMAIL_COLUMNS: &str =
+    "id, name, subject, html_body, text_body, attach_invoice_pdf, created_at, updated_at";
 const SMS_COLUMNS: &str = "id, name, body, created_at, updated_at";
 
 // ---------------------------------------------------------------- email
@@ -89,8 +94,9 @@ pub async fn create_email(
     let at = now();
     sqlx::query(
         "INSERT INTO email_templates
-         (id, company_id, name, subject, html_body, text_body, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+         (id, company_id, name, subject, html_body, text_body, attach_invoice_pdf, created_at,
+          updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
     )
     .bind(&id)
     .bind(company_id)
@@ -98,6 +104,7 @@ pub async fn create_email(
     .bind(f.subject)
     .bind(f.html_body)
     .bind(f.text_body)
+    .bind(i64::from(f.attach_invoice_pdf))
     .bind(at)
     .bind(at)
     .execute(&mut *conn)
@@ -108,6 +115,7 @@ pub async fn create_email(
         subject: f.subject.to_string(),
         html_body: f.html_body.to_string(),
         text_body: f.text_body.map(str::to_string),
+        attach_invoice_pdf: f.attach_invoice_pdf,
         created_at: at,
         updated_at: at,
     })
@@ -144,7 +152,8 @@ pub async fn update_email(
 ) -> StoreResult<Option<EmailTemplate>> {
     let row = sqlx::query(super::dynamic_sql(format!(
         "UPDATE email_templates SET name = $1, subject = $2, html_body = $3, text_body = $4,
-         updated_at = $5 WHERE company_id = $6 AND id = $7 RETURNING {EMAIL_COLUMNS}"
+         updated_at = $5, attach_invoice_pdf = $8 WHERE company_id = $6 AND id = $7
+         RETURNING {EMAIL_COLUMNS}"
     )))
     .bind(f.name)
     .bind(f.subject)
@@ -153,6 +162,7 @@ pub async fn update_email(
     .bind(now())
     .bind(company_id)
     .bind(id)
+    .bind(i64::from(f.attach_invoice_pdf))
     .fetch_optional(&mut *conn)
     .await?;
     row.as_ref().map(email_from_row).transpose()

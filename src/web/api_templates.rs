@@ -47,6 +47,9 @@ struct EmailBody {
     html_body: String,
     #[serde(default)]
     text_body: Option<String>,
+    /// Attach the invoice's PDF to messages about an invoice.
+    #[serde(default)]
+    attach_invoice_pdf: bool,
 }
 
 #[derive(Deserialize)]
@@ -70,6 +73,11 @@ fn render_error(e: RenderError) -> ApiError {
             ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, t.code(), t.to_string())
         }
         RenderError::Store(s) => s.into(),
+        RenderError::Attachment(e) => ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "attachment_failed",
+            format!("The invoice's PDF could not be made: {e}"),
+        ),
     }
 }
 
@@ -101,6 +109,7 @@ fn email_json(t: &EmailTemplate) -> Value {
         "subject": t.subject,
         "html_body": t.html_body,
         "text_body": t.text_body,
+        "attach_invoice_pdf": t.attach_invoice_pdf,
         "created_at": timestamp(t.created_at),
         "updated_at": timestamp(t.updated_at),
     })
@@ -190,6 +199,7 @@ async fn create_email(
             subject: &b.subject,
             html_body: &b.html_body,
             text_body: text_body.as_deref(),
+            attach_invoice_pdf: b.attach_invoice_pdf,
         },
     )
     .await?;
@@ -235,6 +245,7 @@ async fn update_email(
             subject: &b.subject,
             html_body: &b.html_body,
             text_body: text_body.as_deref(),
+            attach_invoice_pdf: b.attach_invoice_pdf,
         },
     )
     .await?

@@ -487,3 +487,69 @@ async fn a_template_in_use_cannot_be_deleted() {
         .await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
 }
+
+/// The base64 body of the `application/pdf` part of a spooled email.
+fn pdf_attachment(eml: &str) -> Option<(String, Vec<u8>)> {
+    use base64::Engine;
+    let part = eml.split("Content-Type: application/pdf").nth(1)?;
+    let name = part
+        .split("filename=\"")
+        .nth(1)?
+        .split('"')
+        .next()?
+        .to_string();
+    let body = part.split("\r\n\r\n").nth(1)?.split("--").next()?;
+    let b64: String = body.split_whitespace().collect();
+    Some((
+        name,
+        base64::engine::general_purpose::STANDARD.decode(b64).ok()?,
+    ))
+}
+
+#[tokio::test]
+async fn an_alert_can_carry_the_invoice_pdf() {
+    let t = TestApp::new().await;
+    let r = t
+        .api(
+            Method::POST,
+            "/api/v1/email-templates",
+            Some(json!({
+                "name": "Past due with PDF",
+                "subject": "Invoice {{ invoice_number }}",
+                "html_body": "<p>{{ email_payment_link }}</p>",
+                "attach_invoice_pdf": true
+            })),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    assert_eq!(r.json()["attach_invoice_pdf"], true);
+    let with_pdf = r.json()["id"].as_str().unwrap().to_string();
+    let plain = email_template(&t, "Reminder {{ invoice_number }}", "<p>Hi</p>").await;
+    rule(
+        &t,
+        json!({"email_template_id": with_pdf, "days_after_due": 3}),
+    )
+    .await;
+    rule(&t, json!({"email_template_id": plain, "days_after_due": 3})).await;
+    let ana = customer(&t, "Ana Reyes", "ana@example.com", None).await;
+    let (_, number) = invoice(&t, &ana, 12500, "2026-12-01").await;
+
+    run(&t, datetime!(2026-12-04 16:00 UTC)).await;
+    let mails = spool(&t, ".eml");
+    assert_eq!(mails.len(), 2);
+    let (with, without): (Vec<&String>, Vec<&String>) =
+        mails.iter().partition(|m| m.contains("Subject: Invoice "));
+    let eml = with[0];
+    assert!(
+        eml.contains("Content-Type: multipart/mixed; boundary="),
+        "{eml}"
+    );
+    assert!(eml.contains("Content-Type: multipart/alternative; boundary="));
+    let (name, pdf) = pdf_attachment(eml).expect("a PDF part");
+    assert_eq!(name, format!("invoice-{number}.pdf"));
+    assert!(pdf.starts_with(b"%PDF-"), "not a PDF");
+    assert!(pdf.len() > 1000);
+    // The other template did not ask for it.
+    assert!(!without[0].contains("application/pdf"));
+    assert!(!without[0].contains("multipart/mixed"));
+}

@@ -24,6 +24,15 @@ const TOKEN: &str = "AbCdEfGhIjKlMnOpQrStUvWxYz0123456789-_abcde";
 fn fixed_render<'a>(_: &'a App, row: &'a OutboxRow) -> BoxFuture<'a, Result<Rendered, String>> {
     Box::pin(async move {
         Ok(Rendered {
+            attachments: if row.cause.contains("with-pdf") {
+                vec![fieldpay::messaging::Attachment {
+                    filename: "invoice-1001.pdf".into(),
+                    content_type: "application/pdf".into(),
+                    content: b"%PDF-1.7\n%\xe2\xe3\xcf\xd3 fake".to_vec(),
+                }]
+            } else {
+                Vec::new()
+            },
             subject: "Invoice ready".into(),
             html: (row.channel == "email").then(|| {
                 format!("<p>Pay at <a href=\"https://pay.test/pay/{TOKEN}\">here</a></p>")
@@ -600,7 +609,7 @@ async fn sms_api_retries_5xx_and_fails_on_4xx() {
 
     let t0 = now();
     let report = outbox::deliver_due(&app, t0, fixed_render).await.unwrap();
-    // Claimed in order of creation: the good one meets the 500.
+    // The good number meets one 500 (retried); the bad one a 400 (failed).
     assert_eq!(report.retried, 1, "{report:?}");
     assert_eq!(report.failed, 1, "{report:?}");
     let r = t
@@ -781,6 +790,47 @@ fn received(s: &Smtpd) -> Vec<String> {
         .filter(|e| e.file_name().to_string_lossy().ends_with(".eml"))
         .map(|e| std::fs::read_to_string(e.path()).unwrap())
         .collect()
+}
+
+#[tokio::test]
+async fn smtp_delivery_carries_attachments() {
+    let Some(python) = smtp_python() else { return };
+    let t = TestApp::new().await;
+    let smtpd = start_smtpd(&python, &t.dir, 0, "nobody@example.com");
+    let company = company_id(&t).await;
+    let c = customer(&t, "lena@example.com", "(512) 555-0142").await;
+    let app = with_delivery(
+        &t,
+        DeliverySettings {
+            smtp_url: Some(format!("smtp://127.0.0.1:{}", smtpd.port)),
+            ..Default::default()
+        },
+    );
+    enqueue(
+        &t,
+        msg(
+            &company,
+            &c,
+            Channel::Email,
+            "lena@example.com",
+            "alert:with-pdf:i1",
+        ),
+    )
+    .await;
+    let report = outbox::deliver_due(&app, now(), fixed_render)
+        .await
+        .unwrap();
+    assert_eq!(report.sent, 1, "{report:?}");
+    let got = received(&smtpd);
+    assert_eq!(got.len(), 1);
+    let m = &got[0];
+    assert!(m.contains("multipart/mixed"), "{m}");
+    assert!(m.contains("application/pdf"), "{m}");
+    assert!(m.contains("invoice-1001.pdf"), "{m}");
+    // A binary file travels as base64.
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD.encode(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3 fake");
+    assert!(m.contains(&b64), "{m}");
 }
 
 #[tokio::test]

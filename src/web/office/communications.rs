@@ -199,6 +199,9 @@ struct TemplateForm {
     html_body: String,
     #[serde(default)]
     text_body: String,
+    /// The checkbox: present ("on") when ticked.
+    #[serde(default)]
+    attach_invoice_pdf: Option<String>,
     #[serde(default)]
     body: String,
     #[serde(default)]
@@ -351,6 +354,7 @@ async fn load(
                 subject: t.subject,
                 html_body: t.html_body,
                 text_body: t.text_body.unwrap_or_default(),
+                attach_invoice_pdf: t.attach_invoice_pdf.then(|| "on".to_string()),
                 ..TemplateForm::default()
             }),
         Kind::Sms => store::get_sms(&state.app.db, company_id, id)
@@ -405,6 +409,7 @@ async fn preview(
                 return Ok(Err(format!("That {what} was not found.")));
             }
             Err(RenderError::Template(e)) => return Ok(Err(e.to_string())),
+            Err(RenderError::Attachment(e)) => return Ok(Err(e)),
             Err(RenderError::Store(e)) => return Err(e.into()),
         }
     };
@@ -498,6 +503,7 @@ async fn save(
                 subject: &f.subject,
                 html_body: &f.html_body,
                 text_body,
+                attach_invoice_pdf: f.attach_invoice_pdf.is_some(),
             };
             Some(
                 store::create_email(&mut tx, &user.company_id, &fields)
@@ -511,6 +517,7 @@ async fn save(
                 subject: &f.subject,
                 html_body: &f.html_body,
                 text_body,
+                attach_invoice_pdf: f.attach_invoice_pdf.is_some(),
             };
             store::update_email(&mut tx, &user.company_id, id, &fields)
                 .await?
@@ -572,6 +579,7 @@ async fn duplicate(
                 subject: &t.subject,
                 html_body: &t.html_body,
                 text_body: Some(t.text_body.as_str()).filter(|b| !b.is_empty()),
+                attach_invoice_pdf: t.attach_invoice_pdf.is_some(),
             };
             (
                 store::create_email(&mut tx, &user.company_id, &fields)

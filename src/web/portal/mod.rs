@@ -215,6 +215,7 @@ async fn send_email(app: &App, company_id: &str, to: &str, subject: &str, text: 
         to: to.to_string(),
         subject: subject.to_string(),
         text,
+        attachments: Vec::new(),
     };
     let transports = match crate::messaging::outbox::Transports::from_config(&app.config) {
         Ok(t) => t,
