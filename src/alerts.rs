@@ -33,8 +33,11 @@ pub const CATCH_UP_DAYS: i64 = 7;
 pub const SEND_FROM_HOUR: u8 = 9;
 /// Largest number of days in a rule.
 pub const MAX_DAYS: i64 = 365;
-/// Invoices queued per write transaction.
-pub const BATCH: usize = 1_000;
+/// Invoices queued per write transaction. Large, because every batch rewrites
+/// leaf pages all over the outbox's random-keyed indexes (1,000 per batch took
+/// 6.9 s for 100,000 invoices, 5,000 took 4.4 s); small enough that a payment
+/// waits at most a few hundred milliseconds for the writer.
+pub const BATCH: usize = 5_000;
 
 /// What one `queue_due` run did.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]

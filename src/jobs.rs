@@ -14,6 +14,8 @@ pub const RECONCILE_GRACE: time::Duration = time::Duration::minutes(2);
 #[derive(Debug, Default)]
 pub struct RunReport {
     pub reconciled: payments::ReconcileReport,
+    /// Stripe webhook events recorded but never processed, processed now.
+    pub webhook_events: usize,
     pub autopay: crate::autopay::AutopayReport,
     pub alerts: crate::alerts::AlertReport,
     pub delivered: outbox::DeliveryReport,
@@ -24,6 +26,11 @@ pub async fn run_once(app: &App, now: time::OffsetDateTime) -> anyhow::Result<Ru
     let reconciled = payments::reconcile(app, now, RECONCILE_GRACE)
         .await
         .map_err(|e| anyhow::anyhow!("reconciliation failed: {e:?}"))?;
+    // Webhook events whose processing was cut short (crash, restart) are
+    // applied now, through the same idempotent paths.
+    let webhook_events = crate::web::stripe_webhook::process_unprocessed(app, now)
+        .await
+        .map_err(|e| anyhow::anyhow!("processing stored Stripe events failed: {e}"))?;
     // After reconciliation (attempts left pending are settled first, so their
     // invoices are free or paid) and before alerts and delivery (its notices,
     // receipts and decline messages go out in this same run).
@@ -39,6 +46,7 @@ pub async fn run_once(app: &App, now: time::OffsetDateTime) -> anyhow::Result<Ru
         .map_err(|e| anyhow::anyhow!("message delivery failed: {e}"))?;
     Ok(RunReport {
         reconciled,
+        webhook_events,
         autopay,
         alerts,
         delivered,
@@ -54,6 +62,9 @@ pub async fn run_forever(app: App) {
             Ok(r) => {
                 if r.reconciled != payments::ReconcileReport::default() {
                     tracing::info!(report = ?r.reconciled, "reconciliation settled attempts");
+                }
+                if r.webhook_events > 0 {
+                    tracing::info!(events = r.webhook_events, "stored Stripe events processed");
                 }
                 if !r.autopay.is_quiet() {
                     tracing::info!(report = ?r.autopay, "autopay charged, declined or queued messages");

@@ -593,8 +593,15 @@ async fn send_refund(
     let mut outcome = Err(ProcessorError::Unavailable("not tried".into()));
     for delay in [0u64, 500] {
         tokio::time::sleep(Duration::from_millis(delay)).await;
-        outcome = app
-            .processor
+        // The company's processor (its Stripe account, else the sandbox).
+        let processor = match crate::processor::processor_for(app, company_id).await {
+            Ok(p) => p,
+            Err(e) => {
+                outcome = Err(ProcessorError::Unavailable(e.to_string()));
+                continue;
+            }
+        };
+        outcome = processor
             .refund(charge_id.to_string(), amount, refund_id.to_string())
             .await;
         if !matches!(outcome, Err(ProcessorError::Unavailable(_))) {

@@ -3,7 +3,8 @@
 //! 1. Reserve: in one write transaction, replay a known idempotency key or
 //!    lock the selected invoices to a new attempt, computing the amount from
 //!    their balances. The attempt is written before the processor is called.
-//! 2. Charge at the processor with the attempt's id as idempotency key.
+//! 2. Charge at the company's processor (`processor::processor_for`: its
+//!    Stripe account, else the sandbox) with the attempt's id as idempotency key.
 //! 3. Settle: `apply` records the payment, its allocations and the new
 //!    balances, guarded by the unique processor charge id, or a decline frees
 //!    the invoices. Reconciliation settles attempts left pending.
@@ -265,7 +266,15 @@ pub async fn pay_with(
         (ChargeSource::Token(req.payment_method.clone()), None)
     };
     let saved_method_id = saved.as_ref().map(|m| m.id.clone());
-    let processor_customer: Option<String> = None;
+    // The company's processor (its Stripe account, else the sandbox) and the
+    // customer it already knows there, if any.
+    let processor = crate::processor::processor_for(app, &req.company_id).await?;
+    let processor_customer = if processor.name() == "sandbox" {
+        None // the sandbox keeps no customers: spare the read
+    } else {
+        crate::store::customers::processor_customer(&app.db, &req.company_id, &req.customer_id)
+            .await?
+    };
 
     // 1. Reserve: lock the invoices and write the attempt, or replay the key.
     let attempt = {
@@ -302,8 +311,7 @@ pub async fn pay_with(
     }
 
     // 2. Charge.
-    let outcome = app
-        .processor
+    let outcome = processor
         .charge(ChargeRequest {
             idempotency_key: attempt_id,
             amount: crate::money::Money::new(amount, currency),
@@ -373,6 +381,9 @@ async fn reserve(
             store::release_locks(conn, &attempt_id).await?;
             return replay_same(&prior, print).map(Reserved::Replay);
         }
+        // Our own partial locks first: otherwise the invoices this attempt
+        // just locked would read as being paid by someone else.
+        store::release_locks(conn, &attempt_id).await?;
         let states = store::invoice_states(conn, &req.company_id, &req.customer_id, ids).await?;
         return Err(why_not_lockable(ids, &states));
     }
@@ -444,18 +455,23 @@ async fn reserve(
 }
 
 fn why_not_lockable(ids: &[String], states: &[(String, String, i64, bool)]) -> PayError {
-    for id in ids {
-        match states.iter().find(|(s, _, _, _)| s == id) {
-            None => return PayError::InvoiceNotFound,
-            Some((_, status, balance, locked)) => {
-                if status != "open" || *balance <= 0 {
-                    return PayError::InvoiceNotPayable(id.clone());
-                }
-                if *locked {
-                    return PayError::InvoiceBusy(id.clone());
-                }
-            }
-        }
+    let state = |id: &String| states.iter().find(|(s, _, _, _)| s == id);
+    // Whatever the order of the list: an id that is not this customer's
+    // (SECURITY 2) wins, then an invoice that cannot be paid, then one that
+    // is being paid right now.
+    if ids.iter().any(|id| state(id).is_none()) {
+        return PayError::InvoiceNotFound;
+    }
+    if let Some(id) = ids.iter().find(|id| {
+        state(id).is_some_and(|(_, status, balance, _)| status != "open" || *balance <= 0)
+    }) {
+        return PayError::InvoiceNotPayable(id.clone());
+    }
+    if let Some(id) = ids
+        .iter()
+        .find(|id| state(id).is_some_and(|(_, _, _, locked)| *locked))
+    {
+        return PayError::InvoiceBusy(id.clone());
     }
     PayError::InvoiceNotFound
 }
@@ -718,7 +734,15 @@ pub async fn reconcile(
     let before = now - grace;
     let mut report = ReconcileReport::default();
     for attempt in store::pending_attempts(&app.db, before).await? {
-        match app.processor.find_charge(attempt.id.clone()).await {
+        let processor = match crate::processor::processor_for(app, &attempt.company_id).await {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::warn!(attempt = %attempt.id, error = %e, "reconciliation could not open the company's processor");
+                report.still_pending += 1;
+                continue;
+            }
+        };
+        match processor.find_charge(attempt.id.clone()).await {
             Ok(Some(outcome)) => {
                 let saved = if attempt.payment_method.starts_with("pmt_") {
                     Some(attempt.payment_method.as_str())
@@ -767,7 +791,10 @@ pub async fn add_card(
     token: String,
     actor: &str,
 ) -> Result<AddCard, PayError> {
-    let saved = match app.processor.save_method(token, None).await {
+    let processor = crate::processor::processor_for(app, company_id).await?;
+    let known =
+        crate::store::customers::processor_customer(&app.db, company_id, customer_id).await?;
+    let saved = match processor.save_method(token, known).await {
         Ok(SaveOutcome::Saved(saved)) => saved,
         Ok(SaveOutcome::Declined(decline)) => return Ok(AddCard::Declined(decline)),
         Err(ProcessorError::InvalidSource(_)) => {

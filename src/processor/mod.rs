@@ -153,6 +153,9 @@ pub fn decline_message(code: &str) -> &'static str {
             "The card number is incorrect. Check it and try again."
         }
         "processing_error" => "The card could not be processed. Please try again in a moment.",
+        "authentication_required" => {
+            "Your bank asked to confirm this payment, and it was not confirmed. Nothing was charged. Try again and complete your bank's check, or use another card."
+        }
         _ => "Your bank declined the card. Try another card or call your bank.",
     }
 }
@@ -216,4 +219,65 @@ pub async fn stripe_for(
             )
         })?;
     Ok(Some(stripe::StripeProcessor::with_key(&secret)))
+}
+
+/// What a payer's browser needs to know about the company's processor: which
+/// card fields to show, and Stripe's publishable key (public by design).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PageProcessor {
+    pub kind: ProcessorKind,
+    pub publishable_key: Option<String>,
+}
+
+impl PageProcessor {
+    pub fn sandbox() -> PageProcessor {
+        PageProcessor {
+            kind: ProcessorKind::Sandbox,
+            publishable_key: None,
+        }
+    }
+
+    pub fn is_stripe(&self) -> bool {
+        self.kind == ProcessorKind::Stripe
+    }
+}
+
+/// The pay page's view of a company's processor (`processor_for` decides
+/// the server side from the same settings).
+pub async fn page_processor(
+    app: &crate::app::App,
+    company_id: &str,
+) -> Result<PageProcessor, crate::store::StoreError> {
+    Ok(
+        match crate::store::processor_settings::get(&app.db, company_id).await? {
+            Some(s) if s.kind == ProcessorKind::Stripe => PageProcessor {
+                kind: ProcessorKind::Stripe,
+                publishable_key: s.publishable_key.filter(|k| !k.is_empty()),
+            },
+            _ => PageProcessor::sandbox(),
+        },
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn declines_are_told_in_words_a_customer_understands() {
+        assert!(decline_message("authentication_required").contains("Nothing was charged"));
+        assert!(decline_message("invalid_number").contains("card number is incorrect"));
+        assert!(decline_message("do_not_honor").starts_with("Your bank declined"));
+        assert_eq!(Decline::new("expired_card").code, "expired_card");
+    }
+
+    #[test]
+    fn the_page_defaults_to_the_sandbox() {
+        let p = PageProcessor::sandbox();
+        assert!(!p.is_stripe());
+        assert_eq!(
+            serde_json::to_value(&p).unwrap(),
+            serde_json::json!({"kind": "sandbox", "publishable_key": null})
+        );
+    }
 }

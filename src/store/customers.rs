@@ -166,6 +166,23 @@ pub async fn get_property(
     .transpose()
 }
 
+/// The customer's id at the processor (a Stripe Customer), kept when a card
+/// was first saved there.
+pub async fn processor_customer(
+    db: &Db,
+    company_id: &str,
+    customer_id: &str,
+) -> StoreResult<Option<String>> {
+    let found: Option<Option<String>> = sqlx::query_scalar(
+        "SELECT processor_customer_id FROM customers WHERE company_id = $1 AND id = $2",
+    )
+    .bind(company_id)
+    .bind(customer_id)
+    .fetch_optional(db.reader())
+    .await?;
+    Ok(found.flatten().filter(|c| !c.is_empty()))
+}
+
 pub async fn set_processor_customer(
     tx: &mut Conn,
     customer_id: &str,

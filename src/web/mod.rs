@@ -140,6 +140,28 @@ pub fn not_found_for(state: &AppState, path: &str) -> Response {
 }
 
 /// Headers every response carries (SECURITY.md 7).
+/// The policy of every response (SECURITY.md 7).
+pub const DEFAULT_CSP: &str = "default-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'; img-src 'self' data:";
+
+/// The policy of a page that shows Stripe's card fields: `DEFAULT_CSP` plus
+/// Stripe.js, its frames and its API, and no other third party.
+pub const STRIPE_CSP: &str = "default-src 'self'; script-src 'self' https://js.stripe.com; frame-src https://js.stripe.com https://hooks.stripe.com; connect-src 'self' https://api.stripe.com; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'; img-src 'self' data:";
+
+/// Gives a pay or portal page the policy its processor's card fields need:
+/// Stripe's for a Stripe company, else the default one unchanged.
+pub(crate) fn with_processor_csp(
+    mut resp: Response,
+    processor: &crate::processor::PageProcessor,
+) -> Response {
+    if processor.is_stripe() {
+        resp.headers_mut().insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(STRIPE_CSP),
+        );
+    }
+    resp
+}
+
 async fn security_headers(hsts: bool, req: Request, next: Next) -> Response {
     // Assets and company logos may be cached; everything else is private.
     let is_static =
@@ -152,12 +174,14 @@ async fn security_headers(hsts: bool, req: Request, next: Next) -> Response {
         HeaderValue::from_static("nosniff"),
     );
     h.insert("x-frame-options", HeaderValue::from_static("DENY"));
-    h.insert(
-        "content-security-policy",
-        HeaderValue::from_static(
-            "default-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'; img-src 'self' data:",
-        ),
-    );
+    // A handler may have chosen its own policy (a page with Stripe's card
+    // fields, see `with_processor_csp`); every other response gets ours.
+    if !h.contains_key(header::CONTENT_SECURITY_POLICY) {
+        h.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(DEFAULT_CSP),
+        );
+    }
     if !is_static {
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         h.insert(

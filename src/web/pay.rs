@@ -24,6 +24,7 @@ use crate::domain::autopay_consent_text;
 use crate::money::Money;
 use crate::paylink;
 use crate::payments::{self, PayError, PayInvoices, PayResult};
+use crate::processor::{PageProcessor, page_processor};
 use crate::store::links::LiveLink;
 use crate::store::payments::{self as pay_store, Consent};
 use crate::store::paypage::{self, PayPage};
@@ -246,19 +247,31 @@ pub(crate) fn form_sig_valid(state: &AppState, scope: &str, nonce: &str, sig: &s
     !nonce.is_empty() && crate::crypto::same_secret(&expected, sig)
 }
 
-fn render_page(
+async fn render_page(
     state: &AppState,
     page: &PayPage,
     token: &str,
     status: StatusCode,
     form: FormState,
 ) -> Response {
-    let ctx = page_context(state, page, &page.link_id, &format!("/pay/{token}"), form);
-    state.views.page(
+    let processor = match page_processor(&state.app, &page.company.id).await {
+        Ok(p) => p,
+        Err(e) => return ApiError::from(e).into_response(),
+    };
+    let ctx = page_context(
+        state,
+        page,
+        &processor,
+        &page.link_id,
+        &format!("/pay/{token}"),
+        form,
+    );
+    let resp = state.views.page(
         status,
         "pay.html",
         minijinja::context! { token => token, ..ctx },
-    )
+    );
+    super::with_processor_csp(resp, &processor)
 }
 
 /// Everything the pay form shows (`pay.html`), for any place that shows it:
@@ -266,6 +279,7 @@ fn render_page(
 pub(crate) fn page_context(
     state: &AppState,
     page: &PayPage,
+    processor: &PageProcessor,
     scope: &str,
     action: &str,
     form: FormState,
@@ -355,12 +369,13 @@ pub(crate) fn page_context(
         error => form.error,
         card_error => form.card_error,
         consent_error => form.consent_error,
+        processor => minijinja::value::Serde(processor),
     }
 }
 
 async fn page(State(state): State<AppState>, ip: ClientIp, Path(token): Path<String>) -> Response {
     match load_page(&state, ip, &token, "/pay").await {
-        Ok(page) => render_page(&state, &page, &token, StatusCode::OK, FormState::default()),
+        Ok(page) => render_page(&state, &page, &token, StatusCode::OK, FormState::default()).await,
         Err(resp) => resp,
     }
 }
@@ -419,7 +434,7 @@ async fn submit(
         }
         Submitted::Again(status, fs) => {
             match paypage::load(&state.app.db, &paylink::token_hash(&token)).await {
-                Ok(Some(page)) => render_page(&state, &page, &token, status, fs),
+                Ok(Some(page)) => render_page(&state, &page, &token, status, fs).await,
                 Ok(None) => state.views.not_found(),
                 Err(e) => ApiError::from(e).into_response(),
             }
@@ -622,9 +637,24 @@ async fn page_data(
     Path(token): Path<String>,
 ) -> Response {
     match load_page(&state, ip, &token, "/api/v1/pay").await {
-        Ok(page) => Json(page).into_response(),
+        Ok(page) => match page_processor(&state.app, &page.company.id).await {
+            Ok(processor) => Json(PageData {
+                page: &page,
+                processor,
+            })
+            .into_response(),
+            Err(e) => ApiError::from(e).into_response(),
+        },
         Err(resp) => resp,
     }
+}
+
+/// `GET /api/v1/pay/{token}`: the page's data and which card fields to use.
+#[derive(Serialize)]
+struct PageData<'a> {
+    #[serde(flatten)]
+    page: &'a PayPage,
+    processor: PageProcessor,
 }
 
 #[derive(Deserialize)]
@@ -709,21 +739,41 @@ pub fn pay_result_response(result: PayResult) -> Response {
         PayResult::Succeeded(summary) => json_created(summary),
         PayResult::Declined(d) => {
             let mut e = ApiError::new(StatusCode::PAYMENT_REQUIRED, "card_declined", d.message);
-            e.code = match d.code.as_str() {
-                "insufficient_funds" => "insufficient_funds",
-                "expired_card" => "expired_card",
-                "incorrect_cvc" => "incorrect_cvc",
-                "invalid_payment_method" => "invalid_payment_method",
-                _ => "card_declined",
-            };
+            e.code = api_decline_code(&d.code);
             e.into_response()
         }
+    }
+}
+
+/// The decline codes the API passes through; any other is `card_declined`.
+fn api_decline_code(code: &str) -> &'static str {
+    match code {
+        "insufficient_funds" => "insufficient_funds",
+        "expired_card" => "expired_card",
+        "incorrect_cvc" => "incorrect_cvc",
+        "incorrect_number" | "invalid_number" => "incorrect_number",
+        "processing_error" => "processing_error",
+        "authentication_required" => "authentication_required",
+        "invalid_payment_method" => "invalid_payment_method",
+        _ => "card_declined",
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn decline_codes_passed_through() {
+        assert_eq!(
+            api_decline_code("authentication_required"),
+            "authentication_required"
+        );
+        assert_eq!(api_decline_code("invalid_number"), "incorrect_number");
+        assert_eq!(api_decline_code("processing_error"), "processing_error");
+        assert_eq!(api_decline_code("do_not_honor"), "card_declined");
+        assert_eq!(api_decline_code("fraudulent"), "card_declined");
+    }
     use time::macros::date;
 
     #[test]

@@ -5,6 +5,7 @@ mod support;
 
 mod alerts;
 mod api_validation;
+mod attacks;
 mod autopay;
 mod cli;
 mod import;

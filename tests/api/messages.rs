@@ -1024,3 +1024,31 @@ async fn stored_sms_template_renders_the_live_link_and_keeps_it_redacted() {
     assert!(!body.contains(&token), "{body}");
     assert!(body.contains("/pay/[link]"), "{body}");
 }
+
+#[tokio::test]
+async fn claiming_looks_messages_up_by_id_however_long_the_queue() {
+    let t = TestApp::new().await;
+    let sql = format!("EXPLAIN QUERY PLAN {}", store::CLAIM_SQL);
+    let plan: Vec<(i64, i64, i64, String)> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(now())
+        .bind(now())
+        .bind(16_i64)
+        .fetch_all(t.app.db.writer())
+        .await
+        .unwrap();
+    let steps: Vec<&str> = plan.iter().map(|(_, _, _, d)| d.as_str()).collect();
+    // One index probe per claimed id; never every due message (an OR of
+    // two index ranges made SQLite walk the whole queue for each batch).
+    assert!(
+        steps[0].contains("SEARCH outbox USING INDEX sqlite_autoindex_outbox_1 (id=?)"),
+        "{steps:?}"
+    );
+    assert!(
+        !steps.iter().any(|d| d.contains("MULTI-INDEX OR")),
+        "{steps:?}"
+    );
+    assert!(
+        !steps.iter().any(|d| d.starts_with("SCAN outbox")),
+        "{steps:?}"
+    );
+}

@@ -1,6 +1,6 @@
 //! Headers on every response, and no card number anywhere after payments.
 
-use axum::http::StatusCode;
+use axum::http::{Method, StatusCode};
 use serde_json::json;
 
 use crate::support::{TestApp, captured_logs, customer_with_invoices};
@@ -155,6 +155,12 @@ async fn no_card_number_in_the_database_or_the_logs_after_payments() {
     )
     .await;
     assert!(t.count("SELECT COUNT(*) FROM payments").await >= 2);
+    // Everything into the main file first: an automatic checkpoint between
+    // reading the file and reading its WAL would hide rows from the scan.
+    sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+        .execute(t.app.db.writer())
+        .await
+        .unwrap();
     let mut text = String::new();
     for f in [
         "test.db",
@@ -171,4 +177,171 @@ async fn no_card_number_in_the_database_or_the_logs_after_payments() {
     assert!(found.is_empty(), "card numbers found: {found:?}");
     // The scan did see the data it was looking through.
     assert!(text.contains("4242"));
+}
+
+/// The policy of every response but the card pages of a Stripe company.
+const DEFAULT_CSP: &str = "default-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'; img-src 'self' data:";
+/// The card pages of a Stripe company: Stripe.js and nothing else added.
+const STRIPE_CSP: &str = "default-src 'self'; script-src 'self' https://js.stripe.com; frame-src https://js.stripe.com https://hooks.stripe.com; connect-src 'self' https://api.stripe.com; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'; img-src 'self' data:";
+
+/// Every `src`/`href` of a page that is not local (or a tel: link).
+fn external_resources(html: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for attr in ["src=\"", "href=\""] {
+        for (i, _) in html.match_indices(attr) {
+            let rest = &html[i + attr.len()..];
+            let value = &rest[..rest.find('"').unwrap_or(rest.len())];
+            if !(value.starts_with('/') || value.starts_with("tel:")) {
+                out.push(value.to_string());
+            }
+        }
+    }
+    out
+}
+
+/// A portal session for a customer, through a sign-in link made in the store.
+async fn portal_cookie(t: &TestApp, company: &str, customer: &str) -> String {
+    use fieldpay::store::portal::{self as portal_store, Purpose};
+    let mut tx = t.app.db.begin_write().await.unwrap();
+    let token = portal_store::insert_token(&mut tx, company, customer, Purpose::SignIn)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let r = t
+        .request(
+            Method::POST,
+            &format!("/portal/link/{token}"),
+            &[("content-type", "application/x-www-form-urlencoded")],
+            Some(String::new()),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    r.header("set-cookie")
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string()
+}
+
+#[tokio::test]
+async fn only_a_stripe_companys_card_pages_allow_stripe_js() {
+    let t = TestApp::new().await;
+    let (c, _) = customer_with_invoices(&t, "Csp Carla", &[2500]).await;
+    let token = t.token(&c).await;
+    let company: String = sqlx::query_scalar("SELECT company_id FROM customers WHERE id = $1")
+        .bind(&c)
+        .fetch_one(t.app.db.reader())
+        .await
+        .unwrap();
+
+    // The sandbox (the default): the exact policy, our own card fields.
+    let page = t.get(&format!("/pay/{token}")).await;
+    assert_eq!(page.header("content-security-policy"), DEFAULT_CSP);
+    assert!(page.body.contains("id=\"cc-number\""));
+    assert!(external_resources(&page.body).is_empty());
+    let data = t.get(&format!("/api/v1/pay/{token}")).await.json();
+    assert_eq!(
+        data["processor"],
+        json!({"kind": "sandbox", "publishable_key": null})
+    );
+    let cookie = portal_cookie(&t, &company, &c).await;
+    for path in ["/portal", "/portal/cards/new"] {
+        let r = t
+            .request(Method::GET, path, &[("cookie", &cookie)], None)
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{path}");
+        assert_eq!(r.header("content-security-policy"), DEFAULT_CSP, "{path}");
+        assert!(r.body.contains("id=\"cc-number\""), "{path}");
+        assert!(external_resources(&r.body).is_empty(), "{path}");
+    }
+
+    // The company chooses Stripe.
+    let sk = "sk_test_cspcheck0123456789";
+    let r = t
+        .api(
+            Method::PUT,
+            "/api/v1/settings/processor",
+            Some(json!({"kind": "stripe", "secret_key": sk,
+                "publishable_key": "pk_test_51cspcheck", "webhook_secret": "whsec_cspcheck"})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let page = t.get(&format!("/pay/{token}")).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert_eq!(page.header("content-security-policy"), STRIPE_CSP);
+    assert_security_headers(&page, "stripe page", true);
+    assert_eq!(
+        external_resources(&page.body),
+        vec!["https://js.stripe.com/v3/".to_string()]
+    );
+    assert!(
+        page.body
+            .contains("data-publishable-key=\"pk_test_51cspcheck\"")
+    );
+    assert!(page.body.contains("/static/stripe_card.js"));
+    assert!(
+        !page.body.contains("id=\"cc-number\""),
+        "no card inputs of ours"
+    );
+    assert!(!page.body.contains("/static/card.js"));
+    assert!(!page.body.contains(sk), "the secret key is never shown");
+    let data = t.get(&format!("/api/v1/pay/{token}")).await;
+    assert_eq!(
+        data.json()["processor"],
+        json!({"kind": "stripe", "publishable_key": "pk_test_51cspcheck"})
+    );
+    assert!(!data.body.contains(sk));
+    // JSON, errors and assets of the same server keep the default policy.
+    assert_eq!(data.header("content-security-policy"), DEFAULT_CSP);
+    for path in [
+        "/nothing-here".to_string(),
+        format!("/pay/{}", "x".repeat(43)),
+        "/static/stripe_card.js".to_string(),
+        "/healthz".to_string(),
+    ] {
+        let r = t.get(&path).await;
+        assert_eq!(r.header("content-security-policy"), DEFAULT_CSP, "{path}");
+    }
+    // The portal's pay form and add-a-card form take Stripe's fields too;
+    // its other pages keep the default.
+    for path in ["/portal", "/portal/cards/new"] {
+        let r = t
+            .request(Method::GET, path, &[("cookie", &cookie)], None)
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{path}");
+        assert_eq!(r.header("content-security-policy"), STRIPE_CSP, "{path}");
+        assert!(r.body.contains("id=\"stripe-card\""), "{path}");
+        assert!(!r.body.contains("id=\"cc-number\""), "{path}");
+        assert_eq!(
+            external_resources(&r.body),
+            vec!["https://js.stripe.com/v3/".to_string()],
+            "{path}"
+        );
+    }
+    let r = t
+        .request(Method::GET, "/portal/history", &[("cookie", &cookie)], None)
+        .await;
+    assert_eq!(r.header("content-security-policy"), DEFAULT_CSP);
+
+    // Another company on the same server keeps the sandbox and its policy.
+    let other = t.other_company().await;
+    let (_, _, other_token) =
+        crate::stripe::other_company_customer(&t, &other, "Otto Other", 700).await;
+    let page = t.get(&format!("/pay/{other_token}")).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert_eq!(page.header("content-security-policy"), DEFAULT_CSP);
+    assert!(page.body.contains("id=\"cc-number\""));
+
+    // Back to the sandbox: the page is as before.
+    let r = t
+        .api(
+            Method::PUT,
+            "/api/v1/settings/processor",
+            Some(json!({"kind": "sandbox"})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let page = t.get(&format!("/pay/{token}")).await;
+    assert_eq!(page.header("content-security-policy"), DEFAULT_CSP);
+    assert!(page.body.contains("id=\"cc-number\""));
 }

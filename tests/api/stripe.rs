@@ -6,9 +6,13 @@
 //! `FIELDPAY_TEST_PYTHON` (else `python3`); under `CI=true` a python without
 //! localstripe fails the tests, elsewhere they are skipped with a message.
 //!
-//! The payment flows choose the processor from `App::processor`; these tests
-//! put the company's Stripe adapter there, so the page's whole path (attempt
-//! rows, locks, settle) runs against localstripe.
+//! The payment flows choose each company's processor from its settings
+//! (`processor_for`); these tests set them through
+//! `PUT /api/v1/settings/processor` with the API base pointed at localstripe,
+//! so the real selection and the page's whole path (attempt rows, locks,
+//! settle) run against localstripe. `App::processor` stays the sandbox, the
+//! default for every company that did not choose Stripe; the tests that lose
+//! a reply put a wrapper there and switch the company to it for one request.
 
 use std::io::BufRead;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -177,17 +181,19 @@ async fn set_stripe(t: &TestApp, api_key: &str, sk: &str, whsec: &str) -> Resp {
 /// A test app whose company takes cards through Stripe (localstripe).
 async fn stripe_app() -> Option<(TestApp, Ctx)> {
     let ls = localstripe()?;
-    let mut t = TestApp::new().await;
+    let t = TestApp::new().await;
     let (sk, whsec) = (secret_key(), webhook_secret());
     let key = t.api_key.clone();
     let r = set_stripe(&t, &key, &sk, &whsec).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     let company = company_id(&t, &key).await;
-    let stripe = fieldpay::processor::stripe_for(&t.app, &company)
-        .await
-        .unwrap()
-        .expect("the company uses stripe");
-    use_processor(&mut t, Arc::new(stripe));
+    assert!(
+        fieldpay::processor::stripe_for(&t.app, &company)
+            .await
+            .unwrap()
+            .is_some(),
+        "the company uses stripe"
+    );
     Some((
         t,
         Ctx {
@@ -199,9 +205,23 @@ async fn stripe_app() -> Option<(TestApp, Ctx)> {
     ))
 }
 
+/// Puts a processor in `App::processor`: what companies that did not choose
+/// Stripe are charged through.
 fn use_processor(t: &mut TestApp, p: Arc<dyn PaymentProcessor>) {
     t.app.processor = p;
     t.router = fieldpay::web::router(t.app.clone());
+}
+
+/// Switches the test company's processor kind, keeping its stored keys.
+async fn set_kind(t: &TestApp, kind: &str) {
+    let r = t
+        .api(
+            Method::PUT,
+            "/api/v1/settings/processor",
+            Some(json!({"kind": kind})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
 }
 
 /// A PaymentMethod made at localstripe, as Stripe.js would make it.
@@ -342,9 +362,15 @@ async fn stripe_declines_map_to_our_codes_with_words_for_the_customer() {
     let card = pm(&c, "4000002500003155").await;
     let r = t.pay(&token, "key-3ds", body(&inv, &card)).await;
     assert_eq!(r.status, StatusCode::PAYMENT_REQUIRED, "{}", r.body);
-    // The page's API names only the codes it knows (web/pay.rs); the
-    // attempt keeps the precise one.
-    assert_eq!(r.json()["error"]["code"], "card_declined");
+    assert_eq!(r.json()["error"]["code"], "authentication_required");
+    assert!(
+        r.json()["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("Nothing was charged"),
+        "{}",
+        r.body
+    );
     let (attempt, code): (String, String) = sqlx::query_as(
         "SELECT id, decline_code FROM payment_attempts WHERE idempotency_key = 'key-3ds'",
     )
@@ -505,9 +531,7 @@ async fn stripe_refund_reopens_the_balance() {
     ));
     // The adapter asked again with the same key (a lost reply, a retry
     // days later): the same refund, not a second one.
-    let same = t
-        .app
-        .processor
+    let same = StripeProcessor::with_key(&c.sk)
         .refund(
             pi.clone(),
             fieldpay::money::Money::new(3000, fieldpay::money::Currency::USD),
@@ -612,12 +636,17 @@ async fn pay_and_lose_reply(t: &mut TestApp, c: &Ctx, name: &str, amount: i64) -
     let (cust, inv) = customer_with_invoices(t, name, &[amount]).await;
     let token = t.token(&cust).await;
     let card = pm(c, "4242424242424242").await;
+    // For this one request the company is charged through the app's
+    // default processor, a Stripe adapter that loses the reply.
+    let sandbox = t.app.processor.clone();
     let stripe = StripeProcessor::with_key(&c.sk);
-    use_processor(t, Arc::new(LostReply(stripe.clone())));
+    use_processor(t, Arc::new(LostReply(stripe)));
+    set_kind(t, "sandbox").await;
     let r = t.pay(&token, "key-lost", body(&inv, &card)).await;
     assert_eq!(r.status, StatusCode::BAD_GATEWAY, "{}", r.body);
     assert_eq!(r.json()["error"]["code"], "processor_unavailable");
-    use_processor(t, Arc::new(stripe));
+    use_processor(t, sandbox);
+    set_kind(t, "stripe").await;
     assert_eq!(t.balance(&inv[0]).await, amount, "not applied yet");
     let attempt: String = sqlx::query_scalar(
         "SELECT id FROM payment_attempts WHERE idempotency_key = 'key-lost' AND status = 'pending'",
@@ -639,17 +668,14 @@ async fn stripe_lost_reply_is_found_and_reconciled_once() {
     assert_eq!(intents.len(), 1);
     assert_eq!(intents[0]["status"], "succeeded");
     // The adapter finds it by our attempt id.
-    let found = t.app.processor.find_charge(attempt.clone()).await.unwrap();
+    let stripe = StripeProcessor::with_key(&c.sk);
+    let found = stripe.find_charge(attempt.clone()).await.unwrap();
     assert!(
         matches!(&found, Some(ChargeOutcome::Succeeded(ch)) if ch.amount.minor == 6100 && ch.card.last4 == "4242"),
         "{found:?}"
     );
     assert_eq!(
-        t.app
-            .processor
-            .find_charge("att_neverseen".into())
-            .await
-            .unwrap(),
+        stripe.find_charge("att_neverseen".into()).await.unwrap(),
         None
     );
     let later = time::OffsetDateTime::now_utc() + time::Duration::minutes(30);
@@ -1226,13 +1252,12 @@ async fn stripe_events_left_unprocessed_are_processed_by_the_jobs() {
             .unwrap(),
         0
     );
-    let later = now + time::Duration::minutes(2);
-    assert_eq!(
-        fieldpay::web::stripe_webhook::process_unprocessed(&t.app, later)
-            .await
-            .unwrap(),
-        1
-    );
+    // The scheduled jobs pick it up (before reconciliation would have
+    // asked about the attempt: its grace is longer).
+    let later = now + time::Duration::seconds(90);
+    let report = fieldpay::jobs::run_once(&t.app, later).await.unwrap();
+    assert_eq!(report.webhook_events, 1, "{report:?}");
+    assert_eq!(report.reconciled.applied, 0, "{report:?}");
     assert_eq!(wait_processed(&t, "evt_crashed").await, "settled: paid");
     assert_eq!(t.balance(&inv).await, 0);
     assert_eq!(
@@ -1255,8 +1280,10 @@ async fn stripe_refund_whose_reply_was_lost_is_confirmed_by_webhook() {
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
     let payment = r.json()["id"].as_str().unwrap().to_string();
     let (_, pi) = attempt_of_payment(&t, &payment).await;
+    let sandbox = t.app.processor.clone();
     let stripe = StripeProcessor::with_key(&c.sk);
     use_processor(&mut t, Arc::new(LostRefundReply(stripe)));
+    set_kind(&t, "sandbox").await;
     let req = fieldpay::office_payments::RefundRequest {
         company_id: c.company.clone(),
         payment_id: payment.clone(),
@@ -1274,6 +1301,8 @@ async fn stripe_refund_whose_reply_was_lost_is_confirmed_by_webhook() {
         "{done:?}"
     );
     assert_eq!(t.balance(&inv[0]).await, 5000);
+    use_processor(&mut t, sandbox);
+    set_kind(&t, "stripe").await;
     // Two tries were sent, one refund exists at Stripe.
     let at_stripe = ls_get(&c, &format!("/v1/refunds?payment_intent={pi}")).await;
     assert_eq!(
@@ -1311,4 +1340,236 @@ async fn stripe_refund_whose_reply_was_lost_is_confirmed_by_webhook() {
             .await
             .unwrap();
     assert_eq!(held, None, "the refund no longer holds the invoice");
+}
+
+/// A customer of another company on the same server (`key` is its API
+/// key), with one open invoice: (customer, invoice, pay-page token).
+pub(crate) async fn other_company_customer(
+    t: &TestApp,
+    key: &str,
+    name: &str,
+    amount: i64,
+) -> (String, String, String) {
+    let r = t
+        .api_with_key(
+            key,
+            Method::POST,
+            "/api/v1/customers",
+            Some(json!({"name": name})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let cust = r.json()["id"].as_str().unwrap().to_string();
+    let r = t
+        .api_with_key(
+            key,
+            Method::POST,
+            "/api/v1/properties",
+            Some(json!({"address": "9 Other St", "resident_customer_id": cust})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let prop = r.json()["id"].as_str().unwrap().to_string();
+    let r = t
+        .api_with_key(
+            key,
+            Method::POST,
+            "/api/v1/invoices",
+            Some(json!({"property_id": prop, "due_date": "2026-12-31",
+                "lines": [{"description": "Quarterly service", "quantity": 1, "unit_price": amount}]})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let inv = r.json()["id"].as_str().unwrap().to_string();
+    let r = t
+        .api_with_key(
+            key,
+            Method::GET,
+            &format!("/api/v1/customers/{cust}/payment-link"),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let token = r.json()["url"]
+        .as_str()
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_string();
+    (cust, inv, token)
+}
+
+/// An invoice's balance as another company's API key reads it.
+async fn other_balance(t: &TestApp, key: &str, invoice: &str) -> i64 {
+    let r = t
+        .api_with_key(
+            key,
+            Method::GET,
+            &format!("/api/v1/invoices/{invoice}"),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    r.json()["balance"].as_i64().unwrap()
+}
+
+#[tokio::test]
+async fn a_sandbox_company_and_a_stripe_company_on_one_server_each_use_their_own() {
+    let Some((t, c)) = stripe_app().await else {
+        return;
+    };
+    // The Stripe company: charged at Stripe, nothing at the sandbox.
+    let (cust, inv) = customer_with_invoices(&t, "Stella Stripe", &[3300]).await;
+    let token = t.token(&cust).await;
+    let card = pm(&c, "4242424242424242").await;
+    let r = t.pay(&token, "key-mixed-stripe", body(&inv, &card)).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let (attempt, charge) = attempt_of_payment(&t, r.json()["id"].as_str().unwrap()).await;
+    assert!(charge.starts_with("pi_"), "{charge}");
+    assert_eq!(intents_for(&c, &attempt).await.len(), 1);
+    assert_eq!(
+        t.sandbox_count("SELECT COUNT(*) FROM sandbox_charges")
+            .await,
+        0
+    );
+    // A sandbox token means nothing to Stripe.
+    let (cust2, inv2) = customer_with_invoices(&t, "Stella Two", &[1200]).await;
+    let token2 = t.token(&cust2).await;
+    let tok = t.card("4242424242424242").await;
+    let r = t.pay(&token2, "key-mixed-tok", body(&inv2, &tok)).await;
+    assert_eq!(r.status, StatusCode::PAYMENT_REQUIRED, "{}", r.body);
+    assert_eq!(r.json()["error"]["code"], "invalid_payment_method");
+    assert_eq!(t.balance(&inv2[0]).await, 1200);
+
+    // A company on the same server that kept the sandbox: charged there.
+    let other = t.other_company().await;
+    let (_, oinv, otoken) = other_company_customer(&t, &other, "Sandy Box", 2100).await;
+    let tok = t.card("4242424242424242").await;
+    let r = t
+        .pay(
+            &otoken,
+            "key-mixed-sandbox",
+            body(std::slice::from_ref(&oinv), &tok),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    assert_eq!(other_balance(&t, &other, &oinv).await, 0);
+    let (oattempt, ocharge) = attempt_of_payment(&t, r.json()["id"].as_str().unwrap()).await;
+    assert!(!ocharge.starts_with("pi_"), "{ocharge}");
+    assert!(intents_for(&c, &oattempt).await.is_empty(), "not at Stripe");
+    assert_eq!(
+        t.sandbox_count("SELECT COUNT(*) FROM sandbox_charges WHERE status = 'succeeded'")
+            .await,
+        1
+    );
+    // A Stripe PaymentMethod means nothing to the sandbox.
+    let (_, oinv2, otoken2) = other_company_customer(&t, &other, "Sandy Two", 900).await;
+    let card = pm(&c, "4242424242424242").await;
+    let r = t
+        .pay(
+            &otoken2,
+            "key-mixed-pm",
+            body(std::slice::from_ref(&oinv2), &card),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::PAYMENT_REQUIRED, "{}", r.body);
+    assert_eq!(r.json()["error"]["code"], "invalid_payment_method");
+    assert_eq!(other_balance(&t, &other, &oinv2).await, 900);
+}
+
+#[tokio::test]
+async fn stripe_pay_page_form_posts_a_payment_method_id() {
+    let Some((t, c)) = stripe_app().await else {
+        return;
+    };
+    let (cust, inv) = customer_with_invoices(&t, "Frida Form", &[4400, 600]).await;
+    let token = t.token(&cust).await;
+    let page = t.get(&format!("/pay/{token}")).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("id=\"stripe-card\""), "{}", page.body);
+    let field = |name: &str| {
+        let marker = format!("name=\"{name}\" value=\"");
+        let at = page.body.find(&marker).unwrap() + marker.len();
+        page.body[at..at + page.body[at..].find('"').unwrap()].to_string()
+    };
+    let (nonce, sig) = (field("form_nonce"), field("form_sig"));
+    // What stripe_card.js puts in card_token: Stripe.js's PaymentMethod id.
+    let card = pm(&c, "4242424242424242").await;
+    let form = format!(
+        "form_nonce={nonce}&form_sig={sig}&invoice_ids={}&invoice_ids={}&payment_method=new_card&card_token={card}&plan=once",
+        inv[0], inv[1]
+    );
+    let r = t
+        .request(
+            Method::POST,
+            &format!("/pay/{token}"),
+            &[
+                ("content-type", "application/x-www-form-urlencoded"),
+                ("origin", crate::support::BASE_URL),
+                ("user-agent", "TestPhone/1.0"),
+            ],
+            Some(form),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    assert!(r.header("location").contains("/receipts/"));
+    assert_eq!(t.balance(&inv[0]).await, 0);
+    assert_eq!(t.balance(&inv[1]).await, 0);
+    let (attempt, _) = sqlx::query_as::<_, (String, String)>(
+        "SELECT id, channel FROM payment_attempts WHERE status = 'succeeded'",
+    )
+    .fetch_one(t.app.db.reader())
+    .await
+    .unwrap();
+    let intents = intents_for(&c, &attempt).await;
+    assert_eq!(intents.len(), 1);
+    assert_eq!(intents[0]["amount"], 5000);
+}
+
+#[tokio::test]
+async fn stripe_cards_added_without_a_charge_share_one_stripe_customer() {
+    let Some((t, c)) = stripe_app().await else {
+        return;
+    };
+    let (cust, _) = customer_with_invoices(&t, "Carl Cards", &[100]).await;
+    let first = pm(&c, "4242424242424242").await;
+    let added = fieldpay::payments::add_card(&t.app, &c.company, &cust, first.clone(), "test")
+        .await
+        .unwrap();
+    assert!(
+        matches!(added, fieldpay::payments::AddCard::Added(_)),
+        "{added:?}"
+    );
+    let remembered: Option<String> =
+        sqlx::query_scalar("SELECT processor_customer_id FROM customers WHERE id = $1")
+            .bind(&cust)
+            .fetch_one(t.app.db.reader())
+            .await
+            .unwrap();
+    let stripe_customer = remembered.expect("the Stripe customer is remembered");
+    assert!(stripe_customer.starts_with("cus_"), "{stripe_customer}");
+    // The second card joins the same Stripe customer.
+    let second = pm(&c, "5555555555554444").await;
+    let added = fieldpay::payments::add_card(&t.app, &c.company, &cust, second.clone(), "test")
+        .await
+        .unwrap();
+    assert!(
+        matches!(added, fieldpay::payments::AddCard::Added(_)),
+        "{added:?}"
+    );
+    for m in [&first, &second] {
+        let at_stripe = ls_get(&c, &format!("/v1/payment_methods/{m}")).await;
+        assert_eq!(at_stripe["customer"], json!(stripe_customer), "{at_stripe}");
+    }
+    // A card the bank refuses when kept: declined, nothing saved.
+    let bad = pm(&c, "4000000000000002").await;
+    let added = fieldpay::payments::add_card(&t.app, &c.company, &cust, bad, "test")
+        .await
+        .unwrap();
+    assert!(
+        matches!(&added, fieldpay::payments::AddCard::Declined(d) if d.code == "card_declined"),
+        "{added:?}"
+    );
+    assert_eq!(t.count("SELECT count(*) FROM payment_methods").await, 2);
 }

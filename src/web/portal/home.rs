@@ -58,9 +58,21 @@ async fn render_home(
             minijinja::context! {},
         );
     };
-    let ctx = pay::page_context(state, &pay_page, &user.form_scope(), "/portal/pay", form);
+    let processor = match crate::processor::page_processor(&state.app, &user.company_id).await {
+        Ok(p) => p,
+        Err(e) => return ApiError::from(e).into_response(),
+    };
+    let ctx = pay::page_context(
+        state,
+        &pay_page,
+        &processor,
+        &user.form_scope(),
+        "/portal/pay",
+        form,
+    );
     let base = portal_context(user);
-    state.views.page(status, "portal/home.html", minijinja::context! { ..minijinja::context! { token => "", back => "/portal" }, ..base, ..ctx })
+    let resp = state.views.page(status, "portal/home.html", minijinja::context! { ..minijinja::context! { token => "", back => "/portal" }, ..base, ..ctx });
+    crate::web::with_processor_csp(resp, &processor)
 }
 
 /// POST /portal/pay: the pay form's submit flow, channel "portal". Its signed
@@ -324,13 +336,28 @@ pub(super) async fn remove_card(
 
 /// GET /portal/cards/new: card fields (tokenized at the processor by card.js).
 pub(super) async fn new_card(State(state): State<AppState>, user: PortalUser) -> Response {
-    page(
-        &state,
-        &user,
-        StatusCode::OK,
+    card_form(&state, &user, StatusCode::OK, None).await
+}
+
+/// The add-a-card form with the company's card fields (sandbox or Stripe.js).
+async fn card_form(
+    state: &AppState,
+    user: &PortalUser,
+    status: StatusCode,
+    card_error: Option<&str>,
+) -> Response {
+    let processor = match crate::processor::page_processor(&state.app, &user.company_id).await {
+        Ok(p) => p,
+        Err(e) => return ApiError::from(e).into_response(),
+    };
+    let resp = page(
+        state,
+        user,
+        status,
         "portal/card_new.html",
-        minijinja::context! {},
-    )
+        minijinja::context! { card_error => card_error, processor => minijinja::value::Serde(&processor) },
+    );
+    crate::web::with_processor_csp(resp, &processor)
 }
 
 #[derive(Deserialize)]
@@ -349,20 +376,14 @@ pub(super) async fn add_card(
     if let Some(r) = user.csrf_refusal(&f.csrf) {
         return r;
     }
-    let again = |status: StatusCode, message: &str| {
-        page(
+    if f.card_token.is_empty() {
+        return card_form(
             &state,
             &user,
-            status,
-            "portal/card_new.html",
-            minijinja::context! { card_error => message },
-        )
-    };
-    if f.card_token.is_empty() {
-        return again(
             StatusCode::UNPROCESSABLE_ENTITY,
-            "Enter your card details. Card entry needs JavaScript turned on in your browser.",
-        );
+            Some("Enter your card details. Card entry needs JavaScript turned on in your browser."),
+        )
+        .await;
     }
     match crate::payments::add_card(
         &state.app,
@@ -384,11 +405,17 @@ pub(super) async fn add_card(
             .await
         }
         Ok(crate::payments::AddCard::Declined(d)) => {
-            again(StatusCode::PAYMENT_REQUIRED, &d.message)
+            card_form(
+                &state,
+                &user,
+                StatusCode::PAYMENT_REQUIRED,
+                Some(&d.message),
+            )
+            .await
         }
         Err(e) => {
             let e = ApiError::from(e);
-            again(e.status, &e.message)
+            card_form(&state, &user, e.status, Some(&e.message)).await
         }
     }
 }

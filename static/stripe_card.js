@@ -1,0 +1,46 @@
+// Card entry for a company that takes cards through Stripe: the card fields
+// are Stripe.js's own Element (an iframe from js.stripe.com), so the number
+// and CVC go only to Stripe; the form posts the PaymentMethod id (pm_…).
+(function () {
+  "use strict";
+  var mount = document.getElementById("stripe-card");
+  if (!mount) return;
+  var unavailable = { message: "Card entry is not available right now. Please try again later or call us to pay by phone." };
+  var stripe = null, card = null;
+  if (window.Stripe && mount.dataset.publishableKey) {
+    stripe = window.Stripe(mount.dataset.publishableKey);
+    card = stripe.elements().create("card", { hidePostalCode: false });
+    card.mount(mount);
+  }
+
+  // Resolves to a PaymentMethod id, or rejects with {message}.
+  window.fieldpayTokenize = function () {
+    if (!stripe || !card) return Promise.reject(unavailable);
+    return stripe.createPaymentMethod({ type: "card", card: card }).then(function (r) {
+      if (r.error) throw { message: r.error.message || "The card could not be read." };
+      return r.paymentMethod.id;
+    }, function () { throw { message: "We could not reach the card processor. Check your connection and try again." }; });
+  };
+
+  // A form that only saves a card: <form data-card-form> with a hidden card_token.
+  var form = document.querySelector("form[data-card-form]");
+  if (!form) return;
+  var button = form.querySelector("button[type=submit]");
+  var error = document.getElementById("card-error");
+  var busy = false;
+  form.addEventListener("submit", function (e) {
+    e.preventDefault();
+    if (busy) return;
+    busy = true;
+    button.disabled = true;
+    error.textContent = "";
+    window.fieldpayTokenize().then(function (id) {
+      form.querySelector("input[name=card_token]").value = id;
+      form.submit();
+    }, function (err) {
+      busy = false;
+      button.disabled = false;
+      error.textContent = err.message;
+    });
+  });
+})();
