@@ -172,6 +172,7 @@ async fn charge_due(
             settings.grouping,
             &invoices[0].invoice_id,
             &method_id,
+            &invoices[0].currency,
             today,
         );
         if store::attempt_exists(&app.db, company_id, &customer_id, &key).await? {

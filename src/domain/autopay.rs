@@ -286,11 +286,19 @@ pub fn notice_due(charge_on: Date, notice_days: i64, today: Date) -> bool {
 }
 
 /// The idempotency key of an autopay charge: one per invoice per day, or
-/// one per customer's card per day.
-pub fn charge_key(grouping: Grouping, invoice_id: &str, method_id: &str, day: Date) -> String {
+/// one per customer's card and currency per day (a charge has one currency).
+pub fn charge_key(
+    grouping: Grouping,
+    invoice_id: &str,
+    method_id: &str,
+    currency: &str,
+    day: Date,
+) -> String {
     match grouping {
         Grouping::PerInvoice => format!("autopay:{invoice_id}:{}", crate::dates::iso(day)),
-        Grouping::PerCustomer => format!("autopay:{method_id}:{}", crate::dates::iso(day)),
+        Grouping::PerCustomer => {
+            format!("autopay:{method_id}:{currency}:{}", crate::dates::iso(day))
+        }
     }
 }
 
@@ -480,12 +488,16 @@ mod tests {
     fn keys() {
         let d = date!(2026 - 12 - 15);
         assert_eq!(
-            charge_key(Grouping::PerInvoice, "inv_1", "pmt_1", d),
+            charge_key(Grouping::PerInvoice, "inv_1", "pmt_1", "usd", d),
             "autopay:inv_1:2026-12-15"
         );
         assert_eq!(
-            charge_key(Grouping::PerCustomer, "inv_1", "pmt_1", d),
-            "autopay:pmt_1:2026-12-15"
+            charge_key(Grouping::PerCustomer, "inv_1", "pmt_1", "usd", d),
+            "autopay:pmt_1:usd:2026-12-15"
+        );
+        assert_ne!(
+            charge_key(Grouping::PerCustomer, "inv_1", "pmt_1", "cad", d),
+            charge_key(Grouping::PerCustomer, "inv_1", "pmt_1", "usd", d)
         );
     }
 

@@ -365,8 +365,24 @@ impl SmtpTransport {
             .acquire()
             .await
             .map_err(|e| EmailError::Temporary(e.to_string()))?;
-        let mut conn = self.connection().await?;
-        let sent = conn.send(message.envelope(), &message.formatted()).await;
+        // Every step is bounded: a server that accepts and then stalls must
+        // not hold the jobs loop (reconciliation, autopay) behind it. A
+        // connection that timed out is dropped, never pooled again.
+        let stalled = |what: &str| {
+            EmailError::Temporary(format!(
+                "the SMTP server did not answer within {} s while {what}",
+                SMTP_TIMEOUT.as_secs()
+            ))
+        };
+        let mut conn = tokio::time::timeout(SMTP_TIMEOUT, self.connection())
+            .await
+            .map_err(|_| stalled("connecting"))??;
+        let sent = tokio::time::timeout(
+            SMTP_TIMEOUT,
+            conn.send(message.envelope(), &message.formatted()),
+        )
+        .await
+        .map_err(|_| stalled("sending"))?;
         if !conn.has_broken() {
             self.pool
                 .idle

@@ -153,10 +153,9 @@ pub async fn enqueue_many(
             .collect();
         let out = store::opted_out_among(conn, company, &phones).await?;
         for (m, p) in messages.iter().zip(planned.iter_mut()) {
-            p.opted_out = m.channel == Channel::Sms
-                && m.company_id == company
-                && p.problem.is_none()
-                && out.contains(&p.recipient);
+            if m.channel == Channel::Sms && m.company_id == company && p.problem.is_none() {
+                p.opted_out = out.contains(&p.recipient);
+            }
         }
     }
     let rows: Vec<InsertRow<'_>> = messages
@@ -376,11 +375,14 @@ where
     let mut handled = 0;
     while handled < MAX_PER_RUN {
         let want = BATCH.min(MAX_PER_RUN - handled);
-        // Claimed until `now + CLAIM`: a worker that dies mid-send leaves its
-        // messages to another run (at least once).
+        // Claimed for `CLAIM` from now: a worker that dies mid-send leaves its
+        // messages to another run (at least once). From the clock, not the
+        // run's `now`, when that is later: a run that spent minutes on
+        // autopay before delivery must not claim what is already expired.
+        let until = now.max(crate::store::now()) + CLAIM;
         let claimed = {
             let mut tx = app.db.begin_write().await?;
-            let rows = store::claim_batch(&mut tx, now, now + CLAIM, want).await?;
+            let rows = store::claim_batch(&mut tx, now, until, want).await?;
             tx.commit().await?;
             rows
         };

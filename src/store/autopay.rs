@@ -268,8 +268,8 @@ pub struct Window {
 }
 
 /// Open invoices (never refunded) of the company's enrolled customers, due
-/// on or after the enrollment's first day, that autopay has not given up
-/// on, within `w`.
+/// on or after the enrollment's first day (or being retried), that autopay
+/// has not given up on, within `w`.
 pub async fn open_enrolled(db: &Db, company_id: &str, w: Window) -> StoreResult<Vec<OpenInvoice>> {
     let rows = sqlx::query(
         "SELECT i.id, i.number, i.bill_to_customer_id, c.name AS customer_name, p.address,
@@ -279,7 +279,7 @@ pub async fn open_enrolled(db: &Db, company_id: &str, w: Window) -> StoreResult<
                 it.charge_on, it.failures, it.status AS item_status, it.next_try_on, it.last_code
          FROM autopay_enrollments e
          JOIN invoices i ON i.bill_to_customer_id = e.customer_id AND i.company_id = e.company_id
-              AND i.status = 'open' AND i.balance > 0 AND i.refunded = 0 AND i.due_date >= e.starts_on
+              AND i.status = 'open' AND i.balance > 0 AND i.refunded = 0
          JOIN customers c ON c.id = e.customer_id
          JOIN properties p ON p.id = i.property_id
          LEFT JOIN autopay_property_methods pm ON pm.enrollment_id = e.id AND pm.property_id = i.property_id
@@ -287,6 +287,9 @@ pub async fn open_enrolled(db: &Db, company_id: &str, w: Window) -> StoreResult<
          JOIN payment_methods m ON m.id = coalesce(om.id, e.payment_method_id) AND m.removed_at IS NULL
          LEFT JOIN autopay_items it ON it.invoice_id = i.id
          WHERE e.company_id = $1 AND e.cancelled_at IS NULL
+           -- Invoices due before enrolling stay manual, but a retry keeps
+           -- going when the customer re-enrolls (a new card) meanwhile.
+           AND (i.due_date >= e.starts_on OR it.status = 'retrying')
            AND ($5 = 1 OR i.locked_by_attempt IS NULL)
            AND ((it.status IS NULL AND ($2 IS NULL OR i.due_date <= $2)
                  AND ($3 IS NULL OR i.issue_date <= $3))

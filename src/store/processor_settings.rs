@@ -289,3 +289,13 @@ pub async fn disputes(db: &Db, company_id: &str, limit: i64) -> StoreResult<Vec<
         })
         .collect()
 }
+
+/// Card payment attempts of the company still waiting for their outcome.
+pub async fn pending_attempts(conn: &mut Conn, company_id: &str) -> StoreResult<i64> {
+    Ok(sqlx::query_scalar(
+        "SELECT COUNT(*) FROM payment_attempts WHERE company_id = $1 AND status = 'pending'",
+    )
+    .bind(company_id)
+    .fetch_one(&mut *conn)
+    .await?)
+}

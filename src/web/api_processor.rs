@@ -160,14 +160,44 @@ pub fn check_input(
     })
 }
 
+/// Why processor settings were not written.
+#[derive(Debug)]
+pub enum WriteError {
+    /// Card payments still pending with the current processor (a lost reply
+    /// waiting for reconciliation, a webhook not yet in): switching now would
+    /// make reconciliation ask the wrong processor or account and free
+    /// invoices a customer was charged for.
+    PaymentsInFlight(i64),
+    Store(StoreError),
+}
+
+impl From<StoreError> for WriteError {
+    fn from(e: StoreError) -> Self {
+        WriteError::Store(e)
+    }
+}
+
+impl WriteError {
+    pub const IN_FLIGHT_CODE: &'static str = "payments_in_flight";
+
+    pub fn in_flight_message(n: i64) -> String {
+        format!(
+            "{n} card payment{} still being settled with the current processor. Wait a few minutes for {} to finish, then change the processor or its secret key.",
+            if n == 1 { " is" } else { "s are" },
+            if n == 1 { "it" } else { "them" }
+        )
+    }
+}
+
 /// Seals the keys and writes the settings with an audit entry (which keys
-/// changed, never their values).
+/// changed, never their values). A change of processor or secret key waits
+/// until no card payment is pending with the current one.
 pub async fn write_settings(
     app: &App,
     company_id: &str,
     actor: &str,
     input: &CheckedInput,
-) -> Result<(), StoreError> {
+) -> Result<(), WriteError> {
     let keys = app.config.processor_keys();
     let seal = |k: &Option<String>| k.as_ref().map(|k| (keys.seal(company_id, k), mask_key(k)));
     let update = SettingsUpdate {
@@ -177,7 +207,17 @@ pub async fn write_settings(
         webhook_secret: seal(&input.webhook_secret),
         updated_by: actor,
     };
+    let current_kind = store::get(&app.db, company_id)
+        .await?
+        .map(|s| s.kind)
+        .unwrap_or(ProcessorKind::Sandbox);
     let mut tx = app.db.begin_write().await?;
+    if current_kind != input.kind || input.secret_key.is_some() {
+        let pending = store::pending_attempts(&mut tx, company_id).await?;
+        if pending > 0 {
+            return Err(WriteError::PaymentsInFlight(pending));
+        }
+    }
     store::save(&mut tx, company_id, &update).await?;
     audit::record(
         &mut tx,
@@ -193,7 +233,7 @@ pub async fn write_settings(
         }),
     )
     .await?;
-    tx.commit().await?;
+    tx.commit().await.map_err(StoreError::from)?;
     Ok(())
 }
 
@@ -235,7 +275,17 @@ async fn api_put(
     let current = store::get(&state.app.db, &company).await?;
     let checked = check_input(&input, current.as_ref())
         .map_err(|(field, message)| ApiError::unprocessable("invalid_field", message, field))?;
-    write_settings(&state.app, &company, "api", &checked).await?;
+    match write_settings(&state.app, &company, "api", &checked).await {
+        Ok(()) => {}
+        Err(WriteError::PaymentsInFlight(n)) => {
+            return Err(ApiError::new(
+                axum::http::StatusCode::CONFLICT,
+                WriteError::IN_FLIGHT_CODE,
+                WriteError::in_flight_message(n),
+            ));
+        }
+        Err(WriteError::Store(e)) => return Err(e.into()),
+    }
     let s = store::get(&state.app.db, &company).await?;
     Ok(Json(view(&state.app, &company, s.as_ref())).into_response())
 }

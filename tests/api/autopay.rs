@@ -1210,3 +1210,36 @@ fn the_cli_runs_autopay() {
         assert_eq!(charges(&t).await, 1);
     });
 }
+
+#[tokio::test]
+async fn a_retry_goes_on_with_the_new_card_after_re_enrolling() {
+    let t = TestApp::new().await;
+    let o = office(&t).await;
+    let sms = sms_template(&t, "Declined", "Autopay failed: {{ decline_reason }}").await;
+    settings(
+        &t,
+        &o,
+        &[("retry_days", "3,5,7"), ("decline_sms", sms.as_str())],
+    )
+    .await;
+    let (c, p, _) = enrolled(&t, &o, "Nina New-Card", "4000000000000341").await;
+    let inv = invoice(&t, &p, 7500, "2026-12-01", "2026-12-15").await;
+    run(&t, datetime!(2026-12-15 16:00 UTC)).await;
+    assert_eq!(charges(&t).await, 1);
+    assert_eq!(succeeded_charges(&t).await, 0);
+    // Told of the decline, the customer enrolls a working card on Dec 16:
+    // a new enrollment starts that day, after the invoice's due date.
+    let good = saved_card(&t, &c, "4242424242424242").await;
+    office_enroll(&t, &o, &c, &good, "2026-12-16").await;
+    for day in 16..=19 {
+        let at = time::Date::from_calendar_date(2026, time::Month::December, day)
+            .unwrap()
+            .with_hms(16, 0, 0)
+            .unwrap()
+            .assume_utc();
+        run(&t, at).await;
+    }
+    // The retry on Dec 18 used the new card and paid it, once.
+    assert_eq!(succeeded_charges(&t).await, 1);
+    assert_eq!(t.balance(&inv).await, 0);
+}

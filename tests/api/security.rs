@@ -345,3 +345,56 @@ async fn only_a_stripe_companys_card_pages_allow_stripe_js() {
     assert_eq!(page.header("content-security-policy"), DEFAULT_CSP);
     assert!(page.body.contains("id=\"cc-number\""));
 }
+
+#[tokio::test]
+async fn the_processor_is_not_switched_while_a_payment_is_pending() {
+    let t = TestApp::new().await;
+    let (customer, invoices) = customer_with_invoices(&t, "Pia Pending", &[5000]).await;
+    let token = t.token(&customer).await;
+    let card = t.card("4242424242424242").await;
+    let r = t
+        .pay(
+            &token,
+            "pending-1",
+            json!({"invoice_ids": [invoices[0]], "payment_method": card}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    // As if the processor's reply had been lost: reconciliation still owes
+    // this attempt an answer from the sandbox.
+    sqlx::query("UPDATE payment_attempts SET status = 'pending'")
+        .execute(t.app.db.writer())
+        .await
+        .unwrap();
+    let stripe = json!({"kind": "stripe", "secret_key": "sk_test_pending0123456789",
+        "publishable_key": "pk_test_51pending", "webhook_secret": "whsec_pending"});
+    let r = t
+        .api(
+            Method::PUT,
+            "/api/v1/settings/processor",
+            Some(stripe.clone()),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
+    assert_eq!(r.json()["error"]["code"], "payments_in_flight");
+    assert!(
+        r.json()["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("1 card payment is still being settled"),
+        "{}",
+        r.body
+    );
+    let r = t.api(Method::GET, "/api/v1/settings/processor", None).await;
+    assert_eq!(r.json()["kind"], "sandbox", "{}", r.body);
+    // Settled: the switch goes through.
+    sqlx::query("UPDATE payment_attempts SET status = 'succeeded'")
+        .execute(t.app.db.writer())
+        .await
+        .unwrap();
+    let r = t
+        .api(Method::PUT, "/api/v1/settings/processor", Some(stripe))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.json()["kind"], "stripe");
+}

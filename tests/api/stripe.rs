@@ -212,16 +212,16 @@ fn use_processor(t: &mut TestApp, p: Arc<dyn PaymentProcessor>) {
     t.router = fieldpay::web::router(t.app.clone());
 }
 
-/// Switches the test company's processor kind, keeping its stored keys.
+/// Switches the test company's processor kind, keeping its stored keys. In
+/// the database, as a test device: the settings API refuses a switch while
+/// an attempt is pending, which is the state these tests build.
 async fn set_kind(t: &TestApp, kind: &str) {
-    let r = t
-        .api(
-            Method::PUT,
-            "/api/v1/settings/processor",
-            Some(json!({"kind": kind})),
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let done = sqlx::query("UPDATE processor_settings SET kind = $1")
+        .bind(kind)
+        .execute(t.app.db.writer())
+        .await
+        .unwrap();
+    assert_eq!(done.rows_affected(), 1);
 }
 
 /// A PaymentMethod made at localstripe, as Stripe.js would make it.

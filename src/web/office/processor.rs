@@ -14,7 +14,7 @@ use crate::money::{Currency, Money};
 use crate::processor::ProcessorKind;
 use crate::store::processor_settings as store;
 use crate::web::AppState;
-use crate::web::api_processor::{ProcessorInput, check_input, view, write_settings};
+use crate::web::api_processor::{ProcessorInput, WriteError, check_input, view, write_settings};
 
 pub fn routes() -> Router<AppState> {
     Router::new().route("/office/settings/processor", get(show).post(save))
@@ -187,7 +187,20 @@ async fn save(
         Ok(checked) => {
             match write_settings(&state.app, &user.company_id, &user.actor(), &checked).await {
                 Ok(()) => Redirect::to("/office/settings/processor?saved=1").into_response(),
-                Err(e) => internal(e),
+                Err(WriteError::PaymentsInFlight(n)) => {
+                    render(
+                        &state,
+                        &user,
+                        StatusCode::CONFLICT,
+                        &f.kind,
+                        &f.publishable_key,
+                        Some("kind"),
+                        Some(&WriteError::in_flight_message(n)),
+                        false,
+                    )
+                    .await
+                }
+                Err(WriteError::Store(e)) => internal(e),
             }
         }
     }
