@@ -9,6 +9,16 @@
 //!    balances, guarded by the unique processor charge id, or a decline frees
 //!    the invoices. Reconciliation settles attempts left pending.
 //!
+//! 3-D Secure: when the bank asks the customer to authenticate, an on-session
+//! payment (`pay_interactive`) answers `PayStep::RequiresAction` with the
+//! processor's client secret and the attempt stays pending, its invoices
+//! locked to it. The page completes the check and calls `confirm`, which asks
+//! the processor and settles through `settle` (a webhook may have settled it
+//! first: idempotent). One never completed is cancelled at the processor by
+//! `reconcile` after its grace period, and its invoices freed. Where nobody
+//! can authenticate (autopay, `pay`/`pay_with`) the charge is cancelled and
+//! declined as `authentication_required`.
+//!
 //! A second payer racing for a locked invoice gets `InvoiceBusy` (409) and is
 //! never charged.
 //!
@@ -82,6 +92,21 @@ pub struct PaymentSummary {
 pub enum PayResult {
     Succeeded(PaymentSummary),
     Declined(Decline),
+}
+
+/// A charge waiting for the customer's authentication (3-D Secure): the
+/// page completes it with the client secret, then confirms the attempt.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ActionNeeded {
+    pub attempt_id: String,
+    pub client_secret: String,
+}
+
+/// Where an on-session payment stands: done, or waiting for the customer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PayStep {
+    Done(PayResult),
+    RequiresAction(ActionNeeded),
 }
 
 #[derive(Debug)]
@@ -233,11 +258,32 @@ pub struct Charged {
     pub replayed: bool,
 }
 
-/// Pays the selected invoices of one customer in one charge.
+/// Pays the selected invoices of one customer in one charge. A charge the
+/// bank wants authenticated is cancelled and declined (nobody is asked).
 pub async fn pay(app: &App, req: PayInvoices) -> Result<PayResult, PayError> {
     pay_with(app, req, ChargeOptions::on_session())
         .await
         .map(|c| c.result)
+}
+
+/// `pay` for a customer at the page or the portal, who can complete their
+/// bank's check: the attempt then waits (`PayStep::RequiresAction`).
+pub async fn pay_interactive(app: &App, req: PayInvoices) -> Result<PayStep, PayError> {
+    charge_steps(app, req, ChargeOptions::on_session(), true)
+        .await
+        .map(|(step, _)| step)
+}
+
+/// `pay_interactive` in a task of its own (see `pay_detached`).
+pub async fn pay_interactive_detached(app: &App, req: PayInvoices) -> Result<PayStep, PayError> {
+    let app = app.clone();
+    tokio::spawn(async move { pay_interactive(&app, req).await })
+        .await
+        .unwrap_or_else(|e| {
+            Err(PayError::Store(StoreError::Unavailable(format!(
+                "payment task failed: {e}"
+            ))))
+        })
 }
 
 /// `pay` with options: the one path every charge takes (the page, the
@@ -247,6 +293,19 @@ pub async fn pay_with(
     req: PayInvoices,
     opts: ChargeOptions,
 ) -> Result<Charged, PayError> {
+    match charge_steps(app, req, opts, false).await? {
+        (PayStep::Done(result), replayed) => Ok(Charged { result, replayed }),
+        // Not asked for: `charge_steps` cancels instead.
+        (PayStep::RequiresAction(_), _) => Err(PayError::InProgress),
+    }
+}
+
+async fn charge_steps(
+    app: &App,
+    req: PayInvoices,
+    opts: ChargeOptions,
+    can_act: bool,
+) -> Result<(PayStep, bool), PayError> {
     let ids = check_request(&req)?;
     let print = fingerprint(&ids, &req);
     let (source, saved) = if req.payment_method.starts_with("pmt_") {
@@ -285,19 +344,11 @@ pub async fn pay_with(
             .await?;
         match reserved {
             Reserved::New(attempt) => attempt,
-            Reserved::Replay(result) => {
-                return Ok(Charged {
-                    result,
-                    replayed: true,
-                });
-            }
+            Reserved::Replay(result) => return Ok((PayStep::Done(result), true)),
         }
     };
     let (amount, currency, attempt_id) = (attempt.amount, attempt.currency, attempt.id.clone());
-    let fresh = |result: PayResult| Charged {
-        result,
-        replayed: false,
-    };
+    let fresh = |result: PayResult| (PayStep::Done(result), false);
 
     // An expired saved card is not sent to the processor.
     if let (Some(today), Some(m)) = (opts.refuse_expired_on, &saved)
@@ -322,6 +373,32 @@ pub async fn pay_with(
             description: format!("Invoices {}", ids.join(", ")),
         })
         .await;
+    let outcome = match outcome {
+        Ok(ChargeOutcome::RequiresAction { client_secret, .. }) if can_act && !opts.off_session => {
+            // The attempt stays pending, its invoices locked, until the
+            // customer completes the check (`confirm`) or reconciliation
+            // cancels it.
+            tracing::info!(attempt = %attempt.id, "the bank asks the customer to authenticate");
+            return Ok((
+                PayStep::RequiresAction(ActionNeeded {
+                    attempt_id: attempt.id.clone(),
+                    client_secret,
+                }),
+                false,
+            ));
+        }
+        Ok(ChargeOutcome::RequiresAction { .. }) => {
+            // Nobody here to authenticate: cancel it so it is never charged.
+            match processor.cancel_charge(attempt.id.clone()).await {
+                Ok(Some(ChargeOutcome::RequiresAction { .. }) | None) => Ok(
+                    ChargeOutcome::Declined(Decline::new("authentication_required")),
+                ),
+                Ok(Some(done)) => Ok(done),
+                Err(e) => Err(e),
+            }
+        }
+        other => other,
+    };
 
     // 3. Settle.
     match outcome {
@@ -512,7 +589,63 @@ async fn settle_at(
         ChargeOutcome::Succeeded(charge) => {
             apply(app, attempt, &charge, saved_method_id, actor, now).await
         }
+        // Not settled yet: the customer has still to authenticate.
+        ChargeOutcome::RequiresAction { .. } => Err(PayError::InProgress),
     }
+}
+
+/// The saved method (`pmt_…`) an attempt charged, if it charged one.
+fn saved_method_of(attempt: &Attempt) -> Option<&str> {
+    attempt
+        .payment_method
+        .starts_with("pmt_")
+        .then_some(attempt.payment_method.as_str())
+}
+
+/// After the customer's authentication: asks the processor what became of
+/// the attempt and settles it, once (a webhook may have settled it first;
+/// a second confirm answers as the first). `None` when the attempt is not
+/// this customer's.
+pub async fn confirm(
+    app: &App,
+    company_id: &str,
+    customer_id: &str,
+    attempt_id: &str,
+    actor: &str,
+) -> Result<Option<PayStep>, PayError> {
+    let Some(attempt) = store::get_attempt(app.db.reader(), attempt_id)
+        .await?
+        .filter(|a| a.company_id == company_id && a.customer_id == customer_id)
+    else {
+        return Ok(None);
+    };
+    if attempt.status != "pending" {
+        return replay(&attempt).map(|r| Some(PayStep::Done(r)));
+    }
+    let processor = crate::processor::processor_for(app, company_id).await?;
+    let found = match processor.find_charge(attempt.id.clone()).await {
+        // A failed check: make sure the intent can never be charged later.
+        Ok(Some(ChargeOutcome::Declined(_))) => processor.cancel_charge(attempt.id.clone()).await,
+        other => other,
+    };
+    let outcome = match found {
+        Ok(Some(outcome)) => outcome,
+        // Never reached the processor: reconciliation ends it.
+        Ok(None) => return Err(PayError::InProgress),
+        Err(e) => {
+            tracing::warn!(attempt = %attempt.id, error = %e, "confirm could not reach the processor");
+            return Err(PayError::ProcessorUnavailable);
+        }
+    };
+    if let ChargeOutcome::RequiresAction { client_secret, .. } = outcome {
+        return Ok(Some(PayStep::RequiresAction(ActionNeeded {
+            attempt_id: attempt.id.clone(),
+            client_secret,
+        })));
+    }
+    settle(app, &attempt, outcome, saved_method_of(&attempt), actor)
+        .await
+        .map(|r| Some(PayStep::Done(r)))
 }
 
 /// Ends an attempt without a payment. For autopay, the invoices' retry
@@ -724,8 +857,13 @@ pub struct ReconcileReport {
     pub still_pending: usize,
 }
 
+/// How long a customer has for their bank's check (3-D Secure) before
+/// reconciliation cancels the charge and frees the invoices.
+pub const AUTHENTICATION_WINDOW: time::Duration = time::Duration::minutes(15);
+
 /// Settles attempts left pending for longer than `grace` by asking the
-/// processor what became of them.
+/// processor what became of them; one still waiting for the customer's
+/// authentication is left for `AUTHENTICATION_WINDOW`, then cancelled.
 pub async fn reconcile(
     app: &App,
     now: time::OffsetDateTime,
@@ -742,13 +880,28 @@ pub async fn reconcile(
                 continue;
             }
         };
-        match processor.find_charge(attempt.id.clone()).await {
+        let found = match processor.find_charge(attempt.id.clone()).await {
+            // The customer may still be at their bank's check.
+            Ok(Some(ChargeOutcome::RequiresAction { .. }))
+                if now - attempt.created_at < grace.max(AUTHENTICATION_WINDOW) =>
+            {
+                report.still_pending += 1;
+                continue;
+            }
+            // Never authenticated in time: cancel it at the processor (it
+            // may have been completed meanwhile) and settle.
+            Ok(Some(ChargeOutcome::RequiresAction { .. })) => {
+                processor.cancel_charge(attempt.id.clone()).await
+            }
+            other => other,
+        };
+        match found {
+            Ok(Some(ChargeOutcome::RequiresAction { .. })) => {
+                tracing::warn!(attempt = %attempt.id, "an attempt waiting for authentication could not be cancelled");
+                report.still_pending += 1;
+            }
             Ok(Some(outcome)) => {
-                let saved = if attempt.payment_method.starts_with("pmt_") {
-                    Some(attempt.payment_method.as_str())
-                } else {
-                    None
-                };
+                let saved = saved_method_of(&attempt);
                 let succeeded = matches!(outcome, ChargeOutcome::Succeeded(_));
                 settle_at(app, &attempt, outcome, saved, "reconciler", now).await?;
                 if succeeded {

@@ -32,6 +32,24 @@
     }, function () { throw { message: "We could not reach the card processor. Check your connection and try again." }; });
   };
 
+  // The sandbox's stand-in for the bank's check (3-D Secure): the test card
+  // 4000 0027 6000 3184 asks for it. Completing it charges the card; then the
+  // form is posted back to confirm the attempt.
+  var auth = document.getElementById("authenticate");
+  var authButton = document.getElementById("sandbox-authenticate");
+  var payForm = document.getElementById("pay-form");
+  if (auth && authButton && payForm) {
+    authButton.addEventListener("click", function () {
+      authButton.disabled = true;
+      var charge = (auth.dataset.clientSecret || "").replace(/_secret_.*$/, "");
+      var confirmAttempt = function () {
+        document.getElementById("confirm_attempt").value = auth.dataset.attemptId;
+        payForm.submit();
+      };
+      fetch("/sandbox/v1/authenticate/" + encodeURIComponent(charge), { method: "POST" }).then(confirmAttempt, confirmAttempt);
+    });
+  }
+
   // A form that only saves a card: <form data-card-form> with a hidden card_token.
   var form = document.querySelector("form[data-card-form]");
   if (!form) return;

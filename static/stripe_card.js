@@ -22,6 +22,25 @@
     }, function () { throw { message: "We could not reach the card processor. Check your connection and try again." }; });
   };
 
+  // The bank asked the customer to authenticate (3-D Secure): complete it
+  // with Stripe.js, then post the form back to confirm the attempt (a failed
+  // or abandoned check is confirmed too, so the invoices are freed).
+  var auth = document.getElementById("authenticate");
+  var payForm = document.getElementById("pay-form");
+  if (auth && payForm && auth.dataset.clientSecret) {
+    var status = document.getElementById("authenticate-status");
+    var confirmAttempt = function () {
+      document.getElementById("confirm_attempt").value = auth.dataset.attemptId;
+      if (status) status.textContent = "Finishing your payment\u2026";
+      payForm.submit();
+    };
+    if (!stripe) {
+      if (status) status.textContent = unavailable.message;
+    } else {
+      stripe.handleNextAction({ clientSecret: auth.dataset.clientSecret }).then(confirmAttempt, confirmAttempt);
+    }
+  }
+
   // A form that only saves a card: <form data-card-form> with a hidden card_token.
   var form = document.querySelector("form[data-card-form]");
   if (!form) return;
@@ -29,6 +48,13 @@
   var error = document.getElementById("card-error");
   var busy = false;
   form.addEventListener("submit", function (e) {
+    // A form with other ways to pay (the office's cash or check) only reads
+    // the card when the card is chosen: <form data-card-method="card">.
+    var want = form.dataset.cardMethod;
+    if (want) {
+      var chosen = form.querySelector("input[name=method]:checked");
+      if (!chosen || chosen.value !== want) return;
+    }
     e.preventDefault();
     if (busy) return;
     busy = true;

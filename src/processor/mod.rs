@@ -73,6 +73,14 @@ impl Decline {
 pub enum ChargeOutcome {
     Succeeded(Charge),
     Declined(Decline),
+    /// The bank asks the customer to authenticate (3-D Secure) before it
+    /// charges: nothing is charged yet. The page completes it with the
+    /// client secret; `find_charge` tells the outcome afterwards, and
+    /// `cancel_charge` ends one that is never completed.
+    RequiresAction {
+        charge_id: String,
+        client_secret: String,
+    },
 }
 
 /// A card kept at the processor without a charge.
@@ -139,6 +147,18 @@ pub trait PaymentProcessor: Send + Sync + 'static {
         amount: Money,
         idempotency_key: String,
     ) -> BoxFuture<'_, Result<Refund, ProcessorError>>;
+
+    /// Cancels a charge still waiting for the customer's authentication so
+    /// it can never be charged later, and answers its outcome as
+    /// `find_charge` then does (a charge completed meanwhile stays
+    /// `Succeeded`). A processor that never asks for authentication has
+    /// nothing to cancel.
+    fn cancel_charge(
+        &self,
+        idempotency_key: String,
+    ) -> BoxFuture<'_, Result<Option<ChargeOutcome>, ProcessorError>> {
+        self.find_charge(idempotency_key)
+    }
 }
 
 /// What a customer is told for a decline code.

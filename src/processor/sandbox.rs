@@ -68,6 +68,9 @@ enum Behaviour {
     Decline(&'static str),
     /// Saves fine; every charge is declined.
     SaveThenDecline,
+    /// Every charge asks the customer to authenticate (3-D Secure) first;
+    /// one made without the customer (off-session) is declined.
+    Authenticate,
 }
 
 impl Behaviour {
@@ -78,6 +81,7 @@ impl Behaviour {
             "4000000000000069" => Behaviour::Decline("expired_card"),
             "4000000000000127" => Behaviour::Decline("incorrect_cvc"),
             "4000000000000341" => Behaviour::SaveThenDecline,
+            "4000002760003184" => Behaviour::Authenticate,
             _ => Behaviour::Succeed,
         }
     }
@@ -87,6 +91,7 @@ impl Behaviour {
             Behaviour::Succeed => "succeed".into(),
             Behaviour::Decline(code) => format!("decline:{code}"),
             Behaviour::SaveThenDecline => "save_then_decline".into(),
+            Behaviour::Authenticate => "authenticate".into(),
         }
     }
 
@@ -94,6 +99,7 @@ impl Behaviour {
         match text {
             "succeed" => Behaviour::Succeed,
             "save_then_decline" => Behaviour::SaveThenDecline,
+            "authenticate" => Behaviour::Authenticate,
             other => match other.strip_prefix("decline:") {
                 Some("insufficient_funds") => Behaviour::Decline("insufficient_funds"),
                 Some("expired_card") => Behaviour::Decline("expired_card"),
@@ -105,7 +111,7 @@ impl Behaviour {
 
     fn decline_code(self) -> Option<&'static str> {
         match self {
-            Behaviour::Succeed => None,
+            Behaviour::Succeed | Behaviour::Authenticate => None,
             Behaviour::Decline(code) => Some(code),
             Behaviour::SaveThenDecline => Some("card_declined"),
         }
@@ -263,10 +269,39 @@ async fn create_token(
     }))
 }
 
+/// The customer's answer to their bank's check (3-D Secure) for a charge
+/// waiting for it: what Stripe.js's `handleNextAction` stands for. Charges the
+/// card; anything else (unknown, settled, cancelled) is a 404.
+async fn authenticate(
+    State(sandbox): State<SandboxProcessor>,
+    axum::extract::Path(charge_id): axum::extract::Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let done = sqlx::query(
+        "UPDATE sandbox_charges SET status = 'succeeded'
+         WHERE id = $1 AND status = 'requires_action'",
+    )
+    .bind(&charge_id)
+    .execute(&sandbox.db)
+    .await
+    .map_err(ApiError::internal)?;
+    if done.rows_affected() == 0 {
+        return Err(ApiError::not_found());
+    }
+    Ok(Json(
+        serde_json::json!({"id": charge_id, "status": "succeeded"}),
+    ))
+}
+
+/// The client secret of a sandbox charge waiting for authentication.
+pub fn client_secret(charge_id: &str) -> String {
+    format!("{charge_id}_secret_sandbox")
+}
+
 /// The sandbox's own routes (card tokenization).
 pub fn router(sandbox: SandboxProcessor) -> Router {
     Router::new()
         .route("/sandbox/v1/tokens", post(create_token))
+        .route("/sandbox/v1/authenticate/{charge_id}", post(authenticate))
         .with_state(sandbox)
 }
 
@@ -293,6 +328,13 @@ fn unavailable(e: sqlx::Error) -> ProcessorError {
 
 fn outcome_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<ChargeOutcome, sqlx::Error> {
     let status: String = row.try_get("status")?;
+    if status == "requires_action" {
+        let id: String = row.try_get("id")?;
+        return Ok(ChargeOutcome::RequiresAction {
+            client_secret: client_secret(&id),
+            charge_id: id,
+        });
+    }
     if status == "succeeded" {
         let currency: String = row.try_get("currency")?;
         Ok(ChargeOutcome::Succeeded(Charge {
@@ -362,7 +404,17 @@ impl SandboxProcessor {
             ));
         };
         let card = card_from_row(&card_row).map_err(unavailable)?;
-        let declined = card.behaviour.decline_code();
+        let authenticate = card.behaviour == Behaviour::Authenticate;
+        let declined = match card.behaviour.decline_code() {
+            // Nobody is there to authenticate.
+            None if authenticate && req.off_session => Some("authentication_required"),
+            other => other,
+        };
+        let status = match declined {
+            Some(_) => "failed",
+            None if authenticate => "requires_action",
+            None => "succeeded",
+        };
         let saved_method = match (declined, req.save_method) {
             (None, true) => Some(new_id("pm")),
             _ => None,
@@ -378,7 +430,7 @@ impl SandboxProcessor {
         .bind(&req.idempotency_key)
         .bind(req.amount.minor)
         .bind(req.amount.currency.code())
-        .bind(if declined.is_some() { "failed" } else { "succeeded" })
+        .bind(status)
         .bind(declined)
         .bind(&card.summary.brand)
         .bind(&card.summary.last4)
@@ -414,6 +466,10 @@ impl SandboxProcessor {
         }
         Ok(match declined {
             Some(code) => ChargeOutcome::Declined(Decline::new(code)),
+            None if authenticate => ChargeOutcome::RequiresAction {
+                client_secret: client_secret(&charge_id),
+                charge_id,
+            },
             None => ChargeOutcome::Succeeded(Charge {
                 id: charge_id,
                 amount: req.amount,
@@ -550,6 +606,23 @@ impl PaymentProcessor for SandboxProcessor {
     ) -> BoxFuture<'_, Result<Refund, ProcessorError>> {
         Box::pin(self.do_refund(charge_id, amount, idempotency_key))
     }
+
+    fn cancel_charge(
+        &self,
+        idempotency_key: String,
+    ) -> BoxFuture<'_, Result<Option<ChargeOutcome>, ProcessorError>> {
+        Box::pin(async move {
+            sqlx::query(
+                "UPDATE sandbox_charges SET status = 'canceled', decline_code = 'authentication_required'
+                 WHERE idempotency_key = $1 AND status = 'requires_action'",
+            )
+            .bind(&idempotency_key)
+            .execute(&self.db)
+            .await
+            .map_err(unavailable)?;
+            self.existing_charge(&idempotency_key).await
+        })
+    }
 }
 
 #[cfg(test)]
@@ -595,8 +668,13 @@ mod tests {
             Behaviour::for_number("4000000000000341"),
             Behaviour::SaveThenDecline
         );
+        assert_eq!(
+            Behaviour::for_number("4000002760003184"),
+            Behaviour::Authenticate
+        );
         for b in [
             Behaviour::Succeed,
+            Behaviour::Authenticate,
             Behaviour::Decline("expired_card"),
             Behaviour::SaveThenDecline,
         ] {

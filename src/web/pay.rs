@@ -23,7 +23,7 @@ use crate::dates;
 use crate::domain::autopay_consent_text;
 use crate::money::Money;
 use crate::paylink;
-use crate::payments::{self, PayError, PayInvoices, PayResult};
+use crate::payments::{self, ActionNeeded, PayError, PayInvoices, PayResult, PayStep};
 use crate::processor::{PageProcessor, page_processor};
 use crate::store::links::LiveLink;
 use crate::store::payments::{self as pay_store, Consent};
@@ -36,6 +36,10 @@ pub fn routes() -> Router<AppState> {
         .route("/pay/{token}/receipts/{payment_id}", get(receipt))
         .route("/api/v1/pay/{token}", get(page_data))
         .route("/api/v1/pay/{token}/payments", post(api_pay))
+        .route(
+            "/api/v1/pay/{token}/payments/{attempt_id}/confirm",
+            post(api_confirm),
+        )
 }
 
 /// What a miss answers: 404 like any unknown path, or 429 over the limits.
@@ -164,6 +168,8 @@ pub(crate) struct FormState {
     pub error: Option<String>,
     pub card_error: Option<String>,
     pub consent_error: Option<String>,
+    /// The bank asks the customer to authenticate this attempt first.
+    pub action: Option<ActionNeeded>,
 }
 
 #[derive(Serialize)]
@@ -369,6 +375,11 @@ pub(crate) fn page_context(
         error => form.error,
         card_error => form.card_error,
         consent_error => form.consent_error,
+        authenticate => form.action.as_ref().map(|a| minijinja::context! {
+            attempt_id => a.attempt_id.as_str(),
+            client_secret => a.client_secret.as_str(),
+            message => AUTHENTICATE_MESSAGE,
+        }),
         processor => minijinja::value::Serde(processor),
     }
 }
@@ -390,6 +401,8 @@ pub(crate) struct PayForm {
     autopay_consent: bool,
     form_nonce: String,
     form_sig: String,
+    /// Set by the page's script after the bank's check (3-D Secure).
+    confirm_attempt: String,
 }
 
 pub(crate) fn parse_form(body: &[u8]) -> PayForm {
@@ -404,6 +417,7 @@ pub(crate) fn parse_form(body: &[u8]) -> PayForm {
             "autopay_consent" => f.autopay_consent = v == "yes",
             "form_nonce" => f.form_nonce = v,
             "form_sig" => f.form_sig = v,
+            "confirm_attempt" => f.confirm_attempt = v,
             _ => {}
         }
     }
@@ -483,6 +497,26 @@ pub(crate) async fn submit_form(
         fs.error = Some("This page was open too long or came from elsewhere. Check your selection and press Pay again.".into());
         return Submitted::Again(StatusCode::BAD_REQUEST, fs);
     }
+    if !form.confirm_attempt.is_empty() {
+        // Back from the bank's check: settle the attempt it was for.
+        let confirmed = confirm_detached(
+            state,
+            payer.company_id,
+            payer.customer_id,
+            &form.confirm_attempt,
+        )
+        .await;
+        return match confirmed {
+            Ok(None) => {
+                fs.error = Some(
+                    "That payment was not found. Check your selection and press Pay again.".into(),
+                );
+                Submitted::Again(StatusCode::NOT_FOUND, fs)
+            }
+            Ok(Some(step)) => submitted_step(step, fs),
+            Err(e) => submitted_error(e, fs),
+        };
+    }
     if form.invoice_ids.is_empty() {
         fs.error = Some("Select at least one invoice to pay.".into());
         return Submitted::Again(StatusCode::UNPROCESSABLE_ENTITY, fs);
@@ -522,27 +556,68 @@ pub(crate) async fn submit_form(
         actor: "customer".into(),
     };
     match pay_waiting(state, req).await {
-        Ok(PayResult::Succeeded(s)) => Submitted::Paid(s.id),
-        Ok(PayResult::Declined(d)) => {
+        Ok(step) => submitted_step(step, fs),
+        Err(e) => submitted_error(e, fs),
+    }
+}
+
+/// What the form shows for where a payment stands.
+fn submitted_step(step: PayStep, mut fs: FormState) -> Submitted {
+    match step {
+        PayStep::Done(PayResult::Succeeded(s)) => Submitted::Paid(s.id),
+        PayStep::Done(PayResult::Declined(d)) => {
             fs.card_error = Some(d.message);
             fs.method = Some("new_card".into());
             Submitted::Again(StatusCode::PAYMENT_REQUIRED, fs)
         }
-        Err(e) => {
-            let e = ApiError::from(e);
-            if e.status.is_server_error() && e.status != StatusCode::BAD_GATEWAY {
-                return Submitted::Failed(e.into_response());
-            }
-            fs.error = Some(e.message);
-            Submitted::Again(e.status, fs)
+        PayStep::RequiresAction(action) => {
+            fs.action = Some(action);
+            Submitted::Again(StatusCode::PAYMENT_REQUIRED, fs)
         }
     }
 }
 
+fn submitted_error(e: PayError, mut fs: FormState) -> Submitted {
+    let e = ApiError::from(e);
+    if e.status.is_server_error() && e.status != StatusCode::BAD_GATEWAY {
+        return Submitted::Failed(e.into_response());
+    }
+    fs.error = Some(e.message);
+    Submitted::Again(e.status, fs)
+}
+
+/// What a customer is told while their bank's check is open.
+pub const AUTHENTICATE_MESSAGE: &str = "Your bank asks you to confirm this payment. Complete your bank's check to finish paying; nothing is charged until you do.";
+
+/// `payments::confirm` in a task of its own: a client that hangs up does not
+/// cut the settlement short.
+async fn confirm_detached(
+    state: &AppState,
+    company_id: &str,
+    customer_id: &str,
+    attempt_id: &str,
+) -> Result<Option<PayStep>, PayError> {
+    let app = state.app.clone();
+    let (company_id, customer_id, attempt_id) = (
+        company_id.to_string(),
+        customer_id.to_string(),
+        attempt_id.to_string(),
+    );
+    tokio::spawn(async move {
+        payments::confirm(&app, &company_id, &customer_id, &attempt_id, "customer").await
+    })
+    .await
+    .unwrap_or_else(|e| {
+        Err(PayError::Store(crate::store::StoreError::Unavailable(
+            format!("confirm task failed: {e}"),
+        )))
+    })
+}
+
 /// A double submit of the same form waits for the first one's result.
-async fn pay_waiting(state: &AppState, req: PayInvoices) -> Result<PayResult, PayError> {
+async fn pay_waiting(state: &AppState, req: PayInvoices) -> Result<PayStep, PayError> {
     for _ in 0..40 {
-        match payments::pay_detached(&state.app, req.clone()).await {
+        match payments::pay_interactive_detached(&state.app, req.clone()).await {
             Err(PayError::InProgress) => tokio::time::sleep(Duration::from_millis(250)).await,
             other => return other,
         }
@@ -728,9 +803,49 @@ async fn api_pay_inner(
         enroll,
         actor: "customer".into(),
     };
-    Ok(pay_result_response(
-        payments::pay_detached(&state.app, req).await?,
+    Ok(pay_step_response(
+        payments::pay_interactive_detached(&state.app, req).await?,
     ))
+}
+
+/// `POST /api/v1/pay/{token}/payments/{attempt_id}/confirm`: after the
+/// customer completed their bank's check, settles the attempt (once; a
+/// repeat answers the same). An attempt not of the token's customer is 404.
+async fn api_confirm(
+    State(state): State<AppState>,
+    ip: ClientIp,
+    Path((token, attempt_id)): Path<(String, String)>,
+) -> Response {
+    let link = match resolve(&state, ip, &token, "/api/v1/pay").await {
+        Ok(l) => l,
+        Err(resp) => return resp,
+    };
+    if attempt_id.is_empty() || attempt_id.len() > 64 {
+        return ApiError::not_found().into_response();
+    }
+    match confirm_detached(&state, &link.company_id, &link.customer_id, &attempt_id).await {
+        Ok(Some(step)) => pay_step_response(step),
+        Ok(None) => ApiError::not_found().into_response(),
+        Err(e) => ApiError::from(e).into_response(),
+    }
+}
+
+/// `pay_result_response`, or 402 `authentication_required` with what the
+/// page needs to complete the bank's check (`client_secret`) and then
+/// confirm (`attempt_id`).
+pub fn pay_step_response(step: PayStep) -> Response {
+    match step {
+        PayStep::Done(result) => pay_result_response(result),
+        PayStep::RequiresAction(a) => (
+            StatusCode::PAYMENT_REQUIRED,
+            Json(serde_json::json!({
+                "error": {"code": "authentication_required", "message": AUTHENTICATE_MESSAGE},
+                "client_secret": a.client_secret,
+                "attempt_id": a.attempt_id,
+            })),
+        )
+            .into_response(),
+    }
 }
 
 /// 201 with the payment, or 402 with the decline: the same for a replay.

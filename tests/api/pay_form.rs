@@ -202,3 +202,194 @@ async fn forged_or_foreign_forms_are_refused() {
     );
     assert_eq!(t.balance(&inv[0]).await, 8900);
 }
+
+fn data_attr(html: &str, name: &str) -> String {
+    let marker = format!("{name}=\"");
+    let at = html
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no {name} in page"))
+        + marker.len();
+    html[at..at + html[at..].find('"').unwrap()].to_string()
+}
+
+#[tokio::test]
+async fn a_card_asking_for_the_banks_check_is_completed_on_the_page() {
+    let t = TestApp::new().await;
+    let (c, inv) = customer_with_invoices(&t, "Careful Carla", &[8900, 4500]).await;
+    let token = t.token(&c).await;
+    let page = t.get(&format!("/pay/{token}")).await;
+    assert!(!page.body.contains("id=\"authenticate\""));
+    let card = t.card("4000002760003184").await;
+    let nonce = hidden(&page.body, "form_nonce");
+    let sig = hidden(&page.body, "form_sig");
+    let r = submit(
+        &t,
+        &token,
+        &[
+            ("form_nonce", &nonce),
+            ("form_sig", &sig),
+            ("invoice_ids", &inv[0]),
+            ("payment_method", "new_card"),
+            ("card_token", &card),
+            ("plan", "once"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::PAYMENT_REQUIRED, "{}", r.body);
+    assert!(r.body.contains("Confirm with your bank"), "{}", r.body);
+    assert!(r.body.contains("check (test card)"), "{}", r.body);
+    let attempt = data_attr(&r.body, "data-attempt-id");
+    let secret = data_attr(&r.body, "data-client-secret");
+    assert!(attempt.starts_with("att_"));
+    assert_eq!(t.balance(&inv[0]).await, 8900);
+    // What card.js does: the sandbox's check, then the form posted back.
+    let charge = secret.split("_secret_").next().unwrap();
+    let done = t
+        .request(
+            Method::POST,
+            &format!("/sandbox/v1/authenticate/{charge}"),
+            &[],
+            None,
+        )
+        .await;
+    assert_eq!(done.status, StatusCode::OK, "{}", done.body);
+    let nonce = hidden(&r.body, "form_nonce");
+    let sig = hidden(&r.body, "form_sig");
+    let confirm = [
+        ("form_nonce", nonce.as_str()),
+        ("form_sig", sig.as_str()),
+        ("invoice_ids", inv[0].as_str()),
+        ("payment_method", "new_card"),
+        ("plan", "once"),
+        ("confirm_attempt", attempt.as_str()),
+    ];
+    let paid = submit(&t, &token, &confirm).await;
+    assert_eq!(paid.status, StatusCode::SEE_OTHER, "{}", paid.body);
+    let receipt = paid.header("location").to_string();
+    assert!(receipt.starts_with(&format!("/pay/{token}/receipts/pay_")));
+    assert_eq!(t.balance(&inv[0]).await, 0);
+    assert_eq!(t.balance(&inv[1]).await, 4500);
+    // Posted twice (reload): the same receipt, one payment.
+    let again = submit(&t, &token, &confirm).await;
+    assert_eq!(again.header("location"), receipt);
+    assert_eq!(t.count("SELECT COUNT(*) FROM payments").await, 1);
+    // Another customer's page cannot confirm it.
+    let (other, _) = customer_with_invoices(&t, "Other Oscar", &[100]).await;
+    let other_token = t.token(&other).await;
+    let other_page = t.get(&format!("/pay/{other_token}")).await;
+    let n = hidden(&other_page.body, "form_nonce");
+    let s = hidden(&other_page.body, "form_sig");
+    let foreign = submit(
+        &t,
+        &other_token,
+        &[
+            ("form_nonce", n.as_str()),
+            ("form_sig", s.as_str()),
+            ("confirm_attempt", attempt.as_str()),
+        ],
+    )
+    .await;
+    assert_eq!(foreign.status, StatusCode::NOT_FOUND, "{}", foreign.body);
+}
+
+#[tokio::test]
+async fn the_portal_completes_the_banks_check_through_its_own_form() {
+    use fieldpay::store::portal::{self as portal_store, Purpose};
+    let t = TestApp::new().await;
+    let (c, inv) = customer_with_invoices(&t, "Portal Pete", &[6000]).await;
+    let company: String = sqlx::query_scalar("SELECT company_id FROM customers WHERE id = $1")
+        .bind(&c)
+        .fetch_one(t.app.db.reader())
+        .await
+        .unwrap();
+    let mut tx = t.app.db.begin_write().await.unwrap();
+    let link = portal_store::insert_token(&mut tx, &company, &c, Purpose::SignIn)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let signed_in = t
+        .request(
+            Method::POST,
+            &format!("/portal/link/{link}"),
+            &[("content-type", "application/x-www-form-urlencoded")],
+            Some(String::new()),
+        )
+        .await;
+    assert_eq!(
+        signed_in.status,
+        StatusCode::SEE_OTHER,
+        "{}",
+        signed_in.body
+    );
+    let cookie = signed_in
+        .header("set-cookie")
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let post = |fields: Vec<(&'static str, String)>| {
+        let body = fields
+            .iter()
+            .map(|(k, v)| format!("{k}={}", crate::office_auth::urlencode(v)))
+            .collect::<Vec<_>>()
+            .join("&");
+        let cookie = cookie.clone();
+        let t = &t;
+        async move {
+            t.request(
+                Method::POST,
+                "/portal/pay",
+                &[
+                    ("cookie", cookie.as_str()),
+                    ("content-type", "application/x-www-form-urlencoded"),
+                    ("origin", crate::support::BASE_URL),
+                    ("user-agent", "PortalBrowser/2.0"),
+                ],
+                Some(body),
+            )
+            .await
+        }
+    };
+    let page = t
+        .request(Method::GET, "/portal", &[("cookie", cookie.as_str())], None)
+        .await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    let card = t.card("4000002760003184").await;
+    let r = post(vec![
+        ("form_nonce", hidden(&page.body, "form_nonce")),
+        ("form_sig", hidden(&page.body, "form_sig")),
+        ("invoice_ids", inv[0].clone()),
+        ("payment_method", "new_card".into()),
+        ("card_token", card),
+        ("plan", "once".into()),
+    ])
+    .await;
+    assert_eq!(r.status, StatusCode::PAYMENT_REQUIRED, "{}", r.body);
+    assert!(r.body.contains("Confirm with your bank"), "{}", r.body);
+    let attempt = data_attr(&r.body, "data-attempt-id");
+    let secret = data_attr(&r.body, "data-client-secret");
+    let charge = secret.split("_secret_").next().unwrap().to_string();
+    let done = t
+        .request(
+            Method::POST,
+            &format!("/sandbox/v1/authenticate/{charge}"),
+            &[],
+            None,
+        )
+        .await;
+    assert_eq!(done.status, StatusCode::OK, "{}", done.body);
+    let paid = post(vec![
+        ("form_nonce", hidden(&r.body, "form_nonce")),
+        ("form_sig", hidden(&r.body, "form_sig")),
+        ("confirm_attempt", attempt),
+    ])
+    .await;
+    assert_eq!(paid.status, StatusCode::SEE_OTHER, "{}", paid.body);
+    assert!(paid.header("location").starts_with("/portal/receipts/pay_"));
+    assert_eq!(t.balance(&inv[0]).await, 0);
+    let channel: String = sqlx::query_scalar("SELECT channel FROM payment_attempts")
+        .fetch_one(t.app.db.reader())
+        .await
+        .unwrap();
+    assert_eq!(channel, "portal");
+}

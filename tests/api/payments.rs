@@ -541,3 +541,264 @@ async fn reconciliation_frees_invoices_of_an_attempt_never_charged() {
         .await;
     assert_eq!(ok.status, StatusCode::CREATED, "{}", ok.body);
 }
+
+// ------------------------------------------------------------ 3-D Secure
+
+const AUTH_CARD: &str = "4000002760003184";
+
+async fn confirm(t: &TestApp, token: &str, attempt: &str) -> crate::support::Resp {
+    t.request(
+        Method::POST,
+        &format!("/api/v1/pay/{token}/payments/{attempt}/confirm"),
+        &[],
+        None,
+    )
+    .await
+}
+
+/// The sandbox's stand-in for the customer completing their bank's check.
+async fn authenticate(t: &TestApp, client_secret: &str) -> crate::support::Resp {
+    let charge = client_secret.split("_secret_").next().unwrap();
+    t.request(
+        Method::POST,
+        &format!("/sandbox/v1/authenticate/{charge}"),
+        &[],
+        None,
+    )
+    .await
+}
+
+/// Pays with the card that asks for authentication: (attempt id, client secret).
+async fn pay_needing_authentication(
+    t: &TestApp,
+    token: &str,
+    key: &str,
+    invoices: &[&str],
+) -> (String, String) {
+    let card = t.card(AUTH_CARD).await;
+    let r = t
+        .pay(
+            token,
+            key,
+            json!({"invoice_ids": invoices, "payment_method": card}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::PAYMENT_REQUIRED, "{}", r.body);
+    let body = r.json();
+    assert_eq!(body["error"]["code"], "authentication_required", "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("Your bank asks you to confirm this payment"),
+        "{body}"
+    );
+    (
+        body["attempt_id"].as_str().unwrap().to_string(),
+        body["client_secret"].as_str().unwrap().to_string(),
+    )
+}
+
+#[tokio::test]
+async fn three_d_secure_waits_for_the_customer_then_confirms_once() {
+    let t = TestApp::new().await;
+    let (c, inv) = customer_with_invoices(&t, "Secure Sam", &[8900, 4500]).await;
+    let token = t.token(&c).await;
+    let (attempt, secret) =
+        pay_needing_authentication(&t, &token, "k-3ds", &[&inv[0], &inv[1]]).await;
+    assert!(attempt.starts_with("att_"), "{attempt}");
+    assert!(!secret.is_empty());
+    // Nothing charged yet; the invoices are held for this attempt.
+    assert_eq!(t.balance(&inv[0]).await, 8900);
+    assert_eq!(
+        t.sandbox_count("SELECT COUNT(*) FROM sandbox_charges WHERE status = 'succeeded'")
+            .await,
+        0
+    );
+    let card = t.card("4242424242424242").await;
+    let busy = t
+        .pay(
+            &token,
+            "k-other",
+            json!({"invoice_ids": [inv[0]], "payment_method": card}),
+        )
+        .await;
+    assert_eq!(busy.status, StatusCode::CONFLICT, "{}", busy.body);
+
+    // Confirming before the check is done asks again.
+    let early = confirm(&t, &token, &attempt).await;
+    assert_eq!(early.status, StatusCode::PAYMENT_REQUIRED, "{}", early.body);
+    assert_eq!(early.json()["error"]["code"], "authentication_required");
+    assert_eq!(early.json()["client_secret"], secret.as_str());
+    assert_eq!(t.count("SELECT COUNT(*) FROM payments").await, 0);
+
+    let done = authenticate(&t, &secret).await;
+    assert_eq!(done.status, StatusCode::OK, "{}", done.body);
+    let r = confirm(&t, &token, &attempt).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let paid = r.json();
+    assert_eq!(paid["amount"], 13400, "{paid}");
+    assert_eq!(paid["card"]["last4"], "3184");
+    assert_eq!(t.balance(&inv[0]).await, 0);
+    assert_eq!(t.balance(&inv[1]).await, 0);
+    // Twice: the same answer, one payment.
+    let again = confirm(&t, &token, &attempt).await;
+    assert_eq!(again.status, StatusCode::CREATED, "{}", again.body);
+    assert_eq!(again.json()["id"], paid["id"]);
+    assert_eq!(t.count("SELECT COUNT(*) FROM payments").await, 1);
+    // A settled charge cannot be authenticated again.
+    assert_eq!(
+        authenticate(&t, &secret).await.status,
+        StatusCode::NOT_FOUND
+    );
+}
+
+#[tokio::test]
+async fn confirming_another_customers_attempt_is_not_found() {
+    let t = TestApp::new().await;
+    let (c, inv) = customer_with_invoices(&t, "Owner Olga", &[5000]).await;
+    let token = t.token(&c).await;
+    let (attempt, secret) = pay_needing_authentication(&t, &token, "k-olga", &[&inv[0]]).await;
+    authenticate(&t, &secret).await;
+    let (other, _) = customer_with_invoices(&t, "Nosy Ned", &[100]).await;
+    let other_token = t.token(&other).await;
+    let r = confirm(&t, &other_token, &attempt).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.body);
+    assert_eq!(
+        confirm(&t, &token, "att_unknown").await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        confirm(&t, "not-a-token", &attempt).await.status,
+        StatusCode::NOT_FOUND
+    );
+    // Nothing was settled by the foreign confirm.
+    assert_eq!(t.count("SELECT COUNT(*) FROM payments").await, 0);
+    assert_eq!(t.balance(&inv[0]).await, 5000);
+    // The customer's own confirm still works.
+    let r = confirm(&t, &token, &attempt).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+}
+
+#[tokio::test]
+async fn a_check_never_completed_is_cancelled_by_reconciliation() {
+    let t = TestApp::new().await;
+    let (c, inv) = customer_with_invoices(&t, "Walked Away", &[7000]).await;
+    let token = t.token(&c).await;
+    let (attempt, secret) = pay_needing_authentication(&t, &token, "k-away", &[&inv[0]]).await;
+    // Within the grace period it is left alone.
+    let now = fieldpay::store::now();
+    let early = fieldpay::payments::reconcile(&t.app, now, time::Duration::minutes(30))
+        .await
+        .unwrap();
+    assert_eq!(early, Default::default());
+    // Past the jobs' short grace, the customer still has time for the check.
+    let soon = now + time::Duration::minutes(5);
+    let waiting = fieldpay::payments::reconcile(&t.app, soon, time::Duration::minutes(2))
+        .await
+        .unwrap();
+    assert_eq!(waiting.still_pending, 1, "{waiting:?}");
+    assert_eq!(t.balance(&inv[0]).await, 7000);
+    // After it: cancelled at the processor, the invoice freed, nothing charged.
+    let later = now + time::Duration::minutes(31);
+    let report = fieldpay::payments::reconcile(&t.app, later, time::Duration::minutes(30))
+        .await
+        .unwrap();
+    assert_eq!(report.declined, 1, "{report:?}");
+    assert_eq!(
+        t.sandbox_count("SELECT COUNT(*) FROM sandbox_charges WHERE status = 'canceled'")
+            .await,
+        1
+    );
+    assert_eq!(t.count("SELECT COUNT(*) FROM payments").await, 0);
+    assert_eq!(t.balance(&inv[0]).await, 7000);
+    // The cancelled charge cannot be completed any more; confirming says so.
+    assert_eq!(
+        authenticate(&t, &secret).await.status,
+        StatusCode::NOT_FOUND
+    );
+    let r = confirm(&t, &token, &attempt).await;
+    assert_eq!(r.status, StatusCode::PAYMENT_REQUIRED, "{}", r.body);
+    assert_eq!(r.json()["error"]["code"], "authentication_required");
+    // The invoice can be paid again.
+    let card = t.card("4242424242424242").await;
+    let paid = t
+        .pay(
+            &token,
+            "k-again",
+            json!({"invoice_ids": [inv[0]], "payment_method": card}),
+        )
+        .await;
+    assert_eq!(paid.status, StatusCode::CREATED, "{}", paid.body);
+    assert_eq!(t.balance(&inv[0]).await, 0);
+}
+
+#[tokio::test]
+async fn a_check_completed_but_settled_elsewhere_first_is_confirmed_once() {
+    // Reconciliation (like Stripe's webhook) may settle the attempt before
+    // the page confirms it: the confirm answers the same payment.
+    let t = TestApp::new().await;
+    let (c, inv) = customer_with_invoices(&t, "Slow Page", &[3000]).await;
+    let token = t.token(&c).await;
+    let (attempt, secret) = pay_needing_authentication(&t, &token, "k-slow", &[&inv[0]]).await;
+    authenticate(&t, &secret).await;
+    let later = fieldpay::store::now() + time::Duration::hours(1);
+    let report = fieldpay::payments::reconcile(&t.app, later, time::Duration::minutes(30))
+        .await
+        .unwrap();
+    assert_eq!(report.applied, 1, "{report:?}");
+    let r = confirm(&t, &token, &attempt).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    assert_eq!(r.json()["amount"], 3000);
+    assert_eq!(t.count("SELECT COUNT(*) FROM payments").await, 1);
+    assert_eq!(t.balance(&inv[0]).await, 0);
+}
+
+#[tokio::test]
+async fn nobody_to_authenticate_declines_and_cancels() {
+    // The office and autopay pay without the customer: a charge that asks
+    // for authentication is cancelled and declined, the invoice freed.
+    let t = TestApp::new().await;
+    let (c, inv) = customer_with_invoices(&t, "Not Present", &[2500]).await;
+    let card = t.card(AUTH_CARD).await;
+    let company = sqlx::query_scalar::<_, String>("SELECT company_id FROM customers WHERE id = $1")
+        .bind(&c)
+        .fetch_one(t.app.db.reader())
+        .await
+        .unwrap();
+    let result = fieldpay::payments::pay(
+        &t.app,
+        fieldpay::payments::PayInvoices {
+            company_id: company,
+            customer_id: c.clone(),
+            invoice_ids: vec![inv[0].clone()],
+            payment_method: card,
+            idempotency_key: "office-1".into(),
+            channel: "office",
+            enroll: None,
+            actor: "test".into(),
+        },
+    )
+    .await
+    .unwrap();
+    let fieldpay::payments::PayResult::Declined(d) = result else {
+        panic!("not declined: {result:?}");
+    };
+    assert_eq!(d.code, "authentication_required");
+    assert_eq!(
+        t.sandbox_count("SELECT COUNT(*) FROM sandbox_charges WHERE status = 'canceled'")
+            .await,
+        1
+    );
+    assert_eq!(t.balance(&inv[0]).await, 2500);
+    let token = t.token(&c).await;
+    let again = t.card("4242424242424242").await;
+    let paid = t
+        .pay(
+            &token,
+            "k-after",
+            json!({"invoice_ids": [inv[0]], "payment_method": again}),
+        )
+        .await;
+    assert_eq!(paid.status, StatusCode::CREATED, "{}", paid.body);
+}

@@ -358,29 +358,32 @@ async fn stripe_declines_map_to_our_codes_with_words_for_the_customer() {
     assert_eq!(r.status, StatusCode::PAYMENT_REQUIRED, "{}", r.body);
     assert_eq!(r.json()["error"]["code"], "card_declined");
 
-    // 3-D Secure required: not charged, the intent is cancelled.
+    // 3-D Secure required: not charged; the page gets what it needs to
+    // complete it (see stripe_three_d_secure_is_completed_and_confirmed_once).
     let card = pm(&c, "4000002500003155").await;
     let r = t.pay(&token, "key-3ds", body(&inv, &card)).await;
     assert_eq!(r.status, StatusCode::PAYMENT_REQUIRED, "{}", r.body);
     assert_eq!(r.json()["error"]["code"], "authentication_required");
-    assert!(
-        r.json()["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("Nothing was charged"),
-        "{}",
-        r.body
-    );
-    let (attempt, code): (String, String) = sqlx::query_as(
-        "SELECT id, decline_code FROM payment_attempts WHERE idempotency_key = 'key-3ds'",
+    let attempt = r.json()["attempt_id"].as_str().unwrap().to_string();
+    let intents = intents_for(&c, &attempt).await;
+    assert_eq!(intents.len(), 1);
+    assert_eq!(intents[0]["status"], "requires_action");
+    assert_eq!(r.json()["client_secret"], intents[0]["client_secret"]);
+    // The customer gives up: reconciliation cancels it and frees the invoice.
+    let later = fieldpay::store::now() + time::Duration::hours(1);
+    let report = fieldpay::payments::reconcile(&t.app, later, time::Duration::minutes(30))
+        .await
+        .unwrap();
+    assert_eq!(report.declined, 1, "{report:?}");
+    let intents = intents_for(&c, &attempt).await;
+    assert_eq!(intents[0]["status"], "canceled");
+    let code: String = sqlx::query_scalar(
+        "SELECT decline_code FROM payment_attempts WHERE idempotency_key = 'key-3ds'",
     )
     .fetch_one(t.app.db.reader())
     .await
     .unwrap();
     assert_eq!(code, "authentication_required");
-    let intents = intents_for(&c, &attempt).await;
-    assert_eq!(intents.len(), 1);
-    assert_eq!(intents[0]["status"], "canceled");
 
     // A payment method Stripe does not know.
     let r = t
@@ -1572,4 +1575,270 @@ async fn stripe_cards_added_without_a_charge_share_one_stripe_customer() {
         "{added:?}"
     );
     assert_eq!(t.count("SELECT count(*) FROM payment_methods").await, 2);
+}
+
+/// What Stripe.js's `handleNextAction` does at localstripe: the customer
+/// passes (or fails) their bank's check.
+async fn ls_authenticate(c: &Ctx, client_secret: &str, success: bool) {
+    let pi = client_secret.split("_secret_").next().unwrap();
+    let r = http()
+        .post(format!(
+            "{}/v1/payment_intents/{pi}/_authenticate",
+            c.ls.base
+        ))
+        .bearer_auth(&c.sk)
+        .form(&[
+            ("client_secret", client_secret),
+            ("success", if success { "true" } else { "false" }),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+}
+
+async fn confirm_at(t: &TestApp, token: &str, attempt: &str) -> Resp {
+    t.request(
+        Method::POST,
+        &format!("/api/v1/pay/{token}/payments/{attempt}/confirm"),
+        &[],
+        None,
+    )
+    .await
+}
+
+#[tokio::test]
+async fn stripe_three_d_secure_is_completed_and_confirmed_once() {
+    let Some((t, c)) = stripe_app().await else {
+        return;
+    };
+    let (cust, inv) = customer_with_invoices(&t, "Vera Verified", &[6400, 3600]).await;
+    let token = t.token(&cust).await;
+    let card = pm(&c, "4000002500003155").await;
+    let r = t.pay(&token, "key-3ds-ok", body(&inv, &card)).await;
+    assert_eq!(r.status, StatusCode::PAYMENT_REQUIRED, "{}", r.body);
+    let e = r.json();
+    assert_eq!(e["error"]["code"], "authentication_required");
+    let attempt = e["attempt_id"].as_str().unwrap().to_string();
+    let secret = e["client_secret"].as_str().unwrap().to_string();
+    // Held for the attempt while the customer is at their bank.
+    let other = pm(&c, "4242424242424242").await;
+    let busy = t.pay(&token, "key-3ds-busy", body(&inv, &other)).await;
+    assert_eq!(busy.status, StatusCode::CONFLICT, "{}", busy.body);
+    // Not yet completed: asked again.
+    let early = confirm_at(&t, &token, &attempt).await;
+    assert_eq!(early.status, StatusCode::PAYMENT_REQUIRED, "{}", early.body);
+    assert_eq!(early.json()["client_secret"], secret.as_str());
+
+    ls_authenticate(&c, &secret, true).await;
+    // Another customer's link cannot confirm it.
+    let (stranger, _) = customer_with_invoices(&t, "Stranger", &[100]).await;
+    let stranger_token = t.token(&stranger).await;
+    let foreign = confirm_at(&t, &stranger_token, &attempt).await;
+    assert_eq!(foreign.status, StatusCode::NOT_FOUND, "{}", foreign.body);
+
+    let done = confirm_at(&t, &token, &attempt).await;
+    assert_eq!(done.status, StatusCode::CREATED, "{}", done.body);
+    assert_eq!(done.json()["amount"], 10000);
+    assert_eq!(done.json()["card"]["last4"], "3155");
+    let again = confirm_at(&t, &token, &attempt).await;
+    assert_eq!(again.status, StatusCode::CREATED, "{}", again.body);
+    assert_eq!(again.json()["id"], done.json()["id"]);
+    assert_eq!(t.balance(&inv[0]).await, 0);
+    assert_eq!(t.balance(&inv[1]).await, 0);
+    assert_eq!(t.count("SELECT count(*) FROM payments").await, 1);
+    let intents = intents_for(&c, &attempt).await;
+    assert_eq!(intents.len(), 1);
+    assert_eq!(intents[0]["status"], "succeeded");
+}
+
+#[tokio::test]
+async fn stripe_three_d_secure_failed_is_declined_and_frees_the_invoices() {
+    let Some((t, c)) = stripe_app().await else {
+        return;
+    };
+    let (cust, inv) = customer_with_invoices(&t, "Fay Failed", &[4100]).await;
+    let token = t.token(&cust).await;
+    let card = pm(&c, "4000002760003184").await;
+    let r = t.pay(&token, "key-3ds-fail", body(&inv, &card)).await;
+    assert_eq!(r.status, StatusCode::PAYMENT_REQUIRED, "{}", r.body);
+    let attempt = r.json()["attempt_id"].as_str().unwrap().to_string();
+    let secret = r.json()["client_secret"].as_str().unwrap().to_string();
+    ls_authenticate(&c, &secret, false).await;
+    let declined = confirm_at(&t, &token, &attempt).await;
+    assert_eq!(
+        declined.status,
+        StatusCode::PAYMENT_REQUIRED,
+        "{}",
+        declined.body
+    );
+    assert!(
+        declined.json().get("client_secret").is_none(),
+        "{}",
+        declined.body
+    );
+    // The intent can never be charged later.
+    let intents = intents_for(&c, &attempt).await;
+    assert_eq!(intents[0]["status"], "canceled");
+    assert_eq!(t.count("SELECT count(*) FROM payments").await, 0);
+    assert_eq!(t.balance(&inv[0]).await, 4100);
+    let good = pm(&c, "4242424242424242").await;
+    let paid = t.pay(&token, "key-3ds-retry", body(&inv, &good)).await;
+    assert_eq!(paid.status, StatusCode::CREATED, "{}", paid.body);
+}
+
+fn hidden_value(html: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let at = html
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no {name} in page"))
+        + marker.len();
+    html[at..at + html[at..].find('"').unwrap()].to_string()
+}
+
+#[tokio::test]
+async fn stripe_office_records_a_card_typed_into_stripe_js() {
+    let Some((t, c)) = stripe_app().await else {
+        return;
+    };
+    let o = crate::office_auth::Office::sign_in(&t, &t.owner_email, crate::support::OWNER_PASSWORD)
+        .await;
+    let (cust, inv) = customer_with_invoices(&t, "<script>alert(1)</script>", &[5500, 2500]).await;
+    let path = format!("/office/payments/new?customer_id={cust}");
+    let page = o.get(&t, &path).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(page.body.contains("id=\"stripe-card\""), "{}", page.body);
+    assert!(
+        page.body
+            .contains("data-publishable-key=\"pk_test_51abcdefghij\"")
+    );
+    assert!(page.body.contains("https://js.stripe.com/v3/"));
+    assert!(!page.body.contains("<script>alert(1)</script>"));
+    assert!(page.body.contains("&lt;script&gt;alert(1)"));
+    let csp = page.header("content-security-policy");
+    assert!(
+        csp.contains("script-src 'self' https://js.stripe.com"),
+        "{csp}"
+    );
+    // Other office pages keep the default policy.
+    let list = o.get(&t, "/office/payments").await;
+    assert!(
+        !list
+            .header("content-security-policy")
+            .contains("js.stripe.com"),
+        "{}",
+        list.header("content-security-policy")
+    );
+
+    // A sandbox token is not a Stripe card: refused, nothing written.
+    let nonce = hidden_value(&page.body, "nonce");
+    let sandbox_token = t.card("4242424242424242").await;
+    let refused = o
+        .post(
+            &t,
+            "/office/payments",
+            &[
+                ("customer_id", cust.as_str()),
+                ("nonce", nonce.as_str()),
+                ("invoice_ids", inv[0].as_str()),
+                ("method", "card"),
+                ("card_token", sandbox_token.as_str()),
+            ],
+        )
+        .await;
+    assert_eq!(
+        refused.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        refused.body
+    );
+    assert!(
+        refused.body.contains("Enter the card in the card fields"),
+        "{}",
+        refused.body
+    );
+    assert_eq!(t.count("SELECT count(*) FROM payment_attempts").await, 0);
+
+    // What stripe_card.js posts: the PaymentMethod id.
+    let card = pm(&c, "4242424242424242").await;
+    let r = o
+        .post(
+            &t,
+            "/office/payments",
+            &[
+                ("customer_id", cust.as_str()),
+                ("nonce", nonce.as_str()),
+                ("invoice_ids", inv[0].as_str()),
+                ("invoice_ids", inv[1].as_str()),
+                ("method", "card"),
+                ("card_token", card.as_str()),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    assert!(r.header("location").starts_with("/office/payments/pay_"));
+    assert_eq!(t.balance(&inv[0]).await, 0);
+    assert_eq!(t.balance(&inv[1]).await, 0);
+    let payment = r
+        .header("location")
+        .trim_start_matches("/office/payments/")
+        .split('?')
+        .next()
+        .unwrap()
+        .to_string();
+    let (attempt, charge) = attempt_of_payment(&t, &payment).await;
+    assert!(charge.starts_with("pi_"), "{charge}");
+    assert_eq!(intents_for(&c, &attempt).await.len(), 1);
+
+    // A card that asks for the customer's bank check cannot be completed at
+    // the office: cancelled at Stripe and declined, nothing charged.
+    let (cust2, inv2) = customer_with_invoices(&t, "Office 3DS", &[1200]).await;
+    let page = o
+        .get(&t, &format!("/office/payments/new?customer_id={cust2}"))
+        .await;
+    let nonce = hidden_value(&page.body, "nonce");
+    let card = pm(&c, "4000002760003184").await;
+    let r = o
+        .post(
+            &t,
+            "/office/payments",
+            &[
+                ("customer_id", cust2.as_str()),
+                ("nonce", nonce.as_str()),
+                ("invoice_ids", inv2[0].as_str()),
+                ("method", "card"),
+                ("card_token", card.as_str()),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::PAYMENT_REQUIRED, "{}", r.body);
+    assert!(
+        r.body.contains("Your bank asked to confirm this payment"),
+        "{}",
+        r.body
+    );
+    assert_eq!(t.balance(&inv2[0]).await, 1200);
+}
+
+#[tokio::test]
+async fn sandbox_office_payment_page_keeps_the_token_field_and_default_policy() {
+    let t = TestApp::new().await;
+    let o = crate::office_auth::Office::sign_in(&t, &t.owner_email, crate::support::OWNER_PASSWORD)
+        .await;
+    let (cust, _) = customer_with_invoices(&t, "Sandy Box", &[5500]).await;
+    let page = o
+        .get(&t, &format!("/office/payments/new?customer_id={cust}"))
+        .await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(
+        page.body.contains("name=\"card_token\" value=\"\""),
+        "{}",
+        page.body
+    );
+    assert!(!page.body.contains("js.stripe.com"));
+    assert!(
+        !page
+            .header("content-security-policy")
+            .contains("js.stripe.com")
+    );
 }

@@ -5,9 +5,11 @@
 //!   `off_session` for autopay. Saving the card first makes (or reuses) a
 //!   Customer and attaches the PaymentMethod to it, so the bank may refuse it
 //!   there already, as with a SetupIntent.
-//! - `requires_action` (3-D Secure): the trait has no outcome for it yet, so
-//!   the intent is cancelled and the attempt declined with
-//!   `authentication_required` (nothing is charged).
+//! - `requires_action` (3-D Secure): answered as `ChargeOutcome::RequiresAction`
+//!   with the intent's client secret, so the page completes it with
+//!   `stripe.handleNextAction`; `cancel_charge` cancels one never completed
+//!   (reconciliation). Off-session (autopay) nobody can authenticate: the
+//!   intent is cancelled and declined as `authentication_required`.
 //! - find_charge: Stripe's search by `metadata['attempt_id']`; a server
 //!   without search (localstripe) is scanned page by page instead.
 //! - refund: `POST /v1/refunds` by PaymentIntent with our refund id as
@@ -248,16 +250,25 @@ impl StripeProcessor {
         }
     }
 
-    /// The outcome an intent's state settles to; an intent stuck before
-    /// its charge is cancelled so it can never be charged later.
+    /// The outcome an intent's state settles to. One waiting for the
+    /// customer's authentication is passed on when `can_act` (the customer
+    /// is there to complete it); otherwise, and for an intent stuck before
+    /// its charge, it is cancelled so it can never be charged later.
     async fn settle_intent(
         &self,
         pi: &StripePaymentIntent,
         customer: Option<&str>,
         key: &str,
+        can_act: bool,
     ) -> Result<ChargeOutcome, ProcessorError> {
         match transformers::intent_state(pi, customer) {
             IntentState::Final(outcome) => Ok(outcome),
+            IntentState::NeedsAction if can_act && pi.client_secret.is_some() => {
+                Ok(ChargeOutcome::RequiresAction {
+                    charge_id: pi.id.clone(),
+                    client_secret: pi.client_secret.clone().unwrap_or_default(),
+                })
+            }
             IntentState::NeedsAction | IntentState::Unconfirmed => {
                 self.cancel(&pi.id, key).await;
                 Ok(ChargeOutcome::Declined(Decline::new(
@@ -316,7 +327,10 @@ impl StripeProcessor {
         let created: Result<StripePaymentIntent, Failure> =
             self.post("/v1/payment_intents", &form, key).await;
         match created {
-            Ok(pi) => self.settle_intent(&pi, customer.as_deref(), key).await,
+            Ok(pi) => {
+                self.settle_intent(&pi, customer.as_deref(), key, !req.off_session)
+                    .await
+            }
             Err(Failure::Declined(code)) => Ok(ChargeOutcome::Declined(Decline::new(&code))),
             Err(Failure::Invalid(m)) => Err(ProcessorError::InvalidSource(m)),
             Err(Failure::Unavailable(m)) => Err(ProcessorError::Unavailable(m)),
@@ -402,7 +416,39 @@ impl StripeProcessor {
         };
         // Read it again with its method expanded.
         let pi = self.payment_intent(&pick.id).await?;
-        self.settle_intent(&pi, None, &key).await.map(Some)
+        self.settle_intent(&pi, None, &key, true).await.map(Some)
+    }
+
+    async fn do_cancel(&self, key: String) -> Result<Option<ChargeOutcome>, ProcessorError> {
+        let intents = self.intents_for(&key).await?;
+        if intents.iter().any(|pi| pi.status == "succeeded") {
+            return self.do_find(key).await;
+        }
+        for pi in &intents {
+            if matches!(
+                pi.status.as_str(),
+                "requires_action" | "requires_confirmation" | "requires_payment_method"
+            ) {
+                self.cancel(&pi.id, &format!("{key}-{}", pi.id)).await;
+            }
+        }
+        let Some(pick) = intents.first() else {
+            return Ok(None);
+        };
+        // Read again: completed meanwhile, or cancelled now.
+        let pi = self.payment_intent(&pick.id).await?;
+        let was_waiting = matches!(
+            pick.status.as_str(),
+            "requires_action" | "requires_confirmation"
+        );
+        if was_waiting && pi.status == "canceled" {
+            // Never authenticated: say so rather than a bare decline.
+            return Ok(Some(ChargeOutcome::Declined(Decline::new(
+                "authentication_required",
+            ))));
+        }
+        // Not `can_act`: one still waiting is cancelled and declined.
+        self.settle_intent(&pi, None, &key, false).await.map(Some)
     }
 
     async fn do_refund(
@@ -476,6 +522,13 @@ impl PaymentProcessor for StripeProcessor {
         idempotency_key: String,
     ) -> BoxFuture<'_, Result<Refund, ProcessorError>> {
         Box::pin(self.do_refund(charge_id, amount, idempotency_key))
+    }
+
+    fn cancel_charge(
+        &self,
+        idempotency_key: String,
+    ) -> BoxFuture<'_, Result<Option<ChargeOutcome>, ProcessorError>> {
+        Box::pin(self.do_cancel(idempotency_key))
     }
 }
 

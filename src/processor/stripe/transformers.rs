@@ -213,6 +213,9 @@ pub struct StripePaymentIntent {
     pub last_payment_error: Option<StripeApiError>,
     #[serde(default)]
     pub created: i64,
+    /// What Stripe.js needs to complete a `requires_action` intent.
+    #[serde(default)]
+    pub client_secret: Option<String>,
 }
 
 impl HasId for StripePaymentIntent {
@@ -493,7 +496,8 @@ pub fn verify_signature(
     if v1.is_empty() {
         return Err(SignatureError::Malformed);
     }
-    if (now_unix - t).abs() > tolerance {
+    // abs_diff: a forged `t=-9223372036854775808` must not overflow.
+    if now_unix.abs_diff(t) > tolerance.unsigned_abs() {
         return Err(SignatureError::Stale);
     }
     let mut signed = Vec::with_capacity(payload.len() + 12);
@@ -702,6 +706,10 @@ mod tests {
         assert_eq!(ok(&header, 1_000_100), Ok(()));
         assert_eq!(ok(&header, 1_000_301), Err(SignatureError::Stale));
         assert_eq!(ok(&header, 999_600), Err(SignatureError::Stale));
+        // Extreme timestamps are stale, not an overflow.
+        let extreme = format!("t={},v1=00", i64::MIN);
+        assert_eq!(ok(&extreme, 1_000_000), Err(SignatureError::Stale));
+        assert_eq!(ok(&extreme, i64::MAX), Err(SignatureError::Stale));
         assert_eq!(
             verify_signature(Some(&header), payload, "whsec_y", 1_000_000, 300),
             Err(SignatureError::Mismatch)

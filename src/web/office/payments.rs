@@ -326,6 +326,11 @@ async fn render_form(
         Ok(r) => r,
         Err(e) => return fail(e),
     };
+    // A Stripe company's card is typed into Stripe.js's fields (pm_…).
+    let processor = match crate::processor::page_processor(&state.app, &user.company_id).await {
+        Ok(p) => p,
+        Err(e) => return fail(e),
+    };
     let currency = invoices
         .first()
         .and_then(|i| Currency::parse(&i.currency))
@@ -360,7 +365,7 @@ async fn render_form(
             ),
         })
         .collect();
-    page_with_status(
+    let resp = page_with_status(
         state,
         user,
         status,
@@ -374,8 +379,18 @@ async fn render_form(
             cards => minijinja::value::Serde(&cards),
             form => minijinja::value::Serde(&form),
             errors => minijinja::value::Serde(&errors),
+            processor => minijinja::value::Serde(&processor),
         },
-    )
+    );
+    // Stripe.js is allowed on this page only, and only for a Stripe company.
+    crate::web::with_processor_csp(resp, &processor)
+}
+
+/// Whether a typed card's reference is one the company's processor takes:
+/// a PaymentMethod id from Stripe.js for Stripe, a sandbox token otherwise.
+fn card_reference_ok(reference: &str, stripe: bool) -> bool {
+    let prefix = if stripe { "pm_" } else { "tok_" };
+    reference.len() > prefix.len() && reference.len() <= 255 && reference.starts_with(prefix)
 }
 
 async fn create(
@@ -415,9 +430,18 @@ async fn create(
     if method == "check" && form.check_number.trim().is_empty() {
         errors.check_number = Some("Enter the check number.".into());
     }
-    if method == "card" && !form.card_token.trim().starts_with("tok_") {
-        errors.card =
-            Some("Enter the card token (tok_…) that the processor's card form produced.".into());
+    if method == "card" {
+        let stripe = match crate::processor::page_processor(&state.app, &user.company_id).await {
+            Ok(p) => p.is_stripe(),
+            Err(e) => return fail(e),
+        };
+        if !card_reference_ok(form.card_token.trim(), stripe) {
+            errors.card = Some(if stripe {
+                "Enter the card in the card fields. Card entry needs JavaScript turned on.".into()
+            } else {
+                "Enter the card token (tok_…) that the processor's card form produced.".into()
+            });
+        }
     }
     let is_card = method == "card" || method.starts_with("pmt_");
     if is_card && amount.is_some() {
@@ -880,5 +904,20 @@ async fn retry_refund(
             )
             .await
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::card_reference_ok;
+
+    #[test]
+    fn a_typed_card_is_the_processors_own_reference() {
+        assert!(card_reference_ok("tok_abc", false));
+        assert!(!card_reference_ok("pm_abc", false));
+        assert!(card_reference_ok("pm_abc", true));
+        assert!(!card_reference_ok("tok_abc", true));
+        assert!(!card_reference_ok("pm_", true));
+        assert!(!card_reference_ok(&format!("pm_{}", "x".repeat(300)), true));
     }
 }
