@@ -798,7 +798,9 @@ async fn api_pay_inner(
         customer_id: link.customer_id.clone(),
         invoice_ids: body.invoice_ids,
         payment_method: body.payment_method,
-        idempotency_key: key,
+        // A namespace of its own: a client's key can never match one the
+        // server makes (autopay's `autopay:…`, the forms' `form:…`).
+        idempotency_key: format!("api:{key}"),
         channel: "quick_pay",
         enroll,
         actor: "customer".into(),

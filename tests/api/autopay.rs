@@ -1243,3 +1243,26 @@ async fn a_retry_goes_on_with_the_new_card_after_re_enrolling() {
     assert_eq!(succeeded_charges(&t).await, 1);
     assert_eq!(t.balance(&inv).await, 0);
 }
+
+#[tokio::test]
+async fn a_clients_idempotency_key_cannot_stand_in_for_an_autopay_charge() {
+    let t = TestApp::new().await;
+    let o = office(&t).await;
+    let (c, p, _) = enrolled(&t, &o, "Kai Key", "4242424242424242").await;
+    let autopaid = invoice(&t, &p, 6000, "2026-12-01", "2026-12-15").await;
+    let other = invoice(&t, &p, 2500, "2026-12-01", "2026-12-31").await;
+    // A payment by the link, sent with the key autopay will use on Dec 15.
+    let token = t.token(&c).await;
+    let card = t.card("4242424242424242").await;
+    let r = t
+        .pay(
+            &token,
+            &format!("autopay:{autopaid}:2026-12-15"),
+            json!({"invoice_ids": [other], "payment_method": card}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    run(&t, datetime!(2026-12-15 16:00 UTC)).await;
+    assert_eq!(t.balance(&autopaid).await, 0, "autopay charged its invoice");
+    assert_eq!(succeeded_charges(&t).await, 2);
+}

@@ -378,7 +378,7 @@ async fn stripe_declines_map_to_our_codes_with_words_for_the_customer() {
     let intents = intents_for(&c, &attempt).await;
     assert_eq!(intents[0]["status"], "canceled");
     let code: String = sqlx::query_scalar(
-        "SELECT decline_code FROM payment_attempts WHERE idempotency_key = 'key-3ds'",
+        "SELECT decline_code FROM payment_attempts WHERE idempotency_key = 'api:key-3ds'",
     )
     .fetch_one(t.app.db.reader())
     .await
@@ -652,7 +652,7 @@ async fn pay_and_lose_reply(t: &mut TestApp, c: &Ctx, name: &str, amount: i64) -
     set_kind(t, "stripe").await;
     assert_eq!(t.balance(&inv[0]).await, amount, "not applied yet");
     let attempt: String = sqlx::query_scalar(
-        "SELECT id FROM payment_attempts WHERE idempotency_key = 'key-lost' AND status = 'pending'",
+        "SELECT id FROM payment_attempts WHERE idempotency_key = 'api:key-lost' AND status = 'pending'",
     )
     .fetch_one(t.app.db.reader())
     .await
