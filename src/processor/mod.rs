@@ -260,6 +260,18 @@ impl PageProcessor {
     pub fn is_stripe(&self) -> bool {
         self.kind == ProcessorKind::Stripe
     }
+
+    /// From a company's stored kind and publishable key (none stored: the
+    /// sandbox).
+    pub fn from_settings(kind: Option<ProcessorKind>, publishable_key: Option<String>) -> Self {
+        match kind {
+            Some(ProcessorKind::Stripe) => PageProcessor {
+                kind: ProcessorKind::Stripe,
+                publishable_key: publishable_key.filter(|k| !k.is_empty()),
+            },
+            _ => PageProcessor::sandbox(),
+        }
+    }
 }
 
 /// The pay page's view of a company's processor (`processor_for` decides
@@ -268,15 +280,11 @@ pub async fn page_processor(
     app: &crate::app::App,
     company_id: &str,
 ) -> Result<PageProcessor, crate::store::StoreError> {
-    Ok(
-        match crate::store::processor_settings::get(&app.db, company_id).await? {
-            Some(s) if s.kind == ProcessorKind::Stripe => PageProcessor {
-                kind: ProcessorKind::Stripe,
-                publishable_key: s.publishable_key.filter(|k| !k.is_empty()),
-            },
-            _ => PageProcessor::sandbox(),
-        },
-    )
+    let s = crate::store::processor_settings::get(&app.db, company_id).await?;
+    Ok(PageProcessor::from_settings(
+        s.as_ref().map(|s| s.kind),
+        s.and_then(|s| s.publishable_key),
+    ))
 }
 
 #[cfg(test)]

@@ -23,6 +23,9 @@ pub struct PageCompany {
     pub time_zone: String,
     #[serde(skip)]
     pub base_url: Option<String>,
+    /// Which card fields the page shows (read in the page's one query).
+    #[serde(skip)]
+    pub processor: crate::processor::PageProcessor,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -105,7 +108,8 @@ struct InvoiceRow {
 /// The page query: `$1` token hash, `$2` now.
 pub const PAGE_SQL: &str = "SELECT l.id AS link_id, l.company_id, l.customer_id, c.name AS customer_name,
                 co.name AS company_name, co.phone, co.accent_color, co.currency AS company_currency,
-                co.time_zone, co.base_url,
+                co.time_zone, co.base_url, ps.kind AS processor_kind,
+                ps.publishable_key AS processor_publishable_key,
                 (SELECT COUNT(*) FROM payment_methods pm
                   WHERE pm.customer_id = l.customer_id AND pm.removed_at IS NULL) AS method_count,
                 (SELECT json_group_array(json_object(
@@ -123,6 +127,7 @@ pub const PAGE_SQL: &str = "SELECT l.id AS link_id, l.company_id, l.customer_id,
          FROM payment_links l
          JOIN customers c ON c.id = l.customer_id
          JOIN companies co ON co.id = l.company_id
+         LEFT JOIN processor_settings ps ON ps.company_id = l.company_id
          WHERE l.token_hash = $1 AND l.revoked_at IS NULL AND (l.expires_at IS NULL OR l.expires_at > $2)";
 
 /// The page a live token hash opens, or `None` (unknown, revoked, expired).
@@ -151,6 +156,13 @@ pub async fn load(db: &Db, token_hash: &str) -> StoreResult<Option<PayPage>> {
             currency: Currency::parse(&currency).unwrap_or(Currency::USD),
             time_zone: first.try_get("time_zone")?,
             base_url: first.try_get("base_url")?,
+            processor: crate::processor::PageProcessor::from_settings(
+                first
+                    .try_get::<Option<String>, _>("processor_kind")?
+                    .as_deref()
+                    .and_then(crate::processor::ProcessorKind::parse),
+                first.try_get("processor_publishable_key")?,
+            ),
         },
         customer: PageCustomer {
             id: customer_id.clone(),

@@ -24,7 +24,7 @@ use crate::domain::autopay_consent_text;
 use crate::money::Money;
 use crate::paylink;
 use crate::payments::{self, ActionNeeded, PayError, PayInvoices, PayResult, PayStep};
-use crate::processor::{PageProcessor, page_processor};
+use crate::processor::PageProcessor;
 use crate::store::links::LiveLink;
 use crate::store::payments::{self as pay_store, Consent};
 use crate::store::paypage::{self, PayPage};
@@ -260,14 +260,11 @@ async fn render_page(
     status: StatusCode,
     form: FormState,
 ) -> Response {
-    let processor = match page_processor(&state.app, &page.company.id).await {
-        Ok(p) => p,
-        Err(e) => return ApiError::from(e).into_response(),
-    };
+    let processor = &page.company.processor;
     let ctx = page_context(
         state,
         page,
-        &processor,
+        processor,
         &page.link_id,
         &format!("/pay/{token}"),
         form,
@@ -277,7 +274,7 @@ async fn render_page(
         "pay.html",
         minijinja::context! { token => token, ..ctx },
     );
-    super::with_processor_csp(resp, &processor)
+    super::with_processor_csp(resp, processor)
 }
 
 /// Everything the pay form shows (`pay.html`), for any place that shows it:
@@ -712,14 +709,11 @@ async fn page_data(
     Path(token): Path<String>,
 ) -> Response {
     match load_page(&state, ip, &token, "/api/v1/pay").await {
-        Ok(page) => match page_processor(&state.app, &page.company.id).await {
-            Ok(processor) => Json(PageData {
-                page: &page,
-                processor,
-            })
-            .into_response(),
-            Err(e) => ApiError::from(e).into_response(),
-        },
+        Ok(page) => Json(PageData {
+            processor: page.company.processor.clone(),
+            page: &page,
+        })
+        .into_response(),
         Err(resp) => resp,
     }
 }
