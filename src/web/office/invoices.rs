@@ -270,6 +270,29 @@ fn badge(status: &str, due: Date, today: Date) -> (&'static str, &'static str) {
     }
 }
 
+/// The invoice page saying why it cannot be `action` (409), when `refusal`
+/// refuses the change.
+fn refuse_change(
+    state: &AppState,
+    user: &OfficeUser,
+    company: &Company,
+    detail: &Detail,
+    refusal: fn(&invoices::ChangeState) -> Option<Refusal>,
+    action: &str,
+) -> Option<Response> {
+    let why = refusal(&detail.change())?;
+    let message = refusal_message(why, &detail.invoice.number, action);
+    Some(render_show(
+        state,
+        user,
+        company,
+        detail,
+        StatusCode::CONFLICT,
+        "",
+        &message,
+    ))
+}
+
 /// What the office sees when an edit or void is refused.
 fn refusal_message(why: Refusal, number: &str, action: &str) -> String {
     match why {
@@ -682,9 +705,15 @@ async fn create(
     }
 }
 
-async fn load_detail(state: &AppState, user: &OfficeUser, id: &str) -> Result<Detail, Response> {
+/// The signed-in user's company and one of its invoices (404 otherwise).
+async fn load_invoice(
+    state: &AppState,
+    user: &OfficeUser,
+    id: &str,
+) -> Result<(Company, Detail), Response> {
+    let company = company(state, user).await?;
     match invoices::detail(&state.app.db, &user.company_id, id).await {
-        Ok(Some(d)) => Ok(d),
+        Ok(Some(d)) => Ok((company, d)),
         Ok(None) => Err(state.views.not_found()),
         Err(e) => Err(internal(e)),
     }
@@ -723,25 +752,19 @@ async fn edit_form(
     user: OfficeUser,
     Path(id): Path<String>,
 ) -> Response {
-    let company = match company(&state, &user).await {
-        Ok(c) => c,
+    let (company, detail) = match load_invoice(&state, &user, &id).await {
+        Ok(found) => found,
         Err(r) => return r,
     };
-    let detail = match load_detail(&state, &user, &id).await {
-        Ok(d) => d,
-        Err(r) => return r,
-    };
-    if let Some(why) = invoices::edit_refusal(&detail.change()) {
-        let message = refusal_message(why, &detail.invoice.number, "edited");
-        return render_show(
-            &state,
-            &user,
-            &company,
-            &detail,
-            StatusCode::CONFLICT,
-            "",
-            &message,
-        );
+    if let Some(r) = refuse_change(
+        &state,
+        &user,
+        &company,
+        &detail,
+        invoices::edit_refusal,
+        "edited",
+    ) {
+        return r;
     }
     let digits = company.currency.minor_digits();
     let rows = detail
@@ -775,12 +798,8 @@ async fn edit(
     if let Some(r) = user.csrf_refusal(&f.csrf) {
         return r;
     }
-    let company = match company(&state, &user).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
-    let detail = match load_detail(&state, &user, &id).await {
-        Ok(d) => d,
+    let (company, detail) = match load_invoice(&state, &user, &id).await {
+        Ok(found) => found,
         Err(r) => return r,
     };
     let mut form = FormView {
@@ -846,22 +865,18 @@ async fn edit(
         Ok(Err(Refusal::NotFound)) => state.views.not_found(),
         Ok(Err(why)) => {
             let message = refusal_message(why, &detail.invoice.number, "edited");
-            refused(&state, &user, &company, &id, &message).await
+            refused(&state, &user, &id, &message).await
         }
         Err(e) => internal(e),
     }
 }
 
 /// The invoice page with a refusal on it, read afresh (409).
-async fn refused(
-    state: &AppState,
-    user: &OfficeUser,
-    company: &Company,
-    id: &str,
-    message: &str,
-) -> Response {
-    match load_detail(state, user, id).await {
-        Ok(d) => render_show(state, user, company, &d, StatusCode::CONFLICT, "", message),
+async fn refused(state: &AppState, user: &OfficeUser, id: &str, message: &str) -> Response {
+    match load_invoice(state, user, id).await {
+        Ok((company, d)) => {
+            render_show(state, user, &company, &d, StatusCode::CONFLICT, "", message)
+        }
         Err(r) => r,
     }
 }
@@ -1019,12 +1034,8 @@ async fn show(
     Path(id): Path<String>,
     Query(q): Query<ShowQuery>,
 ) -> Response {
-    let company = match company(&state, &user).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
-    let detail = match load_detail(&state, &user, &id).await {
-        Ok(d) => d,
+    let (company, detail) = match load_invoice(&state, &user, &id).await {
+        Ok(found) => found,
         Err(r) => return r,
     };
     let number = &detail.invoice.number;
@@ -1052,25 +1063,19 @@ async fn void_confirm(
     user: OfficeUser,
     Path(id): Path<String>,
 ) -> Response {
-    let company = match company(&state, &user).await {
-        Ok(c) => c,
+    let (company, detail) = match load_invoice(&state, &user, &id).await {
+        Ok(found) => found,
         Err(r) => return r,
     };
-    let detail = match load_detail(&state, &user, &id).await {
-        Ok(d) => d,
-        Err(r) => return r,
-    };
-    if let Some(why) = invoices::void_refusal(&detail.change()) {
-        let message = refusal_message(why, &detail.invoice.number, "voided");
-        return render_show(
-            &state,
-            &user,
-            &company,
-            &detail,
-            StatusCode::CONFLICT,
-            "",
-            &message,
-        );
+    if let Some(r) = refuse_change(
+        &state,
+        &user,
+        &company,
+        &detail,
+        invoices::void_refusal,
+        "voided",
+    ) {
+        return r;
     }
     let inv = &detail.invoice;
     page(
@@ -1100,12 +1105,8 @@ async fn void(
     if let Some(r) = user.csrf_refusal(&f.csrf) {
         return r;
     }
-    let company = match company(&state, &user).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
-    let detail = match load_detail(&state, &user, &id).await {
-        Ok(d) => d,
+    let (_, detail) = match load_invoice(&state, &user, &id).await {
+        Ok(found) => found,
         Err(r) => return r,
     };
     let result: Result<Result<(), Refusal>, StoreError> = async {
@@ -1135,7 +1136,7 @@ async fn void(
         Ok(Err(Refusal::NotFound)) => state.views.not_found(),
         Ok(Err(why)) => {
             let message = refusal_message(why, &detail.invoice.number, "voided");
-            refused(&state, &user, &company, &id, &message).await
+            refused(&state, &user, &id, &message).await
         }
         Err(e) => internal(e),
     }
