@@ -26,11 +26,15 @@ use fieldpay::domain::{LineInput, price_lines};
 use fieldpay::money::Currency;
 use fieldpay::paylink;
 use fieldpay::setup;
+use fieldpay::store::Db;
 use fieldpay::store::customers::{self, NewCustomer};
 use fieldpay::store::invoices::{self, NewInvoice};
-use fieldpay::store::{Db, StoreError, Tx};
 
 /// Customers in the company, the measured one included.
+#[path = "common/batch.rs"]
+mod batch;
+use batch::Batch;
+
 const CUSTOMERS: usize = 5_000;
 /// Open invoices of every customer other than the measured one.
 const INVOICES_PER_CUSTOMER: usize = 4;
@@ -181,38 +185,6 @@ const SERVICES: &[&str] = &[
     "Attic insulation check",
 ];
 
-/// A write transaction that commits and reopens every `ROWS_PER_TX` rows.
-struct Batch<'a> {
-    db: &'a Db,
-    tx: Option<Tx>,
-    rows: usize,
-}
-
-impl Batch<'_> {
-    fn tx(&mut self) -> &mut Tx {
-        self.tx
-            .as_mut()
-            .expect("a transaction is open between batches")
-    }
-
-    async fn wrote(&mut self, rows: usize) -> anyhow::Result<()> {
-        self.rows += rows;
-        if self.rows >= ROWS_PER_TX {
-            self.commit().await?;
-            self.tx = Some(self.db.begin_write().await?);
-            self.rows = 0;
-        }
-        Ok(())
-    }
-
-    async fn commit(&mut self) -> anyhow::Result<()> {
-        if let Some(tx) = self.tx.take() {
-            tx.commit().await.map_err(StoreError::from)?;
-        }
-        Ok(())
-    }
-}
-
 struct Ctx<'a> {
     company_id: &'a str,
     today: time::Date,
@@ -235,11 +207,7 @@ async fn seed(db_url: &str, secret: &Secret) -> anyhow::Result<Seeded> {
         today: fieldpay::dates::today_in(TIME_ZONE),
     };
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
-    let mut batch = Batch {
-        db: &db,
-        tx: Some(db.begin_write().await?),
-        rows: 0,
-    };
+    let mut batch = Batch::open(&db, ROWS_PER_TX).await?;
     let mut invoice_count = 0usize;
     let mut line_count = 0usize;
 

@@ -28,12 +28,16 @@ use fieldpay::messaging::outbox::{self, Transports};
 use fieldpay::money::Currency;
 use fieldpay::paylink;
 use fieldpay::setup;
+use fieldpay::store::StoreError;
 use fieldpay::store::alerts::{self as alert_store, RuleFields, Timing};
 use fieldpay::store::customers::{self, NewCustomer};
 use fieldpay::store::invoices::{self, NewInvoice};
 use fieldpay::store::messages::OutboxRow;
 use fieldpay::store::templates::{self, EmailFields};
-use fieldpay::store::{Db, StoreError, Tx};
+
+#[path = "common/batch.rs"]
+mod batch;
+use batch::Batch;
 
 const DEFAULT_INVOICES: usize = 100_000;
 const INVOICES_PER_CUSTOMER: usize = 5;
@@ -246,38 +250,6 @@ const FIRST_NAMES: &[&str] = &[
     "Jane", "Luis", "Priya", "Tom", "Mei", "Omar", "Grace", "Sven",
 ];
 
-/// A write transaction that commits and reopens every `ROWS_PER_TX` rows.
-struct Batch<'a> {
-    db: &'a Db,
-    tx: Option<Tx>,
-    rows: usize,
-}
-
-impl Batch<'_> {
-    fn tx(&mut self) -> &mut Tx {
-        self.tx
-            .as_mut()
-            .expect("a transaction is open between batches")
-    }
-
-    async fn wrote(&mut self, rows: usize) -> anyhow::Result<()> {
-        self.rows += rows;
-        if self.rows >= ROWS_PER_TX {
-            self.commit().await?;
-            self.tx = Some(self.db.begin_write().await?);
-            self.rows = 0;
-        }
-        Ok(())
-    }
-
-    async fn commit(&mut self) -> anyhow::Result<()> {
-        if let Some(tx) = self.tx.take() {
-            tx.commit().await.map_err(StoreError::from)?;
-        }
-        Ok(())
-    }
-}
-
 async fn seed(app: &App, invoices_wanted: usize) -> anyhow::Result<Seeded> {
     let started = Instant::now();
     let db = &app.db;
@@ -325,11 +297,7 @@ async fn seed(app: &App, invoices_wanted: usize) -> anyhow::Result<Seeded> {
 
     let customer_count = invoices_wanted.div_ceil(INVOICES_PER_CUSTOMER);
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
-    let mut batch = Batch {
-        db,
-        tx: Some(db.begin_write().await?),
-        rows: 0,
-    };
+    let mut batch = Batch::open(db, ROWS_PER_TX).await?;
     let mut invoice_count = 0usize;
     let mut line_count = 0usize;
     let mut links = 0usize;
