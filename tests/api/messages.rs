@@ -28,7 +28,7 @@ fn fixed_render<'a>(_: &'a App, row: &'a OutboxRow) -> BoxFuture<'a, Result<Rend
                 vec![fieldpay::messaging::Attachment {
                     filename: "invoice-1001.pdf".into(),
                     content_type: "application/pdf".into(),
-                    content: b"%PDF-1.7\n%\xe2\xe3\xcf\xd3 fake".to_vec(),
+                    content: FAKE_PDF.to_vec(),
                 }]
             } else {
                 Vec::new()
@@ -72,6 +72,10 @@ fn msg(company: &str, customer: &str, channel: Channel, to: &str, cause: &str) -
         cause: cause.into(),
     }
 }
+
+/// The attachment `fixed_render` adds to causes containing "with-pdf":
+/// binary, as a real PDF is.
+const FAKE_PDF: &[u8] = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3 fake";
 
 async fn enqueue_all(t: &TestApp, batch: &[NewMessage]) -> Vec<Enqueued> {
     let mut tx = t.app.db.begin_write().await.unwrap();
@@ -792,6 +796,17 @@ fn received(s: &Smtpd) -> Vec<String> {
         .collect()
 }
 
+/// The app delivering email to the test's SMTP server.
+fn with_smtp(t: &TestApp, smtpd: &Smtpd) -> App {
+    with_delivery(
+        t,
+        DeliverySettings {
+            smtp_url: Some(format!("smtp://127.0.0.1:{}", smtpd.port)),
+            ..Default::default()
+        },
+    )
+}
+
 #[tokio::test]
 async fn smtp_delivery_carries_attachments() {
     let Some(python) = smtp_python() else { return };
@@ -799,13 +814,7 @@ async fn smtp_delivery_carries_attachments() {
     let smtpd = start_smtpd(&python, &t.dir, 0, "nobody@example.com");
     let company = company_id(&t).await;
     let c = customer(&t, "lena@example.com", "(512) 555-0142").await;
-    let app = with_delivery(
-        &t,
-        DeliverySettings {
-            smtp_url: Some(format!("smtp://127.0.0.1:{}", smtpd.port)),
-            ..Default::default()
-        },
-    );
+    let app = with_smtp(&t, &smtpd);
     enqueue(
         &t,
         msg(
@@ -829,7 +838,7 @@ async fn smtp_delivery_carries_attachments() {
     assert!(m.contains("invoice-1001.pdf"), "{m}");
     // A binary file travels as base64.
     use base64::Engine;
-    let b64 = base64::engine::general_purpose::STANDARD.encode(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3 fake");
+    let b64 = base64::engine::general_purpose::STANDARD.encode(FAKE_PDF);
     assert!(m.contains(&b64), "{m}");
 }
 
@@ -840,13 +849,7 @@ async fn smtp_delivery_retries_4xx_and_fails_on_5xx() {
     let smtpd = start_smtpd(&python, &t.dir, 1, "nobody@example.com");
     let company = company_id(&t).await;
     let c = customer(&t, "lena@example.com", "(512) 555-0142").await;
-    let app = with_delivery(
-        &t,
-        DeliverySettings {
-            smtp_url: Some(format!("smtp://127.0.0.1:{}", smtpd.port)),
-            ..Default::default()
-        },
-    );
+    let app = with_smtp(&t, &smtpd);
     let good = enqueue(
         &t,
         msg(
