@@ -500,10 +500,20 @@ async fn ten_thousand_random_tokens_turn_into_429s_while_a_customer_pays() {
     assert_eq!(paid.status, StatusCode::CREATED, "{}", paid.body);
     assert_eq!(beside.status, StatusCode::OK);
     assert_eq!(t.balance(&inv[0]).await, 0);
-    // The 429 says when to come back and carries the headers.
-    let r = t
+    // The 429 says when to come back and carries the headers. From a fresh
+    // address guessing now (the flood's addresses regain a guess every few
+    // seconds, so asking one of them later would depend on the clock).
+    let mut r = t
         .get_from(&format!("/pay/{}", random_token()), [203, 0, 0, 2])
         .await;
+    for _ in 0..=limits.misses_per_client_per_minute {
+        if r.status == StatusCode::TOO_MANY_REQUESTS {
+            break;
+        }
+        r = t
+            .get_from(&format!("/pay/{}", random_token()), [203, 0, 0, 2])
+            .await;
+    }
     assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(r.header("retry-after"), "60");
     assert_security_headers(&r, "429", true);
