@@ -159,6 +159,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "attachments",
         include_str!("../../migrations/sqlite/0015_attachments.sql"),
     ),
+    (
+        16,
+        "ops",
+        include_str!("../../migrations/sqlite/0016_ops.sql"),
+    ),
 ];
 
 fn migrator() -> Migrator {

@@ -1,0 +1,1 @@
+//! Operations: readiness, metrics, logs, shutdown, web-only processes.
