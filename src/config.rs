@@ -78,8 +78,53 @@ pub struct Settings {
         default_value = crate::processor::stripe::DEFAULT_API_BASE
     )]
     pub stripe_api_base: String,
+    /// Bearer token that `GET /metrics` asks for. Unset: /metrics answers
+    /// only clients on loopback that did not come through a proxy.
+    #[arg(
+        long,
+        global = true,
+        env = "FIELDPAY_METRICS_TOKEN",
+        hide_env_values = true
+    )]
+    pub metrics_token: Option<String>,
+    /// Log lines as `text` (for people) or `json` (one object a line, for
+    /// log collectors). The level is set by `FIELDPAY_LOG` (e.g. `info,sqlx=warn`).
+    #[arg(
+        long,
+        global = true,
+        env = "FIELDPAY_LOG_FORMAT",
+        value_enum,
+        default_value_t = LogFormat::Text
+    )]
+    pub log_format: LogFormat,
+    /// Addresses of reverse proxies in front (comma-separated, e.g.
+    /// `127.0.0.1,::1`): for a connection from one of them, the client's
+    /// address is taken from `X-Forwarded-For`. Unset: the connection's
+    /// address is the client's, and `X-Forwarded-For` is ignored.
+    #[arg(long, global = true, env = "FIELDPAY_TRUSTED_PROXIES")]
+    pub trusted_proxies: Option<String>,
     #[command(flatten)]
     pub delivery: DeliveryArgs,
+}
+
+/// Parses `FIELDPAY_TRUSTED_PROXIES`: addresses separated by commas or spaces.
+pub fn parse_trusted_proxies(text: &str) -> anyhow::Result<Vec<std::net::IpAddr>> {
+    text.split([',', ' '])
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(|t| {
+            t.parse().map_err(|_| {
+                anyhow::anyhow!("FIELDPAY_TRUSTED_PROXIES: '{t}' is not an IP address")
+            })
+        })
+        .collect()
+}
+
+/// How log lines are written (`FIELDPAY_LOG_FORMAT`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
 }
 
 /// Where messages go (CONTRACT.md): unset URLs keep the spool folder.
@@ -213,6 +258,11 @@ impl Config {
         // Held process-wide until `Config` can carry it (see
         // `crate::processor::stripe::set_api_base`).
         crate::processor::stripe::set_api_base(&normalize_base_url(&s.stripe_api_base)?);
+        // Likewise the token `/metrics` asks for (see `crate::metrics`).
+        crate::metrics::set_access_token(s.metrics_token.as_deref());
+        crate::web::set_trusted_proxies(parse_trusted_proxies(
+            s.trusted_proxies.as_deref().unwrap_or(""),
+        )?);
         Ok(Config {
             bind: s.bind,
             database_url: s.database_url.clone(),
@@ -339,6 +389,9 @@ mod tests {
             pay_rate_limit_misses: 1,
             pay_rate_limit_misses_total: 1,
             stripe_api_base: crate::processor::stripe::DEFAULT_API_BASE.into(),
+            metrics_token: None,
+            log_format: LogFormat::Text,
+            trusted_proxies: None,
             delivery: Default::default(),
         };
         let c = Config::resolve(&s).unwrap();
@@ -347,6 +400,19 @@ mod tests {
             "sqlite:///var/lib/fieldpay/fp.sandbox.db"
         );
         assert_eq!(c.base_url, "http://127.0.0.1:1");
+    }
+
+    #[test]
+    fn trusted_proxies_parse() {
+        assert_eq!(
+            parse_trusted_proxies("127.0.0.1, ::1").unwrap(),
+            vec![
+                "127.0.0.1".parse::<std::net::IpAddr>().unwrap(),
+                "::1".parse().unwrap()
+            ]
+        );
+        assert!(parse_trusted_proxies("").unwrap().is_empty());
+        assert!(parse_trusted_proxies("10.0.0.0/8").is_err());
     }
 
     #[test]

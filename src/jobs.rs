@@ -1,15 +1,34 @@
 //! Scheduled work: reconciliation of payment attempts left pending, autopay
 //! charges (with their notices and card reminders), queueing of invoice
 //! alerts, and delivery of the outbox.
+//!
+//! `serve` runs `run_until` beside the web server. On shutdown the loop
+//! stops between units of work: a job already running may finish within
+//! `SHUTDOWN_GRACE`, else it is cut short like a crash would (its payment
+//! attempts are settled by reconciliation later) and the outbox messages
+//! this process claimed but did not send go back to the queue at once
+//! (`release_claims`) instead of waiting for their claims to expire.
 
-use std::time::Duration;
+use std::future::Future;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use time::OffsetDateTime;
+use tokio::sync::watch;
 
 use crate::app::App;
 use crate::messaging::outbox;
 use crate::payments;
+use crate::store::messages::OutboxRow;
 
 /// How long an attempt may stay pending before reconciliation asks the processor.
 pub const RECONCILE_GRACE: time::Duration = time::Duration::minutes(2);
+
+/// How long a job already running may go on once shutdown began.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(20);
+
+/// How often the loop runs the jobs.
+pub const EVERY: Duration = Duration::from_secs(60);
 
 #[derive(Debug, Default)]
 pub struct RunReport {
@@ -19,64 +38,199 @@ pub struct RunReport {
     pub autopay: crate::autopay::AutopayReport,
     pub alerts: crate::alerts::AlertReport,
     pub delivered: outbox::DeliveryReport,
+    /// Shutdown stopped the run before every job ran.
+    pub stopped_early: bool,
 }
 
 /// Runs every job that is due at `now`.
-pub async fn run_once(app: &App, now: time::OffsetDateTime) -> anyhow::Result<RunReport> {
-    let reconciled = payments::reconcile(app, now, RECONCILE_GRACE)
-        .await
-        .map_err(|e| anyhow::anyhow!("reconciliation failed: {e:?}"))?;
+pub async fn run_once(app: &App, now: OffsetDateTime) -> anyhow::Result<RunReport> {
+    run_once_until(app, now, None).await
+}
+
+/// Whether shutdown has begun.
+fn stopping(stop: Option<&watch::Receiver<bool>>) -> bool {
+    stop.is_some_and(|s| *s.borrow())
+}
+
+/// Runs one job as a unit of work, counted in the metrics: not started when
+/// shutdown has begun (`None`), and cut short (`None`) when it is still
+/// running `SHUTDOWN_GRACE` after shutdown began.
+async fn unit<T, E>(
+    job: &'static str,
+    stop: Option<&watch::Receiver<bool>>,
+    work: impl Future<Output = Result<T, E>>,
+) -> Option<Result<T, E>> {
+    if stopping(stop) {
+        return None;
+    }
+    let started = Instant::now();
+    let overdue = async {
+        match stop {
+            Some(s) => {
+                let mut s = s.clone();
+                let _ = s.wait_for(|stopping| *stopping).await;
+                tokio::time::sleep(SHUTDOWN_GRACE).await;
+            }
+            None => std::future::pending::<()>().await,
+        }
+    };
+    let result = tokio::select! {
+        done = work => Some(done),
+        _ = overdue => None,
+    };
+    let word = match &result {
+        Some(Ok(_)) => "ok",
+        Some(Err(_)) => "error",
+        None => "cancelled",
+    };
+    crate::metrics::job(job, word, started.elapsed());
+    if result.is_none() {
+        tracing::warn!(job, "job cut short by shutdown");
+    }
+    result
+}
+
+/// `run_once`, stopping between jobs once `stop` turns true.
+pub async fn run_once_until(
+    app: &App,
+    now: OffsetDateTime,
+    stop: Option<&watch::Receiver<bool>>,
+) -> anyhow::Result<RunReport> {
+    let mut report = RunReport::default();
+    macro_rules! step {
+        ($job:literal, $work:expr, $what:literal) => {
+            match unit($job, stop, $work).await {
+                Some(result) => result.map_err(|e| anyhow::anyhow!(concat!($what, ": {}"), e))?,
+                None => {
+                    report.stopped_early = true;
+                    return Ok(report);
+                }
+            }
+        };
+    }
+    report.reconciled = step!(
+        "reconcile",
+        async {
+            payments::reconcile(app, now, RECONCILE_GRACE)
+                .await
+                .map_err(|e| format!("{e:?}"))
+        },
+        "reconciliation failed"
+    );
     // Webhook events whose processing was cut short (crash, restart) are
     // applied now, through the same idempotent paths.
-    let webhook_events = crate::web::stripe_webhook::process_unprocessed(app, now)
-        .await
-        .map_err(|e| anyhow::anyhow!("processing stored Stripe events failed: {e}"))?;
+    report.webhook_events = step!(
+        "stripe_events",
+        crate::web::stripe_webhook::process_unprocessed(app, now),
+        "processing stored Stripe events failed"
+    );
     // After reconciliation (attempts left pending are settled first, so their
     // invoices are free or paid) and before alerts and delivery (its notices,
     // receipts and decline messages go out in this same run).
-    let autopay = crate::autopay::run_due(app, now)
-        .await
-        .map_err(|e| anyhow::anyhow!("autopay failed: {e}"))?;
+    report.autopay = step!(
+        "autopay",
+        crate::autopay::run_due(app, now),
+        "autopay failed"
+    );
     // Before delivery, so an alert queued now goes out in this same run.
-    let alerts = crate::alerts::queue_due(app, now)
-        .await
-        .map_err(|e| anyhow::anyhow!("queueing invoice alerts failed: {e}"))?;
-    let delivered = outbox::deliver_due(app, now, outbox::render_stored)
-        .await
-        .map_err(|e| anyhow::anyhow!("message delivery failed: {e}"))?;
-    Ok(RunReport {
-        reconciled,
-        webhook_events,
-        autopay,
-        alerts,
-        delivered,
-    })
+    report.alerts = step!(
+        "alerts",
+        crate::alerts::queue_due(app, now),
+        "queueing invoice alerts failed"
+    );
+    report.delivered = step!(
+        "outbox",
+        outbox::deliver_due(app, now, outbox::render_stored),
+        "message delivery failed"
+    );
+    Ok(report)
 }
 
-/// The scheduler loop `serve` runs beside the web server.
-pub async fn run_forever(app: App) {
-    let mut tick = tokio::time::interval(Duration::from_secs(60));
+/// The scheduler loop `serve` runs beside the web server, until `stop`
+/// turns true; then it gives back the outbox claims it still holds.
+pub async fn run_until(app: App, mut stop: watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        tick.tick().await;
-        match run_once(&app, crate::store::now()).await {
-            Ok(r) => {
-                if r.reconciled != payments::ReconcileReport::default() {
-                    tracing::info!(report = ?r.reconciled, "reconciliation settled attempts");
-                }
-                if r.webhook_events > 0 {
-                    tracing::info!(events = r.webhook_events, "stored Stripe events processed");
-                }
-                if !r.autopay.is_quiet() {
-                    tracing::info!(report = ?r.autopay, "autopay charged, declined or queued messages");
-                }
-                if r.alerts.queued > 0 {
-                    tracing::info!(report = ?r.alerts, "invoice alerts queued");
-                }
-                if r.delivered != outbox::DeliveryReport::default() {
-                    tracing::info!(report = ?r.delivered, "outbox delivered messages");
-                }
-            }
+        tokio::select! {
+            // A stop asked for wins over a tick that is due as well.
+            biased;
+            _ = stop.wait_for(|stopping| *stopping) => break,
+            _ = tick.tick() => {}
+        }
+        match run_once_until(&app, crate::store::now(), Some(&stop)).await {
+            Ok(r) => log_report(&r),
             Err(e) => tracing::warn!(error = %e, "scheduled jobs failed"),
         }
+        if stopping(Some(&stop)) {
+            break;
+        }
     }
+    match release_claims(&app).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(messages = n, "outbox claims given back to the queue"),
+        Err(e) => tracing::warn!(error = %e, "outbox claims not given back; they expire instead"),
+    }
+    tracing::info!("jobs stopped");
+}
+
+fn log_report(r: &RunReport) {
+    if r.reconciled != payments::ReconcileReport::default() {
+        tracing::info!(report = ?r.reconciled, "reconciliation settled attempts");
+    }
+    if r.webhook_events > 0 {
+        tracing::info!(events = r.webhook_events, "stored Stripe events processed");
+    }
+    if !r.autopay.is_quiet() {
+        tracing::info!(report = ?r.autopay, "autopay charged, declined or queued messages");
+    }
+    if r.alerts.queued > 0 {
+        tracing::info!(report = ?r.alerts, "invoice alerts queued");
+    }
+    if r.delivered != outbox::DeliveryReport::default() {
+        tracing::info!(report = ?r.delivered, "outbox delivered messages");
+    }
+    if r.stopped_early {
+        tracing::info!("shutdown: the remaining jobs were left for the next process");
+    }
+}
+
+/// Outbox claims this process holds: (database, message id, claimed until).
+/// Filled as messages are claimed (`outbox::deliver_due_with`); a claim whose
+/// message was since recorded is released as a no-op, so entries need no
+/// removal, only pruning once expired.
+static HELD: Mutex<Vec<(String, String, OffsetDateTime)>> = Mutex::new(Vec::new());
+
+/// Notes outbox messages this process just claimed for sending.
+pub fn hold_claims(app: &App, rows: &[OutboxRow]) {
+    let clock = crate::store::now();
+    let Ok(mut held) = HELD.lock() else { return };
+    held.retain(|(_, _, until)| *until > clock);
+    for row in rows.iter().filter(|r| r.status == "sending") {
+        if let Some(until) = row.claimed_until {
+            held.push((app.config.database_url.clone(), row.id.clone(), until));
+        }
+    }
+}
+
+/// Puts the outbox messages this process claimed on `app`'s database but
+/// did not send back in the queue; answers how many went back.
+pub async fn release_claims(app: &App) -> crate::store::StoreResult<u64> {
+    let mine: Vec<(String, OffsetDateTime)> = {
+        let Ok(mut held) = HELD.lock() else {
+            return Ok(0);
+        };
+        let (mine, others): (Vec<_>, Vec<_>) = held
+            .drain(..)
+            .partition(|(db, _, _)| *db == app.config.database_url);
+        *held = others;
+        mine.into_iter().map(|(_, id, until)| (id, until)).collect()
+    };
+    if mine.is_empty() {
+        return Ok(0);
+    }
+    let mut tx = app.db.begin_write().await?;
+    let released = crate::store::health::release_outbox_claims(&mut tx, &mine).await?;
+    tx.commit().await?;
+    Ok(released)
 }

@@ -12,6 +12,7 @@ pub mod domain;
 pub mod import;
 pub mod jobs;
 pub mod messaging;
+pub mod metrics;
 pub mod money;
 pub mod office_payments;
 pub mod paylink;

@@ -7,7 +7,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use tracing_subscriber::EnvFilter;
 
 use fieldpay::app::App;
-use fieldpay::config::{Config, Settings};
+use fieldpay::config::{Config, LogFormat, Settings};
 use fieldpay::money::Currency;
 use fieldpay::store::companies::NewCompany;
 use fieldpay::{demo, jobs, setup, web};
@@ -27,8 +27,16 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run the web server and the job scheduler.
-    Serve,
+    /// Run the web server and the job scheduler. On SIGTERM or Ctrl-C it
+    /// stops accepting connections, finishes the requests in flight, stops
+    /// the jobs between units of work, gives back its outbox claims and
+    /// exits 0.
+    Serve {
+        /// Web only: run no scheduled jobs in this process (run them in
+        /// another, e.g. `fieldpay serve` or `fieldpay jobs run --once`).
+        #[arg(long)]
+        no_jobs: bool,
+    },
     /// Apply database migrations and exit.
     Migrate,
     /// Seed the demo company (idempotent), print its logins and links, then serve.
@@ -111,18 +119,59 @@ enum JobsCommand {
 
 #[tokio::main]
 async fn main() {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_env("FIELDPAY_LOG")
-                .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
     let cli = Cli::parse();
+    init_logs(cli.settings.log_format);
     if let Err(e) = run(cli).await {
         eprintln!("error: {e}");
         std::process::exit(1);
     }
+}
+
+/// Log lines to stderr, as text or one JSON object a line; a request's
+/// lines carry its span (request id, method, route) either way.
+fn init_logs(format: LogFormat) {
+    let filter = EnvFilter::try_from_env("FIELDPAY_LOG")
+        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => logs.init(),
+        LogFormat::Json => logs
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .with_span_list(false)
+            .init(),
+    }
+}
+
+/// Serves (with the jobs loop unless `jobs` is false) until SIGTERM or
+/// Ctrl-C, then shuts down gracefully.
+async fn serve(app: App, jobs: bool) -> anyhow::Result<()> {
+    let listener = web::bind(&app).await?;
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let jobs_loop = jobs.then(|| tokio::spawn(jobs::run_until(app.clone(), stop_rx.clone())));
+    tokio::spawn(async move {
+        web::shutdown_signal().await;
+        let _ = stop_tx.send(true);
+        // The sender lives on so the receivers do not read a dropped
+        // channel as a second signal.
+        std::future::pending::<()>().await;
+    });
+    let mut web_stop = stop_rx;
+    web::serve_until(listener, app.clone(), async move {
+        let _ = web_stop.wait_for(|stopping| *stopping).await;
+    })
+    .await?;
+    if let Some(jobs_loop) = jobs_loop
+        && let Err(e) = jobs_loop.await
+    {
+        tracing::warn!(error = %e, "the jobs loop ended abnormally");
+    }
+    app.db.close().await;
+    tracing::info!("stopped");
+    Ok(())
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -133,10 +182,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             eprintln!("migrations applied");
             Ok(())
         }
-        Command::Serve => {
+        Command::Serve { no_jobs } => {
             let app = App::open(config).await?;
-            tokio::spawn(jobs::run_forever(app.clone()));
-            web::serve(app).await
+            serve(app, !no_jobs).await
         }
         Command::Demo => {
             let app = App::open(config).await?;
@@ -156,8 +204,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 "  try: curl -H 'Authorization: Bearer {}' {}/api/v1/customers",
                 info.api_key, app.config.base_url
             );
-            tokio::spawn(jobs::run_forever(app.clone()));
-            web::serve(app).await
+            serve(app, true).await
         }
         Command::Company {
             command:

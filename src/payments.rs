@@ -399,6 +399,7 @@ async fn charge_steps(
         }
         other => other,
     };
+    crate::metrics::payment(processor.name(), &outcome);
 
     // 3. Settle.
     match outcome {

@@ -383,6 +383,7 @@ where
         let claimed = {
             let mut tx = app.db.begin_write().await?;
             let rows = store::claim_batch(&mut tx, now, until, want).await?;
+            crate::jobs::hold_claims(app, &rows); // released at shutdown if unsent
             tx.commit().await?;
             rows
         };
@@ -390,6 +391,7 @@ where
         let (ended, to_send): (Vec<_>, Vec<_>) =
             claimed.into_iter().partition(|r| r.status == "suppressed");
         report.withdrawn += ended.len();
+        crate::metrics::withdrawn(ended.iter().map(|r| r.channel.as_str()));
         if to_send.is_empty() {
             if ended.is_empty() {
                 break;
@@ -402,6 +404,8 @@ where
                 .map(|row| deliver_one(app, transports, row, &render)),
         )
         .await;
+        let sent = outcomes.iter().map(|o| matches!(o, Outcome::Sent { .. }));
+        crate::metrics::deliveries(&to_send, sent);
         let mut tx = app.db.begin_write().await?;
         for (row, outcome) in to_send.iter().zip(outcomes) {
             record(&mut tx, row, outcome, now, &mut report).await?;

@@ -8,7 +8,9 @@ pub mod audit;
 pub mod autopay;
 pub mod companies;
 pub mod customers;
+pub mod health;
 pub mod invoices;
+pub mod limits;
 pub mod links;
 pub mod messages;
 pub mod payments;
@@ -76,8 +78,30 @@ impl From<sqlx::Error> for StoreError {
                 | sqlx::error::ErrorKind::NotNullViolation => return StoreError::Invalid,
                 _ => {}
             }
+            if let Some(reason) = unavailable_reason(db.as_ref()) {
+                return StoreError::Unavailable(format!("{reason}: {}", db.message()));
+            }
+        }
+        if matches!(e, sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed) {
+            return StoreError::Unavailable(e.to_string());
         }
         StoreError::Other(e)
+    }
+}
+
+/// Why the database cannot take a write right now, for errors that pass
+/// once the cause does (another process holds the lock, the disk is full or
+/// failing): the request may be retried, nothing of it was saved.
+fn unavailable_reason(db: &dyn sqlx::error::DatabaseError) -> Option<&'static str> {
+    db.try_downcast_ref::<sqlx::sqlite::SqliteError>()?;
+    let extended: i32 = db.code()?.parse().ok()?;
+    // Primary result codes: SQLITE_BUSY, SQLITE_LOCKED, SQLITE_IOERR,
+    // SQLITE_FULL, SQLITE_CANTOPEN.
+    match extended & 0xff {
+        5 | 6 => Some("the database is locked"),
+        13 => Some("the disk is full"),
+        10 | 14 => Some("the database file cannot be written"),
+        _ => None,
     }
 }
 
@@ -205,6 +229,18 @@ impl Db {
         let write = SqlitePoolOptions::new()
             .max_connections(1)
             .min_connections(1)
+            // A write that fails with a full disk or an I/O error makes SQLite
+            // roll the transaction back itself; sqlx's ROLLBACK on drop then
+            // fails and leaves the connection believing it is still in a
+            // transaction, refusing every later `begin` (a 500 until restart).
+            // Such a connection is closed when released and a fresh one opened.
+            .after_release(|conn, _| {
+                Box::pin(async move {
+                    use sqlx::Connection;
+                    conn.ping().await?; // runs the queued rollback first
+                    Ok(!conn.is_in_transaction())
+                })
+            })
             .connect_with(options.clone())
             .await
             .map_err(|e| anyhow::anyhow!("cannot open database '{url}': {e}"))?;

@@ -17,14 +17,21 @@ pub mod views;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
-use axum::extract::{ConnectInfo, DefaultBodyLimit, FromRequestParts, Path, Request, State};
+use axum::extract::{
+    ConnectInfo, DefaultBodyLimit, FromRequestParts, MatchedPath, Path, Request, State,
+};
 use axum::http::request::Parts;
-use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
+use tower_http::request_id::{
+    MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
+};
+use tracing::Instrument;
 
 use crate::app::App;
 use crate::processor::sandbox;
@@ -48,15 +55,17 @@ pub fn router(app: App) -> Router {
     let state = AppState {
         views: Views::new(),
         limits: Arc::new(PayLimits::new(app.config.rate_limits)),
-        office_logins: Arc::new(LoginLimits::default()),
-        portal_logins: Arc::new(LoginLimits::default()),
-        portal_links: Arc::new(LoginLimits::new(3, 20)),
+        office_logins: Arc::new(LoginLimits::office()),
+        portal_logins: Arc::new(LoginLimits::portal()),
+        portal_links: Arc::new(LoginLimits::portal_links()),
         app: app.clone(),
     };
     forget_recovered_limits(&state);
     let hsts = app.config.base_url.starts_with("https://");
     Router::new()
         .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics_page))
         .route("/robots.txt", get(robots))
         .route("/static/{name}", get(static_file))
         .merge(pay::routes())
@@ -78,6 +87,13 @@ pub fn router(app: App) -> Router {
             security_headers(hsts, req, next)
         }))
         .layer(DefaultBodyLimit::max(64 * 1024))
+        // Outermost last: a request id is set (kept from the client when
+        // it is a sane one, else generated), echoed in the response, and
+        // carried by the span `observe` opens for the whole request.
+        .layer(middleware::from_fn(observe))
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(SetRequestIdLayer::x_request_id(NewRequestId))
+        .layer(middleware::from_fn(drop_unsafe_request_id))
 }
 
 /// Every minute, drops rate-limit keys that have fully recovered, so a flood
@@ -87,6 +103,7 @@ fn forget_recovered_limits(state: &AppState) {
     let Ok(runtime) = tokio::runtime::Handle::try_current() else {
         return;
     };
+    let db = state.app.db.clone();
     let limits = (
         Arc::downgrade(&state.limits),
         Arc::downgrade(&state.office_logins),
@@ -109,12 +126,207 @@ fn forget_recovered_limits(state: &AppState) {
             office.shrink();
             portal.shrink();
             links.shrink();
+            // The shared counters whose window ended (any process may sweep).
+            let before = crate::store::now() - time::Duration::milliseconds(limits::WINDOW_MS);
+            let swept = async {
+                let mut tx = db.begin_write().await?;
+                crate::store::limits::sweep(&mut tx, before).await?;
+                tx.commit().await?;
+                Ok::<_, crate::store::StoreError>(())
+            };
+            if let Err(e) = swept.await {
+                tracing::warn!(error = %e, "sweeping rate-limit counters failed");
+            }
         }
     });
 }
 
+/// The process is up (it answers); says nothing of the database.
 async fn healthz() -> &'static str {
     "ok"
+}
+
+/// Ready to serve: the database answers and has every migration this binary
+/// needs. A load balancer sends traffic only to ready processes.
+async fn readyz(State(state): State<AppState>) -> Response {
+    match state.app.db.ready().await {
+        Ok(_) => Json(serde_json::json!({"status": "ready"})).into_response(),
+        Err(not) => {
+            tracing::warn!(reason = not.reason, message = %not.message, "not ready");
+            let mut body = serde_json::json!({
+                "status": "not_ready",
+                "reason": not.reason,
+                "message": not.message,
+            });
+            if !not.missing_migrations.is_empty() {
+                body["missing_migrations"] = serde_json::json!(not.missing_migrations);
+            }
+            (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response()
+        }
+    }
+}
+
+/// Prometheus metrics (`crate::metrics`). With `FIELDPAY_METRICS_TOKEN` set,
+/// only for `Authorization: Bearer <token>`; without it, only for clients on
+/// loopback that did not come through a proxy. Anyone else gets the same
+/// 404 as any unknown path, or a 401 when a token is expected.
+async fn metrics_page(State(state): State<AppState>, ip: ClientIp, headers: HeaderMap) -> Response {
+    let token = crate::metrics::access_token();
+    let authorization = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    let forwarded = ["forwarded", "x-forwarded-for", "x-real-ip"]
+        .iter()
+        .any(|h| headers.contains_key(*h));
+    if crate::metrics::may_read(token, authorization, ip.0.is_loopback(), forwarded) {
+        return (
+            [(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)],
+            crate::metrics::render(),
+        )
+            .into_response();
+    }
+    if token.is_some() {
+        let mut resp = ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "The metrics need the bearer token the server was given (FIELDPAY_METRICS_TOKEN).",
+        )
+        .into_response();
+        resp.headers_mut()
+            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        return resp;
+    }
+    not_found_for(&state, "/metrics")
+}
+
+/// Keeps a client's `x-request-id` only when it is short and plain (letters,
+/// digits, `-`, `_`, `.`), so a client cannot write what it likes into our
+/// logs; otherwise it is dropped and a fresh one generated.
+async fn drop_unsafe_request_id(mut req: Request, next: Next) -> Response {
+    let sane = req
+        .headers()
+        .get("x-request-id")
+        .map(|v| is_sane_request_id(v.as_bytes()));
+    if sane == Some(false) {
+        req.headers_mut().remove("x-request-id");
+    }
+    next.run(req).await
+}
+
+/// Whether a client's request id may go into the logs: short, plain, and
+/// without a long run of digits (a log scanner would take one for a card
+/// number; SECURITY.md 10).
+pub fn is_sane_request_id(id: &[u8]) -> bool {
+    !id.is_empty()
+        && id.len() <= 64
+        && id
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+        && longest_digit_run(id) < 8
+}
+
+/// The most digits in a row, dashes between them not counting as a break
+/// (`4242-4242-4242-4242` is a run of 16, as a card scanner reads it).
+fn longest_digit_run(text: &[u8]) -> usize {
+    text.split(|b| !(b.is_ascii_digit() || *b == b'-'))
+        .map(|run| run.iter().filter(|b| b.is_ascii_digit()).count())
+        .max()
+        .unwrap_or(0)
+}
+
+/// Request ids made here: 128 random bits in base64url (22 characters). Not
+/// UUIDs: their hex digits, dashes included, too often read as a Luhn-valid
+/// card number to a log scanner.
+#[derive(Clone, Copy)]
+struct NewRequestId;
+
+impl MakeRequestId for NewRequestId {
+    fn make_request_id<B>(&mut self, _: &axum::http::Request<B>) -> Option<RequestId> {
+        loop {
+            let id = crate::crypto::random_token(16);
+            if is_sane_request_id(id.as_bytes()) {
+                return HeaderValue::from_str(&id).ok().map(RequestId::new);
+            }
+        }
+    }
+}
+
+/// The path as logs may show it: the route template when a route matched
+/// (`/pay/{token}`), else the path with anything that could be a payment or
+/// sign-in link's token or a number someone pasted (a long segment, one with
+/// six digits in a row, or whatever follows `/pay/`, `/api/v1/pay/`,
+/// `/portal/link/`, `/portal/invite/`) replaced by `{redacted}`.
+pub fn loggable_path(route: Option<&str>, path: &str) -> String {
+    if let Some(route) = route {
+        return route.to_string();
+    }
+    const TOKEN_PARENTS: [&str; 4] = ["/pay", "/api/v1/pay", "/portal/link", "/portal/invite"];
+    let segments: Vec<&str> = path.split('/').collect();
+    segments
+        .iter()
+        .enumerate()
+        .map(|(i, segment)| {
+            let parent = segments[..i].join("/");
+            let secret_like = segment.len() >= 20 || longest_digit_run(segment.as_bytes()) >= 6;
+            if secret_like || (i > 1 && TOKEN_PARENTS.contains(&parent.as_str())) {
+                "{redacted}".to_string()
+            } else {
+                segment.chars().take(64).collect()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// The method as a metrics label: the standard ones, else `other` (a client
+/// may send any word as a method).
+fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::PATCH => "PATCH",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    }
+}
+
+/// One span per request, carrying its id, so every line logged while it is
+/// served says which request it belongs to; then one access line, and the
+/// request's count and latency in the metrics under its route template.
+async fn observe(req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = method_label(req.method());
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|m| m.as_str().to_string());
+    let request_id = req
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("-")
+        .to_string();
+    let path = loggable_path(route.as_deref(), req.uri().path());
+    let span = tracing::info_span!("request", request_id = %request_id, method, path = %path);
+    let resp = next.run(req).instrument(span.clone()).await;
+    let took = started.elapsed();
+    let status = resp.status().as_u16();
+    crate::metrics::request(
+        method,
+        crate::metrics::route_label(route.as_deref()),
+        status,
+        took,
+    );
+    span.in_scope(|| {
+        // Whole microseconds: a float's long tail of digits could read as
+        // a card number to a log scanner.
+        let us = u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
+        tracing::info!(target: "fieldpay::access", status, us, "request")
+    });
+    resp
 }
 
 async fn robots() -> &'static str {
@@ -235,7 +447,9 @@ pub fn csrf_refusal(expected: &str, given: &str) -> Option<Response> {
     })
 }
 
-/// The client's address as the connection reports it.
+/// The client's address: the connection's, or, for a connection from a
+/// trusted reverse proxy (`FIELDPAY_TRUSTED_PROXIES`), the nearest address in
+/// `X-Forwarded-For` that is not itself a trusted proxy. Rate limits key on it.
 #[derive(Debug, Clone, Copy)]
 pub struct ClientIp(pub IpAddr);
 
@@ -243,13 +457,57 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        let ip = parts
+        let peer = parts
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
             .map(|c| c.0.ip())
             .unwrap_or(IpAddr::from([127, 0, 0, 1]));
-        Ok(ClientIp(ip))
+        let trusted = TRUSTED_PROXIES.get().map(Vec::as_slice).unwrap_or(&[]);
+        let forwarded: Vec<&str> = parts
+            .headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect();
+        Ok(ClientIp(client_address(peer, &forwarded, trusted)))
     }
+}
+
+static TRUSTED_PROXIES: std::sync::OnceLock<Vec<IpAddr>> = std::sync::OnceLock::new();
+
+/// Sets the reverse proxies whose `X-Forwarded-For` is believed, once per
+/// process (held process-wide like `processor::stripe::set_api_base`).
+pub fn set_trusted_proxies(proxies: Vec<IpAddr>) {
+    TRUSTED_PROXIES.get_or_init(|| proxies);
+}
+
+/// The client of a connection from `peer` that carried these
+/// `X-Forwarded-For` headers: walking the hops from the nearest, the first
+/// address that is not a trusted proxy. A proxy appends the address it saw,
+/// so what a client wrote itself sits further left and is never reached
+/// while a trusted proxy stands in between.
+pub fn client_address(peer: IpAddr, forwarded_for: &[&str], trusted: &[IpAddr]) -> IpAddr {
+    if !trusted.contains(&peer) {
+        return peer;
+    }
+    let hops: Vec<&str> = forwarded_for
+        .iter()
+        .flat_map(|h| h.split(','))
+        .map(str::trim)
+        .collect();
+    let mut client = peer;
+    for hop in hops.iter().rev() {
+        let Ok(ip) = hop.parse::<IpAddr>() else {
+            // Garbage (or a port, or an obfuscated name): stop at the last
+            // address we could trust.
+            break;
+        };
+        client = ip;
+        if !trusted.contains(&ip) {
+            break;
+        }
+    }
+    client
 }
 
 /// The `User-Agent` header, trimmed to a sane length.
@@ -269,25 +527,62 @@ pub fn json_created<T: serde::Serialize>(value: T) -> Response {
 
 /// Serves the application until Ctrl-C or SIGTERM, finishing requests in flight.
 pub async fn serve(app: App) -> anyhow::Result<()> {
-    let listener = tokio::net::TcpListener::bind(app.config.bind)
-        .await
-        .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", app.config.bind))?;
+    let listener = bind(&app).await?;
     serve_on(listener, app).await
 }
 
+/// Listens on the configured address.
+pub async fn bind(app: &App) -> anyhow::Result<tokio::net::TcpListener> {
+    tokio::net::TcpListener::bind(app.config.bind)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", app.config.bind))
+}
+
 pub async fn serve_on(listener: tokio::net::TcpListener, app: App) -> anyhow::Result<()> {
+    serve_until(listener, app, shutdown_signal()).await
+}
+
+/// How long requests in flight may take to finish once shutdown began.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(25);
+
+/// Serves until `stop` completes: then stops accepting connections and
+/// finishes the requests in flight (for at most `SHUTDOWN_GRACE`).
+pub async fn serve_until(
+    listener: tokio::net::TcpListener,
+    app: App,
+    stop: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
     let router = router(app);
     tracing::info!(addr = %listener.local_addr()?, "listening");
-    axum::serve(
+    let (began_tx, began_rx) = tokio::sync::oneshot::channel::<()>();
+    let serving = axum::serve(
         listener,
         router.into_make_service_with_connect_info::<SocketAddr>(),
     )
-    .with_graceful_shutdown(shutdown_signal())
-    .await?;
+    .with_graceful_shutdown(async move {
+        stop.await;
+        tracing::info!("shutting down: no new connections; finishing requests in flight");
+        let _ = began_tx.send(());
+    });
+    let overdue = async move {
+        if began_rx.await.is_ok() {
+            tokio::time::sleep(SHUTDOWN_GRACE).await;
+        } else {
+            std::future::pending::<()>().await;
+        }
+    };
+    tokio::select! {
+        served = serving => served?,
+        _ = overdue => tracing::warn!(
+            grace_s = SHUTDOWN_GRACE.as_secs(),
+            "requests still running after the grace period; stopping anyway"
+        ),
+    }
     Ok(())
 }
 
-async fn shutdown_signal() {
+/// Completes on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
     let ctrl_c = async {
         tokio::signal::ctrl_c().await.ok();
     };
@@ -300,5 +595,99 @@ async fn shutdown_signal() {
     tokio::select! {
         _ = ctrl_c => {},
         _ = term => {},
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn logged_paths_hide_tokens() {
+        assert_eq!(
+            loggable_path(Some("/pay/{token}"), "/pay/abc"),
+            "/pay/{token}"
+        );
+        let token = "k3Jx9_qP-0aZ7mN2bV5cX8dR1tY4uW6eS9gH3jL0oQ2";
+        assert_eq!(
+            loggable_path(None, &format!("/pay/{token}/nope")),
+            "/pay/{redacted}/nope"
+        );
+        assert_eq!(
+            loggable_path(None, "/api/v1/pay/short/x"),
+            "/api/v1/pay/{redacted}/x"
+        );
+        assert_eq!(
+            loggable_path(None, "/portal/link/abc"),
+            "/portal/link/{redacted}"
+        );
+        assert_eq!(
+            loggable_path(None, &format!("/anything/{token}")),
+            "/anything/{redacted}"
+        );
+        assert_eq!(loggable_path(None, "/wp-login.php"), "/wp-login.php");
+        assert_eq!(loggable_path(None, "/x/4242424242424242"), "/x/{redacted}");
+        assert_eq!(loggable_path(None, "/pay"), "/pay");
+    }
+
+    #[test]
+    fn client_addresses_behind_trusted_proxies() {
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        let proxy = [ip("127.0.0.1")];
+        // No proxy trusted: the header is the client's word, ignored.
+        assert_eq!(
+            client_address(ip("203.0.113.5"), &["1.2.3.4"], &[]),
+            ip("203.0.113.5")
+        );
+        // Not from the proxy: ignored as well.
+        assert_eq!(
+            client_address(ip("203.0.113.5"), &["1.2.3.4"], &proxy),
+            ip("203.0.113.5")
+        );
+        // From the proxy: the address it appended, not what the client wrote.
+        assert_eq!(
+            client_address(ip("127.0.0.1"), &["6.6.6.6, 198.51.100.7"], &proxy),
+            ip("198.51.100.7")
+        );
+        assert_eq!(
+            client_address(ip("127.0.0.1"), &["6.6.6.6", "198.51.100.7"], &proxy),
+            ip("198.51.100.7")
+        );
+        // Two trusted proxies in a row.
+        let two = [ip("127.0.0.1"), ip("10.0.0.2")];
+        assert_eq!(
+            client_address(ip("127.0.0.1"), &["198.51.100.7, 10.0.0.2"], &two),
+            ip("198.51.100.7")
+        );
+        // From the proxy without a header, or with garbage: the proxy.
+        assert_eq!(
+            client_address(ip("127.0.0.1"), &[], &proxy),
+            ip("127.0.0.1")
+        );
+        assert_eq!(
+            client_address(ip("127.0.0.1"), &["unknown"], &proxy),
+            ip("127.0.0.1")
+        );
+    }
+
+    #[test]
+    fn request_ids_from_clients_are_kept_only_when_plain() {
+        assert!(is_sane_request_id(b"req-123_abc.7"));
+        assert!(is_sane_request_id(b"0f8fad5b-d9cb-469f-a165-7086c772e95e"));
+        assert!(!is_sane_request_id(b""));
+        assert!(!is_sane_request_id(b"a b"));
+        assert!(!is_sane_request_id(b"x\"y"));
+        assert!(!is_sane_request_id(&[b'a'; 65]));
+        assert!(!is_sane_request_id(b"4242424242424242"));
+        assert!(!is_sane_request_id(b"4242-4242-4242-4242"));
+        assert!(!is_sane_request_id(b"0f8fad5b-1234-4567-a165-70867728950e"));
+        let mut make = NewRequestId;
+        let req = axum::http::Request::new(());
+        for _ in 0..1000 {
+            let id = make.make_request_id(&req).unwrap();
+            let id = id.header_value().as_bytes();
+            assert_eq!(id.len(), 22);
+            assert!(is_sane_request_id(id));
+        }
     }
 }

@@ -43,8 +43,8 @@ pub fn routes() -> Router<AppState> {
 }
 
 /// What a miss answers: 404 like any unknown path, or 429 over the limits.
-fn miss(state: &AppState, ip: ClientIp, path: &str) -> Response {
-    if state.limits.allow_miss(ip.0) {
+async fn miss(state: &AppState, ip: ClientIp, path: &str) -> Response {
+    if state.limits.check_miss(&state.app.db, ip.0).await {
         not_found_for(state, path)
     } else {
         too_many(path)
@@ -79,13 +79,13 @@ async fn load_page(
     path: &str,
 ) -> Result<PayPage, Response> {
     if !paylink::looks_like_token(token) {
-        return Err(miss(state, ip, path));
+        return Err(miss(state, ip, path).await);
     }
     let found = paypage::load(&state.app.db, &paylink::token_hash(token))
         .await
         .map_err(|e| ApiError::from(e).into_response())?;
     let Some(page) = found else {
-        return Err(miss(state, ip, path));
+        return Err(miss(state, ip, path).await);
     };
     if !state.limits.allow_hit(&page.link_id) {
         return Err(too_many(path));
@@ -102,13 +102,13 @@ pub(crate) async fn resolve(
     path: &str,
 ) -> Result<LiveLink, Response> {
     if !paylink::looks_like_token(token) {
-        return Err(miss(state, ip, path));
+        return Err(miss(state, ip, path).await);
     }
     let found = crate::store::links::find_live(&state.app.db, &paylink::token_hash(token))
         .await
         .map_err(|e| ApiError::from(e).into_response())?;
     let Some(link) = found else {
-        return Err(miss(state, ip, path));
+        return Err(miss(state, ip, path).await);
     };
     if !state.limits.allow_hit(&link.id) {
         return Err(too_many(path));
@@ -576,7 +576,10 @@ fn submitted_step(step: PayStep, mut fs: FormState) -> Submitted {
 
 fn submitted_error(e: PayError, mut fs: FormState) -> Submitted {
     let e = ApiError::from(e);
-    if e.status.is_server_error() && e.status != StatusCode::BAD_GATEWAY {
+    // A processor or database that is briefly away: the form again, with
+    // the message, so the customer can retry what they typed.
+    let retry = [StatusCode::BAD_GATEWAY, StatusCode::SERVICE_UNAVAILABLE];
+    if e.status.is_server_error() && !retry.contains(&e.status) {
         return Submitted::Failed(e.into_response());
     }
     fs.error = Some(e.message);

@@ -202,7 +202,7 @@ async fn login(State(state): State<AppState>, ip: ClientIp, Form(f): Form<LoginF
             minijinja::context! { email => email.as_str(), error => message },
         )
     };
-    if !state.office_logins.allow(&email, ip.0) {
+    if !state.office_logins.check(&state.app.db, &email, ip.0).await {
         return fail(
             StatusCode::TOO_MANY_REQUESTS,
             "Too many sign-in attempts. Wait a minute and try again.",

@@ -297,7 +297,7 @@ pub(super) async fn login(
             minijinja::context! { email => email.as_str(), error => message },
         )
     };
-    if !state.portal_logins.allow(&email, ip.0) {
+    if !state.portal_logins.check(&state.app.db, &email, ip.0).await {
         return fail(
             StatusCode::TOO_MANY_REQUESTS,
             "Too many sign-in attempts. Wait a minute and try again.",
@@ -412,7 +412,7 @@ pub(super) async fn login_link(
             minijinja::context! { link_error => "Enter the email address your invoices come to." },
         );
     };
-    if !state.portal_links.allow(&email, ip.0) {
+    if !state.portal_links.check(&state.app.db, &email, ip.0).await {
         return show(
             StatusCode::TOO_MANY_REQUESTS,
             minijinja::context! { link_error => "Too many requests. Wait a minute and try again." },
