@@ -1,10 +1,15 @@
 //! End-to-end load benchmark: seeds a fresh SQLite database through the
-//! library, starts the release `fieldpay serve` binary on it and drives it
-//! over real HTTP/1.1 keep-alive connections.
+//! library (a company with 5,000 customers and 20,000 open invoices), starts
+//! the release `fieldpay serve` binary on it and drives it over real
+//! HTTP/1.1 keep-alive connections, then prints in one run: the quick
+//! payment page's requests/s and p50/p99 next to `/healthz` of the same
+//! server, payments/s, invoice PDFs/s, invoice alerts queued/s and the
+//! server's peak memory (VmHWM).
 //!
 //! Run with `cargo bench --bench load` (`BENCH_SECONDS=N` sets the length of
-//! each measured phase, 10 s by default). It prints figures only; it never
-//! asserts on timings.
+//! each measured phase, 10 s by default). `BENCH_SHORT=1` seeds a fifth of
+//! the data for CI (`BENCH_SECONDS=1 BENCH_SHORT=1` finishes in well under
+//! a minute once built). It prints figures only; it never asserts on timings.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -21,8 +26,10 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 
+use fieldpay::app::App;
+use fieldpay::config::{Config, DeliverySettings, RateLimits};
 use fieldpay::crypto::{Secret, new_id};
-use fieldpay::domain::{LineInput, price_lines};
+use fieldpay::domain::price_lines;
 use fieldpay::money::Currency;
 use fieldpay::paylink;
 use fieldpay::setup;
@@ -30,18 +37,28 @@ use fieldpay::store::Db;
 use fieldpay::store::customers::{self, NewCustomer};
 use fieldpay::store::invoices::{self, NewInvoice};
 
-/// Customers in the company, the measured one included.
+#[path = "common/alerts.rs"]
+mod alerts;
 #[path = "common/batch.rs"]
 mod batch;
+#[path = "common/seed.rs"]
+mod seed;
 use batch::Batch;
+use fieldpay::store::alerts::Timing;
+use seed::{Rng, env_flag, env_positive, invoice_lines};
 
+/// Customers in the company, the measured one included.
 const CUSTOMERS: usize = 5_000;
+/// `BENCH_SHORT=1`: a fifth of them, for CI.
+const SHORT_CUSTOMERS: usize = 1_000;
 /// Open invoices of every customer other than the measured one.
 const INVOICES_PER_CUSTOMER: usize = 4;
 /// Rows (customers, properties, links, invoices, lines) per write transaction.
 const ROWS_PER_TX: usize = 500;
 const GET_CONNECTIONS: usize = 64;
 const PAY_CLIENTS: usize = 32;
+/// Concurrent PDF downloads: a couple per core.
+const PDF_CONNECTIONS: usize = 4;
 const DEFAULT_SECONDS: u64 = 10;
 const TIME_ZONE: &str = "America/Chicago";
 
@@ -55,15 +72,9 @@ fn main() {
 }
 
 fn run() -> anyhow::Result<()> {
-    let seconds = match std::env::var("BENCH_SECONDS") {
-        Ok(s) => s
-            .trim()
-            .parse::<u64>()
-            .ok()
-            .filter(|n| *n > 0)
-            .with_context(|| format!("BENCH_SECONDS must be a positive whole number, got '{s}'"))?,
-        Err(_) => DEFAULT_SECONDS,
-    };
+    let seconds = env_positive("BENCH_SECONDS", DEFAULT_SECONDS)?;
+    let short = env_flag("BENCH_SHORT");
+    let customers = if short { SHORT_CUSTOMERS } else { CUSTOMERS };
     let phase = Duration::from_secs(seconds);
     let nproc = std::thread::available_parallelism()
         .map(|n| n.get())
@@ -85,7 +96,7 @@ fn run() -> anyhow::Result<()> {
     let db_url = format!("sqlite://{}", db_path.display());
 
     eprintln!("load: seeding {} ...", db_path.display());
-    let seeded = rt.block_on(seed(&db_url, &secret))?;
+    let seeded = rt.block_on(seed_data(&db_url, &secret, customers))?;
     eprintln!(
         "load: seeded {} customers, {} invoices, {} lines in {:.1} s",
         seeded.customers,
@@ -101,12 +112,16 @@ fn run() -> anyhow::Result<()> {
     let pid = child.id();
     guard.child = Some(child);
 
+    // The server's peak memory after each phase: which one set it.
+    let mut peaks: Vec<(&str, Option<u64>)> = Vec::new();
     let report = rt.block_on(async {
         wait_ready(&base, &mut guard, &log_path).await?;
         check_page(&base, &seeded.page_token).await?;
+        peaks.push(("start", read_status_kb(pid, "VmHWM")));
 
         eprintln!("load: GET /healthz, {GET_CONNECTIONS} connections, {seconds} s ...");
         let health = get_load(&format!("{base}/healthz"), GET_CONNECTIONS, phase).await?;
+        peaks.push(("/healthz", read_status_kb(pid, "VmHWM")));
         eprintln!("load: GET /pay/{{token}}, {GET_CONNECTIONS} connections, {seconds} s ...");
         let page = get_load(
             &format!("{base}/pay/{}", seeded.page_token),
@@ -114,11 +129,30 @@ fn run() -> anyhow::Result<()> {
             phase,
         )
         .await?;
+        peaks.push(("pay page", read_status_kb(pid, "VmHWM")));
+        eprintln!(
+            "load: GET /api/v1/invoices/{{id}}/pdf, {PDF_CONNECTIONS} connections, {seconds} s ..."
+        );
+        let pdfs = pdf_load(
+            &base,
+            &seeded.api_key,
+            &seeded.pdf_invoices,
+            PDF_CONNECTIONS,
+            phase,
+        )
+        .await?;
+        peaks.push(("PDFs", read_status_kb(pid, "VmHWM")));
         eprintln!("load: payments, {PAY_CLIENTS} clients, {seconds} s ...");
         let pays = pay_load(&base, seeded.queue.clone(), PAY_CLIENTS, phase).await?;
-        anyhow::Ok((health, page, pays))
+        peaks.push(("payments", read_status_kb(pid, "VmHWM")));
+        anyhow::Ok((health, page, pdfs, pays))
     })?;
-    let (health, page, pays) = report;
+    let (health, page, pdfs, pays) = report;
+
+    // Alerts: the jobs' `queue_due` over the same data, in this process,
+    // while the server keeps running on the database.
+    eprintln!("load: alerts::queue_due over the seeded invoices ...");
+    let queued = rt.block_on(queue_alerts(&dir, &db_url, &secret, &seeded.company_id))?;
 
     let hwm_kb = read_status_kb(pid, "VmHWM");
     let log_lines = std::fs::read_to_string(&log_path).unwrap_or_default();
@@ -126,11 +160,15 @@ fn run() -> anyhow::Result<()> {
     print_report(&Figures {
         nproc,
         seconds,
+        short,
         seeded: &seeded,
         health: &health,
         page: &page,
+        pdfs: &pdfs,
         pays: &pays,
+        queued: &queued,
         hwm_kb,
+        peaks: &peaks,
     });
     let log_count = log_lines.lines().count();
     if log_count > 0 {
@@ -140,12 +178,30 @@ fn run() -> anyhow::Result<()> {
         }
     }
     drop(guard);
+    // Not a timing: a phase that did nothing at all means the benchmark (or
+    // the server) is broken, and CI's short form must say so.
+    let empty: Vec<&str> = [
+        ("/healthz", health.ok.is_empty()),
+        ("pay page", page.ok.is_empty()),
+        ("PDFs", pdfs.ok.is_empty()),
+        ("payments", pays.committed == 0),
+        ("alerts", queued.report.queued == 0),
+    ]
+    .into_iter()
+    .filter_map(|(name, none)| none.then_some(name))
+    .collect();
+    if !empty.is_empty() {
+        bail!("no successful work in: {}", empty.join(", "));
+    }
     Ok(())
 }
 
 // ---------------------------------------------------------------- seeding
 
 struct Seeded {
+    company_id: String,
+    /// The company's API key (PDF downloads go through the API).
+    api_key: String,
     customers: usize,
     invoices: usize,
     lines: usize,
@@ -156,41 +212,16 @@ struct Seeded {
     /// (link token, open invoice id), ordered so consecutive entries belong to
     /// different customers; the measured customer is not in it.
     queue: Vec<(String, String)>,
+    /// Invoices whose PDFs are downloaded, one per customer.
+    pdf_invoices: Vec<String>,
 }
-
-/// Deterministic xorshift64*, so every run seeds the same shape of data.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    fn below(&mut self, n: u64) -> i64 {
-        (self.next() % n) as i64
-    }
-}
-
-const SERVICES: &[&str] = &[
-    "Quarterly pest control",
-    "Termite inspection",
-    "Rodent exclusion, garage",
-    "Mosquito treatment",
-    "Wasp nest removal",
-    "Bed bug heat treatment",
-    "Ant barrier treatment",
-    "Attic insulation check",
-];
 
 struct Ctx<'a> {
     company_id: &'a str,
     today: time::Date,
 }
 
-async fn seed(db_url: &str, secret: &Secret) -> anyhow::Result<Seeded> {
+async fn seed_data(db_url: &str, secret: &Secret, customers: usize) -> anyhow::Result<Seeded> {
     let started = Instant::now();
     let db = Db::connect(db_url).await?;
     db.migrate().await?;
@@ -206,7 +237,7 @@ async fn seed(db_url: &str, secret: &Secret) -> anyhow::Result<Seeded> {
         company_id: &created.company_id,
         today: fieldpay::dates::today_in(TIME_ZONE),
     };
-    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+    let mut rng = Rng(seed::SEED);
     let mut batch = Batch::open(&db, ROWS_PER_TX).await?;
     let mut invoice_count = 0usize;
     let mut line_count = 0usize;
@@ -242,8 +273,8 @@ async fn seed(db_url: &str, secret: &Secret) -> anyhow::Result<Seeded> {
     let page_token = add_link(&mut batch, &ctx, secret, &target).await?;
 
     // Everyone else (the tenant included): one home, four open invoices.
-    let mut per_customer: Vec<(String, Vec<String>)> = Vec::with_capacity(CUSTOMERS - 1);
-    for n in 1..CUSTOMERS {
+    let mut per_customer: Vec<(String, Vec<String>)> = Vec::with_capacity(customers - 1);
+    for n in 1..customers {
         let id = if n == 1 {
             tenant.clone()
         } else {
@@ -273,14 +304,23 @@ async fn seed(db_url: &str, secret: &Secret) -> anyhow::Result<Seeded> {
             queue.push((token.clone(), ids[k].clone()));
         }
     }
+    // The PDFs downloaded: the last invoice of each customer (the payments
+    // phase, which comes after, pays the first ones).
+    let pdf_invoices = per_customer
+        .iter()
+        .filter_map(|(_, ids)| ids.last().cloned())
+        .collect();
     Ok(Seeded {
-        customers: CUSTOMERS,
+        company_id: created.company_id.clone(),
+        api_key: created.api_key.clone(),
+        customers,
         invoices: invoice_count,
         lines: line_count,
         took: started.elapsed(),
         page_token,
         page_invoices: 6,
         queue,
+        pdf_invoices,
     })
 }
 
@@ -319,14 +359,8 @@ async fn add_invoice(
     property_id: &str,
     bill_to: &str,
 ) -> anyhow::Result<(String, usize)> {
-    let n_lines = 1 + rng.below(3) as usize;
-    let lines: Vec<LineInput> = (0..n_lines)
-        .map(|_| LineInput {
-            description: SERVICES[rng.below(SERVICES.len() as u64) as usize].to_string(),
-            quantity: 1 + rng.below(3),
-            unit_price: 2_500 + 100 * rng.below(450),
-        })
-        .collect();
+    let lines = invoice_lines(rng);
+    let n_lines = lines.len();
     let (amounts, total) =
         price_lines(&lines).map_err(|e| anyhow::anyhow!("bad seed lines: {e:?}"))?;
     let due_in = rng.below(70) - 40;
@@ -565,6 +599,141 @@ async fn get_load(url: &str, conns: usize, dur: Duration) -> anyhow::Result<GetR
     Ok(total)
 }
 
+// ---------------------------------------------------------------- PDFs
+
+#[derive(Default)]
+struct PdfResult {
+    elapsed: Duration,
+    /// Latency of the 200s that were PDFs.
+    ok: Vec<Duration>,
+    bytes: u64,
+    statuses: BTreeMap<u16, u64>,
+    transport_errors: u64,
+    sample_error: Option<String>,
+}
+
+/// `conns` workers download invoice PDFs through the API, each a different
+/// invoice (rendered on every request: there is no cache), until `dur`.
+async fn pdf_load(
+    base: &str,
+    api_key: &str,
+    invoices: &[String],
+    conns: usize,
+    dur: Duration,
+) -> anyhow::Result<PdfResult> {
+    if invoices.is_empty() {
+        bail!("no invoices to download");
+    }
+    let uris: Arc<Vec<Uri>> = Arc::new(
+        invoices
+            .iter()
+            .map(|id| format!("{base}/api/v1/invoices/{id}/pdf").parse())
+            .collect::<Result<_, _>>()?,
+    );
+    let auth = format!("Bearer {api_key}");
+    let next = Arc::new(AtomicUsize::new(0));
+    let started = Instant::now();
+    let deadline = started + dur;
+    let mut tasks = Vec::with_capacity(conns);
+    for _ in 0..conns {
+        let (uris, next, auth) = (uris.clone(), next.clone(), auth.clone());
+        tasks.push(tokio::spawn(async move {
+            let client = http_client();
+            let mut r = PdfResult::default();
+            while Instant::now() < deadline {
+                let uri = &uris[next.fetch_add(1, Ordering::Relaxed) % uris.len()];
+                let req = Request::builder()
+                    .method(Method::GET)
+                    .uri(uri.clone())
+                    .header("authorization", &auth)
+                    .body(Full::new(Bytes::new()))?;
+                let t = Instant::now();
+                match send(&client, req).await {
+                    Ok((status, body)) => {
+                        *r.statuses.entry(status.as_u16()).or_default() += 1;
+                        if status == StatusCode::OK && body.starts_with(b"%PDF-") {
+                            r.ok.push(t.elapsed());
+                            r.bytes += body.len() as u64;
+                        } else {
+                            r.sample_error.get_or_insert_with(|| {
+                                format!(
+                                    "pdf {status}: {}",
+                                    String::from_utf8_lossy(&body[..body.len().min(300)])
+                                )
+                            });
+                        }
+                    }
+                    Err(_) => r.transport_errors += 1,
+                }
+            }
+            anyhow::Ok(r)
+        }));
+    }
+    let mut total = PdfResult::default();
+    for task in tasks {
+        let r = task.await??;
+        total.ok.extend(r.ok);
+        total.bytes += r.bytes;
+        for (s, n) in r.statuses {
+            *total.statuses.entry(s).or_default() += n;
+        }
+        total.transport_errors += r.transport_errors;
+        if total.sample_error.is_none() {
+            total.sample_error = r.sample_error;
+        }
+    }
+    total.elapsed = started.elapsed();
+    total.ok.sort_unstable();
+    Ok(total)
+}
+
+// ---------------------------------------------------------------- alerts
+
+struct Queued {
+    report: fieldpay::alerts::AlertReport,
+    took: Duration,
+    rules: usize,
+    now: time::OffsetDateTime,
+}
+
+/// Three alert rules a company would have (3 days after due by email and
+/// SMS, 3 days before due and at issue by email), then one timed
+/// `alerts::queue_due` over the seeded invoices, as the jobs loop runs it.
+async fn queue_alerts(
+    dir: &Path,
+    db_url: &str,
+    secret: &Secret,
+    company_id: &str,
+) -> anyhow::Result<Queued> {
+    let app = App::open(Config {
+        bind: "127.0.0.1:0".parse()?,
+        database_url: db_url.to_string(),
+        base_url: "https://pay.bench.example".into(),
+        spool_dir: dir.join("spool"),
+        secret: secret.clone(),
+        rate_limits: RateLimits::default(),
+        delivery: DeliverySettings::default(),
+    })
+    .await?;
+    let rules = [
+        (Timing::AfterDue, 3, true),
+        (Timing::BeforeDue, 3, false),
+        (Timing::AtCreation, 0, false),
+    ];
+    for (timing, days, sms) in rules {
+        alerts::add_rule(&app.db, company_id, timing, days, sms).await?;
+    }
+    let now = alerts::alert_instant(TIME_ZONE)?;
+    let (report, took) = alerts::timed_queue_due(&app, now).await?;
+    app.db.close().await;
+    Ok(Queued {
+        report,
+        took,
+        rules: rules.len(),
+        now,
+    })
+}
+
 // ---------------------------------------------------------------- payments
 
 #[derive(Default)]
@@ -699,11 +868,16 @@ async fn pay_load(
 struct Figures<'a> {
     nproc: usize,
     seconds: u64,
+    short: bool,
     seeded: &'a Seeded,
     health: &'a GetResult,
     page: &'a GetResult,
+    pdfs: &'a PdfResult,
     pays: &'a PayResult,
+    queued: &'a Queued,
     hwm_kb: Option<u64>,
+    /// VmHWM after each phase, in order.
+    peaks: &'a [(&'a str, Option<u64>)],
 }
 
 /// Nearest-rank percentile of sorted latencies, in milliseconds.
@@ -747,8 +921,14 @@ fn print_report(f: &Figures<'_>) {
     println!();
     println!("==================== fieldpay load benchmark ====================");
     println!(
-        "reproduce : cargo bench --bench load   (BENCH_SECONDS=N per phase; default {DEFAULT_SECONDS})"
+        "reproduce : cargo bench --bench load   (BENCH_SECONDS=N per phase, default {DEFAULT_SECONDS}; \
+         BENCH_SHORT=1 for the CI form)"
     );
+    if f.short {
+        println!(
+            "SHORT FORM: {SHORT_CUSTOMERS} customers instead of {CUSTOMERS}; a smoke run, not the documented figures"
+        );
+    }
     println!(
         "machine   : nproc {} (load generator and server share these CPUs)",
         f.nproc
@@ -856,9 +1036,88 @@ fn print_report(f: &Figures<'_>) {
         );
     }
     println!();
+    let d = f.pdfs;
+    println!(
+        "PDFs      : {PDF_CONNECTIONS} connections, GET /api/v1/invoices/{{id}}/pdf, a different invoice each time"
+    );
+    println!(
+        "  rendered and served      : {} in {:.2} s = {:.1} PDFs/s ({:.0} KB each on average)",
+        d.ok.len(),
+        d.elapsed.as_secs_f64(),
+        per_sec(d.ok.len(), d.elapsed),
+        d.bytes as f64 / 1024.0 / d.ok.len().max(1) as f64
+    );
+    println!(
+        "  latency p50/p99 ms       : {}/{}   statuses: {}",
+        ms(pct_ms(&d.ok, 50.0)),
+        ms(pct_ms(&d.ok, 99.0)),
+        statuses(&d.statuses, d.transport_errors)
+    );
+    if let Some(e) = &d.sample_error {
+        println!("  first error              : {e}");
+    }
+    println!();
+    let q = f.queued;
+    println!(
+        "alerts    : alerts::queue_due at {} over {} rules (3 days after due: email + SMS; 3 days before due; at issue)",
+        q.now, q.rules
+    );
+    println!(
+        "  queued                   : {} messages in {:.2} s = {:.0} alerts queued/s",
+        q.report.queued,
+        q.took.as_secs_f64(),
+        per_sec(q.report.queued, q.took)
+    );
+    println!(
+        "  report                   : too early {}, duplicates {}, not sendable {}",
+        q.report.too_early, q.report.duplicates, q.report.not_sendable
+    );
+    println!();
     match f.hwm_kb {
         Some(kb) => println!("server peak RSS (VmHWM)  : {:.1} MB", kb as f64 / 1024.0),
         None => println!("server peak RSS (VmHWM)  : unavailable (no /proc?)"),
     }
+    let after: Vec<String> = f
+        .peaks
+        .iter()
+        .map(|(phase, kb)| match kb {
+            Some(kb) => format!("{phase} {:.1}", *kb as f64 / 1024.0),
+            None => format!("{phase} -"),
+        })
+        .collect();
+    println!("  VmHWM MB after each phase: {}", after.join(", "));
+    println!();
+    println!("summary (one run, one server; ratios are against /healthz of this run):");
+    let hz = per_sec(h.ok.len(), h.elapsed);
+    let pz = per_sec(p.ok.len(), p.elapsed);
+    println!(
+        "  /healthz                 : {hz:.0} req/s, p50 {} ms, p99 {} ms",
+        ms(pct_ms(&h.ok, 50.0)),
+        ms(pct_ms(&h.ok, 99.0))
+    );
+    println!(
+        "  pay page                 : {pz:.0} req/s ({} x /healthz), p50 {} ms, p99 {} ms",
+        ratio(Some(pz), Some(hz)),
+        ms(pct_ms(&p.ok, 50.0)),
+        ms(pct_ms(&p.ok, 99.0))
+    );
+    println!(
+        "  payments                 : {:.0} payments/s",
+        per_sec(y.committed as usize, y.elapsed)
+    );
+    println!(
+        "  PDFs                     : {:.1} PDFs/s",
+        per_sec(d.ok.len(), d.elapsed)
+    );
+    println!(
+        "  alerts                   : {:.0} alerts queued/s",
+        per_sec(q.report.queued, q.took)
+    );
+    println!(
+        "  peak RSS                 : {}",
+        f.hwm_kb
+            .map(|kb| format!("{:.1} MB", kb as f64 / 1024.0))
+            .unwrap_or_else(|| "-".into())
+    );
     println!("==================================================================");
 }

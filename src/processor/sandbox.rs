@@ -259,7 +259,7 @@ async fn create_token(
     .bind(now())
     .execute(&sandbox.db)
     .await
-    .map_err(ApiError::internal)?;
+    .map_err(|e| ApiError::from(crate::store::StoreError::from(e)))?;
     Ok(Json(TokenResponse {
         id,
         brand: brand.to_string(),
@@ -283,7 +283,7 @@ async fn authenticate(
     .bind(&charge_id)
     .execute(&sandbox.db)
     .await
-    .map_err(ApiError::internal)?;
+    .map_err(|e| ApiError::from(crate::store::StoreError::from(e)))?;
     if done.rows_affected() == 0 {
         return Err(ApiError::not_found());
     }

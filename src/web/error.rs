@@ -49,6 +49,18 @@ impl ApiError {
         ApiError::new(StatusCode::CONFLICT, code, message)
     }
 
+    /// The database cannot take the write right now (locked by another
+    /// process, disk full): 503 with `Retry-After`; nothing was saved.
+    pub fn unavailable(e: impl std::fmt::Display) -> ApiError {
+        tracing::warn!(error = %e, "database unavailable");
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "service_unavailable",
+            "We could not save this just now (the database is busy or out of space). \
+             Try the same request again in a minute; it will not be applied twice.",
+        )
+    }
+
     pub fn internal(e: impl std::fmt::Display) -> ApiError {
         tracing::error!(error = %e, "internal error");
         ApiError::new(
@@ -65,7 +77,14 @@ impl IntoResponse for ApiError {
         if let Some(field) = self.field {
             error["field"] = json!(field);
         }
-        (self.status, Json(json!({ "error": error }))).into_response()
+        let mut resp = (self.status, Json(json!({ "error": error }))).into_response();
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            resp.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from_static("30"),
+            );
+        }
+        resp
     }
 }
 
@@ -79,7 +98,7 @@ impl From<StoreError> for ApiError {
                 "The values break a rule of the data (a reference or a limit).",
             ),
             StoreError::Other(e) => ApiError::internal(e),
-            StoreError::Unavailable(m) => ApiError::internal(m),
+            StoreError::Unavailable(m) => ApiError::unavailable(m),
         }
     }
 }
