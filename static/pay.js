@@ -1,7 +1,12 @@
-// The quick payment page: live total, select all, autopay consent; card
-// tokenization is card.js, so the card number never reaches our server.
+// Every customer page: the company's accent colour. The quick payment page:
+// live total, select all, autopay consent; card tokenization is card.js, so
+// the card number never reaches our server.
 (function () {
   "use strict";
+  // The company's accent colour (checked for contrast when saved): set here,
+  // as the page's policy allows no inline styles.
+  var accent = document.documentElement.getAttribute("data-accent");
+  if (accent && /^#[0-9a-fA-F]{6}$/.test(accent)) document.documentElement.style.setProperty("--accent", accent);
   var form = document.getElementById("pay-form");
   if (!form) return;
   document.documentElement.className += " js";
@@ -63,9 +68,36 @@
     e.preventDefault();
     window.fieldpayTokenize().then(function (id) {
       document.getElementById("card_token").value = id;
+      keep();
       form.submit();
     }, function (err) { fail(err.message, err.field); });
   });
 
+  // A decline comes back as a new page: the expiry and ZIP (never the
+  // number or CVC) are kept in this tab so the payer need not type them again.
+  var KEPT = ["cc-exp", "cc-zip"];
+  function keep() {
+    try {
+      var v = {};
+      KEPT.forEach(function (id) { var el = document.getElementById(id); if (el) v[id] = el.value; });
+      sessionStorage.setItem("fieldpay-card", JSON.stringify(v));
+    } catch (e) { /* storage off: nothing kept */ }
+  }
+  try {
+    var kept = JSON.parse(sessionStorage.getItem("fieldpay-card") || "null");
+    sessionStorage.removeItem("fieldpay-card");
+    if (kept && cardError.textContent.trim()) {
+      KEPT.forEach(function (id) { var el = document.getElementById(id); if (el && !el.value && kept[id]) el.value = kept[id]; });
+    }
+  } catch (e) { /* storage off */ }
+
   refresh();
+
+  // A page that comes back with a card error (a decline) opens at it: the
+  // message in view and the focus in the card number, which it describes.
+  if (cardError.textContent.trim() && !fields.hidden) {
+    var number = document.getElementById("cc-number");
+    fields.scrollIntoView({ block: "center" });
+    if (number) number.focus({ preventScroll: true });
+  }
 })();

@@ -1,0 +1,10 @@
+//! Browser tests: real journeys through the quick payment page, the portal and
+//! the office in headless Chromium (driven through chromedriver), with
+//! accessibility checks by axe-core. Screenshots land in
+//! `target/screenshots/`. See `support` for what is needed to run them.
+
+mod a11y;
+mod layout;
+mod office;
+mod pay;
+mod support;
