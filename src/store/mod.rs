@@ -291,6 +291,11 @@ impl Db {
             .map_err(|e| anyhow::anyhow!("bad database URL '{shown}': {e}"))?
             .statement_cache_capacity(256)
             .application_name("fieldpay");
+        // One connection first: the pool would retry a refused connection
+        // until its timeout and report only that it timed out.
+        sqlx::ConnectOptions::connect(&options)
+            .await
+            .map_err(|e| anyhow::anyhow!("{}", explain_postgres_error(&shown, &e)))?;
         let pool = PgPoolOptions::new()
             .max_connections(settings.max_connections)
             .min_connections(1)

@@ -52,7 +52,13 @@ async fn customer(t: &TestApp, name: &str, phone: &str) -> String {
     r.json()["id"].as_str().unwrap().to_string()
 }
 
-async fn invoice(t: &TestApp, property: &str, amount: i64, issue: &str, due: &str) -> String {
+pub(crate) async fn invoice(
+    t: &TestApp,
+    property: &str,
+    amount: i64,
+    issue: &str,
+    due: &str,
+) -> String {
     let r = t
         .api(
             Method::POST,
@@ -91,7 +97,7 @@ async fn email_template(t: &TestApp, name: &str, subject: &str, html: &str) -> S
     r.json()["id"].as_str().unwrap().to_string()
 }
 
-async fn office(t: &TestApp) -> Office {
+pub(crate) async fn office(t: &TestApp) -> Office {
     Office::sign_in(t, &t.owner_email, OWNER_PASSWORD).await
 }
 
@@ -133,7 +139,7 @@ async fn office_enroll(t: &TestApp, o: &Office, customer: &str, method: &str, st
     .await;
 }
 
-async fn settings(t: &TestApp, o: &Office, fields: &[(&str, &str)]) {
+pub(crate) async fn settings(t: &TestApp, o: &Office, fields: &[(&str, &str)]) {
     let mut all = vec![
         ("timing", "due_date"),
         ("days_after_issue", "0"),
@@ -159,12 +165,12 @@ async fn charges(t: &TestApp) -> i64 {
         .await
 }
 
-async fn succeeded_charges(t: &TestApp) -> i64 {
+pub(crate) async fn succeeded_charges(t: &TestApp) -> i64 {
     t.sandbox_count("SELECT COUNT(*) FROM sandbox_charges WHERE status = 'succeeded'")
         .await
 }
 
-fn spool(t: &TestApp, ext: &str) -> Vec<String> {
+pub(crate) fn spool(t: &TestApp, ext: &str) -> Vec<String> {
     let Ok(dir) = std::fs::read_dir(&t.app.config.spool_dir) else {
         return vec![];
     };
@@ -213,7 +219,12 @@ async fn form_post(t: &TestApp, path: &str, body: &str) -> Resp {
 
 /// A customer with a phone, a property and a saved 4242 card, enrolled by
 /// the office from 2026-01-01.
-async fn enrolled(t: &TestApp, o: &Office, name: &str, number: &str) -> (String, String, String) {
+pub(crate) async fn enrolled(
+    t: &TestApp,
+    o: &Office,
+    name: &str,
+    number: &str,
+) -> (String, String, String) {
     let c = customer(t, name, "(512) 555-0100").await;
     let p = t.property(&format!("{name}'s house"), &c, None).await;
     let m = saved_card(t, &c, number).await;

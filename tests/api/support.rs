@@ -194,21 +194,39 @@ pub struct TestApp {
 
 impl TestApp {
     pub async fn new() -> TestApp {
-        TestApp::with_limits(RateLimits {
-            misses_per_client_per_minute: 1000,
-            misses_total_per_minute: 100_000,
-            hits_per_token_per_minute: 100_000,
-        })
-        .await
+        TestApp::with_limits(TestApp::relaxed_limits()).await
     }
 
     pub async fn with_limits(rate_limits: RateLimits) -> TestApp {
-        captured_logs();
         let dir = std::env::temp_dir().join(format!("fieldpay-test-{}", new_id("t")));
         std::fs::create_dir_all(&dir).unwrap();
+        let url = fresh_database_url(&dir).await;
+        TestApp::open(dir, url, rate_limits).await
+    }
+
+    /// An app on a fresh database of the test PostgreSQL server, whatever
+    /// the suite runs on; `None` (skip) when there is none outside CI.
+    pub async fn on_postgres_server() -> Option<TestApp> {
+        let server = postgres_server()?;
+        let dir = std::env::temp_dir().join(format!("fieldpay-test-{}", new_id("t")));
+        std::fs::create_dir_all(&dir).unwrap();
+        let url = fresh_postgres_database(&server).await;
+        Some(TestApp::open(dir, url, TestApp::relaxed_limits()).await)
+    }
+
+    fn relaxed_limits() -> RateLimits {
+        RateLimits {
+            misses_per_client_per_minute: 1000,
+            misses_total_per_minute: 100_000,
+            hits_per_token_per_minute: 100_000,
+        }
+    }
+
+    async fn open(dir: PathBuf, database_url: String, rate_limits: RateLimits) -> TestApp {
+        captured_logs();
         let config = Config {
             bind: "127.0.0.1:0".parse().unwrap(),
-            database_url: fresh_database_url(&dir).await,
+            database_url,
             database_pool: Default::default(),
             sandbox_database_url: Some(format!("sqlite://{}/test.sandbox.db", dir.display())),
             base_url: BASE_URL.into(),
