@@ -7,6 +7,7 @@ pub mod alerts;
 pub mod audit;
 pub mod autopay;
 pub mod companies;
+pub mod copy;
 pub mod customers;
 pub mod invoices;
 pub mod links;

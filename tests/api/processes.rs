@@ -176,3 +176,82 @@ async fn postgres_start_errors_say_what_to_fix() {
         "{missing}"
     );
 }
+
+#[tokio::test]
+async fn copy_database_moves_everything_from_sqlite_to_postgres() {
+    let Some(server) = crate::support::postgres_server() else {
+        eprintln!("SKIPPED: no PostgreSQL server (set FIELDPAY_TEST_POSTGRES)");
+        return;
+    };
+    let t = TestApp::on_sqlite().await;
+    let (c, invoices) =
+        crate::support::customer_with_invoices(&t, "Moving Marta", &[4500, 7000]).await;
+    let token = t.token(&c).await;
+    let card = t.card("4242424242424242").await;
+    let paid = t
+        .pay(
+            &token,
+            "move-1",
+            json!({"invoice_ids": [invoices[0]], "payment_method": card}),
+        )
+        .await;
+    assert_eq!(
+        paid.status,
+        axum::http::StatusCode::CREATED,
+        "{}",
+        paid.body
+    );
+    let target = crate::support::fresh_postgres_database(&server).await;
+
+    let copy = || {
+        Command::new(env!("CARGO_BIN_EXE_fieldpay"))
+            .args(["copy-database", "--to", &target])
+            .env("FIELDPAY_DATABASE_URL", &t.app.config.database_url)
+            .env("FIELDPAY_SECRET_KEY", t.app.config.secret.encoded())
+            .env("FIELDPAY_LOG", "warn")
+            .output()
+            .unwrap()
+    };
+    let out = copy();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("payments: 1 rows"));
+
+    // The same server on PostgreSQL shows the same customer and balances.
+    let moved = fieldpay::app::App::open(fieldpay::config::Config {
+        database_url: target.clone(),
+        ..(*t.app.config).clone()
+    })
+    .await
+    .unwrap();
+    for table in crate::support::table_names(&t).await {
+        let count = format!("SELECT COUNT(*) FROM \"{table}\"");
+        let before: i64 = fieldpay::store::sql::query_scalar(sqlx::AssertSqlSafe(count.clone()))
+            .fetch_one(t.app.db.reader())
+            .await
+            .unwrap();
+        let after: i64 = fieldpay::store::sql::query_scalar(sqlx::AssertSqlSafe(count))
+            .fetch_one(moved.db.reader())
+            .await
+            .unwrap();
+        assert_eq!(before, after, "rows of {table}");
+    }
+    let page = fieldpay::store::paypage::load(&moved.db, &fieldpay::paylink::token_hash(&token))
+        .await
+        .unwrap()
+        .expect("the link opens on PostgreSQL");
+    let balances: Vec<i64> = page.open_invoices().map(|i| i.balance).collect();
+    assert_eq!(balances, vec![7000], "the paid invoice stays paid");
+
+    // A second copy would mix two databases: refused, nothing changed.
+    let again = copy();
+    assert!(!again.status.success());
+    assert!(
+        String::from_utf8_lossy(&again.stderr).contains("copy into an empty database"),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+}

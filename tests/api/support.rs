@@ -214,6 +214,14 @@ impl TestApp {
         Some(TestApp::open(dir, url, TestApp::relaxed_limits()).await)
     }
 
+    /// An app on a SQLite file, whatever the suite runs on.
+    pub async fn on_sqlite() -> TestApp {
+        let dir = std::env::temp_dir().join(format!("fieldpay-test-{}", new_id("t")));
+        std::fs::create_dir_all(&dir).unwrap();
+        let url = format!("sqlite://{}/test.db", dir.display());
+        TestApp::open(dir, url, TestApp::relaxed_limits()).await
+    }
+
     fn relaxed_limits() -> RateLimits {
         RateLimits {
             misses_per_client_per_minute: 1000,
