@@ -1,4 +1,5 @@
-//! End-to-end load benchmark: seeds a fresh SQLite database through the
+//! End-to-end load benchmark: seeds a fresh database (a SQLite file, or a
+//! new database on the PostgreSQL server `BENCH_POSTGRES` names) through the
 //! library (a company with 5,000 customers and 20,000 open invoices), starts
 //! the release `fieldpay serve` binary on it and drives it over real
 //! HTTP/1.1 keep-alive connections, then prints in one run: the quick
@@ -9,7 +10,9 @@
 //! Run with `cargo bench --bench load` (`BENCH_SECONDS=N` sets the length of
 //! each measured phase, 10 s by default). `BENCH_SHORT=1` seeds a fifth of
 //! the data for CI (`BENCH_SECONDS=1 BENCH_SHORT=1` finishes in well under
-//! a minute once built). It prints figures only; it never asserts on timings.
+//! a minute once built). `BENCH_PROCESSES=N` starts N servers on the one
+//! database and spreads the connections over them. It prints figures only;
+//! it never asserts on timings.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -84,18 +87,31 @@ fn run() -> anyhow::Result<()> {
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     // Removes the folder (and kills the server, once started) on every exit path.
     let mut guard = Cleanup {
-        child: None,
+        children: Vec::new(),
         dir: dir.clone(),
     };
+    let processes = env_positive("BENCH_PROCESSES", 1)? as usize;
 
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
     let secret = Secret::generate();
-    let db_path = dir.join("bench.db");
-    let db_url = format!("sqlite://{}", db_path.display());
+    // `BENCH_POSTGRES=postgres://USER@HOST:PORT/postgres`: a fresh database
+    // on that server instead of a SQLite file.
+    let postgres = std::env::var("BENCH_POSTGRES")
+        .ok()
+        .filter(|u| !u.is_empty());
+    let db_url = match &postgres {
+        Some(server) => rt.block_on(create_postgres_database(server))?,
+        None => format!("sqlite://{}", dir.join("bench.db").display()),
+    };
+    let database = if postgres.is_some() {
+        "PostgreSQL"
+    } else {
+        "SQLite"
+    };
 
-    eprintln!("load: seeding {} ...", db_path.display());
+    eprintln!("load: seeding {database} ...");
     let seeded = rt.block_on(seed_data(&db_url, &secret, customers))?;
     eprintln!(
         "load: seeded {} customers, {} invoices, {} lines in {:.1} s",
@@ -105,30 +121,38 @@ fn run() -> anyhow::Result<()> {
         seeded.took.as_secs_f64()
     );
 
-    let port = free_port()?;
-    let base = format!("http://127.0.0.1:{port}");
+    // Several processes share the database and the sandbox's charges.
+    let mut bases = Vec::new();
     let log_path = dir.join("server.log");
-    let child = spawn_server(&dir, &db_url, port, &secret, &log_path)?;
-    let pid = child.id();
-    guard.child = Some(child);
+    for _ in 0..processes {
+        let port = free_port()?;
+        bases.push(format!("http://127.0.0.1:{port}"));
+        let child = spawn_server(&dir, &db_url, port, &secret, &log_path)?;
+        guard.children.push(child);
+    }
+    let base = bases[0].clone();
+    // Memory figures are the first process's.
+    let pid = guard.children[0].id();
 
     // The server's peak memory after each phase: which one set it.
     let mut peaks: Vec<(&str, Option<u64>)> = Vec::new();
     let report = rt.block_on(async {
-        wait_ready(&base, &mut guard, &log_path).await?;
-        check_page(&base, &seeded.page_token).await?;
+        for base in &bases {
+            wait_ready(base, &mut guard, &log_path).await?;
+            check_page(base, &seeded.page_token).await?;
+        }
         peaks.push(("start", read_status_kb(pid, "VmHWM")));
 
         eprintln!("load: GET /healthz, {GET_CONNECTIONS} connections, {seconds} s ...");
-        let health = get_load(&format!("{base}/healthz"), GET_CONNECTIONS, phase).await?;
+        let urls: Vec<String> = bases.iter().map(|b| format!("{b}/healthz")).collect();
+        let health = get_load(&urls, GET_CONNECTIONS, phase).await?;
         peaks.push(("/healthz", read_status_kb(pid, "VmHWM")));
         eprintln!("load: GET /pay/{{token}}, {GET_CONNECTIONS} connections, {seconds} s ...");
-        let page = get_load(
-            &format!("{base}/pay/{}", seeded.page_token),
-            GET_CONNECTIONS,
-            phase,
-        )
-        .await?;
+        let urls: Vec<String> = bases
+            .iter()
+            .map(|b| format!("{b}/pay/{}", seeded.page_token))
+            .collect();
+        let page = get_load(&urls, GET_CONNECTIONS, phase).await?;
         peaks.push(("pay page", read_status_kb(pid, "VmHWM")));
         eprintln!(
             "load: GET /api/v1/invoices/{{id}}/pdf, {PDF_CONNECTIONS} connections, {seconds} s ..."
@@ -143,7 +167,7 @@ fn run() -> anyhow::Result<()> {
         .await?;
         peaks.push(("PDFs", read_status_kb(pid, "VmHWM")));
         eprintln!("load: payments, {PAY_CLIENTS} clients, {seconds} s ...");
-        let pays = pay_load(&base, seeded.queue.clone(), PAY_CLIENTS, phase).await?;
+        let pays = pay_load(&bases, seeded.queue.clone(), PAY_CLIENTS, phase).await?;
         peaks.push(("payments", read_status_kb(pid, "VmHWM")));
         anyhow::Ok((health, page, pdfs, pays))
     })?;
@@ -158,6 +182,8 @@ fn run() -> anyhow::Result<()> {
     let log_lines = std::fs::read_to_string(&log_path).unwrap_or_default();
 
     print_report(&Figures {
+        database,
+        processes,
         nproc,
         seconds,
         short,
@@ -178,6 +204,9 @@ fn run() -> anyhow::Result<()> {
         }
     }
     drop(guard);
+    if let Some(server) = &postgres {
+        rt.block_on(drop_postgres_database(server, &db_url))?;
+    }
     // Not a timing: a phase that did nothing at all means the benchmark (or
     // the server) is broken, and CI's short form must say so.
     let empty: Vec<&str> = [
@@ -387,18 +416,46 @@ async fn add_invoice(
 // ---------------------------------------------------------------- the server
 
 struct Cleanup {
-    child: Option<Child>,
+    children: Vec<Child>,
     dir: PathBuf,
 }
 
 impl Drop for Cleanup {
     fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
+        for mut child in self.children.drain(..) {
             child.kill().ok();
             child.wait().ok();
         }
         std::fs::remove_dir_all(&self.dir).ok();
     }
+}
+
+/// A new database on a PostgreSQL server; its URL.
+async fn create_postgres_database(server: &str) -> anyhow::Result<String> {
+    use sqlx::Connection;
+    let name = format!("fp_bench_{}", new_id("b").to_lowercase().replace('-', "_"));
+    let mut admin = sqlx::PgConnection::connect(server).await?;
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut admin)
+        .await?;
+    let mut url = url::Url::parse(server)?;
+    url.set_path(&name);
+    Ok(url.to_string())
+}
+
+async fn drop_postgres_database(server: &str, db_url: &str) -> anyhow::Result<()> {
+    use sqlx::Connection;
+    let name = url::Url::parse(db_url)?
+        .path()
+        .trim_start_matches('/')
+        .to_string();
+    let mut admin = sqlx::PgConnection::connect(server).await?;
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+    )))
+    .execute(&mut admin)
+    .await?;
+    Ok(())
 }
 
 fn free_port() -> anyhow::Result<u16> {
@@ -422,6 +479,10 @@ fn spawn_server(
         }
     }
     cmd.env("FIELDPAY_DATABASE_URL", db_url)
+        .env(
+            "FIELDPAY_SANDBOX_DATABASE_URL",
+            format!("sqlite://{}", dir.join("sandbox.db").display()),
+        )
         .env("FIELDPAY_BIND", format!("127.0.0.1:{port}"))
         .env("FIELDPAY_SECRET_KEY", secret.encoded())
         .env("FIELDPAY_SPOOL_DIR", dir.join("spool"))
@@ -443,8 +504,10 @@ async fn wait_ready(base: &str, guard: &mut Cleanup, log: &Path) -> anyhow::Resu
     let uri: Uri = format!("{base}/healthz").parse()?;
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        if let Some(child) = guard.child.as_mut()
-            && let Some(status) = child.try_wait()?
+        if let Some(status) = guard
+            .children
+            .iter_mut()
+            .find_map(|c| c.try_wait().ok().flatten())
         {
             let text = std::fs::read_to_string(log).unwrap_or_default();
             bail!("the server exited ({status}) before answering /healthz:\n{text}");
@@ -556,13 +619,17 @@ struct GetResult {
 
 /// `conns` workers, each on its own keep-alive connection, request after
 /// request until `dur` has passed.
-async fn get_load(url: &str, conns: usize, dur: Duration) -> anyhow::Result<GetResult> {
-    let uri: Uri = url.parse()?;
+/// Connection `i` asks `urls[i % urls.len()]`: several servers share the load.
+async fn get_load(urls: &[String], conns: usize, dur: Duration) -> anyhow::Result<GetResult> {
+    let uris = urls
+        .iter()
+        .map(|u| u.parse::<Uri>())
+        .collect::<Result<Vec<_>, _>>()?;
     let started = Instant::now();
     let deadline = started + dur;
     let mut tasks = Vec::with_capacity(conns);
-    for _ in 0..conns {
-        let uri = uri.clone();
+    for i in 0..conns {
+        let uri = uris[i % uris.len()].clone();
         tasks.push(tokio::spawn(async move {
             let client = http_client();
             let mut r = GetResult::default();
@@ -708,6 +775,8 @@ async fn queue_alerts(
     let app = App::open(Config {
         bind: "127.0.0.1:0".parse()?,
         database_url: db_url.to_string(),
+        database_pool: Default::default(),
+        sandbox_database_url: None,
         base_url: "https://pay.bench.example".into(),
         spool_dir: dir.join("spool"),
         secret: secret.clone(),
@@ -756,13 +825,13 @@ struct PayResult {
     sample_error: Option<String>,
 }
 
+/// Client `w` pays through `bases[w % bases.len()]`.
 async fn pay_load(
-    base: &str,
+    bases: &[String],
     queue: Vec<(String, String)>,
     clients: usize,
     dur: Duration,
 ) -> anyhow::Result<PayResult> {
-    let token_uri: Uri = format!("{base}/sandbox/v1/tokens").parse()?;
     let queue = Arc::new(queue);
     let next = Arc::new(AtomicUsize::new(0));
     let card = serde_json::json!({
@@ -772,13 +841,9 @@ async fn pay_load(
     let deadline = started + dur;
     let mut tasks = Vec::with_capacity(clients);
     for worker in 0..clients {
-        let (queue, next, token_uri, card, base) = (
-            queue.clone(),
-            next.clone(),
-            token_uri.clone(),
-            card.clone(),
-            base.to_string(),
-        );
+        let base = bases[worker % bases.len()].clone();
+        let token_uri: Uri = format!("{base}/sandbox/v1/tokens").parse()?;
+        let (queue, next, card) = (queue.clone(), next.clone(), card.clone());
         tasks.push(tokio::spawn(async move {
             let client = http_client();
             let mut r = PayResult::default();
@@ -866,6 +931,8 @@ async fn pay_load(
 // ---------------------------------------------------------------- report
 
 struct Figures<'a> {
+    database: &'a str,
+    processes: usize,
     nproc: usize,
     seconds: u64,
     short: bool,
@@ -922,7 +989,13 @@ fn print_report(f: &Figures<'_>) {
     println!("==================== fieldpay load benchmark ====================");
     println!(
         "reproduce : cargo bench --bench load   (BENCH_SECONDS=N per phase, default {DEFAULT_SECONDS}; \
-         BENCH_SHORT=1 for the CI form)"
+         BENCH_SHORT=1 for the CI form; BENCH_POSTGRES=URL of a server, BENCH_PROCESSES=N)"
+    );
+    println!(
+        "database  : {}, {} server process{}",
+        f.database,
+        f.processes,
+        if f.processes == 1 { "" } else { "es" }
     );
     if f.short {
         println!(

@@ -99,6 +99,8 @@ fn run() -> anyhow::Result<()> {
     let config = Config {
         bind: "127.0.0.1:0".parse()?,
         database_url: format!("sqlite://{}", dir.join("bench.db").display()),
+        database_pool: Default::default(),
+        sandbox_database_url: None,
         base_url: "https://pay.bench.example".into(),
         spool_dir: dir.join("spool"),
         secret: Secret::generate(),

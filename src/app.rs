@@ -19,7 +19,7 @@ pub struct App {
 impl App {
     /// Opens the database, applies migrations and sets up the default processor.
     pub async fn open(config: Config) -> anyhow::Result<App> {
-        let db = Db::connect(&config.database_url).await?;
+        let db = Db::connect_with(&config.database_url, &config.database_pool).await?;
         db.migrate().await?;
         let sandbox = SandboxProcessor::open(&config.sandbox_database_url()).await?;
         Ok(App {

@@ -17,7 +17,9 @@ pub struct Settings {
         default_value = "127.0.0.1:8080"
     )]
     pub bind: SocketAddr,
-    /// `sqlite://PATH` (created when missing).
+    /// `sqlite://PATH` (created when missing) or
+    /// `postgres://USER:PASSWORD@HOST:PORT/DATABASE` (which must exist; TLS
+    /// per `?sslmode=`).
     #[arg(
         long,
         global = true,
@@ -25,6 +27,19 @@ pub struct Settings {
         default_value = "sqlite://fieldpay.db"
     )]
     pub database_url: String,
+    /// Most PostgreSQL connections this process opens.
+    #[arg(
+        long,
+        global = true,
+        env = "FIELDPAY_DATABASE_MAX_CONNECTIONS",
+        default_value_t = 16
+    )]
+    pub database_max_connections: u32,
+    /// The sandbox processor's own SQLite database. Defaults to a file beside
+    /// a SQLite database, or memory with PostgreSQL; processes that share a
+    /// PostgreSQL database and the sandbox must name one shared file.
+    #[arg(long, global = true, env = "FIELDPAY_SANDBOX_DATABASE_URL")]
+    pub sandbox_database_url: Option<String>,
     /// Public origin used in every link; defaults to http:// + the bind address.
     #[arg(long, global = true, env = "FIELDPAY_BASE_URL")]
     pub base_url: Option<String>,
@@ -231,6 +246,10 @@ impl Default for RateLimits {
 pub struct Config {
     pub bind: SocketAddr,
     pub database_url: String,
+    /// PostgreSQL pool size and waits.
+    pub database_pool: crate::store::PoolSettings,
+    /// Where the sandbox processor keeps its charges, when not the default.
+    pub sandbox_database_url: Option<String>,
     /// Origin without a trailing slash, e.g. `https://pay.example.com`.
     pub base_url: String,
     pub spool_dir: PathBuf,
@@ -266,6 +285,11 @@ impl Config {
         Ok(Config {
             bind: s.bind,
             database_url: s.database_url.clone(),
+            database_pool: crate::store::PoolSettings {
+                max_connections: s.database_max_connections.max(1),
+                ..Default::default()
+            },
+            sandbox_database_url: s.sandbox_database_url.clone(),
             base_url,
             spool_dir: s.spool_dir.clone(),
             secret,
@@ -289,6 +313,9 @@ impl Config {
     /// The sandbox processor's own database, beside fieldpay's:
     /// `sqlite://fieldpay.db` gives `sqlite://fieldpay.sandbox.db`.
     pub fn sandbox_database_url(&self) -> String {
+        if let Some(url) = &self.sandbox_database_url {
+            return url.clone();
+        }
         match sqlite_path(&self.database_url) {
             Some(path) => {
                 let stem = path
@@ -382,6 +409,8 @@ mod tests {
         let s = Settings {
             bind: "127.0.0.1:1".parse().unwrap(),
             database_url: "sqlite:///var/lib/fieldpay/fp.db".into(),
+            database_max_connections: 16,
+            sandbox_database_url: None,
             base_url: None,
             spool_dir: "spool".into(),
             secret_key: Some(Secret::generate().encoded()),
@@ -399,6 +428,13 @@ mod tests {
             c.sandbox_database_url(),
             "sqlite:///var/lib/fieldpay/fp.sandbox.db"
         );
+        let shared = Settings {
+            database_url: "postgres://fp@db.internal/fieldpay".into(),
+            sandbox_database_url: Some("sqlite:///srv/shared/sandbox.db".into()),
+            ..s
+        };
+        let c = Config::resolve(&shared).unwrap();
+        assert_eq!(c.sandbox_database_url(), "sqlite:///srv/shared/sandbox.db");
         assert_eq!(c.base_url, "http://127.0.0.1:1");
     }
 

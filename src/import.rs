@@ -12,7 +12,6 @@ use std::collections::{HashMap, HashSet};
 use std::io::Read;
 
 use serde::Serialize;
-use sqlx::Connection;
 use time::Date;
 
 use crate::app::App;
@@ -672,8 +671,6 @@ pub fn counter_after(number: &str) -> Option<i64> {
 // The queries of the import. They belong in a store module; kept here while
 // the area is young.
 mod sql {
-    use sqlx::Row;
-
     use crate::store::{Conn, StoreResult};
 
     pub struct Existing {
@@ -689,7 +686,7 @@ mod sql {
         company_id: &str,
         external_id: &str,
     ) -> StoreResult<Option<Existing>> {
-        let row = sqlx::query(
+        let row = crate::store::sql::query(
             "SELECT id, name, email, phone, billing_address FROM customers
              WHERE company_id = $1 AND external_id = $2",
         )
@@ -714,7 +711,7 @@ mod sql {
         company_id: &str,
         external_id: &str,
     ) -> StoreResult<Option<(String, String)>> {
-        Ok(sqlx::query_as(
+        Ok(crate::store::sql::query_as(
             "SELECT id, name FROM customers WHERE company_id = $1 AND external_id = $2",
         )
         .bind(company_id)
@@ -724,12 +721,13 @@ mod sql {
     }
 
     pub async fn customer_name(conn: &mut Conn, company_id: &str, id: &str) -> StoreResult<String> {
-        let name: Option<String> =
-            sqlx::query_scalar("SELECT name FROM customers WHERE company_id = $1 AND id = $2")
-                .bind(company_id)
-                .bind(id)
-                .fetch_optional(&mut *conn)
-                .await?;
+        let name: Option<String> = crate::store::sql::query_scalar(
+            "SELECT name FROM customers WHERE company_id = $1 AND id = $2",
+        )
+        .bind(company_id)
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?;
         Ok(name.unwrap_or_default())
     }
 
@@ -739,12 +737,14 @@ mod sql {
         id: &str,
         external_id: &str,
     ) -> StoreResult<()> {
-        sqlx::query("UPDATE customers SET external_id = $1 WHERE company_id = $2 AND id = $3")
-            .bind(external_id)
-            .bind(company_id)
-            .bind(id)
-            .execute(&mut *conn)
-            .await?;
+        crate::store::sql::query(
+            "UPDATE customers SET external_id = $1 WHERE company_id = $2 AND id = $3",
+        )
+        .bind(external_id)
+        .bind(company_id)
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
         Ok(())
     }
 
@@ -754,7 +754,7 @@ mod sql {
         company_id: &str,
         external_id: &str,
     ) -> StoreResult<Option<(String, String, String, String)>> {
-        Ok(sqlx::query_as(
+        Ok(crate::store::sql::query_as(
             "SELECT id, address, resident_customer_id, bill_to_customer_id FROM properties
              WHERE company_id = $1 AND external_id = $2",
         )
@@ -770,12 +770,14 @@ mod sql {
         id: &str,
         external_id: &str,
     ) -> StoreResult<()> {
-        sqlx::query("UPDATE properties SET external_id = $1 WHERE company_id = $2 AND id = $3")
-            .bind(external_id)
-            .bind(company_id)
-            .bind(id)
-            .execute(&mut *conn)
-            .await?;
+        crate::store::sql::query(
+            "UPDATE properties SET external_id = $1 WHERE company_id = $2 AND id = $3",
+        )
+        .bind(external_id)
+        .bind(company_id)
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
         Ok(())
     }
 
@@ -785,7 +787,7 @@ mod sql {
         company_id: &str,
         customer_id: &str,
     ) -> StoreResult<Vec<(String, String, String)>> {
-        Ok(sqlx::query_as(
+        Ok(crate::store::sql::query_as(
             "SELECT id, resident_customer_id, bill_to_customer_id FROM properties
              WHERE company_id = $1 AND (resident_customer_id = $2 OR bill_to_customer_id = $2)
              ORDER BY id",
@@ -801,12 +803,13 @@ mod sql {
         company_id: &str,
         number: &str,
     ) -> StoreResult<bool> {
-        let found: Option<i64> =
-            sqlx::query_scalar("SELECT 1 FROM invoices WHERE company_id = $1 AND number = $2")
-                .bind(company_id)
-                .bind(number)
-                .fetch_optional(&mut *conn)
-                .await?;
+        let found: Option<i64> = crate::store::sql::query_scalar(
+            "SELECT CAST(1 AS BIGINT) FROM invoices WHERE company_id = $1 AND number = $2",
+        )
+        .bind(company_id)
+        .bind(number)
+        .fetch_optional(&mut *conn)
+        .await?;
         Ok(found.is_some())
     }
 
@@ -815,7 +818,7 @@ mod sql {
         company_id: &str,
         external_id: &str,
     ) -> StoreResult<Option<String>> {
-        Ok(sqlx::query_scalar(
+        Ok(crate::store::sql::query_scalar(
             "SELECT number FROM invoices WHERE company_id = $1 AND external_id = $2",
         )
         .bind(company_id)
@@ -830,12 +833,14 @@ mod sql {
         id: &str,
         external_id: &str,
     ) -> StoreResult<()> {
-        sqlx::query("UPDATE invoices SET external_id = $1 WHERE company_id = $2 AND id = $3")
-            .bind(external_id)
-            .bind(company_id)
-            .bind(id)
-            .execute(&mut *conn)
-            .await?;
+        crate::store::sql::query(
+            "UPDATE invoices SET external_id = $1 WHERE company_id = $2 AND id = $3",
+        )
+        .bind(external_id)
+        .bind(company_id)
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
         Ok(())
     }
 
@@ -846,7 +851,7 @@ mod sql {
         id: &str,
         amount: i64,
     ) -> StoreResult<()> {
-        sqlx::query(
+        crate::store::sql::query(
             "UPDATE invoices SET applied = applied + $1, balance = balance - $1,
                 status = CASE WHEN balance - $1 = 0 THEN 'paid' ELSE status END
              WHERE company_id = $2 AND id = $3 AND status = 'open' AND balance >= $1",
@@ -861,7 +866,7 @@ mod sql {
 
     /// Keeps the company's invoice counter past an imported numeric number.
     pub async fn bump_counter(conn: &mut Conn, company_id: &str, next: i64) -> StoreResult<()> {
-        sqlx::query(
+        crate::store::sql::query(
             "UPDATE companies SET next_invoice_number = $1
              WHERE id = $2 AND next_invoice_number < $1",
         )
@@ -937,25 +942,29 @@ impl From<sqlx::Error> for RowError {
     }
 }
 
+async fn savepoint(tx: &mut Tx, statement: &'static str) -> Result<(), StoreError> {
+    crate::store::sql::query(statement).execute(tx).await?;
+    Ok(())
+}
+
 /// Runs `work` in a savepoint of the writer's transaction: its writes stay
 /// only if it returns `Ok`. Constraint errors become row failures.
 macro_rules! in_savepoint {
     ($writer:expr, |$conn:ident| $body:expr) => {{
         let tx = $writer.conn().await?;
-        let mut sp = Connection::begin(&mut **tx)
-            .await
-            .map_err(StoreError::from)?;
+        savepoint(tx, "SAVEPOINT import_row").await?;
         let result: Result<_, RowError> = {
-            let $conn: &mut Conn = &mut *sp;
+            let $conn: &mut Conn = &mut **tx;
             $body
         };
         let result = match result {
             Ok(v) => {
-                sp.commit().await.map_err(StoreError::from)?;
+                savepoint(tx, "RELEASE import_row").await?;
                 Ok(v)
             }
             Err(e) => {
-                sp.rollback().await.map_err(StoreError::from)?;
+                savepoint(tx, "ROLLBACK TO import_row").await?;
+                savepoint(tx, "RELEASE import_row").await?;
                 match e {
                     RowError::Row(m) => Err(m),
                     RowError::Store(StoreError::Conflict) => Err(

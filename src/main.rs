@@ -39,6 +39,14 @@ enum Command {
     },
     /// Apply database migrations and exit.
     Migrate,
+    /// Copy the whole SQLite database (FIELDPAY_DATABASE_URL) into an empty
+    /// PostgreSQL database, in one transaction; then point
+    /// FIELDPAY_DATABASE_URL at PostgreSQL.
+    CopyDatabase {
+        /// The PostgreSQL database to fill: postgres://USER@HOST:PORT/DATABASE
+        #[arg(long)]
+        to: String,
+    },
     /// Seed the demo company (idempotent), print its logins and links, then serve.
     Demo,
     /// Company set-up.
@@ -180,6 +188,20 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Migrate => {
             App::open(config).await?;
             eprintln!("migrations applied");
+            Ok(())
+        }
+        Command::CopyDatabase { to } => {
+            let from = fieldpay::store::Db::connect(&config.database_url).await?;
+            let target = fieldpay::store::Db::connect_with(&to, &config.database_pool).await?;
+            let copied = fieldpay::store::copy::sqlite_to_postgres(&from, &target).await?;
+            for (table, rows) in &copied {
+                println!("{table}: {rows} rows");
+            }
+            let total: u64 = copied.iter().map(|(_, n)| n).sum();
+            println!(
+                "copied {total} rows into {}",
+                fieldpay::store::redact_url(&to)
+            );
             Ok(())
         }
         Command::Serve { no_jobs } => {

@@ -56,7 +56,7 @@ pub async fn issue(
 
 /// The customer's link and current token, read without changing anything.
 pub async fn shown(
-    executor: impl sqlx::SqliteExecutor<'_>,
+    executor: impl crate::store::sql::Executor<'_>,
     secret: &Secret,
     company_id: &str,
     customer_id: &str,

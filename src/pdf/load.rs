@@ -1,7 +1,5 @@
 //! Reading a PDF's data from the store. Every query is scoped by company.
 
-use sqlx::Row;
-
 use super::{
     CompanyBlock, DocLine, InvoiceDoc, Logo, PdfError, StatementDoc, StatementInvoice,
     StatementProperty, paper_size, render_blocking, render_invoice, render_statement,
@@ -165,7 +163,7 @@ pub async fn statement_pdf(
     let Some(customer) = customers::get(&app.db, company_id, customer_id).await? else {
         return Ok(None);
     };
-    let rows = sqlx::query(
+    let rows = crate::store::sql::query(
         "SELECT i.number, i.issue_date, i.due_date, i.total, i.balance, i.currency,
                 p.id AS property_id, p.address, p.resident_customer_id, r.name AS resident_name
          FROM invoices i

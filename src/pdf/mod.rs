@@ -86,10 +86,11 @@ impl PaperSize {
 
 /// The company's paper size (Invoice Settings).
 pub async fn paper_size(db: &Db, company_id: &str) -> StoreResult<PaperSize> {
-    let key: Option<String> = sqlx::query_scalar("SELECT paper_size FROM companies WHERE id = $1")
-        .bind(company_id)
-        .fetch_optional(db.reader())
-        .await?;
+    let key: Option<String> =
+        crate::store::sql::query_scalar("SELECT paper_size FROM companies WHERE id = $1")
+            .bind(company_id)
+            .fetch_optional(db.reader())
+            .await?;
     Ok(key
         .as_deref()
         .and_then(PaperSize::parse)
@@ -101,7 +102,7 @@ pub async fn set_paper_size(
     company_id: &str,
     paper: PaperSize,
 ) -> StoreResult<()> {
-    sqlx::query("UPDATE companies SET paper_size = $1 WHERE id = $2")
+    crate::store::sql::query("UPDATE companies SET paper_size = $1 WHERE id = $2")
         .bind(paper.key())
         .bind(company_id)
         .execute(&mut *conn)

@@ -4,7 +4,6 @@
 use std::collections::HashSet;
 
 use serde::Serialize;
-use sqlx::Row;
 use time::{Date, OffsetDateTime};
 
 use super::{Conn, Db, StoreResult};
@@ -68,7 +67,7 @@ pub struct RuleFields<'a> {
 const RULE_COLUMNS: &str =
     "id, company_id, email_template_id, sms_template_id, timing, days, enabled, created_at";
 
-fn rule_from_row(row: &sqlx::sqlite::SqliteRow) -> StoreResult<AlertRule> {
+fn rule_from_row(row: &crate::store::sql::Row) -> StoreResult<AlertRule> {
     let timing: String = row.try_get("timing")?;
     Ok(AlertRule {
         id: row.try_get("id")?,
@@ -90,21 +89,25 @@ pub async fn templates_belong(
     sms_template_id: Option<&str>,
 ) -> StoreResult<bool> {
     if let Some(id) = email_template_id {
-        let found = sqlx::query("SELECT 1 FROM email_templates WHERE company_id = $1 AND id = $2")
-            .bind(company_id)
-            .bind(id)
-            .fetch_optional(&mut *conn)
-            .await?;
+        let found = crate::store::sql::query(
+            "SELECT CAST(1 AS BIGINT) FROM email_templates WHERE company_id = $1 AND id = $2",
+        )
+        .bind(company_id)
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?;
         if found.is_none() {
             return Ok(false);
         }
     }
     if let Some(id) = sms_template_id {
-        let found = sqlx::query("SELECT 1 FROM sms_templates WHERE company_id = $1 AND id = $2")
-            .bind(company_id)
-            .bind(id)
-            .fetch_optional(&mut *conn)
-            .await?;
+        let found = crate::store::sql::query(
+            "SELECT CAST(1 AS BIGINT) FROM sms_templates WHERE company_id = $1 AND id = $2",
+        )
+        .bind(company_id)
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?;
         if found.is_none() {
             return Ok(false);
         }
@@ -119,7 +122,7 @@ pub async fn create(
     now: OffsetDateTime,
 ) -> StoreResult<AlertRule> {
     let id = new_id("alert");
-    sqlx::query(
+    crate::store::sql::query(
         "INSERT INTO invoice_alerts (id, company_id, email_template_id, sms_template_id, timing,
             days, enabled, created_at, updated_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)",
@@ -149,7 +152,7 @@ pub async fn create(
 pub async fn get(db: &Db, company_id: &str, id: &str) -> StoreResult<Option<AlertRule>> {
     let sql =
         format!("SELECT {RULE_COLUMNS} FROM invoice_alerts WHERE company_id = $1 AND id = $2");
-    let row = sqlx::query(super::dynamic_sql(sql))
+    let row = crate::store::sql::query(super::dynamic_sql(sql))
         .bind(company_id)
         .bind(id)
         .fetch_optional(db.reader())
@@ -161,7 +164,7 @@ pub async fn list(db: &Db, company_id: &str) -> StoreResult<Vec<AlertRule>> {
     let sql = format!(
         "SELECT {RULE_COLUMNS} FROM invoice_alerts WHERE company_id = $1 ORDER BY created_at, id"
     );
-    let rows = sqlx::query(super::dynamic_sql(sql))
+    let rows = crate::store::sql::query(super::dynamic_sql(sql))
         .bind(company_id)
         .fetch_all(db.reader())
         .await?;
@@ -179,7 +182,7 @@ pub async fn enabled_rules(db: &Db) -> StoreResult<Vec<(AlertRule, String)>> {
             .collect::<Vec<_>>()
             .join(", ")
     );
-    let rows = sqlx::query(super::dynamic_sql(sql))
+    let rows = crate::store::sql::query(super::dynamic_sql(sql))
         .fetch_all(db.reader())
         .await?;
     rows.iter()
@@ -194,7 +197,7 @@ pub async fn update(
     f: &RuleFields<'_>,
     now: OffsetDateTime,
 ) -> StoreResult<bool> {
-    let done = sqlx::query(
+    let done = crate::store::sql::query(
         "UPDATE invoice_alerts SET email_template_id = $3, sms_template_id = $4, timing = $5,
             days = $6, enabled = $7, updated_at = $8
          WHERE company_id = $1 AND id = $2",
@@ -213,11 +216,12 @@ pub async fn update(
 }
 
 pub async fn delete(conn: &mut Conn, company_id: &str, id: &str) -> StoreResult<bool> {
-    let done = sqlx::query("DELETE FROM invoice_alerts WHERE company_id = $1 AND id = $2")
-        .bind(company_id)
-        .bind(id)
-        .execute(&mut *conn)
-        .await?;
+    let done =
+        crate::store::sql::query("DELETE FROM invoice_alerts WHERE company_id = $1 AND id = $2")
+            .bind(company_id)
+            .bind(id)
+            .execute(&mut *conn)
+            .await?;
     Ok(done.rows_affected() > 0)
 }
 
@@ -254,7 +258,7 @@ pub async fn due_invoices(
            AND i.due_date > $2 AND i.due_date <= $3
          ORDER BY i.id"
     };
-    let rows = sqlx::query(sql)
+    let rows = crate::store::sql::query(sql)
         .bind(company_id)
         .bind(after)
         .bind(through)
@@ -284,12 +288,13 @@ pub async fn still_open(
     // (company_id, status) index instead of looking the ids up.
     let sql = format!(
         "SELECT id, company_id, status, balance FROM invoices WHERE id IN ({})",
-        super::json_values(1)
+        super::json_values(conn.backend(), 1)
     );
-    let rows = sqlx::query_as::<_, (String, String, String, i64)>(super::dynamic_sql(sql))
-        .bind(super::json_list(invoice_ids.iter().copied()))
-        .fetch_all(&mut *conn)
-        .await?;
+    let rows =
+        crate::store::sql::query_as::<(String, String, String, i64)>(super::dynamic_sql(sql))
+            .bind(super::json_list(invoice_ids.iter().copied()))
+            .fetch_all(&mut *conn)
+            .await?;
     Ok(rows
         .into_iter()
         .filter(|(_, company, status, balance)| {
@@ -306,7 +311,7 @@ pub struct ReceiptSettings {
 }
 
 pub async fn receipt_settings(conn: &mut Conn, company_id: &str) -> StoreResult<ReceiptSettings> {
-    let row = sqlx::query(
+    let row = crate::store::sql::query(
         "SELECT email_template_id, sms_template_id FROM receipt_settings WHERE company_id = $1",
     )
     .bind(company_id)
@@ -327,7 +332,7 @@ pub async fn set_receipt_settings(
     s: &ReceiptSettings,
     now: OffsetDateTime,
 ) -> StoreResult<()> {
-    sqlx::query(
+    crate::store::sql::query(
         "INSERT INTO receipt_settings (company_id, email_template_id, sms_template_id, updated_at)
          VALUES ($1, $2, $3, $4)
          ON CONFLICT (company_id) DO UPDATE SET email_template_id = excluded.email_template_id,
@@ -348,11 +353,13 @@ pub async fn customer_contacts(
     company_id: &str,
     customer_id: &str,
 ) -> StoreResult<Option<(Option<String>, Option<String>)>> {
-    let row = sqlx::query("SELECT email, phone FROM customers WHERE company_id = $1 AND id = $2")
-        .bind(company_id)
-        .bind(customer_id)
-        .fetch_optional(&mut *conn)
-        .await?;
+    let row = crate::store::sql::query(
+        "SELECT email, phone FROM customers WHERE company_id = $1 AND id = $2",
+    )
+    .bind(company_id)
+    .bind(customer_id)
+    .fetch_optional(&mut *conn)
+    .await?;
     row.map(|r| Ok((r.try_get("email")?, r.try_get("phone")?)))
         .transpose()
 }

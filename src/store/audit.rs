@@ -11,7 +11,7 @@ pub async fn record(
     subject: &str,
     detail: serde_json::Value,
 ) -> StoreResult<()> {
-    sqlx::query(
+    crate::store::sql::query(
         "INSERT INTO audit_log (id, company_id, at, actor, action, subject, detail)
          VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )

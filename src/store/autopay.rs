@@ -6,7 +6,6 @@
 use std::collections::{HashMap, HashSet};
 
 use serde::Serialize;
-use sqlx::Row;
 use time::{Date, OffsetDateTime};
 
 use super::{Conn, Db, StoreResult, dynamic_sql, now, placeholders};
@@ -83,7 +82,7 @@ const SETTINGS_COLUMNS: &str = "timing, days_after_issue, charge_hour, charge_gr
     receipt_sms_template_id, decline_email_template_id, decline_sms_template_id,
     expiring_email_template_id, expiring_sms_template_id";
 
-fn settings_from_row(r: &sqlx::sqlite::SqliteRow) -> StoreResult<Settings> {
+fn settings_from_row(r: &crate::store::sql::Row) -> StoreResult<Settings> {
     let timing: String = r.try_get("timing")?;
     let days: i64 = r.try_get("days_after_issue")?;
     let hour: i64 = r.try_get("charge_hour")?;
@@ -113,11 +112,11 @@ fn settings_from_row(r: &sqlx::sqlite::SqliteRow) -> StoreResult<Settings> {
 }
 
 pub async fn settings(
-    executor: impl sqlx::SqliteExecutor<'_>,
+    executor: impl crate::store::sql::Executor<'_>,
     company_id: &str,
 ) -> StoreResult<Settings> {
     let sql = format!("SELECT {SETTINGS_COLUMNS} FROM autopay_settings WHERE company_id = $1");
-    let row = sqlx::query(dynamic_sql(sql))
+    let row = crate::store::sql::query(dynamic_sql(sql))
         .bind(company_id)
         .fetch_optional(executor)
         .await?;
@@ -138,7 +137,7 @@ pub async fn save_settings(
         Timing::DueDate => 0,
     };
     let t = &s.templates;
-    sqlx::query(
+    crate::store::sql::query(
         "INSERT INTO autopay_settings (company_id, timing, days_after_issue, charge_hour, charge_grouping,
             retry_days, notice_days, notice_email_template_id, notice_sms_template_id,
             receipt_email_template_id, receipt_sms_template_id, decline_email_template_id,
@@ -195,7 +194,7 @@ pub async fn templates_belong(
             "SELECT COUNT(*) FROM {table} WHERE company_id = $1 AND id IN ({})",
             placeholders(2, unique.len())
         );
-        let mut q = sqlx::query_scalar::<_, i64>(dynamic_sql(sql)).bind(company_id);
+        let mut q = crate::store::sql::query_scalar::<i64>(dynamic_sql(sql)).bind(company_id);
         for id in &unique {
             q = q.bind(*id);
         }
@@ -210,7 +209,7 @@ pub async fn templates_belong(
 
 /// Companies with at least one active enrollment, with their time zones.
 pub async fn companies_with_autopay(db: &Db) -> StoreResult<Vec<(String, String)>> {
-    Ok(sqlx::query_as(
+    Ok(crate::store::sql::query_as(
         "SELECT c.id, c.time_zone FROM companies c
          WHERE EXISTS (SELECT 1 FROM autopay_enrollments e
                        WHERE e.company_id = c.id AND e.cancelled_at IS NULL)
@@ -271,7 +270,7 @@ pub struct Window {
 /// on or after the enrollment's first day (or being retried), that autopay
 /// has not given up on, within `w`.
 pub async fn open_enrolled(db: &Db, company_id: &str, w: Window) -> StoreResult<Vec<OpenInvoice>> {
-    let rows = sqlx::query(
+    let rows = crate::store::sql::query(
         "SELECT i.id, i.number, i.bill_to_customer_id, c.name AS customer_name, p.address,
                 i.issue_date, i.due_date, i.balance, i.currency,
                 i.locked_by_attempt IS NOT NULL AS locked,
@@ -347,8 +346,8 @@ pub async fn attempt_exists(
     customer_id: &str,
     key: &str,
 ) -> StoreResult<bool> {
-    let found: Option<i64> = sqlx::query_scalar(
-        "SELECT 1 FROM payment_attempts WHERE company_id = $1 AND customer_id = $2 AND idempotency_key = $3",
+    let found: Option<i64> = crate::store::sql::query_scalar(
+        "SELECT CAST(1 AS BIGINT) FROM payment_attempts WHERE company_id = $1 AND customer_id = $2 AND idempotency_key = $3",
     )
     .bind(company_id)
     .bind(customer_id)
@@ -374,7 +373,7 @@ pub struct EnrolledCard {
 /// Every live card that active enrollments of the company use (the
 /// enrollment's card and cards chosen for properties).
 pub async fn enrolled_cards(db: &Db, company_id: &str) -> StoreResult<Vec<EnrolledCard>> {
-    let rows = sqlx::query(
+    let rows = crate::store::sql::query(
         "SELECT DISTINCT m.id, m.customer_id, m.brand, m.last4, m.exp_month, m.exp_year, c.email, c.phone
          FROM autopay_enrollments e
          JOIN payment_methods m ON m.customer_id = e.customer_id AND m.removed_at IS NULL
@@ -415,7 +414,7 @@ pub async fn existing_marks(
             "SELECT mark FROM autopay_marks WHERE company_id = $1 AND mark IN ({})",
             placeholders(2, chunk.len())
         );
-        let mut q = sqlx::query_scalar::<_, String>(dynamic_sql(sql)).bind(company_id);
+        let mut q = crate::store::sql::query_scalar::<String>(dynamic_sql(sql)).bind(company_id);
         for m in chunk {
             q = q.bind(m);
         }
@@ -431,7 +430,7 @@ pub async fn insert_mark(
     mark: &str,
     at: OffsetDateTime,
 ) -> StoreResult<bool> {
-    let done = sqlx::query(
+    let done = crate::store::sql::query(
         "INSERT INTO autopay_marks (mark, company_id, created_at) VALUES ($1, $2, $3)
          ON CONFLICT (mark) DO NOTHING",
     )
@@ -449,13 +448,13 @@ pub async fn contacts(
     company_id: &str,
     customer_id: &str,
 ) -> StoreResult<Option<(Option<String>, Option<String>)>> {
-    Ok(
-        sqlx::query_as("SELECT email, phone FROM customers WHERE company_id = $1 AND id = $2")
-            .bind(company_id)
-            .bind(customer_id)
-            .fetch_optional(&mut *conn)
-            .await?,
+    Ok(crate::store::sql::query_as(
+        "SELECT email, phone FROM customers WHERE company_id = $1 AND id = $2",
     )
+    .bind(company_id)
+    .bind(customer_id)
+    .fetch_optional(&mut *conn)
+    .await?)
 }
 
 // ---------------------------------------------------------------- settling
@@ -485,7 +484,7 @@ pub async fn planned_invoices(
          WHERE i.company_id = $1 AND i.id IN ({})",
         placeholders(2, ids.len())
     );
-    let mut q = sqlx::query(dynamic_sql(sql)).bind(company_id);
+    let mut q = crate::store::sql::query(dynamic_sql(sql)).bind(company_id);
     for id in ids {
         q = q.bind(id);
     }
@@ -533,7 +532,7 @@ pub struct ItemUpdate<'a> {
 }
 
 pub async fn set_item(conn: &mut Conn, u: &ItemUpdate<'_>) -> StoreResult<()> {
-    sqlx::query(
+    crate::store::sql::query(
         "INSERT INTO autopay_items (invoice_id, company_id, customer_id, charge_on, failures, status,
             next_try_on, last_code, last_attempt_id, updated_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
@@ -575,7 +574,7 @@ pub struct NewResult<'a> {
 /// Records a result once per attempt; `false` when it was recorded before
 /// (the attempt was settled twice: the run and reconciliation raced).
 pub async fn insert_result(conn: &mut Conn, r: &NewResult<'_>) -> StoreResult<bool> {
-    let done = sqlx::query(
+    let done = crate::store::sql::query(
         "INSERT INTO autopay_results (attempt_id, company_id, customer_id, outcome, amount, currency,
             code, payment_id, next_try_on, invoice_numbers, settled_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
@@ -612,7 +611,7 @@ pub async fn decline_info(
     company_id: &str,
     attempt_id: &str,
 ) -> StoreResult<Option<DeclineInfo>> {
-    let row = sqlx::query(
+    let row = crate::store::sql::query(
         "SELECT a.amount, a.currency, a.decline_code, a.payment_method, r.next_try_on
          FROM payment_attempts a LEFT JOIN autopay_results r ON r.attempt_id = a.id
          WHERE a.company_id = $1 AND a.id = $2",
@@ -639,7 +638,7 @@ pub async fn card(
     company_id: &str,
     method_id: &str,
 ) -> StoreResult<Option<(String, String, i64, i64)>> {
-    Ok(sqlx::query_as(
+    Ok(crate::store::sql::query_as(
         "SELECT brand, last4, exp_month, exp_year FROM payment_methods WHERE company_id = $1 AND id = $2",
     )
     .bind(company_id)
@@ -655,7 +654,7 @@ pub async fn card_for_invoice(
     company_id: &str,
     invoice_id: &str,
 ) -> StoreResult<Option<(String, String, i64, i64)>> {
-    Ok(sqlx::query_as(
+    Ok(crate::store::sql::query_as(
         "SELECT m.brand, m.last4, m.exp_month, m.exp_year
          FROM invoices i
          JOIN autopay_enrollments e ON e.customer_id = i.bill_to_customer_id AND e.company_id = i.company_id
@@ -693,11 +692,11 @@ pub struct Enrollment {
 }
 
 pub async fn enrollment(
-    executor: impl sqlx::SqliteExecutor<'_>,
+    executor: impl crate::store::sql::Executor<'_>,
     company_id: &str,
     customer_id: &str,
 ) -> StoreResult<Option<Enrollment>> {
-    let row = sqlx::query(
+    let row = crate::store::sql::query(
         "SELECT e.id, e.payment_method_id, m.brand, m.last4, m.exp_month, m.exp_year, e.channel,
                 e.consent_text, e.consent_at, e.consent_note,
                 coalesce(u.email, e.enrolled_by) AS enrolled_by, e.starts_on
@@ -742,7 +741,7 @@ pub async fn enroll_by_office(
     note: &str,
 ) -> StoreResult<String> {
     let t = now();
-    sqlx::query(
+    crate::store::sql::query(
         "UPDATE autopay_enrollments SET cancelled_at = $1
          WHERE company_id = $2 AND customer_id = $3 AND cancelled_at IS NULL",
     )
@@ -752,7 +751,7 @@ pub async fn enroll_by_office(
     .execute(&mut *conn)
     .await?;
     let id = new_id("ape");
-    sqlx::query(
+    crate::store::sql::query(
         "INSERT INTO autopay_enrollments (id, company_id, customer_id, payment_method_id, consent_text,
             consent_at, consent_ip, consent_user_agent, channel, starts_on, enrolled_by, consent_note)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
@@ -776,7 +775,7 @@ pub async fn enroll_by_office(
 
 /// Turns the customer's autopay off; `true` when it was on.
 pub async fn cancel(conn: &mut Conn, company_id: &str, customer_id: &str) -> StoreResult<bool> {
-    let done = sqlx::query(
+    let done = crate::store::sql::query(
         "UPDATE autopay_enrollments SET cancelled_at = $1
          WHERE company_id = $2 AND customer_id = $3 AND cancelled_at IS NULL",
     )
@@ -802,7 +801,7 @@ pub async fn property_cards(
     customer_id: &str,
     enrollment_id: Option<&str>,
 ) -> StoreResult<Vec<PropertyCard>> {
-    let rows = sqlx::query(
+    let rows = crate::store::sql::query(
         "SELECT p.id, p.address, pm.payment_method_id
          FROM properties p
          LEFT JOIN autopay_property_methods pm ON pm.property_id = p.id AND pm.enrollment_id = $3
@@ -835,7 +834,7 @@ pub async fn set_property_card(
     method_id: Option<&str>,
     set_by: &str,
 ) -> StoreResult<()> {
-    sqlx::query(
+    crate::store::sql::query(
         "DELETE FROM autopay_property_methods
          WHERE company_id = $1 AND enrollment_id = $2 AND property_id = $3",
     )
@@ -845,7 +844,7 @@ pub async fn set_property_card(
     .execute(&mut *conn)
     .await?;
     if let Some(method_id) = method_id {
-        sqlx::query(
+        crate::store::sql::query(
             "INSERT INTO autopay_property_methods (enrollment_id, property_id, company_id,
                 payment_method_id, set_by, created_at)
              VALUES ($1, $2, $3, $4, $5, $6)",
@@ -882,7 +881,7 @@ pub struct ResultRow {
 
 /// The results of the company's last run that settled autopay attempts.
 pub async fn last_run_results(db: &Db, company_id: &str) -> StoreResult<Vec<ResultRow>> {
-    let rows = sqlx::query(
+    let rows = crate::store::sql::query(
         "SELECT r.attempt_id, r.customer_id, c.name, r.outcome, r.amount, r.currency, r.code,
                 r.payment_id, r.next_try_on, r.invoice_numbers, r.settled_at
          FROM autopay_results r JOIN customers c ON c.id = r.customer_id
@@ -929,7 +928,7 @@ pub struct ItemRow {
 
 /// Open invoices with autopay state `status` (`retrying` or `failed`).
 pub async fn items(db: &Db, company_id: &str, status: &str) -> StoreResult<Vec<ItemRow>> {
-    let rows = sqlx::query(
+    let rows = crate::store::sql::query(
         "SELECT it.invoice_id, i.number, it.customer_id, c.name, i.balance, i.currency, it.failures,
                 it.next_try_on, it.last_code, it.updated_at
          FROM autopay_items it
@@ -962,7 +961,7 @@ pub async fn items(db: &Db, company_id: &str, status: &str) -> StoreResult<Vec<I
 
 /// How many customers of the company have autopay on.
 pub async fn enrolled_count(db: &Db, company_id: &str) -> StoreResult<i64> {
-    Ok(sqlx::query_scalar(
+    Ok(crate::store::sql::query_scalar(
         "SELECT COUNT(*) FROM autopay_enrollments WHERE company_id = $1 AND cancelled_at IS NULL",
     )
     .bind(company_id)

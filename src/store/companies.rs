@@ -1,7 +1,6 @@
 //! Companies (tenants), their API keys and office users.
 
 use serde::Serialize;
-use sqlx::Row;
 
 use super::{Conn, Db, StoreResult, now};
 use crate::crypto::{new_id, random_token, sha256_hex};
@@ -32,7 +31,7 @@ pub struct NewCompany {
 
 pub async fn create(tx: &mut Conn, c: &NewCompany) -> StoreResult<String> {
     let id = new_id("co");
-    sqlx::query(
+    crate::store::sql::query(
         "INSERT INTO companies (id, name, phone, email, address, currency, time_zone, created_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
     )
@@ -49,7 +48,7 @@ pub async fn create(tx: &mut Conn, c: &NewCompany) -> StoreResult<String> {
     Ok(id)
 }
 
-fn company_from_row(row: &sqlx::sqlite::SqliteRow) -> StoreResult<Company> {
+fn company_from_row(row: &crate::store::sql::Row) -> StoreResult<Company> {
     let currency: String = row.try_get("currency")?;
     Ok(Company {
         id: row.try_get("id")?,
@@ -65,7 +64,7 @@ fn company_from_row(row: &sqlx::sqlite::SqliteRow) -> StoreResult<Company> {
 }
 
 pub async fn get(db: &Db, id: &str) -> StoreResult<Option<Company>> {
-    let row = sqlx::query(
+    let row = crate::store::sql::query(
         "SELECT id, name, phone, email, address, currency, time_zone, base_url, accent_color
          FROM companies WHERE id = $1",
     )
@@ -76,18 +75,18 @@ pub async fn get(db: &Db, id: &str) -> StoreResult<Option<Company>> {
 }
 
 pub async fn find_by_name(db: &Db, name: &str) -> StoreResult<Option<String>> {
-    Ok(
-        sqlx::query_scalar("SELECT id FROM companies WHERE name = $1 ORDER BY created_at LIMIT 1")
-            .bind(name)
-            .fetch_optional(db.reader())
-            .await?,
+    Ok(crate::store::sql::query_scalar(
+        "SELECT id FROM companies WHERE name = $1 ORDER BY created_at LIMIT 1",
     )
+    .bind(name)
+    .fetch_optional(db.reader())
+    .await?)
 }
 
 /// Issues a new API key; only its hash is kept. Returns the key itself.
 pub async fn issue_api_key(tx: &mut Conn, company_id: &str, label: &str) -> StoreResult<String> {
     let key = format!("fpk_{}", random_token(32));
-    sqlx::query(
+    crate::store::sql::query(
         "INSERT INTO api_keys (id, company_id, key_hash, label, created_at) VALUES ($1, $2, $3, $4, $5)",
     )
     .bind(new_id("key"))
@@ -105,7 +104,7 @@ pub async fn revoke_api_keys_labelled(
     company_id: &str,
     label: &str,
 ) -> StoreResult<()> {
-    sqlx::query(
+    crate::store::sql::query(
         "UPDATE api_keys SET revoked_at = $1 WHERE company_id = $2 AND label = $3 AND revoked_at IS NULL",
     )
     .bind(now())
@@ -118,7 +117,7 @@ pub async fn revoke_api_keys_labelled(
 
 /// The company an API key belongs to, if the key is live.
 pub async fn company_for_api_key(db: &Db, key: &str) -> StoreResult<Option<String>> {
-    Ok(sqlx::query_scalar(
+    Ok(crate::store::sql::query_scalar(
         "SELECT company_id FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL",
     )
     .bind(sha256_hex(key.as_bytes()))
@@ -134,7 +133,7 @@ pub async fn create_office_user(
     role: &str,
 ) -> StoreResult<String> {
     let id = new_id("usr");
-    sqlx::query(
+    crate::store::sql::query(
         "INSERT INTO office_users (id, company_id, email, password_hash, role, created_at)
          VALUES ($1, $2, $3, $4, $5, $6)",
     )
@@ -160,7 +159,7 @@ pub struct InvoiceSettings {
 }
 
 pub async fn invoice_settings(db: &Db, company_id: &str) -> StoreResult<Option<InvoiceSettings>> {
-    let row: Option<(i64, String)> = sqlx::query_as(
+    let row: Option<(i64, String)> = crate::store::sql::query_as(
         "SELECT payment_link_enabled, payment_link_target FROM companies WHERE id = $1",
     )
     .bind(company_id)
@@ -177,7 +176,7 @@ pub async fn set_invoice_settings(
     company_id: &str,
     s: &InvoiceSettings,
 ) -> StoreResult<()> {
-    sqlx::query(
+    crate::store::sql::query(
         "UPDATE companies SET payment_link_enabled = $1, payment_link_target = $2 WHERE id = $3",
     )
     .bind(i64::from(s.payment_link_enabled))
@@ -205,7 +204,7 @@ pub async fn update_profile(
     company_id: &str,
     p: &CompanyProfile,
 ) -> StoreResult<()> {
-    sqlx::query(
+    crate::store::sql::query(
         "UPDATE companies SET name = $1, address = $2, phone = $3, email = $4, currency = $5,
                 time_zone = $6, accent_color = $7
          WHERE id = $8",
@@ -225,11 +224,12 @@ pub async fn update_profile(
 
 /// Whether the company has issued any invoice (its currency is then fixed).
 pub async fn has_invoices(conn: &mut Conn, company_id: &str) -> StoreResult<bool> {
-    let found: Option<i64> =
-        sqlx::query_scalar("SELECT 1 FROM invoices WHERE company_id = $1 LIMIT 1")
-            .bind(company_id)
-            .fetch_optional(&mut *conn)
-            .await?;
+    let found: Option<i64> = crate::store::sql::query_scalar(
+        "SELECT CAST(1 AS BIGINT) FROM invoices WHERE company_id = $1 LIMIT 1",
+    )
+    .bind(company_id)
+    .fetch_optional(&mut *conn)
+    .await?;
     Ok(found.is_some())
 }
 
@@ -238,7 +238,7 @@ pub async fn set_logo(
     company_id: &str,
     logo: Option<(&str, &[u8])>,
 ) -> StoreResult<()> {
-    sqlx::query("UPDATE companies SET logo_type = $1, logo = $2 WHERE id = $3")
+    crate::store::sql::query("UPDATE companies SET logo_type = $1, logo = $2 WHERE id = $3")
         .bind(logo.map(|l| l.0))
         .bind(logo.map(|l| l.1))
         .bind(company_id)
@@ -250,7 +250,7 @@ pub async fn set_logo(
 /// The company's logo: its media type and bytes, when one is set.
 pub async fn logo(db: &Db, company_id: &str) -> StoreResult<Option<(String, Vec<u8>)>> {
     let row: Option<(Option<String>, Option<Vec<u8>>)> =
-        sqlx::query_as("SELECT logo_type, logo FROM companies WHERE id = $1")
+        crate::store::sql::query_as("SELECT logo_type, logo FROM companies WHERE id = $1")
             .bind(company_id)
             .fetch_optional(db.reader())
             .await?;
@@ -269,7 +269,7 @@ pub struct OfficeUserRow {
 }
 
 pub async fn list_office_users(db: &Db, company_id: &str) -> StoreResult<Vec<OfficeUserRow>> {
-    let rows = sqlx::query(
+    let rows = crate::store::sql::query(
         "SELECT id, email, name, role, disabled_at IS NOT NULL AS disabled
          FROM office_users WHERE company_id = $1 ORDER BY disabled, lower(name), email",
     )
@@ -283,7 +283,7 @@ pub async fn list_office_users(db: &Db, company_id: &str) -> StoreResult<Vec<Off
                 email: r.try_get("email")?,
                 name: r.try_get("name")?,
                 role: r.try_get("role")?,
-                disabled: r.try_get::<i64, _>("disabled")? != 0,
+                disabled: r.try_get::<bool, _>("disabled")?,
             })
         })
         .collect()
@@ -310,7 +310,7 @@ pub async fn create_named_office_user(
     role: &str,
 ) -> StoreResult<String> {
     let id = create_office_user(tx, company_id, email, password_hash, role).await?;
-    sqlx::query("UPDATE office_users SET name = $1 WHERE id = $2 AND company_id = $3")
+    crate::store::sql::query("UPDATE office_users SET name = $1 WHERE id = $2 AND company_id = $3")
         .bind(name)
         .bind(&id)
         .bind(company_id)
@@ -326,7 +326,7 @@ pub async fn disable_office_user(
     company_id: &str,
     user_id: &str,
 ) -> StoreResult<bool> {
-    let done = sqlx::query(
+    let done = crate::store::sql::query(
         "UPDATE office_users SET disabled_at = $1
          WHERE id = $2 AND company_id = $3 AND disabled_at IS NULL",
     )
@@ -338,7 +338,7 @@ pub async fn disable_office_user(
     if done.rows_affected() == 0 {
         return Ok(false);
     }
-    sqlx::query(
+    crate::store::sql::query(
         "DELETE FROM sessions WHERE kind = 'office' AND principal_id = $1 AND company_id = $2",
     )
     .bind(user_id)
@@ -356,8 +356,8 @@ pub async fn open_balances_by_due_date(
     db: &Db,
     company_id: &str,
 ) -> StoreResult<Vec<(time::Date, i64, i64)>> {
-    Ok(sqlx::query_as(
-        "SELECT due_date, count(*), coalesce(sum(balance), 0) FROM invoices
+    Ok(crate::store::sql::query_as(
+        "SELECT due_date, count(*), CAST(coalesce(sum(balance), 0) AS BIGINT) FROM invoices
          WHERE company_id = $1 AND status = 'open' AND balance > 0
          GROUP BY due_date ORDER BY due_date",
     )
@@ -372,8 +372,8 @@ pub async fn payments_by_channel_since(
     company_id: &str,
     since: time::OffsetDateTime,
 ) -> StoreResult<Vec<(String, i64, i64)>> {
-    Ok(sqlx::query_as(
-        "SELECT channel, count(*), coalesce(sum(amount), 0) FROM payments
+    Ok(crate::store::sql::query_as(
+        "SELECT channel, count(*), CAST(coalesce(sum(amount), 0) AS BIGINT) FROM payments
          WHERE company_id = $1 AND created_at >= $2
          GROUP BY channel",
     )

@@ -1,7 +1,6 @@
 //! Customers and their properties.
 
 use serde::Serialize;
-use sqlx::Row;
 
 use super::{Conn, Db, StoreResult, now};
 use crate::crypto::new_id;
@@ -33,7 +32,7 @@ pub struct Property {
 
 pub async fn create(tx: &mut Conn, company_id: &str, c: &NewCustomer) -> StoreResult<Customer> {
     let id = new_id("cus");
-    sqlx::query(
+    crate::store::sql::query(
         "INSERT INTO customers (id, company_id, name, email, phone, billing_address, created_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
@@ -55,7 +54,7 @@ pub async fn create(tx: &mut Conn, company_id: &str, c: &NewCustomer) -> StoreRe
     })
 }
 
-fn from_row(row: &sqlx::sqlite::SqliteRow) -> StoreResult<Customer> {
+fn from_row(row: &crate::store::sql::Row) -> StoreResult<Customer> {
     Ok(Customer {
         id: row.try_get("id")?,
         name: row.try_get("name")?,
@@ -66,7 +65,7 @@ fn from_row(row: &sqlx::sqlite::SqliteRow) -> StoreResult<Customer> {
 }
 
 pub async fn get(db: &Db, company_id: &str, id: &str) -> StoreResult<Option<Customer>> {
-    let row = sqlx::query(
+    let row = crate::store::sql::query(
         "SELECT id, name, email, phone, billing_address FROM customers WHERE company_id = $1 AND id = $2",
     )
     .bind(company_id)
@@ -79,7 +78,7 @@ pub async fn get(db: &Db, company_id: &str, id: &str) -> StoreResult<Option<Cust
 /// Customers whose name, email, phone, billing or service address contains `q`.
 pub async fn search(db: &Db, company_id: &str, q: &str, limit: i64) -> StoreResult<Vec<Customer>> {
     let pattern = format!("%{}%", q.trim().to_lowercase());
-    let rows = sqlx::query(
+    let rows = crate::store::sql::query(
         "SELECT id, name, email, phone, billing_address FROM customers c
          WHERE company_id = $1 AND (
             $2 = '%%'
@@ -106,7 +105,7 @@ pub async fn create_property(
     bill_to_customer_id: &str,
 ) -> StoreResult<Property> {
     let id = new_id("prop");
-    sqlx::query(
+    crate::store::sql::query(
         "INSERT INTO properties (id, company_id, address, resident_customer_id, bill_to_customer_id, created_at)
          VALUES ($1, $2, $3, $4, $5, $6)",
     )
@@ -129,12 +128,13 @@ pub async fn create_property(
 /// Whether every id names a customer of the company.
 pub async fn all_belong(tx: &mut Conn, company_id: &str, ids: &[&str]) -> StoreResult<bool> {
     for id in ids {
-        let found: Option<i64> =
-            sqlx::query_scalar("SELECT 1 FROM customers WHERE company_id = $1 AND id = $2")
-                .bind(company_id)
-                .bind(*id)
-                .fetch_optional(&mut *tx)
-                .await?;
+        let found: Option<i64> = crate::store::sql::query_scalar(
+            "SELECT CAST(1 AS BIGINT) FROM customers WHERE company_id = $1 AND id = $2",
+        )
+        .bind(company_id)
+        .bind(*id)
+        .fetch_optional(&mut *tx)
+        .await?;
         if found.is_none() {
             return Ok(false);
         }
@@ -147,7 +147,7 @@ pub async fn get_property(
     company_id: &str,
     id: &str,
 ) -> StoreResult<Option<Property>> {
-    let row = sqlx::query(
+    let row = crate::store::sql::query(
         "SELECT id, address, resident_customer_id, bill_to_customer_id FROM properties
          WHERE company_id = $1 AND id = $2",
     )
@@ -173,7 +173,7 @@ pub async fn processor_customer(
     company_id: &str,
     customer_id: &str,
 ) -> StoreResult<Option<String>> {
-    let found: Option<Option<String>> = sqlx::query_scalar(
+    let found: Option<Option<String>> = crate::store::sql::query_scalar(
         "SELECT processor_customer_id FROM customers WHERE company_id = $1 AND id = $2",
     )
     .bind(company_id)
@@ -188,7 +188,7 @@ pub async fn set_processor_customer(
     customer_id: &str,
     processor_customer_id: &str,
 ) -> StoreResult<()> {
-    sqlx::query("UPDATE customers SET processor_customer_id = $1 WHERE id = $2")
+    crate::store::sql::query("UPDATE customers SET processor_customer_id = $1 WHERE id = $2")
         .bind(processor_customer_id)
         .bind(customer_id)
         .execute(&mut *tx)
@@ -247,9 +247,9 @@ pub async fn list_with_balances(
     limit: i64,
 ) -> StoreResult<Vec<CustomerSummary>> {
     let text = q.trim().to_lowercase();
-    let rows = sqlx::query(
+    let rows = crate::store::sql::query(
         "SELECT c.id, c.name, c.email, c.phone, c.billing_address,
-                (SELECT coalesce(sum(i.balance), 0) FROM invoices i
+                (SELECT CAST(coalesce(sum(i.balance), 0) AS BIGINT) FROM invoices i
                  WHERE i.bill_to_customer_id = c.id AND i.company_id = c.company_id
                    AND i.status = 'open') AS open_balance,
                 (SELECT count(*) FROM invoices i
@@ -295,8 +295,8 @@ pub async fn list_with_balances(
 
 /// What the customer owes: the balances of open invoices billed to it.
 pub async fn open_balance(db: &Db, company_id: &str, customer_id: &str) -> StoreResult<i64> {
-    Ok(sqlx::query_scalar(
-        "SELECT coalesce(sum(balance), 0) FROM invoices
+    Ok(crate::store::sql::query_scalar(
+        "SELECT CAST(coalesce(sum(balance), 0) AS BIGINT) FROM invoices
          WHERE bill_to_customer_id = $1 AND company_id = $2 AND status = 'open'",
     )
     .bind(customer_id)
@@ -312,7 +312,7 @@ pub async fn update(
     id: &str,
     c: &NewCustomer,
 ) -> StoreResult<bool> {
-    let done = sqlx::query(
+    let done = crate::store::sql::query(
         "UPDATE customers SET name = $1, email = $2, phone = $3, billing_address = $4
          WHERE company_id = $5 AND id = $6",
     )
@@ -336,7 +336,7 @@ pub struct CustomerChoice {
 
 /// The company's customers by name, for a select.
 pub async fn choices(db: &Db, company_id: &str, limit: i64) -> StoreResult<Vec<CustomerChoice>> {
-    let rows: Vec<(String, String)> = sqlx::query_as(
+    let rows: Vec<(String, String)> = crate::store::sql::query_as(
         "SELECT id, name FROM customers WHERE company_id = $1 ORDER BY name, id LIMIT $2",
     )
     .bind(company_id)
@@ -368,7 +368,7 @@ const PROPERTY_VIEW: &str =
      JOIN customers r ON r.id = p.resident_customer_id AND r.company_id = p.company_id
      JOIN customers b ON b.id = p.bill_to_customer_id AND b.company_id = p.company_id";
 
-fn property_view_from_row(r: &sqlx::sqlite::SqliteRow) -> StoreResult<PropertyView> {
+fn property_view_from_row(r: &crate::store::sql::Row) -> StoreResult<PropertyView> {
     Ok(PropertyView {
         id: r.try_get("id")?,
         address: r.try_get("address")?,
@@ -390,7 +390,7 @@ pub async fn properties_of(
          WHERE p.company_id = $1 AND (p.resident_customer_id = $2 OR p.bill_to_customer_id = $2)
          ORDER BY p.address, p.id"
     );
-    let rows = sqlx::query(super::dynamic_sql(sql))
+    let rows = crate::store::sql::query(super::dynamic_sql(sql))
         .bind(company_id)
         .bind(customer_id)
         .fetch_all(db.reader())
@@ -404,7 +404,7 @@ pub async fn property_view(
     id: &str,
 ) -> StoreResult<Option<PropertyView>> {
     let sql = format!("{PROPERTY_VIEW} WHERE p.company_id = $1 AND p.id = $2");
-    let row = sqlx::query(super::dynamic_sql(sql))
+    let row = crate::store::sql::query(super::dynamic_sql(sql))
         .bind(company_id)
         .bind(id)
         .fetch_optional(db.reader())
@@ -421,7 +421,7 @@ pub async fn update_property(
     address: &str,
     bill_to_customer_id: &str,
 ) -> StoreResult<bool> {
-    let done = sqlx::query(
+    let done = crate::store::sql::query(
         "UPDATE properties SET address = $1, bill_to_customer_id = $2
          WHERE company_id = $3 AND id = $4
            AND EXISTS (SELECT 1 FROM customers WHERE company_id = $3 AND id = $2)",
@@ -451,7 +451,7 @@ pub async fn saved_cards(
     company_id: &str,
     customer_id: &str,
 ) -> StoreResult<Vec<CardOnFile>> {
-    let rows: Vec<(String, String, String, i64, i64, i64)> = sqlx::query_as(
+    let rows: Vec<(String, String, String, i64, i64, i64)> = crate::store::sql::query_as(
         "SELECT id, brand, last4, exp_month, exp_year, is_default FROM payment_methods
          WHERE company_id = $1 AND customer_id = $2 AND removed_at IS NULL
          ORDER BY is_default DESC, created_at DESC",

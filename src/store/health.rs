@@ -53,14 +53,14 @@ pub fn compare_migrations(embedded: &[i64], applied: &[i64]) -> MigrationState {
 
 /// The versions of the migrations this binary carries.
 pub fn embedded_versions() -> Vec<i64> {
-    MIGRATIONS.iter().map(|(version, _, _)| *version).collect()
+    MIGRATIONS.iter().map(|(version, ..)| *version).collect()
 }
 
 impl Db {
     /// Ready when the database answers within `READY_TIMEOUT` and has applied
     /// every migration this binary embeds.
     pub async fn ready(&self) -> Result<MigrationState, NotReady> {
-        let query = sqlx::query_as::<_, (i64, bool)>(
+        let query = crate::store::sql::query_as::<(i64, bool)>(
             "SELECT version, success FROM _sqlx_migrations ORDER BY version",
         )
         .fetch_all(self.reader());
@@ -131,7 +131,7 @@ pub async fn release_outbox_claims(
 ) -> StoreResult<u64> {
     let mut released = 0;
     for (id, until) in claims {
-        released += sqlx::query(
+        released += crate::store::sql::query(
             "UPDATE outbox SET status = 'queued', claimed_until = NULL
              WHERE id = $1 AND status = 'sending' AND claimed_until = $2",
         )

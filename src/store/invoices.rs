@@ -1,7 +1,6 @@
 //! Invoices and their lines.
 
 use serde::Serialize;
-use sqlx::Row;
 use time::Date;
 
 use super::{Conn, Db, StoreError, StoreResult, dynamic_sql, now};
@@ -53,7 +52,7 @@ pub async fn create(tx: &mut Conn, inv: &NewInvoice<'_>) -> StoreResult<Invoice>
     let number = match inv.number {
         Some(n) => n.to_string(),
         None => {
-            let n: i64 = sqlx::query_scalar(
+            let n: i64 = crate::store::sql::query_scalar(
                 "UPDATE companies SET next_invoice_number = next_invoice_number + 1
                  WHERE id = $1 RETURNING next_invoice_number - 1",
             )
@@ -65,7 +64,7 @@ pub async fn create(tx: &mut Conn, inv: &NewInvoice<'_>) -> StoreResult<Invoice>
     };
     let id = new_id("inv");
     let status = if inv.total == 0 { "paid" } else { "open" };
-    sqlx::query(
+    crate::store::sql::query(
         "INSERT INTO invoices (id, company_id, number, property_id, bill_to_customer_id, issue_date,
             due_date, currency, total, balance, status, created_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10, $11)",
@@ -85,7 +84,7 @@ pub async fn create(tx: &mut Conn, inv: &NewInvoice<'_>) -> StoreResult<Invoice>
     .await?;
     let mut lines = Vec::with_capacity(inv.lines.len());
     for (pos, (line, amount)) in inv.lines.iter().zip(inv.amounts).enumerate() {
-        sqlx::query(
+        crate::store::sql::query(
             "INSERT INTO invoice_lines (invoice_id, position, description, quantity, unit_price, amount)
              VALUES ($1, $2, $3, $4, $5, $6)",
         )
@@ -124,7 +123,7 @@ const INVOICE_COLUMNS: &str =
     i.currency, i.total, i.balance, i.status, l.description, l.quantity, l.unit_price, l.amount";
 
 /// Folds invoice rows joined with their lines (ordered by invoice) into invoices.
-fn fold_rows(rows: &[sqlx::sqlite::SqliteRow]) -> StoreResult<Vec<Invoice>> {
+fn fold_rows(rows: &[crate::store::sql::Row]) -> StoreResult<Vec<Invoice>> {
     let mut out: Vec<Invoice> = Vec::new();
     for row in rows {
         let id: String = row.try_get("id")?;
@@ -164,7 +163,7 @@ pub async fn get(db: &Db, company_id: &str, id: &str) -> StoreResult<Option<Invo
          LEFT JOIN invoice_lines l ON l.invoice_id = i.id
          WHERE i.company_id = $1 AND i.id = $2 ORDER BY l.position"
     );
-    let rows = sqlx::query(dynamic_sql(sql))
+    let rows = crate::store::sql::query(dynamic_sql(sql))
         .bind(company_id)
         .bind(id)
         .fetch_all(db.reader())
@@ -189,7 +188,7 @@ pub async fn list(
          LEFT JOIN invoice_lines l ON l.invoice_id = i.id
          ORDER BY i.due_date DESC, i.id, l.position"
     );
-    let rows = sqlx::query(dynamic_sql(sql))
+    let rows = crate::store::sql::query(dynamic_sql(sql))
         .bind(company_id)
         .bind(customer_id)
         .bind(status)
@@ -292,12 +291,12 @@ pub async fn office_list(
     filter: &ListFilter<'_>,
     limit: i64,
 ) -> StoreResult<(Vec<ListRow>, ListTotals)> {
-    let rows = sqlx::query(
+    let rows = crate::store::sql::query(
         "SELECT i.id, i.number, i.bill_to_customer_id, c.name AS customer_name, p.address,
                 i.issue_date, i.due_date, i.currency, i.total, i.balance, i.status,
                 COUNT(*) OVER () AS n_all,
-                SUM(CASE WHEN i.status <> 'void' THEN i.total ELSE 0 END) OVER () AS sum_total,
-                SUM(CASE WHEN i.status = 'open' THEN i.balance ELSE 0 END) OVER () AS sum_open
+                CAST(SUM(CASE WHEN i.status <> 'void' THEN i.total ELSE 0 END) OVER () AS BIGINT) AS sum_total,
+                CAST(SUM(CASE WHEN i.status = 'open' THEN i.balance ELSE 0 END) OVER () AS BIGINT) AS sum_open
          FROM invoices i
          JOIN customers c ON c.id = i.bill_to_customer_id
          JOIN properties p ON p.id = i.property_id
@@ -366,7 +365,7 @@ pub async fn property_choices(
     customer_id: Option<&str>,
     limit: i64,
 ) -> StoreResult<Vec<PropertyChoice>> {
-    let rows = sqlx::query(
+    let rows = crate::store::sql::query(
         "SELECT p.id, p.address, p.bill_to_customer_id, b.name AS bill_to_name, r.name AS resident_name
          FROM properties p
          JOIN customers b ON b.id = p.bill_to_customer_id
@@ -449,7 +448,7 @@ pub async fn detail(db: &Db, company_id: &str, id: &str) -> StoreResult<Option<D
     let Some(invoice) = get(db, company_id, id).await? else {
         return Ok(None);
     };
-    let Some(row) = sqlx::query(
+    let Some(row) = crate::store::sql::query(
         "SELECT i.applied, i.refunded, i.locked_by_attempt IS NOT NULL AS locked, i.voided_at,
                 i.created_at, p.address, b.name AS bill_to_name, p.resident_customer_id,
                 r.name AS resident_name
@@ -466,7 +465,7 @@ pub async fn detail(db: &Db, company_id: &str, id: &str) -> StoreResult<Option<D
     else {
         return Ok(None);
     };
-    let payments = sqlx::query(
+    let payments = crate::store::sql::query(
         "SELECT pa.payment_id, pa.amount, pm.created_at, pm.channel, pm.method, pm.card_brand,
                 pm.card_last4, pm.check_number
          FROM payment_allocations pa JOIN payments pm ON pm.id = pa.payment_id
@@ -491,7 +490,7 @@ pub async fn detail(db: &Db, company_id: &str, id: &str) -> StoreResult<Option<D
         })
     })
     .collect::<StoreResult<Vec<_>>>()?;
-    let refunds = sqlx::query(
+    let refunds = crate::store::sql::query(
         "SELECT ra.refund_id, ra.amount, rf.payment_id, rf.created_at, rf.reason
          FROM refund_allocations ra JOIN refunds rf ON rf.id = ra.refund_id
          WHERE ra.invoice_id = $1 AND rf.company_id = $2
@@ -587,7 +586,7 @@ async fn change_state(
     company_id: &str,
     id: &str,
 ) -> StoreResult<Option<(ChangeState, i64)>> {
-    let row: Option<(String, i64, bool, i64)> = sqlx::query_as(
+    let row: Option<(String, i64, bool, i64)> = crate::store::sql::query_as(
         "SELECT status, applied, locked_by_attempt IS NOT NULL, total FROM invoices
          WHERE company_id = $1 AND id = $2",
     )
@@ -632,7 +631,7 @@ pub async fn replace(
         return Ok(Err(why));
     }
     // The same conditions again in the statement: nothing can slip between.
-    let done = sqlx::query(
+    let done = crate::store::sql::query(
         "UPDATE invoices SET issue_date = $3, due_date = $4, total = $5,
             balance = $5 - applied + refunded,
             status = CASE WHEN $5 - applied + refunded = 0 THEN 'paid' ELSE 'open' END
@@ -649,12 +648,12 @@ pub async fn replace(
     if done.rows_affected() == 0 {
         return Ok(Err(Refusal::Locked));
     }
-    sqlx::query("DELETE FROM invoice_lines WHERE invoice_id = $1")
+    crate::store::sql::query("DELETE FROM invoice_lines WHERE invoice_id = $1")
         .bind(id)
         .execute(&mut *tx)
         .await?;
     for (pos, (line, amount)) in r.lines.iter().zip(r.amounts).enumerate() {
-        sqlx::query(
+        crate::store::sql::query(
             "INSERT INTO invoice_lines (invoice_id, position, description, quantity, unit_price, amount)
              VALUES ($1, $2, $3, $4, $5, $6)",
         )
@@ -680,7 +679,7 @@ pub async fn void(tx: &mut Conn, company_id: &str, id: &str) -> StoreResult<Resu
     if let Some(why) = void_refusal(&state) {
         return Ok(Err(why));
     }
-    let done = sqlx::query(
+    let done = crate::store::sql::query(
         "UPDATE invoices SET status = 'void', voided_at = $3
          WHERE company_id = $1 AND id = $2 AND status <> 'void' AND applied = 0
            AND locked_by_attempt IS NULL",

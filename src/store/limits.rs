@@ -50,7 +50,7 @@ pub async fn hit(
          RETURNING scope, key, hits"
     );
     let now_ms = millis(now);
-    let mut q = sqlx::query_as::<_, (String, String, i64)>(super::dynamic_sql(sql))
+    let mut q = crate::store::sql::query_as::<(String, String, i64)>(super::dynamic_sql(sql))
         .bind(now_ms)
         .bind(now_ms.saturating_sub(window_ms));
     for (scope, key) in &unique {
@@ -71,7 +71,7 @@ pub async fn hit(
 /// Forgets counters whose window ended before `before` (bounded table).
 pub async fn sweep(conn: &mut Conn, before: OffsetDateTime) -> StoreResult<u64> {
     Ok(
-        sqlx::query("DELETE FROM rate_limits WHERE window_start < $1")
+        crate::store::sql::query("DELETE FROM rate_limits WHERE window_start < $1")
             .bind(millis(before))
             .execute(&mut *conn)
             .await?

@@ -25,7 +25,7 @@ pub async fn insert(
     customer_id: &str,
     token_hash: &str,
 ) -> StoreResult<()> {
-    sqlx::query(
+    crate::store::sql::query(
         "INSERT INTO payment_links (id, company_id, customer_id, generation, token_hash, created_at)
          VALUES ($1, $2, $3, 1, $4, $5)",
     )
@@ -40,18 +40,19 @@ pub async fn insert(
 }
 
 pub async fn for_customer(
-    executor: impl sqlx::SqliteExecutor<'_>,
+    executor: impl crate::store::sql::Executor<'_>,
     company_id: &str,
     customer_id: &str,
 ) -> StoreResult<Option<LinkRow>> {
-    let row: Option<(String, String, String, i64, Option<time::OffsetDateTime>)> = sqlx::query_as(
-        "SELECT id, company_id, customer_id, generation, revoked_at FROM payment_links
+    let row: Option<(String, String, String, i64, Option<time::OffsetDateTime>)> =
+        crate::store::sql::query_as(
+            "SELECT id, company_id, customer_id, generation, revoked_at FROM payment_links
          WHERE company_id = $1 AND customer_id = $2",
-    )
-    .bind(company_id)
-    .bind(customer_id)
-    .fetch_optional(executor)
-    .await?;
+        )
+        .bind(company_id)
+        .bind(customer_id)
+        .fetch_optional(executor)
+        .await?;
     Ok(row.map(
         |(id, company_id, customer_id, generation, revoked)| LinkRow {
             id,
@@ -65,7 +66,7 @@ pub async fn for_customer(
 
 /// The live link a token hash opens: not revoked, not expired.
 pub async fn find_live(db: &Db, token_hash: &str) -> StoreResult<Option<LiveLink>> {
-    let row: Option<(String, String, String)> = sqlx::query_as(
+    let row: Option<(String, String, String)> = crate::store::sql::query_as(
         "SELECT id, company_id, customer_id FROM payment_links
          WHERE token_hash = $1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $2)",
     )
@@ -82,7 +83,7 @@ pub async fn find_live(db: &Db, token_hash: &str) -> StoreResult<Option<LiveLink
 
 /// Moves a link to a new generation and hash; a revoked link becomes live again.
 pub async fn rotate(tx: &mut Conn, id: &str, generation: i64, token_hash: &str) -> StoreResult<()> {
-    sqlx::query(
+    crate::store::sql::query(
         "UPDATE payment_links SET generation = $1, token_hash = $2, rotated_at = $3, revoked_at = NULL
          WHERE id = $4",
     )
@@ -96,10 +97,12 @@ pub async fn rotate(tx: &mut Conn, id: &str, generation: i64, token_hash: &str) 
 }
 
 pub async fn revoke(tx: &mut Conn, id: &str) -> StoreResult<()> {
-    sqlx::query("UPDATE payment_links SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
-        .bind(now())
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
+    crate::store::sql::query(
+        "UPDATE payment_links SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL",
+    )
+    .bind(now())
+    .bind(id)
+    .execute(&mut *tx)
+    .await?;
     Ok(())
 }

@@ -2,9 +2,8 @@
 
 use std::collections::{HashMap, HashSet};
 
+use crate::store::sql::Row;
 use serde::Serialize;
-use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
 use time::OffsetDateTime;
 
 use super::{Conn, Db, StoreResult};
@@ -91,22 +90,36 @@ pub async fn insert_many(
             .collect(),
     )
     .to_string();
-    let ids: Vec<String> = sqlx::query_scalar(
-        "INSERT INTO outbox (id, company_id, customer_id, invoice_id, channel, recipient,
+    let ids: Vec<String> = crate::store::sql::query_scalar(insert_many_sql!("json_each($1)"))
+        .pg(insert_many_sql!(
+            "json_array_elements($1::json) AS rows(value)"
+        ))
+        .bind(json)
+        .bind(now)
+        .fetch_all(&mut *conn)
+        .await?;
+    Ok(ids.into_iter().collect())
+}
+
+/// The rows of a JSON array of arrays, one outbox row each, from a dialect's
+/// table function.
+macro_rules! insert_many_sql {
+    ($rows:literal) => {
+        concat!(
+            "INSERT INTO outbox (id, company_id, customer_id, invoice_id, channel, recipient,
              template_id, cause, dedupe_key, status, attempts, next_attempt_at, last_error,
              created_at)
          SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5,
                 value ->> 6, value ->> 7, value ->> 8, value ->> 9, 0, $2, value ->> 10, $2
-         FROM json_each($1) WHERE true
+         FROM ",
+            $rows,
+            " WHERE true
          ON CONFLICT (dedupe_key) DO NOTHING
-         RETURNING id",
-    )
-    .bind(json)
-    .bind(now)
-    .fetch_all(&mut *conn)
-    .await?;
-    Ok(ids.into_iter().collect())
+         RETURNING id"
+        )
+    };
 }
+use insert_many_sql;
 
 /// The ids of the rows holding these de-duplication keys, by key.
 pub async fn ids_for_dedupe_keys(
@@ -115,10 +128,10 @@ pub async fn ids_for_dedupe_keys(
 ) -> StoreResult<HashMap<String, String>> {
     let sql = format!(
         "SELECT dedupe_key, id FROM outbox WHERE dedupe_key IN ({})",
-        super::json_values(1)
+        super::json_values(conn.backend(), 1)
     );
     Ok(
-        sqlx::query_as::<_, (String, String)>(super::dynamic_sql(sql))
+        crate::store::sql::query_as::<(String, String)>(super::dynamic_sql(sql))
             .bind(super::json_list(keys.iter().copied()))
             .fetch_all(&mut *conn)
             .await?
@@ -127,7 +140,7 @@ pub async fn ids_for_dedupe_keys(
     )
 }
 
-fn outbox_row(r: &SqliteRow) -> StoreResult<OutboxRow> {
+fn outbox_row(r: &Row) -> StoreResult<OutboxRow> {
     Ok(OutboxRow {
         id: r.try_get("id")?,
         company_id: r.try_get("company_id")?,
@@ -143,18 +156,25 @@ fn outbox_row(r: &SqliteRow) -> StoreResult<OutboxRow> {
     })
 }
 
-/// Claims up to `$3` due messages until `$2` at `$1` (see `claim_batch`).
-pub const CLAIM_SQL: &str = "UPDATE outbox SET status = 'sending', claimed_until = $2
+/// The claim statement, with each dialect's row lock on the candidates.
+macro_rules! claim_sql {
+    ($lock:literal) => {
+        concat!(
+            "UPDATE outbox SET status = 'sending', claimed_until = $2
          WHERE id IN (
                  -- Claims that expired first; these are few.
                  SELECT id FROM (SELECT id FROM outbox
-                                 WHERE status = 'sending' AND claimed_until < $1 LIMIT $3)
+                                 WHERE status = 'sending' AND claimed_until < $1 LIMIT $3",
+            $lock,
+            ") AS expired
                  UNION ALL
                  -- Then the oldest due messages: a walk down the (status,
                  -- next_attempt_at) index, however long the queue is.
                  SELECT id FROM (SELECT id FROM outbox
                                  WHERE status = 'queued' AND next_attempt_at <= $1
-                                 ORDER BY next_attempt_at LIMIT $3))
+                                 ORDER BY next_attempt_at LIMIT $3",
+            $lock,
+            ") AS due)
            -- Checked again on the row itself: on PostgreSQL a worker that
            -- waited for another's claim sees the claim and takes nothing.
            -- A CASE, not an OR: SQLite would serve an OR of two index ranges
@@ -163,7 +183,16 @@ pub const CLAIM_SQL: &str = "UPDATE outbox SET status = 'sending', claimed_until
                            WHEN 'sending' THEN claimed_until < $1
                            ELSE false END
          RETURNING id, company_id, customer_id, invoice_id, channel, recipient, template_id,
-                   cause, status, attempts, claimed_until";
+                   cause, status, attempts, claimed_until"
+        )
+    };
+}
+
+/// Claims up to `$3` due messages until `$2` at `$1` (see `claim_batch`).
+pub const CLAIM_SQL: &str = claim_sql!("");
+/// `CLAIM_SQL` for PostgreSQL: rows another process is claiming are skipped,
+/// not waited for.
+pub const CLAIM_SQL_PG: &str = claim_sql!(" FOR UPDATE SKIP LOCKED");
 
 /// Claims up to `limit` due messages (queued and due, or claims that
 /// expired because their worker died) until `until`, then ends at once the
@@ -178,7 +207,8 @@ pub async fn claim_batch(
     limit: usize,
 ) -> StoreResult<Vec<OutboxRow>> {
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-    let rows = sqlx::query(CLAIM_SQL)
+    let rows = crate::store::sql::query(CLAIM_SQL)
+        .pg(CLAIM_SQL_PG)
         .bind(now)
         .bind(until)
         .bind(limit)
@@ -203,9 +233,9 @@ pub async fn claim_batch(
                     AND EXISTS (SELECT 1 FROM invoices i WHERE i.id = outbox.invoice_id
                                 AND (i.status <> 'open' OR i.balance = 0))))
          RETURNING id",
-        super::json_values(1)
+        super::json_values(conn.backend(), 1)
     );
-    let ended: HashSet<String> = sqlx::query_scalar::<_, String>(super::dynamic_sql(sql))
+    let ended: HashSet<String> = crate::store::sql::query_scalar::<String>(super::dynamic_sql(sql))
         .bind(super::json_list(ids.iter().copied()))
         .fetch_all(&mut *conn)
         .await?
@@ -239,7 +269,7 @@ pub async fn mark_sent(
     provider_id: &str,
     now: OffsetDateTime,
 ) -> StoreResult<bool> {
-    let done = sqlx::query(
+    let done = crate::store::sql::query(
         "UPDATE outbox SET status = 'sent', attempts = attempts + 1, subject = $3,
              body_redacted = $4, provider_id = $5, sent_at = $6, claimed_until = NULL,
              last_error = NULL
@@ -270,7 +300,7 @@ pub async fn mark_unsent(
         Some(at) => ("queued", Some(at)),
         None => (final_status, None),
     };
-    let done = sqlx::query(
+    let done = crate::store::sql::query(
         "UPDATE outbox SET status = $3, attempts = attempts + $4,
              next_attempt_at = COALESCE($5, next_attempt_at), claimed_until = NULL, last_error = $6
          WHERE id = $1 AND status = 'sending' AND claimed_until = $2",
@@ -294,15 +324,17 @@ pub async fn opted_out_among(
 ) -> StoreResult<HashSet<String>> {
     let sql = format!(
         "SELECT phone FROM sms_opt_outs WHERE company_id = $1 AND phone IN ({})",
-        super::json_values(2)
+        super::json_values(conn.backend(), 2)
     );
-    Ok(sqlx::query_scalar::<_, String>(super::dynamic_sql(sql))
-        .bind(company_id)
-        .bind(super::json_list(phones.iter().copied()))
-        .fetch_all(&mut *conn)
-        .await?
-        .into_iter()
-        .collect())
+    Ok(
+        crate::store::sql::query_scalar::<String>(super::dynamic_sql(sql))
+            .bind(company_id)
+            .bind(super::json_list(phones.iter().copied()))
+            .fetch_all(&mut *conn)
+            .await?
+            .into_iter()
+            .collect(),
+    )
 }
 
 /// Whether a number has opted out of this company's SMS.
@@ -318,7 +350,7 @@ pub async fn opted_out_since(
     company_id: &str,
     phone: &str,
 ) -> StoreResult<Option<OffsetDateTime>> {
-    Ok(sqlx::query_scalar(
+    Ok(crate::store::sql::query_scalar(
         "SELECT opted_out_at FROM sms_opt_outs WHERE company_id = $1 AND phone = $2",
     )
     .bind(company_id)
@@ -336,7 +368,7 @@ pub async fn set_opt_out(
     now: OffsetDateTime,
 ) -> StoreResult<()> {
     if opted_out {
-        sqlx::query(
+        crate::store::sql::query(
             "INSERT INTO sms_opt_outs (company_id, phone, opted_out_at) VALUES ($1, $2, $3)
              ON CONFLICT (company_id, phone) DO NOTHING",
         )
@@ -346,7 +378,7 @@ pub async fn set_opt_out(
         .execute(&mut *conn)
         .await?;
     } else {
-        sqlx::query("DELETE FROM sms_opt_outs WHERE company_id = $1 AND phone = $2")
+        crate::store::sql::query("DELETE FROM sms_opt_outs WHERE company_id = $1 AND phone = $2")
             .bind(company_id)
             .bind(phone)
             .execute(&mut *conn)
@@ -357,7 +389,7 @@ pub async fn set_opt_out(
 
 /// Whether a company exists (the SMS webhook names one in its path).
 pub async fn company_exists(db: &Db, company_id: &str) -> StoreResult<bool> {
-    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM companies WHERE id = $1")
+    let n: i64 = crate::store::sql::query_scalar("SELECT COUNT(*) FROM companies WHERE id = $1")
         .bind(company_id)
         .fetch_one(db.reader())
         .await?;
@@ -370,7 +402,7 @@ pub async fn list_for_customer(
     company_id: &str,
     customer_id: &str,
 ) -> StoreResult<Vec<MessageView>> {
-    let rows = sqlx::query(
+    let rows = crate::store::sql::query(
         "SELECT id, channel, recipient, subject, status, attempts, last_error, created_at, sent_at
          FROM outbox WHERE company_id = $1 AND customer_id = $2
          ORDER BY created_at DESC, id DESC LIMIT 500",
@@ -403,7 +435,7 @@ pub async fn stored_copy(
     company_id: &str,
     id: &str,
 ) -> StoreResult<Option<(String, Option<String>, Option<String>, Option<String>)>> {
-    Ok(sqlx::query_as(
+    Ok(crate::store::sql::query_as(
         "SELECT status, subject, body_redacted, provider_id FROM outbox
          WHERE company_id = $1 AND id = $2",
     )

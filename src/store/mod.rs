@@ -7,6 +7,7 @@ pub mod alerts;
 pub mod audit;
 pub mod autopay;
 pub mod companies;
+pub mod copy;
 pub mod customers;
 pub mod health;
 pub mod invoices;
@@ -19,6 +20,7 @@ pub mod portal;
 pub mod processor_settings;
 pub mod refunds;
 pub mod sessions;
+pub mod sql;
 pub mod templates;
 pub mod writer;
 
@@ -27,19 +29,20 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use sqlx::migrate::{Migration, MigrationType, Migrator};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{AssertSqlSafe, SqlSafeStr, SqlitePool};
+use sqlx::{AssertSqlSafe, SqlSafeStr};
 
-pub type Tx = sqlx::Transaction<'static, sqlx::Sqlite>;
-/// What store functions run on: a transaction (`&mut tx` coerces) or a connection.
-pub type Conn = sqlx::SqliteConnection;
+pub use sql::{Backend, Conn, Pool, Tx};
 
-/// The database handle: one writer connection (SQLite has one writer; taking
-/// it in-process avoids lock upgrades and busy retries) and a pool of readers.
+/// The database handle. On SQLite: one writer connection (SQLite has one
+/// writer; taking it in-process avoids lock upgrades and busy retries) and a
+/// pool of readers. On PostgreSQL: one pool; write transactions take one
+/// advisory lock in turn, across processes (`sql::PG_WRITE_LOCK`).
 #[derive(Clone, Debug)]
 pub struct Db {
-    write: SqlitePool,
-    read: SqlitePool,
+    write: Pool,
+    read: Pool,
     group: writer::GroupWriter,
 }
 
@@ -82,7 +85,10 @@ impl From<sqlx::Error> for StoreError {
                 return StoreError::Unavailable(format!("{reason}: {}", db.message()));
             }
         }
-        if matches!(e, sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed) {
+        if matches!(
+            e,
+            sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed
+        ) {
             return StoreError::Unavailable(e.to_string());
         }
         StoreError::Other(e)
@@ -93,8 +99,23 @@ impl From<sqlx::Error> for StoreError {
 /// once the cause does (another process holds the lock, the disk is full or
 /// failing): the request may be retried, nothing of it was saved.
 fn unavailable_reason(db: &dyn sqlx::error::DatabaseError) -> Option<&'static str> {
+    let code = db.code()?;
+    if db
+        .try_downcast_ref::<sqlx::postgres::PgDatabaseError>()
+        .is_some()
+    {
+        // SQLSTATE classes: 08 connection, 53 resources (disk full, out of
+        // memory, too many connections), 57P0x server shutting down.
+        return match code.get(..2) {
+            Some("08") => Some("the connection to the database was lost"),
+            Some("53") if code == "53100" => Some("the disk is full"),
+            Some("53") => Some("the database is out of resources"),
+            Some("57") if code.starts_with("57P0") => Some("the database is shutting down"),
+            _ => None,
+        };
+    }
     db.try_downcast_ref::<sqlx::sqlite::SqliteError>()?;
-    let extended: i32 = db.code()?.parse().ok()?;
+    let extended: i32 = code.parse().ok()?;
     // Primary result codes: SQLITE_BUSY, SQLITE_LOCKED, SQLITE_IOERR,
     // SQLITE_FULL, SQLITE_CANTOPEN.
     match extended & 0xff {
@@ -107,98 +128,125 @@ fn unavailable_reason(db: &dyn sqlx::error::DatabaseError) -> Option<&'static st
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
-const MIGRATIONS: &[(i64, &str, &str)] = &[
+/// Each migration's SQLite and PostgreSQL text.
+const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
     (
         1,
         "init",
         include_str!("../../migrations/sqlite/0001_init.sql"),
+        include_str!("../../migrations/postgres/0001_init.sql"),
     ),
     (
         2,
         "office_portal",
         include_str!("../../migrations/sqlite/0002_office_portal.sql"),
+        include_str!("../../migrations/postgres/0002_office_portal.sql"),
     ),
     (
         3,
         "customers",
         include_str!("../../migrations/sqlite/0003_customers.sql"),
+        include_str!("../../migrations/postgres/0003_customers.sql"),
     ),
     (
         4,
         "invoices",
         include_str!("../../migrations/sqlite/0004_invoices.sql"),
+        include_str!("../../migrations/postgres/0004_invoices.sql"),
     ),
     (
         5,
         "office_payments",
         include_str!("../../migrations/sqlite/0005_office_payments.sql"),
+        include_str!("../../migrations/postgres/0005_office_payments.sql"),
     ),
     (
         6,
         "settings",
         include_str!("../../migrations/sqlite/0006_settings.sql"),
+        include_str!("../../migrations/postgres/0006_settings.sql"),
     ),
     (
         7,
         "portal",
         include_str!("../../migrations/sqlite/0007_portal.sql"),
+        include_str!("../../migrations/postgres/0007_portal.sql"),
     ),
     (
         8,
         "import",
         include_str!("../../migrations/sqlite/0008_import.sql"),
+        include_str!("../../migrations/postgres/0008_import.sql"),
     ),
     (
         9,
         "templates",
         include_str!("../../migrations/sqlite/0009_templates.sql"),
+        include_str!("../../migrations/postgres/0009_templates.sql"),
     ),
     (
         10,
         "outbox",
         include_str!("../../migrations/sqlite/0010_outbox.sql"),
+        include_str!("../../migrations/postgres/0010_outbox.sql"),
     ),
     (
         11,
         "alerts",
         include_str!("../../migrations/sqlite/0011_alerts.sql"),
+        include_str!("../../migrations/postgres/0011_alerts.sql"),
     ),
     (
         12,
         "pdf",
         include_str!("../../migrations/sqlite/0012_pdf.sql"),
+        include_str!("../../migrations/postgres/0012_pdf.sql"),
     ),
     (
         13,
         "autopay",
         include_str!("../../migrations/sqlite/0013_autopay.sql"),
+        include_str!("../../migrations/postgres/0013_autopay.sql"),
     ),
     (
         14,
         "stripe",
         include_str!("../../migrations/sqlite/0014_stripe.sql"),
+        include_str!("../../migrations/postgres/0014_stripe.sql"),
     ),
     (
         15,
         "attachments",
         include_str!("../../migrations/sqlite/0015_attachments.sql"),
+        include_str!("../../migrations/postgres/0015_attachments.sql"),
     ),
     (
         16,
         "ops",
         include_str!("../../migrations/sqlite/0016_ops.sql"),
+        include_str!("../../migrations/postgres/0016_ops.sql"),
+    ),
+    (
+        17,
+        "allocation_order",
+        include_str!("../../migrations/sqlite/0017_allocation_order.sql"),
+        include_str!("../../migrations/postgres/0017_allocation_order.sql"),
     ),
 ];
 
-fn migrator() -> Migrator {
+fn migrator(backend: Backend) -> Migrator {
     let migrations = MIGRATIONS
         .iter()
-        .map(|(version, description, sql)| {
+        .map(|(version, description, sqlite, postgres)| {
+            let sql = match backend {
+                Backend::Sqlite => *sqlite,
+                Backend::Postgres => *postgres,
+            };
             Migration::new(
                 *version,
                 Cow::Borrowed(*description),
                 MigrationType::Simple,
-                (*sql).into_sql_str(),
+                sql.into_sql_str(),
                 false,
             )
         })
@@ -206,16 +254,43 @@ fn migrator() -> Migrator {
     Migrator::with_migrations(migrations)
 }
 
+/// The newest migration this binary knows.
+pub fn latest_migration() -> i64 {
+    MIGRATIONS.last().map(|m| m.0).unwrap_or(0)
+}
+
+/// Pool settings for PostgreSQL, from the environment.
+#[derive(Clone, Debug)]
+pub struct PoolSettings {
+    pub max_connections: u32,
+    pub acquire_timeout: Duration,
+}
+
+impl Default for PoolSettings {
+    fn default() -> Self {
+        PoolSettings {
+            max_connections: 16,
+            acquire_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
 impl Db {
-    /// Opens (creating when missing) the database a URL names.
+    /// Opens the database a URL names: `sqlite://PATH` (created when missing)
+    /// or `postgres://USER:PASSWORD@HOST:PORT/DATABASE` (which must exist).
     pub async fn connect(url: &str) -> anyhow::Result<Db> {
+        Db::connect_with(url, &PoolSettings::default()).await
+    }
+
+    pub async fn connect_with(url: &str, settings: &PoolSettings) -> anyhow::Result<Db> {
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            anyhow::bail!(
-                "PostgreSQL is not supported by this build yet; use sqlite://PATH for FIELDPAY_DATABASE_URL"
-            );
+            return Db::connect_postgres(url, settings).await;
         }
         if !url.starts_with("sqlite:") {
-            anyhow::bail!("FIELDPAY_DATABASE_URL must look like sqlite://PATH, got '{url}'");
+            anyhow::bail!(
+                "FIELDPAY_DATABASE_URL must look like sqlite://PATH or postgres://USER@HOST:PORT/DATABASE, got '{}'",
+                redact_url(url)
+            );
         }
         let options = SqliteConnectOptions::from_str(url)
             .map_err(|e| anyhow::anyhow!("bad database URL '{url}': {e}"))?
@@ -250,35 +325,73 @@ impl Db {
             .connect_with(options)
             .await
             .map_err(|e| anyhow::anyhow!("cannot open database '{url}': {e}"))?;
-        let group = writer::GroupWriter::start(write.clone());
-        Ok(Db { write, read, group })
+        let write = Pool::Sqlite(write);
+        Ok(Db {
+            group: writer::GroupWriter::start(write.clone()),
+            write,
+            read: Pool::Sqlite(read),
+        })
+    }
+
+    async fn connect_postgres(url: &str, settings: &PoolSettings) -> anyhow::Result<Db> {
+        let shown = redact_url(url);
+        // TLS follows the URL's `sslmode` (prefer, require, verify-full, …).
+        let options = PgConnectOptions::from_str(url)
+            .map_err(|e| anyhow::anyhow!("bad database URL '{shown}': {e}"))?
+            .statement_cache_capacity(256)
+            .application_name("fieldpay");
+        // One connection first: the pool would retry a refused connection
+        // until its timeout and report only that it timed out.
+        sqlx::ConnectOptions::connect(&options)
+            .await
+            .map_err(|e| anyhow::anyhow!("{}", explain_postgres_error(&shown, &e)))?;
+        let pool = PgPoolOptions::new()
+            .max_connections(settings.max_connections)
+            .min_connections(1)
+            .acquire_timeout(settings.acquire_timeout)
+            .connect_with(options)
+            .await
+            .map_err(|e| anyhow::anyhow!("{}", explain_postgres_error(&shown, &e)))?;
+        let pool = Pool::Pg(pool);
+        Ok(Db {
+            // Group commit here too: writes take one lock in turn (see
+            // `sql::PG_WRITE_LOCK`), so a batch pays for one commit.
+            group: writer::GroupWriter::start(pool.clone()),
+            write: pool.clone(),
+            read: pool,
+        })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.write.backend()
     }
 
     pub async fn migrate(&self) -> anyhow::Result<()> {
-        migrator()
-            .run(&self.write)
-            .await
-            .map_err(|e| anyhow::anyhow!("migrations failed: {e}"))
+        let migrator = migrator(self.backend());
+        match &self.write {
+            Pool::Sqlite(p) => migrator.run(p).await,
+            Pool::Pg(p) => migrator.run(p).await,
+        }
+        .map_err(|e| anyhow::anyhow!("migrations failed: {e}"))
     }
 
     /// Pool for reads that need no lock.
-    pub fn reader(&self) -> &SqlitePool {
+    pub fn reader(&self) -> &Pool {
         &self.read
     }
 
-    /// The single writer, for statements outside a transaction.
-    pub fn writer(&self) -> &SqlitePool {
+    /// The writer, for statements outside a transaction.
+    pub fn writer(&self) -> &Pool {
         &self.write
     }
 
-    /// A write transaction holding the database's write lock from its start.
+    /// A write transaction; on SQLite it holds the write lock from its start.
     pub async fn begin_write(&self) -> StoreResult<Tx> {
-        Ok(self.write.begin_with("BEGIN IMMEDIATE").await?)
+        Ok(self.write.acquire().await?.begin().await?)
     }
 
-    /// Runs `work` in a shared transaction with other concurrent writes (one
-    /// fsync for all); `Err` from `work` undoes its own writes only. The hot
-    /// path of payments goes through here.
+    /// Runs `work` in a transaction shared with other concurrent writes (one
+    /// commit for all); `Err` from `work` undoes its own writes only. The hot path of payments goes through here.
     pub async fn write<T, E, F>(&self, work: F) -> Result<T, E>
     where
         T: Send + 'static,
@@ -299,6 +412,48 @@ impl Db {
     }
 }
 
+/// A database URL with its password replaced, for messages and logs.
+pub fn redact_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            parsed.set_password(Some("***")).ok();
+            parsed.to_string()
+        }
+        _ => url.to_string(),
+    }
+}
+
+/// What to tell an operator whose PostgreSQL connection failed at start.
+fn explain_postgres_error(url: &str, e: &sqlx::Error) -> String {
+    if let sqlx::Error::Database(db) = e {
+        match db.code().as_deref() {
+            Some("3D000") => {
+                return format!(
+                    "the database in '{url}' does not exist: create it first (createdb NAME), then start fieldpay again ({})",
+                    db.message()
+                );
+            }
+            Some("28P01") | Some("28000") => {
+                return format!(
+                    "PostgreSQL refused the user or password in '{url}': {}",
+                    db.message()
+                );
+            }
+            _ => {}
+        }
+    }
+    match e {
+        sqlx::Error::Io(io) => format!(
+            "cannot reach PostgreSQL at '{url}': {io} (is the server running and listening on that host and port?)"
+        ),
+        sqlx::Error::Tls(tls) => format!("TLS to PostgreSQL at '{url}' failed: {tls}"),
+        sqlx::Error::PoolTimedOut => format!(
+            "PostgreSQL at '{url}' did not answer in time (is the server running and listening on that host and port?)"
+        ),
+        other => format!("cannot open database '{url}': {other}"),
+    }
+}
+
 /// `$from, $from+1, …` for `n` values: bind lists of ids.
 pub fn placeholders(from: usize, n: usize) -> String {
     (from..from + n)
@@ -311,8 +466,11 @@ pub fn placeholders(from: usize, n: usize) -> String {
 /// bound value for a list of any length. sqlx binds thousands of separate
 /// values slowly (a 500-row `VALUES` list cost five times this), and SQLite
 /// limits their number.
-pub fn json_values(n: usize) -> String {
-    format!("SELECT value FROM json_each(${n})")
+pub fn json_values(backend: Backend, n: usize) -> String {
+    match backend {
+        Backend::Sqlite => format!("SELECT value FROM json_each(${n})"),
+        Backend::Postgres => format!("SELECT value FROM json_array_elements_text(${n}::json)"),
+    }
 }
 
 /// A JSON array of strings, for `json_values`.
@@ -351,10 +509,11 @@ mod tests {
     #[tokio::test]
     async fn sqlite_is_built_without_stat4() {
         let db = Db::connect("sqlite::memory:").await.unwrap();
-        let used: i64 = sqlx::query_scalar("SELECT sqlite_compileoption_used('ENABLE_STAT4')")
-            .fetch_one(db.reader())
-            .await
-            .unwrap();
+        let used: i64 =
+            crate::store::sql::query_scalar("SELECT sqlite_compileoption_used('ENABLE_STAT4')")
+                .fetch_one(db.reader())
+                .await
+                .unwrap();
         assert_eq!(
             used, 0,
             "LIBSQLITE3_FLAGS in .cargo/config.toml must remove STAT4"

@@ -1,7 +1,6 @@
 //! Payment attempts, payments, allocations, saved methods and autopay enrollments.
 
 use serde::{Deserialize, Serialize};
-use sqlx::Row;
 use time::{Date, OffsetDateTime};
 
 use super::{Conn, Db, StoreResult, dynamic_sql, now, placeholders};
@@ -49,7 +48,7 @@ const ATTEMPT_COLUMNS: &str =
     "id, company_id, customer_id, request_fingerprint, channel, amount, currency, plan,
     payment_method, enroll, status, response_body, created_at";
 
-fn attempt_from_row(row: &sqlx::sqlite::SqliteRow) -> StoreResult<Attempt> {
+fn attempt_from_row(row: &crate::store::sql::Row) -> StoreResult<Attempt> {
     let plan: String = row.try_get("plan")?;
     let enroll: Option<String> = row.try_get("enroll")?;
     let currency: String = row.try_get("currency")?;
@@ -80,7 +79,7 @@ pub async fn find_attempt(
         "SELECT {ATTEMPT_COLUMNS} FROM payment_attempts
          WHERE company_id = $1 AND customer_id = $2 AND idempotency_key = $3"
     );
-    let row = sqlx::query(dynamic_sql(sql))
+    let row = crate::store::sql::query(dynamic_sql(sql))
         .bind(company_id)
         .bind(customer_id)
         .bind(key)
@@ -90,11 +89,11 @@ pub async fn find_attempt(
 }
 
 pub async fn get_attempt(
-    executor: impl sqlx::SqliteExecutor<'_>,
+    executor: impl crate::store::sql::Executor<'_>,
     id: &str,
 ) -> StoreResult<Option<Attempt>> {
     let sql = format!("SELECT {ATTEMPT_COLUMNS} FROM payment_attempts WHERE id = $1");
-    let row = sqlx::query(dynamic_sql(sql))
+    let row = crate::store::sql::query(dynamic_sql(sql))
         .bind(id)
         .fetch_optional(executor)
         .await?;
@@ -107,7 +106,7 @@ pub async fn pending_attempts(db: &Db, before: OffsetDateTime) -> StoreResult<Ve
         "SELECT {ATTEMPT_COLUMNS} FROM payment_attempts
          WHERE status = 'pending' AND created_at < $1 ORDER BY created_at LIMIT 500"
     );
-    let rows = sqlx::query(dynamic_sql(sql))
+    let rows = crate::store::sql::query(dynamic_sql(sql))
         .bind(before)
         .fetch_all(db.reader())
         .await?;
@@ -130,7 +129,7 @@ pub async fn lock_invoices(
          RETURNING id, balance, currency",
         placeholders(4, ids.len())
     );
-    let mut q = sqlx::query_as(dynamic_sql(sql))
+    let mut q = crate::store::sql::query_as(dynamic_sql(sql))
         .bind(attempt_id)
         .bind(company_id)
         .bind(customer_id);
@@ -153,7 +152,7 @@ pub async fn invoice_states(
          WHERE company_id = $1 AND bill_to_customer_id = $2 AND id IN ({})",
         placeholders(3, ids.len())
     );
-    let mut q = sqlx::query_as(dynamic_sql(sql))
+    let mut q = crate::store::sql::query_as(dynamic_sql(sql))
         .bind(company_id)
         .bind(customer_id);
     for id in ids {
@@ -179,7 +178,7 @@ pub struct NewAttempt<'a> {
 /// Writes a pending attempt; `false` when its idempotency key was used before.
 pub async fn insert_attempt(tx: &mut Conn, a: &NewAttempt<'_>) -> StoreResult<bool> {
     let t = now();
-    let done = sqlx::query(
+    let done = crate::store::sql::query(
         "INSERT INTO payment_attempts (id, company_id, customer_id, idempotency_key, request_fingerprint,
             channel, amount, currency, plan, payment_method, enroll, status, created_at, updated_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'pending', $12, $12)
@@ -210,7 +209,7 @@ pub async fn settle_unpaid(
     decline_code: &str,
     response_body: &str,
 ) -> StoreResult<()> {
-    sqlx::query(
+    crate::store::sql::query(
         "UPDATE payment_attempts SET status = $1, decline_code = $2, response_body = $3, updated_at = $4
          WHERE id = $5 AND status = 'pending'",
     )
@@ -225,10 +224,12 @@ pub async fn settle_unpaid(
 }
 
 pub async fn release_locks(tx: &mut Conn, attempt_id: &str) -> StoreResult<()> {
-    sqlx::query("UPDATE invoices SET locked_by_attempt = NULL WHERE locked_by_attempt = $1")
-        .bind(attempt_id)
-        .execute(&mut *tx)
-        .await?;
+    crate::store::sql::query(
+        "UPDATE invoices SET locked_by_attempt = NULL WHERE locked_by_attempt = $1",
+    )
+    .bind(attempt_id)
+    .execute(&mut *tx)
+    .await?;
     Ok(())
 }
 
@@ -240,7 +241,7 @@ pub async fn insert_card_payment(
     charge: &Charge,
 ) -> StoreResult<Option<String>> {
     let id = new_id("pay");
-    let inserted = sqlx::query(
+    let inserted = crate::store::sql::query(
         "INSERT INTO payments (id, company_id, customer_id, attempt_id, channel, method, amount, currency,
             processor_charge_id, card_brand, card_last4, created_at)
          VALUES ($1, $2, $3, $4, $5, 'card', $6, $7, $8, $9, $10, $11)
@@ -289,7 +290,7 @@ pub async fn apply_to_held_invoices(
          WHERE locked_by_attempt = $1 AND id IN ({ids})
          RETURNING id"
     );
-    let mut q = sqlx::query_scalar(dynamic_sql(sql)).bind(attempt_id);
+    let mut q = crate::store::sql::query_scalar(dynamic_sql(sql)).bind(attempt_id);
     for a in shares {
         q = q.bind(&a.invoice_id).bind(a.amount);
     }
@@ -305,13 +306,13 @@ pub async fn insert_allocations(
         return Ok(());
     }
     let values: Vec<String> = (0..allocations.len())
-        .map(|i| format!("($1, ${}, ${})", 2 + 2 * i, 3 + 2 * i))
+        .map(|i| format!("($1, ${}, ${}, {i})", 2 + 2 * i, 3 + 2 * i))
         .collect();
     let sql = format!(
-        "INSERT INTO payment_allocations (payment_id, invoice_id, amount) VALUES {}",
+        "INSERT INTO payment_allocations (payment_id, invoice_id, amount, position) VALUES {}",
         values.join(", ")
     );
-    let mut q = sqlx::query(dynamic_sql(sql)).bind(payment_id);
+    let mut q = crate::store::sql::query(dynamic_sql(sql)).bind(payment_id);
     for a in allocations {
         q = q.bind(&a.invoice_id).bind(a.amount);
     }
@@ -325,7 +326,7 @@ pub async fn mark_succeeded(
     charge_id: &str,
     response_body: &str,
 ) -> StoreResult<()> {
-    sqlx::query(
+    crate::store::sql::query(
         "UPDATE payment_attempts SET status = 'succeeded', processor_charge_id = $1, response_body = $2,
             updated_at = $3
          WHERE id = $4",
@@ -356,7 +357,7 @@ pub async fn saved_method(
     customer_id: &str,
     id: &str,
 ) -> StoreResult<Option<SavedMethod>> {
-    let row: Option<(String, String, String, String, i64, i64)> = sqlx::query_as(
+    let row: Option<(String, String, String, String, i64, i64)> = crate::store::sql::query_as(
         "SELECT id, processor_method_id, brand, last4, exp_month, exp_year FROM payment_methods
          WHERE company_id = $1 AND customer_id = $2 AND id = $3 AND removed_at IS NULL",
     )
@@ -385,7 +386,7 @@ pub async fn insert_method(
     card: &crate::processor::CardSummary,
 ) -> StoreResult<String> {
     let id = new_id("pmt");
-    sqlx::query(
+    crate::store::sql::query(
         "INSERT INTO payment_methods (id, company_id, customer_id, processor_method_id, brand, last4,
             exp_month, exp_year, created_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
@@ -413,7 +414,7 @@ pub async fn enroll_autopay(
     consent: &Consent,
 ) -> StoreResult<String> {
     let t = now();
-    sqlx::query(
+    crate::store::sql::query(
         "UPDATE autopay_enrollments SET cancelled_at = $1 WHERE customer_id = $2 AND cancelled_at IS NULL",
     )
     .bind(t)
@@ -421,7 +422,7 @@ pub async fn enroll_autopay(
     .execute(&mut *tx)
     .await?;
     let id = new_id("ape");
-    sqlx::query(
+    crate::store::sql::query(
         "INSERT INTO autopay_enrollments (id, company_id, customer_id, payment_method_id, consent_text,
             consent_at, consent_ip, consent_user_agent, channel, starts_on)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
@@ -474,7 +475,7 @@ pub async fn list(
     payment_id: Option<&str>,
     limit: i64,
 ) -> StoreResult<Vec<PaymentRecord>> {
-    let rows = sqlx::query(
+    let rows = crate::store::sql::query(
         "SELECT p.id, p.customer_id, p.channel, p.method, p.amount, p.currency, p.card_brand, p.card_last4,
                 p.refunded, p.created_at, a.invoice_id, a.amount AS alloc_amount, i.number, i.balance
          FROM (SELECT * FROM payments WHERE company_id = $1
@@ -534,7 +535,7 @@ pub async fn list(
 
 /// The card autopay charges for a customer, if enrolled.
 pub async fn active_autopay(db: &Db, customer_id: &str) -> StoreResult<Option<SavedMethod>> {
-    let row: Option<(String, String, String, String, i64, i64)> = sqlx::query_as(
+    let row: Option<(String, String, String, String, i64, i64)> = crate::store::sql::query_as(
         "SELECT m.id, m.processor_method_id, m.brand, m.last4, m.exp_month, m.exp_year
          FROM autopay_enrollments e JOIN payment_methods m ON m.id = e.payment_method_id
          WHERE e.customer_id = $1 AND e.cancelled_at IS NULL",
@@ -562,7 +563,7 @@ pub async fn saved_methods(
     company_id: &str,
     customer_id: &str,
 ) -> StoreResult<Vec<SavedMethod>> {
-    let rows: Vec<(String, String, String, String, i64, i64)> = sqlx::query_as(
+    let rows: Vec<(String, String, String, String, i64, i64)> = crate::store::sql::query_as(
         "SELECT id, processor_method_id, brand, last4, exp_month, exp_year FROM payment_methods
          WHERE company_id = $1 AND customer_id = $2 AND removed_at IS NULL
          ORDER BY created_at DESC, id",
@@ -607,7 +608,7 @@ pub async fn office_open_invoices(
     company_id: &str,
     customer_id: &str,
 ) -> StoreResult<Vec<PayableInvoice>> {
-    let rows = sqlx::query(
+    let rows = crate::store::sql::query(
         "SELECT i.id, i.number, p.address, i.due_date, i.currency, i.total, i.balance,
                 i.locked_by_attempt IS NOT NULL AS locked
          FROM invoices i JOIN properties p ON p.id = i.property_id
@@ -621,7 +622,7 @@ pub async fn office_open_invoices(
     rows.iter().map(payable_from_row).collect()
 }
 
-fn payable_from_row(r: &sqlx::sqlite::SqliteRow) -> StoreResult<PayableInvoice> {
+fn payable_from_row(r: &crate::store::sql::Row) -> StoreResult<PayableInvoice> {
     Ok(PayableInvoice {
         id: r.try_get("id")?,
         number: r.try_get("number")?,
@@ -652,7 +653,7 @@ pub async fn office_invoice_states(
          WHERE i.company_id = $1 AND i.bill_to_customer_id = $2 AND i.id IN ({})",
         placeholders(3, ids.len())
     );
-    let mut q = sqlx::query(dynamic_sql(sql))
+    let mut q = crate::store::sql::query(dynamic_sql(sql))
         .bind(company_id)
         .bind(customer_id);
     for id in ids {
@@ -670,13 +671,13 @@ pub async fn find_by_office_key(
     company_id: &str,
     key: &str,
 ) -> StoreResult<Option<String>> {
-    Ok(
-        sqlx::query_scalar("SELECT id FROM payments WHERE company_id = $1 AND office_key = $2")
-            .bind(company_id)
-            .bind(key)
-            .fetch_optional(&mut *conn)
-            .await?,
+    Ok(crate::store::sql::query_scalar(
+        "SELECT id FROM payments WHERE company_id = $1 AND office_key = $2",
     )
+    .bind(company_id)
+    .bind(key)
+    .fetch_optional(&mut *conn)
+    .await?)
 }
 
 /// Applies a cash or check share to an open invoice nobody is paying right
@@ -687,7 +688,7 @@ pub async fn apply_office_share(
     customer_id: &str,
     share: &Allocation,
 ) -> StoreResult<bool> {
-    let done = sqlx::query(
+    let done = crate::store::sql::query(
         "UPDATE invoices SET applied = applied + $1, balance = balance - $1,
             status = CASE WHEN balance - $1 = 0 THEN 'paid' ELSE status END
          WHERE id = $2 AND company_id = $3 AND bill_to_customer_id = $4 AND status = 'open'
@@ -720,7 +721,7 @@ pub async fn insert_office_payment(
     p: &NewOfficePayment<'_>,
 ) -> StoreResult<String> {
     let id = new_id("pay");
-    sqlx::query(
+    crate::store::sql::query(
         "INSERT INTO payments (id, company_id, customer_id, attempt_id, channel, method, amount, currency,
             processor_charge_id, check_number, recorded_by, office_key, created_at)
          VALUES ($1, $2, $3, NULL, 'office', $4, $5, $6, NULL, $7, $8, $9, $10)",
@@ -747,7 +748,7 @@ pub async fn set_recorded_by(
     payment_id: &str,
     user_id: &str,
 ) -> StoreResult<()> {
-    sqlx::query(
+    crate::store::sql::query(
         "UPDATE payments SET recorded_by = $1 WHERE id = $2 AND company_id = $3 AND recorded_by IS NULL",
     )
     .bind(user_id)
@@ -808,7 +809,7 @@ const OFFICE_PAYMENT_SELECT: &str =
      JOIN customers c ON c.id = p.customer_id
      LEFT JOIN office_users u ON u.id = p.recorded_by";
 
-fn office_payment_from_row(r: &sqlx::sqlite::SqliteRow) -> StoreResult<OfficePayment> {
+fn office_payment_from_row(r: &crate::store::sql::Row) -> StoreResult<OfficePayment> {
     let currency: String = r.try_get("currency")?;
     Ok(OfficePayment {
         id: r.try_get("id")?,
@@ -843,22 +844,23 @@ pub async fn office_list(
     limit: i64,
 ) -> StoreResult<(OfficeTotals, Vec<OfficePayment>)> {
     let totals_sql = format!(
-        "SELECT count(*), coalesce(sum(p.amount), 0), coalesce(sum(p.refunded), 0)
+        "SELECT count(*), CAST(coalesce(sum(p.amount), 0) AS BIGINT), CAST(coalesce(sum(p.refunded), 0) AS BIGINT)
          FROM payments p WHERE {OFFICE_FILTER}"
     );
-    let (count, amount, refunded): (i64, i64, i64) = sqlx::query_as(dynamic_sql(totals_sql))
-        .bind(company_id)
-        .bind(&f.channel)
-        .bind(&f.method)
-        .bind(f.from)
-        .bind(f.until)
-        .bind(&f.customer_id)
-        .fetch_one(db.reader())
-        .await?;
+    let (count, amount, refunded): (i64, i64, i64) =
+        crate::store::sql::query_as(dynamic_sql(totals_sql))
+            .bind(company_id)
+            .bind(&f.channel)
+            .bind(&f.method)
+            .bind(f.from)
+            .bind(f.until)
+            .bind(&f.customer_id)
+            .fetch_one(db.reader())
+            .await?;
     let sql = format!(
         "{OFFICE_PAYMENT_SELECT} WHERE {OFFICE_FILTER} ORDER BY p.created_at DESC, p.id LIMIT $7"
     );
-    let rows = sqlx::query(dynamic_sql(sql))
+    let rows = crate::store::sql::query(dynamic_sql(sql))
         .bind(company_id)
         .bind(&f.channel)
         .bind(&f.method)
@@ -889,7 +891,7 @@ pub async fn office_get(
     payment_id: &str,
 ) -> StoreResult<Option<OfficePayment>> {
     let sql = format!("{OFFICE_PAYMENT_SELECT} WHERE p.company_id = $1 AND p.id = $2");
-    let row = sqlx::query(dynamic_sql(sql))
+    let row = crate::store::sql::query(dynamic_sql(sql))
         .bind(company_id)
         .bind(payment_id)
         .fetch_optional(&mut *conn)

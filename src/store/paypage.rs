@@ -3,7 +3,6 @@
 //! saved cards and autopay when the customer has any.
 
 use serde::Serialize;
-use sqlx::Row;
 use time::Date;
 
 use super::{Db, StoreError, StoreResult, now};
@@ -105,14 +104,31 @@ struct InvoiceRow {
     lines: Vec<(String, i64, i64, i64)>,
 }
 
-/// The page query: `$1` token hash, `$2` now.
-pub const PAGE_SQL: &str = "SELECT l.id AS link_id, l.company_id, l.customer_id, c.name AS customer_name,
+/// The page query around its invoices column, which each dialect builds
+/// with its own JSON functions.
+macro_rules! page_sql {
+    ($invoices:literal) => {
+        concat!(
+            "SELECT l.id AS link_id, l.company_id, l.customer_id, c.name AS customer_name,
                 co.name AS company_name, co.phone, co.accent_color, co.currency AS company_currency,
                 co.time_zone, co.base_url, ps.kind AS processor_kind,
                 ps.publishable_key AS processor_publishable_key,
                 (SELECT COUNT(*) FROM payment_methods pm
-                  WHERE pm.customer_id = l.customer_id AND pm.removed_at IS NULL) AS method_count,
-                (SELECT json_group_array(json_object(
+                  WHERE pm.customer_id = l.customer_id AND pm.removed_at IS NULL) AS method_count, ",
+            $invoices,
+            " AS invoices
+         FROM payment_links l
+         JOIN customers c ON c.id = l.customer_id
+         JOIN companies co ON co.id = l.company_id
+         LEFT JOIN processor_settings ps ON ps.company_id = l.company_id
+         WHERE l.token_hash = $1 AND l.revoked_at IS NULL AND (l.expires_at IS NULL OR l.expires_at > $2)"
+        )
+    };
+}
+
+/// The page query: `$1` token hash, `$2` now.
+pub const PAGE_SQL: &str = page_sql!(
+    "(SELECT json_group_array(json_object(
                         'id', i.id, 'number', i.number, 'issue_date', i.issue_date,
                         'due_date', i.due_date, 'total', i.total, 'balance', i.balance,
                         'currency', i.currency, 'property_id', p.id, 'address', p.address,
@@ -123,12 +139,24 @@ pub const PAGE_SQL: &str = "SELECT l.id AS link_id, l.company_id, l.customer_id,
                                   FROM invoice_lines li WHERE li.invoice_id = i.id)))
                    FROM invoices i JOIN properties p ON p.id = i.property_id
                   WHERE i.bill_to_customer_id = l.customer_id AND i.company_id = l.company_id
-                    AND i.status = 'open') AS invoices
-         FROM payment_links l
-         JOIN customers c ON c.id = l.customer_id
-         JOIN companies co ON co.id = l.company_id
-         LEFT JOIN processor_settings ps ON ps.company_id = l.company_id
-         WHERE l.token_hash = $1 AND l.revoked_at IS NULL AND (l.expires_at IS NULL OR l.expires_at > $2)";
+                    AND i.status = 'open')"
+);
+
+/// `PAGE_SQL` for PostgreSQL.
+const PAGE_SQL_PG: &str = page_sql!(
+    "(SELECT coalesce(json_agg(json_build_object(
+                        'id', i.id, 'number', i.number, 'issue_date', i.issue_date,
+                        'due_date', i.due_date, 'total', i.total, 'balance', i.balance,
+                        'currency', i.currency, 'property_id', p.id, 'address', p.address,
+                        'resident', p.resident_customer_id,
+                        'lines', (SELECT coalesce(json_agg(
+                                    json_build_array(li.description, li.quantity, li.unit_price, li.amount)
+                                    ORDER BY li.position), '[]'::json)
+                                  FROM invoice_lines li WHERE li.invoice_id = i.id))), '[]'::json)::text
+                   FROM invoices i JOIN properties p ON p.id = i.property_id
+                  WHERE i.bill_to_customer_id = l.customer_id AND i.company_id = l.company_id
+                    AND i.status = 'open')"
+);
 
 /// The page a live token hash opens, or `None` (unknown, revoked, expired).
 ///
@@ -136,7 +164,8 @@ pub const PAGE_SQL: &str = "SELECT l.id AS link_id, l.company_id, l.customer_id,
 /// Each row sqlx hands over crosses threads, so one row instead of one per
 /// line is most of this page's speed.
 pub async fn load(db: &Db, token_hash: &str) -> StoreResult<Option<PayPage>> {
-    let row = sqlx::query(PAGE_SQL)
+    let row = crate::store::sql::query(PAGE_SQL)
+        .pg(PAGE_SQL_PG)
         .bind(token_hash)
         .bind(now())
         .fetch_optional(db.reader())
@@ -233,7 +262,7 @@ pub async fn load(db: &Db, token_hash: &str) -> StoreResult<Option<PayPage>> {
     if method_count == 0 {
         return Ok(Some(page));
     }
-    let methods = sqlx::query(
+    let methods = crate::store::sql::query(
         "SELECT m.id, m.brand, m.last4, m.exp_month, m.exp_year, e.id AS enrollment
          FROM payment_methods m
          LEFT JOIN autopay_enrollments e ON e.payment_method_id = m.id AND e.cancelled_at IS NULL

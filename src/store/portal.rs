@@ -3,7 +3,6 @@
 //! Invitation and sign-in tokens are random; only their SHA-256 is stored.
 //! A token is used at most once and only before it expires.
 
-use sqlx::Row;
 use time::Duration;
 
 use super::{Conn, Db, StoreResult, now};
@@ -47,7 +46,7 @@ pub async fn insert_token(
     purpose: Purpose,
 ) -> StoreResult<String> {
     let token = random_token(32);
-    sqlx::query(
+    crate::store::sql::query(
         "INSERT INTO portal_tokens (token_hash, customer_id, company_id, purpose, expires_at)
          VALUES ($1, $2, $3, $4, $5)",
     )
@@ -63,7 +62,7 @@ pub async fn insert_token(
 
 /// Whom a live (unused, unexpired) token names, without using it.
 pub async fn peek_token(db: &Db, token: &str, purpose: Purpose) -> StoreResult<Option<Principal>> {
-    let row: Option<(String, String)> = sqlx::query_as(
+    let row: Option<(String, String)> = crate::store::sql::query_as(
         "SELECT company_id, customer_id FROM portal_tokens
          WHERE token_hash = $1 AND purpose = $2 AND used_at IS NULL AND expires_at > $3",
     )
@@ -85,7 +84,7 @@ pub async fn consume_token(
     purpose: Purpose,
 ) -> StoreResult<Option<Principal>> {
     let t = now();
-    let row: Option<(String, String)> = sqlx::query_as(
+    let row: Option<(String, String)> = crate::store::sql::query_as(
         "UPDATE portal_tokens SET used_at = $1
          WHERE token_hash = $2 AND purpose = $3 AND used_at IS NULL AND expires_at > $1
          RETURNING company_id, customer_id",
@@ -110,7 +109,7 @@ pub struct Account {
 
 /// Accounts with this email (one per company at most), newest first.
 pub async fn accounts_by_email(db: &Db, email: &str, limit: i64) -> StoreResult<Vec<Account>> {
-    let rows = sqlx::query(
+    let rows = crate::store::sql::query(
         "SELECT a.company_id, a.customer_id, a.password_hash FROM portal_accounts a
          WHERE lower(a.email) = lower($1) ORDER BY a.created_at DESC LIMIT $2",
     )
@@ -132,7 +131,7 @@ pub async fn accounts_by_email(db: &Db, email: &str, limit: i64) -> StoreResult<
 /// Customers a sign-in link may go to: those with a portal account under this
 /// email, and those whose email on file it is.
 pub async fn principals_by_email(db: &Db, email: &str, limit: i64) -> StoreResult<Vec<Principal>> {
-    let rows: Vec<(String, String)> = sqlx::query_as(
+    let rows: Vec<(String, String)> = crate::store::sql::query_as(
         "SELECT company_id, customer_id FROM portal_accounts WHERE lower(email) = lower($1)
          UNION
          SELECT company_id, id FROM customers WHERE lower(email) = lower($1)
@@ -157,7 +156,7 @@ pub async fn email_for(
     company_id: &str,
     customer_id: &str,
 ) -> StoreResult<Option<String>> {
-    let email: Option<Option<String>> = sqlx::query_scalar(
+    let email: Option<Option<String>> = crate::store::sql::query_scalar(
         "SELECT coalesce((SELECT a.email FROM portal_accounts a
                            WHERE a.company_id = c.company_id AND a.customer_id = c.id), c.email)
          FROM customers c WHERE c.company_id = $1 AND c.id = $2",
@@ -177,7 +176,7 @@ pub async fn set_password(
     email: &str,
     password_hash: &str,
 ) -> StoreResult<()> {
-    sqlx::query(
+    crate::store::sql::query(
         "INSERT INTO portal_accounts (customer_id, company_id, email, password_hash, created_at)
          VALUES ($1, $2, $3, $4, $5)
          ON CONFLICT (customer_id) DO UPDATE SET password_hash = excluded.password_hash",
@@ -198,13 +197,13 @@ pub async fn customer_name(
     company_id: &str,
     customer_id: &str,
 ) -> StoreResult<Option<String>> {
-    Ok(
-        sqlx::query_scalar("SELECT name FROM customers WHERE company_id = $1 AND id = $2")
-            .bind(company_id)
-            .bind(customer_id)
-            .fetch_optional(db.reader())
-            .await?,
+    Ok(crate::store::sql::query_scalar(
+        "SELECT name FROM customers WHERE company_id = $1 AND id = $2",
     )
+    .bind(company_id)
+    .bind(customer_id)
+    .fetch_optional(db.reader())
+    .await?)
 }
 
 // ------------------------------------------------------------ saved cards
@@ -222,7 +221,7 @@ pub struct Card {
 
 /// The customer's saved cards, newest first, with which one autopay uses.
 pub async fn cards(db: &Db, company_id: &str, customer_id: &str) -> StoreResult<Vec<Card>> {
-    let rows = sqlx::query(
+    let rows = crate::store::sql::query(
         "SELECT m.id, m.brand, m.last4, m.exp_month, m.exp_year, m.is_default,
                 EXISTS (SELECT 1 FROM autopay_enrollments e WHERE e.payment_method_id = m.id
                           AND e.cancelled_at IS NULL) AS autopay
@@ -243,7 +242,7 @@ pub async fn cards(db: &Db, company_id: &str, customer_id: &str) -> StoreResult<
                 exp_month: r.try_get("exp_month")?,
                 exp_year: r.try_get("exp_year")?,
                 is_default: r.try_get::<i64, _>("is_default")? != 0,
-                autopay: r.try_get::<i64, _>("autopay")? != 0,
+                autopay: r.try_get::<bool, _>("autopay")?,
             })
         })
         .collect()
@@ -264,7 +263,7 @@ pub async fn remove_card(
     method_id: &str,
 ) -> StoreResult<Option<Removed>> {
     let t = now();
-    let done = sqlx::query(
+    let done = crate::store::sql::query(
         "UPDATE payment_methods SET removed_at = $1, is_default = 0
          WHERE company_id = $2 AND customer_id = $3 AND id = $4 AND removed_at IS NULL",
     )
@@ -277,7 +276,7 @@ pub async fn remove_card(
     if done.rows_affected() == 0 {
         return Ok(None);
     }
-    let cancelled = sqlx::query(
+    let cancelled = crate::store::sql::query(
         "UPDATE autopay_enrollments SET cancelled_at = $1
          WHERE company_id = $2 AND customer_id = $3 AND payment_method_id = $4 AND cancelled_at IS NULL",
     )
@@ -299,8 +298,8 @@ pub async fn set_default_card(
     customer_id: &str,
     method_id: &str,
 ) -> StoreResult<bool> {
-    let exists: Option<i64> = sqlx::query_scalar(
-        "SELECT 1 FROM payment_methods
+    let exists: Option<i64> = crate::store::sql::query_scalar(
+        "SELECT CAST(1 AS BIGINT) FROM payment_methods
          WHERE company_id = $1 AND customer_id = $2 AND id = $3 AND removed_at IS NULL",
     )
     .bind(company_id)
@@ -311,7 +310,7 @@ pub async fn set_default_card(
     if exists.is_none() {
         return Ok(false);
     }
-    sqlx::query(
+    crate::store::sql::query(
         "UPDATE payment_methods SET is_default = CASE WHEN id = $3 THEN 1 ELSE 0 END
          WHERE company_id = $1 AND customer_id = $2 AND removed_at IS NULL",
     )
@@ -329,7 +328,7 @@ pub async fn cancel_autopay(
     company_id: &str,
     customer_id: &str,
 ) -> StoreResult<bool> {
-    let done = sqlx::query(
+    let done = crate::store::sql::query(
         "UPDATE autopay_enrollments SET cancelled_at = $1
          WHERE company_id = $2 AND customer_id = $3 AND cancelled_at IS NULL",
     )
@@ -363,8 +362,8 @@ pub async fn has_default_card(
     company_id: &str,
     customer_id: &str,
 ) -> StoreResult<bool> {
-    let found: Option<i64> = sqlx::query_scalar(
-        "SELECT 1 FROM payment_methods
+    let found: Option<i64> = crate::store::sql::query_scalar(
+        "SELECT CAST(1 AS BIGINT) FROM payment_methods
          WHERE company_id = $1 AND customer_id = $2 AND removed_at IS NULL AND is_default = 1 LIMIT 1",
     )
     .bind(company_id)

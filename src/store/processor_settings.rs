@@ -5,7 +5,6 @@
 //! Stripe events received (each once) and disputes opened at Stripe.
 
 use serde::Serialize;
-use sqlx::Row;
 use time::OffsetDateTime;
 
 use super::{Conn, Db, StoreResult, now};
@@ -24,7 +23,7 @@ pub struct ProcessorSettings {
 }
 
 pub async fn get(db: &Db, company_id: &str) -> StoreResult<Option<ProcessorSettings>> {
-    let row = sqlx::query(
+    let row = crate::store::sql::query(
         "SELECT kind, secret_key_sealed, secret_key_hint, publishable_key, webhook_secret_sealed,
                 webhook_secret_hint, updated_at
          FROM processor_settings WHERE company_id = $1",
@@ -58,7 +57,7 @@ pub struct SettingsUpdate<'a> {
 pub async fn save(conn: &mut Conn, company_id: &str, u: &SettingsUpdate<'_>) -> StoreResult<()> {
     let (sk, sk_hint) = u.secret_key.clone().unzip();
     let (wh, wh_hint) = u.webhook_secret.clone().unzip();
-    sqlx::query(
+    crate::store::sql::query(
         "INSERT INTO processor_settings (company_id, kind, secret_key_sealed, secret_key_hint,
             publishable_key, webhook_secret_sealed, webhook_secret_hint, updated_by, updated_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
@@ -94,7 +93,7 @@ pub async fn record_event(
     kind: &str,
     object_id: Option<&str>,
 ) -> StoreResult<bool> {
-    let done = sqlx::query(
+    let done = crate::store::sql::query(
         "INSERT INTO stripe_events (id, company_id, event_id, type, object_id, received_at)
          VALUES ($1, $2, $3, $4, $5, $6)
          ON CONFLICT (company_id, event_id) DO NOTHING",
@@ -116,7 +115,7 @@ pub async fn mark_event_processed(
     event_id: &str,
     result: &str,
 ) -> StoreResult<()> {
-    sqlx::query(
+    crate::store::sql::query(
         "UPDATE stripe_events SET processed_at = $1, result = $2
          WHERE company_id = $3 AND event_id = $4",
     )
@@ -136,7 +135,7 @@ pub async fn unprocessed_events(
     company_id: &str,
     before: OffsetDateTime,
 ) -> StoreResult<Vec<(String, String, Option<String>)>> {
-    Ok(sqlx::query_as(
+    Ok(crate::store::sql::query_as(
         "SELECT event_id, type, object_id FROM stripe_events
          WHERE company_id = $1 AND processed_at IS NULL AND received_at < $2
          ORDER BY received_at LIMIT 100",
@@ -153,7 +152,7 @@ pub async fn all_unprocessed_events(
     db: &Db,
     before: OffsetDateTime,
 ) -> StoreResult<Vec<(String, String, String, Option<String>)>> {
-    Ok(sqlx::query_as(
+    Ok(crate::store::sql::query_as(
         "SELECT company_id, event_id, type, object_id FROM stripe_events
          WHERE processed_at IS NULL AND received_at < $1
          ORDER BY received_at LIMIT 500",
@@ -170,7 +169,7 @@ pub async fn our_refund_unconfirmed(
     company_id: &str,
     refund_id: &str,
 ) -> StoreResult<bool> {
-    let n: i64 = sqlx::query_scalar(
+    let n: i64 = crate::store::sql::query_scalar(
         "SELECT count(*) FROM refunds
          WHERE company_id = $1 AND id = $2 AND processor_refund_id IS NULL",
     )
@@ -188,7 +187,7 @@ pub async fn payment_by_charge(
     company_id: &str,
     processor_charge_id: &str,
 ) -> StoreResult<Option<(String, i64, i64, String)>> {
-    Ok(sqlx::query_as(
+    Ok(crate::store::sql::query_as(
         "SELECT id, amount, refunded, currency FROM payments
          WHERE company_id = $1 AND processor_charge_id = $2",
     )
@@ -205,7 +204,7 @@ pub async fn refund_known(
     processor_refund_id: &str,
     our_refund_id: Option<&str>,
 ) -> StoreResult<bool> {
-    let n: i64 = sqlx::query_scalar(
+    let n: i64 = crate::store::sql::query_scalar(
         "SELECT count(*) FROM refunds
          WHERE company_id = $1 AND (processor_refund_id = $2 OR id = $3)",
     )
@@ -233,7 +232,7 @@ pub async fn insert_dispute(
     company_id: &str,
     d: &NewDispute<'_>,
 ) -> StoreResult<bool> {
-    let done = sqlx::query(
+    let done = crate::store::sql::query(
         "INSERT INTO processor_disputes (id, company_id, processor_dispute_id, processor_charge_id,
             payment_id, amount, currency, reason, status, created_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
@@ -267,7 +266,7 @@ pub struct DisputeRow {
 }
 
 pub async fn disputes(db: &Db, company_id: &str, limit: i64) -> StoreResult<Vec<DisputeRow>> {
-    let rows = sqlx::query(
+    let rows = crate::store::sql::query(
         "SELECT processor_dispute_id, payment_id, amount, currency, reason, status, created_at
          FROM processor_disputes WHERE company_id = $1 ORDER BY created_at DESC LIMIT $2",
     )
@@ -292,7 +291,7 @@ pub async fn disputes(db: &Db, company_id: &str, limit: i64) -> StoreResult<Vec<
 
 /// Card payment attempts of the company still waiting for their outcome.
 pub async fn pending_attempts(conn: &mut Conn, company_id: &str) -> StoreResult<i64> {
-    Ok(sqlx::query_scalar(
+    Ok(crate::store::sql::query_scalar(
         "SELECT COUNT(*) FROM payment_attempts WHERE company_id = $1 AND status = 'pending'",
     )
     .bind(company_id)

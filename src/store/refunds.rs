@@ -5,7 +5,6 @@
 //! confirms it. Cash and check refunds never reach a processor.
 
 use serde::Serialize;
-use sqlx::Row;
 use time::OffsetDateTime;
 
 use super::{Conn, Db, StoreResult, now};
@@ -30,16 +29,16 @@ pub async fn received_by_invoice(
     company_id: &str,
     payment_id: &str,
 ) -> StoreResult<Vec<Received>> {
-    let rows = sqlx::query(
+    let rows = crate::store::sql::query(
         "SELECT a.invoice_id, i.number, i.status, i.balance, a.amount,
-                coalesce((SELECT sum(ra.amount) FROM refund_allocations ra
+                coalesce((SELECT CAST(sum(ra.amount) AS BIGINT) FROM refund_allocations ra
                           JOIN refunds r ON r.id = ra.refund_id
                           WHERE r.payment_id = a.payment_id AND ra.invoice_id = a.invoice_id), 0) AS given_back
          FROM payment_allocations a
          JOIN payments p ON p.id = a.payment_id
          JOIN invoices i ON i.id = a.invoice_id
          WHERE p.company_id = $1 AND a.payment_id = $2
-         ORDER BY a.rowid",
+         ORDER BY a.position",
     )
     .bind(company_id)
     .bind(payment_id)
@@ -65,7 +64,7 @@ pub async fn find_by_key(
     company_id: &str,
     key: &str,
 ) -> StoreResult<Option<(String, String)>> {
-    Ok(sqlx::query_as(
+    Ok(crate::store::sql::query_as(
         "SELECT id, payment_id FROM refunds WHERE company_id = $1 AND idempotency_key = $2",
     )
     .bind(company_id)
@@ -92,7 +91,7 @@ pub async fn add_to_payment(
     payment_id: &str,
     amount: i64,
 ) -> StoreResult<bool> {
-    let done = sqlx::query(
+    let done = crate::store::sql::query(
         "UPDATE payments SET refunded = refunded + $1
          WHERE id = $2 AND company_id = $3 AND $1 > 0 AND refunded + $1 <= amount",
     )
@@ -105,7 +104,7 @@ pub async fn add_to_payment(
 }
 
 pub async fn insert(conn: &mut Conn, r: &NewRefund<'_>) -> StoreResult<()> {
-    sqlx::query(
+    crate::store::sql::query(
         "INSERT INTO refunds (id, company_id, payment_id, amount, processor_refund_id, idempotency_key,
             reason, created_by, created_at)
          VALUES ($1, $2, $3, $4, NULL, $5, $6, $7, $8)",
@@ -134,7 +133,7 @@ pub async fn reopen_invoice(
     a: &Allocation,
     hold: bool,
 ) -> StoreResult<bool> {
-    let done = sqlx::query(
+    let done = crate::store::sql::query(
         "UPDATE invoices SET refunded = refunded + $1, balance = balance + $1,
             status = CASE WHEN status = 'void' THEN 'void' ELSE 'open' END,
             locked_by_attempt = CASE WHEN $4 THEN $5 ELSE NULL END
@@ -150,7 +149,7 @@ pub async fn reopen_invoice(
     if done.rows_affected() != 1 {
         return Ok(false);
     }
-    sqlx::query(
+    crate::store::sql::query(
         "INSERT INTO refund_allocations (refund_id, invoice_id, amount) VALUES ($1, $2, $3)",
     )
     .bind(refund_id)
@@ -168,21 +167,25 @@ pub async fn mark_sent(
     refund_id: &str,
     processor_refund_id: &str,
 ) -> StoreResult<()> {
-    sqlx::query("UPDATE refunds SET processor_refund_id = $1 WHERE id = $2 AND company_id = $3")
-        .bind(processor_refund_id)
-        .bind(refund_id)
-        .bind(company_id)
-        .execute(&mut *conn)
-        .await?;
+    crate::store::sql::query(
+        "UPDATE refunds SET processor_refund_id = $1 WHERE id = $2 AND company_id = $3",
+    )
+    .bind(processor_refund_id)
+    .bind(refund_id)
+    .bind(company_id)
+    .execute(&mut *conn)
+    .await?;
     release(conn, refund_id).await
 }
 
 /// Frees the invoices a refund held.
 pub async fn release(conn: &mut Conn, refund_id: &str) -> StoreResult<()> {
-    sqlx::query("UPDATE invoices SET locked_by_attempt = NULL WHERE locked_by_attempt = $1")
-        .bind(refund_id)
-        .execute(&mut *conn)
-        .await?;
+    crate::store::sql::query(
+        "UPDATE invoices SET locked_by_attempt = NULL WHERE locked_by_attempt = $1",
+    )
+    .bind(refund_id)
+    .execute(&mut *conn)
+    .await?;
     Ok(())
 }
 
@@ -191,7 +194,7 @@ pub async fn release(conn: &mut Conn, refund_id: &str) -> StoreResult<()> {
 /// the refund, so nothing else changed them. `false` when there was nothing
 /// to undo (already confirmed or undone).
 pub async fn undo(conn: &mut Conn, company_id: &str, refund_id: &str) -> StoreResult<bool> {
-    let refund: Option<(String, i64)> = sqlx::query_as(
+    let refund: Option<(String, i64)> = crate::store::sql::query_as(
         "SELECT payment_id, amount FROM refunds
          WHERE id = $1 AND company_id = $2 AND processor_refund_id IS NULL",
     )
@@ -202,13 +205,14 @@ pub async fn undo(conn: &mut Conn, company_id: &str, refund_id: &str) -> StoreRe
     let Some((payment_id, amount)) = refund else {
         return Ok(false);
     };
-    let shares: Vec<(String, i64)> =
-        sqlx::query_as("SELECT invoice_id, amount FROM refund_allocations WHERE refund_id = $1")
-            .bind(refund_id)
-            .fetch_all(&mut *conn)
-            .await?;
+    let shares: Vec<(String, i64)> = crate::store::sql::query_as(
+        "SELECT invoice_id, amount FROM refund_allocations WHERE refund_id = $1",
+    )
+    .bind(refund_id)
+    .fetch_all(&mut *conn)
+    .await?;
     for (invoice_id, x) in &shares {
-        sqlx::query(
+        crate::store::sql::query(
             "UPDATE invoices SET refunded = refunded - $1, balance = balance - $1,
                 status = CASE WHEN status = 'open' AND balance - $1 = 0 THEN 'paid' ELSE status END,
                 locked_by_attempt = NULL
@@ -221,17 +225,19 @@ pub async fn undo(conn: &mut Conn, company_id: &str, refund_id: &str) -> StoreRe
         .execute(&mut *conn)
         .await?;
     }
-    sqlx::query("UPDATE payments SET refunded = refunded - $1 WHERE id = $2 AND company_id = $3")
-        .bind(amount)
-        .bind(&payment_id)
-        .bind(company_id)
-        .execute(&mut *conn)
-        .await?;
-    sqlx::query("DELETE FROM refund_allocations WHERE refund_id = $1")
+    crate::store::sql::query(
+        "UPDATE payments SET refunded = refunded - $1 WHERE id = $2 AND company_id = $3",
+    )
+    .bind(amount)
+    .bind(&payment_id)
+    .bind(company_id)
+    .execute(&mut *conn)
+    .await?;
+    crate::store::sql::query("DELETE FROM refund_allocations WHERE refund_id = $1")
         .bind(refund_id)
         .execute(&mut *conn)
         .await?;
-    sqlx::query("DELETE FROM refunds WHERE id = $1 AND company_id = $2")
+    crate::store::sql::query("DELETE FROM refunds WHERE id = $1 AND company_id = $2")
         .bind(refund_id)
         .bind(company_id)
         .execute(&mut *conn)
@@ -263,7 +269,7 @@ pub async fn for_payment(
     company_id: &str,
     payment_id: &str,
 ) -> StoreResult<Vec<RefundRecord>> {
-    let rows = sqlx::query(
+    let rows = crate::store::sql::query(
         "SELECT r.id, r.amount, r.processor_refund_id, r.idempotency_key, r.reason,
                 coalesce(u.email, r.created_by) AS created_by, r.created_at,
                 i.number, ra.amount AS share

@@ -38,7 +38,7 @@ pub async fn create(
 ) -> StoreResult<String> {
     let cookie = random_token(32);
     let t = now();
-    sqlx::query(
+    crate::store::sql::query(
         "INSERT INTO sessions (id_hash, kind, principal_id, company_id, csrf_token, created_at, expires_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
@@ -56,7 +56,7 @@ pub async fn create(
 
 /// The live session a cookie value names.
 pub async fn find(db: &Db, kind: Kind, cookie: &str) -> StoreResult<Option<Session>> {
-    let row: Option<(String, String, String, OffsetDateTime)> = sqlx::query_as(
+    let row: Option<(String, String, String, OffsetDateTime)> = crate::store::sql::query_as(
         "SELECT principal_id, company_id, csrf_token, expires_at FROM sessions
          WHERE id_hash = $1 AND kind = $2",
     )
@@ -74,7 +74,7 @@ pub async fn find(db: &Db, kind: Kind, cookie: &str) -> StoreResult<Option<Sessi
 }
 
 pub async fn delete(conn: &mut Conn, cookie: &str) -> StoreResult<()> {
-    sqlx::query("DELETE FROM sessions WHERE id_hash = $1")
+    crate::store::sql::query("DELETE FROM sessions WHERE id_hash = $1")
         .bind(sha256_hex(cookie.as_bytes()))
         .execute(&mut *conn)
         .await?;
@@ -88,11 +88,13 @@ pub async fn delete_all_for(
     principal_id: &str,
     keep: Option<&str>,
 ) -> StoreResult<()> {
-    sqlx::query("DELETE FROM sessions WHERE kind = $1 AND principal_id = $2 AND id_hash <> $3")
-        .bind(kind.as_str())
-        .bind(principal_id)
-        .bind(keep.map(|k| sha256_hex(k.as_bytes())).unwrap_or_default())
-        .execute(&mut *conn)
-        .await?;
+    crate::store::sql::query(
+        "DELETE FROM sessions WHERE kind = $1 AND principal_id = $2 AND id_hash <> $3",
+    )
+    .bind(kind.as_str())
+    .bind(principal_id)
+    .bind(keep.map(|k| sha256_hex(k.as_bytes())).unwrap_or_default())
+    .execute(&mut *conn)
+    .await?;
     Ok(())
 }

@@ -2,7 +2,6 @@
 //! `crate::messaging::template::validate` before they reach these functions.
 
 use serde::Serialize;
-use sqlx::Row;
 use time::OffsetDateTime;
 
 use super::{Conn, Db, StoreResult, now};
@@ -56,7 +55,7 @@ pub struct EmailFields<'a> {
     pub attach_invoice_pdf: bool,
 }
 
-fn email_from_row(row: &sqlx::sqlite::SqliteRow) -> StoreResult<EmailTemplate> {
+fn email_from_row(row: &crate::store::sql::Row) -> StoreResult<EmailTemplate> {
     Ok(EmailTemplate {
         id: row.try_get("id")?,
         name: row.try_get("name")?,
@@ -69,7 +68,7 @@ fn email_from_row(row: &sqlx::sqlite::SqliteRow) -> StoreResult<EmailTemplate> {
     })
 }
 
-fn sms_from_row(row: &sqlx::sqlite::SqliteRow) -> StoreResult<SmsTemplate> {
+fn sms_from_row(row: &crate::store::sql::Row) -> StoreResult<SmsTemplate> {
     Ok(SmsTemplate {
         id: row.try_get("id")?,
         name: row.try_get("name")?,
@@ -92,7 +91,7 @@ pub async fn create_email(
 ) -> StoreResult<EmailTemplate> {
     let id = new_id("etpl");
     let at = now();
-    sqlx::query(
+    crate::store::sql::query(
         "INSERT INTO email_templates
          (id, company_id, name, subject, html_body, text_body, attach_invoice_pdf, created_at,
           updated_at)
@@ -122,7 +121,7 @@ pub async fn create_email(
 }
 
 pub async fn get_email(db: &Db, company_id: &str, id: &str) -> StoreResult<Option<EmailTemplate>> {
-    let row = sqlx::query(super::dynamic_sql(format!(
+    let row = crate::store::sql::query(super::dynamic_sql(format!(
         "SELECT {EMAIL_COLUMNS} FROM email_templates WHERE company_id = $1 AND id = $2"
     )))
     .bind(company_id)
@@ -133,9 +132,9 @@ pub async fn get_email(db: &Db, company_id: &str, id: &str) -> StoreResult<Optio
 }
 
 pub async fn list_email(db: &Db, company_id: &str) -> StoreResult<Vec<EmailTemplate>> {
-    let rows = sqlx::query(super::dynamic_sql(format!(
+    let rows = crate::store::sql::query(super::dynamic_sql(format!(
         "SELECT {EMAIL_COLUMNS} FROM email_templates WHERE company_id = $1
-         ORDER BY name COLLATE NOCASE, id"
+         ORDER BY lower(name), name, id"
     )))
     .bind(company_id)
     .fetch_all(db.reader())
@@ -150,7 +149,7 @@ pub async fn update_email(
     id: &str,
     f: &EmailFields<'_>,
 ) -> StoreResult<Option<EmailTemplate>> {
-    let row = sqlx::query(super::dynamic_sql(format!(
+    let row = crate::store::sql::query(super::dynamic_sql(format!(
         "UPDATE email_templates SET name = $1, subject = $2, html_body = $3, text_body = $4,
          updated_at = $5, attach_invoice_pdf = $8 WHERE company_id = $6 AND id = $7
          RETURNING {EMAIL_COLUMNS}"
@@ -170,11 +169,12 @@ pub async fn update_email(
 
 /// Deletes an email template; `false` when it is not the company's.
 pub async fn delete_email(conn: &mut Conn, company_id: &str, id: &str) -> StoreResult<bool> {
-    let done = sqlx::query("DELETE FROM email_templates WHERE company_id = $1 AND id = $2")
-        .bind(company_id)
-        .bind(id)
-        .execute(&mut *conn)
-        .await?;
+    let done =
+        crate::store::sql::query("DELETE FROM email_templates WHERE company_id = $1 AND id = $2")
+            .bind(company_id)
+            .bind(id)
+            .execute(&mut *conn)
+            .await?;
     Ok(done.rows_affected() > 0)
 }
 
@@ -188,7 +188,7 @@ pub async fn create_sms(
 ) -> StoreResult<SmsTemplate> {
     let id = new_id("stpl");
     let at = now();
-    sqlx::query(
+    crate::store::sql::query(
         "INSERT INTO sms_templates (id, company_id, name, body, created_at, updated_at)
          VALUES ($1, $2, $3, $4, $5, $6)",
     )
@@ -210,7 +210,7 @@ pub async fn create_sms(
 }
 
 pub async fn get_sms(db: &Db, company_id: &str, id: &str) -> StoreResult<Option<SmsTemplate>> {
-    let row = sqlx::query(super::dynamic_sql(format!(
+    let row = crate::store::sql::query(super::dynamic_sql(format!(
         "SELECT {SMS_COLUMNS} FROM sms_templates WHERE company_id = $1 AND id = $2"
     )))
     .bind(company_id)
@@ -221,9 +221,9 @@ pub async fn get_sms(db: &Db, company_id: &str, id: &str) -> StoreResult<Option<
 }
 
 pub async fn list_sms(db: &Db, company_id: &str) -> StoreResult<Vec<SmsTemplate>> {
-    let rows = sqlx::query(super::dynamic_sql(format!(
+    let rows = crate::store::sql::query(super::dynamic_sql(format!(
         "SELECT {SMS_COLUMNS} FROM sms_templates WHERE company_id = $1
-         ORDER BY name COLLATE NOCASE, id"
+         ORDER BY lower(name), name, id"
     )))
     .bind(company_id)
     .fetch_all(db.reader())
@@ -239,7 +239,7 @@ pub async fn update_sms(
     name: &str,
     body: &str,
 ) -> StoreResult<Option<SmsTemplate>> {
-    let row = sqlx::query(super::dynamic_sql(format!(
+    let row = crate::store::sql::query(super::dynamic_sql(format!(
         "UPDATE sms_templates SET name = $1, body = $2, updated_at = $3
          WHERE company_id = $4 AND id = $5 RETURNING {SMS_COLUMNS}"
     )))
@@ -255,10 +255,11 @@ pub async fn update_sms(
 
 /// Deletes an SMS template; `false` when it is not the company's.
 pub async fn delete_sms(conn: &mut Conn, company_id: &str, id: &str) -> StoreResult<bool> {
-    let done = sqlx::query("DELETE FROM sms_templates WHERE company_id = $1 AND id = $2")
-        .bind(company_id)
-        .bind(id)
-        .execute(&mut *conn)
-        .await?;
+    let done =
+        crate::store::sql::query("DELETE FROM sms_templates WHERE company_id = $1 AND id = $2")
+            .bind(company_id)
+            .bind(id)
+            .execute(&mut *conn)
+            .await?;
     Ok(done.rows_affected() > 0)
 }

@@ -7,10 +7,9 @@
 use std::future::Future;
 use std::pin::Pin;
 
-use sqlx::SqlitePool;
 use tokio::sync::{mpsc, oneshot};
 
-use super::{Conn, StoreError};
+use super::{Conn, Pool, StoreError};
 
 type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 /// Called once the batch's commit has succeeded (`Ok`) or failed (`Err`).
@@ -27,7 +26,7 @@ pub struct GroupWriter {
 }
 
 impl GroupWriter {
-    pub fn start(pool: SqlitePool) -> GroupWriter {
+    pub fn start(pool: Pool) -> GroupWriter {
         let (jobs, rx) = mpsc::unbounded_channel();
         tokio::spawn(run(pool, rx));
         GroupWriter { jobs }
@@ -69,14 +68,25 @@ impl GroupWriter {
 }
 
 async fn exec(conn: &mut Conn, sql: &'static str) -> Result<(), String> {
-    sqlx::query(sql)
+    super::sql::query(sql)
         .execute(&mut *conn)
         .await
         .map(|_| ())
         .map_err(|e| e.to_string())
 }
 
-async fn run(pool: SqlitePool, mut rx: mpsc::UnboundedReceiver<Job>) {
+/// Begins the batch's transaction holding the database's write lock.
+async fn begin(conn: &mut Conn) -> Result<(), String> {
+    match conn {
+        Conn::Sqlite(_) => exec(conn, "BEGIN IMMEDIATE").await,
+        Conn::Pg(_) => {
+            exec(conn, "BEGIN").await?;
+            exec(conn, super::sql::PG_WRITE_LOCK).await
+        }
+    }
+}
+
+async fn run(pool: Pool, mut rx: mpsc::UnboundedReceiver<Job>) {
     while let Some(first) = rx.recv().await {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -90,7 +100,7 @@ async fn run(pool: SqlitePool, mut rx: mpsc::UnboundedReceiver<Job>) {
             tracing::error!("database writer cannot get its connection");
             continue;
         };
-        if let Err(e) = exec(&mut conn, "BEGIN IMMEDIATE").await {
+        if let Err(e) = begin(&mut conn).await {
             tracing::error!(error = %e, "database writer cannot begin");
             continue;
         }
@@ -144,7 +154,7 @@ mod tests {
         let db = Db::connect(&format!("sqlite://{}/w.db", dir.display()))
             .await
             .unwrap();
-        sqlx::query("CREATE TABLE t (x INTEGER PRIMARY KEY)")
+        crate::store::sql::query("CREATE TABLE t (x INTEGER PRIMARY KEY)")
             .execute(db.writer())
             .await
             .unwrap();
@@ -160,7 +170,7 @@ mod tests {
             tasks.push(tokio::spawn(async move {
                 db.write(move |conn| {
                     Box::pin(async move {
-                        sqlx::query("INSERT INTO t (x) VALUES ($1)")
+                        crate::store::sql::query("INSERT INTO t (x) VALUES ($1)")
                             .bind(i)
                             .execute(&mut *conn)
                             .await
@@ -184,14 +194,15 @@ mod tests {
             }
         }
         assert_eq!(ok, 40);
-        let rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM t WHERE x % 5 <> 0")
+        let rows: i64 = crate::store::sql::query_scalar("SELECT COUNT(*) FROM t WHERE x % 5 <> 0")
             .fetch_one(db.reader())
             .await
             .unwrap();
-        let failed_rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM t WHERE x % 5 = 0")
-            .fetch_one(db.reader())
-            .await
-            .unwrap();
+        let failed_rows: i64 =
+            crate::store::sql::query_scalar("SELECT COUNT(*) FROM t WHERE x % 5 = 0")
+                .fetch_one(db.reader())
+                .await
+                .unwrap();
         assert_eq!((rows, failed_rows), (40, 0));
         std::fs::remove_dir_all(dir).ok();
     }
@@ -204,7 +215,7 @@ mod tests {
             async move {
                 db.write(move |conn| {
                     Box::pin(async move {
-                        sqlx::query("INSERT INTO t (x) VALUES ($1)")
+                        crate::store::sql::query("INSERT INTO t (x) VALUES ($1)")
                             .bind(x)
                             .execute(&mut *conn)
                             .await
@@ -222,7 +233,7 @@ mod tests {
             .count();
         assert_eq!(conflicts, 1);
         assert!(c.is_ok());
-        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM t")
+        let n: i64 = crate::store::sql::query_scalar("SELECT COUNT(*) FROM t")
             .fetch_one(db.reader())
             .await
             .unwrap();

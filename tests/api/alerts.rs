@@ -7,7 +7,7 @@ use time::macros::datetime;
 
 use crate::support::TestApp;
 
-async fn email_template(t: &TestApp, subject: &str, html: &str) -> String {
+pub(crate) async fn email_template(t: &TestApp, subject: &str, html: &str) -> String {
     let r = t
         .api(
             Method::POST,
@@ -31,7 +31,7 @@ async fn sms_template(t: &TestApp, body: &str) -> String {
     r.json()["id"].as_str().unwrap().to_string()
 }
 
-async fn rule(t: &TestApp, body: Value) -> String {
+pub(crate) async fn rule(t: &TestApp, body: Value) -> String {
     let r = t
         .api(Method::POST, "/api/v1/invoice-alerts", Some(body))
         .await;
@@ -39,7 +39,7 @@ async fn rule(t: &TestApp, body: Value) -> String {
     r.json()["id"].as_str().unwrap().to_string()
 }
 
-async fn customer(t: &TestApp, name: &str, email: &str, phone: Option<&str>) -> String {
+pub(crate) async fn customer(t: &TestApp, name: &str, email: &str, phone: Option<&str>) -> String {
     let mut body = json!({"name": name, "email": email});
     if let Some(p) = phone {
         body["phone"] = json!(p);

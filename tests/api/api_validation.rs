@@ -173,7 +173,9 @@ async fn the_database_refuses_a_broken_balance() {
         "UPDATE invoices SET balance = 10",
         "UPDATE invoices SET status = 'paid'",
     ] {
-        let r = sqlx::query(sql).execute(t.app.db.writer()).await;
+        let r = fieldpay::store::sql::query(sql)
+            .execute(t.app.db.writer())
+            .await;
         assert!(r.is_err(), "{sql} was accepted");
     }
     assert_eq!(t.balance(&inv).await, 1000);

@@ -110,7 +110,7 @@ async fn second_company(t: &TestApp) -> (String, Office, String) {
     .unwrap();
     let office = office_as(t, &email, "rival company password", [10, 77, 0, 2]).await;
     let company_id: String =
-        sqlx::query_scalar("SELECT company_id FROM office_users WHERE email = $1")
+        fieldpay::store::sql::query_scalar("SELECT company_id FROM office_users WHERE email = $1")
             .bind(&email)
             .fetch_one(t.app.db.reader())
             .await
@@ -125,11 +125,12 @@ struct Portal {
 
 impl Portal {
     async fn sign_in(t: &TestApp, customer: &str) -> Portal {
-        let company: String = sqlx::query_scalar("SELECT company_id FROM customers WHERE id = $1")
-            .bind(customer)
-            .fetch_one(t.app.db.reader())
-            .await
-            .unwrap();
+        let company: String =
+            fieldpay::store::sql::query_scalar("SELECT company_id FROM customers WHERE id = $1")
+                .bind(customer)
+                .fetch_one(t.app.db.reader())
+                .await
+                .unwrap();
         let mut tx = t.app.db.begin_write().await.unwrap();
         let token = portal_store::insert_token(&mut tx, &company, customer, Purpose::SignIn)
             .await
@@ -217,15 +218,10 @@ async fn api_with_headers(
 
 /// Row counts of every table: "nothing was written" means none changed.
 async fn snapshot(t: &TestApp) -> Vec<(String, i64)> {
-    let tables: Vec<String> = sqlx::query_scalar(
-        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE '\\_%' ESCAPE '\\' AND name NOT LIKE 'sqlite%' ORDER BY name",
-    )
-    .fetch_all(t.app.db.reader())
-    .await
-    .unwrap();
+    let tables = crate::support::table_names(t).await;
     let mut counts = Vec::new();
     for table in tables {
-        let n: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        let n: i64 = fieldpay::store::sql::query_scalar(sqlx::AssertSqlSafe(format!(
             "SELECT COUNT(*) FROM \"{table}\""
         )))
         .fetch_one(t.app.db.reader())
@@ -388,19 +384,23 @@ async fn pay_and_save_card(t: &TestApp, customer: &str, invoice: &str) -> String
 }
 
 async fn saved_card_of(t: &TestApp, customer: &str) -> String {
-    sqlx::query_scalar("SELECT id FROM payment_methods WHERE customer_id = $1 LIMIT 1")
-        .bind(customer)
-        .fetch_one(t.app.db.reader())
-        .await
-        .unwrap()
+    fieldpay::store::sql::query_scalar(
+        "SELECT id FROM payment_methods WHERE customer_id = $1 LIMIT 1",
+    )
+    .bind(customer)
+    .fetch_one(t.app.db.reader())
+    .await
+    .unwrap()
 }
 
 async fn property_of(t: &TestApp, customer: &str) -> String {
-    sqlx::query_scalar("SELECT id FROM properties WHERE resident_customer_id = $1 LIMIT 1")
-        .bind(customer)
-        .fetch_one(t.app.db.reader())
-        .await
-        .unwrap()
+    fieldpay::store::sql::query_scalar(
+        "SELECT id FROM properties WHERE resident_customer_id = $1 LIMIT 1",
+    )
+    .bind(customer)
+    .fetch_one(t.app.db.reader())
+    .await
+    .unwrap()
 }
 
 // ---------------------------------------------------------------- 1. token flood
@@ -690,16 +690,18 @@ async fn every_route_carries_the_security_headers() {
     let email_t = create_email_template(&t, "Hdr", "<p>{{ email_payment_link }}</p>").await;
     let sms_t = create_sms_template(&t, "Hdr sms").await;
     let alert = create_alert(&t, &email_t).await;
-    let company: String = sqlx::query_scalar("SELECT company_id FROM customers WHERE id = $1")
-        .bind(&c)
-        .fetch_one(t.app.db.reader())
-        .await
-        .unwrap();
-    let user: String = sqlx::query_scalar("SELECT id FROM office_users WHERE email = $1")
-        .bind(&t.owner_email)
-        .fetch_one(t.app.db.reader())
-        .await
-        .unwrap();
+    let company: String =
+        fieldpay::store::sql::query_scalar("SELECT company_id FROM customers WHERE id = $1")
+            .bind(&c)
+            .fetch_one(t.app.db.reader())
+            .await
+            .unwrap();
+    let user: String =
+        fieldpay::store::sql::query_scalar("SELECT id FROM office_users WHERE email = $1")
+            .bind(&t.owner_email)
+            .fetch_one(t.app.db.reader())
+            .await
+            .unwrap();
     let o = owner(&t).await;
     let portal = Portal::sign_in(&t, &c).await;
 
@@ -1208,11 +1210,12 @@ async fn other_companies_and_customers_ids_are_404_everywhere() {
     let email_t = create_email_template(&t, "A email", "<p>{{ email_payment_link }}</p>").await;
     let sms_t = create_sms_template(&t, "A sms").await;
     let alert = create_alert(&t, &email_t).await;
-    let a_user: String = sqlx::query_scalar("SELECT id FROM office_users WHERE email = $1")
-        .bind(&t.owner_email)
-        .fetch_one(t.app.db.reader())
-        .await
-        .unwrap();
+    let a_user: String =
+        fieldpay::store::sql::query_scalar("SELECT id FROM office_users WHERE email = $1")
+            .bind(&t.owner_email)
+            .fetch_one(t.app.db.reader())
+            .await
+            .unwrap();
     // Company B.
     let (b_key, b, _b_company) = second_company(&t).await;
     let before = snapshot(&t).await;
@@ -1883,7 +1886,7 @@ async fn markup_in_every_typed_field_renders_as_text() {
     let evil_text = format!("{SCRIPT} {IMG} {STACHE} {JS_URL}");
 
     // Company name and address through the office settings form.
-    let company: (String, String, String, String) = sqlx::query_as(
+    let company: (String, String, String, String) = fieldpay::store::sql::query_as(
         "SELECT id, currency, time_zone, accent_color FROM companies WHERE name = 'Greenleaf Pest Control'",
     )
     .fetch_one(t.app.db.reader())
@@ -1910,11 +1913,12 @@ async fn markup_in_every_typed_field_renders_as_text() {
         r.status,
         r.body
     );
-    let stored: String = sqlx::query_scalar("SELECT name FROM companies WHERE id = $1")
-        .bind(&company.0)
-        .fetch_one(t.app.db.reader())
-        .await
-        .unwrap();
+    let stored: String =
+        fieldpay::store::sql::query_scalar("SELECT name FROM companies WHERE id = $1")
+            .bind(&company.0)
+            .fetch_one(t.app.db.reader())
+            .await
+            .unwrap();
     assert!(
         stored.contains(SCRIPT),
         "the company name was not saved: {stored}"
@@ -2599,11 +2603,12 @@ async fn every_office_and_portal_form_refuses_forged_and_cross_site_posts() {
     let email_t = create_email_template(&t, "Csrf", "<p>{{ email_payment_link }}</p>").await;
     let sms_t = create_sms_template(&t, "Csrf sms").await;
     let alert = create_alert(&t, &email_t).await;
-    let user: String = sqlx::query_scalar("SELECT id FROM office_users WHERE email = $1")
-        .bind(&t.owner_email)
-        .fetch_one(t.app.db.reader())
-        .await
-        .unwrap();
+    let user: String =
+        fieldpay::store::sql::query_scalar("SELECT id FROM office_users WHERE email = $1")
+            .bind(&t.owner_email)
+            .fetch_one(t.app.db.reader())
+            .await
+            .unwrap();
     let o = owner(&t).await;
     let portal = Portal::sign_in(&t, &c).await;
     let portal_csrf = portal.csrf(&t).await;
@@ -3232,11 +3237,12 @@ async fn sessions_do_not_cross_redirects_stay_home_and_logos_are_images() {
     }
 
     // An SVG (script-capable) or HTML "logo" is refused; only images are served.
-    let company: String = sqlx::query_scalar("SELECT company_id FROM customers WHERE id = $1")
-        .bind(&c)
-        .fetch_one(t.app.db.reader())
-        .await
-        .unwrap();
+    let company: String =
+        fieldpay::store::sql::query_scalar("SELECT company_id FROM customers WHERE id = $1")
+            .bind(&c)
+            .fetch_one(t.app.db.reader())
+            .await
+            .unwrap();
     for (name, ct, bytes) in [
         (
             "logo.svg",

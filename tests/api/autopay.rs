@@ -25,14 +25,16 @@ use crate::support::{OWNER_PASSWORD, Resp, TestApp};
 // ---------------------------------------------------------------- helpers
 
 async fn company_id(t: &TestApp) -> String {
-    sqlx::query_scalar("SELECT id FROM companies WHERE name = 'Greenleaf Pest Control'")
-        .fetch_one(t.app.db.reader())
-        .await
-        .unwrap()
+    fieldpay::store::sql::query_scalar(
+        "SELECT id FROM companies WHERE name = 'Greenleaf Pest Control'",
+    )
+    .fetch_one(t.app.db.reader())
+    .await
+    .unwrap()
 }
 
 async fn exec(t: &TestApp, sql: &str) {
-    sqlx::query(sqlx::AssertSqlSafe(sql.to_string()))
+    fieldpay::store::sql::query(sqlx::AssertSqlSafe(sql.to_string()))
         .execute(t.app.db.writer())
         .await
         .unwrap();
@@ -50,7 +52,13 @@ async fn customer(t: &TestApp, name: &str, phone: &str) -> String {
     r.json()["id"].as_str().unwrap().to_string()
 }
 
-async fn invoice(t: &TestApp, property: &str, amount: i64, issue: &str, due: &str) -> String {
+pub(crate) async fn invoice(
+    t: &TestApp,
+    property: &str,
+    amount: i64,
+    issue: &str,
+    due: &str,
+) -> String {
     let r = t
         .api(
             Method::POST,
@@ -89,7 +97,7 @@ async fn email_template(t: &TestApp, name: &str, subject: &str, html: &str) -> S
     r.json()["id"].as_str().unwrap().to_string()
 }
 
-async fn office(t: &TestApp) -> Office {
+pub(crate) async fn office(t: &TestApp) -> Office {
     Office::sign_in(t, &t.owner_email, OWNER_PASSWORD).await
 }
 
@@ -131,7 +139,7 @@ async fn office_enroll(t: &TestApp, o: &Office, customer: &str, method: &str, st
     .await;
 }
 
-async fn settings(t: &TestApp, o: &Office, fields: &[(&str, &str)]) {
+pub(crate) async fn settings(t: &TestApp, o: &Office, fields: &[(&str, &str)]) {
     let mut all = vec![
         ("timing", "due_date"),
         ("days_after_issue", "0"),
@@ -157,12 +165,12 @@ async fn charges(t: &TestApp) -> i64 {
         .await
 }
 
-async fn succeeded_charges(t: &TestApp) -> i64 {
+pub(crate) async fn succeeded_charges(t: &TestApp) -> i64 {
     t.sandbox_count("SELECT COUNT(*) FROM sandbox_charges WHERE status = 'succeeded'")
         .await
 }
 
-fn spool(t: &TestApp, ext: &str) -> Vec<String> {
+pub(crate) fn spool(t: &TestApp, ext: &str) -> Vec<String> {
     let Ok(dir) = std::fs::read_dir(&t.app.config.spool_dir) else {
         return vec![];
     };
@@ -182,10 +190,12 @@ fn spool(t: &TestApp, ext: &str) -> Vec<String> {
 
 /// `(cause, template_id, channel)` of the outbox, oldest first.
 async fn outbox(t: &TestApp) -> Vec<(String, String, String)> {
-    sqlx::query_as("SELECT cause, template_id, channel FROM outbox ORDER BY created_at, id")
-        .fetch_all(t.app.db.reader())
-        .await
-        .unwrap()
+    fieldpay::store::sql::query_as(
+        "SELECT cause, template_id, channel FROM outbox ORDER BY created_at, id",
+    )
+    .fetch_all(t.app.db.reader())
+    .await
+    .unwrap()
 }
 
 fn hidden(html: &str, name: &str) -> String {
@@ -209,7 +219,12 @@ async fn form_post(t: &TestApp, path: &str, body: &str) -> Resp {
 
 /// A customer with a phone, a property and a saved 4242 card, enrolled by
 /// the office from 2026-01-01.
-async fn enrolled(t: &TestApp, o: &Office, name: &str, number: &str) -> (String, String, String) {
+pub(crate) async fn enrolled(
+    t: &TestApp,
+    o: &Office,
+    name: &str,
+    number: &str,
+) -> (String, String, String) {
     let c = customer(t, name, "(512) 555-0100").await;
     let p = t.property(&format!("{name}'s house"), &c, None).await;
     let m = saved_card(t, &c, number).await;
@@ -331,7 +346,7 @@ async fn charges_on_the_due_day_at_the_local_hour_across_daylight_saving_time() 
     assert_eq!(t.balance(&after).await, 0);
     assert_eq!(t.balance(&early).await, 5000);
     let channels: Vec<(String, i64)> =
-        sqlx::query_as("SELECT channel, amount FROM payments ORDER BY amount")
+        fieldpay::store::sql::query_as("SELECT channel, amount FROM payments ORDER BY amount")
             .fetch_all(t.app.db.reader())
             .await
             .unwrap();
@@ -446,7 +461,7 @@ async fn one_charge_per_customer_per_day_and_a_card_per_property() {
     run(&t, datetime!(2026-12-15 16:00 UTC)).await;
     // One charge for the two invoices on the autopay card, one on the other card.
     let rows: Vec<(i64, String)> =
-        sqlx::query_as("SELECT amount, card_brand FROM payments ORDER BY amount")
+        fieldpay::store::sql::query_as("SELECT amount, card_brand FROM payments ORDER BY amount")
             .fetch_all(t.app.db.reader())
             .await
             .unwrap();
@@ -603,7 +618,7 @@ async fn hard_declines_and_expired_cards_are_never_retried() {
         fieldpay::jobs::run_once(&app, at).await.unwrap();
         at += time::Duration::days(1);
     }
-    let attempts: Vec<(String, String)> = sqlx::query_as(
+    let attempts: Vec<(String, String)> = fieldpay::store::sql::query_as(
         "SELECT decline_code, status FROM payment_attempts WHERE channel = 'autopay' ORDER BY decline_code",
     )
     .fetch_all(t.app.db.reader())
@@ -738,7 +753,7 @@ async fn an_autopay_run_and_a_payer_racing_collect_the_balance_once() {
         assert_eq!(t.balance(&inv).await, 0);
         assert_eq!(succeeded_charges(&t).await, 1);
         let collected = t
-            .count("SELECT coalesce(SUM(amount), 0) FROM payments")
+            .count("SELECT CAST(coalesce(SUM(amount), 0) AS BIGINT) FROM payments")
             .await;
         assert_eq!(collected, 15000);
     }
@@ -934,7 +949,7 @@ async fn office_pages_enroll_with_consent_and_keep_companies_apart() {
     assert!(page.body.contains("By phone, spoke with the customer"));
     assert!(page.body.contains(&t.owner_email));
     let (channel, by): (String, String) =
-        sqlx::query_as("SELECT channel, enrolled_by FROM autopay_enrollments")
+        fieldpay::store::sql::query_as("SELECT channel, enrolled_by FROM autopay_enrollments")
             .fetch_one(t.app.db.reader())
             .await
             .unwrap();
@@ -948,10 +963,12 @@ async fn office_pages_enroll_with_consent_and_keep_companies_apart() {
     // The overview lists the coming charge (days from the real today).
     let soon = fieldpay::dates::today_in("America/Chicago") + time::Duration::days(5);
     let later = soon + time::Duration::days(30);
-    let p = sqlx::query_scalar::<_, String>("SELECT id FROM properties WHERE address = '9 Elm St'")
-        .fetch_one(t.app.db.reader())
-        .await
-        .unwrap();
+    let p = fieldpay::store::sql::query_scalar::<String>(
+        "SELECT id FROM properties WHERE address = '9 Elm St'",
+    )
+    .fetch_one(t.app.db.reader())
+    .await
+    .unwrap();
     invoice(&t, &p, 4200, "2026-01-01", &fieldpay::dates::iso(soon)).await;
     invoice(&t, &p, 9900, "2026-01-01", &fieldpay::dates::iso(later)).await;
     let overview = o.get(&t, "/office/autopay").await;
@@ -1160,7 +1177,7 @@ async fn enrollment_from_the_pay_page_is_charged_and_messages_carry_the_cancel_l
         texts[0]
     );
     // The stored copy keeps the token redacted.
-    let body: String = sqlx::query_scalar("SELECT body_redacted FROM outbox")
+    let body: String = fieldpay::store::sql::query_scalar("SELECT body_redacted FROM outbox")
         .fetch_one(t.app.db.reader())
         .await
         .unwrap();
@@ -1180,9 +1197,10 @@ fn the_cli_runs_autopay() {
     let run = |now: &str| {
         std::process::Command::new(env!("CARGO_BIN_EXE_fieldpay"))
             .args(["jobs", "run", "--once", "--now", now])
+            .env("FIELDPAY_DATABASE_URL", &t.app.config.database_url)
             .env(
-                "FIELDPAY_DATABASE_URL",
-                format!("sqlite://{}/test.db", t.dir.display()),
+                "FIELDPAY_SANDBOX_DATABASE_URL",
+                t.app.config.sandbox_database_url(),
             )
             .env("FIELDPAY_SECRET_KEY", t.app.config.secret.encoded())
             .env("FIELDPAY_SPOOL_DIR", t.dir.join("spool"))

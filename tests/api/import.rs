@@ -54,14 +54,16 @@ async fn upload_with(
 }
 
 async fn company_id(t: &TestApp) -> String {
-    sqlx::query_scalar("SELECT id FROM companies WHERE name = 'Greenleaf Pest Control'")
-        .fetch_one(t.app.db.reader())
-        .await
-        .unwrap()
+    fieldpay::store::sql::query_scalar(
+        "SELECT id FROM companies WHERE name = 'Greenleaf Pest Control'",
+    )
+    .fetch_one(t.app.db.reader())
+    .await
+    .unwrap()
 }
 
 async fn customer_id(t: &TestApp, external_id: &str) -> Option<String> {
-    sqlx::query_scalar("SELECT id FROM customers WHERE external_id = $1")
+    fieldpay::store::sql::query_scalar("SELECT id FROM customers WHERE external_id = $1")
         .bind(external_id)
         .fetch_optional(t.app.db.reader())
         .await
@@ -69,7 +71,7 @@ async fn customer_id(t: &TestApp, external_id: &str) -> Option<String> {
 }
 
 async fn invoice_id(t: &TestApp, number: &str) -> String {
-    sqlx::query_scalar("SELECT id FROM invoices WHERE number = $1")
+    fieldpay::store::sql::query_scalar("SELECT id FROM invoices WHERE number = $1")
         .bind(number)
         .fetch_one(t.app.db.reader())
         .await
@@ -136,7 +138,7 @@ async fn customers_good_rows_are_kept_and_bad_rows_reported_by_line() {
     assert!(t.link_url(&lena).await.contains("/pay/"));
 
     // The landlord, named on a later line, is bill-to for the tenant's address.
-    let (resident, bill_to): (String, String) = sqlx::query_as(
+    let (resident, bill_to): (String, String) = fieldpay::store::sql::query_as(
         "SELECT resident_customer_id, bill_to_customer_id FROM properties WHERE external_id = 'T1'",
     )
     .fetch_one(t.app.db.reader())
@@ -233,10 +235,11 @@ async fn invoices_with_lines_totals_and_amounts_paid() {
     assert_eq!(t.count("SELECT count(*) FROM invoices").await, 3);
 
     // New invoices numbered by fieldpay follow the imported numbers.
-    let prop: String = sqlx::query_scalar("SELECT id FROM properties WHERE external_id = 'L1'")
-        .fetch_one(t.app.db.reader())
-        .await
-        .unwrap();
+    let prop: String =
+        fieldpay::store::sql::query_scalar("SELECT id FROM properties WHERE external_id = 'L1'")
+            .fetch_one(t.app.db.reader())
+            .await
+            .unwrap();
     let next = t.invoice(&prop, 500, "2026-12-31").await;
     assert_eq!(t.invoice_json(&next).await["number"], "2007");
 }

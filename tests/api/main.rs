@@ -24,6 +24,7 @@ mod pay_page;
 mod payments;
 mod pdf;
 mod portal;
+mod processes;
 mod security;
 mod stripe;
 mod templates;

@@ -116,12 +116,14 @@ fn id_from_location(r: &Resp) -> String {
 }
 
 async fn audit_count(t: &TestApp, action: &str, subject: &str) -> i64 {
-    sqlx::query_scalar("SELECT COUNT(*) FROM audit_log WHERE action = $1 AND subject = $2")
-        .bind(action)
-        .bind(subject)
-        .fetch_one(t.app.db.reader())
-        .await
-        .unwrap()
+    fieldpay::store::sql::query_scalar(
+        "SELECT COUNT(*) FROM audit_log WHERE action = $1 AND subject = $2",
+    )
+    .bind(action)
+    .bind(subject)
+    .fetch_one(t.app.db.reader())
+    .await
+    .unwrap()
 }
 
 #[tokio::test]
@@ -520,11 +522,13 @@ async fn edit_and_void_are_refused_after_a_payment_or_while_one_is_in_progress()
 
     // A payment in progress holds the invoice: neither edit nor void now.
     let held = t.invoice(&p, 7000, "2026-12-15").await;
-    sqlx::query("UPDATE invoices SET locked_by_attempt = 'att_in_flight' WHERE id = $1")
-        .bind(&held)
-        .execute(t.app.db.writer())
-        .await
-        .unwrap();
+    fieldpay::store::sql::query(
+        "UPDATE invoices SET locked_by_attempt = 'att_in_flight' WHERE id = $1",
+    )
+    .bind(&held)
+    .execute(t.app.db.writer())
+    .await
+    .unwrap();
     let view = o.get(&t, &format!("/office/invoices/{held}")).await;
     assert!(view.body.contains("being processed right now"));
     let r = o
@@ -581,8 +585,8 @@ async fn void_asks_once_then_takes_the_invoice_off_the_pay_page() {
     assert_eq!(r.status, StatusCode::SEE_OTHER);
     let inv = t.invoice_json(&id).await;
     assert_eq!(inv["status"], "void");
-    let voided_at: Option<String> =
-        sqlx::query_scalar("SELECT voided_at FROM invoices WHERE id = $1")
+    let voided_at: Option<time::OffsetDateTime> =
+        fieldpay::store::sql::query_scalar("SELECT voided_at FROM invoices WHERE id = $1")
             .bind(&id)
             .fetch_one(t.app.db.reader())
             .await

@@ -11,7 +11,7 @@ async fn owner(t: &TestApp) -> Office {
 }
 
 async fn company_id_of(t: &TestApp, email: &str) -> String {
-    sqlx::query_scalar("SELECT company_id FROM office_users WHERE email = $1")
+    fieldpay::store::sql::query_scalar("SELECT company_id FROM office_users WHERE email = $1")
         .bind(email)
         .fetch_one(t.app.db.reader())
         .await
@@ -19,7 +19,7 @@ async fn company_id_of(t: &TestApp, email: &str) -> String {
 }
 
 async fn audit_count(t: &TestApp, action: &str) -> i64 {
-    sqlx::query_scalar("SELECT COUNT(*) FROM audit_log WHERE action = $1")
+    fieldpay::store::sql::query_scalar("SELECT COUNT(*) FROM audit_log WHERE action = $1")
         .bind(action)
         .fetch_one(t.app.db.reader())
         .await
@@ -235,11 +235,12 @@ async fn owners_add_staff_who_cannot_reach_owner_settings() {
         )
         .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
-    let owner_id: String = sqlx::query_scalar("SELECT id FROM office_users WHERE email = $1")
-        .bind(&t.owner_email)
-        .fetch_one(t.app.db.reader())
-        .await
-        .unwrap();
+    let owner_id: String =
+        fieldpay::store::sql::query_scalar("SELECT id FROM office_users WHERE email = $1")
+            .bind(&t.owner_email)
+            .fetch_one(t.app.db.reader())
+            .await
+            .unwrap();
     let r = staff
         .post(
             &t,
@@ -399,11 +400,12 @@ async fn disabling_a_user_asks_once_and_ends_their_session() {
         StatusCode::SEE_OTHER
     );
     let staff = Office::sign_in(&t, email, "temporary pw 1").await;
-    let id: String = sqlx::query_scalar("SELECT id FROM office_users WHERE email = $1")
-        .bind(email)
-        .fetch_one(t.app.db.reader())
-        .await
-        .unwrap();
+    let id: String =
+        fieldpay::store::sql::query_scalar("SELECT id FROM office_users WHERE email = $1")
+            .bind(email)
+            .fetch_one(t.app.db.reader())
+            .await
+            .unwrap();
 
     // The confirmation step says what will happen and changes nothing.
     let confirm = o
@@ -444,11 +446,12 @@ async fn disabling_a_user_asks_once_and_ends_their_session() {
     assert_eq!(audit_count(&t, "office_user.disabled").await, 1);
 
     // Not yourself.
-    let me: String = sqlx::query_scalar("SELECT id FROM office_users WHERE email = $1")
-        .bind(&t.owner_email)
-        .fetch_one(t.app.db.reader())
-        .await
-        .unwrap();
+    let me: String =
+        fieldpay::store::sql::query_scalar("SELECT id FROM office_users WHERE email = $1")
+            .bind(&t.owner_email)
+            .fetch_one(t.app.db.reader())
+            .await
+            .unwrap();
     let r = o
         .post(&t, &format!("/office/settings/users/{me}/disable"), &[])
         .await;
@@ -723,12 +726,14 @@ async fn dashboard_ages_receivables_and_charts_payments() {
     invoice_due_in(&t, &key, &p, 9_100, -91).await;
     let void = invoice_due_in(&t, &key, &p, 77_700, -200).await;
     let mut tx = t.app.db.begin_write().await.unwrap();
-    sqlx::query("UPDATE invoices SET status = 'void', voided_at = $1 WHERE id = $2")
-        .bind(fieldpay::store::now())
-        .bind(&void)
-        .execute(&mut *tx)
-        .await
-        .unwrap();
+    fieldpay::store::sql::query(
+        "UPDATE invoices SET status = 'void', voided_at = $1 WHERE id = $2",
+    )
+    .bind(fieldpay::store::now())
+    .bind(&void)
+    .execute(&mut *tx)
+    .await
+    .unwrap();
     tx.commit().await.unwrap();
 
     let o = owner(&t).await;
@@ -767,7 +772,7 @@ async fn dashboard_ages_receivables_and_charts_payments() {
     // An office cash payment, written directly (recording one is another area's page).
     let company = company_id_of(&t, &t.owner_email).await;
     let mut tx = t.app.db.begin_write().await.unwrap();
-    sqlx::query(
+    fieldpay::store::sql::query(
         "INSERT INTO payments (id, company_id, customer_id, channel, method, amount, currency, created_at)
          VALUES ('pay_office_test', $1, $2, 'office', 'cash', 2500, 'usd', $3)",
     )

@@ -29,7 +29,7 @@ async fn readyz_answers_200_when_migrated_and_503_when_a_migration_is_missing() 
     assert_eq!(r.json()["status"], "ready");
 
     // The database lost a migration this binary needs (an older schema).
-    sqlx::query("DELETE FROM _sqlx_migrations WHERE version = 16")
+    fieldpay::store::sql::query("DELETE FROM _sqlx_migrations WHERE version = 16")
         .execute(t.app.db.writer())
         .await
         .unwrap();
@@ -259,7 +259,7 @@ async fn miss_and_sign_in_limits_are_counted_in_the_database_across_apps() {
         allowed, 6,
         "six a minute per address, whichever process asks"
     );
-    let counted: i64 = sqlx::query_scalar(
+    let counted: i64 = fieldpay::store::sql::query_scalar(
         "SELECT hits FROM rate_limits WHERE scope = 'pay_miss_client' AND key = $1",
     )
     .bind(ip.to_string())
@@ -282,7 +282,7 @@ async fn miss_and_sign_in_limits_are_counted_in_the_database_across_apps() {
     }
     assert_eq!(allowed, 5, "five sign-in attempts a minute per account");
     // The table holds no email address.
-    let keys: Vec<String> = sqlx::query_scalar("SELECT key FROM rate_limits")
+    let keys: Vec<String> = fieldpay::store::sql::query_scalar("SELECT key FROM rate_limits")
         .fetch_all(t.app.db.reader())
         .await
         .unwrap();
@@ -382,7 +382,7 @@ async fn queue(t: &TestApp, company: &str, customer: &str, cause: &str) -> Strin
 
 async fn status_of(t: &TestApp, id: &str) -> (String, bool) {
     let (status, claimed): (String, Option<time::OffsetDateTime>) =
-        sqlx::query_as("SELECT status, claimed_until FROM outbox WHERE id = $1")
+        fieldpay::store::sql::query_as("SELECT status, claimed_until FROM outbox WHERE id = $1")
             .bind(id)
             .fetch_one(t.app.db.reader())
             .await

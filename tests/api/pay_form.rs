@@ -297,11 +297,12 @@ async fn the_portal_completes_the_banks_check_through_its_own_form() {
     use fieldpay::store::portal::{self as portal_store, Purpose};
     let t = TestApp::new().await;
     let (c, inv) = customer_with_invoices(&t, "Portal Pete", &[6000]).await;
-    let company: String = sqlx::query_scalar("SELECT company_id FROM customers WHERE id = $1")
-        .bind(&c)
-        .fetch_one(t.app.db.reader())
-        .await
-        .unwrap();
+    let company: String =
+        fieldpay::store::sql::query_scalar("SELECT company_id FROM customers WHERE id = $1")
+            .bind(&c)
+            .fetch_one(t.app.db.reader())
+            .await
+            .unwrap();
     let mut tx = t.app.db.begin_write().await.unwrap();
     let link = portal_store::insert_token(&mut tx, &company, &c, Purpose::SignIn)
         .await
@@ -387,9 +388,10 @@ async fn the_portal_completes_the_banks_check_through_its_own_form() {
     assert_eq!(paid.status, StatusCode::SEE_OTHER, "{}", paid.body);
     assert!(paid.header("location").starts_with("/portal/receipts/pay_"));
     assert_eq!(t.balance(&inv[0]).await, 0);
-    let channel: String = sqlx::query_scalar("SELECT channel FROM payment_attempts")
-        .fetch_one(t.app.db.reader())
-        .await
-        .unwrap();
+    let channel: String =
+        fieldpay::store::sql::query_scalar("SELECT channel FROM payment_attempts")
+            .fetch_one(t.app.db.reader())
+            .await
+            .unwrap();
     assert_eq!(channel, "portal");
 }

@@ -382,7 +382,7 @@ async fn autopay_needs_consent_and_stores_it() {
         .to_string();
     assert_eq!(r.json()["autopay"]["enrolled"], true);
     let (text, ip, ua): (String, String, String) =
-        sqlx::query_as("SELECT consent_text, consent_ip, consent_user_agent FROM autopay_enrollments WHERE cancelled_at IS NULL")
+        fieldpay::store::sql::query_as("SELECT consent_text, consent_ip, consent_user_agent FROM autopay_enrollments WHERE cancelled_at IS NULL")
             .fetch_one(t.app.db.reader())
             .await
             .unwrap();
@@ -434,16 +434,16 @@ async fn reconciliation_applies_a_charge_left_unrecorded_once() {
         )
         .await;
     assert_eq!(r.status, StatusCode::PAYMENT_REQUIRED);
-    let attempt_id: String = sqlx::query_scalar("SELECT id FROM payment_attempts")
+    let attempt_id: String = fieldpay::store::sql::query_scalar("SELECT id FROM payment_attempts")
         .fetch_one(t.app.db.reader())
         .await
         .unwrap();
     // Re-open that attempt as if the process had crashed mid-way and charge it.
-    sqlx::query("UPDATE payment_attempts SET status = 'pending', response_body = NULL, created_at = '2020-01-01T00:00:00Z'")
+    fieldpay::store::sql::query("UPDATE payment_attempts SET status = 'pending', response_body = NULL, created_at = '2020-01-01T00:00:00Z'")
         .execute(t.app.db.writer())
         .await
         .unwrap();
-    sqlx::query("UPDATE invoices SET locked_by_attempt = $1")
+    fieldpay::store::sql::query("UPDATE invoices SET locked_by_attempt = $1")
         .bind(&attempt_id)
         .execute(t.app.db.writer())
         .await
@@ -502,15 +502,15 @@ async fn reconciliation_frees_invoices_of_an_attempt_never_charged() {
         )
         .await;
     assert_eq!(r.status, StatusCode::PAYMENT_REQUIRED);
-    let attempt_id: String = sqlx::query_scalar("SELECT id FROM payment_attempts")
+    let attempt_id: String = fieldpay::store::sql::query_scalar("SELECT id FROM payment_attempts")
         .fetch_one(t.app.db.reader())
         .await
         .unwrap();
-    sqlx::query("UPDATE payment_attempts SET status = 'pending', response_body = NULL, created_at = '2020-01-01T00:00:00Z'")
+    fieldpay::store::sql::query("UPDATE payment_attempts SET status = 'pending', response_body = NULL, created_at = '2020-01-01T00:00:00Z'")
         .execute(t.app.db.writer())
         .await
         .unwrap();
-    sqlx::query("UPDATE invoices SET locked_by_attempt = $1")
+    fieldpay::store::sql::query("UPDATE invoices SET locked_by_attempt = $1")
         .bind(&attempt_id)
         .execute(t.app.db.writer())
         .await
@@ -761,11 +761,13 @@ async fn nobody_to_authenticate_declines_and_cancels() {
     let t = TestApp::new().await;
     let (c, inv) = customer_with_invoices(&t, "Not Present", &[2500]).await;
     let card = t.card(AUTH_CARD).await;
-    let company = sqlx::query_scalar::<_, String>("SELECT company_id FROM customers WHERE id = $1")
-        .bind(&c)
-        .fetch_one(t.app.db.reader())
-        .await
-        .unwrap();
+    let company = fieldpay::store::sql::query_scalar::<String>(
+        "SELECT company_id FROM customers WHERE id = $1",
+    )
+    .bind(&c)
+    .fetch_one(t.app.db.reader())
+    .await
+    .unwrap();
     let result = fieldpay::payments::pay(
         &t.app,
         fieldpay::payments::PayInvoices {

@@ -104,11 +104,12 @@ impl Portal {
 
 /// Signs a customer in through a sign-in link made directly in the store.
 async fn sign_in_as(t: &TestApp, customer: &str) -> Portal {
-    let company: String = sqlx::query_scalar("SELECT company_id FROM customers WHERE id = $1")
-        .bind(customer)
-        .fetch_one(t.app.db.reader())
-        .await
-        .unwrap();
+    let company: String =
+        fieldpay::store::sql::query_scalar("SELECT company_id FROM customers WHERE id = $1")
+            .bind(customer)
+            .fetch_one(t.app.db.reader())
+            .await
+            .unwrap();
     let mut tx = t.app.db.begin_write().await.unwrap();
     let token = portal_store::insert_token(&mut tx, &company, customer, Purpose::SignIn)
         .await
@@ -238,12 +239,13 @@ async fn invitation_sets_a_password_and_signs_in() {
     let token = link_in(&eml, "https://pay.greenleaf.test/portal/invite/");
     assert_eq!(token, shown);
     // Only the hash is stored.
-    let stored: i64 =
-        sqlx::query_scalar("SELECT COUNT(*) FROM portal_tokens WHERE token_hash = $1")
-            .bind(&token)
-            .fetch_one(t.app.db.reader())
-            .await
-            .unwrap();
+    let stored: i64 = fieldpay::store::sql::query_scalar(
+        "SELECT COUNT(*) FROM portal_tokens WHERE token_hash = $1",
+    )
+    .bind(&token)
+    .fetch_one(t.app.db.reader())
+    .await
+    .unwrap();
     assert_eq!(stored, 0);
 
     // GET shows the form and changes nothing, however often.
@@ -350,11 +352,12 @@ async fn wrong_password_and_unknown_email_read_the_same_and_are_rate_limited() {
     let t = TestApp::new().await;
     let email = unique_email("pat");
     let c = customer_with_email(&t, "Pat Password", &email).await;
-    let company: String = sqlx::query_scalar("SELECT company_id FROM customers WHERE id = $1")
-        .bind(&c)
-        .fetch_one(t.app.db.reader())
-        .await
-        .unwrap();
+    let company: String =
+        fieldpay::store::sql::query_scalar("SELECT company_id FROM customers WHERE id = $1")
+            .bind(&c)
+            .fetch_one(t.app.db.reader())
+            .await
+            .unwrap();
     let hash = fieldpay::auth::hash_password("the right password").unwrap();
     let mut tx = t.app.db.begin_write().await.unwrap();
     portal_store::set_password(&mut tx, &company, &c, &email, &hash)
@@ -465,11 +468,12 @@ async fn sign_in_link_by_email_is_used_only_by_its_button() {
     let portal = Portal::from_sign_in(&r);
     let home = portal.get(&t, "/portal").await;
     assert!(home.body.contains("Sam Link"), "{}", home.body);
-    let session_customer: String =
-        sqlx::query_scalar("SELECT principal_id FROM sessions WHERE kind = 'portal'")
-            .fetch_one(t.app.db.reader())
-            .await
-            .unwrap();
+    let session_customer: String = fieldpay::store::sql::query_scalar(
+        "SELECT principal_id FROM sessions WHERE kind = 'portal'",
+    )
+    .fetch_one(t.app.db.reader())
+    .await
+    .unwrap();
     assert_eq!(session_customer, c);
     // Used: the link is now a 404, GET and POST alike.
     assert_eq!(t.get(&path).await.status, StatusCode::NOT_FOUND);
@@ -479,16 +483,17 @@ async fn sign_in_link_by_email_is_used_only_by_its_button() {
     assert_eq!(again.status, StatusCode::NOT_FOUND);
 
     // An expired link is refused too.
-    let company: String = sqlx::query_scalar("SELECT company_id FROM customers WHERE id = $1")
-        .bind(&c)
-        .fetch_one(t.app.db.reader())
-        .await
-        .unwrap();
+    let company: String =
+        fieldpay::store::sql::query_scalar("SELECT company_id FROM customers WHERE id = $1")
+            .bind(&c)
+            .fetch_one(t.app.db.reader())
+            .await
+            .unwrap();
     let mut tx = t.app.db.begin_write().await.unwrap();
     let old = portal_store::insert_token(&mut tx, &company, &c, Purpose::SignIn)
         .await
         .unwrap();
-    sqlx::query("UPDATE portal_tokens SET expires_at = $1 WHERE token_hash = $2")
+    fieldpay::store::sql::query("UPDATE portal_tokens SET expires_at = $1 WHERE token_hash = $2")
         .bind(fieldpay::store::now() - time::Duration::minutes(1))
         .bind(fieldpay::crypto::sha256_hex(old.as_bytes()))
         .execute(&mut *tx)
@@ -742,11 +747,12 @@ async fn saved_cards_and_autopay_off_and_on() {
         )
         .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
-    let channel: String =
-        sqlx::query_scalar("SELECT channel FROM autopay_enrollments WHERE cancelled_at IS NULL")
-            .fetch_one(t.app.db.reader())
-            .await
-            .unwrap();
+    let channel: String = fieldpay::store::sql::query_scalar(
+        "SELECT channel FROM autopay_enrollments WHERE cancelled_at IS NULL",
+    )
+    .fetch_one(t.app.db.reader())
+    .await
+    .unwrap();
     assert_eq!(channel, "portal");
     let cards = portal.get(&t, "/portal/cards").await;
     assert!(
@@ -754,7 +760,7 @@ async fn saved_cards_and_autopay_off_and_on() {
         "{}",
         cards.body
     );
-    let method: String = sqlx::query_scalar("SELECT id FROM payment_methods")
+    let method: String = fieldpay::store::sql::query_scalar("SELECT id FROM payment_methods")
         .fetch_one(t.app.db.reader())
         .await
         .unwrap();
@@ -827,7 +833,7 @@ async fn saved_cards_and_autopay_off_and_on() {
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     assert!(r.body.contains("Autopay is on for Visa ending 4242"));
-    let (text, ip, ua, channel): (String, String, String, String) = sqlx::query_as(
+    let (text, ip, ua, channel): (String, String, String, String) = fieldpay::store::sql::query_as(
         "SELECT consent_text, consent_ip, consent_user_agent, channel FROM autopay_enrollments WHERE cancelled_at IS NULL",
     )
     .fetch_one(t.app.db.reader())
@@ -902,7 +908,7 @@ async fn another_customers_card_is_a_404() {
         .pay(&token, "k-own", json!({"invoice_ids": [inv], "payment_method": card, "save_card_and_enroll_autopay": true, "autopay_consent": true}))
         .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
-    let method: String = sqlx::query_scalar("SELECT id FROM payment_methods")
+    let method: String = fieldpay::store::sql::query_scalar("SELECT id FROM payment_methods")
         .fetch_one(t.app.db.reader())
         .await
         .unwrap();
@@ -1092,7 +1098,7 @@ async fn a_card_can_be_added_without_a_charge() {
         .await;
     assert_eq!(forged.status, StatusCode::FORBIDDEN);
     // The saved card pays from the quick payment page.
-    let method: String = sqlx::query_scalar("SELECT id FROM payment_methods")
+    let method: String = fieldpay::store::sql::query_scalar("SELECT id FROM payment_methods")
         .fetch_one(t.app.db.reader())
         .await
         .unwrap();

@@ -157,20 +157,9 @@ async fn no_card_number_in_the_database_or_the_logs_after_payments() {
     assert!(t.count("SELECT COUNT(*) FROM payments").await >= 2);
     // Everything into the main file first: an automatic checkpoint between
     // reading the file and reading its WAL would hide rows from the scan.
-    sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
-        .execute(t.app.db.writer())
-        .await
-        .unwrap();
     let mut text = String::new();
-    for f in [
-        "test.db",
-        "test.db-wal",
-        "test.sandbox.db",
-        "test.sandbox.db-wal",
-    ] {
-        text.push_str(&String::from_utf8_lossy(
-            &std::fs::read(t.dir.join(f)).unwrap_or_default(),
-        ));
+    for (_, bytes) in crate::support::stored_bytes(&t).await {
+        text.push_str(&String::from_utf8_lossy(&bytes));
     }
     text.push_str(&String::from_utf8_lossy(&captured_logs().lock().unwrap()));
     let found = luhn_numbers(&text);
@@ -228,11 +217,12 @@ async fn only_a_stripe_companys_card_pages_allow_stripe_js() {
     let t = TestApp::new().await;
     let (c, _) = customer_with_invoices(&t, "Csp Carla", &[2500]).await;
     let token = t.token(&c).await;
-    let company: String = sqlx::query_scalar("SELECT company_id FROM customers WHERE id = $1")
-        .bind(&c)
-        .fetch_one(t.app.db.reader())
-        .await
-        .unwrap();
+    let company: String =
+        fieldpay::store::sql::query_scalar("SELECT company_id FROM customers WHERE id = $1")
+            .bind(&c)
+            .fetch_one(t.app.db.reader())
+            .await
+            .unwrap();
 
     // The sandbox (the default): the exact policy, our own card fields.
     let page = t.get(&format!("/pay/{token}")).await;
@@ -362,7 +352,7 @@ async fn the_processor_is_not_switched_while_a_payment_is_pending() {
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
     // As if the processor's reply had been lost: reconciliation still owes
     // this attempt an answer from the sandbox.
-    sqlx::query("UPDATE payment_attempts SET status = 'pending'")
+    fieldpay::store::sql::query("UPDATE payment_attempts SET status = 'pending'")
         .execute(t.app.db.writer())
         .await
         .unwrap();
@@ -388,7 +378,7 @@ async fn the_processor_is_not_switched_while_a_payment_is_pending() {
     let r = t.api(Method::GET, "/api/v1/settings/processor", None).await;
     assert_eq!(r.json()["kind"], "sandbox", "{}", r.body);
     // Settled: the switch goes through.
-    sqlx::query("UPDATE payment_attempts SET status = 'succeeded'")
+    fieldpay::store::sql::query("UPDATE payment_attempts SET status = 'succeeded'")
         .execute(t.app.db.writer())
         .await
         .unwrap();

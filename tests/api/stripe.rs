@@ -216,7 +216,7 @@ fn use_processor(t: &mut TestApp, p: Arc<dyn PaymentProcessor>) {
 /// the database, as a test device: the settings API refuses a switch while
 /// an attempt is pending, which is the state these tests build.
 async fn set_kind(t: &TestApp, kind: &str) {
-    let done = sqlx::query("UPDATE processor_settings SET kind = $1")
+    let done = fieldpay::store::sql::query("UPDATE processor_settings SET kind = $1")
         .bind(kind)
         .execute(t.app.db.writer())
         .await
@@ -278,11 +278,13 @@ async fn intents_for(c: &Ctx, attempt: &str) -> Vec<Value> {
 }
 
 async fn attempt_of_payment(t: &TestApp, payment_id: &str) -> (String, String) {
-    sqlx::query_as("SELECT attempt_id, processor_charge_id FROM payments WHERE id = $1")
-        .bind(payment_id)
-        .fetch_one(t.app.db.reader())
-        .await
-        .unwrap()
+    fieldpay::store::sql::query_as(
+        "SELECT attempt_id, processor_charge_id FROM payments WHERE id = $1",
+    )
+    .bind(payment_id)
+    .fetch_one(t.app.db.reader())
+    .await
+    .unwrap()
 }
 
 fn body(invoices: &[String], method: &str) -> Value {
@@ -377,7 +379,7 @@ async fn stripe_declines_map_to_our_codes_with_words_for_the_customer() {
     assert_eq!(report.declined, 1, "{report:?}");
     let intents = intents_for(&c, &attempt).await;
     assert_eq!(intents[0]["status"], "canceled");
-    let code: String = sqlx::query_scalar(
+    let code: String = fieldpay::store::sql::query_scalar(
         "SELECT decline_code FROM payment_attempts WHERE idempotency_key = 'api:key-3ds'",
     )
     .fetch_one(t.app.db.reader())
@@ -411,7 +413,7 @@ async fn stripe_saved_card_is_charged_off_session() {
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
     assert_eq!(r.json()["autopay"]["enrolled"], true, "{}", r.body);
     // The card is kept at Stripe, attached to a Customer we remember.
-    let (method_id, processor_method): (String, String) = sqlx::query_as(
+    let (method_id, processor_method): (String, String) = fieldpay::store::sql::query_as(
         "SELECT id, processor_method_id FROM payment_methods WHERE customer_id = $1",
     )
     .bind(&cust)
@@ -422,20 +424,22 @@ async fn stripe_saved_card_is_charged_off_session() {
     let pm_at_stripe = ls_get(&c, &format!("/v1/payment_methods/{card}")).await;
     let stripe_customer = pm_at_stripe["customer"].as_str().unwrap().to_string();
     assert!(stripe_customer.starts_with("cus_"));
-    let remembered: Option<String> =
-        sqlx::query_scalar("SELECT processor_customer_id FROM customers WHERE id = $1")
-            .bind(&cust)
-            .fetch_one(t.app.db.reader())
-            .await
-            .unwrap();
+    let remembered: Option<String> = fieldpay::store::sql::query_scalar(
+        "SELECT processor_customer_id FROM customers WHERE id = $1",
+    )
+    .bind(&cust)
+    .fetch_one(t.app.db.reader())
+    .await
+    .unwrap();
     assert_eq!(remembered.as_deref(), Some(stripe_customer.as_str()));
 
     // A later invoice, charged with the saved card while the customer is away.
-    let prop: String = sqlx::query_scalar("SELECT property_id FROM invoices WHERE id = $1")
-        .bind(&inv[0])
-        .fetch_one(t.app.db.reader())
-        .await
-        .unwrap();
+    let prop: String =
+        fieldpay::store::sql::query_scalar("SELECT property_id FROM invoices WHERE id = $1")
+            .bind(&inv[0])
+            .fetch_one(t.app.db.reader())
+            .await
+            .unwrap();
     let later = t.invoice(&prop, 4500, "2026-12-15").await;
     let charged = fieldpay::payments::pay_with(
         &t.app,
@@ -547,16 +551,17 @@ async fn stripe_refund_reopens_the_balance() {
     let data = refunds["data"].as_array().unwrap();
     assert_eq!(data.len(), 1, "{refunds}");
     assert_eq!(data[0]["amount"], 3000);
-    let ours: String = sqlx::query_scalar("SELECT processor_refund_id FROM refunds")
-        .fetch_one(t.app.db.reader())
-        .await
-        .unwrap();
+    let ours: String =
+        fieldpay::store::sql::query_scalar("SELECT processor_refund_id FROM refunds")
+            .fetch_one(t.app.db.reader())
+            .await
+            .unwrap();
     assert_eq!(data[0]["id"], json!(ours));
     assert!(data[0]["metadata"]["fieldpay_refund_id"].is_string());
 }
 
 async fn ours_key(t: &TestApp) -> String {
-    sqlx::query_scalar("SELECT id FROM refunds")
+    fieldpay::store::sql::query_scalar("SELECT id FROM refunds")
         .fetch_one(t.app.db.reader())
         .await
         .unwrap()
@@ -651,7 +656,7 @@ async fn pay_and_lose_reply(t: &mut TestApp, c: &Ctx, name: &str, amount: i64) -
     use_processor(t, sandbox);
     set_kind(t, "stripe").await;
     assert_eq!(t.balance(&inv[0]).await, amount, "not applied yet");
-    let attempt: String = sqlx::query_scalar(
+    let attempt: String = fieldpay::store::sql::query_scalar(
         "SELECT id FROM payment_attempts WHERE idempotency_key = 'api:key-lost' AND status = 'pending'",
     )
     .fetch_one(t.app.db.reader())
@@ -725,7 +730,7 @@ async fn stripe_repeated_requests_charge_once_although_localstripe_ignores_idemp
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
     assert_eq!(t.count("SELECT count(*) FROM payments").await, 1);
     assert_eq!(t.count("SELECT count(*) FROM payment_attempts").await, 1);
-    let attempt: String = sqlx::query_scalar("SELECT id FROM payment_attempts")
+    let attempt: String = fieldpay::store::sql::query_scalar("SELECT id FROM payment_attempts")
         .fetch_one(t.app.db.reader())
         .await
         .unwrap();
@@ -763,7 +768,7 @@ fn now_unix() -> i64 {
 
 async fn wait_processed(t: &TestApp, event_id: &str) -> String {
     for _ in 0..200 {
-        let done: Option<Option<String>> = sqlx::query_scalar(
+        let done: Option<Option<String>> = fieldpay::store::sql::query_scalar(
             "SELECT result FROM stripe_events WHERE event_id = $1 AND processed_at IS NOT NULL",
         )
         .bind(event_id)
@@ -873,7 +878,7 @@ async fn stripe_webhook_applies_a_payment_exactly_once_in_any_order() {
     wait_processed(&t, "evt_succeeded").await;
     assert_eq!(t.count("SELECT count(*) FROM payments").await, 1);
     assert_eq!(t.count("SELECT count(*) FROM stripe_events").await, 2);
-    let amount: i64 = sqlx::query_scalar("SELECT amount FROM payments")
+    let amount: i64 = fieldpay::store::sql::query_scalar("SELECT amount FROM payments")
         .fetch_one(t.app.db.reader())
         .await
         .unwrap();
@@ -917,7 +922,7 @@ async fn stripe_delivers_signed_webhooks_that_apply_once() {
     // localstripe sends the event about a second later.
     let mut event_id = None;
     for _ in 0..200 {
-        event_id = sqlx::query_scalar(
+        event_id = fieldpay::store::sql::query_scalar(
             "SELECT event_id FROM stripe_events WHERE object_id = $1 AND processed_at IS NOT NULL",
         )
         .bind(&pi)
@@ -984,7 +989,7 @@ async fn stripe_dashboard_refund_arrives_by_webhook_and_reopens_the_balance() {
         );
     }
     assert_eq!(t.balance(&inv[0]).await, 4000);
-    let (amount, by): (i64, String) = sqlx::query_as(
+    let (amount, by): (i64, String) = fieldpay::store::sql::query_as(
         "SELECT amount, created_by FROM refunds WHERE processor_refund_id LIKE 're_%'",
     )
     .fetch_one(t.app.db.reader())
@@ -1010,10 +1015,11 @@ async fn stripe_dashboard_refund_arrives_by_webhook_and_reopens_the_balance() {
     .await;
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(wait_processed(&t, "evt_dispute").await, "dispute recorded");
-    let disputed: String = sqlx::query_scalar("SELECT payment_id FROM processor_disputes")
-        .fetch_one(t.app.db.reader())
-        .await
-        .unwrap();
+    let disputed: String =
+        fieldpay::store::sql::query_scalar("SELECT payment_id FROM processor_disputes")
+            .fetch_one(t.app.db.reader())
+            .await
+            .unwrap();
     assert_eq!(disputed, payment);
     assert_eq!(
         t.count("SELECT count(*) FROM audit_log WHERE action = 'payment.disputed'")
@@ -1116,21 +1122,12 @@ async fn processor_settings_are_masked_and_encrypted_at_rest() {
     assert_eq!(p.name(), "sandbox");
 
     // The raw database files never hold the keys.
-    sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
-        .execute(t.app.db.writer())
-        .await
-        .unwrap();
-    for entry in std::fs::read_dir(&t.dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_file() {
-            let bytes = std::fs::read(&path).unwrap();
-            for secret in [sk, wh] {
-                assert!(
-                    !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
-                    "{} holds a key in clear",
-                    path.display()
-                );
-            }
+    for (place, bytes) in crate::support::stored_bytes(&t).await {
+        for secret in [sk, wh] {
+            assert!(
+                !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
+                "{place} holds a key in clear"
+            );
         }
     }
     let logs = crate::support::captured_logs();
@@ -1329,7 +1326,7 @@ async fn stripe_refund_whose_reply_was_lost_is_confirmed_by_webhook() {
         "refunds recorded: 0"
     );
     let (n, confirmed): (i64, Option<String>) =
-        sqlx::query_as("SELECT count(*), max(processor_refund_id) FROM refunds")
+        fieldpay::store::sql::query_as("SELECT count(*), max(processor_refund_id) FROM refunds")
             .fetch_one(t.app.db.reader())
             .await
             .unwrap();
@@ -1337,7 +1334,7 @@ async fn stripe_refund_whose_reply_was_lost_is_confirmed_by_webhook() {
     assert_eq!(confirmed.as_deref(), at_stripe["data"][0]["id"].as_str());
     assert_eq!(t.balance(&inv[0]).await, 5000);
     let held: Option<String> =
-        sqlx::query_scalar("SELECT locked_by_attempt FROM invoices WHERE id = $1")
+        fieldpay::store::sql::query_scalar("SELECT locked_by_attempt FROM invoices WHERE id = $1")
             .bind(&inv[0])
             .fetch_one(t.app.db.reader())
             .await
@@ -1519,7 +1516,7 @@ async fn stripe_pay_page_form_posts_a_payment_method_id() {
     assert!(r.header("location").contains("/receipts/"));
     assert_eq!(t.balance(&inv[0]).await, 0);
     assert_eq!(t.balance(&inv[1]).await, 0);
-    let (attempt, _) = sqlx::query_as::<_, (String, String)>(
+    let (attempt, _) = fieldpay::store::sql::query_as::<(String, String)>(
         "SELECT id, channel FROM payment_attempts WHERE status = 'succeeded'",
     )
     .fetch_one(t.app.db.reader())
@@ -1544,12 +1541,13 @@ async fn stripe_cards_added_without_a_charge_share_one_stripe_customer() {
         matches!(added, fieldpay::payments::AddCard::Added(_)),
         "{added:?}"
     );
-    let remembered: Option<String> =
-        sqlx::query_scalar("SELECT processor_customer_id FROM customers WHERE id = $1")
-            .bind(&cust)
-            .fetch_one(t.app.db.reader())
-            .await
-            .unwrap();
+    let remembered: Option<String> = fieldpay::store::sql::query_scalar(
+        "SELECT processor_customer_id FROM customers WHERE id = $1",
+    )
+    .bind(&cust)
+    .fetch_one(t.app.db.reader())
+    .await
+    .unwrap();
     let stripe_customer = remembered.expect("the Stripe customer is remembered");
     assert!(stripe_customer.starts_with("cus_"), "{stripe_customer}");
     // The second card joins the same Stripe customer.

@@ -44,6 +44,9 @@ struct LogWriter(Arc<Mutex<Vec<u8>>>);
 
 impl std::io::Write for LogWriter {
     fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        if std::env::var_os("FIELDPAY_TEST_LOG_STDERR").is_some() {
+            eprint!("{}", String::from_utf8_lossy(b));
+        }
         if let Ok(mut v) = self.0.lock() {
             v.extend_from_slice(b);
         }
@@ -52,6 +55,114 @@ impl std::io::Write for LogWriter {
     fn flush(&mut self) -> std::io::Result<()> {
         Ok(())
     }
+}
+
+/// Which database the suite runs on: SQLite files by default, PostgreSQL
+/// when `FIELDPAY_TEST_DATABASE=postgres` (the server at
+/// `FIELDPAY_TEST_POSTGRES`, a fresh database per test).
+pub fn on_postgres() -> bool {
+    std::env::var("FIELDPAY_TEST_DATABASE").is_ok_and(|v| v == "postgres")
+}
+
+/// The PostgreSQL server for tests, if one was given. Under `CI=true` a
+/// missing server is a failure, elsewhere the caller skips.
+pub fn postgres_server() -> Option<String> {
+    match std::env::var("FIELDPAY_TEST_POSTGRES") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ => {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "FIELDPAY_TEST_POSTGRES must name a PostgreSQL server (postgres://USER@HOST:PORT/postgres); .ci/run starts one"
+            );
+            None
+        }
+    }
+}
+
+/// A new, empty PostgreSQL database on the test server.
+pub async fn fresh_postgres_database(server: &str) -> String {
+    use sqlx::Connection;
+    let name = format!("fp_{}", new_id("t").to_lowercase().replace('-', "_"));
+    let mut admin = sqlx::PgConnection::connect(server).await.unwrap();
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    admin.close().await.ok();
+    let mut url = url::Url::parse(server).unwrap();
+    url.set_path(&name);
+    url.to_string()
+}
+
+/// The names of the app's tables (not the migrations' own).
+pub async fn table_names(t: &TestApp) -> Vec<String> {
+    fieldpay::store::sql::query_scalar(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE '\\_%' ESCAPE '\\' AND name NOT LIKE 'sqlite%' ORDER BY name",
+    )
+    .pg("SELECT CAST(table_name AS TEXT) FROM information_schema.tables WHERE table_schema = 'public' AND table_name NOT LIKE '\\_%' ESCAPE '\\' ORDER BY table_name")
+    .fetch_all(t.app.db.reader())
+    .await
+    .unwrap()
+}
+
+/// Everything the databases hold, as stored: the SQLite files (main file
+/// and WAL, the app's and the sandbox's), or a `pg_dump` of the PostgreSQL
+/// database plus the sandbox's files. For scans that nothing secret is kept.
+pub async fn stored_bytes(t: &TestApp) -> Vec<(String, Vec<u8>)> {
+    let mut out = Vec::new();
+    if on_postgres() {
+        let dump = std::process::Command::new(pg_tool("pg_dump"))
+            .args(["--data-only", "--inserts", &t.app.config.database_url])
+            .output()
+            .expect("pg_dump runs");
+        assert!(
+            dump.status.success(),
+            "{}",
+            String::from_utf8_lossy(&dump.stderr)
+        );
+        out.push(("pg_dump".to_string(), dump.stdout));
+    } else {
+        // Everything into the main file first: an automatic checkpoint between
+        // reading the file and reading its WAL would hide rows from the scan.
+        fieldpay::store::sql::query("PRAGMA wal_checkpoint(TRUNCATE)")
+            .execute(t.app.db.writer())
+            .await
+            .unwrap();
+    }
+    for entry in std::fs::read_dir(&t.dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_file() {
+            out.push((path.display().to_string(), std::fs::read(&path).unwrap()));
+        }
+    }
+    out
+}
+
+/// A PostgreSQL client program: from PATH, else the newest server install.
+fn pg_tool(name: &str) -> std::path::PathBuf {
+    let mut dirs: Vec<_> = std::fs::read_dir("/usr/lib/postgresql")
+        .map(|d| {
+            d.filter_map(|e| e.ok())
+                .map(|e| e.path().join("bin"))
+                .collect()
+        })
+        .unwrap_or_default();
+    dirs.sort();
+    dirs.into_iter()
+        .rev()
+        .map(|d| d.join(name))
+        .find(|p| p.exists())
+        .unwrap_or_else(|| name.into())
+}
+
+/// The database URL for a new test app.
+pub async fn fresh_database_url(dir: &std::path::Path) -> String {
+    if on_postgres() {
+        let server = postgres_server()
+            .expect("FIELDPAY_TEST_DATABASE=postgres needs FIELDPAY_TEST_POSTGRES (a server URL)");
+        return fresh_postgres_database(&server).await;
+    }
+    format!("sqlite://{}/test.db", dir.display())
 }
 
 pub struct Resp {
@@ -83,21 +194,49 @@ pub struct TestApp {
 
 impl TestApp {
     pub async fn new() -> TestApp {
-        TestApp::with_limits(RateLimits {
-            misses_per_client_per_minute: 1000,
-            misses_total_per_minute: 100_000,
-            hits_per_token_per_minute: 100_000,
-        })
-        .await
+        TestApp::with_limits(TestApp::relaxed_limits()).await
     }
 
     pub async fn with_limits(rate_limits: RateLimits) -> TestApp {
-        captured_logs();
         let dir = std::env::temp_dir().join(format!("fieldpay-test-{}", new_id("t")));
         std::fs::create_dir_all(&dir).unwrap();
+        let url = fresh_database_url(&dir).await;
+        TestApp::open(dir, url, rate_limits).await
+    }
+
+    /// An app on a fresh database of the test PostgreSQL server, whatever
+    /// the suite runs on; `None` (skip) when there is none outside CI.
+    pub async fn on_postgres_server() -> Option<TestApp> {
+        let server = postgres_server()?;
+        let dir = std::env::temp_dir().join(format!("fieldpay-test-{}", new_id("t")));
+        std::fs::create_dir_all(&dir).unwrap();
+        let url = fresh_postgres_database(&server).await;
+        Some(TestApp::open(dir, url, TestApp::relaxed_limits()).await)
+    }
+
+    /// An app on a SQLite file, whatever the suite runs on.
+    pub async fn on_sqlite() -> TestApp {
+        let dir = std::env::temp_dir().join(format!("fieldpay-test-{}", new_id("t")));
+        std::fs::create_dir_all(&dir).unwrap();
+        let url = format!("sqlite://{}/test.db", dir.display());
+        TestApp::open(dir, url, TestApp::relaxed_limits()).await
+    }
+
+    fn relaxed_limits() -> RateLimits {
+        RateLimits {
+            misses_per_client_per_minute: 1000,
+            misses_total_per_minute: 100_000,
+            hits_per_token_per_minute: 100_000,
+        }
+    }
+
+    async fn open(dir: PathBuf, database_url: String, rate_limits: RateLimits) -> TestApp {
+        captured_logs();
         let config = Config {
             bind: "127.0.0.1:0".parse().unwrap(),
-            database_url: format!("sqlite://{}/test.db", dir.display()),
+            database_url,
+            database_pool: Default::default(),
+            sandbox_database_url: Some(format!("sqlite://{}/test.sandbox.db", dir.display())),
             base_url: BASE_URL.into(),
             spool_dir: dir.join("spool"),
             secret: Secret::generate(),
@@ -310,14 +449,14 @@ impl TestApp {
 
     /// A count in the sandbox processor's own database (its charges).
     pub async fn sandbox_count(&self, sql: &'static str) -> i64 {
-        sqlx::query_scalar(sql)
+        fieldpay::store::sql::query_scalar(sql)
             .fetch_one(self.app.sandbox.database())
             .await
             .unwrap()
     }
 
     pub async fn count(&self, sql: &'static str) -> i64 {
-        sqlx::query_scalar(sql)
+        fieldpay::store::sql::query_scalar(sql)
             .fetch_one(self.app.db.reader())
             .await
             .unwrap()

@@ -187,11 +187,12 @@ async fn customer_pages_pass_axe() {
     let mut audit = Audit::new();
     let l = lena(&env.server).await;
     // An overdue invoice too (overdue is said in words and colour).
-    let home: String = sqlx::query_scalar("SELECT property_id FROM invoices WHERE id = $1")
-        .bind(&l.own[0])
-        .fetch_one(env.server.app.db.reader())
-        .await
-        .unwrap();
+    let home: String =
+        fieldpay::store::sql::query_scalar("SELECT property_id FROM invoices WHERE id = $1")
+            .bind(&l.own[0])
+            .fetch_one(env.server.app.db.reader())
+            .await
+            .unwrap();
     env.server.invoice(&home, 4500, "2026-10-15").await;
     let link = env.server.link_url(&l.id).await;
     let token = link.rsplit('/').next().unwrap().to_string();
@@ -269,11 +270,12 @@ async fn customer_pages_pass_axe() {
     env.goto(&env.url(&format!("/portal/link/{sign_in}"))).await;
     audit.check(&env, "portal sign-in link").await;
 
-    let rental: String = sqlx::query_scalar("SELECT property_id FROM invoices WHERE id = $1")
-        .bind(&l.rental)
-        .fetch_one(env.server.app.db.reader())
-        .await
-        .unwrap();
+    let rental: String =
+        fieldpay::store::sql::query_scalar("SELECT property_id FROM invoices WHERE id = $1")
+            .bind(&l.rental)
+            .fetch_one(env.server.app.db.reader())
+            .await
+            .unwrap();
     env.server.invoice(&rental, 6000, "2027-02-01").await;
     env.goto(&env.url("/portal/login")).await;
     audit.check(&env, "portal sign-in").await;
@@ -292,11 +294,12 @@ async fn customer_pages_pass_axe() {
         env.goto(&env.url(path)).await;
         audit.check(&env, path).await;
     }
-    let card: String = sqlx::query_scalar("SELECT id FROM payment_methods WHERE customer_id = $1")
-        .bind(&l.id)
-        .fetch_one(env.server.app.db.reader())
-        .await
-        .unwrap();
+    let card: String =
+        fieldpay::store::sql::query_scalar("SELECT id FROM payment_methods WHERE customer_id = $1")
+            .bind(&l.id)
+            .fetch_one(env.server.app.db.reader())
+            .await
+            .unwrap();
     env.goto(&env.url(&format!("/portal/cards/{card}/remove")))
         .await;
     audit.check(&env, "portal card removal").await;

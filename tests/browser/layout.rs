@@ -32,7 +32,7 @@ async fn the_pay_page_fits_a_phone_and_a_laptop() {
     };
     let l = lena(&env.server).await;
     // A company accent colour (dark green, passes AA with white text).
-    sqlx::query("UPDATE companies SET accent_color = '#0b5a2a'")
+    fieldpay::store::sql::query("UPDATE companies SET accent_color = '#0b5a2a'")
         .execute(env.server.app.db.writer())
         .await
         .unwrap();

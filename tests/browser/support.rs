@@ -100,6 +100,8 @@ impl Server {
         let config = Config {
             bind: addr,
             database_url: format!("sqlite://{}/test.db", dir.display()),
+            database_pool: Default::default(),
+            sandbox_database_url: None,
             base_url: base.clone(),
             spool_dir: dir.join("spool"),
             secret: Secret::generate(),
@@ -217,14 +219,16 @@ impl Server {
 
     /// Charges the sandbox processor made (its own database).
     pub async fn sandbox_charges(&self) -> i64 {
-        sqlx::query_scalar("SELECT COUNT(*) FROM sandbox_charges WHERE status = 'succeeded'")
-            .fetch_one(self.app.sandbox.database())
-            .await
-            .unwrap()
+        fieldpay::store::sql::query_scalar(
+            "SELECT COUNT(*) FROM sandbox_charges WHERE status = 'succeeded'",
+        )
+        .fetch_one(self.app.sandbox.database())
+        .await
+        .unwrap()
     }
 
     pub async fn count(&self, sql: &'static str) -> i64 {
-        sqlx::query_scalar(sql)
+        fieldpay::store::sql::query_scalar(sql)
             .fetch_one(self.app.db.reader())
             .await
             .unwrap()

@@ -167,6 +167,8 @@ async fn smtp_down_for_a_while_then_back_delivers_each_message_once() {
     let app = App::open(Config {
         bind: "127.0.0.1:0".parse().unwrap(),
         database_url: format!("sqlite://{}/app.db", dir.0.display()),
+        database_pool: Default::default(),
+        sandbox_database_url: None,
         base_url: "https://pay.faults.test".into(),
         spool_dir: dir.0.join("spool"),
         secret: Secret::generate(),
@@ -272,7 +274,7 @@ async fn smtp_down_for_a_while_then_back_delivers_each_message_once() {
         "every message arrives exactly once (runs after the server came back: {runs:?})"
     );
     let statuses: Vec<(String, i64)> =
-        sqlx::query_as("SELECT status, COUNT(*) FROM outbox GROUP BY status")
+        fieldpay::store::sql::query_as("SELECT status, COUNT(*) FROM outbox GROUP BY status")
             .fetch_all(app.db.reader())
             .await
             .unwrap();

@@ -11,7 +11,6 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::{Form, Router};
 use serde::{Deserialize, Serialize};
-use sqlx::Row;
 
 use super::{OfficeUser, page, page_with_status};
 use crate::messaging::Channel;
@@ -713,7 +712,7 @@ async fn messages_page(
     };
     let tz = time_zone(&state, &user.company_id).await?;
     // TODO(move to store::messages): the company-wide listing.
-    let rows = sqlx::query(
+    let rows = crate::store::sql::query(
         "SELECT o.id, o.channel, o.recipient, o.subject, o.status, o.attempts, o.last_error,
                 o.created_at, o.sent_at, o.customer_id, coalesce(c.name, '') AS customer_name
          FROM outbox o LEFT JOIN customers c ON c.company_id = o.company_id AND c.id = o.customer_id

@@ -19,7 +19,6 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
 use serde::{Deserialize, Serialize};
-use sqlx::Row;
 
 use super::{AppState, ClientIp};
 use crate::auth;
@@ -124,7 +123,7 @@ impl FromRequestParts<AppState> for OfficeUser {
             .await
             .map_err(|e| super::error::ApiError::from(e).into_response())?
             .ok_or_else(to_login)?;
-        let row = sqlx::query(
+        let row = crate::store::sql::query(
             "SELECT u.email, u.role, c.name FROM office_users u JOIN companies c ON c.id = u.company_id
              WHERE u.id = $1 AND u.company_id = $2 AND u.disabled_at IS NULL",
         )
@@ -208,7 +207,7 @@ async fn login(State(state): State<AppState>, ip: ClientIp, Form(f): Form<LoginF
             "Too many sign-in attempts. Wait a minute and try again.",
         );
     }
-    let row: Option<(String, String, String)> = match sqlx::query_as(
+    let row: Option<(String, String, String)> = match crate::store::sql::query_as(
         "SELECT id, company_id, password_hash FROM office_users WHERE email = $1 AND disabled_at IS NULL",
     )
     .bind(&email)
@@ -321,7 +320,7 @@ async fn change_password(
         )
     };
     let stored: Option<String> =
-        sqlx::query_scalar("SELECT password_hash FROM office_users WHERE id = $1")
+        crate::store::sql::query_scalar("SELECT password_hash FROM office_users WHERE id = $1")
             .bind(&user.user_id)
             .fetch_optional(state.app.db.reader())
             .await
@@ -354,7 +353,7 @@ async fn change_password(
     let keep = cookie_value(&headers, COOKIE).map(str::to_string);
     let result: Result<(), StoreError> = async {
         let mut tx = state.app.db.begin_write().await?;
-        sqlx::query("UPDATE office_users SET password_hash = $1 WHERE id = $2")
+        crate::store::sql::query("UPDATE office_users SET password_hash = $1 WHERE id = $2")
             .bind(&hash)
             .bind(&user.user_id)
             .execute(&mut *tx)
@@ -406,7 +405,7 @@ async fn search(
 ) -> Response {
     let text = q.q.trim().to_lowercase();
     let pattern = format!("%{text}%");
-    let rows = sqlx::query(
+    let rows = crate::store::sql::query(
         "SELECT c.id, c.name, coalesce(c.email, '') AS email, coalesce(c.phone, '') AS phone,
                 coalesce((SELECT 'Invoice ' || i.number FROM invoices i
                           WHERE i.company_id = c.company_id AND i.bill_to_customer_id = c.id

@@ -110,7 +110,7 @@ impl FromRequestParts<AppState> for PortalUser {
             .await
             .map_err(|e| ApiError::from(e).into_response())?
             .ok_or_else(to_login)?;
-        let row: (String, String, String, String) = sqlx::query_as(
+        let row: (String, String, String, String) = crate::store::sql::query_as(
             "SELECT c.name, co.name, co.phone, co.accent_color
              FROM customers c JOIN companies co ON co.id = c.company_id
              WHERE c.id = $1 AND c.company_id = $2",

@@ -1,0 +1,2 @@
+-- Reserved for the import area; no changes yet.
+SELECT 1;

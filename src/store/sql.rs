@@ -1,0 +1,528 @@
+//! One query API over SQLite and PostgreSQL.
+//!
+//! The store writes each statement once (`$N` placeholders, portable SQL) and
+//! runs it on whichever database the URL chose. Values are bound once and
+//! encoded for the database at execution; rows decode into the same Rust
+//! types on both. A statement whose dialects differ carries a PostgreSQL text
+//! as well (`Query::pg`).
+
+use sqlx::error::BoxDynError;
+use sqlx::pool::PoolConnection;
+use sqlx::postgres::{PgArguments, PgRow};
+use sqlx::sqlite::{SqliteArguments, SqliteRow};
+use sqlx::{
+    Arguments, ColumnIndex, Decode, Encode, FromRow, PgConnection, PgPool, Postgres, SqlSafeStr,
+    SqlStr, Sqlite, SqliteConnection, SqlitePool, Type,
+};
+use sqlx_core::transaction::TransactionManager;
+
+/// Which database a pool or connection talks to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A connection pool of either database.
+#[derive(Clone, Debug)]
+pub enum Pool {
+    Sqlite(SqlitePool),
+    Pg(PgPool),
+}
+
+impl Pool {
+    pub fn backend(&self) -> Backend {
+        match self {
+            Pool::Sqlite(_) => Backend::Sqlite,
+            Pool::Pg(_) => Backend::Postgres,
+        }
+    }
+
+    /// A connection of its own, for several reads that belong together.
+    pub async fn acquire(&self) -> Result<Conn, sqlx::Error> {
+        Ok(match self {
+            Pool::Sqlite(p) => Conn::Sqlite(p.acquire().await?),
+            Pool::Pg(p) => Conn::Pg(p.acquire().await?),
+        })
+    }
+
+    pub async fn close(&self) {
+        match self {
+            Pool::Sqlite(p) => p.close().await,
+            Pool::Pg(p) => p.close().await,
+        }
+    }
+}
+
+/// A pooled connection of either database. Store functions take `&mut Conn`;
+/// a `&mut Tx` coerces to it.
+#[derive(Debug)]
+pub enum Conn {
+    Sqlite(PoolConnection<Sqlite>),
+    Pg(PoolConnection<Postgres>),
+}
+
+impl Conn {
+    pub fn backend(&self) -> Backend {
+        match self {
+            Conn::Sqlite(_) => Backend::Sqlite,
+            Conn::Pg(_) => Backend::Postgres,
+        }
+    }
+
+    /// Starts a transaction; SQLite's takes the write lock at once
+    /// (`BEGIN IMMEDIATE`) so it never has to upgrade a read lock.
+    pub async fn begin(mut self) -> Result<Tx, sqlx::Error> {
+        match &mut self {
+            Conn::Sqlite(c) => {
+                <Sqlite as sqlx::Database>::TransactionManager::begin(
+                    c,
+                    Some("BEGIN IMMEDIATE".into_sql_str()),
+                )
+                .await?
+            }
+            Conn::Pg(c) => {
+                <Postgres as sqlx::Database>::TransactionManager::begin(c, None).await?;
+                sqlx::query(PG_WRITE_LOCK).execute(&mut **c).await?;
+            }
+        }
+        Ok(Tx {
+            conn: self,
+            open: true,
+        })
+    }
+}
+
+/// Taken by every PostgreSQL write transaction, released at its end: writes
+/// are ordered one at a time across all processes, as SQLite orders them,
+/// so the store's read-check-write steps (an invoice still open, a key not
+/// yet used) hold on both. Reads never wait for it.
+pub const PG_WRITE_LOCK: &str = "SELECT pg_advisory_xact_lock(4242001)";
+
+/// A transaction on a connection of its own; dropped without `commit`, it
+/// rolls back.
+#[derive(Debug)]
+pub struct Tx {
+    conn: Conn,
+    open: bool,
+}
+
+impl Tx {
+    pub async fn commit(mut self) -> Result<(), sqlx::Error> {
+        self.open = false;
+        match &mut self.conn {
+            Conn::Sqlite(c) => <Sqlite as sqlx::Database>::TransactionManager::commit(c).await,
+            Conn::Pg(c) => <Postgres as sqlx::Database>::TransactionManager::commit(c).await,
+        }
+    }
+
+    pub async fn rollback(mut self) -> Result<(), sqlx::Error> {
+        self.open = false;
+        match &mut self.conn {
+            Conn::Sqlite(c) => <Sqlite as sqlx::Database>::TransactionManager::rollback(c).await,
+            Conn::Pg(c) => <Postgres as sqlx::Database>::TransactionManager::rollback(c).await,
+        }
+    }
+}
+
+impl Drop for Tx {
+    fn drop(&mut self) {
+        if self.open {
+            // Queued: runs before the connection's next statement.
+            match &mut self.conn {
+                Conn::Sqlite(c) => {
+                    <Sqlite as sqlx::Database>::TransactionManager::start_rollback(c)
+                }
+                Conn::Pg(c) => <Postgres as sqlx::Database>::TransactionManager::start_rollback(c),
+            }
+        }
+    }
+}
+
+impl std::ops::Deref for Tx {
+    type Target = Conn;
+    fn deref(&self) -> &Conn {
+        &self.conn
+    }
+}
+
+impl std::ops::DerefMut for Tx {
+    fn deref_mut(&mut self) -> &mut Conn {
+        &mut self.conn
+    }
+}
+
+/// Where a statement runs.
+pub enum Target<'e> {
+    Sqlite(&'e mut SqliteConnection),
+    SqlitePool(&'e SqlitePool),
+    Pg(&'e mut PgConnection),
+    PgPool(&'e PgPool),
+}
+
+/// A pool, a connection or a transaction.
+pub trait Executor<'e> {
+    fn target(self) -> Target<'e>;
+}
+
+impl<'e> Executor<'e> for &'e Pool {
+    fn target(self) -> Target<'e> {
+        match self {
+            Pool::Sqlite(p) => Target::SqlitePool(p),
+            Pool::Pg(p) => Target::PgPool(p),
+        }
+    }
+}
+
+impl<'e> Executor<'e> for &'e SqlitePool {
+    fn target(self) -> Target<'e> {
+        Target::SqlitePool(self)
+    }
+}
+
+impl<'e> Executor<'e> for &'e mut Conn {
+    fn target(self) -> Target<'e> {
+        match self {
+            Conn::Sqlite(c) => Target::Sqlite(c),
+            Conn::Pg(c) => Target::Pg(c),
+        }
+    }
+}
+
+impl<'e> Executor<'e> for &'e mut Tx {
+    fn target(self) -> Target<'e> {
+        (&mut self.conn).target()
+    }
+}
+
+/// A value both databases can take as a parameter.
+pub trait Value<'q>: Send + 'q {
+    fn add_sqlite(self: Box<Self>, args: &mut SqliteArguments) -> Result<(), BoxDynError>;
+    fn add_pg(self: Box<Self>, args: &mut PgArguments) -> Result<(), BoxDynError>;
+}
+
+impl<'q, T> Value<'q> for T
+where
+    T: Encode<'q, Sqlite> + Type<Sqlite> + Encode<'q, Postgres> + Type<Postgres> + Send + 'q,
+{
+    fn add_sqlite(self: Box<Self>, args: &mut SqliteArguments) -> Result<(), BoxDynError> {
+        args.add(*self)
+    }
+    fn add_pg(self: Box<Self>, args: &mut PgArguments) -> Result<(), BoxDynError> {
+        args.add(*self)
+    }
+}
+
+/// A type both databases' rows decode into.
+pub trait Decodable:
+    for<'r> Decode<'r, Sqlite> + Type<Sqlite> + for<'r> Decode<'r, Postgres> + Type<Postgres>
+{
+}
+
+impl<T> Decodable for T where
+    T: for<'r> Decode<'r, Sqlite> + Type<Sqlite> + for<'r> Decode<'r, Postgres> + Type<Postgres>
+{
+}
+
+/// A row of either database.
+pub enum Row {
+    Sqlite(SqliteRow),
+    Pg(PgRow),
+}
+
+impl Row {
+    pub fn try_get<T, I>(&self, index: I) -> Result<T, sqlx::Error>
+    where
+        T: Decodable,
+        I: ColumnIndex<SqliteRow> + ColumnIndex<PgRow>,
+    {
+        use sqlx::Row as _;
+        match self {
+            Row::Sqlite(r) => r.try_get(index),
+            Row::Pg(r) => r.try_get(index),
+        }
+    }
+
+    /// Panics when the column is missing or of another type: for tests.
+    pub fn get<T, I>(&self, index: I) -> T
+    where
+        T: Decodable,
+        I: ColumnIndex<SqliteRow> + ColumnIndex<PgRow> + std::fmt::Debug,
+    {
+        let name = format!("{index:?}");
+        self.try_get(index)
+            .unwrap_or_else(|e| panic!("column {name}: {e}"))
+    }
+}
+
+/// Rows that map onto a Rust type on both databases (tuples of `Decodable`).
+pub trait FromRows: for<'r> FromRow<'r, SqliteRow> + for<'r> FromRow<'r, PgRow> {}
+
+impl<T> FromRows for T where T: for<'r> FromRow<'r, SqliteRow> + for<'r> FromRow<'r, PgRow> {}
+
+fn from_row<O: FromRows>(row: &Row) -> Result<O, sqlx::Error> {
+    match row {
+        Row::Sqlite(r) => O::from_row(r),
+        Row::Pg(r) => O::from_row(r),
+    }
+}
+
+/// What an `execute` changed.
+#[derive(Clone, Copy, Debug)]
+pub struct Done {
+    rows: u64,
+}
+
+impl Done {
+    pub fn rows_affected(&self) -> u64 {
+        self.rows
+    }
+}
+
+/// A statement with its bound values.
+pub struct Query<'q> {
+    sql: SqlStr,
+    pg: Option<SqlStr>,
+    args: Vec<Box<dyn Value<'q> + 'q>>,
+}
+
+pub fn query<'q>(sql: impl SqlSafeStr) -> Query<'q> {
+    Query {
+        sql: sql.into_sql_str(),
+        pg: None,
+        args: Vec::new(),
+    }
+}
+
+impl<'q> Query<'q> {
+    pub fn bind<T: Value<'q>>(mut self, value: T) -> Self {
+        self.args.push(Box::new(value));
+        self
+    }
+
+    /// The statement's PostgreSQL text, where the dialects differ.
+    pub fn pg(mut self, sql: impl SqlSafeStr) -> Self {
+        self.pg = Some(sql.into_sql_str());
+        self
+    }
+
+    fn sqlite(self) -> Result<(SqlStr, SqliteArguments), sqlx::Error> {
+        let mut args = SqliteArguments::default();
+        for v in self.args {
+            v.add_sqlite(&mut args).map_err(sqlx::Error::Encode)?;
+        }
+        Ok((self.sql, args))
+    }
+
+    fn postgres(self) -> Result<(SqlStr, PgArguments), sqlx::Error> {
+        let mut args = PgArguments::default();
+        for v in self.args {
+            v.add_pg(&mut args).map_err(sqlx::Error::Encode)?;
+        }
+        Ok((self.pg.unwrap_or(self.sql), args))
+    }
+
+    pub async fn execute<'e>(self, on: impl Executor<'e>) -> Result<Done, sqlx::Error> {
+        let rows = match on.target() {
+            Target::Sqlite(c) => {
+                let (sql, args) = self.sqlite()?;
+                sqlx::query_with(sql, args)
+                    .execute(c)
+                    .await?
+                    .rows_affected()
+            }
+            Target::SqlitePool(p) => {
+                let (sql, args) = self.sqlite()?;
+                sqlx::query_with(sql, args)
+                    .execute(p)
+                    .await?
+                    .rows_affected()
+            }
+            Target::Pg(c) => {
+                let (sql, args) = self.postgres()?;
+                sqlx::query_with(sql, args)
+                    .execute(c)
+                    .await?
+                    .rows_affected()
+            }
+            Target::PgPool(p) => {
+                let (sql, args) = self.postgres()?;
+                sqlx::query_with(sql, args)
+                    .execute(p)
+                    .await?
+                    .rows_affected()
+            }
+        };
+        Ok(Done { rows })
+    }
+
+    pub async fn fetch_all<'e>(self, on: impl Executor<'e>) -> Result<Vec<Row>, sqlx::Error> {
+        Ok(match on.target() {
+            Target::Sqlite(c) => {
+                let (sql, args) = self.sqlite()?;
+                let rows = sqlx::query_with(sql, args).fetch_all(c).await?;
+                rows.into_iter().map(Row::Sqlite).collect()
+            }
+            Target::SqlitePool(p) => {
+                let (sql, args) = self.sqlite()?;
+                let rows = sqlx::query_with(sql, args).fetch_all(p).await?;
+                rows.into_iter().map(Row::Sqlite).collect()
+            }
+            Target::Pg(c) => {
+                let (sql, args) = self.postgres()?;
+                let rows = sqlx::query_with(sql, args).fetch_all(c).await?;
+                rows.into_iter().map(Row::Pg).collect()
+            }
+            Target::PgPool(p) => {
+                let (sql, args) = self.postgres()?;
+                let rows = sqlx::query_with(sql, args).fetch_all(p).await?;
+                rows.into_iter().map(Row::Pg).collect()
+            }
+        })
+    }
+
+    pub async fn fetch_optional<'e>(
+        self,
+        on: impl Executor<'e>,
+    ) -> Result<Option<Row>, sqlx::Error> {
+        Ok(match on.target() {
+            Target::Sqlite(c) => {
+                let (sql, args) = self.sqlite()?;
+                sqlx::query_with(sql, args)
+                    .fetch_optional(c)
+                    .await?
+                    .map(Row::Sqlite)
+            }
+            Target::SqlitePool(p) => {
+                let (sql, args) = self.sqlite()?;
+                sqlx::query_with(sql, args)
+                    .fetch_optional(p)
+                    .await?
+                    .map(Row::Sqlite)
+            }
+            Target::Pg(c) => {
+                let (sql, args) = self.postgres()?;
+                sqlx::query_with(sql, args)
+                    .fetch_optional(c)
+                    .await?
+                    .map(Row::Pg)
+            }
+            Target::PgPool(p) => {
+                let (sql, args) = self.postgres()?;
+                sqlx::query_with(sql, args)
+                    .fetch_optional(p)
+                    .await?
+                    .map(Row::Pg)
+            }
+        })
+    }
+
+    pub async fn fetch_one<'e>(self, on: impl Executor<'e>) -> Result<Row, sqlx::Error> {
+        self.fetch_optional(on)
+            .await?
+            .ok_or(sqlx::Error::RowNotFound)
+    }
+}
+
+/// A statement whose rows map onto `O`.
+pub struct QueryAs<'q, O> {
+    inner: Query<'q>,
+    out: std::marker::PhantomData<fn() -> O>,
+}
+
+pub fn query_as<'q, O: FromRows>(sql: impl SqlSafeStr) -> QueryAs<'q, O> {
+    QueryAs {
+        inner: query(sql),
+        out: std::marker::PhantomData,
+    }
+}
+
+impl<'q, O: FromRows> QueryAs<'q, O> {
+    pub fn bind<T: Value<'q>>(mut self, value: T) -> Self {
+        self.inner = self.inner.bind(value);
+        self
+    }
+
+    pub fn pg(mut self, sql: impl SqlSafeStr) -> Self {
+        self.inner = self.inner.pg(sql);
+        self
+    }
+
+    pub async fn fetch_all<'e>(self, on: impl Executor<'e>) -> Result<Vec<O>, sqlx::Error> {
+        self.inner
+            .fetch_all(on)
+            .await?
+            .iter()
+            .map(from_row)
+            .collect()
+    }
+
+    pub async fn fetch_optional<'e>(self, on: impl Executor<'e>) -> Result<Option<O>, sqlx::Error> {
+        self.inner
+            .fetch_optional(on)
+            .await?
+            .as_ref()
+            .map(from_row)
+            .transpose()
+    }
+
+    pub async fn fetch_one<'e>(self, on: impl Executor<'e>) -> Result<O, sqlx::Error> {
+        from_row(&self.inner.fetch_one(on).await?)
+    }
+}
+
+/// A statement whose first column is the answer.
+pub struct QueryScalar<'q, O> {
+    inner: Query<'q>,
+    out: std::marker::PhantomData<fn() -> O>,
+}
+
+pub fn query_scalar<'q, O: Decodable>(sql: impl SqlSafeStr) -> QueryScalar<'q, O> {
+    QueryScalar {
+        inner: query(sql),
+        out: std::marker::PhantomData,
+    }
+}
+
+impl<'q, O: Decodable> QueryScalar<'q, O> {
+    pub fn bind<T: Value<'q>>(mut self, value: T) -> Self {
+        self.inner = self.inner.bind(value);
+        self
+    }
+
+    pub fn pg(mut self, sql: impl SqlSafeStr) -> Self {
+        self.inner = self.inner.pg(sql);
+        self
+    }
+
+    pub async fn fetch_all<'e>(self, on: impl Executor<'e>) -> Result<Vec<O>, sqlx::Error> {
+        self.inner
+            .fetch_all(on)
+            .await?
+            .iter()
+            .map(|r| r.try_get(0))
+            .collect()
+    }
+
+    pub async fn fetch_optional<'e>(self, on: impl Executor<'e>) -> Result<Option<O>, sqlx::Error> {
+        self.inner
+            .fetch_optional(on)
+            .await?
+            .map(|r| r.try_get(0))
+            .transpose()
+    }
+
+    pub async fn fetch_one<'e>(self, on: impl Executor<'e>) -> Result<O, sqlx::Error> {
+        self.inner.fetch_one(on).await?.try_get(0)
+    }
+}
+
+/// Runs several `;`-separated statements without parameters (schema set-up).
+pub async fn raw<'e>(sql: &'static str, on: impl Executor<'e>) -> Result<(), sqlx::Error> {
+    match on.target() {
+        Target::Sqlite(c) => sqlx::raw_sql(sql).execute(c).await.map(|_| ()),
+        Target::SqlitePool(p) => sqlx::raw_sql(sql).execute(p).await.map(|_| ()),
+        Target::Pg(c) => sqlx::raw_sql(sql).execute(c).await.map(|_| ()),
+        Target::PgPool(p) => sqlx::raw_sql(sql).execute(p).await.map(|_| ()),
+    }
+}

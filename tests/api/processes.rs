@@ -1,0 +1,257 @@
+//! Several fieldpay processes on one PostgreSQL database: a thousand invoices
+//! fall due, three job processes run alerts, autopay and delivery at once,
+//! one is killed mid-run, and a later run finishes its work. Each message is
+//! sent once and each invoice charged once.
+
+use std::collections::HashMap;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use serde_json::json;
+
+use crate::support::TestApp;
+
+/// Customers per group; each has `INVOICES_EACH` invoices.
+const CUSTOMERS: usize = 125;
+const INVOICES_EACH: usize = 4;
+/// 9:00 in Chicago on the autopay due day; the alerts' trigger day too.
+const RUN_AT: &str = "2026-12-15T15:00:00Z";
+/// Past the outbox claim (5 min) and the reconciliation grace (2 min).
+const FINISH_AT: &str = "2026-12-15T15:20:00Z";
+
+fn jobs_process(t: &TestApp, now: &str) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_fieldpay"))
+        .args(["jobs", "run", "--once", "--now", now])
+        .env("FIELDPAY_DATABASE_URL", &t.app.config.database_url)
+        .env(
+            "FIELDPAY_SANDBOX_DATABASE_URL",
+            t.app.config.sandbox_database_url(),
+        )
+        .env("FIELDPAY_SECRET_KEY", t.app.config.secret.encoded())
+        .env("FIELDPAY_SPOOL_DIR", &t.app.config.spool_dir)
+        .env("FIELDPAY_BASE_URL", &t.app.config.base_url)
+        .env("FIELDPAY_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the binary starts")
+}
+
+fn finished(child: Child) -> String {
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_processes_share_the_work_and_a_killed_one_is_finished_by_the_others() {
+    let Some(t) = TestApp::on_postgres_server().await else {
+        eprintln!("SKIPPED: no PostgreSQL server (set FIELDPAY_TEST_POSTGRES)");
+        return;
+    };
+    let o = crate::autopay::office(&t).await;
+    crate::autopay::settings(&t, &o, &[]).await;
+    let email = crate::alerts::email_template(
+        &t,
+        "Invoice {{ invoice_number }} is past due",
+        "<p>{{ customer_name }}, {{ invoice_balance }} is still owed.</p>",
+    )
+    .await;
+    crate::alerts::rule(&t, json!({"email_template_id": email, "days_after_due": 3})).await;
+
+    // Half the invoices are charged by autopay on Dec 15; the other half fell
+    // due on Dec 12 and get their past-due alert on Dec 15.
+    let mut autopay_invoices = Vec::new();
+    let mut alert_invoices = Vec::new();
+    for i in 0..CUSTOMERS {
+        let (_, p, _) =
+            crate::autopay::enrolled(&t, &o, &format!("Auto {i}"), "4242424242424242").await;
+        for _ in 0..INVOICES_EACH {
+            autopay_invoices
+                .push(crate::autopay::invoice(&t, &p, 5000, "2026-12-01", "2026-12-15").await);
+        }
+        let c = crate::alerts::customer(&t, &format!("Late {i}"), "late@example.com", None).await;
+        let p = t.property(&format!("{i} Late Lane"), &c, None).await;
+        for _ in 0..INVOICES_EACH {
+            alert_invoices.push(t.invoice(&p, 3000, "2026-12-12").await);
+        }
+    }
+    assert_eq!(autopay_invoices.len() + alert_invoices.len(), 1000);
+
+    // Three processes at once; one is killed while it works.
+    let survivors = [jobs_process(&t, RUN_AT), jobs_process(&t, RUN_AT)];
+    let mut doomed = jobs_process(&t, RUN_AT);
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    doomed.kill().unwrap(); // SIGKILL
+    doomed.wait().unwrap();
+    for p in survivors {
+        eprintln!("survivor: {}", finished(p).trim());
+    }
+    // Later, past the dead process's claims: whatever it left is finished.
+    eprintln!("finisher: {}", finished(jobs_process(&t, FINISH_AT)).trim());
+
+    for id in &autopay_invoices {
+        assert_eq!(t.balance(id).await, 0, "invoice {id} was not collected");
+    }
+    assert_eq!(
+        crate::autopay::succeeded_charges(&t).await,
+        autopay_invoices.len() as i64,
+        "one charge per invoice"
+    );
+    assert_eq!(
+        t.count(
+            "SELECT COUNT(*) FROM (SELECT invoice_id FROM payment_allocations
+             GROUP BY invoice_id HAVING COUNT(*) > 1) AS twice"
+        )
+        .await,
+        0,
+        "no invoice paid twice"
+    );
+    assert_eq!(
+        t.count("SELECT COUNT(*) FROM payments WHERE channel = 'autopay'")
+            .await,
+        autopay_invoices.len() as i64
+    );
+
+    // Each past-due alert sent once, none left queued or claimed.
+    let mut per_invoice: HashMap<String, usize> = HashMap::new();
+    for mail in crate::autopay::spool(&t, ".eml") {
+        if let Some(at) = mail.find("is past due") {
+            let number = mail[..at].rsplit("Invoice ").next().unwrap().trim();
+            *per_invoice.entry(number.to_string()).or_default() += 1;
+        }
+    }
+    assert_eq!(
+        per_invoice.len(),
+        alert_invoices.len(),
+        "every alert arrived"
+    );
+    assert!(
+        per_invoice.values().all(|n| *n == 1),
+        "an alert was sent twice: {:?}",
+        per_invoice
+            .iter()
+            .filter(|(_, n)| **n > 1)
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(
+        t.count("SELECT COUNT(*) FROM outbox WHERE status IN ('queued', 'sending')")
+            .await,
+        0
+    );
+}
+
+#[tokio::test]
+async fn postgres_start_errors_say_what_to_fix() {
+    let refused = fieldpay::store::Db::connect("postgres://fieldpay:secret@127.0.0.1:1/fieldpay")
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(refused.contains("cannot reach PostgreSQL"), "{refused}");
+    assert!(
+        !refused.contains("secret"),
+        "the password is not shown: {refused}"
+    );
+    let bad = fieldpay::store::Db::connect("postgres://fieldpay@127.0.0.1:notaport/x")
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(bad.contains("bad database URL"), "{bad}");
+    let Some(server) = crate::support::postgres_server() else {
+        eprintln!("SKIPPED: no PostgreSQL server for the missing-database case");
+        return;
+    };
+    let mut url = url::Url::parse(&server).unwrap();
+    url.set_path("fieldpay_never_created");
+    let missing = fieldpay::store::Db::connect(url.as_str())
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        missing.contains("does not exist: create it first"),
+        "{missing}"
+    );
+}
+
+#[tokio::test]
+async fn copy_database_moves_everything_from_sqlite_to_postgres() {
+    let Some(server) = crate::support::postgres_server() else {
+        eprintln!("SKIPPED: no PostgreSQL server (set FIELDPAY_TEST_POSTGRES)");
+        return;
+    };
+    let t = TestApp::on_sqlite().await;
+    let (c, invoices) =
+        crate::support::customer_with_invoices(&t, "Moving Marta", &[4500, 7000]).await;
+    let token = t.token(&c).await;
+    let card = t.card("4242424242424242").await;
+    let paid = t
+        .pay(
+            &token,
+            "move-1",
+            json!({"invoice_ids": [invoices[0]], "payment_method": card}),
+        )
+        .await;
+    assert_eq!(
+        paid.status,
+        axum::http::StatusCode::CREATED,
+        "{}",
+        paid.body
+    );
+    let target = crate::support::fresh_postgres_database(&server).await;
+
+    let copy = || {
+        Command::new(env!("CARGO_BIN_EXE_fieldpay"))
+            .args(["copy-database", "--to", &target])
+            .env("FIELDPAY_DATABASE_URL", &t.app.config.database_url)
+            .env("FIELDPAY_SECRET_KEY", t.app.config.secret.encoded())
+            .env("FIELDPAY_LOG", "warn")
+            .output()
+            .unwrap()
+    };
+    let out = copy();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("payments: 1 rows"));
+
+    // The same server on PostgreSQL shows the same customer and balances.
+    let moved = fieldpay::app::App::open(fieldpay::config::Config {
+        database_url: target.clone(),
+        ..(*t.app.config).clone()
+    })
+    .await
+    .unwrap();
+    for table in crate::support::table_names(&t).await {
+        let count = format!("SELECT COUNT(*) FROM \"{table}\"");
+        let before: i64 = fieldpay::store::sql::query_scalar(sqlx::AssertSqlSafe(count.clone()))
+            .fetch_one(t.app.db.reader())
+            .await
+            .unwrap();
+        let after: i64 = fieldpay::store::sql::query_scalar(sqlx::AssertSqlSafe(count))
+            .fetch_one(moved.db.reader())
+            .await
+            .unwrap();
+        assert_eq!(before, after, "rows of {table}");
+    }
+    let page = fieldpay::store::paypage::load(&moved.db, &fieldpay::paylink::token_hash(&token))
+        .await
+        .unwrap()
+        .expect("the link opens on PostgreSQL");
+    let balances: Vec<i64> = page.open_invoices().map(|i| i.balance).collect();
+    assert_eq!(balances, vec![7000], "the paid invoice stays paid");
+
+    // A second copy would mix two databases: refused, nothing changed.
+    let again = copy();
+    assert!(!again.status.success());
+    assert!(
+        String::from_utf8_lossy(&again.stderr).contains("copy into an empty database"),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+}
