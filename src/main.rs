@@ -44,7 +44,8 @@ enum Command {
     /// FIELDPAY_DATABASE_URL at PostgreSQL.
     CopyDatabase {
         /// The PostgreSQL database to fill: postgres://USER@HOST:PORT/DATABASE
-        #[arg(long)]
+        /// (from the environment keeps its password out of `ps`).
+        #[arg(long, env = "FIELDPAY_COPY_TO", hide_env_values = true)]
         to: String,
     },
     /// Seed the demo company (idempotent), print its logins and links, then serve.

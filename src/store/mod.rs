@@ -108,6 +108,9 @@ fn unavailable_reason(db: &dyn sqlx::error::DatabaseError) -> Option<&'static st
         // memory, too many connections), 57P0x server shutting down.
         return match code.get(..2) {
             Some("08") => Some("the connection to the database was lost"),
+            Some("57") if code == "57014" => Some("the database statement timed out"),
+            Some("55") if code == "55P03" => Some("the database is locked"),
+            Some("40") => Some("the database asked to retry the transaction"),
             Some("53") if code == "53100" => Some("the disk is full"),
             Some("53") => Some("the database is out of resources"),
             Some("57") if code.starts_with("57P0") => Some("the database is shutting down"),
@@ -259,6 +262,9 @@ pub fn latest_migration() -> i64 {
     MIGRATIONS.last().map(|m| m.0).unwrap_or(0)
 }
 
+/// PostgreSQL connections per process for write transactions.
+const PG_WRITE_CONNECTIONS: u32 = 4;
+
 /// Pool settings for PostgreSQL, from the environment.
 #[derive(Clone, Debug)]
 pub struct PoolSettings {
@@ -345,20 +351,39 @@ impl Db {
         sqlx::ConnectOptions::connect(&options)
             .await
             .map_err(|e| anyhow::anyhow!("{}", explain_postgres_error(&shown, &e)))?;
-        let pool = PgPoolOptions::new()
+        let read = PgPoolOptions::new()
             .max_connections(settings.max_connections)
             .min_connections(1)
             .acquire_timeout(settings.acquire_timeout)
+            .connect_with(options.clone())
+            .await
+            .map_err(|e| anyhow::anyhow!("{}", explain_postgres_error(&shown, &e)))?;
+        // Writers of their own: they wait for the write lock holding a
+        // connection, and must not take the readers' connections while they
+        // wait. Writes take the lock one at a time anyway.
+        let write = PgPoolOptions::new()
+            .max_connections(PG_WRITE_CONNECTIONS)
+            .min_connections(1)
+            .acquire_timeout(Duration::from_secs(30))
+            // A connection left in a transaction (a lost COMMIT) is closed,
+            // not handed to the next writer.
+            .after_release(|conn, _| {
+                Box::pin(async move {
+                    use sqlx::Connection;
+                    conn.ping().await?;
+                    Ok(!conn.is_in_transaction())
+                })
+            })
             .connect_with(options)
             .await
             .map_err(|e| anyhow::anyhow!("{}", explain_postgres_error(&shown, &e)))?;
-        let pool = Pool::Pg(pool);
+        let write = Pool::Pg(write);
         Ok(Db {
             // Group commit here too: writes take one lock in turn (see
             // `sql::PG_WRITE_LOCK`), so a batch pays for one commit.
-            group: writer::GroupWriter::start(pool.clone()),
-            write: pool.clone(),
-            read: pool,
+            group: writer::GroupWriter::start(write.clone()),
+            write,
+            read: Pool::Pg(read),
         })
     }
 

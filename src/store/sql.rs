@@ -81,22 +81,25 @@ impl Conn {
                 )
                 .await?
             }
-            Conn::Pg(c) => {
-                <Postgres as sqlx::Database>::TransactionManager::begin(c, None).await?;
-                sqlx::query(PG_WRITE_LOCK).execute(&mut **c).await?;
-            }
+            Conn::Pg(c) => <Postgres as sqlx::Database>::TransactionManager::begin(c, None).await?,
         }
-        Ok(Tx {
+        let mut tx = Tx {
             conn: self,
             open: true,
-        })
+        };
+        // Through the `Tx`: a failed or abandoned wait for the lock rolls the
+        // transaction back instead of leaving it open on a pooled connection.
+        if let Conn::Pg(c) = &mut tx.conn {
+            sqlx::query(PG_WRITE_LOCK).execute(&mut **c).await?;
+        }
+        Ok(tx)
     }
 }
 
 /// Taken by every PostgreSQL write transaction, released at its end: writes
 /// are ordered one at a time across all processes, as SQLite orders them,
 /// so the store's read-check-write steps (an invoice still open, a key not
-/// yet used) hold on both. Reads never wait for it.
+/// yet used) hold on both. Reads never wait for it (they use their own pool).
 pub const PG_WRITE_LOCK: &str = "SELECT pg_advisory_xact_lock(4242001)";
 
 /// A transaction on a connection of its own; dropped without `commit`, it
@@ -108,20 +111,24 @@ pub struct Tx {
 }
 
 impl Tx {
+    // `open` is cleared only after the statement succeeded: a failed or
+    // abandoned COMMIT still rolls back on drop.
     pub async fn commit(mut self) -> Result<(), sqlx::Error> {
-        self.open = false;
         match &mut self.conn {
-            Conn::Sqlite(c) => <Sqlite as sqlx::Database>::TransactionManager::commit(c).await,
-            Conn::Pg(c) => <Postgres as sqlx::Database>::TransactionManager::commit(c).await,
+            Conn::Sqlite(c) => <Sqlite as sqlx::Database>::TransactionManager::commit(c).await?,
+            Conn::Pg(c) => <Postgres as sqlx::Database>::TransactionManager::commit(c).await?,
         }
+        self.open = false;
+        Ok(())
     }
 
     pub async fn rollback(mut self) -> Result<(), sqlx::Error> {
-        self.open = false;
         match &mut self.conn {
-            Conn::Sqlite(c) => <Sqlite as sqlx::Database>::TransactionManager::rollback(c).await,
-            Conn::Pg(c) => <Postgres as sqlx::Database>::TransactionManager::rollback(c).await,
+            Conn::Sqlite(c) => <Sqlite as sqlx::Database>::TransactionManager::rollback(c).await?,
+            Conn::Pg(c) => <Postgres as sqlx::Database>::TransactionManager::rollback(c).await?,
         }
+        self.open = false;
+        Ok(())
     }
 }
 

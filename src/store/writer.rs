@@ -101,6 +101,8 @@ async fn run(pool: Pool, mut rx: mpsc::UnboundedReceiver<Job>) {
             continue;
         };
         if let Err(e) = begin(&mut conn).await {
+            // Never back into the pool inside a transaction.
+            exec(&mut conn, "ROLLBACK").await.ok();
             tracing::error!(error = %e, "database writer cannot begin");
             continue;
         }

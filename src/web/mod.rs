@@ -168,16 +168,20 @@ async fn readyz(State(state): State<AppState>) -> Response {
 
 /// Prometheus metrics (`crate::metrics`). With `FIELDPAY_METRICS_TOKEN` set,
 /// only for `Authorization: Bearer <token>`; without it, only for clients on
-/// loopback that did not come through a proxy. Anyone else gets the same
+/// loopback that did not come through a proxy (one in
+/// `FIELDPAY_TRUSTED_PROXIES`, or any request with a forwarding header). Anyone else gets the same
 /// 404 as any unknown path, or a 401 when a token is expected.
 async fn metrics_page(State(state): State<AppState>, ip: ClientIp, headers: HeaderMap) -> Response {
     let token = crate::metrics::access_token();
     let authorization = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
-    let forwarded = ["forwarded", "x-forwarded-for", "x-real-ip"]
-        .iter()
-        .any(|h| headers.contains_key(*h));
+    // A request from a listed proxy came through it, forwarding header or not.
+    let trusted = TRUSTED_PROXIES.get().map(Vec::as_slice).unwrap_or(&[]);
+    let forwarded = trusted.contains(&ip.0)
+        || ["forwarded", "x-forwarded-for", "x-real-ip"]
+            .iter()
+            .any(|h| headers.contains_key(*h));
     if crate::metrics::may_read(token, authorization, ip.0.is_loopback(), forwarded) {
         return (
             [(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)],

@@ -255,3 +255,50 @@ async fn copy_database_moves_everything_from_sqlite_to_postgres() {
         String::from_utf8_lossy(&again.stderr)
     );
 }
+
+/// A writer that gave up waiting for the write lock (a client that hung up)
+/// leaves no transaction behind: the next write on that connection commits.
+#[tokio::test]
+async fn an_abandoned_wait_for_the_write_lock_leaves_no_transaction_open() {
+    use sqlx::Connection;
+    let Some(t) = TestApp::on_postgres_server().await else {
+        eprintln!("SKIPPED: no PostgreSQL server (set FIELDPAY_TEST_POSTGRES)");
+        return;
+    };
+    // Another process holds the write lock.
+    let mut other = sqlx::PgConnection::connect(&t.app.config.database_url)
+        .await
+        .unwrap();
+    sqlx::raw_sql("BEGIN; SELECT pg_advisory_xact_lock(4242001);")
+        .execute(&mut other)
+        .await
+        .unwrap();
+    for _ in 0..8 {
+        let waiting = t.app.db.begin_write();
+        assert!(
+            tokio::time::timeout(Duration::from_millis(50), waiting)
+                .await
+                .is_err(),
+            "the lock is held elsewhere"
+        );
+    }
+    sqlx::raw_sql("COMMIT").execute(&mut other).await.unwrap();
+
+    // Every write connection is usable and commits for real.
+    for i in 0..8 {
+        let mut tx = t.app.db.begin_write().await.unwrap();
+        fieldpay::store::sql::query(
+            "INSERT INTO rate_limits (scope, key, window_start, hits) VALUES ('test', $1, 0, 1)",
+        )
+        .bind(format!("k{i}"))
+        .execute(&mut tx)
+        .await
+        .unwrap();
+        tx.commit().await.unwrap();
+    }
+    assert_eq!(
+        t.count("SELECT COUNT(*) FROM rate_limits WHERE scope = 'test'")
+            .await,
+        8
+    );
+}
