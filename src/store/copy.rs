@@ -64,12 +64,15 @@ pub async fn sqlite_to_postgres(from: &Db, to: &Db) -> anyhow::Result<Vec<(Strin
         existing == 0,
         "the PostgreSQL database already holds {existing} companies; copy into an empty database"
     );
+    // One read transaction holding SQLite's write lock: a consistent copy,
+    // and a server still running cannot write meanwhile.
+    let mut source = from.begin_write().await?;
     // Creation order: a table is created after the tables it refers to.
     let tables: Vec<String> = sql::query_scalar(
         "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite%'
            AND name NOT LIKE '\\_%' ESCAPE '\\' ORDER BY rowid",
     )
-    .fetch_all(from.reader())
+    .fetch_all(&mut *source)
     .await?;
     let mut copied = Vec::new();
     let mut tx = to.begin_write().await?;
@@ -77,7 +80,7 @@ pub async fn sqlite_to_postgres(from: &Db, to: &Db) -> anyhow::Result<Vec<(Strin
         let columns: Vec<(String, String)> = sql::query_as(dynamic_sql(format!(
             "SELECT name, type FROM pragma_table_info('{table}') ORDER BY cid"
         )))
-        .fetch_all(from.reader())
+        .fetch_all(&mut *source)
         .await?;
         let kinds = columns
             .iter()
@@ -95,7 +98,7 @@ pub async fn sqlite_to_postgres(from: &Db, to: &Db) -> anyhow::Result<Vec<(Strin
             let rows = sql::query(dynamic_sql(format!(
                 "SELECT {names} FROM \"{table}\" ORDER BY rowid LIMIT {per_batch} OFFSET {offset}"
             )))
-            .fetch_all(from.reader())
+            .fetch_all(&mut *source)
             .await?;
             if rows.is_empty() {
                 break;
@@ -133,5 +136,6 @@ pub async fn sqlite_to_postgres(from: &Db, to: &Db) -> anyhow::Result<Vec<(Strin
         copied.push((table, count));
     }
     tx.commit().await?;
+    source.rollback().await?;
     Ok(copied)
 }
