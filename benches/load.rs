@@ -113,6 +113,11 @@ fn run() -> anyhow::Result<()> {
 
     eprintln!("load: seeding {database} ...");
     let seeded = rt.block_on(seed_data(&db_url, &secret, customers))?;
+    if postgres.is_some() {
+        // Planner statistics, as autovacuum gathers them in a running
+        // database; without them a fresh bulk load is read by sequential scans.
+        rt.block_on(analyze_postgres(&db_url))?;
+    }
     eprintln!(
         "load: seeded {} customers, {} invoices, {} lines in {:.1} s",
         seeded.customers,
@@ -441,6 +446,13 @@ async fn create_postgres_database(server: &str) -> anyhow::Result<String> {
     let mut url = url::Url::parse(server)?;
     url.set_path(&name);
     Ok(url.to_string())
+}
+
+async fn analyze_postgres(db_url: &str) -> anyhow::Result<()> {
+    use sqlx::Connection;
+    let mut conn = sqlx::PgConnection::connect(db_url).await?;
+    sqlx::raw_sql("ANALYZE").execute(&mut conn).await?;
+    Ok(())
 }
 
 async fn drop_postgres_database(server: &str, db_url: &str) -> anyhow::Result<()> {
