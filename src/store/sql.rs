@@ -286,6 +286,47 @@ impl Done {
     }
 }
 
+impl From<SqliteRow> for Row {
+    fn from(row: SqliteRow) -> Row {
+        Row::Sqlite(row)
+    }
+}
+
+impl From<PgRow> for Row {
+    fn from(row: PgRow) -> Row {
+        Row::Pg(row)
+    }
+}
+
+/// Runs `$body` with `$q`, sqlx's query of `$query` with its values bound
+/// for the database `$on` talks to, and `$e`, that pool or connection.
+macro_rules! on_target {
+    ($query:expr, $on:expr, |$q:ident, $e:ident| $body:expr) => {
+        match $on.target() {
+            Target::Sqlite($e) => {
+                let (sql, args) = $query.sqlite()?;
+                let $q = sqlx::query_with(sql, args);
+                $body
+            }
+            Target::SqlitePool($e) => {
+                let (sql, args) = $query.sqlite()?;
+                let $q = sqlx::query_with(sql, args);
+                $body
+            }
+            Target::Pg($e) => {
+                let (sql, args) = $query.postgres()?;
+                let $q = sqlx::query_with(sql, args);
+                $body
+            }
+            Target::PgPool($e) => {
+                let (sql, args) = $query.postgres()?;
+                let $q = sqlx::query_with(sql, args);
+                $body
+            }
+        }
+    };
+}
+
 /// A statement with its bound values.
 pub struct Query<'q> {
     sql: SqlStr,
@@ -330,98 +371,27 @@ impl<'q> Query<'q> {
     }
 
     pub async fn execute<'e>(self, on: impl Executor<'e>) -> Result<Done, sqlx::Error> {
-        let rows = match on.target() {
-            Target::Sqlite(c) => {
-                let (sql, args) = self.sqlite()?;
-                sqlx::query_with(sql, args)
-                    .execute(c)
-                    .await?
-                    .rows_affected()
-            }
-            Target::SqlitePool(p) => {
-                let (sql, args) = self.sqlite()?;
-                sqlx::query_with(sql, args)
-                    .execute(p)
-                    .await?
-                    .rows_affected()
-            }
-            Target::Pg(c) => {
-                let (sql, args) = self.postgres()?;
-                sqlx::query_with(sql, args)
-                    .execute(c)
-                    .await?
-                    .rows_affected()
-            }
-            Target::PgPool(p) => {
-                let (sql, args) = self.postgres()?;
-                sqlx::query_with(sql, args)
-                    .execute(p)
-                    .await?
-                    .rows_affected()
-            }
-        };
+        let rows = on_target!(self, on, |q, e| q.execute(e).await?.rows_affected());
         Ok(Done { rows })
     }
 
     pub async fn fetch_all<'e>(self, on: impl Executor<'e>) -> Result<Vec<Row>, sqlx::Error> {
-        Ok(match on.target() {
-            Target::Sqlite(c) => {
-                let (sql, args) = self.sqlite()?;
-                let rows = sqlx::query_with(sql, args).fetch_all(c).await?;
-                rows.into_iter().map(Row::Sqlite).collect()
-            }
-            Target::SqlitePool(p) => {
-                let (sql, args) = self.sqlite()?;
-                let rows = sqlx::query_with(sql, args).fetch_all(p).await?;
-                rows.into_iter().map(Row::Sqlite).collect()
-            }
-            Target::Pg(c) => {
-                let (sql, args) = self.postgres()?;
-                let rows = sqlx::query_with(sql, args).fetch_all(c).await?;
-                rows.into_iter().map(Row::Pg).collect()
-            }
-            Target::PgPool(p) => {
-                let (sql, args) = self.postgres()?;
-                let rows = sqlx::query_with(sql, args).fetch_all(p).await?;
-                rows.into_iter().map(Row::Pg).collect()
-            }
-        })
+        Ok(on_target!(self, on, |q, e| q
+            .fetch_all(e)
+            .await?
+            .into_iter()
+            .map(Row::from)
+            .collect()))
     }
 
     pub async fn fetch_optional<'e>(
         self,
         on: impl Executor<'e>,
     ) -> Result<Option<Row>, sqlx::Error> {
-        Ok(match on.target() {
-            Target::Sqlite(c) => {
-                let (sql, args) = self.sqlite()?;
-                sqlx::query_with(sql, args)
-                    .fetch_optional(c)
-                    .await?
-                    .map(Row::Sqlite)
-            }
-            Target::SqlitePool(p) => {
-                let (sql, args) = self.sqlite()?;
-                sqlx::query_with(sql, args)
-                    .fetch_optional(p)
-                    .await?
-                    .map(Row::Sqlite)
-            }
-            Target::Pg(c) => {
-                let (sql, args) = self.postgres()?;
-                sqlx::query_with(sql, args)
-                    .fetch_optional(c)
-                    .await?
-                    .map(Row::Pg)
-            }
-            Target::PgPool(p) => {
-                let (sql, args) = self.postgres()?;
-                sqlx::query_with(sql, args)
-                    .fetch_optional(p)
-                    .await?
-                    .map(Row::Pg)
-            }
-        })
+        Ok(on_target!(self, on, |q, e| q
+            .fetch_optional(e)
+            .await?
+            .map(Row::from)))
     }
 
     pub async fn fetch_one<'e>(self, on: impl Executor<'e>) -> Result<Row, sqlx::Error> {

@@ -86,7 +86,13 @@ fn luhn_numbers(text: &str) -> Vec<String> {
                 }
                 j += 1;
             }
-            if (13..=19).contains(&digits.len()) && luhn(&digits) {
+            // Digits inside a hex hash (32+ hex characters) are not a card
+            // number: 64 hex characters hold 13 digits in a row now and then.
+            let hex = |k: &usize| chars[*k].is_ascii_hexdigit();
+            let start = (0..i).rev().take_while(hex).count();
+            let end = (j..chars.len()).take_while(hex).count();
+            let in_hash = start + (j - i) + end >= 32;
+            if !in_hash && (13..=19).contains(&digits.len()) && luhn(&digits) {
                 found.push(digits);
             }
             i = j.max(i + 1);
@@ -123,6 +129,9 @@ fn the_scanner_finds_card_numbers() {
         vec!["4242424242424242"]
     );
     assert_eq!(luhn_numbers("x4000000000000002y"), vec!["4000000000000002"]);
+    // A token hash whose digits happen to run long is not a card.
+    let hash = format!("{}4000000000000002{}", "ab".repeat(12), "cd".repeat(12));
+    assert!(luhn_numbers(&hash).is_empty(), "{hash}");
     assert!(luhn_numbers("2026-11-28 04:33:29.888435").is_empty());
 }
 
