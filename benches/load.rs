@@ -269,7 +269,7 @@ async fn seed_data(db_url: &str, secret: &Secret, customers: usize) -> anyhow::R
         setup::create_company(&db, &company, "owner@bench.example", "bench-owner-password").await?;
     let ctx = Ctx {
         company_id: &created.company_id,
-        today: fieldpay::dates::today_in(TIME_ZONE),
+        today: fieldpay::domain::Clock::system().today_in(TIME_ZONE),
     };
     let mut rng = Rng(seed::SEED);
     let mut batch = Batch::open(&db, ROWS_PER_TX).await?;

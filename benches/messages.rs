@@ -141,7 +141,7 @@ fn run() -> anyhow::Result<()> {
                 smtp_url: Some(format!("smtp://127.0.0.1:{port}")),
                 ..Default::default()
             };
-            let transports = Transports::from_config(&cfg).map_err(|e| anyhow::anyhow!(e))?;
+            let transports = Transports::from_config(&cfg, &fieldpay::domain::Clock::system()).map_err(|e| anyhow::anyhow!(e))?;
             let label =
                 format!("local SMTP server (aiosmtpd Sink via {python}, smtp://127.0.0.1:{port})");
             eprintln!(
@@ -167,7 +167,7 @@ fn run() -> anyhow::Result<()> {
     } else {
         "spool folder (.eml files), for comparison with SMTP".to_string()
     };
-    let transports = Transports::from_config(&config).map_err(|e| anyhow::anyhow!(e))?;
+    let transports = Transports::from_config(&config, &fieldpay::domain::Clock::system()).map_err(|e| anyhow::anyhow!(e))?;
     eprintln!(
         "messages: delivering to the spool folder for up to {seconds} s / {DELIVERY_CAP} messages ..."
     );
@@ -197,7 +197,7 @@ fn alert_instant() -> anyhow::Result<OffsetDateTime> {
     if hour >= fieldpay::alerts::SEND_FROM_HOUR {
         return Ok(real);
     }
-    let today = fieldpay::dates::today_in(TIME_ZONE);
+    let today = fieldpay::domain::Clock::system().today_in(TIME_ZONE);
     let noon = jiff::civil::date(
         today.year() as i16,
         u8::from(today.month()) as i8,
@@ -265,7 +265,7 @@ async fn seed(app: &App, invoices_wanted: usize) -> anyhow::Result<Seeded> {
     let created =
         setup::create_company(db, &company, "owner@bench.example", "bench-owner-password").await?;
     let company_id = created.company_id.as_str();
-    let today = fieldpay::dates::today_in(TIME_ZONE);
+    let today = fieldpay::domain::Clock::system().today_in(TIME_ZONE);
     // Trigger date (due + 3) is today in the company's zone.
     let due_date = today - time::Duration::days(DAYS_AFTER_DUE);
 

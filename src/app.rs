@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use crate::config::Config;
+use crate::domain::Clock;
 use crate::processor::PaymentProcessor;
 use crate::processor::sandbox::SandboxProcessor;
 use crate::store::Db;
@@ -14,19 +15,27 @@ pub struct App {
     pub processor: Arc<dyn PaymentProcessor>,
     /// The built-in processor, whose card-token routes are always served.
     pub sandbox: SandboxProcessor,
+    /// Where "now" comes from: the system clock, or a test's movable one.
+    pub clock: Clock,
 }
 
 impl App {
     /// Opens the database, applies migrations and sets up the default processor.
     pub async fn open(config: Config) -> anyhow::Result<App> {
-        let db = Db::connect_with(&config.database_url, &config.database_pool).await?;
+        App::open_with_clock(config, Clock::system()).await
+    }
+
+    /// As `open`, reading "now" from `clock`.
+    pub async fn open_with_clock(config: Config, clock: Clock) -> anyhow::Result<App> {
+        let db = Db::connect_with(&config.database_url, &config.database_pool, clock.clone()).await?;
         db.migrate().await?;
-        let sandbox = SandboxProcessor::open(&config.sandbox_database_url()).await?;
+        let sandbox = SandboxProcessor::open(&config.sandbox_database_url(), clock.clone()).await?;
         Ok(App {
             db,
             processor: Arc::new(sandbox.clone()),
             sandbox,
             config: Arc::new(config),
+            clock,
         })
     }
 

@@ -4,7 +4,6 @@
 use time::Duration;
 
 use crate::app::App;
-use crate::dates;
 use crate::domain::{LineInput, price_lines};
 use crate::money::Currency;
 use crate::paylink;
@@ -69,7 +68,7 @@ async fn seed(app: &App) -> anyhow::Result<String> {
     };
     let created = setup::create_company(&app.db, &company, OFFICE_EMAIL, OFFICE_PASSWORD).await?;
     let company_id = created.company_id;
-    let today = dates::today_in(&company.time_zone);
+    let today = app.clock.today_in(&company.time_zone);
     let mut tx = app.db.begin_write().await?;
     let s = seed_customers(&mut tx, &company_id).await?;
     let props = [

@@ -1265,7 +1265,7 @@ pub async fn import_invoices(
         )));
     }
     let digits = company.currency.minor_digits();
-    let today = dates::today_in(&company.time_zone);
+    let today = app.clock.today_in(&company.time_zone);
     let total = table.rows.len();
     let mut results = Vec::with_capacity(total);
     let mut seen: HashMap<String, u64> = HashMap::new();

@@ -158,7 +158,7 @@ pub async fn run_until(app: App, mut stop: watch::Receiver<bool>) {
             _ = stop.wait_for(|stopping| *stopping) => break,
             _ = tick.tick() => {}
         }
-        match run_once_until(&app, crate::store::now(), Some(&stop)).await {
+        match run_once_until(&app, app.clock.now(), Some(&stop)).await {
             Ok(r) => log_report(&r),
             Err(e) => tracing::warn!(error = %e, "scheduled jobs failed"),
         }
@@ -203,9 +203,9 @@ static HELD: Mutex<Vec<(String, String, OffsetDateTime)>> = Mutex::new(Vec::new(
 
 /// Notes outbox messages this process just claimed for sending.
 pub fn hold_claims(app: &App, rows: &[OutboxRow]) {
-    let clock = crate::store::now();
+    let now = app.clock.now();
     let Ok(mut held) = HELD.lock() else { return };
-    held.retain(|(_, _, until)| *until > clock);
+    held.retain(|(_, _, until)| *until > now);
     for row in rows.iter().filter(|r| r.status == "sending") {
         if let Some(until) = row.claimed_until {
             held.push((app.config.database_url.clone(), row.id.clone(), until));

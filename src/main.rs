@@ -7,6 +7,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use tracing_subscriber::EnvFilter;
 
 use fieldpay::app::App;
+use fieldpay::domain::Clock;
 use fieldpay::config::{Config, LogFormat, Settings};
 use fieldpay::money::Currency;
 use fieldpay::store::companies::NewCompany;
@@ -193,7 +194,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::CopyDatabase { to } => {
             let from = fieldpay::store::Db::connect(&config.database_url).await?;
-            let target = fieldpay::store::Db::connect_with(&to, &config.database_pool).await?;
+            let target = fieldpay::store::Db::connect_with(
+                &to,
+                &config.database_pool,
+                Clock::system(),
+            )
+            .await?;
             let copied = fieldpay::store::copy::sqlite_to_postgres(&from, &target).await?;
             for (table, rows) in &copied {
                 println!("{table}: {rows} rows");
@@ -272,15 +278,17 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Jobs {
             command: JobsCommand::Run { once: _, now },
         } => {
-            let now = match now {
-                Some(t) => {
+            // With `--now`, the whole run reads that instant as "now": the
+            // jobs' times and every time they stamp agree.
+            let clock = match now {
+                Some(t) => Clock::starting_at(
                     time::OffsetDateTime::parse(&t, &time::format_description::well_known::Rfc3339)
-                        .map_err(|e| anyhow::anyhow!("--now must be an RFC 3339 instant: {e}"))?
-                }
-                None => fieldpay::store::now(),
+                        .map_err(|e| anyhow::anyhow!("--now must be an RFC 3339 instant: {e}"))?,
+                ),
+                None => Clock::system(),
             };
-            let app = App::open(config).await?;
-            let report = jobs::run_once(&app, now).await?;
+            let app = App::open_with_clock(config, clock).await?;
+            let report = jobs::run_once(&app, app.clock.now()).await?;
             println!("{:?}", report);
             Ok(())
         }

@@ -310,7 +310,7 @@ pub async fn record_payment(app: &App, req: &RecordPayment) -> Result<Recorded, 
         &req.customer_id,
         &payment_id,
         shares.first().map(|s| s.invoice_id.as_str()),
-        crate::store::now(),
+        app.clock.now(),
     )
     .await?;
     audit::record(

@@ -240,10 +240,10 @@ pub struct ChargeOptions {
 
 impl ChargeOptions {
     /// A payer at the page, the portal or the office, now.
-    pub fn on_session() -> ChargeOptions {
+    pub fn on_session(now: time::OffsetDateTime) -> ChargeOptions {
         ChargeOptions {
             off_session: false,
-            now: crate::store::now(),
+            now,
             refuse_expired_on: None,
         }
     }
@@ -261,7 +261,7 @@ pub struct Charged {
 /// Pays the selected invoices of one customer in one charge. A charge the
 /// bank wants authenticated is cancelled and declined (nobody is asked).
 pub async fn pay(app: &App, req: PayInvoices) -> Result<PayResult, PayError> {
-    pay_with(app, req, ChargeOptions::on_session())
+    pay_with(app, req, ChargeOptions::on_session(app.clock.now()))
         .await
         .map(|c| c.result)
 }
@@ -269,7 +269,7 @@ pub async fn pay(app: &App, req: PayInvoices) -> Result<PayResult, PayError> {
 /// `pay` for a customer at the page or the portal, who can complete their
 /// bank's check: the attempt then waits (`PayStep::RequiresAction`).
 pub async fn pay_interactive(app: &App, req: PayInvoices) -> Result<PayStep, PayError> {
-    charge_steps(app, req, ChargeOptions::on_session(), true)
+    charge_steps(app, req, ChargeOptions::on_session(app.clock.now()), true)
         .await
         .map(|(step, _)| step)
 }
@@ -528,7 +528,7 @@ async fn reserve(
         enroll: req.enroll.clone(),
         status: "pending".into(),
         response_body: None,
-        created_at: crate::store::now(),
+        created_at: conn.now(),
     }))
 }
 
@@ -569,7 +569,7 @@ pub async fn settle(
         outcome,
         saved_method_id,
         actor,
-        crate::store::now(),
+        app.clock.now(),
     )
     .await
 }

@@ -29,7 +29,7 @@ pub fn alert_instant(time_zone: &str) -> anyhow::Result<OffsetDateTime> {
     if hour >= fieldpay::alerts::SEND_FROM_HOUR {
         return Ok(real);
     }
-    let today = fieldpay::dates::today_in(time_zone);
+    let today = fieldpay::domain::Clock::system().today_in(time_zone);
     let noon = jiff::civil::date(
         today.year() as i16,
         u8::from(today.month()) as i8,

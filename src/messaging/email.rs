@@ -19,6 +19,7 @@ use lettre::transport::smtp::extension::ClientId;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc2822;
 
+use crate::domain::Clock;
 use crate::crypto::random_token;
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -74,11 +75,16 @@ pub trait EmailTransport: Send + Sync + 'static {
 #[derive(Debug, Clone)]
 pub struct SpoolTransport {
     pub dir: PathBuf,
+    clock: Clock,
 }
 
 impl SpoolTransport {
-    pub fn new(dir: impl Into<PathBuf>) -> SpoolTransport {
-        SpoolTransport { dir: dir.into() }
+    /// Stamps each message's `Date:` from `clock`.
+    pub fn new(dir: impl Into<PathBuf>, clock: Clock) -> SpoolTransport {
+        SpoolTransport {
+            dir: dir.into(),
+            clock,
+        }
     }
 }
 
@@ -90,7 +96,7 @@ impl EmailTransport for SpoolTransport {
     ) -> BoxFuture<'a, Result<String, EmailError>> {
         Box::pin(async move {
             let id = format!("{}@fieldpay", random_token(18));
-            let text = render_message(email, html, &id, OffsetDateTime::now_utc());
+            let text = render_message(email, html, &id, self.clock.now());
             tokio::fs::create_dir_all(&self.dir).await.map_err(|e| {
                 EmailError::Temporary(format!("cannot create the spool folder: {e}"))
             })?;
@@ -675,7 +681,7 @@ mod tests {
     #[tokio::test]
     async fn spool_writes_one_file_named_by_message_id() {
         let dir = std::env::temp_dir().join(format!("fieldpay-spool-{}", random_token(8)));
-        let t = SpoolTransport::new(&dir);
+        let t = SpoolTransport::new(&dir, Clock::system());
         let id = t.send(&sample()).await.unwrap();
         let text = std::fs::read_to_string(dir.join(format!("{id}.eml"))).unwrap();
         assert!(text.contains(&format!("Message-ID: <{id}>")));

@@ -272,11 +272,14 @@ pub struct Transports {
 }
 
 impl Transports {
-    pub fn from_config(config: &crate::config::Config) -> Result<Transports, String> {
+    pub fn from_config(
+        config: &crate::config::Config,
+        clock: &crate::domain::Clock,
+    ) -> Result<Transports, String> {
         let d = &config.delivery;
         let email: Box<dyn EmailTransport> = match &d.smtp_url {
             Some(url) => Box::new(smtp_for(url)?),
-            None => Box::new(SpoolTransport::new(&config.spool_dir)),
+            None => Box::new(SpoolTransport::new(&config.spool_dir, clock.clone())),
         };
         let sms: Box<dyn SmsTransport> = match &d.sms_url {
             Some(url) => Box::new(TwilioSms::new(
@@ -355,7 +358,7 @@ pub async fn deliver_due<R>(
 where
     R: for<'a> Fn(&'a App, &'a OutboxRow) -> BoxFuture<'a, Result<Rendered, String>>,
 {
-    let transports = Transports::from_config(&app.config).map_err(|e| anyhow::anyhow!(e))?;
+    let transports = Transports::from_config(&app.config, &app.clock).map_err(|e| anyhow::anyhow!(e))?;
     deliver_due_with(app, &transports, now, render).await
 }
 
@@ -379,7 +382,7 @@ where
         // messages to another run (at least once). From the clock, not the
         // run's `now`, when that is later: a run that spent minutes on
         // autopay before delivery must not claim what is already expired.
-        let until = now.max(crate::store::now()) + CLAIM;
+        let until = now.max(app.clock.now()) + CLAIM;
         let claimed = {
             let mut tx = app.db.begin_write().await?;
             let rows = store::claim_batch(&mut tx, now, until, want).await?;

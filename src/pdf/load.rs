@@ -215,7 +215,7 @@ pub async fn statement_pdf(
         paper: paper_size(&app.db, company_id).await?,
         pay_url: pay_url(app, &company, customer_id).await?,
         company: company_block(app, &company).await?,
-        date: crate::dates::today_in(&company.time_zone),
+        date: app.clock.today_in(&company.time_zone),
         customer_name: customer.name,
         customer_address: customer.billing_address,
         currency,

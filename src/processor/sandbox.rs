@@ -20,7 +20,7 @@ use super::{
 };
 use crate::crypto::new_id;
 use crate::money::{Currency, Money};
-use crate::store::now;
+use crate::domain::Clock;
 use crate::web::error::ApiError;
 
 /// The sandbox keeps its state in its own SQLite file, as a real processor
@@ -28,6 +28,7 @@ use crate::web::error::ApiError;
 #[derive(Clone)]
 pub struct SandboxProcessor {
     db: SqlitePool,
+    clock: Clock,
 }
 
 const SCHEMA: &str = include_str!("sandbox_schema.sql");
@@ -35,7 +36,7 @@ const SCHEMA: &str = include_str!("sandbox_schema.sql");
 impl SandboxProcessor {
     /// Opens (creating) the sandbox's database. It is a stand-in for a remote
     /// processor, so it trades durability for speed (`synchronous=NORMAL`).
-    pub async fn open(url: &str) -> anyhow::Result<SandboxProcessor> {
+    pub async fn open(url: &str, clock: Clock) -> anyhow::Result<SandboxProcessor> {
         let options = SqliteConnectOptions::from_str(url)
             .map_err(|e| anyhow::anyhow!("bad sandbox database URL '{url}': {e}"))?
             .create_if_missing(true)
@@ -52,7 +53,7 @@ impl SandboxProcessor {
             .execute(&db)
             .await
             .map_err(|e| anyhow::anyhow!("cannot create sandbox tables: {e}"))?;
-        Ok(SandboxProcessor { db })
+        Ok(SandboxProcessor { db, clock })
     }
 
     /// The sandbox's own database, for tests that count its charges.
@@ -239,7 +240,7 @@ async fn create_token(
     body: Result<Json<CardInput>, JsonRejection>,
 ) -> Result<Json<TokenResponse>, ApiError> {
     let Json(input) = body?;
-    let today = time::OffsetDateTime::now_utc().date();
+    let today = sandbox.clock.now().date();
     let (number, year) = check_card(&input, today)?;
     let behaviour = Behaviour::for_number(&number);
     let brand = brand_of(&number);
@@ -256,7 +257,7 @@ async fn create_token(
     .bind(&last4)
     .bind(input.exp_month)
     .bind(year)
-    .bind(now())
+    .bind(sandbox.clock.now())
     .execute(&sandbox.db)
     .await
     .map_err(|e| ApiError::from(crate::store::StoreError::from(e)))?;
@@ -380,7 +381,7 @@ impl SandboxProcessor {
                     "UPDATE sandbox_tokens SET used_at = $1 WHERE id = $2 AND used_at IS NULL
                      RETURNING behaviour, brand, last4, exp_month, exp_year",
                 )
-                .bind(now())
+                .bind(self.clock.now())
                 .bind(token)
                 .fetch_optional(&self.db)
                 .await
@@ -437,7 +438,7 @@ impl SandboxProcessor {
         .bind(card.summary.exp_month)
         .bind(card.summary.exp_year)
         .bind(&saved_method)
-        .bind(now())
+        .bind(self.clock.now())
         .execute(&self.db)
         .await
         .map_err(unavailable)?;
@@ -459,7 +460,7 @@ impl SandboxProcessor {
             .bind(&card.summary.last4)
             .bind(card.summary.exp_month)
             .bind(card.summary.exp_year)
-            .bind(now())
+            .bind(self.clock.now())
             .execute(&self.db)
             .await
             .map_err(unavailable)?;
@@ -522,7 +523,7 @@ impl SandboxProcessor {
         .bind(&charge_id)
         .bind(&key)
         .bind(amount.minor)
-        .bind(now())
+        .bind(self.clock.now())
         .execute(&mut *tx)
         .await
         .map_err(unavailable)?;
@@ -537,7 +538,7 @@ impl SandboxProcessor {
             "UPDATE sandbox_tokens SET used_at = $1 WHERE id = $2 AND used_at IS NULL
              RETURNING behaviour, brand, last4, exp_month, exp_year",
         )
-        .bind(now())
+        .bind(self.clock.now())
         .bind(&token)
         .fetch_optional(&self.db)
         .await
@@ -562,7 +563,7 @@ impl SandboxProcessor {
         .bind(&card.summary.last4)
         .bind(card.summary.exp_month)
         .bind(card.summary.exp_year)
-        .bind(now())
+        .bind(self.clock.now())
         .execute(&self.db)
         .await
         .map_err(unavailable)?;

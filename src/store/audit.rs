@@ -1,6 +1,6 @@
 //! The audit log: who did what to which subject, never a secret.
 
-use super::{Conn, StoreResult, now};
+use super::{Conn, StoreResult};
 use crate::crypto::new_id;
 
 pub async fn record(
@@ -17,7 +17,7 @@ pub async fn record(
     )
     .bind(new_id("aud"))
     .bind(company_id)
-    .bind(now())
+    .bind(tx.now())
     .bind(actor)
     .bind(action)
     .bind(subject)

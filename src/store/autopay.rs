@@ -8,7 +8,7 @@ use std::collections::{HashMap, HashSet};
 use serde::Serialize;
 use time::{Date, OffsetDateTime};
 
-use super::{Conn, Db, StoreResult, dynamic_sql, now, placeholders};
+use super::{Conn, Db, StoreResult, dynamic_sql, placeholders};
 use crate::crypto::new_id;
 use crate::domain::autopay::{Grouping, Timing, format_retry_days, parse_retry_days};
 use crate::store::payments::Consent;
@@ -549,7 +549,7 @@ pub async fn set_item(conn: &mut Conn, u: &ItemUpdate<'_>) -> StoreResult<()> {
     .bind(u.next_try_on)
     .bind(u.last_code)
     .bind(u.attempt_id)
-    .bind(now())
+    .bind(conn.now())
     .execute(&mut *conn)
     .await?;
     Ok(())
@@ -740,7 +740,7 @@ pub async fn enroll_by_office(
     enrolled_by: &str,
     note: &str,
 ) -> StoreResult<String> {
-    let t = now();
+    let t = conn.now();
     crate::store::sql::query(
         "UPDATE autopay_enrollments SET cancelled_at = $1
          WHERE company_id = $2 AND customer_id = $3 AND cancelled_at IS NULL",
@@ -779,7 +779,7 @@ pub async fn cancel(conn: &mut Conn, company_id: &str, customer_id: &str) -> Sto
         "UPDATE autopay_enrollments SET cancelled_at = $1
          WHERE company_id = $2 AND customer_id = $3 AND cancelled_at IS NULL",
     )
-    .bind(now())
+    .bind(conn.now())
     .bind(company_id)
     .bind(customer_id)
     .execute(&mut *conn)
@@ -854,7 +854,7 @@ pub async fn set_property_card(
         .bind(company_id)
         .bind(method_id)
         .bind(set_by)
-        .bind(now())
+        .bind(conn.now())
         .execute(&mut *conn)
         .await?;
     }

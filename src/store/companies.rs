@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use super::{Conn, Db, StoreResult, now};
+use super::{Conn, Db, StoreResult};
 use crate::crypto::{new_id, random_token, sha256_hex};
 use crate::money::Currency;
 
@@ -42,7 +42,7 @@ pub async fn create(tx: &mut Conn, c: &NewCompany) -> StoreResult<String> {
     .bind(&c.address)
     .bind(c.currency.code())
     .bind(&c.time_zone)
-    .bind(now())
+    .bind(tx.now())
     .execute(&mut *tx)
     .await?;
     Ok(id)
@@ -93,7 +93,7 @@ pub async fn issue_api_key(tx: &mut Conn, company_id: &str, label: &str) -> Stor
     .bind(company_id)
     .bind(sha256_hex(key.as_bytes()))
     .bind(label)
-    .bind(now())
+    .bind(tx.now())
     .execute(&mut *tx)
     .await?;
     Ok(key)
@@ -107,7 +107,7 @@ pub async fn revoke_api_keys_labelled(
     crate::store::sql::query(
         "UPDATE api_keys SET revoked_at = $1 WHERE company_id = $2 AND label = $3 AND revoked_at IS NULL",
     )
-    .bind(now())
+    .bind(tx.now())
     .bind(company_id)
     .bind(label)
     .execute(&mut *tx)
@@ -142,7 +142,7 @@ pub async fn create_office_user(
     .bind(email.to_ascii_lowercase())
     .bind(password_hash)
     .bind(role)
-    .bind(now())
+    .bind(tx.now())
     .execute(&mut *tx)
     .await?;
     Ok(id)
@@ -330,7 +330,7 @@ pub async fn disable_office_user(
         "UPDATE office_users SET disabled_at = $1
          WHERE id = $2 AND company_id = $3 AND disabled_at IS NULL",
     )
-    .bind(now())
+    .bind(conn.now())
     .bind(user_id)
     .bind(company_id)
     .execute(&mut *conn)

@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use super::{Conn, Db, StoreResult, now};
+use super::{Conn, Db, StoreResult};
 use crate::crypto::new_id;
 
 #[derive(Debug, Clone, Serialize)]
@@ -42,7 +42,7 @@ pub async fn create(tx: &mut Conn, company_id: &str, c: &NewCustomer) -> StoreRe
     .bind(&c.email)
     .bind(&c.phone)
     .bind(&c.billing_address)
-    .bind(now())
+    .bind(tx.now())
     .execute(&mut *tx)
     .await?;
     Ok(Customer {
@@ -114,7 +114,7 @@ pub async fn create_property(
     .bind(address)
     .bind(resident_customer_id)
     .bind(bill_to_customer_id)
-    .bind(now())
+    .bind(tx.now())
     .execute(&mut *tx)
     .await?;
     Ok(Property {

@@ -3,7 +3,7 @@
 use serde::Serialize;
 use time::Date;
 
-use super::{Conn, Db, StoreError, StoreResult, dynamic_sql, now};
+use super::{Conn, Db, StoreError, StoreResult, dynamic_sql};
 use crate::crypto::new_id;
 use crate::domain::LineInput;
 use crate::money::Currency;
@@ -79,7 +79,7 @@ pub async fn create(tx: &mut Conn, inv: &NewInvoice<'_>) -> StoreResult<Invoice>
     .bind(inv.currency.code())
     .bind(inv.total)
     .bind(status)
-    .bind(now())
+    .bind(tx.now())
     .execute(&mut *tx)
     .await?;
     let mut lines = Vec::with_capacity(inv.lines.len());
@@ -686,7 +686,7 @@ pub async fn void(tx: &mut Conn, company_id: &str, id: &str) -> StoreResult<Resu
     )
     .bind(company_id)
     .bind(id)
-    .bind(now())
+    .bind(tx.now())
     .execute(&mut *tx)
     .await?;
     if done.rows_affected() == 0 {

@@ -1,6 +1,6 @@
 //! Payment-link rows. Only the SHA-256 of a token is ever stored.
 
-use super::{Conn, Db, StoreResult, now};
+use super::{Conn, Db, StoreResult};
 
 #[derive(Debug, Clone)]
 pub struct LinkRow {
@@ -33,7 +33,7 @@ pub async fn insert(
     .bind(company_id)
     .bind(customer_id)
     .bind(token_hash)
-    .bind(now())
+    .bind(tx.now())
     .execute(&mut *tx)
     .await?;
     Ok(())
@@ -71,7 +71,7 @@ pub async fn find_live(db: &Db, token_hash: &str) -> StoreResult<Option<LiveLink
          WHERE token_hash = $1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $2)",
     )
     .bind(token_hash)
-    .bind(now())
+    .bind(db.now())
     .fetch_optional(db.reader())
     .await?;
     Ok(row.map(|(id, company_id, customer_id)| LiveLink {
@@ -89,7 +89,7 @@ pub async fn rotate(tx: &mut Conn, id: &str, generation: i64, token_hash: &str) 
     )
     .bind(generation)
     .bind(token_hash)
-    .bind(now())
+    .bind(tx.now())
     .bind(id)
     .execute(&mut *tx)
     .await?;
@@ -100,7 +100,7 @@ pub async fn revoke(tx: &mut Conn, id: &str) -> StoreResult<()> {
     crate::store::sql::query(
         "UPDATE payment_links SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL",
     )
-    .bind(now())
+    .bind(tx.now())
     .bind(id)
     .execute(&mut *tx)
     .await?;

@@ -33,7 +33,9 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{AssertSqlSafe, SqlSafeStr};
 
-pub use sql::{Backend, Conn, Pool, Tx};
+pub use sql::{Backend, Conn, Pool, PoolKind, Tx};
+
+use crate::domain::Clock;
 
 /// The database handle. On SQLite: one writer connection (SQLite has one
 /// writer; taking it in-process avoids lock upgrades and busy retries) and a
@@ -285,12 +287,17 @@ impl Db {
     /// Opens the database a URL names: `sqlite://PATH` (created when missing)
     /// or `postgres://USER:PASSWORD@HOST:PORT/DATABASE` (which must exist).
     pub async fn connect(url: &str) -> anyhow::Result<Db> {
-        Db::connect_with(url, &PoolSettings::default()).await
+        Db::connect_with(url, &PoolSettings::default(), Clock::system()).await
     }
 
-    pub async fn connect_with(url: &str, settings: &PoolSettings) -> anyhow::Result<Db> {
+    /// As `connect`; the store stamps times from `clock`.
+    pub async fn connect_with(
+        url: &str,
+        settings: &PoolSettings,
+        clock: Clock,
+    ) -> anyhow::Result<Db> {
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            return Db::connect_postgres(url, settings).await;
+            return Db::connect_postgres(url, settings, clock).await;
         }
         if !url.starts_with("sqlite:") {
             anyhow::bail!(
@@ -331,15 +338,19 @@ impl Db {
             .connect_with(options)
             .await
             .map_err(|e| anyhow::anyhow!("cannot open database '{url}': {e}"))?;
-        let write = Pool::Sqlite(write);
+        let write = Pool::new(PoolKind::Sqlite(write), clock.clone());
         Ok(Db {
             group: writer::GroupWriter::start(write.clone()),
             write,
-            read: Pool::Sqlite(read),
+            read: Pool::new(PoolKind::Sqlite(read), clock),
         })
     }
 
-    async fn connect_postgres(url: &str, settings: &PoolSettings) -> anyhow::Result<Db> {
+    async fn connect_postgres(
+        url: &str,
+        settings: &PoolSettings,
+        clock: Clock,
+    ) -> anyhow::Result<Db> {
         let shown = redact_url(url);
         // TLS follows the URL's `sslmode` (prefer, require, verify-full, …).
         let options = PgConnectOptions::from_str(url)
@@ -377,13 +388,13 @@ impl Db {
             .connect_with(options)
             .await
             .map_err(|e| anyhow::anyhow!("{}", explain_postgres_error(&shown, &e)))?;
-        let write = Pool::Pg(write);
+        let write = Pool::new(PoolKind::Pg(write), clock.clone());
         Ok(Db {
             // Group commit here too: writes take one lock in turn (see
             // `sql::PG_WRITE_LOCK`), so a batch pays for one commit.
             group: writer::GroupWriter::start(write.clone()),
             write,
-            read: Pool::Pg(read),
+            read: Pool::new(PoolKind::Pg(read), clock),
         })
     }
 
@@ -393,11 +404,16 @@ impl Db {
 
     pub async fn migrate(&self) -> anyhow::Result<()> {
         let migrator = migrator(self.backend());
-        match &self.write {
-            Pool::Sqlite(p) => migrator.run(p).await,
-            Pool::Pg(p) => migrator.run(p).await,
+        match self.write.kind() {
+            PoolKind::Sqlite(p) => migrator.run(p).await,
+            PoolKind::Pg(p) => migrator.run(p).await,
         }
         .map_err(|e| anyhow::anyhow!("migrations failed: {e}"))
+    }
+
+    /// The application's "now", as the store stamps it.
+    pub fn now(&self) -> time::OffsetDateTime {
+        self.write.now()
     }
 
     /// Pool for reads that need no lock.
@@ -512,13 +528,6 @@ pub fn json_list<'a>(items: impl IntoIterator<Item = &'a str>) -> String {
 /// A statement built from literal SQL and generated placeholders only.
 pub(crate) fn dynamic_sql(sql: String) -> AssertSqlSafe<String> {
     AssertSqlSafe(sql)
-}
-
-pub fn now() -> time::OffsetDateTime {
-    let t = time::OffsetDateTime::now_utc();
-    // Microseconds: what PostgreSQL keeps, so values compare the same on both.
-    t.replace_nanosecond(t.nanosecond() / 1000 * 1000)
-        .unwrap_or(t)
 }
 
 #[cfg(test)]

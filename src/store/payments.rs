@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 use time::{Date, OffsetDateTime};
 
-use super::{Conn, Db, StoreResult, dynamic_sql, now, placeholders};
+use super::{Conn, Db, StoreResult, dynamic_sql, placeholders};
 use crate::crypto::new_id;
 use crate::domain::Allocation;
 use crate::money::Currency;
@@ -177,7 +177,7 @@ pub struct NewAttempt<'a> {
 
 /// Writes a pending attempt; `false` when its idempotency key was used before.
 pub async fn insert_attempt(tx: &mut Conn, a: &NewAttempt<'_>) -> StoreResult<bool> {
-    let t = now();
+    let t = tx.now();
     let done = crate::store::sql::query(
         "INSERT INTO payment_attempts (id, company_id, customer_id, idempotency_key, request_fingerprint,
             channel, amount, currency, plan, payment_method, enroll, status, created_at, updated_at)
@@ -216,7 +216,7 @@ pub async fn settle_unpaid(
     .bind(status)
     .bind(decline_code)
     .bind(response_body)
-    .bind(now())
+    .bind(tx.now())
     .bind(attempt_id)
     .execute(&mut *tx)
     .await?;
@@ -257,7 +257,7 @@ pub async fn insert_card_payment(
     .bind(&charge.id)
     .bind(&charge.card.brand)
     .bind(&charge.card.last4)
-    .bind(now())
+    .bind(tx.now())
     .execute(&mut *tx)
     .await?;
     Ok((inserted.rows_affected() > 0).then_some(id))
@@ -333,7 +333,7 @@ pub async fn mark_succeeded(
     )
     .bind(charge_id)
     .bind(response_body)
-    .bind(now())
+    .bind(tx.now())
     .bind(attempt_id)
     .execute(&mut *tx)
     .await?;
@@ -399,7 +399,7 @@ pub async fn insert_method(
     .bind(&card.last4)
     .bind(card.exp_month)
     .bind(card.exp_year)
-    .bind(now())
+    .bind(tx.now())
     .execute(&mut *tx)
     .await?;
     Ok(id)
@@ -413,7 +413,7 @@ pub async fn enroll_autopay(
     method_id: &str,
     consent: &Consent,
 ) -> StoreResult<String> {
-    let t = now();
+    let t = tx.now();
     crate::store::sql::query(
         "UPDATE autopay_enrollments SET cancelled_at = $1 WHERE customer_id = $2 AND cancelled_at IS NULL",
     )
@@ -735,7 +735,7 @@ pub async fn insert_office_payment(
     .bind(p.check_number)
     .bind(p.recorded_by)
     .bind(p.office_key)
-    .bind(now())
+    .bind(conn.now())
     .execute(&mut *conn)
     .await?;
     Ok(id)

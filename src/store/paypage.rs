@@ -5,7 +5,7 @@
 use serde::Serialize;
 use time::Date;
 
-use super::{Db, StoreError, StoreResult, now};
+use super::{Db, StoreError, StoreResult};
 use crate::money::Currency;
 use crate::store::invoices::Line;
 
@@ -167,7 +167,7 @@ pub async fn load(db: &Db, token_hash: &str) -> StoreResult<Option<PayPage>> {
     let row = crate::store::sql::query(PAGE_SQL)
         .pg(PAGE_SQL_PG)
         .bind(token_hash)
-        .bind(now())
+        .bind(db.now())
         .fetch_optional(db.reader())
         .await?;
     let Some(first) = row else {

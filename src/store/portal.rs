@@ -5,7 +5,7 @@
 
 use time::Duration;
 
-use super::{Conn, Db, StoreResult, now};
+use super::{Conn, Db, StoreResult};
 use crate::crypto::{random_token, sha256_hex};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,7 +54,7 @@ pub async fn insert_token(
     .bind(customer_id)
     .bind(company_id)
     .bind(purpose.as_str())
-    .bind(now() + purpose.lifetime())
+    .bind(conn.now() + purpose.lifetime())
     .execute(&mut *conn)
     .await?;
     Ok(token)
@@ -68,7 +68,7 @@ pub async fn peek_token(db: &Db, token: &str, purpose: Purpose) -> StoreResult<O
     )
     .bind(sha256_hex(token.as_bytes()))
     .bind(purpose.as_str())
-    .bind(now())
+    .bind(db.now())
     .fetch_optional(db.reader())
     .await?;
     Ok(row.map(|(company_id, customer_id)| Principal {
@@ -83,7 +83,7 @@ pub async fn consume_token(
     token: &str,
     purpose: Purpose,
 ) -> StoreResult<Option<Principal>> {
-    let t = now();
+    let t = conn.now();
     let row: Option<(String, String)> = crate::store::sql::query_as(
         "UPDATE portal_tokens SET used_at = $1
          WHERE token_hash = $2 AND purpose = $3 AND used_at IS NULL AND expires_at > $1
@@ -185,7 +185,7 @@ pub async fn set_password(
     .bind(company_id)
     .bind(email)
     .bind(password_hash)
-    .bind(now())
+    .bind(conn.now())
     .execute(&mut *conn)
     .await?;
     Ok(())
@@ -262,7 +262,7 @@ pub async fn remove_card(
     customer_id: &str,
     method_id: &str,
 ) -> StoreResult<Option<Removed>> {
-    let t = now();
+    let t = conn.now();
     let done = crate::store::sql::query(
         "UPDATE payment_methods SET removed_at = $1, is_default = 0
          WHERE company_id = $2 AND customer_id = $3 AND id = $4 AND removed_at IS NULL",
@@ -332,7 +332,7 @@ pub async fn cancel_autopay(
         "UPDATE autopay_enrollments SET cancelled_at = $1
          WHERE company_id = $2 AND customer_id = $3 AND cancelled_at IS NULL",
     )
-    .bind(now())
+    .bind(conn.now())
     .bind(company_id)
     .bind(customer_id)
     .execute(&mut *conn)

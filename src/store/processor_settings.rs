@@ -7,7 +7,7 @@
 use serde::Serialize;
 use time::OffsetDateTime;
 
-use super::{Conn, Db, StoreResult, now};
+use super::{Conn, Db, StoreResult};
 use crate::crypto::new_id;
 use crate::processor::ProcessorKind;
 
@@ -79,7 +79,7 @@ pub async fn save(conn: &mut Conn, company_id: &str, u: &SettingsUpdate<'_>) -> 
     .bind(wh)
     .bind(wh_hint)
     .bind(u.updated_by)
-    .bind(now())
+    .bind(conn.now())
     .execute(&mut *conn)
     .await?;
     Ok(())
@@ -103,7 +103,7 @@ pub async fn record_event(
     .bind(event_id)
     .bind(kind)
     .bind(object_id)
-    .bind(now())
+    .bind(conn.now())
     .execute(&mut *conn)
     .await?;
     Ok(done.rows_affected() == 1)
@@ -119,7 +119,7 @@ pub async fn mark_event_processed(
         "UPDATE stripe_events SET processed_at = $1, result = $2
          WHERE company_id = $3 AND event_id = $4",
     )
-    .bind(now())
+    .bind(conn.now())
     .bind(result)
     .bind(company_id)
     .bind(event_id)
@@ -247,7 +247,7 @@ pub async fn insert_dispute(
     .bind(d.currency)
     .bind(d.reason)
     .bind(d.status)
-    .bind(now())
+    .bind(conn.now())
     .execute(&mut *conn)
     .await?;
     Ok(done.rows_affected() == 1)

@@ -7,7 +7,7 @@
 use serde::Serialize;
 use time::OffsetDateTime;
 
-use super::{Conn, Db, StoreResult, now};
+use super::{Conn, Db, StoreResult};
 use crate::domain::Allocation;
 
 /// What one invoice received from a payment and what refunds of that
@@ -116,7 +116,7 @@ pub async fn insert(conn: &mut Conn, r: &NewRefund<'_>) -> StoreResult<()> {
     .bind(r.idempotency_key)
     .bind(r.reason)
     .bind(r.created_by)
-    .bind(now())
+    .bind(conn.now())
     .execute(&mut *conn)
     .await?;
     Ok(())

@@ -3,7 +3,7 @@
 
 use time::{Duration, OffsetDateTime};
 
-use super::{Conn, Db, StoreResult, now};
+use super::{Conn, Db, StoreResult};
 use crate::crypto::{random_token, sha256_hex};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,7 +37,7 @@ pub async fn create(
     ttl: Duration,
 ) -> StoreResult<String> {
     let cookie = random_token(32);
-    let t = now();
+    let t = conn.now();
     crate::store::sql::query(
         "INSERT INTO sessions (id_hash, kind, principal_id, company_id, csrf_token, created_at, expires_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7)",
@@ -64,7 +64,7 @@ pub async fn find(db: &Db, kind: Kind, cookie: &str) -> StoreResult<Option<Sessi
     .bind(kind.as_str())
     .fetch_optional(db.reader())
     .await?;
-    Ok(row.filter(|(_, _, _, expires)| *expires > now()).map(
+    Ok(row.filter(|(_, _, _, expires)| *expires > db.now()).map(
         |(principal_id, company_id, csrf_token, _)| Session {
             principal_id,
             company_id,

@@ -15,6 +15,9 @@ use sqlx::{
     SqlStr, Sqlite, SqliteConnection, SqlitePool, Type,
 };
 use sqlx_core::transaction::TransactionManager;
+use time::OffsetDateTime;
+
+use crate::domain::Clock;
 
 /// Which database a pool or connection talks to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -23,33 +26,57 @@ pub enum Backend {
     Postgres,
 }
 
-/// A connection pool of either database.
+/// A connection pool of either database, with the application's clock:
+/// store functions stamp times with `now()` of the handle they were given.
 #[derive(Clone, Debug)]
-pub enum Pool {
+pub struct Pool {
+    kind: PoolKind,
+    clock: Clock,
+}
+
+#[derive(Clone, Debug)]
+pub enum PoolKind {
     Sqlite(SqlitePool),
     Pg(PgPool),
 }
 
 impl Pool {
+    pub fn new(kind: PoolKind, clock: Clock) -> Pool {
+        Pool { kind, clock }
+    }
+
+    pub fn kind(&self) -> &PoolKind {
+        &self.kind
+    }
+
     pub fn backend(&self) -> Backend {
-        match self {
-            Pool::Sqlite(_) => Backend::Sqlite,
-            Pool::Pg(_) => Backend::Postgres,
+        match self.kind {
+            PoolKind::Sqlite(_) => Backend::Sqlite,
+            PoolKind::Pg(_) => Backend::Postgres,
         }
+    }
+
+    /// The application's "now".
+    pub fn now(&self) -> OffsetDateTime {
+        self.clock.now()
     }
 
     /// A connection of its own, for several reads that belong together.
     pub async fn acquire(&self) -> Result<Conn, sqlx::Error> {
-        Ok(match self {
-            Pool::Sqlite(p) => Conn::Sqlite(p.acquire().await?),
-            Pool::Pg(p) => Conn::Pg(p.acquire().await?),
+        let kind = match &self.kind {
+            PoolKind::Sqlite(p) => ConnKind::Sqlite(p.acquire().await?),
+            PoolKind::Pg(p) => ConnKind::Pg(p.acquire().await?),
+        };
+        Ok(Conn {
+            kind,
+            clock: self.clock.clone(),
         })
     }
 
     pub async fn close(&self) {
-        match self {
-            Pool::Sqlite(p) => p.close().await,
-            Pool::Pg(p) => p.close().await,
+        match &self.kind {
+            PoolKind::Sqlite(p) => p.close().await,
+            PoolKind::Pg(p) => p.close().await,
         }
     }
 }
@@ -57,31 +84,42 @@ impl Pool {
 /// A pooled connection of either database. Store functions take `&mut Conn`;
 /// a `&mut Tx` coerces to it.
 #[derive(Debug)]
-pub enum Conn {
+pub struct Conn {
+    kind: ConnKind,
+    clock: Clock,
+}
+
+#[derive(Debug)]
+enum ConnKind {
     Sqlite(PoolConnection<Sqlite>),
     Pg(PoolConnection<Postgres>),
 }
 
 impl Conn {
     pub fn backend(&self) -> Backend {
-        match self {
-            Conn::Sqlite(_) => Backend::Sqlite,
-            Conn::Pg(_) => Backend::Postgres,
+        match self.kind {
+            ConnKind::Sqlite(_) => Backend::Sqlite,
+            ConnKind::Pg(_) => Backend::Postgres,
         }
     }
 
-    /// Starts a transaction; SQLite's takes the write lock at once
+    /// The application's "now", for the times a statement stamps.
+    pub fn now(&self) -> OffsetDateTime {
+        self.clock.now()
+    }
+
+/// Starts a transaction; SQLite's takes the write lock at once
     /// (`BEGIN IMMEDIATE`) so it never has to upgrade a read lock.
     pub async fn begin(mut self) -> Result<Tx, sqlx::Error> {
-        match &mut self {
-            Conn::Sqlite(c) => {
+        match &mut self.kind {
+            ConnKind::Sqlite(c) => {
                 <Sqlite as sqlx::Database>::TransactionManager::begin(
                     c,
                     Some("BEGIN IMMEDIATE".into_sql_str()),
                 )
                 .await?
             }
-            Conn::Pg(c) => <Postgres as sqlx::Database>::TransactionManager::begin(c, None).await?,
+            ConnKind::Pg(c) => <Postgres as sqlx::Database>::TransactionManager::begin(c, None).await?,
         }
         let mut tx = Tx {
             conn: self,
@@ -89,7 +127,7 @@ impl Conn {
         };
         // Through the `Tx`: a failed or abandoned wait for the lock rolls the
         // transaction back instead of leaving it open on a pooled connection.
-        if let Conn::Pg(c) = &mut tx.conn {
+        if let ConnKind::Pg(c) = &mut tx.conn.kind {
             sqlx::query(PG_WRITE_LOCK).execute(&mut **c).await?;
         }
         Ok(tx)
@@ -114,18 +152,18 @@ impl Tx {
     // `open` is cleared only after the statement succeeded: a failed or
     // abandoned COMMIT still rolls back on drop.
     pub async fn commit(mut self) -> Result<(), sqlx::Error> {
-        match &mut self.conn {
-            Conn::Sqlite(c) => <Sqlite as sqlx::Database>::TransactionManager::commit(c).await?,
-            Conn::Pg(c) => <Postgres as sqlx::Database>::TransactionManager::commit(c).await?,
+        match &mut self.conn.kind {
+            ConnKind::Sqlite(c) => <Sqlite as sqlx::Database>::TransactionManager::commit(c).await?,
+            ConnKind::Pg(c) => <Postgres as sqlx::Database>::TransactionManager::commit(c).await?,
         }
         self.open = false;
         Ok(())
     }
 
     pub async fn rollback(mut self) -> Result<(), sqlx::Error> {
-        match &mut self.conn {
-            Conn::Sqlite(c) => <Sqlite as sqlx::Database>::TransactionManager::rollback(c).await?,
-            Conn::Pg(c) => <Postgres as sqlx::Database>::TransactionManager::rollback(c).await?,
+        match &mut self.conn.kind {
+            ConnKind::Sqlite(c) => <Sqlite as sqlx::Database>::TransactionManager::rollback(c).await?,
+            ConnKind::Pg(c) => <Postgres as sqlx::Database>::TransactionManager::rollback(c).await?,
         }
         self.open = false;
         Ok(())
@@ -136,11 +174,11 @@ impl Drop for Tx {
     fn drop(&mut self) {
         if self.open {
             // Queued: runs before the connection's next statement.
-            match &mut self.conn {
-                Conn::Sqlite(c) => {
+            match &mut self.conn.kind {
+                ConnKind::Sqlite(c) => {
                     <Sqlite as sqlx::Database>::TransactionManager::start_rollback(c)
                 }
-                Conn::Pg(c) => <Postgres as sqlx::Database>::TransactionManager::start_rollback(c),
+                ConnKind::Pg(c) => <Postgres as sqlx::Database>::TransactionManager::start_rollback(c),
             }
         }
     }
@@ -174,9 +212,9 @@ pub trait Executor<'e> {
 
 impl<'e> Executor<'e> for &'e Pool {
     fn target(self) -> Target<'e> {
-        match self {
-            Pool::Sqlite(p) => Target::SqlitePool(p),
-            Pool::Pg(p) => Target::PgPool(p),
+        match &self.kind {
+            PoolKind::Sqlite(p) => Target::SqlitePool(p),
+            PoolKind::Pg(p) => Target::PgPool(p),
         }
     }
 }
@@ -189,9 +227,9 @@ impl<'e> Executor<'e> for &'e SqlitePool {
 
 impl<'e> Executor<'e> for &'e mut Conn {
     fn target(self) -> Target<'e> {
-        match self {
-            Conn::Sqlite(c) => Target::Sqlite(c),
-            Conn::Pg(c) => Target::Pg(c),
+        match &mut self.kind {
+            ConnKind::Sqlite(c) => Target::Sqlite(c),
+            ConnKind::Pg(c) => Target::Pg(c),
         }
     }
 }

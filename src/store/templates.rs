@@ -4,7 +4,7 @@
 use serde::Serialize;
 use time::OffsetDateTime;
 
-use super::{Conn, Db, StoreResult, now};
+use super::{Conn, Db, StoreResult};
 use crate::crypto::new_id;
 use crate::messaging::template::TemplateEmail;
 
@@ -90,7 +90,7 @@ pub async fn create_email(
     f: &EmailFields<'_>,
 ) -> StoreResult<EmailTemplate> {
     let id = new_id("etpl");
-    let at = now();
+    let at = conn.now();
     crate::store::sql::query(
         "INSERT INTO email_templates
          (id, company_id, name, subject, html_body, text_body, attach_invoice_pdf, created_at,
@@ -158,7 +158,7 @@ pub async fn update_email(
     .bind(f.subject)
     .bind(f.html_body)
     .bind(f.text_body)
-    .bind(now())
+    .bind(conn.now())
     .bind(company_id)
     .bind(id)
     .bind(i64::from(f.attach_invoice_pdf))
@@ -187,7 +187,7 @@ pub async fn create_sms(
     body: &str,
 ) -> StoreResult<SmsTemplate> {
     let id = new_id("stpl");
-    let at = now();
+    let at = conn.now();
     crate::store::sql::query(
         "INSERT INTO sms_templates (id, company_id, name, body, created_at, updated_at)
          VALUES ($1, $2, $3, $4, $5, $6)",
@@ -245,7 +245,7 @@ pub async fn update_sms(
     )))
     .bind(name)
     .bind(body)
-    .bind(now())
+    .bind(conn.now())
     .bind(company_id)
     .bind(id)
     .fetch_optional(&mut *conn)

@@ -9,7 +9,7 @@ use std::pin::Pin;
 
 use tokio::sync::{mpsc, oneshot};
 
-use super::{Conn, Pool, StoreError};
+use super::{Backend, Conn, Pool, StoreError};
 
 type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 /// Called once the batch's commit has succeeded (`Ok`) or failed (`Err`).
@@ -77,9 +77,9 @@ async fn exec(conn: &mut Conn, sql: &'static str) -> Result<(), String> {
 
 /// Begins the batch's transaction holding the database's write lock.
 async fn begin(conn: &mut Conn) -> Result<(), String> {
-    match conn {
-        Conn::Sqlite(_) => exec(conn, "BEGIN IMMEDIATE").await,
-        Conn::Pg(_) => {
+    match conn.backend() {
+        Backend::Sqlite => exec(conn, "BEGIN IMMEDIATE").await,
+        Backend::Postgres => {
             exec(conn, "BEGIN").await?;
             exec(conn, super::sql::PG_WRITE_LOCK).await
         }

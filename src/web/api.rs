@@ -337,7 +337,7 @@ async fn create_invoice(
     let due_date = parse_date(&b.due_date, "due_date")?;
     let issue_date = match &b.issue_date {
         Some(d) => parse_date(d, "issue_date")?,
-        None => dates::today_in(&company.time_zone),
+        None => state.app.clock.today_in(&company.time_zone),
     };
     if due_date < issue_date {
         return Err(ApiError::unprocessable(

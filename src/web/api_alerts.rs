@@ -14,7 +14,7 @@ use super::AppState;
 use super::api::CompanyKey;
 use super::error::ApiError;
 use crate::store::alerts::{self, AlertRule, ReceiptSettings, RuleFields, Timing};
-use crate::store::{StoreError, now};
+use crate::store::{StoreError};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -116,7 +116,7 @@ async fn create(
     if !alerts::templates_belong(&mut tx, &company, f.email_template_id, f.sms_template_id).await? {
         return Err(foreign_template());
     }
-    let rule = alerts::create(&mut tx, &company, &f, now()).await?;
+    let rule = alerts::create(&mut tx, &company, &f, state.app.clock.now()).await?;
     tx.commit().await.map_err(StoreError::from)?;
     Ok(super::json_created(rule_json(&rule)))
 }
@@ -153,7 +153,7 @@ async fn update(
     if !alerts::templates_belong(&mut tx, &company, f.email_template_id, f.sms_template_id).await? {
         return Err(foreign_template());
     }
-    if !alerts::update(&mut tx, &company, &id, &f, now()).await? {
+    if !alerts::update(&mut tx, &company, &id, &f, state.app.clock.now()).await? {
         return Err(ApiError::not_found());
     }
     tx.commit().await.map_err(StoreError::from)?;
@@ -209,7 +209,7 @@ async fn put_receipts(
     if !belong {
         return Err(foreign_template());
     }
-    alerts::set_receipt_settings(&mut tx, &company, &s, now()).await?;
+    alerts::set_receipt_settings(&mut tx, &company, &s, state.app.clock.now()).await?;
     tx.commit().await.map_err(StoreError::from)?;
     Ok(Json(json!(s)).into_response())
 }

@@ -153,7 +153,7 @@ async fn inbound_sms(
         &company_id,
         &phone,
         kw == Keyword::OptOut,
-        crate::store::now(),
+        state.app.clock.now(),
     )
     .await?;
     tx.commit().await.map_err(StoreError::from)?;

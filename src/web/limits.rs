@@ -58,7 +58,7 @@ async fn shared_allow(db: &Db, keys: &[(&'static str, String, u32)]) -> bool {
         .write(move |conn| {
             Box::pin(async move {
                 let refs: Vec<(&str, &str)> = pairs.iter().map(|(s, k)| (*s, k.as_str())).collect();
-                crate::store::limits::hit(conn, &refs, crate::store::now(), WINDOW_MS).await
+                crate::store::limits::hit(conn, &refs, conn.now(), WINDOW_MS).await
             })
         })
         .await;

@@ -127,7 +127,7 @@ fn forget_recovered_limits(state: &AppState) {
             portal.shrink();
             links.shrink();
             // The shared counters whose window ended (any process may sweep).
-            let before = crate::store::now() - time::Duration::milliseconds(limits::WINDOW_MS);
+            let before = db.now() - time::Duration::milliseconds(limits::WINDOW_MS);
             let swept = async {
                 let mut tx = db.begin_write().await?;
                 crate::store::limits::sweep(&mut tx, before).await?;

@@ -287,7 +287,7 @@ pub(crate) fn page_context(
     action: &str,
     form: FormState,
 ) -> minijinja::Value {
-    let today = dates::today_in(&page.company.time_zone);
+    let today = state.app.clock.today_in(&page.company.time_zone);
     let currency = page.company.currency;
     let mut total = 0i64;
     let properties: Vec<PropertyView> = page
@@ -641,7 +641,7 @@ pub(crate) async fn consent_for(
         ip: ip.0.to_string(),
         user_agent: user_agent(headers),
         channel: channel.into(),
-        starts_on: dates::today_in(&company.time_zone),
+        starts_on: state.app.clock.today_in(&company.time_zone),
     })
 }
 

@@ -69,8 +69,7 @@ fn failed(e: PdfError) -> Response {
     }
 }
 
-fn statement_filename(time_zone: Option<&str>) -> String {
-    let today = crate::dates::today_in(time_zone.unwrap_or("UTC"));
+fn statement_filename(today: time::Date) -> String {
     format!("statement-{}.pdf", crate::dates::iso(today))
 }
 
@@ -104,7 +103,8 @@ async fn statement_answer(
                 .ok()
                 .flatten()
                 .map(|c| c.time_zone);
-            pdf_response(bytes, &statement_filename(zone.as_deref()), q.attachment())
+            let today = state.app.clock.today_in(zone.as_deref().unwrap_or("UTC"));
+            pdf_response(bytes, &statement_filename(today), q.attachment())
         }
         Ok(None) => not_found_for(state, path),
         Err(e) => failed(e),

@@ -99,7 +99,7 @@ async fn receive(
     let signature = headers
         .get("stripe-signature")
         .and_then(|v| v.to_str().ok());
-    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let now = state.app.clock.now().unix_timestamp();
     if let Err(e) = wire::verify_signature(signature, &body, &secret, now, TOLERANCE_SECONDS) {
         tracing::warn!(company = %company, reason = ?e, "stripe webhook refused");
         let message = match e {
@@ -188,7 +188,7 @@ async fn record(
     let stale = settings::unprocessed_events(
         &app.db,
         company,
-        time::OffsetDateTime::now_utc() - STALE_UNPROCESSED,
+        app.clock.now() - STALE_UNPROCESSED,
     )
     .await?;
     Ok(stale.iter().any(|(id, _, _)| id == &event.id))

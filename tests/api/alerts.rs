@@ -227,8 +227,8 @@ async fn a_card_payment_sends_one_receipt() {
     let c = customer(&t, "Eva", "eva@example.com", Some("(512) 555-0199")).await;
     let (inv, number) = invoice(&t, &c, 12500, "2026-12-15").await;
     pay_by_card(&t, &c, &inv, "receipt-1").await;
-    run(&t, fieldpay::store::now()).await;
-    run(&t, fieldpay::store::now()).await;
+    run(&t, t.app.clock.now()).await;
+    run(&t, t.app.clock.now()).await;
     let emails = spool(&t, ".eml");
     assert_eq!(emails.len(), 1);
     assert!(emails[0].contains("$125.00"), "{}", emails[0]);
@@ -407,7 +407,7 @@ async fn a_cash_payment_sends_an_email_and_sms_receipt() {
         )
         .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
-    run(&t, fieldpay::store::now()).await;
+    run(&t, t.app.clock.now()).await;
     let emails = spool(&t, ".eml");
     assert_eq!(emails.len(), 1);
     assert!(

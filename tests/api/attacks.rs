@@ -1107,7 +1107,7 @@ async fn a_forged_host_never_reaches_a_link() {
     .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     let before = spooled(&t).len();
-    fieldpay::jobs::run_once(&t.app, fieldpay::store::now())
+    fieldpay::jobs::run_once(&t.app, t.app.clock.now())
         .await
         .unwrap();
     let mails = spooled(&t);
@@ -1152,7 +1152,7 @@ async fn a_forged_host_never_reaches_a_link() {
     )
     .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
-    fieldpay::jobs::run_once(&t.app, fieldpay::store::now())
+    fieldpay::jobs::run_once(&t.app, t.app.clock.now())
         .await
         .unwrap();
     let texts: Vec<String> = std::fs::read_dir(&t.app.config.spool_dir)
@@ -2087,7 +2087,7 @@ async fn markup_in_every_typed_field_renders_as_text() {
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     assert_inert(&r.body, "send result");
-    fieldpay::jobs::run_once(&t.app, fieldpay::store::now())
+    fieldpay::jobs::run_once(&t.app, t.app.clock.now())
         .await
         .unwrap();
     let mail = spooled(&t)

@@ -767,7 +767,7 @@ async fn a_charge_whose_reply_was_lost_is_reconciled_once() {
     let (_, p, _) = enrolled(&t, &o, "Luis Lost", "4242424242424242").await;
     // Days from the real today, so reconciliation's grace (by the attempt's
     // real creation time) has passed at the simulated instants.
-    let due = fieldpay::dates::today_in("America/Chicago") + time::Duration::days(30);
+    let due = t.app.clock.today_in("America/Chicago") + time::Duration::days(30);
     let due_text = fieldpay::dates::iso(due);
     let inv = invoice(&t, &p, 6400, "2026-01-01", &due_text).await;
     let at = due.with_hms(18, 0, 0).unwrap().assume_utc();
@@ -961,7 +961,7 @@ async fn office_pages_enroll_with_consent_and_keep_companies_apart() {
         1
     );
     // The overview lists the coming charge (days from the real today).
-    let soon = fieldpay::dates::today_in("America/Chicago") + time::Duration::days(5);
+    let soon = t.app.clock.today_in("America/Chicago") + time::Duration::days(5);
     let later = soon + time::Duration::days(30);
     let p = fieldpay::store::sql::query_scalar::<String>(
         "SELECT id FROM properties WHERE address = '9 Elm St'",

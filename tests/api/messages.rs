@@ -14,7 +14,6 @@ use fieldpay::messaging::email::BoxFuture;
 use fieldpay::messaging::outbox::{self, DeliveryReport, Enqueued, NewMessage};
 use fieldpay::messaging::{Channel, Rendered};
 use fieldpay::store::messages::{self as store, OutboxRow};
-use fieldpay::store::now;
 
 use crate::support::TestApp;
 
@@ -79,14 +78,14 @@ const FAKE_PDF: &[u8] = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3 fake";
 
 async fn enqueue_all(t: &TestApp, batch: &[NewMessage]) -> Vec<Enqueued> {
     let mut tx = t.app.db.begin_write().await.unwrap();
-    let e = outbox::enqueue_many(&mut tx, batch, now()).await.unwrap();
+    let e = outbox::enqueue_many(&mut tx, batch, t.app.clock.now()).await.unwrap();
     tx.commit().await.unwrap();
     e
 }
 
 async fn enqueue(t: &TestApp, m: NewMessage) -> Enqueued {
     let mut tx = t.app.db.begin_write().await.unwrap();
-    let e = outbox::enqueue(&mut tx, &m, now()).await.unwrap();
+    let e = outbox::enqueue(&mut tx, &m, t.app.clock.now()).await.unwrap();
     tx.commit().await.unwrap();
     e
 }
@@ -145,7 +144,7 @@ async fn spool_delivery_redacts_and_lists() {
         panic!("{e:?} {s:?}");
     };
 
-    let report = outbox::deliver_due(&t.app, now(), fixed_render)
+    let report = outbox::deliver_due(&t.app, t.app.clock.now(), fixed_render)
         .await
         .unwrap();
     assert_eq!(
@@ -181,7 +180,7 @@ async fn spool_delivery_redacts_and_lists() {
     }
 
     // Nothing left: a second run sends nothing.
-    let again = outbox::deliver_due(&t.app, now(), fixed_render)
+    let again = outbox::deliver_due(&t.app, t.app.clock.now(), fixed_render)
         .await
         .unwrap();
     assert_eq!(again, DeliveryReport::default());
@@ -276,7 +275,7 @@ async fn dedupe_key_and_bad_recipients() {
     assert_eq!(reason, "not a phone number");
     assert_eq!(copy(&t, &company, &id).await.0, "failed");
 
-    let report = outbox::deliver_due(&t.app, now(), fixed_render)
+    let report = outbox::deliver_due(&t.app, t.app.clock.now(), fixed_render)
         .await
         .unwrap();
     assert_eq!(report.sent, 2);
@@ -302,8 +301,8 @@ async fn two_workers_send_each_message_once() {
         .await;
     }
     let (a, b) = tokio::join!(
-        outbox::deliver_due(&t.app, now(), fixed_render),
-        outbox::deliver_due(&t.app, now(), fixed_render)
+        outbox::deliver_due(&t.app, t.app.clock.now(), fixed_render),
+        outbox::deliver_due(&t.app, t.app.clock.now(), fixed_render)
     );
     let (a, b) = (a.unwrap(), b.unwrap());
     assert_eq!(a.sent + b.sent, 30, "{a:?} {b:?}");
@@ -396,7 +395,7 @@ async fn stop_suppresses_and_start_resumes() {
     let r = webhook(&t, &company, "+15125550142", "  stop ").await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     assert!(r.body.contains("<Response>"));
-    let report = outbox::deliver_due(&t.app, now(), fixed_render)
+    let report = outbox::deliver_due(&t.app, t.app.clock.now(), fixed_render)
         .await
         .unwrap();
     assert_eq!(report.withdrawn, 1, "{report:?}");
@@ -457,7 +456,7 @@ async fn stop_suppresses_and_start_resumes() {
     )
     .await;
     assert!(matches!(resumed, Enqueued::Queued { .. }), "{resumed:?}");
-    let report = outbox::deliver_due(&t.app, now(), fixed_render)
+    let report = outbox::deliver_due(&t.app, t.app.clock.now(), fixed_render)
         .await
         .unwrap();
     assert_eq!(report.sent, 2, "{report:?}");
@@ -611,7 +610,7 @@ async fn sms_api_retries_5xx_and_fails_on_4xx() {
     )
     .await;
 
-    let t0 = now();
+    let t0 = t.app.clock.now();
     let report = outbox::deliver_due(&app, t0, fixed_render).await.unwrap();
     // The good number meets one 500 (retried); the bad one a 400 (failed).
     assert_eq!(report.retried, 1, "{report:?}");
@@ -826,7 +825,7 @@ async fn smtp_delivery_carries_attachments() {
         ),
     )
     .await;
-    let report = outbox::deliver_due(&app, now(), fixed_render)
+    let report = outbox::deliver_due(&app, t.app.clock.now(), fixed_render)
         .await
         .unwrap();
     assert_eq!(report.sent, 1, "{report:?}");
@@ -873,7 +872,7 @@ async fn smtp_delivery_retries_4xx_and_fails_on_5xx() {
     )
     .await;
 
-    let t0 = now();
+    let t0 = t.app.clock.now();
     let report = outbox::deliver_due(&app, t0, fixed_render).await.unwrap();
     assert_eq!(report.retried, 1, "{report:?}");
     assert_eq!(report.failed, 1, "{report:?}");
@@ -938,7 +937,7 @@ async fn a_claim_left_by_a_dead_worker_is_taken_again() {
         ),
     )
     .await;
-    let t0 = now();
+    let t0 = t.app.clock.now();
     // A worker claims the message and dies before sending.
     let mut conn = t.app.db.writer().acquire().await.unwrap();
     let claimed = store::claim_batch(&mut conn, t0, t0 + outbox::CLAIM, 10)
@@ -975,7 +974,7 @@ async fn the_jobs_loop_delivers_with_stored_templates() {
         ),
     )
     .await;
-    let report = fieldpay::jobs::run_once(&t.app, now()).await.unwrap();
+    let report = fieldpay::jobs::run_once(&t.app, t.app.clock.now()).await.unwrap();
     assert_eq!(report.delivered.retried, 1, "{:?}", report.delivered);
     let r = t
         .api(
@@ -1015,7 +1014,7 @@ async fn stored_sms_template_renders_the_live_link_and_keeps_it_redacted() {
         ..msg(&company, &c, Channel::Sms, "5125550142", "send_now:n1")
     };
     let e = enqueue(&t, m).await;
-    let report = fieldpay::jobs::run_once(&t.app, now()).await.unwrap();
+    let report = fieldpay::jobs::run_once(&t.app, t.app.clock.now()).await.unwrap();
     assert_eq!(report.delivered.sent, 1, "{:?}", report.delivered);
     let sms = spool_files(&t, ".txt");
     assert_eq!(sms.len(), 1);
@@ -1038,8 +1037,8 @@ async fn claiming_looks_messages_up_by_id_however_long_the_queue() {
     let sql = format!("EXPLAIN QUERY PLAN {}", store::CLAIM_SQL);
     let plan: Vec<(i64, i64, i64, String)> =
         fieldpay::store::sql::query_as(sqlx::AssertSqlSafe(sql))
-            .bind(now())
-            .bind(now())
+            .bind(t.app.clock.now())
+            .bind(t.app.clock.now())
             .bind(16_i64)
             .fetch_all(t.app.db.writer())
             .await

@@ -383,7 +383,7 @@ async fn send_now_queues_once_and_delivers() {
     let none = o.get(&t, "/office/messages?channel=sms").await;
     assert!(none.body.contains("No messages match."));
 
-    fieldpay::jobs::run_once(&t.app, fieldpay::store::now())
+    fieldpay::jobs::run_once(&t.app, t.app.clock.now())
         .await
         .unwrap();
     assert_eq!(spool_count(&t, ".eml"), 1);

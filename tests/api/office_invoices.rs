@@ -13,10 +13,6 @@ async fn office(t: &TestApp) -> Office {
     Office::sign_in(t, &t.owner_email, OWNER_PASSWORD).await
 }
 
-fn today() -> Date {
-    fieldpay::dates::today_in("America/Chicago")
-}
-
 fn iso(d: Date) -> String {
     fieldpay::dates::iso(d)
 }
@@ -157,10 +153,10 @@ async fn create_with_two_lines_totals_exactly() {
             .contains("12 Elm St, Austin — billed to Lena Landlord (resident Tom Tenant)")
     );
     assert_eq!(page.body.matches("name=\"description\"").count(), 5);
-    assert!(page.body.contains(&format!("value=\"{}\"", iso(today()))));
+    assert!(page.body.contains(&format!("value=\"{}\"", iso(t.today()))));
 
-    let issue = iso(today());
-    let due = iso(today() + Duration::days(30));
+    let issue = iso(t.today());
+    let due = iso(t.today() + Duration::days(30));
     let r = o
         .post(
             &t,
@@ -213,8 +209,8 @@ async fn bad_input_is_refused_next_to_the_field_and_nothing_is_written() {
     let o = office(&t).await;
     let c = t.customer("Ada Owner").await;
     let property = t.property("1 Oak Ln", &c, None).await;
-    let issue = iso(today());
-    let due = iso(today() + Duration::days(30));
+    let issue = iso(t.today());
+    let due = iso(t.today() + Duration::days(30));
 
     let r = o
         .post(
@@ -305,7 +301,7 @@ async fn bad_input_is_refused_next_to_the_field_and_nothing_is_written() {
     assert_eq!(t.count("SELECT COUNT(*) FROM invoice_lines").await, 0);
 
     // A number already taken: the message sits by the number field.
-    invoice_at(&t, &property, "A-7", 1000, today(), today()).await;
+    invoice_at(&t, &property, "A-7", 1000, t.today(), t.today()).await;
     let mut dup = form(&property, &issue, &due, &[("Service", "1", "5.00")]);
     dup[1] = ("number", "A-7");
     let r = o.post(&t, "/office/invoices", &dup).await;
@@ -325,7 +321,7 @@ async fn list_filters_and_totals() {
     let other = t.customer("Otto Other").await;
     let p = t.property("5 Filter Rd", &c, None).await;
     let p2 = t.property("9 Other Rd", &other, None).await;
-    let d = |n: i64| today() + Duration::days(n);
+    let d = |n: i64| t.today() + Duration::days(n);
 
     let overdue = invoice_at(&t, &p, "INV-OVERDUE", 10000, d(-40), d(-10)).await;
     let open = invoice_at(&t, &p, "INV-OPEN", 2000, d(-5), d(25)).await;
@@ -438,8 +434,8 @@ async fn edit_while_unpaid_replaces_lines_total_and_balance() {
     assert!(form_page.body.contains("value=\"Quarterly pest control\""));
 
     // A bad edit changes nothing.
-    let issue = iso(today());
-    let due = iso(today() + Duration::days(14));
+    let issue = iso(t.today());
+    let due = iso(t.today() + Duration::days(14));
     let bad = o
         .post(
             &t,
@@ -491,7 +487,7 @@ async fn edit_and_void_are_refused_after_a_payment_or_while_one_is_in_progress()
     assert!(!view.body.contains(&format!("/office/invoices/{paid}/edit")));
     assert!(!view.body.contains(&format!("/office/invoices/{paid}/void")));
 
-    let issue = iso(today());
+    let issue = iso(t.today());
     let r = o.get(&t, &format!("/office/invoices/{paid}/edit")).await;
     assert_eq!(r.status, StatusCode::CONFLICT);
     assert!(r.body.contains("can no longer be edited"));
@@ -676,7 +672,7 @@ async fn another_companys_invoice_is_a_404() {
             "{path}"
         );
     }
-    let issue = iso(today());
+    let issue = iso(t.today());
     let r = o
         .post(&t, &format!("/office/invoices/{theirs}/void"), &[])
         .await;
@@ -729,7 +725,7 @@ async fn what_users_typed_renders_as_text() {
     let o = office(&t).await;
     let c = t.customer("<script>alert(1)</script>").await;
     let p = t.property("<b>7 Markup Way</b>", &c, None).await;
-    let issue = iso(today());
+    let issue = iso(t.today());
     let r = o
         .post(
             &t,

@@ -603,7 +603,7 @@ async fn payments_list_filters() {
     assert!(office_card.body.contains("id=\"total-count\">0<"));
     assert!(office_card.body.contains("No payments match"));
 
-    let today = fieldpay::dates::iso(fieldpay::dates::today_in("America/Chicago"));
+    let today = fieldpay::dates::iso(t.app.clock.today_in("America/Chicago"));
     let later = "2099-01-01";
     let range = o
         .get(&t, &format!("/office/payments?from={today}&to={today}"))

@@ -672,7 +672,7 @@ async fn invoice_due_in(
     amount: i64,
     offset: i64,
 ) -> String {
-    let today = fieldpay::dates::today_in("America/Chicago");
+    let today = t.app.clock.today_in("America/Chicago");
     let due = today + time::Duration::days(offset);
     let issue = today - time::Duration::days(400);
     let r = t
@@ -729,7 +729,7 @@ async fn dashboard_ages_receivables_and_charts_payments() {
     fieldpay::store::sql::query(
         "UPDATE invoices SET status = 'void', voided_at = $1 WHERE id = $2",
     )
-    .bind(fieldpay::store::now())
+    .bind(t.app.clock.now())
     .bind(&void)
     .execute(&mut *tx)
     .await
@@ -778,7 +778,7 @@ async fn dashboard_ages_receivables_and_charts_payments() {
     )
     .bind(&company)
     .bind(&c)
-    .bind(fieldpay::store::now())
+    .bind(t.app.clock.now())
     .execute(&mut *tx)
     .await
     .unwrap();

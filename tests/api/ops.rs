@@ -164,13 +164,13 @@ async fn message_deliveries_are_counted_by_channel() {
     let series = r#"fieldpay_messages_total{channel="email",outcome="sent"}"#;
     let before = sample(&fieldpay::metrics::render(), series);
     queue(&t, &company, &customer, "metrics:1").await;
-    let report = outbox::deliver_due(&t.app, fieldpay::store::now(), fixed_render)
+    let report = outbox::deliver_due(&t.app, t.app.clock.now(), fixed_render)
         .await
         .unwrap();
     assert_eq!(report.sent, 1);
     assert!(sample(&fieldpay::metrics::render(), series) >= before + 1.0);
     // Jobs: one run counts each job.
-    fieldpay::jobs::run_once(&t.app, fieldpay::store::now())
+    fieldpay::jobs::run_once(&t.app, t.app.clock.now())
         .await
         .unwrap();
     let text = fieldpay::metrics::render();
@@ -370,7 +370,7 @@ async fn queue(t: &TestApp, company: &str, customer: &str, cause: &str) -> Strin
         cause: cause.into(),
     };
     let mut tx = t.app.db.begin_write().await.unwrap();
-    let e = outbox::enqueue(&mut tx, &m, fieldpay::store::now())
+    let e = outbox::enqueue(&mut tx, &m, t.app.clock.now())
         .await
         .unwrap();
     tx.commit().await.unwrap();
@@ -395,7 +395,7 @@ async fn status_of(t: &TestApp, id: &str) -> (String, bool) {
 async fn cut_short_mid_send(t: &TestApp) {
     let cut = tokio::time::timeout(
         Duration::from_millis(300),
-        outbox::deliver_due(&t.app, fieldpay::store::now(), stuck_render),
+        outbox::deliver_due(&t.app, t.app.clock.now(), stuck_render),
     )
     .await;
     assert!(cut.is_err(), "delivery should still be stuck");
@@ -409,7 +409,7 @@ async fn shutdown_gives_unsent_outbox_claims_back_to_the_queue() {
     cut_short_mid_send(&t).await;
     assert_eq!(status_of(&t, &id).await, ("sending".into(), true));
     // Another process could not take it for five minutes…
-    let report = outbox::deliver_due(&t.app, fieldpay::store::now(), fixed_render)
+    let report = outbox::deliver_due(&t.app, t.app.clock.now(), fixed_render)
         .await
         .unwrap();
     assert_eq!(report.sent, 0);
@@ -419,7 +419,7 @@ async fn shutdown_gives_unsent_outbox_claims_back_to_the_queue() {
     assert_eq!(status_of(&t, &id).await, ("queued".into(), false));
     // Once only: the claims are forgotten.
     assert_eq!(fieldpay::jobs::release_claims(&t.app).await.unwrap(), 0);
-    let report = outbox::deliver_due(&t.app, fieldpay::store::now(), fixed_render)
+    let report = outbox::deliver_due(&t.app, t.app.clock.now(), fixed_render)
         .await
         .unwrap();
     assert_eq!(report.sent, 1);
@@ -432,7 +432,7 @@ async fn releasing_leaves_sent_and_reclaimed_messages_alone() {
     let t = TestApp::new().await;
     let (company, customer) = company_and_customer(&t).await;
     let id = queue(&t, &company, &customer, "shutdown:2").await;
-    let now = fieldpay::store::now();
+    let now = t.app.clock.now();
     let mut tx = t.app.db.begin_write().await.unwrap();
     let rows =
         fieldpay::store::messages::claim_batch(&mut tx, now, now + time::Duration::minutes(5), 10)
@@ -484,7 +484,7 @@ async fn the_jobs_loop_stops_when_asked_and_releases_its_claims() {
 
     // A run asked to stop before it starts does no work and says so.
     let (_keep, stopped) = tokio::sync::watch::channel(true);
-    let report = fieldpay::jobs::run_once_until(&t.app, fieldpay::store::now(), Some(&stopped))
+    let report = fieldpay::jobs::run_once_until(&t.app, t.app.clock.now(), Some(&stopped))
         .await
         .unwrap();
     assert!(report.stopped_early);

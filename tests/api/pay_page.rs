@@ -176,7 +176,7 @@ async fn the_page_query_looks_invoices_up_by_customer() {
     let plan: Vec<(i64, i64, i64, String)> =
         fieldpay::store::sql::query_as(sqlx::AssertSqlSafe(sql))
             .bind("hash")
-            .bind(fieldpay::store::now())
+            .bind(t.app.clock.now())
             .fetch_all(t.app.db.reader())
             .await
             .unwrap();

@@ -467,7 +467,7 @@ async fn reconciliation_applies_a_charge_left_unrecorded_once() {
         fieldpay::processor::ChargeOutcome::Succeeded(_)
     ));
     assert_eq!(t.balance(&inv[0]).await, 6400);
-    let now = fieldpay::store::now();
+    let now = t.app.clock.now();
     let report = fieldpay::payments::reconcile(&t.app, now, time::Duration::minutes(2))
         .await
         .unwrap();
@@ -527,7 +527,7 @@ async fn reconciliation_frees_invoices_of_an_attempt_never_charged() {
     assert_eq!(busy.status, StatusCode::CONFLICT);
     assert_eq!(busy.json()["error"]["code"], "invoice_being_paid");
     let report =
-        fieldpay::payments::reconcile(&t.app, fieldpay::store::now(), time::Duration::minutes(2))
+        fieldpay::payments::reconcile(&t.app, t.app.clock.now(), time::Duration::minutes(2))
             .await
             .unwrap();
     assert_eq!(report.abandoned, 1);
@@ -687,7 +687,7 @@ async fn a_check_never_completed_is_cancelled_by_reconciliation() {
     let token = t.token(&c).await;
     let (attempt, secret) = pay_needing_authentication(&t, &token, "k-away", &[&inv[0]]).await;
     // Within the grace period it is left alone.
-    let now = fieldpay::store::now();
+    let now = t.app.clock.now();
     let early = fieldpay::payments::reconcile(&t.app, now, time::Duration::minutes(30))
         .await
         .unwrap();
@@ -742,7 +742,7 @@ async fn a_check_completed_but_settled_elsewhere_first_is_confirmed_once() {
     let token = t.token(&c).await;
     let (attempt, secret) = pay_needing_authentication(&t, &token, "k-slow", &[&inv[0]]).await;
     authenticate(&t, &secret).await;
-    let later = fieldpay::store::now() + time::Duration::hours(1);
+    let later = t.app.clock.now() + time::Duration::hours(1);
     let report = fieldpay::payments::reconcile(&t.app, later, time::Duration::minutes(30))
         .await
         .unwrap();

@@ -494,7 +494,7 @@ async fn sign_in_link_by_email_is_used_only_by_its_button() {
         .await
         .unwrap();
     fieldpay::store::sql::query("UPDATE portal_tokens SET expires_at = $1 WHERE token_hash = $2")
-        .bind(fieldpay::store::now() - time::Duration::minutes(1))
+        .bind(t.app.clock.now() - time::Duration::minutes(1))
         .bind(fieldpay::crypto::sha256_hex(old.as_bytes()))
         .execute(&mut *tx)
         .await

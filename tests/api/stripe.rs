@@ -372,7 +372,7 @@ async fn stripe_declines_map_to_our_codes_with_words_for_the_customer() {
     assert_eq!(intents[0]["status"], "requires_action");
     assert_eq!(r.json()["client_secret"], intents[0]["client_secret"]);
     // The customer gives up: reconciliation cancels it and frees the invoice.
-    let later = fieldpay::store::now() + time::Duration::hours(1);
+    let later = t.app.clock.now() + time::Duration::hours(1);
     let report = fieldpay::payments::reconcile(&t.app, later, time::Duration::minutes(30))
         .await
         .unwrap();
@@ -455,7 +455,7 @@ async fn stripe_saved_card_is_charged_off_session() {
         },
         fieldpay::payments::ChargeOptions {
             off_session: true,
-            ..fieldpay::payments::ChargeOptions::on_session()
+            ..fieldpay::payments::ChargeOptions::on_session(t.app.clock.now())
         },
     )
     .await

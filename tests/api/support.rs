@@ -22,6 +22,8 @@ use fieldpay::store::companies::NewCompany;
 pub const BASE_URL: &str = "https://pay.greenleaf.test";
 pub const OWNER_PASSWORD: &str = "correct horse battery";
 pub const SMS_TOKEN: &str = "test-sms-auth-token";
+/// The test company's zone (`setup::default_company`'s).
+pub const COMPANY_TIME_ZONE: &str = "America/Chicago";
 
 /// Everything the app logged during the tests, for the card-number scan.
 pub fn captured_logs() -> Arc<Mutex<Vec<u8>>> {
@@ -264,6 +266,16 @@ impl TestApp {
             api_key: created.api_key,
             owner_email,
         }
+    }
+
+    /// Today in the company's time zone, by the app's clock.
+    pub fn today(&self) -> time::Date {
+        self.app.clock.today_in(COMPANY_TIME_ZONE)
+    }
+
+    /// The date `days` from today (negative: in the past), as the API writes it.
+    pub fn day(&self, days: i64) -> String {
+        fieldpay::dates::iso(self.today() + time::Duration::days(days))
     }
 
     /// A second company on the same server, with its own key.

@@ -270,7 +270,7 @@ impl Server {
             .as_str()
             .unwrap()
             .to_string();
-        let now = fieldpay::store::now();
+        let now = self.app.clock.now();
         let mut tx = self.app.db.begin_write().await.unwrap();
         outbox::enqueue(
             &mut tx,

@@ -220,7 +220,7 @@ async fn smtp_down_for_a_while_then_back_delivers_each_message_once() {
     tx.commit().await.unwrap();
 
     // Up: ten messages go out (and leave pooled connections behind).
-    let t0 = fieldpay::store::now();
+    let t0 = app.clock.now();
     let smtpd = start_smtpd(&python, &script, &out, port);
     queue(&app, &company, &customer, &template, 0..10, t0).await;
     let r = deliver(&app, t0).await;

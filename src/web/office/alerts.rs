@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use super::{CsrfForm, OfficeUser, page, page_with_status};
 use crate::store::alerts::{self, AlertRule, ReceiptSettings, RuleFields, Timing};
 use crate::store::templates as tpl;
-use crate::store::{StoreError, audit, now};
+use crate::store::{StoreError, audit};
 use crate::web::AppState;
 use crate::web::error::ApiError;
 
@@ -334,11 +334,11 @@ async fn save(state: &AppState, user: &OfficeUser, id: Option<&str>, f: &RuleFor
     }
     let (action, subject) = match id {
         None => {
-            let rule = alerts::create(&mut tx, &user.company_id, &fields, now()).await?;
+            let rule = alerts::create(&mut tx, &user.company_id, &fields, state.app.clock.now()).await?;
             ("invoice_alert.create", rule.id)
         }
         Some(id) => {
-            if !alerts::update(&mut tx, &user.company_id, id, &fields, now()).await? {
+            if !alerts::update(&mut tx, &user.company_id, id, &fields, state.app.clock.now()).await? {
                 return Ok(state.views.not_found());
             }
             ("invoice_alert.update", id.to_string())
@@ -408,7 +408,7 @@ async fn toggle(
         enabled: !rule.enabled,
     };
     let mut tx = state.app.db.begin_write().await?;
-    if !alerts::update(&mut tx, &user.company_id, &id, &fields, now()).await? {
+    if !alerts::update(&mut tx, &user.company_id, &id, &fields, state.app.clock.now()).await? {
         return Ok(state.views.not_found());
     }
     let action = if fields.enabled {
@@ -507,7 +507,7 @@ async fn save_receipts(
         )
         .await;
     }
-    alerts::set_receipt_settings(&mut tx, &user.company_id, &s, now()).await?;
+    alerts::set_receipt_settings(&mut tx, &user.company_id, &s, state.app.clock.now()).await?;
     audit::record(
         &mut tx,
         &user.company_id,

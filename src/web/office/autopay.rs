@@ -23,7 +23,7 @@ use crate::domain::autopay_consent_text;
 use crate::money::{Currency, Money};
 use crate::store::autopay::{self as store, Settings, Templates, Window};
 use crate::store::payments::{self as pay_store, Consent};
-use crate::store::{StoreError, audit, companies, customers, now};
+use crate::store::{StoreError, audit, companies, customers};
 use crate::web::error::ApiError;
 use crate::web::{AppState, ClientIp, user_agent};
 
@@ -132,7 +132,7 @@ async fn overview(State(state): State<AppState>, user: OfficeUser) -> Page {
         .await?
         .ok_or_else(ApiError::not_found)?;
     let settings = store::settings(db.reader(), &user.company_id).await?;
-    let at = now();
+    let at = state.app.clock.now();
     let (today, _) = rules::local_date_hour(at, &company.time_zone);
     let through = today + Duration::days(UPCOMING_DAYS);
     let (due_through, issue_through) = match settings.timing {
@@ -496,7 +496,7 @@ async fn save_settings(
         )
         .await;
     }
-    store::save_settings(&mut tx, &user.company_id, &s, now()).await?;
+    store::save_settings(&mut tx, &user.company_id, &s, state.app.clock.now()).await?;
     audit::record(
         &mut tx,
         &user.company_id,
@@ -583,7 +583,7 @@ async fn customer_view(
     let company = companies::get(db, &user.company_id)
         .await?
         .ok_or_else(ApiError::not_found)?;
-    let today = dates::today_in(&company.time_zone);
+    let today = state.app.clock.today_in(&company.time_zone);
     let enrollment = store::enrollment(db.reader(), &user.company_id, customer_id).await?;
     let cards: Vec<CardChoice> = pay_store::saved_methods(db, &user.company_id, customer_id)
         .await?
@@ -690,7 +690,7 @@ async fn enroll(
     let company = companies::get(db, &user.company_id)
         .await?
         .ok_or_else(ApiError::not_found)?;
-    let today = dates::today_in(&company.time_zone);
+    let today = state.app.clock.today_in(&company.time_zone);
     let mut errors = BTreeMap::new();
     let method = match chosen(&f.method_id) {
         Some(m) => pay_store::saved_method(db, &user.company_id, &id, &m).await?,

@@ -938,7 +938,7 @@ async fn send_now(
         cause: format!("send_now:{}", f.nonce),
     };
     let mut tx = db.begin_write().await?;
-    let done = outbox::enqueue(&mut tx, &message, crate::store::now()).await?;
+    let done = outbox::enqueue(&mut tx, &message, state.app.clock.now()).await?;
     let (state_key, text) = match &done {
         Enqueued::Queued { .. } => (
             "queued",

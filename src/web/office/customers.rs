@@ -556,7 +556,7 @@ async fn render_detail(
         };
         let currency: Currency = company.currency;
         let money = |m: i64| Money::new(m, currency).format();
-        let today = dates::today_in(&company.time_zone);
+        let today = state.app.clock.today_in(&company.time_zone);
 
         let link = paylink::shown(db.reader(), &state.app.config.secret, company_id, id).await?;
         let base = state.app.base_url(company.base_url.as_deref());

@@ -155,7 +155,7 @@ async fn dashboard(State(state): State<AppState>, user: OfficeUser) -> Response 
         Err(e) => return ApiError::from(e).into_response(),
     };
     let money = |minor: i64| Money::new(minor, company.currency).format();
-    let today = crate::dates::today_in(&company.time_zone);
+    let today = state.app.clock.today_in(&company.time_zone);
     let open = match companies::open_balances_by_due_date(db, &user.company_id).await {
         Ok(rows) => rows,
         Err(e) => return ApiError::from(e).into_response(),
@@ -174,7 +174,7 @@ async fn dashboard(State(state): State<AppState>, user: OfficeUser) -> Response 
         })
         .collect();
 
-    let since = crate::store::now() - time::Duration::days(30);
+    let since = state.app.clock.now() - time::Duration::days(30);
     let by_channel = match companies::payments_by_channel_since(db, &user.company_id, since).await {
         Ok(rows) => rows,
         Err(e) => return ApiError::from(e).into_response(),

@@ -355,7 +355,7 @@ async fn list(
         Ok(c) => c,
         Err(r) => return r,
     };
-    let today = dates::today_in(&company.time_zone);
+    let today = state.app.clock.today_in(&company.time_zone);
     let mut errors: BTreeMap<&'static str, String> = BTreeMap::new();
     let status = StatusFilter::parse(q.status.trim()).unwrap_or_else(|| {
         errors.insert("status", "Choose a status from the list.".into());
@@ -567,7 +567,7 @@ async fn new_form(
         Ok(c) => c,
         Err(r) => return r,
     };
-    let today = dates::today_in(&company.time_zone);
+    let today = state.app.clock.today_in(&company.time_zone);
     let form = FormView {
         property_id: q.property_id.trim().to_string(),
         issue_date: dates::iso(today),
@@ -947,7 +947,7 @@ fn render_show(
     notice: &str,
     refusal: &str,
 ) -> Response {
-    let today = dates::today_in(&company.time_zone);
+    let today = state.app.clock.today_in(&company.time_zone);
     let inv = &d.invoice;
     let c = inv.currency;
     let (badge_class, badge_label) = badge(&inv.status, inv.due_date, today);

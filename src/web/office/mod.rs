@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 use super::{AppState, ClientIp};
 use crate::auth;
 use crate::store::sessions::{self, Kind};
-use crate::store::{StoreError, audit, now};
+use crate::store::{StoreError, audit};
 
 pub const COOKIE: &str = "fp_office";
 const SESSION_HOURS: i64 = 12;
@@ -439,7 +439,6 @@ async fn search(
             .collect(),
         Err(e) => return super::error::ApiError::from(StoreError::from(e)).into_response(),
     };
-    let _ = now;
     page(
         &state,
         &user,
