@@ -27,8 +27,10 @@ impl App {
 
     /// As `open`, reading "now" from `clock`.
     pub async fn open_with_clock(config: Config, clock: Clock) -> anyhow::Result<App> {
-        let db = Db::connect_with(&config.database_url, &config.database_pool, clock.clone()).await?;
+        let db =
+            Db::connect_with(&config.database_url, &config.database_pool, clock.clone()).await?;
         db.migrate().await?;
+        crate::setup::normalize_stored_phones(&db).await?;
         let sandbox = SandboxProcessor::open(&config.sandbox_database_url(), clock.clone()).await?;
         Ok(App {
             db,

@@ -43,8 +43,24 @@ pub fn check_new_password(password: &str) -> Result<(), &'static str> {
     Ok(())
 }
 
+/// The credentials of `Authorization: Bearer <token>`; the scheme's name is
+/// case-insensitive (RFC 9110 §11.1), so `bearer` and `BEARER` work too.
+pub fn bearer_token(value: &str) -> Option<&str> {
+    let (scheme, token) = value.trim_start().split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_bearer_scheme_is_case_insensitive() {
+        for v in ["Bearer k1", "bearer k1", "BEARER  k1 ", " bEaReR k1"] {
+            assert_eq!(super::bearer_token(v), Some("k1"), "{v:?}");
+        }
+        assert_eq!(super::bearer_token("Basic k1"), None);
+        assert_eq!(super::bearer_token("Bearerk1"), None);
+    }
+
     use super::*;
 
     #[tokio::test]

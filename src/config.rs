@@ -375,19 +375,13 @@ fn secret_path(db: &Path) -> PathBuf {
 }
 
 fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)?;
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
+        && !dir.exists()
+    {
+        crate::private_files::create_dir(dir)?;
     }
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-        .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", path.display()))?;
-    f.write_all(text.as_bytes())?;
-    Ok(())
+    crate::private_files::write_new(path, text.as_bytes())
+        .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", path.display()))
 }
 
 #[cfg(test)]

@@ -4,12 +4,13 @@
 use time::Duration;
 
 use crate::app::App;
+use crate::domain::customer::CustomerInput;
 use crate::domain::{LineInput, price_lines};
 use crate::money::Currency;
 use crate::paylink;
 use crate::setup;
 use crate::store::companies::{self, NewCompany};
-use crate::store::customers::{self, NewCustomer};
+use crate::store::customers;
 use crate::store::invoices::{self, NewInvoice};
 use crate::store::{Conn, StoreError};
 
@@ -65,6 +66,7 @@ async fn seed(app: &App) -> anyhow::Result<String> {
         address: "1200 Barton Springs Rd, Austin, TX 78704".into(),
         currency: Currency::USD,
         time_zone: "America/Chicago".into(),
+        country: "US".into(),
     };
     let created = setup::create_company(&app.db, &company, OFFICE_EMAIL, OFFICE_PASSWORD).await?;
     let company_id = created.company_id;
@@ -154,18 +156,15 @@ async fn seed(app: &App) -> anyhow::Result<String> {
 
 async fn seed_customers(tx: &mut Conn, company_id: &str) -> anyhow::Result<Seeded> {
     let mut make = async |name: &str, email: &str, phone: &str, address: &str| {
-        customers::create(
-            tx,
-            company_id,
-            &NewCustomer {
-                name: name.into(),
-                email: Some(email.into()),
-                phone: Some(phone.into()),
-                billing_address: Some(address.into()),
-            },
-        )
-        .await
-        .map(|c| c.id)
+        let new = CustomerInput {
+            name,
+            email: Some(email),
+            phone: Some(phone),
+            billing_address: Some(address),
+        }
+        .check("US")
+        .map_err(|e| anyhow::anyhow!("demo customer {name}: {e:?}"))?;
+        anyhow::Ok(customers::create(tx, company_id, &new).await?.id)
     };
     let landlord = make(
         "Lena Landlord",

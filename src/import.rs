@@ -16,6 +16,8 @@ use time::Date;
 
 use crate::app::App;
 use crate::dates;
+use crate::domain::customer::CustomerInput;
+use crate::domain::text;
 use crate::domain::{LineInput, price_lines};
 use crate::paylink;
 use crate::store::customers::{self, NewCustomer};
@@ -348,32 +350,24 @@ pub fn parse_date(text: &str) -> Option<Date> {
     Date::from_calendar_date(num(y)? as i32, month, u8::try_from(num(d)?).ok()?).ok()
 }
 
-/// Whether a string is plausibly an email address.
-pub fn looks_like_email(v: &str) -> bool {
-    let Some((local, domain)) = v.split_once('@') else {
-        return false;
-    };
-    !local.is_empty()
-        && !domain.contains('@')
-        && domain.contains('.')
-        && !domain.starts_with('.')
-        && !domain.ends_with('.')
-        && !v.contains(char::is_whitespace)
-}
-
 fn optional(v: &str) -> Option<String> {
     let v = v.trim();
     (!v.is_empty()).then(|| v.to_string())
 }
 
-fn check_len(value: &str, column: &str, max: usize) -> Result<(), String> {
-    if value.chars().count() > max {
-        Err(format!(
-            "{column} is longer than {max} characters; shorten it."
-        ))
-    } else {
-        Ok(())
-    }
+/// A one-line column: no line breaks or other control characters (a quoted
+/// CSV field may hold them), at most `max` characters.
+fn check_len(value: &str, column: &'static str, max: usize) -> Result<(), String> {
+    text::optional_single_line(column, Some(value), max)
+        .map(drop)
+        .map_err(|e| format!("{}; correct it in the file.", e.message))
+}
+
+/// A column of several lines (an address): newlines stay, other control
+/// characters are refused.
+fn check_lines(value: &str, column: &'static str, max: usize) -> Result<(), String> {
+    text::check_multi_line(column, value, max)
+        .map_err(|e| format!("{}; correct it in the file.", e.message))
 }
 
 pub const CUSTOMER_COLUMNS: &[&str] = &[
@@ -408,8 +402,9 @@ pub struct PropertyRow {
     pub bill_to: Option<String>,
 }
 
-/// Checks one customer row. Errors say what to fix.
-pub fn parse_customer_row(row: &Row) -> Result<CustomerRow, String> {
+/// Checks one customer row. Errors say what to fix. `region` is the
+/// company's country, for phone numbers without a country code.
+pub fn parse_customer_row(row: &Row, region: &str) -> Result<CustomerRow, String> {
     if let Some(b) = &row.broken {
         return Err(b.clone());
     }
@@ -422,28 +417,26 @@ pub fn parse_customer_row(row: &Row) -> Result<CustomerRow, String> {
     if name.is_empty() {
         return Err("name is empty; enter the customer's name.".into());
     }
-    check_len(name, "name", 200)?;
-    let column = |c: &str| row.has(c).then(|| optional(row.get(c)));
-    let email = column("email");
-    if let Some(Some(e)) = &email
-        && (e.chars().count() > 254 || !looks_like_email(e))
-    {
-        return Err(format!(
-            "email '{e}' is not an email address; write it like name@example.com or leave it empty."
-        ));
+    let column = |c: &str| row.has(c).then(|| row.get(c));
+    let checked = CustomerInput {
+        name,
+        email: column("email"),
+        phone: column("phone"),
+        billing_address: column("billing_address"),
     }
-    let phone = column("phone");
-    if let Some(Some(p)) = &phone
-        && (p.chars().count() > 40 || p.chars().filter(char::is_ascii_digit).count() < 7)
-    {
-        return Err(format!(
-            "phone '{p}' needs at least 7 digits (at most 40 characters), or leave it empty."
-        ));
-    }
-    let billing_address = column("billing_address");
-    if let Some(Some(a)) = &billing_address {
-        check_len(a, "billing_address", 500)?;
-    }
+    .check(region)
+    .map_err(|errors| {
+        let e = &errors[0];
+        let value = row.get(e.field);
+        format!("{} '{value}': {}", e.field, e.message)
+    })?;
+    // A column the file does not have keeps the stored value (`None`).
+    let email = row.has("email").then_some(checked.email);
+    let phone = row.has("phone").then_some(checked.phone);
+    let billing_address = row
+        .has("billing_address")
+        .then_some(checked.billing_address);
+    let name = checked.name;
     let address = row.get("service_address");
     let property_id = row.get("property_external_id");
     let bill_to = row.get("bill_to_external_id");
@@ -456,7 +449,7 @@ pub fn parse_customer_row(row: &Row) -> Result<CustomerRow, String> {
         }
         None
     } else {
-        check_len(address, "service_address", 500)?;
+        check_lines(address, "service_address", 500)?;
         check_len(property_id, "property_external_id", 100)?;
         Some(PropertyRow {
             external_id: if property_id.is_empty() {
@@ -470,7 +463,7 @@ pub fn parse_customer_row(row: &Row) -> Result<CustomerRow, String> {
     };
     Ok(CustomerRow {
         external_id: external_id.to_string(),
-        name: name.to_string(),
+        name,
         email,
         phone,
         billing_address,
@@ -523,7 +516,8 @@ pub fn parse_lines(text: &str, digits: u32) -> Result<Vec<LineInput>, String> {
         if description.is_empty() {
             return Err(format!("line item {n} has no description."));
         }
-        check_len(description, "a line description", 500)?;
+        check_len(description, "description", 500)
+            .map_err(|why| format!("line item {n}: {why}"))?;
         let quantity: i64 = match quantity.parse() {
             Ok(q) if q >= 1 => q,
             _ => {
@@ -1000,7 +994,7 @@ pub async fn import_customers(
     actor: &str,
     progress: Progress<'_>,
 ) -> Result<ImportReport, ImportError> {
-    companies::get(&app.db, company_id)
+    let company = companies::get(&app.db, company_id)
         .await?
         .ok_or(ImportError::UnknownCompany)?;
     let (table, notes) = read_table(input, &["external_id", "name"], CUSTOMER_COLUMNS)?;
@@ -1013,7 +1007,7 @@ pub async fn import_customers(
     for row in &table.rows {
         let key = row.get("external_id").to_string();
         let name = row.get("name").to_string();
-        let parsed = parse_customer_row(row).and_then(|c| {
+        let parsed = parse_customer_row(row, &company.country).and_then(|c| {
             if let Some(first) = first_line.get(&c.external_id) {
                 return Err(format!(
                     "external_id '{}' is already on line {first}; put each customer on one row.",
@@ -1483,7 +1477,7 @@ mod tests {
              T6,Tod,,,1 Oak,,P9\n",
             CUSTOMER_COLUMNS,
         );
-        let ok = parse_customer_row(&t.rows[0]).unwrap();
+        let ok = parse_customer_row(&t.rows[0], "US").unwrap();
         assert_eq!(ok.email, Some(Some("tina@example.com".into())));
         assert_eq!(
             ok.billing_address, None,
@@ -1495,27 +1489,27 @@ mod tests {
             ("T1", Some("L1"))
         );
         assert!(
-            parse_customer_row(&t.rows[1])
+            parse_customer_row(&t.rows[1], "US")
                 .unwrap_err()
                 .contains("name is empty")
         );
         assert!(
-            parse_customer_row(&t.rows[2])
+            parse_customer_row(&t.rows[2], "US")
                 .unwrap_err()
                 .contains("email 'not-an-email'")
         );
         assert!(
-            parse_customer_row(&t.rows[3])
+            parse_customer_row(&t.rows[3], "US")
                 .unwrap_err()
                 .contains("service_address is empty")
         );
         assert!(
-            parse_customer_row(&t.rows[4])
+            parse_customer_row(&t.rows[4], "US")
                 .unwrap_err()
-                .contains("7 digits")
+                .contains("phone '12'")
         );
         assert_eq!(
-            parse_customer_row(&t.rows[5])
+            parse_customer_row(&t.rows[5], "US")
                 .unwrap()
                 .property
                 .unwrap()

@@ -18,6 +18,7 @@ pub mod office_payments;
 pub mod paylink;
 pub mod payments;
 pub mod pdf;
+pub mod private_files;
 pub mod processor;
 pub mod setup;
 pub mod store;

@@ -7,8 +7,8 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use tracing_subscriber::EnvFilter;
 
 use fieldpay::app::App;
-use fieldpay::domain::Clock;
 use fieldpay::config::{Config, LogFormat, Settings};
+use fieldpay::domain::Clock;
 use fieldpay::money::Currency;
 use fieldpay::store::companies::NewCompany;
 use fieldpay::{demo, jobs, setup, web};
@@ -194,12 +194,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::CopyDatabase { to } => {
             let from = fieldpay::store::Db::connect(&config.database_url).await?;
-            let target = fieldpay::store::Db::connect_with(
-                &to,
-                &config.database_pool,
-                Clock::system(),
-            )
-            .await?;
+            let target =
+                fieldpay::store::Db::connect_with(&to, &config.database_pool, Clock::system())
+                    .await?;
             let copied = fieldpay::store::copy::sqlite_to_postgres(&from, &target).await?;
             for (table, rows) in &copied {
                 println!("{table}: {rows} rows");
@@ -250,8 +247,17 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let currency = Currency::parse(&currency)
                 .ok_or_else(|| anyhow::anyhow!("unsupported currency '{currency}'"))?;
             let app = App::open(config).await?;
+            let region = fieldpay::domain::contact::DEFAULT_REGION;
+            let phone = match phone.as_deref().map(str::trim).filter(|p| !p.is_empty()) {
+                Some(p) => fieldpay::domain::PhoneNumber::parse("--phone", p, region)
+                    .map(|n| fieldpay::domain::contact::display_phone(n.as_str(), region))
+                    .map_err(|e| anyhow::anyhow!("{e}"))?,
+                None => String::new(),
+            };
+            let name = fieldpay::domain::text::single_line("--name", &name, 200)
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
             let company = NewCompany {
-                phone: phone.unwrap_or_default(),
+                phone,
                 currency,
                 time_zone,
                 ..setup::default_company(&name)

@@ -209,7 +209,7 @@ pub fn may_read(
 ) -> bool {
     match token {
         Some(expected) => authorization
-            .and_then(|h| h.strip_prefix("Bearer "))
+            .and_then(crate::auth::bearer_token)
             .is_some_and(|given| crate::crypto::same_secret(given.trim(), expected)),
         None => client_is_loopback && !forwarded,
     }

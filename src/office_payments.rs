@@ -198,13 +198,15 @@ pub async fn record_payment(app: &App, req: &RecordPayment) -> Result<Recorded, 
             if n.is_empty() {
                 return Err(invalid("check_number", "Enter the check number."));
             }
-            if n.len() > 40 {
+            if n.chars().count() > 40 {
                 return Err(invalid(
                     "check_number",
                     "A check number has at most 40 characters.",
                 ));
             }
-            ("check", Some(n.to_string()))
+            let n = crate::domain::text::single_line("check_number", n, 40)
+                .map_err(|e| invalid("check_number", &e.message))?;
+            ("check", Some(n))
         }
     };
     let mut ids: Vec<String> = Vec::with_capacity(req.invoice_ids.len());

@@ -59,6 +59,44 @@ pub async fn create_company(
     })
 }
 
+/// Phone numbers stored before they were checked when written: each one
+/// that parses (with its company's country) is rewritten in E.164; each one
+/// that does not is left as it is and named in the log, for the office to
+/// correct. Runs at every start; once all parse it finds nothing.
+pub async fn normalize_stored_phones(db: &Db) -> Result<(usize, usize), StoreError> {
+    use crate::domain::contact::PhoneNumber;
+    let rows = crate::store::customers::phones_not_in_e164(db).await?;
+    if rows.is_empty() {
+        return Ok((0, 0));
+    }
+    let mut fixed = 0;
+    let mut left = 0;
+    let mut tx = db.begin_write().await?;
+    for (company_id, country, customer_id, phone) in &rows {
+        match PhoneNumber::parse("phone", phone, country) {
+            Ok(e164) => {
+                crate::store::customers::set_phone(&mut tx, customer_id, phone, e164.as_str())
+                    .await?;
+                fixed += 1;
+            }
+            Err(_) => {
+                left += 1;
+                tracing::warn!(
+                    company = %company_id,
+                    customer = %customer_id,
+                    phone = %phone,
+                    "this customer's phone number is not a phone number: SMS cannot reach it; correct it on the customer's page"
+                );
+            }
+        }
+    }
+    tx.commit().await?;
+    if fixed > 0 {
+        tracing::info!(fixed, "customer phone numbers rewritten in E.164");
+    }
+    Ok((fixed, left))
+}
+
 pub fn default_company(name: &str) -> NewCompany {
     NewCompany {
         name: name.to_string(),
@@ -67,5 +105,6 @@ pub fn default_company(name: &str) -> NewCompany {
         address: String::new(),
         currency: Currency::USD,
         time_zone: "America/Chicago".into(),
+        country: crate::domain::contact::DEFAULT_REGION.into(),
     }
 }

@@ -1,5 +1,7 @@
 //! Invoice lines and totals.
 
+use super::text::{FieldError, optional_single_line, single_line};
+
 /// A line as entered: quantity is a whole number of units, price in minor units.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LineInput {
@@ -13,6 +15,8 @@ pub enum LineError {
     NoLines,
     TooManyLines,
     EmptyDescription(usize),
+    /// A line break or other control character, or more than 500 characters.
+    BadDescription(usize, String),
     NonPositiveQuantity(usize),
     NegativePrice(usize),
     TooLarge(usize),
@@ -28,6 +32,7 @@ impl LineError {
                 format!("lines[{i}].description"),
                 "each line needs a description".into(),
             ),
+            LineError::BadDescription(i, why) => (format!("lines[{i}].description"), why.clone()),
             LineError::NonPositiveQuantity(i) => (
                 format!("lines[{i}].quantity"),
                 "quantity must be a whole number of at least 1".into(),
@@ -39,6 +44,15 @@ impl LineError {
             LineError::TooLarge(i) => (format!("lines[{i}]"), "the amounts are too large".into()),
         }
     }
+}
+
+pub const DESCRIPTION_MAX: usize = 500;
+pub const NUMBER_MAX: usize = 40;
+
+/// An invoice number as written: one line of at most 40 characters; empty
+/// means "the next number".
+pub fn check_number(field: &'static str, text: &str) -> Result<Option<String>, FieldError> {
+    optional_single_line(field, Some(text), NUMBER_MAX)
 }
 
 /// Computes each line's amount and the invoice total, refusing any overflow.
@@ -54,6 +68,9 @@ pub fn price_lines(lines: &[LineInput]) -> Result<(Vec<i64>, i64), LineError> {
     for (i, line) in lines.iter().enumerate() {
         if line.description.trim().is_empty() {
             return Err(LineError::EmptyDescription(i));
+        }
+        if let Err(e) = single_line("description", &line.description, DESCRIPTION_MAX) {
+            return Err(LineError::BadDescription(i, e.message));
         }
         if line.quantity <= 0 {
             return Err(LineError::NonPositiveQuantity(i));
@@ -95,6 +112,33 @@ mod tests {
         let (amounts, total) = price_lines(&[line(2, 4500), line(1, 12500)]).unwrap();
         assert_eq!(amounts, vec![9000, 12500]);
         assert_eq!(total, 21500);
+    }
+
+    #[test]
+    fn descriptions_and_numbers_are_one_line() {
+        let broken = LineInput {
+            description: "Spray\r\nBcc: x".into(),
+            ..line(1, 1)
+        };
+        match price_lines(&[line(1, 1), broken]) {
+            Err(LineError::BadDescription(1, why)) => assert!(why.contains("one line"), "{why}"),
+            other => panic!("{other:?}"),
+        }
+        let long = LineInput {
+            description: "x".repeat(501),
+            ..line(1, 1)
+        };
+        assert!(matches!(
+            price_lines(&[long]),
+            Err(LineError::BadDescription(0, _))
+        ));
+        assert_eq!(
+            check_number("number", " A-7 ").unwrap().as_deref(),
+            Some("A-7")
+        );
+        assert_eq!(check_number("number", "").unwrap(), None);
+        assert!(check_number("number", "A\u{0}7").is_err());
+        assert!(check_number("number", &"9".repeat(41)).is_err());
     }
 
     #[test]

@@ -4,9 +4,14 @@ pub mod allocation;
 pub mod autopay;
 pub mod clock;
 pub mod consent;
+pub mod contact;
+pub mod customer;
 pub mod invoice;
+pub mod text;
 
 pub use allocation::{Allocation, allocate};
 pub use clock::Clock;
 pub use consent::autopay_consent_text;
+pub use contact::{EmailAddress, PhoneNumber};
 pub use invoice::{LineError, LineInput, price_lines};
+pub use text::FieldError;

@@ -19,8 +19,8 @@ use lettre::transport::smtp::extension::ClientId;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc2822;
 
-use crate::domain::Clock;
 use crate::crypto::random_token;
+use crate::domain::Clock;
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
@@ -97,16 +97,7 @@ impl EmailTransport for SpoolTransport {
         Box::pin(async move {
             let id = format!("{}@fieldpay", random_token(18));
             let text = render_message(email, html, &id, self.clock.now());
-            tokio::fs::create_dir_all(&self.dir).await.map_err(|e| {
-                EmailError::Temporary(format!("cannot create the spool folder: {e}"))
-            })?;
-            // Written under a temporary name and renamed: a reader never sees half a message.
-            let tmp = self.dir.join(format!(".{id}.tmp"));
-            let path = self.dir.join(format!("{id}.eml"));
-            tokio::fs::write(&tmp, text.as_bytes())
-                .await
-                .map_err(|e| EmailError::Temporary(format!("cannot write to the spool: {e}")))?;
-            tokio::fs::rename(&tmp, &path)
+            crate::private_files::spool(&self.dir, &format!("{id}.eml"), text.into_bytes())
                 .await
                 .map_err(|e| EmailError::Temporary(format!("cannot write to the spool: {e}")))?;
             Ok(id)

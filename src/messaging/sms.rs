@@ -67,12 +67,13 @@ impl SmsTransport for SpoolSms {
             let id = format!("sms_{}", random_token(18));
             let io =
                 |e: std::io::Error| SmsError::Temporary(format!("cannot write to the spool: {e}"));
-            tokio::fs::create_dir_all(&self.dir).await.map_err(io)?;
-            let tmp = self.dir.join(format!(".{id}.tmp"));
-            tokio::fs::write(&tmp, spool_text(sms)).await.map_err(io)?;
-            tokio::fs::rename(&tmp, self.dir.join(format!("{id}.txt")))
-                .await
-                .map_err(io)?;
+            crate::private_files::spool(
+                &self.dir,
+                &format!("{id}.txt"),
+                spool_text(sms).into_bytes(),
+            )
+            .await
+            .map_err(io)?;
             Ok(id)
         })
     }

@@ -30,6 +30,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{Channel, Rendered};
 use crate::app::App;
+use crate::domain::text;
 use crate::money::Money;
 use crate::store::{StoreError, companies, customers, invoices, templates};
 
@@ -1166,8 +1167,21 @@ fn field_error(field: &'static str, message: String) -> FieldError {
     }
 }
 
-/// A required text field of at most `max` characters.
+/// A required one-line text field of at most `max` characters (a name, a
+/// subject): no line breaks or other control characters.
 pub fn check_text(
+    value: &str,
+    field: &'static str,
+    label: &str,
+    max: usize,
+) -> Result<(), FieldError> {
+    check_present(value, field, label, max)?;
+    text::single_line(field, value, max)
+        .map(drop)
+        .map_err(|e| field_error(field, e.message.replacen(field, label, 1)))
+}
+
+fn check_present(
     value: &str,
     field: &'static str,
     label: &str,
@@ -1185,6 +1199,8 @@ pub fn check_text(
     Ok(())
 }
 
+/// A template source: one line for a subject, several for a body (newlines
+/// and tabs kept, other control characters refused), then its syntax.
 fn check_source(
     source: &str,
     part: Part,
@@ -1192,7 +1208,13 @@ fn check_source(
     label: &str,
     max: usize,
 ) -> Result<(), FieldError> {
-    check_text(source, field, label, max)?;
+    if part == Part::Subject {
+        check_text(source, field, label, max)?;
+    } else {
+        check_present(source, field, label, max)?;
+        text::check_multi_line(field, source, max)
+            .map_err(|e| field_error(field, e.message.replacen(field, label, 1)))?;
+    }
     validate(source, part).map_err(|e| FieldError {
         field,
         code: e.code(),

@@ -19,8 +19,8 @@ use super::{
     PaymentProcessor, ProcessorError, Refund, SaveOutcome, SavedCard,
 };
 use crate::crypto::new_id;
-use crate::money::{Currency, Money};
 use crate::domain::Clock;
+use crate::money::{Currency, Money};
 use crate::web::error::ApiError;
 
 /// The sandbox keeps its state in its own SQLite file, as a real processor
@@ -38,7 +38,9 @@ impl SandboxProcessor {
     /// processor, so it trades durability for speed (`synchronous=NORMAL`).
     pub async fn open(url: &str, clock: Clock) -> anyhow::Result<SandboxProcessor> {
         let options = SqliteConnectOptions::from_str(url)
-            .map_err(|e| anyhow::anyhow!("bad sandbox database URL '{url}': {e}"))?
+            .map_err(|e| anyhow::anyhow!("bad sandbox database URL '{url}': {e}"))?;
+        crate::store::private_sqlite_file(&options)?;
+        let options = options
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)

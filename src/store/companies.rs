@@ -17,6 +17,8 @@ pub struct Company {
     pub time_zone: String,
     pub base_url: Option<String>,
     pub accent_color: String,
+    /// ISO 3166 alpha-2: the region of phone numbers without a country code.
+    pub country: String,
 }
 
 #[derive(Debug, Clone)]
@@ -27,13 +29,14 @@ pub struct NewCompany {
     pub address: String,
     pub currency: Currency,
     pub time_zone: String,
+    pub country: String,
 }
 
 pub async fn create(tx: &mut Conn, c: &NewCompany) -> StoreResult<String> {
     let id = new_id("co");
     crate::store::sql::query(
-        "INSERT INTO companies (id, name, phone, email, address, currency, time_zone, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        "INSERT INTO companies (id, name, phone, email, address, currency, time_zone, country, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
     )
     .bind(&id)
     .bind(&c.name)
@@ -42,6 +45,7 @@ pub async fn create(tx: &mut Conn, c: &NewCompany) -> StoreResult<String> {
     .bind(&c.address)
     .bind(c.currency.code())
     .bind(&c.time_zone)
+    .bind(&c.country)
     .bind(tx.now())
     .execute(&mut *tx)
     .await?;
@@ -60,18 +64,53 @@ fn company_from_row(row: &crate::store::sql::Row) -> StoreResult<Company> {
         time_zone: row.try_get("time_zone")?,
         base_url: row.try_get("base_url")?,
         accent_color: row.try_get("accent_color")?,
+        country: row.try_get("country")?,
     })
 }
 
 pub async fn get(db: &Db, id: &str) -> StoreResult<Option<Company>> {
     let row = crate::store::sql::query(
-        "SELECT id, name, phone, email, address, currency, time_zone, base_url, accent_color
+        "SELECT id, name, phone, email, address, currency, time_zone, base_url, accent_color, country
          FROM companies WHERE id = $1",
     )
     .bind(id)
     .fetch_optional(db.reader())
     .await?;
     row.as_ref().map(company_from_row).transpose()
+}
+
+/// A signed-in office user as the pages need them.
+#[derive(Debug, Clone)]
+pub struct ActiveOfficeUser {
+    pub email: String,
+    pub role: String,
+    pub company_name: String,
+    pub country: String,
+}
+
+/// The office user of a session, unless disabled since.
+pub async fn active_office_user(
+    db: &Db,
+    company_id: &str,
+    user_id: &str,
+) -> StoreResult<Option<ActiveOfficeUser>> {
+    let row: Option<(String, String, String, String)> = crate::store::sql::query_as(
+        "SELECT u.email, u.role, c.name, c.country FROM office_users u
+         JOIN companies c ON c.id = u.company_id
+         WHERE u.id = $1 AND u.company_id = $2 AND u.disabled_at IS NULL",
+    )
+    .bind(user_id)
+    .bind(company_id)
+    .fetch_optional(db.reader())
+    .await?;
+    Ok(
+        row.map(|(email, role, company_name, country)| ActiveOfficeUser {
+            email,
+            role,
+            company_name,
+            country,
+        }),
+    )
 }
 
 pub async fn find_by_name(db: &Db, name: &str) -> StoreResult<Option<String>> {
@@ -197,6 +236,7 @@ pub struct CompanyProfile {
     pub currency: Currency,
     pub time_zone: String,
     pub accent_color: String,
+    pub country: String,
 }
 
 pub async fn update_profile(
@@ -206,8 +246,8 @@ pub async fn update_profile(
 ) -> StoreResult<()> {
     crate::store::sql::query(
         "UPDATE companies SET name = $1, address = $2, phone = $3, email = $4, currency = $5,
-                time_zone = $6, accent_color = $7
-         WHERE id = $8",
+                time_zone = $6, accent_color = $7, country = $8
+         WHERE id = $9",
     )
     .bind(&p.name)
     .bind(&p.address)
@@ -216,6 +256,7 @@ pub async fn update_profile(
     .bind(p.currency.code())
     .bind(&p.time_zone)
     .bind(&p.accent_color)
+    .bind(&p.country)
     .bind(company_id)
     .execute(&mut *conn)
     .await?;

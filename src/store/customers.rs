@@ -5,6 +5,24 @@ use serde::Serialize;
 use super::{Conn, Db, StoreResult};
 use crate::crypto::new_id;
 
+/// A customer `c` matches the search: `$2` the lowercased text, `$3` its
+/// `LIKE` pattern, `$4` the digits of a phone-like text (or NULL).
+macro_rules! matches_search {
+    () => {
+        "(lower(c.name) LIKE $3 ESCAPE '\\'
+            OR lower(coalesce(c.email, '')) LIKE $3 ESCAPE '\\'
+            OR lower(coalesce(c.phone, '')) LIKE $3 ESCAPE '\\'
+            OR replace(replace(replace(replace(replace(replace(coalesce(c.phone, ''),
+                 ' ', ''), '-', ''), '(', ''), ')', ''), '.', ''), '+', '') LIKE $4
+            OR lower(coalesce(c.billing_address, '')) LIKE $3 ESCAPE '\\'
+            OR EXISTS (SELECT 1 FROM properties p WHERE p.company_id = c.company_id
+                       AND (p.resident_customer_id = c.id OR p.bill_to_customer_id = c.id)
+                       AND lower(p.address) LIKE $3 ESCAPE '\\')
+            OR EXISTS (SELECT 1 FROM invoices i WHERE i.company_id = c.company_id
+                       AND i.bill_to_customer_id = c.id AND lower(i.number) = $2))"
+    };
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Customer {
     pub id: String,
@@ -14,13 +32,7 @@ pub struct Customer {
     pub billing_address: Option<String>,
 }
 
-#[derive(Debug, Clone, Default)]
-pub struct NewCustomer {
-    pub name: String,
-    pub email: Option<String>,
-    pub phone: Option<String>,
-    pub billing_address: Option<String>,
-}
+pub use crate::domain::customer::NewCustomer;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Property {
@@ -77,24 +89,64 @@ pub async fn get(db: &Db, company_id: &str, id: &str) -> StoreResult<Option<Cust
 
 /// Customers whose name, email, phone, billing or service address contains `q`.
 pub async fn search(db: &Db, company_id: &str, q: &str, limit: i64) -> StoreResult<Vec<Customer>> {
-    let pattern = format!("%{}%", q.trim().to_lowercase());
-    let rows = crate::store::sql::query(
+    let text = q.trim().to_lowercase();
+    let rows = crate::store::sql::query(concat!(
         "SELECT id, name, email, phone, billing_address FROM customers c
-         WHERE company_id = $1 AND (
-            $2 = '%%'
-            OR lower(name) LIKE $2 OR lower(coalesce(email, '')) LIKE $2
-            OR coalesce(phone, '') LIKE $2 OR lower(coalesce(billing_address, '')) LIKE $2
-            OR EXISTS (SELECT 1 FROM properties p WHERE p.company_id = c.company_id
-                       AND (p.resident_customer_id = c.id OR p.bill_to_customer_id = c.id)
-                       AND lower(p.address) LIKE $2))
-         ORDER BY name, id LIMIT $3",
-    )
+         WHERE c.company_id = $1 AND ($2 = '' OR ",
+        matches_search!(),
+        ") ORDER BY c.name, c.id LIMIT $5"
+    ))
     .bind(company_id)
-    .bind(pattern)
+    .bind(&text)
+    .bind(like_pattern(&text))
+    .bind(phone_digits_pattern(&text))
     .bind(limit)
     .fetch_all(db.reader())
     .await?;
     rows.iter().map(from_row).collect()
+}
+
+/// The office's search box: customers matching `q`, each with the invoice
+/// number it matched by (if it did). Nothing for an empty `q`.
+pub async fn quick_search(db: &Db, company_id: &str, q: &str) -> StoreResult<Vec<SearchHit>> {
+    let text = q.trim().to_lowercase();
+    let rows = crate::store::sql::query(concat!(
+        "SELECT c.id, c.name, coalesce(c.email, '') AS email, coalesce(c.phone, '') AS phone,
+                coalesce((SELECT 'Invoice ' || i.number FROM invoices i
+                          WHERE i.company_id = c.company_id AND i.bill_to_customer_id = c.id
+                            AND lower(i.number) = $2 LIMIT 1), '') AS detail
+         FROM customers c
+         WHERE c.company_id = $1 AND $2 <> '' AND ",
+        matches_search!(),
+        " ORDER BY c.name, c.id LIMIT $5"
+    ))
+    .bind(company_id)
+    .bind(&text)
+    .bind(like_pattern(&text))
+    .bind(phone_digits_pattern(&text))
+    .bind(100_i64)
+    .fetch_all(db.reader())
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(SearchHit {
+                id: r.try_get("id")?,
+                name: r.try_get("name")?,
+                email: r.try_get("email")?,
+                phone: r.try_get("phone")?,
+                detail: r.try_get("detail")?,
+            })
+        })
+        .collect()
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SearchHit {
+    pub id: String,
+    pub name: String,
+    pub email: String,
+    pub phone: String,
+    pub detail: String,
 }
 
 pub async fn create_property(
@@ -247,7 +299,7 @@ pub async fn list_with_balances(
     limit: i64,
 ) -> StoreResult<Vec<CustomerSummary>> {
     let text = q.trim().to_lowercase();
-    let rows = crate::store::sql::query(
+    let rows = crate::store::sql::query(concat!(
         "SELECT c.id, c.name, c.email, c.phone, c.billing_address,
                 (SELECT CAST(coalesce(sum(i.balance), 0) AS BIGINT) FROM invoices i
                  WHERE i.bill_to_customer_id = c.id AND i.company_id = c.company_id
@@ -256,21 +308,10 @@ pub async fn list_with_balances(
                  WHERE i.bill_to_customer_id = c.id AND i.company_id = c.company_id
                    AND i.status = 'open') AS open_invoices
          FROM customers c
-         WHERE c.company_id = $1 AND (
-            $2 = ''
-            OR lower(c.name) LIKE $3 ESCAPE '\\'
-            OR lower(coalesce(c.email, '')) LIKE $3 ESCAPE '\\'
-            OR lower(coalesce(c.phone, '')) LIKE $3 ESCAPE '\\'
-            OR replace(replace(replace(replace(replace(replace(coalesce(c.phone, ''),
-                 ' ', ''), '-', ''), '(', ''), ')', ''), '.', ''), '+', '') LIKE $4
-            OR lower(coalesce(c.billing_address, '')) LIKE $3 ESCAPE '\\'
-            OR EXISTS (SELECT 1 FROM properties p WHERE p.company_id = c.company_id
-                       AND (p.resident_customer_id = c.id OR p.bill_to_customer_id = c.id)
-                       AND lower(p.address) LIKE $3 ESCAPE '\\')
-            OR EXISTS (SELECT 1 FROM invoices i WHERE i.company_id = c.company_id
-                       AND i.bill_to_customer_id = c.id AND lower(i.number) = $2))
-         ORDER BY c.name, c.id LIMIT $5",
-    )
+         WHERE c.company_id = $1 AND ($2 = '' OR ",
+        matches_search!(),
+        ") ORDER BY c.name, c.id LIMIT $5"
+    ))
     .bind(company_id)
     .bind(&text)
     .bind(like_pattern(&text))
@@ -325,6 +366,32 @@ pub async fn update(
     .execute(&mut *tx)
     .await?;
     Ok(done.rows_affected() > 0)
+}
+
+/// Phone numbers not (yet) in E.164, with the country of their company:
+/// rows written before numbers were checked when written.
+pub async fn phones_not_in_e164(db: &Db) -> StoreResult<Vec<(String, String, String, String)>> {
+    Ok(crate::store::sql::query_as(
+        "SELECT c.company_id, co.country, c.id, c.phone FROM customers c
+         JOIN companies co ON co.id = c.company_id
+         WHERE c.phone IS NOT NULL AND c.phone <> ''
+           AND (substr(c.phone, 1, 1) <> '+' OR c.phone LIKE '% %' OR c.phone LIKE '%-%'
+                OR c.phone LIKE '%(%' OR c.phone LIKE '%.%')
+         ORDER BY c.company_id, c.id",
+    )
+    .fetch_all(db.reader())
+    .await?)
+}
+
+/// Rewrites one customer's phone as parsed (E.164), if it is still `old`.
+pub async fn set_phone(tx: &mut Conn, id: &str, old: &str, new: &str) -> StoreResult<()> {
+    crate::store::sql::query("UPDATE customers SET phone = $1 WHERE id = $2 AND phone = $3")
+        .bind(new)
+        .bind(id)
+        .bind(old)
+        .execute(&mut *tx)
+        .await?;
+    Ok(())
 }
 
 /// A customer's id and name, for choosing one from a list.

@@ -237,6 +237,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../../migrations/sqlite/0017_allocation_order.sql"),
         include_str!("../../migrations/postgres/0017_allocation_order.sql"),
     ),
+    (
+        18,
+        "country",
+        include_str!("../../migrations/sqlite/0018_country.sql"),
+        include_str!("../../migrations/postgres/0018_country.sql"),
+    ),
 ];
 
 fn migrator(backend: Backend) -> Migrator {
@@ -306,7 +312,9 @@ impl Db {
             );
         }
         let options = SqliteConnectOptions::from_str(url)
-            .map_err(|e| anyhow::anyhow!("bad database URL '{url}': {e}"))?
+            .map_err(|e| anyhow::anyhow!("bad database URL '{url}': {e}"))?;
+        private_sqlite_file(&options)?;
+        let options = options
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             // A lost payment record is the one thing we cannot have.
@@ -451,6 +459,18 @@ impl Db {
         self.write.close().await;
         self.read.close().await;
     }
+}
+
+/// A SQLite database on disk is created (or narrowed to) owner-only access
+/// before it opens, so its WAL and SHM files are created the same way.
+pub fn private_sqlite_file(options: &SqliteConnectOptions) -> anyhow::Result<()> {
+    let path = options.get_filename();
+    let name = path.as_os_str();
+    if name.is_empty() || name == ":memory:" || name.to_string_lossy().starts_with("file:") {
+        return Ok(());
+    }
+    crate::private_files::prepare_sqlite_file(path)
+        .map_err(|e| anyhow::anyhow!("cannot create the database file {}: {e}", path.display()))
 }
 
 /// A database URL with its password replaced, for messages and logs.

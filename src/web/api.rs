@@ -13,10 +13,12 @@ use serde_json::Value;
 use super::error::ApiError;
 use super::{AppState, json_created};
 use crate::dates;
-use crate::domain::{LineInput, price_lines};
+use crate::domain::customer::{CustomerInput, check_address};
+use crate::domain::text::FieldError;
+use crate::domain::{LineInput, invoice, price_lines};
 use crate::money::minor_units_from_json;
 use crate::paylink;
-use crate::store::customers::{self, NewCustomer};
+use crate::store::customers;
 use crate::store::invoices::{self, NewInvoice};
 use crate::store::{StoreError, companies, payments};
 
@@ -71,8 +73,7 @@ impl FromRequestParts<AppState> for CompanyKey {
             .headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::trim)
+            .and_then(crate::auth::bearer_token)
             .filter(|k| !k.is_empty() && k.len() < 200)
             .ok_or_else(unauthorized)?;
         let company = companies::company_for_api_key(&state.app.db, key).await?;
@@ -82,34 +83,9 @@ impl FromRequestParts<AppState> for CompanyKey {
 
 type ApiResult = Result<Response, ApiError>;
 
-fn required_text(value: &str, field: &str, max: usize) -> Result<String, ApiError> {
-    let v = value.trim();
-    if v.is_empty() {
-        return Err(ApiError::unprocessable(
-            "invalid_field",
-            format!("{field} must not be empty"),
-            field,
-        ));
-    }
-    if v.chars().count() > max {
-        return Err(ApiError::unprocessable(
-            "invalid_field",
-            format!("{field} must be at most {max} characters"),
-            field,
-        ));
-    }
-    Ok(v.to_string())
-}
-
-fn optional_text(
-    value: Option<String>,
-    field: &str,
-    max: usize,
-) -> Result<Option<String>, ApiError> {
-    match value {
-        None => Ok(None),
-        Some(v) if v.trim().is_empty() => Ok(None),
-        Some(v) => required_text(&v, field, max).map(Some),
+impl From<FieldError> for ApiError {
+    fn from(e: FieldError) -> ApiError {
+        ApiError::unprocessable("invalid_field", e.message, e.field)
     }
 }
 
@@ -128,22 +104,23 @@ async fn create_customer(
     body: Result<Json<CustomerBody>, JsonRejection>,
 ) -> ApiResult {
     let Json(b) = body?;
-    let email = optional_text(b.email, "email", 254)?;
-    if let Some(e) = &email
-        && (!e.contains('@') || e.contains(char::is_whitespace))
-    {
-        return Err(ApiError::unprocessable(
-            "invalid_field",
-            "email must be an email address",
-            "email",
-        ));
+    let region = companies::get(&state.app.db, &company)
+        .await?
+        .ok_or_else(ApiError::not_found)?
+        .country;
+    let c = CustomerInput {
+        name: &b.name,
+        email: b.email.as_deref(),
+        phone: b.phone.as_deref(),
+        billing_address: b.billing_address.as_deref(),
     }
-    let c = NewCustomer {
-        name: required_text(&b.name, "name", 200)?,
-        email,
-        phone: optional_text(b.phone, "phone", 40)?,
-        billing_address: optional_text(b.billing_address, "billing_address", 500)?,
-    };
+    .check(&region)
+    .map_err(|errors| {
+        let first = errors.into_iter().next();
+        first
+            .map(ApiError::from)
+            .unwrap_or_else(ApiError::not_found)
+    })?;
     let mut tx = state.app.db.begin_write().await?;
     let customer = customers::create(&mut tx, &company, &c).await?;
     paylink::issue(&mut tx, &state.app.config.secret, &company, &customer.id).await?;
@@ -267,7 +244,13 @@ async fn create_property(
     body: Result<Json<PropertyBody>, JsonRejection>,
 ) -> ApiResult {
     let Json(b) = body?;
-    let address = required_text(&b.address, "address", 500)?;
+    let address = check_address("address", &b.address).map_err(|e| {
+        if b.address.trim().is_empty() {
+            FieldError::new("address", "address must not be empty")
+        } else {
+            e
+        }
+    })?;
     let bill_to = b
         .bill_to_customer_id
         .unwrap_or_else(|| b.resident_customer_id.clone());
@@ -347,7 +330,7 @@ async fn create_invoice(
         ));
     }
     let number = match &b.number {
-        Some(n) => Some(required_text(n, "number", 40)?),
+        Some(n) => invoice::check_number("number", n)?,
         None => None,
     };
     let mut lines = Vec::with_capacity(b.lines.len());
@@ -367,7 +350,7 @@ async fn create_invoice(
             )
         })?;
         lines.push(LineInput {
-            description: l.description.trim().chars().take(500).collect(),
+            description: l.description.trim().to_string(),
             quantity,
             unit_price,
         });
@@ -424,6 +407,22 @@ async fn get_invoice(
     Ok(Json(inv).into_response())
 }
 
+/// A `customer_id` filter must name one of the company's customers: another
+/// company's (or an unknown) id is a 404, as every id of another company is.
+pub(crate) async fn known_customer(
+    state: &AppState,
+    company: &str,
+    customer_id: Option<&str>,
+) -> Result<(), ApiError> {
+    match customer_id {
+        None => Ok(()),
+        Some(id) => customers::get(&state.app.db, company, id)
+            .await?
+            .map(drop)
+            .ok_or_else(ApiError::not_found),
+    }
+}
+
 #[derive(Deserialize)]
 struct InvoiceQuery {
     customer_id: Option<String>,
@@ -444,6 +443,7 @@ async fn list_invoices(
                 .with_field("status"),
         );
     }
+    known_customer(&state, &company, q.customer_id.as_deref()).await?;
     let data = invoices::list(
         &state.app.db,
         &company,
@@ -466,6 +466,7 @@ async fn list_payments(
     query: Result<Query<PaymentQuery>, QueryRejection>,
 ) -> ApiResult {
     let Query(q) = query?;
+    known_customer(&state, &company, q.customer_id.as_deref()).await?;
     let data = payments::list(&state.app.db, &company, q.customer_id.as_deref(), None, 500).await?;
     Ok(Json(List { data }).into_response())
 }

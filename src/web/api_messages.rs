@@ -20,7 +20,7 @@ use super::AppState;
 use super::api::CompanyKey;
 use super::error::ApiError;
 use crate::messaging::sms::{Keyword, keyword, normalize_phone};
-use crate::store::{StoreError, customers, messages};
+use crate::store::{StoreError, messages};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -47,12 +47,7 @@ async fn list_messages(
         .ok_or_else(|| {
             ApiError::unprocessable("invalid_field", "customer_id is required", "customer_id")
         })?;
-    if customers::get(&state.app.db, &company, &customer_id)
-        .await?
-        .is_none()
-    {
-        return Err(ApiError::not_found());
-    }
+    super::api::known_customer(&state, &company, Some(&customer_id)).await?;
     let data = messages::list_for_customer(&state.app.db, &company, &customer_id).await?;
     Ok(Json(json!({ "data": data })).into_response())
 }

@@ -12,6 +12,7 @@ pub mod pay;
 pub mod pay_autopay;
 pub mod pdf;
 pub mod portal;
+pub mod signin_csrf;
 pub mod stripe_webhook;
 pub mod views;
 

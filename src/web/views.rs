@@ -18,6 +18,16 @@ impl Views {
         env.set_undefined_behavior(minijinja::UndefinedBehavior::Chainable);
         // Every file under templates/, embedded at build time (build.rs).
         minijinja_embed::load_templates!(&mut env);
+        // `{{ customer.phone|phone(user.country) }}`: a stored E.164 number as
+        // people in the company's country write it.
+        env.add_filter("phone", |value: String, region: Option<String>| {
+            crate::domain::contact::display_phone(
+                &value,
+                region
+                    .as_deref()
+                    .unwrap_or(crate::domain::contact::DEFAULT_REGION),
+            )
+        });
         Views { env: Arc::new(env) }
     }
 

@@ -62,15 +62,14 @@ fn random_token() -> String {
 
 /// Signs in to the office from an address of its own (the sign-in limit is per address).
 async fn office_as(t: &TestApp, email: &str, password: &str, ip: [u8; 4]) -> Office {
-    let r = send_from(
-        t,
-        Method::POST,
-        "/office/login",
-        &[FORM],
-        Some(form_body(&[("email", email), ("password", password)])),
-        ip,
-    )
-    .await;
+    let r = t
+        .post_signin(
+            "/office/login",
+            &[("email", email), ("password", password)],
+            Some(ip),
+            None,
+        )
+        .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
     let cookie = r
         .header("set-cookie")
@@ -1054,12 +1053,27 @@ async fn a_forged_host_never_reaches_a_link() {
         "{invite}"
     );
     let before = spooled(&t).len();
+    let page = t.get("/portal/login").await;
+    let signin_cookie = page
+        .header("set-cookie")
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let csrf = csrf_of(&page.body);
     let r = send_from(
         &t,
         Method::POST,
         "/portal/login-link",
-        &[EVIL[0], EVIL[1], EVIL[2], EVIL[3], FORM],
-        Some(form_body(&[("email", &email)])),
+        &[
+            EVIL[0],
+            EVIL[1],
+            EVIL[2],
+            EVIL[3],
+            FORM,
+            ("cookie", &signin_cookie),
+        ],
+        Some(form_body(&[("csrf", &csrf), ("email", &email)])),
         [10, 60, 0, 1],
     )
     .await;
@@ -1904,6 +1918,7 @@ async fn markup_in_every_typed_field_renders_as_text() {
                 ("currency", &company.1),
                 ("time_zone", &company.2),
                 ("accent_color", &company.3),
+                ("country", "US"),
             ],
         )
         .await;

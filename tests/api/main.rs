@@ -9,6 +9,7 @@ mod attacks;
 mod autopay;
 mod cli;
 mod import;
+mod input_rules;
 mod links;
 mod messages;
 mod office_alerts;

@@ -20,15 +20,11 @@ pub struct Office {
 impl Office {
     pub async fn sign_in(t: &TestApp, email: &str, password: &str) -> Office {
         let r = t
-            .request(
-                Method::POST,
+            .post_signin(
                 "/office/login",
-                &[("content-type", "application/x-www-form-urlencoded")],
-                Some(format!(
-                    "email={}&password={}",
-                    email.replace('@', "%40"),
-                    password.replace(' ', "+")
-                )),
+                &[("email", email), ("password", password)],
+                None,
+                None,
             )
             .await;
         assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
@@ -86,24 +82,72 @@ async fn sign_in_good_bad_and_rate_limited() {
     let office = Office::sign_in(&t, &t.owner_email, crate::support::OWNER_PASSWORD).await;
     let dash = office.get(&t, "/office/dashboard").await;
     assert!(dash.body.contains("Greenleaf Pest Control"));
-    // Cookie flags.
+    // Cookie flags. Signing in again from the same browser gets a fresh
+    // session id and ends the session the browser had.
     let r = t
+        .post_signin(
+            "/office/login",
+            &[
+                ("email", &t.owner_email),
+                ("password", "correct horse battery"),
+            ],
+            None,
+            Some(&office.cookie),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let set = r.header("set-cookie");
+    for flag in ["HttpOnly", "SameSite=Lax", "Secure", "Path=/office"] {
+        assert!(set.contains(flag), "{set}");
+    }
+    let fresh = set.split(';').next().unwrap().to_string();
+    assert_ne!(fresh, office.cookie);
+    let old = office.get(&t, "/office/dashboard").await;
+    assert_eq!(old.status, StatusCode::SEE_OTHER, "the old session ended");
+    let new = t
+        .request(
+            Method::GET,
+            "/office/dashboard",
+            &[("cookie", &fresh)],
+            None,
+        )
+        .await;
+    assert_eq!(new.status, StatusCode::OK);
+
+    // The sign-in form carries a CSRF token bound to the browser: a post
+    // without it, or with another browser's, signs no one in.
+    let bare = t
         .request(
             Method::POST,
             "/office/login",
             &[("content-type", "application/x-www-form-urlencoded")],
             Some(format!(
                 "email={}&password=correct+horse+battery",
-                t.owner_email.replace('@', "%40")
+                urlencode(&t.owner_email)
             )),
         )
         .await;
-    let set = r.header("set-cookie");
-    for flag in ["HttpOnly", "SameSite=Lax", "Secure", "Path=/office"] {
-        assert!(set.contains(flag), "{set}");
-    }
-    // Each sign-in gets a fresh session id.
-    assert_ne!(set.split(';').next().unwrap(), office.cookie);
+    assert_eq!(bare.status, StatusCode::FORBIDDEN, "{}", bare.body);
+    assert!(bare.body.contains("sign in again"), "{}", bare.body);
+    assert!(!bare.header("set-cookie").contains("fp_office"));
+    let page = t.get("/office/login").await;
+    let token = csrf_of(&page.body);
+    let theirs = t
+        .request(
+            Method::POST,
+            "/office/login",
+            &[
+                ("content-type", "application/x-www-form-urlencoded"),
+                ("cookie", "fp_signin=AAAAAAAAAAAAAAAAAAAAAAAA"),
+            ],
+            Some(format!(
+                "csrf={}&email={}&password=correct+horse+battery",
+                urlencode(&token),
+                urlencode(&t.owner_email)
+            )),
+        )
+        .await;
+    assert_eq!(theirs.status, StatusCode::FORBIDDEN);
 
     // Without a session: to the sign-in page.
     let anon = t.get("/office/dashboard").await;
@@ -114,14 +158,11 @@ async fn sign_in_good_bad_and_rate_limited() {
     let mut statuses = Vec::new();
     for _ in 0..7 {
         let r = t
-            .request(
-                Method::POST,
+            .post_signin(
                 "/office/login",
-                &[("content-type", "application/x-www-form-urlencoded")],
-                Some(format!(
-                    "email={}&password=wrong",
-                    t.owner_email.replace('@', "%40")
-                )),
+                &[("email", &t.owner_email), ("password", "wrong")],
+                None,
+                None,
             )
             .await;
         statuses.push(r.status.as_u16());

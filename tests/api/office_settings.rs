@@ -432,11 +432,14 @@ async fn disabling_a_user_asks_once_and_ends_their_session() {
     );
     // They cannot sign in again.
     let login = t
-        .request(
-            Method::POST,
+        .post_signin(
             "/office/login",
-            &[("content-type", "application/x-www-form-urlencoded")],
-            Some("email=leaving%40example.com&password=temporary+pw+1".into()),
+            &[
+                ("email", "leaving@example.com"),
+                ("password", "temporary pw 1"),
+            ],
+            None,
+            None,
         )
         .await;
     assert_eq!(login.status, StatusCode::UNAUTHORIZED);
@@ -487,6 +490,7 @@ fn company_fields<'a>(overrides: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str
         ("currency", "usd"),
         ("time_zone", "America/Chicago"),
         ("accent_color", "#1d5fbf"),
+        ("country", "US"),
     ];
     for (k, v) in overrides {
         if let Some(f) = fields.iter_mut().find(|(name, _)| name == k) {

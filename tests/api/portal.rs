@@ -160,18 +160,14 @@ fn link_in(eml: &str, prefix: &str) -> String {
 /// An office session, signed in from an address of its own so the office's
 /// per-address sign-in limit, shared by the whole test binary, is not spent.
 async fn office_sign_in(t: &TestApp) -> Office {
-    let mut req = Request::builder()
-        .method(Method::POST)
-        .uri("/office/login")
-        .header(FORM.0, FORM.1)
-        .body(Body::from(form_body(&[
-            ("email", &t.owner_email),
-            ("password", OWNER_PASSWORD),
-        ])))
-        .unwrap();
-    req.extensions_mut()
-        .insert(ConnectInfo(SocketAddr::from(([10, 9, 9, 9], 40000))));
-    let r = t.send(req).await;
+    let r = t
+        .post_signin(
+            "/office/login",
+            &[("email", &t.owner_email), ("password", OWNER_PASSWORD)],
+            Some([10, 9, 9, 9]),
+            None,
+        )
+        .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
     let cookie = r
         .header("set-cookie")
@@ -194,18 +190,13 @@ async fn office_sign_in(t: &TestApp) -> Office {
 }
 
 async fn login(t: &TestApp, email: &str, password: &str, ip: [u8; 4]) -> Resp {
-    let mut req = Request::builder()
-        .method(Method::POST)
-        .uri("/portal/login")
-        .header(FORM.0, FORM.1)
-        .body(Body::from(form_body(&[
-            ("email", email),
-            ("password", password),
-        ])))
-        .unwrap();
-    req.extensions_mut()
-        .insert(ConnectInfo(SocketAddr::from((ip, 40000))));
-    t.send(req).await
+    t.post_signin(
+        "/portal/login",
+        &[("email", email), ("password", password)],
+        Some(ip),
+        None,
+    )
+    .await
 }
 
 #[tokio::test]
@@ -394,6 +385,14 @@ async fn wrong_password_and_unknown_email_read_the_same_and_are_rate_limited() {
     assert_eq!(blocked.status, StatusCode::TOO_MANY_REQUESTS);
     // Per client address: many emails from one address.
     // (At once: a password check takes long enough for the limit to refill.)
+    let page = t.get("/portal/login").await;
+    let signin_cookie = page
+        .header("set-cookie")
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let csrf = hidden(&page.body, "csrf");
     let mut tasks = tokio::task::JoinSet::new();
     for _ in 0..25 {
         let router = t.router.clone();
@@ -401,7 +400,9 @@ async fn wrong_password_and_unknown_email_read_the_same_and_are_rate_limited() {
             .method(Method::POST)
             .uri("/portal/login")
             .header(FORM.0, FORM.1)
+            .header("cookie", &signin_cookie)
             .body(Body::from(form_body(&[
+                ("csrf", &csrf),
                 ("email", &unique_email("spray")),
                 ("password", "guess"),
             ])))
@@ -430,13 +431,8 @@ async fn sign_in_link_by_email_is_used_only_by_its_button() {
     let ask = |e: String| {
         let t = &t;
         async move {
-            t.request(
-                Method::POST,
-                "/portal/login-link",
-                &[FORM],
-                Some(form_body(&[("email", &e)])),
-            )
-            .await
+            t.post_signin("/portal/login-link", &[("email", &e)], None, None)
+                .await
         }
     };
     let known = ask(email.to_uppercase()).await;

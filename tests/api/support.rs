@@ -428,6 +428,59 @@ impl TestApp {
         url.rsplit('/').next().unwrap().to_string()
     }
 
+    /// Posts a sign-in form (`/office/login`, `/portal/login`,
+    /// `/portal/login-link`) from client address `ip` (if given) as a browser does:
+    /// with the CSRF token and cookie its sign-in page gave. `cookie` adds
+    /// the browser's other cookies (a session it already has).
+    pub async fn post_signin(
+        &self,
+        path: &str,
+        fields: &[(&str, &str)],
+        ip: Option<[u8; 4]>,
+        cookie: Option<&str>,
+    ) -> Resp {
+        let page_path = if path.starts_with("/office") {
+            "/office/login"
+        } else {
+            "/portal/login"
+        };
+        let page = self.get(page_path).await;
+        let pair = page
+            .header("set-cookie")
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .to_string();
+        let marker = "name=\"csrf\" value=\"";
+        let at = page
+            .body
+            .find(marker)
+            .expect("the sign-in form's csrf field")
+            + marker.len();
+        let csrf = &page.body[at..at + page.body[at..].find('"').unwrap()];
+        let mut body = form_urlencoded::Serializer::new(String::new());
+        body.append_pair("csrf", csrf);
+        for (k, v) in fields {
+            body.append_pair(k, v);
+        }
+        let cookies = match cookie {
+            Some(c) => format!("{pair}; {c}"),
+            None => pair,
+        };
+        let mut req = Request::builder()
+            .method(Method::POST)
+            .uri(path)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("cookie", cookies)
+            .body(Body::from(body.finish()))
+            .unwrap();
+        if let Some(ip) = ip {
+            req.extensions_mut()
+                .insert(ConnectInfo(SocketAddr::from((ip, 40000))));
+        }
+        self.send(req).await
+    }
+
     /// A sandbox card token for a test card number.
     pub async fn card(&self, number: &str) -> String {
         let r = self

@@ -726,6 +726,8 @@ async fn enroll(
         );
     } else if note.chars().count() > NOTE_MAX {
         errors.insert("note", format!("Keep it under {NOTE_MAX} characters."));
+    } else if let Err(e) = crate::domain::text::single_line("note", note, NOTE_MAX) {
+        errors.insert("note", e.message);
     }
     let Some(method) = method.filter(|_| errors.is_empty()) else {
         return customer_view(

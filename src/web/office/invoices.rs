@@ -16,6 +16,8 @@ use time::Date;
 
 use super::{CsrfForm, OfficeUser, page, page_with_status};
 use crate::dates;
+use crate::domain::invoice::{self, DESCRIPTION_MAX};
+use crate::domain::text::single_line;
 use crate::domain::{LineError, LineInput, price_lines};
 use crate::money::{Currency, Money};
 use crate::store::companies::{self, Company};
@@ -147,8 +149,8 @@ fn check_lines(
         let description = row.description.trim().to_string();
         if description.is_empty() {
             row.description_error = "Describe the work on this line.".into();
-        } else if description.chars().count() > 500 {
-            row.description_error = "Keep the description to 500 characters.".into();
+        } else if let Err(e) = single_line("description", &description, DESCRIPTION_MAX) {
+            row.description_error = e.message;
         }
         let quantity = parse_quantity(&row.quantity)
             .map_err(|e| row.quantity_error = e.into())
@@ -182,6 +184,9 @@ fn check_lines(
                 }
                 LineError::EmptyDescription(i) => {
                     rows[row(i)].description_error = "Describe the work on this line.".into();
+                }
+                LineError::BadDescription(i, why) => {
+                    rows[row(i)].description_error = why;
                 }
                 LineError::NonPositiveQuantity(i) => {
                     rows[row(i)].quantity_error =
@@ -236,14 +241,12 @@ fn check_dates(
     Some((issue, due))
 }
 
-/// An optional invoice number: trimmed, at most 40 characters.
+/// An optional invoice number: one line, at most 40 characters.
 fn check_number(text: &str, errors: &mut BTreeMap<&'static str, String>) -> Option<String> {
-    let t = text.trim();
-    if t.chars().count() > 40 {
-        errors.insert("number", "Keep the number to 40 characters.".into());
-        return None;
-    }
-    (!t.is_empty()).then(|| t.to_string())
+    invoice::check_number("number", text)
+        .map_err(|e| errors.insert("number", e.message))
+        .ok()
+        .flatten()
 }
 
 /// "Overdue by 3 days", "Due today", "Due in 5 days"; nothing once settled.

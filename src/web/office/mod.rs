@@ -20,6 +20,7 @@ use axum::routing::{get, post};
 use axum::{Form, Router};
 use serde::{Deserialize, Serialize};
 
+use super::signin_csrf::{self, SigninToken};
 use super::{AppState, ClientIp};
 use crate::auth;
 use crate::store::sessions::{self, Kind};
@@ -61,6 +62,9 @@ pub struct OfficeUser {
     pub email: String,
     pub role: String,
     pub company_name: String,
+    /// The company's country: the region of phone numbers typed without a
+    /// country code, and how stored numbers are shown.
+    pub country: String,
     pub csrf: String,
 }
 
@@ -123,22 +127,21 @@ impl FromRequestParts<AppState> for OfficeUser {
             .await
             .map_err(|e| super::error::ApiError::from(e).into_response())?
             .ok_or_else(to_login)?;
-        let row = crate::store::sql::query(
-            "SELECT u.email, u.role, c.name FROM office_users u JOIN companies c ON c.id = u.company_id
-             WHERE u.id = $1 AND u.company_id = $2 AND u.disabled_at IS NULL",
+        let user = crate::store::companies::active_office_user(
+            &state.app.db,
+            &session.company_id,
+            &session.principal_id,
         )
-        .bind(&session.principal_id)
-        .bind(&session.company_id)
-        .fetch_optional(state.app.db.reader())
         .await
-        .map_err(|e| super::error::ApiError::from(StoreError::from(e)).into_response())?
+        .map_err(|e| super::error::ApiError::from(e).into_response())?
         .ok_or_else(to_login)?;
         Ok(OfficeUser {
             user_id: session.principal_id,
             company_id: session.company_id,
-            email: row.try_get("email").unwrap_or_default(),
-            role: row.try_get("role").unwrap_or_default(),
-            company_name: row.try_get("name").unwrap_or_default(),
+            email: user.email,
+            role: user.role,
+            company_name: user.company_name,
+            country: user.country,
             csrf: session.csrf_token,
         })
     }
@@ -177,30 +180,50 @@ struct NextQuery {
     error: Option<String>,
 }
 
-async fn login_page(State(state): State<AppState>, Query(q): Query<NextQuery>) -> Response {
+async fn login_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<NextQuery>,
+) -> Response {
     let _ = q.error;
-    state.views.page(
+    let csrf = SigninToken::for_page(&state, &headers);
+    let page = state.views.page(
         StatusCode::OK,
         "office/login.html",
-        minijinja::context! { email => "" },
-    )
+        minijinja::context! { email => "", csrf => csrf.token.as_str() },
+    );
+    csrf.attach(page)
 }
 
 #[derive(Deserialize)]
 struct LoginForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
     email: String,
+    #[serde(default)]
     password: String,
 }
 
-async fn login(State(state): State<AppState>, ip: ClientIp, Form(f): Form<LoginForm>) -> Response {
+async fn login(
+    State(state): State<AppState>,
+    ip: ClientIp,
+    headers: HeaderMap,
+    Form(f): Form<LoginForm>,
+) -> Response {
     let email = f.email.trim().to_ascii_lowercase();
     let fail = |status: StatusCode, message: &str| {
-        state.views.page(
+        let csrf = SigninToken::for_page(&state, &headers);
+        let page = state.views.page(
             status,
             "office/login.html",
-            minijinja::context! { email => email.as_str(), error => message },
-        )
+            minijinja::context! { email => email.as_str(), error => message, csrf => csrf.token.as_str() },
+        );
+        csrf.attach(page)
     };
+    if !signin_csrf::check(&state, &headers, &f.csrf) {
+        return fail(StatusCode::FORBIDDEN, signin_csrf::REFUSED);
+    }
     if !state.office_logins.check(&state.app.db, &email, ip.0).await {
         return fail(
             StatusCode::TOO_MANY_REQUESTS,
@@ -227,6 +250,10 @@ async fn login(State(state): State<AppState>, ip: ClientIp, Form(f): Form<LoginF
     let ttl = time::Duration::hours(SESSION_HOURS);
     let result: Result<String, StoreError> = async {
         let mut tx = state.app.db.begin_write().await?;
+        // A new session at every sign-in; the one this browser had ends.
+        if let Some(old) = cookie_value(&headers, COOKIE) {
+            sessions::delete(&mut tx, old).await?;
+        }
         let cookie = sessions::create(&mut tx, Kind::Office, &user_id, &company_id, ttl).await?;
         audit::record(
             &mut tx,
@@ -387,15 +414,6 @@ pub struct SearchQuery {
     pub q: String,
 }
 
-#[derive(Serialize)]
-struct Hit {
-    id: String,
-    name: String,
-    email: String,
-    phone: String,
-    detail: String,
-}
-
 /// Finds customers by name, email, phone, billing or service address, or
 /// invoice number.
 async fn search(
@@ -403,42 +421,11 @@ async fn search(
     user: OfficeUser,
     Query(q): Query<SearchQuery>,
 ) -> Response {
-    let text = q.q.trim().to_lowercase();
-    let pattern = format!("%{text}%");
-    let rows = crate::store::sql::query(
-        "SELECT c.id, c.name, coalesce(c.email, '') AS email, coalesce(c.phone, '') AS phone,
-                coalesce((SELECT 'Invoice ' || i.number FROM invoices i
-                          WHERE i.company_id = c.company_id AND i.bill_to_customer_id = c.id
-                            AND lower(i.number) = $2 LIMIT 1), '') AS detail
-         FROM customers c
-         WHERE c.company_id = $1 AND $2 <> '' AND (
-            lower(c.name) LIKE $3 OR lower(coalesce(c.email, '')) LIKE $3 OR coalesce(c.phone, '') LIKE $3
-            OR lower(coalesce(c.billing_address, '')) LIKE $3
-            OR EXISTS (SELECT 1 FROM properties p WHERE p.company_id = c.company_id
-                       AND (p.resident_customer_id = c.id OR p.bill_to_customer_id = c.id)
-                       AND lower(p.address) LIKE $3)
-            OR EXISTS (SELECT 1 FROM invoices i WHERE i.company_id = c.company_id
-                       AND i.bill_to_customer_id = c.id AND lower(i.number) = $2))
-         ORDER BY c.name LIMIT 100",
-    )
-    .bind(&user.company_id)
-    .bind(&text)
-    .bind(&pattern)
-    .fetch_all(state.app.db.reader())
-    .await;
-    let hits: Vec<Hit> = match rows {
-        Ok(rows) => rows
-            .iter()
-            .map(|r| Hit {
-                id: r.try_get("id").unwrap_or_default(),
-                name: r.try_get("name").unwrap_or_default(),
-                email: r.try_get("email").unwrap_or_default(),
-                phone: r.try_get("phone").unwrap_or_default(),
-                detail: r.try_get("detail").unwrap_or_default(),
-            })
-            .collect(),
-        Err(e) => return super::error::ApiError::from(StoreError::from(e)).into_response(),
-    };
+    let hits =
+        match crate::store::customers::quick_search(&state.app.db, &user.company_id, &q.q).await {
+            Ok(hits) => hits,
+            Err(e) => return super::error::ApiError::from(e).into_response(),
+        };
     page(
         &state,
         &user,

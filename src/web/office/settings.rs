@@ -13,6 +13,8 @@ use axum::{Form, Json, Router};
 use serde::{Deserialize, Serialize};
 
 use super::{OfficeUser, page, page_with_status};
+use crate::domain::contact::{self, EmailAddress, PhoneNumber};
+use crate::domain::text::{self, FieldError};
 use crate::money::Currency;
 use crate::pdf::PaperSize;
 use crate::store::companies::{self, CompanyProfile, InvoiceSettings};
@@ -25,6 +27,21 @@ use crate::web::error::ApiError;
 pub const LOGO_MAX_BYTES: usize = 200 * 1024;
 
 /// The currencies a company may bill in: (code, label).
+/// Countries offered for the company (phone numbers without a country code
+/// are read as this country's).
+pub const COUNTRIES: &[(&str, &str)] = &[
+    ("US", "United States"),
+    ("CA", "Canada"),
+    ("MX", "Mexico"),
+    ("PR", "Puerto Rico"),
+    ("GB", "United Kingdom"),
+    ("IE", "Ireland"),
+    ("AU", "Australia"),
+    ("NZ", "New Zealand"),
+    ("ZA", "South Africa"),
+    ("ES", "Spain"),
+];
+
 pub const CURRENCIES: &[(&str, &str)] = &[
     ("usd", "US dollar (USD)"),
     ("cad", "Canadian dollar (CAD)"),
@@ -158,20 +175,6 @@ pub fn logo_media_type(bytes: &[u8]) -> Option<&'static str> {
     }
 }
 
-/// A syntactically plausible email address (one `@`, no spaces, a dot after it).
-fn looks_like_email(text: &str) -> bool {
-    let Some((local, domain)) = text.split_once('@') else {
-        return false;
-    };
-    !local.is_empty()
-        && domain.contains('.')
-        && !domain.starts_with('.')
-        && !domain.ends_with('.')
-        && !domain.contains('@')
-        && !text.contains(char::is_whitespace)
-        && text.len() <= 254
-}
-
 /// What the Company form sends.
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 pub struct CompanyForm {
@@ -191,6 +194,8 @@ pub struct CompanyForm {
     pub time_zone: String,
     #[serde(default)]
     pub accent_color: String,
+    #[serde(default)]
+    pub country: String,
 }
 
 pub type FieldErrors = BTreeMap<&'static str, String>;
@@ -202,27 +207,54 @@ pub fn validate_company(
     locked_currency: Option<Currency>,
 ) -> Result<CompanyProfile, FieldErrors> {
     let mut errors = FieldErrors::new();
-    let name = f.name.trim();
-    if name.is_empty() {
-        errors.insert("name", "Enter the company's name.".into());
-    } else if name.chars().count() > 200 {
-        errors.insert("name", "Use at most 200 characters.".into());
-    }
-    let address = f.address.trim();
-    if address.chars().count() > 500 {
-        errors.insert("address", "Use at most 500 characters.".into());
-    }
-    let phone = f.phone.trim();
-    if phone.chars().count() > 40 {
-        errors.insert("phone", "Use at most 40 characters.".into());
-    }
-    let email = f.email.trim();
-    if !email.is_empty() && !looks_like_email(email) {
-        errors.insert(
-            "email",
-            "Enter an email address like office@example.com.".into(),
-        );
-    }
+    let mut field = |r: Result<String, FieldError>| {
+        r.unwrap_or_else(|e| {
+            errors.insert(e.field, e.message);
+            String::new()
+        })
+    };
+    let name = if f.name.trim().is_empty() {
+        field(Err(FieldError::new("name", "Enter the company's name.")))
+    } else {
+        field(text::single_line("name", &f.name, 200))
+    };
+    let address = field(
+        text::optional_multi_line("address", Some(&f.address), 500).map(Option::unwrap_or_default),
+    );
+    let country = f.country.trim().to_ascii_uppercase();
+    let country = if contact::is_known_region(&country) {
+        country
+    } else {
+        field(Err(FieldError::new(
+            "country",
+            "Choose the company's country.",
+        )))
+    };
+    let region = if country.is_empty() {
+        contact::DEFAULT_REGION
+    } else {
+        &country
+    };
+    // Kept as people in the company's country write it: it is shown, not dialled.
+    let phone = match text::optional_single_line("phone", Some(&f.phone), 40) {
+        Ok(Some(p)) => field(
+            PhoneNumber::parse("phone", &p, region)
+                .map(|n| contact::display_phone(n.as_str(), region)),
+        ),
+        Ok(None) => String::new(),
+        Err(e) => field(Err(e)),
+    };
+    let email = match text::optional_single_line("email", Some(&f.email), 254) {
+        Ok(Some(e)) => field(
+            EmailAddress::parse("email", &e)
+                .map(EmailAddress::into_string)
+                .map_err(|_| {
+                    FieldError::new("email", "Enter an email address like office@example.com.")
+                }),
+        ),
+        Ok(None) => String::new(),
+        Err(e) => field(Err(e)),
+    };
     let currency = Currency::parse(f.currency.trim())
         .filter(|c| CURRENCIES.iter().any(|(code, _)| *code == c.code()));
     match (currency, locked_currency) {
@@ -255,13 +287,14 @@ pub fn validate_company(
     });
     match currency {
         Some(currency) if errors.is_empty() => Ok(CompanyProfile {
-            name: name.to_string(),
-            address: address.to_string(),
-            phone: phone.to_string(),
-            email: email.to_string(),
+            name,
+            address,
+            phone,
+            email,
             currency,
             time_zone: time_zone.to_string(),
             accent_color: accent,
+            country,
         }),
         _ => Err(errors),
     }
@@ -286,7 +319,7 @@ pub struct UserForm {
 pub fn validate_user(f: &UserForm) -> Result<(String, String, &'static str), FieldErrors> {
     let mut errors = FieldErrors::new();
     let email = f.email.trim().to_ascii_lowercase();
-    if !looks_like_email(&email) {
+    if EmailAddress::parse("email", &email).is_err() {
         errors.insert(
             "email",
             "Enter an email address like sam@example.com.".into(),
@@ -295,8 +328,8 @@ pub fn validate_user(f: &UserForm) -> Result<(String, String, &'static str), Fie
     let name = f.name.trim();
     if name.is_empty() {
         errors.insert("name", "Enter the person's name.".into());
-    } else if name.chars().count() > 200 {
-        errors.insert("name", "Use at most 200 characters.".into());
+    } else if let Err(e) = text::single_line("name", name, 200) {
+        errors.insert("name", e.message);
     }
     if let Err(why) = crate::auth::check_new_password(&f.password) {
         errors.insert("password", why.to_string());
@@ -628,6 +661,7 @@ fn company_view(
             errors => minijinja::value::Serde(errors),
             currencies => minijinja::value::Serde(CURRENCIES),
             zones => minijinja::value::Serde(ZONES),
+            countries => minijinja::value::Serde(COUNTRIES),
             has_logo => has_logo,
             logo_max_kb => LOGO_MAX_BYTES / 1024,
             notice => notice,
@@ -663,6 +697,7 @@ async fn company_stored(
         currency: company.currency.code().to_string(),
         time_zone: company.time_zone,
         accent_color: company.accent_color,
+        country: company.country,
     };
     company_view(
         state,
@@ -1238,6 +1273,7 @@ mod tests {
             currency: "usd".into(),
             time_zone: "America/Chicago".into(),
             accent_color: "#1d5fbf".into(),
+            country: "US".into(),
             ..CompanyForm::default()
         }
     }

@@ -17,6 +17,7 @@ use crate::store::portal::{self as store, Purpose};
 use crate::store::{StoreError, audit, sessions};
 use crate::web::error::ApiError;
 use crate::web::office::{OfficeUser, cookie_value};
+use crate::web::signin_csrf::{self, SigninToken};
 use crate::web::{AppState, ClientIp};
 
 const WRONG_PASSWORD: &str = "That email and password do not match a portal account.";
@@ -265,16 +266,35 @@ pub(super) async fn accept_invite(
 
 // ---------------------------------------------------------------- passwords
 
-pub(super) async fn login_page(State(state): State<AppState>) -> Response {
-    state.views.page(
+pub(super) async fn login_page(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    login_form(
+        &state,
+        &headers,
         StatusCode::OK,
-        "portal/login.html",
         minijinja::context! { email => "" },
     )
 }
 
+/// The sign-in page with its CSRF token (and the cookie it pairs with).
+fn login_form(
+    state: &AppState,
+    headers: &HeaderMap,
+    status: StatusCode,
+    ctx: minijinja::Value,
+) -> Response {
+    let csrf = SigninToken::for_page(state, headers);
+    let page = state.views.page(
+        status,
+        "portal/login.html",
+        minijinja::context! { csrf => csrf.token.as_str(), ..ctx },
+    );
+    csrf.attach(page)
+}
+
 #[derive(Deserialize)]
 pub(super) struct LoginForm {
+    #[serde(default)]
+    csrf: String,
     #[serde(default)]
     email: String,
     #[serde(default)]
@@ -291,12 +311,16 @@ pub(super) async fn login(
 ) -> Response {
     let email = f.email.trim().to_lowercase();
     let fail = |status: StatusCode, message: &str| {
-        state.views.page(
+        login_form(
+            &state,
+            &headers,
             status,
-            "portal/login.html",
             minijinja::context! { email => email.as_str(), error => message },
         )
     };
+    if !signin_csrf::check(&state, &headers, &f.csrf) {
+        return fail(StatusCode::FORBIDDEN, signin_csrf::REFUSED);
+    }
     if !state.portal_logins.check(&state.app.db, &email, ip.0).await {
         return fail(
             StatusCode::TOO_MANY_REQUESTS,
@@ -388,6 +412,8 @@ fn signed_in(state: &AppState, cookie: &str) -> Response {
 #[derive(Deserialize)]
 pub(super) struct LinkForm {
     #[serde(default)]
+    csrf: String,
+    #[serde(default)]
     email: String,
 }
 
@@ -396,16 +422,24 @@ pub(super) struct LinkForm {
 pub(super) async fn login_link(
     State(state): State<AppState>,
     ip: ClientIp,
+    headers: HeaderMap,
     Form(f): Form<LinkForm>,
 ) -> Response {
     let typed = f.email.trim().to_string();
     let show = |status: StatusCode, ctx: minijinja::Value| {
-        state.views.page(
+        login_form(
+            &state,
+            &headers,
             status,
-            "portal/login.html",
             minijinja::context! { link_email => typed.as_str(), ..ctx },
         )
     };
+    if !signin_csrf::check(&state, &headers, &f.csrf) {
+        return show(
+            StatusCode::FORBIDDEN,
+            minijinja::context! { link_error => signin_csrf::REFUSED },
+        );
+    }
     let Some(email) = normalize_email(&typed) else {
         return show(
             StatusCode::UNPROCESSABLE_ENTITY,
