@@ -124,6 +124,13 @@ pub struct Refund {
 pub trait PaymentProcessor: Send + Sync + 'static {
     fn name(&self) -> &'static str;
 
+    /// Which account at the processor this is, without secrets: recorded
+    /// with every attempt, payment and refund, so each is reconciled with
+    /// the account that made it (`processor_of`).
+    fn account(&self) -> String {
+        self.name().to_string()
+    }
+
     fn charge(&self, req: ChargeRequest) -> BoxFuture<'_, Result<ChargeOutcome, ProcessorError>>;
 
     /// Keeps a card (from a one-time token) for later charges, without
@@ -215,6 +222,31 @@ pub async fn processor_for(
         Some(s) => Ok(std::sync::Arc::new(s)),
         None => Ok(app.processor.clone()),
     }
+}
+
+/// The processor that made a record (an attempt, a payment, a refund), by
+/// the kind and account recorded with it: the company's processor when it is
+/// still that account, the built-in sandbox for sandbox records. `None` when
+/// the company has moved to another account since (its key is gone): the
+/// record cannot be asked about, and must not be asked of another account.
+/// Records from before processors were recorded (no kind) go to the
+/// company's current processor.
+pub async fn processor_of(
+    app: &crate::app::App,
+    company_id: &str,
+    kind: Option<&str>,
+    account: Option<&str>,
+) -> Result<Option<std::sync::Arc<dyn PaymentProcessor>>, crate::store::StoreError> {
+    if kind == Some(ProcessorKind::Sandbox.as_str()) {
+        return Ok(Some(app.processor.clone()));
+    }
+    let current = processor_for(app, company_id).await?;
+    let same = match (kind, account) {
+        (None, _) => true,
+        (Some(k), Some(a)) => current.name() == k && current.account() == a,
+        (Some(k), None) => current.name() == k,
+    };
+    Ok(same.then_some(current))
 }
 
 /// The company's Stripe adapter, when it chose Stripe and its key opens.

@@ -243,6 +243,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../../migrations/sqlite/0018_country.sql"),
         include_str!("../../migrations/postgres/0018_country.sql"),
     ),
+    (
+        19,
+        "attempt_processor",
+        include_str!("../../migrations/sqlite/0019_attempt_processor.sql"),
+        include_str!("../../migrations/postgres/0019_attempt_processor.sql"),
+    ),
 ];
 
 fn migrator(backend: Backend) -> Migrator {

@@ -120,7 +120,11 @@ impl Conn {
                 .await?
             }
             ConnKind::Pg(c) => {
-                <Postgres as sqlx::Database>::TransactionManager::begin(c, None).await?
+                <Postgres as sqlx::Database>::TransactionManager::begin(
+                    c,
+                    Some(PG_BEGIN.into_sql_str()),
+                )
+                .await?
             }
         }
         let mut tx = Tx {
@@ -135,6 +139,13 @@ impl Conn {
         Ok(tx)
     }
 }
+
+/// PostgreSQL write transactions run at READ COMMITTED whatever the
+/// database's or the URL's default: each statement then reads what was
+/// committed before it, so a check made after the write lock is taken sees
+/// every write that held the lock before. (Under REPEATABLE READ the snapshot
+/// could be taken before the lock wait, and the check would read old rows.)
+pub const PG_BEGIN: &str = "BEGIN ISOLATION LEVEL READ COMMITTED";
 
 /// Taken by every PostgreSQL write transaction, released at its end: writes
 /// are ordered one at a time across all processes, as SQLite orders them,

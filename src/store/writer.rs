@@ -80,7 +80,7 @@ async fn begin(conn: &mut Conn) -> Result<(), String> {
     match conn.backend() {
         Backend::Sqlite => exec(conn, "BEGIN IMMEDIATE").await,
         Backend::Postgres => {
-            exec(conn, "BEGIN").await?;
+            exec(conn, super::sql::PG_BEGIN).await?;
             exec(conn, super::sql::PG_WRITE_LOCK).await
         }
     }

@@ -302,3 +302,52 @@ async fn an_abandoned_wait_for_the_write_lock_leaves_no_transaction_open() {
         8
     );
 }
+
+/// Write transactions run at READ COMMITTED even when the database's
+/// default is REPEATABLE READ: a check after the write lock reads every
+/// write committed before it.
+#[tokio::test]
+async fn write_transactions_read_committed_whatever_the_default() {
+    use sqlx::Connection;
+    let Some(t) = TestApp::on_postgres_server().await else {
+        eprintln!("SKIPPED: no PostgreSQL server (set FIELDPAY_TEST_POSTGRES)");
+        return;
+    };
+    let url = url::Url::parse(&t.app.config.database_url).unwrap();
+    let name = url.path().trim_start_matches('/').to_string();
+    let mut admin = sqlx::PgConnection::connect(url.as_str()).await.unwrap();
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "ALTER DATABASE {name} SET default_transaction_isolation = 'repeatable read'"
+    )))
+    .execute(&mut admin)
+    .await
+    .unwrap();
+    // New connections take the new default.
+    let db = fieldpay::store::Db::connect(url.as_str()).await.unwrap();
+    let plain: String = fieldpay::store::sql::query_scalar("SHOW transaction_isolation")
+        .fetch_one(db.reader())
+        .await
+        .unwrap();
+    assert_eq!(plain, "repeatable read", "the default took effect");
+    let mut tx = db.begin_write().await.unwrap();
+    let level: String = fieldpay::store::sql::query_scalar("SHOW transaction_isolation")
+        .fetch_one(&mut tx)
+        .await
+        .unwrap();
+    assert_eq!(level, "read committed");
+    tx.commit().await.unwrap();
+    let grouped: String = db
+        .write(|conn| {
+            Box::pin(async move {
+                Ok::<_, fieldpay::store::StoreError>(
+                    fieldpay::store::sql::query_scalar("SHOW transaction_isolation")
+                        .fetch_one(conn)
+                        .await?,
+                )
+            })
+        })
+        .await
+        .unwrap();
+    assert_eq!(grouped, "read committed");
+    db.close().await;
+}

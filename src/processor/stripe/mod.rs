@@ -496,6 +496,14 @@ impl PaymentProcessor for StripeProcessor {
         "stripe"
     }
 
+    /// The key's fingerprint: the same account as long as the key is.
+    fn account(&self) -> String {
+        format!(
+            "key_{}",
+            &crate::crypto::sha256_hex(self.secret_key.as_bytes())[..16]
+        )
+    }
+
     fn charge(&self, req: ChargeRequest) -> BoxFuture<'_, Result<ChargeOutcome, ProcessorError>> {
         Box::pin(self.do_charge(req))
     }
