@@ -242,7 +242,12 @@ async fn charge_one(
                 continue;
             }
             Err(PayError::InProgress) | Err(PayError::KeyReused) => report.already += 1,
-            Err(PayError::ProcessorUnavailable) => report.pending += 1,
+            // The answer is awaited (or nothing was sent): reconciliation
+            // settles it, or the next run charges what is still due.
+            Err(PayError::Pending { .. }) | Err(PayError::ProcessorUnavailable) => {
+                report.pending += 1
+            }
+            Err(PayError::AutopayEnded) | Err(PayError::ProcessorChanged) => report.skipped += 1,
             Err(PayError::InvoiceNotFound) | Err(PayError::MethodNotFound) => report.skipped += 1,
             Err(PayError::Store(e)) => return Err(e),
             Err(e) => {

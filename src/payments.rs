@@ -34,7 +34,8 @@ use crate::crypto::{new_id, sha256_hex};
 use crate::domain::{Allocation, allocate};
 use crate::money::Currency;
 use crate::processor::{
-    Charge, ChargeOutcome, ChargeRequest, ChargeSource, Decline, ProcessorError, SaveOutcome,
+    Charge, ChargeLookup, ChargeOutcome, ChargeRequest, ChargeSource, Decline, ProcessorError,
+    SaveOutcome,
 };
 use crate::store::payments::{self as store, Attempt, Consent, NewAttempt, PlannedShare};
 use crate::store::{Conn, StoreError, audit, customers};
@@ -122,7 +123,21 @@ pub enum PayError {
     MethodNotFound,
     InProgress,
     KeyReused,
+    /// The processor could not be reached and nothing was charged (the
+    /// charge was never sent, or a lookup could not be made).
     ProcessorUnavailable,
+    /// The charge was sent and its answer did not come back: the outcome is
+    /// unknown until the processor is asked again. The invoices stay held
+    /// to this attempt meanwhile, so paying again cannot charge twice.
+    Pending {
+        attempt_id: String,
+    },
+    /// The company's processor settings changed while the payment started:
+    /// nothing was charged; the payer may try again.
+    ProcessorChanged,
+    /// Autopay was turned off, or its card changed, after the run read the
+    /// invoices: nothing was charged.
+    AutopayEnded,
     Store(StoreError),
 }
 
@@ -326,8 +341,16 @@ async fn charge_steps(
     };
     let saved_method_id = saved.as_ref().map(|m| m.id.clone());
     // The company's processor (its Stripe account, else the sandbox) and the
-    // customer it already knows there, if any.
-    let processor = crate::processor::processor_for(app, &req.company_id).await?;
+    // customer it already knows there, if any. The attempt records which
+    // account it went to; `reserve` checks the settings did not change
+    // since they were read here.
+    let (processor, settings_version) =
+        crate::processor::processor_now(app, &req.company_id).await?;
+    let choice = ProcessorChoice {
+        kind: processor.name().to_string(),
+        account: processor.account(),
+        settings_version,
+    };
     let processor_customer = if processor.name() == "sandbox" {
         None // the sandbox keeps no customers: spare the read
     } else {
@@ -340,7 +363,9 @@ async fn charge_steps(
         let (req, ids, print) = (req.clone(), ids.clone(), print.clone());
         let reserved = app
             .db
-            .write(move |conn| Box::pin(async move { reserve(conn, &req, &ids, &print).await }))
+            .write(move |conn| {
+                Box::pin(async move { reserve(conn, &req, &ids, &print, &choice).await })
+            })
             .await?;
         match reserved {
             Reserved::New(attempt) => attempt,
@@ -361,18 +386,34 @@ async fn charge_steps(
             .map(fresh);
     }
 
-    // 2. Charge.
-    let outcome = processor
-        .charge(ChargeRequest {
-            idempotency_key: attempt_id,
-            amount: crate::money::Money::new(amount, currency),
-            source,
-            save_method: req.enroll.is_some() && saved_method_id.is_none(),
-            off_session: opts.off_session,
-            processor_customer,
-            description: format!("Invoices {}", ids.join(", ")),
-        })
-        .await;
+    // 2. Charge, within a deadline: every request the processor may still
+    // be working on is over long before reconciliation concludes anything
+    // from a charge not being found (`NOT_FOUND_AFTER`).
+    let charge = processor.charge(ChargeRequest {
+        idempotency_key: attempt_id,
+        amount: crate::money::Money::new(amount, currency),
+        source,
+        save_method: req.enroll.is_some() && saved_method_id.is_none(),
+        off_session: opts.off_session,
+        processor_customer,
+        description: format!("Invoices {}", ids.join(", ")),
+    });
+    let outcome = tokio::time::timeout(CHARGE_DEADLINE, charge)
+        .await
+        .unwrap_or_else(|_| {
+            Err(ProcessorError::Unavailable(
+                "the processor did not answer in time".into(),
+            ))
+        });
+    if let Ok(ChargeOutcome::RequiresAction { charge_id, .. }) = &outcome {
+        // The processor's id of the charge: later lookups ask for it by id.
+        let (id, reference) = (attempt.id.clone(), charge_id.clone());
+        app.db
+            .write(move |conn| {
+                Box::pin(async move { store::set_processor_ref(conn, &id, &reference).await })
+            })
+            .await?;
+    }
     let outcome = match outcome {
         Ok(ChargeOutcome::RequiresAction { client_secret, .. }) if can_act && !opts.off_session => {
             // The attempt stays pending, its invoices locked, until the
@@ -387,9 +428,13 @@ async fn charge_steps(
                 false,
             ));
         }
-        Ok(ChargeOutcome::RequiresAction { .. }) => {
+        Ok(ChargeOutcome::RequiresAction { charge_id, .. }) => {
             // Nobody here to authenticate: cancel it so it is never charged.
-            match processor.cancel_charge(attempt.id.clone()).await {
+            let lookup = ChargeLookup {
+                processor_ref: Some(charge_id),
+                ..lookup_of(&attempt)
+            };
+            match processor.cancel_charge(lookup).await {
                 Ok(Some(ChargeOutcome::RequiresAction { .. }) | None) => Ok(
                     ChargeOutcome::Declined(Decline::new("authentication_required")),
                 ),
@@ -424,11 +469,39 @@ async fn charge_steps(
                 .map(fresh)
         }
         Err(ProcessorError::Unavailable(reason)) => {
-            // Unknown outcome: the attempt stays pending for reconciliation.
-            tracing::warn!(attempt = %attempt.id, %reason, "processor unavailable; left for reconciliation");
-            Err(PayError::ProcessorUnavailable)
+            // Unknown outcome: the attempt stays pending, its invoices held,
+            // until a webhook or reconciliation learns what happened.
+            tracing::warn!(attempt = %attempt.id, %reason, "processor did not answer; the payment is being confirmed");
+            Err(PayError::Pending {
+                attempt_id: attempt.id.clone(),
+            })
         }
     }
+}
+
+/// The longest a charge may take, all its requests together; what has not
+/// answered by then is reconciled.
+pub const CHARGE_DEADLINE: std::time::Duration = std::time::Duration::from_secs(150);
+
+/// How old an attempt must be before "the processor has no such charge"
+/// means it was never charged: well past `CHARGE_DEADLINE`, so no request
+/// for it can still be on its way or being worked on.
+pub const NOT_FOUND_AFTER: time::Duration = time::Duration::minutes(10);
+
+/// How the processor is asked about an attempt.
+fn lookup_of(attempt: &Attempt) -> ChargeLookup {
+    ChargeLookup {
+        idempotency_key: attempt.id.clone(),
+        created_at: attempt.created_at,
+        processor_ref: attempt.processor_ref.clone(),
+    }
+}
+
+/// The processor a payment is about to go to, as it was chosen.
+struct ProcessorChoice {
+    kind: String,
+    account: String,
+    settings_version: Option<time::OffsetDateTime>,
 }
 
 enum Reserved {
@@ -443,8 +516,30 @@ async fn reserve(
     req: &PayInvoices,
     ids: &[String],
     print: &str,
+    choice: &ProcessorChoice,
 ) -> Result<Reserved, PayError> {
     let attempt_id = new_id("att");
+    // The processor chosen is still the company's (a switch is a write, and
+    // writes are applied one at a time, so this cannot change until commit).
+    if crate::store::processor_settings::version(conn, &req.company_id).await?
+        != choice.settings_version
+    {
+        return Err(PayError::ProcessorChanged);
+    }
+    // Autopay charges only what the enrollment covers at this moment: a
+    // cancel or a new card written before this transaction wins.
+    if req.channel == crate::autopay::CHANNEL
+        && !crate::store::autopay::still_covers(
+            conn,
+            &req.company_id,
+            &req.customer_id,
+            &req.payment_method,
+            ids,
+        )
+        .await?
+    {
+        return Err(PayError::AutopayEnded);
+    }
     let locked =
         store::lock_invoices(conn, &req.company_id, &req.customer_id, &attempt_id, ids).await?;
     if locked.len() != ids.len() {
@@ -499,6 +594,8 @@ async fn reserve(
         plan: &plan,
         payment_method: &req.payment_method,
         enroll: req.enroll.as_ref(),
+        processor_kind: &choice.kind,
+        processor_account: &choice.account,
     };
     if !store::insert_attempt(conn, &new_attempt).await? {
         // The key was used before: undo the locks and answer as then.
@@ -529,6 +626,9 @@ async fn reserve(
         status: "pending".into(),
         response_body: None,
         created_at: conn.now(),
+        processor_kind: Some(choice.kind.clone()),
+        processor_account: Some(choice.account.clone()),
+        processor_ref: None,
     }))
 }
 
@@ -623,10 +723,12 @@ pub async fn confirm(
     if attempt.status != "pending" {
         return replay(&attempt).map(|r| Some(PayStep::Done(r)));
     }
-    let processor = crate::processor::processor_for(app, company_id).await?;
-    let found = match processor.find_charge(attempt.id.clone()).await {
+    let Some(processor) = attempt_processor(app, &attempt).await? else {
+        return Err(PayError::ProcessorUnavailable);
+    };
+    let found = match processor.find_charge(lookup_of(&attempt)).await {
         // A failed check: make sure the intent can never be charged later.
-        Ok(Some(ChargeOutcome::Declined(_))) => processor.cancel_charge(attempt.id.clone()).await,
+        Ok(Some(ChargeOutcome::Declined(_))) => processor.cancel_charge(lookup_of(&attempt)).await,
         other => other,
     };
     let outcome = match found {
@@ -649,8 +751,25 @@ pub async fn confirm(
         .map(|r| Some(PayStep::Done(r)))
 }
 
+/// The processor account an attempt went to (`None`: the company has moved
+/// to another account since, and this one cannot be asked).
+async fn attempt_processor(
+    app: &App,
+    attempt: &Attempt,
+) -> Result<Option<std::sync::Arc<dyn crate::processor::PaymentProcessor>>, StoreError> {
+    crate::processor::processor_of(
+        app,
+        &attempt.company_id,
+        attempt.processor_kind.as_deref(),
+        attempt.processor_account.as_deref(),
+    )
+    .await
+}
+
 /// Ends an attempt without a payment. For autopay, the invoices' retry
 /// state and the decline message are written in the same transaction.
+/// Only a pending attempt changes: one settled meanwhile (by a webhook, the
+/// reconciler or another process) answers as it was settled.
 async fn settle_unpaid(
     app: &App,
     attempt: &Attempt,
@@ -665,7 +784,12 @@ async fn settle_unpaid(
             Box::pin(async move {
                 let result = PayResult::Declined(decline.clone());
                 let body = serde_json::to_string(&result).unwrap_or_default();
-                store::settle_unpaid(conn, &attempt.id, status, &decline.code, &body).await?;
+                if !store::settle_unpaid(conn, &attempt.id, status, &decline.code, &body).await? {
+                    return match store::get_attempt(&mut *conn, &attempt.id).await? {
+                        Some(a) => replay(&a),
+                        None => Err(PayError::InProgress),
+                    };
+                }
                 audit::record(
                     conn,
                     &attempt.company_id,
@@ -728,19 +852,55 @@ async fn apply_on(
             None => Err(PayError::InProgress),
         };
     };
-    // The attempt holds its invoices, so their balances are as planned.
-    let planned: Vec<(String, i64)> = attempt
-        .plan
-        .iter()
-        .map(|p| (p.invoice_id.clone(), p.amount))
-        .collect();
+    // A charge found after its attempt was settled unpaid (the processor's
+    // answer came late, after reconciliation found nothing): its invoices
+    // were freed meanwhile and may have been paid another way.
+    let late = store::get_attempt(&mut *conn, &attempt.id)
+        .await?
+        .is_some_and(|a| a.status != "pending");
+    let planned: Vec<(String, i64)> = if late {
+        let ids: Vec<String> = attempt.plan.iter().map(|p| p.invoice_id.clone()).collect();
+        let open = store::open_unheld_balances(conn, &attempt.company_id, &ids).await?;
+        attempt
+            .plan
+            .iter()
+            .filter_map(|p| {
+                open.iter()
+                    .find(|(id, _)| *id == p.invoice_id)
+                    .map(|(id, balance)| (id.clone(), p.amount.min(*balance)))
+            })
+            .collect()
+    } else {
+        // The attempt holds its invoices, so their balances are as planned.
+        attempt
+            .plan
+            .iter()
+            .map(|p| (p.invoice_id.clone(), p.amount))
+            .collect()
+    };
     let (shares, mut unapplied) = allocate(charge.amount.minor, &planned);
-    let applied_ids = store::apply_to_held_invoices(conn, &attempt.id, &shares).await?;
+    let applied_ids = if late {
+        store::apply_to_open_invoices(conn, &attempt.company_id, &shares).await?
+    } else {
+        store::apply_to_held_invoices(conn, &attempt.id, &shares).await?
+    };
     let (allocations, lost): (Vec<Allocation>, Vec<Allocation>) = shares
         .into_iter()
         .partition(|a| applied_ids.contains(&a.invoice_id));
     unapplied += lost.iter().map(|a| a.amount).sum::<i64>();
     store::insert_allocations(conn, &payment_id, &allocations).await?;
+    if late {
+        tracing::warn!(attempt = %attempt.id, payment = %payment_id, "a charge was found after its attempt was settled unpaid; recorded now");
+        audit::record(
+            conn,
+            &attempt.company_id,
+            actor,
+            "payment.found_late",
+            &payment_id,
+            serde_json::json!({"attempt": attempt.id, "amount": charge.amount.minor, "applied": charge.amount.minor - unapplied}),
+        )
+        .await?;
+    }
     if attempt.channel == crate::autopay::CHANNEL {
         // Autopay's receipt (its own templates, else the company's) and the
         // invoices' autopay state.
@@ -760,8 +920,9 @@ async fn apply_on(
         store::release_locks(conn, &attempt.id).await?;
     }
     if unapplied > 0 {
-        // The charge exceeded what the held invoices still owed (only after a
-        // lock was lost); the office must refund what no invoice took.
+        // The charge exceeded what its invoices still owed (they were paid
+        // another way before it was found): the office sees it among the
+        // payments to refund or apply (`store::unapplied_payments`).
         tracing::error!(payment = %payment_id, unapplied, "charge exceeded the remaining balances");
         audit::record(
             conn,
@@ -837,7 +998,7 @@ async fn apply_on(
     };
     let result = PayResult::Succeeded(summary);
     let body = serde_json::to_string(&result).unwrap_or_default();
-    store::mark_succeeded(conn, &attempt.id, &charge.id, &body).await?;
+    store::mark_succeeded(conn, &attempt.id, &charge.id, &body, late).await?;
     audit::record(
         conn,
         &attempt.company_id,
@@ -873,15 +1034,22 @@ pub async fn reconcile(
     let before = now - grace;
     let mut report = ReconcileReport::default();
     for attempt in store::pending_attempts(&app.db, before).await? {
-        let processor = match crate::processor::processor_for(app, &attempt.company_id).await {
-            Ok(p) => p,
+        // The account the attempt went to, whatever the company uses now.
+        let processor = match attempt_processor(app, &attempt).await {
+            Ok(Some(p)) => p,
+            Ok(None) => {
+                tracing::error!(attempt = %attempt.id, kind = ?attempt.processor_kind, "the processor account this attempt went to is no longer the company's; it stays pending for the office");
+                report.still_pending += 1;
+                continue;
+            }
             Err(e) => {
                 tracing::warn!(attempt = %attempt.id, error = %e, "reconciliation could not open the company's processor");
                 report.still_pending += 1;
                 continue;
             }
         };
-        let found = match processor.find_charge(attempt.id.clone()).await {
+        let lookup = lookup_of(&attempt);
+        let found = match processor.find_charge(lookup.clone()).await {
             // The customer may still be at their bank's check.
             Ok(Some(ChargeOutcome::RequiresAction { .. }))
                 if now - attempt.created_at < grace.max(AUTHENTICATION_WINDOW) =>
@@ -891,9 +1059,7 @@ pub async fn reconcile(
             }
             // Never authenticated in time: cancel it at the processor (it
             // may have been completed meanwhile) and settle.
-            Ok(Some(ChargeOutcome::RequiresAction { .. })) => {
-                processor.cancel_charge(attempt.id.clone()).await
-            }
+            Ok(Some(ChargeOutcome::RequiresAction { .. })) => processor.cancel_charge(lookup).await,
             other => other,
         };
         match found {
@@ -910,6 +1076,11 @@ pub async fn reconcile(
                 } else {
                     report.declined += 1;
                 }
+            }
+            // Not found, while a request for it might still be on its way:
+            // no conclusion yet, the invoices stay held.
+            Ok(None) if now - attempt.created_at < NOT_FOUND_AFTER => {
+                report.still_pending += 1;
             }
             Ok(None) => {
                 let decline = Decline {

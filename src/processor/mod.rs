@@ -35,6 +35,28 @@ pub struct ChargeRequest {
     pub description: String,
 }
 
+/// What is known of an attempt when the processor is asked about it.
+#[derive(Debug, Clone)]
+pub struct ChargeLookup {
+    /// Our attempt's id: the charge's idempotency key.
+    pub idempotency_key: String,
+    /// When the attempt was written; its charge was made after.
+    pub created_at: time::OffsetDateTime,
+    /// The processor's own id of the charge, once it was learnt.
+    pub processor_ref: Option<String>,
+}
+
+impl ChargeLookup {
+    /// A lookup by key alone, for a charge made since `created_at`.
+    pub fn by_key(idempotency_key: &str, created_at: time::OffsetDateTime) -> ChargeLookup {
+        ChargeLookup {
+            idempotency_key: idempotency_key.to_string(),
+            created_at,
+            processor_ref: None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CardSummary {
     pub brand: String,
@@ -141,11 +163,14 @@ pub trait PaymentProcessor: Send + Sync + 'static {
         processor_customer: Option<String>,
     ) -> BoxFuture<'_, Result<SaveOutcome, ProcessorError>>;
 
-    /// The outcome of an earlier charge by its idempotency key, or `None`
-    /// when the processor never received it (reconciliation asks this).
+    /// The outcome of an earlier charge, or `None` when the processor has
+    /// no charge for it. The answer must reflect every charge already made
+    /// (no eventually consistent index): reconciliation concludes "never
+    /// charged" from `None` once the attempt is older than any request
+    /// could still be in flight (`payments::NOT_FOUND_AFTER`).
     fn find_charge(
         &self,
-        idempotency_key: String,
+        lookup: ChargeLookup,
     ) -> BoxFuture<'_, Result<Option<ChargeOutcome>, ProcessorError>>;
 
     fn refund(
@@ -162,9 +187,9 @@ pub trait PaymentProcessor: Send + Sync + 'static {
     /// nothing to cancel.
     fn cancel_charge(
         &self,
-        idempotency_key: String,
+        lookup: ChargeLookup,
     ) -> BoxFuture<'_, Result<Option<ChargeOutcome>, ProcessorError>> {
-        self.find_charge(idempotency_key)
+        self.find_charge(lookup)
     }
 }
 
@@ -218,10 +243,28 @@ pub async fn processor_for(
     app: &crate::app::App,
     company_id: &str,
 ) -> Result<std::sync::Arc<dyn PaymentProcessor>, crate::store::StoreError> {
-    match stripe_for(app, company_id).await? {
-        Some(s) => Ok(std::sync::Arc::new(s)),
-        None => Ok(app.processor.clone()),
-    }
+    Ok(processor_now(app, company_id).await?.0)
+}
+
+/// `processor_for`, with when the settings it was chosen from last changed:
+/// a payment checks, in the transaction that writes its attempt, that they
+/// have not changed since (a switch racing the payment).
+pub async fn processor_now(
+    app: &crate::app::App,
+    company_id: &str,
+) -> Result<
+    (
+        std::sync::Arc<dyn PaymentProcessor>,
+        Option<time::OffsetDateTime>,
+    ),
+    crate::store::StoreError,
+> {
+    let settings = crate::store::processor_settings::get(&app.db, company_id).await?;
+    let version = settings.as_ref().map(|s| s.updated_at);
+    Ok(match stripe_from(app, company_id, settings)? {
+        Some(s) => (std::sync::Arc::new(s), version),
+        None => (app.processor.clone(), version),
+    })
 }
 
 /// The processor that made a record (an attempt, a payment, a refund), by
@@ -254,7 +297,16 @@ pub async fn stripe_for(
     app: &crate::app::App,
     company_id: &str,
 ) -> Result<Option<stripe::StripeProcessor>, crate::store::StoreError> {
-    let Some(settings) = crate::store::processor_settings::get(&app.db, company_id).await? else {
+    let settings = crate::store::processor_settings::get(&app.db, company_id).await?;
+    stripe_from(app, company_id, settings)
+}
+
+fn stripe_from(
+    app: &crate::app::App,
+    company_id: &str,
+    settings: Option<crate::store::processor_settings::ProcessorSettings>,
+) -> Result<Option<stripe::StripeProcessor>, crate::store::StoreError> {
+    let Some(settings) = settings else {
         return Ok(None);
     };
     if settings.kind != ProcessorKind::Stripe {

@@ -15,8 +15,8 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{Row, SqlitePool};
 
 use super::{
-    BoxFuture, CardSummary, Charge, ChargeOutcome, ChargeRequest, ChargeSource, Decline,
-    PaymentProcessor, ProcessorError, Refund, SaveOutcome, SavedCard,
+    BoxFuture, CardSummary, Charge, ChargeLookup, ChargeOutcome, ChargeRequest, ChargeSource,
+    Decline, PaymentProcessor, ProcessorError, Refund, SaveOutcome, SavedCard,
 };
 use crate::crypto::new_id;
 use crate::domain::Clock;
@@ -596,9 +596,9 @@ impl PaymentProcessor for SandboxProcessor {
 
     fn find_charge(
         &self,
-        idempotency_key: String,
+        lookup: ChargeLookup,
     ) -> BoxFuture<'_, Result<Option<ChargeOutcome>, ProcessorError>> {
-        Box::pin(async move { self.existing_charge(&idempotency_key).await })
+        Box::pin(async move { self.existing_charge(&lookup.idempotency_key).await })
     }
 
     fn refund(
@@ -612,8 +612,9 @@ impl PaymentProcessor for SandboxProcessor {
 
     fn cancel_charge(
         &self,
-        idempotency_key: String,
+        lookup: ChargeLookup,
     ) -> BoxFuture<'_, Result<Option<ChargeOutcome>, ProcessorError>> {
+        let idempotency_key = lookup.idempotency_key;
         Box::pin(async move {
             sqlx::query(
                 "UPDATE sandbox_charges SET status = 'canceled', decline_code = 'authentication_required'

@@ -255,6 +255,45 @@ pub struct OpenInvoice {
     pub item: Option<ItemState>,
 }
 
+/// Whether autopay still covers charging `invoice_ids` of a customer to the
+/// saved method `method_id`, read in the charge's own transaction: the
+/// enrollment is active, each invoice's card is this one (the property's
+/// own card, else the enrollment's), and each invoice was due on or after
+/// the enrollment's first day (or is being retried).
+pub async fn still_covers(
+    conn: &mut Conn,
+    company_id: &str,
+    customer_id: &str,
+    method_id: &str,
+    invoice_ids: &[String],
+) -> StoreResult<bool> {
+    if invoice_ids.is_empty() {
+        return Ok(false);
+    }
+    let sql = format!(
+        "SELECT count(*) FROM autopay_enrollments e
+         JOIN invoices i ON i.bill_to_customer_id = e.customer_id AND i.company_id = e.company_id
+         LEFT JOIN autopay_property_methods pm ON pm.enrollment_id = e.id AND pm.property_id = i.property_id
+         LEFT JOIN payment_methods om ON om.id = pm.payment_method_id AND om.removed_at IS NULL
+         JOIN payment_methods m ON m.id = coalesce(om.id, e.payment_method_id) AND m.removed_at IS NULL
+         LEFT JOIN autopay_items it ON it.invoice_id = i.id
+         WHERE e.company_id = $1 AND e.customer_id = $2 AND e.cancelled_at IS NULL
+           AND m.id = $3
+           AND (i.due_date >= e.starts_on OR it.status = 'retrying')
+           AND i.id IN ({})",
+        crate::store::placeholders(4, invoice_ids.len())
+    );
+    let mut q = crate::store::sql::query_scalar(crate::store::dynamic_sql(sql))
+        .bind(company_id)
+        .bind(customer_id)
+        .bind(method_id);
+    for id in invoice_ids {
+        q = q.bind(id);
+    }
+    let covered: i64 = q.fetch_one(&mut *conn).await?;
+    Ok(covered == invoice_ids.len() as i64)
+}
+
 /// Which open invoices to read: those never tried whose due date (or issue
 /// date) is on or before a day, and retries due on or before a day.
 #[derive(Debug, Clone, Copy)]

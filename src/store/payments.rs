@@ -42,11 +42,18 @@ pub struct Attempt {
     pub status: String,
     pub response_body: Option<String>,
     pub created_at: OffsetDateTime,
+    /// The processor and account the attempt went to (`None`: recorded
+    /// before processors were; the company's current one).
+    pub processor_kind: Option<String>,
+    pub processor_account: Option<String>,
+    /// The processor's own id of the charge, once known.
+    pub processor_ref: Option<String>,
 }
 
 const ATTEMPT_COLUMNS: &str =
     "id, company_id, customer_id, request_fingerprint, channel, amount, currency, plan,
-    payment_method, enroll, status, response_body, created_at";
+    payment_method, enroll, status, response_body, created_at, processor_kind, processor_account,
+    processor_ref";
 
 fn attempt_from_row(row: &crate::store::sql::Row) -> StoreResult<Attempt> {
     let plan: String = row.try_get("plan")?;
@@ -66,6 +73,9 @@ fn attempt_from_row(row: &crate::store::sql::Row) -> StoreResult<Attempt> {
         status: row.try_get("status")?,
         response_body: row.try_get("response_body")?,
         created_at: row.try_get("created_at")?,
+        processor_kind: row.try_get("processor_kind")?,
+        processor_account: row.try_get("processor_account")?,
+        processor_ref: row.try_get("processor_ref")?,
     })
 }
 
@@ -173,6 +183,8 @@ pub struct NewAttempt<'a> {
     pub plan: &'a [PlannedShare],
     pub payment_method: &'a str,
     pub enroll: Option<&'a Consent>,
+    pub processor_kind: &'a str,
+    pub processor_account: &'a str,
 }
 
 /// Writes a pending attempt; `false` when its idempotency key was used before.
@@ -180,8 +192,9 @@ pub async fn insert_attempt(tx: &mut Conn, a: &NewAttempt<'_>) -> StoreResult<bo
     let t = tx.now();
     let done = crate::store::sql::query(
         "INSERT INTO payment_attempts (id, company_id, customer_id, idempotency_key, request_fingerprint,
-            channel, amount, currency, plan, payment_method, enroll, status, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'pending', $12, $12)
+            channel, amount, currency, plan, payment_method, enroll, status, created_at, updated_at,
+            processor_kind, processor_account)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'pending', $12, $12, $13, $14)
          ON CONFLICT (company_id, customer_id, idempotency_key) DO NOTHING",
     )
     .bind(a.id)
@@ -196,20 +209,23 @@ pub async fn insert_attempt(tx: &mut Conn, a: &NewAttempt<'_>) -> StoreResult<bo
     .bind(a.payment_method)
     .bind(a.enroll.map(|c| serde_json::to_string(c).unwrap_or_default()))
     .bind(t)
+    .bind(a.processor_kind)
+    .bind(a.processor_account)
     .execute(&mut *tx)
     .await?;
     Ok(done.rows_affected() > 0)
 }
 
-/// Ends an attempt without a payment (declined or failed) and frees its invoices.
+/// Ends a pending attempt without a payment (declined or failed) and frees
+/// its invoices. `false` (nothing changed) when it was no longer pending.
 pub async fn settle_unpaid(
     tx: &mut Conn,
     attempt_id: &str,
     status: &str,
     decline_code: &str,
     response_body: &str,
-) -> StoreResult<()> {
-    crate::store::sql::query(
+) -> StoreResult<bool> {
+    let done = crate::store::sql::query(
         "UPDATE payment_attempts SET status = $1, decline_code = $2, response_body = $3, updated_at = $4
          WHERE id = $5 AND status = 'pending'",
     )
@@ -220,7 +236,28 @@ pub async fn settle_unpaid(
     .bind(attempt_id)
     .execute(&mut *tx)
     .await?;
-    release_locks(tx, attempt_id).await
+    if done.rows_affected() == 0 {
+        return Ok(false);
+    }
+    release_locks(tx, attempt_id).await?;
+    Ok(true)
+}
+
+/// The processor's id of a pending attempt's charge, once it is known.
+pub async fn set_processor_ref(
+    tx: &mut Conn,
+    attempt_id: &str,
+    reference: &str,
+) -> StoreResult<()> {
+    crate::store::sql::query(
+        "UPDATE payment_attempts SET processor_ref = $1
+         WHERE id = $2 AND status = 'pending' AND processor_ref IS NULL",
+    )
+    .bind(reference)
+    .bind(attempt_id)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
 }
 
 pub async fn release_locks(tx: &mut Conn, attempt_id: &str) -> StoreResult<()> {
@@ -243,8 +280,8 @@ pub async fn insert_card_payment(
     let id = new_id("pay");
     let inserted = crate::store::sql::query(
         "INSERT INTO payments (id, company_id, customer_id, attempt_id, channel, method, amount, currency,
-            processor_charge_id, card_brand, card_last4, created_at)
-         VALUES ($1, $2, $3, $4, $5, 'card', $6, $7, $8, $9, $10, $11)
+            processor_charge_id, card_brand, card_last4, created_at, processor_kind, processor_account)
+         VALUES ($1, $2, $3, $4, $5, 'card', $6, $7, $8, $9, $10, $11, $12, $13)
          ON CONFLICT DO NOTHING",
     )
     .bind(&id)
@@ -258,6 +295,8 @@ pub async fn insert_card_payment(
     .bind(&charge.card.brand)
     .bind(&charge.card.last4)
     .bind(tx.now())
+    .bind(&attempt.processor_kind)
+    .bind(&attempt.processor_account)
     .execute(&mut *tx)
     .await?;
     Ok((inserted.rows_affected() > 0).then_some(id))
@@ -320,24 +359,126 @@ pub async fn insert_allocations(
     Ok(())
 }
 
+/// Marks an attempt succeeded: a pending one, or (`late`) one settled as
+/// unpaid before its charge was found. `false` when its state was neither.
 pub async fn mark_succeeded(
     tx: &mut Conn,
     attempt_id: &str,
     charge_id: &str,
     response_body: &str,
-) -> StoreResult<()> {
-    crate::store::sql::query(
+    late: bool,
+) -> StoreResult<bool> {
+    let done = crate::store::sql::query(
         "UPDATE payment_attempts SET status = 'succeeded', processor_charge_id = $1, response_body = $2,
             updated_at = $3
-         WHERE id = $4",
+         WHERE id = $4 AND (status = 'pending' OR ($5 AND status IN ('declined', 'failed')))",
     )
     .bind(charge_id)
     .bind(response_body)
     .bind(tx.now())
     .bind(attempt_id)
+    .bind(late)
     .execute(&mut *tx)
     .await?;
-    Ok(())
+    Ok(done.rows_affected() == 1)
+}
+
+/// What the planned invoices of a late charge can still take: `(id,
+/// balance)` of those open and held by no one, in the order given.
+pub async fn open_unheld_balances(
+    tx: &mut Conn,
+    company_id: &str,
+    ids: &[String],
+) -> StoreResult<Vec<(String, i64)>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = format!(
+        "SELECT id, balance FROM invoices
+         WHERE company_id = $1 AND status = 'open' AND balance > 0 AND locked_by_attempt IS NULL
+           AND id IN ({})",
+        placeholders(2, ids.len())
+    );
+    let mut q = crate::store::sql::query_as(dynamic_sql(sql)).bind(company_id);
+    for id in ids {
+        q = q.bind(id);
+    }
+    let rows: Vec<(String, i64)> = q.fetch_all(&mut *tx).await?;
+    Ok(ids
+        .iter()
+        .filter_map(|id| rows.iter().find(|(r, _)| r == id).cloned())
+        .collect())
+}
+
+/// Applies shares to invoices held by no one (a late charge's): each only
+/// while open, unheld and owing at least its share. Returns the ids applied.
+pub async fn apply_to_open_invoices(
+    tx: &mut Conn,
+    company_id: &str,
+    shares: &[Allocation],
+) -> StoreResult<Vec<String>> {
+    let mut applied = Vec::new();
+    for a in shares {
+        let done = crate::store::sql::query(
+            "UPDATE invoices SET applied = applied + $1, balance = balance - $1,
+                status = CASE WHEN balance - $1 = 0 THEN 'paid' ELSE status END
+             WHERE id = $2 AND company_id = $3 AND status = 'open' AND locked_by_attempt IS NULL
+               AND balance >= $1",
+        )
+        .bind(a.amount)
+        .bind(&a.invoice_id)
+        .bind(company_id)
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() == 1 {
+            applied.push(a.invoice_id.clone());
+        }
+    }
+    Ok(applied)
+}
+
+/// Card payments with money no invoice took and no refund gave back: a
+/// charge that came in after its invoices were paid another way. The
+/// office decides (refund it, or apply it) and sees them until it has.
+#[derive(Debug, Clone, Serialize)]
+pub struct Unapplied {
+    pub payment_id: String,
+    pub customer_id: String,
+    pub customer_name: String,
+    pub unapplied: i64,
+    pub currency: Currency,
+    pub created_at: OffsetDateTime,
+}
+
+pub async fn unapplied_payments(db: &Db, company_id: &str) -> StoreResult<Vec<Unapplied>> {
+    let rows: Vec<(String, String, String, i64, String, OffsetDateTime)> =
+        crate::store::sql::query_as(
+            "SELECT p.id, p.customer_id, c.name,
+                    p.amount - p.refunded - coalesce((SELECT CAST(sum(a.amount) AS BIGINT)
+                        FROM payment_allocations a WHERE a.payment_id = p.id), 0) AS unapplied,
+                    p.currency, p.created_at
+             FROM payments p JOIN customers c ON c.id = p.customer_id
+             WHERE p.company_id = $1 AND p.method = 'card'
+               AND p.amount - p.refunded > coalesce((SELECT CAST(sum(a.amount) AS BIGINT)
+                        FROM payment_allocations a WHERE a.payment_id = p.id), 0)
+             ORDER BY p.created_at DESC LIMIT 100",
+        )
+        .bind(company_id)
+        .fetch_all(db.reader())
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(
+            |(payment_id, customer_id, customer_name, unapplied, currency, created_at)| Unapplied {
+                payment_id,
+                customer_id,
+                customer_name,
+                unapplied,
+                currency: Currency::parse(&currency).unwrap_or(Currency::USD),
+                created_at,
+            },
+        )
+        .collect())
 }
 
 #[derive(Debug, Clone, Serialize)]

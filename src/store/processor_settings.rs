@@ -44,6 +44,18 @@ pub async fn get(db: &Db, company_id: &str) -> StoreResult<Option<ProcessorSetti
     }))
 }
 
+/// When the company's processor settings last changed (`None`: never set),
+/// read in the caller's transaction: a payment checks that the processor
+/// it chose is still the company's when it writes its attempt.
+pub async fn version(conn: &mut Conn, company_id: &str) -> StoreResult<Option<OffsetDateTime>> {
+    Ok(crate::store::sql::query_scalar(
+        "SELECT updated_at FROM processor_settings WHERE company_id = $1",
+    )
+    .bind(company_id)
+    .fetch_optional(&mut *conn)
+    .await?)
+}
+
 /// What is written: `None` keys keep what was stored.
 pub struct SettingsUpdate<'a> {
     pub kind: ProcessorKind,

@@ -127,6 +127,9 @@ impl From<QueryRejection> for ApiError {
     }
 }
 
+/// What a payer is told while the processor's answer is awaited.
+pub const PENDING_MESSAGE: &str = "Your payment is being confirmed with the card processor. Do not pay again: you will not be charged twice. The result shows here within a few minutes, and a receipt is emailed when it goes through.";
+
 impl From<PayError> for ApiError {
     fn from(e: PayError) -> Self {
         match e {
@@ -179,9 +182,22 @@ impl From<PayError> for ApiError {
                 "Idempotency-Key",
             ),
             PayError::ProcessorUnavailable => ApiError::new(
-                StatusCode::BAD_GATEWAY,
+                StatusCode::SERVICE_UNAVAILABLE,
                 "processor_unavailable",
-                "We could not reach the card processor. Do not pay again yet: the payment will be confirmed or cancelled within minutes.",
+                "We could not reach the card processor. Nothing was charged. Try again in a moment.",
+            ),
+            PayError::Pending { .. } => ApiError::new(
+                StatusCode::ACCEPTED,
+                "payment_pending",
+                PENDING_MESSAGE,
+            ),
+            PayError::ProcessorChanged => ApiError::conflict(
+                "processor_changed",
+                "The company's payment settings changed just now. Nothing was charged. Try again.",
+            ),
+            PayError::AutopayEnded => ApiError::conflict(
+                "autopay_ended",
+                "Autopay was turned off or its card changed. Nothing was charged.",
             ),
             PayError::Store(e) => e.into(),
         }

@@ -802,9 +802,20 @@ async fn api_pay_inner(
         enroll,
         actor: "customer".into(),
     };
-    Ok(pay_step_response(
-        payments::pay_interactive_detached(&state.app, req).await?,
-    ))
+    match payments::pay_interactive_detached(&state.app, req).await {
+        Ok(step) => Ok(pay_step_response(step)),
+        // The charge was sent and its answer is awaited: accepted, not failed.
+        Err(PayError::Pending { attempt_id }) => Ok((
+            StatusCode::ACCEPTED,
+            Json(serde_json::json!({
+                "id": attempt_id,
+                "status": "pending",
+                "message": crate::web::error::PENDING_MESSAGE,
+            })),
+        )
+            .into_response()),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// `POST /api/v1/pay/{token}/payments/{attempt_id}/confirm`: after the

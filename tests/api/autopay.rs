@@ -6,19 +6,14 @@
 //! the chosen templates, the office pages, and one-click unenroll from the
 //! payment link.
 
-use std::sync::{Arc, Mutex};
-
 use axum::http::{Method, StatusCode};
 use serde_json::json;
 use time::OffsetDateTime;
 use time::macros::datetime;
 
 use fieldpay::app::App;
-use fieldpay::processor::{
-    BoxFuture, ChargeOutcome, ChargeRequest, Decline, PaymentProcessor, ProcessorError, Refund,
-    SaveOutcome,
-};
 
+use crate::faulty::Faulty;
 use crate::office_auth::Office;
 use crate::support::{OWNER_PASSWORD, Resp, TestApp};
 
@@ -230,72 +225,6 @@ pub(crate) async fn enrolled(
     let m = saved_card(t, &c, number).await;
     office_enroll(t, o, &c, &m, "2026-01-01").await;
     (c, p, m)
-}
-
-// ---------------------------------------------------------------- a processor for faults
-
-/// The sandbox, except that charges can be answered with a given decline
-/// or have their reply lost after the sandbox charged the card.
-struct Scripted {
-    inner: fieldpay::processor::sandbox::SandboxProcessor,
-    decline: Mutex<Option<String>>,
-    lose_reply: Mutex<bool>,
-}
-
-impl PaymentProcessor for Scripted {
-    fn name(&self) -> &'static str {
-        "scripted"
-    }
-
-    fn charge(&self, req: ChargeRequest) -> BoxFuture<'_, Result<ChargeOutcome, ProcessorError>> {
-        Box::pin(async move {
-            if let Some(code) = self.decline.lock().unwrap().clone() {
-                return Ok(ChargeOutcome::Declined(Decline::new(&code)));
-            }
-            let outcome = self.inner.charge(req).await;
-            if *self.lose_reply.lock().unwrap() {
-                return Err(ProcessorError::Unavailable("connection reset".into()));
-            }
-            outcome
-        })
-    }
-
-    fn save_method(
-        &self,
-        token: String,
-        processor_customer: Option<String>,
-    ) -> BoxFuture<'_, Result<SaveOutcome, ProcessorError>> {
-        self.inner.save_method(token, processor_customer)
-    }
-
-    fn find_charge(
-        &self,
-        key: String,
-    ) -> BoxFuture<'_, Result<Option<ChargeOutcome>, ProcessorError>> {
-        self.inner.find_charge(key)
-    }
-
-    fn refund(
-        &self,
-        charge_id: String,
-        amount: fieldpay::money::Money,
-        key: String,
-    ) -> BoxFuture<'_, Result<Refund, ProcessorError>> {
-        self.inner.refund(charge_id, amount, key)
-    }
-}
-
-fn scripted(t: &TestApp) -> (App, Arc<Scripted>) {
-    let s = Arc::new(Scripted {
-        inner: t.app.sandbox.clone(),
-        decline: Mutex::new(None),
-        lose_reply: Mutex::new(false),
-    });
-    let app = App {
-        processor: s.clone(),
-        ..t.app.clone()
-    };
-    (app, s)
 }
 
 // ---------------------------------------------------------------- tests
@@ -602,7 +531,7 @@ async fn soft_declines_are_retried_on_schedule_then_drop_to_manual_payment() {
 async fn hard_declines_and_expired_cards_are_never_retried() {
     let t = TestApp::new().await;
     let o = office(&t).await;
-    let (app, processor) = scripted(&t);
+    let (app, processor) = Faulty::around_sandbox(&t.app);
     let (_, p, _) = enrolled(&t, &o, "Stan Stolen", "4242424242424242").await;
     let (_, p2, m2) = enrolled(&t, &o, "Eve Expired", "4242424242424242").await;
     exec(
@@ -612,7 +541,7 @@ async fn hard_declines_and_expired_cards_are_never_retried() {
     .await;
     let stolen = invoice(&t, &p, 5000, "2026-12-01", "2026-12-15").await;
     let expired = invoice(&t, &p2, 6000, "2026-12-01", "2026-12-15").await;
-    *processor.decline.lock().unwrap() = Some("stolen_card".into());
+    processor.set(|s| s.decline = Some("stolen_card".into()));
     let mut at = datetime!(2026-12-14 16:00 UTC);
     while at < datetime!(2027-01-10 16:00 UTC) {
         fieldpay::jobs::run_once(&app, at).await.unwrap();
@@ -763,7 +692,7 @@ async fn an_autopay_run_and_a_payer_racing_collect_the_balance_once() {
 async fn a_charge_whose_reply_was_lost_is_reconciled_once() {
     let t = TestApp::new().await;
     let o = office(&t).await;
-    let (app, processor) = scripted(&t);
+    let (app, processor) = Faulty::around_sandbox(&t.app);
     let (_, p, _) = enrolled(&t, &o, "Luis Lost", "4242424242424242").await;
     // Days from the real today, so reconciliation's grace (by the attempt's
     // real creation time) has passed at the simulated instants.
@@ -771,13 +700,13 @@ async fn a_charge_whose_reply_was_lost_is_reconciled_once() {
     let due_text = fieldpay::dates::iso(due);
     let inv = invoice(&t, &p, 6400, "2026-01-01", &due_text).await;
     let at = due.with_hms(18, 0, 0).unwrap().assume_utc();
-    *processor.lose_reply.lock().unwrap() = true;
+    processor.set(|s| s.lose_charge_replies = usize::MAX);
     let r = fieldpay::jobs::run_once(&app, at).await.unwrap();
     assert_eq!(r.autopay.pending, 1, "{:?}", r.autopay);
     // Charged at the processor, not recorded: the invoice stays held.
     assert_eq!(succeeded_charges(&t).await, 1);
     assert_eq!(t.balance(&inv).await, 6400);
-    *processor.lose_reply.lock().unwrap() = false;
+    processor.set(|s| s.lose_charge_replies = 0);
     // Another autopay run does not charge again (the key names the day, the
     // invoice is held); then reconciliation applies the charge once.
     let again = fieldpay::autopay::run_due(&app, at + time::Duration::minutes(1))

@@ -8,6 +8,7 @@ mod api_validation;
 mod attacks;
 mod autopay;
 mod cli;
+mod faulty;
 mod import;
 mod input_rules;
 mod links;

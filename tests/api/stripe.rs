@@ -24,9 +24,10 @@ use serde_json::{Value, json};
 use fieldpay::processor::stripe::StripeProcessor;
 use fieldpay::processor::stripe::transformers::sign;
 use fieldpay::processor::{
-    BoxFuture, ChargeOutcome, ChargeRequest, PaymentProcessor, ProcessorError, Refund, SaveOutcome,
+    ChargeLookup, ChargeOutcome, ChargeRequest, PaymentProcessor, SaveOutcome,
 };
 
+use crate::faulty::Faulty;
 use crate::support::{Resp, TestApp, customer_with_invoices};
 
 const LAUNCHER: &str = r#"
@@ -567,78 +568,6 @@ async fn ours_key(t: &TestApp) -> String {
         .unwrap()
 }
 
-/// Charges at Stripe, then loses the reply: the outcome is unknown to us.
-struct LostReply(StripeProcessor);
-
-impl PaymentProcessor for LostReply {
-    fn name(&self) -> &'static str {
-        "stripe"
-    }
-    fn charge(&self, req: ChargeRequest) -> BoxFuture<'_, Result<ChargeOutcome, ProcessorError>> {
-        Box::pin(async move {
-            let _ = self.0.charge(req).await;
-            Err(ProcessorError::Unavailable("connection reset".into()))
-        })
-    }
-    fn save_method(
-        &self,
-        token: String,
-        customer: Option<String>,
-    ) -> BoxFuture<'_, Result<SaveOutcome, ProcessorError>> {
-        self.0.save_method(token, customer)
-    }
-    fn find_charge(
-        &self,
-        key: String,
-    ) -> BoxFuture<'_, Result<Option<ChargeOutcome>, ProcessorError>> {
-        self.0.find_charge(key)
-    }
-    fn refund(
-        &self,
-        charge_id: String,
-        amount: fieldpay::money::Money,
-        key: String,
-    ) -> BoxFuture<'_, Result<Refund, ProcessorError>> {
-        self.0.refund(charge_id, amount, key)
-    }
-}
-
-/// Refunds at Stripe, then loses the reply.
-struct LostRefundReply(StripeProcessor);
-
-impl PaymentProcessor for LostRefundReply {
-    fn name(&self) -> &'static str {
-        "stripe"
-    }
-    fn charge(&self, req: ChargeRequest) -> BoxFuture<'_, Result<ChargeOutcome, ProcessorError>> {
-        self.0.charge(req)
-    }
-    fn save_method(
-        &self,
-        token: String,
-        customer: Option<String>,
-    ) -> BoxFuture<'_, Result<SaveOutcome, ProcessorError>> {
-        self.0.save_method(token, customer)
-    }
-    fn find_charge(
-        &self,
-        key: String,
-    ) -> BoxFuture<'_, Result<Option<ChargeOutcome>, ProcessorError>> {
-        self.0.find_charge(key)
-    }
-    fn refund(
-        &self,
-        charge_id: String,
-        amount: fieldpay::money::Money,
-        key: String,
-    ) -> BoxFuture<'_, Result<Refund, ProcessorError>> {
-        Box::pin(async move {
-            let _ = self.0.refund(charge_id, amount, key).await;
-            Err(ProcessorError::Unavailable("connection reset".into()))
-        })
-    }
-}
-
 /// Pays with a reply that is lost; returns the invoice and the attempt.
 async fn pay_and_lose_reply(t: &mut TestApp, c: &Ctx, name: &str, amount: i64) -> (String, String) {
     let (cust, inv) = customer_with_invoices(t, name, &[amount]).await;
@@ -648,11 +577,20 @@ async fn pay_and_lose_reply(t: &mut TestApp, c: &Ctx, name: &str, amount: i64) -
     // default processor, a Stripe adapter that loses the reply.
     let sandbox = t.app.processor.clone();
     let stripe = StripeProcessor::with_key(&c.sk);
-    use_processor(t, Arc::new(LostReply(stripe)));
+    let faulty = Faulty::new(Arc::new(stripe));
+    faulty.set(|s| s.lose_charge_replies = 1);
+    use_processor(t, faulty);
     set_kind(t, "sandbox").await;
     let r = t.pay(&token, "key-lost", body(&inv, &card)).await;
-    assert_eq!(r.status, StatusCode::BAD_GATEWAY, "{}", r.body);
-    assert_eq!(r.json()["error"]["code"], "processor_unavailable");
+    // The charge was sent and its answer lost: accepted, being confirmed.
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.body);
+    assert_eq!(r.json()["status"], "pending");
+    assert!(
+        r.json()["message"]
+            .as_str()
+            .unwrap()
+            .contains("Do not pay again")
+    );
     use_processor(t, sandbox);
     set_kind(t, "stripe").await;
     assert_eq!(t.balance(&inv[0]).await, amount, "not applied yet");
@@ -677,13 +615,25 @@ async fn stripe_lost_reply_is_found_and_reconciled_once() {
     assert_eq!(intents[0]["status"], "succeeded");
     // The adapter finds it by our attempt id.
     let stripe = StripeProcessor::with_key(&c.sk);
-    let found = stripe.find_charge(attempt.clone()).await.unwrap();
+    let created: time::OffsetDateTime =
+        fieldpay::store::sql::query_scalar("SELECT created_at FROM payment_attempts WHERE id = $1")
+            .bind(&attempt)
+            .fetch_one(t.app.db.reader())
+            .await
+            .unwrap();
+    let found = stripe
+        .find_charge(ChargeLookup::by_key(&attempt, created))
+        .await
+        .unwrap();
     assert!(
         matches!(&found, Some(ChargeOutcome::Succeeded(ch)) if ch.amount.minor == 6100 && ch.card.last4 == "4242"),
         "{found:?}"
     );
     assert_eq!(
-        stripe.find_charge("att_neverseen".into()).await.unwrap(),
+        stripe
+            .find_charge(ChargeLookup::by_key("att_neverseen", created))
+            .await
+            .unwrap(),
         None
     );
     let later = time::OffsetDateTime::now_utc() + time::Duration::minutes(30);
@@ -1282,7 +1232,9 @@ async fn stripe_refund_whose_reply_was_lost_is_confirmed_by_webhook() {
     let (_, pi) = attempt_of_payment(&t, &payment).await;
     let sandbox = t.app.processor.clone();
     let stripe = StripeProcessor::with_key(&c.sk);
-    use_processor(&mut t, Arc::new(LostRefundReply(stripe)));
+    let faulty = Faulty::new(Arc::new(stripe));
+    faulty.set(|s| s.lose_refund_replies = usize::MAX);
+    use_processor(&mut t, faulty);
     set_kind(&t, "sandbox").await;
     let req = fieldpay::office_payments::RefundRequest {
         company_id: c.company.clone(),

@@ -10,8 +10,13 @@
 //!   `stripe.handleNextAction`; `cancel_charge` cancels one never completed
 //!   (reconciliation). Off-session (autopay) nobody can authenticate: the
 //!   intent is cancelled and declined as `authentication_required`.
-//! - find_charge: Stripe's search by `metadata['attempt_id']`; a server
-//!   without search (localstripe) is scanned page by page instead.
+//! - find_charge: the intent by its id when known, else Stripe's list of
+//!   intents created since the attempt (`created[gte]`), filtered by
+//!   `metadata[attempt_id]`. Never the Search API: its index lags (by
+//!   minutes during incidents, exactly when replies are late), and "not
+//!   found" there does not mean "not charged". The list reads what is
+//!   committed. A server without the `created` filter (localstripe) is
+//!   listed whole.
 //! - refund: `POST /v1/refunds` by PaymentIntent with our refund id as
 //!   `Idempotency-Key` and in `metadata[fieldpay_refund_id]`.
 //!
@@ -26,7 +31,7 @@ use std::time::Duration;
 use serde::de::DeserializeOwned;
 
 use super::{
-    BoxFuture, ChargeOutcome, ChargeRequest, ChargeSource, Decline, PaymentProcessor,
+    BoxFuture, ChargeLookup, ChargeOutcome, ChargeRequest, ChargeSource, Decline, PaymentProcessor,
     ProcessorError, Refund, SaveOutcome, SavedCard,
 };
 use crate::money::Money;
@@ -358,36 +363,39 @@ impl StripeProcessor {
         }
     }
 
-    /// The intents carrying our attempt id: by search, else by scanning.
-    async fn intents_for(&self, key: &str) -> Result<Vec<StripePaymentIntent>, ProcessorError> {
-        let searched: Result<transformers::StripeList<StripePaymentIntent>, Failure> = self
-            .get(&format!(
-                "/v1/payment_intents/search?{}",
-                transformers::search_query(key)
-            ))
-            .await;
-        match searched {
-            Ok(list) => {
-                return Ok(list
-                    .data
-                    .into_iter()
-                    .filter(|pi| pi.attempt_id() == Some(key))
-                    .collect());
-            }
-            Err(Failure::Unavailable(e)) => return Err(ProcessorError::Unavailable(e)),
-            // No search here (localstripe answers 404): scan.
-            Err(_) => {}
+    /// The intents carrying our attempt id: the one we know by id, else the
+    /// intents created since the attempt (an hour of clock skew allowed),
+    /// page by page.
+    async fn intents_for(
+        &self,
+        lookup: &ChargeLookup,
+    ) -> Result<Vec<StripePaymentIntent>, ProcessorError> {
+        let key = lookup.idempotency_key.as_str();
+        if let Some(id) = &lookup.processor_ref {
+            return Ok(vec![self.payment_intent(id).await?]);
         }
+        let since = (lookup.created_at - time::Duration::hours(1)).unix_timestamp();
+        let mut filter = format!("&created%5Bgte%5D={since}");
         let mut found = Vec::new();
         let mut after: Option<String> = None;
-        for _ in 0..MAX_SCAN_PAGES {
-            let mut path = "/v1/payment_intents?limit=100".to_string();
+        let mut pages = 0;
+        while pages < MAX_SCAN_PAGES {
+            let mut path = format!("/v1/payment_intents?limit=100{filter}");
             if let Some(a) = &after {
                 let a: String = form_urlencoded::byte_serialize(a.as_bytes()).collect();
                 path.push_str(&format!("&starting_after={a}"));
             }
-            let page: transformers::StripeList<StripePaymentIntent> =
-                self.get(&path).await.map_err(unavailable)?;
+            let page: transformers::StripeList<StripePaymentIntent> = match self.get(&path).await {
+                Ok(page) => page,
+                // A server that does not filter by creation (localstripe):
+                // the whole list, from the start.
+                Err(Failure::Invalid(_)) if !filter.is_empty() && after.is_none() => {
+                    filter.clear();
+                    continue;
+                }
+                Err(e) => return Err(unavailable(e)),
+            };
+            pages += 1;
             after = page.data.last().map(|pi| pi.id.clone());
             found.extend(
                 page.data
@@ -399,12 +407,13 @@ impl StripeProcessor {
             }
         }
         Err(ProcessorError::Unavailable(
-            "too many payment intents to scan without search".into(),
+            "too many payment intents to list since the attempt".into(),
         ))
     }
 
-    async fn do_find(&self, key: String) -> Result<Option<ChargeOutcome>, ProcessorError> {
-        let intents = self.intents_for(&key).await?;
+    async fn do_find(&self, lookup: ChargeLookup) -> Result<Option<ChargeOutcome>, ProcessorError> {
+        let key = lookup.idempotency_key.clone();
+        let intents = self.intents_for(&lookup).await?;
         // One key should make one intent; a server that ignores
         // idempotency keys may have made more: a success wins.
         let Some(pick) = intents
@@ -419,10 +428,14 @@ impl StripeProcessor {
         self.settle_intent(&pi, None, &key, true).await.map(Some)
     }
 
-    async fn do_cancel(&self, key: String) -> Result<Option<ChargeOutcome>, ProcessorError> {
-        let intents = self.intents_for(&key).await?;
+    async fn do_cancel(
+        &self,
+        lookup: ChargeLookup,
+    ) -> Result<Option<ChargeOutcome>, ProcessorError> {
+        let key = lookup.idempotency_key.clone();
+        let intents = self.intents_for(&lookup).await?;
         if intents.iter().any(|pi| pi.status == "succeeded") {
-            return self.do_find(key).await;
+            return self.do_find(lookup).await;
         }
         for pi in &intents {
             if matches!(
@@ -518,9 +531,9 @@ impl PaymentProcessor for StripeProcessor {
 
     fn find_charge(
         &self,
-        idempotency_key: String,
+        lookup: ChargeLookup,
     ) -> BoxFuture<'_, Result<Option<ChargeOutcome>, ProcessorError>> {
-        Box::pin(self.do_find(idempotency_key))
+        Box::pin(self.do_find(lookup))
     }
 
     fn refund(
@@ -534,9 +547,9 @@ impl PaymentProcessor for StripeProcessor {
 
     fn cancel_charge(
         &self,
-        idempotency_key: String,
+        lookup: ChargeLookup,
     ) -> BoxFuture<'_, Result<Option<ChargeOutcome>, ProcessorError>> {
-        Box::pin(self.do_cancel(idempotency_key))
+        Box::pin(self.do_cancel(lookup))
     }
 }
 
@@ -557,7 +570,12 @@ mod tests {
     async fn an_unreachable_server_is_unavailable() {
         // Port 9 on loopback: nothing listens, the connection is refused.
         let p = StripeProcessor::new("http://127.0.0.1:9", "sk_test_x");
-        let r = p.find_charge("att_1".into()).await;
+        let r = p
+            .find_charge(ChargeLookup::by_key(
+                "att_1",
+                time::OffsetDateTime::UNIX_EPOCH,
+            ))
+            .await;
         assert!(matches!(r, Err(ProcessorError::Unavailable(_))), "{r:?}");
     }
 }

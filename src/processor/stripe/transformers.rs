@@ -78,16 +78,6 @@ pub fn refund_form(payment_intent: &str, amount: i64, refund_id: &str) -> Form {
     ]
 }
 
-/// The query of `GET /v1/payment_intents/search` for one attempt.
-pub fn search_query(attempt_id: &str) -> String {
-    // Attempt ids are `att_` + [0-9a-z]: nothing to escape in the query.
-    let q = format!("metadata['{ATTEMPT_METADATA}']:'{attempt_id}'");
-    form_urlencoded::Serializer::new(String::new())
-        .append_pair("query", &q)
-        .append_pair("limit", "10")
-        .finish()
-}
-
 fn truncate(s: &str, max: usize) -> String {
     s.chars().take(max).collect()
 }
@@ -692,10 +682,6 @@ mod tests {
         assert_eq!(get("off_session"), Some("true"));
         assert_eq!(get("confirm"), Some("true"));
         assert_eq!(get("customer"), Some("cus_1"));
-        assert_eq!(
-            search_query("att_1"),
-            "query=metadata%5B%27attempt_id%27%5D%3A%27att_1%27&limit=10"
-        );
     }
 
     #[test]

@@ -514,7 +514,8 @@ async fn create(
                 if e.status == StatusCode::NOT_FOUND {
                     return state.views.not_found();
                 }
-                if e.status.is_server_error() && e.status != StatusCode::BAD_GATEWAY {
+                let retry = [StatusCode::BAD_GATEWAY, StatusCode::SERVICE_UNAVAILABLE];
+                if e.status.is_server_error() && !retry.contains(&e.status) {
                     return e.into_response();
                 }
                 match e.field.as_deref() {
