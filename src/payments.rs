@@ -368,7 +368,7 @@ async fn charge_steps(
             })
             .await?;
         match reserved {
-            Reserved::New(attempt) => attempt,
+            Reserved::New(attempt) => *attempt,
             Reserved::Replay(result) => return Ok((PayStep::Done(result), true)),
         }
     };
@@ -505,7 +505,7 @@ struct ProcessorChoice {
 }
 
 enum Reserved {
-    New(Attempt),
+    New(Box<Attempt>),
     Replay(PayResult),
 }
 
@@ -612,7 +612,7 @@ async fn reserve(
             None => Err(PayError::InProgress),
         };
     }
-    Ok(Reserved::New(Attempt {
+    Ok(Reserved::New(Box::new(Attempt {
         id: attempt_id,
         company_id: req.company_id.clone(),
         customer_id: req.customer_id.clone(),
@@ -629,7 +629,7 @@ async fn reserve(
         processor_kind: Some(choice.kind.clone()),
         processor_account: Some(choice.account.clone()),
         processor_ref: None,
-    }))
+    })))
 }
 
 fn why_not_lockable(ids: &[String], states: &[(String, String, i64, bool)]) -> PayError {
