@@ -13,6 +13,7 @@ mod import;
 mod input_rules;
 mod links;
 mod messages;
+mod money_records;
 mod office_alerts;
 mod office_auth;
 mod office_communications;

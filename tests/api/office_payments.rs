@@ -43,7 +43,7 @@ async fn form_nonce(t: &TestApp, o: &Office, customer: &str) -> String {
     hidden(&r.body, "nonce")
 }
 
-async fn record(
+pub(crate) async fn record(
     t: &TestApp,
     o: &Office,
     customer: &str,

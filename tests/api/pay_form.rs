@@ -4,7 +4,7 @@ use axum::http::{Method, StatusCode};
 
 use crate::support::{TestApp, customer_with_invoices};
 
-fn hidden(html: &str, name: &str) -> String {
+pub(crate) fn hidden(html: &str, name: &str) -> String {
     let marker = format!("name=\"{name}\" value=\"");
     let at = html
         .find(&marker)
@@ -13,7 +13,11 @@ fn hidden(html: &str, name: &str) -> String {
     html[at..at + html[at..].find('"').unwrap()].to_string()
 }
 
-async fn submit(t: &TestApp, token: &str, fields: &[(&str, &str)]) -> crate::support::Resp {
+pub(crate) async fn submit(
+    t: &TestApp,
+    token: &str,
+    fields: &[(&str, &str)],
+) -> crate::support::Resp {
     let body = fields
         .iter()
         .map(|(k, v)| format!("{k}={}", v.replace(' ', "+")))

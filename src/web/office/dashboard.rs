@@ -147,6 +147,13 @@ struct ChannelView {
     amount: String,
 }
 
+#[derive(Serialize)]
+struct UnappliedView {
+    payment_id: String,
+    customer_name: String,
+    amount: String,
+}
+
 async fn dashboard(State(state): State<AppState>, user: OfficeUser) -> Response {
     let db = &state.app.db;
     let company = match companies::get(db, &user.company_id).await {
@@ -228,12 +235,27 @@ async fn dashboard(State(state): State<AppState>, user: OfficeUser) -> Response 
             &company.accent_color,
         )
     };
+    // Card money no invoice took (a charge found after its invoices were
+    // paid another way): the office refunds or applies it.
+    let unapplied: Vec<UnappliedView> =
+        match crate::store::payments::unapplied_payments(db, &user.company_id).await {
+            Ok(rows) => rows
+                .into_iter()
+                .map(|u| UnappliedView {
+                    payment_id: u.payment_id,
+                    customer_name: u.customer_name,
+                    amount: Money::new(u.unapplied, u.currency).format(),
+                })
+                .collect(),
+            Err(e) => return ApiError::from(e).into_response(),
+        };
     page(
         &state,
         &user,
         "office/dashboard.html",
         "dashboard",
         minijinja::context! {
+            unapplied => minijinja::value::Serde(&unapplied),
             today => crate::dates::display(today),
             open_total => money(open_total),
             open_count => open_count,
