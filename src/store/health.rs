@@ -6,7 +6,8 @@ use std::time::Duration;
 use serde::Serialize;
 use time::OffsetDateTime;
 
-use super::{Conn, Db, MIGRATIONS, StoreResult};
+use super::migrations::MIGRATIONS;
+use super::{Conn, Db, StoreResult};
 
 /// How long the readiness check waits for the database.
 pub const READY_TIMEOUT: Duration = Duration::from_secs(2);
@@ -53,7 +54,7 @@ pub fn compare_migrations(embedded: &[i64], applied: &[i64]) -> MigrationState {
 
 /// The versions of the migrations this binary carries.
 pub fn embedded_versions() -> Vec<i64> {
-    MIGRATIONS.iter().map(|(version, ..)| *version).collect()
+    MIGRATIONS.iter().map(|m| m.version).collect()
 }
 
 impl Db {

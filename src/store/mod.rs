@@ -14,6 +14,7 @@ pub mod invoices;
 pub mod limits;
 pub mod links;
 pub mod messages;
+pub mod migrations;
 pub mod payments;
 pub mod paypage;
 pub mod portal;
@@ -24,14 +25,12 @@ pub mod sql;
 pub mod templates;
 pub mod writer;
 
-use std::borrow::Cow;
 use std::str::FromStr;
 use std::time::Duration;
 
-use sqlx::migrate::{Migration, MigrationType, Migrator};
+use sqlx::AssertSqlSafe;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{AssertSqlSafe, SqlSafeStr};
 
 pub use sql::{Backend, Conn, Pool, PoolKind, Tx};
 
@@ -133,147 +132,9 @@ fn unavailable_reason(db: &dyn sqlx::error::DatabaseError) -> Option<&'static st
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
-/// Each migration's SQLite and PostgreSQL text.
-const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
-    (
-        1,
-        "init",
-        include_str!("../../migrations/sqlite/0001_init.sql"),
-        include_str!("../../migrations/postgres/0001_init.sql"),
-    ),
-    (
-        2,
-        "office_portal",
-        include_str!("../../migrations/sqlite/0002_office_portal.sql"),
-        include_str!("../../migrations/postgres/0002_office_portal.sql"),
-    ),
-    (
-        3,
-        "customers",
-        include_str!("../../migrations/sqlite/0003_customers.sql"),
-        include_str!("../../migrations/postgres/0003_customers.sql"),
-    ),
-    (
-        4,
-        "invoices",
-        include_str!("../../migrations/sqlite/0004_invoices.sql"),
-        include_str!("../../migrations/postgres/0004_invoices.sql"),
-    ),
-    (
-        5,
-        "office_payments",
-        include_str!("../../migrations/sqlite/0005_office_payments.sql"),
-        include_str!("../../migrations/postgres/0005_office_payments.sql"),
-    ),
-    (
-        6,
-        "settings",
-        include_str!("../../migrations/sqlite/0006_settings.sql"),
-        include_str!("../../migrations/postgres/0006_settings.sql"),
-    ),
-    (
-        7,
-        "portal",
-        include_str!("../../migrations/sqlite/0007_portal.sql"),
-        include_str!("../../migrations/postgres/0007_portal.sql"),
-    ),
-    (
-        8,
-        "import",
-        include_str!("../../migrations/sqlite/0008_import.sql"),
-        include_str!("../../migrations/postgres/0008_import.sql"),
-    ),
-    (
-        9,
-        "templates",
-        include_str!("../../migrations/sqlite/0009_templates.sql"),
-        include_str!("../../migrations/postgres/0009_templates.sql"),
-    ),
-    (
-        10,
-        "outbox",
-        include_str!("../../migrations/sqlite/0010_outbox.sql"),
-        include_str!("../../migrations/postgres/0010_outbox.sql"),
-    ),
-    (
-        11,
-        "alerts",
-        include_str!("../../migrations/sqlite/0011_alerts.sql"),
-        include_str!("../../migrations/postgres/0011_alerts.sql"),
-    ),
-    (
-        12,
-        "pdf",
-        include_str!("../../migrations/sqlite/0012_pdf.sql"),
-        include_str!("../../migrations/postgres/0012_pdf.sql"),
-    ),
-    (
-        13,
-        "autopay",
-        include_str!("../../migrations/sqlite/0013_autopay.sql"),
-        include_str!("../../migrations/postgres/0013_autopay.sql"),
-    ),
-    (
-        14,
-        "stripe",
-        include_str!("../../migrations/sqlite/0014_stripe.sql"),
-        include_str!("../../migrations/postgres/0014_stripe.sql"),
-    ),
-    (
-        15,
-        "attachments",
-        include_str!("../../migrations/sqlite/0015_attachments.sql"),
-        include_str!("../../migrations/postgres/0015_attachments.sql"),
-    ),
-    (
-        16,
-        "ops",
-        include_str!("../../migrations/sqlite/0016_ops.sql"),
-        include_str!("../../migrations/postgres/0016_ops.sql"),
-    ),
-    (
-        17,
-        "allocation_order",
-        include_str!("../../migrations/sqlite/0017_allocation_order.sql"),
-        include_str!("../../migrations/postgres/0017_allocation_order.sql"),
-    ),
-    (
-        18,
-        "country",
-        include_str!("../../migrations/sqlite/0018_country.sql"),
-        include_str!("../../migrations/postgres/0018_country.sql"),
-    ),
-    (
-        19,
-        "attempt_processor",
-        include_str!("../../migrations/sqlite/0019_attempt_processor.sql"),
-        include_str!("../../migrations/postgres/0019_attempt_processor.sql"),
-    ),
-];
-
-fn migrator(backend: Backend) -> Migrator {
-    let migrations = MIGRATIONS
-        .iter()
-        .map(|(version, description, sqlite, postgres)| {
-            let sql = match backend {
-                Backend::Sqlite => *sqlite,
-                Backend::Postgres => *postgres,
-            };
-            Migration::new(
-                *version,
-                Cow::Borrowed(*description),
-                MigrationType::Simple,
-                sql.into_sql_str(),
-                false,
-            )
-        })
-        .collect();
-    Migrator::with_migrations(migrations)
-}
-
 /// The newest migration this binary knows.
 pub fn latest_migration() -> i64 {
-    MIGRATIONS.last().map(|m| m.0).unwrap_or(0)
+    migrations::latest()
 }
 
 /// PostgreSQL connections per process for write transactions.
@@ -417,7 +278,7 @@ impl Db {
     }
 
     pub async fn migrate(&self) -> anyhow::Result<()> {
-        let migrator = migrator(self.backend());
+        let migrator = migrations::migrator(self.backend());
         match self.write.kind() {
             PoolKind::Sqlite(p) => migrator.run(p).await,
             PoolKind::Pg(p) => migrator.run(p).await,

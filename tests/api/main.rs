@@ -28,6 +28,7 @@ mod payments;
 mod pdf;
 mod portal;
 mod processes;
+mod schema;
 mod security;
 mod stripe;
 mod templates;

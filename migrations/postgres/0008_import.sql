@@ -1,2 +1,0 @@
--- Reserved for the import area; no changes yet.
-SELECT 1;
