@@ -10,6 +10,7 @@ pub mod companies;
 pub mod copy;
 pub mod customers;
 pub mod health;
+pub mod imports;
 pub mod invoices;
 pub mod limits;
 pub mod links;

@@ -1,0 +1,277 @@
+//! The variables a message may use, and the plain data they come from.
+
+
+use minijinja::Value;
+use serde::{Deserialize, Serialize};
+
+use super::*;
+
+pub const VARIABLES: &[&str] = &[
+    "email_payment_link",
+    "sms_payment_link",
+    "portal_link",
+    "customer_name",
+    "customer_first_name",
+    "customer_balance",
+    "company_name",
+    "company_phone",
+    "invoice_number",
+    "invoice_date",
+    "invoice_due_date",
+    "invoice_total",
+    "invoice_balance",
+    "payment_amount",
+    "card_brand",
+    "card_last4",
+    "card_expiry",
+    "autopay_amount",
+    "autopay_date",
+    "decline_reason",
+    "autopay_cancel_link",
+    "update_card_link",
+];
+
+/// Every template variable with a one-line meaning, in the order of
+/// [`VARIABLES`]: the help the office shows beside the template editors.
+pub const VARIABLE_HELP: &[(&str, &str)] = &[
+    (
+        "email_payment_link",
+        "In email: a \"Click Here to Make Payment\" link to the customer's payment page",
+    ),
+    (
+        "sms_payment_link",
+        "The address of the customer's payment page (for SMS)",
+    ),
+    ("portal_link", "The address of the customer portal"),
+    ("customer_name", "The customer's full name"),
+    (
+        "customer_first_name",
+        "The first word of the customer's name",
+    ),
+    (
+        "customer_balance",
+        "Everything the customer owes now, e.g. $125.00",
+    ),
+    ("company_name", "Your company's name"),
+    ("company_phone", "Your company's phone number"),
+    (
+        "invoice_number",
+        "The invoice's number (when one is chosen)",
+    ),
+    ("invoice_date", "The invoice's issue date"),
+    ("invoice_due_date", "The invoice's due date"),
+    ("invoice_total", "The invoice's total"),
+    ("invoice_balance", "What is still owed on the invoice"),
+    ("payment_amount", "The amount paid (in payment receipts)"),
+    (
+        "card_brand",
+        "The card's brand, e.g. Visa (autopay messages and receipts)",
+    ),
+    (
+        "card_last4",
+        "The last 4 digits of the card (autopay messages and receipts)",
+    ),
+    (
+        "card_expiry",
+        "The card's expiry, e.g. 12/26 (autopay messages)",
+    ),
+    (
+        "autopay_amount",
+        "The amount autopay charges or tried to charge (autopay messages and receipts)",
+    ),
+    (
+        "autopay_date",
+        "The day of the autopay charge (in notices), or of the next try (after a decline)",
+    ),
+    (
+        "decline_reason",
+        "Why the bank declined the card, in plain words (autopay decline messages)",
+    ),
+    (
+        "autopay_cancel_link",
+        "The address where the customer turns autopay off",
+    ),
+    (
+        "update_card_link",
+        "The address where the customer updates the saved card",
+    ),
+];
+
+/// The filters a template may use.
+pub const FILTERS: &[&str] = &[
+    "upper",
+    "lower",
+    "title",
+    "capitalize",
+    "trim",
+    "default",
+    "length",
+];
+
+/// Global functions a template may call (checked like variables).
+pub(super) const FUNCTIONS: &[&str] = &["range"];
+
+/// Which part of a message a source is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Part {
+    /// Email subject: plain text, one line.
+    Subject,
+    /// Email HTML body: autoescaped.
+    Html,
+    /// Email plain-text body.
+    Text,
+    /// SMS body: plain text.
+    Sms,
+}
+
+impl Part {
+    pub(super) fn template_name(self) -> &'static str {
+        match self {
+            Part::Subject => "subject.txt",
+            Part::Html => "body.html",
+            Part::Text => "body.txt",
+            Part::Sms => "sms.txt",
+        }
+    }
+
+    /// Largest output, in bytes (characters are checked after).
+    pub(super) fn max_bytes(self) -> usize {
+        match self {
+            Part::Subject => SUBJECT_MAX_CHARS * 4,
+            Part::Html | Part::Text => EMAIL_MAX_BYTES,
+            Part::Sms => SMS_MAX_CHARS * 4,
+        }
+    }
+
+    pub(super) fn max_chars(self) -> Option<usize> {
+        match self {
+            Part::Subject => Some(SUBJECT_MAX_CHARS),
+            Part::Sms => Some(SMS_MAX_CHARS),
+            Part::Html | Part::Text => None,
+        }
+    }
+}
+
+/// An email template's sources.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TemplateEmail {
+    pub subject: String,
+    pub html_body: String,
+    pub text_body: Option<String>,
+}
+
+/// The data a message is rendered with. `payment_url` is what
+/// `email_payment_link` and `sms_payment_link` point at.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageVars {
+    pub payment_url: String,
+    pub portal_link: String,
+    pub customer_name: String,
+    pub customer_first_name: String,
+    pub customer_balance: String,
+    pub company_name: String,
+    pub company_phone: String,
+    pub invoice_number: String,
+    pub invoice_date: String,
+    pub invoice_due_date: String,
+    pub invoice_total: String,
+    pub invoice_balance: String,
+    /// The amount of the payment a receipt is about; empty otherwise.
+    pub payment_amount: String,
+    /// The card of an autopay message or a receipt; empty otherwise.
+    pub card_brand: String,
+    pub card_last4: String,
+    /// "MM/YY".
+    pub card_expiry: String,
+    /// What autopay charges (notice), charged (receipt) or tried to charge
+    /// (decline).
+    pub autopay_amount: String,
+    /// The charge day (notice) or the next try (decline).
+    pub autopay_date: String,
+    /// The decline in words a customer understands.
+    pub decline_reason: String,
+    /// Where autopay is turned off: the payment link's autopay page, or the
+    /// portal's cards page when links are off.
+    pub autopay_cancel_link: String,
+    /// Where the saved card is updated (the portal's cards page).
+    pub update_card_link: String,
+}
+
+impl MessageVars {
+    /// Plausible data for previews and for the trial render at save time.
+    pub fn sample(base_url: &str) -> MessageVars {
+        MessageVars {
+            payment_url: format!("{base_url}/pay/sample-payment-link"),
+            portal_link: format!("{base_url}/portal"),
+            customer_name: "Jane Doe".into(),
+            customer_first_name: "Jane".into(),
+            customer_balance: "$125.00".into(),
+            company_name: "Your Company".into(),
+            company_phone: "(555) 555-0100".into(),
+            invoice_number: "1001".into(),
+            invoice_date: "Dec 1, 2026".into(),
+            invoice_due_date: "Dec 15, 2026".into(),
+            invoice_total: "$125.00".into(),
+            invoice_balance: "$125.00".into(),
+            payment_amount: "$125.00".into(),
+            card_brand: "Visa".into(),
+            card_last4: "4242".into(),
+            card_expiry: "12/28".into(),
+            autopay_amount: "$125.00".into(),
+            autopay_date: "Dec 15, 2026".into(),
+            decline_reason: "The card has insufficient funds. Try another card or call your bank."
+                .into(),
+            autopay_cancel_link: format!("{base_url}/pay/sample-payment-link/autopay"),
+            update_card_link: format!("{base_url}/portal/cards"),
+        }
+    }
+
+    /// The template context for one part: in HTML the payment link is a safe
+    /// anchor; elsewhere it is "Click Here to Make Payment: URL".
+    pub fn context(&self, part: Part) -> Value {
+        let email_link = if part == Part::Html {
+            Value::from_safe_string(format!(
+                "<a href=\"{}\">{PAYMENT_LINK_TEXT}</a>",
+                escape_html(&self.payment_url)
+            ))
+        } else {
+            Value::from(format!("{PAYMENT_LINK_TEXT}: {}", self.payment_url))
+        };
+        let s = |v: &String| Value::from(v.as_str());
+        let pairs = [
+            ("email_payment_link", email_link),
+            ("sms_payment_link", s(&self.payment_url)),
+            ("portal_link", s(&self.portal_link)),
+            ("customer_name", s(&self.customer_name)),
+            ("customer_first_name", s(&self.customer_first_name)),
+            ("customer_balance", s(&self.customer_balance)),
+            ("company_name", s(&self.company_name)),
+            ("company_phone", s(&self.company_phone)),
+            ("invoice_number", s(&self.invoice_number)),
+            ("invoice_date", s(&self.invoice_date)),
+            ("invoice_due_date", s(&self.invoice_due_date)),
+            ("invoice_total", s(&self.invoice_total)),
+            ("invoice_balance", s(&self.invoice_balance)),
+            ("payment_amount", s(&self.payment_amount)),
+            ("card_brand", s(&self.card_brand)),
+            ("card_last4", s(&self.card_last4)),
+            ("card_expiry", s(&self.card_expiry)),
+            ("autopay_amount", s(&self.autopay_amount)),
+            ("autopay_date", s(&self.autopay_date)),
+            ("decline_reason", s(&self.decline_reason)),
+            ("autopay_cancel_link", s(&self.autopay_cancel_link)),
+            ("update_card_link", s(&self.update_card_link)),
+        ];
+        Value::from(
+            pairs
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v))
+                .collect::<std::collections::BTreeMap<String, Value>>(),
+        )
+    }
+}
+
+/// The first word of a name ("Jane" of "Jane Q. Doe").
+pub fn first_name(name: &str) -> String {
+    name.split_whitespace().next().unwrap_or("").to_string()
+}
