@@ -561,4 +561,3 @@ async fn write_invoice(
     }
     Ok((Outcome::Created, name, String::new()))
 }
-

@@ -134,4 +134,3 @@ impl From<sqlx::Error> for ImportError {
 
 /// Told how many rows are done out of how many.
 pub type Progress<'a> = &'a mut (dyn FnMut(usize, usize) + Send);
-

@@ -669,4 +669,3 @@ mod tests {
         assert_eq!(counter_after("99999999999999999999"), None);
     }
 }
-

@@ -128,11 +128,7 @@ pub async fn properties_of(
     .await?)
 }
 
-pub async fn invoice_exists(
-    conn: &mut Conn,
-    company_id: &str,
-    number: &str,
-) -> StoreResult<bool> {
+pub async fn invoice_exists(conn: &mut Conn, company_id: &str, number: &str) -> StoreResult<bool> {
     let found: Option<i64> = crate::store::sql::query_scalar(
         "SELECT CAST(1 AS BIGINT) FROM invoices WHERE company_id = $1 AND number = $2",
     )

@@ -69,6 +69,12 @@ pub const MIGRATIONS: &[Source] = &[
     ),
     migration!(18, "country", "0018_country"),
     migration!(19, "attempt_processor", "0019_attempt_processor"),
+    migration!(
+        20,
+        "fixed_width_instants",
+        "0020_fixed_width_instants",
+        postgres = "0020_fixed_width_instants"
+    ),
 ];
 
 /// SQLite's column types as PostgreSQL names them: `INTEGER` is `BIGINT`

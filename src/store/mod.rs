@@ -429,6 +429,50 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn instants_compare_in_time_order_on_sqlite() {
+        use time::macros::datetime;
+        assert_eq!(
+            sql::sqlite_instant(datetime!(2026-12-06 17:09:30.41 UTC)),
+            "2026-12-06T17:09:30.410000Z"
+        );
+        assert_eq!(
+            sql::sqlite_instant(datetime!(2026-12-06 11:09:30 -6)),
+            "2026-12-06T17:09:30.000000Z"
+        );
+        let db = Db::connect("sqlite::memory:").await.unwrap();
+        let w = db.writer();
+        sql::query("CREATE TABLE t (at TIMESTAMP NOT NULL)")
+            .execute(w)
+            .await
+            .unwrap();
+        for at in [
+            datetime!(2026-12-06 17:09:30.41 UTC),
+            datetime!(2026-12-06 17:09:30.4 UTC),
+            datetime!(2026-12-06 17:09:30 UTC),
+            datetime!(2026-12-06 17:09:30.999999 UTC),
+        ] {
+            sql::query("INSERT INTO t (at) VALUES ($1)")
+                .bind(at)
+                .execute(w)
+                .await
+                .unwrap();
+        }
+        let ordered: Vec<time::OffsetDateTime> = sql::query_scalar("SELECT at FROM t ORDER BY at")
+            .fetch_all(w)
+            .await
+            .unwrap();
+        let mut sorted = ordered.clone();
+        sorted.sort();
+        assert_eq!(ordered, sorted);
+        let before: i64 = sql::query_scalar("SELECT count(*) FROM t WHERE at <= $1")
+            .bind(datetime!(2026-12-06 17:09:30.405 UTC))
+            .fetch_one(w)
+            .await
+            .unwrap();
+        assert_eq!(before, 2, "30.0 and 30.4, not 30.41");
+    }
+
+    #[tokio::test]
     async fn sqlite_is_built_without_stat4() {
         let db = Db::connect("sqlite::memory:").await.unwrap();
         let used: i64 =

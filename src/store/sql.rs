@@ -11,8 +11,8 @@ use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgArguments, PgRow};
 use sqlx::sqlite::{SqliteArguments, SqliteRow};
 use sqlx::{
-    Arguments, ColumnIndex, Decode, Encode, FromRow, PgConnection, PgPool, Postgres, SqlSafeStr,
-    SqlStr, Sqlite, SqliteConnection, SqlitePool, Type,
+    Arguments, ColumnIndex, Decode, FromRow, PgConnection, PgPool, Postgres, SqlSafeStr, SqlStr,
+    Sqlite, SqliteConnection, SqlitePool, Type,
 };
 use sqlx_core::transaction::TransactionManager;
 use time::OffsetDateTime;
@@ -267,12 +267,93 @@ pub trait Value<'q>: Send + 'q {
     fn add_pg(self: Box<Self>, args: &mut PgArguments) -> Result<(), BoxDynError>;
 }
 
-impl<'q, T> Value<'q> for T
-where
-    T: Encode<'q, Sqlite> + Type<Sqlite> + Encode<'q, Postgres> + Type<Postgres> + Send + 'q,
-{
+/// Values bound as they are on both databases.
+macro_rules! bound_as_is {
+    ($($t:ty),* $(,)?) => {$(
+        impl<'q> Value<'q> for $t {
+            fn add_sqlite(self: Box<Self>, args: &mut SqliteArguments) -> Result<(), BoxDynError> {
+                args.add(*self)
+            }
+            fn add_pg(self: Box<Self>, args: &mut PgArguments) -> Result<(), BoxDynError> {
+                args.add(*self)
+            }
+        }
+    )*};
+}
+
+bound_as_is!(
+    String,
+    &'q str,
+    &'q String,
+    i64,
+    i32,
+    bool,
+    Vec<u8>,
+    &'q [u8],
+    &'q Vec<u8>,
+    time::Date,
+    Option<String>,
+    Option<&'q str>,
+    Option<&'q String>,
+    &'q Option<String>,
+    Option<i64>,
+    Option<i32>,
+    Option<bool>,
+    Option<Vec<u8>>,
+    Option<time::Date>,
+    Option<&'q [u8]>,
+    &'q i64,
+);
+
+/// Instants: PostgreSQL takes them as `timestamptz`; SQLite keeps text and
+/// compares it as text, so every instant is written in one width, UTC, to
+/// the microsecond (`2026-12-06T17:09:30.410000Z`): text order is then time
+/// order. (sqlx's own encoding drops trailing zeros of the fraction, and
+/// `…:30.4Z` would sort after `…:30.41Z`.)
+pub fn sqlite_instant(at: OffsetDateTime) -> String {
+    let at = at.to_offset(time::UtcOffset::UTC);
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z",
+        at.year(),
+        u8::from(at.month()),
+        at.day(),
+        at.hour(),
+        at.minute(),
+        at.second(),
+        at.microsecond()
+    )
+}
+
+impl<'q> Value<'q> for OffsetDateTime {
     fn add_sqlite(self: Box<Self>, args: &mut SqliteArguments) -> Result<(), BoxDynError> {
+        args.add(sqlite_instant(*self))
+    }
+    fn add_pg(self: Box<Self>, args: &mut PgArguments) -> Result<(), BoxDynError> {
         args.add(*self)
+    }
+}
+
+impl<'q> Value<'q> for Option<OffsetDateTime> {
+    fn add_sqlite(self: Box<Self>, args: &mut SqliteArguments) -> Result<(), BoxDynError> {
+        args.add(self.map(sqlite_instant))
+    }
+    fn add_pg(self: Box<Self>, args: &mut PgArguments) -> Result<(), BoxDynError> {
+        args.add(*self)
+    }
+}
+
+impl<'q> Value<'q> for &'q OffsetDateTime {
+    fn add_sqlite(self: Box<Self>, args: &mut SqliteArguments) -> Result<(), BoxDynError> {
+        args.add(sqlite_instant(**self))
+    }
+    fn add_pg(self: Box<Self>, args: &mut PgArguments) -> Result<(), BoxDynError> {
+        args.add(**self)
+    }
+}
+
+impl<'q> Value<'q> for &'q Option<OffsetDateTime> {
+    fn add_sqlite(self: Box<Self>, args: &mut SqliteArguments) -> Result<(), BoxDynError> {
+        args.add(self.map(sqlite_instant))
     }
     fn add_pg(self: Box<Self>, args: &mut PgArguments) -> Result<(), BoxDynError> {
         args.add(*self)

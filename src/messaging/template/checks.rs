@@ -1,7 +1,5 @@
 //! What a template must be when it is saved.
 
-
-
 use super::*;
 use crate::domain::text;
 
@@ -109,4 +107,3 @@ pub fn check_sms_fields(name: &str, body: &str) -> Result<(), FieldError> {
     check_text(name, "name", "Name", NAME_MAX)?;
     check_source(body, Part::Sms, "body", "Message", SMS_SOURCE_MAX)
 }
-

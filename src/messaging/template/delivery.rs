@@ -2,7 +2,6 @@
 
 use std::fmt;
 
-
 use super::*;
 use crate::app::App;
 use crate::messaging::{Channel, Rendered};
@@ -213,4 +212,3 @@ pub async fn render_for_cause(
         }
     }
 }
-

@@ -570,4 +570,3 @@ pub fn html_to_text(html: &str) -> String {
     }
     lines.join("\n")
 }
-

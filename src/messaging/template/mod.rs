@@ -21,7 +21,6 @@
 //!
 //! The context is plain data ([`MessageVars`]): no secrets, no objects.
 
-
 mod checks;
 mod delivery;
 mod engine;

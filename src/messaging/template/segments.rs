@@ -1,8 +1,6 @@
 //! How many SMS parts a message takes, and in which encoding.
 
-
 use serde::Serialize;
-
 
 // ---------------------------------------------------------------- SMS segments
 
@@ -59,4 +57,3 @@ pub fn sms_segments(text: &str) -> SmsSegments {
         segments,
     }
 }
-

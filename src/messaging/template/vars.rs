@@ -1,6 +1,5 @@
 //! The variables a message may use, and the plain data they come from.
 
-
 use minijinja::Value;
 use serde::{Deserialize, Serialize};
 

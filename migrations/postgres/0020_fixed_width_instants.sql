@@ -1,0 +1,2 @@
+-- PostgreSQL keeps instants as timestamptz: nothing to rewrite.
+SELECT 1;
