@@ -141,7 +141,8 @@ fn run() -> anyhow::Result<()> {
                 smtp_url: Some(format!("smtp://127.0.0.1:{port}")),
                 ..Default::default()
             };
-            let transports = Transports::from_config(&cfg, &fieldpay::domain::Clock::system()).map_err(|e| anyhow::anyhow!(e))?;
+            let transports = Transports::from_config(&cfg, &fieldpay::domain::Clock::system())
+                .map_err(|e| anyhow::anyhow!(e))?;
             let label =
                 format!("local SMTP server (aiosmtpd Sink via {python}, smtp://127.0.0.1:{port})");
             eprintln!(
@@ -167,7 +168,8 @@ fn run() -> anyhow::Result<()> {
     } else {
         "spool folder (.eml files), for comparison with SMTP".to_string()
     };
-    let transports = Transports::from_config(&config, &fieldpay::domain::Clock::system()).map_err(|e| anyhow::anyhow!(e))?;
+    let transports = Transports::from_config(&config, &fieldpay::domain::Clock::system())
+        .map_err(|e| anyhow::anyhow!(e))?;
     eprintln!(
         "messages: delivering to the spool folder for up to {seconds} s / {DELIVERY_CAP} messages ..."
     );

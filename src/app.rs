@@ -27,7 +27,8 @@ impl App {
 
     /// As `open`, reading "now" from `clock`.
     pub async fn open_with_clock(config: Config, clock: Clock) -> anyhow::Result<App> {
-        let db = Db::connect_with(&config.database_url, &config.database_pool, clock.clone()).await?;
+        let db =
+            Db::connect_with(&config.database_url, &config.database_pool, clock.clone()).await?;
         db.migrate().await?;
         let sandbox = SandboxProcessor::open(&config.sandbox_database_url(), clock.clone()).await?;
         Ok(App {

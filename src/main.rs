@@ -7,8 +7,8 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use tracing_subscriber::EnvFilter;
 
 use fieldpay::app::App;
-use fieldpay::domain::Clock;
 use fieldpay::config::{Config, LogFormat, Settings};
+use fieldpay::domain::Clock;
 use fieldpay::money::Currency;
 use fieldpay::store::companies::NewCompany;
 use fieldpay::{demo, jobs, setup, web};
@@ -194,12 +194,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::CopyDatabase { to } => {
             let from = fieldpay::store::Db::connect(&config.database_url).await?;
-            let target = fieldpay::store::Db::connect_with(
-                &to,
-                &config.database_pool,
-                Clock::system(),
-            )
-            .await?;
+            let target =
+                fieldpay::store::Db::connect_with(&to, &config.database_pool, Clock::system())
+                    .await?;
             let copied = fieldpay::store::copy::sqlite_to_postgres(&from, &target).await?;
             for (table, rows) in &copied {
                 println!("{table}: {rows} rows");

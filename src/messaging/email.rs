@@ -19,8 +19,8 @@ use lettre::transport::smtp::extension::ClientId;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc2822;
 
-use crate::domain::Clock;
 use crate::crypto::random_token;
+use crate::domain::Clock;
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 

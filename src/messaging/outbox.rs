@@ -358,7 +358,8 @@ pub async fn deliver_due<R>(
 where
     R: for<'a> Fn(&'a App, &'a OutboxRow) -> BoxFuture<'a, Result<Rendered, String>>,
 {
-    let transports = Transports::from_config(&app.config, &app.clock).map_err(|e| anyhow::anyhow!(e))?;
+    let transports =
+        Transports::from_config(&app.config, &app.clock).map_err(|e| anyhow::anyhow!(e))?;
     deliver_due_with(app, &transports, now, render).await
 }
 

@@ -19,8 +19,8 @@ use super::{
     PaymentProcessor, ProcessorError, Refund, SaveOutcome, SavedCard,
 };
 use crate::crypto::new_id;
-use crate::money::{Currency, Money};
 use crate::domain::Clock;
+use crate::money::{Currency, Money};
 use crate::web::error::ApiError;
 
 /// The sandbox keeps its state in its own SQLite file, as a real processor

@@ -108,7 +108,7 @@ impl Conn {
         self.clock.now()
     }
 
-/// Starts a transaction; SQLite's takes the write lock at once
+    /// Starts a transaction; SQLite's takes the write lock at once
     /// (`BEGIN IMMEDIATE`) so it never has to upgrade a read lock.
     pub async fn begin(mut self) -> Result<Tx, sqlx::Error> {
         match &mut self.kind {
@@ -119,7 +119,9 @@ impl Conn {
                 )
                 .await?
             }
-            ConnKind::Pg(c) => <Postgres as sqlx::Database>::TransactionManager::begin(c, None).await?,
+            ConnKind::Pg(c) => {
+                <Postgres as sqlx::Database>::TransactionManager::begin(c, None).await?
+            }
         }
         let mut tx = Tx {
             conn: self,
@@ -153,7 +155,9 @@ impl Tx {
     // abandoned COMMIT still rolls back on drop.
     pub async fn commit(mut self) -> Result<(), sqlx::Error> {
         match &mut self.conn.kind {
-            ConnKind::Sqlite(c) => <Sqlite as sqlx::Database>::TransactionManager::commit(c).await?,
+            ConnKind::Sqlite(c) => {
+                <Sqlite as sqlx::Database>::TransactionManager::commit(c).await?
+            }
             ConnKind::Pg(c) => <Postgres as sqlx::Database>::TransactionManager::commit(c).await?,
         }
         self.open = false;
@@ -162,8 +166,12 @@ impl Tx {
 
     pub async fn rollback(mut self) -> Result<(), sqlx::Error> {
         match &mut self.conn.kind {
-            ConnKind::Sqlite(c) => <Sqlite as sqlx::Database>::TransactionManager::rollback(c).await?,
-            ConnKind::Pg(c) => <Postgres as sqlx::Database>::TransactionManager::rollback(c).await?,
+            ConnKind::Sqlite(c) => {
+                <Sqlite as sqlx::Database>::TransactionManager::rollback(c).await?
+            }
+            ConnKind::Pg(c) => {
+                <Postgres as sqlx::Database>::TransactionManager::rollback(c).await?
+            }
         }
         self.open = false;
         Ok(())
@@ -178,7 +186,9 @@ impl Drop for Tx {
                 ConnKind::Sqlite(c) => {
                     <Sqlite as sqlx::Database>::TransactionManager::start_rollback(c)
                 }
-                ConnKind::Pg(c) => <Postgres as sqlx::Database>::TransactionManager::start_rollback(c),
+                ConnKind::Pg(c) => {
+                    <Postgres as sqlx::Database>::TransactionManager::start_rollback(c)
+                }
             }
         }
     }

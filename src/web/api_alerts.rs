@@ -13,8 +13,8 @@ use serde_json::{Value, json};
 use super::AppState;
 use super::api::CompanyKey;
 use super::error::ApiError;
+use crate::store::StoreError;
 use crate::store::alerts::{self, AlertRule, ReceiptSettings, RuleFields, Timing};
-use crate::store::{StoreError};
 
 pub fn routes() -> Router<AppState> {
     Router::new()

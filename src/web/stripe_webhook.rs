@@ -185,12 +185,8 @@ async fn record(
     if fresh {
         return Ok(true);
     }
-    let stale = settings::unprocessed_events(
-        &app.db,
-        company,
-        app.clock.now() - STALE_UNPROCESSED,
-    )
-    .await?;
+    let stale =
+        settings::unprocessed_events(&app.db, company, app.clock.now() - STALE_UNPROCESSED).await?;
     Ok(stale.iter().any(|(id, _, _)| id == &event.id))
 }
 

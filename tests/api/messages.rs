@@ -78,14 +78,18 @@ const FAKE_PDF: &[u8] = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3 fake";
 
 async fn enqueue_all(t: &TestApp, batch: &[NewMessage]) -> Vec<Enqueued> {
     let mut tx = t.app.db.begin_write().await.unwrap();
-    let e = outbox::enqueue_many(&mut tx, batch, t.app.clock.now()).await.unwrap();
+    let e = outbox::enqueue_many(&mut tx, batch, t.app.clock.now())
+        .await
+        .unwrap();
     tx.commit().await.unwrap();
     e
 }
 
 async fn enqueue(t: &TestApp, m: NewMessage) -> Enqueued {
     let mut tx = t.app.db.begin_write().await.unwrap();
-    let e = outbox::enqueue(&mut tx, &m, t.app.clock.now()).await.unwrap();
+    let e = outbox::enqueue(&mut tx, &m, t.app.clock.now())
+        .await
+        .unwrap();
     tx.commit().await.unwrap();
     e
 }
@@ -974,7 +978,9 @@ async fn the_jobs_loop_delivers_with_stored_templates() {
         ),
     )
     .await;
-    let report = fieldpay::jobs::run_once(&t.app, t.app.clock.now()).await.unwrap();
+    let report = fieldpay::jobs::run_once(&t.app, t.app.clock.now())
+        .await
+        .unwrap();
     assert_eq!(report.delivered.retried, 1, "{:?}", report.delivered);
     let r = t
         .api(
@@ -1014,7 +1020,9 @@ async fn stored_sms_template_renders_the_live_link_and_keeps_it_redacted() {
         ..msg(&company, &c, Channel::Sms, "5125550142", "send_now:n1")
     };
     let e = enqueue(&t, m).await;
-    let report = fieldpay::jobs::run_once(&t.app, t.app.clock.now()).await.unwrap();
+    let report = fieldpay::jobs::run_once(&t.app, t.app.clock.now())
+        .await
+        .unwrap();
     assert_eq!(report.delivered.sent, 1, "{:?}", report.delivered);
     let sms = spool_files(&t, ".txt");
     assert_eq!(sms.len(), 1);

@@ -334,11 +334,20 @@ async fn save(state: &AppState, user: &OfficeUser, id: Option<&str>, f: &RuleFor
     }
     let (action, subject) = match id {
         None => {
-            let rule = alerts::create(&mut tx, &user.company_id, &fields, state.app.clock.now()).await?;
+            let rule =
+                alerts::create(&mut tx, &user.company_id, &fields, state.app.clock.now()).await?;
             ("invoice_alert.create", rule.id)
         }
         Some(id) => {
-            if !alerts::update(&mut tx, &user.company_id, id, &fields, state.app.clock.now()).await? {
+            if !alerts::update(
+                &mut tx,
+                &user.company_id,
+                id,
+                &fields,
+                state.app.clock.now(),
+            )
+            .await?
+            {
                 return Ok(state.views.not_found());
             }
             ("invoice_alert.update", id.to_string())
@@ -408,7 +417,15 @@ async fn toggle(
         enabled: !rule.enabled,
     };
     let mut tx = state.app.db.begin_write().await?;
-    if !alerts::update(&mut tx, &user.company_id, &id, &fields, state.app.clock.now()).await? {
+    if !alerts::update(
+        &mut tx,
+        &user.company_id,
+        &id,
+        &fields,
+        state.app.clock.now(),
+    )
+    .await?
+    {
         return Ok(state.views.not_found());
     }
     let action = if fields.enabled {

@@ -217,13 +217,14 @@ async fn send_email(app: &App, company_id: &str, to: &str, subject: &str, text: 
         text,
         attachments: Vec::new(),
     };
-    let transports = match crate::messaging::outbox::Transports::from_config(&app.config, &app.clock) {
-        Ok(t) => t,
-        Err(e) => {
-            tracing::error!(error = %e, "email transport misconfigured");
-            return false;
-        }
-    };
+    let transports =
+        match crate::messaging::outbox::Transports::from_config(&app.config, &app.clock) {
+            Ok(t) => t,
+            Err(e) => {
+                tracing::error!(error = %e, "email transport misconfigured");
+                return false;
+            }
+        };
     match transports.email.send(&email).await {
         Ok(_) => true,
         Err(e) => {
