@@ -224,8 +224,10 @@ async fn set_kind(t: &TestApp, kind: &str) {
     assert_eq!(done.rows_affected(), 1);
 }
 
-/// A PaymentMethod made at localstripe, as Stripe.js would make it.
+/// A PaymentMethod made at localstripe, as Stripe.js would make it; it
+/// expires years ahead by the system clock, which localstripe reads.
 async fn pm(c: &Ctx, number: &str) -> String {
+    let exp_year = (fieldpay::domain::Clock::system().today_in("UTC").year() + 3).to_string();
     let r = http()
         .post(format!("{}/v1/payment_methods", c.ls.base))
         .bearer_auth(&c.sk)
@@ -233,7 +235,7 @@ async fn pm(c: &Ctx, number: &str) -> String {
             ("type", "card"),
             ("card[number]", number),
             ("card[exp_month]", "12"),
-            ("card[exp_year]", "2030"),
+            ("card[exp_year]", exp_year.as_str()),
             ("card[cvc]", "123"),
         ])
         .send()
@@ -440,7 +442,7 @@ async fn stripe_saved_card_is_charged_off_session() {
             .fetch_one(t.app.db.reader())
             .await
             .unwrap();
-    let later = t.invoice(&prop, 4500, "2026-12-15").await;
+    let later = t.invoice(&prop, 4500, &t.day(17)).await;
     let charged = fieldpay::payments::pay_with(
         &t.app,
         fieldpay::payments::PayInvoices {
@@ -1375,7 +1377,7 @@ pub(crate) async fn other_company_customer(
             key,
             Method::POST,
             "/api/v1/invoices",
-            Some(json!({"property_id": prop, "due_date": "2026-12-31",
+            Some(json!({"property_id": prop, "due_date": t.day(33),
                 "lines": [{"description": "Quarterly service", "quantity": 1, "unit_price": amount}]})),
         )
         .await;
