@@ -448,10 +448,11 @@ async fn a_payment_made_with_the_keyboard_alone() {
     press(&env, Key::Space).await;
     env.wait_for_text("Total selected: $75.00").await;
 
-    // The card fields, typed where the focus is.
+    // The card fields, typed where the focus is (the expiry as digits: "1229").
+    let expiry = env.server.exp_typed().replace('/', "");
     for (id, text) in [
         ("cc-number", "4242424242424242"),
-        ("cc-exp", "1230"),
+        ("cc-exp", expiry.as_str()),
         ("cc-cvc", "123"),
         ("cc-zip", "78701"),
     ] {
