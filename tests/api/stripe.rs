@@ -688,7 +688,7 @@ async fn stripe_lost_reply_is_found_and_reconciled_once() {
         stripe.find_charge("att_neverseen".into()).await.unwrap(),
         None
     );
-    let later = time::OffsetDateTime::now_utc() + time::Duration::minutes(30);
+    let later = t.app.clock.now() + time::Duration::minutes(30);
     let report = fieldpay::payments::reconcile(&t.app, later, time::Duration::minutes(5))
         .await
         .unwrap();
@@ -764,8 +764,9 @@ fn event(id: &str, kind: &str, object: Value) -> String {
         .to_string()
 }
 
-fn now_unix() -> i64 {
-    time::OffsetDateTime::now_utc().unix_timestamp()
+/// Now by the app's clock, as a webhook signature's timestamp.
+fn now_unix(t: &TestApp) -> i64 {
+    t.app.clock.now().unix_timestamp()
 }
 
 async fn wait_processed(t: &TestApp, event_id: &str) -> String {
@@ -791,16 +792,16 @@ async fn stripe_webhook_signatures_are_checked() {
         return;
     };
     let payload = event("evt_sig_1", "customer.created", json!({"id": "cus_x"}));
-    let good = sign(payload.as_bytes(), &c.whsec, now_unix());
+    let good = sign(payload.as_bytes(), &c.whsec, now_unix(&t));
     let r = post_event(&t, &c.company, &payload, Some(&good)).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
 
-    let wrong = sign(payload.as_bytes(), "whsec_wrong", now_unix());
+    let wrong = sign(payload.as_bytes(), "whsec_wrong", now_unix(&t));
     let r = post_event(&t, &c.company, &payload, Some(&wrong)).await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     assert_eq!(r.json()["error"]["code"], "invalid_signature");
 
-    let stale = sign(payload.as_bytes(), &c.whsec, now_unix() - 301);
+    let stale = sign(payload.as_bytes(), &c.whsec, now_unix(&t) - 301);
     let r = post_event(&t, &c.company, &payload, Some(&stale)).await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
 
@@ -831,9 +832,9 @@ async fn stripe_webhook_signatures_are_checked() {
     // Our signature on their path, theirs on ours: refused.
     let r = post_event(&t, &other, &payload, Some(&good)).await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
-    let theirs = sign(payload.as_bytes(), &other_secret, now_unix());
+    let theirs = sign(payload.as_bytes(), &other_secret, now_unix(&t));
     let other_payload_id = event("evt_sig_2", "customer.created", json!({"id": "cus_x"}));
-    let theirs2 = sign(other_payload_id.as_bytes(), &other_secret, now_unix());
+    let theirs2 = sign(other_payload_id.as_bytes(), &other_secret, now_unix(&t));
     let r = post_event(&t, &c.company, &other_payload_id, Some(&theirs2)).await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     let r = post_event(&t, &other, &payload, Some(&theirs)).await;
@@ -863,7 +864,7 @@ async fn stripe_webhook_applies_a_payment_exactly_once_in_any_order() {
         &t,
         &c.company,
         &failed,
-        Some(&sign(failed.as_bytes(), &c.whsec, now_unix())),
+        Some(&sign(failed.as_bytes(), &c.whsec, now_unix(&t))),
     )
     .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
@@ -872,7 +873,7 @@ async fn stripe_webhook_applies_a_payment_exactly_once_in_any_order() {
 
     // The success event, replayed five times: nothing more happens.
     let ok = event("evt_succeeded", "payment_intent.succeeded", lie);
-    let sig = sign(ok.as_bytes(), &c.whsec, now_unix());
+    let sig = sign(ok.as_bytes(), &c.whsec, now_unix(&t));
     for _ in 0..5 {
         let r = post_event(&t, &c.company, &ok, Some(&sig)).await;
         assert_eq!(r.status, StatusCode::OK);
@@ -980,7 +981,7 @@ async fn stripe_dashboard_refund_arrives_by_webhook_and_reopens_the_balance() {
             &t,
             &c.company,
             &payload,
-            Some(&sign(payload.as_bytes(), &c.whsec, now_unix())),
+            Some(&sign(payload.as_bytes(), &c.whsec, now_unix(&t))),
         )
         .await;
         assert_eq!(r.status, StatusCode::OK);
@@ -1012,7 +1013,7 @@ async fn stripe_dashboard_refund_arrives_by_webhook_and_reopens_the_balance() {
         &t,
         &c.company,
         &payload,
-        Some(&sign(payload.as_bytes(), &c.whsec, now_unix())),
+        Some(&sign(payload.as_bytes(), &c.whsec, now_unix(&t))),
     )
     .await;
     assert_eq!(r.status, StatusCode::OK);
@@ -1246,7 +1247,7 @@ async fn stripe_events_left_unprocessed_are_processed_by_the_jobs() {
     .await
     .unwrap();
     tx.commit().await.unwrap();
-    let now = time::OffsetDateTime::now_utc();
+    let now = t.app.clock.now();
     // Not yet: it may still be in progress.
     assert_eq!(
         fieldpay::web::stripe_webhook::process_unprocessed(&t.app, now)
@@ -1319,7 +1320,7 @@ async fn stripe_refund_whose_reply_was_lost_is_confirmed_by_webhook() {
         &t,
         &c.company,
         &payload,
-        Some(&sign(payload.as_bytes(), &c.whsec, now_unix())),
+        Some(&sign(payload.as_bytes(), &c.whsec, now_unix(&t))),
     )
     .await;
     assert_eq!(r.status, StatusCode::OK);
