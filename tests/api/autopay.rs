@@ -739,7 +739,12 @@ async fn notices_go_out_ahead_and_a_manual_payment_in_between_means_no_charge() 
 #[tokio::test]
 async fn an_autopay_run_and_a_payer_racing_collect_the_balance_once() {
     for round in 0..4 {
-        let t = TestApp::starting_at(DEC_1).await;
+        // The clock reads the due day, 10:00 in Chicago, and the run is at
+        // the clock's now, as in `serve`: a run at an instant days after the
+        // clock's would take the payer's attempt, stamped by the clock a
+        // moment ago, for one left pending for days and settle it while
+        // the payer's charge is under way.
+        let t = TestApp::starting_at(datetime!(2026-12-15 16:00 UTC)).await;
         let o = office(&t).await;
         let (c, p, _) = enrolled(&t, &o, "Rae Race", "4242424242424242").await;
         let inv = invoice(&t, &p, 15000, "2026-12-01", "2026-12-15").await;
@@ -748,7 +753,7 @@ async fn an_autopay_run_and_a_payer_racing_collect_the_balance_once() {
         let key = format!("race-{round}");
         let body = json!({"invoice_ids": [inv], "payment_method": card});
         let (run, paid) = tokio::join!(
-            fieldpay::jobs::run_once(&t.app, datetime!(2026-12-15 16:00 UTC)),
+            fieldpay::jobs::run_once(&t.app, t.app.clock.now()),
             t.pay(&token, &key, body)
         );
         run.unwrap();
