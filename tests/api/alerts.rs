@@ -7,6 +7,10 @@ use time::macros::datetime;
 
 use crate::support::TestApp;
 
+/// The clock of the tests that step through December 2026: it starts on
+/// Nov 30, so `TestApp::invoice` issues on Oct 1 (60 days before).
+const NOV_30: time::OffsetDateTime = datetime!(2026-11-30 18:00 UTC);
+
 pub(crate) async fn email_template(t: &TestApp, subject: &str, html: &str) -> String {
     let r = t
         .api(
@@ -89,7 +93,7 @@ async fn pay_by_card(t: &TestApp, customer: &str, invoice: &str, key: &str) {
 
 #[tokio::test]
 async fn alerts_fire_once_per_invoice_after_the_trigger_date() {
-    let t = TestApp::new().await;
+    let t = TestApp::starting_at(NOV_30).await;
     let e = email_template(
         &t,
         "Invoice {{ invoice_number }} is past due",
@@ -149,7 +153,7 @@ async fn alerts_fire_once_per_invoice_after_the_trigger_date() {
 
 #[tokio::test]
 async fn concurrent_runs_send_each_alert_once() {
-    let t = TestApp::new().await;
+    let t = TestApp::starting_at(NOV_30).await;
     let e = email_template(&t, "Reminder {{ invoice_number }}", "<p>Due</p>").await;
     rule(&t, json!({"email_template_id": e, "days_after_due": 0})).await;
     for i in 0..5 {
@@ -170,7 +174,7 @@ async fn concurrent_runs_send_each_alert_once() {
 
 #[tokio::test]
 async fn disabled_rules_and_old_or_paid_invoices_send_nothing() {
-    let t = TestApp::new().await;
+    let t = TestApp::starting_at(NOV_30).await;
     let e = email_template(&t, "Reminder {{ invoice_number }}", "<p>Due</p>").await;
     let id = rule(
         &t,
@@ -225,7 +229,7 @@ async fn a_card_payment_sends_one_receipt() {
     let r = t.api(Method::GET, "/api/v1/settings/receipts", None).await;
     assert_eq!(r.json()["email_template_id"], e.as_str());
     let c = customer(&t, "Eva", "eva@example.com", Some("(512) 555-0199")).await;
-    let (inv, number) = invoice(&t, &c, 12500, "2026-12-15").await;
+    let (inv, number) = invoice(&t, &c, 12500, &t.day(17)).await;
     pay_by_card(&t, &c, &inv, "receipt-1").await;
     run(&t, t.app.clock.now()).await;
     run(&t, t.app.clock.now()).await;
@@ -385,7 +389,7 @@ async fn a_cash_payment_sends_an_email_and_sms_receipt() {
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     let c = customer(&t, "Fay", "fay@example.com", Some("(512) 555-0177")).await;
-    let (inv, number) = invoice(&t, &c, 10000, "2026-12-15").await;
+    let (inv, number) = invoice(&t, &c, 10000, &t.day(17)).await;
     let o = crate::office_auth::Office::sign_in(&t, &t.owner_email, crate::support::OWNER_PASSWORD)
         .await;
     let form = o
@@ -424,7 +428,7 @@ async fn a_cash_payment_sends_an_email_and_sms_receipt() {
 
 #[tokio::test]
 async fn before_due_and_at_creation_rules_fire_on_their_dates() {
-    let t = TestApp::new().await;
+    let t = TestApp::starting_at(NOV_30).await;
     let e = email_template(&t, "Coming due {{ invoice_number }}", "<p>Soon</p>").await;
     let n = email_template(&t, "New invoice {{ invoice_number }}", "<p>New</p>").await;
     rule(
@@ -438,7 +442,7 @@ async fn before_due_and_at_creation_rules_fire_on_their_dates() {
     )
     .await;
     let c = customer(&t, "Gus", "gus@example.com", None).await;
-    // Issued 2026-10-01 (the test helper's issue date), due Dec 20.
+    // Issued 2026-10-01 (60 days before the clock's Nov 30), due Dec 20.
     let (_, number) = invoice(&t, &c, 7000, "2026-12-20").await;
     // Issued more than 7 days before: the creation alert is past its window.
     run(&t, datetime!(2026-12-14 16:00 UTC)).await;
@@ -455,7 +459,7 @@ async fn before_due_and_at_creation_rules_fire_on_their_dates() {
 
 #[tokio::test]
 async fn at_creation_alerts_go_out_after_issue() {
-    let t = TestApp::new().await;
+    let t = TestApp::starting_at(NOV_30).await;
     let n = email_template(&t, "New invoice {{ invoice_number }}", "<p>New</p>").await;
     rule(&t, json!({"email_template_id": n, "timing": "at_creation"})).await;
     let c = customer(&t, "Hal", "hal@example.com", None).await;
@@ -508,7 +512,7 @@ fn pdf_attachment(eml: &str) -> Option<(String, Vec<u8>)> {
 
 #[tokio::test]
 async fn an_alert_can_carry_the_invoice_pdf() {
-    let t = TestApp::new().await;
+    let t = TestApp::starting_at(NOV_30).await;
     let r = t
         .api(
             Method::POST,

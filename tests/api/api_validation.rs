@@ -22,21 +22,22 @@ async fn invoice_input_is_checked() {
     let t = TestApp::new().await;
     let c = t.customer("Val Idation").await;
     let p = t.property("1 Check St", &c, None).await;
+    let due = t.day(30);
     let cases = [
         (
-            json!({"property_id": p, "due_date": "2026-12-01", "lines": [{"description": "x", "quantity": 1, "unit_price": 12.5}]}),
+            json!({"property_id": p, "due_date": due, "lines": [{"description": "x", "quantity": 1, "unit_price": 12.5}]}),
             "lines[0].unit_price",
         ),
         (
-            json!({"property_id": p, "due_date": "2026-12-01", "lines": [{"description": "x", "quantity": 1, "unit_price": -5}]}),
+            json!({"property_id": p, "due_date": due, "lines": [{"description": "x", "quantity": 1, "unit_price": -5}]}),
             "lines[0].unit_price",
         ),
         (
-            json!({"property_id": p, "due_date": "2026-12-01", "lines": [{"description": "x", "quantity": -1, "unit_price": 5}]}),
+            json!({"property_id": p, "due_date": due, "lines": [{"description": "x", "quantity": -1, "unit_price": 5}]}),
             "lines[0].quantity",
         ),
         (
-            json!({"property_id": p, "due_date": "2026-12-01", "lines": [{"description": "x", "quantity": 1.5, "unit_price": 5}]}),
+            json!({"property_id": p, "due_date": due, "lines": [{"description": "x", "quantity": 1.5, "unit_price": 5}]}),
             "lines[0].quantity",
         ),
         (
@@ -48,11 +49,11 @@ async fn invoice_input_is_checked() {
             "due_date",
         ),
         (
-            json!({"property_id": p, "due_date": "2026-12-01", "lines": []}),
+            json!({"property_id": p, "due_date": due, "lines": []}),
             "lines",
         ),
         (
-            json!({"property_id": p, "due_date": "2026-12-01", "lines": [{"description": " ", "quantity": 1, "unit_price": 5}]}),
+            json!({"property_id": p, "due_date": due, "lines": [{"description": " ", "quantity": 1, "unit_price": 5}]}),
             "lines[0].description",
         ),
     ];
@@ -70,14 +71,14 @@ async fn invoice_input_is_checked() {
         assert!(!r.json()["error"]["message"].as_str().unwrap().is_empty());
     }
     let r = t
-        .api(Method::POST, "/api/v1/invoices", Some(json!({"property_id": "prop_nope", "due_date": "2026-12-01", "lines": [{"description": "x", "quantity": 1, "unit_price": 5}]})))
+        .api(Method::POST, "/api/v1/invoices", Some(json!({"property_id": "prop_nope", "due_date": due, "lines": [{"description": "x", "quantity": 1, "unit_price": 5}]})))
         .await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
     let r = t
         .api(
             Method::POST,
             "/api/v1/invoices",
-            Some(json!({"property_id": p, "due_date": "2026-12-01", "lines": [], "surprise": 1})),
+            Some(json!({"property_id": p, "due_date": due, "lines": [], "surprise": 1})),
         )
         .await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
@@ -128,7 +129,8 @@ async fn invoice_numbers_are_unique_per_company_and_totals_computed() {
     let t = TestApp::new().await;
     let c = t.customer("Num Bers").await;
     let p = t.property("2 Count Rd", &c, None).await;
-    let body = json!({"property_id": p, "number": "INV-7", "due_date": "2026-12-01",
+    let due = t.day(30);
+    let body = json!({"property_id": p, "number": "INV-7", "due_date": due,
         "lines": [{"description": "Treatment", "quantity": 3, "unit_price": 4500}, {"description": "Trip", "quantity": 1, "unit_price": 1999}]});
     let r = t
         .api(Method::POST, "/api/v1/invoices", Some(body.clone()))
@@ -144,7 +146,7 @@ async fn invoice_numbers_are_unique_per_company_and_totals_computed() {
     assert_eq!(again.json()["error"]["code"], "invoice_number_taken");
     // Generated numbers follow on.
     let r = t
-        .api(Method::POST, "/api/v1/invoices", Some(json!({"property_id": p, "due_date": "2026-12-01", "lines": [{"description": "x", "quantity": 1, "unit_price": 1}]})))
+        .api(Method::POST, "/api/v1/invoices", Some(json!({"property_id": p, "due_date": due, "lines": [{"description": "x", "quantity": 1, "unit_price": 1}]})))
         .await;
     assert_eq!(r.json()["number"], "1001");
     let list = t
@@ -167,7 +169,7 @@ async fn the_database_refuses_a_broken_balance() {
     let t = TestApp::new().await;
     let c = t.customer("Check Constraint").await;
     let p = t.property("3 Invariant Ave", &c, None).await;
-    let inv = t.invoice(&p, 1000, "2026-12-01").await;
+    let inv = t.invoice(&p, 1000, &t.day(30)).await;
     for sql in [
         "UPDATE invoices SET balance = -1, applied = 1001",
         "UPDATE invoices SET balance = 10",

@@ -955,7 +955,7 @@ async fn a_forged_host_never_reaches_a_link() {
         .await;
     let c = r.json()["id"].as_str().unwrap().to_string();
     let p = t.property("5 Host Rd", &c, None).await;
-    let inv = t.invoice(&p, 7700, "2026-12-15").await;
+    let inv = t.invoice(&p, 7700, &t.day(17)).await;
     let token = t.token(&c).await;
     let o = owner(&t).await;
 
@@ -1314,7 +1314,7 @@ async fn other_companies_and_customers_ids_are_404_everywhere() {
         (
             Method::POST,
             "/api/v1/invoices".into(),
-            Some(json!({"property_id": p, "due_date": "2026-12-31",
+            Some(json!({"property_id": p, "due_date": t.day(33),
                 "lines": [{"description": "x", "quantity": 1, "unit_price": 100}]})),
         ),
     ];
@@ -1411,6 +1411,7 @@ async fn other_companies_and_customers_ids_are_404_everywhere() {
         }
     }
     let amount = "10.00";
+    let (issue, due) = (t.day(-58), t.day(33));
     let posts: Vec<(String, Vec<(&str, &str)>)> = vec![
         (
             format!("/office/customers/{c}/edit"),
@@ -1457,8 +1458,8 @@ async fn other_companies_and_customers_ids_are_404_everywhere() {
                 ("property_id", &p),
                 ("customer_id", &c),
                 ("number", ""),
-                ("issue_date", "2026-10-01"),
-                ("due_date", "2026-12-31"),
+                ("issue_date", &issue),
+                ("due_date", &due),
                 ("description", "x"),
                 ("quantity", "1"),
                 ("unit_price", "1.00"),
@@ -1560,8 +1561,8 @@ async fn other_companies_and_customers_ids_are_404_everywhere() {
             ("property_id", prop.to_string()),
             ("customer_id", String::new()),
             ("number", String::new()),
-            ("issue_date", "2026-10-01".to_string()),
-            ("due_date", "2026-12-31".to_string()),
+            ("issue_date", t.day(-58)),
+            ("due_date", t.day(33)),
             ("description", "x".to_string()),
             ("quantity", "1".to_string()),
             ("unit_price", "1.00".to_string()),
@@ -1676,7 +1677,7 @@ async fn another_customers_invoices_payments_and_cards_are_404() {
                 &b_key,
                 Method::POST,
                 "/api/v1/invoices",
-                Some(json!({"property_id": z_prop, "due_date": "2026-12-31",
+                Some(json!({"property_id": z_prop, "due_date": t.day(33),
                     "lines": [{"description": "z", "quantity": 1, "unit_price": 900}]})),
             )
             .await;
@@ -1976,7 +1977,7 @@ async fn markup_in_every_typed_field_renders_as_text() {
             Method::POST,
             "/api/v1/invoices",
             Some(
-                json!({"property_id": p, "issue_date": "2026-10-01", "due_date": "2026-12-15",
+                json!({"property_id": p, "issue_date": t.day(-58), "due_date": t.day(17),
                 "lines": [{"description": evil_text, "quantity": 1, "unit_price": 4200}]}),
             ),
         )
@@ -2198,7 +2199,7 @@ async fn bad_input_gets_a_clear_4xx_and_writes_nothing() {
     let before = snapshot(&t).await;
 
     let line = |price: Value, qty: Value| {
-        json!({"property_id": p, "issue_date": "2026-10-01", "due_date": "2026-12-15",
+        json!({"property_id": p, "issue_date": t.day(-58), "due_date": t.day(17),
             "lines": [{"description": "x", "quantity": qty, "unit_price": price}]})
         .to_string()
     };
@@ -2376,13 +2377,13 @@ async fn bad_input_gets_a_clear_4xx_and_writes_nothing() {
             "due before issue",
             "/api/v1/invoices",
             vec![JSON_CT],
-            date("2026-12-01", "2026-11-01"),
+            date(&t.day(3), &t.day(-27)),
         ),
         (
             "no lines",
             "/api/v1/invoices",
             vec![JSON_CT],
-            json!({"property_id": p, "due_date": "2026-12-15", "lines": []}).to_string(),
+            json!({"property_id": p, "due_date": t.day(17), "lines": []}).to_string(),
         ),
     ];
     let mut wrong = Vec::new();
@@ -2488,19 +2489,20 @@ async fn bad_input_gets_a_clear_4xx_and_writes_nothing() {
         }
     }
     // Office forms: amounts and dates typed by hand.
+    let (issue, valid_due) = (t.day(-58), t.day(33));
     for (what, price, qty, due) in [
-        ("price 12.345", "12.345", "1", "2026-12-31"),
-        ("price -5", "-5", "1", "2026-12-31"),
-        ("price 1e3", "1e3", "1", "2026-12-31"),
-        ("price 2^63", "9223372036854775808", "1", "2026-12-31"),
-        ("price abc", "abc", "1", "2026-12-31"),
-        ("quantity -1", "10.00", "-1", "2026-12-31"),
-        ("quantity 1.5", "10.00", "1.5", "2026-12-31"),
+        ("price 12.345", "12.345", "1", valid_due.as_str()),
+        ("price -5", "-5", "1", valid_due.as_str()),
+        ("price 1e3", "1e3", "1", valid_due.as_str()),
+        ("price 2^63", "9223372036854775808", "1", valid_due.as_str()),
+        ("price abc", "abc", "1", valid_due.as_str()),
+        ("quantity -1", "10.00", "-1", valid_due.as_str()),
+        ("quantity 1.5", "10.00", "1.5", valid_due.as_str()),
         (
             "quantity huge",
             "10.00",
             "9223372036854775807",
-            "2026-12-31",
+            valid_due.as_str(),
         ),
         ("due 2026-02-30", "10.00", "1", "2026-02-30"),
         ("due tomorrow", "10.00", "1", "tomorrow"),
@@ -2513,7 +2515,7 @@ async fn bad_input_gets_a_clear_4xx_and_writes_nothing() {
                     ("property_id", &p),
                     ("customer_id", &c),
                     ("number", ""),
-                    ("issue_date", "2026-10-01"),
+                    ("issue_date", &issue),
                     ("due_date", due),
                     ("description", "Spray"),
                     ("quantity", qty),
@@ -2613,6 +2615,7 @@ async fn every_office_and_portal_form_refuses_forged_and_cross_site_posts() {
     let t = TestApp::new().await;
     let (c, inv) = customer_with_invoices(&t, "Csrf Cal", &[1000, 2000]).await;
     let p = property_of(&t, &c).await;
+    let (issue, due) = (t.day(-58), t.day(33));
     let payment = pay_and_save_card(&t, &c, &inv[0]).await;
     let card = saved_card_of(&t, &c).await;
     let email_t = create_email_template(&t, "Csrf", "<p>{{ email_payment_link }}</p>").await;
@@ -2695,8 +2698,8 @@ async fn every_office_and_portal_form_refuses_forged_and_cross_site_posts() {
                 ("property_id", &p),
                 ("customer_id", &c),
                 ("number", ""),
-                ("issue_date", "2026-10-01"),
-                ("due_date", "2026-12-31"),
+                ("issue_date", &issue),
+                ("due_date", &due),
                 ("description", "x"),
                 ("quantity", "1"),
                 ("unit_price", "1.00"),
@@ -2708,8 +2711,8 @@ async fn every_office_and_portal_form_refuses_forged_and_cross_site_posts() {
                 ("property_id", &p),
                 ("customer_id", &c),
                 ("number", ""),
-                ("issue_date", "2026-10-01"),
-                ("due_date", "2026-12-31"),
+                ("issue_date", &issue),
+                ("due_date", &due),
                 ("description", "x"),
                 ("quantity", "1"),
                 ("unit_price", "1.00"),

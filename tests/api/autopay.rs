@@ -17,6 +17,10 @@ use crate::faulty::Faulty;
 use crate::office_auth::Office;
 use crate::support::{OWNER_PASSWORD, Resp, TestApp};
 
+/// The clock of the tests that step through December 2026 (their invoices
+/// are issued Dec 1): it starts that day, noon in Chicago.
+const DEC_1: OffsetDateTime = datetime!(2026-12-01 18:00 UTC);
+
 // ---------------------------------------------------------------- helpers
 
 async fn company_id(t: &TestApp) -> String {
@@ -123,7 +127,7 @@ async fn office_enroll(t: &TestApp, o: &Office, customer: &str, method: &str, st
         )
         .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
-    // The tests run on fixed calendar days, whatever today is.
+    // The enrollment starts today; the tests choose its first day.
     exec(
         t,
         &format!(
@@ -212,8 +216,8 @@ async fn form_post(t: &TestApp, path: &str, body: &str) -> Resp {
     .await
 }
 
-/// A customer with a phone, a property and a saved 4242 card, enrolled by
-/// the office from 2026-01-01.
+/// A customer with a phone, a property and a saved card, enrolled by the
+/// office from a year ago.
 pub(crate) async fn enrolled(
     t: &TestApp,
     o: &Office,
@@ -223,7 +227,7 @@ pub(crate) async fn enrolled(
     let c = customer(t, name, "(512) 555-0100").await;
     let p = t.property(&format!("{name}'s house"), &c, None).await;
     let m = saved_card(t, &c, number).await;
-    office_enroll(t, o, &c, &m, "2026-01-01").await;
+    office_enroll(t, o, &c, &m, &t.day(-365)).await;
     (c, p, m)
 }
 
@@ -231,7 +235,8 @@ pub(crate) async fn enrolled(
 
 #[tokio::test]
 async fn charges_on_the_due_day_at_the_local_hour_across_daylight_saving_time() {
-    let t = TestApp::new().await;
+    // The invoices are issued Oct 1, 2026; the clock starts that day.
+    let t = TestApp::starting_at(datetime!(2026-10-01 18:00 UTC)).await;
     exec(&t, "UPDATE companies SET time_zone = 'America/New_York'").await;
     let o = office(&t).await;
     settings(&t, &o, &[("charge_hour", "9")]).await;
@@ -312,7 +317,7 @@ async fn charges_on_the_due_day_at_the_local_hour_across_daylight_saving_time() 
 
 #[tokio::test]
 async fn each_invoice_is_charged_once_however_often_and_however_many_runners() {
-    let t = TestApp::new().await;
+    let t = TestApp::starting_at(DEC_1).await;
     let o = office(&t).await;
     let (_, p, _) = enrolled(&t, &o, "Olga Once", "4242424242424242").await;
     let a = invoice(&t, &p, 10000, "2026-12-01", "2026-12-15").await;
@@ -338,7 +343,9 @@ async fn each_invoice_is_charged_once_however_often_and_however_many_runners() {
     assert_eq!(t.balance(&b).await, 0);
 
     // A restarted process (a new App on the same database) and the old one.
-    let restarted = App::open((*t.app.config).clone()).await.unwrap();
+    let restarted = App::open_with_clock((*t.app.config).clone(), t.app.clock.clone())
+        .await
+        .unwrap();
     let day3 = datetime!(2026-12-17 16:00 UTC);
     let (r1, r2) = tokio::join!(
         fieldpay::jobs::run_once(&restarted, day3),
@@ -370,7 +377,7 @@ async fn each_invoice_is_charged_once_however_often_and_however_many_runners() {
 
 #[tokio::test]
 async fn one_charge_per_customer_per_day_and_a_card_per_property() {
-    let t = TestApp::new().await;
+    let t = TestApp::starting_at(DEC_1).await;
     let o = office(&t).await;
     settings(&t, &o, &[("grouping", "per_customer")]).await;
     let (c, p1, _) = enrolled(&t, &o, "Lena Landlord", "4242424242424242").await;
@@ -412,7 +419,7 @@ async fn one_charge_per_customer_per_day_and_a_card_per_property() {
 
 #[tokio::test]
 async fn charged_n_days_after_issue_when_the_company_says_so() {
-    let t = TestApp::new().await;
+    let t = TestApp::starting_at(DEC_1).await;
     let o = office(&t).await;
     settings(
         &t,
@@ -436,7 +443,7 @@ async fn charged_n_days_after_issue_when_the_company_says_so() {
 
 #[tokio::test]
 async fn soft_declines_are_retried_on_schedule_then_drop_to_manual_payment() {
-    let t = TestApp::new().await;
+    let t = TestApp::starting_at(DEC_1).await;
     let o = office(&t).await;
     let declined = sms_template(
         &t,
@@ -529,7 +536,7 @@ async fn soft_declines_are_retried_on_schedule_then_drop_to_manual_payment() {
 
 #[tokio::test]
 async fn hard_declines_and_expired_cards_are_never_retried() {
-    let t = TestApp::new().await;
+    let t = TestApp::starting_at(DEC_1).await;
     let o = office(&t).await;
     let (app, processor) = Faulty::around_sandbox(&t.app);
     let (_, p, _) = enrolled(&t, &o, "Stan Stolen", "4242424242424242").await;
@@ -571,7 +578,7 @@ async fn hard_declines_and_expired_cards_are_never_retried() {
 
 #[tokio::test]
 async fn notices_go_out_ahead_and_a_manual_payment_in_between_means_no_charge() {
-    let t = TestApp::new().await;
+    let t = TestApp::starting_at(DEC_1).await;
     let o = office(&t).await;
     let notice = sms_template(
         &t,
@@ -661,7 +668,12 @@ async fn notices_go_out_ahead_and_a_manual_payment_in_between_means_no_charge() 
 #[tokio::test]
 async fn an_autopay_run_and_a_payer_racing_collect_the_balance_once() {
     for round in 0..4 {
-        let t = TestApp::new().await;
+        // The clock reads the due day, 10:00 in Chicago, and the run is at
+        // the clock's now, as in `serve`: a run at an instant days after the
+        // clock's would take the payer's attempt, stamped by the clock a
+        // moment ago, for one left pending for days and settle it while
+        // the payer's charge is under way.
+        let t = TestApp::starting_at(datetime!(2026-12-15 16:00 UTC)).await;
         let o = office(&t).await;
         let (c, p, _) = enrolled(&t, &o, "Rae Race", "4242424242424242").await;
         let inv = invoice(&t, &p, 15000, "2026-12-01", "2026-12-15").await;
@@ -670,7 +682,7 @@ async fn an_autopay_run_and_a_payer_racing_collect_the_balance_once() {
         let key = format!("race-{round}");
         let body = json!({"invoice_ids": [inv], "payment_method": card});
         let (run, paid) = tokio::join!(
-            fieldpay::jobs::run_once(&t.app, datetime!(2026-12-15 16:00 UTC)),
+            fieldpay::jobs::run_once(&t.app, t.app.clock.now()),
             t.pay(&token, &key, body)
         );
         run.unwrap();
@@ -694,11 +706,11 @@ async fn a_charge_whose_reply_was_lost_is_reconciled_once() {
     let o = office(&t).await;
     let (app, processor) = Faulty::around_sandbox(&t.app);
     let (_, p, _) = enrolled(&t, &o, "Luis Lost", "4242424242424242").await;
-    // Days from the real today, so reconciliation's grace (by the attempt's
-    // real creation time) has passed at the simulated instants.
-    let due = t.app.clock.today_in("America/Chicago") + time::Duration::days(30);
-    let due_text = fieldpay::dates::iso(due);
-    let inv = invoice(&t, &p, 6400, "2026-01-01", &due_text).await;
+    // Days from the clock's today, so reconciliation's grace (by the
+    // attempt's creation time, from the clock) has passed at the simulated
+    // instants.
+    let due = t.date(30);
+    let inv = invoice(&t, &p, 6400, &t.day(-60), &t.day(30)).await;
     let at = due.with_hms(18, 0, 0).unwrap().assume_utc();
     processor.set(|s| s.lose_charge_replies = usize::MAX);
     let r = fieldpay::jobs::run_once(&app, at).await.unwrap();
@@ -738,7 +750,7 @@ async fn a_charge_whose_reply_was_lost_is_reconciled_once() {
 
 #[tokio::test]
 async fn cards_about_to_expire_get_one_reminder() {
-    let t = TestApp::new().await;
+    let t = TestApp::starting_at(DEC_1).await;
     let o = office(&t).await;
     let expiring = sms_template(
         &t,
@@ -782,7 +794,7 @@ async fn cards_about_to_expire_get_one_reminder() {
 
 #[tokio::test]
 async fn unenroll_from_the_payment_link_and_get_changes_nothing() {
-    let t = TestApp::new().await;
+    let t = TestApp::starting_at(DEC_1).await;
     let o = office(&t).await;
     let (c, p, _) = enrolled(&t, &o, "Una Unenroll", "4242424242424242").await;
     let token = t.token(&c).await;
@@ -872,7 +884,7 @@ async fn office_pages_enroll_with_consent_and_keep_companies_apart() {
         .await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(t.count("SELECT COUNT(*) FROM autopay_enrollments").await, 0);
-    office_enroll(&t, &o, &c, &m, "2026-01-01").await;
+    office_enroll(&t, &o, &c, &m, &t.day(-365)).await;
     let page = o.get(&t, &format!("/office/customers/{c}/autopay")).await;
     assert!(page.body.contains("Autopay is on"));
     assert!(page.body.contains("By phone, spoke with the customer"));
@@ -889,8 +901,8 @@ async fn office_pages_enroll_with_consent_and_keep_companies_apart() {
             .await,
         1
     );
-    // The overview lists the coming charge (days from the real today).
-    let soon = t.app.clock.today_in("America/Chicago") + time::Duration::days(5);
+    // The overview lists the coming charge (days from the clock's today).
+    let soon = t.date(5);
     let later = soon + time::Duration::days(30);
     let p = fieldpay::store::sql::query_scalar::<String>(
         "SELECT id FROM properties WHERE address = '9 Elm St'",
@@ -898,8 +910,8 @@ async fn office_pages_enroll_with_consent_and_keep_companies_apart() {
     .fetch_one(t.app.db.reader())
     .await
     .unwrap();
-    invoice(&t, &p, 4200, "2026-01-01", &fieldpay::dates::iso(soon)).await;
-    invoice(&t, &p, 9900, "2026-01-01", &fieldpay::dates::iso(later)).await;
+    invoice(&t, &p, 4200, &t.day(-60), &fieldpay::dates::iso(soon)).await;
+    invoice(&t, &p, 9900, &t.day(-60), &fieldpay::dates::iso(later)).await;
     let overview = o.get(&t, "/office/autopay").await;
     assert_eq!(overview.status, StatusCode::OK);
     assert!(overview.body.contains("Customers on autopay"));
@@ -1052,7 +1064,7 @@ async fn office_pages_enroll_with_consent_and_keep_companies_apart() {
 
 #[tokio::test]
 async fn enrollment_from_the_pay_page_is_charged_and_messages_carry_the_cancel_link() {
-    let t = TestApp::new().await;
+    let t = TestApp::starting_at(DEC_1).await;
     let c = customer(&t, "Paula Page", "(512) 555-0133").await;
     let p = t.property("3 Oak Ln", &c, None).await;
     let first = invoice(&t, &p, 2500, "2026-11-01", "2026-11-20").await;
@@ -1117,7 +1129,7 @@ async fn enrollment_from_the_pay_page_is_charged_and_messages_carry_the_cancel_l
 fn the_cli_runs_autopay() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let (t, inv) = rt.block_on(async {
-        let t = TestApp::new().await;
+        let t = TestApp::starting_at(DEC_1).await;
         let o = office(&t).await;
         let (_, p, _) = enrolled(&t, &o, "Cleo Cli", "4242424242424242").await;
         let inv = invoice(&t, &p, 1800, "2026-12-01", "2026-12-15").await;
@@ -1160,7 +1172,7 @@ fn the_cli_runs_autopay() {
 
 #[tokio::test]
 async fn a_retry_goes_on_with_the_new_card_after_re_enrolling() {
-    let t = TestApp::new().await;
+    let t = TestApp::starting_at(DEC_1).await;
     let o = office(&t).await;
     let sms = sms_template(&t, "Declined", "Autopay failed: {{ decline_reason }}").await;
     settings(
@@ -1193,7 +1205,7 @@ async fn a_retry_goes_on_with_the_new_card_after_re_enrolling() {
 
 #[tokio::test]
 async fn a_clients_idempotency_key_cannot_stand_in_for_an_autopay_charge() {
-    let t = TestApp::new().await;
+    let t = TestApp::starting_at(DEC_1).await;
     let o = office(&t).await;
     let (c, p, _) = enrolled(&t, &o, "Kai Key", "4242424242424242").await;
     let autopaid = invoice(&t, &p, 6000, "2026-12-01", "2026-12-15").await;

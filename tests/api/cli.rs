@@ -74,10 +74,13 @@ fn migrate_company_create_and_jobs() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("already exists"));
 
-    let out = fieldpay(
-        &dir,
-        &["jobs", "run", "--once", "--now", "2026-11-28T12:00:00Z"],
-    );
+    // The jobs at an instant given on the command line: now, by the system
+    // clock the process reads too.
+    let now = fieldpay::domain::Clock::system()
+        .now()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    let out = fieldpay(&dir, &["jobs", "run", "--once", "--now", &now]);
     assert!(
         out.status.success(),
         "{}",

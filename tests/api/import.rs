@@ -178,7 +178,9 @@ B1,Bob,2 B St,A1\n";
 
 #[tokio::test]
 async fn invoices_with_lines_totals_and_amounts_paid() {
-    let t = TestApp::new().await;
+    // A fixed calendar: the rows without an issue date are issued today (or
+    // on their due date, if earlier).
+    let t = TestApp::starting_at(time::macros::datetime!(2026-11-28 18:00 UTC)).await;
     import_customers(&t, CUSTOMERS).await;
     let csv = "number,customer_external_id,property_external_id,issue_date,due_date,lines,total,amount_paid\n\
 2001,T1,,2026-10-01,2026-10-31,Quarterly service|1|89.00;Termite bait|2|18.00,,25.00\n\
@@ -409,9 +411,14 @@ fn cli_import_prints_the_summary_and_exit_codes() {
 
     // Every row good: exit 0; by company name too.
     let invoices = dir.join("invoices.csv");
+    // Due in 30 days by the system clock, which the process reads.
+    let due = fieldpay::domain::Clock::system().today_in("UTC") + time::Duration::days(30);
     std::fs::write(
         &invoices,
-        "number,customer_external_id,due_date,total\nA-1,T1,2026-12-01,80.00\n",
+        format!(
+            "number,customer_external_id,due_date,total\nA-1,T1,{},80.00\n",
+            fieldpay::dates::iso(due)
+        ),
     )
     .unwrap();
     let out = run(&[
@@ -444,7 +451,11 @@ fn cli_import_prints_the_summary_and_exit_codes() {
     ]);
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot read"));
-    std::fs::write(&invoices, "number,due_date\n1,2026-12-01\n").unwrap();
+    std::fs::write(
+        &invoices,
+        format!("number,due_date\n1,{}\n", fieldpay::dates::iso(due)),
+    )
+    .unwrap();
     let out = run(&[
         "import",
         "invoices",

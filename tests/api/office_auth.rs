@@ -237,9 +237,7 @@ async fn search_finds_customers_by_many_keys_within_the_company() {
     let t = TestApp::new().await;
     let c = t.customer("Lena Landlord").await;
     let p = t.property("22 Riverside Ct", &c, None).await;
-    let inv = t
-        .invoice_json(&t.invoice(&p, 100, "2026-12-01").await)
-        .await;
+    let inv = t.invoice_json(&t.invoice(&p, 100, &t.day(3)).await).await;
     let number = inv["number"].as_str().unwrap().to_string();
     let office = Office::sign_in(&t, &t.owner_email, crate::support::OWNER_PASSWORD).await;
     for q in ["lena", "riverside", &number, "x%40example.com"] {

@@ -543,13 +543,13 @@ async fn send_now_about_an_invoice() {
     let template = create_email(&t, &o, "Invoice note").await;
     let customer = t.customer("Cara Lee").await;
     let property = t.property("12 Oak St", &customer, None).await;
-    let invoice = t.invoice(&property, 12_500, "2026-12-15").await;
+    let invoice = t.invoice(&property, 12_500, &t.day(17)).await;
     let someone_else = t.customer("Dan Poe").await;
     let theirs = t
         .invoice(
             &t.property("9 Elm St", &someone_else, None).await,
             5_000,
-            "2026-12-15",
+            &t.day(17),
         )
         .await;
     let path = format!("/office/customers/{customer}/send");

@@ -426,7 +426,7 @@ async fn edit_while_unpaid_replaces_lines_total_and_balance() {
     let o = office(&t).await;
     let c = t.customer("Eddie Edit").await;
     let p = t.property("3 Edit Ave", &c, None).await;
-    let id = t.invoice(&p, 5000, "2026-12-15").await;
+    let id = t.invoice(&p, 5000, &t.day(17)).await;
 
     let form_page = o.get(&t, &format!("/office/invoices/{id}/edit")).await;
     assert_eq!(form_page.status, StatusCode::OK);
@@ -479,7 +479,7 @@ async fn edit_and_void_are_refused_after_a_payment_or_while_one_is_in_progress()
     let o = office(&t).await;
     let c = t.customer("Pat Paid").await;
     let p = t.property("8 Paid Pl", &c, None).await;
-    let paid = t.invoice(&p, 5000, "2026-12-15").await;
+    let paid = t.invoice(&p, 5000, &t.day(17)).await;
     pay_in_full(&t, &c, &[&paid]).await;
 
     let view = o.get(&t, &format!("/office/invoices/{paid}")).await;
@@ -517,7 +517,7 @@ async fn edit_and_void_are_refused_after_a_payment_or_while_one_is_in_progress()
     assert_eq!(audit_count(&t, "invoice.edited", &paid).await, 0);
 
     // A payment in progress holds the invoice: neither edit nor void now.
-    let held = t.invoice(&p, 7000, "2026-12-15").await;
+    let held = t.invoice(&p, 7000, &t.day(17)).await;
     fieldpay::store::sql::query(
         "UPDATE invoices SET locked_by_attempt = 'att_in_flight' WHERE id = $1",
     )
@@ -554,8 +554,8 @@ async fn void_asks_once_then_takes_the_invoice_off_the_pay_page() {
     let o = office(&t).await;
     let c = t.customer("Vic Void").await;
     let p = t.property("4 Void St", &c, None).await;
-    let id = t.invoice(&p, 6500, "2026-12-15").await;
-    let keep = t.invoice(&p, 1000, "2026-12-15").await;
+    let id = t.invoice(&p, 6500, &t.day(17)).await;
+    let keep = t.invoice(&p, 1000, &t.day(17)).await;
     let number = t.invoice_json(&id).await["number"]
         .as_str()
         .unwrap()
@@ -649,10 +649,8 @@ async fn another_companys_invoice_is_a_404() {
             &key,
             Method::POST,
             "/api/v1/invoices",
-            Some(
-                json!({"property_id": their_property, "due_date": "2026-12-15",
-                "lines": [{"description": "Theirs", "quantity": 1, "unit_price": 900}]}),
-            ),
+            Some(json!({"property_id": their_property, "due_date": t.day(17),
+                "lines": [{"description": "Theirs", "quantity": 1, "unit_price": 900}]})),
         )
         .await;
     assert_eq!(r.status, StatusCode::CREATED);

@@ -569,7 +569,7 @@ async fn company_settings_validate_and_round_trip() {
     // Once the company has invoices, its currency is fixed.
     let c = t.customer("Dana").await;
     let p = t.property("1 Oak St", &c, None).await;
-    t.invoice(&p, 5000, "2026-12-15").await;
+    t.invoice(&p, 5000, &t.day(17)).await;
     let r = o
         .post(
             &t,

@@ -15,10 +15,10 @@ async fn lists_exactly_the_invoices_billed_to_the_customer() {
         .property("22 Riverside Ct, Unit B", &tenant, Some(&landlord))
         .await;
     let tenants_own = t.property("9 Tenant Side St", &tenant, None).await;
-    let a = t.invoice(&own, 8900, "2026-11-07").await;
-    let b = t.invoice(&rental, 21500, "2026-12-15").await;
-    let c = t.invoice(&rental, 7500, "2026-12-20").await;
-    let tenant_inv = t.invoice(&tenants_own, 4000, "2026-12-01").await;
+    let a = t.invoice(&own, 8900, &t.day(-21)).await;
+    let b = t.invoice(&rental, 21500, &t.day(17)).await;
+    let c = t.invoice(&rental, 7500, &t.day(22)).await;
+    let tenant_inv = t.invoice(&tenants_own, 4000, &t.day(3)).await;
     // Another customer and another company.
     let (_, stranger) = customer_with_invoices(&t, "Sam Stranger", &[1000]).await;
 
@@ -103,7 +103,7 @@ async fn markup_in_names_and_lines_renders_as_text() {
         .api(
             Method::POST,
             "/api/v1/invoices",
-            Some(json!({"property_id": p, "due_date": "2026-12-31",
+            Some(json!({"property_id": p, "due_date": t.day(33),
                 "lines": [{"description": "<b>bold</b>", "quantity": 1, "unit_price": 100}]})),
         )
         .await;

@@ -54,9 +54,9 @@ async fn pays_several_invoices_across_properties_in_one_charge() {
     let rental = t
         .property("22 Riverside Ct", &tenant, Some(&landlord))
         .await;
-    let a = t.invoice(&own, 8900, "2026-11-07").await;
-    let b = t.invoice(&rental, 21500, "2026-12-15").await;
-    let c = t.invoice(&rental, 7500, "2026-12-20").await;
+    let a = t.invoice(&own, 8900, &t.day(-21)).await;
+    let b = t.invoice(&rental, 21500, &t.day(17)).await;
+    let c = t.invoice(&rental, 7500, &t.day(22)).await;
     let token = t.token(&landlord).await;
     let card = t.card("4242 4242 4242 4242").await;
     let r = t
@@ -303,7 +303,7 @@ async fn other_customers_and_companies_invoices_are_refused() {
             &other_key,
             Method::POST,
             "/api/v1/invoices",
-            Some(json!({"property_id": op, "due_date": "2026-12-31", "lines": [{"description": "x", "quantity": 1, "unit_price": 700}]})),
+            Some(json!({"property_id": op, "due_date": t.day(33), "lines": [{"description": "x", "quantity": 1, "unit_price": 700}]})),
         )
         .await
         .json()["id"]
@@ -403,7 +403,7 @@ async fn autopay_needs_consent_and_stores_it() {
     assert!(
         html.body
             .replace("&#x2f;", "/")
-            .contains("Visa ending 4242, expires 12/30")
+            .contains(&format!("Visa ending 4242, expires {}", t.exp_shown()))
     );
     // And the saved card pays the next invoice.
     let r = t
@@ -439,10 +439,13 @@ async fn reconciliation_applies_a_charge_left_unrecorded_once() {
         .await
         .unwrap();
     // Re-open that attempt as if the process had crashed mid-way and charge it.
-    fieldpay::store::sql::query("UPDATE payment_attempts SET status = 'pending', response_body = NULL, created_at = '2020-01-01T00:00:00Z'")
-        .execute(t.app.db.writer())
-        .await
-        .unwrap();
+    fieldpay::store::sql::query(
+        "UPDATE payment_attempts SET status = 'pending', response_body = NULL, created_at = $1",
+    )
+    .bind(t.app.clock.now() - time::Duration::days(1))
+    .execute(t.app.db.writer())
+    .await
+    .unwrap();
     fieldpay::store::sql::query("UPDATE invoices SET locked_by_attempt = $1")
         .bind(&attempt_id)
         .execute(t.app.db.writer())
@@ -506,10 +509,13 @@ async fn reconciliation_frees_invoices_of_an_attempt_never_charged() {
         .fetch_one(t.app.db.reader())
         .await
         .unwrap();
-    fieldpay::store::sql::query("UPDATE payment_attempts SET status = 'pending', response_body = NULL, created_at = '2020-01-01T00:00:00Z'")
-        .execute(t.app.db.writer())
-        .await
-        .unwrap();
+    fieldpay::store::sql::query(
+        "UPDATE payment_attempts SET status = 'pending', response_body = NULL, created_at = $1",
+    )
+    .bind(t.app.clock.now() - time::Duration::days(1))
+    .execute(t.app.db.writer())
+    .await
+    .unwrap();
     fieldpay::store::sql::query("UPDATE invoices SET locked_by_attempt = $1")
         .bind(&attempt_id)
         .execute(t.app.db.writer())

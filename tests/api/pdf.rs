@@ -271,8 +271,8 @@ async fn invoice_with_lines(t: &TestApp, property: &str, lines: Value) -> Value 
             "/api/v1/invoices",
             Some(json!({
                 "property_id": property,
-                "issue_date": "2026-11-02",
-                "due_date": "2026-12-02",
+                "issue_date": t.day(-26),
+                "due_date": t.day(4),
                 "lines": lines,
             })),
         )
@@ -342,8 +342,8 @@ async fn invoice_pdf_prints_the_invoice_and_the_public_link_with_its_qr_code() {
         "(512) 555-0142",
         "INVOICE",
         &l.number,
-        "Nov 2, 2026",
-        "Dec 2, 2026",
+        &fieldpay::dates::display(t.date(-26)),
+        &fieldpay::dates::display(t.date(4)),
         "Lena Landlord",
         "PO Box 118",
         "Round Rock, TX 78680",
@@ -557,7 +557,7 @@ async fn pay_page_and_portal_serve_only_the_customers_own_invoices() {
     // The statement: every open invoice billed to the token's customer.
     let inv2 = {
         let p2 = t.property("9 Oak Avenue", &l.customer, None).await;
-        t.invoice(&p2, 9900, "2026-12-20").await
+        t.invoice(&p2, 9900, &t.day(22)).await
     };
     let g = get(&t, &format!("/pay/{token}/statement.pdf"), &[]).await;
     assert_eq!(g.status, StatusCode::OK);
@@ -711,7 +711,7 @@ async fn office_and_api_see_only_their_company_and_a4_changes_the_page() {
                 &other_key,
                 Method::POST,
                 "/api/v1/invoices",
-                Some(json!({"property_id": op, "due_date": "2026-12-01",
+                Some(json!({"property_id": op, "due_date": t.day(3),
                     "lines": [{"description": "x", "quantity": 1, "unit_price": 100}]})),
             )
             .await;

@@ -205,7 +205,7 @@ async fn invitation_sets_a_password_and_signs_in() {
     let email = unique_email("lena");
     let c = customer_with_email(&t, "Lena Landlord", &email).await;
     let p = t.property("12 Oak St", &c, None).await;
-    t.invoice(&p, 12500, "2026-12-15").await;
+    t.invoice(&p, 12500, &t.day(17)).await;
     let office = office_sign_in(&t).await;
 
     let r = office
@@ -533,11 +533,11 @@ async fn portal_pays_bill_to_invoices_with_channel_portal() {
     let tenant = customer_with_email(&t, "Tom Tenant", &unique_email("tom")).await;
     let rental = t.property("7 Rental Rd", &tenant, Some(&landlord)).await;
     let home_p = t.property("1 Home Ln", &landlord, None).await;
-    let a = t.invoice(&rental, 8900, "2026-12-15").await;
-    let b = t.invoice(&home_p, 4500, "2026-12-20").await;
+    let a = t.invoice(&rental, 8900, &t.day(17)).await;
+    let b = t.invoice(&home_p, 4500, &t.day(22)).await;
     // The tenant's own invoice elsewhere is not the landlord's.
     let tenant_home = t.property("9 Tenant Ct", &tenant, None).await;
-    let other = t.invoice(&tenant_home, 3000, "2026-12-20").await;
+    let other = t.invoice(&tenant_home, 3000, &t.day(22)).await;
 
     let portal = sign_in_as(&t, &landlord).await;
     let page = portal.get(&t, "/portal").await;
@@ -645,7 +645,7 @@ async fn pay_form_with_a_foreign_or_forged_token_is_refused() {
     let t = TestApp::new().await;
     let c = customer_with_email(&t, "Csrf Carla", &unique_email("carla")).await;
     let p = t.property("3 Safe St", &c, None).await;
-    let inv = t.invoice(&p, 8900, "2026-12-15").await;
+    let inv = t.invoice(&p, 8900, &t.day(17)).await;
     let portal = sign_in_as(&t, &c).await;
     let card = t.card("4242424242424242").await;
     // The quick-pay page's form token does not work in the portal.
@@ -719,7 +719,7 @@ async fn saved_cards_and_autopay_off_and_on() {
     let t = TestApp::new().await;
     let c = customer_with_email(&t, "Auto Annie", &unique_email("annie")).await;
     let p = t.property("5 Auto Ave", &c, None).await;
-    let inv = t.invoice(&p, 8900, "2026-12-15").await;
+    let inv = t.invoice(&p, 8900, &t.day(17)).await;
     let portal = sign_in_as(&t, &c).await;
     let cards = portal.get(&t, "/portal/cards").await;
     assert!(cards.body.contains("No saved cards."));
@@ -897,7 +897,7 @@ async fn another_customers_card_is_a_404() {
     let t = TestApp::new().await;
     let owner = customer_with_email(&t, "Card Owner", &unique_email("own")).await;
     let p = t.property("8 Own St", &owner, None).await;
-    let inv = t.invoice(&p, 8900, "2026-12-15").await;
+    let inv = t.invoice(&p, 8900, &t.day(17)).await;
     let token = t.token(&owner).await;
     let card = t.card("4242424242424242").await;
     let r = t
@@ -1030,7 +1030,7 @@ async fn names_with_markup_render_as_text() {
     let t = TestApp::new().await;
     let c = customer_with_email(&t, "<script>alert(1)</script>", &unique_email("xss")).await;
     let p = t.property("<b>1 Bold St</b>", &c, None).await;
-    t.invoice(&p, 1000, "2026-12-15").await;
+    t.invoice(&p, 1000, &t.day(17)).await;
     let portal = sign_in_as(&t, &c).await;
     for path in ["/portal", "/portal/history", "/portal/cards"] {
         let r = portal.get(&t, path).await;

@@ -49,7 +49,12 @@ fn finished(child: Child) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_processes_share_the_work_and_a_killed_one_is_finished_by_the_others() {
-    let Some(t) = TestApp::on_postgres_server().await else {
+    // A fixed calendar: the clock starts Dec 1, 2026, the autopay invoices'
+    // issue date; the jobs run at `RUN_AT` and `FINISH_AT`.
+    let Some(t) =
+        TestApp::on_postgres_server_starting_at(time::macros::datetime!(2026-12-01 18:00 UTC))
+            .await
+    else {
         eprintln!("SKIPPED: no PostgreSQL server (set FIELDPAY_TEST_POSTGRES)");
         return;
     };

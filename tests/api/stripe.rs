@@ -225,8 +225,10 @@ async fn set_kind(t: &TestApp, kind: &str) {
     assert_eq!(done.rows_affected(), 1);
 }
 
-/// A PaymentMethod made at localstripe, as Stripe.js would make it.
+/// A PaymentMethod made at localstripe, as Stripe.js would make it; it
+/// expires years ahead by the system clock, which localstripe reads.
 async fn pm(c: &Ctx, number: &str) -> String {
+    let exp_year = (fieldpay::domain::Clock::system().today_in("UTC").year() + 3).to_string();
     let r = http()
         .post(format!("{}/v1/payment_methods", c.ls.base))
         .bearer_auth(&c.sk)
@@ -234,7 +236,7 @@ async fn pm(c: &Ctx, number: &str) -> String {
             ("type", "card"),
             ("card[number]", number),
             ("card[exp_month]", "12"),
-            ("card[exp_year]", "2030"),
+            ("card[exp_year]", exp_year.as_str()),
             ("card[cvc]", "123"),
         ])
         .send()
@@ -441,7 +443,7 @@ async fn stripe_saved_card_is_charged_off_session() {
             .fetch_one(t.app.db.reader())
             .await
             .unwrap();
-    let later = t.invoice(&prop, 4500, "2026-12-15").await;
+    let later = t.invoice(&prop, 4500, &t.day(17)).await;
     let charged = fieldpay::payments::pay_with(
         &t.app,
         fieldpay::payments::PayInvoices {
@@ -636,7 +638,7 @@ async fn stripe_lost_reply_is_found_and_reconciled_once() {
             .unwrap(),
         None
     );
-    let later = time::OffsetDateTime::now_utc() + time::Duration::minutes(30);
+    let later = t.app.clock.now() + time::Duration::minutes(30);
     let report = fieldpay::payments::reconcile(&t.app, later, time::Duration::minutes(5))
         .await
         .unwrap();
@@ -712,8 +714,9 @@ fn event(id: &str, kind: &str, object: Value) -> String {
         .to_string()
 }
 
-fn now_unix() -> i64 {
-    time::OffsetDateTime::now_utc().unix_timestamp()
+/// Now by the app's clock, as a webhook signature's timestamp.
+fn now_unix(t: &TestApp) -> i64 {
+    t.app.clock.now().unix_timestamp()
 }
 
 async fn wait_processed(t: &TestApp, event_id: &str) -> String {
@@ -739,16 +742,16 @@ async fn stripe_webhook_signatures_are_checked() {
         return;
     };
     let payload = event("evt_sig_1", "customer.created", json!({"id": "cus_x"}));
-    let good = sign(payload.as_bytes(), &c.whsec, now_unix());
+    let good = sign(payload.as_bytes(), &c.whsec, now_unix(&t));
     let r = post_event(&t, &c.company, &payload, Some(&good)).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
 
-    let wrong = sign(payload.as_bytes(), "whsec_wrong", now_unix());
+    let wrong = sign(payload.as_bytes(), "whsec_wrong", now_unix(&t));
     let r = post_event(&t, &c.company, &payload, Some(&wrong)).await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     assert_eq!(r.json()["error"]["code"], "invalid_signature");
 
-    let stale = sign(payload.as_bytes(), &c.whsec, now_unix() - 301);
+    let stale = sign(payload.as_bytes(), &c.whsec, now_unix(&t) - 301);
     let r = post_event(&t, &c.company, &payload, Some(&stale)).await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
 
@@ -779,9 +782,9 @@ async fn stripe_webhook_signatures_are_checked() {
     // Our signature on their path, theirs on ours: refused.
     let r = post_event(&t, &other, &payload, Some(&good)).await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
-    let theirs = sign(payload.as_bytes(), &other_secret, now_unix());
+    let theirs = sign(payload.as_bytes(), &other_secret, now_unix(&t));
     let other_payload_id = event("evt_sig_2", "customer.created", json!({"id": "cus_x"}));
-    let theirs2 = sign(other_payload_id.as_bytes(), &other_secret, now_unix());
+    let theirs2 = sign(other_payload_id.as_bytes(), &other_secret, now_unix(&t));
     let r = post_event(&t, &c.company, &other_payload_id, Some(&theirs2)).await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     let r = post_event(&t, &other, &payload, Some(&theirs)).await;
@@ -811,7 +814,7 @@ async fn stripe_webhook_applies_a_payment_exactly_once_in_any_order() {
         &t,
         &c.company,
         &failed,
-        Some(&sign(failed.as_bytes(), &c.whsec, now_unix())),
+        Some(&sign(failed.as_bytes(), &c.whsec, now_unix(&t))),
     )
     .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
@@ -820,7 +823,7 @@ async fn stripe_webhook_applies_a_payment_exactly_once_in_any_order() {
 
     // The success event, replayed five times: nothing more happens.
     let ok = event("evt_succeeded", "payment_intent.succeeded", lie);
-    let sig = sign(ok.as_bytes(), &c.whsec, now_unix());
+    let sig = sign(ok.as_bytes(), &c.whsec, now_unix(&t));
     for _ in 0..5 {
         let r = post_event(&t, &c.company, &ok, Some(&sig)).await;
         assert_eq!(r.status, StatusCode::OK);
@@ -928,7 +931,7 @@ async fn stripe_dashboard_refund_arrives_by_webhook_and_reopens_the_balance() {
             &t,
             &c.company,
             &payload,
-            Some(&sign(payload.as_bytes(), &c.whsec, now_unix())),
+            Some(&sign(payload.as_bytes(), &c.whsec, now_unix(&t))),
         )
         .await;
         assert_eq!(r.status, StatusCode::OK);
@@ -960,7 +963,7 @@ async fn stripe_dashboard_refund_arrives_by_webhook_and_reopens_the_balance() {
         &t,
         &c.company,
         &payload,
-        Some(&sign(payload.as_bytes(), &c.whsec, now_unix())),
+        Some(&sign(payload.as_bytes(), &c.whsec, now_unix(&t))),
     )
     .await;
     assert_eq!(r.status, StatusCode::OK);
@@ -1194,7 +1197,7 @@ async fn stripe_events_left_unprocessed_are_processed_by_the_jobs() {
     .await
     .unwrap();
     tx.commit().await.unwrap();
-    let now = time::OffsetDateTime::now_utc();
+    let now = t.app.clock.now();
     // Not yet: it may still be in progress.
     assert_eq!(
         fieldpay::web::stripe_webhook::process_unprocessed(&t.app, now)
@@ -1269,7 +1272,7 @@ async fn stripe_refund_whose_reply_was_lost_is_confirmed_by_webhook() {
         &t,
         &c.company,
         &payload,
-        Some(&sign(payload.as_bytes(), &c.whsec, now_unix())),
+        Some(&sign(payload.as_bytes(), &c.whsec, now_unix(&t))),
     )
     .await;
     assert_eq!(r.status, StatusCode::OK);
@@ -1327,7 +1330,7 @@ pub(crate) async fn other_company_customer(
             key,
             Method::POST,
             "/api/v1/invoices",
-            Some(json!({"property_id": prop, "due_date": "2026-12-31",
+            Some(json!({"property_id": prop, "due_date": t.day(33),
                 "lines": [{"description": "Quarterly service", "quantity": 1, "unit_price": amount}]})),
         )
         .await;

@@ -11,11 +11,13 @@ use axum::extract::ConnectInfo;
 use axum::http::{HeaderMap, Method, Request, StatusCode};
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
+use time::OffsetDateTime;
 use tower::ServiceExt;
 
 use fieldpay::app::App;
 use fieldpay::config::{Config, RateLimits};
 use fieldpay::crypto::{Secret, new_id};
+use fieldpay::domain::Clock;
 use fieldpay::setup;
 use fieldpay::store::companies::NewCompany;
 
@@ -24,6 +26,9 @@ pub const OWNER_PASSWORD: &str = "correct horse battery";
 pub const SMS_TOKEN: &str = "test-sms-auth-token";
 /// The test company's zone (`setup::default_company`'s).
 pub const COMPANY_TIME_ZONE: &str = "America/Chicago";
+/// `TestApp::invoice` issues its invoices this many days before today, so
+/// that due dates in the recent past (overdue invoices) are valid too.
+pub const ISSUED_DAYS_AGO: i64 = 60;
 
 /// Everything the app logged during the tests, for the card-number scan.
 pub fn captured_logs() -> Arc<Mutex<Vec<u8>>> {
@@ -203,17 +208,35 @@ impl TestApp {
         let dir = std::env::temp_dir().join(format!("fieldpay-test-{}", new_id("t")));
         std::fs::create_dir_all(&dir).unwrap();
         let url = fresh_database_url(&dir).await;
-        TestApp::open(dir, url, rate_limits).await
+        TestApp::open(dir, url, rate_limits, Clock::system()).await
+    }
+
+    /// An app whose clock reads `at` now (and runs on from there): for the
+    /// tests that step through a fixed calendar with literal dates.
+    pub async fn starting_at(at: OffsetDateTime) -> TestApp {
+        let dir = std::env::temp_dir().join(format!("fieldpay-test-{}", new_id("t")));
+        std::fs::create_dir_all(&dir).unwrap();
+        let url = fresh_database_url(&dir).await;
+        TestApp::open(dir, url, TestApp::relaxed_limits(), Clock::starting_at(at)).await
     }
 
     /// An app on a fresh database of the test PostgreSQL server, whatever
     /// the suite runs on; `None` (skip) when there is none outside CI.
     pub async fn on_postgres_server() -> Option<TestApp> {
+        TestApp::on_postgres_server_with(Clock::system()).await
+    }
+
+    /// As `on_postgres_server`, with the clock reading `at` now.
+    pub async fn on_postgres_server_starting_at(at: OffsetDateTime) -> Option<TestApp> {
+        TestApp::on_postgres_server_with(Clock::starting_at(at)).await
+    }
+
+    async fn on_postgres_server_with(clock: Clock) -> Option<TestApp> {
         let server = postgres_server()?;
         let dir = std::env::temp_dir().join(format!("fieldpay-test-{}", new_id("t")));
         std::fs::create_dir_all(&dir).unwrap();
         let url = fresh_postgres_database(&server).await;
-        Some(TestApp::open(dir, url, TestApp::relaxed_limits()).await)
+        Some(TestApp::open(dir, url, TestApp::relaxed_limits(), clock).await)
     }
 
     /// An app on a SQLite file, whatever the suite runs on.
@@ -221,7 +244,7 @@ impl TestApp {
         let dir = std::env::temp_dir().join(format!("fieldpay-test-{}", new_id("t")));
         std::fs::create_dir_all(&dir).unwrap();
         let url = format!("sqlite://{}/test.db", dir.display());
-        TestApp::open(dir, url, TestApp::relaxed_limits()).await
+        TestApp::open(dir, url, TestApp::relaxed_limits(), Clock::system()).await
     }
 
     fn relaxed_limits() -> RateLimits {
@@ -232,7 +255,12 @@ impl TestApp {
         }
     }
 
-    async fn open(dir: PathBuf, database_url: String, rate_limits: RateLimits) -> TestApp {
+    async fn open(
+        dir: PathBuf,
+        database_url: String,
+        rate_limits: RateLimits,
+        clock: Clock,
+    ) -> TestApp {
         captured_logs();
         let config = Config {
             bind: "127.0.0.1:0".parse().unwrap(),
@@ -249,7 +277,7 @@ impl TestApp {
                 ..Default::default()
             },
         };
-        let app = App::open(config).await.unwrap();
+        let app = App::open_with_clock(config, clock).await.unwrap();
         let company = NewCompany {
             phone: "(512) 555-0142".into(),
             ..setup::default_company("Greenleaf Pest Control")
@@ -275,7 +303,22 @@ impl TestApp {
 
     /// The date `days` from today (negative: in the past), as the API writes it.
     pub fn day(&self, days: i64) -> String {
-        fieldpay::dates::iso(self.today() + time::Duration::days(days))
+        fieldpay::dates::iso(self.date(days))
+    }
+
+    /// The date `days` from today (negative: in the past).
+    pub fn date(&self, days: i64) -> time::Date {
+        self.today() + time::Duration::days(days)
+    }
+
+    /// A card expiry year still years ahead by the app's clock: `card`'s.
+    pub fn exp_year(&self) -> i32 {
+        self.today().year() + 3
+    }
+
+    /// `card`'s expiry as pages show it: "12/29".
+    pub fn exp_shown(&self) -> String {
+        format!("12/{:02}", self.exp_year() % 100)
     }
 
     /// A second company on the same server, with its own key.
@@ -378,7 +421,8 @@ impl TestApp {
         r.json()["id"].as_str().unwrap().to_string()
     }
 
-    /// An open invoice of one line; returns its id.
+    /// An open invoice of one line, issued `ISSUED_DAYS_AGO` days before
+    /// today; returns its id.
     pub async fn invoice(&self, property: &str, amount: i64, due_date: &str) -> String {
         let r = self
             .api(
@@ -386,7 +430,7 @@ impl TestApp {
                 "/api/v1/invoices",
                 Some(json!({
                     "property_id": property,
-                    "issue_date": "2026-10-01",
+                    "issue_date": self.day(-ISSUED_DAYS_AGO),
                     "due_date": due_date,
                     "lines": [{"description": "Quarterly pest control", "quantity": 1, "unit_price": amount}]
                 })),
@@ -489,7 +533,7 @@ impl TestApp {
                 "/sandbox/v1/tokens",
                 &[("content-type", "application/json")],
                 Some(
-                    json!({"number": number, "exp_month": 12, "exp_year": 2030, "cvc": "123"})
+                    json!({"number": number, "exp_month": 12, "exp_year": self.exp_year(), "cvc": "123"})
                         .to_string(),
                 ),
             )
@@ -534,7 +578,8 @@ impl Drop for TestApp {
     }
 }
 
-/// A customer with one property and invoices of the given amounts.
+/// A customer with one property and invoices of the given amounts, due in
+/// 30 days.
 pub async fn customer_with_invoices(
     t: &TestApp,
     name: &str,
@@ -545,8 +590,9 @@ pub async fn customer_with_invoices(
         .property(&format!("{name}'s house, 1 Main St"), &c, None)
         .await;
     let mut ids = Vec::new();
+    let due = t.day(30);
     for a in amounts {
-        ids.push(t.invoice(&p, *a, "2026-12-15").await);
+        ids.push(t.invoice(&p, *a, &due).await);
     }
     (c, ids)
 }

@@ -4,7 +4,8 @@
 use axum::http::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::support::{BASE_URL, TestApp};
+use crate::support::{BASE_URL, ISSUED_DAYS_AGO, TestApp};
+use fieldpay::dates::display;
 use fieldpay::messaging::Channel;
 use fieldpay::messaging::template::render_for;
 
@@ -62,11 +63,11 @@ async fn company_id(t: &TestApp) -> String {
         .unwrap()
 }
 
-/// A customer "Jane Doe" with one open invoice of $125.00 due Dec 15, 2026.
+/// A customer "Jane Doe" with one open invoice of $125.00 due in 17 days.
 async fn jane(t: &TestApp) -> (String, String) {
     let customer = t.customer("Jane Doe").await;
     let property = t.property("12 Oak St", &customer, None).await;
-    let invoice = t.invoice(&property, 12500, "2026-12-15").await;
+    let invoice = t.invoice(&property, 12500, &t.day(17)).await;
     (customer, invoice)
 }
 
@@ -105,7 +106,11 @@ async fn every_variable_renders_with_the_customers_data() {
         format!("portal={BASE_URL}/portal"),
         "name=Jane Doe first=Jane owes=$125.00".to_string(),
         "co=Greenleaf Pest Control phone=(512) 555-0142".to_string(),
-        format!("no={number} date=Oct 1, 2026 due=Dec 15, 2026"),
+        format!(
+            "no={number} date={} due={}",
+            display(t.date(-ISSUED_DAYS_AGO)),
+            display(t.date(17))
+        ),
         "total=$125.00 balance=$125.00".to_string(),
     ] {
         assert!(html.contains(&expected), "missing {expected:?} in {html}");

@@ -25,9 +25,9 @@ pub async fn lena(server: &Server) -> Lena {
     let rental = server
         .property("88 Rental Road, Austin TX", &tenant, Some(&id))
         .await;
-    let (a, na) = server.invoice(&home, 12500, "2026-12-15").await;
-    let (b, nb) = server.invoice(&home, 9000, "2027-01-15").await;
-    let (c, nc) = server.invoice(&rental, 7500, "2026-12-20").await;
+    let (a, na) = server.invoice(&home, 12500, &server.day(17)).await;
+    let (b, nb) = server.invoice(&home, 9000, &server.day(48)).await;
+    let (c, nc) = server.invoice(&rental, 7500, &server.day(22)).await;
     Lena {
         id,
         email,
@@ -145,9 +145,9 @@ async fn customer_saves_the_card_for_autopay_and_a_later_run_charges_the_rest() 
         1
     );
 
-    // The remaining invoice ($90.00, due Jan 15) is charged on its due day
-    // (9:00 in Chicago).
-    let due_day = time::macros::datetime!(2027-01-15 15:00 UTC);
+    // The remaining invoice ($90.00, due in 48 days) is charged on its due
+    // day (from 9:00 in Chicago: 15:00 UTC is 9:00 CST, 10:00 CDT).
+    let due_day = env.server.date(48).with_hms(15, 0, 0).unwrap().assume_utc();
     let report = fieldpay::jobs::run_once(&env.server.app, due_day)
         .await
         .unwrap();
@@ -210,7 +210,11 @@ async fn a_declined_card_then_another_card_pays() {
     assert_eq!(value("#cc-number").await, "");
     assert_eq!(value("#cc-cvc").await, "");
     assert_eq!(value("#cc-zip").await, "78701", "the ZIP is kept");
-    assert_eq!(value("#cc-exp").await, "12/30", "the expiry is kept");
+    assert_eq!(
+        value("#cc-exp").await,
+        env.server.exp_typed(),
+        "the expiry is kept"
+    );
     let unticked = env.css(&format!("#inv-{}", l.own[1])).await;
     assert_eq!(
         unticked.prop("checked").await.unwrap().as_deref(),
@@ -282,7 +286,7 @@ async fn a_double_click_on_pay_charges_once() {
     // (a double tap on a slow phone) is one payment.
     let dora = env.server.customer("Dora Double", "dora@example.com").await;
     let p = env.server.property("5 Twin Oaks", &dora, None).await;
-    let (c, _) = env.server.invoice(&p, 4000, "2026-12-15").await;
+    let (c, _) = env.server.invoice(&p, 4000, &env.server.day(17)).await;
     env.goto(&env.server.link_url(&dora).await).await;
     env.wait_for_text("Total selected: $40.00").await;
     env.fill_card("4242424242424242").await;
@@ -327,7 +331,7 @@ async fn with_javascript_off_a_saved_card_pays() {
         &env.url("/sandbox/v1/tokens"),
         &[],
         Some(
-            serde_json::json!({"number": "4242424242424242", "exp_month": 12, "exp_year": 2030, "cvc": "123"})
+            serde_json::json!({"number": "4242424242424242", "exp_month": 12, "exp_year": env.server.exp_year(), "cvc": "123"})
                 .to_string(),
         ),
     )

@@ -136,6 +136,32 @@ impl Server {
         format!("{}{path}", self.base)
     }
 
+    /// Today in the company's zone, by the app's clock (the system's).
+    pub fn today(&self) -> time::Date {
+        let zone = setup::default_company("").time_zone;
+        self.app.clock.today_in(&zone)
+    }
+
+    /// The date `days` from today (negative: in the past).
+    pub fn date(&self, days: i64) -> time::Date {
+        self.today() + time::Duration::days(days)
+    }
+
+    /// The date `days` from today, as the API writes it.
+    pub fn day(&self, days: i64) -> String {
+        fieldpay::dates::iso(self.date(days))
+    }
+
+    /// A card expiry year still years ahead by the app's clock.
+    pub fn exp_year(&self) -> i32 {
+        self.today().year() + 3
+    }
+
+    /// That December's expiry as a payer types it: "12/29".
+    pub fn exp_typed(&self) -> String {
+        format!("12/{:02}", self.exp_year() % 100)
+    }
+
     /// A JSON request with the company's API key, through the real socket.
     pub async fn api(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
         let (status, text) = http(
@@ -177,14 +203,14 @@ impl Server {
             .to_string()
     }
 
-    /// An open invoice of one line; returns (id, number).
+    /// An open invoice of one line, issued 60 days ago; returns (id, number).
     pub async fn invoice(&self, property: &str, amount: i64, due: &str) -> (String, String) {
         let j = self
             .created(
                 "/api/v1/invoices",
                 json!({
                     "property_id": property,
-                    "issue_date": "2026-10-01",
+                    "issue_date": self.day(-60),
                     "due_date": due,
                     "lines": [{"description": "Quarterly pest control", "quantity": 1, "unit_price": amount}]
                 }),
@@ -596,7 +622,7 @@ impl Env {
     /// Fills the sandbox card fields of the pay page.
     pub async fn fill_card(&self, number: &str) {
         self.type_into("#cc-number", number).await;
-        self.type_into("#cc-exp", "12/30").await;
+        self.type_into("#cc-exp", &self.server.exp_typed()).await;
         self.type_into("#cc-cvc", "123").await;
         self.type_into("#cc-zip", "78701").await;
     }

@@ -299,8 +299,8 @@ async fn a_full_disk_gives_503s_writes_nothing_half_and_recovers() {
                 "/api/v1/invoices",
                 Some(&json!({
                     "property_id": property,
-                    "issue_date": "2026-10-01",
-                    "due_date": "2026-12-15",
+                    "issue_date": support::day(-60),
+                    "due_date": support::day(30),
                     "lines": (0..20).map(|n| json!({"description": format!("Line {n} {}", "x".repeat(400)), "quantity": 1, "unit_price": 100})).collect::<Vec<_>>()
                 })),
             )

@@ -13,6 +13,24 @@ use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::{ConnectOptions, Connection, SqliteConnection};
 
 pub const OWNER_PASSWORD: &str = "correct horse battery";
+/// The zone of the company `create_company` makes (the CLI's default).
+pub const COMPANY_TIME_ZONE: &str = "America/Chicago";
+
+/// Today in the company's zone by the system clock, which the server this
+/// suite spawns reads too (a shifted clock, as under faketime, shifts both).
+pub fn today() -> time::Date {
+    fieldpay::domain::Clock::system().today_in(COMPANY_TIME_ZONE)
+}
+
+/// The date `days` from today (negative: in the past), as the API writes it.
+pub fn day(days: i64) -> String {
+    fieldpay::dates::iso(today() + time::Duration::days(days))
+}
+
+/// A card expiry year still years ahead: December, three years on.
+pub fn exp_year() -> i32 {
+    today().year() + 3
+}
 
 /// A folder of its own under the system's temp folder, removed on drop
 /// unless the test failed (what it holds helps to see why).
@@ -343,11 +361,12 @@ impl Api {
         r.json()["id"].as_str().unwrap().to_string()
     }
 
+    /// An invoice issued 60 days ago, due in 30 days.
     pub fn invoice_body(property: &str, amount: i64) -> Value {
         json!({
             "property_id": property,
-            "issue_date": "2026-10-01",
-            "due_date": "2026-12-15",
+            "issue_date": day(-60),
+            "due_date": day(30),
             "lines": [{"description": "Quarterly pest control", "quantity": 1, "unit_price": amount}]
         })
     }
@@ -388,7 +407,7 @@ impl Api {
         self.try_send(
             reqwest::Method::POST,
             "/sandbox/v1/tokens",
-            Some(&json!({"number": "4242424242424242", "exp_month": 12, "exp_year": 2030, "cvc": "123"})),
+            Some(&json!({"number": "4242424242424242", "exp_month": 12, "exp_year": exp_year(), "cvc": "123"})),
             &[],
         )
         .await

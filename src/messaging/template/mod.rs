@@ -44,7 +44,5 @@ pub const SMS_MAX_CHARS: usize = 1600;
 /// The text of the email payment-link anchor.
 pub const PAYMENT_LINK_TEXT: &str = "Click Here to Make Payment";
 
-/// Every variable a template may use.
-
 #[cfg(test)]
 mod tests;

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use super::*;
 
+/// Every variable a template may use.
 pub const VARIABLES: &[&str] = &[
     "email_payment_link",
     "sms_payment_link",
