@@ -292,7 +292,7 @@ async fn wait_for_mail(t: &TestApp, to: &str) -> String {
 /// The text `pdftotext` reads from a PDF, or `None` (skipped) without the tool.
 fn pdf_text(t: &TestApp, bytes: &[u8]) -> Option<String> {
     if Command::new("pdftotext").arg("-v").output().is_err() {
-        if std::env::var("CI").as_deref() == Ok("true") {
+        if crate::common::in_ci() {
             panic!("pdftotext missing: .ci/run installs poppler-utils");
         }
         eprintln!("SKIPPED the PDF part: pdftotext not found (apt-get install -y poppler-utils)");

@@ -751,7 +751,7 @@ fn smtp_python() -> Option<String> {
             return Some(py);
         }
     }
-    if std::env::var("CI").as_deref() == Ok("true") {
+    if crate::common::in_ci() {
         panic!(
             "aiosmtpd is missing: .ci/run installs it into target/ci-venv (FIELDPAY_TEST_PYTHON)"
         );
