@@ -149,6 +149,10 @@ pub struct DeliveryArgs {
     /// `smtps://…` (implicit TLS); unset: `.eml` files in the spool folder.
     #[arg(long, global = true, env = "FIELDPAY_SMTP_URL", hide_env_values = true)]
     pub smtp_url: Option<String>,
+    /// PEM file of CA certificates to trust for the SMTP server's TLS
+    /// certificate, besides the usual public roots (a private CA).
+    #[arg(long, global = true, env = "FIELDPAY_SMTP_CA_FILE")]
+    pub smtp_ca_file: Option<PathBuf>,
     /// Base URL of a Twilio-compatible Messages API; unset: `.txt` files in
     /// the spool folder.
     #[arg(long, global = true, env = "FIELDPAY_SMS_URL")]
@@ -173,6 +177,8 @@ pub struct DeliveryArgs {
 #[derive(Clone, Default)]
 pub struct DeliverySettings {
     pub smtp_url: Option<String>,
+    /// Extra CA certificates (PEM) the SMTP transport trusts.
+    pub smtp_ca_file: Option<PathBuf>,
     pub sms_url: Option<String>,
     pub sms_account: String,
     pub sms_token: String,
@@ -184,6 +190,7 @@ impl std::fmt::Debug for DeliverySettings {
         // The SMTP URL may hold a password and the token is one.
         f.debug_struct("DeliverySettings")
             .field("smtp", &self.smtp_url.is_some())
+            .field("smtp_ca_file", &self.smtp_ca_file)
             .field("sms_url", &self.sms_url)
             .field("sms_account", &self.sms_account)
             .field("sms_from", &self.sms_from)
@@ -201,6 +208,7 @@ impl DeliverySettings {
         };
         let d = DeliverySettings {
             smtp_url: nonempty(&a.smtp_url),
+            smtp_ca_file: a.smtp_ca_file.clone().filter(|p| !p.as_os_str().is_empty()),
             sms_url: nonempty(&a.sms_url).map(|u| u.trim_end_matches('/').to_string()),
             sms_account: nonempty(&a.sms_account).unwrap_or_default(),
             sms_token: nonempty(&a.sms_token).unwrap_or_default(),
@@ -215,6 +223,9 @@ impl DeliverySettings {
         }
         if let Some(u) = &d.smtp_url {
             crate::messaging::email::parse_smtp_url(u).map_err(|e| anyhow::anyhow!(e))?;
+        }
+        if let Some(path) = &d.smtp_ca_file {
+            crate::messaging::email::read_ca_file(path).map_err(|e| anyhow::anyhow!(e))?;
         }
         Ok(d)
     }

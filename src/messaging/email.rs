@@ -5,6 +5,8 @@
 //! upgrades with STARTTLS whenever the server offers it (port 587 by default);
 //! `smtps://[user:pass@]host[:port]` opens TLS at once (port 465 by default).
 //! A user name and password in the URL are percent-decoded and sent with AUTH.
+//! The server's certificate is checked against the public (web PKI) roots,
+//! and also against the CA certificates of `FIELDPAY_SMTP_CA_FILE` if given.
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -260,6 +262,8 @@ pub struct SmtpTransport {
 
 struct SmtpPool {
     url: SmtpUrl,
+    /// CA certificates (DER) trusted besides the web PKI roots.
+    extra_roots: Vec<rustls::pki_types::CertificateDer<'static>>,
     hello: ClientId,
     /// Connections in use at most; a sender beyond waits for one.
     slots: tokio::sync::Semaphore,
@@ -282,10 +286,24 @@ impl SmtpTransport {
     /// `smtp://[user:pass@]host[:port]` (STARTTLS when offered) or
     /// `smtps://[user:pass@]host[:port]` (implicit TLS).
     pub fn from_url(url: &str) -> Result<SmtpTransport, String> {
+        SmtpTransport::from_url_trusting(url, None)
+    }
+
+    /// As `from_url`, also trusting the CA certificates of the PEM file
+    /// `ca_file` (`FIELDPAY_SMTP_CA_FILE`) for the server's certificate.
+    pub fn from_url_trusting(
+        url: &str,
+        ca_file: Option<&std::path::Path>,
+    ) -> Result<SmtpTransport, String> {
         let url = parse_smtp_url(url)?;
+        let extra_roots = match ca_file {
+            Some(path) => read_ca_file(path)?,
+            None => Vec::new(),
+        };
         Ok(SmtpTransport {
             pool: Arc::new(SmtpPool {
                 url,
+                extra_roots,
                 hello: ClientId::default(),
                 slots: tokio::sync::Semaphore::new(SMTP_CONNECTIONS),
                 idle: std::sync::Mutex::new(Vec::new()),
@@ -331,8 +349,29 @@ impl SmtpTransport {
         .map_err(|_| network(std::io::Error::other("connection timed out")))?
         .map_err(network)?;
         tcp.set_nodelay(true).map_err(network)?;
+        // A TLS handshake that fails (an untrusted or wrong certificate, no
+        // common protocol) says so; it is retried like other connection
+        // trouble, since the fix is on a server or in the settings.
+        let tls_failed = |e: &dyn std::fmt::Display| {
+            let e = e.to_string();
+            let hint = if e.contains("certificate") {
+                " (a server certificate from a private CA needs FIELDPAY_SMTP_CA_FILE)"
+            } else if u.implicit_tls {
+                " (smtps:// speaks TLS from the first byte; a server that starts in plain text and offers STARTTLS needs smtp://)"
+            } else {
+                ""
+            };
+            EmailError::Temporary(format!(
+                "TLS with the SMTP server {}:{} failed: {e}{hint}",
+                u.host, u.port
+            ))
+        };
         let stream: Box<dyn AsyncTokioStream> = if u.implicit_tls {
-            Box::new(implicit_tls(tcp, &u.host).await.map_err(network)?)
+            Box::new(
+                implicit_tls(tcp, &u.host, &self.pool.extra_roots)
+                    .await
+                    .map_err(|e| tls_failed(&e))?,
+            )
         } else {
             Box::new(tcp)
         };
@@ -340,8 +379,17 @@ impl SmtpTransport {
             .await
             .map_err(smtp)?;
         if !u.implicit_tls && conn.can_starttls() {
-            let tls = TlsParameters::new(u.host.clone()).map_err(smtp)?;
-            conn.starttls(tls, &self.pool.hello).await.map_err(smtp)?;
+            let mut tls = TlsParameters::builder(u.host.clone());
+            for der in &self.pool.extra_roots {
+                tls = tls.add_root_certificate(
+                    lettre::transport::smtp::client::Certificate::from_der(der.to_vec())
+                        .map_err(smtp)?,
+                );
+            }
+            let tls = tls.build().map_err(smtp)?;
+            conn.starttls(tls, &self.pool.hello)
+                .await
+                .map_err(|e| tls_failed(&e))?;
         }
         if let Some((user, pass)) = &u.credentials {
             let creds = lettre::transport::smtp::authentication::Credentials::new(
@@ -391,9 +439,43 @@ impl SmtpTransport {
     }
 }
 
-/// `smtps://`: TLS from the first byte, verified against the web PKI roots.
-async fn implicit_tls(tcp: tokio::net::TcpStream, host: &str) -> std::io::Result<TlsSocket> {
-    let roots = rustls::RootCertStore::from_iter(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+/// The CA certificates of a PEM file (`FIELDPAY_SMTP_CA_FILE`); at least one.
+pub fn read_ca_file(
+    path: &std::path::Path,
+) -> Result<Vec<rustls::pki_types::CertificateDer<'static>>, String> {
+    use rustls::pki_types::pem::PemObject;
+    let bad = |e: &dyn std::fmt::Display| {
+        format!(
+            "FIELDPAY_SMTP_CA_FILE {}: cannot read CA certificates: {e}",
+            path.display()
+        )
+    };
+    let pem = std::fs::read(path).map_err(|e| bad(&e))?;
+    let certs = rustls::pki_types::CertificateDer::pem_slice_iter(&pem)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| bad(&e))?;
+    if certs.is_empty() {
+        return Err(bad(&"no PEM certificate in it"));
+    }
+    let mut store = rustls::RootCertStore::empty();
+    for cert in &certs {
+        store.add(cert.clone()).map_err(|e| bad(&e))?;
+    }
+    Ok(certs)
+}
+
+/// `smtps://`: TLS from the first byte, verified against the web PKI roots
+/// and `extra_roots`.
+async fn implicit_tls(
+    tcp: tokio::net::TcpStream,
+    host: &str,
+    extra_roots: &[rustls::pki_types::CertificateDer<'static>],
+) -> std::io::Result<TlsSocket> {
+    let mut roots =
+        rustls::RootCertStore::from_iter(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    for cert in extra_roots {
+        roots.add(cert.clone()).map_err(std::io::Error::other)?;
+    }
     let config = rustls::ClientConfig::builder_with_provider(Arc::new(
         rustls::crypto::ring::default_provider(),
     ))
@@ -667,6 +749,26 @@ mod tests {
         assert!(parse_smtp_url("smtp://").is_err());
         assert_eq!(percent_decode("u%40x").as_deref(), Some("u@x"));
         assert_eq!(percent_decode("bad%zz"), None);
+    }
+
+    #[test]
+    fn ca_files_must_hold_certificates() {
+        let dir = std::env::temp_dir().join(format!("fieldpay-ca-{}", random_token(8)));
+        std::fs::create_dir_all(&dir).unwrap();
+        let missing = read_ca_file(&dir.join("none.pem")).unwrap_err();
+        assert!(missing.contains("FIELDPAY_SMTP_CA_FILE"), "{missing}");
+        let not_pem = dir.join("key.txt");
+        std::fs::write(&not_pem, "not a certificate\n").unwrap();
+        let empty = read_ca_file(&not_pem).unwrap_err();
+        assert!(empty.contains("no PEM certificate"), "{empty}");
+        let garbled = dir.join("garbled.pem");
+        std::fs::write(
+            &garbled,
+            "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
+        )
+        .unwrap();
+        assert!(read_ca_file(&garbled).is_err());
+        std::fs::remove_dir_all(&dir).ok();
     }
 
     #[tokio::test]

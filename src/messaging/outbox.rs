@@ -278,7 +278,7 @@ impl Transports {
     ) -> Result<Transports, String> {
         let d = &config.delivery;
         let email: Box<dyn EmailTransport> = match &d.smtp_url {
-            Some(url) => Box::new(smtp_for(url)?),
+            Some(url) => Box::new(smtp_for(url, d.smtp_ca_file.as_deref())?),
             None => Box::new(SpoolTransport::new(&config.spool_dir, clock.clone())),
         };
         let sms: Box<dyn SmsTransport> = match &d.sms_url {
@@ -294,18 +294,20 @@ impl Transports {
     }
 }
 
-/// One SMTP transport per URL for the life of the process, so its pooled
-/// connections outlive one `deliver_due` run.
-fn smtp_for(url: &str) -> Result<SmtpTransport, String> {
-    static CACHE: std::sync::Mutex<Option<(String, SmtpTransport)>> = std::sync::Mutex::new(None);
+/// One SMTP transport per URL (and CA file) for the life of the process, so
+/// its pooled connections outlive one `deliver_due` run.
+fn smtp_for(url: &str, ca_file: Option<&std::path::Path>) -> Result<SmtpTransport, String> {
+    type Cached = (String, Option<std::path::PathBuf>, SmtpTransport);
+    static CACHE: std::sync::Mutex<Option<Cached>> = std::sync::Mutex::new(None);
     let mut cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some((cached, t)) = &*cache
+    if let Some((cached, cached_ca, t)) = &*cache
         && cached == url
+        && cached_ca.as_deref() == ca_file
     {
         return Ok(t.clone());
     }
-    let t = SmtpTransport::from_url(url)?;
-    *cache = Some((url.to_string(), t.clone()));
+    let t = SmtpTransport::from_url_trusting(url, ca_file)?;
+    *cache = Some((url.to_string(), ca_file.map(Into::into), t.clone()));
     Ok(t)
 }
 

@@ -1,6 +1,8 @@
 //! Integration tests: each drives the real HTTP application (the axum router)
 //! over a fresh SQLite database.
 
+#[path = "../common/mod.rs"]
+mod common;
 mod support;
 
 mod alerts;

@@ -751,7 +751,7 @@ fn smtp_python() -> Option<String> {
             return Some(py);
         }
     }
-    if std::env::var("CI").as_deref() == Ok("true") {
+    if crate::common::in_ci() {
         panic!(
             "aiosmtpd is missing: .ci/run installs it into target/ci-venv (FIELDPAY_TEST_PYTHON)"
         );
@@ -1066,4 +1066,419 @@ async fn claiming_looks_messages_up_by_id_however_long_the_queue() {
         !steps.iter().any(|d| d.starts_with("SCAN outbox")),
         "{steps:?}"
     );
+}
+
+// ------------------------------------------------------------ SMTP over TLS, with AUTH
+
+/// aiosmtpd with TLS and AUTH. `mode` is `starttls` (plain first; MAIL is
+/// refused before STARTTLS, AUTH is offered only after it) or `smtps` (TLS
+/// from the first byte). AUTH is required; `mechanisms` are the ones offered
+/// (of PLAIN and LOGIN). Each message is kept with two lines in front: the
+/// TLS version of its connection and the user it authenticated as. Every
+/// AUTH is logged to `auth.log` as "MECHANISM ok|refused".
+const SMTP_TLS_SERVER: &str = r#"
+import logging, os, ssl, sys, warnings
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
+
+outdir, port, mode, cert, key, mechanisms = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5], sys.argv[6].split(",")
+USER, PASSWORD = b"mailer@greenleaf.test", b"s3cret pass/word"
+# Quiet about what the test does on purpose (AUTH on smtps without STARTTLS).
+warnings.simplefilter("ignore")
+logging.getLogger("mail.log").setLevel(logging.ERROR)
+
+context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+context.load_cert_chain(cert, key)
+
+def authenticator(server, session, envelope, mechanism, auth_data):
+    ok = isinstance(auth_data, LoginPassword) and auth_data.login == USER and auth_data.password == PASSWORD
+    with open(os.path.join(outdir, "auth.log"), "a") as f:
+        f.write("%s %s\n" % (mechanism, "ok" if ok else "refused"))
+    return AuthResult(success=ok, handled=False, auth_data=auth_data)
+
+class Handler:
+    n = 0
+    async def handle_DATA(self, server, session, envelope):
+        Handler.n += 1
+        tls = server.transport.get_extra_info("ssl_object")
+        who = session.auth_data.login.decode() if session.authenticated else "none"
+        head = "X-Test-TLS: %s\r\nX-Test-Auth: %s\r\n" % (tls.version() if tls else "none", who)
+        path = os.path.join(outdir, "%d.eml" % Handler.n)
+        with open(path + ".tmp", "wb") as f:
+            f.write(head.encode() + (envelope.original_content or envelope.content))
+        os.rename(path + ".tmp", path)
+        return "250 OK"
+
+options = dict(
+    hostname="127.0.0.1", port=port, authenticator=authenticator, auth_required=True,
+    auth_exclude_mechanism=[m for m in ("PLAIN", "LOGIN") if m not in mechanisms],
+)
+if mode == "starttls":
+    c = Controller(Handler(), tls_context=context, require_starttls=True, auth_require_tls=True, **options)
+else:
+    c = Controller(Handler(), ssl_context=context, auth_require_tls=False, **options)
+c.start()
+print("READY", flush=True)
+sys.stdin.read()
+c.stop()
+"#;
+
+/// The user and password the TLS server accepts, percent-encoded for a URL.
+const SMTP_USER: &str = "mailer%40greenleaf.test";
+const SMTP_PASSWORD: &str = "s3cret%20pass%2Fword";
+
+/// A throwaway private CA and a server certificate it signed for
+/// 127.0.0.1, made with the `openssl` command. `None` (skip) without it
+/// outside CI.
+struct TestCerts {
+    ca: std::path::PathBuf,
+    cert: std::path::PathBuf,
+    key: std::path::PathBuf,
+}
+
+fn test_certs(base: &std::path::Path) -> Option<TestCerts> {
+    if std::process::Command::new("openssl")
+        .arg("version")
+        .output()
+        .is_err()
+    {
+        if crate::common::in_ci() {
+            panic!("the openssl command is missing (apt-get install -y openssl)");
+        }
+        eprintln!("SKIPPED the SMTP TLS test: no openssl command to make a certificate");
+        return None;
+    }
+    let dir = base.join("certs");
+    std::fs::create_dir_all(&dir).unwrap();
+    let openssl = |args: &[&str]| {
+        let out = std::process::Command::new("openssl")
+            .args(args)
+            .current_dir(&dir)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+    ];
+    openssl(
+        &[
+            &["req", "-x509"][..],
+            &ec,
+            &[
+                "-keyout",
+                "ca.key",
+                "-out",
+                "ca.pem",
+                "-days",
+                "2",
+                "-subj",
+                "/CN=fieldpay test CA",
+                "-addext",
+                "basicConstraints=critical,CA:TRUE",
+                "-addext",
+                "keyUsage=critical,keyCertSign,cRLSign",
+            ],
+        ]
+        .concat(),
+    );
+    openssl(
+        &[
+            &["req"][..],
+            &ec,
+            &[
+                "-keyout",
+                "server.key",
+                "-out",
+                "server.csr",
+                "-subj",
+                "/CN=127.0.0.1",
+            ],
+        ]
+        .concat(),
+    );
+    std::fs::write(
+        dir.join("server.ext"),
+        "subjectAltName=IP:127.0.0.1\nbasicConstraints=critical,CA:FALSE\n\
+         keyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n",
+    )
+    .unwrap();
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "server.pem",
+        "-days",
+        "2",
+        "-extfile",
+        "server.ext",
+    ]);
+    Some(TestCerts {
+        ca: dir.join("ca.pem"),
+        cert: dir.join("server.pem"),
+        key: dir.join("server.key"),
+    })
+}
+
+fn start_tls_smtpd(
+    python: &str,
+    base: &std::path::Path,
+    certs: &TestCerts,
+    mode: &str,
+    mechanisms: &str,
+) -> Smtpd {
+    let dir = base.join(format!("smtp-{mode}-{}", fieldpay::crypto::new_id("s")));
+    std::fs::create_dir_all(&dir).unwrap();
+    let script = base.join("smtpd_tls.py");
+    std::fs::write(&script, SMTP_TLS_SERVER).unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = std::process::Command::new(python)
+        .arg(&script)
+        .arg(&dir)
+        .arg(port.to_string())
+        .arg(mode)
+        .arg(&certs.cert)
+        .arg(&certs.key)
+        .arg(mechanisms)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert_eq!(line.trim(), "READY", "aiosmtpd ({mode}) did not start");
+    Smtpd { child, port, dir }
+}
+
+/// The AUTH attempts the TLS server saw: "MECHANISM ok|refused".
+fn auth_log(s: &Smtpd) -> Vec<String> {
+    std::fs::read_to_string(s.dir.join("auth.log"))
+        .unwrap_or_default()
+        .lines()
+        .map(String::from)
+        .collect()
+}
+
+fn with_smtp_url(t: &TestApp, url: String, ca: Option<&std::path::Path>) -> App {
+    with_delivery(
+        t,
+        DeliverySettings {
+            smtp_url: Some(url),
+            smtp_ca_file: ca.map(Into::into),
+            ..Default::default()
+        },
+    )
+}
+
+/// A message as `GET /api/v1/messages` shows it.
+async fn listed(t: &TestApp, customer: &str, id: &str) -> serde_json::Value {
+    let r = t
+        .api(
+            Method::GET,
+            &format!("/api/v1/messages?customer_id={customer}"),
+            None,
+        )
+        .await;
+    r.json()["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["id"] == id)
+        .unwrap_or_else(|| panic!("message {id} not listed: {}", r.body))
+        .clone()
+}
+
+#[tokio::test]
+async fn smtp_starttls_and_smtps_deliver_with_auth_plain_and_login() {
+    let Some(python) = smtp_python() else { return };
+    let t = TestApp::new().await;
+    let Some(certs) = test_certs(&t.dir) else {
+        return;
+    };
+    let company = company_id(&t).await;
+    let c = customer(&t, "lena@example.com", "(512) 555-0142").await;
+    for (mode, scheme, mechanisms, used) in [
+        ("starttls", "smtp", "PLAIN,LOGIN", "PLAIN"),
+        ("starttls", "smtp", "LOGIN", "LOGIN"),
+        ("smtps", "smtps", "PLAIN,LOGIN", "PLAIN"),
+        ("smtps", "smtps", "LOGIN", "LOGIN"),
+    ] {
+        let what = format!("{scheme}:// offering {mechanisms}");
+        let smtpd = start_tls_smtpd(&python, &t.dir, &certs, mode, mechanisms);
+        let app = with_smtp_url(
+            &t,
+            format!(
+                "{scheme}://{SMTP_USER}:{SMTP_PASSWORD}@127.0.0.1:{}",
+                smtpd.port
+            ),
+            Some(&certs.ca),
+        );
+        let m = enqueue(
+            &t,
+            msg(
+                &company,
+                &c,
+                Channel::Email,
+                "lena@example.com",
+                &format!("receipt:{mode}-{mechanisms}"),
+            ),
+        )
+        .await;
+        let report = outbox::deliver_due(&app, t.app.clock.now(), fixed_render)
+            .await
+            .unwrap();
+        assert_eq!(
+            report.sent,
+            1,
+            "{what}: {report:?} {}",
+            listed(&t, &c, m.id()).await
+        );
+        let got = received(&smtpd);
+        assert_eq!(got.len(), 1, "{what}");
+        let mail = &got[0];
+        assert!(mail.starts_with("X-Test-TLS: TLSv1."), "{what}: {mail}");
+        assert!(
+            mail.contains("\r\nX-Test-Auth: mailer@greenleaf.test\r\n"),
+            "{what}: {mail}"
+        );
+        assert!(mail.contains("Subject: Invoice ready"), "{what}: {mail}");
+        assert_eq!(auth_log(&smtpd), [format!("{used} ok")], "{what}");
+        assert_eq!(listed(&t, &c, m.id()).await["status"], "sent", "{what}");
+    }
+}
+
+#[tokio::test]
+async fn smtp_wrong_credentials_fail_at_once_and_tls_failures_say_so() {
+    let Some(python) = smtp_python() else { return };
+    let t = TestApp::new().await;
+    let Some(certs) = test_certs(&t.dir) else {
+        return;
+    };
+    let company = company_id(&t).await;
+    let c = customer(&t, "lena@example.com", "(512) 555-0142").await;
+    let mut n = 0;
+    let mut send = async |app: &App| {
+        n += 1;
+        let m = enqueue(
+            &t,
+            msg(
+                &company,
+                &c,
+                Channel::Email,
+                "lena@example.com",
+                &format!("receipt:tls-{n}"),
+            ),
+        )
+        .await;
+        let report = outbox::deliver_due(app, t.app.clock.now(), fixed_render)
+            .await
+            .unwrap();
+        (report, listed(&t, &c, m.id()).await)
+    };
+
+    // A wrong password over STARTTLS: refused (535), failed for good, never
+    // tried again.
+    let starttls = start_tls_smtpd(&python, &t.dir, &certs, "starttls", "PLAIN,LOGIN");
+    let wrong = with_smtp_url(
+        &t,
+        format!("smtp://{SMTP_USER}:wrong@127.0.0.1:{}", starttls.port),
+        Some(&certs.ca),
+    );
+    let (report, m) = send(&wrong).await;
+    assert_eq!(
+        (report.sent, report.retried, report.failed),
+        (0, 0, 1),
+        "{report:?} {m}"
+    );
+    assert_eq!(m["status"], "failed", "{m}");
+    let error = m["last_error"].as_str().unwrap();
+    assert!(
+        error.contains("535") && error.contains("credentials invalid"),
+        "{m}"
+    );
+    assert!(
+        !error.contains("wrong"),
+        "the password is not in the error: {m}"
+    );
+    assert_eq!(auth_log(&starttls), ["PLAIN refused"]);
+    let later = outbox::deliver_due(
+        &wrong,
+        t.app.clock.now() + time::Duration::hours(2),
+        fixed_render,
+    )
+    .await
+    .unwrap();
+    assert_eq!(later, DeliveryReport::default(), "not tried again");
+    assert_eq!(auth_log(&starttls).len(), 1);
+
+    // The server's certificate from a CA we were not told to trust: the TLS
+    // handshake fails, says why, and the password is never sent.
+    let untrusting = |scheme: &str, port: u16| {
+        with_smtp_url(
+            &t,
+            format!("{scheme}://{SMTP_USER}:{SMTP_PASSWORD}@127.0.0.1:{port}"),
+            None,
+        )
+    };
+    let smtps = start_tls_smtpd(&python, &t.dir, &certs, "smtps", "PLAIN,LOGIN");
+    for (what, app) in [
+        ("STARTTLS", untrusting("smtp", starttls.port)),
+        ("smtps", untrusting("smtps", smtps.port)),
+    ] {
+        let (report, m) = send(&app).await;
+        assert_eq!(
+            (report.sent, report.retried, report.failed),
+            (0, 1, 0),
+            "{what}: {report:?}"
+        );
+        assert_eq!(m["status"], "queued", "{what}: {m}");
+        let error = m["last_error"].as_str().unwrap();
+        assert!(
+            error.contains("TLS with the SMTP server 127.0.0.1:")
+                && error.contains("UnknownIssuer")
+                && error.contains("FIELDPAY_SMTP_CA_FILE"),
+            "{what}: {m}"
+        );
+        eprintln!("{what} with an untrusted certificate: {error}");
+    }
+    assert_eq!(auth_log(&starttls), ["PLAIN refused"], "no password sent");
+    assert!(auth_log(&smtps).is_empty(), "no password sent");
+    assert!(received(&starttls).is_empty() && received(&smtps).is_empty());
+
+    // smtps:// to a server that speaks plain SMTP: no TLS handshake at all.
+    let plain = start_smtpd(&python, &t.dir, 0, "nobody@example.com");
+    let (report, m) = send(&untrusting("smtps", plain.port)).await;
+    assert_eq!(
+        (report.sent, report.retried, report.failed),
+        (0, 1, 0),
+        "{report:?}"
+    );
+    let error = m["last_error"].as_str().unwrap();
+    assert!(
+        error.contains("TLS with the SMTP server 127.0.0.1:") && error.contains("needs smtp://"),
+        "{m}"
+    );
+    eprintln!("smtps:// to a plain SMTP server: {error}");
+    assert!(received(&plain).is_empty());
 }

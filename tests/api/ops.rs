@@ -516,6 +516,8 @@ fn spawn_server(
         .env_remove("FIELDPAY_SECRET_KEY")
         .env_remove("FIELDPAY_BASE_URL")
         .env_remove("FIELDPAY_METRICS_TOKEN")
+        .env_remove("FIELDPAY_TRUSTED_PROXIES")
+        .env_remove("FIELDPAY_PAY_RATE_LIMIT_MISSES")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -567,6 +569,23 @@ fn http_get(addr: &str, path: &str, request_id: &str) -> String {
     let mut out = String::new();
     s.read_to_string(&mut out).unwrap();
     out
+}
+
+/// A plain HTTP/1.1 GET with extra header lines; answers the status code.
+fn http_status(addr: &str, path: &str, headers: &[(&str, &str)]) -> u16 {
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut req = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    s.write_all(req.as_bytes()).unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    out.get(9..12)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or_else(|| panic!("not an HTTP response: {out}"))
 }
 
 fn sigterm_and_wait(child: &mut std::process::Child) -> std::process::ExitStatus {
@@ -624,4 +643,64 @@ fn serve_no_jobs_runs_a_web_only_process_that_logs_json_and_stops_on_sigterm() {
         );
     }
     std::fs::remove_dir_all(&dir).ok();
+}
+
+/// `FIELDPAY_TRUSTED_PROXIES` through the real server: behind the listed
+/// proxy (the test connects from 127.0.0.1, as a proxy on the same box
+/// does), the client is the address the proxy appended to `X-Forwarded-For`,
+/// and the per-address limit on unknown payment links counts each client
+/// apart; without the setting the header is the client's own word and is
+/// ignored, so all those "clients" share one budget. `/metrics` (loopback
+/// clients that did not come through a proxy) tells the two apart as well.
+#[test]
+fn x_forwarded_for_names_the_client_only_behind_a_trusted_proxy() {
+    let miss = || format!("/pay/{}", fieldpay::crypto::random_token(32));
+    let xff = |v: &'static str| [("X-Forwarded-For", v)];
+    for trusted in [true, false] {
+        let dir = std::env::temp_dir().join(format!("fieldpay-proxy-{}", new_id("t")));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut extra = vec!["--pay-rate-limit-misses", "3"];
+        if trusted {
+            extra.extend(["--trusted-proxies", "127.0.0.1"]);
+        }
+        let (mut child, rx) = spawn_server(&dir, &extra);
+        let mut seen = Vec::new();
+        let listening = wait_for_line(&rx, &mut seen, |l| l["message"] == "listening");
+        let addr = listening["addr"].as_str().unwrap().to_string();
+        let get = |path: &str, headers: &[(&str, &str)]| http_status(&addr, path, headers);
+
+        // One client's budget: three misses, then 429.
+        let first: Vec<u16> = (0..4).map(|_| get(&miss(), &xff("198.51.100.7"))).collect();
+        assert_eq!(first, [404, 404, 404, 429], "trusted proxy: {trusted}");
+        // Another address in the header.
+        let other = get(&miss(), &xff("198.51.100.8"));
+        // What a client wrote itself sits left of what the proxy appended.
+        let spoofed = get(&miss(), &xff("203.0.113.9, 198.51.100.7"));
+        // The proxy's own requests (no header).
+        let direct = get(&miss(), &[]);
+        let metrics = get("/metrics", &[]);
+        if trusted {
+            assert_eq!(other, 404, "another client has its own budget");
+            assert_eq!(
+                spoofed, 429,
+                "the proxy-appended address counts, not the one the client wrote"
+            );
+            assert_eq!(direct, 404, "the proxy itself is one more client");
+            assert_eq!(
+                metrics, 404,
+                "a request from the listed proxy came through it: no metrics"
+            );
+        } else {
+            assert_eq!(other, 429, "the header is ignored: one client, one budget");
+            assert_eq!(spoofed, 429);
+            assert_eq!(direct, 429);
+            assert_eq!(
+                metrics, 200,
+                "loopback, no proxy listed, no forwarding header"
+            );
+        }
+        let status = sigterm_and_wait(&mut child);
+        assert!(status.success(), "exit status {status:?}; logs {seen:#?}");
+        std::fs::remove_dir_all(&dir).ok();
+    }
 }

@@ -75,7 +75,40 @@ async fn pay_two_of_three_and_see_the_receipt() {
         receipt.body
     );
     assert!(receipt.body.contains("Visa ending 4242"));
-    assert!(receipt.body.contains("$75.00") || !receipt.body.contains(&inv[2]));
+    // One row per invoice paid, each paid in full, and none for the third.
+    let rows: Vec<&str> = receipt
+        .body
+        .split("<tr>")
+        .skip(1)
+        .map(|r| &r[..r.find("</tr>").unwrap()])
+        .filter(|r| r.starts_with("<td>"))
+        .collect();
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    for (row, (id, paid)) in rows.iter().zip([(&inv[0], "$89.00"), (&inv[1], "$215.00")]) {
+        let number = t.invoice_json(id).await["number"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        assert!(
+            row.starts_with(&format!("<td>{number} "))
+                && row.contains(&format!("/pay/{token}/invoices/{id}/pdf"))
+                && row.contains(&format!(
+                    "<td class=\"n\">{paid}</td><td class=\"n\">$0.00</td>"
+                )),
+            "invoice {number} ({id}): {row}"
+        );
+    }
+    let third = t.invoice_json(&inv[2]).await["number"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        !receipt.body.contains(&inv[2])
+            && !receipt.body.contains("$75.00")
+            && !rows.iter().any(|r| r.starts_with(&format!("<td>{third} "))),
+        "the unpaid invoice {third} is on the receipt: {}",
+        receipt.body
+    );
     assert_eq!(t.balance(&inv[0]).await, 0);
     assert_eq!(t.balance(&inv[1]).await, 0);
     assert_eq!(t.balance(&inv[2]).await, 7500);

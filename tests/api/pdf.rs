@@ -35,7 +35,7 @@ fn tools_present() -> bool {
     if missing.is_empty() {
         return true;
     }
-    if std::env::var("CI").as_deref() == Ok("true") {
+    if crate::common::in_ci() {
         panic!(
             "missing {missing:?}: .ci/run installs poppler-utils and qpdf (apt-get install -y poppler-utils qpdf)"
         );

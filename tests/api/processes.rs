@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::json;
 
@@ -20,8 +20,16 @@ const RUN_AT: &str = "2026-12-15T15:00:00Z";
 const FINISH_AT: &str = "2026-12-15T15:20:00Z";
 
 fn jobs_process(t: &TestApp, now: &str) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_fieldpay"))
-        .args(["jobs", "run", "--once", "--now", now])
+    jobs_command(t, now)
+        .env("FIELDPAY_LOG", "warn")
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the binary starts")
+}
+
+fn jobs_command(t: &TestApp, now: &str) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_fieldpay"));
+    cmd.args(["jobs", "run", "--once", "--now", now])
         .env("FIELDPAY_DATABASE_URL", &t.app.config.database_url)
         .env(
             "FIELDPAY_SANDBOX_DATABASE_URL",
@@ -30,11 +38,8 @@ fn jobs_process(t: &TestApp, now: &str) -> Child {
         .env("FIELDPAY_SECRET_KEY", t.app.config.secret.encoded())
         .env("FIELDPAY_SPOOL_DIR", &t.app.config.spool_dir)
         .env("FIELDPAY_BASE_URL", &t.app.config.base_url)
-        .env("FIELDPAY_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the binary starts")
+        .stdout(Stdio::piped());
+    cmd
 }
 
 fn finished(child: Child) -> String {
@@ -87,12 +92,45 @@ async fn three_processes_share_the_work_and_a_killed_one_is_finished_by_the_othe
     }
     assert_eq!(autopay_invoices.len() + alert_invoices.len(), 1000);
 
-    // Three processes at once; one is killed while it works.
+    // Three processes at once; one is killed while it works: as soon as it
+    // has begun charging (its log of statements shows a payment attempt
+    // written), and while it is still running.
     let survivors = [jobs_process(&t, RUN_AT), jobs_process(&t, RUN_AT)];
-    let mut doomed = jobs_process(&t, RUN_AT);
-    tokio::time::sleep(Duration::from_millis(700)).await;
+    let doomed_log = t.dir.join("doomed.log");
+    let mut doomed = jobs_command(&t, RUN_AT)
+        .env("FIELDPAY_LOG", "warn,sqlx::query=debug")
+        .stderr(std::fs::File::create(&doomed_log).unwrap())
+        .spawn()
+        .expect("the binary starts");
+    let started = Instant::now();
+    loop {
+        if let Some(status) = doomed.try_wait().unwrap() {
+            panic!("the process to be killed ended ({status}) before it began charging");
+        }
+        let log = std::fs::read_to_string(&doomed_log).unwrap_or_default();
+        if log.contains("INSERT INTO payment_attempts") {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "the process to be killed did not begin charging within 120 s"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
     doomed.kill().unwrap(); // SIGKILL
-    doomed.wait().unwrap();
+    let status = doomed.wait().unwrap();
+    assert_eq!(
+        std::os::unix::process::ExitStatusExt::signal(&status),
+        Some(9),
+        "the process was killed mid-run, not finished: {status}"
+    );
+    eprintln!(
+        "killed one process {} ms after the start, once it had begun charging; {} attempts in all, {} pending",
+        started.elapsed().as_millis(),
+        t.count("SELECT COUNT(*) FROM payment_attempts").await,
+        t.count("SELECT COUNT(*) FROM payment_attempts WHERE status = 'pending'")
+            .await
+    );
     for p in survivors {
         eprintln!("survivor: {}", finished(p).trim());
     }

@@ -72,7 +72,7 @@ fn python_with_localstripe() -> Option<String> {
             return Some(py);
         }
     }
-    if std::env::var("CI").as_deref() == Ok("true") {
+    if crate::common::in_ci() {
         panic!(
             "localstripe is missing: .ci/run installs it into target/ci-venv (FIELDPAY_TEST_PYTHON)"
         );

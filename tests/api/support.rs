@@ -78,7 +78,7 @@ pub fn postgres_server() -> Option<String> {
         Ok(url) if !url.is_empty() => Some(url),
         _ => {
             assert!(
-                std::env::var("CI").as_deref() != Ok("true"),
+                !crate::common::in_ci(),
                 "FIELDPAY_TEST_POSTGRES must name a PostgreSQL server (postgres://USER@HOST:PORT/postgres); .ci/run starts one"
             );
             None

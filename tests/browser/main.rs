@@ -4,6 +4,8 @@
 //! `target/screenshots/`. See `support` for what is needed to run them.
 
 mod a11y;
+#[path = "../common/mod.rs"]
+mod common;
 mod layout;
 mod office;
 mod pay;

