@@ -249,6 +249,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../../migrations/sqlite/0019_attempt_processor.sql"),
         include_str!("../../migrations/postgres/0019_attempt_processor.sql"),
     ),
+    (
+        20,
+        "refund_states",
+        include_str!("../../migrations/sqlite/0020_refund_states.sql"),
+        include_str!("../../migrations/postgres/0020_refund_states.sql"),
+    ),
 ];
 
 fn migrator(backend: Backend) -> Migrator {

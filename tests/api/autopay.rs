@@ -283,6 +283,14 @@ impl PaymentProcessor for Scripted {
     ) -> BoxFuture<'_, Result<Refund, ProcessorError>> {
         self.inner.refund(charge_id, amount, key)
     }
+
+    fn find_refund(
+        &self,
+        charge_id: String,
+        key: String,
+    ) -> BoxFuture<'_, Result<Option<Refund>, ProcessorError>> {
+        self.inner.find_refund(charge_id, key)
+    }
 }
 
 fn scripted(t: &TestApp) -> (App, Arc<Scripted>) {

@@ -134,7 +134,7 @@ fn localstripe() -> Option<&'static LocalStripe> {
     .as_ref()
 }
 
-fn http() -> reqwest::Client {
+pub(crate) fn http() -> reqwest::Client {
     let _ = rustls::crypto::ring::default_provider().install_default();
     reqwest::Client::new()
 }
@@ -148,14 +148,14 @@ fn webhook_secret() -> String {
     format!("whsec_{}", fieldpay::crypto::new_id("w").replace('_', ""))
 }
 
-struct Ctx {
-    ls: &'static LocalStripe,
-    company: String,
-    sk: String,
-    whsec: String,
+pub(crate) struct Ctx {
+    pub(crate) ls: &'static LocalStripe,
+    pub(crate) company: String,
+    pub(crate) sk: String,
+    pub(crate) whsec: String,
 }
 
-async fn company_id(t: &TestApp, api_key: &str) -> String {
+pub(crate) async fn company_id(t: &TestApp, api_key: &str) -> String {
     fieldpay::store::companies::company_for_api_key(&t.app.db, api_key)
         .await
         .unwrap()
@@ -179,7 +179,7 @@ async fn set_stripe(t: &TestApp, api_key: &str, sk: &str, whsec: &str) -> Resp {
 }
 
 /// A test app whose company takes cards through Stripe (localstripe).
-async fn stripe_app() -> Option<(TestApp, Ctx)> {
+pub(crate) async fn stripe_app() -> Option<(TestApp, Ctx)> {
     let ls = localstripe()?;
     let t = TestApp::new().await;
     let (sk, whsec) = (secret_key(), webhook_secret());
@@ -207,7 +207,7 @@ async fn stripe_app() -> Option<(TestApp, Ctx)> {
 
 /// Puts a processor in `App::processor`: what companies that did not choose
 /// Stripe are charged through.
-fn use_processor(t: &mut TestApp, p: Arc<dyn PaymentProcessor>) {
+pub(crate) fn use_processor(t: &mut TestApp, p: Arc<dyn PaymentProcessor>) {
     t.app.processor = p;
     t.router = fieldpay::web::router(t.app.clone());
 }
@@ -215,7 +215,7 @@ fn use_processor(t: &mut TestApp, p: Arc<dyn PaymentProcessor>) {
 /// Switches the test company's processor kind, keeping its stored keys. In
 /// the database, as a test device: the settings API refuses a switch while
 /// an attempt is pending, which is the state these tests build.
-async fn set_kind(t: &TestApp, kind: &str) {
+pub(crate) async fn set_kind(t: &TestApp, kind: &str) {
     let done = fieldpay::store::sql::query("UPDATE processor_settings SET kind = $1")
         .bind(kind)
         .execute(t.app.db.writer())
@@ -225,7 +225,7 @@ async fn set_kind(t: &TestApp, kind: &str) {
 }
 
 /// A PaymentMethod made at localstripe, as Stripe.js would make it.
-async fn pm(c: &Ctx, number: &str) -> String {
+pub(crate) async fn pm(c: &Ctx, number: &str) -> String {
     let r = http()
         .post(format!("{}/v1/payment_methods", c.ls.base))
         .bearer_auth(&c.sk)
@@ -244,7 +244,7 @@ async fn pm(c: &Ctx, number: &str) -> String {
     v["id"].as_str().unwrap().to_string()
 }
 
-async fn ls_get(c: &Ctx, path: &str) -> Value {
+pub(crate) async fn ls_get(c: &Ctx, path: &str) -> Value {
     let r = http()
         .get(format!("{}{path}", c.ls.base))
         .bearer_auth(&c.sk)
@@ -256,7 +256,7 @@ async fn ls_get(c: &Ctx, path: &str) -> Value {
 }
 
 /// Every PaymentIntent at localstripe that carries this attempt id.
-async fn intents_for(c: &Ctx, attempt: &str) -> Vec<Value> {
+pub(crate) async fn intents_for(c: &Ctx, attempt: &str) -> Vec<Value> {
     let mut out = Vec::new();
     let mut after: Option<String> = None;
     loop {
@@ -277,7 +277,7 @@ async fn intents_for(c: &Ctx, attempt: &str) -> Vec<Value> {
     }
 }
 
-async fn attempt_of_payment(t: &TestApp, payment_id: &str) -> (String, String) {
+pub(crate) async fn attempt_of_payment(t: &TestApp, payment_id: &str) -> (String, String) {
     fieldpay::store::sql::query_as(
         "SELECT attempt_id, processor_charge_id FROM payments WHERE id = $1",
     )
@@ -287,7 +287,7 @@ async fn attempt_of_payment(t: &TestApp, payment_id: &str) -> (String, String) {
     .unwrap()
 }
 
-fn body(invoices: &[String], method: &str) -> Value {
+pub(crate) fn body(invoices: &[String], method: &str) -> Value {
     json!({"invoice_ids": invoices, "payment_method": method})
 }
 
@@ -574,6 +574,9 @@ impl PaymentProcessor for LostReply {
     fn name(&self) -> &'static str {
         "stripe"
     }
+    fn account(&self) -> String {
+        self.0.account()
+    }
     fn charge(&self, req: ChargeRequest) -> BoxFuture<'_, Result<ChargeOutcome, ProcessorError>> {
         Box::pin(async move {
             let _ = self.0.charge(req).await;
@@ -601,6 +604,13 @@ impl PaymentProcessor for LostReply {
     ) -> BoxFuture<'_, Result<Refund, ProcessorError>> {
         self.0.refund(charge_id, amount, key)
     }
+    fn find_refund(
+        &self,
+        charge_id: String,
+        key: String,
+    ) -> BoxFuture<'_, Result<Option<Refund>, ProcessorError>> {
+        self.0.find_refund(charge_id, key)
+    }
 }
 
 /// Refunds at Stripe, then loses the reply.
@@ -609,6 +619,9 @@ struct LostRefundReply(StripeProcessor);
 impl PaymentProcessor for LostRefundReply {
     fn name(&self) -> &'static str {
         "stripe"
+    }
+    fn account(&self) -> String {
+        self.0.account()
     }
     fn charge(&self, req: ChargeRequest) -> BoxFuture<'_, Result<ChargeOutcome, ProcessorError>> {
         self.0.charge(req)
@@ -637,10 +650,23 @@ impl PaymentProcessor for LostRefundReply {
             Err(ProcessorError::Unavailable("connection reset".into()))
         })
     }
+    /// The connection stays bad: asking about the refund fails too.
+    fn find_refund(
+        &self,
+        _charge_id: String,
+        _key: String,
+    ) -> BoxFuture<'_, Result<Option<Refund>, ProcessorError>> {
+        Box::pin(async { Err(ProcessorError::Unavailable("connection reset".into())) })
+    }
 }
 
 /// Pays with a reply that is lost; returns the invoice and the attempt.
-async fn pay_and_lose_reply(t: &mut TestApp, c: &Ctx, name: &str, amount: i64) -> (String, String) {
+pub(crate) async fn pay_and_lose_reply(
+    t: &mut TestApp,
+    c: &Ctx,
+    name: &str,
+    amount: i64,
+) -> (String, String) {
     let (cust, inv) = customer_with_invoices(t, name, &[amount]).await;
     let token = t.token(&cust).await;
     let card = pm(c, "4242424242424242").await;
@@ -743,7 +769,12 @@ async fn stripe_repeated_requests_charge_once_although_localstripe_ignores_idemp
 }
 
 /// Posts a signed (or not) event to a company's webhook path.
-async fn post_event(t: &TestApp, company: &str, payload: &str, signature: Option<&str>) -> Resp {
+pub(crate) async fn post_event(
+    t: &TestApp,
+    company: &str,
+    payload: &str,
+    signature: Option<&str>,
+) -> Resp {
     let mut headers = vec![("content-type", "application/json")];
     if let Some(s) = signature {
         headers.push(("stripe-signature", s));
@@ -757,16 +788,16 @@ async fn post_event(t: &TestApp, company: &str, payload: &str, signature: Option
     .await
 }
 
-fn event(id: &str, kind: &str, object: Value) -> String {
+pub(crate) fn event(id: &str, kind: &str, object: Value) -> String {
     json!({"id": id, "object": "event", "type": kind, "created": 1, "data": {"object": object}})
         .to_string()
 }
 
-fn now_unix() -> i64 {
+pub(crate) fn now_unix() -> i64 {
     time::OffsetDateTime::now_utc().unix_timestamp()
 }
 
-async fn wait_processed(t: &TestApp, event_id: &str) -> String {
+pub(crate) async fn wait_processed(t: &TestApp, event_id: &str) -> String {
     for _ in 0..200 {
         let done: Option<Option<String>> = fieldpay::store::sql::query_scalar(
             "SELECT result FROM stripe_events WHERE event_id = $1 AND processed_at IS NOT NULL",
@@ -1323,7 +1354,7 @@ async fn stripe_refund_whose_reply_was_lost_is_confirmed_by_webhook() {
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(
         wait_processed(&t, "evt_refund_lost").await,
-        "refunds recorded: 0"
+        "refunds recorded: 0; ours settled: 1"
     );
     let (n, confirmed): (i64, Option<String>) =
         fieldpay::store::sql::query_as("SELECT count(*), max(processor_refund_id) FROM refunds")
