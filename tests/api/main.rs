@@ -26,6 +26,7 @@ mod payments;
 mod pdf;
 mod portal;
 mod processes;
+mod refunds;
 mod security;
 mod stripe;
 mod templates;

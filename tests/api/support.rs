@@ -19,6 +19,8 @@ use fieldpay::crypto::{Secret, new_id};
 use fieldpay::setup;
 use fieldpay::store::companies::NewCompany;
 
+pub mod faulty;
+
 pub const BASE_URL: &str = "https://pay.greenleaf.test";
 pub const OWNER_PASSWORD: &str = "correct horse battery";
 pub const SMS_TOKEN: &str = "test-sms-auth-token";
