@@ -29,4 +29,5 @@ mod processes;
 mod refunds;
 mod security;
 mod stripe;
+mod stripe_refunds;
 mod templates;
