@@ -626,7 +626,9 @@ fn outcome(
 ) -> Result<RefundOutcome, OfficePayError> {
     match settled {
         crate::refunds::Settled::Succeeded => Ok(RefundOutcome::Done(refund_id)),
-        crate::refunds::Settled::Pending(_) => Ok(RefundOutcome::Pending(refund_id)),
+        crate::refunds::Settled::Pending(_) | crate::refunds::Settled::Processing => {
+            Ok(RefundOutcome::Pending(refund_id))
+        }
         crate::refunds::Settled::Failed(_) => Err(OfficePayError::Processor(
             "The card processor refused the refund, so nothing was refunded and the balances are as before."
                 .into(),

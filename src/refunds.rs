@@ -47,9 +47,12 @@ pub fn backoff(attempts: i64) -> Duration {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Settled {
     Succeeded,
-    /// Not final: why (the processor could not be reached, or has not
-    /// finished). The jobs try again.
+    /// Not settled: why (the processor could not be reached, or cannot be
+    /// asked). The jobs try again.
     Pending(String),
+    /// Accepted by the processor, not final there (Stripe's `pending`): the
+    /// jobs ask again until it is.
+    Processing,
     /// Refused or failed at the processor, with its reason; undone.
     Failed(String),
 }
@@ -88,14 +91,34 @@ pub async fn send_recorded(
     let mut settled = Settled::Pending("not sent".into());
     for (n, delay) in [0u64, 500].into_iter().enumerate() {
         tokio::time::sleep(std::time::Duration::from_millis(delay)).await;
+        // A second try may follow a request the processor did receive.
         let how = if n == 0 { How::Send } else { How::AskThenSend };
         match try_now(app, company_id, refund_id, actor, how).await? {
             Some(Settled::Pending(why)) => settled = Settled::Pending(why),
             Some(done) => return Ok(done),
-            None => return Ok(settled),
+            // Settled meanwhile (a webhook): say how.
+            None => return current(app, company_id, refund_id).await,
         }
     }
     Ok(settled)
+}
+
+/// A refund's state as stored now.
+async fn current(app: &App, company_id: &str, refund_id: &str) -> Result<Settled, StoreError> {
+    let mut conn = app.db.reader().acquire().await?;
+    let Some(state) = store::state(&mut conn, company_id, refund_id).await? else {
+        return Ok(Settled::Pending("unknown refund".into()));
+    };
+    Ok(match state.status.as_str() {
+        store::SUCCEEDED => Settled::Succeeded,
+        store::FAILED => Settled::Failed(state.last_error.unwrap_or_default()),
+        _ if state.processor_refund_id.is_some() => Settled::Processing,
+        _ => Settled::Pending(
+            state
+                .last_error
+                .unwrap_or_else(|| "waiting for its next try".into()),
+        ),
+    })
 }
 
 /// Tries a pending refund now, whatever its schedule (the office's button);
@@ -151,6 +174,7 @@ pub async fn reconcile(app: &App, now: OffsetDateTime) -> Result<RefundReport, S
         match advance(app, &pending, How::AskThenSend, "reconciler", now).await? {
             Settled::Succeeded => report.succeeded += 1,
             Settled::Failed(_) => report.failed += 1,
+            Settled::Processing => report.still_pending += 1,
             Settled::Pending(why) => {
                 tracing::info!(refund = %pending.id, %why, "refund still pending");
                 report.still_pending += 1;
@@ -254,9 +278,13 @@ async fn apply(
         Ok(r) => match r.status {
             RefundStatus::Succeeded => {
                 let mut tx = app.db.begin_write().await?;
-                succeed(&mut tx, c, &p.id, &r, actor, None).await?;
+                let changed = succeed(&mut tx, c, &p.id, &r, actor, None).await?;
                 tx.commit().await?;
-                Ok(Settled::Succeeded)
+                if changed {
+                    Ok(Settled::Succeeded)
+                } else {
+                    current(app, c, &p.id).await
+                }
             }
             RefundStatus::Pending => {
                 let mut tx = app.db.begin_write().await?;
@@ -282,20 +310,26 @@ async fn apply(
                     .await?;
                 }
                 tx.commit().await?;
-                Ok(Settled::Pending(why.into()))
+                Ok(Settled::Processing)
             }
             RefundStatus::Failed(reason) => {
                 let mut tx = app.db.begin_write().await?;
-                fail(&mut tx, c, &p.id, &reason, actor, "refund.failed").await?;
+                let undone = fail(&mut tx, c, &p.id, &reason, actor, "refund.failed").await?;
                 tx.commit().await?;
+                if undone != Undone::Failed {
+                    return current(app, c, &p.id).await;
+                }
                 tracing::warn!(refund = %p.id, %reason, "the processor failed the refund; undone");
                 Ok(Settled::Failed(reason))
             }
         },
         Err(ProcessorError::InvalidSource(why)) => {
             let mut tx = app.db.begin_write().await?;
-            fail(&mut tx, c, &p.id, &why, actor, "refund.refused").await?;
+            let undone = fail(&mut tx, c, &p.id, &why, actor, "refund.refused").await?;
             tx.commit().await?;
+            if undone != Undone::Failed {
+                return current(app, c, &p.id).await;
+            }
             tracing::info!(refund = %p.id, %why, "processor refused the refund; undone");
             Ok(Settled::Failed(why))
         }

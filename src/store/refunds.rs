@@ -230,18 +230,22 @@ pub struct State {
     pub amount: i64,
     pub status: String,
     pub processor_refund_id: Option<String>,
+    pub last_error: Option<String>,
 }
 
-const STATE_SELECT: &str =
-    "SELECT id, payment_id, amount, status, processor_refund_id FROM refunds";
+type StateRow = (String, String, i64, String, Option<String>, Option<String>);
 
-fn state_from(row: (String, String, i64, String, Option<String>)) -> State {
+const STATE_SELECT: &str =
+    "SELECT id, payment_id, amount, status, processor_refund_id, last_error FROM refunds";
+
+fn state_from(row: StateRow) -> State {
     State {
         id: row.0,
         payment_id: row.1,
         amount: row.2,
         status: row.3,
         processor_refund_id: row.4,
+        last_error: row.5,
     }
 }
 
@@ -250,9 +254,9 @@ pub async fn state(
     company_id: &str,
     refund_id: &str,
 ) -> StoreResult<Option<State>> {
-    let row: Option<(String, String, i64, String, Option<String>)> = crate::store::sql::query_as(
-        dynamic_sql(format!("{STATE_SELECT} WHERE company_id = $1 AND id = $2")),
-    )
+    let row: Option<StateRow> = crate::store::sql::query_as(dynamic_sql(format!(
+        "{STATE_SELECT} WHERE company_id = $1 AND id = $2"
+    )))
     .bind(company_id)
     .bind(refund_id)
     .fetch_optional(&mut *conn)
@@ -265,14 +269,13 @@ pub async fn state_by_processor_id(
     company_id: &str,
     processor_refund_id: &str,
 ) -> StoreResult<Option<State>> {
-    let row: Option<(String, String, i64, String, Option<String>)> =
-        crate::store::sql::query_as(dynamic_sql(format!(
-            "{STATE_SELECT} WHERE company_id = $1 AND processor_refund_id = $2"
-        )))
-        .bind(company_id)
-        .bind(processor_refund_id)
-        .fetch_optional(&mut *conn)
-        .await?;
+    let row: Option<StateRow> = crate::store::sql::query_as(dynamic_sql(format!(
+        "{STATE_SELECT} WHERE company_id = $1 AND processor_refund_id = $2"
+    )))
+    .bind(company_id)
+    .bind(processor_refund_id)
+    .fetch_optional(&mut *conn)
+    .await?;
     Ok(row.map(state_from))
 }
 
