@@ -530,10 +530,7 @@ pub async fn refund(app: &App, req: &RefundRequest) -> Result<RefundOutcome, Off
         }
         return match prior.status.as_str() {
             refunds::PENDING => Ok(RefundOutcome::Pending(prior.id)),
-            refunds::FAILED => Err(OfficePayError::Processor(format!(
-                "This refund failed at the card processor ({}), so nothing was refunded and the balances are as before.",
-                prior.last_error.unwrap_or_default()
-            ))),
+            refunds::FAILED => Err(failed(&prior.last_error.unwrap_or_default())),
             _ => Ok(RefundOutcome::Replay(prior.id)),
         };
     }
@@ -629,11 +626,20 @@ fn outcome(
         crate::refunds::Settled::Pending(_) | crate::refunds::Settled::Processing => {
             Ok(RefundOutcome::Pending(refund_id))
         }
-        crate::refunds::Settled::Failed(_) => Err(OfficePayError::Processor(
-            "The card processor refused the refund, so nothing was refunded and the balances are as before."
-                .into(),
-        )),
+        crate::refunds::Settled::Failed(reason) => Err(failed(&reason)),
     }
+}
+
+fn failed(reason: &str) -> OfficePayError {
+    let reason = reason.trim().trim_end_matches('.');
+    OfficePayError::Processor(if reason.is_empty() {
+        "The card processor refused the refund, so nothing was refunded and the balances are as before."
+            .into()
+    } else {
+        format!(
+            "The card processor refused the refund ({reason}), so nothing was refunded and the balances are as before."
+        )
+    })
 }
 
 /// Sends a pending card refund again now (the office's button; the jobs
@@ -653,8 +659,10 @@ pub async fn retry_refund(
     let Some(state) = state.filter(|s| s.payment_id == payment_id) else {
         return Err(OfficePayError::NotFound);
     };
-    if state.status != refunds::PENDING {
-        return Ok(RefundOutcome::Replay(refund_id.to_string()));
+    match state.status.as_str() {
+        refunds::PENDING => {}
+        refunds::FAILED => return Err(failed(&state.last_error.unwrap_or_default())),
+        _ => return Ok(RefundOutcome::Replay(refund_id.to_string())),
     }
     match crate::refunds::retry_now(app, company_id, refund_id, actor).await? {
         Some(settled) => outcome(refund_id.to_string(), settled),

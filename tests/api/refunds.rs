@@ -9,7 +9,7 @@ use axum::http::{Method, StatusCode};
 use serde_json::json;
 
 use crate::office_auth::Office;
-use crate::office_payments::{office, payment_of, record, refund};
+use crate::office_payments::{hidden, office, payment_of, record, refund, refund_with};
 use crate::support::faulty::{Call, Fault, Faulty};
 use crate::support::{TestApp, customer_with_invoices};
 use fieldpay::processor::RefundStatus;
@@ -90,9 +90,20 @@ async fn a_refund_the_processor_refuses_leaves_the_balances_as_they_were_and_the
     let before = books(&t).await;
     f.script(Call::Refund, [Fault::Refuse("charge_disputed".into())]);
 
-    let r = refund(&t, &o, &pay, "120.00").await;
+    let page = o.get(&t, &format!("/office/payments/{pay}")).await;
+    let nonce = hidden(&page.body, "nonce");
+    let r = refund_with(&t, &o, &pay, "120.00", &nonce).await;
     assert_eq!(r.status, StatusCode::BAD_GATEWAY, "{}", r.body);
-    assert!(r.body.contains("refused the refund"), "{}", r.body);
+    assert!(
+        r.body.contains("refused the refund (charge_disputed)"),
+        "{}",
+        r.body
+    );
+    // The same form again: told the same, nothing new.
+    let again = refund_with(&t, &o, &pay, "120.00", &nonce).await;
+    assert_eq!(again.status, StatusCode::BAD_GATEWAY, "{}", again.body);
+    assert!(again.body.contains("refused the refund"), "{}", again.body);
+    assert_eq!(t.count("SELECT COUNT(*) FROM refunds").await, 1);
     assert_eq!(
         books(&t).await,
         before,
