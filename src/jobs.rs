@@ -1,4 +1,5 @@
-//! Scheduled work: reconciliation of payment attempts left pending, autopay
+//! Scheduled work: reconciliation of payment attempts and refunds left
+//! pending, Stripe events not applied yet, autopay
 //! charges (with their notices and card reminders), queueing of invoice
 //! alerts, and delivery of the outbox.
 //!
@@ -33,6 +34,8 @@ pub const EVERY: Duration = Duration::from_secs(60);
 #[derive(Debug, Default)]
 pub struct RunReport {
     pub reconciled: payments::ReconcileReport,
+    /// Pending refunds sent again or asked about.
+    pub refunds: crate::refunds::RefundReport,
     /// Stripe webhook events recorded but never processed, processed now.
     pub webhook_events: usize,
     pub autopay: crate::autopay::AutopayReport,
@@ -117,8 +120,18 @@ pub async fn run_once_until(
         },
         "reconciliation failed"
     );
-    // Webhook events whose processing was cut short (crash, restart) are
-    // applied now, through the same idempotent paths.
+    // Refunds recorded but not confirmed (a crash before the processor
+    // was called, a processor that could not be reached, a refund the
+    // processor has not finished): asked about, sent once if never made,
+    // settled; the invoices they hold are freed or stay held.
+    report.refunds = step!(
+        "refunds",
+        crate::refunds::reconcile(app, now),
+        "refund reconciliation failed"
+    );
+    // Webhook events whose processing was cut short (crash, restart) or
+    // that could not be applied yet (a refund of a payment recorded only
+    // now) are applied now, through the same idempotent paths.
     report.webhook_events = step!(
         "stripe_events",
         crate::web::stripe_webhook::process_unprocessed(app, now),
@@ -177,6 +190,9 @@ pub async fn run_until(app: App, mut stop: watch::Receiver<bool>) {
 fn log_report(r: &RunReport) {
     if r.reconciled != payments::ReconcileReport::default() {
         tracing::info!(report = ?r.reconciled, "reconciliation settled attempts");
+    }
+    if !r.refunds.is_quiet() {
+        tracing::info!(report = ?r.refunds, "refunds reconciled");
     }
     if r.webhook_events > 0 {
         tracing::info!(events = r.webhook_events, "stored Stripe events processed");

@@ -20,6 +20,7 @@ pub mod payments;
 pub mod pdf;
 pub mod private_files;
 pub mod processor;
+pub mod refunds;
 pub mod setup;
 pub mod store;
 pub mod web;

@@ -5,7 +5,7 @@
 //! written in one transaction, guarded so that an invoice paid or held
 //! meanwhile is refused. Refunds are written (and their invoices reopened and
 //! held) before the processor is called, with the refund's id as the
-//! processor's idempotency key; a refusal undoes them.
+//! processor's idempotency key; `crate::refunds` takes them from there.
 
 use std::time::Duration;
 
@@ -16,7 +16,6 @@ use crate::crypto::new_id;
 use crate::domain::{Allocation, allocate};
 use crate::money::{Currency, Money};
 use crate::payments::{self, PayError, PayInvoices, PayResult};
-use crate::processor::ProcessorError;
 use crate::store::payments::{self as store, NewOfficePayment};
 use crate::store::refunds::{self, NewRefund};
 use crate::store::{StoreError, audit};
@@ -401,7 +400,8 @@ pub enum RefundOutcome {
     Done(String),
     /// The same form was submitted before.
     Replay(String),
-    /// The processor could not be reached; the refund waits to be sent again.
+    /// Recorded and pending at the processor (not reached, or not finished
+    /// there): the jobs send it again or ask about it until it settles.
     Pending(String),
 }
 
@@ -477,7 +477,9 @@ async fn plan_on(
 }
 
 /// Refunds (part of) a payment: recorded and its invoices reopened first,
-/// then sent to the processor for card payments; a refusal undoes it.
+/// then, for a card payment, sent to the processor that took it
+/// (`crate::refunds`): confirmed, left pending for the jobs, or failed and
+/// undone.
 pub async fn refund(app: &App, req: &RefundRequest) -> Result<RefundOutcome, OfficePayError> {
     let key = req.idempotency_key.as_str();
     if key.len() < 16 || key.len() > 128 {
@@ -493,16 +495,44 @@ pub async fn refund(app: &App, req: &RefundRequest) -> Result<RefundOutcome, Off
     let c = req.company_id.as_str();
     let refund_id = new_id("ref");
 
+    // The processor that took the payment makes the refund: recorded with it.
+    let processor = {
+        let mut conn = app.db.reader().acquire().await?;
+        let payment = store::office_get(&mut conn, c, &req.payment_id)
+            .await?
+            .ok_or(OfficePayError::NotFound)?;
+        if payment.method == "card" {
+            let (kind, account) = refunds::payment_processor(&mut conn, c, &req.payment_id).await?;
+            drop(conn);
+            let processor =
+                crate::processor::processor_of(app, c, kind.as_deref(), account.as_deref())
+                    .await?
+                    .ok_or_else(|| {
+                        invalid(
+                            "amount",
+                            "This card payment was taken through a processor account the company no longer uses: refund it in that account.",
+                        )
+                    })?;
+            Some((processor.name().to_string(), processor.account()))
+        } else {
+            None
+        }
+    };
+
     // 1. Record: the refund, the payment's refunded total, the reopened invoices.
     let mut tx = app.db.begin_write().await?;
-    if let Some((prior, payment_id)) = refunds::find_by_key(&mut tx, c, key).await? {
-        if payment_id != req.payment_id {
+    if let Some(prior) = refunds::find_by_key(&mut tx, c, key).await? {
+        if prior.payment_id != req.payment_id {
             return Err(invalid(
                 "form",
                 "This form was already used. Reload the page.",
             ));
         }
-        return Ok(RefundOutcome::Replay(prior));
+        return match prior.status.as_str() {
+            refunds::PENDING => Ok(RefundOutcome::Pending(prior.id)),
+            refunds::FAILED => Err(failed(&prior.last_error.unwrap_or_default())),
+            _ => Ok(RefundOutcome::Replay(prior.id)),
+        };
     }
     let payment = store::office_get(&mut tx, c, &req.payment_id)
         .await?
@@ -525,6 +555,7 @@ pub async fn refund(app: &App, req: &RefundRequest) -> Result<RefundOutcome, Off
             "The payment changed meanwhile. Reload the page.",
         ));
     }
+    let now = app.clock.now();
     refunds::insert(
         &mut tx,
         &NewRefund {
@@ -535,6 +566,16 @@ pub async fn refund(app: &App, req: &RefundRequest) -> Result<RefundOutcome, Off
             idempotency_key: key,
             reason,
             created_by: &req.user_id,
+            status: if by_card {
+                refunds::PENDING
+            } else {
+                refunds::SUCCEEDED
+            },
+            processor_refund_id: None,
+            processor_kind: processor.as_ref().map(|(k, _)| k.as_str()),
+            processor_account: processor.as_ref().map(|(_, a)| a.as_str()),
+            // The send below has this long; after a crash the jobs send it.
+            next_attempt_at: by_card.then_some(now + crate::refunds::SEND_LEASE),
         },
     )
     .await?;
@@ -560,99 +601,50 @@ pub async fn refund(app: &App, req: &RefundRequest) -> Result<RefundOutcome, Off
             "amount": plan.amount,
             "method": payment.method,
             "reason": reason,
+            "processor": processor.as_ref().map(|(k, _)| k),
             "reopened": plan.reopens.iter().map(|(id, _, a, _)| serde_json::json!({"invoice_id": id, "amount": a})).collect::<Vec<_>>(),
         }),
     )
     .await?;
     tx.commit().await?;
 
-    let Some(charge_id) = charge_id else {
+    if charge_id.is_none() {
         // Cash or check: the money went back outside fieldpay.
         return Ok(RefundOutcome::Done(refund_id));
-    };
-    // 2. Send; 3. confirm or undo.
-    send_refund(
-        app,
-        c,
-        &refund_id,
-        &charge_id,
-        Money::new(plan.amount, plan.currency),
-        &req.actor,
-    )
-    .await
+    }
+    // 2. Send; 3. confirm, leave pending for the jobs, or undo.
+    let settled = crate::refunds::send_recorded(app, c, &refund_id, &req.actor).await?;
+    outcome(refund_id, settled)
 }
 
-/// Sends a recorded card refund to the processor (again, for a pending one):
-/// the refund's id is the idempotency key, so it is never paid out twice.
-async fn send_refund(
-    app: &App,
-    company_id: &str,
-    refund_id: &str,
-    charge_id: &str,
-    amount: Money,
-    actor: &str,
+fn outcome(
+    refund_id: String,
+    settled: crate::refunds::Settled,
 ) -> Result<RefundOutcome, OfficePayError> {
-    let mut outcome = Err(ProcessorError::Unavailable("not tried".into()));
-    for delay in [0u64, 500] {
-        tokio::time::sleep(Duration::from_millis(delay)).await;
-        // The company's processor (its Stripe account, else the sandbox).
-        let processor = match crate::processor::processor_for(app, company_id).await {
-            Ok(p) => p,
-            Err(e) => {
-                outcome = Err(ProcessorError::Unavailable(e.to_string()));
-                continue;
-            }
-        };
-        outcome = processor
-            .refund(charge_id.to_string(), amount, refund_id.to_string())
-            .await;
-        if !matches!(outcome, Err(ProcessorError::Unavailable(_))) {
-            break;
+    match settled {
+        crate::refunds::Settled::Succeeded => Ok(RefundOutcome::Done(refund_id)),
+        crate::refunds::Settled::Pending(_) | crate::refunds::Settled::Processing => {
+            Ok(RefundOutcome::Pending(refund_id))
         }
-    }
-    let mut tx = app.db.begin_write().await?;
-    match outcome {
-        Ok(r) => {
-            refunds::mark_sent(&mut tx, company_id, refund_id, &r.id).await?;
-            audit::record(
-                &mut tx,
-                company_id,
-                actor,
-                "refund.sent",
-                refund_id,
-                serde_json::json!({"processor_refund_id": r.id, "amount": amount.minor}),
-            )
-            .await?;
-            tx.commit().await?;
-            Ok(RefundOutcome::Done(refund_id.to_string()))
-        }
-        Err(ProcessorError::InvalidSource(why)) => {
-            refunds::undo(&mut tx, company_id, refund_id).await?;
-            audit::record(
-                &mut tx,
-                company_id,
-                actor,
-                "refund.refused",
-                refund_id,
-                serde_json::json!({"reason": why, "amount": amount.minor}),
-            )
-            .await?;
-            tx.commit().await?;
-            tracing::info!(refund = %refund_id, %why, "processor refused the refund; undone");
-            Err(OfficePayError::Processor(
-                "The card processor refused the refund, so nothing was refunded and the balances are as before."
-                    .into(),
-            ))
-        }
-        Err(ProcessorError::Unavailable(why)) => {
-            drop(tx);
-            tracing::warn!(refund = %refund_id, %why, "processor unavailable; refund left pending");
-            Ok(RefundOutcome::Pending(refund_id.to_string()))
-        }
+        crate::refunds::Settled::Failed(reason) => Err(failed(&reason)),
     }
 }
 
-/// Sends a pending card refund again.
+fn failed(reason: &str) -> OfficePayError {
+    let reason = reason.trim().trim_end_matches('.');
+    OfficePayError::Processor(if reason.is_empty() {
+        "The card processor refused the refund, so nothing was refunded and the balances are as before."
+            .into()
+    } else {
+        format!(
+            "The card processor refused the refund ({reason}), so nothing was refunded and the balances are as before."
+        )
+    })
+}
+
+/// Sends a pending card refund again now (the office's button; the jobs
+/// would otherwise at its next time). It is asked about first, so it is
+/// never paid out twice.
 pub async fn retry_refund(
     app: &App,
     company_id: &str,
@@ -660,35 +652,22 @@ pub async fn retry_refund(
     refund_id: &str,
     actor: &str,
 ) -> Result<RefundOutcome, OfficePayError> {
-    let payment = {
+    let state = {
         let mut conn = app.db.reader().acquire().await?;
-        store::office_get(&mut conn, company_id, payment_id)
-            .await?
-            .ok_or(OfficePayError::NotFound)?
+        refunds::state(&mut conn, company_id, refund_id).await?
     };
-    let pending = refunds::for_payment(&app.db, company_id, payment_id)
-        .await?
-        .into_iter()
-        .find(|r| r.id == refund_id)
-        .ok_or(OfficePayError::NotFound)?;
-    if pending.processor_refund_id.is_some() {
-        return Ok(RefundOutcome::Replay(refund_id.to_string()));
+    let Some(state) = state.filter(|s| s.payment_id == payment_id) else {
+        return Err(OfficePayError::NotFound);
+    };
+    match state.status.as_str() {
+        refunds::PENDING => {}
+        refunds::FAILED => return Err(failed(&state.last_error.unwrap_or_default())),
+        _ => return Ok(RefundOutcome::Replay(refund_id.to_string())),
     }
-    let Some(charge_id) = payment
-        .processor_charge_id
-        .filter(|_| payment.method == "card")
-    else {
-        return Ok(RefundOutcome::Replay(refund_id.to_string()));
-    };
-    send_refund(
-        app,
-        company_id,
-        refund_id,
-        &charge_id,
-        Money::new(pending.amount, payment.currency),
-        actor,
-    )
-    .await
+    match crate::refunds::retry_now(app, company_id, refund_id, actor).await? {
+        Some(settled) => outcome(refund_id.to_string(), settled),
+        None => Ok(RefundOutcome::Replay(refund_id.to_string())),
+    }
 }
 
 #[cfg(test)]

@@ -136,10 +136,25 @@ impl std::fmt::Display for ProcessorError {
     }
 }
 
+/// Where a refund stands at the processor.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RefundStatus {
+    /// The money goes back to the card.
+    Succeeded,
+    /// Accepted but not final yet (Stripe's `pending`, `requires_action`):
+    /// ask again later.
+    Pending,
+    /// It will not be paid out (Stripe's `failed`, `canceled`), with the
+    /// processor's reason.
+    Failed(String),
+}
+
+/// A refund as the processor reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Refund {
     pub id: String,
     pub amount: Money,
+    pub status: RefundStatus,
 }
 
 /// A card processor. Every call that moves money takes an idempotency key.
@@ -173,12 +188,25 @@ pub trait PaymentProcessor: Send + Sync + 'static {
         lookup: ChargeLookup,
     ) -> BoxFuture<'_, Result<Option<ChargeOutcome>, ProcessorError>>;
 
+    /// Refunds (part of) a charge. The same key again answers the refund it
+    /// made the first time (with its status now), never a second refund;
+    /// `InvalidSource` when the processor refuses it (unknown charge, more
+    /// than is left): nothing was refunded.
     fn refund(
         &self,
         charge_id: String,
         amount: Money,
         idempotency_key: String,
     ) -> BoxFuture<'_, Result<Refund, ProcessorError>>;
+
+    /// The refund of this charge made under this idempotency key, as the
+    /// processor reports it now, or `None` when it never received one
+    /// (reconciliation asks this before sending a refund again).
+    fn find_refund(
+        &self,
+        charge_id: String,
+        idempotency_key: String,
+    ) -> BoxFuture<'_, Result<Option<Refund>, ProcessorError>>;
 
     /// Cancels a charge still waiting for the customer's authentication so
     /// it can never be charged later, and answers its outcome as

@@ -16,7 +16,7 @@ use sqlx::{Row, SqlitePool};
 
 use super::{
     BoxFuture, CardSummary, Charge, ChargeLookup, ChargeOutcome, ChargeRequest, ChargeSource,
-    Decline, PaymentProcessor, ProcessorError, Refund, SaveOutcome, SavedCard,
+    Decline, PaymentProcessor, ProcessorError, Refund, RefundStatus, SaveOutcome, SavedCard,
 };
 use crate::crypto::new_id;
 use crate::domain::Clock;
@@ -500,6 +500,7 @@ impl SandboxProcessor {
             return Ok(Refund {
                 id,
                 amount: Money::new(minor, amount.currency),
+                status: RefundStatus::Succeeded,
             });
         }
         let updated = sqlx::query(
@@ -530,7 +531,35 @@ impl SandboxProcessor {
         .await
         .map_err(unavailable)?;
         tx.commit().await.map_err(unavailable)?;
-        Ok(Refund { id, amount })
+        Ok(Refund {
+            id,
+            amount,
+            status: RefundStatus::Succeeded,
+        })
+    }
+
+    /// The refund made under `key` for `charge_id`. Sandbox refunds are
+    /// final when made: always `Succeeded`.
+    async fn existing_refund(
+        &self,
+        charge_id: &str,
+        key: &str,
+    ) -> Result<Option<Refund>, ProcessorError> {
+        let row: Option<(String, i64, String)> = sqlx::query_as(
+            "SELECT r.id, r.amount, c.currency FROM sandbox_refunds r
+             JOIN sandbox_charges c ON c.id = r.charge_id
+             WHERE r.idempotency_key = $1 AND r.charge_id = $2",
+        )
+        .bind(key)
+        .bind(charge_id)
+        .fetch_optional(&self.db)
+        .await
+        .map_err(unavailable)?;
+        Ok(row.map(|(id, minor, currency)| Refund {
+            id,
+            amount: Money::new(minor, Currency::parse(&currency).unwrap_or(Currency::USD)),
+            status: RefundStatus::Succeeded,
+        }))
     }
 }
 
@@ -608,6 +637,14 @@ impl PaymentProcessor for SandboxProcessor {
         idempotency_key: String,
     ) -> BoxFuture<'_, Result<Refund, ProcessorError>> {
         Box::pin(self.do_refund(charge_id, amount, idempotency_key))
+    }
+
+    fn find_refund(
+        &self,
+        charge_id: String,
+        idempotency_key: String,
+    ) -> BoxFuture<'_, Result<Option<Refund>, ProcessorError>> {
+        Box::pin(async move { self.existing_refund(&charge_id, &idempotency_key).await })
     }
 
     fn cancel_charge(

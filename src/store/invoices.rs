@@ -493,7 +493,7 @@ pub async fn detail(db: &Db, company_id: &str, id: &str) -> StoreResult<Option<D
     let refunds = crate::store::sql::query(
         "SELECT ra.refund_id, ra.amount, rf.payment_id, rf.created_at, rf.reason
          FROM refund_allocations ra JOIN refunds rf ON rf.id = ra.refund_id
-         WHERE ra.invoice_id = $1 AND rf.company_id = $2
+         WHERE ra.invoice_id = $1 AND rf.company_id = $2 AND rf.status <> 'failed'
          ORDER BY rf.created_at, rf.id",
     )
     .bind(id)

@@ -75,6 +75,7 @@ pub const MIGRATIONS: &[Source] = &[
         "0020_fixed_width_instants",
         postgres = "0020_fixed_width_instants"
     ),
+    migration!(21, "refund_states", "0021_refund_states"),
 ];
 
 /// SQLite's column types as PostgreSQL names them: `INTEGER` is `BIGINT`

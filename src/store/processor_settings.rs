@@ -159,37 +159,118 @@ pub async fn unprocessed_events(
 }
 
 /// `(company_id, event_id, type, object_id)` of events of any company
-/// received before `before` and never processed (the jobs' retry).
+/// received before `before`, never processed and due again at `now` (the
+/// jobs' retry); flagged events are left to the office.
 pub async fn all_unprocessed_events(
     db: &Db,
     before: OffsetDateTime,
+    now: OffsetDateTime,
 ) -> StoreResult<Vec<(String, String, String, Option<String>)>> {
     Ok(crate::store::sql::query_as(
         "SELECT company_id, event_id, type, object_id FROM stripe_events
-         WHERE processed_at IS NULL AND received_at < $1
+         WHERE processed_at IS NULL AND received_at < $1 AND flagged_at IS NULL
+           AND (next_attempt_at IS NULL OR next_attempt_at <= $2)
          ORDER BY received_at LIMIT 500",
     )
     .bind(before)
+    .bind(now)
     .fetch_all(db.reader())
     .await?)
 }
 
-/// A refund fieldpay wrote whose processor reply was lost: `true` when it
-/// was still waiting for its processor id.
-pub async fn our_refund_unconfirmed(
+/// How often an event not processed yet was tried, and when it arrived.
+pub async fn event_tries(
     conn: &mut Conn,
     company_id: &str,
-    refund_id: &str,
-) -> StoreResult<bool> {
-    let n: i64 = crate::store::sql::query_scalar(
-        "SELECT count(*) FROM refunds
-         WHERE company_id = $1 AND id = $2 AND processor_refund_id IS NULL",
+    event_id: &str,
+) -> StoreResult<Option<(i64, OffsetDateTime)>> {
+    Ok(crate::store::sql::query_as(
+        "SELECT attempts, received_at FROM stripe_events
+         WHERE company_id = $1 AND event_id = $2 AND processed_at IS NULL",
     )
     .bind(company_id)
-    .bind(refund_id)
-    .fetch_one(&mut *conn)
+    .bind(event_id)
+    .fetch_optional(&mut *conn)
+    .await?)
+}
+
+/// An event that could not be applied (yet): counts the try and says when
+/// to try again and why.
+pub async fn event_not_processed(
+    conn: &mut Conn,
+    company_id: &str,
+    event_id: &str,
+    why: &str,
+    next_attempt_at: OffsetDateTime,
+) -> StoreResult<()> {
+    crate::store::sql::query(
+        "UPDATE stripe_events SET attempts = attempts + 1, next_attempt_at = $1, last_error = $2
+         WHERE company_id = $3 AND event_id = $4 AND processed_at IS NULL",
+    )
+    .bind(next_attempt_at)
+    .bind(why)
+    .bind(company_id)
+    .bind(event_id)
+    .execute(&mut *conn)
     .await?;
-    Ok(n > 0)
+    Ok(())
+}
+
+/// Stops trying an event: the office is told instead. `false` when it was
+/// processed or flagged before.
+pub async fn flag_event(conn: &mut Conn, company_id: &str, event_id: &str) -> StoreResult<bool> {
+    let done = crate::store::sql::query(
+        "UPDATE stripe_events SET flagged_at = $1
+         WHERE company_id = $2 AND event_id = $3 AND processed_at IS NULL AND flagged_at IS NULL",
+    )
+    .bind(conn.now())
+    .bind(company_id)
+    .bind(event_id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// A Stripe event fieldpay gave up applying, for the office.
+#[derive(Debug, Clone, Serialize)]
+pub struct FlaggedEvent {
+    pub event_id: String,
+    pub kind: String,
+    pub object_id: Option<String>,
+    pub last_error: Option<String>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub received_at: OffsetDateTime,
+}
+
+/// The company's flagged events received since `since`, newest first.
+pub async fn flagged_events(
+    db: &Db,
+    company_id: &str,
+    since: OffsetDateTime,
+    limit: i64,
+) -> StoreResult<Vec<FlaggedEvent>> {
+    let rows = crate::store::sql::query(
+        "SELECT event_id, type, object_id, last_error, received_at FROM stripe_events
+         WHERE company_id = $1 AND flagged_at IS NOT NULL AND processed_at IS NULL
+           AND received_at >= $2
+         ORDER BY received_at DESC LIMIT $3",
+    )
+    .bind(company_id)
+    .bind(since)
+    .bind(limit)
+    .fetch_all(db.reader())
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(FlaggedEvent {
+                event_id: r.try_get("event_id")?,
+                kind: r.try_get("type")?,
+                object_id: r.try_get("object_id")?,
+                last_error: r.try_get("last_error")?,
+                received_at: r.try_get("received_at")?,
+            })
+        })
+        .collect()
 }
 
 /// The payment a processor charge id names in this company:
@@ -207,25 +288,6 @@ pub async fn payment_by_charge(
     .bind(processor_charge_id)
     .fetch_optional(&mut *conn)
     .await?)
-}
-
-/// Whether a refund with this processor id or our id is already recorded.
-pub async fn refund_known(
-    conn: &mut Conn,
-    company_id: &str,
-    processor_refund_id: &str,
-    our_refund_id: Option<&str>,
-) -> StoreResult<bool> {
-    let n: i64 = crate::store::sql::query_scalar(
-        "SELECT count(*) FROM refunds
-         WHERE company_id = $1 AND (processor_refund_id = $2 OR id = $3)",
-    )
-    .bind(company_id)
-    .bind(processor_refund_id)
-    .bind(our_refund_id.unwrap_or(""))
-    .fetch_one(&mut *conn)
-    .await?;
-    Ok(n > 0)
 }
 
 pub struct NewDispute<'a> {

@@ -1,14 +1,23 @@
 //! Refunds and what they gave back to invoices.
 //!
-//! A card refund is written (and its invoices reopened and held) before the
-//! processor is called; `processor_refund_id` stays NULL until the processor
-//! confirms it. Cash and check refunds never reach a processor.
+//! A refund is a small state machine (docs/PAYMENT_STATES.md): a card
+//! refund is written `pending` (and its invoices reopened and held) before
+//! the processor is called, and becomes `succeeded` (invoices freed) or
+//! `failed` (its bookkeeping undone, the row and its allocations kept for
+//! history). Cash and check refunds never reach a processor: `succeeded` at
+//! once. Anything that sums refunds or `refund_allocations` leaves failed
+//! refunds out.
 
 use serde::Serialize;
 use time::OffsetDateTime;
 
-use super::{Conn, Db, StoreResult};
+use super::{Conn, Db, StoreResult, dynamic_sql, placeholders};
 use crate::domain::Allocation;
+use crate::money::Currency;
+
+pub const PENDING: &str = "pending";
+pub const SUCCEEDED: &str = "succeeded";
+pub const FAILED: &str = "failed";
 
 /// What one invoice received from a payment and what refunds of that
 /// payment have given back to it so far, in allocation order.
@@ -23,7 +32,7 @@ pub struct Received {
 }
 
 /// The allocations of a payment (in the order they were written) with the
-/// refunds already given back to each invoice.
+/// refunds already given back to each invoice (failed refunds gave nothing).
 pub async fn received_by_invoice(
     conn: &mut Conn,
     company_id: &str,
@@ -33,7 +42,8 @@ pub async fn received_by_invoice(
         "SELECT a.invoice_id, i.number, i.status, i.balance, a.amount,
                 coalesce((SELECT CAST(sum(ra.amount) AS BIGINT) FROM refund_allocations ra
                           JOIN refunds r ON r.id = ra.refund_id
-                          WHERE r.payment_id = a.payment_id AND ra.invoice_id = a.invoice_id), 0) AS given_back
+                          WHERE r.payment_id = a.payment_id AND ra.invoice_id = a.invoice_id
+                            AND r.status <> 'failed'), 0) AS given_back
          FROM payment_allocations a
          JOIN payments p ON p.id = a.payment_id
          JOIN invoices i ON i.id = a.invoice_id
@@ -58,19 +68,52 @@ pub async fn received_by_invoice(
         .collect()
 }
 
-/// A refund already written under this idempotency key: `(id, payment_id)`.
+/// A refund already written under an idempotency key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Keyed {
+    pub id: String,
+    pub payment_id: String,
+    pub status: String,
+    pub last_error: Option<String>,
+}
+
+/// The refund written under this idempotency key, if any.
 pub async fn find_by_key(
     conn: &mut Conn,
     company_id: &str,
     key: &str,
-) -> StoreResult<Option<(String, String)>> {
-    Ok(crate::store::sql::query_as(
-        "SELECT id, payment_id FROM refunds WHERE company_id = $1 AND idempotency_key = $2",
+) -> StoreResult<Option<Keyed>> {
+    let row: Option<(String, String, String, Option<String>)> = crate::store::sql::query_as(
+        "SELECT id, payment_id, status, last_error FROM refunds
+         WHERE company_id = $1 AND idempotency_key = $2",
     )
     .bind(company_id)
     .bind(key)
     .fetch_optional(&mut *conn)
-    .await?)
+    .await?;
+    Ok(row.map(|(id, payment_id, status, last_error)| Keyed {
+        id,
+        payment_id,
+        status,
+        last_error,
+    }))
+}
+
+/// Which processor account took a payment (`None`s: recorded before
+/// payments carried it; the company's current processor).
+pub async fn payment_processor(
+    conn: &mut Conn,
+    company_id: &str,
+    payment_id: &str,
+) -> StoreResult<(Option<String>, Option<String>)> {
+    let row: Option<(Option<String>, Option<String>)> = crate::store::sql::query_as(
+        "SELECT processor_kind, processor_account FROM payments WHERE id = $1 AND company_id = $2",
+    )
+    .bind(payment_id)
+    .bind(company_id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    Ok(row.unwrap_or((None, None)))
 }
 
 pub struct NewRefund<'a> {
@@ -81,6 +124,16 @@ pub struct NewRefund<'a> {
     pub idempotency_key: &'a str,
     pub reason: &'a str,
     pub created_by: &'a str,
+    /// `PENDING` for a card refund not yet confirmed, else `SUCCEEDED`.
+    pub status: &'a str,
+    /// Set when the processor already reported the refund (one made at the
+    /// processor and recorded from its notice).
+    pub processor_refund_id: Option<&'a str>,
+    pub processor_kind: Option<&'a str>,
+    pub processor_account: Option<&'a str>,
+    /// When the jobs may send it (pending refunds): after the send that
+    /// follows the recording has had its chance.
+    pub next_attempt_at: Option<OffsetDateTime>,
 }
 
 /// Counts the refund against its payment: `false` (nothing changed) when it
@@ -104,19 +157,28 @@ pub async fn add_to_payment(
 }
 
 pub async fn insert(conn: &mut Conn, r: &NewRefund<'_>) -> StoreResult<()> {
+    let now = conn.now();
+    let settled = (r.status != PENDING).then_some(now);
     crate::store::sql::query(
         "INSERT INTO refunds (id, company_id, payment_id, amount, processor_refund_id, idempotency_key,
-            reason, created_by, created_at)
-         VALUES ($1, $2, $3, $4, NULL, $5, $6, $7, $8)",
+            reason, created_by, created_at, status, processor_kind, processor_account, attempts,
+            next_attempt_at, settled_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 0, $13, $14)",
     )
     .bind(r.id)
     .bind(r.company_id)
     .bind(r.payment_id)
     .bind(r.amount)
+    .bind(r.processor_refund_id)
     .bind(r.idempotency_key)
     .bind(r.reason)
     .bind(r.created_by)
-    .bind(conn.now())
+    .bind(now)
+    .bind(r.status)
+    .bind(r.processor_kind)
+    .bind(r.processor_account)
+    .bind(r.next_attempt_at)
+    .bind(settled)
     .execute(&mut *conn)
     .await?;
     Ok(())
@@ -160,22 +222,208 @@ pub async fn reopen_invoice(
     Ok(true)
 }
 
-/// The processor confirmed the refund: store its id and free the invoices.
-pub async fn mark_sent(
+/// A refund's state, by our id or by the processor's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct State {
+    pub id: String,
+    pub payment_id: String,
+    pub amount: i64,
+    pub status: String,
+    pub processor_refund_id: Option<String>,
+    pub last_error: Option<String>,
+}
+
+type StateRow = (String, String, i64, String, Option<String>, Option<String>);
+
+const STATE_SELECT: &str =
+    "SELECT id, payment_id, amount, status, processor_refund_id, last_error FROM refunds";
+
+fn state_from(row: StateRow) -> State {
+    State {
+        id: row.0,
+        payment_id: row.1,
+        amount: row.2,
+        status: row.3,
+        processor_refund_id: row.4,
+        last_error: row.5,
+    }
+}
+
+pub async fn state(
+    conn: &mut Conn,
+    company_id: &str,
+    refund_id: &str,
+) -> StoreResult<Option<State>> {
+    let row: Option<StateRow> = crate::store::sql::query_as(dynamic_sql(format!(
+        "{STATE_SELECT} WHERE company_id = $1 AND id = $2"
+    )))
+    .bind(company_id)
+    .bind(refund_id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    Ok(row.map(state_from))
+}
+
+pub async fn state_by_processor_id(
+    conn: &mut Conn,
+    company_id: &str,
+    processor_refund_id: &str,
+) -> StoreResult<Option<State>> {
+    let row: Option<StateRow> = crate::store::sql::query_as(dynamic_sql(format!(
+        "{STATE_SELECT} WHERE company_id = $1 AND processor_refund_id = $2"
+    )))
+    .bind(company_id)
+    .bind(processor_refund_id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    Ok(row.map(state_from))
+}
+
+/// A pending refund with what it takes to send it or ask about it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pending {
+    pub id: String,
+    pub company_id: String,
+    pub payment_id: String,
+    pub amount: i64,
+    pub currency: Currency,
+    /// The payment's charge at the processor (`None`: not a card payment).
+    pub charge_id: Option<String>,
+    pub processor_kind: Option<String>,
+    pub processor_account: Option<String>,
+    /// Set once the processor reported the refund (still not final).
+    pub processor_refund_id: Option<String>,
+    pub attempts: i64,
+    pub created_at: OffsetDateTime,
+}
+
+const PENDING_SELECT: &str = "SELECT r.id, r.company_id, r.payment_id, r.amount, p.currency,
+        CASE WHEN p.method = 'card' THEN p.processor_charge_id ELSE NULL END AS charge_id,
+        r.processor_kind, r.processor_account, r.processor_refund_id, r.attempts, r.created_at
+     FROM refunds r JOIN payments p ON p.id = r.payment_id";
+
+fn pending_from(r: &crate::store::sql::Row) -> StoreResult<Pending> {
+    let currency: String = r.try_get("currency")?;
+    Ok(Pending {
+        id: r.try_get("id")?,
+        company_id: r.try_get("company_id")?,
+        payment_id: r.try_get("payment_id")?,
+        amount: r.try_get("amount")?,
+        currency: Currency::parse(&currency).unwrap_or(Currency::USD),
+        charge_id: r.try_get("charge_id")?,
+        processor_kind: r.try_get("processor_kind")?,
+        processor_account: r.try_get("processor_account")?,
+        processor_refund_id: r.try_get("processor_refund_id")?,
+        attempts: r.try_get("attempts")?,
+        created_at: r.try_get("created_at")?,
+    })
+}
+
+/// One pending refund of the company.
+pub async fn pending(
+    conn: &mut Conn,
+    company_id: &str,
+    refund_id: &str,
+) -> StoreResult<Option<Pending>> {
+    let row = crate::store::sql::query(dynamic_sql(format!(
+        "{PENDING_SELECT} WHERE r.company_id = $1 AND r.id = $2 AND r.status = 'pending'"
+    )))
+    .bind(company_id)
+    .bind(refund_id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    row.as_ref().map(pending_from).transpose()
+}
+
+/// Pending refunds of every company due to be sent or asked about at `now`,
+/// the longest waiting first.
+pub async fn due(db: &Db, now: OffsetDateTime, limit: i64) -> StoreResult<Vec<Pending>> {
+    let rows = crate::store::sql::query(dynamic_sql(format!(
+        "{PENDING_SELECT} WHERE r.status = 'pending' AND r.next_attempt_at <= $1
+         ORDER BY r.next_attempt_at, r.id LIMIT $2"
+    )))
+    .bind(now)
+    .bind(limit)
+    .fetch_all(db.reader())
+    .await?;
+    rows.iter().map(pending_from).collect()
+}
+
+/// Takes a pending refund for one try at the processor: counts the try and
+/// moves its next time to `until`, so no other worker takes it meanwhile.
+/// Unless `force` (the office asked), only when it is due at `now`. `false`
+/// when it is not pending (settled meanwhile) or not due.
+pub async fn claim(
+    conn: &mut Conn,
+    company_id: &str,
+    refund_id: &str,
+    now: OffsetDateTime,
+    until: OffsetDateTime,
+    force: bool,
+) -> StoreResult<bool> {
+    let done = crate::store::sql::query(
+        "UPDATE refunds SET attempts = attempts + 1, next_attempt_at = $1
+         WHERE company_id = $2 AND id = $3 AND status = 'pending'
+           AND ($4 OR next_attempt_at IS NULL OR next_attempt_at <= $5)",
+    )
+    .bind(until)
+    .bind(company_id)
+    .bind(refund_id)
+    .bind(force)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// A try that did not settle a pending refund: why, and when to try again
+/// (`None`s keep what was stored). The processor's refund id is kept once
+/// known (a refund it accepted but has not finished). `false` when it is no
+/// longer pending.
+pub async fn still_pending(
+    conn: &mut Conn,
+    company_id: &str,
+    refund_id: &str,
+    processor_refund_id: Option<&str>,
+    error: Option<&str>,
+    next_attempt_at: Option<OffsetDateTime>,
+) -> StoreResult<bool> {
+    let done = crate::store::sql::query(
+        "UPDATE refunds SET processor_refund_id = coalesce($1, processor_refund_id),
+            last_error = coalesce($2, last_error), next_attempt_at = coalesce($3, next_attempt_at)
+         WHERE company_id = $4 AND id = $5 AND status = 'pending'",
+    )
+    .bind(processor_refund_id)
+    .bind(error)
+    .bind(next_attempt_at)
+    .bind(company_id)
+    .bind(refund_id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// The processor confirmed a pending refund: store its id and free the
+/// invoices. `false` when it was not pending (settled before).
+pub async fn mark_succeeded(
     conn: &mut Conn,
     company_id: &str,
     refund_id: &str,
     processor_refund_id: &str,
-) -> StoreResult<()> {
-    crate::store::sql::query(
-        "UPDATE refunds SET processor_refund_id = $1 WHERE id = $2 AND company_id = $3",
+) -> StoreResult<bool> {
+    let done = crate::store::sql::query(
+        "UPDATE refunds SET processor_refund_id = $1, status = 'succeeded', settled_at = $2,
+            next_attempt_at = NULL, last_error = NULL
+         WHERE id = $3 AND company_id = $4 AND status = 'pending'",
     )
     .bind(processor_refund_id)
+    .bind(conn.now())
     .bind(refund_id)
     .bind(company_id)
     .execute(&mut *conn)
     .await?;
-    release(conn, refund_id).await
+    release(conn, refund_id).await?;
+    Ok(done.rows_affected() == 1)
 }
 
 /// Frees the invoices a refund held.
@@ -189,34 +437,68 @@ pub async fn release(conn: &mut Conn, refund_id: &str) -> StoreResult<()> {
     Ok(())
 }
 
-/// Undoes a refund the processor refused: balances, the payment's refunded
-/// total and the rows go back to what they were. The invoices were held by
-/// the refund, so nothing else changed them. `false` when there was nothing
-/// to undo (already confirmed or undone).
-pub async fn undo(conn: &mut Conn, company_id: &str, refund_id: &str) -> StoreResult<bool> {
-    let refund: Option<(String, i64)> = crate::store::sql::query_as(
-        "SELECT payment_id, amount FROM refunds
-         WHERE id = $1 AND company_id = $2 AND processor_refund_id IS NULL",
+/// What `fail` did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Undone {
+    /// Failed, and balances, the payment's refunded total and the invoices'
+    /// refunded totals are as they were before the refund.
+    Failed,
+    /// Already failed, or unknown: nothing changed.
+    Nothing,
+    /// A succeeded refund whose invoices were paid (or taken by a payment in
+    /// progress) since: its bookkeeping cannot be taken back without making
+    /// a balance wrong, so nothing changed and the office must look.
+    InvoicesMovedOn(Vec<String>),
+}
+
+/// Fails a refund the processor refused or failed: its bookkeeping is undone
+/// and the row kept, `failed`, with the reason. A pending refund's invoices
+/// are held by it, so nothing else changed them and the undo always fits;
+/// a refund that succeeded first (the processor failed it later) is undone
+/// only when every invoice can still take its share back.
+pub async fn fail(
+    conn: &mut Conn,
+    company_id: &str,
+    refund_id: &str,
+    reason: &str,
+) -> StoreResult<Undone> {
+    let refund: Option<(String, i64, String)> = crate::store::sql::query_as(
+        "SELECT payment_id, amount, status FROM refunds
+         WHERE id = $1 AND company_id = $2 AND status <> 'failed'",
     )
     .bind(refund_id)
     .bind(company_id)
     .fetch_optional(&mut *conn)
     .await?;
-    let Some((payment_id, amount)) = refund else {
-        return Ok(false);
+    let Some((payment_id, amount, _status)) = refund else {
+        return Ok(Undone::Nothing);
     };
-    let shares: Vec<(String, i64)> = crate::store::sql::query_as(
-        "SELECT invoice_id, amount FROM refund_allocations WHERE refund_id = $1",
+    let shares: Vec<(String, i64, i64, Option<String>, String)> = crate::store::sql::query_as(
+        "SELECT ra.invoice_id, ra.amount, i.balance, i.locked_by_attempt, i.number
+         FROM refund_allocations ra JOIN invoices i ON i.id = ra.invoice_id
+         WHERE ra.refund_id = $1 ORDER BY i.number",
     )
     .bind(refund_id)
     .fetch_all(&mut *conn)
     .await?;
-    for (invoice_id, x) in &shares {
+    let moved_on: Vec<String> = shares
+        .iter()
+        .filter(|(_, x, balance, held, _)| match held.as_deref() {
+            Some(h) => h != refund_id,
+            None => balance < x,
+        })
+        .map(|(_, _, _, _, number)| number.clone())
+        .collect();
+    if !moved_on.is_empty() {
+        return Ok(Undone::InvoicesMovedOn(moved_on));
+    }
+    for (invoice_id, x, _, _, _) in &shares {
         crate::store::sql::query(
             "UPDATE invoices SET refunded = refunded - $1, balance = balance - $1,
                 status = CASE WHEN status = 'open' AND balance - $1 = 0 THEN 'paid' ELSE status END,
                 locked_by_attempt = NULL
-             WHERE id = $2 AND company_id = $3 AND locked_by_attempt = $4",
+             WHERE id = $2 AND company_id = $3
+               AND (locked_by_attempt = $4 OR (locked_by_attempt IS NULL AND balance >= $1))",
         )
         .bind(x)
         .bind(invoice_id)
@@ -233,16 +515,61 @@ pub async fn undo(conn: &mut Conn, company_id: &str, refund_id: &str) -> StoreRe
     .bind(company_id)
     .execute(&mut *conn)
     .await?;
-    crate::store::sql::query("DELETE FROM refund_allocations WHERE refund_id = $1")
-        .bind(refund_id)
-        .execute(&mut *conn)
-        .await?;
-    crate::store::sql::query("DELETE FROM refunds WHERE id = $1 AND company_id = $2")
-        .bind(refund_id)
-        .bind(company_id)
-        .execute(&mut *conn)
-        .await?;
-    Ok(true)
+    crate::store::sql::query(
+        "UPDATE refunds SET status = 'failed', last_error = $1, settled_at = $2, next_attempt_at = NULL
+         WHERE id = $3 AND company_id = $4",
+    )
+    .bind(reason)
+    .bind(conn.now())
+    .bind(refund_id)
+    .bind(company_id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(Undone::Failed)
+}
+
+/// Notes on a succeeded refund that the processor reported it failed but
+/// its bookkeeping could not be undone (the office must look).
+pub async fn note_problem(
+    conn: &mut Conn,
+    company_id: &str,
+    refund_id: &str,
+    problem: &str,
+) -> StoreResult<()> {
+    crate::store::sql::query(
+        "UPDATE refunds SET last_error = $1 WHERE id = $2 AND company_id = $3",
+    )
+    .bind(problem)
+    .bind(refund_id)
+    .bind(company_id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Pending refunds of one payment.
+pub async fn pending_of_payment(
+    conn: &mut Conn,
+    company_id: &str,
+    payment_id: &str,
+) -> StoreResult<i64> {
+    Ok(crate::store::sql::query_scalar(
+        "SELECT count(*) FROM refunds WHERE company_id = $1 AND payment_id = $2 AND status = 'pending'",
+    )
+    .bind(company_id)
+    .bind(payment_id)
+    .fetch_one(&mut *conn)
+    .await?)
+}
+
+/// Card refunds of the company still waiting for their processor.
+pub async fn pending_count(conn: &mut Conn, company_id: &str) -> StoreResult<i64> {
+    Ok(crate::store::sql::query_scalar(
+        "SELECT count(*) FROM refunds WHERE company_id = $1 AND status = 'pending'",
+    )
+    .bind(company_id)
+    .fetch_one(&mut *conn)
+    .await?)
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -255,11 +582,16 @@ pub struct RefundShare {
 pub struct RefundRecord {
     pub id: String,
     pub amount: i64,
+    pub status: String,
     pub processor_refund_id: Option<String>,
     pub idempotency_key: String,
     pub reason: String,
     pub created_by: String,
     pub created_at: OffsetDateTime,
+    pub attempts: i64,
+    pub next_attempt_at: Option<OffsetDateTime>,
+    pub last_error: Option<String>,
+    /// What it gave back (or, failed, would have given back).
     pub shares: Vec<RefundShare>,
 }
 
@@ -270,9 +602,9 @@ pub async fn for_payment(
     payment_id: &str,
 ) -> StoreResult<Vec<RefundRecord>> {
     let rows = crate::store::sql::query(
-        "SELECT r.id, r.amount, r.processor_refund_id, r.idempotency_key, r.reason,
-                coalesce(u.email, r.created_by) AS created_by, r.created_at,
-                i.number, ra.amount AS share
+        "SELECT r.id, r.amount, r.status, r.processor_refund_id, r.idempotency_key, r.reason,
+                coalesce(u.email, r.created_by) AS created_by, r.created_at, r.attempts,
+                r.next_attempt_at, r.last_error, i.number, ra.amount AS share
          FROM refunds r
          LEFT JOIN office_users u ON u.id = r.created_by
          LEFT JOIN refund_allocations ra ON ra.refund_id = r.id
@@ -291,11 +623,15 @@ pub async fn for_payment(
             out.push(RefundRecord {
                 id,
                 amount: r.try_get("amount")?,
+                status: r.try_get("status")?,
                 processor_refund_id: r.try_get("processor_refund_id")?,
                 idempotency_key: r.try_get("idempotency_key")?,
                 reason: r.try_get("reason")?,
                 created_by: r.try_get("created_by")?,
                 created_at: r.try_get("created_at")?,
+                attempts: r.try_get("attempts")?,
+                next_attempt_at: r.try_get("next_attempt_at")?,
+                last_error: r.try_get("last_error")?,
                 shares: Vec::new(),
             });
         }
@@ -309,4 +645,86 @@ pub async fn for_payment(
         }
     }
     Ok(out)
+}
+
+/// A refund the office should look at: failed, pending for a while, or
+/// failed at the processor after it succeeded.
+#[derive(Debug, Clone, Serialize)]
+pub struct Attention {
+    pub refund_id: String,
+    pub payment_id: String,
+    pub amount: i64,
+    pub currency: Currency,
+    pub status: String,
+    pub reason: Option<String>,
+    pub created_at: OffsetDateTime,
+}
+
+/// Of these payments, the refunds that are not simply done: failed ones (and
+/// a succeeded one the processor failed later), and pending ones, newest
+/// first per payment.
+pub async fn unsettled_of_payments(
+    db: &Db,
+    company_id: &str,
+    payment_ids: &[String],
+) -> StoreResult<Vec<Attention>> {
+    if payment_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = format!(
+        "{ATTENTION_SELECT} WHERE r.company_id = $1 AND r.payment_id IN ({})
+           AND (r.status <> 'succeeded' OR r.last_error IS NOT NULL)
+         ORDER BY r.created_at DESC, r.id",
+        placeholders(2, payment_ids.len())
+    );
+    let mut q = crate::store::sql::query(dynamic_sql(sql)).bind(company_id);
+    for id in payment_ids {
+        q = q.bind(id);
+    }
+    let rows = q.fetch_all(db.reader()).await?;
+    rows.iter().map(attention_from).collect()
+}
+
+/// The company's refunds that need the office, newest first: failed (or
+/// failed after succeeding) since `since`, and pending since before
+/// `pending_before`.
+pub async fn needing_attention(
+    db: &Db,
+    company_id: &str,
+    since: OffsetDateTime,
+    pending_before: OffsetDateTime,
+    limit: i64,
+) -> StoreResult<Vec<Attention>> {
+    let sql = format!(
+        "{ATTENTION_SELECT} WHERE r.company_id = $1
+           AND ((r.status = 'failed' AND r.settled_at >= $2)
+             OR (r.status = 'succeeded' AND r.last_error IS NOT NULL AND r.created_at >= $2)
+             OR (r.status = 'pending' AND r.created_at < $3))
+         ORDER BY r.created_at DESC, r.id LIMIT $4"
+    );
+    let rows = crate::store::sql::query(dynamic_sql(sql))
+        .bind(company_id)
+        .bind(since)
+        .bind(pending_before)
+        .bind(limit)
+        .fetch_all(db.reader())
+        .await?;
+    rows.iter().map(attention_from).collect()
+}
+
+const ATTENTION_SELECT: &str =
+    "SELECT r.id, r.payment_id, r.amount, p.currency, r.status, r.last_error, r.created_at
+     FROM refunds r JOIN payments p ON p.id = r.payment_id";
+
+fn attention_from(r: &crate::store::sql::Row) -> StoreResult<Attention> {
+    let currency: String = r.try_get("currency")?;
+    Ok(Attention {
+        refund_id: r.try_get("id")?,
+        payment_id: r.try_get("payment_id")?,
+        amount: r.try_get("amount")?,
+        currency: Currency::parse(&currency).unwrap_or(Currency::USD),
+        status: r.try_get("status")?,
+        reason: r.try_get("last_error")?,
+        created_at: r.try_get("created_at")?,
+    })
 }

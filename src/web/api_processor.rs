@@ -168,6 +168,10 @@ pub enum WriteError {
     /// make reconciliation ask the wrong processor or account and free
     /// invoices a customer was charged for.
     PaymentsInFlight(i64),
+    /// Card refunds still pending with the current processor (the jobs send
+    /// them again or ask about them there): switching now would leave them
+    /// with no account to settle them.
+    RefundsInFlight(i64),
     Store(StoreError),
 }
 
@@ -179,6 +183,32 @@ impl From<StoreError> for WriteError {
 
 impl WriteError {
     pub const IN_FLIGHT_CODE: &'static str = "payments_in_flight";
+    pub const REFUNDS_IN_FLIGHT_CODE: &'static str = "refunds_in_flight";
+
+    pub fn refunds_in_flight_message(n: i64) -> String {
+        format!(
+            "{n} card refund{} still pending with the current processor; fieldpay sends {} again automatically. Once {} settled, change the processor or its secret key.",
+            if n == 1 { " is" } else { "s are" },
+            if n == 1 { "it" } else { "them" },
+            if n == 1 { "it is" } else { "they are" }
+        )
+    }
+
+    /// The stable code and the words for a refused switch (`None` for a
+    /// store error).
+    pub fn in_flight(&self) -> Option<(&'static str, String)> {
+        match self {
+            WriteError::PaymentsInFlight(n) => Some((
+                WriteError::IN_FLIGHT_CODE,
+                WriteError::in_flight_message(*n),
+            )),
+            WriteError::RefundsInFlight(n) => Some((
+                WriteError::REFUNDS_IN_FLIGHT_CODE,
+                WriteError::refunds_in_flight_message(*n),
+            )),
+            WriteError::Store(_) => None,
+        }
+    }
 
     pub fn in_flight_message(n: i64) -> String {
         format!(
@@ -191,7 +221,7 @@ impl WriteError {
 
 /// Seals the keys and writes the settings with an audit entry (which keys
 /// changed, never their values). A change of processor or secret key waits
-/// until no card payment is pending with the current one.
+/// until no card payment or refund is pending with the current one.
 pub async fn write_settings(
     app: &App,
     company_id: &str,
@@ -216,6 +246,10 @@ pub async fn write_settings(
         let pending = store::pending_attempts(&mut tx, company_id).await?;
         if pending > 0 {
             return Err(WriteError::PaymentsInFlight(pending));
+        }
+        let refunds = crate::store::refunds::pending_count(&mut tx, company_id).await?;
+        if refunds > 0 {
+            return Err(WriteError::RefundsInFlight(refunds));
         }
     }
     store::save(&mut tx, company_id, &update).await?;
@@ -277,14 +311,15 @@ async fn api_put(
         .map_err(|(field, message)| ApiError::unprocessable("invalid_field", message, field))?;
     match write_settings(&state.app, &company, "api", &checked).await {
         Ok(()) => {}
-        Err(WriteError::PaymentsInFlight(n)) => {
+        Err(WriteError::Store(e)) => return Err(e.into()),
+        Err(refused) => {
+            let (code, message) = refused.in_flight().unwrap_or_default();
             return Err(ApiError::new(
                 axum::http::StatusCode::CONFLICT,
-                WriteError::IN_FLIGHT_CODE,
-                WriteError::in_flight_message(n),
+                code,
+                message,
             ));
         }
-        Err(WriteError::Store(e)) => return Err(e.into()),
     }
     let s = store::get(&state.app.db, &company).await?;
     Ok(Json(view(&state.app, &company, s.as_ref())).into_response())

@@ -13,9 +13,19 @@
 //!   `payments::settle`, the same idempotent path as the page and the
 //!   reconciler (a payment is recorded once, guarded by the attempt id and
 //!   the processor charge id).
-//! - `charge.refunded`: refunds fieldpay did not make (Stripe's dashboard)
-//!   are recorded once (unique processor refund id) and reopen the invoices.
+//! - `charge.refunded` (the charge's refunds) and `charge.refund.updated`,
+//!   `refund.created`, `refund.updated`, `refund.failed` (one refund), read
+//!   again from Stripe and handed to `crate::refunds::notice`: one of ours
+//!   settles (`succeeded`, or `failed` and undone); one made in Stripe's
+//!   dashboard is recorded once (unique processor refund id) and reopens the
+//!   invoices, once it has succeeded.
 //! - `charge.dispute.created`: recorded for the office and audited.
+//!
+//! An event that cannot be applied yet (a refund of a payment not recorded
+//! yet: Stripe does not order its events; a pending refund that uses the
+//! room; Stripe unreachable) stays unprocessed and the jobs try it again
+//! with backoff (`process_unprocessed`); after `GIVE_UP_AFTER` it is
+//! flagged to the office instead.
 
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Path, State};
@@ -26,15 +36,14 @@ use axum::{Json, Router};
 
 use super::AppState;
 use crate::app::App;
-use crate::domain::Allocation;
-use crate::office_payments::{Refundable, plan_refund};
+use crate::money::Currency;
 use crate::processor::stripe::StripeProcessor;
 use crate::processor::stripe::transformers::{
     self as wire, EventKind, IntentState, SignatureError, StripeEvent,
 };
-use crate::processor::{ProcessorError, ProcessorKind};
+use crate::processor::{PaymentProcessor, ProcessorError, ProcessorKind};
+use crate::refunds::Noticed;
 use crate::store::processor_settings as settings;
-use crate::store::refunds::{self, NewRefund};
 use crate::store::{StoreError, audit};
 
 /// Seconds a signature stays valid (Stripe's own default).
@@ -44,6 +53,15 @@ const BODY_LIMIT: usize = 512 * 1024;
 /// An event received but not processed this long ago is processed again
 /// when Stripe redelivers it.
 const STALE_UNPROCESSED: time::Duration = time::Duration::minutes(5);
+/// An event still not applied this long after it arrived is flagged to the
+/// office and no longer tried by the jobs.
+pub const GIVE_UP_AFTER: time::Duration = time::Duration::days(3);
+
+/// The wait before the jobs try an event again after `tries` failed tries:
+/// 1, 2, 4, … minutes, at most an hour.
+pub fn retry_after(tries: i64) -> time::Duration {
+    crate::refunds::backoff(tries)
+}
 
 pub fn routes() -> Router<AppState> {
     Router::new().route(
@@ -142,6 +160,7 @@ async fn receive(
     if fresh {
         let (app, company) = (app.clone(), company.clone());
         tokio::spawn(async move {
+            let now = app.clock.now();
             process_event(
                 &app,
                 &company,
@@ -149,6 +168,7 @@ async fn receive(
                 &event.kind,
                 object_id.as_deref(),
                 Some(&event),
+                now,
             )
             .await;
         });
@@ -157,16 +177,26 @@ async fn receive(
 }
 
 /// Processes events received but never processed (the server stopped
-/// between answering Stripe and finishing the work). For the jobs, next to
+/// between answering Stripe and finishing the work, or they could not be
+/// applied yet) whose next try is due. For the jobs, next to
 /// reconciliation; returns how many were tried.
 pub async fn process_unprocessed(
     app: &App,
     now: time::OffsetDateTime,
 ) -> Result<usize, StoreError> {
     let events =
-        settings::all_unprocessed_events(&app.db, now - time::Duration::minutes(1)).await?;
+        settings::all_unprocessed_events(&app.db, now - time::Duration::minutes(1), now).await?;
     for (company, event_id, kind, object_id) in &events {
-        process_event(app, company, event_id, kind, object_id.as_deref(), None).await;
+        process_event(
+            app,
+            company,
+            event_id,
+            kind,
+            object_id.as_deref(),
+            None,
+            now,
+        )
+        .await;
     }
     Ok(events.len())
 }
@@ -190,9 +220,10 @@ async fn record(
     Ok(stale.iter().any(|(id, _, _)| id == &event.id))
 }
 
-/// Processes one recorded event and marks it processed (unless it must be
-/// tried again). `signed` is the verified event, used only where Stripe
-/// cannot be asked again (disputes on a server without them).
+/// Processes one recorded event and marks it processed, or, when it cannot
+/// be applied yet, schedules its next try (flagging it to the office once
+/// it is `GIVE_UP_AFTER` old). `signed` is the verified event, used only
+/// where Stripe cannot be asked again (disputes on a server without them).
 pub async fn process_event(
     app: &App,
     company: &str,
@@ -200,6 +231,7 @@ pub async fn process_event(
     kind: &str,
     object_id: Option<&str>,
     signed: Option<&StripeEvent>,
+    now: time::OffsetDateTime,
 ) {
     let result = match crate::processor::stripe_for(app, company).await {
         Ok(Some(stripe)) => apply(app, &stripe, company, kind, object_id, signed).await,
@@ -220,10 +252,55 @@ pub async fn process_event(
             }
         }
         Err(why) => {
-            // Left unprocessed: Stripe redelivers and it is tried again.
+            // Left unprocessed: the jobs (or Stripe's redelivery) try again.
             tracing::warn!(company = %company, event = %event_id, kind, %why, "stripe event not processed yet");
+            if let Err(e) = not_processed(app, company, event_id, kind, &why, now).await {
+                tracing::error!(error = %e, "could not schedule a stripe event's next try");
+            }
         }
     }
+}
+
+/// Schedules an event's next try, or flags it to the office when it has
+/// been tried for `GIVE_UP_AFTER`.
+async fn not_processed(
+    app: &App,
+    company: &str,
+    event_id: &str,
+    kind: &str,
+    why: &str,
+    now: time::OffsetDateTime,
+) -> Result<(), StoreError> {
+    let mut tx = app.db.begin_write().await?;
+    let Some((tries, received_at)) = settings::event_tries(&mut tx, company, event_id).await?
+    else {
+        return Ok(());
+    };
+    let why: String = why.chars().take(500).collect();
+    settings::event_not_processed(
+        &mut tx,
+        company,
+        event_id,
+        &why,
+        now + retry_after(tries + 1),
+    )
+    .await?;
+    if now - received_at >= GIVE_UP_AFTER
+        && settings::flag_event(&mut tx, company, event_id).await?
+    {
+        audit::record(
+            &mut tx,
+            company,
+            "stripe",
+            "stripe_event.flagged",
+            event_id,
+            serde_json::json!({"type": kind, "tries": tries + 1, "last_error": why}),
+        )
+        .await?;
+        tracing::warn!(company = %company, event = %event_id, kind, "stripe event flagged to the office after days of tries");
+    }
+    tx.commit().await?;
+    Ok(())
 }
 
 async fn apply(
@@ -242,6 +319,7 @@ async fn apply(
             payment_intent(app, stripe, company, object_id).await
         }
         EventKind::ChargeRefunded => charge_refunded(app, stripe, company, object_id).await,
+        EventKind::RefundUpdated => refund_updated(app, stripe, company, object_id).await,
         EventKind::DisputeCreated => dispute(app, stripe, company, object_id, signed).await,
         EventKind::Other => Ok("ignored".into()),
     }
@@ -292,7 +370,7 @@ async fn payment_intent(
     .into())
 }
 
-/// Records refunds made outside fieldpay (Stripe's dashboard) of a charge.
+/// The refunds of a charge, each applied (`crate::refunds::notice`).
 async fn charge_refunded(
     app: &App,
     stripe: &StripeProcessor,
@@ -303,119 +381,123 @@ async fn charge_refunded(
     let Some(pi) = charge.payment_intent.clone() else {
         return Ok("ignored: charge without payment intent".into());
     };
+    if let Some(ignored) = not_ours(app, stripe, company, &pi).await? {
+        return Ok(ignored);
+    }
+    let currency = Currency::parse(&charge.currency).unwrap_or(Currency::USD);
     let refunds = match &charge.refunds {
         Some(list) if !list.has_more => list.data.clone(),
         _ => stripe.refunds_of(&pi).await.map_err(unavailable)?,
     };
-    let mut recorded = 0;
-    for r in refunds.iter().filter(|r| r.succeeded()) {
-        if record_outside_refund(app, company, &pi, r)
-            .await
-            .map_err(|e| e.to_string())?
-        {
-            recorded += 1;
+    let (mut recorded, mut settled) = (0, 0);
+    let mut not_yet = Vec::new();
+    for r in &refunds {
+        match notice(app, stripe, company, &pi, r, currency).await? {
+            Noticed::Recorded => recorded += 1,
+            Noticed::Settled(_) => settled += 1,
+            Noticed::Known => {}
+            Noticed::NotYet(why) => not_yet.push(why),
         }
     }
-    Ok(format!("refunds recorded: {recorded}"))
+    if !not_yet.is_empty() {
+        // What was applied stays applied; the rest is tried again.
+        return Err(format!("not yet: {}", not_yet.join("; ")));
+    }
+    Ok(if settled > 0 {
+        format!("refunds recorded: {recorded}; ours settled: {settled}")
+    } else {
+        format!("refunds recorded: {recorded}")
+    })
 }
 
-/// One refund made at Stripe, recorded like an office refund that the
-/// processor has confirmed: the payment's refunded total, the refund row
-/// (keyed by Stripe's refund id) and the reopened invoices. `false` when it
-/// was known (ours, or recorded before).
-async fn record_outside_refund(
+/// One refund made or changed at Stripe, read again from Stripe.
+async fn refund_updated(
     app: &App,
+    stripe: &StripeProcessor,
+    company: &str,
+    refund_id: &str,
+) -> Result<String, String> {
+    let r = stripe.refund_object(refund_id).await.map_err(unavailable)?;
+    let pi = match (&r.payment_intent, &r.charge) {
+        (Some(pi), _) => pi.clone(),
+        (None, Some(charge)) => match stripe
+            .charge_object(charge)
+            .await
+            .map_err(unavailable)?
+            .payment_intent
+        {
+            Some(pi) => pi,
+            None => return Ok("ignored: charge without payment intent".into()),
+        },
+        (None, None) => return Ok("ignored: refund of nothing".into()),
+    };
+    if r.ours().is_none()
+        && let Some(ignored) = not_ours(app, stripe, company, &pi).await?
+    {
+        return Ok(ignored);
+    }
+    match notice(app, stripe, company, &pi, &r, Currency::USD).await? {
+        Noticed::Recorded => Ok("refunds recorded: 1".into()),
+        Noticed::Settled(how) => Ok(format!("refund {how}")),
+        Noticed::Known => Ok("refund known".into()),
+        Noticed::NotYet(why) => Err(format!("not yet: {why}")),
+    }
+}
+
+async fn notice(
+    app: &App,
+    stripe: &StripeProcessor,
     company: &str,
     pi: &str,
     r: &wire::StripeRefund,
-) -> Result<bool, StoreError> {
-    let mut tx = app.db.begin_write().await?;
-    if let Some(ours) = r.ours() {
-        // Made by fieldpay: the office refund recorded it. If its reply was
-        // lost, Stripe's word confirms it now and frees its invoices.
-        if settings::our_refund_unconfirmed(&mut tx, company, ours).await? {
-            refunds::mark_sent(&mut tx, company, ours, &r.id).await?;
-            audit::record(
-                &mut tx,
-                company,
-                "stripe",
-                "refund.sent",
-                ours,
-                serde_json::json!({"processor_refund_id": r.id, "amount": r.amount, "via": "webhook"}),
-            )
-            .await?;
-            tx.commit().await?;
-        }
-        return Ok(false);
-    }
-    if settings::refund_known(&mut tx, company, &r.id, None).await? {
-        return Ok(false);
-    }
-    let Some((payment_id, amount, refunded, _currency)) =
-        settings::payment_by_charge(&mut tx, company, pi).await?
-    else {
-        return Ok(false);
-    };
-    let take = r.amount.min(amount - refunded);
-    if take <= 0 {
-        return Ok(false);
-    }
-    let received = refunds::received_by_invoice(&mut tx, company, &payment_id).await?;
-    let refundable: Vec<Refundable> = received
-        .iter()
-        .map(|x| Refundable {
-            invoice_id: x.invoice_id.clone(),
-            received: x.received,
-            given_back: x.given_back,
-        })
-        .collect();
-    let (shares, unapplied) = plan_refund(take, &refundable);
-    if !refunds::add_to_payment(&mut tx, company, &payment_id, take).await? {
-        return Ok(false);
-    }
-    let refund_id = crate::crypto::new_id("ref");
-    refunds::insert(
-        &mut tx,
-        &NewRefund {
-            id: &refund_id,
-            company_id: company,
-            payment_id: &payment_id,
-            amount: take,
-            idempotency_key: &format!("stripe:{}", r.id),
-            reason: "Refunded in Stripe",
-            created_by: "stripe",
-        },
-    )
-    .await?;
-    for share in &shares {
-        let a = Allocation {
-            invoice_id: share.invoice_id.clone(),
-            amount: share.amount,
-        };
-        if !refunds::reopen_invoice(&mut tx, company, &refund_id, &a, false).await? {
-            // An invoice is being paid right now: try again on redelivery.
-            return Err(StoreError::Unavailable(
-                "an invoice of the refunded payment is held by a payment in progress".into(),
-            ));
-        }
-    }
-    refunds::mark_sent(&mut tx, company, &refund_id, &r.id).await?;
-    audit::record(
-        &mut tx,
+    currency: Currency,
+) -> Result<Noticed, String> {
+    crate::refunds::notice(
+        app,
         company,
+        pi,
+        r.ours(),
+        &r.to_refund(currency),
+        (stripe.name(), &stripe.account()),
         "stripe",
-        "refund.recorded_from_processor",
-        &refund_id,
-        serde_json::json!({
-            "payment": payment_id,
-            "amount": take,
-            "processor_refund_id": r.id,
-            "unapplied": unapplied,
-        }),
     )
-    .await?;
-    tx.commit().await?;
-    Ok(true)
+    .await
+    .map_err(|e| e.to_string())
+}
+
+/// `Some(why)` when the PaymentIntent's payment can never be recorded in
+/// this company (not made by fieldpay, another company's, or declined), so
+/// its refunds are nothing of ours; `None` when the payment is recorded or
+/// may still be (a lost reply reconciliation will settle).
+async fn not_ours(
+    app: &App,
+    stripe: &StripeProcessor,
+    company: &str,
+    pi_id: &str,
+) -> Result<Option<String>, String> {
+    let recorded = {
+        let mut conn = app.db.reader().acquire().await.map_err(|e| e.to_string())?;
+        settings::payment_by_charge(&mut conn, company, pi_id)
+            .await
+            .map_err(|e| e.to_string())?
+    };
+    if recorded.is_some() {
+        return Ok(None);
+    }
+    let pi = stripe.payment_intent(pi_id).await.map_err(unavailable)?;
+    let Some(attempt_id) = pi.attempt_id() else {
+        return Ok(Some("ignored: not made by fieldpay".into()));
+    };
+    let attempt = crate::store::payments::get_attempt(app.db.reader(), attempt_id)
+        .await
+        .map_err(|e| e.to_string())?;
+    match attempt.filter(|a| a.company_id == company) {
+        None => Ok(Some("ignored: unknown attempt".into())),
+        Some(a) if a.status != "pending" && a.status != "succeeded" => {
+            Ok(Some(format!("ignored: attempt {}", a.status)))
+        }
+        Some(_) => Ok(None),
+    }
 }
 
 /// Records a dispute for the office: read from Stripe, or from the signed

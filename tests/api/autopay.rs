@@ -13,8 +13,8 @@ use time::macros::datetime;
 
 use fieldpay::app::App;
 
-use crate::faulty::Faulty;
 use crate::office_auth::Office;
+use crate::support::faulty::{Call, Fault, Faulty};
 use crate::support::{OWNER_PASSWORD, Resp, TestApp};
 
 /// The clock of the tests that step through December 2026 (their invoices
@@ -538,7 +538,11 @@ async fn soft_declines_are_retried_on_schedule_then_drop_to_manual_payment() {
 async fn hard_declines_and_expired_cards_are_never_retried() {
     let t = TestApp::starting_at(DEC_1).await;
     let o = office(&t).await;
-    let (app, processor) = Faulty::around_sandbox(&t.app);
+    let processor = Faulty::around_sandbox(&t);
+    let app = App {
+        processor: processor.clone(),
+        ..t.app.clone()
+    };
     let (_, p, _) = enrolled(&t, &o, "Stan Stolen", "4242424242424242").await;
     let (_, p2, m2) = enrolled(&t, &o, "Eve Expired", "4242424242424242").await;
     exec(
@@ -548,7 +552,7 @@ async fn hard_declines_and_expired_cards_are_never_retried() {
     .await;
     let stolen = invoice(&t, &p, 5000, "2026-12-01", "2026-12-15").await;
     let expired = invoice(&t, &p2, 6000, "2026-12-01", "2026-12-15").await;
-    processor.set(|s| s.decline = Some("stolen_card".into()));
+    processor.script(Call::Charge, [Fault::Decline("stolen_card".into())]);
     let mut at = datetime!(2026-12-14 16:00 UTC);
     while at < datetime!(2027-01-10 16:00 UTC) {
         fieldpay::jobs::run_once(&app, at).await.unwrap();
@@ -704,7 +708,11 @@ async fn an_autopay_run_and_a_payer_racing_collect_the_balance_once() {
 async fn a_charge_whose_reply_was_lost_is_reconciled_once() {
     let t = TestApp::new().await;
     let o = office(&t).await;
-    let (app, processor) = Faulty::around_sandbox(&t.app);
+    let processor = Faulty::around_sandbox(&t);
+    let app = App {
+        processor: processor.clone(),
+        ..t.app.clone()
+    };
     let (_, p, _) = enrolled(&t, &o, "Luis Lost", "4242424242424242").await;
     // Days from the clock's today, so reconciliation's grace (by the
     // attempt's creation time, from the clock) has passed at the simulated
@@ -712,13 +720,12 @@ async fn a_charge_whose_reply_was_lost_is_reconciled_once() {
     let due = t.date(30);
     let inv = invoice(&t, &p, 6400, &t.day(-60), &t.day(30)).await;
     let at = due.with_hms(18, 0, 0).unwrap().assume_utc();
-    processor.set(|s| s.lose_charge_replies = usize::MAX);
+    processor.script(Call::Charge, [Fault::LoseReply]);
     let r = fieldpay::jobs::run_once(&app, at).await.unwrap();
     assert_eq!(r.autopay.pending, 1, "{:?}", r.autopay);
     // Charged at the processor, not recorded: the invoice stays held.
     assert_eq!(succeeded_charges(&t).await, 1);
     assert_eq!(t.balance(&inv).await, 6400);
-    processor.set(|s| s.lose_charge_replies = 0);
     // Another autopay run does not charge again (the key names the day, the
     // invoice is held); then reconciliation applies the charge once.
     let again = fieldpay::autopay::run_due(&app, at + time::Duration::minutes(1))

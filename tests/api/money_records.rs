@@ -5,7 +5,6 @@
 //! autopay.
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 
 use axum::http::StatusCode;
 use serde_json::json;
@@ -14,17 +13,21 @@ use time::Duration;
 use fieldpay::processor::{ChargeLookup, PaymentProcessor};
 
 use crate::autopay::{enrolled, invoice, office, settings, succeeded_charges};
-use crate::faulty::Faulty;
 use crate::office_payments::record;
 use crate::pay_form::{hidden, submit};
+use crate::support::faulty::{Call, Fault, Faulty};
 use crate::support::{TestApp, customer_with_invoices};
 
 /// `t` charging through a `Faulty` around its sandbox (router included).
 fn faulty(t: &mut TestApp) -> Arc<Faulty> {
-    let (app, faulty) = Faulty::around_sandbox(&t.app);
-    t.app = app;
-    t.router = fieldpay::web::router(t.app.clone());
-    faulty
+    let f = Faulty::around_sandbox(t);
+    f.install(t);
+    f
+}
+
+/// Charges that reached the processor.
+fn charges(f: &Faulty) -> usize {
+    f.reached(Call::Charge).len()
 }
 
 async fn attempt_status(t: &TestApp, id: &str) -> String {
@@ -47,10 +50,8 @@ async fn a_lost_reply_and_lookups_that_lag_charge_once_on_the_pay_page() {
     let (c, inv) = customer_with_invoices(&t, "Lou Lag", &[6400]).await;
     let token = t.token(&c).await;
     let card = t.card("4242424242424242").await;
-    f.set(|s| {
-        s.lose_charge_replies = 1;
-        s.hide_charges = 3;
-    });
+    f.script(Call::Charge, [Fault::LoseReply]);
+    f.script(Call::FindCharge, vec![Fault::Hide; 3]);
     let r = t
         .pay(
             &token,
@@ -116,7 +117,7 @@ async fn a_lost_reply_and_lookups_that_lag_charge_once_on_the_pay_page() {
     assert_eq!(t.balance(&inv[0]).await, 0);
     assert_eq!(attempt_status(&t, &attempt).await, "succeeded");
     assert_eq!(sandbox_charges(&t).await, 1);
-    assert_eq!(f.charges.load(Ordering::SeqCst), 1);
+    assert_eq!(charges(&f), 1);
     assert_eq!(t.count("SELECT COUNT(*) FROM payments").await, 1);
     // A repeat of the first request now answers with the payment.
     let replay = t
@@ -142,7 +143,7 @@ async fn the_pay_page_says_the_payment_is_being_confirmed_not_that_it_failed() {
         hidden(&page.body, "form_sig"),
     );
     let card = t.card("4242424242424242").await;
-    f.set(|s| s.lose_charge_replies = 1);
+    f.script(Call::Charge, [Fault::LoseReply]);
     let r = submit(
         &t,
         &token,
@@ -175,7 +176,7 @@ async fn nothing_sent_means_nothing_charged_and_the_payer_may_try_again() {
     let (c, inv) = customer_with_invoices(&t, "Ned Nothing", &[3000]).await;
     let token = t.token(&c).await;
     let card = t.card("4242424242424242").await;
-    f.set(|s| s.refuse_charges = 1);
+    f.script(Call::Charge, [Fault::Timeout]);
     let r = t
         .pay(
             &token,
@@ -254,10 +255,8 @@ async fn a_charge_that_turns_up_after_it_was_given_up_is_applied_or_shown_to_the
     let (c, inv) = customer_with_invoices(&t, "Lena Late", &[4000, 2500]).await;
     let token = t.token(&c).await;
     // Both charges' replies are lost, and the lookups lag past the window.
-    f.set(|s| {
-        s.lose_charge_replies = 2;
-        s.hide_charges = 2;
-    });
+    f.script(Call::Charge, [Fault::LoseReply, Fault::LoseReply]);
+    f.script(Call::FindCharge, [Fault::Hide, Fault::Hide]);
     let mut attempts = Vec::new();
     for (i, id) in inv.iter().enumerate() {
         let card = t.card("4242424242424242").await;
@@ -347,10 +346,8 @@ async fn autopay_with_a_lost_reply_charges_once_across_runs_and_lagging_lookups(
     let due = t.today() + Duration::days(30);
     let inv = invoice(&t, &p, 7100, &t.day(0), &fieldpay::dates::iso(due)).await;
     let at = due.with_hms(18, 0, 0).unwrap().assume_utc();
-    f.set(|s| {
-        s.lose_charge_replies = 1;
-        s.hide_charges = 2;
-    });
+    f.script(Call::Charge, [Fault::LoseReply]);
+    f.script(Call::FindCharge, [Fault::Hide, Fault::Hide]);
     t.app.clock.set(at);
     let r = fieldpay::jobs::run_once(&t.app, at).await.unwrap();
     assert_eq!(r.autopay.pending, 1, "{:?}", r.autopay);
@@ -362,7 +359,7 @@ async fn autopay_with_a_lost_reply_charges_once_across_runs_and_lagging_lookups(
         fieldpay::jobs::run_once(&t.app, when).await.unwrap();
     }
     assert_eq!(succeeded_charges(&t).await, 1);
-    assert_eq!(f.charges.load(Ordering::SeqCst), 1);
+    assert_eq!(charges(&f), 1);
     assert_eq!(t.balance(&inv).await, 0);
     assert_eq!(t.count("SELECT COUNT(*) FROM payments").await, 1);
 }
@@ -385,8 +382,9 @@ async fn turning_autopay_off_during_a_run_stops_the_charges_not_yet_reserved() {
     let o = office(&t).await;
     let (router, cookie, csrf) = (t.router.clone(), o.cookie.clone(), o.csrf.clone());
     let path = format!("/office/customers/{c}/autopay/cancel");
-    f.set(move |s| {
-        s.after_charge = Some(Arc::new(move || {
+    f.after_reaching(
+        Call::Charge,
+        Some(Arc::new(move || {
             let (router, cookie, csrf, path) =
                 (router.clone(), cookie.clone(), csrf.clone(), path.clone());
             Box::pin(async move {
@@ -401,8 +399,8 @@ async fn turning_autopay_off_during_a_run_stops_the_charges_not_yet_reserved() {
                 let resp = router.oneshot(req).await.unwrap();
                 assert!(resp.status().is_redirection(), "{}", resp.status());
             })
-        }));
-    });
+        })),
+    );
     let r = fieldpay::jobs::run_once(&t.app, at).await.unwrap();
     assert_eq!(
         (r.autopay.charged, r.autopay.skipped),
@@ -410,7 +408,7 @@ async fn turning_autopay_off_during_a_run_stops_the_charges_not_yet_reserved() {
         "{:?}",
         r.autopay
     );
-    assert_eq!(f.charges.load(Ordering::SeqCst), 1);
+    assert_eq!(charges(&f), 1);
     let paid = [t.balance(&first).await, t.balance(&second).await];
     assert!(paid == [0, 2000] || paid == [1000, 0], "{paid:?}");
     assert_eq!(
@@ -419,11 +417,11 @@ async fn turning_autopay_off_during_a_run_stops_the_charges_not_yet_reserved() {
         0
     );
     // Later runs charge nothing.
-    f.set(|s| s.after_charge = None);
+    f.after_reaching(Call::Charge, None);
     let next = at + Duration::days(1);
     t.app.clock.set(next);
     fieldpay::jobs::run_once(&t.app, next).await.unwrap();
-    assert_eq!(f.charges.load(Ordering::SeqCst), 1);
+    assert_eq!(charges(&f), 1);
 }
 
 #[tokio::test]
@@ -433,7 +431,7 @@ async fn the_office_card_form_tells_a_lost_reply_as_being_confirmed_and_charges_
     let o = office(&t).await;
     let (c, inv) = customer_with_invoices(&t, "Olga Office", &[5500]).await;
     let card = t.card("4242424242424242").await;
-    f.set(|s| s.lose_charge_replies = 1);
+    f.script(Call::Charge, [Fault::LoseReply]);
     let r = record(
         &t,
         &o,
@@ -462,7 +460,7 @@ async fn attempts_and_payments_name_their_processor_and_are_reconciled_with_it()
     let (c, inv) = customer_with_invoices(&t, "Sid Switch", &[1200]).await;
     let token = t.token(&c).await;
     let card = t.card("4242424242424242").await;
-    f.set(|s| s.lose_charge_replies = 1);
+    f.script(Call::Charge, [Fault::LoseReply]);
     let r = t
         .pay(
             &token,

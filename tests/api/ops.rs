@@ -174,7 +174,14 @@ async fn message_deliveries_are_counted_by_channel() {
         .await
         .unwrap();
     let text = fieldpay::metrics::render();
-    for job in ["reconcile", "stripe_events", "autopay", "alerts", "outbox"] {
+    for job in [
+        "reconcile",
+        "refunds",
+        "stripe_events",
+        "autopay",
+        "alerts",
+        "outbox",
+    ] {
         assert!(
             sample(
                 &text,

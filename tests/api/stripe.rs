@@ -27,7 +27,7 @@ use fieldpay::processor::{
     ChargeLookup, ChargeOutcome, ChargeRequest, PaymentProcessor, SaveOutcome,
 };
 
-use crate::faulty::Faulty;
+use crate::support::faulty::{Call, Fault, Faulty};
 use crate::support::{Resp, TestApp, customer_with_invoices};
 
 const LAUNCHER: &str = r#"
@@ -135,7 +135,7 @@ fn localstripe() -> Option<&'static LocalStripe> {
     .as_ref()
 }
 
-fn http() -> reqwest::Client {
+pub(crate) fn http() -> reqwest::Client {
     let _ = rustls::crypto::ring::default_provider().install_default();
     reqwest::Client::new()
 }
@@ -149,14 +149,14 @@ fn webhook_secret() -> String {
     format!("whsec_{}", fieldpay::crypto::new_id("w").replace('_', ""))
 }
 
-struct Ctx {
-    ls: &'static LocalStripe,
-    company: String,
-    sk: String,
-    whsec: String,
+pub(crate) struct Ctx {
+    pub(crate) ls: &'static LocalStripe,
+    pub(crate) company: String,
+    pub(crate) sk: String,
+    pub(crate) whsec: String,
 }
 
-async fn company_id(t: &TestApp, api_key: &str) -> String {
+pub(crate) async fn company_id(t: &TestApp, api_key: &str) -> String {
     fieldpay::store::companies::company_for_api_key(&t.app.db, api_key)
         .await
         .unwrap()
@@ -180,7 +180,7 @@ async fn set_stripe(t: &TestApp, api_key: &str, sk: &str, whsec: &str) -> Resp {
 }
 
 /// A test app whose company takes cards through Stripe (localstripe).
-async fn stripe_app() -> Option<(TestApp, Ctx)> {
+pub(crate) async fn stripe_app() -> Option<(TestApp, Ctx)> {
     let ls = localstripe()?;
     let t = TestApp::new().await;
     let (sk, whsec) = (secret_key(), webhook_secret());
@@ -208,7 +208,7 @@ async fn stripe_app() -> Option<(TestApp, Ctx)> {
 
 /// Puts a processor in `App::processor`: what companies that did not choose
 /// Stripe are charged through.
-fn use_processor(t: &mut TestApp, p: Arc<dyn PaymentProcessor>) {
+pub(crate) fn use_processor(t: &mut TestApp, p: Arc<dyn PaymentProcessor>) {
     t.app.processor = p;
     t.router = fieldpay::web::router(t.app.clone());
 }
@@ -216,7 +216,7 @@ fn use_processor(t: &mut TestApp, p: Arc<dyn PaymentProcessor>) {
 /// Switches the test company's processor kind, keeping its stored keys. In
 /// the database, as a test device: the settings API refuses a switch while
 /// an attempt is pending, which is the state these tests build.
-async fn set_kind(t: &TestApp, kind: &str) {
+pub(crate) async fn set_kind(t: &TestApp, kind: &str) {
     let done = fieldpay::store::sql::query("UPDATE processor_settings SET kind = $1")
         .bind(kind)
         .execute(t.app.db.writer())
@@ -227,7 +227,7 @@ async fn set_kind(t: &TestApp, kind: &str) {
 
 /// A PaymentMethod made at localstripe, as Stripe.js would make it; it
 /// expires years ahead by the system clock, which localstripe reads.
-async fn pm(c: &Ctx, number: &str) -> String {
+pub(crate) async fn pm(c: &Ctx, number: &str) -> String {
     let exp_year = (fieldpay::domain::Clock::system().today_in("UTC").year() + 3).to_string();
     let r = http()
         .post(format!("{}/v1/payment_methods", c.ls.base))
@@ -247,7 +247,7 @@ async fn pm(c: &Ctx, number: &str) -> String {
     v["id"].as_str().unwrap().to_string()
 }
 
-async fn ls_get(c: &Ctx, path: &str) -> Value {
+pub(crate) async fn ls_get(c: &Ctx, path: &str) -> Value {
     let r = http()
         .get(format!("{}{path}", c.ls.base))
         .bearer_auth(&c.sk)
@@ -259,7 +259,7 @@ async fn ls_get(c: &Ctx, path: &str) -> Value {
 }
 
 /// Every PaymentIntent at localstripe that carries this attempt id.
-async fn intents_for(c: &Ctx, attempt: &str) -> Vec<Value> {
+pub(crate) async fn intents_for(c: &Ctx, attempt: &str) -> Vec<Value> {
     let mut out = Vec::new();
     let mut after: Option<String> = None;
     loop {
@@ -280,7 +280,7 @@ async fn intents_for(c: &Ctx, attempt: &str) -> Vec<Value> {
     }
 }
 
-async fn attempt_of_payment(t: &TestApp, payment_id: &str) -> (String, String) {
+pub(crate) async fn attempt_of_payment(t: &TestApp, payment_id: &str) -> (String, String) {
     fieldpay::store::sql::query_as(
         "SELECT attempt_id, processor_charge_id FROM payments WHERE id = $1",
     )
@@ -290,7 +290,7 @@ async fn attempt_of_payment(t: &TestApp, payment_id: &str) -> (String, String) {
     .unwrap()
 }
 
-fn body(invoices: &[String], method: &str) -> Value {
+pub(crate) fn body(invoices: &[String], method: &str) -> Value {
     json!({"invoice_ids": invoices, "payment_method": method})
 }
 
@@ -571,7 +571,12 @@ async fn ours_key(t: &TestApp) -> String {
 }
 
 /// Pays with a reply that is lost; returns the invoice and the attempt.
-async fn pay_and_lose_reply(t: &mut TestApp, c: &Ctx, name: &str, amount: i64) -> (String, String) {
+pub(crate) async fn pay_and_lose_reply(
+    t: &mut TestApp,
+    c: &Ctx,
+    name: &str,
+    amount: i64,
+) -> (String, String) {
     let (cust, inv) = customer_with_invoices(t, name, &[amount]).await;
     let token = t.token(&cust).await;
     let card = pm(c, "4242424242424242").await;
@@ -580,7 +585,7 @@ async fn pay_and_lose_reply(t: &mut TestApp, c: &Ctx, name: &str, amount: i64) -
     let sandbox = t.app.processor.clone();
     let stripe = StripeProcessor::with_key(&c.sk);
     let faulty = Faulty::new(Arc::new(stripe));
-    faulty.set(|s| s.lose_charge_replies = 1);
+    faulty.script(Call::Charge, [Fault::LoseReply]);
     use_processor(t, faulty);
     set_kind(t, "sandbox").await;
     let r = t.pay(&token, "key-lost", body(&inv, &card)).await;
@@ -695,7 +700,12 @@ async fn stripe_repeated_requests_charge_once_although_localstripe_ignores_idemp
 }
 
 /// Posts a signed (or not) event to a company's webhook path.
-async fn post_event(t: &TestApp, company: &str, payload: &str, signature: Option<&str>) -> Resp {
+pub(crate) async fn post_event(
+    t: &TestApp,
+    company: &str,
+    payload: &str,
+    signature: Option<&str>,
+) -> Resp {
     let mut headers = vec![("content-type", "application/json")];
     if let Some(s) = signature {
         headers.push(("stripe-signature", s));
@@ -709,17 +719,17 @@ async fn post_event(t: &TestApp, company: &str, payload: &str, signature: Option
     .await
 }
 
-fn event(id: &str, kind: &str, object: Value) -> String {
+pub(crate) fn event(id: &str, kind: &str, object: Value) -> String {
     json!({"id": id, "object": "event", "type": kind, "created": 1, "data": {"object": object}})
         .to_string()
 }
 
 /// Now by the app's clock, as a webhook signature's timestamp.
-fn now_unix(t: &TestApp) -> i64 {
+pub(crate) fn now_unix(t: &TestApp) -> i64 {
     t.app.clock.now().unix_timestamp()
 }
 
-async fn wait_processed(t: &TestApp, event_id: &str) -> String {
+pub(crate) async fn wait_processed(t: &TestApp, event_id: &str) -> String {
     for _ in 0..200 {
         let done: Option<Option<String>> = fieldpay::store::sql::query_scalar(
             "SELECT result FROM stripe_events WHERE event_id = $1 AND processed_at IS NOT NULL",
@@ -1235,8 +1245,10 @@ async fn stripe_refund_whose_reply_was_lost_is_confirmed_by_webhook() {
     let (_, pi) = attempt_of_payment(&t, &payment).await;
     let sandbox = t.app.processor.clone();
     let stripe = StripeProcessor::with_key(&c.sk);
+    // Refunds at Stripe, then the reply is lost; asking about it fails too.
     let faulty = Faulty::new(Arc::new(stripe));
-    faulty.set(|s| s.lose_refund_replies = usize::MAX);
+    faulty.script(Call::Refund, vec![Fault::LoseReply; 8]);
+    faulty.script(Call::FindRefund, vec![Fault::Timeout; 8]);
     use_processor(&mut t, faulty);
     set_kind(&t, "sandbox").await;
     let req = fieldpay::office_payments::RefundRequest {
@@ -1278,7 +1290,7 @@ async fn stripe_refund_whose_reply_was_lost_is_confirmed_by_webhook() {
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(
         wait_processed(&t, "evt_refund_lost").await,
-        "refunds recorded: 0"
+        "refunds recorded: 0; ours settled: 1"
     );
     let (n, confirmed): (i64, Option<String>) =
         fieldpay::store::sql::query_as("SELECT count(*), max(processor_refund_id) FROM refunds")

@@ -21,6 +21,8 @@ use fieldpay::domain::Clock;
 use fieldpay::setup;
 use fieldpay::store::companies::NewCompany;
 
+pub mod faulty;
+
 pub const BASE_URL: &str = "https://pay.greenleaf.test";
 pub const OWNER_PASSWORD: &str = "correct horse battery";
 pub const SMS_TOKEN: &str = "test-sms-auth-token";

@@ -137,10 +137,20 @@ pub fn create_company(db_url: &str) -> String {
 
 /// `fieldpay jobs run --once --now <at>`: its stdout (the report).
 pub fn jobs_run_once(db_url: &str, at: time::OffsetDateTime) -> String {
+    jobs_run_once_with(db_url, at, &[])
+}
+
+/// `jobs_run_once` with more settings (`FIELDPAY_…` variables).
+pub fn jobs_run_once_with(
+    db_url: &str,
+    at: time::OffsetDateTime,
+    env: &[(String, String)],
+) -> String {
     let at = at
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap();
     let out = fieldpay_cmd(db_url)
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .args(["jobs", "run", "--once", "--now", &at])
         .output()
         .expect("the binary runs");
@@ -159,6 +169,8 @@ pub struct Server {
     pub db_url: String,
     pub port: u16,
     pub base: String,
+    /// More settings (`FIELDPAY_…` variables) for every start.
+    pub env: Vec<(String, String)>,
     child: Option<Child>,
     starts: usize,
 }
@@ -171,6 +183,7 @@ impl Server {
             db_url: db_url.to_string(),
             port,
             base: format!("http://127.0.0.1:{port}"),
+            env: Vec::new(),
             child: None,
             starts: 0,
         }
@@ -193,6 +206,7 @@ impl Server {
             .env("FIELDPAY_PAY_RATE_LIMIT_PER_LINK", "1000000")
             .env("FIELDPAY_PAY_RATE_LIMIT_MISSES", "1000000")
             .env("FIELDPAY_PAY_RATE_LIMIT_MISSES_TOTAL", "1000000")
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log)

@@ -18,7 +18,10 @@
 //!   committed. A server without the `created` filter (localstripe) is
 //!   listed whole.
 //! - refund: `POST /v1/refunds` by PaymentIntent with our refund id as
-//!   `Idempotency-Key` and in `metadata[fieldpay_refund_id]`.
+//!   `Idempotency-Key` and in `metadata[fieldpay_refund_id]`, answered with
+//!   Stripe's status (`pending` stays pending for us; `failed` and
+//!   `canceled` fail). find_refund: the PaymentIntent's refunds, by that
+//!   metadata (Stripe forgets idempotency keys after 24 hours).
 //!
 //! Network errors, 5xx, 429 and key errors are `ProcessorError::Unavailable`:
 //! the attempt stays pending and reconciliation asks again.
@@ -190,6 +193,36 @@ impl StripeProcessor {
             .await
             .map_err(unavailable)?;
         Ok(list.data)
+    }
+
+    /// A Refund read again from Stripe.
+    pub async fn refund_object(
+        &self,
+        id: &str,
+    ) -> Result<transformers::StripeRefund, ProcessorError> {
+        let id: String = form_urlencoded::byte_serialize(id.as_bytes()).collect();
+        self.get(&format!("/v1/refunds/{id}"))
+            .await
+            .map_err(unavailable)
+    }
+
+    /// The refund of `payment_intent` that carries our refund id `key`.
+    async fn our_refund(
+        &self,
+        payment_intent: &str,
+        key: &str,
+    ) -> Result<Option<transformers::StripeRefund>, ProcessorError> {
+        let pi: String = form_urlencoded::byte_serialize(payment_intent.as_bytes()).collect();
+        let list: Result<transformers::StripeList<transformers::StripeRefund>, Failure> = self
+            .get(&format!("/v1/refunds?payment_intent={pi}&limit=100"))
+            .await;
+        match list {
+            Ok(list) => Ok(list.data.into_iter().find(|r| r.ours() == Some(key))),
+            // No such PaymentIntent here: it cannot have been refunded here
+            // either (sending the refund then says why).
+            Err(Failure::Invalid(_)) => Ok(None),
+            Err(other) => Err(unavailable(other)),
+        }
     }
 
     pub async fn dispute(&self, id: &str) -> Result<transformers::StripeDispute, ProcessorError> {
@@ -473,16 +506,8 @@ impl StripeProcessor {
         // Made before (a retry after a lost reply, or after Stripe forgot
         // the idempotency key, which it does after 24 hours; localstripe
         // never keeps them): answer with that refund, never a second one.
-        if let Some(prior) = self
-            .refunds_of(&charge_id)
-            .await?
-            .into_iter()
-            .find(|r| r.ours() == Some(key.as_str()))
-        {
-            return Ok(Refund {
-                id: prior.id,
-                amount: Money::new(prior.amount, amount.currency),
-            });
+        if let Some(prior) = self.our_refund(&charge_id, &key).await? {
+            return Ok(prior.to_refund(amount.currency));
         }
         let refund: Result<transformers::StripeRefund, Failure> = self
             .post(
@@ -492,10 +517,7 @@ impl StripeProcessor {
             )
             .await;
         match refund {
-            Ok(r) => Ok(Refund {
-                id: r.id,
-                amount: Money::new(r.amount, amount.currency),
-            }),
+            Ok(r) => Ok(r.to_refund(amount.currency)),
             Err(Failure::Unavailable(m)) => Err(ProcessorError::Unavailable(m)),
             Err(Failure::Invalid(m) | Failure::Declined(m)) => {
                 Err(ProcessorError::InvalidSource(m))
@@ -543,6 +565,17 @@ impl PaymentProcessor for StripeProcessor {
         idempotency_key: String,
     ) -> BoxFuture<'_, Result<Refund, ProcessorError>> {
         Box::pin(self.do_refund(charge_id, amount, idempotency_key))
+    }
+
+    fn find_refund(
+        &self,
+        charge_id: String,
+        idempotency_key: String,
+    ) -> BoxFuture<'_, Result<Option<Refund>, ProcessorError>> {
+        Box::pin(async move {
+            let found = self.our_refund(&charge_id, &idempotency_key).await?;
+            Ok(found.map(|r| r.to_refund(crate::money::Currency::USD)))
+        })
     }
 
     fn cancel_charge(

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use serde::Deserialize;
 
 use crate::money::{Currency, Money};
-use crate::processor::{CardSummary, Charge, ChargeOutcome, Decline};
+use crate::processor::{CardSummary, Charge, ChargeOutcome, Decline, Refund, RefundStatus};
 
 /// Where our attempt id is kept on a PaymentIntent (and so searched for).
 pub const ATTEMPT_METADATA: &str = "attempt_id";
@@ -241,7 +241,15 @@ pub struct StripeRefund {
     pub id: String,
     pub amount: i64,
     #[serde(default)]
+    pub currency: Option<String>,
+    #[serde(default)]
     pub status: Option<String>,
+    #[serde(default)]
+    pub failure_reason: Option<String>,
+    #[serde(default)]
+    pub payment_intent: Option<String>,
+    #[serde(default)]
+    pub charge: Option<String>,
     #[serde(default)]
     pub metadata: HashMap<String, String>,
 }
@@ -252,11 +260,36 @@ impl StripeRefund {
         self.metadata.get(REFUND_METADATA).map(String::as_str)
     }
 
-    pub fn succeeded(&self) -> bool {
-        matches!(
-            self.status.as_deref(),
-            None | Some("succeeded") | Some("pending")
-        )
+    /// Stripe's refund status as ours: `pending` and `requires_action`
+    /// are not final; `failed` and `canceled` will never be paid out. A
+    /// refund without a status (older API versions, localstripe) is done.
+    pub fn state(&self) -> RefundStatus {
+        match self.status.as_deref() {
+            None | Some("succeeded") => RefundStatus::Succeeded,
+            Some("failed") => RefundStatus::Failed(
+                self.failure_reason
+                    .clone()
+                    .filter(|r| !r.is_empty())
+                    .unwrap_or_else(|| "failed".into()),
+            ),
+            Some("canceled") => RefundStatus::Failed("canceled".into()),
+            // pending, requires_action, and anything newer: ask again.
+            Some(_) => RefundStatus::Pending,
+        }
+    }
+
+    /// The refund as the core sees it; `currency` when Stripe did not say.
+    pub fn to_refund(&self, currency: Currency) -> Refund {
+        let currency = self
+            .currency
+            .as_deref()
+            .and_then(Currency::parse)
+            .unwrap_or(currency);
+        Refund {
+            id: self.id.clone(),
+            amount: Money::new(self.amount, currency),
+            status: self.state(),
+        }
     }
 }
 
@@ -314,6 +347,8 @@ pub enum EventKind {
     PaymentSucceeded,
     PaymentFailed,
     ChargeRefunded,
+    /// A refund was made or changed status (its object is the refund).
+    RefundUpdated,
     DisputeCreated,
     Other,
 }
@@ -322,7 +357,10 @@ pub fn event_kind(kind: &str) -> EventKind {
     match kind {
         "payment_intent.succeeded" => EventKind::PaymentSucceeded,
         "payment_intent.payment_failed" => EventKind::PaymentFailed,
-        "charge.refunded" | "charge.refund.updated" => EventKind::ChargeRefunded,
+        "charge.refunded" => EventKind::ChargeRefunded,
+        "charge.refund.updated" | "refund.created" | "refund.updated" | "refund.failed" => {
+            EventKind::RefundUpdated
+        }
         "charge.dispute.created" => EventKind::DisputeCreated,
         _ => EventKind::Other,
     }
@@ -714,5 +752,59 @@ mod tests {
         );
         assert_eq!(ok("v1=abc", 1_000_000), Err(SignatureError::Malformed));
         assert_eq!(ok("t=1000000", 1_000_000), Err(SignatureError::Malformed));
+    }
+
+    #[test]
+    fn refund_statuses_map_to_ours() {
+        let refund = |status: Option<&str>, reason: Option<&str>| -> StripeRefund {
+            serde_json::from_value(serde_json::json!({
+                "id": "re_1", "amount": 500, "currency": "usd", "status": status,
+                "failure_reason": reason, "payment_intent": "pi_1",
+                "metadata": {"fieldpay_refund_id": "ref_1"}
+            }))
+            .unwrap()
+        };
+        assert_eq!(refund(None, None).state(), RefundStatus::Succeeded);
+        assert_eq!(
+            refund(Some("succeeded"), None).state(),
+            RefundStatus::Succeeded
+        );
+        assert_eq!(refund(Some("pending"), None).state(), RefundStatus::Pending);
+        assert_eq!(
+            refund(Some("requires_action"), None).state(),
+            RefundStatus::Pending
+        );
+        assert_eq!(
+            refund(Some("failed"), Some("expired_or_canceled_card")).state(),
+            RefundStatus::Failed("expired_or_canceled_card".into())
+        );
+        assert_eq!(
+            refund(Some("failed"), None).state(),
+            RefundStatus::Failed("failed".into())
+        );
+        assert_eq!(
+            refund(Some("canceled"), None).state(),
+            RefundStatus::Failed("canceled".into())
+        );
+        let r = refund(Some("pending"), None);
+        assert_eq!(r.ours(), Some("ref_1"));
+        assert_eq!(r.payment_intent.as_deref(), Some("pi_1"));
+        let core = r.to_refund(Currency::parse("eur").unwrap());
+        assert_eq!(core.amount, Money::new(500, Currency::USD));
+        assert_eq!(core.status, RefundStatus::Pending);
+    }
+
+    #[test]
+    fn refund_events_are_told_apart_from_charge_events() {
+        assert_eq!(event_kind("charge.refunded"), EventKind::ChargeRefunded);
+        for kind in [
+            "charge.refund.updated",
+            "refund.created",
+            "refund.updated",
+            "refund.failed",
+        ] {
+            assert_eq!(event_kind(kind), EventKind::RefundUpdated, "{kind}");
+        }
+        assert_eq!(event_kind("customer.created"), EventKind::Other);
     }
 }

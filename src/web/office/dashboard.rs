@@ -147,13 +147,6 @@ struct ChannelView {
     amount: String,
 }
 
-#[derive(Serialize)]
-struct UnappliedView {
-    payment_id: String,
-    customer_name: String,
-    amount: String,
-}
-
 async fn dashboard(State(state): State<AppState>, user: OfficeUser) -> Response {
     let db = &state.app.db;
     let company = match companies::get(db, &user.company_id).await {
@@ -235,27 +228,17 @@ async fn dashboard(State(state): State<AppState>, user: OfficeUser) -> Response 
             &company.accent_color,
         )
     };
-    // Card money no invoice took (a charge found after its invoices were
-    // paid another way): the office refunds or applies it.
-    let unapplied: Vec<UnappliedView> =
-        match crate::store::payments::unapplied_payments(db, &user.company_id).await {
-            Ok(rows) => rows
-                .into_iter()
-                .map(|u| UnappliedView {
-                    payment_id: u.payment_id,
-                    customer_name: u.customer_name,
-                    amount: Money::new(u.unapplied, u.currency).format(),
-                })
-                .collect(),
-            Err(e) => return ApiError::from(e).into_response(),
-        };
+    let attention = match needing_attention(&state, &user.company_id, &company.time_zone).await {
+        Ok(a) => a,
+        Err(e) => return ApiError::from(e).into_response(),
+    };
     page(
         &state,
         &user,
         "office/dashboard.html",
         "dashboard",
         minijinja::context! {
-            unapplied => minijinja::value::Serde(&unapplied),
+            attention => minijinja::value::Serde(&attention),
             today => crate::dates::display(today),
             open_total => money(open_total),
             open_count => open_count,
@@ -267,6 +250,82 @@ async fn dashboard(State(state): State<AppState>, user: OfficeUser) -> Response 
             chart => minijinja::Value::from_safe_string(chart),
         },
     )
+}
+
+/// Something about money the office must look at.
+#[derive(Serialize)]
+struct AttentionView {
+    /// Where to look (the payment's page), if anywhere.
+    href: Option<String>,
+    text: String,
+}
+
+/// How long a refund may stay pending before the dashboard mentions it.
+const PENDING_NOTICE: time::Duration = time::Duration::days(1);
+
+/// Refunds that failed in the last 30 days (or failed at the processor after
+/// succeeding), refunds pending for more than a day, and Stripe notices
+/// fieldpay gave up applying.
+async fn needing_attention(
+    state: &AppState,
+    company_id: &str,
+    time_zone: &str,
+) -> Result<Vec<AttentionView>, crate::store::StoreError> {
+    let now = state.app.clock.now();
+    let since = now - time::Duration::days(30);
+    let refunds = crate::store::refunds::needing_attention(
+        &state.app.db,
+        company_id,
+        since,
+        now - PENDING_NOTICE,
+        20,
+    )
+    .await?;
+    let mut out: Vec<AttentionView> = refunds
+        .iter()
+        .map(|r| {
+            let amount = Money::new(r.amount, r.currency).format();
+            let when = crate::dates::display_instant(r.created_at, time_zone);
+            let reason = r.reason.as_deref().unwrap_or("").trim().trim_end_matches('.');
+            let text = match r.status.as_str() {
+                crate::store::refunds::FAILED => format!(
+                    "Refund failed: {reason} ({amount}, asked {when}). Nothing was refunded; the balances are as before."
+                ),
+                crate::store::refunds::PENDING => format!(
+                    "Refund of {amount} (asked {when}) is still pending at the processor; it will be retried automatically."
+                ),
+                _ => format!("Refund of {amount} needs attention: {reason}"),
+            };
+            AttentionView {
+                href: Some(format!("/office/payments/{}", r.payment_id)),
+                text,
+            }
+        })
+        .collect();
+    let events =
+        crate::store::processor_settings::flagged_events(&state.app.db, company_id, since, 20)
+            .await?;
+    out.extend(events.iter().map(|e| AttentionView {
+        href: Some("/office/settings/processor".into()),
+        text: format!(
+            "A Stripe notice ({}, {}) could not be applied for days and is no longer retried: {}. Check that payment and its refunds in Stripe.",
+            e.kind,
+            e.object_id.as_deref().unwrap_or(&e.event_id),
+            e.last_error.as_deref().unwrap_or("unknown reason")
+        ),
+    }));
+    // Card money no invoice took (a charge found after its invoices were
+    // paid another way): the office refunds it or keeps it as credit.
+    let unapplied = crate::store::payments::unapplied_payments(&state.app.db, company_id).await?;
+    out.extend(unapplied.iter().map(|u| AttentionView {
+        href: Some(format!("/office/payments/{}", u.payment_id)),
+        text: format!(
+            "A card payment from {} has {} not applied to any invoice: it was charged after its invoices were paid another way. Refund it, or keep it as credit.",
+            u.customer_name,
+            Money::new(u.unapplied, u.currency).format()
+        ),
+    }));
+    Ok(out)
 }
 
 #[cfg(test)]

@@ -87,6 +87,9 @@ struct PaymentView {
     invoices: String,
     recorded_by: String,
     is_card: bool,
+    /// A refund of it that failed (with the reason) or is still pending.
+    refund_note: Option<String>,
+    refund_failed: bool,
 }
 
 fn method_detail(p: &OfficePayment) -> String {
@@ -120,6 +123,33 @@ fn payment_view(p: &OfficePayment, tz: &str) -> PaymentView {
         invoices: p.invoices.clone(),
         recorded_by: p.recorded_by.clone().unwrap_or_default(),
         is_card: p.method == "card",
+        refund_note: None,
+        refund_failed: false,
+    }
+}
+
+/// What the office is told of a refund that is not simply done: `(words,
+/// failed)`.
+fn refund_note(status: &str, reason: Option<&str>) -> (String, bool) {
+    let reason = reason.unwrap_or("").trim().trim_end_matches('.');
+    match status {
+        refunds::FAILED => (
+            format!(
+                "Refund failed: {}",
+                if reason.is_empty() {
+                    "refused by the card processor"
+                } else {
+                    reason
+                }
+            ),
+            true,
+        ),
+        refunds::PENDING => (
+            "Refund pending at the processor; it will be retried automatically".to_string(),
+            false,
+        ),
+        // Succeeded, then failed at the processor after its invoices were paid again.
+        _ => (format!("Refund needs attention: {reason}"), true),
     }
 }
 
@@ -178,9 +208,27 @@ async fn list(
             Ok(r) => r,
             Err(e) => return fail(e),
         };
+    // Refunds that failed or are pending, shown on their payments.
+    let ids: Vec<String> = rows.iter().map(|p| p.id.clone()).collect();
+    let unsettled =
+        match refunds::unsettled_of_payments(&state.app.db, &user.company_id, &ids).await {
+            Ok(r) => r,
+            Err(e) => return fail(e),
+        };
     // Totals in the company's currency (the first row's, else USD).
     let currency = rows.first().map(|p| p.currency).unwrap_or(Currency::USD);
-    let views: Vec<PaymentView> = rows.iter().map(|p| payment_view(p, &tz)).collect();
+    let views: Vec<PaymentView> = rows
+        .iter()
+        .map(|p| {
+            let mut v = payment_view(p, &tz);
+            if let Some(r) = unsettled.iter().find(|r| r.payment_id == p.id) {
+                let (note, failed) = refund_note(&r.status, r.reason.as_deref());
+                v.refund_note = Some(note);
+                v.refund_failed = failed;
+            }
+            v
+        })
+        .collect();
     let status = if error.is_some() {
         StatusCode::UNPROCESSABLE_ENTITY
     } else {
@@ -615,6 +663,11 @@ struct RefundRow {
     reason: String,
     by: String,
     pending: bool,
+    failed: bool,
+    /// Why it failed, why it is still pending, or what the office must check.
+    note: Option<String>,
+    /// When the jobs try a pending refund next.
+    next_try: Option<String>,
     shares: String,
 }
 
@@ -628,7 +681,7 @@ async fn show(
         "recorded" => Some("Payment recorded."),
         "refunded" => Some("Refund recorded."),
         "pending" => Some(
-            "The refund is recorded, but the card processor could not be reached. It is marked pending: send it again below.",
+            "The refund is recorded and pending at the processor; it will be retried automatically. You can also send it again below.",
         ),
         _ => None,
     };
@@ -676,7 +729,6 @@ async fn render_detail(
             status: r.invoice_status.clone(),
         })
         .collect();
-    let is_card = p.method == "card";
     let refund_rows: Vec<RefundRow> = refund_list
         .iter()
         .map(|r| RefundRow {
@@ -685,7 +737,16 @@ async fn render_detail(
             amount: fmt(r.amount, c),
             reason: r.reason.clone(),
             by: r.created_by.clone(),
-            pending: is_card && r.processor_refund_id.is_none(),
+            pending: r.status == refunds::PENDING,
+            failed: r.status == refunds::FAILED,
+            note: match r.status.as_str() {
+                refunds::FAILED => Some(refund_note(&r.status, r.last_error.as_deref()).0),
+                _ => r.last_error.clone(),
+            },
+            next_try: r
+                .next_attempt_at
+                .filter(|_| r.status == refunds::PENDING)
+                .map(|at| crate::dates::display_instant(at, &tz)),
             shares: r
                 .shares
                 .iter()

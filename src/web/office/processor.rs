@@ -187,7 +187,9 @@ async fn save(
         Ok(checked) => {
             match write_settings(&state.app, &user.company_id, &user.actor(), &checked).await {
                 Ok(()) => Redirect::to("/office/settings/processor?saved=1").into_response(),
-                Err(WriteError::PaymentsInFlight(n)) => {
+                Err(WriteError::Store(e)) => internal(e),
+                Err(refused) => {
+                    let (_, message) = refused.in_flight().unwrap_or_default();
                     render(
                         &state,
                         &user,
@@ -195,12 +197,11 @@ async fn save(
                         &f.kind,
                         &f.publishable_key,
                         Some("kind"),
-                        Some(&WriteError::in_flight_message(n)),
+                        Some(&message),
                         false,
                     )
                     .await
                 }
-                Err(WriteError::Store(e)) => internal(e),
             }
         }
     }
