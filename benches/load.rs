@@ -30,12 +30,11 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 
 use fieldpay::app::App;
+use fieldpay::app::setup;
 use fieldpay::config::{Config, DeliverySettings, RateLimits};
 use fieldpay::crypto::{Secret, new_id};
+use fieldpay::domain::money::Currency;
 use fieldpay::domain::price_lines;
-use fieldpay::money::Currency;
-use fieldpay::paylink;
-use fieldpay::setup;
 use fieldpay::store::Db;
 use fieldpay::store::customers::{self, NewCustomer};
 use fieldpay::store::invoices::{self, NewInvoice};
@@ -380,7 +379,7 @@ async fn add_link(
     secret: &Secret,
     customer_id: &str,
 ) -> anyhow::Result<String> {
-    let link = paylink::issue(batch.tx(), secret, ctx.company_id, customer_id).await?;
+    let link = fieldpay::app::links::issue(batch.tx(), secret, ctx.company_id, customer_id).await?;
     batch.wrote(1).await?;
     Ok(link.token)
 }
@@ -769,7 +768,7 @@ async fn pdf_load(
 // ---------------------------------------------------------------- alerts
 
 struct Queued {
-    report: fieldpay::alerts::AlertReport,
+    report: fieldpay::app::alerts::AlertReport,
     took: Duration,
     rules: usize,
     now: time::OffsetDateTime,

@@ -19,15 +19,14 @@ use anyhow::{Context, bail};
 use time::OffsetDateTime;
 
 use fieldpay::app::App;
+use fieldpay::app::setup;
 use fieldpay::config::{Config, DeliverySettings, RateLimits};
 use fieldpay::crypto::{Secret, new_id};
+use fieldpay::domain::money::Currency;
 use fieldpay::domain::{LineInput, price_lines};
 use fieldpay::messaging::Rendered;
 use fieldpay::messaging::email::BoxFuture;
 use fieldpay::messaging::outbox::{self, Transports};
-use fieldpay::money::Currency;
-use fieldpay::paylink;
-use fieldpay::setup;
 use fieldpay::store::StoreError;
 use fieldpay::store::alerts::{self as alert_store, RuleFields, Timing};
 use fieldpay::store::customers::{self, NewCustomer};
@@ -123,7 +122,7 @@ fn run() -> anyhow::Result<()> {
     eprintln!("messages: queue_due at {now} ...");
     let started = Instant::now();
     let report = rt
-        .block_on(fieldpay::alerts::queue_due(&app, now))
+        .block_on(fieldpay::app::alerts::queue_due(&app, now))
         .map_err(|e| anyhow::anyhow!("queue_due failed: {e}"))?;
     let queue_took = started.elapsed();
 
@@ -195,8 +194,8 @@ fn run() -> anyhow::Result<()> {
 /// company's zone: now if it is already past 9:00 there, else today's noon.
 fn alert_instant() -> anyhow::Result<OffsetDateTime> {
     let real = OffsetDateTime::now_utc();
-    let (_, hour) = fieldpay::alerts::local_date_hour(real, TIME_ZONE);
-    if hour >= fieldpay::alerts::SEND_FROM_HOUR {
+    let (_, hour) = fieldpay::app::alerts::local_date_hour(real, TIME_ZONE);
+    if hour >= fieldpay::app::alerts::SEND_FROM_HOUR {
         return Ok(real);
     }
     let today = fieldpay::domain::Clock::system().today_in(TIME_ZONE);
@@ -323,7 +322,7 @@ async fn seed(app: &App, invoices_wanted: usize) -> anyhow::Result<Seeded> {
         let home =
             customers::create_property(batch.tx(), company_id, &address, &c.id, &c.id).await?;
         batch.wrote(1).await?;
-        paylink::issue(batch.tx(), secret, company_id, &c.id).await?;
+        fieldpay::app::links::issue(batch.tx(), secret, company_id, &c.id).await?;
         links += 1;
         batch.wrote(1).await?;
         let these = INVOICES_PER_CUSTOMER.min(invoices_wanted - invoice_count);
@@ -526,7 +525,7 @@ struct Figures<'a> {
     seconds: u64,
     seeded: &'a Seeded,
     now: OffsetDateTime,
-    report: &'a fieldpay::alerts::AlertReport,
+    report: &'a fieldpay::app::alerts::AlertReport,
     queue_took: Duration,
     /// (what was delivered to, figures), in the order measured.
     phases: &'a [(String, Delivered)],

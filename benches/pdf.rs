@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use fieldpay::money::Money;
+use fieldpay::domain::money::Money;
 use fieldpay::pdf::{self, InvoiceDoc};
 
 fn main() {
@@ -151,8 +151,8 @@ td,th{{padding:4px;border-bottom:1px solid #ddd;text-align:left}}.n{{text-align:
         addr = esc(&d.company.address).replace('\n', "<br>"),
         phone = esc(&d.company.phone),
         email = esc(&d.company.email),
-        issue = fieldpay::dates::display(d.issue_date),
-        due = fieldpay::dates::display(d.due_date),
+        issue = fieldpay::domain::dates::display(d.issue_date),
+        due = fieldpay::domain::dates::display(d.due_date),
         balance = money(d.balance),
         bill = esc(&d.bill_to_name),
         prop = esc(&d.property_address),

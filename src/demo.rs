@@ -4,11 +4,10 @@
 use time::Duration;
 
 use crate::app::App;
+use crate::app::setup;
 use crate::domain::customer::CustomerInput;
+use crate::domain::money::Currency;
 use crate::domain::{LineInput, price_lines};
-use crate::money::Currency;
-use crate::paylink;
-use crate::setup;
 use crate::store::companies::{self, NewCompany};
 use crate::store::customers;
 use crate::store::invoices::{self, NewInvoice};
@@ -47,8 +46,9 @@ pub async fn ensure(app: &App) -> anyhow::Result<DemoInfo> {
     let api_key = companies::issue_api_key(&mut tx, &company_id, "demo").await?;
     let mut links = Vec::new();
     for c in customers::search(&app.db, &company_id, "", 50).await? {
-        let link = paylink::issue(&mut tx, &app.config.secret, &company_id, &c.id).await?;
-        links.push((c.name, paylink::url(&base, &link.token)));
+        let link =
+            crate::app::links::issue(&mut tx, &app.config.secret, &company_id, &c.id).await?;
+        links.push((c.name, crate::domain::paylink::url(&base, &link.token)));
     }
     tx.commit().await.map_err(StoreError::from)?;
     Ok(DemoInfo {

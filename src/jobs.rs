@@ -18,8 +18,8 @@ use time::OffsetDateTime;
 use tokio::sync::watch;
 
 use crate::app::App;
+use crate::app::payments;
 use crate::messaging::outbox;
-use crate::payments;
 use crate::store::messages::OutboxRow;
 
 /// How long an attempt may stay pending before reconciliation asks the processor.
@@ -35,11 +35,11 @@ pub const EVERY: Duration = Duration::from_secs(60);
 pub struct RunReport {
     pub reconciled: payments::ReconcileReport,
     /// Pending refunds sent again or asked about.
-    pub refunds: crate::refunds::RefundReport,
+    pub refunds: crate::app::refunds::RefundReport,
     /// Stripe webhook events recorded but never processed, processed now.
     pub webhook_events: usize,
-    pub autopay: crate::autopay::AutopayReport,
-    pub alerts: crate::alerts::AlertReport,
+    pub autopay: crate::app::autopay::AutopayReport,
+    pub alerts: crate::app::alerts::AlertReport,
     pub delivered: outbox::DeliveryReport,
     /// Shutdown stopped the run before every job ran.
     pub stopped_early: bool,
@@ -126,7 +126,7 @@ pub async fn run_once_until(
     // settled; the invoices they hold are freed or stay held.
     report.refunds = step!(
         "refunds",
-        crate::refunds::reconcile(app, now),
+        crate::app::refunds::reconcile(app, now),
         "refund reconciliation failed"
     );
     // Webhook events whose processing was cut short (crash, restart) or
@@ -142,13 +142,13 @@ pub async fn run_once_until(
     // receipts and decline messages go out in this same run).
     report.autopay = step!(
         "autopay",
-        crate::autopay::run_due(app, now),
+        crate::app::autopay::run_due(app, now),
         "autopay failed"
     );
     // Before delivery, so an alert queued now goes out in this same run.
     report.alerts = step!(
         "alerts",
-        crate::alerts::queue_due(app, now),
+        crate::app::alerts::queue_due(app, now),
         "queueing invoice alerts failed"
     );
     report.delivered = step!(

@@ -7,11 +7,12 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use tracing_subscriber::EnvFilter;
 
 use fieldpay::app::App;
+use fieldpay::app::setup;
 use fieldpay::config::{Config, LogFormat, Settings};
 use fieldpay::domain::Clock;
-use fieldpay::money::Currency;
+use fieldpay::domain::money::Currency;
 use fieldpay::store::companies::NewCompany;
-use fieldpay::{demo, jobs, setup, web};
+use fieldpay::{demo, jobs, web};
 
 #[derive(Parser)]
 #[command(
@@ -354,16 +355,20 @@ async fn import_file(config: Config, kind: &str, args: ImportArgs) -> anyhow::Re
     let actor = "cli:import";
     let result = match kind {
         "customers" => {
-            fieldpay::import::import_customers(&app, &company, reader, actor, &mut progress).await
+            fieldpay::app::import::import_customers(&app, &company, reader, actor, &mut progress)
+                .await
         }
-        _ => fieldpay::import::import_invoices(&app, &company, reader, actor, &mut progress).await,
+        _ => {
+            fieldpay::app::import::import_invoices(&app, &company, reader, actor, &mut progress)
+                .await
+        }
     };
     let report = match result {
         Ok(r) => r,
-        Err(fieldpay::import::ImportError::UnknownCompany) => {
+        Err(fieldpay::app::import::ImportError::UnknownCompany) => {
             anyhow::bail!("no company has the id '{company}'")
         }
-        Err(fieldpay::import::ImportError::File(m)) => {
+        Err(fieldpay::app::import::ImportError::File(m)) => {
             anyhow::bail!("{}: {m}", args.file.display())
         }
         Err(e) => return Err(e.into()),

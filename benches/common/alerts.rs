@@ -25,8 +25,8 @@ pub const SMS_BODY: &str =
 /// company's zone: now if it is already past 9:00 there, else today's noon.
 pub fn alert_instant(time_zone: &str) -> anyhow::Result<OffsetDateTime> {
     let real = OffsetDateTime::now_utc();
-    let (_, hour) = fieldpay::alerts::local_date_hour(real, time_zone);
-    if hour >= fieldpay::alerts::SEND_FROM_HOUR {
+    let (_, hour) = fieldpay::app::alerts::local_date_hour(real, time_zone);
+    if hour >= fieldpay::app::alerts::SEND_FROM_HOUR {
         return Ok(real);
     }
     let today = fieldpay::domain::Clock::system().today_in(time_zone);
@@ -99,9 +99,9 @@ pub async fn add_rule(
 pub async fn timed_queue_due(
     app: &App,
     now: OffsetDateTime,
-) -> anyhow::Result<(fieldpay::alerts::AlertReport, Duration)> {
+) -> anyhow::Result<(fieldpay::app::alerts::AlertReport, Duration)> {
     let started = Instant::now();
-    let report = fieldpay::alerts::queue_due(app, now)
+    let report = fieldpay::app::alerts::queue_due(app, now)
         .await
         .map_err(|e| anyhow::anyhow!("queue_due failed: {e}"))?;
     Ok((report, started.elapsed()))

@@ -295,9 +295,12 @@ pub fn charge_key(
     day: Date,
 ) -> String {
     match grouping {
-        Grouping::PerInvoice => format!("autopay:{invoice_id}:{}", crate::dates::iso(day)),
+        Grouping::PerInvoice => format!("autopay:{invoice_id}:{}", crate::domain::dates::iso(day)),
         Grouping::PerCustomer => {
-            format!("autopay:{method_id}:{currency}:{}", crate::dates::iso(day))
+            format!(
+                "autopay:{method_id}:{currency}:{}",
+                crate::domain::dates::iso(day)
+            )
         }
     }
 }

@@ -6,7 +6,10 @@ pub mod clock;
 pub mod consent;
 pub mod contact;
 pub mod customer;
+pub mod dates;
 pub mod invoice;
+pub mod money;
+pub mod paylink;
 pub mod text;
 
 pub use allocation::{Allocation, allocate};

@@ -5,7 +5,7 @@ use super::{
     StatementProperty, paper_size, render_blocking, render_invoice, render_statement,
 };
 use crate::app::App;
-use crate::money::Currency;
+use crate::domain::money::Currency;
 use crate::store::companies::{self, Company};
 use crate::store::{StoreError, customers, invoices};
 
@@ -25,7 +25,7 @@ pub async fn pay_url(
     if !settings.payment_link_enabled {
         return Ok(None);
     }
-    let link = crate::paylink::shown(
+    let link = crate::app::links::shown(
         app.db.reader(),
         &app.config.secret,
         &company.id,
@@ -39,7 +39,7 @@ pub async fn pay_url(
     Ok(Some(if settings.payment_link_target == "portal" {
         format!("{base}/portal")
     } else {
-        crate::paylink::url(base, &link.token)
+        crate::domain::paylink::url(base, &link.token)
     }))
 }
 

@@ -16,8 +16,8 @@ use serde::Serialize;
 use time::Date;
 
 use crate::app::App;
-use crate::dates;
-use crate::money::{Currency, Money};
+use crate::domain::dates;
+use crate::domain::money::{Currency, Money};
 use crate::store::{Conn, Db, StoreError, StoreResult};
 use render::{Align, Column, Row, Sheet};
 

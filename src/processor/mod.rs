@@ -9,7 +9,7 @@ use std::pin::Pin;
 
 use serde::{Deserialize, Serialize};
 
-use crate::money::Money;
+use crate::domain::money::Money;
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 

@@ -20,7 +20,7 @@ use super::{
 };
 use crate::crypto::new_id;
 use crate::domain::Clock;
-use crate::money::{Currency, Money};
+use crate::domain::money::{Currency, Money};
 use crate::web::error::ApiError;
 
 /// The sandbox keeps its state in its own SQLite file, as a real processor

@@ -54,7 +54,7 @@ pub struct AlertRule {
     pub created_at: OffsetDateTime,
 }
 
-/// The fields of a rule, checked by `crate::alerts::check_rule`.
+/// The fields of a rule, checked by `crate::app::alerts::check_rule`.
 #[derive(Debug, Clone)]
 pub struct RuleFields<'a> {
     pub email_template_id: Option<&'a str>,

@@ -222,7 +222,7 @@ pub async fn companies_with_autopay(db: &Db) -> StoreResult<Vec<(String, String)
 /// Where an invoice stands after earlier autopay tries.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ItemState {
-    #[serde(with = "crate::dates::serde_iso")]
+    #[serde(with = "crate::domain::dates::serde_iso")]
     pub charge_on: Date,
     pub failures: i64,
     pub status: String,
@@ -726,7 +726,7 @@ pub struct Enrollment {
     pub consent_note: Option<String>,
     /// The office user's email, for office enrollments.
     pub enrolled_by: Option<String>,
-    #[serde(with = "crate::dates::serde_iso")]
+    #[serde(with = "crate::domain::dates::serde_iso")]
     pub starts_on: Date,
 }
 

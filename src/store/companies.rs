@@ -4,7 +4,7 @@ use serde::Serialize;
 
 use super::{Conn, Db, StoreResult};
 use crate::crypto::{new_id, random_token, sha256_hex};
-use crate::money::Currency;
+use crate::domain::money::Currency;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Company {

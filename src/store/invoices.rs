@@ -6,7 +6,7 @@ use time::Date;
 use super::{Conn, Db, StoreError, StoreResult, dynamic_sql};
 use crate::crypto::new_id;
 use crate::domain::LineInput;
-use crate::money::Currency;
+use crate::domain::money::Currency;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Line {
@@ -22,9 +22,9 @@ pub struct Invoice {
     pub number: String,
     pub property_id: String,
     pub bill_to_customer_id: String,
-    #[serde(with = "crate::dates::serde_iso")]
+    #[serde(with = "crate::domain::dates::serde_iso")]
     pub issue_date: Date,
-    #[serde(with = "crate::dates::serde_iso")]
+    #[serde(with = "crate::domain::dates::serde_iso")]
     pub due_date: Date,
     pub currency: Currency,
     pub total: i64,
@@ -263,9 +263,9 @@ pub struct ListRow {
     pub customer_id: String,
     pub customer_name: String,
     pub property_address: String,
-    #[serde(with = "crate::dates::serde_iso")]
+    #[serde(with = "crate::domain::dates::serde_iso")]
     pub issue_date: Date,
-    #[serde(with = "crate::dates::serde_iso")]
+    #[serde(with = "crate::domain::dates::serde_iso")]
     pub due_date: Date,
     pub currency: Currency,
     pub total: i64,

@@ -6,7 +6,7 @@ use time::{Date, OffsetDateTime};
 use super::{Conn, Db, StoreResult, dynamic_sql, placeholders};
 use crate::crypto::new_id;
 use crate::domain::Allocation;
-use crate::money::Currency;
+use crate::domain::money::Currency;
 use crate::processor::Charge;
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -22,7 +22,7 @@ pub struct Consent {
     pub ip: String,
     pub user_agent: String,
     pub channel: String,
-    #[serde(with = "crate::dates::serde_iso")]
+    #[serde(with = "crate::domain::dates::serde_iso")]
     pub starts_on: Date,
 }
 
@@ -734,7 +734,7 @@ pub struct PayableInvoice {
     pub id: String,
     pub number: String,
     pub address: String,
-    #[serde(with = "crate::dates::serde_iso")]
+    #[serde(with = "crate::domain::dates::serde_iso")]
     pub due_date: Date,
     pub currency: String,
     pub total: i64,

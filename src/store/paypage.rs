@@ -6,7 +6,7 @@ use serde::Serialize;
 use time::Date;
 
 use super::{Db, StoreError, StoreResult};
-use crate::money::Currency;
+use crate::domain::money::Currency;
 use crate::store::invoices::Line;
 
 #[derive(Debug, Clone, Serialize)]
@@ -37,9 +37,9 @@ pub struct PageCustomer {
 pub struct PageInvoice {
     pub id: String,
     pub number: String,
-    #[serde(with = "crate::dates::serde_iso")]
+    #[serde(with = "crate::domain::dates::serde_iso")]
     pub issue_date: Date,
-    #[serde(with = "crate::dates::serde_iso")]
+    #[serde(with = "crate::domain::dates::serde_iso")]
     pub due_date: Date,
     pub total: i64,
     pub balance: i64,
@@ -230,8 +230,8 @@ pub async fn load(db: &Db, token_hash: &str) -> StoreResult<Option<PayPage>> {
             });
         }
         let (Some(issue_date), Some(due_date), Some(currency)) = (
-            crate::dates::parse(&inv.issue_date),
-            crate::dates::parse(&inv.due_date),
+            crate::domain::dates::parse(&inv.issue_date),
+            crate::domain::dates::parse(&inv.due_date),
             Currency::parse(&inv.currency),
         ) else {
             return Err(StoreError::Invalid);

@@ -340,22 +340,6 @@ pub async fn cancel_autopay(
     Ok(done.rows_affected() > 0)
 }
 
-/// The token hash of the customer's live payment link, which opens the pay
-/// page's data; `None` when the customer has no link or it is revoked.
-pub async fn pay_page_hash(
-    db: &Db,
-    secret: &crate::crypto::Secret,
-    company_id: &str,
-    customer_id: &str,
-) -> StoreResult<Option<String>> {
-    Ok(
-        crate::paylink::shown(db.reader(), secret, company_id, customer_id)
-            .await?
-            .filter(|l| !l.revoked)
-            .map(|l| crate::paylink::token_hash(&l.token)),
-    )
-}
-
 /// Whether the customer has a default among their live cards.
 pub async fn has_default_card(
     conn: &mut Conn,

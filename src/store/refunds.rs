@@ -13,7 +13,7 @@ use time::OffsetDateTime;
 
 use super::{Conn, Db, StoreResult, dynamic_sql, placeholders};
 use crate::domain::Allocation;
-use crate::money::Currency;
+use crate::domain::money::Currency;
 
 pub const PENDING: &str = "pending";
 pub const SUCCEEDED: &str = "succeeded";

@@ -12,12 +12,11 @@ use serde_json::Value;
 
 use super::error::ApiError;
 use super::{AppState, json_created};
-use crate::dates;
 use crate::domain::customer::{CustomerInput, check_address};
+use crate::domain::dates;
+use crate::domain::money::minor_units_from_json;
 use crate::domain::text::FieldError;
 use crate::domain::{LineInput, invoice, price_lines};
-use crate::money::minor_units_from_json;
-use crate::paylink;
 use crate::store::customers;
 use crate::store::invoices::{self, NewInvoice};
 use crate::store::{StoreError, companies, payments};
@@ -123,7 +122,7 @@ async fn create_customer(
     })?;
     let mut tx = state.app.db.begin_write().await?;
     let customer = customers::create(&mut tx, &company, &c).await?;
-    paylink::issue(&mut tx, &state.app.config.secret, &company, &customer.id).await?;
+    crate::app::links::issue(&mut tx, &state.app.config.secret, &company, &customer.id).await?;
     tx.commit().await.map_err(StoreError::from)?;
     Ok(json_created(customer))
 }
@@ -182,7 +181,7 @@ async fn get_link(
         .await?
         .ok_or_else(ApiError::not_found)?;
     let base = company_base_url(&state, &company).await?;
-    let link = paylink::shown(
+    let link = crate::app::links::shown(
         state.app.db.reader(),
         &state.app.config.secret,
         &company,
@@ -191,7 +190,7 @@ async fn get_link(
     .await?
     .ok_or_else(ApiError::not_found)?;
     Ok(Json(LinkBody {
-        url: paylink::url(&base, &link.token),
+        url: crate::domain::paylink::url(&base, &link.token),
         active: !link.revoked,
     })
     .into_response())
@@ -207,10 +206,11 @@ async fn rotate_link(
         .ok_or_else(ApiError::not_found)?;
     let base = company_base_url(&state, &company).await?;
     let mut tx = state.app.db.begin_write().await?;
-    let token = paylink::rotate(&mut tx, &state.app.config.secret, &company, &id, "api").await?;
+    let token =
+        crate::app::links::rotate(&mut tx, &state.app.config.secret, &company, &id, "api").await?;
     tx.commit().await.map_err(StoreError::from)?;
     Ok(Json(LinkBody {
-        url: paylink::url(&base, &token),
+        url: crate::domain::paylink::url(&base, &token),
         active: true,
     })
     .into_response())
@@ -225,7 +225,7 @@ async fn revoke_link(
         .await?
         .ok_or_else(ApiError::not_found)?;
     let mut tx = state.app.db.begin_write().await?;
-    paylink::revoke(&mut tx, &state.app.config.secret, &company, &id, "api").await?;
+    crate::app::links::revoke(&mut tx, &state.app.config.secret, &company, &id, "api").await?;
     tx.commit().await.map_err(StoreError::from)?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -94,7 +94,7 @@ fn checked(b: &RuleBody) -> Result<RuleFields<'_>, ApiError> {
         })?,
     };
     let (email, sms) = (given(&b.email_template_id), given(&b.sms_template_id));
-    crate::alerts::check_rule(email, sms, b.days_after_due)
+    crate::app::alerts::check_rule(email, sms, b.days_after_due)
         .map_err(|(field, msg)| ApiError::unprocessable("invalid_field", msg, field))?;
     Ok(RuleFields {
         email_template_id: email,

@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use crate::payments::PayError;
+use crate::app::payments::PayError;
 use crate::store::StoreError;
 
 #[derive(Debug)]

@@ -18,12 +18,11 @@ use serde::{Deserialize, Serialize};
 
 use super::error::ApiError;
 use super::{AppState, ClientIp, json_created, not_found_for, user_agent};
+use crate::app::payments::{self, ActionNeeded, PayError, PayInvoices, PayResult, PayStep};
 use crate::crypto::random_token;
-use crate::dates;
 use crate::domain::autopay_consent_text;
-use crate::money::Money;
-use crate::paylink;
-use crate::payments::{self, ActionNeeded, PayError, PayInvoices, PayResult, PayStep};
+use crate::domain::dates;
+use crate::domain::money::Money;
 use crate::processor::PageProcessor;
 use crate::store::links::LiveLink;
 use crate::store::payments::{self as pay_store, Consent};
@@ -78,10 +77,10 @@ async fn load_page(
     token: &str,
     path: &str,
 ) -> Result<PayPage, Response> {
-    if !paylink::looks_like_token(token) {
+    if !crate::domain::paylink::looks_like_token(token) {
         return Err(miss(state, ip, path).await);
     }
-    let found = paypage::load(&state.app.db, &paylink::token_hash(token))
+    let found = paypage::load(&state.app.db, &crate::domain::paylink::token_hash(token))
         .await
         .map_err(|e| ApiError::from(e).into_response())?;
     let Some(page) = found else {
@@ -101,12 +100,13 @@ pub(crate) async fn resolve(
     token: &str,
     path: &str,
 ) -> Result<LiveLink, Response> {
-    if !paylink::looks_like_token(token) {
+    if !crate::domain::paylink::looks_like_token(token) {
         return Err(miss(state, ip, path).await);
     }
-    let found = crate::store::links::find_live(&state.app.db, &paylink::token_hash(token))
-        .await
-        .map_err(|e| ApiError::from(e).into_response())?;
+    let found =
+        crate::store::links::find_live(&state.app.db, &crate::domain::paylink::token_hash(token))
+            .await
+            .map_err(|e| ApiError::from(e).into_response())?;
     let Some(link) = found else {
         return Err(miss(state, ip, path).await);
     };
@@ -136,7 +136,7 @@ fn note_opened(state: &AppState, company_id: &str, link_id: &str, token: &str) {
     }
     let db = state.app.db.clone();
     let company_id = company_id.to_string();
-    let subject = paylink::audit_ref(&paylink::token_hash(token));
+    let subject = crate::domain::paylink::audit_ref(&crate::domain::paylink::token_hash(token));
     tokio::spawn(async move {
         let Ok(mut tx) = db.begin_write().await else {
             return;
@@ -444,7 +444,7 @@ async fn submit(
             Redirect::to(&format!("/pay/{token}/receipts/{payment_id}")).into_response()
         }
         Submitted::Again(status, fs) => {
-            match paypage::load(&state.app.db, &paylink::token_hash(&token)).await {
+            match paypage::load(&state.app.db, &crate::domain::paylink::token_hash(&token)).await {
                 Ok(Some(page)) => render_page(&state, &page, &token, status, fs).await,
                 Ok(None) => state.views.not_found(),
                 Err(e) => ApiError::from(e).into_response(),

@@ -16,7 +16,6 @@ use serde::Deserialize;
 use super::error::ApiError;
 use super::pay::{form_sig_valid, form_token, resolve};
 use super::{AppState, ClientIp};
-use crate::paylink;
 use crate::store::links::LiveLink;
 use crate::store::{StoreError, audit, autopay as store, companies, payments as pay_store};
 
@@ -125,7 +124,7 @@ async fn turn_off(
                 &link.customer_id,
                 serde_json::json!({
                     "channel": "payment_link",
-                    "link": paylink::audit_ref(&paylink::token_hash(&token)),
+                    "link": crate::domain::paylink::audit_ref(&crate::domain::paylink::token_hash(&token)),
                 }),
             )
             .await?;

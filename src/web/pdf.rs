@@ -70,7 +70,7 @@ fn failed(e: PdfError) -> Response {
 }
 
 fn statement_filename(today: time::Date) -> String {
-    format!("statement-{}.pdf", crate::dates::iso(today))
+    format!("statement-{}.pdf", crate::domain::dates::iso(today))
 }
 
 /// The served form of a loaded invoice PDF, or the 404 of `path`'s space.

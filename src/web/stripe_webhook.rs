@@ -15,7 +15,7 @@
 //!   the processor charge id).
 //! - `charge.refunded` (the charge's refunds) and `charge.refund.updated`,
 //!   `refund.created`, `refund.updated`, `refund.failed` (one refund), read
-//!   again from Stripe and handed to `crate::refunds::notice`: one of ours
+//!   again from Stripe and handed to `crate::app::refunds::notice`: one of ours
 //!   settles (`succeeded`, or `failed` and undone); one made in Stripe's
 //!   dashboard is recorded once (unique processor refund id) and reopens the
 //!   invoices, once it has succeeded.
@@ -36,13 +36,13 @@ use axum::{Json, Router};
 
 use super::AppState;
 use crate::app::App;
-use crate::money::Currency;
+use crate::app::refunds::Noticed;
+use crate::domain::money::Currency;
 use crate::processor::stripe::StripeProcessor;
 use crate::processor::stripe::transformers::{
     self as wire, EventKind, IntentState, SignatureError, StripeEvent,
 };
 use crate::processor::{PaymentProcessor, ProcessorError, ProcessorKind};
-use crate::refunds::Noticed;
 use crate::store::processor_settings as settings;
 use crate::store::{StoreError, audit};
 
@@ -60,7 +60,7 @@ pub const GIVE_UP_AFTER: time::Duration = time::Duration::days(3);
 /// The wait before the jobs try an event again after `tries` failed tries:
 /// 1, 2, 4, … minutes, at most an hour.
 pub fn retry_after(tries: i64) -> time::Duration {
-    crate::refunds::backoff(tries)
+    crate::app::refunds::backoff(tries)
 }
 
 pub fn routes() -> Router<AppState> {
@@ -359,7 +359,7 @@ async fn payment_intent(
         .payment_method
         .starts_with("pmt_")
         .then_some(attempt.payment_method.as_str());
-    crate::payments::settle(app, &attempt, outcome, saved, "stripe_webhook")
+    crate::app::payments::settle(app, &attempt, outcome, saved, "stripe_webhook")
         .await
         .map_err(|e| format!("{e:?}"))?;
     Ok(if succeeded {
@@ -370,7 +370,7 @@ async fn payment_intent(
     .into())
 }
 
-/// The refunds of a charge, each applied (`crate::refunds::notice`).
+/// The refunds of a charge, each applied (`crate::app::refunds::notice`).
 async fn charge_refunded(
     app: &App,
     stripe: &StripeProcessor,
@@ -452,7 +452,7 @@ async fn notice(
     r: &wire::StripeRefund,
     currency: Currency,
 ) -> Result<Noticed, String> {
-    crate::refunds::notice(
+    crate::app::refunds::notice(
         app,
         company,
         pi,

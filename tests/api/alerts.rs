@@ -201,7 +201,7 @@ async fn disabled_rules_and_old_or_paid_invoices_send_nothing() {
 
     // Queued, then paid before delivery: withdrawn, never sent.
     let at = datetime!(2026-12-05 16:00 UTC);
-    let report = fieldpay::alerts::queue_due(&t.app, at).await.unwrap();
+    let report = fieldpay::app::alerts::queue_due(&t.app, at).await.unwrap();
     assert_eq!(report.queued, 1, "{report:?}");
     pay_by_card(&t, &c, &inv, "alerts-pay-2").await;
     let r = run(&t, at).await;
@@ -246,9 +246,9 @@ async fn a_card_payment_sends_one_receipt() {
 async fn rules_are_validated_and_scoped_to_the_company() {
     let t = TestApp::new().await;
     let e = email_template(&t, "Reminder", "<p>Due</p>").await;
-    let other = fieldpay::setup::create_company(
+    let other = fieldpay::app::setup::create_company(
         &t.app.db,
-        &fieldpay::setup::default_company("Other"),
+        &fieldpay::app::setup::default_company("Other"),
         "other@example.com",
         "long enough pw",
     )

@@ -56,7 +56,7 @@ fn form_body(fields: &[(&str, &str)]) -> String {
 /// A well-formed token (43 base64url characters) that opens nothing.
 fn random_token() -> String {
     let t = fieldpay::crypto::random_token(32);
-    assert!(fieldpay::paylink::looks_like_token(&t), "{t}");
+    assert!(fieldpay::domain::paylink::looks_like_token(&t), "{t}");
     t
 }
 
@@ -99,9 +99,9 @@ async fn owner(t: &TestApp) -> Office {
 /// A second company with its own owner: its API key and office session.
 async fn second_company(t: &TestApp) -> (String, Office, String) {
     let email = format!("{}@example.com", fieldpay::crypto::new_id("b"));
-    let created = fieldpay::setup::create_company(
+    let created = fieldpay::app::setup::create_company(
         &t.app.db,
-        &fieldpay::setup::default_company("Rival Pest Co"),
+        &fieldpay::app::setup::default_company("Rival Pest Co"),
         &email,
         "rival company password",
     )

@@ -103,11 +103,11 @@ pub(crate) async fn office(t: &TestApp) -> Office {
 /// Saves a card for the customer (the processor's "save a method").
 async fn saved_card(t: &TestApp, customer: &str, number: &str) -> String {
     let token = t.card(number).await;
-    match fieldpay::payments::add_card(&t.app, &company_id(t).await, customer, token, "test")
+    match fieldpay::app::payments::add_card(&t.app, &company_id(t).await, customer, token, "test")
         .await
         .unwrap()
     {
-        fieldpay::payments::AddCard::Added(id) => id,
+        fieldpay::app::payments::AddCard::Added(id) => id,
         other => panic!("card not saved: {other:?}"),
     }
 }
@@ -728,7 +728,7 @@ async fn a_charge_whose_reply_was_lost_is_reconciled_once() {
     assert_eq!(t.balance(&inv).await, 6400);
     // Another autopay run does not charge again (the key names the day, the
     // invoice is held); then reconciliation applies the charge once.
-    let again = fieldpay::autopay::run_due(&app, at + time::Duration::minutes(1))
+    let again = fieldpay::app::autopay::run_due(&app, at + time::Duration::minutes(1))
         .await
         .unwrap();
     assert_eq!((again.charged, again.pending), (0, 0), "{again:?}");
@@ -917,8 +917,22 @@ async fn office_pages_enroll_with_consent_and_keep_companies_apart() {
     .fetch_one(t.app.db.reader())
     .await
     .unwrap();
-    invoice(&t, &p, 4200, &t.day(-60), &fieldpay::dates::iso(soon)).await;
-    invoice(&t, &p, 9900, &t.day(-60), &fieldpay::dates::iso(later)).await;
+    invoice(
+        &t,
+        &p,
+        4200,
+        &t.day(-60),
+        &fieldpay::domain::dates::iso(soon),
+    )
+    .await;
+    invoice(
+        &t,
+        &p,
+        9900,
+        &t.day(-60),
+        &fieldpay::domain::dates::iso(later),
+    )
+    .await;
     let overview = o.get(&t, "/office/autopay").await;
     assert_eq!(overview.status, StatusCode::OK);
     assert!(overview.body.contains("Customers on autopay"));
@@ -926,7 +940,7 @@ async fn office_pages_enroll_with_consent_and_keep_companies_apart() {
         ..overview.body.find("id=\"retries\"").unwrap()];
     assert!(upcoming.contains("$42.00"), "{upcoming}");
     assert!(
-        upcoming.contains(&fieldpay::dates::display(soon)),
+        upcoming.contains(&fieldpay::domain::dates::display(soon)),
         "{upcoming}"
     );
     assert!(upcoming.contains("9:00 AM"), "{upcoming}");

@@ -78,25 +78,31 @@ async fn invoice_id(t: &TestApp, number: &str) -> String {
         .unwrap()
 }
 
-async fn import_customers(t: &TestApp, csv: &str) -> fieldpay::import::ImportReport {
+async fn import_customers(t: &TestApp, csv: &str) -> fieldpay::app::import::ImportReport {
     let company = company_id(t).await;
-    fieldpay::import::import_customers(&t.app, &company, csv.as_bytes(), "test", &mut |_, _| {})
+    fieldpay::app::import::import_customers(
+        &t.app,
+        &company,
+        csv.as_bytes(),
+        "test",
+        &mut |_, _| {},
+    )
+    .await
+    .unwrap()
+}
+
+async fn import_invoices(t: &TestApp, csv: &str) -> fieldpay::app::import::ImportReport {
+    let company = company_id(t).await;
+    fieldpay::app::import::import_invoices(&t.app, &company, csv.as_bytes(), "test", &mut |_, _| {})
         .await
         .unwrap()
 }
 
-async fn import_invoices(t: &TestApp, csv: &str) -> fieldpay::import::ImportReport {
-    let company = company_id(t).await;
-    fieldpay::import::import_invoices(&t.app, &company, csv.as_bytes(), "test", &mut |_, _| {})
-        .await
-        .unwrap()
-}
-
-fn counts(r: &fieldpay::import::ImportReport) -> [usize; 5] {
+fn counts(r: &fieldpay::app::import::ImportReport) -> [usize; 5] {
     [r.created, r.updated, r.unchanged, r.skipped, r.failed]
 }
 
-fn failure(r: &fieldpay::import::ImportReport, line: u64) -> String {
+fn failure(r: &fieldpay::app::import::ImportReport, line: u64) -> String {
     let row = r
         .results
         .iter()
@@ -104,7 +110,7 @@ fn failure(r: &fieldpay::import::ImportReport, line: u64) -> String {
         .unwrap_or_else(|| panic!("no row at line {line}: {:?}", r.results));
     assert_eq!(
         row.outcome,
-        fieldpay::import::Outcome::Failed,
+        fieldpay::app::import::Outcome::Failed,
         "line {line}: {row:?}"
     );
     row.message.clone()
@@ -311,9 +317,9 @@ X2,Pat <b>Bold</b>,pat@example.com\n";
 
     // Another company's customers are not this company's: its external ids do
     // not resolve here.
-    fieldpay::setup::create_company(
+    fieldpay::app::setup::create_company(
         &t.app.db,
-        &fieldpay::setup::default_company("Other"),
+        &fieldpay::app::setup::default_company("Other"),
         "other-import@example.com",
         "long enough pw",
     )
@@ -417,7 +423,7 @@ fn cli_import_prints_the_summary_and_exit_codes() {
         &invoices,
         format!(
             "number,customer_external_id,due_date,total\nA-1,T1,{},80.00\n",
-            fieldpay::dates::iso(due)
+            fieldpay::domain::dates::iso(due)
         ),
     )
     .unwrap();
@@ -453,7 +459,7 @@ fn cli_import_prints_the_summary_and_exit_codes() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot read"));
     std::fs::write(
         &invoices,
-        format!("number,due_date\n1,{}\n", fieldpay::dates::iso(due)),
+        format!("number,due_date\n1,{}\n", fieldpay::domain::dates::iso(due)),
     )
     .unwrap();
     let out = run(&[

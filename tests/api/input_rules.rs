@@ -191,7 +191,7 @@ async fn control_characters_are_refused_on_the_office_forms_and_in_imports() {
                C1,\"Tina\nTwoLines\",,\"9 Elm St\nAustin\"\n\
                C2,Tom,call me maybe,\n\
                C3,Tia,(512) 555-0100,\"1 Oak\nAustin\"\n";
-    let report = fieldpay::import::import_customers(
+    let report = fieldpay::app::import::import_customers(
         &t.app,
         &company,
         csv.as_bytes(),
@@ -298,7 +298,7 @@ async fn numbers_written_before_they_were_checked_are_normalised_or_listed() {
             .await
             .unwrap();
     }
-    let (fixed, left) = fieldpay::setup::normalize_stored_phones(&t.app.db)
+    let (fixed, left) = fieldpay::app::setup::normalize_stored_phones(&t.app.db)
         .await
         .unwrap();
     assert_eq!((fixed, left), (1, 1));
@@ -314,7 +314,7 @@ async fn numbers_written_before_they_were_checked_are_normalised_or_listed() {
     };
     assert_eq!(phone(&good).await, "+15125550177");
     assert_eq!(phone(&bad).await, "call me maybe", "left untouched");
-    let again = fieldpay::setup::normalize_stored_phones(&t.app.db)
+    let again = fieldpay::app::setup::normalize_stored_phones(&t.app.db)
         .await
         .unwrap();
     assert_eq!(again, (0, 1));

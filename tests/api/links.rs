@@ -104,7 +104,7 @@ async fn only_the_token_hash_is_stored() {
         .fetch_one(t.app.db.reader())
         .await
         .unwrap();
-    assert_eq!(stored, fieldpay::paylink::token_hash(&token));
+    assert_eq!(stored, fieldpay::domain::paylink::token_hash(&token));
     let stored = crate::support::stored_bytes(&t).await;
     assert!(stored.iter().any(|(_, b)| !b.is_empty()));
     for (place, bytes) in stored {

@@ -90,7 +90,7 @@ async fn a_lost_reply_and_lookups_that_lag_charge_once_on_the_pay_page() {
     // way, that means nothing; the invoice stays held.
     let now = t.app.clock.now();
     for minutes in [3, 5, 8] {
-        let r = fieldpay::payments::reconcile(
+        let r = fieldpay::app::payments::reconcile(
             &t.app,
             now + Duration::minutes(minutes),
             Duration::minutes(2),
@@ -105,14 +105,21 @@ async fn a_lost_reply_and_lookups_that_lag_charge_once_on_the_pay_page() {
         assert_eq!(attempt_status(&t, &attempt).await, "pending");
     }
     // Then the charge is found and recorded once.
-    let r = fieldpay::payments::reconcile(&t.app, now + Duration::minutes(9), Duration::minutes(2))
-        .await
-        .unwrap();
+    let r = fieldpay::app::payments::reconcile(
+        &t.app,
+        now + Duration::minutes(9),
+        Duration::minutes(2),
+    )
+    .await
+    .unwrap();
     assert_eq!(r.applied, 1, "{r:?}");
-    let r =
-        fieldpay::payments::reconcile(&t.app, now + Duration::minutes(10), Duration::minutes(2))
-            .await
-            .unwrap();
+    let r = fieldpay::app::payments::reconcile(
+        &t.app,
+        now + Duration::minutes(10),
+        Duration::minutes(2),
+    )
+    .await
+    .unwrap();
     assert_eq!(r, Default::default());
     assert_eq!(t.balance(&inv[0]).await, 0);
     assert_eq!(attempt_status(&t, &attempt).await, "succeeded");
@@ -162,7 +169,7 @@ async fn the_pay_page_says_the_payment_is_being_confirmed_not_that_it_failed() {
     assert!(r.body.contains("Do not pay again"));
     assert!(!r.body.contains("not charged"));
     let now = t.app.clock.now();
-    fieldpay::payments::reconcile(&t.app, now + Duration::minutes(3), Duration::minutes(2))
+    fieldpay::app::payments::reconcile(&t.app, now + Duration::minutes(3), Duration::minutes(2))
         .await
         .unwrap();
     assert_eq!(t.balance(&inv[0]).await, 0);
@@ -190,10 +197,13 @@ async fn nothing_sent_means_nothing_charged_and_the_payer_may_try_again() {
     let attempt = r.json()["id"].as_str().unwrap().to_string();
     assert_eq!(sandbox_charges(&t).await, 0);
     let now = t.app.clock.now();
-    let r =
-        fieldpay::payments::reconcile(&t.app, now + Duration::minutes(11), Duration::minutes(2))
-            .await
-            .unwrap();
+    let r = fieldpay::app::payments::reconcile(
+        &t.app,
+        now + Duration::minutes(11),
+        Duration::minutes(2),
+    )
+    .await
+    .unwrap();
     assert_eq!(r.abandoned, 1, "{r:?}");
     assert_eq!(attempt_status(&t, &attempt).await, "failed");
     assert_eq!(
@@ -202,10 +212,13 @@ async fn nothing_sent_means_nothing_charged_and_the_payer_may_try_again() {
         1
     );
     // Settling twice writes nothing twice.
-    let r =
-        fieldpay::payments::reconcile(&t.app, now + Duration::minutes(12), Duration::minutes(2))
-            .await
-            .unwrap();
+    let r = fieldpay::app::payments::reconcile(
+        &t.app,
+        now + Duration::minutes(12),
+        Duration::minutes(2),
+    )
+    .await
+    .unwrap();
     assert_eq!(r, Default::default());
     assert_eq!(
         t.count("SELECT COUNT(*) FROM audit_log WHERE action = 'payment.declined'")
@@ -271,10 +284,13 @@ async fn a_charge_that_turns_up_after_it_was_given_up_is_applied_or_shown_to_the
         attempts.push(r.json()["id"].as_str().unwrap().to_string());
     }
     let now = t.app.clock.now();
-    let r =
-        fieldpay::payments::reconcile(&t.app, now + Duration::minutes(11), Duration::minutes(2))
-            .await
-            .unwrap();
+    let r = fieldpay::app::payments::reconcile(
+        &t.app,
+        now + Duration::minutes(11),
+        Duration::minutes(2),
+    )
+    .await
+    .unwrap();
     assert_eq!(r.abandoned, 2, "{r:?}");
     assert_eq!(t.balance(&inv[0]).await, 4000, "freed, unpaid");
 
@@ -295,11 +311,11 @@ async fn a_charge_that_turns_up_after_it_was_given_up_is_applied_or_shown_to_the
     for attempt in &attempts {
         let outcome = found(&t, attempt).await;
         let a = attempt_record(&t, attempt).await;
-        fieldpay::payments::settle(&t.app, &a, outcome.clone(), None, "test")
+        fieldpay::app::payments::settle(&t.app, &a, outcome.clone(), None, "test")
             .await
             .unwrap();
         // Twice: recorded once.
-        fieldpay::payments::settle(&t.app, &a, outcome, None, "test")
+        fieldpay::app::payments::settle(&t.app, &a, outcome, None, "test")
             .await
             .unwrap();
     }
@@ -344,7 +360,7 @@ async fn autopay_with_a_lost_reply_charges_once_across_runs_and_lagging_lookups(
     let o = office(&t).await;
     let (_, p, _) = enrolled(&t, &o, "Ava Auto", "4242424242424242").await;
     let due = t.today() + Duration::days(30);
-    let inv = invoice(&t, &p, 7100, &t.day(0), &fieldpay::dates::iso(due)).await;
+    let inv = invoice(&t, &p, 7100, &t.day(0), &fieldpay::domain::dates::iso(due)).await;
     let at = due.with_hms(18, 0, 0).unwrap().assume_utc();
     f.script(Call::Charge, [Fault::LoseReply]);
     f.script(Call::FindCharge, [Fault::Hide, Fault::Hide]);
@@ -372,7 +388,7 @@ async fn turning_autopay_off_during_a_run_stops_the_charges_not_yet_reserved() {
     settings(&t, &o, &[("grouping", "per_invoice")]).await;
     let (c, p, _) = enrolled(&t, &o, "Carl Cancel", "4242424242424242").await;
     let due = t.today() + Duration::days(30);
-    let (issue, due_text) = (t.day(0), fieldpay::dates::iso(due));
+    let (issue, due_text) = (t.day(0), fieldpay::domain::dates::iso(due));
     let first = invoice(&t, &p, 1000, &issue, &due_text).await;
     let second = invoice(&t, &p, 2000, &issue, &due_text).await;
     let at = due.with_hms(18, 0, 0).unwrap().assume_utc();
@@ -443,10 +459,13 @@ async fn the_office_card_form_tells_a_lost_reply_as_being_confirmed_and_charges_
     assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.body);
     assert!(r.body.contains("being confirmed"), "{}", r.body);
     let now = t.app.clock.now();
-    let rec =
-        fieldpay::payments::reconcile(&t.app, now + Duration::minutes(3), Duration::minutes(2))
-            .await
-            .unwrap();
+    let rec = fieldpay::app::payments::reconcile(
+        &t.app,
+        now + Duration::minutes(3),
+        Duration::minutes(2),
+    )
+    .await
+    .unwrap();
     assert_eq!(rec.applied, 1, "{rec:?}");
     assert_eq!(t.balance(&inv[0]).await, 0);
     assert_eq!(sandbox_charges(&t).await, 1);
@@ -483,10 +502,13 @@ async fn attempts_and_payments_name_their_processor_and_are_reconciled_with_it()
     .await
     .unwrap();
     let now = t.app.clock.now();
-    let rec =
-        fieldpay::payments::reconcile(&t.app, now + Duration::minutes(3), Duration::minutes(2))
-            .await
-            .unwrap();
+    let rec = fieldpay::app::payments::reconcile(
+        &t.app,
+        now + Duration::minutes(3),
+        Duration::minutes(2),
+    )
+    .await
+    .unwrap();
     assert_eq!(rec.applied, 1, "{rec:?}");
     let kind: (Option<String>, Option<String>) =
         fieldpay::store::sql::query_as("SELECT processor_kind, processor_account FROM payments")

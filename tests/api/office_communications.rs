@@ -427,9 +427,9 @@ async fn another_companys_ids_are_404() {
     let customer = t.customer("Our Customer").await;
 
     let other = format!("{}@example.com", fieldpay::crypto::new_id("x"));
-    fieldpay::setup::create_company(
+    fieldpay::app::setup::create_company(
         &t.app.db,
-        &fieldpay::setup::default_company("Other"),
+        &fieldpay::app::setup::default_company("Other"),
         &other,
         "long enough pw",
     )

@@ -466,7 +466,7 @@ async fn the_customer_page_shows_invoices_payments_cards_and_balance() {
     // Minijinja escapes "/" as "&#x2f;"; a browser shows it as "/".
     let body = &page.body.replace("&#x2f;", "/");
     let expiry = t.exp_shown();
-    let due = fieldpay::dates::display(t.date(30));
+    let due = fieldpay::domain::dates::display(t.date(30));
     for text in [
         "$130.00",          // open balance: 90 + 40
         "$125.00",          // the payment, and the paid invoice's total

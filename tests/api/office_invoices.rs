@@ -14,7 +14,7 @@ async fn office(t: &TestApp) -> Office {
 }
 
 fn iso(d: Date) -> String {
-    fieldpay::dates::iso(d)
+    fieldpay::domain::dates::iso(d)
 }
 
 /// An invoice through the API with a number, issue and due dates; its id.

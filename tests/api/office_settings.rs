@@ -301,9 +301,9 @@ async fn adding_a_user_checks_the_form_and_taken_emails() {
     let before = t.count("SELECT COUNT(*) FROM office_users").await;
 
     // An email already used anywhere in fieldpay (here: the other company's owner).
-    fieldpay::setup::create_company(
+    fieldpay::app::setup::create_company(
         &t.app.db,
-        &fieldpay::setup::default_company("Other"),
+        &fieldpay::app::setup::default_company("Other"),
         "other@example.com",
         "long enough pw",
     )
@@ -463,9 +463,9 @@ async fn disabling_a_user_asks_once_and_ends_their_session() {
     assert_eq!(o.get(&t, "/office/dashboard").await.status, StatusCode::OK);
 
     // Another company's user is a 404.
-    let other = fieldpay::setup::create_company(
+    let other = fieldpay::app::setup::create_company(
         &t.app.db,
-        &fieldpay::setup::default_company("Other"),
+        &fieldpay::app::setup::default_company("Other"),
         "other-owner@example.com",
         "long enough pw",
     )
@@ -686,8 +686,8 @@ async fn invoice_due_in(
             "/api/v1/invoices",
             Some(json!({
                 "property_id": property,
-                "issue_date": fieldpay::dates::iso(issue),
-                "due_date": fieldpay::dates::iso(due),
+                "issue_date": fieldpay::domain::dates::iso(issue),
+                "due_date": fieldpay::domain::dates::iso(due),
                 "lines": [{"description": "Termite treatment", "quantity": 1, "unit_price": amount}]
             })),
         )
@@ -807,9 +807,9 @@ async fn dashboard_ages_receivables_and_charts_payments() {
     assert!(!svg.contains("href"));
 
     // Another company's users see none of it.
-    fieldpay::setup::create_company(
+    fieldpay::app::setup::create_company(
         &t.app.db,
-        &fieldpay::setup::default_company("Other"),
+        &fieldpay::app::setup::default_company("Other"),
         "b-owner@example.com",
         "long enough pw",
     )

@@ -456,7 +456,10 @@ async fn reconciliation_applies_a_charge_left_unrecorded_once() {
         .processor
         .charge(ChargeRequest {
             idempotency_key: attempt_id.clone(),
-            amount: fieldpay::money::Money::new(6400, fieldpay::money::Currency::USD),
+            amount: fieldpay::domain::money::Money::new(
+                6400,
+                fieldpay::domain::money::Currency::USD,
+            ),
             source: fieldpay::processor::ChargeSource::Token(card),
             save_method: false,
             off_session: false,
@@ -471,12 +474,12 @@ async fn reconciliation_applies_a_charge_left_unrecorded_once() {
     ));
     assert_eq!(t.balance(&inv[0]).await, 6400);
     let now = t.app.clock.now();
-    let report = fieldpay::payments::reconcile(&t.app, now, time::Duration::minutes(2))
+    let report = fieldpay::app::payments::reconcile(&t.app, now, time::Duration::minutes(2))
         .await
         .unwrap();
     assert_eq!(report.applied, 1);
     assert_eq!(t.balance(&inv[0]).await, 0);
-    let again = fieldpay::payments::reconcile(&t.app, now, time::Duration::minutes(2))
+    let again = fieldpay::app::payments::reconcile(&t.app, now, time::Duration::minutes(2))
         .await
         .unwrap();
     assert_eq!(again, Default::default());
@@ -533,7 +536,7 @@ async fn reconciliation_frees_invoices_of_an_attempt_never_charged() {
     assert_eq!(busy.status, StatusCode::CONFLICT);
     assert_eq!(busy.json()["error"]["code"], "invoice_being_paid");
     let report =
-        fieldpay::payments::reconcile(&t.app, t.app.clock.now(), time::Duration::minutes(2))
+        fieldpay::app::payments::reconcile(&t.app, t.app.clock.now(), time::Duration::minutes(2))
             .await
             .unwrap();
     assert_eq!(report.abandoned, 1);
@@ -694,20 +697,20 @@ async fn a_check_never_completed_is_cancelled_by_reconciliation() {
     let (attempt, secret) = pay_needing_authentication(&t, &token, "k-away", &[&inv[0]]).await;
     // Within the grace period it is left alone.
     let now = t.app.clock.now();
-    let early = fieldpay::payments::reconcile(&t.app, now, time::Duration::minutes(30))
+    let early = fieldpay::app::payments::reconcile(&t.app, now, time::Duration::minutes(30))
         .await
         .unwrap();
     assert_eq!(early, Default::default());
     // Past the jobs' short grace, the customer still has time for the check.
     let soon = now + time::Duration::minutes(5);
-    let waiting = fieldpay::payments::reconcile(&t.app, soon, time::Duration::minutes(2))
+    let waiting = fieldpay::app::payments::reconcile(&t.app, soon, time::Duration::minutes(2))
         .await
         .unwrap();
     assert_eq!(waiting.still_pending, 1, "{waiting:?}");
     assert_eq!(t.balance(&inv[0]).await, 7000);
     // After it: cancelled at the processor, the invoice freed, nothing charged.
     let later = now + time::Duration::minutes(31);
-    let report = fieldpay::payments::reconcile(&t.app, later, time::Duration::minutes(30))
+    let report = fieldpay::app::payments::reconcile(&t.app, later, time::Duration::minutes(30))
         .await
         .unwrap();
     assert_eq!(report.declined, 1, "{report:?}");
@@ -749,7 +752,7 @@ async fn a_check_completed_but_settled_elsewhere_first_is_confirmed_once() {
     let (attempt, secret) = pay_needing_authentication(&t, &token, "k-slow", &[&inv[0]]).await;
     authenticate(&t, &secret).await;
     let later = t.app.clock.now() + time::Duration::hours(1);
-    let report = fieldpay::payments::reconcile(&t.app, later, time::Duration::minutes(30))
+    let report = fieldpay::app::payments::reconcile(&t.app, later, time::Duration::minutes(30))
         .await
         .unwrap();
     assert_eq!(report.applied, 1, "{report:?}");
@@ -774,9 +777,9 @@ async fn nobody_to_authenticate_declines_and_cancels() {
     .fetch_one(t.app.db.reader())
     .await
     .unwrap();
-    let result = fieldpay::payments::pay(
+    let result = fieldpay::app::payments::pay(
         &t.app,
-        fieldpay::payments::PayInvoices {
+        fieldpay::app::payments::PayInvoices {
             company_id: company,
             customer_id: c.clone(),
             invoice_ids: vec![inv[0].clone()],
@@ -789,7 +792,7 @@ async fn nobody_to_authenticate_declines_and_cancels() {
     )
     .await
     .unwrap();
-    let fieldpay::payments::PayResult::Declined(d) = result else {
+    let fieldpay::app::payments::PayResult::Declined(d) = result else {
         panic!("not declined: {result:?}");
     };
     assert_eq!(d.code, "authentication_required");

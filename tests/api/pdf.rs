@@ -342,8 +342,8 @@ async fn invoice_pdf_prints_the_invoice_and_the_public_link_with_its_qr_code() {
         "(512) 555-0142",
         "INVOICE",
         &l.number,
-        &fieldpay::dates::display(t.date(-26)),
-        &fieldpay::dates::display(t.date(4)),
+        &fieldpay::domain::dates::display(t.date(-26)),
+        &fieldpay::domain::dates::display(t.date(4)),
         "Lena Landlord",
         "PO Box 118",
         "Round Rock, TX 78680",
@@ -514,7 +514,10 @@ async fn sixty_lines_paginate_with_the_header_on_every_page() {
     assert!(pages[n - 1].contains("Balance due"));
     let total: i64 = (1..=60).map(|i| 1000 + i).sum();
     assert!(
-        text.contains(&fieldpay::money::Money::new(total, fieldpay::money::Currency::USD).format())
+        text.contains(
+            &fieldpay::domain::money::Money::new(total, fieldpay::domain::money::Currency::USD)
+                .format()
+        )
     );
     assert_eq!(pdf.qr_codes(n as u32), vec![t.link_url(&c).await]);
 }

@@ -282,10 +282,11 @@ async fn copy_database_moves_everything_from_sqlite_to_postgres() {
             .unwrap();
         assert_eq!(before, after, "rows of {table}");
     }
-    let page = fieldpay::store::paypage::load(&moved.db, &fieldpay::paylink::token_hash(&token))
-        .await
-        .unwrap()
-        .expect("the link opens on PostgreSQL");
+    let page =
+        fieldpay::store::paypage::load(&moved.db, &fieldpay::domain::paylink::token_hash(&token))
+            .await
+            .unwrap()
+            .expect("the link opens on PostgreSQL");
     let balances: Vec<i64> = page.open_invoices().map(|i| i.balance).collect();
     assert_eq!(balances, vec![7000], "the paid invoice stays paid");
 

@@ -376,7 +376,7 @@ async fn stripe_declines_map_to_our_codes_with_words_for_the_customer() {
     assert_eq!(r.json()["client_secret"], intents[0]["client_secret"]);
     // The customer gives up: reconciliation cancels it and frees the invoice.
     let later = t.app.clock.now() + time::Duration::hours(1);
-    let report = fieldpay::payments::reconcile(&t.app, later, time::Duration::minutes(30))
+    let report = fieldpay::app::payments::reconcile(&t.app, later, time::Duration::minutes(30))
         .await
         .unwrap();
     assert_eq!(report.declined, 1, "{report:?}");
@@ -444,9 +444,9 @@ async fn stripe_saved_card_is_charged_off_session() {
             .await
             .unwrap();
     let later = t.invoice(&prop, 4500, &t.day(17)).await;
-    let charged = fieldpay::payments::pay_with(
+    let charged = fieldpay::app::payments::pay_with(
         &t.app,
-        fieldpay::payments::PayInvoices {
+        fieldpay::app::payments::PayInvoices {
             company_id: c.company.clone(),
             customer_id: cust.clone(),
             invoice_ids: vec![later.clone()],
@@ -456,14 +456,14 @@ async fn stripe_saved_card_is_charged_off_session() {
             enroll: None,
             actor: "test".into(),
         },
-        fieldpay::payments::ChargeOptions {
+        fieldpay::app::payments::ChargeOptions {
             off_session: true,
-            ..fieldpay::payments::ChargeOptions::on_session(t.app.clock.now())
+            ..fieldpay::app::payments::ChargeOptions::on_session(t.app.clock.now())
         },
     )
     .await
     .unwrap();
-    let fieldpay::payments::PayResult::Succeeded(summary) = charged.result else {
+    let fieldpay::app::payments::PayResult::Succeeded(summary) = charged.result else {
         panic!("declined: {:?}", charged.result);
     };
     assert_eq!(summary.amount, 4500);
@@ -487,7 +487,10 @@ async fn stripe_saved_card_is_charged_off_session() {
     let outcome = stripe
         .charge(ChargeRequest {
             idempotency_key: fieldpay::crypto::new_id("att"),
-            amount: fieldpay::money::Money::new(1000, fieldpay::money::Currency::USD),
+            amount: fieldpay::domain::money::Money::new(
+                1000,
+                fieldpay::domain::money::Currency::USD,
+            ),
             source: fieldpay::processor::ChargeSource::SavedMethod(bad),
             save_method: false,
             off_session: true,
@@ -514,7 +517,7 @@ async fn stripe_refund_reopens_the_balance() {
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
     let payment = r.json()["id"].as_str().unwrap().to_string();
     let (_, pi) = attempt_of_payment(&t, &payment).await;
-    let req = fieldpay::office_payments::RefundRequest {
+    let req = fieldpay::app::office_payments::RefundRequest {
         company_id: c.company.clone(),
         payment_id: payment.clone(),
         amount: Some(3000),
@@ -523,28 +526,28 @@ async fn stripe_refund_reopens_the_balance() {
         user_id: "usr_test".into(),
         actor: "test".into(),
     };
-    let done = fieldpay::office_payments::refund(&t.app, &req)
+    let done = fieldpay::app::office_payments::refund(&t.app, &req)
         .await
         .unwrap();
     assert!(
-        matches!(done, fieldpay::office_payments::RefundOutcome::Done(_)),
+        matches!(done, fieldpay::app::office_payments::RefundOutcome::Done(_)),
         "{done:?}"
     );
     assert_eq!(t.balance(&inv[0]).await, 3000);
     // The same form again does not refund twice.
-    let again = fieldpay::office_payments::refund(&t.app, &req)
+    let again = fieldpay::app::office_payments::refund(&t.app, &req)
         .await
         .unwrap();
     assert!(matches!(
         again,
-        fieldpay::office_payments::RefundOutcome::Replay(_)
+        fieldpay::app::office_payments::RefundOutcome::Replay(_)
     ));
     // The adapter asked again with the same key (a lost reply, a retry
     // days later): the same refund, not a second one.
     let same = StripeProcessor::with_key(&c.sk)
         .refund(
             pi.clone(),
-            fieldpay::money::Money::new(3000, fieldpay::money::Currency::USD),
+            fieldpay::domain::money::Money::new(3000, fieldpay::domain::money::Currency::USD),
             ours_key(&t).await,
         )
         .await
@@ -644,12 +647,12 @@ async fn stripe_lost_reply_is_found_and_reconciled_once() {
         None
     );
     let later = t.app.clock.now() + time::Duration::minutes(30);
-    let report = fieldpay::payments::reconcile(&t.app, later, time::Duration::minutes(5))
+    let report = fieldpay::app::payments::reconcile(&t.app, later, time::Duration::minutes(5))
         .await
         .unwrap();
     assert_eq!(report.applied, 1, "{report:?}");
     assert_eq!(t.balance(&inv).await, 0);
-    let report = fieldpay::payments::reconcile(&t.app, later, time::Duration::minutes(5))
+    let report = fieldpay::app::payments::reconcile(&t.app, later, time::Duration::minutes(5))
         .await
         .unwrap();
     assert_eq!(report.applied, 0);
@@ -1251,7 +1254,7 @@ async fn stripe_refund_whose_reply_was_lost_is_confirmed_by_webhook() {
     faulty.script(Call::FindRefund, vec![Fault::Timeout; 8]);
     use_processor(&mut t, faulty);
     set_kind(&t, "sandbox").await;
-    let req = fieldpay::office_payments::RefundRequest {
+    let req = fieldpay::app::office_payments::RefundRequest {
         company_id: c.company.clone(),
         payment_id: payment.clone(),
         amount: None,
@@ -1260,11 +1263,14 @@ async fn stripe_refund_whose_reply_was_lost_is_confirmed_by_webhook() {
         user_id: "usr_test".into(),
         actor: "test".into(),
     };
-    let done = fieldpay::office_payments::refund(&t.app, &req)
+    let done = fieldpay::app::office_payments::refund(&t.app, &req)
         .await
         .unwrap();
     assert!(
-        matches!(done, fieldpay::office_payments::RefundOutcome::Pending(_)),
+        matches!(
+            done,
+            fieldpay::app::office_payments::RefundOutcome::Pending(_)
+        ),
         "{done:?}"
     );
     assert_eq!(t.balance(&inv[0]).await, 5000);
@@ -1501,11 +1507,11 @@ async fn stripe_cards_added_without_a_charge_share_one_stripe_customer() {
     };
     let (cust, _) = customer_with_invoices(&t, "Carl Cards", &[100]).await;
     let first = pm(&c, "4242424242424242").await;
-    let added = fieldpay::payments::add_card(&t.app, &c.company, &cust, first.clone(), "test")
+    let added = fieldpay::app::payments::add_card(&t.app, &c.company, &cust, first.clone(), "test")
         .await
         .unwrap();
     assert!(
-        matches!(added, fieldpay::payments::AddCard::Added(_)),
+        matches!(added, fieldpay::app::payments::AddCard::Added(_)),
         "{added:?}"
     );
     let remembered: Option<String> = fieldpay::store::sql::query_scalar(
@@ -1519,11 +1525,12 @@ async fn stripe_cards_added_without_a_charge_share_one_stripe_customer() {
     assert!(stripe_customer.starts_with("cus_"), "{stripe_customer}");
     // The second card joins the same Stripe customer.
     let second = pm(&c, "5555555555554444").await;
-    let added = fieldpay::payments::add_card(&t.app, &c.company, &cust, second.clone(), "test")
-        .await
-        .unwrap();
+    let added =
+        fieldpay::app::payments::add_card(&t.app, &c.company, &cust, second.clone(), "test")
+            .await
+            .unwrap();
     assert!(
-        matches!(added, fieldpay::payments::AddCard::Added(_)),
+        matches!(added, fieldpay::app::payments::AddCard::Added(_)),
         "{added:?}"
     );
     for m in [&first, &second] {
@@ -1532,11 +1539,11 @@ async fn stripe_cards_added_without_a_charge_share_one_stripe_customer() {
     }
     // A card the bank refuses when kept: declined, nothing saved.
     let bad = pm(&c, "4000000000000002").await;
-    let added = fieldpay::payments::add_card(&t.app, &c.company, &cust, bad, "test")
+    let added = fieldpay::app::payments::add_card(&t.app, &c.company, &cust, bad, "test")
         .await
         .unwrap();
     assert!(
-        matches!(&added, fieldpay::payments::AddCard::Declined(d) if d.code == "card_declined"),
+        matches!(&added, fieldpay::app::payments::AddCard::Declined(d) if d.code == "card_declined"),
         "{added:?}"
     );
     assert_eq!(t.count("SELECT count(*) FROM payment_methods").await, 2);

@@ -13,8 +13,8 @@ use std::sync::Arc;
 use axum::http::StatusCode;
 use serde_json::json;
 
-use fieldpay::money::Money;
-use fieldpay::office_payments::{RefundOutcome, RefundRequest};
+use fieldpay::app::office_payments::{RefundOutcome, RefundRequest};
+use fieldpay::domain::money::Money;
 use fieldpay::processor::stripe::StripeProcessor;
 use fieldpay::processor::stripe::transformers::sign;
 use fieldpay::processor::{
@@ -144,7 +144,7 @@ async fn pending_refund(
         user_id: "usr_test".into(),
         actor: "test".into(),
     };
-    let done = fieldpay::office_payments::refund(&t.app, &req)
+    let done = fieldpay::app::office_payments::refund(&t.app, &req)
         .await
         .unwrap();
     use_processor(t, sandbox);
@@ -304,7 +304,7 @@ async fn stripe_refund_that_failed_after_it_succeeded_is_undone() {
         user_id: "usr_test".into(),
         actor: "test".into(),
     };
-    let done = fieldpay::office_payments::refund(&t.app, &req)
+    let done = fieldpay::app::office_payments::refund(&t.app, &req)
         .await
         .unwrap();
     assert!(matches!(done, RefundOutcome::Done(_)), "{done:?}");

@@ -15,10 +15,10 @@ use time::OffsetDateTime;
 use tower::ServiceExt;
 
 use fieldpay::app::App;
+use fieldpay::app::setup;
 use fieldpay::config::{Config, RateLimits};
 use fieldpay::crypto::{Secret, new_id};
 use fieldpay::domain::Clock;
-use fieldpay::setup;
 use fieldpay::store::companies::NewCompany;
 
 pub mod faulty;
@@ -305,7 +305,7 @@ impl TestApp {
 
     /// The date `days` from today (negative: in the past), as the API writes it.
     pub fn day(&self, days: i64) -> String {
-        fieldpay::dates::iso(self.date(days))
+        fieldpay::domain::dates::iso(self.date(days))
     }
 
     /// The date `days` from today (negative: in the past).

@@ -5,7 +5,7 @@ use axum::http::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::support::{BASE_URL, ISSUED_DAYS_AGO, TestApp};
-use fieldpay::dates::display;
+use fieldpay::domain::dates::display;
 use fieldpay::messaging::Channel;
 use fieldpay::messaging::template::render_for;
 

@@ -14,9 +14,9 @@ use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{Value, json};
 
 use fieldpay::app::App;
+use fieldpay::app::setup;
 use fieldpay::config::{Config, RateLimits};
 use fieldpay::crypto::{Secret, new_id};
-use fieldpay::setup;
 use fieldpay::store::companies::NewCompany;
 
 pub const OWNER_PASSWORD: &str = "correct horse battery";
@@ -145,7 +145,7 @@ impl Server {
 
     /// The date `days` from today, as the API writes it.
     pub fn day(&self, days: i64) -> String {
-        fieldpay::dates::iso(self.date(days))
+        fieldpay::domain::dates::iso(self.date(days))
     }
 
     /// A card expiry year still years ahead by the app's clock.

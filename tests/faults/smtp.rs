@@ -8,12 +8,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
 use fieldpay::app::App;
+use fieldpay::app::setup;
 use fieldpay::config::{Config, DeliverySettings, RateLimits};
 use fieldpay::crypto::Secret;
 use fieldpay::jobs;
 use fieldpay::messaging::Channel;
 use fieldpay::messaging::outbox::{self, DeliveryReport, NewMessage};
-use fieldpay::setup;
 use fieldpay::store::customers::{self, NewCustomer};
 use fieldpay::store::templates::{self, EmailFields};
 use time::{Duration, OffsetDateTime};

@@ -24,7 +24,7 @@ pub fn today() -> time::Date {
 
 /// The date `days` from today (negative: in the past), as the API writes it.
 pub fn day(days: i64) -> String {
-    fieldpay::dates::iso(today() + time::Duration::days(days))
+    fieldpay::domain::dates::iso(today() + time::Duration::days(days))
 }
 
 /// A card expiry year still years ahead: December, three years on.

@@ -4,8 +4,8 @@ use std::fmt;
 
 use super::*;
 use crate::app::App;
+use crate::domain::money::Money;
 use crate::messaging::{Channel, Rendered};
-use crate::money::Money;
 use crate::store::{StoreError, companies, customers, invoices, templates};
 
 // ---------------------------------------------------------------- delivery
@@ -79,10 +79,10 @@ pub async fn vars_for(
         .map(|s| s.payment_link_enabled && s.payment_link_target != "portal")
         .unwrap_or(true);
     let link =
-        crate::paylink::shown(db.reader(), &app.config.secret, company_id, customer_id).await?;
+        crate::app::links::shown(db.reader(), &app.config.secret, company_id, customer_id).await?;
     let (payment_url, autopay_cancel_link) = match link {
         Some(l) if !l.revoked && links_public => {
-            let url = crate::paylink::url(&base, &l.token);
+            let url = crate::domain::paylink::url(&base, &l.token);
             let cancel = format!("{url}/autopay");
             (url, cancel)
         }
@@ -104,11 +104,11 @@ pub async fn vars_for(
             .unwrap_or_default(),
         invoice_date: invoice
             .as_ref()
-            .map(|i| crate::dates::display(i.issue_date))
+            .map(|i| crate::domain::dates::display(i.issue_date))
             .unwrap_or_default(),
         invoice_due_date: invoice
             .as_ref()
-            .map(|i| crate::dates::display(i.due_date))
+            .map(|i| crate::domain::dates::display(i.due_date))
             .unwrap_or_default(),
         invoice_total: invoice
             .as_ref()
@@ -151,7 +151,7 @@ pub async fn render_for(
 /// id}`) also fills `payment_amount`, `autopay_amount` and the card; autopay
 /// causes (`autopay_notice:…`, `autopay_declined:…`, `card_expiring:…`) fill
 /// the card, the amount, the date and the decline reason
-/// (`crate::autopay::vars_for_cause`). What the worker calls at delivery time.
+/// (`crate::app::autopay::vars_for_cause`). What the worker calls at delivery time.
 pub async fn render_for_cause(
     app: &App,
     company_id: &str,
@@ -177,7 +177,7 @@ pub async fn render_for_cause(
         vars.autopay_amount = vars.payment_amount.clone();
         vars.card_brand = payment.card_brand.unwrap_or_default();
         vars.card_last4 = payment.card_last4.unwrap_or_default();
-    } else if let Some(a) = crate::autopay::vars_for_cause(app, company_id, cause).await? {
+    } else if let Some(a) = crate::app::autopay::vars_for_cause(app, company_id, cause).await? {
         vars.card_brand = a.card_brand;
         vars.card_last4 = a.card_last4;
         vars.card_expiry = a.card_expiry;

@@ -37,7 +37,7 @@ use super::{
     BoxFuture, ChargeLookup, ChargeOutcome, ChargeRequest, ChargeSource, Decline, PaymentProcessor,
     ProcessorError, Refund, SaveOutcome, SavedCard,
 };
-use crate::money::Money;
+use crate::domain::money::Money;
 use transformers::{Failure, IntentState, StripePaymentIntent};
 
 pub const DEFAULT_API_BASE: &str = "https://api.stripe.com";
@@ -574,7 +574,7 @@ impl PaymentProcessor for StripeProcessor {
     ) -> BoxFuture<'_, Result<Option<Refund>, ProcessorError>> {
         Box::pin(async move {
             let found = self.our_refund(&charge_id, &idempotency_key).await?;
-            Ok(found.map(|r| r.to_refund(crate::money::Currency::USD)))
+            Ok(found.map(|r| r.to_refund(crate::domain::money::Currency::USD)))
         })
     }
 

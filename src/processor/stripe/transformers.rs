@@ -8,7 +8,7 @@ use std::collections::HashMap;
 
 use serde::Deserialize;
 
-use crate::money::{Currency, Money};
+use crate::domain::money::{Currency, Money};
 use crate::processor::{CardSummary, Charge, ChargeOutcome, Decline, Refund, RefundStatus};
 
 /// Where our attempt id is kept on a PaymentIntent (and so searched for).

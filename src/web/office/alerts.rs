@@ -1,6 +1,6 @@
 //! Office: Settings › Communications › Invoice Alerts — alert rules (list,
 //! add, edit, enable/disable, delete) and the receipt templates sent after
-//! each payment. Rules are checked with `crate::alerts::check_rule` and
+//! each payment. Rules are checked with `crate::app::alerts::check_rule` and
 //! `store::alerts::templates_belong`, the same checks as the JSON API.
 
 use std::collections::{BTreeMap, HashMap};
@@ -83,7 +83,7 @@ fn check_form(f: &RuleForm) -> Result<RuleFields<'_>, (&'static str, String)> {
         parse_days(&f.days).map_err(|m| ("days", m.to_string()))?
     };
     let (email, sms) = (chosen(&f.email_template_id), chosen(&f.sms_template_id));
-    crate::alerts::check_rule(email, sms, days).map_err(|(field, msg)| match field {
+    crate::app::alerts::check_rule(email, sms, days).map_err(|(field, msg)| match field {
         "days_after_due" => (
             "days",
             "Enter a whole number of days from 0 to 365.".to_string(),

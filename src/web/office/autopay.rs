@@ -14,13 +14,13 @@ use serde::{Deserialize, Serialize};
 use time::Duration;
 
 use super::{CsrfForm, OfficeUser, page, page_with_status};
-use crate::autopay::scheduled_day;
-use crate::dates;
+use crate::app::autopay::scheduled_day;
 use crate::domain::autopay::{
     self as rules, Grouping, MAX_DAYS_AFTER_ISSUE, MAX_NOTICE_DAYS, Timing,
 };
 use crate::domain::autopay_consent_text;
-use crate::money::{Currency, Money};
+use crate::domain::dates;
+use crate::domain::money::{Currency, Money};
 use crate::store::autopay::{self as store, Settings, Templates, Window};
 use crate::store::payments::{self as pay_store, Consent};
 use crate::store::{StoreError, audit, companies, customers};

@@ -224,7 +224,7 @@ async fn time_zone(state: &AppState, company_id: &str) -> Result<String, ApiErro
 
 async fn list(State(state): State<AppState>, user: OfficeUser, kind: Kind) -> Page {
     let tz = time_zone(&state, &user.company_id).await?;
-    let shown = |t: time::OffsetDateTime| crate::dates::display_instant(t, &tz);
+    let shown = |t: time::OffsetDateTime| crate::domain::dates::display_instant(t, &tz);
     let items: Vec<ListItem> = match kind {
         Kind::Email => store::list_email(&state.app.db, &user.company_id)
             .await?
@@ -728,7 +728,7 @@ async fn messages_page(
     .fetch_all(state.app.db.reader())
     .await
     .map_err(StoreError::from)?;
-    let shown = |t: time::OffsetDateTime| crate::dates::display_instant(t, &tz);
+    let shown = |t: time::OffsetDateTime| crate::domain::dates::display_instant(t, &tz);
     let messages = rows
         .iter()
         .map(|r| -> Result<MessageRow, sqlx::Error> {
@@ -807,8 +807,8 @@ async fn send_form(
                 let label = format!(
                     "{} — due {} — {} owed",
                     i.number,
-                    crate::dates::display(i.due_date),
-                    crate::money::Money::new(i.balance, i.currency).format()
+                    crate::domain::dates::display(i.due_date),
+                    crate::domain::money::Money::new(i.balance, i.currency).format()
                 );
                 (i.id, label)
             })

@@ -16,9 +16,8 @@ use serde::{Deserialize, Serialize};
 use time::Date;
 
 use super::{OfficeUser, page, page_with_status};
-use crate::dates;
-use crate::money::{Currency, Money};
-use crate::paylink;
+use crate::domain::dates;
+use crate::domain::money::{Currency, Money};
 use crate::store::companies::{self, Company};
 use crate::store::customers::{self, Customer, NewCustomer, PropertyView};
 use crate::store::payments::{self as pay_store, PaymentRecord};
@@ -280,7 +279,7 @@ async fn create(
         let mut tx = state.app.db.begin_write().await?;
         let customer = customers::create(&mut tx, &user.company_id, &new).await?;
         // The payment link exists from the moment the customer does.
-        paylink::issue(
+        crate::app::links::issue(
             &mut tx,
             &state.app.config.secret,
             &user.company_id,
@@ -497,10 +496,13 @@ async fn render_detail(
         let money = |m: i64| Money::new(m, currency).format();
         let today = state.app.clock.today_in(&company.time_zone);
 
-        let link = paylink::shown(db.reader(), &state.app.config.secret, company_id, id).await?;
+        let link =
+            crate::app::links::shown(db.reader(), &state.app.config.secret, company_id, id).await?;
         let base = state.app.base_url(company.base_url.as_deref());
         let link = LinkView {
-            url: link.as_ref().map(|l| paylink::url(base, &l.token)),
+            url: link
+                .as_ref()
+                .map(|l| crate::domain::paylink::url(base, &l.token)),
             revoked: link.as_ref().is_some_and(|l| l.revoked),
         };
 
@@ -571,7 +573,7 @@ async fn render_detail(
         {
             Some(phone) => crate::store::messages::opted_out_since(db, company_id, &phone)
                 .await?
-                .map(|at| crate::dates::display_instant(at, &company.time_zone)),
+                .map(|at| crate::domain::dates::display_instant(at, &company.time_zone)),
             None => None,
         };
 
@@ -931,7 +933,7 @@ async fn confirm_page(state: &AppState, user: &OfficeUser, id: &str, action: &st
         Ok(None) => return state.views.not_found(),
         Err(e) => return store_error(e),
     };
-    let link = match paylink::shown(
+    let link = match crate::app::links::shown(
         state.app.db.reader(),
         &state.app.config.secret,
         &user.company_id,
@@ -987,10 +989,12 @@ async fn link_action(
         let secret = &state.app.config.secret;
         match action {
             LinkAction::Rotate => {
-                paylink::rotate(&mut tx, secret, &user.company_id, &id, &user.actor()).await?;
+                crate::app::links::rotate(&mut tx, secret, &user.company_id, &id, &user.actor())
+                    .await?;
             }
             LinkAction::Revoke => {
-                paylink::revoke(&mut tx, secret, &user.company_id, &id, &user.actor()).await?;
+                crate::app::links::revoke(&mut tx, secret, &user.company_id, &id, &user.actor())
+                    .await?;
             }
         }
         tx.commit().await?;

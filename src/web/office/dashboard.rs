@@ -9,7 +9,7 @@ use serde::Serialize;
 use time::Date;
 
 use super::{OfficeUser, page};
-use crate::money::Money;
+use crate::domain::money::Money;
 use crate::store::companies;
 use crate::web::AppState;
 use crate::web::error::ApiError;
@@ -239,7 +239,7 @@ async fn dashboard(State(state): State<AppState>, user: OfficeUser) -> Response 
         "dashboard",
         minijinja::context! {
             attention => minijinja::value::Serde(&attention),
-            today => crate::dates::display(today),
+            today => crate::domain::dates::display(today),
             open_total => money(open_total),
             open_count => open_count,
             overdue_total => money(overdue_total),
@@ -285,7 +285,7 @@ async fn needing_attention(
         .iter()
         .map(|r| {
             let amount = Money::new(r.amount, r.currency).format();
-            let when = crate::dates::display_instant(r.created_at, time_zone);
+            let when = crate::domain::dates::display_instant(r.created_at, time_zone);
             let reason = r.reason.as_deref().unwrap_or("").trim().trim_end_matches('.');
             let text = match r.status.as_str() {
                 crate::store::refunds::FAILED => format!(

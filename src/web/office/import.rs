@@ -1,5 +1,5 @@
 //! Office: import customers or invoices from a CSV file (`/office/import`).
-//! The work is done by `crate::import`, shared with the `fieldpay import`
+//! The work is done by `crate::app::import`, shared with the `fieldpay import`
 //! command; this handler reads the upload and shows the report.
 
 use axum::Router;
@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
 use super::{OfficeUser, page, page_with_status};
-use crate::import::{self, ImportError};
+use crate::app::import::{self, ImportError};
 use crate::web::AppState;
 use crate::web::error::ApiError;
 

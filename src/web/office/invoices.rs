@@ -2,7 +2,7 @@
 //! forms (line items typed in dollars), the invoice page with the payments
 //! applied to it, and voiding with one confirmation.
 
-use crate::money::{parse_amount, plain_amount};
+use crate::domain::money::{parse_amount, plain_amount};
 use std::collections::BTreeMap;
 
 use axum::Router;
@@ -15,11 +15,11 @@ use serde::{Deserialize, Serialize};
 use time::Date;
 
 use super::{CsrfForm, OfficeUser, page, page_with_status};
-use crate::dates;
+use crate::domain::dates;
 use crate::domain::invoice::{self, DESCRIPTION_MAX};
+use crate::domain::money::{Currency, Money};
 use crate::domain::text::single_line;
 use crate::domain::{LineError, LineInput, price_lines};
-use crate::money::{Currency, Money};
 use crate::store::companies::{self, Company};
 use crate::store::invoices::{
     self, Detail, ListFilter, NewInvoice, PropertyChoice, Refusal, Replacement, StatusFilter,

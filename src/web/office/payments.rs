@@ -1,6 +1,6 @@
 //! Office: payments (list, record cash/check/card, detail) and refunds.
 
-use crate::money::{parse_amount, plain_amount};
+use crate::domain::money::{parse_amount, plain_amount};
 use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -10,12 +10,12 @@ use axum_extra::extract::Form;
 use serde::{Deserialize, Serialize};
 
 use super::{OfficeUser, page, page_with_status};
-use crate::crypto::random_token;
-use crate::money::{Currency, Money};
-use crate::office_payments::{
+use crate::app::office_payments::{
     self as usecase, OfficeMethod, OfficePayError, RecordPayment, RefundOutcome, RefundRequest,
 };
-use crate::payments::{PayInvoices, PayResult};
+use crate::app::payments::{PayInvoices, PayResult};
+use crate::crypto::random_token;
+use crate::domain::money::{Currency, Money};
 use crate::store::payments::{self as store, OfficeFilter, OfficePayment};
 use crate::store::{StoreError, companies, customers, refunds};
 use crate::web::AppState;
@@ -109,7 +109,7 @@ fn method_detail(p: &OfficePayment) -> String {
 fn payment_view(p: &OfficePayment, tz: &str) -> PaymentView {
     PaymentView {
         id: p.id.clone(),
-        date: crate::dates::display_instant(p.created_at, tz),
+        date: crate::domain::dates::display_instant(p.created_at, tz),
         customer_id: p.customer_id.clone(),
         customer_name: p.customer_name.clone(),
         channel: label(CHANNELS, &p.channel),
@@ -195,7 +195,7 @@ async fn list(
         if text.trim().is_empty() {
             continue;
         }
-        match crate::dates::parse(text.trim()) {
+        match crate::domain::dates::parse(text.trim()) {
             Some(d) if is_from => filter.from = Some(usecase::day_start(d, &tz)),
             Some(d) => {
                 filter.until = d.next_day().map(|n| usecase::day_start(n, &tz));
@@ -392,7 +392,7 @@ async fn render_form(
                 id: i.id.clone(),
                 number: i.number.clone(),
                 address: i.address.clone(),
-                due: crate::dates::display(i.due_date),
+                due: crate::domain::dates::display(i.due_date),
                 total: fmt(i.total, c),
                 balance: fmt(i.balance, c),
                 locked: i.locked,
@@ -733,7 +733,7 @@ async fn render_detail(
         .iter()
         .map(|r| RefundRow {
             id: r.id.clone(),
-            date: crate::dates::display_instant(r.created_at, &tz),
+            date: crate::domain::dates::display_instant(r.created_at, &tz),
             amount: fmt(r.amount, c),
             reason: r.reason.clone(),
             by: r.created_by.clone(),
@@ -746,7 +746,7 @@ async fn render_detail(
             next_try: r
                 .next_attempt_at
                 .filter(|_| r.status == refunds::PENDING)
-                .map(|at| crate::dates::display_instant(at, &tz)),
+                .map(|at| crate::domain::dates::display_instant(at, &tz)),
             shares: r
                 .shares
                 .iter()

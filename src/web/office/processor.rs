@@ -10,7 +10,7 @@ use axum::{Form, Router};
 use serde::Deserialize;
 
 use super::{OfficeUser, page_with_status};
-use crate::money::{Currency, Money};
+use crate::domain::money::{Currency, Money};
 use crate::processor::ProcessorKind;
 use crate::store::processor_settings as store;
 use crate::web::AppState;
@@ -76,7 +76,7 @@ async fn render(
             .format(),
             reason: d.reason.replace('_', " "),
             status: d.status.replace('_', " "),
-            opened: crate::dates::display(d.created_at.date()),
+            opened: crate::domain::dates::display(d.created_at.date()),
         })
         .collect();
     page_with_status(

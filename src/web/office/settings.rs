@@ -14,8 +14,8 @@ use serde::{Deserialize, Serialize};
 
 use super::{OfficeUser, page, page_with_status};
 use crate::domain::contact::{self, EmailAddress, PhoneNumber};
+use crate::domain::money::Currency;
 use crate::domain::text::{self, FieldError};
-use crate::money::Currency;
 use crate::pdf::PaperSize;
 use crate::store::companies::{self, CompanyProfile, InvoiceSettings};
 use crate::store::{StoreError, audit};
@@ -273,7 +273,7 @@ pub fn validate_company(
         _ => {}
     }
     let time_zone = f.time_zone.trim();
-    if !crate::dates::is_known_zone(time_zone) || time_zone.is_empty() {
+    if !crate::domain::dates::is_known_zone(time_zone) || time_zone.is_empty() {
         errors.insert(
             "time_zone",
             format!(

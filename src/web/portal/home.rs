@@ -9,9 +9,9 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::{Deserialize, Serialize};
 
 use super::{PortalUser, page, portal_context};
-use crate::dates;
 use crate::domain::autopay_consent_text;
-use crate::money::Money;
+use crate::domain::dates;
+use crate::domain::money::Money;
 use crate::store::payments as pay_store;
 use crate::store::portal as store;
 use crate::store::{StoreError, audit, paypage};
@@ -30,7 +30,7 @@ async fn render_home(
     status: StatusCode,
     form: FormState,
 ) -> Response {
-    let hash = match store::pay_page_hash(
+    let hash = match crate::app::links::pay_page_hash(
         &state.app.db,
         &state.app.config.secret,
         &user.company_id,
@@ -385,7 +385,7 @@ pub(super) async fn add_card(
         )
         .await;
     }
-    match crate::payments::add_card(
+    match crate::app::payments::add_card(
         &state.app,
         &user.company_id,
         &user.customer_id,
@@ -394,7 +394,7 @@ pub(super) async fn add_card(
     )
     .await
     {
-        Ok(crate::payments::AddCard::Added(_)) => {
+        Ok(crate::app::payments::AddCard::Added(_)) => {
             render_cards(
                 &state,
                 &user,
@@ -404,7 +404,7 @@ pub(super) async fn add_card(
             )
             .await
         }
-        Ok(crate::payments::AddCard::Declined(d)) => {
+        Ok(crate::app::payments::AddCard::Declined(d)) => {
             card_form(
                 &state,
                 &user,

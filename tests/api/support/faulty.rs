@@ -25,7 +25,7 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use fieldpay::money::Money;
+use fieldpay::domain::money::Money;
 use fieldpay::processor::{
     BoxFuture, ChargeLookup, ChargeOutcome, ChargeRequest, Decline, PaymentProcessor,
     ProcessorError, Refund, RefundStatus, SaveOutcome,

@@ -30,15 +30,15 @@ use std::collections::BTreeMap;
 use time::{Date, Duration, OffsetDateTime};
 
 use crate::app::App;
-use crate::dates;
+use crate::app::payments::{self, ChargeOptions, PayError, PayInvoices, PayResult};
 use crate::domain::Allocation;
 use crate::domain::autopay::{
     self as rules, AfterDecline, Grouping, MESSAGE_FROM_HOUR, Timing, charge_date, charge_key,
 };
+use crate::domain::dates;
+use crate::domain::money::{Currency, Money};
 use crate::messaging::Channel;
 use crate::messaging::outbox::{self, Enqueued, NewMessage};
-use crate::money::{Currency, Money};
-use crate::payments::{self, ChargeOptions, PayError, PayInvoices, PayResult};
 use crate::processor::Decline;
 use crate::store::autopay::{self as store, ItemUpdate, NewResult, OpenInvoice, Settings, Window};
 use crate::store::payments::Attempt;
@@ -642,7 +642,7 @@ pub async fn on_paid(
         }
         Ok(())
     } else {
-        crate::alerts::enqueue_receipt(
+        crate::app::alerts::enqueue_receipt(
             conn,
             company_id,
             &attempt.customer_id,

@@ -1,21 +1,21 @@
 //! Office payments (cash, check, card) and refunds.
 //!
-//! Card payments go through `crate::payments::pay` (idempotency, locking and
+//! Card payments go through `crate::app::payments::pay` (idempotency, locking and
 //! reconciliation shared with the pay page). Cash and check payments are
 //! written in one transaction, guarded so that an invoice paid or held
 //! meanwhile is refused. Refunds are written (and their invoices reopened and
 //! held) before the processor is called, with the refund's id as the
-//! processor's idempotency key; `crate::refunds` takes them from there.
+//! processor's idempotency key; `crate::app::refunds` takes them from there.
 
 use std::time::Duration;
 
 use time::{Date, OffsetDateTime};
 
 use crate::app::App;
+use crate::app::payments::{self, PayError, PayInvoices, PayResult};
 use crate::crypto::new_id;
+use crate::domain::money::{Currency, Money};
 use crate::domain::{Allocation, allocate};
-use crate::money::{Currency, Money};
-use crate::payments::{self, PayError, PayInvoices, PayResult};
 use crate::store::payments::{self as store, NewOfficePayment};
 use crate::store::refunds::{self, NewRefund};
 use crate::store::{StoreError, audit};
@@ -305,7 +305,7 @@ pub async fn record_payment(app: &App, req: &RecordPayment) -> Result<Recorded, 
     )
     .await?;
     store::insert_allocations(&mut tx, &payment_id, &shares).await?;
-    crate::alerts::enqueue_receipt(
+    crate::app::alerts::enqueue_receipt(
         &mut tx,
         c,
         &req.customer_id,
@@ -478,7 +478,7 @@ async fn plan_on(
 
 /// Refunds (part of) a payment: recorded and its invoices reopened first,
 /// then, for a card payment, sent to the processor that took it
-/// (`crate::refunds`): confirmed, left pending for the jobs, or failed and
+/// (`crate::app::refunds`): confirmed, left pending for the jobs, or failed and
 /// undone.
 pub async fn refund(app: &App, req: &RefundRequest) -> Result<RefundOutcome, OfficePayError> {
     let key = req.idempotency_key.as_str();
@@ -575,7 +575,7 @@ pub async fn refund(app: &App, req: &RefundRequest) -> Result<RefundOutcome, Off
             processor_kind: processor.as_ref().map(|(k, _)| k.as_str()),
             processor_account: processor.as_ref().map(|(_, a)| a.as_str()),
             // The send below has this long; after a crash the jobs send it.
-            next_attempt_at: by_card.then_some(now + crate::refunds::SEND_LEASE),
+            next_attempt_at: by_card.then_some(now + crate::app::refunds::SEND_LEASE),
         },
     )
     .await?;
@@ -613,20 +613,20 @@ pub async fn refund(app: &App, req: &RefundRequest) -> Result<RefundOutcome, Off
         return Ok(RefundOutcome::Done(refund_id));
     }
     // 2. Send; 3. confirm, leave pending for the jobs, or undo.
-    let settled = crate::refunds::send_recorded(app, c, &refund_id, &req.actor).await?;
+    let settled = crate::app::refunds::send_recorded(app, c, &refund_id, &req.actor).await?;
     outcome(refund_id, settled)
 }
 
 fn outcome(
     refund_id: String,
-    settled: crate::refunds::Settled,
+    settled: crate::app::refunds::Settled,
 ) -> Result<RefundOutcome, OfficePayError> {
     match settled {
-        crate::refunds::Settled::Succeeded => Ok(RefundOutcome::Done(refund_id)),
-        crate::refunds::Settled::Pending(_) | crate::refunds::Settled::Processing => {
+        crate::app::refunds::Settled::Succeeded => Ok(RefundOutcome::Done(refund_id)),
+        crate::app::refunds::Settled::Pending(_) | crate::app::refunds::Settled::Processing => {
             Ok(RefundOutcome::Pending(refund_id))
         }
-        crate::refunds::Settled::Failed(reason) => Err(failed(&reason)),
+        crate::app::refunds::Settled::Failed(reason) => Err(failed(&reason)),
     }
 }
 
@@ -664,7 +664,7 @@ pub async fn retry_refund(
         refunds::FAILED => return Err(failed(&state.last_error.unwrap_or_default())),
         _ => return Ok(RefundOutcome::Replay(refund_id.to_string())),
     }
-    match crate::refunds::retry_now(app, company_id, refund_id, actor).await? {
+    match crate::app::refunds::retry_now(app, company_id, refund_id, actor).await? {
         Some(settled) => outcome(refund_id.to_string(), settled),
         None => Ok(RefundOutcome::Replay(refund_id.to_string())),
     }

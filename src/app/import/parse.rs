@@ -5,11 +5,11 @@ use std::io::Read;
 
 use time::Date;
 
-use crate::dates;
 use crate::domain::customer::CustomerInput;
+use crate::domain::dates;
+use crate::domain::money::parse_amount;
 use crate::domain::text;
 use crate::domain::{LineInput, price_lines};
-use crate::money::parse_amount;
 
 use super::ImportError;
 

@@ -21,9 +21,9 @@
 use time::{Duration, OffsetDateTime};
 
 use crate::app::App;
+use crate::app::office_payments::{Refundable, plan_refund};
 use crate::domain::Allocation;
-use crate::money::Money;
-use crate::office_payments::{Refundable, plan_refund};
+use crate::domain::money::Money;
 use crate::processor::{ProcessorError, Refund, RefundStatus};
 use crate::store::refunds::{self as store, Pending, Undone};
 use crate::store::{Conn, StoreError, audit};

@@ -1,6 +1,6 @@
 //! Creating companies and their first office user.
 
-use crate::money::Currency;
+use crate::domain::money::Currency;
 use crate::store::companies::{self, NewCompany};
 use crate::store::{Db, StoreError};
 
@@ -30,7 +30,7 @@ pub async fn create_company(
     if company.name.trim().is_empty() {
         anyhow::bail!("--name must not be empty");
     }
-    if !crate::dates::is_known_zone(&company.time_zone) {
+    if !crate::domain::dates::is_known_zone(&company.time_zone) {
         anyhow::bail!("unknown time zone '{}'", company.time_zone);
     }
     let hash = crate::auth::hash_password(owner_password)?;

@@ -7,7 +7,6 @@ use std::io::Read;
 use time::Date;
 
 use crate::app::App;
-use crate::paylink;
 use crate::store::customers::{self, NewCustomer};
 use crate::store::invoices::{self, NewInvoice};
 use crate::store::{Conn, StoreError, Tx, audit, companies};
@@ -310,7 +309,7 @@ async fn write_customer(
             };
             let created = customers::create(conn, company_id, &new).await?;
             sql::set_customer_external(conn, company_id, &created.id, &c.external_id).await?;
-            paylink::issue(conn, &app.config.secret, company_id, &created.id).await?;
+            crate::app::links::issue(conn, &app.config.secret, company_id, &created.id).await?;
             outcome = Outcome::Created;
             created.id
         }

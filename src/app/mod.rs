@@ -1,4 +1,15 @@
-//! The application core shared by the web server, the CLI and the jobs.
+//! The application: its state (`App`) and the use cases, one function per
+//! thing a person or a job does, which the web pages, the JSON API, the
+//! portal, CSV import, `demo` and the jobs call to change anything.
+
+pub mod alerts;
+pub mod autopay;
+pub mod import;
+pub mod links;
+pub mod office_payments;
+pub mod payments;
+pub mod refunds;
+pub mod setup;
 
 use std::sync::Arc;
 
@@ -30,7 +41,7 @@ impl App {
         let db =
             Db::connect_with(&config.database_url, &config.database_pool, clock.clone()).await?;
         db.migrate().await?;
-        crate::setup::normalize_stored_phones(&db).await?;
+        crate::app::setup::normalize_stored_phones(&db).await?;
         let sandbox = SandboxProcessor::open(&config.sandbox_database_url(), clock.clone()).await?;
         Ok(App {
             db,

@@ -25,14 +25,14 @@
 //! Autopay takes this same path (`pay_with`: channel `autopay`, off-session,
 //! the saved card, an expired card refused before the processor); settling
 //! an autopay attempt also writes the invoices' retry state, the result and
-//! the receipt or decline message in the same transaction (`crate::autopay`).
+//! the receipt or decline message in the same transaction (`crate::app::autopay`).
 
 use serde::{Deserialize, Serialize};
 
 use crate::app::App;
 use crate::crypto::{new_id, sha256_hex};
+use crate::domain::money::Currency;
 use crate::domain::{Allocation, allocate};
-use crate::money::Currency;
 use crate::processor::{
     Charge, ChargeLookup, ChargeOutcome, ChargeRequest, ChargeSource, Decline, ProcessorError,
     SaveOutcome,
@@ -391,7 +391,7 @@ async fn charge_steps(
     // from a charge not being found (`NOT_FOUND_AFTER`).
     let charge = processor.charge(ChargeRequest {
         idempotency_key: attempt_id,
-        amount: crate::money::Money::new(amount, currency),
+        amount: crate::domain::money::Money::new(amount, currency),
         source,
         save_method: req.enroll.is_some() && saved_method_id.is_none(),
         off_session: opts.off_session,
@@ -528,7 +528,7 @@ async fn reserve(
     }
     // Autopay charges only what the enrollment covers at this moment: a
     // cancel or a new card written before this transaction wins.
-    if req.channel == crate::autopay::CHANNEL
+    if req.channel == crate::app::autopay::CHANNEL
         && !crate::store::autopay::still_covers(
             conn,
             &req.company_id,
@@ -799,8 +799,8 @@ async fn settle_unpaid(
                     serde_json::json!({"attempt": attempt.id, "code": decline.code, "amount": attempt.amount}),
                 )
                 .await?;
-                if attempt.channel == crate::autopay::CHANNEL {
-                    crate::autopay::on_unpaid(conn, &attempt, &decline, now).await?;
+                if attempt.channel == crate::app::autopay::CHANNEL {
+                    crate::app::autopay::on_unpaid(conn, &attempt, &decline, now).await?;
                 }
                 Ok(result)
             })
@@ -901,12 +901,12 @@ async fn apply_on(
         )
         .await?;
     }
-    if attempt.channel == crate::autopay::CHANNEL {
+    if attempt.channel == crate::app::autopay::CHANNEL {
         // Autopay's receipt (its own templates, else the company's) and the
         // invoices' autopay state.
-        crate::autopay::on_paid(conn, attempt, &payment_id, &allocations, now).await?;
+        crate::app::autopay::on_paid(conn, attempt, &payment_id, &allocations, now).await?;
     } else {
-        crate::alerts::enqueue_receipt(
+        crate::app::alerts::enqueue_receipt(
             conn,
             &attempt.company_id,
             &attempt.customer_id,

@@ -1,37 +1,9 @@
-//! Payment links: capability URLs for a customer's quick payment page.
-//!
-//! A token is the HMAC of the link's id and generation under the server
-//! secret, so the URL can be shown again without being stored; only its
-//! SHA-256 is kept, for lookup. Rotation bumps the generation.
+//! A customer's payment link: issued with the customer, shown, rotated and
+//! revoked (the token itself is `domain::paylink`).
 
-use crate::crypto::{Secret, new_id, sha256_hex};
-use crate::store::{Conn, StoreResult, audit, links};
-
-pub fn token(secret: &Secret, link_id: &str, generation: i64) -> String {
-    secret.derive(format!("paylink:{link_id}:{generation}").as_bytes())
-}
-
-pub fn token_hash(token: &str) -> String {
-    sha256_hex(token.as_bytes())
-}
-
-/// What the audit log names a token by: a prefix of its hash.
-pub fn audit_ref(token_hash: &str) -> String {
-    format!("link:{}", &token_hash[..token_hash.len().min(12)])
-}
-
-/// A well-formed token: 43 base64url characters (256 bits). Anything else is
-/// a miss without touching the database.
-pub fn looks_like_token(token: &str) -> bool {
-    token.len() == 43
-        && token
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-}
-
-pub fn url(base_url: &str, token: &str) -> String {
-    format!("{base_url}/pay/{token}")
-}
+use crate::crypto::{Secret, new_id};
+use crate::domain::paylink::{audit_ref, token, token_hash};
+use crate::store::{Conn, Db, StoreResult, audit, links};
 
 /// Gives a new customer its link, in the transaction that creates the customer.
 pub async fn issue(
@@ -129,21 +101,16 @@ pub async fn revoke(
     Ok(())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn tokens_are_256_bits_and_change_with_generation() {
-        let s = Secret::new(vec![1; 32]);
-        let a = token(&s, "lnk_x", 1);
-        let b = token(&s, "lnk_x", 2);
-        assert!(looks_like_token(&a));
-        assert_ne!(a, b);
-        assert_eq!(a, token(&s, "lnk_x", 1));
-        assert_eq!(token_hash(&a).len(), 64);
-        assert!(!looks_like_token("short"));
-        assert!(!looks_like_token(&format!("{}!", &a[..42])));
-        assert_eq!(audit_ref(&token_hash(&a)).len(), "link:".len() + 12);
-    }
+/// The token hash of the customer's live payment link, which opens the pay
+/// page's data; `None` when the customer has no link or it is revoked.
+pub async fn pay_page_hash(
+    db: &Db,
+    secret: &Secret,
+    company_id: &str,
+    customer_id: &str,
+) -> StoreResult<Option<String>> {
+    Ok(shown(db.reader(), secret, company_id, customer_id)
+        .await?
+        .filter(|l| !l.revoked)
+        .map(|l| token_hash(&l.token)))
 }
