@@ -8,8 +8,10 @@ pub mod contact;
 pub mod customer;
 pub mod dates;
 pub mod invoice;
+pub mod message;
 pub mod money;
 pub mod paylink;
+pub mod processor;
 pub mod text;
 
 pub use allocation::{Allocation, allocate};

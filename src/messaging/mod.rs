@@ -6,23 +6,9 @@ pub mod outbox;
 pub mod sms;
 pub mod template;
 
-use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Channel {
-    Email,
-    Sms,
-}
 
-impl Channel {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Channel::Email => "email",
-            Channel::Sms => "sms",
-        }
-    }
-}
+pub use crate::domain::message::{Channel, TemplateEmail};
 
 /// A message ready for a transport. For SMS only `text` is used.
 #[derive(Debug, Clone, PartialEq, Eq)]

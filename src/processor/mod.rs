@@ -9,6 +9,8 @@ use std::pin::Pin;
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::domain::processor::{CardSummary, Charge, PageProcessor, ProcessorKind};
+
 use crate::domain::money::Money;
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -55,24 +57,6 @@ impl ChargeLookup {
             processor_ref: None,
         }
     }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CardSummary {
-    pub brand: String,
-    pub last4: String,
-    pub exp_month: i64,
-    pub exp_year: i64,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Charge {
-    pub id: String,
-    pub amount: Money,
-    pub card: CardSummary,
-    /// The processor's id of the saved method, when `save_method` was asked.
-    pub saved_method: Option<String>,
-    pub processor_customer: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -240,31 +224,6 @@ pub fn decline_message(code: &str) -> &'static str {
     }
 }
 
-/// Which processor a company takes cards through.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ProcessorKind {
-    Sandbox,
-    Stripe,
-}
-
-impl ProcessorKind {
-    pub fn parse(text: &str) -> Option<ProcessorKind> {
-        match text {
-            "sandbox" => Some(ProcessorKind::Sandbox),
-            "stripe" => Some(ProcessorKind::Stripe),
-            _ => None,
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ProcessorKind::Sandbox => "sandbox",
-            ProcessorKind::Stripe => "stripe",
-        }
-    }
-}
-
 /// The processor a company's payments go through: its Stripe account when
 /// it chose Stripe, else the app's default (the built-in sandbox).
 pub async fn processor_for(
@@ -351,39 +310,6 @@ fn stripe_from(
             )
         })?;
     Ok(Some(stripe::StripeProcessor::with_key(&secret)))
-}
-
-/// What a payer's browser needs to know about the company's processor: which
-/// card fields to show, and Stripe's publishable key (public by design).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct PageProcessor {
-    pub kind: ProcessorKind,
-    pub publishable_key: Option<String>,
-}
-
-impl PageProcessor {
-    pub fn sandbox() -> PageProcessor {
-        PageProcessor {
-            kind: ProcessorKind::Sandbox,
-            publishable_key: None,
-        }
-    }
-
-    pub fn is_stripe(&self) -> bool {
-        self.kind == ProcessorKind::Stripe
-    }
-
-    /// From a company's stored kind and publishable key (none stored: the
-    /// sandbox).
-    pub fn from_settings(kind: Option<ProcessorKind>, publishable_key: Option<String>) -> Self {
-        match kind {
-            Some(ProcessorKind::Stripe) => PageProcessor {
-                kind: ProcessorKind::Stripe,
-                publishable_key: publishable_key.filter(|k| !k.is_empty()),
-            },
-            _ => PageProcessor::sandbox(),
-        }
-    }
 }
 
 /// The pay page's view of a company's processor (`processor_for` decides

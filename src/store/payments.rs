@@ -7,7 +7,7 @@ use super::{Conn, Db, StoreResult, dynamic_sql, placeholders};
 use crate::crypto::new_id;
 use crate::domain::Allocation;
 use crate::domain::money::Currency;
-use crate::processor::Charge;
+use crate::domain::processor::Charge;
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct PlannedShare {
@@ -524,7 +524,7 @@ pub async fn insert_method(
     company_id: &str,
     customer_id: &str,
     processor_method_id: &str,
-    card: &crate::processor::CardSummary,
+    card: &crate::domain::processor::CardSummary,
 ) -> StoreResult<String> {
     let id = new_id("pmt");
     crate::store::sql::query(

@@ -24,7 +24,7 @@ pub struct PageCompany {
     pub base_url: Option<String>,
     /// Which card fields the page shows (read in the page's one query).
     #[serde(skip)]
-    pub processor: crate::processor::PageProcessor,
+    pub processor: crate::domain::processor::PageProcessor,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -185,11 +185,11 @@ pub async fn load(db: &Db, token_hash: &str) -> StoreResult<Option<PayPage>> {
             currency: Currency::parse(&currency).unwrap_or(Currency::USD),
             time_zone: first.try_get("time_zone")?,
             base_url: first.try_get("base_url")?,
-            processor: crate::processor::PageProcessor::from_settings(
+            processor: crate::domain::processor::PageProcessor::from_settings(
                 first
                     .try_get::<Option<String>, _>("processor_kind")?
                     .as_deref()
-                    .and_then(crate::processor::ProcessorKind::parse),
+                    .and_then(crate::domain::processor::ProcessorKind::parse),
                 first.try_get("processor_publishable_key")?,
             ),
         },

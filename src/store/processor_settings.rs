@@ -9,7 +9,7 @@ use time::OffsetDateTime;
 
 use super::{Conn, Db, StoreResult};
 use crate::crypto::new_id;
-use crate::processor::ProcessorKind;
+use crate::domain::processor::ProcessorKind;
 
 #[derive(Debug, Clone)]
 pub struct ProcessorSettings {

@@ -6,7 +6,7 @@ use time::OffsetDateTime;
 
 use super::{Conn, Db, StoreResult};
 use crate::crypto::new_id;
-use crate::messaging::template::TemplateEmail;
+use crate::domain::message::TemplateEmail;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct EmailTemplate {

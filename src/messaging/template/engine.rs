@@ -7,6 +7,7 @@ use std::sync::OnceLock;
 use minijinja::{AutoEscape, Environment, ErrorKind, UndefinedBehavior, Value};
 
 use super::*;
+use crate::domain::message::TemplateEmail;
 use crate::messaging::Rendered;
 
 #[derive(Debug, Clone, PartialEq, Eq)]

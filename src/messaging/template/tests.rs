@@ -1,4 +1,5 @@
 use super::*;
+use crate::domain::message::TemplateEmail;
 
 fn vars() -> MessageVars {
     MessageVars {

@@ -152,14 +152,6 @@ impl Part {
     }
 }
 
-/// An email template's sources.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TemplateEmail {
-    pub subject: String,
-    pub html_body: String,
-    pub text_body: Option<String>,
-}
-
 /// The data a message is rendered with. `payment_url` is what
 /// `email_payment_link` and `sms_payment_link` point at.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

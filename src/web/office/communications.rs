@@ -414,7 +414,7 @@ async fn preview(
     };
     Ok(match kind {
         Kind::Email => {
-            let source = template::TemplateEmail {
+            let source = crate::domain::message::TemplateEmail {
                 subject: f.subject.clone(),
                 html_body: f.html_body.clone(),
                 text_body: Some(f.text_body.clone()).filter(|t| !t.trim().is_empty()),
