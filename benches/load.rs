@@ -793,6 +793,9 @@ async fn queue_alerts(
         secret: secret.clone(),
         rate_limits: RateLimits::default(),
         delivery: DeliverySettings::default(),
+        stripe_api_base: fieldpay::processor::stripe::DEFAULT_API_BASE.into(),
+        metrics_token: None,
+        trusted_proxies: Vec::new(),
     })
     .await?;
     let rules = [

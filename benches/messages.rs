@@ -105,6 +105,9 @@ fn run() -> anyhow::Result<()> {
         secret: Secret::generate(),
         rate_limits: RateLimits::default(),
         delivery: DeliverySettings::default(),
+        stripe_api_base: fieldpay::processor::stripe::DEFAULT_API_BASE.into(),
+        metrics_token: None,
+        trusted_proxies: Vec::new(),
     };
 
     let app = rt.block_on(App::open(config.clone()))?;

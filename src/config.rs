@@ -268,6 +268,12 @@ pub struct Config {
     pub rate_limits: RateLimits,
     /// SMTP and SMS settings (`Default`: the spool folder for both).
     pub delivery: DeliverySettings,
+    /// Where Stripe adapters send requests (`FIELDPAY_STRIPE_API_BASE`).
+    pub stripe_api_base: String,
+    /// The bearer token `/metrics` asks for; `None`: loopback clients only.
+    pub metrics_token: Option<String>,
+    /// Reverse proxies whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 impl Config {
@@ -285,15 +291,15 @@ impl Config {
             })?,
             None => load_or_create_secret(&s.database_url)?,
         };
-        // Held process-wide until `Config` can carry it (see
-        // `crate::processor::stripe::set_api_base`).
-        crate::processor::stripe::set_api_base(&normalize_base_url(&s.stripe_api_base)?);
-        // Likewise the token `/metrics` asks for (see `crate::metrics`).
-        crate::metrics::set_access_token(s.metrics_token.as_deref());
-        crate::web::set_trusted_proxies(parse_trusted_proxies(
-            s.trusted_proxies.as_deref().unwrap_or(""),
-        )?);
         Ok(Config {
+            stripe_api_base: normalize_base_url(&s.stripe_api_base)?,
+            metrics_token: s
+                .metrics_token
+                .as_deref()
+                .map(str::trim)
+                .filter(|t| !t.is_empty())
+                .map(String::from),
+            trusted_proxies: parse_trusted_proxies(s.trusted_proxies.as_deref().unwrap_or(""))?,
             bind: s.bind,
             database_url: s.database_url.clone(),
             database_pool: crate::store::PoolSettings {

@@ -215,20 +215,6 @@ pub fn may_read(
     }
 }
 
-static ACCESS_TOKEN: OnceLock<Option<String>> = OnceLock::new();
-
-/// Sets the bearer token `/metrics` asks for (`FIELDPAY_METRICS_TOKEN`),
-/// once per process; an empty one counts as none.
-pub fn set_access_token(token: Option<&str>) {
-    let token = token.map(str::trim).filter(|t| !t.is_empty());
-    ACCESS_TOKEN.get_or_init(|| token.map(String::from));
-}
-
-/// The bearer token `/metrics` asks for, if one was set.
-pub fn access_token() -> Option<&'static str> {
-    ACCESS_TOKEN.get().and_then(|t| t.as_deref())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

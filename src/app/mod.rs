@@ -8,6 +8,7 @@ pub mod import;
 pub mod links;
 pub mod office_payments;
 pub mod payments;
+pub mod processors;
 pub mod refunds;
 pub mod setup;
 

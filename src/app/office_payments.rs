@@ -505,7 +505,7 @@ pub async fn refund(app: &App, req: &RefundRequest) -> Result<RefundOutcome, Off
             let (kind, account) = refunds::payment_processor(&mut conn, c, &req.payment_id).await?;
             drop(conn);
             let processor =
-                crate::processor::processor_of(app, c, kind.as_deref(), account.as_deref())
+                crate::app::processors::processor_of(app, c, kind.as_deref(), account.as_deref())
                     .await?
                     .ok_or_else(|| {
                         invalid(

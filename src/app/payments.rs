@@ -345,7 +345,7 @@ async fn charge_steps(
     // account it went to; `reserve` checks the settings did not change
     // since they were read here.
     let (processor, settings_version) =
-        crate::processor::processor_now(app, &req.company_id).await?;
+        crate::app::processors::processor_now(app, &req.company_id).await?;
     let choice = ProcessorChoice {
         kind: processor.name().to_string(),
         account: processor.account(),
@@ -757,7 +757,7 @@ async fn attempt_processor(
     app: &App,
     attempt: &Attempt,
 ) -> Result<Option<std::sync::Arc<dyn crate::processor::PaymentProcessor>>, StoreError> {
-    crate::processor::processor_of(
+    crate::app::processors::processor_of(
         app,
         &attempt.company_id,
         attempt.processor_kind.as_deref(),
@@ -1116,7 +1116,7 @@ pub async fn add_card(
     token: String,
     actor: &str,
 ) -> Result<AddCard, PayError> {
-    let processor = crate::processor::processor_for(app, company_id).await?;
+    let processor = crate::app::processors::processor_for(app, company_id).await?;
     let known =
         crate::store::customers::processor_customer(&app.db, company_id, customer_id).await?;
     let saved = match processor.save_method(token, known).await {

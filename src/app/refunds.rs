@@ -200,7 +200,7 @@ async fn advance(
         let why = "the payment has no card charge to refund".to_string();
         return apply(app, p, Err(ProcessorError::InvalidSource(why)), actor, now).await;
     };
-    let processor = match crate::processor::processor_of(
+    let processor = match crate::app::processors::processor_of(
         app,
         &p.company_id,
         p.processor_kind.as_deref(),

@@ -25,4 +25,3 @@ pub struct TemplateEmail {
     pub html_body: String,
     pub text_body: Option<String>,
 }
-

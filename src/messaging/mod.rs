@@ -6,8 +6,6 @@ pub mod outbox;
 pub mod sms;
 pub mod template;
 
-
-
 pub use crate::domain::message::{Channel, TemplateEmail};
 
 /// A message ready for a transport. For SMS only `text` is used.

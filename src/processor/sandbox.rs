@@ -4,10 +4,6 @@
 //! mapped to a behaviour, and are dropped: its tables hold the behaviour,
 //! brand, last 4 and expiry, never the number or the CVC.
 
-use axum::extract::State;
-use axum::extract::rejection::JsonRejection;
-use axum::routing::post;
-use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use std::str::FromStr;
 
@@ -21,7 +17,6 @@ use super::{
 use crate::crypto::new_id;
 use crate::domain::Clock;
 use crate::domain::money::{Currency, Money};
-use crate::web::error::ApiError;
 
 /// The sandbox keeps its state in its own SQLite file, as a real processor
 /// keeps its own: fieldpay's database never holds its tables.
@@ -174,8 +169,34 @@ pub struct TokenResponse {
     exp_year: i64,
 }
 
+/// Why card fields were refused: a stable code, words for the payer, the field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CardError {
+    pub code: &'static str,
+    pub message: &'static str,
+    pub field: &'static str,
+}
+
+/// The sandbox's own database failed.
+#[derive(Debug)]
+pub struct SandboxUnavailable(pub String);
+
+#[derive(Debug)]
+pub enum TokenError {
+    Card(CardError),
+    Unavailable(SandboxUnavailable),
+}
+
+fn card_error(code: &'static str, message: &'static str, field: &'static str) -> CardError {
+    CardError {
+        code,
+        message,
+        field,
+    }
+}
+
 /// Checks card fields the way a processor's card form does.
-fn check_card(input: &CardInput, today: time::Date) -> Result<(String, i64), ApiError> {
+fn check_card(input: &CardInput, today: time::Date) -> Result<(String, i64), CardError> {
     let number: String = input
         .number
         .chars()
@@ -186,14 +207,14 @@ fn check_card(input: &CardInput, today: time::Date) -> Result<(String, i64), Api
         || !number.bytes().all(|b| b.is_ascii_digit())
         || !luhn_valid(&number)
     {
-        return Err(ApiError::unprocessable(
+        return Err(card_error(
             "incorrect_number",
             "The card number is incorrect. Check it and try again.",
             "number",
         ));
     }
     if !(1..=12).contains(&input.exp_month) {
-        return Err(ApiError::unprocessable(
+        return Err(card_error(
             "invalid_expiry_month",
             "The expiry month must be between 1 and 12.",
             "exp_month",
@@ -210,7 +231,7 @@ fn check_card(input: &CardInput, today: time::Date) -> Result<(String, i64), Api
         || (year == this_year && input.exp_month < this_month)
         || year > this_year + 50
     {
-        return Err(ApiError::unprocessable(
+        return Err(card_error(
             "invalid_expiry_year",
             "The card's expiry date is in the past. Check it or use another card.",
             "exp_year",
@@ -219,7 +240,7 @@ fn check_card(input: &CardInput, today: time::Date) -> Result<(String, i64), Api
     let cvc_ok =
         (3..=4).contains(&input.cvc.len()) && input.cvc.bytes().all(|b| b.is_ascii_digit());
     if !cvc_ok {
-        return Err(ApiError::unprocessable(
+        return Err(card_error(
             "invalid_cvc",
             "The security code (CVC) must be 3 or 4 digits.",
             "cvc",
@@ -228,7 +249,7 @@ fn check_card(input: &CardInput, today: time::Date) -> Result<(String, i64), Api
     if let Some(zip) = &input.postal_code
         && zip.len() > 10
     {
-        return Err(ApiError::unprocessable(
+        return Err(card_error(
             "invalid_postal_code",
             "The postal code is too long.",
             "postal_code",
@@ -237,75 +258,59 @@ fn check_card(input: &CardInput, today: time::Date) -> Result<(String, i64), Api
     Ok((number, year))
 }
 
-async fn create_token(
-    State(sandbox): State<SandboxProcessor>,
-    body: Result<Json<CardInput>, JsonRejection>,
-) -> Result<Json<TokenResponse>, ApiError> {
-    let Json(input) = body?;
-    let today = sandbox.clock.now().date();
-    let (number, year) = check_card(&input, today)?;
-    let behaviour = Behaviour::for_number(&number);
-    let brand = brand_of(&number);
-    let last4 = number[number.len() - 4..].to_string();
-    drop(number);
-    let id = new_id("tok");
-    sqlx::query(
-        "INSERT INTO sandbox_tokens (id, behaviour, brand, last4, exp_month, exp_year, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
-    )
-    .bind(&id)
-    .bind(behaviour.encode())
-    .bind(brand)
-    .bind(&last4)
-    .bind(input.exp_month)
-    .bind(year)
-    .bind(sandbox.clock.now())
-    .execute(&sandbox.db)
-    .await
-    .map_err(|e| ApiError::from(crate::store::StoreError::from(e)))?;
-    Ok(Json(TokenResponse {
-        id,
-        brand: brand.to_string(),
-        last4,
-        exp_month: input.exp_month,
-        exp_year: year,
-    }))
-}
-
-/// The customer's answer to their bank's check (3-D Secure) for a charge
-/// waiting for it: what Stripe.js's `handleNextAction` stands for. Charges the
-/// card; anything else (unknown, settled, cancelled) is a 404.
-async fn authenticate(
-    State(sandbox): State<SandboxProcessor>,
-    axum::extract::Path(charge_id): axum::extract::Path<String>,
-) -> Result<Json<serde_json::Value>, ApiError> {
-    let done = sqlx::query(
-        "UPDATE sandbox_charges SET status = 'succeeded'
-         WHERE id = $1 AND status = 'requires_action'",
-    )
-    .bind(&charge_id)
-    .execute(&sandbox.db)
-    .await
-    .map_err(|e| ApiError::from(crate::store::StoreError::from(e)))?;
-    if done.rows_affected() == 0 {
-        return Err(ApiError::not_found());
+impl SandboxProcessor {
+    /// Tokenizes a card as a processor's card form does; the card number
+    /// goes no further than this function.
+    pub async fn create_token(&self, input: CardInput) -> Result<TokenResponse, TokenError> {
+        let today = self.clock.now().date();
+        let (number, year) = check_card(&input, today).map_err(TokenError::Card)?;
+        let behaviour = Behaviour::for_number(&number);
+        let brand = brand_of(&number);
+        let last4 = number[number.len() - 4..].to_string();
+        drop(number);
+        let id = new_id("tok");
+        sqlx::query(
+            "INSERT INTO sandbox_tokens (id, behaviour, brand, last4, exp_month, exp_year, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(&id)
+        .bind(behaviour.encode())
+        .bind(brand)
+        .bind(&last4)
+        .bind(input.exp_month)
+        .bind(year)
+        .bind(self.clock.now())
+        .execute(&self.db)
+        .await
+        .map_err(|e| TokenError::Unavailable(SandboxUnavailable(e.to_string())))?;
+        Ok(TokenResponse {
+            id,
+            brand: brand.to_string(),
+            last4,
+            exp_month: input.exp_month,
+            exp_year: year,
+        })
     }
-    Ok(Json(
-        serde_json::json!({"id": charge_id, "status": "succeeded"}),
-    ))
+
+    /// The customer's answer to their bank's check (3-D Secure) for a charge
+    /// waiting for it: what Stripe.js's `handleNextAction` stands for. Charges
+    /// the card; `false` for anything else (unknown, settled, cancelled).
+    pub async fn authenticate(&self, charge_id: &str) -> Result<bool, SandboxUnavailable> {
+        let done = sqlx::query(
+            "UPDATE sandbox_charges SET status = 'succeeded'
+             WHERE id = $1 AND status = 'requires_action'",
+        )
+        .bind(charge_id)
+        .execute(&self.db)
+        .await
+        .map_err(|e| SandboxUnavailable(e.to_string()))?;
+        Ok(done.rows_affected() == 1)
+    }
 }
 
 /// The client secret of a sandbox charge waiting for authentication.
 pub fn client_secret(charge_id: &str) -> String {
     format!("{charge_id}_secret_sandbox")
-}
-
-/// The sandbox's own routes (card tokenization).
-pub fn router(sandbox: SandboxProcessor) -> Router {
-    Router::new()
-        .route("/sandbox/v1/tokens", post(create_token))
-        .route("/sandbox/v1/authenticate/{charge_id}", post(authenticate))
-        .with_state(sandbox)
 }
 
 struct Card {

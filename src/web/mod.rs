@@ -12,6 +12,7 @@ pub mod pay;
 pub mod pay_autopay;
 pub mod pdf;
 pub mod portal;
+pub mod sandbox;
 pub mod signin_csrf;
 pub mod stripe_webhook;
 pub mod views;
@@ -35,7 +36,6 @@ use tower_http::request_id::{
 use tracing::Instrument;
 
 use crate::app::App;
-use crate::processor::sandbox;
 use error::ApiError;
 use limits::{LoginLimits, PayLimits};
 use views::Views;
@@ -173,12 +173,12 @@ async fn readyz(State(state): State<AppState>) -> Response {
 /// `FIELDPAY_TRUSTED_PROXIES`, or any request with a forwarding header). Anyone else gets the same
 /// 404 as any unknown path, or a 401 when a token is expected.
 async fn metrics_page(State(state): State<AppState>, ip: ClientIp, headers: HeaderMap) -> Response {
-    let token = crate::metrics::access_token();
+    let token = state.app.config.metrics_token.as_deref();
     let authorization = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
     // A request from a listed proxy came through it, forwarding header or not.
-    let trusted = TRUSTED_PROXIES.get().map(Vec::as_slice).unwrap_or(&[]);
+    let trusted = &state.app.config.trusted_proxies;
     let forwarded = trusted.contains(&ip.0)
         || ["forwarded", "x-forwarded-for", "x-real-ip"]
             .iter()
@@ -458,16 +458,19 @@ pub fn csrf_refusal(expected: &str, given: &str) -> Option<Response> {
 #[derive(Debug, Clone, Copy)]
 pub struct ClientIp(pub IpAddr);
 
-impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
+impl FromRequestParts<AppState> for ClientIp {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let peer = parts
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
             .map(|c| c.0.ip())
             .unwrap_or(IpAddr::from([127, 0, 0, 1]));
-        let trusted = TRUSTED_PROXIES.get().map(Vec::as_slice).unwrap_or(&[]);
+        let trusted = &state.app.config.trusted_proxies;
         let forwarded: Vec<&str> = parts
             .headers
             .get_all("x-forwarded-for")
@@ -476,14 +479,6 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
             .collect();
         Ok(ClientIp(client_address(peer, &forwarded, trusted)))
     }
-}
-
-static TRUSTED_PROXIES: std::sync::OnceLock<Vec<IpAddr>> = std::sync::OnceLock::new();
-
-/// Sets the reverse proxies whose `X-Forwarded-For` is believed, once per
-/// process (held process-wide like `processor::stripe::set_api_base`).
-pub fn set_trusted_proxies(proxies: Vec<IpAddr>) {
-    TRUSTED_PROXIES.get_or_init(|| proxies);
 }
 
 /// The client of a connection from `peer` that carried these

@@ -233,7 +233,7 @@ pub async fn process_event(
     signed: Option<&StripeEvent>,
     now: time::OffsetDateTime,
 ) {
-    let result = match crate::processor::stripe_for(app, company).await {
+    let result = match crate::app::processors::stripe_for(app, company).await {
         Ok(Some(stripe)) => apply(app, &stripe, company, kind, object_id, signed).await,
         Ok(None) => Ok("ignored: company no longer uses stripe".to_string()),
         Err(e) => Err(format!("settings: {e}")),

@@ -128,9 +128,7 @@ fn localstripe() -> Option<&'static LocalStripe> {
     static LS: OnceLock<Option<LocalStripe>> = OnceLock::new();
     LS.get_or_init(|| {
         let python = python_with_localstripe()?;
-        let ls = start_localstripe(&python);
-        fieldpay::processor::stripe::set_api_base(&ls.base);
-        Some(ls)
+        Some(start_localstripe(&python))
     })
     .as_ref()
 }
@@ -182,14 +180,15 @@ async fn set_stripe(t: &TestApp, api_key: &str, sk: &str, whsec: &str) -> Resp {
 /// A test app whose company takes cards through Stripe (localstripe).
 pub(crate) async fn stripe_app() -> Option<(TestApp, Ctx)> {
     let ls = localstripe()?;
-    let t = TestApp::new().await;
+    let mut t = TestApp::new().await;
+    t.set_stripe_api_base(&ls.base);
     let (sk, whsec) = (secret_key(), webhook_secret());
     let key = t.api_key.clone();
     let r = set_stripe(&t, &key, &sk, &whsec).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     let company = company_id(&t, &key).await;
     assert!(
-        fieldpay::processor::stripe_for(&t.app, &company)
+        fieldpay::app::processors::stripe_for(&t.app, &company)
             .await
             .unwrap()
             .is_some(),
@@ -476,7 +475,7 @@ async fn stripe_saved_card_is_charged_off_session() {
 
     // The adapter's own save: a card that declines every charge is kept,
     // then its off-session charge is declined.
-    let stripe = StripeProcessor::with_key(&c.sk);
+    let stripe = StripeProcessor::new(&c.ls.base, &c.sk);
     let bad = pm(&c, "4000000000000341").await;
     let saved = stripe.save_method(bad.clone(), None).await.unwrap();
     let SaveOutcome::Saved(saved) = saved else {
@@ -544,7 +543,7 @@ async fn stripe_refund_reopens_the_balance() {
     ));
     // The adapter asked again with the same key (a lost reply, a retry
     // days later): the same refund, not a second one.
-    let same = StripeProcessor::with_key(&c.sk)
+    let same = StripeProcessor::new(&c.ls.base, &c.sk)
         .refund(
             pi.clone(),
             fieldpay::domain::money::Money::new(3000, fieldpay::domain::money::Currency::USD),
@@ -586,7 +585,7 @@ pub(crate) async fn pay_and_lose_reply(
     // For this one request the company is charged through the app's
     // default processor, a Stripe adapter that loses the reply.
     let sandbox = t.app.processor.clone();
-    let stripe = StripeProcessor::with_key(&c.sk);
+    let stripe = StripeProcessor::new(&c.ls.base, &c.sk);
     let faulty = Faulty::new(Arc::new(stripe));
     faulty.script(Call::Charge, [Fault::LoseReply]);
     use_processor(t, faulty);
@@ -624,7 +623,7 @@ async fn stripe_lost_reply_is_found_and_reconciled_once() {
     assert_eq!(intents.len(), 1);
     assert_eq!(intents[0]["status"], "succeeded");
     // The adapter finds it by our attempt id.
-    let stripe = StripeProcessor::with_key(&c.sk);
+    let stripe = StripeProcessor::new(&c.ls.base, &c.sk);
     let created: time::OffsetDateTime =
         fieldpay::store::sql::query_scalar("SELECT created_at FROM payment_attempts WHERE id = $1")
             .bind(&attempt)
@@ -1060,7 +1059,7 @@ async fn processor_settings_are_masked_and_encrypted_at_rest() {
     let r = t.get("/api/v1/settings/processor").await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
     // Still Stripe with the first keys.
-    let s = fieldpay::processor::stripe_for(&t.app, &company)
+    let s = fieldpay::app::processors::stripe_for(&t.app, &company)
         .await
         .unwrap();
     assert!(format!("{s:?}").contains("4242"));
@@ -1082,7 +1081,7 @@ async fn processor_settings_are_masked_and_encrypted_at_rest() {
         .await;
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(r.json()["secret_key"], "sk_test_\u{2026}4242");
-    let p = fieldpay::processor::processor_for(&t.app, &company)
+    let p = fieldpay::app::processors::processor_for(&t.app, &company)
         .await
         .unwrap();
     assert_eq!(p.name(), "sandbox");
@@ -1181,7 +1180,7 @@ async fn office_processor_page_saves_keys_and_shows_them_masked() {
         )
         .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
-    let s = fieldpay::processor::stripe_for(&t.app, &company)
+    let s = fieldpay::app::processors::stripe_for(&t.app, &company)
         .await
         .unwrap()
         .unwrap();
@@ -1247,7 +1246,7 @@ async fn stripe_refund_whose_reply_was_lost_is_confirmed_by_webhook() {
     let payment = r.json()["id"].as_str().unwrap().to_string();
     let (_, pi) = attempt_of_payment(&t, &payment).await;
     let sandbox = t.app.processor.clone();
-    let stripe = StripeProcessor::with_key(&c.sk);
+    let stripe = StripeProcessor::new(&c.ls.base, &c.sk);
     // Refunds at Stripe, then the reply is lost; asking about it fails too.
     let faulty = Faulty::new(Arc::new(stripe));
     faulty.script(Call::Refund, vec![Fault::LoseReply; 8]);

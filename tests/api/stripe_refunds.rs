@@ -129,7 +129,7 @@ async fn pending_refund(
     use_processor(
         t,
         Arc::new(PendingRefunds {
-            stripe: StripeProcessor::with_key(&c.sk),
+            stripe: StripeProcessor::new(&c.ls.base, &c.sk),
             c_base: c.ls.base.clone(),
             sk: c.sk.clone(),
         }),

@@ -273,6 +273,9 @@ impl TestApp {
             spool_dir: dir.join("spool"),
             secret: Secret::generate(),
             rate_limits,
+            stripe_api_base: fieldpay::processor::stripe::DEFAULT_API_BASE.into(),
+            metrics_token: None,
+            trusted_proxies: Vec::new(),
             delivery: fieldpay::config::DeliverySettings {
                 // Inbound SMS webhooks are signed with it (spool transport still).
                 sms_token: SMS_TOKEN.into(),
@@ -296,6 +299,14 @@ impl TestApp {
             api_key: created.api_key,
             owner_email,
         }
+    }
+
+    /// Points the app's Stripe adapters at another server (localstripe).
+    pub fn set_stripe_api_base(&mut self, base: &str) {
+        let mut config = (*self.app.config).clone();
+        config.stripe_api_base = base.to_string();
+        self.app.config = std::sync::Arc::new(config);
+        self.router = fieldpay::web::router(self.app.clone());
     }
 
     /// Today in the company's time zone, by the app's clock.

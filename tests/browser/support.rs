@@ -107,6 +107,9 @@ impl Server {
                 hits_per_token_per_minute: 100_000,
             },
             delivery: Default::default(),
+            stripe_api_base: fieldpay::processor::stripe::DEFAULT_API_BASE.into(),
+            metrics_token: None,
+            trusted_proxies: Vec::new(),
         };
         let app = App::open(config).await.unwrap();
         let company = NewCompany {

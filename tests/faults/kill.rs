@@ -243,8 +243,12 @@ async fn sigkill_during_a_thousand_payments_loses_and_doubles_nothing() {
         "no kill landed while payments were being made (seed {seed})"
     );
 
-    // Reconciliation of what the kills left pending, while the server runs.
-    let later = time::OffsetDateTime::now_utc() + time::Duration::minutes(5);
+    // Reconciliation of what the kills left pending, while the server runs,
+    // once no request for them can still be in flight (a charge not found
+    // before then is not yet "never charged").
+    let later = time::OffsetDateTime::now_utc()
+        + fieldpay::app::payments::NOT_FOUND_AFTER
+        + time::Duration::minutes(1);
     let report = support::jobs_run_once(&db_url, later);
     eprintln!("faults::kill reconciliation: {}", report.trim());
 

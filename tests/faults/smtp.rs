@@ -173,6 +173,9 @@ async fn smtp_down_for_a_while_then_back_delivers_each_message_once() {
         spool_dir: dir.0.join("spool"),
         secret: Secret::generate(),
         rate_limits: RateLimits::default(),
+        stripe_api_base: fieldpay::processor::stripe::DEFAULT_API_BASE.into(),
+        metrics_token: None,
+        trusted_proxies: Vec::new(),
         delivery: DeliverySettings {
             smtp_url: Some(format!("smtp://127.0.0.1:{port}")),
             ..Default::default()

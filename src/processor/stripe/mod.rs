@@ -28,7 +28,7 @@
 
 pub mod transformers;
 
-use std::sync::{OnceLock, RwLock};
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use serde::de::DeserializeOwned;
@@ -45,25 +45,6 @@ pub const DEFAULT_API_BASE: &str = "https://api.stripe.com";
 const STRIPE_VERSION: &str = "2024-06-20";
 /// Pages of 100 intents scanned when the server has no search (localstripe).
 const MAX_SCAN_PAGES: usize = 50;
-
-static API_BASE: RwLock<Option<String>> = RwLock::new(None);
-
-/// Sets where every Stripe adapter of this process sends requests
-/// (`FIELDPAY_STRIPE_API_BASE`; `Config::resolve` calls it, tests point it
-/// at localstripe).
-pub fn set_api_base(base: &str) {
-    if let Ok(mut b) = API_BASE.write() {
-        *b = Some(base.trim_end_matches('/').to_string());
-    }
-}
-
-pub fn api_base() -> String {
-    API_BASE
-        .read()
-        .ok()
-        .and_then(|b| b.clone())
-        .unwrap_or_else(|| DEFAULT_API_BASE.to_string())
-}
 
 /// One HTTP client for every company's adapter (connection reuse).
 fn shared_client() -> reqwest::Client {
@@ -118,11 +99,6 @@ impl StripeProcessor {
             secret_key: secret_key.to_string(),
             http: shared_client(),
         }
-    }
-
-    /// The adapter for a key, at the configured API base.
-    pub fn with_key(secret_key: &str) -> StripeProcessor {
-        StripeProcessor::new(&api_base(), secret_key)
     }
 
     async fn send<T: DeserializeOwned>(&self, req: reqwest::RequestBuilder) -> Result<T, Failure> {

@@ -375,7 +375,8 @@ async fn render_form(
         Err(e) => return fail(e),
     };
     // A Stripe company's card is typed into Stripe.js's fields (pm_…).
-    let processor = match crate::processor::page_processor(&state.app, &user.company_id).await {
+    let processor = match crate::app::processors::page_processor(&state.app, &user.company_id).await
+    {
         Ok(p) => p,
         Err(e) => return fail(e),
     };
@@ -479,10 +480,11 @@ async fn create(
         errors.check_number = Some("Enter the check number.".into());
     }
     if method == "card" {
-        let stripe = match crate::processor::page_processor(&state.app, &user.company_id).await {
-            Ok(p) => p.is_stripe(),
-            Err(e) => return fail(e),
-        };
+        let stripe =
+            match crate::app::processors::page_processor(&state.app, &user.company_id).await {
+                Ok(p) => p.is_stripe(),
+                Err(e) => return fail(e),
+            };
         if !card_reference_ok(form.card_token.trim(), stripe) {
             errors.card = Some(if stripe {
                 "Enter the card in the card fields. Card entry needs JavaScript turned on.".into()

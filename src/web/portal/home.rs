@@ -58,7 +58,8 @@ async fn render_home(
             minijinja::context! {},
         );
     };
-    let processor = match crate::processor::page_processor(&state.app, &user.company_id).await {
+    let processor = match crate::app::processors::page_processor(&state.app, &user.company_id).await
+    {
         Ok(p) => p,
         Err(e) => return ApiError::from(e).into_response(),
     };
@@ -346,7 +347,8 @@ async fn card_form(
     status: StatusCode,
     card_error: Option<&str>,
 ) -> Response {
-    let processor = match crate::processor::page_processor(&state.app, &user.company_id).await {
+    let processor = match crate::app::processors::page_processor(&state.app, &user.company_id).await
+    {
         Ok(p) => p,
         Err(e) => return ApiError::from(e).into_response(),
     };
