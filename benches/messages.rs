@@ -383,7 +383,7 @@ fn past_deadline() -> bool {
     d.is_some_and(|d| Instant::now() >= d)
 }
 
-/// `outbox::render_stored`, until the phase's deadline.
+/// `fieldpay::app::messages::render_stored`, until the phase's deadline.
 fn render_until_deadline<'a>(
     app: &'a App,
     row: &'a OutboxRow,
@@ -391,7 +391,7 @@ fn render_until_deadline<'a>(
     if past_deadline() {
         return Box::pin(async { Err("the benchmark phase is over".to_string()) });
     }
-    outbox::render_stored(app, row)
+    fieldpay::app::messages::render_stored(app, row)
 }
 
 #[derive(Default)]
@@ -418,7 +418,9 @@ async fn deliver(
     *DEADLINE.lock().unwrap_or_else(|e| e.into_inner()) = Some(deadline);
     let mut d = Delivered::default();
     while Instant::now() < deadline && d.report.sent < DELIVERY_CAP {
-        let r = outbox::deliver_due_with(app, transports, now, render_until_deadline).await?;
+        let r =
+            fieldpay::app::messages::deliver_due_with(app, transports, now, render_until_deadline)
+                .await?;
         let end = Instant::now();
         d.runs += 1;
         d.report.sent += r.sent;

@@ -11,7 +11,6 @@
 //! (`release_claims`) instead of waiting for their claims to expire.
 
 use std::future::Future;
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use time::OffsetDateTime;
@@ -20,7 +19,6 @@ use tokio::sync::watch;
 use crate::app::App;
 use crate::app::payments;
 use crate::messaging::outbox;
-use crate::store::messages::OutboxRow;
 
 /// How long an attempt may stay pending before reconciliation asks the processor.
 pub const RECONCILE_GRACE: time::Duration = time::Duration::minutes(2);
@@ -153,7 +151,7 @@ pub async fn run_once_until(
     );
     report.delivered = step!(
         "outbox",
-        outbox::deliver_due(app, now, outbox::render_stored),
+        crate::app::messages::deliver_due(app, now, crate::app::messages::render_stored),
         "message delivery failed"
     );
     Ok(report)
@@ -179,7 +177,7 @@ pub async fn run_until(app: App, mut stop: watch::Receiver<bool>) {
             break;
         }
     }
-    match release_claims(&app).await {
+    match crate::app::messages::release_claims(&app).await {
         Ok(0) => {}
         Ok(n) => tracing::info!(messages = n, "outbox claims given back to the queue"),
         Err(e) => tracing::warn!(error = %e, "outbox claims not given back; they expire instead"),
@@ -209,44 +207,4 @@ fn log_report(r: &RunReport) {
     if r.stopped_early {
         tracing::info!("shutdown: the remaining jobs were left for the next process");
     }
-}
-
-/// Outbox claims this process holds: (database, message id, claimed until).
-/// Filled as messages are claimed (`outbox::deliver_due_with`); a claim whose
-/// message was since recorded is released as a no-op, so entries need no
-/// removal, only pruning once expired.
-static HELD: Mutex<Vec<(String, String, OffsetDateTime)>> = Mutex::new(Vec::new());
-
-/// Notes outbox messages this process just claimed for sending.
-pub fn hold_claims(app: &App, rows: &[OutboxRow]) {
-    let now = app.clock.now();
-    let Ok(mut held) = HELD.lock() else { return };
-    held.retain(|(_, _, until)| *until > now);
-    for row in rows.iter().filter(|r| r.status == "sending") {
-        if let Some(until) = row.claimed_until {
-            held.push((app.config.database_url.clone(), row.id.clone(), until));
-        }
-    }
-}
-
-/// Puts the outbox messages this process claimed on `app`'s database but
-/// did not send back in the queue; answers how many went back.
-pub async fn release_claims(app: &App) -> crate::store::StoreResult<u64> {
-    let mine: Vec<(String, OffsetDateTime)> = {
-        let Ok(mut held) = HELD.lock() else {
-            return Ok(0);
-        };
-        let (mine, others): (Vec<_>, Vec<_>) = held
-            .drain(..)
-            .partition(|(db, _, _)| *db == app.config.database_url);
-        *held = others;
-        mine.into_iter().map(|(_, id, until)| (id, until)).collect()
-    };
-    if mine.is_empty() {
-        return Ok(0);
-    }
-    let mut tx = app.db.begin_write().await?;
-    let released = crate::store::health::release_outbox_claims(&mut tx, &mine).await?;
-    tx.commit().await?;
-    Ok(released)
 }

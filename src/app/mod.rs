@@ -2,10 +2,13 @@
 //! thing a person or a job does, which the web pages, the JSON API, the
 //! portal, CSV import, `demo` and the jobs call to change anything.
 
+pub mod actor;
 pub mod alerts;
 pub mod autopay;
+pub mod documents;
 pub mod import;
 pub mod links;
+pub mod messages;
 pub mod office_payments;
 pub mod payments;
 pub mod processors;
@@ -13,6 +16,8 @@ pub mod refunds;
 pub mod setup;
 
 use std::sync::Arc;
+
+pub use actor::{Actor, Refusal};
 
 use crate::config::Config;
 use crate::domain::Clock;

@@ -5,23 +5,19 @@
 //! repeated on every page with "Page N of M", the bundled DejaVu Sans
 //! embedded, text extractable, title and language in the metadata). The
 //! payment link, when Invoice Settings turn it on, is printed as text and as
-//! a QR code of exactly the same URL. `invoice_pdf` and `statement_pdf` read
-//! what they need from the store.
+//! a QR code of exactly the same URL. What a document holds is read by the
+//! use cases in `app::documents`.
 
 pub mod layout;
-mod load;
 mod render;
 
 use serde::Serialize;
 use time::Date;
 
-use crate::app::App;
 use crate::domain::dates;
 use crate::domain::money::{Currency, Money};
 use crate::store::{Conn, Db, StoreError, StoreResult};
 use render::{Align, Column, Row, Sheet};
-
-pub use load::{invoice_pdf_for_customer, invoice_pdf_named, pay_url, statement_pdf};
 
 #[derive(Debug)]
 pub enum PdfError {
@@ -86,11 +82,7 @@ impl PaperSize {
 
 /// The company's paper size (Invoice Settings).
 pub async fn paper_size(db: &Db, company_id: &str) -> StoreResult<PaperSize> {
-    let key: Option<String> =
-        crate::store::sql::query_scalar("SELECT paper_size FROM companies WHERE id = $1")
-            .bind(company_id)
-            .fetch_optional(db.reader())
-            .await?;
+    let key = crate::store::companies::paper_size(db, company_id).await?;
     Ok(key
         .as_deref()
         .and_then(PaperSize::parse)
@@ -102,12 +94,7 @@ pub async fn set_paper_size(
     company_id: &str,
     paper: PaperSize,
 ) -> StoreResult<()> {
-    crate::store::sql::query("UPDATE companies SET paper_size = $1 WHERE id = $2")
-        .bind(paper.key())
-        .bind(company_id)
-        .execute(&mut *conn)
-        .await?;
-    Ok(())
+    crate::store::companies::set_paper_size(conn, company_id, paper.key()).await
 }
 
 /// A company logo as stored: its media type and bytes. PNG, JPEG, GIF and
@@ -447,25 +434,8 @@ pub fn render_statement(doc: &StatementDoc) -> Result<Vec<u8>, PdfError> {
     render::render(&statement_sheet(doc))
 }
 
-/// The PDF of one invoice of a company, as the office prints it: `None`
-/// when the company has no such invoice (another company's id included).
-///
-/// The payment link follows Invoice Settings for the invoice's bill-to
-/// customer (public quick-pay URL or the portal; none when links are off,
-/// the customer's link is revoked, or nothing is owed). Rendering runs on a
-/// blocking thread. Use it for email attachments too.
-pub async fn invoice_pdf(
-    app: &App,
-    company_id: &str,
-    invoice_id: &str,
-) -> Result<Option<Vec<u8>>, PdfError> {
-    Ok(load::invoice_pdf_named(app, company_id, invoice_id)
-        .await?
-        .map(|(_, bytes)| bytes))
-}
-
 /// Runs a render off the async threads.
-pub(crate) async fn render_blocking(
+pub async fn render_blocking(
     work: impl FnOnce() -> Result<Vec<u8>, PdfError> + Send + 'static,
 ) -> Result<Vec<u8>, PdfError> {
     tokio::task::spawn_blocking(work)

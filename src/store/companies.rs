@@ -423,3 +423,51 @@ pub async fn payments_by_channel_since(
     .fetch_all(db.reader())
     .await?)
 }
+
+/// An active office user by email, for signing in: `(id, company_id,
+/// password_hash)`.
+pub async fn office_login(db: &Db, email: &str) -> StoreResult<Option<(String, String, String)>> {
+    Ok(crate::store::sql::query_as(
+        "SELECT id, company_id, password_hash FROM office_users WHERE email = $1 AND disabled_at IS NULL",
+    )
+    .bind(email)
+    .fetch_optional(db.reader())
+    .await?)
+}
+
+pub async fn office_password_hash(db: &Db, user_id: &str) -> StoreResult<Option<String>> {
+    Ok(
+        crate::store::sql::query_scalar("SELECT password_hash FROM office_users WHERE id = $1")
+            .bind(user_id)
+            .fetch_optional(db.reader())
+            .await?,
+    )
+}
+
+pub async fn set_office_password(conn: &mut Conn, user_id: &str, hash: &str) -> StoreResult<()> {
+    crate::store::sql::query("UPDATE office_users SET password_hash = $1 WHERE id = $2")
+        .bind(hash)
+        .bind(user_id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// The company's paper size key (Invoice Settings), if set.
+pub async fn paper_size(db: &Db, company_id: &str) -> StoreResult<Option<String>> {
+    Ok(
+        crate::store::sql::query_scalar("SELECT paper_size FROM companies WHERE id = $1")
+            .bind(company_id)
+            .fetch_optional(db.reader())
+            .await?,
+    )
+}
+
+pub async fn set_paper_size(conn: &mut Conn, company_id: &str, key: &str) -> StoreResult<()> {
+    crate::store::sql::query("UPDATE companies SET paper_size = $1 WHERE id = $2")
+        .bind(key)
+        .bind(company_id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}

@@ -750,3 +750,55 @@ mod tests {
         assert_eq!(StatusFilter::parse("owed"), None);
     }
 }
+
+/// An open invoice of a customer's statement, with its service address.
+#[derive(Debug, Clone)]
+pub struct StatementRow {
+    pub number: String,
+    pub issue_date: time::Date,
+    pub due_date: time::Date,
+    pub total: i64,
+    pub balance: i64,
+    pub currency: String,
+    pub property_id: String,
+    pub address: String,
+    pub resident_customer_id: String,
+    pub resident_name: String,
+}
+
+/// The open invoices billed to a customer, by service address and due date.
+pub async fn open_for_statement(
+    db: &Db,
+    company_id: &str,
+    customer_id: &str,
+) -> StoreResult<Vec<StatementRow>> {
+    let rows = crate::store::sql::query(
+        "SELECT i.number, i.issue_date, i.due_date, i.total, i.balance, i.currency,
+                p.id AS property_id, p.address, p.resident_customer_id, r.name AS resident_name
+         FROM invoices i
+         JOIN properties p ON p.id = i.property_id
+         JOIN customers r ON r.id = p.resident_customer_id
+         WHERE i.company_id = $1 AND i.bill_to_customer_id = $2 AND i.status = 'open'
+         ORDER BY p.address, p.id, i.due_date, i.number",
+    )
+    .bind(company_id)
+    .bind(customer_id)
+    .fetch_all(db.reader())
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(StatementRow {
+                number: r.try_get("number")?,
+                issue_date: r.try_get("issue_date")?,
+                due_date: r.try_get("due_date")?,
+                total: r.try_get("total")?,
+                balance: r.try_get("balance")?,
+                currency: r.try_get("currency")?,
+                property_id: r.try_get("property_id")?,
+                address: r.try_get("address")?,
+                resident_customer_id: r.try_get("resident_customer_id")?,
+                resident_name: r.try_get("resident_name")?,
+            })
+        })
+        .collect()
+}

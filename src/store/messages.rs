@@ -444,3 +444,63 @@ pub async fn stored_copy(
     .fetch_optional(db.reader())
     .await?)
 }
+
+/// A message in the office's list.
+#[derive(Debug, Clone)]
+pub struct OfficeMessage {
+    pub id: String,
+    pub channel: String,
+    pub recipient: String,
+    pub subject: Option<String>,
+    pub status: String,
+    pub attempts: i64,
+    pub last_error: Option<String>,
+    pub created_at: OffsetDateTime,
+    pub sent_at: Option<OffsetDateTime>,
+    pub customer_id: String,
+    pub customer_name: String,
+}
+
+/// The company's messages, newest first, optionally of one status, channel
+/// or customer.
+pub async fn office_list(
+    db: &Db,
+    company_id: &str,
+    status: Option<&str>,
+    channel: Option<&str>,
+    customer_id: Option<&str>,
+    limit: i64,
+) -> StoreResult<Vec<OfficeMessage>> {
+    let rows = crate::store::sql::query(
+        "SELECT o.id, o.channel, o.recipient, o.subject, o.status, o.attempts, o.last_error,
+                o.created_at, o.sent_at, o.customer_id, coalesce(c.name, '') AS customer_name
+         FROM outbox o LEFT JOIN customers c ON c.company_id = o.company_id AND c.id = o.customer_id
+         WHERE o.company_id = $1 AND ($2 IS NULL OR o.status = $2)
+           AND ($3 IS NULL OR o.channel = $3) AND ($4 IS NULL OR o.customer_id = $4)
+         ORDER BY o.created_at DESC, o.id DESC LIMIT $5",
+    )
+    .bind(company_id)
+    .bind(status)
+    .bind(channel)
+    .bind(customer_id)
+    .bind(limit)
+    .fetch_all(db.reader())
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(OfficeMessage {
+                id: r.try_get("id")?,
+                channel: r.try_get("channel")?,
+                recipient: r.try_get("recipient")?,
+                subject: r.try_get("subject")?,
+                status: r.try_get("status")?,
+                attempts: r.try_get("attempts")?,
+                last_error: r.try_get("last_error")?,
+                created_at: r.try_get("created_at")?,
+                sent_at: r.try_get("sent_at")?,
+                customer_id: r.try_get("customer_id")?,
+                customer_name: r.try_get("customer_name")?,
+            })
+        })
+        .collect()
+}

@@ -329,6 +329,25 @@ impl Db {
     }
 }
 
+/// Savepoints: a part of a transaction that can be undone alone (a CSV
+/// import's row). `name` is a plain identifier of the caller's.
+pub async fn savepoint(conn: &mut Conn, name: &'static str) -> StoreResult<()> {
+    savepoint_statement(conn, format!("SAVEPOINT {name}")).await
+}
+
+pub async fn release_savepoint(conn: &mut Conn, name: &'static str) -> StoreResult<()> {
+    savepoint_statement(conn, format!("RELEASE {name}")).await
+}
+
+pub async fn rollback_to_savepoint(conn: &mut Conn, name: &'static str) -> StoreResult<()> {
+    savepoint_statement(conn, format!("ROLLBACK TO {name}")).await
+}
+
+async fn savepoint_statement(conn: &mut Conn, sql: String) -> StoreResult<()> {
+    sql::query(dynamic_sql(sql)).execute(&mut *conn).await?;
+    Ok(())
+}
+
 /// A SQLite database on disk is created (or narrowed to) owner-only access
 /// before it opens, so its WAL and SHM files are created the same way.
 pub fn private_sqlite_file(options: &SqliteConnectOptions) -> anyhow::Result<()> {

@@ -369,3 +369,21 @@ mod tests {
         assert_eq!(Purpose::SignIn.as_str(), "sign_in");
     }
 }
+
+/// What every portal page shows of its customer and company: `(customer
+/// name, company name, company phone, accent colour)`.
+pub async fn signed_in(
+    db: &Db,
+    company_id: &str,
+    customer_id: &str,
+) -> StoreResult<Option<(String, String, String, String)>> {
+    Ok(crate::store::sql::query_as(
+        "SELECT c.name, co.name, co.phone, co.accent_color
+         FROM customers c JOIN companies co ON co.id = c.company_id
+         WHERE c.id = $1 AND c.company_id = $2",
+    )
+    .bind(customer_id)
+    .bind(company_id)
+    .fetch_optional(db.reader())
+    .await?)
+}

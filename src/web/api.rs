@@ -57,6 +57,15 @@ async fn openapi() -> Response {
 /// The company whose API key the request carries.
 pub struct CompanyKey(pub String);
 
+impl CompanyKey {
+    /// The API key's company, as the use cases take it.
+    pub fn actor(&self) -> crate::app::Actor {
+        crate::app::Actor::Api {
+            company_id: self.0.clone(),
+        }
+    }
+}
+
 impl FromRequestParts<AppState> for CompanyKey {
     type Rejection = ApiError;
 

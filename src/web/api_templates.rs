@@ -15,7 +15,8 @@ use time::format_description::well_known::Rfc3339;
 use super::AppState;
 use super::api::CompanyKey;
 use super::error::ApiError;
-use crate::messaging::template::{self, MessageVars, RenderError, sms_segments};
+use crate::app::messages::RenderError;
+use crate::messaging::template::{self, MessageVars, sms_segments};
 use crate::store::templates::{self, EmailFields, EmailTemplate, SmsTemplate};
 use crate::store::{StoreError, companies, invoices};
 
@@ -174,7 +175,7 @@ async fn preview_vars(
         (None, None) => None,
     };
     match customer {
-        Some(c) => template::vars_for(&state.app, company, &c, p.invoice_id.as_deref())
+        Some(c) => crate::app::messages::vars_for(&state.app, company, &c, p.invoice_id.as_deref())
             .await
             .map_err(render_error),
         None => sample_vars(state, company).await,

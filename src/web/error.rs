@@ -127,6 +127,21 @@ impl From<QueryRejection> for ApiError {
     }
 }
 
+impl From<crate::app::Refusal> for ApiError {
+    fn from(r: crate::app::Refusal) -> ApiError {
+        use crate::app::Refusal;
+        match r {
+            Refusal::NotFound => ApiError::not_found(),
+            Refusal::Forbidden(m) => ApiError::new(StatusCode::FORBIDDEN, "forbidden", m),
+            Refusal::Invalid { field, message } => {
+                ApiError::unprocessable("invalid_field", message, field)
+            }
+            Refusal::Conflict { code, message } => ApiError::conflict(code, message),
+            Refusal::Store(e) => e.into(),
+        }
+    }
+}
+
 /// What a payer is told while the processor's answer is awaited.
 pub const PENDING_MESSAGE: &str = "Your payment is being confirmed with the card processor. Do not pay again: you will not be charged twice. The result shows here within a few minutes, and a receipt is emailed when it goes through.";
 

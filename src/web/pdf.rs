@@ -96,7 +96,7 @@ async fn statement_answer(
     q: &DownloadQuery,
     path: &str,
 ) -> Response {
-    match pdf::statement_pdf(&state.app, company_id, customer_id).await {
+    match crate::app::documents::statement_pdf(&state.app, company_id, customer_id).await {
         Ok(Some(bytes)) => {
             let zone = crate::store::companies::get(&state.app.db, company_id)
                 .await
@@ -119,7 +119,7 @@ async fn office_invoice(
     Path(id): Path<String>,
     Query(q): Query<DownloadQuery>,
 ) -> Response {
-    let found = pdf::invoice_pdf_named(&state.app, &user.company_id, &id).await;
+    let found = crate::app::documents::invoice_pdf_named(&state.app, &user.company_id, &id).await;
     invoice_answer(&state, found, &q, "/office")
 }
 
@@ -146,9 +146,13 @@ async fn pay_invoice(
         Ok(l) => l,
         Err(resp) => return resp,
     };
-    let found =
-        pdf::invoice_pdf_for_customer(&state.app, &link.company_id, &link.customer_id, &invoice_id)
-            .await;
+    let found = crate::app::documents::invoice_pdf_for_customer(
+        &state.app,
+        &link.company_id,
+        &link.customer_id,
+        &invoice_id,
+    )
+    .await;
     invoice_answer(&state, found, &q, "/pay")
 }
 
@@ -173,8 +177,13 @@ async fn portal_invoice(
     Path(id): Path<String>,
     Query(q): Query<DownloadQuery>,
 ) -> Response {
-    let found =
-        pdf::invoice_pdf_for_customer(&state.app, &user.company_id, &user.customer_id, &id).await;
+    let found = crate::app::documents::invoice_pdf_for_customer(
+        &state.app,
+        &user.company_id,
+        &user.customer_id,
+        &id,
+    )
+    .await;
     invoice_answer(&state, found, &q, "/portal")
 }
 
@@ -194,7 +203,7 @@ async fn api_invoice(
     Path(id): Path<String>,
     Query(q): Query<DownloadQuery>,
 ) -> Response {
-    let found = pdf::invoice_pdf_named(&state.app, &company, &id).await;
+    let found = crate::app::documents::invoice_pdf_named(&state.app, &company, &id).await;
     if let Ok(None) = found {
         return ApiError::not_found().into_response();
     }

@@ -487,10 +487,10 @@ async fn files_at_rest_are_readable_by_the_owner_only() {
     .await
     .unwrap();
     tx.commit().await.unwrap();
-    let report = fieldpay::messaging::outbox::deliver_due(
+    let report = fieldpay::app::messages::deliver_due(
         &t.app,
         t.app.clock.now(),
-        fieldpay::messaging::outbox::render_stored,
+        fieldpay::app::messages::render_stored,
     )
     .await
     .unwrap();

@@ -7,6 +7,7 @@ mod support;
 
 mod alerts;
 mod api_validation;
+mod architecture;
 mod attacks;
 mod autopay;
 mod cli;

@@ -151,7 +151,7 @@ async fn spool_delivery_redacts_and_lists() {
         panic!("{e:?} {s:?}");
     };
 
-    let report = outbox::deliver_due(&t.app, t.app.clock.now(), fixed_render)
+    let report = fieldpay::app::messages::deliver_due(&t.app, t.app.clock.now(), fixed_render)
         .await
         .unwrap();
     assert_eq!(
@@ -187,7 +187,7 @@ async fn spool_delivery_redacts_and_lists() {
     }
 
     // Nothing left: a second run sends nothing.
-    let again = outbox::deliver_due(&t.app, t.app.clock.now(), fixed_render)
+    let again = fieldpay::app::messages::deliver_due(&t.app, t.app.clock.now(), fixed_render)
         .await
         .unwrap();
     assert_eq!(again, DeliveryReport::default());
@@ -282,7 +282,7 @@ async fn dedupe_key_and_bad_recipients() {
     assert_eq!(reason, "not a phone number");
     assert_eq!(copy(&t, &company, &id).await.0, "failed");
 
-    let report = outbox::deliver_due(&t.app, t.app.clock.now(), fixed_render)
+    let report = fieldpay::app::messages::deliver_due(&t.app, t.app.clock.now(), fixed_render)
         .await
         .unwrap();
     assert_eq!(report.sent, 2);
@@ -308,8 +308,8 @@ async fn two_workers_send_each_message_once() {
         .await;
     }
     let (a, b) = tokio::join!(
-        outbox::deliver_due(&t.app, t.app.clock.now(), fixed_render),
-        outbox::deliver_due(&t.app, t.app.clock.now(), fixed_render)
+        fieldpay::app::messages::deliver_due(&t.app, t.app.clock.now(), fixed_render),
+        fieldpay::app::messages::deliver_due(&t.app, t.app.clock.now(), fixed_render)
     );
     let (a, b) = (a.unwrap(), b.unwrap());
     assert_eq!(a.sent + b.sent, 30, "{a:?} {b:?}");
@@ -402,7 +402,7 @@ async fn stop_suppresses_and_start_resumes() {
     let r = webhook(&t, &company, "+15125550142", "  stop ").await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     assert!(r.body.contains("<Response>"));
-    let report = outbox::deliver_due(&t.app, t.app.clock.now(), fixed_render)
+    let report = fieldpay::app::messages::deliver_due(&t.app, t.app.clock.now(), fixed_render)
         .await
         .unwrap();
     assert_eq!(report.withdrawn, 1, "{report:?}");
@@ -463,7 +463,7 @@ async fn stop_suppresses_and_start_resumes() {
     )
     .await;
     assert!(matches!(resumed, Enqueued::Queued { .. }), "{resumed:?}");
-    let report = outbox::deliver_due(&t.app, t.app.clock.now(), fixed_render)
+    let report = fieldpay::app::messages::deliver_due(&t.app, t.app.clock.now(), fixed_render)
         .await
         .unwrap();
     assert_eq!(report.sent, 2, "{report:?}");
@@ -618,7 +618,9 @@ async fn sms_api_retries_5xx_and_fails_on_4xx() {
     .await;
 
     let t0 = t.app.clock.now();
-    let report = outbox::deliver_due(&app, t0, fixed_render).await.unwrap();
+    let report = fieldpay::app::messages::deliver_due(&app, t0, fixed_render)
+        .await
+        .unwrap();
     // The good number meets one 500 (retried); the bad one a 400 (failed).
     assert_eq!(report.retried, 1, "{report:?}");
     assert_eq!(report.failed, 1, "{report:?}");
@@ -642,16 +644,20 @@ async fn sms_api_retries_5xx_and_fails_on_4xx() {
     assert!(retrying["last_error"].as_str().unwrap().contains("500"));
 
     // Not due yet.
-    let report = outbox::deliver_due(&app, t0, fixed_render).await.unwrap();
+    let report = fieldpay::app::messages::deliver_due(&app, t0, fixed_render)
+        .await
+        .unwrap();
     assert_eq!(report, DeliveryReport::default());
     // Past the backoff (at most 72 s after one attempt).
-    let report = outbox::deliver_due(&app, t0 + time::Duration::minutes(2), fixed_render)
-        .await
-        .unwrap();
+    let report =
+        fieldpay::app::messages::deliver_due(&app, t0 + time::Duration::minutes(2), fixed_render)
+            .await
+            .unwrap();
     assert_eq!(report.sent, 1, "{report:?}");
-    let report = outbox::deliver_due(&app, t0 + time::Duration::hours(1), fixed_render)
-        .await
-        .unwrap();
+    let report =
+        fieldpay::app::messages::deliver_due(&app, t0 + time::Duration::hours(1), fixed_render)
+            .await
+            .unwrap();
     assert_eq!(report, DeliveryReport::default());
 
     let requests = api.requests.lock().unwrap().clone();
@@ -832,7 +838,7 @@ async fn smtp_delivery_carries_attachments() {
         ),
     )
     .await;
-    let report = outbox::deliver_due(&app, t.app.clock.now(), fixed_render)
+    let report = fieldpay::app::messages::deliver_due(&app, t.app.clock.now(), fixed_render)
         .await
         .unwrap();
     assert_eq!(report.sent, 1, "{report:?}");
@@ -880,7 +886,9 @@ async fn smtp_delivery_retries_4xx_and_fails_on_5xx() {
     .await;
 
     let t0 = t.app.clock.now();
-    let report = outbox::deliver_due(&app, t0, fixed_render).await.unwrap();
+    let report = fieldpay::app::messages::deliver_due(&app, t0, fixed_render)
+        .await
+        .unwrap();
     assert_eq!(report.retried, 1, "{report:?}");
     assert_eq!(report.failed, 1, "{report:?}");
     assert!(received(&smtpd).is_empty());
@@ -904,15 +912,19 @@ async fn smtp_delivery_retries_4xx_and_fails_on_5xx() {
     let retrying = data.iter().find(|m| m["id"] == good.id()).unwrap();
     assert_eq!(retrying["status"], "queued", "{retrying}");
 
-    let report = outbox::deliver_due(&app, t0, fixed_render).await.unwrap();
+    let report = fieldpay::app::messages::deliver_due(&app, t0, fixed_render)
+        .await
+        .unwrap();
     assert_eq!(report, DeliveryReport::default());
-    let report = outbox::deliver_due(&app, t0 + time::Duration::minutes(2), fixed_render)
-        .await
-        .unwrap();
+    let report =
+        fieldpay::app::messages::deliver_due(&app, t0 + time::Duration::minutes(2), fixed_render)
+            .await
+            .unwrap();
     assert_eq!(report.sent, 1, "{report:?}");
-    let report = outbox::deliver_due(&app, t0 + time::Duration::hours(2), fixed_render)
-        .await
-        .unwrap();
+    let report =
+        fieldpay::app::messages::deliver_due(&app, t0 + time::Duration::hours(2), fixed_render)
+            .await
+            .unwrap();
     assert_eq!(report, DeliveryReport::default());
 
     let got = received(&smtpd);
@@ -953,13 +965,15 @@ async fn a_claim_left_by_a_dead_worker_is_taken_again() {
     drop(conn);
     assert_eq!(claimed.len(), 1);
     assert_eq!(claimed[0].id, e.id());
-    let report = outbox::deliver_due(&t.app, t0 + time::Duration::minutes(1), fixed_render)
-        .await
-        .unwrap();
+    let report =
+        fieldpay::app::messages::deliver_due(&t.app, t0 + time::Duration::minutes(1), fixed_render)
+            .await
+            .unwrap();
     assert_eq!(report, DeliveryReport::default(), "still claimed");
-    let report = outbox::deliver_due(&t.app, t0 + time::Duration::minutes(6), fixed_render)
-        .await
-        .unwrap();
+    let report =
+        fieldpay::app::messages::deliver_due(&t.app, t0 + time::Duration::minutes(6), fixed_render)
+            .await
+            .unwrap();
     assert_eq!(report.sent, 1);
     assert_eq!(spool_files(&t, ".eml").len(), 1);
 }
@@ -1348,7 +1362,7 @@ async fn smtp_starttls_and_smtps_deliver_with_auth_plain_and_login() {
             ),
         )
         .await;
-        let report = outbox::deliver_due(&app, t.app.clock.now(), fixed_render)
+        let report = fieldpay::app::messages::deliver_due(&app, t.app.clock.now(), fixed_render)
             .await
             .unwrap();
         assert_eq!(
@@ -1394,7 +1408,7 @@ async fn smtp_wrong_credentials_fail_at_once_and_tls_failures_say_so() {
             ),
         )
         .await;
-        let report = outbox::deliver_due(app, t.app.clock.now(), fixed_render)
+        let report = fieldpay::app::messages::deliver_due(app, t.app.clock.now(), fixed_render)
             .await
             .unwrap();
         (report, listed(&t, &c, m.id()).await)
@@ -1425,7 +1439,7 @@ async fn smtp_wrong_credentials_fail_at_once_and_tls_failures_say_so() {
         "the password is not in the error: {m}"
     );
     assert_eq!(auth_log(&starttls), ["PLAIN refused"]);
-    let later = outbox::deliver_due(
+    let later = fieldpay::app::messages::deliver_due(
         &wrong,
         t.app.clock.now() + time::Duration::hours(2),
         fixed_render,

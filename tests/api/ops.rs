@@ -164,7 +164,7 @@ async fn message_deliveries_are_counted_by_channel() {
     let series = r#"fieldpay_messages_total{channel="email",outcome="sent"}"#;
     let before = sample(&fieldpay::metrics::render(), series);
     queue(&t, &company, &customer, "metrics:1").await;
-    let report = outbox::deliver_due(&t.app, t.app.clock.now(), fixed_render)
+    let report = fieldpay::app::messages::deliver_due(&t.app, t.app.clock.now(), fixed_render)
         .await
         .unwrap();
     assert_eq!(report.sent, 1);
@@ -402,7 +402,7 @@ async fn status_of(t: &TestApp, id: &str) -> (String, bool) {
 async fn cut_short_mid_send(t: &TestApp) {
     let cut = tokio::time::timeout(
         Duration::from_millis(300),
-        outbox::deliver_due(&t.app, t.app.clock.now(), stuck_render),
+        fieldpay::app::messages::deliver_due(&t.app, t.app.clock.now(), stuck_render),
     )
     .await;
     assert!(cut.is_err(), "delivery should still be stuck");
@@ -416,17 +416,27 @@ async fn shutdown_gives_unsent_outbox_claims_back_to_the_queue() {
     cut_short_mid_send(&t).await;
     assert_eq!(status_of(&t, &id).await, ("sending".into(), true));
     // Another process could not take it for five minutes…
-    let report = outbox::deliver_due(&t.app, t.app.clock.now(), fixed_render)
+    let report = fieldpay::app::messages::deliver_due(&t.app, t.app.clock.now(), fixed_render)
         .await
         .unwrap();
     assert_eq!(report.sent, 0);
 
     // …but this one gives it back when it stops.
-    assert_eq!(fieldpay::jobs::release_claims(&t.app).await.unwrap(), 1);
+    assert_eq!(
+        fieldpay::app::messages::release_claims(&t.app)
+            .await
+            .unwrap(),
+        1
+    );
     assert_eq!(status_of(&t, &id).await, ("queued".into(), false));
     // Once only: the claims are forgotten.
-    assert_eq!(fieldpay::jobs::release_claims(&t.app).await.unwrap(), 0);
-    let report = outbox::deliver_due(&t.app, t.app.clock.now(), fixed_render)
+    assert_eq!(
+        fieldpay::app::messages::release_claims(&t.app)
+            .await
+            .unwrap(),
+        0
+    );
+    let report = fieldpay::app::messages::deliver_due(&t.app, t.app.clock.now(), fixed_render)
         .await
         .unwrap();
     assert_eq!(report.sent, 1);

@@ -5,9 +5,9 @@ use axum::http::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::support::{BASE_URL, ISSUED_DAYS_AGO, TestApp};
+use fieldpay::app::messages::render_for;
 use fieldpay::domain::dates::display;
 use fieldpay::messaging::Channel;
-use fieldpay::messaging::template::render_for;
 
 const ALL_VARS: &str = "<p>{{ email_payment_link }}</p>
 <p>sms={{ sms_payment_link }} portal={{ portal_link }}</p>

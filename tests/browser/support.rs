@@ -314,9 +314,13 @@ impl Server {
         .unwrap();
         tx.commit().await.unwrap();
         let before = self.spooled_emails().len();
-        outbox::deliver_due(&self.app, now, outbox::render_stored)
-            .await
-            .unwrap();
+        fieldpay::app::messages::deliver_due(
+            &self.app,
+            now,
+            fieldpay::app::messages::render_stored,
+        )
+        .await
+        .unwrap();
         let emails = self.spooled_emails();
         assert_eq!(emails.len(), before + 1, "one email delivered to the spool");
         let eml = emails

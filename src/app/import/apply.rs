@@ -82,29 +82,24 @@ impl From<sqlx::Error> for RowError {
     }
 }
 
-async fn savepoint(tx: &mut Tx, statement: &'static str) -> Result<(), StoreError> {
-    crate::store::sql::query(statement).execute(tx).await?;
-    Ok(())
-}
-
 /// Runs `work` in a savepoint of the writer's transaction: its writes stay
 /// only if it returns `Ok`. Constraint errors become row failures.
 macro_rules! in_savepoint {
     ($writer:expr, |$conn:ident| $body:expr) => {{
         let tx = $writer.conn().await?;
-        savepoint(tx, "SAVEPOINT import_row").await?;
+        crate::store::savepoint(tx, "import_row").await?;
         let result: Result<_, RowError> = {
             let $conn: &mut Conn = &mut **tx;
             $body
         };
         let result = match result {
             Ok(v) => {
-                savepoint(tx, "RELEASE import_row").await?;
+                crate::store::release_savepoint(tx, "import_row").await?;
                 Ok(v)
             }
             Err(e) => {
-                savepoint(tx, "ROLLBACK TO import_row").await?;
-                savepoint(tx, "RELEASE import_row").await?;
+                crate::store::rollback_to_savepoint(tx, "import_row").await?;
+                crate::store::release_savepoint(tx, "import_row").await?;
                 match e {
                     RowError::Row(m) => Err(m),
                     RowError::Store(StoreError::Conflict) => Err(

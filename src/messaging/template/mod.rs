@@ -22,13 +22,11 @@
 //! The context is plain data ([`MessageVars`]): no secrets, no objects.
 
 mod checks;
-mod delivery;
 mod engine;
 mod segments;
 mod vars;
 
 pub use checks::*;
-pub use delivery::*;
 pub use engine::*;
 pub use segments::*;
 pub use vars::*;

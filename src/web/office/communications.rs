@@ -13,9 +13,10 @@ use axum::{Form, Router};
 use serde::{Deserialize, Serialize};
 
 use super::{OfficeUser, page, page_with_status};
+use crate::app::messages::RenderError;
 use crate::messaging::Channel;
 use crate::messaging::outbox::{self, Enqueued, NewMessage};
-use crate::messaging::template::{self, MessageVars, RenderError, sms_segments};
+use crate::messaging::template::{self, MessageVars, sms_segments};
 use crate::messaging::template::{
     check_email_fields as check_email, check_sms_fields as check_sms,
 };
@@ -402,7 +403,14 @@ async fn preview(
     let vars = if f.customer_id.trim().is_empty() {
         sample_vars(state, &user.company_id).await?
     } else {
-        match template::vars_for(&state.app, &user.company_id, f.customer_id.trim(), None).await {
+        match crate::app::messages::vars_for(
+            &state.app,
+            &user.company_id,
+            f.customer_id.trim(),
+            None,
+        )
+        .await
+        {
             Ok(v) => v,
             Err(RenderError::NotFound(what)) => {
                 return Ok(Err(format!("That {what} was not found.")));
@@ -711,44 +719,32 @@ async fn messages_page(
         None => None,
     };
     let tz = time_zone(&state, &user.company_id).await?;
-    // TODO(move to store::messages): the company-wide listing.
-    let rows = crate::store::sql::query(
-        "SELECT o.id, o.channel, o.recipient, o.subject, o.status, o.attempts, o.last_error,
-                o.created_at, o.sent_at, o.customer_id, coalesce(c.name, '') AS customer_name
-         FROM outbox o LEFT JOIN customers c ON c.company_id = o.company_id AND c.id = o.customer_id
-         WHERE o.company_id = $1 AND ($2 IS NULL OR o.status = $2)
-           AND ($3 IS NULL OR o.channel = $3) AND ($4 IS NULL OR o.customer_id = $4)
-         ORDER BY o.created_at DESC, o.id DESC LIMIT $5",
+    let rows = crate::store::messages::office_list(
+        &state.app.db,
+        &user.company_id,
+        status,
+        channel,
+        customer_id,
+        MESSAGES_SHOWN,
     )
-    .bind(&user.company_id)
-    .bind(status)
-    .bind(channel)
-    .bind(customer_id)
-    .bind(MESSAGES_SHOWN)
-    .fetch_all(state.app.db.reader())
-    .await
-    .map_err(StoreError::from)?;
+    .await?;
     let shown = |t: time::OffsetDateTime| crate::domain::dates::display_instant(t, &tz);
-    let messages = rows
-        .iter()
-        .map(|r| -> Result<MessageRow, sqlx::Error> {
-            let sent: Option<time::OffsetDateTime> = r.try_get("sent_at")?;
-            Ok(MessageRow {
-                id: r.try_get("id")?,
-                channel: r.try_get("channel")?,
-                recipient: r.try_get("recipient")?,
-                subject: r.try_get("subject")?,
-                status: r.try_get("status")?,
-                attempts: r.try_get("attempts")?,
-                last_error: r.try_get("last_error")?,
-                created: shown(r.try_get("created_at")?),
-                sent: sent.map(shown).unwrap_or_default(),
-                customer_id: r.try_get("customer_id")?,
-                customer_name: r.try_get("customer_name")?,
-            })
+    let messages: Vec<MessageRow> = rows
+        .into_iter()
+        .map(|r| MessageRow {
+            id: r.id,
+            channel: r.channel,
+            recipient: r.recipient,
+            subject: r.subject,
+            status: r.status,
+            attempts: r.attempts,
+            last_error: r.last_error,
+            created: shown(r.created_at),
+            sent: r.sent_at.map(shown).unwrap_or_default(),
+            customer_id: r.customer_id,
+            customer_name: r.customer_name,
         })
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(StoreError::from)?;
+        .collect();
     Ok(page(
         &state,
         &user,

@@ -75,7 +75,16 @@ impl OfficeUser {
 
     /// The audit log's name for this user.
     pub fn actor(&self) -> String {
-        format!("office:{}", self.user_id)
+        self.as_actor().audit_name()
+    }
+
+    /// This user, as the use cases take them.
+    pub fn as_actor(&self) -> crate::app::Actor {
+        crate::app::Actor::Office {
+            company_id: self.company_id.clone(),
+            user_id: self.user_id.clone(),
+            owner: self.is_owner(),
+        }
     }
 
     /// The refusal for a form whose CSRF token is not this session's, if it is not.
@@ -230,15 +239,9 @@ async fn login(
             "Too many sign-in attempts. Wait a minute and try again.",
         );
     }
-    let row: Option<(String, String, String)> = match crate::store::sql::query_as(
-        "SELECT id, company_id, password_hash FROM office_users WHERE email = $1 AND disabled_at IS NULL",
-    )
-    .bind(&email)
-    .fetch_optional(state.app.db.reader())
-    .await
-    {
+    let row = match crate::store::companies::office_login(&state.app.db, &email).await {
         Ok(r) => r,
-        Err(e) => return super::error::ApiError::from(StoreError::from(e)).into_response(),
+        Err(e) => return super::error::ApiError::from(e).into_response(),
     };
     let ok = auth::verify_password(f.password, row.as_ref().map(|r| r.2.clone())).await;
     let Some((user_id, company_id, _)) = row.filter(|_| ok) else {
@@ -346,13 +349,10 @@ async fn change_password(
             minijinja::context! { error => error, done => done },
         )
     };
-    let stored: Option<String> =
-        crate::store::sql::query_scalar("SELECT password_hash FROM office_users WHERE id = $1")
-            .bind(&user.user_id)
-            .fetch_optional(state.app.db.reader())
-            .await
-            .ok()
-            .flatten();
+    let stored = crate::store::companies::office_password_hash(&state.app.db, &user.user_id)
+        .await
+        .ok()
+        .flatten();
     if !auth::verify_password(f.current, stored).await {
         return show(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -380,11 +380,7 @@ async fn change_password(
     let keep = cookie_value(&headers, COOKIE).map(str::to_string);
     let result: Result<(), StoreError> = async {
         let mut tx = state.app.db.begin_write().await?;
-        crate::store::sql::query("UPDATE office_users SET password_hash = $1 WHERE id = $2")
-            .bind(&hash)
-            .bind(&user.user_id)
-            .execute(&mut *tx)
-            .await?;
+        crate::store::companies::set_office_password(&mut tx, &user.user_id, &hash).await?;
         // Other sessions of this user end: a stolen cookie stops working.
         sessions::delete_all_for(&mut tx, Kind::Office, &user.user_id, keep.as_deref()).await?;
         audit::record(

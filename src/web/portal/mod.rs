@@ -110,16 +110,13 @@ impl FromRequestParts<AppState> for PortalUser {
             .await
             .map_err(|e| ApiError::from(e).into_response())?
             .ok_or_else(to_login)?;
-        let row: (String, String, String, String) = crate::store::sql::query_as(
-            "SELECT c.name, co.name, co.phone, co.accent_color
-             FROM customers c JOIN companies co ON co.id = c.company_id
-             WHERE c.id = $1 AND c.company_id = $2",
+        let row = crate::store::portal::signed_in(
+            &state.app.db,
+            &session.company_id,
+            &session.principal_id,
         )
-        .bind(&session.principal_id)
-        .bind(&session.company_id)
-        .fetch_optional(state.app.db.reader())
         .await
-        .map_err(|e| ApiError::from(StoreError::from(e)).into_response())?
+        .map_err(|e| ApiError::from(e).into_response())?
         .ok_or_else(to_login)?;
         Ok(PortalUser {
             customer_id: session.principal_id,

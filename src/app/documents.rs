@@ -1,11 +1,13 @@
-//! Reading a PDF's data from the store. Every query is scoped by company.
+//! Invoice and statement PDFs for the office, the API, the pay page and
+//! email attachments: what each document holds, read from the store (every
+//! query scoped by company), then drawn by `crate::pdf`.
 
-use super::{
+use crate::app::App;
+use crate::domain::money::Currency;
+use crate::pdf::{
     CompanyBlock, DocLine, InvoiceDoc, Logo, PdfError, StatementDoc, StatementInvoice,
     StatementProperty, paper_size, render_blocking, render_invoice, render_statement,
 };
-use crate::app::App;
-use crate::domain::money::Currency;
 use crate::store::companies::{self, Company};
 use crate::store::{StoreError, customers, invoices};
 
@@ -163,51 +165,33 @@ pub async fn statement_pdf(
     let Some(customer) = customers::get(&app.db, company_id, customer_id).await? else {
         return Ok(None);
     };
-    let rows = crate::store::sql::query(
-        "SELECT i.number, i.issue_date, i.due_date, i.total, i.balance, i.currency,
-                p.id AS property_id, p.address, p.resident_customer_id, r.name AS resident_name
-         FROM invoices i
-         JOIN properties p ON p.id = i.property_id
-         JOIN customers r ON r.id = p.resident_customer_id
-         WHERE i.company_id = $1 AND i.bill_to_customer_id = $2 AND i.status = 'open'
-         ORDER BY p.address, p.id, i.due_date, i.number",
-    )
-    .bind(company_id)
-    .bind(customer_id)
-    .fetch_all(app.db.reader())
-    .await
-    .map_err(StoreError::from)?;
+    let rows = invoices::open_for_statement(&app.db, company_id, customer_id).await?;
     let mut properties: Vec<(String, StatementProperty)> = Vec::new();
     let mut currency = company.currency;
-    for r in &rows {
-        let property_id: String = r.try_get("property_id").map_err(StoreError::from)?;
-        let code: String = r.try_get("currency").map_err(StoreError::from)?;
-        currency = Currency::parse(&code).unwrap_or(currency);
+    for r in rows {
+        currency = Currency::parse(&r.currency).unwrap_or(currency);
         if properties
             .last()
-            .map(|(id, _)| id != &property_id)
+            .map(|(id, _)| *id != r.property_id)
             .unwrap_or(true)
         {
-            let resident: String = r
-                .try_get("resident_customer_id")
-                .map_err(StoreError::from)?;
-            let resident_name: String = r.try_get("resident_name").map_err(StoreError::from)?;
             properties.push((
-                property_id,
+                r.property_id.clone(),
                 StatementProperty {
-                    address: r.try_get("address").map_err(StoreError::from)?,
-                    on_behalf_of: (resident != customer_id).then_some(resident_name),
+                    address: r.address.clone(),
+                    on_behalf_of: (r.resident_customer_id != customer_id)
+                        .then(|| r.resident_name.clone()),
                     invoices: Vec::new(),
                 },
             ));
         }
         if let Some((_, p)) = properties.last_mut() {
             p.invoices.push(StatementInvoice {
-                number: r.try_get("number").map_err(StoreError::from)?,
-                issue_date: r.try_get("issue_date").map_err(StoreError::from)?,
-                due_date: r.try_get("due_date").map_err(StoreError::from)?,
-                total: r.try_get("total").map_err(StoreError::from)?,
-                balance: r.try_get("balance").map_err(StoreError::from)?,
+                number: r.number,
+                issue_date: r.issue_date,
+                due_date: r.due_date,
+                total: r.total,
+                balance: r.balance,
             });
         }
     }
@@ -224,4 +208,21 @@ pub async fn statement_pdf(
     render_blocking(move || render_statement(&doc))
         .await
         .map(Some)
+}
+
+/// The PDF of one invoice of a company, as the office prints it: `None`
+/// when the company has no such invoice (another company's id included).
+///
+/// The payment link follows Invoice Settings for the invoice's bill-to
+/// customer (public quick-pay URL or the portal; none when links are off,
+/// the customer's link is revoked, or nothing is owed). Rendering runs on a
+/// blocking thread. Use it for email attachments too.
+pub async fn invoice_pdf(
+    app: &App,
+    company_id: &str,
+    invoice_id: &str,
+) -> Result<Option<Vec<u8>>, PdfError> {
+    Ok(invoice_pdf_named(app, company_id, invoice_id)
+        .await?
+        .map(|(_, bytes)| bytes))
 }
