@@ -29,7 +29,7 @@ pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(20);
 /// How often the loop runs the jobs.
 pub const EVERY: Duration = Duration::from_secs(60);
 
-#[derive(Debug, Default)]
+#[derive(Debug, Default, serde::Serialize)]
 pub struct RunReport {
     pub reconciled: payments::ReconcileReport,
     /// Pending refunds sent again or asked about.
@@ -41,6 +41,43 @@ pub struct RunReport {
     pub delivered: outbox::DeliveryReport,
     /// Shutdown stopped the run before every job ran.
     pub stopped_early: bool,
+}
+
+impl RunReport {
+    /// What the run did, a line per job, in words an operator reads.
+    pub fn lines(&self) -> Vec<String> {
+        let r = &self.reconciled;
+        let f = &self.refunds;
+        let a = &self.autopay;
+        let m = &self.delivered;
+        let mut out = vec![
+            format!(
+                "Payments waiting for the processor: {} recorded, {} declined, {} found never charged, {} still waiting",
+                r.applied, r.declined, r.abandoned, r.still_pending
+            ),
+            format!(
+                "Refunds at the processor: {} made, {} failed, {} still pending",
+                f.succeeded, f.failed, f.still_pending
+            ),
+            format!("Stripe events processed late: {}", self.webhook_events),
+            format!(
+                "Autopay: {} charged, {} declined, {} already charged, {} left out, {} awaiting the processor; {} notices and {} card reminders queued",
+                a.charged, a.declined, a.already, a.skipped, a.pending, a.notices, a.reminders
+            ),
+            format!(
+                "Invoice alerts: {} queued ({} already queued before, {} not sendable)",
+                self.alerts.queued, self.alerts.duplicates, self.alerts.not_sendable
+            ),
+            format!(
+                "Messages: {} sent, {} to retry, {} failed, {} withdrawn",
+                m.sent, m.retried, m.failed, m.withdrawn
+            ),
+        ];
+        if self.stopped_early {
+            out.push("Stopped early for shutdown: the rest is left for the next run".into());
+        }
+        out
+    }
 }
 
 /// Runs every job that is due at `now`.

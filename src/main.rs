@@ -125,6 +125,9 @@ enum JobsCommand {
         /// The instant to run at (RFC 3339); the clock's time when absent.
         #[arg(long)]
         now: Option<String>,
+        /// Print what was done as one JSON object instead of lines.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -283,7 +286,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Jobs {
-            command: JobsCommand::Run { once: _, now },
+            command: JobsCommand::Run { once: _, now, json },
         } => {
             // With `--now`, the whole run reads that instant as "now": the
             // jobs' times and every time they stamp agree.
@@ -296,7 +299,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             };
             let app = App::open_with_clock(config, clock).await?;
             let report = jobs::run_once(&app, app.clock.now()).await?;
-            println!("{:?}", report);
+            if json {
+                println!("{}", serde_json::to_string(&report)?);
+            } else {
+                for line in report.lines() {
+                    println!("{line}");
+                }
+            }
             Ok(())
         }
         Command::Import { command } => {

@@ -40,7 +40,7 @@ pub const MAX_DAYS: i64 = 365;
 pub const BATCH: usize = 5_000;
 
 /// What one `queue_due` run did.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
+#[derive(Debug, Default, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct AlertReport {
     /// Enabled rules looked at.
     pub rules: usize,

@@ -52,7 +52,7 @@ pub const ACTOR: &str = "autopay";
 const BATCH: usize = 200;
 
 /// What one `run_due` did.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
+#[derive(Debug, Default, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct AutopayReport {
     /// Companies with enrolled customers looked at.
     pub companies: usize,

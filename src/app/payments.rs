@@ -1011,7 +1011,7 @@ async fn apply_on(
     Ok(result)
 }
 
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
+#[derive(Debug, Default, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct ReconcileReport {
     pub applied: usize,
     pub declined: usize,

@@ -58,7 +58,7 @@ pub enum Settled {
 }
 
 /// What one run of the jobs' refund step did.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
+#[derive(Debug, Default, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct RefundReport {
     pub succeeded: usize,
     pub failed: usize,

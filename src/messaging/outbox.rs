@@ -253,7 +253,7 @@ pub fn redact(text: &str) -> String {
 }
 
 /// What one `deliver_due` run did.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
+#[derive(Debug, Default, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct DeliveryReport {
     pub sent: usize,
     /// Put back in the queue after a temporary failure.

@@ -71,17 +71,38 @@ enum Behaviour {
     Authenticate,
 }
 
+/// The card numbers that succeed: Stripe's test cards of each brand. Any
+/// number outside the table is refused (`test_mode_live_card`): a test page
+/// never reports a real card as paid.
+const SUCCEEDING: &[&str] = &[
+    "4242424242424242",
+    "4000056655665556",
+    "5555555555554444",
+    "2223003122003222",
+    "5200828282828210",
+    "378282246310005",
+    "371449635398431",
+    "6011111111111117",
+    "6011000990139424",
+    "3056930009020004",
+    "36227206271667",
+    "3566002020360505",
+    "6200000000000005",
+];
+
 impl Behaviour {
-    fn for_number(number: &str) -> Behaviour {
-        match number {
+    /// What a test card does; `None` for a number outside the table.
+    fn for_number(number: &str) -> Option<Behaviour> {
+        Some(match number {
             "4000000000000002" => Behaviour::Decline("card_declined"),
             "4000000000009995" => Behaviour::Decline("insufficient_funds"),
             "4000000000000069" => Behaviour::Decline("expired_card"),
             "4000000000000127" => Behaviour::Decline("incorrect_cvc"),
             "4000000000000341" => Behaviour::SaveThenDecline,
-            "4000002760003184" => Behaviour::Authenticate,
-            _ => Behaviour::Succeed,
-        }
+            "4000002760003184" | "4000002500003155" => Behaviour::Authenticate,
+            n if SUCCEEDING.contains(&n) => Behaviour::Succeed,
+            _ => return None,
+        })
     }
 
     fn encode(self) -> String {
@@ -177,6 +198,9 @@ pub struct CardError {
     pub field: &'static str,
 }
 
+/// The code of a card number outside the sandbox's table of test cards.
+pub const TEST_MODE_LIVE_CARD: &str = "test_mode_live_card";
+
 /// The sandbox's own database failed.
 #[derive(Debug)]
 pub struct SandboxUnavailable(pub String);
@@ -264,7 +288,11 @@ impl SandboxProcessor {
     pub async fn create_token(&self, input: CardInput) -> Result<TokenResponse, TokenError> {
         let today = self.clock.now().date();
         let (number, year) = check_card(&input, today).map_err(TokenError::Card)?;
-        let behaviour = Behaviour::for_number(&number);
+        let behaviour = Behaviour::for_number(&number).ok_or(TokenError::Card(CardError {
+            code: TEST_MODE_LIVE_CARD,
+            message: "This is a test page: no real card is charged. Use a test card number, such as 4242 4242 4242 4242.",
+            field: "number",
+        }))?;
         let brand = brand_of(&number);
         let last4 = number[number.len() - 4..].to_string();
         drop(number);
@@ -699,24 +727,29 @@ mod tests {
     #[test]
     fn test_cards_map_to_behaviours() {
         assert_eq!(
+            Behaviour::for_number("4111111111111111"),
+            None,
+            "a real Visa"
+        );
+        assert_eq!(
             Behaviour::for_number("4242424242424242"),
-            Behaviour::Succeed
+            Some(Behaviour::Succeed)
         );
         assert_eq!(
             Behaviour::for_number("4000000000000002"),
-            Behaviour::Decline("card_declined")
+            Some(Behaviour::Decline("card_declined"))
         );
         assert_eq!(
             Behaviour::for_number("4000000000009995"),
-            Behaviour::Decline("insufficient_funds")
+            Some(Behaviour::Decline("insufficient_funds"))
         );
         assert_eq!(
             Behaviour::for_number("4000000000000341"),
-            Behaviour::SaveThenDecline
+            Some(Behaviour::SaveThenDecline)
         );
         assert_eq!(
             Behaviour::for_number("4000002760003184"),
-            Behaviour::Authenticate
+            Some(Behaviour::Authenticate)
         );
         for b in [
             Behaviour::Succeed,

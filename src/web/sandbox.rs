@@ -8,7 +8,9 @@ use axum::routing::post;
 use axum::{Json, Router};
 
 use super::error::ApiError;
-use crate::processor::sandbox::{CardInput, SandboxProcessor, TokenError, TokenResponse};
+use crate::processor::sandbox::{
+    CardInput, SandboxProcessor, TEST_MODE_LIVE_CARD, TokenError, TokenResponse,
+};
 
 pub fn router(sandbox: SandboxProcessor) -> Router {
     Router::new()
@@ -33,6 +35,10 @@ async fn create_token(
     let Json(input) = body?;
     match sandbox.create_token(input).await {
         Ok(token) => Ok(Json(token)),
+        // A real-looking number on a test page: refused like a declined card.
+        Err(TokenError::Card(e)) if e.code == TEST_MODE_LIVE_CARD => {
+            Err(ApiError::new(StatusCode::PAYMENT_REQUIRED, e.code, e.message).with_field(e.field))
+        }
         Err(TokenError::Card(e)) => Err(ApiError::unprocessable(e.code, e.message, e.field)),
         Err(TokenError::Unavailable(e)) => Err(unavailable(e.0)),
     }

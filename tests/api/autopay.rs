@@ -1171,10 +1171,10 @@ fn the_cli_runs_autopay() {
             .expect("the binary runs")
     };
     // 8:00 in Chicago: not yet; 9:00: charged; again: nothing more.
-    for (now, balance) in [
-        ("2026-12-15T14:00:00Z", 1800),
-        ("2026-12-15T15:00:00Z", 0),
-        ("2026-12-15T15:00:00Z", 0),
+    for (now, balance, said) in [
+        ("2026-12-15T14:00:00Z", 1800, "Autopay: 0 charged"),
+        ("2026-12-15T15:00:00Z", 0, "Autopay: 1 charged"),
+        ("2026-12-15T15:00:00Z", 0, "Autopay: 0 charged"),
     ] {
         let out = run(now);
         assert!(
@@ -1182,7 +1182,8 @@ fn the_cli_runs_autopay() {
             "{}",
             String::from_utf8_lossy(&out.stderr)
         );
-        assert!(String::from_utf8_lossy(&out.stdout).contains("autopay"));
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains(said), "{now}: {text}");
         rt.block_on(async { assert_eq!(t.balance(&inv).await, balance, "{now}") });
     }
     rt.block_on(async {

@@ -86,6 +86,14 @@ fn migrate_company_create_and_jobs() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    // Lines an operator reads, not a debug dump; `--json` for scripts.
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("Messages: 0 sent"), "{text}");
+    assert!(!text.contains("RunReport"), "{text}");
+    let out = fieldpay(&dir, &["jobs", "run", "--once", "--now", &now, "--json"]);
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
+    assert_eq!(report["delivered"]["sent"], 0);
+    assert_eq!(report["reconciled"]["still_pending"], 0);
     let out = fieldpay(&dir, &["jobs", "run", "--once", "--now", "yesterday"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("RFC 3339"));

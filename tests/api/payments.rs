@@ -813,3 +813,40 @@ async fn nobody_to_authenticate_declines_and_cancels() {
         .await;
     assert_eq!(paid.status, StatusCode::CREATED, "{}", paid.body);
 }
+
+#[tokio::test]
+async fn the_sandbox_refuses_card_numbers_outside_its_test_table() {
+    let t = TestApp::new().await;
+    let exp_year = t.today().year() + 3;
+    for real in ["4111111111111111", "5105105105105100", "4012888888881881"] {
+        let r = t
+            .request(
+                Method::POST,
+                "/sandbox/v1/tokens",
+                &[("content-type", "application/json")],
+                Some(
+                    json!({"number": real, "exp_month": 12, "exp_year": exp_year, "cvc": "123"})
+                        .to_string(),
+                ),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::PAYMENT_REQUIRED, "{real}: {}", r.body);
+        let e = r.json();
+        assert_eq!(e["error"]["code"], "test_mode_live_card");
+        assert_eq!(e["error"]["field"], "number");
+        assert!(
+            e["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("no real card is charged")
+        );
+    }
+    assert_eq!(
+        t.sandbox_count("SELECT COUNT(*) FROM sandbox_tokens").await,
+        0
+    );
+    // The table's cards of every brand still work.
+    for test_card in ["4242424242424242", "5555555555554444", "378282246310005"] {
+        t.card(test_card).await;
+    }
+}

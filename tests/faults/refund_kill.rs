@@ -453,7 +453,7 @@ async fn sigkill_between_a_refunds_record_and_its_processor_call_refunds_once() 
         &env,
     );
     assert!(
-        report.contains("refunds: RefundReport { succeeded: 0, failed: 0, still_pending: 0 }"),
+        report.contains("Refunds at the processor: 0 made, 0 failed, 0 still pending"),
         "{report}"
     );
     assert_eq!(fake.lock().unwrap().refunds.len(), 2);
