@@ -796,6 +796,7 @@ async fn queue_alerts(
         stripe_api_base: fieldpay::processor::stripe::DEFAULT_API_BASE.into(),
         metrics_token: None,
         trusted_proxies: Vec::new(),
+        signup: fieldpay::config::Signup::FirstRun,
     })
     .await?;
     let rules = [

@@ -108,6 +108,7 @@ fn run() -> anyhow::Result<()> {
         stripe_api_base: fieldpay::processor::stripe::DEFAULT_API_BASE.into(),
         metrics_token: None,
         trusted_proxies: Vec::new(),
+        signup: fieldpay::config::Signup::FirstRun,
     };
 
     let app = rt.block_on(App::open(config.clone()))?;

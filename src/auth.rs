@@ -12,6 +12,13 @@ pub fn hash_password(password: &str) -> anyhow::Result<String> {
         .map_err(|e| anyhow::anyhow!("cannot hash password: {e}"))
 }
 
+/// `hash_password` off the async threads (argon2 takes a while on purpose).
+pub async fn hash_password_async(password: String) -> anyhow::Result<String> {
+    tokio::task::spawn_blocking(move || hash_password(&password))
+        .await
+        .map_err(|e| anyhow::anyhow!("hashing stopped: {e}"))?
+}
+
 /// Checks a password against a stored hash (or, when there is none, against a
 /// dummy so an unknown account costs the same time).
 pub async fn verify_password(password: String, hash: Option<String>) -> bool {

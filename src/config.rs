@@ -118,6 +118,17 @@ pub struct Settings {
     /// address is the client's, and `X-Forwarded-For` is ignored.
     #[arg(long, global = true, env = "FIELDPAY_TRUSTED_PROXIES")]
     pub trusted_proxies: Option<String>,
+    /// Who may create a company in the browser: `first-run` (`/setup`
+    /// creates the first company while there is none), `open` (`/signup`
+    /// for anyone: hosts serving many companies) or `off` (the CLI only).
+    #[arg(
+        long,
+        global = true,
+        env = "FIELDPAY_SIGNUP",
+        value_enum,
+        default_value_t = Signup::FirstRun
+    )]
+    pub signup: Signup,
     #[command(flatten)]
     pub delivery: DeliveryArgs,
 }
@@ -252,6 +263,14 @@ impl Default for RateLimits {
     }
 }
 
+/// Who may create a company in the browser (`FIELDPAY_SIGNUP`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Signup {
+    FirstRun,
+    Open,
+    Off,
+}
+
 /// Resolved configuration of a running server.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -274,6 +293,8 @@ pub struct Config {
     pub metrics_token: Option<String>,
     /// Reverse proxies whose `X-Forwarded-For` names the client.
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// Who may create a company in the browser.
+    pub signup: Signup,
 }
 
 impl Config {
@@ -300,6 +321,7 @@ impl Config {
                 .filter(|t| !t.is_empty())
                 .map(String::from),
             trusted_proxies: parse_trusted_proxies(s.trusted_proxies.as_deref().unwrap_or(""))?,
+            signup: s.signup,
             bind: s.bind,
             database_url: s.database_url.clone(),
             database_pool: crate::store::PoolSettings {
@@ -432,6 +454,7 @@ mod tests {
             metrics_token: None,
             log_format: LogFormat::Text,
             trusted_proxies: None,
+            signup: Signup::FirstRun,
             delivery: Default::default(),
         };
         let c = Config::resolve(&s).unwrap();

@@ -214,6 +214,17 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Serve { no_jobs } => {
             let app = App::open(config).await?;
+            if !fieldpay::store::companies::exist(&app.db).await? {
+                match app.config.signup {
+                    fieldpay::config::Signup::Off => println!(
+                        "fieldpay has no company yet: create one with `fieldpay company create` (sign-up in the browser is off)"
+                    ),
+                    _ => println!(
+                        "fieldpay has no company yet: open {}/setup to create yours",
+                        app.config.base_url
+                    ),
+                }
+            }
             serve(app, !no_jobs).await
         }
         Command::Demo => {
@@ -233,6 +244,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             println!(
                 "  try: curl -H 'Authorization: Bearer {}' {}/api/v1/customers",
                 info.api_key, app.config.base_url
+            );
+            println!(
+                "  your own company: start on an empty database (`fieldpay serve` with another FIELDPAY_DATABASE_URL) and open /setup"
             );
             serve(app, true).await
         }

@@ -35,23 +35,106 @@ pub async fn create_company(
     }
     let hash = crate::auth::hash_password(owner_password)?;
     let mut tx = db.begin_write().await?;
-    let company_id = companies::create(&mut tx, company).await?;
-    let owner_id = match companies::create_office_user(
-        &mut tx,
-        &company_id,
-        owner_email,
-        &hash,
-        "owner",
-    )
-    .await
-    {
+    let created = match write_company(&mut tx, company, owner_email, &hash).await {
         Err(StoreError::Conflict) => {
             anyhow::bail!("an office user with email {owner_email} already exists")
         }
         other => other?,
     };
-    let api_key = companies::issue_api_key(&mut tx, &company_id, "default").await?;
     tx.commit().await.map_err(StoreError::from)?;
+    Ok(created)
+}
+
+/// Who signs a company up in the browser, and what can go wrong.
+#[derive(Debug)]
+pub enum SignupError {
+    /// `/setup` after the first company exists.
+    Closed,
+    /// A field to fix: its name and what to do.
+    Invalid(&'static str, String),
+    /// An office user with this email exists already.
+    EmailTaken,
+    Store(StoreError),
+}
+
+impl From<StoreError> for SignupError {
+    fn from(e: StoreError) -> Self {
+        SignupError::Store(e)
+    }
+}
+
+/// What `/setup` and `/signup` send.
+pub struct Signup<'a> {
+    pub company_name: &'a str,
+    pub owner_email: &'a str,
+    pub owner_password: &'a str,
+    pub time_zone: &'a str,
+}
+
+/// Creates a company and its owner from the browser. With `first_only`
+/// (`/setup`), only while the database has no company: checked in the
+/// transaction that creates it, so two first visitors cannot both succeed.
+pub async fn sign_up(
+    db: &Db,
+    form: &Signup<'_>,
+    first_only: bool,
+) -> Result<CreatedCompany, SignupError> {
+    let name =
+        crate::domain::text::single_line("company_name", form.company_name, 200).map_err(|_| {
+            SignupError::Invalid(
+                "company_name",
+                "Enter your company's name (one line).".into(),
+            )
+        })?;
+    let email = crate::domain::contact::EmailAddress::parse("owner_email", form.owner_email)
+        .map_err(|_| {
+            SignupError::Invalid(
+                "owner_email",
+                "Enter your email address, like you@example.com.".into(),
+            )
+        })?
+        .into_string()
+        .to_ascii_lowercase();
+    if let Err(why) = crate::auth::check_new_password(form.owner_password) {
+        return Err(SignupError::Invalid("owner_password", why.to_string()));
+    }
+    let time_zone = form.time_zone.trim();
+    if !crate::domain::dates::is_known_zone(time_zone) {
+        return Err(SignupError::Invalid(
+            "time_zone",
+            "Choose your time zone from the list.".into(),
+        ));
+    }
+    let company = NewCompany {
+        time_zone: time_zone.to_string(),
+        ..default_company(&name)
+    };
+    let hash = crate::auth::hash_password_async(form.owner_password.to_string())
+        .await
+        .map_err(|e| SignupError::Store(StoreError::Unavailable(e.to_string())))?;
+    let mut tx = db.begin_write().await?;
+    if first_only && companies::any(&mut tx).await? {
+        return Err(SignupError::Closed);
+    }
+    let created = match write_company(&mut tx, &company, &email, &hash).await {
+        Err(StoreError::Conflict) => return Err(SignupError::EmailTaken),
+        other => other?,
+    };
+    tx.commit().await.map_err(StoreError::from)?;
+    Ok(created)
+}
+
+/// The company, its owner and its first API key, in the caller's transaction.
+async fn write_company(
+    tx: &mut crate::store::Conn,
+    company: &NewCompany,
+    owner_email: &str,
+    password_hash: &str,
+) -> Result<CreatedCompany, StoreError> {
+    let company_id = companies::create(tx, company).await?;
+    let owner_id =
+        companies::create_office_user(tx, &company_id, owner_email, password_hash, "owner").await?;
+    let api_key = companies::issue_api_key(tx, &company_id, "default").await?;
     Ok(CreatedCompany {
         company_id,
         owner_id,

@@ -21,6 +21,31 @@ pub fn display(date: Date) -> String {
     .unwrap_or_default()
 }
 
+/// The time zones offered in lists (setup, company settings), with their
+/// names in words; any IANA zone is accepted where one is typed.
+pub const TIME_ZONES: &[(&str, &str)] = &[
+    ("America/New_York", "Eastern time (New York)"),
+    ("America/Chicago", "Central time (Chicago)"),
+    ("America/Denver", "Mountain time (Denver)"),
+    (
+        "America/Phoenix",
+        "Mountain time, no daylight saving (Phoenix)",
+    ),
+    ("America/Los_Angeles", "Pacific time (Los Angeles)"),
+    ("America/Anchorage", "Alaska time (Anchorage)"),
+    ("Pacific/Honolulu", "Hawaii time (Honolulu)"),
+    ("America/Puerto_Rico", "Atlantic time (Puerto Rico)"),
+    ("America/Toronto", "Eastern time (Toronto)"),
+    ("America/Vancouver", "Pacific time (Vancouver)"),
+    ("America/Mexico_City", "Central time (Mexico City)"),
+    ("Europe/London", "London"),
+    ("Europe/Madrid", "Madrid"),
+    ("Europe/Paris", "Paris"),
+    ("Australia/Sydney", "Sydney"),
+    ("Asia/Tokyo", "Tokyo"),
+    ("UTC", "UTC"),
+];
+
 /// Whether an IANA time zone name is known.
 pub fn is_known_zone(time_zone: &str) -> bool {
     jiff::tz::TimeZone::get(time_zone).is_ok()

@@ -32,6 +32,24 @@ pub struct NewCompany {
     pub country: String,
 }
 
+/// Whether any company exists (read in the caller's transaction).
+pub async fn any(conn: &mut Conn) -> StoreResult<bool> {
+    let found: Option<i64> =
+        crate::store::sql::query_scalar("SELECT CAST(1 AS BIGINT) FROM companies LIMIT 1")
+            .fetch_optional(&mut *conn)
+            .await?;
+    Ok(found.is_some())
+}
+
+/// Whether any company exists.
+pub async fn exist(db: &Db) -> StoreResult<bool> {
+    let found: Option<i64> =
+        crate::store::sql::query_scalar("SELECT CAST(1 AS BIGINT) FROM companies LIMIT 1")
+            .fetch_optional(db.reader())
+            .await?;
+    Ok(found.is_some())
+}
+
 pub async fn create(tx: &mut Conn, c: &NewCompany) -> StoreResult<String> {
     let id = new_id("co");
     crate::store::sql::query(

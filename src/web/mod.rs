@@ -13,6 +13,7 @@ pub mod pay_autopay;
 pub mod pdf;
 pub mod portal;
 pub mod sandbox;
+pub mod setup;
 pub mod signin_csrf;
 pub mod stripe_webhook;
 pub mod views;
@@ -80,6 +81,7 @@ pub fn router(app: App) -> Router {
         .merge(pay_autopay::routes())
         .merge(api_processor::routes())
         .merge(stripe_webhook::routes())
+        .merge(setup::routes())
         .fallback(fallback)
         .with_state(state.clone())
         .merge(sandbox::router(app.sandbox.clone()))

@@ -33,6 +33,7 @@ mod processes;
 mod refunds;
 mod schema;
 mod security;
+mod setup;
 mod stripe;
 mod stripe_refunds;
 mod templates;

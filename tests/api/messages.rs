@@ -100,6 +100,7 @@ fn with_delivery(t: &TestApp, d: DeliverySettings) -> App {
         stripe_api_base: fieldpay::processor::stripe::DEFAULT_API_BASE.into(),
         metrics_token: None,
         trusted_proxies: Vec::new(),
+        signup: fieldpay::config::Signup::FirstRun,
         ..(*t.app.config).clone()
     };
     App {

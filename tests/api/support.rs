@@ -210,7 +210,7 @@ impl TestApp {
         let dir = std::env::temp_dir().join(format!("fieldpay-test-{}", new_id("t")));
         std::fs::create_dir_all(&dir).unwrap();
         let url = fresh_database_url(&dir).await;
-        TestApp::open(dir, url, rate_limits, Clock::system()).await
+        TestApp::open(dir, url, rate_limits, Clock::system(), true).await
     }
 
     /// An app whose clock reads `at` now (and runs on from there): for the
@@ -219,7 +219,14 @@ impl TestApp {
         let dir = std::env::temp_dir().join(format!("fieldpay-test-{}", new_id("t")));
         std::fs::create_dir_all(&dir).unwrap();
         let url = fresh_database_url(&dir).await;
-        TestApp::open(dir, url, TestApp::relaxed_limits(), Clock::starting_at(at)).await
+        TestApp::open(
+            dir,
+            url,
+            TestApp::relaxed_limits(),
+            Clock::starting_at(at),
+            true,
+        )
+        .await
     }
 
     /// An app on a fresh database of the test PostgreSQL server, whatever
@@ -238,7 +245,7 @@ impl TestApp {
         let dir = std::env::temp_dir().join(format!("fieldpay-test-{}", new_id("t")));
         std::fs::create_dir_all(&dir).unwrap();
         let url = fresh_postgres_database(&server).await;
-        Some(TestApp::open(dir, url, TestApp::relaxed_limits(), clock).await)
+        Some(TestApp::open(dir, url, TestApp::relaxed_limits(), clock, true).await)
     }
 
     /// An app on a SQLite file, whatever the suite runs on.
@@ -246,7 +253,7 @@ impl TestApp {
         let dir = std::env::temp_dir().join(format!("fieldpay-test-{}", new_id("t")));
         std::fs::create_dir_all(&dir).unwrap();
         let url = format!("sqlite://{}/test.db", dir.display());
-        TestApp::open(dir, url, TestApp::relaxed_limits(), Clock::system()).await
+        TestApp::open(dir, url, TestApp::relaxed_limits(), Clock::system(), true).await
     }
 
     fn relaxed_limits() -> RateLimits {
@@ -262,6 +269,7 @@ impl TestApp {
         database_url: String,
         rate_limits: RateLimits,
         clock: Clock,
+        with_company: bool,
     ) -> TestApp {
         captured_logs();
         let config = Config {
@@ -276,6 +284,7 @@ impl TestApp {
             stripe_api_base: fieldpay::processor::stripe::DEFAULT_API_BASE.into(),
             metrics_token: None,
             trusted_proxies: Vec::new(),
+            signup: fieldpay::config::Signup::FirstRun,
             delivery: fieldpay::config::DeliverySettings {
                 // Inbound SMS webhooks are signed with it (spool transport still).
                 sms_token: SMS_TOKEN.into(),
@@ -283,6 +292,16 @@ impl TestApp {
             },
         };
         let app = App::open_with_clock(config, clock).await.unwrap();
+        if !with_company {
+            let router = fieldpay::web::router(app.clone());
+            return TestApp {
+                app,
+                router,
+                dir,
+                api_key: String::new(),
+                owner_email: String::new(),
+            };
+        }
         let company = NewCompany {
             phone: "(512) 555-0142".into(),
             ..setup::default_company("Greenleaf Pest Control")
@@ -301,12 +320,26 @@ impl TestApp {
         }
     }
 
-    /// Points the app's Stripe adapters at another server (localstripe).
-    pub fn set_stripe_api_base(&mut self, base: &str) {
+    /// An app on a fresh database with no company at all: what a new
+    /// server is before `/setup` (no API key, no office user).
+    pub async fn empty() -> TestApp {
+        let dir = std::env::temp_dir().join(format!("fieldpay-test-{}", new_id("t")));
+        std::fs::create_dir_all(&dir).unwrap();
+        let url = fresh_database_url(&dir).await;
+        TestApp::open(dir, url, TestApp::relaxed_limits(), Clock::system(), false).await
+    }
+
+    /// Changes the app's settings (and rebuilds the router on them).
+    pub fn configure(&mut self, change: impl FnOnce(&mut Config)) {
         let mut config = (*self.app.config).clone();
-        config.stripe_api_base = base.to_string();
+        change(&mut config);
         self.app.config = std::sync::Arc::new(config);
         self.router = fieldpay::web::router(self.app.clone());
+    }
+
+    /// Points the app's Stripe adapters at another server (localstripe).
+    pub fn set_stripe_api_base(&mut self, base: &str) {
+        self.configure(|c| c.stripe_api_base = base.to_string());
     }
 
     /// Today in the company's time zone, by the app's clock.

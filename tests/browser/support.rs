@@ -110,6 +110,7 @@ impl Server {
             stripe_api_base: fieldpay::processor::stripe::DEFAULT_API_BASE.into(),
             metrics_token: None,
             trusted_proxies: Vec::new(),
+            signup: fieldpay::config::Signup::FirstRun,
         };
         let app = App::open(config).await.unwrap();
         let company = NewCompany {

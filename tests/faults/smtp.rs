@@ -176,6 +176,7 @@ async fn smtp_down_for_a_while_then_back_delivers_each_message_once() {
         stripe_api_base: fieldpay::processor::stripe::DEFAULT_API_BASE.into(),
         metrics_token: None,
         trusted_proxies: Vec::new(),
+        signup: fieldpay::config::Signup::FirstRun,
         delivery: DeliverySettings {
             smtp_url: Some(format!("smtp://127.0.0.1:{port}")),
             ..Default::default()

@@ -250,21 +250,35 @@ async fn login(
             "That email and password do not match an office account.",
         );
     };
+    signed_in(&state, &headers, ip, &user_id, &company_id, "password").await
+}
+
+/// Starts an office session for a user who just proved who they are (the
+/// sign-in form, or creating their company), ending the one this browser
+/// had, and goes to the dashboard.
+pub(crate) async fn signed_in(
+    state: &AppState,
+    headers: &HeaderMap,
+    ip: ClientIp,
+    user_id: &str,
+    company_id: &str,
+    how: &str,
+) -> Response {
     let ttl = time::Duration::hours(SESSION_HOURS);
     let result: Result<String, StoreError> = async {
         let mut tx = state.app.db.begin_write().await?;
         // A new session at every sign-in; the one this browser had ends.
-        if let Some(old) = cookie_value(&headers, COOKIE) {
+        if let Some(old) = cookie_value(headers, COOKIE) {
             sessions::delete(&mut tx, old).await?;
         }
-        let cookie = sessions::create(&mut tx, Kind::Office, &user_id, &company_id, ttl).await?;
+        let cookie = sessions::create(&mut tx, Kind::Office, user_id, company_id, ttl).await?;
         audit::record(
             &mut tx,
-            &company_id,
+            company_id,
             &format!("office:{user_id}"),
             "office.signed_in",
-            &user_id,
-            serde_json::json!({"ip": ip.0.to_string()}),
+            user_id,
+            serde_json::json!({"ip": ip.0.to_string(), "with": how}),
         )
         .await?;
         tx.commit().await?;
@@ -276,7 +290,7 @@ async fn login(
             let mut resp = Redirect::to("/office/dashboard").into_response();
             resp.headers_mut().append(
                 header::SET_COOKIE,
-                session_cookie(&state, COOKIE, &cookie, "/office", SESSION_HOURS * 3600),
+                session_cookie(state, COOKIE, &cookie, "/office", SESSION_HOURS * 3600),
             );
             resp
         }
