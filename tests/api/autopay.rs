@@ -1157,16 +1157,8 @@ fn the_cli_runs_autopay() {
         (t, inv)
     });
     let run = |now: &str| {
-        std::process::Command::new(env!("CARGO_BIN_EXE_fieldpay"))
+        crate::common::fieldpay_cmd_like(&t.app.config)
             .args(["jobs", "run", "--once", "--now", now])
-            .env("FIELDPAY_DATABASE_URL", &t.app.config.database_url)
-            .env(
-                "FIELDPAY_SANDBOX_DATABASE_URL",
-                t.app.config.sandbox_database_url(),
-            )
-            .env("FIELDPAY_SECRET_KEY", t.app.config.secret.encoded())
-            .env("FIELDPAY_SPOOL_DIR", t.dir.join("spool"))
-            .env("FIELDPAY_LOG", "warn")
             .output()
             .expect("the binary runs")
     };

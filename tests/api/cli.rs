@@ -1,17 +1,8 @@
 //! The `fieldpay` command line, run as a real process.
 
-use std::process::Command;
-
 fn fieldpay(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_fieldpay"))
+    crate::common::fieldpay_cmd(&format!("sqlite://{}/cli.db", dir.display()))
         .args(args)
-        .env(
-            "FIELDPAY_DATABASE_URL",
-            format!("sqlite://{}/cli.db", dir.display()),
-        )
-        .env("FIELDPAY_LOG", "warn")
-        .env_remove("FIELDPAY_SECRET_KEY")
-        .env_remove("FIELDPAY_BASE_URL")
         .output()
         .expect("the binary runs")
 }
@@ -102,9 +93,8 @@ fn migrate_company_create_and_jobs() {
 
 #[test]
 fn a_bad_database_url_is_a_clear_error() {
-    let out = Command::new(env!("CARGO_BIN_EXE_fieldpay"))
+    let out = crate::common::fieldpay_cmd("mysql://nope")
         .args(["migrate"])
-        .env("FIELDPAY_DATABASE_URL", "mysql://nope")
         .env(
             "FIELDPAY_SECRET_KEY",
             fieldpay::crypto::Secret::generate().encoded(),

@@ -1,8 +1,6 @@
 //! Importing customers and invoices from CSV: the office upload form, the
 //! shared import core and the `fieldpay import` command.
 
-use std::process::Command;
-
 use axum::http::{Method, StatusCode};
 
 use crate::office_auth::Office;
@@ -360,15 +358,8 @@ fn cli_import_prints_the_summary_and_exit_codes() {
         std::env::temp_dir().join(format!("fieldpay-import-{}", fieldpay::crypto::new_id("t")));
     std::fs::create_dir_all(&dir).unwrap();
     let run = |args: &[&str]| {
-        Command::new(env!("CARGO_BIN_EXE_fieldpay"))
+        crate::common::fieldpay_cmd(&format!("sqlite://{}/cli.db", dir.display()))
             .args(args)
-            .env(
-                "FIELDPAY_DATABASE_URL",
-                format!("sqlite://{}/cli.db", dir.display()),
-            )
-            .env("FIELDPAY_LOG", "warn")
-            .env_remove("FIELDPAY_SECRET_KEY")
-            .env_remove("FIELDPAY_BASE_URL")
             .output()
             .expect("the binary runs")
     };

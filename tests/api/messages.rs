@@ -97,10 +97,6 @@ async fn enqueue(t: &TestApp, m: NewMessage) -> Enqueued {
 fn with_delivery(t: &TestApp, d: DeliverySettings) -> App {
     let config = Config {
         delivery: d,
-        stripe_api_base: fieldpay::processor::stripe::DEFAULT_API_BASE.into(),
-        metrics_token: None,
-        trusted_proxies: Vec::new(),
-        signup: fieldpay::config::Signup::FirstRun,
         ..(*t.app.config).clone()
     };
     App {

@@ -519,22 +519,13 @@ fn spawn_server(
     std::process::Child,
     std::sync::mpsc::Receiver<serde_json::Value>,
 ) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_fieldpay"))
+    let mut child = crate::common::fieldpay_cmd(&format!("sqlite://{}/ops.db", dir.display()))
         .arg("serve")
         .args(extra)
-        .env(
-            "FIELDPAY_DATABASE_URL",
-            format!("sqlite://{}/ops.db", dir.display()),
-        )
         .env("FIELDPAY_BIND", "127.0.0.1:0")
         .env("FIELDPAY_SPOOL_DIR", dir.join("spool"))
         .env("FIELDPAY_LOG", "info")
         .env("FIELDPAY_LOG_FORMAT", "json")
-        .env_remove("FIELDPAY_SECRET_KEY")
-        .env_remove("FIELDPAY_BASE_URL")
-        .env_remove("FIELDPAY_METRICS_TOKEN")
-        .env_remove("FIELDPAY_TRUSTED_PROXIES")
-        .env_remove("FIELDPAY_PAY_RATE_LIMIT_MISSES")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())

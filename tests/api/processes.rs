@@ -28,16 +28,8 @@ fn jobs_process(t: &TestApp, now: &str) -> Child {
 }
 
 fn jobs_command(t: &TestApp, now: &str) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_fieldpay"));
+    let mut cmd = crate::common::fieldpay_cmd_like(&t.app.config);
     cmd.args(["jobs", "run", "--once", "--now", now])
-        .env("FIELDPAY_DATABASE_URL", &t.app.config.database_url)
-        .env(
-            "FIELDPAY_SANDBOX_DATABASE_URL",
-            t.app.config.sandbox_database_url(),
-        )
-        .env("FIELDPAY_SECRET_KEY", t.app.config.secret.encoded())
-        .env("FIELDPAY_SPOOL_DIR", &t.app.config.spool_dir)
-        .env("FIELDPAY_BASE_URL", &t.app.config.base_url)
         .stdout(Stdio::piped());
     cmd
 }
@@ -247,11 +239,8 @@ async fn copy_database_moves_everything_from_sqlite_to_postgres() {
     let target = crate::support::fresh_postgres_database(&server).await;
 
     let copy = || {
-        Command::new(env!("CARGO_BIN_EXE_fieldpay"))
+        crate::common::fieldpay_cmd_like(&t.app.config)
             .args(["copy-database", "--to", &target])
-            .env("FIELDPAY_DATABASE_URL", &t.app.config.database_url)
-            .env("FIELDPAY_SECRET_KEY", t.app.config.secret.encoded())
-            .env("FIELDPAY_LOG", "warn")
             .output()
             .unwrap()
     };

@@ -17,14 +17,13 @@ use tower::ServiceExt;
 use fieldpay::app::App;
 use fieldpay::app::setup;
 use fieldpay::config::{Config, RateLimits};
-use fieldpay::crypto::{Secret, new_id};
+use fieldpay::crypto::new_id;
 use fieldpay::domain::Clock;
-use fieldpay::store::companies::NewCompany;
 
 pub mod faulty;
 
 pub const BASE_URL: &str = "https://pay.greenleaf.test";
-pub const OWNER_PASSWORD: &str = "correct horse battery";
+pub use crate::common::OWNER_PASSWORD;
 pub const SMS_TOKEN: &str = "test-sms-auth-token";
 /// The test company's zone (`setup::default_company`'s).
 pub const COMPANY_TIME_ZONE: &str = "America/Chicago";
@@ -257,11 +256,7 @@ impl TestApp {
     }
 
     fn relaxed_limits() -> RateLimits {
-        RateLimits {
-            misses_per_client_per_minute: 1000,
-            misses_total_per_minute: 100_000,
-            hits_per_token_per_minute: 100_000,
-        }
+        crate::common::relaxed_limits()
     }
 
     async fn open(
@@ -273,23 +268,13 @@ impl TestApp {
     ) -> TestApp {
         captured_logs();
         let config = Config {
-            bind: "127.0.0.1:0".parse().unwrap(),
-            database_url,
-            database_pool: Default::default(),
-            sandbox_database_url: Some(format!("sqlite://{}/test.sandbox.db", dir.display())),
-            base_url: BASE_URL.into(),
-            spool_dir: dir.join("spool"),
-            secret: Secret::generate(),
             rate_limits,
-            stripe_api_base: fieldpay::processor::stripe::DEFAULT_API_BASE.into(),
-            metrics_token: None,
-            trusted_proxies: Vec::new(),
-            signup: fieldpay::config::Signup::FirstRun,
             delivery: fieldpay::config::DeliverySettings {
                 // Inbound SMS webhooks are signed with it (spool transport still).
                 sms_token: SMS_TOKEN.into(),
                 ..Default::default()
             },
+            ..crate::common::test_config(&dir, database_url, BASE_URL)
         };
         let app = App::open_with_clock(config, clock).await.unwrap();
         if !with_company {
@@ -302,14 +287,7 @@ impl TestApp {
                 owner_email: String::new(),
             };
         }
-        let company = NewCompany {
-            phone: "(512) 555-0142".into(),
-            ..setup::default_company("Greenleaf Pest Control")
-        };
-        let owner_email = format!("{}@example.com", new_id("o"));
-        let created = setup::create_company(&app.db, &company, &owner_email, OWNER_PASSWORD)
-            .await
-            .unwrap();
+        let (created, owner_email) = crate::common::create_test_company(&app.db).await;
         let router = fieldpay::web::router(app.clone());
         TestApp {
             app,

@@ -15,11 +15,11 @@ use serde_json::{Value, json};
 
 use fieldpay::app::App;
 use fieldpay::app::setup;
-use fieldpay::config::{Config, RateLimits};
-use fieldpay::crypto::{Secret, new_id};
-use fieldpay::store::companies::NewCompany;
+use fieldpay::config::Config;
+use fieldpay::crypto::new_id;
 
-pub const OWNER_PASSWORD: &str = "correct horse battery";
+pub use crate::common::OWNER_PASSWORD;
+
 /// Debian's Chromium and chromedriver, or the ones `FIELDPAY_CHROMIUM` and
 /// `FIELDPAY_CHROMEDRIVER` name.
 fn chromium() -> String {
@@ -95,32 +95,11 @@ impl Server {
         let base = format!("http://127.0.0.1:{}", addr.port());
         let config = Config {
             bind: addr,
-            database_url: format!("sqlite://{}/test.db", dir.display()),
-            database_pool: Default::default(),
             sandbox_database_url: None,
-            base_url: base.clone(),
-            spool_dir: dir.join("spool"),
-            secret: Secret::generate(),
-            rate_limits: RateLimits {
-                misses_per_client_per_minute: 1000,
-                misses_total_per_minute: 100_000,
-                hits_per_token_per_minute: 100_000,
-            },
-            delivery: Default::default(),
-            stripe_api_base: fieldpay::processor::stripe::DEFAULT_API_BASE.into(),
-            metrics_token: None,
-            trusted_proxies: Vec::new(),
-            signup: fieldpay::config::Signup::FirstRun,
+            ..crate::common::test_config(&dir, format!("sqlite://{}/test.db", dir.display()), &base)
         };
         let app = App::open(config).await.unwrap();
-        let company = NewCompany {
-            phone: "(512) 555-0142".into(),
-            ..setup::default_company("Greenleaf Pest Control")
-        };
-        let owner_email = format!("{}@example.com", new_id("o"));
-        let created = setup::create_company(&app.db, &company, &owner_email, OWNER_PASSWORD)
-            .await
-            .unwrap();
+        let (created, owner_email) = crate::common::create_test_company(&app.db).await;
         tokio::spawn(fieldpay::web::serve_on(listener, app.clone()));
         Server {
             app,
@@ -376,13 +355,7 @@ pub async fn http(
     (status, String::from_utf8_lossy(&bytes).into_owned())
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use crate::common::free_port;
 
 /// chromedriver (and the Chromium it starts) in a process group of their
 /// own, killed together when the test ends, whatever way it ends.

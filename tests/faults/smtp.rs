@@ -10,7 +10,6 @@ use std::process::{Child, Command, Stdio};
 use fieldpay::app::App;
 use fieldpay::app::setup;
 use fieldpay::config::{Config, DeliverySettings, RateLimits};
-use fieldpay::crypto::Secret;
 use fieldpay::jobs;
 use fieldpay::messaging::Channel;
 use fieldpay::messaging::outbox::{self, DeliveryReport, NewMessage};
@@ -165,22 +164,17 @@ async fn smtp_down_for_a_while_then_back_delivers_each_message_once() {
     std::fs::write(&script, SMTP_SERVER).unwrap();
     let port = support::free_port();
     let app = App::open(Config {
-        bind: "127.0.0.1:0".parse().unwrap(),
-        database_url: format!("sqlite://{}/app.db", dir.0.display()),
-        database_pool: Default::default(),
         sandbox_database_url: None,
-        base_url: "https://pay.faults.test".into(),
-        spool_dir: dir.0.join("spool"),
-        secret: Secret::generate(),
         rate_limits: RateLimits::default(),
-        stripe_api_base: fieldpay::processor::stripe::DEFAULT_API_BASE.into(),
-        metrics_token: None,
-        trusted_proxies: Vec::new(),
-        signup: fieldpay::config::Signup::FirstRun,
         delivery: DeliverySettings {
             smtp_url: Some(format!("smtp://127.0.0.1:{port}")),
             ..Default::default()
         },
+        ..crate::common::test_config(
+            &dir.0,
+            format!("sqlite://{}/app.db", dir.0.display()),
+            "https://pay.faults.test",
+        )
     })
     .await
     .unwrap();

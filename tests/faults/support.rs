@@ -4,7 +4,7 @@
 //! recorded exactly once, and no invoice is over-collected.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::str::FromStr;
 use std::time::{Duration, Instant};
 
@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::{ConnectOptions, Connection, SqliteConnection};
 
-pub const OWNER_PASSWORD: &str = "correct horse battery";
+pub use crate::common::{OWNER_PASSWORD, TempDir, fieldpay_cmd, free_port};
 /// The zone of the company `create_company` makes (the CLI's default).
 pub const COMPANY_TIME_ZONE: &str = "America/Chicago";
 
@@ -30,29 +30,6 @@ pub fn day(days: i64) -> String {
 /// A card expiry year still years ahead: December, three years on.
 pub fn exp_year() -> i32 {
     today().year() + 3
-}
-
-/// A folder of its own under the system's temp folder, removed on drop
-/// unless the test failed (what it holds helps to see why).
-pub struct TempDir(pub PathBuf);
-
-impl TempDir {
-    pub fn new(what: &str) -> TempDir {
-        let dir =
-            std::env::temp_dir().join(format!("fieldpay-{what}-{}", fieldpay::crypto::new_id("t")));
-        std::fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        if std::thread::panicking() {
-            eprintln!("kept {} for inspection", self.0.display());
-        } else {
-            std::fs::remove_dir_all(&self.0).ok();
-        }
-    }
 }
 
 /// Deterministic xorshift64*: the kill moments and payment mix of a run come
@@ -87,27 +64,6 @@ pub fn seed() -> u64 {
             nanos | 1
         }
     }
-}
-
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// Runs the binary with the test database's settings and no others.
-pub fn fieldpay_cmd(db_url: &str) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_fieldpay"));
-    for (key, _) in std::env::vars_os() {
-        if key.to_string_lossy().starts_with("FIELDPAY_") {
-            cmd.env_remove(key);
-        }
-    }
-    cmd.env("FIELDPAY_DATABASE_URL", db_url)
-        .env("FIELDPAY_LOG", "warn");
-    cmd
 }
 
 /// `fieldpay company create --json`: the API key.
