@@ -14,19 +14,16 @@ use axum::http::StatusCode;
 use serde_json::json;
 
 use fieldpay::app::office_payments::{RefundOutcome, RefundRequest};
-use fieldpay::domain::money::Money;
+use fieldpay::processor::RefundStatus;
 use fieldpay::processor::stripe::StripeProcessor;
 use fieldpay::processor::stripe::transformers::sign;
-use fieldpay::processor::{
-    BoxFuture, ChargeLookup, ChargeOutcome, ChargeRequest, PaymentProcessor, ProcessorError,
-    Refund, SaveOutcome,
-};
 
 use crate::refunds::{books, later, refund_state};
 use crate::stripe::{
     Ctx, attempt_of_payment, body, event, http, intents_for, ls_get, now_unix, pay_and_lose_reply,
     pm, post_event, set_kind, stripe_app, use_processor, wait_processed,
 };
+use crate::support::faulty::Faulty;
 use crate::support::{TestApp, customer_with_invoices};
 
 /// Sets a refund's status at localstripe, as Stripe changes it later.
@@ -39,72 +36,6 @@ async fn set_refund_status(c: &Ctx, refund_id: &str, status: &str) {
         .await
         .unwrap();
     assert!(r.status().is_success(), "{}", r.text().await.unwrap());
-}
-
-/// The company's Stripe account, where every refund it makes comes back
-/// `pending` (a bank that takes days).
-struct PendingRefunds {
-    stripe: StripeProcessor,
-    c_base: String,
-    sk: String,
-}
-
-impl PaymentProcessor for PendingRefunds {
-    fn name(&self) -> &'static str {
-        "stripe"
-    }
-    fn account(&self) -> String {
-        self.stripe.account()
-    }
-    fn charge(&self, req: ChargeRequest) -> BoxFuture<'_, Result<ChargeOutcome, ProcessorError>> {
-        self.stripe.charge(req)
-    }
-    fn save_method(
-        &self,
-        token: String,
-        customer: Option<String>,
-    ) -> BoxFuture<'_, Result<SaveOutcome, ProcessorError>> {
-        self.stripe.save_method(token, customer)
-    }
-    fn find_charge(
-        &self,
-        lookup: ChargeLookup,
-    ) -> BoxFuture<'_, Result<Option<ChargeOutcome>, ProcessorError>> {
-        self.stripe.find_charge(lookup)
-    }
-    fn refund(
-        &self,
-        charge_id: String,
-        amount: Money,
-        key: String,
-    ) -> BoxFuture<'_, Result<Refund, ProcessorError>> {
-        Box::pin(async move {
-            let made = self
-                .stripe
-                .refund(charge_id.clone(), amount, key.clone())
-                .await?;
-            let r = http()
-                .post(format!("{}/v1/refunds/{}", self.c_base, made.id))
-                .bearer_auth(&self.sk)
-                .form(&[("status", "pending")])
-                .send()
-                .await
-                .unwrap();
-            assert!(r.status().is_success());
-            Ok(self
-                .stripe
-                .find_refund(charge_id, key)
-                .await?
-                .expect("the refund just made"))
-        })
-    }
-    fn find_refund(
-        &self,
-        charge_id: String,
-        key: String,
-    ) -> BoxFuture<'_, Result<Option<Refund>, ProcessorError>> {
-        self.stripe.find_refund(charge_id, key)
-    }
 }
 
 /// A Stripe payment of one invoice and an office refund of `amount` that
@@ -126,14 +57,9 @@ async fn pending_refund(
     let payment = r.json()["id"].as_str().unwrap().to_string();
     // For this one refund the company's Stripe account answers `pending`.
     let sandbox = t.app.processor.clone();
-    use_processor(
-        t,
-        Arc::new(PendingRefunds {
-            stripe: StripeProcessor::new(&c.ls.base, &c.sk),
-            c_base: c.ls.base.clone(),
-            sk: c.sk.clone(),
-        }),
-    );
+    let stripe = Faulty::new(Arc::new(StripeProcessor::new(&c.ls.base, &c.sk)));
+    stripe.report_refunds_as(Some(RefundStatus::Pending));
+    use_processor(t, stripe);
     set_kind(t, "sandbox").await;
     let req = RefundRequest {
         company_id: c.company.clone(),
@@ -162,6 +88,8 @@ async fn pending_refund(
     assert_eq!(status, "pending");
     let theirs = theirs.expect("Stripe's refund id is kept while pending");
     assert!(theirs.starts_with("re_"), "{theirs}");
+    // What Stripe says from now on when asked.
+    set_refund_status(c, &theirs, "pending").await;
     // Reopened, and held until Stripe settles it.
     assert_eq!(t.balance(&inv[0]).await, amount);
     let held: Option<String> =
