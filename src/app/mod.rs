@@ -9,11 +9,14 @@ pub mod documents;
 pub mod import;
 pub mod links;
 pub mod messages;
+pub mod office_emails;
 pub mod office_payments;
 pub mod payments;
 pub mod processors;
 pub mod refunds;
 pub mod setup;
+pub mod webhook_delivery;
+pub mod webhooks;
 
 use std::sync::Arc;
 
@@ -21,6 +24,7 @@ pub use actor::{Actor, Refusal};
 
 use crate::config::Config;
 use crate::domain::Clock;
+use crate::messaging::webhook::{HttpWebhookSender, WebhookSender};
 use crate::processor::PaymentProcessor;
 use crate::processor::sandbox::SandboxProcessor;
 use crate::store::Db;
@@ -34,6 +38,8 @@ pub struct App {
     pub sandbox: SandboxProcessor,
     /// Where "now" comes from: the system clock, or a test's movable one.
     pub clock: Clock,
+    /// Where webhooks go out: HTTP, or a test's recorder.
+    pub webhooks: Arc<dyn WebhookSender>,
 }
 
 impl App {
@@ -55,6 +61,7 @@ impl App {
             sandbox,
             config: Arc::new(config),
             clock,
+            webhooks: Arc::new(HttpWebhookSender::new().map_err(|e| anyhow::anyhow!(e))?),
         })
     }
 

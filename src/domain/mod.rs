@@ -13,6 +13,7 @@ pub mod money;
 pub mod paylink;
 pub mod processor;
 pub mod text;
+pub mod webhooks;
 
 pub use allocation::{Allocation, allocate};
 pub use clock::Clock;

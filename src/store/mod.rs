@@ -16,6 +16,7 @@ pub mod limits;
 pub mod links;
 pub mod messages;
 pub mod migrations;
+pub mod office_emails;
 pub mod payments;
 pub mod paypage;
 pub mod portal;
@@ -24,6 +25,7 @@ pub mod refunds;
 pub mod sessions;
 pub mod sql;
 pub mod templates;
+pub mod webhooks;
 pub mod writer;
 
 use std::str::FromStr;

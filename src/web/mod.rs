@@ -5,6 +5,7 @@ pub mod api_alerts;
 pub mod api_messages;
 pub mod api_processor;
 pub mod api_templates;
+pub mod api_webhooks;
 pub mod error;
 pub mod limits;
 pub mod office;
@@ -75,6 +76,7 @@ pub fn router(app: App) -> Router {
         .merge(api_templates::routes())
         .merge(api_messages::routes())
         .merge(api_alerts::routes())
+        .merge(api_webhooks::routes())
         .merge(office::routes())
         .merge(portal::routes())
         .merge(pdf::routes())

@@ -6,6 +6,7 @@ pub mod autopay;
 pub mod communications;
 pub mod customers;
 pub mod dashboard;
+pub mod developers;
 pub mod import;
 pub mod invoices;
 pub mod payments;
@@ -52,6 +53,7 @@ pub fn routes() -> Router<AppState> {
         .merge(alerts::routes())
         .merge(autopay::routes())
         .merge(processor::routes())
+        .merge(developers::routes())
 }
 
 /// The signed-in office user. Its `company_id` scopes every query.
