@@ -30,6 +30,7 @@
 mod cards;
 mod charge;
 pub mod office;
+mod office_rules;
 mod reconcile;
 mod reserve;
 mod settle;
@@ -37,9 +38,10 @@ mod settle;
 pub use cards::{AddCard, add_card};
 pub use charge::{pay, pay_detached, pay_interactive, pay_interactive_detached, pay_with};
 pub use office::{
-    OfficeMethod, OfficePaid, OfficePayError, PaymentKey, RecordPayment, Spread, day_start,
+    OfficeMethod, OfficePaid, OfficePayError, PaymentKey, RecordPayment, Spread,
     record_office_payment,
 };
+pub use office_rules::{PlanError, check_exact_shares, day_start, plan_office_payment};
 pub use reconcile::{AUTHENTICATION_WINDOW, ReconcileReport, confirm, reconcile};
 pub use settle::settle;
 
