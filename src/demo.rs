@@ -3,14 +3,15 @@
 
 use time::Duration;
 
+use crate::app::Actor;
 use crate::app::App;
+use crate::app::invoices::IssueInvoice;
 use crate::app::setup;
+use crate::domain::LineInput;
 use crate::domain::customer::CustomerInput;
 use crate::domain::money::Currency;
-use crate::domain::{LineInput, price_lines};
 use crate::store::companies::{self, NewCompany};
 use crate::store::customers;
-use crate::store::invoices::{self, NewInvoice};
 use crate::store::{Conn, StoreError};
 
 pub const COMPANY_NAME: &str = "Greenleaf Pest Control";
@@ -122,6 +123,10 @@ async fn seed(app: &App) -> anyhow::Result<String> {
             ],
         ),
     ];
+    let stored = companies::get(&app.db, &company_id)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("demo company vanished"))?;
+    let actor = Actor::system(&company_id, "demo");
     for (prop, due_in, lines) in invoices {
         let lines: Vec<LineInput> = lines
             .iter()
@@ -131,24 +136,17 @@ async fn seed(app: &App) -> anyhow::Result<String> {
                 unit_price: *p,
             })
             .collect();
-        let (amounts, total) = price_lines(&lines).map_err(|e| anyhow::anyhow!("{e:?}"))?;
-        let (property_id, bill_to) = &property_ids[prop];
-        invoices::create(
-            &mut tx,
-            &NewInvoice {
-                company_id: &company_id,
-                number: None,
-                property_id,
-                bill_to_customer_id: bill_to,
-                issue_date: today + Duration::days(due_in - 30),
-                due_date: today + Duration::days(due_in),
-                currency: Currency::USD,
-                lines: &lines,
-                amounts: &amounts,
-                total,
-            },
-        )
-        .await?;
+        let (property_id, _) = &property_ids[prop];
+        let issue = IssueInvoice {
+            property_id: property_id.clone(),
+            number: None,
+            issue_date: Some(today + Duration::days(due_in - 30)),
+            due_date: today + Duration::days(due_in),
+            lines,
+        };
+        crate::app::invoices::issue_on(&mut tx, &actor, &stored, today, &issue)
+            .await
+            .map_err(|e| anyhow::anyhow!("demo invoice: {e}"))?;
     }
     tx.commit().await.map_err(StoreError::from)?;
     Ok(company_id)

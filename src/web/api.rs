@@ -8,17 +8,13 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 use super::error::ApiError;
 use super::{AppState, json_created};
 use crate::domain::customer::{CustomerInput, check_address};
-use crate::domain::dates;
-use crate::domain::money::minor_units_from_json;
 use crate::domain::text::FieldError;
-use crate::domain::{LineInput, invoice, price_lines};
 use crate::store::customers;
-use crate::store::invoices::{self, NewInvoice};
+use crate::store::invoices;
 use crate::store::{StoreError, companies, payments};
 
 pub fn routes() -> Router<AppState> {
@@ -39,7 +35,7 @@ pub fn routes() -> Router<AppState> {
             post(revoke_link),
         )
         .route("/api/v1/properties", post(create_property))
-        .route("/api/v1/invoices", post(create_invoice).get(list_invoices))
+        .route("/api/v1/invoices", get(list_invoices))
         .route("/api/v1/invoices/{id}", get(get_invoice))
         .route("/api/v1/payments", get(list_payments))
         .merge(crate::web::office::settings::api_routes())
@@ -287,122 +283,6 @@ async fn create_property(
     .await?;
     tx.commit().await.map_err(StoreError::from)?;
     Ok(json_created(p))
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct LineBody {
-    description: String,
-    quantity: Value,
-    unit_price: Value,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct InvoiceBody {
-    property_id: String,
-    number: Option<String>,
-    issue_date: Option<String>,
-    due_date: String,
-    lines: Vec<LineBody>,
-}
-
-fn parse_date(text: &str, field: &str) -> Result<time::Date, ApiError> {
-    dates::parse(text).ok_or_else(|| {
-        ApiError::unprocessable(
-            "invalid_date",
-            format!("{field} must be a date in the form YYYY-MM-DD, got '{text}'"),
-            field,
-        )
-    })
-}
-
-async fn create_invoice(
-    State(state): State<AppState>,
-    CompanyKey(company_id): CompanyKey,
-    body: Result<Json<InvoiceBody>, JsonRejection>,
-) -> ApiResult {
-    let Json(b) = body?;
-    let company = companies::get(&state.app.db, &company_id)
-        .await?
-        .ok_or_else(ApiError::not_found)?;
-    let due_date = parse_date(&b.due_date, "due_date")?;
-    let issue_date = match &b.issue_date {
-        Some(d) => parse_date(d, "issue_date")?,
-        None => state.app.clock.today_in(&company.time_zone),
-    };
-    if due_date < issue_date {
-        return Err(ApiError::unprocessable(
-            "invalid_date",
-            "due_date must not be before issue_date",
-            "due_date",
-        ));
-    }
-    let number = match &b.number {
-        Some(n) => invoice::check_number("number", n)?,
-        None => None,
-    };
-    let mut lines = Vec::with_capacity(b.lines.len());
-    for (i, l) in b.lines.iter().enumerate() {
-        let quantity = l.quantity.as_i64().ok_or_else(|| {
-            ApiError::unprocessable(
-                "invalid_field",
-                "quantity must be a whole number",
-                &format!("lines[{i}].quantity"),
-            )
-        })?;
-        let unit_price = minor_units_from_json(&l.unit_price).map_err(|why| {
-            ApiError::unprocessable(
-                "invalid_amount",
-                format!("unit_price {why}"),
-                &format!("lines[{i}].unit_price"),
-            )
-        })?;
-        lines.push(LineInput {
-            description: l.description.trim().to_string(),
-            quantity,
-            unit_price,
-        });
-    }
-    let (amounts, total) = price_lines(&lines).map_err(|e| {
-        let (field, message) = e.describe();
-        ApiError::unprocessable("invalid_line", message, &field)
-    })?;
-    let mut tx = state.app.db.begin_write().await?;
-    let property = customers::get_property(&mut tx, &company_id, &b.property_id)
-        .await?
-        .ok_or_else(|| {
-            ApiError::new(
-                StatusCode::NOT_FOUND,
-                "property_not_found",
-                "property_id names no property of this company",
-            )
-            .with_field("property_id")
-        })?;
-    let new = NewInvoice {
-        company_id: &company_id,
-        number: number.as_deref(),
-        property_id: &property.id,
-        bill_to_customer_id: &property.bill_to_customer_id,
-        issue_date,
-        due_date,
-        currency: company.currency,
-        lines: &lines,
-        amounts: &amounts,
-        total,
-    };
-    let invoice = match invoices::create(&mut tx, &new).await {
-        Err(StoreError::Conflict) => {
-            return Err(ApiError::conflict(
-                "invoice_number_taken",
-                "An invoice with this number already exists.",
-            )
-            .with_field("number"));
-        }
-        other => other?,
-    };
-    tx.commit().await.map_err(StoreError::from)?;
-    Ok(json_created(invoice))
 }
 
 async fn get_invoice(

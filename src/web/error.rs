@@ -218,3 +218,29 @@ impl From<PayError> for ApiError {
         }
     }
 }
+
+impl From<crate::app::payments::OfficePayError> for ApiError {
+    fn from(e: crate::app::payments::OfficePayError) -> Self {
+        use crate::app::payments::OfficePayError;
+        match e {
+            OfficePayError::Invalid { field, message } => {
+                let (status, code) = match field {
+                    "Idempotency-Key" => (StatusCode::BAD_REQUEST, "idempotency_key_required"),
+                    "form" => (StatusCode::BAD_REQUEST, "form_expired"),
+                    _ => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_field"),
+                };
+                ApiError::new(status, code, message).with_field(field)
+            }
+            OfficePayError::NotFound => ApiError::not_found(),
+            OfficePayError::Forbidden(m) => ApiError::new(StatusCode::FORBIDDEN, "forbidden", m),
+            OfficePayError::Conflict { code, message } => ApiError::conflict(code, message),
+            OfficePayError::Processor(m) => {
+                ApiError::new(StatusCode::BAD_GATEWAY, "processor_refused", m)
+            }
+            OfficePayError::KeyReused => PayError::KeyReused.into(),
+            OfficePayError::InProgress => PayError::InProgress.into(),
+            OfficePayError::Charge(e) => e.into(),
+            OfficePayError::Store(e) => e.into(),
+        }
+    }
+}

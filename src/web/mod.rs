@@ -2,7 +2,9 @@
 
 pub mod api;
 pub mod api_alerts;
+pub mod api_invoices;
 pub mod api_messages;
+pub mod api_payments;
 pub mod api_processor;
 pub mod api_templates;
 pub mod error;
@@ -72,6 +74,8 @@ pub fn router(app: App) -> Router {
         .route("/static/{name}", get(static_file))
         .merge(pay::routes())
         .merge(api::routes())
+        .merge(api_invoices::routes())
+        .merge(api_payments::routes())
         .merge(api_templates::routes())
         .merge(api_messages::routes())
         .merge(api_alerts::routes())

@@ -6,6 +6,8 @@ mod common;
 mod support;
 
 mod alerts;
+mod api_invoices;
+mod api_money;
 mod api_validation;
 mod architecture;
 mod attacks;

@@ -7,8 +7,9 @@ use std::io::Read;
 use time::Date;
 
 use crate::app::App;
+use crate::app::invoices::IssueInvoice;
+use crate::app::{Actor, Refusal};
 use crate::store::customers::{self, NewCustomer};
-use crate::store::invoices::{self, NewInvoice};
 use crate::store::{Conn, StoreError, Tx, audit, companies};
 
 use super::parse::*;
@@ -517,20 +518,29 @@ async fn write_invoice(
         }
     };
     let name = sql::customer_name(conn, company_id, &bill_to).await?;
-    let issue_date = inv.issue_date.unwrap_or(today).min(inv.due_date);
-    let new = NewInvoice {
-        company_id,
-        number: Some(&inv.number),
-        property_id: &property_id,
-        bill_to_customer_id: &bill_to,
-        issue_date,
+    let issue = IssueInvoice {
+        property_id,
+        number: Some(inv.number.clone()),
+        issue_date: Some(inv.issue_date.unwrap_or(today).min(inv.due_date)),
         due_date: inv.due_date,
-        currency: company.currency,
-        lines: &inv.lines,
-        amounts: &inv.amounts,
-        total: inv.total,
+        lines: inv.lines.clone(),
     };
-    let created = invoices::create(conn, &new).await?;
+    let created = crate::app::invoices::issue_on(
+        conn,
+        &Actor::system(company_id, actor),
+        company,
+        today,
+        &issue,
+    )
+    .await
+    .map_err(|r| match r {
+        Refusal::Store(e) => RowError::Store(e),
+        Refusal::NotFound => RowError::Row(format!(
+            "invoice {}: its service address is not one of this company's.",
+            inv.number
+        )),
+        other => RowError::Row(format!("invoice {}: {other}", inv.number)),
+    })?;
     if let Some(ext) = &inv.external_id {
         sql::set_invoice_external(conn, company_id, &created.id, ext).await?;
     }

@@ -18,10 +18,16 @@
 //! key, and a refund is asked about (`find_refund`) before it is sent
 //! again, so it is made at most once whatever crashes or retries happen.
 
+mod record;
+
+pub use record::{
+    RefundKey, RefundOutcome, RefundPlan, RefundRequest, Refundable, plan_refund, plan_refund_for,
+    refund, retry_refund,
+};
+
 use time::{Duration, OffsetDateTime};
 
 use crate::app::App;
-use crate::app::office_payments::{Refundable, plan_refund};
 use crate::domain::Allocation;
 use crate::domain::money::Money;
 use crate::processor::{ProcessorError, Refund, RefundStatus};
