@@ -357,19 +357,6 @@ pub async fn has_default_card(
     Ok(found.is_some())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn token_lifetimes() {
-        assert_eq!(Purpose::Invite.lifetime(), Duration::days(7));
-        assert_eq!(Purpose::SignIn.lifetime(), Duration::minutes(20));
-        assert_eq!(Purpose::Invite.as_str(), "invite");
-        assert_eq!(Purpose::SignIn.as_str(), "sign_in");
-    }
-}
-
 /// What every portal page shows of its customer and company: `(customer
 /// name, company name, company phone, accent colour)`.
 pub async fn signed_in(
@@ -386,4 +373,17 @@ pub async fn signed_in(
     .bind(company_id)
     .fetch_optional(db.reader())
     .await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn token_lifetimes() {
+        assert_eq!(Purpose::Invite.lifetime(), Duration::days(7));
+        assert_eq!(Purpose::SignIn.lifetime(), Duration::minutes(20));
+        assert_eq!(Purpose::Invite.as_str(), "invite");
+        assert_eq!(Purpose::SignIn.as_str(), "sign_in");
+    }
 }
