@@ -5,11 +5,11 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 
-use super::{CustomerForm, FieldErrors, store_error, validate_customer};
+use super::{CustomerForm, FieldErrors, store_error};
+use crate::app::Rejected;
 use crate::store::customers;
-use crate::store::{StoreError, audit};
 use crate::web::AppState;
-use crate::web::office::{OfficeUser, page_with_status};
+use crate::web::office::{OfficeUser, page_with_status, refused};
 
 // ---------------------------------------------------------------- create and edit
 
@@ -54,46 +54,17 @@ pub(super) async fn create(
     if let Some(refused) = user.csrf_refusal(&form.csrf) {
         return refused;
     }
-    let new = match validate_customer(&form, &user.country) {
-        Ok(n) => n,
-        Err(errors) => {
-            return customer_form_page(
-                &state,
-                &user,
-                StatusCode::UNPROCESSABLE_ENTITY,
-                None,
-                &form,
-                &errors,
-            );
-        }
-    };
-    let result: Result<String, StoreError> = async {
-        let mut tx = state.app.db.begin_write().await?;
-        let customer = customers::create(&mut tx, &user.company_id, &new).await?;
-        // The payment link exists from the moment the customer does.
-        crate::app::links::issue(
-            &mut tx,
-            &state.app.config.secret,
-            &user.company_id,
-            &customer.id,
-        )
-        .await?;
-        audit::record(
-            &mut tx,
-            &user.company_id,
-            &user.actor(),
-            "customer.created",
-            &customer.id,
-            serde_json::json!({}),
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(customer.id)
-    }
-    .await;
-    match result {
-        Ok(id) => Redirect::to(&format!("/office/customers/{id}?done=created")).into_response(),
-        Err(e) => store_error(e),
+    match crate::app::customers::create(&state.app, &user.as_actor(), &form.input()).await {
+        Ok(c) => Redirect::to(&format!("/office/customers/{}?done=created", c.id)).into_response(),
+        Err(Rejected::Refused(r)) => refused(&state, r),
+        Err(rejected) => customer_form_page(
+            &state,
+            &user,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            None,
+            &form,
+            &rejected.by_field().unwrap_or_default(),
+        ),
     }
 }
 
@@ -125,45 +96,16 @@ pub(super) async fn update(
     if let Some(refused) = user.csrf_refusal(&form.csrf) {
         return refused;
     }
-    match customers::get(&state.app.db, &user.company_id, &id).await {
-        Ok(Some(_)) => {}
-        Ok(None) => return state.views.not_found(),
-        Err(e) => return store_error(e),
-    }
-    let new = match validate_customer(&form, &user.country) {
-        Ok(n) => n,
-        Err(errors) => {
-            return customer_form_page(
-                &state,
-                &user,
-                StatusCode::UNPROCESSABLE_ENTITY,
-                Some(&id),
-                &form,
-                &errors,
-            );
-        }
-    };
-    let result: Result<bool, StoreError> = async {
-        let mut tx = state.app.db.begin_write().await?;
-        if !customers::update(&mut tx, &user.company_id, &id, &new).await? {
-            return Ok(false);
-        }
-        audit::record(
-            &mut tx,
-            &user.company_id,
-            &user.actor(),
-            "customer.updated",
-            &id,
-            serde_json::json!({}),
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(true)
-    }
-    .await;
-    match result {
-        Ok(true) => Redirect::to(&format!("/office/customers/{id}?done=saved")).into_response(),
-        Ok(false) => state.views.not_found(),
-        Err(e) => store_error(e),
+    match crate::app::customers::update(&state.app, &user.as_actor(), &id, &form.input()).await {
+        Ok(_) => Redirect::to(&format!("/office/customers/{id}?done=saved")).into_response(),
+        Err(Rejected::Refused(r)) => refused(&state, r),
+        Err(rejected) => customer_form_page(
+            &state,
+            &user,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some(&id),
+            &form,
+            &rejected.by_field().unwrap_or_default(),
+        ),
     }
 }

@@ -7,10 +7,9 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
 use super::store_error;
-use crate::store::StoreError;
 use crate::store::customers;
 use crate::web::AppState;
-use crate::web::office::{OfficeUser, page};
+use crate::web::office::{OfficeUser, page, refused};
 
 // ---------------------------------------------------------------- payment link
 
@@ -103,33 +102,21 @@ pub(super) async fn link_action(
     let Some(action) = LinkAction::parse(&action) else {
         return state.views.not_found();
     };
-    let result: Result<bool, StoreError> = async {
-        let mut tx = state.app.db.begin_write().await?;
-        if !customers::all_belong(&mut tx, &user.company_id, &[id.as_str()]).await? {
-            return Ok(false);
-        }
-        let secret = &state.app.config.secret;
-        match action {
-            LinkAction::Rotate => {
-                crate::app::links::rotate(&mut tx, secret, &user.company_id, &id, &user.actor())
-                    .await?;
-            }
-            LinkAction::Revoke => {
-                crate::app::links::revoke(&mut tx, secret, &user.company_id, &id, &user.actor())
-                    .await?;
-            }
-        }
-        tx.commit().await?;
-        Ok(true)
-    }
-    .await;
-    let done = match action {
-        LinkAction::Rotate => "rotated",
-        LinkAction::Revoke => "revoked",
+    let actor = user.as_actor();
+    let (result, done) = match action {
+        LinkAction::Rotate => (
+            crate::app::links::rotate(&state.app, &actor, &id)
+                .await
+                .map(drop),
+            "rotated",
+        ),
+        LinkAction::Revoke => (
+            crate::app::links::revoke(&state.app, &actor, &id).await,
+            "revoked",
+        ),
     };
     match result {
-        Ok(true) => Redirect::to(&format!("/office/customers/{id}?done={done}")).into_response(),
-        Ok(false) => state.views.not_found(),
-        Err(e) => store_error(e),
+        Ok(()) => Redirect::to(&format!("/office/customers/{id}?done={done}")).into_response(),
+        Err(r) => refused(&state, r),
     }
 }

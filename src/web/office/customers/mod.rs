@@ -13,7 +13,7 @@ mod link;
 mod list;
 mod properties;
 
-use crate::domain::customer::{CustomerInput, check_address};
+use crate::domain::customer::CustomerInput;
 use std::collections::BTreeMap;
 
 use axum::Router;
@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 use time::Date;
 
 use crate::store::StoreError;
-use crate::store::customers::{Customer, NewCustomer};
+use crate::store::customers::Customer;
 use crate::web::AppState;
 use crate::web::error::ApiError;
 
@@ -81,6 +81,16 @@ pub struct CustomerForm {
 }
 
 impl CustomerForm {
+    /// The fields as typed, for the use case to check.
+    pub fn input(&self) -> CustomerInput<'_> {
+        CustomerInput {
+            name: &self.name,
+            email: Some(&self.email),
+            phone: Some(&self.phone),
+            billing_address: Some(&self.billing_address),
+        }
+    }
+
     fn of(c: &Customer) -> CustomerForm {
         CustomerForm {
             csrf: String::new(),
@@ -90,24 +100,6 @@ impl CustomerForm {
             billing_address: c.billing_address.clone().unwrap_or_default(),
         }
     }
-}
-
-/// Checks a customer form: the customer to save, or an error per field.
-/// `region` is the company's country, for phone numbers without a code.
-pub fn validate_customer(f: &CustomerForm, region: &str) -> Result<NewCustomer, FieldErrors> {
-    CustomerInput {
-        name: &f.name,
-        email: Some(&f.email),
-        phone: Some(&f.phone),
-        billing_address: Some(&f.billing_address),
-    }
-    .check(region)
-    .map_err(|errors| errors.into_iter().map(|e| (e.field, e.message)).collect())
-}
-
-/// Checks a property address.
-pub fn validate_address(address: &str) -> Result<String, String> {
-    check_address("address", address).map_err(|e| e.message)
 }
 
 /// An invoice's state in words (colour is never the only signal) and the
@@ -153,6 +145,7 @@ pub fn channel_words(channel: &str) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::customer::check_address;
     use time::macros::date;
 
     fn form(name: &str, email: &str, phone: &str) -> CustomerForm {
@@ -162,6 +155,17 @@ mod tests {
             phone: phone.into(),
             ..CustomerForm::default()
         }
+    }
+
+    fn validate_customer(
+        f: &CustomerForm,
+        region: &str,
+    ) -> Result<crate::store::customers::NewCustomer, FieldErrors> {
+        f.input().check(region).map_err(|errors| {
+            crate::app::Rejected::from(errors)
+                .by_field()
+                .unwrap_or_default()
+        })
     }
 
     #[test]
@@ -188,9 +192,10 @@ mod tests {
 
     #[test]
     fn addresses() {
-        assert_eq!(validate_address(" 1 Main St ").unwrap(), "1 Main St");
-        assert!(validate_address("  ").is_err());
-        assert!(validate_address(&"x".repeat(501)).is_err());
+        let address = |a: &str| check_address("address", a).map_err(|e| e.message);
+        assert_eq!(address(" 1 Main St ").unwrap(), "1 Main St");
+        assert_eq!(address("  ").unwrap_err(), "Enter the service address.");
+        assert!(address(&"x".repeat(501)).is_err());
     }
 
     #[test]

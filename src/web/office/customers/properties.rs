@@ -8,11 +8,12 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
 use super::detail::{PropertyFormState, render_detail};
-use super::{CHOICES_LIMIT, FieldErrors, store_error, validate_address};
+use super::{CHOICES_LIMIT, FieldErrors, store_error};
+use crate::app::Rejected;
+use crate::app::properties::{self, PropertyChange, PropertyInput};
 use crate::store::customers::{self, PropertyView};
-use crate::store::{StoreError, audit};
 use crate::web::AppState;
-use crate::web::office::{OfficeUser, page_with_status};
+use crate::web::office::{OfficeUser, page_with_status, refused};
 
 // ---------------------------------------------------------------- properties
 
@@ -35,49 +36,30 @@ pub(super) async fn add_property(
     if let Some(refused) = user.csrf_refusal(&form.csrf) {
         return refused;
     }
-    let result: Result<Added, StoreError> = async {
-        let mut tx = state.app.db.begin_write().await?;
-        if !customers::all_belong(&mut tx, &user.company_id, &[id.as_str()]).await? {
-            return Ok(Added::NoSuchCustomer);
-        }
-        let bill_to = match form.bill_to.trim() {
-            "" => id.clone(),
-            chosen => chosen.to_string(),
-        };
-        let bill_to_ok = customers::all_belong(&mut tx, &user.company_id, &[&bill_to]).await?;
-        let address = match (validate_address(&form.address), bill_to_ok) {
-            (Ok(address), true) => address,
-            (address, _) => {
-                return Ok(Added::Invalid(PropertyFormState {
-                    address: form.address.clone(),
-                    bill_to: if bill_to_ok { bill_to } else { id.clone() },
-                    error: address.err(),
-                    bill_to_error: (!bill_to_ok)
-                        .then(|| "Choose a customer from the list.".to_string()),
-                }));
+    let input = PropertyInput {
+        address: &form.address,
+        resident_customer_id: &id,
+        bill_to_customer_id: Some(&form.bill_to),
+    };
+    match properties::create(&state.app, &user.as_actor(), &input).await {
+        Ok(_) => Redirect::to(&format!("/office/customers/{id}?done=property")).into_response(),
+        Err(Rejected::Refused(r)) => refused(&state, r),
+        Err(rejected) => {
+            let errors = rejected.by_field().unwrap_or_default();
+            if errors.contains_key("resident_customer_id") {
+                return state.views.not_found();
             }
-        };
-        let p =
-            customers::create_property(&mut tx, &user.company_id, &address, &id, &bill_to).await?;
-        audit::record(
-            &mut tx,
-            &user.company_id,
-            &user.actor(),
-            "property.created",
-            &p.id,
-            serde_json::json!({ "resident": id, "bill_to": bill_to }),
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(Added::Done)
-    }
-    .await;
-    match result {
-        Ok(Added::Done) => {
-            Redirect::to(&format!("/office/customers/{id}?done=property")).into_response()
-        }
-        Ok(Added::NoSuchCustomer) => state.views.not_found(),
-        Ok(Added::Invalid(form_state)) => {
+            let bill_to_error = errors.contains_key("bill_to_customer_id");
+            let form_state = PropertyFormState {
+                address: form.address.clone(),
+                bill_to: if bill_to_error {
+                    id.clone()
+                } else {
+                    form.bill_to.trim().to_string()
+                },
+                error: errors.get("address").cloned(),
+                bill_to_error: bill_to_error.then(|| CHOOSE_A_CUSTOMER.to_string()),
+            };
             render_detail(
                 &state,
                 &user,
@@ -88,15 +70,11 @@ pub(super) async fn add_property(
             )
             .await
         }
-        Err(e) => store_error(e),
     }
 }
 
-enum Added {
-    Done,
-    NoSuchCustomer,
-    Invalid(PropertyFormState),
-}
+/// What the office says when the bill-to is not one of the company's customers.
+const CHOOSE_A_CUSTOMER: &str = "Choose a customer from the list.";
 
 #[derive(Deserialize, Default)]
 pub(super) struct FromQuery {
@@ -202,53 +180,24 @@ pub(super) async fn update_property(
         Err(e) => return store_error(e),
     };
     let bill_to = form.bill_to.trim();
-    let mut errors = FieldErrors::new();
-    let address = validate_address(&form.address)
-        .map_err(|e| errors.insert("address", e))
-        .ok();
-    let result: Result<bool, StoreError> = async {
-        let mut tx = state.app.db.begin_write().await?;
-        if !customers::all_belong(&mut tx, &user.company_id, &[bill_to]).await? {
-            errors.insert("bill_to", "Choose a customer from the list.".into());
-        }
-        let Some(address) = address.filter(|_| errors.is_empty()) else {
-            return Ok(false);
-        };
-        if !customers::update_property(&mut tx, &user.company_id, &id, &address, bill_to).await? {
-            return Err(StoreError::Invalid);
-        }
-        if bill_to != property.bill_to_customer_id {
-            audit::record(
-                &mut tx,
-                &user.company_id,
-                &user.actor(),
-                "property.bill_to_changed",
-                &id,
-                serde_json::json!({ "from": property.bill_to_customer_id, "to": bill_to }),
-            )
-            .await?;
-        }
-        if address != property.address {
-            audit::record(
-                &mut tx,
-                &user.company_id,
-                &user.actor(),
-                "property.address_changed",
-                &id,
-                serde_json::json!({}),
-            )
-            .await?;
-        }
-        tx.commit().await?;
-        Ok(true)
-    }
-    .await;
-    match result {
-        Ok(true) => {
+    let change = PropertyChange {
+        address: Some(&form.address),
+        bill_to_customer_id: Some(bill_to),
+    };
+    match properties::update(&state.app, &user.as_actor(), &id, &change).await {
+        Ok(_) => {
             let back = back_to(&form.from, &property, bill_to);
             Redirect::to(&format!("/office/customers/{back}?done=property-saved")).into_response()
         }
-        Ok(false) => {
+        Err(Rejected::Refused(r)) => refused(&state, r),
+        Err(rejected) => {
+            let mut errors = FieldErrors::new();
+            for (field, message) in rejected.by_field().unwrap_or_default() {
+                match field {
+                    "bill_to_customer_id" => errors.insert("bill_to", CHOOSE_A_CUSTOMER.into()),
+                    other => errors.insert(other, message),
+                };
+            }
             let bill_to = if errors.contains_key("bill_to") {
                 property.bill_to_customer_id.as_str()
             } else {
@@ -267,6 +216,5 @@ pub(super) async fn update_property(
             )
             .await
         }
-        Err(e) => store_error(e),
     }
 }
