@@ -322,24 +322,6 @@ pub async fn set_default_card(
     Ok(true)
 }
 
-/// Turns autopay off; `true` when it was on.
-pub async fn cancel_autopay(
-    conn: &mut Conn,
-    company_id: &str,
-    customer_id: &str,
-) -> StoreResult<bool> {
-    let done = crate::store::sql::query(
-        "UPDATE autopay_enrollments SET cancelled_at = $1
-         WHERE company_id = $2 AND customer_id = $3 AND cancelled_at IS NULL",
-    )
-    .bind(conn.now())
-    .bind(company_id)
-    .bind(customer_id)
-    .execute(&mut *conn)
-    .await?;
-    Ok(done.rows_affected() > 0)
-}
-
 /// Whether the customer has a default among their live cards.
 pub async fn has_default_card(
     conn: &mut Conn,

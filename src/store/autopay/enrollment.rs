@@ -65,27 +65,20 @@ pub async fn enrollment(
     .transpose()
 }
 
-/// Enrolls a customer from the office, replacing any enrollment: the
-/// consent the customer stated, who recorded it, and how it was given.
-pub async fn enroll_by_office(
+/// Enrolls a customer, replacing any enrollment: the consent given (its
+/// text, time, client address, user agent, channel), and for an office
+/// enrollment who recorded it and how the customer gave it.
+pub async fn enroll(
     conn: &mut Conn,
     company_id: &str,
     customer_id: &str,
     method_id: &str,
     consent: &Consent,
-    enrolled_by: &str,
-    note: &str,
+    enrolled_by: Option<&str>,
+    note: Option<&str>,
 ) -> StoreResult<String> {
     let t = conn.now();
-    crate::store::sql::query(
-        "UPDATE autopay_enrollments SET cancelled_at = $1
-         WHERE company_id = $2 AND customer_id = $3 AND cancelled_at IS NULL",
-    )
-    .bind(t)
-    .bind(company_id)
-    .bind(customer_id)
-    .execute(&mut *conn)
-    .await?;
+    cancel(conn, company_id, customer_id).await?;
     let id = new_id("ape");
     crate::store::sql::query(
         "INSERT INTO autopay_enrollments (id, company_id, customer_id, payment_method_id, consent_text,

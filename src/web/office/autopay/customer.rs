@@ -9,15 +9,17 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect};
 use serde::{Deserialize, Serialize};
 
-use super::{NOTE_MAX, Page, card_label, chosen};
+use super::{Page, card_label, chosen};
+use crate::app::autopay::{self, EnrollRequest};
+use crate::app::{Refusal, Rejected};
 use crate::domain::autopay as rules;
 use crate::domain::autopay_consent_text;
 use crate::domain::dates;
 use crate::store::autopay as store;
-use crate::store::payments::{self as pay_store, Consent};
-use crate::store::{StoreError, audit, companies, customers};
+use crate::store::payments as pay_store;
+use crate::store::{companies, customers};
 use crate::web::error::ApiError;
-use crate::web::office::{CsrfForm, OfficeUser, page, page_with_status};
+use crate::web::office::{CsrfForm, OfficeUser, page, page_with_status, refused};
 use crate::web::{AppState, ClientIp, user_agent};
 
 // ---------------------------------------------------------------- a customer
@@ -185,95 +187,32 @@ pub(super) async fn enroll(
     if let Some(r) = user.csrf_refusal(&f.csrf) {
         return Ok(r);
     }
-    let db = &state.app.db;
-    if customers::get(db, &user.company_id, &id).await?.is_none() {
-        return Ok(state.views.not_found());
-    }
-    let company = companies::get(db, &user.company_id)
-        .await?
-        .ok_or_else(ApiError::not_found)?;
-    let today = state.app.clock.today_in(&company.time_zone);
-    let mut errors = BTreeMap::new();
-    let method = match chosen(&f.method_id) {
-        Some(m) => pay_store::saved_method(db, &user.company_id, &id, &m).await?,
-        None => None,
-    };
-    match &method {
-        None => {
-            errors.insert(
-                "method_id",
-                "Choose one of the customer's saved cards.".to_string(),
-            );
-        }
-        Some(m) if rules::is_expired(m.exp_month, m.exp_year, today) => {
-            errors.insert(
-                "method_id",
-                "That card has expired. Choose another card.".to_string(),
-            );
-        }
-        Some(_) => {}
-    }
-    if f.consent != "yes" {
-        errors.insert(
-            "consent",
-            "Tick the box to confirm the customer gave this authorization.".to_string(),
-        );
-    }
-    let note = f.note.trim();
-    if note.is_empty() {
-        errors.insert(
-            "note",
-            "Say how and when the customer gave consent, e.g. \u{201c}by phone, Nov 28\u{201d}."
-                .to_string(),
-        );
-    } else if note.chars().count() > NOTE_MAX {
-        errors.insert("note", format!("Keep it under {NOTE_MAX} characters."));
-    } else if let Err(e) = crate::domain::text::single_line("note", note, NOTE_MAX) {
-        errors.insert("note", e.message);
-    }
-    let Some(method) = method.filter(|_| errors.is_empty()) else {
-        return customer_view(
-            &state,
-            &user,
-            &id,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            &f,
-            errors,
-            None,
-        )
-        .await;
-    };
-    let consent = Consent {
-        text: autopay_consent_text(&company.name, &company.phone),
+    let req = EnrollRequest {
+        method_id: &f.method_id,
+        consent: f.consent == "yes",
         ip: ip.0.to_string(),
         user_agent: user_agent(&headers),
-        channel: "office".into(),
-        starts_on: today,
+        note: Some(&f.note),
     };
-    let mut tx = db.begin_write().await?;
-    let enrollment = store::enroll_by_office(
-        &mut tx,
-        &user.company_id,
-        &id,
-        &method.id,
-        &consent,
-        &user.user_id,
-        note,
-    )
-    .await?;
-    audit::record(
-        &mut tx,
-        &user.company_id,
-        &user.actor(),
-        "autopay.enrolled",
-        &id,
-        serde_json::json!({
-            "enrollment": enrollment, "method": method.id, "channel": "office", "consent_note": note,
-        }),
-    )
-    .await?;
-    tx.commit().await.map_err(StoreError::from)?;
-    Ok(Redirect::to(&format!("/office/customers/{id}/autopay?saved=enrolled")).into_response())
+    match autopay::enroll(&state.app, &user.as_actor(), &id, &req).await {
+        Ok(_) => Ok(
+            Redirect::to(&format!("/office/customers/{id}/autopay?saved=enrolled")).into_response(),
+        ),
+        Err(Rejected::Refused(r)) => Ok(refused(&state, r)),
+        Err(rejected) => {
+            let errors = rejected.by_field().unwrap_or_default();
+            customer_view(
+                &state,
+                &user,
+                &id,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &f,
+                errors,
+                None,
+            )
+            .await
+        }
+    }
 }
 
 /// POST: the card for each property (`card_{property id}`: a saved card's
@@ -288,83 +227,41 @@ pub(super) async fn set_property_cards(
     if let Some(r) = user.csrf_refusal(csrf) {
         return Ok(r);
     }
-    let db = &state.app.db;
-    if customers::get(db, &user.company_id, &id).await?.is_none() {
-        return Ok(state.views.not_found());
-    }
-    let Some(enrollment) = store::enrollment(db.reader(), &user.company_id, &id).await? else {
-        let errors = BTreeMap::from([(
-            "properties",
-            "Turn autopay on before choosing cards for properties.".to_string(),
-        )]);
-        return customer_view(
-            &state,
-            &user,
-            &id,
-            StatusCode::CONFLICT,
-            &EnrollForm::default(),
-            errors,
-            None,
-        )
-        .await;
-    };
-    let cards: Vec<String> = pay_store::saved_methods(db, &user.company_id, &id)
-        .await?
-        .into_iter()
-        .map(|m| m.id)
+    let chosen: Vec<(String, Option<String>)> = fields
+        .iter()
+        .filter_map(|(k, v)| {
+            let property = k.strip_prefix("card_")?;
+            Some((property.to_string(), chosen(v)))
+        })
         .collect();
-    let properties = store::property_cards(db, &user.company_id, &id, Some(&enrollment.id)).await?;
-    let mut changes: Vec<(String, Option<String>)> = Vec::new();
-    for p in &properties {
-        let Some(value) = fields.get(&format!("card_{}", p.property_id)) else {
-            continue;
-        };
-        let wanted = chosen(value).filter(|m| *m != enrollment.method_id);
-        if let Some(m) = &wanted
-            && !cards.contains(m)
-        {
-            let errors = BTreeMap::from([(
-                "properties",
-                "Choose one of the customer's saved cards for each property.".to_string(),
-            )]);
-            return customer_view(
-                &state,
-                &user,
-                &id,
+    let (status, errors) =
+        match autopay::set_property_cards(&state.app, &user.as_actor(), &id, &chosen).await {
+            Ok(_) => {
+                return Ok(Redirect::to(&format!(
+                    "/office/customers/{id}/autopay?saved=properties"
+                ))
+                .into_response());
+            }
+            Err(Rejected::Refused(Refusal::Conflict { message, .. })) => (
+                StatusCode::CONFLICT,
+                BTreeMap::from([("properties", message)]),
+            ),
+            Err(Rejected::Refused(r)) => return Ok(refused(&state, r)),
+            Err(rejected) => (
                 StatusCode::UNPROCESSABLE_ENTITY,
-                &EnrollForm::default(),
-                errors,
-                None,
-            )
-            .await;
-        }
-        if wanted != p.method_id {
-            changes.push((p.property_id.clone(), wanted));
-        }
-    }
-    let mut tx = db.begin_write().await?;
-    for (property_id, method_id) in &changes {
-        store::set_property_card(
-            &mut tx,
-            &user.company_id,
-            &enrollment.id,
-            property_id,
-            method_id.as_deref(),
-            &user.user_id,
-        )
-        .await?;
-        audit::record(
-            &mut tx,
-            &user.company_id,
-            &user.actor(),
-            "autopay.property_card",
-            &id,
-            serde_json::json!({"enrollment": enrollment.id, "property": property_id, "method": method_id}),
-        )
-        .await?;
-    }
-    tx.commit().await.map_err(StoreError::from)?;
-    Ok(Redirect::to(&format!("/office/customers/{id}/autopay?saved=properties")).into_response())
+                rejected.by_field().unwrap_or_default(),
+            ),
+        };
+    customer_view(
+        &state,
+        &user,
+        &id,
+        status,
+        &EnrollForm::default(),
+        errors,
+        None,
+    )
+    .await
 }
 
 pub(super) async fn cancel_confirm(
@@ -398,26 +295,10 @@ pub(super) async fn cancel(
     if let Some(r) = user.csrf_refusal(&f.csrf) {
         return Ok(r);
     }
-    if customers::get(&state.app.db, &user.company_id, &id)
-        .await?
-        .is_none()
-    {
-        return Ok(state.views.not_found());
-    }
-    let mut tx = state.app.db.begin_write().await?;
-    let was_on = store::cancel(&mut tx, &user.company_id, &id).await?;
-    if was_on {
-        audit::record(
-            &mut tx,
-            &user.company_id,
-            &user.actor(),
-            "autopay.cancelled",
-            &id,
-            serde_json::json!({"channel": "office"}),
-        )
-        .await?;
-    }
-    tx.commit().await.map_err(StoreError::from)?;
+    let was_on = match autopay::cancel(&state.app, &user.as_actor(), &id).await {
+        Ok(was_on) => was_on,
+        Err(r) => return Ok(refused(&state, r)),
+    };
     let saved = if was_on { "cancelled" } else { "already_off" };
     Ok(Redirect::to(&format!("/office/customers/{id}/autopay?saved={saved}")).into_response())
 }

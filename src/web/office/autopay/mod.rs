@@ -28,8 +28,6 @@ const OVERVIEW: &str = "/office/autopay";
 const SETTINGS: &str = "/office/settings/autopay";
 /// Days ahead the overview lists upcoming charges.
 const UPCOMING_DAYS: i64 = 14;
-/// Longest note on how a customer gave consent.
-const NOTE_MAX: usize = 500;
 
 pub fn routes() -> Router<AppState> {
     Router::new()

@@ -10,13 +10,13 @@ use axum::response::{IntoResponse, Redirect};
 use serde::{Deserialize, Serialize};
 
 use super::{Page, SETTINGS, chosen, hour_label};
+use crate::app::{Rejected, autopay};
 use crate::domain::autopay::{
     self as rules, Grouping, MAX_DAYS_AFTER_ISSUE, MAX_NOTICE_DAYS, Timing,
 };
 use crate::store::autopay::{self as store, Settings, Templates};
-use crate::store::{StoreError, audit};
 use crate::web::AppState;
-use crate::web::office::{OfficeUser, page_with_status};
+use crate::web::office::{OfficeUser, page_with_status, refused};
 
 // ---------------------------------------------------------------- settings
 
@@ -253,43 +253,21 @@ pub(super) async fn save_settings(
             .await;
         }
     };
-    let mut tx = state.app.db.begin_write().await?;
-    if !store::templates_belong(&mut tx, &user.company_id, &s.templates).await? {
-        drop(tx);
-        let errors = BTreeMap::from([(
-            "templates",
-            "That template is not one of this company's templates.".to_string(),
-        )]);
-        return settings_view(
-            &state,
-            &user,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            &f,
-            errors,
-            false,
-        )
-        .await;
+    match autopay::save_settings(&state.app, &user.as_actor(), &s).await {
+        Ok(()) => Ok(Redirect::to(&format!("{SETTINGS}?saved=1")).into_response()),
+        Err(Rejected::Refused(r)) => Ok(refused(&state, r)),
+        Err(rejected) => {
+            settings_view(
+                &state,
+                &user,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &f,
+                rejected.by_field().unwrap_or_default(),
+                false,
+            )
+            .await
+        }
     }
-    store::save_settings(&mut tx, &user.company_id, &s, state.app.clock.now()).await?;
-    audit::record(
-        &mut tx,
-        &user.company_id,
-        &user.actor(),
-        "autopay_settings.update",
-        &user.company_id,
-        serde_json::json!({
-            "timing": s.timing.key(),
-            "days_after_issue": match s.timing { Timing::AfterIssue(d) => d, Timing::DueDate => 0 },
-            "charge_hour": s.charge_hour,
-            "grouping": s.grouping.key(),
-            "retry_days": rules::format_retry_days(&s.retry_days),
-            "notice_days": s.notice_days,
-            "templates": s.templates,
-        }),
-    )
-    .await?;
-    tx.commit().await.map_err(StoreError::from)?;
-    Ok(Redirect::to(&format!("{SETTINGS}?saved=1")).into_response())
 }
 
 #[cfg(test)]

@@ -25,6 +25,12 @@
 //! payment and in the office's "Autopay problems"), record the result, and
 //! queue the receipt or the decline message (`autopay_declined:{attempt}`).
 
+mod enrollment;
+
+pub use enrollment::{
+    EnrollRequest, Enrolled, NOTE_MAX, cancel, channel, enroll, save_settings, set_property_cards,
+};
+
 use std::collections::BTreeMap;
 
 use time::{Date, Duration, OffsetDateTime};
