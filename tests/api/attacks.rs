@@ -1717,9 +1717,15 @@ async fn other_companies_and_customers_ids_are_404_everywhere() {
         }
     }
     let after = snapshot(&t).await;
-    // B's own template (created above) is the only new row.
+    // B's own template (created above) is the only new row, with the audit
+    // entry of its creation.
     let diff = changed(&before, &after);
-    if diff != vec!["email_templates: 1 -> 2".to_string()] {
+    if diff
+        != vec![
+            "audit_log: 8 -> 9".to_string(),
+            "email_templates: 1 -> 2".to_string(),
+        ]
+    {
         wrong.push(format!("rows changed: {diff:?}"));
     }
     // A's things are intact.

@@ -93,6 +93,13 @@ pub(super) enum Kind {
 }
 
 impl Kind {
+    pub(super) fn channel(self) -> Channel {
+        match self {
+            Kind::Email => Channel::Email,
+            Kind::Sms => Channel::Sms,
+        }
+    }
+
     pub(super) fn slug(self) -> &'static str {
         match self {
             Kind::Email => "email-templates",

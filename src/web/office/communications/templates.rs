@@ -11,16 +11,18 @@ use serde::{Deserialize, Serialize};
 
 use super::time_zone;
 use super::{Kind, Page, VARIABLE_MEANINGS, sms_count};
+use crate::app::Rejected;
 use crate::app::messages::RenderError;
+use crate::app::templates::{self, Draft};
 use crate::messaging::template::{self, MessageVars};
 use crate::messaging::template::{
     check_email_fields as check_email, check_sms_fields as check_sms,
 };
-use crate::store::templates::{self as store, EmailFields};
-use crate::store::{StoreError, audit, companies, customers};
+use crate::store::templates as store;
+use crate::store::{companies, customers};
 use crate::web::AppState;
 use crate::web::error::ApiError;
-use crate::web::office::{OfficeUser, page, page_with_status};
+use crate::web::office::{OfficeUser, page, page_with_status, refused};
 
 // ---------------------------------------------------------------- templates
 
@@ -43,8 +45,29 @@ pub(super) struct TemplateForm {
     attach_invoice_pdf: Option<String>,
     #[serde(default)]
     body: String,
+    /// The checkbox: the company's default template for the channel.
+    #[serde(default)]
+    is_default: Option<String>,
     #[serde(default)]
     customer_id: String,
+}
+
+impl TemplateForm {
+    fn draft(&self, kind: Kind) -> Draft<'_> {
+        match kind {
+            Kind::Email => Draft::Email {
+                name: &self.name,
+                subject: &self.subject,
+                html_body: &self.html_body,
+                text_body: Some(&self.text_body),
+                attach_invoice_pdf: self.attach_invoice_pdf.is_some(),
+            },
+            Kind::Sms => Draft::Sms {
+                name: &self.name,
+                body: &self.body,
+            },
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -53,6 +76,7 @@ struct ListItem {
     name: String,
     summary: String,
     updated: String,
+    is_default: bool,
 }
 
 pub(super) async fn list(State(state): State<AppState>, user: OfficeUser, kind: Kind) -> Page {
@@ -64,6 +88,7 @@ pub(super) async fn list(State(state): State<AppState>, user: OfficeUser, kind: 
             .into_iter()
             .map(|t| ListItem {
                 updated: shown(t.updated_at),
+                is_default: t.is_default,
                 summary: t.subject,
                 id: t.id,
                 name: t.name,
@@ -74,6 +99,7 @@ pub(super) async fn list(State(state): State<AppState>, user: OfficeUser, kind: 
             .into_iter()
             .map(|t| ListItem {
                 updated: shown(t.updated_at),
+                is_default: t.is_default,
                 summary: t.body.chars().take(80).collect(),
                 id: t.id,
                 name: t.name,
@@ -187,6 +213,7 @@ async fn load(
                 html_body: t.html_body,
                 text_body: t.text_body.unwrap_or_default(),
                 attach_invoice_pdf: t.attach_invoice_pdf.then(|| "on".to_string()),
+                is_default: t.is_default.then(|| "on".to_string()),
                 ..TemplateForm::default()
             }),
         Kind::Sms => store::get_sms(&state.app.db, company_id, id)
@@ -194,6 +221,7 @@ async fn load(
             .map(|t| TemplateForm {
                 name: t.name,
                 body: t.body,
+                is_default: t.is_default.then(|| "on".to_string()),
                 ..TemplateForm::default()
             }),
     })
@@ -332,65 +360,37 @@ pub(super) async fn save(
         };
         return editor(&state, &user, kind, status, &f, extra).await;
     }
-    let name = f.name.trim();
-    let text_body = Some(f.text_body.as_str()).filter(|t| !t.trim().is_empty());
-    let mut tx = state.app.db.begin_write().await?;
-    let saved_id = match (kind, &id) {
-        (Kind::Email, None) => {
-            let fields = EmailFields {
-                name,
-                subject: &f.subject,
-                html_body: &f.html_body,
-                text_body,
-                attach_invoice_pdf: f.attach_invoice_pdf.is_some(),
-            };
-            Some(
-                store::create_email(&mut tx, &user.company_id, &fields)
-                    .await?
-                    .id,
-            )
-        }
-        (Kind::Email, Some(id)) => {
-            let fields = EmailFields {
-                name,
-                subject: &f.subject,
-                html_body: &f.html_body,
-                text_body,
-                attach_invoice_pdf: f.attach_invoice_pdf.is_some(),
-            };
-            store::update_email(&mut tx, &user.company_id, id, &fields)
-                .await?
-                .map(|t| t.id)
-        }
-        (Kind::Sms, None) => Some(
-            store::create_sms(&mut tx, &user.company_id, name, &f.body)
-                .await?
-                .id,
-        ),
-        (Kind::Sms, Some(id)) => store::update_sms(&mut tx, &user.company_id, id, name, &f.body)
-            .await?
-            .map(|t| t.id),
-    };
-    let Some(saved_id) = saved_id else {
-        return Ok(state.views.not_found());
-    };
-    let action = match (kind, &id) {
-        (Kind::Email, None) => "email_template.created",
-        (Kind::Email, Some(_)) => "email_template.updated",
-        (Kind::Sms, None) => "sms_template.created",
-        (Kind::Sms, Some(_)) => "sms_template.updated",
-    };
-    audit::record(
-        &mut tx,
-        &user.company_id,
-        &user.actor(),
-        action,
-        &saved_id,
-        serde_json::json!({ "name": name }),
+    let default = Some(f.is_default.is_some());
+    let saved = templates::save(
+        &state.app,
+        &user.as_actor(),
+        id.as_deref(),
+        &f.draft(kind),
+        default,
     )
-    .await?;
-    tx.commit().await.map_err(StoreError::from)?;
-    Ok(Redirect::to(&format!("{}/{saved_id}?saved=1", kind.base())).into_response())
+    .await;
+    match saved {
+        Ok(saved) => {
+            Ok(Redirect::to(&format!("{}/{}?saved=1", kind.base(), saved.id())).into_response())
+        }
+        Err(Rejected::Refused(r)) => Ok(refused(&state, r)),
+        Err(rejected) => {
+            let extra = Extra {
+                id,
+                errors: rejected.by_field().unwrap_or_default(),
+                ..Extra::default()
+            };
+            editor(
+                &state,
+                &user,
+                kind,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &f,
+                extra,
+            )
+            .await
+        }
+    }
 }
 
 pub(super) async fn duplicate(
@@ -403,48 +403,10 @@ pub(super) async fn duplicate(
     if let Some(r) = user.csrf_refusal(&f.csrf) {
         return Ok(r);
     }
-    let Some(t) = load(&state, &user.company_id, kind, &id).await? else {
-        return Ok(state.views.not_found());
-    };
-    let name: String = format!("{} (copy)", t.name)
-        .chars()
-        .take(template::NAME_MAX)
-        .collect();
-    let mut tx = state.app.db.begin_write().await?;
-    let (new_id, action) = match kind {
-        Kind::Email => {
-            let fields = EmailFields {
-                name: &name,
-                subject: &t.subject,
-                html_body: &t.html_body,
-                text_body: Some(t.text_body.as_str()).filter(|b| !b.is_empty()),
-                attach_invoice_pdf: t.attach_invoice_pdf.is_some(),
-            };
-            (
-                store::create_email(&mut tx, &user.company_id, &fields)
-                    .await?
-                    .id,
-                "email_template.created",
-            )
-        }
-        Kind::Sms => (
-            store::create_sms(&mut tx, &user.company_id, &name, &t.body)
-                .await?
-                .id,
-            "sms_template.created",
-        ),
-    };
-    audit::record(
-        &mut tx,
-        &user.company_id,
-        &user.actor(),
-        action,
-        &new_id,
-        serde_json::json!({ "name": name, "copy_of": id }),
-    )
-    .await?;
-    tx.commit().await.map_err(StoreError::from)?;
-    Ok(Redirect::to(&format!("{}/{new_id}", kind.base())).into_response())
+    match templates::duplicate(&state.app, &user.as_actor(), kind.channel(), &id).await {
+        Ok(copy) => Ok(Redirect::to(&format!("{}/{}", kind.base(), copy.id())).into_response()),
+        Err(r) => Ok(refused(&state, r)),
+    }
 }
 
 pub(super) async fn delete_confirm(
@@ -475,34 +437,10 @@ pub(super) async fn delete(
     if let Some(r) = user.csrf_refusal(&f.csrf) {
         return Ok(r);
     }
-    let Some(t) = load(&state, &user.company_id, kind, &id).await? else {
-        return Ok(state.views.not_found());
-    };
-    let mut tx = state.app.db.begin_write().await?;
-    let (gone, action) = match kind {
-        Kind::Email => (
-            store::delete_email(&mut tx, &user.company_id, &id).await?,
-            "email_template.deleted",
-        ),
-        Kind::Sms => (
-            store::delete_sms(&mut tx, &user.company_id, &id).await?,
-            "sms_template.deleted",
-        ),
-    };
-    if !gone {
-        return Ok(state.views.not_found());
+    match templates::delete(&state.app, &user.as_actor(), kind.channel(), &id).await {
+        Ok(()) => Ok(Redirect::to(&kind.base()).into_response()),
+        Err(r) => Ok(refused(&state, r)),
     }
-    audit::record(
-        &mut tx,
-        &user.company_id,
-        &user.actor(),
-        action,
-        &id,
-        serde_json::json!({ "name": t.name }),
-    )
-    .await?;
-    tx.commit().await.map_err(StoreError::from)?;
-    Ok(Redirect::to(&kind.base()).into_response())
 }
 
 #[cfg(test)]
