@@ -1,5 +1,6 @@
 //! "Send now": one message to one customer, with a template of the
-//! company's, about one of its invoices or none.
+//! company's, about one of its invoices or none (`app::messages::send`, as
+//! the JSON API sends).
 
 use std::collections::BTreeMap;
 
@@ -9,12 +10,13 @@ use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 
 use super::{Page, parse_template_choice, valid_nonce};
-use crate::messaging::Channel;
-use crate::messaging::outbox::{self, Enqueued, NewMessage};
+use crate::app::Rejected;
+use crate::app::messages::SendRequest;
+use crate::messaging::outbox::Enqueued;
 use crate::store::templates as store;
-use crate::store::{StoreError, audit, customers, invoices};
+use crate::store::{customers, invoices};
 use crate::web::AppState;
-use crate::web::office::{OfficeUser, page_with_status};
+use crate::web::office::{OfficeUser, page_with_status, refused};
 
 // ---------------------------------------------------------------- send now
 
@@ -145,52 +147,31 @@ pub(super) async fn send_now(
         errors.insert("template", "Choose a template.".to_string());
         return invalid(errors).await;
     };
-    let (template_name, recipient) = match channel {
-        Channel::Email => {
-            let Some(t) = store::get_email(db, &user.company_id, template_id).await? else {
-                return Ok(state.views.not_found());
-            };
-            (t.name, customer.email.clone())
-        }
-        Channel::Sms => {
-            let Some(t) = store::get_sms(db, &user.company_id, template_id).await? else {
-                return Ok(state.views.not_found());
-            };
-            (t.name, customer.phone.clone())
-        }
-    };
-    let invoice_id = Some(f.invoice_id.trim())
-        .filter(|i| !i.is_empty())
-        .map(str::to_string);
-    if let Some(inv) = &invoice_id {
-        match invoices::get(db, &user.company_id, inv).await? {
-            Some(i) if i.bill_to_customer_id == customer.id => {}
-            _ => return Ok(state.views.not_found()),
-        }
-    }
-    let Some(recipient) = recipient.filter(|r| !r.trim().is_empty()) else {
-        let what = match channel {
-            Channel::Email => "email address",
-            Channel::Sms => "phone number",
-        };
-        errors.insert(
-            "template",
-            format!("This customer has no {what} on file. Add one to the customer first."),
-        );
-        return invalid(errors).await;
-    };
-    let message = NewMessage {
-        company_id: user.company_id.clone(),
-        customer_id: customer.id.clone(),
-        invoice_id: invoice_id.clone(),
+    let invoice_id = Some(f.invoice_id.trim()).filter(|i| !i.is_empty());
+    let req = SendRequest {
+        customer_id: Some(&customer.id),
+        invoice_id,
         channel,
-        recipient: recipient.clone(),
-        template_id: template_id.to_string(),
-        cause: format!("send_now:{}", f.nonce),
+        template_id: Some(template_id),
+        key: &f.nonce,
+        must_carry_link: false,
     };
-    let mut tx = db.begin_write().await?;
-    let done = outbox::enqueue(&mut tx, &message, state.app.clock.now()).await?;
-    let (state_key, text) = match &done {
+    let sent = match crate::app::messages::send(&state.app, &user.as_actor(), &req).await {
+        Ok(sent) => sent,
+        Err(Rejected::Refused(r)) => return Ok(refused(&state, r)),
+        Err(Rejected::Fields(problems)) => {
+            if problems.iter().any(|p| p.code.ends_with("_not_found")) {
+                return Ok(state.views.not_found());
+            }
+            // One select chooses the channel and the template: its errors show there.
+            for p in problems {
+                errors.entry("template").or_insert(p.message);
+            }
+            return invalid(errors).await;
+        }
+    };
+    let (recipient, template_name) = (&sent.recipient, &sent.template_name);
+    let (state_key, text) = match &sent.outcome {
         Enqueued::Queued { .. } => (
             "queued",
             format!(
@@ -211,21 +192,6 @@ pub(super) async fn send_now(
                 .to_string(),
         ),
     };
-    if !matches!(done, Enqueued::Duplicate { .. }) {
-        audit::record(
-            &mut tx,
-            &user.company_id,
-            &user.actor(),
-            "message.send_now",
-            done.id(),
-            serde_json::json!({
-                "customer_id": customer.id, "template_id": template_id,
-                "channel": channel.as_str(), "invoice_id": invoice_id, "outcome": state_key,
-            }),
-        )
-        .await?;
-    }
-    tx.commit().await.map_err(StoreError::from)?;
     let outcome = minijinja::context! { state => state_key, text => text };
     send_form(
         &state,
