@@ -840,3 +840,110 @@ async fn the_sms_preview_is_the_message_delivered() {
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
 }
+
+#[tokio::test]
+async fn one_default_template_per_channel_set_from_the_api_or_the_office() {
+    let t = TestApp::new().await;
+    let email = |name: &str, default: bool| json!({"name": name, "subject": "Hi", "html_body": "<p>{{ email_payment_link }}</p>", "default": default});
+    let a = template(&t, "email", email("A", true)).await;
+    let b = template(&t, "email", email("B", false)).await;
+    let sms = template(
+        &t,
+        "sms",
+        json!({"name": "S", "body": "{{ sms_payment_link }}", "default": true}),
+    )
+    .await;
+    let is_default = |kind: &'static str, id: String| {
+        let t = &t;
+        async move {
+            t.api(Method::GET, &format!("/api/v1/{kind}-templates/{id}"), None)
+                .await
+                .json()["default"]
+                .as_bool()
+                .unwrap()
+        }
+    };
+    assert!(is_default("email", a.clone()).await);
+    assert!(!is_default("email", b.clone()).await);
+    assert!(is_default("sms", sms.clone()).await, "one per channel");
+
+    // B becomes the default: A stops being it.
+    let r = t
+        .api(
+            Method::PUT,
+            &format!("/api/v1/email-templates/{b}"),
+            Some(email("B", true)),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert!(!is_default("email", a.clone()).await);
+    assert!(is_default("email", b.clone()).await);
+    // A change that does not say leaves it as it is.
+    let r = t
+        .api(
+            Method::PUT,
+            &format!("/api/v1/email-templates/{b}"),
+            Some(json!({"name": "B2", "subject": "Hi", "html_body": "<p>{{ email_payment_link }}</p>"})),
+        )
+        .await;
+    assert_eq!(r.json()["default"], true, "{}", r.body);
+
+    // The office editor's checkbox: A again.
+    let o = Office::sign_in(&t, &t.owner_email, OWNER_PASSWORD).await;
+    let r = o
+        .post(
+            &t,
+            &format!("/office/settings/email-templates/{a}"),
+            &[
+                ("action", "save"),
+                ("name", "A"),
+                ("subject", "Hi"),
+                ("html_body", "<p>{{ email_payment_link }}</p>"),
+                ("is_default", "on"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    assert!(is_default("email", a.clone()).await);
+    assert!(!is_default("email", b.clone()).await);
+    let list = o.get(&t, "/office/settings/email-templates").await;
+    assert_eq!(
+        list.body.matches(">Default</span>").count(),
+        1,
+        "{}",
+        list.body
+    );
+
+    // Deleting the default leaves none: sending then asks to choose.
+    let r = t
+        .api(
+            Method::DELETE,
+            &format!("/api/v1/email-templates/{a}"),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    let c = customer(&t, "Lena Ortiz").await;
+    let r = t
+        .api(
+            Method::POST,
+            &format!("/api/v1/customers/{c}/send-link"),
+            Some(json!({"channel": "email"})),
+        )
+        .await;
+    assert_eq!(
+        (r.status, error_code(&r)),
+        (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "no_default_template".into()
+        )
+    );
+    let r = t
+        .api(
+            Method::POST,
+            &format!("/api/v1/customers/{c}/send-link"),
+            Some(json!({"channel": "sms"})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.body);
+}
