@@ -5,6 +5,7 @@
 pub mod actor;
 pub mod alerts;
 pub mod autopay;
+pub mod cards;
 pub mod customers;
 pub mod documents;
 pub mod import;

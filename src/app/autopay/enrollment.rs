@@ -10,7 +10,7 @@ use crate::domain::autopay_consent_text;
 use crate::domain::paylink::{audit_ref, token_hash};
 use crate::store::autopay as store;
 use crate::store::payments::{self as pay_store, Consent};
-use crate::store::{audit, companies, customers};
+use crate::store::{Conn, audit, companies, customers};
 
 /// Longest note on how a customer gave consent to the office.
 pub const NOTE_MAX: usize = 500;
@@ -179,36 +179,52 @@ pub async fn enroll(
 pub async fn cancel(app: &App, actor: &Actor, customer_id: &str) -> Result<bool, Refusal> {
     actor.may_act_for(customer_id)?;
     let company_id = actor.company_id();
-    let link = match actor {
-        Actor::PayLink { .. } => {
-            crate::app::links::shown(app.db.reader(), &app.config.secret, company_id, customer_id)
-                .await?
-                .map(|l| audit_ref(&token_hash(&l.token)))
-        }
-        _ => None,
-    };
     let mut tx = app.db.begin_write().await?;
     if !customers::all_belong(&mut tx, company_id, &[customer_id]).await? {
         return Err(Refusal::NotFound);
     }
-    let was_on = store::cancel(&mut tx, company_id, customer_id).await?;
-    if was_on {
-        let mut detail = json!({ "channel": channel(actor) });
-        if let Some(link) = link {
-            detail["link"] = json!(link);
-        }
-        audit::record(
-            &mut tx,
-            company_id,
-            &actor.audit_name(),
-            "autopay.cancelled",
-            customer_id,
-            detail,
-        )
-        .await?;
-    }
+    let was_on = cancel_in(&mut tx, app, actor, customer_id, None).await?;
     tx.commit().await?;
     Ok(was_on)
+}
+
+/// `cancel` inside the caller's transaction; with `on_method`, only if
+/// autopay charges that card (it is being removed). Every "autopay off"
+/// goes through here: one store write, one audit entry.
+pub async fn cancel_in(
+    conn: &mut Conn,
+    app: &App,
+    actor: &Actor,
+    customer_id: &str,
+    on_method: Option<&str>,
+) -> Result<bool, Refusal> {
+    actor.may_act_for(customer_id)?;
+    let company_id = actor.company_id();
+    if !store::cancel(conn, company_id, customer_id, on_method).await? {
+        return Ok(false);
+    }
+    let mut detail = json!({ "channel": channel(actor) });
+    if let Some(method) = on_method {
+        detail["method"] = json!(method);
+        detail["reason"] = json!("card_removed");
+    }
+    if let Actor::PayLink { .. } = actor
+        && let Some(l) =
+            crate::app::links::shown(app.db.reader(), &app.config.secret, company_id, customer_id)
+                .await?
+    {
+        detail["link"] = json!(audit_ref(&token_hash(&l.token)));
+    }
+    audit::record(
+        conn,
+        company_id,
+        &actor.audit_name(),
+        "autopay.cancelled",
+        customer_id,
+        detail,
+    )
+    .await?;
+    Ok(true)
 }
 
 /// Chooses the card autopay charges for each property billed to the

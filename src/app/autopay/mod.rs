@@ -28,7 +28,8 @@
 mod enrollment;
 
 pub use enrollment::{
-    EnrollRequest, Enrolled, NOTE_MAX, cancel, channel, enroll, save_settings, set_property_cards,
+    EnrollRequest, Enrolled, NOTE_MAX, cancel, cancel_in, channel, enroll, save_settings,
+    set_property_cards,
 };
 
 use std::collections::BTreeMap;

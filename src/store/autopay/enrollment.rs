@@ -78,7 +78,7 @@ pub async fn enroll(
     note: Option<&str>,
 ) -> StoreResult<String> {
     let t = conn.now();
-    cancel(conn, company_id, customer_id).await?;
+    cancel(conn, company_id, customer_id, None).await?;
     let id = new_id("ape");
     crate::store::sql::query(
         "INSERT INTO autopay_enrollments (id, company_id, customer_id, payment_method_id, consent_text,
@@ -102,15 +102,23 @@ pub async fn enroll(
     Ok(id)
 }
 
-/// Turns the customer's autopay off; `true` when it was on.
-pub async fn cancel(conn: &mut Conn, company_id: &str, customer_id: &str) -> StoreResult<bool> {
+/// Turns the customer's autopay off — only if it charges `on_method`, when
+/// given (the card is being removed); `true` when it was on.
+pub async fn cancel(
+    conn: &mut Conn,
+    company_id: &str,
+    customer_id: &str,
+    on_method: Option<&str>,
+) -> StoreResult<bool> {
     let done = crate::store::sql::query(
         "UPDATE autopay_enrollments SET cancelled_at = $1
-         WHERE company_id = $2 AND customer_id = $3 AND cancelled_at IS NULL",
+         WHERE company_id = $2 AND customer_id = $3 AND cancelled_at IS NULL
+           AND ($4 IS NULL OR payment_method_id = $4)",
     )
     .bind(conn.now())
     .bind(company_id)
     .bind(customer_id)
+    .bind(on_method)
     .execute(&mut *conn)
     .await?;
     Ok(done.rows_affected() > 0)

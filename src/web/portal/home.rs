@@ -9,14 +9,14 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::{Deserialize, Serialize};
 
 use super::{PortalUser, page, portal_context};
-use crate::app::Rejected;
 use crate::app::autopay::EnrollRequest;
+use crate::app::{Refusal, Rejected};
 use crate::domain::autopay_consent_text;
 use crate::domain::dates;
 use crate::domain::money::Money;
 use crate::store::payments as pay_store;
 use crate::store::portal as store;
-use crate::store::{StoreError, audit, paypage};
+use crate::store::{StoreError, paypage};
 use crate::web::error::ApiError;
 use crate::web::pay::{self, FormPayer, FormState, Submitted};
 use crate::web::{AppState, ClientIp};
@@ -285,39 +285,9 @@ pub(super) async fn remove_card(
     if let Some(r) = user.csrf_refusal(&f.csrf) {
         return r;
     }
-    let result: Result<Option<store::Removed>, StoreError> = async {
-        let mut tx = state.app.db.begin_write().await?;
-        let Some(removed) =
-            store::remove_card(&mut tx, &user.company_id, &user.customer_id, &id).await?
-        else {
-            return Ok(None);
-        };
-        audit::record(
-            &mut tx,
-            &user.company_id,
-            &user.actor(),
-            "payment_method.removed",
-            &id,
-            serde_json::json!({ "customer": user.customer_id, "channel": "portal" }),
-        )
-        .await?;
-        if removed.autopay_cancelled {
-            audit::record(
-                &mut tx,
-                &user.company_id,
-                &user.actor(),
-                "autopay.cancelled",
-                &user.customer_id,
-                serde_json::json!({ "method": id, "reason": "card_removed", "channel": "portal" }),
-            )
-            .await?;
-        }
-        tx.commit().await?;
-        Ok(Some(removed))
-    }
-    .await;
-    match result {
-        Ok(Some(removed)) => {
+    let actor = user.as_actor();
+    match crate::app::cards::remove(&state.app, &actor, &user.customer_id, &id).await {
+        Ok(removed) => {
             let notice = if removed.autopay_cancelled {
                 "The card was removed. Autopay used it, so autopay is now off."
             } else {
@@ -332,7 +302,7 @@ pub(super) async fn remove_card(
             )
             .await
         }
-        Ok(None) => state.views.not_found(),
+        Err(Refusal::NotFound) => state.views.not_found(),
         Err(e) => ApiError::from(e).into_response(),
     }
 }
@@ -434,26 +404,9 @@ pub(super) async fn set_default(
     if let Some(r) = user.csrf_refusal(&f.csrf) {
         return r;
     }
-    let result: Result<bool, StoreError> = async {
-        let mut tx = state.app.db.begin_write().await?;
-        if !store::set_default_card(&mut tx, &user.company_id, &user.customer_id, &id).await? {
-            return Ok(false);
-        }
-        audit::record(
-            &mut tx,
-            &user.company_id,
-            &user.actor(),
-            "payment_method.default_set",
-            &id,
-            serde_json::json!({ "customer": user.customer_id, "channel": "portal" }),
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(true)
-    }
-    .await;
-    match result {
-        Ok(true) => {
+    let actor = user.as_actor();
+    match crate::app::cards::set_default(&state.app, &actor, &user.customer_id, &id).await {
+        Ok(()) => {
             render_cards(
                 &state,
                 &user,
@@ -463,7 +416,7 @@ pub(super) async fn set_default(
             )
             .await
         }
-        Ok(false) => state.views.not_found(),
+        Err(Refusal::NotFound) => state.views.not_found(),
         Err(e) => ApiError::from(e).into_response(),
     }
 }
