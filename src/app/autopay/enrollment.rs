@@ -133,37 +133,8 @@ pub async fn enroll(
         channel: channel(actor).to_string(),
         starts_on: today,
     };
-    let enrolled_by = match actor {
-        Actor::Office { user_id, .. } => Some(user_id.clone()),
-        Actor::Api { .. } => Some("api".to_string()),
-        _ => None,
-    };
     let mut tx = db.begin_write().await?;
-    let enrollment_id = store::enroll(
-        &mut tx,
-        company_id,
-        customer_id,
-        &method.id,
-        &consent,
-        enrolled_by.as_deref(),
-        note,
-    )
-    .await?;
-    let mut detail = json!({
-        "enrollment": enrollment_id, "method": method.id, "channel": consent.channel,
-    });
-    if let Some(note) = note {
-        detail["consent_note"] = json!(note);
-    }
-    audit::record(
-        &mut tx,
-        company_id,
-        &actor.audit_name(),
-        "autopay.enrolled",
-        customer_id,
-        detail,
-    )
-    .await?;
+    let enrollment_id = enroll_in(&mut tx, actor, customer_id, &method.id, &consent, note).await?;
     tx.commit().await?;
     Ok(Enrolled {
         enrollment_id,
@@ -171,6 +142,53 @@ pub async fn enroll(
         brand: method.brand,
         last4: method.last4,
     })
+}
+
+/// The enrollment itself, inside the caller's transaction, for a card and a
+/// consent already checked: replaces any enrollment, records who enrolled
+/// the customer (an office user, the API) and the audit entry. `enroll`
+/// comes here, and so can the payment that saves a card and enrolls.
+pub async fn enroll_in(
+    conn: &mut Conn,
+    actor: &Actor,
+    customer_id: &str,
+    method_id: &str,
+    consent: &Consent,
+    note: Option<&str>,
+) -> Result<String, Refusal> {
+    actor.may_act_for(customer_id)?;
+    let company_id = actor.company_id();
+    let enrolled_by = match actor {
+        Actor::Office { user_id, .. } => Some(user_id.clone()),
+        Actor::Api { .. } => Some("api".to_string()),
+        _ => None,
+    };
+    let enrollment_id = store::enroll(
+        conn,
+        company_id,
+        customer_id,
+        method_id,
+        consent,
+        enrolled_by.as_deref(),
+        note,
+    )
+    .await?;
+    let mut detail = json!({
+        "enrollment": enrollment_id, "method": method_id, "channel": consent.channel,
+    });
+    if let Some(note) = note {
+        detail["consent_note"] = json!(note);
+    }
+    audit::record(
+        conn,
+        company_id,
+        &actor.audit_name(),
+        "autopay.enrolled",
+        customer_id,
+        detail,
+    )
+    .await?;
+    Ok(enrollment_id)
 }
 
 /// Turns the customer's autopay off; `true` when it was on (and the change

@@ -34,8 +34,8 @@ mod settle;
 mod vars;
 
 pub use enrollment::{
-    EnrollRequest, Enrolled, NOTE_MAX, cancel, cancel_in, channel, enroll, save_settings,
-    set_property_cards,
+    EnrollRequest, Enrolled, NOTE_MAX, cancel, cancel_in, channel, enroll, enroll_in,
+    save_settings, set_property_cards,
 };
 pub use settle::{on_paid, on_unpaid};
 pub use vars::{CauseVars, vars_for_cause};
