@@ -3,10 +3,9 @@
 
 use time::Duration;
 
-use crate::app::Actor;
-use crate::app::App;
 use crate::app::invoices::IssueInvoice;
 use crate::app::setup;
+use crate::app::{Actor, App};
 use crate::domain::LineInput;
 use crate::domain::customer::CustomerInput;
 use crate::domain::money::Currency;
@@ -72,8 +71,9 @@ async fn seed(app: &App) -> anyhow::Result<String> {
     let created = setup::create_company(&app.db, &company, OFFICE_EMAIL, OFFICE_PASSWORD).await?;
     let company_id = created.company_id;
     let today = app.clock.today_in(&company.time_zone);
+    let demo = Actor::system(&company_id, "demo");
     let mut tx = app.db.begin_write().await?;
-    let s = seed_customers(&mut tx, &company_id).await?;
+    let s = seed_customers(&mut tx, app, &demo).await?;
     let props = [
         // (address, resident, bill-to)
         (
@@ -96,7 +96,7 @@ async fn seed(app: &App) -> anyhow::Result<String> {
     let mut property_ids = Vec::new();
     for (address, resident, bill_to) in props {
         let p =
-            customers::create_property(&mut tx, &company_id, address, resident, bill_to).await?;
+            crate::app::properties::create_in(&mut tx, &demo, address, resident, bill_to).await?;
         property_ids.push((p.id, p.bill_to_customer_id));
     }
     // (property, due in days from today, lines of (description, quantity, unit price))
@@ -152,7 +152,7 @@ async fn seed(app: &App) -> anyhow::Result<String> {
     Ok(company_id)
 }
 
-async fn seed_customers(tx: &mut Conn, company_id: &str) -> anyhow::Result<Seeded> {
+async fn seed_customers(tx: &mut Conn, app: &App, demo: &Actor) -> anyhow::Result<Seeded> {
     let mut make = async |name: &str, email: &str, phone: &str, address: &str| {
         let new = CustomerInput {
             name,
@@ -162,7 +162,11 @@ async fn seed_customers(tx: &mut Conn, company_id: &str) -> anyhow::Result<Seede
         }
         .check("US")
         .map_err(|e| anyhow::anyhow!("demo customer {name}: {e:?}"))?;
-        anyhow::Ok(customers::create(tx, company_id, &new).await?.id)
+        anyhow::Ok(
+            crate::app::customers::create_in(tx, app, demo, &new)
+                .await?
+                .id,
+        )
     };
     let landlord = make(
         "Lena Landlord",

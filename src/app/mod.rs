@@ -5,6 +5,8 @@
 pub mod actor;
 pub mod alerts;
 pub mod autopay;
+pub mod cards;
+pub mod customers;
 pub mod documents;
 pub mod import;
 pub mod invoices;
@@ -12,12 +14,16 @@ pub mod links;
 pub mod messages;
 pub mod payments;
 pub mod processors;
+pub mod properties;
 pub mod refunds;
+pub mod rejected;
 pub mod setup;
+pub mod templates;
 
 use std::sync::Arc;
 
 pub use actor::{Actor, Refusal};
+pub use rejected::{Problem, Rejected};
 
 use crate::config::Config;
 use crate::domain::Clock;

@@ -76,6 +76,7 @@ pub const MIGRATIONS: &[Source] = &[
         postgres = "0020_fixed_width_instants"
     ),
     migration!(21, "refund_states", "0021_refund_states"),
+    migration!(22, "template_defaults", "0022_template_defaults"),
 ];
 
 /// SQLite's column types as PostgreSQL names them: `INTEGER` is `BIGINT`

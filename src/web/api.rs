@@ -11,11 +11,11 @@ use serde::{Deserialize, Serialize};
 
 use super::error::ApiError;
 use super::{AppState, json_created};
-use crate::domain::customer::{CustomerInput, check_address};
+use crate::domain::customer::CustomerInput;
 use crate::domain::text::FieldError;
 use crate::store::customers;
 use crate::store::invoices;
-use crate::store::{StoreError, companies, payments};
+use crate::store::{companies, payments};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -104,31 +104,17 @@ struct CustomerBody {
 
 async fn create_customer(
     State(state): State<AppState>,
-    CompanyKey(company): CompanyKey,
+    key: CompanyKey,
     body: Result<Json<CustomerBody>, JsonRejection>,
 ) -> ApiResult {
     let Json(b) = body?;
-    let region = companies::get(&state.app.db, &company)
-        .await?
-        .ok_or_else(ApiError::not_found)?
-        .country;
-    let c = CustomerInput {
+    let input = CustomerInput {
         name: &b.name,
         email: b.email.as_deref(),
         phone: b.phone.as_deref(),
         billing_address: b.billing_address.as_deref(),
-    }
-    .check(&region)
-    .map_err(|errors| {
-        let first = errors.into_iter().next();
-        first
-            .map(ApiError::from)
-            .unwrap_or_else(ApiError::not_found)
-    })?;
-    let mut tx = state.app.db.begin_write().await?;
-    let customer = customers::create(&mut tx, &company, &c).await?;
-    crate::app::links::issue(&mut tx, &state.app.config.secret, &company, &customer.id).await?;
-    tx.commit().await.map_err(StoreError::from)?;
+    };
+    let customer = crate::app::customers::create(&state.app, &key.actor(), &input).await?;
     Ok(json_created(customer))
 }
 
@@ -203,35 +189,19 @@ async fn get_link(
 
 async fn rotate_link(
     State(state): State<AppState>,
-    CompanyKey(company): CompanyKey,
+    key: CompanyKey,
     Path(id): Path<String>,
 ) -> ApiResult {
-    customers::get(&state.app.db, &company, &id)
-        .await?
-        .ok_or_else(ApiError::not_found)?;
-    let base = company_base_url(&state, &company).await?;
-    let mut tx = state.app.db.begin_write().await?;
-    let token =
-        crate::app::links::rotate(&mut tx, &state.app.config.secret, &company, &id, "api").await?;
-    tx.commit().await.map_err(StoreError::from)?;
-    Ok(Json(LinkBody {
-        url: crate::domain::paylink::url(&base, &token),
-        active: true,
-    })
-    .into_response())
+    let url = crate::app::links::rotate(&state.app, &key.actor(), &id).await?;
+    Ok(Json(LinkBody { url, active: true }).into_response())
 }
 
 async fn revoke_link(
     State(state): State<AppState>,
-    CompanyKey(company): CompanyKey,
+    key: CompanyKey,
     Path(id): Path<String>,
 ) -> ApiResult {
-    customers::get(&state.app.db, &company, &id)
-        .await?
-        .ok_or_else(ApiError::not_found)?;
-    let mut tx = state.app.db.begin_write().await?;
-    crate::app::links::revoke(&mut tx, &state.app.config.secret, &company, &id, "api").await?;
-    tx.commit().await.map_err(StoreError::from)?;
+    crate::app::links::revoke(&state.app, &key.actor(), &id).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -245,44 +215,17 @@ struct PropertyBody {
 
 async fn create_property(
     State(state): State<AppState>,
-    CompanyKey(company): CompanyKey,
+    key: CompanyKey,
     body: Result<Json<PropertyBody>, JsonRejection>,
 ) -> ApiResult {
     let Json(b) = body?;
-    let address = check_address("address", &b.address).map_err(|e| {
-        if b.address.trim().is_empty() {
-            FieldError::new("address", "address must not be empty")
-        } else {
-            e
-        }
-    })?;
-    let bill_to = b
-        .bill_to_customer_id
-        .unwrap_or_else(|| b.resident_customer_id.clone());
-    let mut tx = state.app.db.begin_write().await?;
-    for (field, id) in [
-        ("resident_customer_id", &b.resident_customer_id),
-        ("bill_to_customer_id", &bill_to),
-    ] {
-        if !customers::all_belong(&mut tx, &company, &[id.as_str()]).await? {
-            return Err(ApiError::new(
-                StatusCode::NOT_FOUND,
-                "customer_not_found",
-                format!("{field} names no customer of this company"),
-            )
-            .with_field(field));
-        }
-    }
-    let p = customers::create_property(
-        &mut tx,
-        &company,
-        &address,
-        &b.resident_customer_id,
-        &bill_to,
-    )
-    .await?;
-    tx.commit().await.map_err(StoreError::from)?;
-    Ok(json_created(p))
+    let input = crate::app::properties::PropertyInput {
+        address: &b.address,
+        resident_customer_id: &b.resident_customer_id,
+        bill_to_customer_id: b.bill_to_customer_id.as_deref(),
+    };
+    let property = crate::app::properties::create(&state.app, &key.actor(), &input).await?;
+    Ok(json_created(property))
 }
 
 async fn get_invoice(

@@ -142,6 +142,24 @@ impl From<crate::app::Refusal> for ApiError {
     }
 }
 
+impl From<crate::app::Rejected> for ApiError {
+    /// The first field to fix: a 404 when it names a record the company
+    /// does not have (`…_not_found`), else a 422; a refusal as a refusal.
+    fn from(r: crate::app::Rejected) -> ApiError {
+        use crate::app::Rejected;
+        match r {
+            Rejected::Fields(problems) => match problems.into_iter().next() {
+                Some(p) if p.code.ends_with("_not_found") => {
+                    ApiError::new(StatusCode::NOT_FOUND, p.code, p.message).with_field(p.field)
+                }
+                Some(p) => ApiError::unprocessable(p.code, p.message, p.field),
+                None => ApiError::unprocessable("invalid_field", "Check the request.", ""),
+            },
+            Rejected::Refused(r) => r.into(),
+        }
+    }
+}
+
 /// What a payer is told while the processor's answer is awaited.
 pub const PENDING_MESSAGE: &str = "Your payment is being confirmed with the card processor. Do not pay again: you will not be charged twice. The result shows here within a few minutes, and a receipt is emailed when it goes through.";
 

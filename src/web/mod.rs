@@ -2,10 +2,12 @@
 
 pub mod api;
 pub mod api_alerts;
+pub mod api_customers;
 pub mod api_invoices;
 pub mod api_messages;
 pub mod api_payments;
 pub mod api_processor;
+pub mod api_sending;
 pub mod api_templates;
 pub mod error;
 pub mod limits;
@@ -79,6 +81,8 @@ pub fn router(app: App) -> Router {
         .merge(api_templates::routes())
         .merge(api_messages::routes())
         .merge(api_alerts::routes())
+        .merge(api_customers::routes())
+        .merge(api_sending::routes())
         .merge(office::routes())
         .merge(portal::routes())
         .merge(pdf::routes())

@@ -6,6 +6,7 @@ mod common;
 mod support;
 
 mod alerts;
+mod api_customers;
 mod api_invoices;
 mod api_money;
 mod api_validation;

@@ -1,7 +1,12 @@
 //! Messages leaving fieldpay: a stored template rendered for a customer
 //! and their invoice at delivery (with the payment link as it is now), and
 //! the delivery run that claims due messages from the outbox, sends them
-//! through the configured transports and records what became of each.
+//! through the configured transports and records what became of each; and
+//! sending one message now (`send`).
+
+mod send;
+
+pub use send::{SendRequest, Sent, SmsPreview, preview_sms, record_opt_out, send, valid_key};
 
 use std::fmt;
 use std::sync::Mutex;

@@ -24,6 +24,21 @@
 //! hard ones never; after the last failure the invoice is back to manual
 //! payment and in the office's "Autopay problems"), record the result, and
 //! queue the receipt or the decline message (`autopay_declined:{attempt}`).
+//!
+//! Here: the run and its messages; `settle`: settling attempts; `vars`: what
+//! autopay causes add to message variables; `enrollment`: turning autopay
+//! on and off, cards per property, the company's settings.
+
+mod enrollment;
+mod settle;
+mod vars;
+
+pub use enrollment::{
+    EnrollRequest, Enrolled, NOTE_MAX, cancel, cancel_in, channel, enroll, enroll_in,
+    save_settings, set_property_cards,
+};
+pub use settle::{on_paid, on_unpaid};
+pub use vars::{CauseVars, vars_for_cause};
 
 use std::collections::BTreeMap;
 
@@ -31,18 +46,14 @@ use time::{Date, Duration, OffsetDateTime};
 
 use crate::app::App;
 use crate::app::payments::{self, ChargeOptions, PayError, PayInvoices, PayResult};
-use crate::domain::Allocation;
 use crate::domain::autopay::{
-    self as rules, AfterDecline, Grouping, MESSAGE_FROM_HOUR, Timing, charge_date, charge_key,
+    self as rules, Grouping, MESSAGE_FROM_HOUR, Timing, charge_date, charge_key,
 };
 use crate::domain::dates;
-use crate::domain::money::{Currency, Money};
 use crate::messaging::Channel;
 use crate::messaging::outbox::{self, Enqueued, NewMessage};
-use crate::processor::Decline;
-use crate::store::autopay::{self as store, ItemUpdate, NewResult, OpenInvoice, Settings, Window};
-use crate::store::payments::Attempt;
-use crate::store::{Conn, StoreError, StoreResult, audit};
+use crate::store::autopay::{self as store, OpenInvoice, Settings, Window};
+use crate::store::{Conn, StoreError, StoreResult};
 
 /// The payment channel of autopay charges.
 pub const CHANNEL: &str = "autopay";
@@ -270,7 +281,7 @@ fn contact(value: &Option<String>) -> Option<&str> {
 /// Queues a message per chosen template and contact, in the caller's
 /// transaction; returns how many were newly queued.
 #[allow(clippy::too_many_arguments)]
-async fn send(
+pub(super) async fn send(
     conn: &mut Conn,
     company_id: &str,
     customer_id: &str,
@@ -431,301 +442,6 @@ async fn queue_expiry_reminders(
     Ok(())
 }
 
-// ---------------------------------------------------------------- settling
-
-fn plan_ids(attempt: &Attempt) -> Vec<String> {
-    attempt.plan.iter().map(|p| p.invoice_id.clone()).collect()
-}
-
-/// Settles a declined (or never charged) autopay attempt, inside the
-/// transaction that ends it: each invoice's retry state, the result, the
-/// decline message. Once per attempt.
-pub async fn on_unpaid(
-    conn: &mut Conn,
-    attempt: &Attempt,
-    decline: &Decline,
-    now: OffsetDateTime,
-) -> StoreResult<()> {
-    let company_id = attempt.company_id.as_str();
-    let settings = store::settings(&mut *conn, company_id).await?;
-    let planned = store::planned_invoices(conn, company_id, &plan_ids(attempt)).await?;
-    let mut steps = Vec::with_capacity(planned.len());
-    for inv in &planned {
-        let charge_on = inv
-            .item
-            .as_ref()
-            .map(|i| i.charge_on)
-            .unwrap_or_else(|| charge_date(settings.timing, inv.issue_date, inv.due_date));
-        let failures = inv.item.as_ref().map(|i| i.failures).unwrap_or(0);
-        let step = rules::after_decline(
-            &decline.code,
-            charge_on,
-            &settings.retry_days,
-            usize::try_from(failures).unwrap_or(0),
-        );
-        steps.push((inv, charge_on, failures, step));
-    }
-    let next = steps
-        .iter()
-        .filter_map(|(_, _, _, s)| match s {
-            AfterDecline::Retry(d) => Some(*d),
-            _ => None,
-        })
-        .min();
-    let dropped = steps.iter().any(|(_, _, _, s)| *s == AfterDecline::Drop);
-    let outcome = match (next, dropped) {
-        (Some(_), _) => "retry",
-        (None, true) => "dropped",
-        (None, false) => "not_charged",
-    };
-    let numbers = planned
-        .iter()
-        .map(|p| p.number.as_str())
-        .collect::<Vec<_>>()
-        .join(", ");
-    let recorded = store::insert_result(
-        conn,
-        &NewResult {
-            attempt_id: &attempt.id,
-            company_id,
-            customer_id: &attempt.customer_id,
-            outcome,
-            amount: attempt.amount,
-            currency: attempt.currency.code(),
-            code: Some(&decline.code),
-            payment_id: None,
-            next_try_on: next,
-            invoice_numbers: &numbers,
-            settled_at: now,
-        },
-    )
-    .await?;
-    if !recorded {
-        return Ok(());
-    }
-    for (inv, charge_on, failures, step) in &steps {
-        let (status, next_try_on) = match step {
-            AfterDecline::Retry(d) => ("retrying", Some(*d)),
-            AfterDecline::Drop => ("failed", None),
-            AfterDecline::Unchanged => continue,
-        };
-        store::set_item(
-            conn,
-            &ItemUpdate {
-                invoice_id: &inv.invoice_id,
-                company_id,
-                customer_id: &attempt.customer_id,
-                charge_on: *charge_on,
-                failures: failures + 1,
-                status,
-                next_try_on,
-                last_code: Some(&decline.code),
-                attempt_id: &attempt.id,
-            },
-        )
-        .await?;
-        if status == "failed" {
-            audit::record(
-                conn,
-                company_id,
-                ACTOR,
-                "autopay.dropped",
-                &inv.invoice_id,
-                serde_json::json!({"attempt": attempt.id, "code": decline.code, "tries": failures + 1}),
-            )
-            .await?;
-        }
-    }
-    if outcome == "not_charged" {
-        return Ok(());
-    }
-    let t = &settings.templates;
-    if let Some((email, phone)) = store::contacts(conn, company_id, &attempt.customer_id).await? {
-        send(
-            conn,
-            company_id,
-            &attempt.customer_id,
-            planned.first().map(|p| p.invoice_id.as_str()),
-            &t.decline_email,
-            &t.decline_sms,
-            (&email, &phone),
-            &format!("autopay_declined:{}", attempt.id),
-            now,
-        )
-        .await?;
-    }
-    Ok(())
-}
-
-/// Settles a paid autopay attempt, inside the transaction that records the
-/// payment: the invoices are marked paid by autopay (a refund never makes
-/// autopay charge them again), the result is recorded, and the receipt is
-/// queued — with autopay's own receipt templates when the company chose
-/// them, else through the company's receipt (`alerts::enqueue_receipt`).
-/// Both use the cause `receipt:{payment_id}`.
-pub async fn on_paid(
-    conn: &mut Conn,
-    attempt: &Attempt,
-    payment_id: &str,
-    allocations: &[Allocation],
-    now: OffsetDateTime,
-) -> StoreResult<()> {
-    let company_id = attempt.company_id.as_str();
-    let settings = store::settings(&mut *conn, company_id).await?;
-    let planned = store::planned_invoices(conn, company_id, &plan_ids(attempt)).await?;
-    let numbers = planned
-        .iter()
-        .map(|p| p.number.as_str())
-        .collect::<Vec<_>>()
-        .join(", ");
-    let amount: i64 = allocations.iter().map(|a| a.amount).sum();
-    store::insert_result(
-        conn,
-        &NewResult {
-            attempt_id: &attempt.id,
-            company_id,
-            customer_id: &attempt.customer_id,
-            outcome: "paid",
-            amount: if amount > 0 { amount } else { attempt.amount },
-            currency: attempt.currency.code(),
-            code: None,
-            payment_id: Some(payment_id),
-            next_try_on: None,
-            invoice_numbers: &numbers,
-            settled_at: now,
-        },
-    )
-    .await?;
-    for inv in &planned {
-        let paid = allocations.iter().any(|a| a.invoice_id == inv.invoice_id);
-        if !paid {
-            continue;
-        }
-        store::set_item(
-            conn,
-            &ItemUpdate {
-                invoice_id: &inv.invoice_id,
-                company_id,
-                customer_id: &attempt.customer_id,
-                charge_on: inv
-                    .item
-                    .as_ref()
-                    .map(|i| i.charge_on)
-                    .unwrap_or_else(|| charge_date(settings.timing, inv.issue_date, inv.due_date)),
-                failures: inv.item.as_ref().map(|i| i.failures).unwrap_or(0),
-                status: "paid",
-                next_try_on: None,
-                last_code: None,
-                attempt_id: &attempt.id,
-            },
-        )
-        .await?;
-    }
-    let first_invoice = allocations.first().map(|a| a.invoice_id.as_str());
-    let t = &settings.templates;
-    if t.receipt_email.is_some() || t.receipt_sms.is_some() {
-        if let Some((email, phone)) =
-            store::contacts(conn, company_id, &attempt.customer_id).await?
-        {
-            send(
-                conn,
-                company_id,
-                &attempt.customer_id,
-                first_invoice,
-                &t.receipt_email,
-                &t.receipt_sms,
-                (&email, &phone),
-                &format!("receipt:{payment_id}"),
-                now,
-            )
-            .await?;
-        }
-        Ok(())
-    } else {
-        crate::app::alerts::enqueue_receipt(
-            conn,
-            company_id,
-            &attempt.customer_id,
-            payment_id,
-            first_invoice,
-            now,
-        )
-        .await
-    }
-}
-
-// ---------------------------------------------------------------- message variables
-
-/// What an autopay message's cause adds to the template variables.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct CauseVars {
-    pub card_brand: String,
-    pub card_last4: String,
-    pub card_expiry: String,
-    pub autopay_amount: String,
-    pub autopay_date: String,
-    pub decline_reason: String,
-}
-
-fn fill_card(v: &mut CauseVars, card: Option<(String, String, i64, i64)>) {
-    if let Some((brand, last4, m, y)) = card {
-        v.card_brand = brand;
-        v.card_last4 = last4;
-        v.card_expiry = expiry_text(m, y);
-    }
-}
-
-fn expiry_text(exp_month: i64, exp_year: i64) -> String {
-    format!("{exp_month:02}/{:02}", exp_year.rem_euclid(100))
-}
-
-/// The variables an autopay cause fills: `autopay_notice:{invoice}:{date}`,
-/// `autopay_declined:{attempt}`, `card_expiring:{method}:{yyyy-mm}`;
-/// `None` for other causes.
-pub async fn vars_for_cause(
-    app: &App,
-    company_id: &str,
-    cause: &str,
-) -> StoreResult<Option<CauseVars>> {
-    let db = &app.db;
-    let (kind, rest) = cause.split_once(':').unwrap_or((cause, ""));
-    let mut v = CauseVars::default();
-    match kind {
-        "autopay_notice" => {
-            let Some((invoice_id, day)) = rest.rsplit_once(':') else {
-                return Ok(None);
-            };
-            fill_card(
-                &mut v,
-                store::card_for_invoice(db, company_id, invoice_id).await?,
-            );
-            if let Some(inv) = crate::store::invoices::get(db, company_id, invoice_id).await? {
-                v.autopay_amount = Money::new(inv.balance, inv.currency).format();
-            }
-            v.autopay_date = dates::parse(day).map(dates::display).unwrap_or_default();
-        }
-        "autopay_declined" => {
-            let Some(info) = store::decline_info(db, company_id, rest).await? else {
-                return Ok(None);
-            };
-            fill_card(&mut v, store::card(db, company_id, &info.method_id).await?);
-            let currency = Currency::parse(&info.currency).unwrap_or(Currency::USD);
-            v.autopay_amount = Money::new(info.amount, currency).format();
-            v.autopay_date = info.next_try_on.map(dates::display).unwrap_or_default();
-            v.decline_reason = crate::processor::decline_message(
-                info.decline_code.as_deref().unwrap_or("card_declined"),
-            )
-            .to_string();
-        }
-        "card_expiring" => {
-            let method_id = rest.split(':').next().unwrap_or("");
-            fill_card(&mut v, store::card(db, company_id, method_id).await?);
-        }
-        _ => return Ok(None),
-    }
-    Ok(Some(v))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -788,11 +504,5 @@ mod tests {
             (w.due_through, w.issue_through, w.retry_through),
             (None, Some(date!(2026 - 12 - 05)), None)
         );
-    }
-
-    #[test]
-    fn expiry_texts() {
-        assert_eq!(expiry_text(3, 2027), "03/27");
-        assert_eq!(expiry_text(12, 2030), "12/30");
     }
 }
