@@ -3,14 +3,14 @@
 
 use time::Duration;
 
-use crate::app::App;
+use crate::app::invoices::IssueInvoice;
 use crate::app::setup;
+use crate::app::{Actor, App};
+use crate::domain::LineInput;
 use crate::domain::customer::CustomerInput;
 use crate::domain::money::Currency;
-use crate::domain::{LineInput, price_lines};
 use crate::store::companies::{self, NewCompany};
 use crate::store::customers;
-use crate::store::invoices::{self, NewInvoice};
 use crate::store::{Conn, StoreError};
 
 pub const COMPANY_NAME: &str = "Greenleaf Pest Control";
@@ -71,8 +71,9 @@ async fn seed(app: &App) -> anyhow::Result<String> {
     let created = setup::create_company(&app.db, &company, OFFICE_EMAIL, OFFICE_PASSWORD).await?;
     let company_id = created.company_id;
     let today = app.clock.today_in(&company.time_zone);
+    let demo = Actor::system(&company_id, "demo");
     let mut tx = app.db.begin_write().await?;
-    let s = seed_customers(&mut tx, &company_id).await?;
+    let s = seed_customers(&mut tx, app, &demo).await?;
     let props = [
         // (address, resident, bill-to)
         (
@@ -95,7 +96,7 @@ async fn seed(app: &App) -> anyhow::Result<String> {
     let mut property_ids = Vec::new();
     for (address, resident, bill_to) in props {
         let p =
-            customers::create_property(&mut tx, &company_id, address, resident, bill_to).await?;
+            crate::app::properties::create_in(&mut tx, &demo, address, resident, bill_to).await?;
         property_ids.push((p.id, p.bill_to_customer_id));
     }
     // (property, due in days from today, lines of (description, quantity, unit price))
@@ -122,6 +123,10 @@ async fn seed(app: &App) -> anyhow::Result<String> {
             ],
         ),
     ];
+    let stored = companies::get(&app.db, &company_id)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("demo company vanished"))?;
+    let actor = Actor::system(&company_id, "demo");
     for (prop, due_in, lines) in invoices {
         let lines: Vec<LineInput> = lines
             .iter()
@@ -131,30 +136,23 @@ async fn seed(app: &App) -> anyhow::Result<String> {
                 unit_price: *p,
             })
             .collect();
-        let (amounts, total) = price_lines(&lines).map_err(|e| anyhow::anyhow!("{e:?}"))?;
-        let (property_id, bill_to) = &property_ids[prop];
-        invoices::create(
-            &mut tx,
-            &NewInvoice {
-                company_id: &company_id,
-                number: None,
-                property_id,
-                bill_to_customer_id: bill_to,
-                issue_date: today + Duration::days(due_in - 30),
-                due_date: today + Duration::days(due_in),
-                currency: Currency::USD,
-                lines: &lines,
-                amounts: &amounts,
-                total,
-            },
-        )
-        .await?;
+        let (property_id, _) = &property_ids[prop];
+        let issue = IssueInvoice {
+            property_id: property_id.clone(),
+            number: None,
+            issue_date: Some(today + Duration::days(due_in - 30)),
+            due_date: today + Duration::days(due_in),
+            lines,
+        };
+        crate::app::invoices::issue_on(&mut tx, &actor, &stored, today, &issue)
+            .await
+            .map_err(|e| anyhow::anyhow!("demo invoice: {e}"))?;
     }
     tx.commit().await.map_err(StoreError::from)?;
     Ok(company_id)
 }
 
-async fn seed_customers(tx: &mut Conn, company_id: &str) -> anyhow::Result<Seeded> {
+async fn seed_customers(tx: &mut Conn, app: &App, demo: &Actor) -> anyhow::Result<Seeded> {
     let mut make = async |name: &str, email: &str, phone: &str, address: &str| {
         let new = CustomerInput {
             name,
@@ -164,7 +162,11 @@ async fn seed_customers(tx: &mut Conn, company_id: &str) -> anyhow::Result<Seede
         }
         .check("US")
         .map_err(|e| anyhow::anyhow!("demo customer {name}: {e:?}"))?;
-        anyhow::Ok(customers::create(tx, company_id, &new).await?.id)
+        anyhow::Ok(
+            crate::app::customers::create_in(tx, app, demo, &new)
+                .await?
+                .id,
+        )
     };
     let landlord = make(
         "Lena Landlord",

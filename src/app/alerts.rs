@@ -18,14 +18,21 @@
 //! Receipts: when the company chose receipt templates, every recorded
 //! payment queues a receipt in the payment's own transaction, with cause
 //! `receipt:{payment_id}` (see `enqueue_receipt`).
+//!
+//! Rules and receipt templates are saved by `save_rule`, `set_enabled`,
+//! `delete_rule` and `save_receipts`, for the office and the JSON API alike.
 
 use time::{Date, Duration, OffsetDateTime};
 
-use crate::app::App;
+use serde_json::json;
+
+use crate::app::{Actor, App, Refusal, Rejected};
 use crate::messaging::Channel;
 use crate::messaging::outbox::{self, Enqueued, NewMessage};
-use crate::store::alerts::{self as store, AlertRule, DueInvoice, Timing};
-use crate::store::{Conn, StoreError, StoreResult};
+use crate::store::alerts::{
+    self as store, AlertRule, DueInvoice, ReceiptSettings, RuleFields, Timing,
+};
+use crate::store::{Conn, StoreError, StoreResult, audit};
 
 /// Trigger dates older than this many days (today counted) are not sent.
 pub const CATCH_UP_DAYS: i64 = 7;
@@ -238,6 +245,183 @@ pub async fn enqueue_receipt(
         .await?;
     }
     Ok(())
+}
+
+// ---------------------------------------------------------------- rules and receipts
+
+/// The words for a template that is not the company's.
+const FOREIGN_TEMPLATE: &str = "No such template in this company: create it first under /api/v1/email-templates or /api/v1/sms-templates.";
+
+/// Creates (`id` None) or replaces an alert rule: at least one template,
+/// both the company's, days from 0 to `MAX_DAYS`. Another company's rule is
+/// `NotFound`.
+pub async fn save_rule(
+    app: &App,
+    actor: &Actor,
+    id: Option<&str>,
+    fields: &RuleFields<'_>,
+) -> Result<AlertRule, Rejected> {
+    actor.must_be_company()?;
+    let company_id = actor.company_id();
+    check_rule(
+        fields.email_template_id,
+        fields.sms_template_id,
+        fields.days,
+    )
+    .map_err(|(field, message)| Rejected::field(field, message))?;
+    let mut tx = app.db.begin_write().await?;
+    if !store::templates_belong(
+        &mut tx,
+        company_id,
+        fields.email_template_id,
+        fields.sms_template_id,
+    )
+    .await?
+    {
+        let field = match fields.email_template_id {
+            Some(e) if !store::templates_belong(&mut tx, company_id, Some(e), None).await? => {
+                "email_template_id"
+            }
+            _ => "sms_template_id",
+        };
+        return Err(Rejected::coded(field, "unknown_template", FOREIGN_TEMPLATE));
+    }
+    let now = app.clock.now();
+    let (action, rule_id) = match id {
+        None => (
+            "invoice_alert.create",
+            store::create(&mut tx, company_id, fields, now).await?.id,
+        ),
+        Some(id) => {
+            if !store::update(&mut tx, company_id, id, fields, now).await? {
+                return Err(Refusal::NotFound.into());
+            }
+            ("invoice_alert.update", id.to_string())
+        }
+    };
+    audit::record(
+        &mut tx,
+        company_id,
+        &actor.audit_name(),
+        action,
+        &rule_id,
+        json!({
+            "email_template_id": fields.email_template_id,
+            "sms_template_id": fields.sms_template_id,
+            "timing": fields.timing.as_str(),
+            "days": fields.days,
+            "enabled": fields.enabled,
+        }),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(store::get(&app.db, company_id, &rule_id)
+        .await?
+        .ok_or(Refusal::NotFound)?)
+}
+
+/// Turns a rule on or off, keeping the rest.
+pub async fn set_enabled(
+    app: &App,
+    actor: &Actor,
+    id: &str,
+    enabled: bool,
+) -> Result<AlertRule, Refusal> {
+    actor.must_be_company()?;
+    let company_id = actor.company_id();
+    let rule = store::get(&app.db, company_id, id)
+        .await?
+        .ok_or(Refusal::NotFound)?;
+    let fields = RuleFields {
+        email_template_id: rule.email_template_id.as_deref(),
+        sms_template_id: rule.sms_template_id.as_deref(),
+        timing: rule.timing,
+        days: rule.days_after_due,
+        enabled,
+    };
+    let mut tx = app.db.begin_write().await?;
+    if !store::update(&mut tx, company_id, id, &fields, app.clock.now()).await? {
+        return Err(Refusal::NotFound);
+    }
+    let action = if enabled {
+        "invoice_alert.enable"
+    } else {
+        "invoice_alert.disable"
+    };
+    audit::record(
+        &mut tx,
+        company_id,
+        &actor.audit_name(),
+        action,
+        id,
+        json!({}),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(AlertRule { enabled, ..rule })
+}
+
+/// Deletes a rule.
+pub async fn delete_rule(app: &App, actor: &Actor, id: &str) -> Result<(), Refusal> {
+    actor.must_be_company()?;
+    let company_id = actor.company_id();
+    let mut tx = app.db.begin_write().await?;
+    if !store::delete(&mut tx, company_id, id).await? {
+        return Err(Refusal::NotFound);
+    }
+    audit::record(
+        &mut tx,
+        company_id,
+        &actor.audit_name(),
+        "invoice_alert.delete",
+        id,
+        json!({}),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Chooses the templates of the receipt sent after each payment (none: no
+/// receipt); both must be the company's.
+pub async fn save_receipts(
+    app: &App,
+    actor: &Actor,
+    settings: &ReceiptSettings,
+) -> Result<ReceiptSettings, Rejected> {
+    actor.must_be_company()?;
+    let company_id = actor.company_id();
+    let (email, sms) = (
+        settings.email_template_id.as_deref(),
+        settings.sms_template_id.as_deref(),
+    );
+    let mut tx = app.db.begin_write().await?;
+    if !store::templates_belong(&mut tx, company_id, email, None).await? {
+        return Err(Rejected::coded(
+            "email_template_id",
+            "unknown_template",
+            FOREIGN_TEMPLATE,
+        ));
+    }
+    if !store::templates_belong(&mut tx, company_id, None, sms).await? {
+        return Err(Rejected::coded(
+            "sms_template_id",
+            "unknown_template",
+            FOREIGN_TEMPLATE,
+        ));
+    }
+    store::set_receipt_settings(&mut tx, company_id, settings, app.clock.now()).await?;
+    audit::record(
+        &mut tx,
+        company_id,
+        &actor.audit_name(),
+        "receipt_settings.update",
+        company_id,
+        json!(settings),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(settings.clone())
 }
 
 #[cfg(test)]

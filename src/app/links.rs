@@ -1,9 +1,10 @@
 //! A customer's payment link: issued with the customer, shown, rotated and
 //! revoked (the token itself is `domain::paylink`).
 
+use crate::app::{Actor, App, Refusal};
 use crate::crypto::{Secret, new_id};
 use crate::domain::paylink::{audit_ref, token, token_hash};
-use crate::store::{Conn, Db, StoreResult, audit, links};
+use crate::store::{Conn, Db, StoreResult, audit, companies, customers, links};
 
 /// Gives a new customer its link, in the transaction that creates the customer.
 pub async fn issue(
@@ -51,23 +52,44 @@ pub struct CurrentLink {
     pub generation: i64,
 }
 
+/// The customer's payment link URL, from the company's base URL (or the
+/// server's), never from a request.
+pub async fn url(app: &App, company_id: &str, token: &str) -> Result<String, Refusal> {
+    let company = companies::get(&app.db, company_id)
+        .await?
+        .ok_or(Refusal::NotFound)?;
+    Ok(crate::domain::paylink::url(
+        app.base_url(company.base_url.as_deref()),
+        token,
+    ))
+}
+
+/// The company's customer, or `NotFound` (another company's included).
+async fn own_customer(tx: &mut Conn, actor: &Actor, customer_id: &str) -> Result<(), Refusal> {
+    actor.must_be_company()?;
+    if customers::all_belong(tx, actor.company_id(), &[customer_id]).await? {
+        Ok(())
+    } else {
+        Err(Refusal::NotFound)
+    }
+}
+
 /// Issues a new token for the customer; the old one stops working at once.
-pub async fn rotate(
-    tx: &mut Conn,
-    secret: &Secret,
-    company_id: &str,
-    customer_id: &str,
-    actor: &str,
-) -> StoreResult<String> {
-    let existing = issue(tx, secret, company_id, customer_id).await?;
+/// Answers the new URL.
+pub async fn rotate(app: &App, actor: &Actor, customer_id: &str) -> Result<String, Refusal> {
+    let company_id = actor.company_id();
+    let secret = &app.config.secret;
+    let mut tx = app.db.begin_write().await?;
+    own_customer(&mut tx, actor, customer_id).await?;
+    let existing = issue(&mut tx, secret, company_id, customer_id).await?;
     let generation = existing.generation + 1;
     let t = token(secret, &existing.link_id, generation);
     let hash = token_hash(&t);
-    links::rotate(tx, &existing.link_id, generation, &hash).await?;
+    links::rotate(&mut tx, &existing.link_id, generation, &hash).await?;
     audit::record(
-        tx,
+        &mut tx,
         company_id,
-        actor,
+        &actor.audit_name(),
         "payment_link.rotated",
         customer_id,
         serde_json::json!({
@@ -76,28 +98,27 @@ pub async fn rotate(
         }),
     )
     .await?;
-    Ok(t)
+    tx.commit().await?;
+    url(app, company_id, &t).await
 }
 
 /// Revokes the customer's link: its URL becomes a 404 until rotated.
-pub async fn revoke(
-    tx: &mut Conn,
-    secret: &Secret,
-    company_id: &str,
-    customer_id: &str,
-    actor: &str,
-) -> StoreResult<()> {
-    let existing = issue(tx, secret, company_id, customer_id).await?;
-    links::revoke(tx, &existing.link_id).await?;
+pub async fn revoke(app: &App, actor: &Actor, customer_id: &str) -> Result<(), Refusal> {
+    let company_id = actor.company_id();
+    let mut tx = app.db.begin_write().await?;
+    own_customer(&mut tx, actor, customer_id).await?;
+    let existing = issue(&mut tx, &app.config.secret, company_id, customer_id).await?;
+    links::revoke(&mut tx, &existing.link_id).await?;
     audit::record(
-        tx,
+        &mut tx,
         company_id,
-        actor,
+        &actor.audit_name(),
         "payment_link.revoked",
         customer_id,
         serde_json::json!({ "link": audit_ref(&token_hash(&existing.token)) }),
     )
     .await?;
+    tx.commit().await?;
     Ok(())
 }
 

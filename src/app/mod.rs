@@ -5,22 +5,28 @@
 pub mod actor;
 pub mod alerts;
 pub mod autopay;
+pub mod cards;
+pub mod customers;
 pub mod documents;
 pub mod import;
+pub mod invoices;
 pub mod links;
 pub mod messages;
 pub mod office_emails;
-pub mod office_payments;
 pub mod payments;
 pub mod processors;
+pub mod properties;
 pub mod refunds;
+pub mod rejected;
 pub mod setup;
+pub mod templates;
 pub mod webhook_delivery;
 pub mod webhooks;
 
 use std::sync::Arc;
 
 pub use actor::{Actor, Refusal};
+pub use rejected::{Problem, Rejected};
 
 use crate::config::Config;
 use crate::domain::Clock;

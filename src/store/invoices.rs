@@ -158,6 +158,12 @@ fn fold_rows(rows: &[crate::store::sql::Row]) -> StoreResult<Vec<Invoice>> {
 }
 
 pub async fn get(db: &Db, company_id: &str, id: &str) -> StoreResult<Option<Invoice>> {
+    let mut conn = db.reader().acquire().await?;
+    get_on(&mut conn, company_id, id).await
+}
+
+/// `get` on a connection of the caller's (inside a write transaction).
+pub async fn get_on(conn: &mut Conn, company_id: &str, id: &str) -> StoreResult<Option<Invoice>> {
     let sql = format!(
         "SELECT {INVOICE_COLUMNS} FROM invoices i
          LEFT JOIN invoice_lines l ON l.invoice_id = i.id
@@ -166,7 +172,7 @@ pub async fn get(db: &Db, company_id: &str, id: &str) -> StoreResult<Option<Invo
     let rows = crate::store::sql::query(dynamic_sql(sql))
         .bind(company_id)
         .bind(id)
-        .fetch_all(db.reader())
+        .fetch_all(&mut *conn)
         .await?;
     Ok(fold_rows(&rows)?.into_iter().next())
 }
@@ -581,7 +587,7 @@ pub fn void_refusal(s: &ChangeState) -> Option<Refusal> {
 }
 
 /// The invoice's change state and its total.
-async fn change_state(
+pub async fn change_state(
     tx: &mut Conn,
     company_id: &str,
     id: &str,

@@ -396,6 +396,33 @@ pub async fn company_exists(db: &Db, company_id: &str) -> StoreResult<bool> {
     Ok(n > 0)
 }
 
+/// One message of the company, as `GET /api/v1/messages` shows it.
+pub async fn view(db: &Db, company_id: &str, id: &str) -> StoreResult<Option<MessageView>> {
+    let row = crate::store::sql::query(
+        "SELECT id, channel, recipient, subject, status, attempts, last_error, created_at, sent_at
+         FROM outbox WHERE company_id = $1 AND id = $2",
+    )
+    .bind(company_id)
+    .bind(id)
+    .fetch_optional(db.reader())
+    .await?;
+    row.as_ref().map(message_view).transpose()
+}
+
+fn message_view(r: &crate::store::sql::Row) -> StoreResult<MessageView> {
+    Ok(MessageView {
+        id: r.try_get("id")?,
+        channel: r.try_get("channel")?,
+        to: r.try_get("recipient")?,
+        subject: r.try_get("subject")?,
+        status: r.try_get("status")?,
+        attempts: r.try_get("attempts")?,
+        last_error: r.try_get("last_error")?,
+        created_at: r.try_get("created_at")?,
+        sent_at: r.try_get("sent_at")?,
+    })
+}
+
 /// The messages of one customer, newest first.
 pub async fn list_for_customer(
     db: &Db,
@@ -411,21 +438,7 @@ pub async fn list_for_customer(
     .bind(customer_id)
     .fetch_all(db.reader())
     .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(MessageView {
-                id: r.try_get("id")?,
-                channel: r.try_get("channel")?,
-                to: r.try_get("recipient")?,
-                subject: r.try_get("subject")?,
-                status: r.try_get("status")?,
-                attempts: r.try_get("attempts")?,
-                last_error: r.try_get("last_error")?,
-                created_at: r.try_get("created_at")?,
-                sent_at: r.try_get("sent_at")?,
-            })
-        })
-        .collect()
+    rows.iter().map(message_view).collect()
 }
 
 /// The kept copy of a message: subject, redacted body, status (for tests and

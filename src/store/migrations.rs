@@ -76,7 +76,8 @@ pub const MIGRATIONS: &[Source] = &[
         postgres = "0020_fixed_width_instants"
     ),
     migration!(21, "refund_states", "0021_refund_states"),
-    migration!(30, "webhooks", "0030_webhooks"),
+    migration!(22, "template_defaults", "0022_template_defaults"),
+    migration!(23, "webhooks", "0023_webhooks"),
 ];
 
 /// SQLite's column types as PostgreSQL names them: `INTEGER` is `BIGINT`

@@ -248,47 +248,25 @@ pub async fn cards(db: &Db, company_id: &str, customer_id: &str) -> StoreResult<
         .collect()
 }
 
-/// What removing a card did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Removed {
-    /// Autopay used this card and is now off.
-    pub autopay_cancelled: bool,
-}
-
-/// Removes one of the customer's cards; `None` when it is not theirs or gone.
+/// Removes one of the customer's cards; `false` when it is not theirs or
+/// gone. (Autopay on it is turned off by the caller: `store::autopay::cancel`.)
 pub async fn remove_card(
     conn: &mut Conn,
     company_id: &str,
     customer_id: &str,
     method_id: &str,
-) -> StoreResult<Option<Removed>> {
-    let t = conn.now();
+) -> StoreResult<bool> {
     let done = crate::store::sql::query(
         "UPDATE payment_methods SET removed_at = $1, is_default = 0
          WHERE company_id = $2 AND customer_id = $3 AND id = $4 AND removed_at IS NULL",
     )
-    .bind(t)
+    .bind(conn.now())
     .bind(company_id)
     .bind(customer_id)
     .bind(method_id)
     .execute(&mut *conn)
     .await?;
-    if done.rows_affected() == 0 {
-        return Ok(None);
-    }
-    let cancelled = crate::store::sql::query(
-        "UPDATE autopay_enrollments SET cancelled_at = $1
-         WHERE company_id = $2 AND customer_id = $3 AND payment_method_id = $4 AND cancelled_at IS NULL",
-    )
-    .bind(t)
-    .bind(company_id)
-    .bind(customer_id)
-    .bind(method_id)
-    .execute(&mut *conn)
-    .await?;
-    Ok(Some(Removed {
-        autopay_cancelled: cancelled.rows_affected() > 0,
-    }))
+    Ok(done.rows_affected() > 0)
 }
 
 /// Makes one card the default; `false` when it is not the customer's.
@@ -320,24 +298,6 @@ pub async fn set_default_card(
     .execute(&mut *conn)
     .await?;
     Ok(true)
-}
-
-/// Turns autopay off; `true` when it was on.
-pub async fn cancel_autopay(
-    conn: &mut Conn,
-    company_id: &str,
-    customer_id: &str,
-) -> StoreResult<bool> {
-    let done = crate::store::sql::query(
-        "UPDATE autopay_enrollments SET cancelled_at = $1
-         WHERE company_id = $2 AND customer_id = $3 AND cancelled_at IS NULL",
-    )
-    .bind(conn.now())
-    .bind(company_id)
-    .bind(customer_id)
-    .execute(&mut *conn)
-    .await?;
-    Ok(done.rows_affected() > 0)
 }
 
 /// Whether the customer has a default among their live cards.

@@ -73,8 +73,12 @@ pub async fn received_by_invoice(
 pub struct Keyed {
     pub id: String,
     pub payment_id: String,
+    pub amount: i64,
     pub status: String,
     pub last_error: Option<String>,
+    pub processor_refund_id: Option<String>,
+    /// A pending refund's next try (or the end of the send in progress).
+    pub next_attempt_at: Option<OffsetDateTime>,
 }
 
 /// The refund written under this idempotency key, if any.
@@ -83,20 +87,36 @@ pub async fn find_by_key(
     company_id: &str,
     key: &str,
 ) -> StoreResult<Option<Keyed>> {
-    let row: Option<(String, String, String, Option<String>)> = crate::store::sql::query_as(
-        "SELECT id, payment_id, status, last_error FROM refunds
-         WHERE company_id = $1 AND idempotency_key = $2",
+    type KeyedRow = (
+        String,
+        String,
+        i64,
+        String,
+        Option<String>,
+        Option<String>,
+        Option<OffsetDateTime>,
+    );
+    let row: Option<KeyedRow> = crate::store::sql::query_as(
+        "SELECT id, payment_id, amount, status, last_error, processor_refund_id, next_attempt_at
+         FROM refunds WHERE company_id = $1 AND idempotency_key = $2",
     )
     .bind(company_id)
     .bind(key)
     .fetch_optional(&mut *conn)
     .await?;
-    Ok(row.map(|(id, payment_id, status, last_error)| Keyed {
-        id,
-        payment_id,
-        status,
-        last_error,
-    }))
+    Ok(row.map(
+        |(id, payment_id, amount, status, last_error, processor_refund_id, next_attempt_at)| {
+            Keyed {
+                id,
+                payment_id,
+                amount,
+                status,
+                last_error,
+                processor_refund_id,
+                next_attempt_at,
+            }
+        },
+    ))
 }
 
 /// Which processor account took a payment (`None`s: recorded before

@@ -17,6 +17,9 @@ pub struct EmailTemplate {
     pub text_body: Option<String>,
     /// Attach the invoice's PDF when the message is about an invoice.
     pub attach_invoice_pdf: bool,
+    /// The company's default email template (what sending uses when none
+    /// is chosen).
+    pub is_default: bool,
     #[serde(skip)]
     pub created_at: OffsetDateTime,
     #[serde(skip)]
@@ -39,6 +42,8 @@ pub struct SmsTemplate {
     pub id: String,
     pub name: String,
     pub body: String,
+    /// The company's default SMS template.
+    pub is_default: bool,
     #[serde(skip)]
     pub created_at: OffsetDateTime,
     #[serde(skip)]
@@ -63,6 +68,7 @@ fn email_from_row(row: &crate::store::sql::Row) -> StoreResult<EmailTemplate> {
         html_body: row.try_get("html_body")?,
         text_body: row.try_get("text_body")?,
         attach_invoice_pdf: row.try_get::<i64, _>("attach_invoice_pdf")? != 0,
+        is_default: row.try_get::<i64, _>("is_default")? != 0,
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
     })
@@ -73,14 +79,16 @@ fn sms_from_row(row: &crate::store::sql::Row) -> StoreResult<SmsTemplate> {
         id: row.try_get("id")?,
         name: row.try_get("name")?,
         body: row.try_get("body")?,
+        is_default: row.try_get::<i64, _>("is_default")? != 0,
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
     })
 }
 
 const EMAIL_COLUMNS: &str =
-    "id, name, subject, html_body, text_body, attach_invoice_pdf, created_at, updated_at";
-const SMS_COLUMNS: &str = "id, name, body, created_at, updated_at";
+    "id, name, subject, html_body, text_body, attach_invoice_pdf, is_default,
+    created_at, updated_at";
+const SMS_COLUMNS: &str = "id, name, body, is_default, created_at, updated_at";
 
 // ---------------------------------------------------------------- email
 
@@ -115,6 +123,7 @@ pub async fn create_email(
         html_body: f.html_body.to_string(),
         text_body: f.text_body.map(str::to_string),
         attach_invoice_pdf: f.attach_invoice_pdf,
+        is_default: false,
         created_at: at,
         updated_at: at,
     })
@@ -204,6 +213,7 @@ pub async fn create_sms(
         id,
         name: name.to_string(),
         body: body.to_string(),
+        is_default: false,
         created_at: at,
         updated_at: at,
     })
@@ -262,4 +272,85 @@ pub async fn delete_sms(conn: &mut Conn, company_id: &str, id: &str) -> StoreRes
             .execute(&mut *conn)
             .await?;
     Ok(done.rows_affected() > 0)
+}
+
+// ---------------------------------------------------------------- defaults
+
+/// The company's default email template, if it has one.
+pub async fn default_email(db: &Db, company_id: &str) -> StoreResult<Option<EmailTemplate>> {
+    let row = crate::store::sql::query(super::dynamic_sql(format!(
+        "SELECT {EMAIL_COLUMNS} FROM email_templates WHERE company_id = $1 AND is_default = 1"
+    )))
+    .bind(company_id)
+    .fetch_optional(db.reader())
+    .await?;
+    row.as_ref().map(email_from_row).transpose()
+}
+
+/// The company's default SMS template, if it has one.
+pub async fn default_sms(db: &Db, company_id: &str) -> StoreResult<Option<SmsTemplate>> {
+    let row = crate::store::sql::query(super::dynamic_sql(format!(
+        "SELECT {SMS_COLUMNS} FROM sms_templates WHERE company_id = $1 AND is_default = 1"
+    )))
+    .bind(company_id)
+    .fetch_optional(db.reader())
+    .await?;
+    row.as_ref().map(sms_from_row).transpose()
+}
+
+/// Makes the email template the company's default (`true`) or no longer
+/// its default (`false`); another default stops being one.
+pub async fn set_default_email(
+    conn: &mut Conn,
+    company_id: &str,
+    id: &str,
+    default: bool,
+) -> StoreResult<()> {
+    if default {
+        crate::store::sql::query(
+            "UPDATE email_templates SET is_default = 0
+             WHERE company_id = $1 AND is_default = 1 AND id <> $2",
+        )
+        .bind(company_id)
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+    }
+    crate::store::sql::query(
+        "UPDATE email_templates SET is_default = $3 WHERE company_id = $1 AND id = $2",
+    )
+    .bind(company_id)
+    .bind(id)
+    .bind(i64::from(default))
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// As `set_default_email`, for an SMS template.
+pub async fn set_default_sms(
+    conn: &mut Conn,
+    company_id: &str,
+    id: &str,
+    default: bool,
+) -> StoreResult<()> {
+    if default {
+        crate::store::sql::query(
+            "UPDATE sms_templates SET is_default = 0
+             WHERE company_id = $1 AND is_default = 1 AND id <> $2",
+        )
+        .bind(company_id)
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+    }
+    crate::store::sql::query(
+        "UPDATE sms_templates SET is_default = $3 WHERE company_id = $1 AND id = $2",
+    )
+    .bind(company_id)
+    .bind(id)
+    .bind(i64::from(default))
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
 }

@@ -8,18 +8,14 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 use super::error::ApiError;
 use super::{AppState, json_created};
-use crate::domain::customer::{CustomerInput, check_address};
-use crate::domain::dates;
-use crate::domain::money::minor_units_from_json;
+use crate::domain::customer::CustomerInput;
 use crate::domain::text::FieldError;
-use crate::domain::{LineInput, invoice, price_lines};
 use crate::store::customers;
-use crate::store::invoices::{self, NewInvoice};
-use crate::store::{StoreError, companies, payments};
+use crate::store::invoices;
+use crate::store::{companies, payments};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -39,7 +35,7 @@ pub fn routes() -> Router<AppState> {
             post(revoke_link),
         )
         .route("/api/v1/properties", post(create_property))
-        .route("/api/v1/invoices", post(create_invoice).get(list_invoices))
+        .route("/api/v1/invoices", get(list_invoices))
         .route("/api/v1/invoices/{id}", get(get_invoice))
         .route("/api/v1/payments", get(list_payments))
         .merge(crate::web::office::settings::api_routes())
@@ -108,31 +104,17 @@ struct CustomerBody {
 
 async fn create_customer(
     State(state): State<AppState>,
-    CompanyKey(company): CompanyKey,
+    key: CompanyKey,
     body: Result<Json<CustomerBody>, JsonRejection>,
 ) -> ApiResult {
     let Json(b) = body?;
-    let region = companies::get(&state.app.db, &company)
-        .await?
-        .ok_or_else(ApiError::not_found)?
-        .country;
-    let c = CustomerInput {
+    let input = CustomerInput {
         name: &b.name,
         email: b.email.as_deref(),
         phone: b.phone.as_deref(),
         billing_address: b.billing_address.as_deref(),
-    }
-    .check(&region)
-    .map_err(|errors| {
-        let first = errors.into_iter().next();
-        first
-            .map(ApiError::from)
-            .unwrap_or_else(ApiError::not_found)
-    })?;
-    let mut tx = state.app.db.begin_write().await?;
-    let customer = customers::create(&mut tx, &company, &c).await?;
-    crate::app::links::issue(&mut tx, &state.app.config.secret, &company, &customer.id).await?;
-    tx.commit().await.map_err(StoreError::from)?;
+    };
+    let customer = crate::app::customers::create(&state.app, &key.actor(), &input).await?;
     Ok(json_created(customer))
 }
 
@@ -207,35 +189,19 @@ async fn get_link(
 
 async fn rotate_link(
     State(state): State<AppState>,
-    CompanyKey(company): CompanyKey,
+    key: CompanyKey,
     Path(id): Path<String>,
 ) -> ApiResult {
-    customers::get(&state.app.db, &company, &id)
-        .await?
-        .ok_or_else(ApiError::not_found)?;
-    let base = company_base_url(&state, &company).await?;
-    let mut tx = state.app.db.begin_write().await?;
-    let token =
-        crate::app::links::rotate(&mut tx, &state.app.config.secret, &company, &id, "api").await?;
-    tx.commit().await.map_err(StoreError::from)?;
-    Ok(Json(LinkBody {
-        url: crate::domain::paylink::url(&base, &token),
-        active: true,
-    })
-    .into_response())
+    let url = crate::app::links::rotate(&state.app, &key.actor(), &id).await?;
+    Ok(Json(LinkBody { url, active: true }).into_response())
 }
 
 async fn revoke_link(
     State(state): State<AppState>,
-    CompanyKey(company): CompanyKey,
+    key: CompanyKey,
     Path(id): Path<String>,
 ) -> ApiResult {
-    customers::get(&state.app.db, &company, &id)
-        .await?
-        .ok_or_else(ApiError::not_found)?;
-    let mut tx = state.app.db.begin_write().await?;
-    crate::app::links::revoke(&mut tx, &state.app.config.secret, &company, &id, "api").await?;
-    tx.commit().await.map_err(StoreError::from)?;
+    crate::app::links::revoke(&state.app, &key.actor(), &id).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -249,160 +215,17 @@ struct PropertyBody {
 
 async fn create_property(
     State(state): State<AppState>,
-    CompanyKey(company): CompanyKey,
+    key: CompanyKey,
     body: Result<Json<PropertyBody>, JsonRejection>,
 ) -> ApiResult {
     let Json(b) = body?;
-    let address = check_address("address", &b.address).map_err(|e| {
-        if b.address.trim().is_empty() {
-            FieldError::new("address", "address must not be empty")
-        } else {
-            e
-        }
-    })?;
-    let bill_to = b
-        .bill_to_customer_id
-        .unwrap_or_else(|| b.resident_customer_id.clone());
-    let mut tx = state.app.db.begin_write().await?;
-    for (field, id) in [
-        ("resident_customer_id", &b.resident_customer_id),
-        ("bill_to_customer_id", &bill_to),
-    ] {
-        if !customers::all_belong(&mut tx, &company, &[id.as_str()]).await? {
-            return Err(ApiError::new(
-                StatusCode::NOT_FOUND,
-                "customer_not_found",
-                format!("{field} names no customer of this company"),
-            )
-            .with_field(field));
-        }
-    }
-    let p = customers::create_property(
-        &mut tx,
-        &company,
-        &address,
-        &b.resident_customer_id,
-        &bill_to,
-    )
-    .await?;
-    tx.commit().await.map_err(StoreError::from)?;
-    Ok(json_created(p))
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct LineBody {
-    description: String,
-    quantity: Value,
-    unit_price: Value,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct InvoiceBody {
-    property_id: String,
-    number: Option<String>,
-    issue_date: Option<String>,
-    due_date: String,
-    lines: Vec<LineBody>,
-}
-
-fn parse_date(text: &str, field: &str) -> Result<time::Date, ApiError> {
-    dates::parse(text).ok_or_else(|| {
-        ApiError::unprocessable(
-            "invalid_date",
-            format!("{field} must be a date in the form YYYY-MM-DD, got '{text}'"),
-            field,
-        )
-    })
-}
-
-async fn create_invoice(
-    State(state): State<AppState>,
-    CompanyKey(company_id): CompanyKey,
-    body: Result<Json<InvoiceBody>, JsonRejection>,
-) -> ApiResult {
-    let Json(b) = body?;
-    let company = companies::get(&state.app.db, &company_id)
-        .await?
-        .ok_or_else(ApiError::not_found)?;
-    let due_date = parse_date(&b.due_date, "due_date")?;
-    let issue_date = match &b.issue_date {
-        Some(d) => parse_date(d, "issue_date")?,
-        None => state.app.clock.today_in(&company.time_zone),
+    let input = crate::app::properties::PropertyInput {
+        address: &b.address,
+        resident_customer_id: &b.resident_customer_id,
+        bill_to_customer_id: b.bill_to_customer_id.as_deref(),
     };
-    if due_date < issue_date {
-        return Err(ApiError::unprocessable(
-            "invalid_date",
-            "due_date must not be before issue_date",
-            "due_date",
-        ));
-    }
-    let number = match &b.number {
-        Some(n) => invoice::check_number("number", n)?,
-        None => None,
-    };
-    let mut lines = Vec::with_capacity(b.lines.len());
-    for (i, l) in b.lines.iter().enumerate() {
-        let quantity = l.quantity.as_i64().ok_or_else(|| {
-            ApiError::unprocessable(
-                "invalid_field",
-                "quantity must be a whole number",
-                &format!("lines[{i}].quantity"),
-            )
-        })?;
-        let unit_price = minor_units_from_json(&l.unit_price).map_err(|why| {
-            ApiError::unprocessable(
-                "invalid_amount",
-                format!("unit_price {why}"),
-                &format!("lines[{i}].unit_price"),
-            )
-        })?;
-        lines.push(LineInput {
-            description: l.description.trim().to_string(),
-            quantity,
-            unit_price,
-        });
-    }
-    let (amounts, total) = price_lines(&lines).map_err(|e| {
-        let (field, message) = e.describe();
-        ApiError::unprocessable("invalid_line", message, &field)
-    })?;
-    let mut tx = state.app.db.begin_write().await?;
-    let property = customers::get_property(&mut tx, &company_id, &b.property_id)
-        .await?
-        .ok_or_else(|| {
-            ApiError::new(
-                StatusCode::NOT_FOUND,
-                "property_not_found",
-                "property_id names no property of this company",
-            )
-            .with_field("property_id")
-        })?;
-    let new = NewInvoice {
-        company_id: &company_id,
-        number: number.as_deref(),
-        property_id: &property.id,
-        bill_to_customer_id: &property.bill_to_customer_id,
-        issue_date,
-        due_date,
-        currency: company.currency,
-        lines: &lines,
-        amounts: &amounts,
-        total,
-    };
-    let invoice = match invoices::create(&mut tx, &new).await {
-        Err(StoreError::Conflict) => {
-            return Err(ApiError::conflict(
-                "invoice_number_taken",
-                "An invoice with this number already exists.",
-            )
-            .with_field("number"));
-        }
-        other => other?,
-    };
-    tx.commit().await.map_err(StoreError::from)?;
-    Ok(json_created(invoice))
+    let property = crate::app::properties::create(&state.app, &key.actor(), &input).await?;
+    Ok(json_created(property))
 }
 
 async fn get_invoice(

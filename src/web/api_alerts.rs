@@ -13,6 +13,7 @@ use serde_json::{Value, json};
 use super::AppState;
 use super::api::CompanyKey;
 use super::error::ApiError;
+use crate::app::alerts as app_alerts;
 use crate::store::StoreError;
 use crate::store::alerts::{self, AlertRule, ReceiptSettings, RuleFields, Timing};
 
@@ -73,16 +74,8 @@ fn rule_json(r: &AlertRule) -> Value {
     })
 }
 
-fn foreign_template() -> ApiError {
-    ApiError::unprocessable(
-        "unknown_template",
-        "No such template in this company: create it first under /api/v1/email-templates or /api/v1/sms-templates.",
-        "email_template_id",
-    )
-}
-
-/// The rule's fields, checked; templates are checked inside the write.
-fn checked(b: &RuleBody) -> Result<RuleFields<'_>, ApiError> {
+/// The rule's fields as sent (the timing parsed); the use case checks them.
+fn fields(b: &RuleBody) -> Result<RuleFields<'_>, ApiError> {
     let timing = match b.timing.as_deref() {
         None => Timing::AfterDue,
         Some(t) => Timing::parse(t).ok_or_else(|| {
@@ -94,8 +87,6 @@ fn checked(b: &RuleBody) -> Result<RuleFields<'_>, ApiError> {
         })?,
     };
     let (email, sms) = (given(&b.email_template_id), given(&b.sms_template_id));
-    crate::app::alerts::check_rule(email, sms, b.days_after_due)
-        .map_err(|(field, msg)| ApiError::unprocessable("invalid_field", msg, field))?;
     Ok(RuleFields {
         email_template_id: email,
         sms_template_id: sms,
@@ -107,17 +98,11 @@ fn checked(b: &RuleBody) -> Result<RuleFields<'_>, ApiError> {
 
 async fn create(
     State(state): State<AppState>,
-    CompanyKey(company): CompanyKey,
+    key: CompanyKey,
     body: Result<Json<RuleBody>, JsonRejection>,
 ) -> ApiResult {
     let Json(b) = body?;
-    let f = checked(&b)?;
-    let mut tx = state.app.db.begin_write().await?;
-    if !alerts::templates_belong(&mut tx, &company, f.email_template_id, f.sms_template_id).await? {
-        return Err(foreign_template());
-    }
-    let rule = alerts::create(&mut tx, &company, &f, state.app.clock.now()).await?;
-    tx.commit().await.map_err(StoreError::from)?;
+    let rule = app_alerts::save_rule(&state.app, &key.actor(), None, &fields(&b)?).await?;
     Ok(super::json_created(rule_json(&rule)))
 }
 
@@ -140,39 +125,24 @@ async fn show(
 
 async fn update(
     State(state): State<AppState>,
-    CompanyKey(company): CompanyKey,
+    key: CompanyKey,
     Path(id): Path<String>,
     body: Result<Json<RuleBody>, JsonRejection>,
 ) -> ApiResult {
-    alerts::get(&state.app.db, &company, &id)
+    alerts::get(&state.app.db, &key.0, &id)
         .await?
         .ok_or_else(ApiError::not_found)?;
     let Json(b) = body?;
-    let f = checked(&b)?;
-    let mut tx = state.app.db.begin_write().await?;
-    if !alerts::templates_belong(&mut tx, &company, f.email_template_id, f.sms_template_id).await? {
-        return Err(foreign_template());
-    }
-    if !alerts::update(&mut tx, &company, &id, &f, state.app.clock.now()).await? {
-        return Err(ApiError::not_found());
-    }
-    tx.commit().await.map_err(StoreError::from)?;
-    let rule = alerts::get(&state.app.db, &company, &id)
-        .await?
-        .ok_or_else(ApiError::not_found)?;
+    let rule = app_alerts::save_rule(&state.app, &key.actor(), Some(&id), &fields(&b)?).await?;
     Ok(Json(rule_json(&rule)).into_response())
 }
 
 async fn remove(
     State(state): State<AppState>,
-    CompanyKey(company): CompanyKey,
+    key: CompanyKey,
     Path(id): Path<String>,
 ) -> ApiResult {
-    let mut tx = state.app.db.begin_write().await?;
-    if !alerts::delete(&mut tx, &company, &id).await? {
-        return Err(ApiError::not_found());
-    }
-    tx.commit().await.map_err(StoreError::from)?;
+    app_alerts::delete_rule(&state.app, &key.actor(), &id).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -190,7 +160,7 @@ async fn get_receipts(State(state): State<AppState>, CompanyKey(company): Compan
 
 async fn put_receipts(
     State(state): State<AppState>,
-    CompanyKey(company): CompanyKey,
+    key: CompanyKey,
     body: Result<Json<ReceiptBody>, JsonRejection>,
 ) -> ApiResult {
     let Json(b) = body?;
@@ -198,18 +168,6 @@ async fn put_receipts(
         email_template_id: given(&b.email_template_id).map(str::to_string),
         sms_template_id: given(&b.sms_template_id).map(str::to_string),
     };
-    let mut tx = state.app.db.begin_write().await?;
-    let belong = alerts::templates_belong(
-        &mut tx,
-        &company,
-        s.email_template_id.as_deref(),
-        s.sms_template_id.as_deref(),
-    )
-    .await?;
-    if !belong {
-        return Err(foreign_template());
-    }
-    alerts::set_receipt_settings(&mut tx, &company, &s, state.app.clock.now()).await?;
-    tx.commit().await.map_err(StoreError::from)?;
-    Ok(Json(json!(s)).into_response())
+    let saved = app_alerts::save_receipts(&state.app, &key.actor(), &s).await?;
+    Ok(Json(json!(saved)).into_response())
 }

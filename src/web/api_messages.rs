@@ -20,7 +20,7 @@ use super::AppState;
 use super::api::CompanyKey;
 use super::error::ApiError;
 use crate::messaging::sms::{Keyword, keyword, normalize_phone};
-use crate::store::{StoreError, messages};
+use crate::store::messages;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -142,16 +142,9 @@ async fn inbound_sms(
             "From must be a phone number",
         ));
     };
-    let mut tx = state.app.db.begin_write().await?;
-    messages::set_opt_out(
-        &mut tx,
-        &company_id,
-        &phone,
-        kw == Keyword::OptOut,
-        state.app.clock.now(),
-    )
-    .await?;
-    tx.commit().await.map_err(StoreError::from)?;
+    let provider = crate::app::Actor::system(&company_id, "sms_provider");
+    crate::app::messages::record_opt_out(&state.app, &provider, &phone, kw == Keyword::OptOut)
+        .await?;
     tracing::info!(company = %company_id, opted_out = kw == Keyword::OptOut, "SMS opt-out list changed");
     Ok(twiml())
 }

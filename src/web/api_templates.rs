@@ -16,9 +16,11 @@ use super::AppState;
 use super::api::CompanyKey;
 use super::error::ApiError;
 use crate::app::messages::RenderError;
+use crate::app::templates::{self, Draft, Saved};
+use crate::messaging::Channel;
 use crate::messaging::template::{self, MessageVars, sms_segments};
-use crate::store::templates::{self, EmailFields, EmailTemplate, SmsTemplate};
-use crate::store::{StoreError, companies, invoices};
+use crate::store::templates::{self as store, EmailTemplate, SmsTemplate};
+use crate::store::{companies, invoices};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -51,12 +53,40 @@ struct EmailBody {
     /// Attach the invoice's PDF to messages about an invoice.
     #[serde(default)]
     attach_invoice_pdf: bool,
+    /// Make it the company's default email template (`false`: not the
+    /// default; absent: as it is).
+    #[serde(default)]
+    default: Option<bool>,
+}
+
+impl EmailBody {
+    fn draft(&self) -> Draft<'_> {
+        Draft::Email {
+            name: &self.name,
+            subject: &self.subject,
+            html_body: &self.html_body,
+            text_body: self.text_body.as_deref(),
+            attach_invoice_pdf: self.attach_invoice_pdf,
+        }
+    }
 }
 
 #[derive(Deserialize)]
 struct SmsBody {
     name: String,
     body: String,
+    /// Make it the company's default SMS template.
+    #[serde(default)]
+    default: Option<bool>,
+}
+
+impl SmsBody {
+    fn draft(&self) -> Draft<'_> {
+        Draft::Sms {
+            name: &self.name,
+            body: &self.body,
+        }
+    }
 }
 
 #[derive(Deserialize, Default)]
@@ -82,23 +112,6 @@ fn render_error(e: RenderError) -> ApiError {
     }
 }
 
-fn field_error(e: template::FieldError) -> ApiError {
-    ApiError::unprocessable(e.code, e.message, e.field)
-}
-
-/// The fields of an email template, trimmed and checked; nothing broken passes.
-fn checked_email(b: &EmailBody) -> Result<(String, Option<String>), ApiError> {
-    let text = b.text_body.as_deref().unwrap_or("");
-    template::check_email_fields(&b.name, &b.subject, &b.html_body, text).map_err(field_error)?;
-    let text_body = Some(text.to_string()).filter(|t| !t.trim().is_empty());
-    Ok((b.name.trim().to_string(), text_body))
-}
-
-fn checked_sms(b: &SmsBody) -> Result<String, ApiError> {
-    template::check_sms_fields(&b.name, &b.body).map_err(field_error)?;
-    Ok(b.name.trim().to_string())
-}
-
 fn timestamp(t: time::OffsetDateTime) -> String {
     t.format(&Rfc3339).unwrap_or_default()
 }
@@ -111,6 +124,7 @@ fn email_json(t: &EmailTemplate) -> Value {
         "html_body": t.html_body,
         "text_body": t.text_body,
         "attach_invoice_pdf": t.attach_invoice_pdf,
+        "default": t.is_default,
         "created_at": timestamp(t.created_at),
         "updated_at": timestamp(t.updated_at),
     })
@@ -128,6 +142,7 @@ fn sms_json(t: &SmsTemplate, sample: &MessageVars) -> Value {
         "segments": counted.segments,
         "encoding": counted.encoding,
         "characters": counted.units,
+        "default": t.is_default,
         "created_at": timestamp(t.created_at),
         "updated_at": timestamp(t.updated_at),
     })
@@ -186,30 +201,18 @@ async fn preview_vars(
 
 async fn create_email(
     State(state): State<AppState>,
-    CompanyKey(company): CompanyKey,
+    key: CompanyKey,
     body: Result<Json<EmailBody>, JsonRejection>,
 ) -> ApiResult {
     let Json(b) = body?;
-    let (name, text_body) = checked_email(&b)?;
-    let mut tx = state.app.db.begin_write().await?;
-    let t = templates::create_email(
-        &mut tx,
-        &company,
-        &EmailFields {
-            name: &name,
-            subject: &b.subject,
-            html_body: &b.html_body,
-            text_body: text_body.as_deref(),
-            attach_invoice_pdf: b.attach_invoice_pdf,
-        },
-    )
-    .await?;
-    tx.commit().await.map_err(StoreError::from)?;
-    Ok(super::json_created(email_json(&t)))
+    match templates::save(&state.app, &key.actor(), None, &b.draft(), b.default).await? {
+        Saved::Email(t) => Ok(super::json_created(email_json(&t))),
+        Saved::Sms(_) => Err(ApiError::not_found()),
+    }
 }
 
 async fn list_email(State(state): State<AppState>, CompanyKey(company): CompanyKey) -> ApiResult {
-    let list = templates::list_email(&state.app.db, &company).await?;
+    let list = store::list_email(&state.app.db, &company).await?;
     let data: Vec<Value> = list.iter().map(email_json).collect();
     Ok(Json(json!({ "data": data })).into_response())
 }
@@ -219,7 +222,7 @@ async fn get_email(
     CompanyKey(company): CompanyKey,
     Path(id): Path<String>,
 ) -> ApiResult {
-    let t = templates::get_email(&state.app.db, &company, &id)
+    let t = store::get_email(&state.app.db, &company, &id)
         .await?
         .ok_or_else(ApiError::not_found)?;
     Ok(Json(email_json(&t)).into_response())
@@ -227,44 +230,26 @@ async fn get_email(
 
 async fn update_email(
     State(state): State<AppState>,
-    CompanyKey(company): CompanyKey,
+    key: CompanyKey,
     Path(id): Path<String>,
     body: Result<Json<EmailBody>, JsonRejection>,
 ) -> ApiResult {
-    templates::get_email(&state.app.db, &company, &id)
+    store::get_email(&state.app.db, &key.0, &id)
         .await?
         .ok_or_else(ApiError::not_found)?;
     let Json(b) = body?;
-    let (name, text_body) = checked_email(&b)?;
-    let mut tx = state.app.db.begin_write().await?;
-    let t = templates::update_email(
-        &mut tx,
-        &company,
-        &id,
-        &EmailFields {
-            name: &name,
-            subject: &b.subject,
-            html_body: &b.html_body,
-            text_body: text_body.as_deref(),
-            attach_invoice_pdf: b.attach_invoice_pdf,
-        },
-    )
-    .await?
-    .ok_or_else(ApiError::not_found)?;
-    tx.commit().await.map_err(StoreError::from)?;
-    Ok(Json(email_json(&t)).into_response())
+    match templates::save(&state.app, &key.actor(), Some(&id), &b.draft(), b.default).await? {
+        Saved::Email(t) => Ok(Json(email_json(&t)).into_response()),
+        Saved::Sms(_) => Err(ApiError::not_found()),
+    }
 }
 
 async fn delete_email(
     State(state): State<AppState>,
-    CompanyKey(company): CompanyKey,
+    key: CompanyKey,
     Path(id): Path<String>,
 ) -> ApiResult {
-    let mut tx = state.app.db.begin_write().await?;
-    if !templates::delete_email(&mut tx, &company, &id).await? {
-        return Err(ApiError::not_found());
-    }
-    tx.commit().await.map_err(StoreError::from)?;
+    templates::delete(&state.app, &key.actor(), Channel::Email, &id).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -274,7 +259,7 @@ async fn preview_email(
     Path(id): Path<String>,
     body: Bytes,
 ) -> ApiResult {
-    let t = templates::get_email(&state.app.db, &company, &id)
+    let t = store::get_email(&state.app.db, &company, &id)
         .await?
         .ok_or_else(ApiError::not_found)?;
     let vars = preview_vars(&state, &company, &body).await?;
@@ -287,21 +272,21 @@ async fn preview_email(
 
 async fn create_sms(
     State(state): State<AppState>,
-    CompanyKey(company): CompanyKey,
+    key: CompanyKey,
     body: Result<Json<SmsBody>, JsonRejection>,
 ) -> ApiResult {
     let Json(b) = body?;
-    let name = checked_sms(&b)?;
-    let sample = sample_vars(&state, &company).await?;
-    let mut tx = state.app.db.begin_write().await?;
-    let t = templates::create_sms(&mut tx, &company, &name, &b.body).await?;
-    tx.commit().await.map_err(StoreError::from)?;
-    Ok(super::json_created(sms_json(&t, &sample)))
+    let saved = templates::save(&state.app, &key.actor(), None, &b.draft(), b.default).await?;
+    let sample = sample_vars(&state, &key.0).await?;
+    match saved {
+        Saved::Sms(t) => Ok(super::json_created(sms_json(&t, &sample))),
+        Saved::Email(_) => Err(ApiError::not_found()),
+    }
 }
 
 async fn list_sms(State(state): State<AppState>, CompanyKey(company): CompanyKey) -> ApiResult {
     let sample = sample_vars(&state, &company).await?;
-    let list = templates::list_sms(&state.app.db, &company).await?;
+    let list = store::list_sms(&state.app.db, &company).await?;
     let data: Vec<Value> = list.iter().map(|t| sms_json(t, &sample)).collect();
     Ok(Json(json!({ "data": data })).into_response())
 }
@@ -311,7 +296,7 @@ async fn get_sms(
     CompanyKey(company): CompanyKey,
     Path(id): Path<String>,
 ) -> ApiResult {
-    let t = templates::get_sms(&state.app.db, &company, &id)
+    let t = store::get_sms(&state.app.db, &company, &id)
         .await?
         .ok_or_else(ApiError::not_found)?;
     let sample = sample_vars(&state, &company).await?;
@@ -320,34 +305,28 @@ async fn get_sms(
 
 async fn update_sms(
     State(state): State<AppState>,
-    CompanyKey(company): CompanyKey,
+    key: CompanyKey,
     Path(id): Path<String>,
     body: Result<Json<SmsBody>, JsonRejection>,
 ) -> ApiResult {
-    templates::get_sms(&state.app.db, &company, &id)
+    store::get_sms(&state.app.db, &key.0, &id)
         .await?
         .ok_or_else(ApiError::not_found)?;
     let Json(b) = body?;
-    let name = checked_sms(&b)?;
-    let sample = sample_vars(&state, &company).await?;
-    let mut tx = state.app.db.begin_write().await?;
-    let t = templates::update_sms(&mut tx, &company, &id, &name, &b.body)
-        .await?
-        .ok_or_else(ApiError::not_found)?;
-    tx.commit().await.map_err(StoreError::from)?;
-    Ok(Json(sms_json(&t, &sample)).into_response())
+    let saved = templates::save(&state.app, &key.actor(), Some(&id), &b.draft(), b.default).await?;
+    let sample = sample_vars(&state, &key.0).await?;
+    match saved {
+        Saved::Sms(t) => Ok(Json(sms_json(&t, &sample)).into_response()),
+        Saved::Email(_) => Err(ApiError::not_found()),
+    }
 }
 
 async fn delete_sms(
     State(state): State<AppState>,
-    CompanyKey(company): CompanyKey,
+    key: CompanyKey,
     Path(id): Path<String>,
 ) -> ApiResult {
-    let mut tx = state.app.db.begin_write().await?;
-    if !templates::delete_sms(&mut tx, &company, &id).await? {
-        return Err(ApiError::not_found());
-    }
-    tx.commit().await.map_err(StoreError::from)?;
+    templates::delete(&state.app, &key.actor(), Channel::Sms, &id).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -357,7 +336,7 @@ async fn preview_sms(
     Path(id): Path<String>,
     body: Bytes,
 ) -> ApiResult {
-    let t = templates::get_sms(&state.app.db, &company, &id)
+    let t = store::get_sms(&state.app.db, &company, &id)
         .await?
         .ok_or_else(ApiError::not_found)?;
     let vars = preview_vars(&state, &company, &body).await?;

@@ -84,11 +84,7 @@ async fn list(State(state): State<AppState>, key: CompanyKey) -> ApiResult {
     Ok(Json(json!({ "data": data })).into_response())
 }
 
-async fn show(
-    State(state): State<AppState>,
-    key: CompanyKey,
-    Path(id): Path<String>,
-) -> ApiResult {
+async fn show(State(state): State<AppState>, key: CompanyKey, Path(id): Path<String>) -> ApiResult {
     let e = webhooks::get(&state.app, &key.actor(), &id).await?;
     Ok(Json(endpoint_json(&e)).into_response())
 }
@@ -125,11 +121,7 @@ async fn attempts(
     Ok(Json(json!({ "data": list })).into_response())
 }
 
-async fn test(
-    State(state): State<AppState>,
-    key: CompanyKey,
-    Path(id): Path<String>,
-) -> ApiResult {
+async fn test(State(state): State<AppState>, key: CompanyKey, Path(id): Path<String>) -> ApiResult {
     let d = webhooks::send_test(&state.app, &key.actor(), &id).await?;
     Ok(super::json_created(delivery_json(&d)))
 }

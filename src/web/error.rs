@@ -142,6 +142,24 @@ impl From<crate::app::Refusal> for ApiError {
     }
 }
 
+impl From<crate::app::Rejected> for ApiError {
+    /// The first field to fix: a 404 when it names a record the company
+    /// does not have (`…_not_found`), else a 422; a refusal as a refusal.
+    fn from(r: crate::app::Rejected) -> ApiError {
+        use crate::app::Rejected;
+        match r {
+            Rejected::Fields(problems) => match problems.into_iter().next() {
+                Some(p) if p.code.ends_with("_not_found") => {
+                    ApiError::new(StatusCode::NOT_FOUND, p.code, p.message).with_field(p.field)
+                }
+                Some(p) => ApiError::unprocessable(p.code, p.message, p.field),
+                None => ApiError::unprocessable("invalid_field", "Check the request.", ""),
+            },
+            Rejected::Refused(r) => r.into(),
+        }
+    }
+}
+
 /// What a payer is told while the processor's answer is awaited.
 pub const PENDING_MESSAGE: &str = "Your payment is being confirmed with the card processor. Do not pay again: you will not be charged twice. The result shows here within a few minutes, and a receipt is emailed when it goes through.";
 
@@ -215,6 +233,32 @@ impl From<PayError> for ApiError {
                 "Autopay was turned off or its card changed. Nothing was charged.",
             ),
             PayError::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<crate::app::payments::OfficePayError> for ApiError {
+    fn from(e: crate::app::payments::OfficePayError) -> Self {
+        use crate::app::payments::OfficePayError;
+        match e {
+            OfficePayError::Invalid { field, message } => {
+                let (status, code) = match field {
+                    "Idempotency-Key" => (StatusCode::BAD_REQUEST, "idempotency_key_required"),
+                    "form" => (StatusCode::BAD_REQUEST, "form_expired"),
+                    _ => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_field"),
+                };
+                ApiError::new(status, code, message).with_field(field)
+            }
+            OfficePayError::NotFound => ApiError::not_found(),
+            OfficePayError::Forbidden(m) => ApiError::new(StatusCode::FORBIDDEN, "forbidden", m),
+            OfficePayError::Conflict { code, message } => ApiError::conflict(code, message),
+            OfficePayError::Processor(m) => {
+                ApiError::new(StatusCode::BAD_GATEWAY, "processor_refused", m)
+            }
+            OfficePayError::KeyReused => PayError::KeyReused.into(),
+            OfficePayError::InProgress => PayError::InProgress.into(),
+            OfficePayError::Charge(e) => e.into(),
+            OfficePayError::Store(e) => e.into(),
         }
     }
 }

@@ -2,8 +2,12 @@
 
 pub mod api;
 pub mod api_alerts;
+pub mod api_customers;
+pub mod api_invoices;
 pub mod api_messages;
+pub mod api_payments;
 pub mod api_processor;
+pub mod api_sending;
 pub mod api_templates;
 pub mod api_webhooks;
 pub mod error;
@@ -73,9 +77,13 @@ pub fn router(app: App) -> Router {
         .route("/static/{name}", get(static_file))
         .merge(pay::routes())
         .merge(api::routes())
+        .merge(api_invoices::routes())
+        .merge(api_payments::routes())
         .merge(api_templates::routes())
         .merge(api_messages::routes())
         .merge(api_alerts::routes())
+        .merge(api_customers::routes())
+        .merge(api_sending::routes())
         .merge(api_webhooks::routes())
         .merge(office::routes())
         .merge(portal::routes())

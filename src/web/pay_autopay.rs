@@ -16,8 +16,9 @@ use serde::Deserialize;
 use super::error::ApiError;
 use super::pay::{form_sig_valid, form_token, resolve};
 use super::{AppState, ClientIp};
+use crate::app::Actor;
 use crate::store::links::LiveLink;
-use crate::store::{StoreError, audit, autopay as store, companies, payments as pay_store};
+use crate::store::{companies, payments as pay_store};
 
 pub fn routes() -> Router<AppState> {
     Router::new().route("/pay/{token}/autopay", get(confirm).post(turn_off))
@@ -89,7 +90,8 @@ struct OffForm {
     form_sig: String,
 }
 
-/// POST: turns autopay off and says so; audited by the link's hash prefix.
+/// POST: turns autopay off (the one use case the office and the portal
+/// call too) and says so; audited by the link's hash prefix.
 async fn turn_off(
     State(state): State<AppState>,
     ip: ClientIp,
@@ -112,27 +114,11 @@ async fn turn_off(
         )
         .await;
     }
-    let result: Result<bool, StoreError> = async {
-        let mut tx = state.app.db.begin_write().await?;
-        let was_on = store::cancel(&mut tx, &link.company_id, &link.customer_id).await?;
-        if was_on {
-            audit::record(
-                &mut tx,
-                &link.company_id,
-                "customer",
-                "autopay.cancelled",
-                &link.customer_id,
-                serde_json::json!({
-                    "channel": "payment_link",
-                    "link": crate::domain::paylink::audit_ref(&crate::domain::paylink::token_hash(&token)),
-                }),
-            )
-            .await?;
-        }
-        tx.commit().await?;
-        Ok(was_on)
-    }
-    .await;
+    let actor = Actor::PayLink {
+        company_id: link.company_id.clone(),
+        customer_id: link.customer_id.clone(),
+    };
+    let result = crate::app::autopay::cancel(&state.app, &actor, &link.customer_id).await;
     match result {
         Ok(true) => {
             render(

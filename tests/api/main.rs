@@ -6,6 +6,9 @@ mod common;
 mod support;
 
 mod alerts;
+mod api_customers;
+mod api_invoices;
+mod api_money;
 mod api_validation;
 mod architecture;
 mod attacks;

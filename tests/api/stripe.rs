@@ -14,6 +14,8 @@
 //! default for every company that did not choose Stripe; the tests that lose
 //! a reply put a wrapper there and switch the company to it for one request.
 
+use fieldpay::app::Actor;
+use fieldpay::app::refunds::{RefundKey, RefundOutcome, RefundRequest};
 use std::io::BufRead;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
@@ -516,31 +518,23 @@ async fn stripe_refund_reopens_the_balance() {
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
     let payment = r.json()["id"].as_str().unwrap().to_string();
     let (_, pi) = attempt_of_payment(&t, &payment).await;
-    let req = fieldpay::app::office_payments::RefundRequest {
-        company_id: c.company.clone(),
+    let req = RefundRequest {
         payment_id: payment.clone(),
         amount: Some(3000),
         reason: "Missed a visit".into(),
-        idempotency_key: "refund-form-nonce-0001".into(),
-        user_id: "usr_test".into(),
-        actor: "test".into(),
+        key: RefundKey::Form("refund-form-nonce-0001".into()),
     };
-    let done = fieldpay::app::office_payments::refund(&t.app, &req)
+    let actor = Actor::system(&c.company, "test");
+    let done = fieldpay::app::refunds::refund(&t.app, &actor, &req)
         .await
         .unwrap();
-    assert!(
-        matches!(done, fieldpay::app::office_payments::RefundOutcome::Done(_)),
-        "{done:?}"
-    );
+    assert!(matches!(done, RefundOutcome::Done(_)), "{done:?}");
     assert_eq!(t.balance(&inv[0]).await, 3000);
     // The same form again does not refund twice.
-    let again = fieldpay::app::office_payments::refund(&t.app, &req)
+    let again = fieldpay::app::refunds::refund(&t.app, &actor, &req)
         .await
         .unwrap();
-    assert!(matches!(
-        again,
-        fieldpay::app::office_payments::RefundOutcome::Replay(_)
-    ));
+    assert!(matches!(again, RefundOutcome::Replay(_)));
     // The adapter asked again with the same key (a lost reply, a retry
     // days later): the same refund, not a second one.
     let same = StripeProcessor::new(&c.ls.base, &c.sk)
@@ -1253,25 +1247,17 @@ async fn stripe_refund_whose_reply_was_lost_is_confirmed_by_webhook() {
     faulty.script(Call::FindRefund, vec![Fault::Timeout; 8]);
     use_processor(&mut t, faulty);
     set_kind(&t, "sandbox").await;
-    let req = fieldpay::app::office_payments::RefundRequest {
-        company_id: c.company.clone(),
+    let req = RefundRequest {
         payment_id: payment.clone(),
         amount: None,
         reason: "Duplicate".into(),
-        idempotency_key: "refund-form-nonce-lost".into(),
-        user_id: "usr_test".into(),
-        actor: "test".into(),
+        key: RefundKey::Form("refund-form-nonce-lost".into()),
     };
-    let done = fieldpay::app::office_payments::refund(&t.app, &req)
+    let actor = Actor::system(&c.company, "test");
+    let done = fieldpay::app::refunds::refund(&t.app, &actor, &req)
         .await
         .unwrap();
-    assert!(
-        matches!(
-            done,
-            fieldpay::app::office_payments::RefundOutcome::Pending(_)
-        ),
-        "{done:?}"
-    );
+    assert!(matches!(done, RefundOutcome::Pending(_)), "{done:?}");
     assert_eq!(t.balance(&inv[0]).await, 5000);
     use_processor(&mut t, sandbox);
     set_kind(&t, "stripe").await;

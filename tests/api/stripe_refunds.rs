@@ -13,7 +13,8 @@ use std::sync::Arc;
 use axum::http::StatusCode;
 use serde_json::json;
 
-use fieldpay::app::office_payments::{RefundOutcome, RefundRequest};
+use fieldpay::app::Actor;
+use fieldpay::app::refunds::{RefundKey, RefundOutcome, RefundRequest};
 use fieldpay::processor::RefundStatus;
 use fieldpay::processor::stripe::StripeProcessor;
 use fieldpay::processor::stripe::transformers::sign;
@@ -62,15 +63,13 @@ async fn pending_refund(
     use_processor(t, stripe);
     set_kind(t, "sandbox").await;
     let req = RefundRequest {
-        company_id: c.company.clone(),
         payment_id: payment.clone(),
         amount: Some(amount),
         reason: "Missed a visit".into(),
-        idempotency_key: format!("refund-form-nonce-{name}"),
-        user_id: "usr_test".into(),
-        actor: "test".into(),
+        key: RefundKey::Form(format!("refund-form-nonce-{name}")),
     };
-    let done = fieldpay::app::office_payments::refund(&t.app, &req)
+    let actor = Actor::system(&c.company, "test");
+    let done = fieldpay::app::refunds::refund(&t.app, &actor, &req)
         .await
         .unwrap();
     use_processor(t, sandbox);
@@ -224,15 +223,13 @@ async fn stripe_refund_that_failed_after_it_succeeded_is_undone() {
     let before = books(&t).await;
     let (_, pi) = attempt_of_payment(&t, &payment).await;
     let req = RefundRequest {
-        company_id: c.company.clone(),
         payment_id: payment.clone(),
         amount: Some(2000),
         reason: "Duplicate".into(),
-        idempotency_key: "refund-form-nonce-late-fail".into(),
-        user_id: "usr_test".into(),
-        actor: "test".into(),
+        key: RefundKey::Form("refund-form-nonce-late-fail".into()),
     };
-    let done = fieldpay::app::office_payments::refund(&t.app, &req)
+    let actor = Actor::system(&c.company, "test");
+    let done = fieldpay::app::refunds::refund(&t.app, &actor, &req)
         .await
         .unwrap();
     assert!(matches!(done, RefundOutcome::Done(_)), "{done:?}");

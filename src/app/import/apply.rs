@@ -6,9 +6,9 @@ use std::io::Read;
 
 use time::Date;
 
-use crate::app::App;
-use crate::store::customers::{self, NewCustomer};
-use crate::store::invoices::{self, NewInvoice};
+use crate::app::invoices::IssueInvoice;
+use crate::app::{Actor, App, Refusal};
+use crate::store::customers::NewCustomer;
 use crate::store::{Conn, StoreError, Tx, audit, companies};
 
 use super::parse::*;
@@ -76,6 +76,16 @@ impl From<StoreError> for RowError {
     }
 }
 
+impl From<Refusal> for RowError {
+    fn from(r: Refusal) -> Self {
+        match r {
+            Refusal::Store(e) => RowError::Store(e),
+            Refusal::NotFound => RowError::Row("a record this row names is not there.".into()),
+            other => RowError::Row(other.to_string()),
+        }
+    }
+}
+
 impl From<sqlx::Error> for RowError {
     fn from(e: sqlx::Error) -> Self {
         RowError::Store(e.into())
@@ -138,6 +148,9 @@ pub async fn import_customers(
     let company = companies::get(&app.db, company_id)
         .await?
         .ok_or(ImportError::UnknownCompany)?;
+    // The rows are written by the customers' and properties' own use cases,
+    // as the company's import, named in the audit log as whoever started it.
+    let who = Actor::system(company_id, actor);
     let (table, notes) = read_table(input, &["external_id", "name"], CUSTOMER_COLUMNS)?;
     let total = table.rows.len();
     let mut results: Vec<RowResult> = Vec::with_capacity(total);
@@ -206,8 +219,7 @@ pub async fn import_customers(
                 continue;
             }
             moved = true;
-            let outcome = in_savepoint!(writer, |conn| write_customer(app, conn, company_id, &c)
-                .await);
+            let outcome = in_savepoint!(writer, |conn| write_customer(app, conn, &who, &c).await);
             match outcome {
                 Ok(o) => {
                     written.insert(c.external_id.clone());
@@ -289,9 +301,10 @@ async fn finish(
 async fn write_customer(
     app: &App,
     conn: &mut Conn,
-    company_id: &str,
+    actor: &Actor,
     c: &CustomerRow,
 ) -> Result<Outcome, RowError> {
+    let company_id = actor.company_id();
     let existing = sql::customer_by_external(conn, company_id, &c.external_id).await?;
     let mut outcome = Outcome::Unchanged;
     let customer_id = match existing {
@@ -302,9 +315,8 @@ async fn write_customer(
                 phone: c.phone.clone().flatten(),
                 billing_address: c.billing_address.clone().flatten(),
             };
-            let created = customers::create(conn, company_id, &new).await?;
+            let created = crate::app::customers::create_in(conn, app, actor, &new).await?;
             sql::set_customer_external(conn, company_id, &created.id, &c.external_id).await?;
-            crate::app::links::issue(conn, &app.config.secret, company_id, &created.id).await?;
             outcome = Outcome::Created;
             created.id
         }
@@ -323,7 +335,7 @@ async fn write_customer(
                 || wanted.phone != e.phone
                 || wanted.billing_address != e.billing_address
             {
-                customers::update(conn, company_id, &e.id, &wanted).await?;
+                crate::app::customers::update_in(conn, actor, &e.id, &wanted).await?;
                 outcome = Outcome::Updated;
             }
             e.id
@@ -343,9 +355,9 @@ async fn write_customer(
         };
         match sql::property_by_external(conn, company_id, &p.external_id).await? {
             None => {
-                let prop = customers::create_property(
+                let prop = crate::app::properties::create_in(
                     conn,
-                    company_id,
+                    actor,
                     &p.address,
                     &customer_id,
                     &bill_to,
@@ -364,7 +376,8 @@ async fn write_customer(
                     )));
                 }
                 if address != p.address || current_bill_to != bill_to {
-                    customers::update_property(conn, company_id, &id, &p.address, &bill_to).await?;
+                    crate::app::properties::update_in(conn, actor, &id, &p.address, &bill_to)
+                        .await?;
                     if outcome == Outcome::Unchanged {
                         outcome = Outcome::Updated;
                     }
@@ -517,20 +530,29 @@ async fn write_invoice(
         }
     };
     let name = sql::customer_name(conn, company_id, &bill_to).await?;
-    let issue_date = inv.issue_date.unwrap_or(today).min(inv.due_date);
-    let new = NewInvoice {
-        company_id,
-        number: Some(&inv.number),
-        property_id: &property_id,
-        bill_to_customer_id: &bill_to,
-        issue_date,
+    let issue = IssueInvoice {
+        property_id,
+        number: Some(inv.number.clone()),
+        issue_date: Some(inv.issue_date.unwrap_or(today).min(inv.due_date)),
         due_date: inv.due_date,
-        currency: company.currency,
-        lines: &inv.lines,
-        amounts: &inv.amounts,
-        total: inv.total,
+        lines: inv.lines.clone(),
     };
-    let created = invoices::create(conn, &new).await?;
+    let created = crate::app::invoices::issue_on(
+        conn,
+        &Actor::system(company_id, actor),
+        company,
+        today,
+        &issue,
+    )
+    .await
+    .map_err(|r| match r {
+        Refusal::Store(e) => RowError::Store(e),
+        Refusal::NotFound => RowError::Row(format!(
+            "invoice {}: its service address is not one of this company's.",
+            inv.number
+        )),
+        other => RowError::Row(format!("invoice {}: {other}", inv.number)),
+    })?;
     if let Some(ext) = &inv.external_id {
         sql::set_invoice_external(conn, company_id, &created.id, ext).await?;
     }

@@ -1,7 +1,7 @@
 //! Office: Settings › Communications › Invoice Alerts — alert rules (list,
 //! add, edit, enable/disable, delete) and the receipt templates sent after
-//! each payment. Rules are checked with `crate::app::alerts::check_rule` and
-//! `store::alerts::templates_belong`, the same checks as the JSON API.
+//! each payment, saved by the use cases the JSON API calls
+//! (`crate::app::alerts::save_rule`, …).
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -12,10 +12,11 @@ use axum::routing::{get, post};
 use axum::{Form, Router};
 use serde::{Deserialize, Serialize};
 
-use super::{CsrfForm, OfficeUser, page, page_with_status};
-use crate::store::alerts::{self, AlertRule, ReceiptSettings, RuleFields, Timing};
+use super::{CsrfForm, OfficeUser, page, page_with_status, refused};
+use crate::app::{Rejected, alerts};
+use crate::store::StoreError;
+use crate::store::alerts::{self as store, AlertRule, ReceiptSettings, RuleFields, Timing};
 use crate::store::templates as tpl;
-use crate::store::{StoreError, audit};
 use crate::web::AppState;
 use crate::web::error::ApiError;
 
@@ -198,7 +199,7 @@ async fn list_view(
                 .to_string()
         })
     };
-    let rules: Vec<RuleRow> = alerts::list(&state.app.db, &user.company_id)
+    let rules: Vec<RuleRow> = store::list(&state.app.db, &user.company_id)
         .await?
         .iter()
         .map(|r| RuleRow {
@@ -239,7 +240,7 @@ async fn list_page(
         .acquire()
         .await
         .map_err(StoreError::from)?;
-    let s = alerts::receipt_settings(&mut conn, &user.company_id).await?;
+    let s = store::receipt_settings(&mut conn, &user.company_id).await?;
     drop(conn);
     let receipt = ReceiptForm {
         email_template_id: s.email_template_id.unwrap_or_default(),
@@ -290,7 +291,7 @@ async fn edit_form(
     user: OfficeUser,
     Path(id): Path<String>,
 ) -> Page {
-    let Some(rule) = alerts::get(&state.app.db, &user.company_id, &id).await? else {
+    let Some(rule) = store::get(&state.app.db, &user.company_id, &id).await? else {
         return Ok(state.views.not_found());
     };
     let f = RuleForm::from_rule(&rule);
@@ -316,61 +317,29 @@ async fn save(state: &AppState, user: &OfficeUser, id: Option<&str>, f: &RuleFor
         Ok(x) => x,
         Err((field, msg)) => return refuse(field, msg).await,
     };
-    let mut tx = state.app.db.begin_write().await?;
-    let belong = alerts::templates_belong(
-        &mut tx,
-        &user.company_id,
-        fields.email_template_id,
-        fields.sms_template_id,
-    )
-    .await?;
-    if !belong {
-        drop(tx);
-        return refuse(
-            "email_template_id",
-            "That template is not one of this company's templates.".to_string(),
-        )
-        .await;
-    }
-    let (action, subject) = match id {
-        None => {
-            let rule =
-                alerts::create(&mut tx, &user.company_id, &fields, state.app.clock.now()).await?;
-            ("invoice_alert.create", rule.id)
-        }
-        Some(id) => {
-            if !alerts::update(
-                &mut tx,
-                &user.company_id,
-                id,
-                &fields,
-                state.app.clock.now(),
-            )
-            .await?
-            {
+    match alerts::save_rule(&state.app, &user.as_actor(), id, &fields).await {
+        Ok(_) => Ok(Redirect::to(&format!("{BASE}?saved=alert")).into_response()),
+        Err(Rejected::Refused(r)) => Ok(refused(state, r)),
+        Err(Rejected::Fields(problems)) => {
+            let Some(p) = problems.into_iter().next() else {
                 return Ok(state.views.not_found());
-            }
-            ("invoice_alert.update", id.to_string())
+            };
+            let message = match p.code {
+                "unknown_template" => NOT_OURS.to_string(),
+                _ => p.message,
+            };
+            let field = match p.field {
+                "days_after_due" => "days",
+                "sms_template_id" => "sms_template_id",
+                _ => "email_template_id",
+            };
+            refuse(field, message).await
         }
-    };
-    audit::record(
-        &mut tx,
-        &user.company_id,
-        &user.actor(),
-        action,
-        &subject,
-        serde_json::json!({
-            "email_template_id": fields.email_template_id,
-            "sms_template_id": fields.sms_template_id,
-            "timing": fields.timing.as_str(),
-            "days": fields.days,
-            "enabled": fields.enabled,
-        }),
-    )
-    .await?;
-    tx.commit().await.map_err(StoreError::from)?;
-    Ok(Redirect::to(&format!("{BASE}?saved=alert")).into_response())
+    }
 }
+
+/// What the office says of a template that is not the company's.
+const NOT_OURS: &str = "That template is not one of this company's templates.";
 
 async fn create(State(state): State<AppState>, user: OfficeUser, Form(f): Form<RuleForm>) -> Page {
     if let Some(r) = user.csrf_refusal(&f.csrf) {
@@ -388,7 +357,7 @@ async fn update(
     if let Some(r) = user.csrf_refusal(&f.csrf) {
         return Ok(r);
     }
-    if alerts::get(&state.app.db, &user.company_id, &id)
+    if store::get(&state.app.db, &user.company_id, &id)
         .await?
         .is_none()
     {
@@ -406,44 +375,13 @@ async fn toggle(
     if let Some(r) = user.csrf_refusal(&f.csrf) {
         return Ok(r);
     }
-    let Some(rule) = alerts::get(&state.app.db, &user.company_id, &id).await? else {
+    let Some(rule) = store::get(&state.app.db, &user.company_id, &id).await? else {
         return Ok(state.views.not_found());
     };
-    let fields = RuleFields {
-        email_template_id: rule.email_template_id.as_deref(),
-        sms_template_id: rule.sms_template_id.as_deref(),
-        timing: rule.timing,
-        days: rule.days_after_due,
-        enabled: !rule.enabled,
-    };
-    let mut tx = state.app.db.begin_write().await?;
-    if !alerts::update(
-        &mut tx,
-        &user.company_id,
-        &id,
-        &fields,
-        state.app.clock.now(),
-    )
-    .await?
-    {
-        return Ok(state.views.not_found());
+    match alerts::set_enabled(&state.app, &user.as_actor(), &id, !rule.enabled).await {
+        Ok(_) => Ok(Redirect::to(BASE).into_response()),
+        Err(r) => Ok(refused(&state, r)),
     }
-    let action = if fields.enabled {
-        "invoice_alert.enable"
-    } else {
-        "invoice_alert.disable"
-    };
-    audit::record(
-        &mut tx,
-        &user.company_id,
-        &user.actor(),
-        action,
-        &id,
-        serde_json::json!({}),
-    )
-    .await?;
-    tx.commit().await.map_err(StoreError::from)?;
-    Ok(Redirect::to(BASE).into_response())
 }
 
 async fn delete_confirm(
@@ -451,7 +389,7 @@ async fn delete_confirm(
     user: OfficeUser,
     Path(id): Path<String>,
 ) -> Page {
-    let Some(rule) = alerts::get(&state.app.db, &user.company_id, &id).await? else {
+    let Some(rule) = store::get(&state.app.db, &user.company_id, &id).await? else {
         return Ok(state.views.not_found());
     };
     Ok(page(
@@ -474,21 +412,10 @@ async fn delete(
     if let Some(r) = user.csrf_refusal(&f.csrf) {
         return Ok(r);
     }
-    let mut tx = state.app.db.begin_write().await?;
-    if !alerts::delete(&mut tx, &user.company_id, &id).await? {
-        return Ok(state.views.not_found());
+    match alerts::delete_rule(&state.app, &user.as_actor(), &id).await {
+        Ok(()) => Ok(Redirect::to(&format!("{BASE}?saved=deleted")).into_response()),
+        Err(r) => Ok(refused(&state, r)),
     }
-    audit::record(
-        &mut tx,
-        &user.company_id,
-        &user.actor(),
-        "invoice_alert.delete",
-        &id,
-        serde_json::json!({}),
-    )
-    .await?;
-    tx.commit().await.map_err(StoreError::from)?;
-    Ok(Redirect::to(&format!("{BASE}?saved=deleted")).into_response())
 }
 
 async fn save_receipts(
@@ -503,39 +430,21 @@ async fn save_receipts(
         email_template_id: chosen(&f.email_template_id).map(str::to_string),
         sms_template_id: chosen(&f.sms_template_id).map(str::to_string),
     };
-    let mut tx = state.app.db.begin_write().await?;
-    let belong = alerts::templates_belong(
-        &mut tx,
-        &user.company_id,
-        s.email_template_id.as_deref(),
-        s.sms_template_id.as_deref(),
-    )
-    .await?;
-    if !belong {
-        drop(tx);
-        let msg = "That template is not one of this company's templates.".to_string();
-        return list_view(
-            &state,
-            &user,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            &f,
-            Some(msg),
-            None,
-        )
-        .await;
+    match alerts::save_receipts(&state.app, &user.as_actor(), &s).await {
+        Ok(_) => Ok(Redirect::to(&format!("{BASE}?saved=receipts")).into_response()),
+        Err(Rejected::Refused(r)) => Ok(refused(&state, r)),
+        Err(Rejected::Fields(_)) => {
+            list_view(
+                &state,
+                &user,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &f,
+                Some(NOT_OURS.to_string()),
+                None,
+            )
+            .await
+        }
     }
-    alerts::set_receipt_settings(&mut tx, &user.company_id, &s, state.app.clock.now()).await?;
-    audit::record(
-        &mut tx,
-        &user.company_id,
-        &user.actor(),
-        "receipt_settings.update",
-        &user.company_id,
-        serde_json::json!(s),
-    )
-    .await?;
-    tx.commit().await.map_err(StoreError::from)?;
-    Ok(Redirect::to(&format!("{BASE}?saved=receipts")).into_response())
 }
 
 #[cfg(test)]

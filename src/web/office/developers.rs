@@ -85,7 +85,12 @@ fn endpoint_row(e: &EndpointView, tz: &str) -> EndpointRow {
 fn event_choices(checked: &[String]) -> Vec<(String, bool)> {
     EventType::SUBSCRIBABLE
         .iter()
-        .map(|t| (t.as_str().to_string(), checked.iter().any(|c| c == t.as_str())))
+        .map(|t| {
+            (
+                t.as_str().to_string(),
+                checked.iter().any(|c| c == t.as_str()),
+            )
+        })
         .collect()
 }
 
@@ -240,7 +245,10 @@ fn delivery_row(d: &DeliveryView, tz: &str) -> DeliveryRow {
         event_type: d.event_type.clone(),
         status: d.status.clone(),
         response_status: d.response_status,
-        duration: d.duration_ms.map(|ms| format!("{ms} ms")).unwrap_or_default(),
+        duration: d
+            .duration_ms
+            .map(|ms| format!("{ms} ms"))
+            .unwrap_or_default(),
         attempt: d.attempt,
         last_try: d
             .last_attempt_at

@@ -95,6 +95,15 @@ impl OfficeUser {
     }
 }
 
+/// A use case's refusal as an office page: the usual 404 page for a record
+/// this user's company does not have, else the error in words.
+pub fn refused(state: &AppState, r: crate::app::Refusal) -> Response {
+    match r {
+        crate::app::Refusal::NotFound => state.views.not_found(),
+        other => super::error::ApiError::from(other).into_response(),
+    }
+}
+
 /// A cookie's value from the request headers.
 pub fn cookie_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers

@@ -9,12 +9,14 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::{Deserialize, Serialize};
 
 use super::{PortalUser, page, portal_context};
+use crate::app::autopay::EnrollRequest;
+use crate::app::{Refusal, Rejected};
 use crate::domain::autopay_consent_text;
 use crate::domain::dates;
 use crate::domain::money::Money;
 use crate::store::payments as pay_store;
 use crate::store::portal as store;
-use crate::store::{StoreError, audit, paypage};
+use crate::store::{StoreError, paypage};
 use crate::web::error::ApiError;
 use crate::web::pay::{self, FormPayer, FormState, Submitted};
 use crate::web::{AppState, ClientIp};
@@ -283,39 +285,9 @@ pub(super) async fn remove_card(
     if let Some(r) = user.csrf_refusal(&f.csrf) {
         return r;
     }
-    let result: Result<Option<store::Removed>, StoreError> = async {
-        let mut tx = state.app.db.begin_write().await?;
-        let Some(removed) =
-            store::remove_card(&mut tx, &user.company_id, &user.customer_id, &id).await?
-        else {
-            return Ok(None);
-        };
-        audit::record(
-            &mut tx,
-            &user.company_id,
-            &user.actor(),
-            "payment_method.removed",
-            &id,
-            serde_json::json!({ "customer": user.customer_id, "channel": "portal" }),
-        )
-        .await?;
-        if removed.autopay_cancelled {
-            audit::record(
-                &mut tx,
-                &user.company_id,
-                &user.actor(),
-                "autopay.cancelled",
-                &user.customer_id,
-                serde_json::json!({ "method": id, "reason": "card_removed", "channel": "portal" }),
-            )
-            .await?;
-        }
-        tx.commit().await?;
-        Ok(Some(removed))
-    }
-    .await;
-    match result {
-        Ok(Some(removed)) => {
+    let actor = user.as_actor();
+    match crate::app::cards::remove(&state.app, &actor, &user.customer_id, &id).await {
+        Ok(removed) => {
             let notice = if removed.autopay_cancelled {
                 "The card was removed. Autopay used it, so autopay is now off."
             } else {
@@ -330,7 +302,7 @@ pub(super) async fn remove_card(
             )
             .await
         }
-        Ok(None) => state.views.not_found(),
+        Err(Refusal::NotFound) => state.views.not_found(),
         Err(e) => ApiError::from(e).into_response(),
     }
 }
@@ -432,26 +404,9 @@ pub(super) async fn set_default(
     if let Some(r) = user.csrf_refusal(&f.csrf) {
         return r;
     }
-    let result: Result<bool, StoreError> = async {
-        let mut tx = state.app.db.begin_write().await?;
-        if !store::set_default_card(&mut tx, &user.company_id, &user.customer_id, &id).await? {
-            return Ok(false);
-        }
-        audit::record(
-            &mut tx,
-            &user.company_id,
-            &user.actor(),
-            "payment_method.default_set",
-            &id,
-            serde_json::json!({ "customer": user.customer_id, "channel": "portal" }),
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(true)
-    }
-    .await;
-    match result {
-        Ok(true) => {
+    let actor = user.as_actor();
+    match crate::app::cards::set_default(&state.app, &actor, &user.customer_id, &id).await {
+        Ok(()) => {
             render_cards(
                 &state,
                 &user,
@@ -461,7 +416,7 @@ pub(super) async fn set_default(
             )
             .await
         }
-        Ok(false) => state.views.not_found(),
+        Err(Refusal::NotFound) => state.views.not_found(),
         Err(e) => ApiError::from(e).into_response(),
     }
 }
@@ -500,25 +455,7 @@ pub(super) async fn autopay(
 }
 
 async fn autopay_off(state: &AppState, user: &PortalUser) -> Response {
-    let result: Result<bool, StoreError> = async {
-        let mut tx = state.app.db.begin_write().await?;
-        let was_on = store::cancel_autopay(&mut tx, &user.company_id, &user.customer_id).await?;
-        if was_on {
-            audit::record(
-                &mut tx,
-                &user.company_id,
-                &user.actor(),
-                "autopay.cancelled",
-                &user.customer_id,
-                serde_json::json!({ "channel": "portal" }),
-            )
-            .await?;
-        }
-        tx.commit().await?;
-        Ok(was_on)
-    }
-    .await;
-    match result {
+    match crate::app::autopay::cancel(&state.app, &user.as_actor(), &user.customer_id).await {
         Ok(was_on) => {
             let notice = if was_on {
                 "Autopay is off. Future invoices will not be charged automatically."
@@ -545,70 +482,19 @@ async fn autopay_on(
     headers: &HeaderMap,
     f: &AutopayForm,
 ) -> Response {
+    let req = EnrollRequest {
+        method_id: &f.method_id,
+        consent: f.autopay_consent == "yes",
+        ip: ip.0.to_string(),
+        user_agent: crate::web::user_agent(headers),
+        note: None,
+    };
     let chosen = Some(f.method_id.as_str()).filter(|m| !m.is_empty());
-    let method = match chosen {
-        Some(id) => {
-            match pay_store::saved_method(&state.app.db, &user.company_id, &user.customer_id, id)
-                .await
-            {
-                Ok(m) => m,
-                Err(e) => return ApiError::from(e).into_response(),
-            }
-        }
-        None => None,
-    };
-    let Some(method) = method else {
-        return render_cards(
-            state,
-            user,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            minijinja::context! { method_error => "Choose one of your saved cards for autopay." },
-            chosen,
-        )
-        .await;
-    };
-    if f.autopay_consent != "yes" {
-        return render_cards(
-            state,
-            user,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            minijinja::context! { consent_error => "To turn autopay on, tick the box to authorize future charges." },
-            chosen,
-        )
-        .await;
-    }
-    let consent = match pay::consent_for(state, &user.company_id, "portal", ip, headers).await {
-        Ok(c) => c,
-        Err(e) => return e.into_response(),
-    };
-    let result: Result<String, StoreError> = async {
-        let mut tx = state.app.db.begin_write().await?;
-        let enrollment = pay_store::enroll_autopay(
-            &mut tx,
-            &user.company_id,
-            &user.customer_id,
-            &method.id,
-            &consent,
-        )
-        .await?;
-        audit::record(
-            &mut tx,
-            &user.company_id,
-            &user.actor(),
-            "autopay.enrolled",
-            &user.customer_id,
-            serde_json::json!({ "enrollment": enrollment, "method": method.id, "channel": "portal" }),
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(enrollment)
-    }
-    .await;
-    match result {
-        Ok(_) => {
+    match crate::app::autopay::enroll(&state.app, &user.as_actor(), &user.customer_id, &req).await {
+        Ok(e) => {
             let notice = format!(
                 "Autopay is on for {} ending {}. Invoices due from today on are charged to it when they are due.",
-                method.brand, method.last4
+                e.brand, e.last4
             );
             render_cards(
                 state,
@@ -619,6 +505,15 @@ async fn autopay_on(
             )
             .await
         }
-        Err(e) => ApiError::from(e).into_response(),
+        Err(Rejected::Refused(r)) => ApiError::from(r).into_response(),
+        Err(rejected) => {
+            // The card first: a missing card is what to fix before the box.
+            let errors = rejected.by_field().unwrap_or_default();
+            let ctx = match errors.get("method_id") {
+                Some(m) => minijinja::context! { method_error => m },
+                None => minijinja::context! { consent_error => errors.get("consent") },
+            };
+            render_cards(state, user, StatusCode::UNPROCESSABLE_ENTITY, ctx, chosen).await
+        }
     }
 }

@@ -84,7 +84,15 @@ pub struct PortalUser {
 impl PortalUser {
     /// The audit log's name for this customer.
     pub fn actor(&self) -> String {
-        format!("portal:{}", self.customer_id)
+        self.as_actor().audit_name()
+    }
+
+    /// This customer, as the use cases take them.
+    pub fn as_actor(&self) -> crate::app::Actor {
+        crate::app::Actor::Portal {
+            company_id: self.company_id.clone(),
+            customer_id: self.customer_id.clone(),
+        }
     }
 
     /// The refusal for a form whose CSRF token is not this session's.

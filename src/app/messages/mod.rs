@@ -1,0 +1,503 @@
+//! Messages leaving fieldpay: a stored template rendered for a customer
+//! and their invoice at delivery (with the payment link as it is now), and
+//! the delivery run that claims due messages from the outbox, sends them
+//! through the configured transports and records what became of each; and
+//! sending one message now (`send`).
+
+mod send;
+
+pub use send::{SendRequest, Sent, SmsPreview, preview_sms, record_opt_out, send, valid_key};
+
+use std::fmt;
+use std::sync::Mutex;
+
+use time::OffsetDateTime;
+
+use crate::app::App;
+use crate::domain::money::Money;
+use crate::messaging::email::{Email, EmailError};
+use crate::messaging::outbox::{
+    BATCH, CLAIM, DeliveryReport, MAX_PER_RUN, Transports, redact, retry_at,
+};
+use crate::messaging::sms::{Sms, SmsError};
+use crate::messaging::template::*;
+use crate::messaging::{Channel, Rendered};
+use crate::processor::BoxFuture;
+use crate::store::messages::{self as store, OutboxRow};
+use crate::store::{Conn, StoreError, StoreResult, companies, customers, invoices, templates};
+
+// ---------------------------------------------------------------- delivery
+
+#[derive(Debug)]
+pub enum RenderError {
+    /// The template, customer or invoice is not the company's (or is gone).
+    NotFound(&'static str),
+    Template(TemplateError),
+    Store(StoreError),
+    /// The invoice's PDF could not be made.
+    Attachment(String),
+}
+
+impl fmt::Display for RenderError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RenderError::NotFound(what) => write!(f, "{what} not found"),
+            RenderError::Template(e) => write!(f, "template: {e}"),
+            RenderError::Store(e) => write!(f, "{e}"),
+            RenderError::Attachment(e) => write!(f, "attachment: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for RenderError {}
+
+impl From<StoreError> for RenderError {
+    fn from(e: StoreError) -> Self {
+        RenderError::Store(e)
+    }
+}
+
+impl From<TemplateError> for RenderError {
+    fn from(e: TemplateError) -> Self {
+        RenderError::Template(e)
+    }
+}
+
+/// The variables for a customer (and optionally one of its invoices), read
+/// now. The payment link is the customer's CURRENT link; when the link is
+/// revoked (or was never issued), or the company turned payment links off
+/// or points them at the portal, both payment-link variables render the
+/// portal link instead.
+pub async fn vars_for(
+    app: &App,
+    company_id: &str,
+    customer_id: &str,
+    invoice_id: Option<&str>,
+) -> Result<MessageVars, RenderError> {
+    let db = &app.db;
+    let company = companies::get(db, company_id)
+        .await?
+        .ok_or(RenderError::NotFound("company"))?;
+    let customer = customers::get(db, company_id, customer_id)
+        .await?
+        .ok_or(RenderError::NotFound("customer"))?;
+    let invoice = match invoice_id {
+        Some(id) => Some(
+            invoices::get(db, company_id, id)
+                .await?
+                .ok_or(RenderError::NotFound("invoice"))?,
+        ),
+        None => None,
+    };
+    let balance = customers::open_balance(db, company_id, customer_id).await?;
+    let base = app.base_url(company.base_url.as_deref()).to_string();
+    let portal_link = format!("{base}/portal");
+    let settings = companies::invoice_settings(db, company_id).await?;
+    let links_public = settings
+        .map(|s| s.payment_link_enabled && s.payment_link_target != "portal")
+        .unwrap_or(true);
+    let link =
+        crate::app::links::shown(db.reader(), &app.config.secret, company_id, customer_id).await?;
+    let (payment_url, autopay_cancel_link) = match link {
+        Some(l) if !l.revoked && links_public => {
+            let url = crate::domain::paylink::url(&base, &l.token);
+            let cancel = format!("{url}/autopay");
+            (url, cancel)
+        }
+        _ => (portal_link.clone(), format!("{portal_link}/cards")),
+    };
+    let update_card_link = format!("{portal_link}/cards");
+    let money = |minor: i64, currency| Money::new(minor, currency).format();
+    Ok(MessageVars {
+        payment_url,
+        portal_link,
+        customer_first_name: first_name(&customer.name),
+        customer_name: customer.name,
+        customer_balance: money(balance, company.currency),
+        company_name: company.name,
+        company_phone: company.phone,
+        invoice_number: invoice
+            .as_ref()
+            .map(|i| i.number.clone())
+            .unwrap_or_default(),
+        invoice_date: invoice
+            .as_ref()
+            .map(|i| crate::domain::dates::display(i.issue_date))
+            .unwrap_or_default(),
+        invoice_due_date: invoice
+            .as_ref()
+            .map(|i| crate::domain::dates::display(i.due_date))
+            .unwrap_or_default(),
+        invoice_total: invoice
+            .as_ref()
+            .map(|i| money(i.total, i.currency))
+            .unwrap_or_default(),
+        invoice_balance: invoice
+            .as_ref()
+            .map(|i| money(i.balance, i.currency))
+            .unwrap_or_default(),
+        payment_amount: String::new(),
+        autopay_cancel_link,
+        update_card_link,
+        ..MessageVars::default()
+    })
+}
+
+/// Renders a stored template for a customer (and invoice) with the data as
+/// it is now.
+pub async fn render_for(
+    app: &App,
+    company_id: &str,
+    channel: Channel,
+    template_id: &str,
+    customer_id: &str,
+    invoice_id: Option<&str>,
+) -> Result<Rendered, RenderError> {
+    render_for_cause(
+        app,
+        company_id,
+        channel,
+        template_id,
+        customer_id,
+        invoice_id,
+        "",
+    )
+    .await
+}
+
+/// `render_for` for an outbox message: a receipt's cause (`receipt:{payment
+/// id}`) also fills `payment_amount`, `autopay_amount` and the card; autopay
+/// causes (`autopay_notice:…`, `autopay_declined:…`, `card_expiring:…`) fill
+/// the card, the amount, the date and the decline reason
+/// (`crate::app::autopay::vars_for_cause`). What the worker calls at delivery time.
+pub async fn render_for_cause(
+    app: &App,
+    company_id: &str,
+    channel: Channel,
+    template_id: &str,
+    customer_id: &str,
+    invoice_id: Option<&str>,
+    cause: &str,
+) -> Result<Rendered, RenderError> {
+    let mut vars = vars_for(app, company_id, customer_id, invoice_id).await?;
+    if let Some(payment_id) = cause.strip_prefix("receipt:") {
+        let payment = crate::store::payments::list(
+            &app.db,
+            company_id,
+            Some(customer_id),
+            Some(payment_id),
+            1,
+        )
+        .await?
+        .pop()
+        .ok_or(RenderError::NotFound("payment"))?;
+        vars.payment_amount = Money::new(payment.amount, payment.currency).format();
+        vars.autopay_amount = vars.payment_amount.clone();
+        vars.card_brand = payment.card_brand.unwrap_or_default();
+        vars.card_last4 = payment.card_last4.unwrap_or_default();
+    } else if let Some(a) = crate::app::autopay::vars_for_cause(app, company_id, cause).await? {
+        vars.card_brand = a.card_brand;
+        vars.card_last4 = a.card_last4;
+        vars.card_expiry = a.card_expiry;
+        vars.autopay_amount = a.autopay_amount;
+        vars.autopay_date = a.autopay_date;
+        vars.decline_reason = a.decline_reason;
+    }
+    match channel {
+        Channel::Email => {
+            let t = templates::get_email(&app.db, company_id, template_id)
+                .await?
+                .ok_or(RenderError::NotFound("email template"))?;
+            let mut rendered = render_email(&t.source(), &vars)?;
+            if let (true, Some(invoice_id)) = (t.attach_invoice_pdf, invoice_id) {
+                let (number, content) =
+                    crate::app::documents::invoice_pdf_named(app, company_id, invoice_id)
+                        .await
+                        .map_err(|e| RenderError::Attachment(e.to_string()))?
+                        .ok_or(RenderError::NotFound("invoice"))?;
+                rendered.attachments.push(crate::messaging::Attachment {
+                    filename: crate::pdf::invoice_filename(&number),
+                    content_type: "application/pdf".to_string(),
+                    content,
+                });
+            }
+            Ok(rendered)
+        }
+        Channel::Sms => {
+            let t = templates::get_sms(&app.db, company_id, template_id)
+                .await?
+                .ok_or(RenderError::NotFound("SMS template"))?;
+            Ok(render_sms(&t.body, &vars)?)
+        }
+    }
+}
+
+/// The renderer the jobs loop uses: the company's stored template, with the
+/// data (and payment link) as they are now.
+pub fn render_stored<'a>(
+    app: &'a App,
+    row: &'a OutboxRow,
+) -> BoxFuture<'a, Result<Rendered, String>> {
+    Box::pin(async move {
+        let channel = channel_of(row)?;
+        render_for_cause(
+            app,
+            &row.company_id,
+            channel,
+            &row.template_id,
+            &row.customer_id,
+            row.invoice_id.as_deref(),
+            &row.cause,
+        )
+        .await
+        .map_err(|e| e.to_string())
+    })
+}
+
+fn channel_of(row: &OutboxRow) -> Result<Channel, String> {
+    match row.channel.as_str() {
+        "email" => Ok(Channel::Email),
+        "sms" => Ok(Channel::Sms),
+        other => Err(format!("unknown channel {other}")),
+    }
+}
+
+enum Outcome {
+    Sent {
+        subject: String,
+        body: String,
+        provider_id: String,
+    },
+    Temporary(String),
+    Permanent(String),
+}
+
+/// Sends every message due at `now`, with the transports the settings name.
+pub async fn deliver_due<R>(
+    app: &App,
+    now: OffsetDateTime,
+    render: R,
+) -> anyhow::Result<DeliveryReport>
+where
+    R: for<'a> Fn(&'a App, &'a OutboxRow) -> BoxFuture<'a, Result<Rendered, String>>,
+{
+    let transports =
+        Transports::from_config(&app.config, &app.clock).map_err(|e| anyhow::anyhow!(e))?;
+    deliver_due_with(app, &transports, now, render).await
+}
+
+/// `deliver_due` with given transports. Messages are claimed `BATCH` at a
+/// time and sent concurrently (a round trip to the SMTP server or the SMS
+/// API is the slow part); their outcomes are written in one transaction.
+pub async fn deliver_due_with<R>(
+    app: &App,
+    transports: &Transports,
+    now: OffsetDateTime,
+    render: R,
+) -> anyhow::Result<DeliveryReport>
+where
+    R: for<'a> Fn(&'a App, &'a OutboxRow) -> BoxFuture<'a, Result<Rendered, String>>,
+{
+    let mut report = DeliveryReport::default();
+    let mut handled = 0;
+    while handled < MAX_PER_RUN {
+        let want = BATCH.min(MAX_PER_RUN - handled);
+        // Claimed for `CLAIM` from now: a worker that dies mid-send leaves its
+        // messages to another run (at least once). From the clock, not the
+        // run's `now`, when that is later: a run that spent minutes on
+        // autopay before delivery must not claim what is already expired.
+        let until = now.max(app.clock.now()) + CLAIM;
+        let claimed = {
+            let mut tx = app.db.begin_write().await?;
+            let rows = store::claim_batch(&mut tx, now, until, want).await?;
+            hold_claims(app, &rows); // released at shutdown if unsent
+            tx.commit().await?;
+            rows
+        };
+        handled += claimed.len();
+        let (ended, to_send): (Vec<_>, Vec<_>) =
+            claimed.into_iter().partition(|r| r.status == "suppressed");
+        report.withdrawn += ended.len();
+        crate::metrics::withdrawn(ended.iter().map(|r| r.channel.as_str()));
+        if to_send.is_empty() {
+            if ended.is_empty() {
+                break;
+            }
+            continue;
+        }
+        let outcomes = futures_util::future::join_all(
+            to_send
+                .iter()
+                .map(|row| deliver_one(app, transports, row, &render)),
+        )
+        .await;
+        let sent = outcomes.iter().map(|o| matches!(o, Outcome::Sent { .. }));
+        crate::metrics::deliveries(&to_send, sent);
+        let mut tx = app.db.begin_write().await?;
+        for (row, outcome) in to_send.iter().zip(outcomes) {
+            record(&mut tx, row, outcome, now, &mut report).await?;
+        }
+        tx.commit().await?;
+    }
+    Ok(report)
+}
+
+/// Writes what became of one claimed message.
+async fn record(
+    conn: &mut Conn,
+    row: &OutboxRow,
+    outcome: Outcome,
+    now: OffsetDateTime,
+    report: &mut DeliveryReport,
+) -> StoreResult<()> {
+    let attempts = row.attempts + 1;
+    match outcome {
+        Outcome::Sent {
+            subject,
+            body,
+            provider_id,
+        } => {
+            store::mark_sent(conn, row, &subject, &body, &provider_id, now).await?;
+            report.sent += 1;
+        }
+        Outcome::Temporary(e) => {
+            let jitter = rand::random::<f64>() * 2.0 - 1.0;
+            let next = retry_at(now, attempts, jitter);
+            let e = if next.is_none() {
+                format!("{e} (gave up after {attempts} attempts)")
+            } else {
+                e
+            };
+            store::mark_unsent(conn, row, true, next, "failed", &redact(&e)).await?;
+            if next.is_some() {
+                report.retried += 1;
+            } else {
+                report.failed += 1;
+            }
+        }
+        Outcome::Permanent(e) => {
+            store::mark_unsent(conn, row, true, None, "failed", &redact(&e)).await?;
+            report.failed += 1;
+        }
+    }
+    Ok(())
+}
+
+async fn deliver_one<R>(app: &App, transports: &Transports, row: &OutboxRow, render: &R) -> Outcome
+where
+    R: for<'a> Fn(&'a App, &'a OutboxRow) -> BoxFuture<'a, Result<Rendered, String>>,
+{
+    let channel = match channel_of(row) {
+        Ok(c) => c,
+        Err(e) => return Outcome::Permanent(e),
+    };
+    let rendered = match render(app, row).await {
+        Ok(r) => r,
+        Err(e) => return Outcome::Temporary(format!("cannot render the message: {e}")),
+    };
+    match channel {
+        Channel::Email => {
+            let from = match sender(app, &row.company_id).await {
+                Ok(f) => f,
+                Err(e) => return Outcome::Temporary(e),
+            };
+            let email = Email {
+                from,
+                to: row.recipient.clone(),
+                subject: rendered.subject.clone(),
+                text: rendered.text.clone(),
+                attachments: rendered.attachments.clone(),
+            };
+            match transports
+                .email
+                .send_alternative(&email, rendered.html.as_deref())
+                .await
+            {
+                Ok(id) => Outcome::Sent {
+                    subject: redact(&rendered.subject),
+                    body: redact(&rendered.text),
+                    provider_id: id,
+                },
+                Err(EmailError::Temporary(e)) => Outcome::Temporary(e),
+                Err(EmailError::Permanent(e)) => Outcome::Permanent(e),
+            }
+        }
+        Channel::Sms => {
+            let sms = Sms {
+                to: row.recipient.clone(),
+                body: rendered.text.clone(),
+            };
+            match transports.sms.send(&sms).await {
+                Ok(id) => Outcome::Sent {
+                    subject: String::new(),
+                    body: redact(&rendered.text),
+                    provider_id: id,
+                },
+                Err(SmsError::Temporary(e)) => Outcome::Temporary(e),
+                Err(SmsError::Permanent(e)) => Outcome::Permanent(e),
+            }
+        }
+    }
+}
+
+/// `Company <office@company>`, or `no-reply@` the company's host.
+async fn sender(app: &App, company_id: &str) -> Result<String, String> {
+    let company = crate::store::companies::get(&app.db, company_id)
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or("the company is gone")?;
+    let addr = if company.email.contains('@') {
+        company.email.clone()
+    } else {
+        let base = app.base_url(company.base_url.as_deref());
+        let host = base.split_once("://").map(|(_, r)| r).unwrap_or(base);
+        let host = host.split([':', '/']).next().unwrap_or("localhost");
+        format!("no-reply@{host}")
+    };
+    let name: String = company
+        .name
+        .chars()
+        .filter(|c| !"<>\"\r\n".contains(*c))
+        .collect();
+    Ok(format!("{name} <{addr}>"))
+}
+
+/// Outbox claims this process holds: (database, message id, claimed until).
+/// Filled as messages are claimed (`crate::app::messages::deliver_due_with`); a claim whose
+/// message was since recorded is released as a no-op, so entries need no
+/// removal, only pruning once expired.
+static HELD: Mutex<Vec<(String, String, OffsetDateTime)>> = Mutex::new(Vec::new());
+
+/// Notes outbox messages this process just claimed for sending.
+pub fn hold_claims(app: &App, rows: &[OutboxRow]) {
+    let now = app.clock.now();
+    let Ok(mut held) = HELD.lock() else { return };
+    held.retain(|(_, _, until)| *until > now);
+    for row in rows.iter().filter(|r| r.status == "sending") {
+        if let Some(until) = row.claimed_until {
+            held.push((app.config.database_url.clone(), row.id.clone(), until));
+        }
+    }
+}
+
+/// Puts the outbox messages this process claimed on `app`'s database but
+/// did not send back in the queue; answers how many went back.
+pub async fn release_claims(app: &App) -> crate::store::StoreResult<u64> {
+    let mine: Vec<(String, OffsetDateTime)> = {
+        let Ok(mut held) = HELD.lock() else {
+            return Ok(0);
+        };
+        let (mine, others): (Vec<_>, Vec<_>) = held
+            .drain(..)
+            .partition(|(db, _, _)| *db == app.config.database_url);
+        *held = others;
+        mine.into_iter().map(|(_, id, until)| (id, until)).collect()
+    };
+    if mine.is_empty() {
+        return Ok(0);
+    }
+    let mut tx = app.db.begin_write().await?;
+    let released = crate::store::health::release_outbox_claims(&mut tx, &mine).await?;
+    tx.commit().await?;
+    Ok(released)
+}

@@ -1,0 +1,249 @@
+//! A company's email and SMS templates: saving one (created or changed,
+//! checked first: nothing broken is saved), making it the company's default
+//! for its channel, duplicating and deleting. The office editor and the JSON
+//! API both come here.
+
+use serde_json::json;
+
+use crate::app::{Actor, App, Refusal, Rejected};
+use crate::messaging::Channel;
+use crate::messaging::template::{self, check_email_fields, check_sms_fields};
+use crate::store::templates::{self as store, EmailFields, EmailTemplate, SmsTemplate};
+use crate::store::{Conn, audit};
+
+/// A template as typed.
+#[derive(Debug, Clone, Copy)]
+pub enum Draft<'a> {
+    Email {
+        name: &'a str,
+        subject: &'a str,
+        html_body: &'a str,
+        /// Blank: derived from the HTML when sent.
+        text_body: Option<&'a str>,
+        attach_invoice_pdf: bool,
+    },
+    Sms {
+        name: &'a str,
+        body: &'a str,
+    },
+}
+
+impl Draft<'_> {
+    pub fn channel(&self) -> Channel {
+        match self {
+            Draft::Email { .. } => Channel::Email,
+            Draft::Sms { .. } => Channel::Sms,
+        }
+    }
+
+    fn check(&self) -> Result<(), Rejected> {
+        match *self {
+            Draft::Email {
+                name,
+                subject,
+                html_body,
+                text_body,
+                ..
+            } => check_email_fields(name, subject, html_body, text_body.unwrap_or("")),
+            Draft::Sms { name, body } => check_sms_fields(name, body),
+        }
+        .map_err(Rejected::from)
+    }
+}
+
+/// A template as saved.
+#[derive(Debug, Clone)]
+pub enum Saved {
+    Email(EmailTemplate),
+    Sms(SmsTemplate),
+}
+
+impl Saved {
+    pub fn id(&self) -> &str {
+        match self {
+            Saved::Email(t) => &t.id,
+            Saved::Sms(t) => &t.id,
+        }
+    }
+}
+
+fn noun(channel: Channel) -> &'static str {
+    match channel {
+        Channel::Email => "email_template",
+        Channel::Sms => "sms_template",
+    }
+}
+
+/// Creates (`id` None) or replaces the template. `default`: `Some(true)`
+/// makes it the company's default for its channel (the one before stops
+/// being it), `Some(false)` makes it not the default, `None` leaves that as
+/// it is. Another company's id is `NotFound`.
+pub async fn save(
+    app: &App,
+    actor: &Actor,
+    id: Option<&str>,
+    draft: &Draft<'_>,
+    default: Option<bool>,
+) -> Result<Saved, Rejected> {
+    actor.must_be_company()?;
+    draft.check()?;
+    let company_id = actor.company_id();
+    let mut tx = app.db.begin_write().await?;
+    let saved = write(&mut tx, company_id, id, draft).await?;
+    let Some(mut saved) = saved else {
+        return Err(Refusal::NotFound.into());
+    };
+    if let Some(default) = default {
+        match &mut saved {
+            Saved::Email(t) => {
+                store::set_default_email(&mut tx, company_id, &t.id, default).await?;
+                t.is_default = default;
+            }
+            Saved::Sms(t) => {
+                store::set_default_sms(&mut tx, company_id, &t.id, default).await?;
+                t.is_default = default;
+            }
+        }
+    }
+    let (name, is_default) = match &saved {
+        Saved::Email(t) => (&t.name, t.is_default),
+        Saved::Sms(t) => (&t.name, t.is_default),
+    };
+    let verb = if id.is_some() { "updated" } else { "created" };
+    audit::record(
+        &mut tx,
+        company_id,
+        &actor.audit_name(),
+        &format!("{}.{verb}", noun(draft.channel())),
+        saved.id(),
+        json!({ "name": name, "default": is_default }),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(saved)
+}
+
+async fn write(
+    tx: &mut Conn,
+    company_id: &str,
+    id: Option<&str>,
+    draft: &Draft<'_>,
+) -> Result<Option<Saved>, Refusal> {
+    Ok(match *draft {
+        Draft::Email {
+            name,
+            subject,
+            html_body,
+            text_body,
+            attach_invoice_pdf,
+        } => {
+            let fields = EmailFields {
+                name: name.trim(),
+                subject,
+                html_body,
+                text_body: text_body.filter(|t| !t.trim().is_empty()),
+                attach_invoice_pdf,
+            };
+            match id {
+                None => Some(store::create_email(tx, company_id, &fields).await?),
+                Some(id) => store::update_email(tx, company_id, id, &fields).await?,
+            }
+            .map(Saved::Email)
+        }
+        Draft::Sms { name, body } => match id {
+            None => Some(store::create_sms(tx, company_id, name.trim(), body).await?),
+            Some(id) => store::update_sms(tx, company_id, id, name.trim(), body).await?,
+        }
+        .map(Saved::Sms),
+    })
+}
+
+/// A copy of the template named "… (copy)", never the default.
+pub async fn duplicate(
+    app: &App,
+    actor: &Actor,
+    channel: Channel,
+    id: &str,
+) -> Result<Saved, Refusal> {
+    actor.must_be_company()?;
+    let company_id = actor.company_id();
+    let copy_name = |name: &str| -> String {
+        format!("{name} (copy)")
+            .chars()
+            .take(template::NAME_MAX)
+            .collect()
+    };
+    let mut tx = app.db.begin_write().await?;
+    let saved = match channel {
+        Channel::Email => {
+            let t = store::get_email(&app.db, company_id, id)
+                .await?
+                .ok_or(Refusal::NotFound)?;
+            let name = copy_name(&t.name);
+            let fields = EmailFields {
+                name: &name,
+                subject: &t.subject,
+                html_body: &t.html_body,
+                text_body: t.text_body.as_deref(),
+                attach_invoice_pdf: t.attach_invoice_pdf,
+            };
+            Saved::Email(store::create_email(&mut tx, company_id, &fields).await?)
+        }
+        Channel::Sms => {
+            let t = store::get_sms(&app.db, company_id, id)
+                .await?
+                .ok_or(Refusal::NotFound)?;
+            let name = copy_name(&t.name);
+            Saved::Sms(store::create_sms(&mut tx, company_id, &name, &t.body).await?)
+        }
+    };
+    let name = match &saved {
+        Saved::Email(t) => &t.name,
+        Saved::Sms(t) => &t.name,
+    };
+    audit::record(
+        &mut tx,
+        company_id,
+        &actor.audit_name(),
+        &format!("{}.created", noun(channel)),
+        saved.id(),
+        json!({ "name": name, "copy_of": id }),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(saved)
+}
+
+/// Deletes the template (and with it the company's default, if it was).
+pub async fn delete(app: &App, actor: &Actor, channel: Channel, id: &str) -> Result<(), Refusal> {
+    actor.must_be_company()?;
+    let company_id = actor.company_id();
+    let name = match channel {
+        Channel::Email => store::get_email(&app.db, company_id, id)
+            .await?
+            .map(|t| t.name),
+        Channel::Sms => store::get_sms(&app.db, company_id, id)
+            .await?
+            .map(|t| t.name),
+    }
+    .ok_or(Refusal::NotFound)?;
+    let mut tx = app.db.begin_write().await?;
+    let gone = match channel {
+        Channel::Email => store::delete_email(&mut tx, company_id, id).await?,
+        Channel::Sms => store::delete_sms(&mut tx, company_id, id).await?,
+    };
+    if !gone {
+        return Err(Refusal::NotFound);
+    }
+    audit::record(
+        &mut tx,
+        company_id,
+        &actor.audit_name(),
+        &format!("{}.deleted", noun(channel)),
+        id,
+        json!({ "name": name }),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}

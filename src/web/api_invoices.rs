@@ -1,0 +1,187 @@
+//! The JSON API's invoice writes: issuing, editing while no payment is
+//! applied, voiding. Each handler reads the request, names the actor (the
+//! API key's company) and calls the use case the office forms call
+//! (`crate::app::invoices`).
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{patch, post};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::api::CompanyKey;
+use super::error::ApiError;
+use super::{AppState, json_created};
+use crate::app::Refusal;
+use crate::app::invoices::{self, EditInvoice, IssueInvoice};
+use crate::domain::money::minor_units_from_json;
+use crate::domain::{LineInput, dates, price_lines};
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/invoices", post(create_invoice))
+        .route("/api/v1/invoices/{id}", patch(edit_invoice))
+        .route("/api/v1/invoices/{id}/void", post(void_invoice))
+}
+
+type ApiResult = Result<Response, ApiError>;
+
+/// One line of an invoice as the API takes it: the price in minor units.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LineBody {
+    pub description: String,
+    /// A whole number of units, at least 1.
+    pub quantity: Value,
+    /// Minor units (cents), an integer.
+    pub unit_price: Value,
+}
+
+/// `POST /api/v1/invoices`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewInvoiceBody {
+    pub property_id: String,
+    /// Empty or absent: the company's next number.
+    pub number: Option<String>,
+    /// `YYYY-MM-DD`; absent: today, where the company is.
+    pub issue_date: Option<String>,
+    /// `YYYY-MM-DD`, not before the issue date.
+    pub due_date: String,
+    pub lines: Vec<LineBody>,
+}
+
+/// `PATCH /api/v1/invoices/{id}`: what to change; absent fields stay.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EditInvoiceBody {
+    pub issue_date: Option<String>,
+    pub due_date: Option<String>,
+    /// The whole new list of lines.
+    pub lines: Option<Vec<LineBody>>,
+}
+
+fn parse_date(text: &str, field: &str) -> Result<time::Date, ApiError> {
+    dates::parse(text).ok_or_else(|| {
+        ApiError::unprocessable(
+            "invalid_date",
+            format!("{field} must be a date in the form YYYY-MM-DD, got '{text}'"),
+            field,
+        )
+    })
+}
+
+/// The lines as the use case takes them, refused field by field
+/// (`lines[2].unit_price`) with the same rules (`price_lines`).
+pub(crate) fn parse_lines(lines: &[LineBody]) -> Result<Vec<LineInput>, ApiError> {
+    let mut out = Vec::with_capacity(lines.len());
+    for (i, l) in lines.iter().enumerate() {
+        let quantity = l.quantity.as_i64().ok_or_else(|| {
+            ApiError::unprocessable(
+                "invalid_field",
+                "quantity must be a whole number",
+                &format!("lines[{i}].quantity"),
+            )
+        })?;
+        let unit_price = minor_units_from_json(&l.unit_price).map_err(|why| {
+            ApiError::unprocessable(
+                "invalid_amount",
+                format!("unit_price {why}"),
+                &format!("lines[{i}].unit_price"),
+            )
+        })?;
+        out.push(LineInput {
+            description: l.description.trim().to_string(),
+            quantity,
+            unit_price,
+        });
+    }
+    price_lines(&out).map_err(|e| {
+        let (field, message) = e.describe();
+        ApiError::unprocessable("invalid_line", message, &field)
+    })?;
+    Ok(out)
+}
+
+/// A refusal of an invoice use case as the API answers it.
+fn refused(r: Refusal) -> ApiError {
+    match r {
+        Refusal::Conflict {
+            code: "invoice_number_taken",
+            message,
+        } => ApiError::conflict("invoice_number_taken", message).with_field("number"),
+        other => other.into(),
+    }
+}
+
+async fn create_invoice(
+    State(state): State<AppState>,
+    key: CompanyKey,
+    body: Result<Json<NewInvoiceBody>, JsonRejection>,
+) -> ApiResult {
+    let Json(b) = body?;
+    let due_date = parse_date(&b.due_date, "due_date")?;
+    let issue_date = b
+        .issue_date
+        .as_deref()
+        .map(|d| parse_date(d, "issue_date"))
+        .transpose()?;
+    let req = IssueInvoice {
+        property_id: b.property_id,
+        number: b.number,
+        issue_date,
+        due_date,
+        lines: parse_lines(&b.lines)?,
+    };
+    match invoices::issue(&state.app, &key.actor(), &req).await {
+        Ok(invoice) => Ok(json_created(invoice)),
+        // The one record the request names that may be missing.
+        Err(Refusal::NotFound) => Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "property_not_found",
+            "property_id names no property of this company",
+        )
+        .with_field("property_id")),
+        Err(r) => Err(refused(r)),
+    }
+}
+
+async fn edit_invoice(
+    State(state): State<AppState>,
+    key: CompanyKey,
+    Path(id): Path<String>,
+    body: Result<Json<EditInvoiceBody>, JsonRejection>,
+) -> ApiResult {
+    let Json(b) = body?;
+    let req = EditInvoice {
+        issue_date: b
+            .issue_date
+            .as_deref()
+            .map(|d| parse_date(d, "issue_date"))
+            .transpose()?,
+        due_date: b
+            .due_date
+            .as_deref()
+            .map(|d| parse_date(d, "due_date"))
+            .transpose()?,
+        lines: b.lines.as_deref().map(parse_lines).transpose()?,
+    };
+    let invoice = invoices::edit(&state.app, &key.actor(), &id, &req)
+        .await
+        .map_err(refused)?;
+    Ok(Json(invoice).into_response())
+}
+
+async fn void_invoice(
+    State(state): State<AppState>,
+    key: CompanyKey,
+    Path(id): Path<String>,
+) -> ApiResult {
+    let invoice = invoices::void(&state.app, &key.actor(), &id)
+        .await
+        .map_err(refused)?;
+    Ok(Json(invoice).into_response())
+}

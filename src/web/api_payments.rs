@@ -1,0 +1,346 @@
+//! The JSON API's payments and refunds: recording a payment the company
+//! took (cash, check, or a card charged now), reading one with its
+//! allocations and refunds, and refunding it. Money moves only with an
+//! `Idempotency-Key`: a repeat gets the first answer, a different request
+//! with the same key is refused, and one still in flight is a 409. The
+//! handlers call the use cases the office forms call
+//! (`record_office_payment`, `refunds::refund`).
+
+use axum::body::Bytes;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use time::OffsetDateTime;
+
+use super::api::CompanyKey;
+use super::error::ApiError;
+use super::{AppState, json_created};
+use crate::app::payments::{
+    OfficeMethod, OfficePaid, PayResult, PaymentKey, RecordPayment, Spread, record_office_payment,
+};
+use crate::app::refunds::{self, RefundKey, RefundRequest};
+use crate::domain::Allocation;
+use crate::domain::money::{Currency, minor_units_from_json};
+use crate::store::payments::{self as store, PaymentRecord};
+use crate::store::refunds::{self as refund_store, RefundRecord};
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/payments", post(create_payment))
+        .route("/api/v1/payments/{id}", get(get_payment))
+        .route("/api/v1/payments/{id}/refunds", post(create_refund))
+}
+
+type ApiResult = Result<Response, ApiError>;
+
+/// The longest `Idempotency-Key` taken.
+const MAX_KEY: usize = 200;
+
+/// The request's `Idempotency-Key`: required where money moves.
+pub(crate) fn idempotency_key(headers: &HeaderMap) -> Result<String, ApiError> {
+    let key = headers
+        .get("idempotency-key")
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|k| !k.is_empty())
+        .ok_or_else(|| {
+            ApiError::bad_request(
+                "idempotency_key_required",
+                "Send an Idempotency-Key header (a unique value per payment or refund, reused on retries).",
+            )
+            .with_field("Idempotency-Key")
+        })?;
+    if key.len() > MAX_KEY {
+        return Err(ApiError::bad_request(
+            "idempotency_key_required",
+            format!("The Idempotency-Key header has at most {MAX_KEY} characters."),
+        )
+        .with_field("Idempotency-Key"));
+    }
+    Ok(key.to_string())
+}
+
+/// One share of a payment: an invoice of the customer and the amount
+/// applied to it, in minor units.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AllocationBody {
+    pub invoice_id: String,
+    pub amount: Value,
+}
+
+/// `POST /api/v1/payments`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewPaymentBody {
+    pub customer_id: String,
+    /// `cash`, `check` or `card`.
+    pub method: String,
+    /// Minor units, an integer: the sum of the allocations.
+    pub amount: Value,
+    pub allocations: Vec<AllocationBody>,
+    /// Required for a check.
+    pub check_number: Option<String>,
+    /// Required for a card: a saved card's id (`pmt_…`) or a processor
+    /// token (`tok_…`, `pm_…`).
+    pub payment_method: Option<String>,
+}
+
+/// `POST /api/v1/payments/{id}/refunds`; an empty body refunds what is left.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewRefundBody {
+    /// Minor units; absent: all that has not been refunded yet.
+    pub amount: Option<Value>,
+    pub reason: Option<String>,
+}
+
+/// What a payment paid on one invoice.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct AllocationView {
+    pub invoice_id: String,
+    pub invoice_number: String,
+    pub amount: i64,
+}
+
+/// A refund of a payment.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct RefundView {
+    pub id: String,
+    pub payment_id: String,
+    pub amount: i64,
+    /// `pending` (at the processor), `succeeded` or `failed`.
+    pub status: String,
+    pub reason: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+}
+
+/// A payment with its allocations and refunds.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct PaymentView {
+    pub id: String,
+    pub customer_id: String,
+    /// Where it was taken: `office`, `api`, `quick_pay`, `portal`, `autopay`.
+    pub channel: String,
+    /// `card`, `cash` or `check`.
+    pub method: String,
+    pub amount: i64,
+    pub currency: Currency,
+    /// `succeeded`, `partially_refunded` or `refunded`.
+    pub status: String,
+    pub card_brand: Option<String>,
+    pub card_last4: Option<String>,
+    pub check_number: Option<String>,
+    pub refunded: i64,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    pub allocations: Vec<AllocationView>,
+    pub refunds: Vec<RefundView>,
+}
+
+impl PaymentView {
+    fn of(p: PaymentRecord, refunds: &[RefundRecord]) -> PaymentView {
+        PaymentView {
+            allocations: p
+                .allocations
+                .iter()
+                .map(|a| AllocationView {
+                    invoice_id: a.invoice_id.clone(),
+                    invoice_number: a.invoice_number.clone(),
+                    amount: a.amount,
+                })
+                .collect(),
+            refunds: refunds
+                .iter()
+                .map(|r| RefundView {
+                    id: r.id.clone(),
+                    payment_id: p.id.clone(),
+                    amount: r.amount,
+                    status: r.status.clone(),
+                    reason: r.reason.clone(),
+                    created_at: r.created_at,
+                })
+                .collect(),
+            id: p.id,
+            customer_id: p.customer_id,
+            channel: p.channel,
+            method: p.method,
+            amount: p.amount,
+            currency: p.currency,
+            status: p.status.to_string(),
+            card_brand: p.card_brand,
+            card_last4: p.card_last4,
+            check_number: p.check_number,
+            refunded: p.refunded,
+            created_at: p.created_at,
+        }
+    }
+
+    /// The payment as it was recorded, before any refund: what creating it
+    /// answered, so a repeat of the request answers the same.
+    fn as_recorded(p: PaymentRecord) -> PaymentView {
+        PaymentView {
+            status: "succeeded".into(),
+            refunded: 0,
+            ..PaymentView::of(p, &[])
+        }
+    }
+}
+
+async fn payment_record(
+    state: &AppState,
+    company_id: &str,
+    payment_id: &str,
+) -> Result<PaymentRecord, ApiError> {
+    store::list(&state.app.db, company_id, None, Some(payment_id), 1)
+        .await?
+        .pop()
+        .ok_or_else(ApiError::not_found)
+}
+
+/// An amount in minor units, refused with the field it came in.
+fn minor_units(value: &Value, field: &str) -> Result<i64, ApiError> {
+    minor_units_from_json(value)
+        .map_err(|why| ApiError::unprocessable("invalid_amount", format!("{field} {why}"), field))
+}
+
+fn method_of(b: &NewPaymentBody) -> Result<OfficeMethod, ApiError> {
+    let refuse = |field: &str, message: &str| {
+        Err(ApiError::unprocessable(
+            "invalid_field",
+            message.to_string(),
+            field,
+        ))
+    };
+    match (b.method.as_str(), &b.check_number, &b.payment_method) {
+        ("cash", None, None) => Ok(OfficeMethod::Cash),
+        ("check", Some(n), None) => Ok(OfficeMethod::Check { number: n.clone() }),
+        ("check", None, _) => refuse("check_number", "check_number is required for a check"),
+        ("card", None, Some(m)) => Ok(OfficeMethod::Card {
+            payment_method: m.clone(),
+        }),
+        ("card", _, None) => refuse(
+            "payment_method",
+            "payment_method is required for a card: a saved card's id (pmt_…) or a card token (tok_…, pm_…)",
+        ),
+        ("cash" | "card", Some(_), _) => refuse("check_number", "check_number is only for a check"),
+        ("cash" | "check", _, Some(_)) => {
+            refuse("payment_method", "payment_method is only for a card")
+        }
+        _ => refuse("method", "method must be cash, check or card"),
+    }
+}
+
+async fn create_payment(
+    State(state): State<AppState>,
+    key: CompanyKey,
+    headers: HeaderMap,
+    body: Result<Json<NewPaymentBody>, JsonRejection>,
+) -> ApiResult {
+    let idempotency_key = idempotency_key(&headers)?;
+    let Json(b) = body?;
+    let amount = minor_units(&b.amount, "amount")?;
+    let mut allocations = Vec::with_capacity(b.allocations.len());
+    for (i, a) in b.allocations.iter().enumerate() {
+        allocations.push(Allocation {
+            invoice_id: a.invoice_id.clone(),
+            amount: minor_units(&a.amount, &format!("allocations[{i}].amount"))?,
+        });
+    }
+    let req = RecordPayment {
+        customer_id: b.customer_id.clone(),
+        method: method_of(&b)?,
+        spread: Spread::Exact {
+            amount,
+            allocations,
+        },
+        key: PaymentKey::Api(idempotency_key),
+    };
+    match record_office_payment(&state.app, &key.actor(), &req).await? {
+        OfficePaid::Recorded { payment_id, .. } => {
+            let p = payment_record(&state, &key.0, &payment_id).await?;
+            Ok(json_created(PaymentView::as_recorded(p)))
+        }
+        OfficePaid::Declined(d) => Ok(super::pay::pay_result_response(PayResult::Declined(d))),
+        // The charge was sent and its answer is awaited: accepted, not failed.
+        OfficePaid::Pending { attempt_id } => Ok((
+            StatusCode::ACCEPTED,
+            Json(serde_json::json!({
+                "id": attempt_id,
+                "status": "pending",
+                "message": super::error::PENDING_MESSAGE,
+            })),
+        )
+            .into_response()),
+    }
+}
+
+async fn get_payment(
+    State(state): State<AppState>,
+    key: CompanyKey,
+    Path(id): Path<String>,
+) -> ApiResult {
+    let p = payment_record(&state, &key.0, &id).await?;
+    let refunds = refund_store::for_payment(&state.app.db, &key.0, &id).await?;
+    Ok(Json(PaymentView::of(p, &refunds)).into_response())
+}
+
+/// The refund body: empty for "all that is left", else JSON.
+fn refund_body(body: &Bytes) -> Result<NewRefundBody, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(NewRefundBody::default());
+    }
+    serde_json::from_slice(body).map_err(|e| {
+        if e.is_data() {
+            ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_field",
+                e.to_string(),
+            )
+        } else {
+            ApiError::bad_request("malformed_json", e.to_string())
+        }
+    })
+}
+
+async fn create_refund(
+    State(state): State<AppState>,
+    key: CompanyKey,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> ApiResult {
+    let idempotency_key = idempotency_key(&headers)?;
+    let b = refund_body(&body)?;
+    let req = RefundRequest {
+        payment_id: id,
+        amount: b
+            .amount
+            .as_ref()
+            .map(|a| minor_units(a, "amount"))
+            .transpose()?,
+        reason: b.reason.unwrap_or_default(),
+        key: RefundKey::Api(idempotency_key),
+    };
+    let outcome = refunds::refund(&state.app, &key.actor(), &req).await?;
+    let refund_id = outcome.refund_id();
+    let refund = refund_store::for_payment(&state.app.db, &key.0, &req.payment_id)
+        .await?
+        .into_iter()
+        .find(|r| r.id == refund_id)
+        .ok_or_else(ApiError::not_found)?;
+    Ok(json_created(RefundView {
+        id: refund.id,
+        payment_id: req.payment_id,
+        amount: refund.amount,
+        status: refund.status,
+        reason: refund.reason,
+        created_at: refund.created_at,
+    }))
+}

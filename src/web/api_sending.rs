@@ -1,0 +1,185 @@
+//! JSON API: sending now — an invoice (`POST /api/v1/invoices/{id}/send`)
+//! or a customer's payment link (`POST /api/v1/customers/{id}/send-link`)
+//! by email or SMS — and the SMS preview exactly as it would be sent
+//! (`GET /api/v1/sms-templates/{id}/preview`). The office's "Send now"
+//! calls the same use case.
+
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+
+use super::AppState;
+use super::api::CompanyKey;
+use super::error::ApiError;
+use crate::app::messages::{self, SendRequest};
+use crate::messaging::Channel;
+use crate::messaging::template::SmsEncoding;
+use crate::store::messages::{self as store, MessageView};
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/invoices/{id}/send", post(send_invoice))
+        .route("/api/v1/customers/{id}/send-link", post(send_link))
+        .route("/api/v1/sms-templates/{id}/preview", get(sms_preview))
+}
+
+type ApiResult = Result<Response, ApiError>;
+
+/// What to send: the channel, and a template of the company's for it
+/// (without one, the company's default template for the channel).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SendBody {
+    /// `email` or `sms`.
+    #[serde(default)]
+    pub channel: Option<String>,
+    #[serde(default)]
+    pub template_id: Option<String>,
+}
+
+/// The messages queued (one per request today).
+#[derive(Debug, Serialize)]
+pub struct SentMessages {
+    pub data: Vec<MessageView>,
+}
+
+fn channel(b: &SendBody) -> Result<Channel, ApiError> {
+    match b.channel.as_deref().map(str::trim) {
+        Some("email") => Ok(Channel::Email),
+        Some("sms") => Ok(Channel::Sms),
+        _ => Err(ApiError::unprocessable(
+            "invalid_field",
+            "channel must be \"email\" or \"sms\".",
+            "channel",
+        )),
+    }
+}
+
+/// The request's `Idempotency-Key` (optional): a repeat with the same key
+/// queues nothing new and answers the first message. Without one, each
+/// request sends.
+fn send_key(headers: &HeaderMap) -> Result<String, ApiError> {
+    match headers.get("idempotency-key") {
+        None => Ok(crate::crypto::random_token(16)),
+        Some(v) => v
+            .to_str()
+            .ok()
+            .filter(|k| messages::valid_key(k))
+            .map(str::to_string)
+            .ok_or_else(|| {
+                ApiError::bad_request(
+                    "invalid_idempotency_key",
+                    "Idempotency-Key must be 8 to 200 letters, digits, '-', '_', '.' or ':'.",
+                )
+                .with_field("Idempotency-Key")
+            }),
+    }
+}
+
+async fn send(
+    state: &AppState,
+    key: &CompanyKey,
+    headers: &HeaderMap,
+    body: Result<Json<SendBody>, JsonRejection>,
+    customer_id: Option<&str>,
+    invoice_id: Option<&str>,
+) -> ApiResult {
+    let Json(b) = body?;
+    let channel = channel(&b)?;
+    let idempotency = send_key(headers)?;
+    let req = SendRequest {
+        customer_id,
+        invoice_id,
+        channel,
+        template_id: b.template_id.as_deref().map(str::trim),
+        key: &idempotency,
+        must_carry_link: invoice_id.is_none(),
+    };
+    let sent = messages::send(&state.app, &key.actor(), &req).await?;
+    let message = store::view(&state.app.db, &key.0, sent.outcome.id())
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(SentMessages {
+            data: vec![message],
+        }),
+    )
+        .into_response())
+}
+
+/// `POST /api/v1/invoices/{id}/send`: the invoice to its bill-to customer.
+async fn send_invoice(
+    State(state): State<AppState>,
+    key: CompanyKey,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Result<Json<SendBody>, JsonRejection>,
+) -> ApiResult {
+    send(&state, &key, &headers, body, None, Some(&id)).await
+}
+
+/// `POST /api/v1/customers/{id}/send-link`: the customer's payment link;
+/// the template must carry it.
+async fn send_link(
+    State(state): State<AppState>,
+    key: CompanyKey,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Result<Json<SendBody>, JsonRejection>,
+) -> ApiResult {
+    send(&state, &key, &headers, body, Some(&id), None).await
+}
+
+/// Whose data the preview renders: the customer's, or the invoice's (and
+/// its bill-to customer's).
+#[derive(Debug, Deserialize)]
+pub struct PreviewQuery {
+    #[serde(default)]
+    pub customer_id: Option<String>,
+    #[serde(default)]
+    pub invoice_id: Option<String>,
+}
+
+/// An SMS as it would be sent now: its text, and how it is split.
+#[derive(Debug, Serialize)]
+pub struct SmsPreviewBody {
+    pub body: String,
+    pub segments: usize,
+    /// `gsm7` or `ucs2`.
+    pub encoding: SmsEncoding,
+    /// Length in the encoding's units (GSM-7 septets or UTF-16 units).
+    pub characters: usize,
+}
+
+fn given(v: &Option<String>) -> Option<&str> {
+    v.as_deref().map(str::trim).filter(|v| !v.is_empty())
+}
+
+async fn sms_preview(
+    State(state): State<AppState>,
+    key: CompanyKey,
+    Path(id): Path<String>,
+    query: Result<Query<PreviewQuery>, QueryRejection>,
+) -> ApiResult {
+    let Query(q) = query?;
+    let p = messages::preview_sms(
+        &state.app,
+        &key.actor(),
+        &id,
+        given(&q.customer_id),
+        given(&q.invoice_id),
+    )
+    .await?;
+    Ok(Json(SmsPreviewBody {
+        body: p.body,
+        segments: p.segments.segments,
+        encoding: p.segments.encoding,
+        characters: p.segments.units,
+    })
+    .into_response())
+}

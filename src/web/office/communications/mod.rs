@@ -1,0 +1,216 @@
+//! Office: Settings › Communications — email and SMS templates (`templates`:
+//! list, create, edit, duplicate, delete, preview) — the Messages list
+//! (`messages`), and "Send now" for one customer (`send`). Templates are
+//! checked exactly as the JSON API checks them: nothing broken is saved.
+
+mod messages;
+mod send;
+mod templates;
+
+use axum::extract::{Path, Query, State};
+use axum::routing::get;
+use axum::{Form, Router};
+use serde::Serialize;
+
+use super::OfficeUser;
+use crate::messaging::Channel;
+use crate::messaging::template::{self, sms_segments};
+use crate::store::companies;
+use crate::web::AppState;
+use crate::web::error::ApiError;
+use axum::response::Response;
+
+use messages::messages_page;
+use send::{send_now, send_page};
+use templates::{
+    SavedQuery, TemplateForm, delete, delete_confirm, duplicate, edit_form, list, new_form, save,
+};
+
+type Page = Result<Response, ApiError>;
+
+/// Every template variable with a one-line meaning (kept beside the
+/// variables themselves).
+pub use crate::messaging::template::VARIABLE_HELP as VARIABLE_MEANINGS;
+
+/// The company's time zone, for showing instants.
+pub(super) async fn time_zone(state: &AppState, company_id: &str) -> Result<String, ApiError> {
+    Ok(companies::get(&state.app.db, company_id)
+        .await?
+        .map(|c| c.time_zone)
+        .unwrap_or_else(|| "UTC".to_string()))
+}
+
+// ---------------------------------------------------------------- checks
+
+/// A send-now nonce: letters, digits, `-` and `_`, 8 to 100 of them.
+pub fn valid_nonce(nonce: &str) -> bool {
+    (8..=100).contains(&nonce.len())
+        && nonce
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// `email:ID` or `sms:ID` from the template select.
+pub fn parse_template_choice(value: &str) -> Option<(Channel, &str)> {
+    let (kind, id) = value.split_once(':')?;
+    let channel = match kind {
+        "email" => Channel::Email,
+        "sms" => Channel::Sms,
+        _ => return None,
+    };
+    (!id.is_empty()).then_some((channel, id))
+}
+
+/// The SMS count shown beside the editor.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct SmsCount {
+    pub characters: usize,
+    pub segments: usize,
+    pub encoding: &'static str,
+    /// More than two segments: the message costs more and may arrive split.
+    pub warn: bool,
+}
+
+pub fn sms_count(text: &str) -> SmsCount {
+    let c = sms_segments(text);
+    SmsCount {
+        characters: c.units,
+        segments: c.segments,
+        encoding: match c.encoding {
+            template::SmsEncoding::Gsm7 => "GSM-7",
+            template::SmsEncoding::Ucs2 => "Unicode (UCS-2)",
+        },
+        warn: c.segments > 2,
+    }
+}
+
+// ---------------------------------------------------------------- routes
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Kind {
+    Email,
+    Sms,
+}
+
+impl Kind {
+    pub(super) fn channel(self) -> Channel {
+        match self {
+            Kind::Email => Channel::Email,
+            Kind::Sms => Channel::Sms,
+        }
+    }
+
+    pub(super) fn slug(self) -> &'static str {
+        match self {
+            Kind::Email => "email-templates",
+            Kind::Sms => "sms-templates",
+        }
+    }
+
+    pub(super) fn base(self) -> String {
+        format!("/office/settings/{}", self.slug())
+    }
+
+    pub(super) fn info(self) -> minijinja::Value {
+        let (title, noun) = match self {
+            Kind::Email => ("Email Templates", "email template"),
+            Kind::Sms => ("SMS Templates", "SMS template"),
+        };
+        minijinja::context! {
+            title => title, noun => noun, base => self.base(), is_email => self == Kind::Email,
+        }
+    }
+}
+
+pub fn routes() -> Router<AppState> {
+    let mut r = Router::new()
+        .route("/office/messages", get(messages_page))
+        .route("/office/customers/{id}/send", get(send_page).post(send_now));
+    for kind in [Kind::Email, Kind::Sms] {
+        let base = kind.base();
+        r = r
+            .route(
+                &base,
+                get(move |s: State<AppState>, u: OfficeUser| list(s, u, kind)),
+            )
+            .route(
+                &format!("{base}/new"),
+                get(move |s: State<AppState>, u: OfficeUser| new_form(s, u, kind)).post(
+                    move |s: State<AppState>, u: OfficeUser, f: Form<TemplateForm>| {
+                        save(s, u, kind, None, f)
+                    },
+                ),
+            )
+            .route(
+                &format!("{base}/{{id}}"),
+                get(
+                    move |s: State<AppState>,
+                          u: OfficeUser,
+                          p: Path<String>,
+                          q: Query<SavedQuery>| { edit_form(s, u, kind, p, q) },
+                )
+                .post(
+                    move |s: State<AppState>,
+                          u: OfficeUser,
+                          Path(id): Path<String>,
+                          f: Form<TemplateForm>| {
+                        save(s, u, kind, Some(id), f)
+                    },
+                ),
+            )
+            .route(
+                &format!("{base}/{{id}}/duplicate"),
+                axum::routing::post(
+                    move |s: State<AppState>,
+                          u: OfficeUser,
+                          p: Path<String>,
+                          f: Form<super::CsrfForm>| {
+                        duplicate(s, u, kind, p, f)
+                    },
+                ),
+            )
+            .route(
+                &format!("{base}/{{id}}/delete"),
+                get(move |s: State<AppState>, u: OfficeUser, p: Path<String>| {
+                    delete_confirm(s, u, kind, p)
+                })
+                .post(
+                    move |s: State<AppState>,
+                          u: OfficeUser,
+                          p: Path<String>,
+                          f: Form<super::CsrfForm>| {
+                        delete(s, u, kind, p, f)
+                    },
+                ),
+            );
+    }
+    r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sms_count_warns_above_two_segments() {
+        assert_eq!(sms_count(&"a".repeat(160)).segments, 1);
+        let two = sms_count(&"a".repeat(161));
+        assert_eq!((two.segments, two.warn), (2, false));
+        let three = sms_count(&"a".repeat(307));
+        assert_eq!((three.segments, three.warn), (3, true));
+        assert_eq!(sms_count("é😀").encoding, "Unicode (UCS-2)");
+    }
+
+    #[test]
+    fn nonces_and_choices() {
+        assert!(valid_nonce("abcDEF12_-"));
+        assert!(!valid_nonce("short"));
+        assert!(!valid_nonce("has space in it"));
+        assert_eq!(
+            parse_template_choice("sms:stpl_1"),
+            Some((Channel::Sms, "stpl_1"))
+        );
+        assert_eq!(parse_template_choice("email:"), None);
+        assert_eq!(parse_template_choice("fax:1"), None);
+    }
+}

@@ -1,0 +1,466 @@
+//! Settings › Communications › Email Templates and SMS Templates: the list,
+//! the editor with its preview and SMS count, duplicate and delete.
+
+use std::collections::BTreeMap;
+
+use axum::Form;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect};
+use serde::{Deserialize, Serialize};
+
+use super::time_zone;
+use super::{Kind, Page, VARIABLE_MEANINGS, sms_count};
+use crate::app::Rejected;
+use crate::app::messages::RenderError;
+use crate::app::templates::{self, Draft};
+use crate::messaging::template::{self, MessageVars};
+use crate::messaging::template::{
+    check_email_fields as check_email, check_sms_fields as check_sms,
+};
+use crate::store::templates as store;
+use crate::store::{companies, customers};
+use crate::web::AppState;
+use crate::web::error::ApiError;
+use crate::web::office::{OfficeUser, page, page_with_status, refused};
+
+// ---------------------------------------------------------------- templates
+
+#[derive(Deserialize, Serialize, Default, Debug)]
+pub(super) struct TemplateForm {
+    #[serde(default, skip_serializing)]
+    csrf: String,
+    #[serde(default, skip_serializing)]
+    action: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    subject: String,
+    #[serde(default)]
+    html_body: String,
+    #[serde(default)]
+    text_body: String,
+    /// The checkbox: present ("on") when ticked.
+    #[serde(default)]
+    attach_invoice_pdf: Option<String>,
+    #[serde(default)]
+    body: String,
+    /// The checkbox: the company's default template for the channel.
+    #[serde(default)]
+    is_default: Option<String>,
+    #[serde(default)]
+    customer_id: String,
+}
+
+impl TemplateForm {
+    fn draft(&self, kind: Kind) -> Draft<'_> {
+        match kind {
+            Kind::Email => Draft::Email {
+                name: &self.name,
+                subject: &self.subject,
+                html_body: &self.html_body,
+                text_body: Some(&self.text_body),
+                attach_invoice_pdf: self.attach_invoice_pdf.is_some(),
+            },
+            Kind::Sms => Draft::Sms {
+                name: &self.name,
+                body: &self.body,
+            },
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct ListItem {
+    id: String,
+    name: String,
+    summary: String,
+    updated: String,
+    is_default: bool,
+}
+
+pub(super) async fn list(State(state): State<AppState>, user: OfficeUser, kind: Kind) -> Page {
+    let tz = time_zone(&state, &user.company_id).await?;
+    let shown = |t: time::OffsetDateTime| crate::domain::dates::display_instant(t, &tz);
+    let items: Vec<ListItem> = match kind {
+        Kind::Email => store::list_email(&state.app.db, &user.company_id)
+            .await?
+            .into_iter()
+            .map(|t| ListItem {
+                updated: shown(t.updated_at),
+                is_default: t.is_default,
+                summary: t.subject,
+                id: t.id,
+                name: t.name,
+            })
+            .collect(),
+        Kind::Sms => store::list_sms(&state.app.db, &user.company_id)
+            .await?
+            .into_iter()
+            .map(|t| ListItem {
+                updated: shown(t.updated_at),
+                is_default: t.is_default,
+                summary: t.body.chars().take(80).collect(),
+                id: t.id,
+                name: t.name,
+            })
+            .collect(),
+    };
+    Ok(page(
+        &state,
+        &user,
+        "office/templates.html",
+        kind.slug(),
+        minijinja::context! { kind => kind.info(), items => minijinja::value::Serde(&items) },
+    ))
+}
+
+/// Sample data with the company's own name, phone and links.
+async fn sample_vars(state: &AppState, company_id: &str) -> Result<MessageVars, ApiError> {
+    let company = companies::get(&state.app.db, company_id)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    let base = state.app.base_url(company.base_url.as_deref());
+    Ok(MessageVars {
+        company_name: company.name.clone(),
+        company_phone: company.phone.clone(),
+        ..MessageVars::sample(base)
+    })
+}
+
+/// What the editor shows besides the form.
+#[derive(Default)]
+struct Extra {
+    id: Option<String>,
+    errors: BTreeMap<&'static str, String>,
+    preview: Option<minijinja::Value>,
+    preview_error: Option<String>,
+    saved: bool,
+}
+
+async fn editor(
+    state: &AppState,
+    user: &OfficeUser,
+    kind: Kind,
+    status: StatusCode,
+    f: &TemplateForm,
+    extra: Extra,
+) -> Page {
+    let choices = customers::choices(&state.app.db, &user.company_id, 500).await?;
+    let choices: Vec<(String, String)> = choices.into_iter().map(|c| (c.id, c.name)).collect();
+    let count = if kind == Kind::Sms {
+        let sample = sample_vars(state, &user.company_id).await?;
+        let text = template::render_sms(&f.body, &sample)
+            .map(|r| r.text)
+            .unwrap_or_else(|_| f.body.clone());
+        Some(sms_count(&text))
+    } else {
+        None
+    };
+    let variables: Vec<(&str, &str)> = VARIABLE_MEANINGS.to_vec();
+    Ok(page_with_status(
+        state,
+        user,
+        status,
+        "office/templates_form.html",
+        kind.slug(),
+        minijinja::context! {
+            kind => kind.info(),
+            id => extra.id,
+            f => minijinja::value::Serde(f),
+            errors => extra.errors,
+            preview => extra.preview,
+            preview_error => extra.preview_error,
+            saved => extra.saved,
+            count => count.map(minijinja::value::Serde),
+            variables => variables,
+            customers => choices,
+        },
+    ))
+}
+
+#[derive(Deserialize, Default)]
+pub(super) struct SavedQuery {
+    #[serde(default)]
+    saved: Option<String>,
+}
+
+pub(super) async fn new_form(State(state): State<AppState>, user: OfficeUser, kind: Kind) -> Page {
+    editor(
+        &state,
+        &user,
+        kind,
+        StatusCode::OK,
+        &TemplateForm::default(),
+        Extra::default(),
+    )
+    .await
+}
+
+/// The stored template as a form, or `None` when it is not the company's.
+async fn load(
+    state: &AppState,
+    company_id: &str,
+    kind: Kind,
+    id: &str,
+) -> Result<Option<TemplateForm>, ApiError> {
+    Ok(match kind {
+        Kind::Email => store::get_email(&state.app.db, company_id, id)
+            .await?
+            .map(|t| TemplateForm {
+                name: t.name,
+                subject: t.subject,
+                html_body: t.html_body,
+                text_body: t.text_body.unwrap_or_default(),
+                attach_invoice_pdf: t.attach_invoice_pdf.then(|| "on".to_string()),
+                is_default: t.is_default.then(|| "on".to_string()),
+                ..TemplateForm::default()
+            }),
+        Kind::Sms => store::get_sms(&state.app.db, company_id, id)
+            .await?
+            .map(|t| TemplateForm {
+                name: t.name,
+                body: t.body,
+                is_default: t.is_default.then(|| "on".to_string()),
+                ..TemplateForm::default()
+            }),
+    })
+}
+
+pub(super) async fn edit_form(
+    State(state): State<AppState>,
+    user: OfficeUser,
+    kind: Kind,
+    Path(id): Path<String>,
+    Query(q): Query<SavedQuery>,
+) -> Page {
+    let Some(f) = load(&state, &user.company_id, kind, &id).await? else {
+        return Ok(state.views.not_found());
+    };
+    editor(
+        &state,
+        &user,
+        kind,
+        StatusCode::OK,
+        &f,
+        Extra {
+            id: Some(id),
+            saved: q.saved.is_some(),
+            ..Extra::default()
+        },
+    )
+    .await
+}
+
+/// The preview of the typed template: the subject, the HTML (shown as
+/// source) and the text part for email; the text and its count for SMS.
+async fn preview(
+    state: &AppState,
+    user: &OfficeUser,
+    kind: Kind,
+    f: &TemplateForm,
+) -> Result<Result<minijinja::Value, String>, ApiError> {
+    let vars = if f.customer_id.trim().is_empty() {
+        sample_vars(state, &user.company_id).await?
+    } else {
+        match crate::app::messages::vars_for(
+            &state.app,
+            &user.company_id,
+            f.customer_id.trim(),
+            None,
+        )
+        .await
+        {
+            Ok(v) => v,
+            Err(RenderError::NotFound(what)) => {
+                return Ok(Err(format!("That {what} was not found.")));
+            }
+            Err(RenderError::Template(e)) => return Ok(Err(e.to_string())),
+            Err(RenderError::Attachment(e)) => return Ok(Err(e)),
+            Err(RenderError::Store(e)) => return Err(e.into()),
+        }
+    };
+    Ok(match kind {
+        Kind::Email => {
+            let source = crate::domain::message::TemplateEmail {
+                subject: f.subject.clone(),
+                html_body: f.html_body.clone(),
+                text_body: Some(f.text_body.clone()).filter(|t| !t.trim().is_empty()),
+            };
+            template::render_email(&source, &vars)
+                .map(|r| {
+                    minijinja::context! { subject => r.subject, html => r.html, text => r.text }
+                })
+                .map_err(|e| e.to_string())
+        }
+        Kind::Sms => template::render_sms(&f.body, &vars)
+            .map(|r| {
+                let count = sms_count(&r.text);
+                minijinja::context! { text => r.text, count => minijinja::value::Serde(count) }
+            })
+            .map_err(|e| e.to_string()),
+    })
+}
+
+pub(super) async fn save(
+    State(state): State<AppState>,
+    user: OfficeUser,
+    kind: Kind,
+    id: Option<String>,
+    Form(f): Form<TemplateForm>,
+) -> Page {
+    if let Some(r) = user.csrf_refusal(&f.csrf) {
+        return Ok(r);
+    }
+    if let Some(id) = &id
+        && load(&state, &user.company_id, kind, id).await?.is_none()
+    {
+        return Ok(state.views.not_found());
+    }
+    let checked = match kind {
+        Kind::Email => check_email(&f.name, &f.subject, &f.html_body, &f.text_body),
+        Kind::Sms => check_sms(&f.name, &f.body),
+    };
+    if let Err(e) = checked {
+        let mut errors = BTreeMap::new();
+        errors.insert(e.field, e.message);
+        let extra = Extra {
+            id,
+            errors,
+            ..Extra::default()
+        };
+        return editor(
+            &state,
+            &user,
+            kind,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &f,
+            extra,
+        )
+        .await;
+    }
+    if f.action == "preview" {
+        let who = f.customer_id.trim();
+        if !who.is_empty()
+            && customers::get(&state.app.db, &user.company_id, who)
+                .await?
+                .is_none()
+        {
+            return Ok(state.views.not_found());
+        }
+        let (status, preview, preview_error) = match preview(&state, &user, kind, &f).await? {
+            Ok(p) => (StatusCode::OK, Some(p), None),
+            Err(e) => (StatusCode::UNPROCESSABLE_ENTITY, None, Some(e)),
+        };
+        let extra = Extra {
+            id,
+            preview,
+            preview_error,
+            ..Extra::default()
+        };
+        return editor(&state, &user, kind, status, &f, extra).await;
+    }
+    let default = Some(f.is_default.is_some());
+    let saved = templates::save(
+        &state.app,
+        &user.as_actor(),
+        id.as_deref(),
+        &f.draft(kind),
+        default,
+    )
+    .await;
+    match saved {
+        Ok(saved) => {
+            Ok(Redirect::to(&format!("{}/{}?saved=1", kind.base(), saved.id())).into_response())
+        }
+        Err(Rejected::Refused(r)) => Ok(refused(&state, r)),
+        Err(rejected) => {
+            let extra = Extra {
+                id,
+                errors: rejected.by_field().unwrap_or_default(),
+                ..Extra::default()
+            };
+            editor(
+                &state,
+                &user,
+                kind,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &f,
+                extra,
+            )
+            .await
+        }
+    }
+}
+
+pub(super) async fn duplicate(
+    State(state): State<AppState>,
+    user: OfficeUser,
+    kind: Kind,
+    Path(id): Path<String>,
+    Form(f): Form<crate::web::office::CsrfForm>,
+) -> Page {
+    if let Some(r) = user.csrf_refusal(&f.csrf) {
+        return Ok(r);
+    }
+    match templates::duplicate(&state.app, &user.as_actor(), kind.channel(), &id).await {
+        Ok(copy) => Ok(Redirect::to(&format!("{}/{}", kind.base(), copy.id())).into_response()),
+        Err(r) => Ok(refused(&state, r)),
+    }
+}
+
+pub(super) async fn delete_confirm(
+    State(state): State<AppState>,
+    user: OfficeUser,
+    kind: Kind,
+    Path(id): Path<String>,
+) -> Page {
+    let Some(t) = load(&state, &user.company_id, kind, &id).await? else {
+        return Ok(state.views.not_found());
+    };
+    Ok(page(
+        &state,
+        &user,
+        "office/templates_delete.html",
+        kind.slug(),
+        minijinja::context! { kind => kind.info(), id => id, name => t.name },
+    ))
+}
+
+pub(super) async fn delete(
+    State(state): State<AppState>,
+    user: OfficeUser,
+    kind: Kind,
+    Path(id): Path<String>,
+    Form(f): Form<crate::web::office::CsrfForm>,
+) -> Page {
+    if let Some(r) = user.csrf_refusal(&f.csrf) {
+        return Ok(r);
+    }
+    match templates::delete(&state.app, &user.as_actor(), kind.channel(), &id).await {
+        Ok(()) => Ok(Redirect::to(&kind.base()).into_response()),
+        Err(r) => Ok(refused(&state, r)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn checks_name_the_field() {
+        let e = check_email("", "Hi", "<p>x</p>", "").unwrap_err();
+        assert_eq!(e.field, "name");
+        let e = check_email("A", "Hi {{ nope }}", "<p>x</p>", "").unwrap_err();
+        assert_eq!(e.field, "subject");
+        assert!(e.message.contains("nope"), "{}", e.message);
+        let e = check_email("A", "Hi", "<p>{% if %}</p>", "").unwrap_err();
+        assert_eq!(e.field, "html_body");
+        assert!(e.message.starts_with("line 1, column"), "{}", e.message);
+        assert!(check_email("A", "Hi {{ customer_name }}", "<p>x</p>", "  ").is_ok());
+        let e = check_email("A", "Hi", "<p>x</p>", "{{ x }}").unwrap_err();
+        assert_eq!(e.field, "text_body");
+        assert_eq!(check_sms("A", "").unwrap_err().field, "body");
+        assert!(check_sms("A", "Pay {{ sms_payment_link }}").is_ok());
+    }
+}

@@ -1,0 +1,219 @@
+//! The quick payment page and its JSON twin. The token in the path is the
+//! credential: every lookup goes through `resolve`, which rate-limits and
+//! answers a miss exactly as any unknown path.
+
+mod api;
+mod form;
+mod page;
+
+pub use api::{pay_result_response, pay_step_response};
+pub use form::AUTHENTICATE_MESSAGE;
+pub(crate) use form::{FormPayer, Submitted, submit_form};
+pub(crate) use page::{FormState, page_context, receipt_context};
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+
+use super::error::ApiError;
+use super::{AppState, ClientIp, not_found_for, user_agent};
+use crate::crypto::random_token;
+use crate::domain::autopay_consent_text;
+use crate::store::links::LiveLink;
+use crate::store::payments::Consent;
+use crate::store::paypage::{self, PayPage};
+use crate::store::{audit, companies};
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/pay/{token}", get(page::page).post(form::submit))
+        .route("/pay/{token}/receipts/{payment_id}", get(page::receipt))
+        .route("/api/v1/pay/{token}", get(api::page_data))
+        .route("/api/v1/pay/{token}/payments", post(api::api_pay))
+        .route(
+            "/api/v1/pay/{token}/payments/{attempt_id}/confirm",
+            post(api::api_confirm),
+        )
+}
+
+/// What a miss answers: 404 like any unknown path, or 429 over the limits.
+pub(super) async fn miss(state: &AppState, ip: ClientIp, path: &str) -> Response {
+    if state.limits.check_miss(&state.app.db, ip.0).await {
+        not_found_for(state, path)
+    } else {
+        too_many(path)
+    }
+}
+
+pub(super) fn too_many(path: &str) -> Response {
+    let mut resp = if path.starts_with("/api/") {
+        ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            "Too many requests. Wait a minute and try again.",
+        )
+        .into_response()
+    } else {
+        (
+            StatusCode::TOO_MANY_REQUESTS,
+            "Too many requests. Wait a minute and try again.",
+        )
+            .into_response()
+    };
+    resp.headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from_static("60"));
+    resp
+}
+
+/// Loads the page a token opens, applying the rate limits.
+pub(super) async fn load_page(
+    state: &AppState,
+    ip: ClientIp,
+    token: &str,
+    path: &str,
+) -> Result<PayPage, Response> {
+    if !crate::domain::paylink::looks_like_token(token) {
+        return Err(miss(state, ip, path).await);
+    }
+    let found = paypage::load(&state.app.db, &crate::domain::paylink::token_hash(token))
+        .await
+        .map_err(|e| ApiError::from(e).into_response())?;
+    let Some(page) = found else {
+        return Err(miss(state, ip, path).await);
+    };
+    if !state.limits.allow_hit(&page.link_id) {
+        return Err(too_many(path));
+    }
+    note_opened(state, &page.company.id, &page.link_id, token);
+    Ok(page)
+}
+
+/// Resolves a token for a state change, applying the rate limits.
+pub(crate) async fn resolve(
+    state: &AppState,
+    ip: ClientIp,
+    token: &str,
+    path: &str,
+) -> Result<LiveLink, Response> {
+    if !crate::domain::paylink::looks_like_token(token) {
+        return Err(miss(state, ip, path).await);
+    }
+    let found =
+        crate::store::links::find_live(&state.app.db, &crate::domain::paylink::token_hash(token))
+            .await
+            .map_err(|e| ApiError::from(e).into_response())?;
+    let Some(link) = found else {
+        return Err(miss(state, ip, path).await);
+    };
+    if !state.limits.allow_hit(&link.id) {
+        return Err(too_many(path));
+    }
+    Ok(link)
+}
+
+static OPENED: Mutex<Option<HashMap<String, Instant>>> = Mutex::new(None);
+
+/// Writes "link opened" to the audit log at most once an hour per link, off
+/// the request path, so page views do not queue behind the database writer.
+pub(super) fn note_opened(state: &AppState, company_id: &str, link_id: &str, token: &str) {
+    {
+        let Ok(mut guard) = OPENED.lock() else { return };
+        let seen = guard.get_or_insert_with(HashMap::new);
+        if seen.len() > 100_000 {
+            seen.clear();
+        }
+        match seen.get(link_id) {
+            Some(at) if at.elapsed() < Duration::from_secs(3600) => return,
+            _ => {
+                seen.insert(link_id.to_string(), Instant::now());
+            }
+        }
+    }
+    let db = state.app.db.clone();
+    let company_id = company_id.to_string();
+    let subject = crate::domain::paylink::audit_ref(&crate::domain::paylink::token_hash(token));
+    tokio::spawn(async move {
+        let Ok(mut tx) = db.begin_write().await else {
+            return;
+        };
+        let ok = audit::record(
+            &mut tx,
+            &company_id,
+            "customer",
+            "payment_link.opened",
+            &subject,
+            serde_json::json!({}),
+        )
+        .await
+        .is_ok();
+        if ok {
+            tx.commit().await.ok();
+        }
+    });
+}
+
+pub(crate) fn method_label(brand: &str, last4: &str, exp_month: i64, exp_year: i64) -> String {
+    format!(
+        "{brand} ending {last4}, expires {exp_month:02}/{:02}",
+        exp_year % 100
+    )
+}
+
+/// A signed one-time form token: the nonce is the payment's idempotency key,
+/// the signature proves this server issued it for this scope (CSRF). The
+/// scope is the link's id on the quick payment page, the session on the portal.
+pub(crate) fn form_token(state: &AppState, scope: &str) -> (String, String) {
+    let nonce = random_token(18);
+    let sig = state
+        .app
+        .config
+        .secret
+        .derive(format!("form:{scope}:{nonce}").as_bytes());
+    (nonce, sig)
+}
+
+pub(crate) fn form_sig_valid(state: &AppState, scope: &str, nonce: &str, sig: &str) -> bool {
+    let expected = state
+        .app
+        .config
+        .secret
+        .derive(format!("form:{scope}:{nonce}").as_bytes());
+    !nonce.is_empty() && crate::crypto::same_secret(&expected, sig)
+}
+
+/// The consent record for autopay: the exact text shown, when, from where.
+pub(crate) async fn consent_for(
+    state: &AppState,
+    company_id: &str,
+    channel: &str,
+    ip: ClientIp,
+    headers: &HeaderMap,
+) -> Result<Consent, ApiError> {
+    let company = companies::get(&state.app.db, company_id)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    Ok(Consent {
+        text: autopay_consent_text(&company.name, &company.phone),
+        ip: ip.0.to_string(),
+        user_agent: user_agent(headers),
+        channel: channel.into(),
+        starts_on: state.app.clock.today_in(&company.time_zone),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[test]
+    fn method_labels() {
+        assert_eq!(
+            method_label("Visa", "4242", 12, 2030),
+            "Visa ending 4242, expires 12/30"
+        );
+    }
+}

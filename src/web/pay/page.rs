@@ -1,0 +1,305 @@
+//! The quick payment page as HTML: open invoices by property, saved cards,
+//! the processor's card fields; and the receipt after paying.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+use super::form::AUTHENTICATE_MESSAGE;
+use super::{ClientIp, form_token, load_page, method_label, resolve};
+use crate::app::payments::ActionNeeded;
+use crate::domain::autopay_consent_text;
+use crate::domain::dates;
+use crate::domain::money::Money;
+use crate::processor::PageProcessor;
+use crate::store::companies;
+use crate::store::payments as pay_store;
+use crate::store::paypage::PayPage;
+use crate::web::AppState;
+use crate::web::error::ApiError;
+
+/// What the form showed when it comes back: the choices made and the errors.
+#[derive(Default)]
+pub(crate) struct FormState {
+    pub selected: Option<Vec<String>>,
+    pub plan: String,
+    pub method: Option<String>,
+    pub error: Option<String>,
+    pub card_error: Option<String>,
+    pub consent_error: Option<String>,
+    /// The bank asks the customer to authenticate this attempt first.
+    pub action: Option<ActionNeeded>,
+}
+
+#[derive(Serialize)]
+struct LineView {
+    description: String,
+    quantity: i64,
+    amount: String,
+}
+
+#[derive(Serialize)]
+struct InvoiceView {
+    id: String,
+    number: String,
+    issue_date: String,
+    due_text: String,
+    overdue: bool,
+    balance: String,
+    balance_minor: i64,
+    total: String,
+    paid_so_far: Option<String>,
+    selected: bool,
+    lines: Vec<LineView>,
+}
+
+#[derive(Serialize)]
+struct PropertyView {
+    address: String,
+    on_behalf: bool,
+    invoices: Vec<InvoiceView>,
+}
+
+#[derive(Serialize)]
+struct MethodView {
+    id: String,
+    label: String,
+    checked: bool,
+}
+
+fn due_text(due: time::Date, today: time::Date) -> (String, bool) {
+    let days = (due - today).whole_days();
+    match days {
+        d if d < 0 => {
+            let n = -d;
+            let unit = if n == 1 { "day" } else { "days" };
+            (
+                format!("Overdue by {n} {unit} (was due {})", dates::display(due)),
+                true,
+            )
+        }
+        0 => ("Due today".to_string(), false),
+        _ => (format!("Due {}", dates::display(due)), false),
+    }
+}
+
+pub(super) async fn render_page(
+    state: &AppState,
+    page: &PayPage,
+    token: &str,
+    status: StatusCode,
+    form: FormState,
+) -> Response {
+    let processor = &page.company.processor;
+    let ctx = page_context(
+        state,
+        page,
+        processor,
+        &page.link_id,
+        &format!("/pay/{token}"),
+        form,
+    );
+    let resp = state.views.page(
+        status,
+        "pay.html",
+        minijinja::context! { token => token, ..ctx },
+    );
+    crate::web::with_processor_csp(resp, processor)
+}
+
+/// Everything the pay form shows (`pay.html`), for any place that shows it:
+/// `scope` binds the form token, `action` is where the form posts.
+pub(crate) fn page_context(
+    state: &AppState,
+    page: &PayPage,
+    processor: &PageProcessor,
+    scope: &str,
+    action: &str,
+    form: FormState,
+) -> minijinja::Value {
+    let today = state.app.clock.today_in(&page.company.time_zone);
+    let currency = page.company.currency;
+    let mut total = 0i64;
+    let properties: Vec<PropertyView> = page
+        .properties
+        .iter()
+        .map(|p| PropertyView {
+            address: p.address.clone(),
+            on_behalf: p.billed_on_behalf_of_resident,
+            invoices: p
+                .invoices
+                .iter()
+                .map(|inv| {
+                    let selected = form
+                        .selected
+                        .as_ref()
+                        .map(|s| s.contains(&inv.id))
+                        .unwrap_or(true);
+                    if selected {
+                        total += inv.balance;
+                    }
+                    let (due_text, overdue) = due_text(inv.due_date, today);
+                    let paid = inv.total - inv.balance;
+                    InvoiceView {
+                        id: inv.id.clone(),
+                        number: inv.number.clone(),
+                        issue_date: dates::display(inv.issue_date),
+                        due_text,
+                        overdue,
+                        balance: Money::new(inv.balance, inv.currency).format(),
+                        balance_minor: inv.balance,
+                        total: Money::new(inv.total, inv.currency).format(),
+                        paid_so_far: (paid > 0).then(|| Money::new(paid, inv.currency).format()),
+                        selected,
+                        lines: inv
+                            .lines
+                            .iter()
+                            .map(|l| LineView {
+                                description: l.description.clone(),
+                                quantity: l.quantity,
+                                amount: Money::new(l.amount, inv.currency).format(),
+                            })
+                            .collect(),
+                    }
+                })
+                .collect(),
+        })
+        .collect();
+    let chosen = form
+        .method
+        .clone()
+        .or_else(|| page.saved_methods.first().map(|m| m.id.clone()))
+        .unwrap_or_else(|| "new_card".into());
+    let methods: Vec<MethodView> = page
+        .saved_methods
+        .iter()
+        .map(|m| MethodView {
+            id: m.id.clone(),
+            label: method_label(&m.brand, &m.last4, m.exp_month, m.exp_year),
+            checked: m.id == chosen,
+        })
+        .collect();
+    let autopay = page.autopay.method_id.as_ref().and_then(|id| {
+        page.saved_methods.iter().find(|m| &m.id == id).map(|m| {
+            minijinja::context! { label => format!("{} ending {}", m.brand, m.last4) }
+        })
+    });
+    let (nonce, sig) = form_token(state, scope);
+    minijinja::context! {
+        accent => page.company.accent_color.as_str(),
+        company => minijinja::context! { name => page.company.name.as_str(), phone => page.company.phone.as_str() },
+        customer_name => page.customer.name.as_str(),
+        action => action,
+        properties => minijinja::value::Serde(&properties),
+        total => Money::new(total, currency).format(),
+        currency => currency.code(),
+        saved_methods => minijinja::value::Serde(&methods),
+        new_card_checked => chosen == "new_card",
+        autopay => autopay,
+        consent_text => autopay_consent_text(&page.company.name, &page.company.phone),
+        plan => form.plan,
+        form => minijinja::context! { nonce => nonce, sig => sig },
+        error => form.error,
+        card_error => form.card_error,
+        consent_error => form.consent_error,
+        authenticate => form.action.as_ref().map(|a| minijinja::context! {
+            attempt_id => a.attempt_id.as_str(),
+            client_secret => a.client_secret.as_str(),
+            message => AUTHENTICATE_MESSAGE,
+        }),
+        processor => minijinja::value::Serde(processor),
+    }
+}
+
+pub(super) async fn page(
+    State(state): State<AppState>,
+    ip: ClientIp,
+    Path(token): Path<String>,
+) -> Response {
+    match load_page(&state, ip, &token, "/pay").await {
+        Ok(page) => render_page(&state, &page, &token, StatusCode::OK, FormState::default()).await,
+        Err(resp) => resp,
+    }
+}
+
+pub(super) async fn receipt(
+    State(state): State<AppState>,
+    ip: ClientIp,
+    Path((token, payment_id)): Path<(String, String)>,
+) -> Response {
+    let link = match resolve(&state, ip, &token, "/pay").await {
+        Ok(l) => l,
+        Err(resp) => return resp,
+    };
+    match receipt_context(&state, &link.company_id, &link.customer_id, &payment_id).await {
+        Ok(Some(ctx)) => state.views.page(
+            StatusCode::OK,
+            "receipt.html",
+            minijinja::context! { back => format!("/pay/{token}"), token => token, ..ctx },
+        ),
+        Ok(None) => state.views.not_found(),
+        Err(e) => e.into_response(),
+    }
+}
+
+/// What a receipt (`receipt.html`) shows: one payment of one customer, or
+/// `None` when the payment is not theirs.
+pub(crate) async fn receipt_context(
+    state: &AppState,
+    company_id: &str,
+    customer_id: &str,
+    payment_id: &str,
+) -> Result<Option<minijinja::Value>, ApiError> {
+    let payment = pay_store::list(
+        &state.app.db,
+        company_id,
+        Some(customer_id),
+        Some(payment_id),
+        1,
+    )
+    .await?
+    .pop();
+    let company = companies::get(&state.app.db, company_id).await?;
+    let autopay = pay_store::active_autopay(&state.app.db, customer_id).await?;
+    let (Some(payment), Some(company)) = (payment, company) else {
+        return Ok(None);
+    };
+    Ok(Some(minijinja::context! {
+        accent => company.accent_color,
+        company => minijinja::context! { name => company.name, phone => company.phone },
+        amount => Money::new(payment.amount, payment.currency).format(),
+        reference => payment.id,
+        card => format!("{} ending {}", payment.card_brand.unwrap_or_default(), payment.card_last4.unwrap_or_default()),
+        time => dates::display_instant(payment.created_at, &company.time_zone),
+        allocations => payment.allocations.iter().map(|a| minijinja::context! {
+            invoice_id => a.invoice_id.clone(),
+            number => a.invoice_number.clone(),
+            amount => Money::new(a.amount, payment.currency).format(),
+            balance => Money::new(a.invoice_balance, payment.currency).format(),
+        }).collect::<Vec<_>>(),
+        autopay => autopay.map(|m| format!("{} ending {}", m.brand, m.last4)),
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::date;
+    #[test]
+    fn due_texts() {
+        let today = date!(2026 - 11 - 28);
+        assert_eq!(
+            due_text(date!(2026 - 11 - 27), today),
+            ("Overdue by 1 day (was due Nov 27, 2026)".into(), true)
+        );
+        assert_eq!(
+            due_text(date!(2026 - 11 - 28), today),
+            ("Due today".into(), false)
+        );
+        assert_eq!(
+            due_text(date!(2026 - 12 - 15), today),
+            ("Due Dec 15, 2026".into(), false)
+        );
+    }
+}
