@@ -34,6 +34,7 @@ mod office_rules;
 mod reconcile;
 mod reserve;
 mod settle;
+pub mod view;
 
 pub use cards::{AddCard, add_card};
 pub use charge::{pay, pay_detached, pay_interactive, pay_interactive_detached, pay_with};

@@ -10,6 +10,8 @@
 //! delays (`crate::domain::webhooks::RETRY_DELAYS`) until one 2xx, and an
 //! endpoint that has failed for three days is turned off and its owners told.
 
+pub mod events;
+
 use serde::Serialize;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
