@@ -91,13 +91,16 @@ pub async fn deliver_due(app: &App, now: OffsetDateTime) -> StoreResult<WebhookR
     let mut report = WebhookReport::default();
     let mut handled = 0;
     while handled < MAX_PER_RUN {
-        // From the clock when it is later than the run's `now`: a run that
-        // spent minutes on other jobs must not claim what is expired already.
-        let until = now.max(app.clock.now()) + CLAIM;
+        // From the clock when it is later than the run's `now`: what this
+        // run's other jobs wrote meanwhile (an autopay failure) is due, and
+        // a run that spent minutes on them must not claim what is expired
+        // already.
+        let due = now.max(app.clock.now());
+        let until = due + CLAIM;
         let claimed = {
             let mut tx = app.db.begin_write().await?;
             let rows =
-                store::claim_due(&mut tx, now, until, BATCH.min(MAX_PER_RUN - handled)).await?;
+                store::claim_due(&mut tx, due, until, BATCH.min(MAX_PER_RUN - handled)).await?;
             tx.commit().await?;
             rows
         };

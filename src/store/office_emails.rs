@@ -68,24 +68,28 @@ pub struct ClaimedEmail {
 }
 
 /// As the webhook deliveries' claim: a claimed email's `next_attempt_at`
-/// moves to the claim's end, so a dead worker's email is due again then.
+/// moves to the claim's end, so a dead worker's email is due again then;
+/// the candidates are picked once (a materialized CTE on PostgreSQL).
 macro_rules! claim_sql {
-    ($lock:literal) => {
+    ($materialized:literal, $lock:literal) => {
         concat!(
-            "UPDATE office_emails SET next_attempt_at = $2, claimed_until = $2
-             WHERE id IN (SELECT id FROM office_emails
-                          WHERE status = 'queued' AND next_attempt_at <= $1
-                          ORDER BY next_attempt_at LIMIT $3",
+            "WITH picked AS ",
+            $materialized,
+            " (SELECT id FROM office_emails
+                WHERE status = 'queued' AND next_attempt_at <= $1
+                ORDER BY next_attempt_at LIMIT $3",
             $lock,
             ")
+             UPDATE office_emails SET next_attempt_at = $2, claimed_until = $2
+             WHERE id IN (SELECT id FROM picked)
                AND status = 'queued' AND next_attempt_at <= $1
              RETURNING id, company_id, recipient, subject, body, attempts, claimed_until"
         )
     };
 }
 
-const CLAIM_SQL: &str = claim_sql!("");
-const CLAIM_SQL_PG: &str = claim_sql!(" FOR UPDATE SKIP LOCKED");
+const CLAIM_SQL: &str = claim_sql!("", "");
+const CLAIM_SQL_PG: &str = claim_sql!("MATERIALIZED", " FOR UPDATE SKIP LOCKED");
 
 /// Claims up to `limit` emails due at `now`, until `until`.
 pub async fn claim_due(

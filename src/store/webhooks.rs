@@ -230,16 +230,22 @@ pub struct Claimed {
 
 /// The claim, with each dialect's row lock on the candidates. A claimed
 /// delivery's `next_attempt_at` moves to the claim's end, so a delivery
-/// whose worker died is due again once its claim runs out.
+/// whose worker died is due again once its claim runs out. The candidates
+/// are picked once (a materialized CTE on PostgreSQL: as a subquery under
+/// `IN`, the planner may run the locking `LIMIT` again for every row and
+/// claim them all).
 macro_rules! claim_sql {
-    ($lock:literal) => {
+    ($materialized:literal, $lock:literal) => {
         concat!(
-            "UPDATE webhook_deliveries SET next_attempt_at = $2, claimed_until = $2
-             WHERE id IN (SELECT id FROM webhook_deliveries
-                          WHERE status IN ('pending', 'failed') AND next_attempt_at <= $1
-                          ORDER BY next_attempt_at LIMIT $3",
+            "WITH picked AS ",
+            $materialized,
+            " (SELECT id FROM webhook_deliveries
+                WHERE status IN ('pending', 'failed') AND next_attempt_at <= $1
+                ORDER BY next_attempt_at LIMIT $3",
             $lock,
             ")
+             UPDATE webhook_deliveries SET next_attempt_at = $2, claimed_until = $2
+             WHERE id IN (SELECT id FROM picked)
                -- Checked again on the row itself: on PostgreSQL a worker that
                -- waited for another's claim sees it and takes nothing.
                AND status IN ('pending', 'failed') AND next_attempt_at <= $1
@@ -248,8 +254,8 @@ macro_rules! claim_sql {
     };
 }
 
-const CLAIM_SQL: &str = claim_sql!("");
-const CLAIM_SQL_PG: &str = claim_sql!(" FOR UPDATE SKIP LOCKED");
+const CLAIM_SQL: &str = claim_sql!("", "");
+const CLAIM_SQL_PG: &str = claim_sql!("MATERIALIZED", " FOR UPDATE SKIP LOCKED");
 
 /// Claims up to `limit` deliveries due at `now` (never tried, due for a
 /// retry, or claimed by a worker whose claim ran out) until `until`, any

@@ -40,3 +40,4 @@ mod setup;
 mod stripe;
 mod stripe_refunds;
 mod templates;
+mod webhooks;
