@@ -137,15 +137,16 @@ async fn an_event_committed_before_a_sigkill_is_delivered_once() {
     // Delivered: later runs send nothing more.
     support::jobs_run_once_with(&db_url, started + time::Duration::days(2), &allow);
 
-    let s = seen.lock().unwrap();
-    assert_eq!(s.processed.len(), 1, "processed once");
-    assert_eq!(s.ids.len(), 2, "the held request and the one answered");
-    assert_eq!(s.ids[0], s.ids[1], "one webhook-id");
-    let event = &s.processed[0];
-    assert_eq!(event["id"], s.ids[0].as_str());
-    assert_eq!(event["type"], "customer.created");
-    assert_eq!(event["data"]["id"], customer.as_str());
-    drop(s);
+    {
+        let s = seen.lock().unwrap();
+        assert_eq!(s.processed.len(), 1, "processed once");
+        assert_eq!(s.ids.len(), 2, "the held request and the one answered");
+        assert_eq!(s.ids[0], s.ids[1], "one webhook-id");
+        let event = &s.processed[0];
+        assert_eq!(event["id"], s.ids[0].as_str());
+        assert_eq!(event["type"], "customer.created");
+        assert_eq!(event["data"]["id"], customer.as_str());
+    }
 
     let mut db = support::open_read(&db_path).await;
     let (status, attempts): (String, i64) =
