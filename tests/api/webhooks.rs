@@ -914,3 +914,25 @@ async fn the_developers_page_shows_the_secret_once_sends_a_test_and_retries() {
         r.body
     );
 }
+
+#[tokio::test]
+async fn the_webhook_routes_are_in_the_openapi_document() {
+    let t = TestApp::new().await;
+    let spec = t.get("/api/v1/openapi.json").await.json();
+    for (path, methods) in [
+        ("/api/v1/webhook-endpoints", &["get", "post"][..]),
+        ("/api/v1/webhook-endpoints/{id}", &["get", "delete"]),
+        ("/api/v1/webhook-endpoints/{id}/deliveries", &["get"]),
+        ("/api/v1/webhook-endpoints/{id}/attempts", &["get"]),
+        ("/api/v1/webhook-endpoints/{id}/test", &["post"]),
+        ("/api/v1/webhook-endpoints/{id}/enable", &["post"]),
+        ("/api/v1/webhook-deliveries/{id}/retry", &["post"]),
+    ] {
+        for m in methods {
+            assert!(spec["paths"][path][m].is_object(), "{m} {path}");
+        }
+    }
+    let events = &spec["components"]["schemas"]["WebhookEndpointCreate"]["properties"]["events"]["items"]
+        ["enum"];
+    assert_eq!(*events, json!(ALL_EVENTS));
+}
