@@ -17,6 +17,7 @@ pub mod processors;
 pub mod properties;
 pub mod refunds;
 pub mod rejected;
+pub mod reports;
 pub mod setup;
 pub mod templates;
 

@@ -6,6 +6,7 @@ pub mod autopay;
 pub mod communications;
 pub mod customers;
 pub mod dashboard;
+mod funnel;
 pub mod import;
 pub mod invoices;
 pub mod payments;
