@@ -18,6 +18,7 @@ pub mod processors;
 pub mod properties;
 pub mod refunds;
 pub mod rejected;
+pub mod reports;
 pub mod setup;
 pub mod templates;
 pub mod webhook_delivery;

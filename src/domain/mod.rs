@@ -7,6 +7,7 @@ pub mod consent;
 pub mod contact;
 pub mod customer;
 pub mod dates;
+pub mod funnel;
 pub mod invoice;
 pub mod message;
 pub mod money;

@@ -78,6 +78,7 @@ pub const MIGRATIONS: &[Source] = &[
     migration!(21, "refund_states", "0021_refund_states"),
     migration!(22, "template_defaults", "0022_template_defaults"),
     migration!(23, "webhooks", "0023_webhooks"),
+    migration!(24, "collections_funnel", "0024_collections_funnel"),
 ];
 
 /// SQLite's column types as PostgreSQL names them: `INTEGER` is `BIGINT`

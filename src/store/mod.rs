@@ -9,6 +9,7 @@ pub mod autopay;
 pub mod companies;
 pub mod copy;
 pub mod customers;
+pub mod funnel;
 pub mod health;
 pub mod imports;
 pub mod invoices;

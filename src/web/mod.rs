@@ -7,6 +7,7 @@ pub mod api_invoices;
 pub mod api_messages;
 pub mod api_payments;
 pub mod api_processor;
+pub mod api_reports;
 pub mod api_sending;
 pub mod api_templates;
 pub mod api_webhooks;
@@ -81,6 +82,7 @@ pub fn router(app: App) -> Router {
         .merge(api_payments::routes())
         .merge(api_templates::routes())
         .merge(api_messages::routes())
+        .merge(api_reports::routes())
         .merge(api_alerts::routes())
         .merge(api_customers::routes())
         .merge(api_sending::routes())

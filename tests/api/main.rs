@@ -14,6 +14,7 @@ mod architecture;
 mod attacks;
 mod autopay;
 mod cli;
+mod funnel;
 mod import;
 mod input_rules;
 mod links;

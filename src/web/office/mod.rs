@@ -7,6 +7,7 @@ pub mod communications;
 pub mod customers;
 pub mod dashboard;
 pub mod developers;
+mod funnel;
 pub mod import;
 pub mod invoices;
 pub mod payments;
