@@ -5,12 +5,65 @@
 //! `cargo bench --bench pdf` (add `-- --quick` for fewer runs). The PDF it
 //! drew is left in `target/pdf-bench/invoice.pdf`.
 
+use std::alloc::{GlobalAlloc, Layout};
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
 use fieldpay::domain::money::Money;
 use fieldpay::pdf::{self, InvoiceDoc};
+
+// The server's allocator (src/main.rs), so a render costs here what it
+// costs there, counted: the bytes live now, the most live since the last
+// reset, and the number of allocations.
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
+
+struct Counting;
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+static PEAK: AtomicUsize = AtomicUsize::new(0);
+static CALLS: AtomicUsize = AtomicUsize::new(0);
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let p = unsafe { mimalloc::MiMalloc.alloc(layout) };
+        if !p.is_null() {
+            let live = LIVE.fetch_add(layout.size(), Relaxed) + layout.size();
+            PEAK.fetch_max(live, Relaxed);
+            CALLS.fetch_add(1, Relaxed);
+        }
+        p
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        unsafe { mimalloc::MiMalloc.dealloc(ptr, layout) };
+        LIVE.fetch_sub(layout.size(), Relaxed);
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        let p = unsafe { mimalloc::MiMalloc.realloc(ptr, layout, new_size) };
+        if !p.is_null() {
+            LIVE.fetch_sub(layout.size(), Relaxed);
+            let live = LIVE.fetch_add(new_size, Relaxed) + new_size;
+            PEAK.fetch_max(live, Relaxed);
+            CALLS.fetch_add(1, Relaxed);
+        }
+        p
+    }
+}
+
+/// Runs `work` and returns its result with the most bytes it had allocated
+/// at once (above what was live before) and its number of allocations.
+fn measured<T>(work: impl FnOnce() -> T) -> (T, usize, usize) {
+    let base = LIVE.load(Relaxed);
+    PEAK.store(base, Relaxed);
+    let calls = CALLS.load(Relaxed);
+    let out = work();
+    (out, PEAK.load(Relaxed) - base, CALLS.load(Relaxed) - calls)
+}
+
+fn kb(bytes: usize) -> String {
+    format!("{:.0} KB", bytes as f64 / 1024.0)
+}
 
 fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
@@ -39,6 +92,8 @@ fn main() {
         per * 1000.0,
         first.len()
     );
+
+    memory(&doc, &first);
 
     let Some(chromium) = find_on_path("chromium") else {
         println!("chromium: not on PATH, no comparison (apt-get install chromium)");
@@ -91,6 +146,33 @@ fn main() {
     println!(
         "ratio: krilla is {:.0}x faster than headless Chromium for the same invoice",
         median / per
+    );
+}
+
+/// One render's peak of allocated memory, and the parts of a render that
+/// hold the most at once, each measured alone.
+fn memory(doc: &InvoiceDoc, pdf: &[u8]) {
+    let (_, peak, calls) = measured(|| pdf::render_invoice(doc).expect("render"));
+    println!(
+        "memory: one render allocates at most {} at once ({calls} allocations); the PDF is {}",
+        kb(peak),
+        kb(pdf.len())
+    );
+    let url = doc.pay_url.clone().unwrap_or_default();
+    let (_, qr, _) = measured(|| pdf::layout::qr_matrix(&url));
+    // krilla compresses each stream (the two font subsets, their ToUnicode
+    // maps, the page's content) with its own zlib level-6 encoder.
+    let sample: Vec<u8> = (0..25_000u32).map(|i| (i * 7 % 251) as u8).collect();
+    let (_, zlib, _) = measured(|| {
+        use std::io::Write;
+        let mut e = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::new(6));
+        e.write_all(&sample).expect("compress");
+        e.finish().expect("compress")
+    });
+    println!(
+        "memory: of which one zlib level-6 encoder over a 25 KB stream {}, the QR code's masks {}",
+        kb(zlib),
+        kb(qr)
     );
 }
 

@@ -2,6 +2,10 @@
 //! email attachments: what each document holds, read from the store (every
 //! query scoped by company), then drawn by `crate::pdf`.
 
+use std::sync::{Arc, LazyLock};
+
+use tokio::sync::Semaphore;
+
 use crate::app::App;
 use crate::domain::money::Currency;
 use crate::pdf::{
@@ -10,6 +14,34 @@ use crate::pdf::{
 };
 use crate::store::companies::{self, Company};
 use crate::store::{StoreError, customers, invoices};
+
+/// One PDF render per core at a time. A render is pure CPU work with a
+/// few MB of buffers; more at once than there are cores only adds those
+/// buffers to the peak memory (and threads to the blocking pool) without
+/// finishing any sooner. Requests beyond it wait their turn.
+static RENDERS: LazyLock<Arc<Semaphore>> = LazyLock::new(|| {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    Arc::new(Semaphore::new(cores))
+});
+
+/// Draws a document off the async threads once a render slot is free. The
+/// slot is held by the render itself, so a request that goes away while
+/// its PDF is being drawn does not let another render start beside it.
+async fn render(
+    work: impl FnOnce() -> Result<Vec<u8>, PdfError> + Send + 'static,
+) -> Result<Vec<u8>, PdfError> {
+    let slot = RENDERS
+        .clone()
+        .acquire_owned()
+        .await
+        .map_err(|e| PdfError::Render(e.to_string()))?;
+    render_blocking(move || {
+        let pdf = work();
+        drop(slot);
+        pdf
+    })
+    .await
+}
 
 /// The payment link a PDF prints for a customer, per Invoice Settings:
 /// `None` when payment links are off or the customer's link is revoked (or
@@ -132,7 +164,7 @@ pub async fn invoice_pdf_for_customer(
         return Ok(None);
     }
     let number = loaded.doc.number.clone();
-    let bytes = render_blocking(move || render_invoice(&loaded.doc)).await?;
+    let bytes = render(move || render_invoice(&loaded.doc)).await?;
     Ok(Some((number, bytes)))
 }
 
@@ -147,7 +179,7 @@ pub async fn invoice_pdf_named(
         return Ok(None);
     };
     let number = loaded.doc.number.clone();
-    let bytes = render_blocking(move || render_invoice(&loaded.doc)).await?;
+    let bytes = render(move || render_invoice(&loaded.doc)).await?;
     Ok(Some((number, bytes)))
 }
 
@@ -205,9 +237,7 @@ pub async fn statement_pdf(
         currency,
         properties: properties.into_iter().map(|(_, p)| p).collect(),
     };
-    render_blocking(move || render_statement(&doc))
-        .await
-        .map(Some)
+    render(move || render_statement(&doc)).await.map(Some)
 }
 
 /// The PDF of one invoice of a company, as the office prints it: `None`

@@ -2,6 +2,9 @@
 //! repeated on every page, the parties, a table of rows, totals, the payment
 //! box and a footer with the page number) onto krilla pages.
 
+use std::collections::HashMap;
+use std::sync::{LazyLock, Mutex};
+
 use krilla::Document;
 use krilla::action::{Action, LinkAction};
 use krilla::annotation::{Annotation, LinkAnnotation, Target};
@@ -13,7 +16,7 @@ use krilla::page::PageSettings;
 use krilla::paint::Fill;
 use krilla::surface::Surface;
 
-use super::layout::{BOLD, Face, REGULAR, paginate, qr_matrix, qr_runs, wrap};
+use super::layout::{BOLD, Face, REGULAR, paginate, qr_matrix, qr_rects, wrap};
 use super::{Logo, PaperSize, PdfError};
 
 const MARGIN: f32 = 48.0;
@@ -136,7 +139,43 @@ fn frame(s: &mut Surface, r: Rect, shade: u8) {
 }
 
 /// The logo as krilla reads it, and its size on the page (at most 150×48).
-fn logo_image(logo: &Logo) -> Option<(Image, f32, f32)> {
+type LaidLogo = (Image, f32, f32);
+
+/// A krilla image decodes the picture and compresses its pixels when it is
+/// made, and every invoice of a company carries the same logo: the images
+/// are kept by their exact bytes (a few companies' worth; the whole set is
+/// dropped when it fills). `None` marks a logo that is left out: not a
+/// picture krilla reads, or one whose pixel data broke a render.
+type LogoCache = HashMap<(String, Vec<u8>), Option<LaidLogo>>;
+static LOGOS: LazyLock<Mutex<LogoCache>> = LazyLock::new(Default::default);
+const LOGOS_KEPT: usize = 32;
+
+fn logo_key(logo: &Logo) -> (String, Vec<u8>) {
+    (logo.media_type.clone(), logo.bytes.clone())
+}
+
+fn cached_logo(logo: &Logo) -> Option<LaidLogo> {
+    let key = logo_key(logo);
+    if let Some(hit) = LOGOS.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
+        return hit.clone();
+    }
+    let laid = logo_image(logo);
+    let mut logos = LOGOS.lock().unwrap_or_else(|e| e.into_inner());
+    if logos.len() >= LOGOS_KEPT {
+        logos.clear();
+    }
+    logos.insert(key, laid.clone());
+    laid
+}
+
+fn forget_broken_logo(logo: &Logo) {
+    LOGOS
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(logo_key(logo), None);
+}
+
+fn logo_image(logo: &Logo) -> Option<LaidLogo> {
     let data = krilla::Data::from(logo.bytes.clone());
     let image = match logo.media_type.as_str() {
         "image/png" => Image::from_png(data, true),
@@ -221,16 +260,18 @@ fn url_size(url: &str, width: f32) -> f32 {
 /// Draws the sheet. A logo krilla cannot decode (its header read, its data
 /// broken) fails the whole document, so it is drawn again without it.
 pub fn render(sheet: &Sheet) -> Result<Vec<u8>, PdfError> {
-    let logo = sheet.logo.as_ref().and_then(logo_image);
-    if logo.is_some()
-        && let Ok(pdf) = render_with(sheet, logo)
+    if let Some(stored) = &sheet.logo
+        && let Some(logo) = cached_logo(stored)
     {
-        return Ok(pdf);
+        match render_with(sheet, Some(logo)) {
+            Ok(pdf) => return Ok(pdf),
+            Err(_) => forget_broken_logo(stored),
+        }
     }
     render_with(sheet, None)
 }
 
-fn render_with(sheet: &Sheet, logo: Option<(Image, f32, f32)>) -> Result<Vec<u8>, PdfError> {
+fn render_with(sheet: &Sheet, logo: Option<LaidLogo>) -> Result<Vec<u8>, PdfError> {
     let (page_w, page_h) = sheet.paper.size_pt();
     let content_w = page_w - 2.0 * MARGIN;
     let left_w = content_w * 0.56;
@@ -521,9 +562,9 @@ fn render_with(sheet: &Sheet, logo: Option<(Image, f32, f32)>) -> Result<Vec<u8>
                         let ox = qr_x + 4.0 * module;
                         let oy = y + 12.0 + 4.0 * module;
                         let mut pb = PathBuilder::new();
-                        for (row, col, len) in qr_runs(*w, dark) {
+                        for (row, col, width, height) in qr_rects(*w, dark) {
                             if let Some(r) =
-                                Rect::from_xywh(col as f32, row as f32, len as f32, 1.0)
+                                Rect::from_xywh(col as f32, row as f32, width as f32, height as f32)
                             {
                                 pb.push_rect(r);
                             }

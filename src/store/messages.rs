@@ -6,7 +6,7 @@ use crate::store::sql::Row;
 use serde::Serialize;
 use time::OffsetDateTime;
 
-use super::{Conn, Db, StoreResult};
+use super::{Conn, Db, StoreError, StoreResult};
 
 /// A row of the outbox as the delivery worker sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -70,10 +70,13 @@ pub async fn insert_many(
     if rows.is_empty() {
         return Ok(HashSet::new());
     }
-    let json = serde_json::Value::Array(
-        rows.iter()
+    // Serialised straight from the rows (tuples are JSON arrays), without
+    // building a tree of JSON values first.
+    let json = serde_json::to_string(
+        &rows
+            .iter()
             .map(|r| {
-                serde_json::json!([
+                (
                     r.id,
                     r.company_id,
                     r.customer_id,
@@ -84,12 +87,12 @@ pub async fn insert_many(
                     r.cause,
                     r.dedupe_key,
                     r.status,
-                    r.last_error
-                ])
+                    r.last_error,
+                )
             })
-            .collect(),
+            .collect::<Vec<_>>(),
     )
-    .to_string();
+    .map_err(|e| StoreError::Other(sqlx::Error::Encode(Box::new(e))))?;
     let ids: Vec<String> = crate::store::sql::query_scalar(insert_many_sql!("json_each($1)"))
         .pg(insert_many_sql!(
             "json_array_elements($1::json) AS rows(value)"
