@@ -18,6 +18,7 @@ pub mod properties;
 pub mod refunds;
 pub mod rejected;
 pub mod setup;
+pub mod starter;
 pub mod templates;
 
 use std::sync::Arc;

@@ -427,11 +427,12 @@ async fn another_companys_ids_are_404() {
     let customer = t.customer("Our Customer").await;
 
     let other = format!("{}@example.com", fieldpay::crypto::new_id("x"));
-    fieldpay::app::setup::create_company(
+    fieldpay::app::setup::create_company_with(
         &t.app.db,
         &fieldpay::app::setup::default_company("Other"),
         &other,
         "long enough pw",
+        false,
     )
     .await
     .unwrap();

@@ -139,6 +139,12 @@ pub async fn vars_for(
         payment_amount: String::new(),
         autopay_cancel_link,
         update_card_link,
+        company_logo_url: if companies::has_logo(db, company_id).await? {
+            format!("{base}/logo/{company_id}")
+        } else {
+            String::new()
+        },
+        company_accent_color: company.accent_color,
         ..MessageVars::default()
     })
 }
@@ -203,12 +209,53 @@ pub async fn render_for_cause(
         vars.autopay_date = a.autopay_date;
         vars.decline_reason = a.decline_reason;
     }
+    let test_mode = crate::store::processor_settings::mode(&app.db, company_id)
+        .await?
+        .is_test();
+    let mut rendered =
+        render_template(app, company_id, channel, template_id, invoice_id, &vars).await?;
+    if test_mode {
+        mark_test_mode(&mut rendered);
+    }
+    Ok(rendered)
+}
+
+/// Says "Test mode — no money moves" at the top of a message a company in
+/// test mode sends: the first line of the text (and of an SMS), a banner
+/// at the top of the HTML body.
+pub fn mark_test_mode(rendered: &mut Rendered) {
+    use crate::domain::processor::{TEST_MODE_BANNER, TEST_MODE_SMS};
+    match &mut rendered.html {
+        Some(html) => {
+            let banner = format!(
+                "<div style=\"background:#fff3c4;color:#3d2e00;border-bottom:2px solid #b08900;padding:10px 16px;font:bold 14px/1.4 Arial,Helvetica,sans-serif;text-align:center\">{TEST_MODE_BANNER}</div>"
+            );
+            let at = html
+                .to_ascii_lowercase()
+                .find("<body")
+                .and_then(|start| html[start..].find('>').map(|end| start + end + 1))
+                .unwrap_or(0);
+            html.insert_str(at, &banner);
+            rendered.text = format!("{TEST_MODE_BANNER}\n\n{}", rendered.text);
+        }
+        None => rendered.text = format!("{TEST_MODE_SMS} {}", rendered.text),
+    }
+}
+
+async fn render_template(
+    app: &App,
+    company_id: &str,
+    channel: Channel,
+    template_id: &str,
+    invoice_id: Option<&str>,
+    vars: &MessageVars,
+) -> Result<Rendered, RenderError> {
     match channel {
         Channel::Email => {
             let t = templates::get_email(&app.db, company_id, template_id)
                 .await?
                 .ok_or(RenderError::NotFound("email template"))?;
-            let mut rendered = render_email(&t.source(), &vars)?;
+            let mut rendered = render_email(&t.source(), vars)?;
             if let (true, Some(invoice_id)) = (t.attach_invoice_pdf, invoice_id) {
                 let (number, content) =
                     crate::app::documents::invoice_pdf_named(app, company_id, invoice_id)
@@ -227,7 +274,7 @@ pub async fn render_for_cause(
             let t = templates::get_sms(&app.db, company_id, template_id)
                 .await?
                 .ok_or(RenderError::NotFound("SMS template"))?;
-            Ok(render_sms(&t.body, &vars)?)
+            Ok(render_sms(&t.body, vars)?)
         }
     }
 }
