@@ -370,6 +370,11 @@ pub fn not_found_for(state: &AppState, path: &str) -> Response {
 /// The policy of every response (SECURITY.md 7).
 pub const DEFAULT_CSP: &str = "default-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'; img-src 'self' data:";
 
+/// The policy of the template editor, whose email preview is a sandboxed
+/// `srcdoc` frame: `DEFAULT_CSP` with inline styles (emails carry theirs
+/// inline) and images from anywhere (a template may show a hosted logo).
+pub const EMAIL_PREVIEW_CSP: &str = "default-src 'self'; style-src 'self' 'unsafe-inline'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'; img-src 'self' data: https:";
+
 /// The policy of a page that shows Stripe's card fields: `DEFAULT_CSP` plus
 /// Stripe.js, its frames and its API, and no other third party.
 pub const STRIPE_CSP: &str = "default-src 'self'; script-src 'self' https://js.stripe.com; frame-src https://js.stripe.com https://hooks.stripe.com; connect-src 'self' https://api.stripe.com; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'; img-src 'self' data:";

@@ -54,7 +54,10 @@ async fn the_checklist_ticks_items_from_real_data_until_all_are_done() {
     png.resize(64, 0);
     let r = upload(&t, &o, &png).await;
     assert!(r.status.is_redirection(), "{}", r.body);
-    assert!(done(&read(o.get(&t, "/office/dashboard").await.body), "company"));
+    assert!(done(
+        &read(o.get(&t, "/office/dashboard").await.body),
+        "company"
+    ));
 
     // Payments: Stripe keys (test keys are enough to tick it).
     let r = t
@@ -70,7 +73,10 @@ async fn the_checklist_ticks_items_from_real_data_until_all_are_done() {
         )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
-    assert!(done(&read(o.get(&t, "/office/dashboard").await.body), "payments"));
+    assert!(done(
+        &read(o.get(&t, "/office/dashboard").await.body),
+        "payments"
+    ));
 
     // Templates reviewed: the button writes an audit entry.
     let r = o.post(&t, "/office/setup/reviewed", &[]).await;

@@ -41,5 +41,6 @@ mod setup;
 mod starter;
 mod stripe;
 mod stripe_refunds;
+mod template_preview;
 mod templates;
 mod test_mode;

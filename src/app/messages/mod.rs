@@ -4,7 +4,10 @@
 //! through the configured transports and records what became of each; and
 //! sending one message now (`send`).
 
+mod preview;
 mod send;
+
+pub use preview::{DraftBody, DraftPreview, preview_draft, sample_vars};
 
 pub use send::{SendRequest, Sent, SmsPreview, preview_sms, record_opt_out, send, valid_key};
 

@@ -63,7 +63,7 @@ fn what(channel: Channel) -> (&'static str, &'static str) {
 
 /// The customer the message goes to: the one named, the invoice's bill-to,
 /// or both when they agree. Another company's ids are `NotFound`.
-async fn recipient_customer(
+pub(super) async fn recipient_customer(
     app: &App,
     company_id: &str,
     customer_id: Option<&str>,
@@ -133,7 +133,7 @@ async fn chosen_template(
     }
 }
 
-fn render_rejected(e: RenderError) -> Rejected {
+pub(super) fn render_rejected(e: RenderError) -> Rejected {
     match e {
         RenderError::NotFound(_) => Refusal::NotFound.into(),
         RenderError::Template(t) => Rejected::coded("template_id", t.code(), t.to_string()),

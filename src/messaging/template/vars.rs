@@ -203,6 +203,10 @@ pub struct MessageVars {
     pub company_accent_color: String,
 }
 
+/// The token of sample payment links: as long as a real one (256 bits in
+/// base64url, 43 characters), so a count made with sample data is a real count.
+pub const SAMPLE_TOKEN: &str = "SAMPLE-payment-link-as-long-as-a-real-one00";
+
 /// The payment button's colour when a company has none.
 pub const DEFAULT_ACCENT: &str = "#1d5fbf";
 
@@ -210,7 +214,7 @@ impl MessageVars {
     /// Plausible data for previews and for the trial render at save time.
     pub fn sample(base_url: &str) -> MessageVars {
         MessageVars {
-            payment_url: format!("{base_url}/pay/sample-payment-link"),
+            payment_url: format!("{base_url}/pay/{SAMPLE_TOKEN}"),
             portal_link: format!("{base_url}/portal"),
             customer_name: "Jane Doe".into(),
             customer_first_name: "Jane".into(),
@@ -230,7 +234,7 @@ impl MessageVars {
             autopay_date: "Dec 15, 2026".into(),
             decline_reason: "The card has insufficient funds. Try another card or call your bank."
                 .into(),
-            autopay_cancel_link: format!("{base_url}/pay/sample-payment-link/autopay"),
+            autopay_cancel_link: format!("{base_url}/pay/{SAMPLE_TOKEN}/autopay"),
             update_card_link: format!("{base_url}/portal/cards"),
             company_logo_url: String::new(),
             company_accent_color: DEFAULT_ACCENT.into(),

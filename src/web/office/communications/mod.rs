@@ -80,7 +80,7 @@ pub fn sms_count(text: &str) -> SmsCount {
             template::SmsEncoding::Gsm7 => "GSM-7",
             template::SmsEncoding::Ucs2 => "Unicode (UCS-2)",
         },
-        warn: c.segments > 2,
+        warn: c.segments > 1,
     }
 }
 
@@ -192,12 +192,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn sms_count_warns_above_two_segments() {
+    fn sms_count_warns_when_a_message_crosses_a_segment() {
         assert_eq!(sms_count(&"a".repeat(160)).segments, 1);
         let two = sms_count(&"a".repeat(161));
-        assert_eq!((two.segments, two.warn), (2, false));
-        let three = sms_count(&"a".repeat(307));
-        assert_eq!((three.segments, three.warn), (3, true));
+        assert_eq!((two.segments, two.warn), (2, true));
+        assert!(!sms_count(&"a".repeat(160)).warn);
         assert_eq!(sms_count("é😀").encoding, "Unicode (UCS-2)");
     }
 
