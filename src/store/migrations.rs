@@ -77,6 +77,7 @@ pub const MIGRATIONS: &[Source] = &[
     ),
     migration!(21, "refund_states", "0021_refund_states"),
     migration!(22, "template_defaults", "0022_template_defaults"),
+    migration!(23, "message_notes", "0023_message_notes"),
 ];
 
 /// SQLite's column types as PostgreSQL names them: `INTEGER` is `BIGINT`

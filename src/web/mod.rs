@@ -370,10 +370,12 @@ pub fn not_found_for(state: &AppState, path: &str) -> Response {
 /// The policy of every response (SECURITY.md 7).
 pub const DEFAULT_CSP: &str = "default-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'; img-src 'self' data:";
 
-/// The policy of the template editor, whose email preview is a sandboxed
-/// `srcdoc` frame: `DEFAULT_CSP` with inline styles (emails carry theirs
-/// inline) and images from anywhere (a template may show a hosted logo).
-pub const EMAIL_PREVIEW_CSP: &str = "default-src 'self'; style-src 'self' 'unsafe-inline'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'; img-src 'self' data: https:";
+/// The policy of an email shown as the customer sees it (the office's
+/// "See the email as the customer sees it"): a document of its own, opened
+/// in its own tab, where nothing runs (`sandbox`: no scripts, forms or
+/// same-origin rights), nothing loads but images, and only the inline styles
+/// emails carry apply. Every office and customer page keeps `DEFAULT_CSP`.
+pub const EMAIL_DOCUMENT_CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data: https:; object-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'; sandbox";
 
 /// The policy of a page that shows Stripe's card fields: `DEFAULT_CSP` plus
 /// Stripe.js, its frames and its API, and no other third party.

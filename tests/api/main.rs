@@ -27,6 +27,7 @@ mod office_customers;
 mod office_invoices;
 mod office_payments;
 mod office_settings;
+mod one_click_send;
 mod ops;
 mod pay_form;
 mod pay_page;

@@ -41,30 +41,53 @@ async fn the_email_preview_is_the_real_message_in_a_sandboxed_frame() {
     let pairs: Vec<(&str, &str)> = f.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let r = o.post(&t, &format!("{EMAIL}/new"), &pairs).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
-    let csp = r.header("content-security-policy").to_string();
-    assert!(csp.contains("style-src 'self' 'unsafe-inline'"), "{csp}");
-    assert!(csp.contains("frame-ancestors 'none'") && !csp.contains("script-src"));
     let page = read(&r.body);
-    let frame = &page[page
-        .find("<iframe id=\"preview-frame\"")
-        .expect("a preview frame")..];
-    let frame = &frame[..frame.find("</iframe>").unwrap()];
-    assert!(frame.contains("sandbox=\"\""), "{frame}");
-    // Every invoice variable filled, the customer's live link, escaped into srcdoc.
     let due = fieldpay::domain::dates::display(t.date(30));
+    assert!(page.contains(&format!("id=\"preview-subject\">Invoice {number}<")));
+    assert!(
+        page.contains(&format!("Invoice {number} for $149.00 is due {due}.")),
+        "{page}"
+    );
+    assert!(page.contains("formaction=\"/office/settings/email-templates/preview-email\""));
+
+    // The email drawn as the customer sees it: a document of its own where
+    // nothing runs, every invoice variable filled, the customer's live link.
+    let r = o
+        .post(&t, "/office/settings/email-templates/preview-email", &pairs)
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(
+        r.header("content-security-policy"),
+        fieldpay::web::EMAIL_DOCUMENT_CSP
+    );
+    for part in [
+        "sandbox",
+        "default-src 'none'",
+        "frame-ancestors 'none'",
+        "form-action 'none'",
+    ] {
+        assert!(fieldpay::web::EMAIL_DOCUMENT_CSP.contains(part), "{part}");
+    }
+    assert!(!fieldpay::web::EMAIL_DOCUMENT_CSP.contains("script"));
+    let email = read(&r.body);
     for expected in [
         format!("Invoice {number} for $149.00 is due {due}."),
-        format!("/pay/{token}"),
-        "Click Here to Make Payment".to_string(),
+        format!("href=\"{}/pay/{token}\"", crate::support::BASE_URL),
+        ">Click Here to Make Payment</a>".to_string(),
         "Test mode — no money moves".to_string(),
     ] {
-        assert!(frame.contains(&expected), "{expected} in {frame}");
+        assert!(email.contains(&expected), "{expected} in {email}");
     }
-    assert!(
-        frame.contains("srcdoc=\"&lt;div"),
-        "the HTML is data, not markup: {frame}"
-    );
-    assert!(page.contains(&format!("id=\"preview-subject\">Invoice {number}<")));
+    // Without a session's CSRF token: refused.
+    let forged: Vec<(&str, &str)> = pairs.iter().copied().chain([("csrf", "forged")]).collect();
+    let r = o
+        .post(
+            &t,
+            "/office/settings/email-templates/preview-email",
+            &forged,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
     // Nothing saved by a preview.
     assert_eq!(t.count("SELECT COUNT(*) FROM email_templates").await, 0);
 
@@ -75,7 +98,7 @@ async fn the_email_preview_is_the_real_message_in_a_sandboxed_frame() {
     let pairs: Vec<(&str, &str)> = f.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let r = o.post(&t, &format!("{EMAIL}/new"), &pairs).await;
     assert!(r.body.contains("id=\"preview-error\""), "{}", r.body);
-    assert!(!r.body.contains("id=\"preview-frame\""));
+    assert!(!r.body.contains("id=\"preview-subject\""));
 }
 
 #[tokio::test]

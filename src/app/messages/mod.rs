@@ -5,11 +5,16 @@
 //! sending one message now (`send`).
 
 mod preview;
+mod remind;
 mod send;
 
 pub use preview::{DraftBody, DraftPreview, preview_draft, sample_vars};
+pub use remind::{MAX_REMINDERS, OverduePlan, Reminded, plan_overdue_reminders, remind_overdue};
 
-pub use send::{SendRequest, Sent, SmsPreview, preview_sms, record_opt_out, send, valid_key};
+pub use send::{
+    NOTE_MAX, SendRequest, Sent, SmsPreview, preview_send, preview_sms, record_opt_out, send,
+    valid_key,
+};
 
 use std::fmt;
 use std::sync::Mutex;
@@ -188,6 +193,39 @@ pub async fn render_for_cause(
     invoice_id: Option<&str>,
     cause: &str,
 ) -> Result<Rendered, RenderError> {
+    let message = Message {
+        channel,
+        template_id,
+        customer_id,
+        invoice_id,
+    };
+    render_message(app, company_id, &message, cause, None).await
+}
+
+/// What a message is: its channel, template, customer and invoice.
+#[derive(Debug, Clone, Copy)]
+pub struct Message<'a> {
+    pub channel: Channel,
+    pub template_id: &'a str,
+    pub customer_id: &'a str,
+    pub invoice_id: Option<&'a str>,
+}
+
+/// `render_for_cause` with the office's note for this one message (shown
+/// above the template's text).
+pub async fn render_message(
+    app: &App,
+    company_id: &str,
+    message: &Message<'_>,
+    cause: &str,
+    note: Option<&str>,
+) -> Result<Rendered, RenderError> {
+    let Message {
+        channel,
+        template_id,
+        customer_id,
+        invoice_id,
+    } = *message;
     let mut vars = vars_for(app, company_id, customer_id, invoice_id).await?;
     if let Some(payment_id) = cause.strip_prefix("receipt:") {
         let payment = crate::store::payments::list(
@@ -217,10 +255,34 @@ pub async fn render_for_cause(
         .is_test();
     let mut rendered =
         render_template(app, company_id, channel, template_id, invoice_id, &vars).await?;
+    if let Some(note) = note {
+        add_note(&mut rendered, note);
+    }
     if test_mode {
         mark_test_mode(&mut rendered);
     }
     Ok(rendered)
+}
+
+/// Puts the office's note for one message above the template's text: its
+/// own paragraph at the top of the email (escaped, line breaks kept), the
+/// first lines of the text part and of an SMS.
+pub fn add_note(rendered: &mut Rendered, note: &str) {
+    if let Some(html) = &mut rendered.html {
+        let escaped = crate::messaging::template::escape_text(note).replace('\n', "<br>");
+        let block = format!(
+            "<p style=\"margin:0;padding:16px 24px;background:#ffffff;color:#1b1f24;font:16px/1.5 Arial,Helvetica,sans-serif\">{escaped}</p>"
+        );
+        let at = html
+            .to_ascii_lowercase()
+            .find("<body")
+            .and_then(|start| html[start..].find('>').map(|end| start + end + 1))
+            .unwrap_or(0);
+        html.insert_str(at, &block);
+        rendered.text = format!("{note}\n\n{}", rendered.text);
+    } else {
+        rendered.text = format!("{note}\n{}", rendered.text);
+    }
 }
 
 /// Says "Test mode — no money moves" at the top of a message a company in
@@ -290,17 +352,18 @@ pub fn render_stored<'a>(
 ) -> BoxFuture<'a, Result<Rendered, String>> {
     Box::pin(async move {
         let channel = channel_of(row)?;
-        render_for_cause(
-            app,
-            &row.company_id,
+        let note = store::note(&app.db, &row.id)
+            .await
+            .map_err(|e| e.to_string())?;
+        let message = Message {
             channel,
-            &row.template_id,
-            &row.customer_id,
-            row.invoice_id.as_deref(),
-            &row.cause,
-        )
-        .await
-        .map_err(|e| e.to_string())
+            template_id: &row.template_id,
+            customer_id: &row.customer_id,
+            invoice_id: row.invoice_id.as_deref(),
+        };
+        render_message(app, &row.company_id, &message, &row.cause, note.as_deref())
+            .await
+            .map_err(|e| e.to_string())
     })
 }
 

@@ -72,7 +72,11 @@ pub struct SmsCount {
 }
 
 pub fn sms_count(text: &str) -> SmsCount {
-    let c = sms_segments(text);
+    sms_count_of(sms_segments(text))
+}
+
+/// `sms_count` of segments already counted.
+pub fn sms_count_of(c: template::SmsSegments) -> SmsCount {
     SmsCount {
         characters: c.units,
         segments: c.segments,
@@ -122,8 +126,35 @@ impl Kind {
     }
 }
 
+/// An email as the customer's mail program shows it: the rendered HTML as a
+/// document of its own, under `EMAIL_DOCUMENT_CSP` (nothing runs, only
+/// inline styles and images apply).
+pub fn email_document(html: String) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let mut resp = axum::response::Html(html).into_response();
+    resp.headers_mut().insert(
+        axum::http::header::CONTENT_SECURITY_POLICY,
+        axum::http::HeaderValue::from_static(crate::web::EMAIL_DOCUMENT_CSP),
+    );
+    resp
+}
+
+/// Why no email can be shown, as a plain page under the same policy.
+pub fn email_document_refused(message: &str) -> axum::response::Response {
+    let mut resp = email_document(format!(
+        "<!doctype html><html lang=\"en\"><meta charset=\"utf-8\"><title>No preview</title><p>The preview could not be made: {}</p></html>",
+        template::escape_text(message)
+    ));
+    *resp.status_mut() = axum::http::StatusCode::UNPROCESSABLE_ENTITY;
+    resp
+}
+
 pub fn routes() -> Router<AppState> {
     let mut r = Router::new()
+        .route(
+            "/office/settings/email-templates/preview-email",
+            axum::routing::post(templates::email_document),
+        )
         .route("/office/messages", get(messages_page))
         .route("/office/customers/{id}/send", get(send_page).post(send_now));
     for kind in [Kind::Email, Kind::Sms] {

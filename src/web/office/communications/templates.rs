@@ -155,7 +155,7 @@ async fn editor(
     };
     let invoices = invoice_choices(state, &user.company_id).await?;
     let variables: Vec<(&str, &str)> = VARIABLE_MEANINGS.to_vec();
-    let mut resp = page_with_status(
+    Ok(page_with_status(
         state,
         user,
         status,
@@ -174,15 +174,7 @@ async fn editor(
             customers => choices,
             invoices => invoices,
         },
-    );
-    // The email preview is drawn in a sandboxed frame (no scripts, forms or
-    // navigation of this page); emails style themselves inline, which this
-    // page's policy allows (it runs no inline script).
-    resp.headers_mut().insert(
-        axum::http::header::CONTENT_SECURITY_POLICY,
-        axum::http::HeaderValue::from_static(crate::web::EMAIL_PREVIEW_CSP),
-    );
-    Ok(resp)
+    ))
 }
 
 #[derive(Deserialize, Default)]
@@ -338,6 +330,28 @@ async fn preview(
             .collect::<Vec<_>>()
             .join(" ")),
         Err(Rejected::Refused(r)) => return Err(r.into()),
+    })
+}
+
+/// POST …/email-templates/preview-email: the typed email, for the chosen
+/// customer and invoice (or sample data), as a document of its own under
+/// `EMAIL_DOCUMENT_CSP`: what the customer's mail program shows.
+pub(super) async fn email_document(
+    State(state): State<AppState>,
+    user: OfficeUser,
+    Form(f): Form<TemplateForm>,
+) -> Page {
+    if let Some(r) = user.csrf_refusal(&f.csrf) {
+        return Ok(r);
+    }
+    Ok(match preview(&state, &user, Kind::Email, &f).await? {
+        Ok(p) => super::email_document(
+            p.get_attr("html")
+                .ok()
+                .and_then(|h| h.as_str().map(str::to_string))
+                .unwrap_or_default(),
+        ),
+        Err(message) => super::email_document_refused(&message),
     })
 }
 
