@@ -546,3 +546,20 @@ pub async fn note(db: &Db, message_id: &str) -> StoreResult<Option<String>> {
             .await?,
     )
 }
+
+/// The status of the email receipt of a payment (`None`: none was queued).
+pub async fn receipt_email_status(
+    db: &Db,
+    company_id: &str,
+    payment_id: &str,
+) -> StoreResult<Option<String>> {
+    Ok(crate::store::sql::query_scalar(
+        "SELECT status FROM outbox
+         WHERE company_id = $1 AND cause = $2 AND channel = 'email'
+         ORDER BY created_at LIMIT 1",
+    )
+    .bind(company_id)
+    .bind(format!("receipt:{payment_id}"))
+    .fetch_optional(db.reader())
+    .await?)
+}

@@ -36,6 +36,7 @@ mod pdf;
 mod portal;
 mod processes;
 mod refunds;
+mod rough_edges;
 mod schema;
 mod security;
 mod setup;

@@ -614,3 +614,32 @@ pub async fn release_claims(app: &App) -> crate::store::StoreResult<u64> {
     tx.commit().await?;
     Ok(released)
 }
+
+/// One message as the office reads it: what the list shows, and the body
+/// kept when it was sent (`None` until then: a message is written when it is
+/// sent, with the data and link as they are at that moment).
+#[derive(Debug, Clone)]
+pub struct ReadMessage {
+    pub view: crate::store::messages::MessageView,
+    pub body: Option<String>,
+    /// The office's own words added to it, if any.
+    pub note: Option<String>,
+}
+
+/// Opens one of the company's messages; another company's is `NotFound`.
+pub async fn read_message(
+    app: &App,
+    actor: &crate::app::Actor,
+    id: &str,
+) -> Result<ReadMessage, crate::app::Refusal> {
+    actor.must_be_company()?;
+    let company_id = actor.company_id();
+    let view = store::view(&app.db, company_id, id)
+        .await?
+        .ok_or(crate::app::Refusal::NotFound)?;
+    let body = store::stored_copy(&app.db, company_id, id)
+        .await?
+        .and_then(|(_, _, body, _)| body);
+    let note = store::note(&app.db, id).await?;
+    Ok(ReadMessage { view, body, note })
+}

@@ -156,6 +156,7 @@ pub fn routes() -> Router<AppState> {
             axum::routing::post(templates::email_document),
         )
         .route("/office/messages", get(messages_page))
+        .route("/office/messages/{id}", get(messages::message_page))
         .route("/office/customers/{id}/send", get(send_page).post(send_now));
     for kind in [Kind::Email, Kind::Sms] {
         let base = kind.base();
