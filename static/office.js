@@ -100,7 +100,7 @@
         "As typed (variables as written): " + n.units + " characters (" +
         (n.gsm ? "GSM-7" : "Unicode (UCS-2)") + "), " + n.segments +
         (n.segments === 1 ? " segment." : " segments.") +
-        (n.segments > 2 ? " Longer than two segments: it costs more and may arrive split." : "");
+        (n.segments > 1 ? " Crosses into " + n.segments + " segments: each send costs " + n.segments + " messages." : "");
     };
     out.hidden = false;
     area.addEventListener("input", update);

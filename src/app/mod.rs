@@ -20,6 +20,7 @@ pub mod refunds;
 pub mod rejected;
 pub mod reports;
 pub mod setup;
+pub mod starter;
 pub mod templates;
 pub mod webhook_delivery;
 pub mod webhooks;

@@ -1,5 +1,6 @@
 //! Creating companies and their first office user.
 
+use crate::app::{Actor, Refusal};
 use crate::domain::money::Currency;
 use crate::store::companies::{self, NewCompany};
 use crate::store::{Db, StoreError};
@@ -20,11 +21,26 @@ pub fn check_owner(email: &str, password: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Creates a company, its owner and its starter content (templates, alert
+/// schedule, receipts: `app::starter`), as `company create` and `demo` do.
 pub async fn create_company(
     db: &Db,
     company: &NewCompany,
     owner_email: &str,
     owner_password: &str,
+) -> anyhow::Result<CreatedCompany> {
+    create_company_with(db, company, owner_email, owner_password, true).await
+}
+
+/// `create_company`; `starter` false leaves out the starter content (a
+/// company that sends nothing until told to: what the test suites build
+/// their fixtures on, so each test sets up only what it exercises).
+pub async fn create_company_with(
+    db: &Db,
+    company: &NewCompany,
+    owner_email: &str,
+    owner_password: &str,
+    starter: bool,
 ) -> anyhow::Result<CreatedCompany> {
     check_owner(owner_email, owner_password)?;
     if company.name.trim().is_empty() {
@@ -35,7 +51,7 @@ pub async fn create_company(
     }
     let hash = crate::auth::hash_password(owner_password)?;
     let mut tx = db.begin_write().await?;
-    let created = match write_company(&mut tx, company, owner_email, &hash).await {
+    let created = match write_company(&mut tx, company, owner_email, &hash, starter).await {
         Err(StoreError::Conflict) => {
             anyhow::bail!("an office user with email {owner_email} already exists")
         }
@@ -116,7 +132,7 @@ pub async fn sign_up(
     if first_only && companies::any(&mut tx).await? {
         return Err(SignupError::Closed);
     }
-    let created = match write_company(&mut tx, &company, &email, &hash).await {
+    let created = match write_company(&mut tx, &company, &email, &hash, true).await {
         Err(StoreError::Conflict) => return Err(SignupError::EmailTaken),
         other => other?,
     };
@@ -124,17 +140,22 @@ pub async fn sign_up(
     Ok(created)
 }
 
-/// The company, its owner and its first API key, in the caller's transaction.
+/// The company, its owner, its first API key and (with `starter`) its
+/// starter content, in the caller's transaction.
 async fn write_company(
     tx: &mut crate::store::Conn,
     company: &NewCompany,
     owner_email: &str,
     password_hash: &str,
+    starter: bool,
 ) -> Result<CreatedCompany, StoreError> {
     let company_id = companies::create(tx, company).await?;
     let owner_id =
         companies::create_office_user(tx, &company_id, owner_email, password_hash, "owner").await?;
     let api_key = companies::issue_api_key(tx, &company_id, "default").await?;
+    if starter {
+        crate::app::starter::write(tx, &company_id).await?;
+    }
     Ok(CreatedCompany {
         company_id,
         owner_id,
@@ -190,4 +211,117 @@ pub fn default_company(name: &str) -> NewCompany {
         time_zone: "America/Chicago".into(),
         country: crate::domain::contact::DEFAULT_REGION.into(),
     }
+}
+
+/// One item of the setup checklist on the dashboard.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ChecklistItem {
+    pub key: &'static str,
+    pub label: &'static str,
+    /// What is missing (or what was done), in words.
+    pub detail: String,
+    pub done: bool,
+    /// The page where it is done.
+    pub href: &'static str,
+}
+
+/// The setup checklist, each item ticked from the company's own data:
+/// company details, payments, templates and alerts reviewed, customers,
+/// the first payment link sent.
+pub async fn checklist(
+    app: &crate::app::App,
+    actor: &Actor,
+) -> Result<Vec<ChecklistItem>, Refusal> {
+    actor.must_be_company()?;
+    let f = crate::store::checklist::facts(&app.db, actor.company_id()).await?;
+    let mut missing = Vec::new();
+    if !f.has_address {
+        missing.push("the mailing address customers send checks to");
+    }
+    if !f.has_phone {
+        missing.push("the phone number customers call");
+    }
+    if !f.has_logo {
+        missing.push("your logo");
+    }
+    Ok(vec![
+        ChecklistItem {
+            key: "company",
+            label: "Company details",
+            detail: if missing.is_empty() {
+                "Address, phone and logo are set; check the time zone there too.".into()
+            } else {
+                format!("Add {} and choose your time zone.", missing.join(", "))
+            },
+            done: missing.is_empty(),
+            href: "/office/settings/company",
+        },
+        ChecklistItem {
+            key: "payments",
+            label: "Payments",
+            detail: if f.stripe {
+                "Stripe is connected.".into()
+            } else {
+                "Payments go through the sandbox: no money moves. Add your Stripe keys (test keys first, then live).".into()
+            },
+            done: f.stripe,
+            href: "/office/settings/processor",
+        },
+        ChecklistItem {
+            key: "messages",
+            label: "Templates and alert schedule",
+            detail: if f.messages_reviewed {
+                "Reviewed.".into()
+            } else {
+                "Starter emails, texts and reminders are ready: read them and change what you like."
+                    .into()
+            },
+            done: f.messages_reviewed,
+            href: "/office/settings/invoice-alerts",
+        },
+        ChecklistItem {
+            key: "customers",
+            label: "Customers",
+            detail: if f.customers > 0 {
+                format!(
+                    "{} customer{} added.",
+                    f.customers,
+                    if f.customers == 1 { "" } else { "s" }
+                )
+            } else {
+                "Import your customers from a spreadsheet (CSV) or add them one by one.".into()
+            },
+            done: f.customers > 0,
+            href: "/office/import",
+        },
+        ChecklistItem {
+            key: "first_link",
+            label: "First payment link sent",
+            detail: if f.link_sent {
+                "Sent.".into()
+            } else {
+                "Open a customer and press \"Email invoice\" or \"Text payment link\".".into()
+            },
+            done: f.link_sent,
+            href: "/office/customers",
+        },
+    ])
+}
+
+/// Records that the office read its templates and alert schedule (the
+/// checklist's "Mark as reviewed").
+pub async fn mark_reviewed(app: &crate::app::App, actor: &Actor) -> Result<(), Refusal> {
+    actor.must_be_company()?;
+    let mut tx = app.db.begin_write().await?;
+    crate::store::audit::record(
+        &mut tx,
+        actor.company_id(),
+        &actor.audit_name(),
+        "setup.reviewed",
+        actor.company_id(),
+        serde_json::json!({}),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
 }

@@ -69,6 +69,11 @@ impl PageProcessor {
         self.kind == ProcessorKind::Stripe
     }
 
+    /// Test or live: the sandbox and Stripe test keys move no money.
+    pub fn mode(&self) -> Mode {
+        Mode::of(self.kind, self.publishable_key.as_deref())
+    }
+
     /// From a company's stored kind and publishable key (none stored: the
     /// sandbox).
     pub fn from_settings(kind: Option<ProcessorKind>, publishable_key: Option<String>) -> Self {
@@ -79,5 +84,43 @@ impl PageProcessor {
             },
             _ => PageProcessor::sandbox(),
         }
+    }
+}
+
+/// Whether a company's payments move money. The sandbox and Stripe test keys
+/// do not (`Test`); only Stripe with live keys does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    Test,
+    Live,
+}
+
+/// The banner every customer-facing page, email and the office header carry
+/// in test mode.
+pub const TEST_MODE_BANNER: &str = "Test mode \u{2014} no money moves";
+/// The same words for SMS, in GSM-7 (the dash of the banner would make
+/// every test message UCS-2 and halve what fits in one segment).
+pub const TEST_MODE_SMS: &str = "Test mode - no money moves.";
+
+impl Mode {
+    /// From the processor kind and the publishable key stored with it (both
+    /// Stripe keys are checked to be of one mode when saved).
+    pub fn of(kind: ProcessorKind, publishable_key: Option<&str>) -> Mode {
+        match (kind, publishable_key) {
+            (ProcessorKind::Stripe, Some(k)) if k.starts_with("pk_live_") => Mode::Live,
+            _ => Mode::Test,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Test => "test",
+            Mode::Live => "live",
+        }
+    }
+
+    pub fn is_test(self) -> bool {
+        self == Mode::Test
     }
 }

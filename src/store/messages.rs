@@ -522,3 +522,49 @@ pub async fn office_list(
         })
         .collect()
 }
+
+/// Keeps the office's note for one message (in the transaction that queued it).
+pub async fn set_note(
+    conn: &mut Conn,
+    company_id: &str,
+    message_id: &str,
+    note: &str,
+) -> StoreResult<()> {
+    crate::store::sql::query(
+        "INSERT INTO message_notes (message_id, company_id, note) VALUES ($1, $2, $3)
+         ON CONFLICT (message_id) DO NOTHING",
+    )
+    .bind(message_id)
+    .bind(company_id)
+    .bind(note)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// The office's note for a message, if it has one.
+pub async fn note(db: &Db, message_id: &str) -> StoreResult<Option<String>> {
+    Ok(
+        crate::store::sql::query_scalar("SELECT note FROM message_notes WHERE message_id = $1")
+            .bind(message_id)
+            .fetch_optional(db.reader())
+            .await?,
+    )
+}
+
+/// The status of the email receipt of a payment (`None`: none was queued).
+pub async fn receipt_email_status(
+    db: &Db,
+    company_id: &str,
+    payment_id: &str,
+) -> StoreResult<Option<String>> {
+    Ok(crate::store::sql::query_scalar(
+        "SELECT status FROM outbox
+         WHERE company_id = $1 AND cause = $2 AND channel = 'email'
+         ORDER BY created_at LIMIT 1",
+    )
+    .bind(company_id)
+    .bind(format!("receipt:{payment_id}"))
+    .fetch_optional(db.reader())
+    .await?)
+}

@@ -79,6 +79,7 @@ pub const MIGRATIONS: &[Source] = &[
     migration!(22, "template_defaults", "0022_template_defaults"),
     migration!(23, "webhooks", "0023_webhooks"),
     migration!(24, "collections_funnel", "0024_collections_funnel"),
+    migration!(25, "message_notes", "0025_message_notes"),
 ];
 
 /// SQLite's column types as PostgreSQL names them: `INTEGER` is `BIGINT`

@@ -6,6 +6,7 @@
 pub mod alerts;
 pub mod audit;
 pub mod autopay;
+pub mod checklist;
 pub mod companies;
 pub mod copy;
 pub mod customers;

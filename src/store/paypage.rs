@@ -79,6 +79,9 @@ pub struct PayPage {
     pub properties: Vec<PageProperty>,
     pub saved_methods: Vec<PageMethod>,
     pub autopay: PageAutopay,
+    /// `test` while the company's processor moves no money (the sandbox or
+    /// Stripe test keys), else `live`.
+    pub mode: crate::domain::processor::Mode,
 }
 
 impl PayPage {
@@ -203,7 +206,9 @@ pub async fn load(db: &Db, token_hash: &str) -> StoreResult<Option<PayPage>> {
             enrolled: false,
             method_id: None,
         },
+        mode: crate::domain::processor::Mode::Test,
     };
+    page.mode = page.company.processor.mode();
     let json: String = first.try_get("invoices")?;
     let mut rows: Vec<InvoiceRow> = serde_json::from_str(&json).map_err(|_| StoreError::Invalid)?;
     // Properties by address, invoices by due date then number.

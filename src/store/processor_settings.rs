@@ -44,6 +44,24 @@ pub async fn get(db: &Db, company_id: &str) -> StoreResult<Option<ProcessorSetti
     }))
 }
 
+/// Whether the company's payments move money: test (the sandbox, the
+/// default, or Stripe with test keys) or live.
+pub async fn mode(db: &Db, company_id: &str) -> StoreResult<crate::domain::processor::Mode> {
+    let row: Option<(String, Option<String>)> = crate::store::sql::query_as(
+        "SELECT kind, publishable_key FROM processor_settings WHERE company_id = $1",
+    )
+    .bind(company_id)
+    .fetch_optional(db.reader())
+    .await?;
+    Ok(match row {
+        Some((kind, pk)) => crate::domain::processor::Mode::of(
+            ProcessorKind::parse(&kind).unwrap_or(ProcessorKind::Sandbox),
+            pk.as_deref(),
+        ),
+        None => crate::domain::processor::Mode::Test,
+    })
+}
+
 /// When the company's processor settings last changed (`None`: never set),
 /// read in the caller's transaction: a payment checks that the processor
 /// it chose is still the company's when it writes its attempt.

@@ -35,7 +35,16 @@ pub struct ProcessorInput {
     pub publishable_key: Option<String>,
     #[serde(default)]
     pub webhook_secret: Option<String>,
+    /// Going live (Stripe with live keys, from test mode) takes this, true:
+    /// from then on real cards are charged.
+    #[serde(default)]
+    pub confirm_live: Option<bool>,
 }
+
+/// The code of a switch to live keys sent without `confirm_live`.
+pub const CONFIRM_LIVE_CODE: &str = "confirm_live_required";
+/// What the office and the API say when going live is not confirmed.
+pub const CONFIRM_LIVE_MESSAGE: &str = "These are live Stripe keys: from now on real cards are charged and money moves. Confirm that you want to go live.";
 
 /// A checked update: plaintext keys, to be sealed before they are stored.
 #[derive(PartialEq, Eq)]
@@ -150,6 +159,36 @@ pub fn check_input(
                 "Stripe needs the webhook signing secret (whsec_…) so fieldpay can trust its notices."
                     .into(),
             ));
+        }
+    }
+    if kind == ProcessorKind::Stripe {
+        let pk = publishable_key
+            .as_deref()
+            .or(current.and_then(|c| c.publishable_key.as_deref()));
+        let live = pk.is_some_and(|k| k.starts_with("pk_live_"));
+        if live {
+            let secret_live = match &secret_key {
+                Some(k) => mode_of(k) == Some("live"),
+                None => current
+                    .and_then(|c| c.secret_key_hint.as_deref())
+                    .is_some_and(|h| mode_of(h) == Some("live")),
+            };
+            if !secret_live {
+                return Err((
+                    "secret_key",
+                    "Going live needs the live secret key (sk_live_…) with the live publishable key."
+                        .into(),
+                ));
+            }
+            let was_live = current.is_some_and(|c| {
+                c.kind == ProcessorKind::Stripe
+                    && c.publishable_key
+                        .as_deref()
+                        .is_some_and(|k| k.starts_with("pk_live_"))
+            });
+            if !was_live && input.confirm_live != Some(true) {
+                return Err(("confirm_live", CONFIRM_LIVE_MESSAGE.into()));
+            }
         }
     }
     Ok(CheckedInput {
@@ -307,8 +346,14 @@ async fn api_put(
 ) -> Result<Response, ApiError> {
     let Json(input) = body?;
     let current = store::get(&state.app.db, &company).await?;
-    let checked = check_input(&input, current.as_ref())
-        .map_err(|(field, message)| ApiError::unprocessable("invalid_field", message, field))?;
+    let checked = check_input(&input, current.as_ref()).map_err(|(field, message)| {
+        let code = if field == "confirm_live" {
+            CONFIRM_LIVE_CODE
+        } else {
+            "invalid_field"
+        };
+        ApiError::unprocessable(code, message, field)
+    })?;
     match write_settings(&state.app, &company, "api", &checked).await {
         Ok(()) => {}
         Err(WriteError::Store(e)) => return Err(e.into()),
@@ -336,6 +381,7 @@ mod tests {
             secret_key: o(sk),
             publishable_key: o(pk),
             webhook_secret: o(wh),
+            confirm_live: None,
         }
     }
 
@@ -402,7 +448,26 @@ mod tests {
             Some("publishable_key")
         );
         assert_eq!(e("sk_test_a", "pk_test_a", "sec_a"), Some("webhook_secret"));
-        assert_eq!(e("rk_live_a", "pk_live_a", "whsec_a"), None);
+        // Live keys from test mode: only with the confirmation.
+        assert_eq!(e("rk_live_a", "pk_live_a", "whsec_a"), Some("confirm_live"));
+        let confirmed = ProcessorInput {
+            confirm_live: Some(true),
+            ..input("stripe", "rk_live_a", "pk_live_a", "whsec_a")
+        };
+        assert!(check_input(&confirmed, None).is_ok());
+        // A live publishable key with the stored test secret is not live.
+        assert_eq!(
+            check_input(
+                &ProcessorInput {
+                    confirm_live: Some(true),
+                    ..input("stripe", "", "pk_live_a", "")
+                },
+                Some(&stored())
+            )
+            .unwrap_err()
+            .0,
+            "secret_key"
+        );
         assert_eq!(
             check_input(&input("paypal", "", "", ""), None)
                 .unwrap_err()

@@ -39,6 +39,9 @@ pub struct SendBody {
     pub channel: Option<String>,
     #[serde(default)]
     pub template_id: Option<String>,
+    /// A few words shown above the template's text (at most 500 characters).
+    #[serde(default)]
+    pub message: Option<String>,
 }
 
 /// The messages queued (one per request today).
@@ -98,6 +101,7 @@ async fn send(
         template_id: b.template_id.as_deref().map(str::trim),
         key: &idempotency,
         must_carry_link: invoice_id.is_none(),
+        note: b.message.as_deref(),
     };
     let sent = messages::send(&state.app, &key.actor(), &req).await?;
     let message = store::view(&state.app.db, &key.0, sent.outcome.id())

@@ -374,6 +374,13 @@ pub fn not_found_for(state: &AppState, path: &str) -> Response {
 /// The policy of every response (SECURITY.md 7).
 pub const DEFAULT_CSP: &str = "default-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'; img-src 'self' data:";
 
+/// The policy of an email shown as the customer sees it (the office's
+/// "See the email as the customer sees it"): a document of its own, opened
+/// in its own tab, where nothing runs (`sandbox`: no scripts, forms or
+/// same-origin rights), nothing loads but images, and only the inline styles
+/// emails carry apply. Every office and customer page keeps `DEFAULT_CSP`.
+pub const EMAIL_DOCUMENT_CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data: https:; object-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'; sandbox";
+
 /// The policy of a page that shows Stripe's card fields: `DEFAULT_CSP` plus
 /// Stripe.js, its frames and its API, and no other third party.
 pub const STRIPE_CSP: &str = "default-src 'self'; script-src 'self' https://js.stripe.com; frame-src https://js.stripe.com https://hooks.stripe.com; connect-src 'self' https://api.stripe.com; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'; img-src 'self' data:";

@@ -52,12 +52,17 @@ async fn render(
         Ok(m) => m.map(|m| format!("{} ending {}", m.brand, m.last4)),
         Err(e) => return ApiError::from(e).into_response(),
     };
+    let mode = match crate::store::processor_settings::mode(&state.app.db, &link.company_id).await {
+        Ok(m) => m,
+        Err(e) => return ApiError::from(e).into_response(),
+    };
     let (nonce, sig) = form_token(state, &link.id);
     state.views.page(
         status,
         "pay_autopay.html",
         minijinja::context! {
             accent => company.accent_color,
+            test_mode => mode.is_test(),
             company => minijinja::context! { name => company.name, phone => company.phone },
             card => card,
             action => format!("/pay/{token}/autopay"),

@@ -246,11 +246,12 @@ async fn a_card_payment_sends_one_receipt() {
 async fn rules_are_validated_and_scoped_to_the_company() {
     let t = TestApp::new().await;
     let e = email_template(&t, "Reminder", "<p>Due</p>").await;
-    let other = fieldpay::app::setup::create_company(
+    let other = fieldpay::app::setup::create_company_with(
         &t.app.db,
         &fieldpay::app::setup::default_company("Other"),
         "other@example.com",
         "long enough pw",
+        false,
     )
     .await
     .unwrap();

@@ -99,11 +99,12 @@ async fn owner(t: &TestApp) -> Office {
 /// A second company with its own owner: its API key and office session.
 async fn second_company(t: &TestApp) -> (String, Office, String) {
     let email = format!("{}@example.com", fieldpay::crypto::new_id("b"));
-    let created = fieldpay::app::setup::create_company(
+    let created = fieldpay::app::setup::create_company_with(
         &t.app.db,
         &fieldpay::app::setup::default_company("Rival Pest Co"),
         &email,
         "rival company password",
+        false,
     )
     .await
     .unwrap();

@@ -229,6 +229,8 @@ async fn the_dashboard_shows_the_funnel_with_its_chart() {
     let r = o.get(&t, "/office/dashboard").await;
     assert_eq!(r.status, StatusCode::OK);
     assert!(r.body.contains("Collections funnel"), "{}", r.body);
+    let title = r.body.split("</title>").next().unwrap();
+    assert!(!title.contains("funnel"), "the page title: {title}");
     assert!(r.body.contains("Friendly reminder"));
     assert!(r.body.contains("1 sent, 1 opened, 1 paid"), "{}", r.body);
     assert!(r.body.contains("$25.00"));

@@ -114,13 +114,7 @@ async fn copy(t: &TestApp, company: &str, id: &str) -> (String, Option<String>, 
 }
 
 fn spool_files(t: &TestApp, ext: &str) -> Vec<String> {
-    let Ok(dir) = std::fs::read_dir(t.dir.join("spool")) else {
-        return vec![];
-    };
-    dir.filter_map(|e| e.ok())
-        .filter(|e| e.file_name().to_string_lossy().ends_with(ext))
-        .map(|e| std::fs::read_to_string(e.path()).unwrap())
-        .collect()
+    t.spool(ext)
 }
 
 #[tokio::test]

@@ -209,7 +209,8 @@ async fn broken_templates_are_not_saved_and_say_where() {
 async fn sms_templates_show_segments() {
     let t = TestApp::new().await;
     let o = office(&t).await;
-    let body = "a".repeat(161);
+    // Counted as sent: the test-mode line (28 characters) comes first.
+    let body = "a".repeat(100);
     let r = o
         .post(
             &t,
@@ -221,13 +222,14 @@ async fn sms_templates_show_segments() {
     let page = o.get(&t, &format!("{SMS}/{id}")).await;
     assert_eq!(page.status, StatusCode::OK);
     assert!(
-        page.body.contains("161 characters (GSM-7), 2 segments."),
+        page.body.contains("128 characters (GSM-7), 1 segment."),
         "{}",
         page.body
     );
     assert!(!page.body.contains("id=\"sms-warning\""));
 
-    let body = "b".repeat(307);
+    // Crossing into a second segment is warned about.
+    let body = "b".repeat(161);
     let r = o
         .post(
             &t,
@@ -237,8 +239,9 @@ async fn sms_templates_show_segments() {
         .await;
     assert_eq!(saved_id(&r, SMS), id);
     let page = o.get(&t, &format!("{SMS}/{id}")).await;
-    assert!(page.body.contains("307 characters (GSM-7), 3 segments."));
+    assert!(page.body.contains("189 characters (GSM-7), 2 segments."));
     assert!(page.body.contains("id=\"sms-warning\""));
+    assert!(page.body.contains("crosses into 2 segments"));
 
     // The preview counts the rendered text.
     let r = o
@@ -254,7 +257,10 @@ async fn sms_templates_show_segments() {
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     assert!(r.body.contains("Hi Jane 😀"));
-    assert!(r.body.contains("characters (Unicode (UCS-2)), 1 segment."));
+    assert!(
+        r.body
+            .contains("characters (Unicode (UCS-2)), 1 segment, with sample data")
+    );
     // Previewing did not save.
     assert!(o.get(&t, SMS).await.body.contains(&"b".repeat(80)));
 
@@ -427,11 +433,12 @@ async fn another_companys_ids_are_404() {
     let customer = t.customer("Our Customer").await;
 
     let other = format!("{}@example.com", fieldpay::crypto::new_id("x"));
-    fieldpay::app::setup::create_company(
+    fieldpay::app::setup::create_company_with(
         &t.app.db,
         &fieldpay::app::setup::default_company("Other"),
         &other,
         "long enough pw",
+        false,
     )
     .await
     .unwrap();

@@ -637,11 +637,12 @@ async fn another_companys_payments_and_customers_are_404() {
     let (c, inv) = customer_with_invoices(&t, "Mine Only", &[5000]).await;
     let pay = payment_of(&record(&t, &o, &c, &[&inv[0]], &[("method", "cash")]).await);
 
-    fieldpay::app::setup::create_company(
+    fieldpay::app::setup::create_company_with(
         &t.app.db,
         &fieldpay::app::setup::default_company("Other"),
         "other@example.com",
         "long enough pw",
+        false,
     )
     .await
     .unwrap();

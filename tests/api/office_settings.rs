@@ -481,7 +481,7 @@ async fn disabling_a_user_asks_once_and_ends_their_session() {
     );
 }
 
-fn company_fields<'a>(overrides: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+pub fn company_fields<'a>(overrides: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
     let mut fields = vec![
         ("name", "Greenleaf Pest Control"),
         ("address", "12 Elm St\nAustin, TX"),
@@ -605,7 +605,7 @@ fn multipart(csrf: &str, file: &[u8]) -> (String, Vec<u8>) {
     (format!("multipart/form-data; boundary={boundary}"), body)
 }
 
-async fn upload(t: &TestApp, o: &Office, file: &[u8]) -> Resp {
+pub async fn upload(t: &TestApp, o: &Office, file: &[u8]) -> Resp {
     let (kind, body) = multipart(&o.csrf, file);
     let req = axum::http::Request::builder()
         .method(Method::POST)

@@ -6,8 +6,8 @@ use axum::http::{Method, StatusCode};
 use crate::office_auth::csrf_of;
 use crate::support::{Resp, TestApp};
 
-/// Loads a sign-up page and posts its form as a browser would.
-async fn sign_up(t: &TestApp, path: &str, fields: &[(&str, &str)]) -> Resp {
+/// Loads a sign-up page as a browser would: its cookie and CSRF token.
+async fn open_form(t: &TestApp, path: &str) -> (String, String) {
     let page = t.get(path).await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.body);
     let cookie = page
@@ -16,8 +16,18 @@ async fn sign_up(t: &TestApp, path: &str, fields: &[(&str, &str)]) -> Resp {
         .next()
         .unwrap()
         .to_string();
+    (cookie, csrf_of(&page.body))
+}
+
+/// Posts a sign-up form loaded by `open_form`.
+async fn post_form(
+    t: &TestApp,
+    path: &str,
+    (cookie, csrf): &(String, String),
+    fields: &[(&str, &str)],
+) -> Resp {
     let mut body = form_urlencoded::Serializer::new(String::new());
-    body.append_pair("csrf", &csrf_of(&page.body));
+    body.append_pair("csrf", csrf);
     for (k, v) in fields {
         body.append_pair(k, v);
     }
@@ -26,14 +36,20 @@ async fn sign_up(t: &TestApp, path: &str, fields: &[(&str, &str)]) -> Resp {
         path,
         &[
             ("content-type", "application/x-www-form-urlencoded"),
-            ("cookie", &cookie),
+            ("cookie", cookie),
         ],
         Some(body.finish()),
     )
     .await
 }
 
-fn company<'a>(name: &'a str, email: &'a str) -> Vec<(&'a str, &'a str)> {
+/// Loads a sign-up page and posts its form as a browser would.
+pub async fn sign_up(t: &TestApp, path: &str, fields: &[(&str, &str)]) -> Resp {
+    let form = open_form(t, path).await;
+    post_form(t, path, &form, fields).await
+}
+
+pub fn company<'a>(name: &'a str, email: &'a str) -> Vec<(&'a str, &'a str)> {
     vec![
         ("company_name", name),
         ("owner_email", email),
@@ -140,9 +156,11 @@ async fn two_first_visitors_at_once_make_one_company() {
         company("First Pest", "first@pest.test"),
         company("Second Pest", "second@pest.test"),
     );
+    // Both open the form while there is no company, then both submit.
+    let (form_a, form_b) = (open_form(&t, "/setup").await, open_form(&t, "/setup").await);
     let (a, b) = tokio::join!(
-        sign_up(&t, "/setup", &first),
-        sign_up(&t, "/setup", &second),
+        post_form(&t, "/setup", &form_a, &first),
+        post_form(&t, "/setup", &form_b, &second),
     );
     let mut statuses = [a.status.as_u16(), b.status.as_u16()];
     statuses.sort();

@@ -348,11 +348,12 @@ impl TestApp {
     /// A second company on the same server, with its own key.
     pub async fn other_company(&self) -> String {
         let company = setup::default_company("Other Pest Co");
-        setup::create_company(
+        setup::create_company_with(
             &self.app.db,
             &company,
             &format!("{}@example.com", new_id("o")),
             "correct horse battery",
+            false,
         )
         .await
         .unwrap()
@@ -586,6 +587,17 @@ impl TestApp {
             .fetch_one(self.app.sandbox.database())
             .await
             .unwrap()
+    }
+
+    /// The files the spool transports wrote (`.eml` emails, `.txt` SMS).
+    pub fn spool(&self, ext: &str) -> Vec<String> {
+        let Ok(dir) = std::fs::read_dir(self.dir.join("spool")) else {
+            return vec![];
+        };
+        dir.filter_map(|e| e.ok())
+            .filter(|e| e.file_name().to_string_lossy().ends_with(ext))
+            .map(|e| std::fs::read_to_string(e.path()).unwrap())
+            .collect()
     }
 
     pub async fn count(&self, sql: &'static str) -> i64 {

@@ -96,8 +96,8 @@ async fn every_variable_renders_with_the_customers_data() {
     .await;
     let html = out["html"].as_str().unwrap();
     assert!(
-        html.contains(&format!(
-            "<a href=\"{link}\">Click Here to Make Payment</a>"
+        html.contains(&fieldpay::messaging::template::payment_button_anchor(
+            &link, "#1d5fbf"
         )),
         "{html}"
     );
@@ -506,7 +506,11 @@ async fn delivery_renders_the_current_link() {
     let r = render_for(&t.app, &company, Channel::Sms, &sms, &customer, None)
         .await
         .unwrap();
-    assert_eq!(r.text, format!("Jane, pay $125.00: {before}"));
+    // The test company is in test mode (the sandbox): every message says so first.
+    assert_eq!(
+        r.text,
+        format!("Test mode - no money moves. Jane, pay $125.00: {before}")
+    );
 
     let rotated = t
         .api(
@@ -521,7 +525,10 @@ async fn delivery_renders_the_current_link() {
     let r = render_for(&t.app, &company, Channel::Sms, &sms, &customer, None)
         .await
         .unwrap();
-    assert_eq!(r.text, format!("Jane, pay $125.00: {after}"));
+    assert_eq!(
+        r.text,
+        format!("Test mode - no money moves. Jane, pay $125.00: {after}")
+    );
     let r = render_for(
         &t.app,
         &company,
@@ -532,11 +539,18 @@ async fn delivery_renders_the_current_link() {
     )
     .await
     .unwrap();
-    assert_eq!(
-        r.html.as_deref().unwrap(),
-        format!("<a href=\"{after}\">Click Here to Make Payment</a>")
+    let html = r.html.as_deref().unwrap();
+    assert!(html.starts_with("<div style="), "{html}");
+    assert!(html.contains("Test mode — no money moves</div>"), "{html}");
+    assert!(
+        html.ends_with(&fieldpay::messaging::template::payment_button_anchor(
+            &after, "#1d5fbf"
+        ))
     );
-    assert_eq!(r.text, format!("Click Here to Make Payment: {after}"));
+    assert_eq!(
+        r.text,
+        format!("Test mode — no money moves\n\nClick Here to Make Payment: {after}")
+    );
 
     // A revoked link is never sent: the portal link takes its place.
     let revoked = t
@@ -550,7 +564,10 @@ async fn delivery_renders_the_current_link() {
     let r = render_for(&t.app, &company, Channel::Sms, &sms, &customer, None)
         .await
         .unwrap();
-    assert_eq!(r.text, format!("Jane, pay $125.00: {BASE_URL}/portal"));
+    assert_eq!(
+        r.text,
+        format!("Test mode - no money moves. Jane, pay $125.00: {BASE_URL}/portal")
+    );
 
     // Another company's template, customer or invoice is not found.
     let other = t.other_company().await;

@@ -110,15 +110,22 @@ pub fn test_company() -> NewCompany {
 }
 
 /// Creates the test company with an owner of a fresh email: what
-/// `fieldpay company create` makes, and that owner's email.
+/// `fieldpay company create` makes, without the starter content (each test
+/// sets up the templates and alerts it exercises; `tests/api/starter.rs`
+/// checks the starter content), and that owner's email.
 pub async fn create_test_company(
     db: &fieldpay::store::Db,
 ) -> (fieldpay::app::setup::CreatedCompany, String) {
     let owner_email = format!("{}@example.com", new_id("o"));
-    let created =
-        fieldpay::app::setup::create_company(db, &test_company(), &owner_email, OWNER_PASSWORD)
-            .await
-            .unwrap();
+    let created = fieldpay::app::setup::create_company_with(
+        db,
+        &test_company(),
+        &owner_email,
+        OWNER_PASSWORD,
+        false,
+    )
+    .await
+    .unwrap();
     (created, owner_email)
 }
 

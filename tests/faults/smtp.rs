@@ -178,11 +178,12 @@ async fn smtp_down_for_a_while_then_back_delivers_each_message_once() {
     })
     .await
     .unwrap();
-    let created = setup::create_company(
+    let created = setup::create_company_with(
         &app.db,
         &setup::default_company("Faults Pest Control"),
         "owner@faults.example",
         support::OWNER_PASSWORD,
+        false,
     )
     .await
     .unwrap();

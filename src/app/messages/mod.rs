@@ -4,9 +4,17 @@
 //! through the configured transports and records what became of each; and
 //! sending one message now (`send`).
 
+mod preview;
+mod remind;
 mod send;
 
-pub use send::{SendRequest, Sent, SmsPreview, preview_sms, record_opt_out, send, valid_key};
+pub use preview::{DraftBody, DraftPreview, preview_draft, sample_vars};
+pub use remind::{MAX_REMINDERS, OverduePlan, Reminded, plan_overdue_reminders, remind_overdue};
+
+pub use send::{
+    NOTE_MAX, SendRequest, Sent, SmsPreview, preview_send, preview_sms, record_opt_out, send,
+    valid_key,
+};
 
 use std::fmt;
 use std::sync::Mutex;
@@ -140,6 +148,12 @@ pub async fn vars_for(
         payment_amount: String::new(),
         autopay_cancel_link,
         update_card_link,
+        company_logo_url: if companies::has_logo(db, company_id).await? {
+            format!("{base}/logo/{company_id}")
+        } else {
+            String::new()
+        },
+        company_accent_color: company.accent_color,
         ..MessageVars::default()
     })
 }
@@ -180,6 +194,39 @@ pub async fn render_for_cause(
     invoice_id: Option<&str>,
     cause: &str,
 ) -> Result<Rendered, RenderError> {
+    let message = Message {
+        channel,
+        template_id,
+        customer_id,
+        invoice_id,
+    };
+    render_message(app, company_id, &message, cause, None).await
+}
+
+/// What a message is: its channel, template, customer and invoice.
+#[derive(Debug, Clone, Copy)]
+pub struct Message<'a> {
+    pub channel: Channel,
+    pub template_id: &'a str,
+    pub customer_id: &'a str,
+    pub invoice_id: Option<&'a str>,
+}
+
+/// `render_for_cause` with the office's note for this one message (shown
+/// above the template's text).
+pub async fn render_message(
+    app: &App,
+    company_id: &str,
+    message: &Message<'_>,
+    cause: &str,
+    note: Option<&str>,
+) -> Result<Rendered, RenderError> {
+    let Message {
+        channel,
+        template_id,
+        customer_id,
+        invoice_id,
+    } = *message;
     let mut vars = vars_for(app, company_id, customer_id, invoice_id).await?;
     if let Some(payment_id) = cause.strip_prefix("receipt:") {
         let payment = crate::store::payments::list(
@@ -204,12 +251,77 @@ pub async fn render_for_cause(
         vars.autopay_date = a.autopay_date;
         vars.decline_reason = a.decline_reason;
     }
+    let test_mode = crate::store::processor_settings::mode(&app.db, company_id)
+        .await?
+        .is_test();
+    let mut rendered =
+        render_template(app, company_id, channel, template_id, invoice_id, &vars).await?;
+    if let Some(note) = note {
+        add_note(&mut rendered, note);
+    }
+    if test_mode {
+        mark_test_mode(&mut rendered);
+    }
+    Ok(rendered)
+}
+
+/// Puts the office's note for one message above the template's text: its
+/// own paragraph at the top of the email (escaped, line breaks kept), the
+/// first lines of the text part and of an SMS.
+pub fn add_note(rendered: &mut Rendered, note: &str) {
+    if let Some(html) = &mut rendered.html {
+        let escaped = crate::messaging::template::escape_text(note).replace('\n', "<br>");
+        let block = format!(
+            "<p style=\"margin:0;padding:16px 24px;background:#ffffff;color:#1b1f24;font:16px/1.5 Arial,Helvetica,sans-serif\">{escaped}</p>"
+        );
+        let at = html
+            .to_ascii_lowercase()
+            .find("<body")
+            .and_then(|start| html[start..].find('>').map(|end| start + end + 1))
+            .unwrap_or(0);
+        html.insert_str(at, &block);
+        rendered.text = format!("{note}\n\n{}", rendered.text);
+    } else {
+        rendered.text = format!("{note}\n{}", rendered.text);
+    }
+}
+
+/// Says "Test mode — no money moves" at the top of a message a company in
+/// test mode sends: the first line of the text (and of an SMS), a banner
+/// at the top of the HTML body.
+pub fn mark_test_mode(rendered: &mut Rendered) {
+    use crate::domain::processor::{TEST_MODE_BANNER, TEST_MODE_SMS};
+    match &mut rendered.html {
+        Some(html) => {
+            let banner = format!(
+                "<div style=\"background:#fff3c4;color:#3d2e00;border-bottom:2px solid #b08900;padding:10px 16px;font:bold 14px/1.4 Arial,Helvetica,sans-serif;text-align:center\">{TEST_MODE_BANNER}</div>"
+            );
+            let at = html
+                .to_ascii_lowercase()
+                .find("<body")
+                .and_then(|start| html[start..].find('>').map(|end| start + end + 1))
+                .unwrap_or(0);
+            html.insert_str(at, &banner);
+            rendered.text = format!("{TEST_MODE_BANNER}\n\n{}", rendered.text);
+        }
+        None => rendered.text = format!("{TEST_MODE_SMS} {}", rendered.text),
+    }
+}
+
+async fn render_template(
+    app: &App,
+    company_id: &str,
+    channel: Channel,
+    template_id: &str,
+    invoice_id: Option<&str>,
+    vars: &MessageVars,
+) -> Result<Rendered, RenderError> {
     match channel {
         Channel::Email => {
             let t = templates::get_email(&app.db, company_id, template_id)
                 .await?
                 .ok_or(RenderError::NotFound("email template"))?;
-            let mut rendered = render_email(&t.source(), &vars)?;
+            let mut rendered = render_email(&t.source(), vars)?;
             if let (true, Some(invoice_id)) = (t.attach_invoice_pdf, invoice_id) {
                 let (number, content) =
                     crate::app::documents::invoice_pdf_named(app, company_id, invoice_id)
@@ -228,7 +340,7 @@ pub async fn render_for_cause(
             let t = templates::get_sms(&app.db, company_id, template_id)
                 .await?
                 .ok_or(RenderError::NotFound("SMS template"))?;
-            Ok(render_sms(&t.body, &vars)?)
+            Ok(render_sms(&t.body, vars)?)
         }
     }
 }
@@ -241,17 +353,18 @@ pub fn render_stored<'a>(
 ) -> BoxFuture<'a, Result<Rendered, String>> {
     Box::pin(async move {
         let channel = channel_of(row)?;
-        render_for_cause(
-            app,
-            &row.company_id,
+        let note = store::note(&app.db, &row.id)
+            .await
+            .map_err(|e| e.to_string())?;
+        let message = Message {
             channel,
-            &row.template_id,
-            &row.customer_id,
-            row.invoice_id.as_deref(),
-            &row.cause,
-        )
-        .await
-        .map_err(|e| e.to_string())
+            template_id: &row.template_id,
+            customer_id: &row.customer_id,
+            invoice_id: row.invoice_id.as_deref(),
+        };
+        render_message(app, &row.company_id, &message, &row.cause, note.as_deref())
+            .await
+            .map_err(|e| e.to_string())
     })
 }
 
@@ -507,4 +620,33 @@ pub async fn release_claims(app: &App) -> crate::store::StoreResult<u64> {
     let released = crate::store::health::release_outbox_claims(&mut tx, &mine).await?;
     tx.commit().await?;
     Ok(released)
+}
+
+/// One message as the office reads it: what the list shows, and the body
+/// kept when it was sent (`None` until then: a message is written when it is
+/// sent, with the data and link as they are at that moment).
+#[derive(Debug, Clone)]
+pub struct ReadMessage {
+    pub view: crate::store::messages::MessageView,
+    pub body: Option<String>,
+    /// The office's own words added to it, if any.
+    pub note: Option<String>,
+}
+
+/// Opens one of the company's messages; another company's is `NotFound`.
+pub async fn read_message(
+    app: &App,
+    actor: &crate::app::Actor,
+    id: &str,
+) -> Result<ReadMessage, crate::app::Refusal> {
+    actor.must_be_company()?;
+    let company_id = actor.company_id();
+    let view = store::view(&app.db, company_id, id)
+        .await?
+        .ok_or(crate::app::Refusal::NotFound)?;
+    let body = store::stored_copy(&app.db, company_id, id)
+        .await?
+        .and_then(|(_, _, body, _)| body);
+    let note = store::note(&app.db, id).await?;
+    Ok(ReadMessage { view, body, note })
 }

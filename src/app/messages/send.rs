@@ -32,6 +32,63 @@ pub struct SendRequest<'a> {
     pub key: &'a str,
     /// The message must carry the customer's payment link (sending the link).
     pub must_carry_link: bool,
+    /// A few words from the office shown above the template's text.
+    pub note: Option<&'a str>,
+}
+
+/// Longest note the office may add to a message.
+pub const NOTE_MAX: usize = 500;
+
+/// The note as it is kept: trimmed, `None` when blank; refused when too
+/// long or holding control characters other than line breaks.
+fn checked_note(note: Option<&str>) -> Result<Option<String>, Rejected> {
+    let Some(note) = note.map(str::trim).filter(|n| !n.is_empty()) else {
+        return Ok(None);
+    };
+    let note = note.replace("\r\n", "\n");
+    if note.chars().count() > NOTE_MAX {
+        return Err(Rejected::field(
+            "message",
+            format!("The message may be at most {NOTE_MAX} characters."),
+        ));
+    }
+    if note.chars().any(|c| c.is_control() && c != '\n') {
+        return Err(Rejected::field(
+            "message",
+            "The message may hold text and line breaks only.",
+        ));
+    }
+    Ok(Some(note))
+}
+
+/// The message `send` would queue, rendered now (the customer's data and
+/// live link, the note, the test-mode line) with its SMS segments. Nothing
+/// is queued.
+pub async fn preview_send(
+    app: &App,
+    actor: &Actor,
+    req: &SendRequest<'_>,
+) -> Result<super::DraftPreview, Rejected> {
+    actor.must_be_company()?;
+    let company_id = actor.company_id();
+    let note = checked_note(req.note)?;
+    let customer = recipient_customer(app, company_id, req.customer_id, req.invoice_id).await?;
+    let (template_id, _) = chosen_template(app, company_id, req.channel, req.template_id).await?;
+    let message = super::Message {
+        channel: req.channel,
+        template_id: &template_id,
+        customer_id: &customer.id,
+        invoice_id: req.invoice_id,
+    };
+    let rendered = super::render_message(app, company_id, &message, "", note.as_deref())
+        .await
+        .map_err(render_rejected)?;
+    let segments = (req.channel == Channel::Sms).then(|| sms_segments(&rendered.text));
+    Ok(super::DraftPreview {
+        rendered,
+        segments,
+        sample: false,
+    })
 }
 
 /// What became of a send.
@@ -63,7 +120,7 @@ fn what(channel: Channel) -> (&'static str, &'static str) {
 
 /// The customer the message goes to: the one named, the invoice's bill-to,
 /// or both when they agree. Another company's ids are `NotFound`.
-async fn recipient_customer(
+pub(super) async fn recipient_customer(
     app: &App,
     company_id: &str,
     customer_id: Option<&str>,
@@ -133,7 +190,7 @@ async fn chosen_template(
     }
 }
 
-fn render_rejected(e: RenderError) -> Rejected {
+pub(super) fn render_rejected(e: RenderError) -> Rejected {
     match e {
         RenderError::NotFound(_) => Refusal::NotFound.into(),
         RenderError::Template(t) => Rejected::coded("template_id", t.code(), t.to_string()),
@@ -159,6 +216,7 @@ pub async fn send(app: &App, actor: &Actor, req: &SendRequest<'_>) -> Result<Sen
         ));
     }
     let company_id = actor.company_id();
+    let note = checked_note(req.note)?;
     let customer = recipient_customer(app, company_id, req.customer_id, req.invoice_id).await?;
     let (template_id, template_name) =
         chosen_template(app, company_id, req.channel, req.template_id).await?;
@@ -224,6 +282,9 @@ pub async fn send(app: &App, actor: &Actor, req: &SendRequest<'_>) -> Result<Sen
         Enqueued::Rejected { .. } => "failed",
         Enqueued::Duplicate { .. } => "duplicate",
     };
+    if let (Some(note), false) = (&note, matches!(outcome, Enqueued::Duplicate { .. })) {
+        crate::store::messages::set_note(&mut tx, company_id, outcome.id(), note).await?;
+    }
     if !matches!(outcome, Enqueued::Duplicate { .. }) {
         audit::record(
             &mut tx,
@@ -234,7 +295,7 @@ pub async fn send(app: &App, actor: &Actor, req: &SendRequest<'_>) -> Result<Sen
             json!({
                 "customer_id": customer.id, "template_id": template_id,
                 "channel": req.channel.as_str(), "invoice_id": req.invoice_id,
-                "outcome": state, "link": req.must_carry_link,
+                "outcome": state, "link": req.must_carry_link, "note": note.is_some(),
             }),
         )
         .await?;

@@ -403,6 +403,11 @@ pub fn render_sms(body: &str, vars: &MessageVars) -> Result<Rendered, TemplateEr
     })
 }
 
+/// Plain text made safe inside HTML.
+pub fn escape_text(s: &str) -> String {
+    escape_html(s)
+}
+
 pub(super) fn escape_html(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {

@@ -4,6 +4,7 @@ use crate::domain::message::TemplateEmail;
 fn vars() -> MessageVars {
     MessageVars {
         payment_url: "https://pay.test/pay/TOKEN".into(),
+        company_logo_url: "https://pay.test/logo/co_1".into(),
         ..MessageVars::sample("https://pay.test")
     }
 }
@@ -20,10 +21,12 @@ fn every_variable_renders_in_every_part() {
         assert!(!out.contains("[]"), "{part:?}: {out}");
     }
     let html = render_part("{{ email_payment_link }}", Part::Html, &vars()).unwrap();
-    assert_eq!(
-        html,
-        "<a href=\"https://pay.test/pay/TOKEN\">Click Here to Make Payment</a>"
+    assert!(
+        html.starts_with("<a href=\"https://pay.test/pay/TOKEN\" style=\"display:inline-block;")
+            && html.ends_with(">Click Here to Make Payment</a>"),
+        "{html}"
     );
+    assert!(html.contains("background:#1d5fbf"), "{html}");
     let text = render_part("{{ email_payment_link }}", Part::Text, &vars()).unwrap();
     assert_eq!(
         text,

@@ -29,6 +29,8 @@ pub const VARIABLES: &[&str] = &[
     "decline_reason",
     "autopay_cancel_link",
     "update_card_link",
+    "company_logo_url",
+    "company_accent_color",
 ];
 
 /// Every template variable with a one-line meaning, in the order of
@@ -94,6 +96,14 @@ pub const VARIABLE_HELP: &[(&str, &str)] = &[
     (
         "update_card_link",
         "The address where the customer updates the saved card",
+    ),
+    (
+        "company_logo_url",
+        "The address of your logo (empty until you upload one)",
+    ),
+    (
+        "company_accent_color",
+        "Your accent colour, e.g. #1d5fbf (Settings › Company)",
     ),
 ];
 
@@ -187,13 +197,24 @@ pub struct MessageVars {
     pub autopay_cancel_link: String,
     /// Where the saved card is updated (the portal's cards page).
     pub update_card_link: String,
+    /// The company's public logo address; empty without a logo.
+    pub company_logo_url: String,
+    /// The company's accent colour (`#rrggbb`): the payment button's colour.
+    pub company_accent_color: String,
 }
+
+/// The token of sample payment links: as long as a real one (256 bits in
+/// base64url, 43 characters), so a count made with sample data is a real count.
+pub const SAMPLE_TOKEN: &str = "SAMPLE-payment-link-as-long-as-a-real-one00";
+
+/// The payment button's colour when a company has none.
+pub const DEFAULT_ACCENT: &str = "#1d5fbf";
 
 impl MessageVars {
     /// Plausible data for previews and for the trial render at save time.
     pub fn sample(base_url: &str) -> MessageVars {
         MessageVars {
-            payment_url: format!("{base_url}/pay/sample-payment-link"),
+            payment_url: format!("{base_url}/pay/{SAMPLE_TOKEN}"),
             portal_link: format!("{base_url}/portal"),
             customer_name: "Jane Doe".into(),
             customer_first_name: "Jane".into(),
@@ -213,8 +234,10 @@ impl MessageVars {
             autopay_date: "Dec 15, 2026".into(),
             decline_reason: "The card has insufficient funds. Try another card or call your bank."
                 .into(),
-            autopay_cancel_link: format!("{base_url}/pay/sample-payment-link/autopay"),
+            autopay_cancel_link: format!("{base_url}/pay/{SAMPLE_TOKEN}/autopay"),
             update_card_link: format!("{base_url}/portal/cards"),
+            company_logo_url: String::new(),
+            company_accent_color: DEFAULT_ACCENT.into(),
         }
     }
 
@@ -222,9 +245,9 @@ impl MessageVars {
     /// anchor; elsewhere it is "Click Here to Make Payment: URL".
     pub fn context(&self, part: Part) -> Value {
         let email_link = if part == Part::Html {
-            Value::from_safe_string(format!(
-                "<a href=\"{}\">{PAYMENT_LINK_TEXT}</a>",
-                escape_html(&self.payment_url)
+            Value::from_safe_string(payment_button_anchor(
+                &self.payment_url,
+                &self.company_accent_color,
             ))
         } else {
             Value::from(format!("{PAYMENT_LINK_TEXT}: {}", self.payment_url))
@@ -253,6 +276,8 @@ impl MessageVars {
             ("decline_reason", s(&self.decline_reason)),
             ("autopay_cancel_link", s(&self.autopay_cancel_link)),
             ("update_card_link", s(&self.update_card_link)),
+            ("company_logo_url", s(&self.company_logo_url)),
+            ("company_accent_color", s(&self.company_accent_color)),
         ];
         Value::from(
             pairs
@@ -261,6 +286,24 @@ impl MessageVars {
                 .collect::<std::collections::BTreeMap<String, Value>>(),
         )
     }
+}
+
+/// `email_payment_link` in HTML: an anchor styled as a button (white on the
+/// accent colour, inline styles only, as Gmail keeps them). A colour that is
+/// not `#rrggbb` falls back to the default.
+pub fn payment_button_anchor(url: &str, accent: &str) -> String {
+    let accent = if accent.len() == 7
+        && accent.starts_with('#')
+        && accent[1..].bytes().all(|b| b.is_ascii_hexdigit())
+    {
+        accent
+    } else {
+        DEFAULT_ACCENT
+    };
+    format!(
+        "<a href=\"{}\" style=\"display:inline-block;padding:14px 28px;background:{accent};color:#ffffff;border-radius:6px;font:bold 17px/1.2 Arial,Helvetica,sans-serif;text-decoration:none\">{PAYMENT_LINK_TEXT}</a>",
+        escape_html(url)
+    )
 }
 
 /// The first word of a name ("Jane" of "Jane Q. Doe").

@@ -17,7 +17,9 @@ use crate::web::AppState;
 use crate::web::error::ApiError;
 
 pub fn routes() -> Router<AppState> {
-    Router::new().route("/office/dashboard", get(dashboard))
+    Router::new()
+        .route("/office/dashboard", get(dashboard))
+        .route("/office/setup/reviewed", axum::routing::post(mark_reviewed))
 }
 
 /// Aging buckets, in display order.
@@ -247,12 +249,19 @@ async fn dashboard(
             Ok(f) => f,
             Err(e) => return e.into_response(),
         };
+    let checklist = match crate::app::setup::checklist(&state.app, &user.as_actor()).await {
+        Ok(c) => c,
+        Err(e) => return ApiError::from(e).into_response(),
+    };
+    let setup_left = checklist.iter().filter(|i| !i.done).count();
     page(
         &state,
         &user,
         "office/dashboard.html",
         "dashboard",
         minijinja::context! {
+            checklist => minijinja::value::Serde(&checklist),
+            setup_left => setup_left,
             attention => minijinja::value::Serde(&attention),
             today => crate::domain::dates::display(today),
             open_total => money(open_total),
@@ -266,6 +275,27 @@ async fn dashboard(
             funnel => minijinja::value::Serde(&funnel),
         },
     )
+}
+
+#[derive(serde::Deserialize)]
+struct CsrfOnly {
+    #[serde(default)]
+    csrf: String,
+}
+
+/// POST /office/setup/reviewed: the checklist's "Mark as reviewed".
+async fn mark_reviewed(
+    State(state): State<AppState>,
+    user: OfficeUser,
+    axum::Form(f): axum::Form<CsrfOnly>,
+) -> Response {
+    if let Some(r) = user.csrf_refusal(&f.csrf) {
+        return r;
+    }
+    match crate::app::setup::mark_reviewed(&state.app, &user.as_actor()).await {
+        Ok(()) => axum::response::Redirect::to("/office/dashboard").into_response(),
+        Err(e) => ApiError::from(e).into_response(),
+    }
 }
 
 /// Something about money the office must look at.

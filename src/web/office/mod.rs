@@ -69,6 +69,9 @@ pub struct OfficeUser {
     /// country code, and how stored numbers are shown.
     pub country: String,
     pub csrf: String,
+    /// The company's payments move no money (the sandbox or Stripe test
+    /// keys): the header says so on every page.
+    pub test_mode: bool,
 }
 
 impl OfficeUser {
@@ -156,6 +159,9 @@ impl FromRequestParts<AppState> for OfficeUser {
         .await
         .map_err(|e| super::error::ApiError::from(e).into_response())?
         .ok_or_else(to_login)?;
+        let mode = crate::store::processor_settings::mode(&state.app.db, &session.company_id)
+            .await
+            .map_err(|e| super::error::ApiError::from(e).into_response())?;
         Ok(OfficeUser {
             user_id: session.principal_id,
             company_id: session.company_id,
@@ -164,6 +170,7 @@ impl FromRequestParts<AppState> for OfficeUser {
             company_name: user.company_name,
             country: user.country,
             csrf: session.csrf_token,
+            test_mode: mode.is_test(),
         })
     }
 }

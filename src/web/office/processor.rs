@@ -94,6 +94,10 @@ async fn render(
             saved => saved,
             can_edit => user.is_owner(),
             disputes => minijinja::value::Serde(&disputes),
+            live => current.as_ref().is_some_and(|c| {
+                crate::domain::processor::Mode::of(c.kind, c.publishable_key.as_deref())
+                    == crate::domain::processor::Mode::Live
+            }),
         },
     )
 }
@@ -136,6 +140,8 @@ struct ProcessorForm {
     publishable_key: String,
     #[serde(default)]
     webhook_secret: String,
+    #[serde(default)]
+    confirm_live: Option<String>,
 }
 
 async fn save(
@@ -168,6 +174,7 @@ async fn save(
         secret_key: Some(f.secret_key.clone()),
         publishable_key: Some(f.publishable_key.clone()),
         webhook_secret: Some(f.webhook_secret.clone()),
+        confirm_live: Some(f.confirm_live.is_some()),
     };
     match check_input(&input, current.as_ref()) {
         Err((field, message)) => {

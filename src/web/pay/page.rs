@@ -188,6 +188,7 @@ pub(crate) fn page_context(
     let (nonce, sig) = form_token(state, scope);
     minijinja::context! {
         accent => page.company.accent_color.as_str(),
+        test_mode => page.mode.is_test(),
         company => minijinja::context! { name => page.company.name.as_str(), phone => page.company.phone.as_str() },
         customer_name => page.customer.name.as_str(),
         action => action,
@@ -262,11 +263,20 @@ pub(crate) async fn receipt_context(
     .pop();
     let company = companies::get(&state.app.db, company_id).await?;
     let autopay = pay_store::active_autopay(&state.app.db, customer_id).await?;
+    let mode = crate::store::processor_settings::mode(&state.app.db, company_id).await?;
+    let receipt_email =
+        crate::store::messages::receipt_email_status(&state.app.db, company_id, payment_id).await?;
     let (Some(payment), Some(company)) = (payment, company) else {
         return Ok(None);
     };
     Ok(Some(minijinja::context! {
         accent => company.accent_color,
+        test_mode => mode.is_test(),
+        receipt_emailed => receipt_email.as_deref().map(|s| match s {
+            "sent" => "A receipt was emailed to you.",
+            "failed" | "suppressed" => "The receipt email could not be sent; keep this page as your receipt.",
+            _ => "A receipt is on its way to your email.",
+        }).unwrap_or("No receipt was emailed: keep this page (or print it) as your receipt."),
         company => minijinja::context! { name => company.name, phone => company.phone },
         amount => Money::new(payment.amount, payment.currency).format(),
         reference => payment.id,

@@ -79,6 +79,9 @@ pub struct PortalUser {
     pub accent: String,
     #[serde(skip)]
     pub csrf: String,
+    /// The company's payments move no money: every page says so.
+    #[serde(skip)]
+    pub test_mode: bool,
 }
 
 impl PortalUser {
@@ -126,6 +129,9 @@ impl FromRequestParts<AppState> for PortalUser {
         .await
         .map_err(|e| ApiError::from(e).into_response())?
         .ok_or_else(to_login)?;
+        let mode = crate::store::processor_settings::mode(&state.app.db, &session.company_id)
+            .await
+            .map_err(|e| ApiError::from(e).into_response())?;
         Ok(PortalUser {
             customer_id: session.principal_id,
             company_id: session.company_id,
@@ -134,6 +140,7 @@ impl FromRequestParts<AppState> for PortalUser {
             company_phone: row.2,
             accent: row.3,
             csrf: session.csrf_token,
+            test_mode: mode.is_test(),
         })
     }
 }
@@ -157,6 +164,7 @@ fn portal_context(user: &PortalUser) -> minijinja::Value {
         portal => minijinja::value::Serde(user),
         csrf => user.csrf.as_str(),
         accent => user.accent.as_str(),
+        test_mode => user.test_mode,
         company => minijinja::context! { name => user.company_name.as_str(), phone => user.company_phone.as_str() },
     }
 }

@@ -108,3 +108,32 @@ pub(super) async fn messages_page(
         },
     ))
 }
+
+/// GET /office/messages/{id}: one message, its body as it was sent.
+pub(super) async fn message_page(
+    State(state): State<AppState>,
+    user: OfficeUser,
+    axum::extract::Path(id): axum::extract::Path<String>,
+) -> Page {
+    let m = match crate::app::messages::read_message(&state.app, &user.as_actor(), &id).await {
+        Ok(m) => m,
+        Err(crate::app::Refusal::NotFound) => return Ok(state.views.not_found()),
+        Err(r) => return Ok(crate::web::office::refused(&state, r)),
+    };
+    let tz = time_zone(&state, &user.company_id).await?;
+    let shown = |t: time::OffsetDateTime| crate::domain::dates::display_instant(t, &tz);
+    Ok(page(
+        &state,
+        &user,
+        "office/message.html",
+        "messages",
+        minijinja::context! {
+            m => minijinja::value::Serde(&m.view),
+            channel => if m.view.channel == "sms" { "SMS" } else { "Email" },
+            created => shown(m.view.created_at),
+            sent => m.view.sent_at.map(shown),
+            body => m.body,
+            note => m.note,
+        },
+    ))
+}

@@ -72,7 +72,11 @@ pub struct SmsCount {
 }
 
 pub fn sms_count(text: &str) -> SmsCount {
-    let c = sms_segments(text);
+    sms_count_of(sms_segments(text))
+}
+
+/// `sms_count` of segments already counted.
+pub fn sms_count_of(c: template::SmsSegments) -> SmsCount {
     SmsCount {
         characters: c.units,
         segments: c.segments,
@@ -80,7 +84,7 @@ pub fn sms_count(text: &str) -> SmsCount {
             template::SmsEncoding::Gsm7 => "GSM-7",
             template::SmsEncoding::Ucs2 => "Unicode (UCS-2)",
         },
-        warn: c.segments > 2,
+        warn: c.segments > 1,
     }
 }
 
@@ -122,9 +126,37 @@ impl Kind {
     }
 }
 
+/// An email as the customer's mail program shows it: the rendered HTML as a
+/// document of its own, under `EMAIL_DOCUMENT_CSP` (nothing runs, only
+/// inline styles and images apply).
+pub fn email_document(html: String) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let mut resp = axum::response::Html(html).into_response();
+    resp.headers_mut().insert(
+        axum::http::header::CONTENT_SECURITY_POLICY,
+        axum::http::HeaderValue::from_static(crate::web::EMAIL_DOCUMENT_CSP),
+    );
+    resp
+}
+
+/// Why no email can be shown, as a plain page under the same policy.
+pub fn email_document_refused(message: &str) -> axum::response::Response {
+    let mut resp = email_document(format!(
+        "<!doctype html><html lang=\"en\"><meta charset=\"utf-8\"><title>No preview</title><p>The preview could not be made: {}</p></html>",
+        template::escape_text(message)
+    ));
+    *resp.status_mut() = axum::http::StatusCode::UNPROCESSABLE_ENTITY;
+    resp
+}
+
 pub fn routes() -> Router<AppState> {
     let mut r = Router::new()
+        .route(
+            "/office/settings/email-templates/preview-email",
+            axum::routing::post(templates::email_document),
+        )
         .route("/office/messages", get(messages_page))
+        .route("/office/messages/{id}", get(messages::message_page))
         .route("/office/customers/{id}/send", get(send_page).post(send_now));
     for kind in [Kind::Email, Kind::Sms] {
         let base = kind.base();
@@ -192,12 +224,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn sms_count_warns_above_two_segments() {
+    fn sms_count_warns_when_a_message_crosses_a_segment() {
         assert_eq!(sms_count(&"a".repeat(160)).segments, 1);
         let two = sms_count(&"a".repeat(161));
-        assert_eq!((two.segments, two.warn), (2, false));
-        let three = sms_count(&"a".repeat(307));
-        assert_eq!((three.segments, three.warn), (3, true));
+        assert_eq!((two.segments, two.warn), (2, true));
+        assert!(!sms_count(&"a".repeat(160)).warn);
         assert_eq!(sms_count("é😀").encoding, "Unicode (UCS-2)");
     }
 

@@ -30,6 +30,21 @@ pub(super) struct SendForm {
     template: String,
     #[serde(default)]
     invoice_id: String,
+    /// Optional words above the template's text.
+    #[serde(default)]
+    message: String,
+    /// `preview` shows the message without sending it.
+    #[serde(default, skip_serializing)]
+    action: String,
+}
+
+/// `?channel=email|sms&invoice_id=…`: what the one-click buttons open with.
+#[derive(Deserialize, Default)]
+pub(super) struct SendQuery {
+    #[serde(default)]
+    channel: Option<String>,
+    #[serde(default)]
+    invoice_id: Option<String>,
 }
 
 async fn send_form(
@@ -39,7 +54,7 @@ async fn send_form(
     status: StatusCode,
     f: &SendForm,
     errors: BTreeMap<&'static str, String>,
-    outcome: Option<minijinja::Value>,
+    extra: Option<minijinja::Value>,
 ) -> Page {
     let db = &state.app.db;
     let emails: Vec<(String, String)> = store::list_email(db, &user.company_id)
@@ -82,7 +97,7 @@ async fn send_form(
             email_templates => emails,
             sms_templates => sms,
             invoices => invoices,
-            outcome => outcome,
+            ..extra.unwrap_or_default()
         },
     ))
 }
@@ -91,12 +106,26 @@ pub(super) async fn send_page(
     State(state): State<AppState>,
     user: OfficeUser,
     Path(id): Path<String>,
+    axum::extract::Query(q): axum::extract::Query<SendQuery>,
 ) -> Page {
-    let Some(customer) = customers::get(&state.app.db, &user.company_id, &id).await? else {
+    let db = &state.app.db;
+    let Some(customer) = customers::get(db, &user.company_id, &id).await? else {
         return Ok(state.views.not_found());
+    };
+    // The company's default template for the channel asked for, preselected.
+    let template = match q.channel.as_deref() {
+        Some("email") => store::default_email(db, &user.company_id)
+            .await?
+            .map(|t| format!("email:{}", t.id)),
+        Some("sms") => store::default_sms(db, &user.company_id)
+            .await?
+            .map(|t| format!("sms:{}", t.id)),
+        _ => None,
     };
     let f = SendForm {
         nonce: crate::crypto::random_token(16),
+        template: template.unwrap_or_default(),
+        invoice_id: q.invoice_id.unwrap_or_default(),
         ..SendForm::default()
     };
     send_form(
@@ -155,7 +184,48 @@ pub(super) async fn send_now(
         template_id: Some(template_id),
         key: &f.nonce,
         must_carry_link: false,
+        note: Some(f.message.as_str()),
     };
+    if f.action == "preview" || f.action == "document" {
+        let shown =
+            match crate::app::messages::preview_send(&state.app, &user.as_actor(), &req).await {
+                Ok(p) => p,
+                Err(Rejected::Refused(r)) => return Ok(refused(&state, r)),
+                Err(Rejected::Fields(problems)) => {
+                    for p in problems {
+                        let field = if p.field == "message" {
+                            "message"
+                        } else {
+                            "template"
+                        };
+                        errors.entry(field).or_insert(p.message);
+                    }
+                    return invalid(errors).await;
+                }
+            };
+        if f.action == "document" {
+            return Ok(match shown.rendered.html {
+                Some(html) => super::email_document(html),
+                None => super::email_document_refused("A text message has no email to show."),
+            });
+        }
+        let preview = minijinja::context! {
+            subject => shown.rendered.subject,
+            html => shown.rendered.html,
+            text => shown.rendered.text,
+            count => shown.segments.map(|s| minijinja::value::Serde(super::sms_count_of(s))),
+        };
+        return send_form(
+            &state,
+            &user,
+            &customer,
+            StatusCode::OK,
+            &f,
+            BTreeMap::new(),
+            Some(minijinja::context! { preview => preview }),
+        )
+        .await;
+    }
     let sent = match crate::app::messages::send(&state.app, &user.as_actor(), &req).await {
         Ok(sent) => sent,
         Err(Rejected::Refused(r)) => return Ok(refused(&state, r)),
@@ -165,7 +235,12 @@ pub(super) async fn send_now(
             }
             // One select chooses the channel and the template: its errors show there.
             for p in problems {
-                errors.entry("template").or_insert(p.message);
+                let field = if p.field == "message" {
+                    "message"
+                } else {
+                    "template"
+                };
+                errors.entry(field).or_insert(p.message);
             }
             return invalid(errors).await;
         }
@@ -200,7 +275,7 @@ pub(super) async fn send_now(
         StatusCode::OK,
         &f,
         BTreeMap::new(),
-        Some(outcome),
+        Some(minijinja::context! { outcome => outcome }),
     )
     .await
 }

@@ -12,14 +12,13 @@ use serde::{Deserialize, Serialize};
 use super::time_zone;
 use super::{Kind, Page, VARIABLE_MEANINGS, sms_count};
 use crate::app::Rejected;
-use crate::app::messages::RenderError;
+use crate::app::messages::DraftBody;
 use crate::app::templates::{self, Draft};
-use crate::messaging::template::{self, MessageVars};
 use crate::messaging::template::{
     check_email_fields as check_email, check_sms_fields as check_sms,
 };
+use crate::store::customers;
 use crate::store::templates as store;
-use crate::store::{companies, customers};
 use crate::web::AppState;
 use crate::web::error::ApiError;
 use crate::web::office::{OfficeUser, page, page_with_status, refused};
@@ -50,6 +49,8 @@ pub(super) struct TemplateForm {
     is_default: Option<String>,
     #[serde(default)]
     customer_id: String,
+    #[serde(default)]
+    invoice_id: String,
 }
 
 impl TemplateForm {
@@ -115,19 +116,6 @@ pub(super) async fn list(State(state): State<AppState>, user: OfficeUser, kind: 
     ))
 }
 
-/// Sample data with the company's own name, phone and links.
-async fn sample_vars(state: &AppState, company_id: &str) -> Result<MessageVars, ApiError> {
-    let company = companies::get(&state.app.db, company_id)
-        .await?
-        .ok_or_else(ApiError::not_found)?;
-    let base = state.app.base_url(company.base_url.as_deref());
-    Ok(MessageVars {
-        company_name: company.name.clone(),
-        company_phone: company.phone.clone(),
-        ..MessageVars::sample(base)
-    })
-}
-
 /// What the editor shows besides the form.
 #[derive(Default)]
 struct Extra {
@@ -149,14 +137,23 @@ async fn editor(
     let choices = customers::choices(&state.app.db, &user.company_id, 500).await?;
     let choices: Vec<(String, String)> = choices.into_iter().map(|c| (c.id, c.name)).collect();
     let count = if kind == Kind::Sms {
-        let sample = sample_vars(state, &user.company_id).await?;
-        let text = template::render_sms(&f.body, &sample)
-            .map(|r| r.text)
-            .unwrap_or_else(|_| f.body.clone());
-        Some(sms_count(&text))
+        // The message with sample data and a real-length link, as sent.
+        match crate::app::messages::preview_draft(
+            &state.app,
+            &user.as_actor(),
+            DraftBody::Sms { body: &f.body },
+            None,
+            None,
+        )
+        .await
+        {
+            Ok(p) => Some(sms_count(&p.rendered.text)),
+            Err(_) => Some(sms_count(&f.body)),
+        }
     } else {
         None
     };
+    let invoices = invoice_choices(state, &user.company_id).await?;
     let variables: Vec<(&str, &str)> = VARIABLE_MEANINGS.to_vec();
     Ok(page_with_status(
         state,
@@ -175,6 +172,7 @@ async fn editor(
             count => count.map(minijinja::value::Serde),
             variables => variables,
             customers => choices,
+            invoices => invoices,
         },
     ))
 }
@@ -252,53 +250,108 @@ pub(super) async fn edit_form(
     .await
 }
 
-/// The preview of the typed template: the subject, the HTML (shown as
-/// source) and the text part for email; the text and its count for SMS.
+/// Open invoices to preview with: `(id, "1004 — Lena Landlord — $65.00")`.
+async fn invoice_choices(
+    state: &AppState,
+    company_id: &str,
+) -> Result<Vec<(String, String)>, ApiError> {
+    let tz = time_zone(state, company_id).await?;
+    let filter = crate::store::invoices::ListFilter {
+        status: crate::store::invoices::StatusFilter::Open,
+        today: state.app.clock.today_in(&tz),
+        from: None,
+        to: None,
+        customer_id: None,
+    };
+    let (rows, _) =
+        crate::store::invoices::office_list(&state.app.db, company_id, &filter, 200).await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| {
+            let balance = crate::domain::money::Money::new(r.balance, r.currency).format();
+            (
+                r.id,
+                format!(
+                    "{} \u{2014} {} \u{2014} {balance}",
+                    r.number, r.customer_name
+                ),
+            )
+        })
+        .collect())
+}
+
+/// The preview of the typed template for the chosen customer and invoice
+/// (or sample data): the subject, the email drawn as the customer sees it
+/// (in a sandboxed frame) and its text part; the SMS as sent and its count.
 async fn preview(
     state: &AppState,
     user: &OfficeUser,
     kind: Kind,
     f: &TemplateForm,
 ) -> Result<Result<minijinja::Value, String>, ApiError> {
-    let vars = if f.customer_id.trim().is_empty() {
-        sample_vars(state, &user.company_id).await?
-    } else {
-        match crate::app::messages::vars_for(
-            &state.app,
-            &user.company_id,
-            f.customer_id.trim(),
-            None,
-        )
-        .await
-        {
-            Ok(v) => v,
-            Err(RenderError::NotFound(what)) => {
-                return Ok(Err(format!("That {what} was not found.")));
-            }
-            Err(RenderError::Template(e)) => return Ok(Err(e.to_string())),
-            Err(RenderError::Attachment(e)) => return Ok(Err(e)),
-            Err(RenderError::Store(e)) => return Err(e.into()),
-        }
+    let pick = |v: &str| Some(v.trim()).filter(|v| !v.is_empty()).map(str::to_string);
+    let (customer, invoice) = (pick(&f.customer_id), pick(&f.invoice_id));
+    let draft = match kind {
+        Kind::Email => DraftBody::Email {
+            subject: &f.subject,
+            html_body: &f.html_body,
+            text_body: Some(&f.text_body),
+        },
+        Kind::Sms => DraftBody::Sms { body: &f.body },
     };
-    Ok(match kind {
-        Kind::Email => {
-            let source = crate::domain::message::TemplateEmail {
-                subject: f.subject.clone(),
-                html_body: f.html_body.clone(),
-                text_body: Some(f.text_body.clone()).filter(|t| !t.trim().is_empty()),
-            };
-            template::render_email(&source, &vars)
-                .map(|r| {
-                    minijinja::context! { subject => r.subject, html => r.html, text => r.text }
-                })
-                .map_err(|e| e.to_string())
-        }
-        Kind::Sms => template::render_sms(&f.body, &vars)
-            .map(|r| {
-                let count = sms_count(&r.text);
-                minijinja::context! { text => r.text, count => minijinja::value::Serde(count) }
-            })
-            .map_err(|e| e.to_string()),
+    let shown = crate::app::messages::preview_draft(
+        &state.app,
+        &user.as_actor(),
+        draft,
+        customer.as_deref(),
+        invoice.as_deref(),
+    )
+    .await;
+    Ok(match shown {
+        Ok(p) => Ok(match kind {
+            Kind::Email => minijinja::context! {
+                subject => p.rendered.subject,
+                html => p.rendered.html,
+                text => p.rendered.text,
+                sample => p.sample,
+            },
+            Kind::Sms => {
+                let count = sms_count(&p.rendered.text);
+                minijinja::context! { text => p.rendered.text, count => minijinja::value::Serde(count), sample => p.sample }
+            }
+        }),
+        Err(Rejected::Refused(crate::app::Refusal::NotFound)) => Err(
+            "That customer or invoice was not found, or the invoice is billed to someone else."
+                .to_string(),
+        ),
+        Err(Rejected::Fields(problems)) => Err(problems
+            .into_iter()
+            .map(|p| p.message)
+            .collect::<Vec<_>>()
+            .join(" ")),
+        Err(Rejected::Refused(r)) => return Err(r.into()),
+    })
+}
+
+/// POST …/email-templates/preview-email: the typed email, for the chosen
+/// customer and invoice (or sample data), as a document of its own under
+/// `EMAIL_DOCUMENT_CSP`: what the customer's mail program shows.
+pub(super) async fn email_document(
+    State(state): State<AppState>,
+    user: OfficeUser,
+    Form(f): Form<TemplateForm>,
+) -> Page {
+    if let Some(r) = user.csrf_refusal(&f.csrf) {
+        return Ok(r);
+    }
+    Ok(match preview(&state, &user, Kind::Email, &f).await? {
+        Ok(p) => super::email_document(
+            p.get_attr("html")
+                .ok()
+                .and_then(|h| h.as_str().map(str::to_string))
+                .unwrap_or_default(),
+        ),
+        Err(message) => super::email_document_refused(&message),
     })
 }
 

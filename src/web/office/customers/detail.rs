@@ -157,6 +157,12 @@ pub(super) async fn render_detail(
             .collect();
 
         let invoice_list = invoices::list(db, company_id, Some(id), None, 500).await?;
+        // "Email invoice" opens with the newest open invoice.
+        let latest_open_invoice = invoice_list
+            .iter()
+            .filter(|i| i.status == "open")
+            .max_by_key(|i| (i.issue_date, i.number.clone()))
+            .map(|i| i.id.clone());
         let mut overdue = 0;
         let mut open = 0;
         let invoice_rows: Vec<InvoiceRow> = invoice_list
@@ -229,6 +235,7 @@ pub(super) async fn render_detail(
             link => minijinja::value::Serde(&link),
             properties => minijinja::value::Serde(&properties),
             invoices => minijinja::value::Serde(&invoice_rows),
+            latest_open_invoice => latest_open_invoice,
             open_count => open,
             overdue_count => overdue,
             balance => money(balance),

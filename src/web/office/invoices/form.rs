@@ -302,6 +302,13 @@ async fn render_new(
     };
     let too_many = choices.len() as i64 > PROPERTY_LIMIT;
     let shown = &choices[..choices.len().min(PROPERTY_LIMIT as usize)];
+    // One property to choose from (a customer with one house): chosen.
+    let mut form = form;
+    if form.property_id.is_empty()
+        && let [only] = shown
+    {
+        form.property_id = only.id.clone();
+    }
     page_with_status(
         state,
         user,

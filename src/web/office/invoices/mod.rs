@@ -5,6 +5,7 @@
 
 mod form;
 mod list;
+mod remind;
 mod show;
 
 use axum::Router;
@@ -36,6 +37,10 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/office/invoices", get(list::list).post(form::create))
         .route("/office/invoices/new", get(form::new_form))
+        .route(
+            "/office/invoices/remind-overdue",
+            get(remind::confirm).post(remind::send),
+        )
         .route("/office/invoices/{id}", get(show::show))
         .route(
             "/office/invoices/{id}/edit",

@@ -43,26 +43,6 @@ pub const CURRENCIES: &[(&str, &str)] = &[
     ("jpy", "Japanese yen (JPY)"),
 ];
 
-/// Suggestions shown for the time zone field; any IANA zone is accepted.
-const ZONES: &[&str] = &[
-    "America/New_York",
-    "America/Chicago",
-    "America/Denver",
-    "America/Phoenix",
-    "America/Los_Angeles",
-    "America/Anchorage",
-    "Pacific/Honolulu",
-    "America/Puerto_Rico",
-    "America/Toronto",
-    "America/Vancouver",
-    "America/Mexico_City",
-    "Europe/London",
-    "Europe/Paris",
-    "Australia/Sydney",
-    "Asia/Tokyo",
-    "UTC",
-];
-
 /// `#rrggbb` (any case) as its three channels.
 pub fn parse_hex_color(text: &str) -> Option<[u8; 3]> {
     let hex = text.trim().strip_prefix('#')?;
@@ -264,7 +244,7 @@ fn company_view(
             form => minijinja::value::Serde(form),
             errors => minijinja::value::Serde(errors),
             currencies => minijinja::value::Serde(CURRENCIES),
-            zones => minijinja::value::Serde(ZONES),
+            zones => minijinja::value::Serde(crate::domain::dates::TIME_ZONES),
             countries => minijinja::value::Serde(COUNTRIES),
             has_logo => has_logo,
             logo_max_kb => LOGO_MAX_BYTES / 1024,
