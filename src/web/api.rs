@@ -1,14 +1,17 @@
 //! The office JSON API `/api/v1`, authenticated by a company API key.
 
+use axum::Json;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{FromRequestParts, Path, Query, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
+use super::api_doc::{ErrorBody, List};
 use super::error::ApiError;
 use super::{AppState, json_created};
 use crate::domain::customer::CustomerInput;
@@ -17,37 +20,17 @@ use crate::store::customers;
 use crate::store::invoices;
 use crate::store::{companies, payments};
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/openapi.json", get(openapi))
-        .route(
-            "/api/v1/customers",
-            post(create_customer).get(list_customers),
-        )
-        .route("/api/v1/customers/{id}", get(get_customer))
-        .route("/api/v1/customers/{id}/payment-link", get(get_link))
-        .route(
-            "/api/v1/customers/{id}/payment-link/rotate",
-            post(rotate_link),
-        )
-        .route(
-            "/api/v1/customers/{id}/payment-link/revoke",
-            post(revoke_link),
-        )
-        .route("/api/v1/properties", post(create_property))
-        .route("/api/v1/invoices", get(list_invoices))
-        .route("/api/v1/invoices/{id}", get(get_invoice))
-        .route("/api/v1/payments", get(list_payments))
-        .merge(crate::web::office::settings::api_routes())
-}
-
-async fn openapi() -> Response {
-    let mut resp = include_str!("openapi.json").into_response();
-    resp.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    resp
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create_customer, list_customers))
+        .routes(routes!(get_customer))
+        .routes(routes!(get_link))
+        .routes(routes!(rotate_link))
+        .routes(routes!(revoke_link))
+        .routes(routes!(create_property))
+        .routes(routes!(list_invoices))
+        .routes(routes!(get_invoice))
+        .routes(routes!(list_payments))
 }
 
 /// The company whose API key the request carries.
@@ -93,15 +76,28 @@ impl From<FieldError> for ApiError {
     }
 }
 
-#[derive(Deserialize)]
+/// `POST /api/v1/customers`.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct CustomerBody {
+pub struct CustomerBody {
     name: String,
     email: Option<String>,
     phone: Option<String>,
     billing_address: Option<String>,
 }
 
+/// Creates a customer (and their payment link).
+#[utoipa::path(
+    post,
+    path = "/api/v1/customers",
+    tag = "customers",
+    security(("api_key" = [])),
+    request_body = CustomerBody,
+    responses(
+        (status = 201, description = "The customer.", body = customers::Customer),
+        (status = 409, description = "A record with these values already exists.", body = ErrorBody),
+    )
+)]
 async fn create_customer(
     State(state): State<AppState>,
     key: CompanyKey,
@@ -118,16 +114,25 @@ async fn create_customer(
     Ok(json_created(customer))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct SearchQuery {
+    /// Part of a name, email, phone, address or an invoice number.
     q: Option<String>,
 }
 
-#[derive(Serialize)]
-struct List<T> {
-    data: Vec<T>,
-}
-
+/// The company's customers (at most 200), optionally matching a search.
+#[utoipa::path(
+    get,
+    path = "/api/v1/customers",
+    tag = "customers",
+    security(("api_key" = [])),
+    params(SearchQuery),
+    responses(
+        (status = 200, description = "The customers.", body = List<customers::Customer>),
+        (status = 400, description = "A query parameter is malformed (`invalid_query`).", body = ErrorBody),
+    )
+)]
 async fn list_customers(
     State(state): State<AppState>,
     CompanyKey(company): CompanyKey,
@@ -139,6 +144,18 @@ async fn list_customers(
     Ok(Json(List { data }).into_response())
 }
 
+/// One customer.
+#[utoipa::path(
+    get,
+    path = "/api/v1/customers/{id}",
+    tag = "customers",
+    security(("api_key" = [])),
+    params(("id" = String, Path, description = "The customer's id.")),
+    responses(
+        (status = 200, description = "The customer.", body = customers::Customer),
+        (status = 404, description = "No such customer of this company.", body = ErrorBody),
+    )
+)]
 async fn get_customer(
     State(state): State<AppState>,
     CompanyKey(company): CompanyKey,
@@ -150,8 +167,9 @@ async fn get_customer(
     Ok(Json(c).into_response())
 }
 
-#[derive(Serialize)]
-struct LinkBody {
+/// A customer's payment link.
+#[derive(Serialize, ToSchema)]
+pub struct LinkBody {
     url: String,
     active: bool,
 }
@@ -163,6 +181,18 @@ async fn company_base_url(state: &AppState, company: &str) -> Result<String, Api
     Ok(state.app.base_url(c.base_url.as_deref()).to_string())
 }
 
+/// The customer's payment link.
+#[utoipa::path(
+    get,
+    path = "/api/v1/customers/{id}/payment-link",
+    tag = "customers",
+    security(("api_key" = [])),
+    params(("id" = String, Path, description = "The customer's id.")),
+    responses(
+        (status = 200, description = "The link, and whether it still opens.", body = LinkBody),
+        (status = 404, description = "No such customer of this company.", body = ErrorBody),
+    )
+)]
 async fn get_link(
     State(state): State<AppState>,
     CompanyKey(company): CompanyKey,
@@ -187,6 +217,18 @@ async fn get_link(
     .into_response())
 }
 
+/// Issues the customer a new payment link; the old one stops working.
+#[utoipa::path(
+    post,
+    path = "/api/v1/customers/{id}/payment-link/rotate",
+    tag = "customers",
+    security(("api_key" = [])),
+    params(("id" = String, Path, description = "The customer's id.")),
+    responses(
+        (status = 200, description = "The new link.", body = LinkBody),
+        (status = 404, description = "No such customer of this company.", body = ErrorBody),
+    )
+)]
 async fn rotate_link(
     State(state): State<AppState>,
     key: CompanyKey,
@@ -196,6 +238,18 @@ async fn rotate_link(
     Ok(Json(LinkBody { url, active: true }).into_response())
 }
 
+/// Stops the customer's payment link from opening.
+#[utoipa::path(
+    post,
+    path = "/api/v1/customers/{id}/payment-link/revoke",
+    tag = "customers",
+    security(("api_key" = [])),
+    params(("id" = String, Path, description = "The customer's id.")),
+    responses(
+        (status = 204, description = "Revoked."),
+        (status = 404, description = "No such customer of this company.", body = ErrorBody),
+    )
+)]
 async fn revoke_link(
     State(state): State<AppState>,
     key: CompanyKey,
@@ -205,14 +259,27 @@ async fn revoke_link(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-#[derive(Deserialize)]
+/// `POST /api/v1/properties`.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct PropertyBody {
+pub struct PropertyBody {
     address: String,
     resident_customer_id: String,
     bill_to_customer_id: Option<String>,
 }
 
+/// Adds a property where a customer lives; another customer may be billed for it.
+#[utoipa::path(
+    post,
+    path = "/api/v1/properties",
+    tag = "customers",
+    security(("api_key" = [])),
+    request_body = PropertyBody,
+    responses(
+        (status = 201, description = "The property.", body = customers::Property),
+        (status = 404, description = "A customer id names no customer of this company.", body = ErrorBody),
+    )
+)]
 async fn create_property(
     State(state): State<AppState>,
     key: CompanyKey,
@@ -228,6 +295,18 @@ async fn create_property(
     Ok(json_created(property))
 }
 
+/// One invoice with its lines.
+#[utoipa::path(
+    get,
+    path = "/api/v1/invoices/{id}",
+    tag = "invoices",
+    security(("api_key" = [])),
+    params(("id" = String, Path, description = "The invoice's id.")),
+    responses(
+        (status = 200, description = "The invoice.", body = invoices::Invoice),
+        (status = 404, description = "No such invoice of this company.", body = ErrorBody),
+    )
+)]
 async fn get_invoice(
     State(state): State<AppState>,
     CompanyKey(company): CompanyKey,
@@ -255,12 +334,29 @@ pub(crate) async fn known_customer(
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct InvoiceQuery {
+    /// Only this customer's (billed) invoices.
     customer_id: Option<String>,
+    /// `open`, `paid` or `void`.
+    #[param(pattern = "^(open|paid|void)$")]
     status: Option<String>,
 }
 
+/// The company's invoices (at most 500), newest first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/invoices",
+    tag = "invoices",
+    security(("api_key" = [])),
+    params(InvoiceQuery),
+    responses(
+        (status = 200, description = "The invoices.", body = List<invoices::Invoice>),
+        (status = 400, description = "`status` is not `open`, `paid` or `void` (`invalid_query`).", body = ErrorBody),
+        (status = 404, description = "`customer_id` names no customer of this company.", body = ErrorBody),
+    )
+)]
 async fn list_invoices(
     State(state): State<AppState>,
     CompanyKey(company): CompanyKey,
@@ -287,11 +383,26 @@ async fn list_invoices(
     Ok(Json(List { data }).into_response())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct PaymentQuery {
+    /// Only this customer's payments.
     customer_id: Option<String>,
 }
 
+/// The company's payments (at most 500), newest first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/payments",
+    tag = "payments",
+    security(("api_key" = [])),
+    params(PaymentQuery),
+    responses(
+        (status = 200, description = "The payments.", body = List<payments::PaymentRecord>),
+        (status = 400, description = "A query parameter is malformed (`invalid_query`).", body = ErrorBody),
+        (status = 404, description = "`customer_id` names no customer of this company.", body = ErrorBody),
+    )
+)]
 async fn list_payments(
     State(state): State<AppState>,
     CompanyKey(company): CompanyKey,

@@ -3,6 +3,7 @@
 pub mod api;
 pub mod api_alerts;
 pub mod api_customers;
+pub mod api_doc;
 pub mod api_invoices;
 pub mod api_messages;
 pub mod api_payments;
@@ -54,11 +55,15 @@ pub struct AppState {
     pub portal_logins: Arc<LoginLimits>,
     /// Requests for emailed portal sign-in links.
     pub portal_links: Arc<LoginLimits>,
+    /// The OpenAPI document, generated when the router is built.
+    pub openapi: api_doc::Served,
 }
 
 /// The whole HTTP application.
 pub fn router(app: App) -> Router {
+    let (api_routes, doc) = api_doc::routes().split_for_parts();
     let state = AppState {
+        openapi: api_doc::Served::new(&api_doc::document(doc)),
         views: Views::new(),
         limits: Arc::new(PayLimits::new(app.config.rate_limits)),
         office_logins: Arc::new(LoginLimits::office()),
@@ -75,19 +80,12 @@ pub fn router(app: App) -> Router {
         .route("/robots.txt", get(robots))
         .route("/static/{name}", get(static_file))
         .merge(pay::routes())
-        .merge(api::routes())
-        .merge(api_invoices::routes())
-        .merge(api_payments::routes())
-        .merge(api_templates::routes())
+        .merge(api_routes)
         .merge(api_messages::routes())
-        .merge(api_alerts::routes())
-        .merge(api_customers::routes())
-        .merge(api_sending::routes())
         .merge(office::routes())
         .merge(portal::routes())
         .merge(pdf::routes())
         .merge(pay_autopay::routes())
-        .merge(api_processor::routes())
         .merge(stripe_webhook::routes())
         .merge(setup::routes())
         .fallback(fallback)
