@@ -26,6 +26,7 @@ mod office_customers;
 mod office_invoices;
 mod office_payments;
 mod office_settings;
+mod openapi;
 mod ops;
 mod pay_form;
 mod pay_page;
