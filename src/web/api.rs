@@ -1,10 +1,12 @@
 //! The office JSON API `/api/v1`, authenticated by a company API key.
 
 use axum::Json;
+use axum::body::Body;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
-use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::extract::{FromRequestParts, Path, Query, Request, State};
 use axum::http::request::Parts;
-use axum::http::{StatusCode, header};
+use axum::http::{Method, StatusCode, header};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -31,6 +33,34 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(list_invoices))
         .routes(routes!(get_invoice))
         .routes(routes!(list_payments))
+}
+
+/// A request body of the API is a JSON object (or empty where the route
+/// takes none): serde would read an array into a struct field by field, so
+/// `[…]` is refused here, once for every route.
+pub async fn objects_only(req: Request, next: Next) -> Response {
+    if !matches!(*req.method(), Method::POST | Method::PUT | Method::PATCH) {
+        return next.run(req).await;
+    }
+    let (parts, body) = req.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, super::BODY_LIMIT).await else {
+        return ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+            "The body is over 64 KiB.",
+        )
+        .into_response();
+    };
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
+        return ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_field",
+            "The body must be a JSON object.",
+        )
+        .into_response();
+    }
+    next.run(Request::from_parts(parts, Body::from(bytes)))
+        .await
 }
 
 /// The company whose API key the request carries.
@@ -80,9 +110,14 @@ impl From<FieldError> for ApiError {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CustomerBody {
+    #[schema(schema_with = super::api_doc::text::name)]
     name: String,
+    #[schema(schema_with = super::api_doc::text::email_or_empty)]
     email: Option<String>,
+    /// A phone number, with the country code or in the company's country;
+    /// stored in E.164. Empty or `null`: none.
     phone: Option<String>,
+    #[schema(schema_with = super::api_doc::text::address_or_empty)]
     billing_address: Option<String>,
 }
 
@@ -263,6 +298,7 @@ async fn revoke_link(
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PropertyBody {
+    #[schema(schema_with = super::api_doc::text::address)]
     address: String,
     resident_customer_id: String,
     bill_to_customer_id: Option<String>,

@@ -64,15 +64,16 @@ async fn own_customer(
 #[serde(deny_unknown_fields)]
 pub struct CustomerChange {
     #[serde(default)]
+    #[schema(schema_with = super::api_doc::text::name_or_null)]
     pub name: Option<String>,
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = super::api_doc::text::email_or_empty)]
     pub email: Option<Option<String>>,
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<String>)]
     pub phone: Option<Option<String>>,
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = super::api_doc::text::address_or_empty)]
     pub billing_address: Option<Option<String>>,
 }
 
@@ -121,6 +122,7 @@ async fn update_customer(
 #[serde(deny_unknown_fields)]
 pub struct PropertyPatch {
     #[serde(default)]
+    #[schema(schema_with = super::api_doc::text::address_or_null)]
     pub address: Option<String>,
     #[serde(default)]
     pub bill_to_customer_id: Option<String>,

@@ -13,9 +13,10 @@ use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
-use utoipa::openapi::path::{HttpMethod, Operation};
+use utoipa::openapi::link::LinkBuilder;
+use utoipa::openapi::path::Operation;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::openapi::{Content, OpenApi, Ref, ResponseBuilder};
+use utoipa::openapi::{Content, OpenApi, Ref, RefOr, ResponseBuilder};
 use utoipa::{OpenApi as _, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -95,22 +96,61 @@ pub fn document(mut doc: OpenApi) -> OpenApi {
                 .build(),
         ),
     );
+    let targets = record_operations(&doc);
     for (path, item) in doc.paths.paths.iter_mut() {
         let served_document = path == "/api/v1/openapi.json";
-        for (method, op) in [
-            (HttpMethod::Get, &mut item.get),
-            (HttpMethod::Post, &mut item.post),
-            (HttpMethod::Put, &mut item.put),
-            (HttpMethod::Patch, &mut item.patch),
-            (HttpMethod::Delete, &mut item.delete),
+        for op in [
+            &mut item.get,
+            &mut item.post,
+            &mut item.put,
+            &mut item.patch,
+            &mut item.delete,
         ] {
             let Some(op) = op.as_mut() else { continue };
             if !served_document {
-                shared_answers(op, method);
+                shared_answers(op);
             }
+        }
+        if let Some(create) = item.post.as_mut() {
+            link_created(create, path, &targets);
         }
     }
     doc
+}
+
+/// `(path, operation id)` of every operation on one record (`…/{id}…`).
+fn record_operations(doc: &OpenApi) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for (path, item) in &doc.paths.paths {
+        if !path.contains("/{id}") {
+            continue;
+        }
+        for op in [&item.get, &item.post, &item.put, &item.patch, &item.delete] {
+            if let Some(id) = op.as_ref().and_then(|op| op.operation_id.clone()) {
+                out.push((path.clone(), id));
+            }
+        }
+    }
+    out
+}
+
+/// A record created by `POST <collection>` is the `{id}` of every
+/// operation under `<collection>/{id}`: the links say so, so a client (and
+/// schemathesis's stateful phase) can follow them.
+fn link_created(create: &mut Operation, collection: &str, targets: &[(String, String)]) {
+    let Some(RefOr::T(created)) = create.responses.responses.get_mut("201") else {
+        return;
+    };
+    let under = format!("{collection}/{{id}}");
+    for (path, operation_id) in targets {
+        if path.starts_with(&under) {
+            let link = LinkBuilder::new()
+                .operation_id(operation_id.clone())
+                .parameter("id", "$response.body#/id")
+                .build();
+            created.links.insert(operation_id.clone(), RefOr::T(link));
+        }
+    }
 }
 
 fn add(op: &mut Operation, status: &str, description: &str) {
@@ -130,11 +170,8 @@ fn add(op: &mut Operation, status: &str, description: &str) {
 }
 
 /// What the shared extractors and the store can answer on any route.
-fn shared_answers(op: &mut Operation, method: HttpMethod) {
-    let keyed = op
-        .security
-        .as_ref()
-        .is_some_and(|s| !s.is_empty() && s.iter().any(|r| *r != Default::default()));
+fn shared_answers(op: &mut Operation) {
+    let keyed = op.security.as_ref().is_some_and(|s| !s.is_empty());
     if keyed {
         add(
             op,
@@ -156,7 +193,6 @@ fn shared_answers(op: &mut Operation, method: HttpMethod) {
             "A field is missing, of the wrong type or breaks a rule; `field` names it.",
         );
     }
-    let _ = method;
     add(
         op,
         "500",
@@ -167,6 +203,131 @@ fn shared_answers(op: &mut Operation, method: HttpMethod) {
         "503",
         "The database is busy or out of space; retry after `Retry-After` seconds.",
     );
+}
+
+/// Schemas of typed text that state the rules of `domain::text` (and of
+/// `domain::contact`'s email address) as JSON Schema patterns, so a client
+/// knows exactly what is refused: trimmed at both ends by `char::is_whitespace`,
+/// no control characters (`char::is_control`, U+2028, U+2029; a multi-line
+/// text keeps tab, CR and LF), and at most `max` characters once trimmed.
+pub mod text {
+    use utoipa::openapi::RefOr;
+    use utoipa::openapi::schema::{ObjectBuilder, Schema, SchemaType, Type};
+
+    /// `char::is_whitespace`, as a class body.
+    const SPACE: &str =
+        "\\t-\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000";
+    /// The whitespace that is not a control character or a line separator.
+    const PLAIN_SPACE: &str = " \\u00a0\\u1680\\u2000-\\u200a\\u202f\\u205f\\u3000";
+    /// What one line never holds.
+    const LINE_BREAKING: &str = "\\u0000-\\u001f\\u007f-\\u009f\\u2028\\u2029";
+    /// What several lines never hold (tab, LF and CR stay).
+    const CONTROL: &str =
+        "\\u0000-\\u0008\\u000b\\u000c\\u000e-\\u001f\\u007f-\\u009f\\u2028\\u2029";
+
+    /// Text of 1 to `max` characters between optional whitespace, each
+    /// character in `inner`, the first and last also in `edge`.
+    fn trimmed(inner: &str, edge: &str, max: usize) -> String {
+        format!(
+            "[{SPACE}]*[^{edge}](?:[^{inner}]{{0,{}}}[^{edge}])?[{SPACE}]*",
+            max - 2
+        )
+    }
+
+    fn string(pattern: String, optional: bool, description: &str) -> RefOr<Schema> {
+        let kind = if optional {
+            SchemaType::from_iter([Type::String, Type::Null])
+        } else {
+            SchemaType::Type(Type::String)
+        };
+        ObjectBuilder::new()
+            .schema_type(kind)
+            .pattern(Some(pattern))
+            .description(Some(description))
+            .into()
+    }
+
+    fn one_line(max: usize) -> String {
+        trimmed(LINE_BREAKING, &format!("{LINE_BREAKING}{PLAIN_SPACE}"), max)
+    }
+
+    fn lines(max: usize) -> String {
+        trimmed(CONTROL, &format!("{CONTROL}\\t\\n\\r{PLAIN_SPACE}"), max)
+    }
+
+    /// A name: one line, 1 to 200 characters.
+    pub fn name() -> RefOr<Schema> {
+        string(
+            format!("^{}$", one_line(200)),
+            false,
+            "One line, 1 to 200 characters once trimmed.",
+        )
+    }
+
+    /// A name that may be left out (`null`: as it is).
+    pub fn name_or_null() -> RefOr<Schema> {
+        string(
+            format!("^{}$", one_line(200)),
+            true,
+            "One line, 1 to 200 characters once trimmed; `null` or absent: as it is.",
+        )
+    }
+
+    /// An invoice line's description: one line, 1 to 500 characters.
+    pub fn description() -> RefOr<Schema> {
+        string(
+            format!("^{}$", one_line(500)),
+            false,
+            "One line, 1 to 500 characters once trimmed.",
+        )
+    }
+
+    /// An invoice number: one line of at most 40 characters; empty: the next one.
+    pub fn invoice_number() -> RefOr<Schema> {
+        string(
+            format!("^[{SPACE}]*(?:{})?$", one_line(40)),
+            true,
+            "One line of at most 40 characters; empty, `null` or absent: the company's next number.",
+        )
+    }
+
+    /// A service address: lines, 1 to 500 characters.
+    pub fn address() -> RefOr<Schema> {
+        string(
+            format!("^{}$", lines(500)),
+            false,
+            "Several lines allowed, 1 to 500 characters once trimmed.",
+        )
+    }
+
+    /// An address that may be left out (`null`: as it is).
+    pub fn address_or_null() -> RefOr<Schema> {
+        string(
+            format!("^{}$", lines(500)),
+            true,
+            "Several lines allowed, 1 to 500 characters once trimmed; `null` or absent: as it is.",
+        )
+    }
+
+    /// An address that may be empty (none).
+    pub fn address_or_empty() -> RefOr<Schema> {
+        string(
+            format!("^[{SPACE}]*(?:{})?$", lines(500)),
+            true,
+            "Several lines allowed, at most 500 characters once trimmed; empty or `null`: none.",
+        )
+    }
+
+    /// An email address, or empty (none).
+    pub fn email_or_empty() -> RefOr<Schema> {
+        let c = format!("[^{LINE_BREAKING}{PLAIN_SPACE}@]");
+        let d = format!("[^{LINE_BREAKING}{PLAIN_SPACE}@.]");
+        string(
+            format!("^[{SPACE}]*(?:{c}+@{d}{c}*\\.{c}*{d}[{SPACE}]*)?$"),
+            true,
+            "An email address like name@example.com (at most 254 characters); empty or `null`: none.",
+        )
+    }
 }
 
 /// The generated document, serialized once.

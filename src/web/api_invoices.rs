@@ -36,6 +36,7 @@ type ApiResult = Result<Response, ApiError>;
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LineBody {
+    #[schema(schema_with = super::api_doc::text::description)]
     pub description: String,
     /// A whole number of units, at least 1.
     #[schema(value_type = i64, minimum = 1)]
@@ -51,6 +52,7 @@ pub struct LineBody {
 pub struct NewInvoiceBody {
     pub property_id: String,
     /// Empty or absent: the company's next number.
+    #[schema(schema_with = super::api_doc::text::invoice_number)]
     pub number: Option<String>,
     /// `YYYY-MM-DD`; absent: today, where the company is.
     #[schema(format = Date)]
@@ -58,6 +60,7 @@ pub struct NewInvoiceBody {
     /// `YYYY-MM-DD`, not before the issue date.
     #[schema(format = Date)]
     pub due_date: String,
+    #[schema(min_items = 1, max_items = 500)]
     pub lines: Vec<LineBody>,
 }
 
@@ -70,6 +73,7 @@ pub struct EditInvoiceBody {
     #[schema(format = Date)]
     pub due_date: Option<String>,
     /// The whole new list of lines.
+    #[schema(min_items = 1, max_items = 500)]
     pub lines: Option<Vec<LineBody>>,
 }
 

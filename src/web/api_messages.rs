@@ -36,8 +36,9 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 struct ListQuery {
-    /// Whose messages: required.
-    customer_id: Option<String>,
+    /// Whose messages.
+    #[param(min_length = 1)]
+    customer_id: String,
 }
 
 /// The messages sent (or queued) to one customer, newest first.
@@ -60,9 +61,7 @@ async fn list_messages(
 ) -> Result<Response, ApiError> {
     let Query(q) = query
         .map_err(|e| ApiError::unprocessable("invalid_query", e.body_text(), "customer_id"))?;
-    let customer_id = q
-        .customer_id
-        .map(|c| c.trim().to_string())
+    let customer_id = Some(q.customer_id)
         .filter(|c| !c.is_empty())
         .ok_or_else(|| {
             ApiError::unprocessable("invalid_field", "customer_id is required", "customer_id")

@@ -261,7 +261,7 @@ pub struct PendingPayment {
     path = "/api/v1/payments",
     tag = "payments",
     security(("api_key" = [])),
-    params(("Idempotency-Key" = String, Header, description = "Unique per payment, reused on retries (at most 200 characters).")),
+    params(("Idempotency-Key" = String, Header, pattern = "^[!-~](?:[ -~]{0,198}[!-~])?$", description = "Unique per payment, reused on retries (at most 200 characters).")),
     request_body = NewPaymentBody,
     responses(
         (status = 201, description = "The payment.", body = PaymentView),
@@ -369,7 +369,7 @@ fn refund_body(body: &Bytes) -> Result<NewRefundBody, ApiError> {
     security(("api_key" = [])),
     params(
         ("id" = String, Path, description = "The payment's id."),
-        ("Idempotency-Key" = String, Header, description = "Unique per refund, reused on retries (at most 200 characters)."),
+        ("Idempotency-Key" = String, Header, pattern = "^[!-~](?:[ -~]{0,198}[!-~])?$", description = "Unique per refund, reused on retries (at most 200 characters)."),
     ),
     request_body(content = Option<NewRefundBody>, description = "Empty: refund all that is left."),
     responses(

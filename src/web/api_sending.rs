@@ -123,7 +123,7 @@ async fn send(
     path = "/api/v1/invoices/{id}/send",
     tag = "sending",
     security(("api_key" = [])),
-    params(("id" = String, Path, description = "The invoice's id."), ("Idempotency-Key" = Option<String>, Header, description = "Optional: a repeat with the same key queues nothing new (8 to 200 letters, digits, `-`, `_`, `.`, `:`).")),
+    params(("id" = String, Path, description = "The invoice's id."), ("Idempotency-Key" = Option<String>, Header, pattern = "^[A-Za-z0-9._:-]{8,200}$", description = "Optional: a repeat with the same key queues nothing new (8 to 200 letters, digits, `-`, `_`, `.`, `:`).")),
     request_body = SendBody,
     responses(
         (status = 202, description = "The message, queued.", body = SentMessages),
@@ -150,7 +150,7 @@ async fn send_invoice(
     path = "/api/v1/customers/{id}/send-link",
     tag = "sending",
     security(("api_key" = [])),
-    params(("id" = String, Path, description = "The customer's id."), ("Idempotency-Key" = Option<String>, Header, description = "Optional: a repeat with the same key queues nothing new (8 to 200 letters, digits, `-`, `_`, `.`, `:`).")),
+    params(("id" = String, Path, description = "The customer's id."), ("Idempotency-Key" = Option<String>, Header, pattern = "^[A-Za-z0-9._:-]{8,200}$", description = "Optional: a repeat with the same key queues nothing new (8 to 200 letters, digits, `-`, `_`, `.`, `:`).")),
     request_body = SendBody,
     responses(
         (status = 202, description = "The message, queued.", body = SentMessages),

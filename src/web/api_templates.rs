@@ -40,6 +40,7 @@ type ApiResult = Result<Response, ApiError>;
 /// variables (`{{ customer_name }}`, `{{ payment_link }}`, …).
 #[derive(Deserialize, ToSchema)]
 pub struct EmailBody {
+    #[schema(schema_with = super::api_doc::text::name)]
     name: String,
     subject: String,
     html_body: String,
@@ -69,6 +70,7 @@ impl EmailBody {
 /// An SMS template as written.
 #[derive(Deserialize, ToSchema)]
 pub struct SmsBody {
+    #[schema(schema_with = super::api_doc::text::name)]
     name: String,
     body: String,
     /// Make it the company's default SMS template.

@@ -59,6 +59,9 @@ pub struct AppState {
     pub openapi: api_doc::Served,
 }
 
+/// The largest request body taken (a logo upload has its own limit).
+pub const BODY_LIMIT: usize = 64 * 1024;
+
 /// The whole HTTP application.
 pub fn router(app: App) -> Router {
     let (api_routes, doc) = api_doc::routes().split_for_parts();
@@ -80,7 +83,7 @@ pub fn router(app: App) -> Router {
         .route("/robots.txt", get(robots))
         .route("/static/{name}", get(static_file))
         .merge(pay::routes())
-        .merge(api_routes)
+        .merge(api_routes.layer(middleware::from_fn(api::objects_only)))
         .merge(api_messages::routes())
         .merge(office::routes())
         .merge(portal::routes())
@@ -95,7 +98,7 @@ pub fn router(app: App) -> Router {
         .layer(middleware::from_fn(move |req, next| {
             security_headers(hsts, req, next)
         }))
-        .layer(DefaultBodyLimit::max(64 * 1024))
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
         // Outermost last: a request id is set (kept from the client when
         // it is a sane one, else generated), echoed in the response, and
         // carried by the span `observe` opens for the whole request.

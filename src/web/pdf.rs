@@ -219,6 +219,7 @@ async fn portal_statement(
     params(("id" = String, Path, description = "The invoice's id."), DownloadQuery),
     responses(
         (status = 200, description = "The PDF.", content_type = "application/pdf", body = Vec<u8>),
+        (status = 400, description = "`download` is not one of its values (`invalid_query`).", body = ErrorBody),
         (status = 404, description = "No such invoice of this company.", body = ErrorBody),
     )
 )]

@@ -98,7 +98,7 @@ pub struct PayBody {
     tag = "pay",
     params(
         ("token" = String, Path, description = "The payment link's token."),
-        ("Idempotency-Key" = String, Header, description = "Unique per payment, reused on retries."),
+        ("Idempotency-Key" = String, Header, pattern = "^[!-~](?:[ -~]*[!-~])?$", description = "Unique per payment, reused on retries."),
     ),
     request_body = PayBody,
     responses(
