@@ -38,7 +38,10 @@ FIELDPAY_PAY_TOKEN=$(sed -n 's#^ .* http[^ ]*/pay/\([A-Za-z0-9_-]*\)$#\1#p' "$di
 [ -n "$FIELDPAY_API_KEY" ] && [ -n "$FIELDPAY_PAY_TOKEN" ] || { cat "$dir/demo.out" >&2; exit 1; }
 export FIELDPAY_API_KEY FIELDPAY_PAY_TOKEN
 
+# One worker: the coverage phase parses Python sources with `ast`, which is
+# not thread-safe, and two workers sometimes end in a runtime error of the
+# tool (not a finding about the API).
 "$schemathesis" --config-file .ci/schemathesis.toml run "$base/api/v1/openapi.json" \
   --phases examples,coverage,fuzzing,stateful \
-  --max-examples "${ST_MAX_EXAMPLES:-40}" --workers 2 \
+  --max-examples "${ST_MAX_EXAMPLES:-40}" --workers 1 \
   ${ST_SEED:+--seed "$ST_SEED"} "$@"

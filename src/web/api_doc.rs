@@ -359,3 +359,97 @@ async fn openapi(State(state): State<AppState>) -> Response {
     );
     resp
 }
+
+#[cfg(test)]
+mod tests {
+    use super::text;
+    use crate::domain::EmailAddress;
+    use crate::domain::text::{multi_line, optional_multi_line, optional_single_line, single_line};
+    use proptest::prelude::*;
+    use utoipa::openapi::RefOr;
+    use utoipa::openapi::schema::Schema;
+
+    fn pattern(schema: RefOr<Schema>) -> regex::Regex {
+        let RefOr::T(Schema::Object(o)) = schema else {
+            panic!("a text schema is an object schema")
+        };
+        regex::Regex::new(&o.pattern.expect("a text schema has a pattern")).unwrap()
+    }
+
+    /// Letters, the characters `char::is_whitespace` trims, control
+    /// characters a line or a text refuses, and the characters of an address.
+    fn texts() -> impl Strategy<Value = String> {
+        let chars = prop::sample::select(vec![
+            'a', 'Z', 'é', '😀', '@', '.', ' ', '\t', '\n', '\r', '\u{b}', '\u{c}', '\u{85}',
+            '\u{a0}', '\u{2003}', '\u{2028}', '\u{2029}', '\u{3000}', '\u{0}', '\u{1c}', '\u{7f}',
+            '\u{9f}', '\u{200b}', '\u{feff}',
+        ]);
+        prop_oneof![
+            prop::collection::vec(chars.clone(), 0..12).prop_map(String::from_iter),
+            // Around the length limits, with and without spaces around.
+            (
+                prop::sample::select(vec![38, 39, 40, 41, 198, 199, 200, 201, 499, 500, 501]),
+                chars
+            )
+                .prop_map(|(n, c)| format!(" {}{c}", "x".repeat(n))),
+        ]
+    }
+
+    /// Each pattern, compiled once for all the cases.
+    static PATTERNS: std::sync::LazyLock<[regex::Regex; 6]> = std::sync::LazyLock::new(|| {
+        [
+            pattern(text::name()),
+            pattern(text::description()),
+            pattern(text::invoice_number()),
+            pattern(text::address()),
+            pattern(text::address_or_empty()),
+            pattern(text::email_or_empty()),
+        ]
+    });
+
+    proptest! {
+        /// The document's patterns take exactly what `domain::text` takes.
+        #[test]
+        fn text_patterns_state_the_domain_rules(v in texts()) {
+            let [name, description, number, address, address_or_empty, email] = &*PATTERNS;
+            prop_assert_eq!(name.is_match(&v), single_line("name", &v, 200).is_ok());
+            prop_assert_eq!(description.is_match(&v), single_line("description", &v, 500).is_ok());
+            prop_assert_eq!(
+                number.is_match(&v),
+                optional_single_line("number", Some(&v), 40).is_ok()
+            );
+            prop_assert_eq!(address.is_match(&v), multi_line("address", &v, 500).is_ok());
+            prop_assert_eq!(
+                address_or_empty.is_match(&v),
+                optional_multi_line("address", Some(&v), 500).is_ok()
+            );
+            let valid = v.trim().is_empty() || EmailAddress::parse("email", &v).is_ok();
+            prop_assert_eq!(email.is_match(&v), valid);
+        }
+    }
+
+    #[test]
+    fn email_pattern_examples() {
+        let p = pattern(text::email_or_empty());
+        for ok in [
+            "a@b.c",
+            " lena@example.com ",
+            "",
+            "  ",
+            "x.y+z@mail.example.org",
+        ] {
+            assert!(p.is_match(ok), "{ok:?}");
+        }
+        for bad in [
+            "a@b",
+            "a@.b",
+            "a@b.",
+            "@b.c",
+            "a b@c.d",
+            "a@b@c.d",
+            "a@b.c\u{0}",
+        ] {
+            assert!(!p.is_match(bad), "{bad:?}");
+        }
+    }
+}

@@ -287,3 +287,142 @@ async fn every_documented_operation_answers() {
         );
     }
 }
+
+/// A JSON request with the company's key and an `Idempotency-Key`.
+async fn send(
+    t: &TestApp,
+    method: Method,
+    path: String,
+    key: &str,
+    body: &str,
+) -> crate::support::Resp {
+    let auth = format!("Bearer {}", t.api_key);
+    let headers = [
+        ("authorization", auth.as_str()),
+        ("content-type", "application/json"),
+        ("idempotency-key", key),
+    ];
+    t.request(method, &path, &headers, Some(body.to_string()))
+        .await
+}
+
+/// What the document states is what the API does: a body is a JSON object,
+/// `null` is the empty body where the body is optional, enumerated values
+/// are taken exactly as spelled.
+#[tokio::test]
+async fn requests_are_taken_and_refused_as_the_document_says() {
+    let t = TestApp::new().await;
+    let (customer, invoices) = customer_with_invoices(&t, "Exact Ellen", &[4000]).await;
+    // A JSON array is not an object, even with the right number of fields.
+    let r = send(
+        &t,
+        Method::PUT,
+        "/api/v1/settings/receipts".into(),
+        "k-array-1",
+        "[null, null]",
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert_eq!(r.json()["error"]["code"], "invalid_field");
+
+    // `null` refunds what is left, as an empty body does.
+    let paid = send(
+        &t,
+        Method::POST,
+        "/api/v1/payments".into(),
+        "k-cash-1",
+        &json!({"customer_id": customer, "method": "cash", "amount": 4000,
+                "allocations": [{"invoice_id": invoices[0], "amount": 4000}]})
+        .to_string(),
+    )
+    .await;
+    assert_eq!(paid.status, StatusCode::CREATED, "{}", paid.body);
+    let payment = paid.json()["id"].as_str().unwrap().to_string();
+    let refund = send(
+        &t,
+        Method::POST,
+        format!("/api/v1/payments/{payment}/refunds"),
+        "k-refund-1",
+        "null",
+    )
+    .await;
+    assert_eq!(refund.status, StatusCode::CREATED, "{}", refund.body);
+    assert_eq!(refund.json()["amount"], 4000);
+
+    // Enumerated values exactly as spelled.
+    for (method, path, body, field) in [
+        (
+            Method::POST,
+            format!("/api/v1/customers/{customer}/send-link"),
+            json!({"channel": " email"}),
+            "channel",
+        ),
+        (
+            Method::PUT,
+            "/api/v1/settings/processor".to_string(),
+            json!({"kind": "sandbox "}),
+            "kind",
+        ),
+        (
+            Method::PUT,
+            "/api/v1/settings/invoice".to_string(),
+            json!({"payment_link_enabled": true, "payment_link_target": "Public"}),
+            "payment_link_target",
+        ),
+        (
+            Method::PUT,
+            "/api/v1/settings/invoice".to_string(),
+            json!({"payment_link_enabled": true, "payment_link_target": "public", "paper_size": "A4"}),
+            "paper_size",
+        ),
+    ] {
+        let r = send(&t, method, path.clone(), "k-enum-12345", &body.to_string()).await;
+        assert_eq!(
+            r.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{path}: {}",
+            r.body
+        );
+        assert_eq!(r.json()["error"]["field"], field, "{path}");
+    }
+    let ok = send(
+        &t,
+        Method::PUT,
+        "/api/v1/settings/invoice".into(),
+        "k-settings-1",
+        &json!({"payment_link_enabled": true, "payment_link_target": "public", "paper_size": "a4"})
+            .to_string(),
+    )
+    .await;
+    assert_eq!(ok.status, StatusCode::OK, "{}", ok.body);
+    assert_eq!(ok.json()["paper_size"], "a4");
+
+    // `download` takes its listed values; anything else is a 400.
+    for (q, status, disposition) in [
+        ("maybe", StatusCode::BAD_REQUEST, None),
+        ("1", StatusCode::OK, Some("attachment")),
+        ("no", StatusCode::OK, Some("inline")),
+    ] {
+        let path = format!("/api/v1/invoices/{}/pdf?download={q}", invoices[0]);
+        let r = t.api(Method::GET, &path, None).await;
+        assert_eq!(r.status, status, "{q}");
+        match disposition {
+            Some(d) => assert!(r.header("content-disposition").starts_with(d), "{q}"),
+            None => assert_eq!(r.json()["error"]["field"], "download"),
+        }
+    }
+
+    // `customer_id` of the messages is required, and not empty.
+    for q in ["", "?customer_id="] {
+        let r = t
+            .api(Method::GET, &format!("/api/v1/messages{q}"), None)
+            .await;
+        assert_eq!(
+            r.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{q}: {}",
+            r.body
+        );
+        assert_eq!(r.json()["error"]["field"], "customer_id");
+    }
+}
