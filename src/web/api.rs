@@ -109,6 +109,7 @@ impl From<FieldError> for ApiError {
 /// `POST /api/v1/customers`.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"name": "Dana Driveway", "email": "dana@example.com", "phone": "+15125550142", "billing_address": "9 Oak St\nAustin, TX 78701"}))]
 pub struct CustomerBody {
     #[schema(schema_with = super::api_doc::text::name)]
     name: String,
@@ -297,6 +298,7 @@ async fn revoke_link(
 /// `POST /api/v1/properties`.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"address": "12 Elm St, Austin, TX", "resident_customer_id": "cus_0000000000000000", "bill_to_customer_id": null}))]
 pub struct PropertyBody {
     #[schema(schema_with = super::api_doc::text::address)]
     address: String,

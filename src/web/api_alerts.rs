@@ -35,6 +35,7 @@ fn default_enabled() -> bool {
 /// An invoice alert rule: which templates to send, and when relative to
 /// the due date.
 #[derive(Deserialize, ToSchema)]
+#[schema(example = json!({"email_template_id": "tpl_0000000000000000", "days_after_due": 7, "timing": "after_due", "enabled": true}))]
 pub struct RuleBody {
     #[serde(default)]
     email_template_id: Option<String>,
@@ -52,6 +53,7 @@ pub struct RuleBody {
 
 /// The templates a receipt is sent with (none: no receipt on that channel).
 #[derive(Deserialize, ToSchema)]
+#[schema(example = json!({"email_template_id": null, "sms_template_id": null}))]
 pub struct ReceiptBody {
     #[serde(default)]
     email_template_id: Option<String>,

@@ -62,6 +62,7 @@ async fn own_customer(
 /// optional one.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"email": "dana@example.org", "phone": null}))]
 pub struct CustomerChange {
     #[serde(default)]
     #[schema(schema_with = super::api_doc::text::name_or_null)]
@@ -120,6 +121,7 @@ async fn update_customer(
 /// responsible for billing it (invoices already issued keep theirs).
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"address": "14 Elm St, Austin, TX"}))]
 pub struct PropertyPatch {
     #[serde(default)]
     #[schema(schema_with = super::api_doc::text::address_or_null)]
@@ -285,6 +287,7 @@ async fn get_autopay(
 /// how and when.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"method_id": "pmt_0000000000000000", "consent": true, "consent_note": "by phone, Nov 28"}))]
 pub struct EnrollBody {
     #[serde(default)]
     pub method_id: String,

@@ -49,6 +49,7 @@ pub struct LineBody {
 /// `POST /api/v1/invoices`.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"property_id": "prp_0000000000000000", "due_date": "2031-01-31", "lines": [{"description": "Quarterly pest control", "quantity": 1, "unit_price": 12500}]}))]
 pub struct NewInvoiceBody {
     pub property_id: String,
     /// Empty or absent: the company's next number.
@@ -67,6 +68,7 @@ pub struct NewInvoiceBody {
 /// `PATCH /api/v1/invoices/{id}`: what to change; absent fields stay.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"lines": [{"description": "Termite inspection", "quantity": 2, "unit_price": 7500}]}))]
 pub struct EditInvoiceBody {
     #[schema(format = Date)]
     pub issue_date: Option<String>,

@@ -82,6 +82,7 @@ pub struct AllocationBody {
 /// `POST /api/v1/payments`.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"customer_id": "cus_0000000000000000", "method": "check", "check_number": "1042", "amount": 12500, "allocations": [{"invoice_id": "inv_0000000000000000", "amount": 12500}]}))]
 pub struct NewPaymentBody {
     pub customer_id: String,
     /// `cash`, `check` or `card`.
@@ -100,6 +101,7 @@ pub struct NewPaymentBody {
 /// `POST /api/v1/payments/{id}/refunds`; an empty body refunds what is left.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"amount": 2500, "reason": "Missed visit"}))]
 pub struct NewRefundBody {
     /// Minor units; absent: all that has not been refunded yet.
     #[schema(value_type = Option<i64>, minimum = 1)]

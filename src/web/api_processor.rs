@@ -30,6 +30,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
 /// What a client or the office form sends. Empty strings mean "keep".
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"kind": "sandbox"}))]
 pub struct ProcessorInput {
     /// `sandbox` or `stripe`.
     #[schema(pattern = "^(sandbox|stripe)$")]

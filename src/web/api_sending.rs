@@ -36,6 +36,7 @@ type ApiResult = Result<Response, ApiError>;
 /// (without one, the company's default template for the channel).
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"channel": "email"}))]
 pub struct SendBody {
     /// `email` or `sms`.
     #[serde(default)]

@@ -39,6 +39,7 @@ type ApiResult = Result<Response, ApiError>;
 /// An email template as written: its subject and bodies use the message
 /// variables (`{{ customer_name }}`, `{{ payment_link }}`, …).
 #[derive(Deserialize, ToSchema)]
+#[schema(example = json!({"name": "Friendly reminder", "subject": "Your invoice from {{ company_name }}", "html_body": "<p>Hi {{ customer_name }}, pay here: {{ payment_link }}</p>"}))]
 pub struct EmailBody {
     #[schema(schema_with = super::api_doc::text::name)]
     name: String,
@@ -69,6 +70,7 @@ impl EmailBody {
 
 /// An SMS template as written.
 #[derive(Deserialize, ToSchema)]
+#[schema(example = json!({"name": "Short reminder", "body": "{{ company_name }}: pay your invoice at {{ payment_link }}"}))]
 pub struct SmsBody {
     #[schema(schema_with = super::api_doc::text::name)]
     name: String,
@@ -90,6 +92,7 @@ impl SmsBody {
 /// Whose data a preview renders: a customer's, or an invoice's (and its
 /// bill-to customer's); neither: sample data.
 #[derive(Deserialize, Default, ToSchema)]
+#[schema(example = json!({}))]
 pub struct PreviewBody {
     #[serde(default)]
     customer_id: Option<String>,

@@ -81,6 +81,7 @@ struct PageData<'a> {
 /// Which of the customer's open invoices to pay, and with which card.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"invoice_ids": ["inv_0000000000000000"], "payment_method": "tok_visa"}))]
 pub struct PayBody {
     invoice_ids: Vec<String>,
     payment_method: String,

@@ -231,6 +231,7 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
 /// The invoice settings as written.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"payment_link_enabled": true, "payment_link_target": "public", "paper_size": "letter"}))]
 pub struct InvoiceSettingsBody {
     /// Messages about an invoice carry the payment link.
     payment_link_enabled: bool,
