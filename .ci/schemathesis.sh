@@ -27,7 +27,9 @@ base="http://127.0.0.1:$port"
 server=$!
 trap 'kill "$server" 2>/dev/null; wait "$server" 2>/dev/null; rm -rf "$dir"' EXIT
 for _ in $(seq 1 120); do
-  grep -q "API key:" "$dir/demo.out" 2>/dev/null && curl -sf "$base/healthz" >/dev/null && break
+  grep -q "API key:" "$dir/demo.out" 2>/dev/null \
+    && "$python" -c "import urllib.request, sys; urllib.request.urlopen(sys.argv[1], timeout=2)" "$base/healthz" 2>/dev/null \
+    && break
   kill -0 "$server" 2>/dev/null || { cat "$dir/demo.log" >&2; exit 1; }
   sleep 0.5
 done
