@@ -797,6 +797,7 @@ async fn queue_alerts(
         metrics_token: None,
         trusted_proxies: Vec::new(),
         signup: fieldpay::config::Signup::FirstRun,
+        webhooks_allow_private: false,
     })
     .await?;
     let rules = [

@@ -109,6 +109,7 @@ fn run() -> anyhow::Result<()> {
         metrics_token: None,
         trusted_proxies: Vec::new(),
         signup: fieldpay::config::Signup::FirstRun,
+        webhooks_allow_private: false,
     };
 
     let app = rt.block_on(App::open(config.clone()))?;

@@ -129,6 +129,17 @@ pub struct Settings {
         default_value_t = Signup::FirstRun
     )]
     pub signup: Signup,
+    /// Allow webhook URLs that resolve to loopback, private or link-local
+    /// addresses (tests, private networks). Off: such URLs are refused when
+    /// saved and again at every send.
+    #[arg(
+        long,
+        global = true,
+        env = "FIELDPAY_WEBHOOKS_ALLOW_PRIVATE",
+        action = clap::ArgAction::SetTrue,
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
+    pub webhooks_allow_private: bool,
     #[command(flatten)]
     pub delivery: DeliveryArgs,
 }
@@ -295,6 +306,8 @@ pub struct Config {
     pub trusted_proxies: Vec<std::net::IpAddr>,
     /// Who may create a company in the browser.
     pub signup: Signup,
+    /// Webhooks may go to loopback, private and link-local addresses.
+    pub webhooks_allow_private: bool,
 }
 
 impl Config {
@@ -322,6 +335,7 @@ impl Config {
                 .map(String::from),
             trusted_proxies: parse_trusted_proxies(s.trusted_proxies.as_deref().unwrap_or(""))?,
             signup: s.signup,
+            webhooks_allow_private: s.webhooks_allow_private,
             bind: s.bind,
             database_url: s.database_url.clone(),
             database_pool: crate::store::PoolSettings {
@@ -455,6 +469,7 @@ mod tests {
             log_format: LogFormat::Text,
             trusted_proxies: None,
             signup: Signup::FirstRun,
+            webhooks_allow_private: false,
             delivery: Default::default(),
         };
         let c = Config::resolve(&s).unwrap();

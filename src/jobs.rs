@@ -1,7 +1,7 @@
 //! Scheduled work: reconciliation of payment attempts and refunds left
 //! pending, Stripe events not applied yet, autopay
 //! charges (with their notices and card reminders), queueing of invoice
-//! alerts, and delivery of the outbox.
+//! alerts, delivery of the outbox, and of outbound webhooks.
 //!
 //! `serve` runs `run_until` beside the web server. On shutdown the loop
 //! stops between units of work: a job already running may finish within
@@ -39,6 +39,8 @@ pub struct RunReport {
     pub autopay: crate::app::autopay::AutopayReport,
     pub alerts: crate::app::alerts::AlertReport,
     pub delivered: outbox::DeliveryReport,
+    /// Outbound webhooks sent, retried, given up; endpoints turned off.
+    pub webhooks: crate::app::webhook_delivery::WebhookReport,
     /// Shutdown stopped the run before every job ran.
     pub stopped_early: bool,
 }
@@ -71,6 +73,14 @@ impl RunReport {
             format!(
                 "Messages: {} sent, {} to retry, {} failed, {} withdrawn",
                 m.sent, m.retried, m.failed, m.withdrawn
+            ),
+            format!(
+                "Webhooks: {} delivered, {} to retry, {} given up; {} endpoints turned off, {} owner emails sent",
+                self.webhooks.delivered,
+                self.webhooks.retrying,
+                self.webhooks.abandoned,
+                self.webhooks.endpoints_disabled,
+                self.webhooks.owner_emails.sent
             ),
         ];
         if self.stopped_early {
@@ -191,6 +201,12 @@ pub async fn run_once_until(
         crate::app::messages::deliver_due(app, now, crate::app::messages::render_stored),
         "message delivery failed"
     );
+    // Events written by this run's jobs (autopay failures) go out in it too.
+    report.webhooks = step!(
+        "webhooks",
+        crate::app::webhook_delivery::run_due(app, now),
+        "webhook delivery failed"
+    );
     Ok(report)
 }
 
@@ -240,6 +256,9 @@ fn log_report(r: &RunReport) {
     }
     if r.delivered != outbox::DeliveryReport::default() {
         tracing::info!(report = ?r.delivered, "outbox delivered messages");
+    }
+    if !r.webhooks.is_quiet() {
+        tracing::info!(report = ?r.webhooks, "webhooks delivered, retried or given up");
     }
     if r.stopped_early {
         tracing::info!("shutdown: the remaining jobs were left for the next process");

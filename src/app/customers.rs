@@ -46,6 +46,7 @@ pub async fn create_in(
     let company_id = actor.company_id();
     let customer = customers::create(conn, company_id, new).await?;
     crate::app::links::issue(conn, &app.config.secret, company_id, &customer.id).await?;
+    crate::app::webhooks::events::customer_created(conn, company_id, &customer).await?;
     audit::record(
         conn,
         company_id,

@@ -118,6 +118,7 @@ pub async fn issue_on(
         serde_json::json!({"number": invoice.number, "total": invoice.total, "lines": req.lines.len()}),
     )
     .await?;
+    crate::app::webhooks::events::invoice_created(conn, &company.id, &invoice).await?;
     Ok(invoice)
 }
 
@@ -216,6 +217,7 @@ pub async fn void(app: &App, actor: &Actor, invoice_id: &str) -> Result<Invoice,
     let voided = invoices::get_on(&mut tx, c, invoice_id)
         .await?
         .ok_or(Refusal::NotFound)?;
+    crate::app::webhooks::events::invoice_voided(&mut tx, c, &voided).await?;
     tx.commit().await.map_err(StoreError::from)?;
     Ok(voided)
 }

@@ -135,3 +135,27 @@ pub async fn pay_page_hash(
         .filter(|l| !l.revoked)
         .map(|l| token_hash(&l.token)))
 }
+
+/// Notes that a customer opened their payment link: the audit entry (which
+/// names the link by a prefix of its token's hash) and the open the
+/// collections funnel counts (which names the customer).
+pub async fn note_opened(
+    app: &App,
+    company_id: &str,
+    customer_id: &str,
+    token: &str,
+) -> StoreResult<()> {
+    let mut tx = app.db.begin_write().await?;
+    audit::record(
+        &mut tx,
+        company_id,
+        "customer",
+        "payment_link.opened",
+        &audit_ref(&token_hash(token)),
+        serde_json::json!({}),
+    )
+    .await?;
+    crate::store::funnel::record_open(&mut tx, company_id, customer_id, app.clock.now()).await?;
+    tx.commit().await?;
+    Ok(())
+}

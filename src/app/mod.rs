@@ -12,13 +12,17 @@ pub mod import;
 pub mod invoices;
 pub mod links;
 pub mod messages;
+pub mod office_emails;
 pub mod payments;
 pub mod processors;
 pub mod properties;
 pub mod refunds;
 pub mod rejected;
+pub mod reports;
 pub mod setup;
 pub mod templates;
+pub mod webhook_delivery;
+pub mod webhooks;
 
 use std::sync::Arc;
 
@@ -27,6 +31,7 @@ pub use rejected::{Problem, Rejected};
 
 use crate::config::Config;
 use crate::domain::Clock;
+use crate::messaging::webhook::{HttpWebhookSender, WebhookSender};
 use crate::processor::PaymentProcessor;
 use crate::processor::sandbox::SandboxProcessor;
 use crate::store::Db;
@@ -40,6 +45,8 @@ pub struct App {
     pub sandbox: SandboxProcessor,
     /// Where "now" comes from: the system clock, or a test's movable one.
     pub clock: Clock,
+    /// Where webhooks go out: HTTP, or a test's recorder.
+    pub webhooks: Arc<dyn WebhookSender>,
 }
 
 impl App {
@@ -61,6 +68,7 @@ impl App {
             sandbox,
             config: Arc::new(config),
             clock,
+            webhooks: Arc::new(HttpWebhookSender::new().map_err(|e| anyhow::anyhow!(e))?),
         })
     }
 

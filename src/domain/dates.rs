@@ -1,8 +1,8 @@
 //! Calendar dates: `YYYY-MM-DD` on the wire, "Dec 15, 2026" on pages, and
 //! "today" in a company's time zone.
 
-use time::Date;
 use time::macros::format_description;
+use time::{Date, OffsetDateTime};
 
 pub fn parse(text: &str) -> Option<Date> {
     Date::parse(text, format_description!("[year]-[month]-[day]")).ok()
@@ -79,10 +79,41 @@ pub fn display_instant(at: time::OffsetDateTime, time_zone: &str) -> String {
     }
 }
 
+/// The instant a calendar day starts in a time zone (UTC for an unknown zone).
+pub fn day_start(date: Date, time_zone: &str) -> OffsetDateTime {
+    let tz = jiff::tz::TimeZone::get(time_zone).unwrap_or(jiff::tz::TimeZone::UTC);
+    let civil = jiff::civil::Date::new(
+        date.year() as i16,
+        u8::from(date.month()) as i8,
+        date.day() as i8,
+    );
+    civil
+        .ok()
+        .and_then(|d| d.to_zoned_datetime(tz).ok())
+        .and_then(|z| OffsetDateTime::from_unix_timestamp(z.timestamp().as_second()).ok())
+        .unwrap_or_else(|| date.midnight().assume_utc())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use time::macros::date;
+    use time::macros::{date, datetime};
+
+    #[test]
+    fn days_start_in_the_company_zone() {
+        assert_eq!(
+            day_start(date!(2026 - 11 - 28), "America/Chicago"),
+            datetime!(2026-11-28 06:00 UTC)
+        );
+        assert_eq!(
+            day_start(date!(2026 - 07 - 01), "America/Chicago"),
+            datetime!(2026-07-01 05:00 UTC)
+        );
+        assert_eq!(
+            day_start(date!(2026 - 11 - 28), "Mars/Olympus"),
+            datetime!(2026-11-28 00:00 UTC)
+        );
+    }
 
     #[test]
     fn formats_and_parses() {

@@ -7,12 +7,14 @@ pub mod consent;
 pub mod contact;
 pub mod customer;
 pub mod dates;
+pub mod funnel;
 pub mod invoice;
 pub mod message;
 pub mod money;
 pub mod paylink;
 pub mod processor;
 pub mod text;
+pub mod webhooks;
 
 pub use allocation::{Allocation, allocate};
 pub use clock::Clock;

@@ -32,9 +32,31 @@ pub fn url(base_url: &str, token: &str) -> String {
     format!("{base_url}/pay/{token}")
 }
 
+/// Whether a rendered message holds a payment link (what the collections
+/// funnel counts).
+pub fn carries_link(text: &str) -> bool {
+    text.match_indices("/pay/").any(|(at, _)| {
+        let rest = &text[at + "/pay/".len()..];
+        let end = rest
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '_'))
+            .unwrap_or(rest.len());
+        looks_like_token(&rest[..end])
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_message_carries_a_link_when_it_holds_a_token_url() {
+        let s = Secret::new(vec![1; 32]);
+        let link = url("https://pay.example", &token(&s, "lnk_x", 1));
+        assert!(carries_link(&format!("Pay here: {link}. Thanks")));
+        assert!(carries_link(&format!("<a href=\"{link}\">Pay</a>")));
+        assert!(!carries_link("Visit https://pay.example/pay/ later"));
+        assert!(!carries_link("Your receipt for invoice 1001"));
+    }
 
     #[test]
     fn tokens_are_256_bits_and_change_with_generation() {

@@ -1,10 +1,11 @@
-//! Outgoing messages: templates and their variables, the outbox, and the
-//! email and SMS transports.
+//! Outgoing messages: templates and their variables, the outbox, the
+//! email and SMS transports, and the webhook sender.
 
 pub mod email;
 pub mod outbox;
 pub mod sms;
 pub mod template;
+pub mod webhook;
 
 pub use crate::domain::message::{Channel, TemplateEmail};
 

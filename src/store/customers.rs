@@ -77,12 +77,18 @@ fn from_row(row: &crate::store::sql::Row) -> StoreResult<Customer> {
 }
 
 pub async fn get(db: &Db, company_id: &str, id: &str) -> StoreResult<Option<Customer>> {
+    let mut conn = db.reader().acquire().await?;
+    get_on(&mut conn, company_id, id).await
+}
+
+/// `get` on a connection of the caller's.
+pub async fn get_on(conn: &mut Conn, company_id: &str, id: &str) -> StoreResult<Option<Customer>> {
     let row = crate::store::sql::query(
         "SELECT id, name, email, phone, billing_address FROM customers WHERE company_id = $1 AND id = $2",
     )
     .bind(company_id)
     .bind(id)
-    .fetch_optional(db.reader())
+    .fetch_optional(&mut *conn)
     .await?;
     row.as_ref().map(from_row).transpose()
 }

@@ -267,12 +267,13 @@ pub async fn mark_sent(
     subject: &str,
     body_redacted: &str,
     provider_id: &str,
+    carries_link: bool,
     now: OffsetDateTime,
 ) -> StoreResult<bool> {
     let done = crate::store::sql::query(
         "UPDATE outbox SET status = 'sent', attempts = attempts + 1, subject = $3,
              body_redacted = $4, provider_id = $5, sent_at = $6, claimed_until = NULL,
-             last_error = NULL
+             last_error = NULL, carries_link = $7
          WHERE id = $1 AND status = 'sending' AND claimed_until = $2",
     )
     .bind(&row.id)
@@ -281,6 +282,7 @@ pub async fn mark_sent(
     .bind(body_redacted)
     .bind(provider_id)
     .bind(now)
+    .bind(i64::from(carries_link))
     .execute(&mut *conn)
     .await?;
     Ok(done.rows_affected() == 1)

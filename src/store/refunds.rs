@@ -621,6 +621,16 @@ pub async fn for_payment(
     company_id: &str,
     payment_id: &str,
 ) -> StoreResult<Vec<RefundRecord>> {
+    let mut conn = db.reader().acquire().await?;
+    for_payment_on(&mut conn, company_id, payment_id).await
+}
+
+/// `for_payment` on a connection of the caller's.
+pub async fn for_payment_on(
+    conn: &mut Conn,
+    company_id: &str,
+    payment_id: &str,
+) -> StoreResult<Vec<RefundRecord>> {
     let rows = crate::store::sql::query(
         "SELECT r.id, r.amount, r.status, r.processor_refund_id, r.idempotency_key, r.reason,
                 coalesce(u.email, r.created_by) AS created_by, r.created_at, r.attempts,
@@ -634,7 +644,7 @@ pub async fn for_payment(
     )
     .bind(company_id)
     .bind(payment_id)
-    .fetch_all(db.reader())
+    .fetch_all(&mut *conn)
     .await?;
     let mut out: Vec<RefundRecord> = Vec::new();
     for r in &rows {

@@ -80,6 +80,8 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(super::office::settings::api_routes())
         .merge(super::pdf::api_routes())
         .merge(super::pay::api_routes())
+        .merge(super::api_reports::routes())
+        .merge(super::api_webhooks::routes())
 }
 
 /// The document as served: the generated one with the shared answers.

@@ -79,7 +79,7 @@ pub struct EditInvoiceBody {
     pub lines: Option<Vec<LineBody>>,
 }
 
-fn parse_date(text: &str, field: &str) -> Result<time::Date, ApiError> {
+pub(crate) fn parse_date(text: &str, field: &str) -> Result<time::Date, ApiError> {
     dates::parse(text).ok_or_else(|| {
         ApiError::unprocessable(
             "invalid_date",

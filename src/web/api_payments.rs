@@ -14,7 +14,6 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use time::OffsetDateTime;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -23,14 +22,15 @@ use super::api::CompanyKey;
 use super::api_doc::ErrorBody;
 use super::error::ApiError;
 use super::{AppState, json_created};
+use crate::app::payments::view::{PaymentView, RefundView};
 use crate::app::payments::{
     OfficeMethod, OfficePaid, PayResult, PaymentKey, RecordPayment, Spread, record_office_payment,
 };
 use crate::app::refunds::{self, RefundKey, RefundRequest};
 use crate::domain::Allocation;
-use crate::domain::money::{Currency, minor_units_from_json};
+use crate::domain::money::minor_units_from_json;
 use crate::store::payments::{self as store, PaymentRecord};
-use crate::store::refunds::{self as refund_store, RefundRecord};
+use crate::store::refunds as refund_store;
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -107,99 +107,6 @@ pub struct NewRefundBody {
     #[schema(value_type = Option<i64>, minimum = 1)]
     pub amount: Option<Value>,
     pub reason: Option<String>,
-}
-
-/// What a payment paid on one invoice.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
-pub struct AllocationView {
-    pub invoice_id: String,
-    pub invoice_number: String,
-    pub amount: i64,
-}
-
-/// A refund of a payment.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
-pub struct RefundView {
-    pub id: String,
-    pub payment_id: String,
-    pub amount: i64,
-    /// `pending` (at the processor), `succeeded` or `failed`.
-    pub status: String,
-    pub reason: String,
-    #[serde(with = "time::serde::rfc3339")]
-    pub created_at: OffsetDateTime,
-}
-
-/// A payment with its allocations and refunds.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
-pub struct PaymentView {
-    pub id: String,
-    pub customer_id: String,
-    /// Where it was taken: `office`, `api`, `quick_pay`, `portal`, `autopay`.
-    pub channel: String,
-    /// `card`, `cash` or `check`.
-    pub method: String,
-    pub amount: i64,
-    pub currency: Currency,
-    /// `succeeded`, `partially_refunded` or `refunded`.
-    pub status: String,
-    pub card_brand: Option<String>,
-    pub card_last4: Option<String>,
-    pub check_number: Option<String>,
-    pub refunded: i64,
-    #[serde(with = "time::serde::rfc3339")]
-    pub created_at: OffsetDateTime,
-    pub allocations: Vec<AllocationView>,
-    pub refunds: Vec<RefundView>,
-}
-
-impl PaymentView {
-    fn of(p: PaymentRecord, refunds: &[RefundRecord]) -> PaymentView {
-        PaymentView {
-            allocations: p
-                .allocations
-                .iter()
-                .map(|a| AllocationView {
-                    invoice_id: a.invoice_id.clone(),
-                    invoice_number: a.invoice_number.clone(),
-                    amount: a.amount,
-                })
-                .collect(),
-            refunds: refunds
-                .iter()
-                .map(|r| RefundView {
-                    id: r.id.clone(),
-                    payment_id: p.id.clone(),
-                    amount: r.amount,
-                    status: r.status.clone(),
-                    reason: r.reason.clone(),
-                    created_at: r.created_at,
-                })
-                .collect(),
-            id: p.id,
-            customer_id: p.customer_id,
-            channel: p.channel,
-            method: p.method,
-            amount: p.amount,
-            currency: p.currency,
-            status: p.status.to_string(),
-            card_brand: p.card_brand,
-            card_last4: p.card_last4,
-            check_number: p.check_number,
-            refunded: p.refunded,
-            created_at: p.created_at,
-        }
-    }
-
-    /// The payment as it was recorded, before any refund: what creating it
-    /// answered, so a repeat of the request answers the same.
-    fn as_recorded(p: PaymentRecord) -> PaymentView {
-        PaymentView {
-            status: "succeeded".into(),
-            refunded: 0,
-            ..PaymentView::of(p, &[])
-        }
-    }
 }
 
 async fn payment_record(

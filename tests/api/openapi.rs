@@ -167,7 +167,10 @@ async fn every_api_route_is_in_the_document() {
 /// unknown path or a 405 of an unknown method.
 #[tokio::test]
 async fn every_documented_operation_answers() {
-    let t = TestApp::new().await;
+    let mut t = TestApp::new().await;
+    // The webhook endpoint points at a closed loopback port: its test
+    // delivery fails at once, and so exists to be retried.
+    t.configure(|c| c.webhooks_allow_private = true);
     let (_, documented) = documented_operations(&t).await;
     let (customer, invoices) = customer_with_invoices(&t, "Docu Mented", &[5000, 7000]).await;
     let property = t.invoice_json(&invoices[0]).await["property_id"]
@@ -220,6 +223,22 @@ async fn every_documented_operation_answers() {
         )
         .await,
     );
+    let endpoint = created(
+        t.api(
+            Method::POST,
+            "/api/v1/webhook-endpoints",
+            Some(json!({"url": "http://127.0.0.1:1/hook", "events": ["invoice.paid"]})),
+        )
+        .await,
+    );
+    let delivery = created(
+        t.api(
+            Method::POST,
+            &format!("/api/v1/webhook-endpoints/{endpoint}/test"),
+            None,
+        )
+        .await,
+    );
     let token = t.token(&customer).await;
     let card = t.card(AUTH_CARD).await;
     let needs_check = t
@@ -254,6 +273,8 @@ async fn every_documented_operation_answers() {
             ("email-templates/{id}", &email),
             ("sms-templates/{id}", &sms),
             ("invoice-alerts/{id}", &rule),
+            ("webhook-endpoints/{id}", &endpoint),
+            ("webhook-deliveries/{id}", &delivery),
             ("{token}", &token),
             ("{attempt_id}", &attempt),
         ] {

@@ -467,7 +467,7 @@ async fn releasing_leaves_sent_and_reclaimed_messages_alone() {
             .unwrap(),
         0
     );
-    fieldpay::store::messages::mark_sent(&mut tx, &rows[0], "s", "b", "p", now)
+    fieldpay::store::messages::mark_sent(&mut tx, &rows[0], "s", "b", "p", false, now)
         .await
         .unwrap();
     // A message sent meanwhile stays sent.

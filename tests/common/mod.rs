@@ -97,6 +97,7 @@ pub fn test_config(dir: &Path, database_url: String, base_url: &str) -> Config {
         metrics_token: None,
         trusted_proxies: Vec::new(),
         signup: Signup::FirstRun,
+        webhooks_allow_private: false,
     }
 }
 

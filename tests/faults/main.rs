@@ -10,3 +10,4 @@ mod refund_kill;
 mod smtp;
 mod storage;
 mod support;
+mod webhook_kill;

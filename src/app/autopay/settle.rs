@@ -4,6 +4,7 @@
 use time::OffsetDateTime;
 
 use super::{ACTOR, send};
+use crate::app::webhooks::events::AutopayFailure;
 use crate::domain::Allocation;
 use crate::domain::autopay::{self as rules, AfterDecline, charge_date};
 use crate::processor::Decline;
@@ -81,6 +82,20 @@ pub async fn on_unpaid(
     if !recorded {
         return Ok(());
     }
+    crate::app::webhooks::events::autopay_payment_failed(
+        conn,
+        &AutopayFailure {
+            attempt,
+            decline_code: &decline.code,
+            outcome,
+            next_try_on: next,
+            invoices: planned
+                .iter()
+                .map(|p| (p.invoice_id.clone(), p.number.clone()))
+                .collect(),
+        },
+    )
+    .await?;
     for (inv, charge_on, failures, step) in &steps {
         let (status, next_try_on) = match step {
             AfterDecline::Retry(d) => ("retrying", Some(*d)),

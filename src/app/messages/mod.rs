@@ -15,6 +15,7 @@ use time::OffsetDateTime;
 
 use crate::app::App;
 use crate::domain::money::Money;
+use crate::domain::paylink::carries_link;
 use crate::messaging::email::{Email, EmailError};
 use crate::messaging::outbox::{
     BATCH, CLAIM, DeliveryReport, MAX_PER_RUN, Transports, redact, retry_at,
@@ -267,6 +268,8 @@ enum Outcome {
         subject: String,
         body: String,
         provider_id: String,
+        /// Whether it held the customer's payment link (the funnel counts it).
+        carries_link: bool,
     },
     Temporary(String),
     Permanent(String),
@@ -356,8 +359,9 @@ async fn record(
             subject,
             body,
             provider_id,
+            carries_link,
         } => {
-            store::mark_sent(conn, row, &subject, &body, &provider_id, now).await?;
+            store::mark_sent(conn, row, &subject, &body, &provider_id, carries_link, now).await?;
             report.sent += 1;
         }
         Outcome::Temporary(e) => {
@@ -417,6 +421,8 @@ where
                     subject: redact(&rendered.subject),
                     body: redact(&rendered.text),
                     provider_id: id,
+                    carries_link: carries_link(&rendered.text)
+                        || rendered.html.as_deref().is_some_and(carries_link),
                 },
                 Err(EmailError::Temporary(e)) => Outcome::Temporary(e),
                 Err(EmailError::Permanent(e)) => Outcome::Permanent(e),
@@ -432,6 +438,7 @@ where
                     subject: String::new(),
                     body: redact(&rendered.text),
                     provider_id: id,
+                    carries_link: carries_link(&rendered.text),
                 },
                 Err(SmsError::Temporary(e)) => Outcome::Temporary(e),
                 Err(SmsError::Permanent(e)) => Outcome::Permanent(e),

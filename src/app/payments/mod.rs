@@ -34,6 +34,7 @@ mod office_rules;
 mod reconcile;
 mod reserve;
 mod settle;
+pub mod view;
 
 pub use cards::{AddCard, add_card};
 pub use charge::{pay, pay_detached, pay_interactive, pay_interactive_detached, pay_with};
@@ -41,7 +42,7 @@ pub use office::{
     OfficeMethod, OfficePaid, OfficePayError, PaymentKey, RecordPayment, Spread,
     record_office_payment,
 };
-pub use office_rules::{PlanError, check_exact_shares, day_start, plan_office_payment};
+pub use office_rules::{PlanError, check_exact_shares, plan_office_payment};
 pub use reconcile::{AUTHENTICATION_WINDOW, ReconcileReport, confirm, reconcile};
 pub use settle::settle;
 

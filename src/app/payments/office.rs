@@ -428,6 +428,7 @@ async fn record_cash_or_check(
     )
     .await?;
     store::insert_allocations(&mut tx, &payment_id, &shares).await?;
+    crate::app::webhooks::events::payment_recorded(&mut tx, c, &payment_id).await?;
     crate::app::alerts::enqueue_receipt(
         &mut tx,
         c,

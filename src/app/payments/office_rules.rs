@@ -1,8 +1,5 @@
 //! The pure rules of payments the company records: spreading a payment
-//! over invoices in order, checking shares given one by one, and where a
-//! calendar day starts for the payments list's filters.
-
-use time::{Date, OffsetDateTime};
+//! over invoices in order and checking shares given one by one.
 
 use super::MAX_INVOICES_PER_PAYMENT;
 use crate::app::Refusal;
@@ -103,26 +100,10 @@ pub fn check_exact_shares(amount: i64, shares: &[Allocation]) -> Result<(), Refu
     Ok(())
 }
 
-/// The instant a calendar day starts in a time zone (UTC for an unknown zone).
-pub fn day_start(date: Date, time_zone: &str) -> OffsetDateTime {
-    let tz = jiff::tz::TimeZone::get(time_zone).unwrap_or(jiff::tz::TimeZone::UTC);
-    let civil = jiff::civil::Date::new(
-        date.year() as i16,
-        u8::from(date.month()) as i8,
-        date.day() as i8,
-    );
-    civil
-        .ok()
-        .and_then(|d| d.to_zoned_datetime(tz).ok())
-        .and_then(|z| OffsetDateTime::from_unix_timestamp(z.timestamp().as_second()).ok())
-        .unwrap_or_else(|| date.midnight().assume_utc())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
-    use time::macros::{date, datetime};
 
     #[test]
     fn office_payment_plans() {
@@ -190,22 +171,6 @@ mod tests {
                 &[share("a", i64::MAX), share("b", i64::MAX)]
             )),
             "amount"
-        );
-    }
-
-    #[test]
-    fn days_start_in_the_company_zone() {
-        assert_eq!(
-            day_start(date!(2026 - 11 - 28), "America/Chicago"),
-            datetime!(2026-11-28 06:00 UTC)
-        );
-        assert_eq!(
-            day_start(date!(2026 - 07 - 01), "America/Chicago"),
-            datetime!(2026-07-01 05:00 UTC)
-        );
-        assert_eq!(
-            day_start(date!(2026 - 11 - 28), "Mars/Olympus"),
-            datetime!(2026-11-28 00:00 UTC)
         );
     }
 

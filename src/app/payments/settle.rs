@@ -301,5 +301,6 @@ pub(super) async fn apply_on(
         serde_json::json!({"amount": charge.amount.minor, "channel": attempt.channel, "attempt": attempt.id}),
     )
     .await?;
+    crate::app::webhooks::events::payment_recorded(conn, &attempt.company_id, &payment_id).await?;
     Ok(result)
 }

@@ -367,6 +367,15 @@ async fn succeed(
         serde_json::json!({"processor_refund_id": r.id, "amount": r.amount.minor, "via": via}),
     )
     .await?;
+    if let Some(state) = store::state(conn, company_id, refund_id).await? {
+        crate::app::webhooks::events::payment_refunded(
+            conn,
+            company_id,
+            &state.payment_id,
+            refund_id,
+        )
+        .await?;
+    }
     Ok(true)
 }
 
@@ -604,6 +613,8 @@ async fn record_outside(
         }),
     )
     .await?;
+    crate::app::webhooks::events::payment_refunded(conn, company_id, &payment_id, &refund_id)
+        .await?;
     Ok(Noticed::Recorded)
 }
 

@@ -354,6 +354,11 @@ pub async fn refund(
         }),
     )
     .await?;
+    if !by_card {
+        // Cash or check: given back now, so refunded now.
+        crate::app::webhooks::events::payment_refunded(&mut tx, c, &req.payment_id, &refund_id)
+            .await?;
+    }
     tx.commit().await?;
 
     if charge_id.is_none() {

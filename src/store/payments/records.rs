@@ -246,6 +246,30 @@ pub async fn list(
     payment_id: Option<&str>,
     limit: i64,
 ) -> StoreResult<Vec<PaymentRecord>> {
+    let mut conn = db.reader().acquire().await?;
+    list_on(&mut conn, company_id, customer_id, payment_id, limit).await
+}
+
+/// One payment of the company on a connection of the caller's (inside the
+/// transaction that recorded or refunded it).
+pub async fn get_on(
+    conn: &mut Conn,
+    company_id: &str,
+    payment_id: &str,
+) -> StoreResult<Option<PaymentRecord>> {
+    Ok(list_on(conn, company_id, None, Some(payment_id), 1)
+        .await?
+        .pop())
+}
+
+/// `list` on a connection of the caller's.
+pub async fn list_on(
+    conn: &mut Conn,
+    company_id: &str,
+    customer_id: Option<&str>,
+    payment_id: Option<&str>,
+    limit: i64,
+) -> StoreResult<Vec<PaymentRecord>> {
     let rows = crate::store::sql::query(
         "SELECT p.id, p.customer_id, p.channel, p.method, p.amount, p.currency, p.card_brand, p.card_last4,
                 p.check_number, p.refunded, p.created_at, a.invoice_id, a.amount AS alloc_amount,
@@ -261,7 +285,7 @@ pub async fn list(
     .bind(customer_id)
     .bind(payment_id)
     .bind(limit)
-    .fetch_all(db.reader())
+    .fetch_all(&mut *conn)
     .await?;
     let mut out: Vec<PaymentRecord> = Vec::new();
     for row in &rows {

@@ -1,8 +1,10 @@
-//! Office: the home dashboard — open receivables by age, and the last 30
-//! days of payments by channel (a table and a server-drawn SVG chart).
+//! Office: the home dashboard — open receivables by age, the last 30 days
+//! of payments by channel (a table and a server-drawn SVG chart), and the
+//! collections funnel (`funnel.rs`).
 
 use axum::Router;
-use axum::extract::State;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde::Serialize;
@@ -76,7 +78,7 @@ pub struct Bar {
     pub text: String,
 }
 
-fn escape_xml(text: &str) -> String {
+pub(super) fn escape_xml(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for ch in text.chars() {
         match ch {
@@ -147,7 +149,11 @@ struct ChannelView {
     amount: String,
 }
 
-async fn dashboard(State(state): State<AppState>, user: OfficeUser) -> Response {
+async fn dashboard(
+    State(state): State<AppState>,
+    user: OfficeUser,
+    range: Result<Query<crate::web::api_reports::RangeQuery>, QueryRejection>,
+) -> Response {
     let db = &state.app.db;
     let company = match companies::get(db, &user.company_id).await {
         Ok(Some(c)) => c,
@@ -232,6 +238,15 @@ async fn dashboard(State(state): State<AppState>, user: OfficeUser) -> Response 
         Ok(a) => a,
         Err(e) => return ApiError::from(e).into_response(),
     };
+    // Unknown parameters: the default range, not an error page.
+    let range = range.map(|Query(q)| q).unwrap_or_default();
+    let funnel =
+        match super::funnel::section(&state, &user.as_actor(), company.currency, today, &range)
+            .await
+        {
+            Ok(f) => f,
+            Err(e) => return e.into_response(),
+        };
     page(
         &state,
         &user,
@@ -248,6 +263,7 @@ async fn dashboard(State(state): State<AppState>, user: OfficeUser) -> Response 
             paid_total => money(paid_total),
             // Built above from fixed labels and formatted amounts, every text escaped.
             chart => minijinja::Value::from_safe_string(chart),
+            funnel => minijinja::value::Serde(&funnel),
         },
     )
 }

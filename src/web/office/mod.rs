@@ -6,6 +6,8 @@ pub mod autopay;
 pub mod communications;
 pub mod customers;
 pub mod dashboard;
+pub mod developers;
+mod funnel;
 pub mod import;
 pub mod invoices;
 pub mod payments;
@@ -52,6 +54,7 @@ pub fn routes() -> Router<AppState> {
         .merge(alerts::routes())
         .merge(autopay::routes())
         .merge(processor::routes())
+        .merge(developers::routes())
 }
 
 /// The signed-in office user. Its `company_id` scopes every query.

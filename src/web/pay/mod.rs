@@ -13,7 +13,7 @@ pub(crate) use page::{FormState, page_context, receipt_context};
 
 use std::collections::HashMap;
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use time::OffsetDateTime;
 
 use axum::Router;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -24,10 +24,10 @@ use super::error::ApiError;
 use super::{AppState, ClientIp, not_found_for, user_agent};
 use crate::crypto::random_token;
 use crate::domain::autopay_consent_text;
+use crate::store::companies;
 use crate::store::links::LiveLink;
 use crate::store::payments::Consent;
 use crate::store::paypage::{self, PayPage};
-use crate::store::{audit, companies};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -85,7 +85,13 @@ pub(super) async fn load_page(
     if !state.limits.allow_hit(&page.link_id) {
         return Err(too_many(path));
     }
-    note_opened(state, &page.company.id, &page.link_id, token);
+    note_opened(
+        state,
+        &page.company.id,
+        &page.link_id,
+        &page.customer.id,
+        token,
+    );
     Ok(page)
 }
 
@@ -112,43 +118,43 @@ pub(crate) async fn resolve(
     Ok(link)
 }
 
-static OPENED: Mutex<Option<HashMap<String, Instant>>> = Mutex::new(None);
+static OPENED: Mutex<Option<HashMap<String, OffsetDateTime>>> = Mutex::new(None);
 
-/// Writes "link opened" to the audit log at most once an hour per link, off
-/// the request path, so page views do not queue behind the database writer.
-pub(super) fn note_opened(state: &AppState, company_id: &str, link_id: &str, token: &str) {
+/// Notes "link opened" (audit log and collections funnel) at most once an
+/// hour per link, off the request path, so page views do not queue behind
+/// the database writer.
+pub(super) fn note_opened(
+    state: &AppState,
+    company_id: &str,
+    link_id: &str,
+    customer_id: &str,
+    token: &str,
+) {
     {
         let Ok(mut guard) = OPENED.lock() else { return };
         let seen = guard.get_or_insert_with(HashMap::new);
         if seen.len() > 100_000 {
             seen.clear();
         }
+        let now = state.app.clock.now();
         match seen.get(link_id) {
-            Some(at) if at.elapsed() < Duration::from_secs(3600) => return,
+            Some(at) if *at <= now && now - *at < time::Duration::hours(1) => return,
             _ => {
-                seen.insert(link_id.to_string(), Instant::now());
+                seen.insert(link_id.to_string(), now);
             }
         }
     }
-    let db = state.app.db.clone();
-    let company_id = company_id.to_string();
-    let subject = crate::domain::paylink::audit_ref(&crate::domain::paylink::token_hash(token));
+    let app = state.app.clone();
+    let (company_id, customer_id, token) = (
+        company_id.to_string(),
+        customer_id.to_string(),
+        token.to_string(),
+    );
     tokio::spawn(async move {
-        let Ok(mut tx) = db.begin_write().await else {
-            return;
-        };
-        let ok = audit::record(
-            &mut tx,
-            &company_id,
-            "customer",
-            "payment_link.opened",
-            &subject,
-            serde_json::json!({}),
-        )
-        .await
-        .is_ok();
-        if ok {
-            tx.commit().await.ok();
+        if let Err(e) =
+            crate::app::links::note_opened(&app, &company_id, &customer_id, &token).await
+        {
+            tracing::warn!(error = %e, "could not note a payment link's opening");
         }
     });
 }

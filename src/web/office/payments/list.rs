@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use super::{
     CHANNELS, LIST_LIMIT, METHODS, PaymentView, fail, fmt, payment_view, refund_note, time_zone,
 };
-use crate::app::payments::day_start;
+use crate::domain::dates::day_start;
 use crate::domain::money::Currency;
 use crate::store::payments::{self as store, OfficeFilter};
 use crate::store::refunds;
