@@ -53,7 +53,7 @@ pub struct PaidShare {
 }
 
 /// One line of the report: a template on a channel.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct FunnelLine {
     pub channel: String,
     pub template_id: String,

@@ -21,6 +21,19 @@ impl<'de> Deserialize<'de> for Currency {
     }
 }
 
+/// In the API's schema: one of the codes fieldpay knows.
+impl utoipa::PartialSchema for Currency {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::schema::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .description(Some("A lowercase ISO 4217 currency code."))
+            .enum_values(Some(CURRENCIES.iter().map(|(code, _, _)| *code)))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for Currency {}
+
 /// (code, symbol, minor digits)
 const CURRENCIES: &[(&str, &str, u32)] = &[
     ("usd", "$", 2),

@@ -25,7 +25,7 @@ pub struct Charge {
 }
 
 /// Which processor a company takes cards through.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ProcessorKind {
     Sandbox,
@@ -51,7 +51,7 @@ impl ProcessorKind {
 
 /// What a payer's browser needs to know about the company's processor: which
 /// card fields to show, and Stripe's publishable key (public by design).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct PageProcessor {
     pub kind: ProcessorKind,
     pub publishable_key: Option<String>,

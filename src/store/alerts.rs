@@ -304,7 +304,7 @@ pub async fn still_open(
         .collect())
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct ReceiptSettings {
     pub email_template_id: Option<String>,
     pub sms_template_id: Option<String>,

@@ -23,7 +23,7 @@ macro_rules! matches_search {
     };
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Customer {
     pub id: String,
     pub name: String,
@@ -34,7 +34,7 @@ pub struct Customer {
 
 pub use crate::domain::customer::NewCustomer;
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Property {
     pub id: String,
     pub address: String,

@@ -8,7 +8,8 @@ use crate::crypto::new_id;
 use crate::domain::LineInput;
 use crate::domain::money::Currency;
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(as = InvoiceLine)]
 pub struct Line {
     pub description: String,
     pub quantity: i64,
@@ -16,7 +17,7 @@ pub struct Line {
     pub amount: i64,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Invoice {
     pub id: String,
     pub number: String,

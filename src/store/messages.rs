@@ -28,7 +28,7 @@ pub struct OutboxRow {
 }
 
 /// What `GET /api/v1/messages` shows.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct MessageView {
     pub id: String,
     pub channel: String,

@@ -9,7 +9,7 @@ use super::{Db, StoreError, StoreResult};
 use crate::domain::money::Currency;
 use crate::store::invoices::Line;
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct PageCompany {
     pub id: String,
     pub name: String,
@@ -27,13 +27,13 @@ pub struct PageCompany {
     pub processor: crate::domain::processor::PageProcessor,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct PageCustomer {
     pub id: String,
     pub name: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct PageInvoice {
     pub id: String,
     pub number: String,
@@ -47,7 +47,7 @@ pub struct PageInvoice {
     pub lines: Vec<Line>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct PageProperty {
     pub id: String,
     pub address: String,
@@ -55,7 +55,7 @@ pub struct PageProperty {
     pub invoices: Vec<PageInvoice>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct PageMethod {
     pub id: String,
     pub brand: String,
@@ -64,13 +64,13 @@ pub struct PageMethod {
     pub exp_year: i64,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct PageAutopay {
     pub enrolled: bool,
     pub method_id: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct PayPage {
     #[serde(skip)]
     pub link_id: String,

@@ -508,7 +508,7 @@ pub async fn enable_endpoint(conn: &mut Conn, company_id: &str, id: &str) -> Sto
 // ---------------------------------------------------------------- views
 
 /// A delivery as the API and the office show it.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct DeliveryView {
     pub id: String,
     pub endpoint_id: String,
@@ -611,7 +611,7 @@ pub async fn reschedule(
 }
 
 /// One try of a delivery, for the endpoint's log.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct TryView {
     pub delivery_id: String,
     pub event_id: String,

@@ -1,14 +1,19 @@
 //! The office JSON API `/api/v1`, authenticated by a company API key.
 
+use axum::Json;
+use axum::body::Body;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
-use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::extract::{FromRequestParts, Path, Query, Request, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{Method, StatusCode, header};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
+use super::api_doc::{ErrorBody, List};
 use super::error::ApiError;
 use super::{AppState, json_created};
 use crate::domain::customer::CustomerInput;
@@ -17,37 +22,45 @@ use crate::store::customers;
 use crate::store::invoices;
 use crate::store::{companies, payments};
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/openapi.json", get(openapi))
-        .route(
-            "/api/v1/customers",
-            post(create_customer).get(list_customers),
-        )
-        .route("/api/v1/customers/{id}", get(get_customer))
-        .route("/api/v1/customers/{id}/payment-link", get(get_link))
-        .route(
-            "/api/v1/customers/{id}/payment-link/rotate",
-            post(rotate_link),
-        )
-        .route(
-            "/api/v1/customers/{id}/payment-link/revoke",
-            post(revoke_link),
-        )
-        .route("/api/v1/properties", post(create_property))
-        .route("/api/v1/invoices", get(list_invoices))
-        .route("/api/v1/invoices/{id}", get(get_invoice))
-        .route("/api/v1/payments", get(list_payments))
-        .merge(crate::web::office::settings::api_routes())
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create_customer, list_customers))
+        .routes(routes!(get_customer))
+        .routes(routes!(get_link))
+        .routes(routes!(rotate_link))
+        .routes(routes!(revoke_link))
+        .routes(routes!(create_property))
+        .routes(routes!(list_invoices))
+        .routes(routes!(get_invoice))
+        .routes(routes!(list_payments))
 }
 
-async fn openapi() -> Response {
-    let mut resp = include_str!("openapi.json").into_response();
-    resp.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    resp
+/// A request body of the API is a JSON object (or empty where the route
+/// takes none): serde would read an array into a struct field by field, so
+/// `[…]` is refused here, once for every route.
+pub async fn objects_only(req: Request, next: Next) -> Response {
+    if !matches!(*req.method(), Method::POST | Method::PUT | Method::PATCH) {
+        return next.run(req).await;
+    }
+    let (parts, body) = req.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, super::BODY_LIMIT).await else {
+        return ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+            "The body is over 64 KiB.",
+        )
+        .into_response();
+    };
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
+        return ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_field",
+            "The body must be a JSON object.",
+        )
+        .into_response();
+    }
+    next.run(Request::from_parts(parts, Body::from(bytes)))
+        .await
 }
 
 /// The company whose API key the request carries.
@@ -93,15 +106,34 @@ impl From<FieldError> for ApiError {
     }
 }
 
-#[derive(Deserialize)]
+/// `POST /api/v1/customers`.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct CustomerBody {
+#[schema(example = json!({"name": "Dana Driveway", "email": "dana@example.com", "phone": "+15125550142", "billing_address": "9 Oak St\nAustin, TX 78701"}))]
+pub struct CustomerBody {
+    #[schema(schema_with = super::api_doc::text::name)]
     name: String,
+    #[schema(schema_with = super::api_doc::text::email_or_empty)]
     email: Option<String>,
+    /// A phone number, with the country code or in the company's country;
+    /// stored in E.164. Empty or `null`: none.
     phone: Option<String>,
+    #[schema(schema_with = super::api_doc::text::address_or_empty)]
     billing_address: Option<String>,
 }
 
+/// Creates a customer (and their payment link).
+#[utoipa::path(
+    post,
+    path = "/api/v1/customers",
+    tag = "customers",
+    security(("api_key" = [])),
+    request_body = CustomerBody,
+    responses(
+        (status = 201, description = "The customer.", body = customers::Customer),
+        (status = 409, description = "A record with these values already exists.", body = ErrorBody),
+    )
+)]
 async fn create_customer(
     State(state): State<AppState>,
     key: CompanyKey,
@@ -118,16 +150,25 @@ async fn create_customer(
     Ok(json_created(customer))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct SearchQuery {
+    /// Part of a name, email, phone, address or an invoice number.
     q: Option<String>,
 }
 
-#[derive(Serialize)]
-struct List<T> {
-    data: Vec<T>,
-}
-
+/// The company's customers (at most 200), optionally matching a search.
+#[utoipa::path(
+    get,
+    path = "/api/v1/customers",
+    tag = "customers",
+    security(("api_key" = [])),
+    params(SearchQuery),
+    responses(
+        (status = 200, description = "The customers.", body = List<customers::Customer>),
+        (status = 400, description = "A query parameter is malformed (`invalid_query`).", body = ErrorBody),
+    )
+)]
 async fn list_customers(
     State(state): State<AppState>,
     CompanyKey(company): CompanyKey,
@@ -139,6 +180,18 @@ async fn list_customers(
     Ok(Json(List { data }).into_response())
 }
 
+/// One customer.
+#[utoipa::path(
+    get,
+    path = "/api/v1/customers/{id}",
+    tag = "customers",
+    security(("api_key" = [])),
+    params(("id" = String, Path, description = "The customer's id.")),
+    responses(
+        (status = 200, description = "The customer.", body = customers::Customer),
+        (status = 404, description = "No such customer of this company.", body = ErrorBody),
+    )
+)]
 async fn get_customer(
     State(state): State<AppState>,
     CompanyKey(company): CompanyKey,
@@ -150,8 +203,9 @@ async fn get_customer(
     Ok(Json(c).into_response())
 }
 
-#[derive(Serialize)]
-struct LinkBody {
+/// A customer's payment link.
+#[derive(Serialize, ToSchema)]
+pub struct LinkBody {
     url: String,
     active: bool,
 }
@@ -163,6 +217,18 @@ async fn company_base_url(state: &AppState, company: &str) -> Result<String, Api
     Ok(state.app.base_url(c.base_url.as_deref()).to_string())
 }
 
+/// The customer's payment link.
+#[utoipa::path(
+    get,
+    path = "/api/v1/customers/{id}/payment-link",
+    tag = "customers",
+    security(("api_key" = [])),
+    params(("id" = String, Path, description = "The customer's id.")),
+    responses(
+        (status = 200, description = "The link, and whether it still opens.", body = LinkBody),
+        (status = 404, description = "No such customer of this company.", body = ErrorBody),
+    )
+)]
 async fn get_link(
     State(state): State<AppState>,
     CompanyKey(company): CompanyKey,
@@ -187,6 +253,18 @@ async fn get_link(
     .into_response())
 }
 
+/// Issues the customer a new payment link; the old one stops working.
+#[utoipa::path(
+    post,
+    path = "/api/v1/customers/{id}/payment-link/rotate",
+    tag = "customers",
+    security(("api_key" = [])),
+    params(("id" = String, Path, description = "The customer's id.")),
+    responses(
+        (status = 200, description = "The new link.", body = LinkBody),
+        (status = 404, description = "No such customer of this company.", body = ErrorBody),
+    )
+)]
 async fn rotate_link(
     State(state): State<AppState>,
     key: CompanyKey,
@@ -196,6 +274,18 @@ async fn rotate_link(
     Ok(Json(LinkBody { url, active: true }).into_response())
 }
 
+/// Stops the customer's payment link from opening.
+#[utoipa::path(
+    post,
+    path = "/api/v1/customers/{id}/payment-link/revoke",
+    tag = "customers",
+    security(("api_key" = [])),
+    params(("id" = String, Path, description = "The customer's id.")),
+    responses(
+        (status = 204, description = "Revoked."),
+        (status = 404, description = "No such customer of this company.", body = ErrorBody),
+    )
+)]
 async fn revoke_link(
     State(state): State<AppState>,
     key: CompanyKey,
@@ -205,14 +295,29 @@ async fn revoke_link(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-#[derive(Deserialize)]
+/// `POST /api/v1/properties`.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct PropertyBody {
+#[schema(example = json!({"address": "12 Elm St, Austin, TX", "resident_customer_id": "cus_0000000000000000", "bill_to_customer_id": null}))]
+pub struct PropertyBody {
+    #[schema(schema_with = super::api_doc::text::address)]
     address: String,
     resident_customer_id: String,
     bill_to_customer_id: Option<String>,
 }
 
+/// Adds a property where a customer lives; another customer may be billed for it.
+#[utoipa::path(
+    post,
+    path = "/api/v1/properties",
+    tag = "customers",
+    security(("api_key" = [])),
+    request_body = PropertyBody,
+    responses(
+        (status = 201, description = "The property.", body = customers::Property),
+        (status = 404, description = "A customer id names no customer of this company.", body = ErrorBody),
+    )
+)]
 async fn create_property(
     State(state): State<AppState>,
     key: CompanyKey,
@@ -228,6 +333,18 @@ async fn create_property(
     Ok(json_created(property))
 }
 
+/// One invoice with its lines.
+#[utoipa::path(
+    get,
+    path = "/api/v1/invoices/{id}",
+    tag = "invoices",
+    security(("api_key" = [])),
+    params(("id" = String, Path, description = "The invoice's id.")),
+    responses(
+        (status = 200, description = "The invoice.", body = invoices::Invoice),
+        (status = 404, description = "No such invoice of this company.", body = ErrorBody),
+    )
+)]
 async fn get_invoice(
     State(state): State<AppState>,
     CompanyKey(company): CompanyKey,
@@ -255,12 +372,29 @@ pub(crate) async fn known_customer(
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct InvoiceQuery {
+    /// Only this customer's (billed) invoices.
     customer_id: Option<String>,
+    /// `open`, `paid` or `void`.
+    #[param(pattern = "^(open|paid|void)$")]
     status: Option<String>,
 }
 
+/// The company's invoices (at most 500), newest first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/invoices",
+    tag = "invoices",
+    security(("api_key" = [])),
+    params(InvoiceQuery),
+    responses(
+        (status = 200, description = "The invoices.", body = List<invoices::Invoice>),
+        (status = 400, description = "`status` is not `open`, `paid` or `void` (`invalid_query`).", body = ErrorBody),
+        (status = 404, description = "`customer_id` names no customer of this company.", body = ErrorBody),
+    )
+)]
 async fn list_invoices(
     State(state): State<AppState>,
     CompanyKey(company): CompanyKey,
@@ -287,11 +421,26 @@ async fn list_invoices(
     Ok(Json(List { data }).into_response())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct PaymentQuery {
+    /// Only this customer's payments.
     customer_id: Option<String>,
 }
 
+/// The company's payments (at most 500), newest first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/payments",
+    tag = "payments",
+    security(("api_key" = [])),
+    params(PaymentQuery),
+    responses(
+        (status = 200, description = "The payments.", body = List<payments::PaymentRecord>),
+        (status = 400, description = "A query parameter is malformed (`invalid_query`).", body = ErrorBody),
+        (status = 404, description = "`customer_id` names no customer of this company.", body = ErrorBody),
+    )
+)]
 async fn list_payments(
     State(state): State<AppState>,
     CompanyKey(company): CompanyKey,

@@ -1,33 +1,29 @@
 //! JSON API: invoice alert rules (`/api/v1/invoice-alerts`) and the
 //! receipt templates (`/api/v1/settings/receipts`).
 
+use axum::Json;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::AppState;
 use super::api::CompanyKey;
+use super::api_doc::{ErrorBody, List};
 use super::error::ApiError;
 use crate::app::alerts as app_alerts;
 use crate::store::StoreError;
 use crate::store::alerts::{self, AlertRule, ReceiptSettings, RuleFields, Timing};
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/invoice-alerts", post(create).get(list))
-        .route(
-            "/api/v1/invoice-alerts/{id}",
-            get(show).put(update).delete(remove),
-        )
-        .route(
-            "/api/v1/settings/receipts",
-            get(get_receipts).put(put_receipts),
-        )
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create, list))
+        .routes(routes!(show, update, remove))
+        .routes(routes!(get_receipts, put_receipts))
 }
 
 type ApiResult = Result<Response, ApiError>;
@@ -36,22 +32,29 @@ fn default_enabled() -> bool {
     true
 }
 
-#[derive(Deserialize)]
-struct RuleBody {
+/// An invoice alert rule: which templates to send, and when relative to
+/// the due date.
+#[derive(Deserialize, ToSchema)]
+#[schema(example = json!({"email_template_id": "tpl_0000000000000000", "days_after_due": 7, "timing": "after_due", "enabled": true}))]
+pub struct RuleBody {
     #[serde(default)]
     email_template_id: Option<String>,
     #[serde(default)]
     sms_template_id: Option<String>,
     #[serde(default)]
     days_after_due: i64,
+    /// `after_due` (the default), `before_due` or `at_creation`.
     #[serde(default)]
+    #[schema(pattern = "^(after_due|before_due|at_creation)$")]
     timing: Option<String>,
     #[serde(default = "default_enabled")]
     enabled: bool,
 }
 
-#[derive(Deserialize)]
-struct ReceiptBody {
+/// The templates a receipt is sent with (none: no receipt on that channel).
+#[derive(Deserialize, ToSchema)]
+#[schema(example = json!({"email_template_id": null, "sms_template_id": null}))]
+pub struct ReceiptBody {
     #[serde(default)]
     email_template_id: Option<String>,
     #[serde(default)]
@@ -63,15 +66,27 @@ fn given(id: &Option<String>) -> Option<&str> {
     id.as_deref().map(str::trim).filter(|s| !s.is_empty())
 }
 
-fn rule_json(r: &AlertRule) -> Value {
-    json!({
-        "id": r.id,
-        "email_template_id": r.email_template_id,
-        "sms_template_id": r.sms_template_id,
-        "days_after_due": r.days_after_due,
-        "timing": r.timing.as_str(),
-        "enabled": r.enabled,
-    })
+/// An invoice alert rule of the company.
+#[derive(Serialize, ToSchema)]
+pub struct RuleView {
+    pub id: String,
+    pub email_template_id: Option<String>,
+    pub sms_template_id: Option<String>,
+    pub days_after_due: i64,
+    /// `after_due`, `before_due` or `at_creation`.
+    pub timing: &'static str,
+    pub enabled: bool,
+}
+
+fn rule_json(r: &AlertRule) -> RuleView {
+    RuleView {
+        id: r.id.clone(),
+        email_template_id: r.email_template_id.clone(),
+        sms_template_id: r.sms_template_id.clone(),
+        days_after_due: r.days_after_due,
+        timing: r.timing.as_str(),
+        enabled: r.enabled,
+    }
 }
 
 /// The rule's fields as sent (the timing parsed); the use case checks them.
@@ -96,6 +111,18 @@ fn fields(b: &RuleBody) -> Result<RuleFields<'_>, ApiError> {
     })
 }
 
+/// Adds an invoice alert rule.
+#[utoipa::path(
+    post,
+    path = "/api/v1/invoice-alerts",
+    tag = "alerts",
+    security(("api_key" = [])),
+    request_body = RuleBody,
+    responses(
+        (status = 201, description = "The rule.", body = RuleView),
+        (status = 404, description = "A template id names no template of this company.", body = ErrorBody),
+    )
+)]
 async fn create(
     State(state): State<AppState>,
     key: CompanyKey,
@@ -106,12 +133,34 @@ async fn create(
     Ok(super::json_created(rule_json(&rule)))
 }
 
+/// The company's invoice alert rules.
+#[utoipa::path(
+    get,
+    path = "/api/v1/invoice-alerts",
+    tag = "alerts",
+    security(("api_key" = [])),
+    responses(
+        (status = 200, description = "The rules.", body = List<RuleView>),
+    )
+)]
 async fn list(State(state): State<AppState>, CompanyKey(company): CompanyKey) -> ApiResult {
     let rules = alerts::list(&state.app.db, &company).await?;
-    let data: Vec<Value> = rules.iter().map(rule_json).collect();
-    Ok(Json(json!({ "data": data })).into_response())
+    let data = rules.iter().map(rule_json).collect();
+    Ok(Json(List { data }).into_response())
 }
 
+/// One invoice alert rule.
+#[utoipa::path(
+    get,
+    path = "/api/v1/invoice-alerts/{id}",
+    tag = "alerts",
+    security(("api_key" = [])),
+    params(("id" = String, Path, description = "The rule's id.")),
+    responses(
+        (status = 200, description = "The rule.", body = RuleView),
+        (status = 404, description = "No such rule of this company.", body = ErrorBody),
+    )
+)]
 async fn show(
     State(state): State<AppState>,
     CompanyKey(company): CompanyKey,
@@ -123,6 +172,19 @@ async fn show(
     Ok(Json(rule_json(&rule)).into_response())
 }
 
+/// Replaces an invoice alert rule.
+#[utoipa::path(
+    put,
+    path = "/api/v1/invoice-alerts/{id}",
+    tag = "alerts",
+    security(("api_key" = [])),
+    params(("id" = String, Path, description = "The rule's id.")),
+    request_body = RuleBody,
+    responses(
+        (status = 200, description = "The rule.", body = RuleView),
+        (status = 404, description = "No such rule or template of this company.", body = ErrorBody),
+    )
+)]
 async fn update(
     State(state): State<AppState>,
     key: CompanyKey,
@@ -137,6 +199,18 @@ async fn update(
     Ok(Json(rule_json(&rule)).into_response())
 }
 
+/// Deletes an invoice alert rule.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/invoice-alerts/{id}",
+    tag = "alerts",
+    security(("api_key" = [])),
+    params(("id" = String, Path, description = "The rule's id.")),
+    responses(
+        (status = 204, description = "Deleted."),
+        (status = 404, description = "No such rule of this company.", body = ErrorBody),
+    )
+)]
 async fn remove(
     State(state): State<AppState>,
     key: CompanyKey,
@@ -146,6 +220,16 @@ async fn remove(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
+/// The templates receipts are sent with.
+#[utoipa::path(
+    get,
+    path = "/api/v1/settings/receipts",
+    tag = "settings",
+    security(("api_key" = [])),
+    responses(
+        (status = 200, description = "The receipt settings.", body = crate::store::alerts::ReceiptSettings),
+    )
+)]
 async fn get_receipts(State(state): State<AppState>, CompanyKey(company): CompanyKey) -> ApiResult {
     let mut conn = state
         .app
@@ -155,9 +239,21 @@ async fn get_receipts(State(state): State<AppState>, CompanyKey(company): Compan
         .await
         .map_err(StoreError::from)?;
     let s = alerts::receipt_settings(&mut conn, &company).await?;
-    Ok(Json(json!(s)).into_response())
+    Ok(Json(s).into_response())
 }
 
+/// Sets the templates receipts are sent with.
+#[utoipa::path(
+    put,
+    path = "/api/v1/settings/receipts",
+    tag = "settings",
+    security(("api_key" = [])),
+    request_body = ReceiptBody,
+    responses(
+        (status = 200, description = "The receipt settings.", body = crate::store::alerts::ReceiptSettings),
+        (status = 404, description = "A template id names no template of this company.", body = ErrorBody),
+    )
+)]
 async fn put_receipts(
     State(state): State<AppState>,
     key: CompanyKey,
@@ -169,5 +265,5 @@ async fn put_receipts(
         sms_template_id: given(&b.sms_template_id).map(str::to_string),
     };
     let saved = app_alerts::save_receipts(&state.app, &key.actor(), &s).await?;
-    Ok(Json(json!(saved)).into_response())
+    Ok(Json(saved).into_response())
 }

@@ -4,16 +4,19 @@
 //! turn off). Each handler names the actor (the API key) and hands the
 //! request to the use case the office calls too.
 
+use axum::Json;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, patch};
-use axum::{Json, Router};
 use serde::{Deserialize, Deserializer, Serialize};
 use time::format_description::well_known::Rfc3339;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::api::CompanyKey;
+use super::api_doc::ErrorBody;
 use super::error::ApiError;
 use super::{AppState, ClientIp, user_agent};
 use crate::app::autopay::{self, EnrollRequest};
@@ -22,18 +25,12 @@ use crate::domain::customer::CustomerInput;
 use crate::store::autopay as autopay_store;
 use crate::store::customers;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/customers/{id}", patch(update_customer))
-        .route("/api/v1/properties/{id}", patch(update_property))
-        .route(
-            "/api/v1/customers/{id}/payment-methods",
-            get(payment_methods),
-        )
-        .route(
-            "/api/v1/customers/{id}/autopay",
-            get(get_autopay).post(enroll).delete(cancel),
-        )
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(update_customer))
+        .routes(routes!(update_property))
+        .routes(routes!(payment_methods))
+        .routes(routes!(get_autopay, enroll, cancel))
 }
 
 type ApiResult = Result<Response, ApiError>;
@@ -63,16 +60,21 @@ async fn own_customer(
 
 /// `PATCH /api/v1/customers/{id}`: the fields sent change; `null` clears an
 /// optional one.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"email": "dana@example.org", "phone": null}))]
 pub struct CustomerChange {
     #[serde(default)]
+    #[schema(schema_with = super::api_doc::text::name_or_null)]
     pub name: Option<String>,
     #[serde(default, deserialize_with = "present")]
+    #[schema(schema_with = super::api_doc::text::email_or_empty)]
     pub email: Option<Option<String>>,
     #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
     pub phone: Option<Option<String>>,
     #[serde(default, deserialize_with = "present")]
+    #[schema(schema_with = super::api_doc::text::address_or_empty)]
     pub billing_address: Option<Option<String>>,
 }
 
@@ -84,6 +86,19 @@ fn merged<'a>(sent: &'a Option<Option<String>>, current: &'a Option<String>) -> 
     }
 }
 
+/// Changes a customer's contact details; `null` clears an optional one.
+#[utoipa::path(
+    patch,
+    path = "/api/v1/customers/{id}",
+    tag = "customers",
+    security(("api_key" = [])),
+    params(("id" = String, Path, description = "The customer's id.")),
+    request_body = CustomerChange,
+    responses(
+        (status = 200, description = "The customer.", body = crate::store::customers::Customer),
+        (status = 404, description = "No such customer of this company.", body = ErrorBody),
+    )
+)]
 async fn update_customer(
     State(state): State<AppState>,
     key: CompanyKey,
@@ -104,15 +119,30 @@ async fn update_customer(
 
 /// `PATCH /api/v1/properties/{id}`: a new address, or another customer
 /// responsible for billing it (invoices already issued keep theirs).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"address": "14 Elm St, Austin, TX"}))]
 pub struct PropertyPatch {
     #[serde(default)]
+    #[schema(schema_with = super::api_doc::text::address_or_null)]
     pub address: Option<String>,
     #[serde(default)]
     pub bill_to_customer_id: Option<String>,
 }
 
+/// Changes a property's address or who is billed for it.
+#[utoipa::path(
+    patch,
+    path = "/api/v1/properties/{id}",
+    tag = "customers",
+    security(("api_key" = [])),
+    params(("id" = String, Path, description = "The property's id.")),
+    request_body = PropertyPatch,
+    responses(
+        (status = 200, description = "The property.", body = crate::store::customers::Property),
+        (status = 404, description = "No such property (or bill-to customer) of this company.", body = ErrorBody),
+    )
+)]
 async fn update_property(
     State(state): State<AppState>,
     key: CompanyKey,
@@ -131,7 +161,7 @@ async fn update_property(
 // ---------------------------------------------------------------- saved cards
 
 /// A saved card: never more than brand, last 4 and expiry.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct PaymentMethodView {
     pub id: String,
     pub brand: String,
@@ -142,11 +172,23 @@ pub struct PaymentMethodView {
     pub default: bool,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct PaymentMethodList {
     pub data: Vec<PaymentMethodView>,
 }
 
+/// The customer's saved cards.
+#[utoipa::path(
+    get,
+    path = "/api/v1/customers/{id}/payment-methods",
+    tag = "customers",
+    security(("api_key" = [])),
+    params(("id" = String, Path, description = "The customer's id.")),
+    responses(
+        (status = 200, description = "The saved cards.", body = PaymentMethodList),
+        (status = 404, description = "No such customer of this company.", body = ErrorBody),
+    )
+)]
 async fn payment_methods(
     State(state): State<AppState>,
     key: CompanyKey,
@@ -171,7 +213,7 @@ async fn payment_methods(
 // ---------------------------------------------------------------- autopay
 
 /// The consent the customer gave: its exact text and when.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct ConsentView {
     pub text: String,
     /// RFC 3339.
@@ -180,7 +222,7 @@ pub struct ConsentView {
 
 /// A customer's autopay: off (`enrolled: false`, the rest `null`), or on
 /// with the card it charges.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct AutopayView {
     pub enrolled: bool,
     pub method_id: Option<String>,
@@ -219,6 +261,18 @@ async fn autopay_view(state: &AppState, company: &str, id: &str) -> Result<Autop
     })
 }
 
+/// The customer's autopay.
+#[utoipa::path(
+    get,
+    path = "/api/v1/customers/{id}/autopay",
+    tag = "autopay",
+    security(("api_key" = [])),
+    params(("id" = String, Path, description = "The customer's id.")),
+    responses(
+        (status = 200, description = "On or off, and the card it charges.", body = AutopayView),
+        (status = 404, description = "No such customer of this company.", body = ErrorBody),
+    )
+)]
 async fn get_autopay(
     State(state): State<AppState>,
     key: CompanyKey,
@@ -231,8 +285,9 @@ async fn get_autopay(
 /// `POST /api/v1/customers/{id}/autopay`: the office enrolls a customer who
 /// gave consent (by phone, on paper): which card, that they consented, and
 /// how and when.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"method_id": "pmt_0000000000000000", "consent": true, "consent_note": "by phone, Nov 28"}))]
 pub struct EnrollBody {
     #[serde(default)]
     pub method_id: String,
@@ -244,6 +299,20 @@ pub struct EnrollBody {
     pub consent_note: String,
 }
 
+/// Turns autopay on with a saved card, for a customer who gave consent.
+#[utoipa::path(
+    post,
+    path = "/api/v1/customers/{id}/autopay",
+    tag = "autopay",
+    security(("api_key" = [])),
+    params(("id" = String, Path, description = "The customer's id.")),
+    request_body = EnrollBody,
+    responses(
+        (status = 201, description = "Autopay, on.", body = AutopayView),
+        (status = 404, description = "No such customer or card of this company.", body = ErrorBody),
+        (status = 409, description = "Autopay cannot be turned on now.", body = ErrorBody),
+    )
+)]
 async fn enroll(
     State(state): State<AppState>,
     key: CompanyKey,
@@ -287,6 +356,18 @@ fn in_api_words(mut e: ApiError) -> ApiError {
     e
 }
 
+/// Turns the customer's autopay off.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/customers/{id}/autopay",
+    tag = "autopay",
+    security(("api_key" = [])),
+    params(("id" = String, Path, description = "The customer's id.")),
+    responses(
+        (status = 200, description = "Autopay, off.", body = AutopayView),
+        (status = 404, description = "No such customer of this company.", body = ErrorBody),
+    )
+)]
 async fn cancel(
     State(state): State<AppState>,
     key: CompanyKey,

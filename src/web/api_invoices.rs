@@ -3,16 +3,19 @@
 //! API key's company) and calls the use case the office forms call
 //! (`crate::app::invoices`).
 
+use axum::Json;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{patch, post};
-use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::api::CompanyKey;
+use super::api_doc::ErrorBody;
 use super::error::ApiError;
 use super::{AppState, json_created};
 use crate::app::Refusal;
@@ -20,47 +23,59 @@ use crate::app::invoices::{self, EditInvoice, IssueInvoice};
 use crate::domain::money::minor_units_from_json;
 use crate::domain::{LineInput, dates, price_lines};
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/invoices", post(create_invoice))
-        .route("/api/v1/invoices/{id}", patch(edit_invoice))
-        .route("/api/v1/invoices/{id}/void", post(void_invoice))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create_invoice))
+        .routes(routes!(edit_invoice))
+        .routes(routes!(void_invoice))
 }
 
 type ApiResult = Result<Response, ApiError>;
 
 /// One line of an invoice as the API takes it: the price in minor units.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LineBody {
+    #[schema(schema_with = super::api_doc::text::description)]
     pub description: String,
     /// A whole number of units, at least 1.
+    #[schema(value_type = i64, minimum = 1)]
     pub quantity: Value,
     /// Minor units (cents), an integer.
+    #[schema(value_type = i64, minimum = 0)]
     pub unit_price: Value,
 }
 
 /// `POST /api/v1/invoices`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"property_id": "prp_0000000000000000", "due_date": "2031-01-31", "lines": [{"description": "Quarterly pest control", "quantity": 1, "unit_price": 12500}]}))]
 pub struct NewInvoiceBody {
     pub property_id: String,
     /// Empty or absent: the company's next number.
+    #[schema(schema_with = super::api_doc::text::invoice_number)]
     pub number: Option<String>,
     /// `YYYY-MM-DD`; absent: today, where the company is.
+    #[schema(format = Date)]
     pub issue_date: Option<String>,
     /// `YYYY-MM-DD`, not before the issue date.
+    #[schema(format = Date)]
     pub due_date: String,
+    #[schema(min_items = 1, max_items = 500)]
     pub lines: Vec<LineBody>,
 }
 
 /// `PATCH /api/v1/invoices/{id}`: what to change; absent fields stay.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"lines": [{"description": "Termite inspection", "quantity": 2, "unit_price": 7500}]}))]
 pub struct EditInvoiceBody {
+    #[schema(format = Date)]
     pub issue_date: Option<String>,
+    #[schema(format = Date)]
     pub due_date: Option<String>,
     /// The whole new list of lines.
+    #[schema(min_items = 1, max_items = 500)]
     pub lines: Option<Vec<LineBody>>,
 }
 
@@ -117,6 +132,19 @@ fn refused(r: Refusal) -> ApiError {
     }
 }
 
+/// Issues an invoice for a property, billed to the property's bill-to customer.
+#[utoipa::path(
+    post,
+    path = "/api/v1/invoices",
+    tag = "invoices",
+    security(("api_key" = [])),
+    request_body = NewInvoiceBody,
+    responses(
+        (status = 201, description = "The invoice.", body = crate::store::invoices::Invoice),
+        (status = 404, description = "`property_id` names no property of this company (`property_not_found`).", body = ErrorBody),
+        (status = 409, description = "The invoice number is taken (`invoice_number_taken`).", body = ErrorBody),
+    )
+)]
 async fn create_invoice(
     State(state): State<AppState>,
     key: CompanyKey,
@@ -149,6 +177,20 @@ async fn create_invoice(
     }
 }
 
+/// Changes an open invoice no payment is applied to.
+#[utoipa::path(
+    patch,
+    path = "/api/v1/invoices/{id}",
+    tag = "invoices",
+    security(("api_key" = [])),
+    params(("id" = String, Path, description = "The invoice's id.")),
+    request_body = EditInvoiceBody,
+    responses(
+        (status = 200, description = "The invoice as changed.", body = crate::store::invoices::Invoice),
+        (status = 404, description = "No such invoice of this company.", body = ErrorBody),
+        (status = 409, description = "The invoice is paid, void or has a payment applied.", body = ErrorBody),
+    )
+)]
 async fn edit_invoice(
     State(state): State<AppState>,
     key: CompanyKey,
@@ -175,6 +217,19 @@ async fn edit_invoice(
     Ok(Json(invoice).into_response())
 }
 
+/// Voids an open invoice no payment is applied to.
+#[utoipa::path(
+    post,
+    path = "/api/v1/invoices/{id}/void",
+    tag = "invoices",
+    security(("api_key" = [])),
+    params(("id" = String, Path, description = "The invoice's id.")),
+    responses(
+        (status = 200, description = "The invoice, void.", body = crate::store::invoices::Invoice),
+        (status = 404, description = "No such invoice of this company.", body = ErrorBody),
+        (status = 409, description = "The invoice is paid or has a payment applied.", body = ErrorBody),
+    )
+)]
 async fn void_invoice(
     State(state): State<AppState>,
     key: CompanyKey,

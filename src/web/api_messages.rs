@@ -11,28 +11,49 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::post;
 use axum::{Json, Router};
 use serde::Deserialize;
-use serde_json::json;
+use utoipa::IntoParams;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::AppState;
 use super::api::CompanyKey;
+use super::api_doc::{ErrorBody, List};
 use super::error::ApiError;
 use crate::messaging::sms::{Keyword, keyword, normalize_phone};
 use crate::store::messages;
 
 pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/messages", get(list_messages))
-        .route("/webhooks/sms/{company_id}", post(inbound_sms))
+    Router::new().route("/webhooks/sms/{company_id}", post(inbound_sms))
 }
 
-#[derive(Deserialize)]
+pub fn api_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(list_messages))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ListQuery {
-    customer_id: Option<String>,
+    /// Whose messages.
+    #[param(min_length = 1)]
+    customer_id: String,
 }
 
+/// The messages sent (or queued) to one customer, newest first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/messages",
+    tag = "sending",
+    security(("api_key" = [])),
+    params(ListQuery),
+    responses(
+        (status = 200, description = "The messages.", body = List<crate::store::messages::MessageView>),
+        (status = 404, description = "`customer_id` names no customer of this company.", body = ErrorBody),
+        (status = 422, description = "`customer_id` is missing.", body = ErrorBody),
+    )
+)]
 async fn list_messages(
     State(state): State<AppState>,
     CompanyKey(company): CompanyKey,
@@ -40,16 +61,14 @@ async fn list_messages(
 ) -> Result<Response, ApiError> {
     let Query(q) = query
         .map_err(|e| ApiError::unprocessable("invalid_query", e.body_text(), "customer_id"))?;
-    let customer_id = q
-        .customer_id
-        .map(|c| c.trim().to_string())
+    let customer_id = Some(q.customer_id)
         .filter(|c| !c.is_empty())
         .ok_or_else(|| {
             ApiError::unprocessable("invalid_field", "customer_id is required", "customer_id")
         })?;
     super::api::known_customer(&state, &company, Some(&customer_id)).await?;
     let data = messages::list_for_customer(&state.app.db, &company, &customer_id).await?;
-    Ok(Json(json!({ "data": data })).into_response())
+    Ok(Json(List { data }).into_response())
 }
 
 #[cfg(test)]

@@ -6,17 +6,20 @@
 //! handlers call the use cases the office forms call
 //! (`record_office_payment`, `refunds::refund`).
 
+use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::api::CompanyKey;
+use super::api_doc::ErrorBody;
 use super::error::ApiError;
 use super::{AppState, json_created};
 use crate::app::payments::view::{PaymentView, RefundView};
@@ -29,11 +32,11 @@ use crate::domain::money::minor_units_from_json;
 use crate::store::payments::{self as store, PaymentRecord};
 use crate::store::refunds as refund_store;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/payments", post(create_payment))
-        .route("/api/v1/payments/{id}", get(get_payment))
-        .route("/api/v1/payments/{id}/refunds", post(create_refund))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create_payment))
+        .routes(routes!(get_payment))
+        .routes(routes!(create_refund))
 }
 
 type ApiResult = Result<Response, ApiError>;
@@ -67,21 +70,25 @@ pub(crate) fn idempotency_key(headers: &HeaderMap) -> Result<String, ApiError> {
 
 /// One share of a payment: an invoice of the customer and the amount
 /// applied to it, in minor units.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AllocationBody {
     pub invoice_id: String,
+    /// Minor units, an integer.
+    #[schema(value_type = i64, minimum = 1)]
     pub amount: Value,
 }
 
 /// `POST /api/v1/payments`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"customer_id": "cus_0000000000000000", "method": "check", "check_number": "1042", "amount": 12500, "allocations": [{"invoice_id": "inv_0000000000000000", "amount": 12500}]}))]
 pub struct NewPaymentBody {
     pub customer_id: String,
     /// `cash`, `check` or `card`.
     pub method: String,
     /// Minor units, an integer: the sum of the allocations.
+    #[schema(value_type = i64, minimum = 1)]
     pub amount: Value,
     pub allocations: Vec<AllocationBody>,
     /// Required for a check.
@@ -92,10 +99,12 @@ pub struct NewPaymentBody {
 }
 
 /// `POST /api/v1/payments/{id}/refunds`; an empty body refunds what is left.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"amount": 2500, "reason": "Missed visit"}))]
 pub struct NewRefundBody {
     /// Minor units; absent: all that has not been refunded yet.
+    #[schema(value_type = Option<i64>, minimum = 1)]
     pub amount: Option<Value>,
     pub reason: Option<String>,
 }
@@ -144,6 +153,35 @@ fn method_of(b: &NewPaymentBody) -> Result<OfficeMethod, ApiError> {
     }
 }
 
+/// The payment is still being confirmed with the card processor.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PendingPayment {
+    /// The attempt's id.
+    pub id: String,
+    /// `pending`.
+    pub status: String,
+    pub message: String,
+}
+
+/// Records a payment the company took: cash, a check, or a card charged now.
+/// Needs an `Idempotency-Key`: a repeat answers the first answer.
+#[utoipa::path(
+    post,
+    path = "/api/v1/payments",
+    tag = "payments",
+    security(("api_key" = [])),
+    params(("Idempotency-Key" = String, Header, pattern = "^[!-~](?:[ -~]{0,198}[!-~])?$", description = "Unique per payment, reused on retries (at most 200 characters).")),
+    request_body = NewPaymentBody,
+    responses(
+        (status = 201, description = "The payment.", body = PaymentView),
+        (status = 202, description = "A card charge awaits the processor's answer.", body = PendingPayment),
+        (status = 400, description = "No `Idempotency-Key`, or too long (`idempotency_key_required`).", body = ErrorBody),
+        (status = 402, description = "The card was declined.", body = ErrorBody),
+        (status = 404, description = "The customer or an invoice is not this company's.", body = ErrorBody),
+        (status = 409, description = "An invoice cannot take it, or the same key is still in flight.", body = ErrorBody),
+        (status = 502, description = "The card processor refused the request.", body = ErrorBody),
+    )
+)]
 async fn create_payment(
     State(state): State<AppState>,
     key: CompanyKey,
@@ -178,16 +216,28 @@ async fn create_payment(
         // The charge was sent and its answer is awaited: accepted, not failed.
         OfficePaid::Pending { attempt_id } => Ok((
             StatusCode::ACCEPTED,
-            Json(serde_json::json!({
-                "id": attempt_id,
-                "status": "pending",
-                "message": super::error::PENDING_MESSAGE,
-            })),
+            Json(PendingPayment {
+                id: attempt_id,
+                status: "pending".into(),
+                message: super::error::PENDING_MESSAGE.into(),
+            }),
         )
             .into_response()),
     }
 }
 
+/// One payment with its allocations and refunds.
+#[utoipa::path(
+    get,
+    path = "/api/v1/payments/{id}",
+    tag = "payments",
+    security(("api_key" = [])),
+    params(("id" = String, Path, description = "The payment's id.")),
+    responses(
+        (status = 200, description = "The payment.", body = PaymentView),
+        (status = 404, description = "No such payment of this company.", body = ErrorBody),
+    )
+)]
 async fn get_payment(
     State(state): State<AppState>,
     key: CompanyKey,
@@ -203,19 +253,42 @@ fn refund_body(body: &Bytes) -> Result<NewRefundBody, ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(NewRefundBody::default());
     }
-    serde_json::from_slice(body).map_err(|e| {
-        if e.is_data() {
-            ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "invalid_field",
-                e.to_string(),
-            )
-        } else {
-            ApiError::bad_request("malformed_json", e.to_string())
-        }
-    })
+    // `null` is the empty body too.
+    serde_json::from_slice::<Option<NewRefundBody>>(body)
+        .map(Option::unwrap_or_default)
+        .map_err(|e| {
+            if e.is_data() {
+                ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "invalid_field",
+                    e.to_string(),
+                )
+            } else {
+                ApiError::bad_request("malformed_json", e.to_string())
+            }
+        })
 }
 
+/// Refunds a payment, in part or what is left of it; a card payment is
+/// refunded at the processor. Needs an `Idempotency-Key`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/payments/{id}/refunds",
+    tag = "payments",
+    security(("api_key" = [])),
+    params(
+        ("id" = String, Path, description = "The payment's id."),
+        ("Idempotency-Key" = String, Header, pattern = "^[!-~](?:[ -~]{0,198}[!-~])?$", description = "Unique per refund, reused on retries (at most 200 characters)."),
+    ),
+    request_body(content = Option<NewRefundBody>, description = "Empty: refund all that is left."),
+    responses(
+        (status = 201, description = "The refund.", body = RefundView),
+        (status = 400, description = "No `Idempotency-Key`, or the body is not JSON.", body = ErrorBody),
+        (status = 404, description = "No such payment of this company.", body = ErrorBody),
+        (status = 409, description = "Nothing left to refund, or the same key is still in flight.", body = ErrorBody),
+        (status = 502, description = "The card processor refused the refund.", body = ErrorBody),
+    )
+)]
 async fn create_refund(
     State(state): State<AppState>,
     key: CompanyKey,

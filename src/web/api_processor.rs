@@ -4,15 +4,18 @@
 //! masked form (`sk_test_…4242`) is ever shown back. The office page
 //! (`web::office::processor`) uses the same rules and writer.
 
+use axum::Json;
 use axum::extract::State;
 use axum::extract::rejection::JsonRejection;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::AppState;
 use super::api::CompanyKey;
+use super::api_doc::ErrorBody;
 use super::error::ApiError;
 use crate::app::App;
 use crate::crypto::mask_key;
@@ -20,14 +23,17 @@ use crate::processor::ProcessorKind;
 use crate::store::processor_settings::{self as store, ProcessorSettings, SettingsUpdate};
 use crate::store::{StoreError, audit};
 
-pub fn routes() -> Router<AppState> {
-    Router::new().route("/api/v1/settings/processor", get(api_get).put(api_put))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(api_get, api_put))
 }
 
 /// What a client or the office form sends. Empty strings mean "keep".
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"kind": "sandbox"}))]
 pub struct ProcessorInput {
+    /// `sandbox` or `stripe`.
+    #[schema(pattern = "^(sandbox|stripe)$")]
     pub kind: String,
     #[serde(default)]
     pub secret_key: Option<String>,
@@ -311,7 +317,7 @@ pub async fn write_settings(
 }
 
 /// What is shown of the settings: never a secret in full.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct SettingsView {
     pub kind: ProcessorKind,
     pub secret_key: Option<String>,
@@ -331,6 +337,16 @@ pub fn view(app: &App, company_id: &str, s: Option<&ProcessorSettings>) -> Setti
     }
 }
 
+/// The card processor the company takes cards through (keys masked).
+#[utoipa::path(
+    get,
+    path = "/api/v1/settings/processor",
+    tag = "settings",
+    security(("api_key" = [])),
+    responses(
+        (status = 200, description = "The settings.", body = SettingsView),
+    )
+)]
 async fn api_get(
     State(state): State<AppState>,
     CompanyKey(company): CompanyKey,
@@ -339,12 +355,31 @@ async fn api_get(
     Ok(Json(view(&state.app, &company, s.as_ref())).into_response())
 }
 
+/// Switches the card processor or changes its keys.
+#[utoipa::path(
+    put,
+    path = "/api/v1/settings/processor",
+    tag = "settings",
+    security(("api_key" = [])),
+    request_body = ProcessorInput,
+    responses(
+        (status = 200, description = "The settings.", body = SettingsView),
+        (status = 409, description = "Card payments or refunds are still pending with the current processor.", body = ErrorBody),
+    )
+)]
 async fn api_put(
     State(state): State<AppState>,
     CompanyKey(company): CompanyKey,
     body: Result<Json<ProcessorInput>, JsonRejection>,
 ) -> Result<Response, ApiError> {
     let Json(input) = body?;
+    if input.kind.trim() != input.kind {
+        return Err(ApiError::unprocessable(
+            "invalid_field",
+            "kind must be \"sandbox\" or \"stripe\".",
+            "kind",
+        ));
+    }
     let current = store::get(&state.app.db, &company).await?;
     let checked = check_input(&input, current.as_ref()).map_err(|(field, message)| {
         let code = if field == "confirm_live" {

@@ -4,38 +4,43 @@
 //! (`GET /api/v1/sms-templates/{id}/preview`). The office's "Send now"
 //! calls the same use case.
 
+use axum::Json;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::AppState;
 use super::api::CompanyKey;
+use super::api_doc::ErrorBody;
 use super::error::ApiError;
 use crate::app::messages::{self, SendRequest};
 use crate::messaging::Channel;
 use crate::messaging::template::SmsEncoding;
 use crate::store::messages::{self as store, MessageView};
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/invoices/{id}/send", post(send_invoice))
-        .route("/api/v1/customers/{id}/send-link", post(send_link))
-        .route("/api/v1/sms-templates/{id}/preview", get(sms_preview))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(send_invoice))
+        .routes(routes!(send_link))
+        .routes(routes!(sms_preview))
 }
 
 type ApiResult = Result<Response, ApiError>;
 
 /// What to send: the channel, and a template of the company's for it
 /// (without one, the company's default template for the channel).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"channel": "email"}))]
 pub struct SendBody {
     /// `email` or `sms`.
     #[serde(default)]
+    #[schema(pattern = "^(email|sms)$")]
     pub channel: Option<String>,
     #[serde(default)]
     pub template_id: Option<String>,
@@ -45,13 +50,13 @@ pub struct SendBody {
 }
 
 /// The messages queued (one per request today).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct SentMessages {
     pub data: Vec<MessageView>,
 }
 
 fn channel(b: &SendBody) -> Result<Channel, ApiError> {
-    match b.channel.as_deref().map(str::trim) {
+    match b.channel.as_deref() {
         Some("email") => Ok(Channel::Email),
         Some("sms") => Ok(Channel::Sms),
         _ => Err(ApiError::unprocessable(
@@ -117,6 +122,21 @@ async fn send(
 }
 
 /// `POST /api/v1/invoices/{id}/send`: the invoice to its bill-to customer.
+/// Sends an invoice to its bill-to customer now, by email or SMS.
+#[utoipa::path(
+    post,
+    path = "/api/v1/invoices/{id}/send",
+    tag = "sending",
+    security(("api_key" = [])),
+    params(("id" = String, Path, description = "The invoice's id."), ("Idempotency-Key" = Option<String>, Header, pattern = "^[A-Za-z0-9._:-]{8,200}$", description = "Optional: a repeat with the same key queues nothing new (8 to 200 letters, digits, `-`, `_`, `.`, `:`).")),
+    request_body = SendBody,
+    responses(
+        (status = 202, description = "The message, queued.", body = SentMessages),
+        (status = 400, description = "The `Idempotency-Key` is malformed (`invalid_idempotency_key`).", body = ErrorBody),
+        (status = 404, description = "No such invoice or template of this company.", body = ErrorBody),
+        (status = 409, description = "The customer cannot be reached on this channel (no address, opted out).", body = ErrorBody),
+    )
+)]
 async fn send_invoice(
     State(state): State<AppState>,
     key: CompanyKey,
@@ -129,6 +149,21 @@ async fn send_invoice(
 
 /// `POST /api/v1/customers/{id}/send-link`: the customer's payment link;
 /// the template must carry it.
+/// Sends a customer their payment link now, by email or SMS.
+#[utoipa::path(
+    post,
+    path = "/api/v1/customers/{id}/send-link",
+    tag = "sending",
+    security(("api_key" = [])),
+    params(("id" = String, Path, description = "The customer's id."), ("Idempotency-Key" = Option<String>, Header, pattern = "^[A-Za-z0-9._:-]{8,200}$", description = "Optional: a repeat with the same key queues nothing new (8 to 200 letters, digits, `-`, `_`, `.`, `:`).")),
+    request_body = SendBody,
+    responses(
+        (status = 202, description = "The message, queued.", body = SentMessages),
+        (status = 400, description = "The `Idempotency-Key` is malformed (`invalid_idempotency_key`).", body = ErrorBody),
+        (status = 404, description = "No such customer or template of this company.", body = ErrorBody),
+        (status = 409, description = "The customer cannot be reached on this channel (no address, opted out).", body = ErrorBody),
+    )
+)]
 async fn send_link(
     State(state): State<AppState>,
     key: CompanyKey,
@@ -141,7 +176,8 @@ async fn send_link(
 
 /// Whose data the preview renders: the customer's, or the invoice's (and
 /// its bill-to customer's).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PreviewQuery {
     #[serde(default)]
     pub customer_id: Option<String>,
@@ -150,7 +186,7 @@ pub struct PreviewQuery {
 }
 
 /// An SMS as it would be sent now: its text, and how it is split.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct SmsPreviewBody {
     pub body: String,
     pub segments: usize,
@@ -164,6 +200,20 @@ fn given(v: &Option<String>) -> Option<&str> {
     v.as_deref().map(str::trim).filter(|v| !v.is_empty())
 }
 
+/// An SMS as it would be sent now to a customer (or for an invoice).
+#[utoipa::path(
+    get,
+    path = "/api/v1/sms-templates/{id}/preview",
+    tag = "sending",
+    security(("api_key" = [])),
+    params(("id" = String, Path, description = "The SMS template's id."), PreviewQuery),
+    responses(
+        (status = 200, description = "The message and how it splits.", body = SmsPreviewBody),
+        (status = 400, description = "A query parameter is malformed (`invalid_query`).", body = ErrorBody),
+        (status = 404, description = "No such template, customer or invoice of this company.", body = ErrorBody),
+        (status = 422, description = "The template does not render with this data.", body = ErrorBody),
+    )
+)]
 async fn sms_preview(
     State(state): State<AppState>,
     key: CompanyKey,

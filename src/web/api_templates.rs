@@ -1,50 +1,47 @@
 //! JSON API: a company's email and SMS templates, checked before they are
 //! saved, and previews rendered with a customer's data (or sample data).
 
+use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
-use serde::Deserialize;
-use serde_json::{Value, json};
-use time::format_description::well_known::Rfc3339;
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::AppState;
 use super::api::CompanyKey;
+use super::api_doc::{ErrorBody, List};
 use super::error::ApiError;
 use crate::app::messages::RenderError;
 use crate::app::templates::{self, Draft, Saved};
 use crate::messaging::Channel;
-use crate::messaging::template::{self, MessageVars, sms_segments};
+use crate::messaging::template::{self, MessageVars, SmsEncoding, sms_segments};
 use crate::store::templates::{self as store, EmailTemplate, SmsTemplate};
 use crate::store::{companies, invoices};
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route(
-            "/api/v1/email-templates",
-            post(create_email).get(list_email),
-        )
-        .route(
-            "/api/v1/email-templates/{id}",
-            get(get_email).put(update_email).delete(delete_email),
-        )
-        .route("/api/v1/email-templates/{id}/preview", post(preview_email))
-        .route("/api/v1/sms-templates", post(create_sms).get(list_sms))
-        .route(
-            "/api/v1/sms-templates/{id}",
-            get(get_sms).put(update_sms).delete(delete_sms),
-        )
-        .route("/api/v1/sms-templates/{id}/preview", post(preview_sms))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create_email, list_email))
+        .routes(routes!(get_email, update_email, delete_email))
+        .routes(routes!(preview_email))
+        .routes(routes!(create_sms, list_sms))
+        .routes(routes!(get_sms, update_sms, delete_sms))
+        .routes(routes!(preview_sms))
 }
 
 type ApiResult = Result<Response, ApiError>;
 
-#[derive(Deserialize)]
-struct EmailBody {
+/// An email template as written: its subject and bodies use the message
+/// variables (`{{ customer_name }}`, `{{ payment_link }}`, …).
+#[derive(Deserialize, ToSchema)]
+#[schema(example = json!({"name": "Friendly reminder", "subject": "Your invoice from {{ company_name }}", "html_body": "<p>Hi {{ customer_name }}, pay here: {{ payment_link }}</p>"}))]
+pub struct EmailBody {
+    #[schema(schema_with = super::api_doc::text::name)]
     name: String,
     subject: String,
     html_body: String,
@@ -71,8 +68,11 @@ impl EmailBody {
     }
 }
 
-#[derive(Deserialize)]
-struct SmsBody {
+/// An SMS template as written.
+#[derive(Deserialize, ToSchema)]
+#[schema(example = json!({"name": "Short reminder", "body": "{{ company_name }}: pay your invoice at {{ payment_link }}"}))]
+pub struct SmsBody {
+    #[schema(schema_with = super::api_doc::text::name)]
     name: String,
     body: String,
     /// Make it the company's default SMS template.
@@ -89,8 +89,11 @@ impl SmsBody {
     }
 }
 
-#[derive(Deserialize, Default)]
-struct PreviewBody {
+/// Whose data a preview renders: a customer's, or an invoice's (and its
+/// bill-to customer's); neither: sample data.
+#[derive(Deserialize, Default, ToSchema)]
+#[schema(example = json!({}))]
+pub struct PreviewBody {
     #[serde(default)]
     customer_id: Option<String>,
     #[serde(default)]
@@ -112,40 +115,90 @@ fn render_error(e: RenderError) -> ApiError {
     }
 }
 
-fn timestamp(t: time::OffsetDateTime) -> String {
-    t.format(&Rfc3339).unwrap_or_default()
+/// An email template of the company.
+#[derive(Serialize, ToSchema)]
+pub struct EmailTemplateView {
+    pub id: String,
+    pub name: String,
+    pub subject: String,
+    pub html_body: String,
+    pub text_body: Option<String>,
+    pub attach_invoice_pdf: bool,
+    /// The company's default email template.
+    pub default: bool,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
 }
 
-fn email_json(t: &EmailTemplate) -> Value {
-    json!({
-        "id": t.id,
-        "name": t.name,
-        "subject": t.subject,
-        "html_body": t.html_body,
-        "text_body": t.text_body,
-        "attach_invoice_pdf": t.attach_invoice_pdf,
-        "default": t.is_default,
-        "created_at": timestamp(t.created_at),
-        "updated_at": timestamp(t.updated_at),
-    })
+fn email_json(t: &EmailTemplate) -> EmailTemplateView {
+    EmailTemplateView {
+        id: t.id.clone(),
+        name: t.name.clone(),
+        subject: t.subject.clone(),
+        html_body: t.html_body.clone(),
+        text_body: t.text_body.clone(),
+        attach_invoice_pdf: t.attach_invoice_pdf,
+        default: t.is_default,
+        created_at: t.created_at,
+        updated_at: t.updated_at,
+    }
+}
+
+/// An SMS template of the company, with how its message splits when
+/// rendered with sample data.
+#[derive(Serialize, ToSchema)]
+pub struct SmsTemplateView {
+    pub id: String,
+    pub name: String,
+    pub body: String,
+    pub segments: usize,
+    pub encoding: SmsEncoding,
+    /// Length in the encoding's units (GSM-7 septets or UTF-16 units).
+    pub characters: usize,
+    /// The company's default SMS template.
+    pub default: bool,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
 }
 
 /// An SMS template with the segments of its message rendered with sample data.
-fn sms_json(t: &SmsTemplate, sample: &MessageVars) -> Value {
+fn sms_json(t: &SmsTemplate, sample: &MessageVars) -> SmsTemplateView {
     let counted = template::render_sms(&t.body, sample)
         .map(|r| sms_segments(&r.text))
         .unwrap_or_else(|_| sms_segments(&t.body));
-    json!({
-        "id": t.id,
-        "name": t.name,
-        "body": t.body,
-        "segments": counted.segments,
-        "encoding": counted.encoding,
-        "characters": counted.units,
-        "default": t.is_default,
-        "created_at": timestamp(t.created_at),
-        "updated_at": timestamp(t.updated_at),
-    })
+    SmsTemplateView {
+        id: t.id.clone(),
+        name: t.name.clone(),
+        body: t.body.clone(),
+        segments: counted.segments,
+        encoding: counted.encoding,
+        characters: counted.units,
+        default: t.is_default,
+        created_at: t.created_at,
+        updated_at: t.updated_at,
+    }
+}
+
+/// An email rendered for a customer.
+#[derive(Serialize, ToSchema)]
+pub struct EmailPreview {
+    pub subject: String,
+    /// The HTML body; `null` for a template without one.
+    pub html: Option<String>,
+    pub text: String,
+}
+
+/// An SMS rendered for a customer, and how it splits.
+#[derive(Serialize, ToSchema)]
+pub struct SmsPreview {
+    pub text: String,
+    pub segments: usize,
+    pub encoding: SmsEncoding,
+    pub characters: usize,
 }
 
 /// Sample data with the company's own name, phone and links.
@@ -171,13 +224,16 @@ async fn preview_vars(
     let p: PreviewBody = if body.iter().all(u8::is_ascii_whitespace) {
         PreviewBody::default()
     } else {
-        serde_json::from_slice(body).map_err(|e| {
-            ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "invalid_field",
-                e.to_string(),
-            )
-        })?
+        // `null` is the empty body too.
+        serde_json::from_slice::<Option<PreviewBody>>(body)
+            .map(Option::unwrap_or_default)
+            .map_err(|e| {
+                ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "invalid_field",
+                    e.to_string(),
+                )
+            })?
     };
     let customer = match (&p.customer_id, &p.invoice_id) {
         (Some(c), _) => Some(c.clone()),
@@ -199,6 +255,17 @@ async fn preview_vars(
 
 // ---------------------------------------------------------------- email
 
+/// Saves a new email template, checked first (variables, syntax, size).
+#[utoipa::path(
+    post,
+    path = "/api/v1/email-templates",
+    tag = "templates",
+    security(("api_key" = [])),
+    request_body = EmailBody,
+    responses(
+        (status = 201, description = "The template.", body = EmailTemplateView),
+    )
+)]
 async fn create_email(
     State(state): State<AppState>,
     key: CompanyKey,
@@ -211,12 +278,34 @@ async fn create_email(
     }
 }
 
+/// The company's email templates.
+#[utoipa::path(
+    get,
+    path = "/api/v1/email-templates",
+    tag = "templates",
+    security(("api_key" = [])),
+    responses(
+        (status = 200, description = "The templates.", body = List<EmailTemplateView>),
+    )
+)]
 async fn list_email(State(state): State<AppState>, CompanyKey(company): CompanyKey) -> ApiResult {
     let list = store::list_email(&state.app.db, &company).await?;
-    let data: Vec<Value> = list.iter().map(email_json).collect();
-    Ok(Json(json!({ "data": data })).into_response())
+    let data = list.iter().map(email_json).collect();
+    Ok(Json(List { data }).into_response())
 }
 
+/// One email template.
+#[utoipa::path(
+    get,
+    path = "/api/v1/email-templates/{id}",
+    tag = "templates",
+    security(("api_key" = [])),
+    params(("id" = String, Path, description = "The template's id.")),
+    responses(
+        (status = 200, description = "The template.", body = EmailTemplateView),
+        (status = 404, description = "No such email template of this company.", body = ErrorBody),
+    )
+)]
 async fn get_email(
     State(state): State<AppState>,
     CompanyKey(company): CompanyKey,
@@ -228,6 +317,19 @@ async fn get_email(
     Ok(Json(email_json(&t)).into_response())
 }
 
+/// Replaces an email template.
+#[utoipa::path(
+    put,
+    path = "/api/v1/email-templates/{id}",
+    tag = "templates",
+    security(("api_key" = [])),
+    params(("id" = String, Path, description = "The template's id.")),
+    request_body = EmailBody,
+    responses(
+        (status = 200, description = "The template.", body = EmailTemplateView),
+        (status = 404, description = "No such email template of this company.", body = ErrorBody),
+    )
+)]
 async fn update_email(
     State(state): State<AppState>,
     key: CompanyKey,
@@ -244,6 +346,19 @@ async fn update_email(
     }
 }
 
+/// Deletes an email template no alert, receipt setting or default uses.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/email-templates/{id}",
+    tag = "templates",
+    security(("api_key" = [])),
+    params(("id" = String, Path, description = "The template's id.")),
+    responses(
+        (status = 204, description = "Deleted."),
+        (status = 404, description = "No such email template of this company.", body = ErrorBody),
+        (status = 409, description = "The template is in use.", body = ErrorBody),
+    )
+)]
 async fn delete_email(
     State(state): State<AppState>,
     key: CompanyKey,
@@ -253,6 +368,20 @@ async fn delete_email(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
+/// Renders an email template with a customer's data, or sample data.
+#[utoipa::path(
+    post,
+    path = "/api/v1/email-templates/{id}/preview",
+    tag = "templates",
+    security(("api_key" = [])),
+    params(("id" = String, Path, description = "The template's id.")),
+    request_body(content = Option<PreviewBody>, description = "Empty: sample data."),
+    responses(
+        (status = 200, description = "The rendered email.", body = EmailPreview),
+        (status = 404, description = "No such template, customer or invoice of this company.", body = ErrorBody),
+        (status = 422, description = "The template does not render with this data.", body = ErrorBody),
+    )
+)]
 async fn preview_email(
     State(state): State<AppState>,
     CompanyKey(company): CompanyKey,
@@ -265,11 +394,27 @@ async fn preview_email(
     let vars = preview_vars(&state, &company, &body).await?;
     let r = template::render_email(&t.source(), &vars)
         .map_err(|e| render_error(RenderError::Template(e)))?;
-    Ok(Json(json!({"subject": r.subject, "html": r.html, "text": r.text})).into_response())
+    Ok(Json(EmailPreview {
+        subject: r.subject,
+        html: r.html,
+        text: r.text,
+    })
+    .into_response())
 }
 
 // ---------------------------------------------------------------- sms
 
+/// Saves a new SMS template, checked first.
+#[utoipa::path(
+    post,
+    path = "/api/v1/sms-templates",
+    tag = "templates",
+    security(("api_key" = [])),
+    request_body = SmsBody,
+    responses(
+        (status = 201, description = "The template.", body = SmsTemplateView),
+    )
+)]
 async fn create_sms(
     State(state): State<AppState>,
     key: CompanyKey,
@@ -284,13 +429,35 @@ async fn create_sms(
     }
 }
 
+/// The company's SMS templates.
+#[utoipa::path(
+    get,
+    path = "/api/v1/sms-templates",
+    tag = "templates",
+    security(("api_key" = [])),
+    responses(
+        (status = 200, description = "The templates.", body = List<SmsTemplateView>),
+    )
+)]
 async fn list_sms(State(state): State<AppState>, CompanyKey(company): CompanyKey) -> ApiResult {
     let sample = sample_vars(&state, &company).await?;
     let list = store::list_sms(&state.app.db, &company).await?;
-    let data: Vec<Value> = list.iter().map(|t| sms_json(t, &sample)).collect();
-    Ok(Json(json!({ "data": data })).into_response())
+    let data = list.iter().map(|t| sms_json(t, &sample)).collect();
+    Ok(Json(List { data }).into_response())
 }
 
+/// One SMS template.
+#[utoipa::path(
+    get,
+    path = "/api/v1/sms-templates/{id}",
+    tag = "templates",
+    security(("api_key" = [])),
+    params(("id" = String, Path, description = "The template's id.")),
+    responses(
+        (status = 200, description = "The template.", body = SmsTemplateView),
+        (status = 404, description = "No such SMS template of this company.", body = ErrorBody),
+    )
+)]
 async fn get_sms(
     State(state): State<AppState>,
     CompanyKey(company): CompanyKey,
@@ -303,6 +470,19 @@ async fn get_sms(
     Ok(Json(sms_json(&t, &sample)).into_response())
 }
 
+/// Replaces an SMS template.
+#[utoipa::path(
+    put,
+    path = "/api/v1/sms-templates/{id}",
+    tag = "templates",
+    security(("api_key" = [])),
+    params(("id" = String, Path, description = "The template's id.")),
+    request_body = SmsBody,
+    responses(
+        (status = 200, description = "The template.", body = SmsTemplateView),
+        (status = 404, description = "No such SMS template of this company.", body = ErrorBody),
+    )
+)]
 async fn update_sms(
     State(state): State<AppState>,
     key: CompanyKey,
@@ -321,6 +501,19 @@ async fn update_sms(
     }
 }
 
+/// Deletes an SMS template no alert, receipt setting or default uses.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/sms-templates/{id}",
+    tag = "templates",
+    security(("api_key" = [])),
+    params(("id" = String, Path, description = "The template's id.")),
+    responses(
+        (status = 204, description = "Deleted."),
+        (status = 404, description = "No such SMS template of this company.", body = ErrorBody),
+        (status = 409, description = "The template is in use.", body = ErrorBody),
+    )
+)]
 async fn delete_sms(
     State(state): State<AppState>,
     key: CompanyKey,
@@ -330,6 +523,20 @@ async fn delete_sms(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
+/// Renders an SMS template with a customer's data, or sample data.
+#[utoipa::path(
+    post,
+    path = "/api/v1/sms-templates/{id}/preview",
+    tag = "templates",
+    security(("api_key" = [])),
+    params(("id" = String, Path, description = "The template's id.")),
+    request_body(content = Option<PreviewBody>, description = "Empty: sample data."),
+    responses(
+        (status = 200, description = "The rendered SMS.", body = SmsPreview),
+        (status = 404, description = "No such template, customer or invoice of this company.", body = ErrorBody),
+        (status = 422, description = "The template does not render with this data.", body = ErrorBody),
+    )
+)]
 async fn preview_sms(
     State(state): State<AppState>,
     CompanyKey(company): CompanyKey,
@@ -343,11 +550,11 @@ async fn preview_sms(
     let r =
         template::render_sms(&t.body, &vars).map_err(|e| render_error(RenderError::Template(e)))?;
     let counted = sms_segments(&r.text);
-    Ok(Json(json!({
-        "text": r.text,
-        "segments": counted.segments,
-        "encoding": counted.encoding,
-        "characters": counted.units,
-    }))
+    Ok(Json(SmsPreview {
+        text: r.text,
+        segments: counted.segments,
+        encoding: counted.encoding,
+        characters: counted.units,
+    })
     .into_response())
 }

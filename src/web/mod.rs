@@ -3,6 +3,7 @@
 pub mod api;
 pub mod api_alerts;
 pub mod api_customers;
+pub mod api_doc;
 pub mod api_invoices;
 pub mod api_messages;
 pub mod api_payments;
@@ -56,11 +57,18 @@ pub struct AppState {
     pub portal_logins: Arc<LoginLimits>,
     /// Requests for emailed portal sign-in links.
     pub portal_links: Arc<LoginLimits>,
+    /// The OpenAPI document, generated when the router is built.
+    pub openapi: api_doc::Served,
 }
+
+/// The largest request body taken (a logo upload has its own limit).
+pub const BODY_LIMIT: usize = 64 * 1024;
 
 /// The whole HTTP application.
 pub fn router(app: App) -> Router {
+    let (api_routes, doc) = api_doc::routes().split_for_parts();
     let state = AppState {
+        openapi: api_doc::Served::new(&api_doc::document(doc)),
         views: Views::new(),
         limits: Arc::new(PayLimits::new(app.config.rate_limits)),
         office_logins: Arc::new(LoginLimits::office()),
@@ -77,21 +85,12 @@ pub fn router(app: App) -> Router {
         .route("/robots.txt", get(robots))
         .route("/static/{name}", get(static_file))
         .merge(pay::routes())
-        .merge(api::routes())
-        .merge(api_invoices::routes())
-        .merge(api_payments::routes())
-        .merge(api_templates::routes())
+        .merge(api_routes.layer(middleware::from_fn(api::objects_only)))
         .merge(api_messages::routes())
-        .merge(api_reports::routes())
-        .merge(api_alerts::routes())
-        .merge(api_customers::routes())
-        .merge(api_sending::routes())
-        .merge(api_webhooks::routes())
         .merge(office::routes())
         .merge(portal::routes())
         .merge(pdf::routes())
         .merge(pay_autopay::routes())
-        .merge(api_processor::routes())
         .merge(stripe_webhook::routes())
         .merge(setup::routes())
         .fallback(fallback)
@@ -101,7 +100,7 @@ pub fn router(app: App) -> Router {
         .layer(middleware::from_fn(move |req, next| {
             security_headers(hsts, req, next)
         }))
-        .layer(DefaultBodyLimit::max(64 * 1024))
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
         // Outermost last: a request id is set (kept from the client when
         // it is a sane one, else generated), echoed in the response, and
         // carried by the span `observe` opens for the whole request.

@@ -3,13 +3,18 @@
 //! link token, the portal session, the API key) and answers a miss as a 404.
 
 use axum::Router;
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde::Deserialize;
+use utoipa::IntoParams;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::api::CompanyKey;
+use super::api_doc::ErrorBody;
 use super::error::ApiError;
 use super::office::OfficeUser;
 use super::portal::PortalUser;
@@ -27,12 +32,20 @@ pub fn routes() -> Router<AppState> {
         .route("/pay/{token}/statement.pdf", get(pay_statement))
         .route("/portal/invoices/{id}/pdf", get(portal_invoice))
         .route("/portal/statement.pdf", get(portal_statement))
-        .route("/api/v1/invoices/{id}/pdf", get(api_invoice))
 }
 
-#[derive(Deserialize, Default)]
+/// `GET /api/v1/invoices/{id}/pdf`.
+pub fn api_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(api_invoice))
+}
+
+#[derive(Deserialize, Default, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct DownloadQuery {
+    /// `1`, `true` or `yes`: save the file instead of showing it (`0`,
+    /// `false`, `no`: show it).
     #[serde(default)]
+    #[param(pattern = "^(1|true|yes|0|false|no)$")]
     download: Option<String>,
 }
 
@@ -197,12 +210,39 @@ async fn portal_statement(
 
 // ---------------------------------------------------------------- API
 
+/// The invoice as a PDF.
+#[utoipa::path(
+    get,
+    path = "/api/v1/invoices/{id}/pdf",
+    tag = "invoices",
+    security(("api_key" = [])),
+    params(("id" = String, Path, description = "The invoice's id."), DownloadQuery),
+    responses(
+        (status = 200, description = "The PDF.", content_type = "application/pdf", body = Vec<u8>),
+        (status = 400, description = "`download` is not one of its values (`invalid_query`).", body = ErrorBody),
+        (status = 404, description = "No such invoice of this company.", body = ErrorBody),
+    )
+)]
 async fn api_invoice(
     State(state): State<AppState>,
     CompanyKey(company): CompanyKey,
     Path(id): Path<String>,
-    Query(q): Query<DownloadQuery>,
+    query: Result<Query<DownloadQuery>, QueryRejection>,
 ) -> Response {
+    let q = match query {
+        Ok(Query(q)) => q,
+        Err(e) => return ApiError::from(e).into_response(),
+    };
+    if let Some(d) = &q.download
+        && !["1", "true", "yes", "0", "false", "no"].contains(&d.as_str())
+    {
+        return ApiError::bad_request(
+            "invalid_query",
+            "download must be 1, true or yes (or 0, false, no)",
+        )
+        .with_field("download")
+        .into_response();
+    }
     let found = crate::app::documents::invoice_pdf_named(&state.app, &company, &id).await;
     if let Ok(None) = found {
         return ApiError::not_found().into_response();

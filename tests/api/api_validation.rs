@@ -184,7 +184,7 @@ async fn the_database_refuses_a_broken_balance() {
 }
 
 #[tokio::test]
-async fn customer_search_and_openapi() {
+async fn customer_search() {
     let t = TestApp::new().await;
     let c = t.customer("Searchable Sue").await;
     t.property("77 Findme Blvd", &c, None).await;
@@ -199,25 +199,4 @@ async fn customer_search_and_openapi() {
         .await
         .json();
     assert_eq!(by_address["data"][0]["id"], c.as_str());
-    let spec = t.get("/api/v1/openapi.json").await;
-    assert_eq!(spec.status, StatusCode::OK);
-    let spec = spec.json();
-    assert!(spec["openapi"].as_str().unwrap().starts_with("3."));
-    for path in [
-        "/api/v1/customers",
-        "/api/v1/customers/{id}",
-        "/api/v1/properties",
-        "/api/v1/invoices",
-        "/api/v1/invoices/{id}",
-        "/api/v1/customers/{id}/payment-link",
-        "/api/v1/customers/{id}/payment-link/rotate",
-        "/api/v1/payments",
-        "/api/v1/pay/{token}",
-        "/api/v1/pay/{token}/payments",
-    ] {
-        assert!(
-            spec["paths"].get(path).is_some(),
-            "{path} missing from openapi.json"
-        );
-    }
 }

@@ -29,6 +29,7 @@ mod office_invoices;
 mod office_payments;
 mod office_settings;
 mod one_click_send;
+mod openapi;
 mod ops;
 mod pay_form;
 mod pay_page;

@@ -10,7 +10,7 @@ use crate::store::refunds::{self as refund_store, RefundRecord};
 use crate::store::{Conn, StoreResult};
 
 /// What a payment paid on one invoice.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct AllocationView {
     pub invoice_id: String,
     pub invoice_number: String,
@@ -18,7 +18,7 @@ pub struct AllocationView {
 }
 
 /// A refund of a payment.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct RefundView {
     pub id: String,
     pub payment_id: String,
@@ -31,7 +31,7 @@ pub struct RefundView {
 }
 
 /// A payment with its allocations and refunds.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct PaymentView {
     pub id: String,
     pub customer_id: String,

@@ -30,7 +30,7 @@ pub const MAX_ENDPOINTS: usize = 20;
 const KEY_BYTES: usize = 32;
 
 /// An endpoint as the API and the office show it: never its secret.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct EndpointView {
     pub id: String,
     pub url: String,

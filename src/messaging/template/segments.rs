@@ -4,7 +4,7 @@ use serde::Serialize;
 
 // ---------------------------------------------------------------- SMS segments
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum SmsEncoding {
     Gsm7,

@@ -212,7 +212,7 @@ pub async fn unapplied_payments(db: &Db, company_id: &str) -> StoreResult<Vec<Un
         .collect())
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct PaymentAllocation {
     pub invoice_id: String,
     pub invoice_number: String,
@@ -220,7 +220,7 @@ pub struct PaymentAllocation {
     pub invoice_balance: i64,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct PaymentRecord {
     pub id: String,
     pub customer_id: String,

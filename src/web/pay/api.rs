@@ -7,6 +7,9 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::form::{AUTHENTICATE_MESSAGE, confirm_detached};
 use super::{ClientIp, consent_for, load_page, resolve};
@@ -14,10 +17,45 @@ use crate::app::payments::{self, PayError, PayInvoices, PayResult, PayStep};
 use crate::processor::PageProcessor;
 use crate::store::links::LiveLink;
 use crate::store::paypage::PayPage;
+use crate::web::api_doc::{ErrorBody, ErrorDetail};
+use crate::web::api_payments::PendingPayment;
 use crate::web::error::ApiError;
 use crate::web::{AppState, json_created};
 
-pub(super) async fn page_data(
+/// The quick payment page's JSON twin, authenticated by the link's token.
+pub fn api_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(page_data))
+        .routes(routes!(api_pay))
+        .routes(routes!(api_confirm))
+}
+
+/// What a payment request is refused with: the error, and for
+/// `authentication_required` what the page needs to complete the bank's
+/// check (`client_secret`) and then confirm (`attempt_id`).
+#[derive(Serialize, ToSchema)]
+pub struct PaymentRefused {
+    pub error: ErrorDetail,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_secret: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attempt_id: Option<String>,
+}
+
+/// The page's data: the company, the customer, their open invoices by
+/// property, saved cards and autopay, and which card fields to use.
+#[utoipa::path(
+    get,
+    path = "/api/v1/pay/{token}",
+    tag = "pay",
+    params(("token" = String, Path, description = "The payment link's token.")),
+    responses(
+        (status = 200, description = "The page's data.", body = PageData),
+        (status = 404, description = "No live link has this token.", body = ErrorBody),
+        (status = 429, description = "Too many requests for this link or from this address (`rate_limited`).", body = ErrorBody),
+    )
+)]
+async fn page_data(
     State(state): State<AppState>,
     ip: ClientIp,
     Path(token): Path<String>,
@@ -33,16 +71,18 @@ pub(super) async fn page_data(
 }
 
 /// `GET /api/v1/pay/{token}`: the page's data and which card fields to use.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct PageData<'a> {
     #[serde(flatten)]
     page: &'a PayPage,
     processor: PageProcessor,
 }
 
-#[derive(Deserialize)]
+/// Which of the customer's open invoices to pay, and with which card.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub(super) struct PayBody {
+#[schema(example = json!({"invoice_ids": ["inv_0000000000000000"], "payment_method": "tok_visa"}))]
+pub struct PayBody {
     invoice_ids: Vec<String>,
     payment_method: String,
     #[serde(default)]
@@ -51,7 +91,29 @@ pub(super) struct PayBody {
     autopay_consent: bool,
 }
 
-pub(super) async fn api_pay(
+/// Pays open invoices of the link's customer. Needs an `Idempotency-Key`:
+/// a repeat answers the first answer.
+#[utoipa::path(
+    post,
+    path = "/api/v1/pay/{token}/payments",
+    tag = "pay",
+    params(
+        ("token" = String, Path, description = "The payment link's token."),
+        ("Idempotency-Key" = String, Header, pattern = "^[!-~](?:[ -~]*[!-~])?$", description = "Unique per payment, reused on retries."),
+    ),
+    request_body = PayBody,
+    responses(
+        (status = 201, description = "The payment.", body = crate::app::payments::PaymentSummary),
+        (status = 202, description = "The charge awaits the processor's answer.", body = PendingPayment),
+        (status = 400, description = "No `Idempotency-Key` (`idempotency_key_required`), or the body is not JSON.", body = ErrorBody),
+        (status = 402, description = "Declined, or the bank's check is needed (`authentication_required`).", body = PaymentRefused),
+        (status = 404, description = "No live link has this token, or an invoice is not the customer's.", body = ErrorBody),
+        (status = 409, description = "An invoice is paid, void or being paid, or the key is in flight.", body = ErrorBody),
+        (status = 429, description = "Too many requests (`rate_limited`).", body = ErrorBody),
+        (status = 502, description = "The card processor refused the request.", body = ErrorBody),
+    )
+)]
+async fn api_pay(
     State(state): State<AppState>,
     ip: ClientIp,
     headers: HeaderMap,
@@ -118,11 +180,11 @@ async fn api_pay_inner(
         // The charge was sent and its answer is awaited: accepted, not failed.
         Err(PayError::Pending { attempt_id }) => Ok((
             StatusCode::ACCEPTED,
-            Json(serde_json::json!({
-                "id": attempt_id,
-                "status": "pending",
-                "message": crate::web::error::PENDING_MESSAGE,
-            })),
+            Json(PendingPayment {
+                id: attempt_id,
+                status: "pending".into(),
+                message: crate::web::error::PENDING_MESSAGE.into(),
+            }),
         )
             .into_response()),
         Err(e) => Err(e.into()),
@@ -132,7 +194,24 @@ async fn api_pay_inner(
 /// `POST /api/v1/pay/{token}/payments/{attempt_id}/confirm`: after the
 /// customer completed their bank's check, settles the attempt (once; a
 /// repeat answers the same). An attempt not of the token's customer is 404.
-pub(super) async fn api_confirm(
+#[utoipa::path(
+    post,
+    path = "/api/v1/pay/{token}/payments/{attempt_id}/confirm",
+    tag = "pay",
+    params(
+        ("token" = String, Path, description = "The payment link's token."),
+        ("attempt_id" = String, Path, description = "The attempt the 402 named."),
+    ),
+    responses(
+        (status = 201, description = "The payment.", body = crate::app::payments::PaymentSummary),
+        (status = 402, description = "Declined, or the bank's check is still needed.", body = PaymentRefused),
+        (status = 404, description = "No live link has this token, or no such attempt of its customer.", body = ErrorBody),
+        (status = 409, description = "The attempt cannot be settled now.", body = ErrorBody),
+        (status = 429, description = "Too many requests (`rate_limited`).", body = ErrorBody),
+        (status = 502, description = "The card processor refused the request.", body = ErrorBody),
+    )
+)]
+async fn api_confirm(
     State(state): State<AppState>,
     ip: ClientIp,
     Path((token, attempt_id)): Path<(String, String)>,
@@ -159,11 +238,15 @@ pub fn pay_step_response(step: PayStep) -> Response {
         PayStep::Done(result) => pay_result_response(result),
         PayStep::RequiresAction(a) => (
             StatusCode::PAYMENT_REQUIRED,
-            Json(serde_json::json!({
-                "error": {"code": "authentication_required", "message": AUTHENTICATE_MESSAGE},
-                "client_secret": a.client_secret,
-                "attempt_id": a.attempt_id,
-            })),
+            Json(PaymentRefused {
+                error: ErrorDetail {
+                    code: "authentication_required".into(),
+                    message: AUTHENTICATE_MESSAGE.into(),
+                    field: None,
+                },
+                client_secret: Some(a.client_secret),
+                attempt_id: Some(a.attempt_id),
+            }),
         )
             .into_response(),
     }

@@ -18,7 +18,7 @@ use time::OffsetDateTime;
 use axum::Router;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::get;
 
 use super::error::ApiError;
 use super::{AppState, ClientIp, not_found_for, user_agent};
@@ -33,13 +33,9 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/pay/{token}", get(page::page).post(form::submit))
         .route("/pay/{token}/receipts/{payment_id}", get(page::receipt))
-        .route("/api/v1/pay/{token}", get(api::page_data))
-        .route("/api/v1/pay/{token}/payments", post(api::api_pay))
-        .route(
-            "/api/v1/pay/{token}/payments/{attempt_id}/confirm",
-            post(api::api_confirm),
-        )
 }
+
+pub use api::api_routes;
 
 /// What a miss answers: 404 like any unknown path, or 429 over the limits.
 pub(super) async fn miss(state: &AppState, ip: ClientIp, path: &str) -> Response {

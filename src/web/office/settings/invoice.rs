@@ -6,7 +6,10 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::{Form, Json};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::{internal, owners_only};
 use crate::pdf::PaperSize;
@@ -220,27 +223,58 @@ function s(){f.hidden=!b.checked;}b.addEventListener('change',s);s();})();\n";
         .into_response()
 }
 
-#[derive(Deserialize)]
+/// `GET`/`PUT /api/v1/settings/invoice`, authenticated by the company API key.
+pub fn api_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(api_get_invoice, api_put_invoice))
+}
+
+/// The invoice settings as written.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub(super) struct InvoiceSettingsBody {
+#[schema(example = json!({"payment_link_enabled": true, "payment_link_target": "public", "paper_size": "letter"}))]
+pub struct InvoiceSettingsBody {
+    /// Messages about an invoice carry the payment link.
     payment_link_enabled: bool,
+    /// Where the link goes: `portal` or `public` (the quick payment page).
+    #[schema(pattern = "^(portal|public)$")]
     payment_link_target: String,
     /// `letter` or `a4`; left as it is when not sent.
     #[serde(default)]
+    #[schema(pattern = "^(letter|a4)$")]
     paper_size: Option<String>,
+}
+
+/// The invoice settings as the API shows them.
+#[derive(Serialize, ToSchema)]
+pub struct InvoiceSettingsView {
+    pub payment_link_enabled: bool,
+    /// `portal` or `public`.
+    pub payment_link_target: String,
+    /// `letter` or `a4`.
+    pub paper_size: &'static str,
 }
 
 /// Invoice settings as the API shows them: the stored ones and the paper size.
 fn invoice_settings_json(s: &InvoiceSettings, paper: PaperSize) -> Response {
-    Json(serde_json::json!({
-        "payment_link_enabled": s.payment_link_enabled,
-        "payment_link_target": s.payment_link_target,
-        "paper_size": paper.key(),
-    }))
+    Json(InvoiceSettingsView {
+        payment_link_enabled: s.payment_link_enabled,
+        payment_link_target: s.payment_link_target.clone(),
+        paper_size: paper.key(),
+    })
     .into_response()
 }
 
-pub(super) async fn api_get_invoice(
+/// Whether messages carry the payment link, where it goes, and the paper size.
+#[utoipa::path(
+    get,
+    path = "/api/v1/settings/invoice",
+    tag = "settings",
+    security(("api_key" = [])),
+    responses(
+        (status = 200, description = "The invoice settings.", body = InvoiceSettingsView),
+    )
+)]
+async fn api_get_invoice(
     State(state): State<AppState>,
     CompanyKey(company): CompanyKey,
 ) -> Result<Response, ApiError> {
@@ -251,28 +285,46 @@ pub(super) async fn api_get_invoice(
     Ok(invoice_settings_json(&s, paper))
 }
 
-pub(super) async fn api_put_invoice(
+/// Sets whether messages carry the payment link, where it goes, and the paper size.
+#[utoipa::path(
+    put,
+    path = "/api/v1/settings/invoice",
+    tag = "settings",
+    security(("api_key" = [])),
+    request_body = InvoiceSettingsBody,
+    responses(
+        (status = 200, description = "The invoice settings.", body = InvoiceSettingsView),
+    )
+)]
+async fn api_put_invoice(
     State(state): State<AppState>,
     CompanyKey(company): CompanyKey,
     body: Result<Json<InvoiceSettingsBody>, JsonRejection>,
 ) -> Result<Response, ApiError> {
     let Json(b) = body?;
-    let target = parse_link_target(&b.payment_link_target).ok_or_else(|| {
-        ApiError::unprocessable(
-            "invalid_field",
-            "payment_link_target must be \"portal\" or \"public\"",
-            "payment_link_target",
-        )
-    })?;
-    let paper = match b.paper_size.as_deref() {
-        None => None,
-        Some(text) => Some(PaperSize::parse(text).ok_or_else(|| {
+    // Exactly as the document spells them: the API does not trim or fold case.
+    let target = parse_link_target(&b.payment_link_target)
+        .filter(|t| *t == b.payment_link_target)
+        .ok_or_else(|| {
             ApiError::unprocessable(
                 "invalid_field",
-                "paper_size must be \"letter\" or \"a4\"",
-                "paper_size",
+                "payment_link_target must be \"portal\" or \"public\"",
+                "payment_link_target",
             )
-        })?),
+        })?;
+    let paper = match b.paper_size.as_deref() {
+        None => None,
+        Some(text) => Some(
+            PaperSize::parse(text)
+                .filter(|p| p.key() == text)
+                .ok_or_else(|| {
+                    ApiError::unprocessable(
+                        "invalid_field",
+                        "paper_size must be \"letter\" or \"a4\"",
+                        "paper_size",
+                    )
+                })?,
+        ),
     };
     let current = companies::invoice_settings(&state.app.db, &company)
         .await?

@@ -32,7 +32,7 @@ pub use users::{UserForm, validate_user};
 pub type FieldErrors = BTreeMap<&'static str, String>;
 
 use company::{company_page, save_company};
-use invoice::{api_get_invoice, api_put_invoice, invoice_page, invoice_script, save_invoice};
+use invoice::{invoice_page, invoice_script, save_invoice};
 use logo::{office_logo, public_logo, remove_logo, upload_logo};
 use users::{add_user, disable_confirm, disable_user, users_page};
 
@@ -62,13 +62,7 @@ pub fn routes() -> Router<AppState> {
         )
 }
 
-/// `GET`/`PUT /api/v1/settings/invoice`, authenticated by the company API key.
-pub fn api_routes() -> Router<AppState> {
-    Router::new().route(
-        "/api/v1/settings/invoice",
-        get(api_get_invoice).put(api_put_invoice),
-    )
-}
+pub use invoice::api_routes;
 
 // ---------------------------------------------------------------- shared
 
