@@ -29,6 +29,7 @@ mod office_payments;
 mod office_settings;
 mod ops;
 mod pay_form;
+mod pay_groups;
 mod pay_page;
 mod payments;
 mod pdf;
