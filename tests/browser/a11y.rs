@@ -148,7 +148,7 @@ impl Audit {
     }
 }
 
-async fn portal_account(env: &Env, customer: &str, email: &str, password: &str) {
+pub(crate) async fn portal_account(env: &Env, customer: &str, email: &str, password: &str) {
     let server = &env.server;
     let hash = fieldpay::auth::hash_password(password).unwrap();
     let mut tx = server.app.db.begin_write().await.unwrap();

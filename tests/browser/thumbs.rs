@@ -148,3 +148,63 @@ async fn eight_invoices_pay_from_the_first_screen_then_autopay_is_shown_and_turn
     audit.assert_clean();
     env.finish().await;
 }
+
+/// Sideways overflow and the controls under 44 px on the page shown.
+async fn phone_check(env: &Env) -> Value {
+    env.browser
+        .execute(
+            "var small = [];\
+             document.querySelectorAll('button, .portal-nav a, .receipt-link, summary, .choice, .field input, .card p > a:only-child').forEach(function (e) {\
+               var r = e.getBoundingClientRect(); if (r.height > 0 && r.height < 44) small.push(e.tagName + ' ' + e.textContent.trim().slice(0, 30) + ' ' + r.height);\
+             });\
+             return {scroll: document.documentElement.scrollWidth, inner: window.innerWidth, small: small};",
+            vec![],
+        )
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_portal_page_fits_a_phone_with_44px_targets() {
+    let Some(env) = Env::start(360, 740).await else {
+        return;
+    };
+    let l = crate::pay::lena(&env.server).await;
+    let password = "a long portal password";
+    crate::a11y::portal_account(&env, &l.id, &l.email, password).await;
+    env.goto(&env.url("/portal/login")).await;
+    let text = env
+        .wait_for_text("Sign in to your Greenleaf Pest Control customer portal")
+        .await;
+    assert!(text.contains("Greenleaf Pest Control"), "{text}");
+    let mut pages = vec![("sign-in".to_string(), phone_check(&env).await)];
+    env.type_into("#email", &l.email).await;
+    env.type_into("#password", password).await;
+    env.click("form[action='/portal/login'] button[type=submit]")
+        .await;
+    env.wait_for_text("Invoices for Lena Landlord").await;
+    pages.push(("home".into(), phone_check(&env).await));
+    env.fill_card("4242424242424242").await;
+    env.click("#pay-button").await;
+    env.wait_for_text("Paid $290.00 — thank you").await;
+    pages.push(("receipt".into(), phone_check(&env).await));
+    for path in ["/portal/history", "/portal/cards", "/portal/cards/new"] {
+        env.goto(&env.url(path)).await;
+        env.wait_for_text("Signed in as").await;
+        pages.push((path.to_string(), phone_check(&env).await));
+    }
+    env.goto(&env.url("/portal/history")).await;
+    env.screenshot("portal-history-phone").await;
+    for (page, m) in pages {
+        assert!(
+            m["scroll"].as_u64() <= m["inner"].as_u64(),
+            "{page} scrolls sideways at 360px: {m}"
+        );
+        assert_eq!(
+            m["small"].as_array().map(|a| a.len()),
+            Some(0),
+            "{page}: tap targets under 44px: {m}"
+        );
+    }
+    env.finish().await;
+}
