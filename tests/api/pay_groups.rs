@@ -251,3 +251,37 @@ async fn a_paid_up_customer_on_autopay_is_told_and_can_turn_it_off() {
     assert!(page.body.contains("form=\"autopay-off\""));
     assert!(!page.body.contains("id=\"pay-form\""));
 }
+
+#[tokio::test]
+async fn the_companys_logo_heads_the_page_when_set() {
+    let t = TestApp::new().await;
+    let c = t.customer("Lou Logo").await;
+    let token = t.token(&c).await;
+    let page = t.get(&format!("/pay/{token}")).await;
+    assert!(!page.body.contains("class=\"logo\""));
+    let company: String = fieldpay::store::sql::query_scalar("SELECT id FROM companies")
+        .fetch_one(t.app.db.reader())
+        .await
+        .unwrap();
+    let mut tx = t.app.db.begin_write().await.unwrap();
+    fieldpay::store::companies::set_logo(
+        &mut tx,
+        &company,
+        Some(("image/png", b"\x89PNG\r\n\x1a\n")),
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    let page = t.get(&format!("/pay/{token}")).await;
+    assert!(
+        page.body.replace("&#x2f;", "/").contains(&format!(
+            "<img src=\"/logo/{company}\" alt=\"\" class=\"logo\">"
+        )),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body
+            .contains("<p class=\"company\">Greenleaf Pest Control</p>")
+    );
+}
