@@ -4,6 +4,53 @@
   "use strict";
   function val(id) { var el = document.getElementById(id); return el ? el.value : ""; }
 
+  // The card's brand from its first digits, as the card networks assign them.
+  function brandOf(d) {
+    if (/^3[47]/.test(d)) return "Amex";
+    if (/^4/.test(d)) return "Visa";
+    var four = parseInt(d.slice(0, 4), 10);
+    if (/^5[1-5]/.test(d) || (d.length >= 4 && four >= 2221 && four <= 2720)) return "Mastercard";
+    if (/^(6011|65|64[4-9]|622)/.test(d)) return "Discover";
+    return "";
+  }
+
+  // The number in groups as printed on the card (Amex 4-6-5, others fours),
+  // the caret kept after the same digit; the brand shown beside it.
+  var numberEl = document.getElementById("cc-number");
+  var brandEl = document.getElementById("cc-brand");
+  function formatNumber() {
+    var caret = numberEl.selectionStart || 0;
+    var before = numberEl.value.slice(0, caret).replace(/\D/g, "").length;
+    var d = numberEl.value.replace(/\D/g, "").slice(0, 19);
+    var brand = brandOf(d);
+    var out;
+    if (brand === "Amex") {
+      d = d.slice(0, 15);
+      out = [d.slice(0, 4), d.slice(4, 10), d.slice(10)].filter(Boolean).join(" ");
+    } else {
+      out = d.replace(/(\d{4})(?=\d)/g, "$1 ");
+    }
+    if (out !== numberEl.value) {
+      numberEl.value = out;
+      var at = 0, seen = 0;
+      while (at < out.length && seen < before) { if (/\d/.test(out[at])) seen++; at++; }
+      if (document.activeElement === numberEl) numberEl.setSelectionRange(at, at);
+    }
+    if (brandEl) brandEl.textContent = brand;
+  }
+  if (numberEl) numberEl.addEventListener("input", formatNumber);
+
+  // The expiry as MM / YY while it is typed: "4" becomes "04 / ".
+  var expEl = document.getElementById("cc-exp");
+  if (expEl) expEl.addEventListener("input", function (e) {
+    var d = expEl.value.replace(/\D/g, "").slice(0, 4);
+    if (/^[2-9]$/.test(d)) d = "0" + d;
+    var deleting = e.inputType && e.inputType.indexOf("delete") === 0;
+    var out = d.length > 2 ? d.slice(0, 2) + " / " + d.slice(2)
+      : d.length === 2 && !deleting ? d + " / " : d;
+    if (out !== expEl.value) expEl.value = out;
+  });
+
   // Resolves to a token id, or rejects with {message, field}.
   window.fieldpayTokenize = function () {
     var number = val("cc-number").replace(/\D/g, "");

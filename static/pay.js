@@ -38,7 +38,7 @@
       button.disabled = n === 0;
       button.textContent = n === 0 ? "Select an invoice to pay" : "Pay " + money(sum);
     }
-    consent.hidden = checked("plan") !== "autopay";
+    if (consent) consent.hidden = checked("plan") !== "autopay";
     fields.hidden = method() !== "new_card";
   }
 
@@ -55,7 +55,7 @@
 
   form.addEventListener("submit", function (e) {
     if (busy) { e.preventDefault(); return; }
-    if (checked("plan") === "autopay" && !consentBox.checked) {
+    if (consentBox && checked("plan") === "autopay" && !consentBox.checked) {
       e.preventDefault();
       fail("To use autopay, tick the box to authorize future charges, or choose \u201cPay this time only\u201d.", "autopay-consent");
       return;

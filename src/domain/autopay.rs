@@ -111,6 +111,13 @@ pub fn local_instant(date: Date, hour: u8, time_zone: &str) -> OffsetDateTime {
     }
 }
 
+/// The day a charge scheduled for `scheduled` is made, seen on `today`: a
+/// day already past (a run still to come, a charge hour not yet reached) is
+/// charged at the next run, today.
+pub fn charged_on(scheduled: Date, today: Date) -> Date {
+    scheduled.max(today)
+}
+
 /// Whether a charge scheduled for `date` at the local `hour` is due at `now`.
 pub fn is_due(now: OffsetDateTime, date: Date, hour: u8, time_zone: &str) -> bool {
     now >= local_instant(date, hour, time_zone)
@@ -335,6 +342,17 @@ mod tests {
             date!(2026 - 12 - 11)
         );
         assert_eq!(charge_date(Timing::AfterIssue(0), issue, due), issue);
+    }
+
+    #[test]
+    fn a_day_already_past_is_charged_today() {
+        let today = date!(2026 - 12 - 15);
+        assert_eq!(
+            charged_on(date!(2026 - 12 - 31), today),
+            date!(2026 - 12 - 31)
+        );
+        assert_eq!(charged_on(today, today), today);
+        assert_eq!(charged_on(date!(2026 - 12 - 01), today), today);
     }
 
     #[test]

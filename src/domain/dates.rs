@@ -21,6 +21,16 @@ pub fn display(date: Date) -> String {
     .unwrap_or_default()
 }
 
+/// "Dec 31" within `today`'s year, else "Jan 5, 2028".
+pub fn display_near(date: Date, today: Date) -> String {
+    if date.year() == today.year() {
+        date.format(format_description!("[month repr:short] [day padding:none]"))
+            .unwrap_or_default()
+    } else {
+        display(date)
+    }
+}
+
 /// The time zones offered in lists (setup, company settings), with their
 /// names in words; any IANA zone is accepted where one is typed.
 pub const TIME_ZONES: &[(&str, &str)] = &[
@@ -98,6 +108,13 @@ pub fn day_start(date: Date, time_zone: &str) -> OffsetDateTime {
 mod tests {
     use super::*;
     use time::macros::{date, datetime};
+
+    #[test]
+    fn near_dates_leave_out_the_year() {
+        let today = date!(2026 - 12 - 06);
+        assert_eq!(display_near(date!(2026 - 12 - 31), today), "Dec 31");
+        assert_eq!(display_near(date!(2027 - 01 - 05), today), "Jan 5, 2027");
+    }
 
     #[test]
     fn days_start_in_the_company_zone() {

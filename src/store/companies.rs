@@ -500,3 +500,26 @@ pub async fn set_paper_size(conn: &mut Conn, company_id: &str, key: &str) -> Sto
         .await?;
     Ok(())
 }
+
+/// The one company of a single-company installation (`None` when there are
+/// none or several): whom a page without a token or session is for.
+pub async fn sole(db: &Db) -> StoreResult<Option<Company>> {
+    let ids: Vec<String> = crate::store::sql::query_scalar("SELECT id FROM companies LIMIT 2")
+        .fetch_all(db.reader())
+        .await?;
+    match ids.as_slice() {
+        [only] => get(db, only).await,
+        _ => Ok(None),
+    }
+}
+
+/// Whether the company has a logo.
+pub async fn has_logo(db: &Db, company_id: &str) -> StoreResult<bool> {
+    let n: i64 = crate::store::sql::query_scalar(
+        "SELECT COUNT(*) FROM companies WHERE id = $1 AND logo_type IS NOT NULL",
+    )
+    .bind(company_id)
+    .fetch_one(db.reader())
+    .await?;
+    Ok(n > 0)
+}

@@ -22,6 +22,9 @@ pub struct PageCompany {
     pub time_zone: String,
     #[serde(skip)]
     pub base_url: Option<String>,
+    /// A logo is set (served at `/logo/{id}`).
+    #[serde(skip)]
+    pub has_logo: bool,
     /// Which card fields the page shows (read in the page's one query).
     #[serde(skip)]
     pub processor: crate::domain::processor::PageProcessor,
@@ -115,6 +118,7 @@ macro_rules! page_sql {
             "SELECT l.id AS link_id, l.company_id, l.customer_id, c.name AS customer_name,
                 co.name AS company_name, co.phone, co.accent_color, co.currency AS company_currency,
                 co.time_zone, co.base_url, ps.kind AS processor_kind,
+                CAST(CASE WHEN co.logo_type IS NULL THEN 0 ELSE 1 END AS BIGINT) AS has_logo,
                 ps.publishable_key AS processor_publishable_key,
                 (SELECT COUNT(*) FROM payment_methods pm
                   WHERE pm.customer_id = l.customer_id AND pm.removed_at IS NULL) AS method_count, ",
@@ -188,6 +192,7 @@ pub async fn load(db: &Db, token_hash: &str) -> StoreResult<Option<PayPage>> {
             currency: Currency::parse(&currency).unwrap_or(Currency::USD),
             time_zone: first.try_get("time_zone")?,
             base_url: first.try_get("base_url")?,
+            has_logo: first.try_get::<i64, _>("has_logo")? == 1,
             processor: crate::domain::processor::PageProcessor::from_settings(
                 first
                     .try_get::<Option<String>, _>("processor_kind")?

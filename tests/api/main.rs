@@ -32,6 +32,7 @@ mod one_click_send;
 mod openapi;
 mod ops;
 mod pay_form;
+mod pay_groups;
 mod pay_page;
 mod payments;
 mod pdf;

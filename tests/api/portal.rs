@@ -590,8 +590,9 @@ async fn portal_pays_bill_to_invoices_with_channel_portal() {
     let tenant = customer_with_email(&t, "Tom Tenant", &unique_email("tom")).await;
     let rental = t.property("7 Rental Rd", &tenant, Some(&landlord)).await;
     let home_p = t.property("1 Home Ln", &landlord, None).await;
-    let a = t.invoice(&rental, 8900, &t.day(17)).await;
-    let b = t.invoice(&home_p, 4500, &t.day(22)).await;
+    // Both due now, so both are preselected.
+    let a = t.invoice(&rental, 8900, &t.day(0)).await;
+    let b = t.invoice(&home_p, 4500, &t.day(-2)).await;
     // The tenant's own invoice elsewhere is not the landlord's.
     let tenant_home = t.property("9 Tenant Ct", &tenant, None).await;
     let other = t.invoice(&tenant_home, 3000, &t.day(22)).await;
@@ -1164,4 +1165,127 @@ async fn a_card_can_be_added_without_a_charge() {
         )
         .await;
     assert_eq!(paid.status, StatusCode::CREATED, "{}", paid.body);
+}
+
+#[tokio::test]
+async fn the_portal_says_when_autopay_charges_next_and_turns_it_off_there() {
+    let t = TestApp::new().await;
+    let c = customer_with_email(&t, "Pat Portal", &unique_email("pat")).await;
+    let p = t.property("8 Maple Way", &c, None).await;
+    let now = t.invoice(&p, 4000, &t.day(-2)).await;
+    let next = t.invoice(&p, 6500, &t.day(9)).await;
+    let portal = sign_in_as(&t, &c).await;
+    let page = portal.get(&t, "/portal").await;
+    // Only the overdue invoice is preselected.
+    assert!(page.body.contains(&format!(
+        "value=\"{now}\" id=\"inv-{now}\" data-balance=\"4000\" checked>"
+    )));
+    assert!(page.body.contains(&format!(
+        "value=\"{next}\" id=\"inv-{next}\" data-balance=\"6500\">"
+    )));
+    let card = t.card("4242424242424242").await;
+    let r = portal
+        .post(
+            &t,
+            "/portal/pay",
+            &[
+                ("form_nonce", &hidden(&page.body, "form_nonce")),
+                ("form_sig", &hidden(&page.body, "form_sig")),
+                ("invoice_ids", &now),
+                ("payment_method", "new_card"),
+                ("card_token", &card),
+                ("plan", "autopay"),
+                ("autopay_consent", "yes"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+
+    let number = t.invoice_json(&next).await["number"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let when = fieldpay::domain::dates::display_near(t.date(9), t.today());
+    let summary = format!(
+        "Autopay is on: Visa \u{2022}4242; invoice {number}, $65.00, will be charged on {when}."
+    );
+    let home = portal.get(&t, "/portal").await;
+    assert!(home.body.contains(&summary), "{summary}\n{}", home.body);
+    assert!(!home.body.contains("(autopay)"));
+    let cards = portal.get(&t, "/portal/cards").await;
+    assert!(cards.body.contains(&summary), "{}", cards.body);
+    // The cancel control on the invoices page posts the portal's own form.
+    let off = &home.body[home.body.find("id=\"autopay-off\"").unwrap()..];
+    assert!(
+        home.body
+            .contains("action=\"/portal/autopay\" id=\"autopay-off\"")
+    );
+    let r = portal
+        .post(
+            &t,
+            "/portal/autopay",
+            &[("csrf", &hidden(off, "csrf")), ("action", "off")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert!(r.body.contains("Autopay is off."));
+    let home = portal.get(&t, "/portal").await;
+    assert!(!home.body.contains("Autopay is on"));
+    assert!(home.body.contains("(autopay)"));
+}
+
+#[tokio::test]
+async fn the_sign_in_page_carries_the_companys_name_logo_and_colour() {
+    let t = TestApp::new().await;
+    let r = t.get("/portal/login").await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(
+        r.body
+            .contains("<p class=\"company\">Greenleaf Pest Control</p>")
+    );
+    assert!(
+        r.body
+            .contains("Sign in to your Greenleaf Pest Control customer portal")
+    );
+    assert!(!r.body.contains("class=\"logo\""));
+    let company: String = fieldpay::store::sql::query_scalar("SELECT id FROM companies")
+        .fetch_one(t.app.db.reader())
+        .await
+        .unwrap();
+    let mut tx = t.app.db.begin_write().await.unwrap();
+    fieldpay::store::companies::set_logo(
+        &mut tx,
+        &company,
+        Some(("image/png", b"\x89PNG\r\n\x1a\n")),
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    let r = t.get("/portal/login").await;
+    assert!(r.body.replace("&#x2f;", "/").contains(&format!(
+        "<img src=\"/logo/{company}\" alt=\"\" class=\"logo\">"
+    )));
+    assert!(
+        r.body.contains("data-accent=\"#"),
+        "the accent colour is set"
+    );
+    // With two companies the page names the one asked for, and no other.
+    t.other_company().await;
+    let other: String =
+        fieldpay::store::sql::query_scalar("SELECT id FROM companies WHERE name = 'Other Pest Co'")
+            .fetch_one(t.app.db.reader())
+            .await
+            .unwrap();
+    let r = t.get("/portal/login").await;
+    assert!(!r.body.contains("class=\"company\""));
+    let r = t.get(&format!("/portal/login?company={other}")).await;
+    assert!(
+        r.body
+            .contains(&format!("name=\"company\" value=\"{other}\""))
+    );
+    assert!(r.body.contains("<p class=\"company\">Other Pest Co</p>"));
+    assert!(!r.body.contains("Greenleaf Pest Control"));
+    let r = t.get("/portal/login?company=cmp_unknown").await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(!r.body.contains("class=\"company\""));
 }

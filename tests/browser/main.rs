@@ -10,3 +10,4 @@ mod layout;
 mod office;
 mod pay;
 mod support;
+mod thumbs;

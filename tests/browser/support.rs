@@ -517,8 +517,22 @@ impl Env {
         }
     }
 
+    /// Scrolls an element to the middle of the window, clear of the pay
+    /// page's sticky bar, as a thumb scrolls before tapping.
+    pub async fn center(&self, el: &Element) {
+        self.browser
+            .execute(
+                "arguments[0].scrollIntoView({block: 'center'})",
+                vec![serde_json::to_value(el).unwrap()],
+            )
+            .await
+            .unwrap();
+    }
+
     pub async fn click(&self, selector: &str) {
-        self.css(selector).await.click().await.unwrap();
+        let el = self.css(selector).await;
+        self.center(&el).await;
+        el.click().await.unwrap();
     }
 
     pub async fn type_into(&self, selector: &str, text: &str) {
@@ -609,6 +623,7 @@ impl Env {
         let el = self.css(selector).await;
         let now = el.prop("checked").await.unwrap().as_deref() == Some("true");
         if now != on {
+            self.center(&el).await;
             el.click().await.unwrap();
         }
     }

@@ -31,6 +31,7 @@
 
 mod enrollment;
 mod settle;
+mod state;
 mod vars;
 
 pub use enrollment::{
@@ -38,6 +39,7 @@ pub use enrollment::{
     save_settings, set_property_cards,
 };
 pub use settle::{on_paid, on_unpaid};
+pub use state::{AutopayState, NextCharge, state};
 pub use vars::{CauseVars, vars_for_cause};
 
 use std::collections::BTreeMap;

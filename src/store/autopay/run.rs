@@ -111,6 +111,31 @@ pub struct Window {
 /// on or after the enrollment's first day (or being retried), that autopay
 /// has not given up on, within `w`.
 pub async fn open_enrolled(db: &Db, company_id: &str, w: Window) -> StoreResult<Vec<OpenInvoice>> {
+    open_enrolled_where(db, company_id, None, w).await
+}
+
+/// `open_enrolled` for one customer: every invoice autopay will charge
+/// (never tried, or being retried), whatever its day.
+pub async fn customer_open_enrolled(
+    db: &Db,
+    company_id: &str,
+    customer_id: &str,
+) -> StoreResult<Vec<OpenInvoice>> {
+    let w = Window {
+        due_through: None,
+        issue_through: None,
+        retry_through: Some(Date::MAX),
+        include_locked: true,
+    };
+    open_enrolled_where(db, company_id, Some(customer_id), w).await
+}
+
+async fn open_enrolled_where(
+    db: &Db,
+    company_id: &str,
+    customer_id: Option<&str>,
+    w: Window,
+) -> StoreResult<Vec<OpenInvoice>> {
     let rows = crate::store::sql::query(
         "SELECT i.id, i.number, i.bill_to_customer_id, c.name AS customer_name, p.address,
                 i.issue_date, i.due_date, i.balance, i.currency,
@@ -127,6 +152,7 @@ pub async fn open_enrolled(db: &Db, company_id: &str, w: Window) -> StoreResult<
          JOIN payment_methods m ON m.id = coalesce(om.id, e.payment_method_id) AND m.removed_at IS NULL
          LEFT JOIN autopay_items it ON it.invoice_id = i.id
          WHERE e.company_id = $1 AND e.cancelled_at IS NULL
+           AND ($6 IS NULL OR e.customer_id = $6)
            -- Invoices due before enrolling stay manual, but a retry keeps
            -- going when the customer re-enrolls (a new card) meanwhile.
            AND (i.due_date >= e.starts_on OR it.status = 'retrying')
@@ -141,6 +167,7 @@ pub async fn open_enrolled(db: &Db, company_id: &str, w: Window) -> StoreResult<
     .bind(w.issue_through)
     .bind(w.retry_through)
     .bind(i64::from(w.include_locked))
+    .bind(customer_id)
     .fetch_all(db.reader())
     .await?;
     rows.iter()

@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use super::form::AUTHENTICATE_MESSAGE;
 use super::{ClientIp, form_token, load_page, method_label, resolve};
+use crate::app::autopay::AutopayState;
 use crate::app::payments::ActionNeeded;
 use crate::domain::autopay_consent_text;
 use crate::domain::dates;
@@ -50,6 +51,8 @@ struct InvoiceView {
     balance_minor: i64,
     total: String,
     paid_so_far: Option<String>,
+    /// Due today or earlier: preselected.
+    due_now: bool,
     selected: bool,
     lines: Vec<LineView>,
 }
@@ -59,6 +62,14 @@ struct PropertyView {
     address: String,
     on_behalf: bool,
     invoices: Vec<InvoiceView>,
+}
+
+/// "Due now" or "Upcoming", each with its properties' invoices.
+#[derive(Serialize)]
+struct GroupView {
+    key: &'static str,
+    title: &'static str,
+    properties: Vec<PropertyView>,
 }
 
 #[derive(Serialize)]
@@ -92,6 +103,11 @@ pub(super) async fn render_page(
     form: FormState,
 ) -> Response {
     let processor = &page.company.processor;
+    let autopay =
+        match crate::app::autopay::state(&state.app, &page.company.id, &page.customer.id).await {
+            Ok(a) => a,
+            Err(e) => return ApiError::from(e).into_response(),
+        };
     let ctx = page_context(
         state,
         page,
@@ -99,6 +115,7 @@ pub(super) async fn render_page(
         &page.link_id,
         &format!("/pay/{token}"),
         form,
+        autopay.as_ref(),
     );
     let resp = state.views.page(
         status,
@@ -117,6 +134,7 @@ pub(crate) fn page_context(
     scope: &str,
     action: &str,
     form: FormState,
+    autopay_state: Option<&AutopayState>,
 ) -> minijinja::Value {
     let today = state.app.clock.today_in(&page.company.time_zone);
     let currency = page.company.currency;
@@ -131,11 +149,12 @@ pub(crate) fn page_context(
                 .invoices
                 .iter()
                 .map(|inv| {
+                    let due_now = inv.due_date <= today;
                     let selected = form
                         .selected
                         .as_ref()
                         .map(|s| s.contains(&inv.id))
-                        .unwrap_or(true);
+                        .unwrap_or(due_now);
                     if selected {
                         total += inv.balance;
                     }
@@ -151,6 +170,7 @@ pub(crate) fn page_context(
                         balance_minor: inv.balance,
                         total: Money::new(inv.total, inv.currency).format(),
                         paid_so_far: (paid > 0).then(|| Money::new(paid, inv.currency).format()),
+                        due_now,
                         selected,
                         lines: inv
                             .lines
@@ -166,6 +186,11 @@ pub(crate) fn page_context(
                 .collect(),
         })
         .collect();
+    let all_selected = properties
+        .iter()
+        .flat_map(|p| p.invoices.iter())
+        .all(|i| i.selected);
+    let groups = group_by_due(properties);
     let chosen = form
         .method
         .clone()
@@ -180,20 +205,25 @@ pub(crate) fn page_context(
             checked: m.id == chosen,
         })
         .collect();
-    let autopay = page.autopay.method_id.as_ref().and_then(|id| {
-        page.saved_methods.iter().find(|m| &m.id == id).map(|m| {
-            minijinja::context! { label => format!("{} ending {}", m.brand, m.last4) }
-        })
-    });
+    let autopay = autopay_state.map(|a| autopay_view(a, today));
     let (nonce, sig) = form_token(state, scope);
+    // The "Turn off autopay" form is its own, with its own one-time token.
+    let (off_nonce, off_sig) = form_token(state, scope);
     minijinja::context! {
         accent => page.company.accent_color.as_str(),
         test_mode => page.mode.is_test(),
-        company => minijinja::context! { name => page.company.name.as_str(), phone => page.company.phone.as_str() },
+        company => minijinja::context! {
+            name => page.company.name.as_str(),
+            phone => page.company.phone.as_str(),
+            logo => page.company.has_logo.then(|| format!("/logo/{}", page.company.id)),
+        },
         customer_name => page.customer.name.as_str(),
         action => action,
-        properties => minijinja::value::Serde(&properties),
+        groups => minijinja::value::Serde(&groups),
+        has_invoices => groups.iter().any(|g| !g.properties.is_empty()),
         total => Money::new(total, currency).format(),
+        total_minor => total,
+        all_selected => all_selected,
         currency => currency.code(),
         saved_methods => minijinja::value::Serde(&methods),
         new_card_checked => chosen == "new_card",
@@ -201,6 +231,7 @@ pub(crate) fn page_context(
         consent_text => autopay_consent_text(&page.company.name, &page.company.phone),
         plan => form.plan,
         form => minijinja::context! { nonce => nonce, sig => sig },
+        off_form => minijinja::context! { nonce => off_nonce, sig => off_sig },
         error => form.error,
         card_error => form.card_error,
         consent_error => form.consent_error,
@@ -211,6 +242,70 @@ pub(crate) fn page_context(
         }),
         processor => minijinja::value::Serde(processor),
     }
+}
+
+/// Splits each property's invoices into "Due now" and "Upcoming", keeping
+/// the properties' order; a group without invoices is left out.
+fn group_by_due(properties: Vec<PropertyView>) -> Vec<GroupView> {
+    let mut now = Vec::new();
+    let mut upcoming = Vec::new();
+    for p in properties {
+        let (due, later): (Vec<InvoiceView>, Vec<InvoiceView>) =
+            p.invoices.into_iter().partition(|i| i.due_now);
+        for (list, invoices) in [(&mut now, due), (&mut upcoming, later)] {
+            if !invoices.is_empty() {
+                list.push(PropertyView {
+                    address: p.address.clone(),
+                    on_behalf: p.on_behalf,
+                    invoices,
+                });
+            }
+        }
+    }
+    [("due", "Due now", now), ("upcoming", "Upcoming", upcoming)]
+        .into_iter()
+        .filter(|(_, _, p)| !p.is_empty())
+        .map(|(key, title, properties)| GroupView {
+            key,
+            title,
+            properties,
+        })
+        .collect()
+}
+
+/// What the page says about autopay while it is on.
+fn autopay_view(a: &AutopayState, today: time::Date) -> minijinja::Value {
+    minijinja::context! {
+        label => format!("{} ending {}", a.brand, a.last4),
+        summary => autopay_summary(a, today),
+    }
+}
+
+/// "Autopay is on: Visa •4242; invoice 1004, $65.00, will be charged on Dec 31."
+pub(crate) fn autopay_summary(a: &AutopayState, today: time::Date) -> String {
+    let card = format!("{} \u{2022}{}", a.brand, a.last4);
+    let Some(n) = &a.next else {
+        return format!(
+            "Autopay is on: {card}. Future invoices are charged to it when they are due."
+        );
+    };
+    let what = match n.numbers.as_slice() {
+        [one] => format!("invoice {one}"),
+        many => format!("invoices {}", many.join(", ")),
+    };
+    let amount = crate::domain::money::Currency::parse(&n.currency)
+        .map(|c| Money::new(n.amount, c).format())
+        .unwrap_or_else(|| format!("{} {}", n.amount, n.currency));
+    let other_card = if (n.brand.as_str(), n.last4.as_str()) != (a.brand.as_str(), a.last4.as_str())
+    {
+        format!(" to {} \u{2022}{}", n.brand, n.last4)
+    } else {
+        String::new()
+    };
+    format!(
+        "Autopay is on: {card}; {what}, {amount}, will be charged{other_card} on {}.",
+        dates::display_near(n.date, today)
+    )
 }
 
 pub(super) async fn page(
@@ -296,6 +391,32 @@ pub(crate) async fn receipt_context(
 mod tests {
     use super::*;
     use time::macros::date;
+    #[test]
+    fn autopay_summaries() {
+        let today = date!(2026 - 12 - 06);
+        let mut a = AutopayState {
+            brand: "Visa".into(),
+            last4: "4242".into(),
+            next: Some(crate::app::autopay::NextCharge {
+                date: date!(2026 - 12 - 31),
+                numbers: vec!["1004".into()],
+                amount: 6500,
+                currency: "usd".into(),
+                brand: "Visa".into(),
+                last4: "4242".into(),
+            }),
+        };
+        assert_eq!(
+            autopay_summary(&a, today),
+            "Autopay is on: Visa \u{2022}4242; invoice 1004, $65.00, will be charged on Dec 31."
+        );
+        a.next = None;
+        assert_eq!(
+            autopay_summary(&a, today),
+            "Autopay is on: Visa \u{2022}4242. Future invoices are charged to it when they are due."
+        );
+    }
+
     #[test]
     fn due_texts() {
         let today = date!(2026 - 11 - 28);

@@ -3,7 +3,7 @@
 //! scanners open links; the buttons on those pages POST.
 
 use axum::Form;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
@@ -266,13 +266,56 @@ pub(super) async fn accept_invite(
 
 // ---------------------------------------------------------------- passwords
 
-pub(super) async fn login_page(State(state): State<AppState>, headers: HeaderMap) -> Response {
+#[derive(Deserialize)]
+pub(super) struct LoginQuery {
+    #[serde(default)]
+    company: String,
+}
+
+pub(super) async fn login_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<LoginQuery>,
+) -> Response {
+    let brand = match login_brand(&state, &q.company).await {
+        Ok(b) => b,
+        Err(e) => return ApiError::from(e).into_response(),
+    };
     login_form(
         &state,
         &headers,
         StatusCode::OK,
-        minijinja::context! { email => "" },
+        minijinja::context! { email => "", ..brand },
     )
+}
+
+/// Whose sign-in page this is: the company named by `?company=` (its public
+/// id, as in its logo's address), else the installation's only company;
+/// its name, logo, phone and accent colour. Nothing for an unknown id.
+async fn login_brand(state: &AppState, company_id: &str) -> Result<minijinja::Value, StoreError> {
+    let db = &state.app.db;
+    let company = if company_id.is_empty() {
+        crate::store::companies::sole(db).await?
+    } else if company_id.len() <= 64 {
+        crate::store::companies::get(db, company_id).await?
+    } else {
+        None
+    };
+    let Some(c) = company else {
+        return Ok(minijinja::context! {});
+    };
+    let logo = crate::store::companies::has_logo(db, &c.id)
+        .await?
+        .then(|| format!("/logo/{}", c.id));
+    Ok(minijinja::context! {
+        company => minijinja::context! {
+            id => c.id.as_str(),
+            name => c.name.as_str(),
+            phone => c.phone.as_str(),
+            logo => logo,
+        },
+        accent => c.accent_color.as_str(),
+    })
 }
 
 /// The sign-in page with its CSRF token (and the cookie it pairs with).
@@ -299,6 +342,9 @@ pub(super) struct LoginForm {
     email: String,
     #[serde(default)]
     password: String,
+    /// Whose sign-in page the form was on (its branding when shown again).
+    #[serde(default)]
+    company: String,
 }
 
 /// POST /portal/login. One email may have accounts at several companies: each
@@ -310,12 +356,16 @@ pub(super) async fn login(
     Form(f): Form<LoginForm>,
 ) -> Response {
     let email = f.email.trim().to_lowercase();
+    let brand = match login_brand(&state, &f.company).await {
+        Ok(b) => b,
+        Err(e) => return ApiError::from(e).into_response(),
+    };
     let fail = |status: StatusCode, message: &str| {
         login_form(
             &state,
             &headers,
             status,
-            minijinja::context! { email => email.as_str(), error => message },
+            minijinja::context! { email => email.as_str(), error => message, ..brand.clone() },
         )
     };
     if !signin_csrf::check(&state, &headers, &f.csrf) {
@@ -415,6 +465,9 @@ pub(super) struct LinkForm {
     csrf: String,
     #[serde(default)]
     email: String,
+    /// Whose sign-in page the form was on (its branding when shown again).
+    #[serde(default)]
+    company: String,
 }
 
 /// POST /portal/login-link: the same answer whether or not the email is
@@ -426,12 +479,16 @@ pub(super) async fn login_link(
     Form(f): Form<LinkForm>,
 ) -> Response {
     let typed = f.email.trim().to_string();
+    let brand = match login_brand(&state, &f.company).await {
+        Ok(b) => b,
+        Err(e) => return ApiError::from(e).into_response(),
+    };
     let show = |status: StatusCode, ctx: minijinja::Value| {
         login_form(
             &state,
             &headers,
             status,
-            minijinja::context! { link_email => typed.as_str(), ..ctx },
+            minijinja::context! { link_email => typed.as_str(), ..minijinja::context! { ..ctx, ..brand.clone() } },
         )
     };
     if !signin_csrf::check(&state, &headers, &f.csrf) {

@@ -65,6 +65,11 @@ async fn render_home(
         Ok(p) => p,
         Err(e) => return ApiError::from(e).into_response(),
     };
+    let autopay =
+        match crate::app::autopay::state(&state.app, &user.company_id, &user.customer_id).await {
+            Ok(a) => a,
+            Err(e) => return ApiError::from(e).into_response(),
+        };
     let ctx = pay::page_context(
         state,
         &pay_page,
@@ -72,6 +77,7 @@ async fn render_home(
         &user.form_scope(),
         "/portal/pay",
         form,
+        autopay.as_ref(),
     );
     let base = portal_context(user);
     let resp = state.views.page(status, "portal/home.html", minijinja::context! { ..minijinja::context! { token => "", back => "/portal" }, ..base, ..ctx });
@@ -213,6 +219,20 @@ async fn render_cards(
         .iter()
         .find(|c| c.autopay)
         .map(|c| format!("{} ending {}", c.brand, c.last4));
+    let summary = match crate::app::autopay::state(&state.app, &user.company_id, &user.customer_id)
+        .await
+    {
+        Ok(Some(a)) => {
+            let today = match crate::store::companies::get(&state.app.db, &user.company_id).await {
+                Ok(Some(c)) => state.app.clock.today_in(&c.time_zone),
+                Ok(None) => return state.views.not_found(),
+                Err(e) => return ApiError::from(e).into_response(),
+            };
+            Some(pay::autopay_summary(&a, today))
+        }
+        Ok(None) => None,
+        Err(e) => return ApiError::from(e).into_response(),
+    };
     let chosen = chosen
         .map(str::to_string)
         .or_else(|| cards.iter().find(|c| c.is_default).map(|c| c.id.clone()))
@@ -235,6 +255,7 @@ async fn render_cards(
         minijinja::context! {
             cards => minijinja::value::Serde(&views),
             autopay => autopay,
+            autopay_summary => summary,
             consent_text => autopay_consent_text(&user.company_name, &user.company_phone),
             ..ctx
         },
