@@ -89,7 +89,7 @@ impl PageProcessor {
 
 /// Whether a company's payments move money. The sandbox and Stripe test keys
 /// do not (`Test`); only Stripe with live keys does.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Mode {
     Test,

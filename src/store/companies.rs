@@ -306,7 +306,6 @@ pub async fn set_logo(
     Ok(())
 }
 
-/// The company's logo: its media type and bytes, when one is set.
 /// Whether the company uploaded a logo (without reading it).
 pub async fn has_logo(db: &Db, company_id: &str) -> StoreResult<bool> {
     let n: i64 = crate::store::sql::query_scalar(
@@ -318,6 +317,7 @@ pub async fn has_logo(db: &Db, company_id: &str) -> StoreResult<bool> {
     Ok(n > 0)
 }
 
+/// The company's logo: its media type and bytes, when one is set.
 pub async fn logo(db: &Db, company_id: &str) -> StoreResult<Option<(String, Vec<u8>)>> {
     let row: Option<(Option<String>, Option<Vec<u8>>)> =
         crate::store::sql::query_as("SELECT logo_type, logo FROM companies WHERE id = $1")
@@ -511,15 +511,4 @@ pub async fn sole(db: &Db) -> StoreResult<Option<Company>> {
         [only] => get(db, only).await,
         _ => Ok(None),
     }
-}
-
-/// Whether the company has a logo.
-pub async fn has_logo(db: &Db, company_id: &str) -> StoreResult<bool> {
-    let n: i64 = crate::store::sql::query_scalar(
-        "SELECT COUNT(*) FROM companies WHERE id = $1 AND logo_type IS NOT NULL",
-    )
-    .bind(company_id)
-    .fetch_one(db.reader())
-    .await?;
-    Ok(n > 0)
 }

@@ -48,5 +48,5 @@ mod stripe;
 mod stripe_refunds;
 mod template_preview;
 mod templates;
-mod webhooks;
 mod test_mode;
+mod webhooks;
