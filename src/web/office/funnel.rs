@@ -134,17 +134,19 @@ pub(super) async fn section(
 /// "sent", so each row reads as a funnel. Every text is escaped.
 fn funnel_chart_svg(rows: &[FunnelRow]) -> String {
     const WIDTH: u64 = 640;
-    const LABEL: u64 = 200;
+    // Room right of the longest bar for its figure.
     const ROOM: u64 = 90;
     const BAR: u64 = 14;
-    const GROUP: u64 = 3 * BAR + 22;
+    // Each row: its name on a line of its own, then its three bars.
+    const NAME: u64 = 18;
+    const GROUP: u64 = NAME + 3 * BAR + 16;
     const SHADES: [(&str, &str); 3] = [
         ("sent", "#9db8de"),
         ("opened", "#4f86c9"),
         ("paid", "#1d5fbf"),
     ];
     let max = rows.iter().map(|r| r.sent).max().unwrap_or(0).max(1);
-    let span = WIDTH - LABEL - ROOM;
+    let span = WIDTH - ROOM;
     let height = GROUP * rows.len() as u64 + 28;
     let described: Vec<String> = rows
         .iter()
@@ -163,27 +165,26 @@ viewBox=\"0 0 {WIDTH} {height}\" width=\"100%\" style=\"max-width:{WIDTH}px\"><t
     for (i, r) in rows.iter().enumerate() {
         let top = 4 + GROUP * i as u64;
         svg.push_str(&format!(
-            "<text x=\"{x}\" y=\"{y}\" text-anchor=\"end\" font-size=\"13\" fill=\"#1b1f24\">{label}</text>",
-            x = LABEL - 8,
-            y = top + BAR + 10,
+            "<text x=\"0\" y=\"{y}\" font-size=\"13\" font-weight=\"600\" fill=\"#1b1f24\">{label}</text>",
+            y = top + 13,
             label = escape_xml(&format!("{} · {}", r.channel, r.template)),
         ));
         for (k, ((what, fill), value)) in SHADES.iter().zip([r.sent, r.opened, r.paid]).enumerate()
         {
-            let y = top + BAR * k as u64;
+            let y = top + NAME + BAR * k as u64;
             let w = (value * span / max).max(if value > 0 { 2 } else { 0 });
             svg.push_str(&format!(
-                "<rect class=\"bar {what}\" x=\"{LABEL}\" y=\"{y}\" width=\"{w}\" height=\"{h}\" fill=\"{fill}\"></rect>\
+                "<rect class=\"bar {what}\" x=\"0\" y=\"{y}\" width=\"{w}\" height=\"{h}\" fill=\"{fill}\"></rect>\
 <text x=\"{tx}\" y=\"{ty}\" font-size=\"12\" fill=\"#1b1f24\">{value} {what}</text>",
                 h = BAR - 2,
-                tx = LABEL + w + 6,
+                tx = w + 6,
                 ty = y + BAR - 3,
             ));
         }
     }
     let legend_y = GROUP * rows.len() as u64 + 18;
     for (k, (what, fill)) in SHADES.iter().enumerate() {
-        let x = LABEL + 110 * k as u64;
+        let x = 110 * k as u64;
         svg.push_str(&format!(
             "<rect x=\"{x}\" y=\"{y}\" width=\"12\" height=\"12\" fill=\"{fill}\"></rect>\
 <text x=\"{tx}\" y=\"{legend_y}\" font-size=\"12\" fill=\"#1b1f24\">{what}</text>",
@@ -223,8 +224,8 @@ mod tests {
         assert!(svg.contains("&lt;Overdue &amp; due&gt;"), "{svg}");
         assert!(!svg.contains("<Overdue"));
         // 10 sent spans the whole width, 5 half of it, 0 draws nothing.
-        assert!(svg.contains("width=\"350\""), "{svg}");
-        assert!(svg.contains("width=\"175\""), "{svg}");
+        assert!(svg.contains("width=\"550\""), "{svg}");
+        assert!(svg.contains("width=\"275\""), "{svg}");
         assert!(svg.contains("width=\"0\""), "{svg}");
         assert!(svg.contains("10 sent, 5 opened, 0 paid"));
     }
