@@ -22,20 +22,21 @@
 //! Rules and receipt templates are saved by `save_rule`, `set_enabled`,
 //! `delete_rule` and `save_receipts`, for the office and the JSON API alike.
 
-use time::{Date, Duration, OffsetDateTime};
+use time::{Date, OffsetDateTime};
 
 use serde_json::json;
 
 use crate::app::{Actor, App, Refusal, Rejected};
+use crate::domain::alerts::{Reach, reach};
 use crate::messaging::Channel;
 use crate::messaging::outbox::{self, Enqueued, NewMessage};
+use crate::store::alert_preview::{self, ReachedInvoice, Side};
 use crate::store::alerts::{
     self as store, AlertRule, DueInvoice, ReceiptSettings, RuleFields, Timing,
 };
 use crate::store::{Conn, StoreError, StoreResult, audit};
 
-/// Trigger dates older than this many days (today counted) are not sent.
-pub const CATCH_UP_DAYS: i64 = 7;
+pub use crate::domain::alerts::{CATCH_UP_DAYS, column_window, trigger_date};
 /// Local hour (company time zone) from which alerts are queued.
 pub const SEND_FROM_HOUR: u8 = 9;
 /// Largest number of days in a rule.
@@ -75,28 +76,6 @@ pub fn local_date_hour(now: OffsetDateTime, time_zone: &str) -> (Date, u8) {
     )
     .unwrap_or(Date::MIN);
     (date, z.hour() as u8)
-}
-
-/// The window `(after, through]` of the invoice's date column (issue date
-/// for `at_creation`, due date otherwise) whose trigger date lies in the
-/// last `CATCH_UP_DAYS` days up to `today`.
-pub fn column_window(timing: Timing, days: i64, today: Date) -> (Date, Date) {
-    let shift = match timing {
-        Timing::AfterDue => -days,
-        Timing::BeforeDue => days,
-        Timing::AtCreation => 0,
-    };
-    let through = today + Duration::days(shift);
-    (through - Duration::days(CATCH_UP_DAYS), through)
-}
-
-/// The trigger date of an invoice under a rule.
-pub fn trigger_date(timing: Timing, days: i64, issue: Date, due: Date) -> Date {
-    match timing {
-        Timing::AfterDue => due + Duration::days(days),
-        Timing::BeforeDue => due - Duration::days(days),
-        Timing::AtCreation => issue,
-    }
 }
 
 /// Why a rule's fields are refused, with the field to blame.
@@ -255,12 +234,18 @@ const FOREIGN_TEMPLATE: &str = "No such template in this company: create it firs
 /// Creates (`id` None) or replaces an alert rule: at least one template,
 /// both the company's, days from 0 to `MAX_DAYS`. Another company's rule is
 /// `NotFound`.
+///
+/// With `catch_up`, the open invoices whose trigger date is already past
+/// the catch-up window (which the jobs loop never reaches) are messaged now,
+/// once, in the same transaction; without it the rule goes on from now on.
+/// The choice and the number of invoices caught up are audited.
 pub async fn save_rule(
     app: &App,
     actor: &Actor,
     id: Option<&str>,
     fields: &RuleFields<'_>,
-) -> Result<AlertRule, Rejected> {
+    catch_up: bool,
+) -> Result<SavedRule, Rejected> {
     actor.must_be_company()?;
     let company_id = actor.company_id();
     check_rule(
@@ -269,6 +254,10 @@ pub async fn save_rule(
         fields.days,
     )
     .map_err(|(field, message)| Rejected::field(field, message))?;
+    if catch_up && !fields.enabled {
+        return Err(Rejected::coded("catch_up", "rule_disabled", RULE_OFF));
+    }
+    let today = company_today(app, company_id).await?;
     let mut tx = app.db.begin_write().await?;
     if !store::templates_belong(
         &mut tx,
@@ -299,6 +288,11 @@ pub async fn save_rule(
             ("invoice_alert.update", id.to_string())
         }
     };
+    let caught_up = if catch_up {
+        queue_catch_up(&mut tx, company_id, &rule_id, fields, today, now).await?
+    } else {
+        0
+    };
     audit::record(
         &mut tx,
         company_id,
@@ -311,13 +305,208 @@ pub async fn save_rule(
             "timing": fields.timing.as_str(),
             "days": fields.days,
             "enabled": fields.enabled,
+            "catch_up": catch_up,
+            "caught_up": caught_up,
         }),
     )
     .await?;
     tx.commit().await?;
-    Ok(store::get(&app.db, company_id, &rule_id)
+    let rule = store::get(&app.db, company_id, &rule_id)
         .await?
-        .ok_or(Refusal::NotFound)?)
+        .ok_or(Refusal::NotFound)?;
+    Ok(SavedRule { rule, caught_up })
+}
+
+/// A rule as saved, and how many invoices its catch-up messaged.
+#[derive(Debug, Clone)]
+pub struct SavedRule {
+    pub rule: AlertRule,
+    pub caught_up: usize,
+}
+
+/// The words for a catch-up asked of a rule that is off.
+const RULE_OFF: &str =
+    "A rule that is turned off sends nothing: turn it on to message the invoices past its trigger.";
+
+/// Today in the company's time zone, by the app's clock.
+async fn company_today(app: &App, company_id: &str) -> Result<Date, Refusal> {
+    let company = crate::store::companies::get(&app.db, company_id)
+        .await?
+        .ok_or(Refusal::NotFound)?;
+    Ok(app.clock.today_in(&company.time_zone))
+}
+
+/// Queues the rule's message now for every invoice past its catch-up window
+/// that it has not messaged, through the job's own `queue_batch` (same
+/// cause, so never twice); returns how many invoices were messaged.
+async fn queue_catch_up(
+    conn: &mut Conn,
+    company_id: &str,
+    rule_id: &str,
+    fields: &RuleFields<'_>,
+    today: Date,
+    now: OffsetDateTime,
+) -> StoreResult<usize> {
+    let (bound, _) = column_window(fields.timing, fields.days, today);
+    let rows = alert_preview::open_invoices(
+        conn,
+        company_id,
+        rule_id,
+        fields.timing.by_issue_date(),
+        bound,
+        Side::AtOrBefore,
+    )
+    .await?;
+    let (_, missed) = plan(fields, today, &rows);
+    let rule = AlertRule {
+        id: rule_id.to_string(),
+        company_id: company_id.to_string(),
+        email_template_id: fields.email_template_id.map(str::to_string),
+        sms_template_id: fields.sms_template_id.map(str::to_string),
+        timing: fields.timing,
+        days_after_due: fields.days,
+        enabled: fields.enabled,
+        created_at: now,
+    };
+    let due: Vec<DueInvoice> = missed
+        .iter()
+        .map(|m| DueInvoice {
+            invoice_id: m.invoice_id.clone(),
+            customer_id: m.customer_id.clone(),
+            email: m.email.clone(),
+            phone: m.sms.clone(),
+        })
+        .collect();
+    let mut report = AlertReport::default();
+    for batch in due.chunks(BATCH) {
+        queue_batch(conn, &rule, batch, now, &mut report).await?;
+    }
+    Ok(missed.len())
+}
+
+// ---------------------------------------------------------------- preview
+
+/// Invoices the rule page lists as messaged next.
+pub const PREVIEW_LIMIT: usize = 10;
+
+/// One invoice a rule will message: when, to which addresses.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct NextMessage {
+    /// The company's date it goes out (from 9:00 local time).
+    pub send_on: Date,
+    pub invoice_id: String,
+    pub number: String,
+    pub customer_id: String,
+    pub customer_name: String,
+    pub balance: i64,
+    pub due_date: Date,
+    /// The address the email goes to, when the rule sends one.
+    pub email: Option<String>,
+    /// The phone the SMS goes to, when the rule sends one.
+    pub sms: Option<String>,
+}
+
+/// What a rule (saved or as typed) will do, seen on `today`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct RulePreview {
+    pub today: Date,
+    /// The next invoices the jobs loop messages, soonest first (at most
+    /// `PREVIEW_LIMIT`).
+    pub next: Vec<NextMessage>,
+    /// Open invoices already past the trigger beyond the catch-up window:
+    /// messaged only if the office catches them up.
+    pub missed: Vec<NextMessage>,
+}
+
+/// Splits open invoices not yet messaged by a rule into the ones the jobs
+/// loop will message (with the day, by `domain::alerts::reach`) and the
+/// ones it has missed (to be sent today if caught up). Invoices whose
+/// customer has no address for any of the rule's channels are left out, as
+/// the job leaves them out. Both lists soonest (oldest) first.
+pub fn plan(
+    fields: &RuleFields<'_>,
+    today: Date,
+    rows: &[ReachedInvoice],
+) -> (Vec<NextMessage>, Vec<NextMessage>) {
+    let (mut next, mut missed) = (Vec::new(), Vec::new());
+    for row in rows {
+        let email = fields
+            .email_template_id
+            .and(contact(&row.email))
+            .map(str::to_string);
+        let sms = fields
+            .sms_template_id
+            .and(contact(&row.phone))
+            .map(str::to_string);
+        if email.is_none() && sms.is_none() {
+            continue;
+        }
+        let reached = reach(
+            fields.timing,
+            fields.days,
+            today,
+            row.issue_date,
+            row.due_date,
+        );
+        let message = |send_on| NextMessage {
+            send_on,
+            invoice_id: row.invoice_id.clone(),
+            number: row.number.clone(),
+            customer_id: row.customer_id.clone(),
+            customer_name: row.customer_name.clone(),
+            balance: row.balance,
+            due_date: row.due_date,
+            email: email.clone(),
+            sms: sms.clone(),
+        };
+        match reached {
+            Reach::On(day) => next.push(message(day)),
+            Reach::Missed => missed.push(message(today)),
+        }
+    }
+    next.sort_by(|a, b| (a.send_on, &a.number).cmp(&(b.send_on, &b.number)));
+    (next, missed)
+}
+
+/// What the rule `rule_id` (None: a rule not saved yet) with these fields
+/// will message next, and which open invoices it has missed.
+pub async fn preview(
+    app: &App,
+    actor: &Actor,
+    rule_id: Option<&str>,
+    fields: &RuleFields<'_>,
+) -> Result<RulePreview, Refusal> {
+    actor.must_be_company()?;
+    let company_id = actor.company_id();
+    let today = company_today(app, company_id).await?;
+    let (bound, _) = column_window(fields.timing, fields.days, today);
+    let mut conn = app.db.reader().acquire().await.map_err(StoreError::from)?;
+    let mut rows = Vec::new();
+    for side in [
+        Side::After {
+            limit: (PREVIEW_LIMIT * 5) as i64,
+        },
+        Side::AtOrBefore,
+    ] {
+        rows.extend(
+            alert_preview::open_invoices(
+                &mut conn,
+                company_id,
+                rule_id.unwrap_or(""),
+                fields.timing.by_issue_date(),
+                bound,
+                side,
+            )
+            .await?,
+        );
+    }
+    let (mut next, missed) = plan(fields, today, &rows);
+    next.truncate(PREVIEW_LIMIT);
+    Ok(RulePreview {
+        today,
+        next,
+        missed,
+    })
 }
 
 /// Turns a rule on or off, keeping the rest.
@@ -441,32 +630,72 @@ mod tests {
         assert_eq!((d, h), (date!(2026 - 11 - 28), 3));
     }
 
-    #[test]
-    fn windows_map_trigger_dates_to_invoice_dates() {
-        let today = date!(2026 - 12 - 10);
-        // 3 days after due: due dates Nov 30 (exclusive) .. Dec 7 fire.
-        assert_eq!(
-            column_window(Timing::AfterDue, 3, today),
-            (date!(2026 - 11 - 30), date!(2026 - 12 - 07))
-        );
-        assert_eq!(
-            column_window(Timing::BeforeDue, 5, today),
-            (date!(2026 - 12 - 08), date!(2026 - 12 - 15))
-        );
-        assert_eq!(
-            column_window(Timing::AtCreation, 9, today),
-            (date!(2026 - 12 - 03), today)
-        );
-        // Every date in the window has its trigger in the last 7 days.
-        for timing in [Timing::AfterDue, Timing::BeforeDue, Timing::AtCreation] {
-            let (after, through) = column_window(timing, 3, today);
-            let mut d = after + Duration::days(1);
-            while d <= through {
-                let t = trigger_date(timing, 3, d, d);
-                assert!(t <= today && t > today - Duration::days(CATCH_UP_DAYS));
-                d += Duration::days(1);
-            }
+    fn row(number: &str, due: Date, email: Option<&str>, phone: Option<&str>) -> ReachedInvoice {
+        ReachedInvoice {
+            invoice_id: format!("inv_{number}"),
+            number: number.to_string(),
+            customer_id: format!("cus_{number}"),
+            customer_name: format!("Customer {number}"),
+            email: email.map(str::to_string),
+            phone: phone.map(str::to_string),
+            issue_date: due - time::Duration::days(30),
+            due_date: due,
+            balance: 45000,
         }
+    }
+
+    #[test]
+    fn plan_dates_each_message_and_sets_missed_ones_apart() {
+        let today = date!(2026 - 12 - 10);
+        let days = |n: i64| today + time::Duration::days(n);
+        let fields = RuleFields {
+            email_template_id: Some("etpl"),
+            sms_template_id: None,
+            timing: Timing::AfterDue,
+            days: 3,
+            enabled: true,
+        };
+        let rows = [
+            row("1001", days(-35), Some("a@example.com"), None),
+            row("1002", days(4), Some("b@example.com"), None),
+            row(
+                "1003",
+                days(-5),
+                Some("c@example.com"),
+                Some("+15125550100"),
+            ),
+            // No email and the rule sends no SMS: nothing goes, so not listed.
+            row("1004", days(1), Some("  "), Some("+15125550101")),
+            row("1005", days(-2), Some("e@example.com"), None),
+        ];
+        let (next, missed) = plan(&fields, today, &rows);
+        let listed: Vec<(&str, Date)> = next
+            .iter()
+            .map(|m| (m.number.as_str(), m.send_on))
+            .collect();
+        assert_eq!(
+            listed,
+            [("1003", today), ("1005", days(1)), ("1002", days(7))]
+        );
+        assert_eq!(next[0].email.as_deref(), Some("c@example.com"));
+        assert_eq!(next[0].sms, None);
+        assert_eq!(missed.len(), 1);
+        assert_eq!(
+            (missed[0].number.as_str(), missed[0].send_on),
+            ("1001", today)
+        );
+
+        // With an SMS template too, the invoice with a phone only is listed.
+        let both = RuleFields {
+            sms_template_id: Some("stpl"),
+            ..fields
+        };
+        let (next, _) = plan(&both, today, &rows);
+        let d = next.iter().find(|m| m.number == "1004").unwrap();
+        assert_eq!(
+            (d.send_on, d.email.as_deref(), d.sms.as_deref()),
+            (days(4), None, Some("+15125550101"))
+        );
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! Pure billing rules: no HTTP, SQL or processors here.
 
+pub mod alerts;
 pub mod allocation;
 pub mod autopay;
 pub mod clock;

@@ -9,36 +9,7 @@ use time::{Date, OffsetDateTime};
 use super::{Conn, Db, StoreResult};
 use crate::crypto::new_id;
 
-/// When an alert's trigger date falls, relative to the invoice.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Timing {
-    /// `due_date + days`.
-    AfterDue,
-    /// `due_date - days`.
-    BeforeDue,
-    /// `issue_date` (days ignored).
-    AtCreation,
-}
-
-impl Timing {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Timing::AfterDue => "after_due",
-            Timing::BeforeDue => "before_due",
-            Timing::AtCreation => "at_creation",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Timing> {
-        match s {
-            "after_due" => Some(Timing::AfterDue),
-            "before_due" => Some(Timing::BeforeDue),
-            "at_creation" => Some(Timing::AtCreation),
-            _ => None,
-        }
-    }
-}
+pub use crate::domain::alerts::Timing;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct AlertRule {

@@ -3,6 +3,7 @@
 //! SQL is written once, with `$N` placeholders, integer minor units and UTC
 //! timestamps bound from Rust, so the same text runs on PostgreSQL.
 
+pub mod alert_preview;
 pub mod alerts;
 pub mod audit;
 pub mod autopay;

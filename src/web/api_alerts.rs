@@ -23,6 +23,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(create, list))
         .routes(routes!(show, update, remove))
+        .routes(routes!(preview))
         .routes(routes!(get_receipts, put_receipts))
 }
 
@@ -49,6 +50,12 @@ pub struct RuleBody {
     timing: Option<String>,
     #[serde(default = "default_enabled")]
     enabled: bool,
+    /// Whether to message now, once, the open invoices already past this
+    /// rule's trigger by more than the 7 days the daily run still catches
+    /// (a "3 days after due" rule and a customer 35 days overdue). `false`
+    /// (the default): only from now on. Needs `enabled`.
+    #[serde(default)]
+    catch_up: bool,
 }
 
 /// The templates a receipt is sent with (none: no receipt on that channel).
@@ -76,6 +83,10 @@ pub struct RuleView {
     /// `after_due`, `before_due` or `at_creation`.
     pub timing: &'static str,
     pub enabled: bool,
+    /// In the answer to a create or update only: how many invoices the
+    /// rule's catch-up messaged (0 without `catch_up`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub caught_up: Option<u64>,
 }
 
 fn rule_json(r: &AlertRule) -> RuleView {
@@ -86,6 +97,62 @@ fn rule_json(r: &AlertRule) -> RuleView {
         days_after_due: r.days_after_due,
         timing: r.timing.as_str(),
         enabled: r.enabled,
+        caught_up: None,
+    }
+}
+
+fn saved_json(s: &app_alerts::SavedRule) -> RuleView {
+    RuleView {
+        caught_up: Some(s.caught_up as u64),
+        ..rule_json(&s.rule)
+    }
+}
+
+/// One invoice a rule will message: the day and the addresses.
+#[derive(Serialize, ToSchema)]
+pub struct NextMessageView {
+    /// The company's date the message goes out (from 9:00 local time).
+    #[schema(format = Date)]
+    pub send_on: String,
+    pub invoice_id: String,
+    pub invoice_number: String,
+    pub customer_id: String,
+    pub customer_name: String,
+    /// The invoice's balance, in cents.
+    pub balance: i64,
+    #[schema(format = Date)]
+    pub due_date: String,
+    /// Where the email goes, when the rule sends one.
+    pub email: Option<String>,
+    /// Where the SMS goes, when the rule sends one.
+    pub sms: Option<String>,
+}
+
+/// What a rule will message next, and what it has missed.
+#[derive(Serialize, ToSchema)]
+pub struct PreviewView {
+    /// Today where the company is.
+    #[schema(format = Date)]
+    pub today: String,
+    /// The next invoices messaged, soonest first (at most 10).
+    pub next: Vec<NextMessageView>,
+    /// Open invoices past the trigger by more than 7 days, which the rule
+    /// reaches only by a catch-up (`catch_up: true` on update).
+    pub missed: u64,
+}
+
+fn next_json(m: &app_alerts::NextMessage) -> NextMessageView {
+    use crate::domain::dates::iso;
+    NextMessageView {
+        send_on: iso(m.send_on),
+        invoice_id: m.invoice_id.clone(),
+        invoice_number: m.number.clone(),
+        customer_id: m.customer_id.clone(),
+        customer_name: m.customer_name.clone(),
+        balance: m.balance,
+        due_date: iso(m.due_date),
+        email: m.email.clone(),
+        sms: m.sms.clone(),
     }
 }
 
@@ -119,7 +186,7 @@ fn fields(b: &RuleBody) -> Result<RuleFields<'_>, ApiError> {
     security(("api_key" = [])),
     request_body = RuleBody,
     responses(
-        (status = 201, description = "The rule.", body = RuleView),
+        (status = 201, description = "The rule, with `caught_up`.", body = RuleView),
         (status = 404, description = "A template id names no template of this company.", body = ErrorBody),
     )
 )]
@@ -129,8 +196,9 @@ async fn create(
     body: Result<Json<RuleBody>, JsonRejection>,
 ) -> ApiResult {
     let Json(b) = body?;
-    let rule = app_alerts::save_rule(&state.app, &key.actor(), None, &fields(&b)?).await?;
-    Ok(super::json_created(rule_json(&rule)))
+    let saved =
+        app_alerts::save_rule(&state.app, &key.actor(), None, &fields(&b)?, b.catch_up).await?;
+    Ok(super::json_created(saved_json(&saved)))
 }
 
 /// The company's invoice alert rules.
@@ -181,7 +249,7 @@ async fn show(
     params(("id" = String, Path, description = "The rule's id.")),
     request_body = RuleBody,
     responses(
-        (status = 200, description = "The rule.", body = RuleView),
+        (status = 200, description = "The rule, with `caught_up`.", body = RuleView),
         (status = 404, description = "No such rule or template of this company.", body = ErrorBody),
     )
 )]
@@ -195,8 +263,52 @@ async fn update(
         .await?
         .ok_or_else(ApiError::not_found)?;
     let Json(b) = body?;
-    let rule = app_alerts::save_rule(&state.app, &key.actor(), Some(&id), &fields(&b)?).await?;
-    Ok(Json(rule_json(&rule)).into_response())
+    let saved = app_alerts::save_rule(
+        &state.app,
+        &key.actor(),
+        Some(&id),
+        &fields(&b)?,
+        b.catch_up,
+    )
+    .await?;
+    Ok(Json(saved_json(&saved)).into_response())
+}
+
+/// Which invoices the rule messages next and on what day, by the rule the
+/// daily run applies.
+#[utoipa::path(
+    get,
+    path = "/api/v1/invoice-alerts/{id}/preview",
+    tag = "alerts",
+    security(("api_key" = [])),
+    params(("id" = String, Path, description = "The rule's id.")),
+    responses(
+        (status = 200, description = "The next messages.", body = PreviewView),
+        (status = 404, description = "No such rule of this company.", body = ErrorBody),
+    )
+)]
+async fn preview(
+    State(state): State<AppState>,
+    key: CompanyKey,
+    Path(id): Path<String>,
+) -> ApiResult {
+    let rule = alerts::get(&state.app.db, &key.0, &id)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    let fields = RuleFields {
+        email_template_id: rule.email_template_id.as_deref(),
+        sms_template_id: rule.sms_template_id.as_deref(),
+        timing: rule.timing,
+        days: rule.days_after_due,
+        enabled: rule.enabled,
+    };
+    let p = app_alerts::preview(&state.app, &key.actor(), Some(&id), &fields).await?;
+    Ok(Json(PreviewView {
+        today: crate::domain::dates::iso(p.today),
+        next: p.next.iter().map(next_json).collect(),
+        missed: p.missed.len() as u64,
+    })
+    .into_response())
 }
 
 /// Deletes an invoice alert rule.

@@ -5,6 +5,7 @@
 mod common;
 mod support;
 
+mod alert_reach;
 mod alerts;
 mod api_customers;
 mod api_invoices;

@@ -14,8 +14,11 @@ use serde::{Deserialize, Serialize};
 
 use super::{CsrfForm, OfficeUser, page, page_with_status, refused};
 use crate::app::{Rejected, alerts};
+use crate::domain::dates;
+use crate::domain::money::Money;
 use crate::store::StoreError;
 use crate::store::alerts::{self as store, AlertRule, ReceiptSettings, RuleFields, Timing};
+use crate::store::companies::{self, Company};
 use crate::store::templates as tpl;
 use crate::web::AppState;
 use crate::web::error::ApiError;
@@ -116,6 +119,10 @@ struct RuleForm {
     days: String,
     #[serde(default)]
     enabled: Option<String>,
+    /// The office's answer to "also message the invoices already past this
+    /// point?": `yes`, `no`, or blank (not asked yet).
+    #[serde(default)]
+    catch_up: String,
 }
 
 impl RuleForm {
@@ -145,6 +152,8 @@ struct ReceiptForm {
 struct SavedQuery {
     #[serde(default)]
     saved: Option<String>,
+    #[serde(default)]
+    caught_up: Option<usize>,
 }
 
 /// The company's email and SMS templates as (id, name) pairs.
@@ -182,6 +191,7 @@ async fn list_view(
     receipt: &ReceiptForm,
     receipt_error: Option<String>,
     saved: Option<String>,
+    caught_up: Option<usize>,
 ) -> Page {
     let (emails, sms) = template_choices(state, &user.company_id).await?;
     let email_names: HashMap<&str, &str> = emails
@@ -224,6 +234,7 @@ async fn list_view(
             receipt => minijinja::value::Serde(receipt),
             receipt_error => receipt_error,
             saved => saved,
+            caught_up => caught_up,
         },
     ))
 }
@@ -247,7 +258,16 @@ async fn list_page(
         sms_template_id: s.sms_template_id.unwrap_or_default(),
         ..ReceiptForm::default()
     };
-    list_view(&state, &user, StatusCode::OK, &receipt, None, q.saved).await
+    list_view(
+        &state,
+        &user,
+        StatusCode::OK,
+        &receipt,
+        None,
+        q.saved,
+        q.caught_up,
+    )
+    .await
 }
 
 async fn editor(
@@ -259,6 +279,14 @@ async fn editor(
     errors: BTreeMap<&'static str, String>,
 ) -> Page {
     let (emails, sms) = template_choices(state, &user.company_id).await?;
+    // The saved rule's next messages, shown below its form.
+    let next = match id {
+        Some(id) => match store::get(&state.app.db, &user.company_id, id).await? {
+            Some(rule) => Some(preview_rows(state, user, &rule).await?),
+            None => None,
+        },
+        None => None,
+    };
     Ok(page_with_status(
         state,
         user,
@@ -272,9 +300,114 @@ async fn editor(
             errors => errors,
             email_templates => emails,
             sms_templates => sms,
+            preview => next.map(minijinja::value::Serde),
         },
     ))
 }
+
+/// One row of a rule's "next messages", as the page writes it.
+#[derive(Serialize)]
+struct NextRow {
+    send_on: String,
+    invoice_id: String,
+    number: String,
+    customer_id: String,
+    customer_name: String,
+    balance: String,
+    due_date: String,
+    by: String,
+}
+
+#[derive(Serialize)]
+struct PreviewRows {
+    rule_enabled: bool,
+    next: Vec<NextRow>,
+    missed: usize,
+}
+
+fn next_rows(next: &[alerts::NextMessage], today: time::Date, company: &Company) -> Vec<NextRow> {
+    next.iter()
+        .map(|m| NextRow {
+            send_on: if m.send_on == today {
+                "Today".to_string()
+            } else {
+                dates::display_near(m.send_on, today)
+            },
+            invoice_id: m.invoice_id.clone(),
+            number: m.number.clone(),
+            customer_id: m.customer_id.clone(),
+            customer_name: m.customer_name.clone(),
+            balance: Money::new(m.balance, company.currency).format(),
+            due_date: dates::display_near(m.due_date, today),
+            by: match (&m.email, &m.sms) {
+                (Some(e), Some(p)) => format!("Email to {e}, SMS to {p}"),
+                (Some(e), None) => format!("Email to {e}"),
+                (None, Some(p)) => format!("SMS to {p}"),
+                (None, None) => String::new(),
+            },
+        })
+        .collect()
+}
+
+async fn company_of(state: &AppState, user: &OfficeUser) -> Result<Company, ApiError> {
+    companies::get(&state.app.db, &user.company_id)
+        .await?
+        .ok_or_else(ApiError::not_found)
+}
+
+/// The saved rule's next messages and how many invoices it has missed.
+async fn preview_rows(
+    state: &AppState,
+    user: &OfficeUser,
+    rule: &AlertRule,
+) -> Result<PreviewRows, ApiError> {
+    let fields = RuleFields {
+        email_template_id: rule.email_template_id.as_deref(),
+        sms_template_id: rule.sms_template_id.as_deref(),
+        timing: rule.timing,
+        days: rule.days_after_due,
+        enabled: rule.enabled,
+    };
+    let p = alerts::preview(&state.app, &user.as_actor(), Some(&rule.id), &fields).await?;
+    let company = company_of(state, user).await?;
+    Ok(PreviewRows {
+        rule_enabled: rule.enabled,
+        next: next_rows(&p.next, p.today, &company),
+        missed: p.missed.len(),
+    })
+}
+
+/// Asks once whether to also message the invoices the rule has missed,
+/// listing them (the form's fields carried along).
+async fn ask_catch_up(
+    state: &AppState,
+    user: &OfficeUser,
+    id: Option<&str>,
+    f: &RuleForm,
+    missed: &[alerts::NextMessage],
+    today: time::Date,
+) -> Page {
+    let company = company_of(state, user).await?;
+    let fields = check_form(f).ok();
+    Ok(page(
+        state,
+        user,
+        "office/alerts_catch_up.html",
+        NAV,
+        minijinja::context! {
+            base => BASE,
+            id => id,
+            f => minijinja::value::Serde(f),
+            when => fields.map(|x| when_text(x.timing, x.days)),
+            count => missed.len(),
+            missed => minijinja::value::Serde(next_rows(&missed[..missed.len().min(LISTED)], today, &company)),
+            more => missed.len().saturating_sub(LISTED),
+        },
+    ))
+}
+
+/// Invoices the catch-up question lists by name.
+const LISTED: usize = 10;
 
 async fn new_form(State(state): State<AppState>, user: OfficeUser) -> Page {
     let f = RuleForm {
@@ -317,7 +450,28 @@ async fn save(state: &AppState, user: &OfficeUser, id: Option<&str>, f: &RuleFor
         Ok(x) => x,
         Err((field, msg)) => return refuse(field, msg).await,
     };
-    match alerts::save_rule(&state.app, &user.as_actor(), id, &fields).await {
+    let catch_up = match f.catch_up.as_str() {
+        "yes" => true,
+        "no" => false,
+        _ => {
+            if fields.enabled {
+                let p = match alerts::preview(&state.app, &user.as_actor(), id, &fields).await {
+                    Ok(p) => p,
+                    Err(r) => return Ok(refused(state, r)),
+                };
+                if !p.missed.is_empty() {
+                    return ask_catch_up(state, user, id, f, &p.missed, p.today).await;
+                }
+            }
+            false
+        }
+    };
+    match alerts::save_rule(&state.app, &user.as_actor(), id, &fields, catch_up).await {
+        Ok(saved) if saved.caught_up > 0 => Ok(Redirect::to(&format!(
+            "{BASE}?saved=alert&caught_up={}",
+            saved.caught_up
+        ))
+        .into_response()),
         Ok(_) => Ok(Redirect::to(&format!("{BASE}?saved=alert")).into_response()),
         Err(Rejected::Refused(r)) => Ok(refused(state, r)),
         Err(Rejected::Fields(problems)) => {
@@ -331,6 +485,7 @@ async fn save(state: &AppState, user: &OfficeUser, id: Option<&str>, f: &RuleFor
             let field = match p.field {
                 "days_after_due" => "days",
                 "sms_template_id" => "sms_template_id",
+                "catch_up" => "enabled",
                 _ => "email_template_id",
             };
             refuse(field, message).await
@@ -440,6 +595,7 @@ async fn save_receipts(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 &f,
                 Some(NOT_OURS.to_string()),
+                None,
                 None,
             )
             .await
