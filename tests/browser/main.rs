@@ -6,6 +6,7 @@
 mod a11y;
 #[path = "../common/mod.rs"]
 mod common;
+mod journey;
 mod layout;
 mod office;
 mod pay;

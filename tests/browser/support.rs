@@ -88,6 +88,13 @@ pub struct Server {
 
 impl Server {
     pub async fn start() -> Server {
+        Server::start_with(true).await
+    }
+
+    /// The server on a fresh database with a company (`with_company`) or
+    /// with none at all, as a new install is before `/setup` (then no API
+    /// key, company or owner yet).
+    pub async fn start_with(with_company: bool) -> Server {
         let dir = std::env::temp_dir().join(format!("fieldpay-browser-{}", new_id("t")));
         std::fs::create_dir_all(&dir).unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -99,13 +106,18 @@ impl Server {
             ..crate::common::test_config(&dir, format!("sqlite://{}/test.db", dir.display()), &base)
         };
         let app = App::open(config).await.unwrap();
-        let (created, owner_email) = crate::common::create_test_company(&app.db).await;
+        let (api_key, company_id, owner_email) = if with_company {
+            let (created, owner_email) = crate::common::create_test_company(&app.db).await;
+            (created.api_key, created.company_id, owner_email)
+        } else {
+            Default::default()
+        };
         tokio::spawn(fieldpay::web::serve_on(listener, app.clone()));
         Server {
             app,
             base,
-            api_key: created.api_key,
-            company_id: created.company_id,
+            api_key,
+            company_id,
             owner_email,
             dir,
         }
@@ -241,12 +253,21 @@ impl Server {
 
     /// Emails in the spool (`.eml` files), oldest first.
     pub fn spooled_emails(&self) -> Vec<String> {
+        self.spooled(".eml")
+    }
+
+    /// Text messages in the spool (`.txt` files), oldest first.
+    pub fn spooled_texts(&self) -> Vec<String> {
+        self.spooled(".txt")
+    }
+
+    fn spooled(&self, ext: &str) -> Vec<String> {
         let Ok(dir) = std::fs::read_dir(&self.app.config.spool_dir) else {
             return vec![];
         };
         let mut files: Vec<_> = dir
             .filter_map(|e| e.ok())
-            .filter(|e| e.file_name().to_string_lossy().ends_with(".eml"))
+            .filter(|e| e.file_name().to_string_lossy().ends_with(ext))
             .map(|e| e.path())
             .collect();
         files.sort();
@@ -431,13 +452,23 @@ impl Env {
     /// `start`, with the page's JavaScript turned off when `javascript` is
     /// false (WebDriver's own commands still work).
     pub async fn start_with(width: u32, height: u32, javascript: bool) -> Option<Env> {
+        Env::open(width, height, javascript, true).await
+    }
+
+    /// The server on a fresh database without any company (a new install,
+    /// before `/setup`) and a headless Chromium of the given size.
+    pub async fn start_fresh(width: u32, height: u32) -> Option<Env> {
+        Env::open(width, height, true, false).await
+    }
+
+    async fn open(width: u32, height: u32, javascript: bool, with_company: bool) -> Option<Env> {
         for tool in [chromium(), chromedriver()] {
             if !Path::new(&tool).exists() {
                 missing(&tool)?;
             }
         }
         let serial = SERIAL.lock().await;
-        let server = Server::start().await;
+        let server = Server::start_with(with_company).await;
         let driver = Driver::start().await;
         let caps = json!({
             "browserName": "chrome",
