@@ -87,10 +87,6 @@ pub struct Server {
 }
 
 impl Server {
-    pub async fn start() -> Server {
-        Server::start_with(true).await
-    }
-
     /// The server on a fresh database with a company (`with_company`) or
     /// with none at all, as a new install is before `/setup` (then no API
     /// key, company or owner yet).
