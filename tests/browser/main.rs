@@ -9,6 +9,7 @@ mod common;
 mod journey;
 mod layout;
 mod office;
+mod office_phone;
 mod pay;
 mod support;
 mod thumbs;

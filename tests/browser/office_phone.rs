@@ -1,0 +1,104 @@
+//! The office pages a technician uses on site, on a 360 px phone: the
+//! customer page, sending the payment link, the invoice page and recording a
+//! payment fit the screen's width (no sideways scrolling), and the alert
+//! rule page with its next messages does too.
+
+use serde_json::Value;
+
+use crate::a11y::Audit;
+use crate::pay::lena;
+use crate::support::Env;
+
+/// The page's width against the viewport's, and the elements that reach
+/// past the right edge (outside a scrolling table box).
+async fn overflow(env: &Env) -> Value {
+    env.browser
+        .execute(
+            "var wide = [];\
+             document.querySelectorAll('body *').forEach(function (e) {\
+               var r = e.getBoundingClientRect();\
+               if (r.right > window.innerWidth + 0.5 && !(e.parentElement && e.parentElement.closest('.table-scroll, table.list'))) wide.push(e.tagName + (e.id ? '#' + e.id : '') + '.' + e.className + ' ' + Math.round(r.right));\
+             });\
+             return {scroll: document.documentElement.scrollWidth, inner: window.innerWidth, wide: wide.slice(0, 8)};",
+            vec![],
+        )
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_pages_a_technician_uses_fit_a_phone() {
+    let Some(env) = Env::start(360, 740).await else {
+        return;
+    };
+    let mut audit = Audit::new();
+    let s = &env.server;
+    let l = lena(s).await;
+    let (status, tpl) = s
+        .api(
+            "POST",
+            "/api/v1/email-templates",
+            Some(
+                serde_json::json!({"name": "Reminder", "subject": "Invoice {{ invoice_number }}",
+                                    "html_body": "<p>{{ email_payment_link }}</p>"}),
+            ),
+        )
+        .await;
+    assert_eq!(status, 201, "{tpl}");
+    let (status, rule) = s
+        .api(
+            "POST",
+            "/api/v1/invoice-alerts",
+            Some(serde_json::json!({"email_template_id": tpl["id"], "days_after_due": 3})),
+        )
+        .await;
+    assert_eq!(status, 201, "{rule}");
+    env.office_sign_in().await;
+    let pages = [
+        (
+            "customer",
+            format!("/office/customers/{}", l.id),
+            "Lena Landlord",
+        ),
+        (
+            "send link",
+            format!("/office/customers/{}/send?channel=sms", l.id),
+            "Send to Lena Landlord",
+        ),
+        (
+            "invoice",
+            format!("/office/invoices/{}", l.own[0]),
+            "Invoice",
+        ),
+        (
+            "record payment",
+            format!("/office/payments/new?customer_id={}", l.id),
+            "Record a payment",
+        ),
+        (
+            "alert rule",
+            format!(
+                "/office/settings/invoice-alerts/{}/edit",
+                rule["id"].as_str().unwrap()
+            ),
+            "Next messages of this alert",
+        ),
+    ];
+    for (name, path, shows) in pages {
+        env.goto(&env.url(&path)).await;
+        env.wait_for_text(shows).await;
+        let m = overflow(&env).await;
+        assert_eq!(m["inner"], 360, "{name}: viewport {m}");
+        assert!(
+            m["scroll"].as_u64() <= m["inner"].as_u64(),
+            "{name} ({path}) scrolls sideways at 360 px: {m}"
+        );
+        env.screenshot(&format!("office-phone-{}", name.replace(' ', "-")))
+            .await;
+        audit
+            .check(&env, &format!("office {name} on a phone"))
+            .await;
+    }
+    audit.assert_clean();
+    env.finish().await;
+}
