@@ -1,7 +1,7 @@
 //! The office pages a technician uses on site, on a 360 px phone: the
 //! customer page, sending the payment link, the invoice page and recording a
-//! payment fit the screen's width (no sideways scrolling), and the alert
-//! rule page with its next messages does too.
+//! payment fit the screen's width (no sideways scrolling), and so do the
+//! alert rule page with its next messages and the catch-up question.
 
 use serde_json::Value;
 
@@ -99,6 +99,42 @@ async fn the_pages_a_technician_uses_fit_a_phone() {
             .check(&env, &format!("office {name} on a phone"))
             .await;
     }
+
+    // A new alert that would miss a customer 35 days overdue asks first, on
+    // a page that fits the phone too; "Only from now on" saves it.
+    let home = s.property("9 Far Lane, Austin TX", &l.id, None).await;
+    s.invoice(&home, 45000, &s.day(-35)).await;
+    env.goto(&env.url("/office/settings/invoice-alerts/new"))
+        .await;
+    env.wait_for_text("Add Invoice Alert").await;
+    env.css(&format!(
+        "#email_template_id option[value='{}']",
+        tpl["id"].as_str().unwrap()
+    ))
+    .await
+    .click()
+    .await
+    .unwrap();
+    env.type_into("#days", "14").await;
+    env.click("form.form button.primary[type=submit]").await;
+    let ask = env.wait_for_text("already past this alert").await;
+    assert!(ask.contains("$450.00"), "{ask}");
+    let m = overflow(&env).await;
+    assert!(
+        m["scroll"].as_u64() <= m["inner"].as_u64(),
+        "the catch-up question scrolls sideways: {m}"
+    );
+    audit
+        .check(&env, "office alert catch-up question on a phone")
+        .await;
+    env.screenshot("office-phone-alert-catch-up").await;
+    env.click("button[name=catch_up][value=no]").await;
+    env.wait_for_text("Invoice alert saved.").await;
+    assert_eq!(
+        s.count("SELECT COUNT(*) FROM outbox WHERE cause LIKE 'alert:%'")
+            .await,
+        0
+    );
     audit.assert_clean();
     env.finish().await;
 }
