@@ -1,7 +1,8 @@
 //! The office pages a technician uses on site, on a 360 px phone: the
 //! customer page, sending the payment link, the invoice page and recording a
-//! payment fit the screen's width (no sideways scrolling), and so do the
-//! alert rule page with its next messages and the catch-up question.
+//! payment fit the screen's width (no sideways scrolling) with buttons and
+//! fields at least 44 px tall, and so do the alert rule page with its next
+//! messages and the catch-up question.
 
 use serde_json::Value;
 
@@ -19,7 +20,11 @@ async fn overflow(env: &Env) -> Value {
                var r = e.getBoundingClientRect();\
                if (r.right > window.innerWidth + 0.5 && !(e.parentElement && e.parentElement.closest('.table-scroll, table.list'))) wide.push(e.tagName + (e.id ? '#' + e.id : '') + '.' + e.className + ' ' + Math.round(r.right));\
              });\
-             return {scroll: document.documentElement.scrollWidth, inner: window.innerWidth, wide: wide.slice(0, 8)};",
+             var small = [];\
+             document.querySelectorAll('main button:not(.link), main .button, main select, main input:not([type=hidden]):not([type=checkbox]):not([type=radio])').forEach(function (e) {\
+               var r = e.getBoundingClientRect(); if (r.height > 0 && r.height < 44) small.push(e.tagName + (e.id ? '#' + e.id : '') + ' ' + Math.round(r.height));\
+             });\
+             return {scroll: document.documentElement.scrollWidth, inner: window.innerWidth, wide: wide.slice(0, 8), small: small};",
             vec![],
         )
         .await
@@ -92,6 +97,11 @@ async fn the_pages_a_technician_uses_fit_a_phone() {
         assert!(
             m["scroll"].as_u64() <= m["inner"].as_u64(),
             "{name} ({path}) scrolls sideways at 360 px: {m}"
+        );
+        assert_eq!(
+            m["small"],
+            serde_json::json!([]),
+            "{name}: controls under 44 px: {m}"
         );
         env.screenshot(&format!("office-phone-{}", name.replace(' ', "-")))
             .await;
