@@ -326,6 +326,8 @@ struct PreviewRows {
 }
 
 fn next_rows(next: &[alerts::NextMessage], today: time::Date, company: &Company) -> Vec<NextRow> {
+    // A stored number as people in the company's country write it.
+    let phone = |p: &str| crate::domain::contact::display_phone(p, &company.country);
     next.iter()
         .map(|m| NextRow {
             send_on: if m.send_on == today {
@@ -339,7 +341,7 @@ fn next_rows(next: &[alerts::NextMessage], today: time::Date, company: &Company)
             customer_name: m.customer_name.clone(),
             balance: Money::new(m.balance, company.currency).format(),
             due_date: dates::display_near(m.due_date, today),
-            by: match (&m.email, &m.sms) {
+            by: match (&m.email, m.sms.as_deref().map(phone)) {
                 (Some(e), Some(p)) => format!("Email to {e}, SMS to {p}"),
                 (Some(e), None) => format!("Email to {e}"),
                 (None, Some(p)) => format!("SMS to {p}"),
