@@ -47,6 +47,8 @@ use fieldpay::store::invoices::{self, NewInvoice};
 mod alerts;
 #[path = "common/batch.rs"]
 mod batch;
+#[path = "common/fsync.rs"]
+mod fsync;
 #[path = "common/seed.rs"]
 mod seed;
 use batch::Batch;
@@ -235,6 +237,16 @@ fn run() -> anyhow::Result<()> {
     eprintln!("load: alerts::queue_due over the seeded invoices ...");
     let queued = rt.block_on(queue_alerts(&dir, &db_url, &secret, &seeded.company_id))?;
 
+    // The disk's own limit, after the server's phases (it would compete
+    // with them for the disk) and only for SQLite (PostgreSQL's commits are
+    // another server's).
+    let fsync_limit = if postgres.is_none() {
+        eprintln!("load: bare SQLite synchronous=FULL commits on the same disk ...");
+        Some(rt.block_on(fsync::measure(&dir, phase.min(Duration::from_secs(3))))?)
+    } else {
+        None
+    };
+
     let hwm_kb = read_status_kb(pid, "VmHWM");
     let log_lines = std::fs::read_to_string(&log_path).unwrap_or_default();
 
@@ -251,6 +263,7 @@ fn run() -> anyhow::Result<()> {
         pays: &pays,
         companies,
         by_company: companies_report.as_ref(),
+        fsync_limit: fsync_limit.as_ref(),
         queued: &queued,
         hwm_kb,
         peaks: &peaks,
@@ -1042,6 +1055,8 @@ struct Figures<'a> {
     companies: usize,
     /// PostgreSQL, 2 processes: payments of one company, then of all.
     by_company: Option<&'a (PayResult, PayResult)>,
+    /// SQLite: one-row `synchronous=FULL` commits per second on this disk.
+    fsync_limit: Option<&'a fsync::FsyncLimit>,
     queued: &'a Queued,
     hwm_kb: Option<u64>,
     /// VmHWM after each phase, in order.
@@ -1181,6 +1196,15 @@ fn print_report(f: &Figures<'_>) {
     println!(
         "  pay-only rate            : {pay_only:.1} payments/s (201s / time the {PAY_CLIENTS} clients spent inside the pay POST)"
     );
+    if let Some(limit) = f.fsync_limit {
+        println!(
+            "  disk's own limit         : {:.0} commits/s (bare SQLite, one row per synchronous=FULL commit, same disk, {:.1} s); payments ÷ that: {}",
+            limit.per_sec(),
+            limit.elapsed.as_secs_f64(),
+            ratio(Some(per_sec(committed, y.elapsed)), Some(limit.per_sec()))
+        );
+    }
+    println!("  aim                      : >= 3,000 payments/s with synchronous=FULL");
     println!(
         "  latency p50/p99 ms       : token {}/{}   pay {}/{}   loop {}/{}",
         ms(pct_ms(&y.token_lat, 50.0)),
@@ -1266,10 +1290,11 @@ fn print_report(f: &Figures<'_>) {
         q.now, q.rules
     );
     println!(
-        "  queued                   : {} messages in {:.2} s = {:.0} alerts queued/s",
+        "  queued                   : {} messages in {:.2} s = {:.0} alerts queued/s; 100,000 at that rate: {:.2} s (aim <= 1 s)",
         q.report.queued,
         q.took.as_secs_f64(),
-        per_sec(q.report.queued, q.took)
+        per_sec(q.report.queued, q.took),
+        100_000.0 / per_sec(q.report.queued, q.took).max(1e-9)
     );
     println!(
         "  report                   : too early {}, duplicates {}, not sendable {}",

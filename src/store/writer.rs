@@ -184,13 +184,14 @@ async fn run_batch(pool: &Pool, scope: &WriteScope, batch: Vec<Job>) {
             continue;
         }
         let (ok, finish) = (job.work)(&mut conn).await;
+        // A job that succeeded leaves its savepoint open (the commit
+        // releases them all, one statement fewer per job); the next job's
+        // savepoint nests inside it, and `ROLLBACK TO job` goes back to the
+        // newest one of that name: the failed job's own.
         let closed = if ok {
-            exec(&mut conn, "RELEASE job").await
+            Ok(())
         } else {
-            match exec(&mut conn, "ROLLBACK TO job").await {
-                Ok(()) => exec(&mut conn, "RELEASE job").await,
-                Err(e) => Err(e),
-            }
+            exec(&mut conn, "ROLLBACK TO job").await
         };
         if let Err(e) = closed {
             tracing::error!(error = %e, "savepoint could not be closed; the batch is abandoned");
