@@ -11,8 +11,12 @@
 //! each measured phase, 10 s by default). `BENCH_SHORT=1` seeds a fifth of
 //! the data for CI (`BENCH_SECONDS=1 BENCH_SHORT=1` finishes in well under
 //! a minute once built). `BENCH_PROCESSES=N` starts N servers on the one
-//! database and spreads the connections over them. It prints figures only;
-//! it never asserts on timings.
+//! database and spreads the connections over them. `BENCH_COMPANIES=N`
+//! seeds N-1 more companies and pays invoices of all of them; on PostgreSQL
+//! (4 companies unless told) it also pays with 2 processes first the
+//! invoices of one company, then those of N, and prints the ratio (writes of
+//! different companies run in parallel there). It prints figures only; it
+//! never asserts on timings.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -43,6 +47,8 @@ use fieldpay::store::invoices::{self, NewInvoice};
 mod alerts;
 #[path = "common/batch.rs"]
 mod batch;
+#[path = "common/fsync.rs"]
+mod fsync;
 #[path = "common/seed.rs"]
 mod seed;
 use batch::Batch;
@@ -111,7 +117,38 @@ fn run() -> anyhow::Result<()> {
     };
 
     eprintln!("load: seeding {database} ...");
-    let seeded = rt.block_on(seed_data(&db_url, &secret, customers))?;
+    let companies =
+        env_positive("BENCH_COMPANIES", if postgres.is_some() { 4 } else { 1 })? as usize;
+    let seeded = rt.block_on(seed_data(&db_url, &secret, customers, 0))?;
+    // Further companies, for the payments only: as many customers between
+    // them as the first has.
+    let mut others = Vec::new();
+    for n in 1..companies {
+        others.push(rt.block_on(seed_data(&db_url, &secret, customers / companies, n))?);
+    }
+    // On PostgreSQL with several companies, each company's invoices are
+    // split in three: the payments phase, then one company alone, then
+    // all companies, so no phase finds invoices another one paid.
+    let by_company = postgres.is_some() && companies > 1;
+    let thirds = |q: &[(String, String)]| -> [Vec<(String, String)>; 3] {
+        let n = q.len().div_ceil(3);
+        [0, 1, 2].map(|i| q.iter().skip(i * n).take(n).cloned().collect())
+    };
+    let (pay_queue, one_queue, all_queue) = if by_company {
+        let [main, one, _] = thirds(&seeded.queue);
+        let mut alls = vec![main];
+        let mut lasts = vec![thirds(&seeded.queue)[2].clone()];
+        for o in &others {
+            let [m, _, l] = thirds(&o.queue);
+            alls.push(m);
+            lasts.push(l);
+        }
+        (interleave(alls), one, interleave(lasts))
+    } else {
+        let mut all = vec![seeded.queue.clone()];
+        all.extend(others.iter().map(|o| o.queue.clone()));
+        (interleave(all), Vec::new(), Vec::new())
+    };
     if postgres.is_some() {
         // Planner statistics, as autovacuum gathers them in a running
         // database; without them a fresh bulk load is read by sequential scans.
@@ -140,6 +177,7 @@ fn run() -> anyhow::Result<()> {
 
     // The server's peak memory after each phase: which one set it.
     let mut peaks: Vec<(&str, Option<u64>)> = Vec::new();
+    let mut companies_report = None;
     let report = rt.block_on(async {
         for base in &bases {
             wait_ready(base, &mut guard, &log_path).await?;
@@ -171,8 +209,25 @@ fn run() -> anyhow::Result<()> {
         .await?;
         peaks.push(("PDFs", read_status_kb(pid, "VmHWM")));
         eprintln!("load: payments, {PAY_CLIENTS} clients, {seconds} s ...");
-        let pays = pay_load(&bases, seeded.queue.clone(), PAY_CLIENTS, phase).await?;
+        let pays = pay_load(&bases, pay_queue, PAY_CLIENTS, phase).await?;
         peaks.push(("payments", read_status_kb(pid, "VmHWM")));
+        if by_company {
+            // Two processes, whatever BENCH_PROCESSES said.
+            let mut two = bases.clone();
+            while two.len() < 2 {
+                let port = free_port()?;
+                two.push(format!("http://127.0.0.1:{port}"));
+                let child = spawn_server(&dir, &db_url, port, &secret, &log_path)?;
+                guard.children.push(child);
+                wait_ready(&two[two.len() - 1], &mut guard, &log_path).await?;
+            }
+            two.truncate(2);
+            eprintln!("load: payments of 1 company, 2 processes, {seconds} s ...");
+            let one = pay_load(&two, one_queue, PAY_CLIENTS, phase).await?;
+            eprintln!("load: payments of {companies} companies, 2 processes, {seconds} s ...");
+            let all = pay_load(&two, all_queue, PAY_CLIENTS, phase).await?;
+            companies_report = Some((one, all));
+        }
         anyhow::Ok((health, page, pdfs, pays))
     })?;
     let (health, page, pdfs, pays) = report;
@@ -181,6 +236,16 @@ fn run() -> anyhow::Result<()> {
     // while the server keeps running on the database.
     eprintln!("load: alerts::queue_due over the seeded invoices ...");
     let queued = rt.block_on(queue_alerts(&dir, &db_url, &secret, &seeded.company_id))?;
+
+    // The disk's own limit, after the server's phases (it would compete
+    // with them for the disk) and only for SQLite (PostgreSQL's commits are
+    // another server's).
+    let fsync_limit = if postgres.is_none() {
+        eprintln!("load: bare SQLite synchronous=FULL commits on the same disk ...");
+        Some(rt.block_on(fsync::measure(&dir, phase.min(Duration::from_secs(3))))?)
+    } else {
+        None
+    };
 
     let hwm_kb = read_status_kb(pid, "VmHWM");
     let log_lines = std::fs::read_to_string(&log_path).unwrap_or_default();
@@ -196,6 +261,9 @@ fn run() -> anyhow::Result<()> {
         page: &page,
         pdfs: &pdfs,
         pays: &pays,
+        companies,
+        by_company: companies_report.as_ref(),
+        fsync_limit: fsync_limit.as_ref(),
         queued: &queued,
         hwm_kb,
         peaks: &peaks,
@@ -254,18 +322,31 @@ struct Ctx<'a> {
     today: time::Date,
 }
 
-async fn seed_data(db_url: &str, secret: &Secret, customers: usize) -> anyhow::Result<Seeded> {
+/// Seeds company number `nth` (0: the measured one).
+async fn seed_data(
+    db_url: &str,
+    secret: &Secret,
+    customers: usize,
+    nth: usize,
+) -> anyhow::Result<Seeded> {
     let started = Instant::now();
     let db = Db::connect(db_url).await?;
     db.migrate().await?;
-    let mut company = setup::default_company("Benchmark Pest Control");
+    let name = match nth {
+        0 => "Benchmark Pest Control".to_string(),
+        n => format!("Benchmark Pest Control {}", n + 1),
+    };
+    let owner = match nth {
+        0 => "owner@bench.example".to_string(),
+        n => format!("owner{}@bench.example", n + 1),
+    };
+    let mut company = setup::default_company(&name);
     company.phone = "(512) 555-0199".into();
     company.email = "billing@bench.example".into();
     company.address = "1 Benchmark Way, Austin, TX 78701".into();
     company.currency = Currency::USD;
     company.time_zone = TIME_ZONE.into();
-    let created =
-        setup::create_company(&db, &company, "owner@bench.example", "bench-owner-password").await?;
+    let created = setup::create_company(&db, &company, &owner, "bench-owner-password").await?;
     let ctx = Ctx {
         company_id: &created.company_id,
         today: fieldpay::domain::Clock::system().today_in(TIME_ZONE),
@@ -415,6 +496,19 @@ async fn add_invoice(
     .await?;
     batch.wrote(1 + n_lines).await?;
     Ok((inv.id, n_lines))
+}
+
+/// One entry of each queue in turn, until all are empty.
+fn interleave(queues: Vec<Vec<(String, String)>>) -> Vec<(String, String)> {
+    let mut iters: Vec<_> = queues.into_iter().map(Vec::into_iter).collect();
+    let mut out = Vec::new();
+    loop {
+        let before = out.len();
+        out.extend(iters.iter_mut().filter_map(Iterator::next));
+        if out.len() == before {
+            return out;
+        }
+    }
 }
 
 // ---------------------------------------------------------------- the server
@@ -957,6 +1051,12 @@ struct Figures<'a> {
     page: &'a GetResult,
     pdfs: &'a PdfResult,
     pays: &'a PayResult,
+    /// Companies whose invoices the payments phase paid.
+    companies: usize,
+    /// PostgreSQL, 2 processes: payments of one company, then of all.
+    by_company: Option<&'a (PayResult, PayResult)>,
+    /// SQLite: one-row `synchronous=FULL` commits per second on this disk.
+    fsync_limit: Option<&'a fsync::FsyncLimit>,
     queued: &'a Queued,
     hwm_kb: Option<u64>,
     /// VmHWM after each phase, in order.
@@ -1081,7 +1181,9 @@ fn print_report(f: &Figures<'_>) {
     let committed = y.committed as usize;
     let pay_only = committed as f64 / (y.pay_busy.as_secs_f64() / PAY_CLIENTS as f64).max(1e-9);
     println!(
-        "payments  : {PAY_CLIENTS} clients, each: POST /sandbox/v1/tokens then POST /api/v1/pay/{{token}}/payments"
+        "payments  : {PAY_CLIENTS} clients, each: POST /sandbox/v1/tokens then POST /api/v1/pay/{{token}}/payments ({} compan{})",
+        f.companies,
+        if f.companies == 1 { "y" } else { "ies" }
     );
     println!(
         "  committed (201)          : {committed} in {:.2} s",
@@ -1094,6 +1196,15 @@ fn print_report(f: &Figures<'_>) {
     println!(
         "  pay-only rate            : {pay_only:.1} payments/s (201s / time the {PAY_CLIENTS} clients spent inside the pay POST)"
     );
+    if let Some(limit) = f.fsync_limit {
+        println!(
+            "  disk's own limit         : {:.0} commits/s (bare SQLite, one row per synchronous=FULL commit, same disk, {:.1} s); payments ÷ that: {}",
+            limit.per_sec(),
+            limit.elapsed.as_secs_f64(),
+            ratio(Some(per_sec(committed, y.elapsed)), Some(limit.per_sec()))
+        );
+    }
+    println!("  aim                      : >= 3,000 payments/s with synchronous=FULL");
     println!(
         "  latency p50/p99 ms       : token {}/{}   pay {}/{}   loop {}/{}",
         ms(pct_ms(&y.token_lat, 50.0)),
@@ -1124,6 +1235,33 @@ fn print_report(f: &Figures<'_>) {
             e.chars().take(300).collect::<String>()
         );
     }
+    if let Some((one, all)) = f.by_company {
+        let (r1, rn) = (
+            per_sec(one.committed as usize, one.elapsed),
+            per_sec(all.committed as usize, all.elapsed),
+        );
+        println!();
+        println!(
+            "payments by company: PostgreSQL, 2 processes, {PAY_CLIENTS} clients (writes of different companies in parallel)"
+        );
+        println!("  1 company                : {r1:.1} payments/s");
+        println!(
+            "  {} companies              : {rn:.1} payments/s",
+            f.companies
+        );
+        println!(
+            "  ratio                    : {}   (aim: >= 1.8 with 4 companies)",
+            ratio(Some(rn), Some(r1))
+        );
+        for (name, r) in [("1 company", one), ("all", all)] {
+            if let Some(e) = &r.sample_error {
+                println!(
+                    "  first error ({name})      : {}",
+                    e.chars().take(300).collect::<String>()
+                );
+            }
+        }
+    }
     println!();
     let d = f.pdfs;
     println!(
@@ -1152,10 +1290,11 @@ fn print_report(f: &Figures<'_>) {
         q.now, q.rules
     );
     println!(
-        "  queued                   : {} messages in {:.2} s = {:.0} alerts queued/s",
+        "  queued                   : {} messages in {:.2} s = {:.0} alerts queued/s; 100,000 at that rate: {:.2} s (aim <= 1 s)",
         q.report.queued,
         q.took.as_secs_f64(),
-        per_sec(q.report.queued, q.took)
+        per_sec(q.report.queued, q.took),
+        100_000.0 / per_sec(q.report.queued, q.took).max(1e-9)
     );
     println!(
         "  report                   : too early {}, duplicates {}, not sendable {}",
@@ -1194,6 +1333,17 @@ fn print_report(f: &Figures<'_>) {
         "  payments                 : {:.0} payments/s",
         per_sec(y.committed as usize, y.elapsed)
     );
+    if let Some((one, all)) = f.by_company {
+        let (r1, rn) = (
+            per_sec(one.committed as usize, one.elapsed),
+            per_sec(all.committed as usize, all.elapsed),
+        );
+        println!(
+            "  payments, {} companies ÷ 1 : {} ({rn:.0} ÷ {r1:.0} payments/s, 2 processes; aim >= 1.8)",
+            f.companies,
+            ratio(Some(rn), Some(r1))
+        );
+    }
     println!(
         "  PDFs                     : {:.1} PDFs/s",
         per_sec(d.ok.len(), d.elapsed)

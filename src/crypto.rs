@@ -57,16 +57,65 @@ pub fn random_bytes(n: usize) -> Vec<u8> {
 
 const ID_ALPHABET: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyz";
 
-/// An opaque, unguessable id such as `cus_4f9k2m...` (20 characters, ~103 bits).
+/// An opaque, unguessable id such as `cus_4f9k2m...` (20 characters, ~103
+/// bits). The bytes come from the thread's generator (ChaCha, seeded and
+/// reseeded from the operating system), not a system call per id: ids are
+/// made by the thousand when alerts are queued. Secrets and tokens still
+/// take theirs from the operating system (`random_bytes`).
 pub fn new_id(prefix: &str) -> String {
-    let bytes = random_bytes(20);
+    let mut bytes = [0u8; 20];
+    rand::rng().fill_bytes(&mut bytes);
     let mut id = String::with_capacity(prefix.len() + 21);
     id.push_str(prefix);
     id.push('_');
-    for b in bytes {
-        id.push(ID_ALPHABET[(b as usize) % ID_ALPHABET.len()] as char);
-    }
+    push_id_chars(&mut id, &bytes);
     id
+}
+
+fn push_id_chars(id: &mut String, bytes: &[u8]) {
+    for b in bytes {
+        id.push(ID_ALPHABET[(*b as usize) % ID_ALPHABET.len()] as char);
+    }
+}
+
+/// `n` new ids that sort in the order given, and after the ids this
+/// process made before at the same `at` or earlier: the prefix, `_`, 8
+/// characters of `at` in milliseconds, 6 of a counter of the process, 10
+/// random (~51 bits). Rows inserted in that order append to the id's index
+/// instead of touching its pages all over, which is what queueing 100,000
+/// messages at once spent much of its time on.
+pub fn new_ids_in_order(prefix: &str, at: time::OffsetDateTime, n: usize) -> Vec<String> {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let first = COUNTER.fetch_add(n as u64, Ordering::Relaxed);
+    let millis = u64::try_from(at.unix_timestamp_nanos() / 1_000_000).unwrap_or(0);
+    let mut stem = String::with_capacity(prefix.len() + 9);
+    stem.push_str(prefix);
+    stem.push('_');
+    push_base36(&mut stem, millis, 8);
+    let mut rng = rand::rng();
+    (0..n as u64)
+        .map(|i| {
+            let mut id = String::with_capacity(stem.len() + 16);
+            id.push_str(&stem);
+            push_base36(&mut id, first + i, 6);
+            let mut bytes = [0u8; 10];
+            rng.fill_bytes(&mut bytes);
+            push_id_chars(&mut id, &bytes);
+            id
+        })
+        .collect()
+}
+
+/// `value` in `width` base-36 digits, most significant first (its lowest
+/// digits only, if it needs more).
+fn push_base36(out: &mut String, mut value: u64, width: usize) {
+    let mut digits = vec![b'0'; width];
+    for d in digits.iter_mut().rev() {
+        *d = ID_ALPHABET[(value % 36) as usize];
+        value /= 36;
+    }
+    out.extend(digits.into_iter().map(char::from));
 }
 
 /// A random url-safe token of `bytes` random bytes.
@@ -199,6 +248,23 @@ mod tests {
         assert!(a.starts_with("cus_"));
         assert_eq!(a.len(), 24);
         assert_ne!(a, b);
+    }
+
+    #[test]
+    fn ids_in_order_sort_as_made() {
+        let at = time::macros::datetime!(2026-12-06 12:00 UTC);
+        let mut ids = new_ids_in_order("msg", at, 500);
+        ids.extend(new_ids_in_order("msg", at, 500));
+        ids.extend(new_ids_in_order(
+            "msg",
+            at + time::Duration::milliseconds(1),
+            3,
+        ));
+        assert!(ids.windows(2).all(|w| w[0] < w[1]), "in the order made");
+        assert!(
+            ids.iter()
+                .all(|id| id.starts_with("msg_") && id.len() == 28)
+        );
     }
 
     #[test]

@@ -133,7 +133,7 @@ pub async fn queue_due(app: &App, now: OffsetDateTime) -> StoreResult<AlertRepor
         )
         .await?;
         for batch in due.chunks(BATCH) {
-            let mut tx = app.db.begin_write().await?;
+            let mut tx = app.db.begin_write_for(&rule.company_id).await?;
             queue_batch(&mut tx, &rule, batch, now, &mut report).await?;
             tx.commit().await.map_err(StoreError::from)?;
         }

@@ -24,7 +24,7 @@ pub async fn remove(
 ) -> Result<Removed, Refusal> {
     actor.may_act_for(customer_id)?;
     let company_id = actor.company_id();
-    let mut tx = app.db.begin_write().await?;
+    let mut tx = app.db.begin_write_for(company_id).await?;
     if !portal::remove_card(&mut tx, company_id, customer_id, method_id).await? {
         return Err(Refusal::NotFound);
     }
@@ -52,7 +52,7 @@ pub async fn set_default(
 ) -> Result<(), Refusal> {
     actor.may_act_for(customer_id)?;
     let company_id = actor.company_id();
-    let mut tx = app.db.begin_write().await?;
+    let mut tx = app.db.begin_write_for(company_id).await?;
     if !portal::set_default_card(&mut tx, company_id, customer_id, method_id).await? {
         return Err(Refusal::NotFound);
     }

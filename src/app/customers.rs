@@ -27,7 +27,7 @@ pub async fn create(
 ) -> Result<Customer, Rejected> {
     actor.must_be_company()?;
     let new = input.check(&region(app, actor).await?)?;
-    let mut tx = app.db.begin_write().await?;
+    let mut tx = app.db.begin_write_for(actor.company_id()).await?;
     let customer = create_in(&mut tx, app, actor, &new).await?;
     tx.commit().await?;
     Ok(customer)
@@ -74,7 +74,7 @@ pub async fn update(
         return Err(Refusal::NotFound.into());
     }
     let new = input.check(&region(app, actor).await?)?;
-    let mut tx = app.db.begin_write().await?;
+    let mut tx = app.db.begin_write_for(actor.company_id()).await?;
     let customer = update_in(&mut tx, actor, customer_id, &new).await?;
     tx.commit().await?;
     Ok(customer)

@@ -56,7 +56,7 @@ pub async fn issue(app: &App, actor: &Actor, req: &IssueInvoice) -> Result<Invoi
         .await?
         .ok_or(Refusal::NotFound)?;
     let today = app.clock.today_in(&company.time_zone);
-    let mut tx = app.db.begin_write().await?;
+    let mut tx = app.db.begin_write_for(actor.company_id()).await?;
     let invoice = issue_on(&mut tx, actor, &company, today, req).await?;
     tx.commit().await.map_err(StoreError::from)?;
     Ok(invoice)
@@ -132,7 +132,7 @@ pub async fn edit(
 ) -> Result<Invoice, Refusal> {
     actor.must_be_company()?;
     let c = actor.company_id();
-    let mut tx = app.db.begin_write().await?;
+    let mut tx = app.db.begin_write_for(c).await?;
     let current = invoices::get_on(&mut tx, c, invoice_id)
         .await?
         .ok_or(Refusal::NotFound)?;
@@ -194,7 +194,7 @@ pub async fn edit(
 pub async fn void(app: &App, actor: &Actor, invoice_id: &str) -> Result<Invoice, Refusal> {
     actor.must_be_company()?;
     let c = actor.company_id();
-    let mut tx = app.db.begin_write().await?;
+    let mut tx = app.db.begin_write_for(c).await?;
     let current = invoices::get_on(&mut tx, c, invoice_id)
         .await?
         .ok_or(Refusal::NotFound)?;

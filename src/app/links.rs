@@ -79,7 +79,7 @@ async fn own_customer(tx: &mut Conn, actor: &Actor, customer_id: &str) -> Result
 pub async fn rotate(app: &App, actor: &Actor, customer_id: &str) -> Result<String, Refusal> {
     let company_id = actor.company_id();
     let secret = &app.config.secret;
-    let mut tx = app.db.begin_write().await?;
+    let mut tx = app.db.begin_write_for(company_id).await?;
     own_customer(&mut tx, actor, customer_id).await?;
     let existing = issue(&mut tx, secret, company_id, customer_id).await?;
     let generation = existing.generation + 1;
@@ -105,7 +105,7 @@ pub async fn rotate(app: &App, actor: &Actor, customer_id: &str) -> Result<Strin
 /// Revokes the customer's link: its URL becomes a 404 until rotated.
 pub async fn revoke(app: &App, actor: &Actor, customer_id: &str) -> Result<(), Refusal> {
     let company_id = actor.company_id();
-    let mut tx = app.db.begin_write().await?;
+    let mut tx = app.db.begin_write_for(company_id).await?;
     own_customer(&mut tx, actor, customer_id).await?;
     let existing = issue(&mut tx, &app.config.secret, company_id, customer_id).await?;
     links::revoke(&mut tx, &existing.link_id).await?;
@@ -145,7 +145,7 @@ pub async fn note_opened(
     customer_id: &str,
     token: &str,
 ) -> StoreResult<()> {
-    let mut tx = app.db.begin_write().await?;
+    let mut tx = app.db.begin_write_for(company_id).await?;
     audit::record(
         &mut tx,
         company_id,

@@ -50,7 +50,7 @@ pub async fn create(
     let address = check_address("address", input.address)
         .map_err(|e| problems.push(Problem::from(e)))
         .ok();
-    let mut tx = app.db.begin_write().await?;
+    let mut tx = app.db.begin_write_for(company_id).await?;
     if !known(&mut tx, company_id, input.resident_customer_id).await? {
         problems.push(unknown_customer("resident_customer_id"));
     } else if !known(&mut tx, company_id, bill_to).await? {
@@ -118,7 +118,7 @@ pub async fn update(
 ) -> Result<Property, Rejected> {
     actor.must_be_company()?;
     let company_id = actor.company_id();
-    let mut tx = app.db.begin_write().await?;
+    let mut tx = app.db.begin_write_for(company_id).await?;
     let Some(current) = customers::get_property(&mut tx, company_id, property_id).await? else {
         return Err(Refusal::NotFound.into());
     };

@@ -312,7 +312,7 @@ pub async fn checklist(
 /// checklist's "Mark as reviewed").
 pub async fn mark_reviewed(app: &crate::app::App, actor: &Actor) -> Result<(), Refusal> {
     actor.must_be_company()?;
-    let mut tx = app.db.begin_write().await?;
+    let mut tx = app.db.begin_write_for(actor.company_id()).await?;
     crate::store::audit::record(
         &mut tx,
         actor.company_id(),

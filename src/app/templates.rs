@@ -88,7 +88,7 @@ pub async fn save(
     actor.must_be_company()?;
     draft.check()?;
     let company_id = actor.company_id();
-    let mut tx = app.db.begin_write().await?;
+    let mut tx = app.db.begin_write_for(company_id).await?;
     let saved = write(&mut tx, company_id, id, draft).await?;
     let Some(mut saved) = saved else {
         return Err(Refusal::NotFound.into());
@@ -173,7 +173,7 @@ pub async fn duplicate(
             .take(template::NAME_MAX)
             .collect()
     };
-    let mut tx = app.db.begin_write().await?;
+    let mut tx = app.db.begin_write_for(company_id).await?;
     let saved = match channel {
         Channel::Email => {
             let t = store::get_email(&app.db, company_id, id)
@@ -227,7 +227,7 @@ pub async fn delete(app: &App, actor: &Actor, channel: Channel, id: &str) -> Res
             .map(|t| t.name),
     }
     .ok_or(Refusal::NotFound)?;
-    let mut tx = app.db.begin_write().await?;
+    let mut tx = app.db.begin_write_for(company_id).await?;
     let gone = match channel {
         Channel::Email => store::delete_email(&mut tx, company_id, id).await?,
         Channel::Sms => store::delete_sms(&mut tx, company_id, id).await?,

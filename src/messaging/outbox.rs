@@ -12,7 +12,7 @@ use time::{Duration, OffsetDateTime};
 use super::Channel;
 use super::email::{EmailTransport, SmtpTransport, SpoolTransport};
 use super::sms::{SmsTransport, SpoolSms, TwilioSms, normalize_phone};
-use crate::crypto::new_id;
+use crate::crypto::new_ids_in_order;
 use crate::store::messages::{self as store, InsertRow};
 use crate::store::{Conn, StoreError, StoreResult};
 
@@ -117,15 +117,30 @@ pub async fn enqueue_many(
         problem: Option<String>,
         opted_out: bool,
     }
+    // Inserted by customer (the outbox's customer index then takes them in
+    // order), with ids that sort in that order (the id's index appends).
+    let mut order: Vec<usize> = (0..messages.len()).collect();
+    order.sort_by(|&a, &b| {
+        let (a, b) = (&messages[a], &messages[b]);
+        (&a.company_id, &a.customer_id).cmp(&(&b.company_id, &b.customer_id))
+    });
+    let mut ids = vec![String::new(); messages.len()];
+    for (i, id) in order
+        .iter()
+        .zip(new_ids_in_order("msg", now, messages.len()))
+    {
+        ids[*i] = id;
+    }
     let mut planned: Vec<Planned> = messages
         .iter()
-        .map(|m| {
+        .zip(ids)
+        .map(|(m, id)| {
             let (recipient, problem) = match normalize_recipient(m.channel, &m.recipient) {
                 Ok(r) => (r, None),
                 Err(reason) => (m.recipient.trim().to_string(), Some(reason)),
             };
             Planned {
-                id: new_id("msg"),
+                id,
                 key: dedupe_key(&m.cause, m.channel, &recipient),
                 recipient,
                 problem,
@@ -157,10 +172,10 @@ pub async fn enqueue_many(
             }
         }
     }
-    let rows: Vec<InsertRow<'_>> = messages
+    let rows: Vec<InsertRow<'_>> = order
         .iter()
-        .zip(&planned)
-        .map(|(m, p)| {
+        .map(|&i| {
+            let (m, p) = (&messages[i], &planned[i]);
             let (status, last_error) = match (&p.problem, p.opted_out) {
                 (Some(reason), _) => ("failed", Some(reason.as_str())),
                 (None, true) => ("suppressed", Some("the number opted out of SMS (STOP)")),

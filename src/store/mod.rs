@@ -38,14 +38,16 @@ use sqlx::AssertSqlSafe;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
-pub use sql::{Backend, Conn, Pool, PoolKind, Tx};
+pub use sql::{Backend, Conn, Pool, PoolKind, Tx, WriteScope};
 
 use crate::domain::Clock;
 
 /// The database handle. On SQLite: one writer connection (SQLite has one
 /// writer; taking it in-process avoids lock upgrades and busy retries) and a
-/// pool of readers. On PostgreSQL: one pool; write transactions take one
-/// advisory lock in turn, across processes (`sql::PG_WRITE_LOCK`).
+/// pool of readers. On PostgreSQL: a pool of readers and one of writers;
+/// write transactions take their scope's advisory locks, across processes
+/// (`WriteScope`): one company's writes in turn, different companies' in
+/// parallel.
 #[derive(Clone, Debug)]
 pub struct Db {
     write: Pool,
@@ -250,9 +252,9 @@ impl Db {
             .connect_with(options.clone())
             .await
             .map_err(|e| anyhow::anyhow!("{}", explain_postgres_error(&shown, &e)))?;
-        // Writers of their own: they wait for the write lock holding a
+        // Writers of their own: they wait for their scope's lock holding a
         // connection, and must not take the readers' connections while they
-        // wait. Writes take the lock one at a time anyway.
+        // wait.
         let write = PgPoolOptions::new()
             .max_connections(PG_WRITE_CONNECTIONS)
             .min_connections(1)
@@ -271,8 +273,9 @@ impl Db {
             .map_err(|e| anyhow::anyhow!("{}", explain_postgres_error(&shown, &e)))?;
         let write = Pool::new(PoolKind::Pg(write), clock.clone());
         Ok(Db {
-            // Group commit here too: writes take one lock in turn (see
-            // `sql::PG_WRITE_LOCK`), so a batch pays for one commit.
+            // Group commit here too, a batch per scope (`WriteScope`): one
+            // company's writes take its lock in turn, so a batch of them
+            // pays for one commit; other companies' batches run beside it.
             group: writer::GroupWriter::start(write.clone()),
             write,
             read: Pool::new(PoolKind::Pg(read), clock),
@@ -307,25 +310,48 @@ impl Db {
         &self.write
     }
 
-    /// A write transaction; on SQLite it holds the write lock from its start.
+    /// A write transaction of the whole database (`WriteScope::Database`):
+    /// for writes that are not one company's. On SQLite it holds the write
+    /// lock from its start; on PostgreSQL every other write waits for it.
     pub async fn begin_write(&self) -> StoreResult<Tx> {
-        Ok(self.write.acquire().await?.begin().await?)
+        self.begin_write_in(&WriteScope::Database).await
     }
 
-    /// Runs `work` in a transaction shared with other concurrent writes (one
-    /// commit for all); `Err` from `work` undoes its own writes only. The hot path of payments goes through here.
+    /// A write transaction of one company's rows (`WriteScope::Company`): on
+    /// PostgreSQL it waits only for writes of the same company (and for
+    /// writes of the whole database).
+    pub async fn begin_write_for(&self, company_id: impl AsRef<str>) -> StoreResult<Tx> {
+        self.begin_write_in(&WriteScope::company(company_id)).await
+    }
+
+    pub async fn begin_write_in(&self, scope: &WriteScope) -> StoreResult<Tx> {
+        Ok(self.write.acquire().await?.begin(scope).await?)
+    }
+
+    /// Runs `work` in a transaction of the whole database shared with other
+    /// concurrent writes (one commit for all); `Err` from `work` undoes its
+    /// own writes only. See `write_for` for one company's writes.
     pub async fn write<T, E, F>(&self, work: F) -> Result<T, E>
     where
         T: Send + 'static,
         E: From<StoreError> + Send + 'static,
-        F: for<'c> FnOnce(
-                &'c mut Conn,
-            ) -> std::pin::Pin<
-                Box<dyn std::future::Future<Output = Result<T, E>> + Send + 'c>,
-            > + Send
-            + 'static,
+        F: for<'c> FnOnce(&'c mut Conn) -> writer::BoxFuture<'c, Result<T, E>> + Send + 'static,
     {
-        self.group.write(work).await
+        self.group.write(WriteScope::Database, work).await
+    }
+
+    /// `write` for one company's rows: on PostgreSQL the batch holds that
+    /// company's lock, and batches of different companies commit in
+    /// parallel. The hot path of payments goes through here.
+    pub async fn write_for<T, E, F>(&self, company_id: impl AsRef<str>, work: F) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+        F: for<'c> FnOnce(&'c mut Conn) -> writer::BoxFuture<'c, Result<T, E>> + Send + 'static,
+    {
+        self.group
+            .write(WriteScope::company(company_id), work)
+            .await
     }
 
     pub async fn close(&self) {

@@ -108,9 +108,10 @@ impl Conn {
         self.clock.now()
     }
 
-    /// Starts a transaction; SQLite's takes the write lock at once
-    /// (`BEGIN IMMEDIATE`) so it never has to upgrade a read lock.
-    pub async fn begin(mut self) -> Result<Tx, sqlx::Error> {
+    /// Starts a write transaction of `scope`; SQLite's takes the write lock
+    /// at once (`BEGIN IMMEDIATE`) so it never has to upgrade a read lock.
+    /// PostgreSQL's takes the scope's advisory locks (`WriteScope`).
+    pub async fn begin(mut self, scope: &WriteScope) -> Result<Tx, sqlx::Error> {
         match &mut self.kind {
             ConnKind::Sqlite(c) => {
                 <Sqlite as sqlx::Database>::TransactionManager::begin(
@@ -133,8 +134,8 @@ impl Conn {
         };
         // Through the `Tx`: a failed or abandoned wait for the lock rolls the
         // transaction back instead of leaving it open on a pooled connection.
-        if let ConnKind::Pg(c) = &mut tx.conn.kind {
-            sqlx::query(PG_WRITE_LOCK).execute(&mut **c).await?;
+        if tx.backend() == Backend::Postgres {
+            scope.pg_lock().execute(&mut tx).await?;
         }
         Ok(tx)
     }
@@ -147,11 +148,61 @@ impl Conn {
 /// could be taken before the lock wait, and the check would read old rows.)
 pub const PG_BEGIN: &str = "BEGIN ISOLATION LEVEL READ COMMITTED";
 
-/// Taken by every PostgreSQL write transaction, released at its end: writes
-/// are ordered one at a time across all processes, as SQLite orders them,
-/// so the store's read-check-write steps (an invoice still open, a key not
-/// yet used) hold on both. Reads never wait for it (they use their own pool).
+/// What a write transaction may read, check and change, and so which writes
+/// it must wait for. On SQLite every write waits for every other (one writer
+/// connection, `BEGIN IMMEDIATE`), whatever its scope. On PostgreSQL the
+/// scope chooses the advisory locks taken at the start of the transaction
+/// and held to its end (`pg_advisory_xact_lock`, across all processes):
+///
+/// - `Company`: the company's own lock, exclusively, and the database lock
+///   shared. Writes of one company are applied one at a time, as on SQLite,
+///   so the store's read-check-write steps on that company's rows (an
+///   invoice still open, a key not yet used, a count under its limit) hold;
+///   writes of different companies run in parallel. A company-scoped
+///   transaction reads and changes only its company's rows, apart from rows
+///   whose consistency a unique constraint or a single statement keeps
+///   (an office user's email across companies, a rate-limit counter).
+/// - `Database`: the database lock, exclusively: it waits for every write
+///   in flight and every write waits for it, the one lock there was before
+///   writes were scoped. For writes that are not one company's: creating a
+///   company (the first-run check reads all companies), the jobs' claims and
+///   outcomes across companies (outbox, webhooks, office emails), fixes over
+///   every company's rows, sign-in tokens found before their company is
+///   known; and for any write that does not name its company.
+///
+/// The database lock is always taken first, so two transactions never wait
+/// for each other's locks in opposite orders. Companies share lock keys only
+/// when their ids hash alike (`hashtext`): they then wait for each other,
+/// which is correct, only less parallel.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum WriteScope {
+    Database,
+    Company(String),
+}
+
+/// The database lock, exclusive (`WriteScope::Database`).
 pub const PG_WRITE_LOCK: &str = "SELECT pg_advisory_xact_lock(4242001)";
+
+/// The database lock shared, then the company's (`$1`) exclusive. The shared
+/// lock sits in a subquery that the planner cannot merge into the outer
+/// query (it calls a volatile function), so it is taken first.
+pub const PG_COMPANY_LOCK: &str = "SELECT pg_advisory_xact_lock(4242002, hashtext($1))
+     FROM (SELECT pg_advisory_xact_lock_shared(4242001)) AS database_lock";
+
+impl WriteScope {
+    /// The scope of one company's writes.
+    pub fn company(company_id: impl AsRef<str>) -> WriteScope {
+        WriteScope::Company(company_id.as_ref().to_string())
+    }
+
+    /// The statement taking this scope's locks on PostgreSQL.
+    pub(crate) fn pg_lock(&self) -> Query<'_> {
+        match self {
+            WriteScope::Database => query(PG_WRITE_LOCK),
+            WriteScope::Company(id) => query(PG_COMPANY_LOCK).bind(id.as_str()),
+        }
+    }
+}
 
 /// A transaction on a connection of its own; dropped without `commit`, it
 /// rolls back.

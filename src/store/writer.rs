@@ -3,18 +3,30 @@
 //! batch of them in one transaction, each inside its own savepoint, and
 //! commits once. A job that fails rolls back to its savepoint alone; every
 //! caller hears its result only after the shared commit is durable.
+//!
+//! On PostgreSQL a batch holds the advisory locks of its jobs' scope
+//! (`WriteScope`), so a batch has one scope: one company's jobs, or the
+//! whole database's. Batches of different scopes run at once, each on its
+//! own connection; one scope has one batch at a time in a process (a second
+//! would only wait for the first's lock while holding a connection).
 
+use std::collections::{HashMap, VecDeque};
 use std::future::Future;
 use std::pin::Pin;
 
 use tokio::sync::{mpsc, oneshot};
 
-use super::{Backend, Conn, Pool, StoreError};
+use super::{Backend, Conn, Pool, StoreError, WriteScope};
 
-type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 /// Called once the batch's commit has succeeded (`Ok`) or failed (`Err`).
 type Finish = Box<dyn FnOnce(Result<(), String>) + Send>;
-type Job = Box<dyn for<'c> FnOnce(&'c mut Conn) -> BoxFuture<'c, (bool, Finish)> + Send>;
+type Work = Box<dyn for<'c> FnOnce(&'c mut Conn) -> BoxFuture<'c, (bool, Finish)> + Send>;
+
+struct Job {
+    scope: WriteScope,
+    work: Work,
+}
 
 /// Most jobs in one transaction; enough to amortise the fsync, few enough to
 /// keep the write lock short.
@@ -28,19 +40,23 @@ pub struct GroupWriter {
 impl GroupWriter {
     pub fn start(pool: Pool) -> GroupWriter {
         let (jobs, rx) = mpsc::unbounded_channel();
-        tokio::spawn(run(pool, rx));
+        match pool.backend() {
+            Backend::Sqlite => tokio::spawn(run_one_writer(pool, rx)),
+            Backend::Postgres => tokio::spawn(run_by_scope(pool, rx)),
+        };
         GroupWriter { jobs }
     }
 
-    /// Runs `work` in the next batch. `Err` from `work` undoes its writes only.
-    pub async fn write<T, E, F>(&self, work: F) -> Result<T, E>
+    /// Runs `work` in the next batch of `scope`. `Err` from `work` undoes
+    /// its writes only.
+    pub async fn write<T, E, F>(&self, scope: WriteScope, work: F) -> Result<T, E>
     where
         T: Send + 'static,
         E: From<StoreError> + Send + 'static,
         F: for<'c> FnOnce(&'c mut Conn) -> BoxFuture<'c, Result<T, E>> + Send + 'static,
     {
         let (done, outcome) = oneshot::channel::<Result<T, E>>();
-        let job: Job = Box::new(move |conn| {
+        let work: Work = Box::new(move |conn| {
             Box::pin(async move {
                 let result = work(conn).await;
                 let ok = result.is_ok();
@@ -54,7 +70,7 @@ impl GroupWriter {
                 (ok, finish)
             })
         });
-        self.jobs.send(job).map_err(|_| {
+        self.jobs.send(Job { scope, work }).map_err(|_| {
             E::from(StoreError::Unavailable(
                 "the database writer has stopped".into(),
             ))
@@ -75,74 +91,130 @@ async fn exec(conn: &mut Conn, sql: &'static str) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 
-/// Begins the batch's transaction holding the database's write lock.
-async fn begin(conn: &mut Conn) -> Result<(), String> {
+/// Begins the batch's transaction holding the write lock of its scope:
+/// SQLite's one write lock, or PostgreSQL's advisory locks of `scope`.
+async fn begin(conn: &mut Conn, scope: &WriteScope) -> Result<(), String> {
     match conn.backend() {
         Backend::Sqlite => exec(conn, "BEGIN IMMEDIATE").await,
         Backend::Postgres => {
             exec(conn, super::sql::PG_BEGIN).await?;
-            exec(conn, super::sql::PG_WRITE_LOCK).await
+            scope
+                .pg_lock()
+                .execute(&mut *conn)
+                .await
+                .map(|_| ())
+                .map_err(|e| e.to_string())
         }
     }
 }
 
-async fn run(pool: Pool, mut rx: mpsc::UnboundedReceiver<Job>) {
+/// The jobs waiting in the channel now, after `first`, up to `MAX_BATCH`.
+fn take_waiting(first: Job, rx: &mut mpsc::UnboundedReceiver<Job>) -> Vec<Job> {
+    let mut batch = vec![first];
+    while batch.len() < MAX_BATCH {
+        match rx.try_recv() {
+            Ok(job) => batch.push(job),
+            Err(_) => break,
+        }
+    }
+    batch
+}
+
+/// SQLite: one writer, so one batch at a time whatever the jobs' scopes
+/// (SQLite's write lock is the whole database's anyway).
+async fn run_one_writer(pool: Pool, mut rx: mpsc::UnboundedReceiver<Job>) {
     while let Some(first) = rx.recv().await {
-        let mut batch = vec![first];
-        while batch.len() < MAX_BATCH {
-            match rx.try_recv() {
-                Ok(job) => batch.push(job),
-                Err(_) => break,
-            }
+        let batch = take_waiting(first, &mut rx);
+        run_batch(&pool, &WriteScope::Database, batch).await;
+    }
+}
+
+/// PostgreSQL: a queue per scope; each scope's next batch starts as soon as
+/// its previous one has committed, beside the other scopes' batches.
+async fn run_by_scope(pool: Pool, mut rx: mpsc::UnboundedReceiver<Job>) {
+    let mut queues: HashMap<WriteScope, VecDeque<Job>> = HashMap::new();
+    let (finished, mut finished_rx) = mpsc::unbounded_channel::<WriteScope>();
+    let mut running: Vec<WriteScope> = Vec::new();
+    let mut open = true;
+    while open || !running.is_empty() {
+        tokio::select! {
+            job = rx.recv(), if open => match job {
+                Some(first) => {
+                    for job in take_waiting(first, &mut rx) {
+                        queues.entry(job.scope.clone()).or_default().push_back(job);
+                    }
+                }
+                None => open = false,
+            },
+            Some(scope) = finished_rx.recv() => running.retain(|s| *s != scope),
         }
-        // Dropping a job unrun tells its caller nothing was saved.
-        let Ok(mut conn) = pool.acquire().await else {
-            tracing::error!("database writer cannot get its connection");
-            continue;
-        };
-        if let Err(e) = begin(&mut conn).await {
-            // Never back into the pool inside a transaction.
-            exec(&mut conn, "ROLLBACK").await.ok();
-            tracing::error!(error = %e, "database writer cannot begin");
-            continue;
-        }
-        let mut finishers = Vec::with_capacity(batch.len());
-        for job in batch {
-            if exec(&mut conn, "SAVEPOINT job").await.is_err() {
+        for (scope, queue) in queues.iter_mut() {
+            if queue.is_empty() || running.contains(scope) {
                 continue;
             }
-            let (ok, finish) = job(&mut conn).await;
-            let closed = if ok {
-                exec(&mut conn, "RELEASE job").await
-            } else {
-                match exec(&mut conn, "ROLLBACK TO job").await {
-                    Ok(()) => exec(&mut conn, "RELEASE job").await,
-                    Err(e) => Err(e),
-                }
-            };
-            if let Err(e) = closed {
-                tracing::error!(error = %e, "savepoint could not be closed; the batch is abandoned");
-                exec(&mut conn, "ROLLBACK").await.ok();
-                for f in finishers.drain(..) {
-                    let f: Finish = f;
-                    f(Err(e.clone()));
-                }
-                finish(Err(e));
-                break;
-            }
-            finishers.push(finish);
+            let n = queue.len().min(MAX_BATCH);
+            let batch: Vec<Job> = queue.drain(..n).collect();
+            running.push(scope.clone());
+            let (pool, scope, finished) = (pool.clone(), scope.clone(), finished.clone());
+            tokio::spawn(async move {
+                run_batch(&pool, &scope, batch).await;
+                finished.send(scope).ok();
+            });
         }
-        if finishers.is_empty() {
-            exec(&mut conn, "ROLLBACK").await.ok();
+        queues.retain(|_, q| !q.is_empty());
+    }
+}
+
+/// One transaction for `batch`, each job in its own savepoint, one commit.
+async fn run_batch(pool: &Pool, scope: &WriteScope, batch: Vec<Job>) {
+    // Dropping a job unrun tells its caller nothing was saved.
+    let Ok(mut conn) = pool.acquire().await else {
+        tracing::error!("database writer cannot get its connection");
+        return;
+    };
+    if let Err(e) = begin(&mut conn, scope).await {
+        // Never back into the pool inside a transaction.
+        exec(&mut conn, "ROLLBACK").await.ok();
+        tracing::error!(error = %e, "database writer cannot begin");
+        return;
+    }
+    let mut finishers = Vec::with_capacity(batch.len());
+    for job in batch {
+        if exec(&mut conn, "SAVEPOINT job").await.is_err() {
             continue;
         }
-        let commit = exec(&mut conn, "COMMIT").await;
-        if commit.is_err() {
+        let (ok, finish) = (job.work)(&mut conn).await;
+        // A job that succeeded leaves its savepoint open (the commit
+        // releases them all, one statement fewer per job); the next job's
+        // savepoint nests inside it, and `ROLLBACK TO job` goes back to the
+        // newest one of that name: the failed job's own.
+        let closed = if ok {
+            Ok(())
+        } else {
+            exec(&mut conn, "ROLLBACK TO job").await
+        };
+        if let Err(e) = closed {
+            tracing::error!(error = %e, "savepoint could not be closed; the batch is abandoned");
             exec(&mut conn, "ROLLBACK").await.ok();
+            for f in finishers.drain(..) {
+                let f: Finish = f;
+                f(Err(e.clone()));
+            }
+            finish(Err(e));
+            return;
         }
-        for f in finishers {
-            f(commit.clone());
-        }
+        finishers.push(finish);
+    }
+    if finishers.is_empty() {
+        exec(&mut conn, "ROLLBACK").await.ok();
+        return;
+    }
+    let commit = exec(&mut conn, "COMMIT").await;
+    if commit.is_err() {
+        exec(&mut conn, "ROLLBACK").await.ok();
+    }
+    for f in finishers {
+        f(commit.clone());
     }
 }
 

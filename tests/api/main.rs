@@ -16,6 +16,7 @@ mod attacks;
 mod autopay;
 mod checklist;
 mod cli;
+mod company_writes;
 mod funnel;
 mod import;
 mod input_rules;

@@ -133,7 +133,7 @@ pub async fn enroll(
         channel: channel(actor).to_string(),
         starts_on: today,
     };
-    let mut tx = db.begin_write().await?;
+    let mut tx = db.begin_write_for(actor.company_id()).await?;
     let enrollment_id = enroll_in(&mut tx, actor, customer_id, &method.id, &consent, note).await?;
     tx.commit().await?;
     Ok(Enrolled {
@@ -197,7 +197,7 @@ pub async fn enroll_in(
 pub async fn cancel(app: &App, actor: &Actor, customer_id: &str) -> Result<bool, Refusal> {
     actor.may_act_for(customer_id)?;
     let company_id = actor.company_id();
-    let mut tx = app.db.begin_write().await?;
+    let mut tx = app.db.begin_write_for(company_id).await?;
     if !customers::all_belong(&mut tx, company_id, &[customer_id]).await? {
         return Err(Refusal::NotFound);
     }
@@ -300,7 +300,7 @@ pub async fn set_property_cards(
         Actor::Office { user_id, .. } => user_id.clone(),
         other => other.audit_name(),
     };
-    let mut tx = db.begin_write().await?;
+    let mut tx = db.begin_write_for(actor.company_id()).await?;
     for (property_id, method_id) in &changes {
         store::set_property_card(
             &mut tx,
@@ -330,7 +330,7 @@ pub async fn set_property_cards(
 pub async fn save_settings(app: &App, actor: &Actor, s: &store::Settings) -> Result<(), Rejected> {
     actor.must_be_company()?;
     let company_id = actor.company_id();
-    let mut tx = app.db.begin_write().await?;
+    let mut tx = app.db.begin_write_for(company_id).await?;
     if !store::templates_belong(&mut tx, company_id, &s.templates).await? {
         return Err(Rejected::coded(
             "templates",

@@ -365,7 +365,7 @@ async fn queue_notices(
     let todo: Vec<&(String, &OpenInvoice)> =
         due.iter().filter(|(c, _)| !done.contains(c)).collect();
     for batch in todo.chunks(BATCH) {
-        let mut tx = app.db.begin_write().await?;
+        let mut tx = app.db.begin_write_for(company_id).await?;
         for (cause, inv) in batch {
             if !store::insert_mark(&mut tx, company_id, cause, now).await? {
                 continue;
@@ -421,7 +421,7 @@ async fn queue_expiry_reminders(
     let todo: Vec<&(String, &store::EnrolledCard)> =
         due.iter().filter(|(c, _)| !done.contains(c)).collect();
     for batch in todo.chunks(BATCH) {
-        let mut tx = app.db.begin_write().await?;
+        let mut tx = app.db.begin_write_for(company_id).await?;
         for (cause, card) in batch {
             if !store::insert_mark(&mut tx, company_id, cause, now).await? {
                 continue;

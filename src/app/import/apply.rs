@@ -281,7 +281,7 @@ async fn finish(
     for r in results {
         report.push(r);
     }
-    let mut tx = app.db.begin_write().await?;
+    let mut tx = app.db.begin_write_for(company_id).await?;
     audit::record(
         &mut tx,
         company_id,

@@ -274,7 +274,7 @@ pub async fn send(app: &App, actor: &Actor, req: &SendRequest<'_>) -> Result<Sen
         template_id: template_id.clone(),
         cause: format!("send_now:{company_id}:{}", req.key),
     };
-    let mut tx = app.db.begin_write().await?;
+    let mut tx = app.db.begin_write_for(company_id).await?;
     let outcome = outbox::enqueue(&mut tx, &message, app.clock.now()).await?;
     let state = match &outcome {
         Enqueued::Queued { .. } => "queued",
@@ -363,7 +363,7 @@ pub async fn record_opt_out(
 ) -> Result<(), Refusal> {
     actor.must_be_company()?;
     let company_id = actor.company_id();
-    let mut tx = app.db.begin_write().await?;
+    let mut tx = app.db.begin_write_for(company_id).await?;
     crate::store::messages::set_opt_out(&mut tx, company_id, phone, opted_out, app.clock.now())
         .await?;
     let action = if opted_out {

@@ -40,7 +40,7 @@ pub async fn add_card(
             return Err(PayError::ProcessorUnavailable);
         }
     };
-    let mut tx = app.db.begin_write().await?;
+    let mut tx = app.db.begin_write_for(company_id).await?;
     let id = store::insert_method(
         &mut tx,
         company_id,

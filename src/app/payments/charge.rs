@@ -213,7 +213,7 @@ pub(super) async fn charge_steps(
         let (req, ids, print) = (req.clone(), ids.clone(), print.clone());
         let reserved = app
             .db
-            .write(move |conn| {
+            .write_for(req.company_id.clone(), move |conn| {
                 Box::pin(async move {
                     reserve(conn, &req, &ids, exact.as_deref(), &print, &choice).await
                 })
@@ -261,7 +261,7 @@ pub(super) async fn charge_steps(
         // The processor's id of the charge: later lookups ask for it by id.
         let (id, reference) = (attempt.id.clone(), charge_id.clone());
         app.db
-            .write(move |conn| {
+            .write_for(&req.company_id, move |conn| {
                 Box::pin(async move { store::set_processor_ref(conn, &id, &reference).await })
             })
             .await?;

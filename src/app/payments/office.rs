@@ -304,7 +304,7 @@ async fn record_cash_or_check(
     }
     let c = actor.company_id();
     let key = req.key.office_key();
-    let mut tx = app.db.begin_write().await?;
+    let mut tx = app.db.begin_write_for(c).await?;
     if let Some(prior) = store::find_by_office_key(&mut tx, c, &key).await? {
         if !same_payment(&mut tx, c, &prior, req, method, check_number.as_deref()).await? {
             return Err(OfficePayError::KeyReused);
@@ -558,7 +558,7 @@ async fn pay_by_card(
     match result {
         Ok(PayResult::Succeeded(summary)) => {
             let named: Result<(), StoreError> = async {
-                let mut tx = app.db.begin_write().await?;
+                let mut tx = app.db.begin_write_for(c).await?;
                 store::set_recorded_by(&mut tx, c, &summary.id, &recorded_by(actor)).await?;
                 tx.commit().await?;
                 Ok(())

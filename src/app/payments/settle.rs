@@ -73,7 +73,7 @@ pub(super) async fn settle_unpaid(
 ) -> Result<PayResult, PayError> {
     let (attempt, actor) = (attempt.clone(), actor.to_string());
     app.db
-        .write(move |conn| {
+        .write_for(attempt.company_id.clone(), move |conn| {
             Box::pin(async move {
                 let result = PayResult::Declined(decline.clone());
                 let body = serde_json::to_string(&result).unwrap_or_default();
@@ -114,7 +114,7 @@ pub(super) async fn apply(
     let (attempt, charge) = (attempt.clone(), charge.clone());
     let (saved_method_id, actor) = (saved_method_id.map(str::to_string), actor.to_string());
     app.db
-        .write(move |conn| {
+        .write_for(attempt.company_id.clone(), move |conn| {
             Box::pin(async move {
                 apply_on(
                     conn,

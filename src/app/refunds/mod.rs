@@ -146,7 +146,7 @@ async fn try_now(
     how: How,
 ) -> Result<Option<Settled>, StoreError> {
     let now = app.clock.now();
-    let mut tx = app.db.begin_write().await?;
+    let mut tx = app.db.begin_write_for(company_id).await?;
     let Some(pending) = store::pending(&mut tx, company_id, refund_id).await? else {
         return Ok(None);
     };
@@ -162,7 +162,7 @@ async fn try_now(
 pub async fn reconcile(app: &App, now: OffsetDateTime) -> Result<RefundReport, StoreError> {
     let mut report = RefundReport::default();
     for pending in store::due(&app.db, now, MAX_PER_RUN).await? {
-        let mut tx = app.db.begin_write().await?;
+        let mut tx = app.db.begin_write_for(&pending.company_id).await?;
         let claimed = store::claim(
             &mut tx,
             &pending.company_id,
@@ -256,7 +256,7 @@ async fn still_pending(
     why: &str,
     next: OffsetDateTime,
 ) -> Result<Settled, StoreError> {
-    let mut tx = app.db.begin_write().await?;
+    let mut tx = app.db.begin_write_for(&p.company_id).await?;
     store::still_pending(
         &mut tx,
         &p.company_id,
@@ -283,7 +283,7 @@ async fn apply(
     match answer {
         Ok(r) => match r.status {
             RefundStatus::Succeeded => {
-                let mut tx = app.db.begin_write().await?;
+                let mut tx = app.db.begin_write_for(c).await?;
                 let changed = succeed(&mut tx, c, &p.id, &r, actor, None).await?;
                 tx.commit().await?;
                 if changed {
@@ -293,7 +293,7 @@ async fn apply(
                 }
             }
             RefundStatus::Pending => {
-                let mut tx = app.db.begin_write().await?;
+                let mut tx = app.db.begin_write_for(c).await?;
                 let why = "pending at the processor";
                 store::still_pending(
                     &mut tx,
@@ -319,7 +319,7 @@ async fn apply(
                 Ok(Settled::Processing)
             }
             RefundStatus::Failed(reason) => {
-                let mut tx = app.db.begin_write().await?;
+                let mut tx = app.db.begin_write_for(c).await?;
                 let undone = fail(&mut tx, c, &p.id, &reason, actor, "refund.failed").await?;
                 tx.commit().await?;
                 if undone != Undone::Failed {
@@ -330,7 +330,7 @@ async fn apply(
             }
         },
         Err(ProcessorError::InvalidSource(why)) => {
-            let mut tx = app.db.begin_write().await?;
+            let mut tx = app.db.begin_write_for(c).await?;
             let undone = fail(&mut tx, c, &p.id, &why, actor, "refund.refused").await?;
             tx.commit().await?;
             if undone != Undone::Failed {
@@ -458,7 +458,7 @@ pub async fn notice(
     processor: (&str, &str),
     actor: &str,
 ) -> Result<Noticed, StoreError> {
-    let mut tx = app.db.begin_write().await?;
+    let mut tx = app.db.begin_write_for(company_id).await?;
     let known = match ours {
         Some(id) => store::state(&mut tx, company_id, id).await?,
         None => store::state_by_processor_id(&mut tx, company_id, &r.id).await?,

@@ -274,7 +274,7 @@ pub async fn refund(
     };
 
     // 1. Record: the refund, the payment's refunded total, the reopened invoices.
-    let mut tx = app.db.begin_write().await?;
+    let mut tx = app.db.begin_write_for(c).await?;
     if let Some(prior) = store::find_by_key(&mut tx, c, &key).await? {
         return replay(prior, req, app.clock.now());
     }

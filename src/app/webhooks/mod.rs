@@ -91,7 +91,7 @@ pub async fn create(
     let secret = secret_text(&random_bytes(KEY_BYTES));
     let sealed = app.config.processor_keys().seal(company_id, &secret);
     let hint = mask_key(&secret);
-    let mut tx = app.db.begin_write().await?;
+    let mut tx = app.db.begin_write_for(company_id).await?;
     if store::count_endpoints(&mut tx, company_id).await? >= MAX_ENDPOINTS as i64 {
         return Err(Refusal::conflict(
             "too_many_webhook_endpoints",
@@ -154,7 +154,7 @@ pub async fn get(app: &App, actor: &Actor, id: &str) -> Result<EndpointView, Ref
 pub async fn delete(app: &App, actor: &Actor, id: &str) -> Result<(), Refusal> {
     actor.must_be_owner()?;
     let company_id = actor.company_id();
-    let mut tx = app.db.begin_write().await?;
+    let mut tx = app.db.begin_write_for(company_id).await?;
     let endpoint = store::endpoint(&mut tx, company_id, id)
         .await?
         .ok_or(Refusal::NotFound)?;
@@ -178,7 +178,7 @@ pub async fn delete(app: &App, actor: &Actor, id: &str) -> Result<(), Refusal> {
 pub async fn enable(app: &App, actor: &Actor, id: &str) -> Result<EndpointView, Refusal> {
     actor.must_be_owner()?;
     let company_id = actor.company_id();
-    let mut tx = app.db.begin_write().await?;
+    let mut tx = app.db.begin_write_for(company_id).await?;
     store::endpoint(&mut tx, company_id, id)
         .await?
         .ok_or(Refusal::NotFound)?;
@@ -232,7 +232,7 @@ pub async fn send_test(
 ) -> Result<DeliveryView, Refusal> {
     actor.must_be_company()?;
     let company_id = actor.company_id();
-    let mut tx = app.db.begin_write().await?;
+    let mut tx = app.db.begin_write_for(company_id).await?;
     let endpoint = store::endpoint(&mut tx, company_id, endpoint_id)
         .await?
         .ok_or(Refusal::NotFound)?;
@@ -272,7 +272,7 @@ pub async fn retry(app: &App, actor: &Actor, delivery_id: &str) -> Result<Delive
     actor.must_be_company()?;
     let company_id = actor.company_id();
     let now = app.clock.now();
-    let mut tx = app.db.begin_write().await?;
+    let mut tx = app.db.begin_write_for(company_id).await?;
     let d = store::delivery(&mut tx, company_id, delivery_id)
         .await?
         .ok_or(Refusal::NotFound)?;
