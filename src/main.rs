@@ -1,9 +1,37 @@
 use clap::{Parser, Subcommand};
 
 // glibc malloc showed up at ~15% of the pay page's CPU (arena locking across
-// the sqlx worker threads); mimalloc keeps per-thread heaps.
+// the sqlx worker threads); mimalloc keeps per-thread heaps. Built without
+// its transparent-huge-page advice (Cargo.toml, `no_thp`): with it every
+// touched 2 MB of its arena stayed resident, and the server's peak RSS in
+// the load benchmark was 230-260 MB instead of about 80 (docs/PERFORMANCE.md).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+unsafe extern "C" {
+    fn mi_option_get(option: std::ffi::c_int) -> std::ffi::c_long;
+    fn mi_option_set(option: std::ffi::c_int, value: std::ffi::c_long);
+}
+
+/// `mi_option_purge_delay` in mimalloc 3's `mi_option_e` (`mimalloc.h`).
+const MI_OPTION_PURGE_DELAY: std::ffi::c_int = 15;
+/// mimalloc 3's default for it, in milliseconds.
+const MI_DEFAULT_PURGE_DELAY: std::ffi::c_long = 1000;
+
+/// Memory a thread's heap frees goes back to the OS at once instead of a
+/// second later: a burst of PDF renders or spool writes on the blocking
+/// threads otherwise stays resident (about 10 MB of the load benchmark's
+/// peak). Only when the option still holds mimalloc 3's default, so a
+/// `MIMALLOC_PURGE_DELAY` the operator set wins, and a different mimalloc
+/// (whose options are numbered differently) is left alone.
+fn purge_freed_memory_at_once() {
+    // SAFETY: plain reads and writes of mimalloc's option table.
+    unsafe {
+        if mi_option_get(MI_OPTION_PURGE_DELAY) == MI_DEFAULT_PURGE_DELAY {
+            mi_option_set(MI_OPTION_PURGE_DELAY, 0);
+        }
+    }
+}
 use tracing_subscriber::EnvFilter;
 
 use fieldpay::app::App;
@@ -131,11 +159,31 @@ enum JobsCommand {
     },
 }
 
-#[tokio::main]
-async fn main() {
+/// Threads for blocking work (PDF renders, password hashes, spool file
+/// writes with their fsync, DNS lookups): tokio's default of 512 let a
+/// burst of spooled messages start a thread each, every one keeping its own
+/// allocator heap. Beyond a few per core they only wait on the same disk.
+fn blocking_threads() -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    (cores * 2).max(4)
+}
+
+fn main() {
+    purge_freed_memory_at_once();
     let cli = Cli::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .max_blocking_threads(blocking_threads())
+        .build();
+    let runtime = match runtime {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            std::process::exit(1);
+        }
+    };
     init_logs(cli.settings.log_format);
-    if let Err(e) = run(cli).await {
+    if let Err(e) = runtime.block_on(run(cli)) {
         eprintln!("error: {e}");
         std::process::exit(1);
     }

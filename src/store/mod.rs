@@ -215,10 +215,14 @@ impl Db {
             .connect_with(options.clone())
             .await
             .map_err(|e| anyhow::anyhow!("cannot open database '{url}': {e}"))?;
+        // Readers keep a smaller page cache than SQLite's 2 MB default: a
+        // page view or a PDF reads a few dozen pages, the rest are in the
+        // OS's file cache, and four full caches were about 8 MB of the
+        // server's resident memory once the PDFs had read the whole file.
         let read = SqlitePoolOptions::new()
             .max_connections(4)
             .min_connections(1)
-            .connect_with(options)
+            .connect_with(options.pragma("cache_size", "-512"))
             .await
             .map_err(|e| anyhow::anyhow!("cannot open database '{url}': {e}"))?;
         let write = Pool::new(PoolKind::Sqlite(write), clock.clone());

@@ -82,6 +82,11 @@ pub struct PayPage {
     pub properties: Vec<PageProperty>,
     pub saved_methods: Vec<PageMethod>,
     pub autopay: PageAutopay,
+    /// The customer has an autopay enrollment that is not cancelled (on a
+    /// saved card or not): only then does the page need to read what
+    /// autopay will charge next.
+    #[serde(skip)]
+    pub has_enrollment: bool,
     /// `test` while the company's processor moves no money (the sandbox or
     /// Stripe test keys), else `live`.
     pub mode: crate::domain::processor::Mode,
@@ -121,7 +126,10 @@ macro_rules! page_sql {
                 CAST(CASE WHEN co.logo_type IS NULL THEN 0 ELSE 1 END AS BIGINT) AS has_logo,
                 ps.publishable_key AS processor_publishable_key,
                 (SELECT COUNT(*) FROM payment_methods pm
-                  WHERE pm.customer_id = l.customer_id AND pm.removed_at IS NULL) AS method_count, ",
+                  WHERE pm.customer_id = l.customer_id AND pm.removed_at IS NULL) AS method_count,
+                (SELECT COUNT(*) FROM autopay_enrollments ae
+                  WHERE ae.company_id = l.company_id AND ae.customer_id = l.customer_id
+                    AND ae.cancelled_at IS NULL) AS enrollment_count, ",
             $invoices,
             " AS invoices
          FROM payment_links l
@@ -211,6 +219,7 @@ pub async fn load(db: &Db, token_hash: &str) -> StoreResult<Option<PayPage>> {
             enrolled: false,
             method_id: None,
         },
+        has_enrollment: first.try_get::<i64, _>("enrollment_count")? > 0,
         mode: crate::domain::processor::Mode::Test,
     };
     page.mode = page.company.processor.mode();

@@ -103,11 +103,16 @@ pub(super) async fn render_page(
     form: FormState,
 ) -> Response {
     let processor = &page.company.processor;
-    let autopay =
+    // What autopay charges next is read only for an enrolled customer; the
+    // page's one query already says whether there is an enrollment.
+    let autopay = if page.has_enrollment {
         match crate::app::autopay::state(&state.app, &page.company.id, &page.customer.id).await {
             Ok(a) => a,
             Err(e) => return ApiError::from(e).into_response(),
-        };
+        }
+    } else {
+        None
+    };
     let ctx = page_context(
         state,
         page,
