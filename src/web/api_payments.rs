@@ -163,6 +163,23 @@ pub struct PendingPayment {
     pub message: String,
 }
 
+impl PendingPayment {
+    /// 202 with the attempt: the charge was sent and its answer is awaited
+    /// (accepted, not failed). The office API and the pay page's API answer
+    /// it alike.
+    pub fn accepted(attempt_id: String) -> Response {
+        (
+            StatusCode::ACCEPTED,
+            Json(PendingPayment {
+                id: attempt_id,
+                status: "pending".into(),
+                message: super::error::PENDING_MESSAGE.into(),
+            }),
+        )
+            .into_response()
+    }
+}
+
 /// Records a payment the company took: cash, a check, or a card charged now.
 /// Needs an `Idempotency-Key`: a repeat answers the first answer.
 #[utoipa::path(
@@ -214,15 +231,7 @@ async fn create_payment(
         }
         OfficePaid::Declined(d) => Ok(super::pay::pay_result_response(PayResult::Declined(d))),
         // The charge was sent and its answer is awaited: accepted, not failed.
-        OfficePaid::Pending { attempt_id } => Ok((
-            StatusCode::ACCEPTED,
-            Json(PendingPayment {
-                id: attempt_id,
-                status: "pending".into(),
-                message: super::error::PENDING_MESSAGE.into(),
-            }),
-        )
-            .into_response()),
+        OfficePaid::Pending { attempt_id } => Ok(PendingPayment::accepted(attempt_id)),
     }
 }
 

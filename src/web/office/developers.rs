@@ -430,13 +430,20 @@ async fn delete_confirm(
         Err(Refusal::NotFound) => return Ok(state.views.not_found()),
         Err(r) => return Err(r.into()),
     };
-    Ok(page_with_status(
+    Ok(super::confirm_delete(
         &state,
         &user,
-        StatusCode::OK,
-        "office/developers_delete.html",
         NAV,
-        minijinja::context! { base => BASE, id => endpoint.id, url => endpoint.url },
+        super::ConfirmDelete {
+            title: "Remove webhook endpoint",
+            question: "Remove this webhook endpoint?",
+            before: "Events will no longer be sent to ",
+            strong: &endpoint.url,
+            after: ", and its delivery log is deleted. Deliveries waiting for a retry are dropped. To send events there again, add it anew (with a new signing secret).",
+            action: format!("{BASE}/{}/delete", endpoint.id),
+            button: "Remove endpoint",
+            cancel: format!("{BASE}/{}", endpoint.id),
+        },
     ))
 }
 

@@ -178,15 +178,7 @@ async fn api_pay_inner(
     match payments::pay_interactive_detached(&state.app, req).await {
         Ok(step) => Ok(pay_step_response(step)),
         // The charge was sent and its answer is awaited: accepted, not failed.
-        Err(PayError::Pending { attempt_id }) => Ok((
-            StatusCode::ACCEPTED,
-            Json(PendingPayment {
-                id: attempt_id,
-                status: "pending".into(),
-                message: crate::web::error::PENDING_MESSAGE.into(),
-            }),
-        )
-            .into_response()),
+        Err(PayError::Pending { attempt_id }) => Ok(PendingPayment::accepted(attempt_id)),
         Err(e) => Err(e.into()),
     }
 }

@@ -471,12 +471,21 @@ pub(super) async fn delete_confirm(
     let Some(t) = load(&state, &user.company_id, kind, &id).await? else {
         return Ok(state.views.not_found());
     };
-    Ok(page(
+    let noun = kind.noun();
+    Ok(crate::web::office::confirm_delete(
         &state,
         &user,
-        "office/templates_delete.html",
         kind.slug(),
-        minijinja::context! { kind => kind.info(), id => id, name => t.name },
+        crate::web::office::ConfirmDelete {
+            title: &format!("Delete {noun}"),
+            question: &format!("Delete “{}”?", t.name),
+            before: &format!("The {noun} "),
+            strong: &t.name,
+            after: " will be deleted for good. Messages already sent stay in the Messages list; alerts that use it will have to be given another template.",
+            action: format!("{}/{id}/delete", kind.base()),
+            button: &format!("Delete {}", t.name),
+            cancel: kind.base(),
+        },
     ))
 }
 
