@@ -370,7 +370,7 @@ async fn add_customer(batch: &mut Batch<'_>, ctx: &Ctx<'_>, n: usize) -> anyhow:
     )
     .await?;
     batch.wrote(1).await?;
-    Ok(c.id)
+    Ok(c.id.into())
 }
 
 async fn add_link(
@@ -379,7 +379,8 @@ async fn add_link(
     secret: &Secret,
     customer_id: &str,
 ) -> anyhow::Result<String> {
-    let link = fieldpay::app::links::issue(batch.tx(), secret, ctx.company_id, customer_id).await?;
+    let link = fieldpay::app::links::issue(batch.tx(), secret, ctx.company_id, &customer_id.into())
+        .await?;
     batch.wrote(1).await?;
     Ok(link.token)
 }
@@ -414,7 +415,7 @@ async fn add_invoice(
     )
     .await?;
     batch.wrote(1 + n_lines).await?;
-    Ok((inv.id, n_lines))
+    Ok((inv.id.into(), n_lines))
 }
 
 // ---------------------------------------------------------------- the server

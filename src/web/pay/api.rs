@@ -14,6 +14,7 @@ use utoipa_axum::routes;
 use super::form::{AUTHENTICATE_MESSAGE, confirm_detached};
 use super::{ClientIp, consent_for, load_page, resolve};
 use crate::app::payments::{self, PayError, PayInvoices, PayResult, PayStep};
+use crate::domain::ids::InvoiceId;
 use crate::processor::PageProcessor;
 use crate::store::links::LiveLink;
 use crate::store::paypage::PayPage;
@@ -83,7 +84,8 @@ struct PageData<'a> {
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"invoice_ids": ["inv_0000000000000000"], "payment_method": "tok_visa"}))]
 pub struct PayBody {
-    invoice_ids: Vec<String>,
+    #[schema(value_type = Vec<String>)]
+    invoice_ids: Vec<InvoiceId>,
     payment_method: String,
     #[serde(default)]
     save_card_and_enroll_autopay: bool,

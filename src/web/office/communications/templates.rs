@@ -135,7 +135,8 @@ async fn editor(
     extra: Extra,
 ) -> Page {
     let choices = customers::choices(&state.app.db, &user.company_id, 500).await?;
-    let choices: Vec<(String, String)> = choices.into_iter().map(|c| (c.id, c.name)).collect();
+    let choices: Vec<(String, String)> =
+        choices.into_iter().map(|c| (c.id.into(), c.name)).collect();
     let count = if kind == Kind::Sms {
         // The message with sample data and a real-length link, as sent.
         match crate::app::messages::preview_draft(
@@ -270,7 +271,7 @@ async fn invoice_choices(
         .map(|r| {
             let balance = crate::domain::money::Money::new(r.balance, r.currency).format();
             (
-                r.id,
+                r.id.into(),
                 format!(
                     "{} \u{2014} {} \u{2014} {balance}",
                     r.number, r.customer_name
