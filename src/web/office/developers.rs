@@ -17,6 +17,7 @@ use super::{CsrfForm, OfficeUser, page_with_status};
 use crate::app::Refusal;
 use crate::app::webhooks::{self, EndpointView};
 use crate::domain::dates::display_instant;
+use crate::domain::ids::WebhookEndpointId;
 use crate::domain::webhooks::EventType;
 use crate::store::webhooks::{DeliveryView, TryView};
 use crate::web::AppState;
@@ -70,7 +71,7 @@ fn endpoint_row(e: &EndpointView, tz: &str) -> EndpointRow {
         (None, None) => "On".to_string(),
     };
     EndpointRow {
-        id: e.id.clone(),
+        id: e.id.to_string(),
         url: e.url.clone(),
         events: e.events.clone(),
         secret_hint: e.secret_hint.clone(),
@@ -318,7 +319,7 @@ fn refused_words(code: &str) -> &'static str {
 async fn endpoint_page(
     State(state): State<AppState>,
     user: OfficeUser,
-    Path(id): Path<String>,
+    Path(id): Path<WebhookEndpointId>,
     Query(q): Query<EndpointQuery>,
 ) -> Page {
     let actor = user.as_actor();
@@ -393,7 +394,7 @@ fn refused(state: &AppState, endpoint_id: &str, r: Refusal) -> Page {
 async fn send_test(
     State(state): State<AppState>,
     user: OfficeUser,
-    Path(id): Path<String>,
+    Path(id): Path<WebhookEndpointId>,
     Form(f): Form<CsrfForm>,
 ) -> Page {
     if let Some(r) = user.csrf_refusal(&f.csrf) {
@@ -408,7 +409,7 @@ async fn send_test(
 async fn enable(
     State(state): State<AppState>,
     user: OfficeUser,
-    Path(id): Path<String>,
+    Path(id): Path<WebhookEndpointId>,
     Form(f): Form<CsrfForm>,
 ) -> Page {
     if let Some(r) = user.csrf_refusal(&f.csrf) {
@@ -423,7 +424,7 @@ async fn enable(
 async fn delete_confirm(
     State(state): State<AppState>,
     user: OfficeUser,
-    Path(id): Path<String>,
+    Path(id): Path<WebhookEndpointId>,
 ) -> Page {
     let endpoint = match webhooks::get(&state.app, &user.as_actor(), &id).await {
         Ok(e) => e,
@@ -450,7 +451,7 @@ async fn delete_confirm(
 async fn delete(
     State(state): State<AppState>,
     user: OfficeUser,
-    Path(id): Path<String>,
+    Path(id): Path<WebhookEndpointId>,
     Form(f): Form<CsrfForm>,
 ) -> Page {
     if let Some(r) = user.csrf_refusal(&f.csrf) {
