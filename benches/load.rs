@@ -451,7 +451,7 @@ async fn add_customer(batch: &mut Batch<'_>, ctx: &Ctx<'_>, n: usize) -> anyhow:
     )
     .await?;
     batch.wrote(1).await?;
-    Ok(c.id)
+    Ok(c.id.into())
 }
 
 async fn add_link(
@@ -460,7 +460,8 @@ async fn add_link(
     secret: &Secret,
     customer_id: &str,
 ) -> anyhow::Result<String> {
-    let link = fieldpay::app::links::issue(batch.tx(), secret, ctx.company_id, customer_id).await?;
+    let link = fieldpay::app::links::issue(batch.tx(), secret, ctx.company_id, &customer_id.into())
+        .await?;
     batch.wrote(1).await?;
     Ok(link.token)
 }
@@ -495,7 +496,7 @@ async fn add_invoice(
     )
     .await?;
     batch.wrote(1 + n_lines).await?;
-    Ok((inv.id, n_lines))
+    Ok((inv.id.into(), n_lines))
 }
 
 /// One entry of each queue in turn, until all are empty.

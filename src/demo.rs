@@ -25,9 +25,9 @@ pub struct DemoInfo {
 }
 
 struct Seeded {
-    landlord: String,
-    homeowner: String,
-    tenant: String,
+    landlord: crate::domain::ids::CustomerId,
+    homeowner: crate::domain::ids::CustomerId,
+    tenant: crate::domain::ids::CustomerId,
 }
 
 /// Creates the demo company when missing; issues a fresh demo API key and
@@ -138,7 +138,7 @@ async fn seed(app: &App) -> anyhow::Result<String> {
             .collect();
         let (property_id, _) = &property_ids[prop];
         let issue = IssueInvoice {
-            property_id: property_id.clone(),
+            property_id: property_id.to_string(),
             number: None,
             issue_date: Some(today + Duration::days(due_in - 30)),
             due_date: today + Duration::days(due_in),

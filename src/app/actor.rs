@@ -9,6 +9,7 @@
 
 use std::fmt;
 
+use crate::domain::ids::CustomerId;
 use crate::store::StoreError;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,12 +25,12 @@ pub enum Actor {
     /// A customer on their payment link's page.
     PayLink {
         company_id: String,
-        customer_id: String,
+        customer_id: CustomerId,
     },
     /// A customer signed in to the portal.
     Portal {
         company_id: String,
-        customer_id: String,
+        customer_id: CustomerId,
     },
     /// A job of fieldpay's own (`reconciler`, `autopay`, `stripe`, …), or a
     /// command run by the operator (`cli:import`, `demo`).
@@ -56,7 +57,7 @@ impl Actor {
     }
 
     /// The customer acting for themselves, if it is one.
-    pub fn customer_id(&self) -> Option<&str> {
+    pub fn customer_id(&self) -> Option<&CustomerId> {
         match self {
             Actor::PayLink { customer_id, .. } | Actor::Portal { customer_id, .. } => {
                 Some(customer_id)
@@ -87,7 +88,7 @@ impl Actor {
 
     /// Refuses a customer acting on another customer, and anyone but the
     /// company on what only the company may do.
-    pub fn may_act_for(&self, customer_id: &str) -> Result<(), Refusal> {
+    pub fn may_act_for(&self, customer_id: &CustomerId) -> Result<(), Refusal> {
         match self.customer_id() {
             Some(own) if own != customer_id => Err(Refusal::NotFound),
             _ => Ok(()),
@@ -227,13 +228,13 @@ mod tests {
             company_id: "co_1".into(),
             customer_id: "cus_1".into(),
         };
-        assert!(customer.may_act_for("cus_1").is_ok());
+        assert!(customer.may_act_for(&"cus_1".into()).is_ok());
         assert!(matches!(
-            customer.may_act_for("cus_2"),
+            customer.may_act_for(&"cus_2".into()),
             Err(Refusal::NotFound)
         ));
         assert!(customer.must_be_company().is_err());
-        assert!(office(false).may_act_for("cus_2").is_ok());
+        assert!(office(false).may_act_for(&"cus_2".into()).is_ok());
         assert!(office(false).must_be_owner().is_err());
         assert!(office(true).must_be_owner().is_ok());
         assert_eq!(customer.company_id(), "co_1");

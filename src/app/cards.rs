@@ -5,6 +5,7 @@
 use serde_json::json;
 
 use crate::app::{Actor, App, Refusal};
+use crate::domain::ids::CustomerId;
 use crate::store::{audit, portal};
 
 /// What removing a card did.
@@ -19,7 +20,7 @@ pub struct Removed {
 pub async fn remove(
     app: &App,
     actor: &Actor,
-    customer_id: &str,
+    customer_id: &CustomerId,
     method_id: &str,
 ) -> Result<Removed, Refusal> {
     actor.may_act_for(customer_id)?;
@@ -47,7 +48,7 @@ pub async fn remove(
 pub async fn set_default(
     app: &App,
     actor: &Actor,
-    customer_id: &str,
+    customer_id: &CustomerId,
     method_id: &str,
 ) -> Result<(), Refusal> {
     actor.may_act_for(customer_id)?;

@@ -6,6 +6,7 @@ use serde_json::json;
 
 use crate::app::{Actor, App, Refusal, Rejected};
 use crate::domain::customer::CustomerInput;
+use crate::domain::ids::CustomerId;
 use crate::store::customers::{self, Customer, NewCustomer};
 use crate::store::{Conn, audit, companies};
 
@@ -63,7 +64,7 @@ pub async fn create_in(
 pub async fn update(
     app: &App,
     actor: &Actor,
-    customer_id: &str,
+    customer_id: &CustomerId,
     input: &CustomerInput<'_>,
 ) -> Result<Customer, Rejected> {
     actor.must_be_company()?;
@@ -84,7 +85,7 @@ pub async fn update(
 pub async fn update_in(
     conn: &mut Conn,
     actor: &Actor,
-    customer_id: &str,
+    customer_id: &CustomerId,
     new: &NewCustomer,
 ) -> Result<Customer, Refusal> {
     actor.must_be_company()?;
@@ -102,7 +103,7 @@ pub async fn update_in(
     )
     .await?;
     Ok(Customer {
-        id: customer_id.to_string(),
+        id: customer_id.into(),
         name: new.name.clone(),
         email: new.email.clone(),
         phone: new.phone.clone(),

@@ -7,6 +7,7 @@ use std::sync::{Arc, LazyLock};
 use tokio::sync::Semaphore;
 
 use crate::app::App;
+use crate::domain::ids::{CustomerId, InvoiceId};
 use crate::domain::money::Currency;
 use crate::pdf::{
     CompanyBlock, DocLine, InvoiceDoc, Logo, PdfError, StatementDoc, StatementInvoice,
@@ -51,7 +52,7 @@ async fn render(
 pub async fn pay_url(
     app: &App,
     company: &Company,
-    customer_id: &str,
+    customer_id: &CustomerId,
 ) -> Result<Option<String>, StoreError> {
     let Some(settings) = companies::invoice_settings(&app.db, &company.id).await? else {
         return Ok(None);
@@ -99,7 +100,7 @@ pub(super) struct LoadedInvoice {
 pub(super) async fn invoice_doc(
     app: &App,
     company_id: &str,
-    invoice_id: &str,
+    invoice_id: &InvoiceId,
 ) -> Result<Option<LoadedInvoice>, PdfError> {
     let Some(d) = invoices::detail(&app.db, company_id, invoice_id).await? else {
         return Ok(None);
@@ -145,7 +146,7 @@ pub(super) async fn invoice_doc(
     };
     Ok(Some(LoadedInvoice {
         doc,
-        bill_to_customer_id: inv.bill_to_customer_id,
+        bill_to_customer_id: inv.bill_to_customer_id.into(),
     }))
 }
 
@@ -154,13 +155,13 @@ pub(super) async fn invoice_doc(
 pub async fn invoice_pdf_for_customer(
     app: &App,
     company_id: &str,
-    customer_id: &str,
-    invoice_id: &str,
+    customer_id: &CustomerId,
+    invoice_id: &InvoiceId,
 ) -> Result<Option<(String, Vec<u8>)>, PdfError> {
     let Some(loaded) = invoice_doc(app, company_id, invoice_id).await? else {
         return Ok(None);
     };
-    if loaded.bill_to_customer_id != customer_id || loaded.doc.status == "void" {
+    if *customer_id != loaded.bill_to_customer_id || loaded.doc.status == "void" {
         return Ok(None);
     }
     let number = loaded.doc.number.clone();
@@ -173,7 +174,7 @@ pub async fn invoice_pdf_for_customer(
 pub async fn invoice_pdf_named(
     app: &App,
     company_id: &str,
-    invoice_id: &str,
+    invoice_id: &InvoiceId,
 ) -> Result<Option<(String, Vec<u8>)>, PdfError> {
     let Some(loaded) = invoice_doc(app, company_id, invoice_id).await? else {
         return Ok(None);
@@ -189,7 +190,7 @@ pub async fn invoice_pdf_named(
 pub async fn statement_pdf(
     app: &App,
     company_id: &str,
-    customer_id: &str,
+    customer_id: &CustomerId,
 ) -> Result<Option<Vec<u8>>, PdfError> {
     let Some(company) = companies::get(&app.db, company_id).await? else {
         return Ok(None);
@@ -208,10 +209,10 @@ pub async fn statement_pdf(
             .unwrap_or(true)
         {
             properties.push((
-                r.property_id.clone(),
+                r.property_id.to_string(),
                 StatementProperty {
                     address: r.address.clone(),
-                    on_behalf_of: (r.resident_customer_id != customer_id)
+                    on_behalf_of: (r.resident_customer_id != *customer_id)
                         .then(|| r.resident_name.clone()),
                     invoices: Vec::new(),
                 },
@@ -250,7 +251,7 @@ pub async fn statement_pdf(
 pub async fn invoice_pdf(
     app: &App,
     company_id: &str,
-    invoice_id: &str,
+    invoice_id: &InvoiceId,
 ) -> Result<Option<Vec<u8>>, PdfError> {
     Ok(invoice_pdf_named(app, company_id, invoice_id)
         .await?

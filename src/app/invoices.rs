@@ -5,6 +5,7 @@
 use time::Date;
 
 use crate::app::{Actor, App, Refusal};
+use crate::domain::ids::InvoiceId;
 use crate::domain::invoice::check_number;
 use crate::domain::{LineInput, price_lines};
 use crate::store::companies::{self, Company};
@@ -127,7 +128,7 @@ pub async fn issue_on(
 pub async fn edit(
     app: &App,
     actor: &Actor,
-    invoice_id: &str,
+    invoice_id: &InvoiceId,
     req: &EditInvoice,
 ) -> Result<Invoice, Refusal> {
     actor.must_be_company()?;
@@ -191,7 +192,7 @@ pub async fn edit(
 
 /// Voids an invoice nothing has been applied to: it is no longer payable
 /// nor owed, and stays on record.
-pub async fn void(app: &App, actor: &Actor, invoice_id: &str) -> Result<Invoice, Refusal> {
+pub async fn void(app: &App, actor: &Actor, invoice_id: &InvoiceId) -> Result<Invoice, Refusal> {
     actor.must_be_company()?;
     let c = actor.company_id();
     let mut tx = app.db.begin_write_for(c).await?;

@@ -3,6 +3,7 @@
 
 use crate::app::{Actor, App, Refusal};
 use crate::crypto::{Secret, new_id};
+use crate::domain::ids::CustomerId;
 use crate::domain::paylink::{audit_ref, token, token_hash};
 use crate::store::{Conn, Db, StoreResult, audit, companies, customers, links};
 
@@ -11,7 +12,7 @@ pub async fn issue(
     tx: &mut Conn,
     secret: &Secret,
     company_id: &str,
-    customer_id: &str,
+    customer_id: &CustomerId,
 ) -> StoreResult<CurrentLink> {
     if let Some(existing) = shown(&mut *tx, secret, company_id, customer_id).await? {
         return Ok(existing);
@@ -32,7 +33,7 @@ pub async fn shown(
     executor: impl crate::store::sql::Executor<'_>,
     secret: &Secret,
     company_id: &str,
-    customer_id: &str,
+    customer_id: &CustomerId,
 ) -> StoreResult<Option<CurrentLink>> {
     Ok(links::for_customer(executor, company_id, customer_id)
         .await?
@@ -65,7 +66,11 @@ pub async fn url(app: &App, company_id: &str, token: &str) -> Result<String, Ref
 }
 
 /// The company's customer, or `NotFound` (another company's included).
-async fn own_customer(tx: &mut Conn, actor: &Actor, customer_id: &str) -> Result<(), Refusal> {
+async fn own_customer(
+    tx: &mut Conn,
+    actor: &Actor,
+    customer_id: &CustomerId,
+) -> Result<(), Refusal> {
     actor.must_be_company()?;
     if customers::all_belong(tx, actor.company_id(), &[customer_id]).await? {
         Ok(())
@@ -76,7 +81,7 @@ async fn own_customer(tx: &mut Conn, actor: &Actor, customer_id: &str) -> Result
 
 /// Issues a new token for the customer; the old one stops working at once.
 /// Answers the new URL.
-pub async fn rotate(app: &App, actor: &Actor, customer_id: &str) -> Result<String, Refusal> {
+pub async fn rotate(app: &App, actor: &Actor, customer_id: &CustomerId) -> Result<String, Refusal> {
     let company_id = actor.company_id();
     let secret = &app.config.secret;
     let mut tx = app.db.begin_write_for(company_id).await?;
@@ -103,7 +108,7 @@ pub async fn rotate(app: &App, actor: &Actor, customer_id: &str) -> Result<Strin
 }
 
 /// Revokes the customer's link: its URL becomes a 404 until rotated.
-pub async fn revoke(app: &App, actor: &Actor, customer_id: &str) -> Result<(), Refusal> {
+pub async fn revoke(app: &App, actor: &Actor, customer_id: &CustomerId) -> Result<(), Refusal> {
     let company_id = actor.company_id();
     let mut tx = app.db.begin_write_for(company_id).await?;
     own_customer(&mut tx, actor, customer_id).await?;
@@ -128,7 +133,7 @@ pub async fn pay_page_hash(
     db: &Db,
     secret: &Secret,
     company_id: &str,
-    customer_id: &str,
+    customer_id: &CustomerId,
 ) -> StoreResult<Option<String>> {
     Ok(shown(db.reader(), secret, company_id, customer_id)
         .await?
@@ -142,7 +147,7 @@ pub async fn pay_page_hash(
 pub async fn note_opened(
     app: &App,
     company_id: &str,
-    customer_id: &str,
+    customer_id: &CustomerId,
     token: &str,
 ) -> StoreResult<()> {
     let mut tx = app.db.begin_write_for(company_id).await?;

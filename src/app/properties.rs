@@ -7,6 +7,7 @@ use serde_json::json;
 
 use crate::app::{Actor, App, Problem, Refusal, Rejected};
 use crate::domain::customer::check_address;
+use crate::domain::ids::{CustomerId, PropertyId};
 use crate::store::customers::{self, Property};
 use crate::store::{Conn, audit};
 
@@ -63,8 +64,8 @@ pub async fn create(
         &mut tx,
         actor,
         &address,
-        input.resident_customer_id,
-        bill_to,
+        &CustomerId::from(input.resident_customer_id),
+        &CustomerId::from(bill_to),
     )
     .await?;
     tx.commit().await?;
@@ -77,8 +78,8 @@ pub async fn create_in(
     conn: &mut Conn,
     actor: &Actor,
     address: &str,
-    resident_customer_id: &str,
-    bill_to_customer_id: &str,
+    resident_customer_id: &CustomerId,
+    bill_to_customer_id: &CustomerId,
 ) -> Result<Property, Refusal> {
     actor.must_be_company()?;
     let company_id = actor.company_id();
@@ -113,7 +114,7 @@ pub struct PropertyChange<'a> {
 pub async fn update(
     app: &App,
     actor: &Actor,
-    property_id: &str,
+    property_id: &PropertyId,
     change: &PropertyChange<'_>,
 ) -> Result<Property, Rejected> {
     actor.must_be_company()?;
@@ -140,7 +141,14 @@ pub async fn update(
     let Some(address) = address.filter(|_| problems.is_empty()) else {
         return Err(Rejected::Fields(problems));
     };
-    let property = update_in(&mut tx, actor, property_id, &address, &bill_to).await?;
+    let property = update_in(
+        &mut tx,
+        actor,
+        property_id,
+        &address,
+        &CustomerId::from(bill_to),
+    )
+    .await?;
     tx.commit().await?;
     Ok(property)
 }
@@ -150,9 +158,9 @@ pub async fn update(
 pub async fn update_in(
     conn: &mut Conn,
     actor: &Actor,
-    property_id: &str,
+    property_id: &PropertyId,
     address: &str,
-    bill_to_customer_id: &str,
+    bill_to_customer_id: &CustomerId,
 ) -> Result<Property, Refusal> {
     actor.must_be_company()?;
     let company_id = actor.company_id();
@@ -168,7 +176,7 @@ pub async fn update_in(
         ));
     }
     let actor_name = actor.audit_name();
-    if bill_to_customer_id != current.bill_to_customer_id {
+    if *bill_to_customer_id != current.bill_to_customer_id {
         audit::record(
             conn,
             company_id,
@@ -192,7 +200,7 @@ pub async fn update_in(
     }
     Ok(Property {
         address: address.to_string(),
-        bill_to_customer_id: bill_to_customer_id.to_string(),
+        bill_to_customer_id: bill_to_customer_id.into(),
         ..current
     })
 }

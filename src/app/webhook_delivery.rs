@@ -28,6 +28,7 @@ use time::{Duration, OffsetDateTime};
 
 use crate::app::App;
 use crate::app::office_emails::{self, OfficeEmailReport};
+use crate::domain::ids::WebhookEndpointId;
 use crate::domain::webhooks::{
     RETRY_DELAYS, delivered, retry_delay, secret_key, should_disable, signature,
 };
@@ -109,7 +110,7 @@ pub async fn deliver_due(app: &App, now: OffsetDateTime) -> StoreResult<WebhookR
         }
         handled += claimed.len();
         let mut groups: Vec<Vec<Claimed>> = Vec::new();
-        let mut index: HashMap<String, usize> = HashMap::new();
+        let mut index: HashMap<WebhookEndpointId, usize> = HashMap::new();
         for d in claimed {
             let i = *index.entry(d.endpoint_id.clone()).or_insert_with(|| {
                 groups.push(Vec::new());

@@ -1,9 +1,11 @@
 //! How a charge is spread over the invoices it pays.
 
+use crate::domain::ids::InvoiceId;
+
 /// One invoice's share of a payment.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Allocation {
-    pub invoice_id: String,
+    pub invoice_id: InvoiceId,
     pub amount: i64,
 }
 
@@ -22,7 +24,7 @@ pub fn allocate(amount: i64, balances: &[(String, i64)]) -> (Vec<Allocation>, i6
         let share = remaining.min((*balance).max(0));
         if share > 0 {
             out.push(Allocation {
-                invoice_id: invoice_id.clone(),
+                invoice_id: invoice_id.as_str().into(),
                 amount: share,
             });
             remaining -= share;

@@ -9,6 +9,7 @@ pub mod contact;
 pub mod customer;
 pub mod dates;
 pub mod funnel;
+pub mod ids;
 pub mod invoice;
 pub mod message;
 pub mod money;

@@ -3,7 +3,7 @@
 use serde::Serialize;
 
 use super::{Conn, Db, StoreResult};
-use crate::crypto::new_id;
+use crate::domain::ids::{CustomerId, PropertyId};
 
 /// A customer `c` matches the search: `$2` the lowercased text, `$3` its
 /// `LIKE` pattern, `$4` the digits of a phone-like text (or NULL).
@@ -25,7 +25,8 @@ macro_rules! matches_search {
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Customer {
-    pub id: String,
+    #[schema(value_type = String)]
+    pub id: CustomerId,
     pub name: String,
     pub email: Option<String>,
     pub phone: Option<String>,
@@ -36,14 +37,17 @@ pub use crate::domain::customer::NewCustomer;
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Property {
-    pub id: String,
+    #[schema(value_type = String)]
+    pub id: PropertyId,
     pub address: String,
-    pub resident_customer_id: String,
-    pub bill_to_customer_id: String,
+    #[schema(value_type = String)]
+    pub resident_customer_id: CustomerId,
+    #[schema(value_type = String)]
+    pub bill_to_customer_id: CustomerId,
 }
 
 pub async fn create(tx: &mut Conn, company_id: &str, c: &NewCustomer) -> StoreResult<Customer> {
-    let id = new_id("cus");
+    let id = CustomerId::new();
     crate::store::sql::query(
         "INSERT INTO customers (id, company_id, name, email, phone, billing_address, created_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7)",
@@ -148,7 +152,7 @@ pub async fn quick_search(db: &Db, company_id: &str, q: &str) -> StoreResult<Vec
 
 #[derive(Debug, Clone, Serialize)]
 pub struct SearchHit {
-    pub id: String,
+    pub id: CustomerId,
     pub name: String,
     pub email: String,
     pub phone: String,
@@ -162,7 +166,7 @@ pub async fn create_property(
     resident_customer_id: &str,
     bill_to_customer_id: &str,
 ) -> StoreResult<Property> {
-    let id = new_id("prop");
+    let id = PropertyId::new();
     crate::store::sql::query(
         "INSERT INTO properties (id, company_id, address, resident_customer_id, bill_to_customer_id, created_at)
          VALUES ($1, $2, $3, $4, $5, $6)",
@@ -178,8 +182,8 @@ pub async fn create_property(
     Ok(Property {
         id,
         address: address.to_string(),
-        resident_customer_id: resident_customer_id.to_string(),
-        bill_to_customer_id: bill_to_customer_id.to_string(),
+        resident_customer_id: resident_customer_id.into(),
+        bill_to_customer_id: bill_to_customer_id.into(),
     })
 }
 
@@ -259,7 +263,7 @@ pub async fn set_processor_customer(
 /// A customer in the office list, with what it owes.
 #[derive(Debug, Clone, Serialize)]
 pub struct CustomerSummary {
-    pub id: String,
+    pub id: CustomerId,
     pub name: String,
     pub email: Option<String>,
     pub phone: Option<String>,
@@ -403,7 +407,7 @@ pub async fn set_phone(tx: &mut Conn, id: &str, old: &str, new: &str) -> StoreRe
 /// A customer's id and name, for choosing one from a list.
 #[derive(Debug, Clone, Serialize)]
 pub struct CustomerChoice {
-    pub id: String,
+    pub id: CustomerId,
     pub name: String,
 }
 
@@ -418,7 +422,10 @@ pub async fn choices(db: &Db, company_id: &str, limit: i64) -> StoreResult<Vec<C
     .await?;
     Ok(rows
         .into_iter()
-        .map(|(id, name)| CustomerChoice { id, name })
+        .map(|(id, name)| CustomerChoice {
+            id: id.into(),
+            name,
+        })
         .collect())
 }
 
@@ -426,11 +433,11 @@ pub async fn choices(db: &Db, company_id: &str, limit: i64) -> StoreResult<Vec<C
 /// for billing it.
 #[derive(Debug, Clone, Serialize)]
 pub struct PropertyView {
-    pub id: String,
+    pub id: PropertyId,
     pub address: String,
-    pub resident_customer_id: String,
+    pub resident_customer_id: CustomerId,
     pub resident_name: String,
-    pub bill_to_customer_id: String,
+    pub bill_to_customer_id: CustomerId,
     pub bill_to_name: String,
 }
 

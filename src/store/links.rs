@@ -2,6 +2,8 @@
 
 use super::{Conn, Db, StoreResult};
 
+use crate::domain::ids::{CustomerId, LinkId};
+
 #[derive(Debug, Clone)]
 pub struct LinkRow {
     pub id: String,
@@ -13,9 +15,9 @@ pub struct LinkRow {
 
 #[derive(Debug, Clone)]
 pub struct LiveLink {
-    pub id: String,
+    pub id: LinkId,
     pub company_id: String,
-    pub customer_id: String,
+    pub customer_id: CustomerId,
 }
 
 pub async fn insert(
@@ -75,9 +77,9 @@ pub async fn find_live(db: &Db, token_hash: &str) -> StoreResult<Option<LiveLink
     .fetch_optional(db.reader())
     .await?;
     Ok(row.map(|(id, company_id, customer_id)| LiveLink {
-        id,
+        id: id.into(),
         company_id,
-        customer_id,
+        customer_id: customer_id.into(),
     }))
 }
 

@@ -18,6 +18,7 @@ use sqlx_core::transaction::TransactionManager;
 use time::OffsetDateTime;
 
 use crate::domain::Clock;
+use crate::domain::ids;
 
 /// Which database a pool or connection talks to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -354,6 +355,89 @@ bound_as_is!(
     Option<time::Date>,
     Option<&'q [u8]>,
     &'q i64,
+);
+
+/// Typed ids (`domain::ids`) are `TEXT` on both databases: bound as their
+/// text, decoded from it.
+macro_rules! id_columns {
+    ($($t:ident),* $(,)?) => {$(
+        impl<'q> Value<'q> for ids::$t {
+            fn add_sqlite(self: Box<Self>, args: &mut SqliteArguments) -> Result<(), BoxDynError> {
+                args.add(self.into_string())
+            }
+            fn add_pg(self: Box<Self>, args: &mut PgArguments) -> Result<(), BoxDynError> {
+                args.add(self.into_string())
+            }
+        }
+        impl<'q> Value<'q> for &'q ids::$t {
+            fn add_sqlite(self: Box<Self>, args: &mut SqliteArguments) -> Result<(), BoxDynError> {
+                args.add(self.as_str())
+            }
+            fn add_pg(self: Box<Self>, args: &mut PgArguments) -> Result<(), BoxDynError> {
+                args.add(self.as_str())
+            }
+        }
+        impl<'q> Value<'q> for Option<ids::$t> {
+            fn add_sqlite(self: Box<Self>, args: &mut SqliteArguments) -> Result<(), BoxDynError> {
+                args.add(self.map(ids::$t::into_string))
+            }
+            fn add_pg(self: Box<Self>, args: &mut PgArguments) -> Result<(), BoxDynError> {
+                args.add(self.map(ids::$t::into_string))
+            }
+        }
+        impl<'q> Value<'q> for Option<&'q ids::$t> {
+            fn add_sqlite(self: Box<Self>, args: &mut SqliteArguments) -> Result<(), BoxDynError> {
+                args.add(self.map(|id| id.as_str()))
+            }
+            fn add_pg(self: Box<Self>, args: &mut PgArguments) -> Result<(), BoxDynError> {
+                args.add(self.map(|id| id.as_str()))
+            }
+        }
+        impl<'q> Value<'q> for &'q Option<ids::$t> {
+            fn add_sqlite(self: Box<Self>, args: &mut SqliteArguments) -> Result<(), BoxDynError> {
+                args.add((*self).as_ref().map(|id| id.as_str()))
+            }
+            fn add_pg(self: Box<Self>, args: &mut PgArguments) -> Result<(), BoxDynError> {
+                args.add((*self).as_ref().map(|id| id.as_str()))
+            }
+        }
+        impl<DB: sqlx::Database> Type<DB> for ids::$t
+        where
+            String: Type<DB>,
+        {
+            fn type_info() -> DB::TypeInfo {
+                <String as Type<DB>>::type_info()
+            }
+            fn compatible(ty: &DB::TypeInfo) -> bool {
+                <String as Type<DB>>::compatible(ty)
+            }
+        }
+        impl<'r, DB: sqlx::Database> Decode<'r, DB> for ids::$t
+        where
+            String: Decode<'r, DB>,
+        {
+            fn decode(value: <DB as sqlx::Database>::ValueRef<'r>) -> Result<Self, BoxDynError> {
+                <String as Decode<'r, DB>>::decode(value).map(ids::$t::from)
+            }
+        }
+    )*};
+}
+
+id_columns!(
+    CompanyId,
+    CustomerId,
+    PropertyId,
+    InvoiceId,
+    PaymentId,
+    AttemptId,
+    RefundId,
+    CardId,
+    LinkId,
+    EmailTemplateId,
+    SmsTemplateId,
+    AlertRuleId,
+    WebhookEndpointId,
+    MessageId,
 );
 
 /// Instants: PostgreSQL takes them as `timestamptz`; SQLite keeps text and

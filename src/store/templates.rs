@@ -85,10 +85,109 @@ fn sms_from_row(row: &crate::store::sql::Row) -> StoreResult<SmsTemplate> {
     })
 }
 
-const EMAIL_COLUMNS: &str =
-    "id, name, subject, html_body, text_body, attach_invoice_pdf, is_default,
-    created_at, updated_at";
-const SMS_COLUMNS: &str = "id, name, body, is_default, created_at, updated_at";
+/// One kind of template (email or SMS): its table, the columns a read
+/// selects and how a row becomes the template. The reads below are written
+/// once for both.
+struct Kind<T> {
+    table: &'static str,
+    columns: &'static str,
+    from_row: fn(&crate::store::sql::Row) -> StoreResult<T>,
+}
+
+const EMAIL: Kind<EmailTemplate> = Kind {
+    table: "email_templates",
+    columns: "id, name, subject, html_body, text_body, attach_invoice_pdf, is_default,
+    created_at, updated_at",
+    from_row: email_from_row,
+};
+
+const SMS: Kind<SmsTemplate> = Kind {
+    table: "sms_templates",
+    columns: "id, name, body, is_default, created_at, updated_at",
+    from_row: sms_from_row,
+};
+
+impl<T> Kind<T> {
+    async fn get(&self, db: &Db, company_id: &str, id: &str) -> StoreResult<Option<T>> {
+        let row = crate::store::sql::query(super::dynamic_sql(format!(
+            "SELECT {} FROM {} WHERE company_id = $1 AND id = $2",
+            self.columns, self.table
+        )))
+        .bind(company_id)
+        .bind(id)
+        .fetch_optional(db.reader())
+        .await?;
+        row.as_ref().map(self.from_row).transpose()
+    }
+
+    async fn list(&self, db: &Db, company_id: &str) -> StoreResult<Vec<T>> {
+        let rows = crate::store::sql::query(super::dynamic_sql(format!(
+            "SELECT {} FROM {} WHERE company_id = $1
+         ORDER BY lower(name), name, id",
+            self.columns, self.table
+        )))
+        .bind(company_id)
+        .fetch_all(db.reader())
+        .await?;
+        rows.iter().map(self.from_row).collect()
+    }
+
+    async fn default(&self, db: &Db, company_id: &str) -> StoreResult<Option<T>> {
+        let row = crate::store::sql::query(super::dynamic_sql(format!(
+            "SELECT {} FROM {} WHERE company_id = $1 AND is_default = 1",
+            self.columns, self.table
+        )))
+        .bind(company_id)
+        .fetch_optional(db.reader())
+        .await?;
+        row.as_ref().map(self.from_row).transpose()
+    }
+
+    /// Deletes a template; `false` when it is not the company's.
+    async fn delete(&self, conn: &mut Conn, company_id: &str, id: &str) -> StoreResult<bool> {
+        let done = crate::store::sql::query(super::dynamic_sql(format!(
+            "DELETE FROM {} WHERE company_id = $1 AND id = $2",
+            self.table
+        )))
+        .bind(company_id)
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    /// Makes the template the company's default (`true`) or no longer its
+    /// default (`false`); another default stops being one.
+    async fn set_default(
+        &self,
+        conn: &mut Conn,
+        company_id: &str,
+        id: &str,
+        default: bool,
+    ) -> StoreResult<()> {
+        if default {
+            crate::store::sql::query(super::dynamic_sql(format!(
+                "UPDATE {} SET is_default = 0
+             WHERE company_id = $1 AND is_default = 1 AND id <> $2",
+                self.table
+            )))
+            .bind(company_id)
+            .bind(id)
+            .execute(&mut *conn)
+            .await?;
+        }
+        crate::store::sql::query(super::dynamic_sql(format!(
+            "UPDATE {} SET is_default = $3 WHERE company_id = $1 AND id = $2",
+            self.table
+        )))
+        .bind(company_id)
+        .bind(id)
+        .bind(i64::from(default))
+        .execute(&mut *conn)
+        .await?;
+        Ok(())
+    }
+}
 
 // ---------------------------------------------------------------- email
 
@@ -130,25 +229,11 @@ pub async fn create_email(
 }
 
 pub async fn get_email(db: &Db, company_id: &str, id: &str) -> StoreResult<Option<EmailTemplate>> {
-    let row = crate::store::sql::query(super::dynamic_sql(format!(
-        "SELECT {EMAIL_COLUMNS} FROM email_templates WHERE company_id = $1 AND id = $2"
-    )))
-    .bind(company_id)
-    .bind(id)
-    .fetch_optional(db.reader())
-    .await?;
-    row.as_ref().map(email_from_row).transpose()
+    EMAIL.get(db, company_id, id).await
 }
 
 pub async fn list_email(db: &Db, company_id: &str) -> StoreResult<Vec<EmailTemplate>> {
-    let rows = crate::store::sql::query(super::dynamic_sql(format!(
-        "SELECT {EMAIL_COLUMNS} FROM email_templates WHERE company_id = $1
-         ORDER BY lower(name), name, id"
-    )))
-    .bind(company_id)
-    .fetch_all(db.reader())
-    .await?;
-    rows.iter().map(email_from_row).collect()
+    EMAIL.list(db, company_id).await
 }
 
 /// Replaces an email template's fields; `None` when it is not the company's.
@@ -161,7 +246,8 @@ pub async fn update_email(
     let row = crate::store::sql::query(super::dynamic_sql(format!(
         "UPDATE email_templates SET name = $1, subject = $2, html_body = $3, text_body = $4,
          updated_at = $5, attach_invoice_pdf = $8 WHERE company_id = $6 AND id = $7
-         RETURNING {EMAIL_COLUMNS}"
+         RETURNING {}",
+        EMAIL.columns
     )))
     .bind(f.name)
     .bind(f.subject)
@@ -178,13 +264,7 @@ pub async fn update_email(
 
 /// Deletes an email template; `false` when it is not the company's.
 pub async fn delete_email(conn: &mut Conn, company_id: &str, id: &str) -> StoreResult<bool> {
-    let done =
-        crate::store::sql::query("DELETE FROM email_templates WHERE company_id = $1 AND id = $2")
-            .bind(company_id)
-            .bind(id)
-            .execute(&mut *conn)
-            .await?;
-    Ok(done.rows_affected() > 0)
+    EMAIL.delete(conn, company_id, id).await
 }
 
 // ---------------------------------------------------------------- sms
@@ -220,25 +300,11 @@ pub async fn create_sms(
 }
 
 pub async fn get_sms(db: &Db, company_id: &str, id: &str) -> StoreResult<Option<SmsTemplate>> {
-    let row = crate::store::sql::query(super::dynamic_sql(format!(
-        "SELECT {SMS_COLUMNS} FROM sms_templates WHERE company_id = $1 AND id = $2"
-    )))
-    .bind(company_id)
-    .bind(id)
-    .fetch_optional(db.reader())
-    .await?;
-    row.as_ref().map(sms_from_row).transpose()
+    SMS.get(db, company_id, id).await
 }
 
 pub async fn list_sms(db: &Db, company_id: &str) -> StoreResult<Vec<SmsTemplate>> {
-    let rows = crate::store::sql::query(super::dynamic_sql(format!(
-        "SELECT {SMS_COLUMNS} FROM sms_templates WHERE company_id = $1
-         ORDER BY lower(name), name, id"
-    )))
-    .bind(company_id)
-    .fetch_all(db.reader())
-    .await?;
-    rows.iter().map(sms_from_row).collect()
+    SMS.list(db, company_id).await
 }
 
 /// Replaces an SMS template's name and body; `None` when it is not the company's.
@@ -251,7 +317,8 @@ pub async fn update_sms(
 ) -> StoreResult<Option<SmsTemplate>> {
     let row = crate::store::sql::query(super::dynamic_sql(format!(
         "UPDATE sms_templates SET name = $1, body = $2, updated_at = $3
-         WHERE company_id = $4 AND id = $5 RETURNING {SMS_COLUMNS}"
+         WHERE company_id = $4 AND id = $5 RETURNING {}",
+        SMS.columns
     )))
     .bind(name)
     .bind(body)
@@ -265,37 +332,19 @@ pub async fn update_sms(
 
 /// Deletes an SMS template; `false` when it is not the company's.
 pub async fn delete_sms(conn: &mut Conn, company_id: &str, id: &str) -> StoreResult<bool> {
-    let done =
-        crate::store::sql::query("DELETE FROM sms_templates WHERE company_id = $1 AND id = $2")
-            .bind(company_id)
-            .bind(id)
-            .execute(&mut *conn)
-            .await?;
-    Ok(done.rows_affected() > 0)
+    SMS.delete(conn, company_id, id).await
 }
 
 // ---------------------------------------------------------------- defaults
 
 /// The company's default email template, if it has one.
 pub async fn default_email(db: &Db, company_id: &str) -> StoreResult<Option<EmailTemplate>> {
-    let row = crate::store::sql::query(super::dynamic_sql(format!(
-        "SELECT {EMAIL_COLUMNS} FROM email_templates WHERE company_id = $1 AND is_default = 1"
-    )))
-    .bind(company_id)
-    .fetch_optional(db.reader())
-    .await?;
-    row.as_ref().map(email_from_row).transpose()
+    EMAIL.default(db, company_id).await
 }
 
 /// The company's default SMS template, if it has one.
 pub async fn default_sms(db: &Db, company_id: &str) -> StoreResult<Option<SmsTemplate>> {
-    let row = crate::store::sql::query(super::dynamic_sql(format!(
-        "SELECT {SMS_COLUMNS} FROM sms_templates WHERE company_id = $1 AND is_default = 1"
-    )))
-    .bind(company_id)
-    .fetch_optional(db.reader())
-    .await?;
-    row.as_ref().map(sms_from_row).transpose()
+    SMS.default(db, company_id).await
 }
 
 /// Makes the email template the company's default (`true`) or no longer
@@ -306,25 +355,7 @@ pub async fn set_default_email(
     id: &str,
     default: bool,
 ) -> StoreResult<()> {
-    if default {
-        crate::store::sql::query(
-            "UPDATE email_templates SET is_default = 0
-             WHERE company_id = $1 AND is_default = 1 AND id <> $2",
-        )
-        .bind(company_id)
-        .bind(id)
-        .execute(&mut *conn)
-        .await?;
-    }
-    crate::store::sql::query(
-        "UPDATE email_templates SET is_default = $3 WHERE company_id = $1 AND id = $2",
-    )
-    .bind(company_id)
-    .bind(id)
-    .bind(i64::from(default))
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
+    EMAIL.set_default(conn, company_id, id, default).await
 }
 
 /// As `set_default_email`, for an SMS template.
@@ -334,23 +365,5 @@ pub async fn set_default_sms(
     id: &str,
     default: bool,
 ) -> StoreResult<()> {
-    if default {
-        crate::store::sql::query(
-            "UPDATE sms_templates SET is_default = 0
-             WHERE company_id = $1 AND is_default = 1 AND id <> $2",
-        )
-        .bind(company_id)
-        .bind(id)
-        .execute(&mut *conn)
-        .await?;
-    }
-    crate::store::sql::query(
-        "UPDATE sms_templates SET is_default = $3 WHERE company_id = $1 AND id = $2",
-    )
-    .bind(company_id)
-    .bind(id)
-    .bind(i64::from(default))
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
+    SMS.set_default(conn, company_id, id, default).await
 }

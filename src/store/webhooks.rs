@@ -8,11 +8,12 @@ use time::OffsetDateTime;
 use super::sql::Row;
 use super::{Conn, Db, StoreResult};
 use crate::crypto::new_id;
+use crate::domain::ids::WebhookEndpointId;
 
 /// An endpoint as stored. `secret_sealed` opens only with the server secret.
 #[derive(Debug, Clone)]
 pub struct Endpoint {
-    pub id: String,
+    pub id: WebhookEndpointId,
     pub company_id: String,
     pub url: String,
     /// Event type names, in the contract's order.
@@ -213,7 +214,7 @@ pub async fn insert_event(conn: &mut Conn, e: &NewEvent<'_>) -> StoreResult<Vec<
 pub struct Claimed {
     pub id: String,
     pub company_id: String,
-    pub endpoint_id: String,
+    pub endpoint_id: WebhookEndpointId,
     pub event_id: String,
     pub event_type: String,
     /// The body to send, as written with the event.
@@ -511,7 +512,8 @@ pub async fn enable_endpoint(conn: &mut Conn, company_id: &str, id: &str) -> Sto
 #[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct DeliveryView {
     pub id: String,
-    pub endpoint_id: String,
+    #[schema(value_type = String)]
+    pub endpoint_id: WebhookEndpointId,
     pub event_id: String,
     #[serde(rename = "type")]
     pub event_type: String,

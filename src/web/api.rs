@@ -17,6 +17,7 @@ use super::api_doc::{ErrorBody, List};
 use super::error::ApiError;
 use super::{AppState, json_created};
 use crate::domain::customer::CustomerInput;
+use crate::domain::ids::CustomerId;
 use crate::domain::text::FieldError;
 use crate::store::customers;
 use crate::store::invoices;
@@ -232,7 +233,7 @@ async fn company_base_url(state: &AppState, company: &str) -> Result<String, Api
 async fn get_link(
     State(state): State<AppState>,
     CompanyKey(company): CompanyKey,
-    Path(id): Path<String>,
+    Path(id): Path<CustomerId>,
 ) -> ApiResult {
     customers::get(&state.app.db, &company, &id)
         .await?
@@ -268,7 +269,7 @@ async fn get_link(
 async fn rotate_link(
     State(state): State<AppState>,
     key: CompanyKey,
-    Path(id): Path<String>,
+    Path(id): Path<CustomerId>,
 ) -> ApiResult {
     let url = crate::app::links::rotate(&state.app, &key.actor(), &id).await?;
     Ok(Json(LinkBody { url, active: true }).into_response())
@@ -289,7 +290,7 @@ async fn rotate_link(
 async fn revoke_link(
     State(state): State<AppState>,
     key: CompanyKey,
-    Path(id): Path<String>,
+    Path(id): Path<CustomerId>,
 ) -> ApiResult {
     crate::app::links::revoke(&state.app, &key.actor(), &id).await?;
     Ok(StatusCode::NO_CONTENT.into_response())

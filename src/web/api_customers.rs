@@ -22,6 +22,7 @@ use super::{AppState, ClientIp, user_agent};
 use crate::app::autopay::{self, EnrollRequest};
 use crate::app::properties::{self, PropertyChange};
 use crate::domain::customer::CustomerInput;
+use crate::domain::ids::{CustomerId, PropertyId};
 use crate::store::autopay as autopay_store;
 use crate::store::customers;
 
@@ -102,7 +103,7 @@ fn merged<'a>(sent: &'a Option<Option<String>>, current: &'a Option<String>) -> 
 async fn update_customer(
     State(state): State<AppState>,
     key: CompanyKey,
-    Path(id): Path<String>,
+    Path(id): Path<CustomerId>,
     body: Result<Json<CustomerChange>, JsonRejection>,
 ) -> ApiResult {
     let current = own_customer(&state, &key, &id).await?;
@@ -146,7 +147,7 @@ pub struct PropertyPatch {
 async fn update_property(
     State(state): State<AppState>,
     key: CompanyKey,
-    Path(id): Path<String>,
+    Path(id): Path<PropertyId>,
     body: Result<Json<PropertyPatch>, JsonRejection>,
 ) -> ApiResult {
     let Json(b) = body?;
@@ -318,7 +319,7 @@ async fn enroll(
     key: CompanyKey,
     ip: ClientIp,
     headers: HeaderMap,
-    Path(id): Path<String>,
+    Path(id): Path<CustomerId>,
     body: Result<Json<EnrollBody>, JsonRejection>,
 ) -> ApiResult {
     own_customer(&state, &key, &id).await?;
@@ -371,7 +372,7 @@ fn in_api_words(mut e: ApiError) -> ApiError {
 async fn cancel(
     State(state): State<AppState>,
     key: CompanyKey,
-    Path(id): Path<String>,
+    Path(id): Path<CustomerId>,
 ) -> ApiResult {
     autopay::cancel(&state.app, &key.actor(), &id).await?;
     Ok(Json(autopay_view(&state, &key.0, &id).await?).into_response())

@@ -20,6 +20,7 @@ use super::error::ApiError;
 use super::{AppState, json_created};
 use crate::app::Refusal;
 use crate::app::invoices::{self, EditInvoice, IssueInvoice};
+use crate::domain::ids::InvoiceId;
 use crate::domain::money::minor_units_from_json;
 use crate::domain::{LineInput, dates, price_lines};
 
@@ -194,7 +195,7 @@ async fn create_invoice(
 async fn edit_invoice(
     State(state): State<AppState>,
     key: CompanyKey,
-    Path(id): Path<String>,
+    Path(id): Path<InvoiceId>,
     body: Result<Json<EditInvoiceBody>, JsonRejection>,
 ) -> ApiResult {
     let Json(b) = body?;
@@ -233,7 +234,7 @@ async fn edit_invoice(
 async fn void_invoice(
     State(state): State<AppState>,
     key: CompanyKey,
-    Path(id): Path<String>,
+    Path(id): Path<InvoiceId>,
 ) -> ApiResult {
     let invoice = invoices::void(&state.app, &key.actor(), &id)
         .await

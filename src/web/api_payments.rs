@@ -28,6 +28,7 @@ use crate::app::payments::{
 };
 use crate::app::refunds::{self, RefundKey, RefundRequest};
 use crate::domain::Allocation;
+use crate::domain::ids::{CustomerId, InvoiceId, PaymentId};
 use crate::domain::money::minor_units_from_json;
 use crate::store::payments::{self as store, PaymentRecord};
 use crate::store::refunds as refund_store;
@@ -73,7 +74,8 @@ pub(crate) fn idempotency_key(headers: &HeaderMap) -> Result<String, ApiError> {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AllocationBody {
-    pub invoice_id: String,
+    #[schema(value_type = String)]
+    pub invoice_id: InvoiceId,
     /// Minor units, an integer.
     #[schema(value_type = i64, minimum = 1)]
     pub amount: Value,
@@ -84,7 +86,8 @@ pub struct AllocationBody {
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"customer_id": "cus_0000000000000000", "method": "check", "check_number": "1042", "amount": 12500, "allocations": [{"invoice_id": "inv_0000000000000000", "amount": 12500}]}))]
 pub struct NewPaymentBody {
-    pub customer_id: String,
+    #[schema(value_type = String)]
+    pub customer_id: CustomerId,
     /// `cash`, `check` or `card`.
     pub method: String,
     /// Minor units, an integer: the sum of the allocations.
@@ -163,6 +166,23 @@ pub struct PendingPayment {
     pub message: String,
 }
 
+impl PendingPayment {
+    /// 202 with the attempt: the charge was sent and its answer is awaited
+    /// (accepted, not failed). The office API and the pay page's API answer
+    /// it alike.
+    pub fn accepted(attempt_id: String) -> Response {
+        (
+            StatusCode::ACCEPTED,
+            Json(PendingPayment {
+                id: attempt_id,
+                status: "pending".into(),
+                message: super::error::PENDING_MESSAGE.into(),
+            }),
+        )
+            .into_response()
+    }
+}
+
 /// Records a payment the company took: cash, a check, or a card charged now.
 /// Needs an `Idempotency-Key`: a repeat answers the first answer.
 #[utoipa::path(
@@ -214,15 +234,7 @@ async fn create_payment(
         }
         OfficePaid::Declined(d) => Ok(super::pay::pay_result_response(PayResult::Declined(d))),
         // The charge was sent and its answer is awaited: accepted, not failed.
-        OfficePaid::Pending { attempt_id } => Ok((
-            StatusCode::ACCEPTED,
-            Json(PendingPayment {
-                id: attempt_id,
-                status: "pending".into(),
-                message: super::error::PENDING_MESSAGE.into(),
-            }),
-        )
-            .into_response()),
+        OfficePaid::Pending { attempt_id } => Ok(PendingPayment::accepted(attempt_id)),
     }
 }
 
@@ -241,7 +253,7 @@ async fn create_payment(
 async fn get_payment(
     State(state): State<AppState>,
     key: CompanyKey,
-    Path(id): Path<String>,
+    Path(id): Path<PaymentId>,
 ) -> ApiResult {
     let p = payment_record(&state, &key.0, &id).await?;
     let refunds = refund_store::for_payment(&state.app.db, &key.0, &id).await?;
@@ -293,7 +305,7 @@ async fn create_refund(
     State(state): State<AppState>,
     key: CompanyKey,
     headers: HeaderMap,
-    Path(id): Path<String>,
+    Path(id): Path<PaymentId>,
     body: Bytes,
 ) -> ApiResult {
     let idempotency_key = idempotency_key(&headers)?;
@@ -317,7 +329,7 @@ async fn create_refund(
         .ok_or_else(ApiError::not_found)?;
     Ok(json_created(RefundView {
         id: refund.id,
-        payment_id: req.payment_id,
+        payment_id: req.payment_id.into(),
         amount: refund.amount,
         status: refund.status,
         reason: refund.reason,

@@ -88,24 +88,37 @@ fn send_key(headers: &HeaderMap) -> Result<String, ApiError> {
     }
 }
 
+/// What a "send now" route sends: an invoice (to its bill-to customer), or
+/// a customer's payment link (the template must carry it).
+#[derive(Clone, Copy)]
+enum Sending<'a> {
+    Invoice(&'a str),
+    Link(&'a str),
+}
+
+/// Both "send now" routes: the body checked, the message queued (or the
+/// first one answered for a repeated key) and answered as sent.
 async fn send(
     state: &AppState,
     key: &CompanyKey,
     headers: &HeaderMap,
     body: Result<Json<SendBody>, JsonRejection>,
-    customer_id: Option<&str>,
-    invoice_id: Option<&str>,
+    what: Sending<'_>,
 ) -> ApiResult {
     let Json(b) = body?;
     let channel = channel(&b)?;
     let idempotency = send_key(headers)?;
+    let (customer_id, invoice_id) = match what {
+        Sending::Invoice(id) => (None, Some(id)),
+        Sending::Link(id) => (Some(id), None),
+    };
     let req = SendRequest {
         customer_id,
         invoice_id,
         channel,
         template_id: b.template_id.as_deref().map(str::trim),
         key: &idempotency,
-        must_carry_link: invoice_id.is_none(),
+        must_carry_link: matches!(what, Sending::Link(_)),
         note: b.message.as_deref(),
     };
     let sent = messages::send(&state.app, &key.actor(), &req).await?;
@@ -144,7 +157,7 @@ async fn send_invoice(
     Path(id): Path<String>,
     body: Result<Json<SendBody>, JsonRejection>,
 ) -> ApiResult {
-    send(&state, &key, &headers, body, None, Some(&id)).await
+    send(&state, &key, &headers, body, Sending::Invoice(&id)).await
 }
 
 /// `POST /api/v1/customers/{id}/send-link`: the customer's payment link;
@@ -171,7 +184,7 @@ async fn send_link(
     Path(id): Path<String>,
     body: Result<Json<SendBody>, JsonRejection>,
 ) -> ApiResult {
-    send(&state, &key, &headers, body, Some(&id), None).await
+    send(&state, &key, &headers, body, Sending::Link(&id)).await
 }
 
 /// Whose data the preview renders: the customer's, or the invoice's (and

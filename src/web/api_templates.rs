@@ -241,7 +241,8 @@ async fn preview_vars(
             invoices::get(&state.app.db, company, i)
                 .await?
                 .ok_or_else(ApiError::not_found)?
-                .bill_to_customer_id,
+                .bill_to_customer_id
+                .into_string(),
         ),
         (None, None) => None,
     };

@@ -18,6 +18,7 @@ use super::api::CompanyKey;
 use super::api_doc::{ErrorBody, List};
 use super::error::ApiError;
 use crate::app::webhooks::{self, EndpointView};
+use crate::domain::ids::WebhookEndpointId;
 use crate::store::webhooks::DeliveryView;
 
 pub fn routes() -> OpenApiRouter<AppState> {
@@ -151,7 +152,11 @@ async fn list(State(state): State<AppState>, key: CompanyKey) -> ApiResult {
         (status = 404, description = "No such endpoint of this company.", body = ErrorBody),
     )
 )]
-async fn show(State(state): State<AppState>, key: CompanyKey, Path(id): Path<String>) -> ApiResult {
+async fn show(
+    State(state): State<AppState>,
+    key: CompanyKey,
+    Path(id): Path<WebhookEndpointId>,
+) -> ApiResult {
     let e = webhooks::get(&state.app, &key.actor(), &id).await?;
     Ok(Json(endpoint_json(&e)).into_response())
 }
@@ -171,7 +176,7 @@ async fn show(State(state): State<AppState>, key: CompanyKey, Path(id): Path<Str
 async fn remove(
     State(state): State<AppState>,
     key: CompanyKey,
-    Path(id): Path<String>,
+    Path(id): Path<WebhookEndpointId>,
 ) -> ApiResult {
     webhooks::delete(&state.app, &key.actor(), &id).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
@@ -193,7 +198,7 @@ async fn remove(
 async fn deliveries(
     State(state): State<AppState>,
     key: CompanyKey,
-    Path(id): Path<String>,
+    Path(id): Path<WebhookEndpointId>,
     query: Result<Query<ListQuery>, QueryRejection>,
 ) -> ApiResult {
     let Query(q) = query?;
@@ -218,7 +223,7 @@ async fn deliveries(
 async fn attempts(
     State(state): State<AppState>,
     key: CompanyKey,
-    Path(id): Path<String>,
+    Path(id): Path<WebhookEndpointId>,
     query: Result<Query<ListQuery>, QueryRejection>,
 ) -> ApiResult {
     let Query(q) = query?;
@@ -239,7 +244,11 @@ async fn attempts(
         (status = 409, description = "The endpoint is turned off.", body = ErrorBody),
     )
 )]
-async fn test(State(state): State<AppState>, key: CompanyKey, Path(id): Path<String>) -> ApiResult {
+async fn test(
+    State(state): State<AppState>,
+    key: CompanyKey,
+    Path(id): Path<WebhookEndpointId>,
+) -> ApiResult {
     let d = webhooks::send_test(&state.app, &key.actor(), &id).await?;
     Ok(super::json_created(delivery_json(&d)))
 }
@@ -259,7 +268,7 @@ async fn test(State(state): State<AppState>, key: CompanyKey, Path(id): Path<Str
 async fn enable(
     State(state): State<AppState>,
     key: CompanyKey,
-    Path(id): Path<String>,
+    Path(id): Path<WebhookEndpointId>,
 ) -> ApiResult {
     let e = webhooks::enable(&state.app, &key.actor(), &id).await?;
     Ok(Json(endpoint_json(&e)).into_response())

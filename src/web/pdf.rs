@@ -19,6 +19,7 @@ use super::error::ApiError;
 use super::office::OfficeUser;
 use super::portal::PortalUser;
 use super::{AppState, ClientIp, not_found_for};
+use crate::domain::ids::InvoiceId;
 use crate::pdf::{self, PdfError};
 
 pub fn routes() -> Router<AppState> {
@@ -109,7 +110,7 @@ async fn statement_answer(
     q: &DownloadQuery,
     path: &str,
 ) -> Response {
-    match crate::app::documents::statement_pdf(&state.app, company_id, customer_id).await {
+    match crate::app::documents::statement_pdf(&state.app, company_id, &customer_id.into()).await {
         Ok(Some(bytes)) => {
             let zone = crate::store::companies::get(&state.app.db, company_id)
                 .await
@@ -129,7 +130,7 @@ async fn statement_answer(
 async fn office_invoice(
     State(state): State<AppState>,
     user: OfficeUser,
-    Path(id): Path<String>,
+    Path(id): Path<InvoiceId>,
     Query(q): Query<DownloadQuery>,
 ) -> Response {
     let found = crate::app::documents::invoice_pdf_named(&state.app, &user.company_id, &id).await;
@@ -152,7 +153,7 @@ async fn office_statement(
 async fn pay_invoice(
     State(state): State<AppState>,
     ip: ClientIp,
-    Path((token, invoice_id)): Path<(String, String)>,
+    Path((token, invoice_id)): Path<(String, InvoiceId)>,
     Query(q): Query<DownloadQuery>,
 ) -> Response {
     let link = match super::pay::resolve(&state, ip, &token, "/pay").await {
@@ -187,7 +188,7 @@ async fn pay_statement(
 async fn portal_invoice(
     State(state): State<AppState>,
     user: PortalUser,
-    Path(id): Path<String>,
+    Path(id): Path<InvoiceId>,
     Query(q): Query<DownloadQuery>,
 ) -> Response {
     let found = crate::app::documents::invoice_pdf_for_customer(
@@ -226,7 +227,7 @@ async fn portal_statement(
 async fn api_invoice(
     State(state): State<AppState>,
     CompanyKey(company): CompanyKey,
-    Path(id): Path<String>,
+    Path(id): Path<InvoiceId>,
     query: Result<Query<DownloadQuery>, QueryRejection>,
 ) -> Response {
     let q = match query {

@@ -39,9 +39,8 @@ use crate::app::App;
 use crate::app::refunds::Noticed;
 use crate::domain::money::Currency;
 use crate::processor::stripe::StripeProcessor;
-use crate::processor::stripe::transformers::{
-    self as wire, EventKind, IntentState, SignatureError, StripeEvent,
-};
+use crate::processor::stripe::signature::{SignatureError, verify_signature};
+use crate::processor::stripe::transformers::{self as wire, EventKind, IntentState, StripeEvent};
 use crate::processor::{PaymentProcessor, ProcessorError, ProcessorKind};
 use crate::store::processor_settings as settings;
 use crate::store::{StoreError, audit};
@@ -118,7 +117,7 @@ async fn receive(
         .get("stripe-signature")
         .and_then(|v| v.to_str().ok());
     let now = state.app.clock.now().unix_timestamp();
-    if let Err(e) = wire::verify_signature(signature, &body, &secret, now, TOLERANCE_SECONDS) {
+    if let Err(e) = verify_signature(signature, &body, &secret, now, TOLERANCE_SECONDS) {
         tracing::warn!(company = %company, reason = ?e, "stripe webhook refused");
         let message = match e {
             SignatureError::Missing => "The Stripe-Signature header is missing.",

@@ -781,8 +781,8 @@ async fn nobody_to_authenticate_declines_and_cancels() {
         &t.app,
         fieldpay::app::payments::PayInvoices {
             company_id: company,
-            customer_id: c.clone(),
-            invoice_ids: vec![inv[0].clone()],
+            customer_id: c.as_str().into(),
+            invoice_ids: vec![inv[0].as_str().into()],
             payment_method: card,
             idempotency_key: "office-1".into(),
             channel: "office",

@@ -449,8 +449,8 @@ async fn stripe_saved_card_is_charged_off_session() {
         &t.app,
         fieldpay::app::payments::PayInvoices {
             company_id: c.company.clone(),
-            customer_id: cust.clone(),
-            invoice_ids: vec![later.clone()],
+            customer_id: cust.as_str().into(),
+            invoice_ids: vec![later.as_str().into()],
             payment_method: method_id.clone(),
             idempotency_key: "off-session-1".into(),
             channel: "office",
@@ -519,7 +519,7 @@ async fn stripe_refund_reopens_the_balance() {
     let payment = r.json()["id"].as_str().unwrap().to_string();
     let (_, pi) = attempt_of_payment(&t, &payment).await;
     let req = RefundRequest {
-        payment_id: payment.clone(),
+        payment_id: payment.as_str().into(),
         amount: Some(3000),
         reason: "Missed a visit".into(),
         key: RefundKey::Form("refund-form-nonce-0001".into()),
@@ -1248,7 +1248,7 @@ async fn stripe_refund_whose_reply_was_lost_is_confirmed_by_webhook() {
     use_processor(&mut t, faulty);
     set_kind(&t, "sandbox").await;
     let req = RefundRequest {
-        payment_id: payment.clone(),
+        payment_id: payment.as_str().into(),
         amount: None,
         reason: "Duplicate".into(),
         key: RefundKey::Form("refund-form-nonce-lost".into()),

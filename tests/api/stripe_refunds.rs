@@ -63,7 +63,7 @@ async fn pending_refund(
     use_processor(t, stripe);
     set_kind(t, "sandbox").await;
     let req = RefundRequest {
-        payment_id: payment.clone(),
+        payment_id: payment.as_str().into(),
         amount: Some(amount),
         reason: "Missed a visit".into(),
         key: RefundKey::Form(format!("refund-form-nonce-{name}")),
@@ -223,7 +223,7 @@ async fn stripe_refund_that_failed_after_it_succeeded_is_undone() {
     let before = books(&t).await;
     let (_, pi) = attempt_of_payment(&t, &payment).await;
     let req = RefundRequest {
-        payment_id: payment.clone(),
+        payment_id: payment.as_str().into(),
         amount: Some(2000),
         reason: "Duplicate".into(),
         key: RefundKey::Form("refund-form-nonce-late-fail".into()),

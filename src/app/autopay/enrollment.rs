@@ -7,6 +7,7 @@ use serde_json::json;
 use crate::app::{Actor, App, Problem, Refusal, Rejected};
 use crate::domain::autopay as rules;
 use crate::domain::autopay_consent_text;
+use crate::domain::ids::CustomerId;
 use crate::domain::paylink::{audit_ref, token_hash};
 use crate::store::autopay as store;
 use crate::store::payments::{self as pay_store, Consent};
@@ -60,7 +61,7 @@ pub struct Enrolled {
 pub async fn enroll(
     app: &App,
     actor: &Actor,
-    customer_id: &str,
+    customer_id: &CustomerId,
     req: &EnrollRequest<'_>,
 ) -> Result<Enrolled, Rejected> {
     actor.may_act_for(customer_id)?;
@@ -151,7 +152,7 @@ pub async fn enroll(
 pub async fn enroll_in(
     conn: &mut Conn,
     actor: &Actor,
-    customer_id: &str,
+    customer_id: &CustomerId,
     method_id: &str,
     consent: &Consent,
     note: Option<&str>,
@@ -194,7 +195,7 @@ pub async fn enroll_in(
 /// Turns the customer's autopay off; `true` when it was on (and the change
 /// is audited), `false` when it was already off. A customer on their
 /// payment link is audited by the link's hash prefix, never the token.
-pub async fn cancel(app: &App, actor: &Actor, customer_id: &str) -> Result<bool, Refusal> {
+pub async fn cancel(app: &App, actor: &Actor, customer_id: &CustomerId) -> Result<bool, Refusal> {
     actor.may_act_for(customer_id)?;
     let company_id = actor.company_id();
     let mut tx = app.db.begin_write_for(company_id).await?;
@@ -213,7 +214,7 @@ pub async fn cancel_in(
     conn: &mut Conn,
     app: &App,
     actor: &Actor,
-    customer_id: &str,
+    customer_id: &CustomerId,
     on_method: Option<&str>,
 ) -> Result<bool, Refusal> {
     actor.may_act_for(customer_id)?;
@@ -252,7 +253,7 @@ pub async fn cancel_in(
 pub async fn set_property_cards(
     app: &App,
     actor: &Actor,
-    customer_id: &str,
+    customer_id: &CustomerId,
     chosen: &[(String, Option<String>)],
 ) -> Result<usize, Rejected> {
     actor.may_act_for(customer_id)?;

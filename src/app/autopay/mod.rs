@@ -52,6 +52,7 @@ use crate::domain::autopay::{
     self as rules, Grouping, MESSAGE_FROM_HOUR, Timing, charge_date, charge_key,
 };
 use crate::domain::dates;
+use crate::domain::ids::InvoiceId;
 use crate::messaging::Channel;
 use crate::messaging::outbox::{self, Enqueued, NewMessage};
 use crate::store::autopay::{self as store, OpenInvoice, Settings, Window};
@@ -226,8 +227,8 @@ async fn charge_one(
     while !ids.is_empty() {
         let req = PayInvoices {
             company_id: company_id.to_string(),
-            customer_id: customer_id.to_string(),
-            invoice_ids: ids.clone(),
+            customer_id: customer_id.into(),
+            invoice_ids: ids.iter().map(InvoiceId::from).collect(),
             payment_method: method_id.to_string(),
             idempotency_key: key.clone(),
             channel: CHANNEL,

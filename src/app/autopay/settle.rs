@@ -13,7 +13,11 @@ use crate::store::payments::Attempt;
 use crate::store::{Conn, StoreResult, audit};
 
 fn plan_ids(attempt: &Attempt) -> Vec<String> {
-    attempt.plan.iter().map(|p| p.invoice_id.clone()).collect()
+    attempt
+        .plan
+        .iter()
+        .map(|p| p.invoice_id.to_string())
+        .collect()
 }
 
 /// Settles a declined (or never charged) autopay attempt, inside the

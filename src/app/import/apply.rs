@@ -8,6 +8,7 @@ use time::Date;
 
 use crate::app::invoices::IssueInvoice;
 use crate::app::{Actor, App, Refusal};
+use crate::domain::ids::{CustomerId, PropertyId};
 use crate::store::customers::NewCustomer;
 use crate::store::{Conn, StoreError, Tx, audit, companies};
 
@@ -335,10 +336,16 @@ async fn write_customer(
                 || wanted.phone != e.phone
                 || wanted.billing_address != e.billing_address
             {
-                crate::app::customers::update_in(conn, actor, &e.id, &wanted).await?;
+                crate::app::customers::update_in(
+                    conn,
+                    actor,
+                    &CustomerId::from(e.id.as_str()),
+                    &wanted,
+                )
+                .await?;
                 outcome = Outcome::Updated;
             }
-            e.id
+            e.id.into()
         }
     };
     if let Some(p) = &c.property {
@@ -346,7 +353,7 @@ async fn write_customer(
             None => customer_id.clone(),
             Some(t) => sql::customer_id_by_external(conn, company_id, t)
                 .await?
-                .map(|(id, _)| id)
+                .map(|(id, _)| crate::domain::ids::CustomerId::from(id))
                 .ok_or_else(|| {
                     RowError::Row(format!(
                         "bill_to_external_id '{t}' matches no customer in this file or in fieldpay; check the id or add that customer."
@@ -376,8 +383,14 @@ async fn write_customer(
                     )));
                 }
                 if address != p.address || current_bill_to != bill_to {
-                    crate::app::properties::update_in(conn, actor, &id, &p.address, &bill_to)
-                        .await?;
+                    crate::app::properties::update_in(
+                        conn,
+                        actor,
+                        &PropertyId::from(id.as_str()),
+                        &p.address,
+                        &bill_to,
+                    )
+                    .await?;
                     if outcome == Outcome::Unchanged {
                         outcome = Outcome::Updated;
                     }

@@ -105,8 +105,13 @@ pub async fn vars_for(
     let links_public = settings
         .map(|s| s.payment_link_enabled && s.payment_link_target != "portal")
         .unwrap_or(true);
-    let link =
-        crate::app::links::shown(db.reader(), &app.config.secret, company_id, customer_id).await?;
+    let link = crate::app::links::shown(
+        db.reader(),
+        &app.config.secret,
+        company_id,
+        &customer_id.into(),
+    )
+    .await?;
     let (payment_url, autopay_cancel_link) = match link {
         Some(l) if !l.revoked && links_public => {
             let url = crate::domain::paylink::url(&base, &l.token);
@@ -324,7 +329,7 @@ async fn render_template(
             let mut rendered = render_email(&t.source(), vars)?;
             if let (true, Some(invoice_id)) = (t.attach_invoice_pdf, invoice_id) {
                 let (number, content) =
-                    crate::app::documents::invoice_pdf_named(app, company_id, invoice_id)
+                    crate::app::documents::invoice_pdf_named(app, company_id, &invoice_id.into())
                         .await
                         .map_err(|e| RenderError::Attachment(e.to_string()))?
                         .ok_or(RenderError::NotFound("invoice"))?;

@@ -50,7 +50,10 @@ async fn overdue(app: &App, actor: &Actor) -> Result<Vec<(String, String)>, Reje
     };
     let (mut rows, _) = invoices::office_list(&app.db, company_id, &filter, MAX_REMINDERS).await?;
     rows.sort_by(|a, b| (a.due_date, &a.number).cmp(&(b.due_date, &b.number)));
-    Ok(rows.into_iter().map(|r| (r.id, r.customer_id)).collect())
+    Ok(rows
+        .into_iter()
+        .map(|r| (r.id.into(), r.customer_id.into()))
+        .collect())
 }
 
 /// How many reminders a press would send, and the first one's message.

@@ -267,7 +267,7 @@ pub async fn send(app: &App, actor: &Actor, req: &SendRequest<'_>) -> Result<Sen
     }
     let message = NewMessage {
         company_id: company_id.to_string(),
-        customer_id: customer.id.clone(),
+        customer_id: customer.id.to_string(),
         invoice_id: req.invoice_id.map(str::to_string),
         channel: req.channel,
         recipient: recipient.to_string(),
@@ -303,7 +303,7 @@ pub async fn send(app: &App, actor: &Actor, req: &SendRequest<'_>) -> Result<Sen
     tx.commit().await?;
     Ok(Sent {
         outcome,
-        customer_id: customer.id,
+        customer_id: customer.id.into(),
         recipient: recipient.to_string(),
         template_id,
         template_name,

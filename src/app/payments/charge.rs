@@ -7,11 +7,12 @@ use super::*;
 use crate::app::App;
 use crate::crypto::sha256_hex;
 use crate::domain::Allocation;
+use crate::domain::ids::InvoiceId;
 use crate::processor::{ChargeLookup, ChargeOutcome, ChargeRequest, ChargeSource, ProcessorError};
 use crate::store::payments::{self as store, Attempt};
 
 /// The selection, deduplicated in the order given, checked for size and form.
-pub(super) fn check_request(req: &PayInvoices) -> Result<Vec<String>, PayError> {
+pub(super) fn check_request(req: &PayInvoices) -> Result<Vec<InvoiceId>, PayError> {
     let key = &req.idempotency_key;
     if key.is_empty() || key.len() > 255 {
         return Err(invalid(
@@ -22,7 +23,7 @@ pub(super) fn check_request(req: &PayInvoices) -> Result<Vec<String>, PayError> 
     if req.invoice_ids.is_empty() {
         return Err(invalid("invoice_ids", "select at least one invoice to pay"));
     }
-    let mut ids: Vec<String> = Vec::with_capacity(req.invoice_ids.len());
+    let mut ids: Vec<InvoiceId> = Vec::with_capacity(req.invoice_ids.len());
     for id in &req.invoice_ids {
         if id.is_empty() || id.len() > 64 {
             return Err(invalid("invoice_ids", "invoice ids are 1 to 64 characters"));
@@ -59,7 +60,7 @@ pub(super) fn check_request(req: &PayInvoices) -> Result<Vec<String>, PayError> 
 }
 
 pub(super) fn fingerprint(
-    ids: &[String],
+    ids: &[InvoiceId],
     req: &PayInvoices,
     exact: Option<&[Allocation]>,
 ) -> String {
@@ -242,7 +243,7 @@ pub(super) async fn charge_steps(
     // be working on is over long before reconciliation concludes anything
     // from a charge not being found (`NOT_FOUND_AFTER`).
     let charge = processor.charge(ChargeRequest {
-        idempotency_key: attempt_id,
+        idempotency_key: attempt_id.into(),
         amount: crate::domain::money::Money::new(amount, currency),
         source,
         save_method: req.enroll.is_some() && saved_method_id.is_none(),
@@ -274,7 +275,7 @@ pub(super) async fn charge_steps(
             tracing::info!(attempt = %attempt.id, "the bank asks the customer to authenticate");
             return Ok((
                 PayStep::RequiresAction(ActionNeeded {
-                    attempt_id: attempt.id.clone(),
+                    attempt_id: attempt.id.to_string(),
                     client_secret,
                 }),
                 false,
@@ -325,7 +326,7 @@ pub(super) async fn charge_steps(
             // until a webhook or reconciliation learns what happened.
             tracing::warn!(attempt = %attempt.id, %reason, "processor did not answer; the payment is being confirmed");
             Err(PayError::Pending {
-                attempt_id: attempt.id.clone(),
+                attempt_id: attempt.id.to_string(),
             })
         }
     }
@@ -334,7 +335,7 @@ pub(super) async fn charge_steps(
 /// How the processor is asked about an attempt.
 pub(super) fn lookup_of(attempt: &Attempt) -> ChargeLookup {
     ChargeLookup {
-        idempotency_key: attempt.id.clone(),
+        idempotency_key: attempt.id.to_string(),
         created_at: attempt.created_at,
         processor_ref: attempt.processor_ref.clone(),
     }

@@ -48,6 +48,7 @@ pub use settle::settle;
 
 use serde::{Deserialize, Serialize};
 
+use crate::domain::ids::{CustomerId, InvoiceId};
 use crate::domain::money::Currency;
 use crate::processor::Decline;
 use crate::store::StoreError;
@@ -58,8 +59,8 @@ pub const MAX_INVOICES_PER_PAYMENT: usize = 100;
 #[derive(Debug, Clone)]
 pub struct PayInvoices {
     pub company_id: String,
-    pub customer_id: String,
-    pub invoice_ids: Vec<String>,
+    pub customer_id: CustomerId,
+    pub invoice_ids: Vec<InvoiceId>,
     /// A processor token (`tok_…`, `pm_…`) or a saved method id (`pmt_…`).
     pub payment_method: String,
     pub idempotency_key: String,

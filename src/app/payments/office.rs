@@ -10,6 +10,7 @@ use super::office_rules::{PlanError, check_exact_shares, plan_office_payment};
 use super::{MAX_INVOICES_PER_PAYMENT, PayError, PayInvoices, PayResult, pay_detached};
 use crate::app::{Actor, App, Refusal};
 use crate::domain::Allocation;
+use crate::domain::ids::{CustomerId, InvoiceId};
 use crate::domain::money::{Currency, Money};
 use crate::processor::Decline;
 use crate::store::payments::{self as store, NewOfficePayment};
@@ -161,7 +162,7 @@ impl PaymentKey {
 
 #[derive(Debug, Clone)]
 pub struct RecordPayment {
-    pub customer_id: String,
+    pub customer_id: CustomerId,
     pub method: OfficeMethod,
     pub spread: Spread,
     pub key: PaymentKey,
@@ -240,13 +241,15 @@ pub async fn record_office_payment(
 /// The selected invoice ids, deduplicated in the order given.
 fn selected_ids(spread: &Spread) -> Vec<String> {
     let mut ids: Vec<String> = Vec::new();
-    let listed: Vec<&String> = match spread {
-        Spread::InOrder { invoice_ids, .. } => invoice_ids.iter().collect(),
-        Spread::Exact { allocations, .. } => allocations.iter().map(|a| &a.invoice_id).collect(),
+    let listed: Vec<&str> = match spread {
+        Spread::InOrder { invoice_ids, .. } => invoice_ids.iter().map(String::as_str).collect(),
+        Spread::Exact { allocations, .. } => {
+            allocations.iter().map(|a| a.invoice_id.as_str()).collect()
+        }
     };
     for id in listed {
-        if !ids.contains(id) {
-            ids.push(id.clone());
+        if !ids.iter().any(|x| x == id) {
+            ids.push(id.to_string());
         }
     }
     ids
@@ -533,7 +536,7 @@ async fn pay_by_card(
     let pay = PayInvoices {
         company_id: c.to_string(),
         customer_id: req.customer_id.clone(),
-        invoice_ids,
+        invoice_ids: invoice_ids.into_iter().map(InvoiceId::from).collect(),
         payment_method: payment_method.to_string(),
         idempotency_key: key,
         channel: channel(actor),

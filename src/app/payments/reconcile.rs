@@ -136,7 +136,7 @@ pub async fn confirm(
     };
     if let ChargeOutcome::RequiresAction { client_secret, .. } = outcome {
         return Ok(Some(PayStep::RequiresAction(ActionNeeded {
-            attempt_id: attempt.id.clone(),
+            attempt_id: attempt.id.to_string(),
             client_secret,
         })));
     }

@@ -5,6 +5,7 @@ use super::charge::ProcessorChoice;
 use super::*;
 use crate::crypto::new_id;
 use crate::domain::Allocation;
+use crate::domain::ids::InvoiceId;
 use crate::store::Conn;
 use crate::store::payments::{self as store, Attempt, NewAttempt, PlannedShare};
 
@@ -19,7 +20,7 @@ pub(super) enum Reserved {
 pub(super) async fn reserve(
     conn: &mut Conn,
     req: &PayInvoices,
-    ids: &[String],
+    ids: &[InvoiceId],
     exact: Option<&[Allocation]>,
     print: &str,
     choice: &ProcessorChoice,
@@ -83,7 +84,7 @@ pub(super) async fn reserve(
                 .iter()
                 .find(|(l, _, _)| l == id)
                 .map(|(_, bal, _)| PlannedShare {
-                    invoice_id: id.clone(),
+                    invoice_id: id.into(),
                     amount: exact
                         .and_then(|shares| shares.iter().find(|s| s.invoice_id == *id))
                         .map_or(*bal, |s| s.amount),
@@ -125,9 +126,9 @@ pub(super) async fn reserve(
         };
     }
     Ok(Reserved::New(Box::new(Attempt {
-        id: attempt_id,
+        id: attempt_id.into(),
         company_id: req.company_id.clone(),
-        customer_id: req.customer_id.clone(),
+        customer_id: req.customer_id.as_str().into(),
         fingerprint: print.to_string(),
         channel: req.channel.to_string(),
         amount,
@@ -165,8 +166,11 @@ fn more_than_owed(shares: &[Allocation], locked: &[(String, i64, String)]) -> Op
     })
 }
 
-pub(super) fn why_not_lockable(ids: &[String], states: &[(String, String, i64, bool)]) -> PayError {
-    let state = |id: &String| states.iter().find(|(s, _, _, _)| s == id);
+pub(super) fn why_not_lockable(
+    ids: &[InvoiceId],
+    states: &[(String, String, i64, bool)],
+) -> PayError {
+    let state = |id: &InvoiceId| states.iter().find(|(s, _, _, _)| s == id);
     // Whatever the order of the list: an id that is not this customer's
     // (SECURITY 2) wins, then an invoice that cannot be paid, then one that
     // is being paid right now.
@@ -176,13 +180,13 @@ pub(super) fn why_not_lockable(ids: &[String], states: &[(String, String, i64, b
     if let Some(id) = ids.iter().find(|id| {
         state(id).is_some_and(|(_, status, balance, _)| status != "open" || *balance <= 0)
     }) {
-        return PayError::InvoiceNotPayable(id.clone());
+        return PayError::InvoiceNotPayable(id.to_string());
     }
     if let Some(id) = ids
         .iter()
         .find(|id| state(id).is_some_and(|(_, _, _, locked)| *locked))
     {
-        return PayError::InvoiceBusy(id.clone());
+        return PayError::InvoiceBusy(id.to_string());
     }
     PayError::InvoiceNotFound
 }

@@ -152,7 +152,11 @@ pub(super) async fn apply_on(
         .await?
         .is_some_and(|a| a.status != "pending");
     let planned: Vec<(String, i64)> = if late {
-        let ids: Vec<String> = attempt.plan.iter().map(|p| p.invoice_id.clone()).collect();
+        let ids: Vec<String> = attempt
+            .plan
+            .iter()
+            .map(|p| p.invoice_id.to_string())
+            .collect();
         let open = store::open_unheld_balances(conn, &attempt.company_id, &ids).await?;
         attempt
             .plan
@@ -168,7 +172,7 @@ pub(super) async fn apply_on(
         attempt
             .plan
             .iter()
-            .map(|p| (p.invoice_id.clone(), p.amount))
+            .map(|p| (p.invoice_id.to_string(), p.amount))
             .collect()
     };
     let (shares, mut unapplied) = allocate(charge.amount.minor, &planned);
@@ -279,7 +283,7 @@ pub(super) async fn apply_on(
         allocations: allocations
             .iter()
             .map(|a| Share {
-                invoice_id: a.invoice_id.clone(),
+                invoice_id: a.invoice_id.to_string(),
                 amount: a.amount,
             })
             .collect(),

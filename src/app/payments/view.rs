@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
+use crate::domain::ids::PaymentId;
 use crate::domain::money::Currency;
 use crate::store::payments::{self as store, PaymentRecord};
 use crate::store::refunds::{self as refund_store, RefundRecord};
@@ -60,7 +61,7 @@ impl PaymentView {
                 .allocations
                 .iter()
                 .map(|a| AllocationView {
-                    invoice_id: a.invoice_id.clone(),
+                    invoice_id: a.invoice_id.to_string(),
                     invoice_number: a.invoice_number.clone(),
                     amount: a.amount,
                 })
@@ -69,15 +70,15 @@ impl PaymentView {
                 .iter()
                 .map(|r| RefundView {
                     id: r.id.clone(),
-                    payment_id: p.id.clone(),
+                    payment_id: p.id.to_string(),
                     amount: r.amount,
                     status: r.status.clone(),
                     reason: r.reason.clone(),
                     created_at: r.created_at,
                 })
                 .collect(),
-            id: p.id,
-            customer_id: p.customer_id,
+            id: p.id.into(),
+            customer_id: p.customer_id.into(),
             channel: p.channel,
             method: p.method,
             amount: p.amount,
@@ -107,7 +108,7 @@ impl PaymentView {
 pub async fn payment_on(
     conn: &mut Conn,
     company_id: &str,
-    payment_id: &str,
+    payment_id: &PaymentId,
 ) -> StoreResult<Option<PaymentView>> {
     let Some(p) = store::get_on(conn, company_id, payment_id).await? else {
         return Ok(None);

@@ -7,6 +7,7 @@ use super::{SEND_LEASE, Settled, retry_now, send_recorded};
 use crate::app::payments::office::{OfficePayError, conflict, invalid, money};
 use crate::app::{Actor, App};
 use crate::crypto::new_id;
+use crate::domain::ids::PaymentId;
 use crate::domain::money::Currency;
 use crate::domain::{Allocation, allocate};
 use crate::store::payments as payments_store;
@@ -74,7 +75,7 @@ impl RefundKey {
 
 #[derive(Debug, Clone)]
 pub struct RefundRequest {
-    pub payment_id: String,
+    pub payment_id: PaymentId,
     /// `None`: all that is left.
     pub amount: Option<i64>,
     pub reason: String,
@@ -125,7 +126,7 @@ fn created_by(actor: &Actor) -> String {
 pub async fn plan_refund_for(
     app: &App,
     actor: &Actor,
-    payment_id: &str,
+    payment_id: &PaymentId,
     amount: Option<i64>,
 ) -> Result<RefundPlan, OfficePayError> {
     actor.must_be_company()?;
@@ -136,7 +137,7 @@ pub async fn plan_refund_for(
 async fn plan_on(
     conn: &mut Conn,
     company_id: &str,
-    payment_id: &str,
+    payment_id: &PaymentId,
     amount: Option<i64>,
 ) -> Result<RefundPlan, OfficePayError> {
     let payment = payments_store::office_get(conn, company_id, payment_id)
@@ -176,7 +177,7 @@ async fn plan_on(
         .map(|s| {
             let r = received.iter().find(|r| r.invoice_id == s.invoice_id);
             (
-                s.invoice_id.clone(),
+                s.invoice_id.to_string(),
                 r.map(|r| r.invoice_number.clone()).unwrap_or_default(),
                 s.amount,
                 r.map(|r| r.invoice_balance).unwrap_or(0) + s.amount,
@@ -326,7 +327,7 @@ pub async fn refund(
     .await?;
     for (invoice_id, number, amount, _) in &plan.reopens {
         let share = Allocation {
-            invoice_id: invoice_id.clone(),
+            invoice_id: invoice_id.into(),
             amount: *amount,
         };
         if !store::reopen_invoice(&mut tx, c, &refund_id, &share, by_card).await? {
@@ -396,7 +397,7 @@ fn failed(reason: &str) -> OfficePayError {
 pub async fn retry_refund(
     app: &App,
     actor: &Actor,
-    payment_id: &str,
+    payment_id: &PaymentId,
     refund_id: &str,
 ) -> Result<RefundOutcome, OfficePayError> {
     actor.must_be_company()?;
@@ -405,7 +406,7 @@ pub async fn retry_refund(
         let mut conn = app.db.reader().acquire().await?;
         store::state(&mut conn, company_id, refund_id).await?
     };
-    let Some(state) = state.filter(|s| s.payment_id == payment_id) else {
+    let Some(state) = state.filter(|s| *payment_id == s.payment_id) else {
         return Err(OfficePayError::NotFound);
     };
     match state.status.as_str() {

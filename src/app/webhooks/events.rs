@@ -59,7 +59,7 @@ pub async fn payment_recorded(
     company_id: &str,
     payment_id: &str,
 ) -> StoreResult<()> {
-    let Some(payment) = payment_on(conn, company_id, payment_id).await? else {
+    let Some(payment) = payment_on(conn, company_id, &payment_id.into()).await? else {
         return Ok(());
     };
     emit(
@@ -89,7 +89,7 @@ pub async fn payment_refunded(
     payment_id: &str,
     refund_id: &str,
 ) -> StoreResult<()> {
-    let Some(payment) = payment_on(conn, company_id, payment_id).await? else {
+    let Some(payment) = payment_on(conn, company_id, &payment_id.into()).await? else {
         return Ok(());
     };
     let mut data = json!(payment);

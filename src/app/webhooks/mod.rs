@@ -18,6 +18,7 @@ use time::format_description::well_known::Rfc3339;
 
 use crate::app::{Actor, App, Refusal};
 use crate::crypto::{mask_key, new_id, random_bytes};
+use crate::domain::ids::WebhookEndpointId;
 use crate::domain::webhooks::{EventType, parse_event_list, secret_text};
 use crate::store::webhooks::{
     self as store, DeliveryView, Endpoint, NewEndpoint, NewEvent, TryView,
@@ -32,7 +33,8 @@ const KEY_BYTES: usize = 32;
 /// An endpoint as the API and the office show it: never its secret.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct EndpointView {
-    pub id: String,
+    #[schema(value_type = String)]
+    pub id: WebhookEndpointId,
     pub url: String,
     pub events: Vec<String>,
     /// The secret masked (`whsec_…abcd`), to tell secrets apart.
@@ -140,7 +142,11 @@ pub async fn list(app: &App, actor: &Actor) -> Result<Vec<EndpointView>, Refusal
 }
 
 /// One of the company's endpoints.
-pub async fn get(app: &App, actor: &Actor, id: &str) -> Result<EndpointView, Refusal> {
+pub async fn get(
+    app: &App,
+    actor: &Actor,
+    id: &WebhookEndpointId,
+) -> Result<EndpointView, Refusal> {
     actor.must_be_company()?;
     let mut conn = app.db.reader().acquire().await?;
     store::endpoint(&mut conn, actor.company_id(), id)
@@ -151,7 +157,7 @@ pub async fn get(app: &App, actor: &Actor, id: &str) -> Result<EndpointView, Ref
 
 /// Removes an endpoint with its deliveries and their log: nothing more is
 /// sent to it.
-pub async fn delete(app: &App, actor: &Actor, id: &str) -> Result<(), Refusal> {
+pub async fn delete(app: &App, actor: &Actor, id: &WebhookEndpointId) -> Result<(), Refusal> {
     actor.must_be_owner()?;
     let company_id = actor.company_id();
     let mut tx = app.db.begin_write_for(company_id).await?;
@@ -175,7 +181,11 @@ pub async fn delete(app: &App, actor: &Actor, id: &str) -> Result<(), Refusal> {
 /// Turns on again an endpoint that was turned off after days of failures.
 /// What it missed meanwhile is not sent (its deliveries were abandoned; each
 /// can be retried).
-pub async fn enable(app: &App, actor: &Actor, id: &str) -> Result<EndpointView, Refusal> {
+pub async fn enable(
+    app: &App,
+    actor: &Actor,
+    id: &WebhookEndpointId,
+) -> Result<EndpointView, Refusal> {
     actor.must_be_owner()?;
     let company_id = actor.company_id();
     let mut tx = app.db.begin_write_for(company_id).await?;
@@ -204,7 +214,7 @@ pub async fn enable(app: &App, actor: &Actor, id: &str) -> Result<EndpointView, 
 pub async fn deliveries(
     app: &App,
     actor: &Actor,
-    endpoint_id: &str,
+    endpoint_id: &WebhookEndpointId,
     limit: i64,
 ) -> Result<Vec<DeliveryView>, Refusal> {
     get(app, actor, endpoint_id).await?;
@@ -215,7 +225,7 @@ pub async fn deliveries(
 pub async fn tries(
     app: &App,
     actor: &Actor,
-    endpoint_id: &str,
+    endpoint_id: &WebhookEndpointId,
     limit: i64,
 ) -> Result<Vec<TryView>, Refusal> {
     get(app, actor, endpoint_id).await?;
@@ -228,7 +238,7 @@ pub async fn tries(
 pub async fn send_test(
     app: &App,
     actor: &Actor,
-    endpoint_id: &str,
+    endpoint_id: &WebhookEndpointId,
 ) -> Result<DeliveryView, Refusal> {
     actor.must_be_company()?;
     let company_id = actor.company_id();
@@ -248,7 +258,7 @@ pub async fn send_test(
         company_id,
         EventType::Test,
         data,
-        std::slice::from_ref(&endpoint.id),
+        &[endpoint.id.to_string()],
     )
     .await?;
     let delivery_id = delivery_ids.into_iter().next().ok_or(Refusal::NotFound)?;

@@ -26,6 +26,7 @@
 //! Network errors, 5xx, 429 and key errors are `ProcessorError::Unavailable`:
 //! the attempt stays pending and reconciliation asks again.
 
+pub mod signature;
 pub mod transformers;
 
 use std::sync::OnceLock;

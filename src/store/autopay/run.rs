@@ -7,6 +7,7 @@ use std::collections::HashSet;
 use serde::Serialize;
 use time::{Date, OffsetDateTime};
 
+use crate::domain::ids::InvoiceId;
 use crate::store::{Conn, Db, StoreResult, dynamic_sql, placeholders};
 
 /// Companies with at least one active enrollment, with their time zones.
@@ -67,7 +68,7 @@ pub async fn still_covers(
     company_id: &str,
     customer_id: &str,
     method_id: &str,
-    invoice_ids: &[String],
+    invoice_ids: &[InvoiceId],
 ) -> StoreResult<bool> {
     if invoice_ids.is_empty() {
         return Ok(false);

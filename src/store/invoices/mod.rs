@@ -4,8 +4,8 @@ use serde::Serialize;
 use time::Date;
 
 use super::{Conn, Db, StoreError, StoreResult, dynamic_sql};
-use crate::crypto::new_id;
 use crate::domain::LineInput;
+use crate::domain::ids::{CustomerId, InvoiceId, PropertyId};
 use crate::domain::money::Currency;
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -19,10 +19,13 @@ pub struct Line {
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Invoice {
-    pub id: String,
+    #[schema(value_type = String)]
+    pub id: InvoiceId,
     pub number: String,
-    pub property_id: String,
-    pub bill_to_customer_id: String,
+    #[schema(value_type = String)]
+    pub property_id: PropertyId,
+    #[schema(value_type = String)]
+    pub bill_to_customer_id: CustomerId,
     #[serde(with = "crate::domain::dates::serde_iso")]
     pub issue_date: Date,
     #[serde(with = "crate::domain::dates::serde_iso")]
@@ -63,7 +66,7 @@ pub async fn create(tx: &mut Conn, inv: &NewInvoice<'_>) -> StoreResult<Invoice>
             n.to_string()
         }
     };
-    let id = new_id("inv");
+    let id = InvoiceId::new();
     let status = if inv.total == 0 { "paid" } else { "open" };
     crate::store::sql::query(
         "INSERT INTO invoices (id, company_id, number, property_id, bill_to_customer_id, issue_date,
@@ -107,8 +110,8 @@ pub async fn create(tx: &mut Conn, inv: &NewInvoice<'_>) -> StoreResult<Invoice>
     Ok(Invoice {
         id,
         number,
-        property_id: inv.property_id.to_string(),
-        bill_to_customer_id: inv.bill_to_customer_id.to_string(),
+        property_id: inv.property_id.into(),
+        bill_to_customer_id: inv.bill_to_customer_id.into(),
         issue_date: inv.issue_date,
         due_date: inv.due_date,
         currency: inv.currency,
@@ -127,7 +130,7 @@ const INVOICE_COLUMNS: &str =
 fn fold_rows(rows: &[crate::store::sql::Row]) -> StoreResult<Vec<Invoice>> {
     let mut out: Vec<Invoice> = Vec::new();
     for row in rows {
-        let id: String = row.try_get("id")?;
+        let id: InvoiceId = row.try_get("id")?;
         if out.last().map(|i| i.id != id).unwrap_or(true) {
             let currency: String = row.try_get("currency")?;
             out.push(Invoice {
@@ -441,9 +444,9 @@ pub struct StatementRow {
     pub total: i64,
     pub balance: i64,
     pub currency: String,
-    pub property_id: String,
+    pub property_id: PropertyId,
     pub address: String,
-    pub resident_customer_id: String,
+    pub resident_customer_id: CustomerId,
     pub resident_name: String,
 }
 

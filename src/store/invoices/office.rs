@@ -3,6 +3,8 @@
 
 use super::*;
 
+use crate::domain::ids::{CustomerId, InvoiceId, PaymentId, PropertyId, RefundId};
+
 /// Which invoices the office list shows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StatusFilter {
@@ -61,9 +63,9 @@ pub struct ListFilter<'a> {
 /// One row of the office list.
 #[derive(Debug, Clone, Serialize)]
 pub struct ListRow {
-    pub id: String,
+    pub id: InvoiceId,
     pub number: String,
-    pub customer_id: String,
+    pub customer_id: CustomerId,
     pub customer_name: String,
     pub property_address: String,
     #[serde(with = "crate::domain::dates::serde_iso")]
@@ -153,9 +155,9 @@ pub async fn office_list(
 /// A property an invoice can be issued for, with who lives there and who pays.
 #[derive(Debug, Clone, Serialize)]
 pub struct PropertyChoice {
-    pub id: String,
+    pub id: PropertyId,
     pub address: String,
-    pub bill_to_customer_id: String,
+    pub bill_to_customer_id: CustomerId,
     pub bill_to_name: String,
     pub resident_name: String,
 }
@@ -198,7 +200,7 @@ pub async fn property_choices(
 /// A payment's share applied to one invoice.
 #[derive(Debug, Clone, Serialize)]
 pub struct AppliedPayment {
-    pub payment_id: String,
+    pub payment_id: PaymentId,
     pub created_at: time::OffsetDateTime,
     pub channel: String,
     pub method: String,
@@ -212,8 +214,8 @@ pub struct AppliedPayment {
 /// What a refund gave back to one invoice.
 #[derive(Debug, Clone, Serialize)]
 pub struct RefundGiven {
-    pub refund_id: String,
-    pub payment_id: String,
+    pub refund_id: RefundId,
+    pub payment_id: PaymentId,
     pub created_at: time::OffsetDateTime,
     pub reason: String,
     pub amount: i64,
@@ -231,7 +233,7 @@ pub struct Detail {
     pub created_at: time::OffsetDateTime,
     pub property_address: String,
     pub bill_to_name: String,
-    pub resident_customer_id: String,
+    pub resident_customer_id: CustomerId,
     pub resident_name: String,
     pub payments: Vec<AppliedPayment>,
     pub refunds: Vec<RefundGiven>,

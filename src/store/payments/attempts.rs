@@ -5,20 +5,21 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use super::Consent;
+use crate::domain::ids::{AttemptId, CustomerId, InvoiceId};
 use crate::domain::money::Currency;
 use crate::store::{Conn, Db, StoreResult, dynamic_sql, placeholders};
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct PlannedShare {
-    pub invoice_id: String,
+    pub invoice_id: InvoiceId,
     pub amount: i64,
 }
 
 #[derive(Debug, Clone)]
 pub struct Attempt {
-    pub id: String,
+    pub id: AttemptId,
     pub company_id: String,
-    pub customer_id: String,
+    pub customer_id: CustomerId,
     pub fingerprint: String,
     pub channel: String,
     pub amount: i64,
@@ -135,7 +136,7 @@ pub async fn lock_invoices(
     company_id: &str,
     customer_id: &str,
     attempt_id: &str,
-    ids: &[String],
+    ids: &[InvoiceId],
 ) -> StoreResult<Vec<(String, i64, String)>> {
     let sql = format!(
         "UPDATE invoices SET locked_by_attempt = $1
@@ -160,7 +161,7 @@ pub async fn invoice_states(
     tx: &mut Conn,
     company_id: &str,
     customer_id: &str,
-    ids: &[String],
+    ids: &[InvoiceId],
 ) -> StoreResult<Vec<(String, String, i64, bool)>> {
     let sql = format!(
         "SELECT id, status, balance, locked_by_attempt IS NOT NULL FROM invoices

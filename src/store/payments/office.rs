@@ -6,13 +6,14 @@ use time::Date;
 
 use crate::crypto::new_id;
 use crate::domain::Allocation;
+use crate::domain::ids::InvoiceId;
 use crate::domain::money::Currency;
 use crate::store::{Conn, Db, StoreResult, dynamic_sql, placeholders};
 
 /// An invoice an office payment can pay.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct PayableInvoice {
-    pub id: String,
+    pub id: InvoiceId,
     pub number: String,
     pub address: String,
     #[serde(with = "crate::domain::dates::serde_iso")]

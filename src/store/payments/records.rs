@@ -5,8 +5,8 @@ use serde::Serialize;
 use time::OffsetDateTime;
 
 use super::Attempt;
-use crate::crypto::new_id;
 use crate::domain::Allocation;
+use crate::domain::ids::{CustomerId, InvoiceId, PaymentId};
 use crate::domain::money::Currency;
 use crate::domain::processor::Charge;
 use crate::store::{Conn, Db, StoreResult, dynamic_sql, placeholders};
@@ -18,7 +18,7 @@ pub async fn insert_card_payment(
     attempt: &Attempt,
     charge: &Charge,
 ) -> StoreResult<Option<String>> {
-    let id = new_id("pay");
+    let id = PaymentId::new();
     let inserted = crate::store::sql::query(
         "INSERT INTO payments (id, company_id, customer_id, attempt_id, channel, method, amount, currency,
             processor_charge_id, card_brand, card_last4, created_at, processor_kind, processor_account)
@@ -40,7 +40,7 @@ pub async fn insert_card_payment(
     .bind(&attempt.processor_account)
     .execute(&mut *tx)
     .await?;
-    Ok((inserted.rows_affected() > 0).then_some(id))
+    Ok((inserted.rows_affected() > 0).then_some(id.into_string()))
 }
 
 /// Lowers the balances of the invoices an attempt still holds by their
@@ -50,7 +50,7 @@ pub async fn apply_to_held_invoices(
     tx: &mut Conn,
     attempt_id: &str,
     shares: &[Allocation],
-) -> StoreResult<Vec<String>> {
+) -> StoreResult<Vec<InvoiceId>> {
     if shares.is_empty() {
         return Ok(Vec::new());
     }
@@ -79,7 +79,7 @@ pub async fn apply_to_held_invoices(
 
 /// A payment's allocations, in the order they were written.
 pub async fn allocations_of(conn: &mut Conn, payment_id: &str) -> StoreResult<Vec<Allocation>> {
-    let rows: Vec<(String, i64)> = crate::store::sql::query_as(
+    let rows: Vec<(InvoiceId, i64)> = crate::store::sql::query_as(
         "SELECT invoice_id, amount FROM payment_allocations WHERE payment_id = $1 ORDER BY position",
     )
     .bind(payment_id)
@@ -147,7 +147,7 @@ pub async fn apply_to_open_invoices(
     tx: &mut Conn,
     company_id: &str,
     shares: &[Allocation],
-) -> StoreResult<Vec<String>> {
+) -> StoreResult<Vec<InvoiceId>> {
     let mut applied = Vec::new();
     for a in shares {
         let done = crate::store::sql::query(
@@ -173,8 +173,8 @@ pub async fn apply_to_open_invoices(
 /// office decides (refund it, or apply it) and sees them until it has.
 #[derive(Debug, Clone, Serialize)]
 pub struct Unapplied {
-    pub payment_id: String,
-    pub customer_id: String,
+    pub payment_id: PaymentId,
+    pub customer_id: CustomerId,
     pub customer_name: String,
     pub unapplied: i64,
     pub currency: Currency,
@@ -201,8 +201,8 @@ pub async fn unapplied_payments(db: &Db, company_id: &str) -> StoreResult<Vec<Un
         .into_iter()
         .map(
             |(payment_id, customer_id, customer_name, unapplied, currency, created_at)| Unapplied {
-                payment_id,
-                customer_id,
+                payment_id: payment_id.into(),
+                customer_id: customer_id.into(),
                 customer_name,
                 unapplied,
                 currency: Currency::parse(&currency).unwrap_or(Currency::USD),
@@ -214,7 +214,8 @@ pub async fn unapplied_payments(db: &Db, company_id: &str) -> StoreResult<Vec<Un
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct PaymentAllocation {
-    pub invoice_id: String,
+    #[schema(value_type = String)]
+    pub invoice_id: InvoiceId,
     pub invoice_number: String,
     pub amount: i64,
     pub invoice_balance: i64,
@@ -222,8 +223,10 @@ pub struct PaymentAllocation {
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct PaymentRecord {
-    pub id: String,
-    pub customer_id: String,
+    #[schema(value_type = String)]
+    pub id: PaymentId,
+    #[schema(value_type = String)]
+    pub customer_id: CustomerId,
     pub channel: String,
     pub method: String,
     pub amount: i64,
@@ -289,7 +292,7 @@ pub async fn list_on(
     .await?;
     let mut out: Vec<PaymentRecord> = Vec::new();
     for row in &rows {
-        let id: String = row.try_get("id")?;
+        let id: PaymentId = row.try_get("id")?;
         if out.last().map(|p| p.id != id).unwrap_or(true) {
             let currency: String = row.try_get("currency")?;
             let amount: i64 = row.try_get("amount")?;
@@ -320,7 +323,7 @@ pub async fn list_on(
             && let Some(p) = out.last_mut()
         {
             p.allocations.push(PaymentAllocation {
-                invoice_id,
+                invoice_id: invoice_id.into(),
                 invoice_number: row.try_get("number")?,
                 amount: row.try_get("alloc_amount")?,
                 invoice_balance: row.try_get("balance")?,
@@ -352,8 +355,8 @@ pub struct OfficeTotals {
 /// A payment as the office sees it.
 #[derive(Debug, Clone, Serialize)]
 pub struct OfficePayment {
-    pub id: String,
-    pub customer_id: String,
+    pub id: PaymentId,
+    pub customer_id: CustomerId,
     pub customer_name: String,
     pub channel: String,
     pub method: String,

@@ -12,7 +12,7 @@ use axum::routing::{get, post};
 use axum::{Form, Router};
 use serde::{Deserialize, Serialize};
 
-use super::{CsrfForm, OfficeUser, page, page_with_status, refused};
+use super::{CsrfForm, OfficeUser, page_with_status, refused};
 use crate::app::{Rejected, alerts};
 use crate::domain::dates;
 use crate::domain::money::Money;
@@ -549,13 +549,20 @@ async fn delete_confirm(
     let Some(rule) = store::get(&state.app.db, &user.company_id, &id).await? else {
         return Ok(state.views.not_found());
     };
-    Ok(page(
+    let when = when_text(rule.timing, rule.days_after_due);
+    Ok(super::confirm_delete(
         &state,
         &user,
-        "office/alerts_delete.html",
         NAV,
-        minijinja::context! {
-            base => BASE, id => id, when => when_text(rule.timing, rule.days_after_due),
+        super::ConfirmDelete {
+            title: "Delete invoice alert",
+            question: "Delete this invoice alert?",
+            before: "The alert sent ",
+            strong: &when,
+            after: " will be deleted for good: no more messages are sent for it. Messages already sent stay in the Messages list.",
+            action: format!("{BASE}/{id}/delete"),
+            button: "Delete invoice alert",
+            cancel: BASE.to_string(),
         },
     ))
 }

@@ -17,6 +17,7 @@ use super::{CsrfForm, OfficeUser, page_with_status};
 use crate::app::Refusal;
 use crate::app::webhooks::{self, EndpointView};
 use crate::domain::dates::display_instant;
+use crate::domain::ids::WebhookEndpointId;
 use crate::domain::webhooks::EventType;
 use crate::store::webhooks::{DeliveryView, TryView};
 use crate::web::AppState;
@@ -70,7 +71,7 @@ fn endpoint_row(e: &EndpointView, tz: &str) -> EndpointRow {
         (None, None) => "On".to_string(),
     };
     EndpointRow {
-        id: e.id.clone(),
+        id: e.id.to_string(),
         url: e.url.clone(),
         events: e.events.clone(),
         secret_hint: e.secret_hint.clone(),
@@ -318,7 +319,7 @@ fn refused_words(code: &str) -> &'static str {
 async fn endpoint_page(
     State(state): State<AppState>,
     user: OfficeUser,
-    Path(id): Path<String>,
+    Path(id): Path<WebhookEndpointId>,
     Query(q): Query<EndpointQuery>,
 ) -> Page {
     let actor = user.as_actor();
@@ -393,7 +394,7 @@ fn refused(state: &AppState, endpoint_id: &str, r: Refusal) -> Page {
 async fn send_test(
     State(state): State<AppState>,
     user: OfficeUser,
-    Path(id): Path<String>,
+    Path(id): Path<WebhookEndpointId>,
     Form(f): Form<CsrfForm>,
 ) -> Page {
     if let Some(r) = user.csrf_refusal(&f.csrf) {
@@ -408,7 +409,7 @@ async fn send_test(
 async fn enable(
     State(state): State<AppState>,
     user: OfficeUser,
-    Path(id): Path<String>,
+    Path(id): Path<WebhookEndpointId>,
     Form(f): Form<CsrfForm>,
 ) -> Page {
     if let Some(r) = user.csrf_refusal(&f.csrf) {
@@ -423,27 +424,34 @@ async fn enable(
 async fn delete_confirm(
     State(state): State<AppState>,
     user: OfficeUser,
-    Path(id): Path<String>,
+    Path(id): Path<WebhookEndpointId>,
 ) -> Page {
     let endpoint = match webhooks::get(&state.app, &user.as_actor(), &id).await {
         Ok(e) => e,
         Err(Refusal::NotFound) => return Ok(state.views.not_found()),
         Err(r) => return Err(r.into()),
     };
-    Ok(page_with_status(
+    Ok(super::confirm_delete(
         &state,
         &user,
-        StatusCode::OK,
-        "office/developers_delete.html",
         NAV,
-        minijinja::context! { base => BASE, id => endpoint.id, url => endpoint.url },
+        super::ConfirmDelete {
+            title: "Remove webhook endpoint",
+            question: "Remove this webhook endpoint?",
+            before: "Events will no longer be sent to ",
+            strong: &endpoint.url,
+            after: ", and its delivery log is deleted. Deliveries waiting for a retry are dropped. To send events there again, add it anew (with a new signing secret).",
+            action: format!("{BASE}/{}/delete", endpoint.id),
+            button: "Remove endpoint",
+            cancel: format!("{BASE}/{}", endpoint.id),
+        },
     ))
 }
 
 async fn delete(
     State(state): State<AppState>,
     user: OfficeUser,
-    Path(id): Path<String>,
+    Path(id): Path<WebhookEndpointId>,
     Form(f): Form<CsrfForm>,
 ) -> Page {
     if let Some(r) = user.csrf_refusal(&f.csrf) {

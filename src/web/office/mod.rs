@@ -200,6 +200,44 @@ pub fn page_with_status(
         .page(status, template, minijinja::context! { ..base, ..ctx })
 }
 
+/// A "delete this?" page (alert rules, templates, webhook endpoints): what
+/// goes, in words around the one name in bold, one button that posts the
+/// deletion with the CSRF token, and the way back.
+pub struct ConfirmDelete<'a> {
+    /// The page's title.
+    pub title: &'a str,
+    /// The heading: the question asked.
+    pub question: &'a str,
+    /// The explanation: `before`, then `strong` in bold, then `after`.
+    pub before: &'a str,
+    pub strong: &'a str,
+    pub after: &'a str,
+    /// Where the button posts.
+    pub action: String,
+    pub button: &'a str,
+    /// Where "Cancel" leads.
+    pub cancel: String,
+}
+
+pub fn confirm_delete(
+    state: &AppState,
+    user: &OfficeUser,
+    nav: &str,
+    c: ConfirmDelete,
+) -> Response {
+    page(
+        state,
+        user,
+        "office/confirm_delete.html",
+        nav,
+        minijinja::context! {
+            title => c.title, question => c.question, before => c.before,
+            strong => c.strong, after => c.after, action => c.action,
+            button => c.button, cancel => c.cancel,
+        },
+    )
+}
+
 // ---------------------------------------------------------------- sign-in
 
 #[derive(Deserialize, Default)]

@@ -14,6 +14,7 @@ use utoipa_axum::routes;
 use super::form::{AUTHENTICATE_MESSAGE, confirm_detached};
 use super::{ClientIp, consent_for, load_page, resolve};
 use crate::app::payments::{self, PayError, PayInvoices, PayResult, PayStep};
+use crate::domain::ids::InvoiceId;
 use crate::processor::PageProcessor;
 use crate::store::links::LiveLink;
 use crate::store::paypage::PayPage;
@@ -83,7 +84,8 @@ struct PageData<'a> {
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"invoice_ids": ["inv_0000000000000000"], "payment_method": "tok_visa"}))]
 pub struct PayBody {
-    invoice_ids: Vec<String>,
+    #[schema(value_type = Vec<String>)]
+    invoice_ids: Vec<InvoiceId>,
     payment_method: String,
     #[serde(default)]
     save_card_and_enroll_autopay: bool,
@@ -178,15 +180,7 @@ async fn api_pay_inner(
     match payments::pay_interactive_detached(&state.app, req).await {
         Ok(step) => Ok(pay_step_response(step)),
         // The charge was sent and its answer is awaited: accepted, not failed.
-        Err(PayError::Pending { attempt_id }) => Ok((
-            StatusCode::ACCEPTED,
-            Json(PendingPayment {
-                id: attempt_id,
-                status: "pending".into(),
-                message: crate::web::error::PENDING_MESSAGE.into(),
-            }),
-        )
-            .into_response()),
+        Err(PayError::Pending { attempt_id }) => Ok(PendingPayment::accepted(attempt_id)),
         Err(e) => Err(e.into()),
     }
 }

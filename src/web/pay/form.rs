@@ -12,6 +12,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use super::page::{FormState, render_page};
 use super::{ClientIp, consent_for, form_sig_valid, resolve};
 use crate::app::payments::{self, PayError, PayInvoices, PayResult, PayStep};
+use crate::domain::ids::InvoiceId;
 use crate::store::paypage;
 use crate::web::AppState;
 use crate::web::error::ApiError;
@@ -19,7 +20,7 @@ use crate::web::error::ApiError;
 /// The form's fields; card numbers are not among them (the inputs carry no name).
 #[derive(Default)]
 pub(crate) struct PayForm {
-    invoice_ids: Vec<String>,
+    invoice_ids: Vec<InvoiceId>,
     payment_method: String,
     card_token: String,
     plan: String,
@@ -35,7 +36,7 @@ pub(crate) fn parse_form(body: &[u8]) -> PayForm {
     for (k, v) in form_urlencoded::parse(body) {
         let v = v.into_owned();
         match k.as_ref() {
-            "invoice_ids" => f.invoice_ids.push(v),
+            "invoice_ids" => f.invoice_ids.push(v.into()),
             "payment_method" => f.payment_method = v,
             "card_token" => f.card_token = v,
             "plan" => f.plan = v,
@@ -113,7 +114,7 @@ pub(crate) async fn submit_form(
 ) -> Submitted {
     let form = parse_form(body);
     let mut fs = FormState {
-        selected: Some(form.invoice_ids.clone()),
+        selected: Some(form.invoice_ids.iter().map(|i| i.to_string()).collect()),
         plan: form.plan.clone(),
         method: Some(form.payment_method.clone()),
         ..FormState::default()
@@ -172,7 +173,7 @@ pub(crate) async fn submit_form(
     };
     let req = PayInvoices {
         company_id: payer.company_id.to_string(),
-        customer_id: payer.customer_id.to_string(),
+        customer_id: payer.customer_id.into(),
         invoice_ids: form.invoice_ids.clone(),
         payment_method: method,
         idempotency_key: format!("{}:{}", payer.key_prefix, form.form_nonce),

@@ -152,7 +152,7 @@ pub(super) fn note_opened(
     );
     tokio::spawn(async move {
         if let Err(e) =
-            crate::app::links::note_opened(&app, &company_id, &customer_id, &token).await
+            crate::app::links::note_opened(&app, &company_id, &customer_id.into(), &token).await
         {
             tracing::warn!(error = %e, "could not note a payment link's opening");
         }

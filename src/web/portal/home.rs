@@ -178,7 +178,7 @@ pub(super) async fn history(State(state): State<AppState>, user: PortalUser) -> 
                 "partially_refunded" => "Partly refunded",
                 _ => "Paid",
             },
-            id: p.id,
+            id: p.id.into(),
         })
         .collect();
     page(

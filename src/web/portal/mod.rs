@@ -23,6 +23,7 @@ use super::AppState;
 use super::error::ApiError;
 use super::office::{cookie_value, session_cookie};
 use crate::app::App;
+use crate::domain::ids::CustomerId;
 use crate::messaging::email::Email;
 use crate::store::StoreError;
 use crate::store::sessions::{self, Kind};
@@ -70,7 +71,7 @@ pub fn routes() -> Router<AppState> {
 /// The signed-in customer. Its company and customer id scope every query.
 #[derive(Debug, Clone, Serialize)]
 pub struct PortalUser {
-    pub customer_id: String,
+    pub customer_id: CustomerId,
     pub company_id: String,
     pub customer_name: String,
     pub company_name: String,
@@ -133,7 +134,7 @@ impl FromRequestParts<AppState> for PortalUser {
             .await
             .map_err(|e| ApiError::from(e).into_response())?;
         Ok(PortalUser {
-            customer_id: session.principal_id,
+            customer_id: session.principal_id.into(),
             company_id: session.company_id,
             customer_name: row.0,
             company_name: row.1,

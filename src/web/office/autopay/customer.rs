@@ -15,6 +15,7 @@ use crate::app::{Refusal, Rejected};
 use crate::domain::autopay as rules;
 use crate::domain::autopay_consent_text;
 use crate::domain::dates;
+use crate::domain::ids::CustomerId;
 use crate::store::autopay as store;
 use crate::store::payments as pay_store;
 use crate::store::{companies, customers};
@@ -181,7 +182,7 @@ pub(super) async fn enroll(
     user: OfficeUser,
     ip: ClientIp,
     headers: HeaderMap,
-    Path(id): Path<String>,
+    Path(id): Path<CustomerId>,
     Form(f): Form<EnrollForm>,
 ) -> Page {
     if let Some(r) = user.csrf_refusal(&f.csrf) {
@@ -220,7 +221,7 @@ pub(super) async fn enroll(
 pub(super) async fn set_property_cards(
     State(state): State<AppState>,
     user: OfficeUser,
-    Path(id): Path<String>,
+    Path(id): Path<CustomerId>,
     Form(fields): Form<HashMap<String, String>>,
 ) -> Page {
     let csrf = fields.get("csrf").map(String::as_str).unwrap_or("");
@@ -289,7 +290,7 @@ pub(super) async fn cancel_confirm(
 pub(super) async fn cancel(
     State(state): State<AppState>,
     user: OfficeUser,
-    Path(id): Path<String>,
+    Path(id): Path<CustomerId>,
     Form(f): Form<CsrfForm>,
 ) -> Page {
     if let Some(r) = user.csrf_refusal(&f.csrf) {

@@ -115,13 +115,21 @@ impl Kind {
         format!("/office/settings/{}", self.slug())
     }
 
+    /// What one is called in a sentence.
+    pub(super) fn noun(self) -> &'static str {
+        match self {
+            Kind::Email => "email template",
+            Kind::Sms => "SMS template",
+        }
+    }
+
     pub(super) fn info(self) -> minijinja::Value {
-        let (title, noun) = match self {
-            Kind::Email => ("Email Templates", "email template"),
-            Kind::Sms => ("SMS Templates", "SMS template"),
+        let title = match self {
+            Kind::Email => "Email Templates",
+            Kind::Sms => "SMS Templates",
         };
         minijinja::context! {
-            title => title, noun => noun, base => self.base(), is_email => self == Kind::Email,
+            title => title, noun => self.noun(), base => self.base(), is_email => self == Kind::Email,
         }
     }
 }

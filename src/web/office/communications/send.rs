@@ -78,7 +78,7 @@ async fn send_form(
                     crate::domain::dates::display(i.due_date),
                     crate::domain::money::Money::new(i.balance, i.currency).format()
                 );
-                (i.id, label)
+                (i.id.into(), label)
             })
             .collect();
     Ok(page_with_status(

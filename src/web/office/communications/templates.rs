@@ -135,7 +135,8 @@ async fn editor(
     extra: Extra,
 ) -> Page {
     let choices = customers::choices(&state.app.db, &user.company_id, 500).await?;
-    let choices: Vec<(String, String)> = choices.into_iter().map(|c| (c.id, c.name)).collect();
+    let choices: Vec<(String, String)> =
+        choices.into_iter().map(|c| (c.id.into(), c.name)).collect();
     let count = if kind == Kind::Sms {
         // The message with sample data and a real-length link, as sent.
         match crate::app::messages::preview_draft(
@@ -270,7 +271,7 @@ async fn invoice_choices(
         .map(|r| {
             let balance = crate::domain::money::Money::new(r.balance, r.currency).format();
             (
-                r.id,
+                r.id.into(),
                 format!(
                     "{} \u{2014} {} \u{2014} {balance}",
                     r.number, r.customer_name
@@ -471,12 +472,21 @@ pub(super) async fn delete_confirm(
     let Some(t) = load(&state, &user.company_id, kind, &id).await? else {
         return Ok(state.views.not_found());
     };
-    Ok(page(
+    let noun = kind.noun();
+    Ok(crate::web::office::confirm_delete(
         &state,
         &user,
-        "office/templates_delete.html",
         kind.slug(),
-        minijinja::context! { kind => kind.info(), id => id, name => t.name },
+        crate::web::office::ConfirmDelete {
+            title: &format!("Delete {noun}"),
+            question: &format!("Delete “{}”?", t.name),
+            before: &format!("The {noun} "),
+            strong: &t.name,
+            after: " will be deleted for good. Messages already sent stay in the Messages list; alerts that use it will have to be given another template.",
+            action: format!("{}/{id}/delete", kind.base()),
+            button: &format!("Delete {}", t.name),
+            cancel: kind.base(),
+        },
     ))
 }
 

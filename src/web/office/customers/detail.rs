@@ -95,7 +95,7 @@ fn payment_rows(payments: &[PaymentRecord], time_zone: &str) -> Vec<PaymentRow> 
     payments
         .iter()
         .map(|p| PaymentRow {
-            id: p.id.clone(),
+            id: p.id.to_string(),
             when: dates::display_instant(p.created_at, time_zone),
             amount: Money::new(p.amount, p.currency).format(),
             method: payment_method_words(
@@ -136,8 +136,13 @@ pub(super) async fn render_detail(
         let money = |m: i64| Money::new(m, currency).format();
         let today = state.app.clock.today_in(&company.time_zone);
 
-        let link =
-            crate::app::links::shown(db.reader(), &state.app.config.secret, company_id, id).await?;
+        let link = crate::app::links::shown(
+            db.reader(),
+            &state.app.config.secret,
+            company_id,
+            &id.into(),
+        )
+        .await?;
         let base = state.app.base_url(company.base_url.as_deref());
         let link = LinkView {
             url: link
@@ -176,7 +181,7 @@ pub(super) async fn render_detail(
                     overdue += 1;
                 }
                 InvoiceRow {
-                    id: i.id.clone(),
+                    id: i.id.to_string(),
                     number: i.number.clone(),
                     property: properties
                         .iter()

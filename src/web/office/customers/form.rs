@@ -7,6 +7,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 
 use super::{CustomerForm, FieldErrors, store_error};
 use crate::app::Rejected;
+use crate::domain::ids::CustomerId;
 use crate::store::customers;
 use crate::web::AppState;
 use crate::web::office::{OfficeUser, page_with_status, refused};
@@ -90,7 +91,7 @@ pub(super) async fn edit_form(
 pub(super) async fn update(
     State(state): State<AppState>,
     user: OfficeUser,
-    Path(id): Path<String>,
+    Path(id): Path<CustomerId>,
     Form(form): Form<CustomerForm>,
 ) -> Response {
     if let Some(refused) = user.csrf_refusal(&form.csrf) {

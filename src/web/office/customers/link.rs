@@ -7,6 +7,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
 use super::store_error;
+use crate::domain::ids::CustomerId;
 use crate::store::customers;
 use crate::web::AppState;
 use crate::web::office::{OfficeUser, page, refused};
@@ -45,7 +46,12 @@ pub(super) struct LinkForm {
 }
 
 /// The confirmation step: says what will happen; changes nothing.
-async fn confirm_page(state: &AppState, user: &OfficeUser, id: &str, action: &str) -> Response {
+async fn confirm_page(
+    state: &AppState,
+    user: &OfficeUser,
+    id: &CustomerId,
+    action: &str,
+) -> Response {
     let Some(action) = LinkAction::parse(action) else {
         return state.views.not_found();
     };
@@ -82,7 +88,7 @@ async fn confirm_page(state: &AppState, user: &OfficeUser, id: &str, action: &st
 pub(super) async fn link_confirm(
     State(state): State<AppState>,
     user: OfficeUser,
-    Path((id, action)): Path<(String, String)>,
+    Path((id, action)): Path<(CustomerId, String)>,
 ) -> Response {
     confirm_page(&state, &user, &id, &action).await
 }
@@ -90,7 +96,7 @@ pub(super) async fn link_confirm(
 pub(super) async fn link_action(
     State(state): State<AppState>,
     user: OfficeUser,
-    Path((id, action)): Path<(String, String)>,
+    Path((id, action)): Path<(CustomerId, String)>,
     Form(form): Form<LinkForm>,
 ) -> Response {
     if let Some(refused) = user.csrf_refusal(&form.csrf) {

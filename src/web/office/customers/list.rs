@@ -63,7 +63,7 @@ pub(super) async fn list(
     let shown: Vec<ListRow> = rows
         .iter()
         .map(|r| ListRow {
-            id: r.id.clone(),
+            id: r.id.to_string(),
             name: r.name.clone(),
             email: r.email.clone().unwrap_or_default(),
             phone: r.phone.clone().unwrap_or_default(),

@@ -11,6 +11,7 @@ use super::detail::{PropertyFormState, render_detail};
 use super::{CHOICES_LIMIT, FieldErrors, store_error};
 use crate::app::Rejected;
 use crate::app::properties::{self, PropertyChange, PropertyInput};
+use crate::domain::ids::PropertyId;
 use crate::store::customers::{self, PropertyView};
 use crate::web::AppState;
 use crate::web::office::{OfficeUser, page_with_status, refused};
@@ -168,7 +169,7 @@ pub(super) async fn property_form(
 pub(super) async fn update_property(
     State(state): State<AppState>,
     user: OfficeUser,
-    Path(id): Path<String>,
+    Path(id): Path<PropertyId>,
     Form(form): Form<PropertyEditForm>,
 ) -> Response {
     if let Some(refused) = user.csrf_refusal(&form.csrf) {

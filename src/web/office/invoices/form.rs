@@ -17,6 +17,7 @@ use super::{
 use crate::app::Refusal;
 use crate::app::invoices::{EditInvoice, IssueInvoice};
 use crate::domain::dates;
+use crate::domain::ids::InvoiceId;
 use crate::domain::invoice::{self, DESCRIPTION_MAX};
 use crate::domain::money::{parse_amount, plain_amount};
 use crate::domain::text::single_line;
@@ -260,7 +261,7 @@ fn property_views(choices: &[PropertyChoice]) -> Vec<PropertyView> {
     choices
         .iter()
         .map(|p| PropertyView {
-            id: p.id.clone(),
+            id: p.id.to_string(),
             label: if p.bill_to_name == p.resident_name {
                 format!("{} — billed to {}", p.address, p.bill_to_name)
             } else {
@@ -307,7 +308,7 @@ async fn render_new(
     if form.property_id.is_empty()
         && let [only] = shown
     {
-        form.property_id = only.id.clone();
+        form.property_id = only.id.to_string();
     }
     page_with_status(
         state,
@@ -502,7 +503,7 @@ pub(super) async fn edit_form(
         })
         .collect();
     let form = FormView {
-        property_id: detail.invoice.property_id.clone(),
+        property_id: detail.invoice.property_id.to_string(),
         number: detail.invoice.number.clone(),
         issue_date: dates::iso(detail.invoice.issue_date),
         due_date: dates::iso(detail.invoice.due_date),
@@ -515,7 +516,7 @@ pub(super) async fn edit_form(
 pub(super) async fn edit(
     State(state): State<AppState>,
     user: OfficeUser,
-    Path(id): Path<String>,
+    Path(id): Path<InvoiceId>,
     Form(f): Form<InvoiceForm>,
 ) -> Response {
     if let Some(r) = user.csrf_refusal(&f.csrf) {
@@ -526,7 +527,7 @@ pub(super) async fn edit(
         Err(r) => return r,
     };
     let mut form = FormView {
-        property_id: detail.invoice.property_id.clone(),
+        property_id: detail.invoice.property_id.to_string(),
         number: detail.invoice.number.clone(),
         issue_date: f.issue_date.clone(),
         due_date: f.due_date.clone(),

@@ -97,9 +97,9 @@ pub(super) async fn list(
         .map(|r| {
             let (badge_class, badge_label) = badge(&r.status, r.due_date, today);
             ListRowView {
-                id: r.id.clone(),
+                id: r.id.to_string(),
                 number: r.number.clone(),
-                customer_id: r.customer_id.clone(),
+                customer_id: r.customer_id.to_string(),
                 customer_name: r.customer_name.clone(),
                 property_address: r.property_address.clone(),
                 issue_date: dates::display(r.issue_date),

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::{OfficeUser, badge, due_words, internal, load_invoice, money, refused};
 use crate::app::Refusal;
 use crate::domain::dates;
+use crate::domain::ids::InvoiceId;
 use crate::store::companies::Company;
 use crate::store::invoices::{self, Detail};
 use crate::web::AppState;
@@ -252,7 +253,7 @@ pub(super) async fn void_confirm(
 pub(super) async fn void(
     State(state): State<AppState>,
     user: OfficeUser,
-    Path(id): Path<String>,
+    Path(id): Path<InvoiceId>,
     Form(f): Form<CsrfForm>,
 ) -> Response {
     if let Some(r) = user.csrf_refusal(&f.csrf) {

@@ -13,6 +13,7 @@ use crate::app::refunds::{
     RefundKey, RefundOutcome, RefundRequest, plan_refund_for, refund as refund_usecase,
     retry_refund as retry_refund_usecase,
 };
+use crate::domain::ids::PaymentId;
 use crate::domain::money::{parse_amount, plain_amount};
 use crate::store::payments as store;
 use crate::store::{StoreError, refunds};
@@ -179,7 +180,7 @@ async fn render_detail(
 pub(super) async fn refund(
     State(state): State<AppState>,
     user: OfficeUser,
-    Path(id): Path<String>,
+    Path(id): Path<PaymentId>,
     Form(form): Form<RefundForm>,
 ) -> Response {
     if let Some(r) = user.csrf_refusal(&form.csrf) {
@@ -353,7 +354,7 @@ pub(super) struct CsrfOnly {
 pub(super) async fn retry_refund(
     State(state): State<AppState>,
     user: OfficeUser,
-    Path((id, refund_id)): Path<(String, String)>,
+    Path((id, refund_id)): Path<(PaymentId, String)>,
     Form(form): Form<CsrfOnly>,
 ) -> Response {
     if let Some(r) = user.csrf_refusal(&form.csrf) {

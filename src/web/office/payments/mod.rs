@@ -108,9 +108,9 @@ pub(super) fn method_detail(p: &OfficePayment) -> String {
 
 pub(super) fn payment_view(p: &OfficePayment, tz: &str) -> PaymentView {
     PaymentView {
-        id: p.id.clone(),
+        id: p.id.to_string(),
         date: crate::domain::dates::display_instant(p.created_at, tz),
-        customer_id: p.customer_id.clone(),
+        customer_id: p.customer_id.to_string(),
         customer_name: p.customer_name.clone(),
         channel: label(CHANNELS, &p.channel),
         method: label(METHODS, &p.method),

@@ -11,6 +11,7 @@ use super::{fail, fmt, nonce};
 use crate::app::payments::{
     OfficeMethod, OfficePaid, PaymentKey, RecordPayment, Spread, record_office_payment,
 };
+use crate::domain::ids::{CustomerId, InvoiceId};
 use crate::domain::money::{Currency, parse_amount};
 use crate::store::payments as store;
 use crate::store::{companies, customers};
@@ -31,9 +32,9 @@ pub(super) struct PaymentForm {
     #[serde(default)]
     csrf: String,
     #[serde(default)]
-    customer_id: String,
+    customer_id: CustomerId,
     #[serde(default)]
-    invoice_ids: Vec<String>,
+    invoice_ids: Vec<InvoiceId>,
     /// `cash`, `check`, `card` (a processor token) or a saved card's id.
     #[serde(default)]
     method: String,
@@ -98,7 +99,7 @@ pub(super) async fn new_form(
         );
     }
     let form = PaymentForm {
-        customer_id: q.customer_id.clone(),
+        customer_id: q.customer_id.as_str().into(),
         method: "cash".into(),
         nonce: nonce(),
         ..PaymentForm::default()
@@ -151,7 +152,7 @@ async fn render_form(
         .map(|i| {
             let c = Currency::parse(&i.currency).unwrap_or(Currency::USD);
             InvoiceRow {
-                id: i.id.clone(),
+                id: i.id.to_string(),
                 number: i.number.clone(),
                 address: i.address.clone(),
                 due: crate::domain::dates::display(i.due_date),
@@ -287,7 +288,7 @@ pub(super) async fn create(
         customer_id: form.customer_id.clone(),
         method,
         spread: Spread::InOrder {
-            invoice_ids: form.invoice_ids.clone(),
+            invoice_ids: form.invoice_ids.iter().map(|i| i.to_string()).collect(),
             amount,
         },
         key: PaymentKey::Form(form.nonce.clone()),
