@@ -8,6 +8,7 @@ pub mod contact;
 pub mod customer;
 pub mod dates;
 pub mod funnel;
+pub mod i18n;
 pub mod invoice;
 pub mod message;
 pub mod money;

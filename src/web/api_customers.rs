@@ -76,6 +76,10 @@ pub struct CustomerChange {
     #[serde(default, deserialize_with = "present")]
     #[schema(schema_with = super::api_doc::text::address_or_empty)]
     pub billing_address: Option<Option<String>>,
+    /// `en`, `es`, or `null` for none; anything else is a 422.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<crate::domain::i18n::Lang>)]
+    pub language: Option<Option<String>>,
 }
 
 /// The new value of an optional field: as sent, cleared, or as it is.
@@ -112,6 +116,10 @@ async fn update_customer(
         email: merged(&b.email, &current.email),
         phone: merged(&b.phone, &current.phone),
         billing_address: merged(&b.billing_address, &current.billing_address),
+        language: match &b.language {
+            Some(sent) => sent.as_deref(),
+            None => current.language.map(|l| l.code()),
+        },
     };
     let customer = crate::app::customers::update(&state.app, &key.actor(), &id, &input).await?;
     Ok(Json(customer).into_response())

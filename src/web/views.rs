@@ -4,7 +4,10 @@ use std::sync::Arc;
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
-use minijinja::Environment;
+use minijinja::value::{Kwargs, Value};
+use minijinja::{Environment, State};
+
+use crate::domain::i18n::{self, Arg, Lang};
 use serde::Serialize;
 
 #[derive(Clone)]
@@ -28,13 +31,28 @@ impl Views {
                     .unwrap_or(crate::domain::contact::DEFAULT_REGION),
             )
         });
+        // `{{ t("pay-invoice", number=inv.number) }}`: a customer-facing
+        // message in the page's `lang` (src/domain/i18n.rs, locales/).
+        env.add_function("t", translate);
         Views { env: Arc::new(env) }
     }
 
+    /// Renders a page. A context without `lang` gets the request's guess
+    /// (`web::lang`); every page also gets the language switch's links.
     pub fn render(&self, name: &str, ctx: impl Serialize) -> Result<String, minijinja::Error> {
+        let ctx = Value::from(minijinja::value::Serde(&ctx));
+        let lang = ctx
+            .get_attr("lang")
+            .ok()
+            .and_then(|v| v.as_str().and_then(Lang::parse))
+            .unwrap_or_else(crate::web::lang::guess);
+        let extra = minijinja::context! {
+            lang => lang.code(),
+            lang_links => crate::web::lang::switch_links(lang),
+        };
         self.env
             .get_template(name)?
-            .render(minijinja::value::Serde(&ctx))
+            .render(minijinja::value::merge_maps([extra, ctx]))
     }
 
     /// A rendered page with a status; a template failure is logged and shown as a plain 500.
@@ -60,6 +78,25 @@ impl Views {
             minijinja::context! {},
         )
     }
+}
+
+/// The template function `t(key, name=value, …)`: numbers choose plural
+/// forms, everything else is put in as text (escaped like any value).
+fn translate(state: &State, key: &str, kwargs: Kwargs) -> Result<String, minijinja::Error> {
+    let lang = state
+        .lookup("lang")
+        .and_then(|v| v.as_str().and_then(Lang::parse))
+        .unwrap_or_default();
+    let mut args = Vec::new();
+    for name in kwargs.args() {
+        let v: Value = kwargs.get(name)?;
+        let arg = match v.as_i64() {
+            Some(n) if v.is_number() => Arg::Number(n),
+            _ => Arg::Text(v.to_string()),
+        };
+        args.push((name, arg));
+    }
+    Ok(i18n::tr(lang, key, &args))
 }
 
 impl Default for Views {
