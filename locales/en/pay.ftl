@@ -84,3 +84,7 @@ autopay-turn-off-question = Turn off autopay?
 autopay-on-for = Autopay is on for { $card }. Invoices are charged to it when they are due.
 autopay-off-explain = If you turn it off, future invoices are not charged automatically; you pay them yourself from your payment page. Your saved card stays on file.
 autopay-form-stale = This page was open too long or came from elsewhere. Press the button again.
+autopay-choose-card = Choose one of your saved cards for autopay.
+autopay-card-expired = That card has expired. Choose another card.
+autopay-tick-consent = To turn autopay on, tick the box to authorize future charges.
+receipt-pdf = (PDF)

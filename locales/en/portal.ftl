@@ -92,7 +92,28 @@ portal-remove-autopay-more = Future invoices will not be charged automatically.
 portal-remove-button = Remove the card
 portal-keep = Keep it
 
-# The sign-in email.
-portal-email-subject = Your { $company } customer portal
-portal-email-link-text = Sign in to your { $company } customer portal with this link. It works once, for 20 minutes:
-portal-email-ignore = If you did not ask for it, ignore this email.
+# The sign-in and invitation emails (plain text).
+portal-signin-email-subject = Your sign-in link for { $company }
+portal-signin-email-body =
+    Hello { $name },
+
+    Use this link to sign in to your { $company } customer portal. It works once, for 20 minutes:
+
+    { $url }
+
+    If you did not ask for it, you can ignore this email.
+
+    { $company }
+portal-invite-email-subject = Your { $company } customer portal
+portal-invite-email-body =
+    Hello { $name },
+
+    { $company } invites you to its customer portal, where you can see and pay your invoices, see your payment history and manage saved cards and autopay.
+
+    Set your password here (the link works once, for 7 days):
+
+    { $url }
+
+    If you did not expect this email, you can ignore it.
+
+    { $company }

@@ -90,3 +90,7 @@ autopay-turn-off-question = ¿Desactivar el pago automático?
 autopay-on-for = El pago automático está activado con { $card }. Las facturas se cobran en ella cuando vencen.
 autopay-off-explain = Si lo desactiva, las facturas futuras no se cobran automáticamente; usted las paga desde su página de pago. Su tarjeta guardada se conserva.
 autopay-form-stale = Esta página estuvo abierta demasiado tiempo o vino de otro lugar. Presione el botón otra vez.
+autopay-choose-card = Elija una de sus tarjetas guardadas para el pago automático.
+autopay-card-expired = Esa tarjeta está vencida. Elija otra tarjeta.
+autopay-tick-consent = Para activar el pago automático, marque la casilla para autorizar los cobros futuros.
+receipt-pdf = (PDF)

@@ -92,7 +92,28 @@ portal-remove-autopay-more = Las facturas futuras no se cobrarán automáticamen
 portal-remove-button = Quitar la tarjeta
 portal-keep = Conservarla
 
-# El correo para iniciar sesión.
-portal-email-subject = Su portal de cliente de { $company }
-portal-email-link-text = Inicie sesión en su portal de cliente de { $company } con este enlace. Funciona una vez, durante 20 minutos:
-portal-email-ignore = Si usted no lo pidió, ignore este correo.
+# Los correos para iniciar sesión y de invitación (texto).
+portal-signin-email-subject = Su enlace para iniciar sesión en { $company }
+portal-signin-email-body =
+    Hola, { $name }:
+
+    Use este enlace para iniciar sesión en su portal de cliente de { $company }. Funciona una vez, durante 20 minutos:
+
+    { $url }
+
+    Si usted no lo pidió, puede ignorar este correo.
+
+    { $company }
+portal-invite-email-subject = Su portal de cliente de { $company }
+portal-invite-email-body =
+    Hola, { $name }:
+
+    { $company } le invita a su portal de cliente, donde puede ver y pagar sus facturas, ver su historial de pagos y administrar sus tarjetas guardadas y el pago automático.
+
+    Elija su contraseña aquí (el enlace funciona una vez, durante 7 días):
+
+    { $url }
+
+    Si no esperaba este correo, puede ignorarlo.
+
+    { $company }

@@ -101,8 +101,7 @@ impl CustomerInput<'_> {
 }
 
 /// What a language other than the two is told.
-pub const LANGUAGE_MESSAGE: &str =
-    "Choose the customer's language: \"en\" (English), \"es\" (Spanish), or none (null) to follow the browser and then the company's default.";
+pub const LANGUAGE_MESSAGE: &str = "Choose the customer's language: \"en\" (English), \"es\" (Spanish), or none (null) to follow the browser and then the company's default.";
 
 fn optional(v: Option<&str>) -> Option<&str> {
     v.map(str::trim).filter(|v| !v.is_empty())
@@ -145,7 +144,10 @@ mod tests {
         .check("US")
         .unwrap_err();
         let fields: Vec<_> = errors.iter().map(|e| e.field).collect();
-        assert_eq!(fields, ["name", "email", "phone", "billing_address", "language"]);
+        assert_eq!(
+            fields,
+            ["name", "email", "phone", "billing_address", "language"]
+        );
         assert!(errors[4].message.contains("\"es\""));
         assert!(errors[2].message.contains("phone number"));
     }

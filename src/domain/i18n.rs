@@ -105,7 +105,9 @@ impl utoipa::PartialSchema for Lang {
     fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
         utoipa::openapi::schema::ObjectBuilder::new()
             .schema_type(utoipa::openapi::schema::Type::String)
-            .description(Some("A language customers read: `en` (English) or `es` (Spanish)."))
+            .description(Some(
+                "A language customers read: `en` (English) or `es` (Spanish).",
+            ))
             .enum_values(Some(Lang::ALL.iter().map(|l| l.code())))
             .into()
     }
@@ -238,7 +240,10 @@ pub fn instant(lang: Lang, at: time::OffsetDateTime, time_zone: &str) -> String 
     tr(
         lang,
         "date-time",
-        &[("date", Arg::Text(date(lang, day))), ("time", Arg::Text(time))],
+        &[
+            ("date", Arg::Text(date(lang, day))),
+            ("time", Arg::Text(time)),
+        ],
     )
 }
 
@@ -295,9 +300,44 @@ mod tests {
     fn every_key_is_in_both_languages() {
         let en = keys("en");
         let es = keys("es");
-        assert!(en.len() > 100, "the English files hold the customer's words");
-        assert_eq!(missing(&en, &es), Vec::<String>::new(), "in English, not in Spanish");
-        assert_eq!(missing(&es, &en), Vec::<String>::new(), "in Spanish, not in English");
+        assert!(
+            en.len() > 100,
+            "the English files hold the customer's words"
+        );
+        assert_eq!(
+            missing(&en, &es),
+            Vec::<String>::new(),
+            "in English, not in Spanish"
+        );
+        assert_eq!(
+            missing(&es, &en),
+            Vec::<String>::new(),
+            "in Spanish, not in English"
+        );
+    }
+
+    /// Pages put the messages into HTML as they are (only the values are
+    /// escaped): no message may carry markup or a straight quote.
+    #[test]
+    fn messages_hold_no_markup() {
+        for lang in ["en", "es"] {
+            let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("locales")
+                .join(lang);
+            for entry in std::fs::read_dir(&dir).unwrap() {
+                let path = entry.unwrap().path();
+                for line in std::fs::read_to_string(&path).unwrap().lines() {
+                    if line.starts_with('#') {
+                        continue;
+                    }
+                    assert!(
+                        !line.replace("->", "").contains(['<', '>', '"', '&']),
+                        "{}: {line}",
+                        path.display()
+                    );
+                }
+            }
+        }
     }
 
     #[test]
@@ -322,11 +362,20 @@ mod tests {
         assert_eq!(Lang::parse("EN_us"), Some(Lang::En));
         assert_eq!(Lang::parse("fr"), None);
         assert_eq!(Lang::parse(""), None);
-        assert_eq!(Lang::from_accept_language("es-US,es;q=0.9,en;q=0.8"), Some(Lang::Es));
-        assert_eq!(Lang::from_accept_language("fr-FR, en;q=0.5, es;q=0.7"), Some(Lang::Es));
+        assert_eq!(
+            Lang::from_accept_language("es-US,es;q=0.9,en;q=0.8"),
+            Some(Lang::Es)
+        );
+        assert_eq!(
+            Lang::from_accept_language("fr-FR, en;q=0.5, es;q=0.7"),
+            Some(Lang::Es)
+        );
         assert_eq!(Lang::from_accept_language("en-US,en;q=0.9"), Some(Lang::En));
         assert_eq!(Lang::from_accept_language("de, fr;q=0.8"), None);
-        assert_eq!(Lang::from_accept_language("es;q=0, en;q=0.1"), Some(Lang::En));
+        assert_eq!(
+            Lang::from_accept_language("es;q=0, en;q=0.1"),
+            Some(Lang::En)
+        );
         assert_eq!(Lang::from_accept_language(""), None);
     }
 
@@ -340,8 +389,14 @@ mod tests {
         assert_eq!(date_near(Lang::Es, date!(2026 - 12 - 31), d), "31 dic");
         assert_eq!(date_near(Lang::En, date!(2027 - 01 - 05), d), "Jan 5, 2027");
         let at = time::macros::datetime!(2026-11-28 22:31 UTC);
-        assert_eq!(instant(Lang::En, at, "America/Chicago"), "Nov 28, 2026, 4:31 PM CST");
-        assert_eq!(instant(Lang::Es, at, "America/Chicago"), "28 nov 2026, 16:31 CST");
+        assert_eq!(
+            instant(Lang::En, at, "America/Chicago"),
+            "Nov 28, 2026, 4:31 PM CST"
+        );
+        assert_eq!(
+            instant(Lang::Es, at, "America/Chicago"),
+            "28 nov 2026, 16:31 CST"
+        );
     }
 
     #[test]
@@ -353,11 +408,23 @@ mod tests {
 
     #[test]
     fn plurals_come_from_the_library() {
-        let one = tr(Lang::Es, "pay-overdue", &[("days", 1i64.into()), ("date", "1 dic 2026".into())]);
-        let many = tr(Lang::Es, "pay-overdue", &[("days", 3i64.into()), ("date", "1 dic 2026".into())]);
+        let one = tr(
+            Lang::Es,
+            "pay-overdue",
+            &[("days", 1i64.into()), ("date", "1 dic 2026".into())],
+        );
+        let many = tr(
+            Lang::Es,
+            "pay-overdue",
+            &[("days", 3i64.into()), ("date", "1 dic 2026".into())],
+        );
         assert_eq!(one, "Vencida hace 1 día (vencía el 1 dic 2026)");
         assert_eq!(many, "Vencida hace 3 días (vencía el 1 dic 2026)");
-        let en = tr(Lang::En, "pay-overdue", &[("days", 1i64.into()), ("date", "Dec 1, 2026".into())]);
+        let en = tr(
+            Lang::En,
+            "pay-overdue",
+            &[("days", 1i64.into()), ("date", "Dec 1, 2026".into())],
+        );
         assert_eq!(en, "Overdue by 1 day (was due Dec 1, 2026)");
     }
 

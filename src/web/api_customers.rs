@@ -337,6 +337,7 @@ async fn enroll(
         ip: ip.0.to_string(),
         user_agent: user_agent(&headers),
         note: Some(&b.consent_note),
+        language: None,
     };
     autopay::enroll(&state.app, &key.actor(), &id, &req)
         .await

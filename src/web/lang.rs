@@ -20,7 +20,7 @@ pub struct Hint {
     pub chosen: Option<Lang>,
     /// The browser's preference.
     pub accept: Option<Lang>,
-    /// The path and query without `lang`, for the switch's links.
+    /// The path (and the portal sign-in's `company`), for the switch's links.
     pub here: String,
 }
 
@@ -34,9 +34,12 @@ fn query_lang(query: &str) -> Option<Lang> {
         .and_then(|(_, v)| Lang::parse(&v))
 }
 
+/// The page's address for the switch: its path, and of the query only the
+/// portal sign-in's `company` (anything else a link carried stays out of the
+/// page).
 fn here(path: &str, query: Option<&str>) -> String {
     let kept: Vec<(String, String)> = form_urlencoded::parse(query.unwrap_or("").as_bytes())
-        .filter(|(k, _)| k != "lang")
+        .filter(|(k, _)| k == "company")
         .map(|(k, v)| (k.into_owned(), v.into_owned()))
         .collect();
     if kept.is_empty() {
@@ -109,11 +112,31 @@ pub fn switch_links(current: Lang) -> Vec<minijinja::Value> {
             minijinja::context! {
                 code => l.code(),
                 name => l.name(),
-                href => format!("{here}{sep}lang={}", l.code()),
+                href => minijinja::Value::from_safe_string(attribute(&format!(
+                    "{here}{sep}lang={}",
+                    l.code()
+                ))),
                 current => *l == current,
             }
         })
         .collect()
+}
+
+/// Text for a double-quoted HTML attribute (slashes kept, so the link reads
+/// as the same-site path it is).
+fn attribute(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -123,7 +146,14 @@ mod tests {
     #[test]
     fn the_switch_keeps_the_rest_of_the_query() {
         assert_eq!(here("/pay/abc", Some("lang=es")), "/pay/abc");
-        assert_eq!(here("/portal", Some("x=1&lang=es")), "/portal?x=1");
+        assert_eq!(
+            here("/portal/login", Some("company=co_1&lang=es")),
+            "/portal/login?company=co_1"
+        );
+        assert_eq!(
+            here("/portal/login", Some("next=https://evil.example")),
+            "/portal/login"
+        );
         assert_eq!(here("/portal", None), "/portal");
         assert_eq!(query_lang("a=b&lang=es-MX"), Some(Lang::Es));
         assert_eq!(query_lang("lang=fr"), None);
@@ -132,11 +162,17 @@ mod tests {
     #[test]
     fn the_choice_comes_first_then_the_customer_then_the_browser() {
         let mut headers = HeaderMap::new();
-        headers.insert(header::ACCEPT_LANGUAGE, HeaderValue::from_static("es-US,es;q=0.9"));
+        headers.insert(
+            header::ACCEPT_LANGUAGE,
+            HeaderValue::from_static("es-US,es;q=0.9"),
+        );
         let h = hint_from(&headers, None, "/pay/x", None);
         assert_eq!((h.chosen, h.accept), (None, Some(Lang::Es)));
         headers.insert(header::COOKIE, HeaderValue::from_static("fp_lang=en"));
         assert_eq!(hint_from(&headers, None, "/", None).chosen, Some(Lang::En));
-        assert_eq!(hint_from(&headers, Some(Lang::Es), "/", None).chosen, Some(Lang::Es));
+        assert_eq!(
+            hint_from(&headers, Some(Lang::Es), "/", None).chosen,
+            Some(Lang::Es)
+        );
     }
 }
