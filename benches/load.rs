@@ -447,6 +447,7 @@ async fn add_customer(batch: &mut Batch<'_>, ctx: &Ctx<'_>, n: usize) -> anyhow:
             email: Some(format!("customer{n:05}@bench.example")),
             phone: Some(format!("(512) 555-{:04}", n % 10_000)),
             billing_address: Some(format!("PO Box {n}, Austin, TX 78767")),
+            language: None,
         },
     )
     .await?;

@@ -319,6 +319,7 @@ async fn seed(app: &App, invoices_wanted: usize) -> anyhow::Result<Seeded> {
                 email: Some(format!("customer{n:06}@bench.example")),
                 phone: Some(format!("(512) 555-{:04}", n % 10_000)),
                 billing_address: Some(format!("PO Box {n}, Austin, TX 78767")),
+                language: None,
             },
         )
         .await?;

@@ -159,6 +159,7 @@ async fn seed_customers(tx: &mut Conn, app: &App, demo: &Actor) -> anyhow::Resul
             email: Some(email),
             phone: Some(phone),
             billing_address: Some(address),
+            language: None,
         }
         .check("US")
         .map_err(|e| anyhow::anyhow!("demo customer {name}: {e:?}"))?;

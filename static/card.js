@@ -2,6 +2,10 @@
 // the processor's tokens endpoint only; the form posts the token.
 (function () {
   "use strict";
+  // The page's words in its language (set by the server on <body>).
+  function say(key, fallback) {
+    try { return JSON.parse(document.body.getAttribute("data-words") || "{}")[key] || fallback; } catch (e) { return fallback; }
+  }
   function val(id) { var el = document.getElementById(id); return el ? el.value : ""; }
 
   // The card's brand from its first digits, as the card networks assign them.
@@ -58,9 +62,9 @@
     if (exp.length === 1 && exp[0].length >= 4) exp = [exp[0].slice(0, 2), exp[0].slice(2)];
     var cvc = val("cc-cvc").trim();
     var zip = val("cc-zip").trim();
-    if (number.length < 12) return Promise.reject({ message: "Enter the card number.", field: "cc-number" });
-    if (exp.length !== 2 || !exp[0] || !exp[1]) return Promise.reject({ message: "Enter the expiry date as MM/YY.", field: "cc-exp" });
-    if (!/^\d{3,4}$/.test(cvc)) return Promise.reject({ message: "Enter the 3 or 4 digit security code.", field: "cc-cvc" });
+    if (number.length < 12) return Promise.reject({ message: say("number", "Enter the card number."), field: "cc-number" });
+    if (exp.length !== 2 || !exp[0] || !exp[1]) return Promise.reject({ message: say("expiry", "Enter the expiry date as MM/YY."), field: "cc-exp" });
+    if (!/^\d{3,4}$/.test(cvc)) return Promise.reject({ message: say("cvc", "Enter the 3 or 4 digit security code."), field: "cc-cvc" });
     var body = { number: number, exp_month: parseInt(exp[0], 10), exp_year: parseInt(exp[1], 10), cvc: cvc };
     if (zip) body.postal_code = zip;
     return fetch("/sandbox/v1/tokens", {
@@ -69,14 +73,14 @@
       return r.json().then(function (j) {
         if (!r.ok) {
           var f = { number: "cc-number", exp_month: "cc-exp", exp_year: "cc-exp", cvc: "cc-cvc", postal_code: "cc-zip" };
-          throw { message: (j.error && j.error.message) || "The card could not be read.", field: f[j.error && j.error.field] };
+          throw { message: (j.error && j.error.message) || say("unreadable", "The card could not be read."), field: f[j.error && j.error.field] };
         }
         // The number and CVC stay in the browser: the inputs carry no name.
         document.getElementById("cc-number").value = "";
         document.getElementById("cc-cvc").value = "";
         return j.id;
       });
-    }, function () { throw { message: "We could not reach the card processor. Check your connection and try again." }; });
+    }, function () { throw { message: say("unreachable", "We could not reach the card processor. Check your connection and try again.") }; });
   };
 
   // The sandbox's stand-in for the bank's check (3-D Secure): the test card

@@ -7,6 +7,11 @@
   // as the page's policy allows no inline styles.
   var accent = document.documentElement.getAttribute("data-accent");
   if (accent && /^#[0-9a-fA-F]{6}$/.test(accent)) document.documentElement.style.setProperty("--accent", accent);
+  // The page's words in its language (set by the server on <body>).
+  var words = {};
+  try { words = JSON.parse(document.body.getAttribute("data-words") || "{}"); } catch (e) { words = {}; }
+  window.fieldpayWords = words;
+  function w(key, fallback) { return words[key] || fallback; }
   var form = document.getElementById("pay-form");
   if (!form) return;
   document.documentElement.className += " js";
@@ -19,7 +24,7 @@
   var consentBox = document.getElementById("autopay-consent");
   var fields = document.getElementById("card-fields");
   var cardError = document.getElementById("card-error");
-  var fmt = new Intl.NumberFormat("en-US", { style: "currency", currency: (total.dataset.currency || "usd").toUpperCase() });
+  var fmt = new Intl.NumberFormat(document.documentElement.lang === "es" ? "es-US" : "en-US", { style: "currency", currency: (total.dataset.currency || "usd").toUpperCase() });
   var minorDigits = fmt.resolvedOptions().maximumFractionDigits;
   var busy = false;
 
@@ -36,7 +41,7 @@
     why.hidden = n > 0;
     if (!busy) {
       button.disabled = n === 0;
-      button.textContent = n === 0 ? "Select an invoice to pay" : "Pay " + money(sum);
+      button.textContent = n === 0 ? w("select", "Select an invoice to pay") : w("pay", "Pay {amount}").replace("{amount}", money(sum));
     }
     if (consent) consent.hidden = checked("plan") !== "autopay";
     fields.hidden = method() !== "new_card";
@@ -57,12 +62,12 @@
     if (busy) { e.preventDefault(); return; }
     if (consentBox && checked("plan") === "autopay" && !consentBox.checked) {
       e.preventDefault();
-      fail("To use autopay, tick the box to authorize future charges, or choose \u201cPay this time only\u201d.", "autopay-consent");
+      fail(w("consent", "To use autopay, tick the box to authorize future charges, or choose \u201cPay this time only\u201d."), "autopay-consent");
       return;
     }
     busy = true;
     button.disabled = true;
-    button.textContent = "Processing\u2026";
+    button.textContent = w("processing", "Processing\u2026");
     cardError.textContent = "";
     if (method() !== "new_card") return;
     e.preventDefault();

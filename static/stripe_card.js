@@ -3,9 +3,13 @@
 // and CVC go only to Stripe; the form posts the PaymentMethod id (pm_…).
 (function () {
   "use strict";
+  // The page's words in its language (set by the server on <body>).
+  function say(key, fallback) {
+    try { return JSON.parse(document.body.getAttribute("data-words") || "{}")[key] || fallback; } catch (e) { return fallback; }
+  }
   var mount = document.getElementById("stripe-card");
   if (!mount) return;
-  var unavailable = { message: "Card entry is not available right now. Please try again later or call us to pay by phone." };
+  var unavailable = { message: say("unavailable", "Card entry is not available right now. Please try again later or call us to pay by phone.") };
   var stripe = null, card = null;
   if (window.Stripe && mount.dataset.publishableKey) {
     stripe = window.Stripe(mount.dataset.publishableKey);
@@ -17,9 +21,9 @@
   window.fieldpayTokenize = function () {
     if (!stripe || !card) return Promise.reject(unavailable);
     return stripe.createPaymentMethod({ type: "card", card: card }).then(function (r) {
-      if (r.error) throw { message: r.error.message || "The card could not be read." };
+      if (r.error) throw { message: r.error.message || say("unreadable", "The card could not be read.") };
       return r.paymentMethod.id;
-    }, function () { throw { message: "We could not reach the card processor. Check your connection and try again." }; });
+    }, function () { throw { message: say("unreachable", "We could not reach the card processor. Check your connection and try again.") }; });
   };
 
   // The bank asked the customer to authenticate (3-D Secure): complete it
@@ -31,7 +35,7 @@
     var status = document.getElementById("authenticate-status");
     var confirmAttempt = function () {
       document.getElementById("confirm_attempt").value = auth.dataset.attemptId;
-      if (status) status.textContent = "Finishing your payment\u2026";
+      if (status) status.textContent = say("finishing", "Finishing your payment\u2026");
       payForm.submit();
     };
     if (!stripe) {

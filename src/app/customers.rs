@@ -108,5 +108,6 @@ pub async fn update_in(
         email: new.email.clone(),
         phone: new.phone.clone(),
         billing_address: new.billing_address.clone(),
+        language: new.language,
     })
 }

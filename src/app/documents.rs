@@ -109,6 +109,7 @@ pub(super) async fn invoice_doc(
         return Ok(None);
     };
     let bill_to = customers::get(&app.db, company_id, &d.invoice.bill_to_customer_id).await?;
+    let bill_to_lang = bill_to.as_ref().and_then(|c| c.language);
     let inv = d.invoice;
     let pay_url = if inv.status == "open" && inv.balance > 0 {
         pay_url(app, &company, &inv.bill_to_customer_id).await?
@@ -143,6 +144,7 @@ pub(super) async fn invoice_doc(
         paid: d.applied - d.refunded,
         balance: inv.balance,
         pay_url,
+        lang: bill_to_lang.unwrap_or(company.language),
     };
     Ok(Some(LoadedInvoice {
         doc,
@@ -233,6 +235,7 @@ pub async fn statement_pdf(
         pay_url: pay_url(app, &company, customer_id).await?,
         company: company_block(app, &company).await?,
         date: app.clock.today_in(&company.time_zone),
+        lang: customer.language.unwrap_or(company.language),
         customer_name: customer.name,
         customer_address: customer.billing_address,
         currency,

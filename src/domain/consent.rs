@@ -1,16 +1,25 @@
 //! The autopay authorization a customer reads and accepts. The exact text
-//! shown is the text stored with the enrollment.
+//! shown, in the language shown, is the text stored with the enrollment.
 
-pub fn autopay_consent_text(company_name: &str, company_phone: &str) -> String {
-    let contact = if company_phone.trim().is_empty() {
-        format!("by contacting {company_name}")
+use crate::domain::i18n::{Lang, tr};
+
+pub fn autopay_consent_text(lang: Lang, company_name: &str, company_phone: &str) -> String {
+    if company_phone.trim().is_empty() {
+        tr(
+            lang,
+            "autopay-consent-contact",
+            &[("company", company_name.into())],
+        )
     } else {
-        format!("by calling {company_phone}")
-    };
-    format!(
-        "I authorize {company_name} to charge this card for invoices on my account when they are due, \
-         until I cancel. I can cancel at any time from this page or {contact}."
-    )
+        tr(
+            lang,
+            "autopay-consent-call",
+            &[
+                ("company", company_name.into()),
+                ("phone", company_phone.into()),
+            ],
+        )
+    }
 }
 
 #[cfg(test)]
@@ -19,9 +28,21 @@ mod tests {
 
     #[test]
     fn names_company_and_phone() {
-        let t = autopay_consent_text("Acme Pest", "(512) 555-0100");
+        let t = autopay_consent_text(Lang::En, "Acme Pest", "(512) 555-0100");
         assert!(t.starts_with("I authorize Acme Pest to charge this card"));
         assert!(t.ends_with("from this page or by calling (512) 555-0100."));
-        assert!(autopay_consent_text("Acme Pest", "").ends_with("by contacting Acme Pest."));
+        assert!(
+            autopay_consent_text(Lang::En, "Acme Pest", "").ends_with("by contacting Acme Pest.")
+        );
+    }
+
+    #[test]
+    fn in_spanish() {
+        let t = autopay_consent_text(Lang::Es, "Acme Pest", "(512) 555-0100");
+        assert!(
+            t.starts_with("Autorizo a Acme Pest a cobrar en esta tarjeta"),
+            "{t}"
+        );
+        assert!(t.ends_with("llamando al (512) 555-0100."), "{t}");
     }
 }

@@ -1,6 +1,7 @@
 //! A customer as written by any face (API, office, import): checked once.
 
 use super::contact::{EmailAddress, PhoneNumber};
+use super::i18n::Lang;
 use super::text::{FieldError, optional_multi_line, single_line};
 
 /// A customer's fields, checked: a one-line name, an email address and a
@@ -11,6 +12,9 @@ pub struct NewCustomer {
     pub email: Option<String>,
     pub phone: Option<String>,
     pub billing_address: Option<String>,
+    /// The language the customer reads (pages, messages, PDFs); `None`: the
+    /// browser's, then the company's.
+    pub language: Option<Lang>,
 }
 
 /// The fields as typed.
@@ -20,6 +24,8 @@ pub struct CustomerInput<'a> {
     pub email: Option<&'a str>,
     pub phone: Option<&'a str>,
     pub billing_address: Option<&'a str>,
+    /// `en`, `es`, or empty/`None` for none.
+    pub language: Option<&'a str>,
 }
 
 pub const NAME_MAX: usize = 200;
@@ -71,17 +77,31 @@ impl CustomerInput<'_> {
                 .map_err(|e| errors.push(e))
                 .ok()
                 .flatten();
+        let language = optional(self.language)
+            .map(|l| match l {
+                "en" => Ok(Lang::En),
+                "es" => Ok(Lang::Es),
+                _ => Err(FieldError::new("language", LANGUAGE_MESSAGE)),
+            })
+            .transpose()
+            .map_err(|e| errors.push(e))
+            .ok()
+            .flatten();
         match name {
             Some(name) if errors.is_empty() => Ok(NewCustomer {
                 name,
                 email: email.map(EmailAddress::into_string),
                 phone: phone.map(PhoneNumber::into_string),
                 billing_address,
+                language,
             }),
             _ => Err(errors),
         }
     }
 }
+
+/// What a language other than the two is told.
+pub const LANGUAGE_MESSAGE: &str = "Choose the customer's language: \"en\" (English), \"es\" (Spanish), or none (null) to follow the browser and then the company's default.";
 
 fn optional(v: Option<&str>) -> Option<&str> {
     v.map(str::trim).filter(|v| !v.is_empty())
@@ -104,9 +124,11 @@ mod tests {
             email: Some(" lena@example.com "),
             phone: Some("(512) 555-0142"),
             billing_address: Some("1 Main St\nAustin, TX"),
+            language: Some("es"),
         }
         .check("US")
         .unwrap();
+        assert_eq!(ok.language, Some(Lang::Es));
         assert_eq!(ok.name, "Lena Landlord");
         assert_eq!(ok.email.as_deref(), Some("lena@example.com"));
         assert_eq!(ok.phone.as_deref(), Some("+15125550142"));
@@ -117,11 +139,16 @@ mod tests {
             email: Some("lena@"),
             phone: Some("call me maybe"),
             billing_address: Some("1 Main\0St"),
+            language: Some("fr"),
         }
         .check("US")
         .unwrap_err();
         let fields: Vec<_> = errors.iter().map(|e| e.field).collect();
-        assert_eq!(fields, ["name", "email", "phone", "billing_address"]);
+        assert_eq!(
+            fields,
+            ["name", "email", "phone", "billing_address", "language"]
+        );
+        assert!(errors[4].message.contains("\"es\""));
         assert!(errors[2].message.contains("phone number"));
     }
 
@@ -132,6 +159,7 @@ mod tests {
             email: Some(" "),
             phone: None,
             billing_address: Some(""),
+            language: Some(""),
         }
         .check("US")
         .unwrap();

@@ -10,6 +10,7 @@ pub mod customer;
 pub mod dates;
 pub mod funnel;
 pub mod ids;
+pub mod i18n;
 pub mod invoice;
 pub mod message;
 pub mod money;

@@ -14,7 +14,7 @@ mod render;
 use serde::Serialize;
 use time::Date;
 
-use crate::domain::dates;
+use crate::domain::i18n::{self, Lang, tr};
 use crate::domain::money::{Currency, Money};
 use crate::store::{Conn, Db, StoreError, StoreResult};
 use render::{Align, Column, Row, Sheet};
@@ -117,7 +117,7 @@ pub struct CompanyBlock {
 }
 
 impl CompanyBlock {
-    fn lines(&self) -> Vec<String> {
+    fn lines(&self, lang: Lang) -> Vec<String> {
         let mut lines: Vec<String> = self
             .address
             .lines()
@@ -126,7 +126,11 @@ impl CompanyBlock {
             .map(String::from)
             .collect();
         if !self.phone.trim().is_empty() {
-            lines.push(format!("Phone {}", self.phone.trim()));
+            lines.push(tr(
+                lang,
+                "pdf-phone",
+                &[("phone", self.phone.trim().into())],
+            ));
         }
         if !self.email.trim().is_empty() {
             lines.push(self.email.trim().to_string());
@@ -168,6 +172,8 @@ pub struct InvoiceDoc {
     pub balance: i64,
     /// The payment link (public quick-pay URL or the portal), when on.
     pub pay_url: Option<String>,
+    /// The language it is printed in: the customer's, else the company's.
+    pub lang: Lang,
 }
 
 #[derive(Debug, Clone)]
@@ -197,6 +203,8 @@ pub struct StatementDoc {
     pub currency: Currency,
     pub properties: Vec<StatementProperty>,
     pub pay_url: Option<String>,
+    /// The language it is printed in: the customer's, else the company's.
+    pub lang: Lang,
 }
 
 impl StatementDoc {
@@ -222,106 +230,115 @@ fn party(name: &str, address: Option<&str>) -> Vec<String> {
     v
 }
 
-fn on_behalf_note(resident: &str) -> String {
-    format!("Billed on behalf of the resident, {resident}")
+fn on_behalf_note(lang: Lang, resident: &str) -> String {
+    tr(lang, "pdf-on-behalf", &[("resident", resident.into())])
 }
 
-fn contact(company: &CompanyBlock) -> String {
-    match (company.phone.trim(), company.email.trim()) {
-        ("", "") => String::new(),
-        (p, "") => format!(" Questions? Call {p}."),
-        ("", e) => format!(" Questions? Email {e}."),
-        (p, e) => format!(" Questions? Call {p} or email {e}."),
-    }
+fn contact(lang: Lang, company: &CompanyBlock) -> String {
+    let (phone, email) = (company.phone.trim(), company.email.trim());
+    let args = [("phone", phone.into()), ("email", email.into())];
+    let key = match (phone, email) {
+        ("", "") => return String::new(),
+        (_, "") => "pdf-questions-call",
+        ("", _) => "pdf-questions-email",
+        _ => "pdf-questions-both",
+    };
+    format!(" {}", tr(lang, key, &args))
 }
 
 /// The invoice as a sheet: what goes where, before layout.
 fn invoice_sheet(d: &InvoiceDoc) -> Sheet {
-    let money = |m: i64| Money::new(m, d.currency).format();
+    let lang = d.lang;
+    let t = |key: &str| i18n::t(lang, key);
+    let money = |m: i64| i18n::money(lang, Money::new(m, d.currency));
     let void = d.status == "void";
     let mut facts = vec![
-        ("Invoice number".to_string(), d.number.clone()),
-        ("Issue date".to_string(), dates::display(d.issue_date)),
-        ("Due date".to_string(), dates::display(d.due_date)),
+        (t("pdf-invoice-number"), d.number.clone()),
+        (t("pdf-issue-date"), i18n::date(lang, d.issue_date)),
+        (t("pdf-due-date"), i18n::date(lang, d.due_date)),
     ];
     if void {
-        facts.push(("Status".into(), "VOID".into()));
+        facts.push((t("pdf-status"), t("pdf-void")));
     } else {
-        facts.push(("Balance due".into(), money(d.balance)));
+        facts.push((t("pdf-balance-due"), money(d.balance)));
     }
     let mut service = vec![d.property_address.clone()];
     if let Some(r) = &d.on_behalf_of {
-        service.push(on_behalf_note(r));
+        service.push(on_behalf_note(lang, r));
     }
     let subtotal: i64 = d.lines.iter().map(|l| l.amount).sum();
-    let mut summary = vec![("Subtotal".to_string(), money(subtotal), false)];
+    let mut summary = vec![(t("pdf-subtotal"), money(subtotal), false)];
     if d.tax != 0 {
-        summary.push(("Tax".into(), money(d.tax), false));
+        summary.push((t("pdf-tax"), money(d.tax), false));
     }
-    summary.push(("Total".into(), money(d.total), false));
-    summary.push(("Payments applied".into(), money(-d.paid), false));
+    summary.push((t("pdf-total"), money(d.total), false));
+    summary.push((t("pdf-payments-applied"), money(-d.paid), false));
     summary.push((
-        "Balance due".into(),
+        t("pdf-balance-due"),
         money(if void { 0 } else { d.balance }),
         true,
     ));
     let owed = !void && d.balance > 0;
     let closing = if void {
-        Some("This invoice has been voided. Nothing is owed on it.".to_string())
+        Some(t("pdf-voided"))
     } else if !owed {
-        Some("Paid in full. Thank you!".to_string())
+        Some(t("pdf-paid-in-full"))
     } else if d.pay_url.is_none() && !d.company.phone.trim().is_empty() {
-        Some(format!("To pay, call {}.", d.company.phone.trim()))
+        Some(tr(
+            lang,
+            "pdf-to-pay-call",
+            &[("phone", d.company.phone.trim().into())],
+        ))
     } else {
         None
     };
     let terms = if owed {
-        format!(
-            "Terms: payment of {} is due by {}. Please write invoice number {} on any check.{}",
-            money(d.balance),
-            dates::display(d.due_date),
-            d.number,
-            contact(&d.company)
-        )
+        let terms = tr(
+            lang,
+            "pdf-terms",
+            &[
+                ("amount", money(d.balance).into()),
+                ("date", i18n::date(lang, d.due_date).into()),
+                ("number", d.number.as_str().into()),
+            ],
+        );
+        format!("{terms}{}", contact(lang, &d.company))
     } else {
-        format!("Thank you for your business.{}", contact(&d.company))
+        format!("{}{}", t("pdf-thanks"), contact(lang, &d.company))
+    };
+    let column = |key: &str, width: Option<f32>, align: Align| Column {
+        title: t(key),
+        width,
+        align,
     };
     Sheet {
         paper: d.paper,
-        title: format!("Invoice {} from {}", d.number, d.company.name),
+        lang,
+        title: tr(
+            lang,
+            "pdf-invoice-title",
+            &[
+                ("number", d.number.as_str().into()),
+                ("company", d.company.name.as_str().into()),
+            ],
+        ),
         company_name: d.company.name.clone(),
-        company_lines: d.company.lines(),
+        company_lines: d.company.lines(lang),
         logo: d.company.logo.clone(),
-        kind: "INVOICE",
+        kind: t("pdf-invoice-kind"),
         facts,
         parties: vec![
             (
-                "BILL TO".into(),
+                t("pdf-bill-to"),
                 party(&d.bill_to_name, d.bill_to_address.as_deref()),
             ),
-            ("SERVICE ADDRESS".into(), service),
+            (t("pdf-service-address"), service),
         ],
         columns: vec![
-            Column {
-                title: "Description",
-                width: None,
-                align: Align::Left,
-            },
-            Column {
-                title: "Qty",
-                width: Some(50.0),
-                align: Align::Right,
-            },
-            Column {
-                title: "Unit price",
-                width: Some(85.0),
-                align: Align::Right,
-            },
-            Column {
-                title: "Amount",
-                width: Some(90.0),
-                align: Align::Right,
-            },
+            column("pdf-col-description", None, Align::Left),
+            column("pdf-col-qty", Some(50.0), Align::Right),
+            column("pdf-col-unit-price", Some(85.0), Align::Right),
+            column("pdf-col-amount", Some(90.0), Align::Right),
         ],
         rows: d
             .lines
@@ -339,88 +356,92 @@ fn invoice_sheet(d: &InvoiceDoc) -> Sheet {
         pay_url: if owed { d.pay_url.clone() } else { None },
         closing,
         footer: terms,
-        footer_ref: format!("Invoice {}", d.number),
+        footer_ref: tr(
+            lang,
+            "pdf-invoice-ref",
+            &[("number", d.number.as_str().into())],
+        ),
     }
 }
 
 fn statement_sheet(d: &StatementDoc) -> Sheet {
-    let money = |m: i64| Money::new(m, d.currency).format();
+    let lang = d.lang;
+    let t = |key: &str| i18n::t(lang, key);
+    let money = |m: i64| i18n::money(lang, Money::new(m, d.currency));
     let total = d.total_due();
     let count: usize = d.properties.iter().map(|p| p.invoices.len()).sum();
     let mut rows = Vec::new();
     for p in &d.properties {
         rows.push(Row::Group(
             p.address.clone(),
-            p.on_behalf_of.as_deref().map(on_behalf_note),
+            p.on_behalf_of.as_deref().map(|r| on_behalf_note(lang, r)),
         ));
         for i in &p.invoices {
             rows.push(Row::Cells(vec![
                 i.number.clone(),
-                dates::display(i.issue_date),
-                dates::display(i.due_date),
+                i18n::date(lang, i.issue_date),
+                i18n::date(lang, i.due_date),
                 money(i.total),
                 money(i.balance),
             ]));
         }
     }
     let owed = total > 0;
+    let column = |key: &str, width: Option<f32>, align: Align| Column {
+        title: t(key),
+        width,
+        align,
+    };
+    let name = d.customer_name.as_str();
     Sheet {
         paper: d.paper,
-        title: format!("Statement for {} from {}", d.customer_name, d.company.name),
+        lang,
+        title: tr(
+            lang,
+            "pdf-statement-title",
+            &[
+                ("name", name.into()),
+                ("company", d.company.name.as_str().into()),
+            ],
+        ),
         company_name: d.company.name.clone(),
-        company_lines: d.company.lines(),
+        company_lines: d.company.lines(lang),
         logo: d.company.logo.clone(),
-        kind: "STATEMENT",
+        kind: t("pdf-statement-kind"),
         facts: vec![
-            ("Statement date".into(), dates::display(d.date)),
-            ("Open invoices".into(), count.to_string()),
-            ("Total due".into(), money(total)),
+            (t("pdf-statement-date"), i18n::date(lang, d.date)),
+            (t("pdf-open-invoices"), count.to_string()),
+            (t("pdf-total-due"), money(total)),
         ],
         parties: vec![(
-            "STATEMENT FOR".into(),
+            t("pdf-statement-for"),
             party(&d.customer_name, d.customer_address.as_deref()),
         )],
         columns: vec![
-            Column {
-                title: "Invoice",
-                width: None,
-                align: Align::Left,
-            },
-            Column {
-                title: "Issued",
-                width: Some(85.0),
-                align: Align::Left,
-            },
-            Column {
-                title: "Due",
-                width: Some(85.0),
-                align: Align::Left,
-            },
-            Column {
-                title: "Total",
-                width: Some(85.0),
-                align: Align::Right,
-            },
-            Column {
-                title: "Balance",
-                width: Some(85.0),
-                align: Align::Right,
-            },
+            column("pdf-col-invoice", None, Align::Left),
+            column("pdf-col-issued", Some(85.0), Align::Left),
+            column("pdf-col-due", Some(85.0), Align::Left),
+            column("pdf-col-total", Some(85.0), Align::Right),
+            column("pdf-col-balance", Some(85.0), Align::Right),
         ],
         rows,
-        summary: vec![("Total due".into(), money(total), true)],
+        summary: vec![(t("pdf-total-due"), money(total), true)],
         pay_url: if owed { d.pay_url.clone() } else { None },
         closing: if owed {
             None
         } else {
-            Some("Nothing is due. Thank you!".into())
+            Some(t("pdf-nothing-due"))
         },
         footer: format!(
-            "Open invoices as of {}; payments made after that date are not shown.{}",
-            dates::display(d.date),
-            contact(&d.company)
+            "{}{}",
+            tr(
+                lang,
+                "pdf-as-of",
+                &[("date", i18n::date(lang, d.date).into())]
+            ),
+            contact(lang, &d.company)
         ),
-        footer_ref: format!("Statement for {}", d.customer_name),
+        footer_ref: tr(lang, "pdf-statement-ref", &[("name", name.into())]),
     }
 }
 
@@ -510,6 +531,7 @@ pub fn sample_invoice(lines: usize) -> InvoiceDoc {
         pay_url: Some(
             "https://pay.greenleaf.example/pay/q1T3vXb9S0m8Zr2LkWc7eYpA5hN4uJdF6gHiKoPlMnQ".into(),
         ),
+        lang: Lang::En,
     }
 }
 

@@ -2,6 +2,7 @@
 //! repeated on every page, the parties, a table of rows, totals, the payment
 //! box and a footer with the page number) onto krilla pages.
 
+use crate::domain::i18n;
 use std::collections::HashMap;
 use std::sync::{LazyLock, Mutex};
 
@@ -34,7 +35,7 @@ pub enum Align {
 
 #[derive(Debug, Clone)]
 pub struct Column {
-    pub title: &'static str,
+    pub title: String,
     /// Width in points; `None` takes what the others leave.
     pub width: Option<f32>,
     pub align: Align,
@@ -52,13 +53,15 @@ pub enum Row {
 #[derive(Debug, Clone)]
 pub struct Sheet {
     pub paper: PaperSize,
+    /// The language of the words the drawing adds ("Pay online", "Page 1 of 2").
+    pub lang: crate::domain::i18n::Lang,
     /// The PDF's title (metadata), e.g. "Invoice 1001 from Greenleaf".
     pub title: String,
     pub company_name: String,
     pub company_lines: Vec<String>,
     pub logo: Option<Logo>,
     /// "INVOICE" / "STATEMENT".
-    pub kind: &'static str,
+    pub kind: String,
     /// Right of the header: (label, value), e.g. ("Invoice number", "1001").
     pub facts: Vec<(String, String)>,
     /// Under the header on page 1: (heading, lines), side by side.
@@ -396,7 +399,7 @@ fn render_with(sheet: &Sheet, logo: Option<LaidLogo>) -> Result<Vec<u8>, PdfErro
             s.set_fill(None);
             let right = MARGIN + content_w;
             let mut ry = MARGIN + line_height(18.0);
-            text_right(&mut s, &BOLD, 18.0, right, ry - 4.0, sheet.kind);
+            text_right(&mut s, &BOLD, 18.0, right, ry - 4.0, &sheet.kind);
             ry += 4.0;
             for (label, values) in &facts {
                 for (i, v) in values.iter().enumerate() {
@@ -440,7 +443,7 @@ fn render_with(sheet: &Sheet, logo: Option<LaidLogo>) -> Result<Vec<u8>, PdfErro
                 for (c, (x, w)) in sheet.columns.iter().zip(&spans) {
                     match c.align {
                         Align::Left => {
-                            text(&mut s, &BOLD, SMALL, MARGIN + x + CELL_PAD, base, c.title)
+                            text(&mut s, &BOLD, SMALL, MARGIN + x + CELL_PAD, base, &c.title)
                         }
                         Align::Right => text_right(
                             &mut s,
@@ -448,7 +451,7 @@ fn render_with(sheet: &Sheet, logo: Option<LaidLogo>) -> Result<Vec<u8>, PdfErro
                             SMALL,
                             MARGIN + x + w - CELL_PAD,
                             base,
-                            c.title,
+                            &c.title,
                         ),
                     }
                 }
@@ -529,13 +532,18 @@ fn render_with(sheet: &Sheet, logo: Option<LaidLogo>) -> Result<Vec<u8>, PdfErro
                     let qr_x = MARGIN + content_w - QR_SIDE - 12.0;
                     let text_w = qr_x - MARGIN - 24.0;
                     let mut ty = y + 14.0 + line_height(13.0);
-                    text(&mut s, &BOLD, 13.0, MARGIN + 12.0, ty - 3.0, "Pay online");
+                    text(
+                        &mut s,
+                        &BOLD,
+                        13.0,
+                        MARGIN + 12.0,
+                        ty - 3.0,
+                        &i18n::t(sheet.lang, "pdf-pay-online"),
+                    );
                     ty += 4.0;
-                    for l in wrap(
-                        "Scan the code with your phone's camera, or type this address into your browser:",
-                        text_w,
-                        |t| REGULAR.width(t, BODY),
-                    ) {
+                    for l in wrap(&i18n::t(sheet.lang, "pdf-scan"), text_w, |t| {
+                        REGULAR.width(t, BODY)
+                    }) {
                         ty += line_height(BODY);
                         text(&mut s, &REGULAR, BODY, MARGIN + 12.0, ty - 3.0, &l);
                     }
@@ -604,7 +612,11 @@ fn render_with(sheet: &Sheet, logo: Option<LaidLogo>) -> Result<Vec<u8>, PdfErro
                 SMALL,
                 MARGIN + content_w,
                 fy - 2.0,
-                &format!("Page {} of {}", index + 1, page_count),
+                &i18n::tr(
+                    sheet.lang,
+                    "pdf-page",
+                    &[("page", (index + 1).into()), ("pages", page_count.into())],
+                ),
             );
             s.set_fill(None);
             s.finish();
@@ -615,7 +627,11 @@ fn render_with(sheet: &Sheet, logo: Option<LaidLogo>) -> Result<Vec<u8>, PdfErro
                     rect,
                     Target::Action(Action::Link(LinkAction::new(url.clone()))),
                 ),
-                Some(format!("Pay online at {url}")),
+                Some(i18n::tr(
+                    sheet.lang,
+                    "pdf-pay-online-at",
+                    &[("url", url.as_str().into())],
+                )),
             ));
         }
         page.finish();
@@ -631,12 +647,12 @@ mod tests {
     fn flexible_columns_take_the_rest() {
         let cols = vec![
             Column {
-                title: "A",
+                title: "A".into(),
                 width: None,
                 align: Align::Left,
             },
             Column {
-                title: "B",
+                title: "B".into(),
                 width: Some(100.0),
                 align: Align::Right,
             },

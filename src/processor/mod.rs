@@ -205,23 +205,27 @@ pub trait PaymentProcessor: Send + Sync + 'static {
     }
 }
 
-/// What a customer is told for a decline code.
-pub fn decline_message(code: &str) -> &'static str {
+/// The message (locales/*/common.ftl) a customer is told for a decline code.
+pub fn decline_key(code: &str) -> &'static str {
     match code {
-        "insufficient_funds" => {
-            "The card has insufficient funds. Try another card or call your bank."
-        }
-        "expired_card" => "The card has expired. Check the expiry date or use another card.",
-        "incorrect_cvc" => "The security code (CVC) is incorrect. Check it and try again.",
-        "incorrect_number" | "invalid_number" => {
-            "The card number is incorrect. Check it and try again."
-        }
-        "processing_error" => "The card could not be processed. Please try again in a moment.",
-        "authentication_required" => {
-            "Your bank asked to confirm this payment, and it was not confirmed. Nothing was charged. Try again and complete your bank's check, or use another card."
-        }
-        _ => "Your bank declined the card. Try another card or call your bank.",
+        "insufficient_funds" => "decline-insufficient-funds",
+        "expired_card" => "decline-expired-card",
+        "incorrect_cvc" => "decline-incorrect-cvc",
+        "incorrect_number" | "invalid_number" => "decline-incorrect-number",
+        "processing_error" => "decline-processing-error",
+        "authentication_required" => "decline-authentication-required",
+        _ => "decline-generic",
     }
+}
+
+/// What a customer is told for a decline code, in English.
+pub fn decline_message(code: &str) -> String {
+    decline_message_in(crate::domain::i18n::Lang::En, code)
+}
+
+/// What a customer is told for a decline code, in their language.
+pub fn decline_message_in(lang: crate::domain::i18n::Lang, code: &str) -> String {
+    crate::domain::i18n::t(lang, decline_key(code))
 }
 
 #[cfg(test)]
@@ -234,6 +238,10 @@ mod tests {
         assert!(decline_message("invalid_number").contains("card number is incorrect"));
         assert!(decline_message("do_not_honor").starts_with("Your bank declined"));
         assert_eq!(Decline::new("expired_card").code, "expired_card");
+        assert!(
+            decline_message_in(crate::domain::i18n::Lang::Es, "insufficient_funds")
+                .starts_with("La tarjeta no tiene fondos suficientes")
+        );
     }
 
     #[test]

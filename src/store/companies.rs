@@ -19,6 +19,9 @@ pub struct Company {
     pub accent_color: String,
     /// ISO 3166 alpha-2: the region of phone numbers without a country code.
     pub country: String,
+    /// The language of customer pages, messages and PDFs when neither the
+    /// customer nor the browser names one.
+    pub language: crate::domain::i18n::Lang,
 }
 
 #[derive(Debug, Clone)]
@@ -83,12 +86,15 @@ fn company_from_row(row: &crate::store::sql::Row) -> StoreResult<Company> {
         base_url: row.try_get("base_url")?,
         accent_color: row.try_get("accent_color")?,
         country: row.try_get("country")?,
+        language: crate::store::customers::language_of(row.try_get("language")?)
+            .unwrap_or_default(),
     })
 }
 
 pub async fn get(db: &Db, id: &str) -> StoreResult<Option<Company>> {
     let row = crate::store::sql::query(
-        "SELECT id, name, phone, email, address, currency, time_zone, base_url, accent_color, country
+        "SELECT id, name, phone, email, address, currency, time_zone, base_url, accent_color, country,
+                language
          FROM companies WHERE id = $1",
     )
     .bind(id)
@@ -255,6 +261,7 @@ pub struct CompanyProfile {
     pub time_zone: String,
     pub accent_color: String,
     pub country: String,
+    pub language: crate::domain::i18n::Lang,
 }
 
 pub async fn update_profile(
@@ -264,8 +271,8 @@ pub async fn update_profile(
 ) -> StoreResult<()> {
     crate::store::sql::query(
         "UPDATE companies SET name = $1, address = $2, phone = $3, email = $4, currency = $5,
-                time_zone = $6, accent_color = $7, country = $8
-         WHERE id = $9",
+                time_zone = $6, accent_color = $7, country = $8, language = $9
+         WHERE id = $10",
     )
     .bind(&p.name)
     .bind(&p.address)
@@ -275,6 +282,7 @@ pub async fn update_profile(
     .bind(&p.time_zone)
     .bind(&p.accent_color)
     .bind(&p.country)
+    .bind(p.language.code())
     .bind(company_id)
     .execute(&mut *conn)
     .await?;

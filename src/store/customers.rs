@@ -31,9 +31,17 @@ pub struct Customer {
     pub email: Option<String>,
     pub phone: Option<String>,
     pub billing_address: Option<String>,
+    /// `"en"`, `"es"`, or `null`: the browser's language, then the company's.
+    pub language: Option<Lang>,
 }
 
 pub use crate::domain::customer::NewCustomer;
+use crate::domain::i18n::Lang;
+
+/// A stored language code as a `Lang` (an unknown code reads as none).
+pub fn language_of(code: Option<String>) -> Option<Lang> {
+    code.as_deref().and_then(Lang::parse)
+}
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Property {
@@ -49,8 +57,8 @@ pub struct Property {
 pub async fn create(tx: &mut Conn, company_id: &str, c: &NewCustomer) -> StoreResult<Customer> {
     let id = CustomerId::new();
     crate::store::sql::query(
-        "INSERT INTO customers (id, company_id, name, email, phone, billing_address, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        "INSERT INTO customers (id, company_id, name, email, phone, billing_address, language, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
     )
     .bind(&id)
     .bind(company_id)
@@ -58,6 +66,7 @@ pub async fn create(tx: &mut Conn, company_id: &str, c: &NewCustomer) -> StoreRe
     .bind(&c.email)
     .bind(&c.phone)
     .bind(&c.billing_address)
+    .bind(c.language.map(Lang::code))
     .bind(tx.now())
     .execute(&mut *tx)
     .await?;
@@ -67,6 +76,7 @@ pub async fn create(tx: &mut Conn, company_id: &str, c: &NewCustomer) -> StoreRe
         email: c.email.clone(),
         phone: c.phone.clone(),
         billing_address: c.billing_address.clone(),
+        language: c.language,
     })
 }
 
@@ -77,6 +87,7 @@ fn from_row(row: &crate::store::sql::Row) -> StoreResult<Customer> {
         email: row.try_get("email")?,
         phone: row.try_get("phone")?,
         billing_address: row.try_get("billing_address")?,
+        language: language_of(row.try_get("language")?),
     })
 }
 
@@ -88,7 +99,7 @@ pub async fn get(db: &Db, company_id: &str, id: &str) -> StoreResult<Option<Cust
 /// `get` on a connection of the caller's.
 pub async fn get_on(conn: &mut Conn, company_id: &str, id: &str) -> StoreResult<Option<Customer>> {
     let row = crate::store::sql::query(
-        "SELECT id, name, email, phone, billing_address FROM customers WHERE company_id = $1 AND id = $2",
+        "SELECT id, name, email, phone, billing_address, language FROM customers WHERE company_id = $1 AND id = $2",
     )
     .bind(company_id)
     .bind(id)
@@ -101,7 +112,7 @@ pub async fn get_on(conn: &mut Conn, company_id: &str, id: &str) -> StoreResult<
 pub async fn search(db: &Db, company_id: &str, q: &str, limit: i64) -> StoreResult<Vec<Customer>> {
     let text = q.trim().to_lowercase();
     let rows = crate::store::sql::query(concat!(
-        "SELECT id, name, email, phone, billing_address FROM customers c
+        "SELECT id, name, email, phone, billing_address, language FROM customers c
          WHERE c.company_id = $1 AND ($2 = '' OR ",
         matches_search!(),
         ") ORDER BY c.name, c.id LIMIT $5"
@@ -364,13 +375,15 @@ pub async fn update(
     c: &NewCustomer,
 ) -> StoreResult<bool> {
     let done = crate::store::sql::query(
-        "UPDATE customers SET name = $1, email = $2, phone = $3, billing_address = $4
-         WHERE company_id = $5 AND id = $6",
+        "UPDATE customers SET name = $1, email = $2, phone = $3, billing_address = $4,
+                language = $5
+         WHERE company_id = $6 AND id = $7",
     )
     .bind(&c.name)
     .bind(&c.email)
     .bind(&c.phone)
     .bind(&c.billing_address)
+    .bind(c.language.map(Lang::code))
     .bind(company_id)
     .bind(id)
     .execute(&mut *tx)

@@ -9,6 +9,7 @@ pub struct Existing {
     pub email: Option<String>,
     pub phone: Option<String>,
     pub billing_address: Option<String>,
+    pub language: Option<crate::domain::i18n::Lang>,
 }
 
 pub async fn customer_by_external(
@@ -17,7 +18,7 @@ pub async fn customer_by_external(
     external_id: &str,
 ) -> StoreResult<Option<Existing>> {
     let row = crate::store::sql::query(
-        "SELECT id, name, email, phone, billing_address FROM customers
+        "SELECT id, name, email, phone, billing_address, language FROM customers
          WHERE company_id = $1 AND external_id = $2",
     )
     .bind(company_id)
@@ -31,6 +32,7 @@ pub async fn customer_by_external(
             email: r.try_get("email")?,
             phone: r.try_get("phone")?,
             billing_address: r.try_get("billing_address")?,
+            language: crate::store::customers::language_of(r.try_get("language")?),
         })
     })
     .transpose()

@@ -80,6 +80,7 @@ pub const MIGRATIONS: &[Source] = &[
     migration!(23, "webhooks", "0023_webhooks"),
     migration!(24, "collections_funnel", "0024_collections_funnel"),
     migration!(25, "message_notes", "0025_message_notes"),
+    migration!(26, "languages", "0026_languages"),
 ];
 
 /// SQLite's column types as PostgreSQL names them: `INTEGER` is `BIGINT`

@@ -28,12 +28,18 @@ pub struct PageCompany {
     /// Which card fields the page shows (read in the page's one query).
     #[serde(skip)]
     pub processor: crate::domain::processor::PageProcessor,
+    /// The company's default language for customer pages.
+    #[serde(skip)]
+    pub language: crate::domain::i18n::Lang,
 }
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct PageCustomer {
     pub id: String,
     pub name: String,
+    /// The language the customer reads, if set.
+    #[serde(skip)]
+    pub language: Option<crate::domain::i18n::Lang>,
 }
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -121,6 +127,7 @@ macro_rules! page_sql {
     ($invoices:literal) => {
         concat!(
             "SELECT l.id AS link_id, l.company_id, l.customer_id, c.name AS customer_name,
+                c.language AS customer_language, co.language AS company_language,
                 co.name AS company_name, co.phone, co.accent_color, co.currency AS company_currency,
                 co.time_zone, co.base_url, ps.kind AS processor_kind,
                 CAST(CASE WHEN co.logo_type IS NULL THEN 0 ELSE 1 END AS BIGINT) AS has_logo,
@@ -208,10 +215,13 @@ pub async fn load(db: &Db, token_hash: &str) -> StoreResult<Option<PayPage>> {
                     .and_then(crate::domain::processor::ProcessorKind::parse),
                 first.try_get("processor_publishable_key")?,
             ),
+            language: crate::store::customers::language_of(first.try_get("company_language")?)
+                .unwrap_or_default(),
         },
         customer: PageCustomer {
             id: customer_id.clone(),
             name: first.try_get("customer_name")?,
+            language: crate::store::customers::language_of(first.try_get("customer_language")?),
         },
         properties: Vec::new(),
         saved_methods: Vec::new(),

@@ -323,16 +323,41 @@ pub async fn signed_in(
     db: &Db,
     company_id: &str,
     customer_id: &str,
-) -> StoreResult<Option<(String, String, String, String)>> {
-    Ok(crate::store::sql::query_as(
-        "SELECT c.name, co.name, co.phone, co.accent_color
-         FROM customers c JOIN companies co ON co.id = c.company_id
-         WHERE c.id = $1 AND c.company_id = $2",
+) -> StoreResult<Option<SignedIn>> {
+    let row: Option<(
+        String,
+        String,
+        String,
+        String,
+        Option<String>,
+        Option<String>,
+    )> = crate::store::sql::query_as(
+        "SELECT c.name, co.name, co.phone, co.accent_color, c.language, co.language
+             FROM customers c JOIN companies co ON co.id = c.company_id
+             WHERE c.id = $1 AND c.company_id = $2",
     )
     .bind(customer_id)
     .bind(company_id)
     .fetch_optional(db.reader())
-    .await?)
+    .await?;
+    Ok(row.map(|r| SignedIn {
+        customer_name: r.0,
+        company_name: r.1,
+        company_phone: r.2,
+        accent: r.3,
+        customer_language: crate::store::customers::language_of(r.4),
+        company_language: crate::store::customers::language_of(r.5).unwrap_or_default(),
+    }))
+}
+
+/// What every portal page shows of the signed-in customer and their company.
+pub struct SignedIn {
+    pub customer_name: String,
+    pub company_name: String,
+    pub company_phone: String,
+    pub accent: String,
+    pub customer_language: Option<crate::domain::i18n::Lang>,
+    pub company_language: crate::domain::i18n::Lang,
 }
 
 #[cfg(test)]

@@ -121,6 +121,11 @@ pub struct CustomerBody {
     phone: Option<String>,
     #[schema(schema_with = super::api_doc::text::address_or_empty)]
     billing_address: Option<String>,
+    /// The language the customer reads pages, messages and PDFs in: `en`,
+    /// `es`, or `null` (the browser's, then the company's default). Anything
+    /// else is a 422.
+    #[schema(value_type = Option<crate::domain::i18n::Lang>)]
+    language: Option<String>,
 }
 
 /// Creates a customer (and their payment link).
@@ -146,6 +151,7 @@ async fn create_customer(
         email: b.email.as_deref(),
         phone: b.phone.as_deref(),
         billing_address: b.billing_address.as_deref(),
+        language: b.language.as_deref(),
     };
     let customer = crate::app::customers::create(&state.app, &key.actor(), &input).await?;
     Ok(json_created(customer))

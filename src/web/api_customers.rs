@@ -77,6 +77,10 @@ pub struct CustomerChange {
     #[serde(default, deserialize_with = "present")]
     #[schema(schema_with = super::api_doc::text::address_or_empty)]
     pub billing_address: Option<Option<String>>,
+    /// `en`, `es`, or `null` for none; anything else is a 422.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<crate::domain::i18n::Lang>)]
+    pub language: Option<Option<String>>,
 }
 
 /// The new value of an optional field: as sent, cleared, or as it is.
@@ -113,6 +117,10 @@ async fn update_customer(
         email: merged(&b.email, &current.email),
         phone: merged(&b.phone, &current.phone),
         billing_address: merged(&b.billing_address, &current.billing_address),
+        language: match &b.language {
+            Some(sent) => sent.as_deref(),
+            None => current.language.map(|l| l.code()),
+        },
     };
     let customer = crate::app::customers::update(&state.app, &key.actor(), &id, &input).await?;
     Ok(Json(customer).into_response())
@@ -330,6 +338,7 @@ async fn enroll(
         ip: ip.0.to_string(),
         user_agent: user_agent(&headers),
         note: Some(&b.consent_note),
+        language: None,
     };
     autopay::enroll(&state.app, &key.actor(), &id, &req)
         .await

@@ -13,6 +13,7 @@ pub mod api_sending;
 pub mod api_templates;
 pub mod api_webhooks;
 pub mod error;
+pub mod lang;
 pub mod limits;
 pub mod office;
 pub mod pay;
@@ -99,6 +100,9 @@ pub fn router(app: App) -> Router {
         .layer(middleware::from_fn_with_state(state, check_origin))
         .layer(middleware::from_fn(move |req, next| {
             security_headers(hsts, req, next)
+        }))
+        .layer(middleware::from_fn(move |req, next| {
+            lang::middleware(hsts, req, next)
         }))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         // Outermost last: a request id is set (kept from the client when

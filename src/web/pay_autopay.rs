@@ -48,8 +48,20 @@ async fn render(
         Ok(None) => return state.views.not_found(),
         Err(e) => return ApiError::from(e).into_response(),
     };
+    let customer = match crate::store::customers::get(
+        &state.app.db,
+        &link.company_id,
+        &link.customer_id,
+    )
+    .await
+    {
+        Ok(Some(c)) => c,
+        Ok(None) => return state.views.not_found(),
+        Err(e) => return ApiError::from(e).into_response(),
+    };
+    let lang = crate::web::lang::choose(customer.language, company.language);
     let card = match pay_store::active_autopay(&state.app.db, &link.customer_id).await {
-        Ok(m) => m.map(|m| format!("{} ending {}", m.brand, m.last4)),
+        Ok(m) => m.map(|m| crate::web::pay::card_ending(lang, &m.brand, &m.last4)),
         Err(e) => return ApiError::from(e).into_response(),
     };
     let mode = match crate::store::processor_settings::mode(&state.app.db, &link.company_id).await {
@@ -61,6 +73,7 @@ async fn render(
         status,
         "pay_autopay.html",
         minijinja::context! {
+            lang => lang.code(),
             accent => company.accent_color,
             test_mode => mode.is_test(),
             company => minijinja::context! { name => company.name, phone => company.phone },
@@ -70,7 +83,7 @@ async fn render(
             form => minijinja::context! { nonce => nonce, sig => sig },
             turned_off => shown == Shown::TurnedOff,
             already_off => shown == Shown::AlreadyOff,
-            error => error,
+            error => error.map(|key| crate::domain::i18n::t(lang, key)),
         },
     )
 }
@@ -108,7 +121,7 @@ async fn turn_off(
         Err(resp) => return resp,
     };
     if !form_sig_valid(&state, &link.id, &f.form_nonce, &f.form_sig) {
-        let msg = "This page was open too long or came from elsewhere. Press the button again.";
+        let msg = "autopay-form-stale";
         return render(
             &state,
             &link,

@@ -4,7 +4,10 @@ use std::sync::Arc;
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
-use minijinja::Environment;
+use minijinja::value::{Kwargs, Value};
+use minijinja::{Environment, State};
+
+use crate::domain::i18n::{self, Arg, Lang};
 use serde::Serialize;
 
 #[derive(Clone)]
@@ -28,13 +31,29 @@ impl Views {
                     .unwrap_or(crate::domain::contact::DEFAULT_REGION),
             )
         });
+        // `{{ t("pay-invoice", number=inv.number) }}`: a customer-facing
+        // message in the page's `lang` (src/domain/i18n.rs, locales/).
+        env.add_function("t", translate);
         Views { env: Arc::new(env) }
     }
 
+    /// Renders a page. A context without `lang` gets the request's guess
+    /// (`web::lang`); every page also gets the language switch's links.
     pub fn render(&self, name: &str, ctx: impl Serialize) -> Result<String, minijinja::Error> {
+        let ctx = Value::from(minijinja::value::Serde(&ctx));
+        let lang = ctx
+            .get_attr("lang")
+            .ok()
+            .and_then(|v| v.as_str().and_then(Lang::parse))
+            .unwrap_or_else(crate::web::lang::guess);
+        let extra = minijinja::context! {
+            lang => lang.code(),
+            lang_links => crate::web::lang::switch_links(lang),
+            js_words => js_words(lang),
+        };
         self.env
             .get_template(name)?
-            .render(minijinja::value::Serde(&ctx))
+            .render(minijinja::value::merge_maps([extra, ctx]))
     }
 
     /// A rendered page with a status; a template failure is logged and shown as a plain 500.
@@ -57,9 +76,72 @@ impl Views {
         self.page(
             StatusCode::NOT_FOUND,
             "not_found.html",
-            minijinja::context! {},
+            // One page for every miss, whatever the path: no switch to it.
+            minijinja::context! { hide_switch => true },
         )
     }
+}
+
+/// What the pages' scripts say (static/*.js), in the page's language, as
+/// JSON for `<body data-words>`.
+fn js_words(lang: Lang) -> String {
+    let words: serde_json::Map<String, serde_json::Value> = [
+        ("select", "js-select-invoice"),
+        ("processing", "js-processing"),
+        ("consent", "pay-consent-needed"),
+        ("number", "js-enter-number"),
+        ("expiry", "js-enter-expiry"),
+        ("cvc", "js-enter-cvc"),
+        ("unreadable", "js-card-unreadable"),
+        ("unreachable", "js-processor-unreachable"),
+        ("unavailable", "js-card-unavailable"),
+        ("finishing", "js-finishing"),
+    ]
+    .into_iter()
+    .map(|(name, key)| (name.to_string(), i18n::t(lang, key).into()))
+    .chain([(
+        "pay".to_string(),
+        i18n::tr(lang, "js-pay-amount", &[("amount", "{amount}".into())]).into(),
+    )])
+    .collect();
+    serde_json::Value::Object(words).to_string()
+}
+
+/// The template function `t(key, name=value, …)`: numbers choose plural
+/// forms, everything else is put in as text. In an HTML page the values are
+/// escaped and the message (ours, from `locales/`) is not; a `key` that is
+/// no message is shown as text, escaped.
+fn translate(state: &State, key: &str, kwargs: Kwargs) -> Result<Value, minijinja::Error> {
+    let lang = state
+        .lookup("lang")
+        .and_then(|v| v.as_str().and_then(Lang::parse))
+        .unwrap_or_default();
+    let html = !matches!(state.auto_escape(), minijinja::AutoEscape::None);
+    let escape = |s: &str| {
+        if html {
+            minijinja::HtmlEscape(s).to_string()
+        } else {
+            s.to_string()
+        }
+    };
+    let mut args = Vec::new();
+    for name in kwargs.args() {
+        let v: Value = kwargs.get(name)?;
+        let arg = match v.as_i64() {
+            Some(n) if v.is_number() => Arg::Number(n),
+            _ => Arg::Text(escape(&v.to_string())),
+        };
+        args.push((name, arg));
+    }
+    if !(i18n::has(lang, key) || i18n::has(Lang::En, key)) {
+        return Ok(Value::from(key));
+    }
+    let text = i18n::tr(lang, key, &args);
+    Ok(if html {
+        Value::from_safe_string(text)
+    } else {
+        Value::from(text)
+    })
 }
 
 impl Default for Views {
@@ -100,4 +182,14 @@ pub fn static_asset(name: &str) -> Option<Response> {
         HeaderValue::from_static("public, max-age=3600"),
     );
     Some(resp)
+}
+
+#[cfg(test)]
+mod render_tests {
+    #[test]
+    fn the_not_found_page_renders() {
+        let v = super::Views::new();
+        let r = v.render("not_found.html", minijinja::context! {});
+        assert!(r.is_ok(), "{r:?}");
+    }
 }

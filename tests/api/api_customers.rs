@@ -254,8 +254,11 @@ async fn saved_cards_and_autopay_are_read_turned_on_and_off() {
     assert_eq!(on["enrolled"], true);
     assert_eq!(on["method_id"], m.as_str());
     assert_eq!(on["channel"], "api");
-    let consent =
-        fieldpay::domain::autopay_consent_text("Greenleaf Pest Control", "(512) 555-0142");
+    let consent = fieldpay::domain::autopay_consent_text(
+        fieldpay::domain::i18n::Lang::En,
+        "Greenleaf Pest Control",
+        "(512) 555-0142",
+    );
     assert_eq!(on["consent"]["text"], consent.as_str());
     let at = on["enrolled_at"].as_str().unwrap();
     assert!(

@@ -45,6 +45,7 @@ mod rough_edges;
 mod schema;
 mod security;
 mod setup;
+mod spanish;
 mod starter;
 mod stripe;
 mod stripe_refunds;

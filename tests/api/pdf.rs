@@ -836,3 +836,71 @@ async fn names_with_markup_print_as_typed() {
         assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
     }
 }
+
+#[tokio::test]
+async fn a_spanish_customers_invoice_and_statement_print_in_spanish() {
+    if !tools_present() {
+        return;
+    }
+    let t = TestApp::new().await;
+    let r = t
+        .api(
+            Method::POST,
+            "/api/v1/customers",
+            Some(json!({"name": "Rosa Ríos", "language": "es"})),
+        )
+        .await;
+    let c = r.json()["id"].as_str().unwrap().to_string();
+    let p = t.property("14 Calle Olmo", &c, None).await;
+    let due = t.date(30);
+    let inv = t.invoice(&p, 123456, &t.day(30)).await;
+    let es = fieldpay::domain::i18n::Lang::Es;
+
+    let auth = format!("Bearer {}", t.api_key);
+    let g = get(
+        &t,
+        &format!("/api/v1/invoices/{inv}/pdf"),
+        &[("authorization", auth.as_str())],
+    )
+    .await;
+    assert_eq!(g.status, StatusCode::OK);
+    let text = Pdf::new(&t, &g.body).text();
+    for words in [
+        "FACTURA",
+        "Número de factura",
+        "Fecha de vencimiento",
+        "FACTURAR A",
+        "Saldo a pagar",
+        "$1,234.56",
+        "Pague en línea",
+        "Página 1 de 1",
+        &fieldpay::domain::i18n::date(es, due),
+    ] {
+        assert!(text.contains(words), "{words} in {text}");
+    }
+    assert!(!text.contains("Balance due"), "{text}");
+
+    let token = t.token(&c).await;
+    let g = get(&t, &format!("/pay/{token}/statement.pdf"), &[]).await;
+    assert_eq!(g.status, StatusCode::OK);
+    let text = Pdf::new(&t, &g.body).text();
+    for words in ["ESTADO DE CUENTA", "Total a pagar", "Facturas abiertas al"] {
+        assert!(text.contains(words), "{words} in {text}");
+    }
+
+    // An English customer's invoice stays English.
+    let en = t.customer("Pat Plain").await;
+    let p = t.property("1 Main St", &en, None).await;
+    let inv = t.invoice(&p, 5000, &t.day(30)).await;
+    let g = get(
+        &t,
+        &format!("/api/v1/invoices/{inv}/pdf"),
+        &[("authorization", auth.as_str())],
+    )
+    .await;
+    let text = Pdf::new(&t, &g.body).text();
+    assert!(
+        text.contains("INVOICE") && text.contains("Balance due"),
+        "{text}"
+    );
+}

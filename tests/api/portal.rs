@@ -826,8 +826,11 @@ async fn saved_cards_and_autopay_off_and_on() {
     assert_eq!(r.status, StatusCode::OK);
     assert!(r.body.contains("Autopay is off."));
     // The authorization to tick, word for word.
-    let consent =
-        fieldpay::domain::autopay_consent_text("Greenleaf Pest Control", "(512) 555-0142");
+    let consent = fieldpay::domain::autopay_consent_text(
+        fieldpay::domain::i18n::Lang::En,
+        "Greenleaf Pest Control",
+        "(512) 555-0142",
+    );
     assert!(r.body.contains(&consent), "{}", r.body);
     assert_eq!(
         t.count("SELECT COUNT(*) FROM autopay_enrollments WHERE cancelled_at IS NULL")
@@ -895,7 +898,11 @@ async fn saved_cards_and_autopay_off_and_on() {
     .unwrap();
     assert_eq!(
         text,
-        fieldpay::domain::autopay_consent_text("Greenleaf Pest Control", "(512) 555-0142")
+        fieldpay::domain::autopay_consent_text(
+            fieldpay::domain::i18n::Lang::En,
+            "Greenleaf Pest Control",
+            "(512) 555-0142"
+        )
     );
     assert_eq!(ip, "127.0.0.1");
     assert_eq!(ua, "PortalBrowser/2.0");

@@ -197,6 +197,7 @@ async fn smtp_down_for_a_while_then_back_delivers_each_message_once() {
             email: Some("lena@faults.example".into()),
             phone: None,
             billing_address: None,
+            language: None,
         },
     )
     .await

@@ -8,6 +8,7 @@ use crate::app::{Actor, App, Problem, Refusal, Rejected};
 use crate::domain::autopay as rules;
 use crate::domain::autopay_consent_text;
 use crate::domain::ids::CustomerId;
+use crate::domain::i18n::{Lang, t};
 use crate::domain::paylink::{audit_ref, token_hash};
 use crate::store::autopay as store;
 use crate::store::payments::{self as pay_store, Consent};
@@ -42,6 +43,9 @@ pub struct EnrollRequest<'a> {
     /// How and when the customer gave consent, when the company records it
     /// for them (office, API): required there, ignored for customers.
     pub note: Option<&'a str>,
+    /// The language the authorization was shown in; `None`: the customer's,
+    /// else the company's default.
+    pub language: Option<Lang>,
 }
 
 /// An enrollment made.
@@ -70,10 +74,16 @@ pub async fn enroll(
     let company = companies::get(db, company_id)
         .await?
         .ok_or(Refusal::NotFound)?;
-    if customers::get(db, company_id, customer_id).await?.is_none() {
+    let Some(customer) = customers::get(db, company_id, customer_id).await? else {
         return Err(Refusal::NotFound.into());
-    }
+    };
+    let lang = req
+        .language
+        .or(customer.language)
+        .unwrap_or(company.language);
     let for_customer = actor.customer_id().is_some();
+    // The office reads English; the customer, their language.
+    let words = if for_customer { lang } else { Lang::En };
     let today = app.clock.today_in(&company.time_zone);
     let mut problems = Vec::new();
     let mut problem = |field, message: &str| {
@@ -88,19 +98,16 @@ pub async fn enroll(
         id => pay_store::saved_method(db, company_id, customer_id, id).await?,
     };
     match &method {
-        None if for_customer => problem("method_id", "Choose one of your saved cards for autopay."),
+        None if for_customer => problem("method_id", &t(words, "autopay-choose-card")),
         None => problem("method_id", "Choose one of the customer's saved cards."),
         Some(m) if rules::is_expired(m.exp_month, m.exp_year, today) => {
-            problem("method_id", "That card has expired. Choose another card.")
+            problem("method_id", &t(words, "autopay-card-expired"))
         }
         Some(_) => {}
     }
     if !req.consent {
         if for_customer {
-            problem(
-                "consent",
-                "To turn autopay on, tick the box to authorize future charges.",
-            );
+            problem("consent", &t(words, "autopay-tick-consent"));
         } else {
             problem(
                 "consent",
@@ -128,7 +135,7 @@ pub async fn enroll(
         return Err(Rejected::Fields(problems));
     };
     let consent = Consent {
-        text: autopay_consent_text(&company.name, &company.phone),
+        text: autopay_consent_text(lang, &company.name, &company.phone),
         ip: req.ip.clone(),
         user_agent: req.user_agent.clone(),
         channel: channel(actor).to_string(),

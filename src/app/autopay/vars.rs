@@ -65,8 +65,7 @@ pub async fn vars_for_cause(
             v.autopay_date = info.next_try_on.map(dates::display).unwrap_or_default();
             v.decline_reason = crate::processor::decline_message(
                 info.decline_code.as_deref().unwrap_or("card_declined"),
-            )
-            .to_string();
+            );
         }
         "card_expiring" => {
             let method_id = rest.split(':').next().unwrap_or("");

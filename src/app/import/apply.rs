@@ -315,6 +315,7 @@ async fn write_customer(
                 email: c.email.clone().flatten(),
                 phone: c.phone.clone().flatten(),
                 billing_address: c.billing_address.clone().flatten(),
+                language: c.language.flatten(),
             };
             let created = crate::app::customers::create_in(conn, app, actor, &new).await?;
             sql::set_customer_external(conn, company_id, &created.id, &c.external_id).await?;
@@ -330,11 +331,13 @@ async fn write_customer(
                     .billing_address
                     .clone()
                     .unwrap_or(e.billing_address.clone()),
+                language: c.language.unwrap_or(e.language),
             };
             if wanted.name != e.name
                 || wanted.email != e.email
                 || wanted.phone != e.phone
                 || wanted.billing_address != e.billing_address
+                || wanted.language != e.language
             {
                 crate::app::customers::update_in(
                     conn,

@@ -247,6 +247,7 @@ pub const CUSTOMER_COLUMNS: &[&str] = &[
     "service_address",
     "property_external_id",
     "bill_to_external_id",
+    "language",
 ];
 
 /// A checked customer row.
@@ -258,6 +259,8 @@ pub struct CustomerRow {
     pub email: Option<Option<String>>,
     pub phone: Option<Option<String>>,
     pub billing_address: Option<Option<String>>,
+    /// `en`, `es`, or none (empty); `None` when the file has no such column.
+    pub language: Option<Option<crate::domain::i18n::Lang>>,
     pub property: Option<PropertyRow>,
 }
 
@@ -291,6 +294,7 @@ pub fn parse_customer_row(row: &Row, region: &str) -> Result<CustomerRow, String
         email: column("email"),
         phone: column("phone"),
         billing_address: column("billing_address"),
+        language: column("language"),
     }
     .check(region)
     .map_err(|errors| {
@@ -304,6 +308,7 @@ pub fn parse_customer_row(row: &Row, region: &str) -> Result<CustomerRow, String
     let billing_address = row
         .has("billing_address")
         .then_some(checked.billing_address);
+    let language = row.has("language").then_some(checked.language);
     let name = checked.name;
     let address = row.get("service_address");
     let property_id = row.get("property_external_id");
@@ -335,6 +340,7 @@ pub fn parse_customer_row(row: &Row, region: &str) -> Result<CustomerRow, String
         email,
         phone,
         billing_address,
+        language,
         property,
     })
 }

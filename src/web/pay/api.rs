@@ -161,7 +161,17 @@ async fn api_pay_inner(
                 "autopay_consent",
             ));
         }
-        Some(consent_for(state, &link.company_id, "quick_pay", ip, headers).await?)
+        Some(
+            consent_for(
+                state,
+                &link.company_id,
+                &link.customer_id,
+                "quick_pay",
+                ip,
+                headers,
+            )
+            .await?,
+        )
     } else {
         None
     };

@@ -120,7 +120,7 @@ pub(crate) async fn submit_form(
         ..FormState::default()
     };
     if !form_sig_valid(state, payer.scope, &form.form_nonce, &form.form_sig) {
-        fs.error = Some("This page was open too long or came from elsewhere. Check your selection and press Pay again.".into());
+        fs.error = Some("pay-form-stale".into());
         return Submitted::Again(StatusCode::BAD_REQUEST, fs);
     }
     if !form.confirm_attempt.is_empty() {
@@ -134,9 +134,7 @@ pub(crate) async fn submit_form(
         .await;
         return match confirmed {
             Ok(None) => {
-                fs.error = Some(
-                    "That payment was not found. Check your selection and press Pay again.".into(),
-                );
+                fs.error = Some("pay-attempt-missing".into());
                 Submitted::Again(StatusCode::NOT_FOUND, fs)
             }
             Ok(Some(step)) => submitted_step(step, fs),
@@ -144,15 +142,12 @@ pub(crate) async fn submit_form(
         };
     }
     if form.invoice_ids.is_empty() {
-        fs.error = Some("Select at least one invoice to pay.".into());
+        fs.error = Some("pay-select-one".into());
         return Submitted::Again(StatusCode::UNPROCESSABLE_ENTITY, fs);
     }
     let method = if form.payment_method == "new_card" || form.payment_method.is_empty() {
         if form.card_token.is_empty() {
-            fs.card_error = Some(
-                "Enter your card details. Card entry needs JavaScript turned on in your browser."
-                    .into(),
-            );
+            fs.card_error = Some("card-enter-details".into());
             return Submitted::Again(StatusCode::UNPROCESSABLE_ENTITY, fs);
         }
         form.card_token.clone()
@@ -161,10 +156,19 @@ pub(crate) async fn submit_form(
     };
     let enroll = if form.plan == "autopay" {
         if !form.autopay_consent {
-            fs.consent_error = Some("To use autopay, tick the box to authorize future charges, or choose \u{201c}Pay this time only\u{201d}.".into());
+            fs.consent_error = Some("pay-consent-needed".into());
             return Submitted::Again(StatusCode::UNPROCESSABLE_ENTITY, fs);
         }
-        match consent_for(state, payer.company_id, payer.channel, ip, headers).await {
+        match consent_for(
+            state,
+            payer.company_id,
+            payer.customer_id,
+            payer.channel,
+            ip,
+            headers,
+        )
+        .await
+        {
             Ok(c) => Some(c),
             Err(e) => return Submitted::Failed(e.into_response()),
         }
@@ -192,7 +196,7 @@ fn submitted_step(step: PayStep, mut fs: FormState) -> Submitted {
     match step {
         PayStep::Done(PayResult::Succeeded(s)) => Submitted::Paid(s.id),
         PayStep::Done(PayResult::Declined(d)) => {
-            fs.card_error = Some(d.message);
+            fs.card_error = Some(crate::processor::decline_key(&d.code).into());
             fs.method = Some("new_card".into());
             Submitted::Again(StatusCode::PAYMENT_REQUIRED, fs)
         }
@@ -211,7 +215,11 @@ fn submitted_error(e: PayError, mut fs: FormState) -> Submitted {
     if e.status.is_server_error() && !retry.contains(&e.status) {
         return Submitted::Failed(e.into_response());
     }
-    fs.error = Some(e.message);
+    fs.error = Some(match e.status {
+        StatusCode::CONFLICT => "pay-not-payable".into(),
+        s if retry.contains(&s) => "pay-unavailable".into(),
+        _ => e.message,
+    });
     Submitted::Again(e.status, fs)
 }
 

@@ -9,7 +9,7 @@ mod page;
 pub use api::{pay_result_response, pay_step_response};
 pub use form::AUTHENTICATE_MESSAGE;
 pub(crate) use form::{FormPayer, Submitted, submit_form};
-pub(crate) use page::{FormState, autopay_summary, page_context, receipt_context};
+pub(crate) use page::{FormState, autopay_summary, card_ending, page_context, receipt_context};
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -159,10 +159,24 @@ pub(super) fn note_opened(
     });
 }
 
-pub(crate) fn method_label(brand: &str, last4: &str, exp_month: i64, exp_year: i64) -> String {
-    format!(
-        "{brand} ending {last4}, expires {exp_month:02}/{:02}",
-        exp_year % 100
+pub(crate) fn method_label(
+    lang: crate::domain::i18n::Lang,
+    brand: &str,
+    last4: &str,
+    exp_month: i64,
+    exp_year: i64,
+) -> String {
+    crate::domain::i18n::tr(
+        lang,
+        "card-ending-expires",
+        &[
+            ("brand", brand.into()),
+            ("last4", last4.into()),
+            (
+                "expiry",
+                format!("{exp_month:02}/{:02}", exp_year % 100).into(),
+            ),
+        ],
     )
 }
 
@@ -188,10 +202,12 @@ pub(crate) fn form_sig_valid(state: &AppState, scope: &str, nonce: &str, sig: &s
     !nonce.is_empty() && crate::crypto::same_secret(&expected, sig)
 }
 
-/// The consent record for autopay: the exact text shown, when, from where.
+/// The consent record for autopay: the exact text shown (in the language
+/// the page was shown in), when, from where.
 pub(crate) async fn consent_for(
     state: &AppState,
     company_id: &str,
+    customer_id: &str,
     channel: &str,
     ip: ClientIp,
     headers: &HeaderMap,
@@ -199,8 +215,12 @@ pub(crate) async fn consent_for(
     let company = companies::get(&state.app.db, company_id)
         .await?
         .ok_or_else(ApiError::not_found)?;
+    let customer = crate::store::customers::get(&state.app.db, company_id, customer_id)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    let lang = crate::web::lang::choose(customer.language, company.language);
     Ok(Consent {
-        text: autopay_consent_text(&company.name, &company.phone),
+        text: autopay_consent_text(lang, &company.name, &company.phone),
         ip: ip.0.to_string(),
         user_agent: user_agent(headers),
         channel: channel.into(),
@@ -214,8 +234,12 @@ mod tests {
     #[test]
     fn method_labels() {
         assert_eq!(
-            method_label("Visa", "4242", 12, 2030),
+            method_label(crate::domain::i18n::Lang::En, "Visa", "4242", 12, 2030),
             "Visa ending 4242, expires 12/30"
+        );
+        assert_eq!(
+            method_label(crate::domain::i18n::Lang::Es, "Visa", "4242", 12, 2030),
+            "Visa terminada en 4242, vence 12/30"
         );
     }
 }

@@ -6,12 +6,11 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
-use super::form::AUTHENTICATE_MESSAGE;
 use super::{ClientIp, form_token, load_page, method_label, resolve};
 use crate::app::autopay::AutopayState;
 use crate::app::payments::ActionNeeded;
 use crate::domain::autopay_consent_text;
-use crate::domain::dates;
+use crate::domain::i18n::{self, Lang, tr};
 use crate::domain::money::Money;
 use crate::processor::PageProcessor;
 use crate::store::companies;
@@ -20,7 +19,8 @@ use crate::store::paypage::PayPage;
 use crate::web::AppState;
 use crate::web::error::ApiError;
 
-/// What the form showed when it comes back: the choices made and the errors.
+/// What the form showed when it comes back: the choices made and the errors
+/// (each the key of a message in `locales/`, or words to show as they are).
 #[derive(Default)]
 pub(crate) struct FormState {
     pub selected: Option<Vec<String>>,
@@ -68,7 +68,7 @@ struct PropertyView {
 #[derive(Serialize)]
 struct GroupView {
     key: &'static str,
-    title: &'static str,
+    title: String,
     properties: Vec<PropertyView>,
 }
 
@@ -79,20 +79,35 @@ struct MethodView {
     checked: bool,
 }
 
-fn due_text(due: time::Date, today: time::Date) -> (String, bool) {
+fn due_text(lang: Lang, due: time::Date, today: time::Date) -> (String, bool) {
     let days = (due - today).whole_days();
+    let date = i18n::date(lang, due);
     match days {
-        d if d < 0 => {
-            let n = -d;
-            let unit = if n == 1 { "day" } else { "days" };
-            (
-                format!("Overdue by {n} {unit} (was due {})", dates::display(due)),
-                true,
-            )
-        }
-        0 => ("Due today".to_string(), false),
-        _ => (format!("Due {}", dates::display(due)), false),
+        d if d < 0 => (
+            tr(
+                lang,
+                "pay-overdue",
+                &[("days", (-d).into()), ("date", date.into())],
+            ),
+            true,
+        ),
+        0 => (i18n::t(lang, "pay-due-today"), false),
+        _ => (tr(lang, "pay-due-on", &[("date", date.into())]), false),
     }
+}
+
+/// A form message: a key of `locales/` in the page's language, else as it is.
+fn words(lang: Lang, message: String) -> String {
+    if i18n::has(lang, &message) {
+        i18n::t(lang, &message)
+    } else {
+        message
+    }
+}
+
+/// The language of a customer's page (see `web::lang`).
+pub(crate) fn page_lang(page: &PayPage) -> Lang {
+    crate::web::lang::choose(page.customer.language, page.company.language)
 }
 
 pub(super) async fn render_page(
@@ -142,6 +157,7 @@ pub(crate) fn page_context(
     autopay_state: Option<&AutopayState>,
 ) -> minijinja::Value {
     let today = state.app.clock.today_in(&page.company.time_zone);
+    let lang = page_lang(page);
     let currency = page.company.currency;
     let mut total = 0i64;
     let properties: Vec<PropertyView> = page
@@ -163,12 +179,12 @@ pub(crate) fn page_context(
                     if selected {
                         total += inv.balance;
                     }
-                    let (due_text, overdue) = due_text(inv.due_date, today);
+                    let (due_text, overdue) = due_text(lang, inv.due_date, today);
                     let paid = inv.total - inv.balance;
                     InvoiceView {
                         id: inv.id.clone(),
                         number: inv.number.clone(),
-                        issue_date: dates::display(inv.issue_date),
+                        issue_date: i18n::date(lang, inv.issue_date),
                         due_text,
                         overdue,
                         balance: Money::new(inv.balance, inv.currency).format(),
@@ -195,7 +211,7 @@ pub(crate) fn page_context(
         .iter()
         .flat_map(|p| p.invoices.iter())
         .all(|i| i.selected);
-    let groups = group_by_due(properties);
+    let groups = group_by_due(lang, properties);
     let chosen = form
         .method
         .clone()
@@ -206,15 +222,16 @@ pub(crate) fn page_context(
         .iter()
         .map(|m| MethodView {
             id: m.id.clone(),
-            label: method_label(&m.brand, &m.last4, m.exp_month, m.exp_year),
+            label: method_label(lang, &m.brand, &m.last4, m.exp_month, m.exp_year),
             checked: m.id == chosen,
         })
         .collect();
-    let autopay = autopay_state.map(|a| autopay_view(a, today));
+    let autopay = autopay_state.map(|a| autopay_view(lang, a, today));
     let (nonce, sig) = form_token(state, scope);
     // The "Turn off autopay" form is its own, with its own one-time token.
     let (off_nonce, off_sig) = form_token(state, scope);
     minijinja::context! {
+        lang => lang.code(),
         accent => page.company.accent_color.as_str(),
         test_mode => page.mode.is_test(),
         company => minijinja::context! {
@@ -233,17 +250,17 @@ pub(crate) fn page_context(
         saved_methods => minijinja::value::Serde(&methods),
         new_card_checked => chosen == "new_card",
         autopay => autopay,
-        consent_text => autopay_consent_text(&page.company.name, &page.company.phone),
+        consent_text => autopay_consent_text(lang, &page.company.name, &page.company.phone),
         plan => form.plan,
         form => minijinja::context! { nonce => nonce, sig => sig },
         off_form => minijinja::context! { nonce => off_nonce, sig => off_sig },
-        error => form.error,
-        card_error => form.card_error,
-        consent_error => form.consent_error,
+        error => form.error.map(|m| words(lang, m)),
+        card_error => form.card_error.map(|m| words(lang, m)),
+        consent_error => form.consent_error.map(|m| words(lang, m)),
         authenticate => form.action.as_ref().map(|a| minijinja::context! {
             attempt_id => a.attempt_id.as_str(),
             client_secret => a.client_secret.as_str(),
-            message => AUTHENTICATE_MESSAGE,
+            message => i18n::t(lang, "pay-authenticate"),
         }),
         processor => minijinja::value::Serde(processor),
     }
@@ -251,7 +268,7 @@ pub(crate) fn page_context(
 
 /// Splits each property's invoices into "Due now" and "Upcoming", keeping
 /// the properties' order; a group without invoices is left out.
-fn group_by_due(properties: Vec<PropertyView>) -> Vec<GroupView> {
+fn group_by_due(lang: Lang, properties: Vec<PropertyView>) -> Vec<GroupView> {
     let mut now = Vec::new();
     let mut upcoming = Vec::new();
     for p in properties {
@@ -267,50 +284,59 @@ fn group_by_due(properties: Vec<PropertyView>) -> Vec<GroupView> {
             }
         }
     }
-    [("due", "Due now", now), ("upcoming", "Upcoming", upcoming)]
-        .into_iter()
-        .filter(|(_, _, p)| !p.is_empty())
-        .map(|(key, title, properties)| GroupView {
-            key,
-            title,
-            properties,
-        })
-        .collect()
+    [
+        ("due", "pay-group-due", now),
+        ("upcoming", "pay-group-upcoming", upcoming),
+    ]
+    .into_iter()
+    .filter(|(_, _, p)| !p.is_empty())
+    .map(|(key, title, properties)| GroupView {
+        key,
+        title: i18n::t(lang, title),
+        properties,
+    })
+    .collect()
 }
 
 /// What the page says about autopay while it is on.
-fn autopay_view(a: &AutopayState, today: time::Date) -> minijinja::Value {
+fn autopay_view(lang: Lang, a: &AutopayState, today: time::Date) -> minijinja::Value {
     minijinja::context! {
-        label => format!("{} ending {}", a.brand, a.last4),
-        summary => autopay_summary(a, today),
+        label => card_ending(lang, &a.brand, &a.last4),
+        summary => autopay_summary(lang, a, today),
     }
 }
 
+/// "Visa ending 4242" / "Visa terminada en 4242".
+pub(crate) fn card_ending(lang: Lang, brand: &str, last4: &str) -> String {
+    tr(
+        lang,
+        "card-ending",
+        &[("brand", brand.into()), ("last4", last4.into())],
+    )
+}
+
 /// "Autopay is on: Visa •4242; invoice 1004, $65.00, will be charged on Dec 31."
-pub(crate) fn autopay_summary(a: &AutopayState, today: time::Date) -> String {
+pub(crate) fn autopay_summary(lang: Lang, a: &AutopayState, today: time::Date) -> String {
     let card = format!("{} \u{2022}{}", a.brand, a.last4);
     let Some(n) = &a.next else {
-        return format!(
-            "Autopay is on: {card}. Future invoices are charged to it when they are due."
-        );
-    };
-    let what = match n.numbers.as_slice() {
-        [one] => format!("invoice {one}"),
-        many => format!("invoices {}", many.join(", ")),
+        return tr(lang, "autopay-on-future", &[("card", card.into())]);
     };
     let amount = crate::domain::money::Currency::parse(&n.currency)
-        .map(|c| Money::new(n.amount, c).format())
+        .map(|c| i18n::money(lang, Money::new(n.amount, c)))
         .unwrap_or_else(|| format!("{} {}", n.amount, n.currency));
-    let other_card = if (n.brand.as_str(), n.last4.as_str()) != (a.brand.as_str(), a.last4.as_str())
-    {
-        format!(" to {} \u{2022}{}", n.brand, n.last4)
+    let mut args = vec![
+        ("card", card.into()),
+        ("count", n.numbers.len().into()),
+        ("numbers", n.numbers.join(", ").into()),
+        ("amount", amount.into()),
+        ("date", i18n::date_near(lang, n.date, today).into()),
+    ];
+    if (n.brand.as_str(), n.last4.as_str()) != (a.brand.as_str(), a.last4.as_str()) {
+        args.push(("other", format!("{} \u{2022}{}", n.brand, n.last4).into()));
+        tr(lang, "autopay-on-next-other", &args)
     } else {
-        String::new()
-    };
-    format!(
-        "Autopay is on: {card}; {what}, {amount}, will be charged{other_card} on {}.",
-        dates::display_near(n.date, today)
-    )
+        tr(lang, "autopay-on-next", &args)
+    }
 }
 
 pub(super) async fn page(
@@ -366,29 +392,33 @@ pub(crate) async fn receipt_context(
     let mode = crate::store::processor_settings::mode(&state.app.db, company_id).await?;
     let receipt_email =
         crate::store::messages::receipt_email_status(&state.app.db, company_id, payment_id).await?;
-    let (Some(payment), Some(company)) = (payment, company) else {
+    let customer = crate::store::customers::get(&state.app.db, company_id, customer_id).await?;
+    let (Some(payment), Some(company), Some(customer)) = (payment, company, customer) else {
         return Ok(None);
     };
+    let lang = crate::web::lang::choose(customer.language, company.language);
+    let money = |minor: i64| i18n::money(lang, Money::new(minor, payment.currency));
     Ok(Some(minijinja::context! {
+        lang => lang.code(),
         accent => company.accent_color,
         test_mode => mode.is_test(),
-        receipt_emailed => receipt_email.as_deref().map(|s| match s {
-            "sent" => "A receipt was emailed to you.",
-            "failed" | "suppressed" => "The receipt email could not be sent; keep this page as your receipt.",
-            _ => "A receipt is on its way to your email.",
-        }).unwrap_or("No receipt was emailed: keep this page (or print it) as your receipt."),
+        receipt_emailed => i18n::t(lang, receipt_email.as_deref().map(|s| match s {
+            "sent" => "receipt-emailed",
+            "failed" | "suppressed" => "receipt-email-failed",
+            _ => "receipt-email-coming",
+        }).unwrap_or("receipt-no-email")),
         company => minijinja::context! { name => company.name, phone => company.phone },
-        amount => Money::new(payment.amount, payment.currency).format(),
+        amount => money(payment.amount),
         reference => payment.id,
-        card => format!("{} ending {}", payment.card_brand.unwrap_or_default(), payment.card_last4.unwrap_or_default()),
-        time => dates::display_instant(payment.created_at, &company.time_zone),
+        card => card_ending(lang, &payment.card_brand.unwrap_or_default(), &payment.card_last4.unwrap_or_default()),
+        time => i18n::instant(lang, payment.created_at, &company.time_zone),
         allocations => payment.allocations.iter().map(|a| minijinja::context! {
             invoice_id => a.invoice_id.clone(),
             number => a.invoice_number.clone(),
-            amount => Money::new(a.amount, payment.currency).format(),
-            balance => Money::new(a.invoice_balance, payment.currency).format(),
+            amount => money(a.amount),
+            balance => money(a.invoice_balance),
         }).collect::<Vec<_>>(),
-        autopay => autopay.map(|m| format!("{} ending {}", m.brand, m.last4)),
+        autopay => autopay.map(|m| card_ending(lang, &m.brand, &m.last4)),
     }))
 }
 
@@ -412,12 +442,23 @@ mod tests {
             }),
         };
         assert_eq!(
-            autopay_summary(&a, today),
+            autopay_summary(Lang::En, &a, today),
             "Autopay is on: Visa \u{2022}4242; invoice 1004, $65.00, will be charged on Dec 31."
+        );
+        assert_eq!(
+            autopay_summary(Lang::Es, &a, today),
+            "El pago automático está activado: Visa \u{2022}4242; la factura 1004, $65.00, se cobrará el 31 dic."
+        );
+        if let Some(n) = a.next.as_mut() {
+            n.numbers.push("1005".into());
+        }
+        assert_eq!(
+            autopay_summary(Lang::En, &a, today),
+            "Autopay is on: Visa \u{2022}4242; invoices 1004, 1005, $65.00, will be charged on Dec 31."
         );
         a.next = None;
         assert_eq!(
-            autopay_summary(&a, today),
+            autopay_summary(Lang::En, &a, today),
             "Autopay is on: Visa \u{2022}4242. Future invoices are charged to it when they are due."
         );
     }
@@ -426,16 +467,24 @@ mod tests {
     fn due_texts() {
         let today = date!(2026 - 11 - 28);
         assert_eq!(
-            due_text(date!(2026 - 11 - 27), today),
+            due_text(Lang::En, date!(2026 - 11 - 27), today),
             ("Overdue by 1 day (was due Nov 27, 2026)".into(), true)
         );
         assert_eq!(
-            due_text(date!(2026 - 11 - 28), today),
+            due_text(Lang::En, date!(2026 - 11 - 28), today),
             ("Due today".into(), false)
         );
         assert_eq!(
-            due_text(date!(2026 - 12 - 15), today),
+            due_text(Lang::En, date!(2026 - 12 - 15), today),
             ("Due Dec 15, 2026".into(), false)
+        );
+        assert_eq!(
+            due_text(Lang::Es, date!(2026 - 11 - 25), today),
+            ("Vencida hace 3 días (vencía el 25 nov 2026)".into(), true)
+        );
+        assert_eq!(
+            due_text(Lang::Es, date!(2026 - 12 - 15), today),
+            ("Vence el 15 dic 2026".into(), false)
         );
     }
 }

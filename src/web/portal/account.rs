@@ -13,6 +13,7 @@ use super::{
 };
 use crate::app::App;
 use crate::auth;
+use crate::domain::i18n::{Arg, tr};
 use crate::store::portal::{self as store, Purpose};
 use crate::store::{StoreError, audit, sessions};
 use crate::web::error::ApiError;
@@ -20,9 +21,9 @@ use crate::web::office::{OfficeUser, cookie_value};
 use crate::web::signin_csrf::{self, SigninToken};
 use crate::web::{AppState, ClientIp};
 
-const WRONG_PASSWORD: &str = "That email and password do not match a portal account.";
-const LINK_SENT: &str =
-    "If that email is on file, a sign-in link is on its way. It works once, for 20 minutes.";
+// Messages of locales/*/portal.ftl; the pages show them with `t()`.
+const WRONG_PASSWORD: &str = "portal-wrong-password";
+const LINK_SENT: &str = "portal-link-sent";
 
 // ---------------------------------------------------------------- invitations
 
@@ -57,9 +58,10 @@ pub async fn create_invitation(
     customer_id: &str,
     actor: &str,
 ) -> Result<Invitation, InviteError> {
-    let name = store::customer_name(&app.db, company_id, customer_id)
+    let customer = crate::store::customers::get(&app.db, company_id, customer_id)
         .await?
         .ok_or(InviteError::NotFound)?;
+    let name = customer.name;
     let email = store::email_for(&app.db, company_id, customer_id)
         .await?
         .ok_or(InviteError::NoEmail)?;
@@ -82,19 +84,19 @@ pub async fn create_invitation(
         "{}/portal/invite/{token}",
         app.base_url(company.base_url.as_deref())
     );
-    let phone = if company.phone.is_empty() {
-        String::new()
-    } else {
-        format!("\n{}", company.phone)
-    };
-    let text = format!(
-        "Hello {name},\n\n{company_name} invites you to its customer portal, where you can see \
-         and pay your invoices, see your payment history and manage saved cards and autopay.\n\n\
-         Set your password here (the link works once, for 7 days):\n\n{url}\n\n\
-         If you did not expect this email, you can ignore it.\n\n{company_name}{phone}\n",
-        company_name = company.name,
-    );
-    let subject = format!("Your {} customer portal", company.name);
+    let lang = customer.language.unwrap_or(company.language);
+    let args = [
+        ("name", Arg::from(&name)),
+        ("company", Arg::from(&company.name)),
+        ("url", Arg::from(&url)),
+    ];
+    let mut text = tr(lang, "portal-invite-email-body", &args);
+    if !company.phone.is_empty() {
+        text.push('\n');
+        text.push_str(&company.phone);
+    }
+    text.push('\n');
+    let subject = tr(lang, "portal-invite-email-subject", &args);
     let emailed = send_email(app, company_id, &email, &subject, text).await;
     Ok(Invitation {
         url,
@@ -212,18 +214,12 @@ pub(super) async fn accept_invite(
         return again(StatusCode::UNPROCESSABLE_ENTITY, why);
     }
     if f.password != f.confirm {
-        return again(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "The password and its confirmation differ.",
-        );
+        return again(StatusCode::UNPROCESSABLE_ENTITY, "portal-invite-mismatch");
     }
     let password = f.password.clone();
     let Ok(Ok(hash)) = tokio::task::spawn_blocking(move || auth::hash_password(&password)).await
     else {
-        return again(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "The password could not be saved. Try again.",
-        );
+        return again(StatusCode::INTERNAL_SERVER_ERROR, "portal-invite-not-saved");
     };
     let result: Result<Option<String>, StoreError> = async {
         let mut tx = state.app.db.begin_write().await?;
@@ -256,10 +252,7 @@ pub(super) async fn accept_invite(
     match result {
         Ok(Some(cookie)) => signed_in(&state, &cookie),
         Ok(None) => state.views.not_found(),
-        Err(StoreError::Conflict) => again(
-            StatusCode::CONFLICT,
-            "Another account of this company already uses this email. Sign in with it, or call us to sort it out.",
-        ),
+        Err(StoreError::Conflict) => again(StatusCode::CONFLICT, "portal-invite-taken"),
         Err(e) => ApiError::from(e).into_response(),
     }
 }
@@ -315,6 +308,7 @@ async fn login_brand(state: &AppState, company_id: &str) -> Result<minijinja::Va
             logo => logo,
         },
         accent => c.accent_color.as_str(),
+        lang => crate::web::lang::choose(None, c.language).code(),
     })
 }
 
@@ -372,10 +366,7 @@ pub(super) async fn login(
         return fail(StatusCode::FORBIDDEN, signin_csrf::REFUSED);
     }
     if !state.portal_logins.check(&state.app.db, &email, ip.0).await {
-        return fail(
-            StatusCode::TOO_MANY_REQUESTS,
-            "Too many sign-in attempts. Wait a minute and try again.",
-        );
+        return fail(StatusCode::TOO_MANY_REQUESTS, "portal-too-many-sign-ins");
     }
     let accounts = match store::accounts_by_email(&state.app.db, &email, 5).await {
         Ok(a) => a,
@@ -500,13 +491,13 @@ pub(super) async fn login_link(
     let Some(email) = normalize_email(&typed) else {
         return show(
             StatusCode::UNPROCESSABLE_ENTITY,
-            minijinja::context! { link_error => "Enter the email address your invoices come to." },
+            minijinja::context! { link_error => "portal-link-enter-email" },
         );
     };
     if !state.portal_links.check(&state.app.db, &email, ip.0).await {
         return show(
             StatusCode::TOO_MANY_REQUESTS,
-            minijinja::context! { link_error => "Too many requests. Wait a minute and try again." },
+            minijinja::context! { link_error => "too-many-requests" },
         );
     }
     let app = state.app.clone();
@@ -528,9 +519,13 @@ pub async fn send_sign_in_links(app: &App, email: &str) -> Result<usize, StoreEr
         let Some(company) = crate::store::companies::get(&app.db, &p.company_id).await? else {
             continue;
         };
-        let name = store::customer_name(&app.db, &p.company_id, &p.customer_id)
-            .await?
-            .unwrap_or_default();
+        let Some(customer) =
+            crate::store::customers::get(&app.db, &p.company_id, &p.customer_id).await?
+        else {
+            continue;
+        };
+        let lang = customer.language.unwrap_or(company.language);
+        let name = customer.name;
         let mut tx = app.db.begin_write().await?;
         let token =
             store::insert_token(&mut tx, &p.company_id, &p.customer_id, Purpose::SignIn).await?;
@@ -539,13 +534,13 @@ pub async fn send_sign_in_links(app: &App, email: &str) -> Result<usize, StoreEr
             "{}/portal/link/{token}",
             app.base_url(company.base_url.as_deref())
         );
-        let text = format!(
-            "Hello {name},\n\nUse this link to sign in to your {company_name} customer portal. \
-             It works once, for 20 minutes:\n\n{url}\n\n\
-             If you did not ask for it, you can ignore this email.\n\n{company_name}\n",
-            company_name = company.name,
-        );
-        let subject = format!("Your sign-in link for {}", company.name);
+        let args = [
+            ("name", Arg::from(&name)),
+            ("company", Arg::from(&company.name)),
+            ("url", Arg::from(&url)),
+        ];
+        let text = tr(lang, "portal-signin-email-body", &args) + "\n";
+        let subject = tr(lang, "portal-signin-email-subject", &args);
         if send_email(app, &p.company_id, email, &subject, text).await {
             sent += 1;
         }

@@ -12,7 +12,7 @@ use super::{PortalUser, page, portal_context};
 use crate::app::autopay::EnrollRequest;
 use crate::app::{Refusal, Rejected};
 use crate::domain::autopay_consent_text;
-use crate::domain::dates;
+use crate::domain::i18n::{self, t};
 use crate::domain::money::Money;
 use crate::store::payments as pay_store;
 use crate::store::portal as store;
@@ -131,7 +131,8 @@ struct HistoryRow {
     amount: String,
     how: String,
     invoices: String,
-    status: &'static str,
+    /// Empty for a payment standing as made; else "Refunded", …
+    status: String,
 }
 
 /// GET /portal/history: payments, newest first, each with its receipt.
@@ -157,13 +158,13 @@ pub(super) async fn history(State(state): State<AppState>, user: PortalUser) -> 
     let rows: Vec<HistoryRow> = payments
         .into_iter()
         .map(|p| HistoryRow {
-            date: dates::display_instant(p.created_at, &company.time_zone),
-            amount: Money::new(p.amount, p.currency).format(),
+            date: i18n::instant(user.lang, p.created_at, &company.time_zone),
+            amount: i18n::money(user.lang, Money::new(p.amount, p.currency)),
             how: match (&p.card_brand, &p.card_last4) {
-                (Some(b), Some(l)) => format!("{b} ending {l}"),
+                (Some(b), Some(l)) => pay::card_ending(user.lang, b, l),
                 _ => match p.method.as_str() {
-                    "cash" => "Cash".into(),
-                    "check" => "Check".into(),
+                    "cash" => t(user.lang, "portal-cash"),
+                    "check" => t(user.lang, "portal-check"),
                     other => other.to_string(),
                 },
             },
@@ -174,9 +175,9 @@ pub(super) async fn history(State(state): State<AppState>, user: PortalUser) -> 
                 .collect::<Vec<_>>()
                 .join(", "),
             status: match p.status {
-                "refunded" => "Refunded",
-                "partially_refunded" => "Partly refunded",
-                _ => "Paid",
+                "refunded" => t(user.lang, "portal-status-refunded"),
+                "partially_refunded" => t(user.lang, "portal-status-partly-refunded"),
+                _ => String::new(),
             },
             id: p.id.into(),
         })
@@ -218,7 +219,7 @@ async fn render_cards(
     let autopay = cards
         .iter()
         .find(|c| c.autopay)
-        .map(|c| format!("{} ending {}", c.brand, c.last4));
+        .map(|c| pay::card_ending(user.lang, &c.brand, &c.last4));
     let summary = match crate::app::autopay::state(&state.app, &user.company_id, &user.customer_id)
         .await
     {
@@ -228,7 +229,7 @@ async fn render_cards(
                 Ok(None) => return state.views.not_found(),
                 Err(e) => return ApiError::from(e).into_response(),
             };
-            Some(pay::autopay_summary(&a, today))
+            Some(pay::autopay_summary(user.lang, &a, today))
         }
         Ok(None) => None,
         Err(e) => return ApiError::from(e).into_response(),
@@ -241,7 +242,7 @@ async fn render_cards(
         .iter()
         .map(|c| CardView {
             id: c.id.clone(),
-            label: pay::method_label(&c.brand, &c.last4, c.exp_month, c.exp_year),
+            label: pay::method_label(user.lang, &c.brand, &c.last4, c.exp_month, c.exp_year),
             is_default: c.is_default,
             autopay: c.autopay,
             checked: Some(&c.id) == chosen.as_ref(),
@@ -256,7 +257,7 @@ async fn render_cards(
             cards => minijinja::value::Serde(&views),
             autopay => autopay,
             autopay_summary => summary,
-            consent_text => autopay_consent_text(&user.company_name, &user.company_phone),
+            consent_text => autopay_consent_text(user.lang, &user.company_name, &user.company_phone),
             ..ctx
         },
     )
@@ -289,7 +290,7 @@ pub(super) async fn remove_card_page(
         minijinja::context! {
             card => minijinja::context! {
                 id => card.id,
-                label => format!("{} ending {}", card.brand, card.last4),
+                label => pay::card_ending(user.lang, &card.brand, &card.last4),
                 autopay => card.autopay,
             },
         },
@@ -310,9 +311,9 @@ pub(super) async fn remove_card(
     match crate::app::cards::remove(&state.app, &actor, &user.customer_id, &id).await {
         Ok(removed) => {
             let notice = if removed.autopay_cancelled {
-                "The card was removed. Autopay used it, so autopay is now off."
+                t(user.lang, "portal-card-removed-autopay")
             } else {
-                "The card was removed."
+                t(user.lang, "portal-card-removed")
             };
             render_cards(
                 &state,
@@ -376,7 +377,7 @@ pub(super) async fn add_card(
             &state,
             &user,
             StatusCode::UNPROCESSABLE_ENTITY,
-            Some("Enter your card details. Card entry needs JavaScript turned on in your browser."),
+            Some(&t(user.lang, "card-enter-details")),
         )
         .await;
     }
@@ -394,7 +395,7 @@ pub(super) async fn add_card(
                 &state,
                 &user,
                 StatusCode::OK,
-                minijinja::context! { notice => "Your card was saved." },
+                minijinja::context! { notice => t(user.lang, "portal-card-saved") },
                 None,
             )
             .await
@@ -404,7 +405,7 @@ pub(super) async fn add_card(
                 &state,
                 &user,
                 StatusCode::PAYMENT_REQUIRED,
-                Some(&d.message),
+                Some(&crate::processor::decline_message_in(user.lang, &d.code)),
             )
             .await
         }
@@ -432,7 +433,7 @@ pub(super) async fn set_default(
                 &state,
                 &user,
                 StatusCode::OK,
-                minijinja::context! { notice => "Your default card was changed." },
+                minijinja::context! { notice => t(user.lang, "portal-default-changed") },
                 None,
             )
             .await
@@ -471,18 +472,25 @@ pub(super) async fn autopay(
     match f.action.as_str() {
         "off" => autopay_off(&state, &user).await,
         "on" => autopay_on(&state, &user, ip, &headers, &f).await,
-        _ => (StatusCode::BAD_REQUEST, "Choose to turn autopay on or off.").into_response(),
+        _ => (
+            StatusCode::BAD_REQUEST,
+            t(user.lang, "portal-choose-on-off"),
+        )
+            .into_response(),
     }
 }
 
 async fn autopay_off(state: &AppState, user: &PortalUser) -> Response {
     match crate::app::autopay::cancel(&state.app, &user.as_actor(), &user.customer_id).await {
         Ok(was_on) => {
-            let notice = if was_on {
-                "Autopay is off. Future invoices will not be charged automatically."
-            } else {
-                "Autopay was already off."
-            };
+            let notice = t(
+                user.lang,
+                if was_on {
+                    "portal-autopay-now-off"
+                } else {
+                    "portal-autopay-was-off"
+                },
+            );
             render_cards(
                 state,
                 user,
@@ -509,13 +517,18 @@ async fn autopay_on(
         ip: ip.0.to_string(),
         user_agent: crate::web::user_agent(headers),
         note: None,
+        language: Some(user.lang),
     };
     let chosen = Some(f.method_id.as_str()).filter(|m| !m.is_empty());
     match crate::app::autopay::enroll(&state.app, &user.as_actor(), &user.customer_id, &req).await {
         Ok(e) => {
-            let notice = format!(
-                "Autopay is on for {} ending {}. Invoices due from today on are charged to it when they are due.",
-                e.brand, e.last4
+            let notice = i18n::tr(
+                user.lang,
+                "portal-autopay-now-on",
+                &[(
+                    "card",
+                    pay::card_ending(user.lang, &e.brand, &e.last4).into(),
+                )],
             );
             render_cards(
                 state,

@@ -83,6 +83,9 @@ pub struct PortalUser {
     /// The company's payments move no money: every page says so.
     #[serde(skip)]
     pub test_mode: bool,
+    /// The language the portal speaks to this customer (`web::lang`).
+    #[serde(skip)]
+    pub lang: crate::domain::i18n::Lang,
 }
 
 impl PortalUser {
@@ -136,10 +139,11 @@ impl FromRequestParts<AppState> for PortalUser {
         Ok(PortalUser {
             customer_id: session.principal_id.into(),
             company_id: session.company_id,
-            customer_name: row.0,
-            company_name: row.1,
-            company_phone: row.2,
-            accent: row.3,
+            lang: crate::web::lang::choose(row.customer_language, row.company_language),
+            customer_name: row.customer_name,
+            company_name: row.company_name,
+            company_phone: row.company_phone,
+            accent: row.accent,
             csrf: session.csrf_token,
             test_mode: mode.is_test(),
         })
@@ -162,6 +166,7 @@ fn page(
 
 fn portal_context(user: &PortalUser) -> minijinja::Value {
     minijinja::context! {
+        lang => user.lang.code(),
         portal => minijinja::value::Serde(user),
         csrf => user.csrf.as_str(),
         accent => user.accent.as_str(),

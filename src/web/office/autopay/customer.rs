@@ -134,7 +134,7 @@ async fn customer_view(
             enrollment => minijinja::value::Serde(&view),
             cards => minijinja::value::Serde(&cards),
             properties => minijinja::value::Serde(&properties),
-            consent_text => autopay_consent_text(&company.name, &company.phone),
+            consent_text => autopay_consent_text(customer.language.unwrap_or(company.language), &company.name, &company.phone),
             f => minijinja::value::Serde(f),
             errors => errors,
             notice => notice,
@@ -194,6 +194,7 @@ pub(super) async fn enroll(
         ip: ip.0.to_string(),
         user_agent: user_agent(&headers),
         note: Some(&f.note),
+        language: None,
     };
     match autopay::enroll(&state.app, &user.as_actor(), &id, &req).await {
         Ok(_) => Ok(

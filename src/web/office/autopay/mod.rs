@@ -63,7 +63,13 @@ pub fn hour_label(hour: u8) -> String {
 }
 
 fn card_label(brand: &str, last4: &str, exp_month: i64, exp_year: i64) -> String {
-    crate::web::pay::method_label(brand, last4, exp_month, exp_year)
+    crate::web::pay::method_label(
+        crate::domain::i18n::Lang::En,
+        brand,
+        last4,
+        exp_month,
+        exp_year,
+    )
 }
 
 /// What a result came to, in words.

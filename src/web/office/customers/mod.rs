@@ -78,6 +78,9 @@ pub struct CustomerForm {
     pub phone: String,
     #[serde(default)]
     pub billing_address: String,
+    /// `en`, `es`, or empty for none.
+    #[serde(default)]
+    pub language: String,
 }
 
 impl CustomerForm {
@@ -88,6 +91,7 @@ impl CustomerForm {
             email: Some(&self.email),
             phone: Some(&self.phone),
             billing_address: Some(&self.billing_address),
+            language: Some(&self.language),
         }
     }
 
@@ -98,6 +102,7 @@ impl CustomerForm {
             email: c.email.clone().unwrap_or_default(),
             phone: c.phone.clone().unwrap_or_default(),
             billing_address: c.billing_address.clone().unwrap_or_default(),
+            language: c.language.map(|l| l.code().to_string()).unwrap_or_default(),
         }
     }
 }

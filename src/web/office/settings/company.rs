@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{FieldErrors, LOGO_MAX_BYTES, internal, owners_only};
 use crate::domain::contact::{self, EmailAddress, PhoneNumber};
+use crate::domain::i18n::Lang;
 use crate::domain::money::Currency;
 use crate::domain::text::{self, FieldError};
 use crate::store::companies;
@@ -111,6 +112,9 @@ pub struct CompanyForm {
     pub accent_color: String,
     #[serde(default)]
     pub country: String,
+    /// The customers' default language: `en` (also when left out) or `es`.
+    #[serde(default)]
+    pub language: String,
 }
 
 /// Checks the Company form. `locked_currency` is the company's currency when it
@@ -198,6 +202,13 @@ pub fn validate_company(
         errors.insert("accent_color", why);
         String::new()
     });
+    let language = match f.language.trim() {
+        "" => Some(Lang::En),
+        code => Lang::parse(code).filter(|l| l.code() == code),
+    };
+    if language.is_none() {
+        errors.insert("language", "Choose English or Spanish.".into());
+    }
     match currency {
         Some(currency) if errors.is_empty() => Ok(CompanyProfile {
             name,
@@ -208,6 +219,7 @@ pub fn validate_company(
             time_zone: time_zone.to_string(),
             accent_color: accent,
             country,
+            language: language.unwrap_or_default(),
         }),
         _ => Err(errors),
     }
@@ -282,6 +294,7 @@ pub(super) async fn company_stored(
         time_zone: company.time_zone,
         accent_color: company.accent_color,
         country: company.country,
+        language: company.language.code().to_string(),
     };
     company_view(
         state,
