@@ -12,7 +12,7 @@ use axum::routing::{get, post};
 use axum::{Form, Router};
 use serde::{Deserialize, Serialize};
 
-use super::{CsrfForm, OfficeUser, page_with_status, refused};
+use super::{CsrfForm, OfficeUser, page, page_with_status, refused};
 use crate::app::{Rejected, alerts};
 use crate::domain::dates;
 use crate::domain::money::Money;
