@@ -32,6 +32,8 @@ invoice=$(curl -s "$base/api/v1/pay/$token" | python3 -c 'import json,sys; d=jso
 curl -s -o /dev/null -H 'content-type: application/json' -H "Idempotency-Key: screenshots-$$" \
   -d "{\"invoice_ids\":[\"$invoice\"],\"payment_method\":\"$card\"}" "$base/api/v1/pay/$token/payments"
 shot "$lena" "$out/pay-page-phone.png" 360 1500
+# The same page in Spanish, as a phone shows it at first.
+shot "$lena?lang=es" "$out/paypage-es-phone.png" 360 740
 
 # Office pages: fetched with a signed-in session, then rendered from a file
 # whose asset links point back at the server.

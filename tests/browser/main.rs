@@ -9,5 +9,6 @@ mod common;
 mod layout;
 mod office;
 mod pay;
+mod spanish;
 mod support;
 mod thumbs;
