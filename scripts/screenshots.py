@@ -147,6 +147,8 @@ def demo_screenshots():
               {"invoice_ids": [invoice], "payment_method": card},
               {"idempotency-key": f"screenshots-{os.getpid()}"})
     shot(links["Lena Landlord"], "pay-page-phone", 360, 1500)
+    # The same page in Spanish, as a phone shows it at first.
+    shot(links["Lena Landlord"] + "?lang=es", "paypage-es-phone", 360, 740)
 
     # The office, signed in through its form.
     csrf = demo.csrf("/office/login")

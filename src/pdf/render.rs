@@ -366,7 +366,10 @@ fn render_with(sheet: &Sheet, logo: Option<LaidLogo>) -> Result<Vec<u8>, PdfErro
     doc.set_metadata(
         Metadata::new()
             .title(sheet.title.clone())
-            .language("en-US".into())
+            .language(match sheet.lang {
+                crate::domain::i18n::Lang::En => "en-US".into(),
+                crate::domain::i18n::Lang::Es => "es-US".into(),
+            })
             .creator("fieldpay".into())
             .producer("fieldpay".into())
             .authors(vec![sheet.company_name.clone()]),

@@ -317,24 +317,26 @@ pub async fn has_default_card(
     Ok(found.is_some())
 }
 
-/// What every portal page shows of its customer and company: `(customer
-/// name, company name, company phone, accent colour)`.
+/// The row `signed_in` reads: names, phone, accent, the two languages.
+type SignedInRow = (
+    String,
+    String,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+);
+
+/// What every portal page shows of its customer and company.
 pub async fn signed_in(
     db: &Db,
     company_id: &str,
     customer_id: &str,
 ) -> StoreResult<Option<SignedIn>> {
-    let row: Option<(
-        String,
-        String,
-        String,
-        String,
-        Option<String>,
-        Option<String>,
-    )> = crate::store::sql::query_as(
+    let row: Option<SignedInRow> = crate::store::sql::query_as(
         "SELECT c.name, co.name, co.phone, co.accent_color, c.language, co.language
-             FROM customers c JOIN companies co ON co.id = c.company_id
-             WHERE c.id = $1 AND c.company_id = $2",
+         FROM customers c JOIN companies co ON co.id = c.company_id
+         WHERE c.id = $1 AND c.company_id = $2",
     )
     .bind(customer_id)
     .bind(company_id)

@@ -200,11 +200,36 @@ async fn without_a_customer_language_the_browser_then_the_company_decide() {
     assert_eq!(html_lang(&en_first.body), "en");
 
     // The company's default: Spanish, from the office's settings page.
-    let company = t.app.db.reader();
-    fieldpay::store::sql::query("UPDATE companies SET language = 'es'")
-        .execute(company)
-        .await
-        .unwrap();
+    let office = Office::sign_in(&t, &t.owner_email, OWNER_PASSWORD).await;
+    let fields = |language| {
+        [
+            ("name", "Greenleaf Pest Control"),
+            ("currency", "usd"),
+            ("time_zone", "America/Chicago"),
+            ("accent_color", "#1d5fbf"),
+            ("country", "US"),
+            ("language", language),
+        ]
+    };
+    let r = office
+        .post(&t, "/office/settings/company", &fields("fr"))
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert!(r.body.contains("Choose English or Spanish."), "{}", r.body);
+    let r = office
+        .post(&t, "/office/settings/company", &fields("es"))
+        .await;
+    assert!(
+        r.status.is_redirection() || r.status.is_success(),
+        "{}",
+        r.body
+    );
+    let form = office.get(&t, "/office/settings/company").await;
+    assert!(
+        form.body.contains("<option value=\"es\" selected>"),
+        "{}",
+        form.body
+    );
     let plain = t.get(&path).await;
     assert_eq!(html_lang(&plain.body), "es");
     let fr = t

@@ -11,5 +11,6 @@ mod layout;
 mod office;
 mod office_phone;
 mod pay;
+mod spanish;
 mod support;
 mod thumbs;
