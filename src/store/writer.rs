@@ -155,13 +155,33 @@ async fn run_by_scope(pool: Pool, mut rx: mpsc::UnboundedReceiver<Job>) {
             let n = queue.len().min(MAX_BATCH);
             let batch: Vec<Job> = queue.drain(..n).collect();
             running.push(scope.clone());
-            let (pool, scope, finished) = (pool.clone(), scope.clone(), finished.clone());
+            let pool = pool.clone();
+            let done = Finished {
+                scope: Some(scope.clone()),
+                to: finished.clone(),
+            };
             tokio::spawn(async move {
+                let scope = done.scope.clone().unwrap_or(WriteScope::Database);
                 run_batch(&pool, &scope, batch).await;
-                finished.send(scope).ok();
+                drop(done);
             });
         }
         queues.retain(|_, q| !q.is_empty());
+    }
+}
+
+/// Tells the scheduler a scope's batch is over when dropped, even by a
+/// panic in one of its jobs: the scope's next batch may then start.
+struct Finished {
+    scope: Option<WriteScope>,
+    to: mpsc::UnboundedSender<WriteScope>,
+}
+
+impl Drop for Finished {
+    fn drop(&mut self) {
+        if let Some(scope) = self.scope.take() {
+            self.to.send(scope).ok();
+        }
     }
 }
 
