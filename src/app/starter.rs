@@ -100,6 +100,7 @@ pub async fn write(conn: &mut Conn, company_id: &str) -> StoreResult<()> {
                 html_body: &html,
                 text_body: Some(t.text),
                 attach_invoice_pdf: false,
+                translations: &Default::default(),
             },
         )
         .await?;
@@ -107,10 +108,23 @@ pub async fn write(conn: &mut Conn, company_id: &str) -> StoreResult<()> {
     }
     let (new_invoice, reminder, receipt) = (&email_ids[0], &email_ids[1], &email_ids[2]);
     templates::set_default_email(conn, company_id, reminder, true).await?;
-    let sms_reminder =
-        templates::create_sms(conn, company_id, SMS_REMINDER.0, SMS_REMINDER.1).await?;
+    let sms_reminder = templates::create_sms(
+        conn,
+        company_id,
+        SMS_REMINDER.0,
+        SMS_REMINDER.1,
+        &Default::default(),
+    )
+    .await?;
     templates::set_default_sms(conn, company_id, &sms_reminder.id, true).await?;
-    templates::create_sms(conn, company_id, SMS_RECEIPT.0, SMS_RECEIPT.1).await?;
+    templates::create_sms(
+        conn,
+        company_id,
+        SMS_RECEIPT.0,
+        SMS_RECEIPT.1,
+        &Default::default(),
+    )
+    .await?;
     let now = conn.now();
     for &(timing, days, email, sms) in SCHEDULE {
         let email_id = if timing == Timing::AtCreation {

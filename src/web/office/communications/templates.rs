@@ -14,6 +14,8 @@ use super::{Kind, Page, VARIABLE_MEANINGS, sms_count};
 use crate::app::Rejected;
 use crate::app::messages::DraftBody;
 use crate::app::templates::{self, Draft};
+use crate::domain::i18n::Lang;
+use crate::domain::message::{EmailTranslations, SmsTranslation, SmsTranslations, TemplateEmail};
 use crate::messaging::template::{
     check_email_fields as check_email, check_sms_fields as check_sms,
 };
@@ -44,6 +46,15 @@ pub(super) struct TemplateForm {
     attach_invoice_pdf: Option<String>,
     #[serde(default)]
     body: String,
+    /// The Spanish text (all blank: none; the main text goes to everyone).
+    #[serde(default)]
+    es_subject: String,
+    #[serde(default)]
+    es_html_body: String,
+    #[serde(default)]
+    es_text_body: String,
+    #[serde(default)]
+    es_body: String,
     /// The checkbox: the company's default template for the channel.
     #[serde(default)]
     is_default: Option<String>,
@@ -53,8 +64,35 @@ pub(super) struct TemplateForm {
     invoice_id: String,
 }
 
+/// The form's Spanish fields as the template's translations.
+struct FormTranslations {
+    email: EmailTranslations,
+    sms: SmsTranslations,
+}
+
 impl TemplateForm {
-    fn draft(&self, kind: Kind) -> Draft<'_> {
+    fn translations(&self) -> FormTranslations {
+        let mut email = EmailTranslations::new();
+        if [&self.es_subject, &self.es_html_body, &self.es_text_body]
+            .iter()
+            .any(|f| !f.trim().is_empty())
+        {
+            let source = TemplateEmail {
+                subject: self.es_subject.clone(),
+                html_body: self.es_html_body.clone(),
+                text_body: Some(self.es_text_body.clone()),
+            };
+            email.insert(Lang::Es, source);
+        }
+        let mut sms = SmsTranslations::new();
+        if !self.es_body.trim().is_empty() {
+            let body = self.es_body.clone();
+            sms.insert(Lang::Es, SmsTranslation { body });
+        }
+        FormTranslations { email, sms }
+    }
+
+    fn draft<'a>(&'a self, kind: Kind, tr: &'a FormTranslations) -> Draft<'a> {
         match kind {
             Kind::Email => Draft::Email {
                 name: &self.name,
@@ -62,10 +100,12 @@ impl TemplateForm {
                 html_body: &self.html_body,
                 text_body: Some(&self.text_body),
                 attach_invoice_pdf: self.attach_invoice_pdf.is_some(),
+                translations: &tr.email,
             },
             Kind::Sms => Draft::Sms {
                 name: &self.name,
                 body: &self.body,
+                translations: &tr.sms,
             },
         }
     }
@@ -206,18 +246,29 @@ async fn load(
     Ok(match kind {
         Kind::Email => store::get_email(&state.app.db, company_id, id)
             .await?
-            .map(|t| TemplateForm {
-                name: t.name,
-                subject: t.subject,
-                html_body: t.html_body,
-                text_body: t.text_body.unwrap_or_default(),
-                attach_invoice_pdf: t.attach_invoice_pdf.then(|| "on".to_string()),
-                is_default: t.is_default.then(|| "on".to_string()),
-                ..TemplateForm::default()
+            .map(|t| {
+                let es = t.translations.get(&Lang::Es).cloned();
+                TemplateForm {
+                    es_subject: es.as_ref().map(|e| e.subject.clone()).unwrap_or_default(),
+                    es_html_body: es.as_ref().map(|e| e.html_body.clone()).unwrap_or_default(),
+                    es_text_body: es.and_then(|e| e.text_body).unwrap_or_default(),
+                    name: t.name,
+                    subject: t.subject,
+                    html_body: t.html_body,
+                    text_body: t.text_body.unwrap_or_default(),
+                    attach_invoice_pdf: t.attach_invoice_pdf.then(|| "on".to_string()),
+                    is_default: t.is_default.then(|| "on".to_string()),
+                    ..TemplateForm::default()
+                }
             }),
         Kind::Sms => store::get_sms(&state.app.db, company_id, id)
             .await?
             .map(|t| TemplateForm {
+                es_body: t
+                    .translations
+                    .get(&Lang::Es)
+                    .map(|e| e.body.clone())
+                    .unwrap_or_default(),
                 name: t.name,
                 body: t.body,
                 is_default: t.is_default.then(|| "on".to_string()),
@@ -415,11 +466,12 @@ pub(super) async fn save(
         return editor(&state, &user, kind, status, &f, extra).await;
     }
     let default = Some(f.is_default.is_some());
+    let translations = f.translations();
     let saved = templates::save(
         &state.app,
         &user.as_actor(),
         id.as_deref(),
-        &f.draft(kind),
+        &f.draft(kind, &translations),
         default,
     )
     .await;
