@@ -241,3 +241,129 @@ async fn a_spanish_customer_gets_the_spanish_alert_others_the_main_text() {
         .unwrap();
     assert!(r.text.contains("Pay: "), "{}", r.text);
 }
+
+#[tokio::test]
+async fn the_office_editor_edits_and_previews_the_spanish_beside_the_english() {
+    use crate::office_communications::{EMAIL, SMS, office, saved_id};
+    let t = TestApp::new().await;
+    let o = office(&t).await;
+
+    // SMS: the Spanish body saved, counted as sent (its own encoding) and kept.
+    let r = o
+        .post(
+            &t,
+            &format!("{SMS}/new"),
+            &[
+                ("name", "Corto"),
+                ("body", "Pay: {{ sms_payment_link }}"),
+                ("es_body", "Pagá aquí: {{ sms_payment_link }}"),
+            ],
+        )
+        .await;
+    let id = saved_id(&r, SMS);
+    let got = t
+        .api(Method::GET, &format!("/api/v1/sms-templates/{id}"), None)
+        .await;
+    assert_eq!(
+        got.json()["translations"]["es"]["body"],
+        "Pagá aquí: {{ sms_payment_link }}"
+    );
+    let page = o.get(&t, &format!("{SMS}/{id}")).await;
+    assert!(
+        page.body
+            .contains("Pagá aquí: {{ sms_payment_link }}</textarea>")
+    );
+    assert!(page.body.contains("id=\"sms-count\""), "{}", page.body);
+    let es_count = &page.body[page.body.find("id=\"sms-count-es\"").unwrap()..];
+    // The accents make it Unicode: with the test-mode line and a real link
+    // it takes two segments, and the editor says so.
+    assert!(
+        es_count.contains("(Unicode (UCS-2)), 2 segments."),
+        "{es_count}"
+    );
+    assert!(page.body.contains("id=\"sms-warning-es\""));
+    assert!(page.body.contains("data-sms-count=\"sms-live-es\""));
+
+    // Previewed side by side: each text rendered with its own count.
+    let r = o
+        .post(
+            &t,
+            &format!("{SMS}/{id}"),
+            &[
+                ("name", "Corto"),
+                ("body", "Pay: {{ sms_payment_link }}"),
+                ("es_body", "Pague: {{ sms_payment_link }}"),
+                ("action", "preview"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert!(r.body.contains("id=\"preview-count\""));
+    let es = &r.body[r.body.find("id=\"preview-es\"").unwrap()..];
+    assert!(es.contains("Pague: http"), "{es}");
+    assert!(es.contains("id=\"preview-count-es\""), "{es}");
+    assert!(es.contains("(GSM-7), 1 segment"), "{es}");
+
+    // Email: a broken Spanish field is refused, named, and nothing is saved.
+    let r = o
+        .post(
+            &t,
+            &format!("{EMAIL}/new"),
+            &[
+                ("name", "Aviso"),
+                ("subject", "Invoice"),
+                ("html_body", "<p>Pay</p>"),
+                ("es_subject", ""),
+                ("es_html_body", "<p>Pague</p>"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert!(
+        r.body.contains("id=\"translations.es.subject-error\""),
+        "{}",
+        r.body
+    );
+    assert_eq!(t.count("SELECT COUNT(*) FROM email_templates").await, 0);
+    let r = o
+        .post(
+            &t,
+            &format!("{EMAIL}/new"),
+            &[
+                ("name", "Aviso"),
+                ("subject", "Invoice"),
+                ("html_body", "<p>Pay</p>"),
+                ("es_subject", "Factura"),
+                ("es_html_body", "<p>Pague {{ customer_first_name }}</p>"),
+                ("action", "preview"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert!(
+        r.body.contains("id=\"preview-subject-es\">Factura<"),
+        "{}",
+        r.body
+    );
+    let r = o
+        .post(
+            &t,
+            &format!("{EMAIL}/new"),
+            &[
+                ("name", "Aviso"),
+                ("subject", "Invoice"),
+                ("html_body", "<p>Pay</p>"),
+                ("es_subject", "Factura"),
+                ("es_html_body", "<p>Pague</p>"),
+            ],
+        )
+        .await;
+    let id = saved_id(&r, EMAIL);
+    let got = t
+        .api(Method::GET, &format!("/api/v1/email-templates/{id}"), None)
+        .await;
+    assert_eq!(got.json()["translations"]["es"]["subject"], "Factura");
+    // The editor shows the saved Spanish (so saving the form again keeps it).
+    let page = o.get(&t, &format!("{EMAIL}/{id}")).await;
+    assert!(page.body.contains("value=\"Factura\""), "{}", page.body);
+}

@@ -70,6 +70,16 @@ struct FormTranslations {
     sms: SmsTranslations,
 }
 
+impl FormTranslations {
+    /// No translation for this kind of template.
+    fn none_for(&self, kind: Kind) -> bool {
+        match kind {
+            Kind::Email => self.email.is_empty(),
+            Kind::Sms => self.sms.is_empty(),
+        }
+    }
+}
+
 impl TemplateForm {
     fn translations(&self) -> FormTranslations {
         let mut email = EmailTranslations::new();
@@ -163,6 +173,9 @@ struct Extra {
     errors: BTreeMap<&'static str, String>,
     preview: Option<minijinja::Value>,
     preview_error: Option<String>,
+    /// The Spanish text's preview, beside the main one.
+    preview_es: Option<minijinja::Value>,
+    preview_es_error: Option<String>,
     saved: bool,
 }
 
@@ -177,22 +190,33 @@ async fn editor(
     let choices = customers::choices(&state.app.db, &user.company_id, 500).await?;
     let choices: Vec<(String, String)> =
         choices.into_iter().map(|c| (c.id.into(), c.name)).collect();
-    let count = if kind == Kind::Sms {
-        // The message with sample data and a real-length link, as sent.
-        match crate::app::messages::preview_draft(
-            &state.app,
-            &user.as_actor(),
-            DraftBody::Sms { body: &f.body },
-            None,
-            None,
-        )
-        .await
-        {
-            Ok(p) => Some(sms_count(&p.rendered.text)),
-            Err(_) => Some(sms_count(&f.body)),
+    // The message with sample data and a real-length link, as sent.
+    let counted = |body: &str| {
+        let body = body.to_string();
+        async move {
+            match crate::app::messages::preview_draft(
+                &state.app,
+                &user.as_actor(),
+                DraftBody::Sms { body: &body },
+                None,
+                None,
+            )
+            .await
+            {
+                Ok(p) => sms_count(&p.rendered.text),
+                Err(_) => sms_count(&body),
+            }
         }
+    };
+    let (count, count_es) = if kind == Kind::Sms {
+        let es = if f.es_body.trim().is_empty() {
+            None
+        } else {
+            Some(counted(&f.es_body).await)
+        };
+        (Some(counted(&f.body).await), es)
     } else {
-        None
+        (None, None)
     };
     let invoices = invoice_choices(state, &user.company_id).await?;
     let variables: Vec<(&str, &str)> = VARIABLE_MEANINGS.to_vec();
@@ -211,6 +235,9 @@ async fn editor(
             preview_error => extra.preview_error,
             saved => extra.saved,
             count => count.map(minijinja::value::Serde),
+            count_es => count_es.map(minijinja::value::Serde),
+            preview_es => extra.preview_es,
+            preview_es_error => extra.preview_es_error,
             variables => variables,
             customers => choices,
             invoices => invoices,
@@ -340,16 +367,24 @@ async fn preview(
     user: &OfficeUser,
     kind: Kind,
     f: &TemplateForm,
+    lang: Lang,
 ) -> Result<Result<minijinja::Value, String>, ApiError> {
     let pick = |v: &str| Some(v.trim()).filter(|v| !v.is_empty()).map(str::to_string);
     let (customer, invoice) = (pick(&f.customer_id), pick(&f.invoice_id));
-    let draft = match kind {
-        Kind::Email => DraftBody::Email {
+    let spanish = lang == Lang::Es;
+    let draft = match (kind, spanish) {
+        (Kind::Email, false) => DraftBody::Email {
             subject: &f.subject,
             html_body: &f.html_body,
             text_body: Some(&f.text_body),
         },
-        Kind::Sms => DraftBody::Sms { body: &f.body },
+        (Kind::Email, true) => DraftBody::Email {
+            subject: &f.es_subject,
+            html_body: &f.es_html_body,
+            text_body: Some(&f.es_text_body),
+        },
+        (Kind::Sms, false) => DraftBody::Sms { body: &f.body },
+        (Kind::Sms, true) => DraftBody::Sms { body: &f.es_body },
     };
     let shown = crate::app::messages::preview_draft(
         &state.app,
@@ -396,15 +431,17 @@ pub(super) async fn email_document(
     if let Some(r) = user.csrf_refusal(&f.csrf) {
         return Ok(r);
     }
-    Ok(match preview(&state, &user, Kind::Email, &f).await? {
-        Ok(p) => super::email_document(
-            p.get_attr("html")
-                .ok()
-                .and_then(|h| h.as_str().map(str::to_string))
-                .unwrap_or_default(),
-        ),
-        Err(message) => super::email_document_refused(&message),
-    })
+    Ok(
+        match preview(&state, &user, Kind::Email, &f, Lang::En).await? {
+            Ok(p) => super::email_document(
+                p.get_attr("html")
+                    .ok()
+                    .and_then(|h| h.as_str().map(str::to_string))
+                    .unwrap_or_default(),
+            ),
+            Err(message) => super::email_document_refused(&message),
+        },
+    )
 }
 
 pub(super) async fn save(
@@ -453,14 +490,31 @@ pub(super) async fn save(
         {
             return Ok(state.views.not_found());
         }
-        let (status, preview, preview_error) = match preview(&state, &user, kind, &f).await? {
+        let main = preview(&state, &user, kind, &f, Lang::En).await?;
+        let has_spanish = !f.translations().none_for(kind);
+        let spanish = if has_spanish {
+            Some(preview(&state, &user, kind, &f, Lang::Es).await?)
+        } else {
+            None
+        };
+        let (status, preview, preview_error) = match main {
             Ok(p) => (StatusCode::OK, Some(p), None),
             Err(e) => (StatusCode::UNPROCESSABLE_ENTITY, None, Some(e)),
+        };
+        let (status, preview_es, preview_es_error) = if let Some(spanish) = spanish {
+            match spanish {
+                Ok(p) => (status, Some(p), None),
+                Err(e) => (StatusCode::UNPROCESSABLE_ENTITY, None, Some(e)),
+            }
+        } else {
+            (status, None, None)
         };
         let extra = Extra {
             id,
             preview,
             preview_error,
+            preview_es,
+            preview_es_error,
             ..Extra::default()
         };
         return editor(&state, &user, kind, status, &f, extra).await;
