@@ -67,7 +67,6 @@ pub struct EmailBody {
 #[serde(deny_unknown_fields)]
 pub struct EmailTranslationsBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(nullable = false)]
     es: Option<EmailTranslationBody>,
 }
 
@@ -111,7 +110,6 @@ impl EmailTranslationsBody {
 #[serde(deny_unknown_fields)]
 pub struct SmsTranslationsBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(nullable = false)]
     es: Option<SmsTranslationBody>,
 }
 
