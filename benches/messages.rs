@@ -285,6 +285,7 @@ async fn seed(app: &App, invoices_wanted: usize) -> anyhow::Result<Seeded> {
             html_body: HTML_BODY,
             text_body: Some(TEXT_BODY),
             attach_invoice_pdf: false,
+            translations: &Default::default(),
         },
     )
     .await?;

@@ -61,6 +61,7 @@ pub async fn add_rule(
             html_body: HTML_BODY,
             text_body: Some(TEXT_BODY),
             attach_invoice_pdf: false,
+            translations: &Default::default(),
         },
     )
     .await?;
@@ -71,6 +72,7 @@ pub async fn add_rule(
                 company_id,
                 &format!("Reminder SMS {timing:?} {days}"),
                 SMS_BODY,
+                &Default::default(),
             )
             .await?
             .id,

@@ -6,8 +6,11 @@
 use serde_json::json;
 
 use crate::app::{Actor, App, Refusal, Rejected};
+use crate::domain::message::{EmailTranslations, SmsTranslations};
 use crate::messaging::Channel;
-use crate::messaging::template::{self, check_email_fields, check_sms_fields};
+use crate::messaging::template::{
+    self, check_email_fields, check_email_translation, check_sms_fields, check_sms_translation,
+};
 use crate::store::templates::{self as store, EmailFields, EmailTemplate, SmsTemplate};
 use crate::store::{Conn, audit};
 
@@ -21,10 +24,14 @@ pub enum Draft<'a> {
         /// Blank: derived from the HTML when sent.
         text_body: Option<&'a str>,
         attach_invoice_pdf: bool,
+        /// The subject and bodies in other languages (a blank text body:
+        /// derived from that language's HTML).
+        translations: &'a EmailTranslations,
     },
     Sms {
         name: &'a str,
         body: &'a str,
+        translations: &'a SmsTranslations,
     },
 }
 
@@ -43,9 +50,25 @@ impl Draft<'_> {
                 subject,
                 html_body,
                 text_body,
+                translations,
                 ..
-            } => check_email_fields(name, subject, html_body, text_body.unwrap_or("")),
-            Draft::Sms { name, body } => check_sms_fields(name, body),
+            } => check_email_fields(name, subject, html_body, text_body.unwrap_or("")).and_then(
+                |()| {
+                    translations.iter().try_for_each(|(lang, t)| {
+                        let text = t.text_body.as_deref().unwrap_or("");
+                        check_email_translation(*lang, &t.subject, &t.html_body, text)
+                    })
+                },
+            ),
+            Draft::Sms {
+                name,
+                body,
+                translations,
+            } => check_sms_fields(name, body).and_then(|()| {
+                translations
+                    .iter()
+                    .try_for_each(|(lang, t)| check_sms_translation(*lang, &t.body))
+            }),
         }
         .map_err(Rejected::from)
     }
@@ -136,13 +159,19 @@ async fn write(
             html_body,
             text_body,
             attach_invoice_pdf,
+            translations,
         } => {
+            let mut translations = translations.clone();
+            for t in translations.values_mut() {
+                t.text_body = t.text_body.take().filter(|t| !t.trim().is_empty());
+            }
             let fields = EmailFields {
                 name: name.trim(),
                 subject,
                 html_body,
                 text_body: text_body.filter(|t| !t.trim().is_empty()),
                 attach_invoice_pdf,
+                translations: &translations,
             };
             match id {
                 None => Some(store::create_email(tx, company_id, &fields).await?),
@@ -150,9 +179,15 @@ async fn write(
             }
             .map(Saved::Email)
         }
-        Draft::Sms { name, body } => match id {
-            None => Some(store::create_sms(tx, company_id, name.trim(), body).await?),
-            Some(id) => store::update_sms(tx, company_id, id, name.trim(), body).await?,
+        Draft::Sms {
+            name,
+            body,
+            translations,
+        } => match id {
+            None => Some(store::create_sms(tx, company_id, name.trim(), body, translations).await?),
+            Some(id) => {
+                store::update_sms(tx, company_id, id, name.trim(), body, translations).await?
+            }
         }
         .map(Saved::Sms),
     })
@@ -186,6 +221,7 @@ pub async fn duplicate(
                 html_body: &t.html_body,
                 text_body: t.text_body.as_deref(),
                 attach_invoice_pdf: t.attach_invoice_pdf,
+                translations: &t.translations,
             };
             Saved::Email(store::create_email(&mut tx, company_id, &fields).await?)
         }
@@ -194,7 +230,9 @@ pub async fn duplicate(
                 .await?
                 .ok_or(Refusal::NotFound)?;
             let name = copy_name(&t.name);
-            Saved::Sms(store::create_sms(&mut tx, company_id, &name, &t.body).await?)
+            Saved::Sms(
+                store::create_sms(&mut tx, company_id, &name, &t.body, &t.translations).await?,
+            )
         }
     };
     let name = match &saved {

@@ -25,3 +25,17 @@ pub struct TemplateEmail {
     pub html_body: String,
     pub text_body: Option<String>,
 }
+
+/// A template's text in the languages other than its main one, as stored
+/// (JSON): `{"es": {...}}`. A message goes out in the customer's language
+/// where the template has it, else in the main text.
+pub type EmailTranslations = std::collections::BTreeMap<crate::domain::i18n::Lang, TemplateEmail>;
+
+/// An SMS template's body in another language.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SmsTranslation {
+    pub body: String,
+}
+
+/// As `EmailTranslations`, for SMS.
+pub type SmsTranslations = std::collections::BTreeMap<crate::domain::i18n::Lang, SmsTranslation>;

@@ -81,6 +81,7 @@ pub const MIGRATIONS: &[Source] = &[
     migration!(24, "collections_funnel", "0024_collections_funnel"),
     migration!(25, "message_notes", "0025_message_notes"),
     migration!(26, "languages", "0026_languages"),
+    migration!(27, "template_translations", "0027_template_translations"),
 ];
 
 /// SQLite's column types as PostgreSQL names them: `INTEGER` is `BIGINT`

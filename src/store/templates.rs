@@ -6,7 +6,8 @@ use time::OffsetDateTime;
 
 use super::{Conn, Db, StoreResult};
 use crate::crypto::new_id;
-use crate::domain::message::TemplateEmail;
+use crate::domain::i18n::Lang;
+use crate::domain::message::{EmailTranslations, SmsTranslations, TemplateEmail};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct EmailTemplate {
@@ -17,6 +18,8 @@ pub struct EmailTemplate {
     pub text_body: Option<String>,
     /// Attach the invoice's PDF when the message is about an invoice.
     pub attach_invoice_pdf: bool,
+    /// The subject and bodies in other languages (`es`).
+    pub translations: EmailTranslations,
     /// The company's default email template (what sending uses when none
     /// is chosen).
     pub is_default: bool,
@@ -35,6 +38,14 @@ impl EmailTemplate {
             text_body: self.text_body.clone(),
         }
     }
+
+    /// The sources in `lang` where the template has them, else the main ones.
+    pub fn source_for(&self, lang: Lang) -> TemplateEmail {
+        self.translations
+            .get(&lang)
+            .cloned()
+            .unwrap_or_else(|| self.source())
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -42,12 +53,33 @@ pub struct SmsTemplate {
     pub id: String,
     pub name: String,
     pub body: String,
+    /// The body in other languages (`es`).
+    pub translations: SmsTranslations,
     /// The company's default SMS template.
     pub is_default: bool,
     #[serde(skip)]
     pub created_at: OffsetDateTime,
     #[serde(skip)]
     pub updated_at: OffsetDateTime,
+}
+
+impl SmsTemplate {
+    /// The body in `lang` where the template has it, else the main one.
+    pub fn body_for(&self, lang: Lang) -> &str {
+        self.translations
+            .get(&lang)
+            .map_or(self.body.as_str(), |t| t.body.as_str())
+    }
+}
+
+/// A stored `translations` column (JSON) as its map.
+fn translations_of<T: serde::de::DeserializeOwned>(row: &crate::store::sql::Row) -> StoreResult<T> {
+    let json: String = row.try_get("translations")?;
+    serde_json::from_str(&json).map_err(|_| super::StoreError::Invalid)
+}
+
+fn translations_json<T: Serialize>(t: &T) -> String {
+    serde_json::to_string(t).unwrap_or_else(|_| "{}".to_string())
 }
 
 /// What an email template is made of, for create and update.
@@ -58,6 +90,7 @@ pub struct EmailFields<'a> {
     pub html_body: &'a str,
     pub text_body: Option<&'a str>,
     pub attach_invoice_pdf: bool,
+    pub translations: &'a EmailTranslations,
 }
 
 fn email_from_row(row: &crate::store::sql::Row) -> StoreResult<EmailTemplate> {
@@ -68,6 +101,7 @@ fn email_from_row(row: &crate::store::sql::Row) -> StoreResult<EmailTemplate> {
         html_body: row.try_get("html_body")?,
         text_body: row.try_get("text_body")?,
         attach_invoice_pdf: row.try_get::<i64, _>("attach_invoice_pdf")? != 0,
+        translations: translations_of(row)?,
         is_default: row.try_get::<i64, _>("is_default")? != 0,
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
@@ -79,6 +113,7 @@ fn sms_from_row(row: &crate::store::sql::Row) -> StoreResult<SmsTemplate> {
         id: row.try_get("id")?,
         name: row.try_get("name")?,
         body: row.try_get("body")?,
+        translations: translations_of(row)?,
         is_default: row.try_get::<i64, _>("is_default")? != 0,
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
@@ -96,14 +131,14 @@ struct Kind<T> {
 
 const EMAIL: Kind<EmailTemplate> = Kind {
     table: "email_templates",
-    columns: "id, name, subject, html_body, text_body, attach_invoice_pdf, is_default,
-    created_at, updated_at",
+    columns: "id, name, subject, html_body, text_body, attach_invoice_pdf, translations,
+    is_default, created_at, updated_at",
     from_row: email_from_row,
 };
 
 const SMS: Kind<SmsTemplate> = Kind {
     table: "sms_templates",
-    columns: "id, name, body, is_default, created_at, updated_at",
+    columns: "id, name, body, translations, is_default, created_at, updated_at",
     from_row: sms_from_row,
 };
 
@@ -201,8 +236,8 @@ pub async fn create_email(
     crate::store::sql::query(
         "INSERT INTO email_templates
          (id, company_id, name, subject, html_body, text_body, attach_invoice_pdf, created_at,
-          updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+          updated_at, translations)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
     )
     .bind(&id)
     .bind(company_id)
@@ -213,6 +248,7 @@ pub async fn create_email(
     .bind(i64::from(f.attach_invoice_pdf))
     .bind(at)
     .bind(at)
+    .bind(translations_json(f.translations))
     .execute(&mut *conn)
     .await?;
     Ok(EmailTemplate {
@@ -222,6 +258,7 @@ pub async fn create_email(
         html_body: f.html_body.to_string(),
         text_body: f.text_body.map(str::to_string),
         attach_invoice_pdf: f.attach_invoice_pdf,
+        translations: f.translations.clone(),
         is_default: false,
         created_at: at,
         updated_at: at,
@@ -245,7 +282,8 @@ pub async fn update_email(
 ) -> StoreResult<Option<EmailTemplate>> {
     let row = crate::store::sql::query(super::dynamic_sql(format!(
         "UPDATE email_templates SET name = $1, subject = $2, html_body = $3, text_body = $4,
-         updated_at = $5, attach_invoice_pdf = $8 WHERE company_id = $6 AND id = $7
+         updated_at = $5, attach_invoice_pdf = $8, translations = $9
+         WHERE company_id = $6 AND id = $7
          RETURNING {}",
         EMAIL.columns
     )))
@@ -257,6 +295,7 @@ pub async fn update_email(
     .bind(company_id)
     .bind(id)
     .bind(i64::from(f.attach_invoice_pdf))
+    .bind(translations_json(f.translations))
     .fetch_optional(&mut *conn)
     .await?;
     row.as_ref().map(email_from_row).transpose()
@@ -274,12 +313,13 @@ pub async fn create_sms(
     company_id: &str,
     name: &str,
     body: &str,
+    translations: &SmsTranslations,
 ) -> StoreResult<SmsTemplate> {
     let id = new_id("stpl");
     let at = conn.now();
     crate::store::sql::query(
-        "INSERT INTO sms_templates (id, company_id, name, body, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6)",
+        "INSERT INTO sms_templates (id, company_id, name, body, created_at, updated_at,
+         translations) VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
     .bind(&id)
     .bind(company_id)
@@ -287,12 +327,14 @@ pub async fn create_sms(
     .bind(body)
     .bind(at)
     .bind(at)
+    .bind(translations_json(translations))
     .execute(&mut *conn)
     .await?;
     Ok(SmsTemplate {
         id,
         name: name.to_string(),
         body: body.to_string(),
+        translations: translations.clone(),
         is_default: false,
         created_at: at,
         updated_at: at,
@@ -314,9 +356,10 @@ pub async fn update_sms(
     id: &str,
     name: &str,
     body: &str,
+    translations: &SmsTranslations,
 ) -> StoreResult<Option<SmsTemplate>> {
     let row = crate::store::sql::query(super::dynamic_sql(format!(
-        "UPDATE sms_templates SET name = $1, body = $2, updated_at = $3
+        "UPDATE sms_templates SET name = $1, body = $2, updated_at = $3, translations = $6
          WHERE company_id = $4 AND id = $5 RETURNING {}",
         SMS.columns
     )))
@@ -325,6 +368,7 @@ pub async fn update_sms(
     .bind(conn.now())
     .bind(company_id)
     .bind(id)
+    .bind(translations_json(translations))
     .fetch_optional(&mut *conn)
     .await?;
     row.as_ref().map(sms_from_row).transpose()

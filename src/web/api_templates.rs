@@ -19,6 +19,8 @@ use super::api_doc::{ErrorBody, List};
 use super::error::ApiError;
 use crate::app::messages::RenderError;
 use crate::app::templates::{self, Draft, Saved};
+use crate::domain::i18n::Lang;
+use crate::domain::message::{EmailTranslations, SmsTranslation, SmsTranslations, TemplateEmail};
 use crate::messaging::Channel;
 use crate::messaging::template::{self, MessageVars, SmsEncoding, sms_segments};
 use crate::store::templates::{self as store, EmailTemplate, SmsTemplate};
@@ -54,16 +56,101 @@ pub struct EmailBody {
     /// default; absent: as it is).
     #[serde(default)]
     default: Option<bool>,
+    /// The subject and bodies in Spanish, sent to customers who read
+    /// Spanish (absent: the main text for everyone).
+    #[serde(default)]
+    translations: EmailTranslationsBody,
+}
+
+/// An email template's text in other languages than its main one.
+#[derive(Deserialize, Serialize, Default, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EmailTranslationsBody {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    es: Option<EmailTranslationBody>,
+}
+
+/// An email template's subject and bodies in one language.
+#[derive(Deserialize, Serialize, ToSchema)]
+pub struct EmailTranslationBody {
+    subject: String,
+    html_body: String,
+    /// Blank: derived from this language's HTML when sent.
+    #[serde(default)]
+    text_body: Option<String>,
+}
+
+impl EmailTranslationsBody {
+    fn of(t: &EmailTranslations) -> Self {
+        EmailTranslationsBody {
+            es: t.get(&Lang::Es).map(|t| EmailTranslationBody {
+                subject: t.subject.clone(),
+                html_body: t.html_body.clone(),
+                text_body: t.text_body.clone(),
+            }),
+        }
+    }
+
+    fn stored(&self) -> EmailTranslations {
+        let mut out = EmailTranslations::new();
+        if let Some(t) = &self.es {
+            let source = TemplateEmail {
+                subject: t.subject.clone(),
+                html_body: t.html_body.clone(),
+                text_body: t.text_body.clone(),
+            };
+            out.insert(Lang::Es, source);
+        }
+        out
+    }
+}
+
+/// An SMS template's text in other languages than its main one.
+#[derive(Deserialize, Serialize, Default, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SmsTranslationsBody {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    es: Option<SmsTranslationBody>,
+}
+
+/// An SMS template's body in one language.
+#[derive(Deserialize, Serialize, ToSchema)]
+pub struct SmsTranslationBody {
+    body: String,
+}
+
+impl SmsTranslationsBody {
+    fn of(t: &SmsTranslations) -> Self {
+        SmsTranslationsBody {
+            es: t.get(&Lang::Es).map(|t| SmsTranslationBody {
+                body: t.body.clone(),
+            }),
+        }
+    }
+
+    fn stored(&self) -> SmsTranslations {
+        let mut out = SmsTranslations::new();
+        if let Some(t) = &self.es {
+            out.insert(
+                Lang::Es,
+                SmsTranslation {
+                    body: t.body.clone(),
+                },
+            );
+        }
+        out
+    }
 }
 
 impl EmailBody {
-    fn draft(&self) -> Draft<'_> {
+    fn draft<'a>(&'a self, translations: &'a EmailTranslations) -> Draft<'a> {
         Draft::Email {
             name: &self.name,
             subject: &self.subject,
             html_body: &self.html_body,
             text_body: self.text_body.as_deref(),
             attach_invoice_pdf: self.attach_invoice_pdf,
+            translations,
         }
     }
 }
@@ -78,13 +165,17 @@ pub struct SmsBody {
     /// Make it the company's default SMS template.
     #[serde(default)]
     default: Option<bool>,
+    /// The body in Spanish, sent to customers who read Spanish.
+    #[serde(default)]
+    translations: SmsTranslationsBody,
 }
 
 impl SmsBody {
-    fn draft(&self) -> Draft<'_> {
+    fn draft<'a>(&'a self, translations: &'a SmsTranslations) -> Draft<'a> {
         Draft::Sms {
             name: &self.name,
             body: &self.body,
+            translations,
         }
     }
 }
@@ -124,6 +215,8 @@ pub struct EmailTemplateView {
     pub html_body: String,
     pub text_body: Option<String>,
     pub attach_invoice_pdf: bool,
+    /// The subject and bodies in other languages (`es`).
+    pub translations: EmailTranslationsBody,
     /// The company's default email template.
     pub default: bool,
     #[serde(with = "time::serde::rfc3339")]
@@ -140,6 +233,7 @@ fn email_json(t: &EmailTemplate) -> EmailTemplateView {
         html_body: t.html_body.clone(),
         text_body: t.text_body.clone(),
         attach_invoice_pdf: t.attach_invoice_pdf,
+        translations: EmailTranslationsBody::of(&t.translations),
         default: t.is_default,
         created_at: t.created_at,
         updated_at: t.updated_at,
@@ -157,6 +251,8 @@ pub struct SmsTemplateView {
     pub encoding: SmsEncoding,
     /// Length in the encoding's units (GSM-7 septets or UTF-16 units).
     pub characters: usize,
+    /// The body in other languages (`es`).
+    pub translations: SmsTranslationsBody,
     /// The company's default SMS template.
     pub default: bool,
     #[serde(with = "time::serde::rfc3339")]
@@ -177,6 +273,7 @@ fn sms_json(t: &SmsTemplate, sample: &MessageVars) -> SmsTemplateView {
         segments: counted.segments,
         encoding: counted.encoding,
         characters: counted.units,
+        translations: SmsTranslationsBody::of(&t.translations),
         default: t.is_default,
         created_at: t.created_at,
         updated_at: t.updated_at,
@@ -273,7 +370,9 @@ async fn create_email(
     body: Result<Json<EmailBody>, JsonRejection>,
 ) -> ApiResult {
     let Json(b) = body?;
-    match templates::save(&state.app, &key.actor(), None, &b.draft(), b.default).await? {
+    let translations = b.translations.stored();
+    let draft = b.draft(&translations);
+    match templates::save(&state.app, &key.actor(), None, &draft, b.default).await? {
         Saved::Email(t) => Ok(super::json_created(email_json(&t))),
         Saved::Sms(_) => Err(ApiError::not_found()),
     }
@@ -341,7 +440,9 @@ async fn update_email(
         .await?
         .ok_or_else(ApiError::not_found)?;
     let Json(b) = body?;
-    match templates::save(&state.app, &key.actor(), Some(&id), &b.draft(), b.default).await? {
+    let translations = b.translations.stored();
+    let draft = b.draft(&translations);
+    match templates::save(&state.app, &key.actor(), Some(&id), &draft, b.default).await? {
         Saved::Email(t) => Ok(Json(email_json(&t)).into_response()),
         Saved::Sms(_) => Err(ApiError::not_found()),
     }
@@ -422,7 +523,9 @@ async fn create_sms(
     body: Result<Json<SmsBody>, JsonRejection>,
 ) -> ApiResult {
     let Json(b) = body?;
-    let saved = templates::save(&state.app, &key.actor(), None, &b.draft(), b.default).await?;
+    let translations = b.translations.stored();
+    let draft = b.draft(&translations);
+    let saved = templates::save(&state.app, &key.actor(), None, &draft, b.default).await?;
     let sample = sample_vars(&state, &key.0).await?;
     match saved {
         Saved::Sms(t) => Ok(super::json_created(sms_json(&t, &sample))),
@@ -494,7 +597,9 @@ async fn update_sms(
         .await?
         .ok_or_else(ApiError::not_found)?;
     let Json(b) = body?;
-    let saved = templates::save(&state.app, &key.actor(), Some(&id), &b.draft(), b.default).await?;
+    let translations = b.translations.stored();
+    let draft = b.draft(&translations);
+    let saved = templates::save(&state.app, &key.actor(), Some(&id), &draft, b.default).await?;
     let sample = sample_vars(&state, &key.0).await?;
     match saved {
         Saved::Sms(t) => Ok(Json(sms_json(&t, &sample)).into_response()),

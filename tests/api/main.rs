@@ -46,6 +46,7 @@ mod schema;
 mod security;
 mod setup;
 mod spanish;
+mod spanish_messages;
 mod starter;
 mod stripe;
 mod stripe_refunds;

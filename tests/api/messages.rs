@@ -1019,6 +1019,7 @@ async fn stored_sms_template_renders_the_live_link_and_keeps_it_redacted() {
         &company,
         "Reminder",
         "Hi {{ customer_first_name }}, pay here: {{ sms_payment_link }}",
+        &Default::default(),
     )
     .await
     .unwrap();

@@ -6,15 +6,15 @@ use axum::http::StatusCode;
 use crate::office_auth::Office;
 use crate::support::{OWNER_PASSWORD, Resp, TestApp};
 
-const EMAIL: &str = "/office/settings/email-templates";
-const SMS: &str = "/office/settings/sms-templates";
+pub(crate) const EMAIL: &str = "/office/settings/email-templates";
+pub(crate) const SMS: &str = "/office/settings/sms-templates";
 
-async fn office(t: &TestApp) -> Office {
+pub(crate) async fn office(t: &TestApp) -> Office {
     Office::sign_in(t, &t.owner_email, OWNER_PASSWORD).await
 }
 
 /// The template id a save redirect points at.
-fn saved_id(r: &Resp, base: &str) -> String {
+pub(crate) fn saved_id(r: &Resp, base: &str) -> String {
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
     let loc = r.header("location");
     let rest = loc

@@ -227,3 +227,32 @@ async fn a_payment_in_a_new_company_emails_a_branded_receipt() {
     assert!(receipt.contains("$99.00"), "{receipt}");
     assert!(receipt.contains("Test mode"), "{receipt}");
 }
+
+#[tokio::test]
+async fn a_new_company_s_starter_templates_all_speak_spanish() {
+    let t = TestApp::new().await;
+    let key = new_company(&t, "espanol@example.com").await;
+    let emails = list(&t, &key, "/api/v1/email-templates").await;
+    assert_eq!(emails.len(), 3);
+    for e in &emails {
+        let es = &e["translations"]["es"];
+        assert!(es["subject"].as_str().is_some_and(|s| !s.is_empty()), "{e}");
+        assert!(
+            es["html_body"]
+                .as_str()
+                .unwrap()
+                .contains("<html lang=\"es\">"),
+            "{e}"
+        );
+        assert!(
+            es["text_body"].as_str().unwrap().starts_with("Hola "),
+            "{e}"
+        );
+    }
+    let sms = list(&t, &key, "/api/v1/sms-templates").await;
+    assert_eq!(sms.len(), 2);
+    for s in &sms {
+        let body = s["translations"]["es"]["body"].as_str().unwrap_or("");
+        assert!(body.contains("{{ company_name }}"), "{s}");
+    }
+}

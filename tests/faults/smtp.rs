@@ -212,6 +212,7 @@ async fn smtp_down_for_a_while_then_back_delivers_each_message_once() {
             html_body: "<p>Hi {{ customer_first_name }}, {{ email_payment_link }}</p>",
             text_body: None,
             attach_invoice_pdf: false,
+            translations: &Default::default(),
         },
     )
     .await

@@ -259,8 +259,17 @@ pub async fn render_message(
     let test_mode = crate::store::processor_settings::mode(&app.db, company_id)
         .await?
         .is_test();
-    let mut rendered =
-        render_template(app, company_id, channel, template_id, invoice_id, &vars).await?;
+    let lang = language_of(app, company_id, customer_id).await?;
+    let mut rendered = render_template(
+        app,
+        company_id,
+        channel,
+        template_id,
+        invoice_id,
+        &vars,
+        lang,
+    )
+    .await?;
     if let Some(note) = note {
         add_note(&mut rendered, note);
     }
@@ -313,6 +322,27 @@ pub fn mark_test_mode(rendered: &mut Rendered) {
     }
 }
 
+/// The language a customer's messages go out in: the customer's own, else
+/// the company's default.
+pub async fn language_of(
+    app: &App,
+    company_id: &str,
+    customer_id: &str,
+) -> Result<crate::domain::i18n::Lang, RenderError> {
+    let own = crate::store::customers::get(&app.db, company_id, customer_id)
+        .await?
+        .and_then(|c| c.language);
+    if let Some(lang) = own {
+        return Ok(lang);
+    }
+    Ok(companies::get(&app.db, company_id)
+        .await?
+        .map(|c| c.language)
+        .unwrap_or_default())
+}
+
+/// Renders the stored template in `lang` where it has that language, else
+/// its main text.
 async fn render_template(
     app: &App,
     company_id: &str,
@@ -320,13 +350,14 @@ async fn render_template(
     template_id: &str,
     invoice_id: Option<&str>,
     vars: &MessageVars,
+    lang: crate::domain::i18n::Lang,
 ) -> Result<Rendered, RenderError> {
     match channel {
         Channel::Email => {
             let t = templates::get_email(&app.db, company_id, template_id)
                 .await?
                 .ok_or(RenderError::NotFound("email template"))?;
-            let mut rendered = render_email(&t.source(), vars)?;
+            let mut rendered = render_email(&t.source_for(lang), vars)?;
             if let (true, Some(invoice_id)) = (t.attach_invoice_pdf, invoice_id) {
                 let (number, content) =
                     crate::app::documents::invoice_pdf_named(app, company_id, &invoice_id.into())
@@ -345,7 +376,7 @@ async fn render_template(
             let t = templates::get_sms(&app.db, company_id, template_id)
                 .await?
                 .ok_or(RenderError::NotFound("SMS template"))?;
-            Ok(render_sms(&t.body, vars)?)
+            Ok(render_sms(t.body_for(lang), vars)?)
         }
     }
 }

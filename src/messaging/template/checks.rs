@@ -85,6 +85,74 @@ fn check_source(
     })
 }
 
+/// The field names of a translation's parts, as the API and the office
+/// form name them (`translations.es.subject`); `None` for the main language.
+fn translation_fields(lang: crate::domain::i18n::Lang) -> Option<[&'static str; 4]> {
+    use crate::domain::i18n::Lang;
+    match lang {
+        Lang::En => None,
+        Lang::Es => Some([
+            "translations.es.subject",
+            "translations.es.html_body",
+            "translations.es.text_body",
+            "translations.es.body",
+        ]),
+    }
+}
+
+fn not_a_translation(lang: crate::domain::i18n::Lang) -> FieldError {
+    field_error(
+        "translations",
+        format!(
+            "Translations are for languages other than the main text's ({}); remove \"{}\"",
+            crate::domain::i18n::Lang::default().code(),
+            lang.code()
+        ),
+    )
+}
+
+/// The checks of an email template's text in another language: those of
+/// the main subject and bodies, each named by its language
+/// (`translations.es.subject`).
+pub fn check_email_translation(
+    lang: crate::domain::i18n::Lang,
+    subject: &str,
+    html: &str,
+    text: &str,
+) -> Result<(), FieldError> {
+    let [s, h, t, _] = translation_fields(lang).ok_or_else(|| not_a_translation(lang))?;
+    let name = lang.name();
+    check_source(
+        subject,
+        Part::Subject,
+        s,
+        &format!("Subject ({name})"),
+        SUBJECT_MAX,
+    )?;
+    check_source(
+        html,
+        Part::Html,
+        h,
+        &format!("HTML body ({name})"),
+        BODY_MAX,
+    )?;
+    if !text.trim().is_empty() {
+        let label = format!("Plain-text body ({name})");
+        check_source(text, Part::Text, t, &label, BODY_MAX)?;
+    }
+    Ok(())
+}
+
+/// The checks of an SMS template's body in another language.
+pub fn check_sms_translation(
+    lang: crate::domain::i18n::Lang,
+    body: &str,
+) -> Result<(), FieldError> {
+    let [_, _, _, b] = translation_fields(lang).ok_or_else(|| not_a_translation(lang))?;
+    let label = format!("Message ({})", lang.name());
+    check_source(body, Part::Sms, b, &label, SMS_SOURCE_MAX)
+}
+
 /// The checks of an email template (an empty text body means "derive it
 /// from the HTML").
 pub fn check_email_fields(

@@ -14,6 +14,8 @@ use super::{Kind, Page, VARIABLE_MEANINGS, sms_count};
 use crate::app::Rejected;
 use crate::app::messages::DraftBody;
 use crate::app::templates::{self, Draft};
+use crate::domain::i18n::Lang;
+use crate::domain::message::{EmailTranslations, SmsTranslation, SmsTranslations, TemplateEmail};
 use crate::messaging::template::{
     check_email_fields as check_email, check_sms_fields as check_sms,
 };
@@ -44,6 +46,15 @@ pub(super) struct TemplateForm {
     attach_invoice_pdf: Option<String>,
     #[serde(default)]
     body: String,
+    /// The Spanish text (all blank: none; the main text goes to everyone).
+    #[serde(default)]
+    es_subject: String,
+    #[serde(default)]
+    es_html_body: String,
+    #[serde(default)]
+    es_text_body: String,
+    #[serde(default)]
+    es_body: String,
     /// The checkbox: the company's default template for the channel.
     #[serde(default)]
     is_default: Option<String>,
@@ -53,8 +64,45 @@ pub(super) struct TemplateForm {
     invoice_id: String,
 }
 
+/// The form's Spanish fields as the template's translations.
+struct FormTranslations {
+    email: EmailTranslations,
+    sms: SmsTranslations,
+}
+
+impl FormTranslations {
+    /// No translation for this kind of template.
+    fn none_for(&self, kind: Kind) -> bool {
+        match kind {
+            Kind::Email => self.email.is_empty(),
+            Kind::Sms => self.sms.is_empty(),
+        }
+    }
+}
+
 impl TemplateForm {
-    fn draft(&self, kind: Kind) -> Draft<'_> {
+    fn translations(&self) -> FormTranslations {
+        let mut email = EmailTranslations::new();
+        if [&self.es_subject, &self.es_html_body, &self.es_text_body]
+            .iter()
+            .any(|f| !f.trim().is_empty())
+        {
+            let source = TemplateEmail {
+                subject: self.es_subject.clone(),
+                html_body: self.es_html_body.clone(),
+                text_body: Some(self.es_text_body.clone()),
+            };
+            email.insert(Lang::Es, source);
+        }
+        let mut sms = SmsTranslations::new();
+        if !self.es_body.trim().is_empty() {
+            let body = self.es_body.clone();
+            sms.insert(Lang::Es, SmsTranslation { body });
+        }
+        FormTranslations { email, sms }
+    }
+
+    fn draft<'a>(&'a self, kind: Kind, tr: &'a FormTranslations) -> Draft<'a> {
         match kind {
             Kind::Email => Draft::Email {
                 name: &self.name,
@@ -62,10 +110,12 @@ impl TemplateForm {
                 html_body: &self.html_body,
                 text_body: Some(&self.text_body),
                 attach_invoice_pdf: self.attach_invoice_pdf.is_some(),
+                translations: &tr.email,
             },
             Kind::Sms => Draft::Sms {
                 name: &self.name,
                 body: &self.body,
+                translations: &tr.sms,
             },
         }
     }
@@ -123,6 +173,9 @@ struct Extra {
     errors: BTreeMap<&'static str, String>,
     preview: Option<minijinja::Value>,
     preview_error: Option<String>,
+    /// The Spanish text's preview, beside the main one.
+    preview_es: Option<minijinja::Value>,
+    preview_es_error: Option<String>,
     saved: bool,
 }
 
@@ -137,22 +190,33 @@ async fn editor(
     let choices = customers::choices(&state.app.db, &user.company_id, 500).await?;
     let choices: Vec<(String, String)> =
         choices.into_iter().map(|c| (c.id.into(), c.name)).collect();
-    let count = if kind == Kind::Sms {
-        // The message with sample data and a real-length link, as sent.
-        match crate::app::messages::preview_draft(
-            &state.app,
-            &user.as_actor(),
-            DraftBody::Sms { body: &f.body },
-            None,
-            None,
-        )
-        .await
-        {
-            Ok(p) => Some(sms_count(&p.rendered.text)),
-            Err(_) => Some(sms_count(&f.body)),
+    // The message with sample data and a real-length link, as sent.
+    let counted = |body: &str| {
+        let body = body.to_string();
+        async move {
+            match crate::app::messages::preview_draft(
+                &state.app,
+                &user.as_actor(),
+                DraftBody::Sms { body: &body },
+                None,
+                None,
+            )
+            .await
+            {
+                Ok(p) => sms_count(&p.rendered.text),
+                Err(_) => sms_count(&body),
+            }
         }
+    };
+    let (count, count_es) = if kind == Kind::Sms {
+        let es = if f.es_body.trim().is_empty() {
+            None
+        } else {
+            Some(counted(&f.es_body).await)
+        };
+        (Some(counted(&f.body).await), es)
     } else {
-        None
+        (None, None)
     };
     let invoices = invoice_choices(state, &user.company_id).await?;
     let variables: Vec<(&str, &str)> = VARIABLE_MEANINGS.to_vec();
@@ -171,6 +235,9 @@ async fn editor(
             preview_error => extra.preview_error,
             saved => extra.saved,
             count => count.map(minijinja::value::Serde),
+            count_es => count_es.map(minijinja::value::Serde),
+            preview_es => extra.preview_es,
+            preview_es_error => extra.preview_es_error,
             variables => variables,
             customers => choices,
             invoices => invoices,
@@ -206,18 +273,29 @@ async fn load(
     Ok(match kind {
         Kind::Email => store::get_email(&state.app.db, company_id, id)
             .await?
-            .map(|t| TemplateForm {
-                name: t.name,
-                subject: t.subject,
-                html_body: t.html_body,
-                text_body: t.text_body.unwrap_or_default(),
-                attach_invoice_pdf: t.attach_invoice_pdf.then(|| "on".to_string()),
-                is_default: t.is_default.then(|| "on".to_string()),
-                ..TemplateForm::default()
+            .map(|t| {
+                let es = t.translations.get(&Lang::Es).cloned();
+                TemplateForm {
+                    es_subject: es.as_ref().map(|e| e.subject.clone()).unwrap_or_default(),
+                    es_html_body: es.as_ref().map(|e| e.html_body.clone()).unwrap_or_default(),
+                    es_text_body: es.and_then(|e| e.text_body).unwrap_or_default(),
+                    name: t.name,
+                    subject: t.subject,
+                    html_body: t.html_body,
+                    text_body: t.text_body.unwrap_or_default(),
+                    attach_invoice_pdf: t.attach_invoice_pdf.then(|| "on".to_string()),
+                    is_default: t.is_default.then(|| "on".to_string()),
+                    ..TemplateForm::default()
+                }
             }),
         Kind::Sms => store::get_sms(&state.app.db, company_id, id)
             .await?
             .map(|t| TemplateForm {
+                es_body: t
+                    .translations
+                    .get(&Lang::Es)
+                    .map(|e| e.body.clone())
+                    .unwrap_or_default(),
                 name: t.name,
                 body: t.body,
                 is_default: t.is_default.then(|| "on".to_string()),
@@ -289,16 +367,24 @@ async fn preview(
     user: &OfficeUser,
     kind: Kind,
     f: &TemplateForm,
+    lang: Lang,
 ) -> Result<Result<minijinja::Value, String>, ApiError> {
     let pick = |v: &str| Some(v.trim()).filter(|v| !v.is_empty()).map(str::to_string);
     let (customer, invoice) = (pick(&f.customer_id), pick(&f.invoice_id));
-    let draft = match kind {
-        Kind::Email => DraftBody::Email {
+    let spanish = lang == Lang::Es;
+    let draft = match (kind, spanish) {
+        (Kind::Email, false) => DraftBody::Email {
             subject: &f.subject,
             html_body: &f.html_body,
             text_body: Some(&f.text_body),
         },
-        Kind::Sms => DraftBody::Sms { body: &f.body },
+        (Kind::Email, true) => DraftBody::Email {
+            subject: &f.es_subject,
+            html_body: &f.es_html_body,
+            text_body: Some(&f.es_text_body),
+        },
+        (Kind::Sms, false) => DraftBody::Sms { body: &f.body },
+        (Kind::Sms, true) => DraftBody::Sms { body: &f.es_body },
     };
     let shown = crate::app::messages::preview_draft(
         &state.app,
@@ -345,15 +431,17 @@ pub(super) async fn email_document(
     if let Some(r) = user.csrf_refusal(&f.csrf) {
         return Ok(r);
     }
-    Ok(match preview(&state, &user, Kind::Email, &f).await? {
-        Ok(p) => super::email_document(
-            p.get_attr("html")
-                .ok()
-                .and_then(|h| h.as_str().map(str::to_string))
-                .unwrap_or_default(),
-        ),
-        Err(message) => super::email_document_refused(&message),
-    })
+    Ok(
+        match preview(&state, &user, Kind::Email, &f, Lang::En).await? {
+            Ok(p) => super::email_document(
+                p.get_attr("html")
+                    .ok()
+                    .and_then(|h| h.as_str().map(str::to_string))
+                    .unwrap_or_default(),
+            ),
+            Err(message) => super::email_document_refused(&message),
+        },
+    )
 }
 
 pub(super) async fn save(
@@ -402,24 +490,42 @@ pub(super) async fn save(
         {
             return Ok(state.views.not_found());
         }
-        let (status, preview, preview_error) = match preview(&state, &user, kind, &f).await? {
+        let main = preview(&state, &user, kind, &f, Lang::En).await?;
+        let has_spanish = !f.translations().none_for(kind);
+        let spanish = if has_spanish {
+            Some(preview(&state, &user, kind, &f, Lang::Es).await?)
+        } else {
+            None
+        };
+        let (status, preview, preview_error) = match main {
             Ok(p) => (StatusCode::OK, Some(p), None),
             Err(e) => (StatusCode::UNPROCESSABLE_ENTITY, None, Some(e)),
+        };
+        let (status, preview_es, preview_es_error) = if let Some(spanish) = spanish {
+            match spanish {
+                Ok(p) => (status, Some(p), None),
+                Err(e) => (StatusCode::UNPROCESSABLE_ENTITY, None, Some(e)),
+            }
+        } else {
+            (status, None, None)
         };
         let extra = Extra {
             id,
             preview,
             preview_error,
+            preview_es,
+            preview_es_error,
             ..Extra::default()
         };
         return editor(&state, &user, kind, status, &f, extra).await;
     }
     let default = Some(f.is_default.is_some());
+    let translations = f.translations();
     let saved = templates::save(
         &state.app,
         &user.as_actor(),
         id.as_deref(),
-        &f.draft(kind),
+        &f.draft(kind, &translations),
         default,
     )
     .await;
