@@ -83,3 +83,8 @@ decline-generic = Your bank declined the card. Try another card or call your ban
 # The autopay authorization a customer accepts (stored as shown).
 autopay-consent-call = I authorize { $company } to charge this card for invoices on my account when they are due, until I cancel. I can cancel at any time from this page or by calling { $phone }.
 autopay-consent-contact = I authorize { $company } to charge this card for invoices on my account when they are due, until I cancel. I can cancel at any time from this page or by contacting { $company }.
+
+# Messages (email and SMS) a customer receives.
+message-pay-link = Click Here to Make Payment
+message-test-mode = Test mode — no money moves
+message-test-mode-sms = Test mode - no money moves.

@@ -83,3 +83,8 @@ decline-generic = Su banco rechazó la tarjeta. Pruebe con otra tarjeta o llame 
 # La autorización de pago automático que acepta el cliente (se guarda tal como se mostró).
 autopay-consent-call = Autorizo a { $company } a cobrar en esta tarjeta las facturas de mi cuenta cuando venzan, hasta que yo lo cancele. Puedo cancelarlo en cualquier momento desde esta página o llamando al { $phone }.
 autopay-consent-contact = Autorizo a { $company } a cobrar en esta tarjeta las facturas de mi cuenta cuando venzan, hasta que yo lo cancele. Puedo cancelarlo en cualquier momento desde esta página o comunicándome con { $company }.
+
+# Messages (email and SMS) a customer receives.
+message-pay-link = Haga clic aquí para pagar
+message-test-mode = Modo de prueba — no se mueve dinero
+message-test-mode-sms = Modo de prueba - no se mueve dinero.

@@ -262,6 +262,18 @@ mod tests {
     use std::collections::BTreeSet;
     use time::macros::date;
 
+    #[test]
+    fn the_english_words_of_messages_are_the_ones_the_product_names() {
+        use crate::domain::processor::{TEST_MODE_BANNER, TEST_MODE_SMS};
+        assert_eq!(t(Lang::En, "message-test-mode"), TEST_MODE_BANNER);
+        assert_eq!(t(Lang::En, "message-test-mode-sms"), TEST_MODE_SMS);
+        assert_eq!(
+            t(Lang::En, "message-pay-link"),
+            "Click Here to Make Payment"
+        );
+        assert_eq!(t(Lang::Es, "message-pay-link"), "Haga clic aquí para pagar");
+    }
+
     /// Every message id (and term) in one language's files, read straight
     /// from the files with Fluent's own parser.
     fn keys(lang: &str) -> BTreeSet<String> {

@@ -344,9 +344,16 @@ async fn preview_vars(
         (None, None) => None,
     };
     match customer {
-        Some(c) => crate::app::messages::vars_for(&state.app, company, &c, p.invoice_id.as_deref())
-            .await
-            .map_err(render_error),
+        // The main text is previewed: English words around it.
+        Some(c) => crate::app::messages::vars_for(
+            &state.app,
+            company,
+            &c,
+            p.invoice_id.as_deref(),
+            Some(crate::domain::i18n::Lang::En),
+        )
+        .await
+        .map_err(render_error),
         None => sample_vars(state, company).await,
     }
 }

@@ -367,3 +367,103 @@ async fn the_office_editor_edits_and_previews_the_spanish_beside_the_english() {
     let page = o.get(&t, &format!("{EMAIL}/{id}")).await;
     assert!(page.body.contains("value=\"Factura\""), "{}", page.body);
 }
+
+#[tokio::test]
+async fn dates_the_payment_button_and_the_test_mode_line_follow_the_customers_language() {
+    use fieldpay::domain::i18n::{Lang, date};
+    let t = TestApp::new().await;
+    let company = company_id(&t).await;
+    let body = "<p>{{ invoice_due_date }} {{ email_payment_link }}</p>";
+    let r = t
+        .api(
+            Method::POST,
+            "/api/v1/email-templates",
+            Some(json!({"name": "Due", "subject": "Due {{ invoice_due_date }}",
+                "html_body": body, "text_body": "{{ invoice_due_date }} {{ email_payment_link }}",
+                "translations": {"es": {"subject": "Vence {{ invoice_due_date }}",
+                    "html_body": body, "text_body": "{{ invoice_due_date }} {{ email_payment_link }}"}}})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let tpl = r.json()["id"].as_str().unwrap().to_string();
+    let due = t.date(30);
+    let mut invoices = Vec::new();
+    for (name, email, lang) in [
+        ("Rosa Rios", "rosa@example.com", "es"),
+        ("Ed English", "ed@example.com", "en"),
+    ] {
+        let c = customer(&t, name, email, None).await;
+        set_language(&t, &c, lang).await;
+        let p = t.property("8 Oak Ave", &c, None).await;
+        invoices.push((c, t.invoice(&p, 45000, &t.day(30)).await));
+    }
+    let (rosa, rosa_invoice) = &invoices[0];
+    let es = render_for(
+        &t.app,
+        &company,
+        Channel::Email,
+        &tpl,
+        rosa,
+        Some(rosa_invoice),
+    )
+    .await
+    .unwrap();
+    assert_eq!(es.subject, format!("Vence {}", date(Lang::Es, due)));
+    let html = es.html.unwrap();
+    assert!(html.contains(">Haga clic aquí para pagar</a>"), "{html}");
+    assert!(
+        html.contains("Modo de prueba — no se mueve dinero"),
+        "{html}"
+    );
+    assert!(es.text.starts_with("Modo de prueba"), "{}", es.text);
+    assert!(
+        es.text.contains("Haga clic aquí para pagar: http"),
+        "{}",
+        es.text
+    );
+
+    let (ed, ed_invoice) = &invoices[1];
+    let en = render_for(&t.app, &company, Channel::Email, &tpl, ed, Some(ed_invoice))
+        .await
+        .unwrap();
+    assert_eq!(en.subject, format!("Due {}", date(Lang::En, due)));
+    let html = en.html.unwrap();
+    assert!(html.contains(">Click Here to Make Payment</a>"), "{html}");
+    assert!(
+        en.text.starts_with("Test mode — no money moves"),
+        "{}",
+        en.text
+    );
+
+    // A template without Spanish goes out in its main text, and the words
+    // around it stay English with it, for her too.
+    let r = t
+        .api(
+            Method::POST,
+            "/api/v1/email-templates",
+            Some(
+                json!({"name": "Only English", "subject": "Due {{ invoice_due_date }}",
+                "html_body": body}),
+            ),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let plain = r.json()["id"].as_str().unwrap().to_string();
+    let r = render_for(
+        &t.app,
+        &company,
+        Channel::Email,
+        &plain,
+        rosa,
+        Some(rosa_invoice),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.subject, format!("Due {}", date(Lang::En, due)));
+    assert!(r.html.unwrap().contains(">Click Here to Make Payment</a>"));
+    assert!(
+        r.text.starts_with("Test mode — no money moves"),
+        "{}",
+        r.text
+    );
+}

@@ -97,7 +97,9 @@ async fn every_variable_renders_with_the_customers_data() {
     let html = out["html"].as_str().unwrap();
     assert!(
         html.contains(&fieldpay::messaging::template::payment_button_anchor(
-            &link, "#1d5fbf"
+            &link,
+            "#1d5fbf",
+            fieldpay::messaging::template::PAYMENT_LINK_TEXT,
         )),
         "{html}"
     );
@@ -544,7 +546,9 @@ async fn delivery_renders_the_current_link() {
     assert!(html.contains("Test mode — no money moves</div>"), "{html}");
     assert!(
         html.ends_with(&fieldpay::messaging::template::payment_button_anchor(
-            &after, "#1d5fbf"
+            &after,
+            "#1d5fbf",
+            fieldpay::messaging::template::PAYMENT_LINK_TEXT,
         ))
     );
     assert_eq!(

@@ -16,6 +16,7 @@ pub use send::{
     valid_key,
 };
 
+use crate::domain::i18n::Lang;
 use std::fmt;
 use std::sync::Mutex;
 
@@ -82,6 +83,7 @@ pub async fn vars_for(
     company_id: &str,
     customer_id: &str,
     invoice_id: Option<&str>,
+    lang: Option<Lang>,
 ) -> Result<MessageVars, RenderError> {
     let db = &app.db;
     let company = companies::get(db, company_id)
@@ -122,7 +124,12 @@ pub async fn vars_for(
     };
     let update_card_link = format!("{portal_link}/cards");
     let money = |minor: i64, currency| Money::new(minor, currency).format();
+    // The words the template itself cannot choose (dates, the payment
+    // link's label) are in the message's language: the one asked for, else
+    // the customer's, else the company's.
+    let lang = lang.unwrap_or(customer.language.unwrap_or(company.language));
     Ok(MessageVars {
+        lang,
         payment_url,
         portal_link,
         customer_first_name: first_name(&customer.name),
@@ -136,11 +143,11 @@ pub async fn vars_for(
             .unwrap_or_default(),
         invoice_date: invoice
             .as_ref()
-            .map(|i| crate::domain::dates::display(i.issue_date))
+            .map(|i| crate::domain::i18n::date(lang, i.issue_date))
             .unwrap_or_default(),
         invoice_due_date: invoice
             .as_ref()
-            .map(|i| crate::domain::dates::display(i.due_date))
+            .map(|i| crate::domain::i18n::date(lang, i.due_date))
             .unwrap_or_default(),
         invoice_total: invoice
             .as_ref()
@@ -232,7 +239,8 @@ pub async fn render_message(
         customer_id,
         invoice_id,
     } = *message;
-    let mut vars = vars_for(app, company_id, customer_id, invoice_id).await?;
+    let lang = written_language(app, company_id, channel, template_id, customer_id).await?;
+    let mut vars = vars_for(app, company_id, customer_id, invoice_id, Some(lang)).await?;
     if let Some(payment_id) = cause.strip_prefix("receipt:") {
         let payment = crate::store::payments::list(
             &app.db,
@@ -259,7 +267,6 @@ pub async fn render_message(
     let test_mode = crate::store::processor_settings::mode(&app.db, company_id)
         .await?
         .is_test();
-    let lang = language_of(app, company_id, customer_id).await?;
     let mut rendered = render_template(
         app,
         company_id,
@@ -274,7 +281,7 @@ pub async fn render_message(
         add_note(&mut rendered, note);
     }
     if test_mode {
-        mark_test_mode(&mut rendered);
+        mark_test_mode(&mut rendered, lang);
     }
     Ok(rendered)
 }
@@ -300,15 +307,16 @@ pub fn add_note(rendered: &mut Rendered, note: &str) {
     }
 }
 
-/// Says "Test mode — no money moves" at the top of a message a company in
-/// test mode sends: the first line of the text (and of an SMS), a banner
-/// at the top of the HTML body.
-pub fn mark_test_mode(rendered: &mut Rendered) {
-    use crate::domain::processor::{TEST_MODE_BANNER, TEST_MODE_SMS};
+/// Says "Test mode — no money moves" (in the message's language) at the top
+/// of a message a company in test mode sends: the first line of the text
+/// (and of an SMS), a banner at the top of the HTML body.
+pub fn mark_test_mode(rendered: &mut Rendered, lang: crate::domain::i18n::Lang) {
+    use crate::domain::i18n::t;
+    let banner_words = t(lang, "message-test-mode");
     match &mut rendered.html {
         Some(html) => {
             let banner = format!(
-                "<div style=\"background:#fff3c4;color:#3d2e00;border-bottom:2px solid #b08900;padding:10px 16px;font:bold 14px/1.4 Arial,Helvetica,sans-serif;text-align:center\">{TEST_MODE_BANNER}</div>"
+                "<div style=\"background:#fff3c4;color:#3d2e00;border-bottom:2px solid #b08900;padding:10px 16px;font:bold 14px/1.4 Arial,Helvetica,sans-serif;text-align:center\">{banner_words}</div>"
             );
             let at = html
                 .to_ascii_lowercase()
@@ -316,29 +324,41 @@ pub fn mark_test_mode(rendered: &mut Rendered) {
                 .and_then(|start| html[start..].find('>').map(|end| start + end + 1))
                 .unwrap_or(0);
             html.insert_str(at, &banner);
-            rendered.text = format!("{TEST_MODE_BANNER}\n\n{}", rendered.text);
+            rendered.text = format!("{banner_words}\n\n{}", rendered.text);
         }
-        None => rendered.text = format!("{TEST_MODE_SMS} {}", rendered.text),
+        None => rendered.text = format!("{} {}", t(lang, "message-test-mode-sms"), rendered.text),
     }
 }
 
-/// The language a customer's messages go out in: the customer's own, else
-/// the company's default.
-pub async fn language_of(
+/// The language a message goes out in: the customer's own, else the
+/// company's default, where the template has it; else its main text's
+/// (English).
+async fn written_language(
     app: &App,
     company_id: &str,
+    channel: Channel,
+    template_id: &str,
     customer_id: &str,
-) -> Result<crate::domain::i18n::Lang, RenderError> {
+) -> Result<Lang, RenderError> {
     let own = crate::store::customers::get(&app.db, company_id, customer_id)
         .await?
         .and_then(|c| c.language);
-    if let Some(lang) = own {
-        return Ok(lang);
-    }
-    Ok(companies::get(&app.db, company_id)
-        .await?
-        .map(|c| c.language)
-        .unwrap_or_default())
+    let wanted = match own {
+        Some(lang) => lang,
+        None => companies::get(&app.db, company_id)
+            .await?
+            .map(|c| c.language)
+            .unwrap_or_default(),
+    };
+    let has = match channel {
+        Channel::Email => templates::get_email(&app.db, company_id, template_id)
+            .await?
+            .is_some_and(|t| t.translations.contains_key(&wanted)),
+        Channel::Sms => templates::get_sms(&app.db, company_id, template_id)
+            .await?
+            .is_some_and(|t| t.translations.contains_key(&wanted)),
+    };
+    Ok(if has { wanted } else { Lang::En })
 }
 
 /// Renders the stored template in `lang` where it has that language, else

@@ -6,6 +6,7 @@
 
 use super::{RenderError, mark_test_mode, send::recipient_customer, vars_for};
 use crate::app::{Actor, App, Rejected};
+use crate::domain::i18n::Lang;
 use crate::messaging::Rendered;
 use crate::messaging::template::{
     MessageVars, SAMPLE_TOKEN, SmsSegments, render_email, render_sms, sms_segments,
@@ -59,22 +60,26 @@ pub async fn sample_vars(app: &App, company_id: &str) -> Result<MessageVars, Ren
 
 /// Renders the draft for the customer (or the invoice's bill-to) and the
 /// invoice, or with sample data when neither is named. Another company's
-/// ids are `NotFound`; a template error names its line and column.
+/// ids are `NotFound`; a template error names its line and column. `lang`
+/// is the draft's language: dates and the payment link's words follow it.
 pub async fn preview_draft(
     app: &App,
     actor: &Actor,
     draft: DraftBody<'_>,
     customer_id: Option<&str>,
     invoice_id: Option<&str>,
+    lang: Lang,
 ) -> Result<DraftPreview, Rejected> {
     actor.must_be_company()?;
     let company_id = actor.company_id();
     let sample = customer_id.is_none() && invoice_id.is_none();
     let vars = if sample {
-        sample_vars(app, company_id).await
+        sample_vars(app, company_id)
+            .await
+            .map(|v| MessageVars { lang, ..v })
     } else {
         let customer = recipient_customer(app, company_id, customer_id, invoice_id).await?;
-        vars_for(app, company_id, &customer.id, invoice_id).await
+        vars_for(app, company_id, &customer.id, invoice_id, Some(lang)).await
     }
     .map_err(super::send::render_rejected)?;
     let mut rendered = match draft {
@@ -99,7 +104,7 @@ pub async fn preview_draft(
         .await?
         .is_test()
     {
-        mark_test_mode(&mut rendered);
+        mark_test_mode(&mut rendered, vars.lang);
     }
     let segments = matches!(draft, DraftBody::Sms { .. }).then(|| sms_segments(&rendered.text));
     Ok(DraftPreview {

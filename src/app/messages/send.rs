@@ -233,7 +233,7 @@ pub async fn send(app: &App, actor: &Actor, req: &SendRequest<'_>) -> Result<Sen
         ));
     };
     if req.must_carry_link {
-        let vars = vars_for(app, company_id, &customer.id, req.invoice_id)
+        let vars = vars_for(app, company_id, &customer.id, req.invoice_id, None)
             .await
             .map_err(render_rejected)?;
         let rendered = render_for(

@@ -4,6 +4,7 @@ use minijinja::Value;
 use serde::{Deserialize, Serialize};
 
 use super::*;
+use crate::domain::i18n::{self, Lang};
 
 /// Every variable a template may use.
 pub const VARIABLES: &[&str] = &[
@@ -166,6 +167,9 @@ impl Part {
 /// `email_payment_link` and `sms_payment_link` point at.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MessageVars {
+    /// The language the message is written in: its dates, the payment
+    /// link's words.
+    pub lang: Lang,
     pub payment_url: String,
     pub portal_link: String,
     pub customer_name: String,
@@ -214,6 +218,7 @@ impl MessageVars {
     /// Plausible data for previews and for the trial render at save time.
     pub fn sample(base_url: &str) -> MessageVars {
         MessageVars {
+            lang: Lang::En,
             payment_url: format!("{base_url}/pay/{SAMPLE_TOKEN}"),
             portal_link: format!("{base_url}/portal"),
             customer_name: "Jane Doe".into(),
@@ -244,13 +249,15 @@ impl MessageVars {
     /// The template context for one part: in HTML the payment link is a safe
     /// anchor; elsewhere it is "Click Here to Make Payment: URL".
     pub fn context(&self, part: Part) -> Value {
+        let words = payment_link_text(self.lang);
         let email_link = if part == Part::Html {
             Value::from_safe_string(payment_button_anchor(
                 &self.payment_url,
                 &self.company_accent_color,
+                &words,
             ))
         } else {
-            Value::from(format!("{PAYMENT_LINK_TEXT}: {}", self.payment_url))
+            Value::from(format!("{words}: {}", self.payment_url))
         };
         let s = |v: &String| Value::from(v.as_str());
         let pairs = [
@@ -291,7 +298,7 @@ impl MessageVars {
 /// `email_payment_link` in HTML: an anchor styled as a button (white on the
 /// accent colour, inline styles only, as Gmail keeps them). A colour that is
 /// not `#rrggbb` falls back to the default.
-pub fn payment_button_anchor(url: &str, accent: &str) -> String {
+pub fn payment_button_anchor(url: &str, accent: &str, words: &str) -> String {
     let accent = if accent.len() == 7
         && accent.starts_with('#')
         && accent[1..].bytes().all(|b| b.is_ascii_hexdigit())
@@ -301,9 +308,15 @@ pub fn payment_button_anchor(url: &str, accent: &str) -> String {
         DEFAULT_ACCENT
     };
     format!(
-        "<a href=\"{}\" style=\"display:inline-block;padding:14px 28px;background:{accent};color:#ffffff;border-radius:6px;font:bold 17px/1.2 Arial,Helvetica,sans-serif;text-decoration:none\">{PAYMENT_LINK_TEXT}</a>",
-        escape_html(url)
+        "<a href=\"{}\" style=\"display:inline-block;padding:14px 28px;background:{accent};color:#ffffff;border-radius:6px;font:bold 17px/1.2 Arial,Helvetica,sans-serif;text-decoration:none\">{}</a>",
+        escape_html(url),
+        escape_html(words)
     )
+}
+
+/// The payment link's words in `lang` ("Click Here to Make Payment").
+pub fn payment_link_text(lang: Lang) -> String {
+    i18n::t(lang, "message-pay-link")
 }
 
 /// The first word of a name ("Jane" of "Jane Q. Doe").

@@ -191,7 +191,7 @@ async fn editor(
     let choices: Vec<(String, String)> =
         choices.into_iter().map(|c| (c.id.into(), c.name)).collect();
     // The message with sample data and a real-length link, as sent.
-    let counted = |body: &str| {
+    let counted = |body: &str, lang: Lang| {
         let body = body.to_string();
         async move {
             match crate::app::messages::preview_draft(
@@ -200,6 +200,7 @@ async fn editor(
                 DraftBody::Sms { body: &body },
                 None,
                 None,
+                lang,
             )
             .await
             {
@@ -212,9 +213,9 @@ async fn editor(
         let es = if f.es_body.trim().is_empty() {
             None
         } else {
-            Some(counted(&f.es_body).await)
+            Some(counted(&f.es_body, Lang::Es).await)
         };
-        (Some(counted(&f.body).await), es)
+        (Some(counted(&f.body, Lang::En).await), es)
     } else {
         (None, None)
     };
@@ -392,6 +393,7 @@ async fn preview(
         draft,
         customer.as_deref(),
         invoice.as_deref(),
+        lang,
     )
     .await;
     Ok(match shown {
