@@ -522,11 +522,8 @@ pub async fn set_enabled(
         .await?
         .ok_or(Refusal::NotFound)?;
     let fields = RuleFields {
-        email_template_id: rule.email_template_id.as_deref(),
-        sms_template_id: rule.sms_template_id.as_deref(),
-        timing: rule.timing,
-        days: rule.days_after_due,
         enabled,
+        ..rule.fields()
     };
     let mut tx = app.db.begin_write().await?;
     if !store::update(&mut tx, company_id, id, &fields, app.clock.now()).await? {

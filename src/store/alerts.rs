@@ -35,6 +35,19 @@ pub struct RuleFields<'a> {
     pub enabled: bool,
 }
 
+impl AlertRule {
+    /// The rule's settings as the use cases take them.
+    pub fn fields(&self) -> RuleFields<'_> {
+        RuleFields {
+            email_template_id: self.email_template_id.as_deref(),
+            sms_template_id: self.sms_template_id.as_deref(),
+            timing: self.timing,
+            days: self.days_after_due,
+            enabled: self.enabled,
+        }
+    }
+}
+
 const RULE_COLUMNS: &str =
     "id, company_id, email_template_id, sms_template_id, timing, days, enabled, created_at";
 

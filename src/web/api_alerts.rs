@@ -295,13 +295,7 @@ async fn preview(
     let rule = alerts::get(&state.app.db, &key.0, &id)
         .await?
         .ok_or_else(ApiError::not_found)?;
-    let fields = RuleFields {
-        email_template_id: rule.email_template_id.as_deref(),
-        sms_template_id: rule.sms_template_id.as_deref(),
-        timing: rule.timing,
-        days: rule.days_after_due,
-        enabled: rule.enabled,
-    };
+    let fields = rule.fields();
     let p = app_alerts::preview(&state.app, &key.actor(), Some(&id), &fields).await?;
     Ok(Json(PreviewView {
         today: crate::domain::dates::iso(p.today),

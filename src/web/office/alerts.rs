@@ -363,13 +363,7 @@ async fn preview_rows(
     user: &OfficeUser,
     rule: &AlertRule,
 ) -> Result<PreviewRows, ApiError> {
-    let fields = RuleFields {
-        email_template_id: rule.email_template_id.as_deref(),
-        sms_template_id: rule.sms_template_id.as_deref(),
-        timing: rule.timing,
-        days: rule.days_after_due,
-        enabled: rule.enabled,
-    };
+    let fields = rule.fields();
     let p = alerts::preview(&state.app, &user.as_actor(), Some(&rule.id), &fields).await?;
     let company = company_of(state, user).await?;
     Ok(PreviewRows {
