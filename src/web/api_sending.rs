@@ -196,6 +196,12 @@ pub struct PreviewQuery {
     pub customer_id: Option<String>,
     #[serde(default)]
     pub invoice_id: Option<String>,
+    /// `en` or `es`: the message in that language instead of the
+    /// customer's, where the template has it (else its main text, as it
+    /// would be sent).
+    #[serde(default)]
+    #[param(value_type = Option<crate::domain::i18n::Lang>)]
+    pub lang: Option<String>,
 }
 
 /// An SMS as it would be sent now: its text, and how it is split.
@@ -213,7 +219,8 @@ fn given(v: &Option<String>) -> Option<&str> {
     v.as_deref().map(str::trim).filter(|v| !v.is_empty())
 }
 
-/// An SMS as it would be sent now to a customer (or for an invoice).
+/// An SMS as it would be sent now to a customer (or for an invoice), in
+/// their language where the template has it.
 #[utoipa::path(
     get,
     path = "/api/v1/sms-templates/{id}/preview",
@@ -224,7 +231,7 @@ fn given(v: &Option<String>) -> Option<&str> {
         (status = 200, description = "The message and how it splits.", body = SmsPreviewBody),
         (status = 400, description = "A query parameter is malformed (`invalid_query`).", body = ErrorBody),
         (status = 404, description = "No such template, customer or invoice of this company.", body = ErrorBody),
-        (status = 422, description = "The template does not render with this data.", body = ErrorBody),
+        (status = 422, description = "The template does not render with this data, or `lang` is not `en` or `es`.", body = ErrorBody),
     )
 )]
 async fn sms_preview(
@@ -234,12 +241,14 @@ async fn sms_preview(
     query: Result<Query<PreviewQuery>, QueryRejection>,
 ) -> ApiResult {
     let Query(q) = query?;
+    let lang = super::lang::asked(q.lang.as_deref())?;
     let p = messages::preview_sms(
         &state.app,
         &key.actor(),
         &id,
         given(&q.customer_id),
         given(&q.invoice_id),
+        lang,
     )
     .await?;
     Ok(Json(SmsPreviewBody {

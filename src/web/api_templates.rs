@@ -3,13 +3,13 @@
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::rejection::JsonRejection;
-use axum::extract::{Path, State};
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -17,14 +17,12 @@ use super::AppState;
 use super::api::CompanyKey;
 use super::api_doc::{ErrorBody, List};
 use super::error::ApiError;
-use crate::app::messages::RenderError;
 use crate::app::templates::{self, Draft, Saved};
 use crate::domain::i18n::Lang;
 use crate::domain::message::{EmailTranslations, SmsTranslation, SmsTranslations, TemplateEmail};
 use crate::messaging::Channel;
 use crate::messaging::template::{self, MessageVars, SmsEncoding, sms_segments};
 use crate::store::templates::{self as store, EmailTemplate, SmsTemplate};
-use crate::store::{companies, invoices};
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -191,21 +189,6 @@ pub struct PreviewBody {
     invoice_id: Option<String>,
 }
 
-fn render_error(e: RenderError) -> ApiError {
-    match e {
-        RenderError::NotFound(_) => ApiError::not_found(),
-        RenderError::Template(t) => {
-            ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, t.code(), t.to_string())
-        }
-        RenderError::Store(s) => s.into(),
-        RenderError::Attachment(e) => ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "attachment_failed",
-            format!("The invoice's PDF could not be made: {e}"),
-        ),
-    }
-}
-
 /// An email template of the company.
 #[derive(Serialize, ToSchema)]
 pub struct EmailTemplateView {
@@ -298,26 +281,39 @@ pub struct SmsPreview {
     pub characters: usize,
 }
 
-/// Sample data with the company's own name, phone and links.
+/// Sample data with the company's own name, phone and links (the SMS
+/// count of a template's main text).
 async fn sample_vars(state: &AppState, company_id: &str) -> Result<MessageVars, ApiError> {
-    let company = companies::get(&state.app.db, company_id)
-        .await?
-        .ok_or_else(ApiError::not_found)?;
-    let base = state.app.base_url(company.base_url.as_deref());
-    Ok(MessageVars {
-        company_name: company.name.clone(),
-        company_phone: company.phone.clone(),
-        ..MessageVars::sample(base)
-    })
+    crate::app::messages::sample_vars(&state.app, company_id, Lang::En)
+        .await
+        .map_err(|e| ApiError::from(crate::app::messages::render_rejected(e)))
 }
 
-/// The variables a preview renders with: the customer's (or the invoice's
-/// bill-to customer's) real data, else sample data.
-async fn preview_vars(
+/// A preview's language, asked for in the query (`?lang=es`).
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct LangQuery {
+    /// `en` or `es`: the preview in that language where the template has
+    /// it (else its main text, as a message is sent). Absent: the
+    /// customer's language, else the company's default.
+    #[serde(default)]
+    #[param(value_type = Option<Lang>)]
+    lang: Option<String>,
+}
+
+/// A stored template as the customer named in the body (or the invoice's
+/// bill-to) would get it, or with sample data: in the language a message to
+/// them is written in, or the query's `lang`.
+async fn preview_stored(
     state: &AppState,
-    company: &str,
+    key: &CompanyKey,
+    channel: Channel,
+    id: &str,
+    query: Result<Query<LangQuery>, QueryRejection>,
     body: &Bytes,
-) -> Result<MessageVars, ApiError> {
+) -> Result<crate::app::messages::DraftPreview, ApiError> {
+    let Query(q) = query?;
+    let lang = super::lang::asked(q.lang.as_deref())?;
     let p: PreviewBody = if body.iter().all(u8::is_ascii_whitespace) {
         PreviewBody::default()
     } else {
@@ -332,30 +328,16 @@ async fn preview_vars(
                 )
             })?
     };
-    let customer = match (&p.customer_id, &p.invoice_id) {
-        (Some(c), _) => Some(c.clone()),
-        (None, Some(i)) => Some(
-            invoices::get(&state.app.db, company, i)
-                .await?
-                .ok_or_else(ApiError::not_found)?
-                .bill_to_customer_id
-                .into_string(),
-        ),
-        (None, None) => None,
-    };
-    match customer {
-        // The main text is previewed: English words around it.
-        Some(c) => crate::app::messages::vars_for(
-            &state.app,
-            company,
-            &c,
-            p.invoice_id.as_deref(),
-            Some(crate::domain::i18n::Lang::En),
-        )
-        .await
-        .map_err(render_error),
-        None => sample_vars(state, company).await,
-    }
+    Ok(crate::app::messages::preview_stored(
+        &state.app,
+        &key.actor(),
+        channel,
+        id,
+        p.customer_id.as_deref(),
+        p.invoice_id.as_deref(),
+        lang,
+    )
+    .await?)
 }
 
 // ---------------------------------------------------------------- email
@@ -477,36 +459,34 @@ async fn delete_email(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-/// Renders an email template with a customer's data, or sample data.
+/// Renders an email template as the customer would get it (in their
+/// language where the template has it), or with sample data.
 #[utoipa::path(
     post,
     path = "/api/v1/email-templates/{id}/preview",
     tag = "templates",
     security(("api_key" = [])),
-    params(("id" = String, Path, description = "The template's id.")),
+    params(("id" = String, Path, description = "The template's id."), LangQuery),
     request_body(content = Option<PreviewBody>, description = "Empty: sample data."),
     responses(
         (status = 200, description = "The rendered email.", body = EmailPreview),
+        (status = 400, description = "A query parameter is malformed (`invalid_query`).", body = ErrorBody),
         (status = 404, description = "No such template, customer or invoice of this company.", body = ErrorBody),
-        (status = 422, description = "The template does not render with this data.", body = ErrorBody),
+        (status = 422, description = "The template does not render with this data, or `lang` is not `en` or `es`.", body = ErrorBody),
     )
 )]
 async fn preview_email(
     State(state): State<AppState>,
-    CompanyKey(company): CompanyKey,
+    key: CompanyKey,
     Path(id): Path<String>,
+    query: Result<Query<LangQuery>, QueryRejection>,
     body: Bytes,
 ) -> ApiResult {
-    let t = store::get_email(&state.app.db, &company, &id)
-        .await?
-        .ok_or_else(ApiError::not_found)?;
-    let vars = preview_vars(&state, &company, &body).await?;
-    let r = template::render_email(&t.source(), &vars)
-        .map_err(|e| render_error(RenderError::Template(e)))?;
+    let p = preview_stored(&state, &key, Channel::Email, &id, query, &body).await?;
     Ok(Json(EmailPreview {
-        subject: r.subject,
-        html: r.html,
-        text: r.text,
+        subject: p.rendered.subject,
+        html: p.rendered.html,
+        text: p.rendered.text,
     })
     .into_response())
 }
@@ -636,35 +616,33 @@ async fn delete_sms(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-/// Renders an SMS template with a customer's data, or sample data.
+/// Renders an SMS template as the customer would get it (in their language
+/// where the template has it), or with sample data; and how it splits.
 #[utoipa::path(
     post,
     path = "/api/v1/sms-templates/{id}/preview",
     tag = "templates",
     security(("api_key" = [])),
-    params(("id" = String, Path, description = "The template's id.")),
+    params(("id" = String, Path, description = "The template's id."), LangQuery),
     request_body(content = Option<PreviewBody>, description = "Empty: sample data."),
     responses(
         (status = 200, description = "The rendered SMS.", body = SmsPreview),
+        (status = 400, description = "A query parameter is malformed (`invalid_query`).", body = ErrorBody),
         (status = 404, description = "No such template, customer or invoice of this company.", body = ErrorBody),
-        (status = 422, description = "The template does not render with this data.", body = ErrorBody),
+        (status = 422, description = "The template does not render with this data, or `lang` is not `en` or `es`.", body = ErrorBody),
     )
 )]
 async fn preview_sms(
     State(state): State<AppState>,
-    CompanyKey(company): CompanyKey,
+    key: CompanyKey,
     Path(id): Path<String>,
+    query: Result<Query<LangQuery>, QueryRejection>,
     body: Bytes,
 ) -> ApiResult {
-    let t = store::get_sms(&state.app.db, &company, &id)
-        .await?
-        .ok_or_else(ApiError::not_found)?;
-    let vars = preview_vars(&state, &company, &body).await?;
-    let r =
-        template::render_sms(&t.body, &vars).map_err(|e| render_error(RenderError::Template(e)))?;
-    let counted = sms_segments(&r.text);
+    let p = preview_stored(&state, &key, Channel::Sms, &id, query, &body).await?;
+    let counted = sms_segments(&p.rendered.text);
     Ok(Json(SmsPreview {
-        text: r.text,
+        text: p.rendered.text,
         segments: counted.segments,
         encoding: counted.encoding,
         characters: counted.units,

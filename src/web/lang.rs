@@ -57,8 +57,10 @@ fn here(path: &str, query: Option<&str>) -> String {
 pub async fn middleware(secure: bool, req: Request, next: Next) -> Response {
     let asked = req.uri().query().and_then(query_lang);
     let hint = hint_from(req.headers(), asked, req.uri().path(), req.uri().query());
+    // The JSON API reads `?lang=` as its own parameter: no cookie there.
+    let page = !req.uri().path().starts_with("/api/");
     let mut resp = HINT.scope(hint, next.run(req)).await;
-    if let Some(lang) = asked {
+    if let (Some(lang), true) = (asked, page) {
         let cookie = format!(
             "{COOKIE}={}; Path=/; SameSite=Lax; HttpOnly; Max-Age=31536000{}",
             lang.code(),
@@ -87,6 +89,30 @@ fn hint_from(headers: &HeaderMap, asked: Option<Lang>, path: &str, query: Option
 /// The request's hint (empty outside a request).
 pub fn hint() -> Hint {
     HINT.try_with(Hint::clone).unwrap_or_default()
+}
+
+/// A language asked for by code in an API request (a preview's `lang`):
+/// `en`, `es`, or absent; anything else is a 422 that names the codes.
+pub fn asked(code: Option<&str>) -> Result<Option<Lang>, crate::web::error::ApiError> {
+    let Some(code) = code.map(str::trim) else {
+        return Ok(None);
+    };
+    Lang::ALL
+        .iter()
+        .copied()
+        .find(|l| l.code() == code)
+        .map(Some)
+        .ok_or_else(|| {
+            let codes: Vec<String> = Lang::ALL
+                .iter()
+                .map(|l| format!("\"{}\"", l.code()))
+                .collect();
+            crate::web::error::ApiError::unprocessable(
+                "invalid_field",
+                format!("lang must be {}.", codes.join(" or ")),
+                "lang",
+            )
+        })
 }
 
 /// The language of a page for a known customer of a company.

@@ -47,6 +47,7 @@ mod security;
 mod setup;
 mod spanish;
 mod spanish_messages;
+mod spanish_previews;
 mod starter;
 mod stripe;
 mod stripe_refunds;

@@ -9,6 +9,11 @@ use fieldpay::app::messages::render_for;
 use fieldpay::domain::dates::display;
 use fieldpay::messaging::Channel;
 
+/// The first words of a message while the company is in test mode (as
+/// every test company is): the email's line, the SMS's.
+const EMAIL_TEST: &str = "Test mode — no money moves";
+const SMS_TEST: &str = "Test mode - no money moves.";
+
 const ALL_VARS: &str = "<p>{{ email_payment_link }}</p>
 <p>sms={{ sms_payment_link }} portal={{ portal_link }}</p>
 <p>name={{ customer_name }} first={{ customer_first_name }} owes={{ customer_balance }}</p>
@@ -137,7 +142,8 @@ async fn every_variable_renders_with_the_customers_data() {
         json!({"customer_id": customer}),
     )
     .await;
-    assert_eq!(out["text"].as_str().unwrap(), link);
+    // As sent: the company is in test mode, and the message says so first.
+    assert_eq!(out["text"].as_str().unwrap(), format!("{SMS_TEST} {link}"));
 
     // An invoice alone previews for its bill-to customer; nothing at all
     // previews with sample data.
@@ -170,7 +176,7 @@ async fn a_customer_name_is_escaped_in_html_and_raw_in_sms() {
     assert!(!html.contains("<b>"), "{html}");
     assert!(html.contains("&lt;b&gt;x"), "{html}");
     assert_eq!(out["subject"], "Hi <b>x</b>");
-    assert_eq!(out["text"], "Hi <b>x</b>");
+    assert_eq!(out["text"], format!("{EMAIL_TEST}\n\nHi <b>x</b>"));
 
     let sms = sms_template(&t, "Hi {{ customer_name }}").await;
     let out = preview(
@@ -180,7 +186,7 @@ async fn a_customer_name_is_escaped_in_html_and_raw_in_sms() {
         json!({"customer_id": customer}),
     )
     .await;
-    assert_eq!(out["text"], "Hi <b>x</b>");
+    assert_eq!(out["text"], format!("{SMS_TEST} Hi <b>x</b>"));
 }
 
 #[tokio::test]
@@ -368,7 +374,7 @@ async fn templates_can_be_listed_read_changed_and_deleted() {
     assert_eq!(got["name"], "Second");
     assert_eq!(got["text_body"], "T {{ portal_link }}");
     let out = preview(&t, "email", &id, json!({})).await;
-    assert_eq!(out["text"], format!("T {BASE_URL}/portal"));
+    assert_eq!(out["text"], format!("{EMAIL_TEST}\n\nT {BASE_URL}/portal"));
     assert_eq!(out["subject"], "S Greenleaf Pest Control");
 
     let r = t.api(Method::DELETE, &path, None).await;

@@ -8,12 +8,12 @@ mod preview;
 mod remind;
 mod send;
 
-pub use preview::{DraftBody, DraftPreview, preview_draft, sample_vars};
+pub use preview::{DraftBody, DraftPreview, preview_draft, preview_stored, sample_vars};
 pub use remind::{MAX_REMINDERS, OverduePlan, Reminded, plan_overdue_reminders, remind_overdue};
 
 pub use send::{
-    NOTE_MAX, SendRequest, Sent, SmsPreview, preview_send, preview_sms, record_opt_out, send,
-    valid_key,
+    NOTE_MAX, SendRequest, Sent, SmsPreview, preview_send, preview_sms, record_opt_out,
+    render_rejected, send, valid_key,
 };
 
 use crate::domain::i18n::Lang;
@@ -233,13 +233,34 @@ pub async fn render_message(
     cause: &str,
     note: Option<&str>,
 ) -> Result<Rendered, RenderError> {
+    render_message_in(app, company_id, message, cause, note, None).await
+}
+
+/// `render_message`, written in `asked` instead of the customer's language
+/// where the template has it (a preview's `lang`).
+async fn render_message_in(
+    app: &App,
+    company_id: &str,
+    message: &Message<'_>,
+    cause: &str,
+    note: Option<&str>,
+    asked: Option<Lang>,
+) -> Result<Rendered, RenderError> {
     let Message {
         channel,
         template_id,
         customer_id,
         invoice_id,
     } = *message;
-    let lang = written_language(app, company_id, channel, template_id, customer_id).await?;
+    let lang = written_language(
+        app,
+        company_id,
+        channel,
+        template_id,
+        Some(customer_id),
+        asked,
+    )
+    .await?;
     let mut vars = vars_for(app, company_id, customer_id, invoice_id, Some(lang)).await?;
     if let Some(payment_id) = cause.strip_prefix("receipt:") {
         let payment = crate::store::payments::list(
@@ -264,9 +285,6 @@ pub async fn render_message(
         vars.autopay_date = a.autopay_date;
         vars.decline_reason = a.decline_reason;
     }
-    let test_mode = crate::store::processor_settings::mode(&app.db, company_id)
-        .await?
-        .is_test();
     let mut rendered = render_template(
         app,
         company_id,
@@ -280,10 +298,24 @@ pub async fn render_message(
     if let Some(note) = note {
         add_note(&mut rendered, note);
     }
-    if test_mode {
-        mark_test_mode(&mut rendered, lang);
-    }
+    mark_while_test_mode(app, company_id, &mut rendered, lang).await?;
     Ok(rendered)
+}
+
+/// `mark_test_mode` while the company's payments move no money.
+async fn mark_while_test_mode(
+    app: &App,
+    company_id: &str,
+    rendered: &mut Rendered,
+    lang: Lang,
+) -> Result<(), RenderError> {
+    if crate::store::processor_settings::mode(&app.db, company_id)
+        .await?
+        .is_test()
+    {
+        mark_test_mode(rendered, lang);
+    }
+    Ok(())
 }
 
 /// Puts the office's note for one message above the template's text: its
@@ -330,19 +362,25 @@ pub fn mark_test_mode(rendered: &mut Rendered, lang: crate::domain::i18n::Lang) 
     }
 }
 
-/// The language a message goes out in: the customer's own, else the
-/// company's default, where the template has it; else its main text's
-/// (English).
+/// The language a message goes out in: the one asked for (a preview's
+/// `lang`), else the customer's own, else the company's default, where the
+/// template has it; else its main text's (English). Delivery, "send now" and
+/// every preview of a stored template choose here.
 async fn written_language(
     app: &App,
     company_id: &str,
     channel: Channel,
     template_id: &str,
-    customer_id: &str,
+    customer_id: Option<&str>,
+    asked: Option<Lang>,
 ) -> Result<Lang, RenderError> {
-    let own = crate::store::customers::get(&app.db, company_id, customer_id)
-        .await?
-        .and_then(|c| c.language);
+    let own = match (asked, customer_id) {
+        (Some(lang), _) => Some(lang),
+        (None, Some(id)) => crate::store::customers::get(&app.db, company_id, id)
+            .await?
+            .and_then(|c| c.language),
+        (None, None) => None,
+    };
     let wanted = match own {
         Some(lang) => lang,
         None => companies::get(&app.db, company_id)

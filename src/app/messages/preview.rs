@@ -4,13 +4,17 @@
 //! mode), or with sample data whose payment link is as long as a real one,
 //! so an SMS count made from the sample is the count of a real message.
 
-use super::{RenderError, mark_test_mode, send::recipient_customer, vars_for};
+use super::send::{recipient_customer, render_rejected};
+use super::{
+    Message, RenderError, mark_while_test_mode, render_message_in, render_template, vars_for,
+    written_language,
+};
 use crate::app::{Actor, App, Rejected};
 use crate::domain::i18n::Lang;
-use crate::messaging::Rendered;
 use crate::messaging::template::{
     MessageVars, SAMPLE_TOKEN, SmsSegments, render_email, render_sms, sms_segments,
 };
+use crate::messaging::{Channel, Rendered};
 use crate::store::companies;
 
 /// A template as typed.
@@ -37,8 +41,13 @@ pub struct DraftPreview {
 }
 
 /// The company's own name, phone, colour and logo with sample customer and
-/// invoice data, and a payment link as long as a real one.
-pub async fn sample_vars(app: &App, company_id: &str) -> Result<MessageVars, RenderError> {
+/// invoice data written in `lang` (its dates, the payment link's words), and
+/// a payment link as long as a real one.
+pub async fn sample_vars(
+    app: &App,
+    company_id: &str,
+    lang: Lang,
+) -> Result<MessageVars, RenderError> {
     let company = companies::get(&app.db, company_id)
         .await?
         .ok_or(RenderError::NotFound("company"))?;
@@ -54,7 +63,7 @@ pub async fn sample_vars(app: &App, company_id: &str) -> Result<MessageVars, Ren
         company_accent_color: company.accent_color,
         company_logo_url: logo,
         payment_url: crate::domain::paylink::url(&base, SAMPLE_TOKEN),
-        ..MessageVars::sample(&base)
+        ..MessageVars::sample_in(&base, lang)
     })
 }
 
@@ -74,14 +83,12 @@ pub async fn preview_draft(
     let company_id = actor.company_id();
     let sample = customer_id.is_none() && invoice_id.is_none();
     let vars = if sample {
-        sample_vars(app, company_id)
-            .await
-            .map(|v| MessageVars { lang, ..v })
+        sample_vars(app, company_id, lang).await
     } else {
         let customer = recipient_customer(app, company_id, customer_id, invoice_id).await?;
         vars_for(app, company_id, &customer.id, invoice_id, Some(lang)).await
     }
-    .map_err(super::send::render_rejected)?;
+    .map_err(render_rejected)?;
     let mut rendered = match draft {
         DraftBody::Email {
             subject,
@@ -100,16 +107,70 @@ pub async fn preview_draft(
         DraftBody::Sms { body } => render_sms(body, &vars),
     }
     .map_err(|e| Rejected::coded("body", e.code(), e.to_string()))?;
-    if crate::store::processor_settings::mode(&app.db, company_id)
-        .await?
-        .is_test()
-    {
-        mark_test_mode(&mut rendered, vars.lang);
-    }
+    mark_while_test_mode(app, company_id, &mut rendered, vars.lang)
+        .await
+        .map_err(render_rejected)?;
     let segments = matches!(draft, DraftBody::Sms { .. }).then(|| sms_segments(&rendered.text));
     Ok(DraftPreview {
         rendered,
         segments,
         sample,
     })
+}
+
+/// A stored template as the customer (or the invoice's bill-to) would get
+/// it now: rendered by the function delivery renders with, in the language
+/// it would be written in (their data, their live payment link, the
+/// test-mode line while the company is in test mode). With neither named:
+/// sample data, as a customer of the company's default language would get
+/// it. `lang` asks for a language instead, where the template has it (else
+/// its main text, as sending does). Another company's ids are `NotFound`.
+pub async fn preview_stored(
+    app: &App,
+    actor: &Actor,
+    channel: Channel,
+    template_id: &str,
+    customer_id: Option<&str>,
+    invoice_id: Option<&str>,
+    lang: Option<Lang>,
+) -> Result<DraftPreview, Rejected> {
+    actor.must_be_company()?;
+    let company_id = actor.company_id();
+    let sample = customer_id.is_none() && invoice_id.is_none();
+    let rendered = if sample {
+        sample_message(app, company_id, channel, template_id, lang).await
+    } else {
+        let customer = recipient_customer(app, company_id, customer_id, invoice_id).await?;
+        let message = Message {
+            channel,
+            template_id,
+            customer_id: &customer.id,
+            invoice_id,
+        };
+        render_message_in(app, company_id, &message, "", None, lang).await
+    }
+    .map_err(render_rejected)?;
+    let segments = (channel == Channel::Sms).then(|| sms_segments(&rendered.text));
+    Ok(DraftPreview {
+        rendered,
+        segments,
+        sample,
+    })
+}
+
+/// A stored template rendered with sample data, written in the language a
+/// message to a customer without one of their own would be (or `asked`).
+async fn sample_message(
+    app: &App,
+    company_id: &str,
+    channel: Channel,
+    template_id: &str,
+    asked: Option<Lang>,
+) -> Result<Rendered, RenderError> {
+    let lang = written_language(app, company_id, channel, template_id, None, asked).await?;
+    let vars = sample_vars(app, company_id, lang).await?;
+    let mut rendered =
+        render_template(app, company_id, channel, template_id, None, &vars, lang).await?;
+    mark_while_test_mode(app, company_id, &mut rendered, lang).await?;
+    Ok(rendered)
 }

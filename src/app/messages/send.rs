@@ -190,7 +190,8 @@ async fn chosen_template(
     }
 }
 
-pub(super) fn render_rejected(e: RenderError) -> Rejected {
+/// A render's failure as the use cases answer it.
+pub fn render_rejected(e: RenderError) -> Rejected {
     match e {
         RenderError::NotFound(_) => Refusal::NotFound.into(),
         RenderError::Template(t) => Rejected::coded("template_id", t.code(), t.to_string()),
@@ -320,13 +321,15 @@ pub struct SmsPreview {
 }
 
 /// The SMS template rendered for the customer (or the invoice's bill-to),
-/// as delivery renders it, with its segment count.
+/// as delivery renders it (`lang`: in that language instead of theirs,
+/// where the template has it), with its segment count.
 pub async fn preview_sms(
     app: &App,
     actor: &Actor,
     template_id: &str,
     customer_id: Option<&str>,
     invoice_id: Option<&str>,
+    lang: Option<crate::domain::i18n::Lang>,
 ) -> Result<SmsPreview, Rejected> {
     actor.must_be_company()?;
     let company_id = actor.company_id();
@@ -336,20 +339,21 @@ pub async fn preview_sms(
     {
         return Err(Refusal::NotFound.into());
     }
-    let customer = recipient_customer(app, company_id, customer_id, invoice_id).await?;
-    let rendered = render_for(
+    // A real message: the customer (or invoice) must be named.
+    recipient_customer(app, company_id, customer_id, invoice_id).await?;
+    let shown = super::preview_stored(
         app,
-        company_id,
+        actor,
         Channel::Sms,
         template_id,
-        &customer.id,
+        customer_id,
         invoice_id,
+        lang,
     )
-    .await
-    .map_err(render_rejected)?;
+    .await?;
     Ok(SmsPreview {
-        segments: sms_segments(&rendered.text),
-        body: rendered.text,
+        segments: sms_segments(&shown.rendered.text),
+        body: shown.rendered.text,
     })
 }
 

@@ -217,8 +217,17 @@ pub const DEFAULT_ACCENT: &str = "#1d5fbf";
 impl MessageVars {
     /// Plausible data for previews and for the trial render at save time.
     pub fn sample(base_url: &str) -> MessageVars {
+        MessageVars::sample_in(base_url, Lang::En)
+    }
+
+    /// `sample` written in `lang`: its dates and the decline in that
+    /// language's words. The sample dates are fixed, so a count made from
+    /// the sample does not change from day to day.
+    pub fn sample_in(base_url: &str, lang: Lang) -> MessageVars {
+        let issued = i18n::date(lang, time::macros::date!(2026 - 12 - 01));
+        let due = i18n::date(lang, time::macros::date!(2026 - 12 - 15));
         MessageVars {
-            lang: Lang::En,
+            lang,
             payment_url: format!("{base_url}/pay/{SAMPLE_TOKEN}"),
             portal_link: format!("{base_url}/portal"),
             customer_name: "Jane Doe".into(),
@@ -227,8 +236,8 @@ impl MessageVars {
             company_name: "Your Company".into(),
             company_phone: "(555) 555-0100".into(),
             invoice_number: "1001".into(),
-            invoice_date: "Dec 1, 2026".into(),
-            invoice_due_date: "Dec 15, 2026".into(),
+            invoice_date: issued,
+            invoice_due_date: due.clone(),
             invoice_total: "$125.00".into(),
             invoice_balance: "$125.00".into(),
             payment_amount: "$125.00".into(),
@@ -236,9 +245,8 @@ impl MessageVars {
             card_last4: "4242".into(),
             card_expiry: "12/28".into(),
             autopay_amount: "$125.00".into(),
-            autopay_date: "Dec 15, 2026".into(),
-            decline_reason: "The card has insufficient funds. Try another card or call your bank."
-                .into(),
+            autopay_date: due,
+            decline_reason: i18n::t(lang, "decline-insufficient-funds"),
             autopay_cancel_link: format!("{base_url}/pay/{SAMPLE_TOKEN}/autopay"),
             update_card_link: format!("{base_url}/portal/cards"),
             company_logo_url: String::new(),

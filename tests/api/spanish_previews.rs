@@ -1,0 +1,310 @@
+//! Previews show what the customer will read: a stored template's preview
+//! (API and office) is written in the language the message to that customer
+//! would be (their Spanish where the template has it, else the main text),
+//! with the dates, the payment button and the test-mode line in that
+//! language; `?lang=` asks for one language instead.
+
+use axum::http::{Method, StatusCode};
+use fieldpay::domain::i18n::{self, Lang};
+use fieldpay::messaging::template::MessageVars;
+use serde_json::{Value, json};
+
+use crate::alerts::customer;
+use crate::support::{BASE_URL, TestApp};
+
+async fn set_language(t: &TestApp, customer: &str, lang: &str) {
+    let r = t
+        .api(
+            Method::PATCH,
+            &format!("/api/v1/customers/{customer}"),
+            Some(json!({"language": lang})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+}
+
+/// An email template whose Spanish names the invoice's due date and
+/// carries the payment button.
+async fn bilingual_email(t: &TestApp) -> String {
+    let r = t
+        .api(
+            Method::POST,
+            "/api/v1/email-templates",
+            Some(json!({"name": "Aviso", "subject": "Invoice {{ invoice_number }} is due",
+                "html_body": "<p>Hi {{ customer_first_name }}, due {{ invoice_due_date }}. {{ email_payment_link }}</p>",
+                "translations": {"es": {"subject": "Factura {{ invoice_number }} pendiente",
+                    "html_body": "<p>Hola {{ customer_first_name }}, vence el {{ invoice_due_date }}. {{ email_payment_link }}</p>"}}})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    r.json()["id"].as_str().unwrap().to_string()
+}
+
+async fn bilingual_sms(t: &TestApp) -> String {
+    let r = t
+        .api(
+            Method::POST,
+            "/api/v1/sms-templates",
+            Some(json!({"name": "Corto", "body": "Pay by {{ invoice_due_date }}: {{ sms_payment_link }}",
+                "translations": {"es": {"body": "Pague antes del {{ invoice_due_date }}: {{ sms_payment_link }}"}}})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    r.json()["id"].as_str().unwrap().to_string()
+}
+
+/// A customer in `lang` with one open invoice due in 17 days: (customer, invoice).
+async fn customer_in(t: &TestApp, name: &str, lang: &str) -> (String, String) {
+    let email = format!(
+        "{}@example.com",
+        name.split(' ').next().unwrap().to_lowercase()
+    );
+    let c = customer(t, name, &email, Some("+15125550199")).await;
+    set_language(t, &c, lang).await;
+    let p = t.property("8 Oak Ave", &c, None).await;
+    let inv = t.invoice(&p, 45000, &t.day(17)).await;
+    (c, inv)
+}
+
+async fn preview(t: &TestApp, kind: &str, id: &str, query: &str, body: Value) -> Value {
+    let r = t
+        .api(
+            Method::POST,
+            &format!("/api/v1/{kind}-templates/{id}/preview{query}"),
+            Some(body),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    r.json()
+}
+
+#[tokio::test]
+async fn a_spanish_customers_preview_is_the_spanish_message_they_get() {
+    let t = TestApp::new().await;
+    let tpl = bilingual_email(&t).await;
+    let (rosa, invoice) = customer_in(&t, "Rosa Rios", "es").await;
+    let due_es = i18n::date(Lang::Es, t.date(17));
+    let due_en = i18n::date(Lang::En, t.date(17));
+
+    // Her invoice: the Spanish subject and body, her Spanish due date, the
+    // button and the test-mode line in Spanish.
+    let out = preview(&t, "email", &tpl, "", json!({"invoice_id": invoice})).await;
+    let subject = out["subject"].as_str().unwrap();
+    assert!(subject.starts_with("Factura "), "{subject}");
+    assert!(subject.ends_with(" pendiente"), "{subject}");
+    let html = out["html"].as_str().unwrap();
+    assert!(
+        html.contains(&format!("Hola Rosa, vence el {due_es}.")),
+        "{html}"
+    );
+    assert!(
+        html.contains(&i18n::t(Lang::Es, "message-pay-link")),
+        "{html}"
+    );
+    assert!(
+        html.contains(&i18n::t(Lang::Es, "message-test-mode")),
+        "{html}"
+    );
+    assert!(!html.contains("Click Here"), "{html}");
+    let text = out["text"].as_str().unwrap();
+    assert!(
+        text.starts_with(&i18n::t(Lang::Es, "message-test-mode")),
+        "{text}"
+    );
+    // Exactly what delivery renders for her.
+    let company: String = fieldpay::store::sql::query_scalar("SELECT id FROM companies LIMIT 1")
+        .fetch_one(t.app.db.reader())
+        .await
+        .unwrap();
+    let sent = fieldpay::app::messages::render_for(
+        &t.app,
+        &company,
+        fieldpay::messaging::Channel::Email,
+        &tpl,
+        &rosa,
+        Some(&invoice),
+    )
+    .await
+    .unwrap();
+    assert_eq!(out["subject"], sent.subject.as_str());
+    assert_eq!(out["text"], sent.text.as_str());
+
+    // `?lang=en` shows her the main text instead, all in English.
+    let out = preview(
+        &t,
+        "email",
+        &tpl,
+        "?lang=en",
+        json!({"customer_id": rosa, "invoice_id": invoice}),
+    )
+    .await;
+    assert!(out["subject"].as_str().unwrap().ends_with(" is due"));
+    let html = out["html"].as_str().unwrap();
+    assert!(html.contains(&format!("Hi Rosa, due {due_en}.")), "{html}");
+
+    // An English customer reads English; `?lang=es` shows him the Spanish.
+    let (_, ed_invoice) = customer_in(&t, "Ed English", "en").await;
+    let out = preview(&t, "email", &tpl, "", json!({"invoice_id": ed_invoice})).await;
+    assert!(out["subject"].as_str().unwrap().ends_with(" is due"));
+    let out = preview(
+        &t,
+        "email",
+        &tpl,
+        "?lang=es",
+        json!({"invoice_id": ed_invoice}),
+    )
+    .await;
+    assert!(out["html"].as_str().unwrap().contains("Hola Ed, vence el "));
+
+    // SMS, both preview routes: her Spanish body with her Spanish date.
+    let sms = bilingual_sms(&t).await;
+    let out = preview(&t, "sms", &sms, "", json!({"customer_id": rosa})).await;
+    assert!(
+        out["text"]
+            .as_str()
+            .unwrap()
+            .starts_with(&i18n::t(Lang::Es, "message-test-mode-sms")),
+        "{out}"
+    );
+    let r = t
+        .api(
+            Method::GET,
+            &format!("/api/v1/sms-templates/{sms}/preview?invoice_id={invoice}"),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let body = r.json()["body"].as_str().unwrap().to_string();
+    assert!(
+        body.contains(&format!("Pague antes del {due_es}: {BASE_URL}/pay/")),
+        "{body}"
+    );
+    let r = t
+        .api(
+            Method::GET,
+            &format!("/api/v1/sms-templates/{sms}/preview?invoice_id={invoice}&lang=en"),
+            None,
+        )
+        .await;
+    let body = r.json()["body"].as_str().unwrap().to_string();
+    assert!(body.contains(&format!("Pay by {due_en}: ")), "{body}");
+    // An API preview's `lang` sets no page-language cookie.
+    assert!(r.headers.get("set-cookie").is_none(), "{:?}", r.headers);
+}
+
+#[tokio::test]
+async fn a_template_without_spanish_previews_its_main_text_in_english() {
+    let t = TestApp::new().await;
+    let (rosa, invoice) = customer_in(&t, "Rosa Rios", "es").await;
+    let r = t
+        .api(
+            Method::POST,
+            "/api/v1/email-templates",
+            Some(
+                json!({"name": "Plain", "subject": "Invoice {{ invoice_number }}",
+                "html_body": "<p>Due {{ invoice_due_date }}. {{ email_payment_link }}</p>"}),
+            ),
+        )
+        .await;
+    let tpl = r.json()["id"].as_str().unwrap().to_string();
+    for query in ["", "?lang=es"] {
+        let out = preview(
+            &t,
+            "email",
+            &tpl,
+            query,
+            json!({"customer_id": rosa, "invoice_id": invoice}),
+        )
+        .await;
+        assert!(out["subject"].as_str().unwrap().starts_with("Invoice "));
+        // English all through, never a mix.
+        let html = out["html"].as_str().unwrap();
+        let due = i18n::date(Lang::En, t.date(17));
+        assert!(html.contains(&format!("Due {due}.")), "{html}");
+        assert!(html.contains("Click Here to Make Payment"), "{html}");
+        assert!(html.contains(&i18n::t(Lang::En, "message-test-mode")));
+        assert!(!html.contains(&i18n::t(Lang::Es, "message-pay-link")));
+    }
+}
+
+#[tokio::test]
+async fn sample_previews_follow_lang_and_a_wrong_lang_is_refused() {
+    let t = TestApp::new().await;
+    let tpl = bilingual_email(&t).await;
+    let sample_es = MessageVars::sample_in(BASE_URL, Lang::Es);
+    let sample_en = MessageVars::sample_in(BASE_URL, Lang::En);
+    assert_ne!(sample_es.invoice_due_date, sample_en.invoice_due_date);
+
+    // No customer: as a customer of the company's default (English) gets it.
+    let out = preview(&t, "email", &tpl, "", json!({})).await;
+    let html = out["html"].as_str().unwrap();
+    assert!(
+        html.contains(&format!("Hi Jane, due {}.", sample_en.invoice_due_date)),
+        "{html}"
+    );
+    // `?lang=es`: the Spanish, with the sample dates the Spanish way.
+    let out = preview(&t, "email", &tpl, "?lang=es", json!({})).await;
+    let html = out["html"].as_str().unwrap();
+    assert!(
+        html.contains(&format!(
+            "Hola Jane, vence el {}.",
+            sample_es.invoice_due_date
+        )),
+        "{html}"
+    );
+    assert!(
+        html.contains(&i18n::t(Lang::Es, "message-pay-link")),
+        "{html}"
+    );
+    let sms = bilingual_sms(&t).await;
+    let out = preview(&t, "sms", &sms, "?lang=es", json!(null)).await;
+    assert!(
+        out["text"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("Pague antes del {}", sample_es.invoice_due_date)),
+        "{out}"
+    );
+
+    // Anything but en or es is a 422 that names the parameter.
+    for (method, path, body) in [
+        (
+            Method::POST,
+            format!("/api/v1/email-templates/{tpl}/preview?lang=xx"),
+            Some(json!({})),
+        ),
+        (
+            Method::POST,
+            format!("/api/v1/sms-templates/{sms}/preview?lang=fr"),
+            Some(json!({})),
+        ),
+        (
+            Method::POST,
+            format!("/api/v1/email-templates/{tpl}/preview?lang="),
+            Some(json!({})),
+        ),
+    ] {
+        let r = t.api(method, &path, body).await;
+        assert_eq!(
+            r.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{path}: {}",
+            r.body
+        );
+        assert_eq!(r.json()["error"]["field"], "lang", "{}", r.body);
+        assert!(
+            r.body.contains("lang must be \\\"en\\\" or \\\"es\\\""),
+            "{}",
+            r.body
+        );
+    }
+    let (rosa, _) = customer_in(&t, "Rosa Rios", "es").await;
+    let r = t
+        .api(
+            Method::GET,
+            &format!("/api/v1/sms-templates/{sms}/preview?customer_id={rosa}&lang=xx"),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+}
