@@ -308,3 +308,137 @@ async fn sample_previews_follow_lang_and_a_wrong_lang_is_refused() {
         .await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
 }
+
+#[tokio::test]
+async fn the_offices_email_as_the_customer_sees_it_is_in_their_language() {
+    use crate::office_auth::Office;
+    use crate::support::OWNER_PASSWORD;
+    let t = TestApp::new().await;
+    let o = Office::sign_in(&t, &t.owner_email, OWNER_PASSWORD).await;
+    let tpl = bilingual_email(&t).await;
+    let (rosa, invoice) = customer_in(&t, "Rosa Rios", "es").await;
+    let (ed, _) = customer_in(&t, "Ed English", "en").await;
+    let due_es = i18n::date(Lang::Es, t.date(17));
+    let spanish_words = [
+        i18n::t(Lang::Es, "message-pay-link"),
+        i18n::t(Lang::Es, "message-test-mode"),
+    ];
+
+    // "Send now": the stored template's Spanish, as she will get it.
+    let send = format!("/office/customers/{rosa}/send");
+    let page = o
+        .get(&t, &format!("{send}?channel=email&invoice_id={invoice}"))
+        .await
+        .body;
+    let marker = "name=\"nonce\" value=\"";
+    let at = page.find(marker).unwrap() + marker.len();
+    let nonce = page[at..at + page[at..].find('"').unwrap()].to_string();
+    let template = format!("email:{tpl}");
+    let r = o
+        .post(
+            &t,
+            &send,
+            &[
+                ("nonce", &nonce),
+                ("template", &template),
+                ("invoice_id", &invoice),
+                ("action", "document"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert!(
+        r.body.contains(&format!("Hola Rosa, vence el {due_es}.")),
+        "{}",
+        r.body
+    );
+    for words in &spanish_words {
+        assert!(r.body.contains(words.as_str()), "{words}: {}", r.body);
+    }
+    assert_eq!(t.count("SELECT COUNT(*) FROM outbox").await, 0);
+
+    // The editor: the typed text in the chosen customer's language.
+    let document = |customer: &str| {
+        let customer = customer.to_string();
+        let o = &o;
+        let t = &t;
+        async move {
+            let r = o
+                .post(
+                    t,
+                    "/office/settings/email-templates/preview-email",
+                    &[
+                        ("name", "Aviso"),
+                        ("subject", "Due {{ invoice_number }}"),
+                        (
+                            "html_body",
+                            "<p>Hi {{ customer_first_name }}, due {{ invoice_due_date }}. {{ email_payment_link }}</p>",
+                        ),
+                        ("es_subject", "Vence {{ invoice_number }}"),
+                        (
+                            "es_html_body",
+                            "<p>Hola {{ customer_first_name }}, vence el {{ invoice_due_date }}. {{ email_payment_link }}</p>",
+                        ),
+                        ("customer_id", &customer),
+                        ("action", "preview"),
+                    ],
+                )
+                .await;
+            assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+            r.body
+        }
+    };
+    let to_rosa = document(&rosa).await;
+    assert!(to_rosa.contains("Hola Rosa, vence el ."), "{to_rosa}");
+    for words in &spanish_words {
+        assert!(to_rosa.contains(words.as_str()), "{words}: {to_rosa}");
+    }
+    let to_ed = document(&ed).await;
+    assert!(to_ed.contains("Hi Ed, due ."), "{to_ed}");
+    assert!(to_ed.contains("Click Here to Make Payment"), "{to_ed}");
+    // No customer: sample data, as a customer of the company's default
+    // language (English) gets it.
+    let sample = document("").await;
+    let due = MessageVars::sample_in(BASE_URL, Lang::En).invoice_due_date;
+    assert!(sample.contains(&format!("Hi Jane, due {due}.")), "{sample}");
+}
+
+#[tokio::test]
+async fn the_editors_spanish_sample_preview_has_spanish_dates() {
+    use crate::office_auth::Office;
+    use crate::support::OWNER_PASSWORD;
+    let t = TestApp::new().await;
+    let o = Office::sign_in(&t, &t.owner_email, OWNER_PASSWORD).await;
+    let r = o
+        .post(
+            &t,
+            "/office/settings/sms-templates/new",
+            &[
+                ("name", "Corto"),
+                ("body", "Due {{ invoice_due_date }}, {{ autopay_date }}"),
+                (
+                    "es_body",
+                    "Vence el {{ invoice_due_date }}, {{ autopay_date }}",
+                ),
+                ("action", "preview"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let at = r.body.find("id=\"preview-es\"").expect("a Spanish preview");
+    let (english, spanish) = r.body.split_at(at);
+    let es = MessageVars::sample_in(BASE_URL, Lang::Es);
+    let en = MessageVars::sample_in(BASE_URL, Lang::En);
+    assert!(
+        spanish.contains(&format!(
+            "Vence el {}, {}",
+            es.invoice_due_date, es.autopay_date
+        )),
+        "{spanish}"
+    );
+    assert!(!spanish.contains(&en.invoice_due_date), "{spanish}");
+    assert!(
+        english.contains(&format!("Due {}, {}", en.invoice_due_date, en.autopay_date)),
+        "{english}"
+    );
+}

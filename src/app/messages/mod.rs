@@ -8,7 +8,9 @@ mod preview;
 mod remind;
 mod send;
 
-pub use preview::{DraftBody, DraftPreview, preview_draft, preview_stored, sample_vars};
+pub use preview::{
+    DraftBody, DraftPreview, draft_language, preview_draft, preview_stored, sample_vars,
+};
 pub use remind::{MAX_REMINDERS, OverduePlan, Reminded, plan_overdue_reminders, remind_overdue};
 
 pub use send::{
@@ -374,6 +376,29 @@ async fn written_language(
     customer_id: Option<&str>,
     asked: Option<Lang>,
 ) -> Result<Lang, RenderError> {
+    let wanted = wanted_language(app, company_id, customer_id, asked).await?;
+    let translations: Vec<Lang> = match channel {
+        Channel::Email => templates::get_email(&app.db, company_id, template_id)
+            .await?
+            .map(|t| t.translations.into_keys().collect())
+            .unwrap_or_default(),
+        Channel::Sms => templates::get_sms(&app.db, company_id, template_id)
+            .await?
+            .map(|t| t.translations.into_keys().collect())
+            .unwrap_or_default(),
+    };
+    Ok(written_in(wanted, &translations))
+}
+
+/// The language a message to the customer is wanted in: `asked`, else the
+/// customer's own, else the company's default (`None`: a customer without
+/// one of their own).
+async fn wanted_language(
+    app: &App,
+    company_id: &str,
+    customer_id: Option<&str>,
+    asked: Option<Lang>,
+) -> Result<Lang, RenderError> {
     let own = match (asked, customer_id) {
         (Some(lang), _) => Some(lang),
         (None, Some(id)) => crate::store::customers::get(&app.db, company_id, id)
@@ -381,22 +406,23 @@ async fn written_language(
             .and_then(|c| c.language),
         (None, None) => None,
     };
-    let wanted = match own {
+    Ok(match own {
         Some(lang) => lang,
         None => companies::get(&app.db, company_id)
             .await?
             .map(|c| c.language)
             .unwrap_or_default(),
-    };
-    let has = match channel {
-        Channel::Email => templates::get_email(&app.db, company_id, template_id)
-            .await?
-            .is_some_and(|t| t.translations.contains_key(&wanted)),
-        Channel::Sms => templates::get_sms(&app.db, company_id, template_id)
-            .await?
-            .is_some_and(|t| t.translations.contains_key(&wanted)),
-    };
-    Ok(if has { wanted } else { Lang::En })
+    })
+}
+
+/// A message is written in the wanted language where its template has a
+/// translation in it, else in the template's main text (English).
+fn written_in(wanted: Lang, translations: &[Lang]) -> Lang {
+    if translations.contains(&wanted) {
+        wanted
+    } else {
+        Lang::En
+    }
 }
 
 /// Renders the stored template in `lang` where it has that language, else

@@ -7,7 +7,7 @@
 use super::send::{recipient_customer, render_rejected};
 use super::{
     Message, RenderError, mark_while_test_mode, render_message_in, render_template, vars_for,
-    written_language,
+    wanted_language, written_in, written_language,
 };
 use crate::app::{Actor, App, Rejected};
 use crate::domain::i18n::Lang;
@@ -65,6 +65,28 @@ pub async fn sample_vars(
         payment_url: crate::domain::paylink::url(&base, SAMPLE_TOKEN),
         ..MessageVars::sample_in(&base, lang)
     })
+}
+
+/// The language the chosen customer (or the invoice's bill-to) would get a
+/// draft in, given the languages it is translated into: the choice sending
+/// makes. With neither named, a customer of the company's default language.
+pub async fn draft_language(
+    app: &App,
+    actor: &Actor,
+    customer_id: Option<&str>,
+    invoice_id: Option<&str>,
+    translations: &[Lang],
+) -> Result<Lang, Rejected> {
+    actor.must_be_company()?;
+    let company_id = actor.company_id();
+    let customer = match (customer_id, invoice_id) {
+        (None, None) => None,
+        _ => Some(recipient_customer(app, company_id, customer_id, invoice_id).await?),
+    };
+    let wanted = wanted_language(app, company_id, customer.as_ref().map(|c| &*c.id), None)
+        .await
+        .map_err(render_rejected)?;
+    Ok(written_in(wanted, translations))
 }
 
 /// Renders the draft for the customer (or the invoice's bill-to) and the

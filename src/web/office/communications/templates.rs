@@ -363,15 +363,62 @@ async fn invoice_choices(
 /// The preview of the typed template for the chosen customer and invoice
 /// (or sample data): the subject, the email drawn as the customer sees it
 /// (in a sandboxed frame) and its text part; the SMS as sent and its count.
+/// `lang`: the text in that language; `None`: in the language the chosen
+/// customer would get it in (their Spanish where it is typed, else the main
+/// text), as sending chooses.
 async fn preview(
     state: &AppState,
     user: &OfficeUser,
     kind: Kind,
     f: &TemplateForm,
-    lang: Lang,
+    lang: Option<Lang>,
 ) -> Result<Result<minijinja::Value, String>, ApiError> {
     let pick = |v: &str| Some(v.trim()).filter(|v| !v.is_empty()).map(str::to_string);
     let (customer, invoice) = (pick(&f.customer_id), pick(&f.invoice_id));
+    let lang = match lang {
+        Some(lang) => Ok(lang),
+        None => {
+            let tr = f.translations();
+            let typed: Vec<Lang> = match kind {
+                Kind::Email => tr.email.into_keys().collect(),
+                Kind::Sms => tr.sms.into_keys().collect(),
+            };
+            crate::app::messages::draft_language(
+                &state.app,
+                &user.as_actor(),
+                customer.as_deref(),
+                invoice.as_deref(),
+                &typed,
+            )
+            .await
+        }
+    };
+    let shown = match lang {
+        Ok(lang) => {
+            preview_in(
+                state,
+                user,
+                kind,
+                f,
+                (customer.as_deref(), invoice.as_deref()),
+                lang,
+            )
+            .await
+        }
+        Err(e) => Err(e),
+    };
+    preview_shown(kind, shown)
+}
+
+/// The typed template's text in `lang`, rendered for the customer and invoice.
+async fn preview_in(
+    state: &AppState,
+    user: &OfficeUser,
+    kind: Kind,
+    f: &TemplateForm,
+    (customer, invoice): (Option<&str>, Option<&str>),
+    lang: Lang,
+) -> Result<crate::app::messages::DraftPreview, Rejected> {
     let spanish = lang == Lang::Es;
     let draft = match (kind, spanish) {
         (Kind::Email, false) => DraftBody::Email {
@@ -387,15 +434,22 @@ async fn preview(
         (Kind::Sms, false) => DraftBody::Sms { body: &f.body },
         (Kind::Sms, true) => DraftBody::Sms { body: &f.es_body },
     };
-    let shown = crate::app::messages::preview_draft(
+    crate::app::messages::preview_draft(
         &state.app,
         &user.as_actor(),
         draft,
-        customer.as_deref(),
-        invoice.as_deref(),
+        customer,
+        invoice,
         lang,
     )
-    .await;
+    .await
+}
+
+/// A preview as the editor shows it, or why it could not be made.
+fn preview_shown(
+    kind: Kind,
+    shown: Result<crate::app::messages::DraftPreview, Rejected>,
+) -> Result<Result<minijinja::Value, String>, ApiError> {
     Ok(match shown {
         Ok(p) => Ok(match kind {
             Kind::Email => minijinja::context! {
@@ -423,8 +477,9 @@ async fn preview(
 }
 
 /// POST …/email-templates/preview-email: the typed email, for the chosen
-/// customer and invoice (or sample data), as a document of its own under
-/// `EMAIL_DOCUMENT_CSP`: what the customer's mail program shows.
+/// customer and invoice (or sample data) in the language they would get it
+/// in, as a document of its own under `EMAIL_DOCUMENT_CSP`: what the
+/// customer's mail program shows.
 pub(super) async fn email_document(
     State(state): State<AppState>,
     user: OfficeUser,
@@ -433,17 +488,15 @@ pub(super) async fn email_document(
     if let Some(r) = user.csrf_refusal(&f.csrf) {
         return Ok(r);
     }
-    Ok(
-        match preview(&state, &user, Kind::Email, &f, Lang::En).await? {
-            Ok(p) => super::email_document(
-                p.get_attr("html")
-                    .ok()
-                    .and_then(|h| h.as_str().map(str::to_string))
-                    .unwrap_or_default(),
-            ),
-            Err(message) => super::email_document_refused(&message),
-        },
-    )
+    Ok(match preview(&state, &user, Kind::Email, &f, None).await? {
+        Ok(p) => super::email_document(
+            p.get_attr("html")
+                .ok()
+                .and_then(|h| h.as_str().map(str::to_string))
+                .unwrap_or_default(),
+        ),
+        Err(message) => super::email_document_refused(&message),
+    })
 }
 
 pub(super) async fn save(
@@ -492,10 +545,10 @@ pub(super) async fn save(
         {
             return Ok(state.views.not_found());
         }
-        let main = preview(&state, &user, kind, &f, Lang::En).await?;
+        let main = preview(&state, &user, kind, &f, Some(Lang::En)).await?;
         let has_spanish = !f.translations().none_for(kind);
         let spanish = if has_spanish {
-            Some(preview(&state, &user, kind, &f, Lang::Es).await?)
+            Some(preview(&state, &user, kind, &f, Some(Lang::Es)).await?)
         } else {
             None
         };
