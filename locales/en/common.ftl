@@ -44,6 +44,7 @@ not-found-title = Page not found
 not-found-text = This link does not open anything. If it came in a message about an invoice, it may have been replaced by a newer one: use the link in the most recent message, or call the company that sent it.
 too-many-requests = Too many requests. Wait a minute and try again.
 form-expired = This form has expired or did not come from this site. Go back, reload the page and try again.
+signin-form-expired = This sign-in form has expired. The page was reloaded: sign in again.
 server-error = Something went wrong on our side. Please try again in a moment.
 
 # Card entry.

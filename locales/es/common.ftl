@@ -44,6 +44,7 @@ not-found-title = Página no encontrada
 not-found-text = Este enlace no abre nada. Si le llegó en un mensaje sobre una factura, puede que lo haya reemplazado uno más reciente: use el enlace del último mensaje o llame a la empresa que se lo envió.
 too-many-requests = Demasiadas solicitudes. Espere un minuto y vuelva a intentarlo.
 form-expired = Este formulario venció o no vino de este sitio. Regrese, vuelva a cargar la página e inténtelo de nuevo.
+signin-form-expired = Este formulario de inicio de sesión venció. La página se volvió a cargar: inicie sesión de nuevo.
 server-error = Algo salió mal de nuestro lado. Vuelva a intentarlo en un momento.
 
 # Datos de la tarjeta.

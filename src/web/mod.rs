@@ -45,6 +45,7 @@ use tower_http::request_id::{
 use tracing::Instrument;
 
 use crate::app::App;
+use crate::domain::i18n::Lang;
 use error::ApiError;
 use limits::{LoginLimits, PayLimits};
 use views::Views;
@@ -465,15 +466,22 @@ async fn check_origin(State(state): State<AppState>, req: Request, next: Next) -
 }
 
 /// The refusal of a form whose CSRF token is not the session's (office and
-/// portal), or `None` when it is.
-pub fn csrf_refusal(expected: &str, given: &str) -> Option<Response> {
-    (!crate::crypto::same_secret(given, expected)).then(|| {
-        (
-            StatusCode::FORBIDDEN,
-            "This form has expired or did not come from this site. Go back, reload the page and try again.",
-        )
-            .into_response()
-    })
+/// portal), in `lang` (the office's English, the portal's customer's), or
+/// `None` when it is.
+pub fn csrf_refusal(expected: &str, given: &str, lang: Lang) -> Option<Response> {
+    (!crate::crypto::same_secret(given, expected))
+        .then(|| plain_text(StatusCode::FORBIDDEN, lang, "form-expired"))
+}
+
+/// A plain-text answer a customer may read: the message `key` in `lang`,
+/// said to be in that language.
+pub fn plain_text(status: StatusCode, lang: Lang, key: &str) -> Response {
+    let mut resp = (status, crate::domain::i18n::t(lang, key)).into_response();
+    resp.headers_mut().insert(
+        header::CONTENT_LANGUAGE,
+        HeaderValue::from_static(lang.code()),
+    );
+    resp
 }
 
 /// The client's address: the connection's, or, for a connection from a

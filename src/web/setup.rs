@@ -149,7 +149,11 @@ async fn submit(
         form(state, headers, door, status, &f, Some((field, message)))
     };
     if !signin_csrf::check(state, headers, &f.csrf) {
-        return again(StatusCode::FORBIDDEN, "form", signin_csrf::REFUSED);
+        return again(
+            StatusCode::FORBIDDEN,
+            "form",
+            &signin_csrf::refused(crate::domain::i18n::Lang::En),
+        );
     }
     // The office's sign-in limit per address: a flood of sign-ups is slowed
     // like a flood of password guesses.

@@ -15,8 +15,14 @@ use crate::crypto::{random_token, same_secret};
 const COOKIE: &str = "fp_signin";
 /// A sign-in page stays usable for a day.
 const MAX_AGE_SECONDS: i64 = 24 * 3600;
-/// What the form shows when its token does not match.
-pub const REFUSED: &str = "This sign-in form has expired. The page was reloaded: sign in again.";
+/// The message key of what the form shows when its token does not match
+/// (the portal shows it in the customer's language, the office in English).
+pub const REFUSED: &str = "signin-form-expired";
+
+/// `REFUSED` in `lang`.
+pub fn refused(lang: crate::domain::i18n::Lang) -> String {
+    crate::domain::i18n::t(lang, REFUSED)
+}
 
 /// The token a sign-in page puts in its form, and the cookie to set when
 /// the browser has none yet.

@@ -198,7 +198,7 @@ fn external_resources(html: &str) -> Vec<String> {
 }
 
 /// A portal session for a customer, through a sign-in link made in the store.
-async fn portal_cookie(t: &TestApp, company: &str, customer: &str) -> String {
+pub(crate) async fn portal_cookie(t: &TestApp, company: &str, customer: &str) -> String {
     use fieldpay::store::portal::{self as portal_store, Purpose};
     let mut tx = t.app.db.begin_write().await.unwrap();
     let token = portal_store::insert_token(&mut tx, company, customer, Purpose::SignIn)

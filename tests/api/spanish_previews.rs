@@ -442,3 +442,123 @@ async fn the_editors_spanish_sample_preview_has_spanish_dates() {
         "{english}"
     );
 }
+
+/// `t(lang, key)` as a customer reads it.
+fn words(lang: Lang, key: &str) -> String {
+    i18n::t(lang, key)
+}
+
+#[tokio::test]
+async fn too_many_requests_is_told_in_the_customers_language() {
+    let t = TestApp::with_limits(fieldpay::config::RateLimits {
+        misses_per_client_per_minute: 1,
+        misses_total_per_minute: 1000,
+        hits_per_token_per_minute: 2,
+    })
+    .await;
+    let (rosa, invoice) = customer_in(&t, "Rosa Rios", "es").await;
+    let token = t.token(&rosa).await;
+    let spanish = words(Lang::Es, "too-many-requests");
+    assert_ne!(spanish, words(Lang::En, "too-many-requests"));
+
+    // Her link, opened too often: the page's 429 in Spanish.
+    let mut r = t.get(&format!("/pay/{token}")).await;
+    for _ in 0..3 {
+        if r.status == StatusCode::TOO_MANY_REQUESTS {
+            break;
+        }
+        r = t.get(&format!("/pay/{token}")).await;
+    }
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "{}", r.body);
+    assert_eq!(r.body, spanish);
+    assert_eq!(r.header("content-language"), "es");
+    assert_eq!(r.header("retry-after"), "60");
+    // The same from the routes that act on the link (its PDF) and the
+    // page's JSON twin (code unchanged, words in Spanish).
+    let r = t.get(&format!("/pay/{token}/invoices/{invoice}/pdf")).await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "{}", r.body);
+    assert_eq!(r.body, spanish);
+    let r = t.get(&format!("/api/v1/pay/{token}")).await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "{}", r.body);
+    assert_eq!(r.json()["error"]["code"], "rate_limited");
+    assert_eq!(r.json()["error"]["message"], spanish.as_str());
+    // `?lang=en` (the switch) is heard before her language.
+    let r = t.get(&format!("/pay/{token}?lang=en")).await;
+    assert_eq!(r.body, words(Lang::En, "too-many-requests"));
+
+    // Guessed links, no customer known: the browser's language.
+    let guess = || format!("/pay/{}", "x".repeat(43));
+    let mut r = t
+        .request(Method::GET, &guess(), &[("accept-language", "es-MX")], None)
+        .await;
+    for _ in 0..3 {
+        if r.status == StatusCode::TOO_MANY_REQUESTS {
+            break;
+        }
+        r = t
+            .request(Method::GET, &guess(), &[("accept-language", "es-MX")], None)
+            .await;
+    }
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "{}", r.body);
+    assert_eq!(r.body, spanish);
+    let r = t.get(&guess()).await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "{}", r.body);
+    assert_eq!(r.body, words(Lang::En, "too-many-requests"));
+}
+
+#[tokio::test]
+async fn an_expired_form_is_told_in_the_customers_language() {
+    let t = TestApp::new().await;
+    let (rosa, _) = customer_in(&t, "Rosa Rios", "es").await;
+    let company: String = fieldpay::store::sql::query_scalar("SELECT id FROM companies LIMIT 1")
+        .fetch_one(t.app.db.reader())
+        .await
+        .unwrap();
+    let cookie = crate::security::portal_cookie(&t, &company, &rosa).await;
+    let form = [("content-type", "application/x-www-form-urlencoded")];
+
+    // Signed in: a portal form whose token is not the session's.
+    let r = t
+        .request(
+            Method::POST,
+            "/portal/logout",
+            &[form[0], ("cookie", &cookie)],
+            Some("csrf=forged".into()),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+    assert_eq!(r.body, words(Lang::Es, "form-expired"));
+    assert_eq!(r.header("content-language"), "es");
+    assert_ne!(r.body, words(Lang::En, "form-expired"));
+
+    // The sign-in form, before anyone is known: the browser's language.
+    for (accept, lang) in [("es", Lang::Es), ("en-US", Lang::En)] {
+        let r = t
+            .request(
+                Method::POST,
+                "/portal/login",
+                &[form[0], ("accept-language", accept)],
+                Some("email=rosa%40example.com&password=x&csrf=forged".into()),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+        assert!(
+            r.body.contains(&words(lang, "signin-form-expired")),
+            "{accept}: {}",
+            r.body
+        );
+    }
+
+    // The office stays English.
+    use crate::office_auth::Office;
+    let o = Office::sign_in(&t, &t.owner_email, crate::support::OWNER_PASSWORD).await;
+    let r = o
+        .post(
+            &t,
+            "/office/settings/email-templates/new",
+            &[("csrf", "forged")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+    assert_eq!(r.body, words(Lang::En, "form-expired"));
+}

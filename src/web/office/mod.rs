@@ -95,7 +95,7 @@ impl OfficeUser {
 
     /// The refusal for a form whose CSRF token is not this session's, if it is not.
     pub fn csrf_refusal(&self, token: &str) -> Option<Response> {
-        super::csrf_refusal(&self.csrf, token)
+        super::csrf_refusal(&self.csrf, token, crate::domain::i18n::Lang::En)
     }
 }
 
@@ -288,7 +288,10 @@ async fn login(
         csrf.attach(page)
     };
     if !signin_csrf::check(&state, &headers, &f.csrf) {
-        return fail(StatusCode::FORBIDDEN, signin_csrf::REFUSED);
+        return fail(
+            StatusCode::FORBIDDEN,
+            &signin_csrf::refused(crate::domain::i18n::Lang::En),
+        );
     }
     if !state.office_logins.check(&state.app.db, &email, ip.0).await {
         return fail(

@@ -24,6 +24,7 @@ use super::error::ApiError;
 use super::{AppState, ClientIp, not_found_for, user_agent};
 use crate::crypto::random_token;
 use crate::domain::autopay_consent_text;
+use crate::domain::i18n::Lang;
 use crate::store::companies;
 use crate::store::links::LiveLink;
 use crate::store::payments::Consent;
@@ -37,33 +38,50 @@ pub fn routes() -> Router<AppState> {
 
 pub use api::api_routes;
 
-/// What a miss answers: 404 like any unknown path, or 429 over the limits.
+/// What a miss answers: 404 like any unknown path, or 429 over the limits
+/// (no customer known: in the language the request asks for, else English).
 pub(super) async fn miss(state: &AppState, ip: ClientIp, path: &str) -> Response {
     if state.limits.check_miss(&state.app.db, ip.0).await {
         not_found_for(state, path)
     } else {
-        too_many(path)
+        too_many(path, crate::web::lang::guess())
     }
 }
 
-pub(super) fn too_many(path: &str) -> Response {
+/// "Too many requests" (429, retry after a minute) in the customer's
+/// language: JSON under `/api/` (code `rate_limited`), plain text on pages.
+pub(super) fn too_many(path: &str, lang: Lang) -> Response {
     let mut resp = if path.starts_with("/api/") {
         ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,
             "rate_limited",
-            "Too many requests. Wait a minute and try again.",
+            crate::domain::i18n::t(lang, "too-many-requests"),
         )
         .into_response()
     } else {
-        (
-            StatusCode::TOO_MANY_REQUESTS,
-            "Too many requests. Wait a minute and try again.",
-        )
-            .into_response()
+        crate::web::plain_text(StatusCode::TOO_MANY_REQUESTS, lang, "too-many-requests")
     };
     resp.headers_mut()
         .insert(header::RETRY_AFTER, HeaderValue::from_static("60"));
     resp
+}
+
+/// The page language of a link's customer (the language switch's choice,
+/// else theirs, else the browser's, else the company's).
+async fn link_language(state: &AppState, link: &LiveLink) -> Lang {
+    let db = &state.app.db;
+    let customer = crate::store::customers::get(db, &link.company_id, &link.customer_id)
+        .await
+        .ok()
+        .flatten()
+        .and_then(|c| c.language);
+    let company = companies::get(db, &link.company_id)
+        .await
+        .ok()
+        .flatten()
+        .map(|c| c.language)
+        .unwrap_or_default();
+    crate::web::lang::choose(customer, company)
 }
 
 /// Loads the page a token opens, applying the rate limits.
@@ -83,7 +101,8 @@ pub(super) async fn load_page(
         return Err(miss(state, ip, path).await);
     };
     if !state.limits.allow_hit(&page.link_id) {
-        return Err(too_many(path));
+        let lang = crate::web::lang::choose(page.customer.language, page.company.language);
+        return Err(too_many(path, lang));
     }
     note_opened(
         state,
@@ -113,7 +132,7 @@ pub(crate) async fn resolve(
         return Err(miss(state, ip, path).await);
     };
     if !state.limits.allow_hit(&link.id) {
-        return Err(too_many(path));
+        return Err(too_many(path, link_language(state, &link).await));
     }
     Ok(link)
 }

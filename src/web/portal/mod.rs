@@ -104,7 +104,7 @@ impl PortalUser {
 
     /// The refusal for a form whose CSRF token is not this session's.
     pub fn csrf_refusal(&self, token: &str) -> Option<Response> {
-        crate::web::csrf_refusal(&self.csrf, token)
+        crate::web::csrf_refusal(&self.csrf, token, self.lang)
     }
 
     /// What the pay form's signed token is bound to: this session.
