@@ -562,3 +562,29 @@ async fn an_expired_form_is_told_in_the_customers_language() {
     assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
     assert_eq!(r.body, words(Lang::En, "form-expired"));
 }
+
+#[tokio::test]
+async fn the_document_describes_the_previews_lang() {
+    let t = TestApp::new().await;
+    let doc = t.get("/api/v1/openapi.json").await.json();
+    for (path, method) in [
+        ("/api/v1/email-templates/{id}/preview", "post"),
+        ("/api/v1/sms-templates/{id}/preview", "post"),
+        ("/api/v1/sms-templates/{id}/preview", "get"),
+    ] {
+        let params = doc["paths"][path][method]["parameters"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{method} {path}"));
+        let lang = params
+            .iter()
+            .find(|p| p["name"] == "lang")
+            .unwrap_or_else(|| panic!("{method} {path}: {params:?}"));
+        assert_eq!(lang["in"], "query");
+        assert_eq!(lang["required"], false);
+        // The codes, through the schema it names.
+        let name = lang["schema"]["$ref"].as_str().unwrap().rsplit('/').next();
+        let codes = doc["components"]["schemas"][name.unwrap()]["enum"].clone();
+        assert_eq!(codes, json!(["en", "es"]), "{method} {path}: {lang}");
+        assert!(doc["paths"][path][method]["responses"]["422"].is_object());
+    }
+}
