@@ -4,7 +4,10 @@
   "use strict";
   // The page's words in its language (set by the server on <body>).
   function say(key, fallback) {
-    try { return JSON.parse(document.body.getAttribute("data-words") || "{}")[key] || fallback; } catch (e) { return fallback; }
+    try {
+      var words = JSON.parse(document.body.getAttribute("data-words") || "{}");
+      return Object.prototype.hasOwnProperty.call(words, key) && words[key] || fallback;
+    } catch (e) { return fallback; }
   }
   function val(id) { var el = document.getElementById(id); return el ? el.value : ""; }
 
@@ -73,7 +76,10 @@
       return r.json().then(function (j) {
         if (!r.ok) {
           var f = { number: "cc-number", exp_month: "cc-exp", exp_year: "cc-exp", cvc: "cc-cvc", postal_code: "cc-zip" };
-          throw { message: (j.error && j.error.message) || say("unreadable", "The card could not be read."), field: f[j.error && j.error.field] };
+          // The page's own words for the refusal, by its code; the
+          // processor's message where the page has none.
+          var e = j.error || {};
+          throw { message: say(e.code, e.message || say("unreadable", "The card could not be read.")), field: f[e.field] };
         }
         // The number and CVC stay in the browser: the inputs carry no name.
         document.getElementById("cc-number").value = "";

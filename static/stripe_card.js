@@ -12,7 +12,8 @@
   var unavailable = { message: say("unavailable", "Card entry is not available right now. Please try again later or call us to pay by phone.") };
   var stripe = null, card = null;
   if (window.Stripe && mount.dataset.publishableKey) {
-    stripe = window.Stripe(mount.dataset.publishableKey);
+    // Stripe's card field speaks the page's language.
+    stripe = window.Stripe(mount.dataset.publishableKey, { locale: document.documentElement.lang || "auto" });
     card = stripe.elements().create("card", { hidePostalCode: false });
     card.mount(mount);
   }

@@ -71,6 +71,12 @@ js-card-unreadable = The card could not be read.
 js-processor-unreachable = We could not reach the card processor. Check your connection and try again.
 js-card-unavailable = Card entry is not available right now. Please try again later or call us to pay by phone.
 js-finishing = Finishing your payment…
+js-card-incorrect-number = The card number is incorrect. Check it and try again.
+js-card-expiry-month = The expiry month must be between 1 and 12.
+js-card-expired = The card's expiry date is in the past. Check it or use another card.
+js-card-cvc = The security code (CVC) must be 3 or 4 digits.
+js-card-postal-code = The postal code is too long.
+js-card-test-mode = This is a test page: no real card is charged. Use a test card number, such as 4242 4242 4242 4242.
 
 # Declines, by the processor's code.
 decline-insufficient-funds = The card has insufficient funds. Try another card or call your bank.

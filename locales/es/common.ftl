@@ -71,6 +71,12 @@ js-card-unreadable = No se pudo leer la tarjeta.
 js-processor-unreachable = No pudimos comunicarnos con el procesador de tarjetas. Revise su conexión y vuelva a intentarlo.
 js-card-unavailable = El ingreso de tarjetas no está disponible en este momento. Vuelva a intentarlo más tarde o llámenos para pagar por teléfono.
 js-finishing = Terminando su pago…
+js-card-incorrect-number = El número de la tarjeta es incorrecto. Revíselo y vuelva a intentarlo.
+js-card-expiry-month = El mes de vencimiento debe estar entre 1 y 12.
+js-card-expired = La fecha de vencimiento de la tarjeta ya pasó. Revísela o use otra tarjeta.
+js-card-cvc = El código de seguridad (CVC) debe tener 3 o 4 dígitos.
+js-card-postal-code = El código postal es demasiado largo.
+js-card-test-mode = Esta es una página de prueba: no se cobra ninguna tarjeta real. Use un número de tarjeta de prueba, como 4242 4242 4242 4242.
 
 # Rechazos, según el código del procesador.
 decline-insufficient-funds = La tarjeta no tiene fondos suficientes. Pruebe con otra tarjeta o llame a su banco.

@@ -190,11 +190,13 @@ pub struct TokenResponse {
     exp_year: i64,
 }
 
-/// Why card fields were refused: a stable code, words for the payer, the field.
+/// Why card fields were refused: a stable code, words for the payer (in
+/// English, as a processor answers; the pay page shows its own words for the
+/// code in the page's language), the field.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CardError {
     pub code: &'static str,
-    pub message: &'static str,
+    pub message: String,
     pub field: &'static str,
 }
 
@@ -211,10 +213,11 @@ pub enum TokenError {
     Unavailable(SandboxUnavailable),
 }
 
-fn card_error(code: &'static str, message: &'static str, field: &'static str) -> CardError {
+/// `words` is the key of the refusal's message in the customer locale files.
+fn card_error(code: &'static str, words: &str, field: &'static str) -> CardError {
     CardError {
         code,
-        message,
+        message: crate::domain::i18n::t(crate::domain::i18n::Lang::En, words),
         field,
     }
 }
@@ -233,14 +236,14 @@ fn check_card(input: &CardInput, today: time::Date) -> Result<(String, i64), Car
     {
         return Err(card_error(
             "incorrect_number",
-            "The card number is incorrect. Check it and try again.",
+            "js-card-incorrect-number",
             "number",
         ));
     }
     if !(1..=12).contains(&input.exp_month) {
         return Err(card_error(
             "invalid_expiry_month",
-            "The expiry month must be between 1 and 12.",
+            "js-card-expiry-month",
             "exp_month",
         ));
     }
@@ -257,25 +260,21 @@ fn check_card(input: &CardInput, today: time::Date) -> Result<(String, i64), Car
     {
         return Err(card_error(
             "invalid_expiry_year",
-            "The card's expiry date is in the past. Check it or use another card.",
+            "js-card-expired",
             "exp_year",
         ));
     }
     let cvc_ok =
         (3..=4).contains(&input.cvc.len()) && input.cvc.bytes().all(|b| b.is_ascii_digit());
     if !cvc_ok {
-        return Err(card_error(
-            "invalid_cvc",
-            "The security code (CVC) must be 3 or 4 digits.",
-            "cvc",
-        ));
+        return Err(card_error("invalid_cvc", "js-card-cvc", "cvc"));
     }
     if let Some(zip) = &input.postal_code
         && zip.len() > 10
     {
         return Err(card_error(
             "invalid_postal_code",
-            "The postal code is too long.",
+            "js-card-postal-code",
             "postal_code",
         ));
     }
@@ -288,11 +287,13 @@ impl SandboxProcessor {
     pub async fn create_token(&self, input: CardInput) -> Result<TokenResponse, TokenError> {
         let today = self.clock.now().date();
         let (number, year) = check_card(&input, today).map_err(TokenError::Card)?;
-        let behaviour = Behaviour::for_number(&number).ok_or(TokenError::Card(CardError {
-            code: TEST_MODE_LIVE_CARD,
-            message: "This is a test page: no real card is charged. Use a test card number, such as 4242 4242 4242 4242.",
-            field: "number",
-        }))?;
+        let behaviour = Behaviour::for_number(&number).ok_or_else(|| {
+            TokenError::Card(card_error(
+                TEST_MODE_LIVE_CARD,
+                "js-card-test-mode",
+                "number",
+            ))
+        })?;
         let brand = brand_of(&number);
         let last4 = number[number.len() - 4..].to_string();
         drop(number);

@@ -96,6 +96,13 @@ fn js_words(lang: Lang) -> String {
         ("unreachable", "js-processor-unreachable"),
         ("unavailable", "js-card-unavailable"),
         ("finishing", "js-finishing"),
+        // The sandbox's card refusals by their code (static/card.js).
+        ("incorrect_number", "js-card-incorrect-number"),
+        ("invalid_expiry_month", "js-card-expiry-month"),
+        ("invalid_expiry_year", "js-card-expired"),
+        ("invalid_cvc", "js-card-cvc"),
+        ("invalid_postal_code", "js-card-postal-code"),
+        ("test_mode_live_card", "js-card-test-mode"),
     ]
     .into_iter()
     .map(|(name, key)| (name.to_string(), i18n::t(lang, key).into()))

@@ -496,3 +496,70 @@ fn customer_facing_templates_have_no_untranslated_words() {
         problems.join("\n")
     );
 }
+
+/// The words `<body data-words>` gives the page's scripts.
+fn script_words(body: &str) -> serde_json::Value {
+    let at = body.find("data-words=\"").expect("data-words") + 12;
+    let raw = &body[at..at + body[at..].find('"').unwrap()];
+    let raw = raw
+        .replace("&quot;", "\"")
+        .replace("&#34;", "\"")
+        .replace("&#x27;", "'")
+        .replace("&#39;", "'")
+        .replace("&amp;", "&");
+    serde_json::from_str(&raw).unwrap_or_else(|e| panic!("{e}: {raw}"))
+}
+
+#[tokio::test]
+async fn the_card_processors_refusals_read_in_the_pages_language() {
+    let t = TestApp::new().await;
+    let rosa = spanish_customer(&t, "Rosa Ríos", Some("es")).await;
+    let p = t.property("14 Calle Olmo", &rosa, None).await;
+    t.invoice(&p, 6500, &t.day(5)).await;
+    let token = t.token(&rosa).await;
+    let es = script_words(&t.get(&format!("/pay/{token}")).await.body);
+    let en = script_words(&t.get(&format!("/pay/{token}?lang=en")).await.body);
+
+    // Each refusal of the card fields, as the sandbox answers it: the page
+    // has its own words for the code, Spanish on the Spanish page and the
+    // processor's own English on the English one.
+    let exp_year = t.today().year() + 3;
+    let past_year = t.today().year() - 1;
+    for (card, spanish) in [
+        (
+            json!({"number": "4242424242424241", "exp_month": 12, "exp_year": exp_year, "cvc": "123"}),
+            "El número de la tarjeta es incorrecto",
+        ),
+        (
+            json!({"number": "4242424242424242", "exp_month": 13, "exp_year": exp_year, "cvc": "123"}),
+            "El mes de vencimiento",
+        ),
+        (
+            json!({"number": "4242424242424242", "exp_month": 12, "exp_year": past_year, "cvc": "123"}),
+            "ya pasó",
+        ),
+        (
+            json!({"number": "4242424242424242", "exp_month": 12, "exp_year": exp_year, "cvc": "1"}),
+            "código de seguridad",
+        ),
+        (
+            json!({"number": "4111111111111111", "exp_month": 12, "exp_year": exp_year, "cvc": "123"}),
+            "página de prueba",
+        ),
+    ] {
+        let r = t
+            .request(
+                Method::POST,
+                "/sandbox/v1/tokens",
+                &[("content-type", "application/json")],
+                Some(card.to_string()),
+            )
+            .await;
+        assert!(r.status.is_client_error(), "{card}: {}", r.body);
+        let error = &r.json()["error"];
+        let code = error["code"].as_str().unwrap();
+        assert_eq!(en[code], error["message"], "{code}");
+        let words = es[code].as_str().unwrap_or_else(|| panic!("{code}: {es}"));
+        assert!(words.contains(spanish), "{code}: {words}");
+    }
+}

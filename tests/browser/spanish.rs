@@ -47,6 +47,12 @@ async fn a_spanish_customer_pays_on_a_phone_and_opens_the_portal() {
     audit.check(&env, "pay page (es)").await;
     env.screenshot("paypage-es-phone").await;
 
+    // The card processor's refusal reads Spanish too.
+    env.fill_card("4242424242424241").await;
+    env.click("#pay-button").await;
+    env.wait_for_text("El número de la tarjeta es incorrecto")
+        .await;
+
     env.fill_card("4242424242424242").await;
     env.click("input[name=plan][value=autopay]").await;
     env.set_checked("#autopay-consent", true).await;
