@@ -6,7 +6,6 @@ use crate::domain::i18n;
 use std::collections::HashMap;
 use std::sync::{LazyLock, Mutex};
 
-use krilla::Document;
 use krilla::action::{Action, LinkAction};
 use krilla::annotation::{Annotation, LinkAnnotation, Target};
 use krilla::color::rgb;
@@ -16,6 +15,7 @@ use krilla::metadata::Metadata;
 use krilla::page::PageSettings;
 use krilla::paint::Fill;
 use krilla::surface::Surface;
+use krilla::{Document, SerializeSettings};
 
 use super::layout::{BOLD, Face, REGULAR, paginate, qr_matrix, qr_rects, wrap};
 use super::{Logo, PaperSize, PdfError};
@@ -262,6 +262,18 @@ fn url_size(url: &str, width: f32) -> f32 {
 
 /// Draws the sheet. A logo krilla cannot decode (its header read, its data
 /// broken) fails the whole document, so it is drawn again without it.
+/// krilla's settings, but the page's content stream and the fonts'
+/// ToUnicode maps are written as they are instead of through zlib: krilla
+/// compresses each stream with a fresh level-6 encoder, which was two
+/// fifths of a render, and the page of an invoice is about 20 KB of text
+/// and QR rectangles (so a PDF is about 40 KB instead of 20 KB).
+fn serialize_settings() -> SerializeSettings {
+    SerializeSettings {
+        compress_content_streams: false,
+        ..SerializeSettings::default()
+    }
+}
+
 pub fn render(sheet: &Sheet) -> Result<Vec<u8>, PdfError> {
     if let Some(stored) = &sheet.logo
         && let Some(logo) = cached_logo(stored)
@@ -362,7 +374,7 @@ fn render_with(sheet: &Sheet, logo: Option<LaidLogo>) -> Result<Vec<u8>, PdfErro
     let pages = paginate(&heights, first_free, rest_free, tail_h);
     let page_count = pages.len();
 
-    let mut doc = Document::new();
+    let mut doc = Document::new_with(serialize_settings());
     doc.set_metadata(
         Metadata::new()
             .title(sheet.title.clone())
