@@ -3,6 +3,7 @@
 
 use crate::app::App;
 use crate::domain::dates;
+use crate::domain::ids::CardId;
 use crate::domain::money::{Currency, Money};
 use crate::store::StoreResult;
 use crate::store::autopay as store;
@@ -68,8 +69,8 @@ pub async fn vars_for_cause(
             );
         }
         "card_expiring" => {
-            let method_id = rest.split(':').next().unwrap_or("");
-            fill_card(&mut v, store::card(db, company_id, method_id).await?);
+            let method_id = CardId::from(rest.split(':').next().unwrap_or(""));
+            fill_card(&mut v, store::card(db, company_id, &method_id).await?);
         }
         _ => return Ok(None),
     }

@@ -7,7 +7,7 @@ use std::collections::HashSet;
 use serde::Serialize;
 use time::{Date, OffsetDateTime};
 
-use crate::domain::ids::InvoiceId;
+use crate::domain::ids::{CardId, InvoiceId};
 use crate::store::{Conn, Db, StoreResult, dynamic_sql, placeholders};
 
 /// Companies with at least one active enrollment, with their time zones.
@@ -47,7 +47,7 @@ pub struct OpenInvoice {
     pub balance: i64,
     pub currency: String,
     pub locked: bool,
-    pub method_id: String,
+    pub method_id: CardId,
     pub brand: String,
     pub last4: String,
     pub exp_month: i64,
@@ -67,7 +67,7 @@ pub async fn still_covers(
     conn: &mut Conn,
     company_id: &str,
     customer_id: &str,
-    method_id: &str,
+    method_id: &CardId,
     invoice_ids: &[InvoiceId],
 ) -> StoreResult<bool> {
     if invoice_ids.is_empty() {
@@ -229,7 +229,7 @@ pub async fn attempt_exists(
 /// A card autopay uses, with its customer's contacts.
 #[derive(Debug, Clone)]
 pub struct EnrolledCard {
-    pub method_id: String,
+    pub method_id: CardId,
     pub customer_id: String,
     pub brand: String,
     pub last4: String,
