@@ -230,7 +230,7 @@ fn given(v: &Option<String>) -> Option<&str> {
 async fn sms_preview(
     State(state): State<AppState>,
     key: CompanyKey,
-    Path(id): Path<String>,
+    Path(id): Path<crate::domain::ids::SmsTemplateId>,
     query: Result<Query<PreviewQuery>, QueryRejection>,
 ) -> ApiResult {
     let Query(q) = query?;

@@ -1025,7 +1025,7 @@ async fn stored_sms_template_renders_the_live_link_and_keeps_it_redacted() {
     .unwrap();
     tx.commit().await.unwrap();
     let m = NewMessage {
-        template_id: tpl.id,
+        template_id: tpl.id.into_string(),
         ..msg(&company, &c, Channel::Sms, "5125550142", "send_now:n1")
     };
     let e = enqueue(&t, m).await;

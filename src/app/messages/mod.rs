@@ -351,10 +351,10 @@ async fn written_language(
             .unwrap_or_default(),
     };
     let has = match channel {
-        Channel::Email => templates::get_email(&app.db, company_id, template_id)
+        Channel::Email => templates::get_email(&app.db, company_id, &template_id.into())
             .await?
             .is_some_and(|t| t.translations.contains_key(&wanted)),
-        Channel::Sms => templates::get_sms(&app.db, company_id, template_id)
+        Channel::Sms => templates::get_sms(&app.db, company_id, &template_id.into())
             .await?
             .is_some_and(|t| t.translations.contains_key(&wanted)),
     };
@@ -374,7 +374,7 @@ async fn render_template(
 ) -> Result<Rendered, RenderError> {
     match channel {
         Channel::Email => {
-            let t = templates::get_email(&app.db, company_id, template_id)
+            let t = templates::get_email(&app.db, company_id, &template_id.into())
                 .await?
                 .ok_or(RenderError::NotFound("email template"))?;
             let mut rendered = render_email(&t.source_for(lang), vars)?;
@@ -393,7 +393,7 @@ async fn render_template(
             Ok(rendered)
         }
         Channel::Sms => {
-            let t = templates::get_sms(&app.db, company_id, template_id)
+            let t = templates::get_sms(&app.db, company_id, &template_id.into())
                 .await?
                 .ok_or(RenderError::NotFound("SMS template"))?;
             Ok(render_sms(t.body_for(lang), vars)?)

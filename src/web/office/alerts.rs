@@ -165,12 +165,12 @@ async fn template_choices(
     let emails = tpl::list_email(db, company_id)
         .await?
         .into_iter()
-        .map(|t| (t.id, t.name))
+        .map(|t| (t.id.into_string(), t.name))
         .collect();
     let sms = tpl::list_sms(db, company_id)
         .await?
         .into_iter()
-        .map(|t| (t.id, t.name))
+        .map(|t| (t.id.into_string(), t.name))
         .collect();
     Ok((emails, sms))
 }
