@@ -106,7 +106,7 @@ fn with_delivery(t: &TestApp, d: DeliverySettings) -> App {
 }
 
 async fn copy(t: &TestApp, company: &str, id: &str) -> (String, Option<String>, Option<String>) {
-    let (status, subject, body, _) = store::stored_copy(&t.app.db, company, id)
+    let (status, subject, body, _) = store::stored_copy(&t.app.db, company, &id.into())
         .await
         .unwrap()
         .unwrap();
@@ -674,7 +674,7 @@ async fn sms_api_retries_5xx_and_fails_on_4xx() {
         .filter(|(_, _, b)| b.contains("To=%2B15125550142"))
         .count();
     assert_eq!(sent_to_good, 2, "one 500, one success");
-    let (_, _, _, provider) = store::stored_copy(&t.app.db, &company, good.id())
+    let (_, _, _, provider) = store::stored_copy(&t.app.db, &company, &good.id().into())
         .await
         .unwrap()
         .unwrap();

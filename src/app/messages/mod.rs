@@ -17,6 +17,7 @@ pub use send::{
 };
 
 use crate::domain::i18n::Lang;
+use crate::domain::ids::MessageId;
 use std::fmt;
 use std::sync::Mutex;
 
@@ -651,7 +652,7 @@ pub fn hold_claims(app: &App, rows: &[OutboxRow]) {
     held.retain(|(_, _, until)| *until > now);
     for row in rows.iter().filter(|r| r.status == "sending") {
         if let Some(until) = row.claimed_until {
-            held.push((app.config.database_url.clone(), row.id.clone(), until));
+            held.push((app.config.database_url.clone(), row.id.to_string(), until));
         }
     }
 }
@@ -693,7 +694,7 @@ pub struct ReadMessage {
 pub async fn read_message(
     app: &App,
     actor: &crate::app::Actor,
-    id: &str,
+    id: &MessageId,
 ) -> Result<ReadMessage, crate::app::Refusal> {
     actor.must_be_company()?;
     let company_id = actor.company_id();
