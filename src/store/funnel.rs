@@ -5,6 +5,7 @@
 use time::OffsetDateTime;
 
 use super::{Conn, Db, StoreResult};
+use crate::domain::ids::CustomerId;
 use crate::crypto::new_id;
 use crate::domain::funnel::{LinkOpen, PaidShare, SentMessage};
 
@@ -12,7 +13,7 @@ use crate::domain::funnel::{LinkOpen, PaidShare, SentMessage};
 pub async fn record_open(
     tx: &mut Conn,
     company_id: &str,
-    customer_id: &str,
+    customer_id: &CustomerId,
     at: OffsetDateTime,
 ) -> StoreResult<()> {
     crate::store::sql::query(
