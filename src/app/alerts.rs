@@ -28,7 +28,7 @@ use serde_json::json;
 
 use crate::app::{Actor, App, Refusal, Rejected};
 use crate::domain::alerts::{Reach, reach};
-use crate::domain::ids::AlertRuleId;
+use crate::domain::ids::{AlertRuleId, CustomerId, PaymentId};
 use crate::messaging::Channel;
 use crate::messaging::outbox::{self, Enqueued, NewMessage};
 use crate::store::alert_preview::{self, ReachedInvoice, Side};
@@ -187,8 +187,8 @@ async fn queue_batch(
 pub async fn enqueue_receipt(
     conn: &mut Conn,
     company_id: &str,
-    customer_id: &str,
-    payment_id: &str,
+    customer_id: &CustomerId,
+    payment_id: &PaymentId,
     invoice_id: Option<&str>,
     now: OffsetDateTime,
 ) -> StoreResult<()> {

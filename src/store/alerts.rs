@@ -7,7 +7,7 @@ use serde::Serialize;
 use time::{Date, OffsetDateTime};
 
 use super::{Conn, Db, StoreResult};
-use crate::domain::ids::AlertRuleId;
+use crate::domain::ids::{AlertRuleId, CustomerId};
 
 pub use crate::domain::alerts::Timing;
 
@@ -335,7 +335,7 @@ pub async fn set_receipt_settings(
 pub async fn customer_contacts(
     conn: &mut Conn,
     company_id: &str,
-    customer_id: &str,
+    customer_id: &CustomerId,
 ) -> StoreResult<Option<(Option<String>, Option<String>)>> {
     let row = crate::store::sql::query(
         "SELECT email, phone FROM customers WHERE company_id = $1 AND id = $2",

@@ -5,9 +5,9 @@
 use time::OffsetDateTime;
 
 use super::{Conn, Db, StoreResult};
-use crate::domain::ids::CustomerId;
 use crate::crypto::new_id;
 use crate::domain::funnel::{LinkOpen, PaidShare, SentMessage};
+use crate::domain::ids::CustomerId;
 
 /// Notes that a customer opened their payment link (never the token).
 pub async fn record_open(

@@ -2,7 +2,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use crate::domain::ids::MessageId;
+use crate::domain::ids::{CustomerId, MessageId, PaymentId};
 use crate::store::sql::Row;
 use serde::Serialize;
 use time::OffsetDateTime;
@@ -434,7 +434,7 @@ fn message_view(r: &crate::store::sql::Row) -> StoreResult<MessageView> {
 pub async fn list_for_customer(
     db: &Db,
     company_id: &str,
-    customer_id: &str,
+    customer_id: &CustomerId,
 ) -> StoreResult<Vec<MessageView>> {
     let rows = crate::store::sql::query(
         "SELECT id, channel, recipient, subject, status, attempts, last_error, created_at, sent_at
@@ -558,7 +558,7 @@ pub async fn note(db: &Db, message_id: &MessageId) -> StoreResult<Option<String>
 pub async fn receipt_email_status(
     db: &Db,
     company_id: &str,
-    payment_id: &str,
+    payment_id: &PaymentId,
 ) -> StoreResult<Option<String>> {
     Ok(crate::store::sql::query_scalar(
         "SELECT status FROM outbox

@@ -277,7 +277,7 @@ pub(super) async fn apply_on(
         });
     }
     let summary = PaymentSummary {
-        id: payment_id.clone(),
+        id: payment_id.to_string(),
         amount: charge.amount.minor,
         currency: charge.amount.currency,
         status: "succeeded".into(),

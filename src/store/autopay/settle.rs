@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use time::{Date, OffsetDateTime};
 
 use super::ItemState;
-use crate::domain::ids::CardId;
+use crate::domain::ids::{AttemptId, CardId, InvoiceId};
 use crate::store::{Conn, Db, StoreResult, dynamic_sql, placeholders};
 
 /// An invoice of an attempt's plan: number and dates, and autopay's state.
@@ -160,7 +160,7 @@ pub struct DeclineInfo {
 pub async fn decline_info(
     db: &Db,
     company_id: &str,
-    attempt_id: &str,
+    attempt_id: &AttemptId,
 ) -> StoreResult<Option<DeclineInfo>> {
     let row = crate::store::sql::query(
         "SELECT a.amount, a.currency, a.decline_code, a.payment_method, r.next_try_on
@@ -203,7 +203,7 @@ pub async fn card(
 pub async fn card_for_invoice(
     db: &Db,
     company_id: &str,
-    invoice_id: &str,
+    invoice_id: &InvoiceId,
 ) -> StoreResult<Option<(String, String, i64, i64)>> {
     Ok(crate::store::sql::query_as(
         "SELECT m.brand, m.last4, m.exp_month, m.exp_year
