@@ -28,6 +28,7 @@ use serde_json::json;
 
 use crate::app::{Actor, App, Refusal, Rejected};
 use crate::domain::alerts::{Reach, reach};
+use crate::domain::ids::{AlertRuleId, CustomerId, PaymentId};
 use crate::messaging::Channel;
 use crate::messaging::outbox::{self, Enqueued, NewMessage};
 use crate::store::alert_preview::{self, ReachedInvoice, Side};
@@ -186,8 +187,8 @@ async fn queue_batch(
 pub async fn enqueue_receipt(
     conn: &mut Conn,
     company_id: &str,
-    customer_id: &str,
-    payment_id: &str,
+    customer_id: &CustomerId,
+    payment_id: &PaymentId,
     invoice_id: Option<&str>,
     now: OffsetDateTime,
 ) -> StoreResult<()> {
@@ -242,7 +243,7 @@ const FOREIGN_TEMPLATE: &str = "No such template in this company: create it firs
 pub async fn save_rule(
     app: &App,
     actor: &Actor,
-    id: Option<&str>,
+    id: Option<&AlertRuleId>,
     fields: &RuleFields<'_>,
     catch_up: bool,
 ) -> Result<SavedRule, Rejected> {
@@ -285,7 +286,7 @@ pub async fn save_rule(
             if !store::update(&mut tx, company_id, id, fields, now).await? {
                 return Err(Refusal::NotFound.into());
             }
-            ("invoice_alert.update", id.to_string())
+            ("invoice_alert.update", id.clone())
         }
     };
     let caught_up = if catch_up {
@@ -342,7 +343,7 @@ async fn company_today(app: &App, company_id: &str) -> Result<Date, Refusal> {
 async fn queue_catch_up(
     conn: &mut Conn,
     company_id: &str,
-    rule_id: &str,
+    rule_id: &AlertRuleId,
     fields: &RuleFields<'_>,
     today: Date,
     now: OffsetDateTime,
@@ -359,7 +360,7 @@ async fn queue_catch_up(
     .await?;
     let (_, missed) = plan(fields, today, &rows);
     let rule = AlertRule {
-        id: rule_id.to_string(),
+        id: rule_id.clone(),
         company_id: company_id.to_string(),
         email_template_id: fields.email_template_id.map(str::to_string),
         sms_template_id: fields.sms_template_id.map(str::to_string),
@@ -473,7 +474,7 @@ pub fn plan(
 pub async fn preview(
     app: &App,
     actor: &Actor,
-    rule_id: Option<&str>,
+    rule_id: Option<&AlertRuleId>,
     fields: &RuleFields<'_>,
 ) -> Result<RulePreview, Refusal> {
     actor.must_be_company()?;
@@ -492,7 +493,7 @@ pub async fn preview(
             alert_preview::open_invoices(
                 &mut conn,
                 company_id,
-                rule_id.unwrap_or(""),
+                rule_id.map_or("", |id| id.as_str()),
                 fields.timing.by_issue_date(),
                 bound,
                 side,
@@ -513,7 +514,7 @@ pub async fn preview(
 pub async fn set_enabled(
     app: &App,
     actor: &Actor,
-    id: &str,
+    id: &AlertRuleId,
     enabled: bool,
 ) -> Result<AlertRule, Refusal> {
     actor.must_be_company()?;
@@ -548,7 +549,7 @@ pub async fn set_enabled(
 }
 
 /// Deletes a rule.
-pub async fn delete_rule(app: &App, actor: &Actor, id: &str) -> Result<(), Refusal> {
+pub async fn delete_rule(app: &App, actor: &Actor, id: &AlertRuleId) -> Result<(), Refusal> {
     actor.must_be_company()?;
     let company_id = actor.company_id();
     let mut tx = app.db.begin_write().await?;

@@ -5,7 +5,7 @@
 use serde_json::json;
 
 use crate::app::{Actor, App, Refusal};
-use crate::domain::ids::CustomerId;
+use crate::domain::ids::{CardId, CustomerId};
 use crate::store::{audit, portal};
 
 /// What removing a card did.
@@ -21,7 +21,7 @@ pub async fn remove(
     app: &App,
     actor: &Actor,
     customer_id: &CustomerId,
-    method_id: &str,
+    method_id: &CardId,
 ) -> Result<Removed, Refusal> {
     actor.may_act_for(customer_id)?;
     let company_id = actor.company_id();
@@ -49,7 +49,7 @@ pub async fn set_default(
     app: &App,
     actor: &Actor,
     customer_id: &CustomerId,
-    method_id: &str,
+    method_id: &CardId,
 ) -> Result<(), Refusal> {
     actor.may_act_for(customer_id)?;
     let company_id = actor.company_id();

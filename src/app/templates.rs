@@ -6,6 +6,7 @@
 use serde_json::json;
 
 use crate::app::{Actor, App, Refusal, Rejected};
+use crate::domain::ids::{EmailTemplateId, SmsTemplateId};
 use crate::domain::message::{EmailTranslations, SmsTranslations};
 use crate::messaging::Channel;
 use crate::messaging::template::{
@@ -13,6 +14,29 @@ use crate::messaging::template::{
 };
 use crate::store::templates::{self as store, EmailFields, EmailTemplate, SmsTemplate};
 use crate::store::{Conn, audit};
+
+/// Which template: an email template's id or an SMS template's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TemplateId {
+    Email(EmailTemplateId),
+    Sms(SmsTemplateId),
+}
+
+impl TemplateId {
+    pub fn channel(&self) -> Channel {
+        match self {
+            TemplateId::Email(_) => Channel::Email,
+            TemplateId::Sms(_) => Channel::Sms,
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        match self {
+            TemplateId::Email(id) => id,
+            TemplateId::Sms(id) => id,
+        }
+    }
+}
 
 /// A template as typed.
 #[derive(Debug, Clone, Copy)]
@@ -104,7 +128,7 @@ fn noun(channel: Channel) -> &'static str {
 pub async fn save(
     app: &App,
     actor: &Actor,
-    id: Option<&str>,
+    id: Option<&TemplateId>,
     draft: &Draft<'_>,
     default: Option<bool>,
 ) -> Result<Saved, Rejected> {
@@ -149,7 +173,7 @@ pub async fn save(
 async fn write(
     tx: &mut Conn,
     company_id: &str,
-    id: Option<&str>,
+    id: Option<&TemplateId>,
     draft: &Draft<'_>,
 ) -> Result<Option<Saved>, Refusal> {
     Ok(match *draft {
@@ -175,7 +199,11 @@ async fn write(
             };
             match id {
                 None => Some(store::create_email(tx, company_id, &fields).await?),
-                Some(id) => store::update_email(tx, company_id, id, &fields).await?,
+                Some(TemplateId::Email(id)) => {
+                    store::update_email(tx, company_id, id, &fields).await?
+                }
+                // Not an email template's id: no such email template.
+                Some(TemplateId::Sms(_)) => None,
             }
             .map(Saved::Email)
         }
@@ -185,21 +213,17 @@ async fn write(
             translations,
         } => match id {
             None => Some(store::create_sms(tx, company_id, name.trim(), body, translations).await?),
-            Some(id) => {
+            Some(TemplateId::Sms(id)) => {
                 store::update_sms(tx, company_id, id, name.trim(), body, translations).await?
             }
+            Some(TemplateId::Email(_)) => None,
         }
         .map(Saved::Sms),
     })
 }
 
 /// A copy of the template named "… (copy)", never the default.
-pub async fn duplicate(
-    app: &App,
-    actor: &Actor,
-    channel: Channel,
-    id: &str,
-) -> Result<Saved, Refusal> {
+pub async fn duplicate(app: &App, actor: &Actor, id: &TemplateId) -> Result<Saved, Refusal> {
     actor.must_be_company()?;
     let company_id = actor.company_id();
     let copy_name = |name: &str| -> String {
@@ -209,8 +233,9 @@ pub async fn duplicate(
             .collect()
     };
     let mut tx = app.db.begin_write_for(company_id).await?;
-    let saved = match channel {
-        Channel::Email => {
+    let channel = id.channel();
+    let saved = match id {
+        TemplateId::Email(id) => {
             let t = store::get_email(&app.db, company_id, id)
                 .await?
                 .ok_or(Refusal::NotFound)?;
@@ -225,7 +250,7 @@ pub async fn duplicate(
             };
             Saved::Email(store::create_email(&mut tx, company_id, &fields).await?)
         }
-        Channel::Sms => {
+        TemplateId::Sms(id) => {
             let t = store::get_sms(&app.db, company_id, id)
                 .await?
                 .ok_or(Refusal::NotFound)?;
@@ -245,7 +270,7 @@ pub async fn duplicate(
         &actor.audit_name(),
         &format!("{}.created", noun(channel)),
         saved.id(),
-        json!({ "name": name, "copy_of": id }),
+        json!({ "name": name, "copy_of": id.as_str() }),
     )
     .await?;
     tx.commit().await?;
@@ -253,22 +278,23 @@ pub async fn duplicate(
 }
 
 /// Deletes the template (and with it the company's default, if it was).
-pub async fn delete(app: &App, actor: &Actor, channel: Channel, id: &str) -> Result<(), Refusal> {
+pub async fn delete(app: &App, actor: &Actor, id: &TemplateId) -> Result<(), Refusal> {
     actor.must_be_company()?;
     let company_id = actor.company_id();
-    let name = match channel {
-        Channel::Email => store::get_email(&app.db, company_id, id)
+    let channel = id.channel();
+    let name = match id {
+        TemplateId::Email(id) => store::get_email(&app.db, company_id, id)
             .await?
             .map(|t| t.name),
-        Channel::Sms => store::get_sms(&app.db, company_id, id)
+        TemplateId::Sms(id) => store::get_sms(&app.db, company_id, id)
             .await?
             .map(|t| t.name),
     }
     .ok_or(Refusal::NotFound)?;
     let mut tx = app.db.begin_write_for(company_id).await?;
-    let gone = match channel {
-        Channel::Email => store::delete_email(&mut tx, company_id, id).await?,
-        Channel::Sms => store::delete_sms(&mut tx, company_id, id).await?,
+    let gone = match id {
+        TemplateId::Email(id) => store::delete_email(&mut tx, company_id, id).await?,
+        TemplateId::Sms(id) => store::delete_sms(&mut tx, company_id, id).await?,
     };
     if !gone {
         return Err(Refusal::NotFound);
@@ -278,7 +304,7 @@ pub async fn delete(app: &App, actor: &Actor, channel: Channel, id: &str) -> Res
         company_id,
         &actor.audit_name(),
         &format!("{}.deleted", noun(channel)),
-        id,
+        id.as_str(),
         json!({ "name": name }),
     )
     .await?;

@@ -7,13 +7,13 @@ use serde::Serialize;
 use time::{Date, OffsetDateTime};
 
 use super::{Conn, Db, StoreResult};
-use crate::crypto::new_id;
+use crate::domain::ids::{AlertRuleId, CustomerId};
 
 pub use crate::domain::alerts::Timing;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct AlertRule {
-    pub id: String,
+    pub id: AlertRuleId,
     #[serde(skip)]
     pub company_id: String,
     pub email_template_id: Option<String>,
@@ -105,7 +105,7 @@ pub async fn create(
     f: &RuleFields<'_>,
     now: OffsetDateTime,
 ) -> StoreResult<AlertRule> {
-    let id = new_id("alert");
+    let id = AlertRuleId::new();
     crate::store::sql::query(
         "INSERT INTO invoice_alerts (id, company_id, email_template_id, sms_template_id, timing,
             days, enabled, created_at, updated_at)
@@ -133,7 +133,7 @@ pub async fn create(
     })
 }
 
-pub async fn get(db: &Db, company_id: &str, id: &str) -> StoreResult<Option<AlertRule>> {
+pub async fn get(db: &Db, company_id: &str, id: &AlertRuleId) -> StoreResult<Option<AlertRule>> {
     let sql =
         format!("SELECT {RULE_COLUMNS} FROM invoice_alerts WHERE company_id = $1 AND id = $2");
     let row = crate::store::sql::query(super::dynamic_sql(sql))
@@ -177,7 +177,7 @@ pub async fn enabled_rules(db: &Db) -> StoreResult<Vec<(AlertRule, String)>> {
 pub async fn update(
     conn: &mut Conn,
     company_id: &str,
-    id: &str,
+    id: &AlertRuleId,
     f: &RuleFields<'_>,
     now: OffsetDateTime,
 ) -> StoreResult<bool> {
@@ -199,7 +199,7 @@ pub async fn update(
     Ok(done.rows_affected() > 0)
 }
 
-pub async fn delete(conn: &mut Conn, company_id: &str, id: &str) -> StoreResult<bool> {
+pub async fn delete(conn: &mut Conn, company_id: &str, id: &AlertRuleId) -> StoreResult<bool> {
     let done =
         crate::store::sql::query("DELETE FROM invoice_alerts WHERE company_id = $1 AND id = $2")
             .bind(company_id)
@@ -335,7 +335,7 @@ pub async fn set_receipt_settings(
 pub async fn customer_contacts(
     conn: &mut Conn,
     company_id: &str,
-    customer_id: &str,
+    customer_id: &CustomerId,
 ) -> StoreResult<Option<(Option<String>, Option<String>)>> {
     let row = crate::store::sql::query(
         "SELECT email, phone FROM customers WHERE company_id = $1 AND id = $2",

@@ -7,12 +7,13 @@ use time::OffsetDateTime;
 use super::{Conn, Db, StoreResult};
 use crate::crypto::new_id;
 use crate::domain::funnel::{LinkOpen, PaidShare, SentMessage};
+use crate::domain::ids::CustomerId;
 
 /// Notes that a customer opened their payment link (never the token).
 pub async fn record_open(
     tx: &mut Conn,
     company_id: &str,
-    customer_id: &str,
+    customer_id: &CustomerId,
     at: OffsetDateTime,
 ) -> StoreResult<()> {
     crate::store::sql::query(

@@ -1,6 +1,7 @@
 //! What CSV import reads and writes beyond the shared store functions:
 //! records by their external ids.
 
+use crate::domain::ids::CustomerId;
 use crate::store::{Conn, StoreResult};
 
 pub struct Existing {
@@ -117,7 +118,7 @@ pub async fn set_property_external(
 pub async fn properties_of(
     conn: &mut Conn,
     company_id: &str,
-    customer_id: &str,
+    customer_id: &CustomerId,
 ) -> StoreResult<Vec<(String, String, String)>> {
     Ok(crate::store::sql::query_as(
         "SELECT id, resident_customer_id, bill_to_customer_id FROM properties

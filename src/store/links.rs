@@ -24,7 +24,7 @@ pub async fn insert(
     tx: &mut Conn,
     id: &str,
     company_id: &str,
-    customer_id: &str,
+    customer_id: &CustomerId,
     token_hash: &str,
 ) -> StoreResult<()> {
     crate::store::sql::query(
@@ -44,7 +44,7 @@ pub async fn insert(
 pub async fn for_customer(
     executor: impl crate::store::sql::Executor<'_>,
     company_id: &str,
-    customer_id: &str,
+    customer_id: &CustomerId,
 ) -> StoreResult<Option<LinkRow>> {
     let row: Option<(String, String, String, i64, Option<time::OffsetDateTime>)> =
         crate::store::sql::query_as(

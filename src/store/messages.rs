@@ -2,6 +2,7 @@
 
 use std::collections::{HashMap, HashSet};
 
+use crate::domain::ids::{CustomerId, MessageId, PaymentId};
 use crate::store::sql::Row;
 use serde::Serialize;
 use time::OffsetDateTime;
@@ -11,7 +12,7 @@ use super::{Conn, Db, StoreError, StoreResult};
 /// A row of the outbox as the delivery worker sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OutboxRow {
-    pub id: String,
+    pub id: MessageId,
     pub company_id: String,
     pub customer_id: String,
     pub invoice_id: Option<String>,
@@ -30,7 +31,8 @@ pub struct OutboxRow {
 /// What `GET /api/v1/messages` shows.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct MessageView {
-    pub id: String,
+    #[schema(value_type = String)]
+    pub id: MessageId,
     pub channel: String,
     pub to: String,
     pub subject: Option<String>,
@@ -247,7 +249,7 @@ pub async fn claim_batch(
     Ok(claimed
         .into_iter()
         .map(|mut r| {
-            if ended.contains(&r.id) {
+            if ended.contains(r.id.as_str()) {
                 r.status = "suppressed".to_string();
             }
             r
@@ -402,7 +404,7 @@ pub async fn company_exists(db: &Db, company_id: &str) -> StoreResult<bool> {
 }
 
 /// One message of the company, as `GET /api/v1/messages` shows it.
-pub async fn view(db: &Db, company_id: &str, id: &str) -> StoreResult<Option<MessageView>> {
+pub async fn view(db: &Db, company_id: &str, id: &MessageId) -> StoreResult<Option<MessageView>> {
     let row = crate::store::sql::query(
         "SELECT id, channel, recipient, subject, status, attempts, last_error, created_at, sent_at
          FROM outbox WHERE company_id = $1 AND id = $2",
@@ -432,7 +434,7 @@ fn message_view(r: &crate::store::sql::Row) -> StoreResult<MessageView> {
 pub async fn list_for_customer(
     db: &Db,
     company_id: &str,
-    customer_id: &str,
+    customer_id: &CustomerId,
 ) -> StoreResult<Vec<MessageView>> {
     let rows = crate::store::sql::query(
         "SELECT id, channel, recipient, subject, status, attempts, last_error, created_at, sent_at
@@ -451,7 +453,7 @@ pub async fn list_for_customer(
 pub async fn stored_copy(
     db: &Db,
     company_id: &str,
-    id: &str,
+    id: &MessageId,
 ) -> StoreResult<Option<(String, Option<String>, Option<String>, Option<String>)>> {
     Ok(crate::store::sql::query_as(
         "SELECT status, subject, body_redacted, provider_id FROM outbox
@@ -527,7 +529,7 @@ pub async fn office_list(
 pub async fn set_note(
     conn: &mut Conn,
     company_id: &str,
-    message_id: &str,
+    message_id: &MessageId,
     note: &str,
 ) -> StoreResult<()> {
     crate::store::sql::query(
@@ -543,7 +545,7 @@ pub async fn set_note(
 }
 
 /// The office's note for a message, if it has one.
-pub async fn note(db: &Db, message_id: &str) -> StoreResult<Option<String>> {
+pub async fn note(db: &Db, message_id: &MessageId) -> StoreResult<Option<String>> {
     Ok(
         crate::store::sql::query_scalar("SELECT note FROM message_notes WHERE message_id = $1")
             .bind(message_id)
@@ -556,7 +558,7 @@ pub async fn note(db: &Db, message_id: &str) -> StoreResult<Option<String>> {
 pub async fn receipt_email_status(
     db: &Db,
     company_id: &str,
-    payment_id: &str,
+    payment_id: &PaymentId,
 ) -> StoreResult<Option<String>> {
     Ok(crate::store::sql::query_scalar(
         "SELECT status FROM outbox

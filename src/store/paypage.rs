@@ -35,7 +35,8 @@ pub struct PageCompany {
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct PageCustomer {
-    pub id: String,
+    #[schema(value_type = String)]
+    pub id: crate::domain::ids::CustomerId,
     pub name: String,
     /// The language the customer reads, if set.
     #[serde(skip)]
@@ -219,7 +220,7 @@ pub async fn load(db: &Db, token_hash: &str) -> StoreResult<Option<PayPage>> {
                 .unwrap_or_default(),
         },
         customer: PageCustomer {
-            id: customer_id.clone(),
+            id: customer_id.clone().into(),
             name: first.try_get("customer_name")?,
             language: crate::store::customers::language_of(first.try_get("customer_language")?),
         },

@@ -7,6 +7,7 @@ use time::Duration;
 
 use super::{Conn, Db, StoreResult};
 use crate::crypto::{random_token, sha256_hex};
+use crate::domain::ids::CardId;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Purpose {
@@ -254,7 +255,7 @@ pub async fn remove_card(
     conn: &mut Conn,
     company_id: &str,
     customer_id: &str,
-    method_id: &str,
+    method_id: &CardId,
 ) -> StoreResult<bool> {
     let done = crate::store::sql::query(
         "UPDATE payment_methods SET removed_at = $1, is_default = 0
@@ -274,7 +275,7 @@ pub async fn set_default_card(
     conn: &mut Conn,
     company_id: &str,
     customer_id: &str,
-    method_id: &str,
+    method_id: &CardId,
 ) -> StoreResult<bool> {
     let exists: Option<i64> = crate::store::sql::query_scalar(
         "SELECT CAST(1 AS BIGINT) FROM payment_methods

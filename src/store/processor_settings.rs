@@ -297,7 +297,7 @@ pub async fn payment_by_charge(
     conn: &mut Conn,
     company_id: &str,
     processor_charge_id: &str,
-) -> StoreResult<Option<(String, i64, i64, String)>> {
+) -> StoreResult<Option<(crate::domain::ids::PaymentId, i64, i64, String)>> {
     Ok(crate::store::sql::query_as(
         "SELECT id, amount, refunded, currency FROM payments
          WHERE company_id = $1 AND processor_charge_id = $2",

@@ -13,6 +13,7 @@ use time::OffsetDateTime;
 
 use super::{Conn, Db, StoreResult, dynamic_sql, placeholders};
 use crate::domain::Allocation;
+use crate::domain::ids::{InvoiceId, PaymentId, RefundId};
 use crate::domain::money::Currency;
 
 pub const PENDING: &str = "pending";
@@ -23,7 +24,7 @@ pub const FAILED: &str = "failed";
 /// payment have given back to it so far, in allocation order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Received {
-    pub invoice_id: String,
+    pub invoice_id: InvoiceId,
     pub invoice_number: String,
     pub invoice_status: String,
     pub invoice_balance: i64,
@@ -36,7 +37,7 @@ pub struct Received {
 pub async fn received_by_invoice(
     conn: &mut Conn,
     company_id: &str,
-    payment_id: &str,
+    payment_id: &PaymentId,
 ) -> StoreResult<Vec<Received>> {
     let rows = crate::store::sql::query(
         "SELECT a.invoice_id, i.number, i.status, i.balance, a.amount,
@@ -71,8 +72,8 @@ pub async fn received_by_invoice(
 /// A refund already written under an idempotency key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Keyed {
-    pub id: String,
-    pub payment_id: String,
+    pub id: RefundId,
+    pub payment_id: PaymentId,
     pub amount: i64,
     pub status: String,
     pub last_error: Option<String>,
@@ -88,8 +89,8 @@ pub async fn find_by_key(
     key: &str,
 ) -> StoreResult<Option<Keyed>> {
     type KeyedRow = (
-        String,
-        String,
+        RefundId,
+        PaymentId,
         i64,
         String,
         Option<String>,
@@ -124,7 +125,7 @@ pub async fn find_by_key(
 pub async fn payment_processor(
     conn: &mut Conn,
     company_id: &str,
-    payment_id: &str,
+    payment_id: &PaymentId,
 ) -> StoreResult<(Option<String>, Option<String>)> {
     let row: Option<(Option<String>, Option<String>)> = crate::store::sql::query_as(
         "SELECT processor_kind, processor_account FROM payments WHERE id = $1 AND company_id = $2",
@@ -137,9 +138,9 @@ pub async fn payment_processor(
 }
 
 pub struct NewRefund<'a> {
-    pub id: &'a str,
+    pub id: &'a RefundId,
     pub company_id: &'a str,
-    pub payment_id: &'a str,
+    pub payment_id: &'a PaymentId,
     pub amount: i64,
     pub idempotency_key: &'a str,
     pub reason: &'a str,
@@ -161,7 +162,7 @@ pub struct NewRefund<'a> {
 pub async fn add_to_payment(
     conn: &mut Conn,
     company_id: &str,
-    payment_id: &str,
+    payment_id: &PaymentId,
     amount: i64,
 ) -> StoreResult<bool> {
     let done = crate::store::sql::query(
@@ -211,7 +212,7 @@ pub async fn insert(conn: &mut Conn, r: &NewRefund<'_>) -> StoreResult<()> {
 pub async fn reopen_invoice(
     conn: &mut Conn,
     company_id: &str,
-    refund_id: &str,
+    refund_id: &RefundId,
     a: &Allocation,
     hold: bool,
 ) -> StoreResult<bool> {
@@ -245,15 +246,22 @@ pub async fn reopen_invoice(
 /// A refund's state, by our id or by the processor's.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct State {
-    pub id: String,
-    pub payment_id: String,
+    pub id: RefundId,
+    pub payment_id: PaymentId,
     pub amount: i64,
     pub status: String,
     pub processor_refund_id: Option<String>,
     pub last_error: Option<String>,
 }
 
-type StateRow = (String, String, i64, String, Option<String>, Option<String>);
+type StateRow = (
+    RefundId,
+    PaymentId,
+    i64,
+    String,
+    Option<String>,
+    Option<String>,
+);
 
 const STATE_SELECT: &str =
     "SELECT id, payment_id, amount, status, processor_refund_id, last_error FROM refunds";
@@ -272,7 +280,7 @@ fn state_from(row: StateRow) -> State {
 pub async fn state(
     conn: &mut Conn,
     company_id: &str,
-    refund_id: &str,
+    refund_id: &RefundId,
 ) -> StoreResult<Option<State>> {
     let row: Option<StateRow> = crate::store::sql::query_as(dynamic_sql(format!(
         "{STATE_SELECT} WHERE company_id = $1 AND id = $2"
@@ -302,9 +310,9 @@ pub async fn state_by_processor_id(
 /// A pending refund with what it takes to send it or ask about it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Pending {
-    pub id: String,
+    pub id: RefundId,
     pub company_id: String,
-    pub payment_id: String,
+    pub payment_id: PaymentId,
     pub amount: i64,
     pub currency: Currency,
     /// The payment's charge at the processor (`None`: not a card payment).
@@ -343,7 +351,7 @@ fn pending_from(r: &crate::store::sql::Row) -> StoreResult<Pending> {
 pub async fn pending(
     conn: &mut Conn,
     company_id: &str,
-    refund_id: &str,
+    refund_id: &RefundId,
 ) -> StoreResult<Option<Pending>> {
     let row = crate::store::sql::query(dynamic_sql(format!(
         "{PENDING_SELECT} WHERE r.company_id = $1 AND r.id = $2 AND r.status = 'pending'"
@@ -376,7 +384,7 @@ pub async fn due(db: &Db, now: OffsetDateTime, limit: i64) -> StoreResult<Vec<Pe
 pub async fn claim(
     conn: &mut Conn,
     company_id: &str,
-    refund_id: &str,
+    refund_id: &RefundId,
     now: OffsetDateTime,
     until: OffsetDateTime,
     force: bool,
@@ -403,7 +411,7 @@ pub async fn claim(
 pub async fn still_pending(
     conn: &mut Conn,
     company_id: &str,
-    refund_id: &str,
+    refund_id: &RefundId,
     processor_refund_id: Option<&str>,
     error: Option<&str>,
     next_attempt_at: Option<OffsetDateTime>,
@@ -428,7 +436,7 @@ pub async fn still_pending(
 pub async fn mark_succeeded(
     conn: &mut Conn,
     company_id: &str,
-    refund_id: &str,
+    refund_id: &RefundId,
     processor_refund_id: &str,
 ) -> StoreResult<bool> {
     let done = crate::store::sql::query(
@@ -447,7 +455,7 @@ pub async fn mark_succeeded(
 }
 
 /// Frees the invoices a refund held.
-pub async fn release(conn: &mut Conn, refund_id: &str) -> StoreResult<()> {
+pub async fn release(conn: &mut Conn, refund_id: &RefundId) -> StoreResult<()> {
     crate::store::sql::query(
         "UPDATE invoices SET locked_by_attempt = NULL WHERE locked_by_attempt = $1",
     )
@@ -479,10 +487,10 @@ pub enum Undone {
 pub async fn fail(
     conn: &mut Conn,
     company_id: &str,
-    refund_id: &str,
+    refund_id: &RefundId,
     reason: &str,
 ) -> StoreResult<Undone> {
-    let refund: Option<(String, i64, String)> = crate::store::sql::query_as(
+    let refund: Option<(PaymentId, i64, String)> = crate::store::sql::query_as(
         "SELECT payment_id, amount, status FROM refunds
          WHERE id = $1 AND company_id = $2 AND status <> 'failed'",
     )
@@ -493,7 +501,7 @@ pub async fn fail(
     let Some((payment_id, amount, _status)) = refund else {
         return Ok(Undone::Nothing);
     };
-    let shares: Vec<(String, i64, i64, Option<String>, String)> = crate::store::sql::query_as(
+    let shares: Vec<(InvoiceId, i64, i64, Option<String>, String)> = crate::store::sql::query_as(
         "SELECT ra.invoice_id, ra.amount, i.balance, i.locked_by_attempt, i.number
          FROM refund_allocations ra JOIN invoices i ON i.id = ra.invoice_id
          WHERE ra.refund_id = $1 ORDER BY i.number",
@@ -504,7 +512,7 @@ pub async fn fail(
     let moved_on: Vec<String> = shares
         .iter()
         .filter(|(_, x, balance, held, _)| match held.as_deref() {
-            Some(h) => h != refund_id,
+            Some(h) => h != refund_id.as_str(),
             None => balance < x,
         })
         .map(|(_, _, _, _, number)| number.clone())
@@ -553,7 +561,7 @@ pub async fn fail(
 pub async fn note_problem(
     conn: &mut Conn,
     company_id: &str,
-    refund_id: &str,
+    refund_id: &RefundId,
     problem: &str,
 ) -> StoreResult<()> {
     crate::store::sql::query(
@@ -571,7 +579,7 @@ pub async fn note_problem(
 pub async fn pending_of_payment(
     conn: &mut Conn,
     company_id: &str,
-    payment_id: &str,
+    payment_id: &PaymentId,
 ) -> StoreResult<i64> {
     Ok(crate::store::sql::query_scalar(
         "SELECT count(*) FROM refunds WHERE company_id = $1 AND payment_id = $2 AND status = 'pending'",
@@ -600,7 +608,7 @@ pub struct RefundShare {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct RefundRecord {
-    pub id: String,
+    pub id: RefundId,
     pub amount: i64,
     pub status: String,
     pub processor_refund_id: Option<String>,
@@ -619,7 +627,7 @@ pub struct RefundRecord {
 pub async fn for_payment(
     db: &Db,
     company_id: &str,
-    payment_id: &str,
+    payment_id: &PaymentId,
 ) -> StoreResult<Vec<RefundRecord>> {
     let mut conn = db.reader().acquire().await?;
     for_payment_on(&mut conn, company_id, payment_id).await
@@ -629,7 +637,7 @@ pub async fn for_payment(
 pub async fn for_payment_on(
     conn: &mut Conn,
     company_id: &str,
-    payment_id: &str,
+    payment_id: &PaymentId,
 ) -> StoreResult<Vec<RefundRecord>> {
     let rows = crate::store::sql::query(
         "SELECT r.id, r.amount, r.status, r.processor_refund_id, r.idempotency_key, r.reason,
@@ -648,7 +656,7 @@ pub async fn for_payment_on(
     .await?;
     let mut out: Vec<RefundRecord> = Vec::new();
     for r in &rows {
-        let id: String = r.try_get("id")?;
+        let id: RefundId = r.try_get("id")?;
         if out.last().map(|x| x.id != id).unwrap_or(true) {
             out.push(RefundRecord {
                 id,
@@ -681,8 +689,8 @@ pub async fn for_payment_on(
 /// failed at the processor after it succeeded.
 #[derive(Debug, Clone, Serialize)]
 pub struct Attention {
-    pub refund_id: String,
-    pub payment_id: String,
+    pub refund_id: RefundId,
+    pub payment_id: PaymentId,
     pub amount: i64,
     pub currency: Currency,
     pub status: String,
@@ -696,7 +704,7 @@ pub struct Attention {
 pub async fn unsettled_of_payments(
     db: &Db,
     company_id: &str,
-    payment_ids: &[String],
+    payment_ids: &[PaymentId],
 ) -> StoreResult<Vec<Attention>> {
     if payment_ids.is_empty() {
         return Ok(Vec::new());

@@ -5,13 +5,13 @@ use serde::Serialize;
 use time::OffsetDateTime;
 
 use super::{Conn, Db, StoreResult};
-use crate::crypto::new_id;
 use crate::domain::i18n::Lang;
+use crate::domain::ids::{EmailTemplateId, SmsTemplateId};
 use crate::domain::message::{EmailTranslations, SmsTranslations, TemplateEmail};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct EmailTemplate {
-    pub id: String,
+    pub id: EmailTemplateId,
     pub name: String,
     pub subject: String,
     pub html_body: String,
@@ -50,7 +50,7 @@ impl EmailTemplate {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct SmsTemplate {
-    pub id: String,
+    pub id: SmsTemplateId,
     pub name: String,
     pub body: String,
     /// The body in other languages (`es`).
@@ -231,7 +231,7 @@ pub async fn create_email(
     company_id: &str,
     f: &EmailFields<'_>,
 ) -> StoreResult<EmailTemplate> {
-    let id = new_id("etpl");
+    let id = EmailTemplateId::new();
     let at = conn.now();
     crate::store::sql::query(
         "INSERT INTO email_templates
@@ -265,7 +265,11 @@ pub async fn create_email(
     })
 }
 
-pub async fn get_email(db: &Db, company_id: &str, id: &str) -> StoreResult<Option<EmailTemplate>> {
+pub async fn get_email(
+    db: &Db,
+    company_id: &str,
+    id: &EmailTemplateId,
+) -> StoreResult<Option<EmailTemplate>> {
     EMAIL.get(db, company_id, id).await
 }
 
@@ -277,7 +281,7 @@ pub async fn list_email(db: &Db, company_id: &str) -> StoreResult<Vec<EmailTempl
 pub async fn update_email(
     conn: &mut Conn,
     company_id: &str,
-    id: &str,
+    id: &EmailTemplateId,
     f: &EmailFields<'_>,
 ) -> StoreResult<Option<EmailTemplate>> {
     let row = crate::store::sql::query(super::dynamic_sql(format!(
@@ -302,7 +306,11 @@ pub async fn update_email(
 }
 
 /// Deletes an email template; `false` when it is not the company's.
-pub async fn delete_email(conn: &mut Conn, company_id: &str, id: &str) -> StoreResult<bool> {
+pub async fn delete_email(
+    conn: &mut Conn,
+    company_id: &str,
+    id: &EmailTemplateId,
+) -> StoreResult<bool> {
     EMAIL.delete(conn, company_id, id).await
 }
 
@@ -315,7 +323,7 @@ pub async fn create_sms(
     body: &str,
     translations: &SmsTranslations,
 ) -> StoreResult<SmsTemplate> {
-    let id = new_id("stpl");
+    let id = SmsTemplateId::new();
     let at = conn.now();
     crate::store::sql::query(
         "INSERT INTO sms_templates (id, company_id, name, body, created_at, updated_at,
@@ -341,7 +349,11 @@ pub async fn create_sms(
     })
 }
 
-pub async fn get_sms(db: &Db, company_id: &str, id: &str) -> StoreResult<Option<SmsTemplate>> {
+pub async fn get_sms(
+    db: &Db,
+    company_id: &str,
+    id: &SmsTemplateId,
+) -> StoreResult<Option<SmsTemplate>> {
     SMS.get(db, company_id, id).await
 }
 
@@ -353,7 +365,7 @@ pub async fn list_sms(db: &Db, company_id: &str) -> StoreResult<Vec<SmsTemplate>
 pub async fn update_sms(
     conn: &mut Conn,
     company_id: &str,
-    id: &str,
+    id: &SmsTemplateId,
     name: &str,
     body: &str,
     translations: &SmsTranslations,
@@ -375,7 +387,11 @@ pub async fn update_sms(
 }
 
 /// Deletes an SMS template; `false` when it is not the company's.
-pub async fn delete_sms(conn: &mut Conn, company_id: &str, id: &str) -> StoreResult<bool> {
+pub async fn delete_sms(
+    conn: &mut Conn,
+    company_id: &str,
+    id: &SmsTemplateId,
+) -> StoreResult<bool> {
     SMS.delete(conn, company_id, id).await
 }
 
@@ -396,7 +412,7 @@ pub async fn default_sms(db: &Db, company_id: &str) -> StoreResult<Option<SmsTem
 pub async fn set_default_email(
     conn: &mut Conn,
     company_id: &str,
-    id: &str,
+    id: &EmailTemplateId,
     default: bool,
 ) -> StoreResult<()> {
     EMAIL.set_default(conn, company_id, id, default).await
@@ -406,7 +422,7 @@ pub async fn set_default_email(
 pub async fn set_default_sms(
     conn: &mut Conn,
     company_id: &str,
-    id: &str,
+    id: &SmsTemplateId,
     default: bool,
 ) -> StoreResult<()> {
     SMS.set_default(conn, company_id, id, default).await

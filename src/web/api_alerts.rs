@@ -16,6 +16,7 @@ use super::api::CompanyKey;
 use super::api_doc::{ErrorBody, List};
 use super::error::ApiError;
 use crate::app::alerts as app_alerts;
+use crate::domain::ids::AlertRuleId;
 use crate::store::StoreError;
 use crate::store::alerts::{self, AlertRule, ReceiptSettings, RuleFields, Timing};
 
@@ -91,7 +92,7 @@ pub struct RuleView {
 
 fn rule_json(r: &AlertRule) -> RuleView {
     RuleView {
-        id: r.id.clone(),
+        id: r.id.to_string(),
         email_template_id: r.email_template_id.clone(),
         sms_template_id: r.sms_template_id.clone(),
         days_after_due: r.days_after_due,
@@ -232,7 +233,7 @@ async fn list(State(state): State<AppState>, CompanyKey(company): CompanyKey) ->
 async fn show(
     State(state): State<AppState>,
     CompanyKey(company): CompanyKey,
-    Path(id): Path<String>,
+    Path(id): Path<AlertRuleId>,
 ) -> ApiResult {
     let rule = alerts::get(&state.app.db, &company, &id)
         .await?
@@ -256,7 +257,7 @@ async fn show(
 async fn update(
     State(state): State<AppState>,
     key: CompanyKey,
-    Path(id): Path<String>,
+    Path(id): Path<AlertRuleId>,
     body: Result<Json<RuleBody>, JsonRejection>,
 ) -> ApiResult {
     alerts::get(&state.app.db, &key.0, &id)
@@ -290,7 +291,7 @@ async fn update(
 async fn preview(
     State(state): State<AppState>,
     key: CompanyKey,
-    Path(id): Path<String>,
+    Path(id): Path<AlertRuleId>,
 ) -> ApiResult {
     let rule = alerts::get(&state.app.db, &key.0, &id)
         .await?
@@ -320,7 +321,7 @@ async fn preview(
 async fn remove(
     State(state): State<AppState>,
     key: CompanyKey,
-    Path(id): Path<String>,
+    Path(id): Path<AlertRuleId>,
 ) -> ApiResult {
     app_alerts::delete_rule(&state.app, &key.actor(), &id).await?;
     Ok(StatusCode::NO_CONTENT.into_response())

@@ -258,7 +258,7 @@ async fn autopay_view(state: &AppState, company: &str, id: &str) -> Result<Autop
         },
         Some(e) => AutopayView {
             enrolled: true,
-            method_id: Some(e.method_id),
+            method_id: Some(e.method_id.into()),
             enrolled_at: Some(at(e.consent_at)),
             consent: Some(ConsentView {
                 text: e.consent_text,

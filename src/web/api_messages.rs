@@ -22,6 +22,7 @@ use super::AppState;
 use super::api::CompanyKey;
 use super::api_doc::{ErrorBody, List};
 use super::error::ApiError;
+use crate::domain::ids::CustomerId;
 use crate::messaging::sms::{Keyword, keyword, normalize_phone};
 use crate::store::messages;
 
@@ -61,8 +62,9 @@ async fn list_messages(
 ) -> Result<Response, ApiError> {
     let Query(q) = query
         .map_err(|e| ApiError::unprocessable("invalid_query", e.body_text(), "customer_id"))?;
-    let customer_id = Some(q.customer_id)
+    let customer_id: CustomerId = Some(q.customer_id)
         .filter(|c| !c.is_empty())
+        .map(CustomerId::from)
         .ok_or_else(|| {
             ApiError::unprocessable("invalid_field", "customer_id is required", "customer_id")
         })?;

@@ -328,7 +328,7 @@ async fn create_refund(
         .find(|r| r.id == refund_id)
         .ok_or_else(ApiError::not_found)?;
     Ok(json_created(RefundView {
-        id: refund.id,
+        id: refund.id.into(),
         payment_id: req.payment_id.into(),
         amount: refund.amount,
         status: refund.status,

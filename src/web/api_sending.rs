@@ -122,7 +122,7 @@ async fn send(
         note: b.message.as_deref(),
     };
     let sent = messages::send(&state.app, &key.actor(), &req).await?;
-    let message = store::view(&state.app.db, &key.0, sent.outcome.id())
+    let message = store::view(&state.app.db, &key.0, &sent.outcome.id().into())
         .await?
         .ok_or_else(ApiError::not_found)?;
     Ok((
@@ -237,7 +237,7 @@ fn given(v: &Option<String>) -> Option<&str> {
 async fn sms_preview(
     State(state): State<AppState>,
     key: CompanyKey,
-    Path(id): Path<String>,
+    Path(id): Path<crate::domain::ids::SmsTemplateId>,
     query: Result<Query<PreviewQuery>, QueryRejection>,
 ) -> ApiResult {
     let Query(q) = query?;

@@ -17,8 +17,9 @@ use super::AppState;
 use super::api::CompanyKey;
 use super::api_doc::{ErrorBody, List};
 use super::error::ApiError;
-use crate::app::templates::{self, Draft, Saved};
+use crate::app::templates::{self, Draft, Saved, TemplateId};
 use crate::domain::i18n::Lang;
+use crate::domain::ids::{EmailTemplateId, SmsTemplateId};
 use crate::domain::message::{EmailTranslations, SmsTranslation, SmsTranslations, TemplateEmail};
 use crate::messaging::Channel;
 use crate::messaging::template::{self, MessageVars, SmsEncoding, sms_segments};
@@ -210,7 +211,7 @@ pub struct EmailTemplateView {
 
 fn email_json(t: &EmailTemplate) -> EmailTemplateView {
     EmailTemplateView {
-        id: t.id.clone(),
+        id: t.id.to_string(),
         name: t.name.clone(),
         subject: t.subject.clone(),
         html_body: t.html_body.clone(),
@@ -250,7 +251,7 @@ fn sms_json(t: &SmsTemplate, sample: &MessageVars) -> SmsTemplateView {
         .map(|r| sms_segments(&r.text))
         .unwrap_or_else(|_| sms_segments(&t.body));
     SmsTemplateView {
-        id: t.id.clone(),
+        id: t.id.to_string(),
         name: t.name.clone(),
         body: t.body.clone(),
         segments: counted.segments,
@@ -398,7 +399,7 @@ async fn list_email(State(state): State<AppState>, CompanyKey(company): CompanyK
 async fn get_email(
     State(state): State<AppState>,
     CompanyKey(company): CompanyKey,
-    Path(id): Path<String>,
+    Path(id): Path<EmailTemplateId>,
 ) -> ApiResult {
     let t = store::get_email(&state.app.db, &company, &id)
         .await?
@@ -422,7 +423,7 @@ async fn get_email(
 async fn update_email(
     State(state): State<AppState>,
     key: CompanyKey,
-    Path(id): Path<String>,
+    Path(id): Path<EmailTemplateId>,
     body: Result<Json<EmailBody>, JsonRejection>,
 ) -> ApiResult {
     store::get_email(&state.app.db, &key.0, &id)
@@ -431,7 +432,15 @@ async fn update_email(
     let Json(b) = body?;
     let translations = b.translations.stored();
     let draft = b.draft(&translations);
-    match templates::save(&state.app, &key.actor(), Some(&id), &draft, b.default).await? {
+    match templates::save(
+        &state.app,
+        &key.actor(),
+        Some(&TemplateId::Email(id)),
+        &draft,
+        b.default,
+    )
+    .await?
+    {
         Saved::Email(t) => Ok(Json(email_json(&t)).into_response()),
         Saved::Sms(_) => Err(ApiError::not_found()),
     }
@@ -453,9 +462,9 @@ async fn update_email(
 async fn delete_email(
     State(state): State<AppState>,
     key: CompanyKey,
-    Path(id): Path<String>,
+    Path(id): Path<EmailTemplateId>,
 ) -> ApiResult {
-    templates::delete(&state.app, &key.actor(), Channel::Email, &id).await?;
+    templates::delete(&state.app, &key.actor(), &TemplateId::Email(id)).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -478,7 +487,7 @@ async fn delete_email(
 async fn preview_email(
     State(state): State<AppState>,
     key: CompanyKey,
-    Path(id): Path<String>,
+    Path(id): Path<EmailTemplateId>,
     query: Result<Query<LangQuery>, QueryRejection>,
     body: Bytes,
 ) -> ApiResult {
@@ -552,7 +561,7 @@ async fn list_sms(State(state): State<AppState>, CompanyKey(company): CompanyKey
 async fn get_sms(
     State(state): State<AppState>,
     CompanyKey(company): CompanyKey,
-    Path(id): Path<String>,
+    Path(id): Path<SmsTemplateId>,
 ) -> ApiResult {
     let t = store::get_sms(&state.app.db, &company, &id)
         .await?
@@ -577,7 +586,7 @@ async fn get_sms(
 async fn update_sms(
     State(state): State<AppState>,
     key: CompanyKey,
-    Path(id): Path<String>,
+    Path(id): Path<SmsTemplateId>,
     body: Result<Json<SmsBody>, JsonRejection>,
 ) -> ApiResult {
     store::get_sms(&state.app.db, &key.0, &id)
@@ -586,7 +595,14 @@ async fn update_sms(
     let Json(b) = body?;
     let translations = b.translations.stored();
     let draft = b.draft(&translations);
-    let saved = templates::save(&state.app, &key.actor(), Some(&id), &draft, b.default).await?;
+    let saved = templates::save(
+        &state.app,
+        &key.actor(),
+        Some(&TemplateId::Sms(id)),
+        &draft,
+        b.default,
+    )
+    .await?;
     let sample = sample_vars(&state, &key.0).await?;
     match saved {
         Saved::Sms(t) => Ok(Json(sms_json(&t, &sample)).into_response()),
@@ -610,9 +626,9 @@ async fn update_sms(
 async fn delete_sms(
     State(state): State<AppState>,
     key: CompanyKey,
-    Path(id): Path<String>,
+    Path(id): Path<SmsTemplateId>,
 ) -> ApiResult {
-    templates::delete(&state.app, &key.actor(), Channel::Sms, &id).await?;
+    templates::delete(&state.app, &key.actor(), &TemplateId::Sms(id)).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -635,7 +651,7 @@ async fn delete_sms(
 async fn preview_sms(
     State(state): State<AppState>,
     key: CompanyKey,
-    Path(id): Path<String>,
+    Path(id): Path<SmsTemplateId>,
     query: Result<Query<LangQuery>, QueryRejection>,
     body: Bytes,
 ) -> ApiResult {

@@ -357,8 +357,8 @@ async fn payment_intent(
     let saved = attempt
         .payment_method
         .starts_with("pmt_")
-        .then_some(attempt.payment_method.as_str());
-    crate::app::payments::settle(app, &attempt, outcome, saved, "stripe_webhook")
+        .then(|| crate::domain::ids::CardId::from(attempt.payment_method.as_str()));
+    crate::app::payments::settle(app, &attempt, outcome, saved.as_ref(), "stripe_webhook")
         .await
         .map_err(|e| format!("{e:?}"))?;
     Ok(if succeeded {

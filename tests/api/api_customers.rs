@@ -38,7 +38,7 @@ async fn saved_card(t: &TestApp, customer: &str) -> String {
         .await
         .unwrap()
     {
-        fieldpay::app::payments::AddCard::Added(id) => id,
+        fieldpay::app::payments::AddCard::Added(id) => id.into_string(),
         other => panic!("card not saved: {other:?}"),
     }
 }

@@ -107,7 +107,7 @@ async fn saved_card(t: &TestApp, customer: &str, number: &str) -> String {
         .await
         .unwrap()
     {
-        fieldpay::app::payments::AddCard::Added(id) => id,
+        fieldpay::app::payments::AddCard::Added(id) => id.into_string(),
         other => panic!("card not saved: {other:?}"),
     }
 }

@@ -106,7 +106,7 @@ fn with_delivery(t: &TestApp, d: DeliverySettings) -> App {
 }
 
 async fn copy(t: &TestApp, company: &str, id: &str) -> (String, Option<String>, Option<String>) {
-    let (status, subject, body, _) = store::stored_copy(&t.app.db, company, id)
+    let (status, subject, body, _) = store::stored_copy(&t.app.db, company, &id.into())
         .await
         .unwrap()
         .unwrap();
@@ -674,7 +674,7 @@ async fn sms_api_retries_5xx_and_fails_on_4xx() {
         .filter(|(_, _, b)| b.contains("To=%2B15125550142"))
         .count();
     assert_eq!(sent_to_good, 2, "one 500, one success");
-    let (_, _, _, provider) = store::stored_copy(&t.app.db, &company, good.id())
+    let (_, _, _, provider) = store::stored_copy(&t.app.db, &company, &good.id().into())
         .await
         .unwrap()
         .unwrap();
@@ -1025,7 +1025,7 @@ async fn stored_sms_template_renders_the_live_link_and_keeps_it_redacted() {
     .unwrap();
     tx.commit().await.unwrap();
     let m = NewMessage {
-        template_id: tpl.id,
+        template_id: tpl.id.into_string(),
         ..msg(&company, &c, Channel::Sms, "5125550142", "send_now:n1")
     };
     let e = enqueue(&t, m).await;

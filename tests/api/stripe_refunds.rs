@@ -98,7 +98,7 @@ async fn pending_refund(
             .await
             .unwrap();
     assert_eq!(held.as_deref(), Some(ours.as_str()));
-    (inv[0].clone(), payment, ours, theirs)
+    (inv[0].clone(), payment, ours.into_string(), theirs)
 }
 
 async fn send_event(t: &TestApp, c: &Ctx, id: &str, kind: &str, object: serde_json::Value) {

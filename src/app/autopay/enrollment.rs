@@ -8,7 +8,7 @@ use crate::app::{Actor, App, Problem, Refusal, Rejected};
 use crate::domain::autopay as rules;
 use crate::domain::autopay_consent_text;
 use crate::domain::i18n::{Lang, t};
-use crate::domain::ids::CustomerId;
+use crate::domain::ids::{CardId, CustomerId};
 use crate::domain::paylink::{audit_ref, token_hash};
 use crate::store::autopay as store;
 use crate::store::payments::{self as pay_store, Consent};
@@ -52,7 +52,7 @@ pub struct EnrollRequest<'a> {
 #[derive(Debug, Clone)]
 pub struct Enrolled {
     pub enrollment_id: String,
-    pub method_id: String,
+    pub method_id: CardId,
     pub brand: String,
     pub last4: String,
 }
@@ -95,7 +95,7 @@ pub async fn enroll(
     };
     let method = match req.method_id.trim() {
         "" => None,
-        id => pay_store::saved_method(db, company_id, customer_id, id).await?,
+        id => pay_store::saved_method(db, company_id, customer_id, &CardId::from(id)).await?,
     };
     match &method {
         None if for_customer => problem("method_id", &t(words, "autopay-choose-card")),
@@ -160,7 +160,7 @@ pub async fn enroll_in(
     conn: &mut Conn,
     actor: &Actor,
     customer_id: &CustomerId,
-    method_id: &str,
+    method_id: &CardId,
     consent: &Consent,
     note: Option<&str>,
 ) -> Result<String, Refusal> {
@@ -276,7 +276,7 @@ pub async fn set_property_cards(
         )
         .into());
     };
-    let cards: Vec<String> = pay_store::saved_methods(db, company_id, customer_id)
+    let cards: Vec<CardId> = pay_store::saved_methods(db, company_id, customer_id)
         .await?
         .into_iter()
         .map(|m| m.id)
@@ -315,7 +315,7 @@ pub async fn set_property_cards(
             company_id,
             &enrollment.id,
             property_id,
-            *method_id,
+            method_id.map(CardId::from).as_ref(),
             &set_by,
         )
         .await?;

@@ -52,7 +52,7 @@ use crate::domain::autopay::{
     self as rules, Grouping, MESSAGE_FROM_HOUR, Timing, charge_date, charge_key,
 };
 use crate::domain::dates;
-use crate::domain::ids::InvoiceId;
+use crate::domain::ids::{CardId, CustomerId, InvoiceId};
 use crate::messaging::Channel;
 use crate::messaging::outbox::{self, Enqueued, NewMessage};
 use crate::store::autopay::{self as store, OpenInvoice, Settings, Window};
@@ -166,7 +166,7 @@ async fn charge_due(
     )
     .await?;
     // Grouped by charge: one per invoice, or one per customer's card.
-    let mut groups: BTreeMap<(String, String, String), Vec<&OpenInvoice>> = BTreeMap::new();
+    let mut groups: BTreeMap<(CustomerId, CardId, String), Vec<&OpenInvoice>> = BTreeMap::new();
     for inv in &open {
         let day = scheduled_day(inv, settings.timing);
         if !rules::is_due(now, day, settings.charge_hour, time_zone) {
@@ -217,7 +217,7 @@ async fn charge_one(
     app: &App,
     company_id: &str,
     customer_id: &str,
-    method_id: &str,
+    method_id: &CardId,
     mut ids: Vec<String>,
     key: String,
     today: Date,

@@ -7,6 +7,7 @@ use super::{ACTOR, send};
 use crate::app::webhooks::events::AutopayFailure;
 use crate::domain::Allocation;
 use crate::domain::autopay::{self as rules, AfterDecline, charge_date};
+use crate::domain::ids::PaymentId;
 use crate::processor::Decline;
 use crate::store::autopay::{self as store, ItemUpdate, NewResult};
 use crate::store::payments::Attempt;
@@ -163,7 +164,7 @@ pub async fn on_unpaid(
 pub async fn on_paid(
     conn: &mut Conn,
     attempt: &Attempt,
-    payment_id: &str,
+    payment_id: &PaymentId,
     allocations: &[Allocation],
     now: OffsetDateTime,
 ) -> StoreResult<()> {

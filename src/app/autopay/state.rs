@@ -6,6 +6,7 @@ use time::Date;
 
 use crate::app::App;
 use crate::domain::autopay::charged_on;
+use crate::domain::ids::CustomerId;
 use crate::store::autopay as store;
 use crate::store::{StoreResult, companies};
 
@@ -38,7 +39,7 @@ pub struct AutopayState {
 pub async fn state(
     app: &App,
     company_id: &str,
-    customer_id: &str,
+    customer_id: &CustomerId,
 ) -> StoreResult<Option<AutopayState>> {
     let Some(enrollment) = store::enrollment(app.db.reader(), company_id, customer_id).await?
     else {

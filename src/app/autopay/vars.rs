@@ -3,6 +3,7 @@
 
 use crate::app::App;
 use crate::domain::dates;
+use crate::domain::ids::{AttemptId, CardId, InvoiceId};
 use crate::domain::money::{Currency, Money};
 use crate::store::StoreResult;
 use crate::store::autopay as store;
@@ -48,7 +49,7 @@ pub async fn vars_for_cause(
             };
             fill_card(
                 &mut v,
-                store::card_for_invoice(db, company_id, invoice_id).await?,
+                store::card_for_invoice(db, company_id, &InvoiceId::from(invoice_id)).await?,
             );
             if let Some(inv) = crate::store::invoices::get(db, company_id, invoice_id).await? {
                 v.autopay_amount = Money::new(inv.balance, inv.currency).format();
@@ -56,7 +57,8 @@ pub async fn vars_for_cause(
             v.autopay_date = dates::parse(day).map(dates::display).unwrap_or_default();
         }
         "autopay_declined" => {
-            let Some(info) = store::decline_info(db, company_id, rest).await? else {
+            let Some(info) = store::decline_info(db, company_id, &AttemptId::from(rest)).await?
+            else {
                 return Ok(None);
             };
             fill_card(&mut v, store::card(db, company_id, &info.method_id).await?);
@@ -68,8 +70,8 @@ pub async fn vars_for_cause(
             );
         }
         "card_expiring" => {
-            let method_id = rest.split(':').next().unwrap_or("");
-            fill_card(&mut v, store::card(db, company_id, method_id).await?);
+            let method_id = CardId::from(rest.split(':').next().unwrap_or(""));
+            fill_card(&mut v, store::card(db, company_id, &method_id).await?);
         }
         _ => return Ok(None),
     }

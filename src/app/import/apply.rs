@@ -522,7 +522,8 @@ async fn write_invoice(
             (id, bill_to)
         }
         (None, Some((cid, _))) => {
-            let props = sql::properties_of(conn, company_id, cid).await?;
+            let props =
+                sql::properties_of(conn, company_id, &CustomerId::from(cid.as_str())).await?;
             let ext = inv.customer.clone().unwrap_or_default();
             match props.as_slice() {
                 [(id, _, bill_to)] => (id.clone(), bill_to.clone()),

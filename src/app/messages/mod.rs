@@ -19,6 +19,7 @@ pub use send::{
 };
 
 use crate::domain::i18n::Lang;
+use crate::domain::ids::MessageId;
 use std::fmt;
 use std::sync::Mutex;
 
@@ -378,11 +379,11 @@ async fn written_language(
 ) -> Result<Lang, RenderError> {
     let wanted = wanted_language(app, company_id, customer_id, asked).await?;
     let translations: Vec<Lang> = match channel {
-        Channel::Email => templates::get_email(&app.db, company_id, template_id)
+        Channel::Email => templates::get_email(&app.db, company_id, &template_id.into())
             .await?
             .map(|t| t.translations.into_keys().collect())
             .unwrap_or_default(),
-        Channel::Sms => templates::get_sms(&app.db, company_id, template_id)
+        Channel::Sms => templates::get_sms(&app.db, company_id, &template_id.into())
             .await?
             .map(|t| t.translations.into_keys().collect())
             .unwrap_or_default(),
@@ -438,7 +439,7 @@ async fn render_template(
 ) -> Result<Rendered, RenderError> {
     match channel {
         Channel::Email => {
-            let t = templates::get_email(&app.db, company_id, template_id)
+            let t = templates::get_email(&app.db, company_id, &template_id.into())
                 .await?
                 .ok_or(RenderError::NotFound("email template"))?;
             let mut rendered = render_email(&t.source_for(lang), vars)?;
@@ -457,7 +458,7 @@ async fn render_template(
             Ok(rendered)
         }
         Channel::Sms => {
-            let t = templates::get_sms(&app.db, company_id, template_id)
+            let t = templates::get_sms(&app.db, company_id, &template_id.into())
                 .await?
                 .ok_or(RenderError::NotFound("SMS template"))?;
             Ok(render_sms(t.body_for(lang), vars)?)
@@ -715,7 +716,7 @@ pub fn hold_claims(app: &App, rows: &[OutboxRow]) {
     held.retain(|(_, _, until)| *until > now);
     for row in rows.iter().filter(|r| r.status == "sending") {
         if let Some(until) = row.claimed_until {
-            held.push((app.config.database_url.clone(), row.id.clone(), until));
+            held.push((app.config.database_url.clone(), row.id.to_string(), until));
         }
     }
 }
@@ -757,7 +758,7 @@ pub struct ReadMessage {
 pub async fn read_message(
     app: &App,
     actor: &crate::app::Actor,
-    id: &str,
+    id: &MessageId,
 ) -> Result<ReadMessage, crate::app::Refusal> {
     actor.must_be_company()?;
     let company_id = actor.company_id();

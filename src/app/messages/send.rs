@@ -11,6 +11,7 @@ use serde_json::json;
 
 use super::{RenderError, render_for, vars_for};
 use crate::app::{Actor, App, Refusal, Rejected};
+use crate::domain::ids::SmsTemplateId;
 use crate::messaging::Channel;
 use crate::messaging::outbox::{self, Enqueued, NewMessage};
 use crate::messaging::template::{SmsSegments, sms_segments};
@@ -160,18 +161,18 @@ async fn chosen_template(
 ) -> Result<(String, String), Rejected> {
     let (kind, _) = what(channel);
     let found = match (channel, template_id) {
-        (Channel::Email, Some(id)) => templates::get_email(&app.db, company_id, id)
+        (Channel::Email, Some(id)) => templates::get_email(&app.db, company_id, &id.into())
             .await?
-            .map(|t| (t.id, t.name)),
-        (Channel::Sms, Some(id)) => templates::get_sms(&app.db, company_id, id)
+            .map(|t| (t.id.into_string(), t.name)),
+        (Channel::Sms, Some(id)) => templates::get_sms(&app.db, company_id, &id.into())
             .await?
-            .map(|t| (t.id, t.name)),
+            .map(|t| (t.id.into_string(), t.name)),
         (Channel::Email, None) => templates::default_email(&app.db, company_id)
             .await?
-            .map(|t| (t.id, t.name)),
+            .map(|t| (t.id.into_string(), t.name)),
         (Channel::Sms, None) => templates::default_sms(&app.db, company_id)
             .await?
-            .map(|t| (t.id, t.name)),
+            .map(|t| (t.id.into_string(), t.name)),
     };
     match (found, template_id) {
         (Some(t), _) => Ok(t),
@@ -284,7 +285,7 @@ pub async fn send(app: &App, actor: &Actor, req: &SendRequest<'_>) -> Result<Sen
         Enqueued::Duplicate { .. } => "duplicate",
     };
     if let (Some(note), false) = (&note, matches!(outcome, Enqueued::Duplicate { .. })) {
-        crate::store::messages::set_note(&mut tx, company_id, outcome.id(), note).await?;
+        crate::store::messages::set_note(&mut tx, company_id, &outcome.id().into(), note).await?;
     }
     if !matches!(outcome, Enqueued::Duplicate { .. }) {
         audit::record(
@@ -326,7 +327,7 @@ pub struct SmsPreview {
 pub async fn preview_sms(
     app: &App,
     actor: &Actor,
-    template_id: &str,
+    template_id: &SmsTemplateId,
     customer_id: Option<&str>,
     invoice_id: Option<&str>,
     lang: Option<crate::domain::i18n::Lang>,

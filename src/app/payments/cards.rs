@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::app::App;
+use crate::domain::ids::CardId;
 use crate::processor::{ProcessorError, SaveOutcome};
 use crate::store::payments as store;
 use crate::store::{audit, customers};
@@ -10,7 +11,7 @@ use crate::store::{audit, customers};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AddCard {
     /// The saved method's id (`pmt_…`).
-    Added(String),
+    Added(CardId),
     Declined(Decline),
 }
 

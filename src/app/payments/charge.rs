@@ -7,7 +7,7 @@ use super::*;
 use crate::app::App;
 use crate::crypto::sha256_hex;
 use crate::domain::Allocation;
-use crate::domain::ids::InvoiceId;
+use crate::domain::ids::{CardId, InvoiceId};
 use crate::processor::{ChargeLookup, ChargeOutcome, ChargeRequest, ChargeSource, ProcessorError};
 use crate::store::payments::{self as store, Attempt};
 
@@ -179,7 +179,7 @@ pub(super) async fn charge_steps(
             &app.db,
             &req.company_id,
             &req.customer_id,
-            &req.payment_method,
+            &CardId::from(req.payment_method.as_str()),
         )
         .await?
         .ok_or(PayError::MethodNotFound)?;
@@ -305,7 +305,7 @@ pub(super) async fn charge_steps(
             app,
             &attempt,
             outcome,
-            saved_method_id.as_deref(),
+            saved_method_id.as_ref(),
             &req.actor,
             opts.now,
         )

@@ -10,7 +10,7 @@ use super::office_rules::{PlanError, check_exact_shares, plan_office_payment};
 use super::{MAX_INVOICES_PER_PAYMENT, PayError, PayInvoices, PayResult, pay_detached};
 use crate::app::{Actor, App, Refusal};
 use crate::domain::Allocation;
-use crate::domain::ids::{CustomerId, InvoiceId};
+use crate::domain::ids::{CustomerId, InvoiceId, PaymentId};
 use crate::domain::money::{Currency, Money};
 use crate::processor::Decline;
 use crate::store::payments::{self as store, NewOfficePayment};
@@ -458,7 +458,7 @@ async fn record_cash_or_check(
     .await?;
     tx.commit().await?;
     Ok(OfficePaid::Recorded {
-        payment_id,
+        payment_id: payment_id.into_string(),
         replayed: false,
     })
 }
@@ -562,7 +562,13 @@ async fn pay_by_card(
         Ok(PayResult::Succeeded(summary)) => {
             let named: Result<(), StoreError> = async {
                 let mut tx = app.db.begin_write_for(c).await?;
-                store::set_recorded_by(&mut tx, c, &summary.id, &recorded_by(actor)).await?;
+                store::set_recorded_by(
+                    &mut tx,
+                    c,
+                    &PaymentId::from(summary.id.as_str()),
+                    &recorded_by(actor),
+                )
+                .await?;
                 tx.commit().await?;
                 Ok(())
             }

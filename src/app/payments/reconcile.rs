@@ -68,7 +68,7 @@ pub async fn reconcile(
             Ok(Some(outcome)) => {
                 let saved = saved_method_of(&attempt);
                 let succeeded = matches!(outcome, ChargeOutcome::Succeeded(_));
-                settle_at(app, &attempt, outcome, saved, "reconciler", now).await?;
+                settle_at(app, &attempt, outcome, saved.as_ref(), "reconciler", now).await?;
                 if succeeded {
                     report.applied += 1;
                 } else {
@@ -140,9 +140,15 @@ pub async fn confirm(
             client_secret,
         })));
     }
-    settle(app, &attempt, outcome, saved_method_of(&attempt), actor)
-        .await
-        .map(|r| Some(PayStep::Done(r)))
+    settle(
+        app,
+        &attempt,
+        outcome,
+        saved_method_of(&attempt).as_ref(),
+        actor,
+    )
+    .await
+    .map(|r| Some(PayStep::Done(r)))
 }
 
 /// The processor account an attempt went to (`None`: the company has moved

@@ -5,7 +5,7 @@ use super::charge::ProcessorChoice;
 use super::*;
 use crate::crypto::new_id;
 use crate::domain::Allocation;
-use crate::domain::ids::InvoiceId;
+use crate::domain::ids::{CardId, InvoiceId};
 use crate::store::Conn;
 use crate::store::payments::{self as store, Attempt, NewAttempt, PlannedShare};
 
@@ -40,7 +40,7 @@ pub(super) async fn reserve(
             conn,
             &req.company_id,
             &req.customer_id,
-            &req.payment_method,
+            &CardId::from(req.payment_method.as_str()),
             ids,
         )
         .await?

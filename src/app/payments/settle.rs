@@ -5,6 +5,7 @@
 use super::reserve::replay;
 use super::*;
 use crate::app::App;
+use crate::domain::ids::CardId;
 use crate::domain::{Allocation, allocate};
 use crate::processor::{Charge, ChargeOutcome};
 use crate::store::payments::{self as store, Attempt};
@@ -16,7 +17,7 @@ pub async fn settle(
     app: &App,
     attempt: &Attempt,
     outcome: ChargeOutcome,
-    saved_method_id: Option<&str>,
+    saved_method_id: Option<&CardId>,
     actor: &str,
 ) -> Result<PayResult, PayError> {
     settle_at(
@@ -35,7 +36,7 @@ pub(super) async fn settle_at(
     app: &App,
     attempt: &Attempt,
     outcome: ChargeOutcome,
-    saved_method_id: Option<&str>,
+    saved_method_id: Option<&CardId>,
     actor: &str,
     now: time::OffsetDateTime,
 ) -> Result<PayResult, PayError> {
@@ -52,11 +53,11 @@ pub(super) async fn settle_at(
 }
 
 /// The saved method (`pmt_…`) an attempt charged, if it charged one.
-pub(super) fn saved_method_of(attempt: &Attempt) -> Option<&str> {
+pub(super) fn saved_method_of(attempt: &Attempt) -> Option<CardId> {
     attempt
         .payment_method
         .starts_with("pmt_")
-        .then_some(attempt.payment_method.as_str())
+        .then(|| CardId::from(attempt.payment_method.as_str()))
 }
 
 /// Ends an attempt without a payment. For autopay, the invoices' retry
@@ -107,12 +108,12 @@ pub(super) async fn apply(
     app: &App,
     attempt: &Attempt,
     charge: &Charge,
-    saved_method_id: Option<&str>,
+    saved_method_id: Option<&CardId>,
     actor: &str,
     now: time::OffsetDateTime,
 ) -> Result<PayResult, PayError> {
     let (attempt, charge) = (attempt.clone(), charge.clone());
-    let (saved_method_id, actor) = (saved_method_id.map(str::to_string), actor.to_string());
+    let (saved_method_id, actor) = (saved_method_id.cloned(), actor.to_string());
     app.db
         .write_for(attempt.company_id.clone(), move |conn| {
             Box::pin(async move {
@@ -120,7 +121,7 @@ pub(super) async fn apply(
                     conn,
                     &attempt,
                     &charge,
-                    saved_method_id.as_deref(),
+                    saved_method_id.as_ref(),
                     &actor,
                     now,
                 )
@@ -134,7 +135,7 @@ pub(super) async fn apply_on(
     conn: &mut Conn,
     attempt: &Attempt,
     charge: &Charge,
-    saved_method_id: Option<&str>,
+    saved_method_id: Option<&CardId>,
     actor: &str,
     now: time::OffsetDateTime,
 ) -> Result<PayResult, PayError> {
@@ -234,7 +235,7 @@ pub(super) async fn apply_on(
     let mut autopay = None;
     if let Some(consent) = &attempt.enroll {
         let method_id = match (saved_method_id, &charge.saved_method) {
-            (Some(id), _) => Some(id.to_string()),
+            (Some(id), _) => Some(id.clone()),
             (None, Some(processor_method)) => Some(
                 store::insert_method(
                     conn,
@@ -272,11 +273,11 @@ pub(super) async fn apply_on(
         }
         autopay = Some(AutopayState {
             enrolled: method_id.is_some(),
-            method_id,
+            method_id: method_id.map(CardId::into_string),
         });
     }
     let summary = PaymentSummary {
-        id: payment_id.clone(),
+        id: payment_id.to_string(),
         amount: charge.amount.minor,
         currency: charge.amount.currency,
         status: "succeeded".into(),

@@ -69,7 +69,7 @@ impl PaymentView {
             refunds: refunds
                 .iter()
                 .map(|r| RefundView {
-                    id: r.id.clone(),
+                    id: r.id.to_string(),
                     payment_id: p.id.to_string(),
                     amount: r.amount,
                     status: r.status.clone(),

@@ -29,6 +29,7 @@ use time::{Duration, OffsetDateTime};
 
 use crate::app::App;
 use crate::domain::Allocation;
+use crate::domain::ids::RefundId;
 use crate::domain::money::Money;
 use crate::processor::{ProcessorError, Refund, RefundStatus};
 use crate::store::refunds::{self as store, Pending, Undone};
@@ -91,7 +92,7 @@ enum How {
 pub async fn send_recorded(
     app: &App,
     company_id: &str,
-    refund_id: &str,
+    refund_id: &RefundId,
     actor: &str,
 ) -> Result<Settled, StoreError> {
     let mut settled = Settled::Pending("not sent".into());
@@ -110,7 +111,7 @@ pub async fn send_recorded(
 }
 
 /// A refund's state as stored now.
-async fn current(app: &App, company_id: &str, refund_id: &str) -> Result<Settled, StoreError> {
+async fn current(app: &App, company_id: &str, refund_id: &RefundId) -> Result<Settled, StoreError> {
     let mut conn = app.db.reader().acquire().await?;
     let Some(state) = store::state(&mut conn, company_id, refund_id).await? else {
         return Ok(Settled::Pending("unknown refund".into()));
@@ -132,7 +133,7 @@ async fn current(app: &App, company_id: &str, refund_id: &str) -> Result<Settled
 pub async fn retry_now(
     app: &App,
     company_id: &str,
-    refund_id: &str,
+    refund_id: &RefundId,
     actor: &str,
 ) -> Result<Option<Settled>, StoreError> {
     try_now(app, company_id, refund_id, actor, How::AskThenSend).await
@@ -141,7 +142,7 @@ pub async fn retry_now(
 async fn try_now(
     app: &App,
     company_id: &str,
-    refund_id: &str,
+    refund_id: &RefundId,
     actor: &str,
     how: How,
 ) -> Result<Option<Settled>, StoreError> {
@@ -227,10 +228,13 @@ async fn advance(
     let answer = match how {
         How::Send => {
             processor
-                .refund(charge_id.clone(), amount, p.id.clone())
+                .refund(charge_id.clone(), amount, p.id.to_string())
                 .await
         }
-        How::AskThenSend => match processor.find_refund(charge_id.clone(), p.id.clone()).await {
+        How::AskThenSend => match processor
+            .find_refund(charge_id.clone(), p.id.to_string())
+            .await
+        {
             Ok(Some(found)) => Ok(found),
             Ok(None) | Err(ProcessorError::InvalidSource(_)) => {
                 if p.processor_refund_id.is_some() {
@@ -240,7 +244,7 @@ async fn advance(
                     return still_pending(app, p, None, why, now + MAX_BACKOFF).await;
                 }
                 processor
-                    .refund(charge_id.clone(), amount, p.id.clone())
+                    .refund(charge_id.clone(), amount, p.id.to_string())
                     .await
             }
             Err(e) => Err(e),
@@ -350,7 +354,7 @@ async fn apply(
 async fn succeed(
     conn: &mut Conn,
     company_id: &str,
-    refund_id: &str,
+    refund_id: &RefundId,
     r: &Refund,
     actor: &str,
     via: Option<&str>,
@@ -385,7 +389,7 @@ async fn succeed(
 async fn fail(
     conn: &mut Conn,
     company_id: &str,
-    refund_id: &str,
+    refund_id: &RefundId,
     reason: &str,
     actor: &str,
     action: &str,
@@ -460,7 +464,7 @@ pub async fn notice(
 ) -> Result<Noticed, StoreError> {
     let mut tx = app.db.begin_write_for(company_id).await?;
     let known = match ours {
-        Some(id) => store::state(&mut tx, company_id, id).await?,
+        Some(id) => store::state(&mut tx, company_id, &RefundId::from(id)).await?,
         None => store::state_by_processor_id(&mut tx, company_id, &r.id).await?,
     };
     if let Some(state) = known {
@@ -567,7 +571,7 @@ async fn record_outside(
             "payment {payment_id} changed while the refund was recorded"
         )));
     }
-    let refund_id = crate::crypto::new_id("ref");
+    let refund_id = RefundId::new();
     store::insert(
         conn,
         &store::NewRefund {

@@ -6,8 +6,7 @@
 use super::{SEND_LEASE, Settled, retry_now, send_recorded};
 use crate::app::payments::office::{OfficePayError, conflict, invalid, money};
 use crate::app::{Actor, App};
-use crate::crypto::new_id;
-use crate::domain::ids::PaymentId;
+use crate::domain::ids::{InvoiceId, PaymentId, RefundId};
 use crate::domain::money::Currency;
 use crate::domain::{Allocation, allocate};
 use crate::store::payments as payments_store;
@@ -19,7 +18,7 @@ use crate::store::{Conn, audit};
 /// What one invoice can take back from a refund of a payment.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Refundable {
-    pub invoice_id: String,
+    pub invoice_id: InvoiceId,
     /// What the payment gave the invoice.
     pub received: i64,
     /// What earlier refunds of the payment gave back to it.
@@ -34,7 +33,7 @@ pub fn plan_refund(amount: i64, allocations: &[Refundable]) -> (Vec<Allocation>,
     let room: Vec<(String, i64)> = allocations
         .iter()
         .rev()
-        .map(|a| (a.invoice_id.clone(), (a.received - a.given_back).max(0)))
+        .map(|a| (a.invoice_id.to_string(), (a.received - a.given_back).max(0)))
         .collect();
     allocate(amount, &room)
 }
@@ -97,16 +96,16 @@ pub struct RefundPlan {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RefundOutcome {
-    Done(String),
+    Done(RefundId),
     /// The same request was made before: its refund.
-    Replay(String),
+    Replay(RefundId),
     /// Recorded and pending at the processor (not reached, or not finished
     /// there): the jobs send it again or ask about it until it settles.
-    Pending(String),
+    Pending(RefundId),
 }
 
 impl RefundOutcome {
-    pub fn refund_id(&self) -> &str {
+    pub fn refund_id(&self) -> &RefundId {
         match self {
             RefundOutcome::Done(id) | RefundOutcome::Replay(id) | RefundOutcome::Pending(id) => id,
         }
@@ -248,7 +247,7 @@ pub async fn refund(
         return Err(invalid("reason", "Keep the reason under 500 characters."));
     }
     let c = actor.company_id();
-    let refund_id = new_id("ref");
+    let refund_id = RefundId::new();
 
     // The processor that took the payment makes the refund: recorded with it.
     let processor = {
@@ -371,7 +370,7 @@ pub async fn refund(
     outcome(refund_id, settled)
 }
 
-fn outcome(refund_id: String, settled: Settled) -> Result<RefundOutcome, OfficePayError> {
+fn outcome(refund_id: RefundId, settled: Settled) -> Result<RefundOutcome, OfficePayError> {
     match settled {
         Settled::Succeeded => Ok(RefundOutcome::Done(refund_id)),
         Settled::Pending(_) | Settled::Processing => Ok(RefundOutcome::Pending(refund_id)),
@@ -398,7 +397,7 @@ pub async fn retry_refund(
     app: &App,
     actor: &Actor,
     payment_id: &PaymentId,
-    refund_id: &str,
+    refund_id: &RefundId,
 ) -> Result<RefundOutcome, OfficePayError> {
     actor.must_be_company()?;
     let company_id = actor.company_id();
@@ -412,11 +411,11 @@ pub async fn retry_refund(
     match state.status.as_str() {
         store::PENDING => {}
         store::FAILED => return Err(failed(&state.last_error.unwrap_or_default())),
-        _ => return Ok(RefundOutcome::Replay(refund_id.to_string())),
+        _ => return Ok(RefundOutcome::Replay(refund_id.clone())),
     }
     match retry_now(app, company_id, refund_id, &actor.audit_name()).await? {
-        Some(settled) => outcome(refund_id.to_string(), settled),
-        None => Ok(RefundOutcome::Replay(refund_id.to_string())),
+        Some(settled) => outcome(refund_id.clone(), settled),
+        None => Ok(RefundOutcome::Replay(refund_id.clone())),
     }
 }
 
@@ -467,7 +466,7 @@ mod tests {
             allocs in proptest::collection::vec((1i64..500_000, 0i64..500_000), 0..8),
         ) {
             let allocs: Vec<Refundable> = allocs.iter().enumerate().map(|(i, (received, back))| Refundable {
-                invoice_id: format!("inv{i}"),
+                invoice_id: format!("inv{i}").into(),
                 received: *received,
                 given_back: (*back).min(*received),
             }).collect();

@@ -7,6 +7,7 @@ use serde_json::json;
 
 use super::emit;
 use crate::app::payments::view::payment_on;
+use crate::domain::ids::{PaymentId, RefundId};
 use crate::domain::webhooks::EventType;
 use crate::store::customers::Customer;
 use crate::store::invoices::{self, Invoice};
@@ -86,10 +87,10 @@ pub async fn payment_recorded(
 pub async fn payment_refunded(
     conn: &mut Conn,
     company_id: &str,
-    payment_id: &str,
-    refund_id: &str,
+    payment_id: &PaymentId,
+    refund_id: &RefundId,
 ) -> StoreResult<()> {
-    let Some(payment) = payment_on(conn, company_id, &payment_id.into()).await? else {
+    let Some(payment) = payment_on(conn, company_id, payment_id).await? else {
         return Ok(());
     };
     let mut data = json!(payment);

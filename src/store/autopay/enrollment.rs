@@ -5,6 +5,7 @@ use serde::Serialize;
 use time::{Date, OffsetDateTime};
 
 use crate::crypto::new_id;
+use crate::domain::ids::CardId;
 use crate::store::payments::Consent;
 use crate::store::{Conn, Db, StoreResult};
 
@@ -12,7 +13,7 @@ use crate::store::{Conn, Db, StoreResult};
 #[derive(Debug, Clone, Serialize)]
 pub struct Enrollment {
     pub id: String,
-    pub method_id: String,
+    pub method_id: CardId,
     pub brand: String,
     pub last4: String,
     pub exp_month: i64,
@@ -72,7 +73,7 @@ pub async fn enroll(
     conn: &mut Conn,
     company_id: &str,
     customer_id: &str,
-    method_id: &str,
+    method_id: &CardId,
     consent: &Consent,
     enrolled_by: Option<&str>,
     note: Option<&str>,
@@ -129,7 +130,7 @@ pub async fn cancel(
 pub struct PropertyCard {
     pub property_id: String,
     pub address: String,
-    pub method_id: Option<String>,
+    pub method_id: Option<CardId>,
 }
 
 pub async fn property_cards(
@@ -168,7 +169,7 @@ pub async fn set_property_card(
     company_id: &str,
     enrollment_id: &str,
     property_id: &str,
-    method_id: Option<&str>,
+    method_id: Option<&CardId>,
     set_by: &str,
 ) -> StoreResult<()> {
     crate::store::sql::query(

@@ -7,7 +7,7 @@ use std::collections::HashSet;
 use serde::Serialize;
 use time::{Date, OffsetDateTime};
 
-use crate::domain::ids::InvoiceId;
+use crate::domain::ids::{CardId, CustomerId, InvoiceId};
 use crate::store::{Conn, Db, StoreResult, dynamic_sql, placeholders};
 
 /// Companies with at least one active enrollment, with their time zones.
@@ -39,7 +39,7 @@ pub struct ItemState {
 pub struct OpenInvoice {
     pub invoice_id: String,
     pub number: String,
-    pub customer_id: String,
+    pub customer_id: CustomerId,
     pub customer_name: String,
     pub address: String,
     pub issue_date: Date,
@@ -47,7 +47,7 @@ pub struct OpenInvoice {
     pub balance: i64,
     pub currency: String,
     pub locked: bool,
-    pub method_id: String,
+    pub method_id: CardId,
     pub brand: String,
     pub last4: String,
     pub exp_month: i64,
@@ -66,8 +66,8 @@ pub struct OpenInvoice {
 pub async fn still_covers(
     conn: &mut Conn,
     company_id: &str,
-    customer_id: &str,
-    method_id: &str,
+    customer_id: &CustomerId,
+    method_id: &CardId,
     invoice_ids: &[InvoiceId],
 ) -> StoreResult<bool> {
     if invoice_ids.is_empty() {
@@ -120,7 +120,7 @@ pub async fn open_enrolled(db: &Db, company_id: &str, w: Window) -> StoreResult<
 pub async fn customer_open_enrolled(
     db: &Db,
     company_id: &str,
-    customer_id: &str,
+    customer_id: &CustomerId,
 ) -> StoreResult<Vec<OpenInvoice>> {
     let w = Window {
         due_through: None,
@@ -212,7 +212,7 @@ async fn open_enrolled_where(
 pub async fn attempt_exists(
     db: &Db,
     company_id: &str,
-    customer_id: &str,
+    customer_id: &CustomerId,
     key: &str,
 ) -> StoreResult<bool> {
     let found: Option<i64> = crate::store::sql::query_scalar(
@@ -229,7 +229,7 @@ pub async fn attempt_exists(
 /// A card autopay uses, with its customer's contacts.
 #[derive(Debug, Clone)]
 pub struct EnrolledCard {
-    pub method_id: String,
+    pub method_id: CardId,
     pub customer_id: String,
     pub brand: String,
     pub last4: String,
@@ -315,7 +315,7 @@ pub async fn insert_mark(
 pub async fn contacts(
     conn: &mut Conn,
     company_id: &str,
-    customer_id: &str,
+    customer_id: &CustomerId,
 ) -> StoreResult<Option<(Option<String>, Option<String>)>> {
     Ok(crate::store::sql::query_as(
         "SELECT email, phone FROM customers WHERE company_id = $1 AND id = $2",

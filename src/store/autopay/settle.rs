@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use time::{Date, OffsetDateTime};
 
 use super::ItemState;
+use crate::domain::ids::{AttemptId, CardId, InvoiceId};
 use crate::store::{Conn, Db, StoreResult, dynamic_sql, placeholders};
 
 /// An invoice of an attempt's plan: number and dates, and autopay's state.
@@ -152,14 +153,14 @@ pub struct DeclineInfo {
     pub amount: i64,
     pub currency: String,
     pub decline_code: Option<String>,
-    pub method_id: String,
+    pub method_id: CardId,
     pub next_try_on: Option<Date>,
 }
 
 pub async fn decline_info(
     db: &Db,
     company_id: &str,
-    attempt_id: &str,
+    attempt_id: &AttemptId,
 ) -> StoreResult<Option<DeclineInfo>> {
     let row = crate::store::sql::query(
         "SELECT a.amount, a.currency, a.decline_code, a.payment_method, r.next_try_on
@@ -186,7 +187,7 @@ pub async fn decline_info(
 pub async fn card(
     db: &Db,
     company_id: &str,
-    method_id: &str,
+    method_id: &CardId,
 ) -> StoreResult<Option<(String, String, i64, i64)>> {
     Ok(crate::store::sql::query_as(
         "SELECT brand, last4, exp_month, exp_year FROM payment_methods WHERE company_id = $1 AND id = $2",
@@ -202,7 +203,7 @@ pub async fn card(
 pub async fn card_for_invoice(
     db: &Db,
     company_id: &str,
-    invoice_id: &str,
+    invoice_id: &InvoiceId,
 ) -> StoreResult<Option<(String, String, i64, i64)>> {
     Ok(crate::store::sql::query_as(
         "SELECT m.brand, m.last4, m.exp_month, m.exp_year

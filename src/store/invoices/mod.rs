@@ -454,7 +454,7 @@ pub struct StatementRow {
 pub async fn open_for_statement(
     db: &Db,
     company_id: &str,
-    customer_id: &str,
+    customer_id: &CustomerId,
 ) -> StoreResult<Vec<StatementRow>> {
     let rows = crate::store::sql::query(
         "SELECT i.number, i.issue_date, i.due_date, i.total, i.balance, i.currency,

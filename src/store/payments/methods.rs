@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 use time::Date;
 
 use crate::crypto::new_id;
+use crate::domain::ids::CardId;
 use crate::store::{Conn, Db, StoreResult};
 
 /// The consent a customer gave to autopay, as recorded.
@@ -19,7 +20,7 @@ pub struct Consent {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct SavedMethod {
-    pub id: String,
+    pub id: CardId,
     #[serde(skip)]
     pub processor_method_id: String,
     pub brand: String,
@@ -32,9 +33,9 @@ pub async fn saved_method(
     db: &Db,
     company_id: &str,
     customer_id: &str,
-    id: &str,
+    id: &CardId,
 ) -> StoreResult<Option<SavedMethod>> {
-    let row: Option<(String, String, String, String, i64, i64)> = crate::store::sql::query_as(
+    let row: Option<(CardId, String, String, String, i64, i64)> = crate::store::sql::query_as(
         "SELECT id, processor_method_id, brand, last4, exp_month, exp_year FROM payment_methods
          WHERE company_id = $1 AND customer_id = $2 AND id = $3 AND removed_at IS NULL",
     )
@@ -61,7 +62,7 @@ pub async fn saved_methods(
     company_id: &str,
     customer_id: &str,
 ) -> StoreResult<Vec<SavedMethod>> {
-    let rows: Vec<(String, String, String, String, i64, i64)> = crate::store::sql::query_as(
+    let rows: Vec<(CardId, String, String, String, i64, i64)> = crate::store::sql::query_as(
         "SELECT id, processor_method_id, brand, last4, exp_month, exp_year FROM payment_methods
          WHERE company_id = $1 AND customer_id = $2 AND removed_at IS NULL
          ORDER BY created_at DESC, id",
@@ -91,8 +92,8 @@ pub async fn insert_method(
     customer_id: &str,
     processor_method_id: &str,
     card: &crate::domain::processor::CardSummary,
-) -> StoreResult<String> {
-    let id = new_id("pmt");
+) -> StoreResult<CardId> {
+    let id = CardId::new();
     crate::store::sql::query(
         "INSERT INTO payment_methods (id, company_id, customer_id, processor_method_id, brand, last4,
             exp_month, exp_year, created_at)
@@ -117,7 +118,7 @@ pub async fn enroll_autopay(
     tx: &mut Conn,
     company_id: &str,
     customer_id: &str,
-    method_id: &str,
+    method_id: &CardId,
     consent: &Consent,
 ) -> StoreResult<String> {
     let t = tx.now();
@@ -151,7 +152,7 @@ pub async fn enroll_autopay(
 
 /// The card autopay charges for a customer, if enrolled.
 pub async fn active_autopay(db: &Db, customer_id: &str) -> StoreResult<Option<SavedMethod>> {
-    let row: Option<(String, String, String, String, i64, i64)> = crate::store::sql::query_as(
+    let row: Option<(CardId, String, String, String, i64, i64)> = crate::store::sql::query_as(
         "SELECT m.id, m.processor_method_id, m.brand, m.last4, m.exp_month, m.exp_year
          FROM autopay_enrollments e JOIN payment_methods m ON m.id = e.payment_method_id
          WHERE e.customer_id = $1 AND e.cancelled_at IS NULL",

@@ -4,9 +4,8 @@
 use serde::Serialize;
 use time::Date;
 
-use crate::crypto::new_id;
 use crate::domain::Allocation;
-use crate::domain::ids::InvoiceId;
+use crate::domain::ids::{CustomerId, InvoiceId, PaymentId};
 use crate::domain::money::Currency;
 use crate::store::{Conn, Db, StoreResult, dynamic_sql, placeholders};
 
@@ -29,7 +28,7 @@ pub struct PayableInvoice {
 pub async fn office_open_invoices(
     db: &Db,
     company_id: &str,
-    customer_id: &str,
+    customer_id: &CustomerId,
 ) -> StoreResult<Vec<PayableInvoice>> {
     let rows = crate::store::sql::query(
         "SELECT i.id, i.number, p.address, i.due_date, i.currency, i.total, i.balance,
@@ -63,7 +62,7 @@ fn payable_from_row(r: &crate::store::sql::Row) -> StoreResult<PayableInvoice> {
 pub async fn office_invoice_states(
     conn: &mut Conn,
     company_id: &str,
-    customer_id: &str,
+    customer_id: &CustomerId,
     ids: &[String],
 ) -> StoreResult<Vec<(PayableInvoice, String)>> {
     if ids.is_empty() {
@@ -108,7 +107,7 @@ pub async fn find_by_office_key(
 pub async fn apply_office_share(
     conn: &mut Conn,
     company_id: &str,
-    customer_id: &str,
+    customer_id: &CustomerId,
     share: &Allocation,
 ) -> StoreResult<bool> {
     let done = crate::store::sql::query(
@@ -144,8 +143,8 @@ pub struct NewOfficePayment<'a> {
 pub async fn insert_office_payment(
     conn: &mut Conn,
     p: &NewOfficePayment<'_>,
-) -> StoreResult<String> {
-    let id = new_id("pay");
+) -> StoreResult<PaymentId> {
+    let id = PaymentId::new();
     crate::store::sql::query(
         "INSERT INTO payments (id, company_id, customer_id, attempt_id, channel, method, amount, currency,
             processor_charge_id, check_number, recorded_by, office_key, created_at)
@@ -171,7 +170,7 @@ pub async fn insert_office_payment(
 pub async fn set_recorded_by(
     conn: &mut Conn,
     company_id: &str,
-    payment_id: &str,
+    payment_id: &PaymentId,
     user_id: &str,
 ) -> StoreResult<()> {
     crate::store::sql::query(

@@ -17,7 +17,7 @@ pub async fn insert_card_payment(
     tx: &mut Conn,
     attempt: &Attempt,
     charge: &Charge,
-) -> StoreResult<Option<String>> {
+) -> StoreResult<Option<PaymentId>> {
     let id = PaymentId::new();
     let inserted = crate::store::sql::query(
         "INSERT INTO payments (id, company_id, customer_id, attempt_id, channel, method, amount, currency,
@@ -40,7 +40,7 @@ pub async fn insert_card_payment(
     .bind(&attempt.processor_account)
     .execute(&mut *tx)
     .await?;
-    Ok((inserted.rows_affected() > 0).then_some(id.into_string()))
+    Ok((inserted.rows_affected() > 0).then_some(id))
 }
 
 /// Lowers the balances of the invoices an attempt still holds by their

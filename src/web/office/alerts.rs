@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use super::{CsrfForm, OfficeUser, page, page_with_status, refused};
 use crate::app::{Rejected, alerts};
 use crate::domain::dates;
+use crate::domain::ids::AlertRuleId;
 use crate::domain::money::Money;
 use crate::store::StoreError;
 use crate::store::alerts::{self as store, AlertRule, ReceiptSettings, RuleFields, Timing};
@@ -165,19 +166,19 @@ async fn template_choices(
     let emails = tpl::list_email(db, company_id)
         .await?
         .into_iter()
-        .map(|t| (t.id, t.name))
+        .map(|t| (t.id.into_string(), t.name))
         .collect();
     let sms = tpl::list_sms(db, company_id)
         .await?
         .into_iter()
-        .map(|t| (t.id, t.name))
+        .map(|t| (t.id.into_string(), t.name))
         .collect();
     Ok((emails, sms))
 }
 
 #[derive(Serialize)]
 struct RuleRow {
-    id: String,
+    id: AlertRuleId,
     email: Option<String>,
     sms: Option<String>,
     when: String,
@@ -274,7 +275,7 @@ async fn editor(
     state: &AppState,
     user: &OfficeUser,
     status: StatusCode,
-    id: Option<&str>,
+    id: Option<&AlertRuleId>,
     f: &RuleForm,
     errors: BTreeMap<&'static str, String>,
 ) -> Page {
@@ -295,7 +296,7 @@ async fn editor(
         NAV,
         minijinja::context! {
             base => BASE,
-            id => id,
+            id => id.map(AlertRuleId::as_str),
             f => minijinja::value::Serde(f),
             errors => errors,
             email_templates => emails,
@@ -378,7 +379,7 @@ async fn preview_rows(
 async fn ask_catch_up(
     state: &AppState,
     user: &OfficeUser,
-    id: Option<&str>,
+    id: Option<&AlertRuleId>,
     f: &RuleForm,
     missed: &[alerts::NextMessage],
     today: time::Date,
@@ -392,7 +393,7 @@ async fn ask_catch_up(
         NAV,
         minijinja::context! {
             base => BASE,
-            id => id,
+            id => id.map(AlertRuleId::as_str),
             f => minijinja::value::Serde(f),
             when => fields.map(|x| when_text(x.timing, x.days)),
             count => missed.len(),
@@ -418,7 +419,7 @@ async fn new_form(State(state): State<AppState>, user: OfficeUser) -> Page {
 async fn edit_form(
     State(state): State<AppState>,
     user: OfficeUser,
-    Path(id): Path<String>,
+    Path(id): Path<AlertRuleId>,
 ) -> Page {
     let Some(rule) = store::get(&state.app.db, &user.company_id, &id).await? else {
         return Ok(state.views.not_found());
@@ -437,7 +438,7 @@ async fn edit_form(
 
 /// Creates (`id` None) or updates the rule; the form again with the error
 /// next to its field when it is refused.
-async fn save(state: &AppState, user: &OfficeUser, id: Option<&str>, f: &RuleForm) -> Page {
+async fn save(state: &AppState, user: &OfficeUser, id: Option<&AlertRuleId>, f: &RuleForm) -> Page {
     let refuse = |field: &'static str, msg: String| async move {
         let errors = BTreeMap::from([(field, msg)]);
         editor(state, user, StatusCode::UNPROCESSABLE_ENTITY, id, f, errors).await
@@ -502,7 +503,7 @@ async fn create(State(state): State<AppState>, user: OfficeUser, Form(f): Form<R
 async fn update(
     State(state): State<AppState>,
     user: OfficeUser,
-    Path(id): Path<String>,
+    Path(id): Path<AlertRuleId>,
     Form(f): Form<RuleForm>,
 ) -> Page {
     if let Some(r) = user.csrf_refusal(&f.csrf) {
@@ -520,7 +521,7 @@ async fn update(
 async fn toggle(
     State(state): State<AppState>,
     user: OfficeUser,
-    Path(id): Path<String>,
+    Path(id): Path<AlertRuleId>,
     Form(f): Form<CsrfForm>,
 ) -> Page {
     if let Some(r) = user.csrf_refusal(&f.csrf) {
@@ -538,7 +539,7 @@ async fn toggle(
 async fn delete_confirm(
     State(state): State<AppState>,
     user: OfficeUser,
-    Path(id): Path<String>,
+    Path(id): Path<AlertRuleId>,
 ) -> Page {
     let Some(rule) = store::get(&state.app.db, &user.company_id, &id).await? else {
         return Ok(state.views.not_found());
@@ -564,7 +565,7 @@ async fn delete_confirm(
 async fn delete(
     State(state): State<AppState>,
     user: OfficeUser,
-    Path(id): Path<String>,
+    Path(id): Path<AlertRuleId>,
     Form(f): Form<CsrfForm>,
 ) -> Page {
     if let Some(r) = user.csrf_refusal(&f.csrf) {

@@ -84,10 +84,10 @@ pub(super) async fn section(
     let company_id = actor.company_id();
     let mut names = std::collections::HashMap::new();
     for t in templates::list_email(&state.app.db, company_id).await? {
-        names.insert(t.id, t.name);
+        names.insert(t.id.into_string(), t.name);
     }
     for t in templates::list_sms(&state.app.db, company_id).await? {
-        names.insert(t.id, t.name);
+        names.insert(t.id.into_string(), t.name);
     }
     let money = |minor: i64| Money::new(minor, currency).format();
     let name = |line: &FunnelLine| {

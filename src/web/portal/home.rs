@@ -301,7 +301,7 @@ pub(super) async fn remove_card_page(
 pub(super) async fn remove_card(
     State(state): State<AppState>,
     user: PortalUser,
-    Path(id): Path<String>,
+    Path(id): Path<crate::domain::ids::CardId>,
     Form(f): Form<CsrfForm>,
 ) -> Response {
     if let Some(r) = user.csrf_refusal(&f.csrf) {
@@ -420,7 +420,7 @@ pub(super) async fn add_card(
 pub(super) async fn set_default(
     State(state): State<AppState>,
     user: PortalUser,
-    Path(id): Path<String>,
+    Path(id): Path<crate::domain::ids::CardId>,
     Form(f): Form<CsrfForm>,
 ) -> Response {
     if let Some(r) = user.csrf_refusal(&f.csrf) {

@@ -15,7 +15,7 @@ use crate::app::{Refusal, Rejected};
 use crate::domain::autopay as rules;
 use crate::domain::autopay_consent_text;
 use crate::domain::dates;
-use crate::domain::ids::CustomerId;
+use crate::domain::ids::{CardId, CustomerId};
 use crate::store::autopay as store;
 use crate::store::payments as pay_store;
 use crate::store::{companies, customers};
@@ -39,7 +39,7 @@ pub(super) struct EnrollForm {
 
 #[derive(Serialize)]
 struct CardChoice {
-    id: String,
+    id: CardId,
     label: String,
     expired: bool,
 }
@@ -48,13 +48,13 @@ struct CardChoice {
 struct PropertyChoice {
     id: String,
     address: String,
-    method_id: String,
+    method_id: CardId,
 }
 
 #[derive(Serialize)]
 struct EnrollmentView {
     card: String,
-    method_id: String,
+    method_id: CardId,
     channel: String,
     since: String,
     starts_on: String,

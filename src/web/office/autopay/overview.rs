@@ -92,7 +92,7 @@ pub(super) async fn overview(State(state): State<AppState>, user: OfficeUser) ->
             let row = UpcomingRow {
                 date: dates::display(day),
                 time: dates::display_instant(instant, &company.time_zone),
-                customer_id: inv.customer_id.clone(),
+                customer_id: inv.customer_id.to_string(),
                 customer_name: inv.customer_name.clone(),
                 invoice_id: inv.invoice_id.clone(),
                 number: inv.number.clone(),

@@ -173,12 +173,12 @@ async fn settings_view(
     let emails: Vec<(String, String)> = crate::store::templates::list_email(db, &user.company_id)
         .await?
         .into_iter()
-        .map(|t| (t.id, t.name))
+        .map(|t| (t.id.into_string(), t.name))
         .collect();
     let sms: Vec<(String, String)> = crate::store::templates::list_sms(db, &user.company_id)
         .await?
         .into_iter()
-        .map(|t| (t.id, t.name))
+        .map(|t| (t.id.into_string(), t.name))
         .collect();
     let hours: Vec<(String, String)> = (0u8..24).map(|h| (h.to_string(), hour_label(h))).collect();
     let messages = [

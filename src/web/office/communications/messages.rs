@@ -113,7 +113,7 @@ pub(super) async fn messages_page(
 pub(super) async fn message_page(
     State(state): State<AppState>,
     user: OfficeUser,
-    axum::extract::Path(id): axum::extract::Path<String>,
+    axum::extract::Path(id): axum::extract::Path<crate::domain::ids::MessageId>,
 ) -> Page {
     let m = match crate::app::messages::read_message(&state.app, &user.as_actor(), &id).await {
         Ok(m) => m,

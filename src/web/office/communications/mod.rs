@@ -13,6 +13,7 @@ use axum::{Form, Router};
 use serde::Serialize;
 
 use super::OfficeUser;
+use crate::app::templates::TemplateId;
 use crate::messaging::Channel;
 use crate::messaging::template::{self, sms_segments};
 use crate::store::companies;
@@ -97,10 +98,11 @@ pub(super) enum Kind {
 }
 
 impl Kind {
-    pub(super) fn channel(self) -> Channel {
+    /// A path's id as this kind's template id.
+    pub(super) fn id(self, id: &str) -> TemplateId {
         match self {
-            Kind::Email => Channel::Email,
-            Kind::Sms => Channel::Sms,
+            Kind::Email => TemplateId::Email(id.into()),
+            Kind::Sms => TemplateId::Sms(id.into()),
         }
     }
 

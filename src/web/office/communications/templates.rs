@@ -13,7 +13,7 @@ use super::time_zone;
 use super::{Kind, Page, VARIABLE_MEANINGS, sms_count};
 use crate::app::Rejected;
 use crate::app::messages::DraftBody;
-use crate::app::templates::{self, Draft};
+use crate::app::templates::{self, Draft, TemplateId};
 use crate::domain::i18n::Lang;
 use crate::domain::message::{EmailTranslations, SmsTranslation, SmsTranslations, TemplateEmail};
 use crate::messaging::template::{
@@ -141,7 +141,7 @@ pub(super) async fn list(State(state): State<AppState>, user: OfficeUser, kind: 
                 updated: shown(t.updated_at),
                 is_default: t.is_default,
                 summary: t.subject,
-                id: t.id,
+                id: t.id.into_string(),
                 name: t.name,
             })
             .collect(),
@@ -152,7 +152,7 @@ pub(super) async fn list(State(state): State<AppState>, user: OfficeUser, kind: 
                 updated: shown(t.updated_at),
                 is_default: t.is_default,
                 summary: t.body.chars().take(80).collect(),
-                id: t.id,
+                id: t.id.into_string(),
                 name: t.name,
             })
             .collect(),
@@ -268,11 +268,10 @@ pub(super) async fn new_form(State(state): State<AppState>, user: OfficeUser, ki
 async fn load(
     state: &AppState,
     company_id: &str,
-    kind: Kind,
-    id: &str,
+    id: &TemplateId,
 ) -> Result<Option<TemplateForm>, ApiError> {
-    Ok(match kind {
-        Kind::Email => store::get_email(&state.app.db, company_id, id)
+    Ok(match id {
+        TemplateId::Email(id) => store::get_email(&state.app.db, company_id, id)
             .await?
             .map(|t| {
                 let es = t.translations.get(&Lang::Es).cloned();
@@ -289,7 +288,7 @@ async fn load(
                     ..TemplateForm::default()
                 }
             }),
-        Kind::Sms => store::get_sms(&state.app.db, company_id, id)
+        TemplateId::Sms(id) => store::get_sms(&state.app.db, company_id, id)
             .await?
             .map(|t| TemplateForm {
                 es_body: t
@@ -312,7 +311,7 @@ pub(super) async fn edit_form(
     Path(id): Path<String>,
     Query(q): Query<SavedQuery>,
 ) -> Page {
-    let Some(f) = load(&state, &user.company_id, kind, &id).await? else {
+    let Some(f) = load(&state, &user.company_id, &kind.id(&id)).await? else {
         return Ok(state.views.not_found());
     };
     editor(
@@ -509,8 +508,9 @@ pub(super) async fn save(
     if let Some(r) = user.csrf_refusal(&f.csrf) {
         return Ok(r);
     }
+    let id = id.map(|id| kind.id(&id));
     if let Some(id) = &id
-        && load(&state, &user.company_id, kind, id).await?.is_none()
+        && load(&state, &user.company_id, id).await?.is_none()
     {
         return Ok(state.views.not_found());
     }
@@ -522,7 +522,7 @@ pub(super) async fn save(
         let mut errors = BTreeMap::new();
         errors.insert(e.field, e.message);
         let extra = Extra {
-            id,
+            id: id.map(|i| i.as_str().to_string()),
             errors,
             ..Extra::default()
         };
@@ -565,7 +565,7 @@ pub(super) async fn save(
             (status, None, None)
         };
         let extra = Extra {
-            id,
+            id: id.map(|i| i.as_str().to_string()),
             preview,
             preview_error,
             preview_es,
@@ -579,7 +579,7 @@ pub(super) async fn save(
     let saved = templates::save(
         &state.app,
         &user.as_actor(),
-        id.as_deref(),
+        id.as_ref(),
         &f.draft(kind, &translations),
         default,
     )
@@ -591,7 +591,7 @@ pub(super) async fn save(
         Err(Rejected::Refused(r)) => Ok(refused(&state, r)),
         Err(rejected) => {
             let extra = Extra {
-                id,
+                id: id.map(|i| i.as_str().to_string()),
                 errors: rejected.by_field().unwrap_or_default(),
                 ..Extra::default()
             };
@@ -618,7 +618,7 @@ pub(super) async fn duplicate(
     if let Some(r) = user.csrf_refusal(&f.csrf) {
         return Ok(r);
     }
-    match templates::duplicate(&state.app, &user.as_actor(), kind.channel(), &id).await {
+    match templates::duplicate(&state.app, &user.as_actor(), &kind.id(&id)).await {
         Ok(copy) => Ok(Redirect::to(&format!("{}/{}", kind.base(), copy.id())).into_response()),
         Err(r) => Ok(refused(&state, r)),
     }
@@ -630,7 +630,7 @@ pub(super) async fn delete_confirm(
     kind: Kind,
     Path(id): Path<String>,
 ) -> Page {
-    let Some(t) = load(&state, &user.company_id, kind, &id).await? else {
+    let Some(t) = load(&state, &user.company_id, &kind.id(&id)).await? else {
         return Ok(state.views.not_found());
     };
     let noun = kind.noun();
@@ -661,7 +661,7 @@ pub(super) async fn delete(
     if let Some(r) = user.csrf_refusal(&f.csrf) {
         return Ok(r);
     }
-    match templates::delete(&state.app, &user.as_actor(), kind.channel(), &id).await {
+    match templates::delete(&state.app, &user.as_actor(), &kind.id(&id)).await {
         Ok(()) => Ok(Redirect::to(&kind.base()).into_response()),
         Err(r) => Ok(refused(&state, r)),
     }

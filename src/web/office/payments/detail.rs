@@ -13,7 +13,7 @@ use crate::app::refunds::{
     RefundKey, RefundOutcome, RefundRequest, plan_refund_for, refund as refund_usecase,
     retry_refund as retry_refund_usecase,
 };
-use crate::domain::ids::PaymentId;
+use crate::domain::ids::{InvoiceId, PaymentId, RefundId};
 use crate::domain::money::{parse_amount, plain_amount};
 use crate::store::payments as store;
 use crate::store::{StoreError, refunds};
@@ -43,7 +43,7 @@ pub(super) struct RefundForm {
 
 #[derive(Serialize)]
 struct AllocationRow {
-    invoice_id: String,
+    invoice_id: InvoiceId,
     number: String,
     applied: String,
     given_back: String,
@@ -53,7 +53,7 @@ struct AllocationRow {
 
 #[derive(Serialize)]
 struct RefundRow {
-    id: String,
+    id: RefundId,
     date: String,
     amount: String,
     reason: String,
@@ -70,7 +70,7 @@ struct RefundRow {
 pub(super) async fn show(
     State(state): State<AppState>,
     user: OfficeUser,
-    Path(id): Path<String>,
+    Path(id): Path<PaymentId>,
     Query(q): Query<ShowQuery>,
 ) -> Response {
     let notice = match q.done.as_str() {
@@ -87,7 +87,7 @@ pub(super) async fn show(
 async fn render_detail(
     state: &AppState,
     user: &OfficeUser,
-    id: &str,
+    id: &PaymentId,
     status: StatusCode,
     form: Option<RefundForm>,
     error: Option<(String, String)>,
@@ -354,7 +354,7 @@ pub(super) struct CsrfOnly {
 pub(super) async fn retry_refund(
     State(state): State<AppState>,
     user: OfficeUser,
-    Path((id, refund_id)): Path<(PaymentId, String)>,
+    Path((id, refund_id)): Path<(PaymentId, RefundId)>,
     Form(form): Form<CsrfOnly>,
 ) -> Response {
     if let Some(r) = user.csrf_refusal(&form.csrf) {

@@ -69,7 +69,7 @@ pub(super) async fn list(
             Err(e) => return fail(e),
         };
     // Refunds that failed or are pending, shown on their payments.
-    let ids: Vec<String> = rows.iter().map(|p| p.id.to_string()).collect();
+    let ids: Vec<crate::domain::ids::PaymentId> = rows.iter().map(|p| p.id.clone()).collect();
     let unsettled =
         match refunds::unsettled_of_payments(&state.app.db, &user.company_id, &ids).await {
             Ok(r) => r,

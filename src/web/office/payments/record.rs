@@ -166,7 +166,7 @@ async fn render_form(
     let cards: Vec<CardRow> = cards
         .iter()
         .map(|m| CardRow {
-            id: m.id.clone(),
+            id: m.id.to_string(),
             label: format!(
                 "{} ending {}, expires {:02}/{:02}",
                 m.brand,
