@@ -415,12 +415,10 @@ fn sqlite_file(options: &SqliteConnectOptions) -> Option<std::path::PathBuf> {
 /// A SQLite database on disk is created (or narrowed to) owner-only access
 /// before it opens, so its WAL and SHM files are created the same way.
 pub fn private_sqlite_file(options: &SqliteConnectOptions) -> anyhow::Result<()> {
-    let path = options.get_filename();
-    let name = path.as_os_str();
-    if name.is_empty() || name == ":memory:" || name.to_string_lossy().starts_with("file:") {
+    let Some(path) = sqlite_file(options) else {
         return Ok(());
-    }
-    crate::private_files::prepare_sqlite_file(path)
+    };
+    crate::private_files::prepare_sqlite_file(&path)
         .map_err(|e| anyhow::anyhow!("cannot create the database file {}: {e}", path.display()))
 }
 
