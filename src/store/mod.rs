@@ -29,6 +29,7 @@ pub mod refunds;
 pub mod sessions;
 pub mod sql;
 pub mod templates;
+mod values;
 pub mod webhooks;
 pub mod writer;
 
