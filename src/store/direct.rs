@@ -408,3 +408,72 @@ fn to_sqlx(e: rusqlite::Error) -> sqlx::Error {
         other => sqlx::Error::Protocol(other.to_string()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::store::{Db, StoreError, sql};
+
+    type Values = (
+        i64,
+        bool,
+        String,
+        Option<String>,
+        time::Date,
+        time::OffsetDateTime,
+    );
+
+    const READ: &str = "SELECT n, flag, name, note, day, at FROM t";
+
+    /// What the group writer's connection reads back is what sqlx reads
+    /// back from the same rows, for each kind of value the store binds.
+    #[tokio::test]
+    async fn the_writer_binds_and_reads_values_as_sqlx_does() {
+        let dir = std::env::temp_dir().join(format!("fp-direct-{}", crate::crypto::new_id("t")));
+        std::fs::create_dir_all(&dir).unwrap();
+        let db = Db::connect(&format!("sqlite://{}/d.db", dir.display()))
+            .await
+            .unwrap();
+        sql::query(
+            "CREATE TABLE t (n INTEGER NOT NULL, flag BOOLEAN NOT NULL, name TEXT NOT NULL UNIQUE,
+             note TEXT, day DATE NOT NULL, at TEXT NOT NULL)",
+        )
+        .execute(db.writer())
+        .await
+        .unwrap();
+        let at = time::OffsetDateTime::from_unix_timestamp(1_796_000_000).unwrap()
+            + time::Duration::microseconds(410_000);
+        let day = at.date();
+        let written: Values = db
+            .write(move |conn| {
+                Box::pin(async move {
+                    let done = sql::query(
+                        "INSERT INTO t (n, flag, name, note, day, at) VALUES ($2, $3, $1, $4, $5, $6)",
+                    )
+                    .bind("first")
+                    .bind(-7i64)
+                    .bind(true)
+                    .bind(None::<String>)
+                    .bind(day)
+                    .bind(at)
+                    .execute(&mut *conn)
+                    .await?;
+                    assert_eq!(done.rows_affected(), 1);
+                    let again = sql::query("INSERT INTO t (n, flag, name, day, at) VALUES (1, 0, $1, $2, $3)")
+                        .bind("first")
+                        .bind(day)
+                        .bind(at)
+                        .execute(&mut *conn)
+                        .await
+                        .map_err(StoreError::from);
+                    assert!(matches!(again, Err(StoreError::Conflict)), "{again:?}");
+                    Ok::<_, StoreError>(sql::query_as::<Values>(READ).fetch_one(&mut *conn).await?)
+                })
+            })
+            .await
+            .unwrap();
+        let read: Values = sql::query_as(READ).fetch_one(db.reader()).await.unwrap();
+        assert_eq!(written, read);
+        assert_eq!(written, (-7, true, "first".into(), None, day, at));
+        std::fs::remove_dir_all(dir).ok();
+    }
+}
