@@ -11,6 +11,7 @@ pub mod checklist;
 pub mod companies;
 pub mod copy;
 pub mod customers;
+pub mod direct;
 pub mod funnel;
 pub mod health;
 pub mod imports;
@@ -28,6 +29,7 @@ pub mod refunds;
 pub mod sessions;
 pub mod sql;
 pub mod templates;
+mod values;
 pub mod webhooks;
 pub mod writer;
 
@@ -126,7 +128,11 @@ fn unavailable_reason(db: &dyn sqlx::error::DatabaseError) -> Option<&'static st
             _ => None,
         };
     }
-    db.try_downcast_ref::<sqlx::sqlite::SqliteError>()?;
+    if db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_none()
+        && db.try_downcast_ref::<direct::DirectError>().is_none()
+    {
+        return None;
+    }
     let extended: i32 = code.parse().ok()?;
     // Primary result codes: SQLITE_BUSY, SQLITE_LOCKED, SQLITE_IOERR,
     // SQLITE_FULL, SQLITE_CANTOPEN.
@@ -189,13 +195,14 @@ impl Db {
         let options = SqliteConnectOptions::from_str(url)
             .map_err(|e| anyhow::anyhow!("bad database URL '{url}': {e}"))?;
         private_sqlite_file(&options)?;
+        let file = sqlite_file(&options);
         let options = options
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             // A lost payment record is the one thing we cannot have.
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(10))
+            .busy_timeout(SQLITE_BUSY_TIMEOUT)
             .statement_cache_capacity(256);
         let write = SqlitePoolOptions::new()
             .max_connections(1)
@@ -226,8 +233,18 @@ impl Db {
             .await
             .map_err(|e| anyhow::anyhow!("cannot open database '{url}': {e}"))?;
         let write = Pool::new(PoolKind::Sqlite(write), clock.clone());
+        // The group writer's own connection, once the file exists.
+        let group = match file {
+            Some(path) => {
+                let conn = direct::DirectConn::open(&path, SQLITE_BUSY_TIMEOUT)
+                    .map_err(|e| anyhow::anyhow!("cannot open database '{url}': {e}"))?;
+                writer::GroupWriter::start_direct(conn, path, SQLITE_BUSY_TIMEOUT, clock.clone())
+                    .map_err(|e| anyhow::anyhow!("cannot start the database writer: {e}"))?
+            }
+            None => writer::GroupWriter::start(write.clone()),
+        };
         Ok(Db {
-            group: writer::GroupWriter::start(write.clone()),
+            group,
             write,
             read: Pool::new(PoolKind::Sqlite(read), clock),
         })
@@ -383,15 +400,26 @@ async fn savepoint_statement(conn: &mut Conn, sql: String) -> StoreResult<()> {
     Ok(())
 }
 
+/// How long a SQLite write waits for another process's lock before the
+/// request is answered "try again".
+const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The file of a SQLite database on disk; `None` in memory.
+fn sqlite_file(options: &SqliteConnectOptions) -> Option<std::path::PathBuf> {
+    let path = options.get_filename();
+    let name = path.as_os_str();
+    let in_memory =
+        name.is_empty() || name == ":memory:" || name.to_string_lossy().starts_with("file:");
+    (!in_memory).then(|| path.to_path_buf())
+}
+
 /// A SQLite database on disk is created (or narrowed to) owner-only access
 /// before it opens, so its WAL and SHM files are created the same way.
 pub fn private_sqlite_file(options: &SqliteConnectOptions) -> anyhow::Result<()> {
-    let path = options.get_filename();
-    let name = path.as_os_str();
-    if name.is_empty() || name == ":memory:" || name.to_string_lossy().starts_with("file:") {
+    let Some(path) = sqlite_file(options) else {
         return Ok(());
-    }
-    crate::private_files::prepare_sqlite_file(path)
+    };
+    crate::private_files::prepare_sqlite_file(&path)
         .map_err(|e| anyhow::anyhow!("cannot create the database file {}: {e}", path.display()))
 }
 

@@ -6,19 +6,20 @@
 //! types on both. A statement whose dialects differ carries a PostgreSQL text
 //! as well (`Query::pg`).
 
-use sqlx::error::BoxDynError;
 use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgArguments, PgRow};
 use sqlx::sqlite::{SqliteArguments, SqliteRow};
 use sqlx::{
-    Arguments, ColumnIndex, Decode, FromRow, PgConnection, PgPool, Postgres, SqlSafeStr, SqlStr,
-    Sqlite, SqliteConnection, SqlitePool, Type,
+    ColumnIndex, Decode, FromRow, PgConnection, PgPool, Postgres, SqlSafeStr, SqlStr, Sqlite,
+    SqliteConnection, SqlitePool, Type,
 };
 use sqlx_core::transaction::TransactionManager;
 use time::OffsetDateTime;
 
+use super::direct::{CellIndex, DirectConn, DirectRow, FromCell, FromCells};
 use crate::domain::Clock;
-use crate::domain::ids;
+
+pub use super::values::{Cell, Value, sqlite_instant};
 
 /// Which database a pool or connection talks to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -94,12 +95,28 @@ pub struct Conn {
 enum ConnKind {
     Sqlite(PoolConnection<Sqlite>),
     Pg(PoolConnection<Postgres>),
+    /// The SQLite group writer's connection (`direct.rs`).
+    Direct(DirectConn),
 }
 
 impl Conn {
+    /// The SQLite group writer's connection, used on its own thread.
+    pub(crate) fn direct(conn: DirectConn, clock: Clock) -> Conn {
+        Conn {
+            kind: ConnKind::Direct(conn),
+            clock,
+        }
+    }
+
+    /// A direct connection left inside a transaction (a failed COMMIT or
+    /// ROLLBACK): it must not run the next batch.
+    pub(crate) fn direct_in_transaction(&self) -> bool {
+        matches!(&self.kind, ConnKind::Direct(c) if c.in_transaction())
+    }
+
     pub fn backend(&self) -> Backend {
         match self.kind {
-            ConnKind::Sqlite(_) => Backend::Sqlite,
+            ConnKind::Sqlite(_) | ConnKind::Direct(_) => Backend::Sqlite,
             ConnKind::Pg(_) => Backend::Postgres,
         }
     }
@@ -128,6 +145,7 @@ impl Conn {
                 )
                 .await?
             }
+            ConnKind::Direct(_) => return Err(not_pooled()),
         }
         let mut tx = Tx {
             conn: self,
@@ -222,6 +240,7 @@ impl Tx {
                 <Sqlite as sqlx::Database>::TransactionManager::commit(c).await?
             }
             ConnKind::Pg(c) => <Postgres as sqlx::Database>::TransactionManager::commit(c).await?,
+            ConnKind::Direct(_) => return Err(not_pooled()),
         }
         self.open = false;
         Ok(())
@@ -235,10 +254,16 @@ impl Tx {
             ConnKind::Pg(c) => {
                 <Postgres as sqlx::Database>::TransactionManager::rollback(c).await?
             }
+            ConnKind::Direct(_) => return Err(not_pooled()),
         }
         self.open = false;
         Ok(())
     }
+}
+
+/// A `Tx` is begun only on a pooled connection.
+fn not_pooled() -> sqlx::Error {
+    sqlx::Error::Protocol("the group writer's connection runs no transactions of callers".into())
 }
 
 impl Drop for Tx {
@@ -252,6 +277,7 @@ impl Drop for Tx {
                 ConnKind::Pg(c) => {
                     <Postgres as sqlx::Database>::TransactionManager::start_rollback(c)
                 }
+                ConnKind::Direct(_) => {}
             }
         }
     }
@@ -276,6 +302,7 @@ pub enum Target<'e> {
     SqlitePool(&'e SqlitePool),
     Pg(&'e mut PgConnection),
     PgPool(&'e PgPool),
+    Direct(&'e mut DirectConn),
 }
 
 /// A pool, a connection or a transaction.
@@ -303,6 +330,7 @@ impl<'e> Executor<'e> for &'e mut Conn {
         match &mut self.kind {
             ConnKind::Sqlite(c) => Target::Sqlite(c),
             ConnKind::Pg(c) => Target::Pg(c),
+            ConnKind::Direct(c) => Target::Direct(c),
         }
     }
 }
@@ -313,196 +341,18 @@ impl<'e> Executor<'e> for &'e mut Tx {
     }
 }
 
-/// A value both databases can take as a parameter.
-pub trait Value<'q>: Send + 'q {
-    fn add_sqlite(self: Box<Self>, args: &mut SqliteArguments) -> Result<(), BoxDynError>;
-    fn add_pg(self: Box<Self>, args: &mut PgArguments) -> Result<(), BoxDynError>;
-}
-
-/// Values bound as they are on both databases.
-macro_rules! bound_as_is {
-    ($($t:ty),* $(,)?) => {$(
-        impl<'q> Value<'q> for $t {
-            fn add_sqlite(self: Box<Self>, args: &mut SqliteArguments) -> Result<(), BoxDynError> {
-                args.add(*self)
-            }
-            fn add_pg(self: Box<Self>, args: &mut PgArguments) -> Result<(), BoxDynError> {
-                args.add(*self)
-            }
-        }
-    )*};
-}
-
-bound_as_is!(
-    String,
-    &'q str,
-    &'q String,
-    i64,
-    i32,
-    bool,
-    Vec<u8>,
-    &'q [u8],
-    &'q Vec<u8>,
-    time::Date,
-    Option<String>,
-    Option<&'q str>,
-    Option<&'q String>,
-    &'q Option<String>,
-    Option<i64>,
-    Option<i32>,
-    Option<bool>,
-    Option<Vec<u8>>,
-    Option<time::Date>,
-    Option<&'q [u8]>,
-    &'q i64,
-);
-
-/// Typed ids (`domain::ids`) are `TEXT` on both databases: bound as their
-/// text, decoded from it.
-macro_rules! id_columns {
-    ($($t:ident),* $(,)?) => {$(
-        impl<'q> Value<'q> for ids::$t {
-            fn add_sqlite(self: Box<Self>, args: &mut SqliteArguments) -> Result<(), BoxDynError> {
-                args.add(self.into_string())
-            }
-            fn add_pg(self: Box<Self>, args: &mut PgArguments) -> Result<(), BoxDynError> {
-                args.add(self.into_string())
-            }
-        }
-        impl<'q> Value<'q> for &'q ids::$t {
-            fn add_sqlite(self: Box<Self>, args: &mut SqliteArguments) -> Result<(), BoxDynError> {
-                args.add(self.as_str())
-            }
-            fn add_pg(self: Box<Self>, args: &mut PgArguments) -> Result<(), BoxDynError> {
-                args.add(self.as_str())
-            }
-        }
-        impl<'q> Value<'q> for Option<ids::$t> {
-            fn add_sqlite(self: Box<Self>, args: &mut SqliteArguments) -> Result<(), BoxDynError> {
-                args.add(self.map(ids::$t::into_string))
-            }
-            fn add_pg(self: Box<Self>, args: &mut PgArguments) -> Result<(), BoxDynError> {
-                args.add(self.map(ids::$t::into_string))
-            }
-        }
-        impl<'q> Value<'q> for Option<&'q ids::$t> {
-            fn add_sqlite(self: Box<Self>, args: &mut SqliteArguments) -> Result<(), BoxDynError> {
-                args.add(self.map(|id| id.as_str()))
-            }
-            fn add_pg(self: Box<Self>, args: &mut PgArguments) -> Result<(), BoxDynError> {
-                args.add(self.map(|id| id.as_str()))
-            }
-        }
-        impl<'q> Value<'q> for &'q Option<ids::$t> {
-            fn add_sqlite(self: Box<Self>, args: &mut SqliteArguments) -> Result<(), BoxDynError> {
-                args.add((*self).as_ref().map(|id| id.as_str()))
-            }
-            fn add_pg(self: Box<Self>, args: &mut PgArguments) -> Result<(), BoxDynError> {
-                args.add((*self).as_ref().map(|id| id.as_str()))
-            }
-        }
-        impl<DB: sqlx::Database> Type<DB> for ids::$t
-        where
-            String: Type<DB>,
-        {
-            fn type_info() -> DB::TypeInfo {
-                <String as Type<DB>>::type_info()
-            }
-            fn compatible(ty: &DB::TypeInfo) -> bool {
-                <String as Type<DB>>::compatible(ty)
-            }
-        }
-        impl<'r, DB: sqlx::Database> Decode<'r, DB> for ids::$t
-        where
-            String: Decode<'r, DB>,
-        {
-            fn decode(value: <DB as sqlx::Database>::ValueRef<'r>) -> Result<Self, BoxDynError> {
-                <String as Decode<'r, DB>>::decode(value).map(ids::$t::from)
-            }
-        }
-    )*};
-}
-
-id_columns!(
-    CompanyId,
-    CustomerId,
-    PropertyId,
-    InvoiceId,
-    PaymentId,
-    AttemptId,
-    RefundId,
-    CardId,
-    LinkId,
-    EmailTemplateId,
-    SmsTemplateId,
-    AlertRuleId,
-    WebhookEndpointId,
-    MessageId,
-);
-
-/// Instants: PostgreSQL takes them as `timestamptz`; SQLite keeps text and
-/// compares it as text, so every instant is written in one width, UTC, to
-/// the microsecond (`2026-12-06T17:09:30.410000Z`): text order is then time
-/// order. (sqlx's own encoding drops trailing zeros of the fraction, and
-/// `…:30.4Z` would sort after `…:30.41Z`.)
-pub fn sqlite_instant(at: OffsetDateTime) -> String {
-    let at = at.to_offset(time::UtcOffset::UTC);
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z",
-        at.year(),
-        u8::from(at.month()),
-        at.day(),
-        at.hour(),
-        at.minute(),
-        at.second(),
-        at.microsecond()
-    )
-}
-
-impl<'q> Value<'q> for OffsetDateTime {
-    fn add_sqlite(self: Box<Self>, args: &mut SqliteArguments) -> Result<(), BoxDynError> {
-        args.add(sqlite_instant(*self))
-    }
-    fn add_pg(self: Box<Self>, args: &mut PgArguments) -> Result<(), BoxDynError> {
-        args.add(*self)
-    }
-}
-
-impl<'q> Value<'q> for Option<OffsetDateTime> {
-    fn add_sqlite(self: Box<Self>, args: &mut SqliteArguments) -> Result<(), BoxDynError> {
-        args.add(self.map(sqlite_instant))
-    }
-    fn add_pg(self: Box<Self>, args: &mut PgArguments) -> Result<(), BoxDynError> {
-        args.add(*self)
-    }
-}
-
-impl<'q> Value<'q> for &'q OffsetDateTime {
-    fn add_sqlite(self: Box<Self>, args: &mut SqliteArguments) -> Result<(), BoxDynError> {
-        args.add(sqlite_instant(**self))
-    }
-    fn add_pg(self: Box<Self>, args: &mut PgArguments) -> Result<(), BoxDynError> {
-        args.add(**self)
-    }
-}
-
-impl<'q> Value<'q> for &'q Option<OffsetDateTime> {
-    fn add_sqlite(self: Box<Self>, args: &mut SqliteArguments) -> Result<(), BoxDynError> {
-        args.add(self.map(sqlite_instant))
-    }
-    fn add_pg(self: Box<Self>, args: &mut PgArguments) -> Result<(), BoxDynError> {
-        args.add(*self)
-    }
-}
-
 /// A type both databases' rows decode into.
 pub trait Decodable:
-    for<'r> Decode<'r, Sqlite> + Type<Sqlite> + for<'r> Decode<'r, Postgres> + Type<Postgres>
+    for<'r> Decode<'r, Sqlite> + Type<Sqlite> + for<'r> Decode<'r, Postgres> + Type<Postgres> + FromCell
 {
 }
 
 impl<T> Decodable for T where
-    T: for<'r> Decode<'r, Sqlite> + Type<Sqlite> + for<'r> Decode<'r, Postgres> + Type<Postgres>
+    T: for<'r> Decode<'r, Sqlite>
+        + Type<Sqlite>
+        + for<'r> Decode<'r, Postgres>
+        + Type<Postgres>
+        + FromCell
 {
 }
 
@@ -510,18 +360,20 @@ impl<T> Decodable for T where
 pub enum Row {
     Sqlite(SqliteRow),
     Pg(PgRow),
+    Direct(DirectRow),
 }
 
 impl Row {
     pub fn try_get<T, I>(&self, index: I) -> Result<T, sqlx::Error>
     where
         T: Decodable,
-        I: ColumnIndex<SqliteRow> + ColumnIndex<PgRow>,
+        I: ColumnIndex<SqliteRow> + ColumnIndex<PgRow> + CellIndex,
     {
         use sqlx::Row as _;
         match self {
             Row::Sqlite(r) => r.try_get(index),
             Row::Pg(r) => r.try_get(index),
+            Row::Direct(r) => r.get(index),
         }
     }
 
@@ -529,7 +381,7 @@ impl Row {
     pub fn get<T, I>(&self, index: I) -> T
     where
         T: Decodable,
-        I: ColumnIndex<SqliteRow> + ColumnIndex<PgRow> + std::fmt::Debug,
+        I: ColumnIndex<SqliteRow> + ColumnIndex<PgRow> + CellIndex + std::fmt::Debug,
     {
         let name = format!("{index:?}");
         self.try_get(index)
@@ -538,14 +390,21 @@ impl Row {
 }
 
 /// Rows that map onto a Rust type on both databases (tuples of `Decodable`).
-pub trait FromRows: for<'r> FromRow<'r, SqliteRow> + for<'r> FromRow<'r, PgRow> {}
+pub trait FromRows:
+    for<'r> FromRow<'r, SqliteRow> + for<'r> FromRow<'r, PgRow> + FromCells
+{
+}
 
-impl<T> FromRows for T where T: for<'r> FromRow<'r, SqliteRow> + for<'r> FromRow<'r, PgRow> {}
+impl<T> FromRows for T where
+    T: for<'r> FromRow<'r, SqliteRow> + for<'r> FromRow<'r, PgRow> + FromCells
+{
+}
 
 fn from_row<O: FromRows>(row: &Row) -> Result<O, sqlx::Error> {
     match row {
         Row::Sqlite(r) => O::from_row(r),
         Row::Pg(r) => O::from_row(r),
+        Row::Direct(r) => O::from_cells(r),
     }
 }
 
@@ -575,9 +434,15 @@ impl From<PgRow> for Row {
 
 /// Runs `$body` with `$q`, sqlx's query of `$query` with its values bound
 /// for the database `$on` talks to, and `$e`, that pool or connection.
+/// On the direct connection, `$direct` gets the rows and the rows changed.
 macro_rules! on_target {
-    ($query:expr, $on:expr, |$q:ident, $e:ident| $body:expr) => {
+    ($query:expr, $on:expr, |$q:ident, $e:ident| $body:expr, |$rows:pat_param, $changed:pat_param| $direct:expr) => {
         match $on.target() {
+            Target::Direct(c) => {
+                let (sql, args) = $query.direct()?;
+                let ($rows, $changed) = c.run(sql.as_str(), &args)?;
+                $direct
+            }
             Target::Sqlite($e) => {
                 let (sql, args) = $query.sqlite()?;
                 let $q = sqlx::query_with(sql, args);
@@ -637,6 +502,14 @@ impl<'q> Query<'q> {
         Ok((self.sql, args))
     }
 
+    fn direct(self) -> Result<(SqlStr, Vec<Cell>), sqlx::Error> {
+        let mut args = Vec::with_capacity(self.args.len());
+        for v in self.args {
+            v.add_direct(&mut args);
+        }
+        Ok((self.sql, args))
+    }
+
     fn postgres(self) -> Result<(SqlStr, PgArguments), sqlx::Error> {
         let mut args = PgArguments::default();
         for v in self.args {
@@ -646,27 +519,34 @@ impl<'q> Query<'q> {
     }
 
     pub async fn execute<'e>(self, on: impl Executor<'e>) -> Result<Done, sqlx::Error> {
-        let rows = on_target!(self, on, |q, e| q.execute(e).await?.rows_affected());
+        let rows = on_target!(
+            self,
+            on,
+            |q, e| q.execute(e).await?.rows_affected(),
+            |_, changed| changed
+        );
         Ok(Done { rows })
     }
 
     pub async fn fetch_all<'e>(self, on: impl Executor<'e>) -> Result<Vec<Row>, sqlx::Error> {
-        Ok(on_target!(self, on, |q, e| q
-            .fetch_all(e)
-            .await?
-            .into_iter()
-            .map(Row::from)
-            .collect()))
+        Ok(on_target!(
+            self,
+            on,
+            |q, e| q.fetch_all(e).await?.into_iter().map(Row::from).collect(),
+            |rows, _| rows.into_iter().map(Row::Direct).collect()
+        ))
     }
 
     pub async fn fetch_optional<'e>(
         self,
         on: impl Executor<'e>,
     ) -> Result<Option<Row>, sqlx::Error> {
-        Ok(on_target!(self, on, |q, e| q
-            .fetch_optional(e)
-            .await?
-            .map(Row::from)))
+        Ok(on_target!(
+            self,
+            on,
+            |q, e| q.fetch_optional(e).await?.map(Row::from),
+            |rows, _| rows.into_iter().next().map(Row::Direct)
+        ))
     }
 
     pub async fn fetch_one<'e>(self, on: impl Executor<'e>) -> Result<Row, sqlx::Error> {
@@ -776,5 +656,6 @@ pub async fn raw<'e>(sql: &'static str, on: impl Executor<'e>) -> Result<(), sql
         Target::SqlitePool(p) => sqlx::raw_sql(sql).execute(p).await.map(|_| ()),
         Target::Pg(c) => sqlx::raw_sql(sql).execute(c).await.map(|_| ()),
         Target::PgPool(p) => sqlx::raw_sql(sql).execute(p).await.map(|_| ()),
+        Target::Direct(c) => c.batch(sql),
     }
 }

@@ -4,6 +4,13 @@
 //! commits once. A job that fails rolls back to its savepoint alone; every
 //! caller hears its result only after the shared commit is durable.
 //!
+//! On SQLite the writer is a thread of its own with its own connection to
+//! the database file (`direct.rs`): a job's statements run there in one
+//! step, from the statement cache, without a hand-off per statement, and the
+//! commit's fsync is waited for there, not on the async runtime's threads.
+//! (An in-memory database has no file to share: its batches run on the
+//! pool's connection.)
+//!
 //! On PostgreSQL a batch holds the advisory locks of its jobs' scope
 //! (`WriteScope`), so a batch has one scope: one company's jobs, or the
 //! whole database's. Batches of different scopes run at once, each on its
@@ -12,11 +19,17 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::future::Future;
+use std::path::PathBuf;
 use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, Wake, Waker};
+use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
 
+use super::direct::DirectConn;
 use super::{Backend, Conn, Pool, StoreError, WriteScope};
+use crate::domain::Clock;
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 /// Called once the batch's commit has succeeded (`Ok`) or failed (`Err`).
@@ -45,6 +58,29 @@ impl GroupWriter {
             Backend::Postgres => tokio::spawn(run_by_scope(pool, rx)),
         };
         GroupWriter { jobs }
+    }
+
+    /// SQLite's writer on a thread of its own, with `conn` (opened on
+    /// `path`, reopened there after a failure that left it unusable).
+    pub fn start_direct(
+        conn: DirectConn,
+        path: PathBuf,
+        busy_timeout: Duration,
+        clock: Clock,
+    ) -> std::io::Result<GroupWriter> {
+        let (jobs, rx) = mpsc::unbounded_channel();
+        let runtime = tokio::runtime::Handle::try_current().ok();
+        std::thread::Builder::new()
+            .name("fieldpay-writer".into())
+            .spawn(move || {
+                // Jobs may use the runtime (a timer, a spawn); they run here.
+                let _entered = runtime.as_ref().map(|r| r.enter());
+                let conn = Conn::direct(conn, clock.clone());
+                run_direct_writer(conn, rx, || {
+                    DirectConn::open(&path, busy_timeout).map(|c| Conn::direct(c, clock.clone()))
+                });
+            })?;
+        Ok(GroupWriter { jobs })
     }
 
     /// Runs `work` in the next batch of `scope`. `Err` from `work` undoes
@@ -129,6 +165,56 @@ async fn run_one_writer(pool: Pool, mut rx: mpsc::UnboundedReceiver<Job>) {
     }
 }
 
+/// SQLite with a file: batches run one at a time on the writer's thread,
+/// each to its end in one step (the jobs' statements complete as they are
+/// polled).
+fn run_direct_writer(
+    conn: Conn,
+    mut rx: mpsc::UnboundedReceiver<Job>,
+    reopen: impl Fn() -> Result<Conn, sqlx::Error>,
+) {
+    let mut conn = Some(conn);
+    while let Some(first) = rx.blocking_recv() {
+        let batch = take_waiting(first, &mut rx);
+        if conn.is_none() {
+            conn = reopen()
+                .map_err(
+                    |e| tracing::error!(error = %e, "database writer cannot open its connection"),
+                )
+                .ok();
+        }
+        // Dropping the jobs unrun tells their callers nothing was saved.
+        let Some(c) = conn.as_mut() else { continue };
+        block_on(run_batch_on(c, &WriteScope::Database, batch));
+        if c.direct_in_transaction() {
+            // Never run the next batch inside this one's transaction.
+            tracing::error!("database writer's connection was left in a transaction; reopening it");
+            conn = None;
+        }
+    }
+}
+
+/// Polls `work` to its end on this thread. The direct connection's
+/// statements never wait, so a job is ready when first polled; anything
+/// else it awaits parks the writer until woken.
+fn block_on<F: Future>(work: F) -> F::Output {
+    struct Unpark(std::thread::Thread);
+    impl Wake for Unpark {
+        fn wake(self: Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
+    let mut cx = Context::from_waker(&waker);
+    let mut work = std::pin::pin!(work);
+    loop {
+        if let Poll::Ready(out) = work.as_mut().poll(&mut cx) {
+            return out;
+        }
+        std::thread::park();
+    }
+}
+
 /// PostgreSQL: a queue per scope; each scope's next batch starts as soon as
 /// its previous one has committed, beside the other scopes' batches.
 async fn run_by_scope(pool: Pool, mut rx: mpsc::UnboundedReceiver<Job>) {
@@ -185,25 +271,30 @@ impl Drop for Finished {
     }
 }
 
-/// One transaction for `batch`, each job in its own savepoint, one commit.
+/// `run_batch_on` a connection of the pool.
 async fn run_batch(pool: &Pool, scope: &WriteScope, batch: Vec<Job>) {
     // Dropping a job unrun tells its caller nothing was saved.
     let Ok(mut conn) = pool.acquire().await else {
         tracing::error!("database writer cannot get its connection");
         return;
     };
-    if let Err(e) = begin(&mut conn, scope).await {
+    run_batch_on(&mut conn, scope, batch).await;
+}
+
+/// One transaction for `batch`, each job in its own savepoint, one commit.
+async fn run_batch_on(conn: &mut Conn, scope: &WriteScope, batch: Vec<Job>) {
+    if let Err(e) = begin(conn, scope).await {
         // Never back into the pool inside a transaction.
-        exec(&mut conn, "ROLLBACK").await.ok();
+        exec(conn, "ROLLBACK").await.ok();
         tracing::error!(error = %e, "database writer cannot begin");
         return;
     }
     let mut finishers = Vec::with_capacity(batch.len());
     for job in batch {
-        if exec(&mut conn, "SAVEPOINT job").await.is_err() {
+        if exec(conn, "SAVEPOINT job").await.is_err() {
             continue;
         }
-        let (ok, finish) = (job.work)(&mut conn).await;
+        let (ok, finish) = (job.work)(conn).await;
         // A job that succeeded leaves its savepoint open (the commit
         // releases them all, one statement fewer per job); the next job's
         // savepoint nests inside it, and `ROLLBACK TO job` goes back to the
@@ -211,11 +302,11 @@ async fn run_batch(pool: &Pool, scope: &WriteScope, batch: Vec<Job>) {
         let closed = if ok {
             Ok(())
         } else {
-            exec(&mut conn, "ROLLBACK TO job").await
+            exec(conn, "ROLLBACK TO job").await
         };
         if let Err(e) = closed {
             tracing::error!(error = %e, "savepoint could not be closed; the batch is abandoned");
-            exec(&mut conn, "ROLLBACK").await.ok();
+            exec(conn, "ROLLBACK").await.ok();
             for f in finishers.drain(..) {
                 let f: Finish = f;
                 f(Err(e.clone()));
@@ -226,12 +317,12 @@ async fn run_batch(pool: &Pool, scope: &WriteScope, batch: Vec<Job>) {
         finishers.push(finish);
     }
     if finishers.is_empty() {
-        exec(&mut conn, "ROLLBACK").await.ok();
+        exec(conn, "ROLLBACK").await.ok();
         return;
     }
-    let commit = exec(&mut conn, "COMMIT").await;
+    let commit = exec(conn, "COMMIT").await;
     if commit.is_err() {
-        exec(&mut conn, "ROLLBACK").await.ok();
+        exec(conn, "ROLLBACK").await.ok();
     }
     for f in finishers {
         f(commit.clone());

@@ -1,0 +1,479 @@
+//! SQLite called in place: the connection of the group writer (`writer.rs`).
+//!
+//! sqlx runs each SQLite connection on a thread of its own, so every
+//! statement is a hand-off between threads and back; a payment's write job
+//! of a dozen statements paid for a dozen. The group writer's connection is
+//! instead opened here and used on the writer's own thread: the store's
+//! statements (the same `sql::query` text, bound values and row types) run
+//! on it synchronously from the statement cache, so a job is one step and
+//! its future is ready when first polled.
+
+use std::borrow::Cow;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rusqlite::types::{Value, ValueRef};
+use sqlx::error::{BoxDynError, DatabaseError, ErrorKind};
+use time::OffsetDateTime;
+
+use crate::domain::ids;
+
+/// The writer's own connection to the database file.
+#[derive(Debug)]
+pub struct DirectConn {
+    conn: rusqlite::Connection,
+}
+
+impl DirectConn {
+    /// Opens the database file that sqlx has created and migrated, with the
+    /// settings of the server's other connections: WAL (kept by the file),
+    /// `synchronous=FULL`, foreign keys, the same wait for a lock.
+    pub fn open(path: &Path, busy_timeout: Duration) -> Result<DirectConn, sqlx::Error> {
+        use rusqlite::OpenFlags;
+        let conn = rusqlite::Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(to_sqlx)?;
+        conn.busy_timeout(busy_timeout).map_err(to_sqlx)?;
+        conn.execute_batch(
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;",
+        )
+        .map_err(to_sqlx)?;
+        conn.set_prepared_statement_cache_capacity(256);
+        Ok(DirectConn { conn })
+    }
+
+    /// Whether a transaction is still open (a failed COMMIT or ROLLBACK).
+    pub fn in_transaction(&self) -> bool {
+        !self.conn.is_autocommit()
+    }
+
+    /// Runs several `;`-separated statements without parameters.
+    pub fn batch(&mut self, sql: &str) -> Result<(), sqlx::Error> {
+        self.conn.execute_batch(sql).map_err(to_sqlx)
+    }
+
+    /// Runs `sql` with `args` (`$N` placeholders, bound by their number):
+    /// its rows, and the rows it changed.
+    pub fn run(&mut self, sql: &str, args: &[Value]) -> Result<(Vec<DirectRow>, u64), sqlx::Error> {
+        let mut stmt = self.conn.prepare_cached(sql).map_err(to_sqlx)?;
+        for i in 1..=stmt.parameter_count() {
+            let n = match stmt.parameter_name(i) {
+                Some(name) => name[1..].parse::<usize>().map_err(|_| {
+                    sqlx::Error::Protocol(format!("parameter {name} has no number"))
+                })?,
+                None => i,
+            };
+            let value = args.get(n.wrapping_sub(1)).ok_or_else(|| {
+                sqlx::Error::Protocol(format!("parameter ${n} has no value bound"))
+            })?;
+            stmt.raw_bind_parameter(i, value).map_err(to_sqlx)?;
+        }
+        let columns = stmt.column_count();
+        let names: Arc<[String]> = stmt.column_names().iter().map(|s| s.to_string()).collect();
+        let readonly = stmt.readonly();
+        let mut out = Vec::new();
+        let mut rows = stmt.raw_query();
+        while let Some(row) = rows.next().map_err(to_sqlx)? {
+            let mut values = Vec::with_capacity(columns);
+            for c in 0..columns {
+                values.push(owned(row.get_ref(c).map_err(to_sqlx)?));
+            }
+            out.push(DirectRow {
+                names: names.clone(),
+                values,
+            });
+        }
+        drop(rows);
+        let changed = if readonly { 0 } else { self.conn.changes() };
+        Ok((out, changed))
+    }
+}
+
+fn owned(v: ValueRef<'_>) -> Value {
+    match v {
+        ValueRef::Null => Value::Null,
+        ValueRef::Integer(i) => Value::Integer(i),
+        ValueRef::Real(r) => Value::Real(r),
+        ValueRef::Text(t) => Value::Text(String::from_utf8_lossy(t).into_owned()),
+        ValueRef::Blob(b) => Value::Blob(b.to_vec()),
+    }
+}
+
+/// A row read on the direct connection, its values owned.
+pub struct DirectRow {
+    names: Arc<[String]>,
+    values: Vec<Value>,
+}
+
+impl DirectRow {
+    pub fn get<T: FromCell, I: CellIndex>(&self, index: I) -> Result<T, sqlx::Error> {
+        let i = index
+            .position(&self.names)
+            .ok_or_else(|| sqlx::Error::ColumnNotFound(index.describe()))?;
+        T::from_cell(&self.values[i]).map_err(|source| sqlx::Error::ColumnDecode {
+            index: index.describe(),
+            source,
+        })
+    }
+}
+
+/// A column named or numbered.
+pub trait CellIndex {
+    fn position(&self, names: &[String]) -> Option<usize>;
+    fn describe(&self) -> String;
+}
+
+impl CellIndex for usize {
+    fn position(&self, names: &[String]) -> Option<usize> {
+        (*self < names.len()).then_some(*self)
+    }
+    fn describe(&self) -> String {
+        self.to_string()
+    }
+}
+
+impl CellIndex for &str {
+    fn position(&self, names: &[String]) -> Option<usize> {
+        names.iter().position(|n| n == self)
+    }
+    fn describe(&self) -> String {
+        self.to_string()
+    }
+}
+
+/// A value as the direct connection binds it (as sqlx's SQLite encoding
+/// stores it: dates as `YYYY-MM-DD`, booleans as 0 and 1).
+pub trait ToCell {
+    fn to_cell(self) -> Value;
+}
+
+macro_rules! to_cell {
+    ($($t:ty => |$v:ident| $e:expr),* $(,)?) => {$(
+        impl ToCell for $t {
+            fn to_cell(self) -> Value {
+                let $v = self;
+                $e
+            }
+        }
+    )*};
+}
+
+to_cell!(
+    String => |v| Value::Text(v),
+    &str => |v| Value::Text(v.to_string()),
+    &String => |v| Value::Text(v.clone()),
+    i64 => |v| Value::Integer(v),
+    &i64 => |v| Value::Integer(*v),
+    i32 => |v| Value::Integer(v.into()),
+    bool => |v| Value::Integer(v.into()),
+    Vec<u8> => |v| Value::Blob(v),
+    &[u8] => |v| Value::Blob(v.to_vec()),
+    &Vec<u8> => |v| Value::Blob(v.clone()),
+    time::Date => |v| Value::Text(date_text(v)),
+    &Option<String> => |v| v.as_deref().to_cell(),
+);
+
+impl<T: ToCell> ToCell for Option<T> {
+    fn to_cell(self) -> Value {
+        self.map_or(Value::Null, ToCell::to_cell)
+    }
+}
+
+fn date_text(d: time::Date) -> String {
+    format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day())
+}
+
+/// A type a value of the direct connection decodes into, as sqlx would
+/// decode it from the same column.
+pub trait FromCell: Sized {
+    fn from_cell(v: &Value) -> Result<Self, BoxDynError>;
+}
+
+fn unexpected(v: &Value, want: &str) -> BoxDynError {
+    format!("expected {want}, found {:?}", ValueRef::from(v).data_type()).into()
+}
+
+impl<T: FromCell> FromCell for Option<T> {
+    fn from_cell(v: &Value) -> Result<Self, BoxDynError> {
+        match v {
+            Value::Null => Ok(None),
+            v => T::from_cell(v).map(Some),
+        }
+    }
+}
+
+impl FromCell for i64 {
+    fn from_cell(v: &Value) -> Result<Self, BoxDynError> {
+        match v {
+            Value::Integer(i) => Ok(*i),
+            v => Err(unexpected(v, "an integer")),
+        }
+    }
+}
+
+impl FromCell for i32 {
+    fn from_cell(v: &Value) -> Result<Self, BoxDynError> {
+        Ok(i32::try_from(i64::from_cell(v)?)?)
+    }
+}
+
+impl FromCell for bool {
+    fn from_cell(v: &Value) -> Result<Self, BoxDynError> {
+        Ok(i64::from_cell(v)? != 0)
+    }
+}
+
+impl FromCell for f64 {
+    fn from_cell(v: &Value) -> Result<Self, BoxDynError> {
+        match v {
+            Value::Real(r) => Ok(*r),
+            Value::Integer(i) => Ok(*i as f64),
+            v => Err(unexpected(v, "a number")),
+        }
+    }
+}
+
+impl FromCell for String {
+    fn from_cell(v: &Value) -> Result<Self, BoxDynError> {
+        match v {
+            Value::Text(s) => Ok(s.clone()),
+            v => Err(unexpected(v, "text")),
+        }
+    }
+}
+
+impl FromCell for Vec<u8> {
+    fn from_cell(v: &Value) -> Result<Self, BoxDynError> {
+        match v {
+            Value::Blob(b) => Ok(b.clone()),
+            Value::Text(s) => Ok(s.as_bytes().to_vec()),
+            v => Err(unexpected(v, "bytes")),
+        }
+    }
+}
+
+impl FromCell for time::Date {
+    fn from_cell(v: &Value) -> Result<Self, BoxDynError> {
+        let text = String::from_cell(v)?;
+        let format = time::macros::format_description!("[year]-[month]-[day]");
+        Ok(time::Date::parse(&text, &format)?)
+    }
+}
+
+/// Instants as sqlx reads them from SQLite: RFC 3339 text (what the store
+/// writes), SQLite's own `YYYY-MM-DD HH:MM:SS[.SSS]` in UTC, or Unix
+/// seconds.
+impl FromCell for OffsetDateTime {
+    fn from_cell(v: &Value) -> Result<Self, BoxDynError> {
+        use time::format_description::well_known::Rfc3339;
+        match v {
+            Value::Integer(secs) => Ok(OffsetDateTime::from_unix_timestamp(*secs)?),
+            Value::Text(s) => {
+                if let Ok(at) = OffsetDateTime::parse(s, &Rfc3339) {
+                    return Ok(at);
+                }
+                let format = time::macros::format_description!(
+                    "[year]-[month]-[day][first [T][ ]][hour]:[minute]:[second][optional [.[subsecond]]]"
+                );
+                Ok(time::PrimitiveDateTime::parse(s, &format)?.assume_utc())
+            }
+            v => Err(unexpected(v, "an instant")),
+        }
+    }
+}
+
+macro_rules! id_cells {
+    ($($t:ident),* $(,)?) => {$(
+        impl FromCell for ids::$t {
+            fn from_cell(v: &Value) -> Result<Self, BoxDynError> {
+                String::from_cell(v).map(ids::$t::from)
+            }
+        }
+    )*};
+}
+
+id_cells!(
+    CompanyId,
+    CustomerId,
+    PropertyId,
+    InvoiceId,
+    PaymentId,
+    AttemptId,
+    RefundId,
+    CardId,
+    LinkId,
+    EmailTemplateId,
+    SmsTemplateId,
+    AlertRuleId,
+    WebhookEndpointId,
+    MessageId,
+);
+
+/// Rows that map onto a tuple of `FromCell` values.
+pub trait FromCells: Sized {
+    fn from_cells(row: &DirectRow) -> Result<Self, sqlx::Error>;
+}
+
+macro_rules! tuple_cells {
+    ($(($($t:ident $i:tt),+)),* $(,)?) => {$(
+        impl<$($t: FromCell),+> FromCells for ($($t,)+) {
+            fn from_cells(row: &DirectRow) -> Result<Self, sqlx::Error> {
+                Ok(($(row.get::<$t, usize>($i)?,)+))
+            }
+        }
+    )*};
+}
+
+tuple_cells!(
+    (A 0),
+    (A 0, B 1),
+    (A 0, B 1, C 2),
+    (A 0, B 1, C 2, D 3),
+    (A 0, B 1, C 2, D 3, E 4),
+    (A 0, B 1, C 2, D 3, E 4, F 5),
+    (A 0, B 1, C 2, D 3, E 4, F 5, G 6),
+    (A 0, B 1, C 2, D 3, E 4, F 5, G 6, H 7),
+    (A 0, B 1, C 2, D 3, E 4, F 5, G 6, H 7, I 8),
+    (A 0, B 1, C 2, D 3, E 4, F 5, G 6, H 7, I 8, J 9),
+    (A 0, B 1, C 2, D 3, E 4, F 5, G 6, H 7, I 8, J 9, K 10),
+    (A 0, B 1, C 2, D 3, E 4, F 5, G 6, H 7, I 8, J 9, K 10, L 11),
+    (A 0, B 1, C 2, D 3, E 4, F 5, G 6, H 7, I 8, J 9, K 10, L 11, M 12),
+    (A 0, B 1, C 2, D 3, E 4, F 5, G 6, H 7, I 8, J 9, K 10, L 11, M 12, N 13),
+    (A 0, B 1, C 2, D 3, E 4, F 5, G 6, H 7, I 8, J 9, K 10, L 11, M 12, N 13, O 14),
+    (A 0, B 1, C 2, D 3, E 4, F 5, G 6, H 7, I 8, J 9, K 10, L 11, M 12, N 13, O 14, P 15),
+);
+
+/// An error SQLite returned on the direct connection, with its extended
+/// result code: the store reads it as it reads sqlx's SQLite errors.
+#[derive(Debug)]
+pub struct DirectError {
+    extended: i32,
+    message: String,
+}
+
+impl std::fmt::Display for DirectError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "(code: {}) {}", self.extended, self.message)
+    }
+}
+
+impl std::error::Error for DirectError {}
+
+impl DatabaseError for DirectError {
+    fn message(&self) -> &str {
+        &self.message
+    }
+
+    fn code(&self) -> Option<Cow<'_, str>> {
+        Some(self.extended.to_string().into())
+    }
+
+    fn as_error(&self) -> &(dyn std::error::Error + Send + Sync + 'static) {
+        self
+    }
+
+    fn as_error_mut(&mut self) -> &mut (dyn std::error::Error + Send + Sync + 'static) {
+        self
+    }
+
+    fn into_error(self: Box<Self>) -> Box<dyn std::error::Error + Send + Sync + 'static> {
+        self
+    }
+
+    fn kind(&self) -> ErrorKind {
+        use rusqlite::ffi;
+        match self.extended {
+            ffi::SQLITE_CONSTRAINT_UNIQUE | ffi::SQLITE_CONSTRAINT_PRIMARYKEY => {
+                ErrorKind::UniqueViolation
+            }
+            ffi::SQLITE_CONSTRAINT_FOREIGNKEY => ErrorKind::ForeignKeyViolation,
+            ffi::SQLITE_CONSTRAINT_NOTNULL => ErrorKind::NotNullViolation,
+            ffi::SQLITE_CONSTRAINT_CHECK => ErrorKind::CheckViolation,
+            _ => ErrorKind::Other,
+        }
+    }
+}
+
+fn to_sqlx(e: rusqlite::Error) -> sqlx::Error {
+    match e {
+        rusqlite::Error::SqliteFailure(failure, message) => {
+            sqlx::Error::Database(Box::new(DirectError {
+                extended: failure.extended_code,
+                message: message.unwrap_or_else(|| failure.to_string()),
+            }))
+        }
+        other => sqlx::Error::Protocol(other.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::store::{Db, StoreError, sql};
+
+    type Values = (
+        i64,
+        bool,
+        String,
+        Option<String>,
+        time::Date,
+        time::OffsetDateTime,
+    );
+
+    const READ: &str = "SELECT n, flag, name, note, day, at FROM t";
+
+    /// What the group writer's connection reads back is what sqlx reads
+    /// back from the same rows, for each kind of value the store binds.
+    #[tokio::test]
+    async fn the_writer_binds_and_reads_values_as_sqlx_does() {
+        let dir = std::env::temp_dir().join(format!("fp-direct-{}", crate::crypto::new_id("t")));
+        std::fs::create_dir_all(&dir).unwrap();
+        let db = Db::connect(&format!("sqlite://{}/d.db", dir.display()))
+            .await
+            .unwrap();
+        sql::query(
+            "CREATE TABLE t (n INTEGER NOT NULL, flag BOOLEAN NOT NULL, name TEXT NOT NULL UNIQUE,
+             note TEXT, day DATE NOT NULL, at TEXT NOT NULL)",
+        )
+        .execute(db.writer())
+        .await
+        .unwrap();
+        let at = time::OffsetDateTime::from_unix_timestamp(1_796_000_000).unwrap()
+            + time::Duration::microseconds(410_000);
+        let day = at.date();
+        let written: Values = db
+            .write(move |conn| {
+                Box::pin(async move {
+                    let done = sql::query(
+                        "INSERT INTO t (n, flag, name, note, day, at) VALUES ($2, $3, $1, $4, $5, $6)",
+                    )
+                    .bind("first")
+                    .bind(-7i64)
+                    .bind(true)
+                    .bind(None::<String>)
+                    .bind(day)
+                    .bind(at)
+                    .execute(&mut *conn)
+                    .await?;
+                    assert_eq!(done.rows_affected(), 1);
+                    let again = sql::query("INSERT INTO t (n, flag, name, day, at) VALUES (1, 0, $1, $2, $3)")
+                        .bind("first")
+                        .bind(day)
+                        .bind(at)
+                        .execute(&mut *conn)
+                        .await
+                        .map_err(StoreError::from);
+                    assert!(matches!(again, Err(StoreError::Conflict)), "{again:?}");
+                    Ok::<_, StoreError>(sql::query_as::<Values>(READ).fetch_one(&mut *conn).await?)
+                })
+            })
+            .await
+            .unwrap();
+        let read: Values = sql::query_as(READ).fetch_one(db.reader()).await.unwrap();
+        assert_eq!(written, read);
+        assert_eq!(written, (-7, true, "first".into(), None, day, at));
+        std::fs::remove_dir_all(dir).ok();
+    }
+}
