@@ -229,6 +229,31 @@ ids! {
     MessageId = "msg";
 }
 
+/// Calls the macro `$m` with every id kind (`$m!(CompanyId, CustomerId, …)`),
+/// so what is implemented for each kind elsewhere (the store's encodings)
+/// lists them once, here.
+macro_rules! for_each_id {
+    ($m:ident) => {
+        $m!(
+            CompanyId,
+            CustomerId,
+            PropertyId,
+            InvoiceId,
+            PaymentId,
+            AttemptId,
+            RefundId,
+            CardId,
+            LinkId,
+            EmailTemplateId,
+            SmsTemplateId,
+            AlertRuleId,
+            WebhookEndpointId,
+            MessageId,
+        );
+    };
+}
+pub(crate) use for_each_id;
+
 #[cfg(test)]
 mod tests {
     use super::*;

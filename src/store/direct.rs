@@ -295,22 +295,7 @@ macro_rules! id_cells {
     )*};
 }
 
-id_cells!(
-    CompanyId,
-    CustomerId,
-    PropertyId,
-    InvoiceId,
-    PaymentId,
-    AttemptId,
-    RefundId,
-    CardId,
-    LinkId,
-    EmailTemplateId,
-    SmsTemplateId,
-    AlertRuleId,
-    WebhookEndpointId,
-    MessageId,
-);
+crate::domain::ids::for_each_id!(id_cells);
 
 /// Rows that map onto a tuple of `FromCell` values.
 pub trait FromCells: Sized {

@@ -143,22 +143,7 @@ macro_rules! id_columns {
     )*};
 }
 
-id_columns!(
-    CompanyId,
-    CustomerId,
-    PropertyId,
-    InvoiceId,
-    PaymentId,
-    AttemptId,
-    RefundId,
-    CardId,
-    LinkId,
-    EmailTemplateId,
-    SmsTemplateId,
-    AlertRuleId,
-    WebhookEndpointId,
-    MessageId,
-);
+crate::domain::ids::for_each_id!(id_columns);
 
 /// Instants: PostgreSQL takes them as `timestamptz`; SQLite keeps text and
 /// compares it as text, so every instant is written in one width, UTC, to

@@ -18,7 +18,8 @@ async fn company_id(t: &TestApp) -> String {
         .unwrap()
 }
 
-async fn set_language(t: &TestApp, customer: &str, lang: &str) {
+/// Sets a customer's language through the API.
+pub(crate) async fn set_language(t: &TestApp, customer: &str, lang: &str) {
     let r = t
         .api(
             Method::PATCH,

@@ -10,18 +10,8 @@ use fieldpay::messaging::template::MessageVars;
 use serde_json::{Value, json};
 
 use crate::alerts::customer;
+use crate::spanish_messages::set_language;
 use crate::support::{BASE_URL, TestApp};
-
-async fn set_language(t: &TestApp, customer: &str, lang: &str) {
-    let r = t
-        .api(
-            Method::PATCH,
-            &format!("/api/v1/customers/{customer}"),
-            Some(json!({"language": lang})),
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
-}
 
 /// An email template whose Spanish names the invoice's due date and
 /// carries the payment button.
