@@ -293,6 +293,7 @@ async fn the_office_asks_once_whether_to_catch_up_and_shows_the_next_messages() 
     );
     assert!(ask.body.contains("Lena Late"));
     assert!(ask.body.contains("$450.00"));
+    assert!(ask.body.contains(&format!("/office/invoices/{old}\"")));
     assert!(
         ask.body
             .contains("Also message the 1 invoice already past this point")
