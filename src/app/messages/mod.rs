@@ -255,15 +255,8 @@ async fn render_message_in(
         customer_id,
         invoice_id,
     } = *message;
-    let lang = written_language(
-        app,
-        company_id,
-        channel,
-        template_id,
-        Some(customer_id),
-        asked,
-    )
-    .await?;
+    let template = stored_template(app, company_id, channel, template_id).await?;
+    let lang = written_language(app, company_id, &template, Some(customer_id), asked).await?;
     let mut vars = vars_for(app, company_id, customer_id, invoice_id, Some(lang)).await?;
     if let Some(payment_id) = cause.strip_prefix("receipt:") {
         let payment = crate::store::payments::list(
@@ -288,16 +281,7 @@ async fn render_message_in(
         vars.autopay_date = a.autopay_date;
         vars.decline_reason = a.decline_reason;
     }
-    let mut rendered = render_template(
-        app,
-        company_id,
-        channel,
-        template_id,
-        invoice_id,
-        &vars,
-        lang,
-    )
-    .await?;
+    let mut rendered = render_template(app, company_id, &template, invoice_id, &vars, lang).await?;
     if let Some(note) = note {
         add_note(&mut rendered, note);
     }
@@ -372,23 +356,49 @@ pub fn mark_test_mode(rendered: &mut Rendered, lang: crate::domain::i18n::Lang) 
 async fn written_language(
     app: &App,
     company_id: &str,
-    channel: Channel,
-    template_id: &str,
+    template: &StoredTemplate,
     customer_id: Option<&str>,
     asked: Option<Lang>,
 ) -> Result<Lang, RenderError> {
     let wanted = wanted_language(app, company_id, customer_id, asked).await?;
-    let translations: Vec<Lang> = match channel {
-        Channel::Email => templates::get_email(&app.db, company_id, &template_id.into())
-            .await?
-            .map(|t| t.translations.into_keys().collect())
-            .unwrap_or_default(),
-        Channel::Sms => templates::get_sms(&app.db, company_id, &template_id.into())
-            .await?
-            .map(|t| t.translations.into_keys().collect())
-            .unwrap_or_default(),
-    };
-    Ok(written_in(wanted, &translations))
+    Ok(written_in(wanted, &template.languages()))
+}
+
+/// A company's stored email or SMS template, read once for a message: the
+/// language it is written in and its rendering both come from it.
+enum StoredTemplate {
+    Email(templates::EmailTemplate),
+    Sms(templates::SmsTemplate),
+}
+
+impl StoredTemplate {
+    /// The languages the template has a translation in.
+    fn languages(&self) -> Vec<Lang> {
+        match self {
+            StoredTemplate::Email(t) => t.translations.keys().copied().collect(),
+            StoredTemplate::Sms(t) => t.translations.keys().copied().collect(),
+        }
+    }
+}
+
+async fn stored_template(
+    app: &App,
+    company_id: &str,
+    channel: Channel,
+    template_id: &str,
+) -> Result<StoredTemplate, RenderError> {
+    Ok(match channel {
+        Channel::Email => StoredTemplate::Email(
+            templates::get_email(&app.db, company_id, &template_id.into())
+                .await?
+                .ok_or(RenderError::NotFound("email template"))?,
+        ),
+        Channel::Sms => StoredTemplate::Sms(
+            templates::get_sms(&app.db, company_id, &template_id.into())
+                .await?
+                .ok_or(RenderError::NotFound("SMS template"))?,
+        ),
+    })
 }
 
 /// The language a message to the customer is wanted in: `asked`, else the
@@ -431,17 +441,13 @@ fn written_in(wanted: Lang, translations: &[Lang]) -> Lang {
 async fn render_template(
     app: &App,
     company_id: &str,
-    channel: Channel,
-    template_id: &str,
+    template: &StoredTemplate,
     invoice_id: Option<&str>,
     vars: &MessageVars,
     lang: crate::domain::i18n::Lang,
 ) -> Result<Rendered, RenderError> {
-    match channel {
-        Channel::Email => {
-            let t = templates::get_email(&app.db, company_id, &template_id.into())
-                .await?
-                .ok_or(RenderError::NotFound("email template"))?;
+    match template {
+        StoredTemplate::Email(t) => {
             let mut rendered = render_email(&t.source_for(lang), vars)?;
             if let (true, Some(invoice_id)) = (t.attach_invoice_pdf, invoice_id) {
                 let (number, content) =
@@ -457,12 +463,7 @@ async fn render_template(
             }
             Ok(rendered)
         }
-        Channel::Sms => {
-            let t = templates::get_sms(&app.db, company_id, &template_id.into())
-                .await?
-                .ok_or(RenderError::NotFound("SMS template"))?;
-            Ok(render_sms(t.body_for(lang), vars)?)
-        }
+        StoredTemplate::Sms(t) => Ok(render_sms(t.body_for(lang), vars)?),
     }
 }
 

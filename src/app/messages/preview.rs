@@ -6,8 +6,8 @@
 
 use super::send::{recipient_customer, render_rejected};
 use super::{
-    Message, RenderError, mark_while_test_mode, render_message_in, render_template, vars_for,
-    wanted_language, written_in, written_language,
+    Message, RenderError, mark_while_test_mode, render_message_in, render_template,
+    stored_template, vars_for, wanted_language, written_in, written_language,
 };
 use crate::app::{Actor, App, Rejected};
 use crate::domain::i18n::Lang;
@@ -189,10 +189,10 @@ async fn sample_message(
     template_id: &str,
     asked: Option<Lang>,
 ) -> Result<Rendered, RenderError> {
-    let lang = written_language(app, company_id, channel, template_id, None, asked).await?;
+    let template = stored_template(app, company_id, channel, template_id).await?;
+    let lang = written_language(app, company_id, &template, None, asked).await?;
     let vars = sample_vars(app, company_id, lang).await?;
-    let mut rendered =
-        render_template(app, company_id, channel, template_id, None, &vars, lang).await?;
+    let mut rendered = render_template(app, company_id, &template, None, &vars, lang).await?;
     mark_while_test_mode(app, company_id, &mut rendered, lang).await?;
     Ok(rendered)
 }
