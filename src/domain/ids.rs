@@ -225,6 +225,10 @@ ids! {
     AlertRuleId = "alert";
     /// A webhook endpoint's id (`we_…`).
     WebhookEndpointId = "we";
+    /// A webhook delivery's id (`wd_…`): one event sent to one endpoint.
+    WebhookDeliveryId = "wd";
+    /// A webhook event's id (`evt_…`).
+    WebhookEventId = "evt";
     /// A message's id (`msg_…`).
     MessageId = "msg";
 }
@@ -248,6 +252,8 @@ macro_rules! for_each_id {
             SmsTemplateId,
             AlertRuleId,
             WebhookEndpointId,
+            WebhookDeliveryId,
+            WebhookEventId,
             MessageId,
         );
     };

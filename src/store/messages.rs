@@ -468,7 +468,7 @@ pub async fn stored_copy(
 /// A message in the office's list.
 #[derive(Debug, Clone)]
 pub struct OfficeMessage {
-    pub id: String,
+    pub id: MessageId,
     pub channel: String,
     pub recipient: String,
     pub subject: Option<String>,
@@ -477,7 +477,7 @@ pub struct OfficeMessage {
     pub last_error: Option<String>,
     pub created_at: OffsetDateTime,
     pub sent_at: Option<OffsetDateTime>,
-    pub customer_id: String,
+    pub customer_id: CustomerId,
     pub customer_name: String,
 }
 
@@ -488,7 +488,7 @@ pub async fn office_list(
     company_id: &str,
     status: Option<&str>,
     channel: Option<&str>,
-    customer_id: Option<&str>,
+    customer_id: Option<&CustomerId>,
     limit: i64,
 ) -> StoreResult<Vec<OfficeMessage>> {
     let rows = crate::store::sql::query(

@@ -8,7 +8,7 @@ use time::OffsetDateTime;
 use super::sql::Row;
 use super::{Conn, Db, StoreResult};
 use crate::crypto::new_id;
-use crate::domain::ids::WebhookEndpointId;
+use crate::domain::ids::{WebhookDeliveryId, WebhookEndpointId, WebhookEventId};
 
 /// An endpoint as stored. `secret_sealed` opens only with the server secret.
 #[derive(Debug, Clone)]
@@ -165,7 +165,7 @@ pub async fn subscribers(
 
 /// An event and its deliveries, one per endpoint, due at once.
 pub struct NewEvent<'a> {
-    pub id: &'a str,
+    pub id: &'a WebhookEventId,
     pub company_id: &'a str,
     pub kind: &'a str,
     pub payload: &'a str,
@@ -175,7 +175,10 @@ pub struct NewEvent<'a> {
 
 /// Writes an event and a pending delivery to each endpoint; answers the
 /// deliveries' ids, in the order of `endpoint_ids`.
-pub async fn insert_event(conn: &mut Conn, e: &NewEvent<'_>) -> StoreResult<Vec<String>> {
+pub async fn insert_event(
+    conn: &mut Conn,
+    e: &NewEvent<'_>,
+) -> StoreResult<Vec<WebhookDeliveryId>> {
     crate::store::sql::query(
         "INSERT INTO webhook_events (id, company_id, type, payload, created_at)
          VALUES ($1, $2, $3, $4, $5)",
@@ -189,7 +192,7 @@ pub async fn insert_event(conn: &mut Conn, e: &NewEvent<'_>) -> StoreResult<Vec<
     .await?;
     let mut ids = Vec::with_capacity(e.endpoint_ids.len());
     for endpoint_id in e.endpoint_ids {
-        let id = new_id("wd");
+        let id = WebhookDeliveryId::new();
         crate::store::sql::query(
             "INSERT INTO webhook_deliveries (id, company_id, endpoint_id, event_id, status,
                 attempts, next_attempt_at, created_at)
@@ -212,10 +215,10 @@ pub async fn insert_event(conn: &mut Conn, e: &NewEvent<'_>) -> StoreResult<Vec<
 /// A delivery a worker claimed, with what sending it needs.
 #[derive(Debug, Clone)]
 pub struct Claimed {
-    pub id: String,
+    pub id: WebhookDeliveryId,
     pub company_id: String,
     pub endpoint_id: WebhookEndpointId,
-    pub event_id: String,
+    pub event_id: WebhookEventId,
     pub event_type: String,
     /// The body to send, as written with the event.
     pub payload: String,
@@ -267,7 +270,7 @@ pub async fn claim_due(
     until: OffsetDateTime,
     limit: usize,
 ) -> StoreResult<Vec<Claimed>> {
-    let ids: Vec<String> = crate::store::sql::query_scalar(CLAIM_SQL)
+    let ids: Vec<WebhookDeliveryId> = crate::store::sql::query_scalar(CLAIM_SQL)
         .pg(CLAIM_SQL_PG)
         .bind(now)
         .bind(until)
@@ -282,11 +285,11 @@ pub async fn claim_due(
 pub async fn claim_one(
     conn: &mut Conn,
     company_id: &str,
-    id: &str,
+    id: &WebhookDeliveryId,
     now: OffsetDateTime,
     until: OffsetDateTime,
 ) -> StoreResult<Option<Claimed>> {
-    let ids: Vec<String> = crate::store::sql::query_scalar(
+    let ids: Vec<WebhookDeliveryId> = crate::store::sql::query_scalar(
         "UPDATE webhook_deliveries SET next_attempt_at = $4, claimed_until = $4
          WHERE company_id = $1 AND id = $2 AND status IN ('pending', 'failed')
            AND (claimed_until IS NULL OR claimed_until < $3)
@@ -301,7 +304,7 @@ pub async fn claim_one(
     Ok(claimed(conn, &ids).await?.pop())
 }
 
-async fn claimed(conn: &mut Conn, ids: &[String]) -> StoreResult<Vec<Claimed>> {
+async fn claimed(conn: &mut Conn, ids: &[WebhookDeliveryId]) -> StoreResult<Vec<Claimed>> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }
@@ -315,7 +318,7 @@ async fn claimed(conn: &mut Conn, ids: &[String]) -> StoreResult<Vec<Claimed>> {
         super::json_values(conn.backend(), 1)
     );
     let rows = crate::store::sql::query(super::dynamic_sql(sql))
-        .bind(super::json_list(ids.iter().map(String::as_str)))
+        .bind(super::json_list(ids.iter().map(WebhookDeliveryId::as_str)))
         .fetch_all(&mut *conn)
         .await?;
     rows.iter()
@@ -511,10 +514,12 @@ pub async fn enable_endpoint(conn: &mut Conn, company_id: &str, id: &str) -> Sto
 /// A delivery as the API and the office show it.
 #[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct DeliveryView {
-    pub id: String,
+    #[schema(value_type = String)]
+    pub id: WebhookDeliveryId,
     #[schema(value_type = String)]
     pub endpoint_id: WebhookEndpointId,
-    pub event_id: String,
+    #[schema(value_type = String)]
+    pub event_id: WebhookEventId,
     #[serde(rename = "type")]
     pub event_type: String,
     pub status: String,
@@ -581,7 +586,7 @@ pub async fn deliveries(
 pub async fn delivery(
     conn: &mut Conn,
     company_id: &str,
-    id: &str,
+    id: &WebhookDeliveryId,
 ) -> StoreResult<Option<DeliveryView>> {
     let sql = format!("{DELIVERY_VIEW} WHERE d.company_id = $1 AND d.id = $2");
     let row = crate::store::sql::query(super::dynamic_sql(sql))
@@ -596,7 +601,7 @@ pub async fn delivery(
 pub async fn reschedule(
     conn: &mut Conn,
     company_id: &str,
-    id: &str,
+    id: &WebhookDeliveryId,
     now: OffsetDateTime,
 ) -> StoreResult<bool> {
     let done = crate::store::sql::query(
@@ -615,8 +620,10 @@ pub async fn reschedule(
 /// One try of a delivery, for the endpoint's log.
 #[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct TryView {
-    pub delivery_id: String,
-    pub event_id: String,
+    #[schema(value_type = String)]
+    pub delivery_id: WebhookDeliveryId,
+    #[schema(value_type = String)]
+    pub event_id: WebhookEventId,
     #[serde(rename = "type")]
     pub event_type: String,
     pub attempt: i64,

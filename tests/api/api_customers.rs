@@ -34,9 +34,15 @@ async fn customer(t: &TestApp, name: &str) -> String {
 /// A saved card of the customer (the processor's "save a method").
 async fn saved_card(t: &TestApp, customer: &str) -> String {
     let token = t.card("4242424242424242").await;
-    match fieldpay::app::payments::add_card(&t.app, &company_id(t).await, customer, token, "test")
-        .await
-        .unwrap()
+    match fieldpay::app::payments::add_card(
+        &t.app,
+        &company_id(t).await,
+        &fieldpay::domain::ids::CustomerId::from(customer),
+        token,
+        "test",
+    )
+    .await
+    .unwrap()
     {
         fieldpay::app::payments::AddCard::Added(id) => id.into_string(),
         other => panic!("card not saved: {other:?}"),
@@ -323,7 +329,7 @@ async fn portal_cookie(t: &TestApp, customer: &str) -> String {
     let token = fieldpay::store::portal::insert_token(
         &mut tx,
         &company_id(t).await,
-        customer,
+        &fieldpay::domain::ids::CustomerId::from(customer),
         fieldpay::store::portal::Purpose::SignIn,
     )
     .await
