@@ -288,6 +288,8 @@ mod tests {
         assert_ne!(a, InvoiceId::new());
         assert!(PaymentId::new().starts_with("pay_"));
         assert!(CustomerId::new().starts_with("cus_"));
+        assert!(WebhookDeliveryId::new().starts_with("wd_"));
+        assert!(WebhookEventId::new().starts_with("evt_"));
     }
 
     #[test]

@@ -57,8 +57,11 @@ fn endpoint_from_row(r: &Row) -> StoreResult<Endpoint> {
 }
 
 /// Writes a new endpoint; answers its id.
-pub async fn insert_endpoint(conn: &mut Conn, e: &NewEndpoint<'_>) -> StoreResult<String> {
-    let id = new_id("we");
+pub async fn insert_endpoint(
+    conn: &mut Conn,
+    e: &NewEndpoint<'_>,
+) -> StoreResult<WebhookEndpointId> {
+    let id = WebhookEndpointId::new();
     crate::store::sql::query(
         "INSERT INTO webhook_endpoints (id, company_id, url, events, secret_sealed, secret_hint,
             created_at, created_by)
@@ -94,7 +97,7 @@ pub async fn endpoints(db: &Db, company_id: &str) -> StoreResult<Vec<Endpoint>> 
 pub async fn endpoint(
     conn: &mut Conn,
     company_id: &str,
-    id: &str,
+    id: &WebhookEndpointId,
 ) -> StoreResult<Option<Endpoint>> {
     let sql = format!(
         "SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE company_id = $1 AND id = $2"
@@ -109,7 +112,11 @@ pub async fn endpoint(
 
 /// Removes an endpoint with its deliveries and their log; `false` when the
 /// company has no such endpoint. Events stay (other endpoints may have them).
-pub async fn delete_endpoint(conn: &mut Conn, company_id: &str, id: &str) -> StoreResult<bool> {
+pub async fn delete_endpoint(
+    conn: &mut Conn,
+    company_id: &str,
+    id: &WebhookEndpointId,
+) -> StoreResult<bool> {
     crate::store::sql::query(
         "DELETE FROM webhook_attempts WHERE company_id = $1 AND delivery_id IN
             (SELECT id FROM webhook_deliveries WHERE company_id = $1 AND endpoint_id = $2)",
@@ -430,7 +437,7 @@ pub async fn abandon(conn: &mut Conn, d: &Claimed, why: &str) -> StoreResult<()>
 }
 
 /// A 2xx came back: the endpoint works again.
-pub async fn endpoint_works(conn: &mut Conn, endpoint_id: &str) -> StoreResult<()> {
+pub async fn endpoint_works(conn: &mut Conn, endpoint_id: &WebhookEndpointId) -> StoreResult<()> {
     crate::store::sql::query(
         "UPDATE webhook_endpoints SET failing_since = NULL
          WHERE id = $1 AND failing_since IS NOT NULL",
@@ -445,7 +452,7 @@ pub async fn endpoint_works(conn: &mut Conn, endpoint_id: &str) -> StoreResult<(
 /// failing, `at` if this is its first failure; `None` when it is off or gone.
 pub async fn endpoint_fails(
     conn: &mut Conn,
-    endpoint_id: &str,
+    endpoint_id: &WebhookEndpointId,
     at: OffsetDateTime,
 ) -> StoreResult<Option<OffsetDateTime>> {
     Ok(crate::store::sql::query_scalar(
@@ -464,7 +471,7 @@ pub async fn endpoint_fails(
 pub async fn disable_endpoint(
     conn: &mut Conn,
     company_id: &str,
-    id: &str,
+    id: &WebhookEndpointId,
     at: OffsetDateTime,
     reason: &str,
 ) -> StoreResult<bool> {
@@ -496,7 +503,11 @@ pub async fn disable_endpoint(
 
 /// Turns an endpoint on again, as if it had never failed; `false` when it
 /// was on already.
-pub async fn enable_endpoint(conn: &mut Conn, company_id: &str, id: &str) -> StoreResult<bool> {
+pub async fn enable_endpoint(
+    conn: &mut Conn,
+    company_id: &str,
+    id: &WebhookEndpointId,
+) -> StoreResult<bool> {
     let done = crate::store::sql::query(
         "UPDATE webhook_endpoints SET disabled_at = NULL, disabled_reason = NULL,
              failing_since = NULL
@@ -566,7 +577,7 @@ fn delivery_from_row(r: &Row) -> StoreResult<DeliveryView> {
 pub async fn deliveries(
     db: &Db,
     company_id: &str,
-    endpoint_id: &str,
+    endpoint_id: &WebhookEndpointId,
     limit: i64,
 ) -> StoreResult<Vec<DeliveryView>> {
     let sql = format!(
@@ -638,7 +649,7 @@ pub struct TryView {
 pub async fn tries(
     db: &Db,
     company_id: &str,
-    endpoint_id: &str,
+    endpoint_id: &WebhookEndpointId,
     limit: i64,
 ) -> StoreResult<Vec<TryView>> {
     let rows = crate::store::sql::query(
