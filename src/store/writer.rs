@@ -416,6 +416,41 @@ mod tests {
         std::fs::remove_dir_all(dir).ok();
     }
 
+    /// The writer's commits reach the database file itself (a checkpoint)
+    /// a moment later, far below the thousand pages of log at which a
+    /// commit would checkpoint on the writer's own thread.
+    #[tokio::test]
+    async fn the_checkpoint_thread_copies_commits_into_the_database_file() {
+        let (db, dir) = fresh().await;
+        let file = dir.join("w.db");
+        let before = std::fs::metadata(&file).unwrap().len();
+        for x in 0..20i64 {
+            db.write(move |conn| {
+                Box::pin(async move {
+                    crate::store::sql::query("INSERT INTO t (x) VALUES ($1)")
+                        .bind(x)
+                        .execute(&mut *conn)
+                        .await
+                        .map_err(StoreError::from)?;
+                    Ok::<_, StoreError>(())
+                })
+            })
+            .await
+            .unwrap();
+        }
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        let mut after = before;
+        while after <= before && std::time::Instant::now() < deadline {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            after = std::fs::metadata(&file).unwrap().len();
+        }
+        assert!(
+            after > before,
+            "the database file stayed at {before} bytes: the commits are only in the log"
+        );
+        std::fs::remove_dir_all(dir).ok();
+    }
+
     #[tokio::test]
     async fn a_constraint_error_in_one_job_leaves_the_batch_usable() {
         let (db, dir) = fresh().await;
