@@ -15,8 +15,9 @@
 //! seeds N-1 more companies and pays invoices of all of them; on PostgreSQL
 //! (4 companies unless told) it also pays with 2 processes first the
 //! invoices of one company, then those of N, and prints the ratio (writes of
-//! different companies run in parallel there). It prints figures only; it
-//! never asserts on timings.
+//! different companies run in parallel there). `BENCH_SERVER=PATH` runs
+//! another build of the server (the code before a change) on the same
+//! seeded data. It prints figures only; it never asserts on timings.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -80,7 +81,17 @@ fn main() {
     }
 }
 
+/// The machine's load average when the run began (`/proc/loadavg`).
+static LOAD_AT_START: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "unavailable".into())
+}
+
 fn run() -> anyhow::Result<()> {
+    LOAD_AT_START.get_or_init(load_average);
     let seconds = env_positive("BENCH_SECONDS", DEFAULT_SECONDS)?;
     let short = env_flag("BENCH_SHORT");
     let customers = if short { SHORT_CUSTOMERS } else { CUSTOMERS };
@@ -582,7 +593,7 @@ fn spawn_server(
     secret: &Secret,
     log: &Path,
 ) -> anyhow::Result<Child> {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_fieldpay"));
+    let mut cmd = Command::new(server_binary());
     cmd.arg("serve");
     // Only the settings below: nothing inherited from the caller's shell.
     for (key, _) in std::env::vars_os() {
@@ -609,6 +620,15 @@ fn spawn_server(
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(log)?);
     cmd.spawn().context("cannot start the fieldpay binary")
+}
+
+/// The server the benchmark starts: this build's `fieldpay`, or
+/// `BENCH_SERVER=PATH`, another build of it (the code before a change,
+/// run back to back with the code after on the same data and machine).
+fn server_binary() -> std::ffi::OsString {
+    std::env::var_os("BENCH_SERVER")
+        .filter(|p| !p.is_empty())
+        .unwrap_or_else(|| env!("CARGO_BIN_EXE_fieldpay").into())
 }
 
 async fn wait_ready(base: &str, guard: &mut Cleanup, log: &Path) -> anyhow::Result<()> {
@@ -1126,12 +1146,18 @@ fn print_report(f: &Figures<'_>) {
         );
     }
     println!(
-        "machine   : nproc {} (load generator and server share these CPUs)",
-        f.nproc
+        "machine   : nproc {} (load generator and server share these CPUs); load average {} at the start, {} at the end",
+        f.nproc,
+        LOAD_AT_START.get().map_or("unavailable", String::as_str),
+        load_average()
     );
     println!(
-        "phase     : {} s each, HTTP/1.1 keep-alive, server = release `fieldpay serve`",
-        f.seconds
+        "phase     : {} s each, HTTP/1.1 keep-alive, server = {} serve",
+        f.seconds,
+        match std::env::var_os("BENCH_SERVER").filter(|p| !p.is_empty()) {
+            Some(p) => format!("BENCH_SERVER {}", p.to_string_lossy()),
+            None => "this release build of `fieldpay`".to_string(),
+        }
     );
     println!(
         "data      : {} customers, {} open invoices, {} lines; seeded in {:.1} s",

@@ -32,6 +32,33 @@ fn purge_freed_memory_at_once() {
         }
     }
 }
+/// SQLite allocates with the C library's malloc, not the global allocator
+/// above. glibc gives each thread that calls malloc an arena of its own (up
+/// to eight per core), and memory freed in one arena serves only that
+/// arena's threads: the group writer's thread, the four readers, the pooled
+/// writer and the sandbox's connection held seven arenas, 22 MB in all
+/// after the load benchmark's payments, for about 14 MB in use. One arena
+/// for every thread: the load benchmark's peak went from 72 to 64 MB, with
+/// no loss of throughput (SQLite's threads are few and mostly wait on the
+/// disk). `MALLOC_ARENA_MAX` set by the operator wins.
+fn one_malloc_arena() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        unsafe extern "C" {
+            fn mallopt(param: std::ffi::c_int, value: std::ffi::c_int) -> std::ffi::c_int;
+        }
+        /// `M_ARENA_MAX` in glibc's `malloc.h`.
+        const M_ARENA_MAX: std::ffi::c_int = -8;
+        if std::env::var_os("MALLOC_ARENA_MAX").is_none() {
+            // SAFETY: a plain setting of glibc's allocator, made before any
+            // other thread exists.
+            unsafe {
+                mallopt(M_ARENA_MAX, 1);
+            }
+        }
+    }
+}
+
 use tracing_subscriber::EnvFilter;
 
 use fieldpay::app::App;
@@ -170,6 +197,7 @@ fn blocking_threads() -> usize {
 
 fn main() {
     purge_freed_memory_at_once();
+    one_malloc_arena();
     let cli = Cli::parse();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use crate::app::App;
 use crate::domain::processor::{PageProcessor, ProcessorKind};
 use crate::processor::{PaymentProcessor, stripe};
-use crate::store::StoreError;
+use crate::store::{Conn, StoreError};
 
 /// The processor a company's payments go through: its Stripe account when
 /// it chose Stripe, else the app's default (the built-in sandbox).
@@ -14,21 +14,30 @@ pub async fn processor_for(
     app: &App,
     company_id: &str,
 ) -> Result<Arc<dyn PaymentProcessor>, StoreError> {
-    Ok(processor_now(app, company_id).await?.0)
+    let settings = crate::store::processor_settings::get(&app.db, company_id).await?;
+    processor_from(app, company_id, settings)
 }
 
-/// `processor_for`, with when the settings it was chosen from last changed:
-/// a payment checks, in the transaction that writes its attempt, that they
-/// have not changed since (a switch racing the payment).
-pub async fn processor_now(
+/// `processor_for`, read on `conn`: a payment chooses its processor inside
+/// the write job that writes its attempt, so a switch of processor is
+/// applied before or after it, never between the choice and the attempt.
+pub async fn processor_on(
+    app: &App,
+    conn: &mut Conn,
+    company_id: &str,
+) -> Result<Arc<dyn PaymentProcessor>, StoreError> {
+    let settings = crate::store::processor_settings::get_on(conn, company_id).await?;
+    processor_from(app, company_id, settings)
+}
+
+fn processor_from(
     app: &App,
     company_id: &str,
-) -> Result<(Arc<dyn PaymentProcessor>, Option<time::OffsetDateTime>), StoreError> {
-    let settings = crate::store::processor_settings::get(&app.db, company_id).await?;
-    let version = settings.as_ref().map(|s| s.updated_at);
+    settings: Option<crate::store::processor_settings::ProcessorSettings>,
+) -> Result<Arc<dyn PaymentProcessor>, StoreError> {
     Ok(match stripe_from(app, company_id, settings)? {
-        Some(s) => (Arc::new(s), version),
-        None => (app.processor.clone(), version),
+        Some(s) => Arc::new(s),
+        None => app.processor.clone(),
     })
 }
 

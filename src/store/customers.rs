@@ -250,12 +250,29 @@ pub async fn processor_customer(
     company_id: &str,
     customer_id: &CustomerId,
 ) -> StoreResult<Option<String>> {
+    processor_customer_from(db.reader(), company_id, customer_id).await
+}
+
+/// `processor_customer` on the caller's connection (a payment's write job).
+pub async fn processor_customer_on(
+    conn: &mut Conn,
+    company_id: &str,
+    customer_id: &str,
+) -> StoreResult<Option<String>> {
+    processor_customer_from(conn, company_id, customer_id).await
+}
+
+async fn processor_customer_from(
+    on: impl crate::store::sql::Executor<'_>,
+    company_id: &str,
+    customer_id: &str,
+) -> StoreResult<Option<String>> {
     let found: Option<Option<String>> = crate::store::sql::query_scalar(
         "SELECT processor_customer_id FROM customers WHERE company_id = $1 AND id = $2",
     )
     .bind(company_id)
     .bind(customer_id)
-    .fetch_optional(db.reader())
+    .fetch_optional(on)
     .await?;
     Ok(found.flatten().filter(|c| !c.is_empty()))
 }

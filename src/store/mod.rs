@@ -8,6 +8,7 @@ pub mod alerts;
 pub mod audit;
 pub mod autopay;
 pub mod checklist;
+mod checkpoint;
 pub mod companies;
 pub mod copy;
 pub mod customers;

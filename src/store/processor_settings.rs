@@ -23,13 +23,26 @@ pub struct ProcessorSettings {
 }
 
 pub async fn get(db: &Db, company_id: &str) -> StoreResult<Option<ProcessorSettings>> {
+    get_from(db.reader(), company_id).await
+}
+
+/// `get` on the caller's connection: inside a payment's write job, the
+/// processor it is about to use cannot change before the job commits.
+pub async fn get_on(conn: &mut Conn, company_id: &str) -> StoreResult<Option<ProcessorSettings>> {
+    get_from(conn, company_id).await
+}
+
+async fn get_from(
+    on: impl crate::store::sql::Executor<'_>,
+    company_id: &str,
+) -> StoreResult<Option<ProcessorSettings>> {
     let row = crate::store::sql::query(
         "SELECT kind, secret_key_sealed, secret_key_hint, publishable_key, webhook_secret_sealed,
                 webhook_secret_hint, updated_at
          FROM processor_settings WHERE company_id = $1",
     )
     .bind(company_id)
-    .fetch_optional(db.reader())
+    .fetch_optional(on)
     .await?;
     let Some(r) = row else { return Ok(None) };
     let kind: String = r.try_get("kind")?;
@@ -60,18 +73,6 @@ pub async fn mode(db: &Db, company_id: &str) -> StoreResult<crate::domain::proce
         ),
         None => crate::domain::processor::Mode::Test,
     })
-}
-
-/// When the company's processor settings last changed (`None`: never set),
-/// read in the caller's transaction: a payment checks that the processor
-/// it chose is still the company's when it writes its attempt.
-pub async fn version(conn: &mut Conn, company_id: &str) -> StoreResult<Option<OffsetDateTime>> {
-    Ok(crate::store::sql::query_scalar(
-        "SELECT updated_at FROM processor_settings WHERE company_id = $1",
-    )
-    .bind(company_id)
-    .fetch_optional(&mut *conn)
-    .await?)
 }
 
 /// What is written: `None` keys keep what was stored.

@@ -27,6 +27,7 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
 
+use super::checkpoint::{Checkpointer, WRITER_CATCH_UP_PAGES};
 use super::direct::DirectConn;
 use super::{Backend, Conn, Pool, StoreError, WriteScope};
 use crate::domain::Clock;
@@ -75,9 +76,29 @@ impl GroupWriter {
             .spawn(move || {
                 // Jobs may use the runtime (a timer, a spawn); they run here.
                 let _entered = runtime.as_ref().map(|r| r.enter());
-                let conn = Conn::direct(conn, clock.clone());
-                run_direct_writer(conn, rx, || {
-                    DirectConn::open(&path, busy_timeout).map(|c| Conn::direct(c, clock.clone()))
+                // Checkpoints on a thread of their own; without it the
+                // writer's commits checkpoint as SQLite does by default.
+                let checkpointer = Checkpointer::start(&path, busy_timeout)
+                    .map_err(|e| tracing::warn!(error = %e, "no checkpoint thread; the writer checkpoints itself"))
+                    .ok();
+                let catch_up = checkpointer.is_some();
+                let open = |mut c: DirectConn| {
+                    if catch_up {
+                        c.batch(&format!(
+                            "PRAGMA wal_autocheckpoint = {WRITER_CATCH_UP_PAGES}"
+                        ))?;
+                    }
+                    Ok(Conn::direct(c, clock.clone()))
+                };
+                let conn = match open(conn) {
+                    Ok(c) => Some(c),
+                    Err(e) => {
+                        tracing::error!(error = %e, "database writer cannot set up its connection");
+                        None
+                    }
+                };
+                run_direct_writer(conn, rx, checkpointer, || {
+                    DirectConn::open(&path, busy_timeout).and_then(&open)
                 });
             })?;
         Ok(GroupWriter { jobs })
@@ -169,11 +190,11 @@ async fn run_one_writer(pool: Pool, mut rx: mpsc::UnboundedReceiver<Job>) {
 /// each to its end in one step (the jobs' statements complete as they are
 /// polled).
 fn run_direct_writer(
-    conn: Conn,
+    mut conn: Option<Conn>,
     mut rx: mpsc::UnboundedReceiver<Job>,
+    checkpointer: Option<Checkpointer>,
     reopen: impl Fn() -> Result<Conn, sqlx::Error>,
 ) {
-    let mut conn = Some(conn);
     while let Some(first) = rx.blocking_recv() {
         let batch = take_waiting(first, &mut rx);
         if conn.is_none() {
@@ -186,6 +207,9 @@ fn run_direct_writer(
         // Dropping the jobs unrun tells their callers nothing was saved.
         let Some(c) = conn.as_mut() else { continue };
         block_on(run_batch_on(c, &WriteScope::Database, batch));
+        if let Some(checkpointer) = &checkpointer {
+            checkpointer.after_commit();
+        }
         if c.direct_in_transaction() {
             // Never run the next batch inside this one's transaction.
             tracing::error!("database writer's connection was left in a transaction; reopening it");
@@ -389,6 +413,41 @@ mod tests {
                 .await
                 .unwrap();
         assert_eq!((rows, failed_rows), (40, 0));
+        std::fs::remove_dir_all(dir).ok();
+    }
+
+    /// The writer's commits reach the database file itself (a checkpoint)
+    /// a moment later, far below the thousand pages of log at which a
+    /// commit would checkpoint on the writer's own thread.
+    #[tokio::test]
+    async fn the_checkpoint_thread_copies_commits_into_the_database_file() {
+        let (db, dir) = fresh().await;
+        let file = dir.join("w.db");
+        let before = std::fs::metadata(&file).unwrap().len();
+        for x in 0..20i64 {
+            db.write(move |conn| {
+                Box::pin(async move {
+                    crate::store::sql::query("INSERT INTO t (x) VALUES ($1)")
+                        .bind(x)
+                        .execute(&mut *conn)
+                        .await
+                        .map_err(StoreError::from)?;
+                    Ok::<_, StoreError>(())
+                })
+            })
+            .await
+            .unwrap();
+        }
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        let mut after = before;
+        while after <= before && std::time::Instant::now() < deadline {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            after = std::fs::metadata(&file).unwrap().len();
+        }
+        assert!(
+            after > before,
+            "the database file stayed at {before} bytes: the commits are only in the log"
+        );
         std::fs::remove_dir_all(dir).ok();
     }
 

@@ -224,10 +224,6 @@ impl From<PayError> for ApiError {
                 "payment_pending",
                 PENDING_MESSAGE,
             ),
-            PayError::ProcessorChanged => ApiError::conflict(
-                "processor_changed",
-                "The company's payment settings changed just now. Nothing was charged. Try again.",
-            ),
             PayError::AutopayEnded => ApiError::conflict(
                 "autopay_ended",
                 "Autopay was turned off or its card changed. Nothing was charged.",

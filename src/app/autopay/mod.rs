@@ -261,7 +261,7 @@ async fn charge_one(
             Err(PayError::Pending { .. }) | Err(PayError::ProcessorUnavailable) => {
                 report.pending += 1
             }
-            Err(PayError::AutopayEnded) | Err(PayError::ProcessorChanged) => report.skipped += 1,
+            Err(PayError::AutopayEnded) => report.skipped += 1,
             Err(PayError::InvoiceNotFound) | Err(PayError::MethodNotFound) => report.skipped += 1,
             Err(PayError::Store(e)) => return Err(e),
             Err(e) => {

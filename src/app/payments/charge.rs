@@ -191,38 +191,43 @@ pub(super) async fn charge_steps(
         (ChargeSource::Token(req.payment_method.clone()), None)
     };
     let saved_method_id = saved.as_ref().map(|m| m.id.clone());
-    // The company's processor (its Stripe account, else the sandbox) and the
-    // customer it already knows there, if any. The attempt records which
-    // account it went to; `reserve` checks the settings did not change
-    // since they were read here.
-    let (processor, settings_version) =
-        crate::app::processors::processor_now(app, &req.company_id).await?;
-    let choice = ProcessorChoice {
-        kind: processor.name().to_string(),
-        account: processor.account(),
-        settings_version,
-    };
-    let processor_customer = if processor.name() == "sandbox" {
-        None // the sandbox keeps no customers: spare the read
-    } else {
-        crate::store::customers::processor_customer(&app.db, &req.company_id, &req.customer_id)
-            .await?
-    };
 
-    // 1. Reserve: lock the invoices and write the attempt, or replay the key.
-    let attempt = {
-        let (req, ids, print) = (req.clone(), ids.clone(), print.clone());
+    // 1. Reserve, in one write job: choose the company's processor (its
+    // Stripe account, else the sandbox) and the customer it already knows
+    // there, lock the invoices and write the attempt (which records the
+    // account it goes to), or replay the key. The processor read in the job
+    // cannot change before the job commits.
+    let (attempt, processor, processor_customer) = {
+        let (req, ids, print, app2) = (req.clone(), ids.clone(), print.clone(), app.clone());
         let reserved = app
             .db
             .write_for(req.company_id.clone(), move |conn| {
                 Box::pin(async move {
-                    reserve(conn, &req, &ids, exact.as_deref(), &print, &choice).await
+                    let processor =
+                        crate::app::processors::processor_on(&app2, conn, &req.company_id).await?;
+                    let choice = ProcessorChoice {
+                        kind: processor.name().to_string(),
+                        account: processor.account(),
+                    };
+                    let processor_customer = if processor.name() == "sandbox" {
+                        None // the sandbox keeps no customers: spare the read
+                    } else {
+                        crate::store::customers::processor_customer_on(
+                            conn,
+                            &req.company_id,
+                            &req.customer_id,
+                        )
+                        .await?
+                    };
+                    let reserved =
+                        reserve(conn, &req, &ids, exact.as_deref(), &print, &choice).await?;
+                    Ok::<_, PayError>((reserved, processor, processor_customer))
                 })
             })
             .await?;
         match reserved {
-            Reserved::New(attempt) => *attempt,
-            Reserved::Replay(result) => return Ok((PayStep::Done(result), true)),
+            (Reserved::New(attempt), processor, customer) => (*attempt, processor, customer),
+            (Reserved::Replay(result), _, _) => return Ok((PayStep::Done(result), true)),
         }
     };
     let (amount, currency, attempt_id) = (attempt.amount, attempt.currency, attempt.id.clone());
@@ -345,5 +350,4 @@ pub(super) fn lookup_of(attempt: &Attempt) -> ChargeLookup {
 pub(super) struct ProcessorChoice {
     pub(super) kind: String,
     pub(super) account: String,
-    pub(super) settings_version: Option<time::OffsetDateTime>,
 }

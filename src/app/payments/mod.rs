@@ -146,9 +146,6 @@ pub enum PayError {
     Pending {
         attempt_id: String,
     },
-    /// The company's processor settings changed while the payment started:
-    /// nothing was charged; the payer may try again.
-    ProcessorChanged,
     /// Autopay was turned off, or its card changed, after the run read the
     /// invoices: nothing was charged.
     AutopayEnded,

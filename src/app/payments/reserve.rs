@@ -16,6 +16,8 @@ pub(super) enum Reserved {
 /// Locks the selected invoices to a new attempt and writes it, computing the
 /// amount from their balances (or, with `exact` shares, from the shares,
 /// each at most its invoice's balance); or answers a known key as before.
+/// `choice` was read in the same write job (a switch of processor is a
+/// write, and writes are applied one at a time, so it holds until commit).
 pub(super) async fn reserve(
     conn: &mut Conn,
     req: &PayInvoices,
@@ -25,13 +27,6 @@ pub(super) async fn reserve(
     choice: &ProcessorChoice,
 ) -> Result<Reserved, PayError> {
     let attempt_id = AttemptId::new();
-    // The processor chosen is still the company's (a switch is a write, and
-    // writes are applied one at a time, so this cannot change until commit).
-    if crate::store::processor_settings::version(conn, &req.company_id).await?
-        != choice.settings_version
-    {
-        return Err(PayError::ProcessorChanged);
-    }
     // Autopay charges only what the enrollment covers at this moment: a
     // cancel or a new card written before this transaction wins.
     if req.channel == crate::app::autopay::CHANNEL

@@ -149,9 +149,9 @@ pub(super) async fn apply_on(
     // A charge found after its attempt was settled unpaid (the processor's
     // answer came late, after reconciliation found nothing): its invoices
     // were freed meanwhile and may have been paid another way.
-    let late = store::get_attempt(&mut *conn, &attempt.id)
+    let late = store::attempt_status(conn, &attempt.id)
         .await?
-        .is_some_and(|a| a.status != "pending");
+        .is_some_and(|status| status != "pending");
     let planned: Vec<(String, i64)> = if late {
         let ids: Vec<InvoiceId> = attempt.plan.iter().map(|p| p.invoice_id.clone()).collect();
         let open = store::open_unheld_balances(conn, &attempt.company_id, &ids).await?;

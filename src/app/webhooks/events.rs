@@ -5,7 +5,7 @@
 
 use serde_json::json;
 
-use super::emit;
+use super::{Subscribers, emit, emit_to};
 use crate::app::payments::view::payment_on;
 use crate::domain::ids::{PaymentId, RefundId};
 use crate::domain::webhooks::EventType;
@@ -60,21 +60,38 @@ pub async fn payment_recorded(
     company_id: &str,
     payment_id: &str,
 ) -> StoreResult<()> {
+    // One read when no endpoint listens (the usual case on the payment
+    // path): the payment and its invoices are read only for a subscriber.
+    let subscribers = Subscribers::of(conn, company_id).await?;
+    if !subscribers.take(EventType::PaymentSucceeded) && !subscribers.take(EventType::InvoicePaid) {
+        return Ok(());
+    }
     let Some(payment) = payment_on(conn, company_id, &payment_id.into()).await? else {
         return Ok(());
     };
-    emit(
+    emit_to(
         conn,
         company_id,
+        &subscribers,
         EventType::PaymentSucceeded,
         json!(payment),
     )
     .await?;
+    if !subscribers.take(EventType::InvoicePaid) {
+        return Ok(());
+    }
     for a in &payment.allocations {
         if let Some(invoice) = invoices::get_on(conn, company_id, &a.invoice_id).await?
             && invoice.status == "paid"
         {
-            emit(conn, company_id, EventType::InvoicePaid, json!(invoice)).await?;
+            emit_to(
+                conn,
+                company_id,
+                &subscribers,
+                EventType::InvoicePaid,
+                json!(invoice),
+            )
+            .await?;
         }
     }
     Ok(())

@@ -347,11 +347,41 @@ pub async fn emit(
     event: EventType,
     data: serde_json::Value,
 ) -> StoreResult<Option<WebhookEventId>> {
-    let endpoints: Vec<String> = store::subscribers(conn, company_id)
-        .await?
-        .into_iter()
+    let subscribers = Subscribers::of(conn, company_id).await?;
+    emit_to(conn, company_id, &subscribers, event, data).await
+}
+
+/// The company's enabled endpoints and the event types each takes, read
+/// once for several events of one change.
+pub struct Subscribers(Vec<(String, Vec<String>)>);
+
+impl Subscribers {
+    pub async fn of(conn: &mut Conn, company_id: &str) -> StoreResult<Subscribers> {
+        Ok(Subscribers(store::subscribers(conn, company_id).await?))
+    }
+
+    /// Whether any endpoint takes `event`: when none does, the change need
+    /// not even build the event's object.
+    pub fn take(&self, event: EventType) -> bool {
+        self.0
+            .iter()
+            .any(|(_, events)| events.iter().any(|e| e == event.as_str()))
+    }
+}
+
+/// `emit` to the `subscribers` read before, in the same transaction.
+pub async fn emit_to(
+    conn: &mut Conn,
+    company_id: &str,
+    subscribers: &Subscribers,
+    event: EventType,
+    data: serde_json::Value,
+) -> StoreResult<Option<WebhookEventId>> {
+    let endpoints: Vec<String> = subscribers
+        .0
+        .iter()
         .filter(|(_, events)| events.iter().any(|e| e == event.as_str()))
-        .map(|(id, _)| id)
+        .map(|(id, _)| id.clone())
         .collect();
     if endpoints.is_empty() {
         return Ok(None);

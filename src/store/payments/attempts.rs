@@ -116,6 +116,16 @@ pub async fn get_attempt(
     row.as_ref().map(attempt_from_row).transpose()
 }
 
+/// An attempt's status (`pending`, `succeeded`, `declined`, `failed`).
+pub async fn attempt_status(conn: &mut Conn, id: &str) -> StoreResult<Option<String>> {
+    Ok(
+        crate::store::sql::query_scalar("SELECT status FROM payment_attempts WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&mut *conn)
+            .await?,
+    )
+}
+
 /// Attempts still pending that started before `before`.
 pub async fn pending_attempts(db: &Db, before: OffsetDateTime) -> StoreResult<Vec<Attempt>> {
     let sql = format!(
