@@ -390,8 +390,8 @@ async fn import_file(config: Config, kind: &str, args: ImportArgs) -> anyhow::Re
     let file = std::fs::File::open(&args.file)
         .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", args.file.display()))?;
     let app = App::open(config).await?;
-    let company = match (&args.company, &args.company_name) {
-        (Some(id), _) => id.clone(),
+    let company: fieldpay::domain::ids::CompanyId = match (&args.company, &args.company_name) {
+        (Some(id), _) => id.into(),
         (None, Some(name)) => fieldpay::store::companies::find_by_name(&app.db, name)
             .await?
             .ok_or_else(|| anyhow::anyhow!("no company is named '{name}'"))?,

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use crate::app::App;
+use crate::domain::ids::CompanyId;
 use crate::domain::processor::{PageProcessor, ProcessorKind};
 use crate::processor::{PaymentProcessor, stripe};
 use crate::store::StoreError;
@@ -12,7 +13,7 @@ use crate::store::StoreError;
 /// it chose Stripe, else the app's default (the built-in sandbox).
 pub async fn processor_for(
     app: &App,
-    company_id: &str,
+    company_id: &CompanyId,
 ) -> Result<Arc<dyn PaymentProcessor>, StoreError> {
     Ok(processor_now(app, company_id).await?.0)
 }
@@ -22,7 +23,7 @@ pub async fn processor_for(
 /// have not changed since (a switch racing the payment).
 pub async fn processor_now(
     app: &App,
-    company_id: &str,
+    company_id: &CompanyId,
 ) -> Result<(Arc<dyn PaymentProcessor>, Option<time::OffsetDateTime>), StoreError> {
     let settings = crate::store::processor_settings::get(&app.db, company_id).await?;
     let version = settings.as_ref().map(|s| s.updated_at);
@@ -41,7 +42,7 @@ pub async fn processor_now(
 /// company's current processor.
 pub async fn processor_of(
     app: &App,
-    company_id: &str,
+    company_id: &CompanyId,
     kind: Option<&str>,
     account: Option<&str>,
 ) -> Result<Option<Arc<dyn PaymentProcessor>>, StoreError> {
@@ -60,7 +61,7 @@ pub async fn processor_of(
 /// The company's Stripe adapter, when it chose Stripe and its key opens.
 pub async fn stripe_for(
     app: &App,
-    company_id: &str,
+    company_id: &CompanyId,
 ) -> Result<Option<stripe::StripeProcessor>, StoreError> {
     let settings = crate::store::processor_settings::get(&app.db, company_id).await?;
     stripe_from(app, company_id, settings)
@@ -68,7 +69,7 @@ pub async fn stripe_for(
 
 fn stripe_from(
     app: &App,
-    company_id: &str,
+    company_id: &CompanyId,
     settings: Option<crate::store::processor_settings::ProcessorSettings>,
 ) -> Result<Option<stripe::StripeProcessor>, StoreError> {
     let Some(settings) = settings else {
@@ -95,7 +96,10 @@ fn stripe_from(
 
 /// The pay page's view of a company's processor (`processor_for` decides
 /// the server side from the same settings).
-pub async fn page_processor(app: &App, company_id: &str) -> Result<PageProcessor, StoreError> {
+pub async fn page_processor(
+    app: &App,
+    company_id: &CompanyId,
+) -> Result<PageProcessor, StoreError> {
     let s = crate::store::processor_settings::get(&app.db, company_id).await?;
     Ok(PageProcessor::from_settings(
         s.as_ref().map(|s| s.kind),

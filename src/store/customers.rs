@@ -3,7 +3,7 @@
 use serde::Serialize;
 
 use super::{Conn, Db, StoreResult};
-use crate::domain::ids::{CustomerId, PropertyId};
+use crate::domain::ids::{CompanyId, CustomerId, PropertyId};
 
 /// A customer `c` matches the search: `$2` the lowercased text, `$3` its
 /// `LIKE` pattern, `$4` the digits of a phone-like text (or NULL).
@@ -54,7 +54,11 @@ pub struct Property {
     pub bill_to_customer_id: CustomerId,
 }
 
-pub async fn create(tx: &mut Conn, company_id: &str, c: &NewCustomer) -> StoreResult<Customer> {
+pub async fn create(
+    tx: &mut Conn,
+    company_id: &CompanyId,
+    c: &NewCustomer,
+) -> StoreResult<Customer> {
     let id = CustomerId::new();
     crate::store::sql::query(
         "INSERT INTO customers (id, company_id, name, email, phone, billing_address, language, created_at)
@@ -91,13 +95,17 @@ fn from_row(row: &crate::store::sql::Row) -> StoreResult<Customer> {
     })
 }
 
-pub async fn get(db: &Db, company_id: &str, id: &str) -> StoreResult<Option<Customer>> {
+pub async fn get(db: &Db, company_id: &CompanyId, id: &str) -> StoreResult<Option<Customer>> {
     let mut conn = db.reader().acquire().await?;
     get_on(&mut conn, company_id, id).await
 }
 
 /// `get` on a connection of the caller's.
-pub async fn get_on(conn: &mut Conn, company_id: &str, id: &str) -> StoreResult<Option<Customer>> {
+pub async fn get_on(
+    conn: &mut Conn,
+    company_id: &CompanyId,
+    id: &str,
+) -> StoreResult<Option<Customer>> {
     let row = crate::store::sql::query(
         "SELECT id, name, email, phone, billing_address, language FROM customers WHERE company_id = $1 AND id = $2",
     )
@@ -109,7 +117,12 @@ pub async fn get_on(conn: &mut Conn, company_id: &str, id: &str) -> StoreResult<
 }
 
 /// Customers whose name, email, phone, billing or service address contains `q`.
-pub async fn search(db: &Db, company_id: &str, q: &str, limit: i64) -> StoreResult<Vec<Customer>> {
+pub async fn search(
+    db: &Db,
+    company_id: &CompanyId,
+    q: &str,
+    limit: i64,
+) -> StoreResult<Vec<Customer>> {
     let text = q.trim().to_lowercase();
     let rows = crate::store::sql::query(concat!(
         "SELECT id, name, email, phone, billing_address, language FROM customers c
@@ -129,7 +142,7 @@ pub async fn search(db: &Db, company_id: &str, q: &str, limit: i64) -> StoreResu
 
 /// The office's search box: customers matching `q`, each with the invoice
 /// number it matched by (if it did). Nothing for an empty `q`.
-pub async fn quick_search(db: &Db, company_id: &str, q: &str) -> StoreResult<Vec<SearchHit>> {
+pub async fn quick_search(db: &Db, company_id: &CompanyId, q: &str) -> StoreResult<Vec<SearchHit>> {
     let text = q.trim().to_lowercase();
     let rows = crate::store::sql::query(concat!(
         "SELECT c.id, c.name, coalesce(c.email, '') AS email, coalesce(c.phone, '') AS phone,
@@ -172,7 +185,7 @@ pub struct SearchHit {
 
 pub async fn create_property(
     tx: &mut Conn,
-    company_id: &str,
+    company_id: &CompanyId,
     address: &str,
     resident_customer_id: &str,
     bill_to_customer_id: &str,
@@ -199,7 +212,7 @@ pub async fn create_property(
 }
 
 /// Whether every id names a customer of the company.
-pub async fn all_belong(tx: &mut Conn, company_id: &str, ids: &[&str]) -> StoreResult<bool> {
+pub async fn all_belong(tx: &mut Conn, company_id: &CompanyId, ids: &[&str]) -> StoreResult<bool> {
     for id in ids {
         let found: Option<i64> = crate::store::sql::query_scalar(
             "SELECT CAST(1 AS BIGINT) FROM customers WHERE company_id = $1 AND id = $2",
@@ -217,7 +230,7 @@ pub async fn all_belong(tx: &mut Conn, company_id: &str, ids: &[&str]) -> StoreR
 
 pub async fn get_property(
     tx: &mut Conn,
-    company_id: &str,
+    company_id: &CompanyId,
     id: &str,
 ) -> StoreResult<Option<Property>> {
     let row = crate::store::sql::query(
@@ -243,7 +256,7 @@ pub async fn get_property(
 /// was first saved there.
 pub async fn processor_customer(
     db: &Db,
-    company_id: &str,
+    company_id: &CompanyId,
     customer_id: &str,
 ) -> StoreResult<Option<String>> {
     let found: Option<Option<String>> = crate::store::sql::query_scalar(
@@ -315,7 +328,7 @@ pub fn phone_digits_pattern(q: &str) -> Option<String> {
 /// customer when `q` is empty. Ordered by name.
 pub async fn list_with_balances(
     db: &Db,
-    company_id: &str,
+    company_id: &CompanyId,
     q: &str,
     limit: i64,
 ) -> StoreResult<Vec<CustomerSummary>> {
@@ -356,7 +369,7 @@ pub async fn list_with_balances(
 }
 
 /// What the customer owes: the balances of open invoices billed to it.
-pub async fn open_balance(db: &Db, company_id: &str, customer_id: &str) -> StoreResult<i64> {
+pub async fn open_balance(db: &Db, company_id: &CompanyId, customer_id: &str) -> StoreResult<i64> {
     Ok(crate::store::sql::query_scalar(
         "SELECT CAST(coalesce(sum(balance), 0) AS BIGINT) FROM invoices
          WHERE bill_to_customer_id = $1 AND company_id = $2 AND status = 'open'",
@@ -370,7 +383,7 @@ pub async fn open_balance(db: &Db, company_id: &str, customer_id: &str) -> Store
 /// Changes a customer's contact details; `false` when no such customer.
 pub async fn update(
     tx: &mut Conn,
-    company_id: &str,
+    company_id: &CompanyId,
     id: &str,
     c: &NewCustomer,
 ) -> StoreResult<bool> {
@@ -393,7 +406,7 @@ pub async fn update(
 
 /// Phone numbers not (yet) in E.164, with the country of their company:
 /// rows written before numbers were checked when written.
-pub async fn phones_not_in_e164(db: &Db) -> StoreResult<Vec<(String, String, String, String)>> {
+pub async fn phones_not_in_e164(db: &Db) -> StoreResult<Vec<(CompanyId, String, String, String)>> {
     Ok(crate::store::sql::query_as(
         "SELECT c.company_id, co.country, c.id, c.phone FROM customers c
          JOIN companies co ON co.id = c.company_id
@@ -425,7 +438,11 @@ pub struct CustomerChoice {
 }
 
 /// The company's customers by name, for a select.
-pub async fn choices(db: &Db, company_id: &str, limit: i64) -> StoreResult<Vec<CustomerChoice>> {
+pub async fn choices(
+    db: &Db,
+    company_id: &CompanyId,
+    limit: i64,
+) -> StoreResult<Vec<CustomerChoice>> {
     let rows: Vec<(String, String)> = crate::store::sql::query_as(
         "SELECT id, name FROM customers WHERE company_id = $1 ORDER BY name, id LIMIT $2",
     )
@@ -475,7 +492,7 @@ fn property_view_from_row(r: &crate::store::sql::Row) -> StoreResult<PropertyVie
 /// Properties where the customer lives or which it pays for.
 pub async fn properties_of(
     db: &Db,
-    company_id: &str,
+    company_id: &CompanyId,
     customer_id: &str,
 ) -> StoreResult<Vec<PropertyView>> {
     let sql = format!(
@@ -493,7 +510,7 @@ pub async fn properties_of(
 
 pub async fn property_view(
     db: &Db,
-    company_id: &str,
+    company_id: &CompanyId,
     id: &str,
 ) -> StoreResult<Option<PropertyView>> {
     let sql = format!("{PROPERTY_VIEW} WHERE p.company_id = $1 AND p.id = $2");
@@ -509,7 +526,7 @@ pub async fn property_view(
 /// Invoices already issued keep the bill-to they were issued with.
 pub async fn update_property(
     tx: &mut Conn,
-    company_id: &str,
+    company_id: &CompanyId,
     id: &str,
     address: &str,
     bill_to_customer_id: &str,
@@ -541,7 +558,7 @@ pub struct CardOnFile {
 
 pub async fn saved_cards(
     db: &Db,
-    company_id: &str,
+    company_id: &CompanyId,
     customer_id: &str,
 ) -> StoreResult<Vec<CardOnFile>> {
     let rows: Vec<(String, String, String, i64, i64, i64)> = crate::store::sql::query_as(

@@ -7,7 +7,7 @@ use time::Duration;
 
 use super::{Conn, Db, StoreResult};
 use crate::crypto::{random_token, sha256_hex};
-use crate::domain::ids::CardId;
+use crate::domain::ids::{CardId, CompanyId};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Purpose {
@@ -35,14 +35,14 @@ impl Purpose {
 /// Whom a token or an account signs in.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Principal {
-    pub company_id: String,
+    pub company_id: CompanyId,
     pub customer_id: String,
 }
 
 /// Writes a new token; returns the token itself (never stored).
 pub async fn insert_token(
     conn: &mut Conn,
-    company_id: &str,
+    company_id: &CompanyId,
     customer_id: &str,
     purpose: Purpose,
 ) -> StoreResult<String> {
@@ -73,7 +73,7 @@ pub async fn peek_token(db: &Db, token: &str, purpose: Purpose) -> StoreResult<O
     .fetch_optional(db.reader())
     .await?;
     Ok(row.map(|(company_id, customer_id)| Principal {
-        company_id,
+        company_id: company_id.into(),
         customer_id,
     }))
 }
@@ -96,14 +96,14 @@ pub async fn consume_token(
     .fetch_optional(&mut *conn)
     .await?;
     Ok(row.map(|(company_id, customer_id)| Principal {
-        company_id,
+        company_id: company_id.into(),
         customer_id,
     }))
 }
 
 #[derive(Debug, Clone)]
 pub struct Account {
-    pub company_id: String,
+    pub company_id: CompanyId,
     pub customer_id: String,
     pub password_hash: Option<String>,
 }
@@ -145,7 +145,7 @@ pub async fn principals_by_email(db: &Db, email: &str, limit: i64) -> StoreResul
     Ok(rows
         .into_iter()
         .map(|(company_id, customer_id)| Principal {
-            company_id,
+            company_id: company_id.into(),
             customer_id,
         })
         .collect())
@@ -154,7 +154,7 @@ pub async fn principals_by_email(db: &Db, email: &str, limit: i64) -> StoreResul
 /// Where email for this customer goes: the portal account's address, else the one on file.
 pub async fn email_for(
     db: &Db,
-    company_id: &str,
+    company_id: &CompanyId,
     customer_id: &str,
 ) -> StoreResult<Option<String>> {
     let email: Option<Option<String>> = crate::store::sql::query_scalar(
@@ -172,7 +172,7 @@ pub async fn email_for(
 /// Creates the customer's account or sets its password.
 pub async fn set_password(
     conn: &mut Conn,
-    company_id: &str,
+    company_id: &CompanyId,
     customer_id: &str,
     email: &str,
     password_hash: &str,
@@ -195,7 +195,7 @@ pub async fn set_password(
 /// A customer's name and email, scoped by company.
 pub async fn customer_name(
     db: &Db,
-    company_id: &str,
+    company_id: &CompanyId,
     customer_id: &str,
 ) -> StoreResult<Option<String>> {
     Ok(crate::store::sql::query_scalar(
@@ -221,7 +221,7 @@ pub struct Card {
 }
 
 /// The customer's saved cards, newest first, with which one autopay uses.
-pub async fn cards(db: &Db, company_id: &str, customer_id: &str) -> StoreResult<Vec<Card>> {
+pub async fn cards(db: &Db, company_id: &CompanyId, customer_id: &str) -> StoreResult<Vec<Card>> {
     let rows = crate::store::sql::query(
         "SELECT m.id, m.brand, m.last4, m.exp_month, m.exp_year, m.is_default,
                 EXISTS (SELECT 1 FROM autopay_enrollments e WHERE e.payment_method_id = m.id
@@ -253,7 +253,7 @@ pub async fn cards(db: &Db, company_id: &str, customer_id: &str) -> StoreResult<
 /// gone. (Autopay on it is turned off by the caller: `store::autopay::cancel`.)
 pub async fn remove_card(
     conn: &mut Conn,
-    company_id: &str,
+    company_id: &CompanyId,
     customer_id: &str,
     method_id: &CardId,
 ) -> StoreResult<bool> {
@@ -273,7 +273,7 @@ pub async fn remove_card(
 /// Makes one card the default; `false` when it is not the customer's.
 pub async fn set_default_card(
     conn: &mut Conn,
-    company_id: &str,
+    company_id: &CompanyId,
     customer_id: &str,
     method_id: &CardId,
 ) -> StoreResult<bool> {
@@ -304,7 +304,7 @@ pub async fn set_default_card(
 /// Whether the customer has a default among their live cards.
 pub async fn has_default_card(
     conn: &mut Conn,
-    company_id: &str,
+    company_id: &CompanyId,
     customer_id: &str,
 ) -> StoreResult<bool> {
     let found: Option<i64> = crate::store::sql::query_scalar(
@@ -331,7 +331,7 @@ type SignedInRow = (
 /// What every portal page shows of its customer and company.
 pub async fn signed_in(
     db: &Db,
-    company_id: &str,
+    company_id: &CompanyId,
     customer_id: &str,
 ) -> StoreResult<Option<SignedIn>> {
     let row: Option<SignedInRow> = crate::store::sql::query_as(

@@ -22,7 +22,7 @@ use super::{AppState, ClientIp, user_agent};
 use crate::app::autopay::{self, EnrollRequest};
 use crate::app::properties::{self, PropertyChange};
 use crate::domain::customer::CustomerInput;
-use crate::domain::ids::{CustomerId, PropertyId};
+use crate::domain::ids::{CompanyId, CustomerId, PropertyId};
 use crate::store::autopay as autopay_store;
 use crate::store::customers;
 
@@ -244,7 +244,11 @@ pub struct AutopayView {
     pub channel: Option<String>,
 }
 
-async fn autopay_view(state: &AppState, company: &str, id: &str) -> Result<AutopayView, ApiError> {
+async fn autopay_view(
+    state: &AppState,
+    company: &CompanyId,
+    id: &str,
+) -> Result<AutopayView, ApiError> {
     let e = autopay_store::enrollment(state.app.db.reader(), company, id).await?;
     let at = |t: time::OffsetDateTime| t.format(&Rfc3339).unwrap_or_default();
     Ok(match e {

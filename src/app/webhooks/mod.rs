@@ -18,7 +18,7 @@ use time::format_description::well_known::Rfc3339;
 
 use crate::app::{Actor, App, Refusal};
 use crate::crypto::{mask_key, new_id, random_bytes};
-use crate::domain::ids::WebhookEndpointId;
+use crate::domain::ids::{CompanyId, WebhookEndpointId};
 use crate::domain::webhooks::{EventType, parse_event_list, secret_text};
 use crate::store::webhooks::{
     self as store, DeliveryView, Endpoint, NewEndpoint, NewEvent, TryView,
@@ -319,7 +319,11 @@ fn turned_off() -> Refusal {
 }
 
 /// Tries one delivery at once (unless a worker holds it) and reads it back.
-async fn send_now(app: &App, company_id: &str, delivery_id: &str) -> Result<DeliveryView, Refusal> {
+async fn send_now(
+    app: &App,
+    company_id: &CompanyId,
+    delivery_id: &str,
+) -> Result<DeliveryView, Refusal> {
     crate::app::webhook_delivery::deliver_one(app, company_id, delivery_id, app.clock.now())
         .await?;
     let mut conn = app.db.reader().acquire().await?;
@@ -335,7 +339,7 @@ async fn send_now(app: &App, company_id: &str, delivery_id: &str) -> Result<Deli
 /// when no endpoint takes this type (nothing is written).
 pub async fn emit(
     conn: &mut Conn,
-    company_id: &str,
+    company_id: &CompanyId,
     event: EventType,
     data: serde_json::Value,
 ) -> StoreResult<Option<String>> {
@@ -356,7 +360,7 @@ pub async fn emit(
 /// each endpoint; answers the event's and the deliveries' ids.
 async fn write_event(
     conn: &mut Conn,
-    company_id: &str,
+    company_id: &CompanyId,
     event: EventType,
     data: serde_json::Value,
     endpoint_ids: &[String],

@@ -11,6 +11,7 @@ use crate::app::autopay::AutopayState;
 use crate::app::payments::ActionNeeded;
 use crate::domain::autopay_consent_text;
 use crate::domain::i18n::{self, Lang, tr};
+use crate::domain::ids::CompanyId;
 use crate::domain::money::Money;
 use crate::processor::PageProcessor;
 use crate::store::companies;
@@ -374,7 +375,7 @@ pub(super) async fn receipt(
 /// `None` when the payment is not theirs.
 pub(crate) async fn receipt_context(
     state: &AppState,
-    company_id: &str,
+    company_id: &CompanyId,
     customer_id: &str,
     payment_id: &str,
 ) -> Result<Option<minijinja::Value>, ApiError> {
