@@ -116,7 +116,7 @@ struct ImportArgs {
     file: std::path::PathBuf,
     /// The company to import into (its id, as `company create` printed it).
     #[arg(long, required_unless_present = "company_name")]
-    company: Option<String>,
+    company: Option<fieldpay::domain::ids::CompanyId>,
     /// The company to import into, by its exact name.
     #[arg(long, conflicts_with = "company")]
     company_name: Option<String>,
@@ -390,8 +390,8 @@ async fn import_file(config: Config, kind: &str, args: ImportArgs) -> anyhow::Re
     let file = std::fs::File::open(&args.file)
         .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", args.file.display()))?;
     let app = App::open(config).await?;
-    let company: fieldpay::domain::ids::CompanyId = match (&args.company, &args.company_name) {
-        (Some(id), _) => id.into(),
+    let company = match (&args.company, &args.company_name) {
+        (Some(id), _) => id.clone(),
         (None, Some(name)) => fieldpay::store::companies::find_by_name(&app.db, name)
             .await?
             .ok_or_else(|| anyhow::anyhow!("no company is named '{name}'"))?,

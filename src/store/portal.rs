@@ -63,7 +63,7 @@ pub async fn insert_token(
 
 /// Whom a live (unused, unexpired) token names, without using it.
 pub async fn peek_token(db: &Db, token: &str, purpose: Purpose) -> StoreResult<Option<Principal>> {
-    let row: Option<(String, String)> = crate::store::sql::query_as(
+    let row: Option<(CompanyId, String)> = crate::store::sql::query_as(
         "SELECT company_id, customer_id FROM portal_tokens
          WHERE token_hash = $1 AND purpose = $2 AND used_at IS NULL AND expires_at > $3",
     )
@@ -73,7 +73,7 @@ pub async fn peek_token(db: &Db, token: &str, purpose: Purpose) -> StoreResult<O
     .fetch_optional(db.reader())
     .await?;
     Ok(row.map(|(company_id, customer_id)| Principal {
-        company_id: company_id.into(),
+        company_id,
         customer_id,
     }))
 }
@@ -85,7 +85,7 @@ pub async fn consume_token(
     purpose: Purpose,
 ) -> StoreResult<Option<Principal>> {
     let t = conn.now();
-    let row: Option<(String, String)> = crate::store::sql::query_as(
+    let row: Option<(CompanyId, String)> = crate::store::sql::query_as(
         "UPDATE portal_tokens SET used_at = $1
          WHERE token_hash = $2 AND purpose = $3 AND used_at IS NULL AND expires_at > $1
          RETURNING company_id, customer_id",
@@ -96,7 +96,7 @@ pub async fn consume_token(
     .fetch_optional(&mut *conn)
     .await?;
     Ok(row.map(|(company_id, customer_id)| Principal {
-        company_id: company_id.into(),
+        company_id,
         customer_id,
     }))
 }
@@ -132,7 +132,7 @@ pub async fn accounts_by_email(db: &Db, email: &str, limit: i64) -> StoreResult<
 /// Customers a sign-in link may go to: those with a portal account under this
 /// email, and those whose email on file it is.
 pub async fn principals_by_email(db: &Db, email: &str, limit: i64) -> StoreResult<Vec<Principal>> {
-    let rows: Vec<(String, String)> = crate::store::sql::query_as(
+    let rows: Vec<(CompanyId, String)> = crate::store::sql::query_as(
         "SELECT company_id, customer_id FROM portal_accounts WHERE lower(email) = lower($1)
          UNION
          SELECT company_id, id FROM customers WHERE lower(email) = lower($1)
@@ -145,7 +145,7 @@ pub async fn principals_by_email(db: &Db, email: &str, limit: i64) -> StoreResul
     Ok(rows
         .into_iter()
         .map(|(company_id, customer_id)| Principal {
-            company_id: company_id.into(),
+            company_id,
             customer_id,
         })
         .collect())
