@@ -37,6 +37,7 @@ use fieldpay::app::App;
 use fieldpay::app::setup;
 use fieldpay::config::{Config, DeliverySettings, RateLimits};
 use fieldpay::crypto::{Secret, new_id};
+use fieldpay::domain::ids::CustomerId;
 use fieldpay::domain::money::Currency;
 use fieldpay::domain::price_lines;
 use fieldpay::store::Db;
@@ -438,7 +439,11 @@ async fn seed_data(
     })
 }
 
-async fn add_customer(batch: &mut Batch<'_>, ctx: &Ctx<'_>, n: usize) -> anyhow::Result<String> {
+async fn add_customer(
+    batch: &mut Batch<'_>,
+    ctx: &Ctx<'_>,
+    n: usize,
+) -> anyhow::Result<CustomerId> {
     let c = customers::create(
         batch.tx(),
         ctx.company_id,
@@ -452,7 +457,7 @@ async fn add_customer(batch: &mut Batch<'_>, ctx: &Ctx<'_>, n: usize) -> anyhow:
     )
     .await?;
     batch.wrote(1).await?;
-    Ok(c.id.into())
+    Ok(c.id)
 }
 
 async fn add_link(

@@ -138,7 +138,7 @@ async fn seed(app: &App) -> anyhow::Result<crate::domain::ids::CompanyId> {
             .collect();
         let (property_id, _) = &property_ids[prop];
         let issue = IssueInvoice {
-            property_id: property_id.to_string(),
+            property_id: property_id.clone(),
             number: None,
             issue_date: Some(today + Duration::days(due_in - 30)),
             due_date: today + Duration::days(due_in),

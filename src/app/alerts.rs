@@ -157,8 +157,16 @@ async fn queue_batch(
     for inv in batch.iter().filter(|i| open.contains(&i.invoice_id)) {
         let cause = format!("alert:{}:{}", rule.id, inv.invoice_id);
         let sends = [
-            (Channel::Email, &rule.email_template_id, contact(&inv.email)),
-            (Channel::Sms, &rule.sms_template_id, contact(&inv.phone)),
+            (
+                Channel::Email,
+                rule.email_template_id.as_deref(),
+                contact(&inv.email),
+            ),
+            (
+                Channel::Sms,
+                rule.sms_template_id.as_deref(),
+                contact(&inv.phone),
+            ),
         ];
         for (channel, template, to) in sends {
             let (Some(template), Some(to)) = (template, to) else {
@@ -170,7 +178,7 @@ async fn queue_batch(
                 invoice_id: Some(inv.invoice_id.clone()),
                 channel,
                 recipient: to.to_string(),
-                template_id: template.clone(),
+                template_id: template.to_string(),
                 cause: cause.clone(),
             });
         }
@@ -202,8 +210,16 @@ pub async fn enqueue_receipt(
     };
     let cause = format!("receipt:{payment_id}");
     let sends = [
-        (Channel::Email, &settings.email_template_id, contact(&email)),
-        (Channel::Sms, &settings.sms_template_id, contact(&phone)),
+        (
+            Channel::Email,
+            settings.email_template_id.as_deref(),
+            contact(&email),
+        ),
+        (
+            Channel::Sms,
+            settings.sms_template_id.as_deref(),
+            contact(&phone),
+        ),
     ];
     for (channel, template, to) in sends {
         let (Some(template), Some(to)) = (template, to) else {
@@ -217,7 +233,7 @@ pub async fn enqueue_receipt(
                 invoice_id: invoice_id.map(str::to_string),
                 channel,
                 recipient: to.to_string(),
-                template_id: template.clone(),
+                template_id: template.to_string(),
                 cause: cause.clone(),
             },
             now,
@@ -362,8 +378,8 @@ async fn queue_catch_up(
     let rule = AlertRule {
         id: rule_id.clone(),
         company_id: company_id.clone(),
-        email_template_id: fields.email_template_id.map(str::to_string),
-        sms_template_id: fields.sms_template_id.map(str::to_string),
+        email_template_id: fields.email_template_id.map(Into::into),
+        sms_template_id: fields.sms_template_id.map(Into::into),
         timing: fields.timing,
         days_after_due: fields.days,
         enabled: fields.enabled,

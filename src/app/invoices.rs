@@ -5,7 +5,7 @@
 use time::Date;
 
 use crate::app::{Actor, App, Refusal};
-use crate::domain::ids::InvoiceId;
+use crate::domain::ids::{InvoiceId, PropertyId};
 use crate::domain::invoice::check_number;
 use crate::domain::{LineInput, price_lines};
 use crate::store::companies::{self, Company};
@@ -15,7 +15,7 @@ use crate::store::{Conn, StoreError, audit, customers};
 /// A new invoice as asked for.
 #[derive(Debug, Clone)]
 pub struct IssueInvoice {
-    pub property_id: String,
+    pub property_id: PropertyId,
     /// Empty or `None`: the company's next number.
     pub number: Option<String>,
     /// `None`: today, where the company is.

@@ -30,7 +30,7 @@ fn unknown_customer(field: &'static str) -> Problem {
 
 /// Whether `id` is one of the company's customers.
 async fn known(conn: &mut Conn, company_id: &CompanyId, id: &str) -> Result<bool, Refusal> {
-    Ok(!id.is_empty() && customers::all_belong(conn, company_id, &[id]).await?)
+    Ok(!id.is_empty() && customers::all_belong(conn, company_id, &[&CustomerId::from(id)]).await?)
 }
 
 /// Checks the address and both customers (every field in error is named)

@@ -233,7 +233,7 @@ pub async fn write(conn: &mut Conn, company_id: &CompanyId) -> StoreResult<()> {
         conn,
         company_id,
         &ReceiptSettings {
-            email_template_id: Some(receipt.to_string()),
+            email_template_id: Some(receipt.into()),
             sms_template_id: None,
         },
         now,

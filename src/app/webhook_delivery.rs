@@ -28,7 +28,7 @@ use time::{Duration, OffsetDateTime};
 
 use crate::app::App;
 use crate::app::office_emails::{self, OfficeEmailReport};
-use crate::domain::ids::{CompanyId, WebhookEndpointId};
+use crate::domain::ids::{CompanyId, WebhookDeliveryId, WebhookEndpointId};
 use crate::domain::webhooks::{
     RETRY_DELAYS, delivered, retry_delay, secret_key, should_disable, signature,
 };
@@ -133,7 +133,7 @@ pub async fn deliver_due(app: &App, now: OffsetDateTime) -> StoreResult<WebhookR
 pub async fn deliver_one(
     app: &App,
     company_id: &CompanyId,
-    delivery_id: &str,
+    delivery_id: &WebhookDeliveryId,
     now: OffsetDateTime,
 ) -> StoreResult<WebhookReport> {
     let claimed = {
@@ -214,7 +214,7 @@ async fn attempt(app: &App, d: &Claimed, now: OffsetDateTime) -> Tried {
     let timestamp = at.unix_timestamp();
     let req = WebhookRequest {
         url: d.url.clone(),
-        id: d.event_id.clone(),
+        id: d.event_id.to_string(),
         timestamp,
         signature: signature(&key, &d.event_id, timestamp, &d.payload),
         body: d.payload.clone(),

@@ -244,6 +244,10 @@ ids! {
     AlertRuleId = "alert";
     /// A webhook endpoint's id (`we_…`).
     WebhookEndpointId = "we";
+    /// A webhook delivery's id (`wd_…`): one event sent to one endpoint.
+    WebhookDeliveryId = "wd";
+    /// A webhook event's id (`evt_…`).
+    WebhookEventId = "evt";
     /// A message's id (`msg_…`).
     MessageId = "msg";
     /// An office user's id (`usr_…`).
@@ -269,6 +273,8 @@ macro_rules! for_each_id {
             SmsTemplateId,
             AlertRuleId,
             WebhookEndpointId,
+            WebhookDeliveryId,
+            WebhookEventId,
             MessageId,
             UserId,
         );
@@ -304,6 +310,8 @@ mod tests {
         assert_ne!(a, InvoiceId::new());
         assert!(PaymentId::new().starts_with("pay_"));
         assert!(CustomerId::new().starts_with("cus_"));
+        assert!(WebhookDeliveryId::new().starts_with("wd_"));
+        assert!(WebhookEventId::new().starts_with("evt_"));
     }
 
     #[test]

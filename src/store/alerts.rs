@@ -7,7 +7,7 @@ use serde::Serialize;
 use time::{Date, OffsetDateTime};
 
 use super::{Conn, Db, StoreResult};
-use crate::domain::ids::{AlertRuleId, CompanyId, CustomerId};
+use crate::domain::ids::{AlertRuleId, CompanyId, CustomerId, EmailTemplateId, SmsTemplateId};
 
 pub use crate::domain::alerts::Timing;
 
@@ -16,8 +16,8 @@ pub struct AlertRule {
     pub id: AlertRuleId,
     #[serde(skip)]
     pub company_id: CompanyId,
-    pub email_template_id: Option<String>,
-    pub sms_template_id: Option<String>,
+    pub email_template_id: Option<EmailTemplateId>,
+    pub sms_template_id: Option<SmsTemplateId>,
     pub timing: Timing,
     pub days_after_due: i64,
     pub enabled: bool,
@@ -124,8 +124,8 @@ pub async fn create(
     Ok(AlertRule {
         id,
         company_id: company_id.clone(),
-        email_template_id: f.email_template_id.map(str::to_string),
-        sms_template_id: f.sms_template_id.map(str::to_string),
+        email_template_id: f.email_template_id.map(EmailTemplateId::from),
+        sms_template_id: f.sms_template_id.map(SmsTemplateId::from),
         timing: f.timing,
         days_after_due: f.days,
         enabled: f.enabled,
@@ -298,8 +298,10 @@ pub async fn still_open(
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct ReceiptSettings {
-    pub email_template_id: Option<String>,
-    pub sms_template_id: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub email_template_id: Option<EmailTemplateId>,
+    #[schema(value_type = Option<String>)]
+    pub sms_template_id: Option<SmsTemplateId>,
 }
 
 pub async fn receipt_settings(

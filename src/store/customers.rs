@@ -3,7 +3,7 @@
 use serde::Serialize;
 
 use super::{Conn, Db, StoreResult};
-use crate::domain::ids::{CompanyId, CustomerId, PropertyId};
+use crate::domain::ids::{CardId, CompanyId, CustomerId, PropertyId};
 
 /// A customer `c` matches the search: `$2` the lowercased text, `$3` its
 /// `LIKE` pattern, `$4` the digits of a phone-like text (or NULL).
@@ -95,7 +95,11 @@ fn from_row(row: &crate::store::sql::Row) -> StoreResult<Customer> {
     })
 }
 
-pub async fn get(db: &Db, company_id: &CompanyId, id: &str) -> StoreResult<Option<Customer>> {
+pub async fn get(
+    db: &Db,
+    company_id: &CompanyId,
+    id: &CustomerId,
+) -> StoreResult<Option<Customer>> {
     let mut conn = db.reader().acquire().await?;
     get_on(&mut conn, company_id, id).await
 }
@@ -104,7 +108,7 @@ pub async fn get(db: &Db, company_id: &CompanyId, id: &str) -> StoreResult<Optio
 pub async fn get_on(
     conn: &mut Conn,
     company_id: &CompanyId,
-    id: &str,
+    id: &CustomerId,
 ) -> StoreResult<Option<Customer>> {
     let row = crate::store::sql::query(
         "SELECT id, name, email, phone, billing_address, language FROM customers WHERE company_id = $1 AND id = $2",
@@ -187,8 +191,8 @@ pub async fn create_property(
     tx: &mut Conn,
     company_id: &CompanyId,
     address: &str,
-    resident_customer_id: &str,
-    bill_to_customer_id: &str,
+    resident_customer_id: &CustomerId,
+    bill_to_customer_id: &CustomerId,
 ) -> StoreResult<Property> {
     let id = PropertyId::new();
     crate::store::sql::query(
@@ -212,7 +216,11 @@ pub async fn create_property(
 }
 
 /// Whether every id names a customer of the company.
-pub async fn all_belong(tx: &mut Conn, company_id: &CompanyId, ids: &[&str]) -> StoreResult<bool> {
+pub async fn all_belong(
+    tx: &mut Conn,
+    company_id: &CompanyId,
+    ids: &[&CustomerId],
+) -> StoreResult<bool> {
     for id in ids {
         let found: Option<i64> = crate::store::sql::query_scalar(
             "SELECT CAST(1 AS BIGINT) FROM customers WHERE company_id = $1 AND id = $2",
@@ -231,7 +239,7 @@ pub async fn all_belong(tx: &mut Conn, company_id: &CompanyId, ids: &[&str]) -> 
 pub async fn get_property(
     tx: &mut Conn,
     company_id: &CompanyId,
-    id: &str,
+    id: &PropertyId,
 ) -> StoreResult<Option<Property>> {
     let row = crate::store::sql::query(
         "SELECT id, address, resident_customer_id, bill_to_customer_id FROM properties
@@ -257,7 +265,7 @@ pub async fn get_property(
 pub async fn processor_customer(
     db: &Db,
     company_id: &CompanyId,
-    customer_id: &str,
+    customer_id: &CustomerId,
 ) -> StoreResult<Option<String>> {
     let found: Option<Option<String>> = crate::store::sql::query_scalar(
         "SELECT processor_customer_id FROM customers WHERE company_id = $1 AND id = $2",
@@ -271,7 +279,7 @@ pub async fn processor_customer(
 
 pub async fn set_processor_customer(
     tx: &mut Conn,
-    customer_id: &str,
+    customer_id: &CustomerId,
     processor_customer_id: &str,
 ) -> StoreResult<()> {
     crate::store::sql::query("UPDATE customers SET processor_customer_id = $1 WHERE id = $2")
@@ -369,7 +377,11 @@ pub async fn list_with_balances(
 }
 
 /// What the customer owes: the balances of open invoices billed to it.
-pub async fn open_balance(db: &Db, company_id: &CompanyId, customer_id: &str) -> StoreResult<i64> {
+pub async fn open_balance(
+    db: &Db,
+    company_id: &CompanyId,
+    customer_id: &CustomerId,
+) -> StoreResult<i64> {
     Ok(crate::store::sql::query_scalar(
         "SELECT CAST(coalesce(sum(balance), 0) AS BIGINT) FROM invoices
          WHERE bill_to_customer_id = $1 AND company_id = $2 AND status = 'open'",
@@ -384,7 +396,7 @@ pub async fn open_balance(db: &Db, company_id: &CompanyId, customer_id: &str) ->
 pub async fn update(
     tx: &mut Conn,
     company_id: &CompanyId,
-    id: &str,
+    id: &CustomerId,
     c: &NewCustomer,
 ) -> StoreResult<bool> {
     let done = crate::store::sql::query(
@@ -406,7 +418,7 @@ pub async fn update(
 
 /// Phone numbers not (yet) in E.164, with the country of their company:
 /// rows written before numbers were checked when written.
-pub async fn phones_not_in_e164(db: &Db) -> StoreResult<Vec<(CompanyId, String, String, String)>> {
+pub async fn phones_not_in_e164(db: &Db) -> StoreResult<Vec<(String, String, CustomerId, String)>> {
     Ok(crate::store::sql::query_as(
         "SELECT c.company_id, co.country, c.id, c.phone FROM customers c
          JOIN companies co ON co.id = c.company_id
@@ -420,7 +432,7 @@ pub async fn phones_not_in_e164(db: &Db) -> StoreResult<Vec<(CompanyId, String, 
 }
 
 /// Rewrites one customer's phone as parsed (E.164), if it is still `old`.
-pub async fn set_phone(tx: &mut Conn, id: &str, old: &str, new: &str) -> StoreResult<()> {
+pub async fn set_phone(tx: &mut Conn, id: &CustomerId, old: &str, new: &str) -> StoreResult<()> {
     crate::store::sql::query("UPDATE customers SET phone = $1 WHERE id = $2 AND phone = $3")
         .bind(new)
         .bind(id)
@@ -493,7 +505,7 @@ fn property_view_from_row(r: &crate::store::sql::Row) -> StoreResult<PropertyVie
 pub async fn properties_of(
     db: &Db,
     company_id: &CompanyId,
-    customer_id: &str,
+    customer_id: &CustomerId,
 ) -> StoreResult<Vec<PropertyView>> {
     let sql = format!(
         "{PROPERTY_VIEW}
@@ -511,7 +523,7 @@ pub async fn properties_of(
 pub async fn property_view(
     db: &Db,
     company_id: &CompanyId,
-    id: &str,
+    id: &PropertyId,
 ) -> StoreResult<Option<PropertyView>> {
     let sql = format!("{PROPERTY_VIEW} WHERE p.company_id = $1 AND p.id = $2");
     let row = crate::store::sql::query(super::dynamic_sql(sql))
@@ -527,9 +539,9 @@ pub async fn property_view(
 pub async fn update_property(
     tx: &mut Conn,
     company_id: &CompanyId,
-    id: &str,
+    id: &PropertyId,
     address: &str,
-    bill_to_customer_id: &str,
+    bill_to_customer_id: &CustomerId,
 ) -> StoreResult<bool> {
     let done = crate::store::sql::query(
         "UPDATE properties SET address = $1, bill_to_customer_id = $2
@@ -548,7 +560,7 @@ pub async fn update_property(
 /// A saved card as the office sees it: never more than brand, last 4 and expiry.
 #[derive(Debug, Clone, Serialize)]
 pub struct CardOnFile {
-    pub id: String,
+    pub id: CardId,
     pub brand: String,
     pub last4: String,
     pub exp_month: i64,
@@ -559,9 +571,9 @@ pub struct CardOnFile {
 pub async fn saved_cards(
     db: &Db,
     company_id: &CompanyId,
-    customer_id: &str,
+    customer_id: &CustomerId,
 ) -> StoreResult<Vec<CardOnFile>> {
-    let rows: Vec<(String, String, String, i64, i64, i64)> = crate::store::sql::query_as(
+    let rows: Vec<(CardId, String, String, i64, i64, i64)> = crate::store::sql::query_as(
         "SELECT id, brand, last4, exp_month, exp_year, is_default FROM payment_methods
          WHERE company_id = $1 AND customer_id = $2 AND removed_at IS NULL
          ORDER BY is_default DESC, created_at DESC",

@@ -476,7 +476,7 @@ pub async fn stored_copy(
 /// A message in the office's list.
 #[derive(Debug, Clone)]
 pub struct OfficeMessage {
-    pub id: String,
+    pub id: MessageId,
     pub channel: String,
     pub recipient: String,
     pub subject: Option<String>,
@@ -485,7 +485,7 @@ pub struct OfficeMessage {
     pub last_error: Option<String>,
     pub created_at: OffsetDateTime,
     pub sent_at: Option<OffsetDateTime>,
-    pub customer_id: String,
+    pub customer_id: CustomerId,
     pub customer_name: String,
 }
 
@@ -496,7 +496,7 @@ pub async fn office_list(
     company_id: &CompanyId,
     status: Option<&str>,
     channel: Option<&str>,
-    customer_id: Option<&str>,
+    customer_id: Option<&CustomerId>,
     limit: i64,
 ) -> StoreResult<Vec<OfficeMessage>> {
     let rows = crate::store::sql::query(

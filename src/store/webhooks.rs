@@ -8,7 +8,7 @@ use time::OffsetDateTime;
 use super::sql::Row;
 use super::{Conn, Db, StoreResult};
 use crate::crypto::new_id;
-use crate::domain::ids::{CompanyId, WebhookEndpointId};
+use crate::domain::ids::{CompanyId, WebhookDeliveryId, WebhookEndpointId, WebhookEventId};
 
 /// An endpoint as stored. `secret_sealed` opens only with the server secret.
 #[derive(Debug, Clone)]
@@ -57,8 +57,11 @@ fn endpoint_from_row(r: &Row) -> StoreResult<Endpoint> {
 }
 
 /// Writes a new endpoint; answers its id.
-pub async fn insert_endpoint(conn: &mut Conn, e: &NewEndpoint<'_>) -> StoreResult<String> {
-    let id = new_id("we");
+pub async fn insert_endpoint(
+    conn: &mut Conn,
+    e: &NewEndpoint<'_>,
+) -> StoreResult<WebhookEndpointId> {
+    let id = WebhookEndpointId::new();
     crate::store::sql::query(
         "INSERT INTO webhook_endpoints (id, company_id, url, events, secret_sealed, secret_hint,
             created_at, created_by)
@@ -94,7 +97,7 @@ pub async fn endpoints(db: &Db, company_id: &CompanyId) -> StoreResult<Vec<Endpo
 pub async fn endpoint(
     conn: &mut Conn,
     company_id: &CompanyId,
-    id: &str,
+    id: &WebhookEndpointId,
 ) -> StoreResult<Option<Endpoint>> {
     let sql = format!(
         "SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE company_id = $1 AND id = $2"
@@ -112,7 +115,7 @@ pub async fn endpoint(
 pub async fn delete_endpoint(
     conn: &mut Conn,
     company_id: &CompanyId,
-    id: &str,
+    id: &WebhookEndpointId,
 ) -> StoreResult<bool> {
     crate::store::sql::query(
         "DELETE FROM webhook_attempts WHERE company_id = $1 AND delivery_id IN
@@ -169,7 +172,7 @@ pub async fn subscribers(
 
 /// An event and its deliveries, one per endpoint, due at once.
 pub struct NewEvent<'a> {
-    pub id: &'a str,
+    pub id: &'a WebhookEventId,
     pub company_id: &'a CompanyId,
     pub kind: &'a str,
     pub payload: &'a str,
@@ -179,7 +182,10 @@ pub struct NewEvent<'a> {
 
 /// Writes an event and a pending delivery to each endpoint; answers the
 /// deliveries' ids, in the order of `endpoint_ids`.
-pub async fn insert_event(conn: &mut Conn, e: &NewEvent<'_>) -> StoreResult<Vec<String>> {
+pub async fn insert_event(
+    conn: &mut Conn,
+    e: &NewEvent<'_>,
+) -> StoreResult<Vec<WebhookDeliveryId>> {
     crate::store::sql::query(
         "INSERT INTO webhook_events (id, company_id, type, payload, created_at)
          VALUES ($1, $2, $3, $4, $5)",
@@ -193,7 +199,7 @@ pub async fn insert_event(conn: &mut Conn, e: &NewEvent<'_>) -> StoreResult<Vec<
     .await?;
     let mut ids = Vec::with_capacity(e.endpoint_ids.len());
     for endpoint_id in e.endpoint_ids {
-        let id = new_id("wd");
+        let id = WebhookDeliveryId::new();
         crate::store::sql::query(
             "INSERT INTO webhook_deliveries (id, company_id, endpoint_id, event_id, status,
                 attempts, next_attempt_at, created_at)
@@ -216,10 +222,10 @@ pub async fn insert_event(conn: &mut Conn, e: &NewEvent<'_>) -> StoreResult<Vec<
 /// A delivery a worker claimed, with what sending it needs.
 #[derive(Debug, Clone)]
 pub struct Claimed {
-    pub id: String,
+    pub id: WebhookDeliveryId,
     pub company_id: CompanyId,
     pub endpoint_id: WebhookEndpointId,
-    pub event_id: String,
+    pub event_id: WebhookEventId,
     pub event_type: String,
     /// The body to send, as written with the event.
     pub payload: String,
@@ -271,7 +277,7 @@ pub async fn claim_due(
     until: OffsetDateTime,
     limit: usize,
 ) -> StoreResult<Vec<Claimed>> {
-    let ids: Vec<String> = crate::store::sql::query_scalar(CLAIM_SQL)
+    let ids: Vec<WebhookDeliveryId> = crate::store::sql::query_scalar(CLAIM_SQL)
         .pg(CLAIM_SQL_PG)
         .bind(now)
         .bind(until)
@@ -286,11 +292,11 @@ pub async fn claim_due(
 pub async fn claim_one(
     conn: &mut Conn,
     company_id: &CompanyId,
-    id: &str,
+    id: &WebhookDeliveryId,
     now: OffsetDateTime,
     until: OffsetDateTime,
 ) -> StoreResult<Option<Claimed>> {
-    let ids: Vec<String> = crate::store::sql::query_scalar(
+    let ids: Vec<WebhookDeliveryId> = crate::store::sql::query_scalar(
         "UPDATE webhook_deliveries SET next_attempt_at = $4, claimed_until = $4
          WHERE company_id = $1 AND id = $2 AND status IN ('pending', 'failed')
            AND (claimed_until IS NULL OR claimed_until < $3)
@@ -305,7 +311,7 @@ pub async fn claim_one(
     Ok(claimed(conn, &ids).await?.pop())
 }
 
-async fn claimed(conn: &mut Conn, ids: &[String]) -> StoreResult<Vec<Claimed>> {
+async fn claimed(conn: &mut Conn, ids: &[WebhookDeliveryId]) -> StoreResult<Vec<Claimed>> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }
@@ -319,7 +325,7 @@ async fn claimed(conn: &mut Conn, ids: &[String]) -> StoreResult<Vec<Claimed>> {
         super::json_values(conn.backend(), 1)
     );
     let rows = crate::store::sql::query(super::dynamic_sql(sql))
-        .bind(super::json_list(ids.iter().map(String::as_str)))
+        .bind(super::json_list(ids.iter().map(WebhookDeliveryId::as_str)))
         .fetch_all(&mut *conn)
         .await?;
     rows.iter()
@@ -431,7 +437,7 @@ pub async fn abandon(conn: &mut Conn, d: &Claimed, why: &str) -> StoreResult<()>
 }
 
 /// A 2xx came back: the endpoint works again.
-pub async fn endpoint_works(conn: &mut Conn, endpoint_id: &str) -> StoreResult<()> {
+pub async fn endpoint_works(conn: &mut Conn, endpoint_id: &WebhookEndpointId) -> StoreResult<()> {
     crate::store::sql::query(
         "UPDATE webhook_endpoints SET failing_since = NULL
          WHERE id = $1 AND failing_since IS NOT NULL",
@@ -446,7 +452,7 @@ pub async fn endpoint_works(conn: &mut Conn, endpoint_id: &str) -> StoreResult<(
 /// failing, `at` if this is its first failure; `None` when it is off or gone.
 pub async fn endpoint_fails(
     conn: &mut Conn,
-    endpoint_id: &str,
+    endpoint_id: &WebhookEndpointId,
     at: OffsetDateTime,
 ) -> StoreResult<Option<OffsetDateTime>> {
     Ok(crate::store::sql::query_scalar(
@@ -465,7 +471,7 @@ pub async fn endpoint_fails(
 pub async fn disable_endpoint(
     conn: &mut Conn,
     company_id: &CompanyId,
-    id: &str,
+    id: &WebhookEndpointId,
     at: OffsetDateTime,
     reason: &str,
 ) -> StoreResult<bool> {
@@ -500,7 +506,7 @@ pub async fn disable_endpoint(
 pub async fn enable_endpoint(
     conn: &mut Conn,
     company_id: &CompanyId,
-    id: &str,
+    id: &WebhookEndpointId,
 ) -> StoreResult<bool> {
     let done = crate::store::sql::query(
         "UPDATE webhook_endpoints SET disabled_at = NULL, disabled_reason = NULL,
@@ -519,10 +525,12 @@ pub async fn enable_endpoint(
 /// A delivery as the API and the office show it.
 #[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct DeliveryView {
-    pub id: String,
+    #[schema(value_type = String)]
+    pub id: WebhookDeliveryId,
     #[schema(value_type = String)]
     pub endpoint_id: WebhookEndpointId,
-    pub event_id: String,
+    #[schema(value_type = String)]
+    pub event_id: WebhookEventId,
     #[serde(rename = "type")]
     pub event_type: String,
     pub status: String,
@@ -569,7 +577,7 @@ fn delivery_from_row(r: &Row) -> StoreResult<DeliveryView> {
 pub async fn deliveries(
     db: &Db,
     company_id: &CompanyId,
-    endpoint_id: &str,
+    endpoint_id: &WebhookEndpointId,
     limit: i64,
 ) -> StoreResult<Vec<DeliveryView>> {
     let sql = format!(
@@ -589,7 +597,7 @@ pub async fn deliveries(
 pub async fn delivery(
     conn: &mut Conn,
     company_id: &CompanyId,
-    id: &str,
+    id: &WebhookDeliveryId,
 ) -> StoreResult<Option<DeliveryView>> {
     let sql = format!("{DELIVERY_VIEW} WHERE d.company_id = $1 AND d.id = $2");
     let row = crate::store::sql::query(super::dynamic_sql(sql))
@@ -604,7 +612,7 @@ pub async fn delivery(
 pub async fn reschedule(
     conn: &mut Conn,
     company_id: &CompanyId,
-    id: &str,
+    id: &WebhookDeliveryId,
     now: OffsetDateTime,
 ) -> StoreResult<bool> {
     let done = crate::store::sql::query(
@@ -623,8 +631,10 @@ pub async fn reschedule(
 /// One try of a delivery, for the endpoint's log.
 #[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct TryView {
-    pub delivery_id: String,
-    pub event_id: String,
+    #[schema(value_type = String)]
+    pub delivery_id: WebhookDeliveryId,
+    #[schema(value_type = String)]
+    pub event_id: WebhookEventId,
     #[serde(rename = "type")]
     pub event_type: String,
     pub attempt: i64,
@@ -639,7 +649,7 @@ pub struct TryView {
 pub async fn tries(
     db: &Db,
     company_id: &CompanyId,
-    endpoint_id: &str,
+    endpoint_id: &WebhookEndpointId,
     limit: i64,
 ) -> StoreResult<Vec<TryView>> {
     let rows = crate::store::sql::query(

@@ -202,7 +202,7 @@ async fn list_customers(
 async fn get_customer(
     State(state): State<AppState>,
     CompanyKey(company): CompanyKey,
-    Path(id): Path<String>,
+    Path(id): Path<CustomerId>,
 ) -> ApiResult {
     let c = customers::get(&state.app.db, &company, &id)
         .await?
@@ -372,7 +372,7 @@ pub(crate) async fn known_customer(
 ) -> Result<(), ApiError> {
     match customer_id {
         None => Ok(()),
-        Some(id) => customers::get(&state.app.db, company, id)
+        Some(id) => customers::get(&state.app.db, company, &CustomerId::from(id))
             .await?
             .map(drop)
             .ok_or_else(ApiError::not_found),
@@ -455,6 +455,7 @@ async fn list_payments(
 ) -> ApiResult {
     let Query(q) = query?;
     known_customer(&state, &company, q.customer_id.as_deref()).await?;
-    let data = payments::list(&state.app.db, &company, q.customer_id.as_deref(), None, 500).await?;
+    let customer = q.customer_id.map(CustomerId::from);
+    let data = payments::list(&state.app.db, &company, customer.as_ref(), None, 500).await?;
     Ok(Json(List { data }).into_response())
 }

@@ -93,8 +93,8 @@ pub struct RuleView {
 fn rule_json(r: &AlertRule) -> RuleView {
     RuleView {
         id: r.id.to_string(),
-        email_template_id: r.email_template_id.clone(),
-        sms_template_id: r.sms_template_id.clone(),
+        email_template_id: r.email_template_id.clone().map(String::from),
+        sms_template_id: r.sms_template_id.clone().map(String::from),
         days_after_due: r.days_after_due,
         timing: r.timing.as_str(),
         enabled: r.enabled,
@@ -368,8 +368,8 @@ async fn put_receipts(
 ) -> ApiResult {
     let Json(b) = body?;
     let s = ReceiptSettings {
-        email_template_id: given(&b.email_template_id).map(str::to_string),
-        sms_template_id: given(&b.sms_template_id).map(str::to_string),
+        email_template_id: given(&b.email_template_id).map(Into::into),
+        sms_template_id: given(&b.sms_template_id).map(Into::into),
     };
     let saved = app_alerts::save_receipts(&state.app, &key.actor(), &s).await?;
     Ok(Json(saved).into_response())

@@ -50,7 +50,7 @@ where
 async fn own_customer(
     state: &AppState,
     key: &CompanyKey,
-    id: &str,
+    id: &CustomerId,
 ) -> Result<customers::Customer, ApiError> {
     customers::get(&state.app.db, &key.0, id)
         .await?
@@ -201,14 +201,14 @@ pub struct PaymentMethodList {
 async fn payment_methods(
     State(state): State<AppState>,
     key: CompanyKey,
-    Path(id): Path<String>,
+    Path(id): Path<CustomerId>,
 ) -> ApiResult {
     own_customer(&state, &key, &id).await?;
     let data = customers::saved_cards(&state.app.db, &key.0, &id)
         .await?
         .into_iter()
         .map(|c| PaymentMethodView {
-            id: c.id,
+            id: c.id.into(),
             brand: c.brand,
             last4: c.last4,
             exp_month: c.exp_month,
@@ -247,7 +247,7 @@ pub struct AutopayView {
 async fn autopay_view(
     state: &AppState,
     company: &CompanyId,
-    id: &str,
+    id: &CustomerId,
 ) -> Result<AutopayView, ApiError> {
     let e = autopay_store::enrollment(state.app.db.reader(), company, id).await?;
     let at = |t: time::OffsetDateTime| t.format(&Rfc3339).unwrap_or_default();
@@ -289,7 +289,7 @@ async fn autopay_view(
 async fn get_autopay(
     State(state): State<AppState>,
     key: CompanyKey,
-    Path(id): Path<String>,
+    Path(id): Path<CustomerId>,
 ) -> ApiResult {
     own_customer(&state, &key, &id).await?;
     Ok(Json(autopay_view(&state, &key.0, &id).await?).into_response())

@@ -159,7 +159,7 @@ async fn create_invoice(
         .map(|d| parse_date(d, "issue_date"))
         .transpose()?;
     let req = IssueInvoice {
-        property_id: b.property_id,
+        property_id: b.property_id.into(),
         number: b.number,
         issue_date,
         due_date,

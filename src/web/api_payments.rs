@@ -115,7 +115,7 @@ pub struct NewRefundBody {
 async fn payment_record(
     state: &AppState,
     company_id: &CompanyId,
-    payment_id: &str,
+    payment_id: &PaymentId,
 ) -> Result<PaymentRecord, ApiError> {
     store::list(&state.app.db, company_id, None, Some(payment_id), 1)
         .await?

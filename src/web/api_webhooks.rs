@@ -18,7 +18,7 @@ use super::api::CompanyKey;
 use super::api_doc::{ErrorBody, List};
 use super::error::ApiError;
 use crate::app::webhooks::{self, EndpointView};
-use crate::domain::ids::WebhookEndpointId;
+use crate::domain::ids::{WebhookDeliveryId, WebhookEndpointId};
 use crate::store::webhooks::DeliveryView;
 
 pub fn routes() -> OpenApiRouter<AppState> {
@@ -290,7 +290,7 @@ async fn enable(
 async fn retry(
     State(state): State<AppState>,
     key: CompanyKey,
-    Path(id): Path<String>,
+    Path(id): Path<WebhookDeliveryId>,
 ) -> ApiResult {
     let d = webhooks::retry(&state.app, &key.actor(), &id).await?;
     Ok(Json(delivery_json(&d)).into_response())

@@ -37,7 +37,7 @@ use axum::{Json, Router};
 use super::AppState;
 use crate::app::App;
 use crate::app::refunds::Noticed;
-use crate::domain::ids::CompanyId;
+use crate::domain::ids::{AttemptId, CompanyId};
 use crate::domain::money::Currency;
 use crate::processor::stripe::StripeProcessor;
 use crate::processor::stripe::signature::{SignatureError, verify_signature};
@@ -341,9 +341,10 @@ async fn payment_intent(
     let Some(attempt_id) = pi.attempt_id() else {
         return Ok("ignored: not made by fieldpay".into());
     };
-    let attempt = crate::store::payments::get_attempt(app.db.reader(), attempt_id)
-        .await
-        .map_err(|e| e.to_string())?;
+    let attempt =
+        crate::store::payments::get_attempt(app.db.reader(), &AttemptId::from(attempt_id))
+            .await
+            .map_err(|e| e.to_string())?;
     let Some(attempt) = attempt.filter(|a| a.company_id == company) else {
         return Ok("ignored: unknown attempt".into());
     };
@@ -488,9 +489,10 @@ async fn not_ours(
     let Some(attempt_id) = pi.attempt_id() else {
         return Ok(Some("ignored: not made by fieldpay".into()));
     };
-    let attempt = crate::store::payments::get_attempt(app.db.reader(), attempt_id)
-        .await
-        .map_err(|e| e.to_string())?;
+    let attempt =
+        crate::store::payments::get_attempt(app.db.reader(), &AttemptId::from(attempt_id))
+            .await
+            .map_err(|e| e.to_string())?;
     match attempt.filter(|a| a.company_id == company) {
         None => Ok(Some("ignored: unknown attempt".into())),
         Some(a) if a.status != "pending" && a.status != "succeeded" => {

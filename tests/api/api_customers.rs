@@ -27,9 +27,15 @@ async fn customer(t: &TestApp, name: &str) -> String {
 /// A saved card of the customer (the processor's "save a method").
 async fn saved_card(t: &TestApp, customer: &str) -> String {
     let token = t.card("4242424242424242").await;
-    match fieldpay::app::payments::add_card(&t.app, &t.company_id().await, customer, token, "test")
-        .await
-        .unwrap()
+    match fieldpay::app::payments::add_card(
+        &t.app,
+        &t.company_id().await,
+        &fieldpay::domain::ids::CustomerId::from(customer),
+        token,
+        "test",
+    )
+    .await
+    .unwrap()
     {
         fieldpay::app::payments::AddCard::Added(id) => id.into_string(),
         other => panic!("card not saved: {other:?}"),
@@ -316,7 +322,7 @@ async fn portal_cookie(t: &TestApp, customer: &str) -> String {
     let token = fieldpay::store::portal::insert_token(
         &mut tx,
         &t.company_id().await,
-        customer,
+        &fieldpay::domain::ids::CustomerId::from(customer),
         fieldpay::store::portal::Purpose::SignIn,
     )
     .await

@@ -132,9 +132,14 @@ impl Portal {
                 .await
                 .unwrap();
         let mut tx = t.app.db.begin_write().await.unwrap();
-        let token = portal_store::insert_token(&mut tx, &company, customer, Purpose::SignIn)
-            .await
-            .unwrap();
+        let token = portal_store::insert_token(
+            &mut tx,
+            &company,
+            &fieldpay::domain::ids::CustomerId::from(customer),
+            Purpose::SignIn,
+        )
+        .await
+        .unwrap();
         tx.commit().await.unwrap();
         let r = t
             .request(

@@ -94,9 +94,15 @@ pub(crate) async fn office(t: &TestApp) -> Office {
 /// Saves a card for the customer (the processor's "save a method").
 async fn saved_card(t: &TestApp, customer: &str, number: &str) -> String {
     let token = t.card(number).await;
-    match fieldpay::app::payments::add_card(&t.app, &t.company_id().await, customer, token, "test")
-        .await
-        .unwrap()
+    match fieldpay::app::payments::add_card(
+        &t.app,
+        &t.company_id().await,
+        &fieldpay::domain::ids::CustomerId::from(customer),
+        token,
+        "test",
+    )
+    .await
+    .unwrap()
     {
         fieldpay::app::payments::AddCard::Added(id) => id.into_string(),
         other => panic!("card not saved: {other:?}"),

@@ -255,10 +255,13 @@ async fn found(t: &TestApp, attempt: &str) -> fieldpay::processor::ChargeOutcome
 }
 
 async fn attempt_record(t: &TestApp, attempt: &str) -> fieldpay::store::payments::Attempt {
-    fieldpay::store::payments::get_attempt(t.app.db.reader(), attempt)
-        .await
-        .unwrap()
-        .unwrap()
+    fieldpay::store::payments::get_attempt(
+        t.app.db.reader(),
+        &fieldpay::domain::ids::AttemptId::from(attempt),
+    )
+    .await
+    .unwrap()
+    .unwrap()
 }
 
 #[tokio::test]

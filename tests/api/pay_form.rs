@@ -341,9 +341,14 @@ async fn the_portal_completes_the_banks_check_through_its_own_form() {
             .await
             .unwrap();
     let mut tx = t.app.db.begin_write().await.unwrap();
-    let link = portal_store::insert_token(&mut tx, &company, &c, Purpose::SignIn)
-        .await
-        .unwrap();
+    let link = portal_store::insert_token(
+        &mut tx,
+        &company,
+        &fieldpay::domain::ids::CustomerId::from(&c),
+        Purpose::SignIn,
+    )
+    .await
+    .unwrap();
     tx.commit().await.unwrap();
     let signed_in = t
         .request(

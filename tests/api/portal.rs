@@ -111,9 +111,14 @@ async fn sign_in_as(t: &TestApp, customer: &str) -> Portal {
             .await
             .unwrap();
     let mut tx = t.app.db.begin_write().await.unwrap();
-    let token = portal_store::insert_token(&mut tx, &company, customer, Purpose::SignIn)
-        .await
-        .unwrap();
+    let token = portal_store::insert_token(
+        &mut tx,
+        &company,
+        &fieldpay::domain::ids::CustomerId::from(customer),
+        Purpose::SignIn,
+    )
+    .await
+    .unwrap();
     tx.commit().await.unwrap();
     let r = t
         .request(
@@ -386,9 +391,15 @@ async fn wrong_password_and_unknown_email_read_the_same_and_are_rate_limited() {
             .unwrap();
     let hash = fieldpay::auth::hash_password("the right password").unwrap();
     let mut tx = t.app.db.begin_write().await.unwrap();
-    portal_store::set_password(&mut tx, &company, &c, &email, &hash)
-        .await
-        .unwrap();
+    portal_store::set_password(
+        &mut tx,
+        &company,
+        &fieldpay::domain::ids::CustomerId::from(&c),
+        &email,
+        &hash,
+    )
+    .await
+    .unwrap();
     tx.commit().await.unwrap();
 
     let wrong = login(&t, &email, "not the password", [10, 2, 0, 1]).await;
@@ -543,9 +554,14 @@ async fn sign_in_link_by_email_is_used_only_by_its_button() {
             .await
             .unwrap();
     let mut tx = t.app.db.begin_write().await.unwrap();
-    let old = portal_store::insert_token(&mut tx, &company, &c, Purpose::SignIn)
-        .await
-        .unwrap();
+    let old = portal_store::insert_token(
+        &mut tx,
+        &company,
+        &fieldpay::domain::ids::CustomerId::from(&c),
+        Purpose::SignIn,
+    )
+    .await
+    .unwrap();
     fieldpay::store::sql::query("UPDATE portal_tokens SET expires_at = $1 WHERE token_hash = $2")
         .bind(t.app.clock.now() - time::Duration::minutes(1))
         .bind(fieldpay::crypto::sha256_hex(old.as_bytes()))
@@ -561,9 +577,14 @@ async fn sign_in_link_by_email_is_used_only_by_its_button() {
     assert_eq!(r.status, StatusCode::NOT_FOUND);
     // An invitation token does not work as a sign-in link, nor the other way round.
     let mut tx = t.app.db.begin_write().await.unwrap();
-    let invite = portal_store::insert_token(&mut tx, &company, &c, Purpose::Invite)
-        .await
-        .unwrap();
+    let invite = portal_store::insert_token(
+        &mut tx,
+        &company,
+        &fieldpay::domain::ids::CustomerId::from(&c),
+        Purpose::Invite,
+    )
+    .await
+    .unwrap();
     tx.commit().await.unwrap();
     let r = t
         .request(

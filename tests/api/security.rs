@@ -205,9 +205,14 @@ pub(crate) async fn portal_cookie(
 ) -> String {
     use fieldpay::store::portal::{self as portal_store, Purpose};
     let mut tx = t.app.db.begin_write().await.unwrap();
-    let token = portal_store::insert_token(&mut tx, company, customer, Purpose::SignIn)
-        .await
-        .unwrap();
+    let token = portal_store::insert_token(
+        &mut tx,
+        company,
+        &fieldpay::domain::ids::CustomerId::from(customer),
+        Purpose::SignIn,
+    )
+    .await
+    .unwrap();
     tx.commit().await.unwrap();
     let r = t
         .request(

@@ -1485,9 +1485,15 @@ async fn stripe_cards_added_without_a_charge_share_one_stripe_customer() {
     };
     let (cust, _) = customer_with_invoices(&t, "Carl Cards", &[100]).await;
     let first = pm(&c, "4242424242424242").await;
-    let added = fieldpay::app::payments::add_card(&t.app, &c.company, &cust, first.clone(), "test")
-        .await
-        .unwrap();
+    let added = fieldpay::app::payments::add_card(
+        &t.app,
+        &c.company,
+        &fieldpay::domain::ids::CustomerId::from(&cust),
+        first.clone(),
+        "test",
+    )
+    .await
+    .unwrap();
     assert!(
         matches!(added, fieldpay::app::payments::AddCard::Added(_)),
         "{added:?}"
@@ -1503,10 +1509,15 @@ async fn stripe_cards_added_without_a_charge_share_one_stripe_customer() {
     assert!(stripe_customer.starts_with("cus_"), "{stripe_customer}");
     // The second card joins the same Stripe customer.
     let second = pm(&c, "5555555555554444").await;
-    let added =
-        fieldpay::app::payments::add_card(&t.app, &c.company, &cust, second.clone(), "test")
-            .await
-            .unwrap();
+    let added = fieldpay::app::payments::add_card(
+        &t.app,
+        &c.company,
+        &fieldpay::domain::ids::CustomerId::from(&cust),
+        second.clone(),
+        "test",
+    )
+    .await
+    .unwrap();
     assert!(
         matches!(added, fieldpay::app::payments::AddCard::Added(_)),
         "{added:?}"
@@ -1517,9 +1528,15 @@ async fn stripe_cards_added_without_a_charge_share_one_stripe_customer() {
     }
     // A card the bank refuses when kept: declined, nothing saved.
     let bad = pm(&c, "4000000000000002").await;
-    let added = fieldpay::app::payments::add_card(&t.app, &c.company, &cust, bad, "test")
-        .await
-        .unwrap();
+    let added = fieldpay::app::payments::add_card(
+        &t.app,
+        &c.company,
+        &fieldpay::domain::ids::CustomerId::from(&cust),
+        bad,
+        "test",
+    )
+    .await
+    .unwrap();
     assert!(
         matches!(&added, fieldpay::app::payments::AddCard::Declined(d) if d.code == "card_declined"),
         "{added:?}"

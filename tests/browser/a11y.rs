@@ -152,9 +152,15 @@ pub(crate) async fn portal_account(env: &Env, customer: &str, email: &str, passw
     let server = &env.server;
     let hash = fieldpay::auth::hash_password(password).unwrap();
     let mut tx = server.app.db.begin_write().await.unwrap();
-    fieldpay::store::portal::set_password(&mut tx, &server.company_id, customer, email, &hash)
-        .await
-        .unwrap();
+    fieldpay::store::portal::set_password(
+        &mut tx,
+        &server.company_id,
+        &customer.into(),
+        email,
+        &hash,
+    )
+    .await
+    .unwrap();
     tx.commit().await.unwrap();
 }
 
@@ -232,7 +238,7 @@ async fn customer_pages_pass_axe() {
     let invite = fieldpay::store::portal::insert_token(
         &mut tx,
         &env.server.company_id,
-        &other,
+        &other.as_str().into(),
         fieldpay::store::portal::Purpose::Invite,
     )
     .await
@@ -245,7 +251,7 @@ async fn customer_pages_pass_axe() {
     let sign_in = fieldpay::store::portal::insert_token(
         &mut tx,
         &env.server.company_id,
-        &other,
+        &other.as_str().into(),
         fieldpay::store::portal::Purpose::SignIn,
     )
     .await

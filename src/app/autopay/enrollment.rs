@@ -8,7 +8,7 @@ use crate::app::{Actor, App, Problem, Refusal, Rejected};
 use crate::domain::autopay as rules;
 use crate::domain::autopay_consent_text;
 use crate::domain::i18n::{Lang, t};
-use crate::domain::ids::{CardId, CustomerId};
+use crate::domain::ids::{CardId, CustomerId, PropertyId};
 use crate::domain::paylink::{audit_ref, token_hash};
 use crate::store::autopay as store;
 use crate::store::payments::{self as pay_store, Consent};
@@ -222,7 +222,7 @@ pub async fn cancel_in(
     app: &App,
     actor: &Actor,
     customer_id: &CustomerId,
-    on_method: Option<&str>,
+    on_method: Option<&CardId>,
 ) -> Result<bool, Refusal> {
     actor.may_act_for(customer_id)?;
     let company_id = actor.company_id();
@@ -283,7 +283,7 @@ pub async fn set_property_cards(
         .collect();
     let properties =
         store::property_cards(db, company_id, customer_id, Some(&enrollment.id)).await?;
-    let mut changes: Vec<(&str, Option<&str>)> = Vec::new();
+    let mut changes: Vec<(&PropertyId, Option<&str>)> = Vec::new();
     for p in &properties {
         let Some((_, wanted)) = chosen.iter().find(|(id, _)| *id == p.property_id) else {
             continue;

@@ -548,7 +548,7 @@ async fn write_invoice(
     };
     let name = sql::customer_name(conn, company_id, &bill_to).await?;
     let issue = IssueInvoice {
-        property_id,
+        property_id: property_id.into(),
         number: Some(inv.number.clone()),
         issue_date: Some(inv.issue_date.unwrap_or(today).min(inv.due_date)),
         due_date: inv.due_date,

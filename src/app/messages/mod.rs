@@ -19,7 +19,7 @@ pub use send::{
 };
 
 use crate::domain::i18n::Lang;
-use crate::domain::ids::{CompanyId, MessageId};
+use crate::domain::ids::{CompanyId, CustomerId, MessageId, PaymentId};
 use std::fmt;
 use std::sync::Mutex;
 
@@ -84,7 +84,7 @@ impl From<TemplateError> for RenderError {
 pub async fn vars_for(
     app: &App,
     company_id: &CompanyId,
-    customer_id: &str,
+    customer_id: &CustomerId,
     invoice_id: Option<&str>,
     lang: Option<Lang>,
 ) -> Result<MessageVars, RenderError> {
@@ -257,13 +257,14 @@ async fn render_message_in(
     } = *message;
     let template = stored_template(app, company_id, channel, template_id).await?;
     let lang = written_language(app, company_id, &template, Some(customer_id), asked).await?;
-    let mut vars = vars_for(app, company_id, customer_id, invoice_id, Some(lang)).await?;
+    let customer_id = CustomerId::from(customer_id);
+    let mut vars = vars_for(app, company_id, &customer_id, invoice_id, Some(lang)).await?;
     if let Some(payment_id) = cause.strip_prefix("receipt:") {
         let payment = crate::store::payments::list(
             &app.db,
             company_id,
-            Some(customer_id),
-            Some(payment_id),
+            Some(&customer_id),
+            Some(&PaymentId::from(payment_id)),
             1,
         )
         .await?
@@ -412,9 +413,11 @@ async fn wanted_language(
 ) -> Result<Lang, RenderError> {
     let own = match (asked, customer_id) {
         (Some(lang), _) => Some(lang),
-        (None, Some(id)) => crate::store::customers::get(&app.db, company_id, id)
-            .await?
-            .and_then(|c| c.language),
+        (None, Some(id)) => {
+            crate::store::customers::get(&app.db, company_id, &CustomerId::from(id))
+                .await?
+                .and_then(|c| c.language)
+        }
         (None, None) => None,
     };
     Ok(match own {

@@ -11,7 +11,7 @@ use serde_json::json;
 
 use super::{RenderError, render_for, vars_for};
 use crate::app::{Actor, App, Refusal, Rejected};
-use crate::domain::ids::{CompanyId, SmsTemplateId};
+use crate::domain::ids::{CompanyId, CustomerId, SmsTemplateId};
 use crate::messaging::Channel;
 use crate::messaging::outbox::{self, Enqueued, NewMessage};
 use crate::messaging::template::{SmsSegments, sms_segments};
@@ -146,7 +146,7 @@ pub(super) async fn recipient_customer(
             ));
         }
     };
-    Ok(customers::get(&app.db, company_id, id)
+    Ok(customers::get(&app.db, company_id, &CustomerId::from(id))
         .await?
         .ok_or(Refusal::NotFound)?)
 }

@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::app::App;
-use crate::domain::ids::{CardId, CompanyId};
+use crate::domain::ids::{CardId, CompanyId, CustomerId};
 use crate::processor::{ProcessorError, SaveOutcome};
 use crate::store::payments as store;
 use crate::store::{audit, customers};
@@ -20,7 +20,7 @@ pub enum AddCard {
 pub async fn add_card(
     app: &App,
     company_id: &CompanyId,
-    customer_id: &str,
+    customer_id: &CustomerId,
     token: String,
     actor: &str,
 ) -> Result<AddCard, PayError> {

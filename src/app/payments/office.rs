@@ -173,7 +173,10 @@ pub struct RecordPayment {
 pub enum OfficePaid {
     /// The payment (`replayed`: recorded by an earlier request with the
     /// same key; nothing was written now).
-    Recorded { payment_id: String, replayed: bool },
+    Recorded {
+        payment_id: PaymentId,
+        replayed: bool,
+    },
     /// The card was declined: nothing was recorded.
     Declined(Decline),
     /// The charge was sent and its answer is awaited; reconciliation
@@ -260,7 +263,7 @@ fn selected_ids(spread: &Spread) -> Vec<String> {
 async fn same_payment(
     conn: &mut Conn,
     company_id: &CompanyId,
-    payment_id: &str,
+    payment_id: &PaymentId,
     req: &RecordPayment,
     method: &str,
     check_number: Option<&str>,
@@ -325,7 +328,7 @@ async fn record_cash_or_check(
         // The key paid (or tried to pay) by card.
         return Err(OfficePayError::KeyReused);
     }
-    if !customers::all_belong(&mut tx, c, &[req.customer_id.as_str()]).await? {
+    if !customers::all_belong(&mut tx, c, &[&req.customer_id]).await? {
         return Err(OfficePayError::NotFound);
     }
     let states = store::office_invoice_states(&mut tx, c, &req.customer_id, &ids).await?;
@@ -458,7 +461,7 @@ async fn record_cash_or_check(
     .await?;
     tx.commit().await?;
     Ok(OfficePaid::Recorded {
-        payment_id: payment_id.into_string(),
+        payment_id,
         replayed: false,
     })
 }
@@ -519,7 +522,7 @@ async fn pay_by_card(
     };
     {
         let mut conn = app.db.reader().acquire().await?;
-        if !customers::all_belong(&mut conn, c, &[req.customer_id.as_str()]).await? {
+        if !customers::all_belong(&mut conn, c, &[&req.customer_id]).await? {
             return Err(OfficePayError::NotFound);
         }
         if matches!(req.key, PaymentKey::Api(_)) {
@@ -577,7 +580,7 @@ async fn pay_by_card(
                 tracing::warn!(payment = %summary.id, error = %e, "could not name who took the payment");
             }
             Ok(OfficePaid::Recorded {
-                payment_id: summary.id,
+                payment_id: summary.id.into(),
                 replayed: false,
             })
         }

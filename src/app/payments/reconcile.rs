@@ -6,7 +6,7 @@ use super::reserve::replay;
 use super::settle::{saved_method_of, settle_at, settle_unpaid};
 use super::*;
 use crate::app::App;
-use crate::domain::ids::CompanyId;
+use crate::domain::ids::{AttemptId, CompanyId};
 use crate::processor::ChargeOutcome;
 use crate::store::payments::{self as store, Attempt};
 
@@ -106,7 +106,7 @@ pub async fn confirm(
     app: &App,
     company_id: &CompanyId,
     customer_id: &str,
-    attempt_id: &str,
+    attempt_id: &AttemptId,
     actor: &str,
 ) -> Result<Option<PayStep>, PayError> {
     let Some(attempt) = store::get_attempt(app.db.reader(), attempt_id)

@@ -3,9 +3,8 @@
 
 use super::charge::ProcessorChoice;
 use super::*;
-use crate::crypto::new_id;
 use crate::domain::Allocation;
-use crate::domain::ids::{CardId, InvoiceId};
+use crate::domain::ids::{AttemptId, CardId, InvoiceId};
 use crate::store::Conn;
 use crate::store::payments::{self as store, Attempt, NewAttempt, PlannedShare};
 
@@ -25,7 +24,7 @@ pub(super) async fn reserve(
     print: &str,
     choice: &ProcessorChoice,
 ) -> Result<Reserved, PayError> {
-    let attempt_id = new_id("att");
+    let attempt_id = AttemptId::new();
     // The processor chosen is still the company's (a switch is a write, and
     // writes are applied one at a time, so this cannot change until commit).
     if crate::store::processor_settings::version(conn, &req.company_id).await?
@@ -126,7 +125,7 @@ pub(super) async fn reserve(
         };
     }
     Ok(Reserved::New(Box::new(Attempt {
-        id: attempt_id.into(),
+        id: attempt_id,
         company_id: req.company_id.clone(),
         customer_id: req.customer_id.as_str().into(),
         fingerprint: print.to_string(),
@@ -147,7 +146,7 @@ pub(super) async fn reserve(
 
 /// The refusal of exact shares when one is more than its invoice owes:
 /// `locked` holds `(id, balance, currency)` of the invoices held.
-fn more_than_owed(shares: &[Allocation], locked: &[(String, i64, String)]) -> Option<PayError> {
+fn more_than_owed(shares: &[Allocation], locked: &[(InvoiceId, i64, String)]) -> Option<PayError> {
     shares.iter().find_map(|s| {
         let (_, balance, currency) = locked.iter().find(|(id, _, _)| *id == s.invoice_id)?;
         (s.amount > *balance).then(|| {
@@ -168,7 +167,7 @@ fn more_than_owed(shares: &[Allocation], locked: &[(String, i64, String)]) -> Op
 
 pub(super) fn why_not_lockable(
     ids: &[InvoiceId],
-    states: &[(String, String, i64, bool)],
+    states: &[(InvoiceId, String, i64, bool)],
 ) -> PayError {
     let state = |id: &InvoiceId| states.iter().find(|(s, _, _, _)| s == id);
     // Whatever the order of the list: an id that is not this customer's

@@ -5,7 +5,7 @@
 use super::reserve::replay;
 use super::*;
 use crate::app::App;
-use crate::domain::ids::CardId;
+use crate::domain::ids::{CardId, InvoiceId};
 use crate::domain::{Allocation, allocate};
 use crate::processor::{Charge, ChargeOutcome};
 use crate::store::payments::{self as store, Attempt};
@@ -153,11 +153,7 @@ pub(super) async fn apply_on(
         .await?
         .is_some_and(|a| a.status != "pending");
     let planned: Vec<(String, i64)> = if late {
-        let ids: Vec<String> = attempt
-            .plan
-            .iter()
-            .map(|p| p.invoice_id.to_string())
-            .collect();
+        let ids: Vec<InvoiceId> = attempt.plan.iter().map(|p| p.invoice_id.clone()).collect();
         let open = store::open_unheld_balances(conn, &attempt.company_id, &ids).await?;
         attempt
             .plan
@@ -165,7 +161,7 @@ pub(super) async fn apply_on(
             .filter_map(|p| {
                 open.iter()
                     .find(|(id, _)| *id == p.invoice_id)
-                    .map(|(id, balance)| (id.clone(), p.amount.min(*balance)))
+                    .map(|(id, balance)| (id.to_string(), p.amount.min(*balance)))
             })
             .collect()
     } else {

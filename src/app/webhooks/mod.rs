@@ -17,8 +17,8 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use crate::app::{Actor, App, Refusal};
-use crate::crypto::{mask_key, new_id, random_bytes};
-use crate::domain::ids::{CompanyId, WebhookEndpointId};
+use crate::crypto::{mask_key, random_bytes};
+use crate::domain::ids::{CompanyId, WebhookDeliveryId, WebhookEndpointId, WebhookEventId};
 use crate::domain::webhooks::{EventType, parse_event_list, secret_text};
 use crate::store::webhooks::{
     self as store, DeliveryView, Endpoint, NewEndpoint, NewEvent, TryView,
@@ -278,7 +278,11 @@ pub async fn send_test(
 /// Sends one delivery again now, whatever its state (a failed one before its
 /// next try, an abandoned one, or a delivered one once more), and answers
 /// how the try went. The event keeps its id: receivers see a repeat.
-pub async fn retry(app: &App, actor: &Actor, delivery_id: &str) -> Result<DeliveryView, Refusal> {
+pub async fn retry(
+    app: &App,
+    actor: &Actor,
+    delivery_id: &WebhookDeliveryId,
+) -> Result<DeliveryView, Refusal> {
     actor.must_be_company()?;
     let company_id = actor.company_id();
     let now = app.clock.now();
@@ -322,7 +326,7 @@ fn turned_off() -> Refusal {
 async fn send_now(
     app: &App,
     company_id: &CompanyId,
-    delivery_id: &str,
+    delivery_id: &WebhookDeliveryId,
 ) -> Result<DeliveryView, Refusal> {
     crate::app::webhook_delivery::deliver_one(app, company_id, delivery_id, app.clock.now())
         .await?;
@@ -342,7 +346,7 @@ pub async fn emit(
     company_id: &CompanyId,
     event: EventType,
     data: serde_json::Value,
-) -> StoreResult<Option<String>> {
+) -> StoreResult<Option<WebhookEventId>> {
     let endpoints: Vec<String> = store::subscribers(conn, company_id)
         .await?
         .into_iter()
@@ -364,8 +368,8 @@ async fn write_event(
     event: EventType,
     data: serde_json::Value,
     endpoint_ids: &[String],
-) -> StoreResult<(String, Vec<String>)> {
-    let id = new_id("evt");
+) -> StoreResult<(WebhookEventId, Vec<WebhookDeliveryId>)> {
+    let id = WebhookEventId::new();
     let created_at = conn.now();
     let payload = serde_json::json!({
         "id": id,

@@ -5,7 +5,7 @@ use serde::Serialize;
 use time::{Date, OffsetDateTime};
 
 use crate::crypto::new_id;
-use crate::domain::ids::{CardId, CompanyId};
+use crate::domain::ids::{CardId, CompanyId, CustomerId, PropertyId};
 use crate::store::payments::Consent;
 use crate::store::{Conn, Db, StoreResult};
 
@@ -31,7 +31,7 @@ pub struct Enrollment {
 pub async fn enrollment(
     executor: impl crate::store::sql::Executor<'_>,
     company_id: &CompanyId,
-    customer_id: &str,
+    customer_id: &CustomerId,
 ) -> StoreResult<Option<Enrollment>> {
     let row = crate::store::sql::query(
         "SELECT e.id, e.payment_method_id, m.brand, m.last4, m.exp_month, m.exp_year, e.channel,
@@ -72,7 +72,7 @@ pub async fn enrollment(
 pub async fn enroll(
     conn: &mut Conn,
     company_id: &CompanyId,
-    customer_id: &str,
+    customer_id: &CustomerId,
     method_id: &CardId,
     consent: &Consent,
     enrolled_by: Option<&str>,
@@ -108,8 +108,8 @@ pub async fn enroll(
 pub async fn cancel(
     conn: &mut Conn,
     company_id: &CompanyId,
-    customer_id: &str,
-    on_method: Option<&str>,
+    customer_id: &CustomerId,
+    on_method: Option<&CardId>,
 ) -> StoreResult<bool> {
     let done = crate::store::sql::query(
         "UPDATE autopay_enrollments SET cancelled_at = $1
@@ -128,7 +128,7 @@ pub async fn cancel(
 /// A property billed to the customer, with the card chosen for it (if any).
 #[derive(Debug, Clone, Serialize)]
 pub struct PropertyCard {
-    pub property_id: String,
+    pub property_id: PropertyId,
     pub address: String,
     pub method_id: Option<CardId>,
 }
@@ -136,7 +136,7 @@ pub struct PropertyCard {
 pub async fn property_cards(
     db: &Db,
     company_id: &CompanyId,
-    customer_id: &str,
+    customer_id: &CustomerId,
     enrollment_id: Option<&str>,
 ) -> StoreResult<Vec<PropertyCard>> {
     let rows = crate::store::sql::query(
@@ -168,7 +168,7 @@ pub async fn set_property_card(
     conn: &mut Conn,
     company_id: &CompanyId,
     enrollment_id: &str,
-    property_id: &str,
+    property_id: &PropertyId,
     method_id: Option<&CardId>,
     set_by: &str,
 ) -> StoreResult<()> {

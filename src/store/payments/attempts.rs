@@ -71,7 +71,7 @@ fn attempt_from_row(row: &crate::store::sql::Row) -> StoreResult<Attempt> {
 pub async fn find_attempt(
     tx: &mut Conn,
     company_id: &CompanyId,
-    customer_id: &str,
+    customer_id: &CustomerId,
     key: &str,
 ) -> StoreResult<Option<Attempt>> {
     let sql = format!(
@@ -93,7 +93,7 @@ pub async fn attempt_customer_by_key(
     conn: &mut Conn,
     company_id: &CompanyId,
     key: &str,
-) -> StoreResult<Option<String>> {
+) -> StoreResult<Option<CustomerId>> {
     Ok(crate::store::sql::query_scalar(
         "SELECT customer_id FROM payment_attempts
          WHERE company_id = $1 AND idempotency_key = $2 LIMIT 1",
@@ -106,7 +106,7 @@ pub async fn attempt_customer_by_key(
 
 pub async fn get_attempt(
     executor: impl crate::store::sql::Executor<'_>,
-    id: &str,
+    id: &AttemptId,
 ) -> StoreResult<Option<Attempt>> {
     let sql = format!("SELECT {ATTEMPT_COLUMNS} FROM payment_attempts WHERE id = $1");
     let row = crate::store::sql::query(dynamic_sql(sql))
@@ -134,10 +134,10 @@ pub async fn pending_attempts(db: &Db, before: OffsetDateTime) -> StoreResult<Ve
 pub async fn lock_invoices(
     tx: &mut Conn,
     company_id: &CompanyId,
-    customer_id: &str,
-    attempt_id: &str,
+    customer_id: &CustomerId,
+    attempt_id: &AttemptId,
     ids: &[InvoiceId],
-) -> StoreResult<Vec<(String, i64, String)>> {
+) -> StoreResult<Vec<(InvoiceId, i64, String)>> {
     let sql = format!(
         "UPDATE invoices SET locked_by_attempt = $1
          WHERE company_id = $2 AND bill_to_customer_id = $3 AND status = 'open' AND balance > 0
@@ -160,9 +160,9 @@ pub async fn lock_invoices(
 pub async fn invoice_states(
     tx: &mut Conn,
     company_id: &CompanyId,
-    customer_id: &str,
+    customer_id: &CustomerId,
     ids: &[InvoiceId],
-) -> StoreResult<Vec<(String, String, i64, bool)>> {
+) -> StoreResult<Vec<(InvoiceId, String, i64, bool)>> {
     let sql = format!(
         "SELECT id, status, balance, locked_by_attempt IS NOT NULL FROM invoices
          WHERE company_id = $1 AND bill_to_customer_id = $2 AND id IN ({})",
@@ -178,9 +178,9 @@ pub async fn invoice_states(
 }
 
 pub struct NewAttempt<'a> {
-    pub id: &'a str,
+    pub id: &'a AttemptId,
     pub company_id: &'a CompanyId,
-    pub customer_id: &'a str,
+    pub customer_id: &'a CustomerId,
     pub idempotency_key: &'a str,
     pub fingerprint: &'a str,
     pub channel: &'a str,
@@ -226,7 +226,7 @@ pub async fn insert_attempt(tx: &mut Conn, a: &NewAttempt<'_>) -> StoreResult<bo
 /// its invoices. `false` (nothing changed) when it was no longer pending.
 pub async fn settle_unpaid(
     tx: &mut Conn,
-    attempt_id: &str,
+    attempt_id: &AttemptId,
     status: &str,
     decline_code: &str,
     response_body: &str,
@@ -252,7 +252,7 @@ pub async fn settle_unpaid(
 /// The processor's id of a pending attempt's charge, once it is known.
 pub async fn set_processor_ref(
     tx: &mut Conn,
-    attempt_id: &str,
+    attempt_id: &AttemptId,
     reference: &str,
 ) -> StoreResult<()> {
     crate::store::sql::query(
@@ -266,7 +266,7 @@ pub async fn set_processor_ref(
     Ok(())
 }
 
-pub async fn release_locks(tx: &mut Conn, attempt_id: &str) -> StoreResult<()> {
+pub async fn release_locks(tx: &mut Conn, attempt_id: &AttemptId) -> StoreResult<()> {
     crate::store::sql::query(
         "UPDATE invoices SET locked_by_attempt = NULL WHERE locked_by_attempt = $1",
     )
@@ -280,7 +280,7 @@ pub async fn release_locks(tx: &mut Conn, attempt_id: &str) -> StoreResult<()> {
 /// unpaid before its charge was found. `false` when its state was neither.
 pub async fn mark_succeeded(
     tx: &mut Conn,
-    attempt_id: &str,
+    attempt_id: &AttemptId,
     charge_id: &str,
     response_body: &str,
     late: bool,

@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 use time::Date;
 
 use crate::crypto::new_id;
-use crate::domain::ids::{CardId, CompanyId};
+use crate::domain::ids::{CardId, CompanyId, CustomerId};
 use crate::store::{Conn, Db, StoreResult};
 
 /// The consent a customer gave to autopay, as recorded.
@@ -32,7 +32,7 @@ pub struct SavedMethod {
 pub async fn saved_method(
     db: &Db,
     company_id: &CompanyId,
-    customer_id: &str,
+    customer_id: &CustomerId,
     id: &CardId,
 ) -> StoreResult<Option<SavedMethod>> {
     let row: Option<(CardId, String, String, String, i64, i64)> = crate::store::sql::query_as(
@@ -60,7 +60,7 @@ pub async fn saved_method(
 pub async fn saved_methods(
     db: &Db,
     company_id: &CompanyId,
-    customer_id: &str,
+    customer_id: &CustomerId,
 ) -> StoreResult<Vec<SavedMethod>> {
     let rows: Vec<(CardId, String, String, String, i64, i64)> = crate::store::sql::query_as(
         "SELECT id, processor_method_id, brand, last4, exp_month, exp_year FROM payment_methods
@@ -89,7 +89,7 @@ pub async fn saved_methods(
 pub async fn insert_method(
     tx: &mut Conn,
     company_id: &CompanyId,
-    customer_id: &str,
+    customer_id: &CustomerId,
     processor_method_id: &str,
     card: &crate::domain::processor::CardSummary,
 ) -> StoreResult<CardId> {
@@ -117,7 +117,7 @@ pub async fn insert_method(
 pub async fn enroll_autopay(
     tx: &mut Conn,
     company_id: &CompanyId,
-    customer_id: &str,
+    customer_id: &CustomerId,
     method_id: &CardId,
     consent: &Consent,
 ) -> StoreResult<String> {
@@ -151,7 +151,7 @@ pub async fn enroll_autopay(
 }
 
 /// The card autopay charges for a customer, if enrolled.
-pub async fn active_autopay(db: &Db, customer_id: &str) -> StoreResult<Option<SavedMethod>> {
+pub async fn active_autopay(db: &Db, customer_id: &CustomerId) -> StoreResult<Option<SavedMethod>> {
     let row: Option<(CardId, String, String, String, i64, i64)> = crate::store::sql::query_as(
         "SELECT m.id, m.processor_method_id, m.brand, m.last4, m.exp_month, m.exp_year
          FROM autopay_enrollments e JOIN payment_methods m ON m.id = e.payment_method_id

@@ -92,7 +92,7 @@ pub async fn find_by_office_key(
     conn: &mut Conn,
     company_id: &CompanyId,
     key: &str,
-) -> StoreResult<Option<String>> {
+) -> StoreResult<Option<PaymentId>> {
     Ok(crate::store::sql::query_scalar(
         "SELECT id FROM payments WHERE company_id = $1 AND office_key = $2",
     )

@@ -6,7 +6,7 @@ use time::OffsetDateTime;
 
 use super::Attempt;
 use crate::domain::Allocation;
-use crate::domain::ids::{CompanyId, CustomerId, InvoiceId, PaymentId};
+use crate::domain::ids::{AttemptId, CompanyId, CustomerId, InvoiceId, PaymentId};
 use crate::domain::money::Currency;
 use crate::domain::processor::Charge;
 use crate::store::{Conn, Db, StoreResult, dynamic_sql, placeholders};
@@ -48,7 +48,7 @@ pub async fn insert_card_payment(
 /// it applied to: an invoice no longer held by the attempt is left alone.
 pub async fn apply_to_held_invoices(
     tx: &mut Conn,
-    attempt_id: &str,
+    attempt_id: &AttemptId,
     shares: &[Allocation],
 ) -> StoreResult<Vec<InvoiceId>> {
     if shares.is_empty() {
@@ -78,7 +78,10 @@ pub async fn apply_to_held_invoices(
 }
 
 /// A payment's allocations, in the order they were written.
-pub async fn allocations_of(conn: &mut Conn, payment_id: &str) -> StoreResult<Vec<Allocation>> {
+pub async fn allocations_of(
+    conn: &mut Conn,
+    payment_id: &PaymentId,
+) -> StoreResult<Vec<Allocation>> {
     let rows: Vec<(InvoiceId, i64)> = crate::store::sql::query_as(
         "SELECT invoice_id, amount FROM payment_allocations WHERE payment_id = $1 ORDER BY position",
     )
@@ -93,7 +96,7 @@ pub async fn allocations_of(conn: &mut Conn, payment_id: &str) -> StoreResult<Ve
 
 pub async fn insert_allocations(
     tx: &mut Conn,
-    payment_id: &str,
+    payment_id: &PaymentId,
     allocations: &[Allocation],
 ) -> StoreResult<()> {
     if allocations.is_empty() {
@@ -119,8 +122,8 @@ pub async fn insert_allocations(
 pub async fn open_unheld_balances(
     tx: &mut Conn,
     company_id: &CompanyId,
-    ids: &[String],
-) -> StoreResult<Vec<(String, i64)>> {
+    ids: &[InvoiceId],
+) -> StoreResult<Vec<(InvoiceId, i64)>> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }
@@ -134,7 +137,7 @@ pub async fn open_unheld_balances(
     for id in ids {
         q = q.bind(id);
     }
-    let rows: Vec<(String, i64)> = q.fetch_all(&mut *tx).await?;
+    let rows: Vec<(InvoiceId, i64)> = q.fetch_all(&mut *tx).await?;
     Ok(ids
         .iter()
         .filter_map(|id| rows.iter().find(|(r, _)| r == id).cloned())
@@ -245,8 +248,8 @@ pub struct PaymentRecord {
 pub async fn list(
     db: &Db,
     company_id: &CompanyId,
-    customer_id: Option<&str>,
-    payment_id: Option<&str>,
+    customer_id: Option<&CustomerId>,
+    payment_id: Option<&PaymentId>,
     limit: i64,
 ) -> StoreResult<Vec<PaymentRecord>> {
     let mut conn = db.reader().acquire().await?;
@@ -258,7 +261,7 @@ pub async fn list(
 pub async fn get_on(
     conn: &mut Conn,
     company_id: &CompanyId,
-    payment_id: &str,
+    payment_id: &PaymentId,
 ) -> StoreResult<Option<PaymentRecord>> {
     Ok(list_on(conn, company_id, None, Some(payment_id), 1)
         .await?
@@ -269,8 +272,8 @@ pub async fn get_on(
 pub async fn list_on(
     conn: &mut Conn,
     company_id: &CompanyId,
-    customer_id: Option<&str>,
-    payment_id: Option<&str>,
+    customer_id: Option<&CustomerId>,
+    payment_id: Option<&PaymentId>,
     limit: i64,
 ) -> StoreResult<Vec<PaymentRecord>> {
     let rows = crate::store::sql::query(
@@ -342,7 +345,7 @@ pub struct OfficeFilter {
     pub from: Option<OffsetDateTime>,
     /// Created before this instant.
     pub until: Option<OffsetDateTime>,
-    pub customer_id: Option<String>,
+    pub customer_id: Option<CustomerId>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
@@ -462,7 +465,7 @@ pub async fn office_list(
 pub async fn office_get(
     conn: &mut Conn,
     company_id: &CompanyId,
-    payment_id: &str,
+    payment_id: &PaymentId,
 ) -> StoreResult<Option<OfficePayment>> {
     let sql = format!("{OFFICE_PAYMENT_SELECT} WHERE p.company_id = $1 AND p.id = $2");
     let row = crate::store::sql::query(dynamic_sql(sql))

@@ -129,8 +129,16 @@ struct RuleForm {
 impl RuleForm {
     fn from_rule(r: &AlertRule) -> RuleForm {
         RuleForm {
-            email_template_id: r.email_template_id.clone().unwrap_or_default(),
-            sms_template_id: r.sms_template_id.clone().unwrap_or_default(),
+            email_template_id: r
+                .email_template_id
+                .clone()
+                .map(String::from)
+                .unwrap_or_default(),
+            sms_template_id: r
+                .sms_template_id
+                .clone()
+                .map(String::from)
+                .unwrap_or_default(),
             timing: r.timing.as_str().to_string(),
             days: r.days_after_due.to_string(),
             enabled: r.enabled.then(|| "on".to_string()),
@@ -201,8 +209,8 @@ async fn list_view(
         .collect();
     let sms_names: HashMap<&str, &str> =
         sms.iter().map(|(i, n)| (i.as_str(), n.as_str())).collect();
-    let name_of = |names: &HashMap<&str, &str>, id: &Option<String>| {
-        id.as_deref().map(|i| {
+    let name_of = |names: &HashMap<&str, &str>, id: Option<&str>| {
+        id.map(|i| {
             names
                 .get(i)
                 .copied()
@@ -215,8 +223,8 @@ async fn list_view(
         .iter()
         .map(|r| RuleRow {
             id: r.id.clone(),
-            email: name_of(&email_names, &r.email_template_id),
-            sms: name_of(&sms_names, &r.sms_template_id),
+            email: name_of(&email_names, r.email_template_id.as_deref()),
+            sms: name_of(&sms_names, r.sms_template_id.as_deref()),
             when: when_text(r.timing, r.days_after_due),
             enabled: r.enabled,
         })
@@ -255,8 +263,8 @@ async fn list_page(
     let s = store::receipt_settings(&mut conn, &user.company_id).await?;
     drop(conn);
     let receipt = ReceiptForm {
-        email_template_id: s.email_template_id.unwrap_or_default(),
-        sms_template_id: s.sms_template_id.unwrap_or_default(),
+        email_template_id: s.email_template_id.map(String::from).unwrap_or_default(),
+        sms_template_id: s.sms_template_id.map(String::from).unwrap_or_default(),
         ..ReceiptForm::default()
     };
     list_view(
@@ -586,8 +594,8 @@ async fn save_receipts(
         return Ok(r);
     }
     let s = ReceiptSettings {
-        email_template_id: chosen(&f.email_template_id).map(str::to_string),
-        sms_template_id: chosen(&f.sms_template_id).map(str::to_string),
+        email_template_id: chosen(&f.email_template_id).map(Into::into),
+        sms_template_id: chosen(&f.sms_template_id).map(Into::into),
     };
     match alerts::save_receipts(&state.app, &user.as_actor(), &s).await {
         Ok(_) => Ok(Redirect::to(&format!("{BASE}?saved=receipts")).into_response()),

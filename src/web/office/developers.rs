@@ -17,7 +17,7 @@ use super::{CsrfForm, OfficeUser, page_with_status};
 use crate::app::Refusal;
 use crate::app::webhooks::{self, EndpointView};
 use crate::domain::dates::display_instant;
-use crate::domain::ids::{CompanyId, WebhookEndpointId};
+use crate::domain::ids::{CompanyId, WebhookDeliveryId, WebhookEndpointId, WebhookEventId};
 use crate::domain::webhooks::EventType;
 use crate::store::webhooks::{DeliveryView, TryView};
 use crate::web::AppState;
@@ -226,8 +226,8 @@ async fn create(
 
 #[derive(Serialize)]
 struct DeliveryRow {
-    id: String,
-    event_id: String,
+    id: WebhookDeliveryId,
+    event_id: WebhookEventId,
     event_type: String,
     status: String,
     response_status: Option<i64>,
@@ -267,7 +267,7 @@ fn delivery_row(d: &DeliveryView, tz: &str) -> DeliveryRow {
 #[derive(Serialize)]
 struct TryRow {
     at: String,
-    delivery_id: String,
+    delivery_id: WebhookDeliveryId,
     event_type: String,
     attempt: i64,
     response_status: Option<i64>,
@@ -475,7 +475,7 @@ struct RetryForm {
 async fn retry(
     State(state): State<AppState>,
     user: OfficeUser,
-    Path(id): Path<String>,
+    Path(id): Path<WebhookDeliveryId>,
     Form(f): Form<RetryForm>,
 ) -> Page {
     if let Some(r) = user.csrf_refusal(&f.csrf) {

@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use super::page::{FormState, render_page};
 use super::{ClientIp, consent_for, form_sig_valid, resolve};
 use crate::app::payments::{self, PayError, PayInvoices, PayResult, PayStep};
-use crate::domain::ids::{CompanyId, InvoiceId};
+use crate::domain::ids::{AttemptId, CompanyId, CustomerId, InvoiceId};
 use crate::store::paypage;
 use crate::web::AppState;
 use crate::web::error::ApiError;
@@ -86,7 +86,7 @@ pub(super) async fn submit(
 /// Who pays through a pay form, and how the form was bound.
 pub(crate) struct FormPayer<'a> {
     pub company_id: &'a CompanyId,
-    pub customer_id: &'a str,
+    pub customer_id: &'a CustomerId,
     /// What the form token was signed for (see `form_token`).
     pub scope: &'a str,
     pub channel: &'static str,
@@ -238,7 +238,7 @@ pub(super) async fn confirm_detached(
     let (company_id, customer_id, attempt_id) = (
         company_id.clone(),
         customer_id.to_string(),
-        attempt_id.to_string(),
+        AttemptId::from(attempt_id),
     );
     tokio::spawn(async move {
         payments::confirm(&app, &company_id, &customer_id, &attempt_id, "customer").await

@@ -227,7 +227,7 @@ pub(crate) fn form_sig_valid(state: &AppState, scope: &str, nonce: &str, sig: &s
 pub(crate) async fn consent_for(
     state: &AppState,
     company_id: &CompanyId,
-    customer_id: &str,
+    customer_id: &crate::domain::ids::CustomerId,
     channel: &str,
     ip: ClientIp,
     headers: &HeaderMap,

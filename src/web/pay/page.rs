@@ -11,7 +11,7 @@ use crate::app::autopay::AutopayState;
 use crate::app::payments::ActionNeeded;
 use crate::domain::autopay_consent_text;
 use crate::domain::i18n::{self, Lang, tr};
-use crate::domain::ids::CompanyId;
+use crate::domain::ids::{CompanyId, CustomerId, PaymentId};
 use crate::domain::money::Money;
 use crate::processor::PageProcessor;
 use crate::store::companies;
@@ -354,7 +354,7 @@ pub(super) async fn page(
 pub(super) async fn receipt(
     State(state): State<AppState>,
     ip: ClientIp,
-    Path((token, payment_id)): Path<(String, String)>,
+    Path((token, payment_id)): Path<(String, PaymentId)>,
 ) -> Response {
     let link = match resolve(&state, ip, &token, "/pay").await {
         Ok(l) => l,
@@ -376,8 +376,8 @@ pub(super) async fn receipt(
 pub(crate) async fn receipt_context(
     state: &AppState,
     company_id: &CompanyId,
-    customer_id: &str,
-    payment_id: &str,
+    customer_id: &CustomerId,
+    payment_id: &PaymentId,
 ) -> Result<Option<minijinja::Value>, ApiError> {
     let payment = pay_store::list(
         &state.app.db,
@@ -392,8 +392,7 @@ pub(crate) async fn receipt_context(
     let autopay = pay_store::active_autopay(&state.app.db, customer_id).await?;
     let mode = crate::store::processor_settings::mode(&state.app.db, company_id).await?;
     let receipt_email =
-        crate::store::messages::receipt_email_status(&state.app.db, company_id, &payment_id.into())
-            .await?;
+        crate::store::messages::receipt_email_status(&state.app.db, company_id, payment_id).await?;
     let customer = crate::store::customers::get(&state.app.db, company_id, customer_id).await?;
     let (Some(payment), Some(company), Some(customer)) = (payment, company, customer) else {
         return Ok(None);

@@ -14,7 +14,7 @@ use super::{
 use crate::app::App;
 use crate::auth;
 use crate::domain::i18n::{Arg, tr};
-use crate::domain::ids::CompanyId;
+use crate::domain::ids::{CompanyId, CustomerId};
 use crate::store::portal::{self as store, Purpose};
 use crate::store::{StoreError, audit, sessions};
 use crate::web::error::ApiError;
@@ -56,7 +56,7 @@ impl From<StoreError> for InviteError {
 pub async fn create_invitation(
     app: &App,
     company_id: &CompanyId,
-    customer_id: &str,
+    customer_id: &CustomerId,
     actor: &str,
 ) -> Result<Invitation, InviteError> {
     let customer = crate::store::customers::get(&app.db, company_id, customer_id)
@@ -116,7 +116,7 @@ pub(super) struct CsrfForm {
 pub(super) async fn office_invite(
     State(state): State<AppState>,
     user: OfficeUser,
-    Path(customer_id): Path<String>,
+    Path(customer_id): Path<CustomerId>,
     Form(f): Form<CsrfForm>,
 ) -> Response {
     if let Some(r) = user.csrf_refusal(&f.csrf) {

@@ -13,6 +13,7 @@ use crate::app::autopay::EnrollRequest;
 use crate::app::{Refusal, Rejected};
 use crate::domain::autopay_consent_text;
 use crate::domain::i18n::{self, t};
+use crate::domain::ids::CardId;
 use crate::domain::money::Money;
 use crate::store::payments as pay_store;
 use crate::store::portal as store;
@@ -112,7 +113,7 @@ pub(super) async fn pay(
 pub(super) async fn receipt(
     State(state): State<AppState>,
     user: PortalUser,
-    Path(payment_id): Path<String>,
+    Path(payment_id): Path<crate::domain::ids::PaymentId>,
 ) -> Response {
     match pay::receipt_context(&state, &user.company_id, &user.customer_id, &payment_id).await {
         Ok(Some(ctx)) => {
@@ -193,7 +194,7 @@ pub(super) async fn history(State(state): State<AppState>, user: PortalUser) -> 
 
 #[derive(Serialize)]
 struct CardView {
-    id: String,
+    id: CardId,
     label: String,
     is_default: bool,
     autopay: bool,
@@ -235,7 +236,7 @@ async fn render_cards(
         Err(e) => return ApiError::from(e).into_response(),
     };
     let chosen = chosen
-        .map(str::to_string)
+        .map(CardId::from)
         .or_else(|| cards.iter().find(|c| c.is_default).map(|c| c.id.clone()))
         .or_else(|| cards.first().map(|c| c.id.clone()));
     let views: Vec<CardView> = cards

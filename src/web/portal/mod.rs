@@ -128,7 +128,7 @@ impl FromRequestParts<AppState> for PortalUser {
         let row = crate::store::portal::signed_in(
             &state.app.db,
             &session.company_id,
-            &session.principal_id,
+            &CustomerId::from(&session.principal_id),
         )
         .await
         .map_err(|e| ApiError::from(e).into_response())?

@@ -15,7 +15,7 @@ use crate::app::{Refusal, Rejected};
 use crate::domain::autopay as rules;
 use crate::domain::autopay_consent_text;
 use crate::domain::dates;
-use crate::domain::ids::{CardId, CustomerId};
+use crate::domain::ids::{CardId, CustomerId, PropertyId};
 use crate::store::autopay as store;
 use crate::store::payments as pay_store;
 use crate::store::{companies, customers};
@@ -46,7 +46,7 @@ struct CardChoice {
 
 #[derive(Serialize)]
 struct PropertyChoice {
-    id: String,
+    id: PropertyId,
     address: String,
     method_id: CardId,
 }
@@ -75,7 +75,7 @@ fn channel_words(channel: &str) -> &'static str {
 async fn customer_view(
     state: &AppState,
     user: &OfficeUser,
-    customer_id: &str,
+    customer_id: &CustomerId,
     status: StatusCode,
     f: &EnrollForm,
     errors: BTreeMap<&'static str, String>,
@@ -151,7 +151,7 @@ pub(super) struct NoticeQuery {
 pub(super) async fn customer_page(
     State(state): State<AppState>,
     user: OfficeUser,
-    Path(id): Path<String>,
+    Path(id): Path<CustomerId>,
     Query(q): Query<NoticeQuery>,
 ) -> Page {
     let notice = match q.saved.as_deref() {
@@ -269,7 +269,7 @@ pub(super) async fn set_property_cards(
 pub(super) async fn cancel_confirm(
     State(state): State<AppState>,
     user: OfficeUser,
-    Path(id): Path<String>,
+    Path(id): Path<CustomerId>,
 ) -> Page {
     let db = &state.app.db;
     let Some(customer) = customers::get(db, &user.company_id, &id).await? else {

@@ -35,7 +35,7 @@ pub(super) struct MessagesQuery {
 
 #[derive(Serialize)]
 struct MessageRow {
-    id: String,
+    id: crate::domain::ids::MessageId,
     channel: String,
     recipient: String,
     subject: Option<String>,
@@ -44,7 +44,7 @@ struct MessageRow {
     last_error: Option<String>,
     created: String,
     sent: String,
-    customer_id: String,
+    customer_id: crate::domain::ids::CustomerId,
     customer_name: String,
 }
 
@@ -60,7 +60,7 @@ pub(super) async fn messages_page(
     let channel = ["email", "sms"].into_iter().find(|c| *c == q.channel);
     let customer_id = Some(q.customer_id.trim()).filter(|c| !c.is_empty());
     let customer = match customer_id {
-        Some(c) => match customers::get(&state.app.db, &user.company_id, c).await? {
+        Some(c) => match customers::get(&state.app.db, &user.company_id, &c.into()).await? {
             Some(c) => Some(c),
             None => return Ok(state.views.not_found()),
         },
@@ -72,7 +72,7 @@ pub(super) async fn messages_page(
         &user.company_id,
         status,
         channel,
-        customer_id,
+        customer.as_ref().map(|c| &c.id),
         MESSAGES_SHOWN,
     )
     .await?;

@@ -105,7 +105,7 @@ async fn send_form(
 pub(super) async fn send_page(
     State(state): State<AppState>,
     user: OfficeUser,
-    Path(id): Path<String>,
+    Path(id): Path<crate::domain::ids::CustomerId>,
     axum::extract::Query(q): axum::extract::Query<SendQuery>,
 ) -> Page {
     let db = &state.app.db;
@@ -143,7 +143,7 @@ pub(super) async fn send_page(
 pub(super) async fn send_now(
     State(state): State<AppState>,
     user: OfficeUser,
-    Path(id): Path<String>,
+    Path(id): Path<crate::domain::ids::CustomerId>,
     Form(f): Form<SendForm>,
 ) -> Page {
     if let Some(r) = user.csrf_refusal(&f.csrf) {

@@ -540,7 +540,7 @@ pub(super) async fn save(
     if f.action == "preview" {
         let who = f.customer_id.trim();
         if !who.is_empty()
-            && customers::get(&state.app.db, &user.company_id, who)
+            && customers::get(&state.app.db, &user.company_id, &who.into())
                 .await?
                 .is_none()
         {

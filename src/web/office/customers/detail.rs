@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{CHOICES_LIMIT, channel_words, invoice_state, payment_method_words, store_error};
 use crate::domain::dates;
+use crate::domain::ids::CustomerId;
 use crate::domain::money::{Currency, Money};
 use crate::store::companies;
 use crate::store::customers::{self, PropertyView};
@@ -118,7 +119,7 @@ fn payment_rows(payments: &[PaymentRecord], time_zone: &str) -> Vec<PaymentRow> 
 pub(super) async fn render_detail(
     state: &AppState,
     user: &OfficeUser,
-    id: &str,
+    id: &CustomerId,
     status: StatusCode,
     notice: Option<&str>,
     property_form: PropertyFormState,
@@ -271,7 +272,7 @@ pub(super) async fn render_detail(
 pub(super) async fn detail(
     State(state): State<AppState>,
     user: OfficeUser,
-    Path(id): Path<String>,
+    Path(id): Path<CustomerId>,
     Query(q): Query<DetailQuery>,
 ) -> Response {
     render_detail(

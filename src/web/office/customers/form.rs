@@ -72,7 +72,7 @@ pub(super) async fn create(
 pub(super) async fn edit_form(
     State(state): State<AppState>,
     user: OfficeUser,
-    Path(id): Path<String>,
+    Path(id): Path<CustomerId>,
 ) -> Response {
     match customers::get(&state.app.db, &user.company_id, &id).await {
         Ok(Some(c)) => customer_form_page(

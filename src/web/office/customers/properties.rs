@@ -11,7 +11,7 @@ use super::detail::{PropertyFormState, render_detail};
 use super::{CHOICES_LIMIT, FieldErrors, store_error};
 use crate::app::Rejected;
 use crate::app::properties::{self, PropertyChange, PropertyInput};
-use crate::domain::ids::PropertyId;
+use crate::domain::ids::{CustomerId, PropertyId};
 use crate::store::customers::{self, PropertyView};
 use crate::web::AppState;
 use crate::web::office::{OfficeUser, page_with_status, refused};
@@ -31,7 +31,7 @@ pub(super) struct NewPropertyForm {
 pub(super) async fn add_property(
     State(state): State<AppState>,
     user: OfficeUser,
-    Path(id): Path<String>,
+    Path(id): Path<CustomerId>,
     Form(form): Form<NewPropertyForm>,
 ) -> Response {
     if let Some(refused) = user.csrf_refusal(&form.csrf) {
@@ -54,7 +54,7 @@ pub(super) async fn add_property(
             let form_state = PropertyFormState {
                 address: form.address.clone(),
                 bill_to: if bill_to_error {
-                    id.clone()
+                    id.to_string()
                 } else {
                     form.bill_to.trim().to_string()
                 },
@@ -143,7 +143,7 @@ fn back_to<'a>(from: &'a str, property: &'a PropertyView, new_bill_to: &'a str) 
 pub(super) async fn property_form(
     State(state): State<AppState>,
     user: OfficeUser,
-    Path(id): Path<String>,
+    Path(id): Path<PropertyId>,
     Query(q): Query<FromQuery>,
 ) -> Response {
     match customers::property_view(&state.app.db, &user.company_id, &id).await {

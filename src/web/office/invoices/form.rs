@@ -347,7 +347,7 @@ pub(super) async fn new_form(
     };
     let customer = q.customer_id.trim();
     if !customer.is_empty() {
-        match customers::get(&state.app.db, &user.company_id, customer).await {
+        match customers::get(&state.app.db, &user.company_id, &customer.into()).await {
             Ok(Some(_)) => {}
             Ok(None) => return state.views.not_found(),
             Err(e) => return internal(e),
@@ -411,7 +411,7 @@ pub(super) async fn create(
         .await;
     };
     let issue = IssueInvoice {
-        property_id: form.property_id.clone(),
+        property_id: form.property_id.as_str().into(),
         number,
         issue_date: Some(issue_date),
         due_date,

@@ -74,7 +74,7 @@ pub(super) async fn list(
     let customer = if customer_id.is_empty() {
         None
     } else {
-        match customers::get(&state.app.db, &user.company_id, customer_id).await {
+        match customers::get(&state.app.db, &user.company_id, &customer_id.into()).await {
             Ok(Some(c)) => Some(c),
             Ok(None) => return state.views.not_found(),
             Err(e) => return internal(e),

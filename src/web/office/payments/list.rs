@@ -48,7 +48,7 @@ pub(super) async fn list(
             .iter()
             .any(|(k, _)| *k == q.method)
             .then(|| q.method.clone()),
-        customer_id: (!q.customer_id.is_empty()).then(|| q.customer_id.clone()),
+        customer_id: (!q.customer_id.is_empty()).then(|| q.customer_id.as_str().into()),
         ..OfficeFilter::default()
     };
     for (text, is_from) in [(&q.from, true), (&q.to, false)] {
