@@ -418,7 +418,9 @@ pub async fn update(
 
 /// Phone numbers not (yet) in E.164, with the country of their company:
 /// rows written before numbers were checked when written.
-pub async fn phones_not_in_e164(db: &Db) -> StoreResult<Vec<(String, String, CustomerId, String)>> {
+pub async fn phones_not_in_e164(
+    db: &Db,
+) -> StoreResult<Vec<(CompanyId, String, CustomerId, String)>> {
     Ok(crate::store::sql::query_as(
         "SELECT c.company_id, co.country, c.id, c.phone FROM customers c
          JOIN companies co ON co.id = c.company_id
