@@ -312,7 +312,7 @@ fn run() -> anyhow::Result<()> {
 // ---------------------------------------------------------------- seeding
 
 struct Seeded {
-    company_id: String,
+    company_id: fieldpay::domain::ids::CompanyId,
     /// The company's API key (PDF downloads go through the API).
     api_key: String,
     customers: usize,
@@ -330,7 +330,7 @@ struct Seeded {
 }
 
 struct Ctx<'a> {
-    company_id: &'a str,
+    company_id: &'a fieldpay::domain::ids::CompanyId,
     today: time::Date,
 }
 
@@ -902,7 +902,7 @@ async fn queue_alerts(
     dir: &Path,
     db_url: &str,
     secret: &Secret,
-    company_id: &str,
+    company_id: &fieldpay::domain::ids::CompanyId,
 ) -> anyhow::Result<Queued> {
     let app = App::open(Config {
         bind: "127.0.0.1:0".parse()?,

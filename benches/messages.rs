@@ -270,7 +270,7 @@ async fn seed(app: &App, invoices_wanted: usize) -> anyhow::Result<Seeded> {
     company.time_zone = TIME_ZONE.into();
     let created =
         setup::create_company(db, &company, "owner@bench.example", "bench-owner-password").await?;
-    let company_id = created.company_id.as_str();
+    let company_id = &created.company_id;
     let today = fieldpay::domain::Clock::system().today_in(TIME_ZONE);
     // Trigger date (due + 3) is today in the company's zone.
     let due_date = today - time::Duration::days(DAYS_AFTER_DUE);

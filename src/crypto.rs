@@ -10,6 +10,8 @@ use rand::TryRngCore;
 use rand::rngs::OsRng;
 use sha2::{Digest, Sha256};
 
+use crate::domain::ids::CompanyId;
+
 /// The server secret. Its `Debug` never shows the bytes.
 #[derive(Clone)]
 pub struct Secret(Vec<u8>);
@@ -164,7 +166,7 @@ impl KeyBox {
         KeyBox(ring::aead::LessSafeKey::new(unbound))
     }
 
-    pub fn seal(&self, company_id: &str, plaintext: &str) -> String {
+    pub fn seal(&self, company_id: &CompanyId, plaintext: &str) -> String {
         let nonce_bytes: [u8; 12] = random_bytes(12).try_into().expect("12 random bytes");
         let nonce = ring::aead::Nonce::assume_unique_for_key(nonce_bytes);
         let mut data = plaintext.as_bytes().to_vec();
@@ -182,7 +184,7 @@ impl KeyBox {
 
     /// The plaintext, or `None` when the text was not sealed by this server
     /// secret for this company (or was altered).
-    pub fn open(&self, company_id: &str, sealed: &str) -> Option<String> {
+    pub fn open(&self, company_id: &CompanyId, sealed: &str) -> Option<String> {
         let bytes = URL_SAFE_NO_PAD.decode(sealed.strip_prefix("v1.")?).ok()?;
         if bytes.len() < 12 + 16 {
             return None;
@@ -297,21 +299,22 @@ mod tests {
     #[test]
     fn key_box_round_trips_and_binds_the_company() {
         let b = KeyBox::from_secret(&Secret::new(vec![9; 32]));
-        let sealed = b.seal("co_a", "sk_test_4eC39HqLyjWDarjtT1zdp7dc");
+        let (co_a, co_b) = (CompanyId::from("co_a"), CompanyId::from("co_b"));
+        let sealed = b.seal(&co_a, "sk_test_4eC39HqLyjWDarjtT1zdp7dc");
         assert!(sealed.starts_with("v1."));
         assert!(!sealed.contains("sk_test"));
-        assert_ne!(sealed, b.seal("co_a", "sk_test_4eC39HqLyjWDarjtT1zdp7dc"));
+        assert_ne!(sealed, b.seal(&co_a, "sk_test_4eC39HqLyjWDarjtT1zdp7dc"));
         assert_eq!(
-            b.open("co_a", &sealed).as_deref(),
+            b.open(&co_a, &sealed).as_deref(),
             Some("sk_test_4eC39HqLyjWDarjtT1zdp7dc")
         );
-        assert_eq!(b.open("co_b", &sealed), None);
+        assert_eq!(b.open(&co_b, &sealed), None);
         let other = KeyBox::from_secret(&Secret::new(vec![8; 32]));
-        assert_eq!(other.open("co_a", &sealed), None);
+        assert_eq!(other.open(&co_a, &sealed), None);
         let mut raw = URL_SAFE_NO_PAD.decode(&sealed[3..]).unwrap();
         raw[14] ^= 1;
         let tampered = format!("v1.{}", URL_SAFE_NO_PAD.encode(raw));
-        assert_eq!(b.open("co_a", &tampered), None);
+        assert_eq!(b.open(&co_a, &tampered), None);
         assert_eq!(format!("{b:?}"), "KeyBox(redacted)");
     }
 

@@ -18,7 +18,7 @@ pub const OFFICE_EMAIL: &str = "office@greenleaf.example";
 pub const OFFICE_PASSWORD: &str = "greenleaf-demo-2026";
 
 pub struct DemoInfo {
-    pub company_id: String,
+    pub company_id: crate::domain::ids::CompanyId,
     pub api_key: String,
     /// (customer name, quick-pay URL)
     pub links: Vec<(String, String)>,
@@ -58,7 +58,7 @@ pub async fn ensure(app: &App) -> anyhow::Result<DemoInfo> {
     })
 }
 
-async fn seed(app: &App) -> anyhow::Result<String> {
+async fn seed(app: &App) -> anyhow::Result<crate::domain::ids::CompanyId> {
     let company = NewCompany {
         name: COMPANY_NAME.into(),
         phone: "(512) 555-0142".into(),

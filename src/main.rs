@@ -143,7 +143,7 @@ struct ImportArgs {
     file: std::path::PathBuf,
     /// The company to import into (its id, as `company create` printed it).
     #[arg(long, required_unless_present = "company_name")]
-    company: Option<String>,
+    company: Option<fieldpay::domain::ids::CompanyId>,
     /// The company to import into, by its exact name.
     #[arg(long, conflicts_with = "company")]
     company_name: Option<String>,

@@ -46,7 +46,7 @@ pub fn alert_instant(time_zone: &str) -> anyhow::Result<OffsetDateTime> {
 /// when `with_sms`.
 pub async fn add_rule(
     db: &Db,
-    company_id: &str,
+    company_id: &fieldpay::domain::ids::CompanyId,
     timing: Timing,
     days: i64,
     with_sms: bool,

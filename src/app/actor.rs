@@ -9,44 +9,44 @@
 
 use std::fmt;
 
-use crate::domain::ids::CustomerId;
+use crate::domain::ids::{CompanyId, CustomerId, UserId};
 use crate::store::StoreError;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Actor {
     /// Someone signed in to the office.
     Office {
-        company_id: String,
-        user_id: String,
+        company_id: CompanyId,
+        user_id: UserId,
         owner: bool,
     },
     /// An integrator with the company's API key.
-    Api { company_id: String },
+    Api { company_id: CompanyId },
     /// A customer on their payment link's page.
     PayLink {
-        company_id: String,
+        company_id: CompanyId,
         customer_id: CustomerId,
     },
     /// A customer signed in to the portal.
     Portal {
-        company_id: String,
+        company_id: CompanyId,
         customer_id: CustomerId,
     },
     /// A job of fieldpay's own (`reconciler`, `autopay`, `stripe`, …), or a
     /// command run by the operator (`cli:import`, `demo`).
-    System { company_id: String, name: String },
+    System { company_id: CompanyId, name: String },
 }
 
 impl Actor {
-    pub fn system(company_id: &str, name: &str) -> Actor {
+    pub fn system(company_id: &CompanyId, name: &str) -> Actor {
         Actor::System {
-            company_id: company_id.to_string(),
+            company_id: company_id.clone(),
             name: name.to_string(),
         }
     }
 
     /// The company the actor acts for: every use case works inside it.
-    pub fn company_id(&self) -> &str {
+    pub fn company_id(&self) -> &CompanyId {
         match self {
             Actor::Office { company_id, .. }
             | Actor::Api { company_id }
@@ -217,7 +217,7 @@ mod tests {
         };
         assert_eq!(portal.audit_name(), "portal:cus_1");
         assert_eq!(
-            Actor::system("co_1", "reconciler").audit_name(),
+            Actor::system(&"co_1".into(), "reconciler").audit_name(),
             "reconciler"
         );
     }

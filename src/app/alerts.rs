@@ -28,7 +28,7 @@ use serde_json::json;
 
 use crate::app::{Actor, App, Refusal, Rejected};
 use crate::domain::alerts::{Reach, reach};
-use crate::domain::ids::{AlertRuleId, CustomerId, PaymentId};
+use crate::domain::ids::{AlertRuleId, CompanyId, CustomerId, PaymentId};
 use crate::messaging::Channel;
 use crate::messaging::outbox::{self, Enqueued, NewMessage};
 use crate::store::alert_preview::{self, ReachedInvoice, Side};
@@ -194,7 +194,7 @@ async fn queue_batch(
 /// payment; `invoice_id` is the first invoice the payment went to.
 pub async fn enqueue_receipt(
     conn: &mut Conn,
-    company_id: &str,
+    company_id: &CompanyId,
     customer_id: &CustomerId,
     payment_id: &PaymentId,
     invoice_id: Option<&str>,
@@ -228,7 +228,7 @@ pub async fn enqueue_receipt(
         outbox::enqueue(
             conn,
             &NewMessage {
-                company_id: company_id.to_string(),
+                company_id: company_id.clone(),
                 customer_id: customer_id.to_string(),
                 invoice_id: invoice_id.map(str::to_string),
                 channel,
@@ -346,7 +346,7 @@ const RULE_OFF: &str =
     "A rule that is turned off sends nothing: turn it on to message the invoices past its trigger.";
 
 /// Today in the company's time zone, by the app's clock.
-async fn company_today(app: &App, company_id: &str) -> Result<Date, Refusal> {
+async fn company_today(app: &App, company_id: &CompanyId) -> Result<Date, Refusal> {
     let company = crate::store::companies::get(&app.db, company_id)
         .await?
         .ok_or(Refusal::NotFound)?;
@@ -358,7 +358,7 @@ async fn company_today(app: &App, company_id: &str) -> Result<Date, Refusal> {
 /// cause, so never twice); returns how many invoices were messaged.
 async fn queue_catch_up(
     conn: &mut Conn,
-    company_id: &str,
+    company_id: &CompanyId,
     rule_id: &AlertRuleId,
     fields: &RuleFields<'_>,
     today: Date,
@@ -377,7 +377,7 @@ async fn queue_catch_up(
     let (_, missed) = plan(fields, today, &rows);
     let rule = AlertRule {
         id: rule_id.clone(),
-        company_id: company_id.to_string(),
+        company_id: company_id.clone(),
         email_template_id: fields.email_template_id.map(Into::into),
         sms_template_id: fields.sms_template_id.map(Into::into),
         timing: fields.timing,

@@ -7,7 +7,7 @@ use std::sync::{Arc, LazyLock};
 use tokio::sync::Semaphore;
 
 use crate::app::App;
-use crate::domain::ids::{CustomerId, InvoiceId};
+use crate::domain::ids::{CompanyId, CustomerId, InvoiceId};
 use crate::domain::money::Currency;
 use crate::pdf::{
     CompanyBlock, DocLine, InvoiceDoc, Logo, PdfError, StatementDoc, StatementInvoice,
@@ -99,7 +99,7 @@ pub(super) struct LoadedInvoice {
 /// An invoice of the company with everything its PDF prints.
 pub(super) async fn invoice_doc(
     app: &App,
-    company_id: &str,
+    company_id: &CompanyId,
     invoice_id: &InvoiceId,
 ) -> Result<Option<LoadedInvoice>, PdfError> {
     let Some(d) = invoices::detail(&app.db, company_id, invoice_id).await? else {
@@ -156,7 +156,7 @@ pub(super) async fn invoice_doc(
 /// to that customer, and not a void one; `None` otherwise.
 pub async fn invoice_pdf_for_customer(
     app: &App,
-    company_id: &str,
+    company_id: &CompanyId,
     customer_id: &CustomerId,
     invoice_id: &InvoiceId,
 ) -> Result<Option<(String, Vec<u8>)>, PdfError> {
@@ -175,7 +175,7 @@ pub async fn invoice_pdf_for_customer(
 /// the company has no such invoice.
 pub async fn invoice_pdf_named(
     app: &App,
-    company_id: &str,
+    company_id: &CompanyId,
     invoice_id: &InvoiceId,
 ) -> Result<Option<(String, Vec<u8>)>, PdfError> {
     let Some(loaded) = invoice_doc(app, company_id, invoice_id).await? else {
@@ -191,7 +191,7 @@ pub async fn invoice_pdf_named(
 /// customer.
 pub async fn statement_pdf(
     app: &App,
-    company_id: &str,
+    company_id: &CompanyId,
     customer_id: &CustomerId,
 ) -> Result<Option<Vec<u8>>, PdfError> {
     let Some(company) = companies::get(&app.db, company_id).await? else {
@@ -253,7 +253,7 @@ pub async fn statement_pdf(
 /// blocking thread. Use it for email attachments too.
 pub async fn invoice_pdf(
     app: &App,
-    company_id: &str,
+    company_id: &CompanyId,
     invoice_id: &InvoiceId,
 ) -> Result<Option<Vec<u8>>, PdfError> {
     Ok(invoice_pdf_named(app, company_id, invoice_id)

@@ -3,7 +3,7 @@
 
 use crate::app::{Actor, App, Refusal};
 use crate::crypto::{Secret, new_id};
-use crate::domain::ids::CustomerId;
+use crate::domain::ids::{CompanyId, CustomerId};
 use crate::domain::paylink::{audit_ref, token, token_hash};
 use crate::store::{Conn, Db, StoreResult, audit, companies, customers, links};
 
@@ -11,7 +11,7 @@ use crate::store::{Conn, Db, StoreResult, audit, companies, customers, links};
 pub async fn issue(
     tx: &mut Conn,
     secret: &Secret,
-    company_id: &str,
+    company_id: &CompanyId,
     customer_id: &CustomerId,
 ) -> StoreResult<CurrentLink> {
     if let Some(existing) = shown(&mut *tx, secret, company_id, customer_id).await? {
@@ -32,7 +32,7 @@ pub async fn issue(
 pub async fn shown(
     executor: impl crate::store::sql::Executor<'_>,
     secret: &Secret,
-    company_id: &str,
+    company_id: &CompanyId,
     customer_id: &CustomerId,
 ) -> StoreResult<Option<CurrentLink>> {
     Ok(links::for_customer(executor, company_id, customer_id)
@@ -55,7 +55,7 @@ pub struct CurrentLink {
 
 /// The customer's payment link URL, from the company's base URL (or the
 /// server's), never from a request.
-pub async fn url(app: &App, company_id: &str, token: &str) -> Result<String, Refusal> {
+pub async fn url(app: &App, company_id: &CompanyId, token: &str) -> Result<String, Refusal> {
     let company = companies::get(&app.db, company_id)
         .await?
         .ok_or(Refusal::NotFound)?;
@@ -132,7 +132,7 @@ pub async fn revoke(app: &App, actor: &Actor, customer_id: &CustomerId) -> Resul
 pub async fn pay_page_hash(
     db: &Db,
     secret: &Secret,
-    company_id: &str,
+    company_id: &CompanyId,
     customer_id: &CustomerId,
 ) -> StoreResult<Option<String>> {
     Ok(shown(db.reader(), secret, company_id, customer_id)
@@ -146,7 +146,7 @@ pub async fn pay_page_hash(
 /// collections funnel counts (which names the customer).
 pub async fn note_opened(
     app: &App,
-    company_id: &str,
+    company_id: &CompanyId,
     customer_id: &CustomerId,
     token: &str,
 ) -> StoreResult<()> {

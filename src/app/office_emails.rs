@@ -7,6 +7,7 @@
 use time::OffsetDateTime;
 
 use crate::app::App;
+use crate::domain::ids::CompanyId;
 use crate::messaging::email::{Email, EmailError};
 use crate::messaging::outbox::{CLAIM, Transports, retry_at};
 use crate::store::office_emails::{self as store, ClaimedEmail, NewOfficeEmail};
@@ -19,7 +20,7 @@ const BATCH: usize = 20;
 /// answers how many were queued now.
 pub async fn queue_to_owners(
     conn: &mut Conn,
-    company_id: &str,
+    company_id: &CompanyId,
     subject: &str,
     body: &str,
     cause: &str,

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use crate::app::App;
+use crate::domain::ids::CompanyId;
 use crate::domain::processor::{PageProcessor, ProcessorKind};
 use crate::processor::{PaymentProcessor, stripe};
 use crate::store::{Conn, StoreError};
@@ -12,7 +13,7 @@ use crate::store::{Conn, StoreError};
 /// it chose Stripe, else the app's default (the built-in sandbox).
 pub async fn processor_for(
     app: &App,
-    company_id: &str,
+    company_id: &CompanyId,
 ) -> Result<Arc<dyn PaymentProcessor>, StoreError> {
     let settings = crate::store::processor_settings::get(&app.db, company_id).await?;
     processor_from(app, company_id, settings)
@@ -24,7 +25,7 @@ pub async fn processor_for(
 pub async fn processor_on(
     app: &App,
     conn: &mut Conn,
-    company_id: &str,
+    company_id: &CompanyId,
 ) -> Result<Arc<dyn PaymentProcessor>, StoreError> {
     let settings = crate::store::processor_settings::get_on(conn, company_id).await?;
     processor_from(app, company_id, settings)
@@ -32,7 +33,7 @@ pub async fn processor_on(
 
 fn processor_from(
     app: &App,
-    company_id: &str,
+    company_id: &CompanyId,
     settings: Option<crate::store::processor_settings::ProcessorSettings>,
 ) -> Result<Arc<dyn PaymentProcessor>, StoreError> {
     Ok(match stripe_from(app, company_id, settings)? {
@@ -50,7 +51,7 @@ fn processor_from(
 /// company's current processor.
 pub async fn processor_of(
     app: &App,
-    company_id: &str,
+    company_id: &CompanyId,
     kind: Option<&str>,
     account: Option<&str>,
 ) -> Result<Option<Arc<dyn PaymentProcessor>>, StoreError> {
@@ -69,7 +70,7 @@ pub async fn processor_of(
 /// The company's Stripe adapter, when it chose Stripe and its key opens.
 pub async fn stripe_for(
     app: &App,
-    company_id: &str,
+    company_id: &CompanyId,
 ) -> Result<Option<stripe::StripeProcessor>, StoreError> {
     let settings = crate::store::processor_settings::get(&app.db, company_id).await?;
     stripe_from(app, company_id, settings)
@@ -77,7 +78,7 @@ pub async fn stripe_for(
 
 fn stripe_from(
     app: &App,
-    company_id: &str,
+    company_id: &CompanyId,
     settings: Option<crate::store::processor_settings::ProcessorSettings>,
 ) -> Result<Option<stripe::StripeProcessor>, StoreError> {
     let Some(settings) = settings else {
@@ -104,7 +105,10 @@ fn stripe_from(
 
 /// The pay page's view of a company's processor (`processor_for` decides
 /// the server side from the same settings).
-pub async fn page_processor(app: &App, company_id: &str) -> Result<PageProcessor, StoreError> {
+pub async fn page_processor(
+    app: &App,
+    company_id: &CompanyId,
+) -> Result<PageProcessor, StoreError> {
     let s = crate::store::processor_settings::get(&app.db, company_id).await?;
     Ok(PageProcessor::from_settings(
         s.as_ref().map(|s| s.kind),

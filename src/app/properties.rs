@@ -7,7 +7,7 @@ use serde_json::json;
 
 use crate::app::{Actor, App, Problem, Refusal, Rejected};
 use crate::domain::customer::check_address;
-use crate::domain::ids::{CustomerId, PropertyId};
+use crate::domain::ids::{CompanyId, CustomerId, PropertyId};
 use crate::store::customers::{self, Property};
 use crate::store::{Conn, audit};
 
@@ -29,7 +29,7 @@ fn unknown_customer(field: &'static str) -> Problem {
 }
 
 /// Whether `id` is one of the company's customers.
-async fn known(conn: &mut Conn, company_id: &str, id: &str) -> Result<bool, Refusal> {
+async fn known(conn: &mut Conn, company_id: &CompanyId, id: &str) -> Result<bool, Refusal> {
     Ok(!id.is_empty() && customers::all_belong(conn, company_id, &[&CustomerId::from(id)]).await?)
 }
 

@@ -1,13 +1,14 @@
 //! Creating companies and their first office user.
 
 use crate::app::{Actor, Refusal};
+use crate::domain::ids::{CompanyId, UserId};
 use crate::domain::money::Currency;
 use crate::store::companies::{self, NewCompany};
 use crate::store::{Db, StoreError};
 
 pub struct CreatedCompany {
-    pub company_id: String,
-    pub owner_id: String,
+    pub company_id: CompanyId,
+    pub owner_id: UserId,
     pub api_key: String,
 }
 

@@ -8,6 +8,7 @@
 //! removed afterwards like anything the office made.
 
 use crate::domain::i18n::Lang;
+use crate::domain::ids::CompanyId;
 use crate::domain::message::{EmailTranslations, SmsTranslation, SmsTranslations, TemplateEmail};
 use crate::messaging::template::{
     check_email_fields, check_email_translation, check_sms_fields, check_sms_translation,
@@ -168,7 +169,7 @@ fn spanish_sms(body: &str) -> SmsTranslations {
 /// Writes the starter content for a new company in its creation
 /// transaction. The templates are checked like any saved template (a unit
 /// test renders each).
-pub async fn write(conn: &mut Conn, company_id: &str) -> StoreResult<()> {
+pub async fn write(conn: &mut Conn, company_id: &CompanyId) -> StoreResult<()> {
     let mut email_ids = Vec::new();
     for t in [&NEW_INVOICE, &REMINDER, &RECEIPT] {
         let html = email_html(t.message_html, t.button);

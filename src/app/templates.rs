@@ -6,7 +6,7 @@
 use serde_json::json;
 
 use crate::app::{Actor, App, Refusal, Rejected};
-use crate::domain::ids::{EmailTemplateId, SmsTemplateId};
+use crate::domain::ids::{CompanyId, EmailTemplateId, SmsTemplateId};
 use crate::domain::message::{EmailTranslations, SmsTranslations};
 use crate::messaging::Channel;
 use crate::messaging::template::{
@@ -172,7 +172,7 @@ pub async fn save(
 
 async fn write(
     tx: &mut Conn,
-    company_id: &str,
+    company_id: &CompanyId,
     id: Option<&TemplateId>,
     draft: &Draft<'_>,
 ) -> Result<Option<Saved>, Refusal> {

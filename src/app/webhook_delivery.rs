@@ -28,7 +28,7 @@ use time::{Duration, OffsetDateTime};
 
 use crate::app::App;
 use crate::app::office_emails::{self, OfficeEmailReport};
-use crate::domain::ids::{WebhookDeliveryId, WebhookEndpointId};
+use crate::domain::ids::{CompanyId, WebhookDeliveryId, WebhookEndpointId};
 use crate::domain::webhooks::{
     RETRY_DELAYS, delivered, retry_delay, secret_key, should_disable, signature,
 };
@@ -132,7 +132,7 @@ pub async fn deliver_due(app: &App, now: OffsetDateTime) -> StoreResult<WebhookR
 /// worker holds it or it is not due for sending (delivered, abandoned).
 pub async fn deliver_one(
     app: &App,
-    company_id: &str,
+    company_id: &CompanyId,
     delivery_id: &WebhookDeliveryId,
     now: OffsetDateTime,
 ) -> StoreResult<WebhookReport> {

@@ -1,5 +1,6 @@
 //! Typed ids: a customer's id is a `CustomerId`, an invoice's an
-//! `InvoiceId`, and one cannot be passed where the other is meant — paying
+//! `InvoiceId`, a company's a `CompanyId`, an office user's a `UserId`, and
+//! one cannot be passed where the other is meant — paying
 //! the wrong invoice or opening another customer's page by a swapped
 //! argument does not compile.
 //!
@@ -8,6 +9,24 @@
 //! fn invoices_of(customer: &CustomerId) -> usize { customer.len() }
 //! let invoice = InvoiceId::from("inv_1");
 //! invoices_of(&invoice); // an invoice's id is not a customer's
+//! ```
+//!
+//! A company's id scopes every store call and use case; a customer's id
+//! passed in its place does not compile either:
+//!
+//! ```compile_fail,E0308
+//! use fieldpay::app::Actor;
+//! use fieldpay::domain::ids::CustomerId;
+//! let customer = CustomerId::from("cus_1");
+//! let job = Actor::system(&customer, "reconciler"); // a customer's id is not a company's
+//! ```
+//!
+//! ```
+//! use fieldpay::app::Actor;
+//! use fieldpay::domain::ids::CompanyId;
+//! let company = CompanyId::from("co_1");
+//! let job = Actor::system(&company, "reconciler");
+//! assert_eq!(job.company_id(), &company);
 //! ```
 //!
 //! ```compile_fail
@@ -231,6 +250,8 @@ ids! {
     WebhookEventId = "evt";
     /// A message's id (`msg_…`).
     MessageId = "msg";
+    /// An office user's id (`usr_…`).
+    UserId = "usr";
 }
 
 /// Calls the macro `$m` with every id kind (`$m!(CompanyId, CustomerId, …)`),
@@ -255,6 +276,7 @@ macro_rules! for_each_id {
             WebhookDeliveryId,
             WebhookEventId,
             MessageId,
+            UserId,
         );
     };
 }

@@ -13,6 +13,7 @@ use super::Channel;
 use super::email::{EmailTransport, SmtpTransport, SpoolTransport};
 use super::sms::{SmsTransport, SpoolSms, TwilioSms, normalize_phone};
 use crate::crypto::new_ids_in_order;
+use crate::domain::ids::CompanyId;
 use crate::store::messages::{self as store, InsertRow};
 use crate::store::{Conn, StoreError, StoreResult};
 
@@ -28,7 +29,7 @@ pub const BATCH: usize = 16;
 /// A message to queue.
 #[derive(Debug, Clone)]
 pub struct NewMessage {
-    pub company_id: String,
+    pub company_id: CompanyId,
     pub customer_id: String,
     pub invoice_id: Option<String>,
     pub channel: Channel,
@@ -149,10 +150,10 @@ pub async fn enqueue_many(
         })
         .collect();
     // Opt-outs, one lookup per company among its SMS recipients.
-    let mut companies: Vec<&str> = messages
+    let mut companies: Vec<&CompanyId> = messages
         .iter()
         .filter(|m| m.channel == Channel::Sms)
-        .map(|m| m.company_id.as_str())
+        .map(|m| &m.company_id)
         .collect();
     companies.sort_unstable();
     companies.dedup();

@@ -15,6 +15,7 @@ use serde::Serialize;
 use time::Date;
 
 use crate::domain::i18n::{self, Lang, tr};
+use crate::domain::ids::CompanyId;
 use crate::domain::money::{Currency, Money};
 use crate::store::{Conn, Db, StoreError, StoreResult};
 use render::{Align, Column, Row, Sheet};
@@ -81,7 +82,7 @@ impl PaperSize {
 }
 
 /// The company's paper size (Invoice Settings).
-pub async fn paper_size(db: &Db, company_id: &str) -> StoreResult<PaperSize> {
+pub async fn paper_size(db: &Db, company_id: &CompanyId) -> StoreResult<PaperSize> {
     let key = crate::store::companies::paper_size(db, company_id).await?;
     Ok(key
         .as_deref()
@@ -91,7 +92,7 @@ pub async fn paper_size(db: &Db, company_id: &str) -> StoreResult<PaperSize> {
 
 pub async fn set_paper_size(
     conn: &mut Conn,
-    company_id: &str,
+    company_id: &CompanyId,
     paper: PaperSize,
 ) -> StoreResult<()> {
     crate::store::companies::set_paper_size(conn, company_id, paper.key()).await

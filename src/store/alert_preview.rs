@@ -8,6 +8,8 @@ use time::Date;
 
 use super::{Conn, StoreResult};
 
+use crate::domain::ids::CompanyId;
+
 /// An open invoice with its bill-to customer, as a rule reaches it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReachedInvoice {
@@ -37,7 +39,7 @@ pub enum Side {
 /// `alert:{rule_id}:{invoice_id}`, looked up by the customer's messages).
 pub async fn open_invoices(
     conn: &mut Conn,
-    company_id: &str,
+    company_id: &CompanyId,
     rule_id: &str,
     by_issue_date: bool,
     bound: Date,

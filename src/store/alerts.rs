@@ -7,7 +7,7 @@ use serde::Serialize;
 use time::{Date, OffsetDateTime};
 
 use super::{Conn, Db, StoreResult};
-use crate::domain::ids::{AlertRuleId, CustomerId, EmailTemplateId, SmsTemplateId};
+use crate::domain::ids::{AlertRuleId, CompanyId, CustomerId, EmailTemplateId, SmsTemplateId};
 
 pub use crate::domain::alerts::Timing;
 
@@ -15,7 +15,7 @@ pub use crate::domain::alerts::Timing;
 pub struct AlertRule {
     pub id: AlertRuleId,
     #[serde(skip)]
-    pub company_id: String,
+    pub company_id: CompanyId,
     pub email_template_id: Option<EmailTemplateId>,
     pub sms_template_id: Option<SmsTemplateId>,
     pub timing: Timing,
@@ -68,7 +68,7 @@ fn rule_from_row(row: &crate::store::sql::Row) -> StoreResult<AlertRule> {
 /// Whether the email and SMS templates named (if any) belong to the company.
 pub async fn templates_belong(
     conn: &mut Conn,
-    company_id: &str,
+    company_id: &CompanyId,
     email_template_id: Option<&str>,
     sms_template_id: Option<&str>,
 ) -> StoreResult<bool> {
@@ -101,7 +101,7 @@ pub async fn templates_belong(
 
 pub async fn create(
     conn: &mut Conn,
-    company_id: &str,
+    company_id: &CompanyId,
     f: &RuleFields<'_>,
     now: OffsetDateTime,
 ) -> StoreResult<AlertRule> {
@@ -123,7 +123,7 @@ pub async fn create(
     .await?;
     Ok(AlertRule {
         id,
-        company_id: company_id.to_string(),
+        company_id: company_id.clone(),
         email_template_id: f.email_template_id.map(EmailTemplateId::from),
         sms_template_id: f.sms_template_id.map(SmsTemplateId::from),
         timing: f.timing,
@@ -133,7 +133,11 @@ pub async fn create(
     })
 }
 
-pub async fn get(db: &Db, company_id: &str, id: &AlertRuleId) -> StoreResult<Option<AlertRule>> {
+pub async fn get(
+    db: &Db,
+    company_id: &CompanyId,
+    id: &AlertRuleId,
+) -> StoreResult<Option<AlertRule>> {
     let sql =
         format!("SELECT {RULE_COLUMNS} FROM invoice_alerts WHERE company_id = $1 AND id = $2");
     let row = crate::store::sql::query(super::dynamic_sql(sql))
@@ -144,7 +148,7 @@ pub async fn get(db: &Db, company_id: &str, id: &AlertRuleId) -> StoreResult<Opt
     row.as_ref().map(rule_from_row).transpose()
 }
 
-pub async fn list(db: &Db, company_id: &str) -> StoreResult<Vec<AlertRule>> {
+pub async fn list(db: &Db, company_id: &CompanyId) -> StoreResult<Vec<AlertRule>> {
     let sql = format!(
         "SELECT {RULE_COLUMNS} FROM invoice_alerts WHERE company_id = $1 ORDER BY created_at, id"
     );
@@ -176,7 +180,7 @@ pub async fn enabled_rules(db: &Db) -> StoreResult<Vec<(AlertRule, String)>> {
 
 pub async fn update(
     conn: &mut Conn,
-    company_id: &str,
+    company_id: &CompanyId,
     id: &AlertRuleId,
     f: &RuleFields<'_>,
     now: OffsetDateTime,
@@ -199,7 +203,11 @@ pub async fn update(
     Ok(done.rows_affected() > 0)
 }
 
-pub async fn delete(conn: &mut Conn, company_id: &str, id: &AlertRuleId) -> StoreResult<bool> {
+pub async fn delete(
+    conn: &mut Conn,
+    company_id: &CompanyId,
+    id: &AlertRuleId,
+) -> StoreResult<bool> {
     let done =
         crate::store::sql::query("DELETE FROM invoice_alerts WHERE company_id = $1 AND id = $2")
             .bind(company_id)
@@ -224,7 +232,7 @@ pub struct DueInvoice {
 /// `invoices_company_status (company_id, status, due_date)` index.
 pub async fn due_invoices(
     db: &Db,
-    company_id: &str,
+    company_id: &CompanyId,
     by_issue_date: bool,
     after: Date,
     through: Date,
@@ -264,7 +272,7 @@ pub async fn due_invoices(
 /// inside the write transaction that queues their alerts).
 pub async fn still_open(
     conn: &mut Conn,
-    company_id: &str,
+    company_id: &CompanyId,
     invoice_ids: &[&str],
 ) -> StoreResult<HashSet<String>> {
     // Only the id list in SQL: with the company and status there too,
@@ -275,7 +283,7 @@ pub async fn still_open(
         super::json_values(conn.backend(), 1)
     );
     let rows =
-        crate::store::sql::query_as::<(String, String, String, i64)>(super::dynamic_sql(sql))
+        crate::store::sql::query_as::<(String, CompanyId, String, i64)>(super::dynamic_sql(sql))
             .bind(super::json_list(invoice_ids.iter().copied()))
             .fetch_all(&mut *conn)
             .await?;
@@ -296,7 +304,10 @@ pub struct ReceiptSettings {
     pub sms_template_id: Option<SmsTemplateId>,
 }
 
-pub async fn receipt_settings(conn: &mut Conn, company_id: &str) -> StoreResult<ReceiptSettings> {
+pub async fn receipt_settings(
+    conn: &mut Conn,
+    company_id: &CompanyId,
+) -> StoreResult<ReceiptSettings> {
     let row = crate::store::sql::query(
         "SELECT email_template_id, sms_template_id FROM receipt_settings WHERE company_id = $1",
     )
@@ -314,7 +325,7 @@ pub async fn receipt_settings(conn: &mut Conn, company_id: &str) -> StoreResult<
 
 pub async fn set_receipt_settings(
     conn: &mut Conn,
-    company_id: &str,
+    company_id: &CompanyId,
     s: &ReceiptSettings,
     now: OffsetDateTime,
 ) -> StoreResult<()> {
@@ -336,7 +347,7 @@ pub async fn set_receipt_settings(
 /// The customer's email and phone, scoped by company.
 pub async fn customer_contacts(
     conn: &mut Conn,
-    company_id: &str,
+    company_id: &CompanyId,
     customer_id: &CustomerId,
 ) -> StoreResult<Option<(Option<String>, Option<String>)>> {
     let row = crate::store::sql::query(

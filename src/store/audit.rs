@@ -2,10 +2,11 @@
 
 use super::{Conn, StoreResult};
 use crate::crypto::new_id;
+use crate::domain::ids::CompanyId;
 
 pub async fn record(
     tx: &mut Conn,
-    company_id: &str,
+    company_id: &CompanyId,
     actor: &str,
     action: &str,
     subject: &str,

@@ -2,6 +2,7 @@
 //! checklist on the dashboard ticks each item from these facts.
 
 use super::{Db, StoreResult};
+use crate::domain::ids::CompanyId;
 
 /// The facts behind each checklist item.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -20,7 +21,7 @@ pub struct SetupFacts {
     pub link_sent: bool,
 }
 
-pub async fn facts(db: &Db, company_id: &str) -> StoreResult<SetupFacts> {
+pub async fn facts(db: &Db, company_id: &CompanyId) -> StoreResult<SetupFacts> {
     let row = crate::store::sql::query(
         "SELECT
             (SELECT address FROM companies WHERE id = $1) AS address,

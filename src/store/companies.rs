@@ -4,11 +4,12 @@ use serde::Serialize;
 
 use super::{Conn, Db, StoreResult};
 use crate::crypto::{new_id, random_token, sha256_hex};
+use crate::domain::ids::{CompanyId, UserId};
 use crate::domain::money::Currency;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Company {
-    pub id: String,
+    pub id: CompanyId,
     pub name: String,
     pub phone: String,
     pub email: String,
@@ -53,8 +54,8 @@ pub async fn exist(db: &Db) -> StoreResult<bool> {
     Ok(found.is_some())
 }
 
-pub async fn create(tx: &mut Conn, c: &NewCompany) -> StoreResult<String> {
-    let id = new_id("co");
+pub async fn create(tx: &mut Conn, c: &NewCompany) -> StoreResult<CompanyId> {
+    let id = CompanyId::new();
     crate::store::sql::query(
         "INSERT INTO companies (id, name, phone, email, address, currency, time_zone, country, created_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
@@ -91,7 +92,7 @@ fn company_from_row(row: &crate::store::sql::Row) -> StoreResult<Company> {
     })
 }
 
-pub async fn get(db: &Db, id: &str) -> StoreResult<Option<Company>> {
+pub async fn get(db: &Db, id: &CompanyId) -> StoreResult<Option<Company>> {
     let row = crate::store::sql::query(
         "SELECT id, name, phone, email, address, currency, time_zone, base_url, accent_color, country,
                 language
@@ -115,8 +116,8 @@ pub struct ActiveOfficeUser {
 /// The office user of a session, unless disabled since.
 pub async fn active_office_user(
     db: &Db,
-    company_id: &str,
-    user_id: &str,
+    company_id: &CompanyId,
+    user_id: &UserId,
 ) -> StoreResult<Option<ActiveOfficeUser>> {
     let row: Option<(String, String, String, String)> = crate::store::sql::query_as(
         "SELECT u.email, u.role, c.name, c.country FROM office_users u
@@ -137,7 +138,7 @@ pub async fn active_office_user(
     )
 }
 
-pub async fn find_by_name(db: &Db, name: &str) -> StoreResult<Option<String>> {
+pub async fn find_by_name(db: &Db, name: &str) -> StoreResult<Option<CompanyId>> {
     Ok(crate::store::sql::query_scalar(
         "SELECT id FROM companies WHERE name = $1 ORDER BY created_at LIMIT 1",
     )
@@ -147,7 +148,11 @@ pub async fn find_by_name(db: &Db, name: &str) -> StoreResult<Option<String>> {
 }
 
 /// Issues a new API key; only its hash is kept. Returns the key itself.
-pub async fn issue_api_key(tx: &mut Conn, company_id: &str, label: &str) -> StoreResult<String> {
+pub async fn issue_api_key(
+    tx: &mut Conn,
+    company_id: &CompanyId,
+    label: &str,
+) -> StoreResult<String> {
     let key = format!("fpk_{}", random_token(32));
     crate::store::sql::query(
         "INSERT INTO api_keys (id, company_id, key_hash, label, created_at) VALUES ($1, $2, $3, $4, $5)",
@@ -164,7 +169,7 @@ pub async fn issue_api_key(tx: &mut Conn, company_id: &str, label: &str) -> Stor
 
 pub async fn revoke_api_keys_labelled(
     tx: &mut Conn,
-    company_id: &str,
+    company_id: &CompanyId,
     label: &str,
 ) -> StoreResult<()> {
     crate::store::sql::query(
@@ -179,7 +184,7 @@ pub async fn revoke_api_keys_labelled(
 }
 
 /// The company an API key belongs to, if the key is live.
-pub async fn company_for_api_key(db: &Db, key: &str) -> StoreResult<Option<String>> {
+pub async fn company_for_api_key(db: &Db, key: &str) -> StoreResult<Option<CompanyId>> {
     Ok(crate::store::sql::query_scalar(
         "SELECT company_id FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL",
     )
@@ -190,12 +195,12 @@ pub async fn company_for_api_key(db: &Db, key: &str) -> StoreResult<Option<Strin
 
 pub async fn create_office_user(
     tx: &mut Conn,
-    company_id: &str,
+    company_id: &CompanyId,
     email: &str,
     password_hash: &str,
     role: &str,
-) -> StoreResult<String> {
-    let id = new_id("usr");
+) -> StoreResult<UserId> {
+    let id = UserId::new();
     crate::store::sql::query(
         "INSERT INTO office_users (id, company_id, email, password_hash, role, created_at)
          VALUES ($1, $2, $3, $4, $5, $6)",
@@ -221,7 +226,10 @@ pub struct InvoiceSettings {
     pub payment_link_target: String,
 }
 
-pub async fn invoice_settings(db: &Db, company_id: &str) -> StoreResult<Option<InvoiceSettings>> {
+pub async fn invoice_settings(
+    db: &Db,
+    company_id: &CompanyId,
+) -> StoreResult<Option<InvoiceSettings>> {
     let row: Option<(i64, String)> = crate::store::sql::query_as(
         "SELECT payment_link_enabled, payment_link_target FROM companies WHERE id = $1",
     )
@@ -236,7 +244,7 @@ pub async fn invoice_settings(db: &Db, company_id: &str) -> StoreResult<Option<I
 
 pub async fn set_invoice_settings(
     conn: &mut Conn,
-    company_id: &str,
+    company_id: &CompanyId,
     s: &InvoiceSettings,
 ) -> StoreResult<()> {
     crate::store::sql::query(
@@ -266,7 +274,7 @@ pub struct CompanyProfile {
 
 pub async fn update_profile(
     conn: &mut Conn,
-    company_id: &str,
+    company_id: &CompanyId,
     p: &CompanyProfile,
 ) -> StoreResult<()> {
     crate::store::sql::query(
@@ -290,7 +298,7 @@ pub async fn update_profile(
 }
 
 /// Whether the company has issued any invoice (its currency is then fixed).
-pub async fn has_invoices(conn: &mut Conn, company_id: &str) -> StoreResult<bool> {
+pub async fn has_invoices(conn: &mut Conn, company_id: &CompanyId) -> StoreResult<bool> {
     let found: Option<i64> = crate::store::sql::query_scalar(
         "SELECT CAST(1 AS BIGINT) FROM invoices WHERE company_id = $1 LIMIT 1",
     )
@@ -302,7 +310,7 @@ pub async fn has_invoices(conn: &mut Conn, company_id: &str) -> StoreResult<bool
 
 pub async fn set_logo(
     conn: &mut Conn,
-    company_id: &str,
+    company_id: &CompanyId,
     logo: Option<(&str, &[u8])>,
 ) -> StoreResult<()> {
     crate::store::sql::query("UPDATE companies SET logo_type = $1, logo = $2 WHERE id = $3")
@@ -315,7 +323,7 @@ pub async fn set_logo(
 }
 
 /// Whether the company uploaded a logo (without reading it).
-pub async fn has_logo(db: &Db, company_id: &str) -> StoreResult<bool> {
+pub async fn has_logo(db: &Db, company_id: &CompanyId) -> StoreResult<bool> {
     let n: i64 = crate::store::sql::query_scalar(
         "SELECT COUNT(*) FROM companies WHERE id = $1 AND logo IS NOT NULL",
     )
@@ -326,7 +334,7 @@ pub async fn has_logo(db: &Db, company_id: &str) -> StoreResult<bool> {
 }
 
 /// The company's logo: its media type and bytes, when one is set.
-pub async fn logo(db: &Db, company_id: &str) -> StoreResult<Option<(String, Vec<u8>)>> {
+pub async fn logo(db: &Db, company_id: &CompanyId) -> StoreResult<Option<(String, Vec<u8>)>> {
     let row: Option<(Option<String>, Option<Vec<u8>>)> =
         crate::store::sql::query_as("SELECT logo_type, logo FROM companies WHERE id = $1")
             .bind(company_id)
@@ -339,14 +347,14 @@ pub async fn logo(db: &Db, company_id: &str) -> StoreResult<Option<(String, Vec<
 
 #[derive(Debug, Clone, Serialize)]
 pub struct OfficeUserRow {
-    pub id: String,
+    pub id: UserId,
     pub email: String,
     pub name: String,
     pub role: String,
     pub disabled: bool,
 }
 
-pub async fn list_office_users(db: &Db, company_id: &str) -> StoreResult<Vec<OfficeUserRow>> {
+pub async fn list_office_users(db: &Db, company_id: &CompanyId) -> StoreResult<Vec<OfficeUserRow>> {
     let rows = crate::store::sql::query(
         "SELECT id, email, name, role, disabled_at IS NOT NULL AS disabled
          FROM office_users WHERE company_id = $1 ORDER BY disabled, lower(name), email",
@@ -369,8 +377,8 @@ pub async fn list_office_users(db: &Db, company_id: &str) -> StoreResult<Vec<Off
 
 pub async fn office_user(
     db: &Db,
-    company_id: &str,
-    user_id: &str,
+    company_id: &CompanyId,
+    user_id: &UserId,
 ) -> StoreResult<Option<OfficeUserRow>> {
     Ok(list_office_users(db, company_id)
         .await?
@@ -381,12 +389,12 @@ pub async fn office_user(
 /// A new office user with a display name. A taken email is `StoreError::Conflict`.
 pub async fn create_named_office_user(
     tx: &mut Conn,
-    company_id: &str,
+    company_id: &CompanyId,
     email: &str,
     name: &str,
     password_hash: &str,
     role: &str,
-) -> StoreResult<String> {
+) -> StoreResult<UserId> {
     let id = create_office_user(tx, company_id, email, password_hash, role).await?;
     crate::store::sql::query("UPDATE office_users SET name = $1 WHERE id = $2 AND company_id = $3")
         .bind(name)
@@ -401,8 +409,8 @@ pub async fn create_named_office_user(
 /// is no such (enabled) user in the company.
 pub async fn disable_office_user(
     conn: &mut Conn,
-    company_id: &str,
-    user_id: &str,
+    company_id: &CompanyId,
+    user_id: &UserId,
 ) -> StoreResult<bool> {
     let done = crate::store::sql::query(
         "UPDATE office_users SET disabled_at = $1
@@ -432,7 +440,7 @@ pub async fn disable_office_user(
 /// Void and paid invoices are left out.
 pub async fn open_balances_by_due_date(
     db: &Db,
-    company_id: &str,
+    company_id: &CompanyId,
 ) -> StoreResult<Vec<(time::Date, i64, i64)>> {
     Ok(crate::store::sql::query_as(
         "SELECT due_date, count(*), CAST(coalesce(sum(balance), 0) AS BIGINT) FROM invoices
@@ -447,7 +455,7 @@ pub async fn open_balances_by_due_date(
 /// Payments received since an instant, by channel: (channel, count, amount sum).
 pub async fn payments_by_channel_since(
     db: &Db,
-    company_id: &str,
+    company_id: &CompanyId,
     since: time::OffsetDateTime,
 ) -> StoreResult<Vec<(String, i64, i64)>> {
     Ok(crate::store::sql::query_as(
@@ -463,7 +471,10 @@ pub async fn payments_by_channel_since(
 
 /// An active office user by email, for signing in: `(id, company_id,
 /// password_hash)`.
-pub async fn office_login(db: &Db, email: &str) -> StoreResult<Option<(String, String, String)>> {
+pub async fn office_login(
+    db: &Db,
+    email: &str,
+) -> StoreResult<Option<(UserId, CompanyId, String)>> {
     Ok(crate::store::sql::query_as(
         "SELECT id, company_id, password_hash FROM office_users WHERE email = $1 AND disabled_at IS NULL",
     )
@@ -472,7 +483,7 @@ pub async fn office_login(db: &Db, email: &str) -> StoreResult<Option<(String, S
     .await?)
 }
 
-pub async fn office_password_hash(db: &Db, user_id: &str) -> StoreResult<Option<String>> {
+pub async fn office_password_hash(db: &Db, user_id: &UserId) -> StoreResult<Option<String>> {
     Ok(
         crate::store::sql::query_scalar("SELECT password_hash FROM office_users WHERE id = $1")
             .bind(user_id)
@@ -481,7 +492,7 @@ pub async fn office_password_hash(db: &Db, user_id: &str) -> StoreResult<Option<
     )
 }
 
-pub async fn set_office_password(conn: &mut Conn, user_id: &str, hash: &str) -> StoreResult<()> {
+pub async fn set_office_password(conn: &mut Conn, user_id: &UserId, hash: &str) -> StoreResult<()> {
     crate::store::sql::query("UPDATE office_users SET password_hash = $1 WHERE id = $2")
         .bind(hash)
         .bind(user_id)
@@ -491,7 +502,7 @@ pub async fn set_office_password(conn: &mut Conn, user_id: &str, hash: &str) -> 
 }
 
 /// The company's paper size key (Invoice Settings), if set.
-pub async fn paper_size(db: &Db, company_id: &str) -> StoreResult<Option<String>> {
+pub async fn paper_size(db: &Db, company_id: &CompanyId) -> StoreResult<Option<String>> {
     Ok(
         crate::store::sql::query_scalar("SELECT paper_size FROM companies WHERE id = $1")
             .bind(company_id)
@@ -500,7 +511,7 @@ pub async fn paper_size(db: &Db, company_id: &str) -> StoreResult<Option<String>
     )
 }
 
-pub async fn set_paper_size(conn: &mut Conn, company_id: &str, key: &str) -> StoreResult<()> {
+pub async fn set_paper_size(conn: &mut Conn, company_id: &CompanyId, key: &str) -> StoreResult<()> {
     crate::store::sql::query("UPDATE companies SET paper_size = $1 WHERE id = $2")
         .bind(key)
         .bind(company_id)
@@ -512,7 +523,7 @@ pub async fn set_paper_size(conn: &mut Conn, company_id: &str, key: &str) -> Sto
 /// The one company of a single-company installation (`None` when there are
 /// none or several): whom a page without a token or session is for.
 pub async fn sole(db: &Db) -> StoreResult<Option<Company>> {
-    let ids: Vec<String> = crate::store::sql::query_scalar("SELECT id FROM companies LIMIT 2")
+    let ids: Vec<CompanyId> = crate::store::sql::query_scalar("SELECT id FROM companies LIMIT 2")
         .fetch_all(db.reader())
         .await?;
     match ids.as_slice() {

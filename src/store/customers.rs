@@ -3,7 +3,7 @@
 use serde::Serialize;
 
 use super::{Conn, Db, StoreResult};
-use crate::domain::ids::{CardId, CustomerId, PropertyId};
+use crate::domain::ids::{CardId, CompanyId, CustomerId, PropertyId};
 
 /// A customer `c` matches the search: `$2` the lowercased text, `$3` its
 /// `LIKE` pattern, `$4` the digits of a phone-like text (or NULL).
@@ -54,7 +54,11 @@ pub struct Property {
     pub bill_to_customer_id: CustomerId,
 }
 
-pub async fn create(tx: &mut Conn, company_id: &str, c: &NewCustomer) -> StoreResult<Customer> {
+pub async fn create(
+    tx: &mut Conn,
+    company_id: &CompanyId,
+    c: &NewCustomer,
+) -> StoreResult<Customer> {
     let id = CustomerId::new();
     crate::store::sql::query(
         "INSERT INTO customers (id, company_id, name, email, phone, billing_address, language, created_at)
@@ -91,7 +95,11 @@ fn from_row(row: &crate::store::sql::Row) -> StoreResult<Customer> {
     })
 }
 
-pub async fn get(db: &Db, company_id: &str, id: &CustomerId) -> StoreResult<Option<Customer>> {
+pub async fn get(
+    db: &Db,
+    company_id: &CompanyId,
+    id: &CustomerId,
+) -> StoreResult<Option<Customer>> {
     let mut conn = db.reader().acquire().await?;
     get_on(&mut conn, company_id, id).await
 }
@@ -99,7 +107,7 @@ pub async fn get(db: &Db, company_id: &str, id: &CustomerId) -> StoreResult<Opti
 /// `get` on a connection of the caller's.
 pub async fn get_on(
     conn: &mut Conn,
-    company_id: &str,
+    company_id: &CompanyId,
     id: &CustomerId,
 ) -> StoreResult<Option<Customer>> {
     let row = crate::store::sql::query(
@@ -113,7 +121,12 @@ pub async fn get_on(
 }
 
 /// Customers whose name, email, phone, billing or service address contains `q`.
-pub async fn search(db: &Db, company_id: &str, q: &str, limit: i64) -> StoreResult<Vec<Customer>> {
+pub async fn search(
+    db: &Db,
+    company_id: &CompanyId,
+    q: &str,
+    limit: i64,
+) -> StoreResult<Vec<Customer>> {
     let text = q.trim().to_lowercase();
     let rows = crate::store::sql::query(concat!(
         "SELECT id, name, email, phone, billing_address, language FROM customers c
@@ -133,7 +146,7 @@ pub async fn search(db: &Db, company_id: &str, q: &str, limit: i64) -> StoreResu
 
 /// The office's search box: customers matching `q`, each with the invoice
 /// number it matched by (if it did). Nothing for an empty `q`.
-pub async fn quick_search(db: &Db, company_id: &str, q: &str) -> StoreResult<Vec<SearchHit>> {
+pub async fn quick_search(db: &Db, company_id: &CompanyId, q: &str) -> StoreResult<Vec<SearchHit>> {
     let text = q.trim().to_lowercase();
     let rows = crate::store::sql::query(concat!(
         "SELECT c.id, c.name, coalesce(c.email, '') AS email, coalesce(c.phone, '') AS phone,
@@ -176,7 +189,7 @@ pub struct SearchHit {
 
 pub async fn create_property(
     tx: &mut Conn,
-    company_id: &str,
+    company_id: &CompanyId,
     address: &str,
     resident_customer_id: &CustomerId,
     bill_to_customer_id: &CustomerId,
@@ -203,7 +216,11 @@ pub async fn create_property(
 }
 
 /// Whether every id names a customer of the company.
-pub async fn all_belong(tx: &mut Conn, company_id: &str, ids: &[&CustomerId]) -> StoreResult<bool> {
+pub async fn all_belong(
+    tx: &mut Conn,
+    company_id: &CompanyId,
+    ids: &[&CustomerId],
+) -> StoreResult<bool> {
     for id in ids {
         let found: Option<i64> = crate::store::sql::query_scalar(
             "SELECT CAST(1 AS BIGINT) FROM customers WHERE company_id = $1 AND id = $2",
@@ -221,7 +238,7 @@ pub async fn all_belong(tx: &mut Conn, company_id: &str, ids: &[&CustomerId]) ->
 
 pub async fn get_property(
     tx: &mut Conn,
-    company_id: &str,
+    company_id: &CompanyId,
     id: &PropertyId,
 ) -> StoreResult<Option<Property>> {
     let row = crate::store::sql::query(
@@ -247,7 +264,7 @@ pub async fn get_property(
 /// was first saved there.
 pub async fn processor_customer(
     db: &Db,
-    company_id: &str,
+    company_id: &CompanyId,
     customer_id: &CustomerId,
 ) -> StoreResult<Option<String>> {
     processor_customer_from(db.reader(), company_id, customer_id).await
@@ -256,16 +273,16 @@ pub async fn processor_customer(
 /// `processor_customer` on the caller's connection (a payment's write job).
 pub async fn processor_customer_on(
     conn: &mut Conn,
-    company_id: &str,
-    customer_id: &str,
+    company_id: &CompanyId,
+    customer_id: &CustomerId,
 ) -> StoreResult<Option<String>> {
     processor_customer_from(conn, company_id, customer_id).await
 }
 
 async fn processor_customer_from(
     on: impl crate::store::sql::Executor<'_>,
-    company_id: &str,
-    customer_id: &str,
+    company_id: &CompanyId,
+    customer_id: &CustomerId,
 ) -> StoreResult<Option<String>> {
     let found: Option<Option<String>> = crate::store::sql::query_scalar(
         "SELECT processor_customer_id FROM customers WHERE company_id = $1 AND id = $2",
@@ -336,7 +353,7 @@ pub fn phone_digits_pattern(q: &str) -> Option<String> {
 /// customer when `q` is empty. Ordered by name.
 pub async fn list_with_balances(
     db: &Db,
-    company_id: &str,
+    company_id: &CompanyId,
     q: &str,
     limit: i64,
 ) -> StoreResult<Vec<CustomerSummary>> {
@@ -377,7 +394,11 @@ pub async fn list_with_balances(
 }
 
 /// What the customer owes: the balances of open invoices billed to it.
-pub async fn open_balance(db: &Db, company_id: &str, customer_id: &CustomerId) -> StoreResult<i64> {
+pub async fn open_balance(
+    db: &Db,
+    company_id: &CompanyId,
+    customer_id: &CustomerId,
+) -> StoreResult<i64> {
     Ok(crate::store::sql::query_scalar(
         "SELECT CAST(coalesce(sum(balance), 0) AS BIGINT) FROM invoices
          WHERE bill_to_customer_id = $1 AND company_id = $2 AND status = 'open'",
@@ -391,7 +412,7 @@ pub async fn open_balance(db: &Db, company_id: &str, customer_id: &CustomerId) -
 /// Changes a customer's contact details; `false` when no such customer.
 pub async fn update(
     tx: &mut Conn,
-    company_id: &str,
+    company_id: &CompanyId,
     id: &CustomerId,
     c: &NewCustomer,
 ) -> StoreResult<bool> {
@@ -414,7 +435,9 @@ pub async fn update(
 
 /// Phone numbers not (yet) in E.164, with the country of their company:
 /// rows written before numbers were checked when written.
-pub async fn phones_not_in_e164(db: &Db) -> StoreResult<Vec<(String, String, CustomerId, String)>> {
+pub async fn phones_not_in_e164(
+    db: &Db,
+) -> StoreResult<Vec<(CompanyId, String, CustomerId, String)>> {
     Ok(crate::store::sql::query_as(
         "SELECT c.company_id, co.country, c.id, c.phone FROM customers c
          JOIN companies co ON co.id = c.company_id
@@ -446,7 +469,11 @@ pub struct CustomerChoice {
 }
 
 /// The company's customers by name, for a select.
-pub async fn choices(db: &Db, company_id: &str, limit: i64) -> StoreResult<Vec<CustomerChoice>> {
+pub async fn choices(
+    db: &Db,
+    company_id: &CompanyId,
+    limit: i64,
+) -> StoreResult<Vec<CustomerChoice>> {
     let rows: Vec<(String, String)> = crate::store::sql::query_as(
         "SELECT id, name FROM customers WHERE company_id = $1 ORDER BY name, id LIMIT $2",
     )
@@ -496,7 +523,7 @@ fn property_view_from_row(r: &crate::store::sql::Row) -> StoreResult<PropertyVie
 /// Properties where the customer lives or which it pays for.
 pub async fn properties_of(
     db: &Db,
-    company_id: &str,
+    company_id: &CompanyId,
     customer_id: &CustomerId,
 ) -> StoreResult<Vec<PropertyView>> {
     let sql = format!(
@@ -514,7 +541,7 @@ pub async fn properties_of(
 
 pub async fn property_view(
     db: &Db,
-    company_id: &str,
+    company_id: &CompanyId,
     id: &PropertyId,
 ) -> StoreResult<Option<PropertyView>> {
     let sql = format!("{PROPERTY_VIEW} WHERE p.company_id = $1 AND p.id = $2");
@@ -530,7 +557,7 @@ pub async fn property_view(
 /// Invoices already issued keep the bill-to they were issued with.
 pub async fn update_property(
     tx: &mut Conn,
-    company_id: &str,
+    company_id: &CompanyId,
     id: &PropertyId,
     address: &str,
     bill_to_customer_id: &CustomerId,
@@ -562,7 +589,7 @@ pub struct CardOnFile {
 
 pub async fn saved_cards(
     db: &Db,
-    company_id: &str,
+    company_id: &CompanyId,
     customer_id: &CustomerId,
 ) -> StoreResult<Vec<CardOnFile>> {
     let rows: Vec<(CardId, String, String, i64, i64, i64)> = crate::store::sql::query_as(

@@ -7,12 +7,12 @@ use time::OffsetDateTime;
 use super::{Conn, Db, StoreResult};
 use crate::crypto::new_id;
 use crate::domain::funnel::{LinkOpen, PaidShare, SentMessage};
-use crate::domain::ids::CustomerId;
+use crate::domain::ids::{CompanyId, CustomerId};
 
 /// Notes that a customer opened their payment link (never the token).
 pub async fn record_open(
     tx: &mut Conn,
-    company_id: &str,
+    company_id: &CompanyId,
     customer_id: &CustomerId,
     at: OffsetDateTime,
 ) -> StoreResult<()> {
@@ -31,7 +31,7 @@ pub async fn record_open(
 /// Messages with a payment link sent from `from` on.
 pub async fn messages_since(
     db: &Db,
-    company_id: &str,
+    company_id: &CompanyId,
     from: OffsetDateTime,
 ) -> StoreResult<Vec<SentMessage>> {
     let rows: Vec<(String, Option<String>, String, String, OffsetDateTime)> =
@@ -60,7 +60,7 @@ pub async fn messages_since(
 /// Link opens from `from` on.
 pub async fn opens_since(
     db: &Db,
-    company_id: &str,
+    company_id: &CompanyId,
     from: OffsetDateTime,
 ) -> StoreResult<Vec<LinkOpen>> {
     let rows: Vec<(String, OffsetDateTime)> = crate::store::sql::query_as(
@@ -82,7 +82,7 @@ pub async fn opens_since(
 /// Each payment's share of each invoice, for payments made in `[from, until)`.
 pub async fn paid_shares(
     db: &Db,
-    company_id: &str,
+    company_id: &CompanyId,
     from: OffsetDateTime,
     until: OffsetDateTime,
 ) -> StoreResult<Vec<PaidShare>> {

@@ -1,7 +1,7 @@
 //! What CSV import reads and writes beyond the shared store functions:
 //! records by their external ids.
 
-use crate::domain::ids::CustomerId;
+use crate::domain::ids::{CompanyId, CustomerId};
 use crate::store::{Conn, StoreResult};
 
 pub struct Existing {
@@ -15,7 +15,7 @@ pub struct Existing {
 
 pub async fn customer_by_external(
     conn: &mut Conn,
-    company_id: &str,
+    company_id: &CompanyId,
     external_id: &str,
 ) -> StoreResult<Option<Existing>> {
     let row = crate::store::sql::query(
@@ -41,7 +41,7 @@ pub async fn customer_by_external(
 
 pub async fn customer_id_by_external(
     conn: &mut Conn,
-    company_id: &str,
+    company_id: &CompanyId,
     external_id: &str,
 ) -> StoreResult<Option<(String, String)>> {
     Ok(crate::store::sql::query_as(
@@ -53,7 +53,11 @@ pub async fn customer_id_by_external(
     .await?)
 }
 
-pub async fn customer_name(conn: &mut Conn, company_id: &str, id: &str) -> StoreResult<String> {
+pub async fn customer_name(
+    conn: &mut Conn,
+    company_id: &CompanyId,
+    id: &str,
+) -> StoreResult<String> {
     let name: Option<String> = crate::store::sql::query_scalar(
         "SELECT name FROM customers WHERE company_id = $1 AND id = $2",
     )
@@ -66,7 +70,7 @@ pub async fn customer_name(conn: &mut Conn, company_id: &str, id: &str) -> Store
 
 pub async fn set_customer_external(
     conn: &mut Conn,
-    company_id: &str,
+    company_id: &CompanyId,
     id: &str,
     external_id: &str,
 ) -> StoreResult<()> {
@@ -84,7 +88,7 @@ pub async fn set_customer_external(
 /// (id, address, resident, bill_to)
 pub async fn property_by_external(
     conn: &mut Conn,
-    company_id: &str,
+    company_id: &CompanyId,
     external_id: &str,
 ) -> StoreResult<Option<(String, String, String, String)>> {
     Ok(crate::store::sql::query_as(
@@ -99,7 +103,7 @@ pub async fn property_by_external(
 
 pub async fn set_property_external(
     conn: &mut Conn,
-    company_id: &str,
+    company_id: &CompanyId,
     id: &str,
     external_id: &str,
 ) -> StoreResult<()> {
@@ -117,7 +121,7 @@ pub async fn set_property_external(
 /// Properties where the customer lives or which it pays for: (id, bill_to).
 pub async fn properties_of(
     conn: &mut Conn,
-    company_id: &str,
+    company_id: &CompanyId,
     customer_id: &CustomerId,
 ) -> StoreResult<Vec<(String, String, String)>> {
     Ok(crate::store::sql::query_as(
@@ -131,7 +135,11 @@ pub async fn properties_of(
     .await?)
 }
 
-pub async fn invoice_exists(conn: &mut Conn, company_id: &str, number: &str) -> StoreResult<bool> {
+pub async fn invoice_exists(
+    conn: &mut Conn,
+    company_id: &CompanyId,
+    number: &str,
+) -> StoreResult<bool> {
     let found: Option<i64> = crate::store::sql::query_scalar(
         "SELECT CAST(1 AS BIGINT) FROM invoices WHERE company_id = $1 AND number = $2",
     )
@@ -144,7 +152,7 @@ pub async fn invoice_exists(conn: &mut Conn, company_id: &str, number: &str) -> 
 
 pub async fn invoice_external_taken(
     conn: &mut Conn,
-    company_id: &str,
+    company_id: &CompanyId,
     external_id: &str,
 ) -> StoreResult<Option<String>> {
     Ok(crate::store::sql::query_scalar(
@@ -158,7 +166,7 @@ pub async fn invoice_external_taken(
 
 pub async fn set_invoice_external(
     conn: &mut Conn,
-    company_id: &str,
+    company_id: &CompanyId,
     id: &str,
     external_id: &str,
 ) -> StoreResult<()> {
@@ -176,7 +184,7 @@ pub async fn set_invoice_external(
 /// Records what was paid elsewhere before the import.
 pub async fn apply_paid_elsewhere(
     conn: &mut Conn,
-    company_id: &str,
+    company_id: &CompanyId,
     id: &str,
     amount: i64,
 ) -> StoreResult<()> {
@@ -194,7 +202,7 @@ pub async fn apply_paid_elsewhere(
 }
 
 /// Keeps the company's invoice counter past an imported numeric number.
-pub async fn bump_counter(conn: &mut Conn, company_id: &str, next: i64) -> StoreResult<()> {
+pub async fn bump_counter(conn: &mut Conn, company_id: &CompanyId, next: i64) -> StoreResult<()> {
     crate::store::sql::query(
         "UPDATE companies SET next_invoice_number = $1
          WHERE id = $2 AND next_invoice_number < $1",

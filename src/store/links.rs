@@ -2,12 +2,12 @@
 
 use super::{Conn, Db, StoreResult};
 
-use crate::domain::ids::{CustomerId, LinkId};
+use crate::domain::ids::{CompanyId, CustomerId, LinkId};
 
 #[derive(Debug, Clone)]
 pub struct LinkRow {
     pub id: String,
-    pub company_id: String,
+    pub company_id: CompanyId,
     pub customer_id: String,
     pub generation: i64,
     pub revoked: bool,
@@ -16,14 +16,14 @@ pub struct LinkRow {
 #[derive(Debug, Clone)]
 pub struct LiveLink {
     pub id: LinkId,
-    pub company_id: String,
+    pub company_id: CompanyId,
     pub customer_id: CustomerId,
 }
 
 pub async fn insert(
     tx: &mut Conn,
     id: &str,
-    company_id: &str,
+    company_id: &CompanyId,
     customer_id: &CustomerId,
     token_hash: &str,
 ) -> StoreResult<()> {
@@ -43,10 +43,10 @@ pub async fn insert(
 
 pub async fn for_customer(
     executor: impl crate::store::sql::Executor<'_>,
-    company_id: &str,
+    company_id: &CompanyId,
     customer_id: &CustomerId,
 ) -> StoreResult<Option<LinkRow>> {
-    let row: Option<(String, String, String, i64, Option<time::OffsetDateTime>)> =
+    let row: Option<(String, CompanyId, String, i64, Option<time::OffsetDateTime>)> =
         crate::store::sql::query_as(
             "SELECT id, company_id, customer_id, generation, revoked_at FROM payment_links
          WHERE company_id = $1 AND customer_id = $2",
@@ -68,7 +68,7 @@ pub async fn for_customer(
 
 /// The live link a token hash opens: not revoked, not expired.
 pub async fn find_live(db: &Db, token_hash: &str) -> StoreResult<Option<LiveLink>> {
-    let row: Option<(String, String, String)> = crate::store::sql::query_as(
+    let row: Option<(String, CompanyId, String)> = crate::store::sql::query_as(
         "SELECT id, company_id, customer_id FROM payment_links
          WHERE token_hash = $1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $2)",
     )

@@ -2,7 +2,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use crate::domain::ids::{CustomerId, MessageId, PaymentId};
+use crate::domain::ids::{CompanyId, CustomerId, MessageId, PaymentId};
 use crate::store::sql::Row;
 use serde::Serialize;
 use time::OffsetDateTime;
@@ -13,7 +13,7 @@ use super::{Conn, Db, StoreError, StoreResult};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OutboxRow {
     pub id: MessageId,
-    pub company_id: String,
+    pub company_id: CompanyId,
     pub customer_id: String,
     pub invoice_id: Option<String>,
     /// `email` or `sms`.
@@ -48,7 +48,7 @@ pub struct MessageView {
 /// A row to insert.
 pub struct InsertRow<'a> {
     pub id: &'a str,
-    pub company_id: &'a str,
+    pub company_id: &'a CompanyId,
     pub customer_id: &'a str,
     pub invoice_id: Option<&'a str>,
     pub channel: &'a str,
@@ -326,7 +326,7 @@ pub async fn mark_unsent(
 /// Which of these numbers have opted out of this company's SMS.
 pub async fn opted_out_among(
     conn: &mut Conn,
-    company_id: &str,
+    company_id: &CompanyId,
     phones: &[&str],
 ) -> StoreResult<HashSet<String>> {
     let sql = format!(
@@ -345,7 +345,11 @@ pub async fn opted_out_among(
 }
 
 /// Whether a number has opted out of this company's SMS.
-pub async fn is_opted_out(conn: &mut Conn, company_id: &str, phone: &str) -> StoreResult<bool> {
+pub async fn is_opted_out(
+    conn: &mut Conn,
+    company_id: &CompanyId,
+    phone: &str,
+) -> StoreResult<bool> {
     Ok(!opted_out_among(conn, company_id, &[phone])
         .await?
         .is_empty())
@@ -354,7 +358,7 @@ pub async fn is_opted_out(conn: &mut Conn, company_id: &str, phone: &str) -> Sto
 /// Since when a number has opted out of this company's SMS, if it has.
 pub async fn opted_out_since(
     db: &Db,
-    company_id: &str,
+    company_id: &CompanyId,
     phone: &str,
 ) -> StoreResult<Option<OffsetDateTime>> {
     Ok(crate::store::sql::query_scalar(
@@ -369,7 +373,7 @@ pub async fn opted_out_since(
 /// Opts a number out (`true`) or back in (`false`).
 pub async fn set_opt_out(
     conn: &mut Conn,
-    company_id: &str,
+    company_id: &CompanyId,
     phone: &str,
     opted_out: bool,
     now: OffsetDateTime,
@@ -395,7 +399,7 @@ pub async fn set_opt_out(
 }
 
 /// Whether a company exists (the SMS webhook names one in its path).
-pub async fn company_exists(db: &Db, company_id: &str) -> StoreResult<bool> {
+pub async fn company_exists(db: &Db, company_id: &CompanyId) -> StoreResult<bool> {
     let n: i64 = crate::store::sql::query_scalar("SELECT COUNT(*) FROM companies WHERE id = $1")
         .bind(company_id)
         .fetch_one(db.reader())
@@ -404,7 +408,11 @@ pub async fn company_exists(db: &Db, company_id: &str) -> StoreResult<bool> {
 }
 
 /// One message of the company, as `GET /api/v1/messages` shows it.
-pub async fn view(db: &Db, company_id: &str, id: &MessageId) -> StoreResult<Option<MessageView>> {
+pub async fn view(
+    db: &Db,
+    company_id: &CompanyId,
+    id: &MessageId,
+) -> StoreResult<Option<MessageView>> {
     let row = crate::store::sql::query(
         "SELECT id, channel, recipient, subject, status, attempts, last_error, created_at, sent_at
          FROM outbox WHERE company_id = $1 AND id = $2",
@@ -433,7 +441,7 @@ fn message_view(r: &crate::store::sql::Row) -> StoreResult<MessageView> {
 /// The messages of one customer, newest first.
 pub async fn list_for_customer(
     db: &Db,
-    company_id: &str,
+    company_id: &CompanyId,
     customer_id: &CustomerId,
 ) -> StoreResult<Vec<MessageView>> {
     let rows = crate::store::sql::query(
@@ -452,7 +460,7 @@ pub async fn list_for_customer(
 /// the office views).
 pub async fn stored_copy(
     db: &Db,
-    company_id: &str,
+    company_id: &CompanyId,
     id: &MessageId,
 ) -> StoreResult<Option<(String, Option<String>, Option<String>, Option<String>)>> {
     Ok(crate::store::sql::query_as(
@@ -485,7 +493,7 @@ pub struct OfficeMessage {
 /// or customer.
 pub async fn office_list(
     db: &Db,
-    company_id: &str,
+    company_id: &CompanyId,
     status: Option<&str>,
     channel: Option<&str>,
     customer_id: Option<&CustomerId>,
@@ -528,7 +536,7 @@ pub async fn office_list(
 /// Keeps the office's note for one message (in the transaction that queued it).
 pub async fn set_note(
     conn: &mut Conn,
-    company_id: &str,
+    company_id: &CompanyId,
     message_id: &MessageId,
     note: &str,
 ) -> StoreResult<()> {
@@ -557,7 +565,7 @@ pub async fn note(db: &Db, message_id: &MessageId) -> StoreResult<Option<String>
 /// The status of the email receipt of a payment (`None`: none was queued).
 pub async fn receipt_email_status(
     db: &Db,
-    company_id: &str,
+    company_id: &CompanyId,
     payment_id: &PaymentId,
 ) -> StoreResult<Option<String>> {
     Ok(crate::store::sql::query_scalar(

@@ -8,9 +8,10 @@ use time::OffsetDateTime;
 
 use super::{Conn, Db, StoreResult};
 use crate::crypto::new_id;
+use crate::domain::ids::CompanyId;
 
 /// The email addresses of the company's active owners, oldest first.
-pub async fn owner_emails(conn: &mut Conn, company_id: &str) -> StoreResult<Vec<String>> {
+pub async fn owner_emails(conn: &mut Conn, company_id: &CompanyId) -> StoreResult<Vec<String>> {
     Ok(crate::store::sql::query_scalar(
         "SELECT email FROM office_users
          WHERE company_id = $1 AND role = 'owner' AND disabled_at IS NULL
@@ -22,7 +23,7 @@ pub async fn owner_emails(conn: &mut Conn, company_id: &str) -> StoreResult<Vec<
 }
 
 pub struct NewOfficeEmail<'a> {
-    pub company_id: &'a str,
+    pub company_id: &'a CompanyId,
     pub recipient: &'a str,
     pub subject: &'a str,
     pub body: &'a str,
@@ -59,7 +60,7 @@ pub async fn enqueue(
 #[derive(Debug, Clone)]
 pub struct ClaimedEmail {
     pub id: String,
-    pub company_id: String,
+    pub company_id: CompanyId,
     pub recipient: String,
     pub subject: String,
     pub body: String,
@@ -176,7 +177,11 @@ pub struct OfficeEmailView {
 }
 
 /// The company's office emails, newest first.
-pub async fn recent(db: &Db, company_id: &str, limit: i64) -> StoreResult<Vec<OfficeEmailView>> {
+pub async fn recent(
+    db: &Db,
+    company_id: &CompanyId,
+    limit: i64,
+) -> StoreResult<Vec<OfficeEmailView>> {
     let rows = crate::store::sql::query(
         "SELECT id, recipient, subject, body, status, attempts, created_at FROM office_emails
          WHERE company_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2",

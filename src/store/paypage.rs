@@ -6,12 +6,13 @@ use serde::Serialize;
 use time::Date;
 
 use super::{Db, StoreError, StoreResult};
+use crate::domain::ids::CompanyId;
 use crate::domain::money::Currency;
 use crate::store::invoices::Line;
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct PageCompany {
-    pub id: String,
+    pub id: CompanyId,
     pub name: String,
     pub phone: String,
     #[serde(skip)]

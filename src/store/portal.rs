@@ -7,7 +7,7 @@ use time::Duration;
 
 use super::{Conn, Db, StoreResult};
 use crate::crypto::{random_token, sha256_hex};
-use crate::domain::ids::{CardId, CustomerId};
+use crate::domain::ids::{CardId, CompanyId, CustomerId};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Purpose {
@@ -35,14 +35,14 @@ impl Purpose {
 /// Whom a token or an account signs in.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Principal {
-    pub company_id: String,
+    pub company_id: CompanyId,
     pub customer_id: CustomerId,
 }
 
 /// Writes a new token; returns the token itself (never stored).
 pub async fn insert_token(
     conn: &mut Conn,
-    company_id: &str,
+    company_id: &CompanyId,
     customer_id: &CustomerId,
     purpose: Purpose,
 ) -> StoreResult<String> {
@@ -63,7 +63,7 @@ pub async fn insert_token(
 
 /// Whom a live (unused, unexpired) token names, without using it.
 pub async fn peek_token(db: &Db, token: &str, purpose: Purpose) -> StoreResult<Option<Principal>> {
-    let row: Option<(String, CustomerId)> = crate::store::sql::query_as(
+    let row: Option<(CompanyId, CustomerId)> = crate::store::sql::query_as(
         "SELECT company_id, customer_id FROM portal_tokens
          WHERE token_hash = $1 AND purpose = $2 AND used_at IS NULL AND expires_at > $3",
     )
@@ -85,7 +85,7 @@ pub async fn consume_token(
     purpose: Purpose,
 ) -> StoreResult<Option<Principal>> {
     let t = conn.now();
-    let row: Option<(String, CustomerId)> = crate::store::sql::query_as(
+    let row: Option<(CompanyId, CustomerId)> = crate::store::sql::query_as(
         "UPDATE portal_tokens SET used_at = $1
          WHERE token_hash = $2 AND purpose = $3 AND used_at IS NULL AND expires_at > $1
          RETURNING company_id, customer_id",
@@ -103,7 +103,7 @@ pub async fn consume_token(
 
 #[derive(Debug, Clone)]
 pub struct Account {
-    pub company_id: String,
+    pub company_id: CompanyId,
     pub customer_id: CustomerId,
     pub password_hash: Option<String>,
 }
@@ -132,7 +132,7 @@ pub async fn accounts_by_email(db: &Db, email: &str, limit: i64) -> StoreResult<
 /// Customers a sign-in link may go to: those with a portal account under this
 /// email, and those whose email on file it is.
 pub async fn principals_by_email(db: &Db, email: &str, limit: i64) -> StoreResult<Vec<Principal>> {
-    let rows: Vec<(String, CustomerId)> = crate::store::sql::query_as(
+    let rows: Vec<(CompanyId, CustomerId)> = crate::store::sql::query_as(
         "SELECT company_id, customer_id FROM portal_accounts WHERE lower(email) = lower($1)
          UNION
          SELECT company_id, id FROM customers WHERE lower(email) = lower($1)
@@ -154,7 +154,7 @@ pub async fn principals_by_email(db: &Db, email: &str, limit: i64) -> StoreResul
 /// Where email for this customer goes: the portal account's address, else the one on file.
 pub async fn email_for(
     db: &Db,
-    company_id: &str,
+    company_id: &CompanyId,
     customer_id: &CustomerId,
 ) -> StoreResult<Option<String>> {
     let email: Option<Option<String>> = crate::store::sql::query_scalar(
@@ -172,7 +172,7 @@ pub async fn email_for(
 /// Creates the customer's account or sets its password.
 pub async fn set_password(
     conn: &mut Conn,
-    company_id: &str,
+    company_id: &CompanyId,
     customer_id: &CustomerId,
     email: &str,
     password_hash: &str,
@@ -195,7 +195,7 @@ pub async fn set_password(
 /// A customer's name and email, scoped by company.
 pub async fn customer_name(
     db: &Db,
-    company_id: &str,
+    company_id: &CompanyId,
     customer_id: &CustomerId,
 ) -> StoreResult<Option<String>> {
     Ok(crate::store::sql::query_scalar(
@@ -221,7 +221,11 @@ pub struct Card {
 }
 
 /// The customer's saved cards, newest first, with which one autopay uses.
-pub async fn cards(db: &Db, company_id: &str, customer_id: &CustomerId) -> StoreResult<Vec<Card>> {
+pub async fn cards(
+    db: &Db,
+    company_id: &CompanyId,
+    customer_id: &CustomerId,
+) -> StoreResult<Vec<Card>> {
     let rows = crate::store::sql::query(
         "SELECT m.id, m.brand, m.last4, m.exp_month, m.exp_year, m.is_default,
                 EXISTS (SELECT 1 FROM autopay_enrollments e WHERE e.payment_method_id = m.id
@@ -253,7 +257,7 @@ pub async fn cards(db: &Db, company_id: &str, customer_id: &CustomerId) -> Store
 /// gone. (Autopay on it is turned off by the caller: `store::autopay::cancel`.)
 pub async fn remove_card(
     conn: &mut Conn,
-    company_id: &str,
+    company_id: &CompanyId,
     customer_id: &CustomerId,
     method_id: &CardId,
 ) -> StoreResult<bool> {
@@ -273,7 +277,7 @@ pub async fn remove_card(
 /// Makes one card the default; `false` when it is not the customer's.
 pub async fn set_default_card(
     conn: &mut Conn,
-    company_id: &str,
+    company_id: &CompanyId,
     customer_id: &CustomerId,
     method_id: &CardId,
 ) -> StoreResult<bool> {
@@ -304,7 +308,7 @@ pub async fn set_default_card(
 /// Whether the customer has a default among their live cards.
 pub async fn has_default_card(
     conn: &mut Conn,
-    company_id: &str,
+    company_id: &CompanyId,
     customer_id: &CustomerId,
 ) -> StoreResult<bool> {
     let found: Option<i64> = crate::store::sql::query_scalar(
@@ -331,7 +335,7 @@ type SignedInRow = (
 /// What every portal page shows of its customer and company.
 pub async fn signed_in(
     db: &Db,
-    company_id: &str,
+    company_id: &CompanyId,
     customer_id: &CustomerId,
 ) -> StoreResult<Option<SignedIn>> {
     let row: Option<SignedInRow> = crate::store::sql::query_as(

@@ -9,6 +9,7 @@ use time::OffsetDateTime;
 
 use super::{Conn, Db, StoreResult};
 use crate::crypto::new_id;
+use crate::domain::ids::CompanyId;
 use crate::domain::processor::ProcessorKind;
 
 #[derive(Debug, Clone)]
@@ -22,19 +23,22 @@ pub struct ProcessorSettings {
     pub updated_at: OffsetDateTime,
 }
 
-pub async fn get(db: &Db, company_id: &str) -> StoreResult<Option<ProcessorSettings>> {
+pub async fn get(db: &Db, company_id: &CompanyId) -> StoreResult<Option<ProcessorSettings>> {
     get_from(db.reader(), company_id).await
 }
 
 /// `get` on the caller's connection: inside a payment's write job, the
 /// processor it is about to use cannot change before the job commits.
-pub async fn get_on(conn: &mut Conn, company_id: &str) -> StoreResult<Option<ProcessorSettings>> {
+pub async fn get_on(
+    conn: &mut Conn,
+    company_id: &CompanyId,
+) -> StoreResult<Option<ProcessorSettings>> {
     get_from(conn, company_id).await
 }
 
 async fn get_from(
     on: impl crate::store::sql::Executor<'_>,
-    company_id: &str,
+    company_id: &CompanyId,
 ) -> StoreResult<Option<ProcessorSettings>> {
     let row = crate::store::sql::query(
         "SELECT kind, secret_key_sealed, secret_key_hint, publishable_key, webhook_secret_sealed,
@@ -59,7 +63,7 @@ async fn get_from(
 
 /// Whether the company's payments move money: test (the sandbox, the
 /// default, or Stripe with test keys) or live.
-pub async fn mode(db: &Db, company_id: &str) -> StoreResult<crate::domain::processor::Mode> {
+pub async fn mode(db: &Db, company_id: &CompanyId) -> StoreResult<crate::domain::processor::Mode> {
     let row: Option<(String, Option<String>)> = crate::store::sql::query_as(
         "SELECT kind, publishable_key FROM processor_settings WHERE company_id = $1",
     )
@@ -85,7 +89,11 @@ pub struct SettingsUpdate<'a> {
     pub updated_by: &'a str,
 }
 
-pub async fn save(conn: &mut Conn, company_id: &str, u: &SettingsUpdate<'_>) -> StoreResult<()> {
+pub async fn save(
+    conn: &mut Conn,
+    company_id: &CompanyId,
+    u: &SettingsUpdate<'_>,
+) -> StoreResult<()> {
     let (sk, sk_hint) = u.secret_key.clone().unzip();
     let (wh, wh_hint) = u.webhook_secret.clone().unzip();
     crate::store::sql::query(
@@ -119,7 +127,7 @@ pub async fn save(conn: &mut Conn, company_id: &str, u: &SettingsUpdate<'_>) -> 
 /// Records an event id once: `false` when it was received before.
 pub async fn record_event(
     conn: &mut Conn,
-    company_id: &str,
+    company_id: &CompanyId,
     event_id: &str,
     kind: &str,
     object_id: Option<&str>,
@@ -142,7 +150,7 @@ pub async fn record_event(
 
 pub async fn mark_event_processed(
     conn: &mut Conn,
-    company_id: &str,
+    company_id: &CompanyId,
     event_id: &str,
     result: &str,
 ) -> StoreResult<()> {
@@ -163,7 +171,7 @@ pub async fn mark_event_processed(
 /// (the server stopped before processing them).
 pub async fn unprocessed_events(
     db: &Db,
-    company_id: &str,
+    company_id: &CompanyId,
     before: OffsetDateTime,
 ) -> StoreResult<Vec<(String, String, Option<String>)>> {
     Ok(crate::store::sql::query_as(
@@ -184,7 +192,7 @@ pub async fn all_unprocessed_events(
     db: &Db,
     before: OffsetDateTime,
     now: OffsetDateTime,
-) -> StoreResult<Vec<(String, String, String, Option<String>)>> {
+) -> StoreResult<Vec<(CompanyId, String, String, Option<String>)>> {
     Ok(crate::store::sql::query_as(
         "SELECT company_id, event_id, type, object_id FROM stripe_events
          WHERE processed_at IS NULL AND received_at < $1 AND flagged_at IS NULL
@@ -200,7 +208,7 @@ pub async fn all_unprocessed_events(
 /// How often an event not processed yet was tried, and when it arrived.
 pub async fn event_tries(
     conn: &mut Conn,
-    company_id: &str,
+    company_id: &CompanyId,
     event_id: &str,
 ) -> StoreResult<Option<(i64, OffsetDateTime)>> {
     Ok(crate::store::sql::query_as(
@@ -217,7 +225,7 @@ pub async fn event_tries(
 /// to try again and why.
 pub async fn event_not_processed(
     conn: &mut Conn,
-    company_id: &str,
+    company_id: &CompanyId,
     event_id: &str,
     why: &str,
     next_attempt_at: OffsetDateTime,
@@ -237,7 +245,11 @@ pub async fn event_not_processed(
 
 /// Stops trying an event: the office is told instead. `false` when it was
 /// processed or flagged before.
-pub async fn flag_event(conn: &mut Conn, company_id: &str, event_id: &str) -> StoreResult<bool> {
+pub async fn flag_event(
+    conn: &mut Conn,
+    company_id: &CompanyId,
+    event_id: &str,
+) -> StoreResult<bool> {
     let done = crate::store::sql::query(
         "UPDATE stripe_events SET flagged_at = $1
          WHERE company_id = $2 AND event_id = $3 AND processed_at IS NULL AND flagged_at IS NULL",
@@ -264,7 +276,7 @@ pub struct FlaggedEvent {
 /// The company's flagged events received since `since`, newest first.
 pub async fn flagged_events(
     db: &Db,
-    company_id: &str,
+    company_id: &CompanyId,
     since: OffsetDateTime,
     limit: i64,
 ) -> StoreResult<Vec<FlaggedEvent>> {
@@ -296,7 +308,7 @@ pub async fn flagged_events(
 /// `(payment_id, amount, refunded, currency)`.
 pub async fn payment_by_charge(
     conn: &mut Conn,
-    company_id: &str,
+    company_id: &CompanyId,
     processor_charge_id: &str,
 ) -> StoreResult<Option<(crate::domain::ids::PaymentId, i64, i64, String)>> {
     Ok(crate::store::sql::query_as(
@@ -322,7 +334,7 @@ pub struct NewDispute<'a> {
 /// Records a dispute once: `false` when it was known.
 pub async fn insert_dispute(
     conn: &mut Conn,
-    company_id: &str,
+    company_id: &CompanyId,
     d: &NewDispute<'_>,
 ) -> StoreResult<bool> {
     let done = crate::store::sql::query(
@@ -358,7 +370,7 @@ pub struct DisputeRow {
     pub created_at: OffsetDateTime,
 }
 
-pub async fn disputes(db: &Db, company_id: &str, limit: i64) -> StoreResult<Vec<DisputeRow>> {
+pub async fn disputes(db: &Db, company_id: &CompanyId, limit: i64) -> StoreResult<Vec<DisputeRow>> {
     let rows = crate::store::sql::query(
         "SELECT processor_dispute_id, payment_id, amount, currency, reason, status, created_at
          FROM processor_disputes WHERE company_id = $1 ORDER BY created_at DESC LIMIT $2",
@@ -383,7 +395,7 @@ pub async fn disputes(db: &Db, company_id: &str, limit: i64) -> StoreResult<Vec<
 }
 
 /// Card payment attempts of the company still waiting for their outcome.
-pub async fn pending_attempts(conn: &mut Conn, company_id: &str) -> StoreResult<i64> {
+pub async fn pending_attempts(conn: &mut Conn, company_id: &CompanyId) -> StoreResult<i64> {
     Ok(crate::store::sql::query_scalar(
         "SELECT COUNT(*) FROM payment_attempts WHERE company_id = $1 AND status = 'pending'",
     )

@@ -13,7 +13,7 @@ use time::OffsetDateTime;
 
 use super::{Conn, Db, StoreResult, dynamic_sql, placeholders};
 use crate::domain::Allocation;
-use crate::domain::ids::{InvoiceId, PaymentId, RefundId};
+use crate::domain::ids::{CompanyId, InvoiceId, PaymentId, RefundId};
 use crate::domain::money::Currency;
 
 pub const PENDING: &str = "pending";
@@ -36,7 +36,7 @@ pub struct Received {
 /// refunds already given back to each invoice (failed refunds gave nothing).
 pub async fn received_by_invoice(
     conn: &mut Conn,
-    company_id: &str,
+    company_id: &CompanyId,
     payment_id: &PaymentId,
 ) -> StoreResult<Vec<Received>> {
     let rows = crate::store::sql::query(
@@ -85,7 +85,7 @@ pub struct Keyed {
 /// The refund written under this idempotency key, if any.
 pub async fn find_by_key(
     conn: &mut Conn,
-    company_id: &str,
+    company_id: &CompanyId,
     key: &str,
 ) -> StoreResult<Option<Keyed>> {
     type KeyedRow = (
@@ -124,7 +124,7 @@ pub async fn find_by_key(
 /// payments carried it; the company's current processor).
 pub async fn payment_processor(
     conn: &mut Conn,
-    company_id: &str,
+    company_id: &CompanyId,
     payment_id: &PaymentId,
 ) -> StoreResult<(Option<String>, Option<String>)> {
     let row: Option<(Option<String>, Option<String>)> = crate::store::sql::query_as(
@@ -139,7 +139,7 @@ pub async fn payment_processor(
 
 pub struct NewRefund<'a> {
     pub id: &'a RefundId,
-    pub company_id: &'a str,
+    pub company_id: &'a CompanyId,
     pub payment_id: &'a PaymentId,
     pub amount: i64,
     pub idempotency_key: &'a str,
@@ -161,7 +161,7 @@ pub struct NewRefund<'a> {
 /// would exceed what is left of the payment.
 pub async fn add_to_payment(
     conn: &mut Conn,
-    company_id: &str,
+    company_id: &CompanyId,
     payment_id: &PaymentId,
     amount: i64,
 ) -> StoreResult<bool> {
@@ -211,7 +211,7 @@ pub async fn insert(conn: &mut Conn, r: &NewRefund<'_>) -> StoreResult<()> {
 /// the invoice is held by a payment in progress.
 pub async fn reopen_invoice(
     conn: &mut Conn,
-    company_id: &str,
+    company_id: &CompanyId,
     refund_id: &RefundId,
     a: &Allocation,
     hold: bool,
@@ -279,7 +279,7 @@ fn state_from(row: StateRow) -> State {
 
 pub async fn state(
     conn: &mut Conn,
-    company_id: &str,
+    company_id: &CompanyId,
     refund_id: &RefundId,
 ) -> StoreResult<Option<State>> {
     let row: Option<StateRow> = crate::store::sql::query_as(dynamic_sql(format!(
@@ -294,7 +294,7 @@ pub async fn state(
 
 pub async fn state_by_processor_id(
     conn: &mut Conn,
-    company_id: &str,
+    company_id: &CompanyId,
     processor_refund_id: &str,
 ) -> StoreResult<Option<State>> {
     let row: Option<StateRow> = crate::store::sql::query_as(dynamic_sql(format!(
@@ -311,7 +311,7 @@ pub async fn state_by_processor_id(
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Pending {
     pub id: RefundId,
-    pub company_id: String,
+    pub company_id: CompanyId,
     pub payment_id: PaymentId,
     pub amount: i64,
     pub currency: Currency,
@@ -350,7 +350,7 @@ fn pending_from(r: &crate::store::sql::Row) -> StoreResult<Pending> {
 /// One pending refund of the company.
 pub async fn pending(
     conn: &mut Conn,
-    company_id: &str,
+    company_id: &CompanyId,
     refund_id: &RefundId,
 ) -> StoreResult<Option<Pending>> {
     let row = crate::store::sql::query(dynamic_sql(format!(
@@ -383,7 +383,7 @@ pub async fn due(db: &Db, now: OffsetDateTime, limit: i64) -> StoreResult<Vec<Pe
 /// when it is not pending (settled meanwhile) or not due.
 pub async fn claim(
     conn: &mut Conn,
-    company_id: &str,
+    company_id: &CompanyId,
     refund_id: &RefundId,
     now: OffsetDateTime,
     until: OffsetDateTime,
@@ -410,7 +410,7 @@ pub async fn claim(
 /// longer pending.
 pub async fn still_pending(
     conn: &mut Conn,
-    company_id: &str,
+    company_id: &CompanyId,
     refund_id: &RefundId,
     processor_refund_id: Option<&str>,
     error: Option<&str>,
@@ -435,7 +435,7 @@ pub async fn still_pending(
 /// invoices. `false` when it was not pending (settled before).
 pub async fn mark_succeeded(
     conn: &mut Conn,
-    company_id: &str,
+    company_id: &CompanyId,
     refund_id: &RefundId,
     processor_refund_id: &str,
 ) -> StoreResult<bool> {
@@ -486,7 +486,7 @@ pub enum Undone {
 /// only when every invoice can still take its share back.
 pub async fn fail(
     conn: &mut Conn,
-    company_id: &str,
+    company_id: &CompanyId,
     refund_id: &RefundId,
     reason: &str,
 ) -> StoreResult<Undone> {
@@ -560,7 +560,7 @@ pub async fn fail(
 /// its bookkeeping could not be undone (the office must look).
 pub async fn note_problem(
     conn: &mut Conn,
-    company_id: &str,
+    company_id: &CompanyId,
     refund_id: &RefundId,
     problem: &str,
 ) -> StoreResult<()> {
@@ -578,7 +578,7 @@ pub async fn note_problem(
 /// Pending refunds of one payment.
 pub async fn pending_of_payment(
     conn: &mut Conn,
-    company_id: &str,
+    company_id: &CompanyId,
     payment_id: &PaymentId,
 ) -> StoreResult<i64> {
     Ok(crate::store::sql::query_scalar(
@@ -591,7 +591,7 @@ pub async fn pending_of_payment(
 }
 
 /// Card refunds of the company still waiting for their processor.
-pub async fn pending_count(conn: &mut Conn, company_id: &str) -> StoreResult<i64> {
+pub async fn pending_count(conn: &mut Conn, company_id: &CompanyId) -> StoreResult<i64> {
     Ok(crate::store::sql::query_scalar(
         "SELECT count(*) FROM refunds WHERE company_id = $1 AND status = 'pending'",
     )
@@ -626,7 +626,7 @@ pub struct RefundRecord {
 /// The refunds of one payment, oldest first, with what each gave back.
 pub async fn for_payment(
     db: &Db,
-    company_id: &str,
+    company_id: &CompanyId,
     payment_id: &PaymentId,
 ) -> StoreResult<Vec<RefundRecord>> {
     let mut conn = db.reader().acquire().await?;
@@ -636,7 +636,7 @@ pub async fn for_payment(
 /// `for_payment` on a connection of the caller's.
 pub async fn for_payment_on(
     conn: &mut Conn,
-    company_id: &str,
+    company_id: &CompanyId,
     payment_id: &PaymentId,
 ) -> StoreResult<Vec<RefundRecord>> {
     let rows = crate::store::sql::query(
@@ -703,7 +703,7 @@ pub struct Attention {
 /// first per payment.
 pub async fn unsettled_of_payments(
     db: &Db,
-    company_id: &str,
+    company_id: &CompanyId,
     payment_ids: &[PaymentId],
 ) -> StoreResult<Vec<Attention>> {
     if payment_ids.is_empty() {
@@ -728,7 +728,7 @@ pub async fn unsettled_of_payments(
 /// `pending_before`.
 pub async fn needing_attention(
     db: &Db,
-    company_id: &str,
+    company_id: &CompanyId,
     since: OffsetDateTime,
     pending_before: OffsetDateTime,
     limit: i64,

@@ -5,6 +5,7 @@ use time::{Duration, OffsetDateTime};
 
 use super::{Conn, Db, StoreResult};
 use crate::crypto::{random_token, sha256_hex};
+use crate::domain::ids::CompanyId;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -24,7 +25,7 @@ impl Kind {
 #[derive(Debug, Clone)]
 pub struct Session {
     pub principal_id: String,
-    pub company_id: String,
+    pub company_id: CompanyId,
     pub csrf_token: String,
 }
 
@@ -33,7 +34,7 @@ pub async fn create(
     conn: &mut Conn,
     kind: Kind,
     principal_id: &str,
-    company_id: &str,
+    company_id: &CompanyId,
     ttl: Duration,
 ) -> StoreResult<String> {
     let cookie = random_token(32);
@@ -56,7 +57,7 @@ pub async fn create(
 
 /// The live session a cookie value names.
 pub async fn find(db: &Db, kind: Kind, cookie: &str) -> StoreResult<Option<Session>> {
-    let row: Option<(String, String, String, OffsetDateTime)> = crate::store::sql::query_as(
+    let row: Option<(String, CompanyId, String, OffsetDateTime)> = crate::store::sql::query_as(
         "SELECT principal_id, company_id, csrf_token, expires_at FROM sessions
          WHERE id_hash = $1 AND kind = $2",
     )

@@ -6,7 +6,7 @@ use time::OffsetDateTime;
 
 use super::{Conn, Db, StoreResult};
 use crate::domain::i18n::Lang;
-use crate::domain::ids::{EmailTemplateId, SmsTemplateId};
+use crate::domain::ids::{CompanyId, EmailTemplateId, SmsTemplateId};
 use crate::domain::message::{EmailTranslations, SmsTranslations, TemplateEmail};
 
 #[derive(Debug, Clone, Serialize)]
@@ -143,7 +143,7 @@ const SMS: Kind<SmsTemplate> = Kind {
 };
 
 impl<T> Kind<T> {
-    async fn get(&self, db: &Db, company_id: &str, id: &str) -> StoreResult<Option<T>> {
+    async fn get(&self, db: &Db, company_id: &CompanyId, id: &str) -> StoreResult<Option<T>> {
         let row = crate::store::sql::query(super::dynamic_sql(format!(
             "SELECT {} FROM {} WHERE company_id = $1 AND id = $2",
             self.columns, self.table
@@ -155,7 +155,7 @@ impl<T> Kind<T> {
         row.as_ref().map(self.from_row).transpose()
     }
 
-    async fn list(&self, db: &Db, company_id: &str) -> StoreResult<Vec<T>> {
+    async fn list(&self, db: &Db, company_id: &CompanyId) -> StoreResult<Vec<T>> {
         let rows = crate::store::sql::query(super::dynamic_sql(format!(
             "SELECT {} FROM {} WHERE company_id = $1
          ORDER BY lower(name), name, id",
@@ -167,7 +167,7 @@ impl<T> Kind<T> {
         rows.iter().map(self.from_row).collect()
     }
 
-    async fn default(&self, db: &Db, company_id: &str) -> StoreResult<Option<T>> {
+    async fn default(&self, db: &Db, company_id: &CompanyId) -> StoreResult<Option<T>> {
         let row = crate::store::sql::query(super::dynamic_sql(format!(
             "SELECT {} FROM {} WHERE company_id = $1 AND is_default = 1",
             self.columns, self.table
@@ -179,7 +179,7 @@ impl<T> Kind<T> {
     }
 
     /// Deletes a template; `false` when it is not the company's.
-    async fn delete(&self, conn: &mut Conn, company_id: &str, id: &str) -> StoreResult<bool> {
+    async fn delete(&self, conn: &mut Conn, company_id: &CompanyId, id: &str) -> StoreResult<bool> {
         let done = crate::store::sql::query(super::dynamic_sql(format!(
             "DELETE FROM {} WHERE company_id = $1 AND id = $2",
             self.table
@@ -196,7 +196,7 @@ impl<T> Kind<T> {
     async fn set_default(
         &self,
         conn: &mut Conn,
-        company_id: &str,
+        company_id: &CompanyId,
         id: &str,
         default: bool,
     ) -> StoreResult<()> {
@@ -228,7 +228,7 @@ impl<T> Kind<T> {
 
 pub async fn create_email(
     conn: &mut Conn,
-    company_id: &str,
+    company_id: &CompanyId,
     f: &EmailFields<'_>,
 ) -> StoreResult<EmailTemplate> {
     let id = EmailTemplateId::new();
@@ -267,20 +267,20 @@ pub async fn create_email(
 
 pub async fn get_email(
     db: &Db,
-    company_id: &str,
+    company_id: &CompanyId,
     id: &EmailTemplateId,
 ) -> StoreResult<Option<EmailTemplate>> {
     EMAIL.get(db, company_id, id).await
 }
 
-pub async fn list_email(db: &Db, company_id: &str) -> StoreResult<Vec<EmailTemplate>> {
+pub async fn list_email(db: &Db, company_id: &CompanyId) -> StoreResult<Vec<EmailTemplate>> {
     EMAIL.list(db, company_id).await
 }
 
 /// Replaces an email template's fields; `None` when it is not the company's.
 pub async fn update_email(
     conn: &mut Conn,
-    company_id: &str,
+    company_id: &CompanyId,
     id: &EmailTemplateId,
     f: &EmailFields<'_>,
 ) -> StoreResult<Option<EmailTemplate>> {
@@ -308,7 +308,7 @@ pub async fn update_email(
 /// Deletes an email template; `false` when it is not the company's.
 pub async fn delete_email(
     conn: &mut Conn,
-    company_id: &str,
+    company_id: &CompanyId,
     id: &EmailTemplateId,
 ) -> StoreResult<bool> {
     EMAIL.delete(conn, company_id, id).await
@@ -318,7 +318,7 @@ pub async fn delete_email(
 
 pub async fn create_sms(
     conn: &mut Conn,
-    company_id: &str,
+    company_id: &CompanyId,
     name: &str,
     body: &str,
     translations: &SmsTranslations,
@@ -351,20 +351,20 @@ pub async fn create_sms(
 
 pub async fn get_sms(
     db: &Db,
-    company_id: &str,
+    company_id: &CompanyId,
     id: &SmsTemplateId,
 ) -> StoreResult<Option<SmsTemplate>> {
     SMS.get(db, company_id, id).await
 }
 
-pub async fn list_sms(db: &Db, company_id: &str) -> StoreResult<Vec<SmsTemplate>> {
+pub async fn list_sms(db: &Db, company_id: &CompanyId) -> StoreResult<Vec<SmsTemplate>> {
     SMS.list(db, company_id).await
 }
 
 /// Replaces an SMS template's name and body; `None` when it is not the company's.
 pub async fn update_sms(
     conn: &mut Conn,
-    company_id: &str,
+    company_id: &CompanyId,
     id: &SmsTemplateId,
     name: &str,
     body: &str,
@@ -389,7 +389,7 @@ pub async fn update_sms(
 /// Deletes an SMS template; `false` when it is not the company's.
 pub async fn delete_sms(
     conn: &mut Conn,
-    company_id: &str,
+    company_id: &CompanyId,
     id: &SmsTemplateId,
 ) -> StoreResult<bool> {
     SMS.delete(conn, company_id, id).await
@@ -398,12 +398,12 @@ pub async fn delete_sms(
 // ---------------------------------------------------------------- defaults
 
 /// The company's default email template, if it has one.
-pub async fn default_email(db: &Db, company_id: &str) -> StoreResult<Option<EmailTemplate>> {
+pub async fn default_email(db: &Db, company_id: &CompanyId) -> StoreResult<Option<EmailTemplate>> {
     EMAIL.default(db, company_id).await
 }
 
 /// The company's default SMS template, if it has one.
-pub async fn default_sms(db: &Db, company_id: &str) -> StoreResult<Option<SmsTemplate>> {
+pub async fn default_sms(db: &Db, company_id: &CompanyId) -> StoreResult<Option<SmsTemplate>> {
     SMS.default(db, company_id).await
 }
 
@@ -411,7 +411,7 @@ pub async fn default_sms(db: &Db, company_id: &str) -> StoreResult<Option<SmsTem
 /// its default (`false`); another default stops being one.
 pub async fn set_default_email(
     conn: &mut Conn,
-    company_id: &str,
+    company_id: &CompanyId,
     id: &EmailTemplateId,
     default: bool,
 ) -> StoreResult<()> {
@@ -421,7 +421,7 @@ pub async fn set_default_email(
 /// As `set_default_email`, for an SMS template.
 pub async fn set_default_sms(
     conn: &mut Conn,
-    company_id: &str,
+    company_id: &CompanyId,
     id: &SmsTemplateId,
     default: bool,
 ) -> StoreResult<()> {

@@ -8,13 +8,13 @@ use time::OffsetDateTime;
 use super::sql::Row;
 use super::{Conn, Db, StoreResult};
 use crate::crypto::new_id;
-use crate::domain::ids::{WebhookDeliveryId, WebhookEndpointId, WebhookEventId};
+use crate::domain::ids::{CompanyId, WebhookDeliveryId, WebhookEndpointId, WebhookEventId};
 
 /// An endpoint as stored. `secret_sealed` opens only with the server secret.
 #[derive(Debug, Clone)]
 pub struct Endpoint {
     pub id: WebhookEndpointId,
-    pub company_id: String,
+    pub company_id: CompanyId,
     pub url: String,
     /// Event type names, in the contract's order.
     pub events: Vec<String>,
@@ -28,7 +28,7 @@ pub struct Endpoint {
 }
 
 pub struct NewEndpoint<'a> {
-    pub company_id: &'a str,
+    pub company_id: &'a CompanyId,
     pub url: &'a str,
     pub events: &'a [&'a str],
     pub secret_sealed: &'a str,
@@ -81,7 +81,7 @@ pub async fn insert_endpoint(
 }
 
 /// The company's endpoints, oldest first.
-pub async fn endpoints(db: &Db, company_id: &str) -> StoreResult<Vec<Endpoint>> {
+pub async fn endpoints(db: &Db, company_id: &CompanyId) -> StoreResult<Vec<Endpoint>> {
     let sql = format!(
         "SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE company_id = $1
          ORDER BY created_at, id"
@@ -96,7 +96,7 @@ pub async fn endpoints(db: &Db, company_id: &str) -> StoreResult<Vec<Endpoint>> 
 /// One of the company's endpoints, read in the caller's transaction.
 pub async fn endpoint(
     conn: &mut Conn,
-    company_id: &str,
+    company_id: &CompanyId,
     id: &WebhookEndpointId,
 ) -> StoreResult<Option<Endpoint>> {
     let sql = format!(
@@ -114,7 +114,7 @@ pub async fn endpoint(
 /// company has no such endpoint. Events stay (other endpoints may have them).
 pub async fn delete_endpoint(
     conn: &mut Conn,
-    company_id: &str,
+    company_id: &CompanyId,
     id: &WebhookEndpointId,
 ) -> StoreResult<bool> {
     crate::store::sql::query(
@@ -142,7 +142,7 @@ pub async fn delete_endpoint(
 }
 
 /// How many endpoints the company has, on or off.
-pub async fn count_endpoints(conn: &mut Conn, company_id: &str) -> StoreResult<i64> {
+pub async fn count_endpoints(conn: &mut Conn, company_id: &CompanyId) -> StoreResult<i64> {
     Ok(crate::store::sql::query_scalar(
         "SELECT COUNT(*) FROM webhook_endpoints WHERE company_id = $1",
     )
@@ -155,7 +155,7 @@ pub async fn count_endpoints(conn: &mut Conn, company_id: &str) -> StoreResult<i
 /// the caller's transaction (the one that writes the event).
 pub async fn subscribers(
     conn: &mut Conn,
-    company_id: &str,
+    company_id: &CompanyId,
 ) -> StoreResult<Vec<(String, Vec<String>)>> {
     let rows: Vec<(String, String)> = crate::store::sql::query_as(
         "SELECT id, events FROM webhook_endpoints
@@ -173,7 +173,7 @@ pub async fn subscribers(
 /// An event and its deliveries, one per endpoint, due at once.
 pub struct NewEvent<'a> {
     pub id: &'a WebhookEventId,
-    pub company_id: &'a str,
+    pub company_id: &'a CompanyId,
     pub kind: &'a str,
     pub payload: &'a str,
     pub created_at: OffsetDateTime,
@@ -223,7 +223,7 @@ pub async fn insert_event(
 #[derive(Debug, Clone)]
 pub struct Claimed {
     pub id: WebhookDeliveryId,
-    pub company_id: String,
+    pub company_id: CompanyId,
     pub endpoint_id: WebhookEndpointId,
     pub event_id: WebhookEventId,
     pub event_type: String,
@@ -291,7 +291,7 @@ pub async fn claim_due(
 /// another worker holds it: a test event or a retry asked for by a person.
 pub async fn claim_one(
     conn: &mut Conn,
-    company_id: &str,
+    company_id: &CompanyId,
     id: &WebhookDeliveryId,
     now: OffsetDateTime,
     until: OffsetDateTime,
@@ -470,7 +470,7 @@ pub async fn endpoint_fails(
 /// when it was off already.
 pub async fn disable_endpoint(
     conn: &mut Conn,
-    company_id: &str,
+    company_id: &CompanyId,
     id: &WebhookEndpointId,
     at: OffsetDateTime,
     reason: &str,
@@ -505,7 +505,7 @@ pub async fn disable_endpoint(
 /// was on already.
 pub async fn enable_endpoint(
     conn: &mut Conn,
-    company_id: &str,
+    company_id: &CompanyId,
     id: &WebhookEndpointId,
 ) -> StoreResult<bool> {
     let done = crate::store::sql::query(
@@ -576,7 +576,7 @@ fn delivery_from_row(r: &Row) -> StoreResult<DeliveryView> {
 /// The endpoint's deliveries, newest first.
 pub async fn deliveries(
     db: &Db,
-    company_id: &str,
+    company_id: &CompanyId,
     endpoint_id: &WebhookEndpointId,
     limit: i64,
 ) -> StoreResult<Vec<DeliveryView>> {
@@ -596,7 +596,7 @@ pub async fn deliveries(
 /// One of the company's deliveries, read in the caller's connection.
 pub async fn delivery(
     conn: &mut Conn,
-    company_id: &str,
+    company_id: &CompanyId,
     id: &WebhookDeliveryId,
 ) -> StoreResult<Option<DeliveryView>> {
     let sql = format!("{DELIVERY_VIEW} WHERE d.company_id = $1 AND d.id = $2");
@@ -611,7 +611,7 @@ pub async fn delivery(
 /// Makes a delivery due now, as a new try asked for by a person.
 pub async fn reschedule(
     conn: &mut Conn,
-    company_id: &str,
+    company_id: &CompanyId,
     id: &WebhookDeliveryId,
     now: OffsetDateTime,
 ) -> StoreResult<bool> {
@@ -648,7 +648,7 @@ pub struct TryView {
 /// The endpoint's tries, newest first.
 pub async fn tries(
     db: &Db,
-    company_id: &str,
+    company_id: &CompanyId,
     endpoint_id: &WebhookEndpointId,
     limit: i64,
 ) -> StoreResult<Vec<TryView>> {

@@ -17,7 +17,7 @@ use super::api_doc::{ErrorBody, List};
 use super::error::ApiError;
 use super::{AppState, json_created};
 use crate::domain::customer::CustomerInput;
-use crate::domain::ids::CustomerId;
+use crate::domain::ids::{CompanyId, CustomerId};
 use crate::domain::text::FieldError;
 use crate::store::customers;
 use crate::store::invoices;
@@ -65,7 +65,7 @@ pub async fn objects_only(req: Request, next: Next) -> Response {
 }
 
 /// The company whose API key the request carries.
-pub struct CompanyKey(pub String);
+pub struct CompanyKey(pub CompanyId);
 
 impl CompanyKey {
     /// The API key's company, as the use cases take it.
@@ -217,7 +217,7 @@ pub struct LinkBody {
     active: bool,
 }
 
-async fn company_base_url(state: &AppState, company: &str) -> Result<String, ApiError> {
+async fn company_base_url(state: &AppState, company: &CompanyId) -> Result<String, ApiError> {
     let c = companies::get(&state.app.db, company)
         .await?
         .ok_or_else(ApiError::not_found)?;
@@ -367,7 +367,7 @@ async fn get_invoice(
 /// company's (or an unknown) id is a 404, as every id of another company is.
 pub(crate) async fn known_customer(
     state: &AppState,
-    company: &str,
+    company: &CompanyId,
     customer_id: Option<&str>,
 ) -> Result<(), ApiError> {
     match customer_id {

@@ -22,7 +22,7 @@ use super::{AppState, ClientIp, user_agent};
 use crate::app::autopay::{self, EnrollRequest};
 use crate::app::properties::{self, PropertyChange};
 use crate::domain::customer::CustomerInput;
-use crate::domain::ids::{CustomerId, PropertyId};
+use crate::domain::ids::{CompanyId, CustomerId, PropertyId};
 use crate::store::autopay as autopay_store;
 use crate::store::customers;
 
@@ -246,7 +246,7 @@ pub struct AutopayView {
 
 async fn autopay_view(
     state: &AppState,
-    company: &str,
+    company: &CompanyId,
     id: &CustomerId,
 ) -> Result<AutopayView, ApiError> {
     let e = autopay_store::enrollment(state.app.db.reader(), company, id).await?;

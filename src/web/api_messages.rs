@@ -22,7 +22,7 @@ use super::AppState;
 use super::api::CompanyKey;
 use super::api_doc::{ErrorBody, List};
 use super::error::ApiError;
-use crate::domain::ids::CustomerId;
+use crate::domain::ids::{CompanyId, CustomerId};
 use crate::messaging::sms::{Keyword, keyword, normalize_phone};
 use crate::store::messages;
 
@@ -124,7 +124,7 @@ pub fn twilio_signature(token: &str, url: &str, body: &[u8]) -> String {
 
 async fn inbound_sms(
     State(state): State<AppState>,
-    Path(company_id): Path<String>,
+    Path(company_id): Path<CompanyId>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {

@@ -28,7 +28,7 @@ use crate::app::payments::{
 };
 use crate::app::refunds::{self, RefundKey, RefundRequest};
 use crate::domain::Allocation;
-use crate::domain::ids::{CustomerId, InvoiceId, PaymentId};
+use crate::domain::ids::{CompanyId, CustomerId, InvoiceId, PaymentId};
 use crate::domain::money::minor_units_from_json;
 use crate::store::payments::{self as store, PaymentRecord};
 use crate::store::refunds as refund_store;
@@ -114,7 +114,7 @@ pub struct NewRefundBody {
 
 async fn payment_record(
     state: &AppState,
-    company_id: &str,
+    company_id: &CompanyId,
     payment_id: &PaymentId,
 ) -> Result<PaymentRecord, ApiError> {
     store::list(&state.app.db, company_id, None, Some(payment_id), 1)

@@ -19,6 +19,7 @@ use super::api_doc::ErrorBody;
 use super::error::ApiError;
 use crate::app::App;
 use crate::crypto::mask_key;
+use crate::domain::ids::CompanyId;
 use crate::processor::ProcessorKind;
 use crate::store::processor_settings::{self as store, ProcessorSettings, SettingsUpdate};
 use crate::store::{StoreError, audit};
@@ -269,7 +270,7 @@ impl WriteError {
 /// until no card payment or refund is pending with the current one.
 pub async fn write_settings(
     app: &App,
-    company_id: &str,
+    company_id: &CompanyId,
     actor: &str,
     input: &CheckedInput,
 ) -> Result<(), WriteError> {
@@ -327,7 +328,7 @@ pub struct SettingsView {
     pub webhook_url: String,
 }
 
-pub fn view(app: &App, company_id: &str, s: Option<&ProcessorSettings>) -> SettingsView {
+pub fn view(app: &App, company_id: &CompanyId, s: Option<&ProcessorSettings>) -> SettingsView {
     SettingsView {
         kind: s.map(|s| s.kind).unwrap_or(ProcessorKind::Sandbox),
         secret_key: s.and_then(|s| s.secret_key_hint.clone()),

@@ -19,7 +19,7 @@ use super::api_doc::{ErrorBody, List};
 use super::error::ApiError;
 use crate::app::templates::{self, Draft, Saved, TemplateId};
 use crate::domain::i18n::Lang;
-use crate::domain::ids::{EmailTemplateId, SmsTemplateId};
+use crate::domain::ids::{CompanyId, EmailTemplateId, SmsTemplateId};
 use crate::domain::message::{EmailTranslations, SmsTranslation, SmsTranslations, TemplateEmail};
 use crate::messaging::Channel;
 use crate::messaging::template::{self, MessageVars, SmsEncoding, sms_segments};
@@ -284,7 +284,7 @@ pub struct SmsPreview {
 
 /// Sample data with the company's own name, phone and links (the SMS
 /// count of a template's main text).
-async fn sample_vars(state: &AppState, company_id: &str) -> Result<MessageVars, ApiError> {
+async fn sample_vars(state: &AppState, company_id: &CompanyId) -> Result<MessageVars, ApiError> {
     crate::app::messages::sample_vars(&state.app, company_id, Lang::En)
         .await
         .map_err(|e| ApiError::from(crate::app::messages::render_rejected(e)))

@@ -19,7 +19,7 @@ use super::error::ApiError;
 use super::office::OfficeUser;
 use super::portal::PortalUser;
 use super::{AppState, ClientIp, not_found_for};
-use crate::domain::ids::InvoiceId;
+use crate::domain::ids::{CompanyId, InvoiceId};
 use crate::pdf::{self, PdfError};
 
 pub fn routes() -> Router<AppState> {
@@ -105,7 +105,7 @@ fn invoice_answer(
 
 async fn statement_answer(
     state: &AppState,
-    company_id: &str,
+    company_id: &CompanyId,
     customer_id: &str,
     q: &DownloadQuery,
     path: &str,

@@ -37,7 +37,7 @@ use axum::{Json, Router};
 use super::AppState;
 use crate::app::App;
 use crate::app::refunds::Noticed;
-use crate::domain::ids::AttemptId;
+use crate::domain::ids::{AttemptId, CompanyId};
 use crate::domain::money::Currency;
 use crate::processor::stripe::StripeProcessor;
 use crate::processor::stripe::signature::{SignatureError, verify_signature};
@@ -79,7 +79,7 @@ fn refuse(status: StatusCode, code: &'static str, message: &str) -> Response {
 }
 
 /// The company's webhook secret, when it takes cards through Stripe.
-async fn webhook_secret(app: &App, company_id: &str) -> Result<Option<String>, StoreError> {
+async fn webhook_secret(app: &App, company_id: &CompanyId) -> Result<Option<String>, StoreError> {
     if company_id.is_empty() || company_id.len() > 64 {
         return Ok(None);
     }
@@ -97,7 +97,7 @@ async fn webhook_secret(app: &App, company_id: &str) -> Result<Option<String>, S
 
 async fn receive(
     State(state): State<AppState>,
-    Path(company): Path<String>,
+    Path(company): Path<CompanyId>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
@@ -205,7 +205,7 @@ pub async fn process_unprocessed(
 /// or received long ago and never processed).
 async fn record(
     app: &App,
-    company: &str,
+    company: &CompanyId,
     event: &StripeEvent,
     object_id: Option<&str>,
 ) -> Result<bool, StoreError> {
@@ -226,7 +226,7 @@ async fn record(
 /// where Stripe cannot be asked again (disputes on a server without them).
 pub async fn process_event(
     app: &App,
-    company: &str,
+    company: &CompanyId,
     event_id: &str,
     kind: &str,
     object_id: Option<&str>,
@@ -265,7 +265,7 @@ pub async fn process_event(
 /// been tried for `GIVE_UP_AFTER`.
 async fn not_processed(
     app: &App,
-    company: &str,
+    company: &CompanyId,
     event_id: &str,
     kind: &str,
     why: &str,
@@ -306,7 +306,7 @@ async fn not_processed(
 async fn apply(
     app: &App,
     stripe: &StripeProcessor,
-    company: &str,
+    company: &CompanyId,
     kind: &str,
     object_id: Option<&str>,
     signed: Option<&StripeEvent>,
@@ -334,7 +334,7 @@ fn unavailable(e: ProcessorError) -> String {
 async fn payment_intent(
     app: &App,
     stripe: &StripeProcessor,
-    company: &str,
+    company: &CompanyId,
     pi_id: &str,
 ) -> Result<String, String> {
     let pi = stripe.payment_intent(pi_id).await.map_err(unavailable)?;
@@ -375,7 +375,7 @@ async fn payment_intent(
 async fn charge_refunded(
     app: &App,
     stripe: &StripeProcessor,
-    company: &str,
+    company: &CompanyId,
     charge_id: &str,
 ) -> Result<String, String> {
     let charge = stripe.charge_object(charge_id).await.map_err(unavailable)?;
@@ -415,7 +415,7 @@ async fn charge_refunded(
 async fn refund_updated(
     app: &App,
     stripe: &StripeProcessor,
-    company: &str,
+    company: &CompanyId,
     refund_id: &str,
 ) -> Result<String, String> {
     let r = stripe.refund_object(refund_id).await.map_err(unavailable)?;
@@ -448,7 +448,7 @@ async fn refund_updated(
 async fn notice(
     app: &App,
     stripe: &StripeProcessor,
-    company: &str,
+    company: &CompanyId,
     pi: &str,
     r: &wire::StripeRefund,
     currency: Currency,
@@ -473,7 +473,7 @@ async fn notice(
 async fn not_ours(
     app: &App,
     stripe: &StripeProcessor,
-    company: &str,
+    company: &CompanyId,
     pi_id: &str,
 ) -> Result<Option<String>, String> {
     let recorded = {
@@ -507,7 +507,7 @@ async fn not_ours(
 async fn dispute(
     app: &App,
     stripe: &StripeProcessor,
-    company: &str,
+    company: &CompanyId,
     dispute_id: &str,
     signed: Option<&StripeEvent>,
 ) -> Result<String, String> {

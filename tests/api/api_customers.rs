@@ -11,13 +11,6 @@ use crate::office_auth::{Office, csrf_of, urlencode};
 use crate::support::{BASE_URL, OWNER_PASSWORD, Resp, TestApp};
 use fieldpay::messaging::template::sms_segments;
 
-async fn company_id(t: &TestApp) -> String {
-    fieldpay::store::companies::company_for_api_key(&t.app.db, &t.api_key)
-        .await
-        .unwrap()
-        .unwrap()
-}
-
 /// A customer with an email address and a phone number.
 async fn customer(t: &TestApp, name: &str) -> String {
     let r = t
@@ -36,7 +29,7 @@ async fn saved_card(t: &TestApp, customer: &str) -> String {
     let token = t.card("4242424242424242").await;
     match fieldpay::app::payments::add_card(
         &t.app,
-        &company_id(t).await,
+        &t.company_id().await,
         &fieldpay::domain::ids::CustomerId::from(customer),
         token,
         "test",
@@ -328,7 +321,7 @@ async fn portal_cookie(t: &TestApp, customer: &str) -> String {
     let mut tx = t.app.db.begin_write().await.unwrap();
     let token = fieldpay::store::portal::insert_token(
         &mut tx,
-        &company_id(t).await,
+        &t.company_id().await,
         &fieldpay::domain::ids::CustomerId::from(customer),
         fieldpay::store::portal::Purpose::SignIn,
     )

@@ -125,7 +125,7 @@ struct Portal {
 
 impl Portal {
     async fn sign_in(t: &TestApp, customer: &str) -> Portal {
-        let company: String =
+        let company: fieldpay::domain::ids::CompanyId =
             fieldpay::store::sql::query_scalar("SELECT company_id FROM customers WHERE id = $1")
                 .bind(customer)
                 .fetch_one(t.app.db.reader())
@@ -800,7 +800,7 @@ async fn every_route_carries_the_security_headers() {
     let email_t = create_email_template(&t, "Hdr", "<p>{{ email_payment_link }}</p>").await;
     let sms_t = create_sms_template(&t, "Hdr sms").await;
     let alert = create_alert(&t, &email_t).await;
-    let company: String =
+    let company: fieldpay::domain::ids::CompanyId =
         fieldpay::store::sql::query_scalar("SELECT company_id FROM customers WHERE id = $1")
             .bind(&c)
             .fetch_one(t.app.db.reader())
@@ -3376,7 +3376,7 @@ async fn sessions_do_not_cross_redirects_stay_home_and_logos_are_images() {
     }
 
     // An SVG (script-capable) or HTML "logo" is refused; only images are served.
-    let company: String =
+    let company: fieldpay::domain::ids::CompanyId =
         fieldpay::store::sql::query_scalar("SELECT company_id FROM customers WHERE id = $1")
             .bind(&c)
             .fetch_one(t.app.db.reader())

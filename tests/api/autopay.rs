@@ -23,15 +23,6 @@ const DEC_1: OffsetDateTime = datetime!(2026-12-01 18:00 UTC);
 
 // ---------------------------------------------------------------- helpers
 
-async fn company_id(t: &TestApp) -> String {
-    fieldpay::store::sql::query_scalar(
-        "SELECT id FROM companies WHERE name = 'Greenleaf Pest Control'",
-    )
-    .fetch_one(t.app.db.reader())
-    .await
-    .unwrap()
-}
-
 async fn exec(t: &TestApp, sql: &str) {
     fieldpay::store::sql::query(sqlx::AssertSqlSafe(sql.to_string()))
         .execute(t.app.db.writer())
@@ -105,7 +96,7 @@ async fn saved_card(t: &TestApp, customer: &str, number: &str) -> String {
     let token = t.card(number).await;
     match fieldpay::app::payments::add_card(
         &t.app,
-        &company_id(t).await,
+        &t.company_id().await,
         &fieldpay::domain::ids::CustomerId::from(customer),
         token,
         "test",

@@ -51,15 +51,6 @@ async fn upload_with(
     .await
 }
 
-async fn company_id(t: &TestApp) -> String {
-    fieldpay::store::sql::query_scalar(
-        "SELECT id FROM companies WHERE name = 'Greenleaf Pest Control'",
-    )
-    .fetch_one(t.app.db.reader())
-    .await
-    .unwrap()
-}
-
 async fn customer_id(t: &TestApp, external_id: &str) -> Option<String> {
     fieldpay::store::sql::query_scalar("SELECT id FROM customers WHERE external_id = $1")
         .bind(external_id)
@@ -77,7 +68,7 @@ async fn invoice_id(t: &TestApp, number: &str) -> String {
 }
 
 async fn import_customers(t: &TestApp, csv: &str) -> fieldpay::app::import::ImportReport {
-    let company = company_id(t).await;
+    let company = t.company_id().await;
     fieldpay::app::import::import_customers(
         &t.app,
         &company,
@@ -90,7 +81,7 @@ async fn import_customers(t: &TestApp, csv: &str) -> fieldpay::app::import::Impo
 }
 
 async fn import_invoices(t: &TestApp, csv: &str) -> fieldpay::app::import::ImportReport {
-    let company = company_id(t).await;
+    let company = t.company_id().await;
     fieldpay::app::import::import_invoices(&t.app, &company, csv.as_bytes(), "test", &mut |_, _| {})
         .await
         .unwrap()

@@ -183,10 +183,11 @@ async fn control_characters_are_refused_on_the_office_forms_and_in_imports() {
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
 
     // CSV: a quoted field may hold a line break; a one-line column refuses it.
-    let company: String = fieldpay::store::sql::query_scalar("SELECT id FROM companies LIMIT 1")
-        .fetch_one(t.app.db.reader())
-        .await
-        .unwrap();
+    let company: fieldpay::domain::ids::CompanyId =
+        fieldpay::store::sql::query_scalar("SELECT id FROM companies LIMIT 1")
+            .fetch_one(t.app.db.reader())
+            .await
+            .unwrap();
     let csv = "external_id,name,phone,service_address\n\
                C1,\"Tina\nTwoLines\",,\"9 Elm St\nAustin\"\n\
                C2,Tom,call me maybe,\n\
@@ -466,10 +467,11 @@ async fn files_at_rest_are_readable_by_the_owner_only() {
         )
         .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
-    let company: String = fieldpay::store::sql::query_scalar("SELECT id FROM companies LIMIT 1")
-        .fetch_one(t.app.db.reader())
-        .await
-        .unwrap();
+    let company: fieldpay::domain::ids::CompanyId =
+        fieldpay::store::sql::query_scalar("SELECT id FROM companies LIMIT 1")
+            .fetch_one(t.app.db.reader())
+            .await
+            .unwrap();
     let mut tx = t.app.db.begin_write().await.unwrap();
     fieldpay::messaging::outbox::enqueue(
         &mut tx,

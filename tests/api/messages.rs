@@ -10,6 +10,7 @@ use serde_json::json;
 
 use fieldpay::app::App;
 use fieldpay::config::{Config, DeliverySettings};
+use fieldpay::domain::ids::CompanyId;
 use fieldpay::messaging::email::BoxFuture;
 use fieldpay::messaging::outbox::{self, DeliveryReport, Enqueued, NewMessage};
 use fieldpay::messaging::{Channel, Rendered};
@@ -41,13 +42,6 @@ fn fixed_render<'a>(_: &'a App, row: &'a OutboxRow) -> BoxFuture<'a, Result<Rend
     })
 }
 
-async fn company_id(t: &TestApp) -> String {
-    fieldpay::store::companies::company_for_api_key(&t.app.db, &t.api_key)
-        .await
-        .unwrap()
-        .unwrap()
-}
-
 async fn customer(t: &TestApp, email: &str, phone: &str) -> String {
     let r = t
         .api(
@@ -60,9 +54,9 @@ async fn customer(t: &TestApp, email: &str, phone: &str) -> String {
     r.json()["id"].as_str().unwrap().to_string()
 }
 
-fn msg(company: &str, customer: &str, channel: Channel, to: &str, cause: &str) -> NewMessage {
+fn msg(company: &CompanyId, customer: &str, channel: Channel, to: &str, cause: &str) -> NewMessage {
     NewMessage {
-        company_id: company.into(),
+        company_id: company.clone(),
         customer_id: customer.into(),
         invoice_id: None,
         channel,
@@ -105,7 +99,11 @@ fn with_delivery(t: &TestApp, d: DeliverySettings) -> App {
     }
 }
 
-async fn copy(t: &TestApp, company: &str, id: &str) -> (String, Option<String>, Option<String>) {
+async fn copy(
+    t: &TestApp,
+    company: &CompanyId,
+    id: &str,
+) -> (String, Option<String>, Option<String>) {
     let (status, subject, body, _) = store::stored_copy(&t.app.db, company, &id.into())
         .await
         .unwrap()
@@ -120,7 +118,7 @@ fn spool_files(t: &TestApp, ext: &str) -> Vec<String> {
 #[tokio::test]
 async fn spool_delivery_redacts_and_lists() {
     let t = TestApp::new().await;
-    let company = company_id(&t).await;
+    let company = t.company_id().await;
     let c = customer(&t, "lena@example.com", "(512) 555-0142").await;
     let e = enqueue(
         &t,
@@ -228,7 +226,7 @@ async fn spool_delivery_redacts_and_lists() {
 #[tokio::test]
 async fn dedupe_key_and_bad_recipients() {
     let t = TestApp::new().await;
-    let company = company_id(&t).await;
+    let company = t.company_id().await;
     let c = customer(&t, "lena@example.com", "(512) 555-0142").await;
     let first = enqueue(
         &t,
@@ -283,7 +281,7 @@ async fn dedupe_key_and_bad_recipients() {
 #[tokio::test]
 async fn two_workers_send_each_message_once() {
     let t = TestApp::new().await;
-    let company = company_id(&t).await;
+    let company = t.company_id().await;
     let c = customer(&t, "lena@example.com", "(512) 555-0142").await;
     for i in 0..30 {
         enqueue(
@@ -339,7 +337,7 @@ async fn webhook(t: &TestApp, company: &str, from: &str, body: &str) -> crate::s
 #[tokio::test]
 async fn unsigned_or_forged_sms_webhooks_are_refused() {
     let t = TestApp::new().await;
-    let company = company_id(&t).await;
+    let company = t.company_id().await;
     for signature in [None, Some("forged="), Some("")] {
         let mut headers = vec![("content-type", "application/x-www-form-urlencoded")];
         if let Some(s) = signature {
@@ -380,7 +378,7 @@ async fn unsigned_or_forged_sms_webhooks_are_refused() {
 #[tokio::test]
 async fn stop_suppresses_and_start_resumes() {
     let t = TestApp::new().await;
-    let company = company_id(&t).await;
+    let company = t.company_id().await;
     let c = customer(&t, "lena@example.com", "(512) 555-0142").await;
 
     // Queued before the STOP: suppressed when its turn comes.
@@ -464,7 +462,7 @@ async fn stop_suppresses_and_start_resumes() {
 #[tokio::test]
 async fn many_messages_queue_in_one_call_each_once() {
     let t = TestApp::new().await;
-    let company = company_id(&t).await;
+    let company = t.company_id().await;
     let c = customer(&t, "lena@example.com", "(512) 555-0142").await;
     let r = webhook(&t, &company, "+15125550199", "STOP").await;
     assert_eq!(r.status, StatusCode::OK);
@@ -582,7 +580,7 @@ async fn sms_api(api: Arc<FakeSmsApi>) -> String {
 #[tokio::test]
 async fn sms_api_retries_5xx_and_fails_on_4xx() {
     let t = TestApp::new().await;
-    let company = company_id(&t).await;
+    let company = t.company_id().await;
     let c = customer(&t, "lena@example.com", "(512) 555-0142").await;
     let api = Arc::new(FakeSmsApi::default());
     *api.fail_first.lock().unwrap() = 1;
@@ -815,7 +813,7 @@ async fn smtp_delivery_carries_attachments() {
     let Some(python) = smtp_python() else { return };
     let t = TestApp::new().await;
     let smtpd = start_smtpd(&python, &t.dir, 0, "nobody@example.com");
-    let company = company_id(&t).await;
+    let company = t.company_id().await;
     let c = customer(&t, "lena@example.com", "(512) 555-0142").await;
     let app = with_smtp(&t, &smtpd);
     enqueue(
@@ -850,7 +848,7 @@ async fn smtp_delivery_retries_4xx_and_fails_on_5xx() {
     let Some(python) = smtp_python() else { return };
     let t = TestApp::new().await;
     let smtpd = start_smtpd(&python, &t.dir, 1, "nobody@example.com");
-    let company = company_id(&t).await;
+    let company = t.company_id().await;
     let c = customer(&t, "lena@example.com", "(512) 555-0142").await;
     let app = with_smtp(&t, &smtpd);
     let good = enqueue(
@@ -934,7 +932,7 @@ async fn smtp_delivery_retries_4xx_and_fails_on_5xx() {
 #[tokio::test]
 async fn a_claim_left_by_a_dead_worker_is_taken_again() {
     let t = TestApp::new().await;
-    let company = company_id(&t).await;
+    let company = t.company_id().await;
     let c = customer(&t, "lena@example.com", "(512) 555-0142").await;
     let e = enqueue(
         &t,
@@ -972,7 +970,7 @@ async fn a_claim_left_by_a_dead_worker_is_taken_again() {
 #[tokio::test]
 async fn the_jobs_loop_delivers_with_stored_templates() {
     let t = TestApp::new().await;
-    let company = company_id(&t).await;
+    let company = t.company_id().await;
     let c = customer(&t, "lena@example.com", "(512) 555-0142").await;
     // A template id that does not exist: rendering fails, the message waits.
     let e = enqueue(
@@ -1010,7 +1008,7 @@ async fn the_jobs_loop_delivers_with_stored_templates() {
 #[tokio::test]
 async fn stored_sms_template_renders_the_live_link_and_keeps_it_redacted() {
     let t = TestApp::new().await;
-    let company = company_id(&t).await;
+    let company = t.company_id().await;
     let c = customer(&t, "lena@example.com", "(512) 555-0142").await;
     let token = t.token(&c).await;
     let mut tx = t.app.db.begin_write().await.unwrap();
@@ -1325,7 +1323,7 @@ async fn smtp_starttls_and_smtps_deliver_with_auth_plain_and_login() {
     let Some(certs) = test_certs(&t.dir) else {
         return;
     };
-    let company = company_id(&t).await;
+    let company = t.company_id().await;
     let c = customer(&t, "lena@example.com", "(512) 555-0142").await;
     for (mode, scheme, mechanisms, used) in [
         ("starttls", "smtp", "PLAIN,LOGIN", "PLAIN"),
@@ -1384,7 +1382,7 @@ async fn smtp_wrong_credentials_fail_at_once_and_tls_failures_say_so() {
     let Some(certs) = test_certs(&t.dir) else {
         return;
     };
-    let company = company_id(&t).await;
+    let company = t.company_id().await;
     let c = customer(&t, "lena@example.com", "(512) 555-0142").await;
     let mut n = 0;
     let mut send = async |app: &App| {

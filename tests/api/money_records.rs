@@ -333,10 +333,11 @@ async fn a_charge_that_turns_up_after_it_was_given_up_is_applied_or_shown_to_the
             .await,
         2
     );
-    let company: String = fieldpay::store::sql::query_scalar("SELECT id FROM companies LIMIT 1")
-        .fetch_one(t.app.db.reader())
-        .await
-        .unwrap();
+    let company: fieldpay::domain::ids::CompanyId =
+        fieldpay::store::sql::query_scalar("SELECT id FROM companies LIMIT 1")
+            .fetch_one(t.app.db.reader())
+            .await
+            .unwrap();
     let unapplied = fieldpay::store::payments::unapplied_payments(&t.app.db, &company)
         .await
         .unwrap();

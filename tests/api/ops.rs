@@ -350,11 +350,8 @@ fn stuck_render<'a>(_: &'a App, _: &'a OutboxRow) -> BoxFuture<'a, Result<Render
     Box::pin(std::future::pending())
 }
 
-async fn company_and_customer(t: &TestApp) -> (String, String) {
-    let company = fieldpay::store::companies::company_for_api_key(&t.app.db, &t.api_key)
-        .await
-        .unwrap()
-        .unwrap();
+async fn company_and_customer(t: &TestApp) -> (fieldpay::domain::ids::CompanyId, String) {
+    let company = t.company_id().await;
     let r = t
         .api(
             Method::POST,
@@ -366,9 +363,14 @@ async fn company_and_customer(t: &TestApp) -> (String, String) {
     (company, r.json()["id"].as_str().unwrap().to_string())
 }
 
-async fn queue(t: &TestApp, company: &str, customer: &str, cause: &str) -> String {
+async fn queue(
+    t: &TestApp,
+    company: &fieldpay::domain::ids::CompanyId,
+    customer: &str,
+    cause: &str,
+) -> String {
     let m = NewMessage {
-        company_id: company.into(),
+        company_id: company.clone(),
         customer_id: customer.into(),
         invoice_id: None,
         channel: Channel::Email,

@@ -334,7 +334,7 @@ async fn the_portal_completes_the_banks_check_through_its_own_form() {
     use fieldpay::store::portal::{self as portal_store, Purpose};
     let t = TestApp::new().await;
     let (c, inv) = customer_with_invoices(&t, "Portal Pete", &[6000]).await;
-    let company: String =
+    let company: fieldpay::domain::ids::CompanyId =
         fieldpay::store::sql::query_scalar("SELECT company_id FROM customers WHERE id = $1")
             .bind(&c)
             .fetch_one(t.app.db.reader())

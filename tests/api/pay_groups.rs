@@ -259,10 +259,11 @@ async fn the_companys_logo_heads_the_page_when_set() {
     let token = t.token(&c).await;
     let page = t.get(&format!("/pay/{token}")).await;
     assert!(!page.body.contains("class=\"logo\""));
-    let company: String = fieldpay::store::sql::query_scalar("SELECT id FROM companies")
-        .fetch_one(t.app.db.reader())
-        .await
-        .unwrap();
+    let company: fieldpay::domain::ids::CompanyId =
+        fieldpay::store::sql::query_scalar("SELECT id FROM companies")
+            .fetch_one(t.app.db.reader())
+            .await
+            .unwrap();
     let mut tx = t.app.db.begin_write().await.unwrap();
     fieldpay::store::companies::set_logo(
         &mut tx,

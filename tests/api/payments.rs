@@ -770,7 +770,7 @@ async fn nobody_to_authenticate_declines_and_cancels() {
     let t = TestApp::new().await;
     let (c, inv) = customer_with_invoices(&t, "Not Present", &[2500]).await;
     let card = t.card(AUTH_CARD).await;
-    let company = fieldpay::store::sql::query_scalar::<String>(
+    let company = fieldpay::store::sql::query_scalar::<fieldpay::domain::ids::CompanyId>(
         "SELECT company_id FROM customers WHERE id = $1",
     )
     .bind(&c)

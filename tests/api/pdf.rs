@@ -606,7 +606,7 @@ async fn pay_page_and_portal_serve_only_the_customers_own_invoices() {
     assert!(page.body.contains(&format!("/pay/{token}/statement.pdf")));
 
     // The portal: the signed-in customer's invoices only.
-    let company: String =
+    let company: fieldpay::domain::ids::CompanyId =
         fieldpay::store::sql::query_scalar("SELECT company_id FROM customers WHERE id = $1")
             .bind(&l.customer)
             .fetch_one(t.app.db.reader())

@@ -104,7 +104,7 @@ impl Portal {
 
 /// Signs a customer in through a sign-in link made directly in the store.
 async fn sign_in_as(t: &TestApp, customer: &str) -> Portal {
-    let company: String =
+    let company: fieldpay::domain::ids::CompanyId =
         fieldpay::store::sql::query_scalar("SELECT company_id FROM customers WHERE id = $1")
             .bind(customer)
             .fetch_one(t.app.db.reader())
@@ -383,7 +383,7 @@ async fn wrong_password_and_unknown_email_read_the_same_and_are_rate_limited() {
     let t = TestApp::new().await;
     let email = unique_email("pat");
     let c = customer_with_email(&t, "Pat Password", &email).await;
-    let company: String =
+    let company: fieldpay::domain::ids::CompanyId =
         fieldpay::store::sql::query_scalar("SELECT company_id FROM customers WHERE id = $1")
             .bind(&c)
             .fetch_one(t.app.db.reader())
@@ -547,7 +547,7 @@ async fn sign_in_link_by_email_is_used_only_by_its_button() {
     assert_eq!(again.status, StatusCode::NOT_FOUND);
 
     // An expired link is refused too.
-    let company: String =
+    let company: fieldpay::domain::ids::CompanyId =
         fieldpay::store::sql::query_scalar("SELECT company_id FROM customers WHERE id = $1")
             .bind(&c)
             .fetch_one(t.app.db.reader())
@@ -1276,10 +1276,11 @@ async fn the_sign_in_page_carries_the_companys_name_logo_and_colour() {
             .contains("Sign in to your Greenleaf Pest Control customer portal")
     );
     assert!(!r.body.contains("class=\"logo\""));
-    let company: String = fieldpay::store::sql::query_scalar("SELECT id FROM companies")
-        .fetch_one(t.app.db.reader())
-        .await
-        .unwrap();
+    let company: fieldpay::domain::ids::CompanyId =
+        fieldpay::store::sql::query_scalar("SELECT id FROM companies")
+            .fetch_one(t.app.db.reader())
+            .await
+            .unwrap();
     let mut tx = t.app.db.begin_write().await.unwrap();
     fieldpay::store::companies::set_logo(
         &mut tx,

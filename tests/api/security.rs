@@ -198,7 +198,11 @@ fn external_resources(html: &str) -> Vec<String> {
 }
 
 /// A portal session for a customer, through a sign-in link made in the store.
-pub(crate) async fn portal_cookie(t: &TestApp, company: &str, customer: &str) -> String {
+pub(crate) async fn portal_cookie(
+    t: &TestApp,
+    company: &fieldpay::domain::ids::CompanyId,
+    customer: &str,
+) -> String {
     use fieldpay::store::portal::{self as portal_store, Purpose};
     let mut tx = t.app.db.begin_write().await.unwrap();
     let token = portal_store::insert_token(
@@ -231,7 +235,7 @@ async fn only_a_stripe_companys_card_pages_allow_stripe_js() {
     let t = TestApp::new().await;
     let (c, _) = customer_with_invoices(&t, "Csp Carla", &[2500]).await;
     let token = t.token(&c).await;
-    let company: String =
+    let company: fieldpay::domain::ids::CompanyId =
         fieldpay::store::sql::query_scalar("SELECT company_id FROM customers WHERE id = $1")
             .bind(&c)
             .fetch_one(t.app.db.reader())

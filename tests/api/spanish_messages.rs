@@ -11,13 +11,6 @@ use serde_json::json;
 use crate::alerts::customer;
 use crate::support::TestApp;
 
-async fn company_id(t: &TestApp) -> String {
-    fieldpay::store::sql::query_scalar("SELECT id FROM companies LIMIT 1")
-        .fetch_one(t.app.db.reader())
-        .await
-        .unwrap()
-}
-
 /// Sets a customer's language through the API.
 pub(crate) async fn set_language(t: &TestApp, customer: &str, lang: &str) {
     let r = t
@@ -143,7 +136,7 @@ async fn translations_are_saved_read_and_checked() {
 #[tokio::test]
 async fn a_spanish_customer_gets_the_spanish_alert_others_the_main_text() {
     let t = TestApp::new().await;
-    let company = company_id(&t).await;
+    let company = t.company_id().await;
     let es: serde_json::Value = serde_json::from_str(ES_EMAIL).unwrap();
     let r = t
         .api(
@@ -373,7 +366,7 @@ async fn the_office_editor_edits_and_previews_the_spanish_beside_the_english() {
 async fn dates_the_payment_button_and_the_test_mode_line_follow_the_customers_language() {
     use fieldpay::domain::i18n::{Lang, date};
     let t = TestApp::new().await;
-    let company = company_id(&t).await;
+    let company = t.company_id().await;
     let body = "<p>{{ invoice_due_date }} {{ email_payment_link }}</p>";
     let r = t
         .api(

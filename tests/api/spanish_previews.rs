@@ -102,10 +102,11 @@ async fn a_spanish_customers_preview_is_the_spanish_message_they_get() {
         "{text}"
     );
     // Exactly what delivery renders for her.
-    let company: String = fieldpay::store::sql::query_scalar("SELECT id FROM companies LIMIT 1")
-        .fetch_one(t.app.db.reader())
-        .await
-        .unwrap();
+    let company: fieldpay::domain::ids::CompanyId =
+        fieldpay::store::sql::query_scalar("SELECT id FROM companies LIMIT 1")
+            .fetch_one(t.app.db.reader())
+            .await
+            .unwrap();
     let sent = fieldpay::app::messages::render_for(
         &t.app,
         &company,
@@ -500,10 +501,11 @@ async fn too_many_requests_is_told_in_the_customers_language() {
 async fn an_expired_form_is_told_in_the_customers_language() {
     let t = TestApp::new().await;
     let (rosa, _) = customer_in(&t, "Rosa Rios", "es").await;
-    let company: String = fieldpay::store::sql::query_scalar("SELECT id FROM companies LIMIT 1")
-        .fetch_one(t.app.db.reader())
-        .await
-        .unwrap();
+    let company: fieldpay::domain::ids::CompanyId =
+        fieldpay::store::sql::query_scalar("SELECT id FROM companies LIMIT 1")
+            .fetch_one(t.app.db.reader())
+            .await
+            .unwrap();
     let cookie = crate::security::portal_cookie(&t, &company, &rosa).await;
     let form = [("content-type", "application/x-www-form-urlencoded")];
 

@@ -151,16 +151,9 @@ fn webhook_secret() -> String {
 
 pub(crate) struct Ctx {
     pub(crate) ls: &'static LocalStripe,
-    pub(crate) company: String,
+    pub(crate) company: fieldpay::domain::ids::CompanyId,
     pub(crate) sk: String,
     pub(crate) whsec: String,
-}
-
-pub(crate) async fn company_id(t: &TestApp, api_key: &str) -> String {
-    fieldpay::store::companies::company_for_api_key(&t.app.db, api_key)
-        .await
-        .unwrap()
-        .unwrap()
 }
 
 /// Sets a company's processor to Stripe through the API.
@@ -188,7 +181,7 @@ pub(crate) async fn stripe_app() -> Option<(TestApp, Ctx)> {
     let key = t.api_key.clone();
     let r = set_stripe(&t, &key, &sk, &whsec).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
-    let company = company_id(&t, &key).await;
+    let company = t.company_of(&key).await;
     assert!(
         fieldpay::app::processors::stripe_for(&t.app, &company)
             .await
@@ -778,7 +771,7 @@ async fn stripe_webhook_signatures_are_checked() {
 
     // Another company: its own secret only, its own path only.
     let other_key = t.other_company().await;
-    let other = company_id(&t, &other_key).await;
+    let other = t.company_of(&other_key).await;
     // No Stripe there: the path does not exist.
     let r = post_event(&t, &other, &payload, Some(&good)).await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
@@ -1012,7 +1005,7 @@ async fn processor_settings_are_masked_and_encrypted_at_rest() {
     assert_eq!(v["secret_key"], "sk_test_\u{2026}4242");
     assert_eq!(v["webhook_secret"], "whsec_\u{2026}9876");
     assert_eq!(v["publishable_key"], "pk_test_51abcdefghij");
-    let company = company_id(&t, &key).await;
+    let company = t.company_of(&key).await;
     assert_eq!(
         v["webhook_url"],
         json!(format!(
@@ -1158,8 +1151,8 @@ async fn office_processor_page_saves_keys_and_shows_them_masked() {
     assert!(!page.body.contains("OfficeTypedSecretKey"));
     assert!(!page.body.contains("OfficeTypedWebhook"));
     // Where to point Stripe's webhook endpoint.
-    let company = company_id(&t, &t.api_key).await;
-    assert!(page.body.contains(&company));
+    let company = t.company_of(&t.api_key).await;
+    assert!(page.body.contains(company.as_str()));
     assert_eq!(
         t.count("SELECT count(*) FROM audit_log WHERE action = 'processor.settings_changed'")
             .await,

@@ -19,6 +19,7 @@ use fieldpay::app::setup;
 use fieldpay::config::{Config, RateLimits};
 use fieldpay::crypto::new_id;
 use fieldpay::domain::Clock;
+use fieldpay::domain::ids::CompanyId;
 
 pub mod faulty;
 
@@ -343,6 +344,19 @@ impl TestApp {
     /// `card`'s expiry as pages show it: "12/29".
     pub fn exp_shown(&self) -> String {
         format!("12/{:02}", self.exp_year() % 100)
+    }
+
+    /// The test company's id (the company of `api_key`).
+    pub async fn company_id(&self) -> CompanyId {
+        self.company_of(&self.api_key).await
+    }
+
+    /// The company an API key belongs to.
+    pub async fn company_of(&self, api_key: &str) -> CompanyId {
+        fieldpay::store::companies::company_for_api_key(&self.app.db, api_key)
+            .await
+            .unwrap()
+            .expect("a live API key")
     }
 
     /// A second company on the same server, with its own key.

@@ -61,13 +61,6 @@ async fn preview(t: &TestApp, kind: &str, id: &str, body: Value) -> Value {
     r.json()
 }
 
-async fn company_id(t: &TestApp) -> String {
-    fieldpay::store::companies::company_for_api_key(&t.app.db, &t.api_key)
-        .await
-        .unwrap()
-        .unwrap()
-}
-
 /// A customer "Jane Doe" with one open invoice of $125.00 due in 17 days.
 async fn jane(t: &TestApp) -> (String, String) {
     let customer = t.customer("Jane Doe").await;
@@ -495,7 +488,7 @@ async fn another_companys_ids_are_404() {
 #[tokio::test]
 async fn delivery_renders_the_current_link() {
     let t = TestApp::new().await;
-    let company = company_id(&t).await;
+    let company = t.company_id().await;
     let (customer, invoice) = jane(&t).await;
     let sms = sms_template(
         &t,

@@ -81,7 +81,7 @@ pub struct Server {
     pub app: App,
     pub base: String,
     pub api_key: String,
-    pub company_id: String,
+    pub company_id: fieldpay::domain::ids::CompanyId,
     pub owner_email: String,
     dir: PathBuf,
 }

@@ -128,7 +128,7 @@ fn recipients(out: &Path) -> Vec<String> {
 
 async fn queue(
     app: &App,
-    company: &str,
+    company: &fieldpay::domain::ids::CompanyId,
     customer: &str,
     template: &str,
     range: std::ops::Range<usize>,
@@ -136,7 +136,7 @@ async fn queue(
 ) {
     let batch: Vec<NewMessage> = range
         .map(|i| NewMessage {
-            company_id: company.into(),
+            company_id: company.clone(),
             customer_id: customer.into(),
             invoice_id: None,
             channel: Channel::Email,

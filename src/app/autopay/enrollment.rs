@@ -167,7 +167,7 @@ pub async fn enroll_in(
     actor.may_act_for(customer_id)?;
     let company_id = actor.company_id();
     let enrolled_by = match actor {
-        Actor::Office { user_id, .. } => Some(user_id.clone()),
+        Actor::Office { user_id, .. } => Some(user_id.to_string()),
         Actor::Api { .. } => Some("api".to_string()),
         _ => None,
     };
@@ -305,7 +305,7 @@ pub async fn set_property_cards(
         }
     }
     let set_by = match actor {
-        Actor::Office { user_id, .. } => user_id.clone(),
+        Actor::Office { user_id, .. } => user_id.to_string(),
         other => other.audit_name(),
     };
     let mut tx = db.begin_write_for(actor.company_id()).await?;

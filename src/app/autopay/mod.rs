@@ -52,7 +52,7 @@ use crate::domain::autopay::{
     self as rules, Grouping, MESSAGE_FROM_HOUR, Timing, charge_date, charge_key,
 };
 use crate::domain::dates;
-use crate::domain::ids::{CardId, CustomerId, InvoiceId};
+use crate::domain::ids::{CardId, CompanyId, CustomerId, InvoiceId};
 use crate::messaging::Channel;
 use crate::messaging::outbox::{self, Enqueued, NewMessage};
 use crate::store::autopay::{self as store, OpenInvoice, Settings, Window};
@@ -114,7 +114,7 @@ pub async fn run_due(app: &App, now: OffsetDateTime) -> StoreResult<AutopayRepor
 
 async fn run_company(
     app: &App,
-    company_id: &str,
+    company_id: &CompanyId,
     time_zone: &str,
     now: OffsetDateTime,
     report: &mut AutopayReport,
@@ -152,7 +152,7 @@ fn window(timing: Timing, through: Date, retries: bool, include_locked: bool) ->
 
 async fn charge_due(
     app: &App,
-    company_id: &str,
+    company_id: &CompanyId,
     time_zone: &str,
     settings: &Settings,
     today: Date,
@@ -215,7 +215,7 @@ async fn charge_due(
 #[allow(clippy::too_many_arguments)]
 async fn charge_one(
     app: &App,
-    company_id: &str,
+    company_id: &CompanyId,
     customer_id: &str,
     method_id: &CardId,
     mut ids: Vec<String>,
@@ -226,7 +226,7 @@ async fn charge_one(
 ) -> StoreResult<()> {
     while !ids.is_empty() {
         let req = PayInvoices {
-            company_id: company_id.to_string(),
+            company_id: company_id.clone(),
             customer_id: customer_id.into(),
             invoice_ids: ids.iter().map(InvoiceId::from).collect(),
             payment_method: method_id.to_string(),
@@ -286,7 +286,7 @@ fn contact(value: &Option<String>) -> Option<&str> {
 #[allow(clippy::too_many_arguments)]
 pub(super) async fn send(
     conn: &mut Conn,
-    company_id: &str,
+    company_id: &CompanyId,
     customer_id: &str,
     invoice_id: Option<&str>,
     email_template: &Option<String>,
@@ -307,7 +307,7 @@ pub(super) async fn send(
         let e = outbox::enqueue(
             conn,
             &NewMessage {
-                company_id: company_id.to_string(),
+                company_id: company_id.clone(),
                 customer_id: customer_id.to_string(),
                 invoice_id: invoice_id.map(str::to_string),
                 channel,
@@ -328,7 +328,7 @@ pub(super) async fn send(
 /// Queues the notice of every first charge within `notice_days`.
 async fn queue_notices(
     app: &App,
-    company_id: &str,
+    company_id: &CompanyId,
     settings: &Settings,
     today: Date,
     now: OffsetDateTime,
@@ -393,7 +393,7 @@ async fn queue_notices(
 /// 30 days.
 async fn queue_expiry_reminders(
     app: &App,
-    company_id: &str,
+    company_id: &CompanyId,
     settings: &Settings,
     today: Date,
     now: OffsetDateTime,

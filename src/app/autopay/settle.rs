@@ -30,7 +30,7 @@ pub async fn on_unpaid(
     decline: &Decline,
     now: OffsetDateTime,
 ) -> StoreResult<()> {
-    let company_id = attempt.company_id.as_str();
+    let company_id = &attempt.company_id;
     let settings = store::settings(&mut *conn, company_id).await?;
     let planned = store::planned_invoices(conn, company_id, &plan_ids(attempt)).await?;
     let mut steps = Vec::with_capacity(planned.len());
@@ -168,7 +168,7 @@ pub async fn on_paid(
     allocations: &[Allocation],
     now: OffsetDateTime,
 ) -> StoreResult<()> {
-    let company_id = attempt.company_id.as_str();
+    let company_id = &attempt.company_id;
     let settings = store::settings(&mut *conn, company_id).await?;
     let planned = store::planned_invoices(conn, company_id, &plan_ids(attempt)).await?;
     let numbers = planned

@@ -6,7 +6,7 @@ use time::Date;
 
 use crate::app::App;
 use crate::domain::autopay::charged_on;
-use crate::domain::ids::CustomerId;
+use crate::domain::ids::{CompanyId, CustomerId};
 use crate::store::autopay as store;
 use crate::store::{StoreResult, companies};
 
@@ -38,7 +38,7 @@ pub struct AutopayState {
 /// The customer's autopay, or `None` when it is off.
 pub async fn state(
     app: &App,
-    company_id: &str,
+    company_id: &CompanyId,
     customer_id: &CustomerId,
 ) -> StoreResult<Option<AutopayState>> {
     let Some(enrollment) = store::enrollment(app.db.reader(), company_id, customer_id).await?

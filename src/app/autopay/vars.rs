@@ -3,7 +3,7 @@
 
 use crate::app::App;
 use crate::domain::dates;
-use crate::domain::ids::{AttemptId, CardId, InvoiceId};
+use crate::domain::ids::{AttemptId, CardId, CompanyId, InvoiceId};
 use crate::domain::money::{Currency, Money};
 use crate::store::StoreResult;
 use crate::store::autopay as store;
@@ -36,7 +36,7 @@ fn expiry_text(exp_month: i64, exp_year: i64) -> String {
 /// `None` for other causes.
 pub async fn vars_for_cause(
     app: &App,
-    company_id: &str,
+    company_id: &CompanyId,
     cause: &str,
 ) -> StoreResult<Option<CauseVars>> {
     let db = &app.db;

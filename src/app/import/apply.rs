@@ -8,7 +8,7 @@ use time::Date;
 
 use crate::app::invoices::IssueInvoice;
 use crate::app::{Actor, App, Refusal};
-use crate::domain::ids::{CustomerId, PropertyId};
+use crate::domain::ids::{CompanyId, CustomerId, PropertyId};
 use crate::store::customers::NewCustomer;
 use crate::store::{Conn, StoreError, Tx, audit, companies};
 
@@ -141,7 +141,7 @@ fn result(line: u64, key: &str, name: &str, outcome: Outcome, message: &str) -> 
 /// Imports customers (and their service addresses) from CSV.
 pub async fn import_customers(
     app: &App,
-    company_id: &str,
+    company_id: &CompanyId,
     input: impl Read,
     actor: &str,
     progress: Progress<'_>,
@@ -268,7 +268,7 @@ pub async fn import_customers(
 
 async fn finish(
     app: &App,
-    company_id: &str,
+    company_id: &CompanyId,
     actor: &str,
     action: &str,
     notes: Vec<String>,
@@ -407,7 +407,7 @@ async fn write_customer(
 /// Imports invoices from CSV. Invoices whose number exists are skipped.
 pub async fn import_invoices(
     app: &App,
-    company_id: &str,
+    company_id: &CompanyId,
     input: impl Read,
     actor: &str,
     progress: Progress<'_>,
@@ -471,7 +471,7 @@ async fn write_invoice(
     today: Date,
     inv: &InvoiceRow,
 ) -> Result<(Outcome, String, String), RowError> {
-    let company_id = company.id.as_str();
+    let company_id = &company.id;
     if sql::invoice_exists(conn, company_id, &inv.number).await? {
         return Ok((
             Outcome::Skipped,

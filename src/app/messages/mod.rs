@@ -19,7 +19,7 @@ pub use send::{
 };
 
 use crate::domain::i18n::Lang;
-use crate::domain::ids::{CustomerId, MessageId, PaymentId};
+use crate::domain::ids::{CompanyId, CustomerId, MessageId, PaymentId};
 use std::fmt;
 use std::sync::Mutex;
 
@@ -83,7 +83,7 @@ impl From<TemplateError> for RenderError {
 /// portal link instead.
 pub async fn vars_for(
     app: &App,
-    company_id: &str,
+    company_id: &CompanyId,
     customer_id: &CustomerId,
     invoice_id: Option<&str>,
     lang: Option<Lang>,
@@ -177,7 +177,7 @@ pub async fn vars_for(
 /// it is now.
 pub async fn render_for(
     app: &App,
-    company_id: &str,
+    company_id: &CompanyId,
     channel: Channel,
     template_id: &str,
     customer_id: &str,
@@ -202,7 +202,7 @@ pub async fn render_for(
 /// (`crate::app::autopay::vars_for_cause`). What the worker calls at delivery time.
 pub async fn render_for_cause(
     app: &App,
-    company_id: &str,
+    company_id: &CompanyId,
     channel: Channel,
     template_id: &str,
     customer_id: &str,
@@ -231,7 +231,7 @@ pub struct Message<'a> {
 /// above the template's text).
 pub async fn render_message(
     app: &App,
-    company_id: &str,
+    company_id: &CompanyId,
     message: &Message<'_>,
     cause: &str,
     note: Option<&str>,
@@ -243,7 +243,7 @@ pub async fn render_message(
 /// where the template has it (a preview's `lang`).
 async fn render_message_in(
     app: &App,
-    company_id: &str,
+    company_id: &CompanyId,
     message: &Message<'_>,
     cause: &str,
     note: Option<&str>,
@@ -293,7 +293,7 @@ async fn render_message_in(
 /// `mark_test_mode` while the company's payments move no money.
 async fn mark_while_test_mode(
     app: &App,
-    company_id: &str,
+    company_id: &CompanyId,
     rendered: &mut Rendered,
     lang: Lang,
 ) -> Result<(), RenderError> {
@@ -356,7 +356,7 @@ pub fn mark_test_mode(rendered: &mut Rendered, lang: crate::domain::i18n::Lang) 
 /// every preview of a stored template choose here.
 async fn written_language(
     app: &App,
-    company_id: &str,
+    company_id: &CompanyId,
     template: &StoredTemplate,
     customer_id: Option<&str>,
     asked: Option<Lang>,
@@ -384,7 +384,7 @@ impl StoredTemplate {
 
 async fn stored_template(
     app: &App,
-    company_id: &str,
+    company_id: &CompanyId,
     channel: Channel,
     template_id: &str,
 ) -> Result<StoredTemplate, RenderError> {
@@ -407,7 +407,7 @@ async fn stored_template(
 /// one of their own).
 async fn wanted_language(
     app: &App,
-    company_id: &str,
+    company_id: &CompanyId,
     customer_id: Option<&str>,
     asked: Option<Lang>,
 ) -> Result<Lang, RenderError> {
@@ -443,7 +443,7 @@ fn written_in(wanted: Lang, translations: &[Lang]) -> Lang {
 /// its main text.
 async fn render_template(
     app: &App,
-    company_id: &str,
+    company_id: &CompanyId,
     template: &StoredTemplate,
     invoice_id: Option<&str>,
     vars: &MessageVars,
@@ -686,7 +686,7 @@ where
 }
 
 /// `Company <office@company>`, or `no-reply@` the company's host.
-async fn sender(app: &App, company_id: &str) -> Result<String, String> {
+async fn sender(app: &App, company_id: &CompanyId) -> Result<String, String> {
     let company = crate::store::companies::get(&app.db, company_id)
         .await
         .map_err(|e| e.to_string())?

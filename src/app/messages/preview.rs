@@ -11,6 +11,7 @@ use super::{
 };
 use crate::app::{Actor, App, Rejected};
 use crate::domain::i18n::Lang;
+use crate::domain::ids::CompanyId;
 use crate::messaging::template::{
     MessageVars, SAMPLE_TOKEN, SmsSegments, render_email, render_sms, sms_segments,
 };
@@ -45,7 +46,7 @@ pub struct DraftPreview {
 /// a payment link as long as a real one.
 pub async fn sample_vars(
     app: &App,
-    company_id: &str,
+    company_id: &CompanyId,
     lang: Lang,
 ) -> Result<MessageVars, RenderError> {
     let company = companies::get(&app.db, company_id)
@@ -184,7 +185,7 @@ pub async fn preview_stored(
 /// message to a customer without one of their own would be (or `asked`).
 async fn sample_message(
     app: &App,
-    company_id: &str,
+    company_id: &CompanyId,
     channel: Channel,
     template_id: &str,
     asked: Option<Lang>,

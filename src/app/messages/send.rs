@@ -11,7 +11,7 @@ use serde_json::json;
 
 use super::{RenderError, render_for, vars_for};
 use crate::app::{Actor, App, Refusal, Rejected};
-use crate::domain::ids::{CustomerId, SmsTemplateId};
+use crate::domain::ids::{CompanyId, CustomerId, SmsTemplateId};
 use crate::messaging::Channel;
 use crate::messaging::outbox::{self, Enqueued, NewMessage};
 use crate::messaging::template::{SmsSegments, sms_segments};
@@ -123,7 +123,7 @@ fn what(channel: Channel) -> (&'static str, &'static str) {
 /// or both when they agree. Another company's ids are `NotFound`.
 pub(super) async fn recipient_customer(
     app: &App,
-    company_id: &str,
+    company_id: &CompanyId,
     customer_id: Option<&str>,
     invoice_id: Option<&str>,
 ) -> Result<Customer, Rejected> {
@@ -155,7 +155,7 @@ pub(super) async fn recipient_customer(
 /// channel. `(id, name)`.
 async fn chosen_template(
     app: &App,
-    company_id: &str,
+    company_id: &CompanyId,
     channel: Channel,
     template_id: Option<&str>,
 ) -> Result<(String, String), Rejected> {
@@ -268,7 +268,7 @@ pub async fn send(app: &App, actor: &Actor, req: &SendRequest<'_>) -> Result<Sen
         }
     }
     let message = NewMessage {
-        company_id: company_id.to_string(),
+        company_id: company_id.clone(),
         customer_id: customer.id.to_string(),
         invoice_id: req.invoice_id.map(str::to_string),
         channel: req.channel,

@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::app::App;
-use crate::domain::ids::{CardId, CustomerId};
+use crate::domain::ids::{CardId, CompanyId, CustomerId};
 use crate::processor::{ProcessorError, SaveOutcome};
 use crate::store::payments as store;
 use crate::store::{audit, customers};
@@ -19,7 +19,7 @@ pub enum AddCard {
 /// the default when the customer has no other.
 pub async fn add_card(
     app: &App,
-    company_id: &str,
+    company_id: &CompanyId,
     customer_id: &CustomerId,
     token: String,
     actor: &str,

@@ -48,7 +48,7 @@ pub use settle::settle;
 
 use serde::{Deserialize, Serialize};
 
-use crate::domain::ids::{CustomerId, InvoiceId};
+use crate::domain::ids::{CompanyId, CustomerId, InvoiceId};
 use crate::domain::money::Currency;
 use crate::processor::Decline;
 use crate::store::StoreError;
@@ -58,7 +58,7 @@ pub const MAX_INVOICES_PER_PAYMENT: usize = 100;
 
 #[derive(Debug, Clone)]
 pub struct PayInvoices {
-    pub company_id: String,
+    pub company_id: CompanyId,
     pub customer_id: CustomerId,
     pub invoice_ids: Vec<InvoiceId>,
     /// A processor token (`tok_…`, `pm_…`) or a saved method id (`pmt_…`).

@@ -10,7 +10,7 @@ use super::office_rules::{PlanError, check_exact_shares, plan_office_payment};
 use super::{MAX_INVOICES_PER_PAYMENT, PayError, PayInvoices, PayResult, pay_detached};
 use crate::app::{Actor, App, Refusal};
 use crate::domain::Allocation;
-use crate::domain::ids::{CustomerId, InvoiceId, PaymentId};
+use crate::domain::ids::{CompanyId, CustomerId, InvoiceId, PaymentId};
 use crate::domain::money::{Currency, Money};
 use crate::processor::Decline;
 use crate::store::payments::{self as store, NewOfficePayment};
@@ -188,7 +188,7 @@ pub enum OfficePaid {
 /// actor's audit name (`api`).
 fn recorded_by(actor: &Actor) -> String {
     match actor {
-        Actor::Office { user_id, .. } => user_id.clone(),
+        Actor::Office { user_id, .. } => user_id.to_string(),
         other => other.audit_name(),
     }
 }
@@ -262,7 +262,7 @@ fn selected_ids(spread: &Spread) -> Vec<String> {
 /// asks for (else the key is being reused for another payment).
 async fn same_payment(
     conn: &mut Conn,
-    company_id: &str,
+    company_id: &CompanyId,
     payment_id: &PaymentId,
     req: &RecordPayment,
     method: &str,
@@ -537,7 +537,7 @@ async fn pay_by_card(
         }
     }
     let pay = PayInvoices {
-        company_id: c.to_string(),
+        company_id: c.clone(),
         customer_id: req.customer_id.clone(),
         invoice_ids: invoice_ids.into_iter().map(InvoiceId::from).collect(),
         payment_method: payment_method.to_string(),

@@ -6,7 +6,7 @@ use super::reserve::replay;
 use super::settle::{saved_method_of, settle_at, settle_unpaid};
 use super::*;
 use crate::app::App;
-use crate::domain::ids::AttemptId;
+use crate::domain::ids::{AttemptId, CompanyId};
 use crate::processor::ChargeOutcome;
 use crate::store::payments::{self as store, Attempt};
 
@@ -104,7 +104,7 @@ pub async fn reconcile(
 /// this customer's.
 pub async fn confirm(
     app: &App,
-    company_id: &str,
+    company_id: &CompanyId,
     customer_id: &str,
     attempt_id: &AttemptId,
     actor: &str,

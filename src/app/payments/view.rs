@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use crate::domain::ids::PaymentId;
+use crate::domain::ids::{CompanyId, PaymentId};
 use crate::domain::money::Currency;
 use crate::store::payments::{self as store, PaymentRecord};
 use crate::store::refunds::{self as refund_store, RefundRecord};
@@ -107,7 +107,7 @@ impl PaymentView {
 /// connection (inside the transaction that changed it).
 pub async fn payment_on(
     conn: &mut Conn,
-    company_id: &str,
+    company_id: &CompanyId,
     payment_id: &PaymentId,
 ) -> StoreResult<Option<PaymentView>> {
     let Some(p) = store::get_on(conn, company_id, payment_id).await? else {

@@ -29,7 +29,7 @@ use time::{Duration, OffsetDateTime};
 
 use crate::app::App;
 use crate::domain::Allocation;
-use crate::domain::ids::RefundId;
+use crate::domain::ids::{CompanyId, RefundId};
 use crate::domain::money::Money;
 use crate::processor::{ProcessorError, Refund, RefundStatus};
 use crate::store::refunds::{self as store, Pending, Undone};
@@ -91,7 +91,7 @@ enum How {
 /// still pending afterwards is left to the jobs.
 pub async fn send_recorded(
     app: &App,
-    company_id: &str,
+    company_id: &CompanyId,
     refund_id: &RefundId,
     actor: &str,
 ) -> Result<Settled, StoreError> {
@@ -111,7 +111,11 @@ pub async fn send_recorded(
 }
 
 /// A refund's state as stored now.
-async fn current(app: &App, company_id: &str, refund_id: &RefundId) -> Result<Settled, StoreError> {
+async fn current(
+    app: &App,
+    company_id: &CompanyId,
+    refund_id: &RefundId,
+) -> Result<Settled, StoreError> {
     let mut conn = app.db.reader().acquire().await?;
     let Some(state) = store::state(&mut conn, company_id, refund_id).await? else {
         return Ok(Settled::Pending("unknown refund".into()));
@@ -132,7 +136,7 @@ async fn current(app: &App, company_id: &str, refund_id: &RefundId) -> Result<Se
 /// `None` when it is not pending.
 pub async fn retry_now(
     app: &App,
-    company_id: &str,
+    company_id: &CompanyId,
     refund_id: &RefundId,
     actor: &str,
 ) -> Result<Option<Settled>, StoreError> {
@@ -141,7 +145,7 @@ pub async fn retry_now(
 
 async fn try_now(
     app: &App,
-    company_id: &str,
+    company_id: &CompanyId,
     refund_id: &RefundId,
     actor: &str,
     how: How,
@@ -282,7 +286,7 @@ async fn apply(
     actor: &str,
     now: OffsetDateTime,
 ) -> Result<Settled, StoreError> {
-    let c = p.company_id.as_str();
+    let c = &p.company_id;
     let attempts = p.attempts + 1;
     match answer {
         Ok(r) => match r.status {
@@ -353,7 +357,7 @@ async fn apply(
 /// A pending refund confirmed: `true` when it changed.
 async fn succeed(
     conn: &mut Conn,
-    company_id: &str,
+    company_id: &CompanyId,
     refund_id: &RefundId,
     r: &Refund,
     actor: &str,
@@ -388,7 +392,7 @@ async fn succeed(
 /// payment, the payments list and the dashboard.
 async fn fail(
     conn: &mut Conn,
-    company_id: &str,
+    company_id: &CompanyId,
     refund_id: &RefundId,
     reason: &str,
     actor: &str,
@@ -455,7 +459,7 @@ pub enum Noticed {
 /// processor; `kind` and `account` name the processor that reported it.
 pub async fn notice(
     app: &App,
-    company_id: &str,
+    company_id: &CompanyId,
     charge_id: &str,
     ours: Option<&str>,
     r: &Refund,
@@ -496,7 +500,7 @@ pub async fn notice(
 /// A refund we have, in the state the processor reports now.
 async fn settle_known(
     conn: &mut Conn,
-    company_id: &str,
+    company_id: &CompanyId,
     state: &store::State,
     r: &Refund,
     actor: &str,
@@ -530,7 +534,7 @@ async fn settle_known(
 /// the reopened invoices, in reverse allocation order.
 async fn record_outside(
     conn: &mut Conn,
-    company_id: &str,
+    company_id: &CompanyId,
     charge_id: &str,
     r: &Refund,
     processor: (&str, &str),

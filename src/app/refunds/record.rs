@@ -6,7 +6,7 @@
 use super::{SEND_LEASE, Settled, retry_now, send_recorded};
 use crate::app::payments::office::{OfficePayError, conflict, invalid, money};
 use crate::app::{Actor, App};
-use crate::domain::ids::{InvoiceId, PaymentId, RefundId};
+use crate::domain::ids::{CompanyId, InvoiceId, PaymentId, RefundId};
 use crate::domain::money::Currency;
 use crate::domain::{Allocation, allocate};
 use crate::store::payments as payments_store;
@@ -116,7 +116,7 @@ impl RefundOutcome {
 /// actor's audit name.
 fn created_by(actor: &Actor) -> String {
     match actor {
-        Actor::Office { user_id, .. } => user_id.clone(),
+        Actor::Office { user_id, .. } => user_id.to_string(),
         other => other.audit_name(),
     }
 }
@@ -135,7 +135,7 @@ pub async fn plan_refund_for(
 
 async fn plan_on(
     conn: &mut Conn,
-    company_id: &str,
+    company_id: &CompanyId,
     payment_id: &PaymentId,
     amount: Option<i64>,
 ) -> Result<RefundPlan, OfficePayError> {

@@ -7,7 +7,7 @@ use serde_json::json;
 
 use super::{Subscribers, emit, emit_to};
 use crate::app::payments::view::payment_on;
-use crate::domain::ids::{PaymentId, RefundId};
+use crate::domain::ids::{CompanyId, PaymentId, RefundId};
 use crate::domain::webhooks::EventType;
 use crate::store::customers::Customer;
 use crate::store::invoices::{self, Invoice};
@@ -17,7 +17,7 @@ use crate::store::{Conn, StoreResult};
 /// `customer.created`: the customer as `GET /api/v1/customers/{id}` shows it.
 pub async fn customer_created(
     conn: &mut Conn,
-    company_id: &str,
+    company_id: &CompanyId,
     customer: &Customer,
 ) -> StoreResult<()> {
     emit(
@@ -33,7 +33,7 @@ pub async fn customer_created(
 /// `invoice.created`: the invoice as `GET /api/v1/invoices/{id}` shows it.
 pub async fn invoice_created(
     conn: &mut Conn,
-    company_id: &str,
+    company_id: &CompanyId,
     invoice: &Invoice,
 ) -> StoreResult<()> {
     emit(conn, company_id, EventType::InvoiceCreated, json!(invoice)).await?;
@@ -43,7 +43,7 @@ pub async fn invoice_created(
 /// `invoice.voided`: the invoice, now void.
 pub async fn invoice_voided(
     conn: &mut Conn,
-    company_id: &str,
+    company_id: &CompanyId,
     invoice: &Invoice,
 ) -> StoreResult<()> {
     emit(conn, company_id, EventType::InvoiceVoided, json!(invoice)).await?;
@@ -57,7 +57,7 @@ pub async fn invoice_voided(
 /// invoice it brought to a zero balance.
 pub async fn payment_recorded(
     conn: &mut Conn,
-    company_id: &str,
+    company_id: &CompanyId,
     payment_id: &str,
 ) -> StoreResult<()> {
     // One read when no endpoint listens (the usual case on the payment
@@ -103,7 +103,7 @@ pub async fn payment_recorded(
 /// `refunds`; `refund_id` names the one that went through.
 pub async fn payment_refunded(
     conn: &mut Conn,
-    company_id: &str,
+    company_id: &CompanyId,
     payment_id: &PaymentId,
     refund_id: &RefundId,
 ) -> StoreResult<()> {

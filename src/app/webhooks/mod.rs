@@ -18,7 +18,7 @@ use time::format_description::well_known::Rfc3339;
 
 use crate::app::{Actor, App, Refusal};
 use crate::crypto::{mask_key, random_bytes};
-use crate::domain::ids::{WebhookDeliveryId, WebhookEndpointId, WebhookEventId};
+use crate::domain::ids::{CompanyId, WebhookDeliveryId, WebhookEndpointId, WebhookEventId};
 use crate::domain::webhooks::{EventType, parse_event_list, secret_text};
 use crate::store::webhooks::{
     self as store, DeliveryView, Endpoint, NewEndpoint, NewEvent, TryView,
@@ -325,7 +325,7 @@ fn turned_off() -> Refusal {
 /// Tries one delivery at once (unless a worker holds it) and reads it back.
 async fn send_now(
     app: &App,
-    company_id: &str,
+    company_id: &CompanyId,
     delivery_id: &WebhookDeliveryId,
 ) -> Result<DeliveryView, Refusal> {
     crate::app::webhook_delivery::deliver_one(app, company_id, delivery_id, app.clock.now())
@@ -343,7 +343,7 @@ async fn send_now(
 /// when no endpoint takes this type (nothing is written).
 pub async fn emit(
     conn: &mut Conn,
-    company_id: &str,
+    company_id: &CompanyId,
     event: EventType,
     data: serde_json::Value,
 ) -> StoreResult<Option<WebhookEventId>> {
@@ -356,7 +356,7 @@ pub async fn emit(
 pub struct Subscribers(Vec<(String, Vec<String>)>);
 
 impl Subscribers {
-    pub async fn of(conn: &mut Conn, company_id: &str) -> StoreResult<Subscribers> {
+    pub async fn of(conn: &mut Conn, company_id: &CompanyId) -> StoreResult<Subscribers> {
         Ok(Subscribers(store::subscribers(conn, company_id).await?))
     }
 
@@ -372,7 +372,7 @@ impl Subscribers {
 /// `emit` to the `subscribers` read before, in the same transaction.
 pub async fn emit_to(
     conn: &mut Conn,
-    company_id: &str,
+    company_id: &CompanyId,
     subscribers: &Subscribers,
     event: EventType,
     data: serde_json::Value,
@@ -394,7 +394,7 @@ pub async fn emit_to(
 /// each endpoint; answers the event's and the deliveries' ids.
 async fn write_event(
     conn: &mut Conn,
-    company_id: &str,
+    company_id: &CompanyId,
     event: EventType,
     data: serde_json::Value,
     endpoint_ids: &[String],

@@ -5,7 +5,7 @@ use serde::Serialize;
 use time::{Date, OffsetDateTime};
 
 use crate::crypto::new_id;
-use crate::domain::ids::{CardId, CustomerId, PropertyId};
+use crate::domain::ids::{CardId, CompanyId, CustomerId, PropertyId};
 use crate::store::payments::Consent;
 use crate::store::{Conn, Db, StoreResult};
 
@@ -30,7 +30,7 @@ pub struct Enrollment {
 
 pub async fn enrollment(
     executor: impl crate::store::sql::Executor<'_>,
-    company_id: &str,
+    company_id: &CompanyId,
     customer_id: &CustomerId,
 ) -> StoreResult<Option<Enrollment>> {
     let row = crate::store::sql::query(
@@ -71,7 +71,7 @@ pub async fn enrollment(
 /// enrollment who recorded it and how the customer gave it.
 pub async fn enroll(
     conn: &mut Conn,
-    company_id: &str,
+    company_id: &CompanyId,
     customer_id: &CustomerId,
     method_id: &CardId,
     consent: &Consent,
@@ -107,7 +107,7 @@ pub async fn enroll(
 /// given (the card is being removed); `true` when it was on.
 pub async fn cancel(
     conn: &mut Conn,
-    company_id: &str,
+    company_id: &CompanyId,
     customer_id: &CustomerId,
     on_method: Option<&CardId>,
 ) -> StoreResult<bool> {
@@ -135,7 +135,7 @@ pub struct PropertyCard {
 
 pub async fn property_cards(
     db: &Db,
-    company_id: &str,
+    company_id: &CompanyId,
     customer_id: &CustomerId,
     enrollment_id: Option<&str>,
 ) -> StoreResult<Vec<PropertyCard>> {
@@ -166,7 +166,7 @@ pub async fn property_cards(
 /// enrollment's own card). The property must be billed to the customer.
 pub async fn set_property_card(
     conn: &mut Conn,
-    company_id: &str,
+    company_id: &CompanyId,
     enrollment_id: &str,
     property_id: &PropertyId,
     method_id: Option<&CardId>,

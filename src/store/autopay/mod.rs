@@ -21,6 +21,7 @@ use time::OffsetDateTime;
 
 use super::{Conn, StoreResult, dynamic_sql, placeholders};
 use crate::domain::autopay::{Grouping, Timing, format_retry_days, parse_retry_days};
+use crate::domain::ids::CompanyId;
 
 // ---------------------------------------------------------------- settings
 
@@ -122,7 +123,7 @@ fn settings_from_row(r: &crate::store::sql::Row) -> StoreResult<Settings> {
 
 pub async fn settings(
     executor: impl crate::store::sql::Executor<'_>,
-    company_id: &str,
+    company_id: &CompanyId,
 ) -> StoreResult<Settings> {
     let sql = format!("SELECT {SETTINGS_COLUMNS} FROM autopay_settings WHERE company_id = $1");
     let row = crate::store::sql::query(dynamic_sql(sql))
@@ -137,7 +138,7 @@ pub async fn settings(
 
 pub async fn save_settings(
     conn: &mut Conn,
-    company_id: &str,
+    company_id: &CompanyId,
     s: &Settings,
     at: OffsetDateTime,
 ) -> StoreResult<()> {
@@ -190,7 +191,7 @@ pub async fn save_settings(
 /// Whether every chosen template is one of the company's.
 pub async fn templates_belong(
     conn: &mut Conn,
-    company_id: &str,
+    company_id: &CompanyId,
     t: &Templates,
 ) -> StoreResult<bool> {
     let (email, sms) = t.ids();

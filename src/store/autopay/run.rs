@@ -7,11 +7,11 @@ use std::collections::HashSet;
 use serde::Serialize;
 use time::{Date, OffsetDateTime};
 
-use crate::domain::ids::{CardId, CustomerId, InvoiceId};
+use crate::domain::ids::{CardId, CompanyId, CustomerId, InvoiceId};
 use crate::store::{Conn, Db, StoreResult, dynamic_sql, placeholders};
 
 /// Companies with at least one active enrollment, with their time zones.
-pub async fn companies_with_autopay(db: &Db) -> StoreResult<Vec<(String, String)>> {
+pub async fn companies_with_autopay(db: &Db) -> StoreResult<Vec<(CompanyId, String)>> {
     Ok(crate::store::sql::query_as(
         "SELECT c.id, c.time_zone FROM companies c
          WHERE EXISTS (SELECT 1 FROM autopay_enrollments e
@@ -65,7 +65,7 @@ pub struct OpenInvoice {
 /// the enrollment's first day (or is being retried).
 pub async fn still_covers(
     conn: &mut Conn,
-    company_id: &str,
+    company_id: &CompanyId,
     customer_id: &CustomerId,
     method_id: &CardId,
     invoice_ids: &[InvoiceId],
@@ -111,7 +111,11 @@ pub struct Window {
 /// Open invoices (never refunded) of the company's enrolled customers, due
 /// on or after the enrollment's first day (or being retried), that autopay
 /// has not given up on, within `w`.
-pub async fn open_enrolled(db: &Db, company_id: &str, w: Window) -> StoreResult<Vec<OpenInvoice>> {
+pub async fn open_enrolled(
+    db: &Db,
+    company_id: &CompanyId,
+    w: Window,
+) -> StoreResult<Vec<OpenInvoice>> {
     open_enrolled_where(db, company_id, None, w).await
 }
 
@@ -119,7 +123,7 @@ pub async fn open_enrolled(db: &Db, company_id: &str, w: Window) -> StoreResult<
 /// (never tried, or being retried), whatever its day.
 pub async fn customer_open_enrolled(
     db: &Db,
-    company_id: &str,
+    company_id: &CompanyId,
     customer_id: &CustomerId,
 ) -> StoreResult<Vec<OpenInvoice>> {
     let w = Window {
@@ -133,7 +137,7 @@ pub async fn customer_open_enrolled(
 
 async fn open_enrolled_where(
     db: &Db,
-    company_id: &str,
+    company_id: &CompanyId,
     customer_id: Option<&str>,
     w: Window,
 ) -> StoreResult<Vec<OpenInvoice>> {
@@ -211,7 +215,7 @@ async fn open_enrolled_where(
 /// Whether an attempt with this idempotency key exists (tried before today).
 pub async fn attempt_exists(
     db: &Db,
-    company_id: &str,
+    company_id: &CompanyId,
     customer_id: &CustomerId,
     key: &str,
 ) -> StoreResult<bool> {
@@ -241,7 +245,7 @@ pub struct EnrolledCard {
 
 /// Every live card that active enrollments of the company use (the
 /// enrollment's card and cards chosen for properties).
-pub async fn enrolled_cards(db: &Db, company_id: &str) -> StoreResult<Vec<EnrolledCard>> {
+pub async fn enrolled_cards(db: &Db, company_id: &CompanyId) -> StoreResult<Vec<EnrolledCard>> {
     let rows = crate::store::sql::query(
         "SELECT DISTINCT m.id, m.customer_id, m.brand, m.last4, m.exp_month, m.exp_year, c.email, c.phone
          FROM autopay_enrollments e
@@ -274,7 +278,7 @@ pub async fn enrolled_cards(db: &Db, company_id: &str) -> StoreResult<Vec<Enroll
 /// Which of these marks (message causes) were queued before.
 pub async fn existing_marks(
     db: &Db,
-    company_id: &str,
+    company_id: &CompanyId,
     marks: &[String],
 ) -> StoreResult<HashSet<String>> {
     let mut found = HashSet::new();
@@ -295,7 +299,7 @@ pub async fn existing_marks(
 /// Records a mark; `false` when another run recorded it first.
 pub async fn insert_mark(
     conn: &mut Conn,
-    company_id: &str,
+    company_id: &CompanyId,
     mark: &str,
     at: OffsetDateTime,
 ) -> StoreResult<bool> {
@@ -314,7 +318,7 @@ pub async fn insert_mark(
 /// The customer's email and phone.
 pub async fn contacts(
     conn: &mut Conn,
-    company_id: &str,
+    company_id: &CompanyId,
     customer_id: &CustomerId,
 ) -> StoreResult<Option<(Option<String>, Option<String>)>> {
     Ok(crate::store::sql::query_as(

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use time::{Date, OffsetDateTime};
 
 use super::ItemState;
-use crate::domain::ids::{AttemptId, CardId, InvoiceId};
+use crate::domain::ids::{AttemptId, CardId, CompanyId, InvoiceId};
 use crate::store::{Conn, Db, StoreResult, dynamic_sql, placeholders};
 
 /// An invoice of an attempt's plan: number and dates, and autopay's state.
@@ -22,7 +22,7 @@ pub struct PlannedInvoice {
 
 pub async fn planned_invoices(
     conn: &mut Conn,
-    company_id: &str,
+    company_id: &CompanyId,
     ids: &[String],
 ) -> StoreResult<Vec<PlannedInvoice>> {
     if ids.is_empty() {
@@ -72,7 +72,7 @@ pub async fn planned_invoices(
 /// Writes an invoice's autopay state after a try.
 pub struct ItemUpdate<'a> {
     pub invoice_id: &'a str,
-    pub company_id: &'a str,
+    pub company_id: &'a CompanyId,
     pub customer_id: &'a str,
     pub charge_on: Date,
     pub failures: i64,
@@ -109,7 +109,7 @@ pub async fn set_item(conn: &mut Conn, u: &ItemUpdate<'_>) -> StoreResult<()> {
 /// What a settled autopay attempt came to.
 pub struct NewResult<'a> {
     pub attempt_id: &'a str,
-    pub company_id: &'a str,
+    pub company_id: &'a CompanyId,
     pub customer_id: &'a str,
     /// `paid`, `retry`, `dropped` or `not_charged`.
     pub outcome: &'a str,
@@ -159,7 +159,7 @@ pub struct DeclineInfo {
 
 pub async fn decline_info(
     db: &Db,
-    company_id: &str,
+    company_id: &CompanyId,
     attempt_id: &AttemptId,
 ) -> StoreResult<Option<DeclineInfo>> {
     let row = crate::store::sql::query(
@@ -186,7 +186,7 @@ pub async fn decline_info(
 /// A card's brand, last 4 and expiry (even if removed since), scoped by company.
 pub async fn card(
     db: &Db,
-    company_id: &str,
+    company_id: &CompanyId,
     method_id: &CardId,
 ) -> StoreResult<Option<(String, String, i64, i64)>> {
     Ok(crate::store::sql::query_as(
@@ -202,7 +202,7 @@ pub async fn card(
 /// the enrollment's), if the bill-to customer is enrolled.
 pub async fn card_for_invoice(
     db: &Db,
-    company_id: &str,
+    company_id: &CompanyId,
     invoice_id: &InvoiceId,
 ) -> StoreResult<Option<(String, String, i64, i64)>> {
     Ok(crate::store::sql::query_as(

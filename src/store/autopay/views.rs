@@ -4,6 +4,7 @@
 use serde::Serialize;
 use time::{Date, OffsetDateTime};
 
+use crate::domain::ids::CompanyId;
 use crate::store::{Db, StoreResult};
 
 /// A settled autopay attempt as the office sees it.
@@ -23,7 +24,7 @@ pub struct ResultRow {
 }
 
 /// The results of the company's last run that settled autopay attempts.
-pub async fn last_run_results(db: &Db, company_id: &str) -> StoreResult<Vec<ResultRow>> {
+pub async fn last_run_results(db: &Db, company_id: &CompanyId) -> StoreResult<Vec<ResultRow>> {
     let rows = crate::store::sql::query(
         "SELECT r.attempt_id, r.customer_id, c.name, r.outcome, r.amount, r.currency, r.code,
                 r.payment_id, r.next_try_on, r.invoice_numbers, r.settled_at
@@ -70,7 +71,7 @@ pub struct ItemRow {
 }
 
 /// Open invoices with autopay state `status` (`retrying` or `failed`).
-pub async fn items(db: &Db, company_id: &str, status: &str) -> StoreResult<Vec<ItemRow>> {
+pub async fn items(db: &Db, company_id: &CompanyId, status: &str) -> StoreResult<Vec<ItemRow>> {
     let rows = crate::store::sql::query(
         "SELECT it.invoice_id, i.number, it.customer_id, c.name, i.balance, i.currency, it.failures,
                 it.next_try_on, it.last_code, it.updated_at
@@ -103,7 +104,7 @@ pub async fn items(db: &Db, company_id: &str, status: &str) -> StoreResult<Vec<I
 }
 
 /// How many customers of the company have autopay on.
-pub async fn enrolled_count(db: &Db, company_id: &str) -> StoreResult<i64> {
+pub async fn enrolled_count(db: &Db, company_id: &CompanyId) -> StoreResult<i64> {
     Ok(crate::store::sql::query_scalar(
         "SELECT COUNT(*) FROM autopay_enrollments WHERE company_id = $1 AND cancelled_at IS NULL",
     )

@@ -5,7 +5,7 @@ use time::Date;
 
 use super::{Conn, Db, StoreError, StoreResult, dynamic_sql};
 use crate::domain::LineInput;
-use crate::domain::ids::{CustomerId, InvoiceId, PropertyId};
+use crate::domain::ids::{CompanyId, CustomerId, InvoiceId, PropertyId};
 use crate::domain::money::Currency;
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -38,7 +38,7 @@ pub struct Invoice {
 }
 
 pub struct NewInvoice<'a> {
-    pub company_id: &'a str,
+    pub company_id: &'a CompanyId,
     pub number: Option<&'a str>,
     pub property_id: &'a str,
     pub bill_to_customer_id: &'a str,
@@ -161,13 +161,17 @@ fn fold_rows(rows: &[crate::store::sql::Row]) -> StoreResult<Vec<Invoice>> {
     Ok(out)
 }
 
-pub async fn get(db: &Db, company_id: &str, id: &str) -> StoreResult<Option<Invoice>> {
+pub async fn get(db: &Db, company_id: &CompanyId, id: &str) -> StoreResult<Option<Invoice>> {
     let mut conn = db.reader().acquire().await?;
     get_on(&mut conn, company_id, id).await
 }
 
 /// `get` on a connection of the caller's (inside a write transaction).
-pub async fn get_on(conn: &mut Conn, company_id: &str, id: &str) -> StoreResult<Option<Invoice>> {
+pub async fn get_on(
+    conn: &mut Conn,
+    company_id: &CompanyId,
+    id: &str,
+) -> StoreResult<Option<Invoice>> {
     let sql = format!(
         "SELECT {INVOICE_COLUMNS} FROM invoices i
          LEFT JOIN invoice_lines l ON l.invoice_id = i.id
@@ -183,7 +187,7 @@ pub async fn get_on(conn: &mut Conn, company_id: &str, id: &str) -> StoreResult<
 
 pub async fn list(
     db: &Db,
-    company_id: &str,
+    company_id: &CompanyId,
     customer_id: Option<&str>,
     status: Option<&str>,
     limit: i64,
@@ -267,7 +271,7 @@ pub fn void_refusal(s: &ChangeState) -> Option<Refusal> {
 /// The invoice's change state and its total.
 pub async fn change_state(
     tx: &mut Conn,
-    company_id: &str,
+    company_id: &CompanyId,
     id: &str,
 ) -> StoreResult<Option<(ChangeState, i64)>> {
     let row: Option<(String, i64, bool, i64)> = crate::store::sql::query_as(
@@ -304,7 +308,7 @@ pub struct Replacement<'a> {
 /// Returns the old total, or why it was refused. Run it in a transaction.
 pub async fn replace(
     tx: &mut Conn,
-    company_id: &str,
+    company_id: &CompanyId,
     id: &str,
     r: &Replacement<'_>,
 ) -> StoreResult<Result<i64, Refusal>> {
@@ -356,7 +360,11 @@ pub async fn replace(
 /// Voids an invoice nothing has been applied to. Its total and balance stay
 /// as they were (the balance CHECK holds); status 'void' takes it off every
 /// payable and owed list. Run it in a transaction.
-pub async fn void(tx: &mut Conn, company_id: &str, id: &str) -> StoreResult<Result<(), Refusal>> {
+pub async fn void(
+    tx: &mut Conn,
+    company_id: &CompanyId,
+    id: &str,
+) -> StoreResult<Result<(), Refusal>> {
     let Some((state, _)) = change_state(tx, company_id, id).await? else {
         return Ok(Err(Refusal::NotFound));
     };
@@ -453,7 +461,7 @@ pub struct StatementRow {
 /// The open invoices billed to a customer, by service address and due date.
 pub async fn open_for_statement(
     db: &Db,
-    company_id: &str,
+    company_id: &CompanyId,
     customer_id: &CustomerId,
 ) -> StoreResult<Vec<StatementRow>> {
     let rows = crate::store::sql::query(

@@ -3,7 +3,7 @@
 
 use super::*;
 
-use crate::domain::ids::{CustomerId, InvoiceId, PaymentId, PropertyId, RefundId};
+use crate::domain::ids::{CompanyId, CustomerId, InvoiceId, PaymentId, PropertyId, RefundId};
 
 /// Which invoices the office list shows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -92,7 +92,7 @@ pub struct ListTotals {
 /// totals of everything that matched (one query: window aggregates).
 pub async fn office_list(
     db: &Db,
-    company_id: &str,
+    company_id: &CompanyId,
     filter: &ListFilter<'_>,
     limit: i64,
 ) -> StoreResult<(Vec<ListRow>, ListTotals)> {
@@ -166,7 +166,7 @@ pub struct PropertyChoice {
 /// customer lives at or pays for.
 pub async fn property_choices(
     db: &Db,
-    company_id: &str,
+    company_id: &CompanyId,
     customer_id: Option<&str>,
     limit: i64,
 ) -> StoreResult<Vec<PropertyChoice>> {
@@ -249,7 +249,7 @@ impl Detail {
     }
 }
 
-pub async fn detail(db: &Db, company_id: &str, id: &str) -> StoreResult<Option<Detail>> {
+pub async fn detail(db: &Db, company_id: &CompanyId, id: &str) -> StoreResult<Option<Detail>> {
     let Some(invoice) = get(db, company_id, id).await? else {
         return Ok(None);
     };

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use super::Consent;
-use crate::domain::ids::{AttemptId, CustomerId, InvoiceId};
+use crate::domain::ids::{AttemptId, CompanyId, CustomerId, InvoiceId};
 use crate::domain::money::Currency;
 use crate::store::{Conn, Db, StoreResult, dynamic_sql, placeholders};
 
@@ -18,7 +18,7 @@ pub struct PlannedShare {
 #[derive(Debug, Clone)]
 pub struct Attempt {
     pub id: AttemptId,
-    pub company_id: String,
+    pub company_id: CompanyId,
     pub customer_id: CustomerId,
     pub fingerprint: String,
     pub channel: String,
@@ -70,7 +70,7 @@ fn attempt_from_row(row: &crate::store::sql::Row) -> StoreResult<Attempt> {
 
 pub async fn find_attempt(
     tx: &mut Conn,
-    company_id: &str,
+    company_id: &CompanyId,
     customer_id: &CustomerId,
     key: &str,
 ) -> StoreResult<Option<Attempt>> {
@@ -91,7 +91,7 @@ pub async fn find_attempt(
 /// customer it was for).
 pub async fn attempt_customer_by_key(
     conn: &mut Conn,
-    company_id: &str,
+    company_id: &CompanyId,
     key: &str,
 ) -> StoreResult<Option<CustomerId>> {
     Ok(crate::store::sql::query_scalar(
@@ -117,7 +117,7 @@ pub async fn get_attempt(
 }
 
 /// An attempt's status (`pending`, `succeeded`, `declined`, `failed`).
-pub async fn attempt_status(conn: &mut Conn, id: &str) -> StoreResult<Option<String>> {
+pub async fn attempt_status(conn: &mut Conn, id: &AttemptId) -> StoreResult<Option<String>> {
     Ok(
         crate::store::sql::query_scalar("SELECT status FROM payment_attempts WHERE id = $1")
             .bind(id)
@@ -143,7 +143,7 @@ pub async fn pending_attempts(db: &Db, before: OffsetDateTime) -> StoreResult<Ve
 /// returns `(id, balance, currency)` of those it locked.
 pub async fn lock_invoices(
     tx: &mut Conn,
-    company_id: &str,
+    company_id: &CompanyId,
     customer_id: &CustomerId,
     attempt_id: &AttemptId,
     ids: &[InvoiceId],
@@ -169,7 +169,7 @@ pub async fn lock_invoices(
 /// that belong to the customer.
 pub async fn invoice_states(
     tx: &mut Conn,
-    company_id: &str,
+    company_id: &CompanyId,
     customer_id: &CustomerId,
     ids: &[InvoiceId],
 ) -> StoreResult<Vec<(InvoiceId, String, i64, bool)>> {
@@ -189,7 +189,7 @@ pub async fn invoice_states(
 
 pub struct NewAttempt<'a> {
     pub id: &'a AttemptId,
-    pub company_id: &'a str,
+    pub company_id: &'a CompanyId,
     pub customer_id: &'a CustomerId,
     pub idempotency_key: &'a str,
     pub fingerprint: &'a str,

@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 use time::Date;
 
 use crate::crypto::new_id;
-use crate::domain::ids::{CardId, CustomerId};
+use crate::domain::ids::{CardId, CompanyId, CustomerId};
 use crate::store::{Conn, Db, StoreResult};
 
 /// The consent a customer gave to autopay, as recorded.
@@ -31,7 +31,7 @@ pub struct SavedMethod {
 
 pub async fn saved_method(
     db: &Db,
-    company_id: &str,
+    company_id: &CompanyId,
     customer_id: &CustomerId,
     id: &CardId,
 ) -> StoreResult<Option<SavedMethod>> {
@@ -59,7 +59,7 @@ pub async fn saved_method(
 /// The customer's saved cards, newest first.
 pub async fn saved_methods(
     db: &Db,
-    company_id: &str,
+    company_id: &CompanyId,
     customer_id: &CustomerId,
 ) -> StoreResult<Vec<SavedMethod>> {
     let rows: Vec<(CardId, String, String, String, i64, i64)> = crate::store::sql::query_as(
@@ -88,7 +88,7 @@ pub async fn saved_methods(
 
 pub async fn insert_method(
     tx: &mut Conn,
-    company_id: &str,
+    company_id: &CompanyId,
     customer_id: &CustomerId,
     processor_method_id: &str,
     card: &crate::domain::processor::CardSummary,
@@ -116,7 +116,7 @@ pub async fn insert_method(
 /// Replaces the customer's autopay enrollment with one for `method_id`.
 pub async fn enroll_autopay(
     tx: &mut Conn,
-    company_id: &str,
+    company_id: &CompanyId,
     customer_id: &CustomerId,
     method_id: &CardId,
     consent: &Consent,

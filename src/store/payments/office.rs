@@ -5,7 +5,7 @@ use serde::Serialize;
 use time::Date;
 
 use crate::domain::Allocation;
-use crate::domain::ids::{CustomerId, InvoiceId, PaymentId};
+use crate::domain::ids::{CompanyId, CustomerId, InvoiceId, PaymentId};
 use crate::domain::money::Currency;
 use crate::store::{Conn, Db, StoreResult, dynamic_sql, placeholders};
 
@@ -27,7 +27,7 @@ pub struct PayableInvoice {
 /// The customer's open invoices with a balance, oldest due first.
 pub async fn office_open_invoices(
     db: &Db,
-    company_id: &str,
+    company_id: &CompanyId,
     customer_id: &CustomerId,
 ) -> StoreResult<Vec<PayableInvoice>> {
     let rows = crate::store::sql::query(
@@ -61,7 +61,7 @@ fn payable_from_row(r: &crate::store::sql::Row) -> StoreResult<PayableInvoice> {
 /// `(invoice, status)`; ids that are not the customer's are left out.
 pub async fn office_invoice_states(
     conn: &mut Conn,
-    company_id: &str,
+    company_id: &CompanyId,
     customer_id: &CustomerId,
     ids: &[String],
 ) -> StoreResult<Vec<(PayableInvoice, String)>> {
@@ -90,7 +90,7 @@ pub async fn office_invoice_states(
 /// The office payment recorded under a form's key, if any.
 pub async fn find_by_office_key(
     conn: &mut Conn,
-    company_id: &str,
+    company_id: &CompanyId,
     key: &str,
 ) -> StoreResult<Option<PaymentId>> {
     Ok(crate::store::sql::query_scalar(
@@ -106,7 +106,7 @@ pub async fn find_by_office_key(
 /// now; `false` (nothing changed) when the invoice is no longer like that.
 pub async fn apply_office_share(
     conn: &mut Conn,
-    company_id: &str,
+    company_id: &CompanyId,
     customer_id: &CustomerId,
     share: &Allocation,
 ) -> StoreResult<bool> {
@@ -126,7 +126,7 @@ pub async fn apply_office_share(
 }
 
 pub struct NewOfficePayment<'a> {
-    pub company_id: &'a str,
+    pub company_id: &'a CompanyId,
     pub customer_id: &'a str,
     /// `office`, or `api` for one recorded through the API.
     pub channel: &'a str,
@@ -166,17 +166,18 @@ pub async fn insert_office_payment(
     Ok(id)
 }
 
-/// Names the office user who took a card payment.
+/// Names who took a card payment: the office user, else the actor's audit
+/// name.
 pub async fn set_recorded_by(
     conn: &mut Conn,
-    company_id: &str,
+    company_id: &CompanyId,
     payment_id: &PaymentId,
-    user_id: &str,
+    recorded_by: &str,
 ) -> StoreResult<()> {
     crate::store::sql::query(
         "UPDATE payments SET recorded_by = $1 WHERE id = $2 AND company_id = $3 AND recorded_by IS NULL",
     )
-    .bind(user_id)
+    .bind(recorded_by)
     .bind(payment_id)
     .bind(company_id)
     .execute(&mut *conn)

@@ -6,7 +6,7 @@ use time::OffsetDateTime;
 
 use super::Attempt;
 use crate::domain::Allocation;
-use crate::domain::ids::{AttemptId, CustomerId, InvoiceId, PaymentId};
+use crate::domain::ids::{AttemptId, CompanyId, CustomerId, InvoiceId, PaymentId};
 use crate::domain::money::Currency;
 use crate::domain::processor::Charge;
 use crate::store::{Conn, Db, StoreResult, dynamic_sql, placeholders};
@@ -121,7 +121,7 @@ pub async fn insert_allocations(
 /// balance)` of those open and held by no one, in the order given.
 pub async fn open_unheld_balances(
     tx: &mut Conn,
-    company_id: &str,
+    company_id: &CompanyId,
     ids: &[InvoiceId],
 ) -> StoreResult<Vec<(InvoiceId, i64)>> {
     if ids.is_empty() {
@@ -148,7 +148,7 @@ pub async fn open_unheld_balances(
 /// while open, unheld and owing at least its share. Returns the ids applied.
 pub async fn apply_to_open_invoices(
     tx: &mut Conn,
-    company_id: &str,
+    company_id: &CompanyId,
     shares: &[Allocation],
 ) -> StoreResult<Vec<InvoiceId>> {
     let mut applied = Vec::new();
@@ -184,7 +184,7 @@ pub struct Unapplied {
     pub created_at: OffsetDateTime,
 }
 
-pub async fn unapplied_payments(db: &Db, company_id: &str) -> StoreResult<Vec<Unapplied>> {
+pub async fn unapplied_payments(db: &Db, company_id: &CompanyId) -> StoreResult<Vec<Unapplied>> {
     let rows: Vec<(String, String, String, i64, String, OffsetDateTime)> =
         crate::store::sql::query_as(
             "SELECT p.id, p.customer_id, c.name,
@@ -247,7 +247,7 @@ pub struct PaymentRecord {
 /// Payments of a company (optionally one customer, or one payment), newest first.
 pub async fn list(
     db: &Db,
-    company_id: &str,
+    company_id: &CompanyId,
     customer_id: Option<&CustomerId>,
     payment_id: Option<&PaymentId>,
     limit: i64,
@@ -260,7 +260,7 @@ pub async fn list(
 /// transaction that recorded or refunded it).
 pub async fn get_on(
     conn: &mut Conn,
-    company_id: &str,
+    company_id: &CompanyId,
     payment_id: &PaymentId,
 ) -> StoreResult<Option<PaymentRecord>> {
     Ok(list_on(conn, company_id, None, Some(payment_id), 1)
@@ -271,7 +271,7 @@ pub async fn get_on(
 /// `list` on a connection of the caller's.
 pub async fn list_on(
     conn: &mut Conn,
-    company_id: &str,
+    company_id: &CompanyId,
     customer_id: Option<&CustomerId>,
     payment_id: Option<&PaymentId>,
     limit: i64,
@@ -416,7 +416,7 @@ const OFFICE_FILTER: &str =
 /// the totals of all that match.
 pub async fn office_list(
     db: &Db,
-    company_id: &str,
+    company_id: &CompanyId,
     f: &OfficeFilter,
     limit: i64,
 ) -> StoreResult<(OfficeTotals, Vec<OfficePayment>)> {
@@ -464,7 +464,7 @@ pub async fn office_list(
 /// One payment of the company, or `None` (another company's id too).
 pub async fn office_get(
     conn: &mut Conn,
-    company_id: &str,
+    company_id: &CompanyId,
     payment_id: &PaymentId,
 ) -> StoreResult<Option<OfficePayment>> {
     let sql = format!("{OFFICE_PAYMENT_SELECT} WHERE p.company_id = $1 AND p.id = $2");

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use super::{CsrfForm, OfficeUser, page, page_with_status, refused};
 use crate::app::{Rejected, alerts};
 use crate::domain::dates;
-use crate::domain::ids::AlertRuleId;
+use crate::domain::ids::{AlertRuleId, CompanyId};
 use crate::domain::money::Money;
 use crate::store::StoreError;
 use crate::store::alerts::{self as store, AlertRule, ReceiptSettings, RuleFields, Timing};
@@ -168,7 +168,7 @@ struct SavedQuery {
 /// The company's email and SMS templates as (id, name) pairs.
 async fn template_choices(
     state: &AppState,
-    company_id: &str,
+    company_id: &CompanyId,
 ) -> Result<(Vec<(String, String)>, Vec<(String, String)>), ApiError> {
     let db = &state.app.db;
     let emails = tpl::list_email(db, company_id)

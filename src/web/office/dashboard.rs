@@ -11,6 +11,7 @@ use serde::Serialize;
 use time::Date;
 
 use super::{OfficeUser, page};
+use crate::domain::ids::CompanyId;
 use crate::domain::money::Money;
 use crate::store::companies;
 use crate::web::AppState;
@@ -314,7 +315,7 @@ const PENDING_NOTICE: time::Duration = time::Duration::days(1);
 /// fieldpay gave up applying.
 async fn needing_attention(
     state: &AppState,
-    company_id: &str,
+    company_id: &CompanyId,
     time_zone: &str,
 ) -> Result<Vec<AttentionView>, crate::store::StoreError> {
     let now = state.app.clock.now();

@@ -17,7 +17,7 @@ use super::{CsrfForm, OfficeUser, page_with_status};
 use crate::app::Refusal;
 use crate::app::webhooks::{self, EndpointView};
 use crate::domain::dates::display_instant;
-use crate::domain::ids::{WebhookDeliveryId, WebhookEndpointId, WebhookEventId};
+use crate::domain::ids::{CompanyId, WebhookDeliveryId, WebhookEndpointId, WebhookEventId};
 use crate::domain::webhooks::EventType;
 use crate::store::webhooks::{DeliveryView, TryView};
 use crate::web::AppState;
@@ -44,7 +44,7 @@ pub fn routes() -> Router<AppState> {
 }
 
 /// The company's time zone, for the times shown.
-async fn time_zone(state: &AppState, company_id: &str) -> Result<String, ApiError> {
+async fn time_zone(state: &AppState, company_id: &CompanyId) -> Result<String, ApiError> {
     Ok(crate::store::companies::get(&state.app.db, company_id)
         .await?
         .map(|c| c.time_zone)

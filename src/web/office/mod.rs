@@ -25,6 +25,7 @@ use serde::{Deserialize, Serialize};
 use super::signin_csrf::{self, SigninToken};
 use super::{AppState, ClientIp};
 use crate::auth;
+use crate::domain::ids::{CompanyId, UserId};
 use crate::store::sessions::{self, Kind};
 use crate::store::{StoreError, audit};
 
@@ -60,8 +61,8 @@ pub fn routes() -> Router<AppState> {
 /// The signed-in office user. Its `company_id` scopes every query.
 #[derive(Debug, Clone, Serialize)]
 pub struct OfficeUser {
-    pub user_id: String,
-    pub company_id: String,
+    pub user_id: UserId,
+    pub company_id: CompanyId,
     pub email: String,
     pub role: String,
     pub company_name: String,
@@ -151,10 +152,11 @@ impl FromRequestParts<AppState> for OfficeUser {
             .await
             .map_err(|e| super::error::ApiError::from(e).into_response())?
             .ok_or_else(to_login)?;
+        let user_id = UserId::from(session.principal_id);
         let user = crate::store::companies::active_office_user(
             &state.app.db,
             &session.company_id,
-            &session.principal_id,
+            &user_id,
         )
         .await
         .map_err(|e| super::error::ApiError::from(e).into_response())?
@@ -163,7 +165,7 @@ impl FromRequestParts<AppState> for OfficeUser {
             .await
             .map_err(|e| super::error::ApiError::from(e).into_response())?;
         Ok(OfficeUser {
-            user_id: session.principal_id,
+            user_id,
             company_id: session.company_id,
             email: user.email,
             role: user.role,
@@ -320,8 +322,8 @@ pub(crate) async fn signed_in(
     state: &AppState,
     headers: &HeaderMap,
     ip: ClientIp,
-    user_id: &str,
-    company_id: &str,
+    user_id: &UserId,
+    company_id: &CompanyId,
     how: &str,
 ) -> Response {
     let ttl = time::Duration::hours(SESSION_HOURS);

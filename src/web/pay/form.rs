@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use super::page::{FormState, render_page};
 use super::{ClientIp, consent_for, form_sig_valid, resolve};
 use crate::app::payments::{self, PayError, PayInvoices, PayResult, PayStep};
-use crate::domain::ids::{AttemptId, CustomerId, InvoiceId};
+use crate::domain::ids::{AttemptId, CompanyId, CustomerId, InvoiceId};
 use crate::store::paypage;
 use crate::web::AppState;
 use crate::web::error::ApiError;
@@ -85,7 +85,7 @@ pub(super) async fn submit(
 
 /// Who pays through a pay form, and how the form was bound.
 pub(crate) struct FormPayer<'a> {
-    pub company_id: &'a str,
+    pub company_id: &'a CompanyId,
     pub customer_id: &'a CustomerId,
     /// What the form token was signed for (see `form_token`).
     pub scope: &'a str,
@@ -176,7 +176,7 @@ pub(crate) async fn submit_form(
         None
     };
     let req = PayInvoices {
-        company_id: payer.company_id.to_string(),
+        company_id: payer.company_id.clone(),
         customer_id: payer.customer_id.into(),
         invoice_ids: form.invoice_ids.clone(),
         payment_method: method,
@@ -230,13 +230,13 @@ pub const AUTHENTICATE_MESSAGE: &str = "Your bank asks you to confirm this payme
 /// cut the settlement short.
 pub(super) async fn confirm_detached(
     state: &AppState,
-    company_id: &str,
+    company_id: &CompanyId,
     customer_id: &str,
     attempt_id: &str,
 ) -> Result<Option<PayStep>, PayError> {
     let app = state.app.clone();
     let (company_id, customer_id, attempt_id) = (
-        company_id.to_string(),
+        company_id.clone(),
         customer_id.to_string(),
         AttemptId::from(attempt_id),
     );

@@ -25,6 +25,7 @@ use super::{AppState, ClientIp, not_found_for, user_agent};
 use crate::crypto::random_token;
 use crate::domain::autopay_consent_text;
 use crate::domain::i18n::Lang;
+use crate::domain::ids::CompanyId;
 use crate::store::companies;
 use crate::store::links::LiveLink;
 use crate::store::payments::Consent;
@@ -144,7 +145,7 @@ static OPENED: Mutex<Option<HashMap<String, OffsetDateTime>>> = Mutex::new(None)
 /// the database writer.
 pub(super) fn note_opened(
     state: &AppState,
-    company_id: &str,
+    company_id: &CompanyId,
     link_id: &str,
     customer_id: &str,
     token: &str,
@@ -165,7 +166,7 @@ pub(super) fn note_opened(
     }
     let app = state.app.clone();
     let (company_id, customer_id, token) = (
-        company_id.to_string(),
+        company_id.clone(),
         customer_id.to_string(),
         token.to_string(),
     );
@@ -225,7 +226,7 @@ pub(crate) fn form_sig_valid(state: &AppState, scope: &str, nonce: &str, sig: &s
 /// the page was shown in), when, from where.
 pub(crate) async fn consent_for(
     state: &AppState,
-    company_id: &str,
+    company_id: &CompanyId,
     customer_id: &crate::domain::ids::CustomerId,
     channel: &str,
     ip: ClientIp,

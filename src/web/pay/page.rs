@@ -11,7 +11,7 @@ use crate::app::autopay::AutopayState;
 use crate::app::payments::ActionNeeded;
 use crate::domain::autopay_consent_text;
 use crate::domain::i18n::{self, Lang, tr};
-use crate::domain::ids::{CustomerId, PaymentId};
+use crate::domain::ids::{CompanyId, CustomerId, PaymentId};
 use crate::domain::money::Money;
 use crate::processor::PageProcessor;
 use crate::store::companies;
@@ -375,7 +375,7 @@ pub(super) async fn receipt(
 /// `None` when the payment is not theirs.
 pub(crate) async fn receipt_context(
     state: &AppState,
-    company_id: &str,
+    company_id: &CompanyId,
     customer_id: &CustomerId,
     payment_id: &PaymentId,
 ) -> Result<Option<minijinja::Value>, ApiError> {

@@ -14,7 +14,7 @@ use super::{
 use crate::app::App;
 use crate::auth;
 use crate::domain::i18n::{Arg, tr};
-use crate::domain::ids::CustomerId;
+use crate::domain::ids::{CompanyId, CustomerId};
 use crate::store::portal::{self as store, Purpose};
 use crate::store::{StoreError, audit, sessions};
 use crate::web::error::ApiError;
@@ -55,7 +55,7 @@ impl From<StoreError> for InviteError {
 /// password, emailed to the customer's email on file.
 pub async fn create_invitation(
     app: &App,
-    company_id: &str,
+    company_id: &CompanyId,
     customer_id: &CustomerId,
     actor: &str,
 ) -> Result<Invitation, InviteError> {
@@ -263,7 +263,7 @@ pub(super) async fn accept_invite(
 #[derive(Deserialize)]
 pub(super) struct LoginQuery {
     #[serde(default)]
-    company: String,
+    company: CompanyId,
 }
 
 pub(super) async fn login_page(
@@ -286,7 +286,10 @@ pub(super) async fn login_page(
 /// Whose sign-in page this is: the company named by `?company=` (its public
 /// id, as in its logo's address), else the installation's only company;
 /// its name, logo, phone and accent colour. Nothing for an unknown id.
-async fn login_brand(state: &AppState, company_id: &str) -> Result<minijinja::Value, StoreError> {
+async fn login_brand(
+    state: &AppState,
+    company_id: &CompanyId,
+) -> Result<minijinja::Value, StoreError> {
     let db = &state.app.db;
     let company = if company_id.is_empty() {
         crate::store::companies::sole(db).await?
@@ -339,7 +342,7 @@ pub(super) struct LoginForm {
     password: String,
     /// Whose sign-in page the form was on (its branding when shown again).
     #[serde(default)]
-    company: String,
+    company: CompanyId,
 }
 
 /// POST /portal/login. One email may have accounts at several companies: each
@@ -403,7 +406,7 @@ async fn sign_in(
     state: &AppState,
     headers: &HeaderMap,
     ip: ClientIp,
-    company_id: &str,
+    company_id: &CompanyId,
     customer_id: &str,
     how: &str,
 ) -> Response {
@@ -425,7 +428,7 @@ async fn open_session(
     tx: &mut crate::store::Conn,
     headers: &HeaderMap,
     ip: ClientIp,
-    company_id: &str,
+    company_id: &CompanyId,
     customer_id: &str,
     how: &str,
 ) -> Result<String, StoreError> {
@@ -459,7 +462,7 @@ pub(super) struct LinkForm {
     email: String,
     /// Whose sign-in page the form was on (its branding when shown again).
     #[serde(default)]
-    company: String,
+    company: CompanyId,
 }
 
 /// POST /portal/login-link: the same answer whether or not the email is

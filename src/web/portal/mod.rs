@@ -23,7 +23,7 @@ use super::AppState;
 use super::error::ApiError;
 use super::office::{cookie_value, session_cookie};
 use crate::app::App;
-use crate::domain::ids::CustomerId;
+use crate::domain::ids::{CompanyId, CustomerId};
 use crate::messaging::email::Email;
 use crate::store::StoreError;
 use crate::store::sessions::{self, Kind};
@@ -72,7 +72,7 @@ pub fn routes() -> Router<AppState> {
 #[derive(Debug, Clone, Serialize)]
 pub struct PortalUser {
     pub customer_id: CustomerId,
-    pub company_id: String,
+    pub company_id: CompanyId,
     pub customer_name: String,
     pub company_name: String,
     pub company_phone: String,
@@ -195,7 +195,7 @@ fn clear_session(state: &AppState, resp: &mut Response) {
 async fn start_session(
     tx: &mut crate::store::Conn,
     headers: &HeaderMap,
-    company_id: &str,
+    company_id: &CompanyId,
     customer_id: &str,
 ) -> Result<String, StoreError> {
     if let Some(old) = cookie_value(headers, COOKIE) {
@@ -216,7 +216,13 @@ async fn start_session(
 /// Sends a plain-text email from the company through the configured
 /// transport (SMTP when set, else the spool folder). Sign-in links are sent
 /// at once rather than through the outbox: they expire in minutes.
-async fn send_email(app: &App, company_id: &str, to: &str, subject: &str, text: String) -> bool {
+async fn send_email(
+    app: &App,
+    company_id: &CompanyId,
+    to: &str,
+    subject: &str,
+    text: String,
+) -> bool {
     let company = match crate::store::companies::get(&app.db, company_id).await {
         Ok(Some(c)) => c,
         _ => return false,

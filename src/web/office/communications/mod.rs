@@ -14,6 +14,7 @@ use serde::Serialize;
 
 use super::OfficeUser;
 use crate::app::templates::TemplateId;
+use crate::domain::ids::CompanyId;
 use crate::messaging::Channel;
 use crate::messaging::template::{self, sms_segments};
 use crate::store::companies;
@@ -34,7 +35,10 @@ type Page = Result<Response, ApiError>;
 pub use crate::messaging::template::VARIABLE_HELP as VARIABLE_MEANINGS;
 
 /// The company's time zone, for showing instants.
-pub(super) async fn time_zone(state: &AppState, company_id: &str) -> Result<String, ApiError> {
+pub(super) async fn time_zone(
+    state: &AppState,
+    company_id: &CompanyId,
+) -> Result<String, ApiError> {
     Ok(companies::get(&state.app.db, company_id)
         .await?
         .map(|c| c.time_zone)

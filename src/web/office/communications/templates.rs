@@ -15,6 +15,7 @@ use crate::app::Rejected;
 use crate::app::messages::DraftBody;
 use crate::app::templates::{self, Draft, TemplateId};
 use crate::domain::i18n::Lang;
+use crate::domain::ids::CompanyId;
 use crate::domain::message::{EmailTranslations, SmsTranslation, SmsTranslations, TemplateEmail};
 use crate::messaging::template::{
     check_email_fields as check_email, check_sms_fields as check_sms,
@@ -267,7 +268,7 @@ pub(super) async fn new_form(State(state): State<AppState>, user: OfficeUser, ki
 /// The stored template as a form, or `None` when it is not the company's.
 async fn load(
     state: &AppState,
-    company_id: &str,
+    company_id: &CompanyId,
     id: &TemplateId,
 ) -> Result<Option<TemplateForm>, ApiError> {
     Ok(match id {
@@ -332,7 +333,7 @@ pub(super) async fn edit_form(
 /// Open invoices to preview with: `(id, "1004 — Lena Landlord — $65.00")`.
 async fn invoice_choices(
     state: &AppState,
-    company_id: &str,
+    company_id: &CompanyId,
 ) -> Result<Vec<(String, String)>, ApiError> {
     let tz = time_zone(state, company_id).await?;
     let filter = crate::store::invoices::ListFilter {

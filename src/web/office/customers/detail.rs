@@ -126,7 +126,7 @@ pub(super) async fn render_detail(
 ) -> Response {
     let result: Result<Option<minijinja::Value>, StoreError> = async {
         let db = &state.app.db;
-        let company_id = user.company_id.as_str();
+        let company_id = &user.company_id;
         let Some(customer) = customers::get(db, company_id, id).await? else {
             return Ok(None);
         };

@@ -12,6 +12,7 @@ use axum::routing::{get, post};
 use serde::Serialize;
 
 use crate::crypto::random_token;
+use crate::domain::ids::CompanyId;
 use crate::domain::money::{Currency, Money};
 use crate::store::payments::OfficePayment;
 use crate::store::{StoreError, companies, refunds};
@@ -62,7 +63,10 @@ pub(super) fn nonce() -> String {
     random_token(24)
 }
 
-pub(super) async fn time_zone(state: &AppState, company_id: &str) -> Result<String, StoreError> {
+pub(super) async fn time_zone(
+    state: &AppState,
+    company_id: &CompanyId,
+) -> Result<String, StoreError> {
     Ok(companies::get(&state.app.db, company_id)
         .await?
         .map(|c| c.time_zone)

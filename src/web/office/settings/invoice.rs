@@ -12,6 +12,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::{internal, owners_only};
+use crate::domain::ids::CompanyId;
 use crate::pdf::PaperSize;
 use crate::store::companies::{self, InvoiceSettings};
 use crate::store::{StoreError, audit};
@@ -180,7 +181,7 @@ pub(super) async fn save_invoice(
 
 async fn write_invoice_settings(
     state: &AppState,
-    company_id: &str,
+    company_id: &CompanyId,
     actor: &str,
     old: &InvoiceSettings,
     new: &InvoiceSettings,

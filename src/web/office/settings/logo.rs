@@ -8,6 +8,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 
 use super::company::company_stored;
 use super::{internal, owners_only};
+use crate::domain::ids::CompanyId;
 use crate::store::{StoreError, audit, companies};
 use crate::web::AppState;
 use crate::web::office::OfficeUser;
@@ -52,7 +53,7 @@ pub(super) async fn office_logo(State(state): State<AppState>, user: OfficeUser)
 /// The logo for public pages (pay page, emails): cacheable for a long time.
 pub(super) async fn public_logo(
     State(state): State<AppState>,
-    Path(company_id): Path<String>,
+    Path(company_id): Path<CompanyId>,
 ) -> Response {
     if company_id.len() > 100 {
         return state.views.not_found();

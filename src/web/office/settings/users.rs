@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{FieldErrors, internal, owners_only};
 use crate::domain::contact::EmailAddress;
+use crate::domain::ids::UserId;
 use crate::domain::text;
 use crate::store::{StoreError, audit, companies};
 use crate::web::AppState;
@@ -170,7 +171,7 @@ pub(super) async fn add_user(
             Ok(Err(e)) => return ApiError::internal(e).into_response(),
             Err(e) => return ApiError::internal(e).into_response(),
         };
-    let result: Result<String, StoreError> = async {
+    let result: Result<UserId, StoreError> = async {
         let mut tx = state.app.db.begin_write().await?;
         let id = companies::create_named_office_user(
             &mut tx,
@@ -212,7 +213,7 @@ pub(super) async fn add_user(
 async fn disable_target(
     state: &AppState,
     user: &OfficeUser,
-    id: &str,
+    id: &UserId,
 ) -> Result<companies::OfficeUserRow, Response> {
     if !user.is_owner() {
         return Err(owners_only(state, user, "manage users"));
@@ -246,7 +247,7 @@ async fn disable_target(
 pub(super) async fn disable_confirm(
     State(state): State<AppState>,
     user: OfficeUser,
-    Path(id): Path<String>,
+    Path(id): Path<UserId>,
 ) -> Response {
     match disable_target(&state, &user, &id).await {
         Ok(target) => page(
@@ -263,7 +264,7 @@ pub(super) async fn disable_confirm(
 pub(super) async fn disable_user(
     State(state): State<AppState>,
     user: OfficeUser,
-    Path(id): Path<String>,
+    Path(id): Path<UserId>,
     Form(f): Form<crate::web::office::CsrfForm>,
 ) -> Response {
     if let Some(r) = user.csrf_refusal(&f.csrf) {
