@@ -11,6 +11,7 @@ use serde_json::json;
 use fieldpay::app::App;
 use fieldpay::config::RateLimits;
 use fieldpay::crypto::new_id;
+use fieldpay::domain::ids::MessageId;
 use fieldpay::messaging::email::BoxFuture;
 use fieldpay::messaging::outbox::{self, Enqueued, NewMessage};
 use fieldpay::messaging::{Channel, Rendered};
@@ -366,7 +367,7 @@ async fn company_and_customer(t: &TestApp) -> (String, String) {
     (company, r.json()["id"].as_str().unwrap().to_string())
 }
 
-async fn queue(t: &TestApp, company: &str, customer: &str, cause: &str) -> String {
+async fn queue(t: &TestApp, company: &str, customer: &str, cause: &str) -> MessageId {
     let m = NewMessage {
         company_id: company.into(),
         customer_id: customer.into(),
