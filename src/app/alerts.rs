@@ -4,9 +4,10 @@
 //! `days` after the due date (default), `days` before it, or on the issue
 //! date. `queue_due`, run by the jobs loop before delivery, queues one
 //! message per channel for every open invoice whose trigger date has come,
-//! with cause `alert:{rule_id}:{invoice_id}`: the outbox's dedupe key
-//! (`cause|channel|recipient`) makes each alert go once per invoice and
-//! channel, however many runners race or restart.
+//! with cause `alert:{rule_id}:{invoice_id}`: the outbox's unique key
+//! (customer, cause, channel, recipient; an invoice's customer never
+//! changes) makes each alert go once per invoice and channel, however many
+//! runners race or restart.
 //!
 //! Catch-up window: only trigger dates within the last `CATCH_UP_DAYS` days
 //! (today included, in the company's time zone) fire. A new rule therefore

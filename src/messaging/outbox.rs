@@ -13,8 +13,8 @@ use super::Channel;
 use super::email::{EmailTransport, SmtpTransport, SpoolTransport};
 use super::sms::{SmsTransport, SpoolSms, TwilioSms, normalize_phone};
 use crate::crypto::new_ids_in_order;
-use crate::domain::ids::CompanyId;
-use crate::store::messages::{self as store, InsertRow};
+use crate::domain::ids::{CompanyId, MessageId};
+use crate::store::messages::{self as store, InsertRow, MessageKey};
 use crate::store::{Conn, StoreError, StoreResult};
 
 /// Attempts before a message that keeps failing temporarily is given up.
@@ -45,18 +45,19 @@ pub struct NewMessage {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Enqueued {
     /// Queued for delivery.
-    Queued { id: String },
+    Queued { id: MessageId },
     /// Kept as `suppressed`: the number opted out of SMS.
-    Suppressed { id: String },
+    Suppressed { id: MessageId },
     /// Kept as `failed`: the recipient cannot be sent to (not an email
     /// address, not a phone number).
-    Rejected { id: String, reason: String },
-    /// The same cause already queued this channel and recipient.
-    Duplicate { id: String },
+    Rejected { id: MessageId, reason: String },
+    /// The same cause already queued this channel and recipient for this
+    /// customer.
+    Duplicate { id: MessageId },
 }
 
 impl Enqueued {
-    pub fn id(&self) -> &str {
+    pub fn id(&self) -> &MessageId {
         match self {
             Enqueued::Queued { id }
             | Enqueued::Suppressed { id }
@@ -64,11 +65,6 @@ impl Enqueued {
             | Enqueued::Duplicate { id } => id,
         }
     }
-}
-
-/// `cause|channel|recipient`.
-pub fn dedupe_key(cause: &str, channel: Channel, recipient: &str) -> String {
-    format!("{cause}|{}|{recipient}", channel.as_str())
 }
 
 /// The recipient as kept, or why it cannot be used.
@@ -112,25 +108,29 @@ pub async fn enqueue_many(
     now: OffsetDateTime,
 ) -> StoreResult<Vec<Enqueued>> {
     struct Planned {
-        id: String,
+        id: MessageId,
         recipient: String,
-        key: String,
         problem: Option<String>,
         opted_out: bool,
     }
-    // Inserted by customer (the outbox's customer index then takes them in
-    // order), with ids that sort in that order (the id's index appends).
+    // Inserted in the order of the outbox's unique index (customer, cause,
+    // channel), so that index takes them in order, with ids that sort in
+    // that order (the id's index appends).
     let mut order: Vec<usize> = (0..messages.len()).collect();
     order.sort_by(|&a, &b| {
         let (a, b) = (&messages[a], &messages[b]);
-        (&a.company_id, &a.customer_id).cmp(&(&b.company_id, &b.customer_id))
+        (&a.customer_id, &a.cause, a.channel.as_str()).cmp(&(
+            &b.customer_id,
+            &b.cause,
+            b.channel.as_str(),
+        ))
     });
-    let mut ids = vec![String::new(); messages.len()];
+    let mut ids = vec![MessageId::default(); messages.len()];
     for (i, id) in order
         .iter()
         .zip(new_ids_in_order("msg", now, messages.len()))
     {
-        ids[*i] = id;
+        ids[*i] = MessageId::from(id);
     }
     let mut planned: Vec<Planned> = messages
         .iter()
@@ -142,7 +142,6 @@ pub async fn enqueue_many(
             };
             Planned {
                 id,
-                key: dedupe_key(&m.cause, m.channel, &recipient),
                 recipient,
                 problem,
                 opted_out: false,
@@ -191,7 +190,6 @@ pub async fn enqueue_many(
                 recipient: &p.recipient,
                 template_id: &m.template_id,
                 cause: &m.cause,
-                dedupe_key: &p.key,
                 status,
                 last_error,
             }
@@ -199,22 +197,31 @@ pub async fn enqueue_many(
         .collect();
     let inserted = store::insert_many(conn, &rows, now).await?;
     drop(rows);
-    let taken: Vec<&str> = planned
-        .iter()
-        .filter(|p| !inserted.contains(&p.id))
-        .map(|p| p.key.as_str())
+    // Those not inserted were queued before (or earlier in this call): the
+    // id already queued under their key.
+    let taken: Vec<usize> = (0..planned.len())
+        .filter(|&i| !inserted.contains(&planned[i].id))
         .collect();
-    let existing = if taken.is_empty() {
-        Default::default()
+    let mut existing = if taken.is_empty() {
+        Vec::new()
     } else {
-        store::ids_for_dedupe_keys(conn, &taken).await?
-    };
+        let keys: Vec<MessageKey<'_>> = taken
+            .iter()
+            .map(|&i| MessageKey {
+                customer_id: &messages[i].customer_id,
+                cause: &messages[i].cause,
+                channel: messages[i].channel.as_str(),
+                recipient: &planned[i].recipient,
+            })
+            .collect();
+        store::ids_for_keys(conn, &keys).await?
+    }
+    .into_iter();
     planned
         .into_iter()
         .map(|p| {
             if !inserted.contains(&p.id) {
-                // Two messages of one call with the same key: the first won.
-                let id = existing.get(&p.key).cloned().ok_or(StoreError::Conflict)?;
+                let id = existing.next().flatten().ok_or(StoreError::Conflict)?;
                 return Ok(Enqueued::Duplicate { id });
             }
             Ok(match (p.problem, p.opted_out) {
@@ -364,7 +371,7 @@ mod tests {
     }
 
     #[test]
-    fn recipients_and_keys() {
+    fn recipients_are_normalised() {
         assert_eq!(
             normalize_recipient(Channel::Sms, "(512) 555-0142").unwrap(),
             "+15125550142"
@@ -376,9 +383,5 @@ mod tests {
         );
         assert!(normalize_recipient(Channel::Email, "lena example.com").is_err());
         assert!(normalize_recipient(Channel::Email, "lena@localhost").is_err());
-        assert_eq!(
-            dedupe_key("receipt:p1", Channel::Sms, "+15125550142"),
-            "receipt:p1|sms|+15125550142"
-        );
     }
 }

@@ -229,7 +229,9 @@ pub struct DueInvoice {
 /// The company's open invoices (status open, balance > 0) whose date column
 /// (`due_date` or `issue_date`) lies in `(after, through]`, joined with the
 /// bill-to customer: one set-based query per rule, served by the
-/// `invoices_company_status (company_id, status, due_date)` index.
+/// `invoices_company_status (company_id, status, due_date)` index. By
+/// customer: their messages, queued batch after batch in this order, go
+/// into the outbox's (customer, cause, …) index in order.
 pub async fn due_invoices(
     db: &Db,
     company_id: &CompanyId,
@@ -242,13 +244,13 @@ pub async fn due_invoices(
          FROM invoices i JOIN customers c ON c.id = i.bill_to_customer_id AND c.company_id = i.company_id
          WHERE i.company_id = $1 AND i.status = 'open' AND i.balance > 0
            AND i.issue_date > $2 AND i.issue_date <= $3
-         ORDER BY i.id"
+         ORDER BY i.bill_to_customer_id, i.id"
     } else {
         "SELECT i.id, i.bill_to_customer_id, c.email, c.phone
          FROM invoices i JOIN customers c ON c.id = i.bill_to_customer_id AND c.company_id = i.company_id
          WHERE i.company_id = $1 AND i.status = 'open' AND i.balance > 0
            AND i.due_date > $2 AND i.due_date <= $3
-         ORDER BY i.id"
+         ORDER BY i.bill_to_customer_id, i.id"
     };
     let rows = crate::store::sql::query(sql)
         .bind(company_id)

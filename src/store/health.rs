@@ -8,6 +8,7 @@ use time::OffsetDateTime;
 
 use super::migrations::MIGRATIONS;
 use super::{Conn, Db, StoreResult};
+use crate::domain::ids::MessageId;
 
 /// How long the readiness check waits for the database.
 pub const READY_TIMEOUT: Duration = Duration::from_secs(2);
@@ -128,7 +129,7 @@ impl Db {
 /// went back. (The claim itself is `messages::CLAIM_SQL`.)
 pub async fn release_outbox_claims(
     conn: &mut Conn,
-    claims: &[(String, OffsetDateTime)],
+    claims: &[(MessageId, OffsetDateTime)],
 ) -> StoreResult<u64> {
     let mut released = 0;
     for (id, until) in claims {

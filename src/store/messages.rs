@@ -47,7 +47,7 @@ pub struct MessageView {
 
 /// A row to insert.
 pub struct InsertRow<'a> {
-    pub id: &'a str,
+    pub id: &'a MessageId,
     pub company_id: &'a CompanyId,
     pub customer_id: &'a str,
     pub invoice_id: Option<&'a str>,
@@ -55,20 +55,20 @@ pub struct InsertRow<'a> {
     pub recipient: &'a str,
     pub template_id: &'a str,
     pub cause: &'a str,
-    pub dedupe_key: &'a str,
     pub status: &'a str,
     pub last_error: Option<&'a str>,
 }
 
-/// Inserts the rows whose de-duplication key is free, all queued at `now`;
-/// answers the ids inserted (a row whose key was taken is left out). One
+/// Inserts the rows whose customer, cause, channel and recipient are not
+/// queued yet (the `outbox_dedupe` unique index), all queued at `now`;
+/// answers the ids inserted (a row already queued is left out). One
 /// statement for any number of rows, the rows bound as one JSON array:
 /// queueing 100,000 alerts is bound by round trips and binding.
 pub async fn insert_many(
     conn: &mut Conn,
     rows: &[InsertRow<'_>],
     now: OffsetDateTime,
-) -> StoreResult<HashSet<String>> {
+) -> StoreResult<HashSet<MessageId>> {
     if rows.is_empty() {
         return Ok(HashSet::new());
     }
@@ -79,7 +79,7 @@ pub async fn insert_many(
             .iter()
             .map(|r| {
                 (
-                    r.id,
+                    r.id.as_str(),
                     r.company_id,
                     r.customer_id,
                     r.invoice_id,
@@ -87,7 +87,6 @@ pub async fn insert_many(
                     r.recipient,
                     r.template_id,
                     r.cause,
-                    r.dedupe_key,
                     r.status,
                     r.last_error,
                 )
@@ -95,7 +94,7 @@ pub async fn insert_many(
             .collect::<Vec<_>>(),
     )
     .map_err(|e| StoreError::Other(sqlx::Error::Encode(Box::new(e))))?;
-    let ids: Vec<String> = crate::store::sql::query_scalar(insert_many_sql!("json_each($1)"))
+    let ids: Vec<MessageId> = crate::store::sql::query_scalar(insert_many_sql!("json_each($1)"))
         .pg(insert_many_sql!(
             "json_array_elements($1::json) AS rows(value)"
         ))
@@ -112,38 +111,85 @@ macro_rules! insert_many_sql {
     ($rows:literal) => {
         concat!(
             "INSERT INTO outbox (id, company_id, customer_id, invoice_id, channel, recipient,
-             template_id, cause, dedupe_key, status, attempts, next_attempt_at, last_error,
-             created_at)
+             template_id, cause, status, attempts, next_attempt_at, last_error, created_at)
          SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5,
-                value ->> 6, value ->> 7, value ->> 8, value ->> 9, 0, $2, value ->> 10, $2
+                value ->> 6, value ->> 7, value ->> 8, 0, $2, value ->> 9, $2
          FROM ",
             $rows,
             " WHERE true
-         ON CONFLICT (dedupe_key) DO NOTHING
+         ON CONFLICT (customer_id, cause, channel, recipient) DO NOTHING
          RETURNING id"
         )
     };
 }
 use insert_many_sql;
 
-/// The ids of the rows holding these de-duplication keys, by key.
-pub async fn ids_for_dedupe_keys(
-    conn: &mut Conn,
-    keys: &[&str],
-) -> StoreResult<HashMap<String, String>> {
-    let sql = format!(
-        "SELECT dedupe_key, id FROM outbox WHERE dedupe_key IN ({})",
-        super::json_values(conn.backend(), 1)
-    );
-    Ok(
-        crate::store::sql::query_as::<(String, String)>(super::dynamic_sql(sql))
-            .bind(super::json_list(keys.iter().copied()))
-            .fetch_all(&mut *conn)
-            .await?
-            .into_iter()
-            .collect(),
-    )
+/// What makes a message the same as one already queued: its customer,
+/// cause, channel and recipient (the `outbox_dedupe` unique index).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct MessageKey<'a> {
+    pub customer_id: &'a str,
+    pub cause: &'a str,
+    pub channel: &'a str,
+    pub recipient: &'a str,
 }
+
+/// The ids of the messages already queued under these keys, in the keys'
+/// order (`None` where none is).
+pub async fn ids_for_keys(
+    conn: &mut Conn,
+    keys: &[MessageKey<'_>],
+) -> StoreResult<Vec<Option<MessageId>>> {
+    let json = serde_json::to_string(
+        &keys
+            .iter()
+            .map(|k| (k.customer_id, k.cause, k.channel, k.recipient))
+            .collect::<Vec<_>>(),
+    )
+    .map_err(|e| StoreError::Other(sqlx::Error::Encode(Box::new(e))))?;
+    let found: HashMap<(String, String, String, String), MessageId> =
+        crate::store::sql::query_as::<(String, String, String, String, MessageId)>(
+            ids_for_keys_sql!("json_each($1) AS k"),
+        )
+        .pg(ids_for_keys_sql!(
+            "json_array_elements($1::json) AS k(value)"
+        ))
+        .bind(json)
+        .fetch_all(&mut *conn)
+        .await?
+        .into_iter()
+        .map(|(customer, cause, channel, recipient, id)| {
+            ((customer, cause, channel, recipient), id)
+        })
+        .collect();
+    Ok(keys
+        .iter()
+        .map(|k| {
+            found
+                .get(&(
+                    k.customer_id.to_string(),
+                    k.cause.to_string(),
+                    k.channel.to_string(),
+                    k.recipient.to_string(),
+                ))
+                .cloned()
+        })
+        .collect())
+}
+
+/// The outbox rows of a JSON array of `[customer, cause, channel,
+/// recipient]` keys, from a dialect's table function.
+macro_rules! ids_for_keys_sql {
+    ($keys:literal) => {
+        concat!(
+            "SELECT o.customer_id, o.cause, o.channel, o.recipient, o.id FROM ",
+            $keys,
+            " JOIN outbox o ON o.customer_id = k.value ->> 0 AND o.cause = k.value ->> 1
+                           AND o.channel = k.value ->> 2 AND o.recipient = k.value ->> 3"
+        )
+    };
+}
+use ids_for_keys_sql;
 
 fn outbox_row(r: &Row) -> StoreResult<OutboxRow> {
     Ok(OutboxRow {
@@ -562,18 +608,21 @@ pub async fn note(db: &Db, message_id: &MessageId) -> StoreResult<Option<String>
     )
 }
 
-/// The status of the email receipt of a payment (`None`: none was queued).
+/// The status of the email receipt of a customer's payment (`None`: none
+/// was queued).
 pub async fn receipt_email_status(
     db: &Db,
     company_id: &CompanyId,
+    customer_id: &CustomerId,
     payment_id: &PaymentId,
 ) -> StoreResult<Option<String>> {
     Ok(crate::store::sql::query_scalar(
         "SELECT status FROM outbox
-         WHERE company_id = $1 AND cause = $2 AND channel = 'email'
+         WHERE company_id = $1 AND customer_id = $2 AND cause = $3 AND channel = 'email'
          ORDER BY created_at LIMIT 1",
     )
     .bind(company_id)
+    .bind(customer_id)
     .bind(format!("receipt:{payment_id}"))
     .fetch_optional(db.reader())
     .await?)

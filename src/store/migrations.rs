@@ -82,6 +82,12 @@ pub const MIGRATIONS: &[Source] = &[
     migration!(25, "message_notes", "0025_message_notes"),
     migration!(26, "languages", "0026_languages"),
     migration!(27, "template_translations", "0027_template_translations"),
+    migration!(
+        28,
+        "outbox_keys",
+        "0028_outbox_keys",
+        postgres = "0028_outbox_keys"
+    ),
 ];
 
 /// SQLite's column types as PostgreSQL names them: `INTEGER` is `BIGINT`

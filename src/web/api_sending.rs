@@ -122,7 +122,7 @@ async fn send(
         note: b.message.as_deref(),
     };
     let sent = messages::send(&state.app, &key.actor(), &req).await?;
-    let message = store::view(&state.app.db, &key.0, &sent.outcome.id().into())
+    let message = store::view(&state.app.db, &key.0, sent.outcome.id())
         .await?
         .ok_or_else(ApiError::not_found)?;
     Ok((

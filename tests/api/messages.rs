@@ -224,7 +224,7 @@ async fn spool_delivery_redacts_and_lists() {
 }
 
 #[tokio::test]
-async fn dedupe_key_and_bad_recipients() {
+async fn duplicates_and_bad_recipients() {
     let t = TestApp::new().await;
     let company = t.company_id().await;
     let c = customer(&t, "lena@example.com", "(512) 555-0142").await;
@@ -249,7 +249,7 @@ async fn dedupe_key_and_bad_recipients() {
     assert_eq!(
         second,
         Enqueued::Duplicate {
-            id: first.id().to_string()
+            id: first.id().clone()
         }
     );
     // Another cause is another message.
@@ -497,7 +497,7 @@ async fn many_messages_queue_in_one_call_each_once() {
     assert_eq!(
         first[1],
         Enqueued::Duplicate {
-            id: first[0].id().to_string()
+            id: first[0].id().clone()
         }
     );
     assert!(matches!(first[2], Enqueued::Suppressed { .. }), "{first:?}");
@@ -507,12 +507,7 @@ async fn many_messages_queue_in_one_call_each_once() {
     // Again (a second runner, a restart): nothing new, the same ids.
     let again = enqueue_all(&t, &batch).await;
     for (a, f) in again.iter().zip(&first) {
-        assert_eq!(
-            a,
-            &Enqueued::Duplicate {
-                id: f.id().to_string()
-            }
-        );
+        assert_eq!(a, &Enqueued::Duplicate { id: f.id().clone() });
     }
     assert_eq!(t.count("SELECT COUNT(*) FROM outbox").await, 4);
 }
@@ -621,13 +616,13 @@ async fn sms_api_retries_5xx_and_fails_on_4xx() {
         )
         .await;
     let data = r.json()["data"].as_array().unwrap().clone();
-    let failed = data.iter().find(|m| m["id"] == bad.id()).unwrap();
+    let failed = data.iter().find(|m| m["id"] == bad.id().as_str()).unwrap();
     assert_eq!(failed["status"], "failed");
     assert!(
         failed["last_error"].as_str().unwrap().contains("400"),
         "{failed}"
     );
-    let retrying = data.iter().find(|m| m["id"] == good.id()).unwrap();
+    let retrying = data.iter().find(|m| m["id"] == good.id().as_str()).unwrap();
     assert_eq!(retrying["status"], "queued");
     assert_eq!(retrying["attempts"], 1);
     assert!(retrying["last_error"].as_str().unwrap().contains("500"));
@@ -672,7 +667,7 @@ async fn sms_api_retries_5xx_and_fails_on_4xx() {
         .filter(|(_, _, b)| b.contains("To=%2B15125550142"))
         .count();
     assert_eq!(sent_to_good, 2, "one 500, one success");
-    let (_, _, _, provider) = store::stored_copy(&t.app.db, &company, &good.id().into())
+    let (_, _, _, provider) = store::stored_copy(&t.app.db, &company, good.id())
         .await
         .unwrap()
         .unwrap();
@@ -889,7 +884,7 @@ async fn smtp_delivery_retries_4xx_and_fails_on_5xx() {
         )
         .await;
     let data = r.json()["data"].as_array().unwrap().clone();
-    let failed = data.iter().find(|m| m["id"] == bad.id()).unwrap();
+    let failed = data.iter().find(|m| m["id"] == bad.id().as_str()).unwrap();
     assert_eq!(failed["status"], "failed");
     assert!(
         failed["last_error"]
@@ -898,7 +893,7 @@ async fn smtp_delivery_retries_4xx_and_fails_on_5xx() {
             .contains("No such user"),
         "{failed}"
     );
-    let retrying = data.iter().find(|m| m["id"] == good.id()).unwrap();
+    let retrying = data.iter().find(|m| m["id"] == good.id().as_str()).unwrap();
     assert_eq!(retrying["status"], "queued", "{retrying}");
 
     let report = fieldpay::app::messages::deliver_due(&app, t0, fixed_render)
@@ -996,7 +991,7 @@ async fn the_jobs_loop_delivers_with_stored_templates() {
         )
         .await;
     let m = r.json()["data"][0].clone();
-    assert_eq!(m["id"], e.id());
+    assert_eq!(m["id"], e.id().as_str());
     assert_eq!(m["status"], "queued");
     assert!(
         m["last_error"].as_str().unwrap().contains("not found"),

@@ -11,6 +11,7 @@ use serde_json::json;
 use fieldpay::app::App;
 use fieldpay::config::RateLimits;
 use fieldpay::crypto::new_id;
+use fieldpay::domain::ids::MessageId;
 use fieldpay::messaging::email::BoxFuture;
 use fieldpay::messaging::outbox::{self, Enqueued, NewMessage};
 use fieldpay::messaging::{Channel, Rendered};
@@ -368,7 +369,7 @@ async fn queue(
     company: &fieldpay::domain::ids::CompanyId,
     customer: &str,
     cause: &str,
-) -> String {
+) -> MessageId {
     let m = NewMessage {
         company_id: company.clone(),
         customer_id: customer.into(),

@@ -90,3 +90,103 @@ async fn both_databases_end_with_the_same_schema() {
     // constraints on PostgreSQL: the named indexes must agree.
     assert_eq!(lite_indexes, pg_indexes);
 }
+
+/// Migration 28 builds SQLite's outbox again without its stored key: the
+/// messages already there and the office's notes on them come through it
+/// unchanged, and its unique key still refuses a second copy of a cause.
+#[tokio::test]
+async fn the_outbox_keeps_its_messages_and_notes_through_its_new_keys() {
+    use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
+    use std::str::FromStr;
+
+    let dir = crate::common::TempDir::new("outbox-keys");
+    let options =
+        SqliteConnectOptions::from_str(&format!("sqlite://{}", dir.0.join("before.db").display()))
+            .unwrap()
+            .create_if_missing(true)
+            .foreign_keys(true);
+    let pool = SqlitePoolOptions::new()
+        .max_connections(1)
+        .connect_with(options)
+        .await
+        .unwrap();
+    let migrator = fieldpay::store::migrations::migrator(fieldpay::store::Backend::Sqlite);
+    migrator.run_to(27, &pool).await.unwrap();
+    for statement in [
+        "INSERT INTO companies (id, name, created_at) VALUES ('co_1', 'Greenleaf', '2026-01-01')",
+        "INSERT INTO customers (id, company_id, name, created_at)
+         VALUES ('cus_1', 'co_1', 'Lena', '2026-01-01')",
+        "INSERT INTO outbox (id, company_id, customer_id, channel, recipient, template_id, cause,
+                             dedupe_key, status, next_attempt_at, created_at, sent_at, carries_link)
+         VALUES ('msg_1', 'co_1', 'cus_1', 'email', 'lena@example.com', 'etpl_1', 'send_now:n1',
+                 'send_now:n1|email|lena@example.com', 'sent', '2026-01-01', '2026-01-01',
+                 '2026-01-02', 1),
+                ('msg_2', 'co_1', 'cus_1', 'sms', '+15125550142', 'stpl_1', 'alert:a1:i1',
+                 'alert:a1:i1|sms|+15125550142', 'queued', '2026-01-03', '2026-01-01', NULL, 0)",
+        "INSERT INTO message_notes (message_id, company_id, note)
+         VALUES ('msg_1', 'co_1', 'We come Tuesday')",
+    ] {
+        sqlx::query(statement).execute(&pool).await.unwrap();
+    }
+    migrator.run(&pool).await.unwrap();
+
+    let rows: Vec<(String, String, String, String, i64, Option<String>)> = sqlx::query_as(
+        "SELECT id, cause, recipient, status, carries_link, sent_at FROM outbox ORDER BY id",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        rows,
+        vec![
+            (
+                "msg_1".into(),
+                "send_now:n1".into(),
+                "lena@example.com".into(),
+                "sent".into(),
+                1,
+                Some("2026-01-02".into())
+            ),
+            (
+                "msg_2".into(),
+                "alert:a1:i1".into(),
+                "+15125550142".into(),
+                "queued".into(),
+                0,
+                None
+            ),
+        ]
+    );
+    let note: String =
+        sqlx::query_scalar("SELECT note FROM message_notes WHERE message_id = 'msg_1'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(note, "We come Tuesday");
+    let problems: Vec<(String, i64, String, i64)> = sqlx::query_as("PRAGMA foreign_key_check")
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    assert!(problems.is_empty(), "{problems:?}");
+    // The same cause to the same number again is refused; to the same
+    // customer by email it is another message.
+    let again = "INSERT INTO outbox (id, company_id, customer_id, channel, recipient, template_id,
+                                     cause, status, next_attempt_at, created_at)
+                 VALUES ($1, 'co_1', 'cus_1', $2, $3, 'stpl_1', 'alert:a1:i1', 'queued',
+                         '2026-01-03', '2026-01-03')";
+    let refused = sqlx::query(again)
+        .bind("msg_3")
+        .bind("sms")
+        .bind("+15125550142")
+        .execute(&pool)
+        .await;
+    assert!(refused.is_err(), "{refused:?}");
+    sqlx::query(again)
+        .bind("msg_4")
+        .bind("email")
+        .bind("lena@example.com")
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+}

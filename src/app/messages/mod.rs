@@ -711,7 +711,7 @@ async fn sender(app: &App, company_id: &CompanyId) -> Result<String, String> {
 /// Filled as messages are claimed (`crate::app::messages::deliver_due_with`); a claim whose
 /// message was since recorded is released as a no-op, so entries need no
 /// removal, only pruning once expired.
-static HELD: Mutex<Vec<(String, String, OffsetDateTime)>> = Mutex::new(Vec::new());
+static HELD: Mutex<Vec<(String, MessageId, OffsetDateTime)>> = Mutex::new(Vec::new());
 
 /// Notes outbox messages this process just claimed for sending.
 pub fn hold_claims(app: &App, rows: &[OutboxRow]) {
@@ -720,7 +720,7 @@ pub fn hold_claims(app: &App, rows: &[OutboxRow]) {
     held.retain(|(_, _, until)| *until > now);
     for row in rows.iter().filter(|r| r.status == "sending") {
         if let Some(until) = row.claimed_until {
-            held.push((app.config.database_url.clone(), row.id.to_string(), until));
+            held.push((app.config.database_url.clone(), row.id.clone(), until));
         }
     }
 }
@@ -728,7 +728,7 @@ pub fn hold_claims(app: &App, rows: &[OutboxRow]) {
 /// Puts the outbox messages this process claimed on `app`'s database but
 /// did not send back in the queue; answers how many went back.
 pub async fn release_claims(app: &App) -> crate::store::StoreResult<u64> {
-    let mine: Vec<(String, OffsetDateTime)> = {
+    let mine: Vec<(MessageId, OffsetDateTime)> = {
         let Ok(mut held) = HELD.lock() else {
             return Ok(0);
         };

@@ -285,7 +285,7 @@ pub async fn send(app: &App, actor: &Actor, req: &SendRequest<'_>) -> Result<Sen
         Enqueued::Duplicate { .. } => "duplicate",
     };
     if let (Some(note), false) = (&note, matches!(outcome, Enqueued::Duplicate { .. })) {
-        crate::store::messages::set_note(&mut tx, company_id, &outcome.id().into(), note).await?;
+        crate::store::messages::set_note(&mut tx, company_id, outcome.id(), note).await?;
     }
     if !matches!(outcome, Enqueued::Duplicate { .. }) {
         audit::record(

@@ -391,8 +391,13 @@ pub(crate) async fn receipt_context(
     let company = companies::get(&state.app.db, company_id).await?;
     let autopay = pay_store::active_autopay(&state.app.db, customer_id).await?;
     let mode = crate::store::processor_settings::mode(&state.app.db, company_id).await?;
-    let receipt_email =
-        crate::store::messages::receipt_email_status(&state.app.db, company_id, payment_id).await?;
+    let receipt_email = crate::store::messages::receipt_email_status(
+        &state.app.db,
+        company_id,
+        customer_id,
+        payment_id,
+    )
+    .await?;
     let customer = crate::store::customers::get(&state.app.db, company_id, customer_id).await?;
     let (Some(payment), Some(company), Some(customer)) = (payment, company, customer) else {
         return Ok(None);
