@@ -24,6 +24,24 @@ pub struct Face {
 pub static REGULAR: LazyLock<Face> = LazyLock::new(|| Face::load(REGULAR_TTF));
 pub static BOLD: LazyLock<Face> = LazyLock::new(|| Face::load(BOLD_TTF));
 
+/// The characters whose glyphs every PDF embeds, subset and compressed
+/// once per process (`krilla::text::prepare_glyphs`) instead of on every
+/// render: printable ASCII, Latin-1 (Spanish and the other Western European
+/// languages) and the punctuation and symbols people paste into names and
+/// descriptions. Text with any other character the font has is still drawn:
+/// that PDF subsets the font for the prepared glyphs and its own, as every
+/// render did before.
+pub const PREPARED: &[std::ops::RangeInclusive<char>] = &[
+    ' '..='~',
+    '\u{a0}'..='\u{ff}',
+    '\u{2013}'..='\u{2014}', // – —
+    '\u{2018}'..='\u{201e}', // ‘ ’ ‚ ‛ “ ” „
+    '\u{2022}'..='\u{2022}', // •
+    '\u{2026}'..='\u{2026}', // …
+    '\u{20ac}'..='\u{20ac}', // €
+    '\u{2122}'..='\u{2122}', // ™
+];
+
 impl Face {
     fn load(bytes: &'static [u8]) -> Face {
         let font = Font::new(bytes.into(), 0).expect("the bundled font parses");
@@ -37,7 +55,29 @@ impl Face {
         face.ascii = (0u8..128)
             .map(|b| face.lookup(char::from(b)))
             .collect::<Vec<_>>();
+        krilla::text::prepare_glyphs(&face.font, &face.prepared_glyphs())
+            .expect("the bundled font's glyphs prepare");
         face
+    }
+
+    /// The font file as bundled.
+    #[cfg(test)]
+    pub fn bytes(&self) -> &'static [u8] {
+        self.bytes
+    }
+
+    /// The glyphs of the `PREPARED` characters the font has, each once
+    /// (with the first character that maps to it).
+    fn prepared_glyphs(&self) -> Vec<(GlyphId, String)> {
+        let mut seen = std::collections::HashSet::new();
+        PREPARED
+            .iter()
+            .flat_map(|range| range.clone())
+            .filter_map(|c| {
+                let gid = self.lookup(c).0;
+                (gid != 0 && seen.insert(gid)).then(|| (GlyphId::new(gid), c.to_string()))
+            })
+            .collect()
     }
 
     fn lookup(&self, c: char) -> (u32, f32) {
