@@ -42,6 +42,11 @@ pub const PREPARED: &[std::ops::RangeInclusive<char>] = &[
     '\u{2122}'..='\u{2122}', // ™
 ];
 
+/// Whether `c` is one of the `PREPARED` characters.
+pub fn is_prepared(c: char) -> bool {
+    PREPARED.iter().any(|range| range.contains(&c))
+}
+
 impl Face {
     fn load(bytes: &'static [u8]) -> Face {
         let font = Font::new(bytes.into(), 0).expect("the bundled font parses");

@@ -116,6 +116,12 @@ pub struct SerializeSettings {
     /// just use the default function which doesn't render them at all. If you do want this, it
     /// is recommended that you use the function provided by the `krilla-svg` crate.
     pub render_svg_glyph_fn: RenderSvgGlyphFn,
+    /// Whether fonts whose glyphs were prepared with
+    /// [`prepare_glyphs`](crate::text::prepare_glyphs) start with them.
+    /// Turn it off for a document known to draw other glyphs of those
+    /// fonts: it then subsets each font for its own glyphs only, instead
+    /// of for the prepared glyphs and its own.
+    pub prepared_glyphs: bool,
 }
 
 pub type RenderSvgGlyphFn = fn(&[u8], rgb::Color, GlyphId, (f32, f32), &mut Surface) -> Option<()>;
@@ -148,6 +154,7 @@ impl Default for SerializeSettings {
             configuration: Configuration::default(),
             enable_tagging: true,
             render_svg_glyph_fn: |_, _, _, _, _| None,
+            prepared_glyphs: true,
         }
     }
 }
@@ -435,10 +442,11 @@ impl SerializeContext {
     }
 
     pub(crate) fn register_font_container(&mut self, font: Font) -> Rc<RefCell<FontContainer>> {
+        let prepared = self.serialize_settings.prepared_glyphs;
         self.global_objects
             .font_map
             .entry(font.clone())
-            .or_insert_with(|| Rc::new(RefCell::new(FontContainer::new(font.clone()))))
+            .or_insert_with(|| Rc::new(RefCell::new(FontContainer::new(font.clone(), prepared))))
             .clone()
     }
 

@@ -237,10 +237,10 @@ fn cid_set_bytes(num_glyphs: u16) -> Vec<u8> {
 
 impl CIDFont {
     /// Create a new CID-keyed font.
-    pub(crate) fn new(font: Font) -> CIDFont {
+    pub(crate) fn new(font: Font, prepared_glyphs: bool) -> CIDFont {
         // Always include the .notdef glyph. Will also always be included by the subsetter in
         // the glyph remapper.
-        let prepared = prepared_for(&font);
+        let prepared = prepared_glyphs.then(|| prepared_for(&font)).flatten();
         let (glyph_remapper, widths) = match &prepared {
             Some(p) => (p.remapper.clone(), p.widths.clone()),
             None => (

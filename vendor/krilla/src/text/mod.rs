@@ -42,6 +42,11 @@ pub(crate) const PDF_UNITS_PER_EM: f32 = 1000.0;
 /// subsetting or compressing anything; one that draws other glyphs as well
 /// subsets the font for the prepared glyphs and its own, as usual.
 ///
+/// A document made with [`SerializeSettings::prepared_glyphs`] off ignores
+/// the prepared glyphs.
+///
+/// [`SerializeSettings::prepared_glyphs`]: crate::SerializeSettings::prepared_glyphs
+///
 /// Fails for glyph 0, a glyph listed twice, a color glyph, or a text that
 /// does not map to Unicode cleanly (empty, U+0000, U+FEFF, U+FFFE, private
 /// use).
@@ -77,11 +82,11 @@ pub(crate) struct FontContainer {
 }
 
 impl FontContainer {
-    pub(crate) fn new(font: Font) -> Self {
+    pub(crate) fn new(font: Font, prepared_glyphs: bool) -> Self {
         Self {
             font: font.clone(),
             type3_mapper: Type3FontMapper::new(font.clone()),
-            cid_font: CIDFont::new(font.clone()),
+            cid_font: CIDFont::new(font.clone(), prepared_glyphs),
             cid_cache: Default::default(),
             type3_cache: Default::default(),
         }
