@@ -266,9 +266,9 @@ fn unmasked_modules(canvas: &qrcode::canvas::Canvas, width: usize) -> Option<Vec
         for x in 0..side {
             modules.push(match canvas.get(x, y) {
                 Module::Empty => DATA_LIGHT,
-                Module::Unmasked(c) if c == Dark => DATA_DARK,
+                Module::Unmasked(Dark) => DATA_DARK,
                 Module::Unmasked(_) => DATA_LIGHT,
-                Module::Masked(c) if c == Dark => FIXED_DARK,
+                Module::Masked(Dark) => FIXED_DARK,
                 Module::Masked(_) => FIXED_LIGHT,
             });
         }
