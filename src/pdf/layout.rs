@@ -24,6 +24,29 @@ pub struct Face {
 pub static REGULAR: LazyLock<Face> = LazyLock::new(|| Face::load(REGULAR_TTF));
 pub static BOLD: LazyLock<Face> = LazyLock::new(|| Face::load(BOLD_TTF));
 
+/// The characters whose glyphs every PDF embeds, subset and compressed
+/// once per process (`krilla::text::prepare_glyphs`) instead of on every
+/// render: printable ASCII, Latin-1 (Spanish and the other Western European
+/// languages) and the punctuation and symbols people paste into names and
+/// descriptions. Text with any other character the font has is still drawn:
+/// that PDF subsets the font for the prepared glyphs and its own, as every
+/// render did before.
+pub const PREPARED: &[std::ops::RangeInclusive<char>] = &[
+    ' '..='~',
+    '\u{a0}'..='\u{ff}',
+    '\u{2013}'..='\u{2014}', // – —
+    '\u{2018}'..='\u{201e}', // ‘ ’ ‚ ‛ “ ” „
+    '\u{2022}'..='\u{2022}', // •
+    '\u{2026}'..='\u{2026}', // …
+    '\u{20ac}'..='\u{20ac}', // €
+    '\u{2122}'..='\u{2122}', // ™
+];
+
+/// Whether `c` is one of the `PREPARED` characters.
+pub fn is_prepared(c: char) -> bool {
+    PREPARED.iter().any(|range| range.contains(&c))
+}
+
 impl Face {
     fn load(bytes: &'static [u8]) -> Face {
         let font = Font::new(bytes.into(), 0).expect("the bundled font parses");
@@ -37,7 +60,29 @@ impl Face {
         face.ascii = (0u8..128)
             .map(|b| face.lookup(char::from(b)))
             .collect::<Vec<_>>();
+        krilla::text::prepare_glyphs(&face.font, &face.prepared_glyphs())
+            .expect("the bundled font's glyphs prepare");
         face
+    }
+
+    /// The font file as bundled.
+    #[cfg(test)]
+    pub fn bytes(&self) -> &'static [u8] {
+        self.bytes
+    }
+
+    /// The glyphs of the `PREPARED` characters the font has, each once
+    /// (with the first character that maps to it).
+    fn prepared_glyphs(&self) -> Vec<(GlyphId, String)> {
+        let mut seen = std::collections::HashSet::new();
+        PREPARED
+            .iter()
+            .flat_map(|range| range.clone())
+            .filter_map(|c| {
+                let gid = self.lookup(c).0;
+                (gid != 0 && seen.insert(gid)).then(|| (GlyphId::new(gid), c.to_string()))
+            })
+            .collect()
     }
 
     fn lookup(&self, c: char) -> (u32, f32) {
@@ -164,9 +209,11 @@ pub fn paginate(heights: &[f32], first: f32, rest: f32, tail: f32) -> Vec<Range<
 /// whether each module, row by row, is dark. `None` when it does not fit.
 ///
 /// The same code as `qrcode::QrCode::with_error_correction_level` gives
-/// (the tests compare them), but the mask is chosen by `penalty` below: the
-/// crate's own scoring allocates for every position it looks at and took a
-/// quarter of an invoice's render.
+/// (the tests compare them), but the mask is chosen here: each of the eight
+/// masks is applied by `apply_mask` below to one reading of the unmasked
+/// code and scored by `penalty`, where the crate clones the whole code,
+/// masks it through a function pointer per module and allocates for every
+/// position it scores.
 pub fn qr_matrix(text: &str) -> Option<(usize, Vec<bool>)> {
     use qrcode::canvas::{Canvas, MaskPattern};
     let ec = qrcode::EcLevel::M;
@@ -177,6 +224,7 @@ pub fn qr_matrix(text: &str) -> Option<(usize, Vec<bool>)> {
     canvas.draw_all_functional_patterns();
     canvas.draw_data(&data, &ec_data);
     let width = usize::try_from(version.width()).ok()?;
+    let unmasked = unmasked_modules(&canvas, width)?;
     // The crate's order: on equal penalties the first pattern wins.
     let patterns = [
         MaskPattern::Checkerboard,
@@ -190,20 +238,106 @@ pub fn qr_matrix(text: &str) -> Option<(usize, Vec<bool>)> {
     ];
     let mut best: Option<(u32, Vec<bool>)> = None;
     let mut columns = Vec::with_capacity(width * width);
+    let mut dark = Vec::with_capacity(width * width);
     for pattern in patterns {
-        let mut masked = canvas.clone();
-        masked.apply_mask(pattern);
-        let dark: Vec<bool> = masked
-            .into_colors()
-            .into_iter()
-            .map(|c| c == qrcode::Color::Dark)
-            .collect();
+        apply_mask(&unmasked, width, pattern as usize, &mut dark);
         let score = penalty(width, &dark, &mut columns);
         if best.as_ref().is_none_or(|(s, _)| score < *s) {
-            best = Some((score, dark));
+            best = Some((score, dark.clone()));
         }
     }
     best.map(|(_, dark)| (width, dark))
+}
+
+/// A module of the code before masking: fixed (`FIXED_LIGHT`, `FIXED_DARK`:
+/// finder, timing, alignment and version patterns) or data that the mask
+/// inverts (`DATA_LIGHT`, `DATA_DARK`; a module left empty masks as light).
+const FIXED_LIGHT: u8 = 0;
+const FIXED_DARK: u8 = 1;
+const DATA_LIGHT: u8 = 2;
+const DATA_DARK: u8 = 3;
+
+fn unmasked_modules(canvas: &qrcode::canvas::Canvas, width: usize) -> Option<Vec<u8>> {
+    use qrcode::Color::Dark;
+    use qrcode::canvas::Module;
+    let side = i16::try_from(width).ok()?;
+    let mut modules = Vec::with_capacity(width * width);
+    for y in 0..side {
+        for x in 0..side {
+            modules.push(match canvas.get(x, y) {
+                Module::Empty => DATA_LIGHT,
+                Module::Unmasked(Dark) => DATA_DARK,
+                Module::Unmasked(_) => DATA_LIGHT,
+                Module::Masked(Dark) => FIXED_DARK,
+                Module::Masked(_) => FIXED_LIGHT,
+            });
+        }
+    }
+    Some(modules)
+}
+
+/// The format information of error correction M with each mask pattern
+/// (ISO/IEC 18004 table C.1; the `qrcode` crate's values).
+const FORMAT_M: [u16; 8] = [
+    0x5412, 0x5125, 0x5e7c, 0x5b4b, 0x45f9, 0x40ce, 0x4f97, 0x4aa0,
+];
+
+/// Where the 15 format bits go, most significant first, once around the
+/// top-left finder and once split between the other two (negative: from
+/// the far edge), as the crate draws them.
+#[rustfmt::skip]
+const FORMAT_MAIN: [(i16, i16); 15] = [
+    (0, 8), (1, 8), (2, 8), (3, 8), (4, 8), (5, 8), (7, 8), (8, 8),
+    (8, 7), (8, 5), (8, 4), (8, 3), (8, 2), (8, 1), (8, 0),
+];
+#[rustfmt::skip]
+const FORMAT_SIDE: [(i16, i16); 15] = [
+    (8, -1), (8, -2), (8, -3), (8, -4), (8, -5), (8, -6), (8, -7), (-8, 8),
+    (-7, 8), (-6, 8), (-5, 8), (-4, 8), (-3, 8), (-2, 8), (-1, 8),
+];
+
+/// `dark` becomes the code masked with pattern `pattern` (0-7, the
+/// crate's `MaskPattern` numbers) with its format information drawn: what
+/// the crate's `Canvas::apply_mask` and `into_colors` give.
+fn apply_mask(unmasked: &[u8], width: usize, pattern: usize, dark: &mut Vec<bool>) {
+    fn masked(
+        unmasked: &[u8],
+        width: usize,
+        dark: &mut Vec<bool>,
+        invert: impl Fn(usize, usize) -> bool,
+    ) {
+        dark.clear();
+        dark.extend(unmasked.iter().enumerate().map(|(i, &m)| match m {
+            DATA_LIGHT | DATA_DARK => (m == DATA_DARK) != invert(i % width, i / width),
+            _ => m == FIXED_DARK,
+        }));
+    }
+    match pattern {
+        0 => masked(unmasked, width, dark, |x, y| (x + y) % 2 == 0),
+        1 => masked(unmasked, width, dark, |_, y| y % 2 == 0),
+        2 => masked(unmasked, width, dark, |x, _| x % 3 == 0),
+        3 => masked(unmasked, width, dark, |x, y| (x + y) % 3 == 0),
+        4 => masked(unmasked, width, dark, |x, y| (y / 2 + x / 3) % 2 == 0),
+        5 => masked(unmasked, width, dark, |x, y| (x * y) % 2 + (x * y) % 3 == 0),
+        6 => masked(unmasked, width, dark, |x, y| {
+            ((x * y) % 2 + (x * y) % 3) % 2 == 0
+        }),
+        _ => masked(unmasked, width, dark, |x, y| {
+            ((x + y) % 2 + (x * y) % 3) % 2 == 0
+        }),
+    }
+    let at = |x: i16, y: i16| {
+        let side = width as i16;
+        let wrap = |v: i16| usize::try_from(if v < 0 { v + side } else { v }).unwrap_or(0);
+        wrap(y) * width + wrap(x)
+    };
+    let format = FORMAT_M[pattern % 8];
+    for (bit, (main, side)) in FORMAT_MAIN.iter().zip(&FORMAT_SIDE).enumerate() {
+        let on = format & (1 << (14 - bit)) != 0;
+        dark[at(main.0, main.1)] = on;
+        dark[at(side.0, side.1)] = on;
+    }
+    dark[at(8, -8)] = true;
 }
 
 /// The mask penalty of ISO/IEC 18004 as the `qrcode` crate scores it: runs
@@ -512,6 +646,48 @@ mod tests {
             assert_eq!(qr_matrix(url), Some((code.width(), expected)), "{url}");
         }
         assert_eq!(qr_matrix(&"x".repeat(3000)), None);
+    }
+
+    #[test]
+    fn each_mask_is_applied_as_the_qrcode_crate_applies_it() {
+        use qrcode::canvas::{Canvas, MaskPattern};
+        let patterns = [
+            MaskPattern::Checkerboard,
+            MaskPattern::HorizontalLines,
+            MaskPattern::VerticalLines,
+            MaskPattern::DiagonalLines,
+            MaskPattern::LargeCheckerboard,
+            MaskPattern::Fields,
+            MaskPattern::Diamonds,
+            MaskPattern::Meadow,
+        ];
+        // Versions 1 to 10 and beyond: with and without alignment and
+        // version patterns, and with remainder modules left empty.
+        for len in [1, 10, 30, 60, 90, 120, 150, 200, 400] {
+            let text = "q1T3vXb9S0m8Zr2LkWc7eYpA5hN4uJdF6gHiKoPlMnQ".repeat(10)[..len].to_string();
+            let ec = qrcode::EcLevel::M;
+            let bits = qrcode::bits::encode_auto(text.as_bytes(), ec).unwrap();
+            let version = bits.version();
+            let (data, ec_data) =
+                qrcode::ec::construct_codewords(&bits.into_bytes(), version, ec).unwrap();
+            let mut canvas = Canvas::new(version, ec);
+            canvas.draw_all_functional_patterns();
+            canvas.draw_data(&data, &ec_data);
+            let width = version.width() as usize;
+            let unmasked = unmasked_modules(&canvas, width).unwrap();
+            let mut dark = Vec::new();
+            for pattern in patterns {
+                let mut masked = canvas.clone();
+                masked.apply_mask(pattern);
+                let expected: Vec<bool> = masked
+                    .into_colors()
+                    .into_iter()
+                    .map(|c| c == qrcode::Color::Dark)
+                    .collect();
+                apply_mask(&unmasked, width, pattern as usize, &mut dark);
+                assert_eq!(dark, expected, "length {len}, {pattern:?}");
+            }
+        }
     }
 
     #[test]

@@ -8,6 +8,8 @@
 //! a QR code of exactly the same URL. What a document holds is read by the
 //! use cases in `app::documents`.
 
+#[cfg(test)]
+mod embedded_fonts;
 pub mod layout;
 mod render;
 

@@ -17,7 +17,7 @@ use krilla::paint::Fill;
 use krilla::surface::Surface;
 use krilla::{Document, SerializeSettings};
 
-use super::layout::{BOLD, Face, REGULAR, paginate, qr_matrix, qr_rects, wrap};
+use super::layout::{BOLD, Face, REGULAR, is_prepared, paginate, qr_matrix, qr_rects, wrap};
 use super::{Logo, PaperSize, PdfError};
 
 const MARGIN: f32 = 48.0;
@@ -267,11 +267,54 @@ fn url_size(url: &str, width: f32) -> f32 {
 /// compresses each stream with a fresh level-6 encoder, which was two
 /// fifths of a render, and the page of an invoice is about 20 KB of text
 /// and QR rectangles (so a PDF is about 40 KB instead of 20 KB).
-fn serialize_settings() -> SerializeSettings {
+///
+/// A sheet whose text has characters beyond the glyphs prepared once per
+/// process (`layout::PREPARED`) has its fonts subset for its own glyphs
+/// only, as krilla does without prepared glyphs: they would otherwise be
+/// subset for the 205 prepared glyphs and its own, a larger subset to
+/// compress on this render.
+fn serialize_settings(sheet: &Sheet) -> SerializeSettings {
     SerializeSettings {
         compress_content_streams: false,
+        prepared_glyphs: prints_only_prepared(sheet),
         ..SerializeSettings::default()
     }
+}
+
+/// Whether every character the sheet prints is one of `layout::PREPARED`
+/// (control characters print as spaces).
+fn prints_only_prepared(sheet: &Sheet) -> bool {
+    let lang = sheet.lang;
+    let added = [
+        i18n::t(lang, "pdf-pay-online"),
+        i18n::t(lang, "pdf-scan"),
+        i18n::tr(
+            lang,
+            "pdf-page",
+            &[("page", 1usize.into()), ("pages", 1usize.into())],
+        ),
+    ];
+    let rows = sheet.rows.iter().flat_map(|r| match r {
+        Row::Cells(cells) => cells.iter().collect::<Vec<_>>(),
+        Row::Group(heading, note) => std::iter::once(heading).chain(note).collect(),
+    });
+    let mut texts = std::iter::once(&sheet.company_name)
+        .chain(&sheet.company_lines)
+        .chain([&sheet.kind, &sheet.footer, &sheet.footer_ref])
+        .chain(sheet.facts.iter().flat_map(|(k, v)| [k, v]))
+        .chain(
+            sheet
+                .parties
+                .iter()
+                .flat_map(|(h, l)| std::iter::once(h).chain(l)),
+        )
+        .chain(sheet.columns.iter().map(|c| &c.title))
+        .chain(rows)
+        .chain(sheet.summary.iter().flat_map(|(l, v, _)| [l, v]))
+        .chain(&sheet.pay_url)
+        .chain(&sheet.closing)
+        .chain(&added);
+    texts.all(|t| t.chars().all(|c| c.is_control() || is_prepared(c)))
 }
 
 pub fn render(sheet: &Sheet) -> Result<Vec<u8>, PdfError> {
@@ -374,7 +417,7 @@ fn render_with(sheet: &Sheet, logo: Option<LaidLogo>) -> Result<Vec<u8>, PdfErro
     let pages = paginate(&heights, first_free, rest_free, tail_h);
     let page_count = pages.len();
 
-    let mut doc = Document::new_with(serialize_settings());
+    let mut doc = Document::new_with(serialize_settings(sheet));
     doc.set_metadata(
         Metadata::new()
             .title(sheet.title.clone())
