@@ -2,7 +2,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use crate::domain::ids::{CompanyId, CustomerId, MessageId, PaymentId};
+use crate::domain::ids::{CompanyId, CustomerId, InvoiceId, MessageId, PaymentId};
 use crate::store::sql::Row;
 use serde::Serialize;
 use time::OffsetDateTime;
@@ -14,8 +14,8 @@ use super::{Conn, Db, StoreError, StoreResult};
 pub struct OutboxRow {
     pub id: MessageId,
     pub company_id: CompanyId,
-    pub customer_id: String,
-    pub invoice_id: Option<String>,
+    pub customer_id: CustomerId,
+    pub invoice_id: Option<InvoiceId>,
     /// `email` or `sms`.
     pub channel: String,
     pub recipient: String,

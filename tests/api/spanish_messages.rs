@@ -5,6 +5,7 @@
 
 use axum::http::{Method, StatusCode};
 use fieldpay::app::messages::render_for;
+use fieldpay::domain::ids::{CustomerId, InvoiceId};
 use fieldpay::messaging::Channel;
 use serde_json::json;
 
@@ -190,9 +191,16 @@ async fn a_spanish_customer_gets_the_spanish_alert_others_the_main_text() {
 
     // The Spanish text carries her pay link, as the English one does.
     let link = t.link_url(&rosa).await;
-    let r = render_for(&t.app, &company, Channel::Email, &tpl, &rosa, None)
-        .await
-        .unwrap();
+    let r = render_for(
+        &t.app,
+        &company,
+        Channel::Email,
+        &tpl,
+        &CustomerId::from(&rosa),
+        None,
+    )
+    .await
+    .unwrap();
     assert!(r.subject.starts_with("Factura"), "{}", r.subject);
     assert!(
         r.text.contains(&format!("Hola Rosa, pague aqui: {link}")),
@@ -202,16 +210,30 @@ async fn a_spanish_customer_gets_the_spanish_alert_others_the_main_text() {
 
     // A customer without a language reads the company's default.
     let nadia = customer(&t, "Nadia None", "nadia@example.com", None).await;
-    let r = render_for(&t.app, &company, Channel::Email, &tpl, &nadia, None)
-        .await
-        .unwrap();
+    let r = render_for(
+        &t.app,
+        &company,
+        Channel::Email,
+        &tpl,
+        &CustomerId::from(&nadia),
+        None,
+    )
+    .await
+    .unwrap();
     assert!(r.subject.starts_with("Invoice"), "{}", r.subject);
 
     // A template without Spanish: the main text, for her too.
     let plain = crate::alerts::email_template(&t, "Plain {{ company_name }}", "<p>Pay</p>").await;
-    let r = render_for(&t.app, &company, Channel::Email, &plain, &rosa, None)
-        .await
-        .unwrap();
+    let r = render_for(
+        &t.app,
+        &company,
+        Channel::Email,
+        &plain,
+        &CustomerId::from(&rosa),
+        None,
+    )
+    .await
+    .unwrap();
     assert!(r.subject.starts_with("Plain"), "{}", r.subject);
 
     // SMS: the Spanish body where the template has it.
@@ -226,13 +248,27 @@ async fn a_spanish_customer_gets_the_spanish_alert_others_the_main_text() {
         )
         .await;
     let sms = r.json()["id"].as_str().unwrap().to_string();
-    let r = render_for(&t.app, &company, Channel::Sms, &sms, &rosa, None)
-        .await
-        .unwrap();
+    let r = render_for(
+        &t.app,
+        &company,
+        Channel::Sms,
+        &sms,
+        &CustomerId::from(&rosa),
+        None,
+    )
+    .await
+    .unwrap();
     assert!(r.text.contains("Pague: "), "{}", r.text);
-    let r = render_for(&t.app, &company, Channel::Sms, &sms, &ed, None)
-        .await
-        .unwrap();
+    let r = render_for(
+        &t.app,
+        &company,
+        Channel::Sms,
+        &sms,
+        &CustomerId::from(&ed),
+        None,
+    )
+    .await
+    .unwrap();
     assert!(r.text.contains("Pay: "), "{}", r.text);
 }
 
@@ -397,8 +433,8 @@ async fn dates_the_payment_button_and_the_test_mode_line_follow_the_customers_la
         &company,
         Channel::Email,
         &tpl,
-        rosa,
-        Some(rosa_invoice),
+        &CustomerId::from(rosa),
+        Some(&InvoiceId::from(rosa_invoice)),
     )
     .await
     .unwrap();
@@ -417,9 +453,16 @@ async fn dates_the_payment_button_and_the_test_mode_line_follow_the_customers_la
     );
 
     let (ed, ed_invoice) = &invoices[1];
-    let en = render_for(&t.app, &company, Channel::Email, &tpl, ed, Some(ed_invoice))
-        .await
-        .unwrap();
+    let en = render_for(
+        &t.app,
+        &company,
+        Channel::Email,
+        &tpl,
+        &CustomerId::from(ed),
+        Some(&InvoiceId::from(ed_invoice)),
+    )
+    .await
+    .unwrap();
     assert_eq!(en.subject, format!("Due {}", date(Lang::En, due)));
     let html = en.html.unwrap();
     assert!(html.contains(">Click Here to Make Payment</a>"), "{html}");
@@ -448,8 +491,8 @@ async fn dates_the_payment_button_and_the_test_mode_line_follow_the_customers_la
         &company,
         Channel::Email,
         &plain,
-        rosa,
-        Some(rosa_invoice),
+        &CustomerId::from(rosa),
+        Some(&InvoiceId::from(rosa_invoice)),
     )
     .await
     .unwrap();

@@ -6,6 +6,7 @@
 
 use axum::http::{Method, StatusCode};
 use fieldpay::domain::i18n::{self, Lang};
+use fieldpay::domain::ids::{CustomerId, InvoiceId};
 use fieldpay::messaging::template::MessageVars;
 use serde_json::{Value, json};
 
@@ -112,8 +113,8 @@ async fn a_spanish_customers_preview_is_the_spanish_message_they_get() {
         &company,
         fieldpay::messaging::Channel::Email,
         &tpl,
-        &rosa,
-        Some(&invoice),
+        &CustomerId::from(&rosa),
+        Some(&InvoiceId::from(&invoice)),
     )
     .await
     .unwrap();

@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 use crate::support::{BASE_URL, ISSUED_DAYS_AGO, TestApp};
 use fieldpay::app::messages::render_for;
 use fieldpay::domain::dates::display;
+use fieldpay::domain::ids::{CustomerId, InvoiceId};
 use fieldpay::messaging::Channel;
 
 /// The first words of a message while the company is in test mode (as
@@ -504,9 +505,16 @@ async fn delivery_renders_the_current_link() {
     .await;
 
     let before = t.link_url(&customer).await;
-    let r = render_for(&t.app, &company, Channel::Sms, &sms, &customer, None)
-        .await
-        .unwrap();
+    let r = render_for(
+        &t.app,
+        &company,
+        Channel::Sms,
+        &sms,
+        &CustomerId::from(&customer),
+        None,
+    )
+    .await
+    .unwrap();
     // The test company is in test mode (the sandbox): every message says so first.
     assert_eq!(
         r.text,
@@ -523,9 +531,16 @@ async fn delivery_renders_the_current_link() {
     assert_eq!(rotated.status, StatusCode::OK, "{}", rotated.body);
     let after = t.link_url(&customer).await;
     assert_ne!(before, after);
-    let r = render_for(&t.app, &company, Channel::Sms, &sms, &customer, None)
-        .await
-        .unwrap();
+    let r = render_for(
+        &t.app,
+        &company,
+        Channel::Sms,
+        &sms,
+        &CustomerId::from(&customer),
+        None,
+    )
+    .await
+    .unwrap();
     assert_eq!(
         r.text,
         format!("Test mode - no money moves. Jane, pay $125.00: {after}")
@@ -535,8 +550,8 @@ async fn delivery_renders_the_current_link() {
         &company,
         Channel::Email,
         &email,
-        &customer,
-        Some(&invoice),
+        &CustomerId::from(&customer),
+        Some(&InvoiceId::from(&invoice)),
     )
     .await
     .unwrap();
@@ -564,9 +579,16 @@ async fn delivery_renders_the_current_link() {
         )
         .await;
     assert_eq!(revoked.status, StatusCode::NO_CONTENT, "{}", revoked.body);
-    let r = render_for(&t.app, &company, Channel::Sms, &sms, &customer, None)
-        .await
-        .unwrap();
+    let r = render_for(
+        &t.app,
+        &company,
+        Channel::Sms,
+        &sms,
+        &CustomerId::from(&customer),
+        None,
+    )
+    .await
+    .unwrap();
     assert_eq!(
         r.text,
         format!("Test mode - no money moves. Jane, pay $125.00: {BASE_URL}/portal")
@@ -579,13 +601,27 @@ async fn delivery_renders_the_current_link() {
         .unwrap()
         .unwrap();
     assert!(
-        render_for(&t.app, &other_company, Channel::Sms, &sms, &customer, None)
-            .await
-            .is_err()
+        render_for(
+            &t.app,
+            &other_company,
+            Channel::Sms,
+            &sms,
+            &CustomerId::from(&customer),
+            None
+        )
+        .await
+        .is_err()
     );
     assert!(
-        render_for(&t.app, &company, Channel::Email, &sms, &customer, None)
-            .await
-            .is_err()
+        render_for(
+            &t.app,
+            &company,
+            Channel::Email,
+            &sms,
+            &CustomerId::from(&customer),
+            None
+        )
+        .await
+        .is_err()
     );
 }

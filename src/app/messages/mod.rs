@@ -19,7 +19,7 @@ pub use send::{
 };
 
 use crate::domain::i18n::Lang;
-use crate::domain::ids::{CompanyId, CustomerId, MessageId, PaymentId};
+use crate::domain::ids::{CompanyId, CustomerId, InvoiceId, MessageId, PaymentId};
 use std::fmt;
 use std::sync::Mutex;
 
@@ -85,7 +85,7 @@ pub async fn vars_for(
     app: &App,
     company_id: &CompanyId,
     customer_id: &CustomerId,
-    invoice_id: Option<&str>,
+    invoice_id: Option<&InvoiceId>,
     lang: Option<Lang>,
 ) -> Result<MessageVars, RenderError> {
     let db = &app.db;
@@ -180,8 +180,8 @@ pub async fn render_for(
     company_id: &CompanyId,
     channel: Channel,
     template_id: &str,
-    customer_id: &str,
-    invoice_id: Option<&str>,
+    customer_id: &CustomerId,
+    invoice_id: Option<&InvoiceId>,
 ) -> Result<Rendered, RenderError> {
     render_for_cause(
         app,
@@ -205,8 +205,8 @@ pub async fn render_for_cause(
     company_id: &CompanyId,
     channel: Channel,
     template_id: &str,
-    customer_id: &str,
-    invoice_id: Option<&str>,
+    customer_id: &CustomerId,
+    invoice_id: Option<&InvoiceId>,
     cause: &str,
 ) -> Result<Rendered, RenderError> {
     let message = Message {
@@ -223,8 +223,8 @@ pub async fn render_for_cause(
 pub struct Message<'a> {
     pub channel: Channel,
     pub template_id: &'a str,
-    pub customer_id: &'a str,
-    pub invoice_id: Option<&'a str>,
+    pub customer_id: &'a CustomerId,
+    pub invoice_id: Option<&'a InvoiceId>,
 }
 
 /// `render_for_cause` with the office's note for this one message (shown
@@ -257,13 +257,12 @@ async fn render_message_in(
     } = *message;
     let template = stored_template(app, company_id, channel, template_id).await?;
     let lang = written_language(app, company_id, &template, Some(customer_id), asked).await?;
-    let customer_id = CustomerId::from(customer_id);
-    let mut vars = vars_for(app, company_id, &customer_id, invoice_id, Some(lang)).await?;
+    let mut vars = vars_for(app, company_id, customer_id, invoice_id, Some(lang)).await?;
     if let Some(payment_id) = cause.strip_prefix("receipt:") {
         let payment = crate::store::payments::list(
             &app.db,
             company_id,
-            Some(&customer_id),
+            Some(customer_id),
             Some(&PaymentId::from(payment_id)),
             1,
         )
@@ -358,7 +357,7 @@ async fn written_language(
     app: &App,
     company_id: &CompanyId,
     template: &StoredTemplate,
-    customer_id: Option<&str>,
+    customer_id: Option<&CustomerId>,
     asked: Option<Lang>,
 ) -> Result<Lang, RenderError> {
     let wanted = wanted_language(app, company_id, customer_id, asked).await?;
@@ -408,16 +407,14 @@ async fn stored_template(
 async fn wanted_language(
     app: &App,
     company_id: &CompanyId,
-    customer_id: Option<&str>,
+    customer_id: Option<&CustomerId>,
     asked: Option<Lang>,
 ) -> Result<Lang, RenderError> {
     let own = match (asked, customer_id) {
         (Some(lang), _) => Some(lang),
-        (None, Some(id)) => {
-            crate::store::customers::get(&app.db, company_id, &CustomerId::from(id))
-                .await?
-                .and_then(|c| c.language)
-        }
+        (None, Some(id)) => crate::store::customers::get(&app.db, company_id, id)
+            .await?
+            .and_then(|c| c.language),
         (None, None) => None,
     };
     Ok(match own {
@@ -445,7 +442,7 @@ async fn render_template(
     app: &App,
     company_id: &CompanyId,
     template: &StoredTemplate,
-    invoice_id: Option<&str>,
+    invoice_id: Option<&InvoiceId>,
     vars: &MessageVars,
     lang: crate::domain::i18n::Lang,
 ) -> Result<Rendered, RenderError> {
@@ -454,7 +451,7 @@ async fn render_template(
             let mut rendered = render_email(&t.source_for(lang), vars)?;
             if let (true, Some(invoice_id)) = (t.attach_invoice_pdf, invoice_id) {
                 let (number, content) =
-                    crate::app::documents::invoice_pdf_named(app, company_id, &invoice_id.into())
+                    crate::app::documents::invoice_pdf_named(app, company_id, invoice_id)
                         .await
                         .map_err(|e| RenderError::Attachment(e.to_string()))?
                         .ok_or(RenderError::NotFound("invoice"))?;
@@ -485,7 +482,7 @@ pub fn render_stored<'a>(
             channel,
             template_id: &row.template_id,
             customer_id: &row.customer_id,
-            invoice_id: row.invoice_id.as_deref(),
+            invoice_id: row.invoice_id.as_ref(),
         };
         render_message(app, &row.company_id, &message, &row.cause, note.as_deref())
             .await

@@ -11,7 +11,7 @@ use super::{
 };
 use crate::app::{Actor, App, Rejected};
 use crate::domain::i18n::Lang;
-use crate::domain::ids::CompanyId;
+use crate::domain::ids::{CompanyId, InvoiceId};
 use crate::messaging::template::{
     MessageVars, SAMPLE_TOKEN, SmsSegments, render_email, render_sms, sms_segments,
 };
@@ -84,7 +84,7 @@ pub async fn draft_language(
         (None, None) => None,
         _ => Some(recipient_customer(app, company_id, customer_id, invoice_id).await?),
     };
-    let wanted = wanted_language(app, company_id, customer.as_ref().map(|c| &*c.id), None)
+    let wanted = wanted_language(app, company_id, customer.as_ref().map(|c| &c.id), None)
         .await
         .map_err(render_rejected)?;
     Ok(written_in(wanted, translations))
@@ -109,7 +109,15 @@ pub async fn preview_draft(
         sample_vars(app, company_id, lang).await
     } else {
         let customer = recipient_customer(app, company_id, customer_id, invoice_id).await?;
-        vars_for(app, company_id, &customer.id, invoice_id, Some(lang)).await
+        let invoice_id = invoice_id.map(InvoiceId::from);
+        vars_for(
+            app,
+            company_id,
+            &customer.id,
+            invoice_id.as_ref(),
+            Some(lang),
+        )
+        .await
     }
     .map_err(render_rejected)?;
     let mut rendered = match draft {
@@ -164,11 +172,12 @@ pub async fn preview_stored(
         sample_message(app, company_id, channel, template_id, lang).await
     } else {
         let customer = recipient_customer(app, company_id, customer_id, invoice_id).await?;
+        let invoice_id = invoice_id.map(InvoiceId::from);
         let message = Message {
             channel,
             template_id,
             customer_id: &customer.id,
-            invoice_id,
+            invoice_id: invoice_id.as_ref(),
         };
         render_message_in(app, company_id, &message, "", None, lang).await
     }

@@ -11,7 +11,7 @@ use serde_json::json;
 
 use super::{RenderError, render_for, vars_for};
 use crate::app::{Actor, App, Refusal, Rejected};
-use crate::domain::ids::{CompanyId, CustomerId, SmsTemplateId};
+use crate::domain::ids::{CompanyId, CustomerId, InvoiceId, SmsTemplateId};
 use crate::messaging::Channel;
 use crate::messaging::outbox::{self, Enqueued, NewMessage};
 use crate::messaging::template::{SmsSegments, sms_segments};
@@ -75,11 +75,12 @@ pub async fn preview_send(
     let note = checked_note(req.note)?;
     let customer = recipient_customer(app, company_id, req.customer_id, req.invoice_id).await?;
     let (template_id, _) = chosen_template(app, company_id, req.channel, req.template_id).await?;
+    let invoice_id = req.invoice_id.map(InvoiceId::from);
     let message = super::Message {
         channel: req.channel,
         template_id: &template_id,
         customer_id: &customer.id,
-        invoice_id: req.invoice_id,
+        invoice_id: invoice_id.as_ref(),
     };
     let rendered = super::render_message(app, company_id, &message, "", note.as_deref())
         .await
@@ -235,7 +236,8 @@ pub async fn send(app: &App, actor: &Actor, req: &SendRequest<'_>) -> Result<Sen
         ));
     };
     if req.must_carry_link {
-        let vars = vars_for(app, company_id, &customer.id, req.invoice_id, None)
+        let invoice_id = req.invoice_id.map(InvoiceId::from);
+        let vars = vars_for(app, company_id, &customer.id, invoice_id.as_ref(), None)
             .await
             .map_err(render_rejected)?;
         let rendered = render_for(
@@ -244,7 +246,7 @@ pub async fn send(app: &App, actor: &Actor, req: &SendRequest<'_>) -> Result<Sen
             req.channel,
             &template_id,
             &customer.id,
-            req.invoice_id,
+            invoice_id.as_ref(),
         )
         .await
         .map_err(render_rejected)?;
