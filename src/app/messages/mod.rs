@@ -19,7 +19,7 @@ pub use send::{
 };
 
 use crate::domain::i18n::Lang;
-use crate::domain::ids::{CompanyId, CustomerId, MessageId, PaymentId};
+use crate::domain::ids::{CompanyId, CustomerId, InvoiceId, MessageId, PaymentId};
 use std::fmt;
 use std::sync::Mutex;
 
@@ -97,7 +97,7 @@ pub async fn vars_for(
         .ok_or(RenderError::NotFound("customer"))?;
     let invoice = match invoice_id {
         Some(id) => Some(
-            invoices::get(db, company_id, id)
+            invoices::get(db, company_id, &InvoiceId::from(id))
                 .await?
                 .ok_or(RenderError::NotFound("invoice"))?,
         ),

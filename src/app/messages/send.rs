@@ -11,7 +11,7 @@ use serde_json::json;
 
 use super::{RenderError, render_for, vars_for};
 use crate::app::{Actor, App, Refusal, Rejected};
-use crate::domain::ids::{CompanyId, CustomerId, SmsTemplateId};
+use crate::domain::ids::{CompanyId, CustomerId, InvoiceId, SmsTemplateId};
 use crate::messaging::Channel;
 use crate::messaging::outbox::{self, Enqueued, NewMessage};
 use crate::messaging::template::{SmsSegments, sms_segments};
@@ -129,7 +129,7 @@ pub(super) async fn recipient_customer(
 ) -> Result<Customer, Rejected> {
     let bill_to = match invoice_id {
         Some(id) => Some(
-            invoices::get(&app.db, company_id, id)
+            invoices::get(&app.db, company_id, &InvoiceId::from(id))
                 .await?
                 .ok_or(Refusal::NotFound)?
                 .bill_to_customer_id,
