@@ -369,7 +369,7 @@ async fn queue_catch_up(
     let rows = alert_preview::open_invoices(
         conn,
         company_id,
-        rule_id,
+        Some(rule_id),
         fields.timing.by_issue_date(),
         bound,
         Side::AtOrBefore,
@@ -510,7 +510,7 @@ pub async fn preview(
             alert_preview::open_invoices(
                 &mut conn,
                 company_id,
-                rule_id.map_or("", |id| id.as_str()),
+                rule_id,
                 fields.timing.by_issue_date(),
                 bound,
                 side,

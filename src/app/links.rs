@@ -2,8 +2,8 @@
 //! revoked (the token itself is `domain::paylink`).
 
 use crate::app::{Actor, App, Refusal};
-use crate::crypto::{Secret, new_id};
-use crate::domain::ids::{CompanyId, CustomerId};
+use crate::crypto::Secret;
+use crate::domain::ids::{CompanyId, CustomerId, LinkId};
 use crate::domain::paylink::{audit_ref, token, token_hash};
 use crate::store::{Conn, Db, StoreResult, audit, companies, customers, links};
 
@@ -17,7 +17,7 @@ pub async fn issue(
     if let Some(existing) = shown(&mut *tx, secret, company_id, customer_id).await? {
         return Ok(existing);
     }
-    let id = new_id("lnk");
+    let id = LinkId::new();
     let t = token(secret, &id, 1);
     links::insert(tx, &id, company_id, customer_id, &token_hash(&t)).await?;
     Ok(CurrentLink {
@@ -47,7 +47,7 @@ pub async fn shown(
 
 #[derive(Debug, Clone)]
 pub struct CurrentLink {
-    pub link_id: String,
+    pub link_id: LinkId,
     pub token: String,
     pub revoked: bool,
     pub generation: i64,

@@ -29,8 +29,8 @@ fn unknown_customer(field: &'static str) -> Problem {
 }
 
 /// Whether `id` is one of the company's customers.
-async fn known(conn: &mut Conn, company_id: &CompanyId, id: &str) -> Result<bool, Refusal> {
-    Ok(!id.is_empty() && customers::all_belong(conn, company_id, &[&CustomerId::from(id)]).await?)
+async fn known(conn: &mut Conn, company_id: &CompanyId, id: &CustomerId) -> Result<bool, Refusal> {
+    Ok(!id.is_empty() && customers::all_belong(conn, company_id, &[id]).await?)
 }
 
 /// Checks the address and both customers (every field in error is named)
@@ -52,9 +52,15 @@ pub async fn create(
         .map_err(|e| problems.push(Problem::from(e)))
         .ok();
     let mut tx = app.db.begin_write_for(company_id).await?;
-    if !known(&mut tx, company_id, input.resident_customer_id).await? {
+    if !known(
+        &mut tx,
+        company_id,
+        &CustomerId::from(input.resident_customer_id),
+    )
+    .await?
+    {
         problems.push(unknown_customer("resident_customer_id"));
-    } else if !known(&mut tx, company_id, bill_to).await? {
+    } else if !known(&mut tx, company_id, &CustomerId::from(bill_to)).await? {
         problems.push(unknown_customer("bill_to_customer_id"));
     }
     let Some(address) = address.filter(|_| problems.is_empty()) else {
@@ -135,7 +141,7 @@ pub async fn update(
         .map(str::trim)
         .unwrap_or(&current.bill_to_customer_id)
         .to_string();
-    if !known(&mut tx, company_id, &bill_to).await? {
+    if !known(&mut tx, company_id, &CustomerId::from(bill_to.as_str())).await? {
         problems.push(unknown_customer("bill_to_customer_id"));
     }
     let Some(address) = address.filter(|_| problems.is_empty()) else {

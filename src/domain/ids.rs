@@ -236,6 +236,8 @@ ids! {
     CardId = "pmt";
     /// A payment link's id (`lnk_…`).
     LinkId = "lnk";
+    /// An autopay enrollment's id (`ape_…`).
+    AutopayEnrollmentId = "ape";
     /// An email template's id (`etpl_…`).
     EmailTemplateId = "etpl";
     /// An SMS template's id (`stpl_…`).
@@ -269,6 +271,7 @@ macro_rules! for_each_id {
             RefundId,
             CardId,
             LinkId,
+            AutopayEnrollmentId,
             EmailTemplateId,
             SmsTemplateId,
             AlertRuleId,

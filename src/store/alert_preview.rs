@@ -8,7 +8,7 @@ use time::Date;
 
 use super::{Conn, StoreResult};
 
-use crate::domain::ids::CompanyId;
+use crate::domain::ids::{AlertRuleId, CompanyId};
 
 /// An open invoice with its bill-to customer, as a rule reaches it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,12 +35,12 @@ pub enum Side {
 
 /// The company's open invoices (balance > 0) whose date column (issue date
 /// when `by_issue_date`, else due date) lies on `side` of `bound`, and that
-/// rule `rule_id` has not queued a message for (its outbox cause
+/// rule `rule_id` (none for a rule not yet saved) has not queued a message for (its outbox cause
 /// `alert:{rule_id}:{invoice_id}`, looked up by the customer's messages).
 pub async fn open_invoices(
     conn: &mut Conn,
     company_id: &CompanyId,
-    rule_id: &str,
+    rule_id: Option<&AlertRuleId>,
     by_issue_date: bool,
     bound: Date,
     side: Side,
@@ -70,7 +70,7 @@ pub async fn open_invoices(
     );
     let rows = crate::store::sql::query(super::dynamic_sql(sql))
         .bind(company_id)
-        .bind(rule_id)
+        .bind(rule_id.map_or("", |id| id.as_str()))
         .bind(bound)
         .bind(limit)
         .fetch_all(&mut *conn)

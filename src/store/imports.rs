@@ -1,7 +1,7 @@
 //! What CSV import reads and writes beyond the shared store functions:
 //! records by their external ids.
 
-use crate::domain::ids::{CompanyId, CustomerId};
+use crate::domain::ids::{CompanyId, CustomerId, InvoiceId, PropertyId};
 use crate::store::{Conn, StoreResult};
 
 pub struct Existing {
@@ -56,7 +56,7 @@ pub async fn customer_id_by_external(
 pub async fn customer_name(
     conn: &mut Conn,
     company_id: &CompanyId,
-    id: &str,
+    id: &CustomerId,
 ) -> StoreResult<String> {
     let name: Option<String> = crate::store::sql::query_scalar(
         "SELECT name FROM customers WHERE company_id = $1 AND id = $2",
@@ -71,7 +71,7 @@ pub async fn customer_name(
 pub async fn set_customer_external(
     conn: &mut Conn,
     company_id: &CompanyId,
-    id: &str,
+    id: &CustomerId,
     external_id: &str,
 ) -> StoreResult<()> {
     crate::store::sql::query(
@@ -104,7 +104,7 @@ pub async fn property_by_external(
 pub async fn set_property_external(
     conn: &mut Conn,
     company_id: &CompanyId,
-    id: &str,
+    id: &PropertyId,
     external_id: &str,
 ) -> StoreResult<()> {
     crate::store::sql::query(
@@ -167,7 +167,7 @@ pub async fn invoice_external_taken(
 pub async fn set_invoice_external(
     conn: &mut Conn,
     company_id: &CompanyId,
-    id: &str,
+    id: &InvoiceId,
     external_id: &str,
 ) -> StoreResult<()> {
     crate::store::sql::query(
@@ -185,7 +185,7 @@ pub async fn set_invoice_external(
 pub async fn apply_paid_elsewhere(
     conn: &mut Conn,
     company_id: &CompanyId,
-    id: &str,
+    id: &InvoiceId,
     amount: i64,
 ) -> StoreResult<()> {
     crate::store::sql::query(

@@ -6,9 +6,9 @@ use crate::domain::ids::{CompanyId, CustomerId, LinkId};
 
 #[derive(Debug, Clone)]
 pub struct LinkRow {
-    pub id: String,
+    pub id: LinkId,
     pub company_id: CompanyId,
-    pub customer_id: String,
+    pub customer_id: CustomerId,
     pub generation: i64,
     pub revoked: bool,
 }
@@ -22,7 +22,7 @@ pub struct LiveLink {
 
 pub async fn insert(
     tx: &mut Conn,
-    id: &str,
+    id: &LinkId,
     company_id: &CompanyId,
     customer_id: &CustomerId,
     token_hash: &str,
@@ -46,15 +46,20 @@ pub async fn for_customer(
     company_id: &CompanyId,
     customer_id: &CustomerId,
 ) -> StoreResult<Option<LinkRow>> {
-    let row: Option<(String, CompanyId, String, i64, Option<time::OffsetDateTime>)> =
-        crate::store::sql::query_as(
-            "SELECT id, company_id, customer_id, generation, revoked_at FROM payment_links
+    let row: Option<(
+        LinkId,
+        CompanyId,
+        CustomerId,
+        i64,
+        Option<time::OffsetDateTime>,
+    )> = crate::store::sql::query_as(
+        "SELECT id, company_id, customer_id, generation, revoked_at FROM payment_links
          WHERE company_id = $1 AND customer_id = $2",
-        )
-        .bind(company_id)
-        .bind(customer_id)
-        .fetch_optional(executor)
-        .await?;
+    )
+    .bind(company_id)
+    .bind(customer_id)
+    .fetch_optional(executor)
+    .await?;
     Ok(row.map(
         |(id, company_id, customer_id, generation, revoked)| LinkRow {
             id,
@@ -84,7 +89,12 @@ pub async fn find_live(db: &Db, token_hash: &str) -> StoreResult<Option<LiveLink
 }
 
 /// Moves a link to a new generation and hash; a revoked link becomes live again.
-pub async fn rotate(tx: &mut Conn, id: &str, generation: i64, token_hash: &str) -> StoreResult<()> {
+pub async fn rotate(
+    tx: &mut Conn,
+    id: &LinkId,
+    generation: i64,
+    token_hash: &str,
+) -> StoreResult<()> {
     crate::store::sql::query(
         "UPDATE payment_links SET generation = $1, token_hash = $2, rotated_at = $3, revoked_at = NULL
          WHERE id = $4",
@@ -98,7 +108,7 @@ pub async fn rotate(tx: &mut Conn, id: &str, generation: i64, token_hash: &str) 
     Ok(())
 }
 
-pub async fn revoke(tx: &mut Conn, id: &str) -> StoreResult<()> {
+pub async fn revoke(tx: &mut Conn, id: &LinkId) -> StoreResult<()> {
     crate::store::sql::query(
         "UPDATE payment_links SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL",
     )

@@ -17,7 +17,7 @@ use super::api_doc::{ErrorBody, List};
 use super::error::ApiError;
 use super::{AppState, json_created};
 use crate::domain::customer::CustomerInput;
-use crate::domain::ids::{CompanyId, CustomerId};
+use crate::domain::ids::{CompanyId, CustomerId, InvoiceId};
 use crate::domain::text::FieldError;
 use crate::store::customers;
 use crate::store::invoices;
@@ -355,7 +355,7 @@ async fn create_property(
 async fn get_invoice(
     State(state): State<AppState>,
     CompanyKey(company): CompanyKey,
-    Path(id): Path<String>,
+    Path(id): Path<InvoiceId>,
 ) -> ApiResult {
     let inv = invoices::get(&state.app.db, &company, &id)
         .await?

@@ -8,7 +8,7 @@ use crate::app::{Actor, App, Problem, Refusal, Rejected};
 use crate::domain::autopay as rules;
 use crate::domain::autopay_consent_text;
 use crate::domain::i18n::{Lang, t};
-use crate::domain::ids::{CardId, CustomerId, PropertyId};
+use crate::domain::ids::{AutopayEnrollmentId, CardId, CustomerId, PropertyId};
 use crate::domain::paylink::{audit_ref, token_hash};
 use crate::store::autopay as store;
 use crate::store::payments::{self as pay_store, Consent};
@@ -51,7 +51,7 @@ pub struct EnrollRequest<'a> {
 /// An enrollment made.
 #[derive(Debug, Clone)]
 pub struct Enrolled {
-    pub enrollment_id: String,
+    pub enrollment_id: AutopayEnrollmentId,
     pub method_id: CardId,
     pub brand: String,
     pub last4: String,
@@ -163,7 +163,7 @@ pub async fn enroll_in(
     method_id: &CardId,
     consent: &Consent,
     note: Option<&str>,
-) -> Result<String, Refusal> {
+) -> Result<AutopayEnrollmentId, Refusal> {
     actor.may_act_for(customer_id)?;
     let company_id = actor.company_id();
     let enrolled_by = match actor {

@@ -216,7 +216,7 @@ async fn charge_due(
 async fn charge_one(
     app: &App,
     company_id: &CompanyId,
-    customer_id: &str,
+    customer_id: &CustomerId,
     method_id: &CardId,
     mut ids: Vec<String>,
     key: String,
@@ -287,7 +287,7 @@ fn contact(value: &Option<String>) -> Option<&str> {
 pub(super) async fn send(
     conn: &mut Conn,
     company_id: &CompanyId,
-    customer_id: &str,
+    customer_id: &CustomerId,
     invoice_id: Option<&str>,
     email_template: &Option<String>,
     sms_template: &Option<String>,

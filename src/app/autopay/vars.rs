@@ -47,11 +47,12 @@ pub async fn vars_for_cause(
             let Some((invoice_id, day)) = rest.rsplit_once(':') else {
                 return Ok(None);
             };
+            let invoice_id = InvoiceId::from(invoice_id);
             fill_card(
                 &mut v,
-                store::card_for_invoice(db, company_id, &InvoiceId::from(invoice_id)).await?,
+                store::card_for_invoice(db, company_id, &invoice_id).await?,
             );
-            if let Some(inv) = crate::store::invoices::get(db, company_id, invoice_id).await? {
+            if let Some(inv) = crate::store::invoices::get(db, company_id, &invoice_id).await? {
                 v.autopay_amount = Money::new(inv.balance, inv.currency).format();
             }
             v.autopay_date = dates::parse(day).map(dates::display).unwrap_or_default();

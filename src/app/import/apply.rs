@@ -546,7 +546,7 @@ async fn write_invoice(
             ));
         }
     };
-    let name = sql::customer_name(conn, company_id, &bill_to).await?;
+    let name = sql::customer_name(conn, company_id, &CustomerId::from(bill_to.as_str())).await?;
     let issue = IssueInvoice {
         property_id: property_id.into(),
         number: Some(inv.number.clone()),

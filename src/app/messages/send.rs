@@ -130,7 +130,7 @@ pub(super) async fn recipient_customer(
 ) -> Result<Customer, Rejected> {
     let bill_to = match invoice_id {
         Some(id) => Some(
-            invoices::get(&app.db, company_id, id)
+            invoices::get(&app.db, company_id, &InvoiceId::from(id))
                 .await?
                 .ok_or(Refusal::NotFound)?
                 .bill_to_customer_id,

@@ -7,7 +7,7 @@ use serde_json::json;
 
 use super::{Subscribers, emit, emit_to};
 use crate::app::payments::view::payment_on;
-use crate::domain::ids::{CompanyId, PaymentId, RefundId};
+use crate::domain::ids::{CompanyId, InvoiceId, PaymentId, RefundId};
 use crate::domain::webhooks::EventType;
 use crate::store::customers::Customer;
 use crate::store::invoices::{self, Invoice};
@@ -81,7 +81,8 @@ pub async fn payment_recorded(
         return Ok(());
     }
     for a in &payment.allocations {
-        if let Some(invoice) = invoices::get_on(conn, company_id, &a.invoice_id).await?
+        if let Some(invoice) =
+            invoices::get_on(conn, company_id, &InvoiceId::from(a.invoice_id.as_str())).await?
             && invoice.status == "paid"
         {
             emit_to(

@@ -4,15 +4,14 @@
 use serde::Serialize;
 use time::{Date, OffsetDateTime};
 
-use crate::crypto::new_id;
-use crate::domain::ids::{CardId, CompanyId, CustomerId, PropertyId};
+use crate::domain::ids::{AutopayEnrollmentId, CardId, CompanyId, CustomerId, PropertyId};
 use crate::store::payments::Consent;
 use crate::store::{Conn, Db, StoreResult};
 
 /// A customer's active enrollment as the office sees it.
 #[derive(Debug, Clone, Serialize)]
 pub struct Enrollment {
-    pub id: String,
+    pub id: AutopayEnrollmentId,
     pub method_id: CardId,
     pub brand: String,
     pub last4: String,
@@ -77,10 +76,10 @@ pub async fn enroll(
     consent: &Consent,
     enrolled_by: Option<&str>,
     note: Option<&str>,
-) -> StoreResult<String> {
+) -> StoreResult<AutopayEnrollmentId> {
     let t = conn.now();
     cancel(conn, company_id, customer_id, None).await?;
-    let id = new_id("ape");
+    let id = AutopayEnrollmentId::new();
     crate::store::sql::query(
         "INSERT INTO autopay_enrollments (id, company_id, customer_id, payment_method_id, consent_text,
             consent_at, consent_ip, consent_user_agent, channel, starts_on, enrolled_by, consent_note)
@@ -137,7 +136,7 @@ pub async fn property_cards(
     db: &Db,
     company_id: &CompanyId,
     customer_id: &CustomerId,
-    enrollment_id: Option<&str>,
+    enrollment_id: Option<&AutopayEnrollmentId>,
 ) -> StoreResult<Vec<PropertyCard>> {
     let rows = crate::store::sql::query(
         "SELECT p.id, p.address, pm.payment_method_id
@@ -167,7 +166,7 @@ pub async fn property_cards(
 pub async fn set_property_card(
     conn: &mut Conn,
     company_id: &CompanyId,
-    enrollment_id: &str,
+    enrollment_id: &AutopayEnrollmentId,
     property_id: &PropertyId,
     method_id: Option<&CardId>,
     set_by: &str,

@@ -234,7 +234,7 @@ pub async fn attempt_exists(
 #[derive(Debug, Clone)]
 pub struct EnrolledCard {
     pub method_id: CardId,
-    pub customer_id: String,
+    pub customer_id: CustomerId,
     pub brand: String,
     pub last4: String,
     pub exp_month: i64,

@@ -161,7 +161,7 @@ fn fold_rows(rows: &[crate::store::sql::Row]) -> StoreResult<Vec<Invoice>> {
     Ok(out)
 }
 
-pub async fn get(db: &Db, company_id: &CompanyId, id: &str) -> StoreResult<Option<Invoice>> {
+pub async fn get(db: &Db, company_id: &CompanyId, id: &InvoiceId) -> StoreResult<Option<Invoice>> {
     let mut conn = db.reader().acquire().await?;
     get_on(&mut conn, company_id, id).await
 }
@@ -170,7 +170,7 @@ pub async fn get(db: &Db, company_id: &CompanyId, id: &str) -> StoreResult<Optio
 pub async fn get_on(
     conn: &mut Conn,
     company_id: &CompanyId,
-    id: &str,
+    id: &InvoiceId,
 ) -> StoreResult<Option<Invoice>> {
     let sql = format!(
         "SELECT {INVOICE_COLUMNS} FROM invoices i
@@ -272,7 +272,7 @@ pub fn void_refusal(s: &ChangeState) -> Option<Refusal> {
 pub async fn change_state(
     tx: &mut Conn,
     company_id: &CompanyId,
-    id: &str,
+    id: &InvoiceId,
 ) -> StoreResult<Option<(ChangeState, i64)>> {
     let row: Option<(String, i64, bool, i64)> = crate::store::sql::query_as(
         "SELECT status, applied, locked_by_attempt IS NOT NULL, total FROM invoices
@@ -309,7 +309,7 @@ pub struct Replacement<'a> {
 pub async fn replace(
     tx: &mut Conn,
     company_id: &CompanyId,
-    id: &str,
+    id: &InvoiceId,
     r: &Replacement<'_>,
 ) -> StoreResult<Result<i64, Refusal>> {
     let Some((state, old_total)) = change_state(tx, company_id, id).await? else {
@@ -363,7 +363,7 @@ pub async fn replace(
 pub async fn void(
     tx: &mut Conn,
     company_id: &CompanyId,
-    id: &str,
+    id: &InvoiceId,
 ) -> StoreResult<Result<(), Refusal>> {
     let Some((state, _)) = change_state(tx, company_id, id).await? else {
         return Ok(Err(Refusal::NotFound));

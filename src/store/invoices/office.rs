@@ -249,7 +249,11 @@ impl Detail {
     }
 }
 
-pub async fn detail(db: &Db, company_id: &CompanyId, id: &str) -> StoreResult<Option<Detail>> {
+pub async fn detail(
+    db: &Db,
+    company_id: &CompanyId,
+    id: &InvoiceId,
+) -> StoreResult<Option<Detail>> {
     let Some(invoice) = get(db, company_id, id).await? else {
         return Ok(None);
     };

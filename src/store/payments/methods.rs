@@ -3,7 +3,6 @@
 use serde::{Deserialize, Serialize};
 use time::Date;
 
-use crate::crypto::new_id;
 use crate::domain::ids::{CardId, CompanyId, CustomerId};
 use crate::store::{Conn, Db, StoreResult};
 
@@ -120,7 +119,7 @@ pub async fn enroll_autopay(
     customer_id: &CustomerId,
     method_id: &CardId,
     consent: &Consent,
-) -> StoreResult<String> {
+) -> StoreResult<crate::domain::ids::AutopayEnrollmentId> {
     let t = tx.now();
     crate::store::sql::query(
         "UPDATE autopay_enrollments SET cancelled_at = $1 WHERE customer_id = $2 AND cancelled_at IS NULL",
@@ -129,7 +128,7 @@ pub async fn enroll_autopay(
     .bind(customer_id)
     .execute(&mut *tx)
     .await?;
-    let id = new_id("ape");
+    let id = crate::domain::ids::AutopayEnrollmentId::new();
     crate::store::sql::query(
         "INSERT INTO autopay_enrollments (id, company_id, customer_id, payment_method_id, consent_text,
             consent_at, consent_ip, consent_user_agent, channel, starts_on)

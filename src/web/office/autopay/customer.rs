@@ -103,7 +103,7 @@ async fn customer_view(
         db,
         &user.company_id,
         customer_id,
-        enrollment.as_ref().map(|e| e.id.as_str()),
+        enrollment.as_ref().map(|e| &e.id),
     )
     .await?
     .into_iter()

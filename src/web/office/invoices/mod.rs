@@ -99,7 +99,13 @@ pub(super) async fn load_invoice(
     id: &str,
 ) -> Result<(Company, Detail), Response> {
     let company = company(state, user).await?;
-    match invoices::detail(&state.app.db, &user.company_id, id).await {
+    match invoices::detail(
+        &state.app.db,
+        &user.company_id,
+        &crate::domain::ids::InvoiceId::from(id),
+    )
+    .await
+    {
         Ok(Some(d)) => Ok((company, d)),
         Ok(None) => Err(state.views.not_found()),
         Err(e) => Err(internal(e)),
