@@ -97,7 +97,7 @@ pub async fn vars_for(
         .ok_or(RenderError::NotFound("customer"))?;
     let invoice = match invoice_id {
         Some(id) => Some(
-            invoices::get(db, company_id, &InvoiceId::from(id))
+            invoices::get(db, company_id, id)
                 .await?
                 .ok_or(RenderError::NotFound("invoice"))?,
         ),
