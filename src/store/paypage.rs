@@ -84,7 +84,7 @@ pub struct PageAutopay {
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct PayPage {
     #[serde(skip)]
-    pub link_id: String,
+    pub link_id: crate::domain::ids::LinkId,
     pub company: PageCompany,
     pub customer: PageCustomer,
     pub properties: Vec<PageProperty>,

@@ -19,7 +19,7 @@ use super::error::ApiError;
 use super::office::OfficeUser;
 use super::portal::PortalUser;
 use super::{AppState, ClientIp, not_found_for};
-use crate::domain::ids::{CompanyId, InvoiceId};
+use crate::domain::ids::{CompanyId, CustomerId, InvoiceId};
 use crate::pdf::{self, PdfError};
 
 pub fn routes() -> Router<AppState> {
@@ -106,11 +106,11 @@ fn invoice_answer(
 async fn statement_answer(
     state: &AppState,
     company_id: &CompanyId,
-    customer_id: &str,
+    customer_id: &CustomerId,
     q: &DownloadQuery,
     path: &str,
 ) -> Response {
-    match crate::app::documents::statement_pdf(&state.app, company_id, &customer_id.into()).await {
+    match crate::app::documents::statement_pdf(&state.app, company_id, customer_id).await {
         Ok(Some(bytes)) => {
             let zone = crate::store::companies::get(&state.app.db, company_id)
                 .await
@@ -140,7 +140,7 @@ async fn office_invoice(
 async fn office_statement(
     State(state): State<AppState>,
     user: OfficeUser,
-    Path(id): Path<String>,
+    Path(id): Path<CustomerId>,
     Query(q): Query<DownloadQuery>,
 ) -> Response {
     statement_answer(&state, &user.company_id, &id, &q, "/office").await

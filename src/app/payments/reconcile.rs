@@ -105,7 +105,7 @@ pub async fn reconcile(
 pub async fn confirm(
     app: &App,
     company_id: &CompanyId,
-    customer_id: &str,
+    customer_id: &CustomerId,
     attempt_id: &AttemptId,
     actor: &str,
 ) -> Result<Option<PayStep>, PayError> {

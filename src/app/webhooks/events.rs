@@ -58,7 +58,7 @@ pub async fn invoice_voided(
 pub async fn payment_recorded(
     conn: &mut Conn,
     company_id: &CompanyId,
-    payment_id: &str,
+    payment_id: &PaymentId,
 ) -> StoreResult<()> {
     // One read when no endpoint listens (the usual case on the payment
     // path): the payment and its invoices are read only for a subscriber.
@@ -66,7 +66,7 @@ pub async fn payment_recorded(
     if !subscribers.take(EventType::PaymentSucceeded) && !subscribers.take(EventType::InvoicePaid) {
         return Ok(());
     }
-    let Some(payment) = payment_on(conn, company_id, &payment_id.into()).await? else {
+    let Some(payment) = payment_on(conn, company_id, payment_id).await? else {
         return Ok(());
     };
     emit_to(

@@ -231,13 +231,13 @@ pub const AUTHENTICATE_MESSAGE: &str = "Your bank asks you to confirm this payme
 pub(super) async fn confirm_detached(
     state: &AppState,
     company_id: &CompanyId,
-    customer_id: &str,
+    customer_id: &CustomerId,
     attempt_id: &str,
 ) -> Result<Option<PayStep>, PayError> {
     let app = state.app.clone();
     let (company_id, customer_id, attempt_id) = (
         company_id.clone(),
-        customer_id.to_string(),
+        customer_id.clone(),
         AttemptId::from(attempt_id),
     );
     tokio::spawn(async move {

@@ -25,7 +25,7 @@ use super::{AppState, ClientIp, not_found_for, user_agent};
 use crate::crypto::random_token;
 use crate::domain::autopay_consent_text;
 use crate::domain::i18n::Lang;
-use crate::domain::ids::CompanyId;
+use crate::domain::ids::{CompanyId, CustomerId, LinkId};
 use crate::store::companies;
 use crate::store::links::LiveLink;
 use crate::store::payments::Consent;
@@ -146,8 +146,8 @@ static OPENED: Mutex<Option<HashMap<String, OffsetDateTime>>> = Mutex::new(None)
 pub(super) fn note_opened(
     state: &AppState,
     company_id: &CompanyId,
-    link_id: &str,
-    customer_id: &str,
+    link_id: &LinkId,
+    customer_id: &CustomerId,
     token: &str,
 ) {
     {
@@ -157,7 +157,7 @@ pub(super) fn note_opened(
             seen.clear();
         }
         let now = state.app.clock.now();
-        match seen.get(link_id) {
+        match seen.get(link_id.as_str()) {
             Some(at) if *at <= now && now - *at < time::Duration::hours(1) => return,
             _ => {
                 seen.insert(link_id.to_string(), now);
@@ -165,14 +165,11 @@ pub(super) fn note_opened(
         }
     }
     let app = state.app.clone();
-    let (company_id, customer_id, token) = (
-        company_id.clone(),
-        customer_id.to_string(),
-        token.to_string(),
-    );
+    let (company_id, customer_id, token) =
+        (company_id.clone(), customer_id.clone(), token.to_string());
     tokio::spawn(async move {
         if let Err(e) =
-            crate::app::links::note_opened(&app, &company_id, &customer_id.into(), &token).await
+            crate::app::links::note_opened(&app, &company_id, &customer_id, &token).await
         {
             tracing::warn!(error = %e, "could not note a payment link's opening");
         }

@@ -407,7 +407,7 @@ async fn sign_in(
     headers: &HeaderMap,
     ip: ClientIp,
     company_id: &CompanyId,
-    customer_id: &str,
+    customer_id: &CustomerId,
     how: &str,
 ) -> Response {
     let result: Result<String, StoreError> = async {
@@ -429,7 +429,7 @@ async fn open_session(
     headers: &HeaderMap,
     ip: ClientIp,
     company_id: &CompanyId,
-    customer_id: &str,
+    customer_id: &CustomerId,
     how: &str,
 ) -> Result<String, StoreError> {
     let cookie = start_session(tx, headers, company_id, customer_id).await?;

@@ -196,7 +196,7 @@ async fn start_session(
     tx: &mut crate::store::Conn,
     headers: &HeaderMap,
     company_id: &CompanyId,
-    customer_id: &str,
+    customer_id: &CustomerId,
 ) -> Result<String, StoreError> {
     if let Some(old) = cookie_value(headers, COOKIE) {
         sessions::delete(tx, old).await?;
