@@ -215,7 +215,7 @@ pub fn paginate(heights: &[f32], first: f32, rest: f32, tail: f32) -> Vec<Range<
 /// masks it through a function pointer per module and allocates for every
 /// position it scores.
 pub fn qr_matrix(text: &str) -> Option<(usize, Vec<bool>)> {
-    use qrcode::canvas::{Canvas, MaskPattern};
+    use qrcode::canvas::Canvas;
     let ec = qrcode::EcLevel::M;
     let bits = qrcode::bits::encode_auto(text.as_bytes(), ec).ok()?;
     let version = bits.version();
@@ -225,21 +225,10 @@ pub fn qr_matrix(text: &str) -> Option<(usize, Vec<bool>)> {
     canvas.draw_data(&data, &ec_data);
     let width = usize::try_from(version.width()).ok()?;
     let unmasked = unmasked_modules(&canvas, width)?;
-    // The crate's order: on equal penalties the first pattern wins.
-    let patterns = [
-        MaskPattern::Checkerboard,
-        MaskPattern::HorizontalLines,
-        MaskPattern::VerticalLines,
-        MaskPattern::DiagonalLines,
-        MaskPattern::LargeCheckerboard,
-        MaskPattern::Fields,
-        MaskPattern::Diamonds,
-        MaskPattern::Meadow,
-    ];
     let mut best: Option<(u32, Vec<bool>)> = None;
     let mut columns = Vec::with_capacity(width * width);
     let mut dark = Vec::with_capacity(width * width);
-    for pattern in patterns {
+    for pattern in MASKS {
         apply_mask(&unmasked, width, pattern as usize, &mut dark);
         let score = penalty(width, &dark, &mut columns);
         if best.as_ref().is_none_or(|(s, _)| score < *s) {
@@ -248,6 +237,21 @@ pub fn qr_matrix(text: &str) -> Option<(usize, Vec<bool>)> {
     }
     best.map(|(_, dark)| (width, dark))
 }
+
+/// The eight masks in the crate's order: on equal penalties the first wins.
+const MASKS: [qrcode::canvas::MaskPattern; 8] = {
+    use qrcode::canvas::MaskPattern;
+    [
+        MaskPattern::Checkerboard,
+        MaskPattern::HorizontalLines,
+        MaskPattern::VerticalLines,
+        MaskPattern::DiagonalLines,
+        MaskPattern::LargeCheckerboard,
+        MaskPattern::Fields,
+        MaskPattern::Diamonds,
+        MaskPattern::Meadow,
+    ]
+};
 
 /// A module of the code before masking: fixed (`FIXED_LIGHT`, `FIXED_DARK`:
 /// finder, timing, alignment and version patterns) or data that the mask
@@ -650,17 +654,7 @@ mod tests {
 
     #[test]
     fn each_mask_is_applied_as_the_qrcode_crate_applies_it() {
-        use qrcode::canvas::{Canvas, MaskPattern};
-        let patterns = [
-            MaskPattern::Checkerboard,
-            MaskPattern::HorizontalLines,
-            MaskPattern::VerticalLines,
-            MaskPattern::DiagonalLines,
-            MaskPattern::LargeCheckerboard,
-            MaskPattern::Fields,
-            MaskPattern::Diamonds,
-            MaskPattern::Meadow,
-        ];
+        use qrcode::canvas::Canvas;
         // Versions 1 to 10 and beyond: with and without alignment and
         // version patterns, and with remainder modules left empty.
         for len in [1, 10, 30, 60, 90, 120, 150, 200, 400] {
@@ -676,7 +670,7 @@ mod tests {
             let width = version.width() as usize;
             let unmasked = unmasked_modules(&canvas, width).unwrap();
             let mut dark = Vec::new();
-            for pattern in patterns {
+            for pattern in MASKS {
                 let mut masked = canvas.clone();
                 masked.apply_mask(pattern);
                 let expected: Vec<bool> = masked

@@ -370,6 +370,21 @@ mod tests {
         (db, dir)
     }
 
+    /// One write job inserting `x` into the test table.
+    async fn insert(db: &Db, x: i64) -> Result<(), StoreError> {
+        db.write(move |conn| {
+            Box::pin(async move {
+                crate::store::sql::query("INSERT INTO t (x) VALUES ($1)")
+                    .bind(x)
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(StoreError::from)?;
+                Ok::<_, StoreError>(())
+            })
+        })
+        .await
+    }
+
     #[tokio::test]
     async fn a_failing_job_undoes_only_its_own_writes() {
         let (db, dir) = fresh().await;
@@ -425,18 +440,7 @@ mod tests {
         let file = dir.join("w.db");
         let before = std::fs::metadata(&file).unwrap().len();
         for x in 0..20i64 {
-            db.write(move |conn| {
-                Box::pin(async move {
-                    crate::store::sql::query("INSERT INTO t (x) VALUES ($1)")
-                        .bind(x)
-                        .execute(&mut *conn)
-                        .await
-                        .map_err(StoreError::from)?;
-                    Ok::<_, StoreError>(())
-                })
-            })
-            .await
-            .unwrap();
+            insert(&db, x).await.unwrap();
         }
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
         let mut after = before;
@@ -454,23 +458,7 @@ mod tests {
     #[tokio::test]
     async fn a_constraint_error_in_one_job_leaves_the_batch_usable() {
         let (db, dir) = fresh().await;
-        let dup = |x: i64| {
-            let db = db.clone();
-            async move {
-                db.write(move |conn| {
-                    Box::pin(async move {
-                        crate::store::sql::query("INSERT INTO t (x) VALUES ($1)")
-                            .bind(x)
-                            .execute(&mut *conn)
-                            .await
-                            .map_err(StoreError::from)?;
-                        Ok::<_, StoreError>(())
-                    })
-                })
-                .await
-            }
-        };
-        let (a, b, c) = tokio::join!(dup(1), dup(1), dup(2));
+        let (a, b, c) = tokio::join!(insert(&db, 1), insert(&db, 1), insert(&db, 2));
         let conflicts = [&a, &b]
             .iter()
             .filter(|r| matches!(r, Err(StoreError::Conflict)))
