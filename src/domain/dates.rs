@@ -4,6 +4,9 @@
 use time::macros::format_description;
 use time::{Date, OffsetDateTime};
 
+/// What a form says when a date does not read as one: the format, by example.
+pub const ENTER_A_DATE: &str = "Enter a date like 2026-12-15.";
+
 pub fn parse(text: &str) -> Option<Date> {
     Date::parse(text, format_description!("[year]-[month]-[day]")).ok()
 }

@@ -45,7 +45,7 @@ async fn invoice_input_is_checked() {
             "due_date",
         ),
         (
-            json!({"property_id": p, "due_date": "2026-02-30", "lines": [{"description": "x", "quantity": 1, "unit_price": 5}]}),
+            json!({"property_id": p, "due_date": t.no_such_day(), "lines": [{"description": "x", "quantity": 1, "unit_price": 5}]}),
             "due_date",
         ),
         (

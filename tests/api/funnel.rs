@@ -180,7 +180,7 @@ async fn opens_without_a_message_are_not_counted() {
 async fn bad_ranges_say_what_to_fix() {
     let t = TestApp::new().await;
     for (query, field) in [
-        ("from=2026-13-01", "from"),
+        (&format!("from={}", t.no_such_month()) as &str, "from"),
         ("to=yesterday", "to"),
         (&format!("from={}&to={}", t.day(0), t.day(-1)) as &str, "to"),
         (&format!("from={}&to={}", t.day(-400), t.day(0)), "to"),

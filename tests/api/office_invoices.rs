@@ -415,7 +415,7 @@ async fn list_filters_and_totals() {
 
     let r = o.get(&t, "/office/invoices?from=12%2F01%2F2026").await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(r.body.contains("Enter a date like 2026-12-15."));
+    assert!(r.body.contains(fieldpay::domain::dates::ENTER_A_DATE));
     let r = o.get(&t, "/office/invoices?status=owed").await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
 }

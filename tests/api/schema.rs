@@ -112,21 +112,34 @@ async fn the_outbox_keeps_its_messages_and_notes_through_its_new_keys() {
         .unwrap();
     let migrator = fieldpay::store::migrations::migrator(fieldpay::store::Backend::Sqlite);
     migrator.run_to(27, &pool).await.unwrap();
+    // Stored dates from the clock: one day before today, today, the next.
+    let today = fieldpay::domain::clock::Clock::system().today_in("UTC");
+    let day = |n: i64| fieldpay::domain::dates::iso(today + time::Duration::days(n));
+    let (yesterday, today, tomorrow) = (day(-1), day(0), day(1));
     for statement in [
-        "INSERT INTO companies (id, name, created_at) VALUES ('co_1', 'Greenleaf', '2026-01-01')",
-        "INSERT INTO customers (id, company_id, name, created_at)
-         VALUES ('cus_1', 'co_1', 'Lena', '2026-01-01')",
-        "INSERT INTO outbox (id, company_id, customer_id, channel, recipient, template_id, cause,
-                             dedupe_key, status, next_attempt_at, created_at, sent_at, carries_link)
-         VALUES ('msg_1', 'co_1', 'cus_1', 'email', 'lena@example.com', 'etpl_1', 'send_now:n1',
-                 'send_now:n1|email|lena@example.com', 'sent', '2026-01-01', '2026-01-01',
-                 '2026-01-02', 1),
-                ('msg_2', 'co_1', 'cus_1', 'sms', '+15125550142', 'stpl_1', 'alert:a1:i1',
-                 'alert:a1:i1|sms|+15125550142', 'queued', '2026-01-03', '2026-01-01', NULL, 0)",
+        format!("INSERT INTO companies (id, name, created_at) VALUES ('co_1', 'Greenleaf', '{yesterday}')"),
+        format!(
+            "INSERT INTO customers (id, company_id, name, created_at)
+             VALUES ('cus_1', 'co_1', 'Lena', '{yesterday}')"
+        ),
+        format!(
+            "INSERT INTO outbox (id, company_id, customer_id, channel, recipient, template_id, cause,
+                                 dedupe_key, status, next_attempt_at, created_at, sent_at, carries_link)
+             VALUES ('msg_1', 'co_1', 'cus_1', 'email', 'lena@example.com', 'etpl_1', 'send_now:n1',
+                     'send_now:n1|email|lena@example.com', 'sent', '{yesterday}', '{yesterday}',
+                     '{today}', 1),
+                    ('msg_2', 'co_1', 'cus_1', 'sms', '+15125550142', 'stpl_1', 'alert:a1:i1',
+                     'alert:a1:i1|sms|+15125550142', 'queued', '{tomorrow}', '{yesterday}', NULL, 0)"
+        ),
         "INSERT INTO message_notes (message_id, company_id, note)
-         VALUES ('msg_1', 'co_1', 'We come Tuesday')",
+         VALUES ('msg_1', 'co_1', 'We come Tuesday')"
+            .to_string(),
     ] {
-        sqlx::query(statement).execute(&pool).await.unwrap();
+        // Only this test's own text and dates from the clock.
+        sqlx::query(sqlx::AssertSqlSafe(statement))
+            .execute(&pool)
+            .await
+            .unwrap();
     }
     migrator.run(&pool).await.unwrap();
 
@@ -145,7 +158,7 @@ async fn the_outbox_keeps_its_messages_and_notes_through_its_new_keys() {
                 "lena@example.com".into(),
                 "sent".into(),
                 1,
-                Some("2026-01-02".into())
+                Some(today.clone())
             ),
             (
                 "msg_2".into(),
@@ -173,11 +186,12 @@ async fn the_outbox_keeps_its_messages_and_notes_through_its_new_keys() {
     let again = "INSERT INTO outbox (id, company_id, customer_id, channel, recipient, template_id,
                                      cause, status, next_attempt_at, created_at)
                  VALUES ($1, 'co_1', 'cus_1', $2, $3, 'stpl_1', 'alert:a1:i1', 'queued',
-                         '2026-01-03', '2026-01-03')";
+                         $4, $4)";
     let refused = sqlx::query(again)
         .bind("msg_3")
         .bind("sms")
         .bind("+15125550142")
+        .bind(&tomorrow)
         .execute(&pool)
         .await;
     assert!(refused.is_err(), "{refused:?}");
@@ -185,6 +199,7 @@ async fn the_outbox_keeps_its_messages_and_notes_through_its_new_keys() {
         .bind("msg_4")
         .bind("email")
         .bind("lena@example.com")
+        .bind(&tomorrow)
         .execute(&pool)
         .await
         .unwrap();

@@ -326,6 +326,16 @@ impl TestApp {
         self.app.clock.today_in(COMPANY_TIME_ZONE)
     }
 
+    /// 30 February of this year: a date no calendar has, that input must refuse.
+    pub fn no_such_day(&self) -> String {
+        format!("{}-02-30", self.today().year())
+    }
+
+    /// The first day of a thirteenth month of this year: refused as well.
+    pub fn no_such_month(&self) -> String {
+        format!("{}-13-01", self.today().year())
+    }
+
     /// The date `days` from today (negative: in the past), as the API writes it.
     pub fn day(&self, days: i64) -> String {
         fieldpay::domain::dates::iso(self.date(days))

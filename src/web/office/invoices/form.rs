@@ -180,7 +180,7 @@ fn check_date(
     }
     let d = dates::parse(t);
     if d.is_none() {
-        errors.insert(field, "Enter a date like 2026-12-15.".into());
+        errors.insert(field, dates::ENTER_A_DATE.into());
     }
     d
 }

@@ -64,7 +64,7 @@ pub(super) async fn list(
         }
         let d = dates::parse(t);
         if d.is_none() {
-            errors.insert(field, "Enter a date like 2026-12-15.".into());
+            errors.insert(field, dates::ENTER_A_DATE.into());
         }
         d
     };
