@@ -153,9 +153,9 @@ async fn queue_batch(
 ) -> StoreResult<()> {
     // Paid between the read and this transaction: nothing to remind about.
     let ids: Vec<&str> = batch.iter().map(|i| i.invoice_id.as_str()).collect();
-    let open = store::still_open(conn, &rule.company_id, &ids).await?;
+    let closed = store::not_open(conn, &rule.company_id, &ids).await?;
     let mut messages = Vec::with_capacity(batch.len() * 2);
-    for inv in batch.iter().filter(|i| open.contains(&i.invoice_id)) {
+    for inv in batch.iter().filter(|i| !closed.contains(&i.invoice_id)) {
         let cause = format!("alert:{}:{}", rule.id, inv.invoice_id);
         let sends = [
             (

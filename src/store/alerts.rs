@@ -270,32 +270,32 @@ pub async fn due_invoices(
         .collect()
 }
 
-/// Which of these invoices are still open with a balance (checked again
-/// inside the write transaction that queues their alerts).
-pub async fn still_open(
+/// Which of these invoices are no longer open with a balance, or not the
+/// company's (checked again inside the write transaction that queues their
+/// alerts). Only those come back: usually none, where answering the open
+/// ones handed every id back from the database's thread.
+pub async fn not_open(
     conn: &mut Conn,
     company_id: &CompanyId,
     invoice_ids: &[&str],
 ) -> StoreResult<HashSet<String>> {
-    // Only the id list in SQL: with the company and status there too,
-    // SQLite's planner (no statistics) walks the company's whole
-    // (company_id, status) index instead of looking the ids up.
-    let sql = format!(
-        "SELECT id, company_id, status, balance FROM invoices WHERE id IN ({})",
-        super::json_values(conn.backend(), 1)
-    );
-    let rows =
-        crate::store::sql::query_as::<(String, CompanyId, String, i64)>(super::dynamic_sql(sql))
-            .bind(super::json_list(invoice_ids.iter().copied()))
-            .fetch_all(&mut *conn)
-            .await?;
-    Ok(rows
-        .into_iter()
-        .filter(|(_, company, status, balance)| {
-            company == company_id && status == "open" && *balance > 0
-        })
-        .map(|(id, ..)| id)
-        .collect())
+    // Driven by the id list (a LEFT JOIN keeps it the outer loop): with the
+    // company and status as the lookup, SQLite's planner (no statistics)
+    // walks the company's whole (company_id, status) index instead.
+    let rows = crate::store::sql::query_scalar::<String>(
+        "SELECT j.value FROM json_each($1) AS j LEFT JOIN invoices i ON i.id = j.value
+         WHERE i.id IS NULL OR i.company_id <> $2 OR i.status <> 'open' OR i.balance <= 0",
+    )
+    .pg(
+        "SELECT j.value FROM json_array_elements_text($1::json) AS j(value)
+         LEFT JOIN invoices i ON i.id = j.value
+         WHERE i.id IS NULL OR i.company_id <> $2 OR i.status <> 'open' OR i.balance <= 0",
+    )
+    .bind(super::json_list(invoice_ids.iter().copied()))
+    .bind(company_id)
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(rows.into_iter().collect())
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]

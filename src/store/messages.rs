@@ -62,7 +62,8 @@ pub struct InsertRow<'a> {
 /// Inserts the rows whose customer, cause, channel and recipient are not
 /// queued yet (the `outbox_dedupe` unique index), all queued at `now`;
 /// answers the ids inserted (a row already queued is left out). One
-/// statement for any number of rows, the rows bound as one JSON array:
+/// statement for any number of rows (and a second when some were already
+/// queued), the rows bound as one JSON array:
 /// queueing 100,000 alerts is bound by round trips and binding.
 pub async fn insert_many(
     conn: &mut Conn,
@@ -94,15 +95,36 @@ pub async fn insert_many(
             .collect::<Vec<_>>(),
     )
     .map_err(|e| StoreError::Other(sqlx::Error::Encode(Box::new(e))))?;
-    let ids: Vec<MessageId> = crate::store::sql::query_scalar(insert_many_sql!("json_each($1)"))
+    // No `RETURNING id`: each returned row is one hand-over between the
+    // database's thread and ours, 400,000 of them for a large alert run.
+    // Usually every row goes in; only when some did not are the ids of this
+    // call missing from the outbox looked up.
+    let done = crate::store::sql::query(insert_many_sql!("json_each($1)"))
         .pg(insert_many_sql!(
             "json_array_elements($1::json) AS rows(value)"
         ))
         .bind(json)
         .bind(now)
+        .execute(&mut *conn)
+        .await?;
+    let mut inserted: HashSet<MessageId> = rows.iter().map(|r| r.id.clone()).collect();
+    if (done.rows_affected() as usize) < rows.len() {
+        let missing: Vec<MessageId> = crate::store::sql::query_scalar(
+            "SELECT j.value FROM json_each($1) AS j
+             WHERE NOT EXISTS (SELECT 1 FROM outbox o WHERE o.id = j.value)",
+        )
+        .pg(
+            "SELECT j.value FROM json_array_elements_text($1::json) AS j(value)
+             WHERE NOT EXISTS (SELECT 1 FROM outbox o WHERE o.id = j.value)",
+        )
+        .bind(super::json_list(rows.iter().map(|r| r.id.as_str())))
         .fetch_all(&mut *conn)
         .await?;
-    Ok(ids.into_iter().collect())
+        for id in &missing {
+            inserted.remove(id);
+        }
+    }
+    Ok(inserted)
 }
 
 /// The rows of a JSON array of arrays, one outbox row each, from a dialect's
@@ -117,8 +139,7 @@ macro_rules! insert_many_sql {
          FROM ",
             $rows,
             " WHERE true
-         ON CONFLICT (customer_id, cause, channel, recipient) DO NOTHING
-         RETURNING id"
+         ON CONFLICT (customer_id, cause, channel, recipient) DO NOTHING"
         )
     };
 }
