@@ -7,10 +7,14 @@
 //! statements (the same `sql::query` text, bound values and row types) run
 //! on it synchronously from the statement cache, so a job is one step and
 //! its future is ready when first polled.
+//!
+//! Short reads on the request path (the pay page) run the same way on
+//! read-only connections of `DirectReaders`, on the request's own thread.
 
 use std::borrow::Cow;
-use std::path::Path;
-use std::sync::Arc;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rusqlite::types::{Value, ValueRef};
@@ -42,6 +46,23 @@ impl DirectConn {
         )
         .map_err(to_sqlx)?;
         conn.set_prepared_statement_cache_capacity(256);
+        Ok(DirectConn { conn })
+    }
+
+    /// A read-only connection for `DirectReaders`: each statement reads
+    /// its own WAL snapshot, as on the pooled readers, with their smaller
+    /// page cache.
+    pub fn open_reader(path: &Path, busy_timeout: Duration) -> Result<DirectConn, sqlx::Error> {
+        use rusqlite::OpenFlags;
+        let conn = rusqlite::Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(to_sqlx)?;
+        conn.busy_timeout(busy_timeout).map_err(to_sqlx)?;
+        conn.execute_batch(&format!("PRAGMA cache_size = {READER_CACHE_KIB};"))
+            .map_err(to_sqlx)?;
+        conn.set_prepared_statement_cache_capacity(64);
         Ok(DirectConn { conn })
     }
 
@@ -89,6 +110,97 @@ impl DirectConn {
         drop(rows);
         let changed = if readonly { 0 } else { self.conn.changes() };
         Ok((out, changed))
+    }
+}
+
+/// The page cache of a reader, as SQLite's `cache_size` (negative: KiB);
+/// the pooled readers use the same (`store::Db::connect_with`).
+pub const READER_CACHE_KIB: i32 = -512;
+
+/// Read-only connections used in place, on the caller's thread: a read of a
+/// few cached pages takes tens of microseconds, less than handing it to a
+/// pooled connection's thread and back (two thread switches). For short
+/// reads by key only: a long one would hold up the async runtime's thread.
+/// Opened when first needed, at most `max` at once; when all are busy the
+/// caller reads through the pool instead (`take` says `None`).
+#[derive(Debug)]
+pub struct DirectReaders {
+    path: PathBuf,
+    busy_timeout: Duration,
+    idle: Mutex<Vec<DirectConn>>,
+    opened: AtomicUsize,
+    max: usize,
+}
+
+impl DirectReaders {
+    pub fn new(path: PathBuf, busy_timeout: Duration, max: usize) -> DirectReaders {
+        DirectReaders {
+            path,
+            busy_timeout,
+            idle: Mutex::new(Vec::with_capacity(max)),
+            opened: AtomicUsize::new(0),
+            max,
+        }
+    }
+
+    /// A reader of its own until the guard is dropped, or `None` when `max`
+    /// are in use or a new one cannot be opened.
+    pub fn take(&self) -> Option<ReaderGuard<'_>> {
+        let idle = self.idle.lock().ok().and_then(|mut idle| idle.pop());
+        let conn = match idle {
+            Some(conn) => conn,
+            None => {
+                let claimed = self
+                    .opened
+                    .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                        (n < self.max).then_some(n + 1)
+                    })
+                    .is_ok();
+                if !claimed {
+                    return None;
+                }
+                match DirectConn::open_reader(&self.path, self.busy_timeout) {
+                    Ok(conn) => conn,
+                    Err(e) => {
+                        self.opened.fetch_sub(1, Ordering::AcqRel);
+                        tracing::warn!(error = %e, "cannot open a reader; reading through the pool");
+                        return None;
+                    }
+                }
+            }
+        };
+        Some(ReaderGuard {
+            readers: self,
+            conn: Some(conn),
+        })
+    }
+}
+
+/// A reader taken from `DirectReaders`, given back when dropped.
+pub struct ReaderGuard<'a> {
+    readers: &'a DirectReaders,
+    conn: Option<DirectConn>,
+}
+
+impl ReaderGuard<'_> {
+    pub fn run(&mut self, sql: &str, args: &[Value]) -> Result<(Vec<DirectRow>, u64), sqlx::Error> {
+        match self.conn.as_mut() {
+            Some(conn) => conn.run(sql, args),
+            None => Err(sqlx::Error::PoolClosed),
+        }
+    }
+}
+
+impl Drop for ReaderGuard<'_> {
+    fn drop(&mut self) {
+        let Some(conn) = self.conn.take() else { return };
+        match self.readers.idle.lock() {
+            Ok(mut idle) => idle.push(conn),
+            // Dropped with its slot: a new one may be opened in its place.
+            Err(_) => {
+                self.readers.opened.fetch_sub(1, Ordering::AcqRel);
+            }
+        }
     }
 }
 
@@ -408,6 +520,41 @@ mod tests {
     );
 
     const READ: &str = "SELECT n, flag, name, note, day, at FROM t";
+
+    /// Short reads run in place on read-only connections, at most `max` at
+    /// once; the next one is told to use the pool.
+    #[tokio::test]
+    async fn point_reads_run_on_read_only_readers_in_place() {
+        let dir = std::env::temp_dir().join(format!("fp-readers-{}", crate::crypto::new_id("t")));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("d.db");
+        let db = Db::connect(&format!("sqlite://{}", path.display()))
+            .await
+            .unwrap();
+        sql::query("CREATE TABLE t (n INTEGER NOT NULL)")
+            .execute(db.writer())
+            .await
+            .unwrap();
+        sql::query("INSERT INTO t (n) VALUES (7)")
+            .execute(db.writer())
+            .await
+            .unwrap();
+        let n: i64 = sql::query_scalar("SELECT n FROM t")
+            .fetch_one(db.point_reader())
+            .await
+            .unwrap();
+        assert_eq!(n, 7);
+        let readers = super::DirectReaders::new(path, std::time::Duration::from_secs(1), 1);
+        let mut first = readers.take().expect("a reader");
+        let (rows, _) = first.run("SELECT n FROM t", &[]).unwrap();
+        assert_eq!(rows.len(), 1);
+        let written = first.run("INSERT INTO t (n) VALUES (8)", &[]);
+        assert!(written.is_err(), "a reader must not write");
+        assert!(readers.take().is_none(), "only one reader was allowed");
+        drop(first);
+        assert!(readers.take().is_some(), "the reader was given back");
+        std::fs::remove_dir_all(dir).ok();
+    }
 
     /// What the group writer's connection reads back is what sqlx reads
     /// back from the same rows, for each kind of value the store binds.

@@ -79,7 +79,7 @@ pub async fn find_live(db: &Db, token_hash: &str) -> StoreResult<Option<LiveLink
     )
     .bind(token_hash)
     .bind(db.now())
-    .fetch_optional(db.reader())
+    .fetch_optional(db.point_reader())
     .await?;
     Ok(row.map(|(id, company_id, customer_id)| LiveLink {
         id: id.into(),

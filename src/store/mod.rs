@@ -55,6 +55,8 @@ use crate::domain::Clock;
 pub struct Db {
     write: Pool,
     read: Pool,
+    /// `read`, with SQLite's short reads run in place (`point_reader`).
+    point: Pool,
     group: writer::GroupWriter,
 }
 
@@ -230,10 +232,24 @@ impl Db {
         let read = SqlitePoolOptions::new()
             .max_connections(4)
             .min_connections(1)
-            .connect_with(options.pragma("cache_size", "-512"))
+            .connect_with(options.pragma("cache_size", direct::READER_CACHE_KIB.to_string()))
             .await
             .map_err(|e| anyhow::anyhow!("cannot open database '{url}': {e}"))?;
         let write = Pool::new(PoolKind::Sqlite(write), clock.clone());
+        let read = Pool::new(PoolKind::Sqlite(read), clock.clone());
+        // One reader in place per thread of the async runtime can be busy
+        // at once; more would only wait for a core.
+        let point = match &file {
+            Some(path) => {
+                let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+                read.with_readers(std::sync::Arc::new(direct::DirectReaders::new(
+                    path.clone(),
+                    SQLITE_BUSY_TIMEOUT,
+                    cores.max(2),
+                )))
+            }
+            None => read.clone(),
+        };
         // The group writer's own connection, once the file exists.
         let group = match file {
             Some(path) => {
@@ -247,7 +263,8 @@ impl Db {
         Ok(Db {
             group,
             write,
-            read: Pool::new(PoolKind::Sqlite(read), clock),
+            read,
+            point,
         })
     }
 
@@ -294,13 +311,15 @@ impl Db {
             .await
             .map_err(|e| anyhow::anyhow!("{}", explain_postgres_error(&shown, &e)))?;
         let write = Pool::new(PoolKind::Pg(write), clock.clone());
+        let read = Pool::new(PoolKind::Pg(read), clock);
         Ok(Db {
             // Group commit here too, a batch per scope (`WriteScope`): one
             // company's writes take its lock in turn, so a batch of them
             // pays for one commit; other companies' batches run beside it.
             group: writer::GroupWriter::start(write.clone()),
             write,
-            read: Pool::new(PoolKind::Pg(read), clock),
+            point: read.clone(),
+            read,
         })
     }
 
@@ -325,6 +344,15 @@ impl Db {
     /// Pool for reads that need no lock.
     pub fn reader(&self) -> &Pool {
         &self.read
+    }
+
+    /// Pool for short reads by key on the request path (the pay page): on
+    /// SQLite each statement runs in place on the request's thread when a
+    /// reader is free (`direct::DirectReaders`), without a hand-off to a
+    /// pooled connection's thread. Not for reads that scan: those would
+    /// hold up the async runtime.
+    pub fn point_reader(&self) -> &Pool {
+        &self.point
     }
 
     /// The writer, for statements outside a transaction.

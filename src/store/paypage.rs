@@ -192,7 +192,7 @@ pub async fn load(db: &Db, token_hash: &str) -> StoreResult<Option<PayPage>> {
         .pg(PAGE_SQL_PG)
         .bind(token_hash)
         .bind(db.now())
-        .fetch_optional(db.reader())
+        .fetch_optional(db.point_reader())
         .await?;
     let Some(first) = row else {
         return Ok(None);
@@ -301,7 +301,7 @@ pub async fn load(db: &Db, token_hash: &str) -> StoreResult<Option<PayPage>> {
          ORDER BY m.created_at DESC",
     )
     .bind(&customer_id)
-    .fetch_all(db.reader())
+    .fetch_all(db.point_reader())
     .await?;
     for row in &methods {
         let id: String = row.try_get("id")?;

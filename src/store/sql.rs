@@ -16,7 +16,7 @@ use sqlx::{
 use sqlx_core::transaction::TransactionManager;
 use time::OffsetDateTime;
 
-use super::direct::{CellIndex, DirectConn, DirectRow, FromCell, FromCells};
+use super::direct::{CellIndex, DirectConn, DirectReaders, DirectRow, FromCell, FromCells};
 use crate::domain::Clock;
 
 pub use super::values::{Cell, Value, sqlite_instant};
@@ -34,6 +34,9 @@ pub enum Backend {
 pub struct Pool {
     kind: PoolKind,
     clock: Clock,
+    /// SQLite: statements run in place on these when one is free
+    /// (`DirectReaders`), else on the pool.
+    direct: Option<std::sync::Arc<DirectReaders>>,
 }
 
 #[derive(Clone, Debug)]
@@ -44,7 +47,20 @@ pub enum PoolKind {
 
 impl Pool {
     pub fn new(kind: PoolKind, clock: Clock) -> Pool {
-        Pool { kind, clock }
+        Pool {
+            kind,
+            clock,
+            direct: None,
+        }
+    }
+
+    /// The same pool, its statements run in place on `readers` when one is
+    /// free (SQLite only; for short reads by key).
+    pub fn with_readers(&self, readers: std::sync::Arc<DirectReaders>) -> Pool {
+        Pool {
+            direct: matches!(self.kind, PoolKind::Sqlite(_)).then_some(readers),
+            ..self.clone()
+        }
     }
 
     pub fn kind(&self) -> &PoolKind {
@@ -303,6 +319,8 @@ pub enum Target<'e> {
     Pg(&'e mut PgConnection),
     PgPool(&'e PgPool),
     Direct(&'e mut DirectConn),
+    /// A reader of these in place when one is free, else the pool.
+    Readers(&'e DirectReaders, &'e SqlitePool),
 }
 
 /// A pool, a connection or a transaction.
@@ -313,7 +331,10 @@ pub trait Executor<'e> {
 impl<'e> Executor<'e> for &'e Pool {
     fn target(self) -> Target<'e> {
         match &self.kind {
-            PoolKind::Sqlite(p) => Target::SqlitePool(p),
+            PoolKind::Sqlite(p) => match &self.direct {
+                Some(readers) => Target::Readers(readers, p),
+                None => Target::SqlitePool(p),
+            },
             PoolKind::Pg(p) => Target::PgPool(p),
         }
     }
@@ -453,6 +474,19 @@ macro_rules! on_target {
                 let $q = sqlx::query_with(sql, args);
                 $body
             }
+            Target::Readers(readers, $e) => match readers.take() {
+                Some(mut reader) => {
+                    let (sql, args) = $query.direct()?;
+                    let ($rows, $changed) = reader.run(sql.as_str(), &args)?;
+                    drop(reader);
+                    $direct
+                }
+                None => {
+                    let (sql, args) = $query.sqlite()?;
+                    let $q = sqlx::query_with(sql, args);
+                    $body
+                }
+            },
             Target::Pg($e) => {
                 let (sql, args) = $query.postgres()?;
                 let $q = sqlx::query_with(sql, args);
@@ -653,7 +687,9 @@ impl<'q, O: Decodable> QueryScalar<'q, O> {
 pub async fn raw<'e>(sql: &'static str, on: impl Executor<'e>) -> Result<(), sqlx::Error> {
     match on.target() {
         Target::Sqlite(c) => sqlx::raw_sql(sql).execute(c).await.map(|_| ()),
-        Target::SqlitePool(p) => sqlx::raw_sql(sql).execute(p).await.map(|_| ()),
+        Target::SqlitePool(p) | Target::Readers(_, p) => {
+            sqlx::raw_sql(sql).execute(p).await.map(|_| ())
+        }
         Target::Pg(c) => sqlx::raw_sql(sql).execute(c).await.map(|_| ()),
         Target::PgPool(p) => sqlx::raw_sql(sql).execute(p).await.map(|_| ()),
         Target::Direct(c) => c.batch(sql),
