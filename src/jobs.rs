@@ -211,8 +211,17 @@ pub async fn run_once_until(
 }
 
 /// The scheduler loop `serve` runs beside the web server, until `stop`
-/// turns true; then it gives back the outbox claims it still holds.
-pub async fn run_until(app: App, mut stop: watch::Receiver<bool>) {
+/// turns true; then it gives back the outbox claims it still holds. Boxed,
+/// so the jobs' futures are compiled once, in this crate, rather than again
+/// in each crate that polls them.
+pub fn run_until(
+    app: App,
+    stop: watch::Receiver<bool>,
+) -> std::pin::Pin<Box<dyn Future<Output = ()> + Send>> {
+    Box::pin(run_until_stopped(app, stop))
+}
+
+async fn run_until_stopped(app: App, mut stop: watch::Receiver<bool>) {
     let mut tick = tokio::time::interval(EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {

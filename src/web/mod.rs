@@ -26,7 +26,9 @@ pub mod signin_csrf;
 pub mod stripe_webhook;
 pub mod views;
 
+use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -557,10 +559,21 @@ pub fn json_created<T: serde::Serialize>(value: T) -> Response {
     (StatusCode::CREATED, Json(value)).into_response()
 }
 
+/// A future the caller runs to completion. Boxed, so the server's code
+/// (axum's, hyper's and every handler's futures) is compiled once, in this
+/// crate: a future awaited directly is compiled again in each crate that
+/// polls it (the binary, every test binary).
+pub type Serving = Pin<Box<dyn Future<Output = anyhow::Result<()>> + Send>>;
+
+/// What ends a server: the server stops when it completes.
+pub type Stop = Pin<Box<dyn Future<Output = ()> + Send>>;
+
 /// Serves the application until Ctrl-C or SIGTERM, finishing requests in flight.
-pub async fn serve(app: App) -> anyhow::Result<()> {
-    let listener = bind(&app).await?;
-    serve_on(listener, app).await
+pub fn serve(app: App) -> Serving {
+    Box::pin(async move {
+        let listener = bind(&app).await?;
+        serve_on(listener, app).await
+    })
 }
 
 /// Listens on the configured address.
@@ -570,8 +583,8 @@ pub async fn bind(app: &App) -> anyhow::Result<tokio::net::TcpListener> {
         .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", app.config.bind))
 }
 
-pub async fn serve_on(listener: tokio::net::TcpListener, app: App) -> anyhow::Result<()> {
-    serve_until(listener, app, shutdown_signal()).await
+pub fn serve_on(listener: tokio::net::TcpListener, app: App) -> Serving {
+    serve_until(listener, app, Box::pin(shutdown_signal()))
 }
 
 /// How long requests in flight may take to finish once shutdown began.
@@ -579,10 +592,14 @@ pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(25);
 
 /// Serves until `stop` completes: then stops accepting connections and
 /// finishes the requests in flight (for at most `SHUTDOWN_GRACE`).
-pub async fn serve_until(
+pub fn serve_until(listener: tokio::net::TcpListener, app: App, stop: Stop) -> Serving {
+    Box::pin(serve_until_stopped(listener, app, stop))
+}
+
+async fn serve_until_stopped(
     listener: tokio::net::TcpListener,
     app: App,
-    stop: impl std::future::Future<Output = ()> + Send + 'static,
+    stop: Stop,
 ) -> anyhow::Result<()> {
     let router = router(app);
     tracing::info!(addr = %listener.local_addr()?, "listening");

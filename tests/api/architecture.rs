@@ -2,7 +2,8 @@
 //! the layers below it, and SQL lives in `src/store/` alone.
 //!
 //! ```text
-//! 4  web/, jobs.rs, demo.rs, main.rs, lib.rs    faces: translate HTTP/CLI
+//! 4  web/, jobs.rs, demo.rs, cli.rs, main.rs,   faces: translate HTTP/CLI
+//!    lib.rs
 //! 3  app/                                        the use cases, and App
 //! 2  processor/, messaging/, pdf/, metrics.rs,   adapters to the outside:
 //!    config.rs                                   plain data, not App
@@ -22,7 +23,7 @@ fn layer(relative: &str) -> Option<u8> {
         "store" => 1,
         "processor" | "messaging" | "pdf" | "metrics" | "config" => 2,
         "app" => 3,
-        "web" | "jobs" | "demo" | "main" | "lib" => 4,
+        "web" | "jobs" | "demo" | "cli" | "main" | "lib" => 4,
         _ => return None,
     })
 }
