@@ -109,6 +109,15 @@ pub fn new_ids_in_order(prefix: &str, at: time::OffsetDateTime, n: usize) -> Vec
         .collect()
 }
 
+/// One id as `new_ids_in_order` makes them: for rows a request inserts one
+/// at a time (a payment's attempt, payment, audit record), so that the
+/// inserts of one commit land on the last page of the id's index.
+pub fn new_id_in_order(prefix: &str, at: time::OffsetDateTime) -> String {
+    new_ids_in_order(prefix, at, 1)
+        .pop()
+        .unwrap_or_else(|| new_id(prefix))
+}
+
 /// `value` in `width` base-36 digits, most significant first (its lowest
 /// digits only, if it needs more).
 fn push_base36(out: &mut String, mut value: u64, width: usize) {

@@ -75,6 +75,13 @@ macro_rules! ids {
                 Self(crate::crypto::new_id($prefix))
             }
 
+            /// A new id that sorts after those this process made before
+            /// (`crypto::new_id_in_order`): for rows inserted as they are
+            /// created, whose index then grows at its end.
+            pub fn new_in_order(at: time::OffsetDateTime) -> Self {
+                Self(crate::crypto::new_id_in_order($prefix, at))
+            }
+
             pub fn as_str(&self) -> &str {
                 &self.0
             }
@@ -315,6 +322,22 @@ mod tests {
         assert!(CustomerId::new().starts_with("cus_"));
         assert!(WebhookDeliveryId::new().starts_with("wd_"));
         assert!(WebhookEventId::new().starts_with("evt_"));
+    }
+
+    #[test]
+    fn ids_in_order_sort_as_made_and_keep_their_prefix() {
+        let clock = crate::domain::Clock::system();
+        let first = AttemptId::new_in_order(clock.now());
+        let second = AttemptId::new_in_order(clock.now());
+        assert!(first.starts_with("att_") && second.starts_with("att_"));
+        assert!(first < second, "{first} then {second}");
+        // Made at the same instant, they still sort as made: the process's
+        // counter follows the time.
+        let at = clock.now();
+        let ids: Vec<PaymentId> = (0..50).map(|_| PaymentId::new_in_order(at)).collect();
+        assert!(ids.windows(2).all(|w| w[0] < w[1]));
+        // Ten random characters after time and counter: not guessable.
+        assert_eq!(first.len(), "att_".len() + 8 + 6 + 10);
     }
 
     #[test]

@@ -14,7 +14,7 @@ use super::{
     BoxFuture, CardSummary, Charge, ChargeLookup, ChargeOutcome, ChargeRequest, ChargeSource,
     Decline, PaymentProcessor, ProcessorError, Refund, RefundStatus, SaveOutcome, SavedCard,
 };
-use crate::crypto::new_id;
+use crate::crypto::new_id_in_order;
 use crate::domain::Clock;
 use crate::domain::money::{Currency, Money};
 
@@ -297,7 +297,9 @@ impl SandboxProcessor {
         let brand = brand_of(&number);
         let last4 = number[number.len() - 4..].to_string();
         drop(number);
-        let id = new_id("tok");
+        // Ids in creation order (with 10 random characters, still not
+        // guessable): the sandbox's inserts append to its indexes.
+        let id = new_id_in_order("tok", self.clock.now());
         sqlx::query(
             "INSERT INTO sandbox_tokens (id, behaviour, brand, last4, exp_month, exp_year, created_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7)",
@@ -453,10 +455,10 @@ impl SandboxProcessor {
             None => "succeeded",
         };
         let saved_method = match (declined, req.save_method) {
-            (None, true) => Some(new_id("pm")),
+            (None, true) => Some(new_id_in_order("pm", self.clock.now())),
             _ => None,
         };
-        let charge_id = new_id("ch");
+        let charge_id = new_id_in_order("ch", self.clock.now());
         let inserted = sqlx::query(
             "INSERT INTO sandbox_charges (id, idempotency_key, amount, currency, status, decline_code,
                 brand, last4, exp_month, exp_year, saved_method_id, created_at)
@@ -551,7 +553,7 @@ impl SandboxProcessor {
                 "the charge is unknown or the refund exceeds what is left".into(),
             ));
         }
-        let id = new_id("re");
+        let id = new_id_in_order("re", self.clock.now());
         sqlx::query(
             "INSERT INTO sandbox_refunds (id, charge_id, idempotency_key, amount, created_at)
              VALUES ($1, $2, $3, $4, $5)",
@@ -617,7 +619,7 @@ impl SandboxProcessor {
         if let Behaviour::Decline(code) = card.behaviour {
             return Ok(SaveOutcome::Declined(Decline::new(code)));
         }
-        let method_id = new_id("pm");
+        let method_id = new_id_in_order("pm", self.clock.now());
         sqlx::query(
             "INSERT INTO sandbox_methods (id, behaviour, brand, last4, exp_month, exp_year, created_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7)",

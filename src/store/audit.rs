@@ -1,7 +1,7 @@
 //! The audit log: who did what to which subject, never a secret.
 
 use super::{Conn, StoreResult};
-use crate::crypto::new_id;
+use crate::crypto::new_id_in_order;
 use crate::domain::ids::CompanyId;
 
 pub async fn record(
@@ -16,7 +16,7 @@ pub async fn record(
         "INSERT INTO audit_log (id, company_id, at, actor, action, subject, detail)
          VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
-    .bind(new_id("aud"))
+    .bind(new_id_in_order("aud", tx.now()))
     .bind(company_id)
     .bind(tx.now())
     .bind(actor)

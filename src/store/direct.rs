@@ -41,8 +41,12 @@ impl DirectConn {
         )
         .map_err(to_sqlx)?;
         conn.busy_timeout(busy_timeout).map_err(to_sqlx)?;
+        // The savepoints' journal (a job's undo, never read after a crash:
+        // the write-ahead log is what makes commits durable) in memory, not
+        // in a temporary file written page by page.
         conn.execute_batch(
-            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;",
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;
+             PRAGMA temp_store = MEMORY;",
         )
         .map_err(to_sqlx)?;
         conn.set_prepared_statement_cache_capacity(256);

@@ -319,14 +319,19 @@ async fn run_batch_on(conn: &mut Conn, scope: &WriteScope, batch: Vec<Job>) {
             continue;
         }
         let (ok, finish) = (job.work)(conn).await;
-        // A job that succeeded leaves its savepoint open (the commit
-        // releases them all, one statement fewer per job); the next job's
-        // savepoint nests inside it, and `ROLLBACK TO job` goes back to the
-        // newest one of that name: the failed job's own.
-        let closed = if ok {
-            Ok(())
-        } else {
+        // On PostgreSQL a job that succeeded leaves its savepoint open (the
+        // commit releases them all, one round trip fewer per job); the next
+        // job's savepoint nests inside it, and `ROLLBACK TO job` goes back
+        // to the newest one of that name: the failed job's own. SQLite
+        // releases it: while savepoints are open, every page a job changes
+        // is first copied to the savepoints' journal, once per open
+        // savepoint, so nested ones copied a batch's pages again and again.
+        let closed = if !ok {
             exec(conn, "ROLLBACK TO job").await
+        } else if conn.backend() == Backend::Sqlite {
+            exec(conn, "RELEASE job").await
+        } else {
+            Ok(())
         };
         if let Err(e) = closed {
             tracing::error!(error = %e, "savepoint could not be closed; the batch is abandoned");

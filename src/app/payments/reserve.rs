@@ -26,7 +26,8 @@ pub(super) async fn reserve(
     print: &str,
     choice: &ProcessorChoice,
 ) -> Result<Reserved, PayError> {
-    let attempt_id = AttemptId::new();
+    // In creation order: a batch's attempts share the id index's last page.
+    let attempt_id = AttemptId::new_in_order(conn.now());
     // Autopay charges only what the enrollment covers at this moment: a
     // cancel or a new card written before this transaction wins.
     if req.channel == crate::app::autopay::CHANNEL

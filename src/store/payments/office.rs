@@ -144,7 +144,7 @@ pub async fn insert_office_payment(
     conn: &mut Conn,
     p: &NewOfficePayment<'_>,
 ) -> StoreResult<PaymentId> {
-    let id = PaymentId::new();
+    let id = PaymentId::new_in_order(conn.now());
     crate::store::sql::query(
         "INSERT INTO payments (id, company_id, customer_id, attempt_id, channel, method, amount, currency,
             processor_charge_id, check_number, recorded_by, office_key, created_at)

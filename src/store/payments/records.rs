@@ -18,7 +18,7 @@ pub async fn insert_card_payment(
     attempt: &Attempt,
     charge: &Charge,
 ) -> StoreResult<Option<PaymentId>> {
-    let id = PaymentId::new();
+    let id = PaymentId::new_in_order(tx.now());
     let inserted = crate::store::sql::query(
         "INSERT INTO payments (id, company_id, customer_id, attempt_id, channel, method, amount, currency,
             processor_charge_id, card_brand, card_last4, created_at, processor_kind, processor_account)
