@@ -34,39 +34,47 @@ impl DirectConn {
     /// settings of the server's other connections: WAL (kept by the file),
     /// `synchronous=FULL`, foreign keys, the same wait for a lock.
     pub fn open(path: &Path, busy_timeout: Duration) -> Result<DirectConn, sqlx::Error> {
-        use rusqlite::OpenFlags;
-        let conn = rusqlite::Connection::open_with_flags(
-            path,
-            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )
-        .map_err(to_sqlx)?;
-        conn.busy_timeout(busy_timeout).map_err(to_sqlx)?;
         // The savepoints' journal (a job's undo, never read after a crash:
         // the write-ahead log is what makes commits durable) in memory, not
         // in a temporary file written page by page.
-        conn.execute_batch(
+        Self::connect(
+            path,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE,
+            busy_timeout,
             "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;
              PRAGMA temp_store = MEMORY;",
+            256,
         )
-        .map_err(to_sqlx)?;
-        conn.set_prepared_statement_cache_capacity(256);
-        Ok(DirectConn { conn })
     }
 
     /// A read-only connection for `DirectReaders`: each statement reads
     /// its own WAL snapshot, as on the pooled readers, with their smaller
     /// page cache.
     pub fn open_reader(path: &Path, busy_timeout: Duration) -> Result<DirectConn, sqlx::Error> {
-        use rusqlite::OpenFlags;
+        Self::connect(
+            path,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+            busy_timeout,
+            &format!("PRAGMA cache_size = {READER_CACHE_KIB};"),
+            64,
+        )
+    }
+
+    fn connect(
+        path: &Path,
+        access: rusqlite::OpenFlags,
+        busy_timeout: Duration,
+        pragmas: &str,
+        statements: usize,
+    ) -> Result<DirectConn, sqlx::Error> {
         let conn = rusqlite::Connection::open_with_flags(
             path,
-            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            access | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
         .map_err(to_sqlx)?;
         conn.busy_timeout(busy_timeout).map_err(to_sqlx)?;
-        conn.execute_batch(&format!("PRAGMA cache_size = {READER_CACHE_KIB};"))
-            .map_err(to_sqlx)?;
-        conn.set_prepared_statement_cache_capacity(64);
+        conn.execute_batch(pragmas).map_err(to_sqlx)?;
+        conn.set_prepared_statement_cache_capacity(statements);
         Ok(DirectConn { conn })
     }
 
