@@ -24,24 +24,6 @@ async fn customer(t: &TestApp, name: &str) -> String {
     r.json()["id"].as_str().unwrap().to_string()
 }
 
-/// A saved card of the customer (the processor's "save a method").
-async fn saved_card(t: &TestApp, customer: &str) -> String {
-    let token = t.card("4242424242424242").await;
-    match fieldpay::app::payments::add_card(
-        &t.app,
-        &t.company_id().await,
-        &fieldpay::domain::ids::CustomerId::from(customer),
-        token,
-        "test",
-    )
-    .await
-    .unwrap()
-    {
-        fieldpay::app::payments::AddCard::Added(id) => id.into_string(),
-        other => panic!("card not saved: {other:?}"),
-    }
-}
-
 /// Enrolls the customer through the API with the consent they gave.
 async fn api_enroll(t: &TestApp, customer: &str, method: &str) -> Value {
     let r = t
@@ -218,7 +200,7 @@ async fn saved_cards_and_autopay_are_read_turned_on_and_off() {
     assert_eq!(r.json()["method_id"], Value::Null);
     assert_eq!(r.json()["consent"], Value::Null);
 
-    let m = saved_card(&t, &c).await;
+    let m = t.saved_card(&c, "4242424242424242").await;
     let list = t.api(Method::GET, &methods, None).await.json();
     let card = &list["data"][0];
     assert_eq!(card["id"], m.as_str());
@@ -316,34 +298,6 @@ async fn saved_cards_and_autopay_are_read_turned_on_and_off() {
     );
 }
 
-/// Signs a customer in to the portal with a sign-in link made in the store.
-async fn portal_cookie(t: &TestApp, customer: &str) -> String {
-    let mut tx = t.app.db.begin_write().await.unwrap();
-    let token = fieldpay::store::portal::insert_token(
-        &mut tx,
-        &t.company_id().await,
-        &fieldpay::domain::ids::CustomerId::from(customer),
-        fieldpay::store::portal::Purpose::SignIn,
-    )
-    .await
-    .unwrap();
-    tx.commit().await.unwrap();
-    let r = t
-        .request(
-            Method::POST,
-            &format!("/portal/link/{token}"),
-            &[("content-type", "application/x-www-form-urlencoded")],
-            Some(String::new()),
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
-    r.header("set-cookie")
-        .split(';')
-        .next()
-        .unwrap()
-        .to_string()
-}
-
 fn hidden(html: &str, name: &str) -> String {
     let marker = format!("name=\"{name}\" value=\"");
     let at = html
@@ -393,7 +347,7 @@ async fn turn_off(t: &TestApp, face: Face, customer: &str, sent: &mut Option<Str
             .await
         }
         Face::Portal => {
-            let cookie = portal_cookie(t, customer).await;
+            let cookie = crate::security::portal_cookie(t, customer).await;
             let cards = t
                 .request(Method::GET, "/portal/cards", &[("cookie", &cookie)], None)
                 .await;
@@ -415,7 +369,7 @@ async fn autopay_off_from_the_pay_page_the_office_and_the_portal_is_one_use_case
     let mut seen = Vec::new();
     for face in [Face::PayPage, Face::Office, Face::Portal] {
         let c = customer(&t, &format!("{face:?} Customer")).await;
-        let m = saved_card(&t, &c).await;
+        let m = t.saved_card(&c, "4242424242424242").await;
         api_enroll(&t, &c, &m).await;
         let mut sent = None;
         let r = turn_off(&t, face, &c, &mut sent).await;

@@ -17,7 +17,7 @@ use tower::ServiceExt;
 use crate::office_auth::{Office, csrf_of, urlencode};
 use crate::support::{BASE_URL, OWNER_PASSWORD, Resp, TestApp, customer_with_invoices};
 use fieldpay::config::RateLimits;
-use fieldpay::store::portal::{self as portal_store, Purpose};
+use fieldpay::store::portal::Purpose;
 
 const FORM: (&str, &str) = ("content-type", "application/x-www-form-urlencoded");
 const JSON_CT: (&str, &str) = ("content-type", "application/json");
@@ -125,22 +125,7 @@ struct Portal {
 
 impl Portal {
     async fn sign_in(t: &TestApp, customer: &str) -> Portal {
-        let company: fieldpay::domain::ids::CompanyId =
-            fieldpay::store::sql::query_scalar("SELECT company_id FROM customers WHERE id = $1")
-                .bind(customer)
-                .fetch_one(t.app.db.reader())
-                .await
-                .unwrap();
-        let mut tx = t.app.db.begin_write().await.unwrap();
-        let token = portal_store::insert_token(
-            &mut tx,
-            &company,
-            &fieldpay::domain::ids::CustomerId::from(customer),
-            Purpose::SignIn,
-        )
-        .await
-        .unwrap();
-        tx.commit().await.unwrap();
+        let token = t.portal_link(customer, Purpose::SignIn).await;
         let r = t
             .request(
                 Method::POST,

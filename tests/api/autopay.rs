@@ -91,24 +91,6 @@ pub(crate) async fn office(t: &TestApp) -> Office {
     Office::sign_in(t, &t.owner_email, OWNER_PASSWORD).await
 }
 
-/// Saves a card for the customer (the processor's "save a method").
-async fn saved_card(t: &TestApp, customer: &str, number: &str) -> String {
-    let token = t.card(number).await;
-    match fieldpay::app::payments::add_card(
-        &t.app,
-        &t.company_id().await,
-        &fieldpay::domain::ids::CustomerId::from(customer),
-        token,
-        "test",
-    )
-    .await
-    .unwrap()
-    {
-        fieldpay::app::payments::AddCard::Added(id) => id.into_string(),
-        other => panic!("card not saved: {other:?}"),
-    }
-}
-
 /// Enrolls through the office with the customer's stated consent; the
 /// enrollment then charges invoices due from `starts_on`.
 async fn office_enroll(t: &TestApp, o: &Office, customer: &str, method: &str, starts_on: &str) {
@@ -223,7 +205,7 @@ pub(crate) async fn enrolled(
 ) -> (String, String, String) {
     let c = customer(t, name, "(512) 555-0100").await;
     let p = t.property(&format!("{name}'s house"), &c, None).await;
-    let m = saved_card(t, &c, number).await;
+    let m = t.saved_card(&c, number).await;
     office_enroll(t, o, &c, &m, &t.day(-365)).await;
     (c, p, m)
 }
@@ -379,7 +361,7 @@ async fn one_charge_per_customer_per_day_and_a_card_per_property() {
     settings(&t, &o, &[("grouping", "per_customer")]).await;
     let (c, p1, _) = enrolled(&t, &o, "Lena Landlord", "4242424242424242").await;
     let p2 = t.property("22 Riverside Ct", &c, None).await;
-    let other_card = saved_card(&t, &c, "5555555555554444").await;
+    let other_card = t.saved_card(&c, "5555555555554444").await;
     let r = o
         .post(
             &t,
@@ -854,7 +836,7 @@ async fn office_pages_enroll_with_consent_and_keep_companies_apart() {
     let o = office(&t).await;
     let c = customer(&t, "<script>alert(1)</script>", "(512) 555-0111").await;
     t.property("9 Elm St", &c, None).await;
-    let m = saved_card(&t, &c, "4242424242424242").await;
+    let m = t.saved_card(&c, "4242424242424242").await;
     let page = o.get(&t, &format!("/office/customers/{c}/autopay")).await;
     assert_eq!(page.status, StatusCode::OK);
     assert!(
@@ -1199,7 +1181,7 @@ async fn a_retry_goes_on_with_the_new_card_after_re_enrolling() {
     assert_eq!(succeeded_charges(&t).await, 0);
     // Told of the decline, the customer enrolls a working card on Dec 16:
     // a new enrollment starts that day, after the invoice's due date.
-    let good = saved_card(&t, &c, "4242424242424242").await;
+    let good = t.saved_card(&c, "4242424242424242").await;
     office_enroll(&t, &o, &c, &good, "2026-12-16").await;
     for day in 16..=19 {
         let at = time::Date::from_calendar_date(2026, time::Month::December, day)

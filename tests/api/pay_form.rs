@@ -331,25 +331,10 @@ async fn a_card_asking_for_the_banks_check_is_completed_on_the_page() {
 
 #[tokio::test]
 async fn the_portal_completes_the_banks_check_through_its_own_form() {
-    use fieldpay::store::portal::{self as portal_store, Purpose};
+    use fieldpay::store::portal::Purpose;
     let t = TestApp::new().await;
     let (c, inv) = customer_with_invoices(&t, "Portal Pete", &[6000]).await;
-    let company: fieldpay::domain::ids::CompanyId =
-        fieldpay::store::sql::query_scalar("SELECT company_id FROM customers WHERE id = $1")
-            .bind(&c)
-            .fetch_one(t.app.db.reader())
-            .await
-            .unwrap();
-    let mut tx = t.app.db.begin_write().await.unwrap();
-    let link = portal_store::insert_token(
-        &mut tx,
-        &company,
-        &fieldpay::domain::ids::CustomerId::from(&c),
-        Purpose::SignIn,
-    )
-    .await
-    .unwrap();
-    tx.commit().await.unwrap();
+    let link = t.portal_link(&c, Purpose::SignIn).await;
     let signed_in = t
         .request(
             Method::POST,

@@ -104,22 +104,7 @@ impl Portal {
 
 /// Signs a customer in through a sign-in link made directly in the store.
 async fn sign_in_as(t: &TestApp, customer: &str) -> Portal {
-    let company: fieldpay::domain::ids::CompanyId =
-        fieldpay::store::sql::query_scalar("SELECT company_id FROM customers WHERE id = $1")
-            .bind(customer)
-            .fetch_one(t.app.db.reader())
-            .await
-            .unwrap();
-    let mut tx = t.app.db.begin_write().await.unwrap();
-    let token = portal_store::insert_token(
-        &mut tx,
-        &company,
-        &fieldpay::domain::ids::CustomerId::from(customer),
-        Purpose::SignIn,
-    )
-    .await
-    .unwrap();
-    tx.commit().await.unwrap();
+    let token = t.portal_link(customer, Purpose::SignIn).await;
     let r = t
         .request(
             Method::POST,
@@ -547,28 +532,13 @@ async fn sign_in_link_by_email_is_used_only_by_its_button() {
     assert_eq!(again.status, StatusCode::NOT_FOUND);
 
     // An expired link is refused too.
-    let company: fieldpay::domain::ids::CompanyId =
-        fieldpay::store::sql::query_scalar("SELECT company_id FROM customers WHERE id = $1")
-            .bind(&c)
-            .fetch_one(t.app.db.reader())
-            .await
-            .unwrap();
-    let mut tx = t.app.db.begin_write().await.unwrap();
-    let old = portal_store::insert_token(
-        &mut tx,
-        &company,
-        &fieldpay::domain::ids::CustomerId::from(&c),
-        Purpose::SignIn,
-    )
-    .await
-    .unwrap();
+    let old = t.portal_link(&c, Purpose::SignIn).await;
     fieldpay::store::sql::query("UPDATE portal_tokens SET expires_at = $1 WHERE token_hash = $2")
         .bind(t.app.clock.now() - time::Duration::minutes(1))
         .bind(fieldpay::crypto::sha256_hex(old.as_bytes()))
-        .execute(&mut *tx)
+        .execute(t.app.db.writer())
         .await
         .unwrap();
-    tx.commit().await.unwrap();
     let old_path = format!("/portal/link/{old}");
     assert_eq!(t.get(&old_path).await.status, StatusCode::NOT_FOUND);
     let r = t
@@ -576,16 +546,7 @@ async fn sign_in_link_by_email_is_used_only_by_its_button() {
         .await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
     // An invitation token does not work as a sign-in link, nor the other way round.
-    let mut tx = t.app.db.begin_write().await.unwrap();
-    let invite = portal_store::insert_token(
-        &mut tx,
-        &company,
-        &fieldpay::domain::ids::CustomerId::from(&c),
-        Purpose::Invite,
-    )
-    .await
-    .unwrap();
-    tx.commit().await.unwrap();
+    let invite = t.portal_link(&c, Purpose::Invite).await;
     let r = t
         .request(
             Method::POST,

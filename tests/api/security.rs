@@ -203,22 +203,10 @@ fn external_resources(html: &str) -> Vec<String> {
 }
 
 /// A portal session for a customer, through a sign-in link made in the store.
-pub(crate) async fn portal_cookie(
-    t: &TestApp,
-    company: &fieldpay::domain::ids::CompanyId,
-    customer: &str,
-) -> String {
-    use fieldpay::store::portal::{self as portal_store, Purpose};
-    let mut tx = t.app.db.begin_write().await.unwrap();
-    let token = portal_store::insert_token(
-        &mut tx,
-        company,
-        &fieldpay::domain::ids::CustomerId::from(customer),
-        Purpose::SignIn,
-    )
-    .await
-    .unwrap();
-    tx.commit().await.unwrap();
+pub(crate) async fn portal_cookie(t: &TestApp, customer: &str) -> String {
+    let token = t
+        .portal_link(customer, fieldpay::store::portal::Purpose::SignIn)
+        .await;
     let r = t
         .request(
             Method::POST,
@@ -240,12 +228,6 @@ async fn only_a_stripe_companys_card_pages_allow_stripe_js() {
     let t = TestApp::new().await;
     let (c, _) = customer_with_invoices(&t, "Csp Carla", &[2500]).await;
     let token = t.token(&c).await;
-    let company: fieldpay::domain::ids::CompanyId =
-        fieldpay::store::sql::query_scalar("SELECT company_id FROM customers WHERE id = $1")
-            .bind(&c)
-            .fetch_one(t.app.db.reader())
-            .await
-            .unwrap();
 
     // The sandbox (the default): the exact policy, our own card fields.
     let page = t.get(&format!("/pay/{token}")).await;
@@ -257,7 +239,7 @@ async fn only_a_stripe_companys_card_pages_allow_stripe_js() {
         data["processor"],
         json!({"kind": "sandbox", "publishable_key": null})
     );
-    let cookie = portal_cookie(&t, &company, &c).await;
+    let cookie = portal_cookie(&t, &c).await;
     for path in ["/portal", "/portal/cards/new"] {
         let r = t
             .request(Method::GET, path, &[("cookie", &cookie)], None)

@@ -502,12 +502,7 @@ async fn too_many_requests_is_told_in_the_customers_language() {
 async fn an_expired_form_is_told_in_the_customers_language() {
     let t = TestApp::new().await;
     let (rosa, _) = customer_in(&t, "Rosa Rios", "es").await;
-    let company: fieldpay::domain::ids::CompanyId =
-        fieldpay::store::sql::query_scalar("SELECT id FROM companies LIMIT 1")
-            .fetch_one(t.app.db.reader())
-            .await
-            .unwrap();
-    let cookie = crate::security::portal_cookie(&t, &company, &rosa).await;
+    let cookie = crate::security::portal_cookie(&t, &rosa).await;
     let form = [("content-type", "application/x-www-form-urlencoded")];
 
     // Signed in: a portal form whose token is not the session's.

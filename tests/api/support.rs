@@ -361,6 +361,51 @@ impl TestApp {
         self.company_of(&self.api_key).await
     }
 
+    /// Saves a card for a customer of this company (the processor's "save a
+    /// method"): its id.
+    pub async fn saved_card(&self, customer: &str, number: &str) -> String {
+        let token = self.card(number).await;
+        match fieldpay::app::payments::add_card(
+            &self.app,
+            &self.company_id().await,
+            &fieldpay::domain::ids::CustomerId::from(customer),
+            token,
+            "test",
+        )
+        .await
+        .unwrap()
+        {
+            fieldpay::app::payments::AddCard::Added(id) => id.into_string(),
+            other => panic!("card not saved: {other:?}"),
+        }
+    }
+
+    /// A portal link (sign-in or invitation) for a customer of any company,
+    /// made directly in the store: its token, as the email would carry it.
+    pub async fn portal_link(
+        &self,
+        customer: &str,
+        purpose: fieldpay::store::portal::Purpose,
+    ) -> String {
+        let company: CompanyId =
+            fieldpay::store::sql::query_scalar("SELECT company_id FROM customers WHERE id = $1")
+                .bind(customer)
+                .fetch_one(self.app.db.reader())
+                .await
+                .unwrap();
+        let mut tx = self.app.db.begin_write().await.unwrap();
+        let token = fieldpay::store::portal::insert_token(
+            &mut tx,
+            &company,
+            &fieldpay::domain::ids::CustomerId::from(customer),
+            purpose,
+        )
+        .await
+        .unwrap();
+        tx.commit().await.unwrap();
+        token
+    }
+
     /// The company an API key belongs to.
     pub async fn company_of(&self, api_key: &str) -> CompanyId {
         fieldpay::store::companies::company_for_api_key(&self.app.db, api_key)
