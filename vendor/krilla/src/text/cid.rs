@@ -608,13 +608,25 @@ fn subset_font(font: Font, glyph_remapper: &GlyphRemapper) -> KrillaResult<(Font
         .iter()
         .map(|v| (subsetter::Tag::new(v.0.get()), v.1.get()))
         .collect::<Vec<_>>();
-    let font = subsetter::subset_with_variations(
+    #[cfg(feature = "variable-fonts")]
+    let subset = subsetter::subset_with_variations(
         font.font_data().as_ref(),
         font.index(),
         &variation_coordinates,
         glyph_remapper,
     )
-    .map_err(|e| KrillaError::Font(font.clone(), format!("failed to subset font: {e}")))
+    .map_err(|e| e.to_string());
+    // Without subsetter's `variable-fonts` (and its write-fonts), a font can
+    // only be subset at its default location.
+    #[cfg(not(feature = "variable-fonts"))]
+    let subset = if variation_coordinates.is_empty() {
+        subsetter::subset(font.font_data().as_ref(), font.index(), glyph_remapper)
+            .map_err(|e| e.to_string())
+    } else {
+        Err("variation coordinates need krilla's variable-fonts feature".to_string())
+    };
+    let font = subset
+        .map_err(|e| KrillaError::Font(font.clone(), format!("failed to subset font: {e}")))
     .and_then(|data| {
         Font::new(Arc::new(data).into(), 0).ok_or(KrillaError::Font(
             font.clone(),
