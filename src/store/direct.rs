@@ -135,20 +135,22 @@ pub const READER_CACHE_KIB: i32 = -512;
 /// reads by key only: a long one would hold up the async runtime's thread.
 /// Opened when first needed, at most `max` at once; when all are busy the
 /// caller reads through the pool instead (`take` says `None`).
+///
+/// They never wait for a lock (no busy timeout): a read SQLite answers
+/// with "busy" goes to the pool, which waits on a thread of its own
+/// (`is_locked`), instead of holding up the async runtime's thread.
 #[derive(Debug)]
 pub struct DirectReaders {
     path: PathBuf,
-    busy_timeout: Duration,
     idle: Mutex<Vec<DirectConn>>,
     opened: AtomicUsize,
     max: usize,
 }
 
 impl DirectReaders {
-    pub fn new(path: PathBuf, busy_timeout: Duration, max: usize) -> DirectReaders {
+    pub fn new(path: PathBuf, max: usize) -> DirectReaders {
         DirectReaders {
             path,
-            busy_timeout,
             idle: Mutex::new(Vec::with_capacity(max)),
             opened: AtomicUsize::new(0),
             max,
@@ -171,7 +173,7 @@ impl DirectReaders {
                 if !claimed {
                     return None;
                 }
-                match DirectConn::open_reader(&self.path, self.busy_timeout) {
+                match DirectConn::open_reader(&self.path, Duration::ZERO) {
                     Ok(conn) => conn,
                     Err(e) => {
                         self.opened.fetch_sub(1, Ordering::AcqRel);
@@ -506,6 +508,21 @@ impl DatabaseError for DirectError {
     }
 }
 
+/// Whether SQLite answered "busy" or "locked": another connection holds a
+/// lock this statement needs (never a plain WAL reader's case, but a
+/// recovery or an exclusive lock can cause it).
+pub fn is_locked(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Database(e) => e.try_downcast_ref::<DirectError>().is_some_and(|e| {
+            matches!(
+                e.extended & 0xff,
+                rusqlite::ffi::SQLITE_BUSY | rusqlite::ffi::SQLITE_LOCKED
+            )
+        }),
+        _ => false,
+    }
+}
+
 fn to_sqlx(e: rusqlite::Error) -> sqlx::Error {
     match e {
         rusqlite::Error::SqliteFailure(failure, message) => {
@@ -556,7 +573,7 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(n, 7);
-        let readers = super::DirectReaders::new(path, std::time::Duration::from_secs(1), 1);
+        let readers = super::DirectReaders::new(path, 1);
         let mut first = readers.take().expect("a reader");
         let (rows, _) = first.run("SELECT n FROM t", &[]).unwrap();
         assert_eq!(rows.len(), 1);
@@ -565,6 +582,83 @@ mod tests {
         assert!(readers.take().is_none(), "only one reader was allowed");
         drop(first);
         assert!(readers.take().is_some(), "the reader was given back");
+        std::fs::remove_dir_all(dir).ok();
+    }
+
+    /// A read SQLite answers "busy" (another connection holds a lock it
+    /// needs) is read through the pool, which waits for the lock on a
+    /// thread of its own: the runtime's one thread goes on meanwhile. (In
+    /// WAL mode a reader is rarely refused; a rollback-journal file, where
+    /// a writer's exclusive lock keeps readers out, makes it happen.)
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_locked_read_waits_in_the_pool_not_on_the_runtime_thread() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        use std::time::Duration;
+        let dir = std::env::temp_dir().join(format!("fp-locked-{}", crate::crypto::new_id("t")));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("d.db");
+        let setup = rusqlite::Connection::open(&path).unwrap();
+        setup
+            .execute_batch(
+                "PRAGMA journal_mode = DELETE; CREATE TABLE t (n INTEGER NOT NULL);
+                 INSERT INTO t (n) VALUES (7);",
+            )
+            .unwrap();
+        drop(setup);
+        let options = sqlx::sqlite::SqliteConnectOptions::new()
+            .filename(&path)
+            .journal_mode(sqlx::sqlite::SqliteJournalMode::Delete)
+            .busy_timeout(Duration::from_secs(5));
+        let sqlite = sqlx::sqlite::SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options)
+            .await
+            .unwrap();
+        let pool = sql::Pool::new(
+            sql::PoolKind::Sqlite(sqlite),
+            crate::domain::Clock::system(),
+        )
+        .with_readers(std::sync::Arc::new(super::DirectReaders::new(
+            path.clone(),
+            1,
+        )));
+        let (locked, is_locked) = std::sync::mpsc::channel();
+        let holder = std::thread::spawn({
+            let path = path.clone();
+            move || {
+                let writer = rusqlite::Connection::open(&path).unwrap();
+                writer
+                    .execute_batch("BEGIN EXCLUSIVE; INSERT INTO t (n) VALUES (8);")
+                    .unwrap();
+                locked.send(()).unwrap();
+                std::thread::sleep(Duration::from_millis(400));
+                writer.execute_batch("COMMIT").unwrap();
+            }
+        });
+        is_locked.recv().unwrap();
+        let ticks = std::sync::Arc::new(AtomicUsize::new(0));
+        let ticker = tokio::spawn({
+            let ticks = ticks.clone();
+            async move {
+                loop {
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                    ticks.fetch_add(1, Ordering::SeqCst);
+                }
+            }
+        });
+        let read: Vec<i64> = sql::query_scalar("SELECT n FROM t ORDER BY n")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+        ticker.abort();
+        holder.join().unwrap();
+        assert_eq!(read, vec![7, 8], "read once the lock was let go");
+        let ticks = ticks.load(Ordering::SeqCst);
+        assert!(
+            ticks >= 10,
+            "the runtime's thread waited for the lock ({ticks} ticks of 10 ms)"
+        );
+        pool.close().await;
         std::fs::remove_dir_all(dir).ok();
     }
 

@@ -244,7 +244,6 @@ impl Db {
                 let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
                 read.with_readers(std::sync::Arc::new(direct::DirectReaders::new(
                     path.clone(),
-                    SQLITE_BUSY_TIMEOUT,
                     cores.max(2),
                 )))
             }

@@ -474,19 +474,25 @@ macro_rules! on_target {
                 let $q = sqlx::query_with(sql, args);
                 $body
             }
-            Target::Readers(readers, $e) => match readers.take() {
-                Some(mut reader) => {
-                    let (sql, args) = $query.direct()?;
-                    let ($rows, $changed) = reader.run(sql.as_str(), &args)?;
-                    drop(reader);
-                    $direct
+            Target::Readers(readers, $e) => {
+                let (sql, args) = $query.direct()?;
+                // When no reader is free, or SQLite says a lock is held, the
+                // pool reads it: it waits for the lock off this thread.
+                let in_place = match readers.take() {
+                    Some(mut reader) => match reader.run(sql.as_str(), &args) {
+                        Err(e) if super::direct::is_locked(&e) => None,
+                        answer => Some(answer?),
+                    },
+                    None => None,
+                };
+                match in_place {
+                    Some(($rows, $changed)) => $direct,
+                    None => {
+                        let $q = sqlx::query_with(sql, sqlite_arguments(args)?);
+                        $body
+                    }
                 }
-                None => {
-                    let (sql, args) = $query.sqlite()?;
-                    let $q = sqlx::query_with(sql, args);
-                    $body
-                }
-            },
+            }
             Target::Pg($e) => {
                 let (sql, args) = $query.postgres()?;
                 let $q = sqlx::query_with(sql, args);
@@ -499,6 +505,23 @@ macro_rules! on_target {
             }
         }
     };
+}
+
+/// Values already in SQLite's own types, bound for sqlx's SQLite driver.
+fn sqlite_arguments(cells: Vec<Cell>) -> Result<SqliteArguments, sqlx::Error> {
+    use sqlx::Arguments as _;
+    let mut args = SqliteArguments::default();
+    for cell in cells {
+        match cell {
+            Cell::Null => args.add(None::<i64>),
+            Cell::Integer(n) => args.add(n),
+            Cell::Real(x) => args.add(x),
+            Cell::Text(t) => args.add(t),
+            Cell::Blob(b) => args.add(b),
+        }
+        .map_err(sqlx::Error::Encode)?;
+    }
+    Ok(args)
 }
 
 /// A statement with its bound values.
