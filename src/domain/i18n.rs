@@ -4,12 +4,11 @@
 //! them. The office stays English; everything a customer reads goes through
 //! here.
 
-use std::borrow::Cow;
 use std::collections::HashMap;
-use std::sync::LazyLock;
+use std::sync::{Arc, LazyLock, RwLock};
 
+use fluent_templates::LanguageIdentifier;
 use fluent_templates::fluent_bundle::FluentValue;
-use fluent_templates::{LanguageIdentifier, Loader};
 use serde::{Deserialize, Serialize};
 use time::Date;
 
@@ -60,17 +59,10 @@ impl Lang {
 
     /// `en`, `es`, or a tag of either (`es-MX`, `EN_us`); anything else is `None`.
     pub fn parse(code: &str) -> Option<Lang> {
-        let primary = code
-            .trim()
-            .split(['-', '_'])
-            .next()
-            .unwrap_or("")
-            .to_ascii_lowercase();
-        match primary.as_str() {
-            "en" => Some(Lang::En),
-            "es" => Some(Lang::Es),
-            _ => None,
-        }
+        let primary = code.trim().split(['-', '_']).next().unwrap_or("");
+        Lang::ALL
+            .into_iter()
+            .find(|l| primary.eq_ignore_ascii_case(l.code()))
     }
 
     /// The language a browser's `Accept-Language` prefers most among those
@@ -166,21 +158,68 @@ pub fn t(lang: Lang, key: &str) -> String {
 /// falls back to English, then to the key itself (a test keeps both files
 /// complete, so neither happens in practice).
 pub fn tr(lang: Lang, key: &str, args: &[(&str, Arg)]) -> String {
-    let map: HashMap<Cow<'static, str>, FluentValue<'static>> = args
+    lookup(lang, key, args).unwrap_or_else(|| key.to_string())
+}
+
+/// The message `key` in `lang` (else in English) with its values, or
+/// `None` when neither language can say it.
+pub fn lookup(lang: Lang, key: &str, args: &[(&str, Arg)]) -> Option<String> {
+    if args.is_empty() {
+        return fixed(lang, key).map(|text| text.to_string());
+    }
+    let map: HashMap<&str, FluentValue<'_>> = args
         .iter()
         .map(|(name, value)| {
             let v = match value {
-                Arg::Text(s) => FluentValue::from(s.clone()),
+                Arg::Text(s) => FluentValue::from(s.as_str()),
                 Arg::Number(n) => FluentValue::from(*n),
             };
-            (Cow::Owned(name.to_string()), v)
+            (*name, v)
         })
         .collect();
-    let args = (!map.is_empty()).then_some(&map);
+    format_in(lang, key, Some(&map))
+}
+
+/// Formats `key` in `lang`, else in English. Our languages are exactly the
+/// bundles' (`locales/en`, `locales/es`), so no negotiation is needed.
+fn format_in<S: AsRef<str>>(
+    lang: Lang,
+    key: &str,
+    args: Option<&HashMap<S, FluentValue<'_>>>,
+) -> Option<String> {
     LOCALES
-        .try_lookup_complete(lang.id(), key, args)
-        .or_else(|| LOCALES.try_lookup_complete(Lang::En.id(), key, args))
-        .unwrap_or_else(|| key.to_string())
+        .lookup_single_language(lang.id(), key, args)
+        .ok()
+        .or_else(|| {
+            (lang != Lang::En)
+                .then(|| {
+                    LOCALES
+                        .lookup_single_language(Lang::En.id(), key, args)
+                        .ok()
+                })
+                .flatten()
+        })
+}
+
+/// The messages without values, formatted once per language: they read
+/// the same on every page. Only messages that exist are kept, so the
+/// table is bounded by the message files.
+static FIXED: LazyLock<[FixedWords; Lang::ALL.len()]> =
+    LazyLock::new(|| Lang::ALL.map(|_| RwLock::new(HashMap::new())));
+
+/// One language's fixed words, by message key.
+type FixedWords = RwLock<HashMap<String, Arc<str>>>;
+
+fn fixed(lang: Lang, key: &str) -> Option<Arc<str>> {
+    let table = &FIXED[lang as usize];
+    if let Some(text) = table.read().ok().and_then(|t| t.get(key).cloned()) {
+        return Some(text);
+    }
+    let text: Arc<str> = format_in::<&str>(lang, key, None)?.into();
+    if let Ok(mut t) = table.write() {
+        t.insert(key.to_string(), text.clone());
+    }
+    Some(text)
 }
 
 /// Whether `key` exists in `lang`'s files (no fallback).

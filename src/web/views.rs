@@ -1,5 +1,6 @@
 //! Page templates, compiled once at start, and the static assets.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::http::{HeaderValue, StatusCode, header};
@@ -13,6 +14,9 @@ use serde::Serialize;
 #[derive(Clone)]
 pub struct Views {
     env: Arc<Environment<'static>>,
+    /// `js_words` of each language (in `Lang::ALL`'s order): the same on
+    /// every page of a language, so made once.
+    js_words: Arc<[Value; Lang::ALL.len()]>,
 }
 
 impl Views {
@@ -34,7 +38,10 @@ impl Views {
         // `{{ t("pay-invoice", number=inv.number) }}`: a customer-facing
         // message in the page's `lang` (src/domain/i18n.rs, locales/).
         env.add_function("t", translate);
-        Views { env: Arc::new(env) }
+        Views {
+            env: Arc::new(env),
+            js_words: Arc::new(Lang::ALL.map(|l| Value::from(js_words(l)))),
+        }
     }
 
     /// Renders a page. A context without `lang` gets the request's guess
@@ -46,14 +53,27 @@ impl Views {
             .ok()
             .and_then(|v| v.as_str().and_then(Lang::parse))
             .unwrap_or_else(crate::web::lang::guess);
-        let extra = minijinja::context! {
-            lang => lang.code(),
-            lang_links => crate::web::lang::switch_links(lang),
-            js_words => js_words(lang),
-        };
-        self.env
-            .get_template(name)?
-            .render(minijinja::value::merge_maps([extra, ctx]))
+        // One flat map: every variable the template reads is then one
+        // lookup, not one per merged map (the page's values win, as a
+        // merge would have it).
+        let mut vars: HashMap<Arc<str>, Value> = HashMap::with_capacity(48);
+        vars.insert("lang".into(), Value::from(lang.code()));
+        vars.insert(
+            "lang_links".into(),
+            Value::from(crate::web::lang::switch_links(lang)),
+        );
+        vars.insert("js_words".into(), self.js_words[lang as usize].clone());
+        if let Ok(keys) = ctx.try_iter() {
+            for key in keys {
+                let (Some(name), Ok(value)) = (key.as_str(), ctx.get_item(&key)) else {
+                    continue;
+                };
+                if !value.is_undefined() {
+                    vars.insert(name.into(), value);
+                }
+            }
+        }
+        self.env.get_template(name)?.render(Value::from(vars))
     }
 
     /// A rendered page with a status; a template failure is logged and shown as a plain 500.
@@ -140,10 +160,9 @@ fn translate(state: &State, key: &str, kwargs: Kwargs) -> Result<Value, minijinj
         };
         args.push((name, arg));
     }
-    if !(i18n::has(lang, key) || i18n::has(Lang::En, key)) {
+    let Some(text) = i18n::lookup(lang, key, &args) else {
         return Ok(Value::from(key));
-    }
-    let text = i18n::tr(lang, key, &args);
+    };
     Ok(if html {
         Value::from_safe_string(text)
     } else {

@@ -229,8 +229,12 @@ pub(crate) fn page_context(
         .collect();
     let autopay = autopay_state.map(|a| autopay_view(lang, a, today));
     let (nonce, sig) = form_token(state, scope);
-    // The "Turn off autopay" form is its own, with its own one-time token.
-    let (off_nonce, off_sig) = form_token(state, scope);
+    // The "Turn off autopay" form is its own, with its own one-time token;
+    // the page shows it only while autopay is on.
+    let off_form = autopay.is_some().then(|| {
+        let (nonce, sig) = form_token(state, scope);
+        minijinja::context! { nonce => nonce, sig => sig }
+    });
     minijinja::context! {
         lang => lang.code(),
         accent => page.company.accent_color.as_str(),
@@ -254,7 +258,7 @@ pub(crate) fn page_context(
         consent_text => autopay_consent_text(lang, &page.company.name, &page.company.phone),
         plan => form.plan,
         form => minijinja::context! { nonce => nonce, sig => sig },
-        off_form => minijinja::context! { nonce => off_nonce, sig => off_sig },
+        off_form => off_form,
         error => form.error.map(|m| words(lang, m)),
         card_error => form.card_error.map(|m| words(lang, m)),
         consent_error => form.consent_error.map(|m| words(lang, m)),
