@@ -2,6 +2,7 @@
 //! expiry; card numbers reach only the processor's own module.
 
 pub mod sandbox;
+mod sandbox_cards;
 pub mod stripe;
 
 use std::future::Future;

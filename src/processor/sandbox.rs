@@ -4,12 +4,15 @@
 //! mapped to a behaviour, and are dropped: its tables hold the behaviour,
 //! brand, last 4 and expiry, never the number or the CVC.
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use std::str::FromStr;
+use std::sync::Arc;
 
+use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Row, SqlitePool};
 
+use super::sandbox_cards::{Behaviour, brand_of, card_error, check_card};
+pub use super::sandbox_cards::{CardError, CardInput, TEST_MODE_LIVE_CARD};
 use super::{
     BoxFuture, CardSummary, Charge, ChargeLookup, ChargeOutcome, ChargeRequest, ChargeSource,
     Decline, PaymentProcessor, ProcessorError, Refund, RefundStatus, SaveOutcome, SavedCard,
@@ -17,13 +20,52 @@ use super::{
 use crate::crypto::new_id_in_order;
 use crate::domain::Clock;
 use crate::domain::money::{Currency, Money};
+use crate::store::direct::DirectConn;
+use crate::store::sql::{self, Row};
+use crate::store::{Conn, Pool, PoolKind};
 
 /// The sandbox keeps its state in its own SQLite file, as a real processor
 /// keeps its own: fieldpay's database never holds its tables.
 #[derive(Clone)]
 pub struct SandboxProcessor {
     db: SqlitePool,
+    /// Where its statements run: a connection to its file used in place by
+    /// the request, one statement at a time (each a few pages written
+    /// without an fsync), not handed to the pool's connection thread and
+    /// back; in memory, the pool's one connection.
+    place: Place,
     clock: Clock,
+}
+
+#[derive(Clone)]
+enum Place {
+    InPlace(Arc<tokio::sync::Mutex<Conn>>),
+    Pooled(Pool),
+}
+
+/// The sandbox's connection for one statement.
+enum ConnGuard<'a> {
+    InPlace(tokio::sync::MutexGuard<'a, Conn>),
+    Pooled(Conn),
+}
+
+impl std::ops::Deref for ConnGuard<'_> {
+    type Target = Conn;
+    fn deref(&self) -> &Conn {
+        match self {
+            ConnGuard::InPlace(c) => c,
+            ConnGuard::Pooled(c) => c,
+        }
+    }
+}
+
+impl std::ops::DerefMut for ConnGuard<'_> {
+    fn deref_mut(&mut self) -> &mut Conn {
+        match self {
+            ConnGuard::InPlace(c) => c,
+            ConnGuard::Pooled(c) => c,
+        }
+    }
 }
 
 const SCHEMA: &str = include_str!("sandbox_schema.sql");
@@ -35,6 +77,7 @@ impl SandboxProcessor {
         let options = SqliteConnectOptions::from_str(url)
             .map_err(|e| anyhow::anyhow!("bad sandbox database URL '{url}': {e}"))?;
         crate::store::private_sqlite_file(&options)?;
+        let file = crate::store::sqlite_file(&options);
         let options = options
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
@@ -50,135 +93,31 @@ impl SandboxProcessor {
             .execute(&db)
             .await
             .map_err(|e| anyhow::anyhow!("cannot create sandbox tables: {e}"))?;
-        Ok(SandboxProcessor { db, clock })
+        let place = match file {
+            Some(path) => {
+                let conn = DirectConn::open_normal_sync(&path, std::time::Duration::from_secs(10))
+                    .map_err(|e| anyhow::anyhow!("cannot open sandbox database '{url}': {e}"))?;
+                Place::InPlace(Arc::new(tokio::sync::Mutex::new(Conn::direct(
+                    conn,
+                    clock.clone(),
+                ))))
+            }
+            None => Place::Pooled(Pool::new(PoolKind::Sqlite(db.clone()), clock.clone())),
+        };
+        Ok(SandboxProcessor { db, place, clock })
+    }
+
+    async fn conn(&self) -> Result<ConnGuard<'_>, sqlx::Error> {
+        Ok(match &self.place {
+            Place::InPlace(conn) => ConnGuard::InPlace(conn.lock().await),
+            Place::Pooled(pool) => ConnGuard::Pooled(pool.acquire().await?),
+        })
     }
 
     /// The sandbox's own database, for tests that count its charges.
     pub fn database(&self) -> &SqlitePool {
         &self.db
     }
-}
-
-/// What a test card does when charged.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Behaviour {
-    Succeed,
-    Decline(&'static str),
-    /// Saves fine; every charge is declined.
-    SaveThenDecline,
-    /// Every charge asks the customer to authenticate (3-D Secure) first;
-    /// one made without the customer (off-session) is declined.
-    Authenticate,
-}
-
-/// The card numbers that succeed: Stripe's test cards of each brand. Any
-/// number outside the table is refused (`test_mode_live_card`): a test page
-/// never reports a real card as paid.
-const SUCCEEDING: &[&str] = &[
-    "4242424242424242",
-    "4000056655665556",
-    "5555555555554444",
-    "2223003122003222",
-    "5200828282828210",
-    "378282246310005",
-    "371449635398431",
-    "6011111111111117",
-    "6011000990139424",
-    "3056930009020004",
-    "36227206271667",
-    "3566002020360505",
-    "6200000000000005",
-];
-
-impl Behaviour {
-    /// What a test card does; `None` for a number outside the table.
-    fn for_number(number: &str) -> Option<Behaviour> {
-        Some(match number {
-            "4000000000000002" => Behaviour::Decline("card_declined"),
-            "4000000000009995" => Behaviour::Decline("insufficient_funds"),
-            "4000000000000069" => Behaviour::Decline("expired_card"),
-            "4000000000000127" => Behaviour::Decline("incorrect_cvc"),
-            "4000000000000341" => Behaviour::SaveThenDecline,
-            "4000002760003184" | "4000002500003155" => Behaviour::Authenticate,
-            n if SUCCEEDING.contains(&n) => Behaviour::Succeed,
-            _ => return None,
-        })
-    }
-
-    fn encode(self) -> String {
-        match self {
-            Behaviour::Succeed => "succeed".into(),
-            Behaviour::Decline(code) => format!("decline:{code}"),
-            Behaviour::SaveThenDecline => "save_then_decline".into(),
-            Behaviour::Authenticate => "authenticate".into(),
-        }
-    }
-
-    fn decode(text: &str) -> Behaviour {
-        match text {
-            "succeed" => Behaviour::Succeed,
-            "save_then_decline" => Behaviour::SaveThenDecline,
-            "authenticate" => Behaviour::Authenticate,
-            other => match other.strip_prefix("decline:") {
-                Some("insufficient_funds") => Behaviour::Decline("insufficient_funds"),
-                Some("expired_card") => Behaviour::Decline("expired_card"),
-                Some("incorrect_cvc") => Behaviour::Decline("incorrect_cvc"),
-                _ => Behaviour::Decline("card_declined"),
-            },
-        }
-    }
-
-    fn decline_code(self) -> Option<&'static str> {
-        match self {
-            Behaviour::Succeed | Behaviour::Authenticate => None,
-            Behaviour::Decline(code) => Some(code),
-            Behaviour::SaveThenDecline => Some("card_declined"),
-        }
-    }
-}
-
-fn luhn_valid(digits: &str) -> bool {
-    let mut sum = 0u32;
-    for (i, ch) in digits.chars().rev().enumerate() {
-        let Some(mut d) = ch.to_digit(10) else {
-            return false;
-        };
-        if i % 2 == 1 {
-            d *= 2;
-            if d > 9 {
-                d -= 9;
-            }
-        }
-        sum += d;
-    }
-    sum.is_multiple_of(10)
-}
-
-fn brand_of(number: &str) -> &'static str {
-    let two: u32 = number.get(..2).and_then(|p| p.parse().ok()).unwrap_or(0);
-    let four: u32 = number.get(..4).and_then(|p| p.parse().ok()).unwrap_or(0);
-    if number.starts_with('4') {
-        "Visa"
-    } else if (51..=55).contains(&two) || (2221..=2720).contains(&four) {
-        "Mastercard"
-    } else if two == 34 || two == 37 {
-        "American Express"
-    } else if four == 6011 || two == 65 {
-        "Discover"
-    } else {
-        "Card"
-    }
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CardInput {
-    number: String,
-    exp_month: i64,
-    exp_year: i64,
-    cvc: String,
-    #[serde(default)]
-    postal_code: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -190,19 +129,6 @@ pub struct TokenResponse {
     exp_year: i64,
 }
 
-/// Why card fields were refused: a stable code, words for the payer (in
-/// English, as a processor answers; the pay page shows its own words for the
-/// code in the page's language), the field.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CardError {
-    pub code: &'static str,
-    pub message: String,
-    pub field: &'static str,
-}
-
-/// The code of a card number outside the sandbox's table of test cards.
-pub const TEST_MODE_LIVE_CARD: &str = "test_mode_live_card";
-
 /// The sandbox's own database failed.
 #[derive(Debug)]
 pub struct SandboxUnavailable(pub String);
@@ -211,74 +137,6 @@ pub struct SandboxUnavailable(pub String);
 pub enum TokenError {
     Card(CardError),
     Unavailable(SandboxUnavailable),
-}
-
-/// `words` is the key of the refusal's message in the customer locale files.
-fn card_error(code: &'static str, words: &str, field: &'static str) -> CardError {
-    CardError {
-        code,
-        message: crate::domain::i18n::t(crate::domain::i18n::Lang::En, words),
-        field,
-    }
-}
-
-/// Checks card fields the way a processor's card form does.
-fn check_card(input: &CardInput, today: time::Date) -> Result<(String, i64), CardError> {
-    let number: String = input
-        .number
-        .chars()
-        .filter(|c| !c.is_whitespace() && *c != '-')
-        .collect();
-    if number.len() < 12
-        || number.len() > 19
-        || !number.bytes().all(|b| b.is_ascii_digit())
-        || !luhn_valid(&number)
-    {
-        return Err(card_error(
-            "incorrect_number",
-            "js-card-incorrect-number",
-            "number",
-        ));
-    }
-    if !(1..=12).contains(&input.exp_month) {
-        return Err(card_error(
-            "invalid_expiry_month",
-            "js-card-expiry-month",
-            "exp_month",
-        ));
-    }
-    let year = if input.exp_year < 100 {
-        2000 + input.exp_year
-    } else {
-        input.exp_year
-    };
-    let this_year = i64::from(today.year());
-    let this_month = i64::from(u8::from(today.month()));
-    if year < this_year
-        || (year == this_year && input.exp_month < this_month)
-        || year > this_year + 50
-    {
-        return Err(card_error(
-            "invalid_expiry_year",
-            "js-card-expired",
-            "exp_year",
-        ));
-    }
-    let cvc_ok =
-        (3..=4).contains(&input.cvc.len()) && input.cvc.bytes().all(|b| b.is_ascii_digit());
-    if !cvc_ok {
-        return Err(card_error("invalid_cvc", "js-card-cvc", "cvc"));
-    }
-    if let Some(zip) = &input.postal_code
-        && zip.len() > 10
-    {
-        return Err(card_error(
-            "invalid_postal_code",
-            "js-card-postal-code",
-            "postal_code",
-        ));
-    }
-    Ok((number, year))
 }
 
 impl SandboxProcessor {
@@ -300,7 +158,9 @@ impl SandboxProcessor {
         // Ids in creation order (with 10 random characters, still not
         // guessable): the sandbox's inserts append to its indexes.
         let id = new_id_in_order("tok", self.clock.now());
-        sqlx::query(
+        let unavailable =
+            |e: sqlx::Error| TokenError::Unavailable(SandboxUnavailable(e.to_string()));
+        sql::query(
             "INSERT INTO sandbox_tokens (id, behaviour, brand, last4, exp_month, exp_year, created_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
@@ -311,9 +171,9 @@ impl SandboxProcessor {
         .bind(input.exp_month)
         .bind(year)
         .bind(self.clock.now())
-        .execute(&self.db)
+        .execute(&mut *self.conn().await.map_err(unavailable)?)
         .await
-        .map_err(|e| TokenError::Unavailable(SandboxUnavailable(e.to_string())))?;
+        .map_err(unavailable)?;
         Ok(TokenResponse {
             id,
             brand: brand.to_string(),
@@ -327,14 +187,15 @@ impl SandboxProcessor {
     /// waiting for it: what Stripe.js's `handleNextAction` stands for. Charges
     /// the card; `false` for anything else (unknown, settled, cancelled).
     pub async fn authenticate(&self, charge_id: &str) -> Result<bool, SandboxUnavailable> {
-        let done = sqlx::query(
+        let unavailable = |e: sqlx::Error| SandboxUnavailable(e.to_string());
+        let done = sql::query(
             "UPDATE sandbox_charges SET status = 'succeeded'
              WHERE id = $1 AND status = 'requires_action'",
         )
         .bind(charge_id)
-        .execute(&self.db)
+        .execute(&mut *self.conn().await.map_err(unavailable)?)
         .await
-        .map_err(|e| SandboxUnavailable(e.to_string()))?;
+        .map_err(unavailable)?;
         Ok(done.rows_affected() == 1)
     }
 }
@@ -349,9 +210,9 @@ struct Card {
     summary: CardSummary,
 }
 
-fn card_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<Card, sqlx::Error> {
+fn card_from_row(row: &Row) -> Result<Card, sqlx::Error> {
     Ok(Card {
-        behaviour: Behaviour::decode(row.try_get("behaviour")?),
+        behaviour: Behaviour::decode(&row.try_get::<String, _>("behaviour")?),
         summary: CardSummary {
             brand: row.try_get("brand")?,
             last4: row.try_get("last4")?,
@@ -365,7 +226,7 @@ fn unavailable(e: sqlx::Error) -> ProcessorError {
     ProcessorError::Unavailable(e.to_string())
 }
 
-fn outcome_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<ChargeOutcome, sqlx::Error> {
+fn outcome_from_row(row: &Row) -> Result<ChargeOutcome, sqlx::Error> {
     let status: String = row.try_get("status")?;
     if status == "requires_action" {
         let id: String = row.try_get("id")?;
@@ -396,13 +257,13 @@ fn outcome_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<ChargeOutcome, sqlx
 
 impl SandboxProcessor {
     async fn existing_charge(&self, key: &str) -> Result<Option<ChargeOutcome>, ProcessorError> {
-        let row = sqlx::query(
+        let row = sql::query(
             "SELECT id, amount, currency, status, decline_code, 'succeed' AS behaviour, brand, last4,
                     exp_month, exp_year, saved_method_id
              FROM sandbox_charges WHERE idempotency_key = $1",
         )
         .bind(key)
-        .fetch_optional(&self.db)
+        .fetch_optional(&mut *self.conn().await.map_err(unavailable)?)
         .await
         .map_err(unavailable)?;
         row.as_ref()
@@ -415,21 +276,21 @@ impl SandboxProcessor {
         // A token is single-use: claim it, or find the charge that used it.
         let card_row = match &req.source {
             ChargeSource::Token(token) => {
-                sqlx::query(
+                sql::query(
                     "UPDATE sandbox_tokens SET used_at = $1 WHERE id = $2 AND used_at IS NULL
                      RETURNING behaviour, brand, last4, exp_month, exp_year",
                 )
                 .bind(self.clock.now())
-                .bind(token)
-                .fetch_optional(&self.db)
+                .bind(token.as_str())
+                .fetch_optional(&mut *self.conn().await.map_err(unavailable)?)
                 .await
             }
             ChargeSource::SavedMethod(method) => {
-                sqlx::query(
+                sql::query(
                     "SELECT behaviour, brand, last4, exp_month, exp_year FROM sandbox_methods WHERE id = $1",
                 )
-                .bind(method)
-                .fetch_optional(&self.db)
+                .bind(method.as_str())
+                .fetch_optional(&mut *self.conn().await.map_err(unavailable)?)
                 .await
             }
         }
@@ -459,7 +320,7 @@ impl SandboxProcessor {
             _ => None,
         };
         let charge_id = new_id_in_order("ch", self.clock.now());
-        let inserted = sqlx::query(
+        let inserted = sql::query(
             "INSERT INTO sandbox_charges (id, idempotency_key, amount, currency, status, decline_code,
                 brand, last4, exp_month, exp_year, saved_method_id, created_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
@@ -477,7 +338,7 @@ impl SandboxProcessor {
         .bind(card.summary.exp_year)
         .bind(&saved_method)
         .bind(self.clock.now())
-        .execute(&self.db)
+        .execute(&mut *self.conn().await.map_err(unavailable)?)
         .await
         .map_err(unavailable)?;
         if inserted.rows_affected() == 0 {
@@ -488,7 +349,7 @@ impl SandboxProcessor {
                 .ok_or_else(|| ProcessorError::Unavailable("charge vanished".into()));
         }
         if let Some(method_id) = &saved_method {
-            sqlx::query(
+            sql::query(
                 "INSERT INTO sandbox_methods (id, behaviour, brand, last4, exp_month, exp_year, created_at)
                  VALUES ($1, $2, $3, $4, $5, $6, $7)",
             )
@@ -499,7 +360,7 @@ impl SandboxProcessor {
             .bind(card.summary.exp_month)
             .bind(card.summary.exp_year)
             .bind(self.clock.now())
-            .execute(&self.db)
+            .execute(&mut *self.conn().await.map_err(unavailable)?)
             .await
             .map_err(unavailable)?;
         }
@@ -525,7 +386,14 @@ impl SandboxProcessor {
         amount: Money,
         key: String,
     ) -> Result<Refund, ProcessorError> {
-        let mut tx = self.db.begin().await.map_err(unavailable)?;
+        // On the pool's connection, in a transaction that takes the write
+        // lock first: the charges are written by the connection used in
+        // place, and a read snapshot could not become a write after one.
+        let mut tx = self
+            .db
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(unavailable)?;
         let prior: Option<(String, i64)> =
             sqlx::query_as("SELECT id, amount FROM sandbox_refunds WHERE idempotency_key = $1")
                 .bind(&key)
@@ -581,14 +449,14 @@ impl SandboxProcessor {
         charge_id: &str,
         key: &str,
     ) -> Result<Option<Refund>, ProcessorError> {
-        let row: Option<(String, i64, String)> = sqlx::query_as(
+        let row: Option<(String, i64, String)> = sql::query_as(
             "SELECT r.id, r.amount, c.currency FROM sandbox_refunds r
              JOIN sandbox_charges c ON c.id = r.charge_id
              WHERE r.idempotency_key = $1 AND r.charge_id = $2",
         )
         .bind(key)
         .bind(charge_id)
-        .fetch_optional(&self.db)
+        .fetch_optional(&mut *self.conn().await.map_err(unavailable)?)
         .await
         .map_err(unavailable)?;
         Ok(row.map(|(id, minor, currency)| Refund {
@@ -601,13 +469,13 @@ impl SandboxProcessor {
 
 impl SandboxProcessor {
     async fn do_save(&self, token: String) -> Result<SaveOutcome, ProcessorError> {
-        let row = sqlx::query(
+        let row = sql::query(
             "UPDATE sandbox_tokens SET used_at = $1 WHERE id = $2 AND used_at IS NULL
              RETURNING behaviour, brand, last4, exp_month, exp_year",
         )
         .bind(self.clock.now())
         .bind(&token)
-        .fetch_optional(&self.db)
+        .fetch_optional(&mut *self.conn().await.map_err(unavailable)?)
         .await
         .map_err(unavailable)?
         .ok_or_else(|| {
@@ -620,7 +488,7 @@ impl SandboxProcessor {
             return Ok(SaveOutcome::Declined(Decline::new(code)));
         }
         let method_id = new_id_in_order("pm", self.clock.now());
-        sqlx::query(
+        sql::query(
             "INSERT INTO sandbox_methods (id, behaviour, brand, last4, exp_month, exp_year, created_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
@@ -631,7 +499,7 @@ impl SandboxProcessor {
         .bind(card.summary.exp_month)
         .bind(card.summary.exp_year)
         .bind(self.clock.now())
-        .execute(&self.db)
+        .execute(&mut *self.conn().await.map_err(unavailable)?)
         .await
         .map_err(unavailable)?;
         Ok(SaveOutcome::Saved(SavedCard {
@@ -689,12 +557,12 @@ impl PaymentProcessor for SandboxProcessor {
     ) -> BoxFuture<'_, Result<Option<ChargeOutcome>, ProcessorError>> {
         let idempotency_key = lookup.idempotency_key;
         Box::pin(async move {
-            sqlx::query(
+            sql::query(
                 "UPDATE sandbox_charges SET status = 'canceled', decline_code = 'authentication_required'
                  WHERE idempotency_key = $1 AND status = 'requires_action'",
             )
             .bind(&idempotency_key)
-            .execute(&self.db)
+            .execute(&mut *self.conn().await.map_err(unavailable)?)
             .await
             .map_err(unavailable)?;
             self.existing_charge(&idempotency_key).await
@@ -705,73 +573,60 @@ impl PaymentProcessor for SandboxProcessor {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use time::macros::date;
 
-    fn card(number: &str, month: i64, year: i64, cvc: &str) -> CardInput {
-        CardInput {
-            number: number.into(),
-            exp_month: month,
-            exp_year: year,
-            cvc: cvc.into(),
-            postal_code: None,
-        }
-    }
-
-    #[test]
-    fn luhn_and_brands() {
-        assert!(luhn_valid("4242424242424242"));
-        assert!(!luhn_valid("4242424242424241"));
-        assert_eq!(brand_of("4242424242424242"), "Visa");
-        assert_eq!(brand_of("5555555555554444"), "Mastercard");
-        assert_eq!(brand_of("378282246310005"), "American Express");
-        assert_eq!(brand_of("6011111111111117"), "Discover");
-    }
-
-    #[test]
-    fn test_cards_map_to_behaviours() {
-        assert_eq!(
-            Behaviour::for_number("4111111111111111"),
-            None,
-            "a real Visa"
-        );
-        assert_eq!(
-            Behaviour::for_number("4242424242424242"),
-            Some(Behaviour::Succeed)
-        );
-        assert_eq!(
-            Behaviour::for_number("4000000000000002"),
-            Some(Behaviour::Decline("card_declined"))
-        );
-        assert_eq!(
-            Behaviour::for_number("4000000000009995"),
-            Some(Behaviour::Decline("insufficient_funds"))
-        );
-        assert_eq!(
-            Behaviour::for_number("4000000000000341"),
-            Some(Behaviour::SaveThenDecline)
-        );
-        assert_eq!(
-            Behaviour::for_number("4000002760003184"),
-            Some(Behaviour::Authenticate)
-        );
-        for b in [
-            Behaviour::Succeed,
-            Behaviour::Authenticate,
-            Behaviour::Decline("expired_card"),
-            Behaviour::SaveThenDecline,
+    /// A charge, and the same key charged again, on a sandbox in a file
+    /// (its statements in place) and in memory (on the pool).
+    #[tokio::test]
+    async fn a_token_charges_once_in_a_file_and_in_memory() {
+        let dir = std::env::temp_dir().join(format!("fp-sandbox-{}", crate::crypto::new_id("t")));
+        std::fs::create_dir_all(&dir).unwrap();
+        for url in [
+            format!("sqlite://{}/s.db", dir.display()),
+            "sqlite::memory:".to_string(),
         ] {
-            assert_eq!(Behaviour::decode(&b.encode()), b);
+            let sandbox = SandboxProcessor::open(&url, Clock::system()).await.unwrap();
+            let token = sandbox
+                .create_token(
+                    serde_json::from_value(serde_json::json!({
+                        "number": "4242424242424242", "exp_month": 12, "exp_year": 2040, "cvc": "123"
+                    }))
+                    .unwrap(),
+                )
+                .await
+                .ok()
+                .unwrap();
+            let charge = |key: &str| ChargeRequest {
+                idempotency_key: key.into(),
+                amount: Money::new(1250, Currency::USD),
+                source: ChargeSource::Token(token.id.clone()),
+                save_method: false,
+                off_session: false,
+                processor_customer: None,
+                description: "test".into(),
+            };
+            let first = match sandbox.charge(charge("att_1")).await.unwrap() {
+                ChargeOutcome::Succeeded(c) => c,
+                other => panic!("{url}: {other:?}"),
+            };
+            assert_eq!(
+                (first.card.last4.as_str(), first.amount.minor),
+                ("4242", 1250)
+            );
+            match sandbox.charge(charge("att_1")).await.unwrap() {
+                ChargeOutcome::Succeeded(again) => assert_eq!(again.id, first.id, "{url}"),
+                other => panic!("{url}: {other:?}"),
+            }
+            let reused = sandbox.charge(charge("att_2")).await;
+            assert!(
+                matches!(reused, Err(ProcessorError::InvalidSource(_))),
+                "{url}"
+            );
+            let (charges,): (i64,) = sqlx::query_as("SELECT count(*) FROM sandbox_charges")
+                .fetch_one(sandbox.database())
+                .await
+                .unwrap();
+            assert_eq!(charges, 1, "{url}");
         }
-    }
-
-    #[test]
-    fn card_checks() {
-        let today = date!(2026 - 11 - 28);
-        assert!(check_card(&card("4242 4242 4242 4242", 12, 30, "123"), today).is_ok());
-        assert!(check_card(&card("4242424242424241", 12, 2030, "123"), today).is_err());
-        assert!(check_card(&card("4242424242424242", 13, 2030, "123"), today).is_err());
-        assert!(check_card(&card("4242424242424242", 10, 2026, "123"), today).is_err());
-        assert!(check_card(&card("4242424242424242", 11, 2026, "123"), today).is_ok());
-        assert!(check_card(&card("4242424242424242", 12, 2030, "12"), today).is_err());
+        std::fs::remove_dir_all(dir).ok();
     }
 }

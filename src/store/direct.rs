@@ -47,6 +47,22 @@ impl DirectConn {
         )
     }
 
+    /// A connection to a database that holds no record of fieldpay's (the
+    /// sandbox processor's own file), used in place by its callers: WAL and
+    /// `synchronous=NORMAL`, as that database's pooled connection.
+    pub fn open_normal_sync(
+        path: &Path,
+        busy_timeout: Duration,
+    ) -> Result<DirectConn, sqlx::Error> {
+        Self::connect(
+            path,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE,
+            busy_timeout,
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA temp_store = MEMORY;",
+            32,
+        )
+    }
+
     /// A read-only connection for `DirectReaders`: each statement reads
     /// its own WAL snapshot, as on the pooled readers, with their smaller
     /// page cache.

@@ -433,7 +433,7 @@ async fn savepoint_statement(conn: &mut Conn, sql: String) -> StoreResult<()> {
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The file of a SQLite database on disk; `None` in memory.
-fn sqlite_file(options: &SqliteConnectOptions) -> Option<std::path::PathBuf> {
+pub fn sqlite_file(options: &SqliteConnectOptions) -> Option<std::path::PathBuf> {
     let path = options.get_filename();
     let name = path.as_os_str();
     let in_memory =
