@@ -27,6 +27,10 @@ use crate::domain::ids;
 #[derive(Debug)]
 pub struct DirectConn {
     conn: rusqlite::Connection,
+    /// For a connection used in place on the async runtime: how long a
+    /// statement waits for another connection's lock, asleep on the
+    /// runtime (`run_waiting`) rather than in SQLite's busy handler.
+    wait_in_runtime: Option<Duration>,
 }
 
 impl DirectConn {
@@ -49,18 +53,22 @@ impl DirectConn {
 
     /// A connection to a database that holds no record of fieldpay's (the
     /// sandbox processor's own file), used in place by its callers: WAL and
-    /// `synchronous=NORMAL`, as that database's pooled connection.
+    /// `synchronous=NORMAL`, as that database's pooled connection. Another
+    /// connection's lock (another process's, on a shared file) is waited
+    /// for up to `busy_timeout` by `run_waiting`, off the runtime's thread.
     pub fn open_normal_sync(
         path: &Path,
         busy_timeout: Duration,
     ) -> Result<DirectConn, sqlx::Error> {
-        Self::connect(
+        let mut conn = Self::connect(
             path,
             rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE,
-            busy_timeout,
+            Duration::ZERO,
             "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA temp_store = MEMORY;",
             32,
-        )
+        )?;
+        conn.wait_in_runtime = Some(busy_timeout);
+        Ok(conn)
     }
 
     /// A read-only connection for `DirectReaders`: each statement reads
@@ -91,7 +99,37 @@ impl DirectConn {
         conn.busy_timeout(busy_timeout).map_err(to_sqlx)?;
         conn.execute_batch(pragmas).map_err(to_sqlx)?;
         conn.set_prepared_statement_cache_capacity(statements);
-        Ok(DirectConn { conn })
+        Ok(DirectConn {
+            conn,
+            wait_in_runtime: None,
+        })
+    }
+
+    /// Runs `sql` as `run` does. On a connection used in place on the async
+    /// runtime, a statement outside a transaction that finds another
+    /// connection's lock (SQLite made no change) is tried again after an
+    /// asynchronous pause, so the runtime's thread goes on meanwhile.
+    pub async fn run_waiting(
+        &mut self,
+        sql: &str,
+        args: &[Value],
+    ) -> Result<(Vec<DirectRow>, u64), sqlx::Error> {
+        let Some(limit) = self.wait_in_runtime else {
+            return self.run(sql, args);
+        };
+        let started = std::time::Instant::now();
+        let mut pause = Duration::from_micros(500);
+        loop {
+            match self.run(sql, args) {
+                Err(e)
+                    if is_locked(&e) && self.conn.is_autocommit() && started.elapsed() < limit =>
+                {
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(Duration::from_millis(10));
+                }
+                answer => return answer,
+            }
+        }
     }
 
     /// Whether a transaction is still open (a failed COMMIT or ROLLBACK).
@@ -675,6 +713,63 @@ mod tests {
             "the runtime's thread waited for the lock ({ticks} ticks of 10 ms)"
         );
         pool.close().await;
+        std::fs::remove_dir_all(dir).ok();
+    }
+
+    /// A statement of a connection used in place (the sandbox's) that
+    /// finds another connection's write lock waits asleep on the runtime:
+    /// the runtime's one thread goes on, and the write is made once the
+    /// lock is let go.
+    #[tokio::test(flavor = "current_thread")]
+    async fn an_in_place_write_waits_for_a_lock_without_holding_the_runtime_thread() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        use std::time::Duration;
+        let dir = std::env::temp_dir().join(format!("fp-inplace-{}", crate::crypto::new_id("t")));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("d.db");
+        rusqlite::Connection::open(&path)
+            .unwrap()
+            .execute_batch("PRAGMA journal_mode = WAL; CREATE TABLE t (n INTEGER NOT NULL);")
+            .unwrap();
+        let mut conn = super::DirectConn::open_normal_sync(&path, Duration::from_secs(5)).unwrap();
+        let (locked, is_locked) = std::sync::mpsc::channel();
+        let holder = std::thread::spawn({
+            let path = path.clone();
+            move || {
+                let other = rusqlite::Connection::open(&path).unwrap();
+                other
+                    .execute_batch("BEGIN IMMEDIATE; INSERT INTO t (n) VALUES (1);")
+                    .unwrap();
+                locked.send(()).unwrap();
+                std::thread::sleep(Duration::from_millis(300));
+                other.execute_batch("COMMIT").unwrap();
+            }
+        });
+        is_locked.recv().unwrap();
+        let ticks = std::sync::Arc::new(AtomicUsize::new(0));
+        let ticker = tokio::spawn({
+            let ticks = ticks.clone();
+            async move {
+                loop {
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                    ticks.fetch_add(1, Ordering::SeqCst);
+                }
+            }
+        });
+        let (_, changed) = conn
+            .run_waiting("INSERT INTO t (n) VALUES (2)", &[])
+            .await
+            .unwrap();
+        ticker.abort();
+        holder.join().unwrap();
+        assert_eq!(changed, 1);
+        let (rows, _) = conn.run("SELECT n FROM t", &[]).unwrap();
+        assert_eq!(rows.len(), 2, "both writes were made");
+        let ticks = ticks.load(Ordering::SeqCst);
+        assert!(
+            ticks >= 10,
+            "the runtime's thread waited for the lock ({ticks} ticks of 10 ms)"
+        );
         std::fs::remove_dir_all(dir).ok();
     }
 

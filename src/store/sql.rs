@@ -461,7 +461,7 @@ macro_rules! on_target {
         match $on.target() {
             Target::Direct(c) => {
                 let (sql, args) = $query.direct()?;
-                let ($rows, $changed) = c.run(sql.as_str(), &args)?;
+                let ($rows, $changed) = c.run_waiting(sql.as_str(), &args).await?;
                 $direct
             }
             Target::Sqlite($e) => {
