@@ -17,7 +17,10 @@
 //! invoices of one company, then those of N, and prints the ratio (writes of
 //! different companies run in parallel there). `BENCH_SERVER=PATH` runs
 //! another build of the server (the code before a change) on the same
-//! seeded data. It prints figures only; it never asserts on timings.
+//! seeded data. `BENCH_ONLY_PAYMENTS=1` runs the payments phase alone (no
+//! `/healthz`, pay page, PDFs or alerts), then the disk's own limit: for
+//! A/B runs of a payment change. It prints figures only; it never asserts
+//! on timings.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -94,6 +97,7 @@ fn run() -> anyhow::Result<()> {
     LOAD_AT_START.get_or_init(load_average);
     let seconds = env_positive("BENCH_SECONDS", DEFAULT_SECONDS)?;
     let short = env_flag("BENCH_SHORT");
+    let only_payments = env_flag("BENCH_ONLY_PAYMENTS");
     let customers = if short { SHORT_CUSTOMERS } else { CUSTOMERS };
     let phase = Duration::from_secs(seconds);
     let nproc = std::thread::available_parallelism()
@@ -197,31 +201,39 @@ fn run() -> anyhow::Result<()> {
         }
         peaks.push(("start", read_status_kb(pid, "VmHWM")));
 
-        eprintln!("load: GET /healthz, {GET_CONNECTIONS} connections, {seconds} s ...");
-        let urls: Vec<String> = bases.iter().map(|b| format!("{b}/healthz")).collect();
-        let health = get_load(&urls, GET_CONNECTIONS, phase).await?;
-        peaks.push(("/healthz", read_status_kb(pid, "VmHWM")));
-        eprintln!("load: GET /pay/{{token}}, {GET_CONNECTIONS} connections, {seconds} s ...");
-        let urls: Vec<String> = bases
-            .iter()
-            .map(|b| format!("{b}/pay/{}", seeded.page_token))
-            .collect();
-        let page = get_load(&urls, GET_CONNECTIONS, phase).await?;
-        peaks.push(("pay page", read_status_kb(pid, "VmHWM")));
-        eprintln!(
-            "load: GET /api/v1/invoices/{{id}}/pdf, {PDF_CONNECTIONS} connections, {seconds} s ..."
-        );
-        let pdfs = pdf_load(
-            &base,
-            &seeded.api_key,
-            &seeded.pdf_invoices,
-            PDF_CONNECTIONS,
-            phase,
-        )
-        .await?;
-        peaks.push(("PDFs", read_status_kb(pid, "VmHWM")));
-        eprintln!("load: payments, {PAY_CLIENTS} clients, {seconds} s ...");
-        let pays = pay_load(&bases, pay_queue, PAY_CLIENTS, phase).await?;
+        let (mut health, mut page, mut pdfs) = Default::default();
+        if !only_payments {
+            eprintln!("load: GET /healthz, {GET_CONNECTIONS} connections, {seconds} s ...");
+            let urls: Vec<String> = bases.iter().map(|b| format!("{b}/healthz")).collect();
+            health = get_load(&urls, GET_CONNECTIONS, phase).await?;
+            peaks.push(("/healthz", read_status_kb(pid, "VmHWM")));
+            eprintln!("load: GET /pay/{{token}}, {GET_CONNECTIONS} connections, {seconds} s ...");
+            let urls: Vec<String> = bases
+                .iter()
+                .map(|b| format!("{b}/pay/{}", seeded.page_token))
+                .collect();
+            page = get_load(&urls, GET_CONNECTIONS, phase).await?;
+            peaks.push(("pay page", read_status_kb(pid, "VmHWM")));
+            eprintln!(
+                "load: GET /api/v1/invoices/{{id}}/pdf, {PDF_CONNECTIONS} connections, {seconds} s ..."
+            );
+            pdfs = pdf_load(
+                &base,
+                &seeded.api_key,
+                &seeded.pdf_invoices,
+                PDF_CONNECTIONS,
+                phase,
+            )
+            .await?;
+            peaks.push(("PDFs", read_status_kb(pid, "VmHWM")));
+        }
+        // The server's pid, for a profiler attached during this phase.
+        eprintln!("load: payments, {PAY_CLIENTS} clients, {seconds} s (server pid {pid}) ...");
+        let before = server_use(pid);
+        let mut pays = pay_load(&bases, pay_queue, PAY_CLIENTS, phase).await?;
+        if processes == 1 {
+            pays.server_use = before.zip(server_use(pid));
+        }
         peaks.push(("payments", read_status_kb(pid, "VmHWM")));
         if by_company {
             // Two processes, whatever BENCH_PROCESSES said.
@@ -246,8 +258,12 @@ fn run() -> anyhow::Result<()> {
 
     // Alerts: the jobs' `queue_due` over the same data, in this process,
     // while the server keeps running on the database.
-    eprintln!("load: alerts::queue_due over the seeded invoices ...");
-    let queued = rt.block_on(queue_alerts(&dir, &db_url, &secret, &seeded.company_id))?;
+    let queued = if only_payments {
+        None
+    } else {
+        eprintln!("load: alerts::queue_due over the seeded invoices ...");
+        Some(rt.block_on(queue_alerts(&dir, &db_url, &secret, &seeded.company_id))?)
+    };
 
     // The disk's own limit, after the server's phases (it would compete
     // with them for the disk) and only for SQLite (PostgreSQL's commits are
@@ -276,7 +292,7 @@ fn run() -> anyhow::Result<()> {
         companies,
         by_company: companies_report.as_ref(),
         fsync_limit: fsync_limit.as_ref(),
-        queued: &queued,
+        queued: queued.as_ref(),
         hwm_kb,
         peaks: &peaks,
     });
@@ -294,11 +310,14 @@ fn run() -> anyhow::Result<()> {
     // Not a timing: a phase that did nothing at all means the benchmark (or
     // the server) is broken, and CI's short form must say so.
     let empty: Vec<&str> = [
-        ("/healthz", health.ok.is_empty()),
-        ("pay page", page.ok.is_empty()),
-        ("PDFs", pdfs.ok.is_empty()),
+        ("/healthz", !only_payments && health.ok.is_empty()),
+        ("pay page", !only_payments && page.ok.is_empty()),
+        ("PDFs", !only_payments && pdfs.ok.is_empty()),
         ("payments", pays.committed == 0),
-        ("alerts", queued.report.queued == 0),
+        (
+            "alerts",
+            queued.as_ref().is_some_and(|q| q.report.queued == 0),
+        ),
     ]
     .into_iter()
     .filter_map(|(name, none)| none.then_some(name))
@@ -693,6 +712,38 @@ fn read_status_kb(pid: u32, field: &str) -> Option<u64> {
         .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
 }
 
+/// What a server process has used so far: CPU time (user + system, in
+/// the kernel's 1/100 s ticks) and its live threads' context switches.
+#[derive(Clone, Copy)]
+struct ServerUse {
+    cpu_ticks: u64,
+    switches: u64,
+}
+
+fn server_use(pid: u32) -> Option<ServerUse> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command's closing parenthesis: utime and stime are
+    // the 12th and 13th of them.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let cpu_ticks = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    let mut switches = 0;
+    for task in std::fs::read_dir(format!("/proc/{pid}/task")).ok()? {
+        let status = std::fs::read_to_string(task.ok()?.path().join("status")).unwrap_or_default();
+        switches += status
+            .lines()
+            .filter_map(|l| {
+                l.strip_prefix("voluntary_ctxt_switches:")
+                    .or_else(|| l.strip_prefix("nonvoluntary_ctxt_switches:"))
+            })
+            .filter_map(|n| n.trim().parse::<u64>().ok())
+            .sum::<u64>();
+    }
+    Some(ServerUse {
+        cpu_ticks,
+        switches,
+    })
+}
+
 // ---------------------------------------------------------------- HTTP
 
 fn http_client() -> HttpClient {
@@ -956,6 +1007,8 @@ struct PayResult {
     loop_lat: Vec<Duration>,
     /// Time spent in pay POSTs, whatever their answer.
     pay_busy: Duration,
+    /// The (one) server's use at the start and end of the phase.
+    server_use: Option<(ServerUse, ServerUse)>,
     token_statuses: BTreeMap<u16, u64>,
     pay_statuses: BTreeMap<u16, u64>,
     transport_errors: u64,
@@ -1084,7 +1137,8 @@ struct Figures<'a> {
     by_company: Option<&'a (PayResult, PayResult)>,
     /// SQLite: one-row `synchronous=FULL` commits per second on this disk.
     fsync_limit: Option<&'a fsync::FsyncLimit>,
-    queued: &'a Queued,
+    /// `None` with `BENCH_ONLY_PAYMENTS`: the other phases were not run.
+    queued: Option<&'a Queued>,
     hwm_kb: Option<u64>,
     /// VmHWM after each phase, in order.
     peaks: &'a [(&'a str, Option<u64>)],
@@ -1170,45 +1224,48 @@ fn print_report(f: &Figures<'_>) {
         "page      : measured customer has {} open invoices on 2 properties (1 billed on behalf of a tenant)",
         f.seeded.page_invoices
     );
-    println!();
-    println!(
-        "{:<22} {:>5} {:>11} {:>11} {:>9} {:>9}  statuses",
-        "GET", "conns", "2xx req/s", "all req/s", "p50 ms", "p99 ms"
-    );
-    for (name, r) in [("/healthz", h), ("/pay/{token}", p)] {
+    let all_phases = f.queued.is_some();
+    if all_phases {
+        println!();
         println!(
-            "{:<22} {:>5} {:>11.0} {:>11.0} {:>9} {:>9}  {}",
-            name,
-            GET_CONNECTIONS,
-            per_sec(r.ok.len(), r.elapsed),
-            per_sec(r.all.len(), r.elapsed),
-            ms(pct_ms(&r.ok, 50.0)),
-            ms(pct_ms(&r.ok, 99.0)),
-            statuses(&r.statuses, r.transport_errors)
+            "{:<22} {:>5} {:>11} {:>11} {:>9} {:>9}  statuses",
+            "GET", "conns", "2xx req/s", "all req/s", "p50 ms", "p99 ms"
         );
-    }
-    println!("  (p50/p99 are over 2xx answers only)");
-    println!(
-        "ratio pay/healthz     : throughput {}   p50 {}   p99 {}",
-        ratio(
-            Some(per_sec(p.ok.len(), p.elapsed)),
-            Some(per_sec(h.ok.len(), h.elapsed))
-        ),
-        ratio(pct_ms(&p.ok, 50.0), pct_ms(&h.ok, 50.0)),
-        ratio(pct_ms(&p.ok, 99.0), pct_ms(&h.ok, 99.0)),
-    );
-    let non_ok: u64 = p
-        .statuses
-        .iter()
-        .filter(|(s, _)| **s >= 300)
-        .map(|(_, n)| n)
-        .sum();
-    if non_ok > 0 {
+        for (name, r) in [("/healthz", h), ("/pay/{token}", p)] {
+            println!(
+                "{:<22} {:>5} {:>11.0} {:>11.0} {:>9} {:>9}  {}",
+                name,
+                GET_CONNECTIONS,
+                per_sec(r.ok.len(), r.elapsed),
+                per_sec(r.all.len(), r.elapsed),
+                ms(pct_ms(&r.ok, 50.0)),
+                ms(pct_ms(&r.ok, 99.0)),
+                statuses(&r.statuses, r.transport_errors)
+            );
+        }
+        println!("  (p50/p99 are over 2xx answers only)");
         println!(
-            "  note: {non_ok} /pay answers were not 2xx (429 = the per-link limit, 120/min by default); \
-             the 2xx figures cover only {} requests",
-            p.ok.len()
+            "ratio pay/healthz     : throughput {}   p50 {}   p99 {}",
+            ratio(
+                Some(per_sec(p.ok.len(), p.elapsed)),
+                Some(per_sec(h.ok.len(), h.elapsed))
+            ),
+            ratio(pct_ms(&p.ok, 50.0), pct_ms(&h.ok, 50.0)),
+            ratio(pct_ms(&p.ok, 99.0), pct_ms(&h.ok, 99.0)),
         );
+        let non_ok: u64 = p
+            .statuses
+            .iter()
+            .filter(|(s, _)| **s >= 300)
+            .map(|(_, n)| n)
+            .sum();
+        if non_ok > 0 {
+            println!(
+                "  note: {non_ok} /pay answers were not 2xx (429 = the per-link limit, 120/min by default); \
+                 the 2xx figures cover only {} requests",
+                p.ok.len()
+            );
+        }
     }
     println!();
     let committed = y.committed as usize;
@@ -1235,6 +1292,13 @@ fn print_report(f: &Figures<'_>) {
             limit.per_sec(),
             limit.elapsed.as_secs_f64(),
             ratio(Some(per_sec(committed, y.elapsed)), Some(limit.per_sec()))
+        );
+    }
+    if let Some((a, b)) = y.server_use.filter(|_| committed > 0) {
+        println!(
+            "  server per payment       : {:.3} ms of CPU (user + system), {:.1} context switches",
+            (b.cpu_ticks - a.cpu_ticks) as f64 * 10.0 / committed as f64,
+            b.switches.saturating_sub(a.switches) as f64 / committed as f64
         );
     }
     println!("  aim                      : >= 3,000 payments/s with synchronous=FULL");
@@ -1295,44 +1359,45 @@ fn print_report(f: &Figures<'_>) {
             }
         }
     }
-    println!();
     let d = f.pdfs;
-    println!(
-        "PDFs      : {PDF_CONNECTIONS} connections, GET /api/v1/invoices/{{id}}/pdf, a different invoice each time"
-    );
-    println!(
-        "  rendered and served      : {} in {:.2} s = {:.1} PDFs/s ({:.0} KB each on average)",
-        d.ok.len(),
-        d.elapsed.as_secs_f64(),
-        per_sec(d.ok.len(), d.elapsed),
-        d.bytes as f64 / 1024.0 / d.ok.len().max(1) as f64
-    );
-    println!(
-        "  latency p50/p99 ms       : {}/{}   statuses: {}",
-        ms(pct_ms(&d.ok, 50.0)),
-        ms(pct_ms(&d.ok, 99.0)),
-        statuses(&d.statuses, d.transport_errors)
-    );
-    if let Some(e) = &d.sample_error {
-        println!("  first error              : {e}");
+    if let Some(q) = f.queued {
+        println!();
+        println!(
+            "PDFs      : {PDF_CONNECTIONS} connections, GET /api/v1/invoices/{{id}}/pdf, a different invoice each time"
+        );
+        println!(
+            "  rendered and served      : {} in {:.2} s = {:.1} PDFs/s ({:.0} KB each on average)",
+            d.ok.len(),
+            d.elapsed.as_secs_f64(),
+            per_sec(d.ok.len(), d.elapsed),
+            d.bytes as f64 / 1024.0 / d.ok.len().max(1) as f64
+        );
+        println!(
+            "  latency p50/p99 ms       : {}/{}   statuses: {}",
+            ms(pct_ms(&d.ok, 50.0)),
+            ms(pct_ms(&d.ok, 99.0)),
+            statuses(&d.statuses, d.transport_errors)
+        );
+        if let Some(e) = &d.sample_error {
+            println!("  first error              : {e}");
+        }
+        println!();
+        println!(
+            "alerts    : alerts::queue_due at {} over {} rules (3 days after due: email + SMS; 3 days before due; at issue)",
+            q.now, q.rules
+        );
+        println!(
+            "  queued                   : {} messages in {:.2} s = {:.0} alerts queued/s; 100,000 at that rate: {:.2} s (aim <= 1 s)",
+            q.report.queued,
+            q.took.as_secs_f64(),
+            per_sec(q.report.queued, q.took),
+            100_000.0 / per_sec(q.report.queued, q.took).max(1e-9)
+        );
+        println!(
+            "  report                   : too early {}, duplicates {}, not sendable {}",
+            q.report.too_early, q.report.duplicates, q.report.not_sendable
+        );
     }
-    println!();
-    let q = f.queued;
-    println!(
-        "alerts    : alerts::queue_due at {} over {} rules (3 days after due: email + SMS; 3 days before due; at issue)",
-        q.now, q.rules
-    );
-    println!(
-        "  queued                   : {} messages in {:.2} s = {:.0} alerts queued/s; 100,000 at that rate: {:.2} s (aim <= 1 s)",
-        q.report.queued,
-        q.took.as_secs_f64(),
-        per_sec(q.report.queued, q.took),
-        100_000.0 / per_sec(q.report.queued, q.took).max(1e-9)
-    );
-    println!(
-        "  report                   : too early {}, duplicates {}, not sendable {}",
-        q.report.too_early, q.report.duplicates, q.report.not_sendable
-    );
     println!();
     match f.hwm_kb {
         Some(kb) => println!("server peak RSS (VmHWM)  : {:.1} MB", kb as f64 / 1024.0),
@@ -1351,17 +1416,19 @@ fn print_report(f: &Figures<'_>) {
     println!("summary (one run, one server; ratios are against /healthz of this run):");
     let hz = per_sec(h.ok.len(), h.elapsed);
     let pz = per_sec(p.ok.len(), p.elapsed);
-    println!(
-        "  /healthz                 : {hz:.0} req/s, p50 {} ms, p99 {} ms",
-        ms(pct_ms(&h.ok, 50.0)),
-        ms(pct_ms(&h.ok, 99.0))
-    );
-    println!(
-        "  pay page                 : {pz:.0} req/s ({} x /healthz), p50 {} ms, p99 {} ms",
-        ratio(Some(pz), Some(hz)),
-        ms(pct_ms(&p.ok, 50.0)),
-        ms(pct_ms(&p.ok, 99.0))
-    );
+    if all_phases {
+        println!(
+            "  /healthz                 : {hz:.0} req/s, p50 {} ms, p99 {} ms",
+            ms(pct_ms(&h.ok, 50.0)),
+            ms(pct_ms(&h.ok, 99.0))
+        );
+        println!(
+            "  pay page                 : {pz:.0} req/s ({} x /healthz), p50 {} ms, p99 {} ms",
+            ratio(Some(pz), Some(hz)),
+            ms(pct_ms(&p.ok, 50.0)),
+            ms(pct_ms(&p.ok, 99.0))
+        );
+    }
     println!(
         "  payments                 : {:.0} payments/s",
         per_sec(y.committed as usize, y.elapsed)
@@ -1377,14 +1444,16 @@ fn print_report(f: &Figures<'_>) {
             ratio(Some(rn), Some(r1))
         );
     }
-    println!(
-        "  PDFs                     : {:.1} PDFs/s",
-        per_sec(d.ok.len(), d.elapsed)
-    );
-    println!(
-        "  alerts                   : {:.0} alerts queued/s",
-        per_sec(q.report.queued, q.took)
-    );
+    if let Some(q) = f.queued {
+        println!(
+            "  PDFs                     : {:.1} PDFs/s",
+            per_sec(d.ok.len(), d.elapsed)
+        );
+        println!(
+            "  alerts                   : {:.0} alerts queued/s",
+            per_sec(q.report.queued, q.took)
+        );
+    }
     println!(
         "  peak RSS                 : {}",
         f.hwm_kb
