@@ -82,7 +82,11 @@ impl SandboxProcessor {
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
-            .busy_timeout(std::time::Duration::from_secs(10));
+            .busy_timeout(std::time::Duration::from_secs(10))
+            .pragma(
+                "cache_size",
+                crate::store::direct::IDLE_CACHE_KIB.to_string(),
+            );
         let db = SqlitePoolOptions::new()
             .max_connections(1)
             .min_connections(1)
@@ -626,6 +630,17 @@ mod tests {
                 .await
                 .unwrap();
             assert_eq!(charges, 1, "{url}");
+            // Its pooled connection reads almost nothing in a file
+            // (refunds): a small share of the process's page cache.
+            let (cache,): (i64,) = sqlx::query_as("PRAGMA cache_size")
+                .fetch_one(sandbox.database())
+                .await
+                .unwrap();
+            assert_eq!(
+                cache,
+                i64::from(crate::store::direct::IDLE_CACHE_KIB),
+                "{url}"
+            );
         }
         std::fs::remove_dir_all(dir).ok();
     }

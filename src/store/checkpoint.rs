@@ -15,6 +15,8 @@ use std::path::Path;
 use std::sync::mpsc;
 use std::time::Duration;
 
+use super::direct::{DirectConn, IDLE_CACHE_KIB};
+
 /// Log pages past which the writer's own commit checkpoints after all.
 pub const WRITER_CATCH_UP_PAGES: u32 = 20_000;
 
@@ -32,7 +34,7 @@ pub struct Checkpointer {
 impl Checkpointer {
     /// Starts the thread on its own connection to the database at `path`.
     pub fn start(path: &Path, busy_timeout: Duration) -> Result<Checkpointer, sqlx::Error> {
-        let conn = super::direct::DirectConn::open(path, busy_timeout)?;
+        let conn = connection(path, busy_timeout)?;
         let (wake, woken) = mpsc::sync_channel::<()>(1);
         std::thread::Builder::new()
             .name("fieldpay-checkpoint".into())
@@ -48,7 +50,16 @@ impl Checkpointer {
     }
 }
 
-fn run(mut conn: super::direct::DirectConn, woken: mpsc::Receiver<()>) {
+/// The checkpointer's connection: the writer's settings, with a small page
+/// cache (a checkpoint copies frames from the log without it, and every
+/// connection's cache adds to the process's shared one: `direct`).
+fn connection(path: &Path, busy_timeout: Duration) -> Result<DirectConn, sqlx::Error> {
+    let mut conn = DirectConn::open(path, busy_timeout)?;
+    conn.batch(&format!("PRAGMA cache_size = {IDLE_CACHE_KIB};"))?;
+    Ok(conn)
+}
+
+fn run(mut conn: DirectConn, woken: mpsc::Receiver<()>) {
     while woken.recv().is_ok() {
         std::thread::sleep(GATHER);
         // The wake-up sent meanwhile is for the commits copied now.
@@ -56,5 +67,25 @@ fn run(mut conn: super::direct::DirectConn, woken: mpsc::Receiver<()>) {
         if let Err(e) = conn.batch("PRAGMA wal_checkpoint(PASSIVE)") {
             tracing::warn!(error = %e, "WAL checkpoint failed; the writer catches up itself if the log keeps growing");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// A checkpoint reads no pages through the cache: its connection asks
+    /// for little of the process's shared page cache.
+    #[test]
+    fn the_checkpointer_keeps_a_small_page_cache() {
+        let dir = std::env::temp_dir().join(format!("fp-ckpt-{}", crate::crypto::new_id("t")));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::File::create(dir.join("c.db")).unwrap();
+        let mut conn =
+            super::connection(&dir.join("c.db"), std::time::Duration::from_secs(1)).unwrap();
+        let (rows, _) = conn.run("PRAGMA cache_size", &[]).unwrap();
+        assert_eq!(
+            rows[0].get::<i64, _>(0).unwrap(),
+            i64::from(super::IDLE_CACHE_KIB)
+        );
+        std::fs::remove_dir_all(dir).ok();
     }
 }

@@ -225,3 +225,29 @@ async fn while_locked<T>(
     holder.join().unwrap();
     (out, ticks.load(Ordering::SeqCst))
 }
+
+/// All connections of the process share one page cache, each adding its
+/// `cache_size` to the limit: the group writer keeps SQLite's default, a
+/// connection used in place for short statements by key a reader's.
+#[test]
+fn connections_ask_for_the_page_cache_they_use() {
+    let dir = std::env::temp_dir().join(format!("fp-cache-{}", crate::crypto::new_id("t")));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("c.db");
+    std::fs::File::create(&path).unwrap();
+    let cache_size = |conn: &mut super::DirectConn| -> i64 {
+        let (rows, _) = conn.run("PRAGMA cache_size", &[]).unwrap();
+        rows[0].get(0).unwrap()
+    };
+    let second = std::time::Duration::from_secs(1);
+    let mut writer = super::DirectConn::open(&path, second).unwrap();
+    assert_eq!(cache_size(&mut writer), -2000, "SQLite's default");
+    let mut in_place = super::DirectConn::open_normal_sync(&path, second).unwrap();
+    assert_eq!(
+        cache_size(&mut in_place),
+        i64::from(super::READER_CACHE_KIB)
+    );
+    let mut reader = super::DirectConn::open_reader(&path, second).unwrap();
+    assert_eq!(cache_size(&mut reader), i64::from(super::READER_CACHE_KIB));
+    std::fs::remove_dir_all(dir).ok();
+}
