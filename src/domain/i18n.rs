@@ -5,7 +5,7 @@
 //! here.
 
 use std::collections::HashMap;
-use std::sync::{Arc, LazyLock, RwLock};
+use std::sync::LazyLock;
 
 use fluent_templates::LanguageIdentifier;
 use fluent_templates::fluent_bundle::FluentValue;
@@ -13,6 +13,8 @@ use serde::{Deserialize, Serialize};
 use time::Date;
 
 use crate::domain::money::Money;
+
+mod patterns;
 
 fluent_templates::static_loader! {
     static LOCALES = {
@@ -59,6 +61,12 @@ impl Lang {
 
     /// `en`, `es`, or a tag of either (`es-MX`, `EN_us`); anything else is `None`.
     pub fn parse(code: &str) -> Option<Lang> {
+        // The codes themselves, as pages pass them on every message.
+        match code {
+            "en" => return Some(Lang::En),
+            "es" => return Some(Lang::Es),
+            _ => {}
+        }
         let primary = code.trim().split(['-', '_']).next().unwrap_or("");
         Lang::ALL
             .into_iter()
@@ -164,8 +172,8 @@ pub fn tr(lang: Lang, key: &str, args: &[(&str, Arg)]) -> String {
 /// The message `key` in `lang` (else in English) with its values, or
 /// `None` when neither language can say it.
 pub fn lookup(lang: Lang, key: &str, args: &[(&str, Arg)]) -> Option<String> {
-    if args.is_empty() {
-        return fixed(lang, key).map(|text| text.to_string());
+    if let Some(text) = patterns::format(lang, key, args) {
+        return Some(text);
     }
     let map: HashMap<&str, FluentValue<'_>> = args
         .iter()
@@ -177,7 +185,7 @@ pub fn lookup(lang: Lang, key: &str, args: &[(&str, Arg)]) -> Option<String> {
             (*name, v)
         })
         .collect();
-    format_in(lang, key, Some(&map))
+    format_in(lang, key, (!map.is_empty()).then_some(&map))
 }
 
 /// Formats `key` in `lang`, else in English. Our languages are exactly the
@@ -199,27 +207,6 @@ fn format_in<S: AsRef<str>>(
                 })
                 .flatten()
         })
-}
-
-/// The messages without values, formatted once per language: they read
-/// the same on every page. Only messages that exist are kept, so the
-/// table is bounded by the message files.
-static FIXED: LazyLock<[FixedWords; Lang::ALL.len()]> =
-    LazyLock::new(|| Lang::ALL.map(|_| RwLock::new(HashMap::new())));
-
-/// One language's fixed words, by message key.
-type FixedWords = RwLock<HashMap<String, Arc<str>>>;
-
-fn fixed(lang: Lang, key: &str) -> Option<Arc<str>> {
-    let table = &FIXED[lang as usize];
-    if let Some(text) = table.read().ok().and_then(|t| t.get(key).cloned()) {
-        return Some(text);
-    }
-    let text: Arc<str> = format_in::<&str>(lang, key, None)?.into();
-    if let Ok(mut t) = table.write() {
-        t.insert(key.to_string(), text.clone());
-    }
-    Some(text)
 }
 
 /// Whether `key` exists in `lang`'s files (no fallback).

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
-use minijinja::value::{Kwargs, Value};
+use minijinja::value::{Enumerator, Kwargs, Object, ObjectExt, Value};
 use minijinja::{Environment, State};
 
 use crate::domain::i18n::{self, Arg, Lang};
@@ -56,24 +56,27 @@ impl Views {
         // One flat map: every variable the template reads is then one
         // lookup, not one per merged map (the page's values win, as a
         // merge would have it).
-        let mut vars: HashMap<Arc<str>, Value> = HashMap::with_capacity(48);
-        vars.insert("lang".into(), Value::from(lang.code()));
-        vars.insert(
+        let mut vars = Vars(HashMap::with_capacity_and_hasher(48, Default::default()));
+        vars.0.insert("lang".into(), Value::from(lang.code()));
+        vars.0.insert(
             "lang_links".into(),
             Value::from(crate::web::lang::switch_links(lang)),
         );
-        vars.insert("js_words".into(), self.js_words[lang as usize].clone());
+        vars.0
+            .insert("js_words".into(), self.js_words[lang as usize].clone());
         if let Ok(keys) = ctx.try_iter() {
             for key in keys {
                 let (Some(name), Ok(value)) = (key.as_str(), ctx.get_item(&key)) else {
                     continue;
                 };
                 if !value.is_undefined() {
-                    vars.insert(name.into(), value);
+                    vars.0.insert(name.into(), value);
                 }
             }
         }
-        self.env.get_template(name)?.render(Value::from(vars))
+        self.env
+            .get_template(name)?
+            .render(Value::from_object(vars))
     }
 
     /// A rendered page with a status; a template failure is logged and shown as a plain 500.
@@ -99,6 +102,36 @@ impl Views {
             // One page for every miss, whatever the path: no switch to it.
             minijinja::context! { hide_switch => true },
         )
+    }
+}
+
+/// A page's variables, which the template looks up by name on every use:
+/// hashed with FxHash rather than SipHash (the names are the code's own,
+/// not a client's, so there is no flooding to resist).
+#[derive(Debug)]
+struct Vars(HashMap<Arc<str>, Value, rustc_hash::FxBuildHasher>);
+
+impl Object for Vars {
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        key.as_str().and_then(|k| self.0.get(k).cloned())
+    }
+
+    fn get_value_by_str(self: &Arc<Self>, key: &str) -> Option<Value> {
+        self.0.get(key).cloned()
+    }
+
+    fn enumerate(self: &Arc<Self>) -> Enumerator {
+        self.mapped_key_value_enumerator(|this| {
+            Box::new(
+                this.0
+                    .iter()
+                    .map(|(k, v)| (Value::from(k.clone()), v.clone())),
+            )
+        })
+    }
+
+    fn enumerator_len(self: &Arc<Self>) -> Option<usize> {
+        Some(self.0.len())
     }
 }
 
@@ -153,9 +186,12 @@ fn translate(state: &State, key: &str, kwargs: Kwargs) -> Result<Value, minijinj
     };
     let mut args = Vec::new();
     for name in kwargs.args() {
-        let v: Value = kwargs.get(name)?;
-        let arg = match v.as_i64() {
-            Some(n) if v.is_number() => Arg::Number(n),
+        // `peek`, not `get`: every value is read, so there is nothing for
+        // `get`'s bookkeeping of unused arguments to find.
+        let v: Value = kwargs.peek(name)?;
+        let arg = match (v.as_i64(), v.as_str()) {
+            (Some(n), _) if v.is_number() => Arg::Number(n),
+            (_, Some(s)) => Arg::Text(escape(s)),
             _ => Arg::Text(escape(&v.to_string())),
         };
         args.push((name, arg));
