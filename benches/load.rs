@@ -1,7 +1,8 @@
 //! End-to-end load benchmark: seeds a fresh database (a SQLite file, or a
 //! new database on the PostgreSQL server `BENCH_POSTGRES` names) through the
 //! library (a company with 5,000 customers and 20,000 open invoices), starts
-//! the release `fieldpay serve` binary on it and drives it over real
+//! the release `fieldpay serve --no-jobs` binary on it (no scheduler: the
+//! phases measure requests, the alerts phase the alerts job) and drives it over real
 //! HTTP/1.1 keep-alive connections, then prints in one run: the quick
 //! payment page's requests/s and p50/p99 next to `/healthz` of the same
 //! server, payments/s, invoice PDFs/s, invoice alerts queued/s and the
@@ -613,7 +614,12 @@ fn spawn_server(
     log: &Path,
 ) -> anyhow::Result<Child> {
     let mut cmd = Command::new(server_binary());
-    cmd.arg("serve");
+    // Without the scheduler: it would queue the seeded invoices' alerts,
+    // and deliver them, whenever the wall clock passes the company's send
+    // hour, inside whichever phase is running (15 MB more memory and a
+    // busy core in the `/healthz` phase of an afternoon run). The alerts
+    // phase measures that work on its own.
+    cmd.args(["serve", "--no-jobs"]);
     // Only the settings below: nothing inherited from the caller's shell.
     for (key, _) in std::env::vars_os() {
         if key.to_string_lossy().starts_with("FIELDPAY_") {
