@@ -9,7 +9,9 @@ mod page;
 pub use api::{pay_result_response, pay_step_response};
 pub use form::AUTHENTICATE_MESSAGE;
 pub(crate) use form::{FormPayer, Submitted, submit_form};
-pub(crate) use page::{FormState, autopay_summary, card_ending, page_context, receipt_context};
+pub(crate) use page::{
+    FormPlace, FormState, autopay_summary, card_ending, page_context, receipt_context,
+};
 
 use std::collections::HashMap;
 use std::sync::Mutex;

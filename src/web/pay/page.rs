@@ -133,27 +133,35 @@ pub(super) async fn render_page(
         state,
         page,
         processor,
-        &page.link_id,
-        &format!("/pay/{token}"),
+        FormPlace {
+            scope: &page.link_id,
+            action: &format!("/pay/{token}"),
+            token,
+        },
         form,
         autopay.as_ref(),
     );
-    let resp = state.views.page(
-        status,
-        "pay.html",
-        minijinja::context! { token => token, ..ctx },
-    );
+    let resp = state.views.page(status, "pay.html", ctx);
     crate::web::with_processor_csp(resp, processor)
 }
 
-/// Everything the pay form shows (`pay.html`), for any place that shows it:
-/// `scope` binds the form token, `action` is where the form posts.
+/// Where a pay form is shown: `scope` binds its form token, `action` is
+/// where it posts, `token` is the quick payment link's (empty in the
+/// portal, whose links go to `/portal/...`).
+pub(crate) struct FormPlace<'a> {
+    pub scope: &'a str,
+    pub action: &'a str,
+    pub token: &'a str,
+}
+
+/// Everything the pay form shows (`pay.html`), for any place that shows it.
+/// One map, not merged with another at render time: a merged context is
+/// looked up map by map for every variable the template reads.
 pub(crate) fn page_context(
     state: &AppState,
     page: &PayPage,
     processor: &PageProcessor,
-    scope: &str,
-    action: &str,
+    place: FormPlace<'_>,
     form: FormState,
     autopay_state: Option<&AutopayState>,
 ) -> minijinja::Value {
@@ -228,11 +236,11 @@ pub(crate) fn page_context(
         })
         .collect();
     let autopay = autopay_state.map(|a| autopay_view(lang, a, today));
-    let (nonce, sig) = form_token(state, scope);
+    let (nonce, sig) = form_token(state, place.scope);
     // The "Turn off autopay" form is its own, with its own one-time token;
     // the page shows it only while autopay is on.
     let off_form = autopay.is_some().then(|| {
-        let (nonce, sig) = form_token(state, scope);
+        let (nonce, sig) = form_token(state, place.scope);
         minijinja::context! { nonce => nonce, sig => sig }
     });
     minijinja::context! {
@@ -245,7 +253,8 @@ pub(crate) fn page_context(
             logo => page.company.has_logo.then(|| format!("/logo/{}", page.company.id)),
         },
         customer_name => page.customer.name.as_str(),
-        action => action,
+        action => place.action,
+        token => place.token,
         groups => minijinja::value::Serde(&groups),
         has_invoices => groups.iter().any(|g| !g.properties.is_empty()),
         total => Money::new(total, currency).format(),

@@ -75,13 +75,20 @@ async fn render_home(
         state,
         &pay_page,
         &processor,
-        &user.form_scope(),
-        "/portal/pay",
+        pay::FormPlace {
+            scope: &user.form_scope(),
+            action: "/portal/pay",
+            token: "",
+        },
         form,
         autopay.as_ref(),
     );
     let base = portal_context(user);
-    let resp = state.views.page(status, "portal/home.html", minijinja::context! { ..minijinja::context! { token => "", back => "/portal" }, ..base, ..ctx });
+    let resp = state.views.page(
+        status,
+        "portal/home.html",
+        minijinja::context! { ..minijinja::context! { back => "/portal" }, ..base, ..ctx },
+    );
     crate::web::with_processor_csp(resp, &processor)
 }
 
@@ -118,7 +125,11 @@ pub(super) async fn receipt(
     match pay::receipt_context(&state, &user.company_id, &user.customer_id, &payment_id).await {
         Ok(Some(ctx)) => {
             let base = portal_context(&user);
-            state.views.page(StatusCode::OK, "portal/receipt.html", minijinja::context! { ..minijinja::context! { token => "", back => "/portal" }, ..base, ..ctx })
+            state.views.page(
+                StatusCode::OK,
+                "portal/receipt.html",
+                minijinja::context! { ..minijinja::context! { back => "/portal" }, ..base, ..ctx },
+            )
         }
         Ok(None) => state.views.not_found(),
         Err(e) => e.into_response(),
