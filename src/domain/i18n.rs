@@ -209,6 +209,16 @@ fn format_in<S: AsRef<str>>(
         })
 }
 
+/// `lang`'s messages that take no values, each with its text (as
+/// [`lookup`] writes it without values): the same on every page of the
+/// language, so a page's renderer may make them once.
+pub fn fixed_messages(lang: Lang) -> Vec<(&'static str, String)> {
+    patterns::fixed_ids(lang)
+        .into_iter()
+        .filter_map(|id| Some((id, lookup(lang, id, &[])?)))
+        .collect()
+}
+
 /// Whether `key` exists in `lang`'s files (no fallback).
 pub fn has(lang: Lang, key: &str) -> bool {
     match LOCALES.lookup_single_language::<&str>(lang.id(), key, None) {
@@ -218,8 +228,19 @@ pub fn has(lang: Lang, key: &str) -> bool {
     }
 }
 
+/// Month names, short and long, of each language (in `Lang::ALL`'s
+/// order): the same on every page, so written once rather than looked up
+/// by a formatted key for every date (a pay page shows two an invoice).
+static MONTHS: LazyLock<[[[String; 12]; 2]; Lang::ALL.len()]> = LazyLock::new(|| {
+    Lang::ALL.map(|lang| {
+        ["short", "long"]
+            .map(|form| std::array::from_fn(|i| t(lang, &format!("month-{form}-{}", i + 1))))
+    })
+});
+
 fn month(lang: Lang, date: Date, form: &str) -> String {
-    t(lang, &format!("month-{form}-{}", u8::from(date.month())))
+    let form = usize::from(form == "long");
+    MONTHS[lang as usize][form][usize::from(u8::from(date.month())) - 1].clone()
 }
 
 fn date_args(lang: Lang, date: Date, form: &str) -> [(&'static str, Arg); 3] {

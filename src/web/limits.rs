@@ -45,7 +45,7 @@ fn client_key(client: IpAddr) -> String {
 /// email, so the table holds no email addresses.
 pub fn account_key(account: &str) -> String {
     let digest = Sha256::digest(account.trim().to_lowercase().as_bytes());
-    digest[..16].iter().map(|b| format!("{b:02x}")).collect()
+    crate::crypto::hex(&digest[..16])
 }
 
 /// Counts one hit on each `(scope, key, limit)` in the database; `true`

@@ -1,7 +1,7 @@
 //! Page templates, compiled once at start, and the static assets.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
@@ -15,7 +15,8 @@ use serde::Serialize;
 pub struct Views {
     env: Arc<Environment<'static>>,
     /// `js_words` of each language (in `Lang::ALL`'s order): the same on
-    /// every page of a language, so made once.
+    /// every page of a language, so made once, and escaped once for the
+    /// HTML attribute it goes in (`layout.html`, the one place it is used).
     js_words: Arc<[Value; Lang::ALL.len()]>,
 }
 
@@ -40,7 +41,11 @@ impl Views {
         env.add_function("t", translate);
         Views {
             env: Arc::new(env),
-            js_words: Arc::new(Lang::ALL.map(|l| Value::from(js_words(l)))),
+            js_words: Arc::new(
+                Lang::ALL.map(|l| {
+                    Value::from_safe_string(minijinja::HtmlEscape(&js_words(l)).to_string())
+                }),
+            ),
         }
     }
 
@@ -167,16 +172,50 @@ fn js_words(lang: Lang) -> String {
     serde_json::Value::Object(words).to_string()
 }
 
+/// Each language's messages without values, ready for an HTML page (in
+/// `Lang::ALL`'s order): they read the same on every page, so `t()` hands
+/// out the one value instead of writing the text again (about forty a pay
+/// page).
+static FIXED_HTML: LazyLock<
+    [HashMap<&'static str, Value, rustc_hash::FxBuildHasher>; Lang::ALL.len()],
+> = LazyLock::new(|| {
+    Lang::ALL.map(|lang| {
+        i18n::fixed_messages(lang)
+            .into_iter()
+            .map(|(id, text)| (id, Value::from_safe_string(text)))
+            .collect()
+    })
+});
+
+/// The page's language as `t()` reads it: looked up in the context by the
+/// first `t()` of a render and kept for the render's others (the templates
+/// never set `lang`), rather than looked up through the template's frames
+/// on every message.
+struct PageLang(Lang);
+
 /// The template function `t(key, name=value, …)`: numbers choose plural
 /// forms, everything else is put in as text. In an HTML page the values are
 /// escaped and the message (ours, from `locales/`) is not; a `key` that is
 /// no message is shown as text, escaped.
-fn translate(state: &State, key: &str, kwargs: Kwargs) -> Result<Value, minijinja::Error> {
-    let lang = state
-        .lookup("lang")
-        .and_then(|v| v.as_str().and_then(Lang::parse))
-        .unwrap_or_default();
+fn translate(state: &mut State, key: &str, kwargs: Kwargs) -> Result<Value, minijinja::Error> {
+    let lang = match state.get_extension::<PageLang>() {
+        Some(l) => l.0,
+        None => {
+            let lang = state
+                .lookup("lang")
+                .and_then(|v| v.as_str().and_then(Lang::parse))
+                .unwrap_or_default();
+            state.get_or_insert_extension(PageLang(lang));
+            lang
+        }
+    };
     let html = !matches!(state.auto_escape(), minijinja::AutoEscape::None);
+    if html
+        && kwargs.args().next().is_none()
+        && let Some(text) = FIXED_HTML[lang as usize].get(key)
+    {
+        return Ok(text.clone());
+    }
     let escape = |s: &str| {
         if html {
             minijinja::HtmlEscape(s).to_string()
@@ -189,8 +228,11 @@ fn translate(state: &State, key: &str, kwargs: Kwargs) -> Result<Value, minijinj
         // `peek`, not `get`: every value is read, so there is nothing for
         // `get`'s bookkeeping of unused arguments to find.
         let v: Value = kwargs.peek(name)?;
-        let arg = match (v.as_i64(), v.as_str()) {
-            (Some(n), _) if v.is_number() => Arg::Number(n),
+        // Only numbers are asked for an `i64`: asking a string makes (and
+        // drops) an error.
+        let number = if v.is_number() { v.as_i64() } else { None };
+        let arg = match (number, v.as_str()) {
+            (Some(n), _) => Arg::Number(n),
             (_, Some(s)) => Arg::Text(escape(s)),
             _ => Arg::Text(escape(&v.to_string())),
         };

@@ -198,6 +198,21 @@ fn write(
     Some(())
 }
 
+/// The ids of `lang`'s compiled messages that are text alone, without
+/// values: each reads the same wherever it is shown.
+pub(super) fn fixed_ids(lang: Lang) -> Vec<&'static str> {
+    WORDS[lang as usize]
+        .messages
+        .iter()
+        .filter(|(_, parts)| {
+            parts
+                .as_ref()
+                .is_some_and(|p| p.iter().all(|part| matches!(part, Part::Text(_))))
+        })
+        .map(|(id, _)| *id)
+        .collect()
+}
+
 /// The value `name`; the last one given wins, as in the map Fluent gets.
 fn value<'a>(args: &'a [(&str, Arg)], name: &str) -> Option<&'a Arg> {
     args.iter().rev().find(|(n, _)| *n == name).map(|(_, v)| v)
