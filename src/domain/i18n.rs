@@ -198,14 +198,11 @@ fn format_in<S: AsRef<str>>(
     LOCALES
         .lookup_single_language(lang.id(), key, args)
         .ok()
-        .or_else(|| {
-            (lang != Lang::En)
-                .then(|| {
-                    LOCALES
-                        .lookup_single_language(Lang::En.id(), key, args)
-                        .ok()
-                })
-                .flatten()
+        .or_else(|| match lang {
+            Lang::En => None,
+            _ => LOCALES
+                .lookup_single_language(Lang::En.id(), key, args)
+                .ok(),
         })
 }
 

@@ -45,7 +45,7 @@ fn client_key(client: IpAddr) -> String {
 /// email, so the table holds no email addresses.
 pub fn account_key(account: &str) -> String {
     let digest = Sha256::digest(account.trim().to_lowercase().as_bytes());
-    crate::crypto::hex(&digest[..16])
+    hex::encode(&digest[..16])
 }
 
 /// Counts one hit on each `(scope, key, limit)` in the database; `true`
