@@ -549,6 +549,10 @@ mod tests {
             sql::sqlite_instant(datetime!(2026-12-06 11:09:30 -6)),
             "2026-12-06T17:09:30.000000Z"
         );
+        assert_eq!(
+            sql::sqlite_instant(datetime!(0987-01-02 03:04:05.000006 UTC)),
+            "0987-01-02T03:04:05.000006Z"
+        );
         let db = Db::connect("sqlite::memory:").await.unwrap();
         let w = db.writer();
         sql::query("CREATE TABLE t (at TIMESTAMP NOT NULL)")
