@@ -60,5 +60,6 @@ fn one_malloc_arena() {
 fn main() {
     purge_freed_memory_at_once();
     one_malloc_arena();
+    fieldpay::store::direct::keep_undo_journals_in_memory();
     fieldpay::cli::main();
 }
