@@ -73,42 +73,67 @@ pub async fn insert_many(
     if rows.is_empty() {
         return Ok(HashSet::new());
     }
-    // Serialised straight from the rows (tuples are JSON arrays), without
-    // building a tree of JSON values first.
-    let json = serde_json::to_string(
-        &rows
-            .iter()
-            .map(|r| {
-                (
-                    r.id.as_str(),
-                    r.company_id,
-                    r.customer_id,
-                    r.invoice_id,
-                    r.channel,
-                    r.recipient,
-                    r.template_id,
-                    r.cause,
-                    r.status,
-                    r.last_error,
-                )
-            })
-            .collect::<Vec<_>>(),
-    )
-    .map_err(|e| StoreError::Other(sqlx::Error::Encode(Box::new(e))))?;
-    // No `RETURNING id`: each returned row is one hand-over between the
-    // database's thread and ours, 400,000 of them for a large alert run.
-    // Usually every row goes in; only when some did not are the ids of this
-    // call missing from the outbox looked up.
-    // `jsonb_each`: each row's array reaches `->>` as JSONB, not rendered
-    // as JSON text and parsed again for each of its ten fields.
-    let done = crate::store::sql::query(insert_many_sql!("jsonb_each($1)"))
-        .pg(insert_many_sql!(
-            "json_array_elements($1::json) AS rows(value)"
-        ))
-        .bind(json)
+    let done = if let [r] = rows {
+        // One row (a receipt): bound as values, without building and
+        // reading back its JSON, and with no statement journal (SQLite
+        // keeps one for an `INSERT … SELECT`, not for one row of values).
+        crate::store::sql::query(
+            "INSERT INTO outbox (id, company_id, customer_id, invoice_id, channel, recipient,
+                template_id, cause, status, attempts, next_attempt_at, last_error, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 0, $10, $11, $10)
+             ON CONFLICT (customer_id, cause, channel, recipient) DO NOTHING",
+        )
+        .bind(r.id)
+        .bind(r.company_id)
+        .bind(r.customer_id)
+        .bind(r.invoice_id)
+        .bind(r.channel)
+        .bind(r.recipient)
+        .bind(r.template_id)
+        .bind(r.cause)
+        .bind(r.status)
         .bind(now)
+        .bind(r.last_error)
         .execute(&mut *conn)
-        .await?;
+        .await?
+    } else {
+        // Serialised straight from the rows (tuples are JSON arrays), without
+        // building a tree of JSON values first.
+        let json = serde_json::to_string(
+            &rows
+                .iter()
+                .map(|r| {
+                    (
+                        r.id.as_str(),
+                        r.company_id,
+                        r.customer_id,
+                        r.invoice_id,
+                        r.channel,
+                        r.recipient,
+                        r.template_id,
+                        r.cause,
+                        r.status,
+                        r.last_error,
+                    )
+                })
+                .collect::<Vec<_>>(),
+        )
+        .map_err(|e| StoreError::Other(sqlx::Error::Encode(Box::new(e))))?;
+        // No `RETURNING id`: each returned row is one hand-over between the
+        // database's thread and ours, 400,000 of them for a large alert run.
+        // Usually every row goes in; only when some did not are the ids of this
+        // call missing from the outbox looked up.
+        // `jsonb_each`: each row's array reaches `->>` as JSONB, not rendered
+        // as JSON text and parsed again for each of its ten fields.
+        crate::store::sql::query(insert_many_sql!("jsonb_each($1)"))
+            .pg(insert_many_sql!(
+                "json_array_elements($1::json) AS rows(value)"
+            ))
+            .bind(json)
+            .bind(now)
+            .execute(&mut *conn)
+            .await?
+    };
     let mut inserted: HashSet<MessageId> = rows.iter().map(|r| r.id.clone()).collect();
     if (done.rows_affected() as usize) < rows.len() {
         let missing: Vec<MessageId> = crate::store::sql::query_scalar(
