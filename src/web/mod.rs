@@ -52,8 +52,21 @@ use error::ApiError;
 use limits::{LoginLimits, PayLimits};
 use views::Views;
 
+/// What every handler reads. The router clones it for each request (the
+/// handler, each extractor, the origin check), so it is one `Arc`: one
+/// reference count to touch rather than one per shared part.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+pub struct Shared {
     pub app: App,
     pub views: Views,
     pub limits: Arc<PayLimits>,
@@ -71,7 +84,7 @@ pub const BODY_LIMIT: usize = 64 * 1024;
 /// The whole HTTP application.
 pub fn router(app: App) -> Router {
     let (api_routes, doc) = api_doc::routes().split_for_parts();
-    let state = AppState {
+    let state = AppState(Arc::new(Shared {
         openapi: api_doc::Served::new(&api_doc::document(doc)),
         views: Views::new(),
         limits: Arc::new(PayLimits::new(app.config.rate_limits)),
@@ -79,7 +92,7 @@ pub fn router(app: App) -> Router {
         portal_logins: Arc::new(LoginLimits::portal()),
         portal_links: Arc::new(LoginLimits::portal_links()),
         app: app.clone(),
-    };
+    }));
     forget_recovered_limits(&state);
     let hsts = app.config.base_url.starts_with("https://");
     Router::new()
