@@ -42,6 +42,8 @@ use traffic::{get_load, pay_load, pdf_load, queue_alerts};
 mod alerts;
 #[path = "common/batch.rs"]
 mod batch;
+#[path = "common/config.rs"]
+mod config;
 #[path = "common/fsync.rs"]
 mod fsync;
 #[path = "load/report.rs"]

@@ -20,7 +20,7 @@ use time::OffsetDateTime;
 
 use fieldpay::app::App;
 use fieldpay::app::setup;
-use fieldpay::config::{Config, DeliverySettings, RateLimits};
+use fieldpay::config::DeliverySettings;
 use fieldpay::crypto::{Secret, new_id};
 use fieldpay::domain::money::Currency;
 use fieldpay::domain::{LineInput, price_lines};
@@ -36,7 +36,10 @@ use fieldpay::store::templates::{self, EmailFields};
 
 #[path = "common/batch.rs"]
 mod batch;
+#[path = "common/config.rs"]
+mod config;
 use batch::Batch;
+use config::bench_config;
 
 const DEFAULT_INVOICES: usize = 100_000;
 const INVOICES_PER_CUSTOMER: usize = 5;
@@ -95,22 +98,11 @@ fn run() -> anyhow::Result<()> {
         .build()?;
     // The SMTP transport's connection pool spawns tasks when built and dropped.
     let _in_runtime = rt.enter();
-    let config = Config {
-        bind: "127.0.0.1:0".parse()?,
-        database_url: format!("sqlite://{}", dir.join("bench.db").display()),
-        database_pool: Default::default(),
-        sandbox_database_url: None,
-        base_url: "https://pay.bench.example".into(),
-        spool_dir: dir.join("spool"),
-        secret: Secret::generate(),
-        rate_limits: RateLimits::default(),
-        delivery: DeliverySettings::default(),
-        stripe_api_base: fieldpay::processor::stripe::DEFAULT_API_BASE.into(),
-        metrics_token: None,
-        trusted_proxies: Vec::new(),
-        signup: fieldpay::config::Signup::FirstRun,
-        webhooks_allow_private: false,
-    };
+    let config = bench_config(
+        format!("sqlite://{}", dir.join("bench.db").display()),
+        &dir,
+        Secret::generate(),
+    )?;
 
     let app = rt.block_on(App::open(config.clone()))?;
     eprintln!("messages: seeding {invoices_wanted} open invoices ...");

@@ -16,10 +16,10 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 
 use fieldpay::app::App;
-use fieldpay::config::{Config, DeliverySettings, RateLimits};
 use fieldpay::crypto::Secret;
 use fieldpay::store::alerts::Timing;
 
+use crate::config::bench_config;
 use crate::server::ServerUse;
 use crate::{TIME_ZONE, alerts};
 
@@ -238,23 +238,7 @@ pub(crate) async fn queue_alerts(
     secret: &Secret,
     company_id: &fieldpay::domain::ids::CompanyId,
 ) -> anyhow::Result<Queued> {
-    let app = App::open(Config {
-        bind: "127.0.0.1:0".parse()?,
-        database_url: db_url.to_string(),
-        database_pool: Default::default(),
-        sandbox_database_url: None,
-        base_url: "https://pay.bench.example".into(),
-        spool_dir: dir.join("spool"),
-        secret: secret.clone(),
-        rate_limits: RateLimits::default(),
-        delivery: DeliverySettings::default(),
-        stripe_api_base: fieldpay::processor::stripe::DEFAULT_API_BASE.into(),
-        metrics_token: None,
-        trusted_proxies: Vec::new(),
-        signup: fieldpay::config::Signup::FirstRun,
-        webhooks_allow_private: false,
-    })
-    .await?;
+    let app = App::open(bench_config(db_url.to_string(), dir, secret.clone())?).await?;
     let rules = [
         (Timing::AfterDue, 3, true),
         (Timing::BeforeDue, 3, false),
