@@ -7,27 +7,21 @@
 //! for the return. Taken from here it costs one. A connection is given back
 //! only after its statement finished without an error; one that failed or
 //! whose request was dropped half-way is closed, and a new one is opened
-//! in its place when needed. A connection that sat idle for a while is
-//! pinged before use, as the pool would (the server may have closed it);
-//! one in steady use is not.
+//! in its place when needed. Nothing checks a connection before use: a
+//! statement that fails on one runs again on the pool (`sql::on_target`).
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
 
 use sqlx::postgres::PgConnectOptions;
-use sqlx::{ConnectOptions, Connection, PgConnection};
-
-/// Idle longer than this, a connection is pinged before it is used.
-const CHECK_AFTER_IDLE: Duration = Duration::from_secs(1);
+use sqlx::{ConnectOptions, PgConnection};
 
 /// Opened when first needed, at most `max` at once; when all are busy the
 /// caller reads through the pool instead (`take` says `None`).
 #[derive(Debug)]
 pub struct PgReaders {
     options: PgConnectOptions,
-    /// Connections ready for a statement, with when each was given back.
-    idle: Mutex<Vec<(PgConnection, Instant)>>,
+    idle: Mutex<Vec<PgConnection>>,
     opened: AtomicUsize,
     max: usize,
 }
@@ -45,14 +39,12 @@ impl PgReaders {
     /// A connection of its own until `give_back`, or `None` when `max` are
     /// in use or a new one cannot be opened.
     pub async fn take(&self) -> Option<PgReader<'_>> {
-        loop {
-            let idle = self.idle.lock().ok().and_then(|mut idle| idle.pop());
-            let Some((mut conn, since)) = idle else { break };
-            let slot = Slot(self);
-            if since.elapsed() < CHECK_AFTER_IDLE || conn.ping().await.is_ok() {
-                return Some(PgReader { slot, conn });
-            }
-            // Closed with its slot; try the next one.
+        let idle = self.idle.lock().ok().and_then(|mut idle| idle.pop());
+        if let Some(conn) = idle {
+            return Some(PgReader {
+                slot: Slot(self),
+                conn,
+            });
         }
         let claimed = self
             .opened
@@ -104,7 +96,7 @@ impl PgReader<'_> {
         let readers = slot.0;
         // Poisoned: the connection is closed and its slot freed.
         if let Ok(mut idle) = readers.idle.lock() {
-            idle.push((conn, Instant::now()));
+            idle.push(conn);
             // The slot stays taken by the idle connection.
             std::mem::forget(slot);
         }

@@ -524,18 +524,37 @@ macro_rules! on_target {
             }
             Target::PgReaders(readers, pool) => {
                 let (sql, args) = $query.postgres()?;
-                let $q = sqlx::query_with(sql, args);
                 match readers.take().await {
-                    // An error returns before `give_back`: that connection
-                    // is closed, not reused.
                     Some(mut reader) => {
-                        let $e = reader.conn();
-                        let answer = $body;
-                        reader.give_back();
-                        answer
+                        let again = (sql.clone(), args.clone());
+                        let answer: Result<_, sqlx::Error> = async {
+                            let $e = reader.conn();
+                            let $q = sqlx::query_with(sql, args);
+                            Ok($body)
+                        }
+                        .await;
+                        match answer {
+                            Ok(answer) => {
+                                reader.give_back();
+                                answer
+                            }
+                            // That connection is closed, not reused. It may
+                            // be one the server ended (a restart, an idle
+                            // timeout), which nothing checked before use:
+                            // the read runs once more on the pool, which
+                            // checks its connections. Running a read twice
+                            // changes nothing.
+                            Err(_) => {
+                                drop(reader);
+                                let $e = pool;
+                                let $q = sqlx::query_with(again.0, again.1);
+                                $body
+                            }
+                        }
                     }
                     None => {
                         let $e = pool;
+                        let $q = sqlx::query_with(sql, args);
                         $body
                     }
                 }
