@@ -24,6 +24,7 @@ pub mod migrations;
 pub mod office_emails;
 pub mod payments;
 pub mod paypage;
+pub mod pg_readers;
 pub mod portal;
 pub mod processor_settings;
 pub mod refunds;
@@ -55,7 +56,7 @@ use crate::domain::Clock;
 pub struct Db {
     write: Pool,
     read: Pool,
-    /// `read`, with SQLite's short reads run in place (`point_reader`).
+    /// `read`, with short reads on connections of their own (`point_reader`).
     point: Pool,
     group: writer::GroupWriter,
 }
@@ -283,8 +284,12 @@ impl Db {
         sqlx::ConnectOptions::connect(&options)
             .await
             .map_err(|e| anyhow::anyhow!("{}", explain_postgres_error(&shown, &e)))?;
+        // Half the readers' connections for short reads by key (the pay
+        // page; `pg_readers`), half for the pool's other reads.
+        let point_readers = settings.max_connections / 2;
+        let options_for_readers = options.clone();
         let read = PgPoolOptions::new()
-            .max_connections(settings.max_connections)
+            .max_connections(settings.max_connections - point_readers)
             .min_connections(1)
             .acquire_timeout(settings.acquire_timeout)
             .connect_with(options.clone())
@@ -311,13 +316,17 @@ impl Db {
             .map_err(|e| anyhow::anyhow!("{}", explain_postgres_error(&shown, &e)))?;
         let write = Pool::new(PoolKind::Pg(write), clock.clone());
         let read = Pool::new(PoolKind::Pg(read), clock);
+        let point = read.with_pg_readers(std::sync::Arc::new(pg_readers::PgReaders::new(
+            options_for_readers,
+            point_readers as usize,
+        )));
         Ok(Db {
             // Group commit here too, a batch per scope (`WriteScope`): one
             // company's writes take its lock in turn, so a batch of them
             // pays for one commit; other companies' batches run beside it.
             group: writer::GroupWriter::start(write.clone()),
             write,
-            point: read.clone(),
+            point,
             read,
         })
     }
@@ -348,8 +357,10 @@ impl Db {
     /// Pool for short reads by key on the request path (the pay page): on
     /// SQLite each statement runs in place on the request's thread when a
     /// reader is free (`direct::DirectReaders`), without a hand-off to a
-    /// pooled connection's thread. Not for reads that scan: those would
-    /// hold up the async runtime.
+    /// pooled connection's thread. On PostgreSQL each runs on a connection
+    /// of `pg_readers::PgReaders` when one is free, without the pool's
+    /// pings. Not for reads that scan: those would hold up the async
+    /// runtime.
     pub fn point_reader(&self) -> &Pool {
         &self.point
     }

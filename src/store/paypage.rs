@@ -122,13 +122,15 @@ struct InvoiceRow {
     address: String,
     resident: String,
     /// `[position, description, quantity, unit_price, amount]`, in any
-    /// order: sorted here, which costs less than SQLite's sorter for an
-    /// aggregate's `ORDER BY`.
+    /// order: sorted here, which costs less than either database's sort for
+    /// an aggregate's `ORDER BY`.
     lines: Vec<(i64, String, i64, i64, i64)>,
 }
 
 /// The page query around its invoices column, which each dialect builds
-/// with its own JSON functions.
+/// with its own JSON functions. Whether the customer has saved cards or an
+/// enrollment is an `EXISTS`: a count needed an aggregate, which
+/// PostgreSQL sets up anew on every execution.
 macro_rules! page_sql {
     ($invoices:literal) => {
         concat!(
@@ -138,11 +140,13 @@ macro_rules! page_sql {
                 co.time_zone, co.base_url, ps.kind AS processor_kind,
                 CAST(CASE WHEN co.logo_type IS NULL THEN 0 ELSE 1 END AS BIGINT) AS has_logo,
                 ps.publishable_key AS processor_publishable_key,
-                (SELECT COUNT(*) FROM payment_methods pm
-                  WHERE pm.customer_id = l.customer_id AND pm.removed_at IS NULL) AS method_count,
-                (SELECT COUNT(*) FROM autopay_enrollments ae
+                CAST(CASE WHEN EXISTS (SELECT 1 FROM payment_methods pm
+                  WHERE pm.customer_id = l.customer_id AND pm.removed_at IS NULL)
+                  THEN 1 ELSE 0 END AS BIGINT) AS has_methods,
+                CAST(CASE WHEN EXISTS (SELECT 1 FROM autopay_enrollments ae
                   WHERE ae.company_id = l.company_id AND ae.customer_id = l.customer_id
-                    AND ae.cancelled_at IS NULL) AS enrollment_count, ",
+                    AND ae.cancelled_at IS NULL)
+                  THEN 1 ELSE 0 END AS BIGINT) AS has_enrollment, ",
             $invoices,
             " AS invoices
          FROM payment_links l
@@ -167,14 +171,14 @@ pub const PAGE_SQL: &str = page_sql!(
                     AND i.status = 'open')"
 );
 
-/// `PAGE_SQL` for PostgreSQL.
+/// `PAGE_SQL` for PostgreSQL. Lines come in any order, as on SQLite (a
+/// sort per invoice cost PostgreSQL more than sorting them here).
 const PAGE_SQL_PG: &str = page_sql!(
     "(SELECT coalesce(json_agg(json_build_array(
                         i.id, i.number, i.issue_date, i.due_date, i.total, i.balance,
                         i.currency, p.id, p.address, p.resident_customer_id,
                         (SELECT coalesce(json_agg(
-                                    json_build_array(li.position, li.description, li.quantity, li.unit_price, li.amount)
-                                    ORDER BY li.position), '[]'::json)
+                                    json_build_array(li.position, li.description, li.quantity, li.unit_price, li.amount)), '[]'::json)
                                   FROM invoice_lines li WHERE li.invoice_id = i.id))), '[]'::json)::text
                    FROM invoices i JOIN properties p ON p.id = i.property_id
                   WHERE i.bill_to_customer_id = l.customer_id AND i.company_id = l.company_id
@@ -230,7 +234,7 @@ pub async fn load(db: &Db, token_hash: &str) -> StoreResult<Option<PayPage>> {
             enrolled: false,
             method_id: None,
         },
-        has_enrollment: first.try_get::<i64, _>("enrollment_count")? > 0,
+        has_enrollment: first.try_get::<i64, _>("has_enrollment")? == 1,
         mode: crate::domain::processor::Mode::Test,
     };
     page.mode = page.company.processor.mode();
@@ -289,8 +293,7 @@ pub async fn load(db: &Db, token_hash: &str) -> StoreResult<Option<PayPage>> {
             });
         }
     }
-    let method_count: i64 = first.try_get("method_count")?;
-    if method_count == 0 {
+    if first.try_get::<i64, _>("has_methods")? == 0 {
         return Ok(Some(page));
     }
     let methods = crate::store::sql::query(

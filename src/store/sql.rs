@@ -17,6 +17,7 @@ use sqlx_core::transaction::TransactionManager;
 use time::OffsetDateTime;
 
 use super::direct::{CellIndex, DirectConn, DirectReaders, DirectRow, FromCell, FromCells};
+use super::pg_readers::PgReaders;
 use crate::domain::Clock;
 
 pub use super::values::{Cell, Value, sqlite_instant};
@@ -37,6 +38,9 @@ pub struct Pool {
     /// SQLite: statements run in place on these when one is free
     /// (`DirectReaders`), else on the pool.
     direct: Option<std::sync::Arc<DirectReaders>>,
+    /// PostgreSQL: statements run on these when one is free (`PgReaders`),
+    /// else on the pool.
+    pg_readers: Option<std::sync::Arc<PgReaders>>,
 }
 
 #[derive(Clone, Debug)]
@@ -51,6 +55,7 @@ impl Pool {
             kind,
             clock,
             direct: None,
+            pg_readers: None,
         }
     }
 
@@ -59,6 +64,15 @@ impl Pool {
     pub fn with_readers(&self, readers: std::sync::Arc<DirectReaders>) -> Pool {
         Pool {
             direct: matches!(self.kind, PoolKind::Sqlite(_)).then_some(readers),
+            ..self.clone()
+        }
+    }
+
+    /// The same pool, its statements run on `readers` when one is free
+    /// (PostgreSQL only; for short reads by key).
+    pub fn with_pg_readers(&self, readers: std::sync::Arc<PgReaders>) -> Pool {
+        Pool {
+            pg_readers: matches!(self.kind, PoolKind::Pg(_)).then_some(readers),
             ..self.clone()
         }
     }
@@ -321,6 +335,8 @@ pub enum Target<'e> {
     Direct(&'e mut DirectConn),
     /// A reader of these in place when one is free, else the pool.
     Readers(&'e DirectReaders, &'e SqlitePool),
+    /// A PostgreSQL reader of these when one is free, else the pool.
+    PgReaders(&'e PgReaders, &'e PgPool),
 }
 
 /// A pool, a connection or a transaction.
@@ -335,7 +351,10 @@ impl<'e> Executor<'e> for &'e Pool {
                 Some(readers) => Target::Readers(readers, p),
                 None => Target::SqlitePool(p),
             },
-            PoolKind::Pg(p) => Target::PgPool(p),
+            PoolKind::Pg(p) => match &self.pg_readers {
+                Some(readers) => Target::PgReaders(readers, p),
+                None => Target::PgPool(p),
+            },
         }
     }
 }
@@ -502,6 +521,43 @@ macro_rules! on_target {
                 let (sql, args) = $query.postgres()?;
                 let $q = sqlx::query_with(sql, args);
                 $body
+            }
+            Target::PgReaders(readers, pool) => {
+                let (sql, args) = $query.postgres()?;
+                match readers.take().await {
+                    Some(mut reader) => {
+                        let again = (sql.clone(), args.clone());
+                        let answer: Result<_, sqlx::Error> = async {
+                            let $e = reader.conn();
+                            let $q = sqlx::query_with(sql, args);
+                            Ok($body)
+                        }
+                        .await;
+                        match answer {
+                            Ok(answer) => {
+                                reader.give_back();
+                                answer
+                            }
+                            // That connection is closed, not reused. It may
+                            // be one the server ended (a restart, an idle
+                            // timeout), which nothing checked before use:
+                            // the read runs once more on the pool, which
+                            // checks its connections. Running a read twice
+                            // changes nothing.
+                            Err(_) => {
+                                drop(reader);
+                                let $e = pool;
+                                let $q = sqlx::query_with(again.0, again.1);
+                                $body
+                            }
+                        }
+                    }
+                    None => {
+                        let $e = pool;
+                        let $q = sqlx::query_with(sql, args);
+                        $body
+                    }
+                }
             }
         }
     };
@@ -714,7 +770,9 @@ pub async fn raw<'e>(sql: &'static str, on: impl Executor<'e>) -> Result<(), sql
             sqlx::raw_sql(sql).execute(p).await.map(|_| ())
         }
         Target::Pg(c) => sqlx::raw_sql(sql).execute(c).await.map(|_| ()),
-        Target::PgPool(p) => sqlx::raw_sql(sql).execute(p).await.map(|_| ()),
+        Target::PgPool(p) | Target::PgReaders(_, p) => {
+            sqlx::raw_sql(sql).execute(p).await.map(|_| ())
+        }
         Target::Direct(c) => c.batch(sql),
     }
 }

@@ -189,3 +189,28 @@ async fn the_page_query_looks_invoices_up_by_customer() {
     );
     assert!(!steps.iter().any(|d| d.starts_with("SCAN")), "{steps:?}");
 }
+
+#[tokio::test]
+async fn the_page_opens_again_after_postgres_closed_its_connections() {
+    if !crate::support::on_postgres() {
+        eprintln!("PostgreSQL's own connections for the page: not on SQLite");
+        return;
+    }
+    let t = TestApp::new().await;
+    let (customer, _) = customer_with_invoices(&t, "Rita Reader", &[1200]).await;
+    let token = t.token(&customer).await;
+    assert_eq!(t.get(&format!("/pay/{token}")).await.status, StatusCode::OK);
+    // As a restart or an idle timeout would: every other connection ends.
+    fieldpay::store::sql::query(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+         WHERE datname = current_database() AND pid <> pg_backend_pid()",
+    )
+    .fetch_all(t.app.db.reader())
+    .await
+    .unwrap();
+    // The page's own connection fails; the read runs again on the pool.
+    let r = t.get(&format!("/pay/{token}")).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let r = t.get(&format!("/pay/{token}")).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+}
