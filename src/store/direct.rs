@@ -258,13 +258,7 @@ impl DirectReaders {
         let conn = match idle {
             Some(conn) => conn,
             None => {
-                let claimed = self
-                    .opened
-                    .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
-                        (n < self.max).then_some(n + 1)
-                    })
-                    .is_ok();
-                if !claimed {
+                if !super::claim_place(&self.opened, self.max) {
                     return None;
                 }
                 match DirectConn::open_reader(&self.path, Duration::ZERO) {

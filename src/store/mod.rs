@@ -36,6 +36,7 @@ pub mod webhooks;
 pub mod writer;
 
 use std::str::FromStr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use sqlx::AssertSqlSafe;
@@ -418,6 +419,17 @@ impl Db {
         self.write.close().await;
         self.read.close().await;
     }
+}
+
+/// Takes one of `max` places counted by `opened` (a connection of a
+/// bounded set that opens them when first needed); `false` when all are
+/// taken. The taker gives it back with `opened.fetch_sub(1, …)`.
+pub(crate) fn claim_place(opened: &AtomicUsize, max: usize) -> bool {
+    opened
+        .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+            (n < max).then_some(n + 1)
+        })
+        .is_ok()
 }
 
 /// Savepoints: a part of a transaction that can be undone alone (a CSV

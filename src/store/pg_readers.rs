@@ -46,13 +46,7 @@ impl PgReaders {
                 conn,
             });
         }
-        let claimed = self
-            .opened
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
-                (n < self.max).then_some(n + 1)
-            })
-            .is_ok();
-        if !claimed {
+        if !super::claim_place(&self.opened, self.max) {
             return None;
         }
         // Claimed before the connection exists: freed if this future is
