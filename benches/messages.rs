@@ -23,14 +23,12 @@ use fieldpay::app::setup;
 use fieldpay::config::DeliverySettings;
 use fieldpay::crypto::{Secret, new_id};
 use fieldpay::domain::money::Currency;
-use fieldpay::domain::{LineInput, price_lines};
 use fieldpay::messaging::Rendered;
 use fieldpay::messaging::email::BoxFuture;
 use fieldpay::messaging::outbox::{self, Transports};
 use fieldpay::store::StoreError;
 use fieldpay::store::alerts::{self as alert_store, RuleFields, Timing};
-use fieldpay::store::customers::{self, NewCustomer};
-use fieldpay::store::invoices::{self, NewInvoice};
+use fieldpay::store::customers;
 use fieldpay::store::messages::OutboxRow;
 use fieldpay::store::templates::{self, EmailFields};
 
@@ -38,8 +36,11 @@ use fieldpay::store::templates::{self, EmailFields};
 mod batch;
 #[path = "common/config.rs"]
 mod config;
+#[path = "common/seed.rs"]
+mod seed;
 use batch::Batch;
 use config::bench_config;
+use seed::{FIRST_NAMES, Rng, SEED, customer, invoice_lines, open_invoice};
 
 const DEFAULT_INVOICES: usize = 100_000;
 const INVOICES_PER_CUSTOMER: usize = 5;
@@ -219,37 +220,6 @@ struct Seeded {
     due_date: time::Date,
 }
 
-/// Deterministic xorshift64*, so every run seeds the same shape of data.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    fn below(&mut self, n: u64) -> i64 {
-        (self.next() % n) as i64
-    }
-}
-
-const SERVICES: &[&str] = &[
-    "Quarterly pest control",
-    "Termite inspection",
-    "Rodent exclusion, garage",
-    "Mosquito treatment",
-    "Wasp nest removal",
-    "Bed bug heat treatment",
-    "Ant barrier treatment",
-    "Attic insulation check",
-];
-
-const FIRST_NAMES: &[&str] = &[
-    "Jane", "Luis", "Priya", "Tom", "Mei", "Omar", "Grace", "Sven",
-];
-
 async fn seed(app: &App, invoices_wanted: usize) -> anyhow::Result<Seeded> {
     let started = Instant::now();
     let db = &app.db;
@@ -297,7 +267,7 @@ async fn seed(app: &App, invoices_wanted: usize) -> anyhow::Result<Seeded> {
     tx.commit().await.map_err(StoreError::from)?;
 
     let customer_count = invoices_wanted.div_ceil(INVOICES_PER_CUSTOMER);
-    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+    let mut rng = Rng(SEED);
     let mut batch = Batch::open(db, ROWS_PER_TX).await?;
     let mut invoice_count = 0usize;
     let mut line_count = 0usize;
@@ -307,13 +277,7 @@ async fn seed(app: &App, invoices_wanted: usize) -> anyhow::Result<Seeded> {
         let c = customers::create(
             batch.tx(),
             company_id,
-            &NewCustomer {
-                name: format!("{first} Customer{n:06}"),
-                email: Some(format!("customer{n:06}@bench.example")),
-                phone: Some(format!("(512) 555-{:04}", n % 10_000)),
-                billing_address: Some(format!("PO Box {n}, Austin, TX 78767")),
-                language: None,
-            },
+            &customer(format!("{first} Customer{n:06}"), n),
         )
         .await?;
         batch.wrote(1).await?;
@@ -326,33 +290,10 @@ async fn seed(app: &App, invoices_wanted: usize) -> anyhow::Result<Seeded> {
         batch.wrote(1).await?;
         let these = INVOICES_PER_CUSTOMER.min(invoices_wanted - invoice_count);
         for _ in 0..these {
-            let n_lines = 1 + rng.below(3) as usize;
-            let lines: Vec<LineInput> = (0..n_lines)
-                .map(|_| LineInput {
-                    description: SERVICES[rng.below(SERVICES.len() as u64) as usize].to_string(),
-                    quantity: 1 + rng.below(3),
-                    unit_price: 2_500 + 100 * rng.below(450),
-                })
-                .collect();
-            let (amounts, total) =
-                price_lines(&lines).map_err(|e| anyhow::anyhow!("bad seed lines: {e:?}"))?;
-            invoices::create(
-                batch.tx(),
-                &NewInvoice {
-                    company_id,
-                    number: None,
-                    property_id: &home.id,
-                    bill_to_customer_id: &c.id,
-                    issue_date: due_date - time::Duration::days(30),
-                    due_date,
-                    currency: Currency::USD,
-                    lines: &lines,
-                    amounts: &amounts,
-                    total,
-                },
-            )
-            .await?;
-            batch.wrote(1 + n_lines).await?;
+            let lines = invoice_lines(&mut rng);
+            let dates = (due_date - time::Duration::days(30), due_date);
+            open_invoice(&mut batch, company_id, &home.id, &c.id, dates, &lines).await?;
+            let n_lines = lines.len();
             invoice_count += 1;
             line_count += n_lines;
         }

@@ -3,7 +3,13 @@
 #![allow(dead_code)]
 
 use anyhow::Context;
-use fieldpay::domain::LineInput;
+use fieldpay::domain::ids::CompanyId;
+use fieldpay::domain::money::Currency;
+use fieldpay::domain::{LineInput, price_lines};
+use fieldpay::store::customers::NewCustomer;
+use fieldpay::store::invoices::{self, NewInvoice};
+
+use crate::batch::Batch;
 
 /// Deterministic xorshift64*.
 pub struct Rng(pub u64);
@@ -49,6 +55,49 @@ pub fn invoice_lines(rng: &mut Rng) -> Vec<LineInput> {
             unit_price: 2_500 + 100 * rng.below(450),
         })
         .collect()
+}
+
+/// The `n`th seeded customer, named `name`: a mailbox, a phone and a
+/// billing address of its own, so alerts reach it by email and SMS.
+pub fn customer(name: String, n: usize) -> NewCustomer {
+    NewCustomer {
+        name,
+        email: Some(format!("customer{n:06}@bench.example")),
+        phone: Some(format!("(512) 555-{:04}", n % 10_000)),
+        billing_address: Some(format!("PO Box {n}, Austin, TX 78767")),
+        language: None,
+    }
+}
+
+/// An open invoice in dollars with `lines`, written in `batch`; its id.
+pub async fn open_invoice(
+    batch: &mut Batch<'_>,
+    company_id: &CompanyId,
+    property_id: &str,
+    bill_to: &str,
+    (issue_date, due_date): (time::Date, time::Date),
+    lines: &[LineInput],
+) -> anyhow::Result<String> {
+    let (amounts, total) =
+        price_lines(lines).map_err(|e| anyhow::anyhow!("bad seed lines: {e:?}"))?;
+    let invoice = invoices::create(
+        batch.tx(),
+        &NewInvoice {
+            company_id,
+            number: None,
+            property_id,
+            bill_to_customer_id: bill_to,
+            issue_date,
+            due_date,
+            currency: Currency::USD,
+            lines,
+            amounts: &amounts,
+            total,
+        },
+    )
+    .await?;
+    batch.wrote(1 + lines.len()).await?;
+    Ok(invoice.id.into())
 }
 
 /// A positive whole number from the environment, or `default`.

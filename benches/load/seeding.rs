@@ -7,10 +7,7 @@ use fieldpay::app::setup;
 use fieldpay::crypto::Secret;
 use fieldpay::domain::ids::CustomerId;
 use fieldpay::domain::money::Currency;
-use fieldpay::domain::price_lines;
-use fieldpay::store::customers::NewCustomer;
-use fieldpay::store::invoices::NewInvoice;
-use fieldpay::store::{Db, customers, invoices};
+use fieldpay::store::{Db, customers};
 
 use crate::batch::Batch;
 use crate::seed::{Rng, invoice_lines};
@@ -163,13 +160,7 @@ pub(crate) async fn add_customer(
     let c = customers::create(
         batch.tx(),
         ctx.company_id,
-        &NewCustomer {
-            name: format!("Customer {n:05}"),
-            email: Some(format!("customer{n:05}@bench.example")),
-            phone: Some(format!("(512) 555-{:04}", n % 10_000)),
-            billing_address: Some(format!("PO Box {n}, Austin, TX 78767")),
-            language: None,
-        },
+        &seed::customer(format!("Customer {n:05}"), n),
     )
     .await?;
     batch.wrote(1).await?;
@@ -197,28 +188,13 @@ pub(crate) async fn add_invoice(
     bill_to: &str,
 ) -> anyhow::Result<(String, usize)> {
     let lines = invoice_lines(rng);
-    let n_lines = lines.len();
-    let (amounts, total) =
-        price_lines(&lines).map_err(|e| anyhow::anyhow!("bad seed lines: {e:?}"))?;
     let due_in = rng.below(70) - 40;
-    let inv = invoices::create(
-        batch.tx(),
-        &NewInvoice {
-            company_id: ctx.company_id,
-            number: None,
-            property_id,
-            bill_to_customer_id: bill_to,
-            issue_date: ctx.today + time::Duration::days(due_in - 30),
-            due_date: ctx.today + time::Duration::days(due_in),
-            currency: Currency::USD,
-            lines: &lines,
-            amounts: &amounts,
-            total,
-        },
-    )
-    .await?;
-    batch.wrote(1 + n_lines).await?;
-    Ok((inv.id.into(), n_lines))
+    let dates = (
+        ctx.today + time::Duration::days(due_in - 30),
+        ctx.today + time::Duration::days(due_in),
+    );
+    let id = seed::open_invoice(batch, ctx.company_id, property_id, bill_to, dates, &lines).await?;
+    Ok((id, lines.len()))
 }
 
 /// One entry of each queue in turn, until all are empty.
