@@ -88,6 +88,12 @@ pub const MIGRATIONS: &[Source] = &[
         "0028_outbox_keys",
         postgres = "0028_outbox_keys"
     ),
+    migration!(
+        29,
+        "check_lists",
+        "0029_check_lists",
+        postgres = "0029_check_lists"
+    ),
 ];
 
 /// SQLite's column types as PostgreSQL names them: `INTEGER` is `BIGINT`

@@ -205,3 +205,115 @@ async fn the_outbox_keeps_its_messages_and_notes_through_its_new_keys() {
         .unwrap();
     pool.close().await;
 }
+
+/// The values in each `IN (…)` list of `sql`, by counting its commas (the
+/// schema's lists hold only plain literals).
+fn in_list_sizes(sql: &str) -> Vec<usize> {
+    sql.match_indices(" IN (")
+        .map(|(at, found)| {
+            let list = &sql[at + found.len()..];
+            let end = list.find(')').expect("an IN list ends");
+            list[..end].matches(',').count() + 1
+        })
+        .collect()
+}
+
+/// Migration 29 writes SQLite's checks against lists of more than two
+/// values as comparisons (a list makes SQLite build a temporary B-tree on
+/// every statement that checks it): the rows already stored stay, the
+/// checks still refuse what they refused, and the connection that ran the
+/// migration checks the new text at once.
+#[tokio::test]
+async fn checks_against_lists_accept_and_refuse_the_same_values_without_a_temporary_table() {
+    use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
+    use std::str::FromStr;
+
+    assert_eq!(in_list_sizes("a IN ('x', 'y') AND b IN (1, 2, 3)"), [2, 3]);
+    let dir = crate::common::TempDir::new("check-lists");
+    let options =
+        SqliteConnectOptions::from_str(&format!("sqlite://{}", dir.0.join("before.db").display()))
+            .unwrap()
+            .create_if_missing(true)
+            .foreign_keys(true);
+    let pool = SqlitePoolOptions::new()
+        .max_connections(1)
+        .connect_with(options)
+        .await
+        .unwrap();
+    let migrator = fieldpay::store::migrations::migrator(fieldpay::store::Backend::Sqlite);
+    migrator.run_to(28, &pool).await.unwrap();
+    let today = fieldpay::domain::clock::Clock::system().today_in("UTC");
+    let today = fieldpay::domain::dates::iso(today);
+    for statement in [
+        format!("INSERT INTO companies (id, name, created_at) VALUES ('co_1', 'Greenleaf', '{today}')"),
+        format!(
+            "INSERT INTO customers (id, company_id, name, created_at)
+             VALUES ('cus_1', 'co_1', 'Lena', '{today}')"
+        ),
+        format!(
+            "INSERT INTO outbox (id, company_id, customer_id, channel, recipient, template_id, cause,
+                                 status, next_attempt_at, created_at)
+             VALUES ('msg_1', 'co_1', 'cus_1', 'email', 'lena@example.com', 'etpl_1', 'send_now:n1',
+                     'queued', '{today}', '{today}')"
+        ),
+    ] {
+        // Only this test's own text and a date from the clock.
+        sqlx::query(sqlx::AssertSqlSafe(statement))
+            .execute(&pool)
+            .await
+            .unwrap();
+    }
+    migrator.run(&pool).await.unwrap();
+
+    let tables: Vec<(String, String)> =
+        sqlx::query_as("SELECT name, sql FROM sqlite_master WHERE type = 'table'")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    for (table, sql) in &tables {
+        let sizes = in_list_sizes(sql);
+        assert!(sizes.iter().all(|&n| n <= 2), "{table}: {sizes:?}\n{sql}");
+    }
+    let kept: String = sqlx::query_scalar("SELECT status FROM outbox WHERE id = 'msg_1'")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(kept, "queued");
+    for status in ["sending", "sent", "failed", "suppressed", "queued"] {
+        sqlx::query("UPDATE outbox SET status = $1 WHERE id = 'msg_1'")
+            .bind(status)
+            .execute(&pool)
+            .await
+            .unwrap();
+    }
+    for status in ["delivered", "Queued", ""] {
+        let refused = sqlx::query("UPDATE outbox SET status = $1 WHERE id = 'msg_1'")
+            .bind(status)
+            .execute(&pool)
+            .await;
+        assert!(
+            format!("{refused:?}").contains("CHECK constraint failed"),
+            "{status}: {refused:?}"
+        );
+    }
+    // The statement's program builds no temporary table for its checks.
+    let opcodes: Vec<String> =
+        sqlx::query("EXPLAIN UPDATE outbox SET status = 'sent' WHERE id = 'msg_1'")
+            .fetch_all(&pool)
+            .await
+            .unwrap()
+            .iter()
+            .map(|row| sqlx::Row::get(row, "opcode"))
+            .collect();
+    assert!(opcodes.iter().any(|op| op == "Halt"), "{opcodes:?}");
+    assert!(
+        !opcodes.iter().any(|op| op == "OpenEphemeral"),
+        "{opcodes:?}"
+    );
+    let integrity: String = sqlx::query_scalar("PRAGMA integrity_check")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(integrity, "ok");
+    pool.close().await;
+}
