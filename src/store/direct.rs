@@ -44,9 +44,26 @@ impl DirectConn {
         // not in a temporary file written page by page. Not `temp_store =
         // MEMORY`: that journal grows in 1 KiB pieces, four mallocs a page
         // and about 50,000 instructions a payment.
-        Self::connect(
-            path,
-            rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE,
+        //
+        // Its write-ahead log is written a commit at a time (`batched_wal`),
+        // which needs every commit synced: `synchronous = FULL` below.
+        let conn = if super::batched_wal::register() {
+            rusqlite::Connection::open_with_flags_and_vfs(
+                path,
+                rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE
+                    | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+                super::batched_wal::NAME,
+            )
+        } else {
+            rusqlite::Connection::open_with_flags(
+                path,
+                rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE
+                    | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            )
+        }
+        .map_err(to_sqlx)?;
+        Self::set_up(
+            conn,
             busy_timeout,
             "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;",
             256,
@@ -102,6 +119,15 @@ impl DirectConn {
             access | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
         .map_err(to_sqlx)?;
+        Self::set_up(conn, busy_timeout, pragmas, statements)
+    }
+
+    fn set_up(
+        conn: rusqlite::Connection,
+        busy_timeout: Duration,
+        pragmas: &str,
+        statements: usize,
+    ) -> Result<DirectConn, sqlx::Error> {
         conn.busy_timeout(busy_timeout).map_err(to_sqlx)?;
         conn.execute_batch(pragmas).map_err(to_sqlx)?;
         conn.set_prepared_statement_cache_capacity(statements);

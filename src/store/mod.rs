@@ -7,6 +7,7 @@ pub mod alert_preview;
 pub mod alerts;
 pub mod audit;
 pub mod autopay;
+mod batched_wal;
 pub mod checklist;
 mod checkpoint;
 pub mod companies;
