@@ -91,15 +91,15 @@ async fn both_databases_end_with_the_same_schema() {
     assert_eq!(lite_indexes, pg_indexes);
 }
 
-/// Migration 28 builds SQLite's outbox again without its stored key: the
-/// messages already there and the office's notes on them come through it
-/// unchanged, and its unique key still refuses a second copy of a cause.
-#[tokio::test]
-async fn the_outbox_keeps_its_messages_and_notes_through_its_new_keys() {
+/// A new SQLite database in `dir` on one connection, migrated up to
+/// `version`: an older database for the later migrations to run on.
+async fn sqlite_migrated_to(
+    dir: &crate::common::TempDir,
+    version: i64,
+) -> (sqlx::SqlitePool, sqlx::migrate::Migrator) {
     use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
     use std::str::FromStr;
 
-    let dir = crate::common::TempDir::new("outbox-keys");
     let options =
         SqliteConnectOptions::from_str(&format!("sqlite://{}", dir.0.join("before.db").display()))
             .unwrap()
@@ -111,12 +111,32 @@ async fn the_outbox_keeps_its_messages_and_notes_through_its_new_keys() {
         .await
         .unwrap();
     let migrator = fieldpay::store::migrations::migrator(fieldpay::store::Backend::Sqlite);
-    migrator.run_to(27, &pool).await.unwrap();
+    migrator.run_to(version, &pool).await.unwrap();
+    (pool, migrator)
+}
+
+/// Runs statements made of a test's own text and dates from the clock.
+async fn run_own_statements(pool: &sqlx::SqlitePool, statements: impl IntoIterator<Item = String>) {
+    for statement in statements {
+        sqlx::query(sqlx::AssertSqlSafe(statement))
+            .execute(pool)
+            .await
+            .unwrap();
+    }
+}
+
+/// Migration 28 builds SQLite's outbox again without its stored key: the
+/// messages already there and the office's notes on them come through it
+/// unchanged, and its unique key still refuses a second copy of a cause.
+#[tokio::test]
+async fn the_outbox_keeps_its_messages_and_notes_through_its_new_keys() {
+    let dir = crate::common::TempDir::new("outbox-keys");
+    let (pool, migrator) = sqlite_migrated_to(&dir, 27).await;
     // Stored dates from the clock: one day before today, today, the next.
     let today = fieldpay::domain::clock::Clock::system().today_in("UTC");
     let day = |n: i64| fieldpay::domain::dates::iso(today + time::Duration::days(n));
     let (yesterday, today, tomorrow) = (day(-1), day(0), day(1));
-    for statement in [
+    let statements = [
         format!("INSERT INTO companies (id, name, created_at) VALUES ('co_1', 'Greenleaf', '{yesterday}')"),
         format!(
             "INSERT INTO customers (id, company_id, name, created_at)
@@ -134,13 +154,8 @@ async fn the_outbox_keeps_its_messages_and_notes_through_its_new_keys() {
         "INSERT INTO message_notes (message_id, company_id, note)
          VALUES ('msg_1', 'co_1', 'We come Tuesday')"
             .to_string(),
-    ] {
-        // Only this test's own text and dates from the clock.
-        sqlx::query(sqlx::AssertSqlSafe(statement))
-            .execute(&pool)
-            .await
-            .unwrap();
-    }
+    ];
+    run_own_statements(&pool, statements).await;
     migrator.run(&pool).await.unwrap();
 
     let rows: Vec<(String, String, String, String, i64, Option<String>)> = sqlx::query_as(
@@ -225,26 +240,12 @@ fn in_list_sizes(sql: &str) -> Vec<usize> {
 /// migration checks the new text at once.
 #[tokio::test]
 async fn checks_against_lists_accept_and_refuse_the_same_values_without_a_temporary_table() {
-    use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
-    use std::str::FromStr;
-
     assert_eq!(in_list_sizes("a IN ('x', 'y') AND b IN (1, 2, 3)"), [2, 3]);
     let dir = crate::common::TempDir::new("check-lists");
-    let options =
-        SqliteConnectOptions::from_str(&format!("sqlite://{}", dir.0.join("before.db").display()))
-            .unwrap()
-            .create_if_missing(true)
-            .foreign_keys(true);
-    let pool = SqlitePoolOptions::new()
-        .max_connections(1)
-        .connect_with(options)
-        .await
-        .unwrap();
-    let migrator = fieldpay::store::migrations::migrator(fieldpay::store::Backend::Sqlite);
-    migrator.run_to(28, &pool).await.unwrap();
+    let (pool, migrator) = sqlite_migrated_to(&dir, 28).await;
     let today = fieldpay::domain::clock::Clock::system().today_in("UTC");
     let today = fieldpay::domain::dates::iso(today);
-    for statement in [
+    let statements = [
         format!("INSERT INTO companies (id, name, created_at) VALUES ('co_1', 'Greenleaf', '{today}')"),
         format!(
             "INSERT INTO customers (id, company_id, name, created_at)
@@ -256,13 +257,8 @@ async fn checks_against_lists_accept_and_refuse_the_same_values_without_a_tempor
              VALUES ('msg_1', 'co_1', 'cus_1', 'email', 'lena@example.com', 'etpl_1', 'send_now:n1',
                      'queued', '{today}', '{today}')"
         ),
-    ] {
-        // Only this test's own text and a date from the clock.
-        sqlx::query(sqlx::AssertSqlSafe(statement))
-            .execute(&pool)
-            .await
-            .unwrap();
-    }
+    ];
+    run_own_statements(&pool, statements).await;
     migrator.run(&pool).await.unwrap();
 
     let tables: Vec<(String, String)> =
