@@ -145,10 +145,12 @@ unsafe extern "C" fn open(
         (*ours).gathered = std::ptr::null_mut();
         let open = (*unix).xOpen.expect("unix opens files");
         let rc = open(unix, name, inner(file), flags, out_flags);
-        if rc != ffi::SQLITE_OK || (*inner(file)).pMethods.is_null() {
+        // `unix` clears its file first; a file it failed to open but set
+        // up is closed through ours, as SQLite closes any file with methods.
+        if (*inner(file)).pMethods.is_null() {
             return rc;
         }
-        if flags & ffi::SQLITE_OPEN_WAL != 0 {
+        if rc == ffi::SQLITE_OK && flags & ffi::SQLITE_OPEN_WAL != 0 {
             (*ours).gathered = Box::into_raw(Box::new(Gathered {
                 at: 0,
                 bytes: Vec::new(),
