@@ -47,26 +47,13 @@ impl DirectConn {
         //
         // Its write-ahead log is written a commit at a time (`batched_wal`),
         // which needs every commit synced: `synchronous = FULL` below.
-        let conn = if super::batched_wal::register() {
-            rusqlite::Connection::open_with_flags_and_vfs(
-                path,
-                rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE
-                    | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
-                super::batched_wal::NAME,
-            )
-        } else {
-            rusqlite::Connection::open_with_flags(
-                path,
-                rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE
-                    | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
-            )
-        }
-        .map_err(to_sqlx)?;
-        Self::set_up(
-            conn,
+        Self::connect(
+            path,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE,
             busy_timeout,
             "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;",
             256,
+            super::batched_wal::register().then_some(super::batched_wal::NAME),
         )
     }
 
@@ -89,6 +76,7 @@ impl DirectConn {
                  PRAGMA cache_size = {READER_CACHE_KIB};"
             ),
             32,
+            None,
         )?;
         conn.wait_in_runtime = Some(busy_timeout);
         Ok(conn)
@@ -104,6 +92,7 @@ impl DirectConn {
             busy_timeout,
             &format!("PRAGMA cache_size = {READER_CACHE_KIB};"),
             64,
+            None,
         )
     }
 
@@ -113,21 +102,14 @@ impl DirectConn {
         busy_timeout: Duration,
         pragmas: &str,
         statements: usize,
+        vfs: Option<&std::ffi::CStr>,
     ) -> Result<DirectConn, sqlx::Error> {
-        let conn = rusqlite::Connection::open_with_flags(
-            path,
-            access | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )
+        let flags = access | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = match vfs {
+            Some(vfs) => rusqlite::Connection::open_with_flags_and_vfs(path, flags, vfs),
+            None => rusqlite::Connection::open_with_flags(path, flags),
+        }
         .map_err(to_sqlx)?;
-        Self::set_up(conn, busy_timeout, pragmas, statements)
-    }
-
-    fn set_up(
-        conn: rusqlite::Connection,
-        busy_timeout: Duration,
-        pragmas: &str,
-        statements: usize,
-    ) -> Result<DirectConn, sqlx::Error> {
         conn.busy_timeout(busy_timeout).map_err(to_sqlx)?;
         conn.execute_batch(pragmas).map_err(to_sqlx)?;
         conn.set_prepared_statement_cache_capacity(statements);
