@@ -61,7 +61,7 @@ pub fn register() -> bool {
 #[repr(C)]
 struct BatchedFile {
     base: ffi::sqlite3_file,
-    /// The log's gathered writes (`None` for every other file).
+    /// The log's gathered writes (null for every other file).
     gathered: *mut Gathered,
 }
 
