@@ -125,6 +125,20 @@ async fn run_own_statements(pool: &sqlx::SqlitePool, statements: impl IntoIterat
     }
 }
 
+/// Inserts the company and customer (created on `day`) that the migration
+/// tests' rows belong to.
+fn company_and_customer(day: &str) -> [String; 2] {
+    [
+        format!(
+            "INSERT INTO companies (id, name, created_at) VALUES ('co_1', 'Greenleaf', '{day}')"
+        ),
+        format!(
+            "INSERT INTO customers (id, company_id, name, created_at)
+             VALUES ('cus_1', 'co_1', 'Lena', '{day}')"
+        ),
+    ]
+}
+
 /// Migration 28 builds SQLite's outbox again without its stored key: the
 /// messages already there and the office's notes on them come through it
 /// unchanged, and its unique key still refuses a second copy of a cause.
@@ -137,11 +151,6 @@ async fn the_outbox_keeps_its_messages_and_notes_through_its_new_keys() {
     let day = |n: i64| fieldpay::domain::dates::iso(today + time::Duration::days(n));
     let (yesterday, today, tomorrow) = (day(-1), day(0), day(1));
     let statements = [
-        format!("INSERT INTO companies (id, name, created_at) VALUES ('co_1', 'Greenleaf', '{yesterday}')"),
-        format!(
-            "INSERT INTO customers (id, company_id, name, created_at)
-             VALUES ('cus_1', 'co_1', 'Lena', '{yesterday}')"
-        ),
         format!(
             "INSERT INTO outbox (id, company_id, customer_id, channel, recipient, template_id, cause,
                                  dedupe_key, status, next_attempt_at, created_at, sent_at, carries_link)
@@ -155,7 +164,8 @@ async fn the_outbox_keeps_its_messages_and_notes_through_its_new_keys() {
          VALUES ('msg_1', 'co_1', 'We come Tuesday')"
             .to_string(),
     ];
-    run_own_statements(&pool, statements).await;
+    let company = company_and_customer(&yesterday);
+    run_own_statements(&pool, company.into_iter().chain(statements)).await;
     migrator.run(&pool).await.unwrap();
 
     let rows: Vec<(String, String, String, String, i64, Option<String>)> = sqlx::query_as(
@@ -245,20 +255,17 @@ async fn checks_against_lists_accept_and_refuse_the_same_values_without_a_tempor
     let (pool, migrator) = sqlite_migrated_to(&dir, 28).await;
     let today = fieldpay::domain::clock::Clock::system().today_in("UTC");
     let today = fieldpay::domain::dates::iso(today);
-    let statements = [
-        format!("INSERT INTO companies (id, name, created_at) VALUES ('co_1', 'Greenleaf', '{today}')"),
-        format!(
-            "INSERT INTO customers (id, company_id, name, created_at)
-             VALUES ('cus_1', 'co_1', 'Lena', '{today}')"
-        ),
-        format!(
-            "INSERT INTO outbox (id, company_id, customer_id, channel, recipient, template_id, cause,
+    let statements = [format!(
+        "INSERT INTO outbox (id, company_id, customer_id, channel, recipient, template_id, cause,
                                  status, next_attempt_at, created_at)
              VALUES ('msg_1', 'co_1', 'cus_1', 'email', 'lena@example.com', 'etpl_1', 'send_now:n1',
                      'queued', '{today}', '{today}')"
-        ),
-    ];
-    run_own_statements(&pool, statements).await;
+    )];
+    run_own_statements(
+        &pool,
+        company_and_customer(&today).into_iter().chain(statements),
+    )
+    .await;
     migrator.run(&pool).await.unwrap();
 
     let tables: Vec<(String, String)> =
