@@ -226,10 +226,24 @@ pub struct DueInvoice {
     pub phone: Option<String>,
 }
 
+/// `due_invoices` of a rule on the issue date.
+pub const DUE_BY_ISSUE_DATE_SQL: &str = "SELECT i.id, i.bill_to_customer_id, c.email, c.phone
+     FROM invoices i JOIN customers c ON c.id = i.bill_to_customer_id AND c.company_id = i.company_id
+     WHERE i.company_id = $1 AND i.status = 'open' AND i.balance > 0
+       AND i.issue_date > $2 AND i.issue_date <= $3
+     ORDER BY i.bill_to_customer_id, i.id";
+
+/// `due_invoices` of a rule on the due date.
+pub const DUE_BY_DUE_DATE_SQL: &str = "SELECT i.id, i.bill_to_customer_id, c.email, c.phone
+     FROM invoices i JOIN customers c ON c.id = i.bill_to_customer_id AND c.company_id = i.company_id
+     WHERE i.company_id = $1 AND i.status = 'open' AND i.balance > 0
+       AND i.due_date > $2 AND i.due_date <= $3
+     ORDER BY i.bill_to_customer_id, i.id";
+
 /// The company's open invoices (status open, balance > 0) whose date column
 /// (`due_date` or `issue_date`) lies in `(after, through]`, joined with the
-/// bill-to customer: one set-based query per rule, served by the
-/// `invoices_company_status (company_id, status, due_date)` index. By
+/// bill-to customer: one set-based query per rule, served by the open
+/// invoices' `invoices_open_due` or `invoices_open_issue` index. By
 /// customer: their messages, queued batch after batch in this order, go
 /// into the outbox's (customer, cause, …) index in order.
 pub async fn due_invoices(
@@ -240,17 +254,9 @@ pub async fn due_invoices(
     through: Date,
 ) -> StoreResult<Vec<DueInvoice>> {
     let sql = if by_issue_date {
-        "SELECT i.id, i.bill_to_customer_id, c.email, c.phone
-         FROM invoices i JOIN customers c ON c.id = i.bill_to_customer_id AND c.company_id = i.company_id
-         WHERE i.company_id = $1 AND i.status = 'open' AND i.balance > 0
-           AND i.issue_date > $2 AND i.issue_date <= $3
-         ORDER BY i.bill_to_customer_id, i.id"
+        DUE_BY_ISSUE_DATE_SQL
     } else {
-        "SELECT i.id, i.bill_to_customer_id, c.email, c.phone
-         FROM invoices i JOIN customers c ON c.id = i.bill_to_customer_id AND c.company_id = i.company_id
-         WHERE i.company_id = $1 AND i.status = 'open' AND i.balance > 0
-           AND i.due_date > $2 AND i.due_date <= $3
-         ORDER BY i.bill_to_customer_id, i.id"
+        DUE_BY_DUE_DATE_SQL
     };
     let rows = crate::store::sql::query(sql)
         .bind(company_id)

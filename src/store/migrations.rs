@@ -94,6 +94,7 @@ pub const MIGRATIONS: &[Source] = &[
         "0029_check_lists",
         postgres = "0029_check_lists"
     ),
+    migration!(30, "open_invoice_indexes", "0030_open_invoice_indexes"),
 ];
 
 /// SQLite's column types as PostgreSQL names them: `INTEGER` is `BIGINT`

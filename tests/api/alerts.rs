@@ -558,3 +558,61 @@ async fn an_alert_can_carry_the_invoice_pdf() {
     assert!(!without[0].contains("application/pdf"));
     assert!(!without[0].contains("multipart/mixed"));
 }
+
+/// The alerts' two queries search the invoices' date indexes that hold
+/// open invoices only, so paying an invoice removes its entries there
+/// instead of moving them to a "paid" part of the index.
+#[tokio::test]
+async fn the_alert_queries_search_indexes_of_open_invoices_only() {
+    if crate::support::on_postgres() {
+        eprintln!("SQLite's query plan: not asked of PostgreSQL");
+        return;
+    }
+    let t = TestApp::new().await;
+    let today = t.app.clock.now().date();
+    let queries = [
+        (
+            fieldpay::store::alerts::DUE_BY_DUE_DATE_SQL,
+            "invoices_open_due",
+        ),
+        (
+            fieldpay::store::alerts::DUE_BY_ISSUE_DATE_SQL,
+            "invoices_open_issue",
+        ),
+    ];
+    for (sql, index) in queries {
+        let plan: Vec<(i64, i64, i64, String)> = fieldpay::store::sql::query_as(
+            sqlx::AssertSqlSafe(format!("EXPLAIN QUERY PLAN {sql}")),
+        )
+        .bind("company")
+        .bind(today - time::Duration::days(7))
+        .bind(today)
+        .fetch_all(t.app.db.reader())
+        .await
+        .unwrap();
+        let steps: Vec<&str> = plan.iter().map(|(_, _, _, d)| d.as_str()).collect();
+        assert!(
+            steps
+                .iter()
+                .any(|d| d.starts_with(&format!("SEARCH i USING INDEX {index} (company_id=? AND"))),
+            "{index} is not searched: {steps:?}"
+        );
+    }
+    let indexes: Vec<(String, Option<String>)> = fieldpay::store::sql::query_as(
+        "SELECT name, sql FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'invoices'",
+    )
+    .fetch_all(t.app.db.reader())
+    .await
+    .unwrap();
+    for (_, index) in queries {
+        let definition = indexes
+            .iter()
+            .find(|(name, _)| name == index)
+            .and_then(|(_, sql)| sql.as_deref())
+            .unwrap_or_else(|| panic!("no index {index}: {indexes:?}"));
+        assert!(
+            definition.ends_with("WHERE status = 'open'"),
+            "{definition}"
+        );
+    }
+}
