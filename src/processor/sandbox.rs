@@ -113,9 +113,25 @@ impl SandboxProcessor {
 
     async fn conn(&self) -> Result<ConnGuard<'_>, sqlx::Error> {
         Ok(match &self.place {
-            Place::InPlace(conn) => ConnGuard::InPlace(conn.lock().await),
+            Place::InPlace(conn) => {
+                let mut conn = conn.lock().await;
+                // A charge whose future was dropped between its statements
+                // left its transaction open: nothing of it was committed.
+                if conn.direct_in_transaction() {
+                    sql::query("ROLLBACK").execute(&mut *conn).await?;
+                }
+                ConnGuard::InPlace(conn)
+            }
             Place::Pooled(pool) => ConnGuard::Pooled(pool.acquire().await?),
         })
+    }
+
+    /// The connection inside a write transaction, for statements that
+    /// commit together (`commit_if_ok`).
+    async fn begin(&self) -> Result<ConnGuard<'_>, sqlx::Error> {
+        let mut conn = self.conn().await?;
+        sql::query("BEGIN IMMEDIATE").execute(&mut *conn).await?;
+        Ok(conn)
     }
 
     /// The sandbox's own database, for tests that count its charges.
@@ -230,6 +246,43 @@ fn unavailable(e: sqlx::Error) -> ProcessorError {
     ProcessorError::Unavailable(e.to_string())
 }
 
+async fn existing_charge_on(
+    conn: &mut Conn,
+    key: &str,
+) -> Result<Option<ChargeOutcome>, ProcessorError> {
+    let row = sql::query(
+        "SELECT id, amount, currency, status, decline_code, 'succeed' AS behaviour, brand, last4,
+                exp_month, exp_year, saved_method_id
+         FROM sandbox_charges WHERE idempotency_key = $1",
+    )
+    .bind(key)
+    .fetch_optional(conn)
+    .await
+    .map_err(unavailable)?;
+    row.as_ref()
+        .map(outcome_from_row)
+        .transpose()
+        .map_err(unavailable)
+}
+
+/// Ends the transaction `begin` opened: committed if `outcome` is one,
+/// rolled back if it is an error (or the commit failed).
+async fn commit_if_ok<T>(
+    conn: &mut Conn,
+    outcome: Result<T, ProcessorError>,
+) -> Result<T, ProcessorError> {
+    if outcome.is_ok()
+        && let Err(e) = sql::query("COMMIT").execute(&mut *conn).await
+    {
+        sql::query("ROLLBACK").execute(&mut *conn).await.ok();
+        return Err(unavailable(e));
+    }
+    if outcome.is_err() {
+        sql::query("ROLLBACK").execute(&mut *conn).await.ok();
+    }
+    outcome
+}
+
 fn outcome_from_row(row: &Row) -> Result<ChargeOutcome, sqlx::Error> {
     let status: String = row.try_get("status")?;
     if status == "requires_action" {
@@ -261,22 +314,23 @@ fn outcome_from_row(row: &Row) -> Result<ChargeOutcome, sqlx::Error> {
 
 impl SandboxProcessor {
     async fn existing_charge(&self, key: &str) -> Result<Option<ChargeOutcome>, ProcessorError> {
-        let row = sql::query(
-            "SELECT id, amount, currency, status, decline_code, 'succeed' AS behaviour, brand, last4,
-                    exp_month, exp_year, saved_method_id
-             FROM sandbox_charges WHERE idempotency_key = $1",
-        )
-        .bind(key)
-        .fetch_optional(&mut *self.conn().await.map_err(unavailable)?)
-        .await
-        .map_err(unavailable)?;
-        row.as_ref()
-            .map(outcome_from_row)
-            .transpose()
-            .map_err(unavailable)
+        existing_charge_on(&mut *self.conn().await.map_err(unavailable)?, key).await
     }
 
     async fn do_charge(&self, req: ChargeRequest) -> Result<ChargeOutcome, ProcessorError> {
+        // The token's claim and the charge it pays commit together: a
+        // failure between them cannot use a token up without a charge, and
+        // the sandbox's file takes one commit where it took two.
+        let mut conn = self.begin().await.map_err(unavailable)?;
+        let outcome = self.charge_on(&mut conn, &req).await;
+        commit_if_ok(&mut conn, outcome).await
+    }
+
+    async fn charge_on(
+        &self,
+        conn: &mut Conn,
+        req: &ChargeRequest,
+    ) -> Result<ChargeOutcome, ProcessorError> {
         // A token is single-use: claim it, or find the charge that used it.
         let card_row = match &req.source {
             ChargeSource::Token(token) => {
@@ -286,7 +340,7 @@ impl SandboxProcessor {
                 )
                 .bind(self.clock.now())
                 .bind(token.as_str())
-                .fetch_optional(&mut *self.conn().await.map_err(unavailable)?)
+                .fetch_optional(&mut *conn)
                 .await
             }
             ChargeSource::SavedMethod(method) => {
@@ -294,13 +348,13 @@ impl SandboxProcessor {
                     "SELECT behaviour, brand, last4, exp_month, exp_year FROM sandbox_methods WHERE id = $1",
                 )
                 .bind(method.as_str())
-                .fetch_optional(&mut *self.conn().await.map_err(unavailable)?)
+                .fetch_optional(&mut *conn)
                 .await
             }
         }
         .map_err(unavailable)?;
         let Some(card_row) = card_row else {
-            if let Some(done) = self.existing_charge(&req.idempotency_key).await? {
+            if let Some(done) = existing_charge_on(conn, &req.idempotency_key).await? {
                 return Ok(done);
             }
             return Err(ProcessorError::InvalidSource(
@@ -342,13 +396,12 @@ impl SandboxProcessor {
         .bind(card.summary.exp_year)
         .bind(&saved_method)
         .bind(self.clock.now())
-        .execute(&mut *self.conn().await.map_err(unavailable)?)
+        .execute(&mut *conn)
         .await
         .map_err(unavailable)?;
         if inserted.rows_affected() == 0 {
             // The same key again: the first outcome stands.
-            return self
-                .existing_charge(&req.idempotency_key)
+            return existing_charge_on(conn, &req.idempotency_key)
                 .await?
                 .ok_or_else(|| ProcessorError::Unavailable("charge vanished".into()));
         }
@@ -364,7 +417,7 @@ impl SandboxProcessor {
             .bind(card.summary.exp_month)
             .bind(card.summary.exp_year)
             .bind(self.clock.now())
-            .execute(&mut *self.conn().await.map_err(unavailable)?)
+            .execute(&mut *conn)
             .await
             .map_err(unavailable)?;
         }
@@ -473,13 +526,20 @@ impl SandboxProcessor {
 
 impl SandboxProcessor {
     async fn do_save(&self, token: String) -> Result<SaveOutcome, ProcessorError> {
+        // The token's claim and the card it saves commit together.
+        let mut conn = self.begin().await.map_err(unavailable)?;
+        let outcome = self.save_on(&mut conn, &token).await;
+        commit_if_ok(&mut conn, outcome).await
+    }
+
+    async fn save_on(&self, conn: &mut Conn, token: &str) -> Result<SaveOutcome, ProcessorError> {
         let row = sql::query(
             "UPDATE sandbox_tokens SET used_at = $1 WHERE id = $2 AND used_at IS NULL
              RETURNING behaviour, brand, last4, exp_month, exp_year",
         )
         .bind(self.clock.now())
-        .bind(&token)
-        .fetch_optional(&mut *self.conn().await.map_err(unavailable)?)
+        .bind(token)
+        .fetch_optional(&mut *conn)
         .await
         .map_err(unavailable)?
         .ok_or_else(|| {
@@ -503,7 +563,7 @@ impl SandboxProcessor {
         .bind(card.summary.exp_month)
         .bind(card.summary.exp_year)
         .bind(self.clock.now())
-        .execute(&mut *self.conn().await.map_err(unavailable)?)
+        .execute(&mut *conn)
         .await
         .map_err(unavailable)?;
         Ok(SaveOutcome::Saved(SavedCard {
@@ -578,6 +638,73 @@ impl PaymentProcessor for SandboxProcessor {
 mod tests {
     use super::*;
 
+    /// A test card's token, valid for years from the sandbox's today.
+    async fn token(sandbox: &SandboxProcessor) -> TokenResponse {
+        let year = sandbox.clock.now().year() + 3;
+        sandbox
+            .create_token(
+                serde_json::from_value(serde_json::json!({
+                    "number": "4242424242424242", "exp_month": 12, "exp_year": year, "cvc": "123"
+                }))
+                .unwrap(),
+            )
+            .await
+            .ok()
+            .unwrap()
+    }
+
+    fn charge_of(token: &TokenResponse, key: &str) -> ChargeRequest {
+        ChargeRequest {
+            idempotency_key: key.into(),
+            amount: Money::new(1250, Currency::USD),
+            source: ChargeSource::Token(token.id.clone()),
+            save_method: false,
+            off_session: false,
+            processor_customer: None,
+            description: "test".into(),
+        }
+    }
+
+    /// A charge's claim of its token is committed with the charge or not
+    /// at all: a transaction abandoned after the claim (its future dropped)
+    /// leaves the token unused, and the next statement does not run inside
+    /// it.
+    #[tokio::test]
+    async fn an_abandoned_charge_leaves_its_token_unused() {
+        let dir = std::env::temp_dir().join(format!("fp-sandbox-{}", crate::crypto::new_id("t")));
+        std::fs::create_dir_all(&dir).unwrap();
+        let url = format!("sqlite://{}/s.db", dir.display());
+        let sandbox = SandboxProcessor::open(&url, Clock::system()).await.unwrap();
+        let token = token(&sandbox).await;
+        {
+            let mut conn = sandbox.begin().await.unwrap();
+            let claimed = sql::query("UPDATE sandbox_tokens SET used_at = $1 WHERE id = $2")
+                .bind(sandbox.clock.now())
+                .bind(token.id.as_str())
+                .execute(&mut *conn)
+                .await
+                .unwrap();
+            assert_eq!(claimed.rows_affected(), 1);
+        }
+        let (unused,): (i64,) =
+            sqlx::query_as("SELECT count(*) FROM sandbox_tokens WHERE used_at IS NULL")
+                .fetch_one(sandbox.database())
+                .await
+                .unwrap();
+        assert_eq!(unused, 1, "the abandoned claim was committed");
+        match sandbox.charge(charge_of(&token, "att_1")).await.unwrap() {
+            ChargeOutcome::Succeeded(c) => assert_eq!(c.amount.minor, 1250),
+            other => panic!("{other:?}"),
+        }
+        // Committed: the sandbox's other connection sees the charge.
+        let (charges,): (i64,) = sqlx::query_as("SELECT count(*) FROM sandbox_charges")
+            .fetch_one(sandbox.database())
+            .await
+            .unwrap();
+        assert_eq!(charges, 1);
+        std::fs::remove_dir_all(dir).ok();
+    }
+
     /// A charge, and the same key charged again, on a sandbox in a file
     /// (its statements in place) and in memory (on the pool).
     #[tokio::test]
@@ -589,25 +716,8 @@ mod tests {
             "sqlite::memory:".to_string(),
         ] {
             let sandbox = SandboxProcessor::open(&url, Clock::system()).await.unwrap();
-            let token = sandbox
-                .create_token(
-                    serde_json::from_value(serde_json::json!({
-                        "number": "4242424242424242", "exp_month": 12, "exp_year": 2040, "cvc": "123"
-                    }))
-                    .unwrap(),
-                )
-                .await
-                .ok()
-                .unwrap();
-            let charge = |key: &str| ChargeRequest {
-                idempotency_key: key.into(),
-                amount: Money::new(1250, Currency::USD),
-                source: ChargeSource::Token(token.id.clone()),
-                save_method: false,
-                off_session: false,
-                processor_customer: None,
-                description: "test".into(),
-            };
+            let token = token(&sandbox).await;
+            let charge = |key: &str| charge_of(&token, key);
             let first = match sandbox.charge(charge("att_1")).await.unwrap() {
                 ChargeOutcome::Succeeded(c) => c,
                 other => panic!("{url}: {other:?}"),
