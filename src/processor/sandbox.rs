@@ -740,6 +740,16 @@ mod tests {
                 .await
                 .unwrap();
             assert_eq!(charges, 1, "{url}");
+            // The token is one B-tree (its id), the charge two (its id and
+            // its key): no table beside an index of the same id.
+            let (trees,): (i64,) = sqlx::query_as(
+                "SELECT count(*) FROM sqlite_schema
+                 WHERE tbl_name IN ('sandbox_tokens', 'sandbox_charges') AND rootpage > 0",
+            )
+            .fetch_one(sandbox.database())
+            .await
+            .unwrap();
+            assert_eq!(trees, 3, "{url}");
             // Its pooled connection reads almost nothing in a file
             // (refunds): a small share of the process's page cache.
             let (cache,): (i64,) = sqlx::query_as("PRAGMA cache_size")

@@ -1,5 +1,9 @@
 -- The built-in sandbox processor's own state. Card numbers are never stored:
 -- only the behaviour the test card stands for, its brand, last 4 and expiry.
+-- Each table is stored in the B-tree of its id (WITHOUT ROWID: its rows are
+-- small), not in a table and a separate index of the id, so a token, a
+-- claim or a charge writes one page fewer. A file made before keeps its
+-- tables as they were; both hold the same rows.
 CREATE TABLE IF NOT EXISTS sandbox_tokens (
     id TEXT PRIMARY KEY,
     behaviour TEXT NOT NULL,
@@ -9,7 +13,7 @@ CREATE TABLE IF NOT EXISTS sandbox_tokens (
     exp_year INTEGER NOT NULL,
     used_at TIMESTAMP,
     created_at TIMESTAMP NOT NULL
-);
+) WITHOUT ROWID;
 
 CREATE TABLE IF NOT EXISTS sandbox_methods (
     id TEXT PRIMARY KEY,
@@ -19,7 +23,7 @@ CREATE TABLE IF NOT EXISTS sandbox_methods (
     exp_month INTEGER NOT NULL,
     exp_year INTEGER NOT NULL,
     created_at TIMESTAMP NOT NULL
-);
+) WITHOUT ROWID;
 
 CREATE TABLE IF NOT EXISTS sandbox_charges (
     id TEXT PRIMARY KEY,
@@ -35,7 +39,7 @@ CREATE TABLE IF NOT EXISTS sandbox_charges (
     saved_method_id TEXT,
     refunded BIGINT NOT NULL DEFAULT 0,
     created_at TIMESTAMP NOT NULL
-);
+) WITHOUT ROWID;
 
 CREATE TABLE IF NOT EXISTS sandbox_refunds (
     id TEXT PRIMARY KEY,
@@ -43,4 +47,4 @@ CREATE TABLE IF NOT EXISTS sandbox_refunds (
     idempotency_key TEXT NOT NULL UNIQUE,
     amount BIGINT NOT NULL CHECK (amount > 0),
     created_at TIMESTAMP NOT NULL
-);
+) WITHOUT ROWID;
