@@ -95,6 +95,7 @@ pub const MIGRATIONS: &[Source] = &[
         postgres = "0029_check_lists"
     ),
     migration!(30, "open_invoice_indexes", "0030_open_invoice_indexes"),
+    migration!(31, "office_key_index", "0031_office_key_index"),
 ];
 
 /// SQLite's column types as PostgreSQL names them: `INTEGER` is `BIGINT`

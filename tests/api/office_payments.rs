@@ -862,3 +862,42 @@ async fn a_saved_card_pays_from_the_office() {
     assert!(r.body.contains("saved card is not on this account"));
     assert_eq!(t.balance(&other_inv[0]).await, 1000);
 }
+
+/// The form key's unique index holds only the payments that have a key
+/// (cash and check recorded by the office), not one empty entry per card
+/// payment; the office's lookup of a key searches it.
+#[tokio::test]
+async fn the_form_key_index_holds_keyed_payments_only() {
+    if crate::support::on_postgres() {
+        eprintln!("SQLite's query plan: not asked of PostgreSQL");
+        return;
+    }
+    let t = TestApp::new().await;
+    let sql = format!(
+        "EXPLAIN QUERY PLAN {}",
+        fieldpay::store::payments::FIND_BY_OFFICE_KEY_SQL
+    );
+    let plan: Vec<(i64, i64, i64, String)> =
+        fieldpay::store::sql::query_as(sqlx::AssertSqlSafe(sql))
+            .bind("company")
+            .bind("key")
+            .fetch_all(t.app.db.reader())
+            .await
+            .unwrap();
+    assert!(
+        plan.iter().any(|(_, _, _, d)| d
+            == "SEARCH payments USING INDEX payments_office_key (company_id=? AND office_key=?)"),
+        "{plan:?}"
+    );
+    let definition: String = fieldpay::store::sql::query_scalar(
+        "SELECT sql FROM sqlite_schema WHERE name = 'payments_office_key'",
+    )
+    .fetch_one(t.app.db.reader())
+    .await
+    .unwrap();
+    assert!(
+        definition.starts_with("CREATE UNIQUE INDEX")
+            && definition.ends_with("WHERE office_key IS NOT NULL"),
+        "{definition}"
+    );
+}

@@ -87,19 +87,21 @@ pub async fn office_invoice_states(
         .collect()
 }
 
+/// `find_by_office_key`'s statement.
+pub const FIND_BY_OFFICE_KEY_SQL: &str =
+    "SELECT id FROM payments WHERE company_id = $1 AND office_key = $2";
+
 /// The office payment recorded under a form's key, if any.
 pub async fn find_by_office_key(
     conn: &mut Conn,
     company_id: &CompanyId,
     key: &str,
 ) -> StoreResult<Option<PaymentId>> {
-    Ok(crate::store::sql::query_scalar(
-        "SELECT id FROM payments WHERE company_id = $1 AND office_key = $2",
-    )
-    .bind(company_id)
-    .bind(key)
-    .fetch_optional(&mut *conn)
-    .await?)
+    Ok(crate::store::sql::query_scalar(FIND_BY_OFFICE_KEY_SQL)
+        .bind(company_id)
+        .bind(key)
+        .fetch_optional(&mut *conn)
+        .await?)
 }
 
 /// Applies a cash or check share to an open invoice nobody is paying right
