@@ -1,4 +1,4 @@
--- The invoices' date indexes for alerts and the office's totals hold open
+-- The invoices' date indexes for alerts and the dashboard's totals hold open
 -- invoices only. Every query that searches them asks for `status = 'open'`;
 -- kept whole, they moved each paid invoice's entry from the open part to
 -- the paid part of both indexes (two pages each, anywhere in the index, on
