@@ -569,7 +569,6 @@ async fn the_alert_queries_search_indexes_of_open_invoices_only() {
         return;
     }
     let t = TestApp::new().await;
-    let today = t.app.clock.now().date();
     let queries = [
         (
             fieldpay::store::alerts::DUE_BY_DUE_DATE_SQL,
@@ -581,16 +580,7 @@ async fn the_alert_queries_search_indexes_of_open_invoices_only() {
         ),
     ];
     for (sql, index) in queries {
-        let plan: Vec<(i64, i64, i64, String)> = fieldpay::store::sql::query_as(
-            sqlx::AssertSqlSafe(format!("EXPLAIN QUERY PLAN {sql}")),
-        )
-        .bind("company")
-        .bind(today - time::Duration::days(7))
-        .bind(today)
-        .fetch_all(t.app.db.reader())
-        .await
-        .unwrap();
-        let steps: Vec<&str> = plan.iter().map(|(_, _, _, d)| d.as_str()).collect();
+        let steps = t.sqlite_plan(sql).await;
         assert!(
             steps
                 .iter()

@@ -1044,16 +1044,7 @@ async fn claiming_looks_messages_up_by_id_however_long_the_queue() {
         return;
     }
     let t = TestApp::new().await;
-    let sql = format!("EXPLAIN QUERY PLAN {}", store::CLAIM_SQL);
-    let plan: Vec<(i64, i64, i64, String)> =
-        fieldpay::store::sql::query_as(sqlx::AssertSqlSafe(sql))
-            .bind(t.app.clock.now())
-            .bind(t.app.clock.now())
-            .bind(16_i64)
-            .fetch_all(t.app.db.writer())
-            .await
-            .unwrap();
-    let steps: Vec<&str> = plan.iter().map(|(_, _, _, d)| d.as_str()).collect();
+    let steps = t.sqlite_plan(store::CLAIM_SQL).await;
     // One index probe per claimed id; never every due message (an OR of
     // two index ranges made SQLite walk the whole queue for each batch).
     assert!(

@@ -873,19 +873,11 @@ async fn the_form_key_index_holds_keyed_payments_only() {
         return;
     }
     let t = TestApp::new().await;
-    let sql = format!(
-        "EXPLAIN QUERY PLAN {}",
-        fieldpay::store::payments::FIND_BY_OFFICE_KEY_SQL
-    );
-    let plan: Vec<(i64, i64, i64, String)> =
-        fieldpay::store::sql::query_as(sqlx::AssertSqlSafe(sql))
-            .bind("company")
-            .bind("key")
-            .fetch_all(t.app.db.reader())
-            .await
-            .unwrap();
+    let plan = t
+        .sqlite_plan(fieldpay::store::payments::FIND_BY_OFFICE_KEY_SQL)
+        .await;
     assert!(
-        plan.iter().any(|(_, _, _, d)| d
+        plan.iter().any(|d| d
             == "SEARCH payments USING INDEX payments_office_key (company_id=? AND office_key=?)"),
         "{plan:?}"
     );

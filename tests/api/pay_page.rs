@@ -172,15 +172,7 @@ async fn the_page_query_looks_invoices_up_by_customer() {
         return;
     }
     let t = TestApp::new().await;
-    let sql = format!("EXPLAIN QUERY PLAN {}", fieldpay::store::paypage::PAGE_SQL);
-    let plan: Vec<(i64, i64, i64, String)> =
-        fieldpay::store::sql::query_as(sqlx::AssertSqlSafe(sql))
-            .bind("hash")
-            .bind(t.app.clock.now())
-            .fetch_all(t.app.db.reader())
-            .await
-            .unwrap();
-    let steps: Vec<&str> = plan.iter().map(|(_, _, _, d)| d.as_str()).collect();
+    let steps = t.sqlite_plan(fieldpay::store::paypage::PAGE_SQL).await;
     assert!(
         steps
             .iter()

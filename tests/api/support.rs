@@ -356,6 +356,33 @@ impl TestApp {
         format!("12/{:02}", self.exp_year() % 100)
     }
 
+    /// SQLite's plan of `sql`, one description per step. Its `$N`
+    /// parameters are bound to empty text: a plan does not depend on them.
+    pub async fn sqlite_plan(&self, sql: &str) -> Vec<String> {
+        let parameters = sql
+            .split('$')
+            .skip(1)
+            .filter_map(|after| {
+                let digits: String = after.chars().take_while(char::is_ascii_digit).collect();
+                digits.parse::<usize>().ok()
+            })
+            .max()
+            .unwrap_or(0);
+        let mut query = fieldpay::store::sql::query_as::<(i64, i64, i64, String)>(
+            sqlx::AssertSqlSafe(format!("EXPLAIN QUERY PLAN {sql}")),
+        );
+        for _ in 0..parameters {
+            query = query.bind("");
+        }
+        query
+            .fetch_all(self.app.db.writer())
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|(_, _, _, step)| step)
+            .collect()
+    }
+
     /// The test company's id (the company of `api_key`).
     pub async fn company_id(&self) -> CompanyId {
         self.company_of(&self.api_key).await
